@@ -1,0 +1,64 @@
+"""Reading Kaggle's files, the metric, and the submission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.contract import ContractError, Data
+
+EXPECTED_FILES = ["train.csv", "test.csv", "sample_submission.csv"]
+TARGET = "SalePrice"
+ID = "Id"
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except Exception as e:
+        raise ContractError(f"{path}: cannot be read as CSV ({e}).") from None
+
+
+def load(cfg: Any, data_dir: Path) -> Data:
+    """Raw train/test frames (all 79 feature columns), the price target and test ids."""
+    train, test = _read(data_dir / "train.csv"), _read(data_dir / "test.csv")
+    for name, df, need in (("train.csv", train, (ID, TARGET)), ("test.csv", test, (ID,))):
+        missing = [c for c in need if c not in df]
+        if missing:
+            raise ContractError(f"{data_dir / name}: missing column(s) {', '.join(missing)}.")
+    price = pd.to_numeric(train[TARGET], errors="coerce")
+    bad = np.flatnonzero(~(price > 0).to_numpy())
+    if len(bad):
+        raise ContractError(
+            f"{data_dir / 'train.csv'}: {TARGET} must be a positive number; row {bad[0] + 2} has "
+            f"{train[TARGET].iloc[bad[0]]!r}."
+        )
+    features = [c for c in train.columns if c not in (ID, TARGET)]
+    missing = [c for c in features if c not in test]
+    if missing:
+        raise ContractError(f"{data_dir / 'test.csv'}: missing feature column(s) {', '.join(missing[:10])}.")
+    dropped = 0
+    if cfg.drop_outliers:
+        out = (train["GrLivArea"] > cfg.outlier_area) & (price < cfg.outlier_price)
+        dropped = int(out.sum())
+        train, price = train.loc[~out].reset_index(drop=True), price.loc[~out].reset_index(drop=True)
+    return Data(
+        X=train[features], y=price.to_numpy(dtype=float), X_test=test[features], test_ids=test[ID].to_numpy(),
+        sample_submission=data_dir / "sample_submission.csv", data_dir=data_dir,
+        info={"outliers_dropped": dropped},
+    )
+
+
+def score(y_true: np.ndarray, pred: np.ndarray) -> float:
+    """Kaggle's metric: RMSE between log(predicted) and log(true) price."""
+    p = np.clip(np.asarray(pred, dtype=float).reshape(-1), 1.0, None)
+    return float(np.sqrt(np.mean((np.log(p) - np.log(np.asarray(y_true, dtype=float).reshape(-1))) ** 2)))
+
+
+def write_submission(data: Data, pred: np.ndarray, path: Path) -> None:
+    """Id,SalePrice in the test file's order."""
+    prices = np.asarray(pred, dtype=float).reshape(len(data.test_ids), -1)[:, 0]
+    pd.DataFrame({ID: data.test_ids, TARGET: prices}).to_csv(path, index=False)

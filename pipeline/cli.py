@@ -1,0 +1,45 @@
+"""`python -m pipeline COMMAND ...`: each command is a module in pipeline/commands with add_parser() and main()."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pipeline.contract import ContractError
+
+# Explicit list, in the order --help shows them. Each module defines HELP, add_arguments(parser) and main(args).
+COMMANDS = ("run", "list", "runs", "ensemble", "download", "submit", "submissions", "tune")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="From a raw Kaggle competition download to a validated, ensembled submission.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"pipeline.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"pipeline.commands.{name}":
+                continue  # command not built yet
+            raise
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_main=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run a command; contract errors print a message and exit 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._main(args) or 0)
+    except ContractError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: resume with --resume RUN_DIR", file=sys.stderr)
+        return 130

@@ -1,0 +1,23 @@
+"""`ensemble`: blend saved runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "Blend saved runs of one competition on their OOF predictions (their folds must match)."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Run folders and an optional tag."""
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders of one competition")
+    p.add_argument("--tag", help="suffix for the new run folder name")
+    p.add_argument("--quiet", action="store_true")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Blend and write a new run folder with its submission."""
+    from pipeline.ensemble_runs import ensemble_runs
+
+    ensemble_runs([Path(r) for r in args.runs], tag=args.tag, quiet=args.quiet)
+    return 0

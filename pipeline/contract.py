@@ -1,0 +1,111 @@
+"""The competition contract: what a competition package must define, checked before any work starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REQUIRED = ("KAGGLE_SLUG", "METRIC", "Config", "load", "models", "score", "write_submission")
+OPTIONAL = ("PRESETS", "FOLDS", "EXPECTED_FILES", "transforms", "search_space", "sample", "blend", "SUBMIT")
+
+
+class ContractError(ValueError):
+    """A competition, its config or its input is not what the framework expects."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A competition metric: its name and whether larger values are better."""
+
+    name: str
+    greater_is_better: bool
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score `a` is strictly better than score `b`."""
+        return a > b if self.greater_is_better else a < b
+
+
+@dataclass
+class Data:
+    """What `load` returns: raw training inputs, target, test inputs and their submission ids.
+
+    X and X_test are whatever the competition's estimators take (a DataFrame of raw columns, an array of image
+    paths, ...); the runner only indexes their rows. y holds numbers: values for regression, integer class
+    indices for classification (class names in `classes`).
+    """
+
+    X: Any
+    y: Any
+    X_test: Any
+    test_ids: Any
+    sample_submission: Path
+    classes: list[str] | None = None
+    groups: Any = None
+    data_dir: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FitContext:
+    """Engineering the runner hands to an estimator whose `fit` takes `context=`: never set by competitions."""
+
+    workdir: Path
+    seed: int = 0
+    device: str = "cpu"
+    deadline: float | None = None  # time.monotonic() by which this fit must return
+    eval_set: tuple[Any, Any] | None = None
+    score: Any = None  # callable(y_true, pred) -> float, the competition's metric
+    metric: Metric | None = None
+    resume: bool = False
+    progress: bool = True
+    log: Any = print
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_competition_path(spec: str) -> tuple[str, Path]:
+    """Map `competitions/cifar10`, `competitions.cifar10` or `cifar10` to (module name, folder)."""
+    name = Path(spec.replace(".", "/").rstrip("/")).name
+    root = Path(__file__).resolve().parent.parent / "competitions"
+    folder = root / name
+    if not (folder / "__init__.py").is_file():
+        raise ContractError(
+            f"Unknown competition '{spec}': no package competitions/{name}/. "
+            f"Available: {', '.join(available_competitions()) or '(none)'}."
+        )
+    return f"competitions.{name}", folder
+
+
+def available_competitions() -> list[str]:
+    """Names of the competition packages under competitions/."""
+    root = Path(__file__).resolve().parent.parent / "competitions"
+    return sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file() and not p.name.startswith("_"))
+
+
+def load_competition(spec: str) -> ModuleType:
+    """Import a competition package and check it defines the contract's names."""
+    module_name, _ = resolve_competition_path(spec)
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module = importlib.import_module(module_name)
+    missing = [n for n in REQUIRED if not hasattr(module, n)]
+    if missing:
+        raise ContractError(
+            f"Competition '{module_name}' is missing required names: {', '.join(missing)}. "
+            f"A competition defines: {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})."
+        )
+    if not (isinstance(module.Config, type) and dataclasses.is_dataclass(module.Config)):
+        raise ContractError(f"{module_name}.Config must be a frozen dataclass with a default on every field.")
+    if not isinstance(module.METRIC, Metric):
+        raise ContractError(f"{module_name}.METRIC must be a pipeline.contract.Metric, got {module.METRIC!r}.")
+    return module
+
+
+def competition_name(module: ModuleType) -> str:
+    """The short name of a competition module (its folder)."""
+    return module.__name__.rsplit(".", 1)[-1]

@@ -1,0 +1,67 @@
+"""`pipeline ensemble RUN RUN ...`: blend saved runs of one competition; refuses runs whose folds differ."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from pipeline.atomic import read_json
+from pipeline.config import apply_overrides
+from pipeline.contract import ContractError, load_competition
+from pipeline.runfolder import new_run_dir
+from pipeline.runlog import RunLog
+from pipeline.stages import finish_run
+
+
+def _summary(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "summary.json"
+    if not path.exists():
+        raise ContractError(f"{run_dir}: not a finished run folder (no summary.json).")
+    return read_json(path)
+
+
+def ensemble_runs(run_dirs: list[Path], tag: str | None = None, runs_root: Path | None = None,
+                  quiet: bool = False, submissions_root: str | None = None) -> Path:
+    """Blend the models of several finished runs into a new run folder with its own submission."""
+    t_start = time.monotonic()
+    if len(run_dirs) < 1:
+        raise ContractError("ensemble: give at least one run folder.")
+    summaries = [_summary(d) for d in run_dirs]
+    comps = {s["competition"] for s in summaries}
+    if len(comps) > 1:
+        raise ContractError(f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}.")
+    samples = {bool(s.get("sample")) for s in summaries}
+    if len(samples) > 1:
+        raise ContractError("ensemble: cannot mix runs on the built-in sample with runs on real data.")
+    folds = np.load(run_dirs[0] / "folds.npy")
+    for d in run_dirs[1:]:
+        other = np.load(d / "folds.npy")
+        if other.shape != folds.shape or not np.array_equal(other, folds):
+            raise ContractError(
+                f"ensemble: {d} used different folds from {run_dirs[0]} (seed, --folds or data differ); "
+                "OOF predictions of different folds cannot be blended fairly. Re-run with the same --seed/--folds."
+            )
+    module = load_competition(summaries[0]["competition"])
+    cfg = apply_overrides(module.Config, read_json(run_dirs[0] / "config.json")["config"], source="saved config")
+    data_dir = Path(summaries[0]["data_dir"])
+    data = module.load(cfg, data_dir)
+    y = np.asarray(data.y)
+    results: dict[str, dict[str, Any]] = {}
+    for d, s in zip(run_dirs, summaries, strict=True):
+        scores = read_json(d / "scores.json")
+        for model in s["models"]:
+            key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
+            results[key] = {
+                "oof": np.load(d / "oof" / f"{model}.npy"), "test": np.load(d / "test" / f"{model}.npy"),
+                **{k: scores[model][k] for k in ("fold_scores", "fold_seconds", "mean", "std")},
+            }
+    run_dir = new_run_dir(summaries[0]["competition"], "-".join(t for t in ("ensemble", tag) if t), runs_root)
+    log = RunLog(run_dir / "log.txt", quiet=quiet)
+    log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
+    np.save(run_dir / "folds.npy", folds)
+    opts = SimpleNamespace(tag=tag, quiet=quiet, submissions_root=submissions_root, sources=[str(d) for d in run_dirs])
+    return finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, samples.pop(), opts, log, t_start)

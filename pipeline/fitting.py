@@ -1,0 +1,97 @@
+"""Fitting one model on one fold: seeds, threads and the runner's FitContext, kept out of competition code."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from pipeline.contract import FitContext
+
+
+def take(X: Any, idx: np.ndarray) -> Any:
+    """Rows `idx` of a DataFrame, array or list."""
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    if isinstance(X, list):
+        return [X[i] for i in idx]
+    return np.asarray(X)[idx]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (if loaded) torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def pick_device() -> str:
+    """'cuda' when torch sees a GPU, else 'cpu'."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def prepare(estimator: Any, seed: int, n_jobs: int) -> Any:
+    """An unfitted clone with every nested random_state/seed and n_jobs parameter set by the runner."""
+    est = clone(estimator)
+    params = est.get_params(deep=True)
+    updates: dict[str, Any] = {}
+    for key in params:
+        leaf = key.rsplit("__", 1)[-1]
+        if leaf in ("random_state", "seed"):
+            updates[key] = seed
+        elif leaf in ("n_jobs", "thread_count", "num_threads") and params[key] not in (None,) and params[key] != 1:
+            updates[key] = n_jobs
+    est.set_params(**updates)
+    return est
+
+
+def accepts_context(estimator: Any) -> bool:
+    """True when the estimator's fit takes the runner's context (deep-learning estimators)."""
+    try:
+        return "context" in inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def predict_outputs(est: Any, X: Any, classification: bool) -> np.ndarray:
+    """Numeric predictions as rows x outputs: class probabilities or values."""
+    pred = est.predict_proba(X) if classification and hasattr(est, "predict_proba") else est.predict(X)
+    pred = np.asarray(pred, dtype=np.float64)
+    return pred.reshape(-1, 1) if pred.ndim == 1 else pred
+
+
+def fit_fold(
+    estimator: Any, X_tr: Any, y_tr: Any, seed: int, n_jobs: int, context: FitContext | None
+) -> tuple[Any, float]:
+    """Fit a prepared clone of `estimator`; return it and the seconds taken."""
+    seed_everything(seed)
+    est = prepare(estimator, seed, n_jobs)
+    t0 = time.perf_counter()
+    if context is not None and accepts_context(est):
+        Path(context.workdir).mkdir(parents=True, exist_ok=True)
+        est.fit(X_tr, y_tr, context=context)
+    else:
+        est.fit(X_tr, y_tr)
+    return est, time.perf_counter() - t0
+
+
+def default_jobs() -> int:
+    """Threads for tabular models: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

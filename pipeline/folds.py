@@ -1,0 +1,58 @@
+"""Seeded cross-validation folds, shared by every model of a run and saved in the run folder."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, train_test_split
+
+from pipeline.contract import ContractError
+
+KINDS = ("kfold", "stratified", "group")
+
+
+def make_folds(
+    y: np.ndarray, k: int, seed: int, kind: str = "kfold", groups: np.ndarray | None = None, holdout: float = 0.0
+) -> np.ndarray:
+    """Fold index per row (0..k-1); with holdout > 0 a single split: -1 marks training-only rows, 0 validation."""
+    n = len(y)
+    if kind not in KINDS:
+        raise ContractError(f"Unknown fold kind '{kind}'. Valid: {', '.join(KINDS)}.")
+    fold = np.full(n, -1, dtype=np.int64)
+    y = np.asarray(y)
+    if holdout:
+        if not 0 < holdout < 1:
+            raise ContractError(f"holdout must be a fraction in (0, 1), got {holdout}.")
+        strat = y if kind == "stratified" else None
+        _, valid = train_test_split(np.arange(n), test_size=holdout, random_state=seed, stratify=strat)
+        fold[valid] = 0
+        return fold
+    if k < 2:
+        raise ContractError(f"--folds must be at least 2 (or use a holdout fraction), got {k}.")
+    if kind == "stratified":
+        counts = np.unique(y, return_counts=True)[1]
+        if counts.min() < k:
+            raise ContractError(
+                f"StratifiedKFold with {k} folds needs at least {k} rows per class; the rarest class has "
+                f"{counts.min()}. Use fewer --folds."
+            )
+        splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(n), y)
+    elif kind == "group":
+        if groups is None:
+            raise ContractError("Fold kind 'group' needs Data.groups.")
+        splits = GroupKFold(k, shuffle=True, random_state=seed).split(np.zeros(n), y, groups)
+    else:
+        splits = KFold(k, shuffle=True, random_state=seed).split(np.zeros(n))
+    for i, (_, valid) in enumerate(splits):
+        fold[valid] = i
+    return fold
+
+
+def fold_ids(fold: np.ndarray) -> list[int]:
+    """The validation fold numbers present (0..k-1; a holdout has just 0)."""
+    return sorted(int(f) for f in np.unique(fold) if f >= 0)
+
+
+def scored_rows(fold: np.ndarray) -> np.ndarray:
+    """Rows that have an out-of-fold prediction (all rows for k-fold, the validation rows for a holdout)."""
+    return fold >= 0

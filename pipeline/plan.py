@@ -1,0 +1,55 @@
+"""Planning under --time-limit: share the remaining wall-clock budget among the fits still to do.
+
+Deep-learning estimators get a deadline per fit and fit their epochs and schedule to it. Estimators that cannot be
+cut short (tabular) are measured on their first fold; a model whose remaining folds would overrun the budget is
+dropped whole (a model with missing folds has no complete OOF predictions to blend). The first model always
+completes, so every run ends with a valid submission.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+
+class Budget:
+    """Wall-clock accounting for one run."""
+
+    def __init__(self, deadline: float | None, n_models: int, n_folds: int, reserve_frac: float = 0.03) -> None:
+        self.deadline = deadline
+        self.n_folds = n_folds
+        self.total_fits = n_models * n_folds
+        self.done = 0
+        self.times: dict[str, list[float]] = defaultdict(list)
+        start = time.monotonic()
+        self.reserve = 0.0 if deadline is None else max(2.0, reserve_frac * max(0.0, deadline - start))
+
+    def remaining(self) -> float:
+        """Seconds left for fitting (after the reserve for blending and writing the submission)."""
+        return float("inf") if self.deadline is None else self.deadline - self.reserve - time.monotonic()
+
+    def record(self, model: str, seconds: float) -> None:
+        """Note a finished fold."""
+        self.times[model].append(seconds)
+        self.done += 1
+
+    def fit_deadline(self, model: str) -> float | None:
+        """Deadline for the next fit: an equal share of what is left over the fits still to do."""
+        if self.deadline is None:
+            return None
+        left = max(1, self.total_fits - self.done)
+        return time.monotonic() + max(0.0, self.remaining()) / left
+
+    def refuse(self, model: str, have_complete: bool) -> str | None:
+        """Why the next fold of `model` should not start, or None to go ahead."""
+        if self.deadline is None or not have_complete:
+            return None
+        left = self.remaining()
+        if left <= 0:
+            return "time limit reached"
+        seen = self.times.get(model)
+        if seen:
+            need = (sum(seen) / len(seen)) * (self.n_folds - len(seen))
+            if need > left:
+                return f"its remaining folds need ~{need:.0f}s, {left:.0f}s left"
+        return None

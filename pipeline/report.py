@@ -1,0 +1,68 @@
+"""Rich tables: a run's summary and the list of past runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import read_json
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """Per model CV mean ± std, weight and time; the equal-weight mean, the blend and the submission path."""
+    from rich.table import Table
+
+    metric = s["metric"]
+    arrow = "higher" if s["greater_is_better"] else "lower"
+    title = f"{s['competition']} · {metric} ({arrow} is better) · CV on {s['cv_rows']} of {s['n_rows']} rows"
+    if s.get("sample"):
+        title += " · SAMPLE DATA"
+    t = Table(title=title)
+    for col, just in (("model", "left"), (f"CV {metric}", "right"), ("weight", "right"), ("time", "right")):
+        t.add_column(col, justify=just)
+    weights = s["blend"]["weights"]
+    for m, r in s["models"].items():
+        t.add_row(m, f"{r['mean']:.5f} ± {r['std']:.5f}", f"{weights.get(m, 0):.3f}", f"{r['seconds']:.1f}s")
+    if s["blend"].get("equal_score") is not None:
+        t.add_row("equal-weight mean", f"{s['blend']['equal_score']:.5f}", "", "", style="dim")
+    t.add_row("[bold]blend[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
+    c = _console()
+    c.print(t)
+    c.print(f"submission: {s['published']}\nrun folder: {s['run_dir']}")
+
+
+def leaderboard_score(run_dir: Path) -> float | None:
+    """Latest public leaderboard score recorded by `submit`/`submissions`, if any."""
+    path = Path(run_dir) / "kaggle_submissions.json"
+    if not path.exists():
+        return None
+    try:
+        records = read_json(path)
+    except ValueError:
+        return None
+    scores = [r.get("public_score") for r in records if r.get("public_score") not in (None, "")]
+    return float(scores[-1]) if scores else None
+
+
+def print_runs(runs: list[dict[str, Any]]) -> None:
+    """Table of past runs: time, CV, LB, models, tag, submission."""
+    from rich.table import Table
+
+    t = Table(title="runs")
+    for col in ("started", "competition", "run", "CV", "LB", "models", "tag", "submission"):
+        t.add_column(col, overflow="fold")
+    for s in runs:
+        lb = leaderboard_score(Path(s["run_dir"]))
+        t.add_row(
+            s.get("started", "").replace("T", " "), s.get("competition", ""), s.get("run_id", ""),
+            f"{s['cv']:.5f}" if isinstance(s.get("cv"), int | float) else "",
+            f"{lb:.5f}" if lb is not None else "", ", ".join(s.get("models", {})),
+            ("sample " if s.get("sample") else "") + (s.get("tag") or ""), s.get("published", ""),
+        )
+    _console().print(t if runs else "no runs yet")

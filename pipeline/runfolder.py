@@ -1,0 +1,100 @@
+"""Run folders: `runs/<competition>/<timestamp>[-tag]/` holds everything a run made, for audit, resume and blending.
+
+Layout (every file written atomically):
+    summary.json       competition, slug, run id, sample flag, metric, CV per model and blend, submission path
+    config.json        resolved Config and the overrides that produced it
+    command.json       argv and the parsed CLI options (replayed by --resume)
+    env.json           git sha and dirty flag, library versions, device, python, platform
+    folds.npy          fold index of every training row
+    scores.json        per model: per-fold score and seconds, mean, std; blend and equal-weight mean
+    blend.json         blend weights fitted on OOF predictions
+    oof/<model>.npy    out-of-fold predictions (rows x outputs); test/<model>.npy fold-averaged test predictions
+    parts/<model>/fold<k>.npz   per-fold OOF rows and test predictions: what --resume keeps
+    checkpoints/       estimator checkpoints (per model and fold) for epoch-level resume
+    plots/*.png        residuals, learning curves, confusion matrix ...
+    log.txt            the run's log
+    submission.*       the validated submission (also copied to submissions/<competition>/<run-id>.<ext>)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import read_json
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "torch", "torchvision", "timm",
+             "albumentations", "optuna", "kaggle")
+
+
+def runs_root() -> Path:
+    """Where run folders live: runs/ in the working directory."""
+    return Path.cwd() / "runs"
+
+
+def new_run_dir(competition: str, tag: str | None = None, root: Path | None = None) -> Path:
+    """Create a fresh, uniquely named run folder."""
+    base = (root or runs_root()) / competition
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-{tag}" if tag else stamp
+    path, n = base / name, 1
+    while path.exists():
+        n += 1
+        path = base / f"{name}.{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def git_state() -> dict[str, Any]:
+    """Git sha and dirty flag of the project, or nulls outside a checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10).stdout
+
+    try:
+        sha = git("rev-parse", "HEAD").strip() or None
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip()) if sha else None
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = None, None
+    return {"sha": sha, "dirty": dirty}
+
+
+def environment(device: str = "cpu") -> dict[str, Any]:
+    """What produced a run: git state, versions, device, interpreter."""
+    versions = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            versions[lib] = None
+    return {"git": git_state(), "versions": versions, "device": device, "python": sys.version.split()[0],
+            "platform": platform.platform()}
+
+
+def list_runs(competition: str | None = None, root: Path | None = None) -> list[dict[str, Any]]:
+    """Summaries of past runs (newest first), optionally of one competition."""
+    root = root or runs_root()
+    if not root.is_dir():
+        return []
+    dirs = [root / competition] if competition else [p for p in root.iterdir() if p.is_dir()]
+    out = []
+    for d in dirs:
+        for run in d.glob("*/summary.json") if d.is_dir() else []:
+            try:
+                s = read_json(run)
+            except (OSError, ValueError):
+                continue
+            s["run_dir"] = str(run.parent)
+            out.append(s)
+    return sorted(out, key=lambda s: s.get("started", ""), reverse=True)
+
+
+def latest_run(competition: str, root: Path | None = None) -> Path | None:
+    """The newest finished run folder of a competition."""
+    runs = list_runs(competition, root)
+    return Path(runs[0]["run_dir"]) if runs else None

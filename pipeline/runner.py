@@ -1,0 +1,199 @@
+"""The runner: load -> folds -> per model, per fold fit -> OOF + test predictions -> blend -> submission."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import atomic, plan
+from pipeline.config import config_dict, resolve_config
+from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
+from pipeline.datasets import resolve_data
+from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
+from pipeline.folds import fold_ids, make_folds, scored_rows
+from pipeline.runfolder import environment, new_run_dir
+from pipeline.runlog import RunLog, interactive, progress
+from pipeline.stages import finish_run
+
+
+@dataclass
+class RunOptions:
+    """Everything `python -m pipeline run` accepts."""
+
+    competition: str
+    data: str | None = None
+    sample: bool = False
+    preset: str | None = None
+    sets: list[str] = field(default_factory=list)
+    params: str | None = None
+    seed: int = 0
+    folds: int | None = None
+    time_limit: float | None = None
+    tag: str | None = None
+    models: list[str] | None = None
+    jobs: int | None = None
+    resume: str | None = None
+    runs_root: str | None = None
+    submissions_root: str | None = None
+    quiet: bool = False
+
+
+def _config_hash(cfg_json: dict[str, Any], seed: int, k: int, holdout: float, model: str) -> str:
+    blob = json.dumps({"cfg": cfg_json, "seed": seed, "k": k, "holdout": holdout, "model": model}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def check_data(data: Data, name: str) -> None:
+    """Fail early when load() returned inconsistent shapes."""
+    if not isinstance(data, Data):
+        raise ContractError(f"{name}.load must return pipeline.contract.Data, got {type(data).__name__}.")
+    if len(data.X) != len(data.y):
+        raise ContractError(f"{name}.load: {len(data.X)} training rows but {len(data.y)} targets.")
+    if len(data.X_test) != len(data.test_ids):
+        raise ContractError(f"{name}.load: {len(data.X_test)} test rows but {len(data.test_ids)} test ids.")
+
+
+def run(opts: RunOptions) -> Path:
+    """Run the whole pipeline; return the run folder."""
+    t_start = time.monotonic()
+    module = load_competition(opts.competition)
+    name = competition_name(module)
+    cfg, overrides = resolve_config(module, opts.preset, Path(opts.params) if opts.params else None, opts.sets)
+    if opts.folds is not None and "folds" in {f.name for f in dataclasses.fields(cfg)}:
+        cfg = dataclasses.replace(cfg, folds=opts.folds)
+    k = opts.folds or getattr(cfg, "folds", 5)
+    holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
+    deadline = t_start + opts.time_limit if opts.time_limit else None
+    data_dir, is_sample = resolve_data(module, opts.data, opts.sample)
+    selected = module.models(cfg)
+    if opts.models:
+        unknown = [m for m in opts.models if m not in selected]
+        if unknown:
+            raise ContractError(f"Unknown model(s) {', '.join(unknown)}. Models of {name}: {', '.join(selected)}.")
+        selected = {m: selected[m] for m in opts.models}
+
+    root = Path(opts.runs_root) if opts.runs_root else None
+    if opts.resume:
+        run_dir = Path(opts.resume)
+    else:
+        tag = "-".join(t for t in (opts.tag, "sample" if is_sample else None) if t) or None
+        run_dir = new_run_dir(name, tag, root)
+    log = RunLog(run_dir / "log.txt", quiet=opts.quiet)
+    needs_torch = any(accepts_context(e) for e in selected.values())
+    device = pick_device() if needs_torch else "cpu"
+    cfg_json = config_dict(cfg)
+    atomic.write_json(run_dir / "config.json", {"config": cfg_json, "overrides": overrides, "preset": opts.preset})
+    atomic.write_json(run_dir / "command.json", {"options": dataclasses.asdict(opts), "resolved_data": str(data_dir)})
+    atomic.write_json(run_dir / "env.json", environment(device))
+    log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {'built-in sample' if is_sample else data_dir})")
+
+    data = module.load(cfg, data_dir)
+    check_data(data, name)
+    y = np.asarray(data.y)
+    kind = getattr(module, "FOLDS", "kfold")
+    folds_path = run_dir / "folds.npy"
+    if opts.resume and folds_path.exists():
+        folds = np.load(folds_path)
+        if len(folds) != len(y):
+            raise ContractError(f"--resume {run_dir}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
+    else:
+        folds = make_folds(y, k, opts.seed, kind, data.groups, holdout)
+        atomic.write_npy(folds_path, folds)
+    classification = data.classes is not None
+    mask = scored_rows(folds)
+    fids = fold_ids(folds)
+    jobs = opts.jobs or default_jobs()
+    budget = plan.Budget(deadline, n_models=len(selected), n_folds=len(fids))
+    log(f"{len(y)} training rows, {len(data.X_test)} test rows, {len(fids)} fold(s) ({kind}"
+        f"{f', holdout {holdout:g}' if holdout else ''}), models: {', '.join(selected)}, device {device}")
+
+    results: dict[str, dict[str, Any]] = {}
+    with progress(interactive() and not opts.quiet) as bar:
+        task = bar.add_task("fitting", total=len(selected) * len(fids))
+        for model_name, estimator in selected.items():
+            h = _config_hash(cfg_json, opts.seed, k, holdout, model_name)
+            parts, dropped = [], None
+            for f in fids:
+                bar.update(task, description=f"{model_name} fold {f + 1}/{len(fids)}")
+                part_path = run_dir / "parts" / model_name / f"fold{f}.npz"
+                part = _load_part(part_path, h)
+                if part is None:
+                    reason = budget.refuse(model_name, have_complete=bool(results))
+                    if reason:
+                        dropped = reason
+                        break
+                    part = _fit_part(module, estimator, data, folds, f, opts.seed, jobs, device, run_dir,
+                                     model_name, classification, budget, log, opts, part_path, h)
+                budget.record(model_name, part["seconds"])
+                parts.append(part)
+                bar.advance(task)
+                log(f"{model_name} fold {f}: {module.METRIC.name} {part['score']:.5f} ({part['seconds']:.1f}s)")
+            if dropped:
+                log.warn(f"{model_name} skipped: {dropped}")
+                bar.advance(task, len(fids) - len(parts))
+                continue
+            results[model_name] = _collect(parts, len(y), mask)
+            r = results[model_name]
+            atomic.write_npy(run_dir / "oof" / f"{model_name}.npy", r["oof"])
+            atomic.write_npy(run_dir / "test" / f"{model_name}.npy", r["test"])
+            log(f"[bold]{model_name}[/bold]: CV {r['mean']:.5f} ± {r['std']:.5f}")
+    if not results:
+        raise ContractError("No model finished within the time limit; raise --time-limit or use a faster preset.")
+    return finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, is_sample, opts, log, t_start)
+
+
+def _load_part(path: Path, h: str) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["hash"]) != h:
+            return None
+        return {k: z[k] for k in z.files} | {"score": float(z["score"]), "seconds": float(z["seconds"])}
+
+
+def _fit_part(module: Any, estimator: Any, data: Data, folds: np.ndarray, f: int, seed: int, jobs: int, device: str,
+              run_dir: Path, model_name: str, classification: bool, budget: plan.Budget, log: RunLog,
+              opts: RunOptions, part_path: Path, h: str) -> dict[str, Any]:
+    tr, va = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
+    X_tr, y_tr = take(data.X, tr), take(np.asarray(data.y), tr)
+    X_va, y_va = take(data.X, va), take(np.asarray(data.y), va)
+    context = FitContext(
+        workdir=run_dir / "checkpoints" / model_name / f"fold{f}", seed=seed + f, device=device,
+        deadline=budget.fit_deadline(model_name), eval_set=(X_va, y_va), score=module.score, metric=module.METRIC,
+        resume=bool(opts.resume), progress=interactive() and not opts.quiet, log=log,
+        extra={"predict_rows": len(va) + len(data.X_test), "fold": f, "model": model_name},
+    )
+    est, fit_s = fit_fold(estimator, X_tr, y_tr, seed + f, jobs, context)
+    t0 = time.perf_counter()
+    oof = predict_outputs(est, X_va, classification)
+    test = predict_outputs(est, data.X_test, classification)
+    seconds = fit_s + time.perf_counter() - t0
+    score = float(module.score(y_va, oof))
+    part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": h}
+    part_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_with(part_path, lambda tmp: _savez(tmp, part))
+    return part
+
+
+def _savez(tmp: Path, part: dict[str, Any]) -> None:
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **{k: np.asarray(v) for k, v in part.items()})
+
+
+def _collect(parts: list[dict[str, Any]], n: int, mask: np.ndarray) -> dict[str, Any]:
+    width = parts[0]["oof"].shape[1]
+    oof = np.full((n, width), np.nan)
+    for p in parts:
+        oof[p["valid_idx"]] = p["oof"]
+    scores = [p["score"] for p in parts]
+    return {
+        "oof": oof, "test": np.mean([p["test"] for p in parts], axis=0), "fold_scores": scores,
+        "fold_seconds": [p["seconds"] for p in parts], "mean": float(np.mean(scores)), "std": float(np.std(scores)),
+    }

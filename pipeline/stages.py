@@ -1,0 +1,121 @@
+"""The runner's last stages: blend on OOF, write and validate the submission, plots, summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import atomic
+from pipeline.contract import Data, competition_name
+from pipeline.ensemble import blend, fit_weights
+from pipeline.folds import scored_rows
+from pipeline.report import print_summary
+from pipeline.runlog import RunLog
+from pipeline.submission import SubmissionError, validate_submission
+
+
+def submissions_root(opts: Any = None) -> Path:
+    """submissions/ in the working directory (or the option given)."""
+    given = getattr(opts, "submissions_root", None)
+    return Path(given) if given else Path.cwd() / "submissions"
+
+
+def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Blend weights on OOF rows; scores of the blend, the equal-weight mean and the best single model."""
+    mask = scored_rows(folds)
+    oofs = {m: r["oof"] for m, r in results.items()}
+    tests = {m: r["test"] for m, r in results.items()}
+    if hasattr(module, "blend"):
+        return module.blend(oofs, tests, y, folds)
+    weights = fit_weights(oofs, y, module.score, module.METRIC, mask)
+    names = list(oofs)
+    w = np.array([weights[n] for n in names])
+    oof_blend = blend([oofs[n] for n in names], w)
+    test_blend = blend([tests[n] for n in names], w)
+    equal = blend([oofs[n][mask] for n in names], np.full(len(names), 1 / len(names)))
+    single = {n: float(module.score(y[mask], oofs[n][mask])) for n in names}
+    best = (max if module.METRIC.greater_is_better else min)(single, key=single.get)
+    return {
+        "weights": weights, "oof": oof_blend, "test": test_blend,
+        "score": float(module.score(y[mask], oof_blend[mask])), "equal_score": float(module.score(y[mask], equal)),
+        "best_single": best, "best_single_score": single[best], "oof_scores": single,
+    }
+
+
+def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_dir: Path) -> Path:
+    """Write the competition's submission into the run folder, atomically, only if it validates."""
+    name = getattr(module, "SUBMISSION_FILE", "submission.csv")
+    final = run_dir / name
+    tmp = run_dir / f".{name}.pending"
+    tmp.unlink(missing_ok=True)
+    try:
+        module.write_submission(data, pred, tmp)
+        if hasattr(module, "validate"):
+            module.validate(data, tmp)
+        else:
+            allowed = None
+            if data.classes is not None:
+                import pandas as pd
+
+                cols = list(pd.read_csv(data.sample_submission, nrows=0).columns)
+                allowed = {c: data.classes for c in cols[1:]}
+            validate_submission(tmp, data.sample_submission, allowed=allowed)
+    except SubmissionError as e:
+        rejected = run_dir / f"rejected-{name}"
+        if tmp.exists():
+            tmp.replace(rejected)
+        raise SubmissionError(f"{e} (the rejected file is kept at {rejected}; nothing was written to submissions/)")
+    tmp.replace(final)
+    return final
+
+
+def publish(final: Path, competition: str, run_id: str, opts: Any = None) -> Path:
+    """Copy an accepted submission to submissions/<competition>/<run-id>.<ext>, atomically."""
+    dest = submissions_root(opts) / competition / f"{run_id}{''.join(final.suffixes) or '.csv'}"
+    atomic.write_with(dest, lambda tmp: shutil.copyfile(final, tmp))
+    return dest
+
+
+def finish_run(module: Any, cfg: Any, data: Data, y: np.ndarray, folds: np.ndarray, results: dict[str, Any],
+               run_dir: Path, data_dir: Path, is_sample: bool, opts: Any, log: RunLog, t_start: float) -> Path:
+    """Blend, write + validate + publish the submission, draw plots and write summary.json."""
+    name = competition_name(module)
+    b = blend_results(module, y, folds, results)
+    atomic.write_json(run_dir / "blend.json", {"weights": b["weights"], "score": b["score"],
+                                               "equal_score": b.get("equal_score"), "best_single": b.get("best_single")})
+    atomic.write_npy(run_dir / "oof" / "_blend.npy", np.asarray(b["oof"]))
+    atomic.write_npy(run_dir / "test" / "_blend.npy", np.asarray(b["test"]))
+    scores = {m: {k: r[k] for k in ("fold_scores", "fold_seconds", "mean", "std")} for m, r in results.items()}
+    scores["_blend"] = {k: b.get(k) for k in ("score", "equal_score", "best_single", "best_single_score", "weights")}
+    atomic.write_json(run_dir / "scores.json", scores)
+    final = write_validated_submission(module, data, np.asarray(b["test"]), run_dir)
+    published = publish(final, name, run_dir.name, opts)
+    try:
+        from pipeline.plots import run_plots
+
+        run_plots(module, data, y, folds, b["oof"], run_dir)
+    except Exception as e:  # a plot must never cost a finished run
+        log.warn(f"plots failed: {type(e).__name__}: {e}")
+    summary = {
+        "competition": name, "slug": module.KAGGLE_SLUG, "run_id": run_dir.name, "run_dir": str(run_dir),
+        "sample": is_sample, "data_dir": str(data_dir), "metric": module.METRIC.name,
+        "greater_is_better": module.METRIC.greater_is_better, "cv": b["score"],
+        "cv_rows": int(scored_rows(folds).sum()), "n_rows": len(y),
+        "models": {m: {"mean": r["mean"], "std": r["std"], "seconds": float(np.sum(r["fold_seconds"]))}
+                   for m, r in results.items()},
+        "blend": {"weights": b["weights"], "equal_score": b.get("equal_score"), "best_single": b.get("best_single"),
+                  "best_single_score": b.get("best_single_score")},
+        "submission": str(final), "published": str(published), "seconds": time.monotonic() - t_start,
+        "started": dt.datetime.fromtimestamp(time.time() - (time.monotonic() - t_start)).isoformat(timespec="seconds"),
+        "finished": dt.datetime.now().isoformat(timespec="seconds"), "tag": getattr(opts, "tag", None),
+    }
+    atomic.write_json(run_dir / "summary.json", summary)
+    log(f"submission {published} (validated against {Path(data.sample_submission).name})")
+    if not getattr(opts, "quiet", False):
+        print_summary(summary)
+    return run_dir
