@@ -61,8 +61,12 @@ class FrameOneHot(TransformerMixin, BaseEstimator):
         """Learn the levels of each categorical column on the training rows."""
         self.categorical_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
         self.numeric_ = [c for c in X.columns if c not in self.categorical_]
-        self.encoder_ = OneHotEncoder(handle_unknown="infrequent_if_exist" if self.min_frequency else "ignore",
-                                      min_frequency=self.min_frequency, sparse_output=False, dtype=np.float64)
+        self.encoder_ = OneHotEncoder(
+            handle_unknown="infrequent_if_exist" if self.min_frequency else "ignore",
+            min_frequency=self.min_frequency,
+            sparse_output=False,
+            dtype=np.float64,
+        )
         if self.categorical_:
             self.encoder_.fit(X[self.categorical_].astype(str))
         return self

@@ -24,7 +24,10 @@ class ConstantFill(TransformerMixin, BaseEstimator):
         X = X.copy()
         for col, value in (self.fill or {}).items():
             if col in X:
-                X[col] = X[col].fillna(value)
+                s = X[col]
+                if isinstance(value, str) and pd.api.types.is_numeric_dtype(s):
+                    s = s.astype(object)  # an all-missing text column was read as float
+                X[col] = s.fillna(value)
         return X
 
 

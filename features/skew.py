@@ -24,8 +24,11 @@ class SkewCorrector(TransformerMixin, BaseEstimator):
         num = X.select_dtypes(include="number")
         skip = set(self.exclude or [])
         self.columns_ = [
-            c for c in num.columns
-            if c not in skip and num[c].min() >= 0 and num[c].nunique() > 2
+            c
+            for c in num.columns
+            if c not in skip
+            and num[c].min() >= 0
+            and num[c].nunique() > 2
             and abs(skew(num[c].dropna().to_numpy(dtype=float))) > self.threshold
         ]
         return self

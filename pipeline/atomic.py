@@ -41,9 +41,8 @@ def write_json(path: Path | str, obj: Any) -> None:
 
 def write_npy(path: Path | str, array: np.ndarray) -> None:
     """Write a .npy array atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
 
 
 def write_with(path: Path | str, writer: Callable[[Path], None]) -> None:

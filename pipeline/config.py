@@ -79,9 +79,7 @@ def apply_overrides(config_cls: type, overrides: dict[str, Any], source: str = "
     types_ = field_types(config_cls)
     unknown = [k for k in overrides if k not in types_]
     if unknown:
-        raise ContractError(
-            f"Unknown {source} key(s): {', '.join(unknown)}. Valid keys: {', '.join(sorted(types_))}."
-        )
+        raise ContractError(f"Unknown {source} key(s): {', '.join(unknown)}. Valid keys: {', '.join(sorted(types_))}.")
     values = {k: _coerce(k, v, types_[k]) for k, v in overrides.items()}
     return config_cls(**values)
 

@@ -11,7 +11,19 @@ from types import ModuleType
 from typing import Any
 
 REQUIRED = ("KAGGLE_SLUG", "METRIC", "Config", "load", "models", "score", "write_submission")
-OPTIONAL = ("PRESETS", "FOLDS", "EXPECTED_FILES", "transforms", "search_space", "sample", "blend", "SUBMIT")
+OPTIONAL = (
+    "PRESETS",
+    "FOLDS",
+    "EXPECTED_FILES",
+    "transforms",
+    "search_space",
+    "sample",
+    "blend",
+    "merge_folds",
+    "validate",
+    "SUBMISSION_FILE",
+    "SUBMIT_CLOSED",
+)
 
 
 class ContractError(ValueError):
@@ -68,9 +80,15 @@ class FitContext:
 
 
 def resolve_competition_path(spec: str) -> tuple[str, Path]:
-    """Map `competitions/cifar10`, `competitions.cifar10` or `cifar10` to (module name, folder)."""
-    name = Path(spec.replace(".", "/").rstrip("/")).name
+    """Map `competitions/cifar10`, `competitions.cifar10` or `cifar10` to (module name, folder).
+
+    A folder outside competitions/ (a package of your own, e.g. `~/my_comp`) is imported by its folder name.
+    """
+    given = Path(spec).expanduser()
     root = Path(__file__).resolve().parent.parent / "competitions"
+    if (given / "__init__.py").is_file() and given.resolve().parent != root.resolve():
+        return given.resolve().name, given.resolve()
+    name = Path(spec.replace(".", "/").rstrip("/")).name
     folder = root / name
     if not (folder / "__init__.py").is_file():
         raise ContractError(
@@ -88,11 +106,15 @@ def available_competitions() -> list[str]:
 
 def load_competition(spec: str) -> ModuleType:
     """Import a competition package and check it defines the contract's names."""
-    module_name, _ = resolve_competition_path(spec)
-    root = str(Path(__file__).resolve().parent.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    module = importlib.import_module(module_name)
+    module_name, folder = resolve_competition_path(spec)
+    project = str(Path(__file__).resolve().parent.parent)
+    parent = project if module_name.startswith("competitions.") else str(folder.parent)
+    if parent not in sys.path:
+        sys.path.insert(0, parent)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ContractError(f"Competition '{module_name}' cannot be imported: {e}") from e
     missing = [n for n in REQUIRED if not hasattr(module, n)]
     if missing:
         raise ContractError(

@@ -65,7 +65,9 @@ def extract_7z(archive: Path, dest: Path) -> None:
     except DataError:
         raise
     except Exception as e:  # py7zr raises several unrelated types for damaged archives
-        raise DataError(f"{archive}: cannot extract 7z archive ({type(e).__name__}: {e}); it may be truncated.") from None
+        raise DataError(
+            f"{archive}: cannot extract 7z archive ({type(e).__name__}: {e}); it may be truncated."
+        ) from None
 
 
 def extract_inner(folder: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -28,8 +29,12 @@ def _loss(score: Score, metric: Metric, y: np.ndarray, preds: list[np.ndarray]) 
 
 def _slsqp(loss: Callable[[np.ndarray], float], m: int) -> np.ndarray:
     res = minimize(
-        loss, np.full(m, 1.0 / m), method="SLSQP", bounds=[(0.0, 1.0)] * m,
-        constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0},), options={"maxiter": 200, "ftol": 1e-10},
+        loss,
+        np.full(m, 1.0 / m),
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * m,
+        constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0},),
+        options={"maxiter": 200, "ftol": 1e-10},
     )
     w = np.clip(np.nan_to_num(res.x, nan=0.0), 0.0, None)
     return w / w.sum() if w.sum() > 0 else np.full(m, 1.0 / m)
@@ -68,10 +73,8 @@ def fit_weights(
     yy = np.asarray(y)[mask]
     loss = _loss(score, metric, yy, preds)
     candidates = [np.eye(m)[i] for i in range(m)] + [np.full(m, 1.0 / m), _greedy(loss, m)]
-    try:
+    with contextlib.suppress(ValueError, FloatingPointError):
         candidates.append(_slsqp(loss, m))
-    except (ValueError, FloatingPointError):
-        pass
     best = min(candidates, key=loss)
     best = np.where(best < 1e-6, 0.0, best)
     best = best / best.sum()

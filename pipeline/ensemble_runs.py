@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.atomic import read_json
+from pipeline.atomic import read_json, write_npy
 from pipeline.config import apply_overrides
 from pipeline.contract import ContractError, load_competition
 from pipeline.runfolder import new_run_dir
@@ -24,8 +24,13 @@ def _summary(run_dir: Path) -> dict[str, Any]:
     return read_json(path)
 
 
-def ensemble_runs(run_dirs: list[Path], tag: str | None = None, runs_root: Path | None = None,
-                  quiet: bool = False, submissions_root: str | None = None) -> Path:
+def ensemble_runs(
+    run_dirs: list[Path],
+    tag: str | None = None,
+    runs_root: Path | None = None,
+    quiet: bool = False,
+    submissions_root: str | None = None,
+) -> Path:
     """Blend the models of several finished runs into a new run folder with its own submission."""
     t_start = time.monotonic()
     if len(run_dirs) < 1:
@@ -45,7 +50,8 @@ def ensemble_runs(run_dirs: list[Path], tag: str | None = None, runs_root: Path 
                 f"ensemble: {d} used different folds from {run_dirs[0]} (seed, --folds or data differ); "
                 "OOF predictions of different folds cannot be blended fairly. Re-run with the same --seed/--folds."
             )
-    module = load_competition(summaries[0]["competition"])
+    spec = summaries[0].get("competition_spec") or summaries[0]["competition"]
+    module = load_competition(spec)
     cfg = apply_overrides(module.Config, read_json(run_dirs[0] / "config.json")["config"], source="saved config")
     data_dir = Path(summaries[0]["data_dir"])
     data = module.load(cfg, data_dir)
@@ -56,12 +62,15 @@ def ensemble_runs(run_dirs: list[Path], tag: str | None = None, runs_root: Path 
         for model in s["models"]:
             key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
             results[key] = {
-                "oof": np.load(d / "oof" / f"{model}.npy"), "test": np.load(d / "test" / f"{model}.npy"),
+                "oof": np.load(d / "oof" / f"{model}.npy"),
+                "test": np.load(d / "test" / f"{model}.npy"),
                 **{k: scores[model][k] for k in ("fold_scores", "fold_seconds", "mean", "std")},
             }
     run_dir = new_run_dir(summaries[0]["competition"], "-".join(t for t in ("ensemble", tag) if t), runs_root)
     log = RunLog(run_dir / "log.txt", quiet=quiet)
     log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
-    np.save(run_dir / "folds.npy", folds)
-    opts = SimpleNamespace(tag=tag, quiet=quiet, submissions_root=submissions_root, sources=[str(d) for d in run_dirs])
+    write_npy(run_dir / "folds.npy", folds)
+    opts = SimpleNamespace(
+        competition=spec, tag=tag, quiet=quiet, submissions_root=submissions_root, sources=[str(d) for d in run_dirs]
+    )
     return finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, samples.pop(), opts, log, t_start)

@@ -92,12 +92,13 @@ def find_credentials() -> Credentials | None:
 
 def no_credentials_message(action: str) -> str:
     """What to do when there are no Kaggle credentials at all."""
+    target = config_path() if os.environ.get("KAGGLE_CONFIG_DIR") else "~/.kaggle/kaggle.json"
     return (
         f"Cannot {action}: no Kaggle credentials found (looked for KAGGLE_API_TOKEN, ~/.kaggle/access_token, "
         f"KAGGLE_USERNAME/KAGGLE_KEY and {config_path()}).\n"
-        f"Create a token at {SETTINGS_URL}, then either:\n"
-        f"  - save the downloaded kaggle.json as {config_path()} (or in the folder named by KAGGLE_CONFIG_DIR) "
-        f"and make it private: chmod 600 {config_path()}\n"
+        f"Create a token at {SETTINGS_URL} (Account > API), then either:\n"
+        f"  - save the downloaded kaggle.json as {target} (or in the folder named by KAGGLE_CONFIG_DIR) and make it "
+        f"private: chmod 600 {target}\n"
         "  - or set the variables KAGGLE_USERNAME and KAGGLE_KEY (the two values inside kaggle.json)\n"
         "  - or, for a new-style API token, set KAGGLE_API_TOKEN or save it to ~/.kaggle/access_token (chmod 600)\n"
         "  - or log in once with: kaggle auth login"
@@ -140,7 +141,7 @@ def import_kaggle_api() -> type:
             from kaggle.api.kaggle_api_extended import KaggleApi
     except ImportError as e:
         raise KaggleError(
-            f"The kaggle package cannot be imported ({e}). Reinstall the project: pip install -e \".[dev]\""
+            f'The kaggle package cannot be imported ({e}). Reinstall the project: pip install -e ".[dev]"'
         ) from None
     return KaggleApi
 

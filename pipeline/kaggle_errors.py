@@ -9,8 +9,15 @@ from typing import Any
 
 from pipeline.kaggle_auth import SETTINGS_URL, Credentials, KaggleError, redact
 
-LIMIT_WORDS = ("submission limit", "daily submission", "allowance", "maximum number of submissions", "limit reached",
-               "submissions per day", "exceeded")
+LIMIT_WORDS = (
+    "submission limit",
+    "daily submission",
+    "allowance",
+    "maximum number of submissions",
+    "limit reached",
+    "submissions per day",
+    "exceeded",
+)
 
 
 def rules_url(slug: str) -> str:
@@ -61,7 +68,7 @@ def translate(e: BaseException, slug: str, action: str, creds: Credentials | Non
     """A KaggleError explaining `e` (raised while trying to `action` for `slug`), or None if `e` is not Kaggle's."""
     import requests
 
-    what = f"Cannot {action}" + (f" for '{slug}'" if slug else "")
+    what = f"Cannot {action}"
     if isinstance(e, requests.HTTPError) and e.response is not None:
         status = e.response.status_code
         said = redact(server_message(e), creds)
@@ -91,8 +98,10 @@ def translate(e: BaseException, slug: str, action: str, creds: Credentials | Non
         if any(w in said.lower() for w in LIMIT_WORDS):
             return KaggleError(limit_message(slug, said))
         if status == 429:
-            return KaggleError(f"{what}: Kaggle is rate limiting this account (429 Too Many Requests). Wait a few "
-                               "minutes and run the command again.")
+            return KaggleError(
+                f"{what}: Kaggle is rate limiting this account (429 Too Many Requests). Wait a few "
+                "minutes and run the command again."
+            )
         if status >= 500:
             return KaggleError(f"{what}: Kaggle's server failed ({status}: {said}). Try again later.")
         return KaggleError(f"{what}: Kaggle answered {status} ({said}).")

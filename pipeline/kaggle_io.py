@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from pipeline.datasets import MARKER, DataError, check_expected, extract_competition_zip, extract_inner
-from pipeline.kaggle_auth import Credentials, KaggleError, connect, find_credentials, require_credentials
+from pipeline.kaggle_auth import Credentials, KaggleError, connect, find_credentials, redact, require_credentials
 from pipeline.kaggle_errors import kaggle_call, limit_message
 
 UPLOAD_FAILED = "Could not submit to competition"  # KaggleApi.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE
@@ -61,8 +60,9 @@ def _extract(archive: Path, dest: Path, expected: list[str], slug: str, download
     return dest
 
 
-def download_competition(slug: str, dest: Path | str, expected: list[str], *, force: bool = False,
-                         progress: bool = True, log: Any = print) -> Path:
+def download_competition(
+    slug: str, dest: Path | str, expected: list[str], *, force: bool = False, progress: bool = True, log: Any = print
+) -> Path:
     """Download and extract the competition's files into dest; complete data is not fetched again."""
     dest = Path(dest)
     if not force and is_complete(dest, expected):
@@ -82,7 +82,7 @@ def download_competition(slug: str, dest: Path | str, expected: list[str], *, fo
     staging.mkdir(parents=True, exist_ok=True)
     api = connect(creds)
     log(f"Downloading {slug} from Kaggle into {_show(dest)}")
-    with kaggle_call(slug, "download the competition data", creds):
+    with kaggle_call(slug, f"download the data of '{slug}'", creds):
         try:
             api.competition_download_files(slug, path=str(staging), force=force, quiet=not progress)
         except (OSError, ValueError) as e:
@@ -91,8 +91,8 @@ def download_competition(slug: str, dest: Path | str, expected: list[str], *, fo
             if isinstance(e, requests.HTTPError | requests.ConnectionError | requests.Timeout):
                 raise
             raise KaggleError(
-                f"The download of '{slug}' was interrupted ({type(e).__name__}). The partial file is kept in "
-                f"{_show(staging)} and is not used; run the download again to resume it."
+                f"The download of '{slug}' was interrupted ({type(e).__name__}: {redact(str(e), creds)[:300]}). "
+                f"The partial file is kept in {_show(staging)} and is not used; run the download again to resume it."
             ) from None
     files = [p for p in staging.iterdir() if p.name.startswith(f"{slug}.") and not p.name.endswith(".kaggle-partial")]
     if not files:
@@ -100,8 +100,10 @@ def download_competition(slug: str, dest: Path | str, expected: list[str], *, fo
     got = max(files, key=lambda p: p.stat().st_mtime)
     if not zip_is_complete(got):
         got.unlink()
-        raise KaggleError(f"The download of '{slug}' is not a complete zip archive (truncated?); it was removed. "
-                          "Run the download again.")
+        raise KaggleError(
+            f"The download of '{slug}' is not a complete zip archive (truncated?); it was removed. "
+            "Run the download again."
+        )
     os.replace(got, archive)
     shutil.rmtree(staging, ignore_errors=True)
     log(f"Extracting {_show(archive)} into {_show(dest)}")
@@ -119,12 +121,16 @@ def download_if_possible(module: ModuleType, folder: Path) -> bool:
 def submission_limits(api: Any, slug: str, creds: Credentials) -> dict[str, Any] | None:
     """Today's submission counts and allowance, or None when Kaggle does not tell (never fails a submit)."""
     try:
-        with kaggle_call(slug, "read the submission limits", creds):
+        with kaggle_call(slug, f"read the submission limits of '{slug}'", creds):
             lim = api.competition_get_submission_limits(slug)
     except KaggleError:
         return None
-    return {"today": lim.num_today, "total": lim.num_total, "left": lim.num_allowed_now,
-            "by_total": lim.limited_by_total}
+    return {
+        "today": lim.num_today,
+        "total": lim.num_total,
+        "left": lim.num_allowed_now,
+        "by_total": lim.limited_by_total,
+    }
 
 
 def submit_file(slug: str, path: Path, message: str) -> dict[str, Any]:
@@ -134,17 +140,27 @@ def submit_file(slug: str, path: Path, message: str) -> dict[str, Any]:
     limits = submission_limits(api, slug, creds)
     if limits and limits["left"] <= 0 and (limits["today"] or limits["total"]):
         detail = f"{limits['today']} submitted today, {limits['total']} in all"
-        raise KaggleError(limit_message(slug, detail + (" (the competition's total cap)" if limits["by_total"] else "")))
-    with kaggle_call(slug, "submit", creds):
+        detail += " (the competition's total cap)" if limits["by_total"] else ""
+        raise KaggleError(limit_message(slug, detail))
+    with kaggle_call(slug, f"submit to '{slug}'", creds):
         resp = api.competition_submit(str(path), message, slug, quiet=True)
     said = str(getattr(resp, "message", "") or "")
-    if said == UPLOAD_FAILED:
-        raise KaggleError(f"Could not submit to '{slug}': uploading {path.name} to Kaggle's storage failed, so nothing "
-                          "was submitted. Run the command again.")
+    if said == getattr(api, "COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE", UPLOAD_FAILED):
+        raise KaggleError(
+            f"Could not submit to '{slug}': uploading {path.name} to Kaggle's storage failed, so nothing "
+            "was submitted. Run the command again."
+        )
     if any(w in said.lower() for w in ("limit", "allowance", "exceeded")):
         raise KaggleError(limit_message(slug, said))
-    record = {"ref": int(resp.ref) if getattr(resp, "ref", 0) else None, "date": utc_now(), "message": message,
-              "file": path.name, "status": "PENDING", "public_score": None, "private_score": None}
+    record = {
+        "ref": int(resp.ref) if getattr(resp, "ref", 0) else None,
+        "date": utc_now(),
+        "message": message,
+        "file": path.name,
+        "status": "PENDING",
+        "public_score": None,
+        "private_score": None,
+    }
     left = None if limits is None else max(limits["left"] - 1, 0)
     return {"record": record, "kaggle_message": said, "left": left}
 
@@ -166,13 +182,20 @@ def list_submissions(slug: str, max_pages: int = 20, page_size: int = 100) -> li
     creds = require_credentials(f"list the submissions to '{slug}'")
     api = connect(creds)
     out: list[Any] = []
-    with kaggle_call(slug, "list the submissions", creds):
+    seen: set[int] = set()
+    with kaggle_call(slug, f"list your submissions to '{slug}'", creds):
         for page_number in range(1, max_pages + 1):
-            page = api.competition_submissions(slug, page_number=page_number, page_size=page_size) or []
-            out.extend(page)
-            if len(page) < page_size:
+            page = [
+                s
+                for s in api.competition_submissions(slug, page_number=page_number, page_size=page_size) or []
+                if s is not None
+            ]
+            fresh = [s for s in page if s.ref not in seen]
+            seen.update(s.ref for s in fresh)
+            out.extend(fresh)
+            if len(page) < page_size or not fresh:  # the last page, or a server that ignores paging
                 break
-    return [_plain(s) for s in out if s is not None]
+    return [_plain(s) for s in out]
 
 
 def _plain(s: Any) -> dict[str, Any]:
@@ -188,15 +211,3 @@ def _plain(s: Any) -> dict[str, Any]:
         "private_score": _score(s.private_score),
         "error": s.error_description or "",
     }
-
-
-def staged_copy(path: Path, name: str, folder: Path) -> Path:
-    """A copy of the submission named `name` (Kaggle shows the uploaded file name): exactly the same bytes."""
-    target = folder / name
-    shutil.copyfile(path, target)
-    return target
-
-
-def temp_folder() -> tempfile.TemporaryDirectory:
-    """A private temporary folder for staging an upload."""
-    return tempfile.TemporaryDirectory(prefix="pipeline-submit-")

@@ -57,8 +57,15 @@ def confusion(y: np.ndarray, proba: np.ndarray, classes: list[str], path: Path) 
         ax.set_yticks(range(k), classes)
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, f"{cm[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{cm[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if cm[i, j] > 0.5 else "black",
+                )
     ax.set(xlabel="predicted", ylabel="true", title="OOF confusion matrix (row-normalised)")
     _save(fig, path)
 

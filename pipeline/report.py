@@ -60,9 +60,13 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
     for s in runs:
         lb = leaderboard_score(Path(s["run_dir"]))
         t.add_row(
-            s.get("started", "").replace("T", " "), s.get("competition", ""), s.get("run_id", ""),
+            s.get("started", "").replace("T", " "),
+            s.get("competition", ""),
+            s.get("run_id", ""),
             f"{s['cv']:.5f}" if isinstance(s.get("cv"), int | float) else "",
-            f"{lb:.5f}" if lb is not None else "", ", ".join(s.get("models", {})),
-            ("sample " if s.get("sample") else "") + (s.get("tag") or ""), s.get("published", ""),
+            f"{lb:.5f}" if lb is not None else "",
+            ", ".join(s.get("models", {})),
+            ("sample " if s.get("sample") else "") + (s.get("tag") or ""),
+            s.get("published", ""),
         )
     _console().print(t if runs else "no runs yet")

@@ -29,8 +29,19 @@ from typing import Any
 from pipeline.atomic import read_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "torch", "torchvision", "timm",
-             "albumentations", "optuna", "kaggle")
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost",
+    "torch",
+    "torchvision",
+    "timm",
+    "albumentations",
+    "optuna",
+    "kaggle",
+)
 
 
 def runs_root() -> Path:
@@ -53,6 +64,7 @@ def new_run_dir(competition: str, tag: str | None = None, root: Path | None = No
 
 def git_state() -> dict[str, Any]:
     """Git sha and dirty flag of the project, or nulls outside a checkout."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10).stdout
 
@@ -72,8 +84,13 @@ def environment(device: str = "cpu") -> dict[str, Any]:
             versions[lib] = importlib.metadata.version(lib)
         except importlib.metadata.PackageNotFoundError:
             versions[lib] = None
-    return {"git": git_state(), "versions": versions, "device": device, "python": sys.version.split()[0],
-            "platform": platform.platform()}
+    return {
+        "git": git_state(),
+        "versions": versions,
+        "device": device,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
 
 
 def list_runs(competition: str | None = None, root: Path | None = None) -> list[dict[str, Any]]:

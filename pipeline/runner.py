@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from pipeline.config import config_dict, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datasets import resolve_data
 from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
-from pipeline.folds import fold_ids, make_folds, scored_rows
+from pipeline.folds import fold_ids, make_folds
 from pipeline.runfolder import environment, new_run_dir
 from pipeline.runlog import RunLog, interactive, progress
 from pipeline.stages import finish_run
@@ -43,6 +44,10 @@ class RunOptions:
     runs_root: str | None = None
     submissions_root: str | None = None
     quiet: bool = False
+    # Called after every finished fold with {"model", "fold", "score", "folds_done", "running_mean"}; an exception
+    # it raises (e.g. optuna.TrialPruned) stops the run. Estimators taking a context also get it as
+    # context.extra["report"] for epoch-level reports. Not saved in command.json.
+    report: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
 
 
 def _config_hash(cfg_json: dict[str, Any], seed: int, k: int, holdout: float, model: str) -> str:
@@ -90,9 +95,11 @@ def run(opts: RunOptions) -> Path:
     device = pick_device() if needs_torch else "cpu"
     cfg_json = config_dict(cfg)
     atomic.write_json(run_dir / "config.json", {"config": cfg_json, "overrides": overrides, "preset": opts.preset})
-    atomic.write_json(run_dir / "command.json", {"options": dataclasses.asdict(opts), "resolved_data": str(data_dir)})
+    saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
+    atomic.write_json(run_dir / "command.json", {"options": saved, "resolved_data": str(data_dir)})
     atomic.write_json(run_dir / "env.json", environment(device))
-    log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {'built-in sample' if is_sample else data_dir})")
+    source = "built-in sample" if is_sample else data_dir
+    log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {source})")
 
     data = module.load(cfg, data_dir)
     check_data(data, name)
@@ -107,12 +114,13 @@ def run(opts: RunOptions) -> Path:
         folds = make_folds(y, k, opts.seed, kind, data.groups, holdout)
         atomic.write_npy(folds_path, folds)
     classification = data.classes is not None
-    mask = scored_rows(folds)
     fids = fold_ids(folds)
     jobs = opts.jobs or default_jobs()
     budget = plan.Budget(deadline, n_models=len(selected), n_folds=len(fids))
-    log(f"{len(y)} training rows, {len(data.X_test)} test rows, {len(fids)} fold(s) ({kind}"
-        f"{f', holdout {holdout:g}' if holdout else ''}), models: {', '.join(selected)}, device {device}")
+    log(
+        f"{len(y)} training rows, {len(data.X_test)} test rows, {len(fids)} fold(s) ({kind}"
+        f"{f', holdout {holdout:g}' if holdout else ''}), models: {', '.join(selected)}, device {device}"
+    )
 
     results: dict[str, dict[str, Any]] = {}
     with progress(interactive() and not opts.quiet) as bar:
@@ -129,17 +137,44 @@ def run(opts: RunOptions) -> Path:
                     if reason:
                         dropped = reason
                         break
-                    part = _fit_part(module, estimator, data, folds, f, opts.seed, jobs, device, run_dir,
-                                     model_name, classification, budget, log, opts, part_path, h)
+                    part = _fit_part(
+                        module,
+                        estimator,
+                        data,
+                        folds,
+                        f,
+                        opts.seed,
+                        jobs,
+                        device,
+                        run_dir,
+                        model_name,
+                        classification,
+                        budget,
+                        log,
+                        opts,
+                        part_path,
+                        h,
+                    )
                 budget.record(model_name, part["seconds"])
                 parts.append(part)
                 bar.advance(task)
                 log(f"{model_name} fold {f}: {module.METRIC.name} {part['score']:.5f} ({part['seconds']:.1f}s)")
+                if opts.report is not None:
+                    done = [p["score"] for p in parts]
+                    opts.report(
+                        {
+                            "model": model_name,
+                            "fold": f,
+                            "score": part["score"],
+                            "folds_done": len(done),
+                            "running_mean": float(np.mean(done)),
+                        }
+                    )
             if dropped:
                 log.warn(f"{model_name} skipped: {dropped}")
                 bar.advance(task, len(fids) - len(parts))
                 continue
-            results[model_name] = _collect(parts, len(y), mask)
+            results[model_name] = _collect(parts, len(y), getattr(module, "merge_folds", None))
             r = results[model_name]
             atomic.write_npy(run_dir / "oof" / f"{model_name}.npy", r["oof"])
             atomic.write_npy(run_dir / "test" / f"{model_name}.npy", r["test"])
@@ -158,17 +193,39 @@ def _load_part(path: Path, h: str) -> dict[str, Any] | None:
         return {k: z[k] for k in z.files} | {"score": float(z["score"]), "seconds": float(z["seconds"])}
 
 
-def _fit_part(module: Any, estimator: Any, data: Data, folds: np.ndarray, f: int, seed: int, jobs: int, device: str,
-              run_dir: Path, model_name: str, classification: bool, budget: plan.Budget, log: RunLog,
-              opts: RunOptions, part_path: Path, h: str) -> dict[str, Any]:
+def _fit_part(
+    module: Any,
+    estimator: Any,
+    data: Data,
+    folds: np.ndarray,
+    f: int,
+    seed: int,
+    jobs: int,
+    device: str,
+    run_dir: Path,
+    model_name: str,
+    classification: bool,
+    budget: plan.Budget,
+    log: RunLog,
+    opts: RunOptions,
+    part_path: Path,
+    h: str,
+) -> dict[str, Any]:
     tr, va = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
     X_tr, y_tr = take(data.X, tr), take(np.asarray(data.y), tr)
     X_va, y_va = take(data.X, va), take(np.asarray(data.y), va)
     context = FitContext(
-        workdir=run_dir / "checkpoints" / model_name / f"fold{f}", seed=seed + f, device=device,
-        deadline=budget.fit_deadline(model_name), eval_set=(X_va, y_va), score=module.score, metric=module.METRIC,
-        resume=bool(opts.resume), progress=interactive() and not opts.quiet, log=log,
-        extra={"predict_rows": len(va) + len(data.X_test), "fold": f, "model": model_name},
+        workdir=run_dir / "checkpoints" / model_name / f"fold{f}",
+        seed=seed + f,
+        device=device,
+        deadline=budget.fit_deadline(model_name),
+        eval_set=(X_va, y_va),
+        score=module.score,
+        metric=module.METRIC,
+        resume=bool(opts.resume),
+        progress=interactive() and not opts.quiet,
+        log=log,
+        extra={"predict_rows": len(va) + len(data.X_test), "fold": f, "model": model_name, "report": opts.report},
     )
     est, fit_s = fit_fold(estimator, X_tr, y_tr, seed + f, jobs, context)
     t0 = time.perf_counter()
@@ -187,13 +244,20 @@ def _savez(tmp: Path, part: dict[str, Any]) -> None:
         np.savez(fh, **{k: np.asarray(v) for k, v in part.items()})
 
 
-def _collect(parts: list[dict[str, Any]], n: int, mask: np.ndarray) -> dict[str, Any]:
+def _collect(
+    parts: list[dict[str, Any]], n: int, merge: Callable[[list[np.ndarray]], np.ndarray] | None
+) -> dict[str, Any]:
+    """OOF rows from every fold; test predictions merged over folds (mean, or the competition's merge_folds)."""
     width = parts[0]["oof"].shape[1]
     oof = np.full((n, width), np.nan)
     for p in parts:
         oof[p["valid_idx"]] = p["oof"]
     scores = [p["score"] for p in parts]
     return {
-        "oof": oof, "test": np.mean([p["test"] for p in parts], axis=0), "fold_scores": scores,
-        "fold_seconds": [p["seconds"] for p in parts], "mean": float(np.mean(scores)), "std": float(np.std(scores)),
+        "oof": oof,
+        "test": merge([p["test"] for p in parts]) if merge else np.mean([p["test"] for p in parts], axis=0),
+        "fold_scores": scores,
+        "fold_seconds": [p["seconds"] for p in parts],
+        "mean": float(np.mean(scores)),
+        "std": float(np.std(scores)),
     }

@@ -41,9 +41,14 @@ def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[s
     single = {n: float(module.score(y[mask], oofs[n][mask])) for n in names}
     best = (max if module.METRIC.greater_is_better else min)(single, key=single.get)
     return {
-        "weights": weights, "oof": oof_blend, "test": test_blend,
-        "score": float(module.score(y[mask], oof_blend[mask])), "equal_score": float(module.score(y[mask], equal)),
-        "best_single": best, "best_single_score": single[best], "oof_scores": single,
+        "weights": weights,
+        "oof": oof_blend,
+        "test": test_blend,
+        "score": float(module.score(y[mask], oof_blend[mask])),
+        "equal_score": float(module.score(y[mask], equal)),
+        "best_single": best,
+        "best_single_score": single[best],
+        "oof_scores": single,
     }
 
 
@@ -69,7 +74,9 @@ def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_di
         rejected = run_dir / f"rejected-{name}"
         if tmp.exists():
             tmp.replace(rejected)
-        raise SubmissionError(f"{e} (the rejected file is kept at {rejected}; nothing was written to submissions/)")
+        raise SubmissionError(
+            f"{e} (the rejected file is kept at {rejected}; nothing was written to submissions/)"
+        ) from None
     tmp.replace(final)
     return final
 
@@ -81,13 +88,32 @@ def publish(final: Path, competition: str, run_id: str, opts: Any = None) -> Pat
     return dest
 
 
-def finish_run(module: Any, cfg: Any, data: Data, y: np.ndarray, folds: np.ndarray, results: dict[str, Any],
-               run_dir: Path, data_dir: Path, is_sample: bool, opts: Any, log: RunLog, t_start: float) -> Path:
+def finish_run(
+    module: Any,
+    cfg: Any,
+    data: Data,
+    y: np.ndarray,
+    folds: np.ndarray,
+    results: dict[str, Any],
+    run_dir: Path,
+    data_dir: Path,
+    is_sample: bool,
+    opts: Any,
+    log: RunLog,
+    t_start: float,
+) -> Path:
     """Blend, write + validate + publish the submission, draw plots and write summary.json."""
     name = competition_name(module)
     b = blend_results(module, y, folds, results)
-    atomic.write_json(run_dir / "blend.json", {"weights": b["weights"], "score": b["score"],
-                                               "equal_score": b.get("equal_score"), "best_single": b.get("best_single")})
+    atomic.write_json(
+        run_dir / "blend.json",
+        {
+            "weights": b["weights"],
+            "score": b["score"],
+            "equal_score": b.get("equal_score"),
+            "best_single": b.get("best_single"),
+        },
+    )
     atomic.write_npy(run_dir / "oof" / "_blend.npy", np.asarray(b["oof"]))
     atomic.write_npy(run_dir / "test" / "_blend.npy", np.asarray(b["test"]))
     scores = {m: {k: r[k] for k in ("fold_scores", "fold_seconds", "mean", "std")} for m, r in results.items()}
@@ -102,17 +128,34 @@ def finish_run(module: Any, cfg: Any, data: Data, y: np.ndarray, folds: np.ndarr
     except Exception as e:  # a plot must never cost a finished run
         log.warn(f"plots failed: {type(e).__name__}: {e}")
     summary = {
-        "competition": name, "slug": module.KAGGLE_SLUG, "run_id": run_dir.name, "run_dir": str(run_dir),
-        "sample": is_sample, "data_dir": str(data_dir), "metric": module.METRIC.name,
-        "greater_is_better": module.METRIC.greater_is_better, "cv": b["score"],
-        "cv_rows": int(scored_rows(folds).sum()), "n_rows": len(y),
-        "models": {m: {"mean": r["mean"], "std": r["std"], "seconds": float(np.sum(r["fold_seconds"]))}
-                   for m, r in results.items()},
-        "blend": {"weights": b["weights"], "equal_score": b.get("equal_score"), "best_single": b.get("best_single"),
-                  "best_single_score": b.get("best_single_score")},
-        "submission": str(final), "published": str(published), "seconds": time.monotonic() - t_start,
+        "competition": name,
+        "competition_spec": getattr(opts, "competition", None) or name,
+        "slug": module.KAGGLE_SLUG,
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "sample": is_sample,
+        "data_dir": str(data_dir),
+        "metric": module.METRIC.name,
+        "greater_is_better": module.METRIC.greater_is_better,
+        "cv": b["score"],
+        "cv_rows": int(scored_rows(folds).sum()),
+        "n_rows": len(y),
+        "models": {
+            m: {"mean": r["mean"], "std": r["std"], "seconds": float(np.sum(r["fold_seconds"]))}
+            for m, r in results.items()
+        },
+        "blend": {
+            "weights": b["weights"],
+            "equal_score": b.get("equal_score"),
+            "best_single": b.get("best_single"),
+            "best_single_score": b.get("best_single_score"),
+        },
+        "submission": str(final),
+        "published": str(published),
+        "seconds": time.monotonic() - t_start,
         "started": dt.datetime.fromtimestamp(time.time() - (time.monotonic() - t_start)).isoformat(timespec="seconds"),
-        "finished": dt.datetime.now().isoformat(timespec="seconds"), "tag": getattr(opts, "tag", None),
+        "finished": dt.datetime.now().isoformat(timespec="seconds"),
+        "tag": getattr(opts, "tag", None),
     }
     atomic.write_json(run_dir / "summary.json", summary)
     log(f"submission {published} (validated against {Path(data.sample_submission).name})")

@@ -10,5 +10,17 @@ KAGGLE_SLUG = "house-prices-advanced-regression-techniques"
 METRIC = Metric("rmse_log", greater_is_better=False)
 FOLDS = "kfold"
 
-__all__ = ["EXPECTED_FILES", "FOLDS", "KAGGLE_SLUG", "METRIC", "PRESETS", "Config", "load", "models", "sample",
-           "score", "search_space", "write_submission"]
+__all__ = [
+    "EXPECTED_FILES",
+    "FOLDS",
+    "KAGGLE_SLUG",
+    "METRIC",
+    "PRESETS",
+    "Config",
+    "load",
+    "models",
+    "sample",
+    "score",
+    "search_space",
+    "write_submission",
+]

@@ -46,6 +46,12 @@ PRESETS: dict[str, dict[str, object]] = {
     # The default recipe, named for symmetry with the image competitions.
     "cpu": {},
     # More, slower trees: a little more accuracy for a few minutes more.
-    "full": {"gbr_trees": 6000, "gbr_learning_rate": 0.025, "xgb_trees": 4400, "xgb_learning_rate": 0.025,
-             "lgbm_trees": 1440, "lgbm_learning_rate": 0.025},
+    "full": {
+        "gbr_trees": 6000,
+        "gbr_learning_rate": 0.025,
+        "xgb_trees": 4400,
+        "xgb_learning_rate": 0.025,
+        "lgbm_trees": 1440,
+        "lgbm_learning_rate": 0.025,
+    },
 }

@@ -46,8 +46,12 @@ def load(cfg: Any, data_dir: Path) -> Data:
         dropped = int(out.sum())
         train, price = train.loc[~out].reset_index(drop=True), price.loc[~out].reset_index(drop=True)
     return Data(
-        X=train[features], y=price.to_numpy(dtype=float), X_test=test[features], test_ids=test[ID].to_numpy(),
-        sample_submission=data_dir / "sample_submission.csv", data_dir=data_dir,
+        X=train[features],
+        y=price.to_numpy(dtype=float),
+        X_test=test[features],
+        test_ids=test[ID].to_numpy(),
+        sample_submission=data_dir / "sample_submission.csv",
+        data_dir=data_dir,
         info={"outliers_dropped": dropped},
     )
 

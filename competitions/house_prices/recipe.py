@@ -27,15 +27,52 @@ from features import (
 )
 
 # NA in these columns means the house has none of the thing (data_description.txt), not that it is unknown.
-NONE_CATEGORIES = ["PoolQC", "MiscFeature", "Alley", "Fence", "FireplaceQu", "GarageType", "GarageFinish",
-                   "GarageQual", "GarageCond", "BsmtQual", "BsmtCond", "BsmtExposure", "BsmtFinType1", "BsmtFinType2",
-                   "MasVnrType"]
-ZERO_NUMBERS = ["GarageYrBlt", "GarageArea", "GarageCars", "BsmtFinSF1", "BsmtFinSF2", "BsmtUnfSF", "TotalBsmtSF",
-                "BsmtFullBath", "BsmtHalfBath", "MasVnrArea"]
+NONE_CATEGORIES = [
+    "PoolQC",
+    "MiscFeature",
+    "Alley",
+    "Fence",
+    "FireplaceQu",
+    "GarageType",
+    "GarageFinish",
+    "GarageQual",
+    "GarageCond",
+    "BsmtQual",
+    "BsmtCond",
+    "BsmtExposure",
+    "BsmtFinType1",
+    "BsmtFinType2",
+    "MasVnrType",
+]
+ZERO_NUMBERS = [
+    "GarageYrBlt",
+    "GarageArea",
+    "GarageCars",
+    "BsmtFinSF1",
+    "BsmtFinSF2",
+    "BsmtUnfSF",
+    "TotalBsmtSF",
+    "BsmtFullBath",
+    "BsmtHalfBath",
+    "MasVnrArea",
+]
 QUALITY = {"None": 0, "Po": 1, "Fa": 2, "TA": 3, "Gd": 4, "Ex": 5}
 ORDINALS: dict[str, dict[str, int]] = {
-    **{c: QUALITY for c in ["ExterQual", "ExterCond", "BsmtQual", "BsmtCond", "HeatingQC", "KitchenQual",
-                            "FireplaceQu", "GarageQual", "GarageCond", "PoolQC"]},
+    **{
+        c: QUALITY
+        for c in [
+            "ExterQual",
+            "ExterCond",
+            "BsmtQual",
+            "BsmtCond",
+            "HeatingQC",
+            "KitchenQual",
+            "FireplaceQu",
+            "GarageQual",
+            "GarageCond",
+            "PoolQC",
+        ]
+    },
     "BsmtExposure": {"None": 0, "No": 1, "Mn": 2, "Av": 3, "Gd": 4},
     "BsmtFinType1": {"None": 0, "Unf": 1, "LwQ": 2, "Rec": 3, "BLQ": 4, "ALQ": 5, "GLQ": 6},
     "BsmtFinType2": {"None": 0, "Unf": 1, "LwQ": 2, "Rec": 3, "BLQ": 4, "ALQ": 5, "GLQ": 6},
@@ -90,8 +127,9 @@ def preprocess(cfg: Any, scale: bool) -> list[tuple[str, Any]]:
 
 def _log_target(steps: list[tuple[str, Any]], model: Any) -> TransformedTargetRegressor:
     # Prices are log-normal and the metric is on logs: fit on log(price), predict exp.
-    return TransformedTargetRegressor(Pipeline([*steps, ("model", model)]), func=np.log, inverse_func=np.exp,
-                                      check_inverse=False)
+    return TransformedTargetRegressor(
+        Pipeline([*steps, ("model", model)]), func=np.log, inverse_func=np.exp, check_inverse=False
+    )
 
 
 def models(cfg: Any) -> dict[str, Any]:
@@ -101,24 +139,55 @@ def models(cfg: Any) -> dict[str, Any]:
 
     factories = {
         "lasso": lambda: Lasso(alpha=cfg.lasso_alpha, max_iter=50000, random_state=0),
-        "elasticnet": lambda: ElasticNet(alpha=cfg.enet_alpha, l1_ratio=cfg.enet_l1_ratio, max_iter=50000,
-                                         random_state=0),
+        "elasticnet": lambda: ElasticNet(
+            alpha=cfg.enet_alpha, l1_ratio=cfg.enet_l1_ratio, max_iter=50000, random_state=0
+        ),
         "ridge": lambda: Ridge(alpha=cfg.ridge_alpha),
-        "kernel_ridge": lambda: KernelRidge(alpha=cfg.krr_alpha, kernel="polynomial", degree=cfg.krr_degree,
-                                            coef0=cfg.krr_coef0),
+        "kernel_ridge": lambda: KernelRidge(
+            alpha=cfg.krr_alpha, kernel="polynomial", degree=cfg.krr_degree, coef0=cfg.krr_coef0
+        ),
         "svr": lambda: SVR(C=cfg.svr_c, epsilon=cfg.svr_epsilon, gamma=cfg.svr_gamma),
         "gbr": lambda: GradientBoostingRegressor(
-            n_estimators=cfg.gbr_trees, learning_rate=cfg.gbr_learning_rate, max_depth=cfg.gbr_max_depth,
-            max_features="sqrt", min_samples_leaf=15, min_samples_split=10, loss="huber", random_state=0),
+            n_estimators=cfg.gbr_trees,
+            learning_rate=cfg.gbr_learning_rate,
+            max_depth=cfg.gbr_max_depth,
+            max_features="sqrt",
+            min_samples_leaf=15,
+            min_samples_split=10,
+            loss="huber",
+            random_state=0,
+        ),
         "lightgbm": lambda: LGBMRegressor(
-            objective="regression", num_leaves=cfg.lgbm_leaves, learning_rate=cfg.lgbm_learning_rate,
-            n_estimators=cfg.lgbm_trees, max_bin=55, subsample=0.8, subsample_freq=5, colsample_bytree=0.2319,
-            min_child_samples=6, min_child_weight=11, random_state=0, n_jobs=-1, verbose=-1, deterministic=True,
-            force_row_wise=True),
+            objective="regression",
+            num_leaves=cfg.lgbm_leaves,
+            learning_rate=cfg.lgbm_learning_rate,
+            n_estimators=cfg.lgbm_trees,
+            max_bin=55,
+            subsample=0.8,
+            subsample_freq=5,
+            colsample_bytree=0.2319,
+            min_child_samples=6,
+            min_child_weight=11,
+            random_state=0,
+            n_jobs=-1,
+            verbose=-1,
+            deterministic=True,
+            force_row_wise=True,
+        ),
         "xgboost": lambda: XGBRegressor(
-            n_estimators=cfg.xgb_trees, learning_rate=cfg.xgb_learning_rate, max_depth=cfg.xgb_max_depth,
-            colsample_bytree=0.4603, gamma=0.0468, min_child_weight=1.7817, reg_alpha=0.464, reg_lambda=0.8571,
-            subsample=0.5213, random_state=0, n_jobs=-1, tree_method="hist"),
+            n_estimators=cfg.xgb_trees,
+            learning_rate=cfg.xgb_learning_rate,
+            max_depth=cfg.xgb_max_depth,
+            colsample_bytree=0.4603,
+            gamma=0.0468,
+            min_child_weight=1.7817,
+            reg_alpha=0.464,
+            reg_lambda=0.8571,
+            subsample=0.5213,
+            random_state=0,
+            n_jobs=-1,
+            tree_method="hist",
+        ),
     }
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:

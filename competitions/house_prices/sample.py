@@ -39,10 +39,13 @@ def _frame(schema: list[dict], n: int, rng: np.random.Generator, split: str) -> 
     no_bsmt = rng.random(n) < 0.025
     for c in ("BsmtFinSF1", "BsmtFinSF2", "BsmtUnfSF"):
         df.loc[no_bsmt, c] = 0
+    empty = ~no_bsmt & (df["BsmtFinSF1"] + df["BsmtFinSF2"] + df["BsmtUnfSF"] == 0)
+    df.loc[empty, "BsmtUnfSF"] = rng.integers(200, 1200, int(empty.sum()))
     df["TotalBsmtSF"] = df["BsmtFinSF1"] + df["BsmtFinSF2"] + df["BsmtUnfSF"]
     df.loc[no_bsmt, BASEMENT_CATS] = np.nan
-    no_garage = rng.random(n) < 0.055
-    df.loc[no_garage, ["GarageArea", "GarageCars"]] = 0
+    no_garage = df["GarageArea"] == 0  # the real data's 5.5% of zero garage areas are the houses with no garage
+    df.loc[no_garage, "GarageCars"] = 0
+    df.loc[~no_garage & (df["GarageCars"] == 0), "GarageCars"] = 1
     df.loc[no_garage, GARAGE_CATS + ["GarageYrBlt"]] = np.nan
     df["YearRemodAdd"] = np.maximum(df["YearRemodAdd"], df["YearBuilt"])
     df["YrSold"] = np.maximum(df["YrSold"], df["YearBuilt"])
@@ -58,13 +61,20 @@ def _frame(schema: list[dict], n: int, rng: np.random.Generator, split: str) -> 
 
 
 def _price(df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
-    hood = {h: (hash_ % 17 - 8) / 60 for h, hash_ in zip(sorted(df["Neighborhood"].dropna().unique()), range(997, 10**6, 7919))}
+    levels = sorted(df["Neighborhood"].dropna().unique())
+    hood = {h: ((997 + 7919 * i) % 17 - 8) / 60 for i, h in enumerate(levels)}  # fixed pseudo-random effects
     area = np.log(df["GrLivArea"].clip(lower=400) / 1500)
     log_price = (
-        11.9 + 0.09 * (df["OverallQual"] - 6) + 0.45 * area + 0.00003 * df["TotalBsmtSF"].fillna(0)
-        + 0.003 * (df["YearBuilt"] - 1970) + 0.05 * df["GarageCars"].fillna(0)
-        + df["KitchenQual"].map(QUAL_EFFECT).fillna(0).astype(float) + df["Neighborhood"].map(hood).fillna(0)
-        + 0.03 * (df["CentralAir"] == "Y") + rng.normal(0, 0.07, len(df))
+        11.9
+        + 0.09 * (df["OverallQual"] - 6)
+        + 0.45 * area
+        + 0.00003 * df["TotalBsmtSF"].fillna(0)
+        + 0.003 * (df["YearBuilt"] - 1970)
+        + 0.05 * df["GarageCars"].fillna(0)
+        + df["KitchenQual"].map(QUAL_EFFECT).fillna(0).astype(float)
+        + df["Neighborhood"].map(hood).fillna(0)
+        + 0.03 * (df["CentralAir"] == "Y")
+        + rng.normal(0, 0.07, len(df))
     )
     return np.round(np.exp(log_price.to_numpy(dtype=float)), 0)
 

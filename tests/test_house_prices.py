@@ -1,0 +1,90 @@
+"""House prices end to end on the generated sample, the metric, the sample's fidelity and fold-safe features."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from competitions.house_prices import Config, load, models, sample, score
+from competitions.house_prices.sample import SCHEMA
+from pipeline.cli import main
+
+FAST = ["--set", "gbr_trees=200", "--set", "xgb_trees=200", "--set", "lgbm_trees=200"]
+
+
+def test_end_to_end_on_sample_three_folds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "competitions/house_prices", "--sample", "--folds", "3", "--quiet", *FAST]) == 0
+    run_dir = next((tmp_path / "runs" / "house_prices").iterdir())
+    s = json.loads((run_dir / "summary.json").read_text())
+    assert s["sample"] is True and len(s["models"]) == 8
+    assert len(np.unique(np.load(run_dir / "folds.npy"))) == 3
+    sub = pd.read_csv(s["published"])
+    ref = pd.read_csv(tmp_path / "data" / "sample" / "house_prices" / "sample_submission.csv")
+    assert list(sub.columns) == list(ref.columns) == ["Id", "SalePrice"]
+    assert sub["Id"].tolist() == ref["Id"].tolist()
+    assert (sub["SalePrice"] > 10000).all()
+    # the sample's price is learnable: far better than predicting the mean log price
+    y = pd.read_csv(tmp_path / "data" / "sample" / "house_prices" / "train.csv")["SalePrice"]
+    baseline = float(np.std(np.log(y)))
+    assert s["cv"] < 0.6 * baseline
+    assert (run_dir / "plots" / "residuals.png").stat().st_size > 1000
+
+
+def test_sample_is_deterministic_and_has_kaggle_schema(tmp_path: Path) -> None:
+    sample(tmp_path / "a")
+    sample(tmp_path / "b")
+    for f in ("train.csv", "test.csv", "sample_submission.csv"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    train = pd.read_csv(tmp_path / "a" / "train.csv")
+    test = pd.read_csv(tmp_path / "a" / "test.csv")
+    schema = json.loads(SCHEMA.read_text())["columns"]
+    assert list(train.columns) == [c["name"] for c in schema] and len(train.columns) == 81
+    assert list(test.columns) == [c["name"] for c in schema if c["name"] != "SalePrice"]
+    for c in schema:
+        if c["kind"] == "cat":
+            assert set(train[c["name"]].dropna()) <= set(c["levels"]), c["name"]
+            assert not pd.api.types.is_numeric_dtype(train[c["name"]]), c["name"]
+        else:
+            assert pd.api.types.is_numeric_dtype(train[c["name"]]), c["name"]
+    # missing-value patterns: no basement means every basement category is missing together
+    no_bsmt = train["TotalBsmtSF"] == 0
+    assert no_bsmt.any() and train.loc[no_bsmt, "BsmtQual"].isna().all()
+    assert train["PoolQC"].isna().mean() > 0.9 and train["LotFrontage"].isna().any()
+
+
+def test_metric_is_rmse_of_logs() -> None:
+    y = np.array([100000.0, 200000.0])
+    pred = np.array([[110000.0], [180000.0]])
+    expected = np.sqrt(((np.log(110000) - np.log(100000)) ** 2 + (np.log(180000) - np.log(200000)) ** 2) / 2)
+    assert score(y, pred) == pytest.approx(expected)
+
+
+def test_outlier_rule_is_switchable(tmp_path: Path) -> None:
+    sample(tmp_path)
+    train = pd.read_csv(tmp_path / "train.csv")
+    train.loc[0, ["GrLivArea", "SalePrice"]] = [4500, 150000]
+    train.to_csv(tmp_path / "train.csv", index=False)
+    assert len(load(Config(), tmp_path).y) < len(train)
+    assert len(load(Config(drop_outliers=False), tmp_path).y) == len(train)
+
+
+def test_preprocessing_learns_only_from_the_training_fold(tmp_path: Path) -> None:
+    sample(tmp_path)
+    data = load(Config(), tmp_path)
+    lasso = models(Config(models=("lasso",)))["lasso"]
+    X = data.X.copy()
+    X.loc[: len(X) // 2, "LotFrontage"] = np.nan
+    half = len(X) // 2
+    fitted = lasso.fit(X.iloc[:half], data.y[:half])
+    imputer = fitted.regressor_.named_steps["lot_frontage"]
+    expected = X.iloc[:half].groupby("Neighborhood")["LotFrontage"].median().dropna().to_dict()
+    assert imputer.medians_ == expected
+    # unseen levels in test do not break the one-hot step
+    Xt = data.X_test.copy()
+    Xt.loc[Xt.index[0], "Neighborhood"] = "Atlantis"
+    assert np.isfinite(fitted.predict(Xt)).all()
