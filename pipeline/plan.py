@@ -8,8 +8,11 @@ completes, so every run ends with a valid submission.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 
 class Budget:
@@ -22,7 +25,9 @@ class Budget:
         self.done = 0
         self.times: dict[str, list[float]] = defaultdict(list)
         start = time.monotonic()
-        self.reserve = 0.0 if deadline is None else max(2.0, reserve_frac * max(0.0, deadline - start))
+        total = 0.0 if deadline is None else max(0.0, deadline - start)
+        # Keep time for blending and writing the submission: a few seconds, never more than a tenth of the budget.
+        self.reserve = min(max(2.0, reserve_frac * total), 0.1 * total)
 
     def remaining(self) -> float:
         """Seconds left for fitting (after the reserve for blending and writing the submission)."""
@@ -53,3 +58,26 @@ class Budget:
             if need > left:
                 return f"its remaining folds need ~{need:.0f}s, {left:.0f}s left"
         return None
+
+
+def call_with_deadline(fn: Callable[[], Any], timeout: float) -> Any | None:
+    """fn() in a daemon thread; its result, or None if it is still running after `timeout` seconds.
+
+    An abandoned fit keeps its thread until the process exits; the run goes on without that model.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # re-raised in the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(max(0.0, timeout))
+    if thread.is_alive():
+        return None
+    if "error" in box:
+        raise box["error"]
+    return box["result"]

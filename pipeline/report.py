@@ -9,9 +9,12 @@ from pipeline.atomic import read_json
 
 
 def _console() -> Any:
+    import sys
+
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def print_summary(s: dict[str, Any]) -> None:
@@ -34,7 +37,7 @@ def print_summary(s: dict[str, Any]) -> None:
     t.add_row("[bold]blend[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
     c = _console()
     c.print(t)
-    c.print(f"submission: {s['published']}\nrun folder: {s['run_dir']}")
+    c.print(f"submission: {_relative(s['published'])}\nrun folder: {_relative(s['run_dir'])}")
 
 
 def leaderboard_score(run_dir: Path) -> float | None:
@@ -67,6 +70,14 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
             f"{lb:.5f}" if lb is not None else "",
             ", ".join(s.get("models", {})),
             ("sample " if s.get("sample") else "") + (s.get("tag") or ""),
-            s.get("published", ""),
+            _relative(s.get("published", "")),
         )
     _console().print(t if runs else "no runs yet")
+
+
+def _relative(path: str) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path

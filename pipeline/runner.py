@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -137,7 +138,8 @@ def run(opts: RunOptions) -> Path:
                     if reason:
                         dropped = reason
                         break
-                    part = _fit_part(
+                    fit = functools.partial(
+                        _fit_part,
                         module,
                         estimator,
                         data,
@@ -155,6 +157,14 @@ def run(opts: RunOptions) -> Path:
                         part_path,
                         h,
                     )
+                    if budget.deadline is not None and results and not accepts_context(estimator):
+                        # Tabular fits cannot be cut short: run them where the runner can stop waiting.
+                        part = plan.call_with_deadline(fit, budget.remaining())
+                        if part is None:
+                            dropped = "a fold did not finish before the time limit"
+                            break
+                    else:
+                        part = fit()
                 budget.record(model_name, part["seconds"])
                 parts.append(part)
                 bar.advance(task)

@@ -28,6 +28,7 @@ EXPECTED_FILES = ["train.csv", "test.csv", "sample_submission.csv"]
 class Config:
     folds: int = 3
     sleep: float = 0.0
+    slow_sleep: float = 0.0
     alpha: float = 1.0
 
 
@@ -53,7 +54,7 @@ def load(cfg, data_dir):
 
 
 def models(cfg):
-    return {"ridge": Slow(cfg.sleep, cfg.alpha), "knn": KNeighborsRegressor(5), "slow": Slow(cfg.sleep * 3, 10.0)}
+    return {"ridge": Slow(cfg.sleep, cfg.alpha), "knn": KNeighborsRegressor(5), "slow": Slow(cfg.slow_sleep, 10.0)}
 
 
 def score(y_true, pred):

@@ -1,0 +1,33 @@
+# `make demo` and `make test` do all the set-up on a fresh machine: create .venv, install, run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## House prices on the built-in sample: folds, 8 models, blend, validated submission
+	$(PY) -m pipeline run competitions/house_prices --sample
+
+test: $(STAMP)  ## The offline, CPU-only test suite
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)  ## Benchmarks against baselines on the real data in ../shared/data (not part of CI)
+	$(PY) benchmarks/house_prices.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
