@@ -96,7 +96,7 @@ def no_credentials_message(action: str) -> str:
     return (
         f"Cannot {action}: no Kaggle credentials found (looked for KAGGLE_API_TOKEN, ~/.kaggle/access_token, "
         f"KAGGLE_USERNAME/KAGGLE_KEY and {config_path()}).\n"
-        f"Create a token at {SETTINGS_URL} (Account > API), then either:\n"
+        f"Create a token at {SETTINGS_URL} (its API section), then either:\n"
         f"  - save the downloaded kaggle.json as {target} (or in the folder named by KAGGLE_CONFIG_DIR) and make it "
         f"private: chmod 600 {target}\n"
         "  - or set the variables KAGGLE_USERNAME and KAGGLE_KEY (the two values inside kaggle.json)\n"

@@ -52,6 +52,20 @@ def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[s
     }
 
 
+def validate_for(module: Any, data: Data, path: Path) -> None:
+    """The competition's own validate(data, path), or the CSV check against its sample submission."""
+    if hasattr(module, "validate"):
+        module.validate(data, path)
+        return
+    allowed = None
+    if data.classes is not None:
+        import pandas as pd
+
+        cols = list(pd.read_csv(data.sample_submission, nrows=0).columns)
+        allowed = {c: data.classes for c in cols[1:]}
+    validate_submission(path, data.sample_submission, allowed=allowed)
+
+
 def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_dir: Path) -> Path:
     """Write the competition's submission into the run folder, atomically, only if it validates."""
     name = getattr(module, "SUBMISSION_FILE", "submission.csv")
@@ -60,16 +74,7 @@ def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_di
     tmp.unlink(missing_ok=True)
     try:
         module.write_submission(data, pred, tmp)
-        if hasattr(module, "validate"):
-            module.validate(data, tmp)
-        else:
-            allowed = None
-            if data.classes is not None:
-                import pandas as pd
-
-                cols = list(pd.read_csv(data.sample_submission, nrows=0).columns)
-                allowed = {c: data.classes for c in cols[1:]}
-            validate_submission(tmp, data.sample_submission, allowed=allowed)
+        validate_for(module, data, tmp)
     except SubmissionError as e:
         rejected = run_dir / f"rejected-{name}"
         if tmp.exists():

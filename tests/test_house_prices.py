@@ -88,3 +88,20 @@ def test_preprocessing_learns_only_from_the_training_fold(tmp_path: Path) -> Non
     Xt = data.X_test.copy()
     Xt.loc[Xt.index[0], "Neighborhood"] = "Atlantis"
     assert np.isfinite(fitted.predict(Xt)).all()
+
+
+def test_bad_input_names_file_and_row(tmp_path: Path) -> None:
+    from pipeline.contract import ContractError
+
+    sample(tmp_path)
+    train = pd.read_csv(tmp_path / "train.csv")
+    train["SalePrice"] = train["SalePrice"].astype(object)
+    train.loc[6, "SalePrice"] = "n/a?"
+    train.to_csv(tmp_path / "train.csv", index=False)
+    with pytest.raises(ContractError, match=r"train.csv: SalePrice must be a positive number; line 8 \(Id 7\) has 'n/a\?'"):
+        load(Config(), tmp_path)
+    pd.read_csv(tmp_path / "test.csv").drop(columns=["GrLivArea"]).to_csv(tmp_path / "test.csv", index=False)
+    train.loc[6, "SalePrice"] = 100000
+    train.to_csv(tmp_path / "train.csv", index=False)
+    with pytest.raises(ContractError, match="test.csv: missing feature column"):
+        load(Config(), tmp_path)

@@ -33,8 +33,8 @@ def load(cfg: Any, data_dir: Path) -> Data:
     bad = np.flatnonzero(~(price > 0).to_numpy())
     if len(bad):
         raise ContractError(
-            f"{data_dir / 'train.csv'}: {TARGET} must be a positive number; row {bad[0] + 2} has "
-            f"{train[TARGET].iloc[bad[0]]!r}."
+            f"{data_dir / 'train.csv'}: {TARGET} must be a positive number; line {bad[0] + 2} "
+            f"(Id {train[ID].iloc[bad[0]]}) has {train[TARGET].iloc[bad[0]]!r}."
         )
     features = [c for c in train.columns if c not in (ID, TARGET)]
     missing = [c for c in features if c not in test]

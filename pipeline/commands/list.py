@@ -28,7 +28,11 @@ def main(args: argparse.Namespace) -> int:
             t.add_row(name, "", f"[red]broken: {e}[/red]", "")
             continue
         direction = "higher" if m.METRIC.greater_is_better else "lower"
-        t.add_row(f"competitions/{name}", m.KAGGLE_SLUG, f"{m.METRIC.name} ({direction} is better)",
-                  ", ".join(getattr(m, "PRESETS", {})))
+        t.add_row(
+            f"competitions/{name}",
+            m.KAGGLE_SLUG,
+            f"{m.METRIC.name} ({direction} is better)",
+            ", ".join(getattr(m, "PRESETS", {})),
+        )
     Console().print(t)
     return 0

@@ -14,11 +14,19 @@ HELP = "Run the pipeline: data -> folds -> models -> blend -> validated submissi
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `run`."""
     p.add_argument("competition", nargs="?", help="competition folder, e.g. competitions/house_prices")
-    p.add_argument("--data", help="Kaggle's competition zip as downloaded, or an extracted folder (default data/<slug>/)")
+    p.add_argument(
+        "--data", help="Kaggle's competition zip as downloaded, or an extracted folder (default data/<slug>/)"
+    )
     p.add_argument("--sample", action="store_true", help="use the built-in generated sample data (no download)")
     p.add_argument("--preset", help="a named set of Config overrides the competition defines (e.g. cpu, gpu, fast)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a Config field (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a Config field (repeatable)",
+    )
     p.add_argument("--params", help="JSON file of Config overrides (e.g. best params from `tune`)")
     p.add_argument("--seed", type=int, default=0, help="seed for folds and models (default 0)")
     p.add_argument("--folds", type=int, help="number of CV folds (default: the competition's Config)")
@@ -50,9 +58,19 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
     if not args.competition:
         raise ContractError("run: give a competition folder (e.g. competitions/house_prices) or --resume RUN_DIR.")
     return RunOptions(
-        competition=args.competition, data=args.data, sample=args.sample, preset=args.preset, sets=list(args.sets),
-        params=args.params, seed=args.seed, folds=args.folds, time_limit=args.time_limit, tag=args.tag,
-        models=models, jobs=args.jobs, quiet=args.quiet,
+        competition=args.competition,
+        data=args.data,
+        sample=args.sample,
+        preset=args.preset,
+        sets=list(args.sets),
+        params=args.params,
+        seed=args.seed,
+        folds=args.folds,
+        time_limit=args.time_limit,
+        tag=args.tag,
+        models=models,
+        jobs=args.jobs,
+        quiet=args.quiet,
     )
 
 

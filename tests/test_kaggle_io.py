@@ -1,0 +1,453 @@
+"""Kaggle I/O with the real kaggle client against a stand-in Kaggle server on 127.0.0.1 (tests/kaggle_stub.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import types
+import zipfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kaggle_stub import Competition, KaggleStub, subprocess_env  # noqa: E402
+
+from pipeline import cli, contract  # noqa: E402
+from pipeline.contract import Metric  # noqa: E402
+from pipeline.datasets import DataError, resolve_data  # noqa: E402
+from pipeline.kaggle_auth import KaggleError  # noqa: E402
+from pipeline.kaggle_io import download_competition, download_if_possible  # noqa: E402
+from pipeline.kaggle_records import FIELDS, RECORD_FILE, load_records  # noqa: E402
+
+SECRET = "k3y-7f3c9a1e5b2d4c6e"  # the API key: must never appear in any output or file the framework writes
+TOKEN = "KGAT_tok-91b2c3d4e5f60718"  # a new-style access token, same rule
+SLUG = "toy-comp"
+EXPECTED = ["train.csv", "test.csv", "sample_submission.csv", "train/0.png"]
+HOUSE_SLUG = "house-prices-advanced-regression-techniques"
+
+
+def competition_zip() -> bytes:
+    """Kaggle's zip: CSVs plus an inner 7z of images, like CIFAR-10."""
+    import py7zr
+
+    inner = io.BytesIO()
+    with py7zr.SevenZipFile(inner, "w") as z:
+        z.writestr(b"\x89PNG fake image 0", "train/0.png")
+        z.writestr(b"\x89PNG fake image 1", "train/1.png")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("train.csv", "Id,x,SalePrice\n1,0.5,100\n2,0.7,200\n" * 200)
+        zf.writestr("test.csv", "Id,x\n3,0.1\n4,0.2\n")
+        zf.writestr("sample_submission.csv", "Id,SalePrice\n3,0\n4,0\n")
+        zf.writestr("train.7z", inner.getvalue())
+    return out.getvalue()
+
+
+@pytest.fixture
+def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The stand-in server, the production endpoint pointed at it, a clean env with API-key credentials."""
+    from kagglesdk import kaggle_env
+
+    for name in list(os.environ):
+        if name.startswith("KAGGLE_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy", "verbose"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    (home / ".kaggle").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(home / ".kaggle"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("KAGGLE_USERNAME", "stub-user")
+    monkeypatch.setenv("KAGGLE_KEY", SECRET)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    server = KaggleStub(username="stub-user", key=SECRET, token=TOKEN).start()
+    server.competitions[SLUG] = Competition(zip_bytes=competition_zip(), title="Toy")
+    monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD, server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def no_sleep(stub: KaggleStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kaggle client's retry back-off (seconds per retry) without the waiting."""
+    from kaggle.api import kaggle_api_extended
+
+    fake = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake.sleep = lambda s: None
+    monkeypatch.setattr(kaggle_api_extended, "time", fake)
+
+
+def no_secret_anywhere(root: Path, *texts: str) -> None:
+    """Neither the key nor the token in the given outputs or in any file under root (except the user's own config)."""
+    for text in texts:
+        assert SECRET not in text and TOKEN not in text
+    for path in root.rglob("*"):
+        if path.is_file() and ".kaggle" not in path.parts:
+            data = path.read_bytes()
+            assert SECRET.encode() not in data and TOKEN.encode() not in data, path
+
+
+# ---------- download ----------
+
+
+def test_download_extracts_zip_and_inner_7z_and_is_idempotent(stub: KaggleStub, capsys) -> None:
+    dest = download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    assert (dest / "train" / "1.png").read_bytes() == b"\x89PNG fake image 1"
+    assert (dest / "sample_submission.csv").read_text().startswith("Id,SalePrice")
+    assert [r["method"] for r in stub.requests] == ["POST", "GET"]
+    assert len(stub.calls("DownloadDataFiles")) == 1 and len(stub.calls("blobs")) == 1
+    assert sorted(p.name for p in Path("data").iterdir()) == [SLUG]  # no zip, no staging folder left behind
+    download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    assert len(stub.requests) == 2  # complete data is not fetched again: no request at all
+    assert "nothing to download" in capsys.readouterr().out
+
+
+def test_run_downloads_missing_data_when_credentials_exist(stub: KaggleStub, monkeypatch) -> None:
+    module = types.SimpleNamespace(KAGGLE_SLUG=SLUG, EXPECTED_FILES=EXPECTED, __name__="competitions.toy")
+    folder, is_sample = resolve_data(module, None, use_sample=False)
+    assert not is_sample and (folder / "train" / "0.png").exists()
+    monkeypatch.delenv("KAGGLE_KEY")
+    other = types.SimpleNamespace(KAGGLE_SLUG="other", EXPECTED_FILES=["a.csv"], __name__="competitions.other")
+    assert download_if_possible(other, Path("data") / "other") is False  # quietly: no credentials
+    with pytest.raises(DataError, match="No data for 'other'"):
+        resolve_data(other, None, use_sample=False)
+    assert len(stub.calls("DownloadDataFiles")) == 1
+
+
+def test_interrupted_download_is_not_taken_for_complete(stub: KaggleStub, no_sleep, capsys, monkeypatch) -> None:
+    stub.truncate_blobs = -1  # every answer is cut short, retries included
+    with pytest.raises(KaggleError, match="interrupted"):
+        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    assert not (Path("data") / SLUG).exists() and not (Path("data") / f"{SLUG}.zip").exists()
+    module = types.SimpleNamespace(KAGGLE_SLUG=SLUG, EXPECTED_FILES=EXPECTED, __name__="competitions.toy")
+    monkeypatch.delenv("KAGGLE_KEY")
+    with pytest.raises(DataError, match="No data for"):  # `run` does not take the partial file for data
+        resolve_data(module, None, use_sample=False)
+    monkeypatch.setenv("KAGGLE_KEY", SECRET)
+    stub.truncate_blobs = 0
+    dest = download_competition(SLUG, Path("data") / SLUG, EXPECTED)  # the next run completes it
+    assert (dest / "train.csv").read_text() == "Id,x,SalePrice\n1,0.5,100\n2,0.7,200\n" * 200
+    assert (dest / "train" / "0.png").exists()
+
+
+def test_truncated_zip_in_place_is_downloaded_again(stub: KaggleStub, capsys) -> None:
+    Path("data").mkdir()
+    (Path("data") / f"{SLUG}.zip").write_bytes(competition_zip()[:300])  # e.g. a browser download cut short
+    dest = download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    assert (dest / "test.csv").exists() and len(stub.calls("blobs")) == 1
+    assert "incomplete" in capsys.readouterr().out
+
+
+def test_rules_not_accepted(stub: KaggleStub) -> None:
+    stub.competitions[SLUG].rules_accepted = False
+    with pytest.raises(KaggleError) as e:
+        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    msg = str(e.value)
+    assert f"https://www.kaggle.com/competitions/{SLUG}/rules" in msg and "accept" in msg
+    assert "You must accept this competition's rules" in msg
+    assert not (Path("data") / SLUG).exists()
+
+
+def test_wrong_slug(stub: KaggleStub) -> None:
+    with pytest.raises(KaggleError, match="no competition 'no-such-comp' \\(404"):
+        download_competition("no-such-comp", Path("data") / "x", [])
+
+
+def test_missing_credentials(stub: KaggleStub, monkeypatch) -> None:
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    with pytest.raises(KaggleError) as e:
+        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    msg = str(e.value)
+    for hint in ("kaggle.json", "KAGGLE_USERNAME", "KAGGLE_KEY", "chmod 600", "https://www.kaggle.com/settings/api"):
+        assert hint in msg
+    assert stub.requests == []
+
+
+def test_kaggle_json_credentials_and_rejected_key(stub: KaggleStub, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    cfg = Path.home() / ".kaggle" / "kaggle.json"
+    cfg.write_text(json.dumps({"username": "stub-user", "key": "wrong-" + SECRET[::-1]}))
+    cfg.chmod(0o644)
+    with pytest.raises(KaggleError) as e:
+        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    err = capsys.readouterr().err
+    assert "401" in str(e.value) and "rejected" in str(e.value) and SECRET[::-1] not in str(e.value)
+    assert "chmod 600" in err  # kaggle.json readable by others: say how to fix it
+    cfg.write_text(json.dumps({"username": "stub-user", "key": SECRET}))
+    cfg.chmod(0o600)
+    assert (download_competition(SLUG, Path("data") / SLUG, EXPECTED) / "train.csv").exists()
+
+
+def test_no_network(stub: KaggleStub, monkeypatch) -> None:
+    from kagglesdk import kaggle_env
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD, f"http://127.0.0.1:{port}")
+    with pytest.raises(KaggleError, match="cannot reach Kaggle"):
+        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+
+
+# ---------- submit / submissions through the CLI ----------
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+    alpha: float = 1.0
+
+
+def toy_module(**extra: object) -> types.ModuleType:
+    """A registered-looking competition: the CLI's loader is pointed at it."""
+    m = types.ModuleType("competitions.toy")
+    m.KAGGLE_SLUG, m.EXPECTED_FILES, m.METRIC, m.Config = SLUG, EXPECTED, Metric("rmse", False), ToyConfig
+    for k, v in extra.items():
+        setattr(m, k, v)
+    return m
+
+
+@pytest.fixture
+def toy(stub: KaggleStub, monkeypatch) -> types.ModuleType:
+    module = toy_module()
+    monkeypatch.setattr(contract, "load_competition", lambda spec: module)
+    return module
+
+
+def make_run(
+    run_id: str,
+    *,
+    sample: bool = False,
+    cv: float = 0.1234,
+    started: str = "2025-01-01T10:00:00",
+    values: tuple[str, str] = ("101.5", "202.25"),
+    competition: str = "toy",
+) -> Path:
+    """A finished run folder as the runner writes it: summary.json, the submission, the data it used."""
+    data_dir = Path("data") / SLUG
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "sample_submission.csv").write_text("Id,SalePrice\n3,0\n4,0\n")
+    run_dir = Path("runs") / competition / run_id
+    run_dir.mkdir(parents=True)
+    sub = run_dir / "submission.csv"
+    sub.write_text(f"Id,SalePrice\n3,{values[0]}\n4,{values[1]}\n")
+    summary = {
+        "competition": competition,
+        "slug": SLUG,
+        "run_id": run_id,
+        "run_dir": str(run_dir.resolve()),
+        "sample": sample,
+        "data_dir": str(data_dir.resolve()),
+        "metric": "rmse",
+        "cv": cv,
+        "models": {},
+        "submission": str(sub.resolve()),
+        "started": started,
+        "finished": started,
+        "tag": None,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+def test_submit_uploads_the_validated_bytes_and_records_it(toy, stub: KaggleStub, capsys) -> None:
+    make_run("20250101-100000", cv=0.2)
+    run = make_run("20250102-100000", cv=0.1234, started="2025-01-02T10:00:00")  # the latest
+    assert cli.main(["submit", "competitions/toy"]) == 0
+    out = capsys.readouterr().out
+    assert "Successfully submitted" in out and "4 submissions left today" in out
+    [token] = [t for t, b in stub.uploads.items() if b]
+    assert stub.uploads[token] == (run / "submission.csv").read_bytes()
+    create = json.loads(stub.calls("CreateSubmission")[0]["body"])
+    assert "20250102-100000" in create["submissionDescription"] and "0.1234" in create["submissionDescription"]
+    [rec] = load_records(run)
+    assert tuple(rec) == FIELDS and rec["ref"] == 1000 and rec["status"] == "PENDING" and rec["public_score"] is None
+    assert rec["file"] == "20250102-100000.csv" and rec["message"] == create["submissionDescription"]
+    assert not (Path("runs") / "toy" / "20250101-100000" / RECORD_FILE).exists()
+    assert cli.main(["submit", "competitions/toy", "20250101-100000", "-m", "by hand"]) == 0
+    assert load_records(Path("runs") / "toy" / "20250101-100000")[0]["message"] == "by hand"
+
+
+def test_failed_upload_put_is_an_error(toy, stub: KaggleStub, capsys) -> None:
+    run = make_run("20250101-100000")
+    stub.put_status = 403
+    assert cli.main(["submit", "competitions/toy"]) == 2
+    err = capsys.readouterr().err
+    assert "Could not submit" in err and "nothing was submitted" in err
+    assert stub.calls("CreateSubmission") == [] and not (run / RECORD_FILE).exists()
+
+
+def test_submission_limit_reached(toy, stub: KaggleStub, capsys) -> None:
+    run = make_run("20250101-100000")
+    stub.competitions[SLUG].daily_limit = 1
+    assert cli.main(["submit", "competitions/toy"]) == 0
+    assert cli.main(["submit", "competitions/toy"]) == 2  # refused before uploading anything
+    err = capsys.readouterr().err
+    assert "Submission limit reached" in err and "00:00 UTC" in err
+    assert len(stub.calls("StartSubmissionUpload")) == 1 and len(load_records(run)) == 1
+
+
+def test_submission_limit_reported_by_create_submission(toy, stub: KaggleStub, capsys, monkeypatch) -> None:
+    make_run("20250101-100000")
+    stub.competitions[SLUG].daily_limit = 0
+    monkeypatch.setattr("pipeline.kaggle_io.submission_limits", lambda *a: None)  # limits endpoint unavailable
+    assert cli.main(["submit", "competitions/toy"]) == 2
+    assert "Submission limit reached" in capsys.readouterr().err
+
+
+def test_sample_run_and_invalid_file_are_refused(toy, stub: KaggleStub, capsys) -> None:
+    make_run("20250101-100000", sample=True)
+    assert cli.main(["submit", "competitions/toy"]) == 2
+    assert "built-in sample data" in capsys.readouterr().err
+    run = make_run("20250102-100000", started="2025-01-02T10:00:00", values=("101.5", "nan"))
+    assert cli.main(["submit", "competitions/toy", str(run)]) == 2
+    assert "does not validate" in capsys.readouterr().err
+    assert stub.requests == []
+
+
+def test_no_run_and_closed_competition(stub: KaggleStub, monkeypatch, capsys) -> None:
+    module = toy_module()
+    monkeypatch.setattr(contract, "load_competition", lambda spec: module)
+    assert cli.main(["submit", "competitions/toy"]) == 2
+    assert "No finished run of toy" in capsys.readouterr().err
+    module.SUBMIT_CLOSED = "This competition was scored on CodaLab, which is closed."
+    run = make_run("20250101-100000")
+    assert cli.main(["submit", "competitions/toy"]) == 2
+    err = capsys.readouterr().err
+    assert "CodaLab" in err and str(run / "submission.csv") in err
+    assert stub.requests == []
+
+
+def test_submissions_table_joins_scores_to_runs(toy, stub: KaggleStub, capsys, monkeypatch) -> None:
+    from pipeline.report import leaderboard_score
+
+    monkeypatch.setenv("COLUMNS", "200")  # rich's table width when output is not a terminal
+    a = make_run("20250101-100000", cv=0.2)
+    b = make_run("20250101-100000-tag", cv=0.15, started="2025-01-01T11:00:00")
+    assert cli.main(["submit", "competitions/toy", str(a)]) == 0
+    comp = stub.competitions[SLUG]
+    # Submitted elsewhere (the website) with the run id in the message; and one no run made.
+    comp.submissions.insert(
+        0,
+        {
+            "ref": 2001,
+            "date": "2025-01-02T09:00:00.000Z",
+            "description": "web 20250101-100000-tag",
+            "fileName": "mine.csv",
+            "status": "COMPLETE",
+            "publicScore": "0.151",
+            "privateScore": "0.149",
+        },
+    )
+    comp.submissions.insert(
+        0,
+        {
+            "ref": 2002,
+            "date": "2025-01-03T09:00:00.000Z",
+            "description": "old notebook",
+            "fileName": "nb.csv",
+            "status": "ERROR",
+            "errorDescription": "bad header",
+        },
+    )
+    stub.score(1000, 0.2101, 0.2099)
+    capsys.readouterr()
+    assert cli.main(["submissions", "competitions/toy"]) == 0
+    out = capsys.readouterr().out
+    assert "0.2101" in out and "0.151" in out and "bad header" in out and "3 submissions, 2 matched" in out
+    [ra] = load_records(a)
+    assert ra["ref"] == 1000 and ra["status"] == "COMPLETE" and ra["public_score"] == 0.2101
+    [rb] = load_records(b)
+    assert rb["ref"] == 2001 and rb["private_score"] == 0.149 and tuple(rb) == FIELDS
+    assert leaderboard_score(a) == 0.2101 and leaderboard_score(b) == 0.151  # what `runs` shows as LB
+    assert cli.main(["submissions", "competitions/toy"]) == 0
+    assert "0 run folders updated" in capsys.readouterr().out
+
+
+def test_no_secret_in_any_output_or_file(stub: KaggleStub, toy, capsys, monkeypatch) -> None:
+    outputs = []
+    assert cli.main(["download", "competitions/toy"]) == 0
+    make_run("20250101-100000")
+    assert cli.main(["submit", "competitions/toy"]) == 0
+    assert cli.main(["submissions", "competitions/toy"]) == 0
+    stub.competitions[SLUG].rules_accepted = False
+    assert cli.main(["download", "competitions/toy", "--force"]) == 2
+    monkeypatch.setenv("KAGGLE_KEY", SECRET + "-revoked")
+    assert cli.main(["submissions", "competitions/toy"]) == 2
+    outputs.append(capsys.readouterr())
+    # The same with a new-style access token (Bearer, checked by IntrospectToken).
+    stub.competitions[SLUG].rules_accepted = True
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)
+    assert cli.main(["submit", "competitions/toy"]) == 0
+    assert cli.main(["submissions", "competitions/toy"]) == 0
+    assert stub.calls("IntrospectToken") and stub.calls("ListSubmissions")[-1]["headers"]["Authorization"].startswith(
+        "Bearer"
+    )
+    outputs.append(capsys.readouterr())
+    texts = [t for o in outputs for t in (o.out, o.err)]
+    assert "Unauthenticated" in texts[1] or "rejected" in texts[1]
+    no_secret_anywhere(Path.cwd().parent, *texts)
+
+
+@pytest.mark.skipif(
+    not (Path(__file__).resolve().parent.parent / "competitions" / "house_prices" / "__init__.py").is_file(),
+    reason="competitions/house_prices not written yet",
+)
+def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path) -> None:
+    module = contract.load_competition("competitions/house_prices")
+    assert module.KAGGLE_SLUG == HOUSE_SLUG
+    ids = list(range(1461, 1466))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name in module.EXPECTED_FILES:
+            zf.writestr(name, "Id,SalePrice\n" + "".join(f"{i},180000\n" for i in ids))
+    stub.competitions[HOUSE_SLUG] = Competition(zip_bytes=out.getvalue(), title="House Prices")
+
+    def cli_run(*argv: str) -> subprocess.CompletedProcess:
+        env = subprocess_env(stub, tmp_path / "site", dict(os.environ))
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", *argv], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert cli.main(["download", "competitions/house_prices"]) == 0
+    data_dir = Path("data") / HOUSE_SLUG
+    assert all((data_dir / f).exists() for f in module.EXPECTED_FILES)
+    run = Path("runs") / "house_prices" / "20250101-100000"
+    run.mkdir(parents=True)
+    (run / "submission.csv").write_text("Id,SalePrice\n" + "".join(f"{i},{150000 + i}.5\n" for i in ids))
+    (run / "summary.json").write_text(
+        json.dumps(
+            {
+                "competition": "house_prices",
+                "slug": HOUSE_SLUG,
+                "run_id": run.name,
+                "run_dir": str(run.resolve()),
+                "sample": False,
+                "data_dir": str(data_dir.resolve()),
+                "metric": "rmsle",
+                "cv": 0.125,
+                "submission": str((run / "submission.csv").resolve()),
+                "started": "2025-01-01T10:00:00",
+            }
+        )
+    )
+    done = cli_run("submit", "competitions/house_prices")
+    assert done.returncode == 0, done.stderr
+    assert (run / "submission.csv").read_bytes() in stub.uploads.values()
+    stub.put_status = 500  # the kaggle CLI would print "Could not submit" and exit 0
+    done = cli_run("submit", "competitions/house_prices")
+    assert done.returncode == 2 and "Could not submit" in done.stderr and len(load_records(run)) == 1
+    no_secret_anywhere(tmp_path, done.stdout, done.stderr)
