@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_help_answers_without_heavy_imports() -> None:
-    code = "import sys; from pipeline.cli import build_parser; build_parser(); " \
-           "print(sorted(m for m in ('torch', 'sklearn', 'optuna', 'kaggle', 'timm', 'pandas') if m in sys.modules))"
+    code = (
+        "import sys; from pipeline.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'sklearn', 'optuna', 'kaggle', 'timm', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -65,8 +67,9 @@ def test_overrides_coerce_types() -> None:
         apply_overrides(module.Config, {"drop_outliers": "maybe"})
 
 
-def test_no_data_message_names_kaggle_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_data_message_names_kaggle_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)

@@ -98,7 +98,9 @@ def test_bad_input_names_file_and_row(tmp_path: Path) -> None:
     train["SalePrice"] = train["SalePrice"].astype(object)
     train.loc[6, "SalePrice"] = "n/a?"
     train.to_csv(tmp_path / "train.csv", index=False)
-    with pytest.raises(ContractError, match=r"train.csv: SalePrice must be a positive number; line 8 \(Id 7\) has 'n/a\?'"):
+    with pytest.raises(
+        ContractError, match=r"train.csv: SalePrice must be a positive number; line 8 \(Id 7\) has 'n/a\?'"
+    ):
         load(Config(), tmp_path)
     pd.read_csv(tmp_path / "test.csv").drop(columns=["GrLivArea"]).to_csv(tmp_path / "test.csv", index=False)
     train.loc[6, "SalePrice"] = 100000

@@ -29,9 +29,24 @@ def opts(toy: str, **kw: object) -> RunOptions:
 
 def test_run_folder_holds_every_artifact(toy: str) -> None:
     run_dir = run(opts(toy, tag="t"))
-    for name in ("summary.json", "config.json", "command.json", "env.json", "folds.npy", "scores.json", "blend.json",
-                 "log.txt", "submission.csv", "oof/ridge.npy", "oof/knn.npy", "test/ridge.npy", "oof/_blend.npy",
-                 "test/_blend.npy", "plots/residuals.png", "parts/ridge/fold0.npz"):
+    for name in (
+        "summary.json",
+        "config.json",
+        "command.json",
+        "env.json",
+        "folds.npy",
+        "scores.json",
+        "blend.json",
+        "log.txt",
+        "submission.csv",
+        "oof/ridge.npy",
+        "oof/knn.npy",
+        "test/ridge.npy",
+        "oof/_blend.npy",
+        "test/_blend.npy",
+        "plots/residuals.png",
+        "parts/ridge/fold0.npz",
+    ):
         assert (run_dir / name).exists(), name
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["sample"] is True and run_dir.name.endswith("-t-sample")

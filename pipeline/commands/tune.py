@@ -1,0 +1,169 @@
+"""`tune`: Optuna hyperparameter search over a competition's search_space(trial), each trial a full CV run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from pipeline.contract import ContractError
+
+HELP = "Tune a competition's Config with Optuna: each trial is a CV run folder; best params replay with run --params."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `tune`: the study's, then run's own."""
+    from pipeline.tuning.study import PRUNERS, SAMPLERS
+
+    p.add_argument("competition", help="competition folder, e.g. competitions/house_prices")
+    p.add_argument(
+        "--trials",
+        type=int,
+        help="finished trials the study should hold (its total, counted across "
+        "resumes and workers; default 20, or unlimited with --timeout)",
+    )
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="start no new trial after this many seconds")
+    p.add_argument(
+        "--study",
+        help="study name (default: the competition's name, with -sample for --sample); an existing study is resumed",
+    )
+    p.add_argument(
+        "--storage",
+        help="sqlite:///PATH, any SQLAlchemy URL (postgresql://..., mysql://...) or "
+        "journal:PATH (default: sqlite under runs/<competition>/optuna.db)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this machine, each running one "
+        "trial at a time (0: one per GPU); with several GPUs each worker gets its own",
+    )
+    p.add_argument(
+        "--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler, seeded from --seed (default tpe)"
+    )
+    p.add_argument(
+        "--pruner",
+        choices=PRUNERS,
+        default="median",
+        help="stop poor trials early on their fold (and epoch) scores (default median)",
+    )
+    p.add_argument(
+        "--startup-trials",
+        type=int,
+        default=5,
+        help="trials sampled at random and finished before the pruner judges (default 5)",
+    )
+    p.add_argument(
+        "--warmup-folds",
+        type=int,
+        default=0,
+        help="median pruner: judge a trial only from its N-th finished fold on, counted over the models in order "
+        "(default 0: from its first report)",
+    )
+    p.add_argument("--data", help="Kaggle's competition zip as downloaded, or an extracted folder")
+    p.add_argument("--sample", action="store_true", help="use the built-in generated sample data (no download)")
+    p.add_argument("--preset", help="a named set of Config overrides the search space starts from")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fixed Config override, not tuned (repeatable)",
+    )
+    p.add_argument("--params", help="JSON file of Config overrides the search space starts from")
+    p.add_argument("--folds", type=int, help="number of CV folds (default: the competition's Config)")
+    p.add_argument("--seed", type=int, default=0, help="seed for folds, models and the sampler (default 0)")
+    p.add_argument("--models", help="comma-separated subset of the competition's models")
+    p.add_argument("--jobs", type=int, help="threads per trial (default: the cores shared out between the workers)")
+    p.add_argument("--quiet", action="store_true", help="no console output except errors")
+
+
+def build_spec(args: argparse.Namespace):  # noqa: ANN201 - returns TuneSpec (heavy imports kept lazy)
+    """Check the options against the competition (before any trial) and build the workers' spec."""
+    from pathlib import Path
+
+    from pipeline.config import parse_set, resolve_config
+    from pipeline.contract import competition_name, load_competition
+    from pipeline.runfolder import runs_root
+    from pipeline.tuning.storage import default_storage, normalize
+    from pipeline.tuning.study import TuneSpec, study_dir_for
+    from pipeline.tuning.workers import cuda_device_count
+
+    module = load_competition(args.competition)
+    name = competition_name(module)
+    if not callable(getattr(module, "search_space", None)):
+        raise ContractError(f"{name} defines no search_space(trial) -> dict of Config overrides; nothing to tune.")
+    if args.trials is not None and args.trials < 1:
+        raise ContractError(f"--trials must be at least 1, got {args.trials}.")
+    if args.workers < 0:
+        raise ContractError(f"--workers must be 0 (one per GPU) or more, got {args.workers}.")
+    params = Path(args.params) if args.params else None
+    _, base = resolve_config(module, args.preset, params, [])
+    resolve_config(module, args.preset, params, args.sets)  # fails now on unknown keys or wrong types in --set
+    workers = args.workers or max(1, cuda_device_count())
+    study = args.study or (f"{name}-sample" if args.sample else name)
+    root = runs_root()
+    return TuneSpec(
+        competition=args.competition,
+        study=study,
+        storage=normalize(args.storage) if args.storage else default_storage(root / name),
+        study_dir=str(study_dir_for(root, name, study).resolve()),
+        direction="maximize" if module.METRIC.greater_is_better else "minimize",
+        data=str(Path(args.data).resolve()) if args.data else None,
+        sample=args.sample,
+        base={k: list(v) if isinstance(v, tuple) else v for k, v in base.items()},
+        fixed=parse_set(args.sets),
+        folds=args.folds,
+        seed=args.seed,
+        models=[m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
+        jobs=args.jobs,
+        trials=args.trials if args.trials is not None else (None if args.timeout else 20),
+        deadline=time.time() + args.timeout if args.timeout else None,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        startup=args.startup_trials,
+        warmup_folds=args.warmup_folds,
+        workers=workers,
+        quiet=args.quiet,
+    ), module
+
+
+def main(args: argparse.Namespace) -> int:
+    """Create or resume the study, run the workers, write and print the results."""
+    import optuna
+
+    from pipeline.tuning.results import print_table, write_results
+    from pipeline.tuning.storage import open_storage, redact
+    from pipeline.tuning.study import claimed, create_or_check, fail_dead_trials
+    from pipeline.tuning.workers import run_workers
+
+    spec, module = build_spec(args)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = create_or_check(spec)
+    fail_dead_trials(study)  # left RUNNING by a tune on this machine that was killed
+    if not spec.quiet:
+        target = f"{spec.trials} trials" if spec.trials else "no trial limit"
+        print(
+            f"tune {spec.competition}: study '{spec.study}' in {redact(spec.storage)} ({claimed(study)} of {target}"
+            f", {spec.workers} worker(s), {spec.sampler} sampler, {spec.pruner} pruner)\nstudy folder {spec.study_dir}",
+            flush=True,
+        )
+    code = 0
+    try:
+        codes = run_workers(spec)
+        if any(codes):
+            print(
+                f"error: tuning worker(s) exited with {codes}; the study is saved, run again to resume.",
+                file=sys.stderr,
+            )
+            code = 1
+    except KeyboardInterrupt:
+        print("interrupted: the study is saved; run the same command again to resume it.", file=sys.stderr)
+        code = 130
+    study = optuna.load_study(study_name=spec.study, storage=open_storage(spec.storage))
+    info = write_results(study, spec)
+    if not spec.quiet:
+        print_table(study, info, module.METRIC.name)
+    return code

@@ -1,0 +1,1 @@
+"""Optuna tuning: `python -m pipeline tune competitions/<name>` (study setup, workers, pruning, results)."""
