@@ -61,7 +61,9 @@ def rmse_log(y: np.ndarray, p: np.ndarray) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "house-prices-advanced-regression-techniques.zip"))
+    ap.add_argument(
+        "--data", default=str(ROOT.parent / "shared" / "data" / "house-prices-advanced-regression-techniques.zip")
+    )
     ap.add_argument("--skip-outlier-run", action="store_true")
     args = ap.parse_args()
     rows = []
@@ -82,14 +84,23 @@ def main() -> None:
     X, y = X[keep.to_numpy()], train.loc[keep, "SalePrice"].to_numpy(float)
     folds = np.load(run_dir / "folds.npy")
     t1 = time.perf_counter()
-    scores = [rmse_log(y[folds == f], d2l_fit_predict(X[folds != f], y[folds != f], X[folds == f], f))
-              for f in range(folds.max() + 1)]
+    scores = [
+        rmse_log(y[folds == f], d2l_fit_predict(X[folds != f], y[folds != f], X[folds == f], f))
+        for f in range(folds.max() + 1)
+    ]
     rows.append(("D2L baseline (linear net)", float(np.mean(scores)), float(np.std(scores)), time.perf_counter() - t1))
 
     if not args.skip_outlier_run:
         t2 = time.perf_counter()
-        kept = run(RunOptions("competitions/house_prices", data=args.data, tag="bench-keep-outliers", quiet=True,
-                              sets=["drop_outliers=false"]))
+        kept = run(
+            RunOptions(
+                "competitions/house_prices",
+                data=args.data,
+                tag="bench-keep-outliers",
+                quiet=True,
+                sets=["drop_outliers=false"],
+            )
+        )
         k = json.loads((kept / "summary.json").read_text())
         rows.append(("blend, outliers kept (1460 rows)", k["cv"], None, time.perf_counter() - t2))
 
@@ -100,8 +111,10 @@ def main() -> None:
     for name, mean, std, sec in rows:
         cv = f"{mean:.5f}" + (f" ± {std:.4f}" if std is not None else "")
         print(f"| {name:34s} | {cv:>17s} | {mean / d2l:7.3f} | {'' if sec is None else f'{sec:8.1f}':>8s} |")
-    print(f"\nframework default run: {wall:.1f} s wall for the whole pipeline (load, 8 models x 5 folds, blend, "
-          f"submission); blend weights {json.dumps({k: round(v, 3) for k, v in s['blend']['weights'].items()})}")
+    print(
+        f"\nframework default run: {wall:.1f} s wall for the whole pipeline (load, 8 models x 5 folds, blend, "
+        f"submission); blend weights {json.dumps({k: round(v, 3) for k, v in s['blend']['weights'].items()})}"
+    )
 
 
 if __name__ == "__main__":

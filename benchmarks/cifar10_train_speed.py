@@ -1,0 +1,118 @@
+"""Trainer throughput: the framework's training loop vs a hand-written PyTorch loop, same model/data/batch/augmentation.
+
+    python benchmarks/cifar10_train_speed.py [--data ../shared/data/cifar-10.zip] [--images 4608] [--rounds 5]
+
+Both loops train the competition's `cpu`-preset network on the same decoded images with the competition's
+albumentations pipeline, the same batch size, optimizer, precision (bf16 autocast where the CPU has it) and
+channels_last. After an untimed warm-up, each round runs one epoch of each (alternating, so load from other
+processes hits both alike); the median images/s per loop is reported with their ratio (target >= 0.95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def load_images(data: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n training image paths and labels of the real data (extracted once into a temp folder)."""
+    import competitions.cifar10 as cifar
+    from pipeline.datasets import extract_competition_zip
+
+    folder = data if data.is_dir() else extract_competition_zip(data, Path(tempfile.gettempdir()) / "cifar10-bench")
+    d = cifar.load(cifar.Config(), folder)
+    return d.X[:n], d.y[:n]
+
+
+def framework_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> float:
+    """Images/s of one epoch of ImageClassifier.fit (the trainer's own measurement of its loop)."""
+    import competitions.cifar10 as cifar
+
+    est = cifar.models(cfg)[cfg.arch].set_params(epochs=1, random_state=seed, tta=())
+    est.fit(X, y)
+    return est.history_[0]["images_per_s"]
+
+
+def hand_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> float:
+    """Images/s of one epoch of a plain PyTorch loop over the same data, transform, model and settings."""
+    import timm
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, Dataset
+
+    import competitions.cifar10 as cifar
+    import pipeline.vision.models  # noqa: F401
+    from pipeline.vision.data import decode_all
+
+    images, transform = decode_all(list(X)), cifar.transforms(cfg, train=True)
+
+    class Cached(Dataset):
+        def __len__(self) -> int:
+            return len(images)
+
+        def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+            return torch.from_numpy(transform(image=images[i])["image"]), int(y[i])
+
+    torch.manual_seed(seed)
+    model = timm.create_model(cfg.arch, num_classes=10).to(memory_format=torch.channels_last)
+    if hasattr(model, "init_from_data"):
+        sample = torch.from_numpy(images[:2000]).permute(0, 3, 1, 2).float()
+        model.init_from_data((sample - sample.mean((0, 2, 3), keepdim=True)) / 64.0)
+    opt = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=True,
+        weight_decay=cfg.weight_decay,
+    )
+    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1) * 255
+    std = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1) * 255
+    loader = DataLoader(Cached(), batch_size=cfg.batch_size, shuffle=True, drop_last=True, num_workers=0)
+    bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    model.train()
+    t0, seen = time.perf_counter(), 0
+    for xb, yb in loader:
+        x = ((xb.permute(0, 3, 1, 2).float() - mean) / std).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x).float(), yb, label_smoothing=cfg.label_smoothing)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        seen += len(xb)
+    return seen / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/cifar-10.zip"))
+    parser.add_argument("--images", type=int, default=4608)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--preset", default="cpu")
+    args = parser.parse_args()
+    import competitions.cifar10 as cifar
+    from pipeline.config import resolve_config
+
+    cfg, _ = resolve_config(cifar, preset=args.preset)
+    X, y = load_images(args.data, args.images)
+    print(f"model {cfg.arch}, batch {cfg.batch_size}, {len(X)} images/epoch, {args.rounds} rounds")
+    framework_epoch(X[:1024], y[:1024], cfg, seed=0)  # warm-up (oneDNN kernel creation), not timed
+    hand_epoch(X[:1024], y[:1024], cfg, seed=0)
+    fw, hand = [], []
+    for r in range(args.rounds):
+        fw.append(framework_epoch(X, y, cfg, seed=r))
+        hand.append(hand_epoch(X, y, cfg, seed=r))
+        print(f"round {r + 1}: framework {fw[-1]:.0f} img/s, hand-written {hand[-1]:.0f} img/s")
+    f, h = statistics.median(fw), statistics.median(hand)
+    print(f"median: framework {f:.0f} img/s, hand-written {h:.0f} img/s, ratio {f / h:.3f} (target >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()

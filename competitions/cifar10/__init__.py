@@ -1,0 +1,192 @@
+"""Kaggle "CIFAR-10 - Object Recognition in Images": 32x32 RGB images, ten classes, scored by accuracy."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from competitions.cifar10.sample import CLASSES, write_sample
+from pipeline.contract import ContractError, Data, Metric
+
+KAGGLE_SLUG = "cifar-10"
+METRIC = Metric("accuracy", greater_is_better=True)
+FOLDS = "stratified"
+EXPECTED_FILES = ["trainLabels.csv", "sampleSubmission.csv", "train", "test"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A fast CIFAR recipe for one GPU: airbench's 32 px network, crop/flip/cutout, label smoothing, TTA."""
+
+    arch: str = "airbench94"
+    pretrained: bool = False
+    epochs: int = 40
+    batch_size: int = 512
+    optimizer: str = "sgd"
+    lr: float = 0.4
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    warmup: float = 0.2
+    label_smoothing: float = 0.2
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    ema_decay: float = 0.0
+    accum_steps: int = 1
+    patience: int = 0  # early stopping after this many epochs without a better validation score; 0: off
+    pad: int = 2  # random translation: reflect-pad by this many pixels, then crop back to 32
+    flip: bool = True
+    cutout: int = 8  # side of one square cut out of every training image; 0: off
+    tta: tuple[str, ...] = ("hflip", "shift")
+    folds: int = 5
+    holdout: float = 0.0  # > 0: one stratified split with this validation fraction instead of k folds
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # 2-core CPU, --time-limit 600, 10,000 images: one 10% holdout (k folds would split the budget k ways); batch 256
+    # gives twice the optimizer steps of 512 at the same speed; epochs is a cap: the trainer fits the schedule to the
+    # time left (about 43 epochs on an idle machine: holdout accuracy 0.844)
+    "cpu": {"holdout": 0.1, "epochs": 100, "batch_size": 256, "lr": 0.2},
+    # a longer schedule with weight averaging for one GPU (not measured here: no GPU on the development machine)
+    "gpu": {"epochs": 80, "ema_decay": 0.999},
+    # seconds, for smoke tests: a tiny timm network, one holdout split, no TTA
+    "fast": {"arch": "test_resnet", "epochs": 3, "batch_size": 64, "lr": 0.05, "holdout": 0.2, "tta": [], "cutout": 0},
+}
+
+
+def sample(dest: Path) -> None:
+    """Write the built-in sample (600 train, 200 test generated images) in Kaggle's layout."""
+    write_sample(Path(dest))
+
+
+def load(cfg: Config, data_dir: Path) -> Data:
+    """Image paths and class indices from trainLabels.csv; test paths in sampleSubmission.csv's order."""
+    data_dir = Path(data_dir)
+    labels = _read_csv(data_dir / "trainLabels.csv")
+    unknown = ~labels["label"].isin(CLASSES)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise ContractError(
+            f"trainLabels.csv line {row + 2}: unknown label {labels['label'].iloc[row]!r}; "
+            f"valid labels: {', '.join(CLASSES)}."
+        )
+    sub = _read_csv(data_dir / "sampleSubmission.csv")
+    X = _image_paths(data_dir / "train", labels["id"])
+    X_test = _image_paths(data_dir / "test", sub["id"])
+    y = labels["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy(dtype=np.int64)
+    return Data(
+        X=X,
+        y=y,
+        X_test=X_test,
+        test_ids=sub["id"].to_numpy(),
+        sample_submission=data_dir / "sampleSubmission.csv",
+        classes=list(CLASSES),
+        data_dir=data_dir,
+    )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    if list(frame.columns) != ["id", "label"]:
+        raise ContractError(f"{path.name}: expected columns ['id', 'label'], got {list(frame.columns)}.")
+    return frame
+
+
+def _image_paths(folder: Path, ids: pd.Series) -> np.ndarray:
+    """folder/<id>.png for each id, failing with the first missing files named (one listdir, not 300k stats)."""
+    present = set(os.listdir(folder))
+    names = [f"{i}.png" for i in ids]
+    missing = [n for n in names if n not in present]
+    if missing:
+        raise ContractError(
+            f"{len(missing)} image(s) listed in the CSV are missing from {folder.name}/, "
+            f"first: {', '.join(missing[:5])}."
+        )
+    return np.array([str(folder / n) for n in names])
+
+
+def transforms(cfg: Config, train: bool) -> Any:
+    """Training: reflect-pad and random-crop (translation), horizontal flip, cutout. Evaluation: as is."""
+    import albumentations as A
+    import cv2
+
+    if not train:
+        return A.Compose([])
+    steps: list[Any] = []
+    if cfg.pad > 0:
+        steps += [
+            A.PadIfNeeded(32 + 2 * cfg.pad, 32 + 2 * cfg.pad, border_mode=cv2.BORDER_REFLECT_101),
+            A.RandomCrop(32, 32),
+        ]
+    if cfg.flip:
+        steps.append(A.HorizontalFlip())
+    if cfg.cutout > 0:
+        size = (cfg.cutout, cfg.cutout)
+        steps.append(
+            A.CoarseDropout(
+                num_holes_range=(1, 1), hole_height_range=size, hole_width_range=size, fill=(125, 123, 114), p=1.0
+            )
+        )
+    return A.Compose(steps)
+
+
+def models(cfg: Config) -> dict[str, Any]:
+    """One timm network trained by the framework's ImageClassifier."""
+    from pipeline.vision import ImageClassifier
+
+    est = ImageClassifier(
+        arch=cfg.arch,
+        pretrained=cfg.pretrained,
+        num_classes=len(CLASSES),
+        train_transform=transforms(cfg, train=True),
+        eval_transform=transforms(cfg, train=False),
+        mean=(0.4914, 0.4822, 0.4465),
+        std=(0.2470, 0.2435, 0.2616),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        optimizer=cfg.optimizer,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        schedule=cfg.schedule,
+        warmup=cfg.warmup,
+        label_smoothing=cfg.label_smoothing,
+        mixup_alpha=cfg.mixup_alpha,
+        cutmix_alpha=cfg.cutmix_alpha,
+        ema_decay=cfg.ema_decay,
+        accum_steps=cfg.accum_steps,
+        patience=cfg.patience or None,
+        tta=tuple(cfg.tta),
+    )
+    return {cfg.arch: est}
+
+
+def score(y_true: Any, pred: Any) -> float:
+    """Accuracy; pred holds class probabilities (rows x classes) or class indices."""
+    pred = np.asarray(pred)
+    labels = pred.argmax(axis=1) if pred.ndim == 2 else pred
+    return float(np.mean(np.asarray(y_true) == labels))
+
+
+def write_submission(data: Data, pred: Any, path: Path) -> None:
+    """id,label in the sample submission's order, labels from the most probable class."""
+    from pipeline.atomic import write_with
+
+    labels = np.asarray(data.classes)[np.asarray(pred).argmax(axis=1)]
+    frame = pd.DataFrame({"id": data.test_ids, "label": labels})
+    write_with(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna search space over the recipe's main knobs."""
+    return {
+        "lr": trial.suggest_float("lr", 0.05, 1.0, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-4, 2e-3, log=True),
+        "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.3),
+        "cutout": trial.suggest_categorical("cutout", [0, 8, 12]),
+    }

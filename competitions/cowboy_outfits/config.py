@@ -1,0 +1,81 @@
+"""CowBoy Outfits configuration: every field has a default; presets are named sets of overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    """Fine-tune COCO-pretrained torchvision detectors; each name in `models` is one detector arch (see
+    pipeline/detection/models.py ARCHS), fused by WBF when there are several."""
+
+    folds: int = 5
+    holdout: float = 0.0  # > 0: one train/validation split of this fraction instead of k folds
+    # Which listed images to predict: test.csv (CodaLab's final phase, the default) or valid.csv (its development
+    # phase). Both competitions phases are closed; the answer zip is the same format for either.
+    predict_split: str = "test"
+    models: tuple[str, ...] = ("fasterrcnn_mobilenet_v3_large_fpn",)
+    pretrained: str = "coco"  # none | coco (the detector, from the torch hub cache) | imagenet (its backbone)
+    pretrained_file: str | None = None  # a local state dict instead (every model in `models` loads it)
+    image_size: int = 640  # longest side, pixels
+    anchor_sizes: tuple[float, ...] | None = None  # None: the arch's own anchors
+    anchor_ratios: tuple[float, ...] | None = None
+    epochs: int = 12
+    batch_size: int = 4
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    weight_decay: float = 1e-4
+    warmup: float = 0.1
+    ema_decay: float = 0.0
+    precision: str = "auto"  # AMP on CUDA (bf16 where supported, else fp16); CPU stays fp32
+    hflip: float = 0.5
+    scale: float = 0.25
+    translate: float = 0.1
+    affine_p: float = 0.5
+    color: float = 0.5
+    tta: bool = True  # horizontal-flip TTA, views fused by WBF
+    wbf_iou: float = 0.55
+    score_thresh: float = 0.01  # low: COCO mAP rewards recall at low confidence
+    max_detections: int = 100
+    valid_loss: bool = True
+    cache_mb: int = 2048  # decoded, downsized training images kept in memory up to this size
+    num_workers: int = 0
+
+
+PRESETS: dict[str, dict[str, object]] = {
+    # The built-in sample on a CPU in about a minute: a tiny Faster R-CNN from scratch on 128 px images.
+    "sample": {
+        "models": ("fasterrcnn_tiny",),
+        "pretrained": "none",
+        "image_size": 128,
+        "epochs": 20,
+        "batch_size": 4,
+        "lr": 0.02,
+        "warmup": 0.05,
+        "holdout": 0.25,
+        "valid_loss": False,
+    },
+    # Real data on a CPU: the low-resolution MobileNetV3 Faster R-CNN, one holdout split.
+    "cpu": {"models": ("fasterrcnn_mobilenet_v3_large_320_fpn",), "image_size": 512, "epochs": 8, "holdout": 0.2},
+    # One GPU: ResNet-50 FPN v2 at 1024 px, 5 folds, AMP, EMA.
+    "gpu": {
+        "models": ("fasterrcnn_resnet50_fpn_v2",),
+        "image_size": 1024,
+        "epochs": 24,
+        "batch_size": 8,
+        "lr": 0.02,
+        "ema_decay": 0.999,
+        "num_workers": 4,
+    },
+    # Three detector families fused by WBF.
+    "ensemble": {
+        "models": ("fasterrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2", "fcos_resnet50_fpn"),
+        "image_size": 1024,
+        "epochs": 24,
+        "batch_size": 8,
+        "lr": 0.01,
+        "ema_decay": 0.999,
+        "num_workers": 4,
+    },
+}

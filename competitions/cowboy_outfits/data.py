@@ -1,0 +1,242 @@
+"""CowBoy Outfits: read images/, train.json (COCO), valid.csv and test.csv exactly as shipped, checking every record.
+
+Image ids are 64-bit integers (beyond int32, some possibly beyond int64): they stay Python ints, never numpy or
+floats. Internally an image is its row number; the original ids travel in `Data.info` and `Data.test_ids`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.contract import ContractError, Data
+from pipeline.detection.boxes import pack
+
+# The five original category ids; a class index is the position in this sorted list.
+CATEGORIES: dict[int, str] = {87: "belt", 131: "boot", 318: "cowboy_hat", 588: "jacket", 1034: "sunglasses"}
+CATEGORY_IDS: list[int] = sorted(CATEGORIES)
+CLASS_NAMES: tuple[str, ...] = tuple(CATEGORIES[c] for c in CATEGORY_IDS)
+EXPECTED_FILES = ["train.json", "valid.csv", "test.csv", "images"]
+SPLITS = ("test", "valid")
+
+
+class CowboyDataError(ContractError):
+    """A record of train.json, valid.csv or test.csv is malformed or points at a missing image."""
+
+
+def remap_ids(ids: list[Any]) -> tuple[dict[int, int], list[int]]:
+    """Original image ids -> row numbers 0..n-1 (and the originals, exactly, as Python ints)."""
+    originals = [int(i) for i in ids]
+    return {orig: row for row, orig in enumerate(originals)}, originals
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _fail(where: str, problem: str) -> CowboyDataError:
+    return CowboyDataError(f"train.json {where}: {problem}")
+
+
+def _images(doc: dict[str, Any], image_dir: Path) -> tuple[list[int], list[str], np.ndarray]:
+    ids, paths, sizes, seen = [], [], [], set()
+    for i, im in enumerate(doc["images"]):
+        where = f"images[{i}]"
+        if not isinstance(im, dict):
+            raise _fail(where, f"expected an object, got {type(im).__name__}.")
+        missing = [k for k in ("id", "file_name", "width", "height") if k not in im]
+        if missing:
+            raise _fail(
+                f"{where} (id {im.get('id')})",
+                f"missing field(s) {', '.join(missing)}; an image needs id, file_name, width, height.",
+            )
+        iid, w, h = _int(im["id"]), _int(im["width"]), _int(im["height"])
+        if iid is None:
+            raise _fail(where, f"id {im['id']!r} is not an integer.")
+        where = f"{where} (id {iid})"
+        if iid in seen:
+            raise _fail(where, "duplicate image id.")
+        if w is None or h is None or w <= 0 or h <= 0:
+            raise _fail(where, f"width/height must be positive integers, got {im['width']!r} x {im['height']!r}.")
+        path = image_dir / str(im["file_name"])
+        if not path.is_file():
+            raise _fail(where, f"image file images/{im['file_name']} not found.")
+        seen.add(iid)
+        ids.append(iid)
+        paths.append(str(path))
+        sizes.append((w, h))
+    return ids, paths, np.array(sizes, dtype=np.int64).reshape(-1, 2)
+
+
+def _annotations(doc: dict[str, Any], row_of: dict[int, int], sizes: np.ndarray) -> tuple[list[list[Any]], int]:
+    """Per image a list of (xywh, class index); boxes reaching past the border are clipped (counted)."""
+    per_image: list[list[Any]] = [[] for _ in row_of]
+    clipped = 0
+    known = ", ".join(f"{c} ({n})" for c, n in CATEGORIES.items())
+    for j, a in enumerate(doc["annotations"]):
+        where = f"annotations[{j}]"
+        if not isinstance(a, dict):
+            raise _fail(where, f"expected an object, got {type(a).__name__}.")
+        where = f"{where} (id {a.get('id')})"
+        missing = [k for k in ("image_id", "category_id", "bbox") if k not in a]
+        if missing:
+            raise _fail(
+                where, f"missing field(s) {', '.join(missing)}; an annotation needs image_id, category_id, bbox."
+            )
+        iid, cat = _int(a["image_id"]), _int(a["category_id"])
+        if iid is None or iid not in row_of:
+            raise _fail(where, f"image_id {a['image_id']!r} is not an image of train.json.")
+        if cat not in CATEGORIES:
+            raise _fail(where, f"unknown category_id {a['category_id']!r}; valid: {known}.")
+        box = a["bbox"]
+        if not (
+            isinstance(box, list)
+            and len(box) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+        ):
+            raise _fail(where, f"bbox must be [x_min, y_min, width, height] (4 finite numbers), got {box!r}.")
+        x, y, w, h = (float(v) for v in box)
+        if w <= 0 or h <= 0:
+            raise _fail(where, f"bbox {box} has a non-positive width or height.")
+        row = row_of[iid]
+        W, H = sizes[row]
+        x1, y1, x2, y2 = max(x, 0.0), max(y, 0.0), min(x + w, float(W)), min(y + h, float(H))
+        if x2 <= x1 or y2 <= y1:
+            raise _fail(where, f"bbox {box} lies outside its {W}x{H} image.")
+        clipped += (x1, y1, x2, y2) != (x, y, x + w, y + h)
+        per_image[row].append(([x1, y1, x2 - x1, y2 - y1], CATEGORY_IDS.index(cat)))
+    return per_image, clipped
+
+
+def read_train(path: Path, image_dir: Path) -> dict[str, Any]:
+    """Parse and check train.json: ids, paths, sizes and packed ground truth (images x K*6)."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CowboyDataError(f"Cannot read {path.name}: {e}") from None
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) for k in ("images", "annotations")):
+        raise CowboyDataError(f"{path.name}: expected a COCO object with lists 'images' and 'annotations'.")
+    for i, c in enumerate(doc.get("categories", [])):
+        if isinstance(c, dict) and _int(c.get("id")) not in CATEGORIES:
+            raise _fail(f"categories[{i}]", f"unknown category id {c.get('id')!r}; valid: {CATEGORY_IDS}.")
+    ids, paths, sizes = _images(doc, image_dir)
+    row_of, originals = remap_ids(ids)
+    per_image, clipped = _annotations(doc, row_of, sizes)
+    y = pack(
+        [np.array([b for b, _ in a]).reshape(-1, 4) for a in per_image],
+        [np.ones(len(a)) for a in per_image],
+        [np.array([c for _, c in a], dtype=np.int64) for a in per_image],
+    )
+    return {
+        "ids": originals,
+        "paths": paths,
+        "sizes": sizes,
+        "y": y,
+        "clipped": clipped,
+        "n_boxes": sum(len(a) for a in per_image),
+    }
+
+
+def read_split(path: Path, image_dir: Path) -> tuple[list[int], list[str], np.ndarray]:
+    """valid.csv / test.csv (id,file_name): original ids as Python ints, image paths and sizes (read from headers)."""
+    from PIL import Image
+
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)  # str: ids beyond int64 must not become floats
+    except Exception as e:
+        raise CowboyDataError(f"Cannot read {path.name}: {e}") from None
+    if list(df.columns[:2]) != ["id", "file_name"]:
+        raise CowboyDataError(f"{path.name}: expected columns id,file_name; got {','.join(df.columns)}.")
+    ids, paths, sizes, seen = [], [], [], set()
+    for i, (raw, name) in enumerate(zip(df["id"], df["file_name"], strict=True)):
+        where = f"{path.name} line {i + 2}"
+        iid = _int(raw)
+        if iid is None:
+            raise CowboyDataError(f"{where}: id {raw!r} is not an integer.")
+        if iid in seen:
+            raise CowboyDataError(f"{where}: duplicate id {iid}.")
+        p = image_dir / name
+        try:
+            with Image.open(p) as im:
+                sizes.append(im.size)
+        except FileNotFoundError:
+            raise CowboyDataError(f"{where} (id {iid}): image file images/{name} not found.") from None
+        except Exception as e:
+            raise CowboyDataError(f"{where} (id {iid}): images/{name} is not a readable image ({e}).") from None
+        seen.add(iid)
+        ids.append(iid)
+        paths.append(str(p))
+    return ids, paths, np.array(sizes, dtype=np.int64).reshape(-1, 2)
+
+
+def rarest_class(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per image the rarest class (by box count) among its boxes; num_classes for images without boxes."""
+    cls = y.reshape(len(y), -1, 6)[..., 5]
+    counts = np.array([(cls == k).sum() for k in range(num_classes)])
+    rank = np.argsort(np.argsort(counts, kind="stable"), kind="stable")  # 0 = rarest
+    out = np.full(len(y), num_classes)
+    for i, row in enumerate(cls):
+        present = np.unique(row[np.isfinite(row)]).astype(int)
+        if len(present):
+            out[i] = present[np.argmin(rank[present])]
+    return out
+
+
+def stratified_groups(strata: np.ndarray, k: int) -> np.ndarray:
+    """A k-way split that spreads every class, the rarest first, over all folds; used as Data.groups so that the
+    runner's GroupKFold (one group per fold) reproduces it. Fixed seed: it is part of the data, not the model."""
+    from sklearn.model_selection import StratifiedKFold
+
+    groups = np.zeros(len(strata), dtype=np.int64)
+    if k < 2 or len(strata) < k:
+        return groups
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class with fewer images than folds is spread as far as it goes
+        for f, (_, valid) in enumerate(StratifiedKFold(k, shuffle=True, random_state=0).split(strata, strata)):
+            groups[valid] = f
+    return groups
+
+
+def load(cfg: Any, data_dir: Path) -> Data:
+    """Train images + packed boxes, and the images of the split to predict (cfg.predict_split)."""
+    if cfg.predict_split not in SPLITS:
+        raise ContractError(f"predict_split must be one of {', '.join(SPLITS)}, got {cfg.predict_split!r}.")
+    data_dir = Path(data_dir)
+    image_dir = data_dir / "images"
+    train = read_train(data_dir / "train.json", image_dir)
+    split_csv = data_dir / f"{cfg.predict_split}.csv"
+    test_ids, test_paths, test_sizes = read_split(split_csv, image_dir)
+    strata = rarest_class(train["y"], len(CATEGORY_IDS))
+    return Data(
+        X=np.array(train["paths"], dtype=object),
+        y=train["y"],
+        X_test=np.array(test_paths, dtype=object),
+        test_ids=np.array(test_ids, dtype=object),
+        sample_submission=split_csv,
+        classes=None,
+        groups=stratified_groups(strata, cfg.folds),
+        data_dir=data_dir,
+        info={
+            "train_ids": train["ids"],
+            "train_sizes": train["sizes"],
+            "test_sizes": test_sizes,
+            "strata": strata,
+            "class_names": list(CLASS_NAMES),
+            "category_ids": CATEGORY_IDS,
+            "boxes": train["n_boxes"],
+            "clipped_boxes": train["clipped"],
+            "predict_split": cfg.predict_split,
+        },
+    )

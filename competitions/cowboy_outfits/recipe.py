@@ -1,0 +1,136 @@
+"""Models, the metric, and the detection blend: WBF over fold models (merge_folds) and over models (blend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from competitions.cowboy_outfits.data import CLASS_NAMES
+from pipeline.contract import ContractError
+from pipeline.detection.metric import coco_eval, coco_map
+from pipeline.detection.wbf import fuse_rows
+from pipeline.detection.wbf import merge_folds as _merge_folds
+
+WBF_IOU = 0.55  # fold and model fusion (the runner's hooks take no Config)
+
+
+def models(cfg: Any) -> dict[str, Any]:
+    """One Detector per arch named in cfg.models, sharing the training recipe."""
+    from pipeline.detection.estimator import Detector
+    from pipeline.detection.models import ARCHS
+
+    unknown = [m for m in cfg.models if m not in ARCHS]
+    if unknown:
+        raise ContractError(f"Unknown model(s) {', '.join(unknown)} in models. Valid: {', '.join(ARCHS)}.")
+    if cfg.pretrained_file and not Path(cfg.pretrained_file).expanduser().is_file():
+        raise ContractError(f"pretrained_file {cfg.pretrained_file}: no such file.")
+    shared = {
+        k: getattr(cfg, k)
+        for k in (
+            "pretrained",
+            "pretrained_file",
+            "image_size",
+            "anchor_sizes",
+            "anchor_ratios",
+            "epochs",
+            "batch_size",
+            "optimizer",
+            "lr",
+            "weight_decay",
+            "warmup",
+            "ema_decay",
+            "precision",
+            "hflip",
+            "scale",
+            "translate",
+            "affine_p",
+            "color",
+            "tta",
+            "wbf_iou",
+            "score_thresh",
+            "max_detections",
+            "valid_loss",
+            "cache_mb",
+            "num_workers",
+        )
+    }
+    return {
+        arch: Detector(arch=arch, num_classes=len(CLASS_NAMES), class_names=CLASS_NAMES, **shared)
+        for arch in cfg.models
+    }
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """Config overrides for Optuna: optimisation, augmentation strength and the fusion IoU."""
+    return {
+        "lr": trial.suggest_float("lr", 0.002, 0.04, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-5, 1e-3, log=True),
+        "scale": trial.suggest_float("scale", 0.0, 0.4),
+        "color": trial.suggest_float("color", 0.0, 0.8),
+        "wbf_iou": trial.suggest_float("wbf_iou", 0.4, 0.7),
+    }
+
+
+def score(y_true: np.ndarray, pred: np.ndarray) -> float:
+    """COCO mAP@[.5:.95] with pycocotools, the CodaLab leaderboard metric."""
+    return coco_map(y_true, pred)
+
+
+def merge_folds(tests: list[np.ndarray]) -> np.ndarray:
+    """The fold models' test boxes fused by WBF (the runner's hook instead of averaging arrays)."""
+    return _merge_folds(tests, iou_thr=WBF_IOU)
+
+
+def blend(oofs: dict[str, np.ndarray], tests: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray) -> dict:
+    """WBF of all models when it beats the best single model on OOF mAP, else the best single model."""
+    mask = folds >= 0
+    names = list(oofs)
+    single = {n: score(y[mask], oofs[n][mask]) for n in names}
+    best = max(single, key=lambda n: single[n])
+    out = {"best_single": best, "best_single_score": single[best], "oof_scores": single}
+    if len(names) == 1:
+        return out | {
+            "weights": {best: 1.0},
+            "oof": oofs[best],
+            "test": tests[best],
+            "score": single[best],
+            "equal_score": single[best],
+        }
+    fused = fuse_rows([oofs[n][mask] for n in names], iou_thr=WBF_IOU)
+    fused_oof = np.full((len(y), fused.shape[1]), np.nan)
+    fused_oof[mask] = fused
+    equal = score(y[mask], fused)
+    if equal >= single[best]:
+        return out | {
+            "weights": {n: 1 / len(names) for n in names},
+            "oof": fused_oof,
+            "equal_score": equal,
+            "test": fuse_rows([tests[n] for n in names], iou_thr=WBF_IOU),
+            "score": equal,
+        }
+    return out | {
+        "weights": {n: float(n == best) for n in names},
+        "oof": oofs[best],
+        "test": tests[best],
+        "score": single[best],
+        "equal_score": equal,
+    }
+
+
+def plots(run_dir: Path, data: Any, y: np.ndarray, folds: np.ndarray, oof: np.ndarray) -> None:
+    """Per-class AP of the (blended) OOF predictions and a few validation images (for a runner plots hook)."""
+    from pipeline.detection import plots as dplots
+
+    mask = np.flatnonzero(folds >= 0)
+    res = coco_eval(y[mask], oof[mask], len(CLASS_NAMES))
+    out = Path(run_dir) / "plots"
+    dplots.per_class_ap(
+        res["per_class"],
+        res["per_class_ap50"],
+        CLASS_NAMES,
+        out / "ap_per_class.png",
+        title=f"OOF: mAP {res['mAP']:.3f}, AP50 {res['AP50']:.3f}",
+    )
+    dplots.examples([data.X[i] for i in mask[:4]], y[mask[:4]], oof[mask[:4]], CLASS_NAMES, out / "examples.png")

@@ -1,0 +1,170 @@
+"""Detection data: images from paths, albumentations transforms that move the boxes, batches as lists."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+from pipeline.detection.boxes import unpack, xywh_to_xyxy
+from pipeline.vision.data import read_image
+
+# Boxes are clipped to the image after every transform; a box keeping less than this fraction of its area (or
+# under MIN_SIDE pixels wide/high) is dropped with its label. The same rule for flip, scale, crop and resize.
+MIN_VISIBILITY = 0.3
+MIN_SIDE = 2.0
+
+
+def bbox_params() -> Any:
+    """COCO-format boxes with labels, clipped and filtered the same way by every transform."""
+    import albumentations as A
+
+    return A.BboxParams(
+        format="coco",
+        label_fields=["labels"],
+        clip=True,
+        filter_invalid_bboxes=True,
+        min_visibility=MIN_VISIBILITY,
+        min_width=MIN_SIDE,
+        min_height=MIN_SIDE,
+    )
+
+
+def make_transform(
+    image_size: int,
+    train: bool,
+    hflip: float = 0.5,
+    scale: float = 0.25,
+    translate: float = 0.1,
+    affine_p: float = 0.5,
+    color: float = 0.5,
+    boxes: bool = True,
+) -> Any:
+    """Resize the longest side to image_size; for training add flip, scale/translate (a zoom-crop) and colour."""
+    import albumentations as A
+
+    steps: list[Any] = [A.LongestMaxSize(max_size=image_size)]
+    if train:
+        if hflip > 0:
+            steps.append(A.HorizontalFlip(p=hflip))
+        if affine_p > 0 and (scale > 0 or translate > 0):
+            steps.append(
+                A.Affine(
+                    scale=(1 - scale, 1 + scale),
+                    translate_percent=(-translate, translate),
+                    keep_ratio=True,
+                    border_mode=0,
+                    fill=114,
+                    p=affine_p,
+                )
+            )
+        if color > 0:
+            steps.append(A.ColorJitter(0.3, 0.3, 0.3, 0.02, p=color))
+    return A.Compose(steps, bbox_params=bbox_params() if boxes else None)
+
+
+class DetectionDataset(Dataset):
+    """(image uint8 HWC tensor, target {boxes xyxy, labels 1..K}, (sx, sy) resize factors) per image."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        y: np.ndarray | None,
+        transform: Any,
+        cache: list[tuple[np.ndarray, int, int]] | None = None,
+    ) -> None:
+        self.paths = list(paths)
+        self.y = y
+        self.transform = transform
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def reseed(self, seed: int) -> None:
+        """Seed the albumentations pipeline (it keeps its own generators)."""
+        if hasattr(self.transform, "set_random_state"):
+            self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+
+    def image(self, i: int) -> tuple[np.ndarray, int, int]:
+        """Image i (the cache may hold it downsized) and its original width and height."""
+        if self.cache is not None:
+            return self.cache[i]
+        image = read_image(self.paths[i])
+        return image, image.shape[1], image.shape[0]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple[float, float]]:
+        image, w, h = self.image(i)
+        if self.y is not None:
+            b, _, c = unpack(self.y[i])
+            keep = (b[:, 2] > 0) & (b[:, 3] > 0)
+            b = b * np.array([image.shape[1] / w, image.shape[0] / h] * 2)  # original -> cached pixels
+            out = self.transform(image=image, bboxes=b[keep].reshape(-1, 4), labels=c[keep].tolist())
+            boxes = xywh_to_xyxy(np.asarray(out["bboxes"], float).reshape(-1, 4))
+            labels = np.asarray(out["labels"], dtype=np.int64) + 1
+        else:
+            out = self.transform(image=image)
+            boxes, labels = np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
+        img = out["image"]
+        target = {
+            "boxes": torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            "labels": torch.as_tensor(labels, dtype=torch.int64),
+        }
+        return torch.from_numpy(np.ascontiguousarray(img)), target, (img.shape[1] / w, img.shape[0] / h)
+
+
+def _collate(batch: list[Any]) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]], list[tuple[float, float]]]:
+    return [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch]
+
+
+def _worker_init(worker_id: int) -> None:
+    info = get_worker_info()
+    torch.set_num_threads(1)
+    if info is not None:
+        info.dataset.reseed(torch.initial_seed() % 2**32)
+
+
+def make_loader(
+    ds: DetectionDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0, pin_memory: bool = False
+) -> DataLoader:
+    """Order and augmentation depend only on seed, so a resumed epoch replays the same batches."""
+    if num_workers == 0:
+        ds.reseed(seed)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=torch.Generator().manual_seed(seed),
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        collate_fn=_collate,
+        worker_init_fn=_worker_init if num_workers > 0 else None,
+    )
+
+
+def to_device(images: list[torch.Tensor], device: str, channels_last: bool = False) -> list[torch.Tensor]:
+    """uint8 HWC images -> float CHW in [0, 1] on the device (torchvision's detectors normalise themselves)."""
+    out = [im.to(device, non_blocking=True).permute(2, 0, 1).float().div_(255.0) for im in images]
+    return [x.contiguous(memory_format=torch.channels_last) for x in out] if channels_last else out
+
+
+def cache_images(paths: Sequence[str], image_size: int, max_bytes: int) -> list[tuple[np.ndarray, int, int]] | None:
+    """Decode every image once (longest side cut to image_size) with its original size, if all fit in max_bytes."""
+    import cv2
+
+    out, total = [], 0
+    for i, p in enumerate(paths):
+        im = read_image(p)
+        h, w = im.shape[:2]
+        s = image_size / max(h, w)
+        if s < 1:
+            im = cv2.resize(im, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        total += im.nbytes
+        if total > max_bytes or (i == 15 and total / 16 * len(paths) > 1.2 * max_bytes):
+            return None  # will not fit (estimated from the first images): decode on the fly instead
+        out.append((im, w, h))
+    return out

@@ -1,0 +1,289 @@
+"""A torchvision detector with the framework's estimator contract: X = image paths, y = packed boxes (boxes.py)."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from pipeline.detection.boxes import pack
+
+
+class Detector(BaseEstimator):
+    """Faster R-CNN / RetinaNet / FCOS fine-tuning. predict(X) -> (images, max_detections * 6) packed boxes.
+
+    Engineering (device, seed, deadline, checkpoints, resume, progress) comes from the runner's FitContext;
+    everything here is the science. Coordinates in and out are pixels of the original images.
+    """
+
+    def __init__(
+        self,
+        arch: str = "fasterrcnn_mobilenet_v3_large_fpn",
+        num_classes: int = 1,
+        class_names: tuple[str, ...] | None = None,
+        image_size: int = 640,
+        pretrained: str = "none",
+        pretrained_file: str | None = None,
+        anchor_sizes: tuple[float, ...] | None = None,
+        anchor_ratios: tuple[float, ...] | None = None,
+        epochs: int = 12,
+        batch_size: int = 4,
+        optimizer: str = "sgd",
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 1e-4,
+        schedule: str = "cosine",
+        warmup: float = 0.1,
+        ema_decay: float = 0.0,
+        grad_clip: float | None = 10.0,
+        precision: str = "auto",
+        channels_last: bool = True,
+        hflip: float = 0.5,
+        scale: float = 0.25,
+        translate: float = 0.1,
+        affine_p: float = 0.5,
+        color: float = 0.5,
+        tta: bool = True,
+        wbf_iou: float = 0.55,
+        score_thresh: float = 0.01,
+        nms_thresh: float = 0.5,
+        max_detections: int = 100,
+        eval_every: int = 1,
+        valid_loss: bool = True,
+        cache_mb: int = 2048,
+        num_workers: int = 0,
+        plot_images: int = 4,
+        seed: int = 0,
+        device: str | None = None,
+    ) -> None:
+        self.arch = arch
+        self.num_classes = num_classes
+        self.class_names = class_names
+        self.image_size = image_size
+        self.pretrained = pretrained
+        self.pretrained_file = pretrained_file
+        self.anchor_sizes = anchor_sizes
+        self.anchor_ratios = anchor_ratios
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.warmup = warmup
+        self.ema_decay = ema_decay
+        self.grad_clip = grad_clip
+        self.precision = precision
+        self.channels_last = channels_last
+        self.hflip = hflip
+        self.scale = scale
+        self.translate = translate
+        self.affine_p = affine_p
+        self.color = color
+        self.tta = tta
+        self.wbf_iou = wbf_iou
+        self.score_thresh = score_thresh
+        self.nms_thresh = nms_thresh
+        self.max_detections = max_detections
+        self.eval_every = eval_every
+        self.valid_loss = valid_loss
+        self.cache_mb = cache_mb
+        self.num_workers = num_workers
+        self.plot_images = plot_images
+        self.seed = seed
+        self.device = device
+
+    # --- fitting -------------------------------------------------------------------------------------------------
+    def _runtime(self, context: Any) -> Any:
+        import torch
+
+        from pipeline.detection.trainer import DetRuntime
+
+        device = (getattr(context, "device", None) if context is not None else None) or self.device
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        cuda = device.startswith("cuda")
+        precisions = ("auto", "fp32", "bf16", "fp16")
+        if self.precision not in precisions:
+            raise ValueError(f"Unknown precision '{self.precision}'. Valid: {', '.join(precisions)}.")
+        dtype = None
+        if cuda and self.precision != "fp32":  # AMP on CUDA only: CPU autocast slows detectors down
+            bf16 = self.precision == "bf16" or (self.precision == "auto" and torch.cuda.is_bf16_supported())
+            dtype = torch.bfloat16 if bf16 else torch.float16
+        if context is None:
+            return DetRuntime(device=device, dtype=dtype, channels_last=cuda and self.channels_last)
+        return DetRuntime(
+            device=device,
+            dtype=dtype,
+            channels_last=cuda and self.channels_last,
+            workdir=Path(context.workdir),
+            deadline=context.deadline,
+            resume=context.resume,
+            progress=context.progress,
+            log=context.log,
+            predict_rows=int(context.extra.get("predict_rows", 0)),
+            predict_views=2 if self.tta else 1,
+            extra=context.extra,
+        )
+
+    def _check(self, X: Any, y: np.ndarray) -> None:
+        if len(X) != len(y):
+            raise ValueError(f"Detector.fit: {len(X)} images but {len(y)} target rows.")
+        y = np.asarray(y, float)
+        if y.ndim != 2 or y.shape[1] % 6:
+            raise ValueError(f"Detector.fit: y must be packed boxes (images x K*6), got shape {y.shape}.")
+        cls = y.reshape(len(y), -1, 6)[..., 5]
+        bad = np.isfinite(cls) & ((cls < 0) | (cls >= self.num_classes))
+        if bad.any():
+            i = int(np.argwhere(bad)[0][0])
+            raise ValueError(
+                f"Detector.fit: image {X[i]} has class index {cls[bad][0]:g}; valid: 0..{self.num_classes - 1}."
+            )
+
+    def fit(self, X: Any, y: np.ndarray, context: Any = None) -> Detector:
+        """Train on image paths X and packed boxes y; with context.eval_set, score mAP on it every epoch."""
+        import torch
+
+        from pipeline.detection.data import DetectionDataset, cache_images, make_transform
+        from pipeline.detection.models import build_detector
+        from pipeline.detection.trainer import DetTrainConfig, DetTrainer
+
+        paths = [str(p) for p in X]
+        y = np.asarray(y, float)
+        self._check(paths, y)
+        rt = self._runtime(context)
+        torch.manual_seed(self.seed)
+        model = build_detector(
+            self.arch,
+            self.num_classes,
+            self.image_size,
+            self.pretrained,
+            self.pretrained_file,
+            self.anchor_sizes,
+            self.anchor_ratios,
+            self.score_thresh,
+            self.nms_thresh,
+            self.max_detections,
+            log=rt.log,
+        )
+        aug = {k: getattr(self, k) for k in ("hflip", "scale", "translate", "affine_p", "color")}
+        cache = cache_images(paths, self.image_size, self.cache_mb << 20) if self.cache_mb > 0 else None
+        train = DetectionDataset(paths, y, make_transform(self.image_size, True, **aug), cache)
+        valid, evaluate = None, None
+        eval_set = getattr(context, "eval_set", None) if context is not None else None
+        if eval_set is not None and len(eval_set[0]):
+            v_paths, v_y = [str(p) for p in eval_set[0]], np.asarray(eval_set[1], float)
+            valid = DetectionDataset(v_paths, v_y, make_transform(self.image_size, False))
+            score = getattr(context, "score", None)
+
+            def evaluate(m: Any) -> tuple[float | None, dict[str, Any]]:
+                from pipeline.detection.metric import coco_eval
+
+                pred = self._predict_with(m, v_paths, rt, tta=False)
+                res = coco_eval(v_y, pred, self.num_classes)
+                value = float(score(v_y, pred)) if score is not None else res["mAP"]
+                return value, res | {"pred": pred}
+
+        cfg = DetTrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            schedule=self.schedule,
+            warmup=self.warmup,
+            ema_decay=self.ema_decay,
+            grad_clip=self.grad_clip,
+            eval_every=self.eval_every,
+            valid_loss=self.valid_loss,
+            num_workers=self.num_workers,
+            seed=self.seed,
+        )
+        trainer = DetTrainer(cfg, rt, evaluate)
+        t0 = time.perf_counter()
+        self.model_ = trainer.fit(model, train, valid)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.history_ = trainer.history
+        self.runtime_ = rt
+        if valid is not None and trainer.last_eval and rt.workdir is not None:
+            self._plots(rt, v_paths, v_y, trainer.last_eval)
+        return self
+
+    def _plots(self, rt: Any, paths: list[str], y: np.ndarray, res: dict[str, Any]) -> None:
+        """Per-class AP and example images for this fold, in the run folder's plots/ (never fails a fit)."""
+        from pipeline.detection import plots
+
+        wd = Path(rt.workdir)
+        in_run = len(wd.parents) > 2 and wd.parents[1].name == "checkpoints"
+        out = wd.parents[2] / "plots" if in_run else wd / "plots"
+        tag = f"{wd.parent.name}_{wd.name}" if in_run else "fit"
+        names = list(self.class_names or [str(i) for i in range(self.num_classes)])
+        try:
+            plots.per_class_ap(
+                res["per_class"],
+                res.get("per_class_ap50"),
+                names,
+                out / f"{tag}_ap_per_class.png",
+                title=f"{tag}: mAP {res['mAP']:.3f}, AP50 {res['AP50']:.3f}",
+            )
+            if self.plot_images > 0:
+                plots.examples(paths, y, res["pred"], names, out / f"{tag}_examples.png", n=self.plot_images)
+        except Exception as e:  # a plot must never cost a trained model
+            rt.log(f"detection plots failed: {type(e).__name__}: {e}")
+
+    # --- prediction ----------------------------------------------------------------------------------------------
+    def predict(self, X: Any) -> np.ndarray:
+        """Packed boxes per image in original pixels: (images, max_detections * 6); flip TTA fused with WBF."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError("Detector.predict called before fit.")
+        return self._predict_with(self.model_, [str(p) for p in X], self.runtime_, tta=self.tta)
+
+    def _predict_with(self, model: Any, paths: list[str], rt: Any, tta: bool) -> np.ndarray:
+        import torch
+
+        from pipeline.detection.data import DetectionDataset, make_loader, make_transform, to_device
+        from pipeline.detection.wbf import fuse_image
+
+        ds = DetectionDataset(paths, None, make_transform(self.image_size, False, boxes=False))
+        was = model.training
+        model.eval()
+        boxes, scores, labels = [], [], []
+        ctx = torch.autocast(rt.device.split(":")[0], dtype=rt.dtype) if rt.dtype is not None else nullcontext()
+        with torch.no_grad(), ctx:
+            for images, _, factors in make_loader(ds, max(self.batch_size * 2, 1), False, num_workers=self.num_workers):
+                x = to_device(images, rt.device, rt.channels_last)
+                outs = [model(x)]
+                if tta:
+                    flipped = model([im.flip(-1) for im in x])
+                    for o, im in zip(flipped, x, strict=True):
+                        w = im.shape[-1]
+                        o["boxes"] = torch.stack(
+                            [w - o["boxes"][:, 2], o["boxes"][:, 1], w - o["boxes"][:, 0], o["boxes"][:, 3]], 1
+                        )
+                    outs.append(flipped)
+                for j, (sx, sy) in enumerate(factors):
+                    views = []
+                    for out in outs:
+                        b = out[j]["boxes"].float().cpu().numpy()
+                        views.append(
+                            (
+                                np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]),
+                                out[j]["scores"].float().cpu().numpy(),
+                                out[j]["labels"].cpu().numpy() - 1,
+                            )
+                        )
+                    if len(views) > 1:
+                        h, w = x[j].shape[-2:]
+                        b, s, c = fuse_image(views, (w, h), iou_thr=self.wbf_iou)
+                    else:
+                        b, s, c = views[0]
+                    boxes.append(b / np.array([sx, sy, sx, sy]))
+                    scores.append(s)
+                    labels.append(c)
+        model.train(was)
+        return pack(boxes, scores, labels, self.max_detections)

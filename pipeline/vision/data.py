@@ -1,0 +1,149 @@
+"""Image decoding, datasets and loaders: paths in, uint8 batches out; normalisation happens batched on the device."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+from pipeline.contract import ContractError
+
+
+class ImageReadError(ContractError):
+    """An image file is missing, unreadable or not a decodable image."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to an RGB uint8 HxWx3 array, or fail naming the file."""
+    import cv2
+
+    path = str(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise ImageReadError(f"Cannot read image {path}: {e.strerror or e}.") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ImageReadError(f"Cannot decode image {path}: the file is empty, truncated or not an image.")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def decode_all(paths: Sequence[str], max_bytes: int = 2 << 30) -> np.ndarray | None:
+    """Decode every image into one uint8 array (N,H,W,3) when they share a size and fit in max_bytes, else None."""
+    if len(paths) == 0:
+        return None
+    first = read_image(paths[0])
+    if first.nbytes * len(paths) > max_bytes:
+        return None
+    out = np.empty((len(paths), *first.shape), dtype=np.uint8)
+    out[0] = first
+    for i in range(1, len(paths)):
+        image = read_image(paths[i])
+        if image.shape != first.shape:
+            return None
+        out[i] = image
+    return out
+
+
+def _to_tensor(image: Any) -> torch.Tensor:
+    """An augmented sample as a tensor: HWC uint8/float arrays stay HWC; CHW tensors (ToTensorV2) become HWC."""
+    if isinstance(image, torch.Tensor):
+        return image.permute(1, 2, 0) if image.ndim == 3 and image.shape[0] in (1, 3) else image
+    return torch.from_numpy(np.ascontiguousarray(image))
+
+
+class ImageDataset(Dataset):
+    """Images from paths (or a decoded cache), an albumentations transform, and optional integer labels."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        labels: np.ndarray | None = None,
+        transform: Callable[..., dict[str, Any]] | None = None,
+        cache: np.ndarray | None = None,
+    ) -> None:
+        self.paths = paths
+        self.labels = labels
+        self.transform = transform
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def reseed(self, seed: int) -> None:
+        """Give the transform its own random state derived from seed (albumentations ignores global seeds)."""
+        if self.transform is not None and hasattr(self.transform, "set_random_state"):
+            self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image = self.cache[i] if self.cache is not None else read_image(self.paths[i])
+        if self.transform is not None:
+            image = self.transform(image=image)["image"]
+        label = int(self.labels[i]) if self.labels is not None else -1
+        return _to_tensor(image), label
+
+
+def _worker_init(worker_id: int) -> None:
+    info = get_worker_info()
+    torch.set_num_threads(1)
+    if info is not None:
+        info.dataset.reseed(torch.initial_seed() % 2**32)
+
+
+def _collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    images = [b[0] for b in batch]
+    shapes = {tuple(t.shape) for t in images}
+    if len(shapes) > 1:
+        raise ContractError(
+            f"Images in a batch have different sizes {sorted(shapes)[:3]}; add a Resize/crop to the transforms."
+        )
+    return torch.stack(images), torch.tensor([b[1] for b in batch], dtype=torch.long)
+
+
+def make_loader(
+    dataset: ImageDataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader whose order and augmentation depend only on seed (one seed per epoch gives resumable runs)."""
+    generator = torch.Generator().manual_seed(seed)
+    if num_workers == 0:
+        dataset.reseed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        drop_last=drop_last,
+        collate_fn=_collate,
+        worker_init_fn=_worker_init if num_workers > 0 else None,
+        persistent_workers=False,
+    )
+
+
+class BatchNormalizer:
+    """Turn an uint8 NHWC batch into a normalised float NCHW batch on the device (channels_last when asked)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], device: str, channels_last: bool) -> None:
+        self.device = device
+        self.channels_last = channels_last
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255.0
+        self.inv_std = 1.0 / (torch.tensor(std, device=device).view(1, -1, 1, 1) * 255.0)
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2)  # NHWC memory seen as NCHW: already channels_last
+        # uint8 gets normalised here; float output means the transform normalised already
+        x = (x.float() - self.mean) * self.inv_std if x.dtype == torch.uint8 else x.float()
+        return x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)

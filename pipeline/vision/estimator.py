@@ -1,0 +1,194 @@
+"""ImageClassifier: a timm network behind the scikit-learn contract; image paths in, class probabilities out."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from pipeline.contract import ContractError
+
+
+class ImageClassifier(ClassifierMixin, BaseEstimator):
+    """Train any timm architecture on image files with the framework's trainer (see TrainConfig for the knobs).
+
+    `train_transform` / `eval_transform` are albumentations pipelines producing HWC uint8 images (geometry and
+    colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device.
+    """
+
+    def __init__(
+        self,
+        arch: str = "resnet18",
+        pretrained: bool = False,
+        num_classes: int | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        train_transform: Any = None,
+        eval_transform: Any = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        epochs: int = 10,
+        batch_size: int = 128,
+        optimizer: str = "sgd",
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        weight_decay: float = 5e-4,
+        schedule: str = "onecycle",
+        warmup: float = 0.2,
+        final_lr: float = 0.0,
+        label_smoothing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        mix_prob: float = 1.0,
+        ema_decay: float = 0.0,
+        ema_every: int = 1,
+        accum_steps: int = 1,
+        grad_clip: float | None = None,
+        patience: int | None = None,
+        eval_every: int = 1,
+        tta: Sequence[str] = ("hflip",),
+        precision: str = "auto",
+        channels_last: bool = True,
+        num_workers: int | None = None,
+        cache_images: bool = True,
+        eval_batch_size: int = 256,
+        device: str | None = None,
+        deterministic: bool = True,
+        checkpoint_dir: str | None = None,
+        random_state: int | None = 0,
+        verbose: bool = False,
+    ) -> None:
+        for name, value in locals().items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def _train_config(self, seed: int) -> Any:
+        from pipeline.vision.trainer import TrainConfig
+
+        names = inspect.signature(TrainConfig).parameters
+        return TrainConfig(**{k: getattr(self, k) for k in names if k not in ("seed", "num_workers")}, seed=seed)
+
+    def _runtime(self, context: Any) -> Any:
+        from pipeline.vision.runtime import resolve_device, resolve_precision, resolve_workers
+        from pipeline.vision.trainer import Runtime
+        from pipeline.vision.tta import check_tta, n_views
+
+        device = resolve_device(self.device or (context.device if context is not None else None))
+        rt = Runtime(
+            device=device,
+            dtype=resolve_precision(self.precision, device),
+            channels_last=bool(self.channels_last),
+            predict_views=n_views(check_tta(self.tta)),
+        )
+        rt.num_workers = resolve_workers(self.num_workers, device)
+        rt.log = print if self.verbose else (lambda s: None)
+        if self.checkpoint_dir is not None:
+            rt.workdir = Path(self.checkpoint_dir)
+        if context is not None:
+            rt.workdir = Path(context.workdir) if context.workdir is not None else rt.workdir
+            rt.deadline, rt.resume, rt.progress = context.deadline, bool(context.resume), bool(context.progress)
+            rt.log = context.log or rt.log
+            rt.score = context.score
+            if context.metric is not None:
+                rt.greater_is_better, rt.metric_name = context.metric.greater_is_better, context.metric.name
+            rt.predict_rows = int((context.extra or {}).get("predict_rows", 0))
+        if rt.workdir is not None:
+            rt.workdir.mkdir(parents=True, exist_ok=True)
+        return rt
+
+    def fit(self, X: Any, y: Any, context: Any = None) -> ImageClassifier:
+        """Train on image paths X and labels y; `context` (a FitContext) supplies eval set, deadline, workdir."""
+        import timm
+        from timm.data import resolve_model_data_config
+
+        import pipeline.vision.models  # noqa: F401  (registers the framework's timm models)
+        from pipeline.vision.data import BatchNormalizer, ImageDataset, decode_all
+        from pipeline.vision.runtime import seed_everything
+        from pipeline.vision.trainer import Trainer
+
+        paths, y = _paths(X), np.asarray(y)
+        if len(paths) != len(y) or len(paths) == 0:
+            raise ContractError(f"fit expects as many labels as images (got {len(paths)} images, {len(y)} labels).")
+        self.classes_ = np.arange(self.num_classes) if self.num_classes else np.unique(y)
+        y_idx = self._encode(y)
+        seed = self.random_state if self.random_state is not None else (context.seed if context is not None else 0)
+        rt = self._runtime(context)
+        seed_everything(int(seed), self.deterministic)
+        model = timm.create_model(
+            self.arch, pretrained=self.pretrained, num_classes=len(self.classes_), **(self.model_kwargs or {})
+        )
+        data_cfg = resolve_model_data_config(model)
+        self.mean_ = tuple(self.mean or data_cfg["mean"])
+        self.std_ = tuple(self.std or data_cfg["std"])
+        norm = BatchNormalizer(self.mean_, self.std_, rt.device, rt.channels_last)
+        train = ImageDataset(paths, y_idx, self.train_transform, decode_all(paths) if self.cache_images else None)
+        valid, y_valid = None, None
+        if context is not None and context.eval_set is not None:
+            v_paths, y_valid = _paths(context.eval_set[0]), np.asarray(context.eval_set[1])
+            cache = decode_all(v_paths) if self.cache_images else None
+            valid = ImageDataset(v_paths, self._encode(y_valid), self.eval_transform, cache)
+        trainer = Trainer(self._train_config(int(seed)), rt, norm, len(self.classes_))
+        self.model_ = trainer.fit(model, train, valid, y_valid)
+        self.history_ = trainer.history
+        self.device_, self.dtype_, self.normalizer_, self.workers_ = rt.device, rt.dtype, norm, rt.num_workers
+        return self
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        idx = np.searchsorted(self.classes_, y)
+        bad = (idx >= len(self.classes_)) | (self.classes_[np.minimum(idx, len(self.classes_) - 1)] != y)
+        if bad.any():
+            raise ContractError(f"Label {y[bad][0]!r} is not one of the classes {list(self.classes_)[:20]}.")
+        return idx
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (rows x classes_), streamed in batches, averaged over the TTA views."""
+        import torch
+
+        from pipeline.vision.data import ImageDataset, make_loader
+        from pipeline.vision.tta import predict_tta
+
+        check_is_fitted(self, "model_")
+        paths = _paths(X)
+        out = np.empty((len(paths), len(self.classes_)), dtype=np.float32)
+        loader = make_loader(
+            ImageDataset(paths, None, self.eval_transform),
+            self.eval_batch_size,
+            False,
+            num_workers=self.workers_,
+            pin_memory=self.device_.startswith("cuda"),
+        )
+        autocast = torch.autocast(
+            self.device_.split(":")[0], dtype=self.dtype_ or torch.float32, enabled=self.dtype_ is not None
+        )
+        self.model_.eval()
+        row = 0
+        with torch.no_grad(), autocast:
+            for xb, _ in loader:
+                probs = predict_tta(self.model_, self.normalizer_(xb), self.tta)
+                out[row : row + len(xb)] = probs.float().cpu().numpy()
+                row += len(xb)
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each image."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _paths(X: Any) -> np.ndarray:
+    """Image paths as a 1-D array of str (accepts lists, arrays, Series and one-column frames)."""
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    arr = np.asarray(X, dtype=object).reshape(len(X), -1)
+    if arr.shape[1] != 1:
+        raise ContractError(f"ImageClassifier expects one image path per row, got rows of {arr.shape[1]} values.")
+    return arr[:, 0].astype(str)
+
+
+def fit_accepts_context(estimator: Any) -> bool:
+    """Whether an estimator's fit takes the runner's FitContext."""
+    return "context" in inspect.signature(estimator.fit).parameters

@@ -1,0 +1,200 @@
+"""competitions/cowboy_outfits: the real layout, id remapping, record checks, the answer zip, blend, end to end."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import competitions.cowboy_outfits as cb
+from pipeline.detection.boxes import pack, unpack
+from pipeline.submission import SubmissionError
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("cowboy")
+    cb.sample(dest)
+    return dest
+
+
+def copy_sample(src: Path, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dest)
+    return dest
+
+
+def test_sample_has_the_real_layout(sample_dir: Path) -> None:
+    doc = json.loads((sample_dir / "train.json").read_text())
+    assert {c["id"] for c in doc["categories"]} == {87, 131, 318, 588, 1034}
+    assert {a["category_id"] for a in doc["annotations"]} == {87, 131, 318, 588, 1034}
+    assert max(im["id"] for im in doc["images"]) > 2**63  # beyond int64, not only int32
+    assert all(len(im["file_name"]) == 20 for im in doc["images"])  # <16 hex>.jpg
+    assert (sample_dir / "valid.csv").read_text().startswith("id,file_name\n")
+
+
+def test_large_image_ids_round_trip_exactly(sample_dir: Path, tmp_path: Path) -> None:
+    data = cb.load(cb.Config(), sample_dir)
+    doc = json.loads((sample_dir / "train.json").read_text())
+    assert data.info["train_ids"] == [im["id"] for im in doc["images"]]
+    listed = [int(line.split(",")[0]) for line in (sample_dir / "test.csv").read_text().split()[1:]]
+    assert list(data.test_ids) == listed and all(type(i) is int for i in data.test_ids)
+    row_of, originals = cb.data.remap_ids(listed)
+    assert [originals[row_of[i]] for i in listed] == listed
+    # every test image gets one box; the ids in answer.json are the listed ones, digit for digit
+    pred = pack(
+        [np.array([[1.0, 1, 10, 10]])] * len(listed), [np.array([0.5])] * len(listed), [np.array([2])] * len(listed)
+    )
+    cb.write_submission(data, pred, tmp_path / "answer.zip")
+    assert cb.validate(data, tmp_path / "answer.zip") == len(listed)
+    text = zipfile.ZipFile(tmp_path / "answer.zip").read("answer.json").decode()
+    answer = json.loads(text)
+    assert [r["image_id"] for r in answer] == listed and {r["category_id"] for r in answer} == {318}
+    assert all(str(i) in text for i in listed)
+
+
+def test_valid_split_and_clipping(sample_dir: Path, tmp_path: Path) -> None:
+    data = cb.load(cb.Config(predict_split="valid"), sample_dir)
+    assert data.sample_submission.name == "valid.csv" and len(data.X_test) == 12
+    w, h = (int(v) for v in data.info["test_sizes"][0])
+    pred = np.full((len(data.X_test), 12), np.nan)
+    pred[0] = [-5, -5, w + 20, 30, 1.7, 4, w - 1, h - 1, 40, 40, 0.3, 0]  # past the borders; a score above 1
+    cb.write_submission(data, pred, tmp_path / "a.zip")
+    cb.validate(data, tmp_path / "a.zip")
+    recs = json.loads(zipfile.ZipFile(tmp_path / "a.zip").read("answer.json"))
+    assert recs[0]["bbox"] == [0.0, 0.0, float(w), 25.0] and recs[0]["score"] == 1.0
+    assert recs[0]["category_id"] == 1034 and recs[1]["bbox"][2:] == [1.0, 1.0] and recs[1]["category_id"] == 87
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["images"][2].pop("file_name"), r"images\[2\] \(id \d+\): missing field\(s\) file_name"),
+        (
+            lambda d: d["annotations"][5].__setitem__("bbox", [3, 4, -10, 8]),
+            r"annotations\[5\] \(id 6\): bbox \[3, 4, -10, 8\] has a non-positive width or height",
+        ),
+        (
+            lambda d: d["annotations"][7].__setitem__("category_id", 999),
+            r"annotations\[7\] \(id 8\): unknown category_id 999; valid: 87 \(belt\)",
+        ),
+        (lambda d: d["annotations"][1].pop("bbox"), r"annotations\[1\] \(id 2\): missing field\(s\) bbox"),
+        (lambda d: d["annotations"][3].__setitem__("image_id", 12345), r"annotations\[3\].*image_id 12345 is not"),
+        (
+            lambda d: d["images"][4].__setitem__("file_name", "0000000000000000.jpg"),
+            r"images\[4\] \(id \d+\): image file images/0000000000000000.jpg not found",
+        ),
+    ],
+)
+def test_malformed_train_json_names_the_record(sample_dir: Path, tmp_path: Path, edit, message: str) -> None:
+    d = copy_sample(sample_dir, tmp_path / "data")
+    doc = json.loads((d / "train.json").read_text())
+    edit(doc)
+    (d / "train.json").write_text(json.dumps(doc))
+    with pytest.raises(cb.data.CowboyDataError, match=message):
+        cb.load(cb.Config(), d)
+
+
+def test_missing_test_image_is_named(sample_dir: Path, tmp_path: Path) -> None:
+    d = copy_sample(sample_dir, tmp_path / "data")
+    name = (d / "test.csv").read_text().split()[3].split(",")[1]
+    (d / "images" / name).unlink()
+    with pytest.raises(cb.data.CowboyDataError, match=rf"test.csv line 4 \(id \d+\): image file images/{name}"):
+        cb.load(cb.Config(), d)
+
+
+def _zip(path: Path, records: object, member: str = "answer.json") -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(member, json.dumps(records))
+    return path
+
+
+def test_validator_rejects_bad_answers(sample_dir: Path, tmp_path: Path) -> None:
+    data = cb.load(cb.Config(), sample_dir)
+    iid = int(data.test_ids[0])
+    w, h = (int(v) for v in data.info["test_sizes"][0])
+    good = {"image_id": iid, "category_id": 588, "bbox": [1.0, 2.0, 10.0, 10.0], "score": 0.5}
+    assert cb.validate(data, _zip(tmp_path / "ok.zip", [good])) == 1
+    cases = {
+        "unknown.zip": ({**good, "image_id": iid + 1}, f"image_id {iid + 1} is not an image of the split predicted"),
+        "cat.zip": ({**good, "category_id": 1}, "category_id 1 is not one of"),
+        "box.zip": ({**good, "bbox": [w - 5.0, 0.0, 10.0, 10.0]}, f"is not a box inside the {w}x{h} image"),
+        "score.zip": ({**good, "score": 1.5}, r"score 1.5 is not a number in \[0, 1\]"),
+        "keys.zip": ({**good, "extra": 1}, "keys must be exactly"),
+    }
+    for name, (rec, msg) in cases.items():
+        with pytest.raises(SubmissionError, match=rf"record 1: .*{msg}"):
+            cb.validate(data, _zip(tmp_path / name, [good, rec]))
+    with pytest.raises(SubmissionError, match="no answer.json at the root"):
+        cb.validate(data, _zip(tmp_path / "nested.zip", [good], "sub/answer.json"))
+
+
+def test_folds_keep_rare_classes_in_every_validation_fold(sample_dir: Path) -> None:
+    from pipeline.folds import make_folds
+
+    data = cb.load(cb.Config(folds=3), sample_dir)
+    folds = make_folds(data.y, 3, seed=5, kind=cb.FOLDS, groups=data.groups)
+    cls = data.y.reshape(len(data.y), -1, 6)[..., 5]
+    for f in range(3):
+        present = set(np.unique(cls[folds == f][np.isfinite(cls[folds == f])]).astype(int))
+        assert present == {0, 1, 2, 3, 4}, f  # belt (0) is rare: 22 boxes in 96 images
+
+
+def test_blend_fuses_models_only_when_it_helps() -> None:
+    rng = np.random.default_rng(0)
+    truth = [np.column_stack([rng.uniform(0, 100, (3, 2)), rng.uniform(10, 40, (3, 2))]) for _ in range(12)]
+    y = pack(truth, [np.ones(3)] * 12, [np.array([0, 1, 2])] * 12)
+
+    def jitter(s: float) -> np.ndarray:
+        return pack(
+            [t + rng.normal(0, s, t.shape) for t in truth], [rng.uniform(0.5, 1, 3)] * 12, [np.array([0, 1, 2])] * 12
+        )
+
+    folds = np.zeros(12, dtype=int)
+    good, noisy = jitter(1.0), jitter(1.0)
+    b = cb.blend({"a": good, "b": noisy}, {"a": good, "b": noisy}, y, folds)
+    assert b["weights"] == {"a": 0.5, "b": 0.5} and b["score"] >= b["best_single_score"]
+    junk = pack([rng.uniform(0, 100, (3, 4)) + [0, 0, 5, 5]] * 12, [np.ones(3)] * 12, [np.array([0, 1, 2])] * 12)
+    b = cb.blend({"a": good, "junk": junk}, {"a": good, "junk": junk}, y, folds)
+    assert b["weights"] == {"a": 1.0, "junk": 0.0} and b["score"] == b["best_single_score"]
+    merged = cb.merge_folds([good, good])
+    assert cb.score(y, merged) == pytest.approx(cb.score(y, good), abs=1e-3)
+
+
+def test_end_to_end_on_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    rc = main(
+        [
+            "run",
+            "competitions/cowboy_outfits",
+            "--sample",
+            "--preset",
+            "sample",
+            "--set",
+            "epochs=2",
+            "--set",
+            "image_size=96",
+            "--quiet",
+        ]
+    )
+    assert rc in (0, None)
+    run_dir = next((tmp_path / "runs" / "cowboy_outfits").iterdir())
+    answer = run_dir / "answer.zip"
+    data = cb.load(cb.Config(), tmp_path / "data" / "sample" / "cowboy_outfits")
+    assert cb.validate(data, answer) > 0
+    records = json.loads(zipfile.ZipFile(answer).read("answer.json"))
+    assert {r["image_id"] for r in records} <= set(data.test_ids)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["cv"] > 0 and summary["metric"] == "mAP@[.5:.95]"
+    oof = np.load(run_dir / "oof" / "fasterrcnn_tiny.npy")
+    assert oof.shape == (96, 600) and np.isfinite(unpack(oof[np.load(run_dir / "folds.npy") == 0][0])[0]).all()
+    history = json.loads((run_dir / "checkpoints" / "fasterrcnn_tiny" / "fold0" / "history.json").read_text())
+    assert len(history) == 2 and history[-1]["valid_score"] is not None
+    assert (run_dir / "plots" / "fasterrcnn_tiny_fold0_ap_per_class.png").is_file()
+    assert (tmp_path / "submissions" / "cowboy_outfits" / f"{run_dir.name}.zip").is_file()

@@ -1,0 +1,89 @@
+"""Checkpoints: a run interrupted after an epoch and resumed gives exactly the uninterrupted run's predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.contract import FitContext, Metric
+from pipeline.vision import ImageClassifier
+from pipeline.vision.synthetic import write_images
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, np.ndarray]:
+    folder = tmp_path_factory.mktemp("resume")
+    y = np.arange(96) % 3
+    names = [f"{i}.png" for i in range(96)]
+    write_images(folder, names, y, 3, 32, 0)
+    return np.array([str(folder / n) for n in names]), y
+
+
+def estimator(epochs: int) -> ImageClassifier:
+    import albumentations as A
+
+    # augmentation, mixup/cutmix and EMA all draw random numbers: resume must replay them exactly
+    return ImageClassifier(
+        arch="test_resnet",
+        num_classes=3,
+        epochs=epochs,
+        batch_size=16,
+        lr=0.05,
+        train_transform=A.Compose([A.HorizontalFlip(), A.RandomBrightnessContrast()]),
+        mixup_alpha=0.3,
+        cutmix_alpha=1.0,
+        ema_decay=0.9,
+        label_smoothing=0.1,
+        tta=("hflip",),
+    )
+
+
+def ctx(workdir: Path, X: np.ndarray, y: np.ndarray, resume: bool = False, log=lambda s: None) -> FitContext:
+    score = lambda t, p: float(np.mean(t == p.argmax(1)))  # noqa: E731
+    return FitContext(
+        workdir=workdir,
+        eval_set=(X, y),
+        score=score,
+        metric=Metric("accuracy", True),
+        resume=resume,
+        progress=False,
+        log=log,
+    )
+
+
+def strip_times(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")} for row in history]
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(images, tmp_path):
+    X, y = images
+    Xtr, ytr, Xva, yva = X[:72], y[:72], X[72:], y[72:]
+    full = estimator(3).fit(Xtr, ytr, context=ctx(tmp_path / "full", Xva, yva))
+
+    def kill_in_epoch_2(line: str) -> None:
+        if line.startswith("epoch 2/"):
+            raise Interrupt  # the process dies after epoch 2's work but before its checkpoint
+
+    with pytest.raises(Interrupt):
+        estimator(3).fit(Xtr, ytr, context=ctx(tmp_path / "cut", Xva, yva, log=kill_in_epoch_2))
+    lines: list[str] = []
+    resumed = estimator(3).fit(Xtr, ytr, context=ctx(tmp_path / "cut", Xva, yva, resume=True, log=lines.append))
+    assert any("continuing from epoch 1" in s for s in lines)
+    np.testing.assert_array_equal(resumed.predict_proba(Xva), full.predict_proba(Xva))
+    assert strip_times(resumed.history_) == strip_times(full.history_)
+
+
+def test_resume_may_raise_the_number_of_epochs(images, tmp_path):
+    X, y = images
+    estimator(2).fit(X[:72], y[:72], context=ctx(tmp_path, X[72:], y[72:]))
+    lines: list[str] = []
+    again = estimator(2).fit(X[:72], y[:72], context=ctx(tmp_path, X[72:], y[72:], resume=True, log=lines.append))
+    assert any("already finished" in s for s in lines) and len(again.history_) == 2
+    more = estimator(4).fit(X[:72], y[:72], context=ctx(tmp_path, X[72:], y[72:], resume=True))
+    assert [row["epoch"] for row in more.history_] == [1, 2, 3, 4]
