@@ -171,3 +171,22 @@ def test_dataloader_workers_give_the_same_model_as_each_other(images):
         return est.fit(X[:64], y[:64]).predict_proba(X[64:80])
 
     np.testing.assert_array_equal(fit(), fit())
+
+
+def test_each_validation_epoch_is_reported_for_pruning_and_a_prune_stops_fit(images, tmp_path):
+    X, y = images
+    seen: list[dict] = []
+
+    class Pruned(Exception):
+        pass
+
+    def report(value: dict) -> None:
+        seen.append(value)
+        if value["epoch"] == 1:
+            raise Pruned
+
+    extra = {"model": "net", "fold": 2, "report": report}
+    with pytest.raises(Pruned):
+        tiny(epochs=4).fit(X[:120], y[:120], context=context(tmp_path, X[120:], y[120:], extra=extra))
+    assert [(v["model"], v["fold"], v["epoch"]) for v in seen] == [("net", 2, 0), ("net", 2, 1)]
+    assert all(0.0 <= v["score"] <= 1.0 for v in seen)

@@ -97,6 +97,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             if context.metric is not None:
                 rt.greater_is_better, rt.metric_name = context.metric.greater_is_better, context.metric.name
             rt.predict_rows = int((context.extra or {}).get("predict_rows", 0))
+            rt.extra = dict(context.extra or {})
         if rt.workdir is not None:
             rt.workdir.mkdir(parents=True, exist_ok=True)
         return rt

@@ -7,7 +7,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ class Runtime:
     metric_name: str = "score"
     predict_rows: int = 0
     predict_views: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)  # the runner's FitContext.extra (fold, model, report)
 
 
 class Trainer:
@@ -272,6 +273,16 @@ class Trainer:
             )
             if self.rt.workdir is not None:
                 write_json(self.rt.workdir / "history.json", self.history)
+            report = rt.extra.get("report")
+            if report is not None and row["valid_score"] is not None:  # epoch-level pruning (tune); may raise
+                report(
+                    {
+                        "model": rt.extra.get("model"),
+                        "fold": rt.extra.get("fold", 0),
+                        "epoch": epoch - 1,
+                        "score": row["valid_score"],
+                    }
+                )
             stop = stop or progress >= 1.0
         return self._final(model, ema, best)
 
