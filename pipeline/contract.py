@@ -20,6 +20,7 @@ OPTIONAL = (
     "sample",
     "blend",
     "merge_folds",
+    "plots",
     "validate",
     "SUBMISSION_FILE",
     "SUBMIT_CLOSED",

@@ -106,3 +106,5 @@ def run_plots(module: Any, data: Any, y: np.ndarray, folds: np.ndarray, oof: np.
         yy, pp = np.asarray(y, float)[mask], oof[mask, 0]
         residuals(yy, pp, run_dir / "plots" / "residuals.png", log_scale=bool((yy > 0).all() and (pp > 0).all()))
     learning_curves(run_dir, run_dir / "plots" / "learning_curves.png")
+    if hasattr(module, "plots"):  # the competition's own figures (e.g. per-class AP for detection)
+        module.plots(run_dir, data, y, folds, oof)

@@ -197,4 +197,5 @@ def test_end_to_end_on_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     history = json.loads((run_dir / "checkpoints" / "fasterrcnn_tiny" / "fold0" / "history.json").read_text())
     assert len(history) == 2 and history[-1]["valid_score"] is not None
     assert (run_dir / "plots" / "fasterrcnn_tiny_fold0_ap_per_class.png").is_file()
+    assert (run_dir / "plots" / "ap_per_class.png").is_file() and (run_dir / "plots" / "examples.png").is_file()
     assert (tmp_path / "submissions" / "cowboy_outfits" / f"{run_dir.name}.zip").is_file()
