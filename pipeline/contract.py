@@ -24,7 +24,10 @@ OPTIONAL = (
     "validate",
     "SUBMISSION_FILE",
     "SUBMIT_CLOSED",
+    "CALIBRATE",
 )
+# Values of a competition's CALIBRATE: post-blend calibration fitted on OOF predictions (pipeline/calibration.py).
+CALIBRATIONS = ("temperature",)
 
 
 class ContractError(ValueError):
@@ -126,6 +129,11 @@ def load_competition(spec: str) -> ModuleType:
         raise ContractError(f"{module_name}.Config must be a frozen dataclass with a default on every field.")
     if not isinstance(module.METRIC, Metric):
         raise ContractError(f"{module_name}.METRIC must be a pipeline.contract.Metric, got {module.METRIC!r}.")
+    calibrate = getattr(module, "CALIBRATE", None)
+    if calibrate is not None and calibrate not in CALIBRATIONS:
+        raise ContractError(
+            f"{module_name}.CALIBRATE must be None or one of {', '.join(CALIBRATIONS)}, got {calibrate!r}."
+        )
     return module
 
 

@@ -67,11 +67,21 @@ def accepts_context(estimator: Any) -> bool:
         return False
 
 
-def predict_outputs(est: Any, X: Any, classification: bool) -> np.ndarray:
-    """Numeric predictions as rows x outputs: class probabilities or values."""
+def predict_outputs(est: Any, X: Any, classification: bool, n_classes: int | None = None) -> np.ndarray:
+    """Numeric predictions as rows x outputs: class probabilities or values.
+
+    With `n_classes`, probabilities of an estimator that saw only some classes in its fold (`classes_` a subset of
+    0..n_classes-1) are put in their own columns, zeros elsewhere, so every fold's columns mean the same classes.
+    """
     pred = est.predict_proba(X) if classification and hasattr(est, "predict_proba") else est.predict(X)
     pred = np.asarray(pred, dtype=np.float64)
-    return pred.reshape(-1, 1) if pred.ndim == 1 else pred
+    pred = pred.reshape(-1, 1) if pred.ndim == 1 else pred
+    seen = getattr(est, "classes_", None)
+    if classification and n_classes and seen is not None and pred.shape[1] == len(seen) < n_classes:
+        full = np.zeros((len(pred), n_classes))
+        full[:, np.asarray(seen).astype(int)] = pred
+        return full
+    return pred
 
 
 def fit_fold(
@@ -82,7 +92,8 @@ def fit_fold(
     est = prepare(estimator, seed, n_jobs)
     t0 = time.perf_counter()
     if context is not None and accepts_context(est):
-        Path(context.workdir).mkdir(parents=True, exist_ok=True)
+        if context.workdir is not None:  # None on the ranks > 0 of a torchrun run: they write nothing
+            Path(context.workdir).mkdir(parents=True, exist_ok=True)
         est.fit(X_tr, y_tr, context=context)
     else:
         est.fit(X_tr, y_tr)

@@ -34,7 +34,16 @@ def print_summary(s: dict[str, Any]) -> None:
         t.add_row(m, f"{r['mean']:.5f} ± {r['std']:.5f}", f"{weights.get(m, 0):.3f}", f"{r['seconds']:.1f}s")
     if s["blend"].get("equal_score") is not None:
         t.add_row("equal-weight mean", f"{s['blend']['equal_score']:.5f}", "", "", style="dim")
-    t.add_row("[bold]blend[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
+    cal = s.get("calibration") or {}
+    if cal.get("applied"):
+        t.add_row("blend", f"{cal['score_before']:.5f}", "1.000", "")
+        label = f"blend + {cal['method']} (T={cal['temperature']:.3f})"
+        t.add_row(f"[bold]{label}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", f"{s['seconds']:.1f}s")
+    else:
+        t.add_row("[bold]blend[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
+        if "temperature" in cal:
+            note = f"{cal['method']} (T={cal['temperature']:.3f}, not applied)"
+            t.add_row(note, f"{cal['score_after']:.5f}", "", "", style="dim")
     c = _console()
     c.print(t)
     c.print(f"submission: {_relative(s['published'])}\nrun folder: {_relative(s['run_dir'])}")

@@ -23,6 +23,7 @@ from pipeline.folds import fold_ids, make_folds
 from pipeline.runfolder import environment, new_run_dir
 from pipeline.runlog import RunLog, interactive, progress
 from pipeline.stages import finish_run
+from pipeline.vision import distributed
 
 
 @dataclass
@@ -45,6 +46,7 @@ class RunOptions:
     runs_root: str | None = None
     submissions_root: str | None = None
     quiet: bool = False
+    sync_bn: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
     # Called after every finished fold with {"model", "fold", "score", "folds_done", "running_mean"}; an exception
     # it raises (e.g. optuna.TrialPruned) stops the run. Estimators taking a context also get it as
     # context.extra["report"] for epoch-level reports. Not saved in command.json.
@@ -67,8 +69,14 @@ def check_data(data: Data, name: str) -> None:
 
 
 def run(opts: RunOptions) -> Path:
-    """Run the whole pipeline; return the run folder."""
+    """Run the whole pipeline; return the run folder.
+
+    Under torchrun (WORLD_SIZE > 1) every rank runs this: models that support DDP are trained by all ranks together,
+    any other model by rank 0 alone; only rank 0 writes files, logs and blends (docs/distributed.md).
+    """
     t_start = time.monotonic()
+    distributed.init_from_env()
+    main = distributed.is_main()
     module = load_competition(opts.competition)
     name = competition_name(module)
     cfg, overrides = resolve_config(module, opts.preset, Path(opts.params) if opts.params else None, opts.sets)
@@ -77,7 +85,7 @@ def run(opts: RunOptions) -> Path:
     k = opts.folds or getattr(cfg, "folds", 5)
     holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
     deadline = t_start + opts.time_limit if opts.time_limit else None
-    data_dir, is_sample = resolve_data(module, opts.data, opts.sample)
+    data_dir, is_sample = distributed.in_turn(lambda: resolve_data(module, opts.data, opts.sample))
     selected = module.models(cfg)
     if opts.models:
         unknown = [m for m in opts.models if m not in selected]
@@ -90,15 +98,17 @@ def run(opts: RunOptions) -> Path:
         run_dir = Path(opts.resume)
     else:
         tag = "-".join(t for t in (opts.tag, "sample" if is_sample else None) if t) or None
-        run_dir = new_run_dir(name, tag, root)
-    log = RunLog(run_dir / "log.txt", quiet=opts.quiet)
+        run_dir = distributed.from_main(lambda: new_run_dir(name, tag, root))
+    log = RunLog(run_dir / "log.txt" if main else None, quiet=opts.quiet or not main)
     needs_torch = any(accepts_context(e) for e in selected.values())
-    device = pick_device() if needs_torch else "cpu"
+    device = distributed.local_device(pick_device() if needs_torch else "cpu")
     cfg_json = config_dict(cfg)
-    atomic.write_json(run_dir / "config.json", {"config": cfg_json, "overrides": overrides, "preset": opts.preset})
-    saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
-    atomic.write_json(run_dir / "command.json", {"options": saved, "resolved_data": str(data_dir)})
-    atomic.write_json(run_dir / "env.json", environment(device))
+    if main:
+        atomic.write_json(run_dir / "config.json", {"config": cfg_json, "overrides": overrides, "preset": opts.preset})
+        saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
+        atomic.write_json(run_dir / "command.json", {"options": saved, "resolved_data": str(data_dir)})
+        env = environment(device) | ({"distributed": distributed.describe()} if distributed.active() else {})
+        atomic.write_json(run_dir / "env.json", env)
     source = "built-in sample" if is_sample else data_dir
     log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {source})")
 
@@ -106,35 +116,35 @@ def run(opts: RunOptions) -> Path:
     check_data(data, name)
     y = np.asarray(data.y)
     kind = getattr(module, "FOLDS", "kfold")
-    folds_path = run_dir / "folds.npy"
-    if opts.resume and folds_path.exists():
-        folds = np.load(folds_path)
-        if len(folds) != len(y):
-            raise ContractError(f"--resume {run_dir}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
-    else:
-        folds = make_folds(y, k, opts.seed, kind, data.groups, holdout)
-        atomic.write_npy(folds_path, folds)
+    folds = distributed.from_main(lambda: _folds(run_dir / "folds.npy", y, k, opts, kind, data.groups, holdout))
     classification = data.classes is not None
     fids = fold_ids(folds)
     jobs = opts.jobs or default_jobs()
     budget = plan.Budget(deadline, n_models=len(selected), n_folds=len(fids))
+    world = (
+        f", {distributed.world_size()} processes ({distributed.describe()['backend']})" if distributed.active() else ""
+    )
     log(
         f"{len(y)} training rows, {len(data.X_test)} test rows, {len(fids)} fold(s) ({kind}"
-        f"{f', holdout {holdout:g}' if holdout else ''}), models: {', '.join(selected)}, device {device}"
+        f"{f', holdout {holdout:g}' if holdout else ''}), models: {', '.join(selected)}, device {device}{world}"
     )
 
     results: dict[str, dict[str, Any]] = {}
-    with progress(interactive() and not opts.quiet) as bar:
+    with progress(interactive() and not opts.quiet and main) as bar:
         task = bar.add_task("fitting", total=len(selected) * len(fids))
         for model_name, estimator in selected.items():
             h = _config_hash(cfg_json, opts.seed, k, holdout, model_name)
             parts, dropped = [], None
+            solo = distributed.active() and not distributed.shares_fit(estimator)
+            if solo:
+                log.warn(f"{model_name} does not train with DDP: rank 0 fits it alone while the other ranks wait")
             for f in fids:
                 bar.update(task, description=f"{model_name} fold {f + 1}/{len(fids)}")
                 part_path = run_dir / "parts" / model_name / f"fold{f}.npz"
-                part = _load_part(part_path, h)
+                part = distributed.from_main(lambda: _load_part(part_path, h))  # noqa: B023 (called at once)
                 if part is None:
-                    reason = budget.refuse(model_name, have_complete=bool(results))
+                    # clocks differ between ranks: rank 0 decides
+                    reason = distributed.agree(budget.refuse(model_name, have_complete=bool(results)))
                     if reason:
                         dropped = reason
                         break
@@ -159,12 +169,12 @@ def run(opts: RunOptions) -> Path:
                     )
                     if budget.deadline is not None and results and not accepts_context(estimator):
                         # Tabular fits cannot be cut short: run them where the runner can stop waiting.
-                        part = plan.call_with_deadline(fit, budget.remaining())
-                        if part is None:
-                            dropped = "a fold did not finish before the time limit"
-                            break
-                    else:
-                        part = fit()
+                        fit = functools.partial(plan.call_with_deadline, fit, budget.remaining())
+                    # a model without DDP support: rank 0 fits, the other ranks receive its predictions
+                    part = distributed.from_main(fit) if solo else fit()
+                    if part is None:
+                        dropped = "a fold did not finish before the time limit"
+                        break
                 budget.record(model_name, part["seconds"])
                 parts.append(part)
                 bar.advance(task)
@@ -186,12 +196,32 @@ def run(opts: RunOptions) -> Path:
                 continue
             results[model_name] = _collect(parts, len(y), getattr(module, "merge_folds", None))
             r = results[model_name]
-            atomic.write_npy(run_dir / "oof" / f"{model_name}.npy", r["oof"])
-            atomic.write_npy(run_dir / "test" / f"{model_name}.npy", r["test"])
+            if getattr(module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
+                r["fold_tests"] = [p["test"] for p in parts]
+            if main:
+                atomic.write_npy(run_dir / "oof" / f"{model_name}.npy", r["oof"])
+                atomic.write_npy(run_dir / "test" / f"{model_name}.npy", r["test"])
             log(f"[bold]{model_name}[/bold]: CV {r['mean']:.5f} ± {r['std']:.5f}")
     if not results:
         raise ContractError("No model finished within the time limit; raise --time-limit or use a faster preset.")
-    return finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, is_sample, opts, log, t_start)
+    if not main:
+        distributed.barrier()  # rank 0 blends and writes the submission
+        return run_dir
+    out = finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, is_sample, opts, log, t_start)
+    distributed.barrier()
+    return out
+
+
+def _folds(path: Path, y: np.ndarray, k: int, opts: RunOptions, kind: str, groups: Any, holdout: float) -> np.ndarray:
+    """The run's folds: saved ones on resume, else made from the seed and saved."""
+    if opts.resume and path.exists():
+        folds = np.load(path)
+        if len(folds) != len(y):
+            raise ContractError(f"--resume {path.parent}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
+        return folds
+    folds = make_folds(y, k, opts.seed, kind, groups, holdout)
+    atomic.write_npy(path, folds)
+    return folds
 
 
 def _load_part(path: Path, h: str) -> dict[str, Any] | None:
@@ -224,8 +254,9 @@ def _fit_part(
     tr, va = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
     X_tr, y_tr = take(data.X, tr), take(np.asarray(data.y), tr)
     X_va, y_va = take(data.X, va), take(np.asarray(data.y), va)
+    main = distributed.is_main()
     context = FitContext(
-        workdir=run_dir / "checkpoints" / model_name / f"fold{f}",
+        workdir=run_dir / "checkpoints" / model_name / f"fold{f}" if main else None,  # only rank 0 writes
         seed=seed + f,
         device=device,
         deadline=budget.fit_deadline(model_name),
@@ -233,19 +264,28 @@ def _fit_part(
         score=module.score,
         metric=module.METRIC,
         resume=bool(opts.resume),
-        progress=interactive() and not opts.quiet,
+        progress=interactive() and not opts.quiet and main,
         log=log,
-        extra={"predict_rows": len(va) + len(data.X_test), "fold": f, "model": model_name, "report": opts.report},
+        extra={
+            "predict_rows": len(va) + len(data.X_test),
+            "fold": f,
+            "model": model_name,
+            "n_classes": len(data.classes) if data.classes is not None else None,
+            "report": opts.report,
+            "sync_bn": opts.sync_bn,
+        },
     )
     est, fit_s = fit_fold(estimator, X_tr, y_tr, seed + f, jobs, context)
     t0 = time.perf_counter()
-    oof = predict_outputs(est, X_va, classification)
-    test = predict_outputs(est, data.X_test, classification)
+    n_classes = len(data.classes) if classification else None
+    oof = predict_outputs(est, X_va, classification, n_classes)
+    test = predict_outputs(est, data.X_test, classification, n_classes)
     seconds = fit_s + time.perf_counter() - t0
     score = float(module.score(y_va, oof))
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": h}
-    part_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_with(part_path, lambda tmp: _savez(tmp, part))
+    if main:
+        part_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_with(part_path, lambda tmp: _savez(tmp, part))
     return part
 
 

@@ -52,6 +52,61 @@ def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[s
     }
 
 
+def _fold_blends(module: Any, b: dict[str, Any], results: dict[str, Any] | None) -> list[np.ndarray] | None:
+    """The blend's test predictions per fold (sum over models of weight x that fold's model), when they exist."""
+    if not results or hasattr(module, "blend") or hasattr(module, "merge_folds"):
+        return None
+    parts = [r.get("fold_tests") for r in results.values()]
+    if any(p is None for p in parts) or len({len(p) for p in parts}) != 1:
+        return None  # e.g. `pipeline ensemble`, which has the fold-averaged test predictions only
+    w = b["weights"]
+    return [sum(w[m] * np.asarray(r["fold_tests"][f]) for m, r in results.items()) for f in range(len(parts[0]))]
+
+
+def calibrate_blend(
+    module: Any,
+    y: np.ndarray,
+    folds: np.ndarray,
+    b: dict[str, Any],
+    run_dir: Path,
+    log: RunLog,
+    results: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, dict[str, Any] | None]:
+    """The competition's CALIBRATE (if any) fitted on the blended OOF rows: (oof, test, cv, info).
+
+    Applied only when it improves the OOF score, to each fold's blended test predictions before they are averaged
+    when `results` holds them; the calibrated arrays go to oof|test/_calibrated.npy and the fitted parameters with
+    the scores before and after to calibration.json.
+    """
+    oof, test, cv = np.asarray(b["oof"]), np.asarray(b["test"]), float(b["score"])
+    method = getattr(module, "CALIBRATE", None)
+    if not method:
+        return oof, test, cv, None
+    from pipeline.calibration import calibrate
+
+    mask = scored_rows(folds)
+    oof, test, info = calibrate(
+        method, oof, test, y, mask, module.score, module.METRIC, _fold_blends(module, b, results)
+    )
+    atomic.write_json(run_dir / "calibration.json", info)
+    if info["applied"]:
+        atomic.write_npy(run_dir / "oof" / "_calibrated.npy", oof)
+        atomic.write_npy(run_dir / "test" / "_calibrated.npy", test)
+        cv = info["score_after"]
+        log(
+            f"calibration: temperature {info['temperature']:.4f}, OOF {module.METRIC.name} "
+            f"{info['score_before']:.5f} -> {info['score_after']:.5f}"
+        )
+    elif "temperature" in info:
+        log(
+            f"calibration not applied: temperature {info['temperature']:.4f} gives OOF {module.METRIC.name} "
+            f"{info['score_after']:.5f} vs {info['score_before']:.5f} without"
+        )
+    else:
+        log.warn(f"calibration skipped: {info['reason']}")
+    return oof, test, cv, info
+
+
 def validate_for(module: Any, data: Data, path: Path) -> None:
     """The competition's own validate(data, path), or the CSV check against its sample submission."""
     if hasattr(module, "validate"):
@@ -124,12 +179,13 @@ def finish_run(
     scores = {m: {k: r[k] for k in ("fold_scores", "fold_seconds", "mean", "std")} for m, r in results.items()}
     scores["_blend"] = {k: b.get(k) for k in ("score", "equal_score", "best_single", "best_single_score", "weights")}
     atomic.write_json(run_dir / "scores.json", scores)
-    final = write_validated_submission(module, data, np.asarray(b["test"]), run_dir)
+    oof, test, cv, calibration = calibrate_blend(module, y, folds, b, run_dir, log, results)
+    final = write_validated_submission(module, data, test, run_dir)
     published = publish(final, name, run_dir.name, opts)
     try:
         from pipeline.plots import run_plots
 
-        run_plots(module, data, y, folds, b["oof"], run_dir)
+        run_plots(module, data, y, folds, oof, run_dir)
     except Exception as e:  # a plot must never cost a finished run
         log.warn(f"plots failed: {type(e).__name__}: {e}")
     summary = {
@@ -142,7 +198,7 @@ def finish_run(
         "data_dir": str(data_dir),
         "metric": module.METRIC.name,
         "greater_is_better": module.METRIC.greater_is_better,
-        "cv": b["score"],
+        "cv": cv,
         "cv_rows": int(scored_rows(folds).sum()),
         "n_rows": len(y),
         "models": {
@@ -155,6 +211,7 @@ def finish_run(
             "best_single": b.get("best_single"),
             "best_single_score": b.get("best_single_score"),
         },
+        "calibration": calibration,
         "submission": str(final),
         "published": str(published),
         "seconds": time.monotonic() - t_start,

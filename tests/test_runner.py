@@ -136,3 +136,16 @@ def test_runs_lists_past_runs(toy: str, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
     assert run_dir.name in out and "sample listed" in out
+
+
+def test_a_class_missing_from_a_folds_training_rows_keeps_its_column():
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.fitting import predict_outputs
+
+    X = np.array([[0.0], [0.1], [2.0], [2.1]])
+    est = LogisticRegression().fit(X, np.array([0, 0, 2, 2]))  # class 1 of 0..2 absent from this fold
+    proba = predict_outputs(est, X, classification=True, n_classes=3)
+    assert proba.shape == (4, 3) and (proba[:, 1] == 0).all()
+    np.testing.assert_allclose(proba[:, [0, 2]], est.predict_proba(X))
+    assert proba[0].argmax() == 0 and proba[3].argmax() == 2

@@ -35,23 +35,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", help="comma-separated subset of the competition's models")
     p.add_argument("--jobs", type=int, help="threads for tabular models (default: all cores)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its folder")
+    p.add_argument(
+        "--sync-bn",
+        action="store_true",
+        help="under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm); default per rank",
+    )
     p.add_argument("--quiet", action="store_true", help="no console output except errors")
 
 
 def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOptions (heavy import kept lazy)
     """RunOptions from parsed arguments; with --resume, the saved options of that run plus any new --set."""
     from pipeline.runner import RunOptions
+    from pipeline.vision import distributed
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.resume:
         saved = Path(args.resume) / "command.json"
-        if not saved.exists():
+        # under torchrun rank 0 reads it: the other nodes need no copy of the run folder
+        options = distributed.from_main(lambda: json.loads(saved.read_text())["options"] if saved.exists() else None)
+        if options is None:
             raise ContractError(f"--resume {args.resume}: not a run folder (no command.json).")
-        opts = RunOptions(**json.loads(saved.read_text())["options"])
+        opts = RunOptions(**options)
         opts.sets = list(opts.sets) + list(args.sets)
         opts.resume = str(Path(args.resume))
         opts.time_limit = args.time_limit
         opts.quiet = args.quiet
+        opts.sync_bn = opts.sync_bn or args.sync_bn
         if args.jobs:
             opts.jobs = args.jobs
         return opts
@@ -71,12 +80,15 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
         models=models,
         jobs=args.jobs,
         quiet=args.quiet,
+        sync_bn=args.sync_bn,
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run and print the summary."""
+    """Run and print the summary (under torchrun: join the process group first, see docs/distributed.md)."""
     from pipeline.runner import run
+    from pipeline.vision import distributed
 
+    distributed.init_from_env()
     run(options_from_args(args))
     return 0

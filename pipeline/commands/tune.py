@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -139,6 +140,11 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.tuning.study import claimed, create_or_check, fail_dead_trials
     from pipeline.tuning.workers import run_workers
 
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        raise ContractError(
+            "tune runs its trials in parallel processes (--workers, one GPU each), not under torchrun: "
+            "start it with python -m pipeline tune ... (docs/distributed.md)."
+        )
     spec, module = build_spec(args)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = create_or_check(spec)

@@ -113,8 +113,12 @@ def make_loader(
     num_workers: int = 0,
     pin_memory: bool = False,
     drop_last: bool = False,
+    sampler: Any = None,
 ) -> DataLoader:
-    """A DataLoader whose order and augmentation depend only on seed (one seed per epoch gives resumable runs)."""
+    """A DataLoader whose order and augmentation depend only on seed (one seed per epoch gives resumable runs).
+
+    `sampler` replaces the shuffle (distributed.py's per-rank shard of the epoch's order).
+    """
     generator = torch.Generator().manual_seed(seed)
     if num_workers == 0:
         dataset.reseed(seed)
@@ -122,6 +126,7 @@ def make_loader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
+        sampler=sampler,
         generator=generator,
         num_workers=num_workers,
         pin_memory=pin_memory,

@@ -12,19 +12,31 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.contract import ContractError
+from pipeline.vision import distributed
 
 
 class ImageClassifier(ClassifierMixin, BaseEstimator):
     """Train any timm architecture on image files with the framework's trainer (see TrainConfig for the knobs).
 
+    Fine-tuning (docs/finetuning.md): `pretrained` takes the weights of `arch`'s tag from the local Hugging Face
+    cache, `pretrained_file` from a file of your own; `freeze_epochs` trains only the head first (`freeze_bn` keeps
+    the frozen BatchNorm statistics), `backbone_lr` or `layer_decay` lower the backbone's learning rates.
+
     `train_transform` / `eval_transform` are albumentations pipelines producing HWC uint8 images (geometry and
     colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device.
     """
+
+    supports_ddp = True  # under torchrun every rank trains it together (pipeline/vision/distributed.py)
 
     def __init__(
         self,
         arch: str = "resnet18",
         pretrained: bool = False,
+        pretrained_file: str | None = None,
+        freeze_epochs: int = 0,
+        freeze_bn: bool = True,
+        layer_decay: float | None = None,
+        backbone_lr: float = 1.0,
         num_classes: int | None = None,
         model_kwargs: dict[str, Any] | None = None,
         train_transform: Any = None,
@@ -104,25 +116,30 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, context: Any = None) -> ImageClassifier:
         """Train on image paths X and labels y; `context` (a FitContext) supplies eval set, deadline, workdir."""
-        import timm
         from timm.data import resolve_model_data_config
 
-        import pipeline.vision.models  # noqa: F401  (registers the framework's timm models)
         from pipeline.vision.data import BatchNormalizer, ImageDataset, decode_all
+        from pipeline.vision.finetune import check_policy
+        from pipeline.vision.pretrained import create_model
         from pipeline.vision.runtime import seed_everything
         from pipeline.vision.trainer import Trainer
 
+        check_policy(self.freeze_epochs, self.layer_decay, self.backbone_lr)
         paths, y = _paths(X), np.asarray(y)
         if len(paths) != len(y) or len(paths) == 0:
             raise ContractError(f"fit expects as many labels as images (got {len(paths)} images, {len(y)} labels).")
-        self.classes_ = np.arange(self.num_classes) if self.num_classes else np.unique(y)
+        # every class of the competition, even one missing from this fold's training rows (the runner says how many)
+        n_classes = self.num_classes or (context.extra.get("n_classes") if context is not None else None)
+        self.classes_ = np.arange(n_classes) if n_classes else np.unique(y)
         y_idx = self._encode(y)
         seed = self.random_state if self.random_state is not None else (context.seed if context is not None else 0)
         rt = self._runtime(context)
         seed_everything(int(seed), self.deterministic)
-        model = timm.create_model(
-            self.arch, pretrained=self.pretrained, num_classes=len(self.classes_), **(self.model_kwargs or {})
+        model, self.weights_ = create_model(
+            self.arch, len(self.classes_), self.pretrained, self.pretrained_file, self.model_kwargs
         )
+        if self.pretrained or self.pretrained_file:
+            rt.log(self.weights_)
         data_cfg = resolve_model_data_config(model)
         self.mean_ = tuple(self.mean or data_cfg["mean"])
         self.std_ = tuple(self.std or data_cfg["std"])
@@ -136,6 +153,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         trainer = Trainer(self._train_config(int(seed)), rt, norm, len(self.classes_))
         self.model_ = trainer.fit(model, train, valid, y_valid)
         self.history_ = trainer.history
+        self.world_size_ = distributed.world_size()  # > 1: trained by every rank of a torchrun run
         self.device_, self.dtype_, self.normalizer_, self.workers_ = rt.device, rt.dtype, norm, rt.num_workers
         return self
 
@@ -147,7 +165,11 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         return idx
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities (rows x classes_), streamed in batches, averaged over the TTA views."""
+        """Class probabilities (rows x classes_), streamed in batches, averaged over the TTA views.
+
+        A model trained under torchrun is predicted by every rank on its share of the rows, gathered on every rank:
+        all ranks must call it (the runner does).
+        """
         import torch
 
         from pipeline.vision.data import ImageDataset, make_loader
@@ -155,6 +177,10 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "model_")
         paths = _paths(X)
+        shard = getattr(self, "world_size_", 1) > 1 and distributed.active()
+        if shard:
+            lo, hi = distributed.shard_range(len(paths))
+            paths = paths[lo:hi]
         out = np.empty((len(paths), len(self.classes_)), dtype=np.float32)
         loader = make_loader(
             ImageDataset(paths, None, self.eval_transform),
@@ -173,7 +199,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
                 probs = predict_tta(self.model_, self.normalizer_(xb), self.tta)
                 out[row : row + len(xb)] = probs.float().cpu().numpy()
                 row += len(xb)
-        return out
+        return distributed.gather_rows(out) if shard else out
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each image."""

@@ -43,6 +43,9 @@ class AirbenchNet(nn.Module):
         self.num_classes = num_classes
         whiten_width = 2 * in_chans * 4
         self.whiten = nn.Conv2d(in_chans, whiten_width, 2, padding=0, bias=True)
+        # fixed whitening, set from data (or loaded weights): frozen from the start, so a resumed run builds the
+        # same optimizer and trains the same parameters as a fresh one
+        self.whiten.weight.requires_grad_(False)
         self.stem_act = nn.GELU()
         c = [whiten_width, *widths]
         self.blocks = nn.Sequential(*[_ConvGroup(c[i], c[i + 1], bn_momentum) for i in range(3)])
@@ -71,7 +74,6 @@ class AirbenchNet(nn.Module):
         half = self.whiten.out_channels // 2
         self.whiten.weight[:half] = kernels[:half]
         self.whiten.weight[half:] = -kernels[:half]
-        self.whiten.weight.requires_grad_(False)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map before pooling."""

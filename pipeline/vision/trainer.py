@@ -17,12 +17,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.atomic import write_json
-from pipeline.vision import checkpoint
+from pipeline.vision import checkpoint, distributed
 from pipeline.vision.data import BatchNormalizer, ImageDataset, make_loader
 from pipeline.vision.ema import ModelEma
+from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
 from pipeline.vision.mix import Mixer, soft_targets
 from pipeline.vision.progress import EpochBar
-from pipeline.vision.runtime import epoch_seed, make_optimizer
+from pipeline.vision.runtime import epoch_seed
 from pipeline.vision.schedules import lr_factor
 
 
@@ -50,6 +51,10 @@ class TrainConfig:
     grad_clip: float | None = None
     patience: int | None = None
     eval_every: int = 1
+    freeze_epochs: int = 0  # fine-tuning (finetune.py): head-only epochs first, then everything
+    freeze_bn: bool = True
+    layer_decay: float | None = None
+    backbone_lr: float = 1.0
     seed: int = 0
 
 
@@ -92,7 +97,7 @@ class Trainer:
         """Seconds to keep for the predictions the runner makes after fit."""
         if self.rt.deadline is None:
             return 0.0
-        ips = self.eval_ips or 500.0
+        ips = (self.eval_ips or 500.0) * distributed.world_size()  # under DDP each rank predicts its share
         return 2.0 + 1.15 * self.rt.predict_rows * self.rt.predict_views / ips
 
     @torch.no_grad()
@@ -100,7 +105,7 @@ class Trainer:
         """Class probabilities over a dataset and the mean cross-entropy against its labels."""
         model.eval()
         loader = make_loader(
-            dataset,
+            distributed.shard_dataset(dataset),  # each rank its share under DDP, gathered below
             self.cfg.batch_size * 2,
             False,
             num_workers=self.rt.num_workers,
@@ -115,6 +120,9 @@ class Trainer:
             probs.append(logits.softmax(1).cpu().numpy())
             n += len(xb)
         self.eval_ips = n / max(time.perf_counter() - t0, 1e-9)
+        if distributed.active():
+            probs = [distributed.gather_rows(np.concatenate(probs or [np.empty((0, self.num_classes), np.float32)]))]
+            loss, n = distributed.all_sum([loss, n])
         return np.concatenate(probs), loss / max(n, 1)
 
     @torch.no_grad()
@@ -143,15 +151,19 @@ class Trainer:
         """
         cfg, rt = self.cfg, self.rt
         model.to(rt.device, memory_format=torch.channels_last if rt.channels_last else torch.contiguous_format)
-        opt = make_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum, cfg.nesterov)
-        base_lrs = [cfg.lr for _ in opt.param_groups]
+        opt = make_optimizer(model, cfg)  # every parameter, frozen or not, so unfreezing needs no new optimizer
+        peak_lrs = base_lrs(opt, cfg.lr)  # per group: lr x the group's lr_scale (layer decay, backbone_lr)
+        freezer = Freezer(model, cfg.freeze_epochs, cfg.freeze_bn)
         scaler = torch.amp.GradScaler(enabled=rt.dtype == torch.float16)
         ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         mixer = Mixer(cfg.mixup_alpha, cfg.cutmix_alpha, cfg.mix_prob)
         drop_last = len(train) > cfg.batch_size
         batches = len(train) // cfg.batch_size if drop_last else math.ceil(len(train) / cfg.batch_size)
         total_steps = max(batches // cfg.accum_steps, 1) * cfg.epochs
-        state = checkpoint.load(rt.workdir / checkpoint.LAST) if rt.resume and rt.workdir else None
+        # rank 0 reads the checkpoint and broadcasts it under DDP (other ranks have no workdir)
+        state = distributed.from_main(
+            lambda: checkpoint.load(rt.workdir / checkpoint.LAST) if rt.resume and rt.workdir else None
+        )
         best: dict[str, Any] = {"score": None, "epoch": -1}
         epoch, step, progress = 0, 0, 0.0
         if state is not None:
@@ -166,7 +178,7 @@ class Trainer:
                 rt.log(f"resume: training already finished ({epoch} epochs); loading its weights")
                 return self._final(model, ema, best)
             rt.log(f"resume: continuing from epoch {epoch} of {cfg.epochs}")
-        elif hasattr(model, "init_from_data"):
+        elif hasattr(model, "init_from_data") and not getattr(model, "pretrained_weights", False):  # keep loaded ones
             n = min(len(train), 5000)
             images = torch.from_numpy(train.cache[:n]) if train.cache is not None else None
             model.init_from_data(
@@ -182,17 +194,20 @@ class Trainer:
             if rt.deadline is not None:
                 budget = rt.deadline - self._reserve() - self._margin(t_start) - t_start
                 p = max(p, p0 + (1 - p0) * (time.monotonic() - t_start) / max(budget, 1e-9))
+                p = distributed.agree(p)  # rank 0's clock decides: ranks stop at the same step
             return max(progress, p)
 
-        stop = False
+        stop, net = False, None
         while epoch < cfg.epochs and not stop:
             t0, seed = time.perf_counter(), epoch_seed(cfg.seed, epoch)
-            torch.manual_seed(seed)
+            torch.manual_seed(distributed.rank_seed(seed))
             mixer.reseed(seed)
             model.train()
-            loader = make_loader(
-                train, cfg.batch_size, True, seed, rt.num_workers, rt.device.startswith("cuda"), drop_last
+            freezer.apply(epoch)  # backbone frozen (BN in eval mode) during the first freeze_epochs
+            loader = distributed.train_loader(
+                train, cfg.batch_size, seed, rt.num_workers, rt.device.startswith("cuda"), drop_last
             )
+            net = distributed.wrap(model, rt.device, bool(rt.extra.get("sync_bn")), net)  # DDP in a torchrun run
             total_loss, seen = torch.zeros((), device=rt.device), 0
             with EpochBar(batches, f"epoch {epoch + 1}/{self._expected(epoch, progress)}", rt.progress) as bar:
                 for i, (xb, yb) in enumerate(loader):
@@ -205,15 +220,15 @@ class Trainer:
                     with self._autocast():
                         if mixer.active:
                             x, targets = mixer(x, soft_targets(y, self.num_classes, cfg.label_smoothing))
-                            loss = torch.sum(-targets * F.log_softmax(model(x).float(), 1), 1).mean()
+                            loss = torch.sum(-targets * F.log_softmax(net(x).float(), 1), 1).mean()
                         else:
-                            loss = F.cross_entropy(model(x).float(), y, label_smoothing=cfg.label_smoothing)
+                            loss = F.cross_entropy(net(x).float(), y, label_smoothing=cfg.label_smoothing)
                     scaler.scale(loss / cfg.accum_steps).backward()
                     total_loss += loss.detach() * len(xb)
                     seen += len(xb)
                     if (i + 1) % cfg.accum_steps == 0:
                         factor = lr_factor(cfg.schedule, progress, cfg.warmup, cfg.final_lr)
-                        for group, base in zip(opt.param_groups, base_lrs, strict=True):
+                        for group, base in zip(opt.param_groups, peak_lrs, strict=True):
                             group["lr"] = base * factor
                         if cfg.grad_clip:
                             scaler.unscale_(opt)
@@ -229,14 +244,15 @@ class Trainer:
             if seen == 0:
                 break
             train_s = time.perf_counter() - t0
+            train_loss, seen_all = distributed.mean_over_ranks(total_loss, seen)  # over the global batch
             row: dict[str, Any] = {
                 "epoch": epoch + 1,
-                "train_loss": (total_loss / seen).item(),
+                "train_loss": train_loss,
                 "valid_loss": None,
                 "valid_score": None,
-                "lr": opt.param_groups[0]["lr"],
+                "lr": max(g["lr"] for g in opt.param_groups),
                 "seconds": None,
-                "images_per_s": seen / train_s,
+                "images_per_s": seen_all / train_s,
             }
             eval_model = ema.module if ema is not None else model
             is_last = epoch + 1 >= cfg.epochs or stop
@@ -257,6 +273,7 @@ class Trainer:
             if cfg.patience is not None and best["epoch"] > 0 and epoch - best["epoch"] >= cfg.patience:
                 rt.log(f"early stopping: no improvement for {cfg.patience} epochs (best epoch {best['epoch']})")
                 stop = True
+            stop = distributed.agree(stop)  # rank 0 decides for all ranks (their scores are equal anyway)
             self._save(
                 checkpoint.LAST,
                 model=model.state_dict(),
@@ -304,8 +321,9 @@ class Trainer:
         out = ema.module if ema is not None else model
         if self.cfg.patience is not None and best.get("epoch", -1) > 0:
             saved = self.best_state
-            if saved is None and self.rt.workdir is not None:
-                loaded = checkpoint.load(self.rt.workdir / checkpoint.BEST)
+            if saved is None:  # resumed after the best epoch: rank 0 reads best.pt, broadcast under DDP
+                workdir = self.rt.workdir
+                loaded = distributed.from_main(lambda: checkpoint.load(workdir / checkpoint.BEST) if workdir else None)
                 saved = loaded["model"] if loaded is not None else None
             if saved is not None:
                 out.load_state_dict(saved)

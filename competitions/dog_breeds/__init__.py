@@ -1,0 +1,123 @@
+"""Kaggle "Dog Breed Identification": 120 breeds from ImageNet's dogs, scored by multi-class log loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from competitions.dog_breeds.data import load, score, validate, write_submission
+from competitions.dog_breeds.recipe import models, search_space, transforms
+from competitions.dog_breeds.sample import write_sample
+from pipeline.contract import Metric
+
+KAGGLE_SLUG = "dog-breed-identification"
+METRIC = Metric("log_loss", greater_is_better=False)
+FOLDS = "stratified"
+EXPECTED_FILES = ["labels.csv", "sample_submission.csv", "train", "test"]
+# Log loss punishes overconfidence: one temperature fitted on the blended OOF probabilities, applied to test.
+CALIBRATE = "temperature"
+
+
+@dataclass(frozen=True)
+class Config:
+    """One GPU: ConvNeXt-S (ImageNet-22k, fine-tuned on 1k at 384 px) fine-tuned at 384 px with AdamW, a frozen first
+    epoch, layer-wise lr decay, crop/flip/colour augmentation and flip TTA; 5 stratified folds."""
+
+    arch: str = "convnext_small.fb_in22k_ft_in1k_384"
+    pretrained: bool = True
+    pretrained_file: str | None = None  # a local timm checkpoint instead of downloading (offline machines)
+    num_classes: int = 0  # 0: the breeds in the data (stratified folds put every breed in every training fold)
+    image_size: int = 384
+    drop_path: float = 0.2
+    epochs: int = 8
+    batch_size: int = 32
+    optimizer: str = "adamw"
+    lr: float = 1e-4
+    weight_decay: float = 0.05
+    schedule: str = "cosine"
+    warmup: float = 0.1
+    label_smoothing: float = 0.1  # underconfident predictions are what the temperature then corrects
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    ema_decay: float = 0.0
+    accum_steps: int = 1
+    grad_clip: float = 1.0  # 0: off
+    freeze_epochs: int = 1  # epochs training the new head only, so its random start does not wreck the backbone
+    freeze_bn: bool = True
+    layer_decay: float | None = 0.8  # lr factor per block from the head down: early layers stay close to ImageNet
+    backbone_lr: float = 1.0
+    crop_scale: float = 0.35  # RandomResizedCrop's smallest area fraction
+    color_jitter: float = 0.2  # brightness/contrast/saturation strength; 0: off
+    tta: tuple[str, ...] = ("hflip",)
+    check_images: bool = True  # read every image header in load (about 0.1 ms each) to fail before training
+    folds: int = 5
+    holdout: float = 0.0  # > 0: one stratified split with this validation fraction instead of k folds
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # 2-core CPU (not measured here: no pretrained weights offline): a linear probe on EfficientNet-B0's ImageNet
+    # features (ImageNet-1k holds 118 of the 120 breeds), 224 px, one 10% holdout
+    "cpu": {
+        "arch": "efficientnet_b0.ra_in1k",
+        "image_size": 224,
+        "epochs": 3,
+        "freeze_epochs": 3,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "layer_decay": None,
+        "drop_path": 0.0,
+        "holdout": 0.1,
+    },
+    # a larger backbone and a longer schedule for one GPU with time to spare (not measured here)
+    "gpu_large": {
+        "arch": "eva02_base_patch14_448.mim_in22k_ft_in22k_in1k",
+        "image_size": 448,
+        "batch_size": 16,
+        "lr": 3e-5,
+        "layer_decay": 0.85,
+        "drop_path": 0.1,
+        "epochs": 6,
+    },
+    # seconds, for smoke tests: a tiny timm network from scratch at 32 px, 2 folds, no fine-tuning
+    "fast": {
+        "arch": "test_resnet",
+        "pretrained": False,
+        "image_size": 32,
+        "drop_path": 0.0,
+        "epochs": 8,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "weight_decay": 0.01,
+        "label_smoothing": 0.0,
+        "freeze_epochs": 0,
+        "layer_decay": None,
+        "crop_scale": 0.6,
+        "tta": [],
+        "folds": 2,
+    },
+}
+
+
+def sample(dest: Path) -> None:
+    """Write the built-in sample (80 train, 20 test JPEGs of five breeds) in Kaggle's layout."""
+    write_sample(Path(dest))
+
+
+__all__ = [
+    "CALIBRATE",
+    "EXPECTED_FILES",
+    "FOLDS",
+    "KAGGLE_SLUG",
+    "METRIC",
+    "PRESETS",
+    "Config",
+    "load",
+    "models",
+    "sample",
+    "score",
+    "search_space",
+    "transforms",
+    "validate",
+    "write_submission",
+]

@@ -1,0 +1,376 @@
+"""Data-parallel training under torchrun: the process group, sharded epochs, rank-0 decisions and gathered outputs.
+
+`torchrun --nproc_per_node N -m pipeline run ...` starts N copies of the run. Each joins one process group (NCCL on
+GPUs, each rank on cuda:LOCAL_RANK; gloo on CPU). Every rank trains the same network wrapped in DDP on its shard of
+each global batch; rank 0 alone writes the run folder and decides everything that depends on a clock or a file.
+Outside torchrun (WORLD_SIZE unset or 1) every function here is a no-op and torch is not imported.
+
+Choices (see docs/distributed.md):
+- the global batch stays `batch_size`: each rank takes batch_size / world_size rows of every global batch, so the
+  number of optimizer steps, the schedule and the gradients (averaged by DDP) are those of one process;
+- the epoch's order is the single-process loader's permutation (same epoch seed), split with a stride over ranks;
+- augmentation and dropout draw from a per-rank seed (rank 0 keeps the single-process seed), so ranks never apply
+  the same random crop to the same position of their batch; mixup/cutmix use one lambda per step on every rank;
+- evaluation and prediction are sharded (contiguous row ranges) and gathered, so every rank holds the same arrays;
+- a clock (deadline progress), a checkpoint or a saved part is read on rank 0 and broadcast, so ranks never desync.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import os
+import pickle
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from pipeline.contract import ContractError
+
+T = TypeVar("T")
+
+# Rank-0 decisions, broadcasts and waits use a CPU (gloo) group with a long timeout (PIPELINE_DIST_TIMEOUT_S): ranks
+# may wait there while rank 0 fits a model alone, writes a checkpoint or blends. A rank that dies is noticed by
+# torchrun, which stops the others.
+CONTROL_TIMEOUT_S = 6 * 3600
+
+_state: dict[str, Any] | None = None
+
+
+def env_world_size() -> int:
+    """WORLD_SIZE as torchrun sets it (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def init_from_env() -> bool:
+    """Join torchrun's process group once per process when WORLD_SIZE > 1; True when distributed.
+
+    NCCL when CUDA is available (this process uses cuda:LOCAL_RANK), gloo otherwise. The group is destroyed at exit.
+    """
+    global _state
+    if _state is not None:
+        return True
+    if env_world_size() <= 1:
+        return False
+    import torch
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        if local >= torch.cuda.device_count():
+            raise ContractError(
+                f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPU(s) are visible on this node; "
+                f"start at most {torch.cuda.device_count()} processes per node (--nproc_per_node)."
+            )
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        device_id = torch.device("cuda", local) if backend == "nccl" else None
+        dist.init_process_group(backend, device_id=device_id)
+        atexit.register(_shutdown)
+    backend = str(dist.get_backend())
+    timeout = float(os.environ.get("PIPELINE_DIST_TIMEOUT_S") or CONTROL_TIMEOUT_S)
+    control = dist.new_group(backend="gloo", timeout=dt.timedelta(seconds=timeout))
+    _state = {
+        "rank": dist.get_rank(),
+        "world": dist.get_world_size(),
+        "local_rank": local,
+        "backend": backend,
+        "control": control,
+    }
+    return True
+
+
+def _shutdown() -> None:
+    global _state
+    import torch.distributed as dist
+
+    _state = None
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def active() -> bool:
+    """True inside a distributed run (several processes in one group)."""
+    return _state is not None and _state["world"] > 1
+
+
+def rank() -> int:
+    """This process's global rank (0 outside a distributed run)."""
+    return _state["rank"] if _state else 0
+
+
+def world_size() -> int:
+    """Processes in the run (1 outside a distributed run)."""
+    return _state["world"] if _state else 1
+
+
+def is_main() -> bool:
+    """Rank 0: the only process that writes files, logs and shows progress."""
+    return rank() == 0
+
+
+def describe() -> dict[str, Any]:
+    """World size, backend and this process's ranks, for env.json and the log."""
+    if not _state:
+        return {"world_size": 1}
+    nodes = int(os.environ.get("GROUP_WORLD_SIZE", "0") or 0) or None  # torchrun: the number of nodes (agents)
+    return {"world_size": _state["world"], "backend": _state["backend"], "nnodes": nodes}
+
+
+def local_device(device: str) -> str:
+    """cuda:LOCAL_RANK for 'cuda' under NCCL; the device unchanged otherwise."""
+    if active() and _state["backend"] == "nccl" and device.split(":")[0] == "cuda":
+        return f"cuda:{_state['local_rank']}"
+    return device
+
+
+def shares_fit(estimator: Any) -> bool:
+    """Whether every rank trains this estimator together (DDP): estimators that declare `supports_ddp = True`.
+
+    Any other estimator (tabular models, the detector) is fitted by rank 0 alone in a distributed run.
+    """
+    return active() and bool(getattr(estimator, "supports_ddp", False))
+
+
+# ---- decisions and collectives (all on the CPU control group) -------------------------------------------------------
+
+
+def _control() -> Any:
+    return _state["control"]
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The exception itself when it pickles, else a RuntimeError with its message."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+
+
+def from_main(fn: Callable[[], T]) -> T:
+    """fn() run on rank 0 only, its result (or its exception, raised on every rank) broadcast to all ranks."""
+    if not active():
+        return fn()
+    import torch.distributed as dist
+
+    box: list[Any] = [None]
+    error: BaseException | None = None
+    if is_main():
+        try:
+            box[0] = ("ok", fn())
+        except Exception as e:
+            error = e
+            box[0] = ("error", _portable(e))
+    dist.broadcast_object_list(box, src=0, group=_control())
+    if error is not None:
+        raise error
+    kind, value = box[0]
+    if kind == "error":
+        raise value
+    return value
+
+
+def agree(value: T) -> T:
+    """Rank 0's value on every rank (a stop decision, the schedule's progress under a deadline)."""
+    return from_main(lambda: value)
+
+
+def in_turn(fn: Callable[[], T]) -> T:
+    """fn() on rank 0, then on the first process of each other node, then on the rest; errors raised on every rank.
+
+    For preparing shared files (extracting the data, writing the built-in sample): one process per filesystem
+    writes them while the others wait, then finds them complete.
+    """
+    if not active():
+        return fn()
+    import torch.distributed as dist
+
+    turn = 0 if rank() == 0 else 1 if _state["local_rank"] == 0 else 2
+    result: Any = None
+    for phase in range(3):
+        error: BaseException | None = None
+        if phase == turn:
+            try:
+                result = fn()
+            except Exception as e:
+                error = e
+        errors: list[Any] = [None] * world_size()
+        dist.all_gather_object(errors, _portable(error) if error is not None else None, group=_control())
+        if error is not None:
+            raise error
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+    return result
+
+
+def barrier() -> None:
+    """Wait for every rank (e.g. for rank 0 to finish writing the run folder)."""
+    if active():
+        import torch.distributed as dist
+
+        dist.barrier(group=_control())
+
+
+def all_sum(values: Sequence[float]) -> list[float]:
+    """Element-wise sums over ranks (float64)."""
+    if not active():
+        return list(values)
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    dist.all_reduce(t, group=_control())
+    return t.tolist()
+
+
+def mean_over_ranks(total: Any, count: int) -> tuple[float, int]:
+    """(sum of total over ranks / sum of count, sum of count): a training loss summed per row, as one process has it."""
+    if not active():
+        return (total / max(count, 1)).item() if hasattr(total, "item") else total / max(count, 1), count
+    s, n = all_sum([float(total), count])
+    return s / max(n, 1), int(n)
+
+
+def shard_range(n: int) -> tuple[int, int]:
+    """This rank's contiguous rows [lo, hi) of n (sizes differ by at most one; empty when n < world size)."""
+    return n * rank() // world_size(), n * (rank() + 1) // world_size()
+
+
+def gather_rows(local: np.ndarray) -> np.ndarray:
+    """Every rank's rows concatenated in rank order (the inverse of shard_range), on every rank."""
+    if not active():
+        return local
+    import torch.distributed as dist
+
+    parts: list[Any] = [None] * world_size()
+    dist.all_gather_object(parts, np.asarray(local), group=_control())
+    return np.concatenate(parts)
+
+
+def shard_dataset(dataset: Any) -> Any:
+    """This rank's contiguous share of an ImageDataset (for sharded evaluation), the dataset itself outside DDP."""
+    if not active():
+        return dataset
+    from pipeline.vision.data import ImageDataset
+
+    lo, hi = shard_range(len(dataset))
+    labels = dataset.labels[lo:hi] if dataset.labels is not None else None
+    cache = dataset.cache[lo:hi] if dataset.cache is not None else None
+    return ImageDataset(dataset.paths[lo:hi], labels, dataset.transform, cache)
+
+
+# ---- sharded training epochs ----------------------------------------------------------------------------------------
+
+
+def epoch_order(n: int, seed: int) -> np.ndarray:
+    """The order in which make_loader(shuffle=True, seed=seed) visits n rows in one process.
+
+    DataLoader draws its workers' base seed from the generator first, then RandomSampler draws the permutation;
+    tests/test_distributed.py checks this still matches the installed torch.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    torch.empty((), dtype=torch.int64).random_(generator=g)
+    return torch.randperm(n, generator=g).numpy()
+
+
+def shard_indices(order: np.ndarray, batch_size: int, rank_: int, world: int, drop_last: bool) -> np.ndarray:
+    """Rank `rank_`'s rows of an epoch: every global batch of `batch_size` rows split with a stride over ranks.
+
+    Local batch b of every rank (batch_size / world rows) together make global batch b of one process. With
+    drop_last the incomplete last batch is dropped (as one process does); without, rows are repeated from the start
+    so every rank gets as many rows.
+    """
+    n = len(order)
+    if drop_last:
+        order = order[: n // batch_size * batch_size]
+    else:
+        pad = -n % world
+        order = np.concatenate([order, order[:pad]]) if pad else order
+    return order[rank_::world]
+
+
+class ShardSampler:
+    """The rows this rank trains on in one epoch (see shard_indices)."""
+
+    def __init__(self, indices: np.ndarray) -> None:
+        self.indices = indices
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices.tolist())
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def rank_seed(seed: int) -> int:
+    """A per-rank seed for augmentation and dropout; rank 0 keeps `seed` (the single-process stream)."""
+    if rank() == 0:
+        return seed
+    return int(np.random.SeedSequence([seed % 2**32, 7919, rank()]).generate_state(1)[0])
+
+
+def local_batch_size(batch_size: int) -> int:
+    """batch_size / world_size, refusing a global batch that does not split evenly over the ranks."""
+    world = world_size()
+    if batch_size % world:
+        lo, hi = batch_size // world * world, -(-batch_size // world) * world
+        raise ContractError(
+            f"batch_size {batch_size} does not split evenly over {world} processes (each rank takes batch_size / "
+            f"world_size rows of every global batch); use --set batch_size={lo or hi} or {hi}, or another "
+            f"--nproc_per_node."
+        )
+    return batch_size // world
+
+
+def train_loader(dataset: Any, batch_size: int, seed: int, num_workers: int, pin_memory: bool, drop_last: bool) -> Any:
+    """The epoch's shuffled training loader: make_loader in one process, this rank's shard under DDP."""
+    from pipeline.vision.data import make_loader
+
+    if not active():
+        return make_loader(dataset, batch_size, True, seed, num_workers, pin_memory, drop_last)
+    local = local_batch_size(batch_size)
+    indices = shard_indices(epoch_order(len(dataset), seed), batch_size, rank(), world_size(), drop_last)
+    return make_loader(
+        dataset, local, False, rank_seed(seed), num_workers, pin_memory, False, sampler=ShardSampler(indices)
+    )
+
+
+def wrap(model: Any, device: str, sync_bn: bool = False, current: Any = None) -> Any:
+    """The module to run the training forward through: DDP in a distributed run, the model itself otherwise.
+
+    Rebuilt when the set of trainable parameters changed since `current` was built (DDP only reduces the gradients
+    of parameters that required grad when it was built, e.g. a backbone unfrozen after a warm-up). `sync_bn` turns
+    BatchNorm layers into SyncBatchNorm (statistics over the global batch; CUDA only).
+    """
+    if not active():
+        return model
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    key = tuple(p.requires_grad for p in model.parameters())
+    if current is not None and getattr(current, "_pipeline_trainable", None) == key:
+        return current
+    if sync_bn and not getattr(model, "_pipeline_sync_bn", False):
+        if not device.startswith("cuda"):
+            raise ContractError(
+                "--sync-bn needs GPUs (torch's SyncBatchNorm runs on CUDA only); on CPU each rank normalises with "
+                "its own batch statistics: run without --sync-bn."
+            )
+        from timm.layers import convert_sync_batchnorm
+
+        converted = convert_sync_batchnorm(model)
+        if converted is not model:
+            raise ContractError("--sync-bn: the network itself is a BatchNorm layer; nothing to synchronise.")
+        model._pipeline_sync_bn = True
+    if current is not None and hasattr(current, "_remove_autograd_hooks"):
+        current._remove_autograd_hooks()  # the old wrapper must not reduce gradients any more
+    device_ids = [torch.device(device)] if device.startswith("cuda") else None
+    ddp = DistributedDataParallel(model, device_ids=device_ids)  # buffers (BN statistics) follow rank 0
+    ddp._pipeline_trainable = key
+    return ddp

@@ -1,0 +1,267 @@
+"""Distributed data parallel runs: 2 gloo processes on CPU match one process, and only rank 0 writes files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from toy import make_toy
+
+from pipeline.vision.distributed import epoch_order, shard_indices
+
+ROOT = Path(__file__).resolve().parent.parent
+# Measured on the sample (2 cores): 2 processes vs 1 differ by 0.006 in OOF probabilities, as much as two
+# single-process runs with 1 and 2 threads do (float sums in another order, amplified by training); labels agree.
+PROBA_TOL = 0.03
+CV_TOL = 2 / 120  # two of the 120 holdout images
+
+
+@pytest.mark.parametrize("world", [1, 2, 4])
+@pytest.mark.parametrize("n,batch", [(100, 16), (96, 32), (10, 16)])
+def test_shards_are_disjoint_cover_the_epoch_and_rebuild_the_global_batches(world: int, n: int, batch: int) -> None:
+    order = epoch_order(n, seed=1234)
+    assert sorted(order.tolist()) == list(range(n))
+    drop_last = n > batch
+    shards = [shard_indices(order, batch, r, world, drop_last) for r in range(world)]
+    assert len({len(s) for s in shards}) == 1  # every rank runs as many steps
+    if drop_last:
+        used = order[: n // batch * batch]
+        assert sorted(np.concatenate(shards).tolist()) == sorted(used.tolist())  # disjoint and covering
+        local = batch // world
+        for b in range(n // batch):  # local batch b of every rank = global batch b of one process
+            rows = np.concatenate([s[b * local : (b + 1) * local] for s in shards])
+            assert sorted(rows.tolist()) == sorted(used[b * batch : (b + 1) * batch].tolist())
+    else:  # one batch, padded so every rank gets as many rows
+        assert set(np.concatenate(shards).tolist()) == set(range(n))
+
+
+def test_epoch_order_is_the_single_process_loader_order() -> None:
+    from pipeline.vision.data import ImageDataset, make_loader
+
+    n = 50
+    dataset = ImageDataset([str(i) for i in range(n)], np.arange(n), None, np.zeros((n, 2, 2, 3), np.uint8))
+    for seed in (0, 7, 123456789):
+        seen = np.concatenate([yb.numpy() for _, yb in make_loader(dataset, 8, True, seed)])
+        np.testing.assert_array_equal(seen, epoch_order(n, seed))
+
+
+@pytest.fixture(scope="module")
+def cifar_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in CIFAR-10 sample, generated once and linked into each test's working directory."""
+    from competitions.cifar10.sample import write_sample
+    from pipeline.datasets import MARKER
+
+    folder = tmp_path_factory.mktemp("cifar") / "cifar10"
+    folder.mkdir()
+    write_sample(folder)
+    (folder / MARKER).write_text("sample\n")
+    return folder
+
+
+def _link_sample(cwd: Path, folder: Path) -> None:
+    (cwd / "data" / "sample").mkdir(parents=True, exist_ok=True)
+    (cwd / "data" / "sample" / "cifar10").symlink_to(folder, target_is_directory=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(local_rank: int, world: int, port: int, toy: str, workdir: str) -> None:
+    """One rank: exact sharded SGD in float64, rank-0 decisions, gathers, and a tabular run fitted by rank 0."""
+    os.environ.update(
+        RANK=str(local_rank),
+        LOCAL_RANK=str(local_rank),
+        WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        PIPELINE_DIST_TIMEOUT_S="120",
+    )
+    import torch
+    from torch import nn
+
+    from pipeline.contract import ContractError
+    from pipeline.vision import distributed
+    from pipeline.vision.data import ImageDataset, make_loader
+
+    torch.set_num_threads(1)
+    assert distributed.init_from_env() and distributed.world_size() == world
+    rank = distributed.rank()
+
+    # rank-0 decisions and gathers
+    assert distributed.agree(rank + 10) == 10
+    assert distributed.from_main(lambda: {"dir": "runs/x"}) == {"dir": "runs/x"}
+    assert distributed.all_sum([1.0, rank]) == [world, sum(range(world))]
+    lo, hi = distributed.shard_range(11)
+    np.testing.assert_array_equal(distributed.gather_rows(np.arange(11)[lo:hi, None]), np.arange(11)[:, None])
+
+    def fails_on_rank0() -> None:
+        if rank == 0:
+            raise ContractError("no data on rank 0")
+
+    for call in (distributed.from_main, distributed.in_turn):
+        with pytest.raises(ContractError, match="no data on rank 0"):  # raised on every rank, nobody hangs
+            call(fails_on_rank0)
+
+    # sharded DDP steps equal one process's steps on the global batch (float64: only rounding differs)
+    n, batch = 40, 8
+    images = np.random.default_rng(0).integers(0, 255, (n, 4, 4, 3), dtype=np.uint8)
+    labels = np.arange(n) % 3
+    dataset = ImageDataset([str(i) for i in range(n)], labels, None, images)
+
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Flatten(), nn.Linear(48, 16), nn.Tanh(), nn.Linear(16, 3)).double()
+
+    def train(model: nn.Module, loaders: list) -> None:
+        opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+        forward = distributed.wrap(model, "cpu")
+        for loader in loaders:
+            for xb, yb in loader:
+                loss = nn.functional.cross_entropy(forward(xb.double() / 255), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+    ddp = net()
+    train(ddp, [distributed.train_loader(dataset, batch, seed, 0, False, True) for seed in (1, 2)])
+    single = net()  # the same model trained in one process on the global batches
+    opt = torch.optim.SGD(single.parameters(), lr=0.5, momentum=0.9)
+    for seed in (1, 2):
+        for xb, yb in make_loader(dataset, batch, True, seed, drop_last=True):
+            loss = nn.functional.cross_entropy(single(xb.double() / 255), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for a, b in zip(ddp.parameters(), single.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+    # a tabular competition under torchrun: rank 0 fits the models, every rank ends, only rank 0 writes
+    os.chdir(workdir)
+    from pipeline.runner import RunOptions, run
+
+    run_dir = run(RunOptions(competition=toy, sample=True, quiet=True, tag="ddp"))
+    assert run_dir.name.endswith("-ddp-sample")
+
+    # an image run stopped after 2 epochs, resumed with 3: rank 0 reads folds, parts and the checkpoint for everyone
+    cifar = dict(competition="competitions/cifar10", sample=True, preset="fast", quiet=True)
+    run_dir = run(RunOptions(**cifar, sets=["epochs=2", "batch_size=32"], tag="cut"))
+    assert distributed.agree(str(run_dir)) == str(run_dir)
+    run(RunOptions(**cifar, sets=["epochs=2", "batch_size=32", "epochs=3"], tag="cut", resume=str(run_dir)))
+
+
+def test_two_gloo_processes_train_exactly_and_only_rank0_writes(tmp_path: Path, cifar_sample: Path) -> None:
+    import torch.multiprocessing as mp
+
+    from pipeline.runner import RunOptions, run
+
+    toy = str(make_toy(tmp_path / "comps", f"toy_{uuid.uuid4().hex[:8]}"))
+    single_dir, ddp_dir = tmp_path / "single", tmp_path / "ddp"
+    ddp_dir.mkdir()
+    single_dir.mkdir()
+    _link_sample(ddp_dir, cifar_sample)
+    cwd = os.getcwd()
+    try:
+        os.chdir(single_dir)
+        single = run(RunOptions(competition=toy, sample=True, quiet=True, tag="one"))
+    finally:
+        os.chdir(cwd)
+    ctx = mp.start_processes(
+        _worker, args=(2, _free_port(), toy, str(ddp_dir)), nprocs=2, join=False, start_method="spawn"
+    )
+    deadline = time.monotonic() + 180
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail("distributed workers did not finish in 180 s")
+    runs = sorted((ddp_dir / "runs").glob("toy_*/*"))
+    assert len(runs) == 1, runs  # one run folder, written by rank 0
+    assert _files(runs[0]) == _files(single)
+    cut = list((ddp_dir / "runs" / "cifar10").iterdir())
+    assert len(cut) == 1, cut
+    log = (cut[0] / "log.txt").read_text()
+    assert "resume: continuing from epoch 2 of 3" in log and log.count("run cifar10 ->") == 1
+    history = json.loads(next(cut[0].glob("checkpoints/*/fold0/history.json")).read_text())
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert sorted(p.name for p in ddp_dir.iterdir()) == ["data", "runs", "submissions"]
+    model_oofs = sorted(p.name for p in (single / "oof").iterdir())
+    for name in model_oofs:  # tabular models fitted by rank 0 alone: the same numbers as one process
+        np.testing.assert_array_equal(np.load(runs[0] / "oof" / name), np.load(single / "oof" / name))
+    assert len(list((ddp_dir / "submissions").rglob("*.csv"))) == 2
+
+
+def _files(run_dir: Path) -> set[str]:
+    return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()}
+
+
+def _launch(cmd: list[str], cwd: Path, timeout: float = 240) -> str:
+    """Run a command in its own process group; kill the whole group (torchrun and its workers) on timeout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PIPELINE_DIST_TIMEOUT_S": "240"}
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"{' '.join(cmd[:6])} ... did not finish in {timeout} s:\n{out[-3000:]}")
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_torchrun_two_processes_match_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cifar_sample: Path
+) -> None:
+    from pipeline.runner import RunOptions, run
+
+    _link_sample(tmp_path, cifar_sample)
+    # no augmentation and a network without BatchNorm: 2 ranks x 32 rows must train like 1 process x 64 rows
+    sets = ["arch=test_convnext", "pad=0", "flip=false"]
+    monkeypatch.chdir(tmp_path)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each torchrun worker (OMP_NUM_THREADS=1); also spares busy cores
+    try:
+        one = run(RunOptions("competitions/cifar10", sample=True, preset="fast", sets=sets, tag="one", quiet=True))
+    finally:
+        torch.set_num_threads(threads)
+    fast = ["competitions/cifar10", "--sample", "--preset", "fast", "--quiet"]
+    fast += [a for s in sets for a in ("--set", s)]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
+    _launch([*torchrun, "-m", "pipeline", "run", *fast, "--tag", "ddp"], tmp_path)
+    ddp = next((tmp_path / "runs" / "cifar10").glob("*-ddp-*"))
+
+    s1, s2 = (json.loads((d / "summary.json").read_text()) for d in (one, ddp))
+    assert abs(s1["cv"] - s2["cv"]) <= CV_TOL + 1e-9 and s2["cv"] > 0.3
+    model = next((one / "oof").glob("test_*.npy")).name
+    oof1, oof2 = np.load(one / "oof" / model), np.load(ddp / "oof" / model)
+    rows = ~np.isnan(oof1[:, 0])
+    assert np.array_equal(rows, ~np.isnan(oof2[:, 0]))
+    assert np.abs(oof1[rows] - oof2[rows]).max() < PROBA_TOL
+    test1, test2 = np.load(one / "test" / model), np.load(ddp / "test" / model)
+    assert np.abs(test1 - test2).max() < PROBA_TOL and np.mean(test1.argmax(1) == test2.argmax(1)) >= 0.97
+    history = json.loads(next(ddp.glob("checkpoints/*/fold0/history.json")).read_text())
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+
+    # only rank 0 wrote: the same files as one process, one run folder each, nothing elsewhere
+    assert _files(one) == _files(ddp)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "runs", "submissions"]
+    assert len(list((tmp_path / "runs" / "cifar10").iterdir())) == 2
+    assert len(list((tmp_path / "submissions" / "cifar10").iterdir())) == 2
+    log = (ddp / "log.txt").read_text()
+    assert log.count("run cifar10 ->") == 1 and log.count("epoch 1/3") == 1 and "2 processes (gloo)" in log
+    assert json.loads((ddp / "env.json").read_text())["distributed"]["world_size"] == 2
