@@ -3,7 +3,9 @@
 Log-loss metrics punish overconfidence hard, and fine-tuned networks (and averages of them) are rarely calibrated.
 Dividing the logits log(p) by one temperature T keeps every ranking (accuracy is unchanged) and only sharpens
 (T < 1) or softens (T > 1) the probabilities. T is fitted on OOF rows, which the models never trained on, so it
-carries over to the test predictions; with a single parameter fitted on thousands of rows it barely overfits.
+carries over to the test predictions; with a single parameter fitted on thousands of rows it barely overfits. The
+score that decides whether it is applied, and the one reported, is out of fold all the same: each fold's rows are
+calibrated with a temperature fitted on the other folds.
 """
 
 from __future__ import annotations
@@ -61,14 +63,23 @@ def calibrate(
     score: Callable[[Any, Any], float],
     metric: Metric,
     test_parts: list[np.ndarray] | None = None,
+    nested: list[dict[str, Any]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Fit `method` on the OOF rows in mask; return (oof, test, info), calibrated only if the OOF score improves.
+
+    The score that decides is out of fold: with `nested` (per fold: its held-out row indices `held`, and the rows
+    `fit` with the blended predictions `fit_pred` it was fitted on, see pipeline.ensemble.nested_blend), each fold's
+    rows are calibrated with a temperature fitted on the other folds only; without it (fewer than two scored groups)
+    the in-sample score decides and info says `out_of_fold: false`. The temperature for the test predictions is
+    fitted on all OOF rows.
 
     Each OOF row comes from one fold's model, while `test` is usually the mean over the fold models, which is
     already softer than any one of them. Given `test_parts` (the test predictions of each fold's model, whose mean
     is `test`), the temperature is applied to each part before averaging, as it was fitted on single fold models;
-    otherwise it is applied to `test`. info records the method, the temperature, the competition's OOF score before
-    and after, and whether it was applied; when it is not, the arrays come back unchanged.
+    otherwise it is applied to `test`. info records the method, the temperature, the out-of-fold scores before and
+    after (`score_before`, `score_after`), the in-sample score after (`in_sample_after`: the temperature fitted on
+    the rows it is scored on), the per-fold temperatures and whether it was applied; when it is not, the
+    arrays come back unchanged.
     """
     if method not in CALIBRATIONS:
         raise ContractError(f"Unknown calibration {method!r}. Valid: {', '.join(CALIBRATIONS)}.")
@@ -81,14 +92,31 @@ def calibrate(
     yy = np.asarray(y)[mask]
     t = fit_temperature(rows, yy)
     before = float(score(yy, rows))
-    cal_rows = apply_temperature(rows, t)
-    after = float(score(yy, cal_rows))
-    info.update({"temperature": t, "score_before": before, "score_after": after})
-    if not metric.better(after, before):
-        info["reason"] = "the OOF score did not improve"
-        return oof, test, info
+    in_sample_after = float(score(yy, apply_temperature(rows, t)))
     out = oof.copy()
-    out[mask] = cal_rows
+    if nested:
+        fold_t = []
+        for part in nested:
+            t_fold = fit_temperature(part["fit_pred"], np.asarray(y)[part["fit"]])
+            out[part["held"]] = apply_temperature(oof[part["held"]], t_fold)
+            fold_t.append(t_fold)
+        after = float(score(yy, out[mask]))
+        info["fold_temperatures"] = fold_t
+    else:
+        out[mask] = apply_temperature(rows, t)
+        after = in_sample_after
+    info.update(
+        {
+            "temperature": t,
+            "score_before": before,
+            "score_after": after,
+            "out_of_fold": bool(nested),
+            "in_sample_after": in_sample_after,
+        }
+    )
+    if not metric.better(after, before):
+        info["reason"] = "the out-of-fold score did not improve" if nested else "the OOF score did not improve"
+        return oof, test, info
     info["applied"] = True
     info["test_per_fold"] = bool(test_parts)
     if test_parts:

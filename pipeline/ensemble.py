@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -79,3 +80,64 @@ def fit_weights(
     best = np.where(best < 1e-6, 0.0, best)
     best = best / best.sum()
     return {n: float(w) for n, w in zip(names, best, strict=True)}
+
+
+BlendFit = Callable[[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray], dict[str, Any]]
+
+
+def nesting_groups(folds: np.ndarray, inner: int = 5) -> np.ndarray:
+    """Groups of the scored rows for out-of-fold blend scores (-1: not scored).
+
+    With k >= 2 CV folds these are the folds. A single holdout fold is split into `inner` parts (a fixed seeded
+    permutation of its rows), so the blend can still be fitted on some holdout rows and scored on the others.
+    """
+    folds = np.asarray(folds)
+    if len(np.unique(folds[folds >= 0])) >= 2:
+        return folds.copy()
+    groups = np.full(len(folds), -1, dtype=np.int64)
+    rows = np.flatnonzero(folds >= 0)
+    parts = min(inner, len(rows))
+    if parts >= 2:
+        order = np.random.default_rng(0).permutation(len(rows))
+        groups[rows[order]] = np.arange(len(rows)) % parts
+    elif len(rows):
+        groups[rows] = 0
+    return groups
+
+
+def _paste(out: np.ndarray, rows: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """out[rows] = part, widening out with NaN columns when part is wider (variable-width detection rows)."""
+    part = np.asarray(part, dtype=float).reshape(len(rows), -1)
+    if part.shape[1] > out.shape[1]:
+        out = np.hstack([out, np.full((len(out), part.shape[1] - out.shape[1]), np.nan)])
+    out[rows] = np.nan
+    out[rows, : part.shape[1]] = part
+    return out
+
+
+def nested_blend(
+    fit: BlendFit, oofs: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The blend out of fold: each group's rows blended with weights fitted on the other groups' OOF rows only.
+
+    `fit(oofs, tests, y, folds)` fits a blend on the rows with folds >= 0 and applies it to `tests`; here the
+    held-out group's OOF rows play the test set. `base` (the blend fitted on all rows) fills rows that are not
+    scored. Returns the out-of-fold blend (rows x outputs) and, per group, its held-out row indices with the rows
+    and blended predictions the blend was fitted on (what calibration needs to be nested the same way).
+    """
+    groups = nesting_groups(folds)
+    out = np.asarray(base, dtype=float).reshape(len(y), -1).copy()
+    ids = sorted(int(g) for g in np.unique(groups[groups >= 0]))
+    parts: list[dict[str, Any]] = []
+    if len(ids) < 2:
+        return out, parts
+    for g in ids:
+        held = np.flatnonzero(groups == g)
+        inner = np.where(groups == g, -1, groups)
+        b = fit(oofs, {n: np.asarray(o)[held] for n, o in oofs.items()}, y, inner)
+        fit_rows = np.flatnonzero(inner >= 0)
+        out = _paste(out, held, b["test"])
+        parts.append(
+            {"held": held, "fit": fit_rows, "fit_pred": np.asarray(b["oof"])[fit_rows], "weights": b["weights"]}
+        )
+    return out, parts

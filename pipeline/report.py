@@ -35,15 +35,20 @@ def print_summary(s: dict[str, Any]) -> None:
     if s["blend"].get("equal_score") is not None:
         t.add_row("equal-weight mean", f"{s['blend']['equal_score']:.5f}", "", "", style="dim")
     cal = s.get("calibration") or {}
+    b = s["blend"]
+    oof = "" if b.get("out_of_fold") is False else " (out of fold)"
     if cal.get("applied"):
-        t.add_row("blend", f"{cal['score_before']:.5f}", "1.000", "")
-        label = f"blend + {cal['method']} (T={cal['temperature']:.3f})"
+        t.add_row(f"blend{oof}", f"{cal['score_before']:.5f}", "1.000", "")
+        label = f"blend + {cal['method']} (T={cal['temperature']:.3f}){oof}"
         t.add_row(f"[bold]{label}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", f"{s['seconds']:.1f}s")
     else:
-        t.add_row("[bold]blend[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
+        t.add_row(f"[bold]blend{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
         if "temperature" in cal:
             note = f"{cal['method']} (T={cal['temperature']:.3f}, not applied)"
             t.add_row(note, f"{cal['score_after']:.5f}", "", "", style="dim")
+    if b.get("in_sample_score") is not None and b.get("out_of_fold"):
+        label = "blend, in-sample (weights fitted on the rows scored)"
+        t.add_row(label, f"{b['in_sample_score']:.5f}", "", "", style="dim")
     c = _console()
     c.print(t)
     c.print(f"submission: {_relative(s['published'])}\nrun folder: {_relative(s['run_dir'])}")
@@ -67,7 +72,7 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     t = Table(title="runs")
-    for col in ("started", "competition", "run", "CV", "LB", "models", "tag", "submission"):
+    for col in ("started", "competition", "run", "CV (out of fold)", "LB", "models", "tag", "submission"):
         t.add_column(col, overflow="fold")
     for s in runs:
         lb = leaderboard_score(Path(s["run_dir"]))

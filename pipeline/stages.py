@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline import atomic
 from pipeline.contract import Data, competition_name
-from pipeline.ensemble import blend, fit_weights
+from pipeline.ensemble import blend, fit_weights, nested_blend
 from pipeline.folds import scored_rows
 from pipeline.report import print_summary
 from pipeline.runlog import RunLog
@@ -25,31 +25,48 @@ def submissions_root(opts: Any = None) -> Path:
     return Path(given) if given else Path.cwd() / "submissions"
 
 
+def _fit_blend(
+    module: Any, oofs: dict[str, np.ndarray], tests: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray
+) -> dict[str, Any]:
+    """The competition's blend hook, or non-negative weights fitted on the scored OOF rows, applied to `tests`."""
+    if hasattr(module, "blend"):
+        return module.blend(oofs, tests, y, folds)
+    weights = fit_weights(oofs, y, module.score, module.METRIC, scored_rows(folds))
+    w = np.array([weights[n] for n in oofs])
+    return {"weights": weights, "oof": blend(list(oofs.values()), w), "test": blend(list(tests.values()), w)}
+
+
 def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Blend weights on OOF rows; scores of the blend, the equal-weight mean and the best single model."""
+    """Blend weights on OOF rows; scores of the blend, the equal-weight mean and the best single model.
+
+    "score" and "oof" are out of fold: each fold's rows blended with weights fitted on the other folds' OOF rows
+    (pipeline.ensemble.nested_blend); "in_sample_score" is the blend with the final weights scored on the very rows
+    they were fitted on (optimistic, kept for comparison). "weights" and "test" use weights fitted on all OOF rows.
+    """
     mask = scored_rows(folds)
     oofs = {m: r["oof"] for m, r in results.items()}
     tests = {m: r["test"] for m, r in results.items()}
-    if hasattr(module, "blend"):
-        return module.blend(oofs, tests, y, folds)
-    weights = fit_weights(oofs, y, module.score, module.METRIC, mask)
-    names = list(oofs)
-    w = np.array([weights[n] for n in names])
-    oof_blend = blend([oofs[n] for n in names], w)
-    test_blend = blend([tests[n] for n in names], w)
-    equal = blend([oofs[n][mask] for n in names], np.full(len(names), 1 / len(names)))
-    single = {n: float(module.score(y[mask], oofs[n][mask])) for n in names}
-    best = (max if module.METRIC.greater_is_better else min)(single, key=single.get)
-    return {
-        "weights": weights,
-        "oof": oof_blend,
-        "test": test_blend,
-        "score": float(module.score(y[mask], oof_blend[mask])),
-        "equal_score": float(module.score(y[mask], equal)),
-        "best_single": best,
-        "best_single_score": single[best],
-        "oof_scores": single,
-    }
+    b = _fit_blend(module, oofs, tests, y, folds)
+    if not hasattr(module, "blend"):
+        names = list(oofs)
+        equal = blend([oofs[n][mask] for n in names], np.full(len(names), 1 / len(names)))
+        single = {n: float(module.score(y[mask], oofs[n][mask])) for n in names}
+        best = (max if module.METRIC.greater_is_better else min)(single, key=single.get)
+        b |= {
+            "score": float(module.score(y[mask], b["oof"][mask])),
+            "equal_score": float(module.score(y[mask], equal)),
+            "best_single": best,
+            "best_single_score": single[best],
+            "oof_scores": single,
+        }
+    nested_oof, parts = nested_blend(lambda o, t, yy, f: _fit_blend(module, o, t, yy, f), oofs, y, folds, b["oof"])
+    b["in_sample_score"] = b["score"]
+    b["out_of_fold"] = bool(parts)
+    b["nested"] = parts
+    if parts:
+        b["oof"] = nested_oof
+        b["score"] = float(module.score(y[mask], nested_oof[mask]))
+    return b
 
 
 def _fold_blends(module: Any, b: dict[str, Any], results: dict[str, Any] | None) -> list[np.ndarray] | None:
@@ -74,9 +91,10 @@ def calibrate_blend(
 ) -> tuple[np.ndarray, np.ndarray, float, dict[str, Any] | None]:
     """The competition's CALIBRATE (if any) fitted on the blended OOF rows: (oof, test, cv, info).
 
-    Applied only when it improves the OOF score, to each fold's blended test predictions before they are averaged
-    when `results` holds them; the calibrated arrays go to oof|test/_calibrated.npy and the fitted parameters with
-    the scores before and after to calibration.json.
+    Applied only when it improves the out-of-fold score (each fold's rows calibrated with parameters fitted on the
+    other folds), to each fold's blended test predictions before they are averaged when `results` holds them; the
+    calibrated arrays go to oof|test/_calibrated.npy and the fitted parameters with the scores before and after to
+    calibration.json.
     """
     oof, test, cv = np.asarray(b["oof"]), np.asarray(b["test"]), float(b["score"])
     method = getattr(module, "CALIBRATE", None)
@@ -86,7 +104,7 @@ def calibrate_blend(
 
     mask = scored_rows(folds)
     oof, test, info = calibrate(
-        method, oof, test, y, mask, module.score, module.METRIC, _fold_blends(module, b, results)
+        method, oof, test, y, mask, module.score, module.METRIC, _fold_blends(module, b, results), b.get("nested")
     )
     atomic.write_json(run_dir / "calibration.json", info)
     if info["applied"]:
@@ -94,12 +112,12 @@ def calibrate_blend(
         atomic.write_npy(run_dir / "test" / "_calibrated.npy", test)
         cv = info["score_after"]
         log(
-            f"calibration: temperature {info['temperature']:.4f}, OOF {module.METRIC.name} "
+            f"calibration: temperature {info['temperature']:.4f}, out-of-fold {module.METRIC.name} "
             f"{info['score_before']:.5f} -> {info['score_after']:.5f}"
         )
     elif "temperature" in info:
         log(
-            f"calibration not applied: temperature {info['temperature']:.4f} gives OOF {module.METRIC.name} "
+            f"calibration not applied: temperature {info['temperature']:.4f} gives out-of-fold {module.METRIC.name} "
             f"{info['score_after']:.5f} vs {info['score_before']:.5f} without"
         )
     else:
@@ -170,6 +188,8 @@ def finish_run(
         {
             "weights": b["weights"],
             "score": b["score"],
+            "out_of_fold": b["out_of_fold"],
+            "in_sample_score": b["in_sample_score"],
             "equal_score": b.get("equal_score"),
             "best_single": b.get("best_single"),
         },
@@ -177,7 +197,8 @@ def finish_run(
     atomic.write_npy(run_dir / "oof" / "_blend.npy", np.asarray(b["oof"]))
     atomic.write_npy(run_dir / "test" / "_blend.npy", np.asarray(b["test"]))
     scores = {m: {k: r[k] for k in ("fold_scores", "fold_seconds", "mean", "std")} for m, r in results.items()}
-    scores["_blend"] = {k: b.get(k) for k in ("score", "equal_score", "best_single", "best_single_score", "weights")}
+    keys = ("score", "out_of_fold", "in_sample_score", "equal_score", "best_single", "best_single_score", "weights")
+    scores["_blend"] = {k: b.get(k) for k in keys}
     atomic.write_json(run_dir / "scores.json", scores)
     oof, test, cv, calibration = calibrate_blend(module, y, folds, b, run_dir, log, results)
     final = write_validated_submission(module, data, test, run_dir)
@@ -207,6 +228,9 @@ def finish_run(
         },
         "blend": {
             "weights": b["weights"],
+            "score": b["score"],
+            "out_of_fold": b["out_of_fold"],
+            "in_sample_score": b["in_sample_score"],
             "equal_score": b.get("equal_score"),
             "best_single": b.get("best_single"),
             "best_single_score": b.get("best_single_score"),
