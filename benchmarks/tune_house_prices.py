@@ -3,17 +3,18 @@
     python benchmarks/tune_house_prices.py [--data ../shared/data/house-prices-advanced-regression-techniques.zip]
 
 Studies with pruners none, median, median from the 3rd fold on (`median:3`: after the first model's full CV) and
-hyperband use the same seeded TPE sampler, models, folds and trial budget, one worker, in one process, one after
-the other (machine load can differ between them: the load average is printed for each). Overhead per trial is the
-study's wall time minus the time spent inside the runner's `run()`, divided by the trials: study creation, sampler,
-storage writes, result files and plots. A bare `run` of trial 0's config (the same in every study: same sampler
+hyperband use the same seeded TPE sampler, models, folds and trial budget, one worker, in one process. They run
+interleaved: round r adds trial r to every study (`tune --trials r`, the study resumed), in alternating order
+(forward in odd rounds, backward in even ones), so a change of machine load hits every pruner alike; a study's
+wall time is the sum of its rounds. Folds fitted counts the fold fits each study actually did. Overhead per trial
+is the study's wall time minus the time spent inside the runner's `run()`, divided by the trials: study creation,
+sampler, storage writes, result files and plots. A bare `run` of trial 0's config (the same in every study: same sampler
 seed) is timed three times against it inside the studies.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -43,6 +44,7 @@ def study_stats(name: str, storage: str) -> dict:
     total = len(trials) * max(max(t.intermediate_values, default=0) + 1 for t in trials)
     return {
         "folds_fitted": fitted / total,
+        "fold_fits": fitted,
         "best_cv": study.best_value,
         "best_trial": study.best_trial.number,
         **states,
@@ -90,28 +92,32 @@ def main() -> None:
         "1",
         "--seed",
         "0",
-        "--trials",
-        str(args.trials),
         "--startup-trials",
         "4",
         "--storage",
         storage,
         "--quiet",
     ]
+    entries = args.pruners.split(",")  # PRUNER or PRUNER:WARMUP_FOLDS
+    walls = {e: 0.0 for e in entries}
+    loads: list[float] = []
+    for r in range(1, args.trials + 1):
+        for entry in entries if r % 2 else entries[::-1]:
+            pruner, _, warmup = entry.partition(":")
+            name = f"bench-{pruner}-{warmup or 0}"
+            options = ["--study", name, "--pruner", pruner, "--warmup-folds", warmup or "0", "--trials", str(r)]
+            t0 = time.perf_counter()
+            assert cli(["tune", *common, *options]) == 0
+            walls[entry] += time.perf_counter() - t0
+            loads.append(os.getloadavg()[0])
     rows = {}
-    for entry in args.pruners.split(","):  # PRUNER or PRUNER:WARMUP_FOLDS
+    for entry in entries:
         pruner, _, warmup = entry.partition(":")
-        load0, t0 = load_avg(), time.perf_counter()
-        options = ["--study", f"bench-{pruner}-{warmup or 0}", "--pruner", pruner, "--warmup-folds", warmup or "0"]
-        assert cli(["tune", *common, *options]) == 0
-        wall = time.perf_counter() - t0
         s = study_stats(f"bench-{pruner}-{warmup or 0}", storage)
         rows[entry] = {
-            "wall_s": wall,
-            "load_before": load0,
-            "load_after": load_avg(),
+            "wall_s": walls[entry],
             **s,
-            "overhead_per_trial_s": (wall - s["run_seconds"]) / args.trials,
+            "overhead_per_trial_s": (walls[entry] - s["run_seconds"]) / args.trials,
         }
     first = next(iter(rows.values()))
     bare = []
@@ -136,13 +142,13 @@ def main() -> None:
         f"House Prices tuning ({args.models}, preset fast, {args.folds} folds, {args.trials} trials, "
         f"TPE seed 0, 1 worker, --jobs 1; cores {os.cpu_count()}, shared with other processes)",
         f"{'pruner':<10} {'wall s':>8} {'best CV':>9} {'best #':>6} {'complete':>8} {'pruned':>6} "
-        f"{'folds fit':>9} {'in run() s':>10} {'overhead/trial s':>16} {'load before/after':>17}",
+        f"{'folds fit':>9} {'fold fits':>9} {'in run() s':>10} {'overhead/trial s':>16}",
     ]
     for p, r in rows.items():
         lines.append(
             f"{p:<10} {r['wall_s']:>8.1f} {r['best_cv']:>9.5f} {r['best_trial']:>6} {r['complete']:>8} "
-            f"{r['pruned']:>6} {r['folds_fitted']:>9.0%} {r['run_seconds']:>10.1f} {r['overhead_per_trial_s']:>16.2f} "
-            f"{r['load_before'] + '/' + r['load_after']:>17}"
+            f"{r['pruned']:>6} {r['folds_fitted']:>9.0%} {r['fold_fits']:>9} {r['run_seconds']:>10.1f} "
+            f"{r['overhead_per_trial_s']:>16.2f}"
         )
     runs = ", ".join(f"{b:.2f}" for b in bare)
     lines.append(
@@ -157,19 +163,23 @@ def main() -> None:
         )
     text = "\n".join(lines)
     print(text)
+    lines.append(f"load average during the rounds: min {min(loads):.2f}, max {max(loads):.2f}")
+    print(lines[-1])
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tune_house_prices.txt").write_text(text + "\n")
-    (RESULTS / "tune_house_prices.json").write_text(
-        json.dumps(
-            {
-                "studies": rows,
-                "bare_run_s": bare,
-                "trial0_in_study_s": inside,
-                "work_dir": str(work) if args.keep else None,
-            },
-            indent=2,
-        )
-        + "\n"
+    (RESULTS / "tune_house_prices.txt").write_text("\n".join(lines) + "\n")
+    from benchutil import peak_memory, save
+
+    save(
+        "tune_house_prices",
+        f"python benchmarks/tune_house_prices.py --trials {args.trials} --models {args.models} --folds {args.folds}",
+        {
+            "interleaved": "round r adds trial r to every study, order alternating each round",
+            "studies": rows,
+            "bare_run_s": bare,
+            "trial0_in_study_s": inside,
+            "load_average_min_max": [min(loads), max(loads)],
+            "memory": peak_memory(),
+        },
     )
     if not args.keep:
         os.chdir(ROOT)
@@ -180,4 +190,5 @@ if __name__ == "__main__":
     import sys
 
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
     main()

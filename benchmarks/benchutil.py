@@ -1,0 +1,68 @@
+"""Shared by the benchmark scripts: peak memory figures and the small JSON results committed in benchmarks/figures/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "benchmarks" / "figures"
+
+
+def peak_memory() -> dict[str, float | None]:
+    """Peak resident memory (MiB) of this process and of its finished children, and CUDA max allocated (MiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    cuda = None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            cuda = torch.cuda.max_memory_allocated() / 2**20
+    except ImportError:
+        pass
+    return {"peak_rss_mib": round(own, 1), "children_peak_rss_mib": round(children, 1), "cuda_max_allocated_mib": cuda}
+
+
+def reset_cuda_peak() -> None:
+    """Start a new CUDA max-allocated window (no-op without a GPU)."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+    except ImportError:
+        pass
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def save(name: str, command: str, results: dict[str, Any]) -> Path:
+    """Write benchmarks/figures/<name>.json: the command, machine, load, git sha and the results."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    record = {
+        "command": command,
+        "date": dt.date.today().isoformat(),
+        "git": _git_sha(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "load_average_at_end": round(os.getloadavg()[0], 2),
+        **results,
+    }
+    path = FIGURES / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    tmp.replace(path)
+    return path
