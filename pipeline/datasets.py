@@ -1,20 +1,42 @@
-"""Find, extract and check competition data: Kaggle's zip as downloaded, an extracted folder, or the sample."""
+"""Find and check competition data: Kaggle's zip as downloaded, an extracted folder, or the built-in sample.
+
+Extraction itself (checked members, the safe swap, the damage stamp) lives in pipeline/archives.py.
+"""
 
 from __future__ import annotations
 
-import json
 import shutil
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import ModuleType
 
-from pipeline.contract import ContractError
+from pipeline.archives import (
+    MARKER,
+    DataError,
+    check_expected,
+    damage,
+    extract_7z,
+    extract_competition_zip,
+    extract_inner,
+    extract_zip,
+    read_stamp,
+    what_is,
+)
 
-MARKER = ".complete"
-
-
-class DataError(ContractError):
-    """Competition data is missing, incomplete or unsafe."""
+__all__ = [
+    "MARKER",
+    "DataError",
+    "check_expected",
+    "check_intact",
+    "default_data_dir",
+    "extract_7z",
+    "extract_competition_zip",
+    "extract_inner",
+    "extract_zip",
+    "missing_data_message",
+    "resolve_data",
+    "sample_dir",
+]
 
 
 def default_data_dir(slug: str) -> Path:
@@ -27,102 +49,31 @@ def sample_dir(name: str) -> Path:
     return Path.cwd() / "data" / "sample" / name
 
 
-def _safe_member(root: Path, name: str, archive: Path) -> Path:
-    pure = PurePosixPath(name.replace("\\", "/"))
-    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-        raise DataError(f"{archive.name}: member '{name}' would land outside the data folder; refusing to extract.")
-    target = (root / Path(*pure.parts)).resolve() if pure.parts else root.resolve()
-    if root.resolve() not in (target, *target.parents):
-        raise DataError(f"{archive.name}: member '{name}' would land outside the data folder; refusing to extract.")
-    return target
+def check_intact(folder: Path, module: ModuleType) -> None:
+    """Fail naming the file when an extracted data folder was damaged since extraction, with the repair command."""
+    problems = damage(folder)
+    if not problems:
+        return
+    name = module.__name__.rsplit(".", 1)[-1]
+    stamp = read_stamp(folder) or {}
+    zip_path = folder.parent / str(stamp.get("source") or f"{module.KAGGLE_SLUG}.zip")
+    fix = f"python -m pipeline download competitions/{name} --force"
+    if zip_path.is_file():
+        fix += f"   (or re-extract the zip: python -m pipeline run competitions/{name} --data {_shown(zip_path)})"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    raise DataError(f"Data folder {_shown(folder)} is damaged: {problems[0]}{more}. Repair it with: {fix}")
 
 
-def extract_zip(archive: Path, dest: Path) -> None:
-    """Extract a zip into dest after checking every member's path and CRC."""
+def _starts_like_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def _shown(path: Path) -> str:
     try:
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                _safe_member(dest, info.filename, archive)
-            bad = zf.testzip()
-            if bad is not None:
-                raise DataError(f"{archive}: member '{bad}' is corrupt (CRC mismatch); download it again.")
-            zf.extractall(dest)
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
-        if isinstance(e, DataError):
-            raise
-        raise DataError(f"{archive}: not a complete zip archive ({e}); the download may be truncated.") from None
-
-
-def extract_7z(archive: Path, dest: Path) -> None:
-    """Extract a 7z archive (CIFAR-10's train.7z/test.7z) into dest after checking member paths."""
-    import py7zr
-
-    try:
-        with py7zr.SevenZipFile(archive, mode="r") as z:
-            for name in z.getnames():
-                _safe_member(dest, name, archive)
-            z.extractall(path=dest)
-    except DataError:
-        raise
-    except Exception as e:  # py7zr raises several unrelated types for damaged archives
-        raise DataError(
-            f"{archive}: cannot extract 7z archive ({type(e).__name__}: {e}); it may be truncated."
-        ) from None
-
-
-def extract_inner(folder: Path) -> None:
-    """Extract archives shipped inside the competition zip (e.g. train.7z) next to themselves, once."""
-    for inner in sorted(folder.glob("*.7z")) + sorted(folder.glob("*.zip")):
-        done = folder / f".{inner.name}{MARKER}"
-        if done.exists():
-            continue
-        tmp = folder / f".{inner.stem}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        (extract_7z if inner.suffix == ".7z" else extract_zip)(inner, tmp)
-        for item in tmp.iterdir():
-            target = folder / item.name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            item.rename(target)
-        tmp.rmdir()
-        done.write_text("ok\n")
-
-
-def extract_competition_zip(archive: Path, dest: Path) -> Path:
-    """Extract Kaggle's competition zip into dest (atomically: all or nothing) and any archives inside it."""
-    stamp = {"source": archive.name, "size": archive.stat().st_size}
-    marker = dest / MARKER
-    if marker.exists():
-        try:
-            if json.loads(marker.read_text()) == stamp:
-                return dest
-        except ValueError:
-            pass
-    tmp = dest.parent / f".{dest.name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        extract_zip(archive, tmp)
-        extract_inner(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    (tmp / MARKER).write_text(json.dumps(stamp))
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp.rename(dest)
-    return dest
-
-
-def check_expected(folder: Path, expected: list[str], slug: str) -> None:
-    """Fail naming the missing files when a data folder is incomplete."""
-    missing = [f for f in expected if not (folder / f).exists()]
-    if missing:
-        raise DataError(
-            f"Data folder {folder} is incomplete for '{slug}': missing {', '.join(missing)}. "
-            f"Expected: {', '.join(expected)}."
-        )
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def missing_data_message(module: ModuleType, where: Path) -> str:
@@ -151,7 +102,11 @@ def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) 
             tmp = folder.parent / f".{name}.partial"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
-            module.sample(tmp)
+            try:
+                module.sample(tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             (tmp / MARKER).write_text("sample\n")
             shutil.rmtree(folder, ignore_errors=True)
             tmp.rename(folder)
@@ -162,18 +117,25 @@ def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) 
         if not path.exists():
             raise DataError(f"--data {path}: no such file or folder.\n" + missing_data_message(module, path))
         if path.is_file():
-            if not zipfile.is_zipfile(path):
-                raise DataError(f"--data {path}: not a zip archive; give Kaggle's zip as downloaded or a folder.")
-            folder = extract_competition_zip(path, default_data_dir(slug))
+            if not zipfile.is_zipfile(path) and not _starts_like_zip(path):
+                kind = what_is(path)
+                raise DataError(
+                    f"--data {path}: not a zip archive{f' ({kind})' if kind else ''}; "
+                    "give Kaggle's zip as downloaded or an extracted folder."
+                )
+            folder = extract_competition_zip(path, default_data_dir(slug), expected=expected, slug=slug)
         else:
             folder = path
+            check_intact(folder, module)
             extract_inner(folder)
         check_expected(folder, expected, slug)
         return folder, False
     folder = default_data_dir(slug)
     archive = folder.parent / f"{slug}.zip"
     if not (folder / MARKER).exists() and archive.is_file():
-        extract_competition_zip(archive, folder)
+        extract_competition_zip(archive, folder, expected=expected, slug=slug)
+    if folder.is_dir():
+        check_intact(folder, module)
     if not folder.is_dir() or not any(p for p in folder.iterdir() if not p.name.startswith(".")):
         try:
             from pipeline.kaggle_io import download_if_possible

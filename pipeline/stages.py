@@ -155,6 +155,9 @@ def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_di
         raise SubmissionError(
             f"{e} (the rejected file is kept at {rejected}; nothing was written to submissions/)"
         ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no .pending left behind by any other failure
+        raise
     tmp.replace(final)
     return final
 
@@ -210,6 +213,7 @@ def finish_run(
     except Exception as e:  # a plot must never cost a finished run
         log.warn(f"plots failed: {type(e).__name__}: {e}")
     summary = {
+        "status": "complete",
         "competition": name,
         "competition_spec": getattr(opts, "competition", None) or name,
         "slug": module.KAGGLE_SLUG,

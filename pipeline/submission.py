@@ -1,8 +1,17 @@
-"""Validate a CSV submission against the competition's sample submission before it is accepted."""
+"""Validate a CSV submission against the competition's sample submission before it is accepted.
+
+Ids are compared as text on both sides (zero-padded ids stay distinct from plain ones); numeric columns of the
+sample must hold finite numbers; a competition may add value rules per column (e.g. House Prices' SalePrice > 0).
+Messages say what the file has, not only what is missing.
+"""
 
 from __future__ import annotations
 
+import csv
+import math
+import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +24,158 @@ class SubmissionError(ContractError):
     """A submission file that Kaggle would reject or mis-score."""
 
 
+@dataclass(frozen=True)
+class ValueRule:
+    """Bounds on a numeric submission column, and why (shown in the message)."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False  # True: values must be > low (not >=)
+    high_open: bool = False
+    why: str = ""
+
+    def violations(self, values: np.ndarray) -> np.ndarray:
+        """Indices of values outside the rule."""
+        below = values <= self.low if self.low_open else values < self.low
+        above = values >= self.high if self.high_open else values > self.high
+        return np.flatnonzero(below | above)
+
+    def describe(self) -> str:
+        """'> 0', 'in [0, 1]' ..."""
+        lo = None if self.low == -math.inf else f"{'>' if self.low_open else '>='} {self.low:g}"
+        hi = None if self.high == math.inf else f"{'<' if self.high_open else '<='} {self.high:g}"
+        return " and ".join(p for p in (lo, hi) if p) or "any number"
+
+
+_MAGIC = {
+    b"\x1f\x8b": ("gzip-compressed", ".csv.gz"),
+    b"PK\x03\x04": ("a zip archive", ".zip"),
+    b"BZh": ("bzip2-compressed", ".csv.bz2"),
+    b"\xfd7zXZ": ("xz-compressed", ".csv.xz"),
+}
+_COMPRESSED_SUFFIXES = {".gz", ".zip", ".bz2", ".xz", ".zst"}
+
+
 def _rows(index: Iterable[int], limit: int = 5) -> str:
     rows = [int(i) + 2 for i in list(index)[:limit]]  # +2: 1-based and the header line
     return ", ".join(f"line {r}" for r in rows)
+
+
+def _check_bytes(path: Path) -> None:
+    """Refuse files that are not plain CSV text under their name: missing, empty, compressed, UTF-16."""
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file.")
+    if path.is_dir():
+        raise SubmissionError(f"{path}: is a folder, not a submission file.")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise SubmissionError(f"{path.name}: the file is empty (0 bytes).")
+    compressed = path.suffix.lower() in _COMPRESSED_SUFFIXES
+    for magic, (kind, suffix) in _MAGIC.items():
+        if head.startswith(magic) and not compressed:
+            raise SubmissionError(f"{path.name}: the file is {kind}: name it {path.stem}{suffix} or decompress it.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SubmissionError(f"{path.name}: the file is UTF-16 text; save it as UTF-8 (plain CSV).")
+
+
+def read_header(path: Path | str) -> list[str]:
+    """The column names of a CSV submission; a SubmissionError (never a pandas error) for unreadable files."""
+    path = Path(path)
+    _check_bytes(path)
+    try:
+        return list(pd.read_csv(path, nrows=0, index_col=False).columns)
+    except Exception as e:
+        raise SubmissionError(f"{path.name}: cannot be read as CSV: {_first_line(e)}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save it as UTF-8"
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _long_row(path: Path, width: int) -> tuple[int, list[str]] | None:
+    """The first line with more fields than the header (1-based line number, its fields)."""
+    if path.suffix.lower() in _COMPRESSED_SUFFIXES:
+        return None
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        for i, row in enumerate(csv.reader(f), start=1):
+            if len(row) > width:
+                return i, row
+    return None
+
+
+def read_submission_csv(path: Path | str, what: str = "") -> pd.DataFrame:
+    """Every cell as text (empty cells NaN), columns never shifted by trailing commas; SubmissionError if unreadable."""
+    path = Path(path)
+    _check_bytes(path)
+    label = what or path.name
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], index_col=False)
+    except pd.errors.EmptyDataError:
+        raise SubmissionError(f"{label}: the file has no header line (nothing but blank lines).") from None
+    except Exception as e:
+        raise SubmissionError(f"{label}: cannot be read as CSV: {_first_line(e)}") from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        found = _long_row(path, len(frame.columns))
+        if found:
+            line, row = found
+            extra = ", ".join(repr(v) for v in row[len(frame.columns) :])
+            hint = " (a trailing comma?)" if all(v == "" for v in row[len(frame.columns) :]) else ""
+            raise SubmissionError(
+                f"{label}: line {line} has {len(row)} fields, the header has {len(frame.columns)}; "
+                f"extra field(s) {extra}{hint}."
+            )
+        raise SubmissionError(f"{label}: some rows have more fields than the header.")
+    return frame
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return len(values) > 0 and bool(pd.to_numeric(values, errors="coerce").notna().all())
+
+
+def _header_problem(got: list[str], want: list[str]) -> str:
+    missing = [c for c in want if c not in got]
+    extra = [c for c in got if c not in want]
+    lower = {c.lower().strip(): c for c in want}
+    if missing:
+        near = {c: lower[c.lower().strip()] for c in extra if c.lower().strip() in lower}
+        if near:
+            c, w = next(iter(near.items()))
+            return f"column {c!r} should be {w!r} (as in the sample submission)"
+        more = f" ({len(missing)} missing in all)" if len(missing) > 1 else ""
+        return f"column {missing[0]!r} is missing{more}" + (f"; unexpected column {extra[0]!r}" if extra else "")
+    if extra:
+        return f"unexpected column {extra[0]!r}" + (f" ({len(extra)} extra in all)" if len(extra) > 1 else "")
+    if len(got) != len(set(got)):
+        dup = next(c for c in got if got.count(c) > 1)
+        return f"column {dup!r} appears twice"
+    i = next(i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b)
+    return f"columns are in a different order: column {i + 1} is {got[i]!r}, the sample has {want[i]!r}"
+
+
+def _id_kind(ids: np.ndarray) -> str | None:
+    """'integers', 'floats' or None for ids given as text."""
+    nums = pd.to_numeric(pd.Series(ids), errors="coerce")
+    if len(ids) == 0 or nums.isna().any():
+        return None
+    return "floats" if any("." in i or "e" in i.lower() for i in ids) else "integers"
+
+
+def _id_hint(got: np.ndarray, want: np.ndarray) -> str:
+    """Why ids that mean the same number differ as text: floats for integers, lost zero padding."""
+    g, w = _id_kind(got), _id_kind(want)
+    if g == "floats" and w == "integers":
+        return f"; ids are floats ({got[0]}); expected integers as in the sample ({want[0]})"
+    if g and w and len(got) and len(want):
+        padded = [i for i in want if i.startswith("0") and len(i) > 1]
+        if padded:
+            return f"; the sample's ids are zero-padded text ({padded[0]}): write them as text, not numbers"
+    return ""
 
 
 def validate_submission(
@@ -25,28 +183,30 @@ def validate_submission(
     sample_path: Path | str,
     allowed: dict[str, Iterable[str]] | None = None,
     bounds: dict[str, tuple[float, float]] | None = None,
+    rules: dict[str, ValueRule] | None = None,
 ) -> pd.DataFrame:
-    """Check header, ids (set and order) and values of `path` against `sample_path`; return the frame.
+    """Check header, ids (set and order) and values of `path` against `sample_path`; return the frame (as text).
 
     Numeric columns of the sample must be finite numbers in the submission; text columns must be non-empty and,
-    when `allowed` names the column, one of the allowed values. `bounds` optionally limits numeric columns.
+    when `allowed` names the column, one of the allowed values. `bounds` (closed intervals) and `rules`
+    optionally limit numeric columns.
     """
     path, sample_path = Path(path), Path(sample_path)
     try:
-        sample = pd.read_csv(sample_path)
-    except Exception as e:
-        raise SubmissionError(f"Cannot read the sample submission {sample_path}: {e}") from None
-    try:
-        sub = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
-    except Exception as e:
-        raise SubmissionError(f"{path.name}: cannot be read as CSV: {e}") from None
+        sample = read_submission_csv(sample_path)
+    except SubmissionError as e:
+        raise SubmissionError(f"the sample submission {sample_path}: {e}") from None
+    sub = read_submission_csv(path)
     name = path.name
     if list(sub.columns) != list(sample.columns):
         raise SubmissionError(
-            f"{name}: wrong header. Expected columns {list(sample.columns)}, got {list(sub.columns)}."
+            f"{name}: wrong header: {_header_problem(list(sub.columns), list(sample.columns))}. "
+            f"Expected columns {_short(list(sample.columns))}, got {_short(list(sub.columns))}."
         )
+    if len(sub) == 0:
+        raise SubmissionError(f"{name}: no rows (only a header); the sample submission has {len(sample)}.")
     id_col = sample.columns[0]
-    want_ids = sample[id_col].astype(str).str.strip().to_numpy()
+    want_ids = sample[id_col].fillna("").astype(str).str.strip().to_numpy()
     got_ids = sub[id_col].fillna("").astype(str).str.strip().to_numpy()
     dup = pd.Series(got_ids).duplicated(keep="first").to_numpy()
     if dup.any():
@@ -54,11 +214,12 @@ def validate_submission(
         raise SubmissionError(f"{name}: duplicate {id_col} {got_ids[idx[0]]!r} at {_rows(idx)}.")
     want_set, got_set = set(want_ids), set(got_ids)
     missing = [i for i in want_ids if i not in got_set]
-    if missing:
-        raise SubmissionError(
-            f"{name}: {len(missing)} {id_col}(s) of the sample submission are missing, first: {missing[:5]}."
-        )
     extra = np.flatnonzero([i not in want_set for i in got_ids])
+    if missing:
+        hint = _id_hint(got_ids[extra], np.array(missing)) if len(extra) else ""
+        raise SubmissionError(
+            f"{name}: {len(missing)} {id_col}(s) of the sample submission are missing, first: {missing[:5]}{hint}."
+        )
     if len(extra):
         raise SubmissionError(
             f"{name}: {len(extra)} {id_col}(s) not in the sample submission, first {got_ids[extra[0]]!r} "
@@ -70,32 +231,24 @@ def validate_submission(
             f"{name}: ids are not in the sample submission's order; first difference at {_rows(moved)}: "
             f"expected {want_ids[moved[0]]!r}, got {got_ids[moved[0]]!r}."
         )
+    limits = dict(rules or {})
+    for col, (lo, hi) in (bounds or {}).items():
+        limits.setdefault(col, ValueRule(lo, hi))
     for col in sample.columns[1:]:
         values = sub[col]
         empty = np.flatnonzero(values.isna().to_numpy())
         if len(empty):
             raise SubmissionError(f"{name}: column {col} is empty (missing value) at {_rows(empty)}.")
-        if pd.api.types.is_numeric_dtype(sample[col]):
-            nums = pd.to_numeric(values, errors="coerce")
-            lowered = values.str.strip().str.lower()
-            bad = np.flatnonzero(nums.isna().to_numpy() & ~lowered.isin(["nan", "-nan"]).to_numpy())
-            if len(bad):
-                raise SubmissionError(
-                    f"{name}: column {col} must be numeric; non-numeric value {values.iloc[bad[0]]!r} at {_rows(bad)}."
-                )
-            arr = nums.to_numpy(dtype=float)
-            nan = np.flatnonzero(np.isnan(arr))
-            if len(nan):
-                raise SubmissionError(f"{name}: column {col} has NaN at {_rows(nan)}.")
-            inf = np.flatnonzero(np.isinf(arr))
-            if len(inf):
-                raise SubmissionError(f"{name}: column {col} has an infinite value at {_rows(inf)}.")
-            if bounds and col in bounds:
-                lo, hi = bounds[col]
-                out = np.flatnonzero((arr < lo) | (arr > hi))
+        if _is_numeric(sample[col]) or col in limits:
+            arr = _numbers(name, col, values)
+            rule = limits.get(col)
+            if rule is not None:
+                out = rule.violations(arr)
                 if len(out):
+                    why = f" ({rule.why})" if rule.why else ""
                     raise SubmissionError(
-                        f"{name}: column {col} must lie in [{lo}, {hi}]; got {arr[out[0]]} at {_rows(out)}."
+                        f"{name}: column {col} must be {rule.describe()}{why}; got {values.iloc[out[0]]} at "
+                        f"{_rows(out)}{f' ({len(out)} rows in all)' if len(out) > 1 else ''}."
                     )
         elif allowed and col in allowed:
             ok = set(allowed[col])
@@ -106,3 +259,33 @@ def validate_submission(
                     f"valid values: {', '.join(sorted(ok)[:20])}{' ...' if len(ok) > 20 else ''}."
                 )
     return sub
+
+
+def _numbers(name: str, col: str, values: pd.Series) -> np.ndarray:
+    """The column as finite floats, or a SubmissionError naming the first bad line."""
+    nums = pd.to_numeric(values, errors="coerce")
+    lowered = values.str.strip().str.lower()
+    bad = np.flatnonzero(nums.isna().to_numpy() & ~lowered.isin(["nan", "-nan"]).to_numpy())
+    if len(bad):
+        raise SubmissionError(
+            f"{name}: column {col} must be numeric; non-numeric value {values.iloc[bad[0]]!r} at {_rows(bad)}."
+        )
+    arr = nums.to_numpy(dtype=float)
+    nan = np.flatnonzero(np.isnan(arr))
+    if len(nan):
+        raise SubmissionError(f"{name}: column {col} has NaN at {_rows(nan)}.")
+    inf = np.flatnonzero(np.isinf(arr))
+    if len(inf):
+        raise SubmissionError(f"{name}: column {col} has an infinite value at {_rows(inf)}.")
+    return arr
+
+
+def _short(cols: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(c) for c in cols[:limit])
+    return f"[{shown}{f', ... ({len(cols)} in all)' if len(cols) > limit else ''}]"
+
+
+def describe_valid(path: Path | str, frame: pd.DataFrame | None = None) -> str:
+    """'N rows, columns a, b' for a submission that passed."""
+    frame = frame if frame is not None else read_submission_csv(Path(path))
+    return f"{len(frame)} rows, columns {_short(list(frame.columns))}"

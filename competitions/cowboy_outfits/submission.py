@@ -94,6 +94,11 @@ def validate(data: Data, path: Path) -> int:
         raise SubmissionError(f"{path.name}: {ANSWER} is not valid JSON ({e}).") from None
     if not isinstance(doc, list):
         raise SubmissionError(f"{path.name}: {ANSWER} must be a JSON list of detections, got {type(doc).__name__}.")
+    if not doc:
+        raise SubmissionError(
+            f"{path.name}: {ANSWER} is an empty list: no detections at all (the COCO scorer cannot score it); "
+            "was the prediction step skipped?"
+        )
     known = {int(i): (int(w), int(h)) for i, (w, h) in zip(data.test_ids, data.info["test_sizes"], strict=True)}
     problems = [(i, p) for i, r in enumerate(doc) if (p := _problem(i, r, known)) is not None]
     if problems:

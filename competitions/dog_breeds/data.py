@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError, Data
 from pipeline.imagefiles import check_image_files
-from pipeline.submission import SubmissionError, validate_submission
+from pipeline.submission import SubmissionError, read_header, validate_submission
 
 EPS = 1e-15  # Kaggle clips probabilities to [EPS, 1 - EPS]
 
@@ -103,13 +103,19 @@ def validate(data: Data, path: Path) -> None:
     """Header exactly id + the sorted breeds of the sample; its ids in its order; probabilities finite, in [0, 1]."""
     path = Path(path)
     want = ["id", *sorted(data.classes)]
-    header = list(pd.read_csv(path, nrows=0).columns)
+    header = read_header(path)
     if header != want:
+        missing = [c for c in want if c not in header]
         i = next((i for i, (a, b) in enumerate(zip(header, want, strict=False)) if a != b), None)
-        where = f"column {i + 1}: expected {want[i]!r}, got {header[i]!r}" if i is not None else "a different count"
+        if missing:
+            where = f"column {missing[0]!r} is missing" + (f" ({len(missing)} in all)" if len(missing) > 1 else "")
+        elif i is not None:
+            where = f"column {i + 1}: expected {want[i]!r}, got {header[i]!r}"
+        else:
+            where = f"unexpected column {header[len(want)]!r}"
         raise SubmissionError(
             f"{path.name}: columns must be id followed by the {len(want) - 1} breeds in alphabetical order "
-            f"(the sample submission's header); got {len(header)} columns, first difference at {where}."
+            f"(the sample submission's header); got {len(header)} columns: {where}."
         )
     sub = validate_submission(path, data.sample_submission, bounds={b: (0.0, 1.0) for b in data.classes})
     sums = sub[list(data.classes)].astype(float).sum(axis=1).to_numpy()

@@ -1,7 +1,7 @@
 """House Prices - Advanced Regression Techniques: tabular regression scored by RMSE of log prices."""
 
 from competitions.house_prices.config import PRESETS, Config
-from competitions.house_prices.data import EXPECTED_FILES, load, score, write_submission
+from competitions.house_prices.data import EXPECTED_FILES, load, score, validate, write_submission
 from competitions.house_prices.recipe import models, search_space
 from competitions.house_prices.sample import sample
 from pipeline.contract import Metric
@@ -22,5 +22,6 @@ __all__ = [
     "sample",
     "score",
     "search_space",
+    "validate",
     "write_submission",
 ]

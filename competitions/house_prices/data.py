@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError, Data
+from pipeline.submission import ValueRule, validate_submission
 
 EXPECTED_FILES = ["train.csv", "test.csv", "sample_submission.csv"]
 TARGET = "SalePrice"
 ID = "Id"
+# Kaggle scores RMSE of log prices: a price must be a finite number above 0 (finite is checked for every column).
+SUBMISSION_RULES = {TARGET: ValueRule(low=0.0, low_open=True, why="the metric takes the log of the price")}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -37,9 +40,7 @@ def load(cfg: Any, data_dir: Path) -> Data:
             f"(Id {train[ID].iloc[bad[0]]}) has {train[TARGET].iloc[bad[0]]!r}."
         )
     features = [c for c in train.columns if c not in (ID, TARGET)]
-    missing = [c for c in features if c not in test]
-    if missing:
-        raise ContractError(f"{data_dir / 'test.csv'}: missing feature column(s) {', '.join(missing[:10])}.")
+    _check_columns(data_dir, features, [c for c in test.columns if c != ID])
     dropped = 0
     if cfg.drop_outliers:
         out = (train["GrLivArea"] > cfg.outlier_area) & (price < cfg.outlier_price)
@@ -54,6 +55,38 @@ def load(cfg: Any, data_dir: Path) -> Data:
         data_dir=data_dir,
         info={"outliers_dropped": dropped},
     )
+
+
+def _check_columns(data_dir: Path, train_features: list[str], test_features: list[str]) -> None:
+    """train.csv and test.csv must share their feature columns; blame the file whose column is not Kaggle's."""
+    only_train = [c for c in train_features if c not in test_features]
+    only_test = [c for c in test_features if c not in train_features]
+    if not only_train:
+        return
+    known = _schema_columns()
+    odd_train = [c for c in only_train if c not in known]
+    if odd_train or not known:
+        renamed = f" (test.csv has {only_test[0]!r} instead: renamed?)" if only_test else ""
+        raise ContractError(
+            f"{data_dir / 'train.csv'}: column {only_train[0]!r} is not a column of the competition's data and not in "
+            f"test.csv{renamed}; restore the file as downloaded."
+        )
+    raise ContractError(f"{data_dir / 'test.csv'}: missing feature column(s) {', '.join(only_train[:10])}.")
+
+
+def _schema_columns() -> set[str]:
+    """Kaggle's column names (from schema.json beside this file), or an empty set when it is absent."""
+    import json
+
+    try:
+        return {c["name"] for c in json.loads((Path(__file__).parent / "schema.json").read_text())["columns"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def validate(data: Data, path: Path) -> None:
+    """Id,SalePrice against the sample submission: its ids in its order, prices finite and > 0."""
+    validate_submission(path, data.sample_submission, rules=SUBMISSION_RULES)
 
 
 def score(y_true: np.ndarray, pred: np.ndarray) -> float:
