@@ -9,7 +9,7 @@ import sys
 from pipeline.contract import ContractError
 
 # Explicit list, in the order --help shows them. Each module defines HELP, add_arguments(parser) and main(args).
-COMMANDS = ("run", "list", "runs", "ensemble", "download", "submit", "submissions", "tune")
+COMMANDS = ("run", "list", "runs", "ensemble", "download", "validate", "submit", "submissions", "tune")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,27 @@ def main(argv: list[str] | None = None) -> int:
     except ContractError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        message = bad_input_message(e)
+        if message is None:
+            raise  # a real bug: keep its traceback
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: resume with --resume RUN_DIR", file=sys.stderr)
         return 130
+
+
+def bad_input_message(e: BaseException) -> str | None:
+    """One line for errors that come from the user's files rather than from a bug (None: not one of those).
+
+    A file that cannot be opened (OSError naming it), text that is not UTF-8, and pandas' CSV parse errors.
+    """
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.filename}: {e.strerror or e}"
+    if isinstance(e, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({e}); save it as UTF-8."
+    if type(e).__module__.startswith("pandas") and type(e).__name__ in ("ParserError", "EmptyDataError"):
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return f"a CSV file cannot be parsed ({type(e).__name__}: {first})."
+    return None

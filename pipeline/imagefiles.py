@@ -56,3 +56,106 @@ def check_image_files(
                     f"({type(e).__name__}: {e}); replace the file or remove its row."
                 ) from None
     return paths, sizes
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+CACHE_FILE = ".images-verified"  # in the data folder: one line per verified listing (a hash of paths, sizes, mtimes)
+_CHUNK = 2000
+
+
+def decode_problem(path: str) -> str | None:
+    """Why an image cannot be decoded, or None.
+
+    PNGs are verified (every chunk read to IEND and its CRC checked, no inflating: 3x faster than a decode, and a
+    truncated or damaged file fails); JPEGs decode at 1/8 scale (draft: the whole entropy-coded stream is still
+    read); other formats decode fully.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.format == "PNG":
+                im.verify()
+                return None
+            if im.format == "JPEG":
+                im.draft("RGB", (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
+            im.load()
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def _check_chunk(paths: list[str]) -> list[tuple[int, str]]:
+    return [(i, why) for i, p in enumerate(paths) if (why := decode_problem(p)) is not None]
+
+
+def _listing_key(paths: Sequence[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in paths:
+        st = os.stat(p)
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def image_paths(*arrays: object) -> list[str]:
+    """The image file paths among a Data's X / X_test (arrays of path strings), in order; [] for other inputs."""
+    out: list[str] = []
+    for a in arrays:
+        listed = isinstance(a, np.ndarray) and a.ndim == 1 and len(a) and isinstance(a[0], str | os.PathLike)
+        if listed and str(a[0]).lower().endswith(IMAGE_SUFFIXES):
+            out.extend(str(p) for p in a)
+    return out
+
+
+def verify_images(
+    paths: Sequence[str], cache_dir: Path | None = None, workers: int | None = None, show_progress: bool = False
+) -> int:
+    """Decode every image (see decode_problem) before training; fail naming the first damaged file.
+
+    The verified listing is remembered in cache_dir/.images-verified (when writable), so the check runs once per
+    data folder until a file is added, removed or changed. Returns the number of images decoded (0 when cached).
+    """
+    if not paths:
+        return 0
+    key = _listing_key(paths)
+    cache = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
+    if cache is not None and cache.is_file() and key in cache.read_text().split():
+        return 0
+    chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
+    workers = workers or min(len(chunks), os.cpu_count() or 1)
+    bad: list[tuple[int, str]] = []
+    from pipeline.runlog import progress
+
+    with progress(show_progress) as bar:
+        task = bar.add_task("checking images", total=len(paths))
+        if workers <= 1 or len(chunks) == 1:
+            for c, chunk in enumerate(chunks):
+                bad += [(c * _CHUNK + i, why) for i, why in _check_chunk(chunk)]
+                bar.advance(task, len(chunk))
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold CUDA or thread pools
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                for c, found in enumerate(pool.map(_check_chunk, chunks)):
+                    bad += [(c * _CHUNK + i, why) for i, why in found]
+                    bar.advance(task, len(chunks[c]))
+    if bad:
+        i, why = bad[0]
+        more = f" ({len(bad)} damaged image(s) in all)" if len(bad) > 1 else ""
+        raise ImageFileError(
+            f"image {paths[i]} cannot be decoded ({why}){more}; replace the file (e.g. download the data again) "
+            "or remove its row from the CSV."
+        )
+    if cache is not None:
+        try:
+            old = cache.read_text().split() if cache.is_file() else []
+            from pipeline.atomic import write_text
+
+            write_text(cache, "\n".join([*old[-20:], key]) + "\n")
+        except OSError:
+            pass  # a read-only data folder: the check simply runs again next time
+    return len(paths)

@@ -68,7 +68,7 @@ def leaderboard_score(run_dir: Path) -> float | None:
 
 
 def print_runs(runs: list[dict[str, Any]]) -> None:
-    """Table of past runs: time, CV, LB, models, tag, submission."""
+    """Table of past runs: time, CV, LB, models, tag, submission (failed runs: "failed" and their error)."""
     from rich.table import Table
 
     t = Table(title="runs")
@@ -76,15 +76,21 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
         t.add_column(col, overflow="fold")
     for s in runs:
         lb = leaderboard_score(Path(s["run_dir"]))
+        status = s.get("status", "complete")
+        if status != "complete":  # failed/interrupted: its state instead of a score, its error instead of a file
+            cv, last = f"[red]{status}[/red]", f"{s.get('error', '')}  (resume: {s.get('resume', '')})"
+        else:
+            cv = f"{s['cv']:.5f}" if isinstance(s.get("cv"), int | float) else ""
+            last = _relative(s.get("published", ""))
         t.add_row(
             s.get("started", "").replace("T", " "),
             s.get("competition", ""),
             s.get("run_id", ""),
-            f"{s['cv']:.5f}" if isinstance(s.get("cv"), int | float) else "",
+            cv,
             f"{lb:.5f}" if lb is not None else "",
             ", ".join(s.get("models", {})),
             ("sample " if s.get("sample") else "") + (s.get("tag") or ""),
-            _relative(s.get("published", "")),
+            last,
         )
     _console().print(t if runs else "no runs yet")
 

@@ -1,7 +1,8 @@
 """Run folders: `runs/<competition>/<timestamp>[-tag]/` holds everything a run made, for audit, resume and blending.
 
 Layout (every file written atomically):
-    summary.json       competition, slug, run id, sample flag, metric, CV per model and blend, submission path
+    summary.json       "status" (complete | failed | interrupted), competition, slug, run id, sample flag, metric,
+                       CV per model and blend, submission path; a failed run's error
     config.json        resolved Config and the overrides that produced it
     command.json       argv and the parsed CLI options (replayed by --resume)
     env.json           git sha and dirty flag, library versions, device, python, platform
@@ -18,6 +19,7 @@ Layout (every file written atomically):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.metadata
 import platform
@@ -26,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import read_json
+from pipeline.atomic import read_json, write_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIBRARIES = (
@@ -112,6 +114,57 @@ def list_runs(competition: str | None = None, root: Path | None = None) -> list[
 
 
 def latest_run(competition: str, root: Path | None = None) -> Path | None:
-    """The newest finished run folder of a competition."""
-    runs = list_runs(competition, root)
+    """The newest finished (complete) run folder of a competition."""
+    runs = [r for r in list_runs(competition, root) if r.get("status", "complete") == "complete"]
     return Path(runs[0]["run_dir"]) if runs else None
+
+
+def run_is_complete(run_dir: Path) -> bool:
+    """Whether a run folder holds a finished run (a summary.json that is not a failure record)."""
+    try:
+        summary = read_json(Path(run_dir) / "summary.json")
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("status", "complete") == "complete"
+
+
+def mark_failed(run_dir: Path, error: BaseException) -> None:
+    """Record a failure: the error (and its traceback) in log.txt, "status": "failed" in summary.json.
+
+    Never raises (it runs while another exception is on its way out) and never replaces a complete run's summary.
+    """
+    import traceback
+
+    try:
+        run_dir = Path(run_dir)
+        if run_is_complete(run_dir):
+            return
+        interrupted = isinstance(error, KeyboardInterrupt)
+        message = "interrupted" if interrupted else (str(error).strip().splitlines() or [type(error).__name__])[0]
+        stamp = dt.datetime.now()
+        with open(run_dir / "log.txt", "a") as f:
+            f.write(f"{stamp:%H:%M:%S} {'interrupted' if interrupted else 'failed'}: {message}\n")
+            if not interrupted:
+                f.write("".join(traceback.format_exception(error)))
+        command = {}
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            command = read_json(run_dir / "command.json").get("options", {})
+        started = dt.datetime.fromtimestamp(run_dir.stat().st_ctime)
+        write_json(
+            run_dir / "summary.json",
+            {
+                "status": "interrupted" if interrupted else "failed",
+                "error": message,
+                "error_type": type(error).__name__,
+                "competition": run_dir.parent.name,
+                "run_id": run_dir.name,
+                "run_dir": str(run_dir),
+                "sample": bool(command.get("sample")),
+                "tag": command.get("tag"),
+                "started": started.isoformat(timespec="seconds"),
+                "finished": stamp.isoformat(timespec="seconds"),
+                "resume": f"python -m pipeline run --resume {run_dir}",
+            },
+        )
+    except Exception:  # noqa: S110 - the original error matters more than its record
+        pass

@@ -20,7 +20,8 @@ from pipeline.contract import ContractError, Data, FitContext, competition_name,
 from pipeline.datasets import resolve_data
 from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
 from pipeline.folds import fold_ids, make_folds
-from pipeline.runfolder import environment, new_run_dir
+from pipeline.imagefiles import image_paths, verify_images
+from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress
 from pipeline.stages import finish_run
 from pipeline.vision import distributed
@@ -71,6 +72,33 @@ def check_data(data: Data, name: str) -> None:
 def run(opts: RunOptions) -> Path:
     """Run the whole pipeline; return the run folder.
 
+    A failure after the run folder exists is recorded in its log.txt and summary.json ("status": "failed"); an
+    exception raised by the caller's own `report` hook (a pruned trial) is a deliberate stop and is not.
+    """
+    created: list[Path] = []
+    stops: list[BaseException] = []
+    if opts.report is not None:
+        hook = opts.report
+
+        def report(info: dict[str, Any]) -> None:
+            try:
+                hook(info)
+            except BaseException as e:
+                stops.append(e)
+                raise
+
+        opts = dataclasses.replace(opts, report=report)
+    try:
+        return _run(opts, created)
+    except BaseException as e:
+        if created and distributed.is_main() and not any(e is s for s in stops):
+            mark_failed(created[0], e)
+        raise
+
+
+def _run(opts: RunOptions, created: list[Path]) -> Path:
+    """The whole pipeline; `created` receives the run folder as soon as it exists.
+
     Under torchrun (WORLD_SIZE > 1) every rank runs this: models that support DDP are trained by all ranks together,
     any other model by rank 0 alone; only rank 0 writes files, logs and blends (docs/distributed.md).
     """
@@ -92,6 +120,21 @@ def run(opts: RunOptions) -> Path:
         if unknown:
             raise ContractError(f"Unknown model(s) {', '.join(unknown)}. Models of {name}: {', '.join(selected)}.")
         selected = {m: selected[m] for m in opts.models}
+    if opts.resume and run_is_complete(Path(opts.resume)):
+        RunLog(None, quiet=opts.quiet or not main)(
+            f"{opts.resume} is already complete; nothing to do (its submission and files are unchanged)."
+        )
+        return Path(opts.resume)
+    # Everything that can be refused from the data is checked before the run folder exists.
+    data = module.load(cfg, data_dir)
+    check_data(data, name)
+    y = np.asarray(data.y)
+    kind = getattr(module, "FOLDS", "kfold")
+    _check_fold_count(y, k, kind, data.groups, holdout)
+    paths = image_paths(data.X, data.X_test)
+    if paths:
+        show = interactive() and not opts.quiet and main
+        distributed.in_turn(lambda: verify_images(paths, cache_dir=data_dir, show_progress=show))
 
     root = Path(opts.runs_root) if opts.runs_root else None
     if opts.resume:
@@ -99,6 +142,7 @@ def run(opts: RunOptions) -> Path:
     else:
         tag = "-".join(t for t in (opts.tag, "sample" if is_sample else None) if t) or None
         run_dir = distributed.from_main(lambda: new_run_dir(name, tag, root))
+    created.append(run_dir)
     log = RunLog(run_dir / "log.txt" if main else None, quiet=opts.quiet or not main)
     needs_torch = any(accepts_context(e) for e in selected.values())
     device = distributed.local_device(pick_device() if needs_torch else "cpu")
@@ -112,10 +156,6 @@ def run(opts: RunOptions) -> Path:
     source = "built-in sample" if is_sample else data_dir
     log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {source})")
 
-    data = module.load(cfg, data_dir)
-    check_data(data, name)
-    y = np.asarray(data.y)
-    kind = getattr(module, "FOLDS", "kfold")
     folds = distributed.from_main(lambda: _folds(run_dir / "folds.npy", y, k, opts, kind, data.groups, holdout))
     classification = data.classes is not None
     fids = fold_ids(folds)
@@ -210,6 +250,26 @@ def run(opts: RunOptions) -> Path:
     out = finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, is_sample, opts, log, t_start)
     distributed.barrier()
     return out
+
+
+def _check_fold_count(y: np.ndarray, k: int, kind: str, groups: Any, holdout: float) -> None:
+    """--folds against the data: at most one fold per row (per group; per row of the rarest class when stratified)."""
+    if holdout:
+        return
+    n = len(y)
+    if k > n:
+        raise ContractError(f"--folds {k} is more than the {n} training rows; use --folds 2..{n}.")
+    if kind == "stratified" and n:
+        labels, counts = np.unique(y, return_counts=True)
+        if counts.min() < k:
+            raise ContractError(
+                f"--folds {k}: stratified folds need {k} rows of every class; the rarest class "
+                f"({labels[counts.argmin()]}) has {counts.min()}. Use --folds {max(2, int(counts.min()))} or fewer."
+            )
+    if kind == "group" and groups is not None:
+        n_groups = len(np.unique(np.asarray(groups)))
+        if k > n_groups:
+            raise ContractError(f"--folds {k} is more than the {n_groups} groups of the data; use fewer --folds.")
 
 
 def _folds(path: Path, y: np.ndarray, k: int, opts: RunOptions, kind: str, groups: Any, holdout: float) -> np.ndarray:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 from pipeline.contract import ContractError
 
 HELP = "Run the pipeline: data -> folds -> models -> blend -> validated submission."
+# Config keys --resume may change (with --set, --preset or --params): they change how long models train, not what
+# the saved folds and predictions mean. Deep models continue from their last epoch checkpoint.
+RESUMABLE_KEYS = ("epochs",)
+SEED_LIMIT = 2**32
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="override a Config field (repeatable)",
     )
     p.add_argument("--params", help="JSON file of Config overrides (e.g. best params from `tune`)")
-    p.add_argument("--seed", type=int, default=0, help="seed for folds and models (default 0)")
+    p.add_argument("--seed", type=int, help="seed for folds and models, 0..2**32-1 (default 0)")
     p.add_argument("--folds", type=int, help="number of CV folds (default: the competition's Config)")
     p.add_argument("--time-limit", type=float, metavar="SECONDS", help="hard wall-clock budget for the whole run")
     p.add_argument("--tag", help="suffix for the run folder name")
@@ -43,29 +49,138 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no console output except errors")
 
 
-def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOptions (heavy import kept lazy)
-    """RunOptions from parsed arguments; with --resume, the saved options of that run plus any new --set."""
+def check_values(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot be right, before any data is read or any run folder exists."""
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise ContractError(f"--time-limit must be a number of seconds > 0, got {args.time_limit:g}.")
+    if args.seed is not None and not 0 <= args.seed < SEED_LIMIT:
+        raise ContractError(f"--seed must be an integer in 0..{SEED_LIMIT - 1}, got {args.seed}.")
+    if args.folds is not None and args.folds < 2:
+        raise ContractError(f"--folds must be at least 2 (and at most the number of training rows), got {args.folds}.")
+    if args.jobs is not None and args.jobs < 1:
+        raise ContractError(f"--jobs must be at least 1, got {args.jobs}.")
+    if args.models is not None and not [m for m in args.models.split(",") if m.strip()]:
+        raise ContractError(f"--models {args.models!r} names no model; give a comma-separated list such as ridge,lgbm.")
+    if args.params is not None:
+        read_params(args.params)
+
+
+def read_params(path: str) -> dict[str, Any]:
+    """The JSON object of a --params file, or a one-line error naming the file and what it holds."""
+    p = Path(path).expanduser()
+    try:
+        value = json.loads(p.read_text())
+    except OSError as e:
+        raise ContractError(f"--params {path}: cannot read it ({e.strerror or e}).") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ContractError(f"--params {path}: not valid JSON ({e}).") from None
+    if not isinstance(value, dict):
+        raise ContractError(
+            f'--params {path}: must hold a JSON object of Config overrides like {{"lr": 0.1}}, '
+            f"got a {type(value).__name__} ({json.dumps(value)[:60]})."
+        )
+    return value
+
+
+def _models(args: argparse.Namespace) -> list[str] | None:
+    return [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+
+
+def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (heavy import kept lazy)
+    """The saved options of the run to resume, with what may change; anything that would change the meaning of the
+    saved folds and predictions is refused, naming the option and both values."""
+    from pipeline.config import config_dict, resolve_config
+    from pipeline.contract import load_competition, resolve_competition_path
     from pipeline.runner import RunOptions
     from pipeline.vision import distributed
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    run_dir = Path(args.resume)
+
+    def read() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        try:
+            command = json.loads((run_dir / "command.json").read_text())
+        except (OSError, ValueError):
+            return None
+        try:
+            config = json.loads((run_dir / "config.json").read_text())
+        except (OSError, ValueError):
+            config = {}
+        return command, config
+
+    # under torchrun rank 0 reads them: the other nodes need no copy of the run folder
+    found = distributed.from_main(read)
+    if found is None or not isinstance(found[0].get("options"), dict):
+        raise ContractError(f"--resume {args.resume}: not a run folder (no readable command.json).")
+    command, config = found
+    opts = RunOptions(**command["options"])
+    where = f"--resume {args.resume}"
+    saved_name = resolve_competition_path(opts.competition)[0]
+    if args.competition and resolve_competition_path(args.competition)[0] != saved_name:
+        raise ContractError(
+            f"{where}: that run is of {saved_name.rsplit('.', 1)[-1]}, not "
+            f"{resolve_competition_path(args.competition)[0].rsplit('.', 1)[-1]}; name its competition or none."
+        )
+
+    def refuse(option: str, saved: Any, given: Any) -> None:
+        raise ContractError(
+            f"{where}: {option} {given} differs from the run's {saved}; resuming would mix predictions of different "
+            "runs. Start a new run instead (without --resume)."
+        )
+
+    if args.sample and not opts.sample:
+        refuse("--sample", "data " + str(command.get("resolved_data")), "(the built-in sample)")
+    if args.data is not None:
+        saved_data = opts.data or command.get("resolved_data")
+        if opts.sample or saved_data is None or Path(args.data).expanduser().resolve() != Path(saved_data).resolve():
+            refuse("--data", "built-in sample" if opts.sample else saved_data, args.data)
+    if args.seed is not None and args.seed != opts.seed:
+        refuse("--seed", opts.seed, args.seed)
+    saved_folds = opts.folds or (config.get("config") or {}).get("folds")
+    if args.folds is not None and args.folds != saved_folds:
+        refuse("--folds", saved_folds, args.folds)
+    models = _models(args)
+    if models:
+        outside = [m for m in models if opts.models and m not in opts.models]
+        if outside:
+            refuse("--models", ",".join(opts.models or []), ",".join(models))
+        opts.models = models
+    opts.preset = args.preset or opts.preset
+    opts.params = args.params or opts.params
+    opts.sets = list(opts.sets) + list(args.sets)
+    if "config" in config and (args.preset or args.params or args.sets):
+        module = load_competition(opts.competition)
+        params = Path(opts.params) if opts.params else None
+        new = config_dict(resolve_config(module, opts.preset, params, opts.sets)[0])
+        changed = [k for k in new if k in config["config"] and new[k] != config["config"][k]]
+        fixed = [k for k in changed if k not in RESUMABLE_KEYS]
+        if fixed:
+            k = fixed[0]
+            raise ContractError(
+                f"{where}: the new options change {k} ({config['config'][k]!r} -> {new[k]!r}); on resume only "
+                f"{', '.join(RESUMABLE_KEYS)} may change (and --time-limit, --jobs, --models within the run's). "
+                "Start a new run instead."
+            )
+    opts.resume = str(run_dir)
+    if args.time_limit is not None:
+        opts.time_limit = args.time_limit  # else the saved limit holds
+    opts.quiet = args.quiet
+    opts.sync_bn = opts.sync_bn or args.sync_bn
+    if args.jobs:
+        opts.jobs = args.jobs
+    return opts
+
+
+def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOptions (heavy import kept lazy)
+    """RunOptions from parsed arguments; with --resume, the saved options of that run plus what may change."""
+    from pipeline.runner import RunOptions
+
+    check_values(args)
     if args.resume:
-        saved = Path(args.resume) / "command.json"
-        # under torchrun rank 0 reads it: the other nodes need no copy of the run folder
-        options = distributed.from_main(lambda: json.loads(saved.read_text())["options"] if saved.exists() else None)
-        if options is None:
-            raise ContractError(f"--resume {args.resume}: not a run folder (no command.json).")
-        opts = RunOptions(**options)
-        opts.sets = list(opts.sets) + list(args.sets)
-        opts.resume = str(Path(args.resume))
-        opts.time_limit = args.time_limit
-        opts.quiet = args.quiet
-        opts.sync_bn = opts.sync_bn or args.sync_bn
-        if args.jobs:
-            opts.jobs = args.jobs
-        return opts
+        return _resume_options(args)
     if not args.competition:
         raise ContractError("run: give a competition folder (e.g. competitions/house_prices) or --resume RUN_DIR.")
+    if args.sample and args.data:
+        raise ContractError("run: give --data or --sample, not both.")
     return RunOptions(
         competition=args.competition,
         data=args.data,
@@ -73,11 +188,11 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
         preset=args.preset,
         sets=list(args.sets),
         params=args.params,
-        seed=args.seed,
+        seed=args.seed if args.seed is not None else 0,
         folds=args.folds,
         time_limit=args.time_limit,
         tag=args.tag,
-        models=models,
+        models=_models(args),
         jobs=args.jobs,
         quiet=args.quiet,
         sync_bn=args.sync_bn,
