@@ -1,37 +1,34 @@
-"""Kaggle credentials: find them the way the kaggle client does, never show them, build an authenticated client.
+"""Kaggle credentials: find them the way the kaggle client does, check them before use, never show them.
 
-`import kaggle` authenticates at import time (and prints help or exits when it cannot), so the kaggle package is
-imported only in `connect()`, after `find_credentials()` has confirmed there is something to authenticate with.
+The kaggle client (2.x) looks in this order: an API token (KAGGLE_API_TOKEN, ~/.kaggle/access_token), the legacy
+API key (KAGGLE_USERNAME/KAGGLE_KEY over kaggle.json), then `kaggle auth login`'s OAuth credentials. Only the
+description of a source is ever printed, never a value or a file's content.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.contract import ContractError
+from pipeline.kaggle_types import SETTINGS_URL, Credentials, KaggleError
 
-SETTINGS_URL = "https://www.kaggle.com/settings/api"
+__all__ = [
+    "SETTINGS_URL",
+    "Credentials",
+    "KaggleError",
+    "config_path",
+    "find_credentials",
+    "no_credentials_message",
+    "redact",
+    "require_credentials",
+    "secret_values",
+]
 
-
-class KaggleError(ContractError):
-    """Kaggle refused, could not be reached, or the user must act first (credentials, rules, limits)."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Where the kaggle client will find credentials (a description, never the values) and the secret values."""
-
-    source: str
-    kind: str  # "token", "key" or "oauth"
-    secrets: tuple[str, ...] = field(default=(), repr=False)
+TOKEN_PREFIX = "KGAT_"  # new-style API tokens ("Generate New Token" on the settings page) start with this
 
 
 def config_path() -> Path:
@@ -62,12 +59,33 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def find_credentials() -> Credentials | None:
-    """The credentials the kaggle client would use, in its order: access token, API key, OAuth login; or None."""
+def _kaggle_json(path: Path) -> tuple[dict[str, Any], str]:
+    """kaggle.json's values and, when it cannot serve as credentials, why (without quoting its content)."""
+    if not path.is_file():
+        return {}, ""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        return {}, f"cannot be read ({type(e).__name__})"
+    if not text.strip():
+        return {}, "is empty"
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        where = f"line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else "?"
+        return {}, f"is not valid JSON (error at {where})"
+    if not isinstance(data, dict):
+        return {}, "is not a JSON object"
+    missing = [k for k in ("username", "key") if not isinstance(data.get(k), str) or not data.get(k)]
+    return data, f'has no "{missing[0]}" value' if missing else ""
+
+
+def _access_token() -> Credentials | None:
     token = os.environ.get("KAGGLE_API_TOKEN")
     if token:
-        if Path(token).expanduser().is_file():
-            value = _read_text(Path(token).expanduser())
+        path = Path(token).expanduser()
+        if path.is_file():
+            value = _read_text(path)
             if value:
                 return Credentials("the file named by KAGGLE_API_TOKEN", "token", (value,))
         else:
@@ -76,32 +94,61 @@ def find_credentials() -> Credentials | None:
         value = _read_text(Path(os.path.expanduser("~")) / ".kaggle" / name)
         if value:
             return Credentials(f"~/.kaggle/{name}", "token", (value,))
+    return None
+
+
+def _misplaced_token(where: str) -> KaggleError:
+    return KaggleError(
+        f"The API key in {where} is a new-style API token (it starts with {TOKEN_PREFIX}), which Kaggle does not "
+        "accept as a legacy key. Move it: set KAGGLE_API_TOKEN to it, or save it alone in ~/.kaggle/access_token "
+        f"(chmod 600), and remove it from {where}."
+    )
+
+
+def find_credentials() -> Credentials | None:
+    """The credentials the kaggle client would use (token, API key, OAuth login), or None when there are none.
+
+    Raises KaggleError when the credentials that would be used cannot work: a malformed kaggle.json, or a
+    new-style token pasted where the legacy key belongs.
+    """
+    token = _access_token()
+    if token is not None:
+        return token
     path = config_path()
-    file_values = _read_json(path) if path.is_file() else {}
-    user = os.environ.get("KAGGLE_USERNAME") or file_values.get("username")
-    key = os.environ.get("KAGGLE_KEY") or file_values.get("key")
+    file_values, problem = _kaggle_json(path)
+    env_user, env_key = os.environ.get("KAGGLE_USERNAME"), os.environ.get("KAGGLE_KEY")
+    user = env_user or file_values.get("username")
+    key = env_key or file_values.get("key")
+    if key and str(key).startswith(TOKEN_PREFIX):
+        raise _misplaced_token("KAGGLE_KEY" if env_key else f'{path} ("key")')
     if user and key:
-        from_env = bool(os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
-        return Credentials("KAGGLE_USERNAME/KAGGLE_KEY" if from_env else str(path), "key", (str(key),))
+        both_env = bool(env_user and env_key)
+        return Credentials("KAGGLE_USERNAME/KAGGLE_KEY" if both_env else str(path), "key", (str(key),), str(user))
     oauth = _read_json(Path(os.path.expanduser("~")) / ".kaggle" / "credentials.json")
     if oauth.get("refresh_token"):
         values = tuple(str(oauth[k]) for k in ("refresh_token", "access_token") if oauth.get(k))
         return Credentials("~/.kaggle/credentials.json (kaggle auth login)", "oauth", values)
+    if problem and path.is_file():
+        raise KaggleError(
+            f"{path} is malformed: it {problem}. It must be the kaggle.json downloaded from {SETTINGS_URL}: "
+            '{"username": "...", "key": "..."}. Download it again, or use an API token instead '
+            "(KAGGLE_API_TOKEN or ~/.kaggle/access_token)."
+        )
     return None
 
 
 def no_credentials_message(action: str) -> str:
-    """What to do when there are no Kaggle credentials at all."""
-    target = config_path() if os.environ.get("KAGGLE_CONFIG_DIR") else "~/.kaggle/kaggle.json"
+    """What to do when there are no Kaggle credentials at all: token methods first, kaggle.json as legacy."""
+    legacy = config_path() if os.environ.get("KAGGLE_CONFIG_DIR") else "~/.kaggle/kaggle.json"
     return (
         f"Cannot {action}: no Kaggle credentials found (looked for KAGGLE_API_TOKEN, ~/.kaggle/access_token, "
-        f"KAGGLE_USERNAME/KAGGLE_KEY and {config_path()}).\n"
-        f"Create a token at {SETTINGS_URL} (its API section), then either:\n"
-        f"  - save the downloaded kaggle.json as {target} (or in the folder named by KAGGLE_CONFIG_DIR) and make it "
-        f"private: chmod 600 {target}\n"
-        "  - or set the variables KAGGLE_USERNAME and KAGGLE_KEY (the two values inside kaggle.json)\n"
-        "  - or, for a new-style API token, set KAGGLE_API_TOKEN or save it to ~/.kaggle/access_token (chmod 600)\n"
-        "  - or log in once with: kaggle auth login"
+        f"KAGGLE_USERNAME/KAGGLE_KEY, {config_path()} and kaggle auth login's credentials).\n"
+        f"Create an API token at {SETTINGS_URL} ('Generate New Token'), then either:\n"
+        "  - set KAGGLE_API_TOKEN to it, or save it alone in ~/.kaggle/access_token and make that private:\n"
+        "    chmod 600 ~/.kaggle/access_token\n"
+        "  - or log in once in a browser with: kaggle auth login\n"
+        f"Legacy API keys still work: save the kaggle.json of 'Create Legacy API Key' as {legacy} "
+        f"(chmod 600 {legacy}), or set KAGGLE_USERNAME and KAGGLE_KEY to the two values inside it."
     )
 
 
@@ -132,36 +179,3 @@ def redact(text: str, creds: Credentials | None = None) -> str:
     for value in secret_values(creds):
         text = text.replace(value, "***")
     return text
-
-
-def import_kaggle_api() -> type:
-    """The KaggleApi class; the import-time authentication of `kaggle` stays silent (we authenticate ourselves)."""
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            from kaggle.api.kaggle_api_extended import KaggleApi
-    except ImportError as e:
-        raise KaggleError(
-            f'The kaggle package cannot be imported ({e}). Reinstall the project: pip install -e ".[dev]"'
-        ) from None
-    return KaggleApi
-
-
-def connect(creds: Credentials) -> Any:
-    """A KaggleApi authenticated with the credentials found now (environment and config read at call time)."""
-    from pipeline.kaggle_errors import kaggle_call
-
-    api_cls = import_kaggle_api()
-    api = api_cls()
-    # KaggleApi reads KAGGLE_CONFIG_DIR once, when the class is defined: point this instance at today's config.
-    api.config_dir = str(config_path().parent)
-    api.config = str(config_path())
-    quiet = io.StringIO()
-    with kaggle_call("", "sign in to Kaggle", creds), contextlib.redirect_stdout(quiet):
-        try:
-            api.authenticate()
-        except SystemExit:
-            raise KaggleError(
-                f"Kaggle did not accept the credentials from {creds.source}. Create a new token at {SETTINGS_URL} "
-                "and replace the old one.\n" + no_credentials_message("sign in").split("\n", 1)[1]
-            ) from None
-    return api

@@ -1,24 +1,43 @@
-"""Kaggle I/O through the kaggle package's Python API: download competition data, submit, list submissions.
+"""Kaggle I/O through the kaggle client (kagglesdk): download competition data, submit, list and await scores.
 
 Downloads land in data/.<slug>.download/ first (the kaggle client resumes an interrupted file there), become
 data/<slug>.zip only once the zip is complete, and data/<slug>/ only once extraction (all or nothing) succeeded.
+A submission is reported as made only when Kaggle returned its id; an answer that never came is checked against
+the submission list before anything is said, so a retry never spends a second daily slot by mistake.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
 import shutil
+import sys
+import time
 import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pipeline.archives import damage
 from pipeline.datasets import MARKER, DataError, check_expected, extract_competition_zip, extract_inner
-from pipeline.kaggle_auth import Credentials, KaggleError, connect, find_credentials, redact, require_credentials
-from pipeline.kaggle_errors import kaggle_call, limit_message
+from pipeline.kaggle_auth import (
+    Credentials,
+    config_path,
+    find_credentials,
+    no_credentials_message,
+    redact,
+    require_credentials,
+)
+from pipeline.kaggle_client import import_kaggle, put_file, timeouts
+from pipeline.kaggle_errors import kaggle_call, limit_message, translate
+from pipeline.kaggle_types import SETTINGS_URL, KaggleError
 
-UPLOAD_FAILED = "Could not submit to competition"  # KaggleApi.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE
+PAGE_SIZE = 100  # asked for; the server answers 50 a page whatever is asked, so paging follows nextPageToken
+MAX_PAGES = 200
+POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 3.0, 1.5, 30.0
+_sleep, _clock = time.sleep, time.monotonic  # replaced in tests
 
 
 def _show(path: Path) -> str:
@@ -28,27 +47,68 @@ def _show(path: Path) -> str:
         return str(path)
 
 
-def is_complete(dest: Path, expected: list[str]) -> bool:
-    """Whether dest holds the competition's data: every expected file, or the extraction marker when none are named."""
-    if not dest.is_dir():
-        return False
-    if expected:
-        return all((dest / f).exists() for f in expected)
-    return (dest / MARKER).exists()
+# ---------- connecting ----------
 
 
-def zip_is_complete(path: Path) -> bool:
-    """Cheap completeness check: a truncated zip has no end-of-central-directory record."""
+def _authenticated_as(api: Any, creds: Credentials) -> bool:
+    values = getattr(api, "config_values", {}) or {}
+    method = str(values.get("auth_method", ""))
+    if creds.kind == "token":
+        return method == "ACCESS_TOKEN" and values.get("token") == creds.secrets[0]
+    if creds.kind == "key":
+        return (
+            method == "LEGACY_API_KEY"
+            and values.get("key") == creds.secrets[0]
+            and values.get("username") == creds.user
+        )
+    return method == "OAUTH"
+
+
+def connect(creds: Credentials) -> Any:
+    """A KaggleApi authenticated with `creds`: the one `import kaggle` already authenticated when it matches."""
+    timeouts()  # a malformed PIPELINE_KAGGLE_TIMEOUT is reported before anything is sent
+    kaggle = import_kaggle()
+    shared = getattr(kaggle, "api", None)
+    if shared is not None and getattr(shared, "_authenticated", False) and _authenticated_as(shared, creds):
+        return shared  # no second authentication round trip
+    from kaggle.api.kaggle_api_extended import KaggleApi
+
+    api = KaggleApi()
+    # KaggleApi reads KAGGLE_CONFIG_DIR once, when the class is defined: point this instance at today's config.
+    api.config_dir = str(config_path().parent)
+    api.config = str(config_path())
+    with kaggle_call("", "sign in to Kaggle", creds), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            api.authenticate()
+        except SystemExit:
+            raise KaggleError(
+                f"Kaggle did not accept the credentials from {creds.source}. Create a new token at {SETTINGS_URL} "
+                "and replace the old one.\n" + no_credentials_message("sign in").split("\n", 1)[1]
+            ) from None
+    return api
+
+
+def _service(client: Any) -> Any:
+    return client.competitions.competition_api_client
+
+
+# ---------- download ----------
+
+
+def _damaged(dest: Path, expected: list[str]) -> str:
+    """Why dest cannot be used as it is ('' when it holds the extracted data intact)."""
+    if not (dest / MARKER).is_file():
+        return "not extracted"
+    problems = damage(dest)
+    if problems:
+        return problems[0]
+    missing = [f for f in expected if not (dest / f).exists()]
+    return f"{missing[0]} is missing" if missing else ""
+
+
+def _extract(archive: Path, dest: Path, expected: list[str], slug: str, downloaded: bool, force: bool) -> Path:
     try:
-        with zipfile.ZipFile(path) as zf:
-            return bool(zf.infolist())
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
-
-
-def _extract(archive: Path, dest: Path, expected: list[str], slug: str, downloaded: bool) -> Path:
-    try:
-        extract_competition_zip(archive, dest)
+        extract_competition_zip(archive, dest, force=force, expected=expected, slug=slug)
     except DataError as e:
         if downloaded:
             archive.unlink(missing_ok=True)
@@ -60,20 +120,54 @@ def _extract(archive: Path, dest: Path, expected: list[str], slug: str, download
     return dest
 
 
+def _fetch(api: Any, slug: str, staging: Path, creds: Credentials, progress: bool) -> Path:
+    from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFilesRequest
+
+    read_s = timeouts()[1]
+    with api.build_kaggle_client() as client:
+        request = ApiDownloadDataFilesRequest()
+        request.competition_name = slug
+        with kaggle_call(slug, f"download the data of '{slug}'", creds):
+            response = _service(client).download_data_files(request)
+        name = response.url.split("?")[0].rsplit("/", 1)[-1]
+        outfile = staging / f"{slug}.{name.rsplit('.', 1)[-1] if '.' in name else 'zip'}"
+        try:
+            api.download_file(
+                response, str(outfile), client.http_client(), quiet=not progress, resume=True, timeout=read_s
+            )
+        except (OSError, ValueError) as e:
+            import requests
+
+            if isinstance(e, requests.HTTPError):
+                raise translate(e, slug, f"download the data of '{slug}'", creds) or e from None
+            said = f"no answer in {read_s:g} s" if "timed out" in str(e).lower() else redact(str(e), creds)[:300]
+            raise KaggleError(
+                f"The download of '{slug}' was interrupted ({type(e).__name__}: {said}). The partial file is kept "
+                f"in {_show(staging)} and is not used; run the download again to resume it."
+            ) from None
+    return outfile
+
+
 def download_competition(
     slug: str, dest: Path | str, expected: list[str], *, force: bool = False, progress: bool = True, log: Any = print
 ) -> Path:
-    """Download and extract the competition's files into dest; complete data is not fetched again."""
+    """Download and extract the competition's files into dest; complete data is not fetched again.
+
+    force: download again and always extract again (repairs a damaged data folder).
+    """
     dest = Path(dest)
-    if not force and is_complete(dest, expected):
+    problem = "" if force else _damaged(dest, expected)
+    if not force and not problem:
         extract_inner(dest)
-        log(f"{_show(dest)} is complete; nothing to download (use --force to fetch it again).")
+        log(f"{_show(dest)} is complete; nothing to download (use --force to fetch and extract it again).")
         return dest
+    if dest.is_dir() and problem != "not extracted":
+        log(f"{_show(dest)} is damaged ({problem}); getting the data again.")
     archive = dest.parent / f"{slug}.zip"
     if not force and archive.is_file():
-        if zip_is_complete(archive):
+        if zipfile.is_zipfile(archive):
             log(f"Extracting {_show(archive)} into {_show(dest)}")
-            return _extract(archive, dest, expected, slug, downloaded=False)
+            return _extract(archive, dest, expected, slug, downloaded=False, force=False)
         log(f"{_show(archive)} is incomplete (an interrupted download?); downloading it again.")
     creds = require_credentials(f"download '{slug}'")
     staging = dest.parent / f".{slug}.download"
@@ -82,24 +176,9 @@ def download_competition(
     staging.mkdir(parents=True, exist_ok=True)
     api = connect(creds)
     log(f"Downloading {slug} from Kaggle into {_show(dest)}")
-    with kaggle_call(slug, f"download the data of '{slug}'", creds):
-        try:
-            api.competition_download_files(slug, path=str(staging), force=force, quiet=not progress)
-        except (OSError, ValueError) as e:
-            import requests
-
-            if isinstance(e, requests.HTTPError | requests.ConnectionError | requests.Timeout):
-                raise
-            raise KaggleError(
-                f"The download of '{slug}' was interrupted ({type(e).__name__}: {redact(str(e), creds)[:300]}). "
-                f"The partial file is kept in {_show(staging)} and is not used; run the download again to resume it."
-            ) from None
-    files = [p for p in staging.iterdir() if p.name.startswith(f"{slug}.") and not p.name.endswith(".kaggle-partial")]
-    if not files:
-        raise KaggleError(f"Kaggle answered but no file for '{slug}' arrived in {_show(staging)}; try again.")
-    got = max(files, key=lambda p: p.stat().st_mtime)
-    if not zip_is_complete(got):
-        got.unlink()
+    got = _fetch(api, slug, staging, creds, progress)
+    if not got.is_file() or not zipfile.is_zipfile(got):
+        got.unlink(missing_ok=True)
         raise KaggleError(
             f"The download of '{slug}' is not a complete zip archive (truncated?); it was removed. "
             "Run the download again."
@@ -107,7 +186,7 @@ def download_competition(
     os.replace(got, archive)
     shutil.rmtree(staging, ignore_errors=True)
     log(f"Extracting {_show(archive)} into {_show(dest)}")
-    return _extract(archive, dest, expected, slug, downloaded=True)
+    return _extract(archive, dest, expected, slug, downloaded=True, force=force)
 
 
 def download_if_possible(module: ModuleType, folder: Path) -> bool:
@@ -118,51 +197,7 @@ def download_if_possible(module: ModuleType, folder: Path) -> bool:
     return True
 
 
-def submission_limits(api: Any, slug: str, creds: Credentials) -> dict[str, Any] | None:
-    """Today's submission counts and allowance, or None when Kaggle does not tell (never fails a submit)."""
-    try:
-        with kaggle_call(slug, f"read the submission limits of '{slug}'", creds):
-            lim = api.competition_get_submission_limits(slug)
-    except KaggleError:
-        return None
-    return {
-        "today": lim.num_today,
-        "total": lim.num_total,
-        "left": lim.num_allowed_now,
-        "by_total": lim.limited_by_total,
-    }
-
-
-def submit_file(slug: str, path: Path, message: str) -> dict[str, Any]:
-    """Upload a submission file; the record to keep (ref, date, message, file, status, scores) and limits left."""
-    creds = require_credentials(f"submit to '{slug}'")
-    api = connect(creds)
-    limits = submission_limits(api, slug, creds)
-    if limits and limits["left"] <= 0 and (limits["today"] or limits["total"]):
-        detail = f"{limits['today']} submitted today, {limits['total']} in all"
-        detail += " (the competition's total cap)" if limits["by_total"] else ""
-        raise KaggleError(limit_message(slug, detail))
-    with kaggle_call(slug, f"submit to '{slug}'", creds):
-        resp = api.competition_submit(str(path), message, slug, quiet=True)
-    said = str(getattr(resp, "message", "") or "")
-    if said == getattr(api, "COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE", UPLOAD_FAILED):
-        raise KaggleError(
-            f"Could not submit to '{slug}': uploading {path.name} to Kaggle's storage failed, so nothing "
-            "was submitted. Run the command again."
-        )
-    if any(w in said.lower() for w in ("limit", "allowance", "exceeded")):
-        raise KaggleError(limit_message(slug, said))
-    record = {
-        "ref": int(resp.ref) if getattr(resp, "ref", 0) else None,
-        "date": utc_now(),
-        "message": message,
-        "file": path.name,
-        "status": "PENDING",
-        "public_score": None,
-        "private_score": None,
-    }
-    left = None if limits is None else max(limits["left"] - 1, 0)
-    return {"record": record, "kaggle_message": said, "left": left}
+# ---------- submissions ----------
 
 
 def utc_now() -> str:
@@ -177,27 +212,6 @@ def _score(value: Any) -> float | None:
         return None
 
 
-def list_submissions(slug: str, max_pages: int = 20, page_size: int = 100) -> list[dict[str, Any]]:
-    """The user's submissions to the competition (newest first) as plain dicts with numeric scores."""
-    creds = require_credentials(f"list the submissions to '{slug}'")
-    api = connect(creds)
-    out: list[Any] = []
-    seen: set[int] = set()
-    with kaggle_call(slug, f"list your submissions to '{slug}'", creds):
-        for page_number in range(1, max_pages + 1):
-            page = [
-                s
-                for s in api.competition_submissions(slug, page_number=page_number, page_size=page_size) or []
-                if s is not None
-            ]
-            fresh = [s for s in page if s.ref not in seen]
-            seen.update(s.ref for s in fresh)
-            out.extend(fresh)
-            if len(page) < page_size or not fresh:  # the last page, or a server that ignores paging
-                break
-    return [_plain(s) for s in out]
-
-
 def _plain(s: Any) -> dict[str, Any]:
     date = getattr(s, "date", None)
     status = getattr(s, "status", None)
@@ -209,5 +223,197 @@ def _plain(s: Any) -> dict[str, Any]:
         "status": getattr(status, "name", str(status or "")),
         "public_score": _score(s.public_score),
         "private_score": _score(s.private_score),
-        "error": s.error_description or "",
+        "error": s.error_description or None,
     }
+
+
+def submission_limits(api: Any, slug: str, creds: Credentials) -> dict[str, Any] | None:
+    """Today's counts and allowance; None when Kaggle does not answer (never fails a submit).
+
+    "known" is False when every figure is zero: Kaggle's answer for a user who is not on a team yet.
+    """
+    from kagglesdk.competitions.types.competition_api_service import ApiGetSubmissionLimitsRequest
+
+    request = ApiGetSubmissionLimitsRequest()
+    request.competition_name = slug
+    try:
+        with kaggle_call(slug, f"read the submission limits of '{slug}'", creds), api.build_kaggle_client() as c:
+            lim = _service(c).get_submission_limits(request)
+    except KaggleError:
+        return None
+    figures = (lim.num_today, lim.num_total, lim.num_allowed_now)
+    return {
+        "today": lim.num_today,
+        "total": lim.num_total,
+        "left": lim.num_allowed_now,
+        "by_total": lim.limited_by_total,
+        "known": any(figures) or bool(lim.limited_by_total),
+    }
+
+
+def _pages(api: Any, slug: str, creds: Credentials, max_pages: int = MAX_PAGES) -> Any:
+    """Yield the submission list page by page (newest first), following nextPageToken."""
+    from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
+    token, used = "", set()
+    with api.build_kaggle_client() as client:
+        for _ in range(max_pages):
+            request = ApiListSubmissionsRequest()
+            request.competition_name = slug
+            request.page_size = PAGE_SIZE
+            request.page_token = token
+            if not token:
+                request.page = 1
+            with kaggle_call(slug, f"list your submissions to '{slug}'", creds):
+                response = _service(client).list_submissions(request)
+            page = [s for s in response.submissions or [] if s is not None]
+            yield page
+            token = response.next_page_token or ""
+            if not page or not token or token in used:
+                return
+            used.add(token)
+
+
+def list_submissions(slug: str, *, api: Any = None, creds: Credentials | None = None) -> list[dict[str, Any]]:
+    """Every submission of the user to the competition (newest first) as plain dicts with numeric scores."""
+    creds = creds or require_credentials(f"list the submissions to '{slug}'")
+    api = api or connect(creds)
+    out: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    for page in _pages(api, slug, creds):
+        for sub in map(_plain, page):
+            if sub["ref"] not in seen or sub["ref"] is None:
+                seen.add(sub["ref"])
+                out.append(sub)
+    return out
+
+
+def _find(api: Any, slug: str, creds: Credentials, file: str, message: str, since: str) -> dict[str, Any] | None:
+    """Our submission in the first page of the list (same file and message, made after `since`), if there."""
+    try:
+        page = next(iter(_pages(api, slug, creds, max_pages=1)), [])
+    except Exception:
+        return None
+    earliest = (dt.datetime.fromisoformat(since.replace("Z", "+00:00")) - dt.timedelta(minutes=5)).isoformat()
+    for sub in map(_plain, page):
+        when = (sub["date"] or "").replace("Z", "+00:00")
+        if sub["file"] == file and sub["message"] == message and when >= earliest[:19]:
+            return sub
+    return None
+
+
+def _start_upload(api: Any, slug: str, path: Path, creds: Credentials) -> Any:
+    from kagglesdk.competitions.types.competition_api_service import ApiStartSubmissionUploadRequest
+
+    request = ApiStartSubmissionUploadRequest()
+    request.competition_name = slug
+    request.file_name = path.name
+    request.content_length = path.stat().st_size
+    request.last_modified_epoch_seconds = int(path.stat().st_mtime)
+    with kaggle_call(slug, f"submit to '{slug}'", creds, submitting=True), api.build_kaggle_client() as client:
+        return _service(client).start_submission_upload(request)
+
+
+def submit_file(slug: str, path: Path, message: str, *, check: str = "") -> dict[str, Any]:
+    """Upload a submission file; the record to keep, Kaggle's message, and the limits left.
+
+    check: the command that lists the submissions, named when Kaggle's answer is lost.
+    """
+    import requests
+    from kagglesdk.competitions.types.competition_api_service import ApiCreateSubmissionRequest
+
+    creds = require_credentials(f"submit to '{slug}'")
+    api = connect(creds)
+    limits = submission_limits(api, slug, creds)
+    if limits and limits["known"] and limits["left"] <= 0:
+        detail = f"{limits['today']} submitted today, {limits['total']} in all"
+        detail += " (the competition's total cap)" if limits["by_total"] else ""
+        raise KaggleError(limit_message(slug, detail))
+    started = utc_now()
+    upload = _start_upload(api, slug, path, creds)
+    try:
+        put_file(path, upload.create_url)
+    except KaggleError as e:
+        raise KaggleError(
+            f"Could not submit to '{slug}': {e}, so nothing was submitted. Run the command again."
+        ) from None
+    request = ApiCreateSubmissionRequest()
+    request.competition_name = slug
+    request.blob_file_tokens = upload.token
+    request.submission_description = message
+    said, ref = "", None
+    try:
+        with api.build_kaggle_client() as client:
+            response = _service(client).create_submission(request)
+        said, ref = str(response.message or ""), int(response.ref or 0) or None
+    except (requests.ConnectionError, requests.Timeout) as e:
+        found = _find(api, slug, creds, path.name, message, started)
+        if found is None:
+            lost = translate(e, slug, f"confirm the submission to '{slug}'", creds)
+            raise KaggleError(
+                f"{lost} The file was uploaded, so the submission may or may not have been made: check "
+                f"{check or 'your submissions'} before submitting again, so as not to spend another slot."
+            ) from None
+        ref, said = found["ref"], "confirmed from the submission list after Kaggle's answer was lost"
+    except requests.HTTPError as e:
+        raise translate(e, slug, f"submit to '{slug}'", creds, submitting=True) or e from None
+    record = {
+        "ref": ref,
+        "date": started,
+        "message": message,
+        "file": path.name,
+        "status": "PENDING",
+        "public_score": None,
+        "private_score": None,
+        "error": None,
+    }
+    left = None if limits is None or not limits["known"] else max(limits["left"] - 1, 0)
+    return {"record": record, "kaggle_message": said, "left": left, "limits": limits, "confirmed": ref is not None}
+
+
+def _poll_once(api: Any, slug: str, ref: int, creds: Credentials) -> tuple[dict[str, Any] | None, str]:
+    """The submission as listed now (None if not found), or a transient failure's description."""
+    import requests
+
+    try:
+        for page in _pages(api, slug, creds, max_pages=5):
+            for sub in map(_plain, page):
+                if sub["ref"] == ref:
+                    return sub, ""
+    except KaggleError as e:
+        cause = e.__context__
+        transient = isinstance(cause, requests.ConnectionError | requests.Timeout) or (
+            isinstance(cause, requests.HTTPError)
+            and cause.response is not None
+            and (cause.response.status_code >= 500 or cause.response.status_code == 429)
+        )
+        if not transient:
+            raise
+        return None, str(e).split(": ", 1)[-1][:160]
+    return None, "not in the list yet"
+
+
+def wait_for_score(slug: str, ref: int, timeout_s: float, *, log: Any = None) -> dict[str, Any] | None:
+    """Poll the submission until Kaggle has scored it (COMPLETE or ERROR); None when `timeout_s` passed first."""
+    creds = require_credentials(f"read the submissions to '{slug}'")
+    api = connect(creds)
+    tty = sys.stderr.isatty()
+    log = log or (lambda line: print(line, file=sys.stderr, end="\r" if tty else "\n", flush=True))
+    start, delay = _clock(), POLL_FIRST_S
+    while True:
+        sub, problem = _poll_once(api, slug, ref, creds)
+        elapsed = _clock() - start
+        if sub is not None and sub["status"] not in ("PENDING", ""):
+            if tty:
+                print(file=sys.stderr)
+            return sub
+        state = sub["status"] if sub else problem
+        left = timeout_s - elapsed
+        if left <= 0:
+            if tty:
+                print(file=sys.stderr)
+            return None
+        wait = min(delay, left)
+        log(f"waiting for Kaggle to score submission {ref}: {state} after {elapsed:.0f} s; next check in {wait:.0f} s")
+        _sleep(wait)
+        delay = min(delay * POLL_FACTOR, POLL_MAX_S)

@@ -1,9 +1,10 @@
 """Kaggle submissions recorded in run folders (kaggle_submissions.json) and matched to the list Kaggle returns.
 
 kaggle_submissions.json is a JSON list, oldest first, of
-    {"ref", "date", "message", "file", "status", "public_score", "private_score"}
+    {"ref", "date", "message", "file", "status", "public_score", "private_score", "error"}
 ref: Kaggle's submission id (null until known); date: ISO 8601 UTC; status: PENDING, COMPLETE or ERROR;
-scores: floats or null. `submit` appends to it; `submissions` refreshes it; `runs` shows the latest public score.
+scores: floats or null; error: Kaggle's scoring error text or null. `submit` appends to it (`submit --wait` and
+`submissions` refresh it); `runs` shows the latest leaderboard score.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from pipeline.atomic import read_json, write_json
 
 RECORD_FILE = "kaggle_submissions.json"
-FIELDS = ("ref", "date", "message", "file", "status", "public_score", "private_score")
+FIELDS = ("ref", "date", "message", "file", "status", "public_score", "private_score", "error")
 
 
 def load_records(run_dir: Path | str) -> list[dict[str, Any]]:
@@ -39,6 +40,30 @@ def write_records(run_dir: Path | str, records: list[dict[str, Any]]) -> None:
 def add_record(run_dir: Path | str, record: dict[str, Any]) -> None:
     """Append one submission to a run folder's records."""
     write_records(run_dir, [*load_records(run_dir), record])
+
+
+def update_record(run_dir: Path | str, sub: dict[str, Any]) -> None:
+    """Replace the record of the same submission (by ref) with Kaggle's latest status, scores and error."""
+    records = load_records(run_dir)
+    fresh = {k: sub.get(k) for k in FIELDS}
+    for rec in records:
+        if _same(rec, sub):
+            rec.update({k: v for k, v in fresh.items() if k not in ("date", "message", "file") or v})
+            break
+    else:
+        records.append(fresh)
+    write_records(run_dir, records)
+
+
+def leaderboard(run_dir: Path | str) -> str:
+    """The `runs` LB cell: the latest public score (with the private one once shown), or the latest state."""
+    records = load_records(run_dir)
+    for rec in reversed(records):
+        public, private = rec.get("public_score"), rec.get("private_score")
+        if isinstance(public, int | float):
+            return f"{public:.5f}" + (f" / {private:.5f}" if isinstance(private, int | float) else "")
+    latest = str(records[-1].get("status") or "").lower() if records else ""
+    return latest if latest in ("pending", "error") else ""
 
 
 def _mentions(text: str, run_id: str) -> bool:

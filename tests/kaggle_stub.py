@@ -1,9 +1,19 @@
-"""A stand-in Kaggle API server on 127.0.0.1 for tests: the competition endpoints the kaggle 2.2 client calls.
+"""A stand-in Kaggle for tests: the API the kaggle 2.2 client calls, and a separate storage host, both on loopback.
 
-Protocol as the kaggle client (kagglesdk) speaks it: JSON POSTs to /v1/<service>/<Method> with Basic (username,
-key) or Bearer (access token) auth; errors are JSON {"code", "message"}; data downloads answer 302 to a blob URL
-that the client GETs (exact Content-Length, ranges, ETag); uploads PUT the raw bytes to the `createUrl` that
-StartSubmissionUpload returns. Bounded: per-request socket timeout, body size cap, request cap, daemon thread.
+As strict as the real service where it matters (read against kagglesdk and kaggle-api's issue tracker):
+- JSON POSTs to /v1/<service>/<Method> with Basic (username, key) or Bearer (access token) auth; API errors are
+  {"code", "message"}; the front end's rate limiting is a 429 with a nested {"error": {"code", "message",
+  "status": "RESOURCE_EXHAUSTED"}} body.
+- an unknown competition is 403 "Permission 'competitions.get' was denied" (not 404); downloading before
+  accepting the rules is 403, submitting before joining is 400; the limits of a user not on a team are all zero
+  (and, as protobuf JSON does, zero fields are left out).
+- ListSubmissions answers 50 a page whatever pageSize asks, and pages by nextPageToken.
+- data downloads answer 302 to a blob URL on a different host:port (exact Content-Length, ranges, ETag);
+  submissions PUT their bytes to an upload URL on that host. Any Authorization header reaching the storage host
+  is refused and recorded in `violations` (the test fixture fails on it).
+- a new submission is PENDING and turns into the competition's `outcome` (COMPLETE with scores, or ERROR with a
+  message) after `pending_polls` listings.
+Bounded: per-request socket timeout, body size cap, request cap, daemon threads; stalls end when stopped.
 """
 
 from __future__ import annotations
@@ -19,9 +29,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 API = "/v1/"
+PAGE = 50  # ListSubmissions' page size on the real server, whatever pageSize says
 MAX_BODY = 16 * 1024 * 1024
-MAX_REQUESTS = 500
+MAX_REQUESTS = 2000
 RULES_403 = "You must accept this competition's rules before you'll be able to download files."
+JOIN_400 = "You must join this competition and accept its rules before you can submit."
+DENIED_403 = "Permission 'competitions.get' was denied"
+QUOTA_429 = "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service 'kaggle.com'."
 LIMIT_400 = (
     "Submission not allowed:  Your team has used its daily Submission allowance ({n}) today, please try "
     "again tomorrow UTC."
@@ -33,50 +47,70 @@ class Competition:
     """One competition as the stub knows it."""
 
     zip_bytes: bytes = b""
-    rules_accepted: bool = True
+    rules_accepted: bool = True  # False: not joined, rules not accepted
+    on_team: bool = True  # False: joined but no team yet (the first submission makes one)
     daily_limit: int = 5
     title: str = "Stub Competition"
     submissions: list[dict[str, Any]] = field(default_factory=list)
+    pending_polls: int = 2  # listings a new submission stays PENDING for
+    outcome: dict[str, Any] | None = None  # e.g. {"status": "COMPLETE", "publicScore": "0.5"}; None: never scored
 
 
 class KaggleStub:
-    """The server and its state; tests configure `competitions` and failure switches, then read `requests`."""
+    """The servers and their state; tests configure `competitions` and failure switches, then read `requests`."""
 
     def __init__(self, username: str = "stub-user", key: str = "stub-key-0000", token: str | None = None) -> None:
         self.username, self.key, self.token = username, key, token
         self.competitions: dict[str, Competition] = {}
         self.requests: list[dict[str, Any]] = []
+        self.violations: list[str] = []
         self.uploads: dict[str, bytes] = {}
         self.upload_names: dict[str, str] = {}
-        self.put_status = 200  # answer to upload PUTs; e.g. 403 makes the client's upload fail
+        self.put_status = 200  # answer to upload PUTs; e.g. 403 makes the upload fail
+        self.put_failures: list[int] = []  # statuses answered to the next PUTs before put_status (e.g. [503])
         self.truncate_blobs = 0  # how many blob answers to cut in half (-1: all)
+        self.rate_limited: dict[str, int] = {}  # API method -> how many calls get the nested 429
+        self.retry_after: str | None = None
+        self.stall: set[str] = set()  # API methods, "blobs" or "upload" that get no answer until stop()
+        self.drop_answer: set[str] = set()  # API methods that do their work, then never answer
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.released = threading.Event()
+        self._servers: list[ThreadingHTTPServer] = []
+        self._threads: list[threading.Thread] = []
+
+    def _address(self, i: int, host: str) -> str:
+        return f"http://{host}:{self._servers[i].server_address[1]}"
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321."""
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        """The API's base URL, e.g. http://127.0.0.1:54321."""
+        return self._address(0, "127.0.0.1")
+
+    @property
+    def storage_url(self) -> str:
+        """The storage host's base URL: another host name and port than the API's."""
+        return self._address(1, "localhost")
 
     def start(self) -> KaggleStub:
-        """Listen on a free port of 127.0.0.1 in a daemon thread."""
-        handler = type("Handler", (_Handler,), {"stub": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        """Listen on two free ports of 127.0.0.1 (API, storage) in daemon threads."""
+        for role in ("api", "storage"):
+            handler = type("Handler", (_Handler,), {"stub": self, "role": role})
+            server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            server.daemon_threads = True
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            thread.start()
+            self._servers.append(server)
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
-        """Shut down and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
+        """Release stalled answers, shut down and free the ports."""
+        self.released.set()
+        for server, thread in zip(self._servers, self._threads, strict=True):
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._servers, self._threads = [], []
 
     def __enter__(self) -> KaggleStub:
         return self.start()
@@ -89,19 +123,51 @@ class KaggleStub:
         return [r for r in self.requests if part in urlsplit(r["path"]).path.split("/")]
 
     def score(self, ref: int, public: float | None, private: float | None = None, status: str = "COMPLETE") -> None:
-        """Simulate Kaggle scoring a submission."""
+        """Simulate Kaggle scoring a submission now."""
         for comp in self.competitions.values():
             for s in comp.submissions:
                 if s["ref"] == ref:
+                    s.pop("_polls", None)
                     s.update(
                         status=status,
                         publicScore="" if public is None else str(public),
                         privateScore="" if private is None else str(private),
                     )
 
+    def add_submissions(self, slug: str, n: int, start_ref: int = 5000) -> None:
+        """n scored submissions made elsewhere (newest first, as Kaggle lists them)."""
+        comp = self.competitions[slug]
+        base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        for i in range(n):
+            comp.submissions.append(
+                {
+                    "ref": start_ref + i,
+                    "date": (base - dt.timedelta(hours=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "description": f"old {i}",
+                    "fileName": f"old{i}.csv",
+                    "status": "COMPLETE",
+                    "publicScore": f"{0.5 + i / 1000:.4f}",
+                    "privateScore": "",
+                }
+            )
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _offset(token: str) -> int:
+    return int(base64.urlsafe_b64decode(token.encode()).decode().split(":")[1])
+
+
+def _drop_zero(obj: dict[str, Any]) -> dict[str, Any]:
+    """Protobuf JSON leaves out fields that hold their default value (0, false, "", an enum's first value)."""
+    return {k: v for k, v in obj.items() if v not in (0, False, "", None) and (k, v) != ("status", "PENDING")}
+
 
 class _Handler(BaseHTTPRequestHandler):
     stub: KaggleStub
+    role: str
     timeout = 10
     protocol_version = "HTTP/1.0"
 
@@ -126,25 +192,54 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, body: bytes) -> bool:
         with self.stub.lock:
             self.stub.requests.append(
-                {"method": self.command, "path": self.path, "body": body, "headers": dict(self.headers.items())}
+                {
+                    "role": self.role,
+                    "method": self.command,
+                    "path": self.path,
+                    "body": body,
+                    "headers": dict(self.headers.items()),
+                }
             )
             return len(self.stub.requests) <= MAX_REQUESTS
 
-    def _json(self, status: int, obj: Any) -> None:
+    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
 
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"code": status, "message": message})
 
+    def _stall(self, what: str) -> bool:
+        if what in self.stub.stall:
+            self.stub.released.wait(timeout=8)
+            self.close_connection = True
+            return True
+        return False
+
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
         basic = base64.b64encode(f"{self.stub.username}:{self.stub.key}".encode()).decode()
         return auth == f"Basic {basic}" or bool(self.stub.token and auth == f"Bearer {self.stub.token}")
+
+    def _storage_guard(self) -> bool:
+        """The storage host never sees credentials: refuse (and record) any Authorization header."""
+        if self.role != "storage":
+            self._error(404, "Not found")
+            return False
+        if self.headers.get("Authorization"):
+            with self.stub.lock:
+                self.stub.violations.append(f"Authorization header sent to storage: {self.command} {self.path}")
+            self._error(400, "Authorization header not allowed on signed URLs")
+            return False
+        return True
+
+    # ---------- API ----------
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self._body()
@@ -152,25 +247,36 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(413, "request too large")
         if not self._record(body):
             return self._error(503, "stub request cap reached")
+        if self.role != "api":
+            return self._error(405, "Method not allowed")
         path = urlsplit(self.path).path
         if not path.startswith(API) or path.count("/") != 3:
             return self._error(404, "Not found")
         _, _, service, method = path.split("/")
+        if self._stall(method):
+            return None
+        with self.stub.lock:
+            limited = self.stub.rate_limited.get(method, 0)
+            if limited:
+                self.stub.rate_limited[method] = limited - 1
+        if limited:
+            nested = {"error": {"code": 429, "message": QUOTA_429, "status": "RESOURCE_EXHAUSTED"}}
+            return self._json(429, nested, {"Retry-After": self.stub.retry_after} if self.stub.retry_after else None)
         req = json.loads(body or b"{}")
         if (service, method) == ("security.OAuthService", "IntrospectToken"):
             active = bool(self.stub.token) and req.get("token") == self.stub.token
-            return self._json(200, {"active": active, "username": self.stub.username if active else ""})
+            return self._json(200, _drop_zero({"active": active, "username": self.stub.username if active else ""}))
         if not self._authorized():
             return self._error(401, "Unauthenticated")
         if service != "competitions.CompetitionApiService":
             return self._error(404, f"No method {service}/{method}")
-        slug = req.get("competitionName", "")
-        comp = self.stub.competitions.get(slug)
-        if comp is None:
-            return self._error(404, "Competition not found")
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return self._error(404, f"No method {method}")
+        slug = req.get("competitionName", "")
+        comp = self.stub.competitions.get(slug)
+        if comp is None:
+            return self._error(403, DENIED_403)
         return handler(slug, comp, req)
 
     def _api_ListDataFiles(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
@@ -180,63 +286,84 @@ class _Handler(BaseHTTPRequestHandler):
         if not comp.rules_accepted:
             return self._error(403, RULES_403)
         self.send_response(302)
-        self.send_header("Location", f"{self.stub.url}/blobs/{slug}.zip?X-Goog-Signature=stubsig")
+        self.send_header("Location", f"{self.stub.storage_url}/blobs/{slug}.zip?X-Goog-Signature=stubsig")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
     def _api_GetSubmissionLimits(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
+        if not (comp.rules_accepted and comp.on_team):
+            return self._json(200, {})  # not on a team: every figure is zero, and zeros are left out
         today = _today_count(comp)
-        self._json(
-            200,
-            {
-                "numToday": today,
-                "numTotal": len(comp.submissions),
-                "numAllowedNow": max(comp.daily_limit - today, 0),
-                "limitedByTotal": False,
-            },
-        )
+        figures = {
+            "numToday": today,
+            "numTotal": len(comp.submissions),
+            "numAllowedNow": max(comp.daily_limit - today, 0),
+            "limitedByTotal": False,
+        }
+        self._json(200, _drop_zero(figures))
 
     def _api_StartSubmissionUpload(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
         if not comp.rules_accepted:
-            return self._error(403, "You must accept this competition's rules before you can submit.")
+            return self._error(400, JOIN_400)
         with self.stub.lock:
             token = f"blob-{len(self.stub.uploads) + len(self.stub.requests)}"
             self.stub.uploads.setdefault(token, b"")
             self.stub.upload_names[token] = req.get("fileName", "")
-        self._json(200, {"token": token, "createUrl": f"{self.stub.url}/upload/{token}"})
+        self._json(200, {"token": token, "createUrl": f"{self.stub.storage_url}/upload/{token}?upload_id=stub"})
 
     def _api_CreateSubmission(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
+        if not comp.rules_accepted:
+            return self._error(400, JOIN_400)
         token = req.get("blobFileTokens", "")
         if not self.stub.uploads.get(token):
             return self._error(400, "The submission file was not uploaded.")
         if _today_count(comp) >= comp.daily_limit:
             return self._error(400, LIMIT_400.format(n=comp.daily_limit))
-        ref = 1000 + sum(len(c.submissions) for c in self.stub.competitions.values())
-        comp.submissions.insert(
-            0,
-            {
-                "ref": ref,
-                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "description": req.get("submissionDescription", ""),
-                "fileName": self.stub.upload_names.get(token, ""),
-                "status": "PENDING",
-                "publicScore": "",
-                "privateScore": "",
-                "submittedBy": self.stub.username,
-                "totalBytes": len(self.stub.uploads[token]),
-                "_token": token,
-            },
-        )
+        with self.stub.lock:
+            comp.on_team = True
+            ref = 1000 + sum(len(c.submissions) for c in self.stub.competitions.values())
+            comp.submissions.insert(
+                0,
+                {
+                    "ref": ref,
+                    "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "description": req.get("submissionDescription", ""),
+                    "fileName": self.stub.upload_names.get(token, ""),
+                    "status": "PENDING",
+                    "publicScore": "",
+                    "privateScore": "",
+                    "submittedBy": self.stub.username,
+                    "totalBytes": len(self.stub.uploads[token]),
+                    "_polls": comp.pending_polls,
+                },
+            )
+        if "CreateSubmission" in self.stub.drop_answer:
+            self.stub.released.wait(timeout=8)
+            self.close_connection = True
+            return None
         self._json(200, {"message": f"Successfully submitted to {comp.title}", "ref": ref})
 
     def _api_ListSubmissions(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
-        size, page = int(req.get("pageSize") or 20), int(req.get("page") or 1)
-        chunk = comp.submissions[(page - 1) * size : page * size]
-        subs = [{k: v for k, v in s.items() if not k.startswith("_")} for s in chunk]
-        self._json(200, {"submissions": subs, "nextPageToken": ""})
+        token = req.get("pageToken") or ""
+        start = _offset(token) if token else (int(req.get("page") or 1) - 1) * PAGE  # pageSize is ignored
+        with self.stub.lock:
+            chunk = comp.submissions[start : start + PAGE]
+            for s in chunk:
+                if "_polls" in s and comp.outcome is not None:
+                    s["_polls"] -= 1
+                    if s["_polls"] < 0:
+                        del s["_polls"]
+                        s.update(comp.outcome)
+            subs = [_drop_zero({k: v for k, v in s.items() if not k.startswith("_")}) for s in chunk]
+        more = start + PAGE < len(comp.submissions)
+        self._json(200, _drop_zero({"submissions": subs, "nextPageToken": _token(start + PAGE) if more else ""}))
+
+    # ---------- storage ----------
 
     def do_GET(self) -> None:  # noqa: N802
         self._record(b"")
+        if not self._storage_guard() or self._stall("blobs"):
+            return None
         path = urlsplit(self.path).path
         name = path.rsplit("/", 1)[-1]
         comp = self.stub.competitions.get(name.removesuffix(".zip"))
@@ -270,11 +397,15 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return self._error(413, "request too large")
         self._record(body)
+        if not self._storage_guard() or self._stall("upload"):
+            return None
         token = urlsplit(self.path).path.rsplit("/", 1)[-1]
         if not urlsplit(self.path).path.startswith("/upload/") or token not in self.stub.uploads:
             return self._error(404, "No such upload")
-        if self.stub.put_status not in (200, 201):
-            return self._error(self.stub.put_status, "upload rejected")
+        with self.stub.lock:
+            status = self.stub.put_failures.pop(0) if self.stub.put_failures else self.stub.put_status
+        if status not in (200, 201):
+            return self._error(status, "upload rejected")
         with self.stub.lock:
             self.stub.uploads[token] = body
         self._json(200, {})
@@ -285,13 +416,31 @@ def _today_count(comp: Competition) -> int:
     return sum(1 for s in comp.submissions if s["date"].startswith(today))
 
 
-SITECUSTOMIZE = '''"""Test-only: send the kaggle client's production calls to the stub (KAGGLE_STUB_URL)."""
+SITECUSTOMIZE = '''"""Test-only: the kaggle client's calls go to the stub (KAGGLE_STUB_URL); loopback only."""
+import ipaddress
 import os
+import socket
 
 if os.environ.get("KAGGLE_STUB_URL"):
     from kagglesdk import kaggle_env
 
     kaggle_env._env_to_endpoint[kaggle_env.KaggleEnv.PROD] = os.environ["KAGGLE_STUB_URL"]
+
+    _connect = socket.socket.connect
+
+    def _loopback_only(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0])
+            try:
+                local = host == "localhost" or ipaddress.ip_address(host.split("%")[0]).is_loopback
+            except ValueError:
+                local = False
+            if not local:
+                os.write(2, f"test network guard: connection to {host} refused (not loopback)\\n".encode())
+                os._exit(97)
+        return _connect(self, address)
+
+    socket.socket.connect = _loopback_only
 '''
 
 
@@ -304,4 +453,7 @@ def subprocess_env(stub: KaggleStub, folder: Any, base: dict[str, str]) -> dict[
     env = dict(base)
     env["PYTHONPATH"] = str(folder) + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["KAGGLE_STUB_URL"] = stub.url
+    # Fail closed: should the redirect ever not load, HTTPS to the real service goes to a dead loopback proxy.
+    env["HTTPS_PROXY"] = env["https_proxy"] = "http://127.0.0.1:9"
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     return env

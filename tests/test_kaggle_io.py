@@ -1,15 +1,13 @@
-"""Kaggle I/O with the real kaggle client against a stand-in Kaggle server on 127.0.0.1 (tests/kaggle_stub.py)."""
+"""Kaggle download, submit and submissions with the real kaggle client against the stand-in (tests/kaggle_stub.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
 import socket
 import subprocess
 import sys
-import time
 import types
 import zipfile
 from pathlib import Path
@@ -18,84 +16,24 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from kaggle_fixtures import (  # noqa: E402
+    EXPECTED,
+    HOUSE_SLUG,
+    SECRET,
+    SLUG,
+    TOKEN,
+    competition_zip,
+    make_run,
+    no_secret_anywhere,
+    toy_module,
+)
 from kaggle_stub import Competition, KaggleStub, subprocess_env  # noqa: E402
 
 from pipeline import cli, contract  # noqa: E402
-from pipeline.contract import Metric  # noqa: E402
 from pipeline.datasets import DataError, resolve_data  # noqa: E402
 from pipeline.kaggle_auth import KaggleError  # noqa: E402
 from pipeline.kaggle_io import download_competition, download_if_possible  # noqa: E402
 from pipeline.kaggle_records import FIELDS, RECORD_FILE, load_records  # noqa: E402
-
-SECRET = "k3y-7f3c9a1e5b2d4c6e"  # the API key: must never appear in any output or file the framework writes
-TOKEN = "KGAT_tok-91b2c3d4e5f60718"  # a new-style access token, same rule
-SLUG = "toy-comp"
-EXPECTED = ["train.csv", "test.csv", "sample_submission.csv", "train/0.png"]
-HOUSE_SLUG = "house-prices-advanced-regression-techniques"
-
-
-def competition_zip() -> bytes:
-    """Kaggle's zip: CSVs plus an inner 7z of images, like CIFAR-10."""
-    import py7zr
-
-    inner = io.BytesIO()
-    with py7zr.SevenZipFile(inner, "w") as z:
-        z.writestr(b"\x89PNG fake image 0", "train/0.png")
-        z.writestr(b"\x89PNG fake image 1", "train/1.png")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("train.csv", "Id,x,SalePrice\n1,0.5,100\n2,0.7,200\n" * 200)
-        zf.writestr("test.csv", "Id,x\n3,0.1\n4,0.2\n")
-        zf.writestr("sample_submission.csv", "Id,SalePrice\n3,0\n4,0\n")
-        zf.writestr("train.7z", inner.getvalue())
-    return out.getvalue()
-
-
-@pytest.fixture
-def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The stand-in server, the production endpoint pointed at it, a clean env with API-key credentials."""
-    from kagglesdk import kaggle_env
-
-    for name in list(os.environ):
-        if name.startswith("KAGGLE_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy", "verbose"):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    (home / ".kaggle").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(home / ".kaggle"))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("KAGGLE_USERNAME", "stub-user")
-    monkeypatch.setenv("KAGGLE_KEY", SECRET)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    server = KaggleStub(username="stub-user", key=SECRET, token=TOKEN).start()
-    server.competitions[SLUG] = Competition(zip_bytes=competition_zip(), title="Toy")
-    monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD, server.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def no_sleep(stub: KaggleStub, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kaggle client's retry back-off (seconds per retry) without the waiting."""
-    from kaggle.api import kaggle_api_extended
-
-    fake = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
-    fake.sleep = lambda s: None
-    monkeypatch.setattr(kaggle_api_extended, "time", fake)
-
-
-def no_secret_anywhere(root: Path, *texts: str) -> None:
-    """Neither the key nor the token in the given outputs or in any file under root (except the user's own config)."""
-    for text in texts:
-        assert SECRET not in text and TOKEN not in text
-    for path in root.rglob("*"):
-        if path.is_file() and ".kaggle" not in path.parts:
-            data = path.read_bytes()
-            assert SECRET.encode() not in data and TOKEN.encode() not in data, path
-
 
 # ---------- download ----------
 
@@ -158,9 +96,13 @@ def test_rules_not_accepted(stub: KaggleStub) -> None:
     assert not (Path("data") / SLUG).exists()
 
 
-def test_wrong_slug(stub: KaggleStub) -> None:
-    with pytest.raises(KaggleError, match="no competition 'no-such-comp' \\(404"):
+def test_unknown_slug_is_permission_denied_and_may_be_wrong(stub: KaggleStub) -> None:
+    # The real server answers 403 "Permission 'competitions.get' was denied" for a slug it does not know.
+    with pytest.raises(KaggleError) as e:
         download_competition("no-such-comp", Path("data") / "x", [])
+    msg = str(e.value)
+    assert "denied access to 'no-such-comp'" in msg and "slug may be wrong" in msg and "private" in msg
+    assert "rules" not in msg.split("(")[0]
 
 
 def test_missing_credentials(stub: KaggleStub, monkeypatch) -> None:
@@ -202,63 +144,6 @@ def test_no_network(stub: KaggleStub, monkeypatch) -> None:
 
 
 # ---------- submit / submissions through the CLI ----------
-
-
-@dataclasses.dataclass(frozen=True)
-class ToyConfig:
-    alpha: float = 1.0
-
-
-def toy_module(**extra: object) -> types.ModuleType:
-    """A registered-looking competition: the CLI's loader is pointed at it."""
-    m = types.ModuleType("competitions.toy")
-    m.KAGGLE_SLUG, m.EXPECTED_FILES, m.METRIC, m.Config = SLUG, EXPECTED, Metric("rmse", False), ToyConfig
-    for k, v in extra.items():
-        setattr(m, k, v)
-    return m
-
-
-@pytest.fixture
-def toy(stub: KaggleStub, monkeypatch) -> types.ModuleType:
-    module = toy_module()
-    monkeypatch.setattr(contract, "load_competition", lambda spec: module)
-    return module
-
-
-def make_run(
-    run_id: str,
-    *,
-    sample: bool = False,
-    cv: float = 0.1234,
-    started: str = "2025-01-01T10:00:00",
-    values: tuple[str, str] = ("101.5", "202.25"),
-    competition: str = "toy",
-) -> Path:
-    """A finished run folder as the runner writes it: summary.json, the submission, the data it used."""
-    data_dir = Path("data") / SLUG
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "sample_submission.csv").write_text("Id,SalePrice\n3,0\n4,0\n")
-    run_dir = Path("runs") / competition / run_id
-    run_dir.mkdir(parents=True)
-    sub = run_dir / "submission.csv"
-    sub.write_text(f"Id,SalePrice\n3,{values[0]}\n4,{values[1]}\n")
-    summary = {
-        "competition": competition,
-        "slug": SLUG,
-        "run_id": run_id,
-        "run_dir": str(run_dir.resolve()),
-        "sample": sample,
-        "data_dir": str(data_dir.resolve()),
-        "metric": "rmse",
-        "cv": cv,
-        "models": {},
-        "submission": str(sub.resolve()),
-        "started": started,
-        "finished": started,
-        "tag": None,
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary))
-    return run_dir
 
 
 def test_submit_uploads_the_validated_bytes_and_records_it(toy, stub: KaggleStub, capsys) -> None:
@@ -406,18 +291,23 @@ def test_no_secret_in_any_output_or_file(stub: KaggleStub, toy, capsys, monkeypa
     not (Path(__file__).resolve().parent.parent / "competitions" / "house_prices" / "__init__.py").is_file(),
     reason="competitions/house_prices not written yet",
 )
-def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path) -> None:
+def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path, monkeypatch) -> None:
+    import pandas as pd
+
     module = contract.load_competition("competitions/house_prices")
     assert module.KAGGLE_SLUG == HOUSE_SLUG
-    ids = list(range(1461, 1466))
+    raw = tmp_path / "raw"
+    module.sample(raw)  # Kaggle's layout, as the zip holds it
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
         for name in module.EXPECTED_FILES:
-            zf.writestr(name, "Id,SalePrice\n" + "".join(f"{i},180000\n" for i in ids))
+            zf.write(raw / name, name)
     stub.competitions[HOUSE_SLUG] = Competition(zip_bytes=out.getvalue(), title="House Prices")
 
-    def cli_run(*argv: str) -> subprocess.CompletedProcess:
+    def cli_run(*argv: str, **env_changes: str | None) -> subprocess.CompletedProcess:
         env = subprocess_env(stub, tmp_path / "site", dict(os.environ))
+        for k, v in env_changes.items():
+            env.pop(k, None) if v is None else env.__setitem__(k, v)
         return subprocess.run(
             [sys.executable, "-m", "pipeline", *argv], env=env, capture_output=True, text=True, timeout=120
         )
@@ -427,7 +317,8 @@ def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path) -> N
     assert all((data_dir / f).exists() for f in module.EXPECTED_FILES)
     run = Path("runs") / "house_prices" / "20250101-100000"
     run.mkdir(parents=True)
-    (run / "submission.csv").write_text("Id,SalePrice\n" + "".join(f"{i},{150000 + i}.5\n" for i in ids))
+    answer = pd.read_csv(data_dir / "sample_submission.csv").assign(SalePrice=180000.5)
+    answer.to_csv(run / "submission.csv", index=False)
     (run / "summary.json").write_text(
         json.dumps(
             {
@@ -447,7 +338,14 @@ def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path) -> N
     done = cli_run("submit", "competitions/house_prices")
     assert done.returncode == 0, done.stderr
     assert (run / "submission.csv").read_bytes() in stub.uploads.values()
-    stub.put_status = 500  # the kaggle CLI would print "Could not submit" and exit 0
+    stub.put_status = 403  # the kaggle CLI would print "Could not submit" and exit 0
     done = cli_run("submit", "competitions/house_prices")
     assert done.returncode == 2 and "Could not submit" in done.stderr and len(load_records(run)) == 1
+    no_secret_anywhere(tmp_path, done.stdout, done.stderr)
+    # With an access token, `import kaggle` authenticates (one IntrospectToken); the command reuses that client.
+    before = len(stub.calls("IntrospectToken"))
+    done = cli_run("submissions", "competitions/house_prices", KAGGLE_API_TOKEN=TOKEN, KAGGLE_KEY=None)
+    assert done.returncode == 0, done.stderr
+    assert len(stub.calls("IntrospectToken")) - before == 1
+    assert stub.calls("ListSubmissions")[-1]["headers"]["Authorization"].startswith("Bearer")
     no_secret_anywhere(tmp_path, done.stdout, done.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("competition", help="competition folder, e.g. competitions/house_prices")
     p.add_argument("run_dir", nargs="?", help="run folder or run id (default: the latest run of the competition)")
     p.add_argument("-m", "--message", help="submission description (default: the run id and its CV score)")
+    p.add_argument(
+        "--wait", action="store_true", help="wait until Kaggle has scored it; print the score beside the run's CV"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=900.0, metavar="S", help="with --wait: give up waiting after S seconds (900)"
+    )
 
 
 def resolve_run(name: str, given: str | None) -> Path:
@@ -69,6 +76,24 @@ def default_message(summary: dict[str, Any], run_id: str) -> str:
     return f"run {run_id} | CV {metric or 'score'} {score}"
 
 
+def data_folder(module: ModuleType, run_dir: Path, summary: dict[str, Any]) -> Path:
+    """The data the run used: its recorded folder, or data/<slug>/ when that folder has moved."""
+    from pipeline.datasets import default_data_dir
+
+    name = module.__name__.rsplit(".", 1)[-1]
+    recorded = Path(str(summary.get("data_dir") or ""))
+    fallback = default_data_dir(module.KAGGLE_SLUG)
+    for candidate in (recorded, fallback):
+        if str(candidate) not in ("", ".") and candidate.is_dir():
+            if candidate != recorded:
+                print(f"Data folder {recorded} has moved; re-validating against {candidate}.", file=sys.stderr)
+            return candidate
+    raise SubmitError(
+        f"Cannot re-validate run {run_dir.name}: its data folder {recorded} is gone and data/{module.KAGGLE_SLUG}/ "
+        f"does not exist. Get the data again: python -m pipeline download competitions/{name}"
+    )
+
+
 def _sample_submission(data_dir: Path) -> Path | None:
     found = sorted(p for p in data_dir.glob("*.csv") if "samplesubmission" in p.stem.lower().replace("_", ""))
     return found[0] if found else None
@@ -85,13 +110,7 @@ def revalidate(module: ModuleType, run_dir: Path, summary: dict[str, Any], path:
     """Check the file again as the runner did: against the sample submission (and the classes or custom validate)."""
     from pipeline.submission import SubmissionError, validate_submission
 
-    name = module.__name__.rsplit(".", 1)[-1]
-    data_dir = Path(str(summary.get("data_dir") or ""))
-    if not data_dir.is_dir():
-        raise SubmitError(
-            f"Cannot re-validate run {run_dir.name}: its data folder {data_dir} is gone. Get the data "
-            f"again (python -m pipeline download competitions/{name})."
-        )
+    data_dir = data_folder(module, run_dir, summary)
     sample = _sample_submission(data_dir)
     try:
         if sample is not None and not hasattr(module, "validate") and not _has_text_columns(sample):
@@ -150,11 +169,61 @@ def main(args: argparse.Namespace) -> int:
         staged = Path(tmp) / f"{run_id}{''.join(path.suffixes) or '.csv'}"
         shutil.copyfile(path, staged)
         revalidate(module, run_dir, summary, staged)
-        result = submit_file(slug, staged, message)
-    add_record(run_dir, result["record"])
+        result = submit_file(slug, staged, message, check=f"python -m pipeline submissions competitions/{name}")
+    record = result["record"]
+    add_record(run_dir, record)
     print(f"Submitted {path.name} of run {run_id} to {slug} as {staged.name}: {result['kaggle_message'] or 'ok'}")
     print(f"Message: {message}")
-    if result["left"] is not None:
-        print(f"{result['left']} submissions left today.")
-    print(f"Recorded in {run_dir.name}/{RECORD_FILE}. Scores: python -m pipeline submissions competitions/{name}")
+    print(_left_line(result))
+    if not result["confirmed"]:
+        print(
+            f"warning: Kaggle accepted the upload but returned no submission id; check it with "
+            f"python -m pipeline submissions competitions/{name} before submitting again.",
+            file=sys.stderr,
+        )
+    print(f"Recorded in {run_dir.name}/{RECORD_FILE}.")
+    if not args.wait or record["ref"] is None:
+        print(f"Scores: python -m pipeline submissions competitions/{name}")
+        return 0
+    return _wait(args, slug, name, run_dir, summary, record)
+
+
+def _left_line(result: dict[str, Any]) -> str:
+    limits = result["limits"]
+    if limits is None:
+        return "Submissions left today: unknown (Kaggle did not say)."
+    if not limits["known"]:
+        return (
+            "Submissions left today: unknown (Kaggle reports no submissions and no allowance for you yet, "
+            "as it does before you are on a team)."
+        )
+    return f"{result['left']} submissions left today."
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, int | float) and math.isfinite(value) else "-"
+
+
+def _wait(args: argparse.Namespace, slug: str, name: str, run_dir: Path, summary: dict[str, Any], record: dict) -> int:
+    """Poll until scored; print LB beside CV; record the result so `runs` shows it."""
+    from pipeline.kaggle_io import wait_for_score
+    from pipeline.kaggle_records import update_record
+
+    sub = wait_for_score(slug, int(record["ref"]), args.timeout)
+    if sub is None:
+        print(
+            f"Not scored yet after {args.timeout:g} s (still pending); the submission stands. "
+            f"See its score later: python -m pipeline submissions competitions/{name}"
+        )
+        return 0
+    update_record(run_dir, sub)
+    metric = summary.get("metric")
+    metric = metric.get("name") if isinstance(metric, dict) else metric or "score"
+    if sub["status"] == "ERROR":
+        raise SubmitError(
+            f"Kaggle could not score submission {sub['ref']} of run {run_dir.name}: {sub.get('error') or 'no reason'}"
+            " (recorded in the run folder). The daily slot is spent; fix the file before submitting again."
+        )
+    private = f"  private {_fmt(sub['private_score'])}" if sub.get("private_score") is not None else ""
+    print(f"Scored: CV {metric} {_fmt(summary.get('cv'))}  |  LB public {_fmt(sub['public_score'])}{private}")
     return 0
