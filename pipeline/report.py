@@ -71,11 +71,13 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
     """Table of past runs: time, CV, LB, models, tag, submission (failed runs: "failed" and their error)."""
     from rich.table import Table
 
+    from pipeline.kaggle_records import leaderboard
+
     t = Table(title="runs")
     for col in ("started", "competition", "run", "CV (out of fold)", "LB", "models", "tag", "submission"):
         t.add_column(col, overflow="fold")
     for s in runs:
-        lb = leaderboard_score(Path(s["run_dir"]))
+        lb = leaderboard(Path(s["run_dir"]))  # latest public score (/ private once shown), or pending/error
         status = s.get("status", "complete")
         if status != "complete":  # failed/interrupted: its state instead of a score, its error instead of a file
             cv, last = f"[red]{status}[/red]", f"{s.get('error', '')}  (resume: {s.get('resume', '')})"
@@ -87,7 +89,7 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
             s.get("competition", ""),
             s.get("run_id", ""),
             cv,
-            f"{lb:.5f}" if lb is not None else "",
+            lb,
             ", ".join(s.get("models", {})),
             ("sample " if s.get("sample") else "") + (s.get("tag") or ""),
             last,
