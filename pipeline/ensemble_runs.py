@@ -18,10 +18,31 @@ from pipeline.stages import finish_run
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:
+    """The run's summary, after checking that the folder holds everything a blend reads."""
+    if not run_dir.is_dir():
+        raise ContractError(f"ensemble: {run_dir}: no such run folder.")
     path = run_dir / "summary.json"
     if not path.exists():
-        raise ContractError(f"{run_dir}: not a finished run folder (no summary.json).")
-    return read_json(path)
+        raise ContractError(f"ensemble: {run_dir}: not a finished run folder (no summary.json).")
+    try:
+        summary = read_json(path)
+    except ValueError as e:
+        raise ContractError(f"ensemble: {path}: not valid JSON ({e}).") from None
+    status = summary.get("status", "complete") if isinstance(summary, dict) else "unreadable"
+    if status != "complete":
+        raise ContractError(
+            f"ensemble: {run_dir} is a {status} run, not a finished one; resume it first "
+            f"(python -m pipeline run --resume {run_dir})."
+        )
+    needed = ["folds.npy", "scores.json", "config.json"]
+    needed += [f"{kind}/{m}.npy" for m in summary.get("models", {}) for kind in ("oof", "test")]
+    missing = [n for n in needed if not (run_dir / n).is_file()]
+    if missing:
+        raise ContractError(
+            f"ensemble: {run_dir} lacks {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}; "
+            "its out-of-fold predictions cannot be blended."
+        )
+    return summary
 
 
 def ensemble_runs(

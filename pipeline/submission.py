@@ -42,6 +42,8 @@ class ValueRule:
 
     def describe(self) -> str:
         """'> 0', 'in [0, 1]' ..."""
+        if math.isfinite(self.low) and math.isfinite(self.high):
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
         lo = None if self.low == -math.inf else f"{'>' if self.low_open else '>='} {self.low:g}"
         hi = None if self.high == math.inf else f"{'<' if self.high_open else '<='} {self.high:g}"
         return " and ".join(p for p in (lo, hi) if p) or "any number"
@@ -120,8 +122,9 @@ def read_submission_csv(path: Path | str, what: str = "") -> pd.DataFrame:
         raise SubmissionError(f"{label}: the file has no header line (nothing but blank lines).") from None
     except Exception as e:
         raise SubmissionError(f"{label}: cannot be read as CSV: {_first_line(e)}") from None
-    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        found = _long_row(path, len(frame.columns))
+    # pandas drops fields past the header without a word when every row has them (trailing commas): look.
+    found = _long_row(path, len(frame.columns))
+    if found or any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         if found:
             line, row = found
             extra = ", ".join(repr(v) for v in row[len(frame.columns) :])
