@@ -152,8 +152,9 @@ def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_di
         rejected = run_dir / f"rejected-{name}"
         if tmp.exists():
             tmp.replace(rejected)
+        message = str(e).replace(tmp.name, name)  # name the file as the user will know it
         raise SubmissionError(
-            f"{e} (the rejected file is kept at {rejected}; nothing was written to submissions/)"
+            f"{message} (the rejected file is kept at {rejected}; nothing was written to submissions/)"
         ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)  # no .pending left behind by any other failure
