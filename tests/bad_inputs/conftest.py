@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the toy competition
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' import-time version check goes online
 
 from pipeline.cli import main  # noqa: E402
 
@@ -56,8 +58,6 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
             cwd = Path.cwd()
             try:
-                import os
-
                 os.chdir(root)
                 resolve_data(load_competition(f"competitions/{name}"), None, True)
             finally:
