@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic
+from pipeline import atomic, stacking
 from pipeline.contract import Data, competition_name
 from pipeline.ensemble import blend, fit_weights, nested_blend
 from pipeline.folds import scored_rows
@@ -204,6 +204,7 @@ def finish_run(
     keys = ("score", "out_of_fold", "in_sample_score", "equal_score", "best_single", "best_single_score", "weights")
     scores["_blend"] = {k: b.get(k) for k in keys}
     atomic.write_json(run_dir / "scores.json", scores)
+    b = stacking.apply(module, cfg, data, y, folds, results, b, run_dir, log)  # level-2 stack when Config.stack asks
     oof, test, cv, calibration = calibrate_blend(module, y, folds, b, run_dir, log, results)
     final = write_validated_submission(module, data, test, run_dir)
     published = publish(final, name, run_dir.name, opts)
@@ -241,6 +242,7 @@ def finish_run(
             "best_single_score": b.get("best_single_score"),
         },
         "calibration": calibration,
+        "stack": b.get("stack"),
         "submission": str(final),
         "published": str(published),
         "seconds": time.monotonic() - t_start,

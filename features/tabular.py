@@ -1,0 +1,188 @@
+"""One encoder for any raw table, per model family, fitted inside each training fold.
+
+    numeric           as is for trees (NaN kept); median + missing flag, signed log of skewed columns, standardised
+                      for linear models
+    category          pandas categories for LightGBM/XGBoost, strings for CatBoost, one-hot for linear models
+    high_cardinality  frequency, length and trailing number, first character as a category, word tokens, and an
+                      out-of-fold target encoding (CatBoost gets the raw string: it target-encodes in order itself)
+    text              word tokens (binary, frequent ones only), length and word count
+    date              year, month, day, weekday and days since 1970
+    constant          dropped
+
+Target encoding is cross-fitted on the training rows (scikit-learn's TargetEncoder in fit_transform), so a row's
+encoding never saw its own target; rows predicted later use the encoding fitted on all training rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.preprocessing import OneHotEncoder, TargetEncoder
+
+from features.columns import infer_kinds
+
+FAMILIES = ("linear", "lightgbm", "xgboost", "catboost")
+MISSING = "__missing__"
+TASK_TARGET = {"regression": "continuous", "binary": "binary", "multiclass": "multiclass"}
+
+
+class TabularEncoder(TransformerMixin, BaseEstimator):
+    """Raw DataFrame -> model-ready features for one family (`linear`, `lightgbm`, `xgboost`, `catboost`)."""
+
+    def __init__(
+        self,
+        family: str = "lightgbm",
+        task: str = "regression",
+        max_levels: int = 30,
+        max_tokens: int = 30,
+        min_token_share: float = 0.01,
+        target_encoding: bool = True,
+        random_state: int = 0,
+    ) -> None:
+        self.family = family
+        self.task = task
+        self.max_levels = max_levels
+        self.max_tokens = max_tokens
+        self.min_token_share = min_token_share
+        self.target_encoding = target_encoding
+        self.random_state = random_state
+
+    # ---- fitting
+    def fit(self, X: pd.DataFrame, y: Any = None) -> TabularEncoder:
+        """Learn column kinds, levels, fills, vocabularies and encodings on the training rows."""
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **_: Any) -> Any:
+        """Fit, and return the training rows encoded (target encoding cross-fitted: no row sees its own target)."""
+        if self.family not in FAMILIES:
+            raise ValueError(f"TabularEncoder: family must be one of {FAMILIES}, got {self.family!r}.")
+        X = pd.DataFrame(X).reset_index(drop=True)
+        self.kinds_ = infer_kinds(X, self.max_levels)
+        self.feature_names_in_ = list(X.columns)
+        strings = [c for c, k in self.kinds_.items() if k in ("high_cardinality", "text")]
+        self.vocab_ = {}
+        min_df = max(3, int(np.ceil(self.min_token_share * len(X))))
+        for c in strings:
+            vec = CountVectorizer(
+                binary=True, min_df=min_df, max_features=self.max_tokens, token_pattern=r"(?u)\b[^\W\d_]{2,}\b"
+            )
+            try:
+                vec.fit(X[c].fillna("").astype(str))
+            except ValueError:  # no token frequent enough
+                continue
+            self.vocab_[c] = vec
+        high = [c for c, k in self.kinds_.items() if k == "high_cardinality"]
+        self.freq_ = {c: X[c].astype(str).value_counts(normalize=True).to_dict() for c in high}
+        base = self._base(X)
+        self.levels_ = {c: sorted(base[c].unique()) for c in self._categorical(base)}
+        self.te_cols_ = high if self.target_encoding and self.family != "catboost" and y is not None else []
+        te_train = None
+        if self.te_cols_:
+            splitter = KFold if self.task == "regression" else StratifiedKFold
+            cv = splitter(5, shuffle=True, random_state=self.random_state)
+            self.te_ = TargetEncoder(target_type=TASK_TARGET[self.task], cv=cv)
+            te_train = self.te_.fit_transform(self._te_input(X), np.asarray(y))
+        numeric = [c for c in base.columns if c not in self.levels_]
+        num = base[numeric].astype(float)
+        self.medians_ = num.median().fillna(0.0).to_dict()
+        self.flags_ = [c for c in numeric if num[c].isna().any()]
+        filled = num.fillna(self.medians_)
+        skew = filled.skew().fillna(0.0)
+        self.logged_ = [c for c in numeric if abs(skew[c]) > 1.0 and filled[c].nunique() > 2]
+        if self.family == "linear":
+            self.onehot_ = OneHotEncoder(handle_unknown="ignore", sparse_output=False, min_frequency=5)
+            if self.levels_:
+                self.onehot_.fit(base[list(self.levels_)])
+            lin = self._linear_numeric(base, te_train)
+            self.mean_, self.std_ = lin.mean(axis=0), lin.std(axis=0) + 1e-9
+        return self._finish(base, te_train)
+
+    # ---- transforming
+    def transform(self, X: pd.DataFrame) -> Any:
+        """Encode new rows with what was learned on the training rows."""
+        X = pd.DataFrame(X).reset_index(drop=True)
+        base = self._base(X)
+        te = self.te_.transform(self._te_input(X)) if self.te_cols_ else None
+        return self._finish(base, te)
+
+    @property
+    def cat_features_(self) -> list[str]:
+        """Columns CatBoost treats as categorical."""
+        return list(self.levels_)
+
+    def _te_input(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X[self.te_cols_].astype(str).fillna(MISSING)
+
+    def _categorical(self, base: pd.DataFrame) -> list[str]:
+        return [c for c in base.columns if base[c].dtype == object or pd.api.types.is_string_dtype(base[c])]
+
+    def _base(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Every column as numbers or strings (categories as strings with a missing level), engineered parts added."""
+        out: dict[str, Any] = {}
+        for c, kind in self.kinds_.items():
+            s = X[c] if c in X else pd.Series(np.nan, index=X.index)
+            if kind == "numeric":
+                out[c] = pd.to_numeric(s, errors="coerce").astype(float)
+            elif kind == "category":
+                out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
+            elif kind == "date":
+                d = pd.to_datetime(s, errors="coerce", format="mixed")
+                for part in ("year", "month", "day", "dayofweek"):
+                    out[f"{c}__{part}"] = getattr(d.dt, part).astype(float)
+                out[f"{c}__days"] = (d - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+            elif kind in ("high_cardinality", "text"):
+                text = s.fillna("").astype(str)
+                out[f"{c}__len"] = text.str.len().astype(float)
+                out[f"{c}__words"] = text.str.split().str.len().astype(float)
+                if kind == "high_cardinality":
+                    out[f"{c}__freq"] = s.astype(str).map(self.freq_[c]).astype(float).fillna(0.0)
+                    number = text.str.extract(r"(\d+)\D*$")[0]
+                    out[f"{c}__number"] = pd.to_numeric(number, errors="coerce").astype(float)
+                    out[f"{c}__first"] = text.str[:1].where(s.notna(), MISSING).astype(object)
+                    if self.family == "catboost":
+                        out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
+                if c in self.vocab_:
+                    vec = self.vocab_[c]
+                    tokens = vec.transform(text).toarray().astype(float)
+                    for j, tok in enumerate(vec.get_feature_names_out()):
+                        out[f"{c}__has_{tok}"] = tokens[:, j]
+        return pd.DataFrame(out, index=X.index)
+
+    def _te_names(self) -> list[str]:
+        if not self.te_cols_:
+            return []
+        return [f"te__{n}" for n in self.te_.get_feature_names_out()]
+
+    def _linear_numeric(self, base: pd.DataFrame, te: np.ndarray | None) -> np.ndarray:
+        numeric = [c for c in base.columns if c not in self.levels_]
+        num = base[numeric].astype(float)
+        flags = num[self.flags_].isna().astype(float).to_numpy()
+        num = num.fillna(self.medians_)
+        for c in self.logged_:
+            num[c] = np.sign(num[c]) * np.log1p(np.abs(num[c]))
+        parts = [num.to_numpy(dtype=float), flags]
+        if te is not None:
+            parts.append(np.asarray(te, dtype=float))
+        return np.hstack(parts)
+
+    def _finish(self, base: pd.DataFrame, te: np.ndarray | None) -> Any:
+        if self.family == "linear":
+            lin = (self._linear_numeric(base, te) - self.mean_) / self.std_
+            if self.levels_:
+                lin = np.hstack([lin, self.onehot_.transform(base[list(self.levels_)])])
+            return np.clip(lin, -10, 10)
+        out = base.copy()
+        for c, levels in self.levels_.items():
+            if self.family == "catboost":
+                out[c] = out[c].astype(str)
+            else:
+                out[c] = pd.Categorical(out[c], categories=levels)
+        if te is not None:
+            out = pd.concat([out, pd.DataFrame(np.asarray(te), columns=self._te_names(), index=out.index)], axis=1)
+        return out

@@ -1,0 +1,76 @@
+"""`new`: a competition package for any tabular Kaggle competition, inferred from its download."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from pipeline.contract import ContractError
+
+HELP = "Write competitions/<name>/ for a tabular competition, inferred from Kaggle's zip or folder."
+PROJECT = Path(__file__).resolve().parent.parent.parent
+# pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
+METRIC_NAMES = ("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "r2", "f1", "mcc")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `new`."""
+    p.add_argument("name", help="package name, a lower-case Python identifier (e.g. spaceship_titanic)")
+    p.add_argument("--data", required=True, help="Kaggle's competition zip as downloaded, or an extracted folder")
+    p.add_argument("--target", help="the target column of the training table (default: from the sample submission)")
+    p.add_argument("--id", dest="id_col", help="the id column of the test table (default: the sample's first column)")
+    p.add_argument("--metric", help=f"one of {', '.join(METRIC_NAMES)} (default: per task, printed)")
+    p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
+    p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name)")
+    p.add_argument("--train", help="the training CSV inside --data (default: train.csv)")
+    p.add_argument("--test", help="the test CSV inside --data (default: test.csv)")
+    p.add_argument("--sample", help="the sample submission CSV inside --data (default: *submission*.csv)")
+    p.add_argument("--into", help="parent folder of the new package (default: the project's competitions/)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Infer, render, write atomically, check the contract, print what was decided and the next command."""
+    from pipeline.contract import load_competition
+    from pipeline.tabular.infer import infer
+    from pipeline.tabular.template import render
+
+    parent = Path(args.into).expanduser() if args.into else PROJECT / "competitions"
+    dest = parent / args.name
+    if dest.exists():
+        raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
+    spec = infer(
+        Path(args.data),
+        args.name,
+        target=args.target,
+        id_col=args.id_col,
+        metric=args.metric,
+        task=args.task,
+        slug=args.slug,
+        train=args.train,
+        test=args.test,
+        sample=args.sample,
+    )
+    tmp = parent / f".{args.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "__init__.py").write_text(render(spec))
+    tmp.rename(dest)
+    try:
+        load_competition(str(dest))
+    except ContractError:
+        shutil.rmtree(dest)
+        raise
+    shown = _shown(dest)
+    print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target}, id {spec.id_col}, metric {spec.metric}")
+    for note in spec.notes:
+        print(f"  {note}")
+    print(f"next: python -m pipeline run {shown} --data {args.data}")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,118 @@
+"""The metrics `new --metric` accepts, each computed as Kaggle computes it from the runner's prediction arrays.
+
+Predictions are rows x outputs: one column of values for regression, one probability column per class for
+classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+TASKS = ("regression", "binary", "multiclass")
+EPS = 1e-15
+
+
+@dataclass(frozen=True)
+class TabularMetric:
+    """A named metric: direction, the tasks it applies to, what the submission holds, and how it is computed."""
+
+    name: str
+    greater_is_better: bool
+    tasks: tuple[str, ...]
+    submission: str  # "values", "labels" or "probabilities"
+    fn: Callable[[np.ndarray, np.ndarray], float]
+    about: str
+
+
+def _values(pred: np.ndarray) -> np.ndarray:
+    return np.asarray(pred, dtype=float).reshape(len(pred), -1)[:, 0]
+
+
+def _proba(pred: np.ndarray) -> np.ndarray:
+    p = np.asarray(pred, dtype=float)
+    return p.reshape(-1, 1) if p.ndim == 1 else p
+
+
+def _labels(pred: np.ndarray) -> np.ndarray:
+    p = _proba(pred)
+    return (p[:, 0] > 0.5).astype(int) if p.shape[1] == 1 else p.argmax(axis=1)
+
+
+def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(np.asarray(y).astype(int) == _labels(pred)))
+
+
+def roc_auc(y: np.ndarray, pred: np.ndarray) -> float:
+    p = _proba(pred)
+    y = np.asarray(y).astype(int)
+    if p.shape[1] <= 2:
+        return float(skm.roc_auc_score(y, p[:, -1]))
+    p = np.clip(p, EPS, None)
+    return float(skm.roc_auc_score(y, p / p.sum(axis=1, keepdims=True), multi_class="ovr", labels=range(p.shape[1])))
+
+
+def log_loss(y: np.ndarray, pred: np.ndarray) -> float:
+    p = _proba(pred)
+    if p.shape[1] == 1:
+        p = np.hstack([1 - p, p])
+    p = np.clip(p, EPS, 1 - EPS)
+    p = p / p.sum(axis=1, keepdims=True)  # Kaggle rescales each row to sum to 1
+    y = np.asarray(y).astype(int)
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def rmse(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((_values(pred) - np.asarray(y, dtype=float)) ** 2)))
+
+
+def rmsle(y: np.ndarray, pred: np.ndarray) -> float:
+    p = np.log1p(np.clip(_values(pred), 0, None))  # Kaggle's rmsle refuses negatives; a clipped prediction is 0
+    return float(np.sqrt(np.mean((p - np.log1p(np.asarray(y, dtype=float))) ** 2)))
+
+
+def mae(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(np.abs(_values(pred) - np.asarray(y, dtype=float))))
+
+
+def r2(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(skm.r2_score(np.asarray(y, dtype=float), _values(pred)))
+
+
+def f1(y: np.ndarray, pred: np.ndarray) -> float:
+    p = _proba(pred)
+    average = "binary" if p.shape[1] <= 2 else "macro"
+    return float(skm.f1_score(np.asarray(y).astype(int), _labels(pred), average=average))
+
+
+def mcc(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(skm.matthews_corrcoef(np.asarray(y).astype(int), _labels(pred)))
+
+
+CLASSIFICATION = ("binary", "multiclass")
+METRICS: dict[str, TabularMetric] = {
+    m.name: m
+    for m in (
+        TabularMetric("accuracy", True, CLASSIFICATION, "labels", accuracy, "share of rows whose label is right"),
+        TabularMetric(
+            "roc_auc", True, CLASSIFICATION, "probabilities", roc_auc, "area under the ROC curve (one-vs-rest macro)"
+        ),
+        TabularMetric(
+            "log_loss", False, CLASSIFICATION, "probabilities", log_loss, "multi-class log loss, rows rescaled to 1"
+        ),
+        TabularMetric("rmse", False, ("regression",), "values", rmse, "root mean squared error"),
+        TabularMetric("rmsle", False, ("regression",), "values", rmsle, "RMSE of log(1 + x)"),
+        TabularMetric("mae", False, ("regression",), "values", mae, "mean absolute error"),
+        TabularMetric("r2", True, ("regression",), "values", r2, "coefficient of determination"),
+        TabularMetric("f1", True, CLASSIFICATION, "labels", f1, "F1 of the positive class (macro for multi-class)"),
+        TabularMetric("mcc", True, CLASSIFICATION, "labels", mcc, "Matthews correlation coefficient"),
+    )
+}
+
+
+def score(name: str, y_true: np.ndarray, pred: np.ndarray) -> float:
+    """METRICS[name] applied to the runner's arrays."""
+    return METRICS[name].fn(y_true, pred)
