@@ -9,11 +9,15 @@ test sees an offline machine), and the test fails at teardown naming the address
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# albumentations checks PyPI for a newer version when imported (in a thread): tests must not go online.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 # The Kaggle tests' fixtures (stand-in server, toy competition), shared by the tests/test_kaggle_*.py modules.
 pytest_plugins = ["kaggle_fixtures"]

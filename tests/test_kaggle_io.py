@@ -143,6 +143,65 @@ def test_no_network(stub: KaggleStub, monkeypatch) -> None:
         download_competition(SLUG, Path("data") / SLUG, EXPECTED)
 
 
+def test_download_force_always_extracts_again(stub: KaggleStub, toy, capsys) -> None:
+    dest = download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    train = dest / "train.csv"
+    good = train.read_bytes()
+    st = train.stat()
+    train.write_bytes(b"X" * len(good))  # damaged in place: same size, and the mtime put back, so no stamp can tell
+    os.utime(train, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cli.main(["download", "competitions/toy"]) == 0 and train.read_bytes() != good  # looks complete
+    assert cli.main(["download", "competitions/toy", "--force"]) == 0
+    assert train.read_bytes() == good and len(stub.calls("blobs")) == 2
+
+
+def test_damaged_folder_is_repaired_by_a_plain_download(stub: KaggleStub, capsys) -> None:
+    dest = download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    (dest / "test.csv").unlink()
+    capsys.readouterr()
+    download_competition(SLUG, dest, EXPECTED)
+    assert "damaged (test.csv is missing)" in capsys.readouterr().out
+    assert (dest / "test.csv").read_text() == "Id,x\n3,0.1\n4,0.2\n" and len(stub.calls("blobs")) == 2
+
+
+def test_rate_limited_download_is_not_a_submission_limit(stub: KaggleStub) -> None:
+    stub.rate_limited["DownloadDataFiles"] = 1
+    with pytest.raises(KaggleError) as e:
+        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    msg = str(e.value)
+    assert "rate limiting" in msg and "RESOURCE_EXHAUSTED" in msg and "Submission limit" not in msg
+    assert not (Path("data") / SLUG).exists()
+
+
+def test_stalled_network_ends_in_cannot_reach_kaggle(stub: KaggleStub, monkeypatch) -> None:
+    import time
+
+    monkeypatch.setenv("PIPELINE_KAGGLE_TIMEOUT", "0.4")
+    stub.stall.add("DownloadDataFiles")
+    started = time.monotonic()
+    with pytest.raises(KaggleError, match=r"cannot reach Kaggle at http://127\.0\.0\.1:\d+ \(no answer in 0\.4 s\)"):
+        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    assert time.monotonic() - started < 5
+
+
+def test_storage_is_another_host_and_never_sees_credentials(stub: KaggleStub, monkeypatch) -> None:
+    import requests
+
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)  # Bearer auth on the API
+    download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    [api_call] = stub.calls("DownloadDataFiles")
+    [blob] = stub.calls("blobs")
+    assert api_call["headers"]["Authorization"] == f"Bearer {TOKEN}" and api_call["role"] == "api"
+    assert blob["role"] == "storage" and "Authorization" not in blob["headers"]
+    assert stub.storage_url.split(":")[-1] != stub.url.split(":")[-1] and "localhost" in stub.storage_url
+    # The stand-in's own check: a request to storage with credentials is refused and recorded.
+    answer = requests.get(f"{stub.storage_url}/blobs/{SLUG}.zip", headers={"Authorization": "Bearer x"}, timeout=5)
+    assert answer.status_code == 400 and len(stub.violations) == 1
+    stub.violations.clear()
+
+
 # ---------- submit / submissions through the CLI ----------
 
 
