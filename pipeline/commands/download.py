@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Download a competition's data from Kaggle into data/<slug>/ (extracted, checked; skipped when complete)."
+HELP = "Download a competition's data from Kaggle into data/<slug>/ (extracted, checked; skipped when intact)."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `download`."""
     p.add_argument("competition", help="competition folder, e.g. competitions/house_prices")
-    p.add_argument("--force", action="store_true", help="download again even if data/<slug>/ is complete")
+    p.add_argument(
+        "--force", action="store_true", help="download and extract again even if data/<slug>/ looks complete (repair)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
