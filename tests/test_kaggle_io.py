@@ -350,7 +350,7 @@ def test_no_secret_in_any_output_or_file(stub: KaggleStub, toy, capsys, monkeypa
     not (Path(__file__).resolve().parent.parent / "competitions" / "house_prices" / "__init__.py").is_file(),
     reason="competitions/house_prices not written yet",
 )
-def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path, monkeypatch) -> None:
+def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path) -> None:
     import pandas as pd
 
     module = contract.load_competition("competitions/house_prices")
@@ -363,10 +363,8 @@ def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path, monk
             zf.write(raw / name, name)
     stub.competitions[HOUSE_SLUG] = Competition(zip_bytes=out.getvalue(), title="House Prices")
 
-    def cli_run(*argv: str, **env_changes: str | None) -> subprocess.CompletedProcess:
+    def cli_run(*argv: str) -> subprocess.CompletedProcess:
         env = subprocess_env(stub, tmp_path / "site", dict(os.environ))
-        for k, v in env_changes.items():
-            env.pop(k, None) if v is None else env.__setitem__(k, v)
         return subprocess.run(
             [sys.executable, "-m", "pipeline", *argv], env=env, capture_output=True, text=True, timeout=120
         )
@@ -401,10 +399,18 @@ def test_house_prices_cli_in_a_subprocess(stub: KaggleStub, tmp_path: Path, monk
     done = cli_run("submit", "competitions/house_prices")
     assert done.returncode == 2 and "Could not submit" in done.stderr and len(load_records(run)) == 1
     no_secret_anywhere(tmp_path, done.stdout, done.stderr)
-    # With an access token, `import kaggle` authenticates (one IntrospectToken); the command reuses that client.
-    before = len(stub.calls("IntrospectToken"))
-    done = cli_run("submissions", "competitions/house_prices", KAGGLE_API_TOKEN=TOKEN, KAGGLE_KEY=None)
+
+
+def test_token_signs_in_once_per_process(stub: KaggleStub, tmp_path: Path, monkeypatch) -> None:
+    # In a fresh process `import kaggle` signs in (one IntrospectToken for a token); the command reuses that client.
+    monkeypatch.delenv("KAGGLE_KEY")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)
+    stub.add_submissions(SLUG, 3)
+    code = f"from pipeline.kaggle_io import list_submissions; print(len(list_submissions({SLUG!r})))"
+    env = subprocess_env(stub, tmp_path / "site", dict(os.environ))
+    env["PYTHONPATH"] += os.pathsep + str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert len(stub.calls("IntrospectToken")) - before == 1
-    assert stub.calls("ListSubmissions")[-1]["headers"]["Authorization"].startswith("Bearer")
+    assert done.stdout.strip() == "3" and len(stub.calls("IntrospectToken")) == 1
+    assert stub.calls("ListSubmissions")[-1]["headers"]["Authorization"] == f"Bearer {TOKEN}"
     no_secret_anywhere(tmp_path, done.stdout, done.stderr)
