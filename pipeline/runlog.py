@@ -1,8 +1,9 @@
-"""The run's log: every line to log.txt in the run folder, and to the console through rich."""
+"""The run's log: every line to log.txt in the run folder as plain text, and to the console through rich."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,61 @@ class RunLog:
         self.console = Console(stderr=True, highlight=False)
 
     def __call__(self, message: str, *, style: str | None = None) -> None:
+        """Log one line: plain text in log.txt, the message's rich markup (e.g. [bold]) on the console only."""
         stamp = dt.datetime.now().strftime("%H:%M:%S")
         if self.path is not None:
             with open(self.path, "a") as f:
-                f.write(f"{stamp} {message}\n")
+                f.write(f"{stamp} {plain(message)}\n")
         if not self.quiet:
-            self.console.print(f"[dim]{stamp}[/dim] {message}", style=style, markup=True, soft_wrap=True)
+            from rich.text import Text
+
+            line = Text.assemble((stamp, "dim"), " ", rich_text(message))
+            self.console.print(line, style=style or "", soft_wrap=True)
 
     def warn(self, message: str) -> None:
         """A warning line."""
         self(f"[yellow]warning:[/yellow] {message}")
+
+
+def rich_text(message: str) -> Any:
+    """A message's rich Text: tags that name a rich style ([bold], [yellow], [/]) apply it; any other bracketed
+    text ([hflip, shift], [0.5, 1]) stays as written."""
+    from rich.errors import MarkupError
+    from rich.markup import escape
+    from rich.text import Text
+
+    markup, pos = [], 0
+    for m in _TAG.finditer(message):
+        markup += [escape(message[pos : m.start()]), m.group(0) if _is_style(m.group(1)) else escape(m.group(0))]
+        pos = m.end()
+    markup.append(escape(message[pos:]))
+    try:
+        return Text.from_markup("".join(markup))
+    except MarkupError:  # e.g. a closing tag without its opening one
+        return Text(plain(message))
+
+
+def plain(message: str) -> str:
+    """A message without its rich style tags, as log.txt holds it."""
+    return _TAG.sub(lambda m: "" if _is_style(m.group(1)) else m.group(0), message)
+
+
+_TAG = re.compile(r"\[(/?[^\[\]]*)\]")
+
+
+def _is_style(tag: str) -> bool:
+    """Whether `tag` (the text between brackets) is rich markup: a style, its closing tag, or [/]."""
+    from rich.errors import StyleSyntaxError
+    from rich.style import Style
+
+    name = tag[1:] if tag.startswith("/") else tag
+    if not name:
+        return tag == "/"
+    try:
+        Style.parse(name)
+    except StyleSyntaxError:
+        return False
+    return True
 
 
 def interactive() -> bool:

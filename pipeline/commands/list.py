@@ -1,38 +1,68 @@
-"""`list`: the competitions this checkout knows."""
+"""`list`: the competitions this checkout knows.
+
+Names and slugs are what a user copies into the next command, so they are printed whole: a table on a terminal
+wide enough for them, else (a narrow terminal, a pipe, a file) one block per competition.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from pipeline.contract import ContractError, available_competitions, load_competition
 
-HELP = "List competitions with their Kaggle slug and metric."
+HELP = "List competitions with their Kaggle slug, metric and presets."
+COLUMNS = ("competition", "kaggle slug", "metric", "presets")
+MIN_OTHER = 24  # a table needs room for the metric and presets columns beside the whole names
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """No options."""
 
 
-def main(args: argparse.Namespace) -> int:
-    """Print a table of competitions."""
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title="competitions")
-    for col in ("competition", "kaggle slug", "metric", "presets"):
-        t.add_column(col)
+def rows() -> list[tuple[str, str, str, str]]:
+    """(folder, slug, metric, presets) of every competition; a broken one says why in the metric column."""
+    out = []
     for name in available_competitions():
         try:
             m = load_competition(name)
         except (ContractError, ImportError) as e:
-            t.add_row(name, "", f"[red]broken: {e}[/red]", "")
+            out.append((f"competitions/{name}", "", f"broken: {e}", ""))
             continue
         direction = "higher" if m.METRIC.greater_is_better else "lower"
-        t.add_row(
-            f"competitions/{name}",
-            m.KAGGLE_SLUG,
-            f"{m.METRIC.name} ({direction} is better)",
-            ", ".join(getattr(m, "PRESETS", {})),
-        )
-    Console().print(t)
+        presets = ", ".join(getattr(m, "PRESETS", {}))
+        out.append((f"competitions/{name}", m.KAGGLE_SLUG, f"{m.METRIC.name} ({direction} is better)", presets))
+    return out
+
+
+def plain(table: list[tuple[str, str, str, str]]) -> str:
+    """One block per competition: the folder on its own line, then its fields, nothing cut."""
+    lines = []
+    for folder, slug, metric, presets in table:
+        lines += [folder, f"  kaggle slug: {slug}", f"  metric:      {metric}", f"  presets:     {presets or '-'}"]
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Print the competitions: a rich table on a wide enough terminal, else plain blocks."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = rows()
+    console = Console()
+    widest = [max((len(r[i]) for r in table), default=0) for i in range(2)]
+    need = sum(widest) + MIN_OTHER + 3 * 4 + 1  # two whole columns, the others' minimum, borders and padding
+    if not sys.stdout.isatty() or console.width < need:
+        print(plain(table))
+        return 0
+    t = Table(title="competitions")
+    for i, col in enumerate(COLUMNS):
+        if i < 2:
+            t.add_column(col, no_wrap=True, min_width=widest[i])
+        else:
+            t.add_column(col, overflow="fold")
+    for r in table:
+        t.add_row(*(Text(c) for c in r), style="red" if r[2].startswith("broken:") else None)
+    console.print(t)
     return 0
