@@ -64,13 +64,19 @@ def _authenticated_as(api: Any, creds: Credentials) -> bool:
     return method == "OAUTH"
 
 
+_signed_in: dict[tuple[str, ...], Any] = {}  # credentials -> the KaggleApi signed in with them in this process
+
+
 def connect(creds: Credentials) -> Any:
-    """A KaggleApi authenticated with `creds`: the one `import kaggle` already authenticated when it matches."""
+    """A KaggleApi authenticated with `creds`: the one `import kaggle` (or an earlier call) signed in, if it matches."""
     timeouts()  # a malformed PIPELINE_KAGGLE_TIMEOUT is reported before anything is sent
     kaggle = import_kaggle()
     shared = getattr(kaggle, "api", None)
     if shared is not None and getattr(shared, "_authenticated", False) and _authenticated_as(shared, creds):
         return shared  # no second authentication round trip
+    key = (creds.kind, creds.user, str(config_path()), *creds.secrets)
+    if key in _signed_in:
+        return _signed_in[key]
     from kaggle.api.kaggle_api_extended import KaggleApi
 
     api = KaggleApi()
@@ -85,6 +91,7 @@ def connect(creds: Credentials) -> Any:
                 f"Kaggle did not accept the credentials from {creds.source}. Create a new token at {SETTINGS_URL} "
                 "and replace the old one.\n" + no_credentials_message("sign in").split("\n", 1)[1]
             ) from None
+    _signed_in[key] = api
     return api
 
 

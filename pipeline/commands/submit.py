@@ -151,6 +151,8 @@ def main(args: argparse.Namespace) -> int:
         except (SubmitError, OSError, ValueError):
             where = ""
         raise SubmitError(f"{closed}{where}")
+    if args.wait and not 0 < args.timeout <= 86400:
+        raise SubmitError(f"--timeout {args.timeout:g}: the seconds to wait for the score, above 0 and at most 86400.")
     run_dir = resolve_run(name, args.run_dir)
     summary = read_json(run_dir / "summary.json")
     run_id = str(summary.get("run_id") or run_dir.name)
