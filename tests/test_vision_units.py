@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.vision.ema import ModelEma
+from pipeline.training.ema import ModelEma
+from pipeline.training.schedules import lr_factor
 from pipeline.vision.mix import Mixer, soft_targets
-from pipeline.vision.schedules import lr_factor
 from pipeline.vision.tta import check_tta, n_views, predict_tta, tta_views
 
 

@@ -100,23 +100,14 @@ class Detector(BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------------------------------------
     def _runtime(self, context: Any) -> Any:
-        import torch
+        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision
 
-        from pipeline.detection.trainer import DetRuntime
-
-        device = (getattr(context, "device", None) if context is not None else None) or self.device
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = resolve_device((getattr(context, "device", None) if context is not None else None) or self.device)
         cuda = device.startswith("cuda")
-        precisions = ("auto", "fp32", "bf16", "fp16")
-        if self.precision not in precisions:
-            raise ValueError(f"Unknown precision '{self.precision}'. Valid: {', '.join(precisions)}.")
-        dtype = None
-        if cuda and self.precision != "fp32":  # AMP on CUDA only: CPU autocast slows detectors down
-            bf16 = self.precision == "bf16" or (self.precision == "auto" and torch.cuda.is_bf16_supported())
-            dtype = torch.bfloat16 if bf16 else torch.float16
+        dtype = resolve_precision(self.precision, device, cpu_autocast=False)  # CPU autocast slows detectors down
         if context is None:
-            return DetRuntime(device=device, dtype=dtype, channels_last=cuda and self.channels_last)
-        return DetRuntime(
+            return Runtime(device=device, dtype=dtype, channels_last=cuda and self.channels_last)
+        return Runtime(
             device=device,
             dtype=dtype,
             channels_last=cuda and self.channels_last,

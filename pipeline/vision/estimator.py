@@ -86,8 +86,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         return TrainConfig(**{k: getattr(self, k) for k in names if k not in ("seed", "num_workers")}, seed=seed)
 
     def _runtime(self, context: Any) -> Any:
-        from pipeline.vision.runtime import resolve_device, resolve_precision, resolve_workers
-        from pipeline.vision.trainer import Runtime
+        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers
         from pipeline.vision.tta import check_tta, n_views
 
         device = resolve_device(self.device or (context.device if context is not None else None))
@@ -118,10 +117,10 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         """Train on image paths X and labels y; `context` (a FitContext) supplies eval set, deadline, workdir."""
         from timm.data import resolve_model_data_config
 
+        from pipeline.training.runtime import seed_everything
         from pipeline.vision.data import BatchNormalizer, ImageDataset, decode_all
         from pipeline.vision.finetune import check_policy
         from pipeline.vision.pretrained import create_model
-        from pipeline.vision.runtime import seed_everything
         from pipeline.vision.trainer import Trainer
 
         check_policy(self.freeze_epochs, self.layer_decay, self.backbone_lr)

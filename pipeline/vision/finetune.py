@@ -99,9 +99,9 @@ def param_groups(
 
 
 def make_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
-    """The trainer's optimizer: runtime.make_optimizer's two groups, or per-layer groups when fine-tuning."""
-    from pipeline.vision.runtime import OPTIMIZERS
-    from pipeline.vision.runtime import make_optimizer as plain
+    """The trainer's optimizer: training.optim.make_optimizer's two groups, or per-layer groups when fine-tuning."""
+    from pipeline.training.optim import OPTIMIZERS
+    from pipeline.training.optim import make_optimizer as plain
 
     check_policy(cfg.freeze_epochs, cfg.layer_decay, cfg.backbone_lr)
     if not cfg.freeze_epochs and cfg.layer_decay is None and cfg.backbone_lr == 1.0:

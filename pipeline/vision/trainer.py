@@ -1,14 +1,15 @@
-"""The training loop the framework owns: schedules, mixing, EMA, AMP, early stopping, checkpoints, deadlines."""
+"""The image-classification loop: cross-entropy with label smoothing or mixup/cutmix targets, gradient accumulation,
+a frozen-backbone warm-up, early stopping on the validation metric, DDP under torchrun.
+
+Device, precision, optimizer steps, schedules, EMA, checkpoints, deadlines and progress come from pipeline/training.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,15 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.atomic import write_json
-from pipeline.vision import checkpoint, distributed
+from pipeline.training import checkpoint
+from pipeline.training.core import FitState, TrainerCore
+from pipeline.training.deadline import ScheduleClock, expected_epochs, reserve_seconds
+from pipeline.training.optim import optimizer_step, set_lrs
+from pipeline.training.progress import EpochBar, epoch_line
+from pipeline.training.runtime import Runtime, epoch_seed
+from pipeline.training.schedules import lr_factor
+from pipeline.vision import distributed
 from pipeline.vision.data import BatchNormalizer, ImageDataset, make_loader
-from pipeline.vision.ema import ModelEma
 from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
 from pipeline.vision.mix import Mixer, soft_targets
-from pipeline.vision.progress import EpochBar
-from pipeline.vision.runtime import epoch_seed
-from pipeline.vision.schedules import lr_factor
 
 
 @dataclass
@@ -59,46 +62,34 @@ class TrainConfig:
 
 
 @dataclass
-class Runtime:
-    """Where and how to run, and what the runner asked for (from the FitContext, or defaults)."""
+class ClassifierFit(FitState):
+    """FitState plus what the classification loop carries: schedule progress, the best epoch, mixing, freezing."""
 
-    device: str = "cpu"
-    dtype: torch.dtype | None = None
-    channels_last: bool = False
-    num_workers: int = 0
-    workdir: Path | None = None
-    deadline: float | None = None
-    resume: bool = False
-    progress: bool = False
-    log: Callable[[str], Any] = lambda s: None
-    score: Callable[[Any, Any], float] | None = None
-    greater_is_better: bool = True
-    metric_name: str = "score"
-    predict_rows: int = 0
-    predict_views: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)  # the runner's FitContext.extra (fold, model, report)
+    freezer: Freezer | None = None
+    mixer: Mixer | None = None
+    clock: ScheduleClock | None = None
+    batches: int = 0  # batches per epoch
+    drop_last: bool = True
+    progress: float = 0.0  # schedule progress 0..1 (ScheduleClock)
+    best: dict[str, Any] = field(default_factory=lambda: {"score": None, "epoch": -1})
+    net: nn.Module | None = None  # what the forward runs through: the model, or its DDP wrapper
 
 
-class Trainer:
+class Trainer(TrainerCore):
     """Fits a model on an ImageDataset; returns the network to predict with (EMA or best weights when enabled)."""
 
     def __init__(self, cfg: TrainConfig, rt: Runtime, normalizer: BatchNormalizer, num_classes: int) -> None:
-        self.cfg, self.rt, self.norm, self.num_classes = cfg, rt, normalizer, num_classes
-        self.history: list[dict[str, Any]] = []
+        super().__init__(rt)
+        self.cfg, self.norm, self.num_classes = cfg, normalizer, num_classes
         self.eval_ips = 0.0
         self.best_state: dict[str, Any] | None = None
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.rt.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.rt.device.split(":")[0], dtype=self.rt.dtype)
 
     def _reserve(self) -> float:
         """Seconds to keep for the predictions the runner makes after fit."""
         if self.rt.deadline is None:
             return 0.0
         ips = (self.eval_ips or 500.0) * distributed.world_size()  # under DDP each rank predicts its share
-        return 2.0 + 1.15 * self.rt.predict_rows * self.rt.predict_views / ips
+        return reserve_seconds(self.rt.predict_rows, self.rt.predict_views, ips, 1.15)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, dataset: ImageDataset) -> tuple[np.ndarray, float]:
@@ -109,11 +100,11 @@ class Trainer:
             self.cfg.batch_size * 2,
             False,
             num_workers=self.rt.num_workers,
-            pin_memory=self.rt.device.startswith("cuda"),
+            pin_memory=self.rt.cuda,
         )
         probs, loss, n, t0 = [], 0.0, 0, time.perf_counter()
         for xb, yb in loader:
-            with self._autocast():
+            with self.autocast():
                 logits = model(self.norm(xb)).float()
             yb = yb.to(logits.device)
             loss += F.cross_entropy(logits, yb, reduction="sum").item()
@@ -132,13 +123,9 @@ class Trainer:
         xb = torch.stack([dataset[i][0] for i in range(min(len(dataset), self.cfg.batch_size * 2))])
         for _ in range(2):
             t = time.perf_counter()
-            with self._autocast():
+            with self.autocast():
                 model(self.norm(xb))
         self.eval_ips = len(xb) / max(time.perf_counter() - t, 1e-9)
-
-    def _save(self, path: Path, **state: Any) -> None:
-        if self.rt.workdir is not None:
-            checkpoint.save(self.rt.workdir / path, state)
 
     def fit(
         self, model: nn.Module, train: ImageDataset, valid: ImageDataset | None = None, y_valid: Any = None
@@ -149,177 +136,171 @@ class Trainer:
         time budget used if that is larger, so warm-up and decay always complete before the deadline even when the
         machine slows down or speeds up mid-run (the number of epochs follows from the measured speed).
         """
-        cfg, rt = self.cfg, self.rt
-        model.to(rt.device, memory_format=torch.channels_last if rt.channels_last else torch.contiguous_format)
+        s = self._start(model, train)
+        if self._resume(s, train):
+            return self._final(s)
+        if self.rt.deadline is not None:
+            self._measure_eval(model, valid if valid is not None else train)
+        s.clock.start(s.progress)
+        while s.epoch < self.cfg.epochs and not s.stop:
+            row = self._train_epoch(s, train)
+            if row is None:
+                break
+            self._validate(s, row, valid, y_valid)
+            self._end_epoch(s, row)
+        return self._final(s)
+
+    def _start(self, model: nn.Module, train: ImageDataset) -> ClassifierFit:
+        """Model on the device; optimizer, scaler, EMA, freezing, mixing and the schedule clock of a new fit."""
+        cfg = self.cfg
+        self.place(model)
         opt = make_optimizer(model, cfg)  # every parameter, frozen or not, so unfreezing needs no new optimizer
         peak_lrs = base_lrs(opt, cfg.lr)  # per group: lr x the group's lr_scale (layer decay, backbone_lr)
         freezer = Freezer(model, cfg.freeze_epochs, cfg.freeze_bn)
-        scaler = torch.amp.GradScaler(enabled=rt.dtype == torch.float16)
-        ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         mixer = Mixer(cfg.mixup_alpha, cfg.cutmix_alpha, cfg.mix_prob)
         drop_last = len(train) > cfg.batch_size
         batches = len(train) // cfg.batch_size if drop_last else math.ceil(len(train) / cfg.batch_size)
         total_steps = max(batches // cfg.accum_steps, 1) * cfg.epochs
-        # rank 0 reads the checkpoint and broadcasts it under DDP (other ranks have no workdir)
-        state = distributed.from_main(
-            lambda: checkpoint.load(rt.workdir / checkpoint.LAST) if rt.resume and rt.workdir else None
+        clock = ScheduleClock(total_steps, self.rt.deadline, self._reserve, distributed.agree)
+        return self.new_state(
+            ClassifierFit,
+            model,
+            opt,
+            peak_lrs,
+            cfg.ema_decay,
+            freezer=freezer,
+            mixer=mixer,
+            clock=clock,
+            batches=batches,
+            drop_last=drop_last,
         )
-        best: dict[str, Any] = {"score": None, "epoch": -1}
-        epoch, step, progress = 0, 0, 0.0
-        if state is not None:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            if ema is not None and state.get("ema"):
-                ema.load_state_dict(state["ema"])
-            epoch, step, best, self.history = state["epoch"], state["step"], state["best"], state["history"]
-            progress = state["progress"] if cfg.epochs <= state["config_epochs"] else step / total_steps
-            if state["done"] and cfg.epochs <= state["config_epochs"]:
-                rt.log(f"resume: training already finished ({epoch} epochs); loading its weights")
-                return self._final(model, ema, best)
-            rt.log(f"resume: continuing from epoch {epoch} of {cfg.epochs}")
-        elif hasattr(model, "init_from_data") and not getattr(model, "pretrained_weights", False):  # keep loaded ones
-            n = min(len(train), 5000)
-            images = torch.from_numpy(train.cache[:n]) if train.cache is not None else None
-            model.init_from_data(
-                self.norm(images if images is not None else torch.stack([train[i][0] for i in range(n)]))
-            )
-        if rt.deadline is not None:
-            self._measure_eval(model, valid if valid is not None else train)
-        p0, t_start = progress, time.monotonic()
 
-        def advance() -> float:
-            """Schedule progress now: epochs done, or the time budget used, whichever is further along."""
-            p = step / total_steps
-            if rt.deadline is not None:
-                budget = rt.deadline - self._reserve() - self._margin(t_start) - t_start
-                p = max(p, p0 + (1 - p0) * (time.monotonic() - t_start) / max(budget, 1e-9))
-                p = distributed.agree(p)  # rank 0's clock decides: ranks stop at the same step
-            return max(progress, p)
+    def _resume(self, s: ClassifierFit, train: ImageDataset) -> bool:
+        """Continue from last.pt when asked (True: its training had finished); a new fit initialises from data."""
+        # rank 0 reads the checkpoint and broadcasts it under DDP (other ranks have no workdir)
+        state = distributed.from_main(self.read_last)
+        if state is None:
+            self._init_from_data(s.model, train)
+            return False
+        s.restore(state)
+        s.best, self.history = state["best"], state["history"]
+        more = self.cfg.epochs > state["config_epochs"]  # raised on resume: the schedule stretches over them
+        s.progress = s.step / s.clock.total_steps if more else state["progress"]
+        finished = state["done"] and not more
+        self.log_resume(finished, s.epoch, self.cfg.epochs)
+        return finished
 
-        stop, net = False, None
-        while epoch < cfg.epochs and not stop:
-            t0, seed = time.perf_counter(), epoch_seed(cfg.seed, epoch)
-            torch.manual_seed(distributed.rank_seed(seed))
-            mixer.reseed(seed)
-            model.train()
-            freezer.apply(epoch)  # backbone frozen (BN in eval mode) during the first freeze_epochs
-            loader = distributed.train_loader(
-                train, cfg.batch_size, seed, rt.num_workers, rt.device.startswith("cuda"), drop_last
-            )
-            net = distributed.wrap(model, rt.device, bool(rt.extra.get("sync_bn")), net)  # DDP in a torchrun run
-            total_loss, seen = torch.zeros((), device=rt.device), 0
-            with EpochBar(batches, f"epoch {epoch + 1}/{self._expected(epoch, progress)}", rt.progress) as bar:
-                for i, (xb, yb) in enumerate(loader):
-                    progress = advance()
-                    if progress >= 1.0:
-                        rt.log(f"time limit: schedule complete during epoch {epoch + 1}, stopping")
-                        stop = True
-                        break
-                    x, y = self.norm(xb), yb.to(rt.device, non_blocking=True)
-                    with self._autocast():
-                        if mixer.active:
-                            x, targets = mixer(x, soft_targets(y, self.num_classes, cfg.label_smoothing))
-                            loss = torch.sum(-targets * F.log_softmax(net(x).float(), 1), 1).mean()
-                        else:
-                            loss = F.cross_entropy(net(x).float(), y, label_smoothing=cfg.label_smoothing)
-                    scaler.scale(loss / cfg.accum_steps).backward()
-                    total_loss += loss.detach() * len(xb)
-                    seen += len(xb)
-                    if (i + 1) % cfg.accum_steps == 0:
-                        factor = lr_factor(cfg.schedule, progress, cfg.warmup, cfg.final_lr)
-                        for group, base in zip(opt.param_groups, peak_lrs, strict=True):
-                            group["lr"] = base * factor
-                        if cfg.grad_clip:
-                            scaler.unscale_(opt)
-                            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                        scaler.step(opt)
-                        scaler.update()
-                        opt.zero_grad(set_to_none=True)
-                        step += 1
-                        if ema is not None and step % cfg.ema_every == 0:
-                            ema.update(model)
-                    if i % 10 == 0 or i + 1 == batches:
-                        bar.update(i + 1, (total_loss / max(seen, 1)).item(), seen / (time.perf_counter() - t0))
-            if seen == 0:
-                break
-            train_s = time.perf_counter() - t0
-            train_loss, seen_all = distributed.mean_over_ranks(total_loss, seen)  # over the global batch
-            row: dict[str, Any] = {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "valid_loss": None,
-                "valid_score": None,
-                "lr": max(g["lr"] for g in opt.param_groups),
-                "seconds": None,
-                "images_per_s": seen_all / train_s,
-            }
-            eval_model = ema.module if ema is not None else model
-            is_last = epoch + 1 >= cfg.epochs or stop
-            if valid is not None and cfg.eval_every > 0 and ((epoch + 1) % cfg.eval_every == 0 or is_last):
-                proba, row["valid_loss"] = self.evaluate(eval_model, valid)
-                if rt.score is not None:
-                    row["valid_score"] = float(rt.score(y_valid, proba))
-                    if best["score"] is None or self._better(row["valid_score"], best["score"]):
-                        best = {"score": row["valid_score"], "epoch": epoch + 1}
-                        if cfg.patience is not None:
-                            self.best_state = copy.deepcopy(eval_model.state_dict())
-                            self._save(checkpoint.BEST, model=self.best_state, epoch=epoch + 1)
-            row["seconds"] = time.perf_counter() - t0
-            self.history.append(row)
-            epoch += 1
-            progress = advance()
-            self._log_epoch(row, self._expected(epoch, progress))
-            if cfg.patience is not None and best["epoch"] > 0 and epoch - best["epoch"] >= cfg.patience:
-                rt.log(f"early stopping: no improvement for {cfg.patience} epochs (best epoch {best['epoch']})")
-                stop = True
-            stop = distributed.agree(stop)  # rank 0 decides for all ranks (their scores are equal anyway)
-            self._save(
-                checkpoint.LAST,
-                model=model.state_dict(),
-                optimizer=opt.state_dict(),
-                scaler=scaler.state_dict(),
-                ema=ema.state_dict() if ema is not None else None,
-                epoch=epoch,
-                step=step,
-                progress=progress,
-                best=best,
-                history=self.history,
-                config_epochs=cfg.epochs,
-                done=stop or epoch >= cfg.epochs or progress >= 1.0,
-            )
-            if self.rt.workdir is not None:
-                write_json(self.rt.workdir / "history.json", self.history)
-            report = rt.extra.get("report")
-            if report is not None and row["valid_score"] is not None:  # epoch-level pruning (tune); may raise
-                report(
-                    {
-                        "model": rt.extra.get("model"),
-                        "fold": rt.extra.get("fold", 0),
-                        "epoch": epoch - 1,
-                        "score": row["valid_score"],
-                    }
-                )
-            stop = stop or progress >= 1.0
-        return self._final(model, ema, best)
+    def _init_from_data(self, model: nn.Module, train: ImageDataset) -> None:
+        """Data-dependent initialisation (airbench's whitening stem), unless pretrained weights were loaded."""
+        if not hasattr(model, "init_from_data") or getattr(model, "pretrained_weights", False):
+            return
+        n = min(len(train), 5000)
+        images = torch.from_numpy(train.cache[:n]) if train.cache is not None else None
+        model.init_from_data(self.norm(images if images is not None else torch.stack([train[i][0] for i in range(n)])))
 
-    def _margin(self, t_start: float) -> float:
-        """Slack before the deadline: 3% of the budget, at least 2 s."""
-        return max(2.0, 0.03 * ((self.rt.deadline or t_start) - t_start))
+    def _train_epoch(self, s: ClassifierFit, train: ImageDataset) -> dict[str, Any] | None:
+        """One pass over this epoch's shuffled batches (until the schedule completes): its history row, or None when
+        no batch ran."""
+        cfg, rt = self.cfg, self.rt
+        s.epoch_t0, seed = time.perf_counter(), epoch_seed(cfg.seed, s.epoch)
+        torch.manual_seed(distributed.rank_seed(seed))
+        s.mixer.reseed(seed)
+        s.model.train()
+        s.freezer.apply(s.epoch)  # backbone frozen (BN in eval mode) during the first freeze_epochs
+        loader = distributed.train_loader(train, cfg.batch_size, seed, rt.num_workers, rt.cuda, s.drop_last)
+        s.net = distributed.wrap(s.model, rt.device, bool(rt.extra.get("sync_bn")), s.net)  # DDP in a torchrun run
+        total_loss, seen = torch.zeros((), device=rt.device), 0
+        title = f"epoch {s.epoch + 1}/{expected_epochs(cfg.epochs, s.epoch, s.progress)}"
+        with EpochBar(s.batches, title, rt.progress) as bar:
+            for i, (xb, yb) in enumerate(loader):
+                s.progress = s.clock.progress(s.step, s.progress)
+                if s.progress >= 1.0:
+                    rt.log(f"time limit: schedule complete during epoch {s.epoch + 1}, stopping")
+                    s.stop = True
+                    break
+                loss = self._loss(s, xb, yb)
+                s.scaler.scale(loss / cfg.accum_steps).backward()
+                total_loss += loss.detach() * len(xb)
+                seen += len(xb)
+                if (i + 1) % cfg.accum_steps == 0:
+                    set_lrs(s.opt, s.peak_lrs, lr_factor(cfg.schedule, s.progress, cfg.warmup, cfg.final_lr))
+                    optimizer_step(s.opt, s.scaler, s.model, cfg.grad_clip)
+                    s.after_step(cfg.ema_every)
+                if i % 10 == 0 or i + 1 == s.batches:
+                    bar.update(i + 1, (total_loss / max(seen, 1)).item(), seen / (time.perf_counter() - s.epoch_t0))
+        if seen == 0:
+            return None
+        train_s = time.perf_counter() - s.epoch_t0
+        train_loss, seen_all = distributed.mean_over_ranks(total_loss, seen)  # over the global batch
+        return {
+            "epoch": s.epoch + 1,
+            "train_loss": train_loss,
+            "valid_loss": None,
+            "valid_score": None,
+            "lr": max(g["lr"] for g in s.opt.param_groups),
+            "seconds": None,
+            "images_per_s": seen_all / train_s,
+        }
 
-    def _expected(self, epoch: int, progress: float) -> int:
-        """The number of epochs the run is heading for, for display."""
-        if epoch == 0 or progress <= 0:
-            return self.cfg.epochs
-        return min(self.cfg.epochs, max(epoch, round(epoch / progress)))
+    def _loss(self, s: ClassifierFit, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of one batch (label-smoothed, or against mixed soft targets when mixing), under autocast."""
+        x, y = self.norm(xb), yb.to(self.rt.device, non_blocking=True)
+        with self.autocast():
+            if s.mixer.active:
+                x, targets = s.mixer(x, soft_targets(y, self.num_classes, self.cfg.label_smoothing))
+                return torch.sum(-targets * F.log_softmax(s.net(x).float(), 1), 1).mean()
+            return F.cross_entropy(s.net(x).float(), y, label_smoothing=self.cfg.label_smoothing)
+
+    def _validate(self, s: ClassifierFit, row: dict[str, Any], valid: ImageDataset | None, y_valid: Any) -> None:
+        """Validation loss and score into the row (every eval_every epochs and the last); keep the best weights."""
+        cfg = self.cfg
+        is_last = s.epoch + 1 >= cfg.epochs or s.stop
+        if valid is None or cfg.eval_every <= 0 or ((s.epoch + 1) % cfg.eval_every != 0 and not is_last):
+            return
+        proba, row["valid_loss"] = self.evaluate(s.eval_model, valid)
+        if self.rt.score is None:
+            return
+        row["valid_score"] = float(self.rt.score(y_valid, proba))
+        if s.best["score"] is None or self._better(row["valid_score"], s.best["score"]):
+            s.best = {"score": row["valid_score"], "epoch": s.epoch + 1}
+            if cfg.patience is not None:
+                self.best_state = copy.deepcopy(s.eval_model.state_dict())
+                self.save(checkpoint.BEST, {"model": self.best_state, "epoch": s.epoch + 1})
+
+    def _end_epoch(self, s: ClassifierFit, row: dict[str, Any]) -> None:
+        """Record and log the epoch, decide on early stopping, checkpoint, report to the pruner."""
+        cfg, rt = self.cfg, self.rt
+        row["seconds"] = time.perf_counter() - s.epoch_t0
+        self.history.append(row)
+        s.epoch += 1
+        s.progress = s.clock.progress(s.step, s.progress)
+        rt.log(epoch_line(row, expected_epochs(cfg.epochs, s.epoch, s.progress), rt.metric_name))
+        if cfg.patience is not None and s.best["epoch"] > 0 and s.epoch - s.best["epoch"] >= cfg.patience:
+            rt.log(f"early stopping: no improvement for {cfg.patience} epochs (best epoch {s.best['epoch']})")
+            s.stop = True
+        s.stop = distributed.agree(s.stop)  # rank 0 decides for all ranks (their scores are equal anyway)
+        self.save(
+            checkpoint.LAST,
+            s.checkpoint()
+            | {
+                "progress": s.progress,
+                "best": s.best,
+                "history": self.history,
+                "config_epochs": cfg.epochs,
+                "done": s.stop or s.epoch >= cfg.epochs or s.progress >= 1.0,
+            },
+        )
+        self.write_history()
+        self.report(s.epoch - 1, row["valid_score"])  # epoch-level pruning (tune); may raise
+        s.stop = s.stop or s.progress >= 1.0
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.rt.greater_is_better else a < b
 
-    def _final(self, model: nn.Module, ema: ModelEma | None, best: dict[str, Any]) -> nn.Module:
+    def _final(self, s: ClassifierFit) -> nn.Module:
         """The network to predict with: best weights under early stopping, else EMA, else the last weights."""
-        out = ema.module if ema is not None else model
-        if self.cfg.patience is not None and best.get("epoch", -1) > 0:
+        out = s.eval_model
+        if self.cfg.patience is not None and s.best.get("epoch", -1) > 0:
             saved = self.best_state
             if saved is None:  # resumed after the best epoch: rank 0 reads best.pt, broadcast under DDP
                 workdir = self.rt.workdir
@@ -328,12 +309,3 @@ class Trainer:
             if saved is not None:
                 out.load_state_dict(saved)
         return out.eval()
-
-    def _log_epoch(self, row: dict[str, Any], planned: int) -> None:
-        parts = [f"epoch {row['epoch']}/{planned}", f"train_loss {row['train_loss']:.4f}"]
-        if row["valid_loss"] is not None:
-            parts.append(f"valid_loss {row['valid_loss']:.4f}")
-        if row["valid_score"] is not None:
-            parts.append(f"valid_{self.rt.metric_name} {row['valid_score']:.4f}")
-        parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s", f"{row['images_per_s']:.0f} img/s"]
-        self.rt.log("  ".join(parts))

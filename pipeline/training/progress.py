@@ -1,4 +1,4 @@
-"""A per-epoch progress bar (rich) with loss and images/s; silent when disabled or not on a terminal."""
+"""A per-epoch progress bar (rich) with loss and images/s, silent when disabled or not on a terminal; the epoch log."""
 
 from __future__ import annotations
 
@@ -43,3 +43,17 @@ class EpochBar:
     ) -> None:
         if self._progress is not None:
             self._progress.__exit__(exc_type, exc, tb)
+
+
+def epoch_line(
+    row: dict[str, Any], planned: int, metric: str, extras: tuple[str, ...] = (), ips_digits: int = 0
+) -> str:
+    """The log line of one epoch: losses, the validation score (and `extras` of the row beside it), lr, time, speed."""
+    parts = [f"epoch {row['epoch']}/{planned}", f"train_loss {row['train_loss']:.4f}"]
+    if row["valid_loss"] is not None:
+        parts.append(f"valid_loss {row['valid_loss']:.4f}")
+    if row["valid_score"] is not None:
+        parts.append(f"valid_{metric} {row['valid_score']:.4f}")
+        parts += [f"{k} {row[k]:.4f}" for k in extras if k in row]
+    parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s", f"{row['images_per_s']:.{ips_digits}f} img/s"]
+    return "  ".join(parts)

@@ -1,4 +1,6 @@
-"""Atomic training checkpoints in an estimator's workdir: last.pt after every epoch, best.pt for early stopping."""
+"""Atomic training checkpoints in a fit's workdir: last.pt after every epoch, best.pt for early stopping, and the
+learning curve (history.json). The file names and keys are those of every earlier version: old runs still resume.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ from typing import Any
 
 import torch
 
-from pipeline.atomic import atomic_path
+from pipeline.atomic import atomic_path, write_json
 
 LAST = "last.pt"
 BEST = "best.pt"
+HISTORY = "history.json"
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
@@ -24,3 +27,8 @@ def load(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def write_history(workdir: Path, history: list[dict[str, Any]]) -> None:
+    """The per-epoch rows (losses, score, lr, seconds, images/s) the run's learning-curve plots read."""
+    write_json(workdir / HISTORY, history)

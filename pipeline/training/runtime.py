@@ -1,0 +1,108 @@
+"""Where and how a network trains: the Runtime a trainer receives, device, precision, workers and seeding."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class Runtime:
+    """Where and how to run, and what the runner asked for (from the FitContext, or defaults for plain use)."""
+
+    device: str = "cpu"
+    dtype: torch.dtype | None = None  # autocast dtype; None: fp32
+    channels_last: bool = False
+    num_workers: int = 0
+    workdir: Path | None = None  # checkpoints and history.json; None: nothing written
+    deadline: float | None = None  # time.monotonic() by which fit and the predictions after it must be done
+    resume: bool = False
+    progress: bool = False
+    log: Callable[[str], Any] = lambda s: None
+    score: Callable[[Any, Any], float] | None = None
+    greater_is_better: bool = True
+    metric_name: str = "score"
+    predict_rows: int = 0  # rows the runner predicts after fit (OOF + test): the time kept for them
+    predict_views: int = 1  # TTA views per row
+    extra: dict[str, Any] = field(default_factory=dict)  # the runner's FitContext.extra (fold, model, report)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision in `dtype` on the device; a no-op in fp32."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.split(":")[0], dtype=self.dtype)
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """channels_last when asked (faster convolutions under AMP), else the default layout."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+
+def resolve_device(device: str | None) -> str:
+    """'cuda' when available unless a device is given."""
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_precision(precision: str, device: str, cpu_autocast: bool = True) -> torch.dtype | None:
+    """The autocast dtype, or None for fp32. 'auto': bf16 where the hardware runs it natively, else fp16 on CUDA.
+
+    cpu_autocast=False keeps a CPU run in fp32 whatever was asked (CPU autocast slows detectors down).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision '{precision}'. Valid values: {', '.join(PRECISIONS)}.")
+    kind = device.split(":")[0]
+    if precision == "fp32" or (kind != "cuda" and not cpu_autocast):
+        return None
+    if precision == "auto":
+        if kind == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if kind == "cpu" and _cpu_has_bf16():
+            return torch.bfloat16
+        return None
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_workers(num_workers: int | None, device: str) -> int:
+    """DataLoader worker processes. None: none on CPU (training already uses every core), else up to 8 on CUDA."""
+    if num_workers is not None:
+        return int(num_workers)
+    if not device.startswith("cuda"):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(8, cores - 1))
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed python, numpy and torch; deterministic cuDNN when asked (CPU kernels are deterministic already)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = not deterministic
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A seed for one epoch's shuffling, augmentation and mixing: resumed runs replay the same epochs."""
+    return int(np.random.SeedSequence([seed % 2**32, epoch]).generate_state(1)[0])
