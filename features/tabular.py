@@ -133,7 +133,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
             elif kind == "date":
                 d = pd.to_datetime(s, errors="coerce", format="mixed")
-                for part in ("year", "month", "day", "dayofweek"):
+                for part in ("year", "month", "day", "day_of_week"):
                     out[f"{c}__{part}"] = getattr(d.dt, part).astype(float)
                 out[f"{c}__days"] = (d - pd.Timestamp("1970-01-01")).dt.days.astype(float)
             elif kind in ("high_cardinality", "text"):
@@ -182,7 +182,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             if self.family == "catboost":
                 out[c] = out[c].astype(str)
             else:
-                out[c] = pd.Categorical(out[c], categories=levels)
+                known = out[c].where(out[c].isin(levels))  # levels unseen in training become missing
+                out[c] = pd.Categorical(known, categories=levels)
         if te is not None:
             out = pd.concat([out, pd.DataFrame(np.asarray(te), columns=self._te_names(), index=out.index)], axis=1)
         return out

@@ -1,0 +1,200 @@
+"""`python -m pipeline new`: inference from a Kaggle-style download, refusals, and runs of the generated code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.commands.new import METRIC_NAMES
+from pipeline.contract import load_competition
+from pipeline.tabular.metrics import METRICS
+
+N_TRAIN, N_TEST = 160, 40
+
+
+def table(n: int, seed: int, start: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Mixed columns (numbers, a category, free text, a code, a date) and a latent score that drives the target."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    cat = rng.choice(["a", "b", "c"], size=n)
+    words = np.array(["Mr", "Mrs", "Miss"])[rng.integers(0, 3, n)]
+    df = pd.DataFrame(
+        {
+            "num": x,
+            "noise": rng.normal(size=n),
+            "color": cat,
+            "name": [f"Smith, {w}. John {i}" for i, w in enumerate(words)],
+            "code": [f"C{rng.integers(0, 500)}" for _ in range(n)],
+            "day": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "key": np.arange(start, start + n),
+        }
+    )
+    df.loc[rng.random(n) < 0.1, "num"] = np.nan
+    latent = 2 * np.nan_to_num(x) + (cat == "a") + (words == "Mrs") + rng.normal(0, 0.3, n)
+    return df, latent
+
+
+def write_zip(
+    path: Path, task: str, id_first: bool = True, extra_train: bool = False, sample_name: str = "sample_submission.csv"
+) -> Path:
+    """A Kaggle-style zip: train.csv (target, maybe a train-only column), test.csv and a sample submission."""
+    train, latent = table(N_TRAIN, 0)
+    test, _ = table(N_TEST, 1, start=10_000)
+    if task == "regression":
+        train["target"], value = 100 + 10 * latent, 0.5
+    elif task == "binary":
+        train["target"], value = (latent > 0.5).astype(int), 0
+    elif task == "strings":
+        train["target"], value = np.array(["low", "mid", "high"])[np.digitize(latent, [-0.5, 1.0])], "low"
+    elif task == "boolean":
+        train["target"], value = latent > 0.5, False
+    if extra_train:
+        train["outcome_leak"] = train["target"]  # only in train: must never become a feature
+    order = list(train.columns) if id_first else [c for c in train.columns if c != "key"][:3] + ["key"]
+    order += [c for c in train.columns if c not in order]
+    train = train[["key", *[c for c in order if c != "key"]]] if id_first else train[order]
+    sample = pd.DataFrame({"key": test["key"], "target": value})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("train.csv", train.to_csv(index=False))
+        zf.writestr("test.csv", test.to_csv(index=False))
+        if sample_name:
+            zf.writestr(sample_name, sample.to_csv(index=False))
+    return path
+
+
+def zip_of(path: Path, train: pd.DataFrame, test: pd.DataFrame, sample: str) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("train.csv", train.to_csv(index=False))
+        zf.writestr("test.csv", test.to_csv(index=False))
+        zf.writestr("sample_submission.csv", sample)
+    return path
+
+
+def new(tmp_path: Path, name: str, zip_path: Path, *extra: str) -> int:
+    return main(["new", name, "--data", str(zip_path), "--into", str(tmp_path / "comps"), *extra])
+
+
+def run(tmp_path: Path, name: str, zip_path: Path, *extra: str) -> dict:
+    args = ["run", str(tmp_path / "comps" / name), "--data", str(zip_path), "--folds", "3", "--quiet", *extra]
+    assert main(args) == 0
+    run_dir = next((tmp_path / "runs" / name).iterdir())
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+FAST = ("--preset", "fast", "--set", "max_trees=300")
+
+
+@pytest.mark.parametrize(
+    ("task", "expect_task", "expect_metric", "values"),
+    [
+        ("regression", "regression", "rmse", None),
+        ("binary", "binary", "accuracy", {"0", "1"}),
+        ("strings", "multiclass", "accuracy", {"low", "mid", "high"}),
+        ("boolean", "binary", "accuracy", {"True", "False"}),
+    ],
+)
+def test_new_then_run_writes_a_valid_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, expect_task: str, expect_metric: str, values: set | None
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / f"{task}-comp.zip", task)
+    name = f"comp_{task}"  # a package name is imported once per process: one name per generated competition
+    assert new(tmp_path, name, z) == 0
+    module = load_competition(str(tmp_path / "comps" / name))
+    assert (module.TASK, module.METRIC.name, module.ID, module.TARGET) == (expect_task, expect_metric, "key", "target")
+    assert f"{task}-comp" == module.KAGGLE_SLUG
+    s = run(tmp_path, name, z, *FAST)
+    sub = pd.read_csv(s["published"], dtype=str)
+    sample = pd.read_csv(tmp_path / "data" / f"{task}-comp" / "sample_submission.csv", dtype=str)
+    assert list(sub.columns) == ["key", "target"] and sub["key"].tolist() == sample["key"].tolist()
+    if values is None:
+        assert pd.to_numeric(sub["target"]).between(0, 200).all()
+    else:
+        assert set(sub["target"]) <= values and sub["target"].nunique() > 1
+    # the generated recipe learns: better than predicting the majority class / the mean
+    y = pd.read_csv(tmp_path / "data" / f"{task}-comp" / "train.csv")["target"]
+    if task == "regression":
+        assert s["cv"] < 0.6 * float(y.std())
+    else:
+        assert s["cv"] > y.value_counts(normalize=True).max() + 0.05
+
+
+def test_all_four_models_and_the_stack_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "bin.zip", "binary")
+    assert new(tmp_path, "comp_all", z, "--metric", "log_loss") == 0
+    s = run(tmp_path, "comp_all", z, "--set", "max_trees=200", "--set", "learning_rate=0.1")
+    assert set(s["models"]) == {"lightgbm", "xgboost", "catboost", "linear"}
+    stack = json.loads((Path(s["run_dir"]) / "stack.json").read_text())
+    assert len(stack["fold_scores"]) == 3 and stack["models"] == list(s["models"])
+    assert s["cv"] == pytest.approx(min(stack["score"], stack["blend_score"]))  # the better of the two, both OOF
+    probs = pd.read_csv(s["published"])["target"]
+    assert probs.between(0, 1).all() and probs.nunique() > 10
+
+
+def test_id_not_first_and_train_only_columns_are_not_features(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "c.zip", "regression", id_first=False, extra_train=True)
+    with zipfile.ZipFile(z) as zf:
+        assert pd.read_csv(zf.open("train.csv")).columns[0] != "key"
+    assert new(tmp_path, "comp_extra", z) == 0
+    module = load_competition(str(tmp_path / "comps" / "comp_extra"))
+    assert module.ID == "key" and module.TARGET == "target"
+    folder = tmp_path / "x"
+    zipfile.ZipFile(z).extractall(folder)
+    data = module.load(module.Config(), folder)
+    assert "outcome_leak" not in data.X.columns and "key" not in data.X.columns and "target" not in data.X.columns
+    assert list(data.X.columns) == list(data.X_test.columns)
+    run(tmp_path, "comp_extra", z, *FAST)
+
+
+def test_generated_file_passes_ruff_and_the_contract(tmp_path: Path) -> None:
+    # one probability column per class (Otto style): the target is train's only column missing from test
+    z = write_zip(tmp_path / "my-comp.zip", "strings")
+    with zipfile.ZipFile(z) as zf:
+        train, test = (pd.read_csv(zf.open(f)) for f in ("train.csv", "test.csv"))
+    sample = pd.DataFrame({"key": test["key"], "high": 1 / 3, "low": 1 / 3, "mid": 1 / 3}).to_csv(index=False)
+    z = zip_of(tmp_path / "my-comp.zip", train, test, sample)
+    assert new(tmp_path, "comp_ruff", z, "--slug", "some-slug") == 0
+    path = tmp_path / "comps" / "comp_ruff" / "__init__.py"
+    for cmd in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        r = subprocess.run([sys.executable, "-m", "ruff", *cmd, str(path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    module = load_competition(str(path.parent))
+    assert module.KAGGLE_SLUG == "some-slug" and module.SUBMISSION == "probabilities"
+    assert (module.TARGET, module.TASK, module.METRIC.name) == ("target", "multiclass", "log_loss")
+    assert module.EXPECTED_FILES == ["sample_submission.csv", "test.csv", "train.csv"]
+
+
+@pytest.mark.parametrize(
+    ("case", "flag"),
+    [("no_sample", "--sample"), ("target_absent", "--target"), ("several_ids", "--id"), ("exists", "never overwrites")],
+)
+def test_refusals_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture, case: str, flag: str) -> None:
+    z = write_zip(tmp_path / "c.zip", "binary", sample_name="" if case == "no_sample" else "sample_submission.csv")
+    train, test = table(N_TRAIN, 0)[0].assign(target=1), table(N_TEST, 1, start=10_000)[0]
+    if case == "target_absent":  # the sample's value column is not in train, and train has two train-only columns
+        z = zip_of(tmp_path / "c2.zip", train.assign(other=1), test, "key,answer\n10000,0\n")
+    if case == "several_ids":  # the sample's first column is not in test, where two columns have unique values
+        z = zip_of(tmp_path / "c2.zip", train, test, "row_id,target\n" + "".join(f"{i},0\n" for i in range(N_TEST)))
+    if case == "exists":
+        (tmp_path / "comps" / "comp").mkdir(parents=True)
+    capsys.readouterr()
+    assert new(tmp_path, "comp", z) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and flag in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    if case != "exists":
+        assert not (tmp_path / "comps" / "comp").exists()
+
+
+def test_metric_list_matches_the_registry() -> None:
+    assert tuple(METRICS) == METRIC_NAMES

@@ -1,0 +1,96 @@
+"""Level-2 stacking: its reported score is out of fold, a leaky stack is caught, and it helps where it should."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.contract import Metric
+from pipeline.folds import make_folds
+from pipeline.stacking import features, stack
+from pipeline.tabular.metrics import accuracy, log_loss, rmse
+
+
+def noise_models(n: int, m: int, seed: int) -> dict[str, np.ndarray]:
+    """m level-1 'models' whose OOF probabilities are pure noise: no stack can honestly beat chance."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in range(m):
+        p = rng.uniform(0.05, 0.95, n)
+        out[f"m{i}"] = np.column_stack([1 - p, p])
+    return out
+
+
+def leaky_stack(oofs: dict[str, np.ndarray], y: np.ndarray) -> float:
+    """The mistake: a meta-model fitted on all OOF rows, scored on those same rows."""
+    F = features(list(oofs.values()), True, "linear")
+    meta = LogisticRegression(C=1.0, max_iter=2000).fit(F, y)
+    return accuracy(y, meta.predict_proba(F))
+
+
+def test_a_leaky_stack_is_fooled_by_noise_and_ours_is_not() -> None:
+    n, m = 240, 40
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, n)
+    oofs = noise_models(n, m, 2)
+    folds = make_folds(y, 5, 0, "stratified")
+    ours = stack(oofs, oofs, y, folds, accuracy, classification=True)
+    leaky = leaky_stack(oofs, y)
+    assert leaky > 0.65  # 40 noise features fitted and scored on the same 240 rows look like skill
+    assert abs(ours["score"] - 0.5) < 0.08  # out of fold: chance, as it should be
+    assert leaky - ours["score"] > 0.1
+
+
+def test_a_rows_stack_prediction_never_depends_on_its_own_label() -> None:
+    n = 200
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, n)
+    oofs = noise_models(n, 5, 4)
+    folds = make_folds(y, 4, 0, "stratified")
+    base = stack(oofs, oofs, y, folds, log_loss, classification=True)
+    flipped = y.copy()
+    flipped[folds == 2] = 1 - flipped[folds == 2]  # change fold 2's labels only
+    other = stack(oofs, oofs, flipped, folds, log_loss, classification=True)
+    np.testing.assert_allclose(base["oof"][folds == 2], other["oof"][folds == 2])  # fold 2 predicted blind
+    assert not np.allclose(base["oof"][folds != 2], other["oof"][folds != 2])  # the others did learn from fold 2
+    assert not np.allclose(base["test"], other["test"])  # the final meta-model uses every OOF row
+
+
+def test_stack_recalibrates_what_a_weighted_average_cannot() -> None:
+    # two informative but over-confident models: logistic regression on their logits fixes the calibration
+    n = 600
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=n)
+    y = (z + rng.normal(0, 1, n) > 0).astype(int)
+    oofs = {}
+    for i in range(2):
+        logit = 4 * (z + rng.normal(0, 0.5, n))
+        p = 1 / (1 + np.exp(-logit))
+        oofs[f"m{i}"] = np.column_stack([1 - p, p])
+    folds = make_folds(y, 5, 0, "stratified")
+    st = stack(oofs, oofs, y, folds, log_loss, classification=True)
+    average = log_loss(y, (oofs["m0"] + oofs["m1"]) / 2)
+    assert st["score"] < 0.85 * average
+
+
+@pytest.mark.parametrize("method", ["linear", "log_linear"])
+def test_regression_stack_is_non_negative_and_out_of_fold(method: str) -> None:
+    n = 300
+    rng = np.random.default_rng(6)
+    truth = np.exp(rng.normal(11, 0.4, n))
+    good = truth * np.exp(rng.normal(0, 0.1, n))
+    anti = truth.max() + truth.min() - truth  # anti-correlated: a negative weight would exploit it; ours may not
+    oofs = {"good": good.reshape(-1, 1), "anti": anti.reshape(-1, 1)}
+    folds = make_folds(truth, 5, 0)
+    st = stack(oofs, oofs, truth, folds, rmse, classification=False, method=method)
+    assert st["oof"].shape == (n, 1) and np.isfinite(st["oof"]).all()
+    assert st["score"] <= rmse(truth, good) * 1.02
+    assert Metric("rmse", False).better(st["score"], rmse(truth, anti))
+
+
+def test_off_or_single_fold_gives_no_stack() -> None:
+    y = np.arange(10.0)
+    oofs = {"a": y.reshape(-1, 1)}
+    assert stack(oofs, oofs, y, np.zeros(10, dtype=int), rmse, False) is None
+    assert stack(oofs, oofs, y, make_folds(y, 2, 0), rmse, False, method="off") is None

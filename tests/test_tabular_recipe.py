@@ -1,0 +1,151 @@
+"""The generic tabular recipe: column typing, fold-safe encodings, early stopping, deadlines, metrics, output."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from features.columns import infer_kinds
+from features.tabular import TabularEncoder
+from pipeline.contract import Data
+from pipeline.submission import SubmissionError
+from pipeline.tabular import Boosted, linear, validate, write_submission
+from pipeline.tabular.metrics import METRICS
+
+
+def frame(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    df = pd.DataFrame(
+        {
+            "x": x,
+            "const": 1,
+            "color": rng.choice(["red", "green", "blue"], n),
+            "name": [f"Doe, {t}. Jane {i}" for i, t in enumerate(rng.choice(["Mr", "Mrs", "Miss"], n))],
+            "ticket": [f"T{i}" for i in rng.integers(0, 10_000, n)],
+            "when": pd.date_range("2023-01-01", periods=n, freq="h").strftime("%Y-%m-%d %H:%M"),
+        }
+    )
+    return df, (x + rng.normal(0, 0.5, n) > 0).astype(int)
+
+
+def test_column_kinds() -> None:
+    df, _ = frame(300)
+    kinds = infer_kinds(df)
+    assert kinds == {
+        "x": "numeric",
+        "const": "constant",
+        "color": "category",
+        "name": "text",
+        "ticket": "high_cardinality",
+        "when": "date",
+    }
+
+
+def test_target_encoding_of_training_rows_never_sees_their_own_label() -> None:
+    # every row its own level: an in-sample target encoding would copy each row's label; ours is cross-fitted
+    n = 400
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"code": [f"id{i}" for i in range(n)], "x": rng.normal(size=n)})
+    y = rng.integers(0, 2, n)
+    enc = TabularEncoder("lightgbm", "binary")
+    out = enc.fit_transform(df, y)
+    te = out["te__code"].to_numpy()
+    assert abs(np.corrcoef(te, y)[0, 1]) < 0.2
+    unseen = enc.transform(pd.DataFrame({"code": ["never-seen"], "x": [0.0]}))
+    assert unseen["te__code"].iloc[0] == pytest.approx(y.mean(), abs=0.05)
+
+
+def test_encodings_per_family() -> None:
+    df, y = frame(300)
+    lgb = TabularEncoder("lightgbm", "binary").fit_transform(df, y)
+    assert isinstance(lgb["color"].dtype, pd.CategoricalDtype) and "const" not in lgb
+    assert {"name__has_mrs", "ticket__freq", "when__month"} <= set(lgb.columns)
+    cat = TabularEncoder("catboost", "binary").fit(df, y)
+    assert "ticket" in cat.cat_features_ and "te__ticket" not in cat.transform(df)  # CatBoost encodes it itself
+    lin = TabularEncoder("linear", "binary").fit(df, y).transform(df)
+    assert isinstance(lin, np.ndarray) and np.isfinite(lin).all() and lin.shape[1] < 60
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_early_stopping_on_the_runners_validation_rows(library: str) -> None:
+    df, y = frame(400)
+    tr, va = np.arange(300), np.arange(300, 400)
+    ctx = SimpleNamespace(deadline=None, eval_set=(df.iloc[va], y[va]))
+    est = Boosted(library, "binary", n_estimators=2000, learning_rate=0.3, early_stopping=20)
+    est.fit(df.iloc[tr], y[tr], context=ctx)
+    assert est.best_iterations_[0] < 500  # stopped long before the cap
+    p = est.predict_proba(df.iloc[va])
+    assert p.shape == (100, 2) and skm.roc_auc_score(y[va], p[:, 1]) > 0.75
+
+
+def test_a_past_deadline_stops_the_fit_at_once() -> None:
+    df, y = frame(400)
+    ctx = SimpleNamespace(deadline=time.monotonic() - 1, eval_set=(df.iloc[300:], y[300:]))
+    est = Boosted("lightgbm", "binary", n_estimators=5000, learning_rate=0.001, early_stopping=5000, bag=3)
+    est.fit(df.iloc[:300], y[:300], context=ctx)
+    assert len(est.models_) == 1 and est.best_iterations_[0] <= 2
+
+
+def test_k_fold_bagging_averages_inner_models() -> None:
+    df, y = frame(300)
+    est = Boosted("lightgbm", "binary", n_estimators=300, learning_rate=0.1, bag=2, bag_folds=3).fit(df, y)
+    assert len(est.models_) == 6
+
+
+def test_regression_with_log_target_and_linear_model() -> None:
+    df, _ = frame(300)
+    y = np.exp(10 + df["x"].to_numpy())
+    est = Boosted("lightgbm", "regression", n_estimators=300, learning_rate=0.1, target_transform="log1p").fit(df, y)
+    assert est.predict(df).min() > 0
+    lin = linear("regression", 1.0, "log1p").fit(df, y)
+    assert METRICS["rmsle"].fn(y, lin.predict(df)) < 0.2
+
+
+def test_metrics_match_scikit_learn() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    p = rng.dirichlet(np.ones(3), 200)
+    assert METRICS["log_loss"].fn(y, p) == pytest.approx(skm.log_loss(y, p))
+    assert METRICS["accuracy"].fn(y, p) == pytest.approx(skm.accuracy_score(y, p.argmax(1)))
+    assert METRICS["roc_auc"].fn(y, p) == pytest.approx(skm.roc_auc_score(y, p, multi_class="ovr"))
+    yb = (y > 0).astype(int)
+    pb = np.column_stack([p[:, 0], 1 - p[:, 0]])
+    assert METRICS["roc_auc"].fn(yb, pb) == pytest.approx(skm.roc_auc_score(yb, pb[:, 1]))
+    assert METRICS["f1"].fn(yb, pb) == pytest.approx(skm.f1_score(yb, pb.argmax(1)))
+    assert METRICS["mcc"].fn(yb, pb) == pytest.approx(skm.matthews_corrcoef(yb, pb.argmax(1)))
+    v = rng.uniform(1, 100, 50)
+    w = v * rng.uniform(0.8, 1.2, 50)
+    assert METRICS["rmsle"].fn(v, w.reshape(-1, 1)) == pytest.approx(np.sqrt(skm.mean_squared_log_error(v, w)))
+    assert METRICS["r2"].fn(v, w) == pytest.approx(skm.r2_score(v, w))
+
+
+def _data(tmp_path: Path, sample: pd.DataFrame, classes: list[str] | None) -> Data:
+    sample.to_csv(tmp_path / "sample.csv", index=False)
+    return Data(X=None, y=None, X_test=None, test_ids=sample.iloc[:, 0].to_numpy(), classes=classes,
+                sample_submission=tmp_path / "sample.csv")  # fmt: skip
+
+
+def test_submission_values_follow_the_sample(tmp_path: Path) -> None:
+    ids = np.arange(1, 5)
+    p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    data = _data(tmp_path, pd.DataFrame({"id": ids, "Transported": False}), ["False", "True"])
+    write_submission(data, p, tmp_path / "s.csv", "labels")
+    assert (tmp_path / "s.csv").read_text().splitlines()[1:] == ["1,False", "2,True", "3,False", "4,True"]
+    validate(data, tmp_path / "s.csv")
+    (tmp_path / "bad.csv").write_text("id,Transported\n1,False\n2,yes\n3,False\n4,True\n")
+    with pytest.raises(SubmissionError, match="line 3"):
+        validate(data, tmp_path / "bad.csv")
+    data = _data(tmp_path, pd.DataFrame({"id": ids, "Survived": 0}), ["0", "1"])
+    write_submission(data, p, tmp_path / "s.csv", "labels")
+    assert pd.read_csv(tmp_path / "s.csv")["Survived"].tolist() == [0, 1, 0, 1]
+    data = _data(tmp_path, pd.DataFrame({"id": ids, "b": 0.5, "a": 0.5}), ["a", "b"])
+    write_submission(data, p, tmp_path / "s.csv", "probabilities")
+    out = pd.read_csv(tmp_path / "s.csv")
+    np.testing.assert_allclose(out[["a", "b"]].to_numpy(), p)  # columns matched to classes by name
