@@ -72,43 +72,108 @@ def test_plain_sklearn_fit_without_context_and_clone(images):
     assert est.predict_proba(X[:8]).shape == (8, N_CLASSES)
 
 
-def test_ema_mixup_cutmix_smoothing_tta_accumulation_paths_run(images, tmp_path):
-    X, y = images
-    est = tiny(
-        ema_decay=0.9,
-        mixup_alpha=0.4,
-        cutmix_alpha=1.0,
-        label_smoothing=0.1,
-        tta=("hflip", "vflip", "shift"),
-        accum_steps=2,
-        grad_clip=5.0,
-        optimizer="adamw",
-        lr=3e-3,
-        schedule="cosine",
-    )
-    est.fit(X[:96], y[:96], context=context(tmp_path, X[96:], y[96:]))
-    proba = est.predict_proba(X[96:])
+def quick_fit(X: np.ndarray, y: np.ndarray, **params: object) -> np.ndarray:
+    """Two epochs on 48 images (batch 16: 6 optimizer steps), probabilities on 16 others."""
+    est = tiny(epochs=2, batch_size=16, **params).fit(X[:48], y[:48])
+    return est.predict_proba(X[48:64])
+
+
+@pytest.fixture(scope="module")
+def baseline(images) -> np.ndarray:
+    return quick_fit(*images)
+
+
+def test_the_same_fit_twice_gives_the_same_model(images, baseline):
+    # what makes the option tests below meaningful: without the option, nothing differs
+    np.testing.assert_array_equal(quick_fit(*images), baseline)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"ema_decay": 0.9},
+        {"mixup_alpha": 0.4},
+        {"cutmix_alpha": 1.0},
+        {"label_smoothing": 0.1},
+        {"accum_steps": 2},
+        {"grad_clip": 1e-3},
+        {"optimizer": "adamw"},
+        {"schedule": "cosine"},
+    ],
+    ids=lambda o: next(iter(o)),
+)
+def test_each_training_option_changes_the_model(images, baseline, option):
+    proba = quick_fit(*images, **option)
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-4)
+    assert np.abs(proba - baseline).max() > 1e-4, f"{option} trained the same model as the fit without it"
 
 
-def test_early_stopping_restores_best_epoch(images, tmp_path):
+def test_tta_is_the_mean_of_the_flipped_views(images, tmp_path):
+    from PIL import Image
+
     X, y = images
-    est = tiny(epochs=6, patience=1, lr=0.0)  # nothing improves after epoch 1: stops at epoch 2
-    est.fit(X[:64], y[:64], context=context(tmp_path, X[64:96], y[64:96]))
-    assert len(est.history_) == 2
+    est = tiny(epochs=1).fit(X[:64], y[:64])
+    flipped = []
+    for i, src in enumerate(X[64:80]):
+        dst = tmp_path / f"flip{i}.png"
+        Image.open(src).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(dst)
+        flipped.append(str(dst))
+    plain, mirror = est.predict_proba(X[64:80]), est.predict_proba(np.array(flipped))
+    est.set_params(tta=("hflip",))
+    with_tta = est.predict_proba(X[64:80])
+    np.testing.assert_allclose(with_tta, (plain + mirror) / 2, atol=1e-5)
+    assert np.abs(with_tta - plain).max() > 1e-4  # the flipped view does contribute
+
+
+def neg_log_loss(y_true: np.ndarray, proba: np.ndarray) -> float:
+    return float(np.mean(np.log(np.clip(proba[np.arange(len(y_true)), np.asarray(y_true)], 1e-15, None))))
+
+
+def test_early_stopping_restores_the_best_epochs_weights(images, tmp_path):
+    X, y = images
+    # validation labels shifted by one class: the better the model learns, the worse it validates, so an early
+    # epoch is the best one and the training (lr 0.1) goes on changing the weights after it
+    X_va, y_va = X[96:128], (y[96:128] + 1) % N_CLASSES
+    ctx = FitContext(
+        workdir=tmp_path / "ck",
+        eval_set=(X_va, y_va),
+        score=neg_log_loss,
+        metric=Metric("nll", True),
+        progress=False,
+        log=lambda s: None,
+    )
+    est = tiny(epochs=6, patience=1, lr=0.1).fit(X[:64], y[:64], context=ctx)
+    scores = [h["valid_score"] for h in est.history_]
+    best = int(np.argmax(scores))
+    assert len(est.history_) < 6 and best < len(scores) - 1  # stopped early, after the best epoch
+    assert abs(scores[-1] - scores[best]) > 1e-4  # the weights did change after the best epoch
+    restored = neg_log_loss(y_va, est.predict_proba(X_va))
+    assert restored == pytest.approx(scores[best], abs=1e-5)
     assert (tmp_path / "ck" / "best.pt").is_file()
 
 
-def test_deadline_fits_epochs_and_leaves_time_to_predict(images, tmp_path):
+def test_deadline_stops_the_schedule_and_leaves_time_to_predict(images, tmp_path):
     X, y = images
+    lines: list[str] = []
     est = tiny(epochs=500)
     start = time.monotonic()
-    ctx = context(tmp_path, X[120:], y[120:], deadline=start + 8.0, extra={"predict_rows": 40})
+    ctx = FitContext(
+        workdir=tmp_path / "ck",
+        eval_set=(X[120:], y[120:]),
+        score=accuracy,
+        metric=Metric("accuracy", True),
+        progress=False,
+        log=lines.append,
+        deadline=start + 8.0,
+        extra={"predict_rows": 40},
+    )
     est.fit(X[:120], y[:120], context=ctx)
-    est.predict_proba(X[120:])
-    assert time.monotonic() < start + 8.0
-    assert 1 <= len(est.history_) < 500
+    # the trainer's own accounting, whatever the machine's load: it ended its schedule for the time limit, far
+    # short of the 500 epochs, and kept time for the predictions
+    assert any("time limit: schedule complete" in line for line in lines), lines
+    assert len(est.history_) < 500
+    assert est.predict_proba(X[120:]).shape == (40, N_CLASSES)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "missing"])
