@@ -45,3 +45,49 @@ def test_mask_restricts_rows() -> None:
     b = np.array([[9.0], [9.0], [2.0], [3.0]])
     w = fit_weights({"a": a, "b": b}, y, rmse, Metric("rmse", False), mask=np.array([True, True, False, False]))
     assert w["a"] > 0.99
+
+
+class Module:
+    """The parts of a competition module the blend stage reads."""
+
+    METRIC = Metric("rmse", False)
+    score = staticmethod(rmse)
+
+
+def noisy_models(n: int = 300, seed: int = 2) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=n)
+    oofs = {k: (y + rng.normal(0, s, n)).reshape(-1, 1) for k, s in (("a", 0.5), ("b", 0.6), ("c", 1.5))}
+    return y, oofs
+
+
+def test_blend_cv_is_out_of_fold_weights_fitted_on_the_other_folds() -> None:
+    from pipeline.stages import blend_results
+
+    y, oofs = noisy_models()
+    folds = np.arange(len(y)) % 4
+    results = {k: {"oof": v, "test": v[:10]} for k, v in oofs.items()}
+    b = blend_results(Module, y, folds, results)
+    expected = np.zeros((len(y), 1))
+    for f in range(4):
+        w = fit_weights(oofs, y, rmse, Module.METRIC, folds != f)
+        expected[folds == f] = blend([oofs[k][folds == f] for k in oofs], np.array([w[k] for k in oofs]))
+    np.testing.assert_allclose(b["oof"], expected, rtol=1e-12)
+    assert b["score"] == rmse(y, expected) and b["out_of_fold"]
+    # in sample the weights see the rows they are scored on: optimistic, and never worse than the best model
+    assert b["in_sample_score"] < b["score"] and b["in_sample_score"] <= b["best_single_score"] + 1e-12
+    full = fit_weights(oofs, y, rmse, Module.METRIC)
+    assert b["weights"] == full  # the submission's weights are fitted on every OOF row
+
+
+def test_a_single_holdout_is_split_for_the_out_of_fold_blend() -> None:
+    from pipeline.ensemble import nesting_groups
+    from pipeline.stages import blend_results
+
+    y, oofs = noisy_models()
+    folds = np.where(np.arange(len(y)) < 200, -1, 0)  # 200 training-only rows, 100 holdout rows
+    groups = nesting_groups(folds)
+    assert (groups[:200] == -1).all() and sorted(np.bincount(groups[200:]).tolist()) == [20] * 5
+    b = blend_results(Module, y, folds, {k: {"oof": v, "test": v[:10]} for k, v in oofs.items()})
+    rows = folds == 0
+    assert b["out_of_fold"] and b["score"] == rmse(y[rows], b["oof"][rows]) and b["in_sample_score"] < b["score"]
