@@ -38,6 +38,9 @@ class Config:
     xgb_trees: int = 2200
     xgb_learning_rate: float = 0.05
     xgb_max_depth: int = 3
+    # Level-2 stack (pipeline/stacking.py): a non-negative linear meta-model on the models' log predictions, scored
+    # out of fold; the submission uses it when its OOF score beats the blend's. "off" keeps the blend alone.
+    stack: str = "log_linear"
 
 
 PRESETS: dict[str, dict[str, object]] = {
