@@ -41,12 +41,12 @@ class ValueRule:
         return np.flatnonzero(below | above)
 
     def describe(self) -> str:
-        """'> 0', 'in [0, 1]' ..."""
+        """'be > 0', 'lie in [0, 1]' ..."""
         if math.isfinite(self.low) and math.isfinite(self.high):
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"lie in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
         lo = None if self.low == -math.inf else f"{'>' if self.low_open else '>='} {self.low:g}"
         hi = None if self.high == math.inf else f"{'<' if self.high_open else '<='} {self.high:g}"
-        return " and ".join(p for p in (lo, hi) if p) or "any number"
+        return "be " + (" and ".join(p for p in (lo, hi) if p) or "any number")
 
 
 _MAGIC = {
@@ -250,7 +250,7 @@ def validate_submission(
                 if len(out):
                     why = f" ({rule.why})" if rule.why else ""
                     raise SubmissionError(
-                        f"{name}: column {col} must be {rule.describe()}{why}; got {values.iloc[out[0]]} at "
+                        f"{name}: column {col} must {rule.describe()}{why}; got {values.iloc[out[0]]} at "
                         f"{_rows(out)}{f' ({len(out)} rows in all)' if len(out) > 1 else ''}."
                     )
         elif allowed and col in allowed:

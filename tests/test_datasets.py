@@ -22,9 +22,12 @@ def test_extracts_once(tmp_path: Path) -> None:
     dest = tmp_path / "data" / "c"
     extract_competition_zip(archive, dest)
     assert (dest / "train.csv").read_bytes() == b"a,b\n1,2\n"
+    inode = (dest / "train.csv").stat().st_ino
+    extract_competition_zip(archive, dest)  # complete and intact: not extracted again
+    assert (dest / "train.csv").stat().st_ino == inode
     (dest / "train.csv").write_text("edited")
-    extract_competition_zip(archive, dest)  # complete: not extracted again
-    assert (dest / "train.csv").read_text() == "edited"
+    extract_competition_zip(archive, dest)  # damaged since: extracted again from the same zip
+    assert (dest / "train.csv").read_bytes() == b"a,b\n1,2\n"
 
 
 @pytest.mark.parametrize("name", ["../evil.csv", "/abs/evil.csv", "sub/../../evil.csv"])

@@ -34,10 +34,7 @@ def main(args: argparse.Namespace) -> int:
     data_dir, is_sample = resolve_data(module, args.data, args.sample)
     data = module.load(module.Config(), data_dir)
     validate_for(module, data, path)
-    if path.suffix.lower() in (".zip", ".json"):
-        what = f"{path.stat().st_size:,} bytes"
-    else:
-        what = describe_valid(path)
+    what = f"{path.stat().st_size:,} bytes" if path.suffix.lower() in (".zip", ".json") else describe_valid(path)
     against = "the built-in sample" if is_sample else str(data_dir)
     print(f"valid: {what} ({competition_name(module)}, checked against {against})")
     return 0

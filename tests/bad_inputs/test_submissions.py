@@ -145,7 +145,7 @@ def breeds_sub(work, tmp_path: Path) -> tuple[pd.DataFrame, Path]:
         ("breed-missing", "is missing"),
         ("empty", "empty (0 bytes)"),
         ("binary", "not UTF-8 text"),
-        ("above-one", "must be in [0, 1]; got 1.5 at line 4"),
+        ("above-one", "must lie in [0, 1]; got 1.5 at line 4"),
         ("all-zero", "has all probabilities 0"),
         ("breeds-unsorted", "in alphabetical order"),
     ],
