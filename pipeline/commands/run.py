@@ -150,8 +150,10 @@ def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (hea
     if "config" in config and (args.preset or args.params or args.sets):
         module = load_competition(opts.competition)
         params = Path(opts.params) if opts.params else None
-        new = config_dict(resolve_config(module, opts.preset, params, opts.sets)[0])
-        changed = [k for k in new if k in config["config"] and new[k] != config["config"][k]]
+        cfg, overrides = resolve_config(module, opts.preset, params, opts.sets)
+        new = config_dict(cfg)
+        # only keys the options name: settings the runner derived itself (e.g. for --sample) are not the user's
+        changed = [k for k in overrides if k in config["config"] and new[k] != config["config"][k]]
         fixed = [k for k in changed if k not in RESUMABLE_KEYS]
         if fixed:
             k = fixed[0]
