@@ -9,7 +9,19 @@ import sys
 from pipeline.contract import ContractError
 
 # Explicit list, in the order --help shows them. Each module defines HELP, add_arguments(parser) and main(args).
-COMMANDS = ("new", "run", "list", "runs", "ensemble", "download", "validate", "submit", "submissions", "tune")
+COMMANDS = (
+    "new",
+    "run",
+    "list",
+    "runs",
+    "ensemble",
+    "download",
+    "validate",
+    "submit",
+    "submissions",
+    "tune",
+    "weights",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,8 +23,10 @@ from pipeline.folds import fold_ids, make_folds
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress
+from pipeline.sample_preset import sample_config
 from pipeline.stages import finish_run
 from pipeline.vision import distributed
+from pipeline.weights import prepare_for_run
 
 
 @dataclass
@@ -108,12 +110,12 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
     module = load_competition(opts.competition)
     name = competition_name(module)
     cfg, overrides = resolve_config(module, opts.preset, Path(opts.params) if opts.params else None, opts.sets)
+    cfg, sample_overrides = sample_config(module, overrides) if opts.sample else (cfg, {})
     if opts.folds is not None and "folds" in {f.name for f in dataclasses.fields(cfg)}:
         cfg = dataclasses.replace(cfg, folds=opts.folds)
     k = opts.folds or getattr(cfg, "folds", 5)
     holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
     deadline = t_start + opts.time_limit if opts.time_limit else None
-    data_dir, is_sample = distributed.in_turn(lambda: resolve_data(module, opts.data, opts.sample))
     selected = module.models(cfg)
     if opts.models:
         unknown = [m for m in opts.models if m not in selected]
@@ -125,6 +127,8 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
             f"{opts.resume} is already complete; nothing to do (its submission and files are unchanged)."
         )
         return Path(opts.resume)
+    needs = prepare_for_run(opts, selected)  # pretrained weights here (or fetched) before any data is extracted
+    data_dir, is_sample = distributed.in_turn(lambda: resolve_data(module, opts.data, opts.sample))
     # Everything that can be refused from the data is checked before the run folder exists.
     data = module.load(cfg, data_dir)
     check_data(data, name)
@@ -148,13 +152,17 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
     device = distributed.local_device(pick_device() if needs_torch else "cpu")
     cfg_json = config_dict(cfg)
     if main:
-        atomic.write_json(run_dir / "config.json", {"config": cfg_json, "overrides": overrides, "preset": opts.preset})
+        config_json = {"config": cfg_json, "overrides": overrides, "preset": opts.preset}
+        config_json |= {"sample_preset": sample_overrides, "weights": [n.record() for n in needs]}
+        atomic.write_json(run_dir / "config.json", config_json)
         saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
         atomic.write_json(run_dir / "command.json", {"options": saved, "resolved_data": str(data_dir)})
         env = environment(device) | ({"distributed": distributed.describe()} if distributed.active() else {})
         atomic.write_json(run_dir / "env.json", env)
     source = "built-in sample" if is_sample else data_dir
     log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {source})")
+    for need in needs:
+        log(f"weights: {need.describe()}")
 
     folds = distributed.from_main(lambda: _folds(run_dir / "folds.npy", y, k, opts, kind, data.groups, holdout))
     classification = data.classes is not None

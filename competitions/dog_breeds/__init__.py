@@ -56,6 +56,25 @@ class Config:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # Applied by --sample (under any --preset/--set): timm's tiny test ResNet from random init (no download) at
+    # 32 px, 2 folds; the same estimator, fine-tuning policy code, calibration and submission as the real recipe
+    "sample": {
+        "arch": "test_resnet",
+        "pretrained": False,
+        "pretrained_file": None,
+        "image_size": 32,
+        "drop_path": 0.0,
+        "epochs": 6,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "weight_decay": 0.01,
+        "label_smoothing": 0.0,
+        "freeze_epochs": 0,
+        "layer_decay": None,
+        "crop_scale": 0.6,
+        "tta": ["hflip"],
+        "folds": 2,
+    },
     # 2-core CPU (not measured here: no pretrained weights offline): a linear probe on EfficientNet-B0's ImageNet
     # features (ImageNet-1k holds 118 of the 120 breeds), 224 px, one 10% holdout
     "cpu": {

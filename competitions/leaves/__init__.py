@@ -56,6 +56,26 @@ class Config:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # Applied by --sample (under any --preset/--set): two tiny timm test networks from random init (no download) at
+    # 32 px, 2 folds, blended on OOF like the real pair
+    "sample": {
+        "archs": ["test_resnet", "test_convnext"],
+        "pretrained": False,
+        "pretrained_files": [],
+        "image_size": 32,
+        "drop_path": 0.0,
+        "epochs": 6,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "weight_decay": 0.01,
+        "label_smoothing": 0.0,
+        "cutmix_alpha": 0.0,
+        "freeze_epochs": 0,
+        "layer_decay": None,
+        "crop_scale": 0.6,
+        "tta": ["hflip"],
+        "folds": 2,
+    },
     # 2-core CPU (not measured here: no pretrained weights offline): two small ImageNet backbones at 160 px, a few
     # epochs, one 10% holdout
     "cpu": {

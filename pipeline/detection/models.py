@@ -181,8 +181,29 @@ def _cache_hint(weights: Any, alternative: str) -> str:
     fname = Path(str(weights.url)).name
     return (
         f"no cached file {Path(torch.hub.get_dir()) / 'checkpoints' / fname} and no download possible; copy it "
-        f"there (same name) or {alternative}"
+        f"there (same name; `python -m pipeline weights competitions/<name> --download`, or `--export DIR` on a "
+        f"machine with internet and `--import DIR` here, does it for a competition's config) or {alternative}"
     )
+
+
+def weight_needs(arch: str, pretrained: str, pretrained_file: str | None) -> list[Any]:
+    """What build_detector will load for these settings, without loading anything (for `weights` and the runner)."""
+    from pipeline.weights import Need
+
+    if arch not in ARCHS:
+        raise ValueError(f"Unknown detector arch '{arch}'. Valid: {', '.join(ARCHS)}.")
+    if pretrained not in PRETRAINED:
+        raise ValueError(f"Unknown pretrained '{pretrained}'. Valid: {', '.join(PRETRAINED)}.")
+    builder = ARCHS[arch][1]
+    if pretrained_file:
+        return [Need(arch, "file", str(Path(pretrained_file).expanduser()))]
+    if builder is None and pretrained != "none":
+        raise ValueError(f"{arch} has no published weights: use pretrained=none (or pretrained_file=PATH).")
+    if pretrained == "none" or builder is None:
+        return [Need(arch, "none", why="pretrained=none")]
+    weights, _ = _hub_state(builder, pretrained)
+    size = weights.meta.get("_file_size")  # torchvision publishes it in MB
+    return [Need(arch, "url", str(weights.url), size=int(size * 2**20) if size else None)]
 
 
 def build_detector(

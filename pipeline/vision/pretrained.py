@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -13,6 +12,7 @@ import torch
 from torch import nn
 
 from pipeline.contract import ContractError
+from pipeline.weights import Need, hf_cache_dir
 
 # where a checkpoint keeps its weights, EMA first (what the framework and timm predict with when EMA is on)
 STATE_KEYS = ("state_dict_ema", "model_ema", "ema", "state_dict", "model", "model_state", "model_state_dict", "module")
@@ -88,18 +88,11 @@ def missing_message(arch: str, repo: str | None, url: str | None, cache: Path, w
         else f"download {url} into {Path(torch.hub.get_dir()) / 'checkpoints'}"
     )
     return (
-        f"Pretrained weights for '{arch}' are not in {where} and {why}. To get them: {get}; or pass a weights "
-        "file of your own with --set pretrained_file=PATH (.safetensors or .pth)."
+        f"Pretrained weights for '{arch}' are not in {where} and {why}. To get them: {get} (`python -m pipeline "
+        "weights competitions/<name> --download`, or `--export DIR` there and `--import DIR` here, does this for a "
+        "competition's config); or pass a weights file of your own with --set pretrained_file=PATH (.safetensors "
+        "or .pth)."
     )
-
-
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache as the environment says now: HF_HUB_CACHE, else HF_HOME/hub, else the default."""
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(var):
-            return Path(os.environ[var]).expanduser()
-    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "huggingface"
-    return Path(home).expanduser() / "hub"
 
 
 def _weights_source(arch: str) -> tuple[str | None, list[str], str | None]:
@@ -142,21 +135,36 @@ def _cached(repo: str | None, files: list[str], cache: Path, url: str | None) ->
 def _offline() -> bool:
     from huggingface_hub import constants
 
-    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    from pipeline.weights import offline
+
+    return bool(constants.HF_HUB_OFFLINE) or offline()
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
     """A quick TCP check, so an offline machine fails in seconds instead of the Hub client's minute of retries."""
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True  # the proxy decides; let the client try
     from huggingface_hub import constants
 
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
-    try:
-        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
+    from pipeline.weights import reachable
+
+    return reachable(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT, timeout)
+
+
+def weight_needs(arch: str, pretrained: bool, pretrained_file: str | None) -> list[Need]:
+    """What create_model will load for these settings, without loading anything (for `weights` and the runner)."""
+    if pretrained_file:
+        return [Need(arch, "file", str(Path(pretrained_file).expanduser()))]
+    if not pretrained:
+        return [Need(arch, "none", why="pretrained=False")]
+    if arch.startswith("local-dir:"):
+        return [Need(arch, "file", arch[len("local-dir:") :])]
+    if arch.startswith(HUB_PREFIXES):  # hf-hub:org/name[@rev]: timm reads the repo's config and weights
+        return [Need(arch, "hf", arch.split(":", 1)[1], files=("model.safetensors", "pytorch_model.bin"))]
+    _check_arch(arch)
+    repo, files, url = _weights_source(arch)
+    if repo:
+        return [Need(arch, "hf", repo, files=tuple(files), url=url)]
+    assert url is not None
+    return [Need(arch, "url", url)]
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
