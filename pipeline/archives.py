@@ -5,6 +5,9 @@ train.7z) too; the expected files are checked and every CSV is parsed; only then
 old folder is untouched on any failure and no debris is left. The stamp (`.complete` in the folder) records the
 zip's name, size, mtime and sha256 and every extracted file's size and mtime, so a later run can name a file that
 was deleted or changed.
+
+A folder given as it is (`--data DIR`, Kaggle's read-only /kaggle/input/<slug>) is never written to: archives inside
+it are extracted into a writable cache instead (extract_readonly).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from pipeline.contract import ContractError
 
 MARKER = ".complete"
+CACHE_ENV = "PIPELINE_DATA_CACHE"  # where extracted data goes (default: data/ in the working directory)
 _ZIP_LOCAL = b"PK\x03\x04"
 _MAGIC = {
     b"\x1f\x8b": "a gzip file",
@@ -318,6 +322,60 @@ def extract_competition_zip(
             "sha256": sha256(archive),
             "files": file_table(tmp),
         }
+        (tmp / MARKER).write_text(json.dumps(stamp, separators=(",", ":")))
+        _swap(tmp, dest)
+    return dest
+
+
+def pending_archives(source: Path) -> list[Path]:
+    """Archives in a data folder still to extract: *.7z / *.zip without their folder beside (train/ for train.7z)."""
+    found = sorted(source.glob("*.7z")) + sorted(source.glob("*.zip"))
+    return [a for a in found if not (source / a.stem).is_dir() and not (source / f".{a.name}{MARKER}").exists()]
+
+
+def source_identity(source: Path, archives: list[Path]) -> dict[str, Any]:
+    """What a cache of `source` is keyed by: its resolved path and each archive's name, size and mtime."""
+    table = {}
+    for a in archives:
+        st = a.stat()
+        table[a.name] = [st.st_size, st.st_mtime_ns]
+    return {"path": str(source.resolve()), "archives": table}
+
+
+def extract_readonly(source: Path, dest: Path) -> Path:
+    """A usable data folder for a folder that must never be written to (Kaggle's /kaggle/input/<slug>).
+
+    When `source` holds no archive still to extract it is returned as it is. Otherwise the archives are extracted
+    into `dest` (a writable cache) next to links to every other top-level file of `source`; the stamp in `dest`
+    records the source's identity (path, each archive's size and mtime), so this happens once, and is redone when
+    an archive changes or an extracted file was deleted or changed. A `dest` that is not such a cache (no stamp) is
+    never replaced.
+    """
+    source, dest = Path(source), Path(dest)
+    archives = pending_archives(source)
+    if not archives:
+        return source
+    identity = source_identity(source, archives)
+    stamp = read_stamp(dest)
+    if stamp is not None and stamp.get("readonly_source") == identity and not damage(dest, stamp):
+        return dest
+    if dest.exists() and not (dest / MARKER).exists():
+        raise DataError(
+            f"{dest} exists and is not an extraction made by the pipeline; move it away or set "
+            f"{CACHE_ENV} to another folder for the data extracted from {source}."
+        )
+    for stale in dest.parent.glob(f".{dest.name}.*.partial") if dest.parent.is_dir() else []:
+        shutil.rmtree(stale, ignore_errors=True)
+    with _scratch(dest.parent, dest.name) as tmp:
+        for archive in archives:
+            (extract_7z if archive.suffix == ".7z" else extract_zip)(archive, tmp)
+        files = file_table(tmp)
+        names = {a.name for a in archives}
+        for item in sorted(source.iterdir()):
+            if item.name.startswith(".") or item.name in names or (tmp / item.name).exists():
+                continue
+            (tmp / item.name).symlink_to(item.resolve(), target_is_directory=item.is_dir())
+        stamp = {"source": str(source), "readonly_source": identity, "files": files}
         (tmp / MARKER).write_text(json.dumps(stamp, separators=(",", ":")))
         _swap(tmp, dest)
     return dest

@@ -1,16 +1,20 @@
 """Find and check competition data: Kaggle's zip as downloaded, an extracted folder, or the built-in sample.
 
-Extraction itself (checked members, the safe swap, the damage stamp) lives in pipeline/archives.py.
+Extraction itself (checked members, the safe swap, the damage stamp) lives in pipeline/archives.py. A folder given
+with --data is never written to: archives inside it go to the writable cache (data/<slug>/, or $PIPELINE_DATA_CACHE/
+<slug>/). Inside a Kaggle notebook the data defaults to the competition's mounted folder under /kaggle/input.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
 from types import ModuleType
 
 from pipeline.archives import (
+    CACHE_ENV,
     MARKER,
     DataError,
     check_expected,
@@ -18,12 +22,15 @@ from pipeline.archives import (
     extract_7z,
     extract_competition_zip,
     extract_inner,
+    extract_readonly,
     extract_zip,
     read_stamp,
     what_is,
 )
 
 __all__ = [
+    "CACHE_ENV",
+    "KAGGLE_INPUT_ENV",
     "MARKER",
     "DataError",
     "check_expected",
@@ -33,15 +40,41 @@ __all__ = [
     "extract_competition_zip",
     "extract_inner",
     "extract_zip",
+    "in_kaggle_notebook",
+    "kaggle_input_dir",
     "missing_data_message",
     "resolve_data",
     "sample_dir",
 ]
 
 
+KAGGLE_INPUT_ENV = "PIPELINE_KAGGLE_INPUT"  # Kaggle's input root (default /kaggle/input); set by tests
+
+
+def in_kaggle_notebook() -> bool:
+    """Whether this process runs inside a Kaggle notebook (Kaggle sets KAGGLE_KERNEL_RUN_TYPE there, as kagglesdk
+    itself checks); the one place the framework decides it."""
+    return bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))
+
+
+def kaggle_input_dir(slug: str) -> Path:
+    """The competition's mounted folder in a Kaggle notebook: /kaggle/input/<slug> (or .../competitions/<slug>)."""
+    root = Path(os.environ.get(KAGGLE_INPUT_ENV) or "/kaggle/input")
+    for candidate in (root / slug, root / "competitions" / slug):
+        if candidate.is_dir():
+            return candidate
+    return root / slug
+
+
+def cache_root() -> Path:
+    """Where zips and read-only folders are extracted: $PIPELINE_DATA_CACHE, else data/ in the working directory."""
+    given = os.environ.get(CACHE_ENV)
+    return Path(given).expanduser() if given else Path.cwd() / "data"
+
+
 def default_data_dir(slug: str) -> Path:
-    """data/<slug>/ in the working directory."""
-    return Path.cwd() / "data" / slug
+    """data/<slug>/ in the working directory (or under $PIPELINE_DATA_CACHE)."""
+    return cache_root() / slug
 
 
 def sample_dir(name: str) -> Path:
@@ -62,6 +95,20 @@ def check_intact(folder: Path, module: ModuleType) -> None:
         fix += f"   (or re-extract the zip: python -m pipeline run competitions/{name} --data {_shown(zip_path)})"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     raise DataError(f"Data folder {_shown(folder)} is damaged: {problems[0]}{more}. Repair it with: {fix}")
+
+
+def _folder_data(path: Path, slug: str, module: ModuleType) -> Path:
+    """A data folder given as it is. The pipeline's own (data/<slug>/, or a folder with its stamp) may be completed in
+    place; any other folder is never written to: its archives go to the cache (archives.extract_readonly).
+    """
+    if (path / MARKER).exists() or path.resolve() == default_data_dir(slug).resolve():
+        check_intact(path, module)
+        extract_inner(path)
+        return path
+    folder = extract_readonly(path, default_data_dir(slug))
+    if folder != path:
+        check_intact(folder, module)
+    return folder
 
 
 def _starts_like_zip(path: Path) -> bool:
@@ -125,10 +172,18 @@ def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) 
                 )
             folder = extract_competition_zip(path, default_data_dir(slug), expected=expected, slug=slug)
         else:
-            folder = path
-            check_intact(folder, module)
-            extract_inner(folder)
-        check_expected(folder, expected, slug)
+            folder = _folder_data(path, slug, module)
+        check_expected(folder, expected, slug, shown=path)
+        return folder, False
+    if in_kaggle_notebook():
+        mounted = kaggle_input_dir(slug)
+        if not mounted.is_dir():
+            raise DataError(
+                f"No data for '{slug}' at {mounted}: add the competition's data to the notebook (Add Input), "
+                "or give --data PATH."
+            )
+        folder = _folder_data(mounted, slug, module)
+        check_expected(folder, expected, slug, shown=mounted)
         return folder, False
     folder = default_data_dir(slug)
     archive = folder.parent / f"{slug}.zip"
