@@ -36,6 +36,19 @@ def data_dir(sample_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(sample_dir, tmp_path / "dog-breed-identification"))
 
 
+def preset_takes_effect(module, preset: str) -> None:
+    """The preset's values reach the Config and the estimators built from it (epochs, lr, arch)."""
+    cfg, _ = resolve_config(module, preset=preset)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in module.PRESETS[preset].items()}
+    assert {k: getattr(cfg, k) for k in values} == values, preset
+    assert cfg != module.Config()  # it changes something
+    for est in module.models(cfg).values():
+        params = est.get_params()
+        for k in ("epochs", "lr", "batch_size"):
+            if k in values and k in params:
+                assert params[k] == values[k], (preset, k)
+
+
 def test_contract_presets_and_search_space():
     import optuna
 
@@ -43,8 +56,7 @@ def test_contract_presets_and_search_space():
     assert module.KAGGLE_SLUG == "dog-breed-identification" and not module.METRIC.greater_is_better
     assert module.CALIBRATE == "temperature" and module.FOLDS == "stratified"
     for preset in ("cpu", "gpu_large", "fast"):
-        cfg, _ = resolve_config(module, preset=preset)
-        assert cfg.image_size > 0
+        preset_takes_effect(module, preset)
     cfg, _ = resolve_config(module, preset="fast", sets=["layer_decay=none", "tta=hflip"])
     assert cfg.layer_decay is None and cfg.tta == ("hflip",)
     trial = optuna.trial.FixedTrial(
@@ -180,27 +192,33 @@ def test_fast_models_and_calibrated_end_to_end_run(tmp_path: Path):
     (name, est), *rest = dogs.models(cfg).items()
     assert not rest and name == "test_resnet" and est.arch == "test_resnet" and not est.pretrained
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # heavy label smoothing makes the fold models underconfident: a temperature below 1 must then sharpen them and
+    # improve the out-of-fold log loss, so the run takes the calibrated branch this test is about
     cmd = [sys.executable, "-m", "pipeline", "run", "competitions/dog_breeds", "--sample", "--preset", "fast"]
+    cmd += ["--set", "label_smoothing=0.6"]
     result = subprocess.run([*cmd, "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = next((tmp_path / "runs" / "dog_breeds").glob("*-sample"))
     summary = json.loads((run_dir / "summary.json").read_text())
     cal = summary["calibration"]
-    assert cal["method"] == "temperature" and cal["score_after"] <= cal["score_before"]
-    assert cal["score_before"] < np.log(5)  # the model beats the uniform prediction
-    blend_test = np.load(run_dir / "test" / "_blend.npy")
-    if cal["applied"]:
-        from pipeline.calibration import apply_temperature
+    assert cal["method"] == "temperature" and cal["applied"] and cal["out_of_fold"]
+    assert cal["score_after"] < cal["score_before"] < np.log(5)  # the model beats the uniform prediction
+    assert cal["temperature"] < 1 and all(t < 1 for t in cal["fold_temperatures"])  # underconfident: sharpened
+    from pipeline.calibration import apply_temperature
 
-        assert summary["cv"] == cal["score_after"]
-        final = np.load(run_dir / "test" / "_calibrated.npy")
-        # the temperature is applied to each fold model's test predictions, then they are averaged
-        parts = [np.load(p)["test"] for p in sorted(run_dir.glob("parts/test_resnet/fold*.npz"))]
-        assert len(parts) == 2 and cal["test_per_fold"]
-        np.testing.assert_allclose(final, np.mean([apply_temperature(p, cal["temperature"]) for p in parts], axis=0))
-    else:
-        assert summary["cv"] == cal["score_before"]
-        final = blend_test
+    assert summary["cv"] == cal["score_after"]
+    # the out-of-fold score: each fold's blended OOF rows at the temperature fitted on the other fold
+    folds, oof = np.load(run_dir / "folds.npy"), np.load(run_dir / "oof" / "_blend.npy")
+    y = np.asarray(dogs.load(cfg, tmp_path / "data" / "sample" / "dog_breeds").y)
+    cal_oof = np.load(run_dir / "oof" / "_calibrated.npy")
+    for f, t in enumerate(cal["fold_temperatures"]):
+        np.testing.assert_allclose(cal_oof[folds == f], apply_temperature(oof[folds == f], t), rtol=1e-6)
+    assert dogs.score(y, cal_oof) == pytest.approx(cal["score_after"], rel=1e-9)
+    final = np.load(run_dir / "test" / "_calibrated.npy")
+    # the temperature is applied to each fold model's test predictions, then they are averaged
+    parts = [np.load(p)["test"] for p in sorted(run_dir.glob("parts/test_resnet/fold*.npz"))]
+    assert len(parts) == 2 and cal["test_per_fold"]
+    np.testing.assert_allclose(final, np.mean([apply_temperature(p, cal["temperature"]) for p in parts], axis=0))
     sample_sub = tmp_path / "data" / "sample" / "dog_breeds" / "sample_submission.csv"
     sub = pd.read_csv(run_dir / "submission.csv")
     assert list(sub.columns) == list(pd.read_csv(sample_sub, nrows=0).columns) == ["id", *sorted(SAMPLE_BREEDS)]

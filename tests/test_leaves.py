@@ -37,6 +37,19 @@ def data_dir(sample_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(sample_dir, tmp_path / "classify-leaves"))
 
 
+def preset_takes_effect(module, preset: str) -> None:
+    """The preset's values reach the Config and the estimators built from it (epochs, lr, arch)."""
+    cfg, _ = resolve_config(module, preset=preset)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in module.PRESETS[preset].items()}
+    assert {k: getattr(cfg, k) for k in values} == values, preset
+    assert cfg != module.Config()  # it changes something
+    for est in module.models(cfg).values():
+        params = est.get_params()
+        for k in ("epochs", "lr", "batch_size"):
+            if k in values and k in params:
+                assert params[k] == values[k], (preset, k)
+
+
 def test_contract_presets_species_and_search_space():
     import optuna
 
@@ -45,9 +58,11 @@ def test_contract_presets_species_and_search_space():
     assert len(SPECIES) == 176 == len(set(SPECIES)) and list(SPECIES) == sorted(SPECIES)
     assert all(s == s.lower() and " " not in s for s in SPECIES) and set(SAMPLE_SPECIES) <= set(SPECIES)
     for preset in ("cpu", "fast"):
+        preset_takes_effect(module, preset)
         cfg, _ = resolve_config(module, preset=preset)
-        assert len(cfg.archs) >= 2
-    assert len(leaves.Config().archs) >= 2
+        assert list(module.models(cfg)) == [a.split(".")[0] for a in cfg.archs] and len(cfg.archs) == 2  # 2 blended
+    default = leaves.Config()
+    assert list(module.models(default)) == [a.split(".")[0] for a in default.archs] and len(default.archs) == 2
     params = {
         "lr": 3e-4,
         "weight_decay": 0.01,
