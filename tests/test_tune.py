@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -71,7 +72,7 @@ def test_two_workers_on_sqlite_finish_exactly_the_requested_trials(cwd: Path) ->
         "--models",
         "ridge",
         "--set",
-        "sleep=0.2",
+        "sleep=1.5",  # a trial takes seconds: both workers are up before the first has finished its share
         "--pruner",
         "none",
     )
@@ -80,7 +81,16 @@ def test_two_workers_on_sqlite_finish_exactly_the_requested_trials(cwd: Path) ->
     assert [t.number for t in trials] == [0, 1, 2, 3]
     assert all(t.state == TrialState.COMPLETE for t in trials), [t.state for t in trials]
     assert len({t.params["alpha"] for t in trials}) == 4  # no duplicated trial
-    assert len({t.user_attrs["pid"] for t in trials}) <= 2
+    pids = {t.user_attrs["pid"] for t in trials}
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, not this one
+    # and they ran at the same time: some trial of one worker overlaps a trial of the other
+    assert any(
+        a.user_attrs["pid"] != b.user_attrs["pid"]
+        and a.datetime_start < b.datetime_complete
+        and b.datetime_start < a.datetime_complete
+        for a in trials
+        for b in trials
+    )
     for t in trials:  # each trial is a finished run folder under the study folder
         run_dir = Path(t.user_attrs["run_dir"])
         assert run_dir.is_relative_to(cwd / "runs") and "tune-w" in run_dir.parts
@@ -171,7 +181,7 @@ def test_house_prices_search_space_with_fixed_trial() -> None:
 @pytest.mark.parametrize("name", available_competitions())
 def test_every_search_space_yields_valid_config_overrides(name: str) -> None:
     module = load_competition(f"competitions/{name}")
-    if not hasattr(module, "search_space"):
+    if not hasattr(module, "search_space"):  # e.g. competitions/titanic
         pytest.skip(f"{name} has no search_space")
     sampled = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     overrides = module.search_space(sampled)
