@@ -21,6 +21,9 @@ COMMANDS = (
     "submissions",
     "tune",
     "weights",
+    "predict",
+    "package",
+    "push",
 )
 
 

@@ -21,6 +21,7 @@ from pipeline.datasets import resolve_data
 from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
 from pipeline.folds import fold_ids, make_folds
 from pipeline.imagefiles import image_paths, verify_images
+from pipeline.modelstore import save_fold_model
 from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress
 from pipeline.sample_preset import sample_config
@@ -352,6 +353,7 @@ def _fit_part(
     score = float(module.score(y_va, oof))
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": h}
     if main:
+        save_fold_model(run_dir, model_name, f, est, h)  # what `predict` needs (pipeline/modelstore.py)
         part_path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_with(part_path, lambda tmp: _savez(tmp, part))
     return part

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -226,6 +227,37 @@ class Detector(BaseEstimator):
                 plots.examples(paths, y, res["pred"], names, out / f"{tag}_examples.png", n=self.plot_images)
         except Exception as e:  # a plot must never cost a trained model
             rt.log(f"detection plots failed: {type(e).__name__}: {e}")
+
+    # --- saving -------------------------------------------------------------------------------------------------
+    def save_fitted(self, path: str | Path) -> None:
+        """Write what predicting needs to one file: the parameters and the whole network on the CPU.
+
+        The network is kept whole rather than as a state dict: torchvision builds a different one (frozen
+        BatchNorm) when backbone weights are fetched, and predicting must not fetch anything.
+        """
+        import copy
+
+        import torch
+
+        if not hasattr(self, "model_"):
+            raise RuntimeError("Detector.save_fitted called before fit.")
+        model = copy.deepcopy(getattr(self.model_, "module", self.model_)).cpu()
+        torch.save({"params": self.get_params(deep=False), "model": model}, path)
+
+    @classmethod
+    def load_fitted(cls, path: str | Path, device: str | None = None) -> Detector:
+        """The fitted detector saved by save_fitted, on `device` (default: its own, else CUDA when available)."""
+        import torch
+
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        est = cls(**blob["params"])
+        if device is not None:
+            est.device = device
+        rt = est._runtime(None)
+        est.model_ = blob["model"].to(rt.device, memory_format=rt.memory_format).eval()
+        est.runtime_ = dataclasses.replace(rt, predict_views=2 if est.tta else 1)
+        est.history_ = []
+        return est
 
     # --- prediction ----------------------------------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:

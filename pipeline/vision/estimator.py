@@ -204,6 +204,43 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         """The most probable class of each image."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def save_fitted(self, path: str | Path) -> None:
+        """Write what predicting needs to one file: the parameters, the classes, normalisation and the weights (CPU)."""
+        import torch
+
+        check_is_fitted(self, "model_")
+        model = getattr(self.model_, "module", self.model_)  # DDP wrapper
+        model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        blob = {"params": self.get_params(deep=False), "classes": self.classes_, "mean": self.mean_, "std": self.std_}
+        torch.save(blob | {"weights": getattr(self, "weights_", ""), "state_dict": state}, path)
+
+    @classmethod
+    def load_fitted(cls, path: str | Path, device: str | None = None) -> ImageClassifier:
+        """The fitted classifier saved by save_fitted, on `device` (default: its own, else CUDA when available).
+
+        The network is rebuilt from `arch` without fetching pretrained weights; the saved weights replace them.
+        """
+        import torch
+
+        from pipeline.training.runtime import resolve_device, resolve_precision, resolve_workers
+        from pipeline.vision.data import BatchNormalizer
+        from pipeline.vision.pretrained import create_model
+
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        est = cls(**blob["params"])
+        est.classes_, est.mean_, est.std_, est.weights_ = blob["classes"], blob["mean"], blob["std"], blob["weights"]
+        model, _ = create_model(est.arch, len(est.classes_), False, None, est.model_kwargs)
+        model.load_state_dict(blob["state_dict"])
+        est.device_ = resolve_device(device or est.device)
+        layout = torch.channels_last if est.channels_last else torch.contiguous_format
+        est.model_ = model.to(device=est.device_, memory_format=layout).eval()
+        est.dtype_ = resolve_precision(est.precision, est.device_)
+        est.normalizer_ = BatchNormalizer(est.mean_, est.std_, est.device_, bool(est.channels_last))
+        est.workers_ = resolve_workers(est.num_workers, est.device_)
+        est.world_size_, est.history_ = 1, []
+        return est
+
 
 def _paths(X: Any) -> np.ndarray:
     """Image paths as a 1-D array of str (accepts lists, arrays, Series and one-column frames)."""

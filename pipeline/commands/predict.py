@@ -1,0 +1,194 @@
+"""`python -m pipeline predict RUN_DIR --data PATH`: a new test set through a finished run's saved models, no training.
+
+Each fold's fitted model (models/, pipeline/modelstore.py) predicts the test rows; the folds are merged as the run
+merged them; the blend weights, the level-2 stack and the calibration are refitted from the run's saved OOF
+predictions exactly as the run fitted them (deterministic, milliseconds; the weights are checked against
+blend.json); the submission is written and validated with the run's own rules. On the run's own test data the
+result is the run's submission: identical for tabular models, equal within float tolerance for deep models
+predicted on another device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.atomic import read_json
+from pipeline.contract import ContractError, Data, competition_name, load_competition
+
+HELP = "predict a test set with a finished run's saved models (no training); writes a validated submission"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder (runs/<competition>/<run-id>)")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="the competition's data (zip or folder) holding the test set to predict; default: the Kaggle "
+        "notebook's mounted competition in a notebook, else data/<slug>/",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder for the submission (default: the working directory in a Kaggle notebook, "
+        "else predictions/<competition>/<run-id>/)",
+    )
+    p.add_argument("--device", default=None, help="device for deep models (default: CUDA when available, else CPU)")
+    p.add_argument("--quiet", action="store_true", help="print errors only")
+
+
+def main(args: argparse.Namespace) -> int:
+    out = predict_run(Path(args.run_dir), args.data, Path(args.out) if args.out else None, args.device, args.quiet)
+    if not args.quiet:
+        print(f"submission {out}")
+    return 0
+
+
+def version_differences(recorded: dict[str, str | None]) -> list[str]:
+    """'lib: trained with A, here B' for every library whose installed version differs from `recorded`."""
+    lines = []
+    for lib, version in sorted(recorded.items()):
+        try:
+            here: str | None = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            here = None
+        if version is not None and here != version:
+            lines.append(f"{lib}: trained with {version}, here {here or 'not installed'}")
+    return lines
+
+
+def load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """The competition module, the run's resolved Config and its summary; errors name what is missing."""
+    from pipeline.config import apply_overrides
+
+    if not (run_dir / "summary.json").is_file():
+        raise ContractError(f"{run_dir}: not a run folder (no summary.json).")
+    summary = read_json(run_dir / "summary.json")
+    if summary.get("status", "complete") != "complete":
+        raise ContractError(f"{run_dir}: the run is not complete (status {summary.get('status')}); finish it first.")
+    module = load_competition(summary.get("competition_spec") or summary["competition"])
+    cfg = apply_overrides(module.Config, read_json(run_dir / "config.json")["config"], source="config.json")
+    return module, cfg, summary
+
+
+def default_out(run_dir: Path, competition: str) -> Path:
+    """Where the submission goes when --out is not given."""
+    from pipeline.datasets import in_kaggle_notebook
+
+    return Path.cwd() if in_kaggle_notebook() else Path.cwd() / "predictions" / competition / run_dir.name
+
+
+def fold_predictions(run_dir: Path, model: str, folds: np.ndarray, data: Data, device: str | None) -> list[np.ndarray]:
+    """Each fold's saved model on the test rows, as the runner predicted them (rows x outputs)."""
+    from pipeline.fitting import predict_outputs
+    from pipeline.folds import fold_ids
+    from pipeline.modelstore import fold_model_info, load_fold_model
+
+    classification = data.classes is not None
+    n_classes = len(data.classes) if classification else None
+    preds = []
+    for f in fold_ids(folds):
+        part = run_dir / "parts" / model / f"fold{f}.npz"
+        if part.is_file():
+            with np.load(part, allow_pickle=False) as z:
+                if str(z["hash"]) != fold_model_info(run_dir, model, f)["key"]:
+                    raise ContractError(
+                        f"{run_dir}: the saved model of {model} fold {f} did not make the run's predictions of that "
+                        f"fold ({part.name} has another key); the run folder was changed after training."
+                    )
+        est = load_fold_model(run_dir, model, f, device=device)
+        preds.append(predict_outputs(est, data.X_test, classification, n_classes))
+    return preds
+
+
+def predict_run(
+    run_dir: Path, data_path: str | None, out: Path | None = None, device: str | None = None, quiet: bool = False
+) -> Path:
+    """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
+    from pipeline import stacking
+    from pipeline.datasets import resolve_data
+    from pipeline.runlog import RunLog
+    from pipeline.runner import check_data
+    from pipeline.stages import blend_results, calibrate_blend, write_validated_submission
+
+    run_dir = Path(run_dir)
+    module, cfg, summary = load_run(run_dir)
+    name = competition_name(module)
+    log = RunLog(None, quiet=quiet)
+    folds = np.load(run_dir / "folds.npy")
+    models = list(summary["models"])
+    from pipeline.folds import fold_ids
+    from pipeline.modelstore import fold_model_info
+
+    for model in models:  # every saved model is there before any data is read
+        for f in fold_ids(folds):
+            fold_model_info(run_dir, model, f)
+    trained = read_json(run_dir / "env.json").get("versions", {}) if (run_dir / "env.json").is_file() else {}
+    for line in version_differences(trained):
+        log.warn(f"version differs from training: {line}")
+    data_dir, _ = resolve_data(module, data_path, False)
+    data = module.load(cfg, data_dir)
+    check_data(data, name)
+    y = np.asarray(data.y)
+    if len(folds) != len(y):
+        raise ContractError(
+            f"{data_dir}: {len(y)} training rows, the run was trained on {len(folds)}; the blend is refitted on the "
+            "run's OOF predictions, so predict needs the same training data (only the test set may differ)."
+        )
+    log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
+    results: dict[str, dict[str, Any]] = {}
+    merge = getattr(module, "merge_folds", None)
+    for model in models:
+        parts = fold_predictions(run_dir, model, folds, data, device)
+        test = merge(parts) if merge else np.mean(parts, axis=0)
+        results[model] = {"oof": np.load(run_dir / "oof" / f"{model}.npy"), "test": test}
+        if getattr(module, "CALIBRATE", None):
+            results[model]["fold_tests"] = parts
+        log(f"{model}: {len(parts)} fold model(s) predicted")
+    b = blend_results(module, y, folds, results)
+    saved = read_json(run_dir / "blend.json").get("weights") if (run_dir / "blend.json").is_file() else None
+    if isinstance(saved, dict) and set(saved) == set(b["weights"]):
+        drift = max(abs(float(saved[m]) - float(b["weights"][m])) for m in saved)
+        if drift > 1e-9:
+            log.warn(f"blend weights refitted from the saved OOF predictions differ from blend.json by {drift:.2e}")
+    out = out or default_out(run_dir, name)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
+        work = Path(scratch)
+        b = stacking.apply(module, cfg, data, y, folds, results, b, work, RunLog(None, quiet=True))
+        _, test, _, _ = calibrate_blend(module, y, folds, b, work, RunLog(None, quiet=True), results)
+        final = write_validated_submission(module, data, test, work)
+        target = out / final.name
+        final.replace(target)
+    compared = _compare_with_run(summary, target)
+    if compared:
+        log(compared)
+    return target
+
+
+def _compare_with_run(summary: dict[str, Any], path: Path) -> str | None:
+    """One line on how the new submission compares with the run's, when both are CSVs of the same rows."""
+    import pandas as pd
+
+    theirs = Path(summary.get("submission") or "")
+    if path.suffix != ".csv" or not theirs.is_file():
+        return None
+    try:
+        a, b = pd.read_csv(path), pd.read_csv(theirs)
+    except Exception:
+        return None
+    if a.shape != b.shape or list(a.columns) != list(b.columns) or not a.iloc[:, 0].equals(b.iloc[:, 0]):
+        return None
+    if a.equals(b):
+        return "identical to the run's own submission"
+    num = a.select_dtypes(include="number").columns
+    diff = float(np.max(np.abs(a[num].to_numpy(float) - b[num].to_numpy(float)))) if len(num) else float("nan")
+    same = float(np.mean((a == b).all(axis=1)))
+    return (
+        f"compared with the run's own submission: {same:.2%} of rows identical, largest numeric difference {diff:.3g}"
+    )

@@ -1,0 +1,85 @@
+"""`predict RUN_DIR --data PATH`: the saved fold models alone reproduce the run's submission; no training."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+
+
+def _run(tmp_path: Path, *args: str) -> Path:
+    assert main(["run", *args, "--quiet"]) == 0
+    return next(p for p in (tmp_path / "runs").glob("*/*") if p.is_dir())
+
+
+def _forbid_fitting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any fit of a fold model during predict fails the test."""
+    import pipeline.fitting
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("predict trained a model")
+
+    monkeypatch.setattr(pipeline.fitting, "fit_fold", refuse)
+    monkeypatch.setattr("pipeline.runner.fit_fold", refuse)
+
+
+def test_house_prices_predict_reproduces_the_submission_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run_dir = _run(tmp_path, "competitions/house_prices", "--sample", "--folds", "3")
+    assert len(list((run_dir / "models").glob("*/fold*.joblib"))) == 3 * len(list((run_dir / "models").iterdir()))
+    _forbid_fitting(monkeypatch)
+    data = tmp_path / "data" / "sample" / "house_prices"
+    assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred")]) == 0
+    assert "identical to the run's own submission" in capsys.readouterr().err
+    ours = (tmp_path / "pred" / "submission.csv").read_bytes()
+    assert ours == (run_dir / "submission.csv").read_bytes()
+
+    # another test set (rows reordered, half of them): the same models give the same per-row predictions
+    test = pd.read_csv(data / "test.csv")
+    sub = pd.read_csv(data / "sample_submission.csv")
+    other = tmp_path / "other"
+    shutil.copytree(data, other)
+    keep = test.sample(frac=0.5, random_state=1).index
+    test.loc[keep].to_csv(other / "test.csv", index=False)
+    sub.loc[keep].to_csv(other / "sample_submission.csv", index=False)
+    assert main(["predict", str(run_dir), "--data", str(other), "--out", str(tmp_path / "pred2"), "--quiet"]) == 0
+    new = pd.read_csv(tmp_path / "pred2" / "submission.csv").set_index("Id")["SalePrice"]
+    old = pd.read_csv(run_dir / "submission.csv").set_index("Id")["SalePrice"]
+    np.testing.assert_allclose(new.to_numpy(), old.loc[new.index].to_numpy(), rtol=1e-9)
+
+    # a run whose models are gone says so, in one line, exit 2
+    shutil.rmtree(run_dir / "models" / "ridge")
+    assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred3")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no saved model for ridge fold 0" in err
+
+
+def test_image_competition_predict_reproduces_the_submission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fast = ["--preset", "fast", "--set", "epochs=2", "--set", "batch_size=16"]
+    run_dir = _run(tmp_path, "competitions/cifar10", "--sample", *fast)
+    assert list((run_dir / "models").glob("*/fold0.pt"))
+    _forbid_fitting(monkeypatch)
+    data = tmp_path / "data" / "sample" / "cifar10"
+    args = ["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred"), "--device", "cpu"]
+    assert main([*args, "--quiet"]) == 0
+    # same device: identical labels; the per-fold probabilities equal the run's saved ones to float tolerance
+    assert (tmp_path / "pred" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+    from pipeline.commands.predict import fold_predictions
+    from pipeline.contract import load_competition
+
+    module = load_competition("competitions/cifar10")
+    from pipeline.commands.predict import load_run
+
+    _, cfg, summary = load_run(run_dir)
+    model = next(iter(summary["models"]))
+    preds = fold_predictions(run_dir, model, np.load(run_dir / "folds.npy"), module.load(cfg, data), "cpu")
+    with np.load(run_dir / "parts" / model / "fold0.npz") as part:
+        np.testing.assert_allclose(preds[0], part["test"], atol=1e-5)
