@@ -253,8 +253,8 @@ def validate_submission(
                         f"{name}: column {col} must {rule.describe()}{why}; got {values.iloc[out[0]]} at "
                         f"{_rows(out)}{f' ({len(out)} rows in all)' if len(out) > 1 else ''}."
                     )
-        elif allowed and col in allowed:
-            ok = set(allowed[col])
+        elif (allowed and col in allowed) or _is_boolean(sample[col]):
+            ok = set(allowed[col]) if allowed and col in allowed else {"True", "False"}
             bad = np.flatnonzero(~values.isin(ok).to_numpy())
             if len(bad):
                 raise SubmissionError(
@@ -262,6 +262,11 @@ def validate_submission(
                     f"valid values: {', '.join(sorted(ok)[:20])}{' ...' if len(ok) > 20 else ''}."
                 )
     return sub
+
+
+def _is_boolean(values: pd.Series) -> bool:
+    """A sample column of True/False (Spaceship Titanic's Transported): the submission must use the same words."""
+    return len(values) > 0 and bool(values.str.strip().isin(["True", "False"]).all())
 
 
 def _numbers(name: str, col: str, values: pd.Series) -> np.ndarray:

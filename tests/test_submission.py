@@ -58,3 +58,15 @@ def test_label_values_must_be_known_classes(tmp_path: Path) -> None:
     sub.write_text("id,label\n1,dog\n2,zebra\n")
     with pytest.raises(SubmissionError, match="unknown value 'zebra' at line 3"):
         validate_submission(sub, sample, allowed={"label": ["cat", "dog"]})
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "true", "0.0"])
+def test_boolean_sample_column_takes_only_true_and_false(tmp_path: Path, value: str) -> None:
+    sample = tmp_path / "sample_submission.csv"
+    sample.write_text("PassengerId,Transported\n0013_01,False\n0018_01,False\n")
+    sub = tmp_path / "submission.csv"
+    sub.write_text("PassengerId,Transported\n0013_01,True\n0018_01,False\n")
+    validate_submission(sub, sample)  # the sample's own words pass
+    sub.write_text(f"PassengerId,Transported\n0013_01,True\n0018_01,{value}\n")
+    with pytest.raises(SubmissionError, match=f"unknown value '{value}' at line 3; valid values: False, True"):
+        validate_submission(sub, sample)
