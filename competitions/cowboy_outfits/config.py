@@ -50,7 +50,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "models": ("fasterrcnn_tiny",),
         "pretrained": "none",
         "image_size": 128,
-        "epochs": 20,
+        "epochs": 12,
         "batch_size": 4,
         "lr": 0.02,
         "warmup": 0.05,

@@ -64,7 +64,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pretrained_files": [],
         "image_size": 32,
         "drop_path": 0.0,
-        "epochs": 6,
+        "epochs": 10,
         "batch_size": 16,
         "lr": 3e-3,
         "weight_decay": 0.01,
