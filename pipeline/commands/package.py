@@ -1,0 +1,278 @@
+"""`python -m pipeline package RUN_DIR --out DIR`: an offline inference package for a Kaggle notebook, as a dataset.
+
+DIR/
+  dataset-metadata.json   the Kaggle dataset's id, title and licence (`kaggle datasets create -p DIR` reads it)
+  wheels/                 the project as a wheel, and wheels of the --deps a notebook image may lack
+  run/                    what `predict` needs from the run: config.json (resolved config), summary, folds, OOF
+                          predictions, blend/stack/calibration records and the fitted fold models (models/)
+  manifest.json           sha256 of every file, the library versions the run was trained with, the wheels
+  predict.py              the entry script: checks the files, installs the wheels with `pip install --no-index
+                          --find-links`, prints version differences, runs `python -m pipeline predict`
+
+torch and torchvision are never packaged: a notebook image has them; their versions are compared only. The fitted
+networks need no pretrained weights (predict rebuilds each network and loads its fitted weights), so none are
+packaged. `--upload` creates the dataset, or a new version of it, through the kaggle client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.archives import sha256
+from pipeline.contract import ContractError
+
+HELP = "write an offline inference package (Kaggle dataset folder) for a finished run: wheels, models, entry script"
+# Dependencies a Kaggle image may lack (the others it ships); --deps replaces the list.
+DEFAULT_DEPS = ("py7zr", "ensemble-boxes")
+CHECK_ONLY = ("torch", "torchvision")
+RUN_FILES = (
+    "summary.json",
+    "config.json",
+    "command.json",
+    "env.json",
+    "folds.npy",
+    "scores.json",
+    "blend.json",
+    "stack.json",
+    "calibration.json",
+)
+RUN_FOLDERS = ("oof", "models")
+FORMAT = "pipeline-package/1"
+ENTRY = "predict.py"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder")
+    p.add_argument("--out", required=True, help="the package folder to write (must not exist, or be empty)")
+    p.add_argument(
+        "--deps",
+        default=",".join(DEFAULT_DEPS),
+        help=f"comma-separated distributions to ship as wheels (default {','.join(DEFAULT_DEPS)}; '' for none); "
+        "fetched with pip download at the installed version, with their own dependencies",
+    )
+    p.add_argument("--id", dest="dataset_id", default=None, help="the dataset's OWNER/SLUG (default: yours/<run>)")
+    p.add_argument("--upload", action="store_true", help="create the Kaggle dataset, or a new version of it")
+    p.add_argument("-m", "--message", default=None, help="version notes for --upload")
+
+
+def main(args: argparse.Namespace) -> int:
+    deps = [d.strip() for d in args.deps.split(",") if d.strip()]
+    out = build_package(Path(args.run_dir), Path(args.out), deps, args.dataset_id)
+    print(f"package {out} ({_size(out) / 2**20:.1f} MiB)")
+    if args.upload:
+        print(upload(out, args.message))
+    return 0
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def project_root() -> Path:
+    """The project's source tree (pyproject.toml beside the pipeline package)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        raise ContractError("package needs the project's source tree (pyproject.toml); run it from a checkout.")
+    return root
+
+
+def _pip(*args: str, what: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ContractError(f"{what} failed: {tail}")
+
+
+def build_wheels(dest: Path, deps: list[str]) -> list[str]:
+    """The project's wheel and the deps' wheels (at the installed versions) into dest; their file names."""
+    dest.mkdir(parents=True, exist_ok=True)
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dest), str(project_root()), what="wheel")
+    pinned = []
+    for dep in deps:
+        if dep in CHECK_ONLY:
+            raise ContractError(
+                f"--deps {dep}: torch and torchvision come from the notebook image; they are not packaged."
+            )
+        version = _version(dep)
+        if version is None:
+            raise ContractError(f"--deps {dep}: not installed here, so there is no version to package.")
+        pinned.append(f"{dep}=={version}")
+    if pinned:
+        _pip(
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "-d",
+            str(dest),
+            *pinned,
+            what="pip download " + " ".join(pinned),
+        )
+    return sorted(p.name for p in dest.glob("*.whl"))
+
+
+def _copy_run(run_dir: Path, dest: Path) -> None:
+    for name in RUN_FILES:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, dest / name)
+    for folder in RUN_FOLDERS:
+        if (run_dir / folder).is_dir():
+            shutil.copytree(run_dir / folder, dest / folder)
+
+
+def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | None = None) -> Path:
+    """Write the package folder (into a temporary sibling first, moved in place when complete); return it."""
+    from pipeline.commands.predict import load_run
+    from pipeline.modelstore import saved_files
+
+    run_dir = Path(run_dir)
+    module, _, summary = load_run(run_dir)
+    if not saved_files(run_dir):
+        raise ContractError(f"{run_dir}: the run kept no fitted models (made before they were kept); run it again.")
+    if out.exists() and any(out.iterdir()):
+        raise ContractError(f"--out {out}: exists and is not empty; give a new folder.")
+    tmp = out.parent / f".{out.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        wheels = build_wheels(tmp / "wheels", deps)
+        (tmp / "run").mkdir()
+        _copy_run(run_dir, tmp / "run")
+        if module.__name__.startswith("competitions."):  # found inside the installed wheel, wherever the run was made
+            packaged = json.loads((tmp / "run" / "summary.json").read_text()) | {"competition_spec": module.__name__}
+            (tmp / "run" / "summary.json").write_text(json.dumps(packaged, indent=2) + "\n")
+        trained = json.loads((run_dir / "env.json").read_text()).get("versions", {})
+        project = _version("kaggle-pipeline")
+        requirements = importlib.metadata.requires("kaggle-pipeline") or []
+        names = [r.split(";")[0].split("==")[0].split(">=")[0].split("[")[0].strip() for r in requirements]
+        versions = {n: _version(n) for n in names if not n.startswith(("pytest", "ruff"))} | trained
+        (tmp / ENTRY).write_text(ENTRY_SCRIPT)
+        slug = f"{summary['competition']}-{run_dir.name}".lower().replace("_", "-").replace(".", "-")[:50]
+        meta = {
+            "title": f"{summary['competition']} {run_dir.name} inference"[:50],
+            "id": dataset_id or f"INSERT_USERNAME/{slug}",
+            "licenses": [{"name": "CC0-1.0"}],
+        }
+        (tmp / "dataset-metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+        files = {str(p.relative_to(tmp)): sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        manifest = {
+            "format": FORMAT,
+            "competition": summary["competition"],
+            "slug": module.KAGGLE_SLUG,
+            "run_id": run_dir.name,
+            "cv": summary.get("cv"),
+            "metric": summary.get("metric"),
+            "created": dt.datetime.now().isoformat(timespec="seconds"),
+            "project_version": project,
+            "python": sys.version.split()[0],
+            "versions": versions,
+            "check_only": list(CHECK_ONLY),
+            "wheels": wheels,
+            "deps": deps,
+            "files": files,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def upload(folder: Path, message: str | None = None) -> str:
+    """Create the dataset from `folder`, or a new version when it exists; one line saying which."""
+    from pipeline.kaggle_auth import require_credentials
+    from pipeline.kaggle_io import connect
+
+    meta = json.loads((folder / "dataset-metadata.json").read_text())
+    creds = require_credentials("upload the package")
+    if str(meta.get("id", "")).startswith("INSERT_USERNAME/"):
+        meta["id"] = f"{creds.username}/{meta['id'].split('/', 1)[1]}"
+        (folder / "dataset-metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    api = connect(creds)
+    try:
+        api.dataset_status(meta["id"])
+        exists = True
+    except Exception:
+        exists = False
+    if exists:
+        api.dataset_create_version(str(folder), message or "new run", quiet=True, dir_mode="zip")
+        return f"uploaded a new version of dataset {meta['id']}"
+    api.dataset_create_new(str(folder), public=False, quiet=True, dir_mode="zip")
+    return f"created dataset {meta['id']} (private)"
+
+
+ENTRY_SCRIPT = '''"""Offline inference: check the package, install its wheels offline, run `python -m pipeline predict`.
+
+Usage (in a notebook cell): !python /kaggle/input/<this-dataset>/predict.py [--data PATH] [--out DIR]
+Arguments after the script name are passed to `python -m pipeline predict`.
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def version(dist):
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def main(argv):
+    manifest = json.loads((HERE / "manifest.json").read_text())
+    files = manifest["files"]
+    bad = [rel for rel, digest in files.items() if not (HERE / rel).is_file() or sha256(HERE / rel) != digest]
+    if bad:
+        print(f"error: package file {bad[0]} is missing or damaged ({len(bad)} in all)", file=sys.stderr)
+        return 2
+    wheels = HERE / "wheels"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels)]
+    project = sorted(wheels.glob("kaggle_pipeline-*.whl"))
+    if subprocess.call([*pip, "--no-deps", "--force-reinstall", *map(str, project)]) != 0:
+        print("error: installing the project wheel failed", file=sys.stderr)
+        return 2
+    pinned = [f"{d}=={manifest['versions'][d]}" for d in manifest["deps"] if manifest["versions"].get(d)]
+    if pinned and subprocess.call([*pip, *pinned]) != 0:
+        print("error: installing " + " ".join(pinned) + " from the package failed", file=sys.stderr)
+        return 2
+    for lib, trained in sorted(manifest["versions"].items()):
+        here = version(lib)
+        if trained and here != trained:
+            note = " (from the notebook image)" if lib in manifest["check_only"] else ""
+            print(f"version differs: {lib} trained with {trained}, here {here or 'not installed'}{note}")
+    return subprocess.call([sys.executable, "-m", "pipeline", "predict", str(HERE / "run"), *argv])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+'''
