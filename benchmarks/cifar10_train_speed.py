@@ -112,6 +112,26 @@ def main() -> None:
         print(f"round {r + 1}: framework {fw[-1]:.0f} img/s, hand-written {hand[-1]:.0f} img/s")
     f, h = statistics.median(fw), statistics.median(hand)
     print(f"median: framework {f:.0f} img/s, hand-written {h:.0f} img/s, ratio {f / h:.3f} (target >= 0.95)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from benchutil import peak_memory, save
+
+    mem = peak_memory()  # both loops run in this process: one peak for the two (they hold the same data and net)
+    print(
+        f"peak RSS {mem['peak_rss_mib']:.0f} MiB"
+        + (
+            f", CUDA max allocated {mem['cuda_max_allocated_mib']:.0f} MiB"
+            if mem["cuda_max_allocated_mib"] is not None
+            else ""
+        )
+    )
+    cmd = (
+        f"python benchmarks/cifar10_train_speed.py --images {args.images} --rounds {args.rounds} --preset {args.preset}"
+    )
+    save(
+        "cifar10_train_speed",
+        cmd,
+        {"framework_images_per_s": fw, "hand_images_per_s": hand, "ratio": f / h, "memory": mem},
+    )
 
 
 if __name__ == "__main__":

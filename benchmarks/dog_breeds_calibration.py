@@ -156,6 +156,16 @@ def main() -> None:
             json.dumps({**info, "test": args.test, "folds": args.folds, "results": [*results.values()]}, indent=2)
         )
     print(f"wrote {out}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from benchutil import peak_memory, save
+
+    # the runs are child processes: their peak RSS is the children's
+    mem = peak_memory()
+    save(
+        "dog_breeds_calibration",
+        " ".join(sys.argv),
+        {"folds": args.folds, "results": [*results.values()], "memory": mem},
+    )
 
 
 if __name__ == "__main__":

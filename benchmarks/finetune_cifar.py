@@ -140,6 +140,12 @@ def main() -> None:
     }
     out.write_text(json.dumps(summary, indent=2))
     print(f"\nwrote {out}")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from benchutil import peak_memory, save
+
+    summary["memory"] = peak_memory()
+    path = save("finetune_cifar", " ".join(sys.argv), summary)
+    print(f"peak RSS {summary['memory']['peak_rss_mib']:.0f} MiB; wrote {path}")
 
 
 if __name__ == "__main__":
