@@ -140,3 +140,24 @@ def test_unknown_calibration_is_refused_before_any_work(tmp_path: Path, monkeypa
         load_competition(str(toy))
     with pytest.raises(ContractError, match="Unknown calibration 'platt'"):
         calibrate("platt", np.ones((2, 2)), np.ones((2, 2)), np.zeros(2, int), np.ones(2, bool), log_loss, LOG_LOSS)
+
+
+def test_calibration_score_is_out_of_fold_temperatures_fitted_on_the_other_folds():
+    p, y = predictions(3000, 3.0)
+    folds = np.arange(len(y)) % 3
+    nested = [
+        {"held": np.flatnonzero(folds == f), "fit": np.flatnonzero(folds != f), "fit_pred": p[folds != f]}
+        for f in range(3)
+    ]
+    mask = np.ones(len(y), dtype=bool)
+    oof, _, info = calibrate("temperature", p, p[:10], y, mask, log_loss, LOG_LOSS, nested=nested)
+    expected = np.zeros_like(p)
+    for f in range(3):
+        t = fit_temperature(p[folds != f], y[folds != f])
+        assert info["fold_temperatures"][f] == pytest.approx(t)
+        expected[folds == f] = apply_temperature(p[folds == f], t)
+    np.testing.assert_allclose(oof, expected)
+    assert info["out_of_fold"] and info["score_after"] == pytest.approx(log_loss(y, expected))
+    # in sample the temperature has seen the rows it is scored on: never worse than out of fold
+    assert info["in_sample_after"] <= info["score_after"] < info["score_before"]
+    assert info["temperature"] == pytest.approx(fit_temperature(p, y))  # the test predictions' T: all rows

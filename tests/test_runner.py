@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_plots import assert_png
 from toy import TOY_CLASSES, make_toy
 
 from pipeline.contract import ContractError
@@ -49,6 +50,7 @@ def test_run_folder_holds_every_artifact(toy: str) -> None:
         "parts/ridge/fold0.npz",
     ):
         assert (run_dir / name).exists(), name
+    assert_png(run_dir / "plots" / "residuals.png")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["sample"] is True and run_dir.name.endswith("-t-sample")
     assert Path(summary["published"]).read_bytes() == (run_dir / "submission.csv").read_bytes()
