@@ -139,3 +139,46 @@ def test_end_to_end_sample_run_gives_a_valid_submission_and_resumes_exactly(tmp_
     model = next(run_dir.glob("test/*.npy")).name
     np.testing.assert_array_equal(np.load(cut_dir / "test" / model), np.load(run_dir / "test" / model))
     np.testing.assert_array_equal(np.load(cut_dir / "oof" / model), np.load(run_dir / "oof" / model))
+
+
+def test_time_limit_through_the_runner_on_an_image_competition(tmp_path, monkeypatch):
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    fast = ["competitions/cifar10", "--sample", "--preset", "fast", "--set", "epochs=500", "--set", "batch_size=16"]
+    assert main(["run", *fast, "--time-limit", "45", "--quiet"]) == 0
+    run_dir = next((tmp_path / "runs" / "cifar10").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    history = json.loads(next(run_dir.glob("checkpoints/*/fold0/history.json")).read_text())
+    log = (run_dir / "log.txt").read_text()
+    # the trainer fitted its schedule to the runner's deadline: stopped far short of 500 epochs, by its own account
+    assert len(history) < 500 and "time limit: schedule complete" in log
+    assert summary["seconds"] < 45  # and the run (predictions, blend, submission) ended inside the budget
+    validate_submission(
+        run_dir / "submission.csv",
+        tmp_path / "data" / "sample" / "cifar10" / "sampleSubmission.csv",
+        allowed={"label": CLASSES},
+    )
+
+
+def test_tuned_image_competition_reports_epochs_to_the_pruner(tmp_path, monkeypatch):
+    import optuna
+
+    from pipeline.cli import main
+    from pipeline.tuning.pruning import EPOCH_STRIDE
+
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["competitions/cifar10", "--sample", "--preset", "fast", "--set", "epochs=3", "--set", "batch_size=16"]
+    opts = ["--trials", "3", "--startup-trials", "1", "--pruner", "median", "--storage", db, "--study", "img"]
+    assert main(["tune", *args, *opts, "--quiet"]) == 0
+    trials = optuna.load_study(study_name="img", storage=db).get_trials()
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == 3
+    for t in finished:  # one report per validation epoch (steps inside the fold's stride), not only per fold
+        epoch_steps = [s for s in t.intermediate_values if s % EPOCH_STRIDE != EPOCH_STRIDE - 1]
+        assert epoch_steps, t.intermediate_values
+    complete = [t for t in finished if t.state.name == "COMPLETE"]
+    for t in complete:  # a complete trial is a whole run: every epoch reported, a submission written
+        assert len([s for s in t.intermediate_values if s < EPOCH_STRIDE - 1]) == 3
+        assert (Path(t.user_attrs["run_dir"]) / "submission.csv").is_file()
