@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -84,3 +85,32 @@ def test_sample_run_works_offline_with_empty_caches(name: str, offline_env: dict
 
     cache = Path(offline_env["HF_HOME"]).parent
     assert [p for p in cache.rglob("*") if p.is_file()] == []  # nothing was downloaded (or tried to be)
+
+
+def test_log_file_holds_plain_text_and_keeps_bracketed_values(tmp_path: Path) -> None:
+    from pipeline.runlog import RunLog
+
+    log = RunLog(tmp_path / "log.txt", quiet=True)
+    log("[bold]airbench94[/bold]: CV 0.93000 ± 0.01000")
+    log.warn("tta [hflip, shift] over range [0.5, 1]")
+    lines = [line.split(" ", 1)[1] for line in (tmp_path / "log.txt").read_text().splitlines()]
+    assert lines == ["airbench94: CV 0.93000 ± 0.01000", "warning: tta [hflip, shift] over range [0.5, 1]"]
+
+
+@pytest.mark.parametrize("terminal, columns", [(False, 200), (True, 60), (True, 200)])
+def test_list_prints_competition_names_and_slugs_whole(
+    terminal: bool, columns: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+    from pipeline.contract import available_competitions
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    assert main(["list"]) == 0
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # without the header's bold
+    assert "…" not in out
+    for name in available_competitions():
+        assert f"competitions/{name}" in out and load_competition(name).KAGGLE_SLUG in out
+    assert ("┃" in out) == (terminal and columns == 200)  # a table only where it fits; plain blocks otherwise
+    assert max(len(line) for line in out.splitlines()) <= (columns if terminal else 200)
