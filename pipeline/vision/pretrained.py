@@ -6,7 +6,6 @@ import argparse
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -47,7 +46,7 @@ def create_model(
             raise ContractError(f"Cannot load '{arch}': {type(e).__name__}: {e}") from e
     repo, files, url = _weights_source(arch)
     cache = hf_cache_dir()
-    found = _cached(repo, files, cache, url)
+    found = _cached(repo, files, url)
     if found is not None:  # timm's own loading (filters, head dropped when the class count differs), no network
         model = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay={"file": str(found)}, **kwargs)
         return model, f"{arch}: pretrained weights {repo or url} from {found}"
@@ -115,21 +114,11 @@ def _weights_source(arch: str) -> tuple[str | None, list[str], str | None]:
     return repo, files, url
 
 
-def _cached(repo: str | None, files: list[str], cache: Path, url: str | None) -> Path | None:
-    """The local copy of the weights, if any, looked up without the network."""
+def _cached(repo: str | None, files: list[str], url: str | None) -> Path | None:
+    """The local copy of the weights, if any, looked up without the network (as `weights` lists it)."""
     if repo:
-        from huggingface_hub import try_to_load_from_cache
-
-        repo_id, _, revision = repo.partition("@")
-        for name in files:
-            found = try_to_load_from_cache(repo_id, name, cache_dir=cache, revision=revision or None)
-            if isinstance(found, str) and Path(found).is_file():
-                return Path(found)
-    if url:
-        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
-        if path.is_file():
-            return path
-    return None
+        return Need("", "hf", repo, files=tuple(files), url=url).cached()
+    return Need("", "url", url).cached() if url else None
 
 
 def _offline() -> bool:
