@@ -13,6 +13,12 @@ As strict as the real service where it matters (read against kagglesdk and kaggl
   is refused and recorded in `violations` (the test fixture fails on it).
 - a new submission is PENDING and turns into the competition's `outcome` (COMPLETE with scores, or ERROR with a
   message) after `pending_polls` listings.
+- kernels (kernels.KernelsApiService): SaveKernel records the pushed request (metadata, notebook text) as a new
+  version of <owner>/<slug> (only the signed-in user's own kernels; unknown dataset or competition sources come back
+  in invalid*Sources); GetKernelSessionStatus answers the latest version's status, stepping through the push's
+  KernelPlan one poll at a time (QUEUED, as protobuf's first enum value, is left out of the JSON); an unknown kernel
+  is 403 "Permission 'kernels.get' was denied"; ListKernelSessionOutput lists the finished version's files with
+  URLs on the storage host (paged by pageSize and nextPageToken) and its log, in Kaggle's JSON stream format.
 Bounded: per-request socket timeout, body size cap, request cap, daemon threads; stalls end when stopped.
 """
 
@@ -56,6 +62,27 @@ class Competition:
     outcome: dict[str, Any] | None = None  # e.g. {"status": "COMPLETE", "publicScore": "0.5"}; None: never scored
 
 
+@dataclass
+class KernelPlan:
+    """What the next pushed notebook version does: its statuses over successive polls, its output, its log."""
+
+    statuses: list[str] = field(default_factory=lambda: ["QUEUED", "RUNNING", "COMPLETE"])  # the last one stays
+    outputs: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes, served from the storage host
+    log: str = ""  # Kaggle's log text (see kaggle_log)
+    failure_message: str = ""  # GetKernelSessionStatus' failureMessage once the status is ERROR
+
+
+def kaggle_log(*lines: str, stream: str = "stdout") -> str:
+    """A kernel log as Kaggle serves it: a JSON array of {"stream_name", "time", "data"} entries."""
+    entries = [{"stream_name": stream, "time": 0.5 * i, "data": line + "\n"} for i, line in enumerate(lines)]
+    return "[" + "\n,".join(json.dumps(e) for e in entries) + "]"
+
+
+KERNEL_DENIED_403 = "Permission 'kernels.get' was denied"
+KERNEL_UPDATE_403 = "Permission 'kernels.update' was denied"
+KERNEL_PAGE = 20  # ListKernelSessionOutput's page size when pageSize is not given
+
+
 class KaggleStub:
     """The servers and their state; tests configure `competitions` and failure switches, then read `requests`."""
 
@@ -73,6 +100,10 @@ class KaggleStub:
         self.retry_after: str | None = None
         self.stall: set[str] = set()  # API methods, "blobs" or "upload" that get no answer until stop()
         self.drop_answer: set[str] = set()  # API methods that do their work, then never answer
+        self.datasets: set[str] = set()  # "owner/slug" of the datasets that exist (kernel dataset sources)
+        self.kernel_plan = KernelPlan()  # what each newly pushed kernel version does (copied at push time)
+        self.kernel_output_page: int | None = None  # force ListKernelSessionOutput pages smaller than pageSize
+        self.kernels: dict[str, list[dict[str, Any]]] = {}  # "owner/slug" -> versions (number, request, plan, polls)
         self.lock = threading.Lock()
         self.released = threading.Event()
         self._servers: list[ThreadingHTTPServer] = []
@@ -121,6 +152,10 @@ class KaggleStub:
     def calls(self, part: str) -> list[dict[str, Any]]:
         """Recorded requests with `part` in their path: an API method name, 'blobs' or 'upload'."""
         return [r for r in self.requests if part in urlsplit(r["path"]).path.split("/")]
+
+    def pushed(self, ref: str) -> list[dict[str, Any]]:
+        """The SaveKernel requests (as sent, camelCase JSON) of kernel `ref` ("owner/slug"), oldest first."""
+        return [v["request"] for v in self.kernels.get(ref, [])]
 
     def score(self, ref: int, public: float | None, private: float | None = None, status: str = "COMPLETE") -> None:
         """Simulate Kaggle scoring a submission now."""
@@ -268,6 +303,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, _drop_zero({"active": active, "username": self.stub.username if active else ""}))
         if not self._authorized():
             return self._error(401, "Unauthenticated")
+        if service == "kernels.KernelsApiService":
+            kernel_handler = getattr(self, f"_kernels_{method}", None)
+            if kernel_handler is None:
+                return self._error(404, f"No method {service}/{method}")
+            return kernel_handler(req)
         if service != "competitions.CompetitionApiService":
             return self._error(404, f"No method {service}/{method}")
         handler = getattr(self, f"_api_{method}", None)
@@ -358,6 +398,117 @@ class _Handler(BaseHTTPRequestHandler):
         more = start + PAGE < len(comp.submissions)
         self._json(200, _drop_zero({"submissions": subs, "nextPageToken": _token(start + PAGE) if more else ""}))
 
+    # ---------- kernels ----------
+
+    def _kernels_SaveKernel(self, req: dict) -> None:  # noqa: N802
+        ref = str(req.get("slug") or "")
+        owner, _, slug = ref.partition("/")
+        if not owner or not slug or "/" in slug:
+            return self._error(400, f"Invalid kernel slug '{ref}'")
+        if owner != self.stub.username:
+            return self._error(403, KERNEL_UPDATE_403)
+        language, kind = req.get("language"), req.get("kernelType")
+        if language not in ("python", "r", "rmarkdown") or kind not in ("script", "notebook"):
+            return self._error(400, "A valid language and kernel type must be specified")
+        text = str(req.get("text") or "")
+        if kind == "notebook":
+            try:
+                cells = json.loads(text)["cells"]
+            except (ValueError, KeyError, TypeError):
+                return self._error(400, "The notebook is not valid JSON with cells")
+            if any(not isinstance(c.get("source"), str) for c in cells):
+                return self._error(400, "Cell sources must be strings")
+        invalid_datasets = [d for d in req.get("datasetDataSources") or [] if d not in self.stub.datasets]
+        invalid_comps = [c for c in req.get("competitionDataSources") or [] if c not in self.stub.competitions]
+        with self.stub.lock:
+            versions = self.stub.kernels.setdefault(ref, [])
+            number = len(versions) + 1
+            plan = KernelPlan(
+                list(self.stub.kernel_plan.statuses),
+                dict(self.stub.kernel_plan.outputs),
+                self.stub.kernel_plan.log,
+                self.stub.kernel_plan.failure_message,
+            )
+            versions.append({"number": number, "request": req, "plan": plan, "polls": 0})
+        answer = {
+            "ref": f"/code/{ref}",
+            "url": f"https://www.kaggle.com/code/{ref}",
+            "versionNumber": number,
+            "invalidDatasetSources": invalid_datasets,
+            "invalidCompetitionSources": invalid_comps,
+            "kernelId": 7000 + len(self.stub.kernels),
+        }
+        self._json(200, {k: v for k, v in answer.items() if v != []})
+
+    def _kernel(self, req: dict) -> tuple[str, dict[str, Any]] | None:
+        ref = f"{req.get('userName', '')}/{req.get('kernelSlug', '')}"
+        versions = self.stub.kernels.get(ref)
+        if not versions:
+            self._error(403, KERNEL_DENIED_403)
+            return None
+        return ref, versions[-1]
+
+    @staticmethod
+    def _status(version: dict[str, Any]) -> str:
+        statuses = version["plan"].statuses
+        return statuses[min(version["polls"], len(statuses) - 1)]
+
+    def _kernels_GetKernelSessionStatus(self, req: dict) -> None:  # noqa: N802
+        found = self._kernel(req)
+        if found is None:
+            return None
+        _, version = found
+        with self.stub.lock:
+            status = self._status(version)
+            version["polls"] += 1
+        answer: dict[str, Any] = {} if status == "QUEUED" else {"status": status}
+        if status == "ERROR" and version["plan"].failure_message:
+            answer["failureMessage"] = version["plan"].failure_message
+        self._json(200, answer)
+
+    def _kernels_ListKernelSessionOutput(self, req: dict) -> None:  # noqa: N802
+        found = self._kernel(req)
+        if found is None:
+            return None
+        ref, version = found
+        plan = version["plan"]
+        if self._status(version) not in ("COMPLETE", "ERROR"):
+            return self._json(200, {})  # nothing written yet
+        size = int(req.get("pageSize") or KERNEL_PAGE)
+        size = min(size, self.stub.kernel_output_page or size)
+        start = _offset(req["pageToken"]) if req.get("pageToken") else 0
+        names = sorted(plan.outputs)
+        files = [
+            {
+                "url": f"{self.stub.storage_url}/kernel-output/{ref}/{version['number']}/{n}?X-Goog-Signature=stubsig",
+                "fileName": n,
+            }
+            for n in names[start : start + size]
+        ]
+        answer: dict[str, Any] = {"files": files}
+        if start == 0 and plan.log:
+            answer["log"] = plan.log
+        if start + size < len(names):
+            answer["nextPageToken"] = _token(start + size)
+        self._json(200, answer)
+
+    def _kernel_output_file(self, path: str) -> None:
+        parts = path.split("/")  # "", "kernel-output", owner, slug, number, name
+        if len(parts) != 6:
+            return self._error(404, "No such output")
+        _, _, owner, slug, number, name = parts
+        versions = self.stub.kernels.get(f"{owner}/{slug}", [])
+        data = next((v["plan"].outputs.get(name) for v in versions if str(v["number"]) == number), None)
+        if data is None:
+            return self._error(404, "No such output")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+        return None
+
     # ---------- storage ----------
 
     def do_GET(self) -> None:  # noqa: N802
@@ -365,6 +516,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._storage_guard() or self._stall("blobs"):
             return None
         path = urlsplit(self.path).path
+        if path.startswith("/kernel-output/"):
+            return self._kernel_output_file(path)
         name = path.rsplit("/", 1)[-1]
         comp = self.stub.competitions.get(name.removesuffix(".zip"))
         if not path.startswith("/blobs/") or comp is None:
