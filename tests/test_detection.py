@@ -178,7 +178,10 @@ def test_detector_fit_checkpoints_history_resume_and_pretrained_file(sample_dir:
         eval_set=(data.X[8:12], data.y[8:12]),
         log=lambda s: None,
         progress=False,
-        extra={"report": reports.append, "model": "m", "fold": 0},
+        model="m",
+        fold=0,
+        report=reports.append,
+        plots_dir=tmp_path / "runs" / "r" / "plots",
     )
     ctx.workdir.mkdir(parents=True)
     est.fit(X, y, context=ctx)
@@ -280,11 +283,6 @@ def test_retinanet_and_fcos_train_a_step_and_predict_boxes(sample_dir: Path, arc
     assert (boxes[:, 2:] >= 0).all() and (labels < 5).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: RetinaNet/FCOS get num_classes + 1 outputs and, barely trained, predict output 0, which "
-    "the estimator's label shift turns into class -1 (not a class); a strict xfail so the fix turns it green",
-)
 def test_dense_detectors_predict_only_real_classes(sample_dir: Path) -> None:
     from competitions.cowboy_outfits import Config, load
     from pipeline.detection.estimator import Detector

@@ -117,9 +117,11 @@ class Detector(BaseEstimator):
             resume=context.resume,
             progress=context.progress,
             log=context.log,
-            predict_rows=int(context.extra.get("predict_rows", 0)),
+            predict_rows=context.predict_rows,
             predict_views=2 if self.tta else 1,
-            extra=context.extra,
+            report=context.report_epoch,
+            plots_dir=context.plots_dir,
+            plot_tag=f"{context.model}_fold{context.fold}" if context.model else "fit",
         )
 
     def _check(self, X: Any, y: np.ndarray) -> None:
@@ -210,10 +212,7 @@ class Detector(BaseEstimator):
         """Per-class AP and example images for this fold, in the run folder's plots/ (never fails a fit)."""
         from pipeline.detection import plots
 
-        wd = Path(rt.workdir)
-        in_run = len(wd.parents) > 2 and wd.parents[1].name == "checkpoints"
-        out = wd.parents[2] / "plots" if in_run else wd / "plots"
-        tag = f"{wd.parent.name}_{wd.name}" if in_run else "fit"
+        out, tag = Path(rt.plots_dir or Path(rt.workdir) / "plots"), rt.plot_tag
         names = list(self.class_names or [str(i) for i in range(self.num_classes)])
         try:
             plots.per_class_ap(
@@ -292,12 +291,14 @@ class Detector(BaseEstimator):
                 for j, (sx, sy) in enumerate(factors):
                     views = []
                     for out in outs:
-                        b = out[j]["boxes"].float().cpu().numpy()
+                        # output 0 is torchvision's background: RetinaNet/FCOS can still predict it, which is no class
+                        real = (out[j]["labels"] > 0).cpu().numpy()
+                        b = out[j]["boxes"].float().cpu().numpy()[real]
                         views.append(
                             (
                                 np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]),
-                                out[j]["scores"].float().cpu().numpy(),
-                                out[j]["labels"].cpu().numpy() - 1,
+                                out[j]["scores"].float().cpu().numpy()[real],
+                                out[j]["labels"].cpu().numpy()[real] - 1,
                             )
                         )
                     if len(views) > 1:
