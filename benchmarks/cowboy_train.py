@@ -68,7 +68,7 @@ def main() -> None:
             eval_set=(data.X[tr[:12]], data.y[tr[:12]]),  # not the scored images
             log=lambda s: None,
             progress=False,
-            extra={"predict_rows": 2 * len(va)},
+            predict_rows=2 * len(va),
         )
         t0 = time.perf_counter()
         est.fit(data.X[tr], data.y[tr], context=ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -66,11 +67,16 @@ class Data:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+# What a fit may tell its caller after each validation epoch (FitContext.report_epoch builds it); tune's pruner
+# reads it (pipeline/tuning/pruning.py). An exception the callback raises (optuna.TrialPruned) must leave `fit`.
+EpochReport = dict[str, Any]  # {"model": str | None, "fold": int, "epoch": int (from 0), "score": float}
+
+
 @dataclass
 class FitContext:
     """Engineering the runner hands to an estimator whose `fit` takes `context=`: never set by competitions."""
 
-    workdir: Path
+    workdir: Path | None  # checkpoints of this fit; None on the ranks > 0 of a torchrun run (they write nothing)
     seed: int = 0
     device: str = "cpu"
     deadline: float | None = None  # time.monotonic() by which this fit must return
@@ -80,7 +86,21 @@ class FitContext:
     resume: bool = False
     progress: bool = True
     log: Any = print
-    extra: dict[str, Any] = field(default_factory=dict)
+    fold: int = 0  # the validation fold of this fit (0..k-1)
+    model: str | None = None  # the model's name in the competition's models(cfg)
+    n_classes: int | None = None  # classes of the competition (a fold's training rows may lack some)
+    predict_rows: int = 0  # rows the runner predicts after fit (OOF + test): time to keep under a deadline
+    sync_bn: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch
+    plots_dir: Path | None = None  # the run's plots/ folder for this fit's own plots; None: next to the checkpoints
+    report: Callable[[EpochReport], None] | None = None  # tune's pruner (None outside `tune`); see report_epoch
+
+    def report_epoch(self, epoch: int, score: float) -> None:
+        """Tell the caller (tune's pruner) this fit's validation score after `epoch` (counted from 0).
+
+        A no-op outside `tune`. The callback may raise (optuna.TrialPruned) to stop the fit: let it propagate.
+        """
+        if self.report is not None:
+            self.report({"model": self.model, "fold": self.fold, "epoch": epoch, "score": score})
 
 
 def resolve_competition_path(spec: str) -> tuple[str, Path]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from pipeline.config import apply_overrides
 from pipeline.contract import ContractError, load_competition
 from pipeline.runfolder import new_run_dir
 from pipeline.runlog import RunLog
-from pipeline.stages import finish_run
+from pipeline.stages import FittedRun, finish_run
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:
@@ -76,7 +75,6 @@ def ensemble_runs(
     cfg = apply_overrides(module.Config, read_json(run_dirs[0] / "config.json")["config"], source="saved config")
     data_dir = Path(summaries[0]["data_dir"])
     data = module.load(cfg, data_dir)
-    y = np.asarray(data.y)
     results: dict[str, dict[str, Any]] = {}
     for d, s in zip(run_dirs, summaries, strict=True):
         scores = read_json(d / "scores.json")
@@ -91,7 +89,20 @@ def ensemble_runs(
     log = RunLog(run_dir / "log.txt", quiet=quiet)
     log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
     write_npy(run_dir / "folds.npy", folds)
-    opts = SimpleNamespace(
-        competition=spec, tag=tag, quiet=quiet, submissions_root=submissions_root, sources=[str(d) for d in run_dirs]
+    run = FittedRun(
+        module=module,
+        cfg=cfg,
+        data=data,
+        folds=folds,
+        results=results,
+        run_dir=run_dir,
+        data_dir=data_dir,
+        is_sample=samples.pop(),
+        log=log,
+        t_start=t_start,
+        competition_spec=spec,
+        tag=tag,
+        submissions_root=submissions_root,
+        quiet=quiet,
     )
-    return finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, samples.pop(), opts, log, t_start)
+    return finish_run(run)

@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, train_test_split
 
 from pipeline.contract import ContractError
 
 KINDS = ("kfold", "stratified", "group")
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """How a run splits its training rows: the competition's fold kind, k, and a holdout fraction (0: k-fold)."""
+
+    kind: str
+    k: int
+    holdout: float
+
+    @property
+    def n_folds(self) -> int:
+        """Validation folds the run fits per model (a holdout is a single split)."""
+        return 1 if self.holdout else int(self.k)
+
+
+def resolve_folds(module: Any, cfg: Any, folds: int | None) -> tuple[Any, FoldPlan]:
+    """The config with --folds applied (when its Config has a `folds` field) and the run's FoldPlan.
+
+    k is --folds, else Config.folds, else 5; the holdout fraction is Config.holdout (absent or 0: k-fold); the kind is
+    the competition's FOLDS (default "kfold"). The runner and tune's step plan both use this.
+    """
+    if folds is not None and "folds" in {f.name for f in dataclasses.fields(cfg)}:
+        cfg = dataclasses.replace(cfg, folds=folds)
+    k = folds or getattr(cfg, "folds", 5)
+    holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
+    return cfg, FoldPlan(getattr(module, "FOLDS", "kfold"), k, holdout)
 
 
 def make_folds(

@@ -38,7 +38,7 @@ class Budget:
         self.times[model].append(seconds)
         self.done += 1
 
-    def fit_deadline(self, model: str) -> float | None:
+    def fit_deadline(self) -> float | None:
         """Deadline for the next fit: an equal share of what is left over the fits still to do."""
         if self.deadline is None:
             return None

@@ -1,4 +1,9 @@
-"""The runner: load -> folds -> per model, per fold fit -> OOF + test predictions -> blend -> submission."""
+"""The runner: load -> folds -> per model, per fold fit -> OOF + test predictions -> blend -> submission.
+
+Three steps: `_prepare` (config, models, weights and data, every check that can refuse them, then the run folder and
+its folds: a RunState), `_fit_model` (one model over the folds, one FoldJob per fold, each kept as a part file so a
+run resumes fold by fold) and `finish_run` (pipeline/stages.py: blend, stack, calibrate, submission, summary).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -19,13 +25,13 @@ from pipeline.config import config_dict, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datasets import resolve_data
 from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
-from pipeline.folds import fold_ids, make_folds
+from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
 from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress
 from pipeline.sample_preset import sample_config
-from pipeline.stages import finish_run
+from pipeline.stages import FittedRun, finish_run
 from pipeline.vision import distributed
 from pipeline.weights import prepare_for_run
 
@@ -53,11 +59,52 @@ class RunOptions:
     sync_bn: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
     # Called after every finished fold with {"model", "fold", "score", "folds_done", "running_mean"}; an exception
     # it raises (e.g. optuna.TrialPruned) stops the run. Estimators taking a context also get it as
-    # context.extra["report"] for epoch-level reports. Not saved in command.json.
+    # context.report, for epoch-level reports (FitContext.report_epoch). Not saved in command.json.
     report: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
 
 
+@dataclass
+class RunState:
+    """What every fit of a run shares, settled by `_prepare` before the first fold."""
+
+    opts: RunOptions
+    module: ModuleType
+    cfg: Any
+    folding: FoldPlan
+    selected: dict[str, Any]  # model name -> unfitted estimator, in fitting order
+    data: Data
+    data_dir: Path
+    is_sample: bool
+    run_dir: Path
+    log: RunLog
+    device: str
+    folds: np.ndarray  # fold index per training row (saved as folds.npy)
+    budget: plan.Budget
+    jobs: int  # threads for tabular models
+    t_start: float  # time.monotonic() when the run began
+
+    @property
+    def n_classes(self) -> int | None:
+        return len(self.data.classes) if self.data.classes is not None else None
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One model on one fold: its estimator and the part file that keeps its predictions while `key` still matches."""
+
+    model: str
+    estimator: Any
+    fold: int
+    key: str  # _config_hash of config, seed, folds and model: a saved part with another key is fitted again
+    part_path: Path
+    solo: bool  # under torchrun, a model without DDP support: rank 0 fits, the other ranks receive its predictions
+
+
 def _config_hash(cfg_json: dict[str, Any], seed: int, k: int, holdout: float, model: str) -> str:
+    """The key of a model's saved parts: a part is reused only under the same config, seed, folds and model.
+
+    Saved runs (parts/, models/) carry it: changing what goes in it makes every earlier run refit on --resume.
+    """
     blob = json.dumps({"cfg": cfg_json, "seed": seed, "k": k, "holdout": holdout, "model": model}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -107,165 +154,254 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
     """
     t_start = time.monotonic()
     distributed.init_from_env()
-    main = distributed.is_main()
-    module = load_competition(opts.competition)
-    name = competition_name(module)
-    cfg, overrides = resolve_config(module, opts.preset, Path(opts.params) if opts.params else None, opts.sets)
-    cfg, sample_overrides = sample_config(module, overrides) if opts.sample else (cfg, {})
-    if opts.folds is not None and "folds" in {f.name for f in dataclasses.fields(cfg)}:
-        cfg = dataclasses.replace(cfg, folds=opts.folds)
-    k = opts.folds or getattr(cfg, "folds", 5)
-    holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
-    deadline = t_start + opts.time_limit if opts.time_limit else None
-    selected = module.models(cfg)
-    if opts.models:
-        unknown = [m for m in opts.models if m not in selected]
-        if unknown:
-            raise ContractError(f"Unknown model(s) {', '.join(unknown)}. Models of {name}: {', '.join(selected)}.")
-        selected = {m: selected[m] for m in opts.models}
-    if opts.resume and run_is_complete(Path(opts.resume)):
-        RunLog(None, quiet=opts.quiet or not main)(
-            f"{opts.resume} is already complete; nothing to do (its submission and files are unchanged)."
-        )
-        return Path(opts.resume)
-    needs = prepare_for_run(opts, selected)  # pretrained weights here (or fetched) before any data is extracted
-    data_dir, is_sample = distributed.in_turn(lambda: resolve_data(module, opts.data, opts.sample))
-    # Everything that can be refused from the data is checked before the run folder exists.
-    data = module.load(cfg, data_dir)
-    check_data(data, name)
-    y = np.asarray(data.y)
-    kind = getattr(module, "FOLDS", "kfold")
-    _check_fold_count(y, k, kind, data.groups, holdout)
-    paths = image_paths(data.X, data.X_test)
-    if paths:
-        show = interactive() and not opts.quiet and main
-        distributed.in_turn(lambda: verify_images(paths, cache_dir=data_dir, show_progress=show))
-
-    root = Path(opts.runs_root) if opts.runs_root else None
-    if opts.resume:
-        run_dir = Path(opts.resume)
-    else:
-        tag = "-".join(t for t in (opts.tag, "sample" if is_sample else None) if t) or None
-        run_dir = distributed.from_main(lambda: new_run_dir(name, tag, root))
-    created.append(run_dir)
-    log = RunLog(run_dir / "log.txt" if main else None, quiet=opts.quiet or not main)
-    needs_torch = any(accepts_context(e) for e in selected.values())
-    device = distributed.local_device(pick_device() if needs_torch else "cpu")
-    cfg_json = config_dict(cfg)
-    if main:
-        config_json = {"config": cfg_json, "overrides": overrides, "preset": opts.preset}
-        config_json |= {"sample_preset": sample_overrides, "weights": [n.record() for n in needs]}
-        atomic.write_json(run_dir / "config.json", config_json)
-        saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
-        atomic.write_json(run_dir / "command.json", {"options": saved, "resolved_data": str(data_dir)})
-        env = environment(device) | ({"distributed": distributed.describe()} if distributed.active() else {})
-        atomic.write_json(run_dir / "env.json", env)
-    source = "built-in sample" if is_sample else data_dir
-    log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {source})")
-    for need in needs:
-        log(f"weights: {need.describe()}")
-
-    folds = distributed.from_main(lambda: _folds(run_dir / "folds.npy", y, k, opts, kind, data.groups, holdout))
-    classification = data.classes is not None
-    fids = fold_ids(folds)
-    jobs = opts.jobs or default_jobs()
-    budget = plan.Budget(deadline, n_models=len(selected), n_folds=len(fids))
-    world = (
-        f", {distributed.world_size()} processes ({distributed.describe()['backend']})" if distributed.active() else ""
-    )
-    log(
-        f"{len(y)} training rows, {len(data.X_test)} test rows, {len(fids)} fold(s) ({kind}"
-        f"{f', holdout {holdout:g}' if holdout else ''}), models: {', '.join(selected)}, device {device}{world}"
-    )
-
+    state = _prepare(opts, created, t_start)
+    if state is None:
+        return Path(str(opts.resume))
     results: dict[str, dict[str, Any]] = {}
+    main = distributed.is_main()
     with progress(interactive() and not opts.quiet and main) as bar:
-        task = bar.add_task("fitting", total=len(selected) * len(fids))
-        for model_name, estimator in selected.items():
-            h = _config_hash(cfg_json, opts.seed, k, holdout, model_name)
-            parts, dropped = [], None
-            solo = distributed.active() and not distributed.shares_fit(estimator)
-            if solo:
-                log.warn(f"{model_name} does not train with DDP: rank 0 fits it alone while the other ranks wait")
-            for f in fids:
-                bar.update(task, description=f"{model_name} fold {f + 1}/{len(fids)}")
-                part_path = run_dir / "parts" / model_name / f"fold{f}.npz"
-                part = distributed.from_main(lambda: _load_part(part_path, h))  # noqa: B023 (called at once)
-                if part is None:
-                    # clocks differ between ranks: rank 0 decides
-                    reason = distributed.agree(budget.refuse(model_name, have_complete=bool(results)))
-                    if reason:
-                        dropped = reason
-                        break
-                    fit = functools.partial(
-                        _fit_part,
-                        module,
-                        estimator,
-                        data,
-                        folds,
-                        f,
-                        opts.seed,
-                        jobs,
-                        device,
-                        run_dir,
-                        model_name,
-                        classification,
-                        budget,
-                        log,
-                        opts,
-                        part_path,
-                        h,
-                    )
-                    if budget.deadline is not None and results and not accepts_context(estimator):
-                        # Tabular fits cannot be cut short: run them where the runner can stop waiting.
-                        fit = functools.partial(plan.call_with_deadline, fit, budget.remaining())
-                    # a model without DDP support: rank 0 fits, the other ranks receive its predictions
-                    part = distributed.from_main(fit) if solo else fit()
-                    if part is None:
-                        dropped = "a fold did not finish before the time limit"
-                        break
-                budget.record(model_name, part["seconds"])
-                parts.append(part)
-                bar.advance(task)
-                log(f"{model_name} fold {f}: {module.METRIC.name} {part['score']:.5f} ({part['seconds']:.1f}s)")
-                if opts.report is not None:
-                    done = [p["score"] for p in parts]
-                    opts.report(
-                        {
-                            "model": model_name,
-                            "fold": f,
-                            "score": part["score"],
-                            "folds_done": len(done),
-                            "running_mean": float(np.mean(done)),
-                        }
-                    )
-            if dropped:
-                log.warn(f"{model_name} skipped: {dropped}")
-                bar.advance(task, len(fids) - len(parts))
-                continue
-            results[model_name] = _collect(parts, len(y), getattr(module, "merge_folds", None))
-            r = results[model_name]
-            if getattr(module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
-                r["fold_tests"] = [p["test"] for p in parts]
-            if main:
-                atomic.write_npy(run_dir / "oof" / f"{model_name}.npy", r["oof"])
-                atomic.write_npy(run_dir / "test" / f"{model_name}.npy", r["test"])
-            log(f"[bold]{model_name}[/bold]: CV {r['mean']:.5f} ± {r['std']:.5f}")
+        task = bar.add_task("fitting", total=len(state.selected) * len(fold_ids(state.folds)))
+        for model, estimator in state.selected.items():
+            result = _fit_model(state, model, estimator, bool(results), bar, task)
+            if result is not None:
+                results[model] = result
     if not results:
         raise ContractError("No model finished within the time limit; raise --time-limit or use a faster preset.")
     if not main:
         distributed.barrier()  # rank 0 blends and writes the submission
-        return run_dir
-    out = finish_run(module, cfg, data, y, folds, results, run_dir, data_dir, is_sample, opts, log, t_start)
+        return state.run_dir
+    out = finish_run(_fitted_run(state, results))
     distributed.barrier()
     return out
 
 
-def _check_fold_count(y: np.ndarray, k: int, kind: str, groups: Any, holdout: float) -> None:
+# ---- prepare: everything before the first fold ---------------------------------------------------------------------
+
+
+def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState | None:
+    """Config, models, weights and data with every check that can refuse them, then the run folder and its folds.
+
+    None when --resume names a run that is already complete (nothing to do).
+    """
+    module = load_competition(opts.competition)
+    cfg, overrides, sample_overrides = _resolve_config(module, opts)
+    cfg, folding = resolve_folds(module, cfg, opts.folds)
+    selected = _select_models(module, cfg, opts.models)
+    if opts.resume and run_is_complete(Path(opts.resume)):
+        RunLog(None, quiet=opts.quiet or not distributed.is_main())(
+            f"{opts.resume} is already complete; nothing to do (its submission and files are unchanged)."
+        )
+        return None
+    needs = prepare_for_run(opts, selected)  # pretrained weights here (or fetched) before any data is extracted
+    data_dir, is_sample = distributed.in_turn(lambda: resolve_data(module, opts.data, opts.sample))
+    data = _load_checked(module, cfg, data_dir, folding, opts)  # refused here, before the run folder exists
+    run_dir = _run_folder(opts, competition_name(module), is_sample)
+    created.append(run_dir)
+    needs_torch = any(accepts_context(e) for e in selected.values())
+    device = distributed.local_device(pick_device() if needs_torch else "cpu")
+    if distributed.is_main():
+        weights = [n.record() for n in needs]
+        record = {"config": config_dict(cfg), "overrides": overrides, "preset": opts.preset}
+        _write_run_files(
+            run_dir, opts, record | {"sample_preset": sample_overrides, "weights": weights}, data_dir, device
+        )
+    log = _open_log(opts, run_dir, competition_name(module), "built-in sample" if is_sample else str(data_dir))
+    for need in needs:
+        log(f"weights: {need.describe()}")
+    y = np.asarray(data.y)
+    folds = distributed.from_main(lambda: _folds(run_dir / "folds.npy", y, folding, opts, data.groups))
+    deadline = t_start + opts.time_limit if opts.time_limit else None
+    state = RunState(
+        opts=opts,
+        module=module,
+        cfg=cfg,
+        folding=folding,
+        selected=selected,
+        data=data,
+        data_dir=data_dir,
+        is_sample=is_sample,
+        run_dir=run_dir,
+        log=log,
+        device=device,
+        folds=folds,
+        budget=plan.Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds))),
+        jobs=opts.jobs or default_jobs(),
+        t_start=t_start,
+    )
+    log(_describe(state))
+    return state
+
+
+def _resolve_config(module: ModuleType, opts: RunOptions) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The run's Config, the user's overrides, and the sample preset applied (--sample; else {})."""
+    cfg, overrides = resolve_config(module, opts.preset, Path(opts.params) if opts.params else None, opts.sets)
+    if opts.sample:
+        cfg, sample_overrides = sample_config(module, overrides)
+        return cfg, overrides, sample_overrides
+    return cfg, overrides, {}
+
+
+def _select_models(module: ModuleType, cfg: Any, names: list[str] | None) -> dict[str, Any]:
+    """The competition's models(cfg), or the ones --models names, in that order."""
+    selected = module.models(cfg)
+    if not names:
+        return selected
+    unknown = [m for m in names if m not in selected]
+    if unknown:
+        name = competition_name(module)
+        raise ContractError(f"Unknown model(s) {', '.join(unknown)}. Models of {name}: {', '.join(selected)}.")
+    return {m: selected[m] for m in names}
+
+
+def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPlan, opts: RunOptions) -> Data:
+    """load() with every check the data can fail: shapes, --folds against the rows, unreadable images."""
+    data = module.load(cfg, data_dir)
+    check_data(data, competition_name(module))
+    _check_fold_count(np.asarray(data.y), folding, data.groups)
+    paths = image_paths(data.X, data.X_test)
+    if paths:
+        show = interactive() and not opts.quiet and distributed.is_main()
+        distributed.in_turn(lambda: verify_images(paths, cache_dir=data_dir, show_progress=show))
+    return data
+
+
+def _run_folder(opts: RunOptions, name: str, is_sample: bool) -> Path:
+    """The --resume folder, or a new one named by rank 0 (time stamp, tag, `sample`)."""
+    if opts.resume:
+        return Path(opts.resume)
+    tag = "-".join(t for t in (opts.tag, "sample" if is_sample else None) if t) or None
+    root = Path(opts.runs_root) if opts.runs_root else None
+    return distributed.from_main(lambda: new_run_dir(name, tag, root))
+
+
+def _open_log(opts: RunOptions, run_dir: Path, name: str, source: str) -> RunLog:
+    """The run's log (log.txt and the console on rank 0; nothing on the other ranks), opened with its first line."""
+    main = distributed.is_main()
+    log = RunLog(run_dir / "log.txt" if main else None, quiet=opts.quiet or not main)
+    log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {source})")
+    return log
+
+
+def _write_run_files(run_dir: Path, opts: RunOptions, config_json: dict[str, Any], data_dir: Path, device: str) -> None:
+    """config.json, command.json (the options, without the report hook) and env.json."""
+    atomic.write_json(run_dir / "config.json", config_json)
+    saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
+    atomic.write_json(run_dir / "command.json", {"options": saved, "resolved_data": str(data_dir)})
+    env = environment(device) | ({"distributed": distributed.describe()} if distributed.active() else {})
+    atomic.write_json(run_dir / "env.json", env)
+
+
+def _describe(state: RunState) -> str:
+    """The run's one-line plan: rows, folds, models, device (and processes under torchrun)."""
+    folding, n_folds = state.folding, len(fold_ids(state.folds))
+    world = (
+        f", {distributed.world_size()} processes ({distributed.describe()['backend']})" if distributed.active() else ""
+    )
+    return (
+        f"{len(state.data.y)} training rows, {len(state.data.X_test)} test rows, {n_folds} fold(s) ({folding.kind}"
+        f"{f', holdout {folding.holdout:g}' if folding.holdout else ''}), models: {', '.join(state.selected)}, "
+        f"device {state.device}{world}"
+    )
+
+
+# ---- fit one model: its folds, each resumable ----------------------------------------------------------------------
+
+
+def _fit_model(
+    state: RunState, model: str, estimator: Any, have_complete: bool, bar: Any, task: Any
+) -> dict[str, Any] | None:
+    """One model over every fold (saved parts reused); its results, or None when the time limit drops it."""
+    opts, log, fids = state.opts, state.log, fold_ids(state.folds)
+    key = _config_hash(config_dict(state.cfg), opts.seed, state.folding.k, state.folding.holdout, model)
+    solo = distributed.active() and not distributed.shares_fit(estimator)
+    if solo:
+        log.warn(f"{model} does not train with DDP: rank 0 fits it alone while the other ranks wait")
+    parts: list[dict[str, Any]] = []
+    dropped: str | None = None
+    for f in fids:
+        bar.update(task, description=f"{model} fold {f + 1}/{len(fids)}")
+        job = FoldJob(model, estimator, f, key, state.run_dir / "parts" / model / f"fold{f}.npz", solo)
+        part, dropped = _part(state, job, have_complete)
+        if part is None:
+            break
+        state.budget.record(model, part["seconds"])
+        parts.append(part)
+        bar.advance(task)
+        log(f"{model} fold {f}: {state.module.METRIC.name} {part['score']:.5f} ({part['seconds']:.1f}s)")
+        if opts.report is not None:
+            done = [p["score"] for p in parts]
+            opts.report(
+                {
+                    "model": model,
+                    "fold": f,
+                    "score": part["score"],
+                    "folds_done": len(done),
+                    "running_mean": float(np.mean(done)),
+                }
+            )
+    if dropped:
+        log.warn(f"{model} skipped: {dropped}")
+        bar.advance(task, len(fids) - len(parts))
+        return None
+    return _model_result(state, model, parts)
+
+
+def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The fold's saved part, or a fresh fit; (None, why) when the time limit refuses or cuts it."""
+    part = distributed.from_main(lambda: _load_part(job.part_path, job.key))
+    if part is not None:
+        return part, None
+    reason = distributed.agree(state.budget.refuse(job.model, have_complete=have_complete))  # rank 0's clock decides
+    if reason:
+        return None, reason
+    fit: Callable[[], Any] = functools.partial(_fit_part, state, job)
+    if state.budget.deadline is not None and have_complete and not accepts_context(job.estimator):
+        # Tabular fits cannot be cut short: run them where the runner can stop waiting.
+        fit = functools.partial(plan.call_with_deadline, fit, state.budget.remaining())
+    part = distributed.from_main(fit) if job.solo else fit()
+    if part is None:
+        return None, "a fold did not finish before the time limit"
+    return part, None
+
+
+def _model_result(state: RunState, model: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A model's results from its folds; its OOF and test predictions saved (rank 0)."""
+    r = _collect(parts, len(state.data.y), getattr(state.module, "merge_folds", None))
+    if getattr(state.module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
+        r["fold_tests"] = [p["test"] for p in parts]
+    if distributed.is_main():
+        atomic.write_npy(state.run_dir / "oof" / f"{model}.npy", r["oof"])
+        atomic.write_npy(state.run_dir / "test" / f"{model}.npy", r["test"])
+    state.log(f"[bold]{model}[/bold]: CV {r['mean']:.5f} ± {r['std']:.5f}")
+    return r
+
+
+def _fitted_run(state: RunState, results: dict[str, dict[str, Any]]) -> FittedRun:
+    """What finish_run needs from this run."""
+    opts = state.opts
+    return FittedRun(
+        module=state.module,
+        cfg=state.cfg,
+        data=state.data,
+        folds=state.folds,
+        results=results,
+        run_dir=state.run_dir,
+        data_dir=state.data_dir,
+        is_sample=state.is_sample,
+        log=state.log,
+        t_start=state.t_start,
+        competition_spec=opts.competition,
+        tag=opts.tag,
+        submissions_root=opts.submissions_root,
+        quiet=opts.quiet,
+    )
+
+
+def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any) -> None:
     """--folds against the data: at most one fold per row (per group; per row of the rarest class when stratified)."""
-    if holdout:
+    if folding.holdout:
         return
-    n = len(y)
+    k, kind, n = folding.k, folding.kind, len(y)
     if k > n:
         raise ContractError(f"--folds {k} is more than the {n} training rows; use --folds 2..{n}.")
     if kind == "stratified" and n:
@@ -281,14 +417,14 @@ def _check_fold_count(y: np.ndarray, k: int, kind: str, groups: Any, holdout: fl
             raise ContractError(f"--folds {k} is more than the {n_groups} groups of the data; use fewer --folds.")
 
 
-def _folds(path: Path, y: np.ndarray, k: int, opts: RunOptions, kind: str, groups: Any, holdout: float) -> np.ndarray:
+def _folds(path: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, groups: Any) -> np.ndarray:
     """The run's folds: saved ones on resume, else made from the seed and saved."""
     if opts.resume and path.exists():
         folds = np.load(path)
         if len(folds) != len(y):
             raise ContractError(f"--resume {path.parent}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
         return folds
-    folds = make_folds(y, k, opts.seed, kind, groups, holdout)
+    folds = make_folds(y, folding.k, opts.seed, folding.kind, groups, folding.holdout)
     atomic.write_npy(path, folds)
     return folds
 
@@ -302,61 +438,49 @@ def _load_part(path: Path, h: str) -> dict[str, Any] | None:
         return {k: z[k] for k in z.files} | {"score": float(z["score"]), "seconds": float(z["seconds"])}
 
 
-def _fit_part(
-    module: Any,
-    estimator: Any,
-    data: Data,
-    folds: np.ndarray,
-    f: int,
-    seed: int,
-    jobs: int,
-    device: str,
-    run_dir: Path,
-    model_name: str,
-    classification: bool,
-    budget: plan.Budget,
-    log: RunLog,
-    opts: RunOptions,
-    part_path: Path,
-    h: str,
-) -> dict[str, Any]:
-    tr, va = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
-    X_tr, y_tr = take(data.X, tr), take(np.asarray(data.y), tr)
-    X_va, y_va = take(data.X, va), take(np.asarray(data.y), va)
-    main = distributed.is_main()
-    context = FitContext(
-        workdir=run_dir / "checkpoints" / model_name / f"fold{f}" if main else None,  # only rank 0 writes
-        seed=seed + f,
-        device=device,
-        deadline=budget.fit_deadline(model_name),
-        eval_set=(X_va, y_va),
-        score=module.score,
-        metric=module.METRIC,
-        resume=bool(opts.resume),
-        progress=interactive() and not opts.quiet and main,
-        log=log,
-        extra={
-            "predict_rows": len(va) + len(data.X_test),
-            "fold": f,
-            "model": model_name,
-            "n_classes": len(data.classes) if data.classes is not None else None,
-            "report": opts.report,
-            "sync_bn": opts.sync_bn,
-        },
-    )
-    est, fit_s = fit_fold(estimator, X_tr, y_tr, seed + f, jobs, context)
+def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
+    """Fit one model on one fold; its OOF and test predictions, score and seconds (saved as a part by rank 0)."""
+    data, f = state.data, job.fold
+    tr, va = np.flatnonzero(state.folds != f), np.flatnonzero(state.folds == f)
+    y = np.asarray(data.y)
+    X_tr, y_tr, X_va, y_va = take(data.X, tr), take(y, tr), take(data.X, va), take(y, va)
+    est, fit_s = fit_fold(job.estimator, X_tr, y_tr, state.opts.seed + f, state.jobs, _context(state, job, X_va, y_va))
     t0 = time.perf_counter()
-    n_classes = len(data.classes) if classification else None
+    classification, n_classes = data.classes is not None, state.n_classes
     oof = predict_outputs(est, X_va, classification, n_classes)
     test = predict_outputs(est, data.X_test, classification, n_classes)
     seconds = fit_s + time.perf_counter() - t0
-    score = float(module.score(y_va, oof))
-    part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": h}
-    if main:
-        save_fold_model(run_dir, model_name, f, est, h)  # what `predict` needs (pipeline/modelstore.py)
-        part_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_with(part_path, lambda tmp: _savez(tmp, part))
+    score = float(state.module.score(y_va, oof))
+    part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
+    if distributed.is_main():
+        save_fold_model(state.run_dir, job.model, f, est, job.key)  # what `predict` needs (pipeline/modelstore.py)
+        job.part_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_with(job.part_path, lambda tmp: _savez(tmp, part))
     return part
+
+
+def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
+    """The runner's engineering for an estimator whose fit takes `context=` (only rank 0 writes)."""
+    main, opts = distributed.is_main(), state.opts
+    return FitContext(
+        workdir=state.run_dir / "checkpoints" / job.model / f"fold{job.fold}" if main else None,
+        seed=opts.seed + job.fold,
+        device=state.device,
+        deadline=state.budget.fit_deadline(),
+        eval_set=(X_va, y_va),
+        score=state.module.score,
+        metric=state.module.METRIC,
+        resume=bool(opts.resume),
+        progress=interactive() and not opts.quiet and main,
+        log=state.log,
+        fold=job.fold,
+        model=job.model,
+        n_classes=state.n_classes,
+        predict_rows=len(y_va) + len(state.data.X_test),
+        sync_bn=opts.sync_bn,
+        plots_dir=state.run_dir / "plots" if main else None,
+        report=opts.report,
+    )
 
 
 def _savez(tmp: Path, part: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,23 +171,55 @@ def publish(final: Path, competition: str, run_id: str, opts: Any = None) -> Pat
     return dest
 
 
-def finish_run(
-    module: Any,
-    cfg: Any,
-    data: Data,
-    y: np.ndarray,
-    folds: np.ndarray,
-    results: dict[str, Any],
-    run_dir: Path,
-    data_dir: Path,
-    is_sample: bool,
-    opts: Any,
-    log: RunLog,
-    t_start: float,
-) -> Path:
-    """Blend, write + validate + publish the submission, draw plots and write summary.json."""
-    name = competition_name(module)
-    b = blend_results(module, y, folds, results)
+@dataclass
+class FittedRun:
+    """What `finish_run` needs once every model has its out-of-fold and test predictions."""
+
+    module: Any  # the competition
+    cfg: Any  # its resolved Config
+    data: Data
+    folds: np.ndarray  # fold index per training row (-1: training-only rows of a holdout)
+    results: dict[str, dict[str, Any]]  # per model: oof, test, fold_scores, fold_seconds, mean, std (fold_tests)
+    run_dir: Path
+    data_dir: Path
+    is_sample: bool
+    log: RunLog
+    t_start: float  # time.monotonic() when the run began
+    competition_spec: str | None = None  # as given on the command line (recorded for `ensemble` and `submit`)
+    tag: str | None = None
+    submissions_root: str | None = None  # default: submissions/ in the working directory
+    quiet: bool = False  # no summary table on the console
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.asarray(self.data.y)
+
+
+def finish_run(run: FittedRun) -> Path:
+    """Blend, write + validate + publish the submission, draw plots and write summary.json; return the run folder."""
+    module, run_dir, y = run.module, run.run_dir, run.y
+    b = blend_results(module, y, run.folds, run.results)
+    _write_blend(b, run.results, run_dir)
+    b = stacking.apply(module, run.cfg, run.data, y, run.folds, run.results, b, run_dir, run.log)  # Config.stack
+    oof, test, cv, calibration = calibrate_blend(module, y, run.folds, b, run_dir, run.log, run.results)
+    final = write_validated_submission(module, run.data, test, run_dir)
+    published = publish(final, competition_name(module), run_dir.name, run)
+    try:
+        from pipeline.plots import run_plots
+
+        run_plots(module, run.data, y, run.folds, oof, run_dir)
+    except Exception as e:  # a plot must never cost a finished run
+        run.log.warn(f"plots failed: {type(e).__name__}: {e}")
+    summary = _summary(run, b, cv, calibration, final, published)
+    atomic.write_json(run_dir / "summary.json", summary)
+    run.log(f"submission {published} (validated against {Path(run.data.sample_submission).name})")
+    if not run.quiet:
+        print_summary(summary)
+    return run_dir
+
+
+def _write_blend(b: dict[str, Any], results: dict[str, dict[str, Any]], run_dir: Path) -> None:
+    """blend.json, the blend's OOF and test predictions, and scores.json (per model and the blend)."""
     atomic.write_json(
         run_dir / "blend.json",
         {
@@ -204,33 +237,30 @@ def finish_run(
     keys = ("score", "out_of_fold", "in_sample_score", "equal_score", "best_single", "best_single_score", "weights")
     scores["_blend"] = {k: b.get(k) for k in keys}
     atomic.write_json(run_dir / "scores.json", scores)
-    b = stacking.apply(module, cfg, data, y, folds, results, b, run_dir, log)  # level-2 stack when Config.stack asks
-    oof, test, cv, calibration = calibrate_blend(module, y, folds, b, run_dir, log, results)
-    final = write_validated_submission(module, data, test, run_dir)
-    published = publish(final, name, run_dir.name, opts)
-    try:
-        from pipeline.plots import run_plots
 
-        run_plots(module, data, y, folds, oof, run_dir)
-    except Exception as e:  # a plot must never cost a finished run
-        log.warn(f"plots failed: {type(e).__name__}: {e}")
-    summary = {
+
+def _summary(
+    run: FittedRun, b: dict[str, Any], cv: float, calibration: dict[str, Any] | None, final: Path, published: Path
+) -> dict[str, Any]:
+    """summary.json of a complete run."""
+    name, module, t_start = competition_name(run.module), run.module, run.t_start
+    return {
         "status": "complete",
         "competition": name,
-        "competition_spec": getattr(opts, "competition", None) or name,
+        "competition_spec": run.competition_spec or name,
         "slug": module.KAGGLE_SLUG,
-        "run_id": run_dir.name,
-        "run_dir": str(run_dir),
-        "sample": is_sample,
-        "data_dir": str(data_dir),
+        "run_id": run.run_dir.name,
+        "run_dir": str(run.run_dir),
+        "sample": run.is_sample,
+        "data_dir": str(run.data_dir),
         "metric": module.METRIC.name,
         "greater_is_better": module.METRIC.greater_is_better,
         "cv": cv,
-        "cv_rows": int(scored_rows(folds).sum()),
-        "n_rows": len(y),
+        "cv_rows": int(scored_rows(run.folds).sum()),
+        "n_rows": len(run.y),
         "models": {
             m: {"mean": r["mean"], "std": r["std"], "seconds": float(np.sum(r["fold_seconds"]))}
-            for m, r in results.items()
+            for m, r in run.results.items()
         },
         "blend": {
             "weights": b["weights"],
@@ -248,10 +278,5 @@ def finish_run(
         "seconds": time.monotonic() - t_start,
         "started": dt.datetime.fromtimestamp(time.time() - (time.monotonic() - t_start)).isoformat(timespec="seconds"),
         "finished": dt.datetime.now().isoformat(timespec="seconds"),
-        "tag": getattr(opts, "tag", None),
+        "tag": run.tag,
     }
-    atomic.write_json(run_dir / "summary.json", summary)
-    log(f"submission {published} (validated against {Path(data.sample_submission).name})")
-    if not getattr(opts, "quiet", False):
-        print_summary(summary)
-    return run_dir

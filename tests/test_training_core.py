@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from pipeline.contract import FitContext
 from pipeline.training import checkpoint, deadline
 from pipeline.training.core import FitState, TrainerCore
 from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
@@ -236,7 +237,7 @@ def test_precision_and_placement():
 
 def test_report_tells_the_pruner_scored_epochs_only():
     seen: list[dict] = []
-    core = TrainerCore(Runtime(extra={"report": seen.append, "model": "m", "fold": 2}))
+    core = TrainerCore(Runtime(report=FitContext(None, model="m", fold=2, report=seen.append).report_epoch))
     core.report(0, None)
     core.report(1, 0.75)
     assert seen == [{"model": "m", "fold": 2, "epoch": 1, "score": 0.75}]

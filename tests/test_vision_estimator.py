@@ -166,7 +166,7 @@ def test_deadline_stops_the_schedule_and_leaves_time_to_predict(images, tmp_path
         progress=False,
         log=lines.append,
         deadline=start + 8.0,
-        extra={"predict_rows": 40},
+        predict_rows=40,
     )
     est.fit(X[:120], y[:120], context=ctx)
     # the trainer's own accounting, whatever the machine's load: it ended its schedule for the time limit, far
@@ -250,8 +250,9 @@ def test_each_validation_epoch_is_reported_for_pruning_and_a_prune_stops_fit(ima
         if value["epoch"] == 1:
             raise Pruned
 
-    extra = {"model": "net", "fold": 2, "report": report}
     with pytest.raises(Pruned):
-        tiny(epochs=4).fit(X[:120], y[:120], context=context(tmp_path, X[120:], y[120:], extra=extra))
+        tiny(epochs=4).fit(
+            X[:120], y[:120], context=context(tmp_path, X[120:], y[120:], model="net", fold=2, report=report)
+        )
     assert [(v["model"], v["fold"], v["epoch"]) for v in seen] == [("net", 2, 0), ("net", 2, 1)]
     assert all(0.0 <= v["score"] <= 1.0 for v in seen)

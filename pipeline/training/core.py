@@ -118,16 +118,8 @@ class TrainerCore:
 
     def report(self, epoch: int, score: float | None) -> None:
         """Tell tune's pruner (the runner's `report` callback) an epoch's validation score; it may raise to prune."""
-        report = self.rt.extra.get("report")
-        if report is not None and score is not None:
-            report(
-                {
-                    "model": self.rt.extra.get("model"),
-                    "fold": self.rt.extra.get("fold", 0),
-                    "epoch": epoch,
-                    "score": score,
-                }
-            )
+        if self.rt.report is not None and score is not None:
+            self.rt.report(epoch, score)
 
     def time_left(self) -> float:
         """Seconds to the deadline (inf without one)."""

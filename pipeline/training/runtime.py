@@ -6,7 +6,7 @@ import contextlib
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,11 @@ class Runtime:
     metric_name: str = "score"
     predict_rows: int = 0  # rows the runner predicts after fit (OOF + test): the time kept for them
     predict_views: int = 1  # TTA views per row
-    extra: dict[str, Any] = field(default_factory=dict)  # the runner's FitContext.extra (fold, model, report)
+    # epoch, validation score -> the runner's FitContext.report_epoch (tune's pruner); it may raise to stop the fit
+    report: Callable[[int, float], None] | None = None
+    sync_bn: bool = False  # torchrun on GPUs: SyncBatchNorm over the global batch (FitContext.sync_bn)
+    plots_dir: Path | None = None  # where this fit's own plots go (FitContext.plots_dir); None: workdir/plots
+    plot_tag: str = "fit"  # file name prefix of those plots: "<model>_fold<k>" in a run
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision in `dtype` on the device; a no-op in fp32."""

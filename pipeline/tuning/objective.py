@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -25,17 +24,14 @@ def trial_overrides(spec: TuneSpec, suggested: dict[str, Any]) -> dict[str, Any]
 
 
 def step_plan(module: Any, overrides: dict[str, Any], folds: int | None, models: list[str] | None) -> StepPlan:
-    """The model order and fold count the runner will use for these overrides (checked like the runner does)."""
+    """The model order and fold count the runner will use for these overrides (resolved as the runner does)."""
     from pipeline.fitting import accepts_context
+    from pipeline.folds import resolve_folds
 
-    cfg = apply_overrides(module.Config, overrides, source="search space")
-    if folds is not None and "folds" in {f.name for f in dataclasses.fields(cfg)}:
-        cfg = dataclasses.replace(cfg, folds=folds)
-    k = folds or getattr(cfg, "folds", 5)
-    n_folds = 1 if float(getattr(cfg, "holdout", 0.0) or 0.0) else int(k)
+    cfg, folding = resolve_folds(module, apply_overrides(module.Config, overrides, source="search space"), folds)
     selected = module.models(cfg)
     names = tuple(models) if models else tuple(selected)
-    return StepPlan(names, n_folds, epochs=any(accepts_context(selected[m]) for m in names if m in selected))
+    return StepPlan(names, folding.n_folds, epochs=any(accepts_context(selected[m]) for m in names if m in selected))
 
 
 def trial_tag(number: int) -> str:

@@ -51,7 +51,7 @@ class Reporter:
     """The runner's `report` callback for one trial: reports to Optuna and raises TrialPruned when told to.
 
     Fold-level dicts come from the runner: {"model", "fold", "score", "folds_done", "running_mean"}.
-    Epoch-level dicts come from estimators via context.extra["report"]: {"model", "fold", "epoch", "score"}, with
+    Epoch-level dicts come from estimators via FitContext.report_epoch: {"model", "fold", "epoch", "score"}, with
     epoch counted from 0 and score the competition metric on the fold's validation rows after that epoch.
     """
 

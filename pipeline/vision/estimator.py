@@ -107,8 +107,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             rt.score = context.score
             if context.metric is not None:
                 rt.greater_is_better, rt.metric_name = context.metric.greater_is_better, context.metric.name
-            rt.predict_rows = int((context.extra or {}).get("predict_rows", 0))
-            rt.extra = dict(context.extra or {})
+            rt.predict_rows, rt.sync_bn, rt.report = context.predict_rows, context.sync_bn, context.report_epoch
         if rt.workdir is not None:
             rt.workdir.mkdir(parents=True, exist_ok=True)
         return rt
@@ -128,7 +127,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         if len(paths) != len(y) or len(paths) == 0:
             raise ContractError(f"fit expects as many labels as images (got {len(paths)} images, {len(y)} labels).")
         # every class of the competition, even one missing from this fold's training rows (the runner says how many)
-        n_classes = self.num_classes or (context.extra.get("n_classes") if context is not None else None)
+        n_classes = self.num_classes or (context.n_classes if context is not None else None)
         self.classes_ = np.arange(n_classes) if n_classes else np.unique(y)
         y_idx = self._encode(y)
         seed = self.random_state if self.random_state is not None else (context.seed if context is not None else 0)
@@ -250,8 +249,3 @@ def _paths(X: Any) -> np.ndarray:
     if arr.shape[1] != 1:
         raise ContractError(f"ImageClassifier expects one image path per row, got rows of {arr.shape[1]} values.")
     return arr[:, 0].astype(str)
-
-
-def fit_accepts_context(estimator: Any) -> bool:
-    """Whether an estimator's fit takes the runner's FitContext."""
-    return "context" in inspect.signature(estimator.fit).parameters

@@ -208,7 +208,7 @@ class Trainer(TrainerCore):
         s.model.train()
         s.freezer.apply(s.epoch)  # backbone frozen (BN in eval mode) during the first freeze_epochs
         loader = distributed.train_loader(train, cfg.batch_size, seed, rt.num_workers, rt.cuda, s.drop_last)
-        s.net = distributed.wrap(s.model, rt.device, bool(rt.extra.get("sync_bn")), s.net)  # DDP in a torchrun run
+        s.net = distributed.wrap(s.model, rt.device, rt.sync_bn, s.net)  # DDP in a torchrun run
         total_loss, seen = torch.zeros((), device=rt.device), 0
         title = f"epoch {s.epoch + 1}/{expected_epochs(cfg.epochs, s.epoch, s.progress)}"
         with EpochBar(s.batches, title, rt.progress) as bar:
