@@ -160,6 +160,7 @@ def read_package(package: Path, module: ModuleType, name: str) -> tuple[dict[str
 def main(args: argparse.Namespace) -> int:
     """Check everything local, push, wait, fetch, then submit or report."""
     from pipeline import contract, kaggle_kernels
+    from pipeline.atomic import write_text
     from pipeline.commands.submit import data_folder
     from pipeline.kaggle_auth import require_credentials
     from pipeline.kaggle_io import connect
@@ -209,7 +210,7 @@ def main(args: argparse.Namespace) -> int:
     where = folder / "output" / (f"v{version}" if version else "latest")
     if out.log:
         where.mkdir(parents=True, exist_ok=True)
-        (where / "log.txt").write_text(kaggle_kernels.log_text(out.log))
+        write_text(where / "log.txt", kaggle_kernels.log_text(out.log))
     if state != "COMPLETE":
         tail = kaggle_kernels.log_tail(out.log)
         if tail:
