@@ -83,3 +83,28 @@ def test_image_competition_predict_reproduces_the_submission(tmp_path: Path, mon
     preds = fold_predictions(run_dir, model, np.load(run_dir / "folds.npy"), module.load(cfg, data), "cpu")
     with np.load(run_dir / "parts" / model / "fold0.npz") as part:
         np.testing.assert_allclose(preds[0], part["test"], atol=1e-5)
+
+
+def test_generated_competition_predict_reproduces_the_submission_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A competition made by `new` (a folder outside competitions/, named by a relative path): blend and stack."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_new_command import write_zip
+
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "binary-comp.zip", "binary")
+    assert main(["new", "comp_predict", "--data", str(z), "--into", "comps"]) == 0
+    fast = ["--preset", "fast", "--set", "max_trees=300", "--models", "lightgbm,linear", "--folds", "3"]
+    run_dir = _run(tmp_path, "comps/comp_predict", "--data", str(z), *fast)
+    assert (run_dir / "stack.json").is_file() and len(list((run_dir / "models").glob("*/fold*.joblib"))) == 6
+    elsewhere = tmp_path / "elsewhere"  # a new process in another directory: comps/comp_predict is not there
+    elsewhere.mkdir()
+    cmd = [sys.executable, "-m", "pipeline", "predict", str(run_dir), "--data", str(z), "--out", str(elsewhere)]
+    result = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "identical to the run's own submission" in result.stderr
+    assert (elsewhere / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
