@@ -108,3 +108,21 @@ def test_generated_competition_predict_reproduces_the_submission_from_another_di
     assert result.returncode == 0, result.stderr[-2000:]
     assert "identical to the run's own submission" in result.stderr
     assert (elsewhere / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+
+
+def test_detector_predict_reproduces_the_submission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cowboy_outfits (Faster R-CNN, flip TTA, weighted boxes fusion) on its sample preset, one epoch."""
+    import json
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    run_dir = _run(tmp_path, "competitions/cowboy_outfits", "--sample", "--set", "epochs=1")
+    assert list((run_dir / "models").glob("*/fold0.pt"))
+    _forbid_fitting(monkeypatch)
+    data = tmp_path / "data" / "sample" / "cowboy_outfits"
+    args = ["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred"), "--device", "cpu"]
+    assert main([*args, "--quiet"]) == 0
+    with zipfile.ZipFile(run_dir / "answer.zip") as theirs, zipfile.ZipFile(tmp_path / "pred" / "answer.zip") as ours:
+        assert ours.namelist() == theirs.namelist() == ["answer.json"]
+        detections = json.loads(theirs.read("answer.json"))
+        assert detections and ours.read("answer.json") == theirs.read("answer.json")  # same boxes, scores, order
