@@ -66,3 +66,8 @@ def _jsonable(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def as_json(obj: Any) -> Any:
+    """obj as write_json would store it and read_json return it (numpy scalars converted, tuples as lists)."""
+    return json.loads(json.dumps(obj, default=_jsonable))

@@ -178,6 +178,15 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
 # ---- prepare: everything before the first fold ---------------------------------------------------------------------
 
 
+def _same_config(run_dir: Path, cfg: Any) -> bool:
+    """Whether a saved run used this config: a complete run resumed with more epochs trains on, else nothing to do."""
+    try:
+        saved = atomic.read_json(run_dir / "config.json").get("config")
+    except (OSError, ValueError, AttributeError):
+        return True
+    return atomic.as_json(config_dict(cfg)) == saved
+
+
 def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState | None:
     """Config, models, weights and data with every check that can refuse them, then the run folder and its folds.
 
@@ -187,7 +196,7 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     cfg, overrides, sample_overrides = _resolve_config(module, opts)
     cfg, folding = resolve_folds(module, cfg, opts.folds)
     selected = _select_models(module, cfg, opts.models)
-    if opts.resume and run_is_complete(Path(opts.resume)):
+    if opts.resume and run_is_complete(Path(opts.resume)) and _same_config(Path(opts.resume), cfg):
         RunLog(None, quiet=opts.quiet or not distributed.is_main())(
             f"{opts.resume} is already complete; nothing to do (its submission and files are unchanged)."
         )

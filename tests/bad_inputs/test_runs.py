@@ -246,3 +246,19 @@ def test_real_process_prints_one_line_and_no_traceback(work, tmp_path) -> None:
     )
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert proc.stderr.startswith("error: --seed must be") and "Traceback" not in proc.stderr
+
+
+def test_a_complete_run_resumed_with_more_epochs_trains_on(tmp_path) -> None:
+    """'Nothing to do' is for the same config; a resumable change (epochs) continues the finished run."""
+    from pipeline.runner import RunOptions, run
+
+    cifar = dict(competition="competitions/cifar10", sample=True, preset="fast", quiet=True, runs_root=str(tmp_path))
+    cifar |= dict(submissions_root=str(tmp_path / "subs"))
+    run_dir = run(RunOptions(**cifar, sets=["epochs=1"]))
+    same = (run_dir / "summary.json").read_bytes()
+    assert run(RunOptions(**cifar, sets=["epochs=1"], resume=str(run_dir))) == run_dir
+    assert (run_dir / "summary.json").read_bytes() == same  # the same config: nothing to do
+    run(RunOptions(**cifar, sets=["epochs=2"], resume=str(run_dir)))
+    history = json.loads(next(run_dir.glob("checkpoints/*/fold0/history.json")).read_text())
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert "continuing from epoch 1 of 2" in (run_dir / "log.txt").read_text()
