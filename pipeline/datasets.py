@@ -193,7 +193,7 @@ def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) 
         check_intact(folder, module)
     if not folder.is_dir() or not any(p for p in folder.iterdir() if not p.name.startswith(".")):
         try:
-            from pipeline.kaggle_io import download_if_possible
+            from pipeline.kaggle.io import download_if_possible
         except ImportError:
             download_if_possible = None
         if download_if_possible is None or not download_if_possible(module, folder):

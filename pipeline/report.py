@@ -71,7 +71,7 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
     """Table of past runs: time, CV, LB, models, tag, submission (failed runs: "failed" and their error)."""
     from rich.table import Table
 
-    from pipeline.kaggle_records import leaderboard
+    from pipeline.kaggle.records import leaderboard
 
     t = Table(title="runs")
     for col in ("started", "competition", "run", "CV (out of fold)", "LB", "models", "tag", "submission"):

@@ -85,7 +85,8 @@ def no_sleep(stub: KaggleStub, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """
     from kaggle.api import kaggle_api_extended
 
-    from pipeline import kaggle_client, kaggle_io
+    from pipeline.kaggle import client as kaggle_client
+    from pipeline.kaggle import io as kaggle_io
 
     slept: list[float] = []
     clock = [0.0]

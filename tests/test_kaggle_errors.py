@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kaggle_fixtures import EXPECTED, SECRET, SLUG, TOKEN  # noqa: E402
 from kaggle_stub import JOIN_400, LIMIT_400, QUOTA_429, KaggleStub  # noqa: E402
 
-from pipeline.kaggle_auth import KaggleError, find_credentials, no_credentials_message  # noqa: E402
-from pipeline.kaggle_errors import translate  # noqa: E402
-from pipeline.kaggle_io import _pages, download_competition  # noqa: E402
+from pipeline.kaggle.auth import KaggleError, find_credentials, no_credentials_message  # noqa: E402
+from pipeline.kaggle.errors import translate  # noqa: E402
+from pipeline.kaggle.io import _pages, download_competition  # noqa: E402
 
 
 def http_error(status: int, body: object, headers: dict[str, str] | None = None) -> requests.HTTPError:
@@ -179,7 +179,7 @@ def test_malformed_kaggle_json_is_named_without_its_content(
 def test_connect_reuses_the_client_that_import_kaggle_authenticated(stub: KaggleStub, monkeypatch) -> None:
     import kaggle
 
-    from pipeline.kaggle_io import connect
+    from pipeline.kaggle.io import connect
 
     monkeypatch.delenv("KAGGLE_USERNAME")
     monkeypatch.delenv("KAGGLE_KEY")

@@ -37,8 +37,8 @@ def test_guard_refuses_non_loopback_and_allows_loopback() -> None:
 def test_a_real_kaggle_endpoint_never_gets_the_key(stub: KaggleStub, monkeypatch) -> None:
     from kagglesdk import kaggle_env
 
-    from pipeline.kaggle_auth import KaggleError
-    from pipeline.kaggle_io import list_submissions
+    from pipeline.kaggle.auth import KaggleError
+    from pipeline.kaggle.io import list_submissions
 
     monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD, "http://203.0.113.7")  # broken patch
     with pytest.raises(KaggleError, match="cannot reach Kaggle"):

@@ -31,9 +31,9 @@ from kaggle_stub import Competition, KaggleStub, subprocess_env  # noqa: E402
 
 from pipeline import cli, contract  # noqa: E402
 from pipeline.datasets import DataError, resolve_data  # noqa: E402
-from pipeline.kaggle_auth import KaggleError  # noqa: E402
-from pipeline.kaggle_io import download_competition, download_if_possible  # noqa: E402
-from pipeline.kaggle_records import FIELDS, RECORD_FILE, load_records  # noqa: E402
+from pipeline.kaggle.auth import KaggleError  # noqa: E402
+from pipeline.kaggle.io import download_competition, download_if_possible  # noqa: E402
+from pipeline.kaggle.records import FIELDS, RECORD_FILE, load_records  # noqa: E402
 
 # ---------- download ----------
 
@@ -245,7 +245,7 @@ def test_submission_limit_reached(toy, stub: KaggleStub, capsys) -> None:
 def test_submission_limit_reported_by_create_submission(toy, stub: KaggleStub, capsys, monkeypatch) -> None:
     make_run("20250101-100000")
     stub.competitions[SLUG].daily_limit = 0
-    monkeypatch.setattr("pipeline.kaggle_io.submission_limits", lambda *a: None)  # limits endpoint unavailable
+    monkeypatch.setattr("pipeline.kaggle.io.submission_limits", lambda *a: None)  # limits endpoint unavailable
     assert cli.main(["submit", "competitions/toy"]) == 2
     assert "Submission limit reached" in capsys.readouterr().err
 
@@ -406,7 +406,7 @@ def test_token_signs_in_once_per_process(stub: KaggleStub, tmp_path: Path, monke
     monkeypatch.delenv("KAGGLE_KEY")
     monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)
     stub.add_submissions(SLUG, 3)
-    code = f"from pipeline.kaggle_io import list_submissions; print(len(list_submissions({SLUG!r})))"
+    code = f"from pipeline.kaggle.io import list_submissions; print(len(list_submissions({SLUG!r})))"
     env = subprocess_env(stub, tmp_path / "site", dict(os.environ))
     env["PYTHONPATH"] += os.pathsep + str(Path(__file__).resolve().parent.parent)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)

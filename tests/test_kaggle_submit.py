@@ -12,7 +12,7 @@ from kaggle_fixtures import SLUG, make_run  # noqa: E402
 from kaggle_stub import KaggleStub  # noqa: E402
 
 from pipeline import cli  # noqa: E402
-from pipeline.kaggle_records import load_records  # noqa: E402
+from pipeline.kaggle.records import load_records  # noqa: E402
 
 
 def submit(*extra: str) -> int:

@@ -22,7 +22,7 @@ from kaggle_fixtures import HOUSE_SLUG  # noqa: E402
 from kaggle_stub import Competition, KaggleStub, KernelPlan, kaggle_log  # noqa: E402
 
 from pipeline import cli  # noqa: E402
-from pipeline.kaggle_records import load_records  # noqa: E402
+from pipeline.kaggle.records import load_records  # noqa: E402
 
 DATASET = "stub-user/house-prices-inference"
 REF = "stub-user/house-prices-pipeline"

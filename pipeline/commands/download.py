@@ -20,7 +20,7 @@ def main(args: argparse.Namespace) -> int:
     """Download, extract and check the competition's files."""
     from pipeline import contract
     from pipeline.datasets import default_data_dir
-    from pipeline.kaggle_io import download_competition
+    from pipeline.kaggle.io import download_competition
 
     module = contract.load_competition(args.competition)
     slug = module.KAGGLE_SLUG

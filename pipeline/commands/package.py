@@ -196,8 +196,8 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
 
 def upload(folder: Path, message: str | None = None) -> str:
     """Create the dataset from `folder`, or a new version when it exists; one line saying which."""
-    from pipeline.kaggle_auth import require_credentials
-    from pipeline.kaggle_io import connect
+    from pipeline.kaggle.auth import require_credentials
+    from pipeline.kaggle.io import connect
 
     meta = json.loads((folder / "dataset-metadata.json").read_text())
     creds = require_credentials("upload the package")

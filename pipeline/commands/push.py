@@ -159,11 +159,12 @@ def read_package(package: Path, module: ModuleType, name: str) -> tuple[dict[str
 
 def main(args: argparse.Namespace) -> int:
     """Check everything local, push, wait, fetch, then submit or report."""
-    from pipeline import contract, kaggle_kernels
+    from pipeline import contract
     from pipeline.atomic import write_text
     from pipeline.commands.submit import data_folder
-    from pipeline.kaggle_auth import require_credentials
-    from pipeline.kaggle_io import connect
+    from pipeline.kaggle import kernels as kaggle_kernels
+    from pipeline.kaggle.auth import require_credentials
+    from pipeline.kaggle.io import connect
 
     module = contract.load_competition(args.competition)
     name, slug = contract.competition_name(module), module.KAGGLE_SLUG
@@ -246,8 +247,8 @@ def _submit(
     """Validate the notebook's submission as `submit` does; submit it unless --no-submit; record it in the run."""
     from pipeline import contract
     from pipeline.commands.submit import default_message, revalidate
-    from pipeline.kaggle_io import submit_file
-    from pipeline.kaggle_records import RECORD_FILE, add_record
+    from pipeline.kaggle.io import submit_file
+    from pipeline.kaggle.records import RECORD_FILE, add_record
 
     name, slug = contract.competition_name(module), module.KAGGLE_SLUG
     run_id = str(summary.get("run_id") or run_dir.name)

@@ -50,8 +50,8 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pipeline import contract
-    from pipeline.kaggle_io import list_submissions
-    from pipeline.kaggle_records import match_runs, refresh_records
+    from pipeline.kaggle.io import list_submissions
+    from pipeline.kaggle.records import match_runs, refresh_records
     from pipeline.runfolder import list_runs
 
     module = contract.load_competition(args.competition)

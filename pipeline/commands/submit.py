@@ -137,8 +137,8 @@ def main(args: argparse.Namespace) -> int:
     """Re-validate, upload, record."""
     from pipeline import contract
     from pipeline.atomic import read_json
-    from pipeline.kaggle_io import submit_file
-    from pipeline.kaggle_records import RECORD_FILE, add_record
+    from pipeline.kaggle.io import submit_file
+    from pipeline.kaggle.records import RECORD_FILE, add_record
 
     module = contract.load_competition(args.competition)
     name, slug = contract.competition_name(module), module.KAGGLE_SLUG
@@ -208,8 +208,8 @@ def _fmt(value: Any) -> str:
 
 def _wait(args: argparse.Namespace, slug: str, name: str, run_dir: Path, summary: dict[str, Any], record: dict) -> int:
     """Poll until scored; print LB beside CV; record the result so `runs` shows it."""
-    from pipeline.kaggle_io import wait_for_score
-    from pipeline.kaggle_records import update_record
+    from pipeline.kaggle.io import wait_for_score
+    from pipeline.kaggle.records import update_record
 
     sub = wait_for_score(slug, int(record["ref"]), args.timeout)
     if sub is None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.kaggle_types import SETTINGS_URL, Credentials, KaggleError
+from pipeline.kaggle.types import SETTINGS_URL, Credentials, KaggleError
 
 __all__ = [
     "SETTINGS_URL",

@@ -3,7 +3,7 @@
 Calls go through kagglesdk's kernels.KernelsApiService (SaveKernel via the client's kernels_push, which reads and
 checks kernel-metadata.json; GetKernelSessionStatus; ListKernelSessionOutput). Output files are downloaded from the
 signed URLs Kaggle lists, which live on another host: they are fetched without credentials. Errors are classified
-by pipeline/kaggle_errors.py; a refused notebook (403/404) gets a message about the notebook, not a competition.
+by pipeline/kaggle/errors.py; a refused notebook (403/404) gets a message about the notebook, not a competition.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import kaggle_io
-from pipeline.kaggle_client import timeouts
-from pipeline.kaggle_errors import server_error, translate
-from pipeline.kaggle_types import Credentials, KaggleError
+from pipeline.kaggle import io as kaggle_io
+from pipeline.kaggle.client import timeouts
+from pipeline.kaggle.errors import server_error, translate
+from pipeline.kaggle.types import Credentials, KaggleError
 
 FINISHED = ("COMPLETE", "ERROR", "CANCEL_REQUESTED", "CANCEL_ACKNOWLEDGED")
 OUTPUT_PAGE = 50

@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline.archives import damage
 from pipeline.datasets import MARKER, DataError, check_expected, extract_competition_zip, extract_inner
-from pipeline.kaggle_auth import (
+from pipeline.kaggle.auth import (
     Credentials,
     config_path,
     find_credentials,
@@ -30,9 +30,9 @@ from pipeline.kaggle_auth import (
     redact,
     require_credentials,
 )
-from pipeline.kaggle_client import import_kaggle, put_file, timeouts
-from pipeline.kaggle_errors import kaggle_call, limit_message, translate
-from pipeline.kaggle_types import SETTINGS_URL, KaggleError
+from pipeline.kaggle.client import import_kaggle, put_file, timeouts
+from pipeline.kaggle.errors import kaggle_call, limit_message, translate
+from pipeline.kaggle.types import SETTINGS_URL, KaggleError
 
 PAGE_SIZE = 100  # asked for; the server answers 50 a page whatever is asked, so paging follows nextPageToken
 MAX_PAGES = 200

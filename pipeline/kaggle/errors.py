@@ -14,9 +14,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.kaggle_auth import redact
-from pipeline.kaggle_client import timeouts
-from pipeline.kaggle_types import SETTINGS_URL, Credentials, KaggleError
+from pipeline.kaggle.auth import redact
+from pipeline.kaggle.client import timeouts
+from pipeline.kaggle.types import SETTINGS_URL, Credentials, KaggleError
 
 __all__ = ["KaggleError", "kaggle_call", "limit_message", "rules_url", "server_error", "translate"]
 

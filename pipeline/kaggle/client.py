@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.kaggle_types import KaggleError
+from pipeline.kaggle.types import KaggleError
 
 CONNECT_S = 10.0
 READ_S = 60.0
