@@ -12,6 +12,7 @@ import pandas as pd
 
 from competitions.cifar10.sample import CLASSES, write_sample
 from pipeline.contract import ContractError, Data, Metric
+from pipeline.vision.recipe import ImageRecipe
 
 KAGGLE_SLUG = "cifar-10"
 METRIC = Metric("accuracy", greater_is_better=True)
@@ -20,31 +21,21 @@ EXPECTED_FILES = ["trainLabels.csv", "sampleSubmission.csv", "train", "test"]
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ImageRecipe):
     """A fast CIFAR recipe for one GPU: airbench's 32 px network, crop/flip/cutout, label smoothing, TTA."""
 
     arch: str = "airbench94"
-    pretrained: bool = False
     epochs: int = 40
     batch_size: int = 512
-    optimizer: str = "sgd"
     lr: float = 0.4
     momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    warmup: float = 0.2
     label_smoothing: float = 0.2
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
-    ema_decay: float = 0.0
     accum_steps: int = 1
     patience: int = 0  # early stopping after this many epochs without a better validation score; 0: off
     pad: int = 2  # random translation: reflect-pad by this many pixels, then crop back to 32
     flip: bool = True
     cutout: int = 8  # side of one square cut out of every training image; 0: off
     tta: tuple[str, ...] = ("hflip", "shift")
-    folds: int = 5
-    holdout: float = 0.0  # > 0: one stratified split with this validation fraction instead of k folds
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -142,29 +133,13 @@ def models(cfg: Config) -> dict[str, Any]:
     """One timm network trained by the framework's ImageClassifier."""
     from pipeline.vision import ImageClassifier
 
-    est = ImageClassifier(
-        arch=cfg.arch,
-        pretrained=cfg.pretrained,
+    est = ImageClassifier.from_config(
+        cfg,
         num_classes=len(CLASSES),
         train_transform=transforms(cfg, train=True),
         eval_transform=transforms(cfg, train=False),
         mean=(0.4914, 0.4822, 0.4465),
         std=(0.2470, 0.2435, 0.2616),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        optimizer=cfg.optimizer,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        schedule=cfg.schedule,
-        warmup=cfg.warmup,
-        label_smoothing=cfg.label_smoothing,
-        mixup_alpha=cfg.mixup_alpha,
-        cutmix_alpha=cfg.cutmix_alpha,
-        ema_decay=cfg.ema_decay,
-        accum_steps=cfg.accum_steps,
-        patience=cfg.patience or None,
-        tta=tuple(cfg.tta),
     )
     return {cfg.arch: est}
 
@@ -178,11 +153,9 @@ def score(y_true: Any, pred: Any) -> float:
 
 def write_submission(data: Data, pred: Any, path: Path) -> None:
     """id,label in the sample submission's order, labels from the most probable class."""
-    from pipeline.atomic import write_with
-
     labels = np.asarray(data.classes)[np.asarray(pred).argmax(axis=1)]
     frame = pd.DataFrame({"id": data.test_ids, "label": labels})
-    write_with(path, lambda tmp: frame.to_csv(tmp, index=False))
+    frame.to_csv(path, index=False)
 
 
 def search_space(trial: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from competitions.dog_breeds.data import load, score, validate, write_submission
 from competitions.dog_breeds.recipe import models, search_space, transforms
 from competitions.dog_breeds.sample import write_sample
 from pipeline.contract import Metric
+from pipeline.vision.recipe import ImageRecipe
 
 KAGGLE_SLUG = "dog-breed-identification"
 METRIC = Metric("log_loss", greater_is_better=False)
@@ -20,7 +21,7 @@ CALIBRATE = "temperature"
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ImageRecipe):
     """One GPU: ConvNeXt-S (ImageNet-22k, fine-tuned on 1k at 384 px) fine-tuned at 384 px with AdamW, a frozen first
     epoch, layer-wise lr decay, crop/flip/colour augmentation and flip TTA; 5 stratified folds."""
 
@@ -38,9 +39,6 @@ class Config:
     schedule: str = "cosine"
     warmup: float = 0.1
     label_smoothing: float = 0.1  # underconfident predictions are what the temperature then corrects
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
-    ema_decay: float = 0.0
     accum_steps: int = 1
     grad_clip: float = 1.0  # 0: off
     freeze_epochs: int = 1  # epochs training the new head only, so its random start does not wreck the backbone
@@ -49,10 +47,7 @@ class Config:
     backbone_lr: float = 1.0
     crop_scale: float = 0.35  # RandomResizedCrop's smallest area fraction
     color_jitter: float = 0.2  # brightness/contrast/saturation strength; 0: off
-    tta: tuple[str, ...] = ("hflip",)
     check_images: bool = True  # read every image header in load (about 0.1 ms each) to fail before training
-    folds: int = 5
-    holdout: float = 0.0  # > 0: one stratified split with this validation fraction instead of k folds
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -87,8 +87,6 @@ def score(y_true: Any, pred: Any) -> float:
 
 def write_submission(data: Data, pred: Any, path: Path) -> None:
     """id + one probability column per breed, in the sample submission's row and column order."""
-    from pipeline.atomic import write_with
-
     p = normalise(pred)
     if p.shape != (len(data.test_ids), len(data.classes)):
         raise SubmissionError(
@@ -96,7 +94,7 @@ def write_submission(data: Data, pred: Any, path: Path) -> None:
         )
     frame = pd.DataFrame(p, columns=list(data.classes))
     frame.insert(0, "id", data.test_ids)
-    write_with(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.7g"))
+    frame.to_csv(path, index=False, float_format="%.7g")
 
 
 def validate(data: Data, path: Path) -> None:

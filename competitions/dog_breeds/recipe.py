@@ -23,32 +23,8 @@ def models(cfg: Any) -> dict[str, Any]:
     """One fine-tuned timm network (the blend then has a single member; add archs with `pipeline ensemble`)."""
     from pipeline.vision import ImageClassifier
 
-    est = ImageClassifier(
-        arch=cfg.arch,
-        pretrained=cfg.pretrained,
-        pretrained_file=cfg.pretrained_file,
-        num_classes=cfg.num_classes or None,
-        model_kwargs={"drop_path_rate": cfg.drop_path} if cfg.drop_path > 0 else None,
-        train_transform=transforms(cfg, train=True),
-        eval_transform=transforms(cfg, train=False),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        optimizer=cfg.optimizer,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        schedule=cfg.schedule,
-        warmup=cfg.warmup,
-        label_smoothing=cfg.label_smoothing,
-        mixup_alpha=cfg.mixup_alpha,
-        cutmix_alpha=cfg.cutmix_alpha,
-        ema_decay=cfg.ema_decay,
-        accum_steps=cfg.accum_steps,
-        grad_clip=cfg.grad_clip or None,
-        freeze_epochs=cfg.freeze_epochs,
-        freeze_bn=cfg.freeze_bn,
-        layer_decay=cfg.layer_decay,
-        backbone_lr=cfg.backbone_lr,
-        tta=tuple(cfg.tta),
+    est = ImageClassifier.from_config(
+        cfg, train_transform=transforms(cfg, train=True), eval_transform=transforms(cfg, train=False)
     )
     return {cfg.arch.split(".")[0]: est}
 

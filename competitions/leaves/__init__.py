@@ -11,6 +11,7 @@ from competitions.leaves.recipe import models, search_space, transforms
 from competitions.leaves.sample import write_sample
 from competitions.leaves.species import SPECIES
 from pipeline.contract import Metric
+from pipeline.vision.recipe import ImageRecipe
 
 KAGGLE_SLUG = "classify-leaves"
 METRIC = Metric("accuracy", greater_is_better=True)
@@ -19,7 +20,7 @@ EXPECTED_FILES = ["train.csv", "test.csv", "sample_submission.csv", "images"]
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ImageRecipe):
     """One GPU: ConvNeXt-T (ImageNet-22k) and ResNeSt-50 (the family that topped this competition) fine-tuned at
     224 px with AdamW, a frozen first epoch, layer-wise lr decay, CutMix, flips and rotations, flip TTA; 5 stratified
     folds of each, blended on their OOF predictions."""
@@ -38,10 +39,8 @@ class Config:
     schedule: str = "cosine"
     warmup: float = 0.1
     label_smoothing: float = 0.1
-    mixup_alpha: float = 0.0
     cutmix_alpha: float = 1.0
     mix_prob: float = 0.5  # share of batches that get CutMix
-    ema_decay: float = 0.0
     grad_clip: float = 1.0  # 0: off
     freeze_epochs: int = 1  # epochs training the new head only
     freeze_bn: bool = True
@@ -51,8 +50,6 @@ class Config:
     color_jitter: float = 0.2  # 0: off
     tta: tuple[str, ...] = ("hflip", "vflip")
     check_images: bool = True  # read every image header in load (about 0.1 ms each) to fail before training
-    folds: int = 5
-    holdout: float = 0.0  # > 0: one stratified split with this validation fraction instead of k folds
 
 
 PRESETS: dict[str, dict[str, Any]] = {

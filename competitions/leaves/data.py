@@ -81,11 +81,9 @@ def score(y_true: Any, pred: Any) -> float:
 
 def write_submission(data: Data, pred: Any, path: Path) -> None:
     """image,label in the sample submission's order; the label is the most probable species' name."""
-    from pipeline.atomic import write_with
-
     labels = np.asarray(data.classes)[np.asarray(pred).argmax(axis=1)]
     frame = pd.DataFrame({"image": data.test_ids, "label": labels})
-    write_with(path, lambda tmp: frame.to_csv(tmp, index=False))
+    frame.to_csv(path, index=False)
 
 
 def validate(data: Data, path: Path) -> None:

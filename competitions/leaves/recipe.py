@@ -39,32 +39,12 @@ def models(cfg: Any) -> dict[str, Any]:
         )
     out: dict[str, Any] = {}
     for i, arch in enumerate(cfg.archs):
-        out[arch.split(".")[0]] = ImageClassifier(
+        out[arch.split(".")[0]] = ImageClassifier.from_config(
+            cfg,
             arch=arch,
-            pretrained=cfg.pretrained,
             pretrained_file=files[i] if files and files[i] not in ("", "none") else None,
-            num_classes=cfg.num_classes or None,
-            model_kwargs={"drop_path_rate": cfg.drop_path} if cfg.drop_path > 0 else None,
             train_transform=transforms(cfg, train=True),
             eval_transform=transforms(cfg, train=False),
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            optimizer=cfg.optimizer,
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            schedule=cfg.schedule,
-            warmup=cfg.warmup,
-            label_smoothing=cfg.label_smoothing,
-            mixup_alpha=cfg.mixup_alpha,
-            cutmix_alpha=cfg.cutmix_alpha,
-            mix_prob=cfg.mix_prob,
-            ema_decay=cfg.ema_decay,
-            grad_clip=cfg.grad_clip or None,
-            freeze_epochs=cfg.freeze_epochs,
-            freeze_bn=cfg.freeze_bn,
-            layer_decay=cfg.layer_decay,
-            backbone_lr=cfg.backbone_lr,
-            tta=tuple(cfg.tta),
         )
     if len(out) != len(cfg.archs):
         raise ContractError(f"archs must be distinct networks, got {', '.join(cfg.archs)}.")

@@ -79,6 +79,15 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
 
+    @classmethod
+    def from_config(cls, cfg: Any, **overrides: Any) -> ImageClassifier:
+        """An ImageClassifier from a competition's Config (an ImageRecipe): every parameter the Config declares by
+        name, then `overrides` (what is not a Config field: arch per model, transforms, mean/std, num_classes)."""
+        from pipeline.vision.recipe import recipe_params
+
+        names = [n for n in inspect.signature(cls).parameters if n not in overrides]
+        return cls(**recipe_params(cfg, names), **overrides)
+
     def _train_config(self, seed: int) -> Any:
         from pipeline.vision.trainer import TrainConfig
 

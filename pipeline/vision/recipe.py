@@ -1,0 +1,68 @@
+"""ImageRecipe: the training knobs an image competition's Config declares, read by ImageClassifier.from_config.
+
+A competition's Config extends ImageRecipe (dataclass inheritance keeps flat `--set` keys) and redeclares the
+defaults of its own recipe; it may add any other ImageClassifier parameter by name (momentum, grad_clip,
+freeze_epochs, mix_prob, ...) and from_config passes it on. Fields that are not ImageClassifier parameters
+(image_size, crop_scale, folds, ...) are the competition's own science: its transforms and the runner read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Config fields whose 0 means "off", which ImageClassifier spells None
+ZERO_IS_NONE = ("num_classes", "grad_clip", "patience")
+# ImageClassifier parameters a Config never sets: the runner and the estimator own them
+ENGINEERING = (
+    "precision",
+    "channels_last",
+    "num_workers",
+    "cache_images",
+    "eval_batch_size",
+    "device",
+    "deterministic",
+    "checkpoint_dir",
+    "random_state",
+    "verbose",
+)
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """What every image-classification recipe sets; the defaults are ImageClassifier's."""
+
+    pretrained: bool = False
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    warmup: float = 0.2
+    label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    ema_decay: float = 0.0
+    tta: tuple[str, ...] = ("hflip",)
+    folds: int = 5
+    holdout: float = 0.0  # > 0: one validation split of this fraction instead of k folds
+
+
+def recipe_params(cfg: Any, names: list[str]) -> dict[str, Any]:
+    """The estimator parameters among `names` that cfg declares, with 0 -> None where 0 means off, sequences as
+    tuples and `drop_path` (a Config field) as timm's model_kwargs."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name in ENGINEERING or not hasattr(cfg, name):
+            continue
+        value = getattr(cfg, name)
+        if name in ZERO_IS_NONE:
+            value = value or None
+        elif isinstance(value, list):
+            value = tuple(value)
+        out[name] = value
+    drop_path = getattr(cfg, "drop_path", 0.0)
+    if "model_kwargs" in names and "model_kwargs" not in out:
+        out["model_kwargs"] = {"drop_path_rate": drop_path} if drop_path > 0 else None
+    return out
