@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipeline import atomic
 from pipeline.archives import sha256
 from pipeline.contract import ContractError
 
@@ -201,10 +202,17 @@ def upload(folder: Path, message: str | None = None) -> str:
 
     meta = json.loads((folder / "dataset-metadata.json").read_text())
     creds = require_credentials("upload the package")
-    if str(meta.get("id", "")).startswith("INSERT_USERNAME/"):
-        meta["id"] = f"{creds.username}/{meta['id'].split('/', 1)[1]}"
-        (folder / "dataset-metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     api = connect(creds)
+    if str(meta.get("id", "")).startswith("INSERT_USERNAME/"):
+        # token credentials carry no username: the signed-in client knows it (kaggle sets it on authentication)
+        user = creds.user or str(getattr(api, "config_values", {}).get("username") or "")
+        if not user:
+            raise ContractError(
+                f"{folder / 'dataset-metadata.json'}: cannot tell your Kaggle username from {creds.source}; "
+                'replace INSERT_USERNAME in its "id" with your username and run package --upload again.'
+            )
+        meta["id"] = f"{user}/{meta['id'].split('/', 1)[1]}"
+        atomic.write_text(folder / "dataset-metadata.json", json.dumps(meta, indent=2) + "\n")
     try:
         api.dataset_status(meta["id"])
         exists = True
