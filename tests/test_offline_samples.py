@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline.config import config_dict
@@ -69,7 +70,13 @@ def test_sample_run_works_offline_with_empty_caches(name: str, offline_env: dict
 
     module = load_competition(name)  # the submission validates again, independently of the run
     cfg, _ = sample_config(module, {})
-    validate_for(module, module.load(cfg, tmp_path / "data" / "sample" / name), published)
+    data = module.load(cfg, tmp_path / "data" / "sample" / name)
+    validate_for(module, data, published)
+    if name == "cowboy_outfits":  # the detector learned something: clearly above a detector that ignores the image
+        folds = np.load(run_dir / "folds.npy")
+        prior = folds < 0 if (folds < 0).any() else np.ones(len(folds), bool)  # k folds: priors from every row
+        trivial = module.score(data.y[folds >= 0], _mean_box_detector(data.y[prior], data.y[folds >= 0]))
+        assert summary["cv"] > trivial + 0.1, (summary["cv"], trivial)
 
     config = json.loads((run_dir / "config.json").read_text())
     preset = json.loads(json.dumps(sample_preset(module)))  # as JSON: tuples are lists
@@ -85,6 +92,19 @@ def test_sample_run_works_offline_with_empty_caches(name: str, offline_env: dict
 
     cache = Path(offline_env["HF_HOME"]).parent
     assert [p for p in cache.rglob("*") if p.is_file()] == []  # nothing was downloaded (or tried to be)
+
+
+def _mean_box_detector(train_y: np.ndarray, scored_y: np.ndarray) -> np.ndarray:
+    """Every image gets, for every class, that class's mean training box at score 1: what location priors alone give."""
+    from pipeline.detection.boxes import pack, unpack_all
+
+    rows = unpack_all(train_y)
+    boxes = np.concatenate([b for b, _, _ in rows])
+    classes = np.concatenate([c for _, _, c in rows])
+    kinds = np.unique(classes)
+    means = np.stack([boxes[classes == c].mean(axis=0) for c in kinds])
+    n = len(scored_y)
+    return pack([means] * n, [np.ones(len(kinds))] * n, [kinds] * n, len(kinds))
 
 
 def test_log_file_holds_plain_text_and_keeps_bracketed_values(tmp_path: Path) -> None:
