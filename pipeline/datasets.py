@@ -27,6 +27,7 @@ from pipeline.archives import (
     read_stamp,
     what_is,
 )
+from pipeline.kaggle.io import download_if_possible
 
 __all__ = [
     "CACHE_ENV",
@@ -191,13 +192,9 @@ def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) 
         extract_competition_zip(archive, folder, expected=expected, slug=slug)
     if folder.is_dir():
         check_intact(folder, module)
-    if not folder.is_dir() or not any(p for p in folder.iterdir() if not p.name.startswith(".")):
-        try:
-            from pipeline.kaggle.io import download_if_possible
-        except ImportError:
-            download_if_possible = None
-        if download_if_possible is None or not download_if_possible(module, folder):
-            raise DataError(missing_data_message(module, folder))
+    empty = not folder.is_dir() or not any(p for p in folder.iterdir() if not p.name.startswith("."))
+    if empty and not download_if_possible(module, folder):
+        raise DataError(missing_data_message(module, folder))
     extract_inner(folder)
     check_expected(folder, expected, slug)
     return folder, False

@@ -17,6 +17,8 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from pipeline.weight_sources import Need
+
 # name -> (family, torchvision builder name or None for the tiny models)
 ARCHS: dict[str, tuple[str, str | None]] = {
     "fasterrcnn_resnet50_fpn": ("rcnn", "fasterrcnn_resnet50_fpn"),
@@ -186,10 +188,8 @@ def _cache_hint(weights: Any, alternative: str) -> str:
     )
 
 
-def weight_needs(arch: str, pretrained: str, pretrained_file: str | None) -> list[Any]:
+def weight_needs(arch: str, pretrained: str, pretrained_file: str | None) -> list[Need]:
     """What build_detector will load for these settings, without loading anything (for `weights` and the runner)."""
-    from pipeline.weights import Need
-
     if arch not in ARCHS:
         raise ValueError(f"Unknown detector arch '{arch}'. Valid: {', '.join(ARCHS)}.")
     if pretrained not in PRETRAINED:

@@ -20,8 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pipeline.archives import damage
-from pipeline.datasets import MARKER, DataError, check_expected, extract_competition_zip, extract_inner
+from pipeline.archives import MARKER, DataError, check_expected, damage, extract_competition_zip, extract_inner
 from pipeline.kaggle.auth import (
     Credentials,
     config_path,

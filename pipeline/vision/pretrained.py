@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pipeline.contract import ContractError
-from pipeline.weights import Need, hf_cache_dir
+from pipeline.weight_sources import Need, hf_cache_dir, offline, reachable
 
 # where a checkpoint keeps its weights, EMA first (what the framework and timm predict with when EMA is on)
 STATE_KEYS = ("state_dict_ema", "model_ema", "ema", "state_dict", "model", "model_state", "model_state_dict", "module")
@@ -124,16 +124,12 @@ def _cached(repo: str | None, files: list[str], url: str | None) -> Path | None:
 def _offline() -> bool:
     from huggingface_hub import constants
 
-    from pipeline.weights import offline
-
     return bool(constants.HF_HUB_OFFLINE) or offline()
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
     """A quick TCP check, so an offline machine fails in seconds instead of the Hub client's minute of retries."""
     from huggingface_hub import constants
-
-    from pipeline.weights import reachable
 
     return reachable(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT, timeout)
 
