@@ -10,8 +10,9 @@ from pipeline.contract import Metric
 
 KAGGLE_SLUG = "cowboyoutfits"
 METRIC = Metric("mAP@[.5:.95]", greater_is_better=True)
-# Folds come from Data.groups: a stratified split on each image's rarest class (see data.stratified_groups),
-# so belts and sunglasses land in every validation fold. The runner's GroupKFold keeps those groups intact.
+# Folds come from Data.groups: small groups stratified on each image's rarest class (see data.stratified_groups),
+# so belts and sunglasses land in every validation fold; the runner's GroupKFold, seeded by --seed, draws which
+# groups make up each fold.
 FOLDS = "group"
 SUBMIT_CLOSED = (
     "CowBoy Outfits Detection was scored on CodaLab, whose competition is closed: there is nowhere to upload. "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.detection.recipe import DetectionRecipe
+
 
 @dataclass(frozen=True)
-class Config:
+class Config(DetectionRecipe):
     """Fine-tune COCO-pretrained torchvision detectors; each name in `models` is one detector arch (see
-    pipeline/detection/models.py ARCHS), fused by WBF when there are several."""
+    pipeline/detection/models.py ARCHS), fused by WBF (at wbf_iou) when there are several."""
 
     folds: int = 5
     holdout: float = 0.0  # > 0: one train/validation split of this fraction instead of k folds
@@ -16,29 +18,10 @@ class Config:
     # phase). Both competitions phases are closed; the answer zip is the same format for either.
     predict_split: str = "test"
     models: tuple[str, ...] = ("fasterrcnn_mobilenet_v3_large_fpn",)
-    pretrained: str = "coco"  # none | coco (the detector, from the torch hub cache) | imagenet (its backbone)
-    pretrained_file: str | None = None  # a local state dict instead (every model in `models` loads it)
-    image_size: int = 640  # longest side, pixels
-    anchor_sizes: tuple[float, ...] | None = None  # None: the arch's own anchors
-    anchor_ratios: tuple[float, ...] | None = None
-    epochs: int = 12
-    batch_size: int = 4
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    weight_decay: float = 1e-4
-    warmup: float = 0.1
-    ema_decay: float = 0.0
+    pretrained: str = "coco"
+    # Engineering, not science: kept here only so that --set keys, presets and the config.json of earlier runs
+    # (which --resume and ensemble read back) stay valid. Detector passes them to the runtime.
     precision: str = "auto"  # AMP on CUDA (bf16 where supported, else fp16); CPU stays fp32
-    hflip: float = 0.5
-    scale: float = 0.25
-    translate: float = 0.1
-    affine_p: float = 0.5
-    color: float = 0.5
-    tta: bool = True  # horizontal-flip TTA, views fused by WBF
-    wbf_iou: float = 0.55
-    score_thresh: float = 0.01  # low: COCO mAP rewards recall at low confidence
-    max_detections: int = 100
-    valid_loss: bool = True
     cache_mb: int = 2048  # decoded, downsized training images kept in memory up to this size
     num_workers: int = 0
 

@@ -194,9 +194,15 @@ def rarest_class(y: np.ndarray, num_classes: int) -> np.ndarray:
     return out
 
 
+CHUNKS_PER_FOLD = 4  # stratified groups per fold: the runner's seeded GroupKFold draws which ones go together
+
+
 def stratified_groups(strata: np.ndarray, k: int) -> np.ndarray:
-    """A k-way split that spreads every class, the rarest first, over all folds; used as Data.groups so that the
-    runner's GroupKFold (one group per fold) reproduces it. Fixed seed: it is part of the data, not the model."""
+    """k groups that each hold every class, the rarest first, in proportion (one StratifiedKFold split, fixed seed).
+
+    load() makes CHUNKS_PER_FOLD groups per fold and hands them to the runner as Data.groups: its seeded GroupKFold
+    then draws which groups make up each fold, so the folds change with --seed while every fold stays stratified.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     groups = np.zeros(len(strata), dtype=np.int64)
@@ -226,7 +232,7 @@ def load(cfg: Any, data_dir: Path) -> Data:
         test_ids=np.array(test_ids, dtype=object),
         sample_submission=split_csv,
         classes=None,
-        groups=stratified_groups(strata, cfg.folds),
+        groups=stratified_groups(strata, cfg.folds * CHUNKS_PER_FOLD),
         data_dir=data_dir,
         info={
             "train_ids": train["ids"],

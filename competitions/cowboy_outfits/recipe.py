@@ -7,13 +7,17 @@ from typing import Any
 
 import numpy as np
 
+from competitions.cowboy_outfits.config import Config
 from competitions.cowboy_outfits.data import CLASS_NAMES
 from pipeline.contract import ContractError
 from pipeline.detection.metric import coco_eval, coco_map
 from pipeline.detection.wbf import fuse_rows
 from pipeline.detection.wbf import merge_folds as _merge_folds
 
-WBF_IOU = 0.55  # fold and model fusion (the runner's hooks take no Config)
+
+def _wbf_iou(cfg: Config | None) -> float:
+    """The fusion IoU of the run's Config; its default while the runner calls the hooks without one."""
+    return (cfg or Config()).wbf_iou
 
 
 def models(cfg: Any) -> dict[str, Any]:
@@ -26,38 +30,8 @@ def models(cfg: Any) -> dict[str, Any]:
         raise ContractError(f"Unknown model(s) {', '.join(unknown)} in models. Valid: {', '.join(ARCHS)}.")
     if cfg.pretrained_file and not Path(cfg.pretrained_file).expanduser().is_file():
         raise ContractError(f"pretrained_file {cfg.pretrained_file}: no such file.")
-    shared = {
-        k: getattr(cfg, k)
-        for k in (
-            "pretrained",
-            "pretrained_file",
-            "image_size",
-            "anchor_sizes",
-            "anchor_ratios",
-            "epochs",
-            "batch_size",
-            "optimizer",
-            "lr",
-            "weight_decay",
-            "warmup",
-            "ema_decay",
-            "precision",
-            "hflip",
-            "scale",
-            "translate",
-            "affine_p",
-            "color",
-            "tta",
-            "wbf_iou",
-            "score_thresh",
-            "max_detections",
-            "valid_loss",
-            "cache_mb",
-            "num_workers",
-        )
-    }
     return {
-        arch: Detector(arch=arch, num_classes=len(CLASS_NAMES), class_names=CLASS_NAMES, **shared)
+        arch: Detector.from_config(cfg, arch=arch, num_classes=len(CLASS_NAMES), class_names=CLASS_NAMES)
         for arch in cfg.models
     }
 
@@ -78,13 +52,20 @@ def score(y_true: np.ndarray, pred: np.ndarray) -> float:
     return coco_map(y_true, pred)
 
 
-def merge_folds(tests: list[np.ndarray]) -> np.ndarray:
+def merge_folds(tests: list[np.ndarray], cfg: Config | None = None) -> np.ndarray:
     """The fold models' test boxes fused by WBF (the runner's hook instead of averaging arrays)."""
-    return _merge_folds(tests, iou_thr=WBF_IOU)
+    return _merge_folds(tests, iou_thr=_wbf_iou(cfg))
 
 
-def blend(oofs: dict[str, np.ndarray], tests: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray) -> dict:
+def blend(
+    oofs: dict[str, np.ndarray],
+    tests: dict[str, np.ndarray],
+    y: np.ndarray,
+    folds: np.ndarray,
+    cfg: Config | None = None,
+) -> dict:
     """WBF of all models when it beats the best single model on OOF mAP, else the best single model."""
+    iou = _wbf_iou(cfg)
     mask = folds >= 0
     names = list(oofs)
     single = {n: score(y[mask], oofs[n][mask]) for n in names}
@@ -98,7 +79,7 @@ def blend(oofs: dict[str, np.ndarray], tests: dict[str, np.ndarray], y: np.ndarr
             "score": single[best],
             "equal_score": single[best],
         }
-    fused = fuse_rows([oofs[n][mask] for n in names], iou_thr=WBF_IOU)
+    fused = fuse_rows([oofs[n][mask] for n in names], iou_thr=iou)
     fused_oof = np.full((len(y), fused.shape[1]), np.nan)
     fused_oof[mask] = fused
     equal = score(y[mask], fused)
@@ -107,7 +88,7 @@ def blend(oofs: dict[str, np.ndarray], tests: dict[str, np.ndarray], y: np.ndarr
             "weights": {n: 1 / len(names) for n in names},
             "oof": fused_oof,
             "equal_score": equal,
-            "test": fuse_rows([tests[n] for n in names], iou_thr=WBF_IOU),
+            "test": fuse_rows([tests[n] for n in names], iou_thr=iou),
             "score": equal,
         }
     return out | {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -61,43 +62,18 @@ class Detector(BaseEstimator):
         seed: int = 0,
         device: str | None = None,
     ) -> None:
-        self.arch = arch
-        self.num_classes = num_classes
-        self.class_names = class_names
-        self.image_size = image_size
-        self.pretrained = pretrained
-        self.pretrained_file = pretrained_file
-        self.anchor_sizes = anchor_sizes
-        self.anchor_ratios = anchor_ratios
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.schedule = schedule
-        self.warmup = warmup
-        self.ema_decay = ema_decay
-        self.grad_clip = grad_clip
-        self.precision = precision
-        self.channels_last = channels_last
-        self.hflip = hflip
-        self.scale = scale
-        self.translate = translate
-        self.affine_p = affine_p
-        self.color = color
-        self.tta = tta
-        self.wbf_iou = wbf_iou
-        self.score_thresh = score_thresh
-        self.nms_thresh = nms_thresh
-        self.max_detections = max_detections
-        self.eval_every = eval_every
-        self.valid_loss = valid_loss
-        self.cache_mb = cache_mb
-        self.num_workers = num_workers
-        self.plot_images = plot_images
-        self.seed = seed
-        self.device = device
+        for name, value in locals().items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    @classmethod
+    def from_config(cls, cfg: Any, **overrides: Any) -> Detector:
+        """A Detector from a competition's Config (a DetectionRecipe): every parameter the Config declares by name,
+        then `overrides` (what is not a Config field: the arch per model, the classes)."""
+        from pipeline.detection.recipe import recipe_params
+
+        names = [n for n in inspect.signature(cls).parameters if n not in overrides]
+        return cls(**recipe_params(cfg, names), **overrides)
 
     # --- fitting -------------------------------------------------------------------------------------------------
     def _runtime(self, context: Any) -> Any:
@@ -182,22 +158,7 @@ class Detector(BaseEstimator):
                 value = float(score(v_y, pred)) if score is not None else res["mAP"]
                 return value, res | {"pred": pred}
 
-        cfg = DetTrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            schedule=self.schedule,
-            warmup=self.warmup,
-            ema_decay=self.ema_decay,
-            grad_clip=self.grad_clip,
-            eval_every=self.eval_every,
-            valid_loss=self.valid_loss,
-            num_workers=self.num_workers,
-            seed=self.seed,
-        )
+        cfg = DetTrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DetTrainConfig)})
         trainer = DetTrainer(cfg, rt, evaluate)
         t0 = time.perf_counter()
         self.model_ = trainer.fit(model, train, valid)

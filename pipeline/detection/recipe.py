@@ -1,0 +1,48 @@
+"""DetectionRecipe: the training knobs a detection competition's Config declares, read by Detector.from_config.
+
+A competition's Config extends DetectionRecipe (dataclass inheritance keeps flat `--set` keys) and redeclares the
+defaults of its own recipe; any other Detector parameter it declares by name is passed on too. Fields that are not
+Detector parameters (the arch list, folds, the split to predict) are the competition's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DetectionRecipe:
+    """What a detection recipe sets: weights, input size, anchors, optimisation, augmentation, TTA and box output.
+
+    The defaults are Detector's.
+    """
+
+    pretrained: str = "none"  # none | coco (the detector, from the torch hub cache) | imagenet (its backbone)
+    pretrained_file: str | None = None  # a local state dict instead
+    image_size: int = 640  # longest side, pixels
+    anchor_sizes: tuple[float, ...] | None = None  # None: the arch's own anchors
+    anchor_ratios: tuple[float, ...] | None = None
+    epochs: int = 12
+    batch_size: int = 4
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    weight_decay: float = 1e-4
+    warmup: float = 0.1
+    ema_decay: float = 0.0
+    hflip: float = 0.5
+    scale: float = 0.25
+    translate: float = 0.1
+    affine_p: float = 0.5
+    color: float = 0.5
+    tta: bool = True  # horizontal-flip TTA, views fused by WBF
+    wbf_iou: float = 0.55
+    score_thresh: float = 0.01  # low: COCO mAP rewards recall at low confidence
+    max_detections: int = 100
+    valid_loss: bool = True
+
+
+def recipe_params(cfg: Any, names: list[str]) -> dict[str, Any]:
+    """The estimator parameters among `names` that cfg declares, lists as tuples."""
+    out = {n: getattr(cfg, n) for n in names if hasattr(cfg, n)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
