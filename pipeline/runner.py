@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic, plan
+from pipeline import atomic, distributed, plan
 from pipeline.config import config_dict, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datasets import resolve_data
@@ -32,7 +32,6 @@ from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_com
 from pipeline.runlog import RunLog, interactive, progress
 from pipeline.sample_preset import sample_config
 from pipeline.stages import FittedRun, finish_run
-from pipeline.vision import distributed
 from pipeline.weights import prepare_for_run
 
 

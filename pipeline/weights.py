@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from pipeline import distributed
 from pipeline.contract import ContractError
 from pipeline.weight_sources import (
     Need,
@@ -332,8 +333,6 @@ def _place_hf(folder: Path, e: dict[str, Any]) -> Path:
 def prepare_for_run(opts: Any, models: dict[str, Any]) -> list[Need]:
     """The runner's check before any data is extracted or a run folder made: the weights of the selected models,
     present (or downloaded now), else a ContractError that prints the `weights` command fixing it."""
-    from pipeline.vision import distributed
-
     try:
         needs = needs_of(models, sample=opts.sample)
     except ValueError as e:  # an unknown arch or pretrained setting

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from toy import make_toy
 
-from pipeline.vision.distributed import epoch_order, shard_indices
+from pipeline.distributed import epoch_order, shard_indices
 
 ROOT = Path(__file__).resolve().parent.parent
 # Measured on the sample (2 cores): 2 processes vs 1 differ by 0.006 in OOF probabilities, as much as two
@@ -91,8 +91,8 @@ def _worker(local_rank: int, world: int, port: int, toy: str, workdir: str) -> N
     import torch
     from torch import nn
 
+    from pipeline import distributed
     from pipeline.contract import ContractError
-    from pipeline.vision import distributed
     from pipeline.vision.data import ImageDataset, make_loader
 
     torch.set_num_threads(1)

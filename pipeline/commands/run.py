@@ -89,10 +89,10 @@ def _models(args: argparse.Namespace) -> list[str] | None:
 def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (heavy import kept lazy)
     """The saved options of the run to resume, with what may change; anything that would change the meaning of the
     saved folds and predictions is refused, naming the option and both values."""
+    from pipeline import distributed
     from pipeline.config import config_dict, resolve_config
     from pipeline.contract import load_competition, resolve_competition_path
     from pipeline.runner import RunOptions
-    from pipeline.vision import distributed
 
     run_dir = Path(args.resume)
 
@@ -203,8 +203,8 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
 
 def main(args: argparse.Namespace) -> int:
     """Run and print the summary (under torchrun: join the process group first, see docs/distributed.md)."""
+    from pipeline import distributed
     from pipeline.runner import run
-    from pipeline.vision import distributed
 
     distributed.init_from_env()
     run(options_from_args(args))

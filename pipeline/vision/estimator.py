@@ -11,8 +11,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from pipeline import distributed
 from pipeline.contract import ContractError
-from pipeline.vision import distributed
 
 
 class ImageClassifier(ClassifierMixin, BaseEstimator):
@@ -26,7 +26,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device.
     """
 
-    supports_ddp = True  # under torchrun every rank trains it together (pipeline/vision/distributed.py)
+    supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
 
     def __init__(
         self,
