@@ -138,10 +138,8 @@ def models(cfg: Any) -> dict[str, Any]:
     from xgboost import XGBRegressor
 
     factories = {
-        "lasso": lambda: Lasso(alpha=cfg.lasso_alpha, max_iter=50000, random_state=0),
-        "elasticnet": lambda: ElasticNet(
-            alpha=cfg.enet_alpha, l1_ratio=cfg.enet_l1_ratio, max_iter=50000, random_state=0
-        ),
+        "lasso": lambda: Lasso(alpha=cfg.lasso_alpha, max_iter=50000),
+        "elasticnet": lambda: ElasticNet(alpha=cfg.enet_alpha, l1_ratio=cfg.enet_l1_ratio, max_iter=50000),
         "ridge": lambda: Ridge(alpha=cfg.ridge_alpha),
         "kernel_ridge": lambda: KernelRidge(
             alpha=cfg.krr_alpha, kernel="polynomial", degree=cfg.krr_degree, coef0=cfg.krr_coef0
@@ -155,7 +153,6 @@ def models(cfg: Any) -> dict[str, Any]:
             min_samples_leaf=15,
             min_samples_split=10,
             loss="huber",
-            random_state=0,
         ),
         "lightgbm": lambda: LGBMRegressor(
             objective="regression",
@@ -168,7 +165,6 @@ def models(cfg: Any) -> dict[str, Any]:
             colsample_bytree=0.2319,
             min_child_samples=6,
             min_child_weight=11,
-            random_state=0,
             n_jobs=1,  # see below
             verbose=-1,
             deterministic=True,
@@ -184,7 +180,6 @@ def models(cfg: Any) -> dict[str, Any]:
             reg_alpha=0.464,
             reg_lambda=0.8571,
             subsample=0.5213,
-            random_state=0,
             # 1460 rows are too few to share: on 2 cores with other jobs running, 2 threads made LightGBM folds take
             # 14-57 s instead of 3-5 s (the runner leaves n_jobs=1 alone; --jobs applies to larger models)
             n_jobs=1,
