@@ -26,6 +26,7 @@ OPTIONAL = (
     "SUBMISSION_FILE",
     "SUBMIT_CLOSED",
     "CALIBRATE",
+    "CODE_COMPETITION",  # True: Kaggle scores a notebook, not a file; `push` reports the version to submit
 )
 # Values of a competition's CALIBRATE: post-blend calibration fitted on OOF predictions (pipeline/calibration.py).
 CALIBRATIONS = ("temperature",)
