@@ -29,10 +29,9 @@ ENGINEERING = (
 
 
 @dataclass(frozen=True)
-class ImageRecipe:
-    """What every image-classification recipe sets; the defaults are ImageClassifier's."""
+class TrainKnobs:
+    """The optimisation knobs every image recipe sets; the trainer's TrainConfig extends them with the rest."""
 
-    pretrained: bool = False
     epochs: int = 10
     batch_size: int = 128
     optimizer: str = "sgd"
@@ -44,6 +43,13 @@ class ImageRecipe:
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     ema_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class ImageRecipe(TrainKnobs):
+    """What every image-classification recipe sets; the defaults are ImageClassifier's."""
+
+    pretrained: bool = False
     tta: tuple[str, ...] = ("hflip",)
     folds: int = 5
     holdout: float = 0.0  # > 0: one validation split of this fraction instead of k folds

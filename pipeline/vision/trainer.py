@@ -28,27 +28,17 @@ from pipeline.training.schedules import lr_factor
 from pipeline.vision.data import BatchNormalizer, ImageDataset, make_loader
 from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
 from pipeline.vision.mix import Mixer, soft_targets
+from pipeline.vision.recipe import TrainKnobs
 
 
-@dataclass
-class TrainConfig:
-    """Everything that shapes training; built by the estimator from its params."""
+@dataclass(frozen=True)
+class TrainConfig(TrainKnobs):
+    """Everything that shapes training: the recipe's knobs plus the rest; built by the estimator from its params."""
 
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = True
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    warmup: float = 0.2
     final_lr: float = 0.0
-    label_smoothing: float = 0.0
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
     mix_prob: float = 1.0
-    ema_decay: float = 0.0
     ema_every: int = 1
     accum_steps: int = 1
     grad_clip: float | None = None
