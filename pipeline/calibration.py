@@ -68,7 +68,7 @@ def calibrate(
     """Fit `method` on the OOF rows in mask; return (oof, test, info), calibrated only if the OOF score improves.
 
     The score that decides is out of fold: with `nested` (per fold: its held-out row indices `held`, and the rows
-    `fit` with the blended predictions `fit_pred` it was fitted on, see pipeline.ensemble.nested_blend), each fold's
+    `fit` with the blended predictions `fit_pred` it was fitted on, see pipeline.blend.nested_blend), each fold's
     rows are calibrated with a temperature fitted on the other folds only; without it (fewer than two scored groups)
     the in-sample score decides and info says `out_of_fold: false`. The temperature for the test predictions is
     fitted on all OOF rows.

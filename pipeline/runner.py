@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic, distributed, plan
+from pipeline import atomic, distributed
+from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datasets import resolve_data
@@ -78,7 +79,7 @@ class RunState:
     log: RunLog
     device: str
     folds: np.ndarray  # fold index per training row (saved as folds.npy)
-    budget: plan.Budget
+    budget: Budget
     jobs: int  # threads for tabular models
     t_start: float  # time.monotonic() when the run began
 
@@ -232,7 +233,7 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
         log=log,
         device=device,
         folds=folds,
-        budget=plan.Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds))),
+        budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds))),
         jobs=opts.jobs or default_jobs(),
         t_start=t_start,
     )
@@ -365,7 +366,7 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
     fit: Callable[[], Any] = functools.partial(_fit_part, state, job)
     if state.budget.deadline is not None and have_complete and not accepts_context(job.estimator):
         # Tabular fits cannot be cut short: run them where the runner can stop waiting.
-        fit = functools.partial(plan.call_with_deadline, fit, state.budget.remaining())
+        fit = functools.partial(call_with_deadline, fit, state.budget.remaining())
     part = distributed.from_main(fit) if job.solo else fit()
     if part is None:
         return None, "a fold did not finish before the time limit"

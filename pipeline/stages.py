@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from pipeline import atomic, stacking
+from pipeline.blend import blend, fit_weights, nested_blend
 from pipeline.contract import Data, competition_name
-from pipeline.ensemble import blend, fit_weights, nested_blend
 from pipeline.folds import scored_rows
 from pipeline.report import print_summary
 from pipeline.runlog import RunLog
@@ -41,7 +41,7 @@ def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[s
     """Blend weights on OOF rows; scores of the blend, the equal-weight mean and the best single model.
 
     "score" and "oof" are out of fold: each fold's rows blended with weights fitted on the other folds' OOF rows
-    (pipeline.ensemble.nested_blend); "in_sample_score" is the blend with the final weights scored on the very rows
+    (pipeline.blend.nested_blend); "in_sample_score" is the blend with the final weights scored on the very rows
     they were fitted on (optimistic, kept for comparison). "weights" and "test" use weights fitted on all OOF rows.
     """
     mask = scored_rows(folds)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.blend import blend, fit_weights
 from pipeline.contract import Metric
-from pipeline.ensemble import blend, fit_weights
 
 
 def rmse(y: np.ndarray, p: np.ndarray) -> float:
@@ -81,7 +81,7 @@ def test_blend_cv_is_out_of_fold_weights_fitted_on_the_other_folds() -> None:
 
 
 def test_a_single_holdout_is_split_for_the_out_of_fold_blend() -> None:
-    from pipeline.ensemble import nesting_groups
+    from pipeline.blend import nesting_groups
     from pipeline.stages import blend_results
 
     y, oofs = noisy_models()

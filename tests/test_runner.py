@@ -73,8 +73,8 @@ def test_same_seed_same_oof_and_other_seed_other_folds(toy: str) -> None:
 
 def nested_blend_score(run_dir: Path, models: list[str], y: np.ndarray, score) -> float:
     """The blend scored out of fold, recomputed independently: weights for each fold fitted on the other folds."""
+    from pipeline.blend import blend, fit_weights
     from pipeline.contract import Metric
-    from pipeline.ensemble import blend, fit_weights
 
     folds = np.load(run_dir / "folds.npy")
     oofs = {m: np.load(run_dir / "oof" / f"{m}.npy") for m in models}
@@ -169,8 +169,8 @@ def test_ensemble_of_saved_runs_and_refusal_of_different_folds(toy: str) -> None
     oofs = {n: np.load(d / "oof" / f"{n.split('/')[1]}.npy") for n, d in zip(names, (a, b), strict=True)}
     folds = np.load(ens / "folds.npy")
     assert np.array_equal(folds, np.load(a / "folds.npy"))
+    from pipeline.blend import blend, fit_weights
     from pipeline.contract import Metric
-    from pipeline.ensemble import blend, fit_weights
 
     pred = np.zeros_like(oofs[names[0]])
     for f in np.unique(folds):
