@@ -10,7 +10,7 @@ from competitions.dog_breeds.data import load, score, validate, write_submission
 from competitions.dog_breeds.recipe import models, search_space, transforms
 from competitions.dog_breeds.sample import write_sample
 from pipeline.contract import Metric
-from pipeline.vision.recipe import ImageRecipe
+from pipeline.vision.recipe import FineTuneRecipe
 
 KAGGLE_SLUG = "dog-breed-identification"
 METRIC = Metric("log_loss", greater_is_better=False)
@@ -21,33 +21,20 @@ CALIBRATE = "temperature"
 
 
 @dataclass(frozen=True)
-class Config(ImageRecipe):
+class Config(FineTuneRecipe):
     """One GPU: ConvNeXt-S (ImageNet-22k, fine-tuned on 1k at 384 px) fine-tuned at 384 px with AdamW, a frozen first
     epoch, layer-wise lr decay, crop/flip/colour augmentation and flip TTA; 5 stratified folds."""
 
     arch: str = "convnext_small.fb_in22k_ft_in1k_384"
-    pretrained: bool = True
     pretrained_file: str | None = None  # a local timm checkpoint instead of downloading (offline machines)
-    num_classes: int = 0  # 0: the breeds in the data (stratified folds put every breed in every training fold)
     image_size: int = 384
     drop_path: float = 0.2
     epochs: int = 8
     batch_size: int = 32
-    optimizer: str = "adamw"
     lr: float = 1e-4
-    weight_decay: float = 0.05
-    schedule: str = "cosine"
-    warmup: float = 0.1
     label_smoothing: float = 0.1  # underconfident predictions are what the temperature then corrects
     accum_steps: int = 1
-    grad_clip: float = 1.0  # 0: off
-    freeze_epochs: int = 1  # epochs training the new head only, so its random start does not wreck the backbone
-    freeze_bn: bool = True
-    layer_decay: float | None = 0.8  # lr factor per block from the head down: early layers stay close to ImageNet
-    backbone_lr: float = 1.0
-    crop_scale: float = 0.35  # RandomResizedCrop's smallest area fraction
-    color_jitter: float = 0.2  # brightness/contrast/saturation strength; 0: off
-    check_images: bool = True  # read every image header in load (about 0.1 ms each) to fail before training
+    crop_scale: float = 0.35
 
 
 PRESETS: dict[str, dict[str, Any]] = {

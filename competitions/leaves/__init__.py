@@ -11,7 +11,7 @@ from competitions.leaves.recipe import models, search_space, transforms
 from competitions.leaves.sample import write_sample
 from competitions.leaves.species import SPECIES
 from pipeline.contract import Metric
-from pipeline.vision.recipe import ImageRecipe
+from pipeline.vision.recipe import FineTuneRecipe
 
 KAGGLE_SLUG = "classify-leaves"
 METRIC = Metric("accuracy", greater_is_better=True)
@@ -20,36 +20,19 @@ EXPECTED_FILES = ["train.csv", "test.csv", "sample_submission.csv", "images"]
 
 
 @dataclass(frozen=True)
-class Config(ImageRecipe):
+class Config(FineTuneRecipe):
     """One GPU: ConvNeXt-T (ImageNet-22k) and ResNeSt-50 (the family that topped this competition) fine-tuned at
     224 px with AdamW, a frozen first epoch, layer-wise lr decay, CutMix, flips and rotations, flip TTA; 5 stratified
     folds of each, blended on their OOF predictions."""
 
     archs: tuple[str, ...] = ("convnext_tiny.fb_in22k_ft_in1k", "resnest50d.in1k")
-    pretrained: bool = True
     pretrained_files: tuple[str, ...] = ()  # local timm checkpoints, one per arch (offline machines); empty: download
-    num_classes: int = 0  # 0: the species in train.csv (stratified folds put each in every training fold)
-    image_size: int = 224
-    drop_path: float = 0.1
     epochs: int = 15
     batch_size: int = 64
-    optimizer: str = "adamw"
     lr: float = 2e-4
-    weight_decay: float = 0.05
-    schedule: str = "cosine"
-    warmup: float = 0.1
-    label_smoothing: float = 0.1
     cutmix_alpha: float = 1.0
     mix_prob: float = 0.5  # share of batches that get CutMix
-    grad_clip: float = 1.0  # 0: off
-    freeze_epochs: int = 1  # epochs training the new head only
-    freeze_bn: bool = True
-    layer_decay: float | None = 0.8
-    backbone_lr: float = 1.0
-    crop_scale: float = 0.5  # RandomResizedCrop's smallest area fraction
-    color_jitter: float = 0.2  # 0: off
     tta: tuple[str, ...] = ("hflip", "vflip")
-    check_images: bool = True  # read every image header in load (about 0.1 ms each) to fail before training
 
 
 PRESETS: dict[str, dict[str, Any]] = {

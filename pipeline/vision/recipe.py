@@ -55,6 +55,32 @@ class ImageRecipe(TrainKnobs):
     holdout: float = 0.0  # > 0: one validation split of this fraction instead of k folds
 
 
+@dataclass(frozen=True)
+class FineTuneRecipe(ImageRecipe):
+    """Fine-tuning a pretrained backbone (docs/finetuning.md): AdamW, cosine, a frozen first epoch, layer-wise lr decay.
+
+    image_size, crop_scale and color_jitter are for the competition's transforms, check_images for its load().
+    """
+
+    pretrained: bool = True
+    num_classes: int = 0  # 0: the classes in the data
+    image_size: int = 224
+    drop_path: float = 0.1
+    optimizer: str = "adamw"
+    weight_decay: float = 0.05
+    schedule: str = "cosine"
+    warmup: float = 0.1
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0  # 0: off
+    freeze_epochs: int = 1  # epochs training the new head only, so its random start does not wreck the backbone
+    freeze_bn: bool = True
+    layer_decay: float | None = 0.8  # lr factor per block from the head down: early layers stay close to ImageNet
+    backbone_lr: float = 1.0
+    crop_scale: float = 0.5  # RandomResizedCrop's smallest area fraction
+    color_jitter: float = 0.2  # colour augmentation strength; 0: off
+    check_images: bool = True  # read every image header in load (about 0.1 ms each) to fail before training
+
+
 def recipe_params(cfg: Any, names: list[str]) -> dict[str, Any]:
     """The estimator parameters among `names` that cfg declares, with 0 -> None where 0 means off, sequences as
     tuples and `drop_path` (a Config field) as timm's model_kwargs."""
