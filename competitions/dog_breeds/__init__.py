@@ -10,7 +10,7 @@ from competitions.dog_breeds.data import load, score, validate, write_submission
 from competitions.dog_breeds.recipe import models, search_space, transforms
 from competitions.dog_breeds.sample import write_sample
 from pipeline.contract import Metric
-from pipeline.vision.recipe import FineTuneRecipe
+from pipeline.vision.recipe import SCRATCH_SAMPLE, FineTuneRecipe
 
 KAGGLE_SLUG = "dog-breed-identification"
 METRIC = Metric("log_loss", greater_is_better=False)
@@ -42,20 +42,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 32 px, 2 folds; the same estimator, fine-tuning policy code, calibration and submission as the real recipe
     "sample": {
         "arch": "test_resnet",
-        "pretrained": False,
         "pretrained_file": None,
-        "image_size": 32,
-        "drop_path": 0.0,
         "epochs": 10,
-        "batch_size": 16,
-        "lr": 3e-3,
-        "weight_decay": 0.01,
-        "label_smoothing": 0.0,
-        "freeze_epochs": 0,
-        "layer_decay": None,
-        "crop_scale": 0.6,
-        "tta": ["hflip"],
-        "folds": 2,
+        **SCRATCH_SAMPLE,
     },
     # 2-core CPU (not measured here: no pretrained weights offline): a linear probe on EfficientNet-B0's ImageNet
     # features (ImageNet-1k holds 118 of the 120 breeds), 224 px, one 10% holdout

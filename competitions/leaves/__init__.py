@@ -11,7 +11,7 @@ from competitions.leaves.recipe import models, search_space, transforms
 from competitions.leaves.sample import write_sample
 from competitions.leaves.species import SPECIES
 from pipeline.contract import Metric
-from pipeline.vision.recipe import FineTuneRecipe
+from pipeline.vision.recipe import SCRATCH_SAMPLE, FineTuneRecipe
 
 KAGGLE_SLUG = "classify-leaves"
 METRIC = Metric("accuracy", greater_is_better=True)
@@ -40,21 +40,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 32 px, 2 folds, blended on OOF like the real pair
     "sample": {
         "archs": ["test_resnet", "test_convnext"],
-        "pretrained": False,
         "pretrained_files": [],
-        "image_size": 32,
-        "drop_path": 0.0,
         "epochs": 10,
-        "batch_size": 16,
-        "lr": 3e-3,
-        "weight_decay": 0.01,
-        "label_smoothing": 0.0,
         "cutmix_alpha": 0.0,
-        "freeze_epochs": 0,
-        "layer_decay": None,
-        "crop_scale": 0.6,
-        "tta": ["hflip"],
-        "folds": 2,
+        **SCRATCH_SAMPLE,
     },
     # 2-core CPU (not measured here: no pretrained weights offline): two small ImageNet backbones at 160 px, a few
     # epochs, one 10% holdout

@@ -81,6 +81,24 @@ class FineTuneRecipe(ImageRecipe):
     check_images: bool = True  # read every image header in load (about 0.1 ms each) to fail before training
 
 
+# The --sample preset of a fine-tuning recipe (under the competition's own keys: its arch, epochs): a tiny timm
+# test network from random init (no download) at 32 px, plain training without the fine-tuning policy, 2 folds
+SCRATCH_SAMPLE: dict[str, Any] = {
+    "pretrained": False,
+    "image_size": 32,
+    "drop_path": 0.0,
+    "batch_size": 16,
+    "lr": 3e-3,
+    "weight_decay": 0.01,
+    "label_smoothing": 0.0,
+    "freeze_epochs": 0,
+    "layer_decay": None,
+    "crop_scale": 0.6,
+    "tta": ["hflip"],
+    "folds": 2,
+}
+
+
 def recipe_params(cfg: Any, names: list[str]) -> dict[str, Any]:
     """The estimator parameters among `names` that cfg declares, with 0 -> None where 0 means off, sequences as
     tuples and `drop_path` (a Config field) as timm's model_kwargs."""
