@@ -11,9 +11,9 @@ import numpy as np
 from pipeline.atomic import read_json, write_npy
 from pipeline.config import apply_overrides
 from pipeline.contract import ContractError, load_competition
+from pipeline.finish import FittedRun, finish_run
 from pipeline.runfolder import new_run_dir
 from pipeline.runlog import RunLog
-from pipeline.stages import FittedRun, finish_run
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Three steps: `_prepare` (config, models, weights and data, every check that can refuse them, then the run folder and
 its folds: a RunState), `_fit_model` (one model over the folds, one FoldJob per fold, each kept as a part file so a
-run resumes fold by fold) and `finish_run` (pipeline/stages.py: blend, stack, calibrate, submission, summary).
+run resumes fold by fold) and `finish_run` (pipeline/finish.py: blend, stack, calibrate, submission, summary).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datasets import resolve_data
+from pipeline.finish import FittedRun, finish_run
 from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
 from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds
 from pipeline.imagefiles import image_paths, verify_images
@@ -32,7 +33,6 @@ from pipeline.modelstore import save_fold_model
 from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress
 from pipeline.sample_preset import sample_config
-from pipeline.stages import FittedRun, finish_run
 from pipeline.weights import prepare_for_run
 
 

@@ -13,8 +13,8 @@ from toy import TOY, make_toy
 
 from pipeline.calibration import apply_temperature, calibrate, fit_temperature, normalise
 from pipeline.contract import ContractError, Metric, load_competition
+from pipeline.finish import _fold_blends, calibrate_blend
 from pipeline.runlog import RunLog
-from pipeline.stages import _fold_blends, calibrate_blend
 
 LOG_LOSS = Metric("log_loss", greater_is_better=False)
 

@@ -62,7 +62,7 @@ def noisy_models(n: int = 300, seed: int = 2) -> tuple[np.ndarray, dict[str, np.
 
 
 def test_blend_cv_is_out_of_fold_weights_fitted_on_the_other_folds() -> None:
-    from pipeline.stages import blend_results
+    from pipeline.finish import blend_results
 
     y, oofs = noisy_models()
     folds = np.arange(len(y)) % 4
@@ -82,7 +82,7 @@ def test_blend_cv_is_out_of_fold_weights_fitted_on_the_other_folds() -> None:
 
 def test_a_single_holdout_is_split_for_the_out_of_fold_blend() -> None:
     from pipeline.blend import nesting_groups
-    from pipeline.stages import blend_results
+    from pipeline.finish import blend_results
 
     y, oofs = noisy_models()
     folds = np.where(np.arange(len(y)) < 200, -1, 0)  # 200 training-only rows, 100 holdout rows

@@ -21,8 +21,8 @@ import pytest
 
 from pipeline.config import config_dict
 from pipeline.contract import load_competition
+from pipeline.finish import validate_for
 from pipeline.sample_preset import sample_config, sample_preset
-from pipeline.stages import validate_for
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPETITIONS = ["house_prices", "cifar10", "dog_breeds", "leaves", "cowboy_outfits"]

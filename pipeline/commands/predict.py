@@ -124,9 +124,9 @@ def predict_run(
     """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
     from pipeline import stacking
     from pipeline.datasets import resolve_data
+    from pipeline.finish import blend_results, calibrate_blend, write_validated_submission
     from pipeline.runlog import RunLog
     from pipeline.runner import check_data
-    from pipeline.stages import blend_results, calibrate_blend, write_validated_submission
 
     run_dir = Path(run_dir)
     module, cfg, summary = load_run(run_dir)

@@ -116,7 +116,7 @@ def revalidate(module: ModuleType, run_dir: Path, summary: dict[str, Any], path:
         if sample is not None and not hasattr(module, "validate") and not _has_text_columns(sample):
             validate_submission(path, sample)
             return
-        from pipeline.stages import validate_for
+        from pipeline.finish import validate_for
 
         validate_for(module, module.load(_saved_config(module, run_dir), data_dir), path)
     except SubmissionError as e:

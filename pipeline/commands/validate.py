@@ -22,7 +22,7 @@ def main(args: argparse.Namespace) -> int:
     """Exit 0 with 'valid: N rows, ...' or raise the submission error (exit 2 through the CLI)."""
     from pipeline.contract import competition_name, load_competition
     from pipeline.datasets import resolve_data
-    from pipeline.stages import validate_for
+    from pipeline.finish import validate_for
     from pipeline.submission import describe_valid
 
     module = load_competition(args.competition)

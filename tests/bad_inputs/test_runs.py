@@ -187,7 +187,7 @@ def test_failed_run_is_marked_and_shown(work, tmp_path, capsys) -> None:
 
 def test_a_bug_in_write_submission_leaves_no_pending_file(tmp_path) -> None:
     from pipeline.contract import Data
-    from pipeline.stages import write_validated_submission
+    from pipeline.finish import write_validated_submission
 
     class Module:
         def write_submission(data, pred, path):  # noqa: N805 - a module stand-in
