@@ -5,20 +5,25 @@ tests/conftest.py registers this module as a plugin, so its fixtures (stub, no_s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
 import os
+import sys
 import time
 import types
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kaggle_stub import Competition, KaggleStub
 
 from pipeline import contract
 from pipeline.contract import Metric
+from pipeline.kaggle import io as kaggle_io
 
 SECRET = "k3y-7f3c9a1e5b2d4c6e"  # the API key: must never appear in any output or file the framework writes
 TOKEN = "KGAT_tok-91b2c3d4e5f60718"  # a new-style access token, same rule
@@ -72,6 +77,10 @@ def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     server = KaggleStub(username="stub-user", key=SECRET, token=TOKEN).start()
     server.competitions[SLUG] = Competition(zip_bytes=competition_zip(), title="Toy")
     monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD, server.url)
+    # Each test signs in afresh: no client signed in by an earlier test (against an earlier stand-in) is reused.
+    monkeypatch.setattr(kaggle_io, "_signed_in", {})
+    if "kaggle" in sys.modules:
+        monkeypatch.setattr(sys.modules["kaggle"], "api", None, raising=False)
     yield server
     server.stop()
     assert server.violations == [], server.violations  # no credentials ever reached the storage host
@@ -129,11 +138,28 @@ def toy_module(**extra: object) -> types.ModuleType:
 
 
 @pytest.fixture
-def toy(stub: KaggleStub, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+def toy(stub: KaggleStub, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
     """The toy competition, loaded by the CLI for any competition argument."""
     module = toy_module()
-    monkeypatch.setattr(contract, "load_competition", lambda spec: module)
-    return module
+    with redirected_loader(monkeypatch, lambda spec: module):
+        yield module
+
+
+@contextlib.contextmanager
+def redirected_loader(monkeypatch: pytest.MonkeyPatch, fake: Any) -> Iterator[None]:
+    """Point the CLI's competition loader at `fake` for one test, and take it back everywhere afterwards.
+
+    A module first imported during the test (`from pipeline.contract import load_competition`) binds the fake for
+    good, which monkeypatch would not undo: every such binding is given the real loader back at the end.
+    """
+    real = contract.load_competition
+    monkeypatch.setattr(contract, "load_competition", fake)
+    try:
+        yield
+    finally:
+        for mod in list(sys.modules.values()):
+            if getattr(mod, "load_competition", None) is fake and mod is not contract:
+                mod.load_competition = real
 
 
 def make_run(

@@ -25,6 +25,7 @@ from kaggle_fixtures import (  # noqa: E402
     competition_zip,
     make_run,
     no_secret_anywhere,
+    redirected_loader,
     toy_module,
 )
 from kaggle_stub import Competition, KaggleStub, subprocess_env  # noqa: E402
@@ -262,15 +263,15 @@ def test_sample_run_and_invalid_file_are_refused(toy, stub: KaggleStub, capsys) 
 
 def test_no_run_and_closed_competition(stub: KaggleStub, monkeypatch, capsys) -> None:
     module = toy_module()
-    monkeypatch.setattr(contract, "load_competition", lambda spec: module)
-    assert cli.main(["submit", "competitions/toy"]) == 2
-    assert "No finished run of toy" in capsys.readouterr().err
-    module.SUBMIT_CLOSED = "This competition was scored on CodaLab, which is closed."
-    run = make_run("20250101-100000")
-    assert cli.main(["submit", "competitions/toy"]) == 2
-    err = capsys.readouterr().err
-    assert "CodaLab" in err and str(run / "submission.csv") in err
-    assert stub.requests == []
+    with redirected_loader(monkeypatch, lambda spec: module):
+        assert cli.main(["submit", "competitions/toy"]) == 2
+        assert "No finished run of toy" in capsys.readouterr().err
+        module.SUBMIT_CLOSED = "This competition was scored on CodaLab, which is closed."
+        run = make_run("20250101-100000")
+        assert cli.main(["submit", "competitions/toy"]) == 2
+        err = capsys.readouterr().err
+        assert "CodaLab" in err and str(run / "submission.csv") in err
+        assert stub.requests == []
 
 
 def test_submissions_table_joins_scores_to_runs(toy, stub: KaggleStub, capsys, monkeypatch) -> None:
