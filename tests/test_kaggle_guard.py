@@ -13,7 +13,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import conftest  # noqa: E402
+import network_guard as conftest  # noqa: E402
 from kaggle_fixtures import REPO, SECRET, SLUG  # noqa: E402
 from kaggle_stub import DENIED_403, PAGE, KaggleStub  # noqa: E402
 
@@ -23,8 +23,8 @@ def test_guard_refuses_non_loopback_and_allows_loopback() -> None:
         s.connect(("192.0.2.1", 443))  # TEST-NET-1: never reached
     with socket.socket(socket.AF_INET6) as s, pytest.raises(conftest.NetworkGuardError):
         s.connect(("2001:db8::1", 443, 0, 0))
-    assert conftest._blocked == ["192.0.2.1:443", "2001:db8::1:443"]
-    conftest._blocked.clear()  # this test meant to; any other test doing so fails at teardown
+    assert conftest.blocked == ["192.0.2.1:443", "2001:db8::1:443"]
+    conftest.blocked.clear()  # this test meant to; any other test doing so fails at teardown
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
@@ -43,8 +43,8 @@ def test_a_real_kaggle_endpoint_never_gets_the_key(stub: KaggleStub, monkeypatch
     monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD, "http://203.0.113.7")  # broken patch
     with pytest.raises(KaggleError, match="cannot reach Kaggle"):
         list_submissions(SLUG)
-    assert conftest._blocked == ["203.0.113.7:80"]
-    conftest._blocked.clear()
+    assert conftest.blocked == ["203.0.113.7:80"]
+    conftest.blocked.clear()
     assert SECRET  # the request carrying it never left the machine
 
 
