@@ -178,6 +178,7 @@ class Boosted(BaseEstimator):
             **params,
         )
         model.fit(E, y, eval_set=[(E_va, y_va)], verbose=False)
+        model.set_params(callbacks=None)  # the deadline closure is fit-time only; the fitted model must pickle
         best = getattr(model, "best_iteration", None)
         return model, int(best + 1 if best is not None else self.n_estimators)
 
