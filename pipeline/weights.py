@@ -10,7 +10,6 @@ Two caches, the libraries' own, so the normal code path finds what was put there
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pipeline import distributed
+from pipeline.archives import sha256
 from pipeline.contract import ContractError
 from pipeline.weight_sources import (
     Need,
@@ -194,14 +194,6 @@ def _download_url(url: str, progress: bool) -> Path:
     except OSError as e:
         raise ContractError(f"download of {source} failed: {e}") from None
     return dest
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export(needs: list[Need], dest: Path) -> list[dict[str, Any]]:
