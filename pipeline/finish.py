@@ -218,19 +218,13 @@ def finish_run(run: FittedRun) -> Path:
     return run_dir
 
 
+# What blend.json records of a blend; summary.json's "blend" adds the best single model's score.
+BLEND_FIELDS = ("weights", "score", "out_of_fold", "in_sample_score", "equal_score", "best_single")
+
+
 def _write_blend(b: dict[str, Any], results: dict[str, dict[str, Any]], run_dir: Path) -> None:
     """blend.json, the blend's OOF and test predictions, and scores.json (per model and the blend)."""
-    atomic.write_json(
-        run_dir / "blend.json",
-        {
-            "weights": b["weights"],
-            "score": b["score"],
-            "out_of_fold": b["out_of_fold"],
-            "in_sample_score": b["in_sample_score"],
-            "equal_score": b.get("equal_score"),
-            "best_single": b.get("best_single"),
-        },
-    )
+    atomic.write_json(run_dir / "blend.json", {k: b.get(k) for k in BLEND_FIELDS})
     atomic.write_npy(run_dir / "oof" / "_blend.npy", np.asarray(b["oof"]))
     atomic.write_npy(run_dir / "test" / "_blend.npy", np.asarray(b["test"]))
     scores = {m: {k: r[k] for k in ("fold_scores", "fold_seconds", "mean", "std")} for m, r in results.items()}
@@ -263,12 +257,7 @@ def _summary(
             for m, r in run.results.items()
         },
         "blend": {
-            "weights": b["weights"],
-            "score": b["score"],
-            "out_of_fold": b["out_of_fold"],
-            "in_sample_score": b["in_sample_score"],
-            "equal_score": b.get("equal_score"),
-            "best_single": b.get("best_single"),
+            **{k: b.get(k) for k in BLEND_FIELDS},
             "best_single_score": b.get("best_single_score"),
         },
         "calibration": calibration,
