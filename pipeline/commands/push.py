@@ -246,7 +246,7 @@ def _submit(
 ) -> int:
     """Validate the notebook's submission as `submit` does; submit it unless --no-submit; record it in the run."""
     from pipeline import contract
-    from pipeline.commands.submit import default_message, revalidate
+    from pipeline.commands.submit import default_message, revalidate, warn_unconfirmed
     from pipeline.kaggle.io import submit_file
     from pipeline.kaggle.records import RECORD_FILE, add_record
 
@@ -270,10 +270,6 @@ def _submit(
         add_record(own, result["record"])
         print(f"Recorded in {own.name}/{RECORD_FILE}.")
     if not result["confirmed"]:
-        print(
-            f"warning: Kaggle accepted the upload but returned no submission id; check it with "
-            f"python -m pipeline submissions competitions/{name} before submitting again.",
-            file=sys.stderr,
-        )
+        warn_unconfirmed(name)
     print(f"Scores: python -m pipeline submissions competitions/{name}")
     return 0

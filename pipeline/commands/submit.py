@@ -178,16 +178,21 @@ def main(args: argparse.Namespace) -> int:
     print(f"Message: {message}")
     print(_left_line(result))
     if not result["confirmed"]:
-        print(
-            f"warning: Kaggle accepted the upload but returned no submission id; check it with "
-            f"python -m pipeline submissions competitions/{name} before submitting again.",
-            file=sys.stderr,
-        )
+        warn_unconfirmed(name)
     print(f"Recorded in {run_dir.name}/{RECORD_FILE}.")
     if not args.wait or record["ref"] is None:
         print(f"Scores: python -m pipeline submissions competitions/{name}")
         return 0
     return _wait(args, slug, name, run_dir, summary, record)
+
+
+def warn_unconfirmed(name: str) -> None:
+    """Kaggle took the upload but gave no submission id: say how to check before a second slot is spent."""
+    print(
+        f"warning: Kaggle accepted the upload but returned no submission id; check it with "
+        f"python -m pipeline submissions competitions/{name} before submitting again.",
+        file=sys.stderr,
+    )
 
 
 def _left_line(result: dict[str, Any]) -> str:
