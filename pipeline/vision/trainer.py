@@ -282,7 +282,9 @@ class Trainer(TrainerCore):
         )
         self.write_history()
         self.report(s.epoch - 1, row["valid_score"])  # epoch-level pruning (tune); may raise
-        s.stop = s.stop or s.progress >= 1.0
+        if not s.stop and s.progress >= 1.0 and s.epoch < cfg.epochs:
+            rt.log(f"time limit: schedule complete after epoch {s.epoch}, stopping")
+            s.stop = True
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.rt.greater_is_better else a < b
