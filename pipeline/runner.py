@@ -24,7 +24,7 @@ from pipeline import atomic, distributed
 from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
-from pipeline.datasets import resolve_data
+from pipeline.datadir import resolve_data
 from pipeline.finish import FittedRun, finish_run
 from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
 from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds

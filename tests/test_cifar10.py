@@ -1,4 +1,4 @@
-"""CIFAR-10: the sample in Kaggle's layout, 7z extraction through pipeline.datasets, load, submission, end to end."""
+"""CIFAR-10: the sample in Kaggle's layout, 7z extraction through pipeline.datadir, load, submission, end to end."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import competitions.cifar10 as cifar
 from competitions.cifar10.sample import CLASSES, sample_labels, write_sample
 from pipeline.config import resolve_config
 from pipeline.contract import ContractError, load_competition
-from pipeline.datasets import extract_competition_zip
+from pipeline.datadir import extract_competition_zip
 from pipeline.submission import validate_submission
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.datasets import DataError, extract_competition_zip
+from pipeline.datadir import DataError, extract_competition_zip
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:

@@ -58,7 +58,7 @@ def test_epoch_order_is_the_single_process_loader_order() -> None:
 def cifar_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in CIFAR-10 sample, generated once and linked into each test's working directory."""
     from competitions.cifar10.sample import write_sample
-    from pipeline.datasets import MARKER
+    from pipeline.datadir import MARKER
 
     folder = tmp_path_factory.mktemp("cifar") / "cifar10"
     folder.mkdir()

@@ -31,7 +31,7 @@ from kaggle_fixtures import (  # noqa: E402
 from kaggle_stub import Competition, KaggleStub, subprocess_env  # noqa: E402
 
 from pipeline import cli, contract  # noqa: E402
-from pipeline.datasets import DataError, resolve_data  # noqa: E402
+from pipeline.datadir import DataError, resolve_data  # noqa: E402
 from pipeline.kaggle.auth import KaggleError  # noqa: E402
 from pipeline.kaggle.io import download_competition, download_if_possible  # noqa: E402
 from pipeline.kaggle.records import FIELDS, RECORD_FILE, load_records  # noqa: E402

@@ -106,7 +106,7 @@ from . import folds
 """
     got = imports_of("pipeline.x", source, modules)
     assert got == {"pipeline.atomic", "pipeline.kaggle.io", "pipeline.runner", "pipeline.folds"}
-    assert "pipeline.kaggle.io" in import_graph()["pipeline.datasets"]
+    assert "pipeline.kaggle.io" in import_graph()["pipeline.datadir"]
 
 
 def test_cycles_are_detected() -> None:

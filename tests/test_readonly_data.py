@@ -18,7 +18,7 @@ import pytest
 from competitions.cifar10.sample import write_sample
 from pipeline.cli import main
 from pipeline.contract import load_competition
-from pipeline.datasets import DataError, resolve_data
+from pipeline.datadir import DataError, resolve_data
 
 _guarded: list[Path] = []
 _WRITES = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.symlink", "os.link", "os.chmod", "os.utime"}

@@ -21,7 +21,7 @@ def write_sample(dest: Path, n_train: int = 600, n_test: int = 200, seed: int = 
     """train.7z (train/<id>.png), test.7z (test/<id>.png), trainLabels.csv, sampleSubmission.csv, then extracted."""
     import py7zr
 
-    from pipeline.datasets import extract_inner
+    from pipeline.datadir import extract_inner
     from pipeline.vision.synthetic import write_images
 
     dest = Path(dest)

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Download, extract and check the competition's files."""
     from pipeline import contract
-    from pipeline.datasets import default_data_dir
+    from pipeline.datadir import default_data_dir
     from pipeline.kaggle.io import download_competition
 
     module = contract.load_competition(args.competition)

@@ -90,7 +90,7 @@ def competition_spec(run_dir: Path, summary: dict[str, Any]) -> str:
 
 def default_out(run_dir: Path, competition: str) -> Path:
     """Where the submission goes when --out is not given."""
-    from pipeline.datasets import in_kaggle_notebook
+    from pipeline.datadir import in_kaggle_notebook
 
     return Path.cwd() if in_kaggle_notebook() else Path.cwd() / "predictions" / competition / run_dir.name
 
@@ -123,7 +123,7 @@ def predict_run(
 ) -> Path:
     """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
     from pipeline import stacking
-    from pipeline.datasets import resolve_data
+    from pipeline.datadir import resolve_data
     from pipeline.finish import blend_results, calibrate_blend, write_validated_submission
     from pipeline.runlog import RunLog
     from pipeline.runner import check_data

@@ -78,7 +78,7 @@ def default_message(summary: dict[str, Any], run_id: str) -> str:
 
 def data_folder(module: ModuleType, run_dir: Path, summary: dict[str, Any]) -> Path:
     """The data the run used: its recorded folder, or data/<slug>/ when that folder has moved."""
-    from pipeline.datasets import default_data_dir
+    from pipeline.datadir import default_data_dir
 
     name = module.__name__.rsplit(".", 1)[-1]
     recorded = Path(str(summary.get("data_dir") or ""))

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Exit 0 with 'valid: N rows, ...' or raise the submission error (exit 2 through the CLI)."""
     from pipeline.contract import competition_name, load_competition
-    from pipeline.datasets import resolve_data
+    from pipeline.datadir import resolve_data
     from pipeline.finish import validate_for
     from pipeline.submission import describe_valid
 

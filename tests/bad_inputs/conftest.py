@@ -54,7 +54,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     def get(name: str) -> Path:
         if name not in made:
             from pipeline.contract import load_competition
-            from pipeline.datasets import resolve_data
+            from pipeline.datadir import resolve_data
 
             cwd = Path.cwd()
             try:

@@ -11,7 +11,7 @@ import pytest
 from conftest import cli, refused, snapshot
 
 from pipeline.archives import MARKER, extract_competition_zip, extract_inner
-from pipeline.datasets import DataError
+from pipeline.datadir import DataError
 
 SLUG = "house-prices-advanced-regression-techniques"
 
