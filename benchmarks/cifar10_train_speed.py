@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def load_images(data: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first n training image paths and labels of the real data (extracted once into a temp folder)."""
     import competitions.cifar10 as cifar
-    from pipeline.datasets import extract_competition_zip
+    from pipeline.datadir import extract_competition_zip
 
     folder = data if data.is_dir() else extract_competition_zip(data, Path(tempfile.gettempdir()) / "cifar10-bench")
     d = cifar.load(cifar.Config(), folder)

@@ -37,7 +37,7 @@ def convert(zip_path: Path, dest: Path, n_train: int, n_test: int, seed: int = 0
     """Write a dog-breeds-format copy of n_train + n_test labelled CIFAR-10 images (test labels in y_test.json)."""
     import cv2
 
-    from pipeline.datasets import extract_competition_zip
+    from pipeline.datadir import extract_competition_zip
 
     cifar = extract_competition_zip(zip_path, ROOT / "data" / "cifar-10")
     labels = pd.read_csv(cifar / "trainLabels.csv")

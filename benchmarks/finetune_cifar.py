@@ -40,7 +40,7 @@ def load() -> str:
 def images(data: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Training image paths and class indices of the real data (extracted once into a temp folder)."""
     import competitions.cifar10 as cifar
-    from pipeline.datasets import extract_competition_zip
+    from pipeline.datadir import extract_competition_zip
 
     folder = data if data.is_dir() else extract_competition_zip(data, Path(tempfile.gettempdir()) / "cifar10-bench")
     d = cifar.load(cifar.Config(), folder)

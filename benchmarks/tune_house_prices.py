@@ -73,7 +73,7 @@ def main() -> None:
 
     from pipeline.cli import main as cli
     from pipeline.contract import load_competition
-    from pipeline.datasets import resolve_data
+    from pipeline.datadir import resolve_data
     from pipeline.runner import RunOptions, run
 
     resolve_data(load_competition("competitions/house_prices"), data, False)
