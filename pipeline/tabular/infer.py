@@ -77,6 +77,23 @@ class Source:
         return [n for n in self.names if n.lower().endswith(".csv")]
 
 
+@dataclass
+class Tables:
+    """The three CSVs `new` reads: their names inside the download and their frames."""
+
+    train: str
+    test: str
+    sample: str
+    tr: pd.DataFrame
+    te: pd.DataFrame
+    sub: pd.DataFrame
+
+
+def _unclear(what: str, flag: str) -> ContractError:
+    """A refusal that names the flag settling what could not be inferred."""
+    return ContractError(f"{what} Name it with {flag}.")
+
+
 def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, flag: str) -> str:
     csvs = source.csvs()
     if given:
@@ -90,9 +107,9 @@ def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, 
     if len(found) == 1:
         return found[0]
     what = "none" if not found else f"several ({', '.join(found)})"
-    raise ContractError(
-        f"{source.path}: cannot tell which CSV is the {role}: {what} among {', '.join(csvs) or 'no CSV files'}. "
-        f"Name it with {flag} FILE."
+    raise _unclear(
+        f"{source.path}: cannot tell which CSV is the {role}: {what} among {', '.join(csvs) or 'no CSV files'}.",
+        f"{flag} FILE",
     )
 
 
@@ -128,6 +145,126 @@ def _default_metric(task: str, sample_values: pd.DataFrame, classes: list[str] |
     return "accuracy"
 
 
+def _check_choices(name: str, metric: str | None, task: str | None) -> None:
+    """The package name, --metric and --task, before any file is read."""
+    if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
+        raise ContractError(f"competition name {name!r}: use a lower-case Python identifier, e.g. spaceship_titanic.")
+    if metric is not None and metric not in METRICS:
+        raise ContractError(f"--metric {metric}: unknown; valid metrics: {', '.join(METRICS)}.")
+    if task is not None and task not in TASKS:
+        raise ContractError(f"--task {task}: unknown; valid tasks: {', '.join(TASKS)}.")
+
+
+def _read_tables(source: Source, train: str | None, test: str | None, sample: str | None) -> Tables:
+    """The training table, the test table and the sample submission, picked by name unless given."""
+    train_f = _pick(source, "training table", ("train",), train, "--train")
+    test_f = _pick(source, "test table", ("test",), test, "--test")
+    sample_f = _pick(source, "sample submission", ("sample_submission", "submission", "sample"), sample, "--sample")
+    t = Tables(train_f, test_f, sample_f, source.read(train_f), source.read(test_f), source.read(sample_f))
+    if t.sub.shape[1] < 2:
+        raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
+    return t
+
+
+def _id_column(t: Tables, id_col: str | None) -> str:
+    """The id: the sample's first column, present in test (or --id), with unique values."""
+    if id_col is None:
+        first = t.sub.columns[0]
+        if first not in t.te:
+            unique = [c for c in t.te.columns if t.te[c].is_unique and t.te[c].notna().all()]
+            hint = f" (test columns with unique values: {', '.join(unique)})" if unique else ""
+            raise _unclear(
+                f"{t.sample}: its first column {first!r} is not a column of {t.test}, so the id is unclear{hint}.",
+                "--id COL",
+            )
+        id_col = first
+    elif id_col not in t.te:
+        raise ContractError(f"--id {id_col}: not a column of {t.test}; columns: {', '.join(t.te.columns)}.")
+    if t.te[id_col].duplicated().any():
+        raise ContractError(f"{t.test}: id column {id_col!r} has duplicate values; name the real id with --id COL.")
+    return id_col
+
+
+def _target_column(t: Tables, target: str | None, id_col: str, notes: list[str]) -> str:
+    """The target: the sample's other column present in train (or --target), else the one train-only column."""
+    if target is None:
+        target = _guess_target(t, id_col, notes)
+    elif target not in t.tr:
+        raise ContractError(f"--target {target}: not a column of {t.train}; columns: {', '.join(t.tr.columns)}.")
+    if target in t.te:
+        raise ContractError(f"target {target!r} is also a column of {t.test}; is it really the target? Check --target.")
+    return target
+
+
+def _guess_target(t: Tables, id_col: str, notes: list[str]) -> str:
+    value_cols = list(t.sub.columns[1:])
+    in_train = [c for c in value_cols if c in t.tr and c not in t.te]
+    only_train = [c for c in t.tr.columns if c not in t.te.columns and c != id_col]
+    if len(in_train) == 1:
+        return in_train[0]
+    if len(in_train) > 1:
+        raise _unclear(
+            f"{t.sample} asks for several targets ({', '.join(in_train)}); this starter models one.",
+            "--target COL (and edit write_submission for the others)",
+        )
+    if len(only_train) == 1:
+        notes.append(f"target: {only_train[0]} (the only column of {t.train} not in {t.test}); change with --target")
+        return only_train[0]
+    cands = f"; columns only in {t.train}: {', '.join(only_train)}" if only_train else ""
+    raise _unclear(
+        f"cannot tell the target: no column of {t.sample} ({', '.join(value_cols)}) is in {t.train}{cands}.",
+        "--target COL",
+    )
+
+
+def _check_task(y: pd.Series, target: str, task: str) -> list[str] | None:
+    """The class names (None for regression), checked against the task."""
+    classes = class_names(y) if task != "regression" else None
+    if task == "binary" and classes is not None and len(classes) != 2:
+        raise ContractError(f"--task binary: {target} has {len(classes)} classes; use --task multiclass.")
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise ContractError(f"--task regression: {target} holds text (e.g. {y.iloc[0]!r}), not numbers.")
+    return classes
+
+
+def _metric(
+    t: Tables, metric: str | None, task: str, target: str, classes: list[str] | None, notes: list[str]
+) -> tuple[str, str]:
+    """The metric (given or the task's default) and the submission format it implies, checked against the sample."""
+    value_cols = list(t.sub.columns[1:])
+    if metric is None:
+        metric = _default_metric(task, t.sub[value_cols], classes)
+        notes.append(f"metric: {metric} (default for {task} with this sample submission); change with --metric NAME")
+    spec_metric = METRICS[metric]
+    if task not in spec_metric.tasks:
+        raise ContractError(f"--metric {metric} is for {', '.join(spec_metric.tasks)}, not {task}.")
+    submission = spec_metric.submission
+    if submission == "probabilities" and len(value_cols) > 1 and classes is not None:
+        if len(value_cols) != len(classes):
+            raise ContractError(
+                f"{t.sample} has {len(value_cols)} value columns but {target} has {len(classes)} classes."
+            )
+    elif task == "multiclass" and submission == "probabilities":
+        raise ContractError(
+            f"--metric {metric} needs one probability column per class, but {t.sample} has one value column; "
+            f"use a label metric (--metric accuracy)."
+        )
+    elif len(value_cols) > 1:
+        raise ContractError(f"{t.sample} has several value columns ({', '.join(value_cols)}): use --metric log_loss.")
+    return metric, submission
+
+
+def _features(t: Tables, id_col: str, target: str, notes: list[str]) -> list[str]:
+    """The columns of both tables other than the id and the target; train-only ones are noted as ignored."""
+    features = [c for c in t.tr.columns if c in t.te.columns and c not in (id_col, target)]
+    extra = [c for c in t.tr.columns if c not in t.te.columns and c not in (id_col, target)]
+    if extra:
+        notes.append(f"ignored: {', '.join(extra)} (in {t.train} only: not available for the test rows)")
+    if not features:
+        raise ContractError(f"{t.train} and {t.test} share no feature column.")
+    return features
+
+
 def infer(
     data: Path,
     name: str,
@@ -141,110 +278,31 @@ def infer(
     sample: str | None = None,
 ) -> Spec:
     """Read the download and decide everything the generated file states (see the module docstring)."""
-    if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
-        raise ContractError(f"competition name {name!r}: use a lower-case Python identifier, e.g. spaceship_titanic.")
-    if metric is not None and metric not in METRICS:
-        raise ContractError(f"--metric {metric}: unknown; valid metrics: {', '.join(METRICS)}.")
-    if task is not None and task not in TASKS:
-        raise ContractError(f"--task {task}: unknown; valid tasks: {', '.join(TASKS)}.")
+    _check_choices(name, metric, task)
     source = Source(Path(data).expanduser())
     notes: list[str] = []
-    train_f = _pick(source, "training table", ("train",), train, "--train")
-    test_f = _pick(source, "test table", ("test",), test, "--test")
-    sample_f = _pick(source, "sample submission", ("sample_submission", "submission", "sample"), sample, "--sample")
-    tr, te, sub = source.read(train_f), source.read(test_f), source.read(sample_f)
-    if sub.shape[1] < 2:
-        raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
-
-    # id: the sample's first column, present in test
-    if id_col is None:
-        first = sub.columns[0]
-        if first in te:
-            id_col = first
-        else:
-            unique = [c for c in te.columns if te[c].is_unique and te[c].notna().all()]
-            hint = f" (test columns with unique values: {', '.join(unique)})" if unique else ""
-            raise ContractError(
-                f"{sample_f}: its first column {first!r} is not a column of {test_f}, so the id is unclear{hint}. "
-                f"Name it with --id COL."
-            )
-    elif id_col not in te:
-        raise ContractError(f"--id {id_col}: not a column of {test_f}; columns: {', '.join(te.columns)}.")
-    if te[id_col].duplicated().any():
-        raise ContractError(f"{test_f}: id column {id_col!r} has duplicate values; name the real id with --id COL.")
-
-    # target: the sample's other columns present in train, else the one train-only column
-    value_cols = list(sub.columns[1:])
-    if target is None:
-        in_train = [c for c in value_cols if c in tr and c not in te]
-        only_train = [c for c in tr.columns if c not in te.columns and c != id_col]
-        if len(in_train) == 1:
-            target = in_train[0]
-        elif len(in_train) > 1:
-            raise ContractError(
-                f"{sample_f} asks for several targets ({', '.join(in_train)}); this starter models one. "
-                f"Name it with --target COL (and edit write_submission for the others)."
-            )
-        elif len(only_train) == 1:
-            target = only_train[0]
-            notes.append(f"target: {target} (the only column of {train_f} not in {test_f}); change with --target")
-        else:
-            cands = f"; columns only in {train_f}: {', '.join(only_train)}" if only_train else ""
-            raise ContractError(
-                f"cannot tell the target: no column of {sample_f} ({', '.join(value_cols)}) is in {train_f}{cands}. "
-                f"Name it with --target COL."
-            )
-    elif target not in tr:
-        raise ContractError(f"--target {target}: not a column of {train_f}; columns: {', '.join(tr.columns)}.")
-    if target in te:
-        raise ContractError(f"target {target!r} is also a column of {test_f}; is it really the target? Check --target.")
-
-    task = task or _task(tr[target], target, notes)
-    classes = class_names(tr[target]) if task != "regression" else None
-    if task == "binary" and classes is not None and len(classes) != 2:
-        raise ContractError(f"--task binary: {target} has {len(classes)} classes; use --task multiclass.")
-    if task == "regression" and not pd.api.types.is_numeric_dtype(tr[target]):
-        raise ContractError(f"--task regression: {target} holds text (e.g. {tr[target].iloc[0]!r}), not numbers.")
-    if metric is None:
-        metric = _default_metric(task, sub[value_cols], classes)
-        notes.append(f"metric: {metric} (default for {task} with this sample submission); change with --metric NAME")
-    spec_metric = METRICS[metric]
-    if task not in spec_metric.tasks:
-        raise ContractError(f"--metric {metric} is for {', '.join(spec_metric.tasks)}, not {task}.")
-    submission = spec_metric.submission
-    if submission == "probabilities" and len(value_cols) > 1 and classes is not None:
-        if len(value_cols) != len(classes):
-            raise ContractError(
-                f"{sample_f} has {len(value_cols)} value columns but {target} has {len(classes)} classes."
-            )
-    elif task == "multiclass" and submission == "probabilities":
-        raise ContractError(
-            f"--metric {metric} needs one probability column per class, but {sample_f} has one value column; "
-            f"use a label metric (--metric accuracy)."
-        )
-    elif len(value_cols) > 1:
-        raise ContractError(f"{sample_f} has several value columns ({', '.join(value_cols)}): use --metric log_loss.")
-    features = [c for c in tr.columns if c in te.columns and c not in (id_col, target)]
-    extra = [c for c in tr.columns if c not in te.columns and c not in (id_col, target)]
-    if extra:
-        notes.append(f"ignored: {', '.join(extra)} (in {train_f} only: not available for the test rows)")
-    if not features:
-        raise ContractError(f"{train_f} and {test_f} share no feature column.")
+    t = _read_tables(source, train, test, sample)
+    id_col = _id_column(t, id_col)
+    target = _target_column(t, target, id_col, notes)
+    task = task or _task(t.tr[target], target, notes)
+    classes = _check_task(t.tr[target], target, task)
+    metric, submission = _metric(t, metric, task, target, classes, notes)
+    features = _features(t, id_col, target, notes)
     return Spec(
         name=name,
         slug=slug or re.sub(r"\.zip$", "", Path(data).name) or name,
         files=[n for n in source.names if not PurePosixPath(n).name.startswith(".")],
-        train=train_f,
-        test=test_f,
-        sample=sample_f,
+        train=t.train,
+        test=t.test,
+        sample=t.sample,
         id_col=id_col,
         target=target,
         task=task,
         metric=metric,
         submission=submission,
         classes=classes,
-        n_train=len(tr),
-        n_test=len(te),
+        n_train=len(t.tr),
+        n_test=len(t.te),
         features=features,
         notes=notes,
     )
