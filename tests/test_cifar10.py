@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import preset_takes_effect
 
 import competitions.cifar10 as cifar
 from competitions.cifar10.sample import CLASSES, sample_labels, write_sample
@@ -34,19 +35,6 @@ def kaggle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for name in ("train.7z", "test.7z", "trainLabels.csv", "sampleSubmission.csv"):
             zf.write(folder / name, name)
     return archive
-
-
-def preset_takes_effect(module, preset: str) -> None:
-    """The preset's values reach the Config and the estimators built from it (epochs, lr, arch)."""
-    cfg, _ = resolve_config(module, preset=preset)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in module.PRESETS[preset].items()}
-    assert {k: getattr(cfg, k) for k in values} == values, preset
-    assert cfg != module.Config()  # it changes something
-    for est in module.models(cfg).values():
-        params = est.get_params()
-        for k in ("epochs", "lr", "batch_size"):
-            if k in values and k in params:
-                assert params[k] == values[k], (preset, k)
 
 
 def test_contract_and_presets():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import preset_takes_effect, sample_fixtures
 
 import competitions.dog_breeds as dogs
 from competitions.dog_breeds.sample import SAMPLE_BREEDS, sample_spec, write_sample
@@ -23,30 +23,7 @@ from pipeline.submission import SubmissionError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("dogs")
-    write_sample(folder, n_train=20, n_test=6)
-    return folder
-
-
-@pytest.fixture
-def data_dir(sample_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of the sample that a test may damage."""
-    return Path(shutil.copytree(sample_dir, tmp_path / "dog-breed-identification"))
-
-
-def preset_takes_effect(module, preset: str) -> None:
-    """The preset's values reach the Config and the estimators built from it (epochs, lr, arch)."""
-    cfg, _ = resolve_config(module, preset=preset)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in module.PRESETS[preset].items()}
-    assert {k: getattr(cfg, k) for k in values} == values, preset
-    assert cfg != module.Config()  # it changes something
-    for est in module.models(cfg).values():
-        params = est.get_params()
-        for k in ("epochs", "lr", "batch_size"):
-            if k in values and k in params:
-                assert params[k] == values[k], (preset, k)
+sample_dir, data_dir = sample_fixtures(write_sample, "dog-breed-identification")
 
 
 def test_contract_presets_and_search_space():

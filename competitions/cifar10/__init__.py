@@ -12,6 +12,7 @@ import pandas as pd
 
 from competitions.cifar10.sample import CLASSES, write_sample
 from pipeline.contract import ContractError, Data, Metric
+from pipeline.vision.class_submissions import accuracy, write_labels
 from pipeline.vision.recipe import ImageRecipe
 
 KAGGLE_SLUG = "cifar-10"
@@ -56,6 +57,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 def sample(dest: Path) -> None:
     """Write the built-in sample (600 train, 200 test generated images) in Kaggle's layout."""
     write_sample(Path(dest))
+
+
+# accuracy; the submission: id,label in the sample submission's order, labels from the most probable class
+score, write_submission = accuracy, write_labels
 
 
 def load(cfg: Config, data_dir: Path) -> Data:
@@ -142,20 +147,6 @@ def models(cfg: Config) -> dict[str, Any]:
         std=(0.2470, 0.2435, 0.2616),
     )
     return {cfg.arch: est}
-
-
-def score(y_true: Any, pred: Any) -> float:
-    """Accuracy; pred holds class probabilities (rows x classes) or class indices."""
-    pred = np.asarray(pred)
-    labels = pred.argmax(axis=1) if pred.ndim == 2 else pred
-    return float(np.mean(np.asarray(y_true) == labels))
-
-
-def write_submission(data: Data, pred: Any, path: Path) -> None:
-    """id,label in the sample submission's order, labels from the most probable class."""
-    labels = np.asarray(data.classes)[np.asarray(pred).argmax(axis=1)]
-    frame = pd.DataFrame({"id": data.test_ids, "label": labels})
-    frame.to_csv(path, index=False)
 
 
 def search_space(trial: Any) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Kaggle "Dog Breed Identification": 120 breeds from ImageNet's dogs, scored by multi-class log loss."""
+"""Kaggle "Dog Breed Identification": 120 breeds from ImageNet's dogs, scored by multi-class log loss.
+
+The recipe: a fine-tuned ImageNet-22k backbone, crop/flip/colour augmentation, flip TTA, temperature calibration.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from competitions.dog_breeds.data import load, score, validate, write_submission
-from competitions.dog_breeds.recipe import models, search_space, transforms
 from competitions.dog_breeds.sample import write_sample
 from pipeline.contract import Metric
+from pipeline.vision.backbones import classifiers
+from pipeline.vision.csv_images import CsvImages
 from pipeline.vision.recipe import SCRATCH_SAMPLE, FineTuneRecipe
 
 KAGGLE_SLUG = "dog-breed-identification"
@@ -18,6 +21,9 @@ FOLDS = "stratified"
 EXPECTED_FILES = ["labels.csv", "sample_submission.csv", "train", "test"]
 # Log loss punishes overconfidence: one temperature fitted on the blended OOF probabilities, applied to test.
 CALIBRATE = "temperature"
+# labels.csv (id,breed), train/<id>.jpg, test/<id>.jpg; the submission: id + one probability column per breed
+FILES = CsvImages("labels.csv", "id", "breed", "train/{}.jpg", "test/{}.jpg", probabilities=True)
+load, score, write_submission, validate = FILES.load, FILES.score, FILES.write_submission, FILES.validate
 
 
 @dataclass(frozen=True)
@@ -74,25 +80,37 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESETS["fast"] = {k: v for k, v in PRESETS["sample"].items() if k != "pretrained_file"} | {"epochs": 8, "tta": []}
 
 
+def transforms(cfg: Any, train: bool) -> Any:
+    """Training: random resized crop, horizontal flip, colour jitter. Evaluation: shorter side to size, centre crop."""
+    import albumentations as A
+
+    s = cfg.image_size
+    if not train:
+        return A.Compose([A.SmallestMaxSize(max_size=s), A.CenterCrop(s, s)])
+    steps: list[Any] = [A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0)), A.HorizontalFlip()]
+    if cfg.color_jitter > 0:
+        j = cfg.color_jitter
+        steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
+    return A.Compose(steps)
+
+
+def models(cfg: Any) -> dict[str, Any]:
+    """One fine-tuned timm network (the blend then has a single member; add archs with `pipeline ensemble`)."""
+    return classifiers(cfg, transforms)
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna search space over the fine-tuning knobs."""
+    return {
+        "lr": trial.suggest_float("lr", 2e-5, 5e-4, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-3, 0.1, log=True),
+        "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2),
+        "layer_decay": trial.suggest_float("layer_decay", 0.6, 0.95),
+        "drop_path": trial.suggest_float("drop_path", 0.0, 0.3),
+        "crop_scale": trial.suggest_float("crop_scale", 0.2, 0.7),
+    }
+
+
 def sample(dest: Path) -> None:
     """Write the built-in sample (80 train, 20 test JPEGs of five breeds) in Kaggle's layout."""
     write_sample(Path(dest))
-
-
-__all__ = [
-    "CALIBRATE",
-    "EXPECTED_FILES",
-    "FOLDS",
-    "KAGGLE_SLUG",
-    "METRIC",
-    "PRESETS",
-    "Config",
-    "load",
-    "models",
-    "sample",
-    "score",
-    "search_space",
-    "transforms",
-    "validate",
-    "write_submission",
-]

@@ -1,4 +1,8 @@
-"""Classify Leaves (D2L's Kaggle competition): 176 tree species from 224x224 leaf photos, scored by accuracy."""
+"""Classify Leaves (D2L's Kaggle competition): 176 tree species from 224x224 leaf photos, scored by accuracy.
+
+train.csv (image,label), test.csv and sample_submission.csv (image,label) with images/<n>.jpg, read, scored and
+written by pipeline.vision.csv_images; two fine-tuned backbones of different families blended on OOF predictions.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from competitions.leaves.data import load, score, validate, write_submission
-from competitions.leaves.recipe import models, search_space, transforms
 from competitions.leaves.sample import write_sample
 from competitions.leaves.species import SPECIES
 from pipeline.contract import Metric
+from pipeline.vision.backbones import classifiers
+from pipeline.vision.csv_images import CsvImages
 from pipeline.vision.recipe import SCRATCH_SAMPLE, FineTuneRecipe
 
 KAGGLE_SLUG = "classify-leaves"
 METRIC = Metric("accuracy", greater_is_better=True)
 FOLDS = "stratified"
 EXPECTED_FILES = ["train.csv", "test.csv", "sample_submission.csv", "images"]
+FILES = CsvImages(
+    "train.csv",
+    "image",
+    test_csv="test.csv",
+    known_classes=SPECIES,
+    known_source=f"the {len(SPECIES)} species of competitions/leaves/species.py",
+)
+load, score, write_submission, validate = FILES.load, FILES.score, FILES.write_submission, FILES.validate
 
 
 @dataclass(frozen=True)
@@ -38,13 +50,8 @@ class Config(FineTuneRecipe):
 PRESETS: dict[str, dict[str, Any]] = {
     # Applied by --sample (under any --preset/--set): two tiny timm test networks from random init (no download) at
     # 32 px, 2 folds, blended on OOF like the real pair
-    "sample": {
-        "archs": ["test_resnet", "test_convnext"],
-        "pretrained_files": [],
-        "epochs": 10,
-        "cutmix_alpha": 0.0,
-        **SCRATCH_SAMPLE,
-    },
+    "sample": {"archs": ["test_resnet", "test_convnext"], "pretrained_files": [], "epochs": 10, "cutmix_alpha": 0.0}
+    | SCRATCH_SAMPLE,
     # 2-core CPU (not measured here: no pretrained weights offline): two small ImageNet backbones at 160 px, a few
     # epochs, one 10% holdout
     "cpu": {
@@ -61,25 +68,42 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESETS["fast"] = {k: v for k, v in PRESETS["sample"].items() if k != "pretrained_files"} | {"epochs": 8}
 
 
+def transforms(cfg: Any, train: bool) -> Any:
+    """Training: random resized crop, flips, 90-degree rotations, colour jitter (leaves have no up or left).
+    Evaluation: resized to image_size."""
+    import albumentations as A
+
+    s, j = cfg.image_size, cfg.color_jitter
+    if not train:
+        return A.Compose([A.Resize(s, s)])
+    steps = [
+        A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0)),
+        A.HorizontalFlip(),
+        A.VerticalFlip(),
+        A.RandomRotate90(),
+    ]
+    if j > 0:
+        steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=0.0, p=0.5))
+    return A.Compose(steps)
+
+
+def models(cfg: Any) -> dict[str, Any]:
+    """One fine-tuned ImageClassifier per architecture in cfg.archs; the runner blends them on OOF predictions."""
+    return classifiers(cfg, transforms)
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna search space over the fine-tuning knobs."""
+    return {
+        "lr": trial.suggest_float("lr", 5e-5, 1e-3, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-3, 0.1, log=True),
+        "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.2),
+        "cutmix_alpha": trial.suggest_categorical("cutmix_alpha", [0.0, 0.5, 1.0]),
+        "layer_decay": trial.suggest_float("layer_decay", 0.6, 0.95),
+        "crop_scale": trial.suggest_float("crop_scale", 0.3, 0.9),
+    }
+
+
 def sample(dest: Path) -> None:
     """Write the built-in sample (80 train, 20 test 224x224 JPEGs of five species) in the competition's layout."""
     write_sample(Path(dest))
-
-
-__all__ = [
-    "EXPECTED_FILES",
-    "FOLDS",
-    "KAGGLE_SLUG",
-    "METRIC",
-    "PRESETS",
-    "SPECIES",
-    "Config",
-    "load",
-    "models",
-    "sample",
-    "score",
-    "search_space",
-    "transforms",
-    "validate",
-    "write_submission",
-]

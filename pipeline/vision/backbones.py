@@ -1,0 +1,43 @@
+"""A fine-tuning competition's models(cfg): one ImageClassifier per architecture of its Config, each named by its
+timm name before the first dot; the runner blends them on their out-of-fold predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.contract import ContractError
+from pipeline.vision.estimator import ImageClassifier
+
+
+def _pretrained_files(cfg: Any, archs: tuple[str, ...]) -> dict[str, Any]:
+    """Per arch, the pretrained_file override from cfg.pretrained_files (one per arch, or none: nothing given)."""
+    files = list(getattr(cfg, "pretrained_files", ()))
+    if not files:
+        return {}
+    if len(files) != len(archs):
+        raise ContractError(
+            f"pretrained_files gives {len(files)} file(s) for {len(archs)} archs ({', '.join(archs)}): "
+            "give one per arch, in the same order (or none)."
+        )
+    return {arch: f if f not in ("", "none") else None for arch, f in zip(archs, files, strict=True)}
+
+
+def classifiers(cfg: Any, transforms: Callable[[Any, bool], Any]) -> dict[str, ImageClassifier]:
+    """ImageClassifier.from_config per arch of cfg.archs (with cfg.pretrained_files) or of the single cfg.arch, with
+    the competition's training and evaluation transforms."""
+    archs = tuple(getattr(cfg, "archs", ())) or (cfg.arch,)
+    files = _pretrained_files(cfg, archs)
+    out: dict[str, ImageClassifier] = {}
+    for arch in archs:
+        extra = {"pretrained_file": files[arch]} if arch in files else {}
+        out[arch.split(".")[0]] = ImageClassifier.from_config(
+            cfg,
+            arch=arch,
+            train_transform=transforms(cfg, True),
+            eval_transform=transforms(cfg, False),
+            **extra,
+        )
+    if len(out) != len(archs):
+        raise ContractError(f"archs must be distinct networks, got {', '.join(archs)}.")
+    return out

@@ -1,0 +1,153 @@
+"""Image classification from CSVs: a train CSV of image files and labels, a sample submission listing the test
+images, and a label or probability submission, read and written as Kaggle ships them.
+
+A competition in this style (competitions/leaves, competitions/dog_breeds) describes its files with one CsvImages
+and takes `load`, `score`, `write_submission` and `validate` from it. Every error names the file, the line and
+the column or value at fault.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.contract import ContractError, Data
+from pipeline.imagefiles import check_image_files
+from pipeline.submission import validate_submission
+from pipeline.vision import class_submissions as subs
+
+
+def read_csv(path: Path, columns: list[str] | None = None, unique: str | None = None) -> pd.DataFrame:
+    """A CSV as text (no NA guessing), with exactly `columns` when given and no value of column `unique` twice."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as e:
+        raise ContractError(f"Cannot read {path.name}: {e}") from None
+    if columns is not None and list(frame.columns) != columns:
+        raise ContractError(f"{path.name}: expected columns {columns}, got {list(frame.columns)}.")
+    if unique is not None:
+        dup = frame[unique].duplicated()
+        if dup.any():
+            row = int(np.flatnonzero(dup)[0])
+            raise ContractError(f"{path.name} line {row + 2}: {unique} {frame[unique].iloc[row]} is listed twice.")
+    return frame
+
+
+def classes_of_header(sample: Path, id_column: str, noun: str) -> list[str]:
+    """The class columns of a probability sample submission (after the id), which must be in alphabetical order."""
+    header = list(pd.read_csv(sample, nrows=0).columns)
+    if len(header) < 3 or header[0] != id_column:
+        raise ContractError(f"{sample.name}: expected columns {id_column}, then the {noun}s; got {header[:5]}.")
+    classes = header[1:]
+    if classes != sorted(classes) or len(set(classes)) != len(classes):
+        raise ContractError(f"{sample.name}: the {noun} columns must be distinct and in alphabetical order.")
+    return classes
+
+
+def _shown(values: list[str], limit: int = 10) -> str:
+    return ", ".join(values[:limit]) + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+@dataclass(frozen=True)
+class CsvImages:
+    """The files of an image-classification competition and its submission kind.
+
+    Label submission (probabilities=False): the sample lists id_column,label_column; the classes are the labels
+    seen in training, each one of `known_classes`. Probability submission: the sample's header is the id then the
+    classes in alphabetical order, which are the valid labels.
+    """
+
+    train_csv: str  # one row per training image: id_column, label_column
+    id_column: str = "id"
+    label_column: str = "label"  # also the word for a class in messages ("breed")
+    image_path: str = "{}"  # an id to its file in the data folder: "train/{}.jpg"; "{}": the id is the path
+    test_image_path: str = "{}"
+    sample_csv: str = "sample_submission.csv"
+    test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
+    known_classes: tuple[str, ...] = ()  # every valid label of a label submission
+    known_source: str = ""  # where known_classes come from, for messages
+    probabilities: bool = False
+
+    def load(self, cfg: Any, data_dir: Path) -> Data:
+        """Train image paths and class indices; test paths in the sample submission's order."""
+        data_dir = Path(data_dir)
+        sample = data_dir / self.sample_csv
+        label = self.label_column
+        train = read_csv(data_dir / self.train_csv, [self.id_column, label], unique=self.id_column)
+        if self.probabilities:
+            classes = classes_of_header(sample, self.id_column, label)
+            self._check_labels(train, classes, f"the columns of {sample.name}")
+            test_ids = read_csv(sample, unique=self.id_column)[self.id_column]
+        else:
+            self._check_labels(train, list(self.known_classes), self.known_source)
+            classes = sorted(set(train[label]))
+            test_ids = read_csv(sample, [self.id_column, label], unique=self.id_column)[self.id_column]
+            self._check_test_csv(data_dir, test_ids)
+        headers = bool(getattr(cfg, "check_images", True))
+        X, sizes = self._images(data_dir, self.image_path, train[self.id_column], self.train_csv, headers)
+        X_test, test_sizes = self._images(data_dir, self.test_image_path, test_ids, sample.name, headers)
+        return Data(
+            X=X,
+            y=train[label].map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64),
+            X_test=X_test,
+            test_ids=test_ids.to_numpy(),
+            sample_submission=sample,
+            classes=classes,
+            data_dir=data_dir,
+            info={"train_sizes": sizes, "test_sizes": test_sizes},
+        )
+
+    @staticmethod
+    def _images(data_dir: Path, pattern: str, ids: pd.Series, source: str, headers: bool) -> Any:
+        return check_image_files(data_dir, [pattern.format(i) for i in ids], source, 2, headers)
+
+    def _check_labels(self, train: pd.DataFrame, valid: list[str], source: str) -> None:
+        """Every training label one of `valid`; an unknown one is named with its line and the closest valid ones."""
+        labels, noun = train[self.label_column], self.label_column
+        unknown = ~labels.isin(valid)
+        if not unknown.any():
+            return
+        row = int(np.flatnonzero(unknown)[0])
+        value = labels.iloc[row]
+        close = difflib.get_close_matches(str(value).lower().replace(" ", "_"), valid, n=3)
+        hint = f". Closest valid {noun}s: {', '.join(close)}" if close else ""
+        raise ContractError(
+            f"{self.train_csv} line {row + 2} ({train[self.id_column].iloc[row]}): unknown {noun} {value!r}{hint}; "
+            f"valid {noun}s ({source}): {_shown(valid)}."
+        )
+
+    def _check_test_csv(self, data_dir: Path, test_ids: pd.Series) -> None:
+        """The test CSV, when there is one, lists the sample submission's images."""
+        if self.test_csv is None:
+            return
+        listed = set(read_csv(data_dir / self.test_csv, [self.id_column], unique=self.id_column)[self.id_column])
+        if listed != set(test_ids):
+            odd = sorted(listed ^ set(test_ids))[0]
+            where = self.test_csv if odd in listed else self.sample_csv
+            raise ContractError(
+                f"{self.test_csv} and {self.sample_csv} list different images: {odd} is only in {where}; "
+                "they must match."
+            )
+
+    def score(self, y_true: Any, pred: Any) -> float:
+        """Kaggle's multi-class log loss for probability submissions, accuracy for label submissions."""
+        return (subs.log_loss if self.probabilities else subs.accuracy)(y_true, pred)
+
+    def write_submission(self, data: Data, pred: Any, path: Path) -> None:
+        """The sample's rows in its order: one probability per class, or the most probable class's name."""
+        if self.probabilities:
+            subs.write_probabilities(data, pred, path, self.id_column)
+        else:
+            subs.write_labels(data, pred, path, (self.id_column, self.label_column))
+
+    def validate(self, data: Data, path: Path) -> None:
+        """The sample's ids in its order; probabilities per class, or labels among the classes trained on."""
+        if self.probabilities:
+            subs.validate_probabilities(data, path, self.id_column, self.label_column)
+        else:
+            validate_submission(path, data.sample_submission, allowed={self.label_column: list(data.classes or [])})

@@ -1,0 +1,45 @@
+"""Helpers shared by the image competitions' tests (cifar10, dog_breeds, leaves): a preset's values reach the Config
+and the estimators; the built-in sample written once per module, and a private copy of it per test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from pipeline.config import resolve_config
+
+
+def preset_takes_effect(module: ModuleType, preset: str) -> None:
+    """The preset's values reach the Config and the estimators built from it (epochs, lr, arch)."""
+    cfg, _ = resolve_config(module, preset=preset)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in module.PRESETS[preset].items()}
+    assert {k: getattr(cfg, k) for k in values} == values, preset
+    assert cfg != module.Config()  # it changes something
+    for est in module.models(cfg).values():
+        params = est.get_params()
+        for k in ("epochs", "lr", "batch_size"):
+            if k in values and k in params:
+                assert params[k] == values[k], (preset, k)
+
+
+def sample_fixtures(write_sample: Callable[..., None], folder: str) -> tuple[Any, Any]:
+    """The fixtures sample_dir (a small sample, 20 train and 6 test images, written once per module) and data_dir
+    (a private copy named `folder` that a test may damage)."""
+
+    @pytest.fixture(scope="module")
+    def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        path = tmp_path_factory.mktemp(folder)
+        write_sample(path, n_train=20, n_test=6)
+        return path
+
+    @pytest.fixture
+    def data_dir(sample_dir: Path, tmp_path: Path) -> Path:
+        """A private copy of the sample that a test may damage."""
+        return Path(shutil.copytree(sample_dir, tmp_path / folder))
+
+    return sample_dir, data_dir
