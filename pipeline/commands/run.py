@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline.contract import ContractError
 
@@ -17,23 +17,25 @@ RESUMABLE_KEYS = ("epochs",)
 SEED_LIMIT = 2**32
 
 
+def add_config_arguments(p: argparse.ArgumentParser, data: str, preset: str, sets: str, params: str) -> None:
+    """--data, --sample, --preset, --set and --params (run, tune), with each command's help for the four."""
+    p.add_argument("--data", help=data)
+    p.add_argument("--sample", action="store_true", help="use the built-in generated sample data (no download)")
+    p.add_argument("--preset", help=preset)
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=sets)
+    p.add_argument("--params", help=params)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `run`."""
     p.add_argument("competition", nargs="?", help="competition folder, e.g. competitions/house_prices")
-    p.add_argument(
-        "--data", help="Kaggle's competition zip as downloaded, or an extracted folder (default data/<slug>/)"
+    add_config_arguments(
+        p,
+        data="Kaggle's competition zip as downloaded, or an extracted folder (default data/<slug>/)",
+        preset="a named set of Config overrides the competition defines (e.g. cpu, gpu, fast)",
+        sets="override a Config field (repeatable)",
+        params="JSON file of Config overrides (e.g. best params from `tune`)",
     )
-    p.add_argument("--sample", action="store_true", help="use the built-in generated sample data (no download)")
-    p.add_argument("--preset", help="a named set of Config overrides the competition defines (e.g. cpu, gpu, fast)")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a Config field (repeatable)",
-    )
-    p.add_argument("--params", help="JSON file of Config overrides (e.g. best params from `tune`)")
     p.add_argument("--seed", type=int, help="seed for folds and models, 0..2**32-1 (default 0)")
     p.add_argument("--folds", type=int, help="number of CV folds (default: the competition's Config)")
     p.add_argument("--time-limit", type=float, metavar="SECONDS", help="hard wall-clock budget for the whole run")
@@ -82,16 +84,14 @@ def read_params(path: str) -> dict[str, Any]:
     return value
 
 
-def _models(args: argparse.Namespace) -> list[str] | None:
+def model_list(args: argparse.Namespace) -> list[str] | None:
+    """The model names of --models (run, tune), or None for all."""
     return [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
 
 
-def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (heavy import kept lazy)
-    """The saved options of the run to resume, with what may change; anything that would change the meaning of the
-    saved folds and predictions is refused, naming the option and both values."""
+def _saved_run(args: argparse.Namespace) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """RunOptions, command.json and config.json of the run folder --resume names (read by rank 0 under torchrun)."""
     from pipeline import distributed
-    from pipeline.config import config_dict, resolve_config
-    from pipeline.contract import load_competition, resolve_competition_path
     from pipeline.runner import RunOptions
 
     run_dir = Path(args.resume)
@@ -112,57 +112,75 @@ def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (hea
     if found is None or not isinstance(found[0].get("options"), dict):
         raise ContractError(f"--resume {args.resume}: not a run folder (no readable command.json).")
     command, config = found
-    opts = RunOptions(**command["options"])
-    where = f"--resume {args.resume}"
+    return RunOptions(**command["options"]), command, config
+
+
+def _refuse(args: argparse.Namespace, option: str, saved: Any, given: Any) -> NoReturn:
+    raise ContractError(
+        f"--resume {args.resume}: {option} {given} differs from the run's {saved}; resuming would mix predictions of "
+        "different runs. Start a new run instead (without --resume)."
+    )
+
+
+def _check_same_run(args: argparse.Namespace, opts: Any, command: dict[str, Any], config: dict[str, Any]) -> None:
+    """Refuse a competition, data, seed, folds or models other than the saved run's."""
+    from pipeline.contract import resolve_competition_path
+
     saved_name = resolve_competition_path(opts.competition)[0]
     if args.competition and resolve_competition_path(args.competition)[0] != saved_name:
         raise ContractError(
-            f"{where}: that run is of {saved_name.rsplit('.', 1)[-1]}, not "
+            f"--resume {args.resume}: that run is of {saved_name.rsplit('.', 1)[-1]}, not "
             f"{resolve_competition_path(args.competition)[0].rsplit('.', 1)[-1]}; name its competition or none."
         )
-
-    def refuse(option: str, saved: Any, given: Any) -> None:
-        raise ContractError(
-            f"{where}: {option} {given} differs from the run's {saved}; resuming would mix predictions of different "
-            "runs. Start a new run instead (without --resume)."
-        )
-
     if args.sample and not opts.sample:
-        refuse("--sample", "data " + str(command.get("resolved_data")), "(the built-in sample)")
+        _refuse(args, "--sample", "data " + str(command.get("resolved_data")), "(the built-in sample)")
     if args.data is not None:
         saved_data = opts.data or command.get("resolved_data")
         if opts.sample or saved_data is None or Path(args.data).expanduser().resolve() != Path(saved_data).resolve():
-            refuse("--data", "built-in sample" if opts.sample else saved_data, args.data)
+            _refuse(args, "--data", "built-in sample" if opts.sample else saved_data, args.data)
     if args.seed is not None and args.seed != opts.seed:
-        refuse("--seed", opts.seed, args.seed)
+        _refuse(args, "--seed", opts.seed, args.seed)
     saved_folds = opts.folds or (config.get("config") or {}).get("folds")
     if args.folds is not None and args.folds != saved_folds:
-        refuse("--folds", saved_folds, args.folds)
-    models = _models(args)
-    if models:
-        outside = [m for m in models if opts.models and m not in opts.models]
-        if outside:
-            refuse("--models", ",".join(opts.models or []), ",".join(models))
-        opts.models = models
+        _refuse(args, "--folds", saved_folds, args.folds)
+    models = model_list(args)
+    if models and [m for m in models if opts.models and m not in opts.models]:
+        _refuse(args, "--models", ",".join(opts.models or []), ",".join(models))
+
+
+def _check_config_changes(args: argparse.Namespace, opts: Any, saved: dict[str, Any]) -> None:
+    """Refuse new --preset/--params/--set values that change a saved Config key other than RESUMABLE_KEYS."""
+    from pipeline.config import config_dict, resolve_config
+    from pipeline.contract import load_competition
+
+    module = load_competition(opts.competition)
+    params = Path(opts.params) if opts.params else None
+    cfg, overrides = resolve_config(module, opts.preset, params, opts.sets)
+    new = config_dict(cfg)
+    # only keys the options name: settings the runner derived itself (e.g. for --sample) are not the user's
+    changed = [k for k in overrides if k in saved and new[k] != saved[k]]
+    fixed = [k for k in changed if k not in RESUMABLE_KEYS]
+    if fixed:
+        k = fixed[0]
+        raise ContractError(
+            f"--resume {args.resume}: the new options change {k} ({saved[k]!r} -> {new[k]!r}); on resume only "
+            f"{', '.join(RESUMABLE_KEYS)} may change (and --time-limit, --jobs, --models within the run's). "
+            "Start a new run instead."
+        )
+
+
+def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (heavy import kept lazy)
+    """The saved options of the run to resume, with what may change; anything that would change the meaning of the
+    saved folds and predictions is refused, naming the option and both values."""
+    opts, command, config = _saved_run(args)
+    _check_same_run(args, opts, command, config)
+    opts.models = model_list(args) or opts.models
     opts.preset = args.preset or opts.preset
     opts.params = args.params or opts.params
     opts.sets = list(opts.sets) + list(args.sets)
     if "config" in config and (args.preset or args.params or args.sets):
-        module = load_competition(opts.competition)
-        params = Path(opts.params) if opts.params else None
-        cfg, overrides = resolve_config(module, opts.preset, params, opts.sets)
-        new = config_dict(cfg)
-        # only keys the options name: settings the runner derived itself (e.g. for --sample) are not the user's
-        changed = [k for k in overrides if k in config["config"] and new[k] != config["config"][k]]
-        fixed = [k for k in changed if k not in RESUMABLE_KEYS]
-        if fixed:
-            k = fixed[0]
-            raise ContractError(
-                f"{where}: the new options change {k} ({config['config'][k]!r} -> {new[k]!r}); on resume only "
-                f"{', '.join(RESUMABLE_KEYS)} may change (and --time-limit, --jobs, --models within the run's). "
-                "Start a new run instead."
-            )
-    opts.resume = str(run_dir)
+        _check_config_changes(args, opts, config["config"])
+    opts.resume = str(Path(args.resume))
     if args.time_limit is not None:
         opts.time_limit = args.time_limit  # else the saved limit holds
     opts.quiet = args.quiet
@@ -194,7 +212,7 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
         folds=args.folds,
         time_limit=args.time_limit,
         tag=args.tag,
-        models=_models(args),
+        models=model_list(args),
         jobs=args.jobs,
         quiet=args.quiet,
         sync_bn=args.sync_bn,

@@ -7,9 +7,12 @@ import os
 import sys
 import time
 
+from pipeline.commands.run import add_config_arguments, model_list
 from pipeline.contract import ContractError
 
 HELP = "Tune a competition's Config with Optuna: each trial is a CV run folder; best params replay with run --params."
+# TuneSpec fields that are the options of the same name as given
+SPEC_FROM_ARGS = ("competition", "sample", "folds", "seed", "jobs", "sampler", "pruner", "warmup_folds", "quiet")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,18 +65,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="median pruner: judge a trial only from its N-th finished fold on, counted over the models in order "
         "(default 0: from its first report)",
     )
-    p.add_argument("--data", help="Kaggle's competition zip as downloaded, or an extracted folder")
-    p.add_argument("--sample", action="store_true", help="use the built-in generated sample data (no download)")
-    p.add_argument("--preset", help="a named set of Config overrides the search space starts from")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="fixed Config override, not tuned (repeatable)",
+    add_config_arguments(
+        p,
+        data="Kaggle's competition zip as downloaded, or an extracted folder",
+        preset="a named set of Config overrides the search space starts from",
+        sets="fixed Config override, not tuned (repeatable)",
+        params="JSON file of Config overrides the search space starts from",
     )
-    p.add_argument("--params", help="JSON file of Config overrides the search space starts from")
     p.add_argument("--folds", type=int, help="number of CV folds (default: the competition's Config)")
     p.add_argument("--seed", type=int, default=0, help="seed for folds, models and the sampler (default 0)")
     p.add_argument("--models", help="comma-separated subset of the competition's models")
@@ -107,27 +105,19 @@ def build_spec(args: argparse.Namespace):  # noqa: ANN201 - returns TuneSpec (he
     study = args.study or (f"{name}-sample" if args.sample else name)
     root = runs_root()
     return TuneSpec(
-        competition=args.competition,
+        **{k: getattr(args, k) for k in SPEC_FROM_ARGS},
         study=study,
         storage=normalize(args.storage) if args.storage else default_storage(root / name),
         study_dir=str(study_dir_for(root, name, study).resolve()),
         direction="maximize" if module.METRIC.greater_is_better else "minimize",
         data=str(Path(args.data).resolve()) if args.data else None,
-        sample=args.sample,
         base={k: list(v) if isinstance(v, tuple) else v for k, v in base.items()},
         fixed=parse_set(args.sets),
-        folds=args.folds,
-        seed=args.seed,
-        models=[m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
-        jobs=args.jobs,
+        models=model_list(args),
         trials=args.trials if args.trials is not None else (None if args.timeout else 20),
         deadline=time.time() + args.timeout if args.timeout else None,
-        sampler=args.sampler,
-        pruner=args.pruner,
         startup=args.startup_trials,
-        warmup_folds=args.warmup_folds,
         workers=workers,
-        quiet=args.quiet,
     ), module
 
 
