@@ -15,10 +15,26 @@ HELP = "Run the pipeline: data -> folds -> models -> blend -> validated submissi
 # the saved folds and predictions mean. Deep models continue from their last epoch checkpoint.
 RESUMABLE_KEYS = ("epochs",)
 SEED_LIMIT = 2**32
+# help of --data, --preset, --set and --params: the options run and tune share, said per command
+CONFIG_HELP = {
+    "run": (
+        "Kaggle's competition zip as downloaded, or an extracted folder (default data/<slug>/)",
+        "a named set of Config overrides the competition defines (e.g. cpu, gpu, fast)",
+        "override a Config field (repeatable)",
+        "JSON file of Config overrides (e.g. best params from `tune`)",
+    ),
+    "tune": (
+        "Kaggle's competition zip as downloaded, or an extracted folder",
+        "a named set of Config overrides the search space starts from",
+        "fixed Config override, not tuned (repeatable)",
+        "JSON file of Config overrides the search space starts from",
+    ),
+}
 
 
-def add_config_arguments(p: argparse.ArgumentParser, data: str, preset: str, sets: str, params: str) -> None:
-    """--data, --sample, --preset, --set and --params (run, tune), with each command's help for the four."""
+def add_config_arguments(p: argparse.ArgumentParser, command: str) -> None:
+    """--data, --sample, --preset, --set and --params, shared by run and tune (help from CONFIG_HELP[command])."""
+    data, preset, sets, params = CONFIG_HELP[command]
     p.add_argument("--data", help=data)
     p.add_argument("--sample", action="store_true", help="use the built-in generated sample data (no download)")
     p.add_argument("--preset", help=preset)
@@ -29,13 +45,7 @@ def add_config_arguments(p: argparse.ArgumentParser, data: str, preset: str, set
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `run`."""
     p.add_argument("competition", nargs="?", help="competition folder, e.g. competitions/house_prices")
-    add_config_arguments(
-        p,
-        data="Kaggle's competition zip as downloaded, or an extracted folder (default data/<slug>/)",
-        preset="a named set of Config overrides the competition defines (e.g. cpu, gpu, fast)",
-        sets="override a Config field (repeatable)",
-        params="JSON file of Config overrides (e.g. best params from `tune`)",
-    )
+    add_config_arguments(p, "run")
     p.add_argument("--seed", type=int, help="seed for folds and models, 0..2**32-1 (default 0)")
     p.add_argument("--folds", type=int, help="number of CV folds (default: the competition's Config)")
     p.add_argument("--time-limit", type=float, metavar="SECONDS", help="hard wall-clock budget for the whole run")

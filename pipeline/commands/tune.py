@@ -65,13 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="median pruner: judge a trial only from its N-th finished fold on, counted over the models in order "
         "(default 0: from its first report)",
     )
-    add_config_arguments(
-        p,
-        data="Kaggle's competition zip as downloaded, or an extracted folder",
-        preset="a named set of Config overrides the search space starts from",
-        sets="fixed Config override, not tuned (repeatable)",
-        params="JSON file of Config overrides the search space starts from",
-    )
+    add_config_arguments(p, "tune")
     p.add_argument("--folds", type=int, help="number of CV folds (default: the competition's Config)")
     p.add_argument("--seed", type=int, default=0, help="seed for folds, models and the sampler (default 0)")
     p.add_argument("--models", help="comma-separated subset of the competition's models")
