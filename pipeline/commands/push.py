@@ -18,6 +18,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -157,18 +158,19 @@ def read_package(package: Path, module: ModuleType, name: str) -> tuple[dict[str
     return manifest, dataset, package / "run", summary
 
 
-def main(args: argparse.Namespace) -> int:
-    """Check everything local, push, wait, fetch, then submit or report."""
-    from pipeline import contract
-    from pipeline.atomic import write_text
-    from pipeline.commands.submit import data_folder
-    from pipeline.kaggle import kernels as kaggle_kernels
-    from pipeline.kaggle.auth import require_credentials
-    from pipeline.kaggle.io import connect
+@dataclass
+class Notebook:
+    """The notebook `push` works on: Kaggle's client and credentials, owner/slug, its local folder and version."""
 
-    module = contract.load_competition(args.competition)
-    name, slug = contract.competition_name(module), module.KAGGLE_SLUG
-    code = bool(getattr(module, "CODE_COMPETITION", False))
+    api: Any
+    creds: Any
+    ref: str
+    folder: Path
+    version: int | None = None
+
+
+def _check_options(args: argparse.Namespace, module: ModuleType, name: str, code: bool) -> None:
+    """Refuse a timeout out of range, the internet for a code competition, submitting to a closed competition."""
     if not 0 < args.timeout <= MAX_TIMEOUT_S:
         raise PushError(f"--timeout {args.timeout:g}: seconds to wait, above 0 and at most {MAX_TIMEOUT_S:g}.")
     if code and args.internet == "on":
@@ -176,39 +178,44 @@ def main(args: argparse.Namespace) -> int:
     closed = getattr(module, "SUBMIT_CLOSED", None)
     if closed and not code and not args.no_submit:
         raise PushError(f"{closed} (use --no-submit to run the notebook and fetch its output only)")
-    manifest, dataset, run_dir, summary = read_package(Path(args.package), module, name)
-    if not code and not args.no_submit:
-        data_folder(module, run_dir, summary)  # the data to validate against is here before an hour on Kaggle
+
+
+def _connect(args: argparse.Namespace, name: str, slug: str) -> Notebook:
+    """Sign in to Kaggle; the notebook is <your user name>/<--kernel or <competition>-pipeline>."""
+    from pipeline.kaggle.auth import require_credentials
+    from pipeline.kaggle.io import connect
+
     creds = require_credentials(f"push a notebook for '{slug}'")
     api = connect(creds)
     owner = str((getattr(api, "config_values", {}) or {}).get("username") or creds.user)
     if not owner:
         raise PushError("Kaggle did not say your user name; set KAGGLE_USERNAME.")
     kernel = (args.kernel or f"{name}-pipeline").lower().replace("_", "-")
-    ref = f"{owner}/{kernel}"
-    folder = Path("kernels") / kernel
-    version: int | None = None
+    return Notebook(api, creds, f"{owner}/{kernel}", Path("kernels") / kernel)
+
+
+def _push(args: argparse.Namespace, nb: Notebook, dataset: str, slug: str, run_id: str) -> None:
+    """Write the notebook folder and push it as a new version (with --attach: push nothing)."""
+    from pipeline.kaggle import kernels as kaggle_kernels
+
     if args.attach:
-        print(f"waiting for the latest version of notebook {ref} (nothing pushed)")
-    else:
-        meta = kernel_metadata(ref, dataset, slug, args.gpu, args.internet == "on")
-        write_kernel(folder, meta, notebook(dataset, str(manifest.get("run_id"))))
-        pushed = kaggle_kernels.push(api, folder, ref, creds)
-        version = pushed.version
-        hardware = "GPU" if args.gpu else "CPU"
-        print(f"pushed notebook {ref} version {version or '?'} ({hardware}, internet {args.internet}): {pushed.url}")
-    done = kaggle_kernels.wait(api, ref, creds, args.timeout)
-    if done is None:
-        print(
-            f"notebook {ref} is still running after {args.timeout:g} s; it keeps running on Kaggle "
-            f"(https://www.kaggle.com/code/{ref}). Wait for it again, without pushing: python -m pipeline push "
-            f"{args.competition} --package {args.package} --attach",
-            file=sys.stderr,
-        )
-        return 1
-    state, failure = done
-    out = kaggle_kernels.output(api, ref, creds)
-    where = folder / "output" / (f"v{version}" if version else "latest")
+        print(f"waiting for the latest version of notebook {nb.ref} (nothing pushed)")
+        return
+    meta = kernel_metadata(nb.ref, dataset, slug, args.gpu, args.internet == "on")
+    write_kernel(nb.folder, meta, notebook(dataset, run_id))
+    pushed = kaggle_kernels.push(nb.api, nb.folder, nb.ref, nb.creds)
+    nb.version = pushed.version
+    hardware = "GPU" if args.gpu else "CPU"
+    print(f"pushed notebook {nb.ref} version {nb.version or '?'} ({hardware}, internet {args.internet}): {pushed.url}")
+
+
+def _fetch(nb: Notebook, state: str, failure: str, wanted: str) -> Path:
+    """Save the finished version's log and download its `wanted` output file; a failed version shows its log tail."""
+    from pipeline.atomic import write_text
+    from pipeline.kaggle import kernels as kaggle_kernels
+
+    out = kaggle_kernels.output(nb.api, nb.ref, nb.creds)
+    where = nb.folder / "output" / (f"v{nb.version}" if nb.version else "latest")
     if out.log:
         where.mkdir(parents=True, exist_ok=True)
         write_text(where / "log.txt", kaggle_kernels.log_text(out.log))
@@ -220,25 +227,55 @@ def main(args: argparse.Namespace) -> int:
                 print(f"  {line}", file=sys.stderr)
         said = f": {failure}" if failure else ""
         raise PushError(
-            f"notebook {ref} version {version or '(latest)'} ended {state}{said}; nothing was submitted. "
-            f"See https://www.kaggle.com/code/{ref}"
+            f"notebook {nb.ref} version {nb.version or '(latest)'} ended {state}{said}; nothing was submitted. "
+            f"See https://www.kaggle.com/code/{nb.ref}"
         )
-    wanted = Path(str(summary.get("submission") or "submission.csv")).name
     url = next((u for n, u in out.files if n == wanted), None)
     if url is None:
         listed = ", ".join(n for n, _ in out.files) or "no files"
-        raise PushError(f"notebook {ref} finished but wrote no {wanted} (its output: {listed}); nothing was submitted.")
+        raise PushError(
+            f"notebook {nb.ref} finished but wrote no {wanted} (its output: {listed}); nothing was submitted."
+        )
     got = kaggle_kernels.download(url, where / wanted)
-    print(f"output of notebook {ref}: {got}")
+    print(f"output of notebook {nb.ref}: {got}")
+    return got
+
+
+def main(args: argparse.Namespace) -> int:
+    """Check everything local, push, wait, fetch, then submit or report."""
+    from pipeline import contract
+    from pipeline.commands.submit import data_folder
+    from pipeline.kaggle import kernels as kaggle_kernels
+
+    module = contract.load_competition(args.competition)
+    name, slug = contract.competition_name(module), module.KAGGLE_SLUG
+    code = bool(getattr(module, "CODE_COMPETITION", False))
+    _check_options(args, module, name, code)
+    manifest, dataset, run_dir, summary = read_package(Path(args.package), module, name)
+    if not code and not args.no_submit:
+        data_folder(module, run_dir, summary)  # the data to validate against is here before an hour on Kaggle
+    nb = _connect(args, name, slug)
+    _push(args, nb, dataset, slug, str(manifest.get("run_id")))
+    done = kaggle_kernels.wait(nb.api, nb.ref, nb.creds, args.timeout)
+    if done is None:
+        print(
+            f"notebook {nb.ref} is still running after {args.timeout:g} s; it keeps running on Kaggle "
+            f"(https://www.kaggle.com/code/{nb.ref}). Wait for it again, without pushing: python -m pipeline push "
+            f"{args.competition} --package {args.package} --attach",
+            file=sys.stderr,
+        )
+        return 1
+    wanted = Path(str(summary.get("submission") or "submission.csv")).name
+    got = _fetch(nb, *done, wanted)
     if code:
-        v = version or "<version>"
+        v = nb.version or "<version>"
         print(
             f"{name} is a code competition: Kaggle reruns the notebook on the hidden test set. Submit version {v} of "
-            f"{ref}: on https://www.kaggle.com/code/{ref} ('Submit to competition'), or with "
-            f'kaggle competitions submit -c {slug} -k {ref} -v {v} -f {wanted} -m "...". Nothing was submitted.'
+            f"{nb.ref}: on https://www.kaggle.com/code/{nb.ref} ('Submit to competition'), or with "
+            f'kaggle competitions submit -c {slug} -k {nb.ref} -v {v} -f {wanted} -m "...". Nothing was submitted.'
         )
         return 0
-    return _submit(args, module, run_dir, summary, got, version)
+    return _submit(args, module, run_dir, summary, got, nb.version)
 
 
 def _submit(
