@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.atomic import read_json, write_npy
-from pipeline.config import apply_overrides
-from pipeline.contract import ContractError, load_competition
-from pipeline.finish import FittedRun, finish_run
-from pipeline.runfolder import new_run_dir
-from pipeline.runlog import RunLog
+from pipeline import runfolder
+from pipeline.atomic import read_json
+from pipeline.contract import ContractError, competition_name, load_competition
+from pipeline.finish import SCORE_FIELDS, FittedRun, RunInputs, finish_run
+from pipeline.runner import RunOptions, check_data
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:
@@ -55,54 +54,50 @@ def ensemble_runs(
     t_start = time.monotonic()
     if len(run_dirs) < 1:
         raise ContractError("ensemble: give at least one run folder.")
+    summaries, folds = _check_runs(run_dirs)
+    spec = summaries[0].get("competition_spec") or summaries[0]["competition"]
+    opts = RunOptions(competition=spec, tag=tag, submissions_root=submissions_root, quiet=quiet)
+    inputs = _inputs(spec, run_dirs[0], Path(summaries[0]["data_dir"]), bool(summaries[0].get("sample")))
+    results: dict[str, dict[str, Any]] = {}
+    for d, s in zip(run_dirs, summaries, strict=True):
+        scores = runfolder.read_record(d, "scores")
+        for model in s["models"]:
+            oof, test = runfolder.read_predictions(d, model)
+            key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
+            results[key] = {"oof": oof, "test": test} | {k: scores[model][k] for k in SCORE_FIELDS}
+    run_dir = runfolder.new_run_dir(summaries[0]["competition"], "-".join(t for t in ("ensemble", tag) if t), runs_root)
+    log = runfolder.open_log(run_dir, quiet=quiet)
+    log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
+    runfolder.write_folds(run_dir, folds)
+    return finish_run(
+        FittedRun(inputs=inputs, folds=folds, run_dir=run_dir, log=log, t_start=t_start, opts=opts, results=results)
+    )
+
+
+def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The runs' summaries and their common folds; refused when they are of different competitions, mix the sample
+    with real data, or used different folds."""
     summaries = [_summary(d) for d in run_dirs]
     comps = {s["competition"] for s in summaries}
     if len(comps) > 1:
         raise ContractError(f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}.")
-    samples = {bool(s.get("sample")) for s in summaries}
-    if len(samples) > 1:
+    if len({bool(s.get("sample")) for s in summaries}) > 1:
         raise ContractError("ensemble: cannot mix runs on the built-in sample with runs on real data.")
-    folds = np.load(run_dirs[0] / "folds.npy")
+    folds = runfolder.read_folds(run_dirs[0])
     for d in run_dirs[1:]:
-        other = np.load(d / "folds.npy")
+        other = runfolder.read_folds(d)
         if other.shape != folds.shape or not np.array_equal(other, folds):
             raise ContractError(
                 f"ensemble: {d} used different folds from {run_dirs[0]} (seed, --folds or data differ); "
                 "OOF predictions of different folds cannot be blended fairly. Re-run with the same --seed/--folds."
             )
-    spec = summaries[0].get("competition_spec") or summaries[0]["competition"]
+    return summaries, folds
+
+
+def _inputs(spec: str, run_dir: Path, data_dir: Path, is_sample: bool) -> RunInputs:
+    """The competition, the saved Config of `run_dir` and the data it was trained on, loaded again."""
     module = load_competition(spec)
-    cfg = apply_overrides(module.Config, read_json(run_dirs[0] / "config.json")["config"], source="saved config")
-    data_dir = Path(summaries[0]["data_dir"])
+    cfg = runfolder.saved_config(module, run_dir)
     data = module.load(cfg, data_dir)
-    results: dict[str, dict[str, Any]] = {}
-    for d, s in zip(run_dirs, summaries, strict=True):
-        scores = read_json(d / "scores.json")
-        for model in s["models"]:
-            key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
-            results[key] = {
-                "oof": np.load(d / "oof" / f"{model}.npy"),
-                "test": np.load(d / "test" / f"{model}.npy"),
-                **{k: scores[model][k] for k in ("fold_scores", "fold_seconds", "mean", "std")},
-            }
-    run_dir = new_run_dir(summaries[0]["competition"], "-".join(t for t in ("ensemble", tag) if t), runs_root)
-    log = RunLog(run_dir / "log.txt", quiet=quiet)
-    log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
-    write_npy(run_dir / "folds.npy", folds)
-    run = FittedRun(
-        module=module,
-        cfg=cfg,
-        data=data,
-        folds=folds,
-        results=results,
-        run_dir=run_dir,
-        data_dir=data_dir,
-        is_sample=samples.pop(),
-        log=log,
-        t_start=t_start,
-        competition_spec=spec,
-        tag=tag,
-        submissions_root=submissions_root,
-        quiet=quiet,
-    )
-    return finish_run(run)
+    check_data(data, competition_name(module))
+    return RunInputs(module, cfg, data, data_dir, is_sample)

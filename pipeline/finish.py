@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from pipeline.blend import blend, fit_weights, nested_blend
 from pipeline.contract import Data, competition_name
 from pipeline.folds import scored_rows
 from pipeline.report import print_summary
+from pipeline.runfolder import write_predictions, write_record
 from pipeline.runlog import RunLog
 from pipeline.submission import SubmissionError, validate_submission
 
@@ -26,18 +30,45 @@ def submissions_root(opts: Any = None) -> Path:
     return Path(given) if given else Path.cwd() / "submissions"
 
 
+def competition_hook(module: Any, name: str, cfg: Any) -> Callable[..., Any] | None:
+    """The competition's optional hook `name` (blend, merge_folds), given the run's Config as `cfg=` when it takes
+    one; None when the competition has no such hook. Every caller of a hook goes through here."""
+    hook = getattr(module, name, None)
+    if hook is None:
+        return None
+    try:
+        takes_cfg = "cfg" in inspect.signature(hook).parameters
+    except (TypeError, ValueError):
+        takes_cfg = False
+    return functools.partial(hook, cfg=cfg) if takes_cfg else hook
+
+
+def merge_fold_tests(module: Any, cfg: Any, tests: list[np.ndarray]) -> np.ndarray:
+    """The fold models' test predictions merged: the competition's merge_folds hook, else their mean."""
+    merge = competition_hook(module, "merge_folds", cfg)
+    return merge(tests) if merge is not None else np.mean(tests, axis=0)
+
+
 def _fit_blend(
-    module: Any, oofs: dict[str, np.ndarray], tests: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray
+    module: Any,
+    cfg: Any,
+    oofs: dict[str, np.ndarray],
+    tests: dict[str, np.ndarray],
+    y: np.ndarray,
+    folds: np.ndarray,
 ) -> dict[str, Any]:
     """The competition's blend hook, or non-negative weights fitted on the scored OOF rows, applied to `tests`."""
-    if hasattr(module, "blend"):
-        return module.blend(oofs, tests, y, folds)
+    hook = competition_hook(module, "blend", cfg)
+    if hook is not None:
+        return hook(oofs, tests, y, folds)
     weights = fit_weights(oofs, y, module.score, module.METRIC, scored_rows(folds))
     w = np.array([weights[n] for n in oofs])
     return {"weights": weights, "oof": blend(list(oofs.values()), w), "test": blend(list(tests.values()), w)}
 
 
-def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def blend_results(
+    module: Any, y: np.ndarray, folds: np.ndarray, results: dict[str, dict[str, Any]], cfg: Any = None
+) -> dict[str, Any]:
     """Blend weights on OOF rows; scores of the blend, the equal-weight mean and the best single model.
 
     "score" and "oof" are out of fold: each fold's rows blended with weights fitted on the other folds' OOF rows
@@ -47,7 +78,7 @@ def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[s
     mask = scored_rows(folds)
     oofs = {m: r["oof"] for m, r in results.items()}
     tests = {m: r["test"] for m, r in results.items()}
-    b = _fit_blend(module, oofs, tests, y, folds)
+    b = _fit_blend(module, cfg, oofs, tests, y, folds)
     if not hasattr(module, "blend"):
         names = list(oofs)
         equal = blend([oofs[n][mask] for n in names], np.full(len(names), 1 / len(names)))
@@ -60,7 +91,8 @@ def blend_results(module: Any, y: np.ndarray, folds: np.ndarray, results: dict[s
             "best_single_score": single[best],
             "oof_scores": single,
         }
-    nested_oof, parts = nested_blend(lambda o, t, yy, f: _fit_blend(module, o, t, yy, f), oofs, y, folds, b["oof"])
+    fit = functools.partial(_fit_blend, module, cfg)
+    nested_oof, parts = nested_blend(fit, oofs, y, folds, b["oof"])
     b["in_sample_score"] = b["score"]
     b["out_of_fold"] = bool(parts)
     b["nested"] = parts
@@ -107,10 +139,9 @@ def calibrate_blend(
     oof, test, info = calibrate(
         method, oof, test, y, mask, module.score, module.METRIC, _fold_blends(module, b, results), b.get("nested")
     )
-    atomic.write_json(run_dir / "calibration.json", info)
+    write_record(run_dir, "calibration", info)
     if info["applied"]:
-        atomic.write_npy(run_dir / "oof" / "_calibrated.npy", oof)
-        atomic.write_npy(run_dir / "test" / "_calibrated.npy", test)
+        write_predictions(run_dir, "_calibrated", oof, test)
         cv = info["score_after"]
         log(
             f"calibration: temperature {info['temperature']:.4f}, out-of-fold {module.METRIC.name} "
@@ -171,24 +202,43 @@ def publish(final: Path, competition: str, run_id: str, opts: Any = None) -> Pat
     return dest
 
 
-@dataclass
-class FittedRun:
-    """What `finish_run` needs once every model has its out-of-fold and test predictions."""
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run reads: the competition, its resolved Config and the data loaded from `data_dir`."""
 
     module: Any  # the competition
     cfg: Any  # its resolved Config
     data: Data
-    folds: np.ndarray  # fold index per training row (-1: training-only rows of a holdout)
-    results: dict[str, dict[str, Any]]  # per model: oof, test, fold_scores, fold_seconds, mean, std (fold_tests)
-    run_dir: Path
     data_dir: Path
-    is_sample: bool
+    is_sample: bool  # the competition's built-in sample, not real data
+
+
+@dataclass(kw_only=True)
+class FittedRun:
+    """What `finish_run` needs once every model has its out-of-fold and test predictions."""
+
+    inputs: RunInputs
+    folds: np.ndarray  # fold index per training row (-1: training-only rows of a holdout)
+    run_dir: Path
     log: RunLog
     t_start: float  # time.monotonic() when the run began
-    competition_spec: str | None = None  # as given on the command line (recorded for `ensemble` and `submit`)
-    tag: str | None = None
-    submissions_root: str | None = None  # default: submissions/ in the working directory
-    quiet: bool = False  # no summary table on the console
+    # The run's options (a runner.RunOptions): competition as given on the command line (recorded for `ensemble`
+    # and `submit`), tag, submissions_root (default: submissions/ in the working directory), quiet (no summary table)
+    opts: Any
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model: oof, test, fold_scores,
+    # fold_seconds, mean, std (fold_tests)
+
+    @property
+    def module(self) -> Any:
+        return self.inputs.module
+
+    @property
+    def cfg(self) -> Any:
+        return self.inputs.cfg
+
+    @property
+    def data(self) -> Data:
+        return self.inputs.data
 
     @property
     def y(self) -> np.ndarray:
@@ -198,12 +248,12 @@ class FittedRun:
 def finish_run(run: FittedRun) -> Path:
     """Blend, write + validate + publish the submission, draw plots and write summary.json; return the run folder."""
     module, run_dir, y = run.module, run.run_dir, run.y
-    b = blend_results(module, y, run.folds, run.results)
+    b = blend_results(module, y, run.folds, run.results, run.cfg)
     _write_blend(b, run.results, run_dir)
     b = stacking.apply(module, run.cfg, run.data, y, run.folds, run.results, b, run_dir, run.log)  # Config.stack
     oof, test, cv, calibration = calibrate_blend(module, y, run.folds, b, run_dir, run.log, run.results)
     final = write_validated_submission(module, run.data, test, run_dir)
-    published = publish(final, competition_name(module), run_dir.name, run)
+    published = publish(final, competition_name(module), run_dir.name, run.opts)
     try:
         from pipeline.plots import run_plots
 
@@ -211,26 +261,27 @@ def finish_run(run: FittedRun) -> Path:
     except Exception as e:  # a plot must never cost a finished run
         run.log.warn(f"plots failed: {type(e).__name__}: {e}")
     summary = _summary(run, b, cv, calibration, final, published)
-    atomic.write_json(run_dir / "summary.json", summary)
+    write_record(run_dir, "summary", summary)
     run.log(f"submission {published} (validated against {Path(run.data.sample_submission).name})")
-    if not run.quiet:
+    if not run.opts.quiet:
         print_summary(summary)
     return run_dir
 
 
+# What scores.json records of each model (and `ensemble` reads back)
+SCORE_FIELDS = ("fold_scores", "fold_seconds", "mean", "std")
 # What blend.json records of a blend; summary.json's "blend" adds the best single model's score.
 BLEND_FIELDS = ("weights", "score", "out_of_fold", "in_sample_score", "equal_score", "best_single")
 
 
 def _write_blend(b: dict[str, Any], results: dict[str, dict[str, Any]], run_dir: Path) -> None:
     """blend.json, the blend's OOF and test predictions, and scores.json (per model and the blend)."""
-    atomic.write_json(run_dir / "blend.json", {k: b.get(k) for k in BLEND_FIELDS})
-    atomic.write_npy(run_dir / "oof" / "_blend.npy", np.asarray(b["oof"]))
-    atomic.write_npy(run_dir / "test" / "_blend.npy", np.asarray(b["test"]))
-    scores = {m: {k: r[k] for k in ("fold_scores", "fold_seconds", "mean", "std")} for m, r in results.items()}
+    write_record(run_dir, "blend", {k: b.get(k) for k in BLEND_FIELDS})
+    write_predictions(run_dir, "_blend", b["oof"], b["test"])
+    scores = {m: {k: r[k] for k in SCORE_FIELDS} for m, r in results.items()}
     keys = ("score", "out_of_fold", "in_sample_score", "equal_score", "best_single", "best_single_score", "weights")
     scores["_blend"] = {k: b.get(k) for k in keys}
-    atomic.write_json(run_dir / "scores.json", scores)
+    write_record(run_dir, "scores", scores)
 
 
 def _summary(
@@ -241,12 +292,12 @@ def _summary(
     return {
         "status": "complete",
         "competition": name,
-        "competition_spec": run.competition_spec or name,
+        "competition_spec": run.opts.competition or name,
         "slug": module.KAGGLE_SLUG,
         "run_id": run.run_dir.name,
         "run_dir": str(run.run_dir),
-        "sample": run.is_sample,
-        "data_dir": str(run.data_dir),
+        "sample": run.inputs.is_sample,
+        "data_dir": str(run.inputs.data_dir),
         "metric": module.METRIC.name,
         "greater_is_better": module.METRIC.greater_is_better,
         "cv": cv,
@@ -267,5 +318,5 @@ def _summary(
         "seconds": time.monotonic() - t_start,
         "started": dt.datetime.fromtimestamp(time.time() - (time.monotonic() - t_start)).isoformat(timespec="seconds"),
         "finished": dt.datetime.now().isoformat(timespec="seconds"),
-        "tag": run.tag,
+        "tag": run.opts.tag,
     }

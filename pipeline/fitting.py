@@ -15,6 +15,38 @@ from sklearn.base import clone
 
 from pipeline.contract import FitContext
 
+# Device settings of deep estimators: the runner's options (RunOptions fields of these names), set on every estimator
+# that has such a parameter; never Config fields. name -> type of its value. None (the default): the estimator's own.
+ENGINEERING: dict[str, type] = {"precision": str, "num_workers": int, "cache_mb": int}
+
+
+def engineering_from_config_keys(
+    sets: list[str], config_fields: Any, old: dict[str, Any]
+) -> tuple[list[str], dict[str, Any], list[str]]:
+    """Device settings given as Config keys, from before they were the runner's options: `--set num_workers=4`, or
+    `old`, those the config.json of a run being resumed holds. Returns the other --set items, the settings (--set
+    over the saved ones, values typed) and a log note for each source. Keys the Config declares stay its own.
+    """
+    from pipeline.contract import ContractError
+
+    kept, given, notes = [], {}, []
+    for item in sets:
+        key, _, value = (part.strip() for part in item.partition("="))
+        if key in ENGINEERING and key not in config_fields:
+            given[key] = value
+            notes.append(f"--set {key}={value}: {key} is a runner option, not a Config field; applied as one")
+        else:
+            kept.append(item)
+    if old:
+        notes.append(f"the saved config.json holds {', '.join(sorted(old))} (runner options now); applied as such")
+    values = {}
+    for key, raw in (old | given).items():
+        try:
+            values[key] = ENGINEERING[key](raw)
+        except ValueError:
+            raise ContractError(f"{key} must be {ENGINEERING[key].__name__}, got {raw!r}.") from None
+    return kept, values, notes
+
 
 def take(X: Any, idx: np.ndarray) -> Any:
     """Rows `idx` of a DataFrame, array or list."""
@@ -44,8 +76,10 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def prepare(estimator: Any, seed: int, n_jobs: int) -> Any:
-    """An unfitted clone with every nested random_state/seed and n_jobs parameter set by the runner."""
+def prepare(estimator: Any, seed: int, n_jobs: int, engineering: dict[str, Any] | None = None) -> Any:
+    """An unfitted clone with every nested random_state/seed and n_jobs parameter set by the runner, and the
+    engineering settings (ENGINEERING names, None: left alone) on the parameters of those names."""
+    given = {k: v for k, v in (engineering or {}).items() if v is not None}
     est = clone(estimator)
     params = est.get_params(deep=True)
     updates: dict[str, Any] = {}
@@ -55,6 +89,8 @@ def prepare(estimator: Any, seed: int, n_jobs: int) -> Any:
             updates[key] = seed
         elif leaf in ("n_jobs", "thread_count", "num_threads") and params[key] not in (None,) and params[key] != 1:
             updates[key] = n_jobs
+        elif leaf in given:
+            updates[key] = given[leaf]
     est.set_params(**updates)
     return est
 
@@ -85,11 +121,17 @@ def predict_outputs(est: Any, X: Any, classification: bool, n_classes: int | Non
 
 
 def fit_fold(
-    estimator: Any, X_tr: Any, y_tr: Any, seed: int, n_jobs: int, context: FitContext | None
+    estimator: Any,
+    X_tr: Any,
+    y_tr: Any,
+    seed: int,
+    n_jobs: int,
+    context: FitContext | None,
+    engineering: dict[str, Any] | None = None,
 ) -> tuple[Any, float]:
-    """Fit a prepared clone of `estimator`; return it and the seconds taken."""
+    """Fit a prepared clone of `estimator` (see prepare); return it and the seconds taken."""
     seed_everything(seed)
-    est = prepare(estimator, seed, n_jobs)
+    est = prepare(estimator, seed, n_jobs, engineering)
     t0 = time.perf_counter()
     if context is not None and accepts_context(est):
         if context.workdir is not None:  # None on the ranks > 0 of a torchrun run: they write nothing

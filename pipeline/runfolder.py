@@ -9,12 +9,18 @@ Layout (every file written atomically):
     folds.npy          fold index of every training row
     scores.json        per model: per-fold score and seconds, mean, std; blend and equal-weight mean
     blend.json         blend weights fitted on OOF predictions
+    stack.json, calibration.json   the level-2 stack and the calibration, when the Config / competition asks
     oof/<model>.npy    out-of-fold predictions (rows x outputs); test/<model>.npy fold-averaged test predictions
+                       (also _blend, _stack, _calibrated: the run-level stages)
     parts/<model>/fold<k>.npz   per-fold OOF rows and test predictions: what --resume keeps
+    models/            the fitted fold models (pipeline/modelstore.py), for `predict`
     checkpoints/       estimator checkpoints (per model and fold) for epoch-level resume
     plots/*.png        residuals, learning curves, confusion matrix ...
     log.txt            the run's log
     submission.*       the validated submission (also copied to submissions/<competition>/<run-id>.<ext>)
+
+This module is the one place that knows these names: the runner, `finish`, `ensemble` and `predict` read and write
+a run folder through the functions below.
 """
 
 from __future__ import annotations
@@ -28,7 +34,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import read_json, write_json
+import numpy as np
+
+from pipeline.atomic import read_json, write_json, write_npy, write_with
+from pipeline.config import apply_overrides, field_types
+from pipeline.runlog import RunLog
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIBRARIES = (
@@ -62,6 +72,78 @@ def new_run_dir(competition: str, tag: str | None = None, root: Path | None = No
         path = base / f"{name}.{n}"
     path.mkdir(parents=True)
     return path
+
+
+def open_log(run_dir: Path | None, quiet: bool = False) -> RunLog:
+    """The run's log: log.txt in the run folder (None: the console only) and the console unless quiet."""
+    return RunLog(Path(run_dir) / "log.txt" if run_dir is not None else None, quiet=quiet)
+
+
+def write_record(run_dir: Path, name: str, record: dict[str, Any]) -> None:
+    """One of the run's JSON records (config, command, env, blend, scores, stack, calibration, summary)."""
+    write_json(Path(run_dir) / f"{name}.json", record)
+
+
+def read_record(run_dir: Path, name: str) -> Any:
+    """A JSON record written by write_record."""
+    return read_json(Path(run_dir) / f"{name}.json")
+
+
+def saved_config(module: Any, run_dir: Path, source: str = "saved config") -> Any:
+    """The run's Config from config.json. Device settings that runs from before they left the Config saved there
+    (precision, num_workers, cache_mb: now the runner's options) are left out where the Config has no such field."""
+    from pipeline.fitting import ENGINEERING  # sklearn: imported only when a config is read
+
+    saved = read_record(run_dir, "config")["config"]
+    fields = field_types(module.Config)
+    science = {k: v for k, v in saved.items() if k in fields or k not in ENGINEERING}
+    return apply_overrides(module.Config, science, source=source)
+
+
+def write_folds(run_dir: Path, folds: np.ndarray) -> None:
+    """folds.npy: the fold index of every training row."""
+    write_npy(Path(run_dir) / "folds.npy", folds)
+
+
+def read_folds(run_dir: Path) -> np.ndarray:
+    """The saved folds.npy."""
+    return np.load(Path(run_dir) / "folds.npy")
+
+
+def write_predictions(run_dir: Path, name: str, oof: np.ndarray, test: np.ndarray) -> None:
+    """oof/<name>.npy and test/<name>.npy: a model's (or a stage's: _blend, _stack, _calibrated) predictions."""
+    write_npy(Path(run_dir) / "oof" / f"{name}.npy", np.asarray(oof))
+    write_npy(Path(run_dir) / "test" / f"{name}.npy", np.asarray(test))
+
+
+def read_predictions(run_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The out-of-fold and test predictions of `name` written by write_predictions."""
+    return np.load(Path(run_dir) / "oof" / f"{name}.npy"), np.load(Path(run_dir) / "test" / f"{name}.npy")
+
+
+def part_path(run_dir: Path, model: str, fold: int) -> Path:
+    """parts/<model>/fold<k>.npz: one fold's predictions, kept for --resume."""
+    return Path(run_dir) / "parts" / model / f"fold{fold}.npz"
+
+
+def write_part(path: Path, part: dict[str, Any]) -> None:
+    """A fold's part file (arrays, score, seconds and the config hash under "hash"), atomically."""
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in part.items()})
+
+    write_with(path, save)
+
+
+def read_part(path: Path, key: str) -> dict[str, Any] | None:
+    """A saved part whose hash is `key`, else None (missing, or made under another config)."""
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["hash"]) != key:
+            return None
+        return {k: z[k] for k in z.files} | {"score": float(z["score"]), "seconds": float(z["seconds"])}
 
 
 def git_state() -> dict[str, Any]:
@@ -150,8 +232,9 @@ def mark_failed(run_dir: Path, error: BaseException) -> None:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             command = read_json(run_dir / "command.json").get("options", {})
         started = dt.datetime.fromtimestamp(run_dir.stat().st_ctime)
-        write_json(
-            run_dir / "summary.json",
+        write_record(
+            run_dir,
+            "summary",
             {
                 "status": "interrupted" if interrupted else "failed",
                 "error": message,

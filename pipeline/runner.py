@@ -7,6 +7,7 @@ run resumes fold by fold) and `finish_run` (pipeline/finish.py: blend, stack, ca
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -20,13 +21,22 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic, distributed
+from pipeline import atomic, distributed, runfolder
 from pipeline.budget import Budget, call_with_deadline
-from pipeline.config import config_dict, resolve_config
+from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datadir import resolve_data
-from pipeline.finish import FittedRun, finish_run
-from pipeline.fitting import accepts_context, default_jobs, fit_fold, pick_device, predict_outputs, take
+from pipeline.finish import FittedRun, RunInputs, finish_run, merge_fold_tests
+from pipeline.fitting import (
+    ENGINEERING,
+    accepts_context,
+    default_jobs,
+    engineering_from_config_keys,
+    fit_fold,
+    pick_device,
+    predict_outputs,
+    take,
+)
 from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
@@ -57,31 +67,36 @@ class RunOptions:
     submissions_root: str | None = None
     quiet: bool = False
     sync_bn: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
+    # Device settings of deep estimators (pipeline.fitting.ENGINEERING), set on every estimator with such a
+    # parameter; None: the estimator's own default
+    precision: str | None = None  # auto | fp32 | fp16 | bf16 (mixed precision on CUDA)
+    num_workers: int | None = None  # DataLoader worker processes
+    cache_mb: int | None = None  # detection: decoded training images kept in memory up to this many MiB
     # Called after every finished fold with {"model", "fold", "score", "folds_done", "running_mean"}; an exception
     # it raises (e.g. optuna.TrialPruned) stops the run. Estimators taking a context also get it as
     # context.report, for epoch-level reports (FitContext.report_epoch). Not saved in command.json.
     report: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
 
 
-@dataclass
-class RunState:
-    """What every fit of a run shares, settled by `_prepare` before the first fold."""
+@dataclass(kw_only=True)
+class RunState(FittedRun):
+    """What every fit of a run shares, settled by `_prepare` before the first fold; `results` fills as models
+    finish, and the state is the FittedRun that finish_run receives."""
 
     opts: RunOptions
-    module: ModuleType
-    cfg: Any
     folding: FoldPlan
     selected: dict[str, Any]  # model name -> unfitted estimator, in fitting order
-    data: Data
-    data_dir: Path
-    is_sample: bool
-    run_dir: Path
-    log: RunLog
     device: str
-    folds: np.ndarray  # fold index per training row (saved as folds.npy)
     budget: Budget
     jobs: int  # threads for tabular models
-    t_start: float  # time.monotonic() when the run began
+    # Config as config.json records it and the parts' key hashes it: config_dict(cfg), plus the device settings a
+    # run from before they left the Config saved in it (resumed runs keep their saved folds)
+    config_json: dict[str, Any]
+
+    @property
+    def engineering(self) -> dict[str, Any]:
+        """The runner's device settings for fit_fold (None: the estimator's own)."""
+        return {k: getattr(self.opts, k) for k in ENGINEERING}
 
     @property
     def n_classes(self) -> int | None:
@@ -157,20 +172,19 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
     state = _prepare(opts, created, t_start)
     if state is None:
         return Path(str(opts.resume))
-    results: dict[str, dict[str, Any]] = {}
     main = distributed.is_main()
     with progress(interactive() and not opts.quiet and main) as bar:
         task = bar.add_task("fitting", total=len(state.selected) * len(fold_ids(state.folds)))
         for model, estimator in state.selected.items():
-            result = _fit_model(state, model, estimator, bool(results), bar, task)
+            result = _fit_model(state, model, estimator, bool(state.results), bar, task)
             if result is not None:
-                results[model] = result
-    if not results:
+                state.results[model] = result
+    if not state.results:
         raise ContractError("No model finished within the time limit; raise --time-limit or use a faster preset.")
     if not main:
         distributed.barrier()  # rank 0 blends and writes the submission
         return state.run_dir
-    out = finish_run(_fitted_run(state, results))
+    out = finish_run(state)
     distributed.barrier()
     return out
 
@@ -178,13 +192,25 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
 # ---- prepare: everything before the first fold ---------------------------------------------------------------------
 
 
-def _same_config(run_dir: Path, cfg: Any) -> bool:
-    """Whether a saved run used this config: a complete run resumed with more epochs trains on, else nothing to do."""
+def _saved_config(opts: RunOptions) -> dict[str, Any] | None:
+    """The config.json "config" of the run --resume names (None: a new run, or none readable)."""
+    if not opts.resume:
+        return None
     try:
-        saved = atomic.read_json(run_dir / "config.json").get("config")
+        saved = runfolder.read_record(Path(opts.resume), "config").get("config")
     except (OSError, ValueError, AttributeError):
-        return True
-    return atomic.as_json(config_dict(cfg)) == saved
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _engineering(module: ModuleType, opts: RunOptions) -> tuple[RunOptions, dict[str, Any], list[str]]:
+    """`opts` with the device settings given as Config keys (--set, a resumed run's config.json) moved to its own
+    fields (its fields win); those the saved config holds; a log note per source."""
+    saved, fields = _saved_config(opts) or {}, field_types(module.Config)
+    legacy = {k: saved[k] for k in ENGINEERING if k in saved and k not in fields}
+    sets, values, notes = engineering_from_config_keys(opts.sets, fields, legacy)
+    values = {k: v for k, v in values.items() if getattr(opts, k) is None}
+    return dataclasses.replace(opts, sets=sets, **values), legacy, notes
 
 
 def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState | None:
@@ -193,10 +219,12 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     None when --resume names a run that is already complete (nothing to do).
     """
     module = load_competition(opts.competition)
+    opts, legacy, notes = _engineering(module, opts)
     cfg, overrides, sample_overrides = _resolve_config(module, opts)
     cfg, folding = resolve_folds(module, cfg, opts.folds)
+    config_json = atomic.as_json(config_dict(cfg) | legacy)
     selected = _select_models(module, cfg, opts.models)
-    if opts.resume and run_is_complete(Path(opts.resume)) and _same_config(Path(opts.resume), cfg):
+    if opts.resume and run_is_complete(Path(opts.resume)) and _saved_config(opts) in (None, config_json):
         RunLog(None, quiet=opts.quiet or not distributed.is_main())(
             f"{opts.resume} is already complete; nothing to do (its submission and files are unchanged)."
         )
@@ -210,32 +238,29 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     device = distributed.local_device(pick_device() if needs_torch else "cpu")
     if distributed.is_main():
         weights = [n.record() for n in needs]
-        record = {"config": config_dict(cfg), "overrides": overrides, "preset": opts.preset}
+        record = {"config": config_json, "overrides": overrides, "preset": opts.preset}
         _write_run_files(
             run_dir, opts, record | {"sample_preset": sample_overrides, "weights": weights}, data_dir, device
         )
     log = _open_log(opts, run_dir, competition_name(module), "built-in sample" if is_sample else str(data_dir))
-    for need in needs:
-        log(f"weights: {need.describe()}")
+    for line in [*notes, *(f"weights: {need.describe()}" for need in needs)]:
+        log(line)
     y = np.asarray(data.y)
-    folds = distributed.from_main(lambda: _folds(run_dir / "folds.npy", y, folding, opts, data.groups))
+    folds = distributed.from_main(lambda: _folds(run_dir, y, folding, opts, data.groups))
     deadline = t_start + opts.time_limit if opts.time_limit else None
     state = RunState(
-        opts=opts,
-        module=module,
-        cfg=cfg,
-        folding=folding,
-        selected=selected,
-        data=data,
-        data_dir=data_dir,
-        is_sample=is_sample,
+        inputs=RunInputs(module, cfg, data, data_dir, is_sample),
+        folds=folds,
         run_dir=run_dir,
         log=log,
+        t_start=t_start,
+        opts=opts,
+        folding=folding,
+        selected=selected,
         device=device,
-        folds=folds,
         budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds))),
         jobs=opts.jobs or default_jobs(),
-        t_start=t_start,
+        config_json=config_json,
     )
     log(_describe(state))
     return state
@@ -286,18 +311,18 @@ def _run_folder(opts: RunOptions, name: str, is_sample: bool) -> Path:
 def _open_log(opts: RunOptions, run_dir: Path, name: str, source: str) -> RunLog:
     """The run's log (log.txt and the console on rank 0; nothing on the other ranks), opened with its first line."""
     main = distributed.is_main()
-    log = RunLog(run_dir / "log.txt" if main else None, quiet=opts.quiet or not main)
+    log = runfolder.open_log(run_dir if main else None, quiet=opts.quiet or not main)
     log(f"{'resuming' if opts.resume else 'run'} {name} -> {run_dir}  (data: {source})")
     return log
 
 
 def _write_run_files(run_dir: Path, opts: RunOptions, config_json: dict[str, Any], data_dir: Path, device: str) -> None:
     """config.json, command.json (the options, without the report hook) and env.json."""
-    atomic.write_json(run_dir / "config.json", config_json)
+    runfolder.write_record(run_dir, "config", config_json)
     saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
-    atomic.write_json(run_dir / "command.json", {"options": saved, "resolved_data": str(data_dir)})
+    runfolder.write_record(run_dir, "command", {"options": saved, "resolved_data": str(data_dir)})
     env = environment(device) | ({"distributed": distributed.describe()} if distributed.active() else {})
-    atomic.write_json(run_dir / "env.json", env)
+    runfolder.write_record(run_dir, "env", env)
 
 
 def _describe(state: RunState) -> str:
@@ -321,7 +346,7 @@ def _fit_model(
 ) -> dict[str, Any] | None:
     """One model over every fold (saved parts reused); its results, or None when the time limit drops it."""
     opts, log, fids = state.opts, state.log, fold_ids(state.folds)
-    key = _config_hash(config_dict(state.cfg), opts.seed, state.folding.k, state.folding.holdout, model)
+    key = _config_hash(state.config_json, opts.seed, state.folding.k, state.folding.holdout, model)
     solo = distributed.active() and not distributed.shares_fit(estimator)
     if solo:
         log.warn(f"{model} does not train with DDP: rank 0 fits it alone while the other ranks wait")
@@ -329,7 +354,7 @@ def _fit_model(
     dropped: str | None = None
     for f in fids:
         bar.update(task, description=f"{model} fold {f + 1}/{len(fids)}")
-        job = FoldJob(model, estimator, f, key, state.run_dir / "parts" / model / f"fold{f}.npz", solo)
+        job = FoldJob(model, estimator, f, key, runfolder.part_path(state.run_dir, model, f), solo)
         part, dropped = _part(state, job, have_complete)
         if part is None:
             break
@@ -357,7 +382,7 @@ def _fit_model(
 
 def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str, Any] | None, str | None]:
     """The fold's saved part, or a fresh fit; (None, why) when the time limit refuses or cuts it."""
-    part = distributed.from_main(lambda: _load_part(job.part_path, job.key))
+    part = distributed.from_main(lambda: runfolder.read_part(job.part_path, job.key))
     if part is not None:
         return part, None
     reason = distributed.agree(state.budget.refuse(job.model, have_complete=have_complete))  # rank 0's clock decides
@@ -375,35 +400,13 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
 
 def _model_result(state: RunState, model: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     """A model's results from its folds; its OOF and test predictions saved (rank 0)."""
-    r = _collect(parts, len(state.data.y), getattr(state.module, "merge_folds", None))
+    r = _collect(parts, len(state.data.y), merge_fold_tests(state.module, state.cfg, [p["test"] for p in parts]))
     if getattr(state.module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
         r["fold_tests"] = [p["test"] for p in parts]
     if distributed.is_main():
-        atomic.write_npy(state.run_dir / "oof" / f"{model}.npy", r["oof"])
-        atomic.write_npy(state.run_dir / "test" / f"{model}.npy", r["test"])
+        runfolder.write_predictions(state.run_dir, model, r["oof"], r["test"])
     state.log(f"[bold]{model}[/bold]: CV {r['mean']:.5f} ± {r['std']:.5f}")
     return r
-
-
-def _fitted_run(state: RunState, results: dict[str, dict[str, Any]]) -> FittedRun:
-    """What finish_run needs from this run."""
-    opts = state.opts
-    return FittedRun(
-        module=state.module,
-        cfg=state.cfg,
-        data=state.data,
-        folds=state.folds,
-        results=results,
-        run_dir=state.run_dir,
-        data_dir=state.data_dir,
-        is_sample=state.is_sample,
-        log=state.log,
-        t_start=state.t_start,
-        competition_spec=opts.competition,
-        tag=opts.tag,
-        submissions_root=opts.submissions_root,
-        quiet=opts.quiet,
-    )
 
 
 def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any) -> None:
@@ -426,25 +429,17 @@ def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any) -> None:
             raise ContractError(f"--folds {k} is more than the {n_groups} groups of the data; use fewer --folds.")
 
 
-def _folds(path: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, groups: Any) -> np.ndarray:
+def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, groups: Any) -> np.ndarray:
     """The run's folds: saved ones on resume, else made from the seed and saved."""
-    if opts.resume and path.exists():
-        folds = np.load(path)
-        if len(folds) != len(y):
-            raise ContractError(f"--resume {path.parent}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
-        return folds
+    if opts.resume:
+        with contextlib.suppress(FileNotFoundError):
+            folds = runfolder.read_folds(run_dir)
+            if len(folds) != len(y):
+                raise ContractError(f"--resume {run_dir}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
+            return folds
     folds = make_folds(y, folding.k, opts.seed, folding.kind, groups, folding.holdout)
-    atomic.write_npy(path, folds)
+    runfolder.write_folds(run_dir, folds)
     return folds
-
-
-def _load_part(path: Path, h: str) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    with np.load(path, allow_pickle=False) as z:
-        if str(z["hash"]) != h:
-            return None
-        return {k: z[k] for k in z.files} | {"score": float(z["score"]), "seconds": float(z["seconds"])}
 
 
 def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
@@ -453,7 +448,8 @@ def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
     tr, va = np.flatnonzero(state.folds != f), np.flatnonzero(state.folds == f)
     y = np.asarray(data.y)
     X_tr, y_tr, X_va, y_va = take(data.X, tr), take(y, tr), take(data.X, va), take(y, va)
-    est, fit_s = fit_fold(job.estimator, X_tr, y_tr, state.opts.seed + f, state.jobs, _context(state, job, X_va, y_va))
+    context = _context(state, job, X_va, y_va)
+    est, fit_s = fit_fold(job.estimator, X_tr, y_tr, state.opts.seed + f, state.jobs, context, state.engineering)
     t0 = time.perf_counter()
     classification, n_classes = data.classes is not None, state.n_classes
     oof = predict_outputs(est, X_va, classification, n_classes)
@@ -463,8 +459,7 @@ def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
     if distributed.is_main():
         save_fold_model(state.run_dir, job.model, f, est, job.key)  # what `predict` needs (pipeline/modelstore.py)
-        job.part_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_with(job.part_path, lambda tmp: _savez(tmp, part))
+        runfolder.write_part(job.part_path, part)
     return part
 
 
@@ -492,15 +487,8 @@ def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
     )
 
 
-def _savez(tmp: Path, part: dict[str, Any]) -> None:
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **{k: np.asarray(v) for k, v in part.items()})
-
-
-def _collect(
-    parts: list[dict[str, Any]], n: int, merge: Callable[[list[np.ndarray]], np.ndarray] | None
-) -> dict[str, Any]:
-    """OOF rows from every fold; test predictions merged over folds (mean, or the competition's merge_folds)."""
+def _collect(parts: list[dict[str, Any]], n: int, test: np.ndarray) -> dict[str, Any]:
+    """OOF rows from every fold, with the fold scores and seconds; `test` the folds' merged test predictions."""
     width = parts[0]["oof"].shape[1]
     oof = np.full((n, width), np.nan)
     for p in parts:
@@ -508,7 +496,7 @@ def _collect(
     scores = [p["score"] for p in parts]
     return {
         "oof": oof,
-        "test": merge([p["test"] for p in parts]) if merge else np.mean([p["test"] for p in parts], axis=0),
+        "test": test,
         "fold_scores": scores,
         "fold_seconds": [p["seconds"] for p in parts],
         "mean": float(np.mean(scores)),

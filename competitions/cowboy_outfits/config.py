@@ -19,11 +19,8 @@ class Config(DetectionRecipe):
     predict_split: str = "test"
     models: tuple[str, ...] = ("fasterrcnn_mobilenet_v3_large_fpn",)
     pretrained: str = "coco"
-    # Engineering, not science: kept here only so that --set keys, presets and the config.json of earlier runs
-    # (which --resume and ensemble read back) stay valid. Detector passes them to the runtime.
-    precision: str = "auto"  # AMP on CUDA (bf16 where supported, else fp16); CPU stays fp32
-    cache_mb: int = 2048  # decoded, downsized training images kept in memory up to this size
-    num_workers: int = 0
+    # Device settings (precision, DataLoader workers, the image cache) are the runner's options, not Config fields:
+    # see RunOptions.precision / num_workers / cache_mb (pipeline/runner.py).
 
 
 PRESETS: dict[str, dict[str, object]] = {
@@ -50,7 +47,6 @@ PRESETS: dict[str, dict[str, object]] = {
         "batch_size": 8,
         "lr": 0.02,
         "ema_decay": 0.999,
-        "num_workers": 4,
     },
     # Three detector families fused by WBF.
     "ensemble": {
@@ -60,6 +56,5 @@ PRESETS: dict[str, dict[str, object]] = {
         "batch_size": 8,
         "lr": 0.01,
         "ema_decay": 0.999,
-        "num_workers": 4,
     },
 }

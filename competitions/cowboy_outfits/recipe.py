@@ -16,7 +16,7 @@ from pipeline.detection.wbf import merge_folds as _merge_folds
 
 
 def _wbf_iou(cfg: Config | None) -> float:
-    """The fusion IoU of the run's Config; its default while the runner calls the hooks without one."""
+    """The fusion IoU of the run's Config (the runner passes it to the hooks); the default's when called without."""
     return (cfg or Config()).wbf_iou
 
 

@@ -124,7 +124,7 @@ def predict_run(
     """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
     from pipeline import stacking
     from pipeline.datadir import resolve_data
-    from pipeline.finish import blend_results, calibrate_blend, write_validated_submission
+    from pipeline.finish import blend_results, calibrate_blend, merge_fold_tests, write_validated_submission
     from pipeline.runlog import RunLog
     from pipeline.runner import check_data
 
@@ -154,15 +154,14 @@ def predict_run(
         )
     log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
     results: dict[str, dict[str, Any]] = {}
-    merge = getattr(module, "merge_folds", None)
     for model in models:
         parts = fold_predictions(run_dir, model, folds, data, device)
-        test = merge(parts) if merge else np.mean(parts, axis=0)
+        test = merge_fold_tests(module, cfg, parts)
         results[model] = {"oof": np.load(run_dir / "oof" / f"{model}.npy"), "test": test}
         if getattr(module, "CALIBRATE", None):
             results[model]["fold_tests"] = parts
         log(f"{model}: {len(parts)} fold model(s) predicted")
-    b = blend_results(module, y, folds, results)
+    b = blend_results(module, y, folds, results, cfg)
     saved = read_json(run_dir / "blend.json").get("weights") if (run_dir / "blend.json").is_file() else None
     if isinstance(saved, dict) and set(saved) == set(b["weights"]):
         drift = max(abs(float(saved[m]) - float(b["weights"][m])) for m in saved)

@@ -57,7 +57,7 @@ class Detector(BaseEstimator):
         eval_every: int = 1,
         valid_loss: bool = True,
         cache_mb: int = 2048,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         plot_images: int = 4,
         seed: int = 0,
         device: str | None = None,
@@ -77,17 +77,19 @@ class Detector(BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------------------------------------
     def _runtime(self, context: Any) -> Any:
-        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision
+        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers
 
         device = resolve_device((getattr(context, "device", None) if context is not None else None) or self.device)
-        cuda = device.startswith("cuda")
-        dtype = resolve_precision(self.precision, device, cpu_autocast=False)  # CPU autocast slows detectors down
-        if context is None:
-            return Runtime(device=device, dtype=dtype, channels_last=cuda and self.channels_last)
-        return Runtime(
+        rt = Runtime(
             device=device,
-            dtype=dtype,
-            channels_last=cuda and self.channels_last,
+            dtype=resolve_precision(self.precision, device, cpu_autocast=False),  # CPU autocast slows detectors
+            channels_last=device.startswith("cuda") and self.channels_last,
+            num_workers=resolve_workers(self.num_workers, device),  # None: none on CPU, up to 8 on CUDA
+        )
+        if context is None:
+            return rt
+        return dataclasses.replace(
+            rt,
             workdir=Path(context.workdir),
             deadline=context.deadline,
             resume=context.resume,
@@ -238,7 +240,7 @@ class Detector(BaseEstimator):
         boxes, scores, labels = [], [], []
         ctx = torch.autocast(rt.device.split(":")[0], dtype=rt.dtype) if rt.dtype is not None else nullcontext()
         with torch.no_grad(), ctx:
-            for images, _, factors in make_loader(ds, max(self.batch_size * 2, 1), False, num_workers=self.num_workers):
+            for images, _, factors in make_loader(ds, max(self.batch_size * 2, 1), False, num_workers=rt.num_workers):
                 x = to_device(images, rt.device, rt.channels_last)
                 outs = [model(x)]
                 if tta:

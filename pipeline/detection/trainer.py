@@ -43,7 +43,6 @@ class DetTrainConfig:
     grad_clip: float | None = 10.0
     eval_every: int = 1
     valid_loss: bool = True
-    num_workers: int = 0
     seed: int = 0
 
 
@@ -98,7 +97,7 @@ class DetTrainer(TrainerCore):
         model.train()
         _batchnorm_eval(model)
         total, n = 0.0, 0
-        for images, targets, _ in make_loader(ds, self.cfg.batch_size, False, num_workers=self.cfg.num_workers):
+        for images, targets, _ in make_loader(ds, self.cfg.batch_size, False, num_workers=self.rt.num_workers):
             total += float(self._losses(model, images, targets)) * len(images)
             n += len(images)
         model.train(was)
@@ -148,7 +147,7 @@ class DetTrainer(TrainerCore):
         s.epoch_t0, seed = time.perf_counter(), epoch_seed(cfg.seed, s.epoch)
         torch.manual_seed(seed)
         s.model.train()
-        loader = make_loader(train, cfg.batch_size, True, seed, cfg.num_workers, rt.cuda)
+        loader = make_loader(train, cfg.batch_size, True, seed, rt.num_workers, rt.cuda)
         total, seen = 0.0, 0
         with EpochBar(s.steps_per_epoch, f"epoch {s.epoch + 1}/{s.planned}", rt.progress) as bar:
             for i, (images, targets, _) in enumerate(loader):
