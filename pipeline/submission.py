@@ -208,6 +208,17 @@ def validate_submission(
         )
     if len(sub) == 0:
         raise SubmissionError(f"{name}: no rows (only a header); the sample submission has {len(sample)}.")
+    _check_ids(name, sample, sub)
+    limits = dict(rules or {})
+    for col, (lo, hi) in (bounds or {}).items():
+        limits.setdefault(col, ValueRule(lo, hi))
+    for col in sample.columns[1:]:
+        _check_column(name, col, sample[col], sub[col], limits.get(col), allowed)
+    return sub
+
+
+def _check_ids(name: str, sample: pd.DataFrame, sub: pd.DataFrame) -> None:
+    """The ids of the first column: no duplicates, none missing or extra, in the sample's order (compared as text)."""
     id_col = sample.columns[0]
     want_ids = sample[id_col].fillna("").astype(str).str.strip().to_numpy()
     got_ids = sub[id_col].fillna("").astype(str).str.strip().to_numpy()
@@ -234,34 +245,37 @@ def validate_submission(
             f"{name}: ids are not in the sample submission's order; first difference at {_rows(moved)}: "
             f"expected {want_ids[moved[0]]!r}, got {got_ids[moved[0]]!r}."
         )
-    limits = dict(rules or {})
-    for col, (lo, hi) in (bounds or {}).items():
-        limits.setdefault(col, ValueRule(lo, hi))
-    for col in sample.columns[1:]:
-        values = sub[col]
-        empty = np.flatnonzero(values.isna().to_numpy())
-        if len(empty):
-            raise SubmissionError(f"{name}: column {col} is empty (missing value) at {_rows(empty)}.")
-        if _is_numeric(sample[col]) or col in limits:
-            arr = _numbers(name, col, values)
-            rule = limits.get(col)
-            if rule is not None:
-                out = rule.violations(arr)
-                if len(out):
-                    why = f" ({rule.why})" if rule.why else ""
-                    raise SubmissionError(
-                        f"{name}: column {col} must {rule.describe()}{why}; got {values.iloc[out[0]]} at "
-                        f"{_rows(out)}{f' ({len(out)} rows in all)' if len(out) > 1 else ''}."
-                    )
-        elif (allowed and col in allowed) or _is_boolean(sample[col]):
-            ok = set(allowed[col]) if allowed and col in allowed else {"True", "False"}
-            bad = np.flatnonzero(~values.isin(ok).to_numpy())
-            if len(bad):
-                raise SubmissionError(
-                    f"{name}: column {col} has unknown value {values.iloc[bad[0]]!r} at {_rows(bad)}; "
-                    f"valid values: {', '.join(sorted(ok)[:20])}{' ...' if len(ok) > 20 else ''}."
-                )
-    return sub
+
+
+def _check_column(
+    name: str,
+    col: str,
+    sample: pd.Series,
+    values: pd.Series,
+    rule: ValueRule | None,
+    allowed: dict[str, Iterable[str]] | None,
+) -> None:
+    """One value column: no empty cell; finite numbers (within `rule`, if any) where the sample is numeric or a rule
+    limits it; else one of the allowed values where `allowed` names it (True/False for a boolean sample column)."""
+    empty = np.flatnonzero(values.isna().to_numpy())
+    if len(empty):
+        raise SubmissionError(f"{name}: column {col} is empty (missing value) at {_rows(empty)}.")
+    if _is_numeric(sample) or rule is not None:
+        arr = _numbers(name, col, values)
+        if rule is not None and len(out := rule.violations(arr)):
+            why = f" ({rule.why})" if rule.why else ""
+            raise SubmissionError(
+                f"{name}: column {col} must {rule.describe()}{why}; got {values.iloc[out[0]]} at "
+                f"{_rows(out)}{f' ({len(out)} rows in all)' if len(out) > 1 else ''}."
+            )
+    elif (allowed and col in allowed) or _is_boolean(sample):
+        ok = set(allowed[col]) if allowed and col in allowed else {"True", "False"}
+        bad = np.flatnonzero(~values.isin(ok).to_numpy())
+        if len(bad):
+            raise SubmissionError(
+                f"{name}: column {col} has unknown value {values.iloc[bad[0]]!r} at {_rows(bad)}; "
+                f"valid values: {', '.join(sorted(ok)[:20])}{' ...' if len(ok) > 20 else ''}."
+            )
 
 
 def _is_boolean(values: pd.Series) -> bool:
