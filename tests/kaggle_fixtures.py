@@ -162,6 +162,17 @@ def redirected_loader(monkeypatch: pytest.MonkeyPatch, fake: Any) -> Iterator[No
                 mod.load_competition = real
 
 
+def download_without_credentials(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The KaggleError message of a download with no credentials in the environment (the stub's are removed)."""
+    from pipeline.kaggle.auth import KaggleError
+
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    with pytest.raises(KaggleError) as e:
+        kaggle_io.download_competition(SLUG, Path("data") / SLUG, EXPECTED)
+    return str(e.value)
+
+
 def make_run(
     run_id: str,
     *,

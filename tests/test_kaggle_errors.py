@@ -12,7 +12,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kaggle_fixtures import EXPECTED, SECRET, SLUG, TOKEN  # noqa: E402
+from kaggle_fixtures import EXPECTED, SECRET, SLUG, TOKEN, download_without_credentials  # noqa: E402
 from kaggle_stub import JOIN_400, LIMIT_400, QUOTA_429, KaggleStub  # noqa: E402
 
 from pipeline.kaggle.auth import KaggleError, find_credentials, no_credentials_message  # noqa: E402
@@ -122,11 +122,7 @@ def test_paging_follows_tokens_and_stops_on_empty_token_empty_page_or_a_loop() -
 
 
 def test_no_credentials_message_leads_with_api_tokens(stub: KaggleStub, monkeypatch) -> None:
-    monkeypatch.delenv("KAGGLE_USERNAME")
-    monkeypatch.delenv("KAGGLE_KEY")
-    with pytest.raises(KaggleError) as e:
-        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
-    msg = str(e.value)
+    msg = download_without_credentials(monkeypatch)
     assert msg == no_credentials_message(f"download '{SLUG}'")
     first_token = min(msg.index("KAGGLE_API_TOKEN to it"), msg.index("kaggle auth login\n"))
     assert first_token < msg.index("kaggle.json of") and "Legacy" in msg

@@ -23,6 +23,7 @@ from kaggle_fixtures import (  # noqa: E402
     SLUG,
     TOKEN,
     competition_zip,
+    download_without_credentials,
     make_run,
     no_secret_anywhere,
     redirected_loader,
@@ -107,11 +108,7 @@ def test_unknown_slug_is_permission_denied_and_may_be_wrong(stub: KaggleStub) ->
 
 
 def test_missing_credentials(stub: KaggleStub, monkeypatch) -> None:
-    monkeypatch.delenv("KAGGLE_USERNAME")
-    monkeypatch.delenv("KAGGLE_KEY")
-    with pytest.raises(KaggleError) as e:
-        download_competition(SLUG, Path("data") / SLUG, EXPECTED)
-    msg = str(e.value)
+    msg = download_without_credentials(monkeypatch)
     for hint in ("kaggle.json", "KAGGLE_USERNAME", "KAGGLE_KEY", "chmod 600", "https://www.kaggle.com/settings/api"):
         assert hint in msg
     assert stub.requests == []

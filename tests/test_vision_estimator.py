@@ -40,15 +40,9 @@ def tiny(**params: object) -> ImageClassifier:
 
 
 def context(tmp_path: Path, X: np.ndarray, y: np.ndarray, **kw: object) -> FitContext:
-    return FitContext(
-        workdir=tmp_path / "ck",
-        eval_set=(X, y),
-        score=accuracy,
-        metric=Metric("accuracy", True),
-        progress=False,
-        log=lambda s: None,
-        **kw,
-    )
+    """A quiet FitContext validating on (X, y) by accuracy unless kw gives another score and metric."""
+    base = {"score": accuracy, "metric": Metric("accuracy", True), "progress": False, "log": lambda s: None}
+    return FitContext(workdir=tmp_path / "ck", eval_set=(X, y), **{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_fit_predict_beats_chance_and_writes_history(images, tmp_path):
@@ -135,14 +129,7 @@ def test_early_stopping_restores_the_best_epochs_weights(images, tmp_path):
     # validation labels shifted by one class: the better the model learns, the worse it validates, so an early
     # epoch is the best one and the training (lr 0.1) goes on changing the weights after it
     X_va, y_va = X[96:128], (y[96:128] + 1) % N_CLASSES
-    ctx = FitContext(
-        workdir=tmp_path / "ck",
-        eval_set=(X_va, y_va),
-        score=neg_log_loss,
-        metric=Metric("nll", True),
-        progress=False,
-        log=lambda s: None,
-    )
+    ctx = context(tmp_path, X_va, y_va, score=neg_log_loss, metric=Metric("nll", True))
     est = tiny(epochs=6, patience=1, lr=0.1).fit(X[:64], y[:64], context=ctx)
     scores = [h["valid_score"] for h in est.history_]
     best = int(np.argmax(scores))
@@ -158,16 +145,7 @@ def test_deadline_stops_the_schedule_and_leaves_time_to_predict(images, tmp_path
     lines: list[str] = []
     est = tiny(epochs=500)
     start = time.monotonic()
-    ctx = FitContext(
-        workdir=tmp_path / "ck",
-        eval_set=(X[120:], y[120:]),
-        score=accuracy,
-        metric=Metric("accuracy", True),
-        progress=False,
-        log=lines.append,
-        deadline=start + 8.0,
-        predict_rows=40,
-    )
+    ctx = context(tmp_path, X[120:], y[120:], log=lines.append, deadline=start + 8.0, predict_rows=40)
     est.fit(X[:120], y[:120], context=ctx)
     # the trainer's own accounting, whatever the machine's load: it ended its schedule for the time limit, far
     # short of the 500 epochs, and kept time for the predictions
