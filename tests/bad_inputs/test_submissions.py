@@ -51,40 +51,46 @@ def test_house_prices_bad_values_are_refused(work, tmp_path, capsys, case: str) 
     refused(capsys, "validate", "competitions/house_prices", path, "--sample", says=message)
 
 
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("floats", "ids are floats (401.0); expected integers as in the sample (401)"),
-        ("trailing-comma", "extra field(s) '' (a trailing comma?)"),
-        ("gzip", "the file is gzip-compressed: name it submission.csv.gz or decompress it"),
-        ("zip", "the file is a zip archive"),
-        ("empty", "the file is empty (0 bytes)"),
-        ("blank", "no header line"),
-        ("utf16", "UTF-16"),
-        ("latin1", "not UTF-8 text"),
-    ],
-)
-def test_house_prices_bad_files_are_refused(work, tmp_path, capsys, case: str, message: str) -> None:
+def _zip(path: Path, text: str) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("submission.csv", text)
+
+
+def _trailing_commas(text: str) -> str:
+    lines = text.splitlines()
+    return "\n".join([lines[0], *[line + "," for line in lines[1:]]]) + "\n"
+
+
+# case: (write the bad file at path, given the good frame and its CSV text; what the refusal says)
+HOUSE_FILES = {
+    "floats": (
+        lambda path, f, text: path.write_text(f.assign(Id=f.Id.astype(float)).to_csv(index=False)),
+        "ids are floats (401.0); expected integers as in the sample (401)",
+    ),
+    "trailing-comma": (
+        lambda path, f, text: path.write_text(_trailing_commas(text)),
+        "extra field(s) '' (a trailing comma?)",
+    ),
+    "gzip": (
+        lambda path, f, text: path.write_bytes(gzip.compress(text.encode())),
+        "the file is gzip-compressed: name it submission.csv.gz or decompress it",
+    ),
+    "zip": (lambda path, f, text: _zip(path, text), "the file is a zip archive"),
+    "empty": (lambda path, f, text: path.write_bytes(b""), "the file is empty (0 bytes)"),
+    "blank": (lambda path, f, text: path.write_text("\n\n\n"), "no header line"),
+    "utf16": (lambda path, f, text: path.write_bytes(text.encode("utf-16")), "UTF-16"),
+    "latin1": (
+        lambda path, f, text: path.write_bytes(text.replace("SalePrice", "SalePrice\xe9").encode("latin-1")),
+        "not UTF-8 text",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOUSE_FILES))
+def test_house_prices_bad_files_are_refused(work, tmp_path, capsys, case: str) -> None:
     frame, path = house_sub(work, tmp_path)
-    text = frame.to_csv(index=False)
-    if case == "floats":
-        path.write_text(frame.assign(Id=frame.Id.astype(float)).to_csv(index=False))
-    elif case == "trailing-comma":
-        lines = text.splitlines()
-        path.write_text("\n".join([lines[0], *[line + "," for line in lines[1:]]]) + "\n")
-    elif case == "gzip":
-        path.write_bytes(gzip.compress(text.encode()))
-    elif case == "zip":
-        with zipfile.ZipFile(path, "w") as zf:
-            zf.writestr("submission.csv", text)
-    elif case == "empty":
-        path.write_bytes(b"")
-    elif case == "blank":
-        path.write_text("\n\n\n")
-    elif case == "utf16":
-        path.write_bytes(text.encode("utf-16"))
-    elif case == "latin1":
-        path.write_bytes(text.replace("SalePrice", "SalePrice\xe9").encode("latin-1"))
+    write, message = HOUSE_FILES[case]
+    write(path, frame, frame.to_csv(index=False))
     refused(capsys, "validate", "competitions/house_prices", path, "--sample", says=message)
 
 
@@ -202,28 +208,23 @@ def answer_zip(path: Path, doc: object | None, raw: bytes | None = None) -> Path
     return path
 
 
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("empty-list", "is an empty list"),
-        ("no-answer", "no answer.json at the root"),
-        ("bad-json", "is not valid JSON"),
-        ("not-a-list", "must be a JSON list"),
-        ("not-a-zip", "not a readable zip"),
-        ("bad-score", "score 2.0 is not a number in [0, 1]"),
-    ],
-)
-def test_cowboy_answers_are_checked(work, tmp_path, capsys, case: str, message: str) -> None:
+# case: (write the bad answer zip at path, given a record whose score is out of range; what the refusal says)
+COWBOY_CASES = {
+    "empty-list": (lambda path, record: answer_zip(path, []), "is an empty list"),
+    "no-answer": (lambda path, record: answer_zip(path, None), "no answer.json at the root"),
+    "bad-json": (lambda path, record: answer_zip(path, None, b"[{"), "is not valid JSON"),
+    "not-a-list": (lambda path, record: answer_zip(path, {"a": 1}), "must be a JSON list"),
+    "not-a-zip": (lambda path, record: path.write_text("[]"), "not a readable zip"),
+    "bad-score": (lambda path, record: answer_zip(path, [record]), "score 2.0 is not a number in [0, 1]"),
+}
+
+
+@pytest.mark.parametrize("case", list(COWBOY_CASES))
+def test_cowboy_answers_are_checked(work, tmp_path, capsys, case: str) -> None:
     folder = work("cowboy_outfits")
     first = int(pd.read_csv(folder / "test.csv")["id"].iloc[0])
     path = tmp_path / "answer.zip"
     record = {"image_id": first, "category_id": 87, "bbox": [1.0, 1.0, 5.0, 5.0], "score": 2.0}
-    {
-        "empty-list": lambda: answer_zip(path, []),
-        "no-answer": lambda: answer_zip(path, None),
-        "bad-json": lambda: answer_zip(path, None, b"[{"),
-        "not-a-list": lambda: answer_zip(path, {"a": 1}),
-        "not-a-zip": lambda: path.write_text("[]"),
-        "bad-score": lambda: answer_zip(path, [record]),
-    }[case]()
+    write, message = COWBOY_CASES[case]
+    write(path, record)
     refused(capsys, "validate", "competitions/cowboy_outfits", path, "--sample", says=message)
