@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader
 
 from pipeline.detection.boxes import unpack, xywh_to_xyxy
+from pipeline.training.data import SeededDataset, seeded_loader
 from pipeline.vision.data import read_image
 
 # Boxes are clipped to the image after every transform; a box keeping less than this fraction of its area (or
@@ -67,7 +67,7 @@ def make_transform(
     return A.Compose(steps, bbox_params=bbox_params() if boxes else None)
 
 
-class DetectionDataset(Dataset):
+class DetectionDataset(SeededDataset):
     """(image uint8 HWC tensor, target {boxes xyxy, labels 1..K}, (sx, sy) resize factors) per image."""
 
     def __init__(
@@ -77,18 +77,8 @@ class DetectionDataset(Dataset):
         transform: Any,
         cache: list[tuple[np.ndarray, int, int]] | None = None,
     ) -> None:
-        self.paths = list(paths)
+        super().__init__(list(paths), transform, cache)
         self.y = y
-        self.transform = transform
-        self.cache = cache
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def reseed(self, seed: int) -> None:
-        """Seed the albumentations pipeline (it keeps its own generators)."""
-        if hasattr(self.transform, "set_random_state"):
-            self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
 
     def image(self, i: int) -> tuple[np.ndarray, int, int]:
         """Image i (the cache may hold it downsized) and its original width and height."""
@@ -121,29 +111,11 @@ def _collate(batch: list[Any]) -> tuple[list[torch.Tensor], list[dict[str, torch
     return [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch]
 
 
-def _worker_init(worker_id: int) -> None:
-    info = get_worker_info()
-    torch.set_num_threads(1)
-    if info is not None:
-        info.dataset.reseed(torch.initial_seed() % 2**32)
-
-
 def make_loader(
     ds: DetectionDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0, pin_memory: bool = False
 ) -> DataLoader:
     """Order and augmentation depend only on seed, so a resumed epoch replays the same batches."""
-    if num_workers == 0:
-        ds.reseed(seed)
-    return DataLoader(
-        ds,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=torch.Generator().manual_seed(seed),
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        collate_fn=_collate,
-        worker_init_fn=_worker_init if num_workers > 0 else None,
-    )
+    return seeded_loader(ds, batch_size, shuffle, seed, num_workers, pin_memory, _collate)
 
 
 def to_device(images: list[torch.Tensor], device: str, channels_last: bool = False) -> list[torch.Tensor]:

@@ -8,6 +8,7 @@ detection/trainer.py): everything about *how* a network trains that does not dep
 - checkpoint.py: last.pt / best.pt / history.json in the fit's workdir, saved atomically, restored on resume
 - deadline.py: the time kept for predictions, epoch re-planning and the time-aware schedule clock
 - progress.py: the per-epoch progress bar and the one-line epoch log
+- data.py: the datasets' shared base (paths, seeded transform, cache) and the seeded DataLoader
 - core.py: TrainerCore (autocast, placement, checkpoints, pruner reports) and FitState (what one fit carries)
 
 Both loops keep only what truly differs: the loss (cross-entropy with mixing vs the detector's own losses), the

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader
 
 from pipeline.contract import ContractError
+from pipeline.training.data import SeededDataset, seeded_loader
 
 
 class ImageReadError(ContractError):
@@ -57,7 +57,7 @@ def _to_tensor(image: Any) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image))
 
 
-class ImageDataset(Dataset):
+class ImageDataset(SeededDataset):
     """Images from paths (or a decoded cache), an albumentations transform, and optional integer labels."""
 
     def __init__(
@@ -67,18 +67,8 @@ class ImageDataset(Dataset):
         transform: Callable[..., dict[str, Any]] | None = None,
         cache: np.ndarray | None = None,
     ) -> None:
-        self.paths = paths
+        super().__init__(paths, transform, cache)
         self.labels = labels
-        self.transform = transform
-        self.cache = cache
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def reseed(self, seed: int) -> None:
-        """Give the transform its own random state derived from seed (albumentations ignores global seeds)."""
-        if self.transform is not None and hasattr(self.transform, "set_random_state"):
-            self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         image = self.cache[i] if self.cache is not None else read_image(self.paths[i])
@@ -86,13 +76,6 @@ class ImageDataset(Dataset):
             image = self.transform(image=image)["image"]
         label = int(self.labels[i]) if self.labels is not None else -1
         return _to_tensor(image), label
-
-
-def _worker_init(worker_id: int) -> None:
-    info = get_worker_info()
-    torch.set_num_threads(1)
-    if info is not None:
-        info.dataset.reseed(torch.initial_seed() % 2**32)
 
 
 def _collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,22 +102,7 @@ def make_loader(
 
     `sampler` replaces the shuffle (distributed.py's per-rank shard of the epoch's order).
     """
-    generator = torch.Generator().manual_seed(seed)
-    if num_workers == 0:
-        dataset.reseed(seed)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        sampler=sampler,
-        generator=generator,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        drop_last=drop_last,
-        collate_fn=_collate,
-        worker_init_fn=_worker_init if num_workers > 0 else None,
-        persistent_workers=False,
-    )
+    return seeded_loader(dataset, batch_size, shuffle, seed, num_workers, pin_memory, _collate, drop_last, sampler)
 
 
 class BatchNormalizer:
