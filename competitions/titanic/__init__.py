@@ -32,27 +32,14 @@ FOLDS = "stratified"
 
 
 @dataclass(frozen=True)
-class Config:
-    folds: int = 5
-    models: tuple[str, ...] = ("lightgbm", "xgboost", "catboost", "linear")
-    drop: tuple[str, ...] = ()  # feature columns to ignore
-    learning_rate: float = 0.03
-    max_trees: int = 5000  # an upper bound: each fold stops early
-    early_stopping: int = 200  # rounds without improvement on the validation rows
-    num_leaves: int = 15  # LightGBM
-    max_depth: int = 4  # XGBoost
-    depth: int = 6  # CatBoost
-    linear_alpha: float = 1.0  # L2 strength of the linear model
+class Config(tabular.TabularRecipe):
+    """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
+    num_leaves, max_depth, depth, linear_alpha, bag, bag_folds, stack): override any here."""
+
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
-    bag: int = 1  # seeds averaged per model (seed bagging)
-    bag_folds: int = 0  # k > 1: k-fold bagging inside each training fold, early stopping on inner folds only
-    stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "fast": {"models": ("lightgbm", "linear"), "learning_rate": 0.1, "early_stopping": 50},
-    "best": {"learning_rate": 0.02, "bag_folds": 5, "bag": 2},
-}
+PRESETS: dict[str, dict[str, Any]] = {**tabular.PRESETS}  # fast, best; add your own
 
 
 def load(cfg: Config, data_dir: Path) -> Data:
@@ -61,26 +48,8 @@ def load(cfg: Config, data_dir: Path) -> Data:
 
 
 def models(cfg: Config) -> dict[str, Any]:
-    """The configured models, unfitted; each encodes the raw columns for its family inside the fold."""
-    boosted = dict(
-        task=TASK,
-        learning_rate=cfg.learning_rate,
-        n_estimators=cfg.max_trees,
-        early_stopping=cfg.early_stopping,
-        target_transform=cfg.target_transform or None,
-        bag=cfg.bag,
-        bag_folds=cfg.bag_folds,
-    )
-    factories = {
-        "lightgbm": lambda: tabular.Boosted("lightgbm", params={"num_leaves": cfg.num_leaves}, **boosted),
-        "xgboost": lambda: tabular.Boosted("xgboost", params={"max_depth": cfg.max_depth}, **boosted),
-        "catboost": lambda: tabular.Boosted("catboost", params={"depth": cfg.depth}, **boosted),
-        "linear": lambda: tabular.linear(TASK, cfg.linear_alpha, cfg.target_transform or None),
-    }
-    unknown = [m for m in cfg.models if m not in factories]
-    if unknown:
-        raise ValueError(f"Unknown model(s) {unknown}; valid: {', '.join(factories)}.")
-    return {m: factories[m]() for m in cfg.models}
+    """The binary models cfg.models names, unfitted (pipeline.tabular.model_set); add your own to the dict."""
+    return tabular.model_set(TASK, cfg)
 
 
 def score(y_true: np.ndarray, pred: np.ndarray) -> float:

@@ -3,5 +3,17 @@
 from pipeline.tabular.data import load_tables, validate, write_submission
 from pipeline.tabular.metrics import METRICS, score
 from pipeline.tabular.models import Boosted, linear
+from pipeline.tabular.recipe import PRESETS, TabularRecipe, model_set
 
-__all__ = ["METRICS", "Boosted", "linear", "load_tables", "score", "validate", "write_submission"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "Boosted",
+    "TabularRecipe",
+    "linear",
+    "load_tables",
+    "model_set",
+    "score",
+    "validate",
+    "write_submission",
+]

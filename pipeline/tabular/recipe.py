@@ -1,0 +1,59 @@
+"""The Config a competition of `python -m pipeline new` extends (TabularRecipe), and the models it names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.tabular.models import Boosted, linear
+
+
+@dataclass(frozen=True)
+class TabularRecipe:
+    """The generic tabular recipe's settings; a generated competition's Config extends it and may override any."""
+
+    folds: int = 5
+    models: tuple[str, ...] = ("lightgbm", "xgboost", "catboost", "linear")
+    drop: tuple[str, ...] = ()  # feature columns to ignore
+    learning_rate: float = 0.03
+    max_trees: int = 5000  # an upper bound: each fold stops early
+    early_stopping: int = 200  # rounds without improvement on the validation rows
+    num_leaves: int = 15  # LightGBM
+    max_depth: int = 4  # XGBoost
+    depth: int = 6  # CatBoost
+    linear_alpha: float = 1.0  # L2 strength of the linear model
+    target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
+    bag: int = 1  # seeds averaged per model (seed bagging)
+    bag_folds: int = 0  # k > 1: k-fold bagging inside each training fold, early stopping on inner folds only
+    stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
+
+
+# named overrides of TabularRecipe for --preset
+PRESETS: dict[str, dict[str, Any]] = {
+    "fast": {"models": ("lightgbm", "linear"), "learning_rate": 0.1, "early_stopping": 50},
+    "best": {"learning_rate": 0.02, "bag_folds": 5, "bag": 2},
+}
+
+
+def model_set(task: str, cfg: TabularRecipe) -> dict[str, Any]:
+    """The models `cfg.models` names, unfitted: LightGBM, XGBoost and CatBoost stopped early on each fold's
+    validation rows, and the regularised linear model; each encodes the raw columns for its family inside the fold."""
+    boosted = dict(
+        task=task,
+        learning_rate=cfg.learning_rate,
+        n_estimators=cfg.max_trees,
+        early_stopping=cfg.early_stopping,
+        target_transform=cfg.target_transform or None,
+        bag=cfg.bag,
+        bag_folds=cfg.bag_folds,
+    )
+    factories = {
+        "lightgbm": lambda: Boosted("lightgbm", params={"num_leaves": cfg.num_leaves}, **boosted),
+        "xgboost": lambda: Boosted("xgboost", params={"max_depth": cfg.max_depth}, **boosted),
+        "catboost": lambda: Boosted("catboost", params={"depth": cfg.depth}, **boosted),
+        "linear": lambda: linear(task, cfg.linear_alpha, cfg.target_transform or None),
+    }
+    unknown = [m for m in cfg.models if m not in factories]
+    if unknown:
+        raise ValueError(f"Unknown model(s) {unknown}; valid: {', '.join(factories)}.")
+    return {m: factories[m]() for m in cfg.models}
