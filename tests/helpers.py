@@ -9,6 +9,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.config import resolve_config
@@ -43,3 +45,13 @@ def sample_fixtures(write_sample: Callable[..., None], folder: str) -> tuple[Any
         return Path(shutil.copytree(sample_dir, tmp_path / folder))
 
     return sample_dir, data_dir
+
+
+def written_submission(module: ModuleType, sample_dir: Path, path: Path) -> tuple[Any, np.ndarray, pd.DataFrame]:
+    """The sample loaded, random probabilities for its 6 test images and 5 classes written to `path` by the
+    competition's write_submission and passed by its validate; returns (data, probabilities, the file read back)."""
+    data = module.load(module.Config(), sample_dir)
+    proba = np.random.default_rng(0).random((6, 5))
+    module.write_submission(data, proba, path)
+    module.validate(data, path)
+    return data, proba, pd.read_csv(path)

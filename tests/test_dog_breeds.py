@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import preset_takes_effect, sample_fixtures
+from helpers import preset_takes_effect, sample_fixtures, written_submission
 
 import competitions.dog_breeds as dogs
 from competitions.dog_breeds.sample import SAMPLE_BREEDS, sample_spec, write_sample
@@ -136,12 +136,7 @@ def test_transforms_give_square_uint8_images_from_any_size():
 
 
 def test_submission_columns_are_id_and_sorted_breeds_and_validate(sample_dir: Path, tmp_path: Path):
-    data = dogs.load(dogs.Config(), sample_dir)
-    proba = np.random.default_rng(0).random((6, 5))
-    path = tmp_path / "submission.csv"
-    dogs.write_submission(data, proba, path)
-    dogs.validate(data, path)
-    sub = pd.read_csv(path)
+    data, proba, sub = written_submission(dogs, sample_dir, tmp_path / "submission.csv")
     assert list(sub.columns) == ["id", *sorted(SAMPLE_BREEDS)]
     np.testing.assert_allclose(sub.iloc[:, 1:].to_numpy(), proba / proba.sum(1, keepdims=True), rtol=1e-6)
     assert list(sub["id"]) == list(data.test_ids)

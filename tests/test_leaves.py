@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import preset_takes_effect, sample_fixtures
+from helpers import preset_takes_effect, sample_fixtures, written_submission
 
 import competitions.leaves as leaves
 from competitions.leaves.sample import SAMPLE_SPECIES, sample_labels, write_sample
@@ -94,12 +94,7 @@ def test_missing_image_unknown_label_corrupt_jpeg_and_test_mismatch_are_named(da
 
 
 def test_submission_labels_are_species_names(sample_dir: Path, tmp_path: Path):
-    data = leaves.load(leaves.Config(), sample_dir)
-    proba = np.random.default_rng(0).random((6, 5))
-    path = tmp_path / "submission.csv"
-    leaves.write_submission(data, proba, path)
-    leaves.validate(data, path)
-    sub = pd.read_csv(path)
+    data, proba, sub = written_submission(leaves, sample_dir, tmp_path / "submission.csv")
     assert list(sub.columns) == ["image", "label"] and set(sub["label"]) <= set(SPECIES)
     assert list(sub["label"]) == [sorted(SAMPLE_SPECIES)[k] for k in proba.argmax(1)]
     sub.loc[3, "label"] = "3"  # a class index instead of its name
