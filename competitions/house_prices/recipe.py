@@ -14,6 +14,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler
 from sklearn.svm import SVR
 
+from competitions.house_prices.boosted import ResidualBoosted
+from competitions.house_prices.engineered import HouseFeatures
 from features import (
     ConstantFill,
     Differences,
@@ -106,8 +108,9 @@ class _Drop(ConstantFill):
         return X.drop(columns=[c for c in self.columns or [] if c in X])
 
 
-def preprocess(cfg: Any, scale: bool) -> list[tuple[str, Any]]:
-    """Steps fitted on each training fold: imputation by meaning, encodings, totals, skew, one-hot (+ scaling)."""
+def preprocess(cfg: Any, linear: bool) -> list[tuple[str, Any]]:
+    """Steps fitted on each training fold: imputation by meaning, encodings, totals, skew, one-hot; for linear models
+    also the engineered curvature/interaction features (cfg.linear_features) and scaling."""
     steps: list[tuple[str, Any]] = [
         ("drop", _Drop(DROP)),
         ("none_na", ConstantFill({**{c: "None" for c in NONE_CATEGORIES}, **{c: 0 for c in ZERO_NUMBERS}})),
@@ -116,36 +119,42 @@ def preprocess(cfg: Any, scale: bool) -> list[tuple[str, Any]]:
         ("ordinal", OrdinalMap(ORDINALS)),
         ("sums", WeightedSums(SUMS)),
         ("ages", Differences(AGES)),
+    ]
+    if linear and cfg.linear_features:
+        steps.append(("engineered", HouseFeatures()))
+    steps += [
         ("categorical", ToCategorical(AS_CATEGORIES)),
         ("skew", SkewCorrector(cfg.skew_threshold, cfg.boxcox_lambda)),
         ("onehot", FrameOneHot()),
     ]
-    if scale:
+    if linear:
         steps.append(("scale", RobustScaler()))
     return steps
 
 
-def _log_target(steps: list[tuple[str, Any]], model: Any) -> TransformedTargetRegressor:
-    # Prices are log-normal and the metric is on logs: fit on log(price), predict exp.
-    return TransformedTargetRegressor(
-        Pipeline([*steps, ("model", model)]), func=np.log, inverse_func=np.exp, check_inverse=False
-    )
+LINEAR = ("lasso", "elasticnet", "ridge", "kernel_ridge", "svr")
+# A linear model plus LightGBM on its training residuals (boosted.py): "<linear>_boosted".
+BOOSTED = ("lasso_boosted", "svr_boosted")
 
 
-def models(cfg: Any) -> dict[str, Any]:
-    """The configured subset of the recipe's models, unfitted."""
+def _linear(cfg: Any) -> dict[str, Any]:
+    return {
+        "lasso": Lasso(alpha=cfg.lasso_alpha, max_iter=50000),
+        "elasticnet": ElasticNet(alpha=cfg.enet_alpha, l1_ratio=cfg.enet_l1_ratio, max_iter=50000),
+        "ridge": Ridge(alpha=cfg.ridge_alpha),
+        "kernel_ridge": KernelRidge(
+            alpha=cfg.krr_alpha, kernel="polynomial", degree=cfg.krr_degree, coef0=cfg.krr_coef0
+        ),
+        "svr": SVR(C=cfg.svr_c, epsilon=cfg.svr_epsilon, gamma=cfg.svr_gamma),
+    }
+
+
+def _trees(cfg: Any) -> dict[str, Any]:
     from lightgbm import LGBMRegressor
     from xgboost import XGBRegressor
 
-    factories = {
-        "lasso": lambda: Lasso(alpha=cfg.lasso_alpha, max_iter=50000),
-        "elasticnet": lambda: ElasticNet(alpha=cfg.enet_alpha, l1_ratio=cfg.enet_l1_ratio, max_iter=50000),
-        "ridge": lambda: Ridge(alpha=cfg.ridge_alpha),
-        "kernel_ridge": lambda: KernelRidge(
-            alpha=cfg.krr_alpha, kernel="polynomial", degree=cfg.krr_degree, coef0=cfg.krr_coef0
-        ),
-        "svr": lambda: SVR(C=cfg.svr_c, epsilon=cfg.svr_epsilon, gamma=cfg.svr_gamma),
-        "gbr": lambda: GradientBoostingRegressor(
+    return {
+        "gbr": GradientBoostingRegressor(
             n_estimators=cfg.gbr_trees,
             learning_rate=cfg.gbr_learning_rate,
             max_depth=cfg.gbr_max_depth,
@@ -154,7 +163,7 @@ def models(cfg: Any) -> dict[str, Any]:
             min_samples_split=10,
             loss="huber",
         ),
-        "lightgbm": lambda: LGBMRegressor(
+        "lightgbm": LGBMRegressor(
             objective="regression",
             num_leaves=cfg.lgbm_leaves,
             learning_rate=cfg.lgbm_learning_rate,
@@ -165,12 +174,11 @@ def models(cfg: Any) -> dict[str, Any]:
             colsample_bytree=0.2319,
             min_child_samples=6,
             min_child_weight=11,
-            n_jobs=1,  # see below
             verbose=-1,
             deterministic=True,
             force_row_wise=True,
         ),
-        "xgboost": lambda: XGBRegressor(
+        "xgboost": XGBRegressor(
             n_estimators=cfg.xgb_trees,
             learning_rate=cfg.xgb_learning_rate,
             max_depth=cfg.xgb_max_depth,
@@ -180,17 +188,50 @@ def models(cfg: Any) -> dict[str, Any]:
             reg_alpha=0.464,
             reg_lambda=0.8571,
             subsample=0.5213,
-            # 1460 rows are too few to share: on 2 cores with other jobs running, 2 threads made LightGBM folds take
-            # 14-57 s instead of 3-5 s (the runner leaves n_jobs=1 alone; --jobs applies to larger models)
-            n_jobs=1,
             tree_method="hist",
         ),
     }
-    unknown = [m for m in cfg.models if m not in factories]
+
+
+def _residual_trees(cfg: Any) -> Any:
+    """Small, slow-learning LightGBM for a linear model's residuals."""
+    from lightgbm import LGBMRegressor
+
+    return LGBMRegressor(
+        num_leaves=cfg.boost_leaves,
+        learning_rate=cfg.boost_learning_rate,
+        n_estimators=cfg.boost_trees,
+        min_child_samples=10,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.3,
+        verbose=-1,
+        deterministic=True,
+        force_row_wise=True,
+    )
+
+
+def _model(cfg: Any, name: str) -> Pipeline | ResidualBoosted:
+    """One model on the log target's scale, its preprocessing fitted inside it."""
+    if name in LINEAR:
+        return Pipeline([*preprocess(cfg, linear=True), ("model", _linear(cfg)[name])])
+    if name in BOOSTED:
+        trees = Pipeline([*preprocess(cfg, linear=False), ("model", _residual_trees(cfg))])
+        return ResidualBoosted(_model(cfg, name.removesuffix("_boosted")), trees)
+    return Pipeline([*preprocess(cfg, linear=False), ("model", _trees(cfg)[name])])
+
+
+def models(cfg: Any) -> dict[str, Any]:
+    """The configured subset of the recipe's models, unfitted. Prices are log-normal and the metric is on logs:
+    each model fits log(price) and predicts exp."""
+    valid = (*LINEAR, "gbr", "lightgbm", "xgboost", *BOOSTED)
+    unknown = [m for m in cfg.models if m not in valid]
     if unknown:
-        raise ValueError(f"Unknown house_prices model(s) {unknown}; valid: {', '.join(factories)}.")
-    linear = {"lasso", "elasticnet", "ridge", "kernel_ridge", "svr"}
-    return {m: _log_target(preprocess(cfg, scale=m in linear), factories[m]()) for m in cfg.models}
+        raise ValueError(f"Unknown house_prices model(s) {unknown}; valid: {', '.join(valid)}.")
+    return {
+        m: TransformedTargetRegressor(_model(cfg, m), func=np.log, inverse_func=np.exp, check_inverse=False)
+        for m in cfg.models
+    }
 
 
 def search_space(trial: Any) -> dict[str, Any]:
