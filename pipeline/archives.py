@@ -42,6 +42,14 @@ class DataError(ContractError):
     """Competition data is missing, incomplete, damaged or unsafe."""
 
 
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when it lies below it, else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _safe_member(root: Path, name: str, archive: Path) -> Path:
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):

@@ -19,6 +19,7 @@ from pipeline.archives import (
     DataError,
     check_expected,
     damage,
+    display_path,
     extract_7z,
     extract_competition_zip,
     extract_inner,
@@ -93,9 +94,9 @@ def check_intact(folder: Path, module: ModuleType) -> None:
     zip_path = folder.parent / str(stamp.get("source") or f"{module.KAGGLE_SLUG}.zip")
     fix = f"python -m pipeline download competitions/{name} --force"
     if zip_path.is_file():
-        fix += f"   (or re-extract the zip: python -m pipeline run competitions/{name} --data {_shown(zip_path)})"
+        fix += f"   (or re-extract the zip: python -m pipeline run competitions/{name} --data {display_path(zip_path)})"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    raise DataError(f"Data folder {_shown(folder)} is damaged: {problems[0]}{more}. Repair it with: {fix}")
+    raise DataError(f"Data folder {display_path(folder)} is damaged: {problems[0]}{more}. Repair it with: {fix}")
 
 
 def _folder_data(path: Path, slug: str, module: ModuleType) -> Path:
@@ -115,13 +116,6 @@ def _folder_data(path: Path, slug: str, module: ModuleType) -> Path:
 def _starts_like_zip(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == b"PK\x03\x04"
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def missing_data_message(module: ModuleType, where: Path) -> str:

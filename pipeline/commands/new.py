@@ -10,6 +10,8 @@ from pipeline.contract import ContractError
 
 HELP = "Write competitions/<name>/ for a tabular competition, inferred from Kaggle's zip or folder."
 PROJECT = Path(__file__).resolve().parent.parent.parent
+# the options infer takes, each from the flag of the same name (--id: id_col)
+INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample")
 # pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
 METRIC_NAMES = ("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "r2", "f1", "mcc")
 
@@ -31,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Infer, render, write atomically, check the contract, print what was decided and the next command."""
+    from pipeline.archives import display_path
     from pipeline.contract import load_competition
     from pipeline.tabular.infer import infer
     from pipeline.tabular.template import render
@@ -39,18 +42,7 @@ def main(args: argparse.Namespace) -> int:
     dest = parent / args.name
     if dest.exists():
         raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
-    spec = infer(
-        Path(args.data),
-        args.name,
-        target=args.target,
-        id_col=args.id_col,
-        metric=args.metric,
-        task=args.task,
-        slug=args.slug,
-        train=args.train,
-        test=args.test,
-        sample=args.sample,
-    )
+    spec = infer(Path(args.data), args.name, **{k: getattr(args, k) for k in INFER_OPTIONS})
     tmp = parent / f".{args.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -61,16 +53,9 @@ def main(args: argparse.Namespace) -> int:
     except ContractError:
         shutil.rmtree(dest)
         raise
-    shown = _shown(dest)
+    shown = display_path(dest)
     print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target}, id {spec.id_col}, metric {spec.metric}")
     for note in spec.notes:
         print(f"  {note}")
     print(f"next: python -m pipeline run {shown} --data {args.data}")
     return 0
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)

@@ -16,11 +16,20 @@ import shutil
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
-from pipeline.archives import MARKER, DataError, check_expected, damage, extract_competition_zip, extract_inner
+from pipeline.archives import (
+    MARKER,
+    DataError,
+    check_expected,
+    damage,
+    display_path,
+    extract_competition_zip,
+    extract_inner,
+)
 from pipeline.kaggle.auth import (
     Credentials,
     config_path,
@@ -37,13 +46,7 @@ PAGE_SIZE = 100  # asked for; the server answers 50 a page whatever is asked, so
 MAX_PAGES = 200
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 3.0, 1.5, 30.0
 _sleep, _clock = time.sleep, time.monotonic  # replaced in tests
-
-
-def _show(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+T = TypeVar("T")
 
 
 # ---------- connecting ----------
@@ -149,7 +152,7 @@ def _fetch(api: Any, slug: str, staging: Path, creds: Credentials, progress: boo
             said = f"no answer in {read_s:g} s" if "timed out" in str(e).lower() else redact(str(e), creds)[:300]
             raise KaggleError(
                 f"The download of '{slug}' was interrupted ({type(e).__name__}: {said}). The partial file is kept "
-                f"in {_show(staging)} and is not used; run the download again to resume it."
+                f"in {display_path(staging)} and is not used; run the download again to resume it."
             ) from None
     return outfile
 
@@ -165,23 +168,23 @@ def download_competition(
     problem = "" if force else _damaged(dest, expected)
     if not force and not problem:
         extract_inner(dest)
-        log(f"{_show(dest)} is complete; nothing to download (use --force to fetch and extract it again).")
+        log(f"{display_path(dest)} is complete; nothing to download (use --force to fetch and extract it again).")
         return dest
     if dest.is_dir() and problem != "not extracted":
-        log(f"{_show(dest)} is damaged ({problem}); getting the data again.")
+        log(f"{display_path(dest)} is damaged ({problem}); getting the data again.")
     archive = dest.parent / f"{slug}.zip"
     if not force and archive.is_file():
         if zipfile.is_zipfile(archive):
-            log(f"Extracting {_show(archive)} into {_show(dest)}")
+            log(f"Extracting {display_path(archive)} into {display_path(dest)}")
             return _extract(archive, dest, expected, slug, downloaded=False, force=False)
-        log(f"{_show(archive)} is incomplete (an interrupted download?); downloading it again.")
+        log(f"{display_path(archive)} is incomplete (an interrupted download?); downloading it again.")
     creds = require_credentials(f"download '{slug}'")
     staging = dest.parent / f".{slug}.download"
     if force:
         shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, exist_ok=True)
     api = connect(creds)
-    log(f"Downloading {slug} from Kaggle into {_show(dest)}")
+    log(f"Downloading {slug} from Kaggle into {display_path(dest)}")
     got = _fetch(api, slug, staging, creds, progress)
     if not got.is_file() or not zipfile.is_zipfile(got):
         got.unlink(missing_ok=True)
@@ -191,7 +194,7 @@ def download_competition(
         )
     os.replace(got, archive)
     shutil.rmtree(staging, ignore_errors=True)
-    log(f"Extracting {_show(archive)} into {_show(dest)}")
+    log(f"Extracting {display_path(archive)} into {display_path(dest)}")
     return _extract(archive, dest, expected, slug, downloaded=True, force=force)
 
 
@@ -399,27 +402,45 @@ def _poll_once(api: Any, slug: str, ref: int, creds: Credentials) -> tuple[dict[
     return None, "not in the list yet"
 
 
+def poll(
+    check: Callable[[], tuple[T | None, str]],
+    timeout_s: float,
+    label: str,
+    log: Any = None,
+    first_s: float = POLL_FIRST_S,
+    max_s: float = POLL_MAX_S,
+) -> T | None:
+    """Call `check` until it returns a result; None when `timeout_s` passed first.
+
+    `check` returns (the result or None, the state to show). Waits grow from `first_s` by POLL_FACTOR up to `max_s`;
+    each is one line `<label>: <state> after N s; next check in M s` (rewritten in place on a terminal).
+    """
+    tty = sys.stderr.isatty()
+    log = log or (lambda line: print(line, file=sys.stderr, end="\r" if tty else "\n", flush=True))
+    start, delay = _clock(), first_s
+    while True:
+        result, state = check()
+        elapsed = _clock() - start
+        left = timeout_s - elapsed
+        if result is not None or left <= 0:
+            if tty:
+                print(file=sys.stderr)
+            return result
+        pause = min(delay, left)
+        log(f"{label}: {state} after {elapsed:.0f} s; next check in {pause:.0f} s")
+        _sleep(pause)
+        delay = min(delay * POLL_FACTOR, max_s)
+
+
 def wait_for_score(slug: str, ref: int, timeout_s: float, *, log: Any = None) -> dict[str, Any] | None:
     """Poll the submission until Kaggle has scored it (COMPLETE or ERROR); None when `timeout_s` passed first."""
     creds = require_credentials(f"read the submissions to '{slug}'")
     api = connect(creds)
-    tty = sys.stderr.isatty()
-    log = log or (lambda line: print(line, file=sys.stderr, end="\r" if tty else "\n", flush=True))
-    start, delay = _clock(), POLL_FIRST_S
-    while True:
+
+    def scored() -> tuple[dict[str, Any] | None, str]:
         sub, problem = _poll_once(api, slug, ref, creds)
-        elapsed = _clock() - start
         if sub is not None and sub["status"] not in ("PENDING", ""):
-            if tty:
-                print(file=sys.stderr)
-            return sub
-        state = sub["status"] if sub else problem
-        left = timeout_s - elapsed
-        if left <= 0:
-            if tty:
-                print(file=sys.stderr)
-            return None
-        wait = min(delay, left)
-        log(f"waiting for Kaggle to score submission {ref}: {state} after {elapsed:.0f} s; next check in {wait:.0f} s")
-        _sleep(wait)
-        delay = min(delay * POLL_FACTOR, POLL_MAX_S)
+            return sub, ""
+        return None, sub["status"] if sub else problem
+
+    return poll(scored, timeout_s, f"waiting for Kaggle to score submission {ref}", log)

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from pipeline.kaggle.types import Credentials, KaggleError
 FINISHED = ("COMPLETE", "ERROR", "CANCEL_REQUESTED", "CANCEL_ACKNOWLEDGED")
 OUTPUT_PAGE = 50
 MAX_PAGES = 200
-POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 10.0, 1.5, 60.0  # a notebook runs minutes to hours
+POLL_FIRST_S, POLL_MAX_S = 10.0, 60.0  # a notebook runs minutes to hours
 
 
 @dataclass(frozen=True)
@@ -118,32 +117,19 @@ def wait(api: Any, ref: str, creds: Credentials, timeout_s: float, log: Any = No
     """Poll until the latest version has finished: (status, failure message); None when `timeout_s` passed first.
 
     One progress line per poll; waits grow from 10 s to 60 s; a transient failure (network, 5xx, 429) is a line,
-    not an error. The clock and sleep are kaggle_io's (replaced together in tests).
+    not an error. The loop is kaggle_io.poll (its clock and sleep are replaced in tests).
     """
-    tty = sys.stderr.isatty()
-    log = log or (lambda line: print(line, file=sys.stderr, end="\r" if tty else "\n", flush=True))
-    start, delay = kaggle_io._clock(), POLL_FIRST_S
-    while True:
+
+    def finished() -> tuple[tuple[str, str] | None, str]:
         try:
             state, failure = status(api, ref, creds)
         except KaggleError as e:
             if not _transient(e):
                 raise
-            state, failure = f"no answer ({str(e).split(': ', 1)[-1][:120]})", ""
-        elapsed = kaggle_io._clock() - start
-        if state in FINISHED:
-            if tty:
-                print(file=sys.stderr)
-            return state, failure
-        left = timeout_s - elapsed
-        if left <= 0:
-            if tty:
-                print(file=sys.stderr)
-            return None
-        pause = min(delay, left)
-        log(f"notebook {ref}: {state} after {elapsed:.0f} s; next check in {pause:.0f} s")
-        kaggle_io._sleep(pause)
-        delay = min(delay * POLL_FACTOR, POLL_MAX_S)
+            return None, f"no answer ({str(e).split(': ', 1)[-1][:120]})"
+        return ((state, failure) if state in FINISHED else None), state
+
+    return kaggle_io.poll(finished, timeout_s, f"notebook {ref}", log, POLL_FIRST_S, POLL_MAX_S)
 
 
 def output(api: Any, ref: str, creds: Credentials) -> Output:
