@@ -9,46 +9,34 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import OneHotEncoder
 
+from features.edit import ColumnEdit
 
-class OrdinalMap(TransformerMixin, BaseEstimator):
+
+class OrdinalMap(ColumnEdit):
     """Map ordered levels to integers (Po < Fa < TA < Gd < Ex); unknown or missing levels map to `default`."""
 
     def __init__(self, mappings: dict[str, dict[str, int]] | None = None, default: int = 0) -> None:
         self.mappings = mappings
         self.default = default
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> OrdinalMap:
-        """Nothing to learn."""
-        self.feature_names_in_ = list(X.columns)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def edit(self, X: pd.DataFrame) -> None:
         """Replace mapped columns by their integer codes."""
-        X = X.copy()
         for col, mapping in (self.mappings or {}).items():
             if col in X:
                 X[col] = X[col].map(mapping).astype(float).fillna(self.default)
-        return X
 
 
-class ToCategorical(TransformerMixin, BaseEstimator):
+class ToCategorical(ColumnEdit):
     """Treat numeric codes as categories (MSSubClass 20/60/..., month sold) so they are one-hot encoded."""
 
     def __init__(self, columns: list[str] | None = None) -> None:
         self.columns = columns
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> ToCategorical:
-        """Nothing to learn."""
-        self.feature_names_in_ = list(X.columns)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def edit(self, X: pd.DataFrame) -> None:
         """Convert the columns to strings."""
-        X = X.copy()
         for col in self.columns or []:
             if col in X:
                 X[col] = X[col].astype("string").astype(str)
-        return X
 
 
 class FrameOneHot(TransformerMixin, BaseEstimator):

@@ -7,28 +7,23 @@ from typing import Any
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from features.edit import ColumnEdit
 
-class ConstantFill(TransformerMixin, BaseEstimator):
+
+class ConstantFill(ColumnEdit):
     """Fill NA with a constant per column: NA that means 'none' (no pool, no garage) is a value, not a gap."""
 
     def __init__(self, fill: dict[str, Any] | None = None) -> None:
         self.fill = fill
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> ConstantFill:
-        """Nothing to learn; records the input columns."""
-        self.feature_names_in_ = list(X.columns)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Copy of X with the configured columns filled."""
-        X = X.copy()
+    def edit(self, X: pd.DataFrame) -> None:
+        """Fill the configured columns."""
         for col, value in (self.fill or {}).items():
             if col in X:
                 s = X[col]
                 if isinstance(value, str) and pd.api.types.is_numeric_dtype(s):
                     s = s.astype(object)  # an all-missing text column was read as float
                 X[col] = s.fillna(value)
-        return X
 
 
 class GroupMedianImputer(TransformerMixin, BaseEstimator):
