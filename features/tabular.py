@@ -15,6 +15,7 @@ encoding never saw its own target; rows predicted later use the encoding fitted 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,26 +32,17 @@ MISSING = "__missing__"
 TASK_TARGET = {"regression": "continuous", "binary": "binary", "multiclass": "multiclass"}
 
 
+@dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
 class TabularEncoder(TransformerMixin, BaseEstimator):
     """Raw DataFrame -> model-ready features for one family (`linear`, `lightgbm`, `xgboost`, `catboost`)."""
 
-    def __init__(
-        self,
-        family: str = "lightgbm",
-        task: str = "regression",
-        max_levels: int = 30,
-        max_tokens: int = 30,
-        min_token_share: float = 0.01,
-        target_encoding: bool = True,
-        random_state: int = 0,
-    ) -> None:
-        self.family = family
-        self.task = task
-        self.max_levels = max_levels
-        self.max_tokens = max_tokens
-        self.min_token_share = min_token_share
-        self.target_encoding = target_encoding
-        self.random_state = random_state
+    family: str = "lightgbm"
+    task: str = "regression"
+    max_levels: int = 30
+    max_tokens: int = 30
+    min_token_share: float = 0.01
+    target_encoding: bool = True
+    random_state: int = 0
 
     # ---- fitting
     def fit(self, X: pd.DataFrame, y: Any = None) -> TabularEncoder:
