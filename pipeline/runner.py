@@ -78,20 +78,33 @@ class RunOptions:
     report: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What the options and the competition settle before any data is read: the Config, its folds, the models and
+    the device they fit on."""
+
+    opts: RunOptions  # device settings given as Config keys moved to their own fields (_engineering)
+    cfg: Any
+    folding: FoldPlan
+    selected: dict[str, Any]  # model name -> unfitted estimator, in fitting order
+    device: str
+    # The Config as config.json records it and the parts' key hashes it: config_dict(cfg), plus the device settings
+    # a run from before they left the Config saved in it (so a resumed run keeps its saved parts)
+    config_json: dict[str, Any]
+    overrides: dict[str, Any]  # the user's (--preset, --params, --set)
+    sample_overrides: dict[str, Any]  # the --sample preset applied, else {}
+    notes: list[str]  # log lines on device settings given the old way
+
+
 @dataclass(kw_only=True)
 class RunState(FittedRun):
     """What every fit of a run shares, settled by `_prepare` before the first fold; `results` fills as models
     finish, and the state is the FittedRun that finish_run receives."""
 
     opts: RunOptions
-    folding: FoldPlan
-    selected: dict[str, Any]  # model name -> unfitted estimator, in fitting order
-    device: str
+    plan: Plan
     budget: Budget
     jobs: int  # threads for tabular models
-    # Config as config.json records it and the parts' key hashes it: config_dict(cfg), plus the device settings a
-    # run from before they left the Config saved in it (resumed runs keep their saved folds)
-    config_json: dict[str, Any]
 
     @property
     def engineering(self) -> dict[str, Any]:
@@ -174,8 +187,8 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
         return Path(str(opts.resume))
     main = distributed.is_main()
     with progress(interactive() and not opts.quiet and main) as bar:
-        task = bar.add_task("fitting", total=len(state.selected) * len(fold_ids(state.folds)))
-        for model, estimator in state.selected.items():
+        task = bar.add_task("fitting", total=len(state.plan.selected) * len(fold_ids(state.folds)))
+        for model, estimator in state.plan.selected.items():
             result = _fit_model(state, model, estimator, bool(state.results), bar, task)
             if result is not None:
                 state.results[model] = result
@@ -219,51 +232,52 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     None when --resume names a run that is already complete (nothing to do).
     """
     module = load_competition(opts.competition)
-    opts, legacy, notes = _engineering(module, opts)
-    cfg, overrides, sample_overrides = _resolve_config(module, opts)
-    cfg, folding = resolve_folds(module, cfg, opts.folds)
-    config_json = atomic.as_json(config_dict(cfg) | legacy)
-    selected = _select_models(module, cfg, opts.models)
-    if opts.resume and run_is_complete(Path(opts.resume)) and _saved_config(opts) in (None, config_json):
+    plan = _plan(module, opts)
+    opts, cfg, selected = plan.opts, plan.cfg, plan.selected
+    if opts.resume and run_is_complete(Path(opts.resume)) and _saved_config(opts) in (None, plan.config_json):
         RunLog(None, quiet=opts.quiet or not distributed.is_main())(
             f"{opts.resume} is already complete; nothing to do (its submission and files are unchanged)."
         )
         return None
     needs = prepare_for_run(opts, selected)  # pretrained weights here (or fetched) before any data is extracted
     data_dir, is_sample = distributed.in_turn(lambda: resolve_data(module, opts.data, opts.sample))
-    data = _load_checked(module, cfg, data_dir, folding, opts)  # refused here, before the run folder exists
+    data = _load_checked(module, cfg, data_dir, plan.folding, opts)  # refused here, before the run folder exists
     run_dir = _run_folder(opts, competition_name(module), is_sample)
     created.append(run_dir)
-    needs_torch = any(accepts_context(e) for e in selected.values())
-    device = distributed.local_device(pick_device() if needs_torch else "cpu")
     if distributed.is_main():
-        weights = [n.record() for n in needs]
-        record = {"config": config_json, "overrides": overrides, "preset": opts.preset}
-        _write_run_files(
-            run_dir, opts, record | {"sample_preset": sample_overrides, "weights": weights}, data_dir, device
-        )
+        _write_run_files(run_dir, plan, [n.record() for n in needs], data_dir)
     log = _open_log(opts, run_dir, competition_name(module), "built-in sample" if is_sample else str(data_dir))
-    for line in [*notes, *(f"weights: {need.describe()}" for need in needs)]:
+    for line in [*plan.notes, *(f"weights: {need.describe()}" for need in needs)]:
         log(line)
     y = np.asarray(data.y)
-    folds = distributed.from_main(lambda: _folds(run_dir, y, folding, opts, data.groups))
+    folds = distributed.from_main(lambda: _folds(run_dir, y, plan.folding, opts, data.groups))
     deadline = t_start + opts.time_limit if opts.time_limit else None
     state = RunState(
         inputs=RunInputs(module, cfg, data, data_dir, is_sample),
+        opts=plan.opts,  # the caller's, with device settings given as Config keys moved to their fields
         folds=folds,
         run_dir=run_dir,
         log=log,
         t_start=t_start,
-        opts=opts,
-        folding=folding,
-        selected=selected,
-        device=device,
+        plan=plan,
         budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds))),
-        jobs=opts.jobs or default_jobs(),
-        config_json=config_json,
+        jobs=opts.jobs or default_jobs(int(np.prod(np.shape(data.X)))),
     )
     log(_describe(state))
     return state
+
+
+def _plan(module: ModuleType, opts: RunOptions) -> Plan:
+    """The Config (defaults < sample preset < --preset < --params < --set), its folds, the selected models and their
+    device; refused here when any of them is wrong."""
+    opts, legacy, notes = _engineering(module, opts)
+    cfg, overrides, sample_overrides = _resolve_config(module, opts)
+    cfg, folding = resolve_folds(module, cfg, opts.folds)
+    selected = _select_models(module, cfg, opts.models)
+    needs_torch = any(accepts_context(e) for e in selected.values())
+    device = distributed.local_device(pick_device() if needs_torch else "cpu")
+    config_json = atomic.as_json(config_dict(cfg) | legacy)
+    return Plan(opts, cfg, folding, selected, device, config_json, overrides, sample_overrides, notes)
 
 
 def _resolve_config(module: ModuleType, opts: RunOptions) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -316,25 +330,29 @@ def _open_log(opts: RunOptions, run_dir: Path, name: str, source: str) -> RunLog
     return log
 
 
-def _write_run_files(run_dir: Path, opts: RunOptions, config_json: dict[str, Any], data_dir: Path, device: str) -> None:
-    """config.json, command.json (the options, without the report hook) and env.json."""
-    runfolder.write_record(run_dir, "config", config_json)
+def _write_run_files(run_dir: Path, plan: Plan, weights: list[dict[str, Any]], data_dir: Path) -> None:
+    """config.json (the Config, how it was made, the pretrained weights), command.json (the options, without the
+    report hook) and env.json."""
+    opts = plan.opts
+    record = {"config": plan.config_json, "overrides": plan.overrides, "preset": opts.preset}
+    record |= {"sample_preset": plan.sample_overrides, "weights": weights}
+    runfolder.write_record(run_dir, "config", record)
     saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
     runfolder.write_record(run_dir, "command", {"options": saved, "resolved_data": str(data_dir)})
-    env = environment(device) | ({"distributed": distributed.describe()} if distributed.active() else {})
+    env = environment(plan.device) | ({"distributed": distributed.describe()} if distributed.active() else {})
     runfolder.write_record(run_dir, "env", env)
 
 
 def _describe(state: RunState) -> str:
     """The run's one-line plan: rows, folds, models, device (and processes under torchrun)."""
-    folding, n_folds = state.folding, len(fold_ids(state.folds))
+    plan, folding, n_folds = state.plan, state.plan.folding, len(fold_ids(state.folds))
     world = (
         f", {distributed.world_size()} processes ({distributed.describe()['backend']})" if distributed.active() else ""
     )
     return (
         f"{len(state.data.y)} training rows, {len(state.data.X_test)} test rows, {n_folds} fold(s) ({folding.kind}"
-        f"{f', holdout {folding.holdout:g}' if folding.holdout else ''}), models: {', '.join(state.selected)}, "
-        f"device {state.device}{world}"
+        f"{f', holdout {folding.holdout:g}' if folding.holdout else ''}), models: {', '.join(plan.selected)}, "
+        f"device {plan.device}{world}"
     )
 
 
@@ -346,7 +364,8 @@ def _fit_model(
 ) -> dict[str, Any] | None:
     """One model over every fold (saved parts reused); its results, or None when the time limit drops it."""
     opts, log, fids = state.opts, state.log, fold_ids(state.folds)
-    key = _config_hash(state.config_json, opts.seed, state.folding.k, state.folding.holdout, model)
+    folding = state.plan.folding
+    key = _config_hash(state.plan.config_json, opts.seed, folding.k, folding.holdout, model)
     solo = distributed.active() and not distributed.shares_fit(estimator)
     if solo:
         log.warn(f"{model} does not train with DDP: rank 0 fits it alone while the other ranks wait")
@@ -469,7 +488,7 @@ def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
     return FitContext(
         workdir=state.run_dir / "checkpoints" / job.model / f"fold{job.fold}" if main else None,
         seed=opts.seed + job.fold,
-        device=state.device,
+        device=state.plan.device,
         deadline=state.budget.fit_deadline(),
         eval_set=(X_va, y_va),
         score=state.module.score,
