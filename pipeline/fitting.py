@@ -87,12 +87,21 @@ def prepare(estimator: Any, seed: int, n_jobs: int, engineering: dict[str, Any] 
         leaf = key.rsplit("__", 1)[-1]
         if leaf in ("random_state", "seed"):
             updates[key] = seed
-        elif leaf in ("n_jobs", "thread_count", "num_threads"):
+        elif leaf in ("n_jobs", "thread_count", "num_threads") and not _n_jobs_deprecated(est, key, params[key]):
             updates[key] = n_jobs
         elif leaf in given:
             updates[key] = given[leaf]
     est.set_params(**updates)
     return est
+
+
+def _n_jobs_deprecated(est: Any, key: str, value: Any) -> bool:
+    """True for an unset n_jobs that setting would only deprecate: scikit-learn's LogisticRegression (1.8+) warns
+    that n_jobs has no effect."""
+    from sklearn.linear_model import LogisticRegression
+
+    owner = est.get_params(deep=True)[key.rsplit("__", 1)[0]] if "__" in key else est
+    return value is None and isinstance(owner, LogisticRegression)
 
 
 def accepts_context(estimator: Any) -> bool:
