@@ -150,7 +150,6 @@ def _linear(cfg: Any) -> dict[str, Any]:
 
 
 def _trees(cfg: Any) -> dict[str, Any]:
-    from lightgbm import LGBMRegressor
     from xgboost import XGBRegressor
 
     return {
@@ -163,20 +162,16 @@ def _trees(cfg: Any) -> dict[str, Any]:
             min_samples_split=10,
             loss="huber",
         ),
-        "lightgbm": LGBMRegressor(
+        "lightgbm": _lightgbm(
+            cfg.lgbm_trees,
+            cfg.lgbm_learning_rate,
+            cfg.lgbm_leaves,
             objective="regression",
-            num_leaves=cfg.lgbm_leaves,
-            learning_rate=cfg.lgbm_learning_rate,
-            n_estimators=cfg.lgbm_trees,
             max_bin=55,
-            subsample=0.8,
             subsample_freq=5,
             colsample_bytree=0.2319,
             min_child_samples=6,
             min_child_weight=11,
-            verbose=-1,
-            deterministic=True,
-            force_row_wise=True,
         ),
         "xgboost": XGBRegressor(
             n_estimators=cfg.xgb_trees,
@@ -193,21 +188,23 @@ def _trees(cfg: Any) -> dict[str, Any]:
     }
 
 
-def _residual_trees(cfg: Any) -> Any:
-    """Small, slow-learning LightGBM for a linear model's residuals."""
+def _lightgbm(trees: int, learning_rate: float, leaves: int, **params: Any) -> Any:
+    """LightGBM with row subsampling, quiet and deterministic (the same trees on every machine)."""
     from lightgbm import LGBMRegressor
 
-    return LGBMRegressor(
-        num_leaves=cfg.boost_leaves,
-        learning_rate=cfg.boost_learning_rate,
-        n_estimators=cfg.boost_trees,
+    fixed = {"subsample": 0.8, "verbose": -1, "deterministic": True, "force_row_wise": True}
+    return LGBMRegressor(n_estimators=trees, learning_rate=learning_rate, num_leaves=leaves, **(fixed | params))
+
+
+def _residual_trees(cfg: Any) -> Any:
+    """Small, slow-learning LightGBM for a linear model's residuals."""
+    return _lightgbm(
+        cfg.boost_trees,
+        cfg.boost_learning_rate,
+        cfg.boost_leaves,
         min_child_samples=10,
-        subsample=0.8,
         subsample_freq=1,
         colsample_bytree=0.3,
-        verbose=-1,
-        deterministic=True,
-        force_row_wise=True,
     )
 
 
