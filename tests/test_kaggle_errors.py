@@ -180,7 +180,9 @@ def test_connect_reuses_the_client_that_import_kaggle_authenticated(stub: Kaggle
     monkeypatch.delenv("KAGGLE_USERNAME")
     monkeypatch.delenv("KAGGLE_KEY")
     monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)
-    kaggle.api.authenticate()  # what `import kaggle` does in a fresh process
+    # what `import kaggle` does in a fresh process (the stub fixture cleared the client an earlier test left behind)
+    monkeypatch.setattr(kaggle, "api", kaggle.KaggleApi())
+    kaggle.api.authenticate()
     assert len(stub.calls("IntrospectToken")) == 1
     creds = find_credentials()
     assert connect(creds) is kaggle.api and len(stub.calls("IntrospectToken")) == 1
