@@ -51,7 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, metavar="SECONDS", help="hard wall-clock budget for the whole run")
     p.add_argument("--tag", help="suffix for the run folder name")
     p.add_argument("--models", help="comma-separated subset of the competition's models")
-    p.add_argument("--jobs", type=int, help="threads for tabular models (default: all cores)")
+    p.add_argument(
+        "--jobs", type=int, help="threads for tabular models (default: 1 below 2M training cells, else all cores)"
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its folder")
     p.add_argument(
         "--sync-bn",
