@@ -10,9 +10,9 @@ the training rows, each stopped early on its own inner validation rows, and aver
 `bag > 1` the inner folds are drawn again per seed (repeated k-fold). Inner bagging never looks at the runner's
 validation rows, so the fold's score is fully out of sample, early stopping included.
 
-Threads: tables under SMALL_ROWS rows are fitted on one thread whatever n_jobs says. Trees on a few thousand rows
-are too small to share: on 2 cores with other jobs running, 2 OpenMP threads made a 200-tree LightGBM fit on
-Titanic 270x slower than 1 thread (38.6 s vs 0.14 s), XGBoost 85x.
+Threads: each library gets n_jobs threads as given (thread_count for CatBoost; 0 or less: all cores). The runner
+decides them (pipeline.fitting.default_jobs: one thread below 2M training cells unless --jobs) and sets every n_jobs
+parameter; outside the runner a model uses one thread unless told otherwise.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from sklearn.pipeline import Pipeline
 from features.tabular import TabularEncoder
 
 LIBRARIES = ("lightgbm", "xgboost", "catboost")
-SMALL_ROWS = 20_000
 
 
 def _target(y: np.ndarray, transform: str | None) -> np.ndarray:
@@ -58,7 +57,7 @@ class Boosted(BaseEstimator):
     bag: int = 1
     bag_folds: int = 0
     random_state: int = 0
-    n_jobs: int = -1
+    n_jobs: int = 1
 
     # ---- fit
     def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> Boosted:
@@ -76,7 +75,7 @@ class Boosted(BaseEstimator):
             y_fit = np.searchsorted(self.classes_, y)
         self.encoder_ = TabularEncoder(self.library, self.task, random_state=self.random_state)
         E = self.encoder_.fit_transform(X, y_fit)  # target encoding cross-fitted: inner validation rows stay clean
-        self.threads_ = 1 if len(y_fit) < SMALL_ROWS else (self.n_jobs if self.n_jobs and self.n_jobs > 0 else -1)
+        self.threads_ = self.n_jobs if self.n_jobs and self.n_jobs > 0 else -1
         self.models_, self.best_iterations_ = [], []
         plans = list(self._plans(E, y_fit, eval_set))
         for i, (E_tr, y_tr, E_va, y_va, seed) in enumerate(plans):
