@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pipeline.detection.boxes import unpack, xywh_to_xyxy
+from pipeline.detection.recipe import Augment
 from pipeline.training.data import SeededDataset, seeded_loader
 from pipeline.vision.data import read_image
 
@@ -34,36 +35,29 @@ def bbox_params() -> Any:
     )
 
 
-def make_transform(
-    image_size: int,
-    train: bool,
-    hflip: float = 0.5,
-    scale: float = 0.25,
-    translate: float = 0.1,
-    affine_p: float = 0.5,
-    color: float = 0.5,
-    boxes: bool = True,
-) -> Any:
-    """Resize the longest side to image_size; for training add flip, scale/translate (a zoom-crop) and colour."""
+def make_transform(image_size: int, train: bool, boxes: bool = True, **augment: float) -> Any:
+    """Resize the longest side to image_size; for training add flip, scale/translate (a zoom-crop) and colour at the
+    strengths `augment` gives (Augment's fields; its defaults otherwise)."""
     import albumentations as A
 
+    a = Augment(**augment)
     steps: list[Any] = [A.LongestMaxSize(max_size=image_size)]
     if train:
-        if hflip > 0:
-            steps.append(A.HorizontalFlip(p=hflip))
-        if affine_p > 0 and (scale > 0 or translate > 0):
+        if a.hflip > 0:
+            steps.append(A.HorizontalFlip(p=a.hflip))
+        if a.affine_p > 0 and (a.scale > 0 or a.translate > 0):
             steps.append(
                 A.Affine(
-                    scale=(1 - scale, 1 + scale),
-                    translate_percent=(-translate, translate),
+                    scale=(1 - a.scale, 1 + a.scale),
+                    translate_percent=(-a.translate, a.translate),
                     keep_ratio=True,
                     border_mode=0,
                     fill=114,
-                    p=affine_p,
+                    p=a.affine_p,
                 )
             )
-        if color > 0:
-            steps.append(A.ColorJitter(0.3, 0.3, 0.3, 0.02, p=color))
+        if a.color > 0:
+            steps.append(A.ColorJitter(0.3, 0.3, 0.3, 0.02, p=a.color))
     return A.Compose(steps, bbox_params=bbox_params() if boxes else None)
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,58 +14,44 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from pipeline.detection.boxes import pack
+from pipeline.detection.recipe import Augment, DetTrainConfig
 
 
-class Detector(BaseEstimator):
+@dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
+class Detector(DetTrainConfig, Augment, BaseEstimator):
     """Faster R-CNN / RetinaNet / FCOS fine-tuning. predict(X) -> (images, max_detections * 6) packed boxes.
+
+    Its parameters: the training loop's (DetTrainConfig: epochs, lr, schedule, seed ...), the augmentation's
+    (Augment: hflip, scale, translate, affine_p, color) and the model's, input's and output's below.
 
     Engineering (device, seed, deadline, checkpoints, resume, progress) comes from the runner's FitContext;
     everything here is the science. Coordinates in and out are pixels of the original images.
     """
 
-    def __init__(
-        self,
-        arch: str = "fasterrcnn_mobilenet_v3_large_fpn",
-        num_classes: int = 1,
-        class_names: tuple[str, ...] | None = None,
-        image_size: int = 640,
-        pretrained: str = "none",
-        pretrained_file: str | None = None,
-        anchor_sizes: tuple[float, ...] | None = None,
-        anchor_ratios: tuple[float, ...] | None = None,
-        epochs: int = 12,
-        batch_size: int = 4,
-        optimizer: str = "sgd",
-        lr: float = 0.01,
-        momentum: float = 0.9,
-        weight_decay: float = 1e-4,
-        schedule: str = "cosine",
-        warmup: float = 0.1,
-        ema_decay: float = 0.0,
-        grad_clip: float | None = 10.0,
-        precision: str = "auto",
-        channels_last: bool = True,
-        hflip: float = 0.5,
-        scale: float = 0.25,
-        translate: float = 0.1,
-        affine_p: float = 0.5,
-        color: float = 0.5,
-        tta: bool = True,
-        wbf_iou: float = 0.55,
-        score_thresh: float = 0.01,
-        nms_thresh: float = 0.5,
-        max_detections: int = 100,
-        eval_every: int = 1,
-        valid_loss: bool = True,
-        cache_mb: int = 2048,
-        num_workers: int | None = None,
-        plot_images: int = 4,
-        seed: int = 0,
-        device: str | None = None,
-    ) -> None:
-        for name, value in locals().items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+    arch: str = "fasterrcnn_mobilenet_v3_large_fpn"
+    num_classes: int = 1
+    class_names: tuple[str, ...] | None = None
+    image_size: int = 640
+    pretrained: str = "none"
+    pretrained_file: str | None = None
+    anchor_sizes: tuple[float, ...] | None = None
+    anchor_ratios: tuple[float, ...] | None = None
+    precision: str = "auto"
+    channels_last: bool = True
+    tta: bool = True
+    wbf_iou: float = 0.55
+    score_thresh: float = 0.01
+    nms_thresh: float = 0.5
+    max_detections: int = 100
+    cache_mb: int = 2048
+    num_workers: int | None = None
+    plot_images: int = 4
+    device: str | None = None
+
+    # a scikit-learn estimator, not a value: identity, hashable, scikit-learn's repr (not the base dataclasses')
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+    __repr__ = BaseEstimator.__repr__
 
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> Detector:
@@ -122,7 +109,7 @@ class Detector(BaseEstimator):
 
         from pipeline.detection.data import DetectionDataset, cache_images, make_transform
         from pipeline.detection.models import build_detector
-        from pipeline.detection.trainer import DetTrainConfig, DetTrainer
+        from pipeline.detection.trainer import DetTrainer
 
         paths = [str(p) for p in X]
         y = np.asarray(y, float)
@@ -142,7 +129,7 @@ class Detector(BaseEstimator):
             self.max_detections,
             log=rt.log,
         )
-        aug = {k: getattr(self, k) for k in ("hflip", "scale", "translate", "affine_p", "color")}
+        aug = {f.name: getattr(self, f.name) for f in dataclasses.fields(Augment)}
         cache = cache_images(paths, self.image_size, self.cache_mb << 20) if self.cache_mb > 0 else None
         train = DetectionDataset(paths, y, make_transform(self.image_size, True, **aug), cache)
         valid, evaluate = None, None

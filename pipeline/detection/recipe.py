@@ -42,6 +42,36 @@ class DetectionRecipe:
     valid_loss: bool = True
 
 
+@dataclass
+class DetTrainConfig:
+    """What shapes training (DetTrainer reads it); Detector parameters of the same names."""
+
+    epochs: int = 12
+    batch_size: int = 4
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup: float = 0.1
+    ema_decay: float = 0.0
+    grad_clip: float | None = 10.0
+    eval_every: int = 1
+    valid_loss: bool = True
+    seed: int = 0
+
+
+@dataclass
+class Augment:
+    """Training augmentation strengths (Detector parameters of the same names): 0 turns one off."""
+
+    hflip: float = 0.5  # horizontal-flip probability
+    scale: float = 0.25  # zoom range: 1 +- scale
+    translate: float = 0.1  # shift range, a fraction of the image
+    affine_p: float = 0.5  # probability of the zoom/shift
+    color: float = 0.5  # colour-jitter probability
+
+
 def recipe_params(cfg: Any, names: list[str]) -> dict[str, Any]:
     """The estimator parameters among `names` that cfg declares, lists as tuples."""
     out = {n: getattr(cfg, n) for n in names if hasattr(cfg, n)}

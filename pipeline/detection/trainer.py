@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from pipeline.detection.data import DetectionDataset, make_loader, to_device
+from pipeline.detection.recipe import DetTrainConfig
 from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
 from pipeline.training.deadline import plan_epochs, reserve_seconds
@@ -25,25 +26,6 @@ from pipeline.training.runtime import Runtime, epoch_seed
 from pipeline.training.schedules import lr_factor
 
 WARMUP_START = 0.001  # warm-up starts from a thousandth of the peak rate (detectors diverge from a higher start)
-
-
-@dataclass
-class DetTrainConfig:
-    """What shapes training; the estimator builds it from its params."""
-
-    epochs: int = 12
-    batch_size: int = 4
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup: float = 0.1
-    ema_decay: float = 0.0
-    grad_clip: float | None = 10.0
-    eval_every: int = 1
-    valid_loss: bool = True
-    seed: int = 0
 
 
 @dataclass
