@@ -131,7 +131,7 @@ def apply(
     Writes stack.json (method, models, out-of-fold score per fold and overall, the blend's score, which was used)
     and oof|test/_stack.npy. Competitions with their own blend, fold merge or calibration hooks are left alone.
     """
-    from pipeline import atomic
+    from pipeline.runfolder import write_predictions, write_record
 
     method = getattr(cfg, "stack", "off") or "off"
     if method == "off" or any(hasattr(module, h) for h in ("blend", "merge_folds", "CALIBRATE")) or len(results) < 2:
@@ -145,10 +145,9 @@ def apply(
         log.warn("stack skipped: it needs at least 2 folds of OOF predictions")
         return b
     used = choose(st, float(b["score"]), module.METRIC)
-    atomic.write_npy(run_dir / "oof" / "_stack.npy", st["oof"])
-    atomic.write_npy(run_dir / "test" / "_stack.npy", st["test"])
+    write_predictions(run_dir, "_stack", st["oof"], st["test"])
     info = {k: st[k] for k in ("method", "models", "score", "fold_scores")} | {"blend_score": b["score"], "used": used}
-    atomic.write_json(run_dir / "stack.json", info)
+    write_record(run_dir, "stack", info)
     name = module.METRIC.name
     log(
         f"stack ({st['method']}, out of fold): {name} {st['score']:.5f} vs blend {b['score']:.5f} -> "
