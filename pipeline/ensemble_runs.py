@@ -55,7 +55,7 @@ def ensemble_runs(
     if len(run_dirs) < 1:
         raise ContractError("ensemble: give at least one run folder.")
     summaries, folds = _check_runs(run_dirs)
-    spec = summaries[0].get("competition_spec") or summaries[0]["competition"]
+    spec = runfolder.competition_spec(run_dirs[0], summaries[0])  # also from another directory
     opts = RunOptions(competition=spec, tag=tag, submissions_root=submissions_root, quiet=quiet)
     inputs = _inputs(spec, run_dirs[0], Path(summaries[0]["data_dir"]), bool(summaries[0].get("sample")))
     results: dict[str, dict[str, Any]] = {}
@@ -65,7 +65,8 @@ def ensemble_runs(
             oof, test = runfolder.read_predictions(d, model)
             key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
             results[key] = {"oof": oof, "test": test} | {k: scores[model][k] for k in SCORE_FIELDS}
-    run_dir = runfolder.new_run_dir(summaries[0]["competition"], "-".join(t for t in ("ensemble", tag) if t), runs_root)
+    suffix = "-".join(t for t in ("ensemble", tag, "sample" if inputs.is_sample else None) if t)
+    run_dir = runfolder.new_run_dir(summaries[0]["competition"], suffix, runs_root)
     log = runfolder.open_log(run_dir, quiet=quiet)
     log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
     runfolder.write_folds(run_dir, folds)

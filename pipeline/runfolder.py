@@ -251,3 +251,15 @@ def mark_failed(run_dir: Path, error: BaseException) -> None:
         )
     except Exception:  # noqa: S110 - the original error matters more than its record
         pass
+
+
+def competition_spec(run_dir: Path, summary: dict[str, Any]) -> str:
+    """The competition as the run named it; a relative folder (`new`'s comps/x) is also looked for in the project
+    the run was made in (runs/<competition>/<run-id> sits in it), so predict works from any directory."""
+    spec = str(summary.get("competition_spec") or summary["competition"])
+    if "/" not in spec or Path(spec).is_absolute() or Path(spec).is_dir():
+        return spec
+    for run in (Path(str(summary.get("run_dir") or run_dir)), run_dir.resolve()):
+        if len(run.parents) > 2 and (run.parents[2] / spec).is_dir():
+            return str(run.parents[2] / spec)
+    return spec

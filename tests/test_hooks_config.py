@@ -144,3 +144,20 @@ def test_detector_gets_the_runners_device_settings() -> None:
     est = cb.models(cb.Config())["fasterrcnn_mobilenet_v3_large_fpn"]
     got = prepare(est, 0, 1, {"precision": None, "num_workers": 2, "cache_mb": 512})
     assert (got.precision, got.num_workers, got.cache_mb) == ("auto", 2, 512)
+
+
+def test_device_flags_reach_the_estimator_and_may_change_on_resume(
+    comp: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = cli_run(comp, "--num-workers", "4")
+    assert np.all(np.load(run_dir / "oof" / "workers.npy") == 4.0)
+    assert json.loads((run_dir / "command.json").read_text())["options"]["num_workers"] == 4
+    assert main(["run", comp, "--sample", "--quiet", "--num-workers", "-1"]) != 0
+    assert "--num-workers must be 0 or more, got -1" in capsys.readouterr().err
+    # a run started with the old --set form resumes with a new --set of its Config, and a new worker count
+    old = cli_run(comp, "--set", "num_workers=3")
+    (old / "summary.json").unlink()
+    for part in (old / "parts" / "workers").glob("*.npz"):
+        part.unlink()
+    assert main(["run", "--resume", str(old), "--quiet", "--set", "offset=0", "--num-workers", "1"]) == 0
+    assert np.all(np.load(old / "oof" / "workers.npy") == 1.0)

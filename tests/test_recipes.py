@@ -43,10 +43,10 @@ def test_a_new_config_field_reaches_the_trainer_without_touching_models() -> Non
 
 
 def test_detector_from_config_takes_set_overrides() -> None:
-    cfg = apply_overrides(cb.Config, {"wbf_iou": 0.4, "image_size": 320, "num_workers": 2})
+    cfg = apply_overrides(cb.Config, {"wbf_iou": 0.4, "image_size": 320})
     (est,) = cb.models(cfg).values()
     assert isinstance(est, Detector)
-    assert (est.wbf_iou, est.image_size, est.num_workers, est.pretrained) == (0.4, 320, 2, "coco")
+    assert (est.wbf_iou, est.image_size, est.pretrained) == (0.4, 320, "coco")
     assert est.num_classes == len(cb.CLASS_NAMES)
 
 

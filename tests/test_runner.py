@@ -189,13 +189,20 @@ def test_ensemble_cli_blends_probabilities_of_classification_runs(
     from pipeline.cli import main
 
     monkeypatch.chdir(tmp_path)
-    comp = str(make_toy(tmp_path / "comps", f"cls_{uuid.uuid4().hex[:8]}", TOY_CLASSES))
+    name = f"cls_{uuid.uuid4().hex[:8]}"
+    make_toy(tmp_path / "comps", name, TOY_CLASSES)
+    comp = f"comps/{name}"  # relative, as `new` writes it: the ensemble below runs from another directory
     assert main(["run", comp, "--sample", "--models", "logreg", "--quiet"]) == 0
     assert main(["run", comp, "--sample", "--models", "knn", "--quiet"]) == 0
-    by_model = {next(iter(json.loads((d / "summary.json").read_text())["models"])): d for d in Path("runs").glob("*/*")}
+    by_model = {
+        next(iter(json.loads((d / "summary.json").read_text())["models"])): d.resolve()
+        for d in Path("runs").glob("*/*")
+    }
     a, b = by_model["logreg"], by_model["knn"]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     assert main(["ensemble", str(a), str(b), "--tag", "both"]) == 0
-    ens = next(Path("runs").glob("*/*-ensemble-both"))
+    ens = next(Path("runs").glob("*/*-ensemble-both-sample"))  # an ensemble of sample runs says so
     s = json.loads((ens / "summary.json").read_text())
     assert "blend (out of fold)" in capsys.readouterr().out
     oof = np.load(ens / "oof" / "_blend.npy")

@@ -64,7 +64,7 @@ def version_differences(recorded: dict[str, str | None]) -> list[str]:
 
 def load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     """The competition module, the run's resolved Config and its summary; errors name what is missing."""
-    from pipeline.config import apply_overrides
+    from pipeline.runfolder import competition_spec, saved_config
 
     if not (run_dir / "summary.json").is_file():
         raise ContractError(f"{run_dir}: not a run folder (no summary.json).")
@@ -72,20 +72,8 @@ def load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     if summary.get("status", "complete") != "complete":
         raise ContractError(f"{run_dir}: the run is not complete (status {summary.get('status')}); finish it first.")
     module = load_competition(competition_spec(run_dir, summary))
-    cfg = apply_overrides(module.Config, read_json(run_dir / "config.json")["config"], source="config.json")
+    cfg = saved_config(module, run_dir, source="config.json")  # device settings of older runs left out
     return module, cfg, summary
-
-
-def competition_spec(run_dir: Path, summary: dict[str, Any]) -> str:
-    """The competition as the run named it; a relative folder (`new`'s comps/x) is also looked for in the project
-    the run was made in (runs/<competition>/<run-id> sits in it), so predict works from any directory."""
-    spec = str(summary.get("competition_spec") or summary["competition"])
-    if "/" not in spec or Path(spec).is_absolute() or Path(spec).is_dir():
-        return spec
-    for run in (Path(str(summary.get("run_dir") or run_dir)), run_dir.resolve()):
-        if len(run.parents) > 2 and (run.parents[2] / spec).is_dir():
-            return str(run.parents[2] / spec)
-    return spec
 
 
 def default_out(run_dir: Path, competition: str) -> Path:

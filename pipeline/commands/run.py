@@ -54,6 +54,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--jobs", type=int, help="threads for tabular models (default: 1 below 2M training cells, else all cores)"
     )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "fp16", "bf16"],
+        help="deep models: mixed precision on CUDA (default auto: bf16 where supported, else fp16; the CPU stays fp32)",
+    )
+    p.add_argument("--num-workers", type=int, metavar="N", help="deep models: DataLoader worker processes")
+    p.add_argument(
+        "--cache-mb", type=int, metavar="MIB", help="detection: decoded training images kept in memory up to this size"
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its folder")
     p.add_argument(
         "--sync-bn",
@@ -73,6 +82,9 @@ def check_values(args: argparse.Namespace) -> None:
         raise ContractError(f"--folds must be at least 2 (and at most the number of training rows), got {args.folds}.")
     if args.jobs is not None and args.jobs < 1:
         raise ContractError(f"--jobs must be at least 1, got {args.jobs}.")
+    for flag, value in (("--num-workers", args.num_workers), ("--cache-mb", args.cache_mb)):
+        if value is not None and value < 0:
+            raise ContractError(f"{flag} must be 0 or more, got {value}.")
     if args.models is not None and not [m for m in args.models.split(",") if m.strip()]:
         raise ContractError(f"--models {args.models!r} names no model; give a comma-separated list such as ridge,lgbm.")
     if args.params is not None:
@@ -162,12 +174,15 @@ def _check_same_run(args: argparse.Namespace, opts: Any, command: dict[str, Any]
 
 def _check_config_changes(args: argparse.Namespace, opts: Any, saved: dict[str, Any]) -> None:
     """Refuse new --preset/--params/--set values that change a saved Config key other than RESUMABLE_KEYS."""
-    from pipeline.config import config_dict, resolve_config
+    from pipeline.config import config_dict, field_types, resolve_config
     from pipeline.contract import load_competition
+    from pipeline.fitting import engineering_from_config_keys
 
     module = load_competition(opts.competition)
     params = Path(opts.params) if opts.params else None
-    cfg, overrides = resolve_config(module, opts.preset, params, opts.sets)
+    # device settings a run from before saved as --set keys are runner options now, not Config keys
+    sets = engineering_from_config_keys(opts.sets, field_types(module.Config), {})[0]
+    cfg, overrides = resolve_config(module, opts.preset, params, sets)
     new = config_dict(cfg)
     # only keys the options name: settings the runner derived itself (e.g. for --sample) are not the user's
     changed = [k for k in overrides if k in saved and new[k] != saved[k]]
@@ -197,13 +212,17 @@ def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (hea
         opts.time_limit = args.time_limit  # else the saved limit holds
     opts.quiet = args.quiet
     opts.sync_bn = opts.sync_bn or args.sync_bn
-    if args.jobs:
-        opts.jobs = args.jobs
+    from pipeline.fitting import ENGINEERING  # the device settings: --precision, --num-workers, --cache-mb
+
+    for option in ("jobs", *ENGINEERING):  # engineering: may change on resume
+        if getattr(args, option) is not None:
+            setattr(opts, option, getattr(args, option))
     return opts
 
 
 def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOptions (heavy import kept lazy)
     """RunOptions from parsed arguments; with --resume, the saved options of that run plus what may change."""
+    from pipeline.fitting import ENGINEERING  # the device settings: --precision, --num-workers, --cache-mb
     from pipeline.runner import RunOptions
 
     check_values(args)
@@ -228,6 +247,7 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
         jobs=args.jobs,
         quiet=args.quiet,
         sync_bn=args.sync_bn,
+        **{option: getattr(args, option) for option in ENGINEERING},
     )
 
 
