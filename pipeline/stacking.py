@@ -51,7 +51,7 @@ def features(preds: list[np.ndarray], classification: bool, method: str) -> np.n
             q = np.clip(p, EPS, 1 - EPS)
             cols.append(np.log(q[:, 1:2] / q[:, :1]) if q.shape[1] == 2 else np.log(q))
         else:
-            cols.append(np.log(np.clip(p[:, :1], EPS, None)) if method == "log_linear" else p[:, :1])
+            cols.append(np.log(np.clip(p, EPS, None)) if method == "log_linear" else p)  # a column per target
     return np.hstack(cols)
 
 
@@ -63,6 +63,11 @@ def _fit_predict(
         out = np.zeros((len(F_pred), n_out))
         out[:, meta.classes_.astype(int)] = meta.predict_proba(F_pred)
         return out
+    if y_tr.ndim == 2:  # several targets: one meta-model per target, on every model's column of that target
+        cols = [slice(j, None, n_out) for j in range(n_out)]
+        return np.hstack(
+            [_fit_predict(F_tr[:, c], y_tr[:, j], F_pred[:, c], False, 1, method, seed) for j, c in enumerate(cols)]
+        )
     target = np.log(np.clip(y_tr, EPS, None)) if method == "log_linear" else y_tr
     pred = NonNegativeLinear().fit(F_tr, target).predict(F_pred)
     return (np.exp(pred) if method == "log_linear" else pred).reshape(-1, 1)

@@ -49,7 +49,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
 
 def models(cfg: Config) -> dict[str, Any]:
     """The binary models cfg.models names, unfitted (pipeline.tabular.model_set); add your own to the dict."""
-    return tabular.model_set(TASK, cfg)
+    return tabular.model_set(TASK, cfg, TARGET)
 
 
 def score(y_true: np.ndarray, pred: np.ndarray) -> float:

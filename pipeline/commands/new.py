@@ -20,7 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `new`."""
     p.add_argument("name", help="package name, a lower-case Python identifier (e.g. spaceship_titanic)")
     p.add_argument("--data", required=True, help="Kaggle's competition zip as downloaded, or an extracted folder")
-    p.add_argument("--target", help="the target column of the training table (default: from the sample submission)")
+    p.add_argument(
+        "--target",
+        help="the target column of the training table, or A,B for several (default: from the sample submission)",
+    )
     p.add_argument("--id", dest="id_col", help="the id column of the test table (default: the sample's first column)")
     p.add_argument("--metric", help=f"one of {', '.join(METRIC_NAMES)} (default: per task, printed)")
     p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
@@ -54,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
         shutil.rmtree(dest)
         raise
     shown = display_path(dest)
-    print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target}, id {spec.id_col}, metric {spec.metric}")
+    print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target_text}, id {spec.id_col}, metric {spec.metric}")
     for note in spec.notes:
         print(f"  {note}")
     print(f"next: python -m pipeline run {shown} --data {args.data}")

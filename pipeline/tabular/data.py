@@ -43,46 +43,58 @@ def class_names(values: pd.Series) -> list[str]:
     return sorted(names)
 
 
+def as_list(target: str | Sequence[str]) -> list[str]:
+    """The target column(s) as a list: TARGET is one name, or a list of names for several targets."""
+    return [target] if isinstance(target, str) else list(target)
+
+
+def _target_values(train: pd.DataFrame, target: str, task: str, where: Path) -> tuple[np.ndarray, list[str] | None]:
+    """One target column as numbers (regression) or class indices with the class names; a bad value is refused."""
+    missing = np.flatnonzero(train[target].isna().to_numpy())
+    if len(missing):
+        raise ContractError(f"{where}: line {missing[0] + 2} has no {target} (missing value).")
+    if task != "regression":
+        classes = class_names(train[target])
+        return as_names(train[target]).map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64), classes
+    y_num = pd.to_numeric(train[target], errors="coerce")
+    bad = np.flatnonzero(y_num.isna().to_numpy())
+    if len(bad):
+        raise ContractError(
+            f"{where}: {target} must be a number for regression; line {bad[0] + 2} has {train[target].iloc[bad[0]]!r}."
+        )
+    return y_num.to_numpy(dtype=float), None
+
+
 def load_tables(
     data_dir: Path,
     train_file: str,
     test_file: str,
     sample_file: str,
     id_col: str,
-    target: str,
+    target: str | Sequence[str],
     task: str,
     drop: Sequence[str] = (),
 ) -> Data:
-    """Raw feature frames (columns of both train and test, minus id, target and `drop`), target, test ids.
+    """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
-    Columns only in train (the target, and extras such as leaked outcomes) never become features. Classification
-    targets become class indices into `Data.classes` (class names as strings).
+    Columns only in train (the targets, and extras such as leaked outcomes) never become features. One
+    classification target becomes class indices into `Data.classes` (class names as strings). Several targets
+    become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
+    `Data.classes` is None and the runner handles them as rows x targets values.
     """
     data_dir = Path(data_dir)
     train, test = read_csv(data_dir / train_file), read_csv(data_dir / test_file)
-    if target not in train:
-        raise ContractError(f"{data_dir / train_file}: no target column {target!r}; columns: {', '.join(train)}.")
+    targets = as_list(target)
+    absent = [t for t in targets if t not in train]
+    if absent:
+        raise ContractError(f"{data_dir / train_file}: no target column {absent[0]!r}; columns: {', '.join(train)}.")
     if id_col not in test:
         raise ContractError(f"{data_dir / test_file}: no id column {id_col!r}; columns: {', '.join(test)}.")
-    missing = np.flatnonzero(train[target].isna().to_numpy())
-    if len(missing):
-        raise ContractError(f"{data_dir / train_file}: line {missing[0] + 2} has no {target} (missing value).")
-    features = [c for c in train.columns if c in test.columns and c not in (id_col, target) and c not in drop]
+    features = [c for c in train.columns if c in test.columns and c != id_col and c not in targets and c not in drop]
     if not features:
         raise ContractError(f"{data_dir / train_file}: no feature column is also in {test_file}.")
-    classes = None
-    if task == "regression":
-        y_num = pd.to_numeric(train[target], errors="coerce")
-        bad = np.flatnonzero(y_num.isna().to_numpy())
-        if len(bad):
-            raise ContractError(
-                f"{data_dir / train_file}: {target} must be a number for regression; line {bad[0] + 2} has "
-                f"{train[target].iloc[bad[0]]!r}."
-            )
-        y = y_num.to_numpy(dtype=float)
-    else:
-        classes = class_names(train[target])
-        y = as_names(train[target]).map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64)
+    values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
+    y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
     return Data(
         X=train[features].reset_index(drop=True),
         y=y,
@@ -91,7 +103,7 @@ def load_tables(
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
-        info={"target": target, "id": id_col, "task": task, "features": features},
+        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features},
     )
 
 
@@ -106,29 +118,41 @@ def _as_sample_values(labels: list[str], sample_col: pd.Series) -> list:
     return labels
 
 
+def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[int]:
+    """The prediction column each value column of the sample gets (values or probabilities).
+
+    Several targets: the column of the target of that name, else the targets' order (the sample names them
+    differently). One target: its values, or the positive (last) class's probability. Class probabilities: the
+    column of the class of that name, else the classes' order.
+    """
+    targets = (data.info or {}).get("targets") or []
+    if len(targets) > 1:
+        names = targets
+    elif len(value_cols) == 1:
+        return [0 if submission == "values" else -1]
+    else:
+        names = list(data.classes or [])
+    index = {str(c): i for i, c in enumerate(names)}
+    cols = [index.get(str(c)) for c in value_cols]
+    return list(range(len(value_cols))) if None in cols else cols
+
+
 def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) -> None:
-    """The sample submission's header and id order, filled with values, labels or class probabilities."""
+    """The sample submission's header and id order, filled with values, labels or probabilities (one column per
+    class, or per target for several targets)."""
     if submission not in SUBMISSIONS:
         raise ValueError(f"submission must be one of {SUBMISSIONS}, got {submission!r}.")
     sample = read_csv(Path(data.sample_submission))
     id_col, value_cols = sample.columns[0], list(sample.columns[1:])
     pred = np.asarray(pred, dtype=float).reshape(len(data.test_ids), -1)
     out = pd.DataFrame({id_col: data.test_ids})
-    if submission == "values":
-        out[value_cols[0]] = pred[:, 0]
-    elif submission == "labels":
+    if submission == "labels":
         labels = [data.classes[i] for i in pred.argmax(axis=1)] if pred.shape[1] > 1 else None
         if labels is None:  # one probability column: the positive class
             labels = [data.classes[int(p > 0.5)] for p in pred[:, 0]]
         out[value_cols[0]] = _as_sample_values(labels, sample[value_cols[0]])
-    elif len(value_cols) == 1:  # binary: probability of the positive (last) class
-        out[value_cols[0]] = pred[:, -1]
     else:
-        index = {c: i for i, c in enumerate(data.classes or [])}
-        cols = [index.get(str(c)) for c in value_cols]
-        if None in cols:
-            cols = list(range(len(value_cols)))  # the sample names classes differently: its order is the classes'
-        for c, j in zip(value_cols, cols, strict=True):
+        for c, j in zip(value_cols, _pred_columns(data, value_cols, submission), strict=True):
             out[c] = pred[:, j]
     order = pd.Series(range(len(out)), index=out[id_col].astype(str))
     sample_ids = sample[id_col].astype(str)

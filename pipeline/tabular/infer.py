@@ -2,6 +2,10 @@
 
 Every guess is printed with the flag that changes it; anything that cannot be inferred is refused naming the flag
 that settles it (ContractError: the CLI prints `error: ...` and exits 2).
+
+Several targets: a sample submission whose value columns are all columns of train (or `--target A,B`) asks for one
+prediction per column: task "regression" when they hold numbers, "binary" (multi-label) when every one is 0/1 or
+True/False, scored by a SEVERAL metric averaged over the columns.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.tabular.data import class_names
-from pipeline.tabular.metrics import METRICS, TASKS
+from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
 
@@ -33,7 +37,7 @@ class Spec:
     test: str
     sample: str
     id_col: str
-    target: str
+    targets: list[str]
     task: str
     metric: str
     submission: str
@@ -42,6 +46,15 @@ class Spec:
     n_test: int
     features: list[str]
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str | list[str]:
+        """TARGET of the generated file: the column's name, or the list of them for several targets."""
+        return self.targets[0] if len(self.targets) == 1 else self.targets
+
+    @property
+    def target_text(self) -> str:
+        return ", ".join(self.targets)
 
 
 class Source:
@@ -185,36 +198,86 @@ def _id_column(t: Tables, id_col: str | None) -> str:
     return id_col
 
 
-def _target_column(t: Tables, target: str | None, id_col: str, notes: list[str]) -> str:
-    """The target: the sample's other column present in train (or --target), else the one train-only column."""
-    if target is None:
-        target = _guess_target(t, id_col, notes)
-    elif target not in t.tr:
-        raise ContractError(f"--target {target}: not a column of {t.train}; columns: {', '.join(t.tr.columns)}.")
-    if target in t.te:
-        raise ContractError(f"target {target!r} is also a column of {t.test}; is it really the target? Check --target.")
-    return target
+def _target_columns(t: Tables, target: str | None, id_col: str, notes: list[str]) -> list[str]:
+    """The target(s): --target (comma-separated for several), else guessed from the sample and the tables."""
+    targets = [c.strip() for c in target.split(",") if c.strip()] if target else _guess_targets(t, id_col, notes)
+    for c in targets:
+        if c not in t.tr:
+            raise ContractError(f"--target {c}: not a column of {t.train}; columns: {', '.join(t.tr.columns)}.")
+        if c in t.te:
+            raise ContractError(f"target {c!r} is also a column of {t.test}; is it really the target? Check --target.")
+    value_cols = list(t.sub.columns[1:])
+    if len(targets) > 1 and len(targets) != len(value_cols):
+        raise ContractError(
+            f"--target {','.join(targets)} names {len(targets)} targets but {t.sample} has {len(value_cols)} value "
+            f"column(s) ({', '.join(value_cols)}); name one target per value column, in the sample's order."
+        )
+    if len(targets) > 1 and set(targets) != set(value_cols):
+        pairs = ", ".join(f"{v} <- {c}" for v, c in zip(value_cols, targets, strict=True))
+        notes.append(f"submission: {pairs} (the order of --target)")
+    return targets
 
 
-def _guess_target(t: Tables, id_col: str, notes: list[str]) -> str:
+def _guess_targets(t: Tables, id_col: str, notes: list[str]) -> list[str]:
     value_cols = list(t.sub.columns[1:])
     in_train = [c for c in value_cols if c in t.tr and c not in t.te]
     only_train = [c for c in t.tr.columns if c not in t.te.columns and c != id_col]
-    if len(in_train) == 1:
-        return in_train[0]
-    if len(in_train) > 1:
-        raise _unclear(
-            f"{t.sample} asks for several targets ({', '.join(in_train)}); this starter models one.",
-            "--target COL (and edit write_submission for the others)",
-        )
+    if len(value_cols) == 1 and in_train:
+        return in_train
+    if in_train:  # several value columns, some of them train's: one target per value column
+        missing = [c for c in value_cols if c not in in_train]
+        if missing:
+            raise ContractError(
+                f"{t.sample} asks for several targets ({', '.join(value_cols)}) but {t.train} has no target column "
+                f"{', '.join(missing)} (a column of {t.train} that {t.test} lacks); name the columns of {t.train} to "
+                f"predict, one per value column in the sample's order, with --target A,B."
+            )
+        notes.append(f"targets: {', '.join(in_train)} (the sample's value columns); change with --target A,B")
+        return in_train
     if len(only_train) == 1:
         notes.append(f"target: {only_train[0]} (the only column of {t.train} not in {t.test}); change with --target")
-        return only_train[0]
+        return only_train
     cands = f"; columns only in {t.train}: {', '.join(only_train)}" if only_train else ""
     raise _unclear(
         f"cannot tell the target: no column of {t.sample} ({', '.join(value_cols)}) is in {t.train}{cands}.",
         "--target COL",
     )
+
+
+def _is_flag(y: pd.Series) -> bool:
+    """True for a 0/1 or True/False column (both values present)."""
+    values = y.dropna()
+    if pd.api.types.is_bool_dtype(values):
+        return values.nunique() == 2
+    return pd.api.types.is_numeric_dtype(values) and set(values.unique()) == {0, 1}
+
+
+def _several_task(t: Tables, targets: list[str], task: str | None, notes: list[str]) -> str:
+    """Several targets: "binary" (multi-label) when every column is 0/1 or True/False, else "regression"."""
+    text = [c for c in targets if not pd.api.types.is_numeric_dtype(t.tr[c]) and not _is_flag(t.tr[c])]
+    if text:
+        raise ContractError(
+            f"target(s) {', '.join(text)} hold text; several targets must hold numbers or 0/1 flags. "
+            f"Choose the targets with --target A,B."
+        )
+    flags = [c for c in targets if _is_flag(t.tr[c])]
+    if task is None:
+        if flags and len(flags) < len(targets):
+            values = [c for c in targets if c not in flags]
+            raise ContractError(
+                f"targets mix binary ({', '.join(flags)}) and continuous ({', '.join(values)}) columns; predict all "
+                f"as values with --task regression, or choose the targets with --target A,B."
+            )
+        task = "binary" if flags else "regression"
+        kind = "multi-label: every target is 0/1" if flags else f"{len(targets)} numeric targets"
+        notes.append(f"task: {task} ({kind}); change with --task")
+    elif task == "multiclass" or (task == "binary" and len(flags) < len(targets)):
+        others = ", ".join(c for c in targets if c not in flags) or "none"
+        raise ContractError(
+            f"--task {task}: several targets are predicted as values (--task regression) or, when every one is "
+            f"0/1, as probabilities (--task binary); not 0/1: {others}."
+        )
+    return task
 
 
 def _check_task(y: pd.Series, target: str, task: str) -> list[str] | None:
@@ -225,6 +288,21 @@ def _check_task(y: pd.Series, target: str, task: str) -> list[str] | None:
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise ContractError(f"--task regression: {target} holds text (e.g. {y.iloc[0]!r}), not numbers.")
     return classes
+
+
+def _several_metric(t: Tables, metric: str | None, task: str, k: int, notes: list[str]) -> tuple[str, str]:
+    """Several targets: the metric (given, or rmse / roc_auc), scored as its mean over the k target columns."""
+    if metric is None:
+        metric = "rmse" if task == "regression" else "roc_auc"
+        notes.append(
+            f"metric: {metric}, the mean over the {k} target columns (default for several {task} targets); "
+            f"change with --metric NAME"
+        )
+    if metric not in SEVERAL:
+        raise ContractError(f"--metric {metric} scores one target; for several use one of {', '.join(SEVERAL)}.")
+    if task not in METRICS[metric].tasks:
+        raise ContractError(f"--metric {metric} is for {', '.join(METRICS[metric].tasks)}, not {task}.")
+    return metric, METRICS[metric].submission
 
 
 def _metric(
@@ -254,15 +332,26 @@ def _metric(
     return metric, submission
 
 
-def _features(t: Tables, id_col: str, target: str, notes: list[str]) -> list[str]:
-    """The columns of both tables other than the id and the target; train-only ones are noted as ignored."""
-    features = [c for c in t.tr.columns if c in t.te.columns and c not in (id_col, target)]
-    extra = [c for c in t.tr.columns if c not in t.te.columns and c not in (id_col, target)]
+def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> list[str]:
+    """The columns of both tables other than the id and the targets; train-only ones are noted as ignored."""
+    features = [c for c in t.tr.columns if c in t.te.columns and c != id_col and c not in targets]
+    extra = [c for c in t.tr.columns if c not in t.te.columns and c != id_col and c not in targets]
     if extra:
         notes.append(f"ignored: {', '.join(extra)} (in {t.train} only: not available for the test rows)")
     if not features:
         raise ContractError(f"{t.train} and {t.test} share no feature column.")
     return features
+
+
+def _decide(t: Tables, targets: list[str], metric: str | None, task: str | None, notes: list[str]) -> tuple:
+    """(task, classes, metric, submission) for one target or several."""
+    if len(targets) > 1:
+        task = _several_task(t, targets, task, notes)
+        return (task, None, *_several_metric(t, metric, task, len(targets), notes))
+    y = t.tr[targets[0]]
+    task = task or _task(y, targets[0], notes)
+    classes = _check_task(y, targets[0], task)
+    return (task, classes, *_metric(t, metric, task, targets[0], classes, notes))
 
 
 def infer(
@@ -283,11 +372,9 @@ def infer(
     notes: list[str] = []
     t = _read_tables(source, train, test, sample)
     id_col = _id_column(t, id_col)
-    target = _target_column(t, target, id_col, notes)
-    task = task or _task(t.tr[target], target, notes)
-    classes = _check_task(t.tr[target], target, task)
-    metric, submission = _metric(t, metric, task, target, classes, notes)
-    features = _features(t, id_col, target, notes)
+    targets = _target_columns(t, target, id_col, notes)
+    task, classes, metric, submission = _decide(t, targets, metric, task, notes)
+    features = _features(t, id_col, targets, notes)
     return Spec(
         name=name,
         slug=slug or re.sub(r"\.zip$", "", Path(data).name) or name,
@@ -296,7 +383,7 @@ def infer(
         test=t.test,
         sample=t.sample,
         id_col=id_col,
-        target=target,
+        targets=targets,
         task=task,
         metric=metric,
         submission=submission,
@@ -310,6 +397,8 @@ def infer(
 
 def describe(spec: Spec) -> str:
     """One line on the classes or the target's range, for the generated docstring."""
+    if len(spec.targets) > 1:
+        return f"{len(spec.targets)} targets, " + ("0/1 each" if spec.task == "binary" else "numeric values")
     if spec.classes is not None:
         shown = ", ".join(spec.classes[:8]) + (" ..." if len(spec.classes) > 8 else "")
         return f"{len(spec.classes)} classes ({shown})"

@@ -2,6 +2,10 @@
 
 Predictions are rows x outputs: one column of values for regression, one probability column per class for
 classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class.
+
+Several targets (y rows x k): predictions are rows x k (values, or each target's positive-class probability), and
+the SEVERAL metrics are averaged over the target columns, as Kaggle's "mean column-wise" metrics are
+(MCRMSE is rmse, mean column-wise ROC AUC is roc_auc).
 """
 
 from __future__ import annotations
@@ -111,8 +115,23 @@ METRICS: dict[str, TabularMetric] = {
         TabularMetric("mcc", True, CLASSIFICATION, "labels", mcc, "Matthews correlation coefficient"),
     )
 }
+# the metrics that also score several targets, as their mean over the target columns
+SEVERAL = ("roc_auc", "log_loss", "rmse", "rmsle", "mae", "r2")
+
+
+def columnwise(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, pred: np.ndarray) -> float:
+    """fn on each target column (y rows x k, pred rows x k), averaged: Kaggle's mean column-wise metric."""
+    y = np.asarray(y)
+    pred = np.asarray(pred, dtype=float).reshape(len(y), -1)
+    if pred.shape[1] != y.shape[1]:
+        raise ValueError(f"{y.shape[1]} target columns but {pred.shape[1]} prediction columns.")
+    return float(np.mean([fn(y[:, j], pred[:, j : j + 1]) for j in range(y.shape[1])]))
 
 
 def score(name: str, y_true: np.ndarray, pred: np.ndarray) -> float:
-    """METRICS[name] applied to the runner's arrays."""
+    """METRICS[name] applied to the runner's arrays; with several targets (2-D y) its mean over the columns."""
+    if np.ndim(y_true) == 2:
+        if name not in SEVERAL:
+            raise ValueError(f"metric {name} is for one target; for several use one of {', '.join(SEVERAL)}.")
+        return columnwise(METRICS[name].fn, y_true, pred)
     return METRICS[name].fn(y_true, pred)

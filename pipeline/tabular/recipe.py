@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.tabular.data import as_list
 from pipeline.tabular.models import Boosted, linear
+from pipeline.tabular.multitarget import MultiTarget
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def model_set(task: str, cfg: TabularRecipe) -> dict[str, Any]:
+def model_set(task: str, cfg: TabularRecipe, target: str | Sequence[str] = "") -> dict[str, Any]:
     """The models `cfg.models` names, unfitted: LightGBM, XGBoost and CatBoost stopped early on each fold's
-    validation rows, and the regularised linear model; each encodes the raw columns for its family inside the fold."""
+    validation rows, and the regularised linear model; each encodes the raw columns for its family inside the fold.
+    With several targets (a list of names) each is a MultiTarget: one such model per target column."""
     boosted = dict(
         task=task,
         learning_rate=cfg.learning_rate,
@@ -56,4 +60,6 @@ def model_set(task: str, cfg: TabularRecipe) -> dict[str, Any]:
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:
         raise ValueError(f"Unknown model(s) {unknown}; valid: {', '.join(factories)}.")
+    if len(as_list(target)) > 1:
+        return {m: MultiTarget(factories[m](), task) for m in cfg.models}
     return {m: factories[m]() for m in cfg.models}

@@ -1,0 +1,68 @@
+"""Several targets with single-target models: one clone of the model per target column, predictions rows x targets.
+
+Each per-target model gets the runner's FitContext with its own target's validation column (early stopping on it)
+and an equal share of the time left to the fit's deadline; bagging and the rest are the wrapped model's own. For
+binary targets (multi-label) the predictions are each target's positive-class probability, so the runner, the blend
+and the stack see rows x targets numbers either way (Data.classes is None).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+
+class MultiTarget(BaseEstimator):
+    """`estimator` fitted once per column of y (rows x targets); `task` "regression" or "binary" (multi-label)."""
+
+    def __init__(self, estimator: Any = None, task: str = "regression") -> None:
+        self.estimator = estimator
+        self.task = task
+
+    def fit(self, X: Any, y: Any, context: Any = None) -> MultiTarget:
+        """One fitted clone per target column (a column with a single value in these rows: that value)."""
+        y = np.asarray(y)
+        if y.ndim != 2:
+            raise ValueError(f"MultiTarget: y must be rows x targets, got shape {y.shape}.")
+        takes_context = "context" in inspect.signature(self.estimator.fit).parameters
+        self.estimators_: list[Any] = []
+        k = y.shape[1]
+        for j in range(k):
+            if self.task != "regression" and len(np.unique(y[:, j])) < 2:
+                self.estimators_.append(float(y[0, j]))  # nothing to learn in this fold: the only value seen
+                continue
+            est = clone(self.estimator)
+            if takes_context and context is not None:
+                est.fit(X, y[:, j], context=self._context(context, j, k))
+            else:
+                est.fit(X, y[:, j])
+            self.estimators_.append(est)
+        return self
+
+    @staticmethod
+    def _context(context: Any, j: int, k: int) -> Any:
+        """The runner's context for target j of k: its validation column, an equal share of the time left."""
+        changes: dict[str, Any] = {}
+        if context.eval_set is not None:
+            X_va, y_va = context.eval_set
+            changes["eval_set"] = (X_va, np.asarray(y_va)[:, j])
+        if context.deadline is not None:
+            now = time.monotonic()
+            changes["deadline"] = now + max(0.0, context.deadline - now) / (k - j)
+        return dataclasses.replace(context, **changes)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Rows x targets: values (regression) or each target's positive-class probability (binary)."""
+        return np.column_stack([self._column(est, X) for est in self.estimators_])
+
+    def _column(self, est: Any, X: Any) -> np.ndarray:
+        if isinstance(est, float):
+            return np.full(len(X), est)
+        if self.task == "regression":
+            return np.asarray(est.predict(X), dtype=float).reshape(len(X))
+        return np.asarray(est.predict_proba(X), dtype=float)[:, -1]

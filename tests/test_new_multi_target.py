@@ -1,0 +1,127 @@
+"""`python -m pipeline new` with several targets: inference, refusals, runs of the generated code, metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.contract import load_competition
+from pipeline.tabular.infer import infer
+from pipeline.tabular.metrics import score
+from tests.test_new_command import FAST, N_TEST, N_TRAIN, new, run, table, zip_of
+
+
+def tables() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The mixed-column train and test tables of test_new_command, and the latent score behind its targets."""
+    train, latent = table(N_TRAIN, 0)
+    test, _ = table(N_TEST, 1, start=10_000)
+    return train, test, latent
+
+
+def sample(test: pd.DataFrame, *cols: str, value: float = 0.5) -> str:
+    return pd.DataFrame({"key": test["key"], **dict.fromkeys(cols, value)}).to_csv(index=False)
+
+
+def test_two_regression_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    train, test, latent = tables()
+    train["y1"] = 100 + 10 * latent
+    train["y2"] = 5 * train["noise"] + 2 * (train["color"] == "b")
+    # the sample's order (y2, y1) is not train's: the submission follows the sample
+    z = zip_of(tmp_path / "reg2.zip", train, test, sample(test, "y2", "y1"))
+    assert new(tmp_path, "comp_reg2", z) == 0
+    module = load_competition(str(tmp_path / "comps" / "comp_reg2"))
+    assert (module.TARGET, module.TASK, module.METRIC.name, module.FOLDS) == (
+        ["y2", "y1"],
+        "regression",
+        "rmse",
+        "kfold",
+    )
+    s = run(tmp_path, "comp_reg2", z, *FAST)
+    # mean column-wise RMSE, well under predicting each column's mean (whose RMSE is the column's std)
+    baseline = float(np.mean([train[c].std(ddof=0) for c in ("y1", "y2")]))
+    assert s["cv"] < 0.6 * baseline
+    stack = json.loads((Path(s["run_dir"]) / "stack.json").read_text())  # one meta-model per target, out of fold
+    assert len(stack["fold_scores"]) == 3 and s["cv"] == pytest.approx(min(stack["score"], stack["blend_score"]))
+    sub = pd.read_csv(s["published"])
+    expected = pd.read_csv(tmp_path / "data" / "reg2" / "sample_submission.csv")
+    assert list(sub.columns) == ["key", "y2", "y1"] and sub["key"].tolist() == expected["key"].tolist()
+    assert sub["y1"].mean() == pytest.approx(100, abs=15) and sub["y2"].abs().max() < 40  # not swapped
+
+
+def test_two_binary_targets_scored_by_mean_column_auc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    train, test, latent = tables()
+    train["EC1"] = (latent > 0.5).astype(int)  # 0/1
+    train["EC2"] = train["noise"] > 0  # True/False
+    z = zip_of(tmp_path / "ml.zip", train, test, sample(test, "EC1", "EC2"))
+    assert new(tmp_path, "comp_ml", z) == 0
+    module = load_competition(str(tmp_path / "comps" / "comp_ml"))
+    assert (module.TARGET, module.TASK, module.METRIC.name) == (["EC1", "EC2"], "binary", "roc_auc")
+    assert module.SUBMISSION == "probabilities"
+    s = run(tmp_path, "comp_ml", z, *FAST)
+    assert s["cv"] > 0.75
+    sub = pd.read_csv(s["published"])
+    assert list(sub.columns) == ["key", "EC1", "EC2"] and len(sub) == N_TEST
+    assert sub[["EC1", "EC2"]].stack().between(0, 1).all() and sub["EC2"].nunique() > 10
+
+
+def test_targets_named_differently_in_the_sample_go_by_the_order_of_target(tmp_path: Path) -> None:
+    train, test, latent = tables()
+    train["y1"], train["y2"] = latent, 2 * latent
+    z = zip_of(tmp_path / "named.zip", train, test, sample(test, "a", "b"))
+    spec = infer(z, "named", target="y1,y2")
+    assert spec.targets == ["y1", "y2"] and spec.target == ["y1", "y2"] and spec.metric == "rmse"
+    assert any("a <- y1, b <- y2" in n for n in spec.notes)
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("missing_from_train", ("y3", "--target A,B")),
+        ("mixed", ("EC1", "y1", "--task regression", "--target A,B")),
+        ("count", ("--target y1,y2", "3 value column")),
+        ("label_metric", ("--metric accuracy", "roc_auc")),
+    ],
+)
+def test_refusals_name_the_columns_and_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture, case: str, words: tuple[str, ...]
+) -> None:
+    train, test, latent = tables()
+    train["y1"], train["y2"], train["EC1"] = latent, 2 * latent, (latent > 0).astype(int)
+    extra: tuple[str, ...] = ()
+    cols = {"missing_from_train": ("y1", "y3"), "mixed": ("y1", "EC1"), "count": ("y1", "y2", "y3")}.get(case)
+    if case == "count":
+        extra = ("--target", "y1,y2")
+    if case == "label_metric":
+        cols, extra = ("EC1", "y2"), ("--metric", "accuracy", "--task", "regression")
+    z = zip_of(tmp_path / "bad.zip", train, test, sample(test, *cols))
+    capsys.readouterr()
+    assert new(tmp_path, "comp", z, *extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert all(w in err for w in words), err
+    assert not (tmp_path / "comps" / "comp").exists()
+
+
+def test_column_wise_metrics_match_a_hand_computation() -> None:
+    y = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 1.0], [4.0, 1.0]])
+    p = np.array([[1.5, 0.1], [2.0, 0.4], [2.0, 0.35], [4.0, 0.8]])
+    rmse_1 = math.sqrt((0.25 + 0 + 1 + 0) / 4)
+    rmse_2 = math.sqrt((0.01 + 0.16 + 0.65**2 + 0.04) / 4)
+    assert score("rmse", y, p) == pytest.approx((rmse_1 + rmse_2) / 2)
+    assert score("mae", y, p) == pytest.approx(((0.5 + 1) / 4 + (0.1 + 0.4 + 0.65 + 0.2) / 4) / 2)
+    labels = np.array([[0, 1], [0, 0], [1, 1], [1, 0]])
+    proba = np.array([[0.1, 0.9], [0.4, 0.2], [0.35, 0.6], [0.8, 0.3]])
+    # column 1: of the 4 (positive, negative) pairs, (0.35, 0.4) is ranked wrong -> 0.75; column 2: all right -> 1
+    assert score("roc_auc", labels, proba) == pytest.approx((0.75 + 1.0) / 2)
+    loss_1 = -(math.log(0.9) + math.log(0.6) + math.log(0.35) + math.log(0.8)) / 4
+    loss_2 = -(math.log(0.9) + math.log(0.8) + math.log(0.6) + math.log(0.7)) / 4
+    assert score("log_loss", labels, proba) == pytest.approx((loss_1 + loss_2) / 2)
+    with pytest.raises(ValueError, match="for one target"):
+        score("accuracy", labels, proba)
