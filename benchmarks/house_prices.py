@@ -122,8 +122,8 @@ def main() -> None:
         cv = f"{mean:.5f}" + (f" ± {std:.4f}" if std is not None else "")
         print(f"| {name:46s} | {cv:>17s} | {mean / d2l:7.3f} | {'' if sec is None else f'{sec:8.1f}':>8s} |")
     print(
-        f"\nframework default run: {wall:.1f} s wall for the whole pipeline (load, 8 models x 5 folds, blend, "
-        f"submission); blend weights {json.dumps({k: round(v, 3) for k, v in s['blend']['weights'].items()})}"
+        f"\nframework default run: {wall:.1f} s wall, whole pipeline (load, {len(s['models'])} models x 5 folds, "
+        f"blend, submission); blend weights {json.dumps({k: round(v, 3) for k, v in s['blend']['weights'].items()})}"
     )
     mem = peak_memory()
     print(f"peak RSS {mem['peak_rss_mib']:.0f} MiB, load average {os.getloadavg()[0]:.2f}")
