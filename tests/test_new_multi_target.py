@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.contract import load_competition
+from pipeline.contract import FitContext, load_competition
+from pipeline.tabular import Boosted
 from pipeline.tabular.infer import infer
 from pipeline.tabular.metrics import score
+from pipeline.tabular.multitarget import MultiTarget
 from tests.test_new_command import FAST, N_TEST, N_TRAIN, new, run, table, zip_of
+
+ROOT = Path(__file__).resolve().parent.parent  # ruff reads the project's settings from here
 
 
 def tables() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -64,6 +71,10 @@ def test_two_binary_targets_scored_by_mean_column_auc(tmp_path: Path, monkeypatc
     module = load_competition(str(tmp_path / "comps" / "comp_ml"))
     assert (module.TARGET, module.TASK, module.METRIC.name) == (["EC1", "EC2"], "binary", "roc_auc")
     assert module.SUBMISSION == "probabilities"
+    path = tmp_path / "comps" / "comp_ml" / "__init__.py"
+    for cmd in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        r = subprocess.run([sys.executable, "-m", "ruff", *cmd, str(path)], capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0, r.stdout + r.stderr
     s = run(tmp_path, "comp_ml", z, *FAST)
     assert s["cv"] > 0.75
     sub = pd.read_csv(s["published"])
@@ -125,3 +136,22 @@ def test_column_wise_metrics_match_a_hand_computation() -> None:
     assert score("log_loss", labels, proba) == pytest.approx((loss_1 + loss_2) / 2)
     with pytest.raises(ValueError, match="for one target"):
         score("accuracy", labels, proba)
+
+
+def test_each_target_model_stops_early_on_its_own_validation_column() -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    Y = np.column_stack([3 * X["a"] + X["b"] ** 2, rng.normal(size=400)])  # the second target is noise
+    context = FitContext(workdir=None, eval_set=(X.iloc[300:], Y[300:]), deadline=time.monotonic() + 120)
+    model = Boosted("lightgbm", n_estimators=400, learning_rate=0.1, early_stopping=20, bag=2)
+    est = MultiTarget(model, "regression").fit(X.iloc[:300], Y[:300], context=context)
+    learnable, noise = est.estimators_
+    assert len(learnable.models_) == len(noise.models_) == 2  # each target keeps its bagging
+    assert min(learnable.best_iterations_) > 2 * max(noise.best_iterations_)  # stopped on its own column
+    assert est.predict(X.iloc[300:]).shape == (100, 2)
+    # the deadline: target j of k gets an equal share of the time left
+    first, last = MultiTarget._context(context, 0, 2), MultiTarget._context(context, 1, 2)
+    left = context.deadline - time.monotonic()
+    assert first.deadline - time.monotonic() == pytest.approx(left / 2, abs=1)
+    assert last.deadline == pytest.approx(context.deadline, abs=1e-3)
+    assert first.eval_set[1].tolist() == Y[300:, 0].tolist()

@@ -54,7 +54,9 @@ class Spec:
 
     @property
     def target_text(self) -> str:
-        return ", ".join(self.targets)
+        """The target column(s) in words: all of them, or the first and last of a long list."""
+        text = ", ".join(self.targets)
+        return text if len(text) <= 40 else f"{self.targets[0]} ... {self.targets[-1]}"
 
 
 class Source:

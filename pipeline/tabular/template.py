@@ -100,7 +100,7 @@ def render(spec: Spec) -> str:
         **{f"{k}_py": _py(getattr(spec, k)) for k in LITERAL_FIELDS},
         title=spec.slug.replace("-", " ").replace("_", " ").strip().title() or spec.name,
         described=describe(spec),
-        about=m.about + (f", the mean over the {k} target columns" if k > 1 else ""),
+        about=m.about if k == 1 else f"mean column-wise {spec.metric} over the {k} targets",
         submission=SUBMISSION_TEXT[spec.submission] if k == 1 else SEVERAL_TEXT[spec.submission],
         target_comment="  # several targets: one model of each family per column" if k > 1 else "",
         greater=m.greater_is_better,
