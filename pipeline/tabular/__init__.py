@@ -3,12 +3,14 @@
 from pipeline.tabular.data import load_tables, validate, write_submission
 from pipeline.tabular.metrics import METRICS, score
 from pipeline.tabular.models import Boosted, linear
+from pipeline.tabular.multitarget import MultiTarget
 from pipeline.tabular.recipe import PRESETS, TabularRecipe, model_set
 
 __all__ = [
     "METRICS",
     "PRESETS",
     "Boosted",
+    "MultiTarget",
     "TabularRecipe",
     "linear",
     "load_tables",
