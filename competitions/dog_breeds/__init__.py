@@ -11,6 +11,7 @@ from typing import Any
 
 from competitions.dog_breeds.sample import write_sample
 from pipeline.contract import Metric
+from pipeline.vision.augment import standard_transforms as transforms
 from pipeline.vision.backbones import classifiers
 from pipeline.vision.csv_images import CsvImages
 from pipeline.vision.recipe import SCRATCH_SAMPLE, FineTuneRecipe
@@ -78,20 +79,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # seconds, for smoke tests: the sample's tiny network from scratch, fewer epochs, no TTA
 PRESETS["fast"] = {k: v for k, v in PRESETS["sample"].items() if k != "pretrained_file"} | {"epochs": 8, "tta": []}
-
-
-def transforms(cfg: Any, train: bool) -> Any:
-    """Training: random resized crop, horizontal flip, colour jitter. Evaluation: shorter side to size, centre crop."""
-    import albumentations as A
-
-    s = cfg.image_size
-    if not train:
-        return A.Compose([A.SmallestMaxSize(max_size=s), A.CenterCrop(s, s)])
-    steps: list[Any] = [A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0)), A.HorizontalFlip()]
-    if cfg.color_jitter > 0:
-        j = cfg.color_jitter
-        steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
-    return A.Compose(steps)
 
 
 def models(cfg: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.contract import ContractError
+from pipeline.vision.augment import standard_transforms
 from pipeline.vision.estimator import ImageClassifier
 
 
@@ -23,9 +24,9 @@ def _pretrained_files(cfg: Any, archs: tuple[str, ...]) -> dict[str, Any]:
     return {arch: f if f not in ("", "none") else None for arch, f in zip(archs, files, strict=True)}
 
 
-def classifiers(cfg: Any, transforms: Callable[[Any, bool], Any]) -> dict[str, ImageClassifier]:
+def classifiers(cfg: Any, transforms: Callable[[Any, bool], Any] = standard_transforms) -> dict[str, ImageClassifier]:
     """ImageClassifier.from_config per arch of cfg.archs (with cfg.pretrained_files) or of the single cfg.arch, with
-    the competition's training and evaluation transforms."""
+    the competition's training and evaluation transforms (default: pipeline.vision.augment.standard_transforms)."""
     archs = tuple(getattr(cfg, "archs", ())) or (cfg.arch,)
     files = _pretrained_files(cfg, archs)
     out: dict[str, ImageClassifier] = {}

@@ -58,8 +58,8 @@ class CsvImages:
     """The files of an image-classification competition and its submission kind.
 
     Label submission (probabilities=False): the sample lists id_column,label_column; the classes are the labels
-    seen in training, each one of `known_classes`. Probability submission: the sample's header is the id then the
-    classes in alphabetical order, which are the valid labels.
+    seen in training, each one of `known_classes` when those are given. Probability submission: the sample's header
+    is the id then the classes in alphabetical order, which are the valid labels.
     """
 
     train_csv: str  # one row per training image: id_column, label_column
@@ -69,7 +69,7 @@ class CsvImages:
     test_image_path: str = "{}"
     sample_csv: str = "sample_submission.csv"
     test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
-    known_classes: tuple[str, ...] = ()  # every valid label of a label submission
+    known_classes: tuple[str, ...] = ()  # every valid label of a label submission (empty: any training label)
     known_source: str = ""  # where known_classes come from, for messages
     probabilities: bool = False
 
@@ -84,7 +84,8 @@ class CsvImages:
             self._check_labels(train, classes, f"the columns of {sample.name}")
             test_ids = read_csv(sample, unique=self.id_column)[self.id_column]
         else:
-            self._check_labels(train, list(self.known_classes), self.known_source)
+            if self.known_classes:  # else the classes are whatever the training labels are
+                self._check_labels(train, list(self.known_classes), self.known_source)
             classes = sorted(set(train[label]))
             test_ids = read_csv(sample, [self.id_column, label], unique=self.id_column)[self.id_column]
             self._check_test_csv(data_dir, test_ids)

@@ -1,0 +1,20 @@
+"""The standard fine-tuning augmentation of a FineTuneRecipe (image_size, crop_scale, color_jitter): what a photo
+competition uses unless it knows better (leaves adds vertical flips and rotations: leaves have no up or left)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def standard_transforms(cfg: Any, train: bool) -> Any:
+    """Training: random resized crop, horizontal flip, colour jitter. Evaluation: shorter side to size, centre crop."""
+    import albumentations as A
+
+    s = cfg.image_size
+    if not train:
+        return A.Compose([A.SmallestMaxSize(max_size=s), A.CenterCrop(s, s)])
+    steps: list[Any] = [A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0)), A.HorizontalFlip()]
+    if cfg.color_jitter > 0:
+        j = cfg.color_jitter
+        steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
+    return A.Compose(steps)
