@@ -210,6 +210,25 @@ def test_detector_fit_checkpoints_history_resume_and_pretrained_file(sample_dir:
         build_detector("fasterrcnn_tiny", 5, 64, pretrained_file=str(tmp_path / "missing.pt"))
 
 
+class _Payload:
+    """A pickled object that would run code on load (here only print): not tensors."""
+
+    def __reduce__(self) -> tuple:
+        return (print, ("a pretrained file ran code",))
+
+
+def test_pretrained_file_that_would_run_code_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from pipeline.contract import ContractError
+    from pipeline.detection.models import build_detector
+
+    torch.save({"model": _Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(ContractError, match=r"Cannot read pretrained_file .*evil\.pt"):
+        build_detector("fasterrcnn_tiny", 5, 64, pretrained_file=str(tmp_path / "evil.pt"))
+    assert "ran code" not in capsys.readouterr().out
+
+
 def test_anchors_are_configurable() -> None:
     from pipeline.detection.models import build_detector
 

@@ -17,6 +17,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from pipeline.vision.pretrained import read_state_dict
 from pipeline.weight_sources import Need
 
 # name -> (family, torchvision builder name or None for the tiny models)
@@ -253,7 +254,8 @@ def build_detector(
             path = Path(pretrained_file).expanduser()
             if not path.is_file():
                 raise ValueError(f"pretrained_file {path}: no such file.")
-            state, source = torch.load(path, map_location="cpu", weights_only=False), str(path)
+            # tensors only (weights_only): a file from elsewhere cannot run code while it loads
+            state, source = read_state_dict(path), str(path)
         else:
             weights, _ = _hub_state(builder, "coco")
             try:
