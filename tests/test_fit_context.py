@@ -104,3 +104,14 @@ def test_tune_plans_the_folds_the_runner_resolves(overrides: dict, folds: int | 
     cfg, plan = resolve_folds(_Module, _Config(**overrides), folds)
     assert (plan.kind, plan.k, plan.n_folds, cfg.folds) == ("stratified", k, n_folds, k)
     assert step_plan(_Module, overrides, folds, None).n_folds == n_folds
+
+
+class _SampleModule(_Module):
+    PRESETS = {"sample": {"folds": 2}}
+
+
+def test_tune_plans_a_sample_run_over_the_sample_preset() -> None:
+    # `tune --sample` runs trials over the competition's sample preset, as `run --sample` does
+    assert step_plan(_SampleModule, {}, None, None, sample=True).n_folds == 2
+    assert step_plan(_SampleModule, {"folds": 3}, None, None, sample=True).n_folds == 3  # the user's value wins
+    assert step_plan(_SampleModule, {}, None, None).n_folds == 5

@@ -23,12 +23,20 @@ def trial_overrides(spec: TuneSpec, suggested: dict[str, Any]) -> dict[str, Any]
     return {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}
 
 
-def step_plan(module: Any, overrides: dict[str, Any], folds: int | None, models: list[str] | None) -> StepPlan:
-    """The model order and fold count the runner will use for these overrides (resolved as the runner does)."""
+def step_plan(
+    module: Any, overrides: dict[str, Any], folds: int | None, models: list[str] | None, sample: bool = False
+) -> StepPlan:
+    """The model order and fold count the runner will use for these overrides (resolved as the runner does: on the
+    built-in sample, over the competition's sample preset)."""
     from pipeline.fitting import accepts_context
     from pipeline.folds import resolve_folds
+    from pipeline.sample_preset import sample_config
 
-    cfg, folding = resolve_folds(module, apply_overrides(module.Config, overrides, source="search space"), folds)
+    if sample:
+        config = sample_config(module, overrides)[0]
+    else:
+        config = apply_overrides(module.Config, overrides, source="search space")
+    cfg, folding = resolve_folds(module, config, folds)
     selected = module.models(cfg)
     names = tuple(models) if models else tuple(selected)
     return StepPlan(names, folding.n_folds, epochs=any(accepts_context(selected[m]) for m in names if m in selected))
@@ -71,7 +79,7 @@ class Objective:
         if clash and not self.spec.quiet:
             print(f"tune: --set fixes {', '.join(clash)}; the search space's values for them are ignored", flush=True)
         self.warned |= set(clash)
-        plan = step_plan(self.module, overrides, self.spec.folds, self.spec.models)
+        plan = step_plan(self.module, overrides, self.spec.folds, self.spec.models, self.spec.sample)
         params = self.study_dir / "params" / f"{trial_tag(trial.number)}.json"
         atomic.write_json(params, overrides)
         trial.set_user_attr("params_file", str(params))

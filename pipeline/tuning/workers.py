@@ -60,7 +60,8 @@ def work(spec: TuneSpec, worker: int = 0) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     module = load_competition(spec.competition)
-    plan = step_plan(module, {**spec.base, **spec.fixed}, spec.folds, spec.models)  # the search space keeps models
+    # the search space keeps the models
+    plan = step_plan(module, {**spec.base, **spec.fixed}, spec.folds, spec.models, spec.sample)
     storage = open_storage(spec.storage)
     probe = optuna.load_study(study_name=spec.study, storage=storage)
     study = optuna.load_study(
