@@ -21,12 +21,16 @@ EPS = 1e-15
 T_BOUNDS = (0.05, 20.0)
 
 
-def normalise(p: np.ndarray) -> np.ndarray:
-    """Rows rescaled to sum to 1 (all-zero rows become uniform), then clipped to [EPS, 1 - EPS] as Kaggle does."""
-    p = np.asarray(p, dtype=np.float64)
+def rescale_rows(pred: Any) -> np.ndarray:
+    """Rows rescaled to sum to 1 (an all-zero row becomes uniform), as Kaggle rescales before scoring."""
+    p = np.asarray(pred, dtype=np.float64)
     total = p.sum(axis=1, keepdims=True)
-    p = np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
-    return np.clip(p, EPS, 1 - EPS)
+    return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
+
+
+def normalise(p: Any) -> np.ndarray:
+    """Rows rescaled to sum to 1 (all-zero rows become uniform), then clipped to [EPS, 1 - EPS] as Kaggle does."""
+    return np.clip(rescale_rows(p), EPS, 1 - EPS)
 
 
 def apply_temperature(p: np.ndarray, temperature: float) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.archives import display_path
 from pipeline.atomic import read_json
 
 
@@ -51,7 +52,7 @@ def print_summary(s: dict[str, Any]) -> None:
         t.add_row(label, f"{b['in_sample_score']:.5f}", "", "", style="dim")
     c = _console()
     c.print(t)
-    c.print(f"submission: {_relative(s['published'])}\nrun folder: {_relative(s['run_dir'])}")
+    c.print(f"submission: {display_path(Path(s['published']))}\nrun folder: {display_path(Path(s['run_dir']))}")
 
 
 def leaderboard_score(run_dir: Path) -> float | None:
@@ -83,7 +84,7 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
             cv, last = f"[red]{status}[/red]", f"{s.get('error', '')}  (resume: {s.get('resume', '')})"
         else:
             cv = f"{s['cv']:.5f}" if isinstance(s.get("cv"), int | float) else ""
-            last = _relative(s.get("published", ""))
+            last = display_path(Path(s.get("published", "")))
         t.add_row(
             s.get("started", "").replace("T", " "),
             s.get("competition", ""),
@@ -95,11 +96,3 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
             last,
         )
     _console().print(t if runs else "no runs yet")
-
-
-def _relative(path: str) -> str:
-    """A path relative to the working directory when it lies below it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return path

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.calibration import normalise, rescale_rows  # Kaggle's row rescaling (and clipping to 1e-15)
 from pipeline.contract import Data
 from pipeline.submission import SubmissionError, read_header, validate_submission
-
-EPS = 1e-15  # Kaggle clips probabilities to [EPS, 1 - EPS]
 
 
 def accuracy(y_true: Any, pred: Any) -> float:
@@ -23,16 +22,9 @@ def accuracy(y_true: Any, pred: Any) -> float:
     return float(np.mean(np.asarray(y_true) == labels))
 
 
-def rescale_rows(pred: Any) -> np.ndarray:
-    """Rows rescaled to sum to 1 (an all-zero row becomes uniform), as Kaggle rescales before scoring."""
-    p = np.asarray(pred, dtype=np.float64)
-    total = p.sum(axis=1, keepdims=True)
-    return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
-
-
 def log_loss(y_true: Any, pred: Any) -> float:
     """Kaggle's multi-class log loss: rows rescaled to sum to 1, clipped to [1e-15, 1 - 1e-15], mean -log p(true)."""
-    p = np.clip(rescale_rows(pred), EPS, 1 - EPS)
+    p = normalise(pred)
     y = np.asarray(y_true, dtype=np.int64)
     return float(-np.mean(np.log(p[np.arange(len(y)), y])))
 
