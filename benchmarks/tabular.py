@@ -104,7 +104,9 @@ def main() -> None:
             z = data_dir / "house-prices-advanced-regression-techniques.zip"
             s, wall = timed_run("competitions/house_prices", z, work)
             rows.append(row("House Prices recipe, default (RMSE log)", s, wall))
-            rows.append(("  blend alone (out of fold)", f"{s['stack']['blend_score']:.5f}", s["cv_rows"], ""))
+            stack = s["stack"]
+            rows.append((f"  stack ({stack['method']}), out of fold", f"{stack['score']:.5f}", s["cv_rows"], ""))
+            rows.append(("  blend, out of fold", f"{stack['blend_score']:.5f}", s["cv_rows"], ""))
             train = pd.read_csv(Path(s["data_dir"]) / "train.csv")
             keep = ~((train["GrLivArea"] > 4000) & (train["SalePrice"] < 300000))
             train = train[keep.to_numpy()].reset_index(drop=True)
