@@ -174,7 +174,11 @@ def main() -> None:
         f"python benchmarks/tune_house_prices.py --trials {args.trials} --models {args.models} --folds {args.folds}",
         {
             "interleaved": "round r adds trial r to every study, order alternating each round",
-            "studies": rows,
+            # the trial's params file, relative to the benchmark's work folder (removed unless --keep)
+            "studies": {
+                k: {**v, "trial0_params": str((work / v["trial0_params"]).resolve().relative_to(work.resolve()))}
+                for k, v in rows.items()
+            },
             "bare_run_s": bare,
             "trial0_in_study_s": inside,
             "load_average_min_max": [min(loads), max(loads)],
