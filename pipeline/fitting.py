@@ -20,6 +20,13 @@ from pipeline.contract import FitContext
 ENGINEERING: dict[str, type] = {"precision": str, "num_workers": int, "cache_mb": int}
 
 
+def split_saved_config(saved: dict[str, Any], config_fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A saved config.json "config": the Config's own keys, and the device settings runs from before saved there
+    (ENGINEERING keys the Config no longer declares: runner options now)."""
+    legacy = {k: v for k, v in saved.items() if k in ENGINEERING and k not in config_fields}
+    return {k: v for k, v in saved.items() if k not in legacy}, legacy
+
+
 def engineering_from_config_keys(
     sets: list[str], config_fields: Any, old: dict[str, Any]
 ) -> tuple[list[str], dict[str, Any], list[str]]:
@@ -87,7 +94,7 @@ def prepare(estimator: Any, seed: int, n_jobs: int, engineering: dict[str, Any] 
         leaf = key.rsplit("__", 1)[-1]
         if leaf in ("random_state", "seed"):
             updates[key] = seed
-        elif leaf in ("n_jobs", "thread_count", "num_threads") and not _n_jobs_deprecated(est, key, params[key]):
+        elif leaf in ("n_jobs", "thread_count", "num_threads") and not _n_jobs_deprecated(est, params, key):
             updates[key] = n_jobs
         elif leaf in given:
             updates[key] = given[leaf]
@@ -95,13 +102,15 @@ def prepare(estimator: Any, seed: int, n_jobs: int, engineering: dict[str, Any] 
     return est
 
 
-def _n_jobs_deprecated(est: Any, key: str, value: Any) -> bool:
+def _n_jobs_deprecated(est: Any, params: dict[str, Any], key: str) -> bool:
     """True for an unset n_jobs that setting would only deprecate: scikit-learn's LogisticRegression (1.8+) warns
-    that n_jobs has no effect."""
+    that n_jobs has no effect. `params`: est.get_params(deep=True), which holds every nested estimator by its path."""
     from sklearn.linear_model import LogisticRegression
 
-    owner = est.get_params(deep=True)[key.rsplit("__", 1)[0]] if "__" in key else est
-    return value is None and isinstance(owner, LogisticRegression)
+    if params[key] is not None:
+        return False
+    owner = params[key.rsplit("__", 1)[0]] if "__" in key else est
+    return isinstance(owner, LogisticRegression)
 
 
 def accepts_context(estimator: Any) -> bool:

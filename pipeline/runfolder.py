@@ -92,11 +92,9 @@ def read_record(run_dir: Path, name: str) -> Any:
 def saved_config(module: Any, run_dir: Path, source: str = "saved config") -> Any:
     """The run's Config from config.json. Device settings that runs from before they left the Config saved there
     (precision, num_workers, cache_mb: now the runner's options) are left out where the Config has no such field."""
-    from pipeline.fitting import ENGINEERING  # sklearn: imported only when a config is read
+    from pipeline.fitting import split_saved_config  # sklearn: imported only when a config is read
 
-    saved = read_record(run_dir, "config")["config"]
-    fields = field_types(module.Config)
-    science = {k: v for k, v in saved.items() if k in fields or k not in ENGINEERING}
+    science = split_saved_config(read_record(run_dir, "config")["config"], field_types(module.Config))[0]
     return apply_overrides(module.Config, science, source=source)
 
 

@@ -35,6 +35,7 @@ from pipeline.fitting import (
     fit_fold,
     pick_device,
     predict_outputs,
+    split_saved_config,
     take,
 )
 from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds
@@ -220,7 +221,7 @@ def _engineering(module: ModuleType, opts: RunOptions) -> tuple[RunOptions, dict
     """`opts` with the device settings given as Config keys (--set, a resumed run's config.json) moved to its own
     fields (its fields win); those the saved config holds; a log note per source."""
     saved, fields = _saved_config(opts) or {}, field_types(module.Config)
-    legacy = {k: saved[k] for k in ENGINEERING if k in saved and k not in fields}
+    legacy = split_saved_config(saved, fields)[1]
     sets, values, notes = engineering_from_config_keys(opts.sets, fields, legacy)
     values = {k: v for k, v in values.items() if getattr(opts, k) is None}
     return dataclasses.replace(opts, sets=sets, **values), legacy, notes

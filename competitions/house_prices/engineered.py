@@ -19,8 +19,13 @@ PRODUCTS = {
     "QualxGarage": ("OverallQual", "GarageArea"),
     "CondxSF": ("OverallCond", "TotalSF"),
 }
-HAS = {"HasPool": "PoolArea", "Has2nd": "2ndFlrSF", "HasGarage": "GarageArea", "HasBsmt": "TotalBsmtSF"}
-HAS |= {"HasFire": "Fireplaces"}
+HAS = {
+    "HasPool": "PoolArea",
+    "Has2nd": "2ndFlrSF",
+    "HasGarage": "GarageArea",
+    "HasBsmt": "TotalBsmtSF",
+    "HasFire": "Fireplaces",
+}
 GRADES_AS_CATEGORIES = {"OverallQualCat": "OverallQual", "OverallCondCat": "OverallCond"}
 
 

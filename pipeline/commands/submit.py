@@ -124,11 +124,12 @@ def revalidate(module: ModuleType, run_dir: Path, summary: dict[str, Any], path:
 
 
 def _saved_config(module: ModuleType, run_dir: Path) -> Any:
-    from pipeline.atomic import read_json
-    from pipeline.config import apply_overrides
+    """The run's Config (runfolder.saved_config: also for runs whose config.json holds old device settings), or the
+    defaults when config.json is missing or unreadable."""
+    from pipeline.runfolder import saved_config
 
     try:
-        return apply_overrides(module.Config, read_json(run_dir / "config.json")["config"], source="saved config")
+        return saved_config(module, run_dir)
     except (OSError, KeyError, ValueError, TypeError):
         return module.Config()
 
