@@ -191,7 +191,8 @@ def _check_config_changes(args: argparse.Namespace, opts: Any, saved: dict[str, 
         k = fixed[0]
         raise ContractError(
             f"--resume {args.resume}: the new options change {k} ({saved[k]!r} -> {new[k]!r}); on resume only "
-            f"{', '.join(RESUMABLE_KEYS)} may change (and --time-limit, --jobs, --models within the run's). "
+            f"{', '.join(RESUMABLE_KEYS)} may change (and --time-limit, --jobs, the device settings, --models within "
+            "the run's). "
             "Start a new run instead."
         )
 
