@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.contract import FitContext, load_competition
+from pipeline import tabular
+from pipeline.cli import main
+from pipeline.contract import Data, FitContext, load_competition
 from pipeline.tabular import Boosted
 from pipeline.tabular.infer import infer
 from pipeline.tabular.metrics import score
@@ -30,7 +32,7 @@ def tables() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     return train, test, latent
 
 
-def sample(test: pd.DataFrame, *cols: str, value: float = 0.5) -> str:
+def sample(test: pd.DataFrame, *cols: str, value: float | bool = 0.5) -> str:
     return pd.DataFrame({"key": test["key"], **dict.fromkeys(cols, value)}).to_csv(index=False)
 
 
@@ -82,6 +84,69 @@ def test_two_binary_targets_scored_by_mean_column_auc(tmp_path: Path, monkeypatc
     assert sub[["EC1", "EC2"]].stack().between(0, 1).all() and sub["EC2"].nunique() > 10
 
 
+def test_true_false_sample_gets_labels_scored_by_mean_column_accuracy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    train, test, latent = tables()
+    train["EC1"] = latent > 0.5  # True/False
+    train["EC2"] = (latent < -0.5).astype(int)  # 0/1 in train, True/False in the sample
+    train["EC3"] = train["color"] == "b"
+    targets = ["EC1", "EC2", "EC3"]
+    z = zip_of(tmp_path / "tf.zip", train, test, sample(test, *targets, value=False))
+    capsys.readouterr()
+    assert new(tmp_path, "comp_tf", z) == 0
+    note = next(line for line in capsys.readouterr().out.splitlines() if "metric: accuracy" in line)
+    assert all(w in note for w in ("True/False", "sample_submission.csv", "--metric NAME")), note
+    module = load_competition(str(tmp_path / "comps" / "comp_tf"))
+    assert (module.TARGET, module.TASK, module.METRIC.name, module.SUBMISSION) == (
+        targets,
+        "binary",
+        "accuracy",
+        "labels",
+    )
+    assert "each target's label" in module.__doc__ and "True/False or 0/1" in module.__doc__
+    s = run(tmp_path, "comp_tf", z, *FAST)
+    # the score reported is the mean column-wise accuracy of the OOF predictions used, each column above its
+    # majority class's share (always predicting the commoner value)
+    used = "_stack" if json.loads((Path(s["run_dir"]) / "stack.json").read_text())["used"] else "_blend"
+    oof, y = np.load(Path(s["run_dir"]) / "oof" / f"{used}.npy"), train[targets].to_numpy(dtype=int)
+    assert s["cv"] == pytest.approx(score("accuracy", y, oof))
+    for j, c in enumerate(targets):
+        majority = max(y[:, j].mean(), 1 - y[:, j].mean())
+        assert score("accuracy", y[:, j : j + 1], oof[:, j : j + 1]) > majority + 0.05, c
+    published = pd.read_csv(s["published"], dtype=str)
+    expected = pd.read_csv(tmp_path / "data" / "tf" / "sample_submission.csv", dtype=str)
+    assert list(published.columns) == list(expected.columns) and published["key"].tolist() == expected["key"].tolist()
+    assert set(published[targets].stack()) == {"True", "False"}
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "comps" / "comp_tf"), s["published"], "--data", str(z)]) == 0
+    assert capsys.readouterr().out.startswith("valid: 40 rows")
+
+
+@pytest.mark.parametrize(("metric", "expect"), [(None, ("roc_auc", "probabilities")), ("f1", ("f1", "labels"))])
+def test_a_zero_one_sample_gets_probabilities_unless_a_label_metric_is_asked(
+    tmp_path: Path, metric: str | None, expect: tuple[str, str]
+) -> None:
+    train, test, latent = tables()
+    train["EC1"], train["EC2"] = (latent > 0.5).astype(int), train["noise"] > 0
+    z = zip_of(tmp_path / "zo.zip", train, test, sample(test, "EC1", "EC2", value=0))
+    spec = infer(z, "zo", metric=metric)
+    assert (spec.metric, spec.submission) == expect
+
+
+def test_several_labels_are_written_in_each_sample_column_format(tmp_path: Path) -> None:
+    (tmp_path / "sample.csv").write_text("id,a,b,c\n3,False,0,0\n1,True,1,0\n2,False,0,1\n")
+    info = {"targets": ["a", "b", "c"]}
+    data = Data(X=None, y=None, X_test=None, test_ids=np.array([1, 2, 3]), sample_submission=tmp_path / "sample.csv")
+    data.info = info
+    # rows of ids 1, 2, 3; a label is 1 above 0.5 (0.5 itself is 0)
+    pred = np.array([[0.9, 0.2, 0.51], [0.5, 0.7, 0.1], [0.1, 0.6, 0.49]])
+    tabular.write_submission(data, pred, tmp_path / "sub.csv", "labels")
+    assert (tmp_path / "sub.csv").read_text() == "id,a,b,c\n3,False,1,0\n1,True,0,1\n2,False,1,0\n"
+    tabular.validate(data, tmp_path / "sub.csv")
+
+
 def test_targets_named_differently_in_the_sample_go_by_the_order_of_target(tmp_path: Path) -> None:
     train, test, latent = tables()
     train["y1"], train["y2"] = latent, 2 * latent
@@ -97,7 +162,11 @@ def test_targets_named_differently_in_the_sample_go_by_the_order_of_target(tmp_p
         ("missing_from_train", ("y3", "--target A,B")),
         ("mixed", ("EC1", "y1", "--task regression", "--target A,B")),
         ("count", ("--target y1,y2", "3 value column")),
-        ("label_metric", ("--metric accuracy", "roc_auc")),
+        ("label_metric", ("--metric accuracy", "several regression targets", "rmse")),
+        ("one_target_metric", ("--metric mcc", "accuracy", "f1", "roc_auc")),
+        ("labels_of_probabilities", ("--metric f1", "sample_submission.csv", "0.5", "--metric roc_auc")),
+        ("probabilities_of_labels", ("--metric roc_auc", "sample_submission.csv", "EC1, EC2", "--metric accuracy")),
+        ("values_of_labels", ("--metric rmse", "sample_submission.csv", "--task binary --metric accuracy")),
     ],
 )
 def test_refusals_name_the_columns_and_the_flag(
@@ -111,7 +180,15 @@ def test_refusals_name_the_columns_and_the_flag(
         extra = ("--target", "y1,y2")
     if case == "label_metric":
         cols, extra = ("EC1", "y2"), ("--metric", "accuracy", "--task", "regression")
-    z = zip_of(tmp_path / "bad.zip", train, test, sample(test, *cols))
+    if case in ("one_target_metric", "labels_of_probabilities"):  # a sample of probabilities (0.5) asks for no labels
+        train["EC2"] = train["noise"] > 0
+        cols, extra = ("EC1", "EC2"), ("--metric", "mcc" if case == "one_target_metric" else "f1")
+    value: float | bool = 0.5
+    if case in ("probabilities_of_labels", "values_of_labels"):  # a True/False sample asks for labels
+        train["EC2"] = train["noise"] > 0
+        cols, value = ("EC1", "EC2"), False
+        extra = ("--metric", "roc_auc") if case == "probabilities_of_labels" else ("--task", "regression")
+    z = zip_of(tmp_path / "bad.zip", train, test, sample(test, *cols, value=value))
     capsys.readouterr()
     assert new(tmp_path, "comp", z, *extra) == 2
     err = capsys.readouterr().err
@@ -135,7 +212,23 @@ def test_column_wise_metrics_match_a_hand_computation() -> None:
     loss_2 = -(math.log(0.9) + math.log(0.8) + math.log(0.6) + math.log(0.7)) / 4
     assert score("log_loss", labels, proba) == pytest.approx((loss_1 + loss_2) / 2)
     with pytest.raises(ValueError, match="for one target"):
-        score("accuracy", labels, proba)
+        score("mcc", labels, proba)
+
+
+def test_column_wise_label_metrics_match_a_hand_computation() -> None:
+    labels = np.array([[0, 1, 1], [0, 0, 1], [1, 1, 0], [1, 0, 0], [1, 1, 1]])
+    proba = np.array([[0.1, 0.9, 0.6], [0.6, 0.2, 0.4], [0.35, 0.7, 0.2], [0.8, 0.3, 0.9], [0.9, 0.5, 0.7]])
+    # thresholded at 0.5 (0.5 itself is 0): column 1 -> 0 1 0 1 1, column 2 -> 1 0 1 0 0, column 3 -> 1 0 0 1 1
+    # column 1: 3 of 5 right, tp 2 fp 1 fn 1 -> F1 4/6; column 2: 4 of 5, tp 2 fp 0 fn 1 -> 4/5;
+    # column 3: 3 of 5, tp 2 fp 1 fn 1 -> 4/6
+    assert score("accuracy", labels, proba) == pytest.approx((3 / 5 + 4 / 5 + 3 / 5) / 3)
+    assert score("f1", labels, proba) == pytest.approx((4 / 6 + 4 / 5 + 4 / 6) / 3)
+    # not whole rows' accuracy (exact match: 1 of 5), nor F1 of all the cells at once (tp 6, fp 2, fn 3 -> 12/17);
+    # a column with no positive and every label wrong scores 0 on both and weighs as much as the others
+    with_all_wrong = np.column_stack([labels, np.zeros(5, dtype=int)])
+    proba_4 = np.column_stack([proba, np.ones(5)])
+    assert score("accuracy", with_all_wrong, proba_4) == pytest.approx((3 / 5 + 4 / 5 + 3 / 5 + 0) / 4)
+    assert score("f1", with_all_wrong, proba_4) == pytest.approx((4 / 6 + 4 / 5 + 4 / 6 + 0) / 4)
 
 
 def test_each_target_model_stops_early_on_its_own_validation_column() -> None:

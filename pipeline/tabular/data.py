@@ -118,6 +118,13 @@ def _as_sample_values(labels: list[str], sample_col: pd.Series) -> list:
     return labels
 
 
+def _flag_labels(proba: np.ndarray, sample_col: pd.Series) -> np.ndarray:
+    """One binary target's labels (1 where its probability is above 0.5) as the sample writes them: True/False or
+    0/1."""
+    on = np.asarray(proba, dtype=float) > 0.5
+    return on if pd.api.types.is_bool_dtype(sample_col) else on.astype(np.int64)
+
+
 def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[int]:
     """The prediction column each value column of the sample gets (values or probabilities).
 
@@ -139,21 +146,23 @@ def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[in
 
 def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) -> None:
     """The sample submission's header and id order, filled with values, labels or probabilities (one column per
-    class, or per target for several targets)."""
+    class, or per target for several targets; several binary targets' labels: 1 where the target's probability is
+    above 0.5, written True/False or 0/1 as the sample's column is)."""
     if submission not in SUBMISSIONS:
         raise ValueError(f"submission must be one of {SUBMISSIONS}, got {submission!r}.")
     sample = read_csv(Path(data.sample_submission))
     id_col, value_cols = sample.columns[0], list(sample.columns[1:])
     pred = np.asarray(pred, dtype=float).reshape(len(data.test_ids), -1)
     out = pd.DataFrame({id_col: data.test_ids})
-    if submission == "labels":
+    several = len((data.info or {}).get("targets") or []) > 1
+    if submission == "labels" and not several:
         labels = [data.classes[i] for i in pred.argmax(axis=1)] if pred.shape[1] > 1 else None
         if labels is None:  # one probability column: the positive class
             labels = [data.classes[int(p > 0.5)] for p in pred[:, 0]]
         out[value_cols[0]] = _as_sample_values(labels, sample[value_cols[0]])
     else:
         for c, j in zip(value_cols, _pred_columns(data, value_cols, submission), strict=True):
-            out[c] = pred[:, j]
+            out[c] = _flag_labels(pred[:, j], sample[c]) if submission == "labels" else pred[:, j]
     order = pd.Series(range(len(out)), index=out[id_col].astype(str))
     sample_ids = sample[id_col].astype(str)
     if set(sample_ids) == set(order.index) and len(sample_ids) == len(order):

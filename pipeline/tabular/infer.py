@@ -5,7 +5,9 @@ that settles it (ContractError: the CLI prints `error: ...` and exits 2).
 
 Several targets: a sample submission whose value columns are all columns of train (or `--target A,B`) asks for one
 prediction per column: task "regression" when they hold numbers, "binary" (multi-label) when every one is 0/1 or
-True/False, scored by a SEVERAL metric averaged over the columns.
+True/False, scored by a SEVERAL metric averaged over the columns. Multi-label submissions hold each target's
+probability (roc_auc, log_loss) or its label (accuracy, f1: 1 where the probability is above 0.5); a sample holding
+True/False asks for labels, so accuracy is then the default and a probability metric is refused.
 """
 
 from __future__ import annotations
@@ -271,13 +273,13 @@ def _several_task(t: Tables, targets: list[str], task: str | None, notes: list[s
                 f"as values with --task regression, or choose the targets with --target A,B."
             )
         task = "binary" if flags else "regression"
-        kind = "multi-label: every target is 0/1" if flags else f"{len(targets)} numeric targets"
+        kind = "multi-label: every target is 0/1 or True/False" if flags else f"{len(targets)} numeric targets"
         notes.append(f"task: {task} ({kind}); change with --task")
     elif task == "multiclass" or (task == "binary" and len(flags) < len(targets)):
         others = ", ".join(c for c in targets if c not in flags) or "none"
         raise ContractError(
             f"--task {task}: several targets are predicted as values (--task regression) or, when every one is "
-            f"0/1, as probabilities (--task binary); not 0/1: {others}."
+            f"0/1, as probabilities or labels (--task binary); not 0/1: {others}."
         )
     return task
 
@@ -292,18 +294,65 @@ def _check_task(y: pd.Series, target: str, task: str) -> list[str] | None:
     return classes
 
 
-def _several_metric(t: Tables, metric: str | None, task: str, k: int, notes: list[str]) -> tuple[str, str]:
-    """Several targets: the metric (given, or rmse / roc_auc), scored as its mean over the k target columns."""
-    if metric is None:
-        metric = "rmse" if task == "regression" else "roc_auc"
+def _shown(cols: list[str], most: int = 8) -> str:
+    """Column names in words: all of them, or the first `most` and how many there are."""
+    return ", ".join(cols) if len(cols) <= most else f"{', '.join(cols[:most])} ... ({len(cols)} columns)"
+
+
+def _is_label_column(col: pd.Series) -> bool:
+    """A sample column that can hold labels: True/False, or numbers that are all 0 or 1."""
+    if pd.api.types.is_bool_dtype(col):
+        return True
+    return pd.api.types.is_numeric_dtype(col) and set(col.dropna().unique()) <= {0, 1}
+
+
+def _several_default(t: Tables, task: str, flags: list[str], k: int, notes: list[str]) -> str:
+    """rmse for values, roc_auc for probabilities, accuracy when the sample holds True/False (labels)."""
+    if task == "binary" and flags:
         notes.append(
-            f"metric: {metric}, the mean over the {k} target columns (default for several {task} targets); "
-            f"change with --metric NAME"
+            f"metric: accuracy, the mean over the {k} target columns ({t.sample} holds True/False in "
+            f"{_shown(flags)}: each target's label, 1 where its probability is above 0.5); change with --metric "
+            f"NAME (f1 also writes labels)"
         )
-    if metric not in SEVERAL:
-        raise ContractError(f"--metric {metric} scores one target; for several use one of {', '.join(SEVERAL)}.")
-    if task not in METRICS[metric].tasks:
-        raise ContractError(f"--metric {metric} is for {', '.join(METRICS[metric].tasks)}, not {task}.")
+        return "accuracy"
+    metric = "rmse" if task == "regression" else "roc_auc"
+    notes.append(
+        f"metric: {metric}, the mean over the {k} target columns (default for several {task} targets); "
+        f"change with --metric NAME"
+    )
+    return metric
+
+
+def _check_several_sample(t: Tables, metric: str, task: str, flags: list[str]) -> None:
+    """A True/False sample asks for labels; a label metric needs a sample of labels (True/False or 0/1)."""
+    value_cols = list(t.sub.columns[1:])
+    submission = METRICS[metric].submission
+    if flags and submission != "labels":
+        flag = "--metric accuracy (or --metric f1)" if task == "binary" else "--task binary --metric accuracy (or f1)"
+        raise ContractError(
+            f"--metric {metric} writes {submission}, but {t.sample} holds True/False in {_shown(flags)}: it asks "
+            f"for each target's label. Use {flag}."
+        )
+    others = [c for c in value_cols if not _is_label_column(t.sub[c])]
+    if submission == "labels" and others:
+        values = t.sub[others[0]].dropna().tolist()
+        held = repr(values[0]) if values else "no values"
+        raise ContractError(
+            f"--metric {metric} writes each target's label (0/1), but {t.sample} holds {held} in "
+            f"{_shown(others)}, not labels: it asks for probabilities. Use --metric roc_auc or log_loss."
+        )
+
+
+def _several_metric(t: Tables, metric: str | None, task: str, k: int, notes: list[str]) -> tuple[str, str]:
+    """Several targets: the metric (given, or rmse / roc_auc / accuracy for a True/False sample), scored as its
+    mean over the k target columns, checked against what the sample holds."""
+    flags = [c for c in t.sub.columns[1:] if pd.api.types.is_bool_dtype(t.sub[c])]
+    if metric is None:
+        metric = _several_default(t, task, flags, k, notes)
+    valid = [m for m in SEVERAL if task in METRICS[m].tasks]
+    if metric not in valid:
+        raise ContractError(f"--metric {metric} cannot score several {task} targets; use one of {', '.join(valid)}.")
+    _check_several_sample(t, metric, task, flags)
     return metric, METRICS[metric].submission
 
 

@@ -5,7 +5,8 @@ classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) sc
 
 Several targets (y rows x k): predictions are rows x k (values, or each target's positive-class probability), and
 the SEVERAL metrics are averaged over the target columns, as Kaggle's "mean column-wise" metrics are
-(MCRMSE is rmse, mean column-wise ROC AUC is roc_auc).
+(MCRMSE is rmse, mean column-wise ROC AUC is roc_auc). The label metrics among them (accuracy, f1) score each
+column's label, 1 where its probability is above 0.5, as they do for one binary target.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ METRICS: dict[str, TabularMetric] = {
     )
 }
 # the metrics that also score several targets, as their mean over the target columns
-SEVERAL = ("roc_auc", "log_loss", "rmse", "rmsle", "mae", "r2")
+SEVERAL = ("roc_auc", "log_loss", "accuracy", "f1", "rmse", "rmsle", "mae", "r2")
 
 
 def columnwise(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, pred: np.ndarray) -> float:

@@ -3,7 +3,8 @@
 Each per-target model gets the runner's FitContext with its own target's validation column (early stopping on it)
 and an equal share of the time left to the fit's deadline; bagging and the rest are the wrapped model's own. For
 binary targets (multi-label) the predictions are each target's positive-class probability, so the runner, the blend
-and the stack see rows x targets numbers either way (Data.classes is None).
+and the stack see rows x targets numbers either way (Data.classes is None); a label metric (accuracy, f1) thresholds
+them at 0.5 when it scores, and the submission writer does the same when the sample asks for labels.
 """
 
 from __future__ import annotations
