@@ -54,7 +54,9 @@ class Data:
 
     X and X_test are whatever the competition's estimators take (a DataFrame of raw columns, an array of image
     paths, ...); the runner only indexes their rows. y holds numbers: values for regression, integer class
-    indices for classification (class names in `classes`).
+    indices for classification (class names in `classes`). `train_only`, a boolean mask over the training rows (or
+    None), marks rows every fold trains on but no fold validates or scores: rows a competition documents as unfit
+    to score (House Prices' partial sales of huge houses) that its models may still learn from.
     """
 
     X: Any
@@ -66,6 +68,7 @@ class Data:
     groups: Any = None
     data_dir: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    train_only: Any = None
 
 
 # What a fit may tell its caller after each validation epoch (FitContext.report_epoch builds it); tune's pruner

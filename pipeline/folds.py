@@ -42,9 +42,25 @@ def resolve_folds(module: Any, cfg: Any, folds: int | None) -> tuple[Any, FoldPl
 
 
 def make_folds(
-    y: np.ndarray, k: int, seed: int, kind: str = "kfold", groups: np.ndarray | None = None, holdout: float = 0.0
+    y: np.ndarray,
+    k: int,
+    seed: int,
+    kind: str = "kfold",
+    groups: np.ndarray | None = None,
+    holdout: float = 0.0,
+    train_only: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Fold index per row (0..k-1); with holdout > 0 a single split: -1 marks training-only rows, 0 validation."""
+    """Fold index per row (0..k-1); with holdout > 0 a single split: -1 marks training-only rows, 0 validation.
+
+    Rows of the `train_only` mask get -1 (in every fold's training rows, never validated); the other rows are split
+    exactly as they would be on their own.
+    """
+    if train_only is not None and np.asarray(train_only, dtype=bool).any():
+        keep = ~np.asarray(train_only, dtype=bool)
+        fold = np.full(len(y), -1, dtype=np.int64)
+        sub_groups = None if groups is None else np.asarray(groups)[keep]
+        fold[keep] = make_folds(np.asarray(y)[keep], k, seed, kind, sub_groups, holdout)
+        return fold
     n = len(y)
     if kind not in KINDS:
         raise ContractError(f"Unknown fold kind '{kind}'. Valid: {', '.join(KINDS)}.")

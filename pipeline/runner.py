@@ -146,6 +146,15 @@ def check_data(data: Data, name: str) -> None:
         raise ContractError(f"{name}.load: {len(data.X)} training rows but {len(data.y)} targets.")
     if len(data.X_test) != len(data.test_ids):
         raise ContractError(f"{name}.load: {len(data.X_test)} test rows but {len(data.test_ids)} test ids.")
+    if data.train_only is not None:
+        mask = np.asarray(data.train_only)
+        if mask.dtype != bool or mask.shape != (len(data.y),):
+            raise ContractError(
+                f"{name}.load: train_only must be a boolean mask of the {len(data.y)} training rows, "
+                f"got {mask.dtype} of shape {mask.shape}."
+            )
+        if mask.all():
+            raise ContractError(f"{name}.load: train_only marks every training row; nothing would be scored.")
 
 
 def run(opts: RunOptions) -> Path:
@@ -251,7 +260,7 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     for line in [*plan.notes, *(f"weights: {need.describe()}" for need in needs)]:
         log(line)
     y = np.asarray(data.y)
-    folds = distributed.from_main(lambda: _folds(run_dir, y, plan.folding, opts, data.groups))
+    folds = distributed.from_main(lambda: _folds(run_dir, y, plan.folding, opts, data))
     deadline = t_start + opts.time_limit if opts.time_limit else None
     state = RunState(
         inputs=RunInputs(module, cfg, data, data_dir, is_sample),
@@ -306,7 +315,9 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     """load() with every check the data can fail: shapes, --folds against the rows, unreadable images."""
     data = module.load(cfg, data_dir)
     check_data(data, competition_name(module))
-    _check_fold_count(np.asarray(data.y), folding, data.groups)
+    scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
+    groups = None if data.groups is None else np.asarray(data.groups)[scored]
+    _check_fold_count(np.asarray(data.y)[scored], folding, groups)
     paths = image_paths(data.X, data.X_test)
     if paths:
         show = interactive() and not opts.quiet and distributed.is_main()
@@ -449,15 +460,15 @@ def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any) -> None:
             raise ContractError(f"--folds {k} is more than the {n_groups} groups of the data; use fewer --folds.")
 
 
-def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, groups: Any) -> np.ndarray:
-    """The run's folds: saved ones on resume, else made from the seed and saved."""
+def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, data: Data) -> np.ndarray:
+    """The run's folds: saved ones on resume, else made from the seed (data.train_only rows: -1) and saved."""
     if opts.resume:
         with contextlib.suppress(FileNotFoundError):
             folds = runfolder.read_folds(run_dir)
             if len(folds) != len(y):
                 raise ContractError(f"--resume {run_dir}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
             return folds
-    folds = make_folds(y, folding.k, opts.seed, folding.kind, groups, folding.holdout)
+    folds = make_folds(y, folding.k, opts.seed, folding.kind, data.groups, folding.holdout, data.train_only)
     runfolder.write_folds(run_dir, folds)
     return folds
 

@@ -24,7 +24,8 @@ def test_end_to_end_on_sample_three_folds(tmp_path: Path, monkeypatch: pytest.Mo
     run_dir = next((tmp_path / "runs" / "house_prices").iterdir())
     s = json.loads((run_dir / "summary.json").read_text())
     assert s["sample"] is True and len(s["models"]) == len(ALL_MODELS)
-    assert len(np.unique(np.load(run_dir / "folds.npy"))) == 3
+    folds = np.load(run_dir / "folds.npy")
+    assert len(np.unique(folds[folds >= 0])) == 3 and (folds == -1).sum() == s["n_rows"] - s["cv_rows"] > 0
     sub = pd.read_csv(s["published"])
     ref = pd.read_csv(tmp_path / "data" / "sample" / "house_prices" / "sample_submission.csv")
     assert list(sub.columns) == list(ref.columns) == ["Id", "SalePrice"]
@@ -71,8 +72,10 @@ def test_outlier_rule_is_switchable(tmp_path: Path) -> None:
     train = pd.read_csv(tmp_path / "train.csv")
     train.loc[0, ["GrLivArea", "SalePrice"]] = [4500, 150000]
     train.to_csv(tmp_path / "train.csv", index=False)
-    assert len(load(Config(), tmp_path).y) < len(train)
-    assert len(load(Config(drop_outliers=False), tmp_path).y) == len(train)
+    kept = load(Config(), tmp_path)
+    assert len(kept.y) == len(train) and kept.train_only[0]
+    assert kept.info["outliers_not_scored"] == kept.train_only.sum()
+    assert load(Config(drop_outliers=False), tmp_path).train_only is None
 
 
 def test_preprocessing_learns_only_from_the_training_fold(tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_preprocessing_learns_only_from_the_training_fold(tmp_path: Path) -> Non
     X.loc[: len(X) // 2, "LotFrontage"] = np.nan
     half = len(X) // 2
     fitted = lasso.fit(X.iloc[:half], data.y[:half])
-    imputer = fitted.regressor_.named_steps["lot_frontage"]
+    imputer = fitted.model_.regressor_.named_steps["lot_frontage"]
     expected = X.iloc[:half].groupby("Neighborhood")["LotFrontage"].median().dropna().to_dict()
     assert imputer.medians_ == expected
     # unseen levels in test do not break the one-hot step
@@ -132,7 +135,7 @@ def test_linear_features_switch_adds_the_engineered_columns(tmp_path: Path) -> N
     data = load(Config(), tmp_path)
 
     def width(cfg: Config) -> int:
-        pipe = models(cfg)["lasso"].regressor
+        pipe = models(cfg)["lasso"].model.regressor
         return pipe[:-1].fit_transform(data.X, np.log(data.y)).shape[1]
 
     on, off = width(Config(models=("lasso",))), width(Config(models=("lasso",), linear_features=False))

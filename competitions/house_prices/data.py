@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from competitions.house_prices.outliers import documented_outliers
 from pipeline.contract import ContractError, Data
 from pipeline.submission import ValueRule, validate_submission
 
@@ -26,7 +27,8 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def load(cfg: Any, data_dir: Path) -> Data:
-    """Raw train/test frames (all 79 feature columns), the price target and test ids."""
+    """Raw train/test frames (all 79 feature columns), the price target and test ids; the outlier rule's rows are
+    kept as train_only (in every fold's training rows, never scored; outliers.py says what the models do with them)."""
     train, test = _read(data_dir / "train.csv"), _read(data_dir / "test.csv")
     for name, df, need in (("train.csv", train, (ID, TARGET)), ("test.csv", test, (ID,))):
         missing = [c for c in need if c not in df]
@@ -41,19 +43,17 @@ def load(cfg: Any, data_dir: Path) -> Data:
         )
     features = [c for c in train.columns if c not in (ID, TARGET)]
     _check_columns(data_dir, features, [c for c in test.columns if c != ID])
-    dropped = 0
-    if cfg.drop_outliers:
-        out = (train["GrLivArea"] > cfg.outlier_area) & (price < cfg.outlier_price)
-        dropped = int(out.sum())
-        train, price = train.loc[~out].reset_index(drop=True), price.loc[~out].reset_index(drop=True)
+    y = price.to_numpy(dtype=float)
+    rule = documented_outliers(train, y, cfg.outlier_area, cfg.outlier_price) if cfg.drop_outliers else None
     return Data(
         X=train[features],
-        y=price.to_numpy(dtype=float),
+        y=y,
         X_test=test[features],
         test_ids=test[ID].to_numpy(),
         sample_submission=data_dir / "sample_submission.csv",
         data_dir=data_dir,
-        info={"outliers_dropped": dropped},
+        info={"outliers_not_scored": 0 if rule is None else int(rule.sum())},
+        train_only=rule if rule is not None and rule.any() else None,
     )
 
 

@@ -16,6 +16,7 @@ from sklearn.svm import SVR
 
 from competitions.house_prices.boosted import ResidualBoosted
 from competitions.house_prices.engineered import HouseFeatures
+from competitions.house_prices.outliers import SeparateOutliers
 from features import (
     ConstantFill,
     Differences,
@@ -220,15 +221,18 @@ def _model(cfg: Any, name: str) -> Pipeline | ResidualBoosted:
 
 def models(cfg: Any) -> dict[str, Any]:
     """The configured subset of the recipe's models, unfitted. Prices are log-normal and the metric is on logs:
-    each model fits log(price) and predicts exp."""
+    each model fits log(price) and predicts exp. With the outlier rule on, each is wrapped by SeparateOutliers."""
     valid = (*LINEAR, "gbr", "lightgbm", "xgboost", *BOOSTED)
     unknown = [m for m in cfg.models if m not in valid]
     if unknown:
         raise ValueError(f"Unknown house_prices model(s) {unknown}; valid: {', '.join(valid)}.")
-    return {
+    found = {
         m: TransformedTargetRegressor(_model(cfg, m), func=np.log, inverse_func=np.exp, check_inverse=False)
         for m in cfg.models
     }
+    if not cfg.drop_outliers:
+        return found
+    return {m: SeparateOutliers(model, cfg.outlier_area, cfg.outlier_price) for m, model in found.items()}
 
 
 def search_space(trial: Any) -> dict[str, Any]:
