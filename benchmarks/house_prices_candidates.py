@@ -1,0 +1,234 @@
+"""House Prices: model families tried for the recipe and not adopted, each scored alone and inside the blend.
+
+    python benchmarks/house_prices_candidates.py [--data ../shared/data/house-prices-advanced-regression-techniques.zip]
+                                                 [--slow]
+
+One default run of competitions/house_prices gives the recipe's ten models' out-of-fold predictions and its folds
+(5-fold KFold, seed 0, the 1458 rows left after the documented outlier rule). Each candidate is then fitted on
+exactly those folds, with the recipe's own preprocessing fitted inside each training fold, and added to the ten.
+"blend + candidate" is the framework's own out-of-fold blend (pipeline.finish.blend_results: each fold's rows
+blended with weights fitted on the other folds' rows only), so it is comparable with the run's reported CV.
+
+A last row is not a model but a level-2 correction: the blend's out-of-fold residual averaged per category
+(MSZoning and SaleCondition, where the largest errors sit), shrunk towards 0, fitted on the other folds' rows and
+subtracted. `--slow` adds a Gaussian process and CatBoost (about 2 and 3 minutes on 2 cores).
+Results go to benchmarks/figures/house_prices_candidates.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from benchutil import save  # noqa: E402
+
+import competitions.house_prices as hp  # noqa: E402
+from competitions.house_prices import recipe  # noqa: E402
+from competitions.house_prices.outliers import SeparateOutliers  # noqa: E402
+from pipeline.finish import blend_results  # noqa: E402
+from pipeline.runner import RunOptions, run  # noqa: E402
+
+
+def _on_log(model: Any) -> Any:
+    from sklearn.compose import TransformedTargetRegressor
+
+    return TransformedTargetRegressor(model, func=np.log, inverse_func=np.exp, check_inverse=False)
+
+
+def _linear(est: Any, scaler: Any = None) -> Callable[[Any], Any]:
+    """The recipe's linear preprocessing (its RobustScaler swapped for `scaler` if given), then `est`."""
+    from sklearn.pipeline import Pipeline
+
+    def make(cfg: Any) -> Any:
+        steps = recipe.preprocess(cfg, linear=True)
+        if scaler is not None:
+            steps[-1] = ("scale", scaler)
+        return _on_log(Pipeline([*steps, ("model", est)]))
+
+    return make
+
+
+class PerArea(RegressorMixin, BaseEstimator):
+    """A tree model on log(price per sq ft of living area): the size effect taken out before the trees split."""
+
+    def __init__(self, model: Any = None) -> None:
+        self.model = model
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> PerArea:
+        self.model.fit(X, np.log(y) - np.log(X["GrLivArea"].to_numpy(float)))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.exp(self.model.predict(X) + np.log(X["GrLivArea"].to_numpy(float)))
+
+
+def _per_area(name: str) -> Callable[[Any], Any]:
+    from sklearn.pipeline import Pipeline
+
+    return lambda cfg: PerArea(Pipeline([*recipe.preprocess(cfg, linear=False), ("model", recipe._trees(cfg)[name])]))
+
+
+class CatBoostNative(RegressorMixin, BaseEstimator):
+    """CatBoost on the recipe's tree features with the categorical columns passed natively (not one-hot)."""
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CatBoostNative:
+        from catboost import CatBoostRegressor
+
+        self.cats_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        self.model_ = CatBoostRegressor(
+            iterations=2000,
+            learning_rate=0.03,
+            depth=6,
+            random_seed=0,
+            verbose=0,
+            thread_count=2,
+            allow_writing_files=False,
+        )
+        self.model_.fit(self._frame(X), np.log(y), cat_features=self.cats_)
+        return self
+
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X.assign(**{c: X[c].astype(str) for c in self.cats_})
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.exp(self.model_.predict(self._frame(X)))
+
+
+def _catboost(cfg: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    steps = [s for s in recipe.preprocess(cfg, linear=False) if s[0] != "onehot"]
+    return Pipeline([*steps, ("model", CatBoostNative())])
+
+
+def candidates(slow: bool) -> dict[str, Callable[[Any], Any]]:
+    """name -> factory(cfg) of an unfitted model predicting prices."""
+    from sklearn.linear_model import BayesianRidge, HuberRegressor, Lasso
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    found = {
+        "lasso, standard scaling": _linear(Lasso(alpha=0.002, max_iter=50000), StandardScaler()),
+        "svr, standard scaling": _linear(SVR(C=20.0, epsilon=0.008, gamma=0.0003), StandardScaler()),
+        "bayesian ridge": _linear(BayesianRidge()),
+        "huber regression (robust loss)": _linear(HuberRegressor(epsilon=1.5, alpha=10.0, max_iter=5000)),
+        "mlp (128 units, L2 3.0)": _linear(
+            MLPRegressor(hidden_layer_sizes=(128,), alpha=3.0, max_iter=2000, random_state=0)
+        ),
+        "k nearest neighbours (10)": _linear(KNeighborsRegressor(10, weights="distance")),
+        "lightgbm on log price per sq ft": _per_area("lightgbm"),
+        "xgboost on log price per sq ft": _per_area("xgboost"),
+        "gbr on log price per sq ft": _per_area("gbr"),
+    }
+    if slow:
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, DotProduct, WhiteKernel
+        from sklearn.gaussian_process.kernels import ConstantKernel as C
+
+        kernel = C(0.01) * DotProduct(1.0) + C(0.01) * RBF(30.0) + WhiteKernel(0.01)
+        found["gaussian process (linear + rbf)"] = _linear(
+            GaussianProcessRegressor(kernel, normalize_y=True, random_state=0)
+        )
+        found["catboost, native categoricals"] = _catboost
+    return found
+
+
+def fit_oof(make: Callable[[Any], Any], cfg: Any, X: pd.DataFrame, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold price predictions on the run's folds, each model wrapped as the recipe wraps its own (the outlier
+    rule's rows, fold -1, are left out of every fit and priced separately; they are not scored)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    out = np.zeros(len(y))
+    out[folds < 0] = np.nan
+    for f in np.unique(folds[folds >= 0]):
+        tr, va = folds != f, folds == f
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = SeparateOutliers(make(cfg), cfg.outlier_area, cfg.outlier_price).fit(X[tr], y[tr])
+        out[va] = np.asarray(model.predict(X[va])).reshape(-1)
+    return out
+
+
+def category_correction(blend_oof: np.ndarray, X: pd.DataFrame, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """The blend minus its per-category mean log residual (shrunk by 20 rows), fitted on the other folds only."""
+    log_oof = np.log(np.where(folds >= 0, blend_oof.reshape(-1), y))  # unscored rows (fold -1) carry no prediction
+    resid = log_oof - np.log(y)
+    out = log_oof.copy()
+    for f in np.unique(folds[folds >= 0]):
+        tr, va = (folds != f) & (folds >= 0), folds == f
+        for col in ("MSZoning", "SaleCondition"):
+            values = X[col].astype(str).to_numpy()
+            g = pd.DataFrame({"c": values[tr], "r": resid[tr]}).groupby("c")["r"].agg(["sum", "count"])
+            shift = g["sum"] / (g["count"] + 20.0)
+            out[va] -= pd.Series(values[va]).map(shift).fillna(0.0).to_numpy()
+    return np.exp(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument(
+        "--data", default=str(ROOT.parent / "shared" / "data" / "house-prices-advanced-regression-techniques.zip")
+    )
+    ap.add_argument("--slow", action="store_true", help="also a Gaussian process and CatBoost")
+    args = ap.parse_args()
+    run_dir = run(RunOptions("competitions/house_prices", data=args.data, tag="candidates", quiet=True))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    cfg = hp.Config()
+    data = hp.load(cfg, Path(summary["data_dir"]))
+    X, y, folds = data.X, data.y, np.load(run_dir / "folds.npy")
+    scored = folds >= 0
+    results = {m: {"oof": np.load(run_dir / "oof" / f"{m}.npy").reshape(-1)} for m in summary["models"]}
+    for r in results.values():
+        r["test"] = r["oof"][:1]
+
+    def blended(extra: dict[str, np.ndarray]) -> dict[str, Any]:
+        both = results | {k: {"oof": v, "test": v[:1]} for k, v in extra.items()}
+        return blend_results(hp, y, folds, both)
+
+    base = blended({})
+    rows = [{"candidate": "(the recipe's blend, reported CV)", "alone": None, "blend": base["score"], "seconds": None}]
+    for name, make in candidates(args.slow).items():
+        t = time.perf_counter()
+        oof = fit_oof(make, cfg, X, y, folds)
+        seconds = time.perf_counter() - t
+        b = blended({name: oof})
+        alone = hp.score(y[scored], oof[scored])
+        rows.append({"candidate": name, "alone": alone, "blend": b["score"], "seconds": seconds})
+        rows[-1]["weight"] = b["weights"][name]
+        print(f"{name}: alone {alone:.5f}, blend {b['score']:.5f}, {seconds:.1f} s", flush=True)
+    corrected = category_correction(base["oof"], X, y, folds)
+    shifted = hp.score(y[scored], corrected[scored])
+    rows.append({"candidate": "level 2: per-category residual shift", "alone": None, "blend": shifted})
+
+    print(f"\nHouse Prices, {scored.sum()} rows, 5-fold CV RMSE(log); blend = the recipe's models + the candidate\n")
+    print(f"| {'candidate':40s} | {'alone':>8s} | {'blend':>8s} | {'vs recipe':>9s} | {'weight':>6s} | {'s':>6s} |")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 11}|{'-' * 8}|{'-' * 8}|")
+    for r in rows:
+        alone = "" if r["alone"] is None else f"{r['alone']:.5f}"
+        delta = f"{r['blend'] - base['score']:+.5f}"
+        weight = f"{r['weight']:.3f}" if "weight" in r else ""
+        sec = f"{r['seconds']:.1f}" if r.get("seconds") is not None else ""
+        print(f"| {r['candidate']:40s} | {alone:>8s} | {r['blend']:8.5f} | {delta:>9s} | {weight:>6s} | {sec:>6s} |")
+    cmd = "python benchmarks/house_prices_candidates.py" + (" --slow" if args.slow else "")
+    save("house_prices_candidates", cmd, {"rows": rows, "recipe_cv": base["score"], "cv_rows": int(scored.sum())})
+
+
+if __name__ == "__main__":
+    main()
