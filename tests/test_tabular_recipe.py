@@ -152,7 +152,7 @@ def test_submission_values_follow_the_sample(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
-def test_the_default_recipe_never_reads_the_scored_rows_labels(library: str) -> None:
+def test_inner_fold_bagging_never_reads_the_scored_rows_labels(library: str) -> None:
     from pipeline.tabular.recipe import TabularRecipe, model_set
 
     df, y = frame(400)
@@ -160,13 +160,13 @@ def test_the_default_recipe_never_reads_the_scored_rows_labels(library: str) -> 
     truth = SimpleNamespace(deadline=None, eval_set=(df.iloc[va], y[va]))
     flipped = SimpleNamespace(deadline=None, eval_set=(df.iloc[va], 1 - y[va]))
 
-    def fitted(cfg: TabularRecipe, ctx: SimpleNamespace) -> Boosted:
+    def fitted(bag_folds: int, ctx: SimpleNamespace) -> Boosted:
+        cfg = TabularRecipe(models=(library,), max_trees=400, learning_rate=0.1, early_stopping=20, bag_folds=bag_folds)
         return model_set("binary", cfg, "y")[library].fit(df.iloc[tr], y[tr], context=ctx)
 
-    default = TabularRecipe(models=(library,), max_trees=400, learning_rate=0.1, early_stopping=20)
-    a, b = fitted(default, truth), fitted(default, flipped)
+    a, b = fitted(5, truth), fitted(5, flipped)
     assert a.best_iterations_ == b.best_iterations_ and len(a.best_iterations_) == 5  # inner folds only
     assert np.allclose(a.predict_proba(df.iloc[va]), b.predict_proba(df.iloc[va]))
-    # the same run with bag_folds=0 stops on the fold's validation rows: their labels move the stopping point
-    on_scored = TabularRecipe(models=(library,), max_trees=400, learning_rate=0.1, early_stopping=20, bag_folds=0)
-    assert fitted(on_scored, truth).best_iterations_ != fitted(on_scored, flipped).best_iterations_
+    # the default (bag_folds=0) stops on the fold's validation rows: their labels move the stopping point
+    assert TabularRecipe().bag_folds == 0
+    assert fitted(0, truth).best_iterations_ != fitted(0, flipped).best_iterations_

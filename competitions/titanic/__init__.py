@@ -3,9 +3,8 @@
 Task: binary on Survived (2 classes (0, 1)), 891 training rows, 418 test rows.
 Metric: accuracy (share of rows whose label is right); the submission holds labels.
 Recipe: pipeline.tabular (column typing, per-family encodings fitted inside each fold, out-of-fold target
-encoding, token and frequency features for text and codes); LightGBM, XGBoost and CatBoost bagged over 5 inner
-folds of each training fold and stopped early on those (never on the scored rows), a regularised linear model,
-then the OOF blend and a level-2 stack scored out of fold.
+encoding, token and frequency features for text and codes); LightGBM, XGBoost and CatBoost stopped early on each
+fold's validation rows, a regularised linear model, then the OOF blend and a level-2 stack scored out of fold.
 Grow it here: add features in `load` or a transformer in features/, tune Config, add models in `models`.
 """
 
