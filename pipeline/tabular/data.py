@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError, Data
 from pipeline.submission import SubmissionError, validate_submission
+from pipeline.tabular.metrics import labels as metric_labels
 
 SUBMISSIONS = ("values", "labels", "probabilities")
 
@@ -121,8 +122,8 @@ def _as_sample_values(labels: list[str], sample_col: pd.Series) -> list:
 def _flag_labels(proba: np.ndarray, sample_col: pd.Series) -> np.ndarray:
     """One binary target's labels (1 where its probability is above 0.5) as the sample writes them: True/False or
     0/1."""
-    on = np.asarray(proba, dtype=float) > 0.5
-    return on if pd.api.types.is_bool_dtype(sample_col) else on.astype(np.int64)
+    on = metric_labels(proba)
+    return on.astype(bool) if pd.api.types.is_bool_dtype(sample_col) else on.astype(np.int64)
 
 
 def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[int]:
@@ -156,10 +157,8 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     out = pd.DataFrame({id_col: data.test_ids})
     several = len((data.info or {}).get("targets") or []) > 1
     if submission == "labels" and not several:
-        labels = [data.classes[i] for i in pred.argmax(axis=1)] if pred.shape[1] > 1 else None
-        if labels is None:  # one probability column: the positive class
-            labels = [data.classes[int(p > 0.5)] for p in pred[:, 0]]
-        out[value_cols[0]] = _as_sample_values(labels, sample[value_cols[0]])
+        names = [data.classes[i] for i in metric_labels(pred)]  # one probability column: the positive class above 0.5
+        out[value_cols[0]] = _as_sample_values(names, sample[value_cols[0]])
     else:
         for c, j in zip(value_cols, _pred_columns(data, value_cols, submission), strict=True):
             out[c] = _flag_labels(pred[:, j], sample[c]) if submission == "labels" else pred[:, j]

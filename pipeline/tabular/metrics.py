@@ -42,13 +42,15 @@ def _proba(pred: np.ndarray) -> np.ndarray:
     return p.reshape(-1, 1) if p.ndim == 1 else p
 
 
-def _labels(pred: np.ndarray) -> np.ndarray:
+def labels(pred: np.ndarray) -> np.ndarray:
+    """Class indices the label metrics score: 1 where a single probability column is above 0.5, else the argmax. The
+    submission writer uses the same rule, so a submitted label is the one the CV scored."""
     p = _proba(pred)
     return (p[:, 0] > 0.5).astype(int) if p.shape[1] == 1 else p.argmax(axis=1)
 
 
 def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean(np.asarray(y).astype(int) == _labels(pred)))
+    return float(np.mean(np.asarray(y).astype(int) == labels(pred)))
 
 
 def roc_auc(y: np.ndarray, pred: np.ndarray) -> float:
@@ -90,11 +92,11 @@ def r2(y: np.ndarray, pred: np.ndarray) -> float:
 def f1(y: np.ndarray, pred: np.ndarray) -> float:
     p = _proba(pred)
     average = "binary" if p.shape[1] <= 2 else "macro"
-    return float(skm.f1_score(np.asarray(y).astype(int), _labels(pred), average=average))
+    return float(skm.f1_score(np.asarray(y).astype(int), labels(pred), average=average))
 
 
 def mcc(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(skm.matthews_corrcoef(np.asarray(y).astype(int), _labels(pred)))
+    return float(skm.matthews_corrcoef(np.asarray(y).astype(int), labels(pred)))
 
 
 CLASSIFICATION = ("binary", "multiclass")
