@@ -54,13 +54,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchutil import peak_memory, save  # noqa: E402
 
+import competitions.house_prices as house_prices  # noqa: E402
+from competitions.house_prices.outliers import documented_outliers  # noqa: E402
 from pipeline.cli import main as cli  # noqa: E402
 from pipeline.contract import load_competition  # noqa: E402
 from pipeline.runfolder import read_folds, read_predictions, read_record, saved_config  # noqa: E402
 from pipeline.runner import RunOptions, run  # noqa: E402
 
 HOLDOUT = 0.2
-OUTLIER_AREA, OUTLIER_PRICE = 4000.0, 300000.0  # competitions/house_prices Config: the documented outlier rule
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,9 @@ def make_split(zip_path: Path, d: Download, seed: int, parent: Path) -> Split:
     sample.to_csv(folder / d.sample_file, index=False)
     truth = pd.to_numeric(held[d.target]).to_numpy(float)
     outliers = np.zeros(len(held), bool)
-    if "GrLivArea" in held:
-        outliers = ((pd.to_numeric(held["GrLivArea"]) > OUTLIER_AREA) & (truth < OUTLIER_PRICE)).to_numpy()
+    if "GrLivArea" in held:  # the recipe's own rule, at its default settings
+        cfg = house_prices.Config()
+        outliers = documented_outliers(held, truth, cfg.outlier_area, cfg.outlier_price)
     return Split(seed, folder, held[d.id_col].to_numpy(), truth, outliers)
 
 
