@@ -50,10 +50,8 @@ def as_list(target: str | Sequence[str]) -> list[str]:
 
 
 def _target_values(train: pd.DataFrame, target: str, task: str, where: Path) -> tuple[np.ndarray, list[str] | None]:
-    """One target column as numbers (regression) or class indices with the class names; a bad value is refused."""
-    missing = np.flatnonzero(train[target].isna().to_numpy())
-    if len(missing):
-        raise ContractError(f"{where}: line {missing[0] + 2} has no {target} (missing value).")
+    """One target column (no missing values) as numbers (regression) or class indices with the class names; a bad
+    value is refused."""
     if task != "regression":
         classes = class_names(train[target])
         return as_names(train[target]).map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64), classes
@@ -61,7 +59,8 @@ def _target_values(train: pd.DataFrame, target: str, task: str, where: Path) -> 
     bad = np.flatnonzero(y_num.isna().to_numpy())
     if len(bad):
         raise ContractError(
-            f"{where}: {target} must be a number for regression; line {bad[0] + 2} has {train[target].iloc[bad[0]]!r}."
+            f"{where}: {target} must be a number for regression; line {train.index[bad[0]] + 2} has "
+            f"{train[target].iloc[bad[0]]!r}."
         )
     return y_num.to_numpy(dtype=float), None
 
@@ -78,7 +77,8 @@ def load_tables(
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
-    Columns only in train (the targets, and extras such as leaked outcomes) never become features. One
+    Columns only in train (the targets, and extras such as leaked outcomes) never become features. Training rows
+    without a target value (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
     `Data.classes` is None and the runner handles them as rows x targets values.
@@ -94,6 +94,9 @@ def load_tables(
     features = [c for c in train.columns if c in test.columns and c != id_col and c not in targets and c not in drop]
     if not features:
         raise ContractError(f"{data_dir / train_file}: no feature column is also in {test_file}.")
+    train = train[train[targets].notna().all(axis=1)]  # the index stays the CSV's row number, for messages
+    if train.empty:
+        raise ContractError(f"{data_dir / train_file}: no row has a value for {', '.join(targets)}.")
     values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
     return Data(

@@ -248,6 +248,16 @@ def _guess_targets(t: Tables, id_col: str, notes: list[str]) -> list[str]:
     )
 
 
+def _note_unlabelled(t: Tables, targets: list[str], notes: list[str]) -> None:
+    """Training rows without a target value are left out (pipeline.tabular.load_tables): say how many."""
+    n = int(t.tr[targets].isna().any(axis=1).sum())
+    if n:
+        notes.append(
+            f"unlabelled: {n} of the {len(t.tr)} rows of {t.train} have no {' or '.join(targets)}; they are left out "
+            f"of training and CV"
+        )
+
+
 def _is_flag(y: pd.Series) -> bool:
     """True for a 0/1 or True/False column (both values present)."""
     values = y.dropna()
@@ -424,6 +434,7 @@ def infer(
     t = _read_tables(source, train, test, sample)
     id_col = _id_column(t, id_col)
     targets = _target_columns(t, target, id_col, notes)
+    _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
     return Spec(

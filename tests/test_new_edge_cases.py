@@ -1,0 +1,57 @@
+"""`new` + `run` on the awkward corners of real Kaggle downloads: each case builds a small download in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.contract import load_competition
+
+FAST = ("--preset", "fast", "--set", "max_trees=200", "--folds", "3", "--quiet")
+
+
+def download(path: Path, train: pd.DataFrame, test: pd.DataFrame, sample: pd.DataFrame) -> Path:
+    """A Kaggle-style folder: train.csv, test.csv, sample_submission.csv."""
+    path.mkdir()
+    train.to_csv(path / "train.csv", index=False)
+    test.to_csv(path / "test.csv", index=False)
+    sample.to_csv(path / "sample_submission.csv", index=False)
+    return path
+
+
+def new_and_run(tmp_path: Path, name: str, data: Path, capsys: pytest.CaptureFixture, *run_args: str) -> tuple:
+    """`new` then `run`: what `new` printed, the published submission (as text) and the run's summary."""
+    assert main(["new", name, "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    printed = capsys.readouterr().out
+    assert main(["run", str(tmp_path / "comps" / name), "--data", str(data), *FAST, *run_args]) == 0
+    summary = json.loads(next((tmp_path / "runs" / name).glob("*/summary.json")).read_text())
+    return printed, pd.read_csv(summary["published"], dtype=str, keep_default_na=False), summary
+
+
+def regression_tables(n: int, n_test: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n + n_test)
+    df = pd.DataFrame({"id": np.arange(n + n_test), "x": x.round(4), "z": rng.normal(size=n + n_test).round(4)})
+    df["y"] = (3 * x + rng.normal(0, 0.3, n + n_test)).round(3)
+    return df.iloc[:n].reset_index(drop=True), df.iloc[n:].drop(columns="y").reset_index(drop=True)
+
+
+def test_training_rows_without_a_target_are_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    train.loc[[5, 17, 200], "y"] = np.nan
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
+    printed, sub, summary = new_and_run(tmp_path, "nan_target", data, capsys)
+    assert "unlabelled: 3 of the 300 rows of train.csv have no y" in printed
+    assert summary["n_rows"] == 297 and summary["cv"] < 0.5 * train["y"].std()
+    assert sub["id"].tolist() == test["id"].astype(str).tolist()
+    module = load_competition(str(tmp_path / "comps" / "nan_target"))
+    loaded = module.load(module.Config(), data)
+    assert len(loaded.X) == len(loaded.y) == 297 and not np.isnan(loaded.y).any()
