@@ -55,3 +55,16 @@ def test_training_rows_without_a_target_are_left_out(
     module = load_competition(str(tmp_path / "comps" / "nan_target"))
     loaded = module.load(module.Config(), data)
     assert len(loaded.X) == len(loaded.y) == 297 and not np.isnan(loaded.y).any()
+
+
+def test_zero_padded_ids_are_written_as_the_sample_writes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # ids such as 000123 are text to Kaggle: read as numbers they lose their zeros and the submission is refused
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    train["id"], test["id"] = (df["id"].map("{:06d}".format) for df in (train, test))
+    sample = pd.DataFrame({"id": test["id"], "y": 0.0}).iloc[::-1]  # the sample's order is not test.csv's
+    data = download(tmp_path / "dl", train, test, sample)
+    _, sub, _ = new_and_run(tmp_path, "padded_ids", data, capsys)
+    assert sub["id"].tolist() == sample["id"].tolist() and sub["id"].iloc[0] == "000359"

@@ -16,10 +16,11 @@ from pipeline.tabular.metrics import labels as metric_labels
 SUBMISSIONS = ("values", "labels", "probabilities")
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """A CSV, or a one-line error naming the file."""
+def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
+    """A CSV, or a one-line error naming the file; `text` columns (names or positions) are read as written, so an id
+    such as 000123 keeps its zeros (Kaggle compares ids as text)."""
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype=dict.fromkeys(text, str) or None)
     except Exception as e:
         raise ContractError(f"{path}: cannot be read as CSV ({type(e).__name__}: {e}).") from None
 
@@ -84,7 +85,7 @@ def load_tables(
     `Data.classes` is None and the runner handles them as rows x targets values.
     """
     data_dir = Path(data_dir)
-    train, test = read_csv(data_dir / train_file), read_csv(data_dir / test_file)
+    train, test = read_csv(data_dir / train_file), read_csv(data_dir / test_file, text=[id_col])
     targets = as_list(target)
     absent = [t for t in targets if t not in train]
     if absent:
@@ -154,7 +155,7 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     above 0.5, written True/False or 0/1 as the sample's column is)."""
     if submission not in SUBMISSIONS:
         raise ValueError(f"submission must be one of {SUBMISSIONS}, got {submission!r}.")
-    sample = read_csv(Path(data.sample_submission))
+    sample = read_csv(Path(data.sample_submission), text=[0])
     id_col, value_cols = sample.columns[0], list(sample.columns[1:])
     pred = np.asarray(pred, dtype=float).reshape(len(data.test_ids), -1)
     out = pd.DataFrame({id_col: data.test_ids})
