@@ -68,3 +68,31 @@ def test_zero_padded_ids_are_written_as_the_sample_writes_them(
     data = download(tmp_path / "dl", train, test, sample)
     _, sub, _ = new_and_run(tmp_path, "padded_ids", data, capsys)
     assert sub["id"].tolist() == sample["id"].tolist() and sub["id"].iloc[0] == "000359"
+
+
+def test_class_probability_columns_named_with_a_prefix_in_any_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # Playground S3E26: target Status (C, CL, D), the sample's columns Status_C, Status_CL, Status_D; here in
+    # another order, so the classes' sorted order would put each probability under the wrong column
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(400, 80)
+    train["Status"] = np.where(train.pop("y") > 1.5, "D", np.where(train["x"] < -0.3, "CL", "C"))
+    sample = pd.DataFrame({"id": test["id"], "Status_D": 0.3, "Status_C": 0.6, "Status_CL": 0.1})
+    data = download(tmp_path / "dl", train, test, sample)
+    printed, sub, _ = new_and_run(tmp_path, "prefixed", data, capsys)
+    assert "Status_D <- D, Status_C <- C, Status_CL <- CL" in printed
+    assert list(sub.columns) == ["id", "Status_D", "Status_C", "Status_CL"]
+    p = sub.set_index("id").astype(float)
+    x = test.set_index(test["id"].astype(str))["x"]
+    assert p["Status_D"].corr(x) > 0.5 and p["Status_CL"].corr(x) < -0.3  # each class's own probability
+
+
+def test_class_columns() -> None:
+    from pipeline.tabular.data import class_columns
+
+    classes = [str(c) for c in range(1, 12)]
+    assert class_columns([f"Class_{c}" for c in range(1, 12)], classes) == list(range(11))
+    assert class_columns(["Class_11", "Class_1"], ["1", "11"]) == [1, 0]
+    assert class_columns(["b", "a"], ["a", "b"]) == [1, 0]
+    assert class_columns(["p0", "p1"], ["a", "b"]) is None

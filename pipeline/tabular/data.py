@@ -130,23 +130,35 @@ def _flag_labels(proba: np.ndarray, sample_col: pd.Series) -> np.ndarray:
     return on.astype(bool) if pd.api.types.is_bool_dtype(sample_col) else on.astype(np.int64)
 
 
+def class_columns(value_cols: Sequence[str], classes: Sequence[str]) -> list[int] | None:
+    """The class each probability column of the sample is named after: the class's name itself, or one prefix and
+    the name for every column (Status_C, Status_CL, Status_D for classes C, CL, D; Class_1 for class 1), whatever
+    the order of the columns. None when the columns do not name the classes."""
+    index = {str(c): i for i, c in enumerate(classes)}
+    first = str(value_cols[0]) if value_cols else ""
+    for prefix in sorted({first[: len(first) - len(n)] for n in index if first.endswith(n)}, key=len):
+        names = [str(c)[len(prefix) :] if str(c).startswith(prefix) else "" for c in value_cols]
+        if all(n in index for n in names) and len(set(names)) == len(names):
+            return [index[n] for n in names]
+    return None
+
+
 def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[int]:
     """The prediction column each value column of the sample gets (values or probabilities).
 
     Several targets: the column of the target of that name, else the targets' order (the sample names them
     differently). One target: its values, or the positive (last) class's probability. Class probabilities: the
-    column of the class of that name, else the classes' order.
+    column of the class the sample's column is named after (class_columns), else the classes' order.
     """
     targets = (data.info or {}).get("targets") or []
-    if len(targets) > 1:
-        names = targets
-    elif len(value_cols) == 1:
+    if len(value_cols) == 1 and len(targets) <= 1:
         return [0 if submission == "values" else -1]
+    if len(targets) > 1:
+        index = {str(c): i for i, c in enumerate(targets)}
+        cols = [index[str(c)] for c in value_cols] if all(str(c) in index for c in value_cols) else None
     else:
-        names = list(data.classes or [])
-    index = {str(c): i for i, c in enumerate(names)}
-    cols = [index.get(str(c)) for c in value_cols]
-    return list(range(len(value_cols))) if None in cols else cols
+        cols = class_columns(value_cols, list(data.classes or []))
+    return list(range(len(value_cols))) if cols is None else cols
 
 
 def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.data import class_names
+from pipeline.tabular.data import class_columns, class_names
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
@@ -383,6 +383,7 @@ def _metric(
             raise ContractError(
                 f"{t.sample} has {len(value_cols)} value columns but {target} has {len(classes)} classes."
             )
+        _note_class_columns(t, value_cols, classes, notes)
     elif task == "multiclass" and submission == "probabilities":
         raise ContractError(
             f"--metric {metric} needs one probability column per class, but {t.sample} has one value column; "
@@ -391,6 +392,19 @@ def _metric(
     elif len(value_cols) > 1:
         raise ContractError(f"{t.sample} has several value columns ({', '.join(value_cols)}): use --metric log_loss.")
     return metric, submission
+
+
+def _note_class_columns(t: Tables, value_cols: list[str], classes: list[str], notes: list[str]) -> None:
+    """Which class's probability each column of the sample gets, when its names are not the class names."""
+    cols = class_columns(value_cols, classes)
+    if cols is None:
+        notes.append(
+            f"submission: the columns of {t.sample} ({_shown(value_cols)}) do not name the classes; they get the "
+            f"classes in sorted order ({_shown(classes)}): check that this is the sample's order"
+        )
+    elif [classes[i] for i in cols] != value_cols:
+        pairs = [f"{c} <- {classes[i]}" for c, i in zip(value_cols, cols, strict=True)]
+        notes.append(f"submission: {_shown(pairs)} (the class each column of {t.sample} is named after)")
 
 
 def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> list[str]:
