@@ -10,11 +10,14 @@
     constant          dropped
 
 Target encoding is cross-fitted on the training rows (scikit-learn's TargetEncoder in fit_transform), so a row's
-encoding never saw its own target; rows predicted later use the encoding fitted on all training rows.
+encoding never saw its own target; rows predicted later use the encoding fitted on all training rows. Output
+column names keep letters, digits and _ only (safe_names: "Blood Pressure [mmHg]" -> Blood_Pressure_mmHg_), as
+LightGBM and XGBoost require.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +96,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 self.onehot_.fit(base[list(self.levels_)])
             lin = self._linear_numeric(base, te_train)
             self.mean_, self.std_ = lin.mean(axis=0), lin.std(axis=0) + 1e-9
+        self.names_ = safe_names([*base.columns, *self._te_names()])
         return self._finish(base, te_train)
 
     # ---- transforming
@@ -105,8 +109,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 
     @property
     def cat_features_(self) -> list[str]:
-        """Columns CatBoost treats as categorical."""
-        return list(self.levels_)
+        """Columns CatBoost treats as categorical (their output names)."""
+        names = getattr(self, "names_", {})
+        return [names.get(c, c) for c in self.levels_]
 
     def _te_input(self, X: pd.DataFrame) -> pd.DataFrame:
         return X[self.te_cols_].astype(str).fillna(MISSING)
@@ -178,4 +183,19 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 out[c] = pd.Categorical(known, categories=levels)
         if te is not None:
             out = pd.concat([out, pd.DataFrame(np.asarray(te), columns=self._te_names(), index=out.index)], axis=1)
-        return out
+        return out.rename(columns=getattr(self, "names_", {}))  # encoders fitted before names_ keep raw names
+
+
+def safe_names(columns: list[str]) -> dict[str, str]:
+    """Output names LightGBM and XGBoost accept: each run of characters other than letters, digits and _ becomes _
+    (LightGBM refuses JSON's [ ] { } " : , in names, XGBoost [ ] <), made unique with a numbered suffix."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for c in columns:
+        name = base = re.sub(r"[^\w]+", "_", str(c)) or "_"
+        k = 2
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        out[c] = name
+        taken.add(name)
+    return out

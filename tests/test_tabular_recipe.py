@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -83,6 +84,21 @@ def test_early_stopping_on_the_runners_validation_rows(library: str) -> None:
     assert est.best_iterations_[0] < 500  # stopped long before the cap
     p = est.predict_proba(df.iloc[va])
     assert p.shape == (100, 2) and skm.roc_auc_score(y[va], p[:, 1]) > 0.75
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_column_names_the_libraries_refuse(library: str) -> None:
+    # Kaggle headers such as "Blood Pressure [mmHg]" or "a:b,c": LightGBM refuses JSON characters, XGBoost [ ] <
+    df, y = frame(300)
+    df = df.rename(columns={"x": "Blood Pressure [mmHg]", "color": 'colour {"a":b,c}', "ticket": "ratio<1"})
+    df["Blood_Pressure_mmHg_"] = -df["Blood Pressure [mmHg]"]  # the safe name of another column
+    est = Boosted(library, "binary", n_estimators=50, learning_rate=0.3).fit(df, y)
+    assert skm.roc_auc_score(y, est.predict_proba(df)[:, 1]) > 0.75
+    names = list(est.encoder_.transform(df).columns)
+    assert len(set(names)) == len(names) and all(re.fullmatch(r"\w+", n) for n in names)
+    assert {"Blood_Pressure_mmHg_", "Blood_Pressure_mmHg__2", "ratio_1__freq"} <= set(names)
+    if library == "catboost":
+        assert "colour_a_b_c_" in est.encoder_.cat_features_
 
 
 def test_a_past_deadline_stops_the_fit_at_once() -> None:
