@@ -6,7 +6,7 @@
     high_cardinality  frequency, length and trailing number, first character as a category, word tokens, and an
                       out-of-fold target encoding (CatBoost gets the raw string: it target-encodes in order itself)
     text              word tokens (binary, frequent ones only), length and word count
-    date              year, month, day, weekday and days since 1970
+    date              year, month, day, weekday and days since 1970; the hour too where the column has times
     constant          dropped
 
 Target encoding is cross-fitted on the training rows (scikit-learn's TargetEncoder in fit_transform), so a row's
@@ -59,6 +59,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"TabularEncoder: family must be one of {FAMILIES}, got {self.family!r}.")
         X = pd.DataFrame(X).reset_index(drop=True)
         self.kinds_ = infer_kinds(X, self.max_levels)
+        self.timed_ = [c for c, k in self.kinds_.items() if k == "date" and _has_times(X[c])]
         self.feature_names_in_ = list(X.columns)
         strings = [c for c, k in self.kinds_.items() if k in ("high_cardinality", "text")]
         self.vocab_ = {}
@@ -130,7 +131,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
             elif kind == "date":
                 d = pd.to_datetime(s, errors="coerce", format="mixed")
-                for part in ("year", "month", "day", "day_of_week"):
+                timed = c in getattr(self, "timed_", ())  # encoders fitted before timed_ have no hour
+                for part in ("year", "month", "day", "day_of_week", *(("hour",) if timed else ())):
                     out[f"{c}__{part}"] = getattr(d.dt, part).astype(float)
                 out[f"{c}__days"] = (d - pd.Timestamp("1970-01-01")).dt.days.astype(float)
             elif kind in ("high_cardinality", "text"):
@@ -184,6 +186,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if te is not None:
             out = pd.concat([out, pd.DataFrame(np.asarray(te), columns=self._te_names(), index=out.index)], axis=1)
         return out.rename(columns=getattr(self, "names_", {}))  # encoders fitted before names_ keep raw names
+
+
+def _has_times(s: pd.Series) -> bool:
+    """Whether a date column holds times of day (2016-01-05 13:45), not only dates."""
+    d = pd.to_datetime(s, errors="coerce", format="mixed").dropna()
+    return bool((d != d.dt.normalize()).any())
 
 
 def safe_names(columns: list[str]) -> dict[str, str]:

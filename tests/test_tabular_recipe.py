@@ -74,6 +74,18 @@ def test_encodings_per_family() -> None:
     assert isinstance(lin, np.ndarray) and np.isfinite(lin).all() and lin.shape[1] < 60
 
 
+def test_the_hour_of_a_datetime_column() -> None:
+    # Bike Sharing's demand follows the hour of `datetime`; a column of dates alone gets no hour
+    df, _ = frame(300)
+    df["day"] = pd.date_range("2023-01-01", periods=300, freq="D").strftime("%Y-%m-%d")
+    hour = pd.to_datetime(df["when"]).dt.hour.to_numpy()
+    y = np.exp(-((hour - 8) ** 2) / 4) * 100 + np.random.default_rng(0).normal(0, 5, 300)
+    out = TabularEncoder("lightgbm", "regression").fit_transform(df, y)
+    assert (out["when__hour"].to_numpy() == hour).all() and "day__hour" not in out and "day__month" in out
+    est = Boosted("lightgbm", "regression", n_estimators=200, learning_rate=0.1).fit(df.iloc[:200], y[:200])
+    assert METRICS["rmse"].fn(y[200:], est.predict(df.iloc[200:])) < 0.5 * y.std()
+
+
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_early_stopping_on_the_runners_validation_rows(library: str) -> None:
     df, y = frame(400)
