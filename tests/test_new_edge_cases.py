@@ -96,3 +96,22 @@ def test_class_columns() -> None:
     assert class_columns(["Class_11", "Class_1"], ["1", "11"]) == [1, 0]
     assert class_columns(["b", "a"], ["a", "b"]) == [1, 0]
     assert class_columns(["p0", "p1"], ["a", "b"]) is None
+
+
+def test_an_id_of_dates_and_times_is_also_a_feature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # Bike Sharing Demand: the sample's id is `datetime`, and the hour drives the demand
+    monkeypatch.chdir(tmp_path)
+    when = pd.date_range("2011-01-01", periods=24 * 40, freq="h")
+    rng = np.random.default_rng(0)
+    hour = when.hour.to_numpy()
+    count = (20 + 200 * np.exp(-((hour - 8) ** 2) / 4) + rng.normal(0, 5, len(when))).round()
+    df = pd.DataFrame({"datetime": when.strftime("%Y-%m-%d %H:%M:%S"), "temp": rng.normal(15, 5, len(when)).round(1)})
+    test_rows = when.day >= 25
+    train, test = df[~test_rows].assign(count=count[~test_rows]), df[test_rows]
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"datetime": test["datetime"], "count": 0}))
+    printed, sub, summary = new_and_run(tmp_path, "bike", data, capsys)
+    assert "the id datetime holds dates or times, so it is also a feature" in printed
+    assert summary["cv"] < 0.3 * train["count"].std()
+    assert sub["datetime"].tolist() == test["datetime"].tolist()

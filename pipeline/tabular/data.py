@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.columns import column_kind
 from pipeline.contract import ContractError, Data
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.metrics import labels as metric_labels
@@ -50,6 +51,11 @@ def as_list(target: str | Sequence[str]) -> list[str]:
     return [target] if isinstance(target, str) else list(target)
 
 
+def id_is_feature(ids: pd.Series) -> bool:
+    """An id column of dates or times (Bike Sharing's `datetime`) says when a row is: it is also a feature."""
+    return column_kind(ids) == "date"
+
+
 def _target_values(train: pd.DataFrame, target: str, task: str, where: Path) -> tuple[np.ndarray, list[str] | None]:
     """One target column (no missing values) as numbers (regression) or class indices with the class names; a bad
     value is refused."""
@@ -78,7 +84,8 @@ def load_tables(
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
-    Columns only in train (the targets, and extras such as leaked outcomes) never become features. Training rows
+    Columns only in train (the targets, and extras such as leaked outcomes) never become features, nor does the id
+    unless it holds dates or times (id_is_feature). Training rows
     without a target value (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
@@ -92,7 +99,12 @@ def load_tables(
         raise ContractError(f"{data_dir / train_file}: no target column {absent[0]!r}; columns: {', '.join(train)}.")
     if id_col not in test:
         raise ContractError(f"{data_dir / test_file}: no id column {id_col!r}; columns: {', '.join(test)}.")
-    features = [c for c in train.columns if c in test.columns and c != id_col and c not in targets and c not in drop]
+    keep_id = id_is_feature(test[id_col])
+    features = [
+        c
+        for c in train.columns
+        if c in test.columns and (c != id_col or keep_id) and c not in targets and c not in drop
+    ]
     if not features:
         raise ContractError(f"{data_dir / train_file}: no feature column is also in {test_file}.")
     train = train[train[targets].notna().all(axis=1)]  # the index stays the CSV's row number, for messages

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.data import class_columns, class_names
+from pipeline.tabular.data import class_columns, class_names, id_is_feature
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
@@ -408,8 +408,15 @@ def _note_class_columns(t: Tables, value_cols: list[str], classes: list[str], no
 
 
 def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> list[str]:
-    """The columns of both tables other than the id and the targets; train-only ones are noted as ignored."""
-    features = [c for c in t.tr.columns if c in t.te.columns and c != id_col and c not in targets]
+    """The columns of both tables other than the id (unless it holds dates) and the targets; train-only ones are
+    noted as ignored."""
+    keep_id = id_col in t.tr and id_is_feature(t.te[id_col])
+    if keep_id:
+        notes.append(
+            f"feature: the id {id_col} holds dates or times, so it is also a feature; run --set drop={id_col} "
+            f"leaves it out"
+        )
+    features = [c for c in t.tr.columns if c in t.te.columns and (c != id_col or keep_id) and c not in targets]
     extra = [c for c in t.tr.columns if c not in t.te.columns and c != id_col and c not in targets]
     if extra:
         notes.append(f"ignored: {', '.join(extra)} (in {t.train} only: not available for the test rows)")
