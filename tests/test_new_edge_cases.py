@@ -115,3 +115,19 @@ def test_an_id_of_dates_and_times_is_also_a_feature(
     assert "the id datetime holds dates or times, so it is also a feature" in printed
     assert summary["cv"] < 0.3 * train["count"].std()
     assert sub["datetime"].tolist() == test["datetime"].tolist()
+
+
+def test_a_class_rarer_than_the_folds_gets_plain_k_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # stratified folds need 5 rows of every class; a class with 2 training rows stopped every run
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    train["cover"] = np.digitize(train.pop("y"), [-1.0, 1.0]) + 1
+    train.loc[[3, 50], "cover"] = 4
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "cover": 1}))
+    printed, sub, summary = new_and_run(tmp_path, "rare_class", data, capsys, "--set", "stack=off")
+    assert "folds: kfold, not stratified: class 4 of cover has 2 training row(s)" in printed
+    assert load_competition(str(tmp_path / "comps" / "rare_class")).FOLDS == "kfold"
+    assert summary["cv"] > train["cover"].value_counts(normalize=True).max() + 0.1
+    assert set(sub["cover"]) <= {"1", "2", "3", "4"}

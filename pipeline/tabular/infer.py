@@ -22,8 +22,9 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.data import class_columns, class_names, id_is_feature
+from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS
+from pipeline.tabular.recipe import TabularRecipe
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
 
@@ -48,6 +49,7 @@ class Spec:
     n_test: int
     features: list[str]
     notes: list[str] = field(default_factory=list)
+    folds: str = "kfold"  # FOLDS of the generated file: "stratified" for one classification target
 
     @property
     def target(self) -> str | list[str]:
@@ -425,6 +427,21 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
     return features
 
 
+def _fold_kind(t: Tables, targets: list[str], task: str, notes: list[str]) -> str:
+    """Stratified folds for one classification target, unless a class has fewer rows than the default folds."""
+    if task == "regression" or len(targets) > 1:
+        return "kfold"
+    counts = as_names(t.tr[targets[0]]).value_counts()
+    k = TabularRecipe.folds
+    if counts.min() >= k:
+        return "stratified"
+    notes.append(
+        f"folds: kfold, not stratified: class {counts.idxmin()} of {targets[0]} has {counts.min()} training row(s), "
+        f"fewer than the {k} folds (stratified folds need {k} of each)"
+    )
+    return "kfold"
+
+
 def _decide(t: Tables, targets: list[str], metric: str | None, task: str | None, notes: list[str]) -> tuple:
     """(task, classes, metric, submission) for one target or several."""
     if len(targets) > 1:
@@ -458,6 +475,7 @@ def infer(
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
+    folds = _fold_kind(t, targets, task, notes)
     return Spec(
         name=name,
         slug=slug or re.sub(r"\.zip$", "", Path(data).name) or name,
@@ -475,6 +493,7 @@ def infer(
         n_test=len(t.te),
         features=features,
         notes=notes,
+        folds=folds,
     )
 
 

@@ -115,6 +115,6 @@ def render(spec: Spec) -> str:
         target_comment="  # several targets: one model of each family per column" if k > 1 else "",
         greater=m.greater_is_better,
         metric_names=", ".join(METRICS),
-        folds_py=_py("kfold" if spec.task == "regression" or k > 1 else "stratified"),
+        folds_py=_py(spec.folds),
         target_transform_py=_py("log1p" if spec.metric == "rmsle" else ""),
     )
