@@ -131,3 +131,35 @@ def test_a_class_rarer_than_the_folds_gets_plain_k_fold(
     assert load_competition(str(tmp_path / "comps" / "rare_class")).FOLDS == "kfold"
     assert summary["cv"] > train["cover"].value_counts(normalize=True).max() + 0.1
     assert set(sub["cover"]) <= {"1", "2", "3", "4"}
+
+
+@pytest.mark.parametrize("layout", ["zip", "folder"])
+def test_csvs_inside_zips_of_the_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, layout: str
+) -> None:
+    # older competitions ship train.csv.zip, test.csv.zip ... inside their zip; `run` extracts them, `new` reads them
+    import io
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    tables = {"train.csv": train, "test.csv": test, "sample_submission.csv": pd.DataFrame({"id": test["id"], "y": 0})}
+    inner = {}
+    for name, df in tables.items():
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr(name, df.to_csv(index=False))
+        inner[f"{name}.zip"] = buf.getvalue()
+    data = tmp_path / ("download.zip" if layout == "zip" else "download")
+    if layout == "zip":
+        with zipfile.ZipFile(data, "w") as zf:
+            for name, content in inner.items():
+                zf.writestr(name, content)
+    else:
+        data.mkdir()
+        for name, content in inner.items():
+            (data / name).write_bytes(content)
+    _, sub, summary = new_and_run(tmp_path, f"inner_{layout}", data, capsys)
+    module = load_competition(str(tmp_path / "comps" / f"inner_{layout}"))
+    assert module.EXPECTED_FILES == ["sample_submission.csv", "test.csv", "train.csv"]
+    assert sub["id"].tolist() == test["id"].astype(str).tolist() and summary["cv"] < 0.5 * train["y"].std()

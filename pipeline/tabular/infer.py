@@ -64,7 +64,9 @@ class Spec:
 
 
 class Source:
-    """The CSV files of a competition zip (read in memory, nothing extracted) or folder."""
+    """The CSV files of a competition zip (read in memory, nothing extracted) or folder, and the files of the zip
+    archives at its top (train.csv.zip, as older competitions ship), named as `run` extracts them
+    (pipeline.archives.extract_inner: next to the archive)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -81,14 +83,36 @@ class Source:
             )
         else:
             raise ContractError(f"--data {path}: no such file or folder.")
+        self.inner: dict[str, str] = {}  # a file inside a top-level zip of the download -> that zip
+        for archive in [n for n in self.names if "/" not in n and n.lower().endswith(".zip")]:
+            try:
+                with zipfile.ZipFile(io.BytesIO(self._bytes(archive))) as zf:
+                    members = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")]
+            except zipfile.BadZipFile:
+                continue
+            self.inner |= {m: archive for m in members if m not in self.names and m not in self.inner}
+        self.names = sorted({*self.names, *self.inner})
+
+    @property
+    def archives(self) -> set[str]:
+        """The zips whose files are listed instead of them (a read-only folder's extraction holds only their files)."""
+        return set(self.inner.values())
+
+    def _bytes(self, name: str) -> bytes:
+        if name in self.inner:
+            with zipfile.ZipFile(io.BytesIO(self._bytes(self.inner[name]))) as zf:
+                return zf.read(name)
+        if self.path.is_file():
+            with zipfile.ZipFile(self.path) as zf:
+                return zf.read(name)
+        return (self.path / name).read_bytes()
 
     def read(self, name: str) -> pd.DataFrame:
         """One CSV as a DataFrame, or an error naming it."""
         try:
-            if self.path.is_file():
-                with zipfile.ZipFile(self.path) as zf:
-                    return pd.read_csv(io.BytesIO(zf.read(name)))
-            return pd.read_csv(self.path / name)
+            if self.path.is_dir() and name not in self.inner:
+                return pd.read_csv(self.path / name)
+            return pd.read_csv(io.BytesIO(self._bytes(name)))
         except Exception as e:
             raise ContractError(f"{self.path}: {name} cannot be read as CSV ({type(e).__name__}: {e}).") from None
 
@@ -479,7 +503,7 @@ def infer(
     return Spec(
         name=name,
         slug=slug or re.sub(r"\.zip$", "", Path(data).name) or name,
-        files=[n for n in source.names if not PurePosixPath(n).name.startswith(".")],
+        files=[n for n in source.names if not PurePosixPath(n).name.startswith(".") and n not in source.archives],
         train=t.train,
         test=t.test,
         sample=t.sample,
