@@ -163,3 +163,25 @@ def test_csvs_inside_zips_of_the_download(
     module = load_competition(str(tmp_path / "comps" / f"inner_{layout}"))
     assert module.EXPECTED_FILES == ["sample_submission.csv", "test.csv", "train.csv"]
     assert sub["id"].tolist() == test["id"].astype(str).tolist() and summary["cv"] < 0.5 * train["y"].std()
+
+
+def test_the_submission_holds_the_samples_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # test.csv with rows the sample does not ask for: the submission holds the sample's ids (it was refused)
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    sample = pd.DataFrame({"id": test["id"], "y": 0.0}).iloc[5:]
+    data = download(tmp_path / "dl", train, test, sample)
+    printed, sub, _ = new_and_run(tmp_path, "sample_ids", data, capsys)
+    assert "5 of the 60 rows of test.csv have an id that sample_submission.csv lacks" in printed
+    assert sub["id"].tolist() == sample["id"].astype(str).tolist()
+
+
+def test_sample_ids_missing_from_test_are_refused_by_new(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    train, test = regression_tables(300, 60)
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"] + 1, "y": 0.0}))
+    assert main(["new", "shifted", "--data", str(data), "--into", str(tmp_path / "comps")]) == 2
+    err = capsys.readouterr().err
+    assert "1 id(s) of sample_submission.csv are not in the column 'id' of test.csv (first: '360')" in err
+    assert "--id COL" in err and not (tmp_path / "comps" / "shifted").exists()

@@ -174,9 +174,10 @@ def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[in
 
 
 def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) -> None:
-    """The sample submission's header and id order, filled with values, labels or probabilities (one column per
-    class, or per target for several targets; several binary targets' labels: 1 where the target's probability is
-    above 0.5, written True/False or 0/1 as the sample's column is)."""
+    """The sample submission's header, ids and id order, filled with values, labels or probabilities (one column
+    per class, or per target for several targets; several binary targets' labels: 1 where the target's probability
+    is above 0.5, written True/False or 0/1 as the sample's column is). Test rows whose id the sample lacks are not
+    written."""
     if submission not in SUBMISSIONS:
         raise ValueError(f"submission must be one of {SUBMISSIONS}, got {submission!r}.")
     sample = read_csv(Path(data.sample_submission), text=[0])
@@ -192,8 +193,8 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
             out[c] = _flag_labels(pred[:, j], sample[c]) if submission == "labels" else pred[:, j]
     order = pd.Series(range(len(out)), index=out[id_col].astype(str))
     sample_ids = sample[id_col].astype(str)
-    if set(sample_ids) == set(order.index) and len(sample_ids) == len(order):
-        out = out.iloc[order.loc[sample_ids].to_numpy()]  # the sample's row order, whatever test.csv's was
+    if order.index.is_unique and set(sample_ids) <= set(order.index):
+        out = out.iloc[order.loc[sample_ids].to_numpy()]  # the sample's rows and order, whatever test.csv's were
     out.to_csv(path, index=False)
 
 

@@ -209,8 +209,9 @@ def _read_tables(source: Source, train: str | None, test: str | None, sample: st
     return t
 
 
-def _id_column(t: Tables, id_col: str | None) -> str:
-    """The id: the sample's first column, present in test (or --id), with unique values."""
+def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> str:
+    """The id: the sample's first column, present in test (or --id), with unique values, the sample's ids among
+    them."""
     if id_col is None:
         first = t.sub.columns[0]
         if first not in t.te:
@@ -225,6 +226,19 @@ def _id_column(t: Tables, id_col: str | None) -> str:
         raise ContractError(f"--id {id_col}: not a column of {t.test}; columns: {', '.join(t.te.columns)}.")
     if t.te[id_col].duplicated().any():
         raise ContractError(f"{t.test}: id column {id_col!r} has duplicate values; name the real id with --id COL.")
+    test_ids, sample_ids = set(t.te[id_col].astype(str)), t.sub.iloc[:, 0].astype(str)
+    absent = sample_ids[~sample_ids.isin(test_ids)]
+    if len(absent):
+        raise _unclear(
+            f"{len(absent)} id(s) of {t.sample} are not in the column {id_col!r} of {t.test} (first: "
+            f"{absent.iloc[0]!r}), so no prediction can be written for them; is {id_col} the id?",
+            "--id COL",
+        )
+    if len(test_ids) > len(set(sample_ids)):
+        notes.append(
+            f"submission: {len(test_ids) - len(set(sample_ids))} of the {len(t.te)} rows of {t.test} have an id "
+            f"that {t.sample} lacks; they are not written"
+        )
     return id_col
 
 
@@ -494,7 +508,7 @@ def infer(
     source = Source(Path(data).expanduser())
     notes: list[str] = []
     t = _read_tables(source, train, test, sample)
-    id_col = _id_column(t, id_col)
+    id_col = _id_column(t, id_col, notes)
     targets = _target_columns(t, target, id_col, notes)
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
