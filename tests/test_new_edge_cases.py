@@ -185,3 +185,14 @@ def test_sample_ids_missing_from_test_are_refused_by_new(tmp_path: Path, capsys:
     err = capsys.readouterr().err
     assert "1 id(s) of sample_submission.csv are not in the column 'id' of test.csv (first: '360')" in err
     assert "--id COL" in err and not (tmp_path / "comps" / "shifted").exists()
+
+
+def test_a_true_false_sample_refuses_a_probability_metric(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Spaceship Titanic's sample holds Transported False: probabilities were written, and refused after the run
+    train, test = regression_tables(300, 60)
+    train["Transported"] = train.pop("y") > 0
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "Transported": False}))
+    assert main(["new", "auc", "--data", str(data), "--into", str(tmp_path / "comps"), "--metric", "roc_auc"]) == 2
+    err = capsys.readouterr().err
+    assert "holds True/False in Transported: it asks for labels. Use --metric accuracy" in err
+    assert not (tmp_path / "comps" / "auc").exists()

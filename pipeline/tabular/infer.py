@@ -418,6 +418,11 @@ def _metric(
     if task not in spec_metric.tasks:
         raise ContractError(f"--metric {metric} is for {', '.join(spec_metric.tasks)}, not {task}.")
     submission = spec_metric.submission
+    if submission != "labels" and len(value_cols) == 1 and pd.api.types.is_bool_dtype(t.sub[value_cols[0]]):
+        raise ContractError(
+            f"--metric {metric} writes {submission}, but {t.sample} holds True/False in {value_cols[0]}: it asks "
+            f"for labels. Use --metric accuracy (or f1, mcc)."
+        )
     if submission == "probabilities" and len(value_cols) > 1 and classes is not None:
         if len(value_cols) != len(classes):
             raise ContractError(
