@@ -4,7 +4,9 @@
                       for linear models
     category          pandas categories for LightGBM/XGBoost, strings for CatBoost, one-hot for linear models
     high_cardinality  frequency, length and trailing number, first character as a category, word tokens, and an
-                      out-of-fold target encoding (CatBoost gets the raw string: it target-encodes in order itself)
+                      out-of-fold target encoding (CatBoost gets the raw string: it target-encodes in order itself);
+                      a code made of parts ("B/0/P", "0013_02": one separator, the same number of parts in 90% of
+                      the values) also gives each part: a number, or a category when it has few levels
     text              word tokens (binary, frequent ones only), length and word count
     date              year, month, day, weekday and days since 1970; the hour too where the column has times
     constant          dropped
@@ -75,6 +77,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             self.vocab_[c] = vec
         high = [c for c, k in self.kinds_.items() if k == "high_cardinality"]
         self.freq_ = {c: X[c].astype(str).value_counts(normalize=True).to_dict() for c in high}
+        self.parts_ = {c: found for c in high if (found := code_parts(X[c], self.max_levels))}
         base = self._base(X)
         self.levels_ = {c: sorted(base[c].unique()) for c in self._categorical(base)}
         self.te_cols_ = high if self.target_encoding and self.family != "catboost" and y is not None else []
@@ -144,6 +147,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     number = text.str.extract(r"(\d+)\D*$")[0]
                     out[f"{c}__number"] = pd.to_numeric(number, errors="coerce").astype(float)
                     out[f"{c}__first"] = text.str[:1].where(s.notna(), MISSING).astype(object)
+                    out |= _split_parts(c, s, getattr(self, "parts_", {}).get(c))  # none before parts_ existed
                     if self.family == "catboost":
                         out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
                 if c in self.vocab_:
@@ -186,6 +190,56 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if te is not None:
             out = pd.concat([out, pd.DataFrame(np.asarray(te), columns=self._te_names(), index=out.index)], axis=1)
         return out.rename(columns=getattr(self, "names_", {}))  # encoders fitted before names_ keep raw names
+
+
+SEPARATORS = ("/", "_", "-", "|", ":", " ")
+
+
+def code_parts(s: pd.Series, max_levels: int, share: float = 0.9) -> tuple[str, list[str]] | None:
+    """How a code column splits into parts, or None: the first separator that splits at least `share` of the
+    non-missing values into the same number (2 to 4) of non-empty parts, and each part's kind: "number" when
+    `share` of its values parse as numbers, "category" when it has at most `max_levels` values, else "skip"."""
+    text = s.dropna().astype(str)
+    if text.empty:
+        return None
+    for sep in SEPARATORS:
+        pieces = text.str.split(sep, regex=False)
+        counts = pieces.str.len()
+        k = int(counts.mode().iloc[0])
+        same = counts == k
+        if not 2 <= k <= 4 or same.mean() < share:
+            continue
+        table = pd.DataFrame(pieces[same].tolist())
+        if (table == "").any().any():
+            continue
+        kinds = []
+        for j in range(k):
+            numbers = pd.to_numeric(table[j], errors="coerce")
+            if numbers.notna().mean() >= share:
+                kinds.append("number")
+            else:
+                kinds.append("category" if table[j].nunique() <= max_levels else "skip")
+        if any(kind != "skip" for kind in kinds):
+            return sep, kinds
+    return None
+
+
+def _split_parts(column: str, s: pd.Series, parts: tuple[str, list[str]] | None) -> dict[str, pd.Series]:
+    """The parts of a code column (code_parts' plan), as numbers or category strings; a value that does not split
+    into the plan's number of parts gets missing parts."""
+    if parts is None:
+        return {}
+    sep, kinds = parts
+    pieces = s.astype(str).str.split(sep, regex=False)
+    ok = s.notna() & (pieces.str.len() == len(kinds))
+    out: dict[str, pd.Series] = {}
+    for j, kind in enumerate(kinds):
+        part = pieces.str[j].where(ok)
+        if kind == "number":
+            out[f"{column}__part{j}"] = pd.to_numeric(part, errors="coerce").astype(float)
+        elif kind == "category":
+            out[f"{column}__part{j}"] = part.where(ok, MISSING).astype(object)
+    return out
 
 
 def _has_times(s: pd.Series) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from sklearn import metrics as skm
 
 from features.columns import infer_kinds
-from features.tabular import TabularEncoder
+from features.tabular import TabularEncoder, code_parts
 from pipeline.contract import Data
 from pipeline.submission import SubmissionError
 from pipeline.tabular import Boosted, linear, validate, write_submission
@@ -84,6 +84,27 @@ def test_the_hour_of_a_datetime_column() -> None:
     assert (out["when__hour"].to_numpy() == hour).all() and "day__hour" not in out and "day__month" in out
     est = Boosted("lightgbm", "regression", n_estimators=200, learning_rate=0.1).fit(df.iloc[:200], y[:200])
     assert METRICS["rmse"].fn(y[200:], est.predict(df.iloc[200:])) < 0.5 * y.std()
+
+
+def test_the_parts_of_a_code_column() -> None:
+    # Spaceship Titanic's Cabin is deck/number/side; the side (P or S) decides here, and nothing else carries it:
+    # the raw codes are nearly all distinct, the first character is the deck, the trailing number the cabin's
+    n = 600
+    rng = np.random.default_rng(0)
+    side = rng.choice(["P", "S"], n)
+    cabin = pd.Series(
+        [f"{d}/{k}/{s}" for d, k, s in zip(rng.choice(list("ABCDEFG"), n), rng.integers(0, 1500, n), side, strict=True)]
+    )
+    cabin[rng.random(n) < 0.05] = np.nan
+    df = pd.DataFrame({"Cabin": cabin, "x": rng.normal(size=n)})
+    y = ((side == "P") ^ (rng.random(n) < 0.05)).astype(int)
+    out = TabularEncoder("lightgbm", "binary").fit_transform(df, y)
+    assert set(out["Cabin__part2"].dropna().astype(str)) == {"P", "S", "__missing__"}
+    assert out["Cabin__part1"].dtype == float and out["Cabin__part0"].cat.categories.size == 8
+    assert code_parts(pd.Series(["A/5 21171", "PC 17599", "113803", "113803"] * 10), 30) is None  # Titanic tickets
+    tr, va = np.arange(400), np.arange(400, n)
+    est = Boosted("lightgbm", "binary", n_estimators=100, learning_rate=0.1).fit(df.iloc[tr], y[tr])
+    assert skm.accuracy_score(y[va], est.predict_proba(df.iloc[va])[:, 1] > 0.5) > 0.85  # chance: 0.5
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
