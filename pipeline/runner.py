@@ -317,7 +317,7 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     check_data(data, competition_name(module))
     scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
     groups = None if data.groups is None else np.asarray(data.groups)[scored]
-    _check_fold_count(np.asarray(data.y)[scored], folding, groups)
+    _check_fold_count(np.asarray(data.y)[scored], folding, groups, data.classes)
     paths = image_paths(data.X, data.X_test)
     if paths:
         show = interactive() and not opts.quiet and distributed.is_main()
@@ -440,8 +440,9 @@ def _model_result(state: RunState, model: str, parts: list[dict[str, Any]]) -> d
     return r
 
 
-def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any) -> None:
-    """--folds against the data: at most one fold per row (per group; per row of the rarest class when stratified)."""
+def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any, classes: Any = None) -> None:
+    """--folds against the data: at most one fold per row (per group; per row of the rarest class when stratified).
+    `classes`: the class names y's indices stand for (Data.classes), to name the rarest class as the data does."""
     if folding.holdout:
         return
     k, kind, n = folding.k, folding.kind, len(y)
@@ -450,9 +451,12 @@ def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any) -> None:
     if kind == "stratified" and n:
         labels, counts = np.unique(y, return_counts=True)
         if counts.min() < k:
+            rarest = labels[counts.argmin()]
+            if classes is not None and y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+                rarest = list(classes)[int(rarest)]
             raise ContractError(
                 f"--folds {k}: stratified folds need {k} rows of every class; the rarest class "
-                f"({labels[counts.argmin()]}) has {counts.min()}. Use --folds {max(2, int(counts.min()))} or fewer."
+                f"({rarest}) has {counts.min()}. Use --folds {max(2, int(counts.min()))} or fewer."
             )
     if kind == "group" and groups is not None:
         n_groups = len(np.unique(np.asarray(groups)))
