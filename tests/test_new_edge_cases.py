@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from pipeline.cli import main
 from pipeline.contract import load_competition
@@ -196,3 +197,18 @@ def test_a_true_false_sample_refuses_a_probability_metric(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "holds True/False in Transported: it asks for labels. Use --metric accuracy" in err
     assert not (tmp_path / "comps" / "auc").exists()
+
+
+def test_a_binary_probability_column_names_its_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # a yes/no target with a sample of 0.5: the one column holds P(yes); new says so instead of leaving it to guess
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    train["answer"] = np.where(train.pop("y") > 0, "yes", "no")
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "answer": 0.5}))
+    printed, sub, summary = new_and_run(tmp_path, "yes_no", data, capsys)
+    assert "submission: answer gets the probability of answer = yes (the second of no, yes in sorted order)" in printed
+    p_yes = sub["answer"].astype(float).to_numpy()
+    assert summary["metric"] == "roc_auc" and summary["cv"] > 0.9
+    assert roc_auc_score(test["x"] > 0, p_yes) > 0.95  # yes is about x > 0 (P(no) would score about 0.05)

@@ -429,6 +429,11 @@ def _metric(
                 f"{t.sample} has {len(value_cols)} value columns but {target} has {len(classes)} classes."
             )
         _note_class_columns(t, value_cols, classes, notes)
+    elif task == "binary" and submission == "probabilities" and classes is not None:
+        notes.append(
+            f"submission: {value_cols[0]} gets the probability of {target} = {classes[-1]} (the second of "
+            f"{_shown(classes)} in sorted order)"
+        )
     elif task == "multiclass" and submission == "probabilities":
         raise ContractError(
             f"--metric {metric} needs one probability column per class, but {t.sample} has one value column; "
@@ -543,7 +548,7 @@ def infer(
 def describe(spec: Spec) -> str:
     """One line on the classes or the target's range, for the generated docstring."""
     if len(spec.targets) > 1:
-        return f"{len(spec.targets)} targets, " + ("0/1 each" if spec.task == "binary" else "numeric values")
+        return f"{len(spec.targets)} targets, " + ("two-valued each" if spec.task == "binary" else "numeric values")
     if spec.classes is not None:
         shown = ", ".join(spec.classes[:8]) + (" ..." if len(spec.classes) > 8 else "")
         return f"{len(spec.classes)} classes ({shown})"
