@@ -43,7 +43,8 @@ PRESETS: dict[str, dict[str, Any]] = {**tabular.PRESETS}  # fast, best; add your
 
 
 def load(cfg: Config, data_dir: Path) -> Data:
-    """Raw feature columns (in both train and test, minus id and target), target, test ids."""
+    """Raw feature columns (in both train and test, minus the target, and the id unless it holds dates), target,
+    test ids."""
     return tabular.load_tables(data_dir, TRAIN, TEST, SAMPLE_SUBMISSION, ID, TARGET, TASK, drop=cfg.drop)
 
 
