@@ -12,12 +12,14 @@ True/False asks for labels, so accuracy is then the default and a probability me
 
 from __future__ import annotations
 
-import io
+import contextlib
 import keyword
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import pandas as pd
 
@@ -86,7 +88,7 @@ class Source:
         self.inner: dict[str, str] = {}  # a file inside a top-level zip of the download -> that zip
         for archive in [n for n in self.names if "/" not in n and n.lower().endswith(".zip")]:
             try:
-                with zipfile.ZipFile(io.BytesIO(self._bytes(archive))) as zf:
+                with self._open(archive) as f, zipfile.ZipFile(f) as zf:
                     members = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")]
             except zipfile.BadZipFile:
                 continue
@@ -98,21 +100,24 @@ class Source:
         """The zips whose files are listed instead of them (a read-only folder's extraction holds only their files)."""
         return set(self.inner.values())
 
-    def _bytes(self, name: str) -> bytes:
-        if name in self.inner:
-            with zipfile.ZipFile(io.BytesIO(self._bytes(self.inner[name]))) as zf:
-                return zf.read(name)
-        if self.path.is_file():
-            with zipfile.ZipFile(self.path) as zf:
-                return zf.read(name)
-        return (self.path / name).read_bytes()
+    @contextlib.contextmanager
+    def _open(self, name: str) -> Iterator[IO[bytes]]:
+        """One file of the download, streamed (a zip, or a zip inside it, is read from where it lies, not copied into
+        memory whole: listing an inner zip reads only its directory)."""
+        with contextlib.ExitStack() as stack:
+            if name in self.inner:
+                archive = stack.enter_context(self._open(self.inner[name]))
+                yield stack.enter_context(stack.enter_context(zipfile.ZipFile(archive)).open(name))
+            elif self.path.is_file():
+                yield stack.enter_context(stack.enter_context(zipfile.ZipFile(self.path)).open(name))
+            else:
+                yield stack.enter_context((self.path / name).open("rb"))
 
     def read(self, name: str) -> pd.DataFrame:
         """One CSV as a DataFrame, or an error naming it."""
         try:
-            if self.path.is_dir() and name not in self.inner:
-                return pd.read_csv(self.path / name)
-            return pd.read_csv(io.BytesIO(self._bytes(name)))
+            with self._open(name) as f:
+                return pd.read_csv(f)
         except Exception as e:
             raise ContractError(f"{self.path}: {name} cannot be read as CSV ({type(e).__name__}: {e}).") from None
 
