@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 
 from pipeline.contract import Metric
 from pipeline.folds import make_folds
-from pipeline.stacking import features, stack
+from pipeline.stacking import features, meta_classifier, stack
 from pipeline.tabular.metrics import accuracy, log_loss, rmse
 
 
@@ -94,3 +94,23 @@ def test_off_or_single_fold_gives_no_stack() -> None:
     oofs = {"a": y.reshape(-1, 1)}
     assert stack(oofs, oofs, y, np.zeros(10, dtype=int), rmse, False) is None
     assert stack(oofs, oofs, y, make_folds(y, 2, 0), rmse, False, method="off") is None
+
+
+def test_the_meta_model_converges_quickly_on_a_rare_class_at_the_clip() -> None:
+    """A class the boosters call impossible sits at log(EPS) in every model's logits; on those raw logits lbfgs needs
+    hundreds of iterations (tens of seconds on Otto-sized data), on the standardised ones a few dozen."""
+    rng = np.random.default_rng(0)
+    n, k = 600, 5
+    y = rng.integers(0, k - 1, n)
+    y[:5] = k - 1
+    preds = []
+    for strength in (0.3, 0.5, 0.7):
+        logits = rng.normal(size=(n, k)) + strength * np.eye(k)[y]
+        logits[:, -1] -= 40
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        preds.append(p / p.sum(axis=1, keepdims=True))
+    F = features(preds, True, "linear")
+    ours = meta_classifier(0).fit(F, y)
+    raw = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(F, y)
+    assert ours[-1].n_iter_[0] < 60 < 200 < raw.n_iter_[0]
+    assert log_loss(y, ours.predict_proba(F)) <= log_loss(y, raw.predict_proba(F)) + 0.01
