@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,28 @@ class RunLog:
     def warn(self, message: str) -> None:
         """A warning line."""
         self(f"[yellow]warning:[/yellow] {message}")
+
+
+@contextlib.contextmanager
+def route_warnings(log: RunLog) -> Iterator[None]:
+    """Python warnings raised while the block runs (a model that did not converge, a library's deprecation) become
+    the run's warning lines: kept in log.txt, on the console unless --quiet. Python's filters still decide which
+    are raised; each distinct one is logged once (a model that warns every fold gives one line). Warnings of worker
+    processes (joblib) stay on their own stderr."""
+    previous = warnings.showwarning
+    seen: set[str] = set()
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, *_: Any, **__: Any) -> None:
+        line = f"{category.__name__}: {' '.join(str(message).split())} ({Path(filename).name}:{lineno})"
+        if line not in seen:
+            seen.add(line)
+            log.warn(line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def rich_text(message: str) -> Any:

@@ -42,7 +42,7 @@ from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
 from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
-from pipeline.runlog import RunLog, interactive, progress
+from pipeline.runlog import RunLog, interactive, progress, route_warnings
 from pipeline.sample_preset import sample_config
 from pipeline.weights import prepare_for_run
 
@@ -195,8 +195,14 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
     state = _prepare(opts, created, t_start)
     if state is None:
         return Path(str(opts.resume))
+    with route_warnings(state.log):
+        return _fit_and_finish(state)
+
+
+def _fit_and_finish(state: RunState) -> Path:
+    """Every model over every fold, then (rank 0) the blend, stack and submission; the run folder."""
     main = distributed.is_main()
-    with progress(interactive() and not opts.quiet and main) as bar:
+    with progress(interactive() and not state.opts.quiet and main) as bar:
         task = bar.add_task("fitting", total=len(state.plan.selected) * len(fold_ids(state.folds)))
         for model, estimator in state.plan.selected.items():
             result = _fit_model(state, model, estimator, bool(state.results), bar, task)

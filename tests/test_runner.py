@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -306,3 +308,18 @@ def test_set_over_params_over_preset_over_defaults(toy: str, tmp_path: Path) -> 
     a = run(opts(toy, models=["ridge"], preset="strong", params=str(params), sets=["alpha=2.5"]))
     b = run(opts(toy, models=["ridge"], sets=["alpha=2.5", "sleep=0.001"]))
     assert np.array_equal(np.load(a / "oof" / "ridge.npy"), np.load(b / "oof" / "ridge.npy"))
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_models_warnings_go_to_the_run_log_and_quiet_keeps_the_console_clear(toy: str, quiet: bool) -> None:
+    """A model that does not converge warns every fold: one line in log.txt (and on the console unless --quiet),
+    not Python's raw warning text on stderr."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cmd = [sys.executable, "-m", "pipeline", "run", toy, "--sample", "--models", "warns,ridge", "--set", "warns=true"]
+    done = subprocess.run(cmd + (["--quiet"] if quiet else []), capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    run_dir = next(Path("runs").glob("*/*/log.txt")).parent
+    logged = [line for line in (run_dir / "log.txt").read_text().splitlines() if "ConvergenceWarning" in line]
+    assert len(logged) == 1 and "warning: ConvergenceWarning: Objective did not converge (toy)" in logged[0]
+    assert "warnings.warn(" not in done.stderr  # Python's own format quotes the source line
+    assert ("ConvergenceWarning" in done.stderr) is not quiet

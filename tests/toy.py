@@ -32,6 +32,7 @@ class Config:
     slow_sleep: float = 0.0
     alpha: float = 1.0
     threads: bool = False
+    warns: bool = False
 
 
 PRESETS = {"strong": {"alpha": 100.0}}
@@ -49,6 +50,17 @@ class Threads(BaseEstimator, RegressorMixin):
 
     def predict(self, X):
         return np.full(len(X), float(self.used_))
+
+
+class Warns(Ridge):
+    """A ridge that warns as a model that did not converge does."""
+
+    def fit(self, X, y):
+        from sklearn.exceptions import ConvergenceWarning
+        import warnings
+
+        warnings.warn("Objective did not converge (toy)", ConvergenceWarning)
+        return super().fit(X, y)
 
 
 class Slow(BaseEstimator, RegressorMixin):
@@ -74,7 +86,7 @@ def load(cfg, data_dir):
 
 def models(cfg):
     out = {"ridge": Slow(cfg.sleep, cfg.alpha), "knn": KNeighborsRegressor(5), "slow": Slow(cfg.slow_sleep, 10.0)}
-    return out | ({"threads": Threads()} if cfg.threads else {})
+    return out | ({"threads": Threads()} if cfg.threads else {}) | ({"warns": Warns()} if cfg.warns else {})
 
 
 def score(y_true, pred):
