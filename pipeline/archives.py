@@ -50,7 +50,7 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _safe_member(root: Path, name: str, archive: Path) -> Path:
+def safe_member(root: Path, name: str, archive: Path) -> Path:
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
         raise DataError(f"{archive.name}: member '{name}' would land outside the data folder; refusing to extract.")
@@ -112,7 +112,7 @@ def extract_zip(archive: Path, dest: Path) -> None:
     with zf:
         infos = zf.infolist()
         for info in infos:
-            _safe_member(dest, info.filename, archive)
+            safe_member(dest, info.filename, archive)
         for info in infos:
             try:
                 zf.extract(info, dest)
@@ -135,7 +135,7 @@ def extract_7z(archive: Path, dest: Path) -> None:
     try:
         with py7zr.SevenZipFile(archive, mode="r") as z:
             for name in z.getnames():
-                _safe_member(dest, name, archive)
+                safe_member(dest, name, archive)
             z.extractall(path=dest)
     except DataError:
         raise

@@ -134,13 +134,15 @@ def test_a_class_rarer_than_the_folds_gets_plain_k_fold(
     assert set(sub["cover"]) <= {"1", "2", "3", "4"}
 
 
-@pytest.mark.parametrize("layout", ["zip", "folder"])
-def test_csvs_inside_zips_of_the_download(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, layout: str
+@pytest.mark.parametrize(("layout", "kind"), [("zip", "zip"), ("folder", "zip"), ("zip", "7z"), ("folder", "7z")])
+def test_csvs_inside_archives_of_the_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, layout: str, kind: str
 ) -> None:
-    # older competitions ship train.csv.zip, test.csv.zip ... inside their zip; `run` extracts them, `new` reads them
+    # older competitions ship train.csv.zip or train.csv.7z ... inside their zip; `run` extracts them, `new` reads them
     import io
     import zipfile
+
+    import py7zr
 
     monkeypatch.chdir(tmp_path)
     train, test = regression_tables(300, 60)
@@ -148,9 +150,13 @@ def test_csvs_inside_zips_of_the_download(
     inner = {}
     for name, df in tables.items():
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as zf:
-            zf.writestr(name, df.to_csv(index=False))
-        inner[f"{name}.zip"] = buf.getvalue()
+        if kind == "zip":
+            with zipfile.ZipFile(buf, "w") as zf:
+                zf.writestr(name, df.to_csv(index=False))
+        else:
+            with py7zr.SevenZipFile(buf, "w") as z:
+                z.writestr(df.to_csv(index=False), name)
+        inner[f"{name}.{kind}"] = buf.getvalue()
     data = tmp_path / ("download.zip" if layout == "zip" else "download")
     if layout == "zip":
         with zipfile.ZipFile(data, "w") as zf:
@@ -160,8 +166,8 @@ def test_csvs_inside_zips_of_the_download(
         data.mkdir()
         for name, content in inner.items():
             (data / name).write_bytes(content)
-    _, sub, summary = new_and_run(tmp_path, f"inner_{layout}", data, capsys)
-    module = load_competition(str(tmp_path / "comps" / f"inner_{layout}"))
+    _, sub, summary = new_and_run(tmp_path, f"inner_{layout}_{kind}", data, capsys)
+    module = load_competition(str(tmp_path / "comps" / f"inner_{layout}_{kind}"))
     assert module.EXPECTED_FILES == ["sample_submission.csv", "test.csv", "train.csv"]
     assert sub["id"].tolist() == test["id"].astype(str).tolist() and summary["cv"] < 0.5 * train["y"].std()
 

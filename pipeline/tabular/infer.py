@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import keyword
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,9 +66,12 @@ class Spec:
         return text if len(text) <= 40 else f"{self.targets[0]} ... {self.targets[-1]}"
 
 
+INNER = (".zip", ".7z")  # archives inside a download whose files `new` reads, as `run` extracts them
+
+
 class Source:
-    """The CSV files of a competition zip (read in memory, nothing extracted) or folder, and the files of the zip
-    archives at its top (train.csv.zip, as older competitions ship), named as `run` extracts them
+    """The CSV files of a competition zip (streamed, nothing extracted) or folder, and the files of the zip and 7z
+    archives at its top (train.csv.zip, train.csv.7z, as older competitions ship), named as `run` extracts them
     (pipeline.archives.extract_inner: next to the archive)."""
 
     def __init__(self, path: Path) -> None:
@@ -85,15 +89,27 @@ class Source:
             )
         else:
             raise ContractError(f"--data {path}: no such file or folder.")
-        self.inner: dict[str, str] = {}  # a file inside a top-level zip of the download -> that zip
-        for archive in [n for n in self.names if "/" not in n and n.lower().endswith(".zip")]:
+        self.inner: dict[str, str] = {}  # a file inside a top-level archive of the download -> that archive
+        for archive in [n for n in self.names if "/" not in n and n.lower().endswith(INNER)]:
             try:
-                with self._open(archive) as f, zipfile.ZipFile(f) as zf:
-                    members = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")]
-            except zipfile.BadZipFile:
+                members = self._members(archive)
+            except Exception:  # not an archive after all (zipfile and py7zr raise several types): left as a file
                 continue
             self.inner |= {m: archive for m in members if m not in self.names and m not in self.inner}
         self.names = sorted({*self.names, *self.inner})
+
+    def _members(self, archive: str) -> list[str]:
+        """The files of a zip or 7z archive at the download's top (its directory only is read)."""
+        with self._open(archive) as f:
+            if archive.lower().endswith(".7z"):
+                import py7zr
+
+                with py7zr.SevenZipFile(f, mode="r") as z:
+                    names = [i.filename for i in z.list() if not i.is_directory]
+            else:
+                with zipfile.ZipFile(f) as zf:
+                    names = [n for n in zf.namelist() if not n.endswith("/")]
+        return [n for n in names if not n.startswith("__MACOSX")]
 
     @property
     def archives(self) -> set[str]:
@@ -105,13 +121,30 @@ class Source:
         """One file of the download, streamed (a zip, or a zip inside it, is read from where it lies, not copied into
         memory whole: listing an inner zip reads only its directory)."""
         with contextlib.ExitStack() as stack:
-            if name in self.inner:
+            if name in self.inner and self.inner[name].lower().endswith(".7z"):
+                yield stack.enter_context(self._from_7z(self.inner[name], name))
+            elif name in self.inner:
                 archive = stack.enter_context(self._open(self.inner[name]))
                 yield stack.enter_context(stack.enter_context(zipfile.ZipFile(archive)).open(name))
             elif self.path.is_file():
                 yield stack.enter_context(stack.enter_context(zipfile.ZipFile(self.path)).open(name))
             else:
                 yield stack.enter_context((self.path / name).open("rb"))
+
+    @contextlib.contextmanager
+    def _from_7z(self, archive: str, name: str) -> Iterator[IO[bytes]]:
+        """One file of a 7z archive, extracted into a temporary folder (7z streams are solid: no member is read
+        without decompressing what precedes it) and removed afterwards."""
+        import py7zr
+
+        from pipeline.archives import safe_member
+
+        with tempfile.TemporaryDirectory(prefix="new-7z-") as tmp:
+            target = safe_member(Path(tmp), name, Path(archive))
+            with self._open(archive) as f, py7zr.SevenZipFile(f, mode="r") as z:
+                z.extract(path=tmp, targets=[name])
+            with target.open("rb") as out:
+                yield out
 
     def read(self, name: str) -> pd.DataFrame:
         """One CSV as a DataFrame, or an error naming it."""
