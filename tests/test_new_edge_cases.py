@@ -203,6 +203,11 @@ def test_a_true_false_sample_refuses_a_probability_metric(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "holds True/False in Transported: it asks for labels. Use --metric accuracy" in err
     assert not (tmp_path / "comps" / "auc").exists()
+    # --task regression and no --metric: the refusal names the default it picked, and the flags that settle it
+    assert main(["new", "reg", "--data", str(data), "--into", str(tmp_path / "comps"), "--task", "regression"]) == 2
+    err = capsys.readouterr().err
+    assert "rmse (the default metric for regression targets) writes values" in err and "--metric rmse" not in err
+    assert "Use --task binary --metric accuracy" in err
 
 
 def test_a_binary_probability_column_names_its_class(

@@ -166,7 +166,14 @@ def test_targets_named_differently_in_the_sample_go_by_the_order_of_target(tmp_p
         ("one_target_metric", ("--metric mcc", "accuracy", "f1", "roc_auc")),
         ("labels_of_probabilities", ("--metric f1", "sample_submission.csv", "0.5", "--metric roc_auc")),
         ("probabilities_of_labels", ("--metric roc_auc", "sample_submission.csv", "EC1, EC2", "--metric accuracy")),
-        ("values_of_labels", ("--metric rmse", "sample_submission.csv", "--task binary --metric accuracy")),
+        (
+            "values_of_labels",
+            (
+                "rmse (the default metric for regression targets)",
+                "sample_submission.csv",
+                "--task binary --metric accuracy",
+            ),
+        ),
     ],
 )
 def test_refusals_name_the_columns_and_the_flag(

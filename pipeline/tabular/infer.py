@@ -411,15 +411,20 @@ def _several_default(t: Tables, task: str, flags: list[str], k: int, notes: list
     return metric
 
 
-def _check_several_sample(t: Tables, metric: str, task: str, flags: list[str]) -> None:
+def _named(metric: str, given: bool, task: str) -> str:
+    """How a refusal names the metric: as the user gave it, or as the default it is (the user gave no --metric)."""
+    return f"--metric {metric}" if given else f"{metric} (the default metric for {task} targets)"
+
+
+def _check_several_sample(t: Tables, metric: str, task: str, flags: list[str], given: bool) -> None:
     """A True/False sample asks for labels; a label metric needs a sample of labels (True/False or 0/1)."""
     value_cols = list(t.sub.columns[1:])
     submission = METRICS[metric].submission
     if flags and submission != "labels":
         flag = "--metric accuracy (or --metric f1)" if task == "binary" else "--task binary --metric accuracy (or f1)"
         raise ContractError(
-            f"--metric {metric} writes {submission}, but {t.sample} holds True/False in {_shown(flags)}: it asks "
-            f"for each target's label. Use {flag}."
+            f"{_named(metric, given, task)} writes {submission}, but {t.sample} holds True/False in {_shown(flags)}: "
+            f"it asks for each target's label. Use {flag}."
         )
     others = [c for c in value_cols if not _is_label_column(t.sub[c])]
     if submission == "labels" and others:
@@ -435,12 +440,13 @@ def _several_metric(t: Tables, metric: str | None, task: str, k: int, notes: lis
     """Several targets: the metric (given, or rmse / roc_auc / accuracy for a True/False sample), scored as its
     mean over the k target columns, checked against what the sample holds."""
     flags = [c for c in t.sub.columns[1:] if pd.api.types.is_bool_dtype(t.sub[c])]
+    given = metric is not None
     if metric is None:
         metric = _several_default(t, task, flags, k, notes)
     valid = [m for m in SEVERAL if task in METRICS[m].tasks]
     if metric not in valid:
         raise ContractError(f"--metric {metric} cannot score several {task} targets; use one of {', '.join(valid)}.")
-    _check_several_sample(t, metric, task, flags)
+    _check_several_sample(t, metric, task, flags, given)
     return metric, METRICS[metric].submission
 
 
@@ -449,6 +455,7 @@ def _metric(
 ) -> tuple[str, str]:
     """The metric (given or the task's default) and the submission format it implies, checked against the sample."""
     value_cols = list(t.sub.columns[1:])
+    given = metric is not None
     if metric is None:
         metric = _default_metric(task, t.sub[value_cols], classes)
         notes.append(f"metric: {metric} (default for {task} with this sample submission); change with --metric NAME")
@@ -457,9 +464,10 @@ def _metric(
         raise ContractError(f"--metric {metric} is for {', '.join(spec_metric.tasks)}, not {task}.")
     submission = spec_metric.submission
     if submission != "labels" and len(value_cols) == 1 and pd.api.types.is_bool_dtype(t.sub[value_cols[0]]):
+        fix = "--metric accuracy (or f1, mcc)" if task != "regression" else "--task binary --metric accuracy"
         raise ContractError(
-            f"--metric {metric} writes {submission}, but {t.sample} holds True/False in {value_cols[0]}: it asks "
-            f"for labels. Use --metric accuracy (or f1, mcc)."
+            f"{_named(metric, given, task)} writes {submission}, but {t.sample} holds True/False in {value_cols[0]}: "
+            f"it asks for labels. Use {fix}."
         )
     if submission == "probabilities" and len(value_cols) > 1 and classes is not None:
         if len(value_cols) != len(classes):
