@@ -40,6 +40,7 @@ from benchutil import save  # noqa: E402
 from tabular_holdout import HOUSE, make_split  # noqa: E402
 
 import competitions.house_prices as hp  # noqa: E402
+from pipeline.fitting import prepare  # noqa: E402
 from pipeline.runfolder import read_predictions, read_record  # noqa: E402
 from pipeline.runner import RunOptions, run  # noqa: E402
 
@@ -74,7 +75,8 @@ def one_split(zip_path: Path, seed: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         for name, model in hp.models(cfg).items():
             folds_avg[name] = read_predictions(run_dir, name)[1].reshape(-1)[order]
-            refit[name] = np.asarray(model.fit(data.X, data.y).predict(data.X_test)).reshape(-1)[order]
+            est = prepare(model, seed=0, n_jobs=2)  # seeds and threads set as the runner sets them
+            refit[name] = np.asarray(est.fit(data.X, data.y).predict(data.X_test)).reshape(-1)[order]
         refit_s = time.perf_counter() - t0
 
     def blend(preds: dict[str, np.ndarray]) -> np.ndarray:
