@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.blend import blend, fit_weights
 from pipeline.contract import Metric
@@ -91,3 +92,65 @@ def test_a_single_holdout_is_split_for_the_out_of_fold_blend() -> None:
     b = blend_results(Module, y, folds, {k: {"oof": v, "test": v[:10]} for k, v in oofs.items()})
     rows = folds == 0
     assert b["out_of_fold"] and b["score"] == rmse(y[rows], b["oof"][rows]) and b["in_sample_score"] < b["score"]
+
+
+def test_roc_auc_from_ranks_equals_scikit_learns_ties_included() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from pipeline.tabular.metrics import roc_auc
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 5000)
+    s = np.round(rng.random(5000) + 0.3 * y, 2)  # many ties
+    assert roc_auc(y, np.column_stack([1 - s, s])) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    with pytest.raises(ValueError, match="Only one class"):
+        roc_auc(np.zeros(10, dtype=int), np.column_stack([1 - s[:10], s[:10]]))
+
+
+def test_blend_weights_of_a_rank_metric_are_searched_finely() -> None:
+    """roc_auc barely moves for scipy's default gradient step: SLSQP alone stayed at equal weights and the blend fell
+    back on the greedy search's coarse sevenths. The blend must find the finer weighting, on a row sample."""
+    from pipeline.blend import _greedy, _loss, fit_rows
+    from pipeline.tabular.metrics import roc_auc
+
+    rng = np.random.default_rng(0)
+    n = 60_000
+    y = rng.integers(0, 2, n)
+    shared = rng.normal(size=n)
+    oofs = {}
+    for i, strength in enumerate((0.6, 0.75, 0.9, 1.05)):
+        p = 1 / (1 + np.exp(-(0.6 * shared + rng.normal(size=n) + strength * (2 * y - 1))))
+        oofs[f"m{i}"] = np.column_stack([1 - p, p])
+    metric = Metric("roc_auc", True)
+    w = fit_weights(oofs, y, roc_auc, metric, limit=20_000)
+    rows = fit_rows(np.ones(n, dtype=bool), 20_000)
+    coarse = _greedy(_loss(roc_auc, metric, y[rows], [o[rows] for o in oofs.values()]), len(oofs))
+    ours = roc_auc(y, sum(w[k] * oofs[k] for k in oofs))
+    assert ours > roc_auc(y, sum(c * o for c, o in zip(coarse, oofs.values(), strict=True))) + 0.0005
+    assert w["m3"] > w["m2"] > w["m1"] > w["m0"] > 0
+
+
+def test_blend_weights_are_fitted_on_at_most_fit_rows_and_scored_on_every_row() -> None:
+    from pipeline.blend import FIT_ROWS
+    from pipeline.finish import blend_results
+
+    rng = np.random.default_rng(0)
+    n = FIT_ROWS + 30_000
+    y = rng.normal(size=n)
+    results = {
+        m: {"oof": (y + rng.normal(size=n) * s)[:, None], "test": np.zeros((5, 1))} for m, s in (("a", 1), ("b", 2))
+    }
+    sizes: list[int] = []
+
+    class Module:
+        METRIC = Metric("rmse", False)
+
+        @staticmethod
+        def score(t: np.ndarray, p: np.ndarray) -> float:
+            sizes.append(len(t))
+            return float(np.sqrt(np.mean((np.ravel(t) - np.ravel(p)) ** 2)))
+
+    folds = np.arange(n) % 5
+    b = blend_results(Module, y, folds, results)
+    assert max(s for s in sizes if s < n) == FIT_ROWS and n in sizes  # fits on a sample, the blend scored on all
+    assert b["weights"]["a"] > b["weights"]["b"] > 0
