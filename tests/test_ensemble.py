@@ -154,3 +154,22 @@ def test_blend_weights_are_fitted_on_at_most_fit_rows_and_scored_on_every_row() 
     b = blend_results(Module, y, folds, results)
     assert max(s for s in sizes if s < n) == FIT_ROWS and n in sizes  # fits on a sample, the blend scored on all
     assert b["weights"]["a"] > b["weights"]["b"] > 0
+
+
+def test_the_weight_search_scores_only_probabilities() -> None:
+    """Each candidate is scored at weights summing to 1, so a probability metric never sees rows summing to 1.001
+    (scikit-learn's log_loss warned at every finite-difference step of SLSQP)."""
+    import warnings
+
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    oofs = {}
+    for m in range(3):
+        p = rng.dirichlet(np.ones(3), 600) + np.eye(3)[y] * (m + 1)
+        oofs[f"m{m}"] = p / p.sum(axis=1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = fit_weights(oofs, y, lambda t, p: log_loss(t, p, labels=[0, 1, 2]), Metric("log_loss", False))
+    assert w["m2"] > w["m0"]
