@@ -64,7 +64,7 @@ def main() -> None:
         "weights on all rows (before)": functools.partial(fit_weights, limit=len(y)),
     }
     steps = {variant: blend.SLSQP_STEPS for variant in variants} | {"weights on all rows (before)": (None,)}
-    shipped = finish.fit_weights
+    shipped = finish.fit_weights, blend.SLSQP_STEPS
     table: dict[str, dict] = {}
     print(f"{'metric':8s} | {'weights fitted on':36s} | {'median s':>8s} | {'vs all':>6s} | OOF blend score")
     for name, greater in (("roc_auc", True), ("log_loss", False)):
@@ -80,7 +80,7 @@ def main() -> None:
                     seconds[variant].append(time.perf_counter() - t0)
                     scores[variant] = b["score"]
         finally:
-            finish.fit_weights, blend.SLSQP_STEPS = shipped, steps[next(iter(variants))]
+            finish.fit_weights, blend.SLSQP_STEPS = shipped
         base = statistics.median(seconds["weights on all rows (before)"])
         table[name] = {}
         for variant in variants:
