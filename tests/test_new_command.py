@@ -198,3 +198,45 @@ def test_refusals_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture, c
 
 def test_metric_list_matches_the_registry() -> None:
     assert tuple(METRICS) == METRIC_NAMES
+
+
+def test_a_generated_competition_tunes_and_its_best_params_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "tunable.zip", "binary")
+    assert new(tmp_path, "comp_tune", z) == 0
+    comp = str(tmp_path / "comps" / "comp_tune")
+    fixed = ["--data", str(z), "--folds", "3", "--models", "lightgbm,linear", *FAST, "--quiet"]
+    assert main(["tune", comp, "--trials", "3", "--pruner", "none", *fixed]) == 0
+    study_dir = tmp_path / "runs" / "comp_tune" / "tune-comp_tune"
+    info = json.loads((study_dir / "study.json").read_text())
+    best = json.loads((study_dir / "best_params.json").read_text())
+    trials = pd.read_csv(study_dir / "trials.csv")
+    assert len(trials) == 3 and trials["value"].nunique() > 1  # the suggested knobs changed the CV
+    assert {"num_leaves", "min_child_samples", "colsample", "linear_alpha"} <= set(best)
+    assert main(["run", comp, "--params", str(study_dir / "best_params.json"), *fixed]) == 0
+    replayed = list((tmp_path / "runs" / "comp_tune").glob("*/summary.json"))
+    assert len(replayed) == 1
+    assert json.loads(replayed[0].read_text())["cv"] == info["best"]["value"]  # exactly
+
+
+def test_the_recipe_knobs_reach_each_library() -> None:
+    from pipeline import tabular
+
+    cfg = tabular.TabularRecipe(
+        num_leaves=7, min_child_samples=33, max_depth=3, min_child_weight=4.0, colsample=0.5, reg_lambda=9.0,
+        depth=5, l2_leaf_reg=11.0, linear_alpha=4.0, max_trees=5,
+    )  # fmt: skip
+    X, latent = table(120, 0)
+    y = (latent > 0.5).astype(int)
+    fitted = {m: est.fit(X, y) for m, est in tabular.model_set("binary", cfg).items()}
+    lgbm = fitted["lightgbm"].models_[0].get_params()
+    assert (lgbm["num_leaves"], lgbm["min_child_samples"], lgbm["colsample_bytree"], lgbm["reg_lambda"]) == (
+        7, 33, 0.5, 9.0
+    )  # fmt: skip
+    xgb = fitted["xgboost"].models_[0].get_params()
+    assert (xgb["max_depth"], xgb["min_child_weight"], xgb["colsample_bytree"], xgb["reg_lambda"]) == (3, 4.0, 0.5, 9.0)
+    cat = fitted["catboost"].models_[0].get_params()
+    assert (cat["depth"], cat["l2_leaf_reg"]) == (5, 11.0)
+    assert fitted["linear"].named_steps["model"].C == 0.25

@@ -5,7 +5,8 @@ Metric: accuracy (share of rows whose label is right); the submission holds labe
 Recipe: pipeline.tabular (column typing, per-family encodings fitted inside each fold, out-of-fold target
 encoding, token and frequency features for text and codes); LightGBM, XGBoost and CatBoost stopped early on each
 fold's validation rows, a regularised linear model, then the OOF blend and a level-2 stack scored out of fold.
-Grow it here: add features in `load` or a transformer in features/, tune Config, add models in `models`.
+Grow it here: add features in `load` or a transformer in features/, set Config or tune it (`search_space`, then
+`python -m pipeline tune`), add models in `models`.
 """
 
 from __future__ import annotations
@@ -34,12 +35,29 @@ FOLDS = "stratified"
 @dataclass(frozen=True)
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
-    num_leaves, max_depth, depth, linear_alpha, bag, bag_folds, stack): override any here."""
+    num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
+    linear_alpha, bag, bag_folds, stack): override any here."""
 
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
 
 
 PRESETS: dict[str, dict[str, Any]] = {**tabular.PRESETS}  # fast, best; add your own
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """Config overrides for `python -m pipeline tune competitions/titanic` (Optuna, one CV run per trial); the best
+    replay with `run --params`. The learning rate stays fixed: each GBM stops early at its own number of trees."""
+    return {
+        "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+        "max_depth": trial.suggest_int("max_depth", 2, 8),
+        "min_child_weight": trial.suggest_float("min_child_weight", 0.5, 20.0, log=True),
+        "colsample": trial.suggest_float("colsample", 0.3, 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
+        "depth": trial.suggest_int("depth", 3, 8),
+        "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
+        "linear_alpha": trial.suggest_float("linear_alpha", 1e-2, 100.0, log=True),
+    }
 
 
 def load(cfg: Config, data_dir: Path) -> Data:

@@ -22,8 +22,13 @@ class TabularRecipe:
     max_trees: int = 5000  # an upper bound: each fold stops early
     early_stopping: int = 200  # rounds without improvement on the validation rows
     num_leaves: int = 15  # LightGBM
+    min_child_samples: int = 20  # LightGBM: training rows a leaf needs
     max_depth: int = 4  # XGBoost
+    min_child_weight: float = 1.0  # XGBoost: hessian a leaf needs (rows, for a squared loss)
+    colsample: float = 0.8  # LightGBM and XGBoost: share of the columns each tree sees
+    reg_lambda: float = 1.0  # LightGBM and XGBoost: L2 penalty on leaf values
     depth: int = 6  # CatBoost
+    l2_leaf_reg: float = 3.0  # CatBoost: L2 penalty on leaf values
     linear_alpha: float = 1.0  # L2 strength of the linear model
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     bag: int = 1  # seeds averaged per model (seed bagging)
@@ -55,10 +60,14 @@ def model_set(task: str, cfg: TabularRecipe, target: str | Sequence[str] = "") -
         bag=cfg.bag,
         bag_folds=cfg.bag_folds,
     )
+    shared = {"colsample_bytree": cfg.colsample, "reg_lambda": cfg.reg_lambda}
+    lgbm = {"num_leaves": cfg.num_leaves, "min_child_samples": cfg.min_child_samples, **shared}
+    xgb = {"max_depth": cfg.max_depth, "min_child_weight": cfg.min_child_weight, **shared}
+    cat = {"depth": cfg.depth, "l2_leaf_reg": cfg.l2_leaf_reg}
     factories = {
-        "lightgbm": lambda: Boosted("lightgbm", params={"num_leaves": cfg.num_leaves}, **boosted),
-        "xgboost": lambda: Boosted("xgboost", params={"max_depth": cfg.max_depth}, **boosted),
-        "catboost": lambda: Boosted("catboost", params={"depth": cfg.depth}, **boosted),
+        "lightgbm": lambda: Boosted("lightgbm", params=lgbm, **boosted),
+        "xgboost": lambda: Boosted("xgboost", params=xgb, **boosted),
+        "catboost": lambda: Boosted("catboost", params=cat, **boosted),
         "linear": lambda: linear(task, cfg.linear_alpha, cfg.target_transform or None),
     }
     unknown = [m for m in cfg.models if m not in factories]
