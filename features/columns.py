@@ -26,9 +26,11 @@ def column_kind(s: pd.Series, max_levels: int = 30, text_words: float = 2.0) -> 
     head = text.iloc[:500]
     if head.str.match(DATE).mean() >= 0.9:
         return "date"
-    if text.nunique() <= max_levels:
+    counts = text.value_counts(sort=False)  # each distinct value is split into words once, weighted by its rows
+    if len(counts) <= max_levels:
         return "category"
-    if text.str.split().str.len().mean() >= text_words:
+    words = pd.Series(counts.index, dtype=object).str.split().str.len().to_numpy()
+    if (words * counts.to_numpy()).sum() / counts.sum() >= text_words:
         return "text"
     return "high_cardinality"
 

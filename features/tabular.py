@@ -64,17 +64,11 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self.timed_ = [c for c, k in self.kinds_.items() if k == "date" and _has_times(X[c])]
         self.feature_names_in_ = list(X.columns)
         strings = [c for c, k in self.kinds_.items() if k in ("high_cardinality", "text")]
-        self.vocab_ = {}
         min_df = max(3, int(np.ceil(self.min_token_share * len(X))))
+        self.vocab_ = {}
         for c in strings:
-            vec = CountVectorizer(
-                binary=True, min_df=min_df, max_features=self.max_tokens, token_pattern=r"(?u)\b[^\W\d_]{2,}\b"
-            )
-            try:
-                vec.fit(X[c].fillna("").astype(str))
-            except ValueError:  # no token frequent enough
-                continue
-            self.vocab_[c] = vec
+            if (vec := fit_vocabulary(X[c].fillna("").astype(str), min_df, self.max_tokens)) is not None:
+                self.vocab_[c] = vec
         high = [c for c, k in self.kinds_.items() if k == "high_cardinality"]
         self.freq_ = {c: X[c].astype(str).value_counts(normalize=True).to_dict() for c in high}
         self.parts_ = {c: found for c in high if (found := code_parts(X[c], self.max_levels))}
@@ -139,23 +133,32 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     out[f"{c}__{part}"] = getattr(d.dt, part).astype(float)
                 out[f"{c}__days"] = (d - pd.Timestamp("1970-01-01")).dt.days.astype(float)
             elif kind in ("high_cardinality", "text"):
-                text = s.fillna("").astype(str)
-                out[f"{c}__len"] = text.str.len().astype(float)
-                out[f"{c}__words"] = text.str.split().str.len().astype(float)
-                if kind == "high_cardinality":
-                    out[f"{c}__freq"] = s.astype(str).map(self.freq_[c]).astype(float).fillna(0.0)
-                    number = text.str.extract(r"(\d+)\D*$")[0]
-                    out[f"{c}__number"] = pd.to_numeric(number, errors="coerce").astype(float)
-                    out[f"{c}__first"] = text.str[:1].where(s.notna(), MISSING).astype(object)
-                    out |= _split_parts(c, s, getattr(self, "parts_", {}).get(c))  # none before parts_ existed
-                    if self.family == "catboost":
-                        out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
-                if c in self.vocab_:
-                    vec = self.vocab_[c]
-                    tokens = vec.transform(text).toarray().astype(float)
-                    for j, tok in enumerate(vec.get_feature_names_out()):
-                        out[f"{c}__has_{tok}"] = tokens[:, j]
+                distinct, rows = _distinct(s)
+                for name, values in self._string_features(c, kind, distinct).items():
+                    out[name] = pd.Series(np.asarray(values)[rows], index=X.index)
         return pd.DataFrame(out, index=X.index)
+
+    def _string_features(self, c: str, kind: str, s: pd.Series) -> dict[str, Any]:
+        """The features of a code or text column's values s. `_base` computes them once per distinct value and
+        spreads them to the rows: a code repeats (3000 values over a million rows), and string work is slow."""
+        out: dict[str, Any] = {}
+        text = s.fillna("").astype(str)
+        out[f"{c}__len"] = text.str.len().astype(float)
+        out[f"{c}__words"] = text.str.split().str.len().astype(float)
+        if kind == "high_cardinality":
+            out[f"{c}__freq"] = s.astype(str).map(self.freq_[c]).astype(float).fillna(0.0)
+            number = text.str.extract(r"(\d+)\D*$")[0]
+            out[f"{c}__number"] = pd.to_numeric(number, errors="coerce").astype(float)
+            out[f"{c}__first"] = text.str[:1].where(s.notna(), MISSING).astype(object)
+            out |= _split_parts(c, s, getattr(self, "parts_", {}).get(c))  # none before parts_ existed
+            if self.family == "catboost":
+                out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
+        if c in self.vocab_:
+            vec = self.vocab_[c]
+            tokens = vec.transform(text).toarray().astype(float)
+            for j, tok in enumerate(vec.get_feature_names_out()):
+                out[f"{c}__has_{tok}"] = tokens[:, j]
+        return out
 
     def _te_names(self) -> list[str]:
         if not self.te_cols_:
@@ -198,30 +201,73 @@ SEPARATORS = ("/", "_", "-", "|", ":", " ")
 def code_parts(s: pd.Series, max_levels: int, share: float = 0.9) -> tuple[str, list[str]] | None:
     """How a code column splits into parts, or None: the first separator that splits at least `share` of the
     non-missing values into the same number (2 to 4) of non-empty parts, and each part's kind: "number" when
-    `share` of its values parse as numbers, "category" when it has at most `max_levels` values, else "skip"."""
-    text = s.dropna().astype(str)
-    if text.empty:
+    `share` of its values parse as numbers, "category" when it has at most `max_levels` values, else "skip".
+    Shares count rows; each distinct value is split once and weighted by its count."""
+    counts = s.dropna().astype(str).value_counts(sort=False)
+    if counts.empty:
         return None
+    text, weight = pd.Series(counts.index, dtype=object), counts.to_numpy()
     for sep in SEPARATORS:
         pieces = text.str.split(sep, regex=False)
-        counts = pieces.str.len()
-        k = int(counts.mode().iloc[0])
-        same = counts == k
-        if not 2 <= k <= 4 or same.mean() < share:
+        n_parts = pieces.str.len().to_numpy()
+        rows_per_k = pd.Series(weight).groupby(n_parts).sum()
+        k = int(rows_per_k[rows_per_k == rows_per_k.max()].index.min())  # the most common count, the smallest if tied
+        same = n_parts == k
+        if not 2 <= k <= 4 or weight[same].sum() / weight.sum() < share:
             continue
         table = pd.DataFrame(pieces[same].tolist())
         if (table == "").any().any():
             continue
+        w = weight[same]
         kinds = []
         for j in range(k):
             numbers = pd.to_numeric(table[j], errors="coerce")
-            if numbers.notna().mean() >= share:
+            if w[numbers.notna().to_numpy()].sum() / w.sum() >= share:
                 kinds.append("number")
             else:
                 kinds.append("category" if table[j].nunique() <= max_levels else "skip")
         if any(kind != "skip" for kind in kinds):
             return sep, kinds
     return None
+
+
+TOKENS = r"(?u)\b[^\W\d_]{2,}\b"  # words of two letters or more
+
+
+def fit_vocabulary(text: pd.Series, min_df: int, max_tokens: int) -> CountVectorizer | None:
+    """A binary CountVectorizer holding the tokens that CountVectorizer(binary=True, min_df=min_df,
+    max_features=max_tokens) keeps when fitted on the rows of text, or None when it keeps none. Each distinct value
+    is tokenised once; a token's document frequency is the sum of the counts of the values holding it, and ties at
+    the max_tokens cut are broken as scikit-learn breaks them (the same argsort over the same sorted vocabulary)."""
+    if len(text) < min_df:
+        return None
+    counts = text.value_counts(sort=False)
+    full = CountVectorizer(binary=True, token_pattern=TOKENS)
+    try:
+        present = full.fit_transform(counts.index.astype(str))
+    except ValueError:  # no token at all
+        return None
+    dfs = np.asarray(present.T @ counts.to_numpy(dtype=np.int64)).ravel()
+    mask = dfs >= min_df
+    if mask.sum() > max_tokens:
+        order = (-dfs[mask]).argsort()[:max_tokens]
+        mask = np.zeros(len(dfs), dtype=bool)
+        mask[np.flatnonzero(dfs >= min_df)[order]] = True
+    if not mask.any():
+        return None
+    names = full.get_feature_names_out()
+    return CountVectorizer(binary=True, token_pattern=TOKENS, vocabulary=list(names[mask])).fit(names[mask])
+
+
+def _distinct(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """The distinct values of s (with its missing value last, when it has one) and each row's position among them."""
+    rows, uniques = pd.factorize(s)
+    distinct = pd.Series(uniques, dtype=s.dtype)
+    missing = rows < 0
+    if missing.any():
+        distinct = pd.concat([distinct, s[missing].iloc[:1]], ignore_index=True)
+        rows = np.where(missing, len(distinct) - 1, rows)
+    return distinct, rows
 
 
 def _split_parts(column: str, s: pd.Series, parts: tuple[str, list[str]] | None) -> dict[str, pd.Series]:

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
+from sklearn.feature_extraction.text import CountVectorizer
 
-from features.columns import infer_kinds
-from features.tabular import TabularEncoder, code_parts
+from features.columns import column_kind, infer_kinds
+from features.tabular import TOKENS, TabularEncoder, code_parts, fit_vocabulary
 from pipeline.contract import Data
 from pipeline.submission import SubmissionError
 from pipeline.tabular import Boosted, linear, validate, write_submission
@@ -105,6 +106,62 @@ def test_the_parts_of_a_code_column() -> None:
     tr, va = np.arange(400), np.arange(400, n)
     est = Boosted("lightgbm", "binary", n_estimators=100, learning_rate=0.1).fit(df.iloc[tr], y[tr])
     assert skm.accuracy_score(y[va], est.predict_proba(df.iloc[va])[:, 1] > 0.5) > 0.85  # chance: 0.5
+
+
+def repeated_codes(n: int, seed: int) -> pd.DataFrame:
+    """Codes and text that repeat with very different counts (as a code column does over many rows), some missing."""
+    rng = np.random.default_rng(seed)
+    words = np.array(["alpha", "beta", "gamma", "delta", "x", "omega", "mu"])
+    common = [f"{rng.choice(words)}/{rng.integers(0, 9)}-{rng.choice(words)}" for _ in range(40)]
+    rare = [f"{' '.join(rng.choice(words, 3))} {i}" for i in range(400)]
+    values = np.concatenate([rng.choice(common, n - 200, p=rng.dirichlet(np.ones(40) * 0.3)), rng.choice(rare, 200)])
+    codes = pd.Series(rng.permutation(values), dtype="str")
+    codes[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame({"code": codes, "x": rng.normal(size=n)})
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "catboost", "linear"])
+def test_string_features_per_distinct_value_equal_those_of_the_rows(family: str) -> None:
+    # _base computes a code's features once per distinct value and spreads them to the rows
+    df = repeated_codes(3000, 0)
+    y = (df["x"] > 0).astype(int).to_numpy()
+    enc = TabularEncoder("lightgbm" if family == "linear" else family, "binary").fit(df, y)
+    assert enc.kinds_["code"] == "high_cardinality" and enc.vocab_["code"] is not None
+    rows = enc._string_features("code", "high_cardinality", df["code"])  # the same computation, row by row
+    spread = enc._base(df)
+    assert set(rows) <= set(spread.columns) and len(rows) > 6
+    for name, values in rows.items():
+        pd.testing.assert_series_equal(spread[name], pd.Series(values, name=name), check_dtype=False)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("min_df", "max_tokens"), [(3, 30), (50, 3), (400, 30), (10**6, 30)])
+def test_the_vocabulary_is_scikit_learns_on_the_rows(seed: int, min_df: int, max_tokens: int) -> None:
+    # counted per distinct value, weighted by rows; ties at the max_tokens cut broken as scikit-learn breaks them
+    text = repeated_codes(3000, seed)["code"].fillna("")
+    ours = fit_vocabulary(text, min_df, max_tokens)
+    theirs = CountVectorizer(binary=True, min_df=min_df, max_features=max_tokens, token_pattern=TOKENS)
+    try:
+        expected = list(theirs.fit(text).get_feature_names_out())
+    except ValueError:  # scikit-learn keeps no token
+        expected = None
+    assert (None if ours is None else list(ours.get_feature_names_out())) == expected
+    if ours is not None:
+        assert (ours.transform(text) != theirs.transform(text)).nnz == 0
+
+
+def test_shares_count_rows_not_distinct_values() -> None:
+    # 20 distinct "A/k" codes once each and one plain code 100 times: 20 of 120 rows split, not 20 of 21 values
+    codes = pd.Series([f"A/{k}" for k in range(20)] + ["plain"] * 100)
+    assert code_parts(codes, 30) is None
+    assert code_parts(pd.Series([f"A/{k}" for k in range(20)] * 10 + ["plain"] * 5), 30) == (
+        "/",
+        ["category", "number"],
+    )
+    # 40 distinct three-word names once each and one code 200 times: 1.33 words per row, not 2.95 per value
+    names = [f"Ann Lee {k}" for k in range(40)]
+    assert column_kind(pd.Series(names + ["code"] * 200)) == "high_cardinality"
+    assert column_kind(pd.Series(names * 5 + ["code"] * 2)) == "text"
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
