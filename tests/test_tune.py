@@ -161,6 +161,25 @@ def test_best_params_replay_with_run_reproduces_the_best_score(cwd: Path) -> Non
     assert json.loads(runs[0].read_text())["cv"] == info["best"]["value"]  # exactly
 
 
+def test_the_first_trial_is_the_starting_settings_so_tuning_never_reads_worse(cwd: Path) -> None:
+    comp = toy_with_space(cwd)
+    assert tune(comp, "--trials", "3", "--models", "ridge", "--study", "s") == 0
+    trials = load(f"sqlite:///{cwd / 'runs' / Path(comp).name / 'optuna.db'}", "s").get_trials()
+    assert trials[0].params == {"alpha": 1.0} and trials[0].user_attrs["start"]  # the Config's value, not sampled
+    assert {t.params["alpha"] for t in trials[1:]}.isdisjoint({1.0})
+    assert main(["run", comp, "--sample", "--models", "ridge", "--quiet"]) == 0
+    plain = [p for p in (cwd / "runs" / Path(comp).name).glob("*-sample/summary.json")]
+    assert json.loads(plain[0].read_text())["cv"] == trials[0].value  # exactly: the untuned run's CV
+    # a study that already has trials is resumed as it is: no second starting trial
+    assert tune(comp, "--trials", "4", "--models", "ridge", "--study", "s") == 0
+    resumed = load(f"sqlite:///{cwd / 'runs' / Path(comp).name / 'optuna.db'}", "s").get_trials()
+    assert len(resumed) == 4 and sum(bool(t.user_attrs.get("start")) for t in resumed) == 1
+    # a starting value outside the space (the preset's alpha 100; the space stops at 10) is sampled instead
+    assert tune(comp, "--trials", "1", "--models", "ridge", "--preset", "strong", "--study", "p") == 0
+    first = load(f"sqlite:///{cwd / 'runs' / Path(comp).name / 'optuna.db'}", "p").get_trials()[0]
+    assert 0.01 <= first.params["alpha"] <= 10.0 and "start" not in first.user_attrs
+
+
 def test_house_prices_search_space_with_fixed_trial() -> None:
     module = load_competition("competitions/house_prices")
     values = {

@@ -121,7 +121,7 @@ def main(args: argparse.Namespace) -> int:
 
     from pipeline.tuning.results import print_table, write_results
     from pipeline.tuning.storage import open_storage, redact
-    from pipeline.tuning.study import claimed, create_or_check, fail_dead_trials
+    from pipeline.tuning.study import claimed, create_or_check, enqueue_start, fail_dead_trials
     from pipeline.tuning.workers import run_workers
 
     if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
@@ -133,6 +133,7 @@ def main(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = create_or_check(spec)
     fail_dead_trials(study)  # left RUNNING by a tune on this machine that was killed
+    start = enqueue_start(study, module, spec)
     if not spec.quiet:
         target = f"{spec.trials} trials" if spec.trials else "no trial limit"
         print(
@@ -140,6 +141,9 @@ def main(args: argparse.Namespace) -> int:
             f", {spec.workers} worker(s), {spec.sampler} sampler, {spec.pruner} pruner)\nstudy folder {spec.study_dir}",
             flush=True,
         )
+        if start:
+            shown = ", ".join(f"{k}={v}" for k, v in start.items())
+            print(f"trial 0 starts from the current settings: {shown}", flush=True)
     code = 0
     try:
         codes = run_workers(spec)

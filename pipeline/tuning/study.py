@@ -100,6 +100,35 @@ def create_or_check(spec: TuneSpec) -> Any:
     return study
 
 
+def enqueue_start(study: Any, module: Any, spec: TuneSpec) -> dict[str, Any]:
+    """Queue the settings the study starts from (Config defaults, --preset, --params, --set) as its first trial, so
+    its best is never worse on CV than not tuning. Only on a study with no trials; each search-space parameter named
+    after a Config field whose starting value lies in the space is queued, the others are sampled. Returns them."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from pipeline.config import apply_overrides
+
+    if study.get_trials(deepcopy=False):
+        return {}
+    probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.seed)).ask()
+    module.search_space(probe)  # which parameters the space asks for, and their ranges
+    cfg = apply_overrides(module.Config, {**spec.base, **spec.fixed})
+    start = {}
+    for name, dist in probe.distributions.items():
+        value = getattr(cfg, name, None)
+        if isinstance(dist, CategoricalDistribution):
+            inside = value in dist.choices
+        else:
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            inside = number and dist.low <= value <= dist.high
+        if inside:
+            start[name] = value
+    if start:
+        study.enqueue_trial(start, user_attrs={"start": True})
+    return start
+
+
 def _jsonish(v: Any) -> Any:
     """What a value looks like after a JSON round trip through the storage."""
     import json
