@@ -7,7 +7,7 @@ sets --time-limit. The download is generated (seeded): 12 numeric columns, two c
 3000-level code column, a binary target from a non-linear logit, scored by roc_auc. The script times `new` + `run
 --time-limit` with no hand-written code, reads how long the run took after its last fold (blend, stack,
 submission), and fits scikit-learn's HistGradientBoostingClassifier (default settings) on the run's own folds.
-Results: benchmarks/figures/tabular_scale.json.
+Results: benchmarks/figures/tabular_scale.json (tabular_scale_<rows>.json for other --rows).
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ def main() -> None:
         print(f"    {m:10s} {r['mean']:.5f}  {r['seconds']:.1f} s")
     print(f"scikit-learn HistGB on the same folds: {base:.5f} ({base_s:.1f} s)")
     command = "python benchmarks/tabular_scale.py " + " ".join(sys.argv[1:])
-    save("tabular_scale", command.strip(), result)
+    name = "tabular_scale" if args.rows == 200_000 else f"tabular_scale_{args.rows}"
+    save(name, command.strip(), result)
 
 
 if __name__ == "__main__":
