@@ -11,6 +11,8 @@
     date              year, month, day, weekday and days since 1970; the hour too where the column has times
     constant          dropped
 
+`sources_` maps each output column to the input column it comes from (for importances per input column).
+
 Target encoding is cross-fitted on the training rows (scikit-learn's TargetEncoder in fit_transform), so a row's
 encoding never saw its own target; rows predicted later use the encoding fitted on all training rows. Output
 column names keep letters, digits and _ only (safe_names: "Blood Pressure [mmHg]" -> Blood_Pressure_mmHg_), as
@@ -95,6 +97,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             lin = self._linear_numeric(base, te_train)
             self.mean_, self.std_ = lin.mean(axis=0), lin.std(axis=0) + 1e-9
         self.names_ = safe_names([*base.columns, *self._te_names()])
+        self.sources_ = {self.names_[n]: source_column(n, self.feature_names_in_) for n in self.names_}
         return self._finish(base, te_train)
 
     # ---- transforming
@@ -286,6 +289,16 @@ def _split_parts(column: str, s: pd.Series, parts: tuple[str, list[str]] | None)
         elif kind == "category":
             out[f"{column}__part{j}"] = part.where(ok, MISSING).astype(object)
     return out
+
+
+def source_column(name: str, columns: list[str]) -> str:
+    """The input column an encoded feature comes from: itself, `te__<col>...` (target encoding) or `<col>__...`
+    (the longest input name that prefixes it), else the name itself."""
+    raw = name.removeprefix("te__")
+    if raw in columns:
+        return raw
+    matches = [c for c in columns if raw.startswith(f"{c}__") or (raw != name and raw.startswith(f"{c}_"))]
+    return max(matches, key=len) if matches else name
 
 
 def _has_times(s: pd.Series) -> bool:

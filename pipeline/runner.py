@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic, distributed, runfolder
+from pipeline import atomic, distributed, importance, runfolder
 from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
@@ -213,6 +213,9 @@ def _fit_and_finish(state: RunState) -> Path:
     if not main:
         distributed.barrier()  # rank 0 blends and writes the submission
         return state.run_dir
+    if (tbl := importance.table(state.results)) is not None:
+        importance.write(state.run_dir, tbl)
+        state.log(importance.top_line(tbl))
     out = finish_run(state)
     distributed.barrier()
     return out
@@ -438,6 +441,7 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
 def _model_result(state: RunState, model: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     """A model's results from its folds; its OOF and test predictions saved (rank 0)."""
     r = _collect(parts, len(state.data.y), merge_fold_tests(state.module, state.cfg, [p["test"] for p in parts]))
+    r["importance"] = importance.fold_mean(parts)  # None unless every fold's model has feature_importances_
     if getattr(state.module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
         r["fold_tests"] = [p["test"] for p in parts]
     if distributed.is_main():
@@ -498,6 +502,8 @@ def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
     seconds = fit_s + time.perf_counter() - t0
     score = float(state.module.score(y_va, oof))
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
+    if (found := importance.of_estimator(est)) is not None:
+        part["features"], part["importance"] = found
     if distributed.is_main():
         save_fold_model(state.run_dir, job.model, f, est, job.key)  # what `predict` needs (pipeline/modelstore.py)
         runfolder.write_part(job.part_path, part)

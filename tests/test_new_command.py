@@ -119,6 +119,13 @@ def test_new_then_run_writes_a_valid_submission(
         assert pd.to_numeric(sub["target"]).between(0, 200).all()
     else:
         assert set(sub["target"]) <= values and sub["target"].nunique() > 1
+    # importance.csv: every feature column, each model's shares summing to 1, the column that drives the target first
+    imp = pd.read_csv(Path(s["run_dir"]) / "importance.csv", index_col="feature")
+    assert set(imp.index) == {"num", "noise", "color", "name", "code", "day"} and imp.index[0] == "num"
+    assert np.allclose(imp[["lightgbm", "mean"]].sum(), 1.0)
+    assert (
+        "feature importance (share, mean over folds and models): num " in (Path(s["run_dir"]) / "log.txt").read_text()
+    )
     # the generated recipe learns: better than predicting the majority class / the mean
     y = pd.read_csv(tmp_path / "data" / f"{task}-comp" / "train.csv")["target"]
     if task == "regression":

@@ -14,7 +14,7 @@ from sklearn import metrics as skm
 from sklearn.feature_extraction.text import CountVectorizer
 
 from features.columns import column_kind, infer_kinds
-from features.tabular import TOKENS, TabularEncoder, code_parts, fit_vocabulary
+from features.tabular import TOKENS, TabularEncoder, code_parts, fit_vocabulary, source_column
 from pipeline.contract import Data
 from pipeline.submission import SubmissionError
 from pipeline.tabular import Boosted, linear, validate, write_submission
@@ -162,6 +162,26 @@ def test_shares_count_rows_not_distinct_values() -> None:
     names = [f"Ann Lee {k}" for k in range(40)]
     assert column_kind(pd.Series(names + ["code"] * 200)) == "high_cardinality"
     assert column_kind(pd.Series(names * 5 + ["code"] * 2)) == "text"
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_importances_per_input_column(library: str) -> None:
+    df, y = frame(400)
+    est = Boosted(library, "binary", n_estimators=100, learning_rate=0.1, bag=2).fit(df, y)
+    imp = pd.Series(est.feature_importances_, index=est.feature_names_in_)
+    assert list(imp.index) == list(df.columns) and imp.sum() == pytest.approx(1.0)
+    assert imp.idxmax() == "x" and imp["const"] == 0.0  # y follows x; the constant column is dropped
+    encoded = est.encoded_importances_  # ticket__number, te__ticket (CatBoost: ticket itself) add up to ticket's share
+    ticket = [n for n in encoded.index if n == "ticket" or n.startswith(("ticket__", "te__ticket"))]
+    assert len(ticket) >= 2 and encoded[ticket].sum() == pytest.approx(imp["ticket"])
+
+
+def test_source_column_of_encoded_names() -> None:
+    columns = ["Cabin", "Cabin_no", "Blood_Pressure_mmHg_", "age"]
+    assert source_column("Cabin__part2", columns) == "Cabin"
+    assert source_column("Cabin_no__len", columns) == "Cabin_no"  # the longest input name that prefixes it
+    assert source_column("te__Cabin", columns) == "Cabin" and source_column("te__Cabin_2", columns) == "Cabin"
+    assert source_column("age", columns) == "age" and source_column("other", columns) == "other"
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])

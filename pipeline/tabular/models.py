@@ -217,6 +217,27 @@ class Boosted(BaseEstimator):
             outs.append(np.asarray(p, dtype=float))
         return np.mean(outs, axis=0)
 
+    # ---- importances
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        """The raw input columns the model was fitted on."""
+        return np.asarray(self.encoder_.feature_names_in_, dtype=object)
+
+    @property
+    def encoded_importances_(self) -> pd.Series:
+        """Each encoded feature's share of the model's importance (gain; CatBoost: prediction values change), up to
+        its best iteration, averaged over the bagged models; the shares sum to 1."""
+        fitted = zip(self.models_, self.best_iterations_, strict=True)
+        shares = [_importance(self.library, model, best) for model, best in fitted]
+        return pd.concat(shares, axis=1).fillna(0.0).mean(axis=1)
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importance per input column (feature_names_in_): the shares of the features encoded from it, summed."""
+        enc = self.encoded_importances_
+        by_column = enc.groupby(enc.index.map(lambda n: self.encoder_.sources_.get(n, n))).sum()
+        return by_column.reindex(self.encoder_.feature_names_in_, fill_value=0.0).to_numpy(dtype=float)
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Values (regression) or class labels."""
         if self.task == "regression":
@@ -226,6 +247,21 @@ class Boosted(BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, columns in the order of classes_."""
         return self._raw(X)
+
+
+def _importance(library: str, model: Any, best: int) -> pd.Series:
+    """One fitted booster's importance per encoded feature up to its best iteration, as shares summing to 1."""
+    if library == "lightgbm":
+        booster = model.booster_
+        raw = pd.Series(booster.feature_importance("gain", iteration=best), index=booster.feature_name())
+    elif library == "xgboost":
+        names = model.get_booster().feature_names
+        raw = pd.Series(model.get_booster()[:best].get_score(importance_type="total_gain")).reindex(names)
+    else:
+        raw = pd.Series(model.get_feature_importance(), index=model.feature_names_)
+    raw = raw.fillna(0.0).astype(float)
+    total = raw.sum()
+    return raw / total if total > 0 else raw
 
 
 class LogTarget(BaseEstimator):
