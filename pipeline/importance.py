@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import atomic
+from pipeline import runfolder
 
 TOP = 8  # columns named in the run's log line
 
@@ -52,10 +52,8 @@ def fold_mean(parts: list[dict[str, Any]]) -> pd.Series | None:
 
 
 def write(run_dir: Path, tbl: pd.DataFrame) -> Path:
-    """importance.csv in the run folder (atomically)."""
-    path = Path(run_dir) / "importance.csv"
-    atomic.write_text(path, tbl.round(6).to_csv())
-    return path
+    """The table as the run folder's importance.csv."""
+    return runfolder.write_importance(run_dir, tbl.round(6).to_csv())
 
 
 def top_line(tbl: pd.DataFrame, k: int = TOP) -> str:

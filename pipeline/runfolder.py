@@ -9,6 +9,7 @@ Layout (every file written atomically):
     folds.npy          fold index of every training row
     scores.json        per model: per-fold score and seconds, mean, std; blend and equal-weight mean
     blend.json         blend weights fitted on OOF predictions
+    importance.csv     each input column's share of each model's importance, mean over folds (pipeline/importance.py)
     stack.json, calibration.json   the level-2 stack and the calibration, when the Config / competition asks
     oof/<model>.npy    out-of-fold predictions (rows x outputs); test/<model>.npy fold-averaged test predictions
                        (also _blend, _stack, _calibrated: the run-level stages)
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.atomic import read_json, write_json, write_npy, write_with
+from pipeline.atomic import read_json, write_json, write_npy, write_text, write_with
 from pipeline.config import apply_overrides, field_types
 from pipeline.runlog import RunLog
 
@@ -96,6 +97,13 @@ def saved_config(module: Any, run_dir: Path, source: str = "saved config") -> An
 
     science = split_saved_config(read_record(run_dir, "config")["config"], field_types(module.Config))[0]
     return apply_overrides(module.Config, science, source=source)
+
+
+def write_importance(run_dir: Path, csv: str) -> Path:
+    """importance.csv: the run's feature importance table (pipeline.importance.table as CSV)."""
+    path = Path(run_dir) / "importance.csv"
+    write_text(path, csv)
+    return path
 
 
 def write_folds(run_dir: Path, folds: np.ndarray) -> None:
