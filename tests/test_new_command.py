@@ -228,6 +228,26 @@ def test_a_generated_competition_tunes_and_its_best_params_replay(
     assert json.loads(replayed[0].read_text())["cv"] == info["best"]["value"]  # exactly
 
 
+@pytest.mark.parametrize(
+    ("metric", "offset", "transform", "objective"),
+    [("mae", 0, "log1p", "l1"), ("mae", -200, "", "l1"), ("rmsle", 0, "log1p", ""), ("rmse", 0, "", "")],
+)
+def test_the_fit_follows_the_metric(
+    tmp_path: Path, metric: str, offset: float, transform: str, objective: str, capsys: pytest.CaptureFixture
+) -> None:
+    # mae scores medians: absolute error, on log(1 + y) only when no target is negative; rmsle: log(1 + y)
+    z = tmp_path / "reg.zip"
+    train, latent = table(N_TRAIN, 0)
+    test, _ = table(N_TEST, 1, start=10_000)
+    train["target"] = 100 + 10 * latent + offset  # offset -200: targets below 0
+    zip_of(z, train, test, pd.DataFrame({"key": test["key"], "target": 1.0}).to_csv(index=False))
+    name = f"comp_fit_{metric}_{-offset}"
+    assert new(tmp_path, name, z, "--metric", metric) == 0
+    module = load_competition(str(tmp_path / "comps" / name))
+    assert (module.Config.target_transform, module.Config.objective) == (transform, objective)
+    assert ("fit: the boosters train on absolute error" in capsys.readouterr().out) == (metric == "mae")
+
+
 def test_the_recipe_knobs_reach_each_library() -> None:
     from pipeline import tabular
 

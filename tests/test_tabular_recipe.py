@@ -176,6 +176,28 @@ def test_importances_per_input_column(library: str) -> None:
     assert len(ticket) >= 2 and encoded[ticket].sum() == pytest.approx(imp["ticket"])
 
 
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_an_absolute_error_objective_fits_the_median(library: str) -> None:
+    # a fifth of the rows get +30: squared error chases their mean, absolute error keeps the median (what MAE scores)
+    rng = np.random.default_rng(0)
+    n = 1000
+    X = pd.DataFrame({"x": rng.uniform(-2, 2, n), "noise": rng.normal(size=n)})
+    y = 10 * X["x"].to_numpy() + rng.normal(0, 1, n) + 30 * (rng.random(n) < 0.2)
+    tr, te = np.arange(700), np.arange(700, n)
+    fits = {
+        objective: Boosted(library, "regression", n_estimators=300, learning_rate=0.1, objective=objective)
+        for objective in (None, "l1")
+    }
+    mae = {k: METRICS["mae"].fn(y[te], est.fit(X.iloc[tr], y[tr]).predict(X.iloc[te])) for k, est in fits.items()}
+    assert mae["l1"] < 0.9 * mae[None]
+    params = fits["l1"].models_[0].get_params()
+    assert {"lightgbm": "l1", "xgboost": "reg:absoluteerror"}.get(library, "MAE") == (
+        params.get("objective") if library != "catboost" else params["loss_function"]
+    )
+    with pytest.raises(ValueError, match="objective must be one of"):
+        Boosted(library, "binary", objective="l1").fit(X.iloc[tr], (y[tr] > 0).astype(int))
+
+
 def test_source_column_of_encoded_names() -> None:
     columns = ["Cabin", "Cabin_no", "Blood_Pressure_mmHg_", "age"]
     assert source_column("Cabin__part2", columns) == "Cabin"

@@ -31,6 +31,15 @@ from sklearn.pipeline import Pipeline
 from features.tabular import TabularEncoder
 
 LIBRARIES = ("lightgbm", "xgboost", "catboost")
+# each library's own parameter for a regression objective: absolute error, for competitions scored by MAE (the
+# libraries' early stopping then watches absolute error too: their default validation metric follows the objective)
+OBJECTIVES = {
+    "l1": {
+        "lightgbm": {"objective": "l1"},
+        "xgboost": {"objective": "reg:absoluteerror"},
+        "catboost": {"loss_function": "MAE"},
+    }
+}
 
 
 def _target(y: np.ndarray, transform: str | None) -> np.ndarray:
@@ -53,6 +62,7 @@ class Boosted(BaseEstimator):
     early_stopping: int = 100
     params: dict[str, Any] | None = None
     target_transform: str | None = None
+    objective: str | None = None  # regression: "l1" (absolute error); None: squared error, or log loss for classes
     valid_fraction: float = 0.0
     bag: int = 1
     bag_folds: int = 0
@@ -64,6 +74,11 @@ class Boosted(BaseEstimator):
         """Encode the training rows, then fit each planned model stopped early on its validation rows."""
         if self.library not in LIBRARIES:
             raise ValueError(f"Boosted: library must be one of {LIBRARIES}, got {self.library!r}.")
+        if self.objective is not None and (self.objective not in OBJECTIVES or self.task != "regression"):
+            raise ValueError(
+                f"Boosted: objective must be one of {tuple(OBJECTIVES)} for regression (or None), got "
+                f"{self.objective!r} for {self.task}."
+            )
         X = pd.DataFrame(X).reset_index(drop=True)
         y = np.asarray(y)
         deadline = getattr(context, "deadline", None)
@@ -120,6 +135,10 @@ class Boosted(BaseEstimator):
         for r in range(n_bag):
             yield E, y, E_va, y_va, self.random_state + r
 
+    def _objective(self) -> dict[str, Any]:
+        """This library's parameters for `objective` (none for the default)."""
+        return OBJECTIVES[self.objective][self.library] if self.objective else {}
+
     def _n_classes(self) -> int:
         return len(self.classes_) if self.task != "regression" else 0
 
@@ -128,7 +147,11 @@ class Boosted(BaseEstimator):
 
         params = {"num_leaves": 31, "min_child_samples": 20, "subsample": 0.8, "subsample_freq": 1}
         params |= {"colsample_bytree": 0.8, "reg_lambda": 1.0, "verbose": -1, "deterministic": True}
-        params |= {"force_row_wise": True, "min_data_per_group": 5, "cat_smooth": 10} | (self.params or {})
+        params |= (
+            {"force_row_wise": True, "min_data_per_group": 5, "cat_smooth": 10}
+            | self._objective()
+            | (self.params or {})
+        )
         cls = lgb.LGBMRegressor if self.task == "regression" else lgb.LGBMClassifier
         model = cls(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, random_state=seed, n_jobs=self.threads_
@@ -151,7 +174,7 @@ class Boosted(BaseEstimator):
                 return deadline is not None and time.monotonic() > deadline
 
         params = {"max_depth": 6, "subsample": 0.8, "colsample_bytree": 0.8, "min_child_weight": 1.0}
-        params |= {"tree_method": "hist", "max_cat_to_onehot": 8} | (self.params or {})
+        params |= {"tree_method": "hist", "max_cat_to_onehot": 8} | self._objective() | (self.params or {})
         cls = xgb.XGBRegressor if self.task == "regression" else xgb.XGBClassifier
         model = cls(
             n_estimators=self.n_estimators,
@@ -177,7 +200,7 @@ class Boosted(BaseEstimator):
 
         # CTR combinations of categorical pairs cost CatBoost 20x the time on House Prices' 43 categoricals
         params = {"depth": 6, "l2_leaf_reg": 3.0, "max_ctr_complexity": 1, "boosting_type": "Plain"}
-        params |= {"one_hot_max_size": 10} | (self.params or {})
+        params |= {"one_hot_max_size": 10} | self._objective() | (self.params or {})
         if self.task == "multiclass":
             params.setdefault("loss_function", "MultiClass")
         cls = cb.CatBoostRegressor if self.task == "regression" else cb.CatBoostClassifier

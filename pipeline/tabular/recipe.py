@@ -31,6 +31,7 @@ class TabularRecipe:
     l2_leaf_reg: float = 3.0  # CatBoost: L2 penalty on leaf values
     linear_alpha: float = 1.0  # L2 strength of the linear model
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
+    objective: str = ""  # regression: "l1" trains the boosters on absolute error (for mae), "" on squared error
     bag: int = 1  # seeds averaged per model (seed bagging)
     # k > 1: k models per fold, each on k-1 inner folds of the training rows and stopped early on the one left out,
     # so early stopping never sees the rows the fold is scored on. 0 stops on the fold's validation rows: on 10
@@ -57,6 +58,7 @@ def model_set(task: str, cfg: TabularRecipe, target: str | Sequence[str] = "") -
         n_estimators=cfg.max_trees,
         early_stopping=cfg.early_stopping,
         target_transform=cfg.target_transform or None,
+        objective=cfg.objective or None,
         bag=cfg.bag,
         bag_folds=cfg.bag_folds,
     )

@@ -59,9 +59,10 @@ FOLDS = {folds_py}
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, bag, bag_folds, stack): override any here."""
+    linear_alpha, objective, bag, bag_folds, stack): override any here."""
 
     target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y
+    objective: str = {objective_py}  # regression: "l1" trains the boosters on absolute error, "" on squared error
 
 
 PRESETS: dict[str, dict[str, Any]] = {{**tabular.PRESETS}}  # fast, best; add your own
@@ -135,5 +136,6 @@ def render(spec: Spec) -> str:
         greater=m.greater_is_better,
         metric_names=", ".join(METRICS),
         folds_py=_py(spec.folds),
-        target_transform_py=_py("log1p" if spec.metric == "rmsle" else ""),
+        target_transform_py=_py(spec.target_transform),
+        objective_py=_py(spec.objective),
     )
