@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic, stacking
+from pipeline import atomic, stacking, threshold
 from pipeline.blend import blend, fit_weights, nested_blend
 from pipeline.contract import Data, competition_name
 from pipeline.folds import scored_rows
@@ -251,6 +251,7 @@ def finish_run(run: FittedRun) -> Path:
     b = blend_results(module, y, run.folds, run.results, run.cfg)
     _write_blend(b, run.results, run_dir)
     b = stacking.apply(module, run.cfg, run.data, y, run.folds, run.results, b, run_dir, run.log)  # Config.stack
+    b = threshold.apply(module, run.cfg, run.data, y, run.folds, b, run_dir, run.log)  # Config.threshold
     oof, test, cv, calibration = calibrate_blend(module, y, run.folds, b, run_dir, run.log, run.results)
     final = write_validated_submission(module, run.data, test, run_dir)
     published = publish(final, competition_name(module), run_dir.name, run.opts)
@@ -313,6 +314,7 @@ def _summary(
         },
         "calibration": calibration,
         "stack": b.get("stack"),
+        "threshold": b.get("threshold"),
         "submission": str(final),
         "published": str(published),
         "seconds": time.monotonic() - t_start,

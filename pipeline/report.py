@@ -43,7 +43,13 @@ def print_summary(s: dict[str, Any]) -> None:
         label = f"blend + {cal['method']} (T={cal['temperature']:.3f}){oof}"
         t.add_row(f"[bold]{label}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", f"{s['seconds']:.1f}s")
     else:
-        t.add_row(f"[bold]blend{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
+        final = "stack" if (s.get("stack") or {}).get("used") else "blend"
+        cut = s.get("threshold") or {}
+        if cut.get("applied"):
+            final += f", labels cut at {cut['threshold']:.3f}"
+        if final != "blend" and b.get("score") is not None:
+            t.add_row(f"blend{oof}", f"{b['score']:.5f}", "", "", style="dim")
+        t.add_row(f"[bold]{final}{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
         if "temperature" in cal:
             note = f"{cal['method']} (T={cal['temperature']:.3f}, not applied)"
             t.add_row(note, f"{cal['score_after']:.5f}", "", "", style="dim")

@@ -10,9 +10,10 @@ Layout (every file written atomically):
     scores.json        per model: per-fold score and seconds, mean, std; blend and equal-weight mean
     blend.json         blend weights fitted on OOF predictions
     importance.csv     each input column's share of each model's importance, mean over folds (pipeline/importance.py)
-    stack.json, calibration.json   the level-2 stack and the calibration, when the Config / competition asks
+    stack.json, threshold.json, calibration.json   the level-2 stack, the F1/MCC decision threshold and the
+                       calibration, when the Config / competition asks
     oof/<model>.npy    out-of-fold predictions (rows x outputs); test/<model>.npy fold-averaged test predictions
-                       (also _blend, _stack, _calibrated: the run-level stages)
+                       (also _blend, _stack, _threshold, _calibrated: the run-level stages)
     parts/<model>/fold<k>.npz   per-fold OOF rows and test predictions: what --resume keeps
     models/            the fitted fold models (pipeline/modelstore.py), for `predict`
     checkpoints/       estimator checkpoints (per model and fold) for epoch-level resume

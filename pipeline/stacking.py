@@ -107,12 +107,15 @@ def stack(
     F = features([oofs[n] for n in names], classification, method)
     F_test = features([tests[n] for n in names], classification, method)
     oof = np.full((len(y), n_out), np.nan)
-    fold_scores = []
+    fold_scores, nested = [], []
     for f in ids:
         train = mask & (folds != f)  # the other folds' OOF rows only
         valid = folds == f
-        oof[valid] = _fit_predict(F[train], y[train], F[valid], classification, n_out, method, seed)
+        both = _fit_predict(F[train], y[train], np.vstack([F[valid], F[train]]), classification, n_out, method, seed)
+        oof[valid] = both[: valid.sum()]
         fold_scores.append(float(score(y[valid], oof[valid])))
+        # what a stage after the stack fits per fold: the rows the meta-model was fitted on, with its predictions
+        nested.append({"held": np.flatnonzero(valid), "fit": np.flatnonzero(train), "fit_pred": both[valid.sum() :]})
     test = _fit_predict(F[mask], y[mask], F_test, classification, n_out, method, seed)
     return {
         "method": method,
@@ -121,6 +124,7 @@ def stack(
         "test": test,
         "score": float(score(y[mask], oof[mask])),
         "fold_scores": fold_scores,
+        "nested": nested,
     }
 
 
@@ -169,4 +173,4 @@ def apply(
     )
     if not used:
         return b | {"stack": info}
-    return b | {"oof": st["oof"], "test": st["test"], "score": st["score"], "stack": info}
+    return b | {"oof": st["oof"], "test": st["test"], "score": st["score"], "stack": info, "nested": st["nested"]}

@@ -248,6 +248,27 @@ def test_the_fit_follows_the_metric(
     assert ("fit: the boosters train on absolute error" in capsys.readouterr().out) == (metric == "mae")
 
 
+def test_f1_labels_are_cut_at_a_threshold_fitted_out_of_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a rare positive class (about 12%) scored by F1: the best cut is well below 0.5
+    monkeypatch.chdir(tmp_path)
+    train, latent = table(800, 0)
+    test, _ = table(200, 1, start=10_000)
+    train["target"] = (latent + np.random.default_rng(2).normal(0, 1.5, 800) > 3.2).astype(int)
+    z = zip_of(tmp_path / "rare.zip", train, test, pd.DataFrame({"key": test["key"], "target": 0}).to_csv(index=False))
+    assert new(tmp_path, "comp_f1", z, "--metric", "f1") == 0
+    cut = run(tmp_path, "comp_f1", z, *FAST)
+    comp = str(tmp_path / "comps" / "comp_f1")
+    assert main(["run", comp, "--data", str(z), "--folds", "3", "--quiet", *FAST, "--set", "threshold=false"]) == 0
+    summaries = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "comp_f1").glob("*/summary.json")]
+    (plain,) = [r for r in summaries if r["run_dir"] != cut["run_dir"]]
+    info = json.loads((Path(cut["run_dir"]) / "threshold.json").read_text())
+    assert info["applied"] and info["threshold"] < 0.4 and len(info["fold_thresholds"]) == 3
+    assert cut["cv"] == info["score_after"] > info["score_before"] == plain["cv"]  # reported: the out-of-fold cut
+    assert plain["threshold"] is None and not (Path(plain["run_dir"]) / "threshold.json").exists()
+    positives = [(pd.read_csv(r["published"])["target"] == 1).sum() for r in (cut, plain)]
+    assert positives[0] > positives[1]  # the lower cut labels more test rows positive
+
+
 def test_the_recipe_knobs_reach_each_library() -> None:
     from pipeline import tabular
 

@@ -110,7 +110,7 @@ def predict_run(
     run_dir: Path, data_path: str | None, out: Path | None = None, device: str | None = None, quiet: bool = False
 ) -> Path:
     """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
-    from pipeline import stacking
+    from pipeline import stacking, threshold
     from pipeline.datadir import resolve_data
     from pipeline.finish import blend_results, calibrate_blend, merge_fold_tests, write_validated_submission
     from pipeline.runlog import RunLog
@@ -160,6 +160,7 @@ def predict_run(
     with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
         work = Path(scratch)
         b = stacking.apply(module, cfg, data, y, folds, results, b, work, RunLog(None, quiet=True))
+        b = threshold.apply(module, cfg, data, y, folds, b, work, RunLog(None, quiet=True))
         _, test, _, _ = calibrate_blend(module, y, folds, b, work, RunLog(None, quiet=True), results)
         final = write_validated_submission(module, data, test, work)
         target = out / final.name

@@ -39,6 +39,9 @@ class TabularRecipe:
     # 3.3 times the time and the same held-out accuracy (benchmarks/README.md, "Is the CV honest?").
     bag_folds: int = 0
     stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
+    # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5
+    # (pipeline/threshold.py: applied only when the out-of-fold score improves)
+    threshold: bool = True
 
 
 # named overrides of TabularRecipe for --preset

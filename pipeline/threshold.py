@@ -1,0 +1,84 @@
+"""A decision threshold for a binary target scored on labels by F1 or MCC, fitted on out-of-fold probabilities.
+
+Kaggle scores the labels a submission holds, and a label is class 1 where its probability is above 0.5. For F1 or
+MCC that cut is rarely the best one (F1 on a rare class wants it lower). The threshold t that maximises the metric
+on the OOF rows is applied as a shift of the logits, p -> sigmoid(logit(p) - logit(t)): the label is 1 exactly where
+p > t, ranks are kept and the outputs stay probabilities. Accuracy keeps 0.5, the best cut for probabilities that
+are calibrated, which the blend's and stack's are close to.
+
+Honest CV: the threshold is applied only when it improves the out-of-fold score, computed with each fold's rows cut
+at a threshold fitted on the other folds' rows (the blend's or the stack's nested predictions, which never saw the
+fold's labels). The test predictions are cut at the threshold fitted on all OOF rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pipeline.folds import scored_rows
+
+METRICS = ("f1", "mcc")  # label metrics whose best cut moves with the class balance
+GRID = 99  # candidate thresholds: this many quantiles of the OOF probabilities, and 0.5
+EPS = 1e-6
+
+
+def shift(pred: np.ndarray, t: float) -> np.ndarray:
+    """Two-column class probabilities whose class-1 column is above 0.5 exactly where it was above t."""
+    p = np.clip(np.asarray(pred, dtype=float)[:, 1], EPS, 1 - EPS)
+    logit = np.log(p / (1 - p)) - np.log(t / (1 - t))
+    p1 = 1.0 / (1.0 + np.exp(-logit))
+    return np.column_stack([1 - p1, p1])
+
+
+def fit_threshold(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better: bool = True) -> float:
+    """The cut of the class-1 probability that scores best on these rows (the one nearest 0.5 among ties)."""
+    p = np.asarray(pred, dtype=float)[:, 1]
+    grid = np.unique(np.clip(np.append(np.quantile(p, np.linspace(0.01, 0.99, GRID)), 0.5), EPS, 1 - EPS))
+    grid = grid[np.argsort(np.abs(grid - 0.5), kind="stable")]  # ties go to the cut nearest 0.5
+    sign = 1.0 if greater_is_better else -1.0
+    scores = [sign * float(score(y, shift(pred, t))) for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+def apply(
+    module: Any, cfg: Any, data: Any, y: np.ndarray, folds: np.ndarray, b: dict[str, Any], run_dir: Any, log: Any
+) -> dict[str, Any]:
+    """The runner's hook after the stack: `b` with its predictions cut at the fitted threshold when Config.threshold
+    is on, the target binary, the metric F1 or MCC and the out-of-fold score improves; threshold.json records it."""
+    from pipeline.runfolder import write_predictions, write_record
+
+    classes = getattr(data, "classes", None)
+    oof, test = np.asarray(b["oof"], dtype=float), np.asarray(b["test"], dtype=float)
+    if not getattr(cfg, "threshold", False) or module.METRIC.name not in METRICS or classes is None:
+        return b
+    if len(classes) != 2 or oof.ndim != 2 or oof.shape[1] != 2:
+        return b
+    y = np.asarray(y)
+    mask, nested = scored_rows(folds), b.get("nested") or []
+    better = module.METRIC.greater_is_better
+    t = fit_threshold(oof[mask], y[mask], module.score, better)
+    info: dict[str, Any] = {"threshold": t, "score_before": float(b["score"]), "applied": False}
+    if len(nested) < 2:
+        info["reason"] = "no out-of-fold predictions to fit it on (fewer than two folds)"
+    else:
+        out = oof.copy()
+        fold_t = []
+        for part in nested:
+            t_fold = fit_threshold(np.asarray(part["fit_pred"]), y[part["fit"]], module.score, better)
+            out[part["held"]] = shift(oof[part["held"]], t_fold)
+            fold_t.append(t_fold)
+        after = float(module.score(y[mask], out[mask]))
+        info |= {"score_after": after, "fold_thresholds": fold_t}
+        info["applied"] = module.METRIC.better(after, float(b["score"]))
+    write_record(run_dir, "threshold", info)
+    name = module.METRIC.name
+    if not info["applied"]:
+        shown = f"{info['score_after']:.5f} vs {info['score_before']:.5f} at 0.5" if "score_after" in info else ""
+        log(f"threshold {t:.3f} not applied: {info.get('reason') or 'out-of-fold ' + name + ' ' + shown}")
+        return b | {"threshold": info}
+    log(f"threshold {t:.3f} (fitted out of fold): {name} {info['score_before']:.5f} -> {info['score_after']:.5f}")
+    test = shift(test, t)
+    write_predictions(run_dir, "_threshold", out, test)
+    return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": info}
