@@ -1,0 +1,96 @@
+"""The fit follows the metric: MAE on House Prices, F1 and MCC on Titanic, each with and without what `new` adds.
+
+    python benchmarks/tabular_metric_fit.py [--data-dir ../shared/data]
+
+1. `new --metric mae` on Kaggle's House Prices download (all 1460 rows, no hand-written code), then `run` four times
+   on the same seeded folds with `--set objective=... --set target_transform=...`: squared or absolute error, on the
+   price or on log(1 + price). `new` writes the last (absolute error of log(1 + price)) as the default for mae.
+2. `new --metric f1` and `new --metric mcc` on Kaggle's Titanic download, each `run` with the decision threshold
+   fitted out of fold (the default) and with `--set threshold=false` (labels cut at 0.5).
+
+Reported: each run's CV (out of fold: the final stage, blend or stack, then the threshold) and each model's.
+Results: benchmarks/figures/tabular_metric_fit.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from benchutil import peak_memory, save  # noqa: E402
+
+from pipeline.cli import main as cli  # noqa: E402
+from pipeline.runfolder import read_record  # noqa: E402
+from pipeline.runner import RunOptions, run  # noqa: E402
+
+HOUSE, TITANIC = "house-prices-advanced-regression-techniques", "titanic"
+# (download, metric, the --set lists to compare)
+CASES: list[tuple[str, str, list[list[str]]]] = [
+    (
+        HOUSE,
+        "mae",
+        [
+            ["objective=", "target_transform="],
+            ["objective=l1", "target_transform="],
+            ["objective=", "target_transform=log1p"],
+            ["objective=l1", "target_transform=log1p"],
+        ],
+    ),
+    (TITANIC, "f1", [["threshold=false"], ["threshold=true"]]),
+    (TITANIC, "mcc", [["threshold=false"], ["threshold=true"]]),
+]
+
+
+def one_run(spec: str, data: str, sets: list[str]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    run_dir = run(RunOptions(spec, data=data, sets=sets, quiet=True))
+    s = read_record(run_dir, "summary")
+    cut = s.get("threshold") or {}
+    return {
+        "sets": sets,
+        "cv": s["cv"],
+        "final": "stack" if (s.get("stack") or {}).get("used") else "blend",
+        "threshold": cut.get("threshold") if cut.get("applied") else None,
+        "models": {m: r["mean"] for m, r in s["models"].items()},
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    args = ap.parse_args()
+    results: dict[str, list[dict[str, Any]]] = {}
+    here = Path.cwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        os.chdir(work)  # run folders and submissions go to the temporary folder
+        try:
+            for slug, metric, variants in CASES:
+                data = str((Path(args.data_dir) / f"{slug}.zip").resolve())
+                name = f"{slug.split('-')[0]}_{metric}"
+                if cli(["new", name, "--data", data, "--metric", metric, "--into", str(work)]) != 0:
+                    raise SystemExit(f"`new {name}` failed")
+                rows = results.setdefault(f"{slug} ({metric})", [])
+                for sets in variants:
+                    rows.append(one_run(str(work / name), data, sets))
+                    r = rows[-1]
+                    cut = f", cut at {r['threshold']:.3f}" if r["threshold"] is not None else ""
+                    shown = ", ".join(f"{m} {v:.5g}" for m, v in r["models"].items())
+                    print(f"{name} {' '.join(sets):40s} CV {r['cv']:.6g} ({r['final']}{cut}); {shown}")
+        finally:
+            os.chdir(here)
+    print(save("tabular_metric_fit", "python benchmarks/tabular_metric_fit.py", {"cases": results, **peak_memory()}))
+
+
+if __name__ == "__main__":
+    main()
