@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.blend import fit_rows
 from pipeline.folds import scored_rows
 
 METRICS = ("f1", "mcc")  # label metrics whose best cut moves with the class balance
@@ -33,8 +34,11 @@ def shift(pred: np.ndarray, t: float) -> np.ndarray:
 
 
 def fit_threshold(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better: bool = True) -> float:
-    """The cut of the class-1 probability that scores best on these rows (the one nearest 0.5 among ties)."""
-    p = np.asarray(pred, dtype=float)[:, 1]
+    """The cut of the class-1 probability that scores best on these rows (the one nearest 0.5 among ties); searched
+    on at most FIT_ROWS of them, a seeded sample, as the blend's weights are."""
+    rows = fit_rows(np.ones(len(y), dtype=bool))
+    pred, y = np.asarray(pred, dtype=float)[rows], np.asarray(y)[rows]
+    p = pred[:, 1]
     grid = np.unique(np.clip(np.append(np.quantile(p, np.linspace(0.01, 0.99, GRID)), 0.5), EPS, 1 - EPS))
     grid = grid[np.argsort(np.abs(grid - 0.5), kind="stable")]  # ties go to the cut nearest 0.5
     sign = 1.0 if greater_is_better else -1.0
