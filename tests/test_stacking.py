@@ -57,6 +57,27 @@ def test_a_rows_stack_prediction_never_depends_on_its_own_label() -> None:
     assert not np.allclose(base["test"], other["test"])  # the final meta-model uses every OOF row
 
 
+def test_the_nested_predictions_a_later_stage_fits_on_never_saw_the_held_fold() -> None:
+    # what the decision threshold fits per fold: the rows the fold's meta-model was fitted on, and its predictions
+    n = 200
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, n)
+    oofs = noise_models(n, 5, 6)
+    folds = make_folds(y, 4, 0, "stratified")
+    base = stack(oofs, oofs, y, folds, log_loss, classification=True)
+    flipped = y.copy()
+    flipped[folds == 1] = 1 - flipped[folds == 1]
+    other = stack(oofs, oofs, flipped, folds, log_loss, classification=True)
+    for f, (part, part_other) in enumerate(zip(base["nested"], other["nested"], strict=True)):
+        assert (part["held"] == np.flatnonzero(folds == f)).all() and (part["fit"] == np.flatnonzero(folds != f)).all()
+        assert part["fit_pred"].shape == (len(part["fit"]), 2)
+        np.testing.assert_allclose(part["fit_pred"].sum(axis=1), 1.0)
+        if f == 1:  # fold 1's labels changed: its own meta-model, fitted on the other folds, did not see them
+            np.testing.assert_allclose(part["fit_pred"], part_other["fit_pred"])
+        else:
+            assert not np.allclose(part["fit_pred"], part_other["fit_pred"])
+
+
 def test_stack_recalibrates_what_a_weighted_average_cannot() -> None:
     # two informative but over-confident models: logistic regression on their logits fixes the calibration
     n = 600
