@@ -17,7 +17,7 @@ import numpy as np
 from pipeline import atomic, stacking, threshold
 from pipeline.blend import blend, fit_weights, nested_blend
 from pipeline.contract import Data, competition_name
-from pipeline.folds import scored_rows
+from pipeline.folds import fold_ids, scored_rows
 from pipeline.report import print_summary
 from pipeline.runfolder import write_predictions, write_record
 from pipeline.runlog import RunLog
@@ -261,12 +261,21 @@ def finish_run(run: FittedRun) -> Path:
         run_plots(module, run.data, y, run.folds, oof, run_dir)
     except Exception as e:  # a plot must never cost a finished run
         run.log.warn(f"plots failed: {type(e).__name__}: {e}")
-    summary = _summary(run, b, cv, calibration, final, published)
+    summary = _summary(run, b, cv, calibration, final, published) | {"cv_folds": fold_scores(module, y, run.folds, oof)}
     write_record(run_dir, "summary", summary)
     run.log(f"submission {published} (validated against {Path(run.data.sample_submission).name})")
     if not run.opts.quiet:
         print_summary(summary)
     return run_dir
+
+
+def fold_scores(module: Any, y: np.ndarray, folds: np.ndarray, oof: np.ndarray) -> list[float] | None:
+    """The final stage's score on each fold's rows (what `tune` compares trials on, fold by fold), or None where the
+    competition's score cannot take a fold's rows alone."""
+    try:
+        return [float(module.score(y[folds == f], np.asarray(oof)[folds == f])) for f in fold_ids(folds)]
+    except Exception:  # e.g. a score that needs every image of the data
+        return None
 
 
 # What scores.json records of each model (and `ensemble` reads back)

@@ -170,6 +170,17 @@ def test_the_first_trial_is_the_starting_settings_so_tuning_never_reads_worse(cw
     assert main(["run", comp, "--sample", "--models", "ridge", "--quiet"]) == 0
     plain = [p for p in (cwd / "runs" / Path(comp).name).glob("*-sample/summary.json")]
     assert json.loads(plain[0].read_text())["cv"] == trials[0].value  # exactly: the untuned run's CV
+    # study.json compares the best trial with the starting one fold by fold, from each run's cv_folds
+    info = json.loads((cwd / "runs" / Path(comp).name / "tune-s" / "study.json").read_text())
+    vs, best = info["vs_start"], info["best"]
+    assert vs["start"] == trials[0].number == 0
+    if best["number"] == 0:
+        assert vs["best_is_start"]
+    else:
+        folds = [json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())["cv_folds"]
+                 for t in (trials[best["number"]], trials[0])]  # fmt: skip
+        gains = [s - b for b, s in zip(*folds, strict=True)]  # toy metric: rmse, lower is better
+        assert len(folds[0]) == 3 and vs["gain"] == pytest.approx(sum(gains) / 3) and vs["se"] > 0
     # a study that already has trials is resumed as it is: no second starting trial
     assert tune(comp, "--trials", "4", "--models", "ridge", "--study", "s") == 0
     resumed = load(f"sqlite:///{cwd / 'runs' / Path(comp).name / 'optuna.db'}", "s").get_trials()

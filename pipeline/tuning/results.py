@@ -10,6 +10,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline import atomic
 from pipeline.tuning.storage import redact
 from pipeline.tuning.study import TuneSpec
@@ -77,9 +79,40 @@ def write_results(study: Any, spec: TuneSpec) -> dict[str, Any]:
             "host": best.user_attrs.get("host"),
         }
         info["replay"] = replay_command(spec, out / "best_params.json")
+        info["vs_start"] = versus_start(study, best, spec.direction == "maximize")
     info["plots"] = write_plots(study, out / "plots")
     atomic.write_json(out / "study.json", info)
     return info
+
+
+def versus_start(study: Any, best: Any, maximize: bool) -> dict[str, Any] | None:
+    """How much better the best trial scores than the settings the study started from (its first trial, see
+    pipeline.tuning.study.enqueue_start), fold by fold on the same folds: the mean gain and its standard error.
+
+    The best of many trials is chosen on these very folds, so a gain within about two standard errors is likely the
+    luck of the choice: on held-out labels such a pick did worse as often as better (benchmarks/tabular_tune.py).
+    None when there is no complete starting trial or a trial's folds were not recorded.
+    """
+    from optuna.trial import TrialState
+
+    from pipeline.runfolder import read_record
+
+    start = next((t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("start")), None)
+    if start is None or start.state != TrialState.COMPLETE:
+        return None
+    if start.number == best.number:
+        return {"start": start.number, "best_is_start": True}
+    try:
+        folds = [read_record(Path(t.user_attrs["run_dir"]), "summary").get("cv_folds") for t in (best, start)]
+    except (KeyError, OSError, ValueError):
+        return None
+    if not all(folds) or len(folds[0]) != len(folds[1]) or len(folds[0]) < 2:
+        return None
+    gain = (np.asarray(folds[0]) - np.asarray(folds[1])) * (1 if maximize else -1)
+    se = float(gain.std(ddof=1) / np.sqrt(len(gain)))
+    mean = float(gain.mean())
+    return {"start": start.number, "best_is_start": False, "gain": mean, "se": se, "folds": len(gain),
+            "within_noise": bool(mean < 2 * se)}  # fmt: skip
 
 
 def write_plots(study: Any, folder: Path) -> list[str]:
@@ -133,6 +166,18 @@ def print_table(study: Any, info: dict[str, Any], metric: str, limit: int = 15) 
             f"best trial {info['best']['number']}: {info['best']['value']:.5f}  run folder {info['best']['run_dir']}"
         )
         c.print(f"replay: {info['replay']}")
+        vs = info.get("vs_start") or {}
+        if vs.get("best_is_start"):
+            c.print(f"the best trial is the starting settings (trial {vs['start']}): tuning found nothing better")
+        elif vs:
+            line = (
+                f"best vs the starting settings (trial {vs['start']}): better by {vs['gain']:.5f} ± {vs['se']:.5f} "
+                f"per fold over {vs['folds']} folds"
+            )
+            if vs["within_noise"]:
+                line += " - within two standard errors, likely the luck of picking the best: keep the starting "
+                line += "settings, or run more trials"
+            c.print(line)
 
 
 def _fmt(v: Any) -> str:
