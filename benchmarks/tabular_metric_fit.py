@@ -7,6 +7,8 @@
    price or on log(1 + price). `new` writes the last (absolute error of log(1 + price)) as the default for mae.
 2. `new --metric f1` and `new --metric mcc` on Kaggle's Titanic download, each `run` with the decision threshold
    fitted out of fold (the default) and with `--set threshold=false` (labels cut at 0.5).
+3. The same with F1 on a rare class with real features: House Prices' train.csv with its price replaced by
+   `Expensive` (1 for the dearest 10% of sales), its test.csv and a sample submission of 0s, written as a download.
 
 Reported: each run's CV (out of fold: the final stage, blend or stack, then the threshold) and each model's.
 Results: benchmarks/figures/tabular_metric_fit.json.
@@ -32,6 +34,7 @@ from pipeline.cli import main as cli  # noqa: E402
 from pipeline.runfolder import read_record  # noqa: E402
 from pipeline.runner import RunOptions, run  # noqa: E402
 
+FIT_FIELDS = ("threshold", "score_before", "score_after", "applied")  # of threshold.json
 HOUSE, TITANIC = "house-prices-advanced-regression-techniques", "titanic"
 # (download, metric, the --set lists to compare)
 CASES: list[tuple[str, str, list[list[str]]]] = [
@@ -47,7 +50,26 @@ CASES: list[tuple[str, str, list[list[str]]]] = [
     ),
     (TITANIC, "f1", [["threshold=false"], ["threshold=true"]]),
     (TITANIC, "mcc", [["threshold=false"], ["threshold=true"]]),
+    ("expensive-houses", "f1", [["threshold=false"], ["threshold=true"]]),
 ]
+
+
+def expensive_houses(data_dir: Path, into: Path) -> Path:
+    """House Prices as a rare-class download: Expensive = 1 for the dearest 10% of training sales."""
+    import zipfile
+
+    import pandas as pd
+
+    folder = into / "expensive-houses"
+    folder.mkdir()
+    with zipfile.ZipFile(data_dir / f"{HOUSE}.zip") as z:
+        train, test = (pd.read_csv(z.open(f"{n}.csv"), dtype=str, keep_default_na=False) for n in ("train", "test"))
+    price = pd.to_numeric(train.pop("SalePrice"))
+    train["Expensive"] = (price > price.quantile(0.9)).astype(int)
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    pd.DataFrame({"Id": test["Id"], "Expensive": 0}).to_csv(folder / "sample_submission.csv", index=False)
+    return folder
 
 
 def one_run(spec: str, data: str, sets: list[str]) -> dict[str, Any]:
@@ -60,6 +82,7 @@ def one_run(spec: str, data: str, sets: list[str]) -> dict[str, Any]:
         "cv": s["cv"],
         "final": "stack" if (s.get("stack") or {}).get("used") else "blend",
         "threshold": cut.get("threshold") if cut.get("applied") else None,
+        "threshold_fit": {k: cut.get(k) for k in FIT_FIELDS} if cut else None,
         "models": {m: r["mean"] for m, r in s["models"].items()},
         "wall_s": time.perf_counter() - t0,
     }
@@ -76,7 +99,10 @@ def main() -> None:
         os.chdir(work)  # run folders and submissions go to the temporary folder
         try:
             for slug, metric, variants in CASES:
-                data = str((Path(args.data_dir) / f"{slug}.zip").resolve())
+                if slug == "expensive-houses":
+                    data = str(expensive_houses(Path(args.data_dir).resolve(), work))
+                else:
+                    data = str((Path(args.data_dir) / f"{slug}.zip").resolve())
                 name = f"{slug.split('-')[0]}_{metric}"
                 if cli(["new", name, "--data", data, "--metric", metric, "--into", str(work)]) != 0:
                     raise SystemExit(f"`new {name}` failed")
@@ -84,7 +110,10 @@ def main() -> None:
                 for sets in variants:
                     rows.append(one_run(str(work / name), data, sets))
                     r = rows[-1]
+                    fit = r["threshold_fit"]
                     cut = f", cut at {r['threshold']:.3f}" if r["threshold"] is not None else ""
+                    if fit and not fit["applied"] and fit.get("score_after") is not None:
+                        cut = f", cut at {fit['threshold']:.3f} not applied: out of fold {fit['score_after']:.6g}"
                     shown = ", ".join(f"{m} {v:.5g}" for m, v in r["models"].items())
                     print(f"{name} {' '.join(sets):40s} CV {r['cv']:.6g} ({r['final']}{cut}); {shown}")
         finally:
