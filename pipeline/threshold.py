@@ -54,9 +54,9 @@ def apply(
     from pipeline.runfolder import write_predictions, write_record
 
     classes = getattr(data, "classes", None)
-    oof, test = np.asarray(b["oof"], dtype=float), np.asarray(b["test"], dtype=float)
     if not getattr(cfg, "threshold", False) or module.METRIC.name not in METRICS or classes is None:
         return b
+    oof, test = np.asarray(b["oof"], dtype=float), np.asarray(b["test"], dtype=float)
     if len(classes) != 2 or oof.ndim != 2 or oof.shape[1] != 2:
         return b
     y = np.asarray(y)
