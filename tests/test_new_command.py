@@ -248,13 +248,17 @@ def test_the_fit_follows_the_metric(
     assert ("fit: the boosters train on absolute error" in capsys.readouterr().out) == (metric == "mae")
 
 
-def test_f1_labels_are_cut_at_a_threshold_fitted_out_of_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a rare positive class (about 12%) scored by F1: the best cut is well below 0.5
-    monkeypatch.chdir(tmp_path)
+def rare_class_zip(path: Path) -> Path:
+    """A binary download whose positive class is rare (about 12%): scored by F1, its best cut is well below 0.5."""
     train, latent = table(800, 0)
     test, _ = table(200, 1, start=10_000)
     train["target"] = (latent + np.random.default_rng(2).normal(0, 1.5, 800) > 3.2).astype(int)
-    z = zip_of(tmp_path / "rare.zip", train, test, pd.DataFrame({"key": test["key"], "target": 0}).to_csv(index=False))
+    return zip_of(path, train, test, pd.DataFrame({"key": test["key"], "target": 0}).to_csv(index=False))
+
+
+def test_f1_labels_are_cut_at_a_threshold_fitted_out_of_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    z = rare_class_zip(tmp_path / "rare.zip")
     assert new(tmp_path, "comp_f1", z, "--metric", "f1") == 0
     cut = run(tmp_path, "comp_f1", z, *FAST)
     comp = str(tmp_path / "comps" / "comp_f1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -108,6 +109,23 @@ def test_generated_competition_predict_reproduces_the_submission_from_another_di
     assert result.returncode == 0, result.stderr[-2000:]
     assert "identical to the run's own submission" in result.stderr
     assert (elsewhere / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+
+
+def test_predict_cuts_f1_labels_at_the_runs_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_new_command import rare_class_zip
+
+    monkeypatch.chdir(tmp_path)
+    z = rare_class_zip(tmp_path / "rare-comp.zip")
+    assert main(["new", "comp_f1_predict", "--data", str(z), "--metric", "f1", "--into", "comps"]) == 0
+    fast = ["--preset", "fast", "--set", "max_trees=300", "--folds", "3"]
+    run_dir = _run(tmp_path, "comps/comp_f1_predict", "--data", str(z), *fast)
+    assert json.loads((run_dir / "threshold.json").read_text())["applied"]
+    _forbid_fitting(monkeypatch)
+    assert main(["predict", str(run_dir), "--data", str(z), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
 
 
 def test_detector_predict_reproduces_the_submission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
