@@ -3,7 +3,8 @@
 Deep-learning estimators get a deadline per fit and fit their epochs and schedule to it. Estimators that cannot be
 cut short (tabular) are measured on their first fold; a model whose remaining folds would overrun the budget is
 dropped whole (a model with missing folds has no complete OOF predictions to blend). The first model always
-completes, so every run ends with a valid submission.
+completes, so every run ends with a valid submission. The runner fits the models that cannot be cut short first
+(runner.fitting_order), so those that fit to a deadline share all that is left.
 """
 
 from __future__ import annotations

@@ -292,3 +292,20 @@ def test_the_recipe_knobs_reach_each_library() -> None:
     cat = fitted["catboost"].models_[0].get_params()
     assert (cat["depth"], cat["l2_leaf_reg"]) == (5, 11.0)
     assert fitted["linear"].named_steps["model"].C == 0.25
+
+
+def test_under_a_time_limit_the_models_that_cannot_be_cut_short_fit_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the linear model cannot take a deadline, the boosters fit to theirs: fitted last they use what linear leaves
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "order.zip", "binary")
+    assert new(tmp_path, "comp_order", z) == 0
+    limited = run(tmp_path, "comp_order", z, *FAST, "--time-limit", "120")
+    assert list(limited["models"]) == ["linear", "lightgbm"]
+    log = (Path(limited["run_dir"]) / "log.txt").read_text()
+    assert "models: linear, lightgbm" in log and log.index("linear fold 0") < log.index("lightgbm fold 0")
+    comp = str(tmp_path / "comps" / "comp_order")
+    assert main(["run", comp, "--data", str(z), "--folds", "3", "--quiet", *FAST, "--tag", "free"]) == 0
+    free = json.loads(next((tmp_path / "runs" / "comp_order").glob("*-free/summary.json")).read_text())
+    assert list(free["models"]) == ["lightgbm", "linear"]  # without a limit: the competition's order
