@@ -46,15 +46,17 @@ class Budget:
         left = max(1, self.total_fits - self.done)
         return time.monotonic() + max(0.0, self.remaining()) / left
 
-    def refuse(self, model: str, have_complete: bool) -> str | None:
-        """Why the next fold of `model` should not start, or None to go ahead."""
+    def refuse(self, model: str, have_complete: bool, elastic: bool = False) -> str | None:
+        """Why the next fold of `model` should not start, or None to go ahead. An `elastic` model fits to the deadline
+        it is given (fit_deadline), so its folds are not projected from the first: each takes its share of what is
+        left (projected, a first fold that used its share looked like an overrun and dropped the model whole)."""
         if self.deadline is None or not have_complete:
             return None
         left = self.remaining()
         if left <= 0:
             return "time limit reached"
         seen = self.times.get(model)
-        if seen:
+        if seen and not elastic:
             need = (sum(seen) / len(seen)) * (self.n_folds - len(seen))
             if need > left:
                 return f"its remaining folds need ~{need:.0f}s, {left:.0f}s left"

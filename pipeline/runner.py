@@ -435,7 +435,8 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
     part = distributed.from_main(lambda: runfolder.read_part(job.part_path, job.key))
     if part is not None:
         return part, None
-    reason = distributed.agree(state.budget.refuse(job.model, have_complete=have_complete))  # rank 0's clock decides
+    elastic = accepts_context(job.estimator)  # it fits to the deadline it is given
+    reason = distributed.agree(state.budget.refuse(job.model, have_complete, elastic))  # rank 0's clock decides
     if reason:
         return None, reason
     fit: Callable[[], Any] = functools.partial(_fit_part, state, job)
