@@ -25,6 +25,10 @@ class Budget:
         self.total_fits = n_models * n_folds
         self.done = 0
         self.times: dict[str, list[float]] = defaultdict(list)
+        # elastic fits: the share each was given, and the seconds each fold took beyond it (predicting its
+        # validation and test rows after the deadline), taken off the model's next shares
+        self.given: dict[str, float] = {}
+        self.beyond: dict[str, list[float]] = defaultdict(list)
         start = time.monotonic()
         total = 0.0 if deadline is None else max(0.0, deadline - start)
         # Keep time for blending and writing the submission: a few seconds, never more than a tenth of the budget.
@@ -35,16 +39,24 @@ class Budget:
         return float("inf") if self.deadline is None else self.deadline - self.reserve - time.monotonic()
 
     def record(self, model: str, seconds: float) -> None:
-        """Note a finished fold."""
+        """Note a finished fold (and, for a fit given a deadline, how long it ran beyond its share)."""
         self.times[model].append(seconds)
         self.done += 1
+        if model in self.given:
+            self.beyond[model].append(max(0.0, seconds - self.given.pop(model)))
 
-    def fit_deadline(self) -> float | None:
-        """Deadline for the next fit: an equal share of what is left over the fits still to do."""
+    def fit_deadline(self, model: str | None = None) -> float | None:
+        """Deadline for the next fit: an equal share of what is left over the fits still to do, less the time the
+        model's earlier folds ran beyond their deadlines (they predict after it), so the last fold ends in time."""
         if self.deadline is None:
             return None
         left = max(1, self.total_fits - self.done)
-        return time.monotonic() + max(0.0, self.remaining()) / left
+        share = max(0.0, self.remaining()) / left
+        if model is not None:
+            after = self.beyond.get(model)
+            share = max(0.0, share - (sum(after) / len(after) if after else 0.0))
+            self.given[model] = share
+        return time.monotonic() + share
 
     def refuse(self, model: str, have_complete: bool, elastic: bool = False) -> str | None:
         """Why the next fold of `model` should not start, or None to go ahead. An `elastic` model fits to the deadline

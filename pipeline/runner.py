@@ -528,7 +528,7 @@ def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
         workdir=state.run_dir / "checkpoints" / job.model / f"fold{job.fold}" if main else None,
         seed=opts.seed + job.fold,
         device=state.plan.device,
-        deadline=state.budget.fit_deadline(),
+        deadline=state.budget.fit_deadline(job.model),
         eval_set=(X_va, y_va),
         score=state.module.score,
         metric=state.module.METRIC,
