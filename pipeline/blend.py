@@ -175,3 +175,22 @@ def nested_blend(
             {"held": held, "fit": fit_rows, "fit_pred": np.asarray(b["oof"])[fit_rows], "weights": b["weights"]}
         )
     return out, parts
+
+
+def refit_per_group(
+    nested: list[dict[str, Any]],
+    oof: np.ndarray,
+    y: np.ndarray,
+    fit: Callable[[np.ndarray, np.ndarray], Any],
+    apply: Callable[[np.ndarray, Any], np.ndarray],
+) -> tuple[np.ndarray, list[Any]]:
+    """A stage after the blend (or stack), out of fold: each nested group's held rows of `oof` transformed by
+    `apply(rows, param)` with `param = fit(fit_pred, y[fit])` fitted on the other groups' rows and predictions only
+    (`nested`: nested_blend's parts, or the stack's). Returns the transformed copy and each group's param."""
+    out = np.asarray(oof, dtype=float).copy()
+    params = []
+    for part in nested:
+        param = fit(np.asarray(part["fit_pred"]), np.asarray(y)[part["fit"]])
+        out[part["held"]] = apply(np.asarray(oof, dtype=float)[part["held"]], param)
+        params.append(param)
+    return out, params

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.blend import refit_per_group
 from pipeline.contract import CALIBRATIONS, ContractError, Metric
 
 EPS = 1e-15
@@ -99,11 +100,7 @@ def calibrate(
     in_sample_after = float(score(yy, apply_temperature(rows, t)))
     out = oof.copy()
     if nested:
-        fold_t = []
-        for part in nested:
-            t_fold = fit_temperature(part["fit_pred"], np.asarray(y)[part["fit"]])
-            out[part["held"]] = apply_temperature(oof[part["held"]], t_fold)
-            fold_t.append(t_fold)
+        out, fold_t = refit_per_group(nested, oof, y, fit_temperature, apply_temperature)
         after = float(score(yy, out[mask]))
         info["fold_temperatures"] = fold_t
     else:

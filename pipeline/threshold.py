@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.blend import fit_rows
+from pipeline.blend import fit_rows, refit_per_group
 from pipeline.folds import scored_rows
 
 METRICS = ("f1", "mcc")  # label metrics whose best cut moves with the class balance
@@ -67,12 +67,9 @@ def apply(
     if len(nested) < 2:
         info["reason"] = "no out-of-fold predictions to fit it on (fewer than two folds)"
     else:
-        out = oof.copy()
-        fold_t = []
-        for part in nested:
-            t_fold = fit_threshold(np.asarray(part["fit_pred"]), y[part["fit"]], module.score, better)
-            out[part["held"]] = shift(oof[part["held"]], t_fold)
-            fold_t.append(t_fold)
+        out, fold_t = refit_per_group(
+            nested, oof, y, lambda pred, y_fit: fit_threshold(pred, y_fit, module.score, better), shift
+        )
         after = float(module.score(y[mask], out[mask]))
         info |= {"score_after": after, "fold_thresholds": fold_t}
         info["applied"] = module.METRIC.better(after, float(b["score"]))
