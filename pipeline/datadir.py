@@ -3,6 +3,7 @@
 Extraction itself (checked members, the safe swap, the damage stamp) lives in pipeline/archives.py. A folder given
 with --data is never written to: archives inside it go to the writable cache (data/<slug>/, or $PIPELINE_DATA_CACHE/
 <slug>/). Inside a Kaggle notebook the data defaults to the competition's mounted folder under /kaggle/input.
+A Playground competition's original dataset (ORIGINAL) is found the same way: mounted, cached, or downloaded.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import shutil
 import zipfile
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from pipeline.archives import (
     CACHE_ENV,
@@ -28,7 +30,11 @@ from pipeline.archives import (
     read_stamp,
     what_is,
 )
-from pipeline.kaggle.io import download_if_possible
+from pipeline.kaggle.auth import find_credentials
+from pipeline.kaggle.io import dataset_parts, download_dataset, download_if_possible
+
+if TYPE_CHECKING:
+    from pipeline.tabular.original import Original
 
 __all__ = [
     "CACHE_ENV",
@@ -44,7 +50,9 @@ __all__ = [
     "extract_zip",
     "in_kaggle_notebook",
     "kaggle_input_dir",
+    "kaggle_input_root",
     "missing_data_message",
+    "original_dir",
     "resolve_data",
     "sample_dir",
 ]
@@ -59,9 +67,14 @@ def in_kaggle_notebook() -> bool:
     return bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))
 
 
+def kaggle_input_root() -> Path:
+    """Where a Kaggle notebook's inputs are mounted: /kaggle/input (or $PIPELINE_KAGGLE_INPUT)."""
+    return Path(os.environ.get(KAGGLE_INPUT_ENV) or "/kaggle/input")
+
+
 def kaggle_input_dir(slug: str) -> Path:
     """The competition's mounted folder in a Kaggle notebook: /kaggle/input/<slug> (or .../competitions/<slug>)."""
-    root = Path(os.environ.get(KAGGLE_INPUT_ENV) or "/kaggle/input")
+    root = kaggle_input_root()
     for candidate in (root / slug, root / "competitions" / slug):
         if candidate.is_dir():
             return candidate
@@ -192,3 +205,45 @@ def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) 
     extract_inner(folder)
     check_expected(folder, expected, slug)
     return folder, False
+
+
+def _original_missing(original: Original, folder: Path, mounts: list[Path]) -> str:
+    """What to do when the original dataset's file is nowhere: the ways to get it, and how to run without it."""
+    where = display_path(folder)
+    looked = ", ".join([*(str(m) for m in mounts), where])
+    lines = [f"No original dataset '{original.slug}': {original.file} is not in {looked}."]
+    if mounts:
+        lines.append(f"In this notebook, add the dataset '{original.slug}' as an input (Add Input).")
+    if dataset_parts(original.slug) is None:
+        lines.append(f"It is a local dataset (not on Kaggle): put {original.file} in {where}/")
+    else:
+        lines += [
+            f"Get it with:   kaggle datasets download -d {original.slug} -p {where} --unzip",
+            "   (or: python -m pipeline download <competition folder>, which fetches it with the competition's data)",
+        ]
+    lines.append("or put a copy in place:   python -m pipeline new ... --original PATH")
+    lines.append('or run without it:   --set original=""')
+    return "\n".join(lines)
+
+
+def original_dir(original: Original) -> Path:
+    """The folder holding the original dataset's file: a notebook's mounted input, the data cache, or a download.
+
+    Inside a Kaggle notebook, the mounted <input>/<name> or <input>/datasets/<owner>/<name>; else
+    <cache>/datasets/<owner>/<name>, downloaded there first when Kaggle credentials exist. Raises DataError saying
+    how to get it (or run without it) when it is nowhere.
+    """
+    parts = dataset_parts(original.slug)
+    mounts: list[Path] = []
+    if in_kaggle_notebook():
+        root, name = kaggle_input_root(), original.slug.strip("/").rsplit("/", 1)[-1]
+        mounts = [root / name, *([root / "datasets" / parts[0] / parts[1]] if parts else [])]
+        for mounted in mounts:
+            if (mounted / original.file).is_file():
+                return mounted
+    folder = cache_root() / original.folder
+    if (folder / original.file).is_file():
+        return folder
+    if parts is not None and find_credentials() is not None:
+        return download_dataset(original.slug, folder, [original.file])
+    raise DataError(_original_missing(original, folder, mounts))

@@ -8,6 +8,9 @@ As strict as the real service where it matters (read against kagglesdk and kaggl
   accepting the rules is 403, submitting before joining is 400; the limits of a user not on a team are all zero
   (and, as protobuf JSON does, zero fields are left out).
 - ListSubmissions answers 50 a page whatever pageSize asks, and pages by nextPageToken.
+- datasets (datasets.DatasetApiService): DownloadDataset ({"ownerSlug", "datasetSlug"}) answers 302 to the
+  dataset's zip on the storage host, as competition downloads do; a dataset the stub does not hold is 403
+  "Permission 'datasets.get' was denied", as Kaggle answers for a wrong or private dataset.
 - data downloads answer 302 to a blob URL on a different host:port (exact Content-Length, ranges, ETag);
   submissions PUT their bytes to an upload URL on that host. Any Authorization header reaching the storage host
   is refused and recorded in `violations` (the test fixture fails on it).
@@ -41,6 +44,7 @@ MAX_REQUESTS = 2000
 RULES_403 = "You must accept this competition's rules before you'll be able to download files."
 JOIN_400 = "You must join this competition and accept its rules before you can submit."
 DENIED_403 = "Permission 'competitions.get' was denied"
+DATASET_DENIED_403 = "Permission 'datasets.get' was denied"
 QUOTA_429 = "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service 'kaggle.com'."
 LIMIT_400 = (
     "Submission not allowed:  Your team has used its daily Submission allowance ({n}) today, please try "
@@ -101,6 +105,7 @@ class KaggleStub:
         self.stall: set[str] = set()  # API methods, "blobs" or "upload" that get no answer until stop()
         self.drop_answer: set[str] = set()  # API methods that do their work, then never answer
         self.datasets: set[str] = set()  # "owner/slug" of the datasets that exist (kernel dataset sources)
+        self.dataset_zips: dict[str, bytes] = {}  # "owner/slug" -> its files' zip (DownloadDataset); these exist too
         self.kernel_plan = KernelPlan()  # what each newly pushed kernel version does (copied at push time)
         self.kernel_output_page: int | None = None  # force ListKernelSessionOutput pages smaller than pageSize
         self.kernels: dict[str, list[dict[str, Any]]] = {}  # "owner/slug" -> versions (number, request, plan, polls)
@@ -303,11 +308,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, _drop_zero({"active": active, "username": self.stub.username if active else ""}))
         if not self._authorized():
             return self._error(401, "Unauthenticated")
-        if service == "kernels.KernelsApiService":
-            kernel_handler = getattr(self, f"_kernels_{method}", None)
-            if kernel_handler is None:
+        if service in ("kernels.KernelsApiService", "datasets.DatasetApiService"):
+            other = getattr(self, f"_{service.split('.')[0]}_{method}", None)
+            if other is None:
                 return self._error(404, f"No method {service}/{method}")
-            return kernel_handler(req)
+            return other(req)
         if service != "competitions.CompetitionApiService":
             return self._error(404, f"No method {service}/{method}")
         handler = getattr(self, f"_api_{method}", None)
@@ -322,13 +327,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_ListDataFiles(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
         self._json(200, {"files": [{"ref": f"{slug}.zip", "name": f"{slug}.zip", "totalBytes": len(comp.zip_bytes)}]})
 
+    def _redirect(self, blob: str) -> None:
+        """302 to a signed URL of `blob` on the storage host."""
+        self.send_response(302)
+        self.send_header("Location", f"{self.stub.storage_url}/blobs/{blob}?X-Goog-Signature=stubsig")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _api_DownloadDataFiles(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
         if not comp.rules_accepted:
             return self._error(403, RULES_403)
-        self.send_response(302)
-        self.send_header("Location", f"{self.stub.storage_url}/blobs/{slug}.zip?X-Goog-Signature=stubsig")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self._redirect(f"{slug}.zip")
+
+    # ---------- datasets ----------
+
+    def _datasets_DownloadDataset(self, req: dict) -> None:  # noqa: N802
+        ref = f"{req.get('ownerSlug', '')}/{req.get('datasetSlug', '')}"
+        if ref not in self.stub.dataset_zips:
+            return self._error(403, DATASET_DENIED_403)
+        self._redirect(f"datasets/{ref}.zip")
 
     def _api_GetSubmissionLimits(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
         if not (comp.rules_accepted and comp.on_team):
@@ -418,7 +435,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(400, "The notebook is not valid JSON with cells")
             if any(not isinstance(c.get("source"), str) for c in cells):
                 return self._error(400, "Cell sources must be strings")
-        invalid_datasets = [d for d in req.get("datasetDataSources") or [] if d not in self.stub.datasets]
+        known = self.stub.datasets | set(self.stub.dataset_zips)
+        invalid_datasets = [d for d in req.get("datasetDataSources") or [] if d not in known]
         invalid_comps = [c for c in req.get("competitionDataSources") or [] if c not in self.stub.competitions]
         with self.stub.lock:
             versions = self.stub.kernels.setdefault(ref, [])
@@ -518,11 +536,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path.startswith("/kernel-output/"):
             return self._kernel_output_file(path)
-        name = path.rsplit("/", 1)[-1]
-        comp = self.stub.competitions.get(name.removesuffix(".zip"))
-        if not path.startswith("/blobs/") or comp is None:
+        data = self._blob(path)
+        if data is None:
             return self._error(404, "No such blob")
-        data, start = comp.zip_bytes, 0
+        start = 0
         rng = self.headers.get("Range", "")
         if rng.startswith("bytes=") and rng[6:].rstrip("-").isdigit():
             start = int(rng[6:].rstrip("-"))
@@ -544,6 +561,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.stub.truncate_blobs -= 1
         self.wfile.write(part[: len(part) // 2] if cut else part)
         self.close_connection = True
+
+    def _blob(self, path: str) -> bytes | None:
+        """The bytes behind a blob path: /blobs/<slug>.zip (a competition's) or /blobs/datasets/<owner>/<name>.zip."""
+        name = path.removeprefix("/blobs/").removesuffix(".zip")
+        if not path.startswith("/blobs/") or not path.endswith(".zip"):
+            return None
+        if name.startswith("datasets/"):
+            return self.stub.dataset_zips.get(name.removeprefix("datasets/"))
+        comp = self.stub.competitions.get(name)
+        return None if comp is None else comp.zip_bytes
 
     def do_PUT(self) -> None:  # noqa: N802
         body = self._body()

@@ -1,7 +1,9 @@
-"""Kaggle I/O through the kaggle client (kagglesdk): download competition data, submit, list and await scores.
+"""Kaggle I/O through the kaggle client (kagglesdk): download competition data (and a dataset's files), submit,
+list and await scores.
 
 Downloads land in data/.<slug>.download/ first (the kaggle client resumes an interrupted file there), become
-data/<slug>.zip only once the zip is complete, and data/<slug>/ only once extraction (all or nothing) succeeded.
+data/<slug>.zip only once the zip is complete, and data/<slug>/ only once extraction (all or nothing) succeeded; a
+dataset "owner/name" the same way in data/datasets/<owner>/ (.<name>.download/, <name>.zip, <name>/).
 A submission is reported as made only when Kaggle returned its id; an answer that never came is checked against
 the submission list before anything is said, so a retry never spends a second daily slot by mistake.
 """
@@ -17,6 +19,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -39,7 +42,7 @@ from pipeline.kaggle.auth import (
     require_credentials,
 )
 from pipeline.kaggle.client import import_kaggle, put_file, timeouts
-from pipeline.kaggle.errors import kaggle_call, limit_message, translate
+from pipeline.kaggle.errors import kaggle_call, limit_message, server_error, translate
 from pipeline.kaggle.types import SETTINGS_URL, KaggleError
 
 PAGE_SIZE = 100  # asked for; the server answers 50 a page whatever is asked, so paging follows nextPageToken
@@ -129,17 +132,31 @@ def _extract(archive: Path, dest: Path, expected: list[str], slug: str, download
     return dest
 
 
-def _fetch(api: Any, slug: str, staging: Path, creds: Credentials, progress: bool) -> Path:
-    from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFilesRequest
+@dataclass(frozen=True)
+class _Source:
+    """What a download fetches: a competition's data or a dataset's files.
 
+    ref: its name in messages (the competition slug, or "owner/name"). stem: the zip (<stem>.zip) and the staging
+    folder (.<stem>.download) beside the data folder. call: the kaggle client -> Kaggle's redirect to the zip.
+    explain: an error of the client -> the KaggleError that says what happened (None: not Kaggle's).
+    """
+
+    ref: str
+    stem: str
+    action: str
+    call: Callable[[Any], Any]
+    explain: Callable[[BaseException, Credentials], KaggleError | None]
+
+
+def _fetch(api: Any, source: _Source, staging: Path, creds: Credentials, progress: bool) -> Path:
     read_s = timeouts()[1]
     with api.build_kaggle_client() as client:
-        request = ApiDownloadDataFilesRequest()
-        request.competition_name = slug
-        with kaggle_call(slug, f"download the data of '{slug}'", creds):
-            response = _service(client).download_data_files(request)
+        try:
+            response = source.call(client)
+        except Exception as e:
+            raise source.explain(e, creds) or e from None
         name = response.url.split("?")[0].rsplit("/", 1)[-1]
-        outfile = staging / f"{slug}.{name.rsplit('.', 1)[-1] if '.' in name else 'zip'}"
+        outfile = staging / f"{source.stem}.{name.rsplit('.', 1)[-1] if '.' in name else 'zip'}"
         try:
             api.download_file(
                 response, str(outfile), client.http_client(), quiet=not progress, resume=True, timeout=read_s
@@ -148,13 +165,48 @@ def _fetch(api: Any, slug: str, staging: Path, creds: Credentials, progress: boo
             import requests
 
             if isinstance(e, requests.HTTPError):
-                raise translate(e, slug, f"download the data of '{slug}'", creds) or e from None
+                raise source.explain(e, creds) or e from None
             said = f"no answer in {read_s:g} s" if "timed out" in str(e).lower() else redact(str(e), creds)[:300]
             raise KaggleError(
-                f"The download of '{slug}' was interrupted ({type(e).__name__}: {said}). The partial file is kept "
-                f"in {display_path(staging)} and is not used; run the download again to resume it."
+                f"The download of '{source.ref}' was interrupted ({type(e).__name__}: {said}). The partial file is "
+                f"kept in {display_path(staging)} and is not used; run the download again to resume it."
             ) from None
     return outfile
+
+
+def _download(source: _Source, dest: Path, expected: list[str], force: bool, progress: bool, log: Any) -> Path:
+    """Fetch source's zip into dest.parent (staged, resumable) and extract it into dest; skipped when complete."""
+    problem = "" if force else _damaged(dest, expected)
+    if not force and not problem:
+        extract_inner(dest)
+        log(f"{display_path(dest)} is complete; nothing to download (use --force to fetch and extract it again).")
+        return dest
+    if dest.is_dir() and problem != "not extracted":
+        log(f"{display_path(dest)} is damaged ({problem}); getting the data again.")
+    archive = dest.parent / f"{source.stem}.zip"
+    if not force and archive.is_file():
+        if zipfile.is_zipfile(archive):
+            log(f"Extracting {display_path(archive)} into {display_path(dest)}")
+            return _extract(archive, dest, expected, source.ref, downloaded=False, force=False)
+        log(f"{display_path(archive)} is incomplete (an interrupted download?); downloading it again.")
+    creds = require_credentials(f"download '{source.ref}'")
+    staging = dest.parent / f".{source.stem}.download"
+    if force:
+        shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, exist_ok=True)
+    api = connect(creds)
+    log(f"Downloading {source.ref} from Kaggle into {display_path(dest)}")
+    got = _fetch(api, source, staging, creds, progress)
+    if not got.is_file() or not zipfile.is_zipfile(got):
+        got.unlink(missing_ok=True)
+        raise KaggleError(
+            f"The download of '{source.ref}' is not a complete zip archive (truncated?); it was removed. "
+            "Run the download again."
+        )
+    os.replace(got, archive)
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"Extracting {display_path(archive)} into {display_path(dest)}")
+    return _extract(archive, dest, expected, source.ref, downloaded=True, force=force)
 
 
 def download_competition(
@@ -164,38 +216,68 @@ def download_competition(
 
     force: download again and always extract again (repairs a damaged data folder).
     """
-    dest = Path(dest)
-    problem = "" if force else _damaged(dest, expected)
-    if not force and not problem:
-        extract_inner(dest)
-        log(f"{display_path(dest)} is complete; nothing to download (use --force to fetch and extract it again).")
-        return dest
-    if dest.is_dir() and problem != "not extracted":
-        log(f"{display_path(dest)} is damaged ({problem}); getting the data again.")
-    archive = dest.parent / f"{slug}.zip"
-    if not force and archive.is_file():
-        if zipfile.is_zipfile(archive):
-            log(f"Extracting {display_path(archive)} into {display_path(dest)}")
-            return _extract(archive, dest, expected, slug, downloaded=False, force=False)
-        log(f"{display_path(archive)} is incomplete (an interrupted download?); downloading it again.")
-    creds = require_credentials(f"download '{slug}'")
-    staging = dest.parent / f".{slug}.download"
-    if force:
-        shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True, exist_ok=True)
-    api = connect(creds)
-    log(f"Downloading {slug} from Kaggle into {display_path(dest)}")
-    got = _fetch(api, slug, staging, creds, progress)
-    if not got.is_file() or not zipfile.is_zipfile(got):
-        got.unlink(missing_ok=True)
-        raise KaggleError(
-            f"The download of '{slug}' is not a complete zip archive (truncated?); it was removed. "
-            "Run the download again."
+    from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFilesRequest
+
+    def call(client: Any) -> Any:
+        request = ApiDownloadDataFilesRequest()
+        request.competition_name = slug
+        return _service(client).download_data_files(request)
+
+    action = f"download the data of '{slug}'"
+    source = _Source(slug, slug, action, call, lambda e, creds: translate(e, slug, action, creds))
+    return _download(source, Path(dest), expected, force, progress, log)
+
+
+def dataset_parts(slug: str) -> tuple[str, str] | None:
+    """A Kaggle dataset's (owner, name) from "owner/name"; None for a local dataset (a name without owner)."""
+    parts = slug.strip("/").split("/")
+    if len(parts) == 1:
+        return None
+    if len(parts) != 2 or not all(parts):
+        raise DataError(f"'{slug}' is not a Kaggle dataset slug: write it as owner/name (kaggle.com/datasets/...).")
+    return parts[0], parts[1]
+
+
+def _dataset_error(e: BaseException, slug: str, action: str, creds: Credentials | None) -> KaggleError | None:
+    """translate's answer, except that a refusal (403, 404) names the dataset rather than a competition."""
+    import requests
+
+    err = server_error(e) if isinstance(e, requests.HTTPError) else None
+    if err is not None and err.http in (403, 404):
+        return KaggleError(
+            f"Cannot {action}: Kaggle has no dataset '{slug}' that this account may read ({err.http}: "
+            f"{redact(err.message, creds)}). The slug may be wrong (check it against "
+            f"https://www.kaggle.com/datasets/{slug}), or the dataset is private."
         )
-    os.replace(got, archive)
-    shutil.rmtree(staging, ignore_errors=True)
-    log(f"Extracting {display_path(archive)} into {display_path(dest)}")
-    return _extract(archive, dest, expected, slug, downloaded=True, force=force)
+    return translate(e, slug, action, creds)
+
+
+def download_dataset(
+    slug: str, dest: Path | str, expected: list[str], *, force: bool = False, progress: bool = True, log: Any = print
+) -> Path:
+    """Download and extract a Kaggle dataset ("owner/name") into dest, as download_competition does a competition's.
+
+    A local dataset (a slug without owner) cannot be downloaded: the error says where to put its files.
+    """
+    dest = Path(dest)
+    parts = dataset_parts(slug)
+    if parts is None:
+        files = ", ".join(expected) or "its files"
+        raise DataError(
+            f"'{slug}' is a local dataset (its slug names no Kaggle owner, as owner/name would), so it cannot be "
+            f"downloaded: put {files} in {display_path(dest)}/."
+        )
+    owner, name = parts
+    from kagglesdk.datasets.types.dataset_api_service import ApiDownloadDatasetRequest
+
+    def call(client: Any) -> Any:
+        request = ApiDownloadDatasetRequest()
+        request.owner_slug, request.dataset_slug = owner, name
+        return client.datasets.dataset_api_client.download_dataset(request)
+
+    ref, action = f"{owner}/{name}", f"download the dataset '{owner}/{name}'"
+    source = _Source(ref, name, action, call, lambda e, creds: _dataset_error(e, ref, action, creds))
+    return _download(source, dest, expected, force, progress, log)
 
 
 def download_if_possible(module: ModuleType, folder: Path) -> bool:
