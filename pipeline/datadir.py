@@ -222,7 +222,7 @@ def _original_missing(original: Original, folder: Path, mounts: list[Path]) -> s
             "   (or: python -m pipeline download <competition folder>, which fetches it with the competition's data)",
         ]
     lines.append("or put a copy in place:   python -m pipeline new ... --original PATH")
-    lines.append('or run without it:   --set original=""')
+    lines.append("or run without it:   --set original=off")
     return "\n".join(lines)
 
 

@@ -143,7 +143,7 @@ def test_original_dir_without_credentials_says_how_to_get_it(kaggle: KaggleStub,
     assert f"No original dataset '{REF}': {FILE} is not in {FOLDER}." in msg
     assert f"kaggle datasets download -d {REF} -p {FOLDER} --unzip" in msg
     assert "python -m pipeline download <competition folder>" in msg
-    assert "python -m pipeline new ... --original PATH" in msg and '--set original=""' in msg
+    assert "python -m pipeline new ... --original PATH" in msg and "--set original=off" in msg
     assert kaggle.requests == [] and not FOLDER.exists()
 
 
@@ -156,7 +156,7 @@ def test_original_dir_of_a_local_dataset_offers_no_download(kaggle: KaggleStub, 
     assert f"{FILE} is not in {tmp_path / 'input' / 'my-original'}, data/datasets/my-original." in msg
     assert "add the dataset 'my-original' as an input" in msg
     assert f"local dataset (not on Kaggle): put {FILE} in data/datasets/my-original/" in msg
-    assert "kaggle datasets download" not in msg and '--set original=""' in msg
+    assert "kaggle datasets download" not in msg and "--set original=off" in msg
     assert kaggle.requests == []
 
 

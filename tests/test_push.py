@@ -197,3 +197,23 @@ def test_the_generated_notebook_finds_the_package_and_fails_loudly(
     shutil.rmtree(kaggle_root / "input")
     missing = subprocess.run([sys.executable, "-c", local], capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "not mounted under" in missing.stderr
+
+
+def test_the_original_dataset_is_mounted_too_and_a_local_one_refused(
+    kaggle: KaggleStub, house: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # predict loads the run's training rows, the original's among them: the notebook must mount that dataset too
+    import competitions.house_prices as hp
+    from pipeline.tabular.original import Original
+
+    kaggle.datasets.add("someone/ames-original")
+    assert push(house, "--no-submit") == 0
+    monkeypatch.setattr(hp, "ORIGINAL", Original("someone/ames-original", "ames.csv"), raising=False)
+    assert push(house, "--no-submit") == 0
+    before, after = kaggle.pushed(REF)
+    assert before["datasetDataSources"] == [DATASET]
+    assert after["datasetDataSources"] == [DATASET, "someone/ames-original"]
+    monkeypatch.setattr(hp, "ORIGINAL", Original("ames-original", "ames.csv"))
+    assert push(house, "--no-submit") == 2
+    assert "'ames-original' is a local dataset, which a Kaggle notebook cannot mount" in capsys.readouterr().err
+    assert len(kaggle.pushed(REF)) == 2  # nothing pushed

@@ -30,13 +30,14 @@ TASK = "binary"  # regression | binary | multiclass
 METRIC = Metric("accuracy", greater_is_better=True)
 SUBMISSION = "labels"  # values | labels | probabilities, written in the sample submission's format
 FOLDS = "stratified"
+ORIGINAL = None  # the dataset a Playground competition was generated from: `new --original PATH`
 
 
 @dataclass(frozen=True)
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, objective, bag, bag_folds, stack, threshold): override any here."""
+    linear_alpha, objective, bag, bag_folds, stack, threshold, original): override any here."""
 
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error, "" on squared error
@@ -63,8 +64,19 @@ def search_space(trial: Any) -> dict[str, Any]:
 
 def load(cfg: Config, data_dir: Path) -> Data:
     """Raw feature columns (in both train and test, minus the target, and the id unless it holds dates), target,
-    test ids."""
-    return tabular.load_tables(data_dir, TRAIN, TEST, SAMPLE_SUBMISSION, ID, TARGET, TASK, drop=cfg.drop)
+    test ids; ORIGINAL's rows after the competition's (cfg.original: "add", "flag" or "off")."""
+    return tabular.load_tables(
+        data_dir,
+        TRAIN,
+        TEST,
+        SAMPLE_SUBMISSION,
+        ID,
+        TARGET,
+        TASK,
+        drop=cfg.drop,
+        original=ORIGINAL,
+        original_mode=cfg.original,
+    )
 
 
 def models(cfg: Config) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from pipeline.contract import ContractError
 
@@ -32,6 +34,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test", help="the test CSV inside --data (default: test.csv)")
     p.add_argument("--sample", help="the sample submission CSV inside --data (default: *submission*.csv)")
     p.add_argument("--into", help="parent folder of the new package (default: the project's competitions/)")
+    g = p.add_argument_group(
+        "original dataset",
+        "a Playground competition's source dataset: its rows join every fold's training rows, never scored",
+    )
+    g.add_argument("--original", help="the original dataset: a CSV, Kaggle's zip of the dataset, or a folder")
+    g.add_argument("--original-slug", help="its Kaggle dataset, OWNER/NAME, so that `download` can fetch it")
+    g.add_argument("--original-file", help="its CSV inside the zip or folder (default: the one with the target)")
+    g.add_argument(
+        "--original-columns", help="its columns named otherwise, ORIGINAL=COMPETITION,... (default: by name)"
+    )
+    g.add_argument("--original-labels", help="its target values written otherwise, ORIGINAL=CLASS,... (default: same)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -46,6 +59,12 @@ def main(args: argparse.Namespace) -> int:
     if dest.exists():
         raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
     spec = infer(Path(args.data), args.name, **{k: getattr(args, k) for k in INFER_OPTIONS})
+    if args.original:
+        _add_original(spec, args)
+    elif any(getattr(args, f"original_{k}") for k in ("slug", "file", "columns", "labels")):
+        raise ContractError(
+            "--original-slug, --original-file, --original-columns and --original-labels need --original."
+        )
     tmp = parent / f".{args.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -62,3 +81,36 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {note}")
     print(f"next: python -m pipeline run {shown} --data {args.data}")
     return 0
+
+
+def _add_original(spec: Any, args: argparse.Namespace) -> None:
+    """Find the original dataset (pipeline/tabular/infer_original.py), state it in the spec, and put its CSV where
+    runs look for it (the data cache, datasets/<owner>/<name>/), written whole or not at all."""
+    from pipeline.archives import display_path
+    from pipeline.datadir import cache_root
+    from pipeline.tabular.infer import Source
+    from pipeline.tabular.infer_original import find
+
+    train = Source(Path(args.data).expanduser()).read(spec.train)
+    found = find(
+        Path(args.original),
+        train,
+        spec.features,
+        spec.targets,
+        spec.task,
+        file=args.original_file,
+        slug=args.original_slug,
+        columns=args.original_columns,
+        labels=args.original_labels,
+    )
+    folder = cache_root() / found.original.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / found.original.file
+    tmp = folder / f".{dest.name}.partial"
+    if found.member is None:
+        shutil.copyfile(found.path, tmp)
+    else:
+        Source(found.path).copy(found.member, tmp)
+    os.replace(tmp, dest)
+    spec.original = found.original
+    spec.notes += [*found.notes, f"original: copied to {display_path(dest)}; run --set original=off to leave it out"]

@@ -97,8 +97,29 @@ if result.returncode != 0:
     }
 
 
-def kernel_metadata(ref: str, dataset: str, competition: str, gpu: bool, internet: bool) -> dict[str, Any]:
-    """kernel-metadata.json as the kaggle client reads it (title resolves to the slug)."""
+def original_sources(module: ModuleType, run_dir: Path) -> list[str]:
+    """The competition's original dataset (ORIGINAL) when the run read it: the notebook must mount it too, since
+    predict loads the run's training rows, the original's among them. A local one (no owner) cannot be mounted."""
+    from pipeline.runfolder import read_record
+
+    original = getattr(module, "ORIGINAL", None)
+    mode = read_record(run_dir, "config").get("config", {}).get("original", "add")
+    if original is None or mode == "off":
+        return []
+    if "/" not in original.slug.strip("/"):
+        name = module.__name__.rsplit(".", 1)[-1]
+        raise PushError(
+            f"{name}'s ORIGINAL '{original.slug}' is a local dataset, which a Kaggle notebook cannot mount. Upload it "
+            "as a Kaggle dataset and write its OWNER/NAME in ORIGINAL, or package a run made with --set original=off."
+        )
+    return [original.slug]
+
+
+def kernel_metadata(
+    ref: str, dataset: str, competition: str, gpu: bool, internet: bool, more: list[str] | None = None
+) -> dict[str, Any]:
+    """kernel-metadata.json as the kaggle client reads it (title resolves to the slug); `more`: other datasets to
+    mount (the competition's original dataset)."""
     return {
         "id": ref,
         "title": ref.split("/", 1)[1].replace("-", " "),
@@ -109,7 +130,7 @@ def kernel_metadata(ref: str, dataset: str, competition: str, gpu: bool, interne
         "enable_gpu": gpu,
         "enable_tpu": False,
         "enable_internet": internet,
-        "dataset_sources": [dataset],
+        "dataset_sources": [dataset, *(more or [])],
         "competition_sources": [competition],
         "kernel_sources": [],
         "model_sources": [],
@@ -194,14 +215,14 @@ def _connect(args: argparse.Namespace, name: str, slug: str) -> Notebook:
     return Notebook(api, creds, f"{owner}/{kernel}", Path("kernels") / kernel)
 
 
-def _push(args: argparse.Namespace, nb: Notebook, dataset: str, slug: str, run_id: str) -> None:
+def _push(args: argparse.Namespace, nb: Notebook, dataset: str, slug: str, run_id: str, more: list[str]) -> None:
     """Write the notebook folder and push it as a new version (with --attach: push nothing)."""
     from pipeline.kaggle import kernels as kaggle_kernels
 
     if args.attach:
         print(f"waiting for the latest version of notebook {nb.ref} (nothing pushed)")
         return
-    meta = kernel_metadata(nb.ref, dataset, slug, args.gpu, args.internet == "on")
+    meta = kernel_metadata(nb.ref, dataset, slug, args.gpu, args.internet == "on", more)
     write_kernel(nb.folder, meta, notebook(dataset, run_id))
     pushed = kaggle_kernels.push(nb.api, nb.folder, nb.ref, nb.creds)
     nb.version = pushed.version
@@ -254,8 +275,9 @@ def main(args: argparse.Namespace) -> int:
     manifest, dataset, run_dir, summary = read_package(Path(args.package), module, name)
     if not code and not args.no_submit:
         data_folder(module, run_dir, summary)  # the data to validate against is here before an hour on Kaggle
+    more = original_sources(module, run_dir)
     nb = _connect(args, name, slug)
-    _push(args, nb, dataset, slug, str(manifest.get("run_id")))
+    _push(args, nb, dataset, slug, str(manifest.get("run_id")), more)
     done = kaggle_kernels.wait(nb.api, nb.ref, nb.creds, args.timeout)
     if done is None:
         print(

@@ -4,6 +4,7 @@ from pipeline.tabular.data import load_tables, validate, write_submission
 from pipeline.tabular.metrics import METRICS, score
 from pipeline.tabular.models import Boosted, linear
 from pipeline.tabular.multitarget import MultiTarget
+from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import PRESETS, TabularRecipe, model_set
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "PRESETS",
     "Boosted",
     "MultiTarget",
+    "Original",
     "TabularRecipe",
     "linear",
     "load_tables",

@@ -13,6 +13,7 @@ from features.columns import column_kind
 from pipeline.contract import ContractError, Data
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.metrics import labels as metric_labels
+from pipeline.tabular.original import MODES, Original, join
 
 SUBMISSIONS = ("values", "labels", "probabilities")
 
@@ -81,6 +82,8 @@ def load_tables(
     target: str | Sequence[str],
     task: str,
     drop: Sequence[str] = (),
+    original: Original | None = None,
+    original_mode: str = "add",
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -90,6 +93,10 @@ def load_tables(
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
     `Data.classes` is None and the runner handles them as rows x targets values.
+
+    `original` (with `original_mode` "add" or "flag"; "off" leaves it out): the dataset the competition was generated
+    from, found by pipeline.datadir.original_dir; its rows follow the competition's, in every fold's training rows
+    and never scored (Data.train_only; pipeline/tabular/original.py).
     """
     data_dir = Path(data_dir)
     train, test = read_csv(data_dir / train_file), read_csv(data_dir / test_file, text=[id_col])
@@ -112,15 +119,33 @@ def load_tables(
         raise ContractError(f"{data_dir / train_file}: no row has a value for {', '.join(targets)}.")
     values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
+    X, X_test, train_only = train[features].reset_index(drop=True), test[features].reset_index(drop=True), None
+    if original_mode not in MODES:
+        raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
+    if original is not None and original_mode != "off":
+        from pipeline.datadir import original_dir
+
+        per_target = [c for _, c in values]
+        X, y, X_test, train_only = join(
+            X, y, X_test, per_target, targets, task, original, original_mode, original_dir(original)
+        )
     return Data(
-        X=train[features].reset_index(drop=True),
+        X=X,
         y=y,
-        X_test=test[features].reset_index(drop=True),
+        X_test=X_test,
+        train_only=train_only,
         test_ids=test[id_col].to_numpy(),
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
-        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features},
+        info={
+            "target": target,
+            "targets": targets,
+            "id": id_col,
+            "task": task,
+            "features": features,
+            "original_rows": 0 if train_only is None else int(train_only.sum()),
+        },
     )
 
 

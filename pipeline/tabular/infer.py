@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import keyword
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ import pandas as pd
 from pipeline.contract import ContractError
 from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS
+from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
@@ -55,6 +57,7 @@ class Spec:
     folds: str = "kfold"  # FOLDS of the generated file: "stratified" for one classification target
     target_transform: str = ""  # Config.target_transform: "log1p" for rmsle, and for mae on a target >= 0
     objective: str = ""  # Config.objective: "l1" for mae
+    original: Original | None = None  # ORIGINAL: the dataset the competition was generated from (new --original)
 
     @property
     def target(self) -> str | list[str]:
@@ -155,6 +158,11 @@ class Source:
                 return pd.read_csv(f)
         except Exception as e:
             raise ContractError(f"{self.path}: {name} cannot be read as CSV ({type(e).__name__}: {e}).") from None
+
+    def copy(self, name: str, dest: Path) -> None:
+        """One file of the download, byte for byte, to dest."""
+        with self._open(name) as f, dest.open("wb") as out:
+            shutil.copyfileobj(f, out)
 
     def csvs(self) -> list[str]:
         return [n for n in self.names if n.lower().endswith(".csv")]

@@ -42,6 +42,9 @@ class TabularRecipe:
     # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5
     # (pipeline/threshold.py: applied only when the out-of-fold score improves)
     threshold: bool = True
+    # the original dataset a Playground competition was generated from (ORIGINAL of the generated file): "add" its
+    # rows to every fold's training rows, "flag" add them with a from_original column, "off" leave it out
+    original: str = "add"
 
 
 # named overrides of TabularRecipe for --preset

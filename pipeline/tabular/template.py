@@ -53,13 +53,14 @@ TASK = {task_py}  # regression | binary | multiclass
 METRIC = Metric({metric_py}, greater_is_better={greater})
 SUBMISSION = {submission_py}  # values | labels | probabilities, written in the sample submission's format
 FOLDS = {folds_py}
+{original_block}
 
 
 @dataclass(frozen=True)
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, objective, bag, bag_folds, stack, threshold): override any here."""
+    linear_alpha, objective, bag, bag_folds, stack, threshold, original): override any here."""
 
     target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = {objective_py}  # regression: "l1" trains the boosters on absolute error, "" on squared error
@@ -86,8 +87,19 @@ def search_space(trial: Any) -> dict[str, Any]:
 
 def load(cfg: Config, data_dir: Path) -> Data:
     """Raw feature columns (in both train and test, minus the target, and the id unless it holds dates), target,
-    test ids."""
-    return tabular.load_tables(data_dir, TRAIN, TEST, SAMPLE_SUBMISSION, ID, TARGET, TASK, drop=cfg.drop)
+    test ids; ORIGINAL's rows after the competition's (cfg.original: "add", "flag" or "off")."""
+    return tabular.load_tables(
+        data_dir,
+        TRAIN,
+        TEST,
+        SAMPLE_SUBMISSION,
+        ID,
+        TARGET,
+        TASK,
+        drop=cfg.drop,
+        original=ORIGINAL,
+        original_mode=cfg.original,
+    )
 
 
 def models(cfg: Config) -> dict[str, Any]:
@@ -121,6 +133,27 @@ def _py(value: str | list[str], indent: str = "") -> str:
     return "[\n" + "".join(f"{indent}    {json.dumps(v)},\n" for v in value) + f"{indent}]"
 
 
+def _original_block(spec: Spec) -> str:
+    """ORIGINAL of the generated file: None, or the Original `new --original` found, one argument a line."""
+    o = spec.original
+    if o is None:
+        return "ORIGINAL = None  # the dataset a Playground competition was generated from: `new --original PATH`"
+    args = [json.dumps(o.slug), json.dumps(o.file)]
+    args += [f"{k}={_dict_py(getattr(o, k))}" for k in ("columns", "labels") if getattr(o, k)]
+    return (
+        "# the dataset the competition was generated from: its rows join every fold's training rows, never scored\n"
+        "ORIGINAL = tabular.Original(\n" + "".join(f"    {a},\n" for a in args) + ")"
+    )
+
+
+def _dict_py(d: dict[str, str]) -> str:
+    """A dict literal in ruff's format (one item a line when long)."""
+    inline = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in d.items()) + "}"
+    if len(inline) <= 80:
+        return inline
+    return "{\n" + "".join(f"        {json.dumps(k)}: {json.dumps(v)},\n" for k, v in d.items()) + "    }"
+
+
 def render(spec: Spec) -> str:
     """The generated competition package's __init__.py."""
     m, k = METRICS[spec.metric], len(spec.targets)
@@ -138,4 +171,5 @@ def render(spec: Spec) -> str:
         folds_py=_py(spec.folds),
         target_transform_py=_py(spec.target_transform),
         objective_py=_py(spec.objective),
+        original_block=_original_block(spec),
     )

@@ -1,0 +1,161 @@
+"""The original dataset a Playground competition was generated from, added to every fold's training rows.
+
+Kaggle's Playground series generates each competition's data from a public dataset and invites its use; winning
+solutions add its rows to their training data. Here they join every fold's training rows (Data.train_only) and are
+never validated or scored, so the CV stays a score on the competition's own rows, comparable with a run without
+them (`--set original=off`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.contract import ContractError
+
+MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
+FLAG_COLUMN = "from_original"
+
+
+@dataclass(frozen=True)
+class Original:
+    """Where the original dataset is and how its columns and labels read as the competition's.
+
+    slug: the Kaggle dataset, "owner/name" (`download` fetches it); a name without owner is a local dataset that
+    only `new --original` puts in place. file: its CSV. columns: original column name -> the competition's, for the
+    names that differ. labels: original target value -> the competition's class name, for values that differ.
+    """
+
+    slug: str
+    file: str
+    columns: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> str:
+        """Its folder under the data cache: datasets/<owner>/<name> (datasets/<name> for a local one)."""
+        return "datasets/" + self.slug.strip("/")
+
+
+def normalised(name: str) -> str:
+    """A column name compared loosely: lower case, letters and digits only ("Annual Income" == "annual_income")."""
+    return re.sub(r"[^0-9a-z]", "", str(name).lower())
+
+
+def match_columns(have: Sequence[str], wanted: Sequence[str], given: dict[str, str] | None = None) -> dict[str, str]:
+    """original name -> competition name for each wanted column the original holds under another name: the `given`
+    renames first, then the same name compared loosely (normalised), when exactly one original column matches."""
+    found = {o: c for o, c in (given or {}).items() if o in have}
+    for c in wanted:
+        if c in have or c in found.values():
+            continue
+        loose = [o for o in have if o not in found and o not in wanted and normalised(o) == normalised(c)]
+        if len(loose) == 1:
+            found[loose[0]] = c
+    return found
+
+
+def read_original(original: Original, folder: Path) -> pd.DataFrame:
+    """The original dataset's table with the competition's column names (Original.columns applied)."""
+    from pipeline.tabular.data import read_csv
+
+    frame = read_csv(Path(folder) / original.file)
+    return frame.rename(columns=original.columns)
+
+
+def original_targets(
+    frame: pd.DataFrame,
+    target: str,
+    task: str,
+    classes: list[str] | None,
+    original: Original,
+    where: Path,
+) -> np.ndarray:
+    """One target column of the original as the competition's: numbers, or indices into the competition's classes
+    (values read through Original.labels); a value the competition does not have is refused, naming it."""
+    from pipeline.tabular.data import as_names
+
+    if task == "regression":
+        y = pd.to_numeric(frame[target], errors="coerce")
+        bad = np.flatnonzero(y.isna().to_numpy())
+        if len(bad):
+            raise ContractError(
+                f"{where}: {target} must be a number for regression; line {frame.index[bad[0]] + 2} has "
+                f"{frame[target].iloc[bad[0]]!r}."
+            )
+        return y.to_numpy(dtype=float)
+    names = as_names(frame[target]).map(lambda v: original.labels.get(v, v))
+    index = {c: i for i, c in enumerate(classes or [])}
+    unknown = sorted(set(names) - set(index))
+    if unknown:
+        line = int(np.flatnonzero(~names.isin(list(index)).to_numpy())[0])
+        raise ContractError(
+            f"{where}: {target} holds {', '.join(map(repr, unknown[:5]))} (line {frame.index[line] + 2}), not one of "
+            f"the competition's classes {', '.join(classes or [])}. Map them in ORIGINAL's labels (`new --original-"
+            f"labels {unknown[0]}={(classes or ['?'])[0]}`)."
+        )
+    return names.map(index).to_numpy(dtype=np.int64)
+
+
+def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
+    """The original's rows with the competition's feature columns, in its order: a column the original lacks is
+    missing in its rows, a number column read as numbers. Also the columns it lacked and the values that could not
+    be read as numbers (a "?" some datasets write for missing)."""
+    from pipeline.tabular.data import as_names
+
+    out = pd.DataFrame(index=frame.index)
+    absent, unreadable = [], 0
+    for c in like.columns:
+        if c not in frame:
+            absent.append(c)
+            out[c] = pd.Series(np.nan, index=frame.index, dtype=like[c].dtype if like[c].dtype.kind in "fiub" else None)
+        elif pd.api.types.is_numeric_dtype(like[c]) and not pd.api.types.is_numeric_dtype(frame[c]):
+            values = pd.to_numeric(frame[c], errors="coerce")
+            unreadable += int((values.isna() & frame[c].notna()).sum())
+            out[c] = values
+        elif pd.api.types.is_string_dtype(like[c]) and not pd.api.types.is_string_dtype(frame[c]):
+            out[c] = as_names(frame[c])  # codes the original wrote as numbers: 1.0 -> "1", as the CSV would
+        else:
+            out[c] = frame[c]
+    return out, absent, unreadable
+
+
+def join(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    X_test: pd.DataFrame,
+    classes: list[list[str] | None],
+    targets: list[str],
+    task: str,
+    original: Original,
+    mode: str,
+    folder: Path,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+    """The competition's training rows followed by the original's (those with every target), the test rows, and
+    the train_only mask (True on the original's rows). mode "flag" adds a from_original column (1 on its rows, 0
+    on the competition's and the test's)."""
+    where = Path(folder) / original.file
+    frame = read_original(original, folder)
+    absent = [t for t in targets if t not in frame]
+    if absent:
+        raise ContractError(
+            f"{where}: no target column {absent[0]!r} (columns: {', '.join(map(str, frame.columns))}); name it in "
+            "ORIGINAL's columns."
+        )
+    frame = frame[frame[targets].notna().all(axis=1)]
+    if frame.empty:
+        raise ContractError(f"{where}: no row has a value for {', '.join(targets)}.")
+    extra = [original_targets(frame, t, task, c, original, where) for t, c in zip(targets, classes, strict=True)]
+    rows, _, _ = as_features(frame, X)
+    y_all = np.concatenate([y, extra[0] if len(extra) == 1 else np.column_stack(extra)])
+    X_all = pd.concat([X, rows.reset_index(drop=True)], ignore_index=True)
+    if mode == "flag":
+        X_all[FLAG_COLUMN] = np.r_[np.zeros(len(X), dtype=np.int64), np.ones(len(rows), dtype=np.int64)]
+        X_test = X_test.assign(**{FLAG_COLUMN: 0})
+    train_only = np.r_[np.zeros(len(X), dtype=bool), np.ones(len(rows), dtype=bool)]
+    return X_all, y_all, X_test, train_only

@@ -1,0 +1,192 @@
+"""`new --original`: a Playground competition's source dataset joins every fold's training rows, never scored."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.contract import load_competition
+from pipeline.tabular.original import Original, as_features, match_columns
+
+N_TRAIN, N_TEST, N_ORIGINAL = 90, 40, 900
+PROJECT = Path(__file__).resolve().parent.parent
+FAST = ("--preset", "fast", "--set", "max_trees=300")
+
+
+def rows(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Numbers, a category and a code; the target is a smooth function of them plus noise."""
+    rng = np.random.default_rng(seed)
+    x, z = rng.normal(size=n), rng.normal(size=n)
+    cat = rng.choice(["a", "b", "c"], size=n)
+    df = pd.DataFrame({"num": x, "other": z, "color": cat, "code": rng.integers(0, 40, n).astype(str)})
+    return df, 3 * np.sin(2 * x) + 2 * z + 2 * (cat == "a") + rng.normal(0, 0.3, n)
+
+
+def competition(tmp_path: Path, task: str) -> Path:
+    """A small competition download (few training rows, so more rows of the same kind help)."""
+    train, y = rows(N_TRAIN, 0)
+    test, _ = rows(N_TEST, 1)
+    train.insert(0, "id", np.arange(N_TRAIN))
+    test.insert(0, "id", np.arange(N_TRAIN, N_TRAIN + N_TEST))
+    train["target"] = y if task == "regression" else (y > 0.5).astype(int)
+    sample = pd.DataFrame({"id": test["id"], "target": 0.5 if task == "regression" else 0})
+    path = tmp_path / f"playground-{task}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("train.csv", train.to_csv(index=False))
+        zf.writestr("test.csv", test.to_csv(index=False))
+        zf.writestr("sample_submission.csv", sample.to_csv(index=False))
+    return path
+
+
+def original_zip(tmp_path: Path, task: str, labels: tuple[str, str] = ("0", "1")) -> Path:
+    """The dataset the competition was 'generated from': same kind of rows, its columns named its own way (NUM for
+    num, Target for target), an extra column and a README; binary labels written as `labels`."""
+    df, y = rows(N_ORIGINAL, 7)
+    df = df.rename(columns={"num": "NUM"}).assign(extra=1.0)
+    df["Target"] = y if task == "regression" else np.where(y > 0.5, labels[1], labels[0])
+    path = tmp_path / "source-data.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("source.csv", df.to_csv(index=False))
+        zf.writestr("README.txt", "the original")
+    return path
+
+
+def new(tmp_path: Path, name: str, data: Path, *extra: str) -> int:
+    return main(["new", name, "--data", str(data), "--into", str(tmp_path / "comps"), *extra])
+
+
+def run(tmp_path: Path, name: str, data: Path, *extra: str) -> dict:
+    args = ["run", str(tmp_path / "comps" / name), "--data", str(data), "--folds", "3", "--quiet", *FAST, *extra]
+    assert main(args) == 0
+    run_dir = max((tmp_path / "runs" / name).iterdir(), key=lambda p: p.stat().st_mtime)
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def test_original_rows_train_every_fold_never_scored_and_help(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data, orig = competition(tmp_path, "regression"), original_zip(tmp_path, "regression")
+    assert new(tmp_path, "orig_reg", data, "--original", str(orig), "--original-slug", "someone/source-data") == 0
+    text = (tmp_path / "comps" / "orig_reg" / "__init__.py").read_text()
+    assert 'ORIGINAL = tabular.Original(\n    "someone/source-data",\n    "source.csv",\n' in text
+    assert 'columns={"NUM": "num", "Target": "target"}' in text
+    for cmd in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):  # with the project's ruff settings
+        r = subprocess.run(
+            [sys.executable, "-m", "ruff", *cmd, str(tmp_path / "comps")], cwd=PROJECT, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+    # the CSV is where runs look for it, byte for byte
+    cached = tmp_path / "data" / "datasets" / "someone" / "source-data" / "source.csv"
+    assert cached.read_bytes() == zipfile.ZipFile(orig).read("source.csv")
+
+    with_original = run(tmp_path, "orig_reg", data)
+    module = load_competition(str(tmp_path / "comps" / "orig_reg"))
+    loaded = module.load(module.Config(), tmp_path / "data" / "playground-regression")
+    assert len(loaded.y) == N_TRAIN + N_ORIGINAL and loaded.train_only.sum() == N_ORIGINAL
+    assert not loaded.train_only[:N_TRAIN].any() and list(loaded.X.columns) == ["num", "other", "color", "code"]
+    source = pd.read_csv(cached)
+    assert np.allclose(loaded.y[N_TRAIN:], source["Target"]) and np.allclose(loaded.X["num"][N_TRAIN:], source["NUM"])
+
+    without = run(tmp_path, "orig_reg", data, "--set", "original=off")
+    folds_with = np.load(Path(with_original["run_dir"]) / "folds.npy")
+    folds_without = np.load(Path(without["run_dir"]) / "folds.npy")
+    # the competition's rows are split and scored exactly as without the original; its rows are never validated
+    assert np.array_equal(folds_with[:N_TRAIN], folds_without) and (folds_with[N_TRAIN:] == -1).all()
+    assert with_original["cv"] < 0.85 * without["cv"], (with_original["cv"], without["cv"])
+    sub = pd.read_csv(with_original["published"])
+    assert sub["id"].tolist() == list(range(N_TRAIN, N_TRAIN + N_TEST)) and sub["target"].notna().all()
+
+
+def test_flag_adds_a_from_original_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data, orig = competition(tmp_path, "binary"), original_zip(tmp_path, "binary", labels=("No", "Yes"))
+    assert new(tmp_path, "orig_flag", data, "--original", str(orig), "--original-labels", "No=0,Yes=1") == 0
+    module = load_competition(str(tmp_path / "comps" / "orig_flag"))
+    assert module.ORIGINAL.slug == "source-data" and module.ORIGINAL.labels == {"No": "0", "Yes": "1"}
+    s = run(tmp_path, "orig_flag", data, "--set", "original=flag")
+    loaded = module.load(module.Config(original="flag"), tmp_path / "data" / "playground-binary")
+    source = pd.read_csv(tmp_path / "data" / "datasets" / "source-data" / "source.csv")
+    assert np.array_equal(loaded.y[N_TRAIN:], (source["Target"] == "Yes").astype(int))
+    assert loaded.X["from_original"].tolist() == [0] * N_TRAIN + [1] * N_ORIGINAL
+    assert (loaded.X_test["from_original"] == 0).all()
+    importance = pd.read_csv(Path(s["run_dir"]) / "importance.csv", index_col="feature")
+    assert "from_original" in importance.index
+    plain = run(tmp_path, "orig_flag", data)
+    assert "from_original" not in pd.read_csv(Path(plain["run_dir"]) / "importance.csv", index_col="feature").index
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ("--original-labels", "No=0"),
+            "Target holds 'Yes', not one of the competition's classes (0, 1). Map it with --original-labels Yes=1",
+        ),
+        ((), "Target holds 'No'"),
+        (("--original-columns", "Missing=target"), "--original-columns: "),
+    ],
+)
+def test_labels_and_columns_that_do_not_match_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, extra: tuple, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data, orig = competition(tmp_path, "binary"), original_zip(tmp_path, "binary", labels=("No", "Yes"))
+    assert new(tmp_path, "orig_bad", data, "--original", str(orig), *extra) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "comps" / "orig_bad").exists()
+
+
+def test_original_without_the_target_or_ambiguous_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = competition(tmp_path, "regression")
+    df, y = rows(50, 3)
+    no_target = tmp_path / "features-only.csv"
+    df.to_csv(no_target, index=False)
+    assert new(tmp_path, "orig_nt", data, "--original", str(no_target)) == 2
+    err = capsys.readouterr().err
+    assert "no column for the target 'target'" in err and "Name it with --original-columns NAME=target." in err
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as zf:
+        for name in ("a.csv", "b.csv"):
+            zf.writestr(name, df.assign(target=y).to_csv(index=False))
+    assert new(tmp_path, "orig_two", data, "--original", str(two)) == 2
+    assert "Name it with --original-file FILE." in capsys.readouterr().err
+    assert new(tmp_path, "orig_two", data, "--original", str(two), "--original-file", "b.csv") == 0
+    assert new(tmp_path, "orig_none", data, "--original-slug", "a/b") == 2
+    assert "need --original" in capsys.readouterr().err
+
+
+def test_run_without_the_original_in_place_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
+    data, orig = competition(tmp_path, "regression"), original_zip(tmp_path, "regression")
+    assert new(tmp_path, "orig_gone", data, "--original", str(orig)) == 0
+    (tmp_path / "data" / "datasets" / "source-data" / "source.csv").unlink()
+    capsys.readouterr()
+    code = main(["run", str(tmp_path / "comps" / "orig_gone"), "--data", str(data), "--folds", "3", "--quiet", *FAST])
+    err = capsys.readouterr().err
+    assert code != 0 and "source.csv" in err and "original=off" in err
+    assert run(tmp_path, "orig_gone", data, "--set", "original=off")["cv"] > 0
+
+
+def test_columns_match_loosely_and_values_read_as_the_competition_writes_them() -> None:
+    have = ["Annual Income", "AGE", "age_", "id", "target"]
+    assert match_columns(have, ["annual_income", "age", "target"]) == {"Annual Income": "annual_income"}
+    assert match_columns(have, ["age"], {"age_": "age"}) == {"age_": "age"}
+    like = pd.DataFrame({"n": [1.5, 2.0], "code": ["7", "8"], "gone": [1, 2]})
+    frame = pd.DataFrame({"n": ["3", "?"], "code": [7.0, 9.0]})
+    out, absent, unreadable = as_features(frame, like)
+    assert out["n"].tolist()[0] == 3.0 and np.isnan(out["n"].tolist()[1]) and unreadable == 1
+    assert out["code"].tolist() == ["7", "9"] and absent == ["gone"] and out["gone"].isna().all()
+    assert Original("owner/name", "f.csv").folder == "datasets/owner/name"
