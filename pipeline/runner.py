@@ -380,8 +380,11 @@ def _describe(state: RunState) -> str:
     world = (
         f", {distributed.world_size()} processes ({distributed.describe()['backend']})" if distributed.active() else ""
     )
+    only = 0 if state.data.train_only is None else int(np.asarray(state.data.train_only).sum())
+    rows = f" ({only} of them train-only: in every fold's fit, never scored)" if only else ""
     return (
-        f"{len(state.data.y)} training rows, {len(state.data.X_test)} test rows, {n_folds} fold(s) ({folding.kind}"
+        f"{len(state.data.y)} training rows{rows}, {len(state.data.X_test)} test rows, {n_folds} fold(s) "
+        f"({folding.kind}"
         f"{f', holdout {folding.holdout:g}' if folding.holdout else ''}), models: {', '.join(plan.selected)}, "
         f"device {plan.device}{world}"
     )

@@ -100,6 +100,8 @@ def test_original_rows_train_every_fold_never_scored_and_help(tmp_path: Path, mo
     # the competition's rows are split and scored exactly as without the original; its rows are never validated
     assert np.array_equal(folds_with[:N_TRAIN], folds_without) and (folds_with[N_TRAIN:] == -1).all()
     assert with_original["cv"] < 0.85 * without["cv"], (with_original["cv"], without["cv"])
+    log = (Path(with_original["run_dir"]) / "log.txt").read_text()
+    assert f"{N_TRAIN + N_ORIGINAL} training rows ({N_ORIGINAL} of them train-only: in every fold's fit" in log
     sub = pd.read_csv(with_original["published"])
     assert sub["id"].tolist() == list(range(N_TRAIN, N_TRAIN + N_TEST)) and sub["target"].notna().all()
 
