@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from pipeline.contract import ContractError
 
-KINDS = ("kfold", "stratified", "group")
+KINDS = ("kfold", "stratified", "group", "stratified_group")
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,13 @@ def make_folds(
             )
         splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
         splits = splitter.split(np.zeros(n), y)
-    elif kind == "group":
+    elif kind in ("group", "stratified_group"):
         if groups is None:
-            raise ContractError("Fold kind 'group' needs Data.groups.")
-        splits = GroupKFold(k, shuffle=True, random_state=seed).split(np.zeros(n), y, groups)
+            raise ContractError(f"Fold kind '{kind}' needs Data.groups.")
+        if kind == "group":
+            splits = GroupKFold(k, shuffle=True, random_state=seed).split(np.zeros(n), y, groups)
+        else:  # each group whole in one fold, the classes' shares as even across folds as the groups allow
+            splits = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(np.zeros(n), y, groups)
     else:
         splits = KFold(k, shuffle=True, random_state=seed).split(np.zeros(n))
     for i, (_, valid) in enumerate(splits):

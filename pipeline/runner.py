@@ -482,7 +482,7 @@ def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any, classes: An
                 f"--folds {k}: stratified folds need {k} rows of every class; the rarest class "
                 f"({rarest}) has {counts.min()}. Use --folds {max(2, int(counts.min()))} or fewer."
             )
-    if kind == "group" and groups is not None:
+    if kind in ("group", "stratified_group") and groups is not None:
         n_groups = len(np.unique(np.asarray(groups)))
         if k > n_groups:
             raise ContractError(f"--folds {k} is more than the {n_groups} groups of the data; use fewer --folds.")

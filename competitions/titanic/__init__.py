@@ -30,6 +30,7 @@ TASK = "binary"  # regression | binary | multiclass
 METRIC = Metric("accuracy", greater_is_better=True)
 SUBMISSION = "labels"  # values | labels | probabilities, written in the sample submission's format
 FOLDS = "stratified"
+ID_GROUPS = False  # the id reads as <group>_<member>: its group's size and the member's number are features
 ORIGINAL = None  # the dataset a Playground competition was generated from: `new --original PATH`
 
 
@@ -74,6 +75,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         TARGET,
         TASK,
         drop=cfg.drop,
+        id_groups=ID_GROUPS,
         original=ORIGINAL,
         original_mode=cfg.original,
     )

@@ -12,6 +12,7 @@ import pandas as pd
 from features.columns import column_kind
 from pipeline.contract import ContractError, Data
 from pipeline.submission import SubmissionError, validate_submission
+from pipeline.tabular.groups import group_features
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.original import MODES, Original, join
 
@@ -73,6 +74,21 @@ def _target_values(train: pd.DataFrame, target: str, task: str, where: Path) -> 
     return y_num.to_numpy(dtype=float), None
 
 
+def _id_groups(
+    train: pd.DataFrame, test: pd.DataFrame, id_col: str, drop: Sequence[str], where: Path
+) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """The group features of every train row (labelled or not: a group's size counts them all) and test row, less
+    those in `drop`, and each train row's group."""
+    if id_col not in train:
+        raise ContractError(f"{where}: no id column {id_col!r}, so its groups are unknown; set ID_GROUPS = False.")
+    try:
+        tr, te, groups = group_features(train[id_col], test[id_col], id_col)
+    except ValueError as e:
+        raise ContractError(f"{where}: {e} Set ID_GROUPS = False.") from None
+    keep = [c for c in tr.columns if c not in drop]
+    return {"train": tr[keep], "test": te[keep]}, groups
+
+
 def load_tables(
     data_dir: Path,
     train_file: str,
@@ -84,6 +100,7 @@ def load_tables(
     drop: Sequence[str] = (),
     original: Original | None = None,
     original_mode: str = "add",
+    id_groups: bool = False,
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -97,9 +114,13 @@ def load_tables(
     `original` (with `original_mode` "add" or "flag"; "off" leaves it out): the dataset the competition was generated
     from, found by pipeline.datadir.original_dir; its rows follow the competition's, in every fold's training rows
     and never scored (Data.train_only; pipeline/tabular/original.py).
+
+    `id_groups`: the id reads as <group>_<member> (Spaceship Titanic's 0013_02); <id>_group_size and <id>_member
+    become features (unless in `drop`) and Data.groups holds each training row's group (pipeline/tabular/groups.py).
     """
     data_dir = Path(data_dir)
-    train, test = read_csv(data_dir / train_file), read_csv(data_dir / test_file, text=[id_col])
+    train = read_csv(data_dir / train_file, text=[id_col] if id_groups else ())
+    test = read_csv(data_dir / test_file, text=[id_col])
     targets = as_list(target)
     absent = [t for t in targets if t not in train]
     if absent:
@@ -114,12 +135,18 @@ def load_tables(
     ]
     if not features:
         raise ContractError(f"{data_dir / train_file}: no feature column is also in {test_file}.")
-    train = train[train[targets].notna().all(axis=1)]  # the index stays the CSV's row number, for messages
+    derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
+    labelled = train[targets].notna().all(axis=1).to_numpy()
+    train = train[labelled]  # the index stays the CSV's row number, for messages
     if train.empty:
         raise ContractError(f"{data_dir / train_file}: no row has a value for {', '.join(targets)}.")
     values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
     X, X_test, train_only = train[features].reset_index(drop=True), test[features].reset_index(drop=True), None
+    if derived:
+        X = pd.concat([X, derived["train"][labelled].reset_index(drop=True)], axis=1)
+        X_test = pd.concat([X_test, derived["test"].reset_index(drop=True)], axis=1)
+    groups = None if groups is None else groups[labelled]
     if original_mode not in MODES:
         raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
     if original is not None and original_mode != "off":
@@ -129,11 +156,14 @@ def load_tables(
         X, y, X_test, train_only = join(
             X, y, X_test, per_target, targets, task, original, original_mode, original_dir(original)
         )
+        if groups is not None:  # the original's rows, never validated, each its own group
+            groups = np.r_[groups.astype(object), [f"original {i}" for i in range(int(train_only.sum()))]]
     return Data(
         X=X,
         y=y,
         X_test=X_test,
         train_only=train_only,
+        groups=groups,
         test_ids=test[id_col].to_numpy(),
         sample_submission=data_dir / sample_file,
         classes=classes,

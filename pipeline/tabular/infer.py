@@ -27,6 +27,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature
+from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
@@ -57,6 +58,7 @@ class Spec:
     folds: str = "kfold"  # FOLDS of the generated file: "stratified" for one classification target
     target_transform: str = ""  # Config.target_transform: "log1p" for rmsle, and for mae on a target >= 0
     objective: str = ""  # Config.objective: "l1" for mae
+    id_groups: bool = False  # ID_GROUPS: the id reads as <group>_<member>, whose group size is a feature
     original: Original | None = None  # ORIGINAL: the dataset the competition was generated from (new --original)
 
     @property
@@ -531,14 +533,37 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
     return features
 
 
-def _fold_kind(t: Tables, targets: list[str], task: str, notes: list[str]) -> str:
-    """Stratified folds for one classification target, unless a class has fewer rows than the default folds."""
+def _id_groups(t: Tables, id_col: str, features: list[str], notes: list[str]) -> bool:
+    """Whether the id names groups (Spaceship Titanic's 0013_02): then their size and the member's number are
+    features (pipeline/tabular/groups.py)."""
+    if id_col in features or id_col not in t.tr or not holds_groups(t.tr[id_col], t.te[id_col]):
+        return False
+    parts = split_ids(pd.concat([t.tr[id_col], t.te[id_col]], ignore_index=True))
+    sizes = parts["group"].value_counts()
+    notes.append(
+        f"feature: the id {id_col} reads as <group>_<member> ({len(sizes)} groups of 1 to {sizes.max()} rows): "
+        f"{id_col}_group_size and {id_col}_member are features; ID_GROUPS = False leaves them out"
+    )
+    return True
+
+
+def _fold_kind(t: Tables, targets: list[str], task: str, notes: list[str], id_col: str, id_groups: bool) -> str:
+    """Stratified folds for one classification target, unless a class has fewer rows than the default folds; groups
+    kept whole in their fold when the id names groups and no group has rows in both train and test."""
+    grouped = id_groups and split_by_group(t.tr[id_col], t.te[id_col])
+    if grouped:
+        notes.append(
+            f"folds: no group of {id_col} has rows in both {t.train} and {t.test}, so each fold keeps its groups "
+            "whole, as Kaggle's split did"
+        )
     if task == "regression" or len(targets) > 1:
-        return "kfold"
+        return "group" if grouped else "kfold"
     counts = as_names(t.tr[targets[0]]).value_counts()
     k = TabularRecipe.folds
     if counts.min() >= k:
-        return "stratified"
+        return "stratified_group" if grouped else "stratified"
+    if grouped:
+        return "group"
     notes.append(
         f"folds: kfold, not stratified: class {counts.idxmin()} of {targets[0]} has {counts.min()} training row(s), "
         f"fewer than the {k} folds (stratified folds need {k} of each)"
@@ -601,7 +626,8 @@ def infer(
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
-    folds = _fold_kind(t, targets, task, notes)
+    id_groups = _id_groups(t, id_col, features, notes)
+    folds = _fold_kind(t, targets, task, notes, id_col, id_groups)
     transform, objective = _fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,
@@ -623,6 +649,7 @@ def infer(
         folds=folds,
         target_transform=transform,
         objective=objective,
+        id_groups=id_groups,
     )
 
 

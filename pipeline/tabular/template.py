@@ -53,6 +53,7 @@ TASK = {task_py}  # regression | binary | multiclass
 METRIC = Metric({metric_py}, greater_is_better={greater})
 SUBMISSION = {submission_py}  # values | labels | probabilities, written in the sample submission's format
 FOLDS = {folds_py}
+ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
 {original_block}
 
 
@@ -97,6 +98,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         TARGET,
         TASK,
         drop=cfg.drop,
+        id_groups=ID_GROUPS,
         original=ORIGINAL,
         original_mode=cfg.original,
     )
@@ -172,4 +174,5 @@ def render(spec: Spec) -> str:
         target_transform_py=_py(spec.target_transform),
         objective_py=_py(spec.objective),
         original_block=_original_block(spec),
+        id_groups_py=repr(spec.id_groups),
     )
