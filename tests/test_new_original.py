@@ -163,6 +163,11 @@ def test_original_without_the_target_or_ambiguous_is_refused(
     assert new(tmp_path, "orig_two", data, "--original", str(two)) == 2
     assert "Name it with --original-file FILE." in capsys.readouterr().err
     assert new(tmp_path, "orig_two", data, "--original", str(two), "--original-file", "b.csv") == 0
+    bad = df.assign(target=y.astype(str))
+    bad.loc[7, "target"] = "unknown"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    assert new(tmp_path, "orig_nan", data, "--original", str(tmp_path / "bad.csv")) == 2
+    assert "target must be a number for regression; line 9 has 'unknown'" in capsys.readouterr().err
     assert new(tmp_path, "orig_none", data, "--original-slug", "a/b") == 2
     assert "need --original" in capsys.readouterr().err
 

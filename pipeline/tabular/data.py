@@ -64,14 +64,19 @@ def _target_values(train: pd.DataFrame, target: str, task: str, where: Path) -> 
     if task != "regression":
         classes = class_names(train[target])
         return as_names(train[target]).map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64), classes
-    y_num = pd.to_numeric(train[target], errors="coerce")
+    return numbers(train, target, where), None
+
+
+def numbers(frame: pd.DataFrame, target: str, where: Path) -> np.ndarray:
+    """A regression target column as floats; the first value that is no number is refused, naming its line."""
+    y_num = pd.to_numeric(frame[target], errors="coerce")
     bad = np.flatnonzero(y_num.isna().to_numpy())
     if len(bad):
         raise ContractError(
-            f"{where}: {target} must be a number for regression; line {train.index[bad[0]] + 2} has "
-            f"{train[target].iloc[bad[0]]!r}."
+            f"{where}: {target} must be a number for regression; line {frame.index[bad[0]] + 2} has "
+            f"{frame[target].iloc[bad[0]]!r}."
         )
-    return y_num.to_numpy(dtype=float), None
+    return y_num.to_numpy(dtype=float)
 
 
 def _id_groups(

@@ -78,17 +78,10 @@ def original_targets(
 ) -> np.ndarray:
     """One target column of the original as the competition's: numbers, or indices into the competition's classes
     (values read through Original.labels); a value the competition does not have is refused, naming it."""
-    from pipeline.tabular.data import as_names
+    from pipeline.tabular.data import as_names, numbers
 
     if task == "regression":
-        y = pd.to_numeric(frame[target], errors="coerce")
-        bad = np.flatnonzero(y.isna().to_numpy())
-        if len(bad):
-            raise ContractError(
-                f"{where}: {target} must be a number for regression; line {frame.index[bad[0]] + 2} has "
-                f"{frame[target].iloc[bad[0]]!r}."
-            )
-        return y.to_numpy(dtype=float)
+        return numbers(frame, target, where)
     names = as_names(frame[target]).map(lambda v: original.labels.get(v, v))
     index = {c: i for i, c in enumerate(classes or [])}
     unknown = sorted(set(names) - set(index))
