@@ -13,10 +13,11 @@ from features.columns import column_kind
 from pipeline.contract import ContractError, Data
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.groups import group_features
+from pipeline.tabular.metrics import TOP_K, ranked
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.original import MODES, Original, join
 
-SUBMISSIONS = ("values", "labels", "probabilities")
+SUBMISSIONS = ("values", "labels", "probabilities", "ranked")
 
 
 def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
@@ -236,8 +237,8 @@ def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[in
 def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) -> None:
     """The sample submission's header, ids and id order, filled with values, labels or probabilities (one column
     per class, or per target for several targets; several binary targets' labels: 1 where the target's probability
-    is above 0.5, written True/False or 0/1 as the sample's column is). Test rows whose id the sample lacks are not
-    written."""
+    is above 0.5, written True/False or 0/1 as the sample's column is), or ranked: the 3 likeliest class names,
+    space-separated. Test rows whose id the sample lacks are not written."""
     if submission not in SUBMISSIONS:
         raise ValueError(f"submission must be one of {SUBMISSIONS}, got {submission!r}.")
     sample = read_csv(Path(data.sample_submission), text=[0])
@@ -245,7 +246,9 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     pred = np.asarray(pred, dtype=float).reshape(len(data.test_ids), -1)
     out = pd.DataFrame({id_col: data.test_ids})
     several = len((data.info or {}).get("targets") or []) > 1
-    if submission == "labels" and not several:
+    if submission == "ranked":
+        out[value_cols[0]] = [" ".join(data.classes[i] for i in row) for row in ranked(pred)]
+    elif submission == "labels" and not several:
         names = [data.classes[i] for i in metric_labels(pred)]  # one probability column: the positive class above 0.5
         out[value_cols[0]] = _as_sample_values(names, sample[value_cols[0]])
     else:
@@ -258,15 +261,43 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     out.to_csv(path, index=False)
 
 
+def ranked_column(sample: pd.Series, classes: Sequence[str] | None) -> bool:
+    """Whether a sample's column names several classes a row, space-separated (it asks for the likeliest first)."""
+    if classes is None or pd.api.types.is_numeric_dtype(sample) or any(" " in str(c) for c in classes):
+        return False
+    tokens = sample.dropna().astype(str).str.split()
+    return bool(len(tokens)) and tokens.map(len).max() > 1 and tokens.map(lambda t: set(t) <= set(classes)).all()
+
+
+def _check_ranked(path: Path, column: str, classes: Sequence[str]) -> None:
+    """Each row of a ranked column: 1 to TOP_K distinct class names, space-separated; else the line is named."""
+    values = pd.read_csv(path, dtype=str, keep_default_na=False)[column]
+    for line, value in enumerate(values, start=2):
+        names = value.split()
+        unknown = [n for n in names if n not in classes]
+        if not names or unknown or len(names) > TOP_K or len(set(names)) < len(names):
+            why = f"{unknown[0]!r} is no class" if unknown else f"needs 1 to {TOP_K} distinct classes"
+            raise SubmissionError(f"{Path(path).name}: column {column} at line {line} holds {value!r}: {why}.")
+
+
 def validate(data: Data, path: Path) -> None:
-    """The shared CSV check; boolean columns (pandas counts them as numeric) are checked here as True/False."""
+    """The shared CSV check; boolean columns (pandas counts them as numeric) are checked here as True/False, and a
+    ranked column (several class names a row) name by name."""
     sample = read_csv(Path(data.sample_submission))
     flags = [c for c in sample.columns[1:] if pd.api.types.is_bool_dtype(sample[c])]
     text = [c for c in sample.columns[1:] if c not in flags and not pd.api.types.is_numeric_dtype(sample[c])]
-    allowed = {c: data.classes for c in text} if data.classes is not None else None
-    if not flags:
+    ranked_cols = [c for c in text if ranked_column(sample[c], data.classes)]
+    allowed = {c: data.classes for c in text if c not in ranked_cols} if data.classes is not None else None
+    if flags:
+        _validate_flags(sample, flags, path, allowed)
+    else:
         validate_submission(path, data.sample_submission, allowed=allowed)
-        return
+    for c in ranked_cols:
+        _check_ranked(Path(path), c, data.classes or [])
+
+
+def _validate_flags(sample: pd.DataFrame, flags: list[str], path: Path, allowed: dict | None) -> None:
+    """True/False columns checked here, the rest by the shared check on copies without them."""
     sub = pd.read_csv(path, dtype=str, keep_default_na=False)
     if list(sub.columns) != list(sample.columns):
         raise SubmissionError(

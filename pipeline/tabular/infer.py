@@ -26,9 +26,9 @@ from typing import IO
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature
+from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature, ranked_column
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
-from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS
+from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, TOP_K
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
 
@@ -233,6 +233,8 @@ def _default_metric(task: str, sample_values: pd.DataFrame, classes: list[str] |
     if sample_values.shape[1] > 1:
         return "log_loss"
     col = sample_values.iloc[:, 0]
+    if ranked_column(col, classes):
+        return "map@3"
     if pd.api.types.is_float_dtype(col) and not (col.dropna() % 1 == 0).all():
         return "roc_auc" if task == "binary" else "log_loss"
     return "accuracy"
@@ -475,6 +477,7 @@ def _metric(
     if task not in spec_metric.tasks:
         raise ContractError(f"--metric {metric} is for {', '.join(spec_metric.tasks)}, not {task}.")
     submission = spec_metric.submission
+    _check_ranked_sample(t, value_cols, classes, metric, given)
     if submission != "labels" and len(value_cols) == 1 and pd.api.types.is_bool_dtype(t.sub[value_cols[0]]):
         fix = "--metric accuracy (or f1, mcc)" if task != "regression" else "--task binary --metric accuracy"
         raise ContractError(
@@ -500,6 +503,30 @@ def _metric(
     elif len(value_cols) > 1:
         raise ContractError(f"{t.sample} has several value columns ({', '.join(value_cols)}): use --metric log_loss.")
     return metric, submission
+
+
+def _check_ranked_sample(t: Tables, value_cols: list[str], classes: list[str] | None, metric: str, given: bool) -> None:
+    """A sample naming several classes a row asks for the 3 likeliest (map@3), and map@3 for such a sample."""
+    is_ranked = len(value_cols) == 1 and ranked_column(t.sub[value_cols[0]], classes)
+    wants_ranked = METRICS[metric].submission == "ranked"
+    if is_ranked and not wants_ranked:
+        example = t.sub[value_cols[0]].dropna().iloc[0]
+        raise ContractError(
+            f"{t.sample} names several classes a row in {value_cols[0]} ({example!r}): it asks for the likeliest "
+            f"classes, space-separated, but {_named(metric, given, 'multiclass')} writes one label. Use --metric map@3."
+        )
+    if wants_ranked and not is_ranked:
+        raise ContractError(
+            f"--metric {metric} writes the {TOP_K} likeliest classes a row, space-separated, but {t.sample} holds one "
+            f"value a row in {', '.join(value_cols)}; use --metric accuracy."
+        )
+    if is_ranked:
+        k = int(t.sub[value_cols[0]].dropna().astype(str).str.split().map(len).max())
+        if k != TOP_K:
+            raise ContractError(
+                f"{t.sample} names {k} classes a row in {value_cols[0]}; only MAP@{TOP_K} (--metric map@3) is "
+                "supported."
+            )
 
 
 def _note_class_columns(t: Tables, value_cols: list[str], classes: list[str], notes: list[str]) -> None:

@@ -1,7 +1,8 @@
 """The metrics `new --metric` accepts, each computed as Kaggle computes it from the runner's prediction arrays.
 
 Predictions are rows x outputs: one column of values for regression, one probability column per class for
-classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class.
+classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class; map@3 the
+three likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28").
 
 Several targets (y rows x k): predictions are rows x k (values, or each target's positive-class probability), and
 the SEVERAL metrics are averaged over the target columns, as Kaggle's "mean column-wise" metrics are
@@ -29,7 +30,7 @@ class TabularMetric:
     name: str
     greater_is_better: bool
     tasks: tuple[str, ...]
-    submission: str  # "values", "labels" or "probabilities"
+    submission: str  # "values", "labels", "probabilities" or "ranked" (the likeliest classes, space-separated)
     fn: Callable[[np.ndarray, np.ndarray], float]
     about: str
 
@@ -115,6 +116,23 @@ def mcc(y: np.ndarray, pred: np.ndarray) -> float:
     return float(skm.matthews_corrcoef(np.asarray(y).astype(int), labels(pred)))
 
 
+TOP_K = 3  # map@3: the classes a ranked submission names, likeliest first
+
+
+def ranked(pred: np.ndarray, k: int = TOP_K) -> np.ndarray:
+    """Rows x k class indices, likeliest first (ties: the lower class index first, as a stable sort keeps them). The
+    submission writer uses the same ranking, so the classes submitted are the ones the CV scored."""
+    p = _proba(pred)
+    return np.argsort(-p, axis=1, kind="stable")[:, : min(k, p.shape[1])]
+
+
+def map_at_3(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean average precision at 3 with one true class a row: 1 / its place among the 3 classes named, else 0."""
+    top = ranked(pred)
+    hit = top == np.asarray(y).astype(int)[:, None]
+    return float(np.mean((hit / np.arange(1, top.shape[1] + 1)).sum(axis=1)))
+
+
 CLASSIFICATION = ("binary", "multiclass")
 METRICS: dict[str, TabularMetric] = {
     m.name: m
@@ -132,6 +150,9 @@ METRICS: dict[str, TabularMetric] = {
         TabularMetric("r2", True, ("regression",), "values", r2, "coefficient of determination"),
         TabularMetric("f1", True, CLASSIFICATION, "labels", f1, "F1 of the positive class (macro for multi-class)"),
         TabularMetric("mcc", True, CLASSIFICATION, "labels", mcc, "Matthews correlation coefficient"),
+        TabularMetric(
+            "map@3", True, ("multiclass",), "ranked", map_at_3, "mean average precision of the 3 likeliest classes"
+        ),
     )
 }
 # the metrics that also score several targets, as their mean over the target columns

@@ -10,7 +10,12 @@ from pipeline.tabular.metrics import METRICS
 # Spec fields the template states as they are, and those it states as Python literals (placeholder NAME_py)
 TEXT_FIELDS = ("name", "task", "target_text", "n_train", "n_test", "metric", "sample")
 LITERAL_FIELDS = ("slug", "files", "train", "test", "sample", "id_col", "target", "task", "metric", "submission")
-SUBMISSION_TEXT = {"values": "values", "labels": "labels", "probabilities": "class probabilities"}
+SUBMISSION_TEXT = {
+    "values": "values",
+    "labels": "labels",
+    "probabilities": "class probabilities",
+    "ranked": "the 3 likeliest classes, space-separated",
+}
 SEVERAL_TEXT = {
     "values": "each target's values",
     "probabilities": "each target's probability of 1",
@@ -51,7 +56,7 @@ TARGET = {target_py}{target_comment}
 TASK = {task_py}  # regression | binary | multiclass
 # metrics of pipeline.tabular: {metric_names}
 METRIC = Metric({metric_py}, greater_is_better={greater})
-SUBMISSION = {submission_py}  # values | labels | probabilities, written in the sample submission's format
+SUBMISSION = {submission_py}  # values | labels | probabilities | ranked, in the sample submission's format
 FOLDS = {folds_py}
 ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
 {original_block}
