@@ -48,6 +48,15 @@ CASES: list[tuple[str, str, list[list[str]]]] = [
             ["objective=l1", "target_transform=log1p"],
         ],
     ),
+    (
+        HOUSE,
+        "mape",
+        [
+            ["objective=", "target_transform="],
+            ["objective=", "target_transform=log1p"],
+            ["objective=l1", "target_transform=log1p"],
+        ],
+    ),
     (TITANIC, "f1", [["threshold=false"], ["threshold=true"]]),
     (TITANIC, "mcc", [["threshold=false"], ["threshold=true"]]),
     ("expensive-houses", "f1", [["threshold=false"], ["threshold=true"]]),

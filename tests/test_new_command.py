@@ -230,7 +230,13 @@ def test_a_generated_competition_tunes_and_its_best_params_replay(
 
 @pytest.mark.parametrize(
     ("metric", "offset", "transform", "objective"),
-    [("mae", 0, "log1p", "l1"), ("mae", -200, "", "l1"), ("rmsle", 0, "log1p", ""), ("rmse", 0, "", "")],
+    [
+        ("mae", 0, "log1p", "l1"),
+        ("mae", -200, "", "l1"),
+        ("mape", 0, "log1p", "l1"),
+        ("rmsle", 0, "log1p", ""),
+        ("rmse", 0, "", ""),
+    ],
 )
 def test_the_fit_follows_the_metric(
     tmp_path: Path, metric: str, offset: float, transform: str, objective: str, capsys: pytest.CaptureFixture
@@ -245,7 +251,7 @@ def test_the_fit_follows_the_metric(
     assert new(tmp_path, name, z, "--metric", metric) == 0
     module = load_competition(str(tmp_path / "comps" / name))
     assert (module.Config.target_transform, module.Config.objective) == (transform, objective)
-    assert ("fit: the boosters train on absolute error" in capsys.readouterr().out) == (metric == "mae")
+    assert ("fit: the boosters train on absolute error" in capsys.readouterr().out) == (metric in ("mae", "mape"))
 
 
 def rare_class_zip(path: Path) -> Path:

@@ -272,6 +272,7 @@ def test_metrics_match_scikit_learn() -> None:
     w = v * rng.uniform(0.8, 1.2, 50)
     assert METRICS["rmsle"].fn(v, w.reshape(-1, 1)) == pytest.approx(np.sqrt(skm.mean_squared_log_error(v, w)))
     assert METRICS["r2"].fn(v, w) == pytest.approx(skm.r2_score(v, w))
+    assert METRICS["mape"].fn(v, w) == pytest.approx(np.mean(np.abs(v - w) / v))  # Kaggle's MAPE, a fraction
 
 
 def _data(tmp_path: Path, sample: pd.DataFrame, classes: list[str] | None) -> Data:

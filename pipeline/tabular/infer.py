@@ -602,20 +602,21 @@ def _fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tu
     """(target_transform, objective) the generated Config fits a regression with, from the metric.
 
     rmsle scores log(1 + y): fit log(1 + y). mae scores the median: train the boosters on absolute error, and on
-    log(1 + y) when every target is >= 0 (a monotone transform leaves the median where it was, and the trees fit a
+    log(1 + y) when every target is >= 0; so does mape (an absolute error of logarithms is a relative error) (a monotone transform leaves the median where it was, and the trees fit a
     skewed target's logarithm more evenly: House Prices' CV MAE 13,691 against 13,999 with squared error on prices,
     benchmarks/README.md).
     """
     if metric == "rmsle":
         return "log1p", ""
-    if metric != "mae":
+    if metric not in ("mae", "mape"):
         return "", ""
     values = t.tr[targets].apply(pd.to_numeric, errors="coerce")
     transform = "log1p" if bool((values.min() >= 0).all()) else ""
     fitted = "absolute error of log(1 + target)" if transform else "absolute error"
+    why = "mae scores medians" if metric == "mae" else "mape scores errors relative to the target"
     notes.append(
-        f"fit: the boosters train on {fitted}, as mae scores medians; change Config.objective and "
-        f"Config.target_transform in the generated file"
+        f"fit: the boosters train on {fitted}, as {why}; change Config.objective and Config.target_transform in the "
+        "generated file"
     )
     return transform, "l1"
 

@@ -102,6 +102,11 @@ def mae(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.abs(_values(pred) - np.asarray(y, dtype=float))))
 
 
+def mape(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean absolute percentage error, as scikit-learn computes it (a true 0 is divided by machine epsilon)."""
+    return float(skm.mean_absolute_percentage_error(np.asarray(y, dtype=float), _values(pred)))
+
+
 def r2(y: np.ndarray, pred: np.ndarray) -> float:
     return float(skm.r2_score(np.asarray(y, dtype=float), _values(pred)))
 
@@ -147,6 +152,7 @@ METRICS: dict[str, TabularMetric] = {
         TabularMetric("rmse", False, ("regression",), "values", rmse, "root mean squared error"),
         TabularMetric("rmsle", False, ("regression",), "values", rmsle, "RMSE of log(1 + x)"),
         TabularMetric("mae", False, ("regression",), "values", mae, "mean absolute error"),
+        TabularMetric("mape", False, ("regression",), "values", mape, "mean absolute percentage error"),
         TabularMetric("r2", True, ("regression",), "values", r2, "coefficient of determination"),
         TabularMetric("f1", True, CLASSIFICATION, "labels", f1, "F1 of the positive class (macro for multi-class)"),
         TabularMetric("mcc", True, CLASSIFICATION, "labels", mcc, "Matthews correlation coefficient"),
