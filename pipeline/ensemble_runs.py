@@ -54,16 +54,17 @@ def ensemble_runs(
     t_start = time.monotonic()
     if len(run_dirs) < 1:
         raise ContractError("ensemble: give at least one run folder.")
-    summaries, folds = _check_runs(run_dirs)
-    spec = runfolder.competition_spec(run_dirs[0], summaries[0])  # also from another directory
+    summaries, folds, base = _check_runs(run_dirs)
+    spec = runfolder.competition_spec(run_dirs[base], summaries[base])  # also from another directory
     opts = RunOptions(competition=spec, tag=tag, submissions_root=submissions_root, quiet=quiet)
-    inputs = _inputs(spec, run_dirs[0], Path(summaries[0]["data_dir"]), bool(summaries[0].get("sample")))
+    inputs = _inputs(spec, run_dirs[base], Path(summaries[base]["data_dir"]), bool(summaries[base].get("sample")))
     results: dict[str, dict[str, Any]] = {}
     for d, s in zip(run_dirs, summaries, strict=True):
         scores = runfolder.read_record(d, "scores")
         for model in s["models"]:
             oof, test = runfolder.read_predictions(d, model)
             key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
+            oof = oof[: len(folds)]  # rows past the base run's: train-only rows (an original dataset), never predicted
             results[key] = {"oof": oof, "test": test} | {k: scores[model][k] for k in SCORE_FIELDS}
     suffix = "-".join(t for t in ("ensemble", tag, "sample" if inputs.is_sample else None) if t)
     run_dir = runfolder.new_run_dir(summaries[0]["competition"], suffix, runs_root)
@@ -75,24 +76,28 @@ def ensemble_runs(
     )
 
 
-def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """The runs' summaries and their common folds; refused when they are of different competitions, mix the sample
-    with real data, or used different folds."""
+def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray, int]:
+    """The runs' summaries, their common folds and the run whose rows they are (the one with fewest rows); refused
+    when they are of different competitions, mix the sample with real data, or used different folds. A run may have
+    more rows than another when they are all train-only and follow the other's (a run with an original dataset's
+    rows against one without): the scored rows and their folds are the same."""
     summaries = [_summary(d) for d in run_dirs]
     comps = {s["competition"] for s in summaries}
     if len(comps) > 1:
         raise ContractError(f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}.")
     if len({bool(s.get("sample")) for s in summaries}) > 1:
         raise ContractError("ensemble: cannot mix runs on the built-in sample with runs on real data.")
-    folds = runfolder.read_folds(run_dirs[0])
-    for d in run_dirs[1:]:
-        other = runfolder.read_folds(d)
-        if other.shape != folds.shape or not np.array_equal(other, folds):
+    all_folds = [runfolder.read_folds(d) for d in run_dirs]
+    base = min(range(len(run_dirs)), key=lambda i: len(all_folds[i]))
+    folds = all_folds[base]
+    for d, other in zip(run_dirs, all_folds, strict=True):
+        n = len(folds)
+        if not np.array_equal(other[:n], folds) or (other[n:] != -1).any():
             raise ContractError(
-                f"ensemble: {d} used different folds from {run_dirs[0]} (seed, --folds or data differ); "
+                f"ensemble: {d} used different folds from {run_dirs[base]} (seed, --folds or data differ); "
                 "OOF predictions of different folds cannot be blended fairly. Re-run with the same --seed/--folds."
             )
-    return summaries, folds
+    return summaries, folds, base
 
 
 def _inputs(spec: str, run_dir: Path, data_dir: Path, is_sample: bool) -> RunInputs:

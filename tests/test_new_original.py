@@ -100,6 +100,11 @@ def test_original_rows_train_every_fold_never_scored_and_help(tmp_path: Path, mo
     # the competition's rows are split and scored exactly as without the original; its rows are never validated
     assert np.array_equal(folds_with[:N_TRAIN], folds_without) and (folds_with[N_TRAIN:] == -1).all()
     assert with_original["cv"] < 0.85 * without["cv"], (with_original["cv"], without["cv"])
+    # the two runs blend: their scored rows and folds are the same, the original's rows are past the end
+    assert main(["ensemble", with_original["run_dir"], without["run_dir"], "--quiet"]) == 0
+    blended = json.loads(next((tmp_path / "runs" / "orig_reg").glob("*ensemble*/summary.json")).read_text())
+    assert blended["cv_rows"] == N_TRAIN and len(np.load(Path(blended["run_dir"]) / "folds.npy")) == N_TRAIN
+    assert blended["cv"] <= min(with_original["cv"], without["cv"]) + 0.02
     log = (Path(with_original["run_dir"]) / "log.txt").read_text()
     assert f"{N_TRAIN + N_ORIGINAL} training rows ({N_ORIGINAL} of them train-only: in every fold's fit" in log
     sub = pd.read_csv(with_original["published"])

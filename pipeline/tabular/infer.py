@@ -602,9 +602,9 @@ def _fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tu
     """(target_transform, objective) the generated Config fits a regression with, from the metric.
 
     rmsle scores log(1 + y): fit log(1 + y). mae scores the median: train the boosters on absolute error, and on
-    log(1 + y) when every target is >= 0; so does mape (an absolute error of logarithms is a relative error) (a monotone transform leaves the median where it was, and the trees fit a
+    log(1 + y) when every target is >= 0 (a monotone transform leaves the median where it was, and the trees fit a
     skewed target's logarithm more evenly: House Prices' CV MAE 13,691 against 13,999 with squared error on prices,
-    benchmarks/README.md).
+    benchmarks/README.md). mape the same: an absolute error of logarithms is a relative error.
     """
     if metric == "rmsle":
         return "log1p", ""
