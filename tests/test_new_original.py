@@ -202,3 +202,8 @@ def test_columns_match_loosely_and_values_read_as_the_competition_writes_them() 
     assert out["n"].tolist()[0] == 3.0 and np.isnan(out["n"].tolist()[1]) and unreadable == 1
     assert out["code"].tolist() == ["7", "9"] and absent == ["gone"] and out["gone"].isna().all()
     assert Original("owner/name", "f.csv").folder == "datasets/owner/name"
+    flags, absent, unreadable = as_features(
+        pd.DataFrame({"vip": [1, 0, "no", "?", None]}), pd.DataFrame({"vip": [True]})
+    )
+    assert flags["vip"].tolist()[:3] == [True, False, False] and flags["vip"].isna().tolist()[3:] == [True, True]
+    assert unreadable == 1 and absent == []

@@ -20,6 +20,8 @@ from pipeline.contract import ContractError
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"
+# how an original may write the values of a competition's True/False column
+TRUTH = {"true": True, "1": True, "1.0": True, "yes": True, "false": False, "0": False, "0.0": False, "no": False}
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,10 @@ def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, 
         if c not in frame:
             absent.append(c)
             out[c] = pd.Series(np.nan, index=frame.index, dtype=like[c].dtype if like[c].dtype.kind in "fiub" else None)
+        elif pd.api.types.is_bool_dtype(like[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+            values = frame[c].map(lambda v: TRUTH.get(str(v).strip().lower()) if pd.notna(v) else None)
+            unreadable += int((values.isna() & frame[c].notna()).sum())
+            out[c] = values.astype("boolean")  # True/False with missing values, as the competition's column reads
         elif pd.api.types.is_numeric_dtype(like[c]) and not pd.api.types.is_numeric_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
             unreadable += int((values.isna() & frame[c].notna()).sum())
