@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.tabular.data import as_list
+from pipeline.tabular.mlp import TabularMLP
 from pipeline.tabular.models import Boosted, linear
 from pipeline.tabular.multitarget import MultiTarget
 
@@ -30,6 +31,8 @@ class TabularRecipe:
     depth: int = 6  # CatBoost
     l2_leaf_reg: float = 3.0  # CatBoost: L2 penalty on leaf values
     linear_alpha: float = 1.0  # L2 strength of the linear model
+    mlp_hidden: tuple[int, ...] = (256, 128)  # "mlp": widths of its hidden layers
+    mlp_dropout: float = 0.1  # "mlp": dropout after each hidden layer
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error (for mae), "" on squared error
     bag: int = 1  # seeds averaged per model (seed bagging)
@@ -77,6 +80,13 @@ def model_set(task: str, cfg: TabularRecipe, target: str | Sequence[str] = "") -
         "xgboost": lambda: Boosted("xgboost", params=xgb, **boosted),
         "catboost": lambda: Boosted("catboost", params=cat, **boosted),
         "linear": lambda: linear(task, cfg.linear_alpha, cfg.target_transform or None),
+        "mlp": lambda: TabularMLP(
+            task,
+            hidden=tuple(cfg.mlp_hidden),
+            dropout=cfg.mlp_dropout,
+            target_transform=cfg.target_transform or None,
+            bag=cfg.bag,
+        ),
     }
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:

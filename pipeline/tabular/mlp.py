@@ -1,0 +1,183 @@
+"""A multilayer perceptron on the linear family's features, early-stopped: the generic recipe's neural network.
+
+Its input is what the linear model sees (features.tabular.TabularEncoder "linear": scaled numbers, one-hot levels,
+out-of-fold target encoding, token and frequency features), fitted on the training rows only. The network (Linear,
+SiLU, dropout per hidden layer) trains with AdamW on mini-batches and stops early on the validation rows the runner
+hands over (FitContext.eval_set; a 10% holdout of the training rows without it), keeping its best epoch's weights.
+Regression targets are standardised (after log(1 + y) with target_transform="log1p"); classes use cross-entropy.
+
+Engineering comes from the runner: the device (FitContext.device; CUDA on a user's GPU, mixed precision per
+`precision`), the seed (random_state), threads (n_jobs) and the deadline (no new epoch starts after it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+
+from features.tabular import TabularEncoder
+
+
+def _target(y: np.ndarray, transform: str | None) -> np.ndarray:
+    y = np.asarray(y, dtype=float)
+    return np.log1p(np.clip(y, 0, None)) if transform == "log1p" else y
+
+
+@dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
+class TabularMLP(BaseEstimator):
+    """An early-stopped MLP on raw tabular data, for regression or classification (predict / predict_proba)."""
+
+    task: str = "regression"
+    hidden: tuple[int, ...] = (256, 128)
+    dropout: float = 0.1
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    max_epochs: int = 200
+    patience: int = 20  # epochs without a better validation loss
+    target_transform: str | None = None
+    bag: int = 1  # seeds averaged
+    random_state: int = 0
+    n_jobs: int = 1
+    precision: str = "auto"  # the runner's --precision: mixed precision on CUDA ("fp32" to turn it off)
+
+    def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> TabularMLP:
+        """Encode, then train `bag` networks, each stopped early on the validation rows."""
+        import torch
+
+        X = pd.DataFrame(X).reset_index(drop=True)
+        y = np.asarray(y)
+        if self.task != "regression":
+            self.classes_ = np.unique(y)
+            y_fit = np.searchsorted(self.classes_, y).astype(np.int64)
+        else:
+            y_fit = _target(y, self.target_transform)
+            self.y_mean_, self.y_std_ = float(y_fit.mean()), float(y_fit.std() or 1.0)
+            y_fit = (y_fit - self.y_mean_) / self.y_std_
+        self.encoder_ = TabularEncoder("linear", self.task, random_state=self.random_state)
+        E = self._matrix(self.encoder_.fit_transform(X, y_fit))
+        E_va, y_va = self._validation(E, y_fit, context)
+        self.device_ = str(getattr(context, "device", None) or "cpu")
+        deadline = getattr(context, "deadline", None)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(self.n_jobs)) if self.n_jobs and self.n_jobs > 0 else threads)
+        try:
+            self.nets_, self.best_epochs_ = [], []
+            for r in range(max(1, int(self.bag))):
+                if deadline is not None and r > 0 and time.monotonic() > deadline:
+                    break
+                net, best = self._train(E, y_fit, E_va, y_va, self.random_state + r, deadline)
+                self.nets_.append(net)
+                self.best_epochs_.append(best)
+        finally:
+            torch.set_num_threads(threads)
+        return self
+
+    def _matrix(self, E: Any) -> np.ndarray:
+        return np.nan_to_num(np.asarray(E, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+    def _validation(self, E: np.ndarray, y: np.ndarray, context: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The runner's validation rows, encoded; without them a seeded 10% of the training rows (then left out of
+        training: self.train_rows_)."""
+        eval_set = getattr(context, "eval_set", None)
+        self.train_rows_ = np.arange(len(y))
+        if eval_set is not None:
+            X_va, y_va = eval_set
+            y_va = np.asarray(y_va)
+            if self.task == "regression":
+                y_va = (_target(y_va, self.target_transform) - self.y_mean_) / self.y_std_
+                return self._matrix(self.encoder_.transform(pd.DataFrame(X_va))), y_va
+            keep = np.isin(y_va, self.classes_)  # a class absent from the training rows cannot be validated on
+            E_va = self._matrix(self.encoder_.transform(pd.DataFrame(X_va).iloc[np.flatnonzero(keep)]))
+            return E_va, np.searchsorted(self.classes_, y_va[keep]).astype(np.int64)
+        stratify = y if self.task != "regression" and np.bincount(y).min() > 1 else None
+        tr, va = train_test_split(self.train_rows_, test_size=0.1, random_state=self.random_state, stratify=stratify)
+        self.train_rows_ = tr
+        return E[va], y[va]
+
+    def _net(self, n_in: int, n_out: int) -> Any:
+        from torch import nn
+
+        layers: list[Any] = []
+        for width in self.hidden:
+            layers += [nn.Linear(n_in, width), nn.SiLU(), nn.Dropout(self.dropout)]
+            n_in = width
+        return nn.Sequential(*layers, nn.Linear(n_in, n_out))
+
+    def _train(
+        self, E: np.ndarray, y: np.ndarray, E_va: np.ndarray, y_va: np.ndarray, seed: int, deadline: float | None
+    ) -> tuple[Any, int]:
+        """One network; returns it with its best epoch's weights, and that epoch (counted from 1)."""
+        import torch
+
+        from pipeline.training.runtime import resolve_precision
+
+        torch.manual_seed(seed)
+        device = torch.device(self.device_)
+        regression = self.task == "regression"
+        n_out = 1 if regression else len(self.classes_)
+        net = self._net(E.shape[1], n_out).to(device)
+        opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        loss_fn = torch.nn.MSELoss() if regression else torch.nn.CrossEntropyLoss()
+        rows = self.train_rows_
+        X_t = torch.as_tensor(E[rows], device=device)
+        y_t = torch.as_tensor(y[rows], dtype=torch.float32 if regression else torch.int64, device=device)
+        X_v = torch.as_tensor(E_va, device=device)
+        y_v = torch.as_tensor(y_va, dtype=torch.float32 if regression else torch.int64, device=device)
+        amp = resolve_precision(self.precision, self.device_, cpu_autocast=False)
+        gen = torch.Generator().manual_seed(seed)
+        batch = max(16, min(self.batch_size, len(rows) // 4 or 1))
+        best_loss, best_epoch, best_state = np.inf, 0, None
+        for epoch in range(1, self.max_epochs + 1):
+            if deadline is not None and epoch > 1 and time.monotonic() > deadline:
+                break
+            net.train()
+            for idx in torch.randperm(len(rows), generator=gen).split(batch):
+                idx = idx.to(device)
+                with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                    out = net(X_t[idx])
+                    loss = loss_fn(out[:, 0].float() if regression else out.float(), y_t[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                out = net(X_v).float()
+                val = float(loss_fn(out[:, 0] if regression else out, y_v)) if len(y_va) else 0.0
+            if val < best_loss - 1e-7:
+                best_loss, best_epoch = val, epoch
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            elif epoch - best_epoch >= self.patience:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+        return net.cpu(), best_epoch
+
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:
+        import torch
+
+        E = torch.as_tensor(self._matrix(self.encoder_.transform(pd.DataFrame(X).reset_index(drop=True))))
+        outs = []
+        with torch.no_grad():
+            for net in self.nets_:
+                out = net(E).float()
+                outs.append(out[:, 0].numpy() if self.task == "regression" else torch.softmax(out, 1).numpy())
+        return np.mean(outs, axis=0)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Values (regression) or class labels."""
+        if self.task == "regression":
+            p = self._raw(X) * self.y_std_ + self.y_mean_
+            return np.expm1(p) if self.target_transform == "log1p" else p
+        return self.classes_[self._raw(X).argmax(axis=1)]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, columns in the order of classes_."""
+        return self._raw(X)
