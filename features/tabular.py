@@ -39,6 +39,14 @@ MISSING = "__missing__"
 TASK_TARGET = {"regression": "continuous", "binary": "binary", "multiclass": "multiclass"}
 
 
+def _frame(X: Any) -> pd.DataFrame:
+    """The rows as a DataFrame with text column names (an array's columns 0, 1, ... become "0", "1", ...)."""
+    X = pd.DataFrame(X).reset_index(drop=True)
+    if not all(isinstance(c, str) for c in X.columns):
+        X.columns = [str(c) for c in X.columns]
+    return X
+
+
 @dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
 class TabularEncoder(TransformerMixin, BaseEstimator):
     """Raw DataFrame -> model-ready features for one family (`linear`, `lightgbm`, `xgboost`, `catboost`)."""
@@ -61,7 +69,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         """Fit, and return the training rows encoded (target encoding cross-fitted: no row sees its own target)."""
         if self.family not in FAMILIES:
             raise ValueError(f"TabularEncoder: family must be one of {FAMILIES}, got {self.family!r}.")
-        X = pd.DataFrame(X).reset_index(drop=True)
+        X = _frame(X)
         self.kinds_ = infer_kinds(X, self.max_levels)
         self.timed_ = [c for c, k in self.kinds_.items() if k == "date" and _has_times(X[c])]
         self.feature_names_in_ = list(X.columns)
@@ -103,7 +111,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     # ---- transforming
     def transform(self, X: pd.DataFrame) -> Any:
         """Encode new rows with what was learned on the training rows."""
-        X = pd.DataFrame(X).reset_index(drop=True)
+        X = _frame(X)
         base = self._base(X)
         te = self.te_.transform(self._te_input(X)) if self.te_cols_ else None
         return self._finish(base, te)

@@ -65,3 +65,11 @@ def test_a_past_deadline_ends_training_after_one_epoch() -> None:
 def test_the_runner_sets_its_seed_threads_and_precision() -> None:
     est = prepare(TabularMLP("regression"), seed=7, n_jobs=2, engineering={"precision": "fp32"})
     assert (est.random_state, est.n_jobs, est.precision) == (7, 2, "fp32")
+
+
+def test_an_array_without_column_names_is_encoded() -> None:
+    # the encoder names an array's columns "0", "1", ... (it failed on integer names), e.g. after a preprocessing step
+    X, y = frame(300, 5)
+    numbers = X[["x", "noise"]].to_numpy()
+    mlp = TabularMLP("regression", max_epochs=20).fit(numbers, y)
+    assert mlp.encoder_.feature_names_in_ == ["0", "1"] and mlp.predict(numbers).shape == (300,)
