@@ -147,6 +147,17 @@ def test_all_four_models_and_the_stack_run(tmp_path: Path, monkeypatch: pytest.M
     assert probs.between(0, 1).all() and probs.nunique() > 10
 
 
+def test_the_mlp_joins_a_generated_competition_s_blend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "mlp.zip", "strings")
+    assert new(tmp_path, "comp_mlp", z) == 0
+    s = run(tmp_path, "comp_mlp", z, *FAST, "--set", "models=linear,mlp")
+    assert set(s["models"]) == {"linear", "mlp"} and set(s["blend"]["weights"]) == {"linear", "mlp"}
+    y = pd.read_csv(tmp_path / "data" / "mlp" / "train.csv")["target"]
+    assert s["models"]["mlp"]["mean"] > y.value_counts(normalize=True).max() + 0.05  # it learns
+    assert set(pd.read_csv(s["published"])["target"]) <= {"low", "mid", "high"}
+
+
 def test_id_not_first_and_train_only_columns_are_not_features(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     z = write_zip(tmp_path / "c.zip", "regression", id_first=False, extra_train=True)

@@ -45,13 +45,15 @@ def test_classification_beats_the_majority_class(n_classes: int) -> None:
     assert accuracy > np.bincount(y[700:]).max() / 200 + 0.2
 
 
-def test_the_runner_s_validation_rows_stop_it_and_seeds_reproduce() -> None:
+def test_the_scored_rows_never_pick_the_epoch_unless_asked_and_seeds_reproduce() -> None:
     X, y = frame(600, 3)
     context = SimpleNamespace(eval_set=(X.iloc[500:], y[500:]), device="cpu", deadline=None)
-    a = TabularMLP("regression", random_state=1).fit(X.iloc[:500], y[:500], context=context)
+    inner = TabularMLP("regression", random_state=1).fit(X.iloc[:500], y[:500], context=context)
+    assert len(inner.train_rows_) == 450  # the default stops on 10% of the training rows, not the fold's rows
+    a = TabularMLP("regression", valid_fraction=0, random_state=1).fit(X.iloc[:500], y[:500], context=context)
     assert len(a.train_rows_) == 500  # every training row trains: the fold's validation rows stop it
-    b = TabularMLP("regression", random_state=1).fit(X.iloc[:500], y[:500], context=context)
-    c = TabularMLP("regression", random_state=2).fit(X.iloc[:500], y[:500], context=context)
+    b = TabularMLP("regression", valid_fraction=0, random_state=1).fit(X.iloc[:500], y[:500], context=context)
+    c = TabularMLP("regression", valid_fraction=0, random_state=2).fit(X.iloc[:500], y[:500], context=context)
     assert np.array_equal(a.predict(X), b.predict(X)) and not np.allclose(a.predict(X), c.predict(X))
 
 

@@ -26,7 +26,7 @@ TRAIN, TEST, SAMPLE_SUBMISSION = "train.csv", "test.csv", "gender_submission.csv
 ID = "PassengerId"
 TARGET = "Survived"
 TASK = "binary"  # regression | binary | multiclass
-# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, r2, f1, mcc, map@3
+# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, r2, f1, mcc, map@3
 METRIC = Metric("accuracy", greater_is_better=True)
 SUBMISSION = "labels"  # values | labels | probabilities | ranked, in the sample submission's format
 FOLDS = "stratified"
@@ -38,7 +38,8 @@ ORIGINAL = None  # the dataset a Playground competition was generated from: `new
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, objective, bag, bag_folds, stack, threshold, original): override any here."""
+    linear_alpha, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, stack, threshold, original):
+    override any here; models may add "mlp", an MLP on the linear model's features."""
 
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error, "" on squared error

@@ -2,8 +2,9 @@
 
 Its input is what the linear model sees (features.tabular.TabularEncoder "linear": scaled numbers, one-hot levels,
 out-of-fold target encoding, token and frequency features), fitted on the training rows only. The network (Linear,
-SiLU, dropout per hidden layer) trains with AdamW on mini-batches and stops early on the validation rows the runner
-hands over (FitContext.eval_set; a 10% holdout of the training rows without it), keeping its best epoch's weights.
+SiLU, dropout per hidden layer) trains with AdamW on mini-batches and stops early on a seeded 10% of the training
+rows, keeping its best epoch's weights: the fold's scored rows never pick the epoch (valid_fraction=0 stops on the
+runner's validation rows instead, FitContext.eval_set).
 Regression targets are standardised (after log(1 + y) with target_transform="log1p"); classes use cross-entropy.
 
 Engineering comes from the runner: the device (FitContext.device; CUDA on a user's GPU, mixed precision per
@@ -42,6 +43,9 @@ class TabularMLP(BaseEstimator):
     max_epochs: int = 200
     patience: int = 20  # epochs without a better validation loss
     target_transform: str | None = None
+    # > 0: stop early on this share of the training rows, so the fold's scored rows never pick the epoch (its OOF
+    # predictions stay out of sample); 0: stop on the runner's validation rows (FitContext.eval_set)
+    valid_fraction: float = 0.1
     bag: int = 1  # seeds averaged
     random_state: int = 0
     n_jobs: int = 1
@@ -83,9 +87,9 @@ class TabularMLP(BaseEstimator):
         return np.nan_to_num(np.asarray(E, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
     def _validation(self, E: np.ndarray, y: np.ndarray, context: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The runner's validation rows, encoded; without them a seeded 10% of the training rows (then left out of
-        training: self.train_rows_)."""
-        eval_set = getattr(context, "eval_set", None)
+        """A seeded valid_fraction of the training rows (then left out of training: self.train_rows_); with
+        valid_fraction 0, the runner's validation rows, encoded (a 10% holdout without them)."""
+        eval_set = None if self.valid_fraction > 0 else getattr(context, "eval_set", None)
         self.train_rows_ = np.arange(len(y))
         if eval_set is not None:
             X_va, y_va = eval_set
@@ -97,7 +101,8 @@ class TabularMLP(BaseEstimator):
             E_va = self._matrix(self.encoder_.transform(pd.DataFrame(X_va).iloc[np.flatnonzero(keep)]))
             return E_va, np.searchsorted(self.classes_, y_va[keep]).astype(np.int64)
         stratify = y if self.task != "regression" and np.bincount(y).min() > 1 else None
-        tr, va = train_test_split(self.train_rows_, test_size=0.1, random_state=self.random_state, stratify=stratify)
+        share = self.valid_fraction or 0.1
+        tr, va = train_test_split(self.train_rows_, test_size=share, random_state=self.random_state, stratify=stratify)
         self.train_rows_ = tr
         return E[va], y[va]
 
