@@ -361,11 +361,16 @@ def figure_name(only: str | None) -> str:
     return "tabular_holdout" + ("_" + re.sub(r"\W+", "_", only.lower()).strip("_") if only else "")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def split_arguments(ap: argparse.ArgumentParser, what: str = "downloads") -> None:
+    """--data-dir, --splits and --only, as every held-out benchmark takes them."""
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--splits", type=int, default=3)
-    ap.add_argument("--only", help="run only the variants whose name contains this text (e.g. Titanic)")
+    ap.add_argument("--only", help=f"run only the {what} whose name contains this text (e.g. Titanic)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    split_arguments(ap, "variants")
     args = ap.parse_args()
     data_dir = Path(args.data_dir)
     variants = [v for v in VARIANTS if not args.only or args.only in v[0]]

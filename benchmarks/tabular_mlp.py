@@ -29,7 +29,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchutil import peak_memory, save  # noqa: E402
-from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
+from tabular_holdout import (  # noqa: E402
+    HOUSE,
+    TITANIC,
+    Download,
+    Split,
+    aggregate,
+    make_split,
+    score_submission,
+    split_arguments,
+)
 from tabular_tune import paired_se  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
@@ -74,9 +83,7 @@ def one_split(name: str, d: Download, flags: list[str], split: Split, work: Path
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--splits", type=int, default=3)
-    ap.add_argument("--only", help="run only the downloads whose name contains this text (e.g. Titanic)")
+    split_arguments(ap)
     ap.add_argument("--mlp-valid-fraction", type=float, help="Config.mlp_valid_fraction (0: stop on the fold's rows)")
     args = ap.parse_args()
     extra = [] if args.mlp_valid_fraction is None else [f"mlp_valid_fraction={args.mlp_valid_fraction:g}"]

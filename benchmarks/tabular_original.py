@@ -37,7 +37,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchutil import peak_memory, save  # noqa: E402
-from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
+from tabular_holdout import (  # noqa: E402
+    HOUSE,
+    TITANIC,
+    Download,
+    Split,
+    aggregate,
+    make_split,
+    score_submission,
+    split_arguments,
+)
 from tabular_tune import paired_se  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
@@ -140,9 +149,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--splits", type=int, default=3)
-    ap.add_argument("--only", help="run only the downloads whose name contains this text (e.g. Titanic)")
+    split_arguments(ap)
     args = ap.parse_args()
     data_dir = Path(args.data_dir).resolve()
     downloads = [v for v in DOWNLOADS if not args.only or args.only in v[0]]

@@ -33,7 +33,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchutil import peak_memory, save  # noqa: E402
-from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
+from tabular_holdout import (  # noqa: E402
+    HOUSE,
+    TITANIC,
+    Download,
+    Split,
+    aggregate,
+    make_split,
+    score_submission,
+    split_arguments,
+)
 
 from pipeline.cli import main as cli  # noqa: E402
 from pipeline.runfolder import read_record  # noqa: E402
@@ -115,10 +124,8 @@ def print_rows(name: str, runs: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--splits", type=int, default=3)
+    split_arguments(ap)
     ap.add_argument("--trials", type=int, default=15)
-    ap.add_argument("--only", help="run only the downloads whose name contains this text (e.g. Titanic)")
     args = ap.parse_args()
     data_dir = Path(args.data_dir).resolve()
     variants = [v for v in VARIANTS if not args.only or args.only in v[0]]
