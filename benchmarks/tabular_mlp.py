@@ -28,17 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import tabular_holdout  # noqa: E402
 from benchutil import peak_memory, save  # noqa: E402
-from tabular_holdout import (  # noqa: E402
-    HOUSE,
-    TITANIC,
-    Download,
-    Split,
-    aggregate,
-    make_split,
-    score_submission,
-    split_arguments,
-)
+from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
 from tabular_tune import paired_se  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
@@ -83,7 +75,7 @@ def one_split(name: str, d: Download, flags: list[str], split: Split, work: Path
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    split_arguments(ap)
+    tabular_holdout.split_arguments(ap)
     ap.add_argument("--mlp-valid-fraction", type=float, help="Config.mlp_valid_fraction (0: stop on the fold's rows)")
     args = ap.parse_args()
     extra = [] if args.mlp_valid_fraction is None else [f"mlp_valid_fraction={args.mlp_valid_fraction:g}"]

@@ -36,17 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import tabular_holdout  # noqa: E402
 from benchutil import peak_memory, save  # noqa: E402
-from tabular_holdout import (  # noqa: E402
-    HOUSE,
-    TITANIC,
-    Download,
-    Split,
-    aggregate,
-    make_split,
-    score_submission,
-    split_arguments,
-)
+from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
 from tabular_tune import paired_se  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
@@ -149,7 +141,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    split_arguments(ap)
+    tabular_holdout.split_arguments(ap)
     args = ap.parse_args()
     data_dir = Path(args.data_dir).resolve()
     downloads = [v for v in DOWNLOADS if not args.only or args.only in v[0]]

@@ -32,17 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import tabular_holdout  # noqa: E402
 from benchutil import peak_memory, save  # noqa: E402
-from tabular_holdout import (  # noqa: E402
-    HOUSE,
-    TITANIC,
-    Download,
-    Split,
-    aggregate,
-    make_split,
-    score_submission,
-    split_arguments,
-)
+from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
 from pipeline.runfolder import read_record  # noqa: E402
@@ -124,7 +116,7 @@ def print_rows(name: str, runs: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    split_arguments(ap)
+    tabular_holdout.split_arguments(ap)
     ap.add_argument("--trials", type=int, default=15)
     args = ap.parse_args()
     data_dir = Path(args.data_dir).resolve()
