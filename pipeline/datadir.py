@@ -13,7 +13,7 @@ import shutil
 import zipfile
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pipeline.archives import (
     CACHE_ENV,
@@ -33,8 +33,16 @@ from pipeline.archives import (
 from pipeline.kaggle.auth import find_credentials
 from pipeline.kaggle.io import dataset_parts, download_dataset, download_if_possible
 
-if TYPE_CHECKING:
-    from pipeline.tabular.original import Original
+
+class Original(Protocol):
+    """What original_dir reads of pipeline.tabular.original.Original (not imported: tabular imports this module)."""
+
+    slug: str
+    file: str
+
+    @property
+    def folder(self) -> str: ...
+
 
 __all__ = [
     "CACHE_ENV",

@@ -11,9 +11,9 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.data import as_names, class_names, read_csv
 from pipeline.tabular.infer import Source
 from pipeline.tabular.original import Original, as_features, match_columns, original_targets
+from pipeline.tabular.values import as_names, class_names, read_csv
 
 
 @dataclass

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.tabular.values import as_names, numbers, read_csv
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"
@@ -64,8 +65,6 @@ def match_columns(have: Sequence[str], wanted: Sequence[str], given: dict[str, s
 
 def read_original(original: Original, folder: Path) -> pd.DataFrame:
     """The original dataset's table with the competition's column names (Original.columns applied)."""
-    from pipeline.tabular.data import read_csv
-
     frame = read_csv(Path(folder) / original.file)
     return frame.rename(columns=original.columns)
 
@@ -80,8 +79,6 @@ def original_targets(
 ) -> np.ndarray:
     """One target column of the original as the competition's: numbers, or indices into the competition's classes
     (values read through Original.labels); a value the competition does not have is refused, naming it."""
-    from pipeline.tabular.data import as_names, numbers
-
     if task == "regression":
         return numbers(frame, target, where)
     names = as_names(frame[target]).map(lambda v: original.labels.get(v, v))
@@ -101,8 +98,6 @@ def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, 
     """The original's rows with the competition's feature columns, in its order: a column the original lacks is
     missing in its rows, a number column read as numbers. Also the columns it lacked and the values that could not
     be read as numbers (a "?" some datasets write for missing)."""
-    from pipeline.tabular.data import as_names
-
     out = pd.DataFrame(index=frame.index)
     absent, unreadable = [], 0
     for c in like.columns:
