@@ -55,6 +55,27 @@ def _id_groups(
     return {"train": tr[keep], "test": te[keep]}, groups
 
 
+def _with_original(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    X_test: pd.DataFrame,
+    groups: np.ndarray | None,
+    classes: list[list[str] | None],
+    targets: list[str],
+    task: str,
+    original: Original,
+    mode: str,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """The original's rows after the competition's (original.join, from where datadir.original_dir finds them), the
+    train_only mask, and the groups with each original row its own (never validated)."""
+    from pipeline.datadir import original_dir
+
+    X, y, X_test, train_only = join(X, y, X_test, classes, targets, task, original, mode, original_dir(original))
+    if groups is not None:
+        groups = np.r_[groups.astype(object), [f"original {i}" for i in range(int(train_only.sum()))]]
+    return X, y, X_test, train_only, groups
+
+
 def load_tables(
     data_dir: Path,
     train_file: str,
@@ -116,14 +137,10 @@ def load_tables(
     if original_mode not in MODES:
         raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
     if original is not None and original_mode != "off":
-        from pipeline.datadir import original_dir
-
         per_target = [c for _, c in values]
-        X, y, X_test, train_only = join(
-            X, y, X_test, per_target, targets, task, original, original_mode, original_dir(original)
+        X, y, X_test, train_only, groups = _with_original(
+            X, y, X_test, groups, per_target, targets, task, original, original_mode
         )
-        if groups is not None:  # the original's rows, never validated, each its own group
-            groups = np.r_[groups.astype(object), [f"original {i}" for i in range(int(train_only.sum()))]]
     return Data(
         X=X,
         y=y,
@@ -134,14 +151,7 @@ def load_tables(
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
-        info={
-            "target": target,
-            "targets": targets,
-            "id": id_col,
-            "task": task,
-            "features": features,
-            "original_rows": 0 if train_only is None else int(train_only.sum()),
-        },
+        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features},
     )
 
 

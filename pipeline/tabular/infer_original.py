@@ -54,18 +54,18 @@ def _table(path: Path, file: str | None, targets: Sequence[str]) -> tuple[str | 
         return file, source.read(file)
     if len(csvs) == 1:
         return csvs[0], source.read(csvs[0])
-    holding = [n for n in csvs if _has(source, n, targets)]
+    frames = {n: source.read(n) for n in csvs}  # each read once, whichever is picked
+    holding = [n for n, frame in frames.items() if _has(list(frame.columns), targets)]
     if len(holding) == 1:
-        return holding[0], source.read(holding[0])
+        return holding[0], frames[holding[0]]
     raise ContractError(
         f"--original {path}: cannot tell which CSV is the original table among {', '.join(csvs) or 'no CSV files'}. "
         "Name it with --original-file FILE."
     )
 
 
-def _has(source: Source, name: str, targets: Sequence[str]) -> bool:
-    """Whether a CSV holds every target, under its name or the same name compared loosely."""
-    have = list(source.read(name).columns)
+def _has(have: list[str], targets: Sequence[str]) -> bool:
+    """Whether a CSV's columns hold every target, under its name or the same name compared loosely."""
     return all(t in have or t in match_columns(have, [t]).values() for t in targets)
 
 

@@ -23,11 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from features.tabular import TabularEncoder
-
-
-def _target(y: np.ndarray, transform: str | None) -> np.ndarray:
-    y = np.asarray(y, dtype=float)
-    return np.log1p(np.clip(y, 0, None)) if transform == "log1p" else y
+from pipeline.tabular.models import inverse_target, transform_target
 
 
 @dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
@@ -61,7 +57,7 @@ class TabularMLP(BaseEstimator):
             self.classes_ = np.unique(y)
             y_fit = np.searchsorted(self.classes_, y).astype(np.int64)
         else:
-            y_fit = _target(y, self.target_transform)
+            y_fit = transform_target(y, self.target_transform)
             self.y_mean_, self.y_std_ = float(y_fit.mean()), float(y_fit.std() or 1.0)
             y_fit = (y_fit - self.y_mean_) / self.y_std_
         self.encoder_ = TabularEncoder("linear", self.task, random_state=self.random_state)
@@ -95,7 +91,7 @@ class TabularMLP(BaseEstimator):
             X_va, y_va = eval_set
             y_va = np.asarray(y_va)
             if self.task == "regression":
-                y_va = (_target(y_va, self.target_transform) - self.y_mean_) / self.y_std_
+                y_va = (transform_target(y_va, self.target_transform) - self.y_mean_) / self.y_std_
                 return self._matrix(self.encoder_.transform(pd.DataFrame(X_va))), y_va
             keep = np.isin(y_va, self.classes_)  # a class absent from the training rows cannot be validated on
             E_va = self._matrix(self.encoder_.transform(pd.DataFrame(X_va).iloc[np.flatnonzero(keep)]))
@@ -179,8 +175,7 @@ class TabularMLP(BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Values (regression) or class labels."""
         if self.task == "regression":
-            p = self._raw(X) * self.y_std_ + self.y_mean_
-            return np.expm1(p) if self.target_transform == "log1p" else p
+            return inverse_target(self._raw(X) * self.y_std_ + self.y_mean_, self.target_transform)
         return self.classes_[self._raw(X).argmax(axis=1)]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -42,12 +42,14 @@ OBJECTIVES = {
 }
 
 
-def _target(y: np.ndarray, transform: str | None) -> np.ndarray:
+def transform_target(y: np.ndarray, transform: str | None) -> np.ndarray:
+    """A regression target on the scale its models fit: log(1 + y) for "log1p" (negatives clipped), else y."""
     y = np.asarray(y, dtype=float)
     return np.log1p(np.clip(y, 0, None)) if transform == "log1p" else y
 
 
-def _inverse(p: np.ndarray, transform: str | None) -> np.ndarray:
+def inverse_target(p: np.ndarray, transform: str | None) -> np.ndarray:
+    """Predictions on that scale back on the target's."""
     return np.expm1(p) if transform == "log1p" else p
 
 
@@ -84,7 +86,7 @@ class Boosted(BaseEstimator):
         deadline = getattr(context, "deadline", None)
         eval_set = getattr(context, "eval_set", None)
         if self.task == "regression":
-            y_fit = _target(y, self.target_transform)
+            y_fit = transform_target(y, self.target_transform)
         else:
             self.classes_ = np.unique(y)
             y_fit = np.searchsorted(self.classes_, y)
@@ -130,7 +132,7 @@ class Boosted(BaseEstimator):
             keep = np.isin(y_va, self.classes_)  # a class absent from the training rows cannot be validated on
             X_va, y_va = X_va.iloc[np.flatnonzero(keep)], np.searchsorted(self.classes_, y_va[keep])
         else:
-            y_va = _target(y_va, self.target_transform)
+            y_va = transform_target(y_va, self.target_transform)
         E_va = self.encoder_.transform(X_va)
         for r in range(n_bag):
             yield E, y, E_va, y_va, self.random_state + r
@@ -264,7 +266,7 @@ class Boosted(BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Values (regression) or class labels."""
         if self.task == "regression":
-            return _inverse(self._raw(X), self.target_transform)
+            return inverse_target(self._raw(X), self.target_transform)
         return self.classes_[self._raw(X).argmax(axis=1)]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -296,11 +298,11 @@ class LogTarget(BaseEstimator):
     def fit(self, X: Any, y: Any) -> LogTarget:
         from sklearn.base import clone
 
-        self.estimator_ = clone(self.estimator).fit(X, _target(y, "log1p"))
+        self.estimator_ = clone(self.estimator).fit(X, transform_target(y, "log1p"))
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        return _inverse(self.estimator_.predict(X), "log1p")
+        return inverse_target(self.estimator_.predict(X), "log1p")
 
 
 def linear(task: str, alpha: float = 1.0, target_transform: str | None = None, random_state: int = 0) -> Any:
