@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 
 from pipeline.contract import ContractError
 
@@ -69,8 +76,14 @@ def make_folds(
     if holdout:
         if not 0 < holdout < 1:
             raise ContractError(f"holdout must be a fraction in (0, 1), got {holdout}.")
-        strat = y if kind == "stratified" else None
-        _, valid = train_test_split(np.arange(n), test_size=holdout, random_state=seed, stratify=strat)
+        if kind in ("group", "stratified_group"):  # each group whole on one side, as its k-fold keeps it in one fold
+            if groups is None:
+                raise ContractError(f"Fold kind '{kind}' needs Data.groups.")
+            splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
+            _, valid = next(splitter.split(np.zeros(n), y, groups))
+        else:
+            strat = y if kind == "stratified" else None
+            _, valid = train_test_split(np.arange(n), test_size=holdout, random_state=seed, stratify=strat)
         fold[valid] = 0
         return fold
     if k < 2:

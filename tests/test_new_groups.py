@@ -126,6 +126,18 @@ def test_group_size_counts_train_and_test_and_split_by_group() -> None:
     assert not split_by_group(train, test) and split_by_group(train, pd.Series(["0003_01"]))
 
 
+@pytest.mark.parametrize("kind", ["group", "stratified_group"])
+def test_a_holdout_keeps_each_group_on_one_side(kind: str) -> None:
+    from pipeline.folds import make_folds
+
+    df = travellers(300, 4)
+    groups = df["PassengerId"].str[:4].to_numpy()
+    fold = make_folds(df["Transported"].to_numpy().astype(int), 5, seed=0, kind=kind, groups=groups, holdout=0.2)
+    held = set(groups[fold == 0])
+    assert held and not held & set(groups[fold == -1])
+    assert 0.1 < (fold == 0).mean() < 0.3
+
+
 def test_an_original_dataset_joins_a_grouped_competition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.folds import make_folds
 
