@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -207,3 +208,9 @@ def test_columns_match_loosely_and_values_read_as_the_competition_writes_them() 
     )
     assert flags["vip"].tolist()[:3] == [True, False, False] and flags["vip"].isna().tolist()[3:] == [True, True]
     assert unreadable == 1 and absent == []
+    # the competition's column misses values (pandas reads True, False and NaN): the original's 1/0 read the same way
+    like = pd.read_csv(io.StringIO("vip,age\nTrue,30\n,40\nFalse,50\n"))[["vip"]]
+    flags, _, _ = as_features(pd.DataFrame({"vip": [1, 0, None]}), like)
+    joined = pd.concat([like["vip"], flags["vip"]])
+    assert joined.tolist()[3:5] == [True, False] and joined.isna().tolist() == [False, True, False, False, False, True]
+    assert {type(v) for v in joined.dropna()} == {bool}

@@ -94,6 +94,14 @@ def original_targets(
     return names.map(index).to_numpy(dtype=np.int64)
 
 
+def is_flags(column: pd.Series) -> bool:
+    """A True/False column: bool, or (with missing values) one whose values are all True or False."""
+    if pd.api.types.is_bool_dtype(column):
+        return True
+    present = column.dropna()
+    return column.dtype == object and len(present) > 0 and present.map(lambda v: isinstance(v, bool)).all()
+
+
 def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
     """The original's rows with the competition's feature columns, in its order: a column the original lacks is
     missing in its rows, a number column read as numbers. Also the columns it lacked and the values that could not
@@ -104,10 +112,13 @@ def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, 
         if c not in frame:
             absent.append(c)
             out[c] = pd.Series(np.nan, index=frame.index, dtype=like[c].dtype if like[c].dtype.kind in "fiub" else None)
-        elif pd.api.types.is_bool_dtype(like[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+        elif is_flags(like[c]) and not pd.api.types.is_bool_dtype(frame[c]):
             values = frame[c].map(lambda v: TRUTH.get(str(v).strip().lower()) if pd.notna(v) else None)
             unreadable += int((values.isna() & frame[c].notna()).sum())
-            out[c] = values.astype("boolean")  # True/False with missing values, as the competition's column reads
+            if pd.api.types.is_bool_dtype(like[c]):
+                out[c] = values.astype("boolean")  # True/False with missing values
+            else:  # the competition's own column misses values: True, False and NaN, as pandas reads it
+                out[c] = values.astype(object).where(values.notna(), np.nan)
         elif pd.api.types.is_numeric_dtype(like[c]) and not pd.api.types.is_numeric_dtype(frame[c]):
             values = pd.to_numeric(frame[c], errors="coerce")
             unreadable += int((values.isna() & frame[c].notna()).sum())
