@@ -46,7 +46,12 @@ def print_summary(s: dict[str, Any]) -> None:
         final = "stack" if (s.get("stack") or {}).get("used") else "blend"
         cut = s.get("threshold") or {}
         if cut.get("applied"):
-            final += f", labels cut at {cut['threshold']:.3f}"
+            at = (
+                f"grades cut at {len(cut['cuts'])} fitted points"
+                if "cuts" in cut
+                else f"labels cut at {cut['threshold']:.3f}"
+            )
+            final += f", {at}"
         if final != "blend" and b.get("score") is not None:
             t.add_row(f"blend{oof}", f"{b['score']:.5f}", "", "", style="dim")
         t.add_row(f"[bold]{final}{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")

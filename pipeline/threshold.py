@@ -9,6 +9,8 @@ are calibrated, which the blend's and stack's are close to.
 Honest CV: the threshold is applied only when it improves the out-of-fold score, computed with each fold's rows cut
 at a threshold fitted on the other folds' rows (the blend's or the stack's nested predictions, which never saw the
 fold's labels). The test predictions are cut at the threshold fitted on all OOF rows.
+
+A target of ordered grades scored by QWK gets cut points instead, by the same rules (pipeline/grades.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline import grades
 from pipeline.blend import fit_rows, refit_per_group
 from pipeline.folds import scored_rows
 
@@ -53,6 +56,8 @@ def apply(
     is on, the target binary, the metric F1 or MCC and the out-of-fold score improves; threshold.json records it."""
     from pipeline.runfolder import write_predictions, write_record
 
+    if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
+        return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
     classes = getattr(data, "classes", None)
     if not getattr(cfg, "threshold", False) or module.METRIC.name not in METRICS or classes is None:
         return b

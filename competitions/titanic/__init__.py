@@ -26,9 +26,9 @@ TRAIN, TEST, SAMPLE_SUBMISSION = "train.csv", "test.csv", "gender_submission.csv
 ID = "PassengerId"
 TARGET = "Survived"
 TASK = "binary"  # regression | binary | multiclass
-# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, r2, f1, mcc, map@3
+# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, r2, qwk, f1, mcc, map@3
 METRIC = Metric("accuracy", greater_is_better=True)
-SUBMISSION = "labels"  # values | labels | probabilities | ranked, in the sample submission's format
+SUBMISSION = "labels"  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = "stratified"
 ID_GROUPS = False  # the id reads as <group>_<member>: its group's size and the member's number are features
 ORIGINAL = None  # the dataset a Playground competition was generated from: `new --original PATH`
@@ -98,5 +98,5 @@ def write_submission(data: Data, pred: np.ndarray, path: Path) -> None:
 
 
 def validate(data: Data, path: Path) -> None:
-    """The CSV check against gender_submission.csv (True/False columns included)."""
-    tabular.validate(data, path)
+    """The CSV check against gender_submission.csv (True/False columns and grades included)."""
+    tabular.validate(data, path, SUBMISSION)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.columns import column_kind
 from pipeline.contract import ContractError, Data
+from pipeline.grades import grades_of, nearest
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.groups import group_features
 from pipeline.tabular.metrics import TOP_K, ranked
@@ -18,7 +19,7 @@ from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.original import MODES, Original, join
 from pipeline.tabular.values import as_names, class_names, numbers, read_csv
 
-SUBMISSIONS = ("values", "labels", "probabilities", "ranked")
+SUBMISSIONS = ("values", "labels", "probabilities", "ranked", "grades")
 
 
 def as_list(target: str | Sequence[str]) -> list[str]:
@@ -207,8 +208,9 @@ def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[in
 def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) -> None:
     """The sample submission's header, ids and id order, filled with values, labels or probabilities (one column
     per class, or per target for several targets; several binary targets' labels: 1 where the target's probability
-    is above 0.5, written True/False or 0/1 as the sample's column is), or ranked: the 3 likeliest class names,
-    space-separated. Test rows whose id the sample lacks are not written."""
+    is above 0.5, written True/False or 0/1 as the sample's column is), ranked: the 3 likeliest class names,
+    space-separated, or grades: each value rounded to the nearest of the target's whole-number grades (values
+    already cut into grades stay as they are). Test rows whose id the sample lacks are not written."""
     if submission not in SUBMISSIONS:
         raise ValueError(f"submission must be one of {SUBMISSIONS}, got {submission!r}.")
     sample = read_csv(Path(data.sample_submission), text=[0])
@@ -216,7 +218,9 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     pred = np.asarray(pred, dtype=float).reshape(len(data.test_ids), -1)
     out = pd.DataFrame({id_col: data.test_ids})
     several = len((data.info or {}).get("targets") or []) > 1
-    if submission == "ranked":
+    if submission == "grades":
+        out[value_cols[0]] = nearest(pred[:, :1], grades_of(data.y)).ravel().astype(np.int64)
+    elif submission == "ranked":
         out[value_cols[0]] = [" ".join(data.classes[i] for i in row) for row in ranked(pred)]
     elif submission == "labels" and not several:
         names = [data.classes[i] for i in metric_labels(pred)]  # one probability column: the positive class above 0.5
@@ -250,9 +254,9 @@ def _check_ranked(path: Path, column: str, classes: Sequence[str]) -> None:
             raise SubmissionError(f"{Path(path).name}: column {column} at line {line} holds {value!r}: {why}.")
 
 
-def validate(data: Data, path: Path) -> None:
-    """The shared CSV check; boolean columns (pandas counts them as numeric) are checked here as True/False, and a
-    ranked column (several class names a row) name by name."""
+def validate(data: Data, path: Path, submission: str | None = None) -> None:
+    """The shared CSV check; boolean columns (pandas counts them as numeric) are checked here as True/False, a
+    ranked column (several class names a row) name by name, and grades (submission "grades") as the target's."""
     sample = read_csv(Path(data.sample_submission))
     flags = [c for c in sample.columns[1:] if pd.api.types.is_bool_dtype(sample[c])]
     text = [c for c in sample.columns[1:] if c not in flags and not pd.api.types.is_numeric_dtype(sample[c])]
@@ -264,6 +268,21 @@ def validate(data: Data, path: Path) -> None:
         validate_submission(path, data.sample_submission, allowed=allowed)
     for c in ranked_cols:
         _check_ranked(Path(path), c, data.classes or [])
+    if submission == "grades":
+        _check_grades(Path(path), list(sample.columns[1:]), grades_of(data.y))
+
+
+def _check_grades(path: Path, columns: list[str], grades: np.ndarray) -> None:
+    """Each value of a grades column: one of the target's grades, written as a whole number; else the line is named."""
+    shown = {f"{g + 0.0:.0f}" for g in grades}  # + 0.0: -0.0 reads "0"
+    values = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for c in columns:
+        bad = np.flatnonzero(~values[c].isin(shown).to_numpy())
+        if len(bad):
+            raise SubmissionError(
+                f"{Path(path).name}: column {c} at line {bad[0] + 2} holds {values[c].iloc[bad[0]]!r}, not one of the "
+                f"target's grades ({', '.join(sorted(shown, key=float))})."
+            )
 
 
 def _validate_flags(sample: pd.DataFrame, flags: list[str], path: Path, allowed: dict | None) -> None:

@@ -26,6 +26,7 @@ from typing import IO
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.grades import METRICS as GRADE_METRICS
 from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature, ranked_column
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, TOP_K
@@ -225,6 +226,25 @@ def _task(y: pd.Series, target: str, notes: list[str]) -> str:
         task = "regression"
     notes.append(f"task: {task} (from the values of {target}); change with --task")
     return task
+
+
+def _grades_task(y: pd.Series, target: str, notes: list[str]) -> str:
+    """A QWK target: whole-number grades, fitted as a regression (the models learn their order) and cut into grades
+    at points fitted out of fold; refused when the target holds anything else."""
+    values = pd.to_numeric(y.dropna(), errors="coerce")
+    odd = y.dropna()[values.isna().to_numpy() | (values % 1 != 0).to_numpy()]
+    if len(odd):
+        first = odd.iloc[0]
+        shown = repr(first) if isinstance(first, str) else f"{float(first):g}"
+        raise ContractError(
+            f"--metric qwk scores whole-number grades, but {target} holds {shown}; use a label metric "
+            "(--metric accuracy)."
+        )
+    notes.append(
+        f"task: regression on the {values.nunique()} grades of {target} (qwk scores ordered grades: the models fit "
+        "them as numbers, then the values are cut into grades at points fitted out of fold)"
+    )
+    return "regression"
 
 
 def _default_metric(task: str, sample_values: pd.DataFrame, classes: list[str] | None) -> str:
@@ -574,8 +594,11 @@ def _id_groups(t: Tables, id_col: str, features: list[str], notes: list[str]) ->
     return True
 
 
-def _fold_kind(t: Tables, targets: list[str], task: str, notes: list[str], id_col: str, id_groups: bool) -> str:
-    """Stratified folds for one classification target, unless a class has fewer rows than the default folds; groups
+def _fold_kind(
+    t: Tables, targets: list[str], task: str, metric: str, notes: list[str], id_col: str, id_groups: bool
+) -> str:
+    """Stratified folds for one classification target or QWK's grades, unless a class has fewer rows than the
+    default folds; groups
     kept whole in their fold when the id names groups and no group has rows in both train and test."""
     grouped = id_groups and split_by_group(t.tr[id_col], t.te[id_col])
     if grouped:
@@ -583,16 +606,17 @@ def _fold_kind(t: Tables, targets: list[str], task: str, notes: list[str], id_co
             f"folds: no group of {id_col} has rows in both {t.train} and {t.test}, so each fold keeps its groups "
             "whole, as Kaggle's split did"
         )
-    if task == "regression" or len(targets) > 1:
+    if (task == "regression" and metric not in GRADE_METRICS) or len(targets) > 1:
         return "group" if grouped else "kfold"
-    counts = as_names(t.tr[targets[0]]).value_counts()
+    counts = as_names(t.tr[targets[0]]).value_counts()  # classes, or a QWK target's grades
     k = TabularRecipe.folds
     if counts.min() >= k:
         return "stratified_group" if grouped else "stratified"
     if grouped:
         return "group"
+    what = "grade" if task == "regression" else "class"
     notes.append(
-        f"folds: kfold, not stratified: class {counts.idxmin()} of {targets[0]} has {counts.min()} training row(s), "
+        f"folds: kfold, not stratified: {what} {counts.idxmin()} of {targets[0]} has {counts.min()} training row(s), "
         f"fewer than the {k} folds (stratified folds need {k} of each)"
     )
     return "kfold"
@@ -627,7 +651,7 @@ def _decide(t: Tables, targets: list[str], metric: str | None, task: str | None,
         task = _several_task(t, targets, task, notes)
         return (task, None, *_several_metric(t, metric, task, len(targets), notes))
     y = t.tr[targets[0]]
-    task = task or _task(y, targets[0], notes)
+    task = task or (_grades_task(y, targets[0], notes) if metric in GRADE_METRICS else _task(y, targets[0], notes))
     classes = _check_task(y, targets[0], task)
     return (task, classes, *_metric(t, metric, task, targets[0], classes, notes))
 
@@ -655,7 +679,7 @@ def infer(
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
     id_groups = _id_groups(t, id_col, features, notes)
-    folds = _fold_kind(t, targets, task, notes, id_col, id_groups)
+    folds = _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
     transform, objective = _fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,

@@ -2,7 +2,9 @@
 
 Predictions are rows x outputs: one column of values for regression, one probability column per class for
 classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class; map@3 the
-three likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28").
+three likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28"). qwk scores ordered
+integer grades fitted as a regression: each value rounded to the nearest grade, or cut where pipeline/grades.py
+fitted the cuts out of fold.
 
 Several targets (y rows x k): predictions are rows x k (values, or each target's positive-class probability), and
 the SEVERAL metrics are averaged over the target columns, as Kaggle's "mean column-wise" metrics are
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 from sklearn import metrics as skm
+
+from pipeline.grades import grades_of, nearest, quadratic_kappa
 
 TASKS = ("regression", "binary", "multiclass")
 EPS = 1e-15
@@ -138,6 +142,12 @@ def map_at_3(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean((hit / np.arange(1, top.shape[1] + 1)).sum(axis=1)))
 
 
+def qwk(y: np.ndarray, pred: np.ndarray) -> float:
+    """Quadratic weighted kappa of integer grades: each predicted value is rounded to the nearest of the grades the
+    target holds, as the submission writes it (values already cut into grades stay as they are)."""
+    return quadratic_kappa(y, nearest(pred, grades_of(y)))
+
+
 CLASSIFICATION = ("binary", "multiclass")
 METRICS: dict[str, TabularMetric] = {
     m.name: m
@@ -154,6 +164,9 @@ METRICS: dict[str, TabularMetric] = {
         TabularMetric("mae", False, ("regression",), "values", mae, "mean absolute error"),
         TabularMetric("mape", False, ("regression",), "values", mape, "mean absolute percentage error"),
         TabularMetric("r2", True, ("regression",), "values", r2, "coefficient of determination"),
+        TabularMetric(
+            "qwk", True, ("regression",), "grades", qwk, "quadratic weighted kappa of ordered integer grades"
+        ),
         TabularMetric("f1", True, CLASSIFICATION, "labels", f1, "F1 of the positive class (macro for multi-class)"),
         TabularMetric("mcc", True, CLASSIFICATION, "labels", mcc, "Matthews correlation coefficient"),
         TabularMetric(

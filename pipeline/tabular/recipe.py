@@ -45,8 +45,9 @@ class TabularRecipe:
     # 3.3 times the time and the same held-out accuracy (benchmarks/README.md, "Is the CV honest?").
     bag_folds: int = 0
     stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
-    # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5
-    # (pipeline/threshold.py: applied only when the out-of-fold score improves)
+    # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5;
+    # qwk: cut the values into grades at points fitted out of fold, not at the midpoints (pipeline/threshold.py and
+    # grades.py: applied only when the out-of-fold score improves)
     threshold: bool = True
     # the original dataset a Playground competition was generated from (ORIGINAL of the generated file): "add" its
     # rows to every fold's training rows, "flag" add them with a from_original column, "off" leave it out

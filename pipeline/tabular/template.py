@@ -15,6 +15,7 @@ SUBMISSION_TEXT = {
     "labels": "labels",
     "probabilities": "class probabilities",
     "ranked": "the 3 likeliest classes, space-separated",
+    "grades": "whole-number grades, cut from the fitted values at points fitted out of fold",
 }
 SEVERAL_TEXT = {
     "values": "each target's values",
@@ -56,7 +57,7 @@ TARGET = {target_py}{target_comment}
 TASK = {task_py}  # regression | binary | multiclass
 # metrics of pipeline.tabular: {metric_names}
 METRIC = Metric({metric_py}, greater_is_better={greater})
-SUBMISSION = {submission_py}  # values | labels | probabilities | ranked, in the sample submission's format
+SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = {folds_py}
 ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
 {original_block}
@@ -126,8 +127,8 @@ def write_submission(data: Data, pred: np.ndarray, path: Path) -> None:
 
 
 def validate(data: Data, path: Path) -> None:
-    """The CSV check against {sample} (True/False columns included)."""
-    tabular.validate(data, path)
+    """The CSV check against {sample} (True/False columns and grades included)."""
+    tabular.validate(data, path, SUBMISSION)
 '''
 
 
