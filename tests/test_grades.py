@@ -158,6 +158,10 @@ def test_new_and_run_write_grades_cut_out_of_fold(
     assert cut["cv"] > rounded["cv"] + 0.01, (cut["cv"], rounded["cv"])
     assert rounded.get("threshold") is None
     assert cut["cv"] > 0.6  # far above chance (0): the grades follow two of the measurements
+    # predict with the saved models refits the same cuts on the saved OOF values: the same submission, byte for byte
+    out = tmp_path / "predicted"
+    assert main(["predict", cut["run_dir"], "--data", str(data), "--out", str(out), "--quiet"]) == 0
+    assert (out / "submission.csv").read_bytes() == (Path(cut["run_dir"]) / "submission.csv").read_bytes()
 
 
 def test_validate_names_a_value_that_is_no_grade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
