@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import resource
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "benchmarks" / "figures"
+
+
+@contextlib.contextmanager
+def scratch_cwd() -> Iterator[Path]:
+    """A temporary folder as the working directory: run folders, submissions, tune's studies and the data cache go
+    there, never into the repository; the directory is restored and the folder removed after."""
+    here = Path.cwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            yield Path(tmp)
+        finally:
+            os.chdir(here)
 
 
 def peak_memory() -> dict[str, float | None]:

@@ -17,9 +17,7 @@ Results: benchmarks/figures/tabular_metric_fit.json.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchutil import peak_memory, save  # noqa: E402
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
 from pipeline.runfolder import read_record  # noqa: E402
@@ -102,31 +100,25 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     args = ap.parse_args()
     results: dict[str, list[dict[str, Any]]] = {}
-    here = Path.cwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.chdir(work)  # run folders and submissions go to the temporary folder
-        try:
-            for slug, metric, variants in CASES:
-                if slug == "expensive-houses":
-                    data = str(expensive_houses(Path(args.data_dir).resolve(), work))
-                else:
-                    data = str((Path(args.data_dir) / f"{slug}.zip").resolve())
-                name = f"{slug.split('-')[0]}_{metric}"
-                if cli(["new", name, "--data", data, "--metric", metric, "--into", str(work)]) != 0:
-                    raise SystemExit(f"`new {name}` failed")
-                rows = results.setdefault(f"{slug} ({metric})", [])
-                for sets in variants:
-                    rows.append(one_run(str(work / name), data, sets))
-                    r = rows[-1]
-                    fit = r["threshold_fit"]
-                    cut = f", cut at {r['threshold']:.3f}" if r["threshold"] is not None else ""
-                    if fit and not fit["applied"] and fit.get("score_after") is not None:
-                        cut = f", cut at {fit['threshold']:.3f} not applied: out of fold {fit['score_after']:.6g}"
-                    shown = ", ".join(f"{m} {v:.5g}" for m, v in r["models"].items())
-                    print(f"{name} {' '.join(sets):40s} CV {r['cv']:.6g} ({r['final']}{cut}); {shown}")
-        finally:
-            os.chdir(here)
+    with scratch_cwd() as work:
+        for slug, metric, variants in CASES:
+            if slug == "expensive-houses":
+                data = str(expensive_houses(Path(args.data_dir).resolve(), work))
+            else:
+                data = str((Path(args.data_dir) / f"{slug}.zip").resolve())
+            name = f"{slug.split('-')[0]}_{metric}"
+            if cli(["new", name, "--data", data, "--metric", metric, "--into", str(work)]) != 0:
+                raise SystemExit(f"`new {name}` failed")
+            rows = results.setdefault(f"{slug} ({metric})", [])
+            for sets in variants:
+                rows.append(one_run(str(work / name), data, sets))
+                r = rows[-1]
+                fit = r["threshold_fit"]
+                cut = f", cut at {r['threshold']:.3f}" if r["threshold"] is not None else ""
+                if fit and not fit["applied"] and fit.get("score_after") is not None:
+                    cut = f", cut at {fit['threshold']:.3f} not applied: out of fold {fit['score_after']:.6g}"
+                shown = ", ".join(f"{m} {v:.5g}" for m, v in r["models"].items())
+                print(f"{name} {' '.join(sets):40s} CV {r['cv']:.6g} ({r['final']}{cut}); {shown}")
     print(save("tabular_metric_fit", "python benchmarks/tabular_metric_fit.py", {"cases": results, **peak_memory()}))
 
 

@@ -15,9 +15,7 @@ benchmarks/figures/tabular_mlp_stop_on_fold.json.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tabular_holdout  # noqa: E402
-from benchutil import peak_memory, save  # noqa: E402
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
 from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
 from tabular_tune import paired_se  # noqa: E402
 
@@ -81,33 +79,27 @@ def main() -> None:
     extra = [] if args.mlp_valid_fraction is None else [f"mlp_valid_fraction={args.mlp_valid_fraction:g}"]
     data_dir = Path(args.data_dir).resolve()
     results: dict[str, Any] = {}
-    here = Path.cwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.chdir(work)
-        try:
-            for name, d, flags in [v for v in DOWNLOADS if not args.only or args.only in v[0]]:
-                runs = []
-                for seed in range(args.splits):
-                    split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
-                    runs.append(one_split(name, d, flags, split, work, extra))
-                    r = runs[-1]
-                    print(
-                        f"{name} split {seed}: CV {r['four models']['cv']:.5f} -> {r['four + mlp']['cv']:.5f}, "
-                        f"held-out {r['four models']['holdout']:.5f} -> {r['four + mlp']['holdout']:.5f} "
-                        f"({r['holdout_diff']:+.5f} ± {r['holdout_diff_se']:.4f}); mlp alone "
-                        f"{r['four + mlp']['models']['mlp']:.5f}"
-                    )
-                diffs, ses = np.array([r["holdout_diff"] for r in runs]), np.array([r["holdout_diff_se"] for r in runs])
-                results[name] = {
-                    "runs": runs,
-                    "holdout_diff_mean": float(diffs.mean()),
-                    "holdout_diff_mean_se": float(np.sqrt(np.mean(ses**2) / len(ses))),
-                }
-                se = results[name]["holdout_diff_mean_se"]
-                print(f"{name}: mean held-out difference {diffs.mean():+.5f} ± {se:.4f}")
-        finally:
-            os.chdir(here)
+    with scratch_cwd() as work:
+        for name, d, flags in [v for v in DOWNLOADS if not args.only or args.only in v[0]]:
+            runs = []
+            for seed in range(args.splits):
+                split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
+                runs.append(one_split(name, d, flags, split, work, extra))
+                r = runs[-1]
+                print(
+                    f"{name} split {seed}: CV {r['four models']['cv']:.5f} -> {r['four + mlp']['cv']:.5f}, "
+                    f"held-out {r['four models']['holdout']:.5f} -> {r['four + mlp']['holdout']:.5f} "
+                    f"({r['holdout_diff']:+.5f} ± {r['holdout_diff_se']:.4f}); mlp alone "
+                    f"{r['four + mlp']['models']['mlp']:.5f}"
+                )
+            diffs, ses = np.array([r["holdout_diff"] for r in runs]), np.array([r["holdout_diff_se"] for r in runs])
+            results[name] = {
+                "runs": runs,
+                "holdout_diff_mean": float(diffs.mean()),
+                "holdout_diff_mean_se": float(np.sqrt(np.mean(ses**2) / len(ses))),
+            }
+            se = results[name]["holdout_diff_mean_se"]
+            print(f"{name}: mean held-out difference {diffs.mean():+.5f} ± {se:.4f}")
     command = f"python benchmarks/tabular_mlp.py --splits {args.splits}" + (
         f" --only '{args.only}'" if args.only else ""
     )

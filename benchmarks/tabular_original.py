@@ -22,9 +22,7 @@ Results: benchmarks/figures/tabular_original.json.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tabular_holdout  # noqa: E402
-from benchutil import peak_memory, save  # noqa: E402
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
 from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
 from tabular_tune import paired_se  # noqa: E402
 
@@ -146,25 +144,19 @@ def main() -> None:
     data_dir = Path(args.data_dir).resolve()
     downloads = [v for v in DOWNLOADS if not args.only or args.only in v[0]]
     results: dict[str, Any] = {}
-    here = Path.cwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.chdir(work)  # the data cache (data/, where `new --original` puts the CSV) and runs stay in the temp folder
-        try:
-            for name, d, flags in downloads:
-                for scenario in SCENARIOS:
-                    runs = []
-                    for seed in range(args.splits):
-                        split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"{scenario}{seed}")
-                        runs.append(one_split(name, d, flags, scenario, split, work))
-                        r = runs[-1]
-                        print(
-                            f"{name} {scenario} split {seed}: held-out "
-                            + ", ".join(f"{m} {r[m]['holdout']:.5f}" for m in MODES)
-                        )
-                    results[f"{name}: {scenario}"] = summarise(runs)
-        finally:
-            os.chdir(here)
+    with scratch_cwd() as work:
+        for name, d, flags in downloads:
+            for scenario in SCENARIOS:
+                runs = []
+                for seed in range(args.splits):
+                    split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"{scenario}{seed}")
+                    runs.append(one_split(name, d, flags, scenario, split, work))
+                    r = runs[-1]
+                    print(
+                        f"{name} {scenario} split {seed}: held-out "
+                        + ", ".join(f"{m} {r[m]['holdout']:.5f}" for m in MODES)
+                    )
+                results[f"{name}: {scenario}"] = summarise(runs)
     for title, res in results.items():
         print_rows(title, res["runs"])
         gains = ", ".join(

@@ -20,9 +20,7 @@ from 2000 seeded bootstrap resamples of the held-out rows). Results: benchmarks/
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tabular_holdout  # noqa: E402
-from benchutil import peak_memory, save  # noqa: E402
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
 from tabular_holdout import HOUSE, read_member, split_rows  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
@@ -109,30 +107,24 @@ def main() -> None:
     args = ap.parse_args()
     zip_path = Path(args.data_dir).resolve() / f"{HOUSE.slug}.zip"
     results: dict[str, Any] = {}
-    here = Path.cwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.chdir(work)
-        try:
-            for target in [t for t in TARGETS if not args.only or args.only in t]:
-                runs = []
-                for seed in range(args.splits):
-                    folder = work / f"{target}_split{seed}"
-                    ids, truth = make_split(zip_path, target, seed, folder)
-                    runs.append(one_split(target, seed, folder, ids, truth, work))
-                    r = runs[-1]
-                    shown = ", ".join(f"{k} {r[k]['holdout_qwk']:.4f} (CV {r[k]['cv']:.4f})" for k in VARIANTS)
-                    print(f"{target} split {seed}: held-out QWK {shown}", flush=True)
-                summary: dict[str, Any] = {"runs": runs}
-                for k in VARIANTS:
-                    summary[k] = {"holdout_qwk_mean": float(np.mean([r[k]["holdout_qwk"] for r in runs]))}
-                for key in [k for k in runs[0] if " - " in k]:
-                    diffs, ses = np.array([r[key]["diff"] for r in runs]), np.array([r[key]["se"] for r in runs])
-                    summary[key] = {"mean": float(diffs.mean()), "se": float(np.sqrt(np.mean(ses**2) / len(ses)))}
-                    print(f"{target}: {key}: {diffs.mean():+.4f} ± {summary[key]['se']:.4f}", flush=True)
-                results[target] = summary
-        finally:
-            os.chdir(here)
+    with scratch_cwd() as work:
+        for target in [t for t in TARGETS if not args.only or args.only in t]:
+            runs = []
+            for seed in range(args.splits):
+                folder = work / f"{target}_split{seed}"
+                ids, truth = make_split(zip_path, target, seed, folder)
+                runs.append(one_split(target, seed, folder, ids, truth, work))
+                r = runs[-1]
+                shown = ", ".join(f"{k} {r[k]['holdout_qwk']:.4f} (CV {r[k]['cv']:.4f})" for k in VARIANTS)
+                print(f"{target} split {seed}: held-out QWK {shown}", flush=True)
+            summary: dict[str, Any] = {"runs": runs}
+            for k in VARIANTS:
+                summary[k] = {"holdout_qwk_mean": float(np.mean([r[k]["holdout_qwk"] for r in runs]))}
+            for key in [k for k in runs[0] if " - " in k]:
+                diffs, ses = np.array([r[key]["diff"] for r in runs]), np.array([r[key]["se"] for r in runs])
+                summary[key] = {"mean": float(diffs.mean()), "se": float(np.sqrt(np.mean(ses**2) / len(ses)))}
+                print(f"{target}: {key}: {diffs.mean():+.4f} ± {summary[key]['se']:.4f}", flush=True)
+            results[target] = summary
     command = f"python benchmarks/tabular_qwk.py --splits {args.splits}" + (f" --only {args.only}" if args.only else "")
     figure = "tabular_qwk" + (f"_{args.only.lower()}" if args.only else "")
     print(save(figure, command, {"targets": results, **peak_memory()}).relative_to(ROOT))

@@ -19,9 +19,7 @@ and submissions go to the temporary folder. Results: benchmarks/figures/tabular_
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tabular_holdout  # noqa: E402
-from benchutil import peak_memory, save  # noqa: E402
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
 from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
@@ -122,27 +120,21 @@ def main() -> None:
     data_dir = Path(args.data_dir).resolve()
     variants = [v for v in VARIANTS if not args.only or args.only in v[0]]
     results: dict[str, dict[str, Any]] = {}
-    here = Path.cwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        os.chdir(work)  # tune keeps its studies under runs/ of the working directory
-        try:
-            for name, d, flags in variants:
-                runs = []
-                for seed in range(args.splits):
-                    split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
-                    runs.append(one_split(name, d, flags, split, work, args.trials))
-                    r = runs[-1]
-                    print(f"{name} split {seed}: held-out {r['default_holdout']:.5f} -> {r['tuned_holdout']:.5f}")
-                diffs = np.array([r["holdout_diff"] for r in runs])
-                ses = np.array([r["holdout_diff_se"] for r in runs])
-                results[name] = {
-                    "runs": runs,
-                    "holdout_diff_mean": float(diffs.mean()),
-                    "holdout_diff_mean_se": float(np.sqrt(np.mean(ses**2) / len(ses))),
-                }
-        finally:
-            os.chdir(here)
+    with scratch_cwd() as work:
+        for name, d, flags in variants:
+            runs = []
+            for seed in range(args.splits):
+                split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
+                runs.append(one_split(name, d, flags, split, work, args.trials))
+                r = runs[-1]
+                print(f"{name} split {seed}: held-out {r['default_holdout']:.5f} -> {r['tuned_holdout']:.5f}")
+            diffs = np.array([r["holdout_diff"] for r in runs])
+            ses = np.array([r["holdout_diff_se"] for r in runs])
+            results[name] = {
+                "runs": runs,
+                "holdout_diff_mean": float(diffs.mean()),
+                "holdout_diff_mean_se": float(np.sqrt(np.mean(ses**2) / len(ses))),
+            }
     for name, res in results.items():
         print_rows(name, res["runs"])
     command = f"python benchmarks/tabular_tune.py --splits {args.splits} --trials {args.trials}"
