@@ -20,6 +20,7 @@ COMMANDS = (
     "submit",
     "submissions",
     "tune",
+    "drift",
     "weights",
     "predict",
     "package",
