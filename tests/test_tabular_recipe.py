@@ -218,6 +218,33 @@ def test_early_stopping_on_the_runners_validation_rows(library: str) -> None:
     assert p.shape == (100, 2) and skm.roc_auc_score(y[va], p[:, 1]) > 0.75
 
 
+def test_on_a_gpu_xgboost_trains_on_it_and_predicts_on_the_cpu() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("the check reads XGBoost's fallback warning, given only where no GPU is visible")
+    import warnings
+
+    df, y = frame(300)
+    fitted = {}
+    for device in ("cpu", "cuda"):
+        ctx = SimpleNamespace(deadline=None, eval_set=None, device=device)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = Boosted("xgboost", "binary", n_estimators=50, learning_rate=0.3).fit(df, y, context=ctx)
+            p = est.predict_proba(df)
+        # the runner's "cuda" reached XGBoost (here, without a GPU, it falls back to the CPU and says so) ...
+        gpu = any("No visible GPU" in str(w.message) for w in caught)
+        assert gpu == (device == "cuda") and est.device_ == device
+        # ... and the fitted model predicts on the CPU: the device warnings come from fitting only
+        assert est.models_[0].get_params()["device"] == "cpu"
+        fitted[device] = p
+    assert np.allclose(fitted["cpu"], fitted["cuda"])  # the same trees, fitted on the CPU either way here
+    for library in ("lightgbm", "catboost"):  # no CUDA build, no GPU callbacks: they stay on the CPU
+        est = Boosted(library, "binary", n_estimators=20).fit(df, y, SimpleNamespace(device="cuda"))
+        assert est.device_ == "cpu"
+
+
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_column_names_the_libraries_refuse(library: str) -> None:
     # Kaggle headers such as "Blood Pressure [mmHg]" or "a:b,c": LightGBM refuses JSON characters, XGBoost [ ] <

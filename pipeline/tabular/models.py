@@ -10,6 +10,10 @@ the training rows, each stopped early on its own inner validation rows, and aver
 `bag > 1` the inner folds are drawn again per seed (repeated k-fold). Inner bagging never looks at the runner's
 validation rows, so the fold's score is fully out of sample, early stopping included.
 
+Device: on a GPU (FitContext.device "cuda" or "cuda:N", which the runner sets when torch sees one) XGBoost trains
+with device="cuda" and predicts on the CPU, so its saved model predicts anywhere. LightGBM's pip wheel has no CUDA
+build, and CatBoost's GPU mode takes no callbacks, which the fit's deadline needs: both stay on the CPU.
+
 Threads: each library gets n_jobs threads as given (thread_count for CatBoost; 0 or less: all cores). The runner
 decides them (pipeline.fitting.default_jobs: one thread below 2M training cells unless --jobs) and sets every n_jobs
 parameter; outside the runner a model uses one thread unless told otherwise.
@@ -85,6 +89,8 @@ class Boosted(BaseEstimator):
         y = np.asarray(y)
         deadline = getattr(context, "deadline", None)
         eval_set = getattr(context, "eval_set", None)
+        device = str(getattr(context, "device", None) or "cpu")
+        self.device_ = device if device.startswith("cuda") and self.library == "xgboost" else "cpu"
         if self.task == "regression":
             y_fit = transform_target(y, self.target_transform)
         else:
@@ -176,7 +182,8 @@ class Boosted(BaseEstimator):
                 return deadline is not None and time.monotonic() > deadline
 
         params = {"max_depth": 6, "subsample": 0.8, "colsample_bytree": 0.8, "min_child_weight": 1.0}
-        params |= {"tree_method": "hist", "max_cat_to_onehot": 8} | self._objective() | (self.params or {})
+        params |= {"tree_method": "hist", "max_cat_to_onehot": 8, "device": getattr(self, "device_", "cpu")}
+        params |= self._objective() | (self.params or {})
         cls = xgb.XGBRegressor if self.task == "regression" else xgb.XGBClassifier
         model = cls(
             n_estimators=self.n_estimators,
@@ -189,7 +196,9 @@ class Boosted(BaseEstimator):
             **params,
         )
         model.fit(E, y, eval_set=[(E_va, y_va)], verbose=False)
-        model.set_params(callbacks=None)  # the deadline closure is fit-time only; the fitted model must pickle
+        # the deadline closure is fit-time only (the fitted model must pickle); predict on the CPU, where the frames
+        # are (a GPU model given CPU data falls back with a warning each call), and anywhere the model is loaded
+        model.set_params(callbacks=None, device="cpu")
         best = getattr(model, "best_iteration", None)
         return model, int(best + 1 if best is not None else self.n_estimators)
 
