@@ -162,6 +162,11 @@ def test_new_and_run_write_grades_cut_out_of_fold(
     out = tmp_path / "predicted"
     assert main(["predict", cut["run_dir"], "--data", str(data), "--out", str(out), "--quiet"]) == 0
     assert (out / "submission.csv").read_bytes() == (Path(cut["run_dir"]) / "submission.csv").read_bytes()
+    # ensemble blends the runs' values (before any cut) and cuts the blend at points fitted on it, out of fold
+    assert main(["ensemble", cut["run_dir"], rounded["run_dir"], "--tag", "both", "--quiet"]) == 0
+    both_dir = next(d for d in (tmp_path / "runs" / "wine").iterdir() if d.name.endswith("both"))
+    both = json.loads((both_dir / "summary.json").read_text())
+    assert "cuts" in both["threshold"] and set(pd.read_csv(both["published"])["quality"]) <= set(range(3, 9))
 
 
 def test_validate_names_a_value_that_is_no_grade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
