@@ -69,7 +69,10 @@ def test_drift_command_on_test_rows(
         data = download(tmp_path, shift)
         name = f"shift{int(shift)}"
         assert main(["new", name, "--data", str(data), "--into", "comps"]) == 0
-        capsys.readouterr()
+        assert (
+            f"python -m pipeline drift comps/{name} --data {data}  (do the test rows differ?)"
+            in capsys.readouterr().out
+        )
         assert main(["drift", f"comps/{name}", "--data", str(data)]) == 0
         out = capsys.readouterr().out
         written = json.loads((tmp_path / "drift" / name / "train-vs-test.json").read_text())

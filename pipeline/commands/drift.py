@@ -13,9 +13,6 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from pipeline.contract import ContractError
 
 if TYPE_CHECKING:
@@ -42,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
     from pipeline import atomic
     from pipeline.contract import competition_name, load_competition
     from pipeline.datadir import resolve_data

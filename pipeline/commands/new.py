@@ -80,6 +80,8 @@ def main(args: argparse.Namespace) -> int:
     for note in spec.notes:
         print(f"  {note}")
     print(f"next: python -m pipeline run {shown} --data {args.data}")
+    against = " [--against original]" if spec.original is not None else ""
+    print(f"      python -m pipeline drift {shown} --data {args.data}{against}  (do the test rows differ?)")
     return 0
 
 
