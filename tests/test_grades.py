@@ -195,6 +195,11 @@ def test_validate_names_a_value_that_is_no_grade(tmp_path: Path, monkeypatch: py
     [
         (pd.Series(["good", "bad"] * 600), [], "--metric qwk scores whole-number grades, but quality holds 'good'"),
         (pd.Series([5.5, 6.0] * 600), [], "--metric qwk scores whole-number grades, but quality holds 5.5"),
+        (
+            pd.Series([5.5, 6.0] * 600),
+            ["--task", "regression"],
+            "qwk scores whole-number grades, but quality holds 5.5",
+        ),
         (None, ["--task", "multiclass"], "--metric qwk is for regression, not multiclass"),
     ],
 )

@@ -651,7 +651,9 @@ def _decide(t: Tables, targets: list[str], metric: str | None, task: str | None,
         task = _several_task(t, targets, task, notes)
         return (task, None, *_several_metric(t, metric, task, len(targets), notes))
     y = t.tr[targets[0]]
-    task = task or (_grades_task(y, targets[0], notes) if metric in GRADE_METRICS else _task(y, targets[0], notes))
+    if metric in GRADE_METRICS and task in (None, "regression"):
+        task = _grades_task(y, targets[0], notes)
+    task = task or _task(y, targets[0], notes)
     classes = _check_task(y, targets[0], task)
     return (task, classes, *_metric(t, metric, task, targets[0], classes, notes))
 
