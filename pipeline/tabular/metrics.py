@@ -164,13 +164,13 @@ METRICS: dict[str, TabularMetric] = {
         TabularMetric("mae", False, ("regression",), "values", mae, "mean absolute error"),
         TabularMetric("mape", False, ("regression",), "values", mape, "mean absolute percentage error"),
         TabularMetric("r2", True, ("regression",), "values", r2, "coefficient of determination"),
-        TabularMetric(
-            "qwk", True, ("regression",), "grades", qwk, "quadratic weighted kappa of ordered integer grades"
-        ),
         TabularMetric("f1", True, CLASSIFICATION, "labels", f1, "F1 of the positive class (macro for multi-class)"),
         TabularMetric("mcc", True, CLASSIFICATION, "labels", mcc, "Matthews correlation coefficient"),
         TabularMetric(
             "map@3", True, ("multiclass",), "ranked", map_at_3, "mean average precision of the 3 likeliest classes"
+        ),
+        TabularMetric(
+            "qwk", True, ("regression",), "grades", qwk, "quadratic weighted kappa of ordered integer grades"
         ),
     )
 }
