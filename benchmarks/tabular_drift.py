@@ -87,7 +87,11 @@ def main() -> None:
     for case, r in results.items():
         top = ", ".join(f"{c} {v:.2f}" for c, v in list(r["columns"].items())[:3])
         print(f"{case}: AUC {r['auc']:.4f} ± {r['se']:.4f} ({r['rows'][0]} vs {r['rows'][1]} rows); {top}")
-    print(save("tabular_drift", "python benchmarks/tabular_drift.py", {"cases": results, **peak_memory()}))
+    print(
+        save("tabular_drift", "python benchmarks/tabular_drift.py", {"cases": results, **peak_memory()}).relative_to(
+            ROOT
+        )
+    )
 
 
 if __name__ == "__main__":
