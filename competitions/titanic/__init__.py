@@ -26,7 +26,7 @@ TRAIN, TEST, SAMPLE_SUBMISSION = "train.csv", "test.csv", "gender_submission.csv
 ID = "PassengerId"
 TARGET = "Survived"
 TASK = "binary"  # regression | binary | multiclass
-# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, r2, f1, mcc, map@3, qwk
+# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, r2, f1, mcc, map@3, qwk, map@K
 METRIC = Metric("accuracy", greater_is_better=True)
 SUBMISSION = "labels"  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = "stratified"

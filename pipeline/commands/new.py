@@ -27,7 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the target column of the training table, or A,B for several (default: from the sample submission)",
     )
     p.add_argument("--id", dest="id_col", help="the id column of the test table (default: the sample's first column)")
-    p.add_argument("--metric", help=f"one of {', '.join(METRIC_NAMES)} (default: per task, printed)")
+    p.add_argument(
+        "--metric",
+        help=f"one of {', '.join(METRIC_NAMES)}, or map@K for K classes a row (default: per task, printed)",
+    )
     p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
     p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name)")
     p.add_argument("--train", help="the training CSV inside --data (default: train.csv)")

@@ -14,8 +14,8 @@ from pipeline.contract import ContractError, Data
 from pipeline.grades import grades_of, nearest
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.groups import group_features
-from pipeline.tabular.metrics import TOP_K, ranked
 from pipeline.tabular.metrics import labels as metric_labels
+from pipeline.tabular.metrics import ranked
 from pipeline.tabular.original import MODES, Original, join
 from pipeline.tabular.values import as_names, class_names, numbers, read_csv
 
@@ -208,9 +208,10 @@ def _pred_columns(data: Data, value_cols: list[str], submission: str) -> list[in
 def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) -> None:
     """The sample submission's header, ids and id order, filled with values, labels or probabilities (one column
     per class, or per target for several targets; several binary targets' labels: 1 where the target's probability
-    is above 0.5, written True/False or 0/1 as the sample's column is), ranked: the 3 likeliest class names,
-    space-separated, or grades: each value rounded to the nearest of the target's whole-number grades (values
-    already cut into grades stay as they are). Test rows whose id the sample lacks are not written."""
+    is above 0.5, written True/False or 0/1 as the sample's column is), ranked: the K likeliest class names,
+    space-separated (K: as many as the sample's rows name), or grades: each value rounded to the nearest of the
+    target's whole-number grades (values already cut into grades stay as they are). Test rows whose id the sample
+    lacks are not written."""
     if submission not in SUBMISSIONS:
         raise ValueError(f"submission must be one of {SUBMISSIONS}, got {submission!r}.")
     sample = read_csv(Path(data.sample_submission), text=[0])
@@ -221,7 +222,8 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     if submission == "grades":
         out[value_cols[0]] = nearest(pred[:, :1], grades_of(data.y)).ravel().astype(np.int64)
     elif submission == "ranked":
-        out[value_cols[0]] = [" ".join(data.classes[i] for i in row) for row in ranked(pred)]
+        k = ranked_width(sample[value_cols[0]])
+        out[value_cols[0]] = [" ".join(data.classes[i] for i in row) for row in ranked(pred, k)]
     elif submission == "labels" and not several:
         names = [data.classes[i] for i in metric_labels(pred)]  # one probability column: the positive class above 0.5
         out[value_cols[0]] = _as_sample_values(names, sample[value_cols[0]])
@@ -243,14 +245,19 @@ def ranked_column(sample: pd.Series, classes: Sequence[str] | None) -> bool:
     return bool(len(tokens)) and tokens.map(len).max() > 1 and tokens.map(lambda t: set(t) <= set(classes)).all()
 
 
-def _check_ranked(path: Path, column: str, classes: Sequence[str]) -> None:
-    """Each row of a ranked column: 1 to TOP_K distinct class names, space-separated; else the line is named."""
+def ranked_width(sample: pd.Series) -> int:
+    """How many classes a row of a ranked sample column names at most: the K of its MAP@K."""
+    return int(sample.dropna().astype(str).str.split().map(len).max())
+
+
+def _check_ranked(path: Path, column: str, classes: Sequence[str], k: int) -> None:
+    """Each row of a ranked column: 1 to k distinct class names, space-separated; else the line is named."""
     values = pd.read_csv(path, dtype=str, keep_default_na=False)[column]
     for line, value in enumerate(values, start=2):
         names = value.split()
         unknown = [n for n in names if n not in classes]
-        if not names or unknown or len(names) > TOP_K or len(set(names)) < len(names):
-            why = f"{unknown[0]!r} is no class" if unknown else f"needs 1 to {TOP_K} distinct classes"
+        if not names or unknown or len(names) > k or len(set(names)) < len(names):
+            why = f"{unknown[0]!r} is no class" if unknown else f"needs 1 to {k} distinct classes"
             raise SubmissionError(f"{Path(path).name}: column {column} at line {line} holds {value!r}: {why}.")
 
 
@@ -267,7 +274,7 @@ def validate(data: Data, path: Path, submission: str | None = None) -> None:
     else:
         validate_submission(path, data.sample_submission, allowed=allowed)
     for c in ranked_cols:
-        _check_ranked(Path(path), c, data.classes or [])
+        _check_ranked(Path(path), c, data.classes or [], ranked_width(sample[c]))
     if submission == "grades":
         _check_grades(Path(path), list(sample.columns[1:]), grades_of(data.y))
 

@@ -27,9 +27,9 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.grades import METRICS as GRADE_METRICS
-from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature, ranked_column
+from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature, ranked_column, ranked_width
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
-from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, TOP_K
+from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
 
@@ -254,7 +254,7 @@ def _default_metric(task: str, sample_values: pd.DataFrame, classes: list[str] |
         return "log_loss"
     col = sample_values.iloc[:, 0]
     if ranked_column(col, classes):
-        return "map@3"
+        return f"map@{ranked_width(col)}"
     if pd.api.types.is_float_dtype(col) and not (col.dropna() % 1 == 0).all():
         return "roc_auc" if task == "binary" else "log_loss"
     return "accuracy"
@@ -264,8 +264,10 @@ def _check_choices(name: str, metric: str | None, task: str | None) -> None:
     """The package name, --metric and --task, before any file is read."""
     if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
         raise ContractError(f"competition name {name!r}: use a lower-case Python identifier, e.g. spaceship_titanic.")
-    if metric is not None and metric not in METRICS:
-        raise ContractError(f"--metric {metric}: unknown; valid metrics: {', '.join(METRICS)}.")
+    if metric is not None and not known(metric):
+        raise ContractError(
+            f"--metric {metric}: unknown; valid metrics: {', '.join(METRICS)}, or map@K for K classes a row."
+        )
     if task is not None and task not in TASKS:
         raise ContractError(f"--task {task}: unknown; valid tasks: {', '.join(TASKS)}.")
 
@@ -453,7 +455,7 @@ def _named(metric: str, given: bool, task: str) -> str:
 def _check_several_sample(t: Tables, metric: str, task: str, flags: list[str], given: bool) -> None:
     """A True/False sample asks for labels; a label metric needs a sample of labels (True/False or 0/1)."""
     value_cols = list(t.sub.columns[1:])
-    submission = METRICS[metric].submission
+    submission = lookup(metric).submission
     if flags and submission != "labels":
         flag = "--metric accuracy (or --metric f1)" if task == "binary" else "--task binary --metric accuracy (or f1)"
         raise ContractError(
@@ -481,7 +483,7 @@ def _several_metric(t: Tables, metric: str | None, task: str, k: int, notes: lis
     if metric not in valid:
         raise ContractError(f"--metric {metric} cannot score several {task} targets; use one of {', '.join(valid)}.")
     _check_several_sample(t, metric, task, flags, given)
-    return metric, METRICS[metric].submission
+    return metric, lookup(metric).submission
 
 
 def _metric(
@@ -493,7 +495,7 @@ def _metric(
     if metric is None:
         metric = _default_metric(task, t.sub[value_cols], classes)
         notes.append(f"metric: {metric} (default for {task} with this sample submission); change with --metric NAME")
-    spec_metric = METRICS[metric]
+    spec_metric = lookup(metric)
     if task not in spec_metric.tasks:
         raise ContractError(f"--metric {metric} is for {', '.join(spec_metric.tasks)}, not {task}.")
     submission = spec_metric.submission
@@ -526,27 +528,29 @@ def _metric(
 
 
 def _check_ranked_sample(t: Tables, value_cols: list[str], classes: list[str] | None, metric: str, given: bool) -> None:
-    """A sample naming several classes a row asks for the 3 likeliest (map@3), and map@3 for such a sample."""
+    """A sample naming several classes a row asks for the K likeliest (map@K, K as many as its rows name), and
+    map@K for such a sample."""
     is_ranked = len(value_cols) == 1 and ranked_column(t.sub[value_cols[0]], classes)
-    wants_ranked = METRICS[metric].submission == "ranked"
-    if is_ranked and not wants_ranked:
+    k = top_k(metric)
+    if is_ranked and k is None:
         example = t.sub[value_cols[0]].dropna().iloc[0]
+        width = ranked_width(t.sub[value_cols[0]])
         raise ContractError(
             f"{t.sample} names several classes a row in {value_cols[0]} ({example!r}): it asks for the likeliest "
-            f"classes, space-separated, but {_named(metric, given, 'multiclass')} writes one label. Use --metric map@3."
+            f"classes, space-separated, but {_named(metric, given, 'multiclass')} writes one label. Use --metric "
+            f"map@{width}."
         )
-    if wants_ranked and not is_ranked:
+    if k is not None and not is_ranked:
         raise ContractError(
-            f"--metric {metric} writes the {TOP_K} likeliest classes a row, space-separated, but {t.sample} holds one "
+            f"--metric {metric} writes the {k} likeliest classes a row, space-separated, but {t.sample} holds one "
             f"value a row in {', '.join(value_cols)}; use --metric accuracy."
         )
-    if is_ranked:
-        k = int(t.sub[value_cols[0]].dropna().astype(str).str.split().map(len).max())
-        if k != TOP_K:
-            raise ContractError(
-                f"{t.sample} names {k} classes a row in {value_cols[0]}; only MAP@{TOP_K} (--metric map@3) is "
-                "supported."
-            )
+    if is_ranked and k != ranked_width(t.sub[value_cols[0]]):
+        width = ranked_width(t.sub[value_cols[0]])
+        raise ContractError(
+            f"--metric {metric} writes {k} classes a row, but {t.sample} names {width} a row in {value_cols[0]}; "
+            f"use --metric map@{width}."
+        )
 
 
 def _note_class_columns(t: Tables, value_cols: list[str], classes: list[str], notes: list[str]) -> None:

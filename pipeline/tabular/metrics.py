@@ -1,8 +1,8 @@
 """The metrics `new --metric` accepts, each computed as Kaggle computes it from the runner's prediction arrays.
 
 Predictions are rows x outputs: one column of values for regression, one probability column per class for
-classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class; map@3 the
-three likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28"). qwk scores ordered
+classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class; map@K the
+K likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28" for map@3). qwk scores ordered
 integer grades fitted as a regression: each value rounded to the nearest grade, or cut where pipeline/grades.py
 fitted the cuts out of fold.
 
@@ -14,6 +14,8 @@ column's label, 1 where its probability is above 0.5, as they do for one binary 
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -125,21 +127,32 @@ def mcc(y: np.ndarray, pred: np.ndarray) -> float:
     return float(skm.matthews_corrcoef(np.asarray(y).astype(int), labels(pred)))
 
 
-TOP_K = 3  # map@3: the classes a ranked submission names, likeliest first
+MAP_AT = re.compile(r"^map@([1-9][0-9]?)$")  # map@K, K = 1..99: the K likeliest classes a row, space-separated
 
 
-def ranked(pred: np.ndarray, k: int = TOP_K) -> np.ndarray:
+def ranked(pred: np.ndarray, k: int) -> np.ndarray:
     """Rows x k class indices, likeliest first (ties: the lower class index first, as a stable sort keeps them). The
     submission writer uses the same ranking, so the classes submitted are the ones the CV scored."""
     p = _proba(pred)
     return np.argsort(-p, axis=1, kind="stable")[:, : min(k, p.shape[1])]
 
 
-def map_at_3(y: np.ndarray, pred: np.ndarray) -> float:
-    """Mean average precision at 3 with one true class a row: 1 / its place among the 3 classes named, else 0."""
-    top = ranked(pred)
+def mean_average_precision(y: np.ndarray, pred: np.ndarray, k: int) -> float:
+    """MAP@k with one true class a row: 1 / its place among the k classes named, else 0."""
+    top = ranked(pred, k)
     hit = top == np.asarray(y).astype(int)[:, None]
     return float(np.mean((hit / np.arange(1, top.shape[1] + 1)).sum(axis=1)))
+
+
+def map_at_3(y: np.ndarray, pred: np.ndarray) -> float:
+    """MAP@3, Kaggle's usual ranked metric (Playground S5E6)."""
+    return mean_average_precision(y, pred, 3)
+
+
+def top_k(name: str) -> int | None:
+    """K of a metric named map@K, else None."""
+    m = MAP_AT.match(name)
+    return int(m.group(1)) if m else None
 
 
 def qwk(y: np.ndarray, pred: np.ndarray) -> float:
@@ -178,6 +191,24 @@ METRICS: dict[str, TabularMetric] = {
 SEVERAL = ("roc_auc", "log_loss", "accuracy", "f1", "rmse", "rmsle", "mae", "r2")
 
 
+def lookup(name: str) -> TabularMetric:
+    """The metric of that name: one of METRICS, or map@K for any K of 1..99 (the K likeliest classes a row)."""
+    if name in METRICS:
+        return METRICS[name]
+    k = top_k(name)
+    if k is None:
+        raise KeyError(f"unknown metric {name!r}; valid: {', '.join(METRICS)}, or map@K for K classes a row")
+    fn = functools.partial(mean_average_precision, k=k)
+    return TabularMetric(
+        name, True, ("multiclass",), "ranked", fn, f"mean average precision of the {k} likeliest classes"
+    )
+
+
+def known(name: str) -> bool:
+    """Whether `lookup(name)` finds a metric."""
+    return name in METRICS or top_k(name) is not None
+
+
 def columnwise(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, pred: np.ndarray) -> float:
     """fn on each target column (y rows x k, pred rows x k), averaged: Kaggle's mean column-wise metric."""
     y = np.asarray(y)
@@ -188,9 +219,9 @@ def columnwise(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, pre
 
 
 def score(name: str, y_true: np.ndarray, pred: np.ndarray) -> float:
-    """METRICS[name] applied to the runner's arrays; with several targets (2-D y) its mean over the columns."""
+    """lookup(name) applied to the runner's arrays; with several targets (2-D y) its mean over the columns."""
     if np.ndim(y_true) == 2:
         if name not in SEVERAL:
             raise ValueError(f"metric {name} is for one target; for several use one of {', '.join(SEVERAL)}.")
         return columnwise(METRICS[name].fn, y_true, pred)
-    return METRICS[name].fn(y_true, pred)
+    return lookup(name).fn(y_true, pred)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from pipeline.tabular.infer import Spec, describe
-from pipeline.tabular.metrics import METRICS
+from pipeline.tabular.metrics import METRICS, lookup, top_k
 
 # Spec fields the template states as they are, and those it states as Python literals (placeholder NAME_py)
 TEXT_FIELDS = ("name", "task", "target_text", "n_train", "n_test", "metric", "sample")
@@ -14,7 +14,7 @@ SUBMISSION_TEXT = {
     "values": "values",
     "labels": "labels",
     "probabilities": "class probabilities",
-    "ranked": "the 3 likeliest classes, space-separated",
+    "ranked": "the {k} likeliest classes, space-separated",
     "grades": "whole-number grades, cut from the fitted values at points fitted out of fold",
 }
 SEVERAL_TEXT = {
@@ -55,7 +55,7 @@ TRAIN, TEST, SAMPLE_SUBMISSION = {train_py}, {test_py}, {sample_py}
 ID = {id_col_py}
 TARGET = {target_py}{target_comment}
 TASK = {task_py}  # regression | binary | multiclass
-# metrics of pipeline.tabular: {metric_names}
+# metrics of pipeline.tabular: {metric_names}, map@K
 METRIC = Metric({metric_py}, greater_is_better={greater})
 SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = {folds_py}
@@ -165,14 +165,16 @@ def _dict_py(d: dict[str, str]) -> str:
 
 def render(spec: Spec) -> str:
     """The generated competition package's __init__.py."""
-    m, k = METRICS[spec.metric], len(spec.targets)
+    m, k = lookup(spec.metric), len(spec.targets)
     return TEMPLATE.format(
         **{k: getattr(spec, k) for k in TEXT_FIELDS},
         **{f"{k}_py": _py(getattr(spec, k)) for k in LITERAL_FIELDS},
         title=spec.slug.replace("-", " ").replace("_", " ").strip().title() or spec.name,
         described=describe(spec),
         about=m.about if k == 1 else f"mean column-wise {spec.metric} over the {k} targets",
-        submission=SUBMISSION_TEXT[spec.submission] if k == 1 else SEVERAL_TEXT[spec.submission],
+        submission=SUBMISSION_TEXT[spec.submission].format(k=top_k(spec.metric))
+        if k == 1
+        else SEVERAL_TEXT[spec.submission],
         submission_note=SEVERAL_NOTE.get(spec.submission, "") if k > 1 else "",
         target_comment="  # several targets: one model of each family per column" if k > 1 else "",
         greater=m.greater_is_better,
