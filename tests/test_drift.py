@@ -110,3 +110,26 @@ def test_drift_refuses_a_competition_that_is_not_a_table(
     project = Path(__file__).resolve().parent.parent
     assert main(["drift", str(project / "competitions" / "leaves"), "--sample"]) == 2
     assert "inputs are not tables" in capsys.readouterr().err
+
+
+def test_new_notes_a_test_set_later_in_time_and_drift_names_the_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    days = pd.date_range("2024-01-01", periods=800, freq="D").strftime("%Y-%m-%d")
+    for name, order in (("later", np.arange(800)), ("mixed", np.random.default_rng(0).permutation(800))):
+        df = rows(800, 0).assign(date=np.asarray(days)[order], id=np.arange(800))
+        df["target"] = (df["income"] > 50).astype(int)
+        train, test = df.iloc[:600], df.iloc[600:].drop(columns="target")
+        path = tmp_path / f"{name}.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("train.csv", train.to_csv(index=False))
+            zf.writestr("test.csv", test.to_csv(index=False))
+            zf.writestr("sample_submission.csv", pd.DataFrame({"id": test["id"], "target": 0}).to_csv(index=False))
+        assert main(["new", name, "--data", str(path), "--into", "comps"]) == 0
+        note = "time: every test row's date (2025-08-23 to 2026-03-10) follows every training row's (to 2025-08-22)"
+        assert (note in capsys.readouterr().out) == (name == "later")
+    assert main(["drift", "comps/later", "--data", str(tmp_path / "later.zip")]) == 0
+    assert "very different" in capsys.readouterr().out
+    written = json.loads((tmp_path / "drift" / "later" / "train-vs-test.json").read_text())
+    assert written["auc"] > 0.95 and list(written["columns"])[0] == "date"

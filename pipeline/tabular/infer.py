@@ -25,6 +25,7 @@ from typing import IO
 
 import pandas as pd
 
+from features.columns import column_kind
 from pipeline.contract import ContractError
 from pipeline.grades import METRICS as GRADE_METRICS
 from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature, ranked_column, ranked_width
@@ -584,6 +585,23 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
     return features
 
 
+def _note_later_test(t: Tables, features: list[str], notes: list[str]) -> None:
+    """A note when every test row is dated after every training row in some date column: Kaggle split by time, so
+    folds drawn at random validate on the past and the future alike, and their CV can flatter the model."""
+    for c in features:
+        if column_kind(t.tr[c]) != "date":
+            continue
+        train = pd.to_datetime(t.tr[c], errors="coerce", format="mixed").dropna()
+        test = pd.to_datetime(t.te[c], errors="coerce", format="mixed").dropna()
+        if len(train) and len(test) and train.max() < test.min():
+            notes.append(
+                f"time: every test row's {c} ({test.min():%Y-%m-%d} to {test.max():%Y-%m-%d}) follows every training "
+                f"row's (to {train.max():%Y-%m-%d}): the test is later in time, and random folds can flatter the CV; "
+                "`drift` measures how far the test rows differ"
+            )
+            return
+
+
 def _id_groups(t: Tables, id_col: str, features: list[str], notes: list[str]) -> bool:
     """Whether the id names groups (Spaceship Titanic's 0013_02): then their size and the member's number are
     features (pipeline/tabular/groups.py)."""
@@ -684,6 +702,7 @@ def infer(
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
+    _note_later_test(t, features, notes)
     id_groups = _id_groups(t, id_col, features, notes)
     folds = _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
     transform, objective = _fitting(t, targets, metric, notes) if task == "regression" else ("", "")
