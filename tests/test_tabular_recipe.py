@@ -240,9 +240,27 @@ def test_on_a_gpu_xgboost_trains_on_it_and_predicts_on_the_cpu() -> None:
         assert est.models_[0].get_params()["device"] == "cpu"
         fitted[device] = p
     assert np.allclose(fitted["cpu"], fitted["cuda"])  # the same trees, fitted on the CPU either way here
-    for library in ("lightgbm", "catboost"):  # no CUDA build, no GPU callbacks: they stay on the CPU
-        est = Boosted(library, "binary", n_estimators=20).fit(df, y, SimpleNamespace(device="cuda"))
-        assert est.device_ == "cpu"
+    est = Boosted("lightgbm", "binary", n_estimators=20).fit(df, y, SimpleNamespace(device="cuda"))
+    assert est.device_ == "cpu"  # its pip wheel has no CUDA build
+
+
+def test_on_a_gpu_catboost_tries_it_unless_a_deadline_needs_its_callback() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("the check reads the CPU fallback, taken only where no GPU is visible")
+    import warnings
+
+    df, y = frame(300)
+    cpu = Boosted("catboost", "binary", n_estimators=30).fit(df, y, SimpleNamespace(device="cpu")).predict_proba(df)
+    for deadline, tried in ((None, True), (time.monotonic() + 600, False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ctx = SimpleNamespace(device="cuda:0", deadline=deadline, eval_set=None)
+            est = Boosted("catboost", "binary", n_estimators=30).fit(df, y, context=ctx)
+        fell_back = [w for w in caught if "catboost could not train on the GPU" in str(w.message)]
+        assert bool(fell_back) == tried and est.device_ == "cpu"
+        assert np.allclose(est.predict_proba(df), cpu)  # the fallback is the CPU fit, nothing lost
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])

@@ -11,8 +11,10 @@ the training rows, each stopped early on its own inner validation rows, and aver
 validation rows, so the fold's score is fully out of sample, early stopping included.
 
 Device: on a GPU (FitContext.device "cuda" or "cuda:N", which the runner sets when torch sees one) XGBoost trains
-with device="cuda" and predicts on the CPU, so its saved model predicts anywhere. LightGBM's pip wheel has no CUDA
-build, and CatBoost's GPU mode takes no callbacks, which the fit's deadline needs: both stay on the CPU.
+with device="cuda" and CatBoost with task_type="GPU"; both predict on the CPU, so a saved model predicts anywhere.
+CatBoost's GPU mode takes no callbacks, which a fit's deadline needs, so under --time-limit it stays on the CPU; when
+the GPU refuses a fit (no usable device, an option its GPU mode lacks) it fits on the CPU with a warning. LightGBM's
+pip wheel has no CUDA build: it stays on the CPU.
 
 Threads: each library gets n_jobs threads as given (thread_count for CatBoost; 0 or less: all cores). The runner
 decides them (pipeline.fitting.default_jobs: one thread below 2M training cells unless --jobs) and sets every n_jobs
@@ -22,6 +24,7 @@ parameter; outside the runner a model uses one thread unless told otherwise.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,8 +92,7 @@ class Boosted(BaseEstimator):
         y = np.asarray(y)
         deadline = getattr(context, "deadline", None)
         eval_set = getattr(context, "eval_set", None)
-        device = str(getattr(context, "device", None) or "cpu")
-        self.device_ = device if device.startswith("cuda") and self.library == "xgboost" else "cpu"
+        self.device_ = self._device(str(getattr(context, "device", None) or "cpu"), deadline)
         if self.task == "regression":
             y_fit = transform_target(y, self.target_transform)
         else:
@@ -109,6 +111,13 @@ class Boosted(BaseEstimator):
             self.models_.append(model)
             self.best_iterations_.append(best)
         return self
+
+    def _device(self, device: str, deadline: float | None) -> str:
+        """Where this library trains: the runner's CUDA device for XGBoost, and for CatBoost without a deadline
+        (its GPU mode refuses the deadline callback); else the CPU."""
+        if not device.startswith("cuda") or self.library == "lightgbm":
+            return "cpu"
+        return device if self.library == "xgboost" or deadline is None else "cpu"
 
     def _plans(self, E: pd.DataFrame, y: np.ndarray, eval_set: Any) -> Any:
         """(train, y, valid, y, seed) per model: bag x inner folds, bag x holdout, or bag x the runner's rows."""
@@ -224,16 +233,22 @@ class Boosted(BaseEstimator):
             verbose=False,
             **params,
         )
-        cats = self.encoder_.cat_features_
-        model.fit(
-            E,
-            y,
-            cat_features=cats,
+        fit = dict(
+            cat_features=self.encoder_.cat_features_,
             eval_set=(E_va, y_va),
             early_stopping_rounds=self.early_stopping,
             use_best_model=True,
-            callbacks=[StopAtDeadline()],
         )
+        if self.device_.startswith("cuda"):  # no deadline here (_device): the GPU mode takes no callbacks
+            index = self.device_.partition(":")[2] or "0"
+            try:
+                gpu = cls(**(model.get_params() | {"task_type": "GPU", "devices": index}))
+                gpu.fit(E, y, **fit)
+                return gpu, int(gpu.get_best_iteration() or 0) + 1
+            except cb.CatBoostError as e:
+                warnings.warn(f"catboost could not train on the GPU ({e}); it trains on the CPU", stacklevel=2)
+                self.device_ = "cpu"
+        model.fit(E, y, **fit, callbacks=[StopAtDeadline()])
         return model, int(model.get_best_iteration() or 0) + 1
 
     # ---- predict
