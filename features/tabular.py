@@ -1,6 +1,7 @@
 """One encoder for any raw table, per model family, fitted inside each training fold.
 
-    numeric           as is for trees (NaN kept); median + missing flag, signed log of skewed columns, standardised
+    numeric           as is for trees (NaN kept); median + missing flag, signed log of skewed columns, held within
+                      the training rows' range (as trees hold a value beyond it at their last split), standardised
                       for linear models
     category          pandas categories for LightGBM/XGBoost, strings for CatBoost, one-hot for linear models
     high_cardinality  frequency, length and trailing number, first character as a category, word tokens, and an
@@ -57,6 +58,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     max_tokens: int = 30
     min_token_share: float = 0.01
     target_encoding: bool = True
+    clip: bool = True  # linear family: hold each numeric feature within the training rows' range
     random_state: int = 0
 
     # ---- fitting
@@ -104,6 +106,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 self.onehot_.fit(base[list(self.levels_)])
             lin = self._linear_numeric(base, te_train)
             self.mean_, self.std_ = lin.mean(axis=0), lin.std(axis=0) + 1e-9
+            self.low_, self.high_ = lin.min(axis=0), lin.max(axis=0)
         self.names_ = safe_names([*base.columns, *self._te_names()])
         self.sources_ = {self.names_[n]: source_column(n, self.feature_names_in_) for n in self.names_}
         return self._finish(base, te_train)
@@ -190,7 +193,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 
     def _finish(self, base: pd.DataFrame, te: np.ndarray | None) -> Any:
         if self.family == "linear":
-            lin = (self._linear_numeric(base, te) - self.mean_) / self.std_
+            lin = self._linear_numeric(base, te)
+            if self.clip and hasattr(self, "low_"):  # held within the training rows' range: a line extrapolates
+                lin = np.clip(lin, self.low_, self.high_)
+            lin = (lin - self.mean_) / self.std_
             if self.levels_:
                 lin = np.hstack([lin, self.onehot_.transform(base[list(self.levels_)])])
             return np.clip(lin, -10, 10)

@@ -12,6 +12,8 @@ from scipy.optimize import minimize
 from pipeline.contract import Metric
 
 Score = Callable[[np.ndarray, np.ndarray], float]
+# Config.blend_weights: "auto" (fitted weights, or equal ones when those score better out of fold), "fitted", "equal"
+BLEND_WEIGHTS = ("auto", "fitted", "equal")
 
 
 def blend(preds: list[np.ndarray], weights: np.ndarray) -> np.ndarray:

@@ -43,7 +43,10 @@ def print_summary(s: dict[str, Any]) -> None:
         label = f"blend + {cal['method']} (T={cal['temperature']:.3f}){oof}"
         t.add_row(f"[bold]{label}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", f"{s['seconds']:.1f}s")
     else:
-        final = "stack" if (s.get("stack") or {}).get("used") else "blend"
+        blended = "blend (equal weights)" if b.get("equal_weights") else "blend"
+        if b.get("equal_weights"):  # the equal-weight mean beat the fitted weights out of fold
+            t.add_row(f"blend, fitted weights{oof}", f"{b['fitted_score']:.5f}", "", "", style="dim")
+        final = "stack" if (s.get("stack") or {}).get("used") else blended
         cut = s.get("threshold") or {}
         if cut.get("applied"):
             at = (
@@ -52,13 +55,13 @@ def print_summary(s: dict[str, Any]) -> None:
                 else f"labels cut at {cut['threshold']:.3f}"
             )
             final += f", {at}"
-        if final != "blend" and b.get("score") is not None:
-            t.add_row(f"blend{oof}", f"{b['score']:.5f}", "", "", style="dim")
+        if final != blended and b.get("score") is not None:
+            t.add_row(f"{blended}{oof}", f"{b['score']:.5f}", "", "", style="dim")
         t.add_row(f"[bold]{final}{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
         if "temperature" in cal:
             note = f"{cal['method']} (T={cal['temperature']:.3f}, not applied)"
             t.add_row(note, f"{cal['score_after']:.5f}", "", "", style="dim")
-    if b.get("in_sample_score") is not None and b.get("out_of_fold"):
+    if b.get("in_sample_score") is not None and b.get("out_of_fold") and not b.get("equal_weights"):
         label = "blend, in-sample (weights fitted on the rows scored)"
         t.add_row(label, f"{b['in_sample_score']:.5f}", "", "", style="dim")
     c = _console()

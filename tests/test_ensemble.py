@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.blend import blend, fit_weights
-from pipeline.contract import Metric
+from pipeline.contract import ContractError, Metric
 
 
 def rmse(y: np.ndarray, p: np.ndarray) -> float:
@@ -79,6 +79,39 @@ def test_blend_cv_is_out_of_fold_weights_fitted_on_the_other_folds() -> None:
     assert b["in_sample_score"] < b["score"] and b["in_sample_score"] <= b["best_single_score"] + 1e-12
     full = fit_weights(oofs, y, rmse, Module.METRIC)
     assert b["weights"] == full  # the submission's weights are fitted on every OOF row
+
+
+def test_equal_weights_replace_fitted_ones_that_lose_out_of_fold() -> None:
+    from types import SimpleNamespace
+
+    from pipeline.finish import blend_results
+
+    # model a is sharp on folds 0-3 and off by 4 on fold 4 (a line extrapolating on that fold's odd rows); the
+    # weights fitted on folds 0-3 trust a, and fold 4's blend pays for it; equal weights lose less there
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    folds = np.arange(500) % 5
+    oofs = {"a": y + rng.normal(0, 0.3, 500) + 4.0 * (folds == 4), "b": y + rng.normal(0, 0.8, 500)}
+    results = {k: {"oof": v.reshape(-1, 1), "test": v[:10].reshape(-1, 1)} for k, v in oofs.items()}
+    auto = blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="auto"))
+    fitted = blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="fitted"))
+    equal = (oofs["a"] + oofs["b"]).reshape(-1, 1) / 2
+    assert fitted["score"] > rmse(y, equal)  # the fitted weights lose out of fold ...
+    assert auto["equal_weights"] and auto["weights"] == {"a": 0.5, "b": 0.5}  # ... so auto keeps equal ones
+    assert auto["score"] == rmse(y, equal) == auto["equal_score"] and auto["fitted_score"] == fitted["score"]
+    np.testing.assert_allclose(auto["test"], (oofs["a"][:10] + oofs["b"][:10]).reshape(-1, 1) / 2)
+    # the stages after the blend (stack, threshold, calibration) refit on each group's blend: equal weights' rows
+    for part in auto["nested"]:
+        np.testing.assert_allclose(part["fit_pred"], equal[part["fit"]])
+    assert "equal_weights" not in fitted and fitted["nested"][4]["weights"]["a"] > 0.6  # fold 4's, from folds 0-3
+    # where the fitted weights win out of fold (the test above), auto keeps them
+    y2, oofs2 = noisy_models()
+    kept = blend_results(Module, y2, np.arange(len(y2)) % 4, {k: {"oof": v, "test": v} for k, v in oofs2.items()})
+    assert "equal_weights" not in kept and kept["score"] < kept["equal_score"]
+    forced = blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="equal"))
+    assert forced["equal_weights"] and forced["score"] == auto["score"]
+    with pytest.raises(ContractError, match="Config.blend_weights must be one of auto, fitted, equal, got 'best'"):
+        blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="best"))
 
 
 def test_a_single_holdout_is_split_for_the_out_of_fold_blend() -> None:

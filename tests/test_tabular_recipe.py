@@ -218,6 +218,19 @@ def test_early_stopping_on_the_runners_validation_rows(library: str) -> None:
     assert p.shape == (100, 2) and skm.roc_auc_score(y[va], p[:, 1]) > 0.75
 
 
+def test_the_linear_model_holds_a_feature_within_the_training_range() -> None:
+    rng = np.random.default_rng(0)
+    area = rng.uniform(500, 3000, 400)
+    df = pd.DataFrame({"area": area, "rooms": rng.integers(1, 6, 400)})
+    price = 100 * area + rng.normal(0, 5000, 400)
+    huge = pd.DataFrame({"area": [area.max(), 3 * area.max()], "rooms": [3, 3]})  # the largest size seen, 3 times it
+    held = linear("regression").fit(df, price).predict(huge)
+    assert held[1] == pytest.approx(held[0])  # beyond the range: priced as at its edge
+    free = linear("regression", clip=False).fit(df, price).predict(huge)
+    assert free[1] > 2.5 * free[0]  # a line extrapolates (the option took effect)
+    assert held[0] == pytest.approx(free[0])  # inside the range nothing changes
+
+
 def test_on_a_gpu_xgboost_trains_on_it_and_predicts_on_the_cpu() -> None:
     import torch
 

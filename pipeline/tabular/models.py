@@ -329,12 +329,16 @@ class LogTarget(BaseEstimator):
         return inverse_target(self.estimator_.predict(X), "log1p")
 
 
-def linear(task: str, alpha: float = 1.0, target_transform: str | None = None, random_state: int = 0) -> Any:
+def linear(
+    task: str, alpha: float = 1.0, target_transform: str | None = None, random_state: int = 0, clip: bool = True
+) -> Any:
     """A regularised linear model on one-hot, scaled, target-encoded features: Ridge or logistic regression.
 
-    `alpha` is the L2 strength for both (logistic regression's C is 1/alpha).
+    `alpha` is the L2 strength for both (logistic regression's C is 1/alpha). `clip` holds each numeric feature of
+    a predicted row within the training rows' range: a line fitted on ordinary houses, given one twice the largest
+    size, would otherwise price it far beyond any sale (House Prices: 2.4 million for a 160,000 sale).
     """
-    encoder = TabularEncoder("linear", task, random_state=random_state)
+    encoder = TabularEncoder("linear", task, clip=clip, random_state=random_state)
     if task == "regression":
         model: Any = Ridge(alpha=alpha)
         pipe = Pipeline([("encode", encoder), ("model", model)])

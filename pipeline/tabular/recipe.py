@@ -31,6 +31,7 @@ class TabularRecipe:
     depth: int = 6  # CatBoost
     l2_leaf_reg: float = 3.0  # CatBoost: L2 penalty on leaf values
     linear_alpha: float = 1.0  # L2 strength of the linear model
+    linear_clip: bool = True  # the linear model holds each feature within the training rows' range (no extrapolation)
     mlp_hidden: tuple[int, ...] = (256, 128)  # "mlp": widths of its hidden layers
     mlp_dropout: float = 0.1  # "mlp": dropout after each hidden layer
     # "mlp": stop early on this share of the training rows; 0 stops on the fold's validation rows, whose epoch pick
@@ -44,6 +45,9 @@ class TabularRecipe:
     # held-out splits of Titanic that CV matched held-out accuracy (optimism -0.0002) while k=5 read 0.0075 low at
     # 3.3 times the time and the same held-out accuracy (benchmarks/README.md, "Is the CV honest?").
     bag_folds: int = 0
+    # the blend's weights: "auto" fits them, or keeps equal ones when those score better out of fold; "fitted";
+    # "equal" (pipeline/finish.py _weights_choice)
+    blend_weights: str = "auto"
     stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
     # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5;
     # qwk: cut the values into grades at points fitted out of fold, not at the midpoints (pipeline/threshold.py and
@@ -83,7 +87,7 @@ def model_set(task: str, cfg: TabularRecipe, target: str | Sequence[str] = "") -
         "lightgbm": lambda: Boosted("lightgbm", params=lgbm, **boosted),
         "xgboost": lambda: Boosted("xgboost", params=xgb, **boosted),
         "catboost": lambda: Boosted("catboost", params=cat, **boosted),
-        "linear": lambda: linear(task, cfg.linear_alpha, cfg.target_transform or None),
+        "linear": lambda: linear(task, cfg.linear_alpha, cfg.target_transform or None, clip=cfg.linear_clip),
         "mlp": lambda: TabularMLP(
             task,
             hidden=tuple(cfg.mlp_hidden),

@@ -1,0 +1,113 @@
+"""Two guards of the generic recipe against one fold's odd rows, on labels the runs never saw: the linear model holds
+each feature within the training rows' range (`linear_clip`), and the blend keeps equal weights when those score
+better out of fold than fitted ones (`blend_weights="auto"`).
+
+    python benchmarks/tabular_guards.py [--data-dir ../shared/data] [--splits 5] [--only TEXT]
+
+For each seeded split of benchmarks/tabular_holdout.py (20% of Kaggle's train.csv held out as test.csv) and each
+download (Titanic: `new`; House Prices: `new --metric rmsle`), `run` three times on the same folds:
+
+  1. before: `--set linear_clip=false --set blend_weights=fitted` (the recipe without either guard);
+  2. clip: `--set blend_weights=fitted` (the linear model's features held within range);
+  3. default: both guards.
+
+Each submission is scored on the held-out labels; differences to "before" are paired on the same rows (standard
+error from 2000 seeded bootstrap resamples). Results: benchmarks/figures/tabular_guards.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import tabular_holdout  # noqa: E402
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
+from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
+from tabular_tune import paired_se  # noqa: E402
+
+from pipeline.cli import main as cli  # noqa: E402
+from pipeline.runfolder import read_record  # noqa: E402
+from pipeline.runner import RunOptions, run  # noqa: E402
+
+VARIANTS = {
+    "before": ["linear_clip=false", "blend_weights=fitted"],
+    "clip": ["blend_weights=fitted"],
+    "default": [],
+}
+DOWNLOADS: list[tuple[str, Download, list[str]]] = [
+    ("Titanic", TITANIC, []),
+    ("House Prices (rmsle)", HOUSE, ["--metric", "rmsle"]),
+]
+
+
+def one_split(name: str, d: Download, flags: list[str], split: Split, work: Path) -> dict[str, Any]:
+    comp = f"{d.slug.split('-')[0]}_guards_s{split.seed}"
+    spec = str(work / "competitions" / comp)
+    if cli(["new", comp, "--data", str(split.folder), *flags, "--into", str(work / "competitions")]) != 0:
+        raise SystemExit(f"{name}: `new` failed")
+    out: dict[str, Any] = {"seed": split.seed}
+    rows = {}
+    for label, sets in VARIANTS.items():
+        t0 = time.perf_counter()
+        opts = RunOptions(spec, data=str(split.folder), sets=sets, quiet=True, runs_root=str(work / "runs"))
+        summary = read_record(run(opts), "summary")
+        rows[label], _ = score_submission(Path(summary["run_dir"]), split, d, summary["metric"])
+        out["metric"] = summary["metric"]
+        blend = summary.get("blend") or {}
+        out[label] = {
+            "cv": float(summary["cv"]),
+            "holdout": aggregate(summary["metric"], rows[label]),
+            "linear_cv": summary["models"]["linear"]["mean"],
+            "equal_weights": bool(blend.get("equal_weights")),
+            "stack": bool((summary.get("stack") or {}).get("used")),
+            "wall_s": round(time.perf_counter() - t0, 1),
+        }
+    for label in ("clip", "default"):
+        out[label]["vs_before"] = out[label]["holdout"] - out["before"]["holdout"]
+        out[label]["vs_before_se"] = paired_se(out["metric"], rows["before"], rows[label], split.seed)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    tabular_holdout.split_arguments(ap)
+    ap.set_defaults(splits=5)
+    args = ap.parse_args()
+    data_dir = Path(args.data_dir).resolve()
+    results: dict[str, Any] = {}
+    with scratch_cwd() as work:
+        for name, d, flags in [v for v in DOWNLOADS if not args.only or args.only in v[0]]:
+            runs = []
+            for seed in range(args.splits):
+                split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
+                runs.append(one_split(name, d, flags, split, work))
+                r = runs[-1]
+                shown = ", ".join(f"{k} CV {r[k]['cv']:.5f} held-out {r[k]['holdout']:.5f}" for k in VARIANTS)
+                print(f"{name} split {seed}: {shown}; equal weights: {r['default']['equal_weights']}", flush=True)
+            summary: dict[str, Any] = {"runs": runs}
+            for label in ("clip", "default"):
+                diffs = np.array([r[label]["vs_before"] for r in runs])
+                ses = np.array([r[label]["vs_before_se"] for r in runs])
+                summary[label] = {"vs_before": float(diffs.mean()), "se": float(np.sqrt(np.mean(ses**2) / len(ses)))}
+                print(f"{name}: {label} - before, held out: {diffs.mean():+.5f} ± {summary[label]['se']:.5f}")
+            for label in VARIANTS:
+                summary[f"{label}_cv_mean"] = float(np.mean([r[label]["cv"] for r in runs]))
+                summary[f"{label}_holdout_mean"] = float(np.mean([r[label]["holdout"] for r in runs]))
+            results[name] = summary
+    command = f"python benchmarks/tabular_guards.py --splits {args.splits}" + (
+        f" --only '{args.only}'" if args.only else ""
+    )
+    print(save("tabular_guards", command, {"downloads": results, **peak_memory()}).relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()
