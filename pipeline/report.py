@@ -43,7 +43,7 @@ def print_summary(s: dict[str, Any]) -> None:
         label = f"blend + {cal['method']} (T={cal['temperature']:.3f}){oof}"
         t.add_row(f"[bold]{label}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", f"{s['seconds']:.1f}s")
     else:
-        blended = "blend (equal weights)" if b.get("equal_weights") else "blend"
+        blended = "blend, equal weights" if b.get("equal_weights") else "blend"
         if b.get("equal_weights"):  # the equal-weight mean beat the fitted weights out of fold
             t.add_row(f"blend, fitted weights{oof}", f"{b['fitted_score']:.5f}", "", "", style="dim")
         final = "stack" if (s.get("stack") or {}).get("used") else blended
