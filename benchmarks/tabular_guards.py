@@ -31,12 +31,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tabular_holdout  # noqa: E402
 from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
-from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, make_split, score_submission  # noqa: E402
+from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, generate, make_split, run_scored  # noqa: E402
 from tabular_tune import paired_se  # noqa: E402
-
-from pipeline.cli import main as cli  # noqa: E402
-from pipeline.runfolder import read_record  # noqa: E402
-from pipeline.runner import RunOptions, run  # noqa: E402
 
 VARIANTS = {
     "before": ["linear_clip=false", "blend_weights=fitted"],
@@ -50,17 +46,12 @@ DOWNLOADS: list[tuple[str, Download, list[str]]] = [
 
 
 def one_split(name: str, d: Download, flags: list[str], split: Split, work: Path) -> dict[str, Any]:
-    comp = f"{d.slug.split('-')[0]}_guards_s{split.seed}"
-    spec = str(work / "competitions" / comp)
-    if cli(["new", comp, "--data", str(split.folder), *flags, "--into", str(work / "competitions")]) != 0:
-        raise SystemExit(f"{name}: `new` failed")
+    spec = generate(name, d, flags, split, work, "guards")
     out: dict[str, Any] = {"seed": split.seed}
     rows = {}
     for label, sets in VARIANTS.items():
         t0 = time.perf_counter()
-        opts = RunOptions(spec, data=str(split.folder), sets=sets, quiet=True, runs_root=str(work / "runs"))
-        summary = read_record(run(opts), "summary")
-        rows[label], _ = score_submission(Path(summary["run_dir"]), split, d, summary["metric"])
+        summary, rows[label] = run_scored(spec, split, d, work, sets)
         out["metric"] = summary["metric"]
         blend = summary.get("blend") or {}
         out[label] = {

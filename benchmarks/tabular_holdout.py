@@ -361,6 +361,24 @@ def figure_name(only: str | None) -> str:
     return "tabular_holdout" + ("_" + re.sub(r"\W+", "_", only.lower()).strip("_") if only else "")
 
 
+def generate(name: str, d: Download, flags: list[str], split: Split, work: Path, tag: str) -> str:
+    """`new` on the split's download into work/competitions (named <download>_<tag>_s<seed>); its folder."""
+    comp = f"{d.slug.split('-')[0]}_{tag}_s{split.seed}"
+    if cli(["new", comp, "--data", str(split.folder), *flags, "--into", str(work / "competitions")]) != 0:
+        raise SystemExit(f"{name}: `new` failed")
+    return str(work / "competitions" / comp)
+
+
+def run_scored(spec: str, split: Split, d: Download, work: Path, sets: list[str]) -> tuple[dict[str, Any], Any]:
+    """`run` on the split with `--set` sets (run folders under work/runs): its summary and the held-out per-row
+    shares of its submission."""
+    summary = read_record(
+        run(RunOptions(spec, data=str(split.folder), sets=sets, quiet=True, runs_root=str(work / "runs"))), "summary"
+    )
+    rows, _ = score_submission(Path(summary["run_dir"]), split, d, summary["metric"])
+    return summary, rows
+
+
 def split_arguments(ap: argparse.ArgumentParser, what: str = "downloads") -> None:
     """--data-dir, --splits and --only, as every held-out benchmark takes them."""
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
