@@ -335,8 +335,8 @@ def linear(
     """A regularised linear model on one-hot, scaled, target-encoded features: Ridge or logistic regression.
 
     `alpha` is the L2 strength for both (logistic regression's C is 1/alpha). `clip` holds each numeric feature of
-    a predicted row within the training rows' range: a line fitted on ordinary houses, given one twice the largest
-    size, would otherwise price it far beyond any sale (House Prices: 2.4 million for a 160,000 sale).
+    a predicted row within the training rows' range: a line fitted on ordinary houses, given one larger than any it
+    saw, would otherwise price it far beyond any sale (House Prices: 2.4 million for a 160,000 sale).
     """
     encoder = TabularEncoder("linear", task, clip=clip, random_state=random_state)
     if task == "regression":
