@@ -79,14 +79,15 @@ def blend_results(
     oofs = {m: r["oof"] for m, r in results.items()}
     tests = {m: r["test"] for m, r in results.items()}
     b = _fit_blend(module, cfg, oofs, tests, y, folds)
+    equal = None
     if not hasattr(module, "blend"):
         names = list(oofs)
-        equal = blend([oofs[n][mask] for n in names], np.full(len(names), 1 / len(names)))
+        equal = blend(list(oofs.values()), np.full(len(names), 1 / len(names)))  # every row: _weights_choice's too
         single = {n: float(module.score(y[mask], oofs[n][mask])) for n in names}
         best = (max if module.METRIC.greater_is_better else min)(single, key=single.get)
         b |= {
             "score": float(module.score(y[mask], b["oof"][mask])),
-            "equal_score": float(module.score(y[mask], equal)),
+            "equal_score": float(module.score(y[mask], equal[mask])),
             "best_single": best,
             "best_single_score": single[best],
             "oof_scores": single,
@@ -99,19 +100,13 @@ def blend_results(
     if parts:
         b["oof"] = nested_oof
         b["score"] = float(module.score(y[mask], nested_oof[mask]))
-    if not hasattr(module, "blend") and len(oofs) > 1:
-        b = _weights_choice(module, cfg, b, oofs, tests, y[mask], mask)
+    if equal is not None and len(oofs) > 1:
+        b = _weights_choice(module, cfg, b, equal, tests)
     return b
 
 
 def _weights_choice(
-    module: Any,
-    cfg: Any,
-    b: dict[str, Any],
-    oofs: dict[str, np.ndarray],
-    tests: dict[str, np.ndarray],
-    y_scored: np.ndarray,
-    mask: np.ndarray,
+    module: Any, cfg: Any, b: dict[str, Any], equal_oof: np.ndarray, tests: dict[str, np.ndarray]
 ) -> dict[str, Any]:
     """The blend with equal weights instead of fitted ones when Config.blend_weights says "equal", or says "auto"
     (the default) and the equal-weight mean scores better out of fold than the fitted weights do (each fold blended
@@ -123,18 +118,15 @@ def _weights_choice(
         raise ContractError(f"Config.blend_weights must be one of {', '.join(BLEND_WEIGHTS)}, got {choice!r}.")
     if choice == "fitted" or (choice == "auto" and not module.METRIC.better(b["equal_score"], b["score"])):
         return b
-    w = np.full(len(oofs), 1.0 / len(oofs))
-    equal_oof = blend(list(oofs.values()), w)
-    parts = [
-        p | {"fit_pred": equal_oof[p["fit"]], "weights": dict.fromkeys(oofs, 1.0 / len(oofs))} for p in b["nested"]
-    ]
+    weights = dict.fromkeys(tests, 1.0 / len(tests))
+    parts = [p | {"fit_pred": equal_oof[p["fit"]], "weights": weights} for p in b["nested"]]
     return b | {
         "fitted_weights": b["weights"],
         "fitted_score": b["score"],
-        "weights": dict.fromkeys(oofs, 1.0 / len(oofs)),
+        "weights": weights,
         "oof": equal_oof,
-        "test": blend(list(tests.values()), w),
-        "score": float(module.score(y_scored, equal_oof[mask])),
+        "test": blend(list(tests.values()), np.array(list(weights.values()))),
+        "score": b["equal_score"],  # nothing fitted: the equal-weight mean's score is its out-of-fold score
         "in_sample_score": b["equal_score"],
         "equal_weights": True,
         "nested": parts,

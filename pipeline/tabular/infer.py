@@ -532,10 +532,10 @@ def _check_ranked_sample(t: Tables, value_cols: list[str], classes: list[str] | 
     """A sample naming several classes a row asks for the K likeliest (map@K, K as many as its rows name), and
     map@K for such a sample."""
     is_ranked = len(value_cols) == 1 and ranked_column(t.sub[value_cols[0]], classes)
+    width = ranked_width(t.sub[value_cols[0]]) if is_ranked else None
     k = top_k(metric)
     if is_ranked and k is None:
         example = t.sub[value_cols[0]].dropna().iloc[0]
-        width = ranked_width(t.sub[value_cols[0]])
         raise ContractError(
             f"{t.sample} names several classes a row in {value_cols[0]} ({example!r}): it asks for the likeliest "
             f"classes, space-separated, but {_named(metric, given, 'multiclass')} writes one label. Use --metric "
@@ -546,8 +546,7 @@ def _check_ranked_sample(t: Tables, value_cols: list[str], classes: list[str] | 
             f"--metric {metric} writes the {k} likeliest classes a row, space-separated, but {t.sample} holds one "
             f"value a row in {', '.join(value_cols)}; use --metric accuracy."
         )
-    if is_ranked and k != ranked_width(t.sub[value_cols[0]]):
-        width = ranked_width(t.sub[value_cols[0]])
+    if is_ranked and k != width:
         raise ContractError(
             f"--metric {metric} writes {k} classes a row, but {t.sample} names {width} a row in {value_cols[0]}; "
             f"use --metric map@{width}."
