@@ -310,3 +310,25 @@ def test_dense_detectors_predict_only_real_classes(sample_dir: Path) -> None:
     est = Detector(arch="fcos_tiny", num_classes=5, image_size=64, epochs=1, batch_size=4, tta=False)
     pred = est.fit(data.X[:4], data.y[:4]).predict(data.X[:4])
     assert all(set(unpack(row)[2]) <= set(range(5)) for row in pred)
+
+
+def test_channels_last_as_on_a_gpu_trains_and_predicts(sample_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA the estimator turns channels_last on; forced here on the CPU, a step and a prediction must run and
+    the model's convolutions must hold channels-last weights (per-image CHW tensors cannot take that format)."""
+    import dataclasses
+
+    import torch
+
+    from competitions.cowboy_outfits import Config, load
+    from pipeline.detection.estimator import Detector
+
+    runtime = Detector._runtime
+    monkeypatch.setattr(
+        Detector, "_runtime", lambda self, ctx: dataclasses.replace(runtime(self, ctx), channels_last=True)
+    )
+    data = load(Config(), sample_dir)
+    est = Detector(arch="fasterrcnn_tiny", num_classes=5, image_size=64, epochs=1, batch_size=4, tta=True)
+    pred = est.fit(data.X[:4], data.y[:4]).predict(data.X[:4])
+    assert np.isfinite(est.history_[0]["train_loss"]) and pred.shape[0] == 4
+    convs = [m.weight for m in est.model_.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)

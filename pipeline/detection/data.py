@@ -112,10 +112,14 @@ def make_loader(
     return seeded_loader(ds, batch_size, shuffle, seed, num_workers, pin_memory, _collate)
 
 
-def to_device(images: list[torch.Tensor], device: str, channels_last: bool = False) -> list[torch.Tensor]:
-    """uint8 HWC images -> float CHW in [0, 1] on the device (torchvision's detectors normalise themselves)."""
-    out = [im.to(device, non_blocking=True).permute(2, 0, 1).float().div_(255.0) for im in images]
-    return [x.contiguous(memory_format=torch.channels_last) for x in out] if channels_last else out
+def to_device(images: list[torch.Tensor], device: str) -> list[torch.Tensor]:
+    """uint8 HWC images -> float CHW in [0, 1] on the device (torchvision's detectors normalise themselves).
+
+    No memory format is set here: a detector batches its images into a new NCHW tensor itself, and a channels_last
+    model (Runtime.channels_last) runs its convolutions channels-last on that batch. (channels_last needs 4 dims: asked
+    of one CHW image it raised, on every GPU, where the estimator turns it on.)
+    """
+    return [im.to(device, non_blocking=True).permute(2, 0, 1).float().div_(255.0) for im in images]
 
 
 def cache_images(paths: Sequence[str], image_size: int, max_bytes: int) -> list[tuple[np.ndarray, int, int]] | None:

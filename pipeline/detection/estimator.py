@@ -228,7 +228,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         ctx = torch.autocast(rt.device.split(":")[0], dtype=rt.dtype) if rt.dtype is not None else nullcontext()
         with torch.no_grad(), ctx:
             for images, _, factors in make_loader(ds, max(self.batch_size * 2, 1), False, num_workers=rt.num_workers):
-                x = to_device(images, rt.device, rt.channels_last)
+                x = to_device(images, rt.device)
                 outs = [model(x)]
                 if tta:
                     flipped = model([im.flip(-1) for im in x])

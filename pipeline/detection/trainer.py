@@ -67,7 +67,7 @@ class DetTrainer(TrainerCore):
     def _losses(
         self, model: nn.Module, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]
     ) -> torch.Tensor:
-        x = to_device(images, self.rt.device, self.rt.channels_last)
+        x = to_device(images, self.rt.device)
         t = [{k: v.to(self.rt.device) for k, v in d.items()} for d in targets]
         with self.autocast():
             return sum(model(x, t).values())
