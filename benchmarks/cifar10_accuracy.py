@@ -63,7 +63,8 @@ def run_framework(data: Path, limit: int, tag: str, preset: str) -> Path:
     ]
     print(f"[framework] {' '.join(cmd[1:])}   ({load()})", flush=True)
     t0 = time.monotonic()
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)  # keep what was there
+    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": path})
     wall = time.monotonic() - t0
     run_dir = max((Path.cwd() / "runs" / "cifar10").glob(f"*-{tag}*"), key=lambda p: p.stat().st_mtime)
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -1,8 +1,10 @@
-"""Helpers shared by the image competitions' tests (cifar10, dog_breeds, leaves): a preset's values reach the Config
-and the estimators; the built-in sample written once per module, and a private copy of it per test."""
+"""Helpers shared by the tests: a preset's values reach the Config and the estimators; the built-in sample written once
+per module, and a private copy of it per test (the image competitions); the environment of a `python -m pipeline`
+child process."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,16 @@ import pandas as pd
 import pytest
 
 from pipeline.config import resolve_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def subprocess_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment for a `python -m pipeline` child: the project first on PYTHONPATH, then what was there (a
+    machine whose dependencies live on PYTHONPATH keeps them), then `extra`."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env | extra
 
 
 def preset_takes_effect(module: ModuleType, preset: str) -> None:

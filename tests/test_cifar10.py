@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import preset_takes_effect
+from helpers import preset_takes_effect, subprocess_env
 
 import competitions.cifar10 as cifar
 from competitions.cifar10.sample import CLASSES, sample_labels, write_sample
@@ -21,8 +20,6 @@ from pipeline.config import resolve_config
 from pipeline.contract import ContractError, load_competition
 from pipeline.datadir import extract_competition_zip
 from pipeline.submission import validate_submission
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +87,7 @@ def test_submission_in_sample_order_is_valid(kaggle_zip, tmp_path):
 
 
 def _cli(cwd: Path, *args: str, wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = subprocess_env()
     cmd = [sys.executable, "-m", "pipeline", "run", *args, "--quiet"]
     if not wait:
         return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import subprocess_env
 from toy import make_toy
 
 from pipeline.distributed import epoch_order, shard_indices
 
-ROOT = Path(__file__).resolve().parent.parent
 # Measured on the sample (2 cores): 2 processes vs 1 differ by 0.006 in OOF probabilities, as much as two
 # single-process runs with 1 and 2 threads do (float sums in another order, amplified by training); labels agree.
 PROBA_TOL = 0.03
@@ -208,7 +208,7 @@ def _files(run_dir: Path) -> set[str]:
 
 def _launch(cmd: list[str], cwd: Path, timeout: float = 240) -> str:
     """Run a command in its own process group; kill the whole group (torchrun and its workers) on timeout."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PIPELINE_DIST_TIMEOUT_S": "240"}
+    env = subprocess_env(OMP_NUM_THREADS="1", PIPELINE_DIST_TIMEOUT_S="240")
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

@@ -4,7 +4,6 @@ temperature calibration."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,16 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import preset_takes_effect, sample_fixtures, written_submission
+from helpers import preset_takes_effect, sample_fixtures, subprocess_env, written_submission
 
 import competitions.dog_breeds as dogs
 from competitions.dog_breeds.sample import SAMPLE_BREEDS, sample_spec, write_sample
 from pipeline.config import apply_overrides, resolve_config
 from pipeline.contract import ContractError, load_competition
 from pipeline.submission import SubmissionError
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 sample_dir, data_dir = sample_fixtures(write_sample, "dog-breed-identification")
 
@@ -163,7 +159,7 @@ def test_fast_models_and_calibrated_end_to_end_run(tmp_path: Path):
     cfg, _ = resolve_config(dogs, preset="fast")
     (name, est), *rest = dogs.models(cfg).items()
     assert not rest and name == "test_resnet" and est.arch == "test_resnet" and not est.pretrained
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = subprocess_env()
     # heavy label smoothing makes the fold models underconfident: a temperature below 1 must then sharpen them and
     # improve the out-of-fold log loss, so the run takes the calibrated branch this test is about
     cmd = [sys.executable, "-m", "pipeline", "run", "competitions/dog_breeds", "--sample", "--preset", "fast"]

@@ -4,7 +4,6 @@ end to end."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import preset_takes_effect, sample_fixtures, written_submission
+from helpers import preset_takes_effect, sample_fixtures, subprocess_env, written_submission
 
 import competitions.leaves as leaves
 from competitions.leaves.sample import SAMPLE_SPECIES, sample_labels, write_sample
@@ -21,9 +20,6 @@ from competitions.leaves.species import SPECIES
 from pipeline.config import apply_overrides, resolve_config
 from pipeline.contract import ContractError, load_competition
 from pipeline.submission import SubmissionError
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 sample_dir, data_dir = sample_fixtures(write_sample, "classify-leaves")
 
@@ -115,7 +111,7 @@ def test_models_are_one_estimator_per_arch():
 
 
 def test_end_to_end_two_archs_blended_into_a_valid_submission(tmp_path: Path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = subprocess_env()
     cmd = [sys.executable, "-m", "pipeline", "run", "competitions/leaves", "--sample", "--preset", "fast", "--quiet"]
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

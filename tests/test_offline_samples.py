@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import subprocess_env
 
 from pipeline.config import config_dict
 from pipeline.contract import load_competition
 from pipeline.finish import validate_for
 from pipeline.sample_preset import sample_config, sample_preset
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPETITIONS = ["house_prices", "cifar10", "dog_breeds", "leaves", "cowboy_outfits"]
 BUDGET_S = 120  # the issue's limit per sample run on 2 CPU cores; the subprocess is killed at twice that
 
@@ -34,11 +34,10 @@ def offline_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     caches = tmp_path_factory.mktemp("caches")
     drop = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "PIPELINE_WEIGHTS_MIRROR", "XDG_CACHE_HOME")
     env = {k: v for k, v in os.environ.items() if k not in drop}
-    return env | {
+    return subprocess_env(env) | {
         "HF_HUB_OFFLINE": "1",
         "HF_HOME": str(caches / "hf"),
         "TORCH_HOME": str(caches / "torch"),
-        "PYTHONPATH": str(ROOT),
         "NO_ALBUMENTATIONS_UPDATE": "1",
         # One thread per library: on a 2-core machine shared with other jobs, torch's and the boosters' OpenMP
         # threads spin against each other (a 2-epoch detector sample: 148 s with 2 threads, 27 s with 1).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import subprocess_env
 from test_plots import assert_png
 from toy import TOY_CLASSES, make_toy
 
@@ -314,7 +314,7 @@ def test_set_over_params_over_preset_over_defaults(toy: str, tmp_path: Path) -> 
 def test_a_models_warnings_go_to_the_run_log_and_quiet_keeps_the_console_clear(toy: str, quiet: bool) -> None:
     """A model that does not converge warns every fold: one line in log.txt (and on the console unless --quiet),
     not Python's raw warning text on stderr."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = subprocess_env()
     cmd = [sys.executable, "-m", "pipeline", "run", toy, "--sample", "--models", "warns,ridge", "--set", "warns=true"]
     done = subprocess.run(cmd + (["--quiet"] if quiet else []), capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import subprocess_env
 
 from pipeline.cli import main as cli_main
 
-ROOT = Path(__file__).resolve().parent.parent
 ARCH = "test_resnet.r160_in1k"  # timm's tiny test network, whose weights live in the Hub repo timm/<ARCH>
 REPO = f"timm/{ARCH}"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -239,7 +239,7 @@ def test_download_fetches_from_the_hub_endpoint_into_the_cache_the_model_loads_f
     files[f"/{REPO}/resolve/main/model.safetensors"] = save(state)
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")}
     env |= {"HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch"), "HF_ENDPOINT": url}
-    env |= {"PYTHONPATH": str(ROOT), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env = subprocess_env(env, HF_HUB_DISABLE_TELEMETRY="1")
     cmd = [sys.executable, "-m", "pipeline", "weights", *DOGS, "--download"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
