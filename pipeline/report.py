@@ -55,8 +55,10 @@ def print_summary(s: dict[str, Any]) -> None:
                 else f"labels cut at {cut['threshold']:.3f}"
             )
             final += f", {at}"
-        if final != blended and b.get("score") is not None:
-            t.add_row(f"{blended}{oof}", f"{b['score']:.5f}", "", "", style="dim")
+        if final != blended and b.get("score") is not None:  # b["score"] is the last stage's: the blend's own is
+            stack = s.get("stack") or {}  # the stack's blend_score, or the threshold's score before its cut
+            own = stack.get("blend_score", cut.get("score_before") if cut.get("applied") else b["score"])
+            t.add_row(f"{blended}{oof}", f"{own:.5f}", "", "", style="dim")
         t.add_row(f"[bold]{final}{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
         if "temperature" in cal:
             note = f"{cal['method']} (T={cal['temperature']:.3f}, not applied)"

@@ -135,3 +135,39 @@ def test_the_meta_model_converges_quickly_on_a_rare_class_at_the_clip() -> None:
     raw = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(F, y)
     assert ours[-1].n_iter_[0] < 60 < 200 < raw.n_iter_[0]
     assert log_loss(y, ours.predict_proba(F)) <= log_loss(y, raw.predict_proba(F)) + 0.01
+
+
+def test_the_report_shows_the_blends_own_score_beside_the_stack(capsys: pytest.CaptureFixture) -> None:
+    """summary.json's blend carries the last stage's score; the report's blend row must show the blend's own."""
+    from pipeline.report import print_summary
+
+    summary = {
+        "metric": "rmse",
+        "greater_is_better": False,
+        "competition": "toy",
+        "cv_rows": 10,
+        "n_rows": 10,
+        "models": {"a": {"mean": 1.0, "std": 0.1, "seconds": 0.1}, "b": {"mean": 1.1, "std": 0.1, "seconds": 0.1}},
+        "blend": {
+            "weights": {"a": 0.5, "b": 0.5},
+            "score": 0.8449,
+            "equal_score": 0.9832,
+            "out_of_fold": True,
+            "equal_weights": True,
+            "fitted_score": 1.2183,
+            "in_sample_score": 0.9832,
+        },
+        "stack": {"method": "linear", "score": 0.8449, "blend_score": 0.9832, "used": True},
+        "cv": 0.8449,
+        "seconds": 1.0,
+        "published": "submission.csv",
+        "run_dir": "runs/toy/x",
+    }
+    print_summary(summary)
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("│")
+    }
+    assert rows["blend, equal weights (out of fold)"] == "0.98320"
+    assert rows["stack (out of fold)"] == "0.84490"
