@@ -56,7 +56,9 @@ class Data:
     paths, ...); the runner only indexes their rows. y holds numbers: values for regression, integer class
     indices for classification (class names in `classes`). `train_only`, a boolean mask over the training rows (or
     None), marks rows every fold trains on but no fold validates or scores: rows a competition documents as unfit
-    to score (House Prices' partial sales of huge houses) that its models may still learn from.
+    to score (House Prices' partial sales of huge houses) that its models may still learn from. `time`, a date or
+    number per training row (or None), orders the rows for FOLDS = "time": each fold validates a later period with
+    models fitted on the earlier ones only (pipeline/folds.py).
     """
 
     X: Any
@@ -69,6 +71,7 @@ class Data:
     data_dir: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
     train_only: Any = None
+    time: Any = None
 
 
 # What a fit may tell its caller after each validation epoch (FitContext.report_epoch builds it); tune's pruner

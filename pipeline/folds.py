@@ -18,7 +18,7 @@ from sklearn.model_selection import (
 
 from pipeline.contract import ContractError
 
-KINDS = ("kfold", "stratified", "group", "stratified_group")
+KINDS = ("kfold", "stratified", "group", "stratified_group", "time")
 
 
 @dataclass(frozen=True)
@@ -56,21 +56,28 @@ def make_folds(
     groups: np.ndarray | None = None,
     holdout: float = 0.0,
     train_only: np.ndarray | None = None,
+    times: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fold index per row (0..k-1); with holdout > 0 a single split: -1 marks training-only rows, 0 validation.
 
     Rows of the `train_only` mask get -1 (in every fold's training rows, never validated); the other rows are split
-    exactly as they would be on their own.
+    exactly as they would be on their own. Kind "time" orders the rows by `times` (Data.time) instead of drawing
+    them: see time_folds.
     """
     if train_only is not None and np.asarray(train_only, dtype=bool).any():
         keep = ~np.asarray(train_only, dtype=bool)
         fold = np.full(len(y), -1, dtype=np.int64)
         sub_groups = None if groups is None else np.asarray(groups)[keep]
-        fold[keep] = make_folds(np.asarray(y)[keep], k, seed, kind, sub_groups, holdout)
+        sub_times = None if times is None else np.asarray(times)[keep]
+        fold[keep] = make_folds(np.asarray(y)[keep], k, seed, kind, sub_groups, holdout, times=sub_times)
         return fold
     n = len(y)
     if kind not in KINDS:
         raise ContractError(f"Unknown fold kind '{kind}'. Valid: {', '.join(KINDS)}.")
+    if kind == "time":
+        if times is None:
+            raise ContractError("Fold kind 'time' needs Data.time (a date or number per training row).")
+        return time_folds(np.asarray(times), k, holdout)
     fold = np.full(n, -1, dtype=np.int64)
     y = np.asarray(y)
     if holdout:
@@ -109,6 +116,58 @@ def make_folds(
     for i, (_, valid) in enumerate(splits):
         fold[valid] = i
     return fold
+
+
+def time_folds(times: np.ndarray, k: int, holdout: float = 0.0) -> np.ndarray:
+    """Forward-chaining folds: the rows sorted by time and cut into k + 1 periods of about equal rows (rows of one
+    time never split). The first period is -1 (every fold trains on it, none validates it), period i + 1 is fold i,
+    and fold i trains on the periods before it only (training_rows). With holdout > 0: the last `holdout` share of
+    the rows in time is fold 0, the rest -1. Missing times (NaN, NaT) are refused."""
+    order_key = np.asarray(times)
+    if order_key.dtype.kind in "mM":
+        missing = np.isnat(order_key)
+    else:
+        order_key = np.asarray(order_key, dtype=float)
+        missing = np.isnan(order_key)
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        raise ContractError(
+            f"Data.time: {int(missing.sum())} training row(s) have no time (first: row {first}); time folds need one "
+            "on every row."
+        )
+    values, rank = np.unique(order_key, return_inverse=True)  # rows of one time share a rank
+    counts = np.bincount(rank, minlength=len(values))
+    cum = np.cumsum(counts) / len(order_key)  # share of rows up to and including each time
+    periods = 2 if holdout else k + 1
+    if len(values) < periods:
+        raise ContractError(f"Time folds need at least {periods} distinct times; the data has {len(values)}.")
+    if holdout:
+        if not 0 < holdout < 1:
+            raise ContractError(f"holdout must be a fraction in (0, 1), got {holdout}.")
+        cuts = [1.0 - holdout]
+    else:
+        cuts = [i / periods for i in range(1, periods)]
+    # the period of each time: how many cuts the share before it has passed (a time is never split)
+    before = cum - counts / len(order_key)
+    period = np.searchsorted(np.asarray(cuts), before + 1e-12, side="right")
+    # every period holds at least one time: squeeze later times forward when cuts fell between the same two times
+    used = np.unique(period)
+    remap = np.full(periods, -1)
+    remap[used] = np.arange(len(used))
+    period = remap[period]
+    if len(used) < periods:
+        raise ContractError(
+            f"Time folds: {periods} periods of about equal rows need more distinct times; one time holds "
+            f"{counts.max()} of {len(order_key)} rows. Use fewer --folds."
+        )
+    return (period[rank] - 1).astype(np.int64)
+
+
+def training_rows(fold: np.ndarray, f: int, kind: str) -> np.ndarray:
+    """Indices of the rows that fold f's models train on: every other fold's and the -1 rows, or for time folds only
+    the periods before f (and the -1 rows, which come first), so a model never learns from a later period."""
+    fold = np.asarray(fold)
+    return np.flatnonzero(fold < f) if kind == "time" else np.flatnonzero(fold != f)
 
 
 def fold_ids(fold: np.ndarray) -> list[int]:

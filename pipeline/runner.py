@@ -38,7 +38,7 @@ from pipeline.fitting import (
     split_saved_config,
     take,
 )
-from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds
+from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds, training_rows
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
 from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
@@ -337,6 +337,9 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
     groups = None if data.groups is None else np.asarray(data.groups)[scored]
     _check_fold_count(np.asarray(data.y)[scored], folding, groups, data.classes)
+    if folding.kind == "time":  # refused here, before the run folder, when the times cannot make the folds
+        times = None if data.time is None else np.asarray(data.time)[scored]
+        make_folds(np.asarray(data.y)[scored], folding.k, opts.seed, "time", holdout=folding.holdout, times=times)
     paths = image_paths(data.X, data.X_test)
     if paths:
         show = interactive() and not opts.quiet and distributed.is_main()
@@ -496,7 +499,9 @@ def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, da
             if len(folds) != len(y):
                 raise ContractError(f"--resume {run_dir}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
             return folds
-    folds = make_folds(y, folding.k, opts.seed, folding.kind, data.groups, folding.holdout, data.train_only)
+    folds = make_folds(
+        y, folding.k, opts.seed, folding.kind, data.groups, folding.holdout, data.train_only, times=data.time
+    )
     runfolder.write_folds(run_dir, folds)
     return folds
 
@@ -504,7 +509,7 @@ def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, da
 def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
     """Fit one model on one fold; its OOF and test predictions, score and seconds (saved as a part by rank 0)."""
     data, f = state.data, job.fold
-    tr, va = np.flatnonzero(state.folds != f), np.flatnonzero(state.folds == f)
+    tr, va = training_rows(state.folds, f, state.plan.folding.kind), np.flatnonzero(state.folds == f)
     y = np.asarray(data.y)
     X_tr, y_tr, X_va, y_va = take(data.X, tr), take(y, tr), take(data.X, va), take(y, va)
     context = _context(state, job, X_va, y_va)

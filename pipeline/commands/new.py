@@ -13,7 +13,7 @@ from pipeline.contract import ContractError
 HELP = "Write competitions/<name>/ for a tabular competition, inferred from Kaggle's zip or folder."
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
-INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample")
+INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time")
 # pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
 METRIC_NAMES = ("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "r2", "f1", "mcc", "map@3", "qwk")
 
@@ -33,6 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
     p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name)")
+    p.add_argument(
+        "--time",
+        help="a date (or number) column of train.csv: folds run forward in time by it, each validating a later period "
+        "with models fitted on the earlier ones (default: the date column the test follows, when every test row is "
+        "later; 'none': folds at random)",
+    )
     p.add_argument("--train", help="the training CSV inside --data (default: train.csv)")
     p.add_argument("--test", help="the test CSV inside --data (default: test.csv)")
     p.add_argument("--sample", help="the sample submission CSV inside --data (default: *submission*.csv)")

@@ -89,6 +89,7 @@ def load_tables(
     original: Original | None = None,
     original_mode: str = "add",
     id_groups: bool = False,
+    time: str | None = None,
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -105,6 +106,10 @@ def load_tables(
 
     `id_groups`: the id reads as <group>_<member> (Spaceship Titanic's 0013_02); <id>_group_size and <id>_member
     become features (unless in `drop`) and Data.groups holds each training row's group (pipeline/tabular/groups.py).
+
+    `time`: a column of train.csv (dates, or numbers such as a period index) that orders the training rows for
+    FOLDS = "time" (Data.time; an original's rows, never validated, have none). The column stays a feature when test
+    has it too.
     """
     data_dir = Path(data_dir)
     train = read_csv(data_dir / train_file, text=[id_col] if id_groups else ())
@@ -135,6 +140,7 @@ def load_tables(
         X = pd.concat([X, derived["train"][labelled].reset_index(drop=True)], axis=1)
         X_test = pd.concat([X_test, derived["test"].reset_index(drop=True)], axis=1)
     groups = None if groups is None else groups[labelled]
+    times = None if time is None else _times(train, time, data_dir / train_file)
     if original_mode not in MODES:
         raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
     if original is not None and original_mode != "off":
@@ -142,18 +148,45 @@ def load_tables(
         X, y, X_test, train_only, groups = _with_original(
             X, y, X_test, groups, per_target, targets, task, original, original_mode
         )
+    if times is not None and train_only is not None:  # the original's rows follow, with no time
+        none = np.datetime64("NaT") if times.dtype.kind == "M" else np.nan
+        times = np.concatenate([times, np.full(int(np.sum(train_only)), none, dtype=times.dtype)])
     return Data(
         X=X,
         y=y,
         X_test=X_test,
         train_only=train_only,
         groups=groups,
+        time=times,
         test_ids=test[id_col].to_numpy(),
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
         info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features},
     )
+
+
+def _times(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
+    """The time of each training row: column's dates as datetime64, or its numbers as float; a row without one is
+    named."""
+    if column not in train:
+        raise ContractError(f"{where}: no time column {column!r} (TIME); columns: {', '.join(train)}.")
+    raw = train[column]
+    if pd.api.types.is_numeric_dtype(raw):
+        values = raw.to_numpy(dtype=float)
+        bad = np.isnan(values)
+        out: np.ndarray = values
+    else:
+        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = parsed.isna().to_numpy()
+        out = parsed.to_numpy(dtype="datetime64[ns]")
+    if bad.any():
+        row = int(train.index[np.flatnonzero(bad)[0]]) + 2  # the CSV's line: header, then rows from 0
+        raise ContractError(
+            f"{where}: time column {column!r} has {int(bad.sum())} row(s) with no date or number, first on line {row} "
+            f"({raw.iloc[int(np.flatnonzero(bad)[0])]!r})."
+        )
+    return out
 
 
 def _as_sample_values(labels: list[str], sample_col: pd.Series) -> list:

@@ -61,6 +61,7 @@ class Spec:
     target_transform: str = ""  # Config.target_transform: "log1p" for rmsle, and for mae on a target >= 0
     objective: str = ""  # Config.objective: "l1" for mae
     id_groups: bool = False  # ID_GROUPS: the id reads as <group>_<member>, whose group size is a feature
+    time: str | None = None  # TIME: the column ordering the rows for FOLDS = "time"
     original: Original | None = None  # ORIGINAL: the dataset the competition was generated from (new --original)
 
     @property
@@ -584,9 +585,9 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
     return features
 
 
-def _note_later_test(t: Tables, features: list[str], notes: list[str]) -> None:
-    """A note when every test row is dated after every training row in some date column: Kaggle split by time, so
-    folds drawn at random validate on the past and the future alike, and their CV can flatter the model."""
+def _later_test(t: Tables, features: list[str], notes: list[str]) -> str | None:
+    """The date column every test row follows every training row in, with a note: Kaggle split by time, so folds
+    drawn at random validate on the past and the future alike, and their CV can flatter the model. None if none."""
     for c in features:
         if column_kind(t.tr[c]) != "date":
             continue
@@ -595,10 +596,34 @@ def _note_later_test(t: Tables, features: list[str], notes: list[str]) -> None:
         if len(train) and len(test) and train.max() < test.min():
             notes.append(
                 f"time: every test row's {c} ({test.min():%Y-%m-%d} to {test.max():%Y-%m-%d}) follows every training "
-                f"row's (to {train.max():%Y-%m-%d}): the test is later in time, and random folds can flatter the CV; "
+                f"row's (to {train.max():%Y-%m-%d}): the test is later in time; "
                 "`drift` measures how far the test rows differ"
             )
-            return
+            return c
+    return None
+
+
+def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str]) -> str | None:
+    """TIME: --time's column (checked: in train, a date or number on every row), else the date column the test
+    follows; None for --time none, or when the test is not later."""
+    from pipeline.tabular.data import _times
+
+    if time is not None and time.lower() == "none":
+        if later:
+            notes.append("folds: drawn at random (--time none), although the test is later in time")
+        return None
+    column = time or later
+    if column is None:
+        return None
+    if column not in t.tr:
+        raise ContractError(f"--time {column}: no such column in {t.train}; columns: {', '.join(t.tr.columns)}.")
+    _times(t.tr, column, Path(t.train))
+    notes.append(
+        f"folds: forward in time by {column}: each of the folds validates a later period with models fitted on the "
+        "earlier periods only (the first period is never validated)"
+        + ("; --time none draws them at random" if time is None else "")
+    )
+    return column
 
 
 def _id_groups(t: Tables, id_col: str, features: list[str], notes: list[str]) -> bool:
@@ -690,6 +715,7 @@ def infer(
     train: str | None = None,
     test: str | None = None,
     sample: str | None = None,
+    time: str | None = None,
 ) -> Spec:
     """Read the download and decide everything the generated file states (see the module docstring)."""
     _check_choices(name, metric, task)
@@ -701,9 +727,9 @@ def infer(
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
-    _note_later_test(t, features, notes)
+    time_col = _time_column(t, time, _later_test(t, features, notes), notes)
     id_groups = _id_groups(t, id_col, features, notes)
-    folds = _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
+    folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
     transform, objective = _fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,
@@ -726,6 +752,7 @@ def infer(
         target_transform=transform,
         objective=objective,
         id_groups=id_groups,
+        time=time_col,
     )
 
 

@@ -60,6 +60,7 @@ METRIC = Metric({metric_py}, greater_is_better={greater})
 SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = {folds_py}
 ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
+TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = "time" runs the folds forward by it
 {original_block}
 
 
@@ -107,6 +108,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         TASK,
         drop=cfg.drop,
         id_groups=ID_GROUPS,
+        time=TIME,
         original=ORIGINAL,
         original_mode=cfg.original,
     )
@@ -185,4 +187,5 @@ def render(spec: Spec) -> str:
         objective_py=_py(spec.objective),
         original_block=_original_block(spec),
         id_groups_py=repr(spec.id_groups),
+        time_py=_py(spec.time) if spec.time else "None",
     )
