@@ -44,9 +44,13 @@ def competition_hook(module: Any, name: str, cfg: Any) -> Callable[..., Any] | N
 
 
 def merge_fold_tests(module: Any, cfg: Any, tests: list[np.ndarray]) -> np.ndarray:
-    """The fold models' test predictions merged: the competition's merge_folds hook, else their mean."""
+    """The fold models' test predictions merged: the competition's merge_folds hook, else their mean; for folds
+    forward in time (FOLDS = "time") the last fold's, whose model learned from the most and the latest rows (the
+    first fold's saw one period only)."""
     merge = competition_hook(module, "merge_folds", cfg)
-    return merge(tests) if merge is not None else np.mean(tests, axis=0)
+    if merge is not None:
+        return merge(tests)
+    return np.asarray(tests[-1]) if getattr(module, "FOLDS", "kfold") == "time" else np.mean(tests, axis=0)
 
 
 def _fit_blend(
