@@ -56,9 +56,32 @@ def framework_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int, **para
     return est.history_[0]["images_per_s"]
 
 
+def hand_model(cfg: object, sample: object, device: str) -> tuple[object, object, object, object]:
+    """The hand-written loops' network (channels_last, initialised from `sample`, uint8 N, C, H, W images), its SGD
+    and the normalisation's mean and std (0..255 scale), as the competition's recipe sets them."""
+    import timm
+    import torch
+
+    import pipeline.vision.models  # noqa: F401
+
+    model = timm.create_model(cfg.arch, num_classes=10).to(device, memory_format=torch.channels_last)
+    if hasattr(model, "init_from_data"):
+        x = sample.to(device).float()
+        model.init_from_data((x - x.mean((0, 2, 3), keepdim=True)) / 64.0)
+    opt = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=True,
+        weight_decay=cfg.weight_decay,
+    )
+    mean = torch.tensor([0.4914, 0.4822, 0.4465], device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor([0.2470, 0.2435, 0.2616], device=device).view(1, 3, 1, 1) * 255
+    return model, opt, mean, std
+
+
 def hand_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> float:
     """Images/s of one epoch of a plain PyTorch loop over the same data, transform, model and settings."""
-    import timm
     import torch
     import torch.nn.functional as F
     from torch.utils.data import DataLoader, Dataset
@@ -85,19 +108,7 @@ def hand_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> float:
             return torch.from_numpy(transform(image=images[i])["image"]), int(y[i])
 
     torch.manual_seed(seed)
-    model = timm.create_model(cfg.arch, num_classes=10).to(device, memory_format=torch.channels_last)
-    if hasattr(model, "init_from_data"):
-        sample = torch.from_numpy(images[:2000]).to(device).permute(0, 3, 1, 2).float()
-        model.init_from_data((sample - sample.mean((0, 2, 3), keepdim=True)) / 64.0)
-    opt = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        nesterov=True,
-        weight_decay=cfg.weight_decay,
-    )
-    mean = torch.tensor([0.4914, 0.4822, 0.4465], device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor([0.2470, 0.2435, 0.2616], device=device).view(1, 3, 1, 1) * 255
+    model, opt, mean, std = hand_model(cfg, torch.from_numpy(images[:2000]).permute(0, 3, 1, 2), device)
     loader = DataLoader(
         Cached(), batch_size=cfg.batch_size, shuffle=True, drop_last=True, num_workers=workers, pin_memory=cuda
     )
@@ -121,7 +132,6 @@ def resident_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> floa
     """Images/s of one epoch of a hand-written loop whose images stay on the device and are augmented there, a batch
     at a time (the recipe's reflect-pad + random crop, flip and cutout as tensor ops): no loader workers, no copies.
     The ceiling a device-side augmentation would reach; on a CPU it measures the same ops without albumentations."""
-    import timm
     import torch
     import torch.nn.functional as F
 
@@ -136,18 +146,7 @@ def resident_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> floa
     images = torch.from_numpy(decode_all(list(X))).to(device).permute(0, 3, 1, 2)  # uint8 N, C, H, W
     labels = torch.as_tensor(np.array(y), device=device)
     torch.manual_seed(seed)
-    model = timm.create_model(cfg.arch, num_classes=10).to(device, memory_format=torch.channels_last)
-    mean = torch.tensor([0.4914, 0.4822, 0.4465], device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor([0.2470, 0.2435, 0.2616], device=device).view(1, 3, 1, 1) * 255
-    if hasattr(model, "init_from_data"):
-        model.init_from_data((images[:2000].float() - mean) / 64.0)
-    opt = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        nesterov=True,
-        weight_decay=cfg.weight_decay,
-    )
+    model, opt, mean, std = hand_model(cfg, images[:2000], device)
     pad, side, hole = cfg.pad, images.shape[-1], cfg.cutout
     fill = torch.tensor([125.0, 123.0, 114.0], device=device).view(1, 3, 1, 1)
     grid = torch.arange(side, device=device)
