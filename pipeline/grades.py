@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.blend import fit_rows, refit_per_group
-from pipeline.folds import scored_rows
+from pipeline.blend import fit_rows
 
 METRICS = ("qwk",)
 GRID = 40  # candidate positions of a cut: this many quantiles of the values between its neighbours
@@ -112,38 +111,27 @@ def apply(
     """The runner's hook after the stack for a QWK target: `b` with its values cut into grades at cuts fitted out of
     fold when Config.threshold is on and the out-of-fold score improves, else as it was (the submission then rounds
     to the nearest grade); threshold.json records the cuts."""
-    from pipeline.runfolder import write_predictions, write_record
+    from pipeline.cutpoints import apply_out_of_fold
 
-    oof, test = np.asarray(b["oof"], dtype=float), np.asarray(b["test"], dtype=float)
     y = np.asarray(y, dtype=float)
     grades = grades_of(y)
     if len(grades) < 2:
         return b
-    mask, nested = scored_rows(folds), b.get("nested") or []
-    cuts = fit_cuts(oof[mask], y[mask], grades)
-    info: dict[str, Any] = {
-        "grades": grades.tolist(),
-        "cuts": cuts.tolist(),
-        "midpoints": midpoints(grades).tolist(),
-        "score_before": float(b["score"]),
-        "applied": False,
-    }
-    if len(nested) < 2:
-        info["reason"] = "no out-of-fold predictions to fit them on (fewer than two folds)"
-    else:
-        out, fold_cuts = refit_per_group(
-            nested, oof, y, lambda pred, y_fit: fit_cuts(pred, y_fit, grades), lambda p, c: cut(p, c, grades)
-        )
-        after = float(module.score(y[mask], out[mask]))
-        info |= {"score_after": after, "fold_cuts": [c.tolist() for c in fold_cuts]}
-        info["applied"] = module.METRIC.better(after, float(b["score"]))
-    write_record(run_dir, "threshold", info)
-    shown = " ".join(f"{c:.2f}" for c in cuts)
-    if not info["applied"]:
-        why = info.get("reason") or f"out-of-fold qwk {info['score_after']:.5f} vs {info['score_before']:.5f} rounded"
-        log(f"grade cuts {shown} not applied: {why}")
-        return b | {"threshold": info}
-    log(f"grade cuts {shown} (fitted out of fold): qwk {info['score_before']:.5f} -> {info['score_after']:.5f}")
-    test = cut(test, cuts, grades)
-    write_predictions(run_dir, "_threshold", out, test)
-    return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": info}
+
+    def describe(cuts: np.ndarray) -> tuple[dict[str, Any], str]:
+        fields = {"grades": grades.tolist(), "cuts": cuts.tolist(), "midpoints": midpoints(grades).tolist()}
+        return fields, "grade cuts " + " ".join(f"{c:.2f}" for c in cuts)
+
+    return apply_out_of_fold(
+        module,
+        b,
+        y,
+        folds,
+        run_dir,
+        log,
+        fit=lambda pred, y_fit: fit_cuts(pred, y_fit, grades),
+        transform=lambda p, c: cut(p, c, grades),
+        describe=describe,
+        fold_key="fold_cuts",
+        baseline="rounded",
+    )

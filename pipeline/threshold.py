@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from pipeline import grades
-from pipeline.blend import fit_rows, refit_per_group
-from pipeline.folds import scored_rows
+from pipeline.blend import fit_rows
+from pipeline.cutpoints import apply_out_of_fold
 
 METRICS = ("f1", "mcc")  # label metrics whose best cut moves with the class balance
 GRID = 99  # candidate thresholds: this many quantiles of the OOF probabilities, and 0.5
@@ -54,37 +54,25 @@ def apply(
 ) -> dict[str, Any]:
     """The runner's hook after the stack: `b` with its predictions cut at the fitted threshold when Config.threshold
     is on, the target binary, the metric F1 or MCC and the out-of-fold score improves; threshold.json records it."""
-    from pipeline.runfolder import write_predictions, write_record
-
     if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
         return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
     classes = getattr(data, "classes", None)
     if not getattr(cfg, "threshold", False) or module.METRIC.name not in METRICS or classes is None:
         return b
-    oof, test = np.asarray(b["oof"], dtype=float), np.asarray(b["test"], dtype=float)
+    oof = np.asarray(b["oof"], dtype=float)
     if len(classes) != 2 or oof.ndim != 2 or oof.shape[1] != 2:
         return b
-    y = np.asarray(y)
-    mask, nested = scored_rows(folds), b.get("nested") or []
     better = module.METRIC.greater_is_better
-    t = fit_threshold(oof[mask], y[mask], module.score, better)
-    info: dict[str, Any] = {"threshold": t, "score_before": float(b["score"]), "applied": False}
-    if len(nested) < 2:
-        info["reason"] = "no out-of-fold predictions to fit it on (fewer than two folds)"
-    else:
-        out, fold_t = refit_per_group(
-            nested, oof, y, lambda pred, y_fit: fit_threshold(pred, y_fit, module.score, better), shift
-        )
-        after = float(module.score(y[mask], out[mask]))
-        info |= {"score_after": after, "fold_thresholds": fold_t}
-        info["applied"] = module.METRIC.better(after, float(b["score"]))
-    write_record(run_dir, "threshold", info)
-    name = module.METRIC.name
-    if not info["applied"]:
-        shown = f"{info['score_after']:.5f} vs {info['score_before']:.5f} at 0.5" if "score_after" in info else ""
-        log(f"threshold {t:.3f} not applied: {info.get('reason') or 'out-of-fold ' + name + ' ' + shown}")
-        return b | {"threshold": info}
-    log(f"threshold {t:.3f} (fitted out of fold): {name} {info['score_before']:.5f} -> {info['score_after']:.5f}")
-    test = shift(test, t)
-    write_predictions(run_dir, "_threshold", out, test)
-    return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": info}
+    return apply_out_of_fold(
+        module,
+        b,
+        np.asarray(y),
+        folds,
+        run_dir,
+        log,
+        fit=lambda pred, y_fit: fit_threshold(pred, y_fit, module.score, better),
+        transform=shift,
+        describe=lambda t: ({"threshold": t}, f"threshold {t:.3f}"),
+        fold_key="fold_thresholds",
+        baseline="at 0.5",
+    )
