@@ -283,15 +283,15 @@ def ranked_width(sample: pd.Series) -> int:
     return int(sample.dropna().astype(str).str.split().map(len).max())
 
 
-def _check_ranked(path: Path, column: str, classes: Sequence[str], k: int) -> None:
-    """Each row of a ranked column: 1 to k distinct class names, space-separated; else the line is named."""
-    values = pd.read_csv(path, dtype=str, keep_default_na=False)[column]
-    for line, value in enumerate(values, start=2):
+def _check_ranked(sub: pd.DataFrame, name: str, column: str, classes: Sequence[str], k: int) -> None:
+    """Each row of a ranked column of `sub` (the submission `name` as text): 1 to k distinct class names,
+    space-separated; else the line is named."""
+    for line, value in enumerate(sub[column], start=2):
         names = value.split()
         unknown = [n for n in names if n not in classes]
         if not names or unknown or len(names) > k or len(set(names)) < len(names):
             why = f"{unknown[0]!r} is no class" if unknown else f"needs 1 to {k} distinct classes"
-            raise SubmissionError(f"{Path(path).name}: column {column} at line {line} holds {value!r}: {why}.")
+            raise SubmissionError(f"{name}: column {column} at line {line} holds {value!r}: {why}.")
 
 
 def validate(data: Data, path: Path, submission: str | None = None) -> None:
@@ -303,30 +303,31 @@ def validate(data: Data, path: Path, submission: str | None = None) -> None:
     ranked_cols = [c for c in text if ranked_column(sample[c], data.classes)]
     allowed = {c: data.classes for c in text if c not in ranked_cols} if data.classes is not None else None
     if flags:
-        _validate_flags(sample, flags, path, allowed)
+        sub = _validate_flags(sample, flags, path, allowed)
     else:
-        validate_submission(path, data.sample_submission, allowed=allowed)
+        sub = validate_submission(path, data.sample_submission, allowed=allowed)  # the file once, as text
     for c in ranked_cols:
-        _check_ranked(Path(path), c, data.classes or [], ranked_width(sample[c]))
+        _check_ranked(sub, Path(path).name, c, data.classes or [], ranked_width(sample[c]))
     if submission == "grades":
-        _check_grades(Path(path), list(sample.columns[1:]), grades_of(data.y))
+        _check_grades(sub, Path(path).name, list(sample.columns[1:]), grades_of(data.y))
 
 
-def _check_grades(path: Path, columns: list[str], grades: np.ndarray) -> None:
-    """Each value of a grades column: one of the target's grades, written as a whole number; else the line is named."""
+def _check_grades(sub: pd.DataFrame, name: str, columns: list[str], grades: np.ndarray) -> None:
+    """Each value of a grades column of `sub` (the submission `name` as text): one of the target's grades, written
+    as a whole number; else the line is named."""
     shown = {f"{g + 0.0:.0f}" for g in grades}  # + 0.0: -0.0 reads "0"
-    values = pd.read_csv(path, dtype=str, keep_default_na=False)
     for c in columns:
-        bad = np.flatnonzero(~values[c].isin(shown).to_numpy())
+        bad = np.flatnonzero(~sub[c].isin(shown).to_numpy())
         if len(bad):
             raise SubmissionError(
-                f"{Path(path).name}: column {c} at line {bad[0] + 2} holds {values[c].iloc[bad[0]]!r}, not one of the "
+                f"{name}: column {c} at line {bad[0] + 2} holds {sub[c].iloc[bad[0]]!r}, not one of the "
                 f"target's grades ({', '.join(sorted(shown, key=float))})."
             )
 
 
-def _validate_flags(sample: pd.DataFrame, flags: list[str], path: Path, allowed: dict | None) -> None:
-    """True/False columns checked here, the rest by the shared check on copies without them."""
+def _validate_flags(sample: pd.DataFrame, flags: list[str], path: Path, allowed: dict | None) -> pd.DataFrame:
+    """True/False columns checked here, the rest by the shared check on copies without them; the submission as
+    text."""
     sub = pd.read_csv(path, dtype=str, keep_default_na=False)
     if list(sub.columns) != list(sample.columns):
         raise SubmissionError(
@@ -345,3 +346,4 @@ def _validate_flags(sample: pd.DataFrame, flags: list[str], path: Path, allowed:
         sample.drop(columns=flags).to_csv(stripped_sample, index=False)
         sub.drop(columns=[c for c in flags if c in sub]).to_csv(stripped_sub, index=False)
         validate_submission(stripped_sub, stripped_sample, allowed=allowed)
+    return sub
