@@ -95,25 +95,17 @@ def fits_per_fold(monkeypatch: pytest.MonkeyPatch) -> list[tuple[pd.Series, pd.S
     return seen
 
 
-def test_new_names_the_option_and_time_folds_train_on_the_past_only(
+def test_new_runs_folds_forward_when_the_test_is_later_and_at_random_with_time_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
     data = download(tmp_path, sales())
-    # the test is later in time: new keeps random folds and names the option
-    assert main(["new", "ts_random", "--data", str(data), "--into", "comps"]) == 0
-    assert "folds: at random; --time date runs them forward in time" in capsys.readouterr().out
-    source = (tmp_path / "comps" / "ts_random" / "__init__.py").read_text()
-    assert 'FOLDS = "kfold"' in source and "TIME = None" in source
-    seen = fits_per_fold(monkeypatch)
-    assert main(["run", "comps/ts_random", "--data", str(data), "--models", "linear", "--quiet"]) == 0
-    assert all(train.max() > valid.min() for train, valid in seen)  # random folds learn from later days
-
-    assert main(["new", "ts", "--data", str(data), "--into", "comps", "--time", "date"]) == 0
-    assert "folds: forward in time by date" in capsys.readouterr().out
+    assert main(["new", "ts", "--data", str(data), "--into", "comps"]) == 0  # every test day follows the training days
+    out = capsys.readouterr().out
+    assert "folds: forward in time by date" in out and "--time none draws them at random" in out
     source = (tmp_path / "comps" / "ts" / "__init__.py").read_text()
     assert 'FOLDS = "time"' in source and 'TIME = "date"' in source
-    seen.clear()
+    seen = fits_per_fold(monkeypatch)
     assert main(["run", "comps/ts", "--data", str(data), "--models", "lightgbm,linear", "--quiet"]) == 0
     assert len(seen) == 10  # 2 models x 5 folds
     assert all(train.max() < valid.min() for train, valid in seen)  # only the past
@@ -129,6 +121,15 @@ def test_new_names_the_option_and_time_folds_train_on_the_past_only(
     assert main(["predict", str(run), "--data", str(data), "--out", "again", "--quiet"]) == 0
     assert (tmp_path / "again" / "submission.csv").read_bytes() == (run / "submission.csv").read_bytes()
 
+    # the same download with --time none: random folds, which train on later days than they validate
+    assert main(["new", "ts_random", "--data", str(data), "--into", "comps", "--time", "none"]) == 0
+    assert "folds: drawn at random (--time none)" in capsys.readouterr().out
+    source = (tmp_path / "comps" / "ts_random" / "__init__.py").read_text()
+    assert 'FOLDS = "kfold"' in source and "TIME = None" in source
+    seen.clear()
+    assert main(["run", "comps/ts_random", "--data", str(data), "--models", "linear", "--quiet"]) == 0
+    assert all(train.max() > valid.min() for train, valid in seen)
+
 
 def test_new_time_flag_names_a_column_and_bad_ones_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
@@ -136,7 +137,7 @@ def test_new_time_flag_names_a_column_and_bad_ones_are_refused(
     monkeypatch.chdir(tmp_path)
     mixed = download(tmp_path, sales(later=False), name="mixed.zip")
     assert main(["new", "mixed", "--data", str(mixed), "--into", "comps"]) == 0
-    assert "--time date" not in capsys.readouterr().out  # the test is not later: nothing to name
+    assert 'FOLDS = "kfold"' in (tmp_path / "comps" / "mixed" / "__init__.py").read_text()  # the test is not later
     assert main(["new", "mixed_time", "--data", str(mixed), "--into", "comps", "--time", "date"]) == 0
     assert 'TIME = "date"' in (tmp_path / "comps" / "mixed_time" / "__init__.py").read_text()
     capsys.readouterr()

@@ -36,8 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--time",
         help="a date (or number) column of train.csv: folds run forward in time by it, each validating a later period "
-        "with models fitted on the earlier ones (default: folds at random; `new` names the date column when every "
-        "test row follows the training rows)",
+        "with models fitted on the earlier ones (default: the date column every test row follows, if any; 'none': "
+        "folds at random)",
     )
     p.add_argument("--train", help="the training CSV inside --data (default: train.csv)")
     p.add_argument("--test", help="the test CSV inside --data (default: test.csv)")
