@@ -152,9 +152,17 @@ def _paste(out: np.ndarray, rows: np.ndarray, part: np.ndarray) -> np.ndarray:
 
 
 def nested_blend(
-    fit: BlendFit, oofs: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, base: np.ndarray
+    fit: BlendFit,
+    oofs: dict[str, np.ndarray],
+    y: np.ndarray,
+    folds: np.ndarray,
+    base: np.ndarray,
+    forward: bool = False,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The blend out of fold: each group's rows blended with weights fitted on the other groups' OOF rows only.
+
+    `forward` (folds forward in time, k >= 2): on the earlier folds' rows only, so no weight learns from a later
+    period; the first fold, with none before it, is blended with equal weights (which fit nothing).
 
     `fit(oofs, tests, y, folds)` fits a blend on the rows with folds >= 0 and applies it to `tests`; here the
     held-out group's OOF rows play the test set. `base` (the blend fitted on all rows) fills rows that are not
@@ -167,11 +175,17 @@ def nested_blend(
     parts: list[dict[str, Any]] = []
     if len(ids) < 2:
         return out, parts
+    forward = forward and len(np.unique(np.asarray(folds)[np.asarray(folds) >= 0])) >= 2  # not a holdout's parts
     for g in ids:
         held = np.flatnonzero(groups == g)
-        inner = np.where(groups == g, -1, groups)
-        b = fit(oofs, {n: np.asarray(o)[held] for n, o in oofs.items()}, y, inner)
+        inner = np.where((groups >= 0) & (groups < g), groups, -1) if forward else np.where(groups == g, -1, groups)
         fit_rows = np.flatnonzero(inner >= 0)
+        if not len(fit_rows):  # forward, first fold: nothing before it to fit on
+            equal = np.full(len(oofs), 1.0 / len(oofs))
+            b = {"test": blend([np.asarray(o)[held] for o in oofs.values()], equal), "oof": np.asarray(base)}
+            b["weights"] = dict(zip(oofs, equal.tolist(), strict=True))
+        else:
+            b = fit(oofs, {n: np.asarray(o)[held] for n, o in oofs.items()}, y, inner)
         out = _paste(out, held, b["test"])
         parts.append(
             {"held": held, "fit": fit_rows, "fit_pred": np.asarray(b["oof"])[fit_rows], "weights": b["weights"]}
@@ -188,10 +202,14 @@ def refit_per_group(
 ) -> tuple[np.ndarray, list[Any]]:
     """A stage after the blend (or stack), out of fold: each nested group's held rows of `oof` transformed by
     `apply(rows, param)` with `param = fit(fit_pred, y[fit])` fitted on the other groups' rows and predictions only
-    (`nested`: nested_blend's parts, or the stack's). Returns the transformed copy and each group's param."""
+    (`nested`: nested_blend's parts, or the stack's; a part with no fit rows is left as it is, its param None).
+    Returns the transformed copy and each group's param."""
     out = np.asarray(oof, dtype=float).copy()
     params = []
     for part in nested:
+        if not len(part["fit"]):  # folds forward in time: the first has no earlier rows, so it stays as it was
+            params.append(None)
+            continue
         param = fit(np.asarray(part["fit_pred"]), np.asarray(y)[part["fit"]])
         out[part["held"]] = apply(np.asarray(oof, dtype=float)[part["held"]], param)
         params.append(param)

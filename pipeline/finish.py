@@ -97,7 +97,8 @@ def blend_results(
             "oof_scores": single,
         }
     fit = functools.partial(_fit_blend, module, cfg)
-    nested_oof, parts = nested_blend(fit, oofs, y, folds, b["oof"])
+    forward = getattr(module, "FOLDS", "kfold") == "time"  # level 2 learns from earlier periods only, as level 1
+    nested_oof, parts = nested_blend(fit, oofs, y, folds, b["oof"], forward)
     b["in_sample_score"] = b["score"]
     b["out_of_fold"] = bool(parts)
     b["nested"] = parts

@@ -91,8 +91,13 @@ def stack(
     classification: bool,
     method: str = "linear",
     seed: int = 0,
+    forward: bool = False,
+    fallback: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
-    """Out-of-fold stack predictions and score, and test predictions; None when there are too few folds or models."""
+    """Out-of-fold stack predictions and score, and test predictions; None when there are too few folds or models.
+
+    `forward` (folds forward in time): each fold's meta-model is fitted on the earlier folds' OOF rows only; the first
+    fold, with none before it, keeps `fallback` (the blend's out-of-fold predictions)."""
     if method not in METHODS:
         raise ValueError(f"stack must be one of {', '.join(METHODS)}, got {method!r}.")
     ids = fold_ids(folds)
@@ -109,8 +114,13 @@ def stack(
     oof = np.full((len(y), n_out), np.nan)
     fold_scores, nested = [], []
     for f in ids:
-        train = mask & (folds != f)  # the other folds' OOF rows only
+        train = mask & ((folds < f) if forward else (folds != f))  # the other (forward: earlier) folds' OOF rows only
         valid = folds == f
+        if not train.any() and fallback is not None:
+            oof[valid] = np.asarray(fallback, dtype=float).reshape(len(y), -1)[valid]
+            fold_scores.append(float(score(y[valid], oof[valid])))
+            nested.append({"held": np.flatnonzero(valid), "fit": np.flatnonzero(train), "fit_pred": oof[train]})
+            continue
         both = _fit_predict(F[train], y[train], np.vstack([F[valid], F[train]]), classification, n_out, method, seed)
         oof[valid] = both[: valid.sum()]
         fold_scores.append(float(score(y[valid], oof[valid])))
@@ -158,7 +168,8 @@ def apply(
     oofs = {m: r["oof"] for m, r in results.items()}
     tests = {m: r["test"] for m, r in results.items()}
     seed = int(getattr(cfg, "seed", 0) or 0)
-    st = stack(oofs, tests, y, folds, module.score, classification, method, seed)
+    forward = getattr(module, "FOLDS", "kfold") == "time"
+    st = stack(oofs, tests, y, folds, module.score, classification, method, seed, forward, b["oof"])
     if st is None:
         log.warn("stack skipped: it needs at least 2 folds of OOF predictions")
         return b

@@ -150,3 +150,55 @@ def test_new_time_flag_names_a_column_and_bad_ones_are_refused(
     assert main(["new", "bad", "--data", str(broken), "--into", "comps", "--time", "date"]) == 2
     assert "time column 'date' has 1 row(s) with no date or number, first on line 6 ('soon')" in capsys.readouterr().err
     assert not (tmp_path / "comps" / "bad").exists()
+
+
+def test_level_two_learns_from_earlier_periods_only() -> None:
+    """Blend weights, stack and cuts on time folds: fitted on the earlier folds' OOF rows only (the first fold keeps
+    equal weights, the blend and no cut); with other folds (forward=False) later rows would be used."""
+    from pipeline.blend import blend, nested_blend, refit_per_group
+    from pipeline.stacking import stack
+
+    rng = np.random.default_rng(0)
+    n = 600
+    folds = time_folds(np.arange(n, dtype=float), 4)
+    y = rng.normal(size=n)
+    oofs = {m: (y + rng.normal(0, s, n)).reshape(-1, 1) for m, s in (("a", 0.3), ("b", 0.6))}
+    seen: list[np.ndarray] = []
+
+    def fit(oofs, tests, y, inner):  # noqa: ANN001, ANN202
+        seen.append(inner.copy())
+        w = np.array([0.7, 0.3])
+        return {
+            "weights": {"a": 0.7, "b": 0.3},
+            "oof": blend(list(oofs.values()), w),
+            "test": blend(list(tests.values()), w),
+        }
+
+    base = blend(list(oofs.values()), np.array([0.7, 0.3]))
+    out, parts = nested_blend(fit, oofs, y, folds, base, forward=True)
+    assert len(seen) == 3  # folds 1, 2, 3; fold 0 has nothing before it
+    for g, inner in zip((1, 2, 3), seen, strict=True):
+        assert set(folds[inner >= 0]) == set(range(g))
+    equal = (oofs["a"] + oofs["b"]) / 2
+    assert np.allclose(out[folds == 0], equal[folds == 0]) and len(parts[0]["fit"]) == 0
+    seen.clear()
+    nested_blend(fit, oofs, y, folds, base)  # the other folds, later ones included
+    assert any(set(folds[inner >= 0]) - set(range(g)) for g, inner in zip(range(4), seen, strict=True))
+
+    fallback = out
+    st = stack(
+        oofs,
+        oofs,
+        y,
+        folds,
+        lambda t, p: float(np.sqrt(np.mean((t - p[:, 0]) ** 2))),
+        False,
+        forward=True,
+        fallback=fallback,
+    )
+    assert np.allclose(st["oof"][folds == 0], fallback[folds == 0])
+    for f, part in enumerate(st["nested"]):
+        assert set(folds[part["fit"]]) == set(range(f))
+    shifted, params = refit_per_group(st["nested"], st["oof"], y, lambda p, t: 1.0, lambda p, c: p + c)
+    assert params[0] is None and np.allclose(shifted[folds == 0], st["oof"][folds == 0])
+    assert np.allclose(shifted[folds == 1], st["oof"][folds == 1] + 1.0)
