@@ -150,12 +150,7 @@ def time_folds(times: np.ndarray, k: int, holdout: float = 0.0) -> np.ndarray:
     # the period of each time: how many cuts the share before it has passed (a time is never split)
     before = cum - counts / len(order_key)
     period = np.searchsorted(np.asarray(cuts), before + 1e-12, side="right")
-    # every period holds at least one time: squeeze later times forward when cuts fell between the same two times
-    used = np.unique(period)
-    remap = np.full(periods, -1)
-    remap[used] = np.arange(len(used))
-    period = remap[period]
-    if len(used) < periods:
+    if len(np.unique(period)) < periods:  # a period got no time: two cuts fell inside one large time
         raise ContractError(
             f"Time folds: {periods} periods of about equal rows need more distinct times; one time holds "
             f"{counts.max()} of {len(order_key)} rows. Use fewer --folds."
