@@ -31,8 +31,10 @@ torch.cuda.is_available(), torch.version.cuda, '| timm', timm.__version__, '| pa
 '| sklearn', sklearn.__version__, '| albumentations', A.__version__)"
 
 # 1. The torch tests on CUDA: the runner, estimators and trainers pick the GPU, bf16 autocast and channels_last.
-#    test_distributed is left out: its two ranks would both need a GPU of their own under NCCL.
-TAIL=25 step tests 200 "$py" -m pytest -p no:cacheprovider -o addopts= -q -rfE --durations=10 \
+#    test_distributed is left out: its two ranks would both need a GPU of their own under NCCL. With pytest-xdist
+#    the tests share the GPU in 4 processes (one after another they took over 200 s on an H200 machine).
+parallel=$("$py" -c "import xdist" 2>/dev/null && echo "-n 4")
+TAIL=25 step tests 200 "$py" -m pytest -p no:cacheprovider -o addopts= -q -rfE --durations=10 $parallel \
     tests/test_training_core.py tests/test_vision_estimator.py tests/test_vision_resume.py \
     tests/test_vision_units.py tests/test_cifar10.py tests/test_finetune.py tests/test_dog_breeds.py \
     tests/test_leaves.py tests/test_cowboy.py tests/test_detection.py tests/test_tabular_mlp.py tests/test_recipes.py
