@@ -202,3 +202,17 @@ def test_level_two_learns_from_earlier_periods_only() -> None:
     shifted, params = refit_per_group(st["nested"], st["oof"], y, lambda p, t: 1.0, lambda p, c: p + c)
     assert params[0] is None and np.allclose(shifted[folds == 0], st["oof"][folds == 0])
     assert np.allclose(shifted[folds == 1], st["oof"][folds == 1] + 1.0)
+
+
+def test_an_originals_rows_train_every_time_fold_and_are_never_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = download(tmp_path, sales())
+    source = tmp_path / "source.csv"
+    sales(n=200, n_test=0).drop(columns=["id", "date"]).to_csv(source, index=False)  # the original has no dates
+    assert main(["new", "ts_original", "--data", str(data), "--into", "comps", "--original", str(source)]) == 0
+    assert main(["run", "comps/ts_original", "--data", str(data), "--models", "linear", "--quiet"]) == 0
+    folds = np.load(next((tmp_path / "runs" / "ts_original").iterdir()) / "folds.npy")
+    assert len(folds) == 800 and set(folds[600:]) == {-1}  # its 200 rows follow, in every fold's training rows
+    assert (folds[:600] == -1).sum() == 100 and sorted(set(folds[:600])) == [-1, 0, 1, 2, 3, 4]

@@ -61,20 +61,26 @@ def _with_original(
     y: np.ndarray,
     X_test: pd.DataFrame,
     groups: np.ndarray | None,
+    times: np.ndarray | None,
     classes: list[list[str] | None],
     targets: list[str],
     task: str,
     original: Original,
     mode: str,
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, np.ndarray | None]:
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """The original's rows after the competition's (original.join, from where datadir.original_dir finds them), the
-    train_only mask, and the groups with each original row its own (never validated)."""
+    train_only mask, the groups with each original row its own, and the times with none for its rows (they are
+    never validated)."""
     from pipeline.datadir import original_dir
 
     X, y, X_test, train_only = join(X, y, X_test, classes, targets, task, original, mode, original_dir(original))
+    added = int(train_only.sum())
     if groups is not None:
-        groups = np.r_[groups.astype(object), [f"original {i}" for i in range(int(train_only.sum()))]]
-    return X, y, X_test, train_only, groups
+        groups = np.r_[groups.astype(object), [f"original {i}" for i in range(added)]]
+    if times is not None:
+        none = np.datetime64("NaT") if times.dtype.kind == "M" else np.nan
+        times = np.concatenate([times, np.full(added, none, dtype=times.dtype)])
+    return X, y, X_test, train_only, groups, times
 
 
 def load_tables(
@@ -145,12 +151,9 @@ def load_tables(
         raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
     if original is not None and original_mode != "off":
         per_target = [c for _, c in values]
-        X, y, X_test, train_only, groups = _with_original(
-            X, y, X_test, groups, per_target, targets, task, original, original_mode
+        X, y, X_test, train_only, groups, times = _with_original(
+            X, y, X_test, groups, times, per_target, targets, task, original, original_mode
         )
-    if times is not None and train_only is not None:  # the original's rows follow, with no time
-        none = np.datetime64("NaT") if times.dtype.kind == "M" else np.nan
-        times = np.concatenate([times, np.full(int(np.sum(train_only)), none, dtype=times.dtype)])
     return Data(
         X=X,
         y=y,
@@ -181,10 +184,11 @@ def _times(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
         bad = parsed.isna().to_numpy()
         out = parsed.to_numpy(dtype="datetime64[ns]")
     if bad.any():
-        row = int(train.index[np.flatnonzero(bad)[0]]) + 2  # the CSV's line: header, then rows from 0
+        first = int(np.flatnonzero(bad)[0])
+        row = int(train.index[first]) + 2  # the CSV's line: header, then rows from 0
         raise ContractError(
             f"{where}: time column {column!r} has {int(bad.sum())} row(s) with no date or number, first on line {row} "
-            f"({raw.iloc[int(np.flatnonzero(bad)[0])]!r})."
+            f"({raw.iloc[first]!r})."
         )
     return out
 
