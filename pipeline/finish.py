@@ -17,7 +17,7 @@ import numpy as np
 from pipeline import atomic, stacking, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
 from pipeline.contract import ContractError, Data, competition_name
-from pipeline.folds import fold_ids, scored_rows
+from pipeline.folds import fold_ids, runs_forward, scored_rows
 from pipeline.report import print_summary
 from pipeline.runfolder import write_predictions, write_record
 from pipeline.runlog import RunLog
@@ -50,7 +50,7 @@ def merge_fold_tests(module: Any, cfg: Any, tests: list[np.ndarray]) -> np.ndarr
     merge = competition_hook(module, "merge_folds", cfg)
     if merge is not None:
         return merge(tests)
-    return np.asarray(tests[-1]) if getattr(module, "FOLDS", "kfold") == "time" else np.mean(tests, axis=0)
+    return np.asarray(tests[-1]) if runs_forward(module) else np.mean(tests, axis=0)
 
 
 def _fit_blend(
@@ -97,8 +97,7 @@ def blend_results(
             "oof_scores": single,
         }
     fit = functools.partial(_fit_blend, module, cfg)
-    forward = getattr(module, "FOLDS", "kfold") == "time"  # level 2 learns from earlier periods only, as level 1
-    nested_oof, parts = nested_blend(fit, oofs, y, folds, b["oof"], forward)
+    nested_oof, parts = nested_blend(fit, oofs, y, folds, b["oof"], runs_forward(module))  # time: earlier folds only
     b["in_sample_score"] = b["score"]
     b["out_of_fold"] = bool(parts)
     b["nested"] = parts

@@ -45,7 +45,18 @@ def resolve_folds(module: Any, cfg: Any, folds: int | None) -> tuple[Any, FoldPl
         cfg = dataclasses.replace(cfg, folds=folds)
     k = folds or getattr(cfg, "folds", 5)
     holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
-    return cfg, FoldPlan(getattr(module, "FOLDS", "kfold"), k, holdout)
+    return cfg, FoldPlan(fold_kind(module), k, holdout)
+
+
+def fold_kind(module: Any) -> str:
+    """The competition's FOLDS (default "kfold")."""
+    return getattr(module, "FOLDS", "kfold")
+
+
+def runs_forward(module: Any) -> bool:
+    """Whether the competition's folds run forward in time (FOLDS = "time"): then every stage after the fold models,
+    blend weights, stack and cuts, learns from earlier folds only, and the test predictions are the last fold's."""
+    return fold_kind(module) == "time"
 
 
 def make_folds(

@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipeline.contract import Metric
-from pipeline.folds import fold_ids, scored_rows
+from pipeline.folds import fold_ids, runs_forward, scored_rows
 
 METHODS = ("off", "linear", "log_linear")
 EPS = 1e-6
@@ -168,8 +168,7 @@ def apply(
     oofs = {m: r["oof"] for m, r in results.items()}
     tests = {m: r["test"] for m, r in results.items()}
     seed = int(getattr(cfg, "seed", 0) or 0)
-    forward = getattr(module, "FOLDS", "kfold") == "time"
-    st = stack(oofs, tests, y, folds, module.score, classification, method, seed, forward, b["oof"])
+    st = stack(oofs, tests, y, folds, module.score, classification, method, seed, runs_forward(module), b["oof"])
     if st is None:
         log.warn("stack skipped: it needs at least 2 folds of OOF predictions")
         return b
