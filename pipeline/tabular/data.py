@@ -146,7 +146,7 @@ def load_tables(
         X = pd.concat([X, derived["train"][labelled].reset_index(drop=True)], axis=1)
         X_test = pd.concat([X_test, derived["test"].reset_index(drop=True)], axis=1)
     groups = None if groups is None else groups[labelled]
-    times = None if time is None else _times(train, time, data_dir / train_file)
+    times = None if time is None else times_of(train, time, data_dir / train_file)
     if original_mode not in MODES:
         raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
     if original is not None and original_mode != "off":
@@ -169,7 +169,7 @@ def load_tables(
     )
 
 
-def _times(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
+def times_of(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
     """The time of each training row: column's dates as datetime64, or its numbers as float; a row without one is
     named."""
     if column not in train:

@@ -612,7 +612,7 @@ def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str
     submission that scored 0.149 on the later days, forward folds' 0.121 for 0.120; on House Prices split by sale
     date (no such drift) forward folds' CV was 0.019 pessimistic and their submission 0.003 worse
     (benchmarks/tabular_time.py)."""
-    from pipeline.tabular.data import _times
+    from pipeline.tabular.data import times_of
 
     if time is not None and time.lower() == "none":
         if later:
@@ -623,7 +623,7 @@ def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str
         return None
     if column not in t.tr:
         raise ContractError(f"--time {column}: no such column in {t.train}; columns: {', '.join(t.tr.columns)}.")
-    _times(t.tr, column, Path(t.train))
+    times_of(t.tr, column, Path(t.train))
     notes.append(
         f"folds: forward in time by {column}: each fold validates a later period with models fitted on the earlier "
         "periods only (the first period is never validated); the submission is the last fold's models'"
