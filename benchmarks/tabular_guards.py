@@ -31,7 +31,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tabular_holdout  # noqa: E402
 from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
-from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, generate, make_split, run_scored  # noqa: E402
+from tabular_holdout import (  # noqa: E402
+    HOUSE,
+    TITANIC,
+    Download,
+    Split,
+    aggregate,
+    generate,
+    run_scored,
+    runs_per_download,
+)
 from tabular_tune import paired_se  # noqa: E402
 
 VARIANTS = {
@@ -73,17 +82,17 @@ def main() -> None:
     tabular_holdout.split_arguments(ap)
     ap.set_defaults(splits=5)
     args = ap.parse_args()
-    data_dir = Path(args.data_dir).resolve()
     results: dict[str, Any] = {}
+
+    def show(name: str, seed: int, r: dict[str, Any]) -> None:
+        shown = ", ".join(f"{k} CV {r[k]['cv']:.5f} held-out {r[k]['holdout']:.5f}" for k in VARIANTS)
+        print(f"{name} split {seed}: {shown}; equal weights: {r['default']['equal_weights']}", flush=True)
+
     with scratch_cwd() as work:
-        for name, d, flags in [v for v in DOWNLOADS if not args.only or args.only in v[0]]:
-            runs = []
-            for seed in range(args.splits):
-                split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
-                runs.append(one_split(name, d, flags, split, work))
-                r = runs[-1]
-                shown = ", ".join(f"{k} CV {r[k]['cv']:.5f} held-out {r[k]['holdout']:.5f}" for k in VARIANTS)
-                print(f"{name} split {seed}: {shown}; equal weights: {r['default']['equal_weights']}", flush=True)
+        per_download = runs_per_download(
+            args, DOWNLOADS, work, lambda name, d, flags, split: one_split(name, d, flags, split, work), show
+        )
+        for name, runs in per_download.items():
             summary: dict[str, Any] = {"runs": runs}
             for label in ("clip", "default"):
                 diffs = np.array([r[label]["vs_before"] for r in runs])

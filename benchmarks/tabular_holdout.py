@@ -386,6 +386,26 @@ def split_arguments(ap: argparse.ArgumentParser, what: str = "downloads") -> Non
     ap.add_argument("--only", help=f"run only the {what} whose name contains this text (e.g. Titanic)")
 
 
+def runs_per_download(
+    args: argparse.Namespace,
+    downloads: list[tuple[str, Download, list[str]]],
+    work: Path,
+    one: Callable[[str, Download, list[str], Split], dict[str, Any]],
+    show: Callable[[str, int, dict[str, Any]], None],
+) -> dict[str, list[dict[str, Any]]]:
+    """For each (name, download, flags) that --only keeps: `one` on each of --splits seeded splits of the download
+    in --data-dir (written under `work`), `show` told of each result; the results per download name."""
+    data_dir = Path(args.data_dir).resolve()
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for name, d, flags in [v for v in downloads if not args.only or args.only in v[0]]:
+        runs[name] = []
+        for seed in range(args.splits):
+            split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
+            runs[name].append(one(name, d, flags, split))
+            show(name, seed, runs[name][-1])
+    return runs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     split_arguments(ap, "variants")

@@ -28,7 +28,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tabular_holdout  # noqa: E402
 from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
-from tabular_holdout import HOUSE, TITANIC, Download, Split, aggregate, generate, make_split, run_scored  # noqa: E402
+from tabular_holdout import (  # noqa: E402
+    HOUSE,
+    TITANIC,
+    Download,
+    Split,
+    aggregate,
+    generate,
+    run_scored,
+    runs_per_download,
+)
 from tabular_tune import paired_se  # noqa: E402
 
 FOUR = "lightgbm,xgboost,catboost,linear"
@@ -66,21 +75,21 @@ def main() -> None:
     ap.add_argument("--mlp-valid-fraction", type=float, help="Config.mlp_valid_fraction (0: stop on the fold's rows)")
     args = ap.parse_args()
     extra = [] if args.mlp_valid_fraction is None else [f"mlp_valid_fraction={args.mlp_valid_fraction:g}"]
-    data_dir = Path(args.data_dir).resolve()
     results: dict[str, Any] = {}
+
+    def show(name: str, seed: int, r: dict[str, Any]) -> None:
+        print(
+            f"{name} split {seed}: CV {r['four models']['cv']:.5f} -> {r['four + mlp']['cv']:.5f}, "
+            f"held-out {r['four models']['holdout']:.5f} -> {r['four + mlp']['holdout']:.5f} "
+            f"({r['holdout_diff']:+.5f} ± {r['holdout_diff_se']:.4f}); mlp alone "
+            f"{r['four + mlp']['models']['mlp']:.5f}"
+        )
+
     with scratch_cwd() as work:
-        for name, d, flags in [v for v in DOWNLOADS if not args.only or args.only in v[0]]:
-            runs = []
-            for seed in range(args.splits):
-                split = make_split(data_dir / f"{d.slug}.zip", d, seed, work / f"split{seed}")
-                runs.append(one_split(name, d, flags, split, work, extra))
-                r = runs[-1]
-                print(
-                    f"{name} split {seed}: CV {r['four models']['cv']:.5f} -> {r['four + mlp']['cv']:.5f}, "
-                    f"held-out {r['four models']['holdout']:.5f} -> {r['four + mlp']['holdout']:.5f} "
-                    f"({r['holdout_diff']:+.5f} ± {r['holdout_diff_se']:.4f}); mlp alone "
-                    f"{r['four + mlp']['models']['mlp']:.5f}"
-                )
+        per_download = runs_per_download(
+            args, DOWNLOADS, work, lambda name, d, flags, split: one_split(name, d, flags, split, work, extra), show
+        )
+        for name, runs in per_download.items():
             diffs, ses = np.array([r["holdout_diff"] for r in runs]), np.array([r["holdout_diff_se"] for r in runs])
             results[name] = {
                 "runs": runs,
