@@ -126,14 +126,7 @@ def load_tables(
         raise ContractError(f"{data_dir / train_file}: no target column {absent[0]!r}; columns: {', '.join(train)}.")
     if id_col not in test:
         raise ContractError(f"{data_dir / test_file}: no id column {id_col!r}; columns: {', '.join(test)}.")
-    keep_id = id_is_feature(test[id_col])
-    features = [
-        c
-        for c in train.columns
-        if c in test.columns and (c != id_col or keep_id) and c not in targets and c not in drop
-    ]
-    if not features:
-        raise ContractError(f"{data_dir / train_file}: no feature column is also in {test_file}.")
+    features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
     derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
     labelled = train[targets].notna().all(axis=1).to_numpy()
     train = train[labelled]  # the index stays the CSV's row number, for messages
@@ -167,6 +160,28 @@ def load_tables(
         data_dir=data_dir,
         info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features},
     )
+
+
+def _feature_columns(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    id_col: str,
+    targets: list[str],
+    drop: Sequence[str],
+    where: Path,
+    test_file: str,
+) -> list[str]:
+    """Columns of both train and test, minus the targets, `drop` and the id (unless it holds dates or times);
+    refused when none is left."""
+    keep_id = id_is_feature(test[id_col])
+    features = [
+        c
+        for c in train.columns
+        if c in test.columns and (c != id_col or keep_id) and c not in targets and c not in drop
+    ]
+    if not features:
+        raise ContractError(f"{where}: no feature column is also in {test_file}.")
+    return features
 
 
 def times_of(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
