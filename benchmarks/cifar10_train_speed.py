@@ -9,10 +9,12 @@ channels_last, on the device the framework picks (CUDA when there is one). On CU
 user would write: cudnn.benchmark on, pinned memory, the framework's number of loader workers. After an untimed
 warm-up, each round runs one epoch of each (alternating, so load from other processes hits both alike); the median
 images/s per loop is reported with their ratio (target >= 0.95). `--variants` adds framework variants to every round:
-`nondeterministic` (deterministic=False: cudnn picks its fastest kernels) and `fp32` (no autocast, no channels_last).
-Every round also times a hand-written loop that keeps the images on the device and augments each batch there with
-tensor ops (the same pad-crop, flip and cutout): what a device-side augmentation could reach. The figure goes to
-benchmarks/figures/cifar10_train_speed.json, or cifar10_train_speed_cuda.json on a GPU.
+`nondeterministic` (deterministic=False: cudnn picks its fastest kernels), `fp32` (no autocast, no channels_last) and
+`loader` (augment_on=loader: albumentations per image in the loader, as the hand-written loop; the default augments
+the decoded images batch by batch on the device, pipeline/vision/batch_augment.py). Every round also times a
+hand-written loop that keeps the images on the device and augments each batch there with tensor ops (the same
+pad-crop, flip and cutout). The figure goes to benchmarks/figures/cifar10_train_speed.json, or
+cifar10_train_speed_cuda.json on a GPU.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "default": {},
     "nondeterministic": {"deterministic": False},
     "fp32": {"precision": "fp32", "channels_last": False},
+    "loader": {"augment_on": "loader"},
 }
 
 

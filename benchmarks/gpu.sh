@@ -35,7 +35,7 @@ torch.cuda.is_available(), torch.version.cuda, '| timm', timm.__version__, '| pa
 #    the tests share the GPU in 4 processes (one after another they took over 200 s on an H200 machine).
 parallel=$("$py" -c "import xdist" 2>/dev/null && echo "-n 4")
 TAIL=25 step tests 200 "$py" -m pytest -p no:cacheprovider -o addopts= -q -rfE --durations=10 $parallel \
-    tests/test_training_core.py tests/test_vision_estimator.py tests/test_vision_resume.py \
+    tests/test_training_core.py tests/test_vision_estimator.py tests/test_vision_resume.py tests/test_batch_augment.py \
     tests/test_vision_units.py tests/test_cifar10.py tests/test_finetune.py tests/test_dog_breeds.py \
     tests/test_leaves.py tests/test_cowboy.py tests/test_detection.py tests/test_tabular_mlp.py tests/test_recipes.py
 
@@ -43,9 +43,10 @@ TAIL=25 step tests 200 "$py" -m pytest -p no:cacheprovider -o addopts= -q -rfE -
 step nccl 60 "$py" -m torch.distributed.run --standalone --nproc_per_node 1 -m pipeline run competitions/cifar10 \
     --sample --tag nccl
 
-# 3. Trainer throughput against a hand-written loop on the GPU (ratio), with the determinism and precision variants.
+# 3. Trainer throughput against a hand-written loop on the GPU (ratio): the default (augmentation batched on the GPU)
+#    against albumentations in loader workers (augment_on=loader), and deterministic=False.
 step speed 100 "$py" benchmarks/cifar10_train_speed.py --data "$data" --images 10000 --rounds 5 --preset gpu \
-    --variants default,nondeterministic,fp32
+    --variants default,loader,nondeterministic
 
 # 4. The heart of it on a GPU: k-fold CV with OOF predictions and a validated submission, one command.
 step kfold 150 "$py" -m pipeline run competitions/cifar10 --data "$data" --preset gpu --time-limit 120 --tag gpu-kfold

@@ -328,14 +328,22 @@ def local_batch_size(batch_size: int) -> int:
     return batch_size // world
 
 
+def train_rows(n: int, batch_size: int, seed: int, drop_last: bool) -> tuple[np.ndarray, int]:
+    """The rows this process trains on in the epoch of `seed`, in order, and its batch size: the shuffled loader's
+    order in one process (without the incomplete last batch under drop_last), this rank's shard under DDP."""
+    order = epoch_order(n, seed)
+    if not active():
+        return (order[: n // batch_size * batch_size] if drop_last else order), batch_size
+    return shard_indices(order, batch_size, rank(), world_size(), drop_last), local_batch_size(batch_size)
+
+
 def train_loader(dataset: Any, batch_size: int, seed: int, num_workers: int, pin_memory: bool, drop_last: bool) -> Any:
     """The epoch's shuffled training loader: make_loader in one process, this rank's shard under DDP."""
     from pipeline.vision.data import make_loader
 
     if not active():
         return make_loader(dataset, batch_size, True, seed, num_workers, pin_memory, drop_last)
-    local = local_batch_size(batch_size)
-    indices = shard_indices(epoch_order(len(dataset), seed), batch_size, rank(), world_size(), drop_last)
+    indices, local = train_rows(len(dataset), batch_size, seed, drop_last)
     return make_loader(
         dataset, local, False, rank_seed(seed), num_workers, pin_memory, False, sampler=ShardSampler(indices)
     )

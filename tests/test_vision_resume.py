@@ -25,11 +25,16 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, np.nda
     return np.array([str(folder / n) for n in names]), y
 
 
-def estimator(epochs: int, arch: str = "test_resnet") -> ImageClassifier:
+def estimator(epochs: int, arch: str = "test_resnet", on_device: bool = False) -> ImageClassifier:
     import albumentations as A
 
-    # augmentation, mixup/cutmix and EMA all draw random numbers: resume must replay them exactly
+    from pipeline.vision.batch_augment import BatchAugment
+
+    # augmentation (per image in the loader, or per batch on the device), mixup/cutmix and EMA all draw random
+    # numbers: resume must replay them exactly
     return ImageClassifier(
+        batch_augment=BatchAugment(pad=2, flip=True, cutout=6),
+        augment_on="device" if on_device else "loader",
         arch=arch,
         num_classes=3,
         epochs=epochs,
@@ -61,20 +66,25 @@ def strip_times(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")} for row in history]
 
 
-@pytest.mark.parametrize("arch", ["test_resnet", "airbench_small"])  # airbench: its data-initialised, frozen stem
-def test_resume_after_interruption_equals_uninterrupted_run(images, tmp_path, arch):
+# airbench: its data-initialised, frozen stem; on_device: augmentation drawn per batch from the epoch's seed
+@pytest.mark.parametrize(
+    ("arch", "on_device"), [("test_resnet", False), ("airbench_small", False), ("test_resnet", True)]
+)
+def test_resume_after_interruption_equals_uninterrupted_run(images, tmp_path, arch, on_device):
     X, y = images
     Xtr, ytr, Xva, yva = X[:72], y[:72], X[72:], y[72:]
-    full = estimator(3, arch).fit(Xtr, ytr, context=ctx(tmp_path / "full", Xva, yva))
+    full = estimator(3, arch, on_device).fit(Xtr, ytr, context=ctx(tmp_path / "full", Xva, yva))
 
     def kill_in_epoch_2(line: str) -> None:
         if line.startswith("epoch 2/"):
             raise Interrupt  # the process dies after epoch 2's work but before its checkpoint
 
     with pytest.raises(Interrupt):
-        estimator(3, arch).fit(Xtr, ytr, context=ctx(tmp_path / "cut", Xva, yva, log=kill_in_epoch_2))
+        estimator(3, arch, on_device).fit(Xtr, ytr, context=ctx(tmp_path / "cut", Xva, yva, log=kill_in_epoch_2))
     lines: list[str] = []
-    resumed = estimator(3, arch).fit(Xtr, ytr, context=ctx(tmp_path / "cut", Xva, yva, resume=True, log=lines.append))
+    cut = ctx(tmp_path / "cut", Xva, yva, resume=True, log=lines.append)
+    resumed = estimator(3, arch, on_device).fit(Xtr, ytr, context=cut)
+    assert any(s.startswith("augmentation: batched on " if on_device else "augmentation: per image") for s in lines)
     assert any("continuing from epoch 1" in s for s in lines)
     np.testing.assert_array_equal(resumed.predict_proba(Xva), full.predict_proba(Xva))
     assert strip_times(resumed.history_) == strip_times(full.history_)

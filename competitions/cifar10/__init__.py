@@ -12,10 +12,12 @@ import pandas as pd
 
 from competitions.cifar10.sample import CLASSES, write_sample
 from pipeline.contract import ContractError, Data, Metric
+from pipeline.vision.batch_augment import BatchAugment
 from pipeline.vision.class_submissions import accuracy, write_labels
 from pipeline.vision.recipe import ImageRecipe
 
 KAGGLE_SLUG = "cifar-10"
+FILL = (125, 123, 114)  # cutout's colour: the training images' mean
 METRIC = Metric("accuracy", greater_is_better=True)
 FOLDS = "stratified"
 EXPECTED_FILES = ["trainLabels.csv", "sampleSubmission.csv", "train", "test"]
@@ -128,11 +130,14 @@ def transforms(cfg: Config, train: bool) -> Any:
     if cfg.cutout > 0:
         size = (cfg.cutout, cfg.cutout)
         steps.append(
-            A.CoarseDropout(
-                num_holes_range=(1, 1), hole_height_range=size, hole_width_range=size, fill=(125, 123, 114), p=1.0
-            )
+            A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=size, hole_width_range=size, fill=FILL, p=1.0)
         )
     return A.Compose(steps)
+
+
+def batch_augment(cfg: Config) -> BatchAugment:
+    """The same training augmentation as whole-batch tensor ops, for images decoded in memory (augment_on)."""
+    return BatchAugment(pad=cfg.pad, flip=cfg.flip, cutout=cfg.cutout, fill=FILL)
 
 
 def models(cfg: Config) -> dict[str, Any]:
@@ -144,6 +149,7 @@ def models(cfg: Config) -> dict[str, Any]:
         num_classes=len(CLASSES),
         train_transform=transforms(cfg, train=True),
         eval_transform=transforms(cfg, train=False),
+        batch_augment=batch_augment(cfg),
         mean=(0.4914, 0.4822, 0.4465),
         std=(0.2470, 0.2435, 0.2616),
     )

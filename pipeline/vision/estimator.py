@@ -23,7 +23,9 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     the frozen BatchNorm statistics), `backbone_lr` or `layer_decay` lower the backbone's learning rates.
 
     `train_transform` / `eval_transform` are albumentations pipelines producing HWC uint8 images (geometry and
-    colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device.
+    colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device. `batch_augment`
+    (a BatchAugment) is the training augmentation as whole-batch tensor ops, used instead of `train_transform` where
+    `augment_on` says ("auto": when the training images are decoded in memory; "device"; "loader").
     """
 
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
@@ -41,6 +43,8 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         model_kwargs: dict[str, Any] | None = None,
         train_transform: Any = None,
         eval_transform: Any = None,
+        batch_augment: Any = None,
+        augment_on: str = "auto",
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         epochs: int = 10,
@@ -126,6 +130,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         from timm.data import resolve_model_data_config
 
         from pipeline.training.runtime import seed_everything
+        from pipeline.vision.batch_augment import resolve_batch_augment
         from pipeline.vision.data import BatchNormalizer, ImageDataset, decode_all
         from pipeline.vision.finetune import check_policy
         from pipeline.vision.pretrained import create_model
@@ -157,7 +162,9 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             v_paths, y_valid = _paths(context.eval_set[0]), np.asarray(context.eval_set[1])
             cache = decode_all(v_paths) if self.cache_images else None
             valid = ImageDataset(v_paths, self._encode(y_valid), self.eval_transform, cache)
-        trainer = Trainer(self._train_config(int(seed)), rt, norm, len(self.classes_))
+        augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
+        rt.log(where)
+        trainer = Trainer(self._train_config(int(seed)), rt, norm, len(self.classes_), augment)
         self.model_ = trainer.fit(model, train, valid, y_valid)
         self.history_ = trainer.history
         self.world_size_ = distributed.world_size()  # > 1: trained by every rank of a torchrun run

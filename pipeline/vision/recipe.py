@@ -51,6 +51,7 @@ class ImageRecipe(TrainKnobs):
 
     pretrained: bool = False
     tta: tuple[str, ...] = ("hflip",)
+    augment_on: str = "auto"  # training augmentation: "device" (batch_augment), "loader" (transforms), or "auto"
     folds: int = 5
     holdout: float = 0.0  # > 0: one validation split of this fraction instead of k folds
 

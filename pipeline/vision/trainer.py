@@ -25,6 +25,7 @@ from pipeline.training.optim import optimizer_step, set_lrs
 from pipeline.training.progress import EpochBar, epoch_line
 from pipeline.training.runtime import Runtime, epoch_seed
 from pipeline.training.schedules import lr_factor
+from pipeline.vision.batch_augment import BatchAugment, device_batches, is_identity
 from pipeline.vision.data import BatchNormalizer, ImageDataset, make_loader
 from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
 from pipeline.vision.mix import Mixer, soft_targets
@@ -68,11 +69,22 @@ class ClassifierFit(FitState):
 class Trainer(TrainerCore):
     """Fits a model on an ImageDataset; returns the network to predict with (EMA or best weights when enabled)."""
 
-    def __init__(self, cfg: TrainConfig, rt: Runtime, normalizer: BatchNormalizer, num_classes: int) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        rt: Runtime,
+        normalizer: BatchNormalizer,
+        num_classes: int,
+        batch_augment: BatchAugment | None = None,
+    ) -> None:
+        """`batch_augment`: train on the decoded images held on the device, augmented batch by batch (the dataset's
+        own transform is then not used for training), and validate on them there too; None: through loaders."""
         super().__init__(rt)
         self.cfg, self.norm, self.num_classes = cfg, normalizer, num_classes
+        self.batch_augment = batch_augment
         self.eval_ips = 0.0
         self.best_state: dict[str, Any] | None = None
+        self._resident: dict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _reserve(self) -> float:
         """Seconds to keep for the predictions the runner makes after fit."""
@@ -85,13 +97,7 @@ class Trainer(TrainerCore):
     def evaluate(self, model: nn.Module, dataset: ImageDataset) -> tuple[np.ndarray, float]:
         """Class probabilities over a dataset and the mean cross-entropy against its labels."""
         model.eval()
-        loader = make_loader(
-            distributed.shard_dataset(dataset),  # each rank its share under DDP, gathered below
-            self.cfg.batch_size * 2,
-            False,
-            num_workers=self.rt.num_workers,
-            pin_memory=self.rt.cuda,
-        )
+        loader = self._eval_batches(distributed.shard_dataset(dataset))  # each rank its share, gathered below
         probs, loss, n, t0 = [], 0.0, 0, time.perf_counter()
         for xb, yb in loader:
             with self.autocast():
@@ -105,6 +111,40 @@ class Trainer(TrainerCore):
             probs = [distributed.gather_rows(np.concatenate(probs or [np.empty((0, self.num_classes), np.float32)]))]
             loss, n = distributed.all_sum([loss, n])
         return np.concatenate(probs), loss / max(n, 1)
+
+    def _eval_batches(self, dataset: ImageDataset) -> Any:
+        """Validation batches: from the images held on the device when training augments there and the dataset is
+        decoded with nothing to transform, else from a loader."""
+        if self.batch_augment is not None and dataset.cache is not None and is_identity(dataset.transform):
+            images, labels = self._on_device(dataset)
+            order = torch.arange(len(dataset), device=images.device)
+            return device_batches(images, labels, order, self.cfg.batch_size * 2, None, torch.Generator())
+        return make_loader(
+            dataset, self.cfg.batch_size * 2, False, num_workers=self.rt.num_workers, pin_memory=self.rt.cuda
+        )
+
+    def _train_batches(self, train: ImageDataset, seed: int, drop_last: bool) -> Any:
+        """The epoch's shuffled training batches: augmented on the device (the loader's order, this rank's shard under
+        DDP, augmentation drawn from the epoch's seed), or from a loader through the dataset's transform."""
+        cfg, rt = self.cfg, self.rt
+        if self.batch_augment is None:
+            return distributed.train_loader(train, cfg.batch_size, seed, rt.num_workers, rt.cuda, drop_last)
+        rows, local = distributed.train_rows(len(train), cfg.batch_size, seed, drop_last)
+        images, labels = self._on_device(train)
+        gen = torch.Generator(device=images.device).manual_seed(distributed.rank_seed(seed))
+        order = torch.as_tensor(rows, device=images.device)
+        return device_batches(images, labels, order, local, self.batch_augment, gen)
+
+    def _on_device(self, dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
+        """A decoded dataset's images (uint8 NHWC) and labels on the training device, copied once per fit."""
+        key = (dataset.cache.ctypes.data, dataset.cache.shape)  # a DDP shard is a new view of the same memory
+        if key not in self._resident:
+            labels = dataset.labels if dataset.labels is not None else np.full(len(dataset), -1)
+            self._resident[key] = (
+                torch.from_numpy(dataset.cache).to(self.rt.device),
+                torch.as_tensor(np.asarray(labels), dtype=torch.long).to(self.rt.device),
+            )
+        return self._resident[key]
 
     @torch.no_grad()
     def _measure_eval(self, model: nn.Module, dataset: ImageDataset) -> None:
@@ -197,7 +237,7 @@ class Trainer(TrainerCore):
         s.mixer.reseed(seed)
         s.model.train()
         s.freezer.apply(s.epoch)  # backbone frozen (BN in eval mode) during the first freeze_epochs
-        loader = distributed.train_loader(train, cfg.batch_size, seed, rt.num_workers, rt.cuda, s.drop_last)
+        loader = self._train_batches(train, seed, s.drop_last)
         s.net = distributed.wrap(s.model, rt.device, rt.sync_bn, s.net)  # DDP in a torchrun run
         total_loss, seen = torch.zeros((), device=rt.device), 0
         title = f"epoch {s.epoch + 1}/{expected_epochs(cfg.epochs, s.epoch, s.progress)}"

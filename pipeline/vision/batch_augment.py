@@ -1,0 +1,134 @@
+"""Augmentation of a whole uint8 NHWC batch on its device: the CIFAR recipe's translation, flip and cutout as tensor
+ops, for training images decoded in memory. On a GPU this replaces albumentations in loader workers, which kept the
+GPU waiting (benchmarks/README.md, "On a GPU"); each image is drawn as the albumentations steps would draw it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # torch is imported where it is used: a competition module imports this one for its Config
+    import torch
+
+# ImageRecipe.augment_on: where the training augmentation runs
+AUGMENT_ON = ("auto", "device", "loader")
+# "auto" holds the decoded training images in GPU memory only up to this share of it
+GPU_SHARE = 0.25
+
+
+def reflect_101(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices outside 0..size-1 mirrored about the edge pixel (OpenCV's BORDER_REFLECT_101: -1 -> 1, size -> size-2),
+    for offsets smaller than size."""
+    import torch
+
+    index = index.abs()
+    return torch.where(index > size - 1, 2 * (size - 1) - index, index)
+
+
+@dataclass(frozen=True)
+class BatchAugment:
+    """Random translation by up to `pad` pixels (reflect-padded, as PadIfNeeded(BORDER_REFLECT_101) + RandomCrop), a
+    horizontal flip with probability 1/2, and one `cutout` x `cutout` square inside the image filled with `fill` (as
+    CoarseDropout with one hole of that size); each off when 0 / False."""
+
+    pad: int = 0
+    flip: bool = False
+    cutout: int = 0
+    fill: tuple[int, ...] = (0, 0, 0)
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """x: uint8 (N, H, W, C) on gen's device; a new augmented batch of the same shape."""
+        import torch
+
+        if x.ndim != 4:
+            raise ValueError(f"BatchAugment expects an (N, H, W, C) batch, got shape {tuple(x.shape)}.")
+        if self.pad > 0:
+            x = self._translate(x, gen)
+        if self.flip:
+            flip = torch.rand(len(x), device=x.device, generator=gen) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(2), x)
+        if self.cutout > 0:
+            x = self._cutout(x, gen)
+        return x
+
+    def _translate(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        import torch
+
+        n, h, w = x.shape[:3]
+        if self.pad >= min(h, w):
+            raise ValueError(f"BatchAugment pad {self.pad} must be smaller than the image ({h}x{w}).")
+        dy, dx = torch.randint(-self.pad, self.pad + 1, (2, n), device=x.device, generator=gen)
+        rows = reflect_101(dy[:, None] + torch.arange(h, device=x.device), h)  # (n, h): source row of each row
+        cols = reflect_101(dx[:, None] + torch.arange(w, device=x.device), w)
+        return x[torch.arange(n, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+    def _cutout(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        import torch
+
+        n, h, w = x.shape[:3]
+        s = self.cutout
+        if s > min(h, w):
+            raise ValueError(f"BatchAugment cutout {s} is larger than the image ({h}x{w}).")
+        y0 = torch.randint(0, h - s + 1, (n, 1), device=x.device, generator=gen)
+        x0 = torch.randint(0, w - s + 1, (n, 1), device=x.device, generator=gen)
+        ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+        inside = ((ys >= y0) & (ys < y0 + s))[:, :, None] & ((xs >= x0) & (xs < x0 + s))[:, None, :]
+        fill = torch.tensor(self.fill, dtype=x.dtype, device=x.device)
+        return torch.where(inside[..., None], fill, x)
+
+
+def device_batches(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    order: torch.Tensor,
+    batch_size: int,
+    augment: BatchAugment | None,
+    gen: torch.Generator,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The epoch's batches of `order`'s rows of images/labels (all on one device), augmented batch by batch."""
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        xb = images[idx]
+        yield (augment(xb, gen) if augment is not None else xb), labels[idx]
+
+
+def is_identity(transform: Any) -> bool:
+    """True for no transform or an empty albumentations Compose: the images go to the model as decoded."""
+    return transform is None or (hasattr(transform, "transforms") and len(transform.transforms) == 0)
+
+
+def resolve_batch_augment(
+    augment_on: str, augment: BatchAugment | None, cache: Any, device: str
+) -> tuple[BatchAugment | None, str]:
+    """The BatchAugment to train with (None: the loader's transform) and a line saying where augmentation runs.
+
+    "device" asks for the batch form and fails when it cannot be had; "auto" takes it when the competition declares
+    one and the training images are decoded in memory (and, on a GPU, take at most GPU_SHARE of its memory).
+    """
+    from pipeline.contract import ContractError
+
+    if augment_on not in AUGMENT_ON:
+        raise ContractError(f"augment_on must be one of {', '.join(AUGMENT_ON)}, got {augment_on!r}.")
+    if augment_on == "loader":
+        return None, "augmentation: per image in the loader (augment_on=loader)"
+    missing = (
+        "the competition declares no batch_augment"
+        if augment is None
+        else "the training images are not decoded in memory (they differ in size, exceed the cache or "
+        "cache_images is off)"
+        if cache is None
+        else None
+    )
+    if missing and augment_on == "device":
+        raise ContractError(f"augment_on=device: {missing}; use --set augment_on=loader (or auto).")
+    if missing:
+        return None, f"augmentation: per image in the loader ({missing})"
+    if augment_on == "auto" and device.startswith("cuda"):
+        import torch
+
+        total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+        if cache.nbytes > GPU_SHARE * total:
+            mib = cache.nbytes >> 20
+            return None, f"augmentation: per image in the loader (the {mib} MiB of images would crowd the GPU)"
+    return augment, f"augmentation: batched on {device} ({augment})"
