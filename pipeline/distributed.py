@@ -21,7 +21,7 @@ import atexit
 import datetime as dt
 import os
 import pickle
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -266,19 +266,6 @@ def shard_dataset(dataset: Any) -> Any:
 # ---- sharded training epochs ----------------------------------------------------------------------------------------
 
 
-def epoch_order(n: int, seed: int) -> np.ndarray:
-    """The order in which make_loader(shuffle=True, seed=seed) visits n rows in one process.
-
-    DataLoader draws its workers' base seed from the generator first, then RandomSampler draws the permutation;
-    tests/test_distributed.py checks this still matches the installed torch.
-    """
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    torch.empty((), dtype=torch.int64).random_(generator=g)
-    return torch.randperm(n, generator=g).numpy()
-
-
 def shard_indices(order: np.ndarray, batch_size: int, rank_: int, world: int, drop_last: bool) -> np.ndarray:
     """Rank `rank_`'s rows of an epoch: every global batch of `batch_size` rows split with a stride over ranks.
 
@@ -293,19 +280,6 @@ def shard_indices(order: np.ndarray, batch_size: int, rank_: int, world: int, dr
         pad = -n % world
         order = np.concatenate([order, order[:pad]]) if pad else order
     return order[rank_::world]
-
-
-class ShardSampler:
-    """The rows this rank trains on in one epoch (see shard_indices)."""
-
-    def __init__(self, indices: np.ndarray) -> None:
-        self.indices = indices
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices.tolist())
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
 
 def rank_seed(seed: int) -> int:
@@ -329,24 +303,14 @@ def local_batch_size(batch_size: int) -> int:
 
 
 def train_rows(n: int, batch_size: int, seed: int, drop_last: bool) -> tuple[np.ndarray, int]:
-    """The rows this process trains on in the epoch of `seed`, in order, and its batch size: the shuffled loader's
-    order in one process (without the incomplete last batch under drop_last), this rank's shard under DDP."""
-    order = epoch_order(n, seed)
-    if not active():
-        return (order[: n // batch_size * batch_size] if drop_last else order), batch_size
-    return shard_indices(order, batch_size, rank(), world_size(), drop_last), local_batch_size(batch_size)
-
-
-def train_loader(dataset: Any, batch_size: int, seed: int, num_workers: int, pin_memory: bool, drop_last: bool) -> Any:
-    """The epoch's shuffled training loader: make_loader in one process, this rank's shard under DDP."""
-    from pipeline.vision.data import make_loader
+    """The rows this process trains on in the epoch of `seed`, in order, and its batch size: the shuffled epoch in one
+    process (without the incomplete last batch under drop_last), this rank's shard of it under DDP."""
+    from pipeline.training.data import epoch_order, epoch_rows
 
     if not active():
-        return make_loader(dataset, batch_size, True, seed, num_workers, pin_memory, drop_last)
-    indices, local = train_rows(len(dataset), batch_size, seed, drop_last)
-    return make_loader(
-        dataset, local, False, rank_seed(seed), num_workers, pin_memory, False, sampler=ShardSampler(indices)
-    )
+        return epoch_rows(n, True, seed, batch_size, drop_last), batch_size
+    local = local_batch_size(batch_size)
+    return shard_indices(epoch_order(n, seed), batch_size, rank(), world_size(), drop_last), local
 
 
 def wrap(model: Any, device: str, sync_bn: bool = False, current: Any = None) -> Any:

@@ -82,9 +82,9 @@ class Counting(BatchAugment):
 
     calls: list[int] = []  # noqa: RUF012 - shared on purpose: sklearn clones the estimator's parameters
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, draws: dict[str, torch.Tensor]) -> torch.Tensor:
         Counting.calls.append(len(x))
-        return super().__call__(x, gen)
+        return super().apply(x, draws)
 
 
 def fit(X: np.ndarray, y: np.ndarray, tmp_path: Path, **params: object) -> tuple[ImageClassifier, list[str]]:

@@ -17,7 +17,8 @@ import pytest
 from helpers import subprocess_env
 from toy import make_toy
 
-from pipeline.distributed import epoch_order, shard_indices
+from pipeline.distributed import shard_indices
+from pipeline.training.data import epoch_order
 
 # Measured on the sample (2 cores): 2 processes vs 1 differ by 0.006 in OOF probabilities, as much as two
 # single-process runs with 1 and 2 threads do (float sums in another order, amplified by training); labels agree.
@@ -44,7 +45,10 @@ def test_shards_are_disjoint_cover_the_epoch_and_rebuild_the_global_batches(worl
         assert set(np.concatenate(shards).tolist()) == set(range(n))
 
 
-def test_epoch_order_is_the_single_process_loader_order() -> None:
+def test_epoch_order_is_the_single_process_loader_order_and_torchs_own() -> None:
+    import torch
+    from torch.utils.data import DataLoader
+
     from pipeline.vision.data import ImageDataset, make_loader
 
     n = 50
@@ -52,6 +56,9 @@ def test_epoch_order_is_the_single_process_loader_order() -> None:
     for seed in (0, 7, 123456789):
         seen = np.concatenate([yb.numpy() for _, yb in make_loader(dataset, 8, True, seed)])
         np.testing.assert_array_equal(seen, epoch_order(n, seed))
+        # what a hand-written loop with a seeded generator visits (checked against the installed torch)
+        plain = DataLoader(range(n), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(seed))
+        np.testing.assert_array_equal(np.concatenate([b.numpy() for b in plain]), epoch_order(n, seed))
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +142,11 @@ def _worker(local_rank: int, world: int, port: int, toy: str, workdir: str) -> N
                 opt.step()
 
     ddp = net()
-    train(ddp, [distributed.train_loader(dataset, batch, seed, 0, False, True) for seed in (1, 2)])
+    loaders = []
+    for seed in (1, 2):
+        rows, local = distributed.train_rows(n, batch, seed, True)
+        loaders.append(make_loader(dataset, local, False, seed, rows=rows))
+    train(ddp, loaders)
     single = net()  # the same model trained in one process on the global batches
     opt = torch.optim.SGD(single.parameters(), lr=0.5, momentum=0.9)
     for seed in (1, 2):
@@ -228,8 +239,9 @@ def test_torchrun_two_processes_match_one_process(
     from pipeline.runner import RunOptions, run
 
     _link_sample(tmp_path, cifar_sample)
-    # no augmentation and a network without BatchNorm: 2 ranks x 32 rows must train like 1 process x 64 rows
-    sets = ["arch=test_convnext", "pad=0", "flip=false"]
+    # a network without BatchNorm: 2 ranks x 32 rows must train like 1 process x 64 rows, augmentation included
+    # (each row's translation and flip are drawn from the epoch's seed and the row, whichever rank trains on it)
+    sets = ["arch=test_convnext", "pad=2", "flip=true", "cutout=4"]
     monkeypatch.chdir(tmp_path)
     import torch
 

@@ -98,3 +98,31 @@ def test_resume_may_raise_the_number_of_epochs(images, tmp_path):
     assert any("already finished" in s for s in lines) and len(again.history_) == 2
     more = estimator(4).fit(X[:72], y[:72], context=ctx(tmp_path, X[72:], y[72:], resume=True))
     assert [row["epoch"] for row in more.history_] == [1, 2, 3, 4]
+
+
+def test_augmentation_is_the_same_with_any_number_of_loader_workers_which_start_once_per_fit(
+    images, tmp_path, monkeypatch
+):
+    import os
+
+    import pipeline.training.data as loader_data
+
+    X, y = images
+    starts = tmp_path / "worker_starts.txt"
+    init = loader_data._worker_init
+
+    def counted(worker_id: int) -> None:  # runs in each worker process as it starts
+        with open(starts, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        init(worker_id)
+
+    monkeypatch.setattr(loader_data, "_worker_init", counted)
+    fits = {}
+    for workers in (0, 2):
+        est = estimator(3).set_params(num_workers=workers)
+        fits[workers] = est.fit(X[:72], y[:72], context=ctx(tmp_path / str(workers), X[72:], y[72:]))
+    # each image's augmentation is drawn from (epoch seed, row): two worker processes train exactly as none
+    np.testing.assert_array_equal(fits[2].predict_proba(X[72:]), fits[0].predict_proba(X[72:]))
+    assert strip_times(fits[2].history_) == strip_times(fits[0].history_)
+    # 3 epochs: 2 training and 2 validation workers started once, not once per epoch (12); prediction starts 2 more
+    assert len(starts.read_text().split()) == 2 + 2 + 2

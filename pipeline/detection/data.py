@@ -81,7 +81,7 @@ class DetectionDataset(SeededDataset):
         image = read_image(self.paths[i])
         return image, image.shape[1], image.shape[0]
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple[float, float]]:
+    def item(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple[float, float]]:
         image, w, h = self.image(i)
         if self.y is not None:
             b, _, c = unpack(self.y[i])

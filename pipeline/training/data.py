@@ -1,20 +1,34 @@
-"""What the image and the detection datasets share: paths, a transform with its own seeded random state, an optional
-decoded cache, and the DataLoader whose order and augmentation depend only on a seed."""
+"""What the image and the detection datasets share: paths, a transform reseeded for every sample, an optional decoded
+cache, and the DataLoader whose order and augmentation depend only on a seed.
+
+Each sample's augmentation is drawn from (epoch seed, row): the same whatever the number of loader workers, the
+process (one, or a rank of a torchrun run) or the epoch's other rows, so a loader's workers can live through the
+whole fit (`persistent`) and a resumed run still replays the same epochs.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+def epoch_order(n: int, seed: int) -> np.ndarray:
+    """The shuffled order of n rows in the epoch of `seed` (the order torch's DataLoader(shuffle=True) gives with a
+    generator seeded so: it draws its workers' base seed first, then the permutation)."""
+    g = torch.Generator().manual_seed(seed)
+    torch.empty((), dtype=torch.int64).random_(generator=g)
+    return torch.randperm(n, generator=g).numpy()
 
 
 class SeededDataset(Dataset):
     """Images from `paths` (or `cache`, decoded ahead), through an albumentations `transform`; subclasses add the
-    targets and __getitem__."""
+    targets and `item(i)`. Indexed by (row, seed) the transform is first reseeded from both; by row alone it keeps its
+    state (evaluation transforms draw nothing)."""
 
     def __init__(self, paths: Sequence[str], transform: Any, cache: Any = None) -> None:
         self.paths = paths
@@ -24,17 +38,52 @@ class SeededDataset(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def reseed(self, seed: int) -> None:
-        """Give the transform its own random state derived from seed (albumentations ignores global seeds)."""
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        if isinstance(key, tuple):
+            i, seed = key
+            self.reseed(seed, i)
+            return self.item(i)
+        return self.item(key)
+
+    def item(self, i: int) -> Any:
+        raise NotImplementedError
+
+    def reseed(self, seed: int, row: int = 0) -> None:
+        """Give the transform a random state of its own for (seed, row) (albumentations ignores global seeds)."""
         if self.transform is not None and hasattr(self.transform, "set_random_state"):
-            self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+            self.transform.set_random_state(
+                np.random.default_rng([seed % 2**32, row]), random.Random((seed % 2**32) << 32 | row)
+            )
+
+
+class SeededBatches(Sampler[list[tuple[int, int]]]):
+    """Batches of (row, seed) keys over `rows` in their order; `set_epoch` gives the next epoch's rows and seed (a
+    persistent loader's workers see them, as the keys come from this sampler in the main process)."""
+
+    def __init__(self, rows: np.ndarray, batch_size: int, seed: int) -> None:
+        self.batch_size = batch_size
+        self.set_epoch(rows, seed)
+
+    def set_epoch(self, rows: np.ndarray, seed: int) -> None:
+        self.rows, self.seed = np.asarray(rows, dtype=np.int64), int(seed)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for start in range(0, len(self.rows), self.batch_size):
+            yield [(int(i), self.seed) for i in self.rows[start : start + self.batch_size]]
+
+    def __len__(self) -> int:
+        return -(-len(self.rows) // self.batch_size)
+
+
+def epoch_rows(n: int, shuffle: bool, seed: int, batch_size: int, drop_last: bool) -> np.ndarray:
+    """The rows one process visits in an epoch: all of them, shuffled by seed when asked, without the incomplete
+    last batch under drop_last."""
+    rows = epoch_order(n, seed) if shuffle else np.arange(n)
+    return rows[: n // batch_size * batch_size] if drop_last else rows
 
 
 def _worker_init(worker_id: int) -> None:
-    info = get_worker_info()
-    torch.set_num_threads(1)
-    if info is not None:
-        info.dataset.reseed(torch.initial_seed() % 2**32)
+    torch.set_num_threads(1)  # the workers share the cores with the training process
 
 
 def seeded_loader(
@@ -46,23 +95,22 @@ def seeded_loader(
     pin_memory: bool,
     collate_fn: Callable[[list[Any]], Any],
     drop_last: bool = False,
-    sampler: Any = None,
+    rows: np.ndarray | None = None,
+    persistent: bool = False,
 ) -> DataLoader:
-    """A DataLoader whose order and augmentation depend only on seed (one seed per epoch gives resumable runs): the
-    dataset is reseeded here, or by each worker process from torch's per-worker seed. `sampler` replaces the shuffle.
+    """A DataLoader whose order and augmentation depend only on seed (one seed per epoch gives resumable runs).
+
+    `rows` replaces the epoch's rows (distributed.py's per-rank shard of the epoch's order). `persistent` keeps the
+    worker processes for the loader's life: the next epoch goes through `loader.batch_sampler.set_epoch`.
     """
-    if num_workers == 0:
-        dataset.reseed(seed)
+    if rows is None:
+        rows = epoch_rows(len(dataset), shuffle, seed, batch_size, drop_last)
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        sampler=sampler,
-        generator=torch.Generator().manual_seed(seed),
+        batch_sampler=SeededBatches(rows, batch_size, seed),
         num_workers=num_workers,
         pin_memory=pin_memory,
-        drop_last=drop_last,
         collate_fn=collate_fn,
         worker_init_fn=_worker_init if num_workers > 0 else None,
-        persistent_workers=False,
+        persistent_workers=persistent and num_workers > 0,
     )

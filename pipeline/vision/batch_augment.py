@@ -39,43 +39,48 @@ class BatchAugment:
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """x: uint8 (N, H, W, C) on gen's device; a new augmented batch of the same shape."""
-        import torch
-
         if x.ndim != 4:
             raise ValueError(f"BatchAugment expects an (N, H, W, C) batch, got shape {tuple(x.shape)}.")
-        if self.pad > 0:
-            x = self._translate(x, gen)
-        if self.flip:
-            flip = torch.rand(len(x), device=x.device, generator=gen) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(2), x)
-        if self.cutout > 0:
-            x = self._cutout(x, gen)
-        return x
+        return self.apply(x, self.draw(x.shape[:3], gen))
 
-    def _translate(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def draw(self, shape: tuple[int, ...], gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """The random choices for `shape` = (N, H, W) images, one row each, on gen's device: the translation (dy, dx),
+        the flip, the cutout's corner (y0, x0)."""
         import torch
 
-        n, h, w = x.shape[:3]
+        n, h, w = shape
         if self.pad >= min(h, w):
             raise ValueError(f"BatchAugment pad {self.pad} must be smaller than the image ({h}x{w}).")
-        dy, dx = torch.randint(-self.pad, self.pad + 1, (2, n), device=x.device, generator=gen)
-        rows = reflect_101(dy[:, None] + torch.arange(h, device=x.device), h)  # (n, h): source row of each row
-        cols = reflect_101(dx[:, None] + torch.arange(w, device=x.device), w)
-        return x[torch.arange(n, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        if self.cutout > min(h, w):
+            raise ValueError(f"BatchAugment cutout {self.cutout} is larger than the image ({h}x{w}).")
+        dev, out = gen.device, {}
+        if self.pad > 0:
+            out["dy"], out["dx"] = torch.randint(-self.pad, self.pad + 1, (2, n), device=dev, generator=gen)
+        if self.flip:
+            out["flip"] = torch.rand(n, device=dev, generator=gen) < 0.5
+        if self.cutout > 0:
+            out["y0"] = torch.randint(0, h - self.cutout + 1, (n,), device=dev, generator=gen)
+            out["x0"] = torch.randint(0, w - self.cutout + 1, (n,), device=dev, generator=gen)
+        return out
 
-    def _cutout(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, draws: dict[str, torch.Tensor]) -> torch.Tensor:
+        """x augmented by `draws` (draw's output for x's rows): translation, then flip, then cutout."""
         import torch
 
         n, h, w = x.shape[:3]
-        s = self.cutout
-        if s > min(h, w):
-            raise ValueError(f"BatchAugment cutout {s} is larger than the image ({h}x{w}).")
-        y0 = torch.randint(0, h - s + 1, (n, 1), device=x.device, generator=gen)
-        x0 = torch.randint(0, w - s + 1, (n, 1), device=x.device, generator=gen)
-        ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
-        inside = ((ys >= y0) & (ys < y0 + s))[:, :, None] & ((xs >= x0) & (xs < x0 + s))[:, None, :]
-        fill = torch.tensor(self.fill, dtype=x.dtype, device=x.device)
-        return torch.where(inside[..., None], fill, x)
+        ar = torch.arange(max(h, w), device=x.device)
+        if "dy" in draws:
+            rows = reflect_101(draws["dy"][:, None] + ar[:h], h)  # (n, h): the source row of each row
+            cols = reflect_101(draws["dx"][:, None] + ar[:w], w)
+            x = x[torch.arange(n, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        if "flip" in draws:
+            x = torch.where(draws["flip"][:, None, None, None], x.flip(2), x)
+        if "y0" in draws:
+            s, y0, x0 = self.cutout, draws["y0"][:, None], draws["x0"][:, None]
+            inside = ((ar[:h] >= y0) & (ar[:h] < y0 + s))[:, :, None] & ((ar[:w] >= x0) & (ar[:w] < x0 + s))[:, None]
+            fill = torch.tensor(self.fill, dtype=x.dtype, device=x.device)
+            x = torch.where(inside[..., None], fill, x)
+        return x
 
 
 def device_batches(
@@ -83,14 +88,17 @@ def device_batches(
     labels: torch.Tensor,
     order: torch.Tensor,
     batch_size: int,
-    augment: BatchAugment | None,
-    gen: torch.Generator,
+    augment: BatchAugment | None = None,
+    draws: dict[str, torch.Tensor] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The epoch's batches of `order`'s rows of images/labels (all on one device), augmented batch by batch."""
+    """The epoch's batches of `order`'s rows of images/labels (all on one device); with `augment`, each row augmented
+    by its own draw (`draws`: augment.draw over all the images, indexed by row)."""
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         xb = images[idx]
-        yield (augment(xb, gen) if augment is not None else xb), labels[idx]
+        if augment is not None and draws is not None:
+            xb = augment.apply(xb, {k: v[idx] for k, v in draws.items()})
+        yield xb, labels[idx]
 
 
 def is_identity(transform: Any) -> bool:

@@ -70,7 +70,7 @@ class ImageDataset(SeededDataset):
         super().__init__(paths, transform, cache)
         self.labels = labels
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+    def item(self, i: int) -> tuple[torch.Tensor, int]:
         image = self.cache[i] if self.cache is not None else read_image(self.paths[i])
         if self.transform is not None:
             image = self.transform(image=image)["image"]
@@ -96,13 +96,17 @@ def make_loader(
     num_workers: int = 0,
     pin_memory: bool = False,
     drop_last: bool = False,
-    sampler: Any = None,
+    rows: np.ndarray | None = None,
+    persistent: bool = False,
 ) -> DataLoader:
     """A DataLoader whose order and augmentation depend only on seed (one seed per epoch gives resumable runs).
 
-    `sampler` replaces the shuffle (distributed.py's per-rank shard of the epoch's order).
+    `rows` replaces the epoch's rows (distributed.py's per-rank shard of the epoch's order); `persistent` keeps its
+    workers for the next epochs (pipeline.training.data.seeded_loader).
     """
-    return seeded_loader(dataset, batch_size, shuffle, seed, num_workers, pin_memory, _collate, drop_last, sampler)
+    return seeded_loader(
+        dataset, batch_size, shuffle, seed, num_workers, pin_memory, _collate, drop_last, rows, persistent
+    )
 
 
 class BatchNormalizer:

@@ -85,6 +85,7 @@ class Trainer(TrainerCore):
         self.eval_ips = 0.0
         self.best_state: dict[str, Any] | None = None
         self._resident: dict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._loaders: dict[int, Any] = {}  # one per dataset for the whole fit: their workers start once
 
     def _reserve(self) -> float:
         """Seconds to keep for the predictions the runner makes after fit."""
@@ -97,7 +98,7 @@ class Trainer(TrainerCore):
     def evaluate(self, model: nn.Module, dataset: ImageDataset) -> tuple[np.ndarray, float]:
         """Class probabilities over a dataset and the mean cross-entropy against its labels."""
         model.eval()
-        loader = self._eval_batches(distributed.shard_dataset(dataset))  # each rank its share, gathered below
+        loader = self._eval_batches(dataset)  # each rank its share under DDP, gathered below
         probs, loss, n, t0 = [], 0.0, 0, time.perf_counter()
         for xb, yb in loader:
             with self.autocast():
@@ -113,27 +114,38 @@ class Trainer(TrainerCore):
         return np.concatenate(probs), loss / max(n, 1)
 
     def _eval_batches(self, dataset: ImageDataset) -> Any:
-        """Validation batches: from the images held on the device when training augments there and the dataset is
-        decoded with nothing to transform, else from a loader."""
-        if self.batch_augment is not None and dataset.cache is not None and is_identity(dataset.transform):
-            images, labels = self._on_device(dataset)
-            order = torch.arange(len(dataset), device=images.device)
-            return device_batches(images, labels, order, self.cfg.batch_size * 2, None, torch.Generator())
-        return make_loader(
-            dataset, self.cfg.batch_size * 2, False, num_workers=self.rt.num_workers, pin_memory=self.rt.cuda
-        )
+        """Validation batches of this rank's share: from the images held on the device when training augments there
+        and the dataset is decoded with nothing to transform, else from the dataset's loader."""
+        share = distributed.shard_dataset(dataset)
+        if self.batch_augment is not None and share.cache is not None and is_identity(share.transform):
+            images, labels = self._on_device(share)
+            order = torch.arange(len(share), device=images.device)
+            return device_batches(images, labels, order, self.cfg.batch_size * 2, None)
+        lo, hi = distributed.shard_range(len(dataset)) if distributed.active() else (0, len(dataset))
+        return self._loader(dataset, np.arange(lo, hi), self.cfg.batch_size * 2, 0)
 
     def _train_batches(self, train: ImageDataset, seed: int, drop_last: bool) -> Any:
-        """The epoch's shuffled training batches: augmented on the device (the loader's order, this rank's shard under
-        DDP, augmentation drawn from the epoch's seed), or from a loader through the dataset's transform."""
-        cfg, rt = self.cfg, self.rt
+        """The epoch's shuffled training batches (this rank's shard under DDP), each image's augmentation drawn from
+        (epoch seed, row): batched on the device, or per image through the dataset's transform in its loader."""
+        rows, local = distributed.train_rows(len(train), self.cfg.batch_size, seed, drop_last)
         if self.batch_augment is None:
-            return distributed.train_loader(train, cfg.batch_size, seed, rt.num_workers, rt.cuda, drop_last)
-        rows, local = distributed.train_rows(len(train), cfg.batch_size, seed, drop_last)
+            return self._loader(train, rows, local, seed)
         images, labels = self._on_device(train)
-        gen = torch.Generator(device=images.device).manual_seed(distributed.rank_seed(seed))
+        gen = torch.Generator(device=images.device).manual_seed(seed)
+        draws = self.batch_augment.draw(images.shape[:3], gen)  # one per row: a row's draw is the same on any rank
         order = torch.as_tensor(rows, device=images.device)
-        return device_batches(images, labels, order, local, self.batch_augment, gen)
+        return device_batches(images, labels, order, local, self.batch_augment, draws)
+
+    def _loader(self, dataset: ImageDataset, rows: np.ndarray, batch_size: int, seed: int) -> Any:
+        """The dataset's loader over `rows` with `seed`: made at its first epoch, its workers kept for the fit."""
+        loader = self._loaders.get(id(dataset))
+        if loader is None:
+            rt = self.rt
+            loader = make_loader(dataset, batch_size, False, seed, rt.num_workers, rt.cuda, rows=rows, persistent=True)
+            self._loaders[id(dataset)] = loader
+        else:
+            loader.batch_sampler.set_epoch(rows, seed)
+        return loader
 
     def _on_device(self, dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
         """A decoded dataset's images (uint8 NHWC) and labels on the training device, copied once per fit."""
@@ -172,12 +184,16 @@ class Trainer(TrainerCore):
         if self.rt.deadline is not None:
             self._measure_eval(model, valid if valid is not None else train)
         s.clock.start(s.progress)
-        while s.epoch < self.cfg.epochs and not s.stop:
-            row = self._train_epoch(s, train)
-            if row is None:
-                break
-            self._validate(s, row, valid, y_valid)
-            self._end_epoch(s, row)
+        try:
+            while s.epoch < self.cfg.epochs and not s.stop:
+                row = self._train_epoch(s, train)
+                if row is None:
+                    break
+                self._validate(s, row, valid, y_valid)
+                self._end_epoch(s, row)
+        finally:
+            self._loaders.clear()  # their workers stop
+            self._resident.clear()
         return self._final(s)
 
     def _start(self, model: nn.Module, train: ImageDataset) -> ClassifierFit:
@@ -233,7 +249,7 @@ class Trainer(TrainerCore):
         no batch ran."""
         cfg, rt = self.cfg, self.rt
         s.epoch_t0, seed = time.perf_counter(), epoch_seed(cfg.seed, s.epoch)
-        torch.manual_seed(distributed.rank_seed(seed))
+        torch.manual_seed(seed)
         s.mixer.reseed(seed)
         s.model.train()
         s.freezer.apply(s.epoch)  # backbone frozen (BN in eval mode) during the first freeze_epochs
