@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.cifar10_train_speed import load_images  # noqa: E402
 
@@ -89,7 +91,7 @@ def batched(ds: object, batch: int, epochs: int, workers: int) -> int:
     from pipeline.vision.batch_augment import device_batches
 
     augment = cifar.batch_augment(cifar.Config())
-    images, labels = torch.from_numpy(ds.cache), torch.as_tensor(ds.labels)
+    images, labels = torch.from_numpy(ds.cache), torch.as_tensor(np.array(ds.labels))
     seen = 0
     for e in range(epochs):
         seed = epoch_seed(0, e)
