@@ -20,6 +20,16 @@ from pipeline.config import resolve_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def three_class_images(folder: Path, n: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """n generated 32 px PNG images of three classes in `folder` (labels 0, 1, 2, 0, ...): their paths and labels."""
+    from pipeline.vision.synthetic import write_images
+
+    y = np.arange(n) % 3
+    names = [f"{i}.png" for i in range(n)]
+    write_images(folder, names, y, 3, 32, 0)
+    return np.array([str(folder / name) for name in names]), y
+
+
 def subprocess_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
     """The environment for a `python -m pipeline` child: the project first on PYTHONPATH, then what was there (a
     machine whose dependencies live on PYTHONPATH keeps them), then `extra`."""

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import three_class_images
 
 from pipeline.contract import ContractError, FitContext, Metric
 from pipeline.vision import ImageClassifier
 from pipeline.vision.batch_augment import BatchAugment, resolve_batch_augment
-from pipeline.vision.synthetic import write_images
 
 FILL = (125, 123, 114)
 
@@ -70,11 +70,7 @@ def test_sizes_the_image_cannot_hold_are_refused() -> None:
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, np.ndarray]:
-    folder = tmp_path_factory.mktemp("batch_augment")
-    y = np.arange(96) % 3
-    names = [f"{i}.png" for i in range(96)]
-    write_images(folder, names, y, 3, 32, 0)
-    return np.array([str(folder / n) for n in names]), y
+    return three_class_images(tmp_path_factory.mktemp("batch_augment"))
 
 
 class Counting(BatchAugment):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import three_class_images
 
 from pipeline.contract import FitContext, Metric
 from pipeline.vision import ImageClassifier
-from pipeline.vision.synthetic import write_images
 
 
 class Interrupt(Exception):
@@ -18,11 +18,7 @@ class Interrupt(Exception):
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, np.ndarray]:
-    folder = tmp_path_factory.mktemp("resume")
-    y = np.arange(96) % 3
-    names = [f"{i}.png" for i in range(96)]
-    write_images(folder, names, y, 3, 32, 0)
-    return np.array([str(folder / n) for n in names]), y
+    return three_class_images(tmp_path_factory.mktemp("resume"))
 
 
 def estimator(epochs: int, arch: str = "test_resnet", on_device: bool = False) -> ImageClassifier:
