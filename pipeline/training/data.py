@@ -122,6 +122,7 @@ def seeded_loader(
     return DataLoader(
         dataset,
         batch_sampler=SeededBatches(rows, batch_size, seed),
+        generator=torch.Generator().manual_seed(seed),  # the workers' base seed: torch's global stream is not drawn
         num_workers=num_workers,
         pin_memory=pin_memory,
         collate_fn=collate_fn,
