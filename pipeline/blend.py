@@ -12,8 +12,9 @@ from scipy.optimize import minimize
 from pipeline.contract import Metric
 
 Score = Callable[[np.ndarray, np.ndarray], float]
-# Config.blend_weights: "auto" (fitted weights, or equal ones when those score better out of fold), "fitted", "equal"
-BLEND_WEIGHTS = ("auto", "fitted", "equal")
+# Config.blend_weights: "auto" (fitted weights, or equal ones when those score better out of fold), "fitted", "greedy"
+# (ensemble selection alone: coarse weights, models that do not help left out), "equal"
+BLEND_WEIGHTS = ("auto", "fitted", "greedy", "equal")
 
 
 def blend(preds: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
@@ -97,9 +98,11 @@ def fit_weights(
     metric: Metric,
     mask: np.ndarray | None = None,
     limit: int = FIT_ROWS,
+    greedy: bool = False,
 ) -> dict[str, float]:
     """Blend weights fitted on OOF rows (mask selects scored rows; at most `limit` of them, a seeded sample); never
-    worse than the best single model on those rows."""
+    worse than the best single model on those rows. `greedy`: Caruana's ensemble selection alone (counts of 100
+    picks with replacement), instead of the best of it, SLSQP, equal weights and the single models."""
     names = list(oofs)
     m = len(names)
     if m == 1:
@@ -108,6 +111,8 @@ def fit_weights(
     preds = [np.asarray(oofs[n])[rows] for n in names]
     yy = np.asarray(y)[rows]
     loss = _loss(score, metric, yy, preds)
+    if greedy:
+        return {n: float(w) for n, w in zip(names, _greedy(loss, m), strict=True)}
     candidates = [np.eye(m)[i] for i in range(m)] + [np.full(m, 1.0 / m), _greedy(loss, m)]
     for step in SLSQP_STEPS:
         with contextlib.suppress(ValueError, FloatingPointError):

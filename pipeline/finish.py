@@ -65,7 +65,8 @@ def _fit_blend(
     hook = competition_hook(module, "blend", cfg)
     if hook is not None:
         return hook(oofs, tests, y, folds)
-    weights = fit_weights(oofs, y, module.score, module.METRIC, scored_rows(folds))
+    greedy = getattr(cfg, "blend_weights", "auto") == "greedy"
+    weights = fit_weights(oofs, y, module.score, module.METRIC, scored_rows(folds), greedy=greedy)
     w = np.array([weights[n] for n in oofs])
     return {"weights": weights, "oof": blend(list(oofs.values()), w), "test": blend(list(tests.values()), w)}
 
@@ -120,7 +121,7 @@ def _weights_choice(
     choice = getattr(cfg, "blend_weights", "auto") if cfg is not None else "auto"
     if choice not in BLEND_WEIGHTS:
         raise ContractError(f"Config.blend_weights must be one of {', '.join(BLEND_WEIGHTS)}, got {choice!r}.")
-    if choice == "fitted" or (choice == "auto" and not module.METRIC.better(b["equal_score"], b["score"])):
+    if choice in ("fitted", "greedy") or (choice == "auto" and not module.METRIC.better(b["equal_score"], b["score"])):
         return b
     weights = dict.fromkeys(tests, 1.0 / len(tests))
     parts = [p | {"fit_pred": equal_oof[p["fit"]], "weights": weights} for p in b["nested"]]

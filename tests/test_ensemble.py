@@ -110,8 +110,32 @@ def test_equal_weights_replace_fitted_ones_that_lose_out_of_fold() -> None:
     assert "equal_weights" not in kept and kept["score"] < kept["equal_score"]
     forced = blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="equal"))
     assert forced["equal_weights"] and forced["score"] == auto["score"]
-    with pytest.raises(ContractError, match="Config.blend_weights must be one of auto, fitted, equal, got 'best'"):
+    with pytest.raises(ContractError, match="blend_weights must be one of auto, fitted, greedy, equal, got 'best'"):
         blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="best"))
+
+
+def test_greedy_weights_are_ensemble_selection_alone_fitted_out_of_fold() -> None:
+    from types import SimpleNamespace
+
+    from pipeline.finish import blend_results
+
+    y, oofs = noisy_models()
+    oofs["weak"] = (y + np.random.default_rng(5).normal(0, 3.0, len(y))).reshape(-1, 1)
+    folds = np.arange(len(y)) % 4
+    results = {k: {"oof": v, "test": v[:10]} for k, v in oofs.items()}
+    greedy = blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="greedy"))
+    fitted = blend_results(Module, y, folds, results, SimpleNamespace(blend_weights="fitted"))
+    w = greedy["weights"]
+    assert w == fit_weights(oofs, y, rmse, Module.METRIC, greedy=True) and w["weak"] == 0.0
+    picks = 1 / min(v for v in w.values() if v > 0)  # counts of picks with replacement: weights are k / picks
+    assert all(abs(v * picks - round(v * picks)) < 1e-9 for v in w.values())
+    assert w != fitted["weights"] and "equal_weights" not in greedy  # the option took effect
+    expected = np.zeros((len(y), 1))  # its score out of fold: each fold blended by a selection on the other folds
+    for f in range(4):
+        wf = fit_weights(oofs, y, rmse, Module.METRIC, folds != f, greedy=True)
+        expected[folds == f] = blend([oofs[k][folds == f] for k in oofs], np.array([wf[k] for k in oofs]))
+    np.testing.assert_allclose(greedy["oof"], expected, rtol=1e-12)
+    assert greedy["score"] == rmse(y, expected)
 
 
 def test_a_single_holdout_is_split_for_the_out_of_fold_blend() -> None:

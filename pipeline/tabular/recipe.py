@@ -46,7 +46,8 @@ class TabularRecipe:
     # 3.3 times the time and the same held-out accuracy (benchmarks/README.md, "Is the CV honest?").
     bag_folds: int = 0
     # the blend's weights: "auto" fits them, or keeps equal ones when those score better out of fold; "fitted";
-    # "equal" (pipeline/finish.py _weights_choice)
+    # "greedy" (ensemble selection alone: held out worse on House Prices, benchmarks/README.md); "equal"
+    # (pipeline/finish.py _weights_choice)
     blend_weights: str = "auto"
     stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
     # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5;
