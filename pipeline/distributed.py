@@ -251,18 +251,6 @@ def gather_rows(local: np.ndarray) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def shard_dataset(dataset: Any) -> Any:
-    """This rank's contiguous share of an ImageDataset (for sharded evaluation), the dataset itself outside DDP."""
-    if not active():
-        return dataset
-    from pipeline.vision.data import ImageDataset
-
-    lo, hi = shard_range(len(dataset))
-    labels = dataset.labels[lo:hi] if dataset.labels is not None else None
-    cache = dataset.cache[lo:hi] if dataset.cache is not None else None
-    return ImageDataset(dataset.paths[lo:hi], labels, dataset.transform, cache)
-
-
 # ---- sharded training epochs ----------------------------------------------------------------------------------------
 
 
@@ -283,7 +271,8 @@ def shard_indices(order: np.ndarray, batch_size: int, rank_: int, world: int, dr
 
 
 def rank_seed(seed: int) -> int:
-    """A per-rank seed for augmentation and dropout; rank 0 keeps `seed` (the single-process stream)."""
+    """A per-rank seed for dropout (augmentation is drawn per row, pipeline/training/data.py); rank 0 keeps `seed`
+    (the single-process stream)."""
     if rank() == 0:
         return seed
     return int(np.random.SeedSequence([seed % 2**32, 7919, rank()]).generate_state(1)[0])

@@ -84,7 +84,7 @@ class Trainer(TrainerCore):
         self.batch_augment = batch_augment
         self.eval_ips = 0.0
         self.best_state: dict[str, Any] | None = None
-        self._resident: dict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._resident: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._loaders: dict[int, Any] = {}  # one per dataset for the whole fit: their workers start once
 
     def _reserve(self) -> float:
@@ -116,12 +116,10 @@ class Trainer(TrainerCore):
     def _eval_batches(self, dataset: ImageDataset) -> Any:
         """Validation batches of this rank's share: from the images held on the device when training augments there
         and the dataset is decoded with nothing to transform, else from the dataset's loader."""
-        share = distributed.shard_dataset(dataset)
-        if self.batch_augment is not None and share.cache is not None and is_identity(share.transform):
-            images, labels = self._on_device(share)
-            order = torch.arange(len(share), device=images.device)
-            return device_batches(images, labels, order, self.cfg.batch_size * 2, None)
-        lo, hi = distributed.shard_range(len(dataset)) if distributed.active() else (0, len(dataset))
+        lo, hi = distributed.shard_range(len(dataset))  # every row outside DDP
+        if self.batch_augment is not None and dataset.cache is not None and is_identity(dataset.transform):
+            images, labels = self._on_device(dataset)
+            return device_batches(images, labels, torch.arange(lo, hi, device=images.device), self.cfg.batch_size * 2)
         return self._loader(dataset, np.arange(lo, hi), self.cfg.batch_size * 2, 0)
 
     def _train_batches(self, train: ImageDataset, seed: int, drop_last: bool) -> Any:
@@ -149,7 +147,7 @@ class Trainer(TrainerCore):
 
     def _on_device(self, dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
         """A decoded dataset's images (uint8 NHWC) and labels on the training device, copied once per fit."""
-        key = (dataset.cache.ctypes.data, dataset.cache.shape)  # a DDP shard is a new view of the same memory
+        key = id(dataset)  # the fit's datasets live as long as the fit, and this is cleared with it
         if key not in self._resident:
             labels = dataset.labels if dataset.labels is not None else np.full(len(dataset), -1)
             self._resident[key] = (
