@@ -120,14 +120,14 @@ def resolve_batch_augment(
         raise ContractError(f"augment_on must be one of {', '.join(AUGMENT_ON)}, got {augment_on!r}.")
     if augment_on == "loader":
         return None, "augmentation: per image in the loader (augment_on=loader)"
-    missing = (
-        "the competition declares no batch_augment"
-        if augment is None
-        else "the training images are not decoded in memory (they differ in size, exceed the cache or "
-        "cache_images is off)"
-        if cache is None
-        else None
-    )
+    missing = None
+    if augment is None:
+        missing = "the competition declares no batch_augment"
+    elif cache is None:
+        missing = (
+            "the training images are not decoded in memory (they differ in size, exceed the cache or "
+            "cache_images is off)"
+        )
     if missing and augment_on == "device":
         raise ContractError(f"augment_on=device: {missing}; use --set augment_on=loader (or auto).")
     if missing:
