@@ -10,6 +10,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from pipeline.contract import Metric
+from pipeline.folds import learns_from
 
 Score = Callable[[np.ndarray, np.ndarray], float]
 # Config.blend_weights: "auto" (fitted weights, or equal ones when those score better out of fold), "fitted", "greedy"
@@ -183,7 +184,7 @@ def nested_blend(
     forward = forward and len(np.unique(np.asarray(folds)[np.asarray(folds) >= 0])) >= 2  # not a holdout's parts
     for g in ids:
         held = np.flatnonzero(groups == g)
-        inner = np.where((groups >= 0) & (groups < g), groups, -1) if forward else np.where(groups == g, -1, groups)
+        inner = np.where((groups >= 0) & learns_from(groups, g, forward), groups, -1)
         fit_rows = np.flatnonzero(inner >= 0)
         if not len(fit_rows):  # forward, first fold: nothing before it to fit on
             equal = np.full(len(oofs), 1.0 / len(oofs))

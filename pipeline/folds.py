@@ -169,11 +169,17 @@ def time_folds(times: np.ndarray, k: int, holdout: float = 0.0) -> np.ndarray:
     return (period[rank] - 1).astype(np.int64)
 
 
-def training_rows(fold: np.ndarray, f: int, kind: str) -> np.ndarray:
-    """Indices of the rows that fold f's models train on: every other fold's and the -1 rows, or for time folds only
-    the periods before f (and the -1 rows, which come first), so a model never learns from a later period."""
+def learns_from(fold: np.ndarray, f: int, forward: bool) -> np.ndarray:
+    """Which rows fold f learns from (a boolean mask): every other fold's and the -1 rows, or, forward in time, only
+    the periods before f (and the -1 rows, which come first), so nothing learns from a later period. The fold models
+    (training_rows), the blend's nested weights and the stack's meta-models all follow this one rule."""
     fold = np.asarray(fold)
-    return np.flatnonzero(fold < f) if kind == "time" else np.flatnonzero(fold != f)
+    return fold < f if forward else fold != f
+
+
+def training_rows(fold: np.ndarray, f: int, kind: str) -> np.ndarray:
+    """Indices of the rows that fold f's models train on (learns_from; forward for kind "time")."""
+    return np.flatnonzero(learns_from(fold, f, kind == "time"))
 
 
 def fold_ids(fold: np.ndarray) -> list[int]:

@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipeline.contract import Metric
-from pipeline.folds import fold_ids, runs_forward, scored_rows
+from pipeline.folds import fold_ids, learns_from, runs_forward, scored_rows
 
 METHODS = ("off", "linear", "log_linear")
 EPS = 1e-6
@@ -114,7 +114,7 @@ def stack(
     oof = np.full((len(y), n_out), np.nan)
     fold_scores, nested = [], []
     for f in ids:
-        train = mask & ((folds < f) if forward else (folds != f))  # the other (forward: earlier) folds' OOF rows only
+        train = mask & learns_from(folds, f, forward)  # the other (forward: earlier) folds' OOF rows only
         valid = folds == f
         if not train.any() and fallback is not None:
             oof[valid] = np.asarray(fallback, dtype=float).reshape(len(y), -1)[valid]
