@@ -86,10 +86,11 @@ def main() -> None:
                         "holdout_mean": float(np.mean([r[m][w]["holdout"] for r in runs])),
                     }
                     if w != "auto":
-                        diffs = np.array([r[m][w]["vs_auto"] for r in runs])
-                        ses = np.array([r[m][w]["vs_auto_se"] for r in runs])
-                        entry |= {"vs_auto": float(diffs.mean()), "se": float(np.sqrt(np.mean(ses**2) / len(ses)))}
-                        print(f"{name}, {m}: {w} - auto, held out: {diffs.mean():+.5f} ± {entry['se']:.5f}")
+                        mean, se = tabular_holdout.split_mean(
+                            [r[m][w]["vs_auto"] for r in runs], [r[m][w]["vs_auto_se"] for r in runs]
+                        )
+                        entry |= {"vs_auto": mean, "se": se}
+                        print(f"{name}, {m}: {w} - auto, held out: {mean:+.5f} ± {se:.5f}")
                     summary[f"{m}: {w}"] = entry
             results[name] = summary
     command = f"python benchmarks/tabular_blend_weights.py --splits {args.splits}" + (

@@ -95,10 +95,11 @@ def main() -> None:
         for name, runs in per_download.items():
             summary: dict[str, Any] = {"runs": runs}
             for label in ("clip", "default"):
-                diffs = np.array([r[label]["vs_before"] for r in runs])
-                ses = np.array([r[label]["vs_before_se"] for r in runs])
-                summary[label] = {"vs_before": float(diffs.mean()), "se": float(np.sqrt(np.mean(ses**2) / len(ses)))}
-                print(f"{name}: {label} - before, held out: {diffs.mean():+.5f} ± {summary[label]['se']:.5f}")
+                mean, se = tabular_holdout.split_mean(
+                    [r[label]["vs_before"] for r in runs], [r[label]["vs_before_se"] for r in runs]
+                )
+                summary[label] = {"vs_before": mean, "se": se}
+                print(f"{name}: {label} - before, held out: {mean:+.5f} ± {se:.5f}")
             for label in VARIANTS:
                 summary[f"{label}_cv_mean"] = float(np.mean([r[label]["cv"] for r in runs]))
                 summary[f"{label}_holdout_mean"] = float(np.mean([r[label]["holdout"] for r in runs]))

@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -90,14 +88,11 @@ def main() -> None:
             args, DOWNLOADS, work, lambda name, d, flags, split: one_split(name, d, flags, split, work, extra), show
         )
         for name, runs in per_download.items():
-            diffs, ses = np.array([r["holdout_diff"] for r in runs]), np.array([r["holdout_diff_se"] for r in runs])
-            results[name] = {
-                "runs": runs,
-                "holdout_diff_mean": float(diffs.mean()),
-                "holdout_diff_mean_se": float(np.sqrt(np.mean(ses**2) / len(ses))),
-            }
-            se = results[name]["holdout_diff_mean_se"]
-            print(f"{name}: mean held-out difference {diffs.mean():+.5f} ± {se:.4f}")
+            mean, se = tabular_holdout.split_mean(
+                [r["holdout_diff"] for r in runs], [r["holdout_diff_se"] for r in runs]
+            )
+            results[name] = {"runs": runs, "holdout_diff_mean": mean, "holdout_diff_mean_se": se}
+            print(f"{name}: mean held-out difference {mean:+.5f} ± {se:.4f}")
     command = f"python benchmarks/tabular_mlp.py --splits {args.splits}" + (
         f" --only '{args.only}'" if args.only else ""
     )

@@ -131,9 +131,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out[f"{m}_cv_mean"] = float(np.mean([r[m]["cv"] for r in runs]))
         out[f"{m}_holdout_mean"] = float(np.mean([r[m]["holdout"] for r in runs]))
     for m in MODES[1:]:
-        ses = np.array([r[m]["holdout_vs_off_se"] for r in runs])
-        out[f"{m}_vs_off_mean"] = float(np.mean([r[m]["holdout_vs_off"] for r in runs]))
-        out[f"{m}_vs_off_mean_se"] = float(np.sqrt(np.mean(ses**2) / len(ses)))
+        out[f"{m}_vs_off_mean"], out[f"{m}_vs_off_mean_se"] = tabular_holdout.split_mean(
+            [r[m]["holdout_vs_off"] for r in runs], [r[m]["holdout_vs_off_se"] for r in runs]
+        )
     return out
 
 

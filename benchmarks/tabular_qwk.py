@@ -121,9 +121,9 @@ def main() -> None:
             for k in VARIANTS:
                 summary[k] = {"holdout_qwk_mean": float(np.mean([r[k]["holdout_qwk"] for r in runs]))}
             for key in [k for k in runs[0] if " - " in k]:
-                diffs, ses = np.array([r[key]["diff"] for r in runs]), np.array([r[key]["se"] for r in runs])
-                summary[key] = {"mean": float(diffs.mean()), "se": float(np.sqrt(np.mean(ses**2) / len(ses)))}
-                print(f"{target}: {key}: {diffs.mean():+.4f} ± {summary[key]['se']:.4f}", flush=True)
+                mean, se = tabular_holdout.split_mean([r[key]["diff"] for r in runs], [r[key]["se"] for r in runs])
+                summary[key] = {"mean": mean, "se": se}
+                print(f"{target}: {key}: {mean:+.4f} ± {se:.4f}", flush=True)
             results[target] = summary
     command = f"python benchmarks/tabular_qwk.py --splits {args.splits}" + (f" --only {args.only}" if args.only else "")
     figure = "tabular_qwk" + (f"_{args.only.lower()}" if args.only else "")

@@ -107,9 +107,8 @@ def print_rows(name: str, runs: list[dict[str, Any]]) -> None:
             f"| {r['seed']} | {r['default_cv']:.5f} | {r['tuned_cv']:.5f} | {r['default_holdout']:.5f} | "
             f"{r['tuned_holdout']:.5f} | {r['holdout_diff']:+.5f} ± {r['holdout_diff_se']:.4f} | {r['tune_s']:.0f} |"
         )
-    diffs = np.array([r["holdout_diff"] for r in runs])
-    ses = np.array([r["holdout_diff_se"] for r in runs])
-    print(f"mean tuned - default held-out: {diffs.mean():+.5f} ± {np.sqrt(np.mean(ses**2) / len(ses)):.4f}")
+    mean, se = tabular_holdout.split_mean([r["holdout_diff"] for r in runs], [r["holdout_diff_se"] for r in runs])
+    print(f"mean tuned - default held-out: {mean:+.5f} ± {se:.4f}")
 
 
 def main() -> None:
@@ -128,13 +127,10 @@ def main() -> None:
                 runs.append(one_split(name, d, flags, split, work, args.trials))
                 r = runs[-1]
                 print(f"{name} split {seed}: held-out {r['default_holdout']:.5f} -> {r['tuned_holdout']:.5f}")
-            diffs = np.array([r["holdout_diff"] for r in runs])
-            ses = np.array([r["holdout_diff_se"] for r in runs])
-            results[name] = {
-                "runs": runs,
-                "holdout_diff_mean": float(diffs.mean()),
-                "holdout_diff_mean_se": float(np.sqrt(np.mean(ses**2) / len(ses))),
-            }
+            mean, se = tabular_holdout.split_mean(
+                [r["holdout_diff"] for r in runs], [r["holdout_diff_se"] for r in runs]
+            )
+            results[name] = {"runs": runs, "holdout_diff_mean": mean, "holdout_diff_mean_se": se}
     for name, res in results.items():
         print_rows(name, res["runs"])
     command = f"python benchmarks/tabular_tune.py --splits {args.splits} --trials {args.trials}"
