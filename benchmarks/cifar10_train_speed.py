@@ -91,7 +91,7 @@ def hand_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> float:
 
     import competitions.cifar10 as cifar
     import pipeline.vision.models  # noqa: F401
-    from pipeline.vision.data import decode_all
+    from pipeline.vision.decoded import decode_all
 
     images, transform = decode_all(list(X)), cifar.transforms(cfg, train=True)
     cuda = torch.cuda.is_available()
@@ -139,7 +139,7 @@ def resident_epoch(X: np.ndarray, y: np.ndarray, cfg: object, seed: int) -> floa
     import torch.nn.functional as F
 
     import pipeline.vision.models  # noqa: F401
-    from pipeline.vision.data import decode_all
+    from pipeline.vision.decoded import decode_all
 
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"

@@ -113,7 +113,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(8, len(os.sched_getaffinity(0))))
     args = parser.parse_args()
     import competitions.cifar10 as cifar
-    from pipeline.vision.data import ImageDataset, decode_all
+    from pipeline.vision.data import ImageDataset
+    from pipeline.vision.decoded import decode_all
 
     cfg = cifar.Config()
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -72,7 +72,7 @@ class RunOptions:
     # parameter; None: the estimator's own default
     precision: str | None = None  # auto | fp32 | fp16 | bf16 (mixed precision on CUDA)
     num_workers: int | None = None  # DataLoader worker processes
-    cache_mb: int | None = None  # detection: decoded training images kept in memory up to this many MiB
+    cache_mb: int | None = None  # decoded images kept in memory up to this many MiB
     # Called after every finished fold with {"model", "fold", "score", "folds_done", "running_mean"}; an exception
     # it raises (e.g. optuna.TrialPruned) stops the run. Estimators taking a context also get it as
     # context.report, for epoch-level reports (FitContext.report_epoch). Not saved in command.json.

@@ -119,7 +119,8 @@ def test_augment_on_takes_effect_and_validation_on_the_device_matches_the_loader
 
 def test_validation_over_the_images_on_the_device_scores_what_the_loader_does(images, tmp_path) -> None:
     from pipeline.training.runtime import Runtime
-    from pipeline.vision.data import ImageDataset, decode_all
+    from pipeline.vision.data import ImageDataset
+    from pipeline.vision.decoded import decode_all
     from pipeline.vision.trainer import TrainConfig, Trainer
 
     X, y = images

@@ -176,8 +176,9 @@ def test_corrupt_image_is_named(images, tmp_path, damage):
 
 def test_prediction_streams_in_batches_with_bounded_memory(tmp_path, monkeypatch):
     X, y = make_set(tmp_path / "many", 2000, size=32, seed=1)
-    # decoding counted in this process: no loader workers (a GPU's default is up to 8, each decoding its batches)
-    est = tiny(epochs=1, eval_batch_size=50, num_workers=0).fit(X[:32], y[:32])
+    # decoding counted in this process: no loader workers (a GPU's default is up to 8, each decoding its batches),
+    # and no store of decoded images (with it, memory is bounded by --cache-mb: test_decoded_images.py)
+    est = tiny(epochs=1, eval_batch_size=50, num_workers=0, cache_images=False).fit(X[:32], y[:32])
     import pipeline.vision.data as vdata
 
     reads = {"n": 0}

@@ -61,7 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--num-workers", type=int, metavar="N", help="deep models: DataLoader worker processes")
     p.add_argument(
-        "--cache-mb", type=int, metavar="MIB", help="detection: decoded training images kept in memory up to this size"
+        "--cache-mb",
+        type=int,
+        metavar="MIB",
+        help="decoded images kept in memory up to this size (a k-fold run decodes each once)",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its folder")
     p.add_argument(

@@ -33,23 +33,6 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def decode_all(paths: Sequence[str], max_bytes: int = 2 << 30) -> np.ndarray | None:
-    """Decode every image into one uint8 array (N,H,W,3) when they share a size and fit in max_bytes, else None."""
-    if len(paths) == 0:
-        return None
-    first = read_image(paths[0])
-    if first.nbytes * len(paths) > max_bytes:
-        return None
-    out = np.empty((len(paths), *first.shape), dtype=np.uint8)
-    out[0] = first
-    for i in range(1, len(paths)):
-        image = read_image(paths[i])
-        if image.shape != first.shape:
-            return None
-        out[i] = image
-    return out
-
-
 def _to_tensor(image: Any) -> torch.Tensor:
     """An augmented sample as a tensor: HWC uint8/float arrays stay HWC; CHW tensors (ToTensorV2) become HWC."""
     if isinstance(image, torch.Tensor):

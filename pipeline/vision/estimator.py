@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -13,6 +13,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipeline import distributed
 from pipeline.contract import ContractError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ImageClassifier(ClassifierMixin, BaseEstimator):
@@ -26,6 +29,10 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device. `batch_augment`
     (a BatchAugment) is the training augmentation as whole-batch tensor ops, used instead of `train_transform` where
     `augment_on` says ("auto": when the training images are decoded in memory; "device"; "loader").
+
+    `cache_images` keeps decoded images of one size in the process's memory, up to `cache_mb` MiB for the process
+    (the runner's `--cache-mb`), so that a k-fold run decodes each training, validation and test image once
+    (pipeline/vision/decoded.py).
     """
 
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
@@ -72,6 +79,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         channels_last: bool = True,
         num_workers: int | None = None,
         cache_images: bool = True,
+        cache_mb: int = 2048,
         eval_batch_size: int = 256,
         device: str | None = None,
         deterministic: bool = True,
@@ -131,7 +139,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
         from pipeline.training.runtime import seed_everything
         from pipeline.vision.batch_augment import resolve_batch_augment
-        from pipeline.vision.data import BatchNormalizer, ImageDataset, decode_all
+        from pipeline.vision.data import BatchNormalizer, ImageDataset
         from pipeline.vision.finetune import check_policy
         from pipeline.vision.pretrained import create_model
         from pipeline.vision.trainer import Trainer
@@ -156,12 +164,11 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.mean_ = tuple(self.mean or data_cfg["mean"])
         self.std_ = tuple(self.std or data_cfg["std"])
         norm = BatchNormalizer(self.mean_, self.std_, rt.device, rt.channels_last)
-        train = ImageDataset(paths, y_idx, self.train_transform, decode_all(paths) if self.cache_images else None)
+        train = ImageDataset(paths, y_idx, self.train_transform, self._decoded(paths))
         valid, y_valid = None, None
         if context is not None and context.eval_set is not None:
             v_paths, y_valid = _paths(context.eval_set[0]), np.asarray(context.eval_set[1])
-            cache = decode_all(v_paths) if self.cache_images else None
-            valid = ImageDataset(v_paths, self._encode(y_valid), self.eval_transform, cache)
+            valid = ImageDataset(v_paths, self._encode(y_valid), self.eval_transform, self._decoded(v_paths))
         augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
         rt.log(where)
         trainer = Trainer(self._train_config(int(seed)), rt, norm, len(self.classes_), augment)
@@ -170,6 +177,20 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.world_size_ = distributed.world_size()  # > 1: trained by every rank of a torchrun run
         self.device_, self.dtype_, self.normalizer_, self.workers_ = rt.device, rt.dtype, norm, rt.num_workers
         return self
+
+    def _held(self, paths: np.ndarray) -> list[np.ndarray] | None:
+        """The decoded images of `paths` from the process's store (None: cache_images off, sizes differ, over
+        budget)."""
+        from pipeline.vision.decoded import store
+
+        if not self.cache_images:
+            return None
+        store().resize(int(self.cache_mb) << 20)
+        return store().images(paths)
+
+    def _decoded(self, paths: np.ndarray) -> np.ndarray | None:
+        images = self._held(paths)
+        return np.stack(images) if images is not None else None
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(self.classes_, y)
@@ -181,12 +202,12 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (rows x classes_), streamed in batches, averaged over the TTA views.
 
-        A model trained under torchrun is predicted by every rank on its share of the rows, gathered on every rank:
-        all ranks must call it (the runner does).
+        Images the process holds decoded (cache_images) go to the model straight from memory when the eval transform
+        is the identity; others through a loader's workers. A model trained under torchrun is predicted by every rank
+        on its share of the rows, gathered on every rank: all ranks must call it (the runner does).
         """
         import torch
 
-        from pipeline.vision.data import ImageDataset, make_loader
         from pipeline.vision.tta import predict_tta
 
         check_is_fitted(self, "model_")
@@ -196,24 +217,35 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             lo, hi = distributed.shard_range(len(paths))
             paths = paths[lo:hi]
         out = np.empty((len(paths), len(self.classes_)), dtype=np.float32)
-        loader = make_loader(
-            ImageDataset(paths, None, self.eval_transform),
-            self.eval_batch_size,
-            False,
-            num_workers=self.workers_,
-            pin_memory=self.device_.startswith("cuda"),
-        )
         autocast = torch.autocast(
             self.device_.split(":")[0], dtype=self.dtype_ or torch.float32, enabled=self.dtype_ is not None
         )
         self.model_.eval()
         row = 0
         with torch.no_grad(), autocast:
-            for xb, _ in loader:
+            for xb in self._batches(paths):
                 probs = predict_tta(self.model_, self.normalizer_(xb), self.tta)
                 out[row : row + len(xb)] = probs.float().cpu().numpy()
                 row += len(xb)
         return distributed.gather_rows(out) if shard else out
+
+    def _batches(self, paths: np.ndarray) -> Iterator[torch.Tensor]:
+        """uint8 NHWC batches of `paths` in order, for prediction."""
+        from pipeline.vision.batch_augment import is_identity
+        from pipeline.vision.data import ImageDataset, make_loader
+
+        size = self.eval_batch_size
+        held = self._held(paths) if is_identity(self.eval_transform) else None
+        if held is not None:
+            import torch
+
+            for i in range(0, len(held), size):
+                yield torch.from_numpy(np.stack(held[i : i + size]))
+            return
+        dataset = ImageDataset(paths, None, self.eval_transform)
+        cuda = self.device_.startswith("cuda")
+        for xb, _ in make_loader(dataset, size, False, num_workers=self.workers_, pin_memory=cuda):
+            yield xb
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each image."""

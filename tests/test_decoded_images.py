@@ -1,0 +1,120 @@
+"""The process's store of decoded images: a k-fold image run decodes each image once, and predicts the same."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.vision.data import ImageReadError, read_image
+from pipeline.vision.decoded import DecodedImages, store
+from pipeline.vision.synthetic import write_images
+
+
+def pngs(folder: Path, n: int, size: int = 8) -> list[str]:
+    names = [f"{i}.png" for i in range(n)]
+    write_images(folder, names, np.arange(n) % 2, 2, size, 0)
+    return [str(folder / name) for name in names]
+
+
+def test_held_images_are_decoded_once_and_equal_a_fresh_decode(tmp_path):
+    paths = pngs(tmp_path, 6)
+    images = DecodedImages()
+    first = images.stack(paths[:4])
+    again = images.stack(paths[2:])
+    assert images.decodes == 6  # rows 2 and 3 came from memory the second time
+    np.testing.assert_array_equal(first, np.stack([read_image(p) for p in paths[:4]]))
+    np.testing.assert_array_equal(again, np.stack([read_image(p) for p in paths[2:]]))
+    assert images.nbytes == 6 * 8 * 8 * 3
+
+
+def test_a_changed_file_is_decoded_again(tmp_path):
+    paths = pngs(tmp_path, 2)
+    images = DecodedImages()
+    before = images.stack(paths)
+    os.replace(pngs(tmp_path / "other", 2, size=8)[1], paths[0])  # a different image under the same name
+    st = os.stat(paths[1])
+    os.utime(paths[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    after = images.stack(paths)
+    assert images.decodes == 3
+    np.testing.assert_array_equal(after[0], read_image(paths[0]))
+    assert not np.array_equal(after[0], before[0])
+
+
+def test_the_budget_evicts_the_least_recently_used_and_refuses_what_cannot_fit(tmp_path):
+    paths = pngs(tmp_path, 6)
+    one = 8 * 8 * 3
+    images = DecodedImages(max_bytes=4 * one)
+    images.stack(paths[:2])
+    images.stack(paths[2:4])
+    images.stack(paths[:2])  # rows 0 and 1 are now the most recently used
+    images.stack(paths[4:6])  # room is made by evicting rows 2 and 3
+    assert images.nbytes == 4 * one and images.decodes == 6
+    images.stack(paths[:2])
+    assert images.decodes == 6
+    images.stack(paths[2:4])
+    assert images.decodes == 8
+    assert images.stack(paths) is None  # six images exceed the budget: nothing is held for them
+    images.resize(2 * one)
+    assert images.nbytes == 2 * one
+
+
+def test_images_of_different_sizes_are_not_held(tmp_path):
+    paths = pngs(tmp_path / "a", 2, size=8) + pngs(tmp_path / "b", 1, size=16)
+    images = DecodedImages()
+    assert images.stack(paths) is None and images.nbytes == 0
+
+
+def test_a_missing_or_broken_file_is_named(tmp_path):
+    paths = pngs(tmp_path, 3)
+    Path(paths[1]).write_bytes(b"not a png")
+    with pytest.raises(ImageReadError, match="1.png"):
+        DecodedImages().stack(paths)
+    Path(paths[1]).unlink()
+    with pytest.raises(ImageReadError, match="1.png"):
+        DecodedImages().stack(paths)
+
+
+def _run(tmp_path: Path, tag: str, *extra: str) -> Path:
+    from pipeline.cli import main
+
+    args = ["run", "competitions/cifar10", "--sample", "--preset", "fast", "--set", "holdout=0", "--folds", "3"]
+    # augmentation in the loader either way: on the device it needs the images in memory
+    sets = ["--set", "epochs=1", "--set", "batch_size=32", "--set", "augment_on=loader"]
+    assert main([*args, *sets, "--tag", tag, "--quiet", *extra]) == 0
+    return next((tmp_path / "runs" / "cifar10").glob(f"*-{tag}*"))
+
+
+def test_a_kfold_image_run_decodes_each_image_once_and_predicts_as_without_the_store(tmp_path, monkeypatch):
+    import pipeline.vision.data as vdata
+    import pipeline.vision.decoded as decoded
+    from competitions.cifar10.sample import sample_labels
+
+    reads = {"n": 0}
+
+    def counting_read(path: str) -> np.ndarray:
+        reads["n"] += 1
+        return read_image(path)
+
+    for module in (vdata, decoded):  # the store's reads and the loaders' (no workers: counted in this process)
+        monkeypatch.setattr(module, "read_image", counting_read)
+    monkeypatch.chdir(tmp_path)
+    store().clear()
+    held = _run(tmp_path, "held", "--num-workers", "0")
+    n_train, n_test = (len(y) for y in sample_labels())
+    # 3 folds: each image once, where every fold's training, validation and test rows used to be decoded anew
+    assert reads["n"] == n_train + n_test
+    reads["n"] = 0
+    streamed = _run(tmp_path, "streamed", "--num-workers", "0", "--cache-mb", "0")
+    # the option took effect: nothing held, and each fold read its training rows in the epoch's full batches of 32,
+    # its validation rows for the epoch's score and again for the out-of-fold predictions, and every test image
+    n_valid = n_train // 3
+    assert store().nbytes == 0 and reads["n"] == 3 * ((n_train - n_valid) // 32 * 32 + 2 * n_valid + n_test)
+    cv = [json.loads((run / "summary.json").read_text())["cv"] for run in (held, streamed)]
+    assert cv[0] == cv[1]
+    for kind in ("oof", "test"):
+        for saved in (held / kind).glob("*.npy"):
+            np.testing.assert_array_equal(np.load(saved), np.load(streamed / kind / saved.name))
