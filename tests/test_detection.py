@@ -275,6 +275,41 @@ def test_resumed_fit_equals_an_uninterrupted_one(sample_dir: Path, tmp_path: Pat
     assert np.array_equal(np.nan_to_num(resumed.predict(Xv)), np.nan_to_num(whole.predict(Xv)))
 
 
+def test_loader_workers_start_once_per_fit_and_train_as_none(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import pipeline.training.data as loader_data
+    from competitions.cowboy_outfits import Config, load
+    from pipeline.contract import FitContext
+    from pipeline.detection.estimator import Detector
+
+    starts = tmp_path / "worker_starts.txt"
+    init = loader_data._worker_init
+
+    def counted(worker_id: int) -> None:  # runs in each worker process as it starts
+        with open(starts, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        init(worker_id)
+
+    monkeypatch.setattr(loader_data, "_worker_init", counted)
+    data = load(Config(), sample_dir)
+    X, y = data.X[:8], data.y[:8]
+    params = {"arch": "fasterrcnn_tiny", "num_classes": 5, "image_size": 64, "epochs": 3, "batch_size": 4}
+    params |= {"valid_loss": True, "tta": False, "plot_images": 0}
+    fits = {}
+    for workers in (0, 2):
+        ctx = FitContext(workdir=tmp_path / str(workers), eval_set=(data.X[8:12], data.y[8:12]), log=lambda s: None)
+        fits[workers] = Detector(**params, num_workers=workers).fit(X, y, context=ctx)
+    # 3 epochs, each with a validation loss and a validation mAP: 2 workers for each of the three loaders, started
+    # once for the fit rather than every epoch (18)
+    assert len(starts.read_text().split()) == 2 + 2 + 2
+    assert [r["valid_loss"] for r in fits[2].history_] == [r["valid_loss"] for r in fits[0].history_]
+    pred = [np.nan_to_num(fits[w].predict(data.X[8:12])) for w in (0, 2)]
+    assert np.array_equal(pred[0], pred[1])
+
+
 @pytest.mark.parametrize("arch", ["retinanet_tiny", "fcos_tiny"])
 def test_retinanet_and_fcos_train_a_step_and_predict_boxes(sample_dir: Path, arch: str) -> None:
     from competitions.cowboy_outfits import Config, load

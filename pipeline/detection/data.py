@@ -106,10 +106,18 @@ def _collate(batch: list[Any]) -> tuple[list[torch.Tensor], list[dict[str, torch
 
 
 def make_loader(
-    ds: DetectionDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0, pin_memory: bool = False
+    ds: DetectionDataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    rows: np.ndarray | None = None,
+    persistent: bool = False,
 ) -> DataLoader:
-    """Order and augmentation depend only on seed, so a resumed epoch replays the same batches."""
-    return seeded_loader(ds, batch_size, shuffle, seed, num_workers, pin_memory, _collate)
+    """Order and augmentation depend only on seed, so a resumed epoch replays the same batches; `rows` and
+    `persistent` as in pipeline.training.data.seeded_loader."""
+    return seeded_loader(ds, batch_size, shuffle, seed, num_workers, pin_memory, _collate, False, rows, persistent)
 
 
 def to_device(images: list[torch.Tensor], device: str) -> list[torch.Tensor]:

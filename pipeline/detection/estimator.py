@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         """Train on image paths X and packed boxes y; with context.eval_set, score mAP on it every epoch."""
         import torch
 
-        from pipeline.detection.data import DetectionDataset, cache_images, make_transform
+        from pipeline.detection.data import DetectionDataset, cache_images, make_loader, make_transform
         from pipeline.detection.models import build_detector
         from pipeline.detection.trainer import DetTrainer
 
@@ -137,12 +138,15 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         if eval_set is not None and len(eval_set[0]):
             v_paths, v_y = [str(p) for p in eval_set[0]], np.asarray(eval_set[1], float)
             valid = DetectionDataset(v_paths, v_y, make_transform(self.image_size, False))
+            unboxed = DetectionDataset(v_paths, None, make_transform(self.image_size, False, boxes=False))
             score = getattr(context, "score", None)
 
             def evaluate(m: Any) -> tuple[float | None, dict[str, Any]]:
                 from pipeline.detection.metric import coco_eval
 
-                pred = self._predict_with(m, v_paths, rt, tta=False)
+                # the trainer's loader for the fit: its workers start once, not every epoch
+                batches = trainer.loader(make_loader, unboxed, np.arange(len(v_paths)), self._predict_batch(), 0)
+                pred = self._predict_with(m, batches, rt, tta=False)
                 res = coco_eval(v_y, pred, self.num_classes)
                 value = float(score(v_y, pred)) if score is not None else res["mAP"]
                 return value, res | {"pred": pred}
@@ -213,21 +217,29 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         """Packed boxes per image in original pixels: (images, max_detections * 6); flip TTA fused with WBF."""
         if not hasattr(self, "model_"):
             raise RuntimeError("Detector.predict called before fit.")
-        return self._predict_with(self.model_, [str(p) for p in X], self.runtime_, tta=self.tta)
+        from pipeline.detection.data import DetectionDataset, make_loader, make_transform
 
-    def _predict_with(self, model: Any, paths: list[str], rt: Any, tta: bool) -> np.ndarray:
+        rt = self.runtime_
+        ds = DetectionDataset([str(p) for p in X], None, make_transform(self.image_size, False, boxes=False))
+        batches = make_loader(ds, self._predict_batch(), False, num_workers=rt.num_workers)
+        return self._predict_with(self.model_, batches, rt, tta=self.tta)
+
+    def _predict_batch(self) -> int:
+        return max(self.batch_size * 2, 1)
+
+    def _predict_with(self, model: Any, batches: Iterable[Any], rt: Any, tta: bool) -> np.ndarray:
+        """Packed boxes of the images in `batches` (a loader of an unboxed DetectionDataset), in their order."""
         import torch
 
-        from pipeline.detection.data import DetectionDataset, make_loader, make_transform, to_device
+        from pipeline.detection.data import to_device
         from pipeline.detection.wbf import fuse_image
 
-        ds = DetectionDataset(paths, None, make_transform(self.image_size, False, boxes=False))
         was = model.training
         model.eval()
         boxes, scores, labels = [], [], []
         ctx = torch.autocast(rt.device.split(":")[0], dtype=rt.dtype) if rt.dtype is not None else nullcontext()
         with torch.no_grad(), ctx:
-            for images, _, factors in make_loader(ds, max(self.batch_size * 2, 1), False, num_workers=rt.num_workers):
+            for images, _, factors in batches:
                 x = to_device(images, rt.device)
                 outs = [model(x)]
                 if tta:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +20,7 @@ from pipeline.detection.data import DetectionDataset, make_loader, to_device
 from pipeline.detection.recipe import DetTrainConfig
 from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
+from pipeline.training.data import epoch_rows
 from pipeline.training.deadline import plan_epochs, reserve_seconds
 from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
 from pipeline.training.progress import EpochBar, epoch_line
@@ -79,7 +81,7 @@ class DetTrainer(TrainerCore):
         model.train()
         _batchnorm_eval(model)
         total, n = 0.0, 0
-        for images, targets, _ in make_loader(ds, self.cfg.batch_size, False, num_workers=self.rt.num_workers):
+        for images, targets, _ in self.loader(make_loader, ds, np.arange(len(ds)), self.cfg.batch_size, 0):
             total += float(self._losses(model, images, targets)) * len(images)
             n += len(images)
         model.train(was)
@@ -89,12 +91,15 @@ class DetTrainer(TrainerCore):
         """Train; checkpoint each epoch; resume from the workdir when asked; stop at the deadline."""
         s = self._start(model, train)
         if not self._resume(s):
-            while s.epoch < s.planned and not s.stop:
-                row = self._train_epoch(s, train)
-                if row is None:
-                    break
-                self._validate(s, row, valid)
-                self._end_epoch(s, row)
+            try:
+                while s.epoch < s.planned and not s.stop:
+                    row = self._train_epoch(s, train)
+                    if row is None:
+                        break
+                    self._validate(s, row, valid)
+                    self._end_epoch(s, row)
+            finally:
+                self.close_loaders()
         return s.eval_model.eval()
 
     def _start(self, model: nn.Module, train: DetectionDataset) -> DetectionFit:
@@ -129,7 +134,8 @@ class DetTrainer(TrainerCore):
         s.epoch_t0, seed = time.perf_counter(), epoch_seed(cfg.seed, s.epoch)
         torch.manual_seed(seed)
         s.model.train()
-        loader = make_loader(train, cfg.batch_size, True, seed, rt.num_workers, rt.cuda)
+        rows = epoch_rows(len(train), True, seed, cfg.batch_size, False)
+        loader = self.loader(make_loader, train, rows, cfg.batch_size, seed)  # workers kept for the fit
         total, seen = 0.0, 0
         with EpochBar(s.steps_per_epoch, f"epoch {s.epoch + 1}/{s.planned}", rt.progress) as bar:
             for i, (images, targets, _) in enumerate(loader):

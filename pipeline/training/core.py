@@ -1,15 +1,17 @@
-"""What both training loops share around their batches: TrainerCore (device placement, autocast, checkpoints, the
-learning curve, pruner reports, the deadline) and FitState (the model, optimizer, GradScaler, EMA and counters one fit
-carries from epoch to epoch, saved in last.pt and restored on resume).
+"""What both training loops share around their batches: TrainerCore (device placement, autocast, loaders kept for
+the fit, checkpoints, the learning curve, pruner reports, the deadline) and FitState (the model, optimizer,
+GradScaler, EMA and counters one fit carries from epoch to epoch, saved in last.pt and restored on resume).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -72,6 +74,24 @@ class TrainerCore:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.history: list[dict[str, Any]] = []
+        self._loaders: dict[int, Any] = {}  # one per dataset for the whole fit: their workers start once
+
+    def loader(self, make: Callable[..., Any], dataset: Any, rows: np.ndarray, batch_size: int, seed: int) -> Any:
+        """The dataset's loader over `rows` with `seed`: made by `make` (a loop's make_loader) at its first epoch,
+        its workers kept for the fit, the next epochs' rows and seed given through set_epoch (close_loaders ends
+        them)."""
+        loader = self._loaders.get(id(dataset))  # the fit's datasets live as long as the fit
+        if loader is None:
+            rt = self.rt
+            loader = make(dataset, batch_size, False, seed, rt.num_workers, rt.cuda, rows=rows, persistent=True)
+            self._loaders[id(dataset)] = loader
+        else:
+            loader.batch_sampler.set_epoch(rows, seed)
+        return loader
+
+    def close_loaders(self) -> None:
+        """End the fit's loaders: their workers stop."""
+        self._loaders.clear()
 
     def autocast(self) -> Any:
         """Mixed precision in the runtime's dtype; a no-op in fp32."""

@@ -85,7 +85,6 @@ class Trainer(TrainerCore):
         self.eval_ips = 0.0
         self.best_state: dict[str, Any] | None = None
         self._resident: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._loaders: dict[int, Any] = {}  # one per dataset for the whole fit: their workers start once
 
     def _reserve(self) -> float:
         """Seconds to keep for the predictions the runner makes after fit."""
@@ -120,30 +119,19 @@ class Trainer(TrainerCore):
         if self.batch_augment is not None and dataset.cache is not None and is_identity(dataset.transform):
             images, labels = self._on_device(dataset)
             return device_batches(images, labels, torch.arange(lo, hi, device=images.device), self.cfg.batch_size * 2)
-        return self._loader(dataset, np.arange(lo, hi), self.cfg.batch_size * 2, 0)
+        return self.loader(make_loader, dataset, np.arange(lo, hi), self.cfg.batch_size * 2, 0)
 
     def _train_batches(self, train: ImageDataset, seed: int, drop_last: bool) -> Any:
         """The epoch's shuffled training batches (this rank's shard under DDP), each image's augmentation drawn from
         (epoch seed, row): batched on the device, or per image through the dataset's transform in its loader."""
         rows, local = distributed.train_rows(len(train), self.cfg.batch_size, seed, drop_last)
         if self.batch_augment is None:
-            return self._loader(train, rows, local, seed)
+            return self.loader(make_loader, train, rows, local, seed)
         images, labels = self._on_device(train)
         gen = torch.Generator(device=images.device).manual_seed(seed)
         draws = self.batch_augment.draw(images.shape[:3], gen)  # one per row: a row's draw is the same on any rank
         order = torch.as_tensor(rows, device=images.device)
         return device_batches(images, labels, order, local, self.batch_augment, draws)
-
-    def _loader(self, dataset: ImageDataset, rows: np.ndarray, batch_size: int, seed: int) -> Any:
-        """The dataset's loader over `rows` with `seed`: made at its first epoch, its workers kept for the fit."""
-        loader = self._loaders.get(id(dataset))
-        if loader is None:
-            rt = self.rt
-            loader = make_loader(dataset, batch_size, False, seed, rt.num_workers, rt.cuda, rows=rows, persistent=True)
-            self._loaders[id(dataset)] = loader
-        else:
-            loader.batch_sampler.set_epoch(rows, seed)
-        return loader
 
     def _on_device(self, dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
         """A decoded dataset's images (uint8 NHWC) and labels on the training device, copied once per fit."""
@@ -190,7 +178,7 @@ class Trainer(TrainerCore):
                 self._validate(s, row, valid, y_valid)
                 self._end_epoch(s, row)
         finally:
-            self._loaders.clear()  # their workers stop
+            self.close_loaders()
             self._resident.clear()
         return self._final(s)
 
