@@ -30,6 +30,22 @@ def three_class_images(folder: Path, n: int = 96) -> tuple[np.ndarray, np.ndarra
     return np.array([str(folder / name) for name in names]), y
 
 
+def count_worker_starts(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Callable[[], int]:
+    """From now on each loader worker process writes its pid to a file in `folder` as it starts; the function returned
+    gives how many have started."""
+    import pipeline.training.data as loader_data
+
+    starts, init = folder / "worker_starts.txt", loader_data._worker_init
+
+    def counted(worker_id: int) -> None:  # runs in the worker process
+        with open(starts, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        init(worker_id)
+
+    monkeypatch.setattr(loader_data, "_worker_init", counted)
+    return lambda: len(starts.read_text().split()) if starts.exists() else 0
+
+
 def subprocess_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
     """The environment for a `python -m pipeline` child: the project first on PYTHONPATH, then what was there (a
     machine whose dependencies live on PYTHONPATH keeps them), then `extra`."""

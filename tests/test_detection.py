@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import count_worker_starts
 
 from pipeline.detection.boxes import count, pack, unpack
 from pipeline.detection.metric import coco_eval, coco_map
@@ -278,22 +279,11 @@ def test_resumed_fit_equals_an_uninterrupted_one(sample_dir: Path, tmp_path: Pat
 def test_loader_workers_start_once_per_fit_and_train_as_none(
     sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
-
-    import pipeline.training.data as loader_data
     from competitions.cowboy_outfits import Config, load
     from pipeline.contract import FitContext
     from pipeline.detection.estimator import Detector
 
-    starts = tmp_path / "worker_starts.txt"
-    init = loader_data._worker_init
-
-    def counted(worker_id: int) -> None:  # runs in each worker process as it starts
-        with open(starts, "a") as f:
-            f.write(f"{os.getpid()}\n")
-        init(worker_id)
-
-    monkeypatch.setattr(loader_data, "_worker_init", counted)
+    worker_starts = count_worker_starts(monkeypatch, tmp_path)
     data = load(Config(), sample_dir)
     X, y = data.X[:8], data.y[:8]
     params = {"arch": "fasterrcnn_tiny", "num_classes": 5, "image_size": 64, "epochs": 3, "batch_size": 4}
@@ -304,7 +294,7 @@ def test_loader_workers_start_once_per_fit_and_train_as_none(
         fits[workers] = Detector(**params, num_workers=workers).fit(X, y, context=ctx)
     # 3 epochs, each with a validation loss and a validation mAP: 2 workers for each of the three loaders, started
     # once for the fit rather than every epoch (18)
-    assert len(starts.read_text().split()) == 2 + 2 + 2
+    assert worker_starts() == 2 + 2 + 2
     assert [r["valid_loss"] for r in fits[2].history_] == [r["valid_loss"] for r in fits[0].history_]
     pred = [np.nan_to_num(fits[w].predict(data.X[8:12])) for w in (0, 2)]
     assert np.array_equal(pred[0], pred[1])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import three_class_images
+from helpers import count_worker_starts, three_class_images
 
 from pipeline.contract import FitContext, Metric
 from pipeline.vision import ImageClassifier
@@ -99,20 +99,8 @@ def test_resume_may_raise_the_number_of_epochs(images, tmp_path):
 def test_augmentation_is_the_same_with_any_number_of_loader_workers_which_start_once_per_fit(
     images, tmp_path, monkeypatch
 ):
-    import os
-
-    import pipeline.training.data as loader_data
-
     X, y = images
-    starts = tmp_path / "worker_starts.txt"
-    init = loader_data._worker_init
-
-    def counted(worker_id: int) -> None:  # runs in each worker process as it starts
-        with open(starts, "a") as f:
-            f.write(f"{os.getpid()}\n")
-        init(worker_id)
-
-    monkeypatch.setattr(loader_data, "_worker_init", counted)
+    worker_starts = count_worker_starts(monkeypatch, tmp_path)
     fits = {}
     for workers in (0, 2):
         est = estimator(3).set_params(num_workers=workers)
@@ -122,4 +110,4 @@ def test_augmentation_is_the_same_with_any_number_of_loader_workers_which_start_
     assert strip_times(fits[2].history_) == strip_times(fits[0].history_)
     # 3 epochs: 2 training and 2 validation workers started once, not once per epoch (12); prediction starts none,
     # the images being held decoded (pipeline/vision/decoded.py)
-    assert len(starts.read_text().split()) == 2 + 2
+    assert worker_starts() == 2 + 2
