@@ -11,7 +11,8 @@ it needs the images held), and differ only in `--cache-mb`:
   loader, its validation rows for the epoch's score and again for the out-of-fold predictions, and the whole test set.
 The fast preset's tiny network keeps the model's share of the time small, as a GPU does; on the CPU with a real
 network the model's time dominates. The variants run interleaved, in alternating order, `--rounds` times; the
-median wall time and the ratio go to benchmarks/figures/decoded_images.json with the images each run decodes.
+median wall time and the ratio go to benchmarks/figures/decoded_images.json (decoded_images_cuda.json on a GPU)
+with the images each run decodes.
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ def main() -> None:
 
     cmd = f"python benchmarks/decoded_images.py --folds {args.folds} --epochs {args.epochs} --rounds {args.rounds}"
     summary = {"train_images": n_train, "test_images": n_test, "folds": args.folds, "epochs": args.epochs}
-    save("decoded_images", cmd, summary | {"variants": results, "memory": peak_memory()})
+    import torch
+
+    name = "decoded_images_cuda" if torch.cuda.is_available() else "decoded_images"
+    save(name, cmd, summary | {"variants": results, "memory": peak_memory()})
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 #   bash benchmarks/gpu.sh OUT_DIR [CIFAR10_ZIP_OR_FOLDER]
 #
 # Each step runs under its own time limit and writes OUT_DIR/<step>.log; a failed step does not stop the next one.
-# STEPS="tests speed" runs only those steps (default: tests nccl speed kfold accuracy).
+# STEPS="tests speed" runs only those steps (default: tests nccl speed kfold accuracy decoded).
 # The figures go to benchmarks/figures/*_cuda.json and are copied to OUT_DIR. Run from the repository root with the
 # project's dependencies importable (PYTHON names the interpreter; python3 by default).
 set -u
@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1 PYTHONPATH="$PWD${PYTHONPAT
 step() {  # step NAME SECONDS COMMAND...: run under a limit, log to OUT_DIR/NAME.log, print the rc and the log's tail
     local name=$1 limit=$2 t0=$SECONDS rc
     shift 2
-    case " ${STEPS:-tests nccl speed kfold accuracy} " in *" $name "*) ;; *) return 0 ;; esac
+    case " ${STEPS:-tests nccl speed kfold accuracy decoded} " in *" $name "*) ;; *) return 0 ;; esac
     echo "== $name (limit ${limit} s): $*"
     timeout -k 10 "$limit" "$@" >"$out/$name.log" 2>&1
     rc=$?
@@ -55,6 +55,9 @@ summary=$(ls -t runs/cifar10/*gpu-kfold*/summary.json 2>/dev/null | head -n 1)  
 
 # 5. Accuracy in a fixed time against the D2L book's recipe on the same GPU and holdout.
 step accuracy 170 "$py" benchmarks/cifar10_accuracy.py --data "$data" --time-limit 60 --preset gpu
+
+# 6. A 5-fold run with its decoded images held against decoding them as read (--cache-mb 0), the tiny network.
+step decoded 150 "$py" benchmarks/decoded_images.py --data "$data" --rounds 2
 
 cp benchmarks/figures/*_cuda.json "$out/" 2>/dev/null
 ls "$out"
