@@ -62,6 +62,13 @@ def test_the_budget_evicts_the_least_recently_used_and_refuses_what_cannot_fit(t
     assert images.nbytes == 2 * one
 
 
+def test_the_classifiers_default_budget_is_the_stores():
+    from pipeline.vision import ImageClassifier
+    from pipeline.vision.decoded import DEFAULT_MB
+
+    assert ImageClassifier().cache_mb == DEFAULT_MB  # the runner leaves it alone unless --cache-mb is given
+
+
 def test_images_of_different_sizes_are_not_held(tmp_path):
     paths = pngs(tmp_path / "a", 2, size=8) + pngs(tmp_path / "b", 1, size=16)
     images = DecodedImages()

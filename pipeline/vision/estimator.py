@@ -79,7 +79,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         channels_last: bool = True,
         num_workers: int | None = None,
         cache_images: bool = True,
-        cache_mb: int = 2048,
+        cache_mb: int = 2048,  # pipeline.vision.decoded.DEFAULT_MB
         eval_batch_size: int = 256,
         device: str | None = None,
         deterministic: bool = True,
