@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## House prices on the built-in sample: folds, 8 models, blend, validated submission
+demo: $(STAMP)  ## House prices on the built-in sample: folds, 10 models, blend, validated submission
 	$(PY) -m pipeline run competitions/house_prices --sample
 
 test: $(STAMP)  ## The offline, CPU-only test suite
