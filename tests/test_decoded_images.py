@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from pathlib import Path
@@ -29,6 +30,33 @@ def test_held_images_are_decoded_once_and_equal_a_fresh_decode(tmp_path):
     np.testing.assert_array_equal(first, np.stack([read_image(p) for p in paths[:4]]))
     np.testing.assert_array_equal(again, np.stack([read_image(p) for p in paths[2:]]))
     assert images.nbytes == 6 * 8 * 8 * 3
+
+
+def test_many_images_decoded_by_loader_workers_equal_those_decoded_here(tmp_path, monkeypatch):
+    import pipeline.vision.decoded as decoded
+
+    monkeypatch.setattr(decoded, "PARALLEL_FROM", 4)
+    pids = tmp_path / "pids.txt"
+
+    def read_and_say_where(path: str) -> np.ndarray:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return read_image(path)
+
+    monkeypatch.setattr(decoded, "read_image", read_and_say_where)
+    paths = pngs(tmp_path / "images", 40)
+    held = DecodedImages()
+    parallel = held.stack(paths[:30], workers=2)
+    assert held.decodes == 30
+    # the first image here (its size decides whether the set fits the budget), the other 29 in two workers
+    assert sorted(collections.Counter(pids.read_text().split()).values()) == [1, 14, 15]
+    np.testing.assert_array_equal(parallel, DecodedImages().stack(paths[:30]))
+    # held ones come from memory, the others from the workers, in the order asked
+    np.testing.assert_array_equal(held.stack(paths[::-1], workers=2), np.stack([read_image(p) for p in paths[::-1]]))
+    assert held.decodes == 40
+    Path(paths[20]).write_bytes(b"not a png")
+    with pytest.raises(ImageReadError, match="20.png"):  # named from inside a worker too
+        DecodedImages().stack(paths, workers=2)
 
 
 def test_a_changed_file_is_decoded_again(tmp_path):

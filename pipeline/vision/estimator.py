@@ -164,11 +164,12 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.mean_ = tuple(self.mean or data_cfg["mean"])
         self.std_ = tuple(self.std or data_cfg["std"])
         norm = BatchNormalizer(self.mean_, self.std_, rt.device, rt.channels_last)
-        train = ImageDataset(paths, y_idx, self.train_transform, self._decoded(paths))
+        train = ImageDataset(paths, y_idx, self.train_transform, self._decoded(paths, rt.num_workers))
         valid, y_valid = None, None
         if context is not None and context.eval_set is not None:
             v_paths, y_valid = _paths(context.eval_set[0]), np.asarray(context.eval_set[1])
-            valid = ImageDataset(v_paths, self._encode(y_valid), self.eval_transform, self._decoded(v_paths))
+            cache = self._decoded(v_paths, rt.num_workers)
+            valid = ImageDataset(v_paths, self._encode(y_valid), self.eval_transform, cache)
         augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
         rt.log(where)
         trainer = Trainer(self._train_config(int(seed)), rt, norm, len(self.classes_), augment)
@@ -178,18 +179,18 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.device_, self.dtype_, self.normalizer_, self.workers_ = rt.device, rt.dtype, norm, rt.num_workers
         return self
 
-    def _held(self, paths: np.ndarray) -> list[np.ndarray] | None:
-        """The decoded images of `paths` from the process's store (None: cache_images off, sizes differ, over
-        budget)."""
+    def _held(self, paths: np.ndarray, workers: int) -> list[np.ndarray] | None:
+        """The decoded images of `paths` from the process's store, those it lacks decoded by `workers` loader
+        processes (None: cache_images off, sizes differ, over budget)."""
         from pipeline.vision.decoded import store
 
         if not self.cache_images:
             return None
         store().resize(int(self.cache_mb) << 20)
-        return store().images(paths)
+        return store().images(paths, workers)
 
-    def _decoded(self, paths: np.ndarray) -> np.ndarray | None:
-        images = self._held(paths)
+    def _decoded(self, paths: np.ndarray, workers: int) -> np.ndarray | None:
+        images = self._held(paths, workers)
         return np.stack(images) if images is not None else None
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
@@ -235,7 +236,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         from pipeline.vision.data import ImageDataset, make_loader
 
         size = self.eval_batch_size
-        held = self._held(paths) if is_identity(self.eval_transform) else None
+        held = self._held(paths, self.workers_) if is_identity(self.eval_transform) else None
         if held is not None:
             import torch
 
