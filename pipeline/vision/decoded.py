@@ -47,10 +47,11 @@ class DecodedImages:
         missing = [i for i, image in enumerate(out) if image is None]
         if missing:  # the first missing image alone first: the set's size decides whether it fits the budget
             out[missing[0]] = next(self._decode([paths[missing[0]]], 0))
-        shape = next(image for image in out if image is not None).shape
-        if int(np.prod(shape)) * len(paths) > self.max_bytes:
+        first = next(image for image in out if image is not None)
+        shape = first.shape
+        if first.nbytes * len(paths) > self.max_bytes:
             return None
-        for i, image in zip(missing[1:], self._decode([paths[i] for i in missing[1:]], workers), strict=False):
+        for i, image in zip(missing[1:], self._decode([paths[i] for i in missing[1:]], workers), strict=True):
             if image.shape != shape:
                 return None
             out[i] = image
