@@ -276,6 +276,27 @@ def test_resumed_fit_equals_an_uninterrupted_one(sample_dir: Path, tmp_path: Pat
     assert np.array_equal(np.nan_to_num(resumed.predict(Xv)), np.nan_to_num(whole.predict(Xv)))
 
 
+def test_the_image_cache_trains_and_scores_as_decoding_on_the_fly(sample_dir: Path) -> None:
+    from competitions.cowboy_outfits import Config, load
+    from pipeline.detection.data import cache_images, make_transform
+    from pipeline.detection.estimator import Detector
+    from pipeline.vision.data import read_image
+
+    data = load(Config(), sample_dir)
+    X, y = data.X[:8], data.y[:8]
+    # the cache downsizes each image as the resize of the transforms does (INTER_AREA), so what a model trains on
+    # is what it is scored and predicts on
+    for path, (cached, w, h) in zip(X, cache_images(X, 64, 1 << 30), strict=True):
+        image = read_image(path)
+        assert (w, h) == (image.shape[1], image.shape[0]) and max(image.shape[:2]) > 64
+        np.testing.assert_array_equal(cached, make_transform(64, False, boxes=False)(image=image)["image"])
+    params = {"arch": "fasterrcnn_tiny", "num_classes": 5, "image_size": 64, "epochs": 2, "batch_size": 4}
+    params |= {"valid_loss": False, "tta": False, "plot_images": 0}
+    held, on_the_fly = Detector(**params).fit(X, y), Detector(**params, cache_mb=0).fit(X, y)
+    assert [r["train_loss"] for r in held.history_] == [r["train_loss"] for r in on_the_fly.history_]
+    assert np.array_equal(np.nan_to_num(held.predict(data.X[8:12])), np.nan_to_num(on_the_fly.predict(data.X[8:12])))
+
+
 def test_loader_workers_start_once_per_fit_and_train_as_none(
     sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,12 +36,13 @@ def bbox_params() -> Any:
 
 
 def make_transform(image_size: int, train: bool, boxes: bool = True, **augment: float) -> Any:
-    """Resize the longest side to image_size; for training add flip, scale/translate (a zoom-crop) and colour at the
-    strengths `augment` gives (Augment's fields; its defaults otherwise)."""
+    """Resize the longest side to image_size (INTER_AREA when downsizing); for training add flip, scale/translate (a
+    zoom-crop) and colour at the strengths `augment` gives (Augment's fields; its defaults otherwise)."""
     import albumentations as A
 
     a = Augment(**augment)
-    steps: list[Any] = [A.LongestMaxSize(max_size=image_size)]
+    # INTER_AREA when downsizing, as cache_images does: a model is scored and predicts on images resized as it trained
+    steps: list[Any] = [A.LongestMaxSize(max_size=image_size, area_for_downscale="image")]
     if train:
         if a.hflip > 0:
             steps.append(A.HorizontalFlip(p=a.hflip))
@@ -70,16 +71,20 @@ class DetectionDataset(SeededDataset):
         y: np.ndarray | None,
         transform: Any,
         cache: list[tuple[np.ndarray, int, int]] | None = None,
+        image_size: int | None = None,
     ) -> None:
         super().__init__(list(paths), transform, cache)
         self.y = y
+        self.image_size = image_size
 
     def image(self, i: int) -> tuple[np.ndarray, int, int]:
-        """Image i (the cache may hold it downsized) and its original width and height."""
+        """Image i, its longest side cut to image_size as cache_images cuts it (from the cache, or decoded and cut
+        here: either way the same pixels and box arithmetic), and its original width and height."""
         if self.cache is not None:
             return self.cache[i]
         image = read_image(self.paths[i])
-        return image, image.shape[1], image.shape[0]
+        h, w = image.shape[:2]
+        return (downsized(image, self.image_size) if self.image_size else image), w, h
 
     def item(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple[float, float]]:
         image, w, h = self.image(i)
@@ -130,17 +135,25 @@ def to_device(images: list[torch.Tensor], device: str) -> list[torch.Tensor]:
     return [im.to(device, non_blocking=True).permute(2, 0, 1).float().div_(255.0) for im in images]
 
 
-def cache_images(paths: Sequence[str], image_size: int, max_bytes: int) -> list[tuple[np.ndarray, int, int]] | None:
-    """Decode every image once (longest side cut to image_size) with its original size, if all fit in max_bytes."""
+def downsized(image: np.ndarray, image_size: int) -> np.ndarray:
+    """The image with its longest side cut to image_size (INTER_AREA, as the transforms' resize), or as it is when
+    no larger."""
     import cv2
 
+    h, w = image.shape[:2]
+    s = image_size / max(h, w)
+    if s >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def cache_images(paths: Sequence[str], image_size: int, max_bytes: int) -> list[tuple[np.ndarray, int, int]] | None:
+    """Decode every image once (longest side cut to image_size) with its original size, if all fit in max_bytes."""
     out, total = [], 0
     for i, p in enumerate(paths):
-        im = read_image(p)
-        h, w = im.shape[:2]
-        s = image_size / max(h, w)
-        if s < 1:
-            im = cv2.resize(im, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        image = read_image(p)
+        h, w = image.shape[:2]
+        im = downsized(image, image_size)
         total += im.nbytes
         if total > max_bytes or (i == 15 and total / 16 * len(paths) > 1.2 * max_bytes):
             return None  # will not fit (estimated from the first images): decode on the fly instead

@@ -132,13 +132,14 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         )
         aug = {f.name: getattr(self, f.name) for f in dataclasses.fields(Augment)}
         cache = cache_images(paths, self.image_size, self.cache_mb << 20) if self.cache_mb > 0 else None
-        train = DetectionDataset(paths, y, make_transform(self.image_size, True, **aug), cache)
+        size = self.image_size
+        train = DetectionDataset(paths, y, make_transform(size, True, **aug), cache, size)
         valid, evaluate = None, None
         eval_set = getattr(context, "eval_set", None) if context is not None else None
         if eval_set is not None and len(eval_set[0]):
             v_paths, v_y = [str(p) for p in eval_set[0]], np.asarray(eval_set[1], float)
-            valid = DetectionDataset(v_paths, v_y, make_transform(self.image_size, False))
-            unboxed = DetectionDataset(v_paths, None, make_transform(self.image_size, False, boxes=False))
+            valid = DetectionDataset(v_paths, v_y, make_transform(size, False), image_size=size)
+            unboxed = DetectionDataset(v_paths, None, make_transform(size, False, boxes=False), image_size=size)
             score = getattr(context, "score", None)
 
             def evaluate(m: Any) -> tuple[float | None, dict[str, Any]]:
@@ -220,7 +221,8 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         from pipeline.detection.data import DetectionDataset, make_loader, make_transform
 
         rt = self.runtime_
-        ds = DetectionDataset([str(p) for p in X], None, make_transform(self.image_size, False, boxes=False))
+        transform = make_transform(self.image_size, False, boxes=False)
+        ds = DetectionDataset([str(p) for p in X], None, transform, image_size=self.image_size)
         batches = make_loader(ds, self._predict_batch(), False, num_workers=rt.num_workers)
         return self._predict_with(self.model_, batches, rt, tta=self.tta)
 
