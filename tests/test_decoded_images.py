@@ -113,6 +113,43 @@ def test_a_missing_or_broken_file_is_named(tmp_path):
         DecodedImages().stack(paths)
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Every image read in this process, by the store or by a loader without workers, counted in the dict's "n"."""
+    import pipeline.vision.data as vdata
+    import pipeline.vision.decoded as decoded
+
+    reads = {"n": 0}
+
+    def counting_read(path: str) -> np.ndarray:
+        reads["n"] += 1
+        return read_image(path)
+
+    for module in (vdata, decoded):
+        monkeypatch.setattr(module, "read_image", counting_read)
+    return reads
+
+
+def test_an_eval_transform_runs_on_the_held_images(tmp_path, monkeypatch):
+    import albumentations as A
+
+    from pipeline.vision import ImageClassifier
+
+    paths = np.array(pngs(tmp_path, 40, size=16))
+    y = np.arange(40) % 2
+    params = {"arch": "test_resnet", "num_classes": 2, "epochs": 1, "batch_size": 8, "tta": (), "num_workers": 0}
+    params["eval_transform"] = A.Compose([A.Resize(24, 24)])  # not the identity: it runs in the loader
+    held = ImageClassifier(**params).fit(paths[:24], y[:24])
+    streamed = ImageClassifier(**params, cache_images=False).fit(paths[:24], y[:24])
+    reads = _count_reads(monkeypatch)
+    store().clear()
+    first = held.predict_proba(paths[24:])
+    again = held.predict_proba(paths[24:])
+    assert reads["n"] == 16  # decoded for the first call only
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, streamed.predict_proba(paths[24:]))
+    assert reads["n"] == 32  # without the store every call decodes
+
+
 def _run(tmp_path: Path, tag: str, *extra: str) -> Path:
     from pipeline.cli import main
 
@@ -124,18 +161,9 @@ def _run(tmp_path: Path, tag: str, *extra: str) -> Path:
 
 
 def test_a_kfold_image_run_decodes_each_image_once_and_predicts_as_without_the_store(tmp_path, monkeypatch):
-    import pipeline.vision.data as vdata
-    import pipeline.vision.decoded as decoded
     from competitions.cifar10.sample import sample_labels
 
-    reads = {"n": 0}
-
-    def counting_read(path: str) -> np.ndarray:
-        reads["n"] += 1
-        return read_image(path)
-
-    for module in (vdata, decoded):  # the store's reads and the loaders' (no workers: counted in this process)
-        monkeypatch.setattr(module, "read_image", counting_read)
+    reads = _count_reads(monkeypatch)  # no loader workers below: every read is counted
     monkeypatch.chdir(tmp_path)
     store().clear()
     held = _run(tmp_path, "held", "--num-workers", "0")

@@ -41,14 +41,15 @@ def _to_tensor(image: Any) -> torch.Tensor:
 
 
 class ImageDataset(SeededDataset):
-    """Images from paths (or a decoded cache), an albumentations transform, and optional integer labels."""
+    """Images from paths (or a decoded cache: one array, or a list of the store's images), an albumentations
+    transform, and optional integer labels."""
 
     def __init__(
         self,
         paths: Sequence[str],
         labels: np.ndarray | None = None,
         transform: Callable[..., dict[str, Any]] | None = None,
-        cache: np.ndarray | None = None,
+        cache: np.ndarray | Sequence[np.ndarray] | None = None,
     ) -> None:
         super().__init__(paths, transform, cache)
         self.labels = labels

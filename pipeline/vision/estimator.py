@@ -231,19 +231,20 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         return distributed.gather_rows(out) if shard else out
 
     def _batches(self, paths: np.ndarray) -> Iterator[torch.Tensor]:
-        """uint8 NHWC batches of `paths` in order, for prediction."""
+        """uint8 NHWC batches of `paths` in order, for prediction: the held images as they are when the eval
+        transform is the identity, else through it in a loader (its workers read the held images, or decode)."""
         from pipeline.vision.batch_augment import is_identity
         from pipeline.vision.data import ImageDataset, make_loader
 
         size = self.eval_batch_size
-        held = self._held(paths, self.workers_) if is_identity(self.eval_transform) else None
-        if held is not None:
+        held = self._held(paths, self.workers_)
+        if held is not None and is_identity(self.eval_transform):
             import torch
 
             for i in range(0, len(held), size):
                 yield torch.from_numpy(np.stack(held[i : i + size]))
             return
-        dataset = ImageDataset(paths, None, self.eval_transform)
+        dataset = ImageDataset(paths, None, self.eval_transform, held)
         cuda = self.device_.startswith("cuda")
         for xb, _ in make_loader(dataset, size, False, num_workers=self.workers_, pin_memory=cuda):
             yield xb
