@@ -90,17 +90,46 @@ def test_the_budget_evicts_the_least_recently_used_and_refuses_what_cannot_fit(t
     assert images.nbytes == 2 * one
 
 
-def test_the_classifiers_default_budget_is_the_stores():
+def test_the_default_budget_is_a_quarter_of_the_memory_shared_by_the_local_ranks(monkeypatch):
     from pipeline.vision import ImageClassifier
-    from pipeline.vision.decoded import DEFAULT_MB
+    from pipeline.vision.decoded import default_mb
 
-    assert ImageClassifier().cache_mb == DEFAULT_MB  # the runner leaves it alone unless --cache-mb is given
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    alone = default_mb()
+    assert 0 < alone <= memory // 4 + 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun's 4 processes on this machine hold 4 stores
+    assert abs(default_mb() - alone / 4) <= 1
+    assert ImageClassifier().cache_mb is None  # the runner leaves it alone unless --cache-mb is given
 
 
-def test_images_of_different_sizes_are_not_held(tmp_path):
+def test_images_of_several_sizes_are_held_as_a_list_within_the_budget(tmp_path):
     paths = pngs(tmp_path / "a", 2, size=8) + pngs(tmp_path / "b", 1, size=16)
     images = DecodedImages()
-    assert images.stack(paths) is None and images.nbytes == 0
+    held = images.images(paths)
+    assert [im.shape for im in held] == [(8, 8, 3), (8, 8, 3), (16, 16, 3)] and images.nbytes == (64 + 64 + 256) * 3
+    assert images.stack(paths) is None and images.decodes == 3  # one array needs one size
+    small = DecodedImages(max_bytes=(64 + 64 + 255) * 3)
+    assert small.images(paths) is None and small.nbytes == 0  # one byte short: nothing is held
+
+
+def test_a_fit_on_images_of_several_sizes_decodes_each_once(tmp_path, monkeypatch):
+    import albumentations as A
+
+    from pipeline.vision import ImageClassifier
+
+    paths = np.array(pngs(tmp_path / "a", 12, size=20) + pngs(tmp_path / "b", 12, size=28))
+    y = np.arange(24) % 2
+    resize = A.Compose([A.Resize(16, 16)])  # photos of any size to one: what the fine-tuning recipes do
+    params = {"arch": "test_resnet", "num_classes": 2, "epochs": 3, "batch_size": 8, "tta": (), "num_workers": 0}
+    params |= {"train_transform": resize, "eval_transform": resize}
+    reads = _count_reads(monkeypatch)
+    store().clear()
+    held = ImageClassifier(**params).fit(paths, y)
+    assert reads["n"] == 24  # not once an epoch
+    streamed = ImageClassifier(**params, cache_images=False).fit(paths, y)
+    assert reads["n"] == 24 + 3 * 24
+    np.testing.assert_array_equal(held.predict_proba(paths), streamed.predict_proba(paths))
 
 
 def test_a_missing_or_broken_file_is_named(tmp_path):

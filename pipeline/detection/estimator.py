@@ -44,7 +44,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
     score_thresh: float = 0.01
     nms_thresh: float = 0.5
     max_detections: int = 100
-    cache_mb: int = 2048
+    cache_mb: int | None = None  # decoded training images kept for the fit; None: pipeline.vision.decoded.default_mb
     num_workers: int | None = None
     plot_images: int = 4
     device: str | None = None
@@ -111,6 +111,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         from pipeline.detection.data import DetectionDataset, cache_images, make_loader, make_transform
         from pipeline.detection.models import build_detector
         from pipeline.detection.trainer import DetTrainer
+        from pipeline.vision.decoded import default_mb
 
         paths = [str(p) for p in X]
         y = np.asarray(y, float)
@@ -131,7 +132,8 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
             log=rt.log,
         )
         aug = {f.name: getattr(self, f.name) for f in dataclasses.fields(Augment)}
-        cache = cache_images(paths, self.image_size, self.cache_mb << 20) if self.cache_mb > 0 else None
+        budget = default_mb() if self.cache_mb is None else self.cache_mb
+        cache = cache_images(paths, self.image_size, budget << 20) if budget > 0 else None
         size = self.image_size
         train = DetectionDataset(paths, y, make_transform(size, True, **aug), cache, size)
         valid, evaluate = None, None

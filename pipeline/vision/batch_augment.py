@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:  # torch is imported where it is used: a competition module imports this one for its Config
     import torch
 
@@ -123,10 +125,10 @@ def resolve_batch_augment(
     missing = None
     if augment is None:
         missing = "the competition declares no batch_augment"
-    elif cache is None:
+    elif not isinstance(cache, np.ndarray):
         missing = (
-            "the training images are not decoded in memory (they differ in size, exceed the cache or "
-            "cache_images is off)"
+            "the training images are not decoded in memory as one array (they differ in size, exceed the cache "
+            "or cache_images is off)"
         )
     if missing and augment_on == "device":
         raise ContractError(f"augment_on=device: {missing}; use --set augment_on=loader (or auto).")

@@ -8,34 +8,38 @@ byte budget; a file that changed on disk (inode, size or modification time) is d
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
 
 from pipeline.vision.data import read_image
 
-DEFAULT_MB = 2048
+FALLBACK_MB = 2048  # where the machine's memory cannot be read
+MEMORY_SHARE = 0.25  # of the machine's (or the container's) memory, shared by the processes of a torchrun run
 
 
 Stamp = tuple[int, int, int]  # a file's inode, size and modification time: a changed file is decoded again
 PARALLEL_FROM = 512  # fewer images than this are decoded in the calling process, more in loader workers
+ESTIMATE_FROM = 16  # images of several sizes: the first this many estimate whether the set fits the budget
 
 
 class DecodedImages:
     """Images decoded once and held in memory up to `max_bytes` (see the module's docstring)."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MB << 20) -> None:
+    def __init__(self, max_bytes: int = FALLBACK_MB << 20) -> None:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self.decodes = 0  # files decoded so far (the tests and benchmarks count them)
         self._held: OrderedDict[str, tuple[Stamp, np.ndarray]] = OrderedDict()
 
     def images(self, paths: Sequence[str], workers: int = 0) -> list[np.ndarray] | None:
-        """Every path's RGB uint8 image, decoding the ones not held (in `workers` loader processes when there are
-        many); None when they differ in size or together exceed the budget, and then nothing new is held."""
+        """Every path's RGB uint8 image (of any sizes), decoding the ones not held (in `workers` loader processes
+        when there are many); None when together they exceed the budget, and then nothing new is held."""
         if len(paths) == 0 or self.max_bytes <= 0:
             return None
         paths = [str(p) for p in paths]
@@ -45,18 +49,18 @@ class DecodedImages:
             held = self._held.get(path)
             out.append(held[1] if held is not None and held[0] == stamp else None)
         missing = [i for i, image in enumerate(out) if image is None]
-        if missing:  # the first missing image alone first: the set's size decides whether it fits the budget
-            out[missing[0]] = next(self._decode([paths[missing[0]]], 0))
-        first = next(image for image in out if image is not None)
-        shape = first.shape
-        if first.nbytes * len(paths) > self.max_bytes:
-            return None
-        for i, image in zip(missing[1:], self._decode([paths[i] for i in missing[1:]], workers), strict=True):
-            if image.shape != shape:
-                return None
+        held_bytes = sum(image.nbytes for image in out if image is not None)
+        new_bytes = 0
+        first = self._decode(paths[i] for i in missing[:1])  # alone: no workers start for a set that cannot fit
+        rest = self._decode([paths[i] for i in missing[1:]], workers)
+        for k, (i, image) in enumerate(zip(missing, itertools.chain(first, rest), strict=True)):
             out[i] = image
-        if any(image.shape != shape for image in out if image is not None):
-            return None
+            new_bytes += image.nbytes
+            # the first image (a set of one size), then the first ESTIMATE_FROM, tell early what will not fit
+            if k in (0, ESTIMATE_FROM - 1) and held_bytes + new_bytes / (k + 1) * len(missing) > self.max_bytes:
+                return None
+            if held_bytes + new_bytes > self.max_bytes:
+                return None
         for path in paths:
             if path in self._held:
                 self._held.move_to_end(path)
@@ -64,9 +68,9 @@ class DecodedImages:
         return out  # type: ignore[return-value]  # every entry is an image by now
 
     def stack(self, paths: Sequence[str], workers: int = 0) -> np.ndarray | None:
-        """The images of `paths` as one (N, H, W, 3) uint8 array, or None (see images)."""
-        images = self.images(paths, workers)
-        return np.stack(images) if images is not None else None
+        """The images of `paths` as one (N, H, W, 3) uint8 array; None when they differ in size or exceed the
+        budget."""
+        return uniform(self.images(paths, workers))
 
     def resize(self, max_bytes: int) -> None:
         """A new budget; the least recently used images go until the held ones fit it."""
@@ -77,9 +81,10 @@ class DecodedImages:
         self._held.clear()
         self.nbytes = 0
 
-    def _decode(self, paths: list[str], workers: int) -> Iterator[np.ndarray]:
+    def _decode(self, paths: Iterable[str], workers: int = 0) -> Iterator[np.ndarray]:
         """The images of `paths` in order, decoded in this process or, when there are many, in `workers` loader
         processes (a damaged file is named either way)."""
+        paths = list(paths)
         if workers <= 0 or len(paths) < PARALLEL_FROM:
             batches: Iterable[list[np.ndarray]] = ([read_image(p)] for p in paths)
         else:
@@ -122,12 +127,36 @@ class _Files(Dataset):
         return read_image(self.paths[i])
 
 
+def uniform(images: list[np.ndarray] | None) -> np.ndarray | None:
+    """Images of one size as one (N, H, W, 3) array; None for images of several sizes (or None)."""
+    if images is None or len({image.shape for image in images}) != 1:
+        return None
+    return np.stack(images)
+
+
 def _stamp(path: str) -> Stamp:
     try:
         st = os.stat(path)
     except OSError:
         return (-1, -1, -1)  # read_image names the missing file
     return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def default_mb() -> int:
+    """The budget when none is given (ImageClassifier(cache_mb=None), no --cache-mb): a quarter of the memory this
+    process may use (the machine's, or its container's limit when lower), divided among the processes of a torchrun
+    run on this machine, each of which holds its own images."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return FALLBACK_MB
+    try:  # cgroup v2: "max" or a number of bytes
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        total = min(total, int(limit)) if limit.isdigit() else total
+    except OSError:
+        pass
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return int(total * MEMORY_SHARE / local) >> 20
 
 
 _STORE = DecodedImages()

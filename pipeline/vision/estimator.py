@@ -30,9 +30,9 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     (a BatchAugment) is the training augmentation as whole-batch tensor ops, used instead of `train_transform` where
     `augment_on` says ("auto": when the training images are decoded in memory; "device"; "loader").
 
-    `cache_images` keeps decoded images of one size in the process's memory, up to `cache_mb` MiB for the process
-    (the runner's `--cache-mb`), so that a k-fold run decodes each training, validation and test image once
-    (pipeline/vision/decoded.py).
+    `cache_images` keeps decoded images in the process's memory, up to `cache_mb` MiB for the process (the runner's
+    `--cache-mb`; None: a quarter of the machine's memory, shared by the ranks of a torchrun run), so that a k-fold
+    run decodes each training, validation and test image once (pipeline/vision/decoded.py).
     """
 
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
@@ -79,7 +79,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         channels_last: bool = True,
         num_workers: int | None = None,
         cache_images: bool = True,
-        cache_mb: int = 2048,  # pipeline.vision.decoded.DEFAULT_MB
+        cache_mb: int | None = None,
         eval_batch_size: int = 256,
         device: str | None = None,
         deterministic: bool = True,
@@ -181,17 +181,22 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
     def _held(self, paths: np.ndarray, workers: int) -> list[np.ndarray] | None:
         """The decoded images of `paths` from the process's store, those it lacks decoded by `workers` loader
-        processes (None: cache_images off, sizes differ, over budget)."""
-        from pipeline.vision.decoded import store
+        processes (None: cache_images off, or over budget)."""
+        from pipeline.vision.decoded import default_mb, store
 
         if not self.cache_images:
             return None
-        store().resize(int(self.cache_mb) << 20)
+        store().resize((default_mb() if self.cache_mb is None else int(self.cache_mb)) << 20)
         return store().images(paths, workers)
 
-    def _decoded(self, paths: np.ndarray, workers: int) -> np.ndarray | None:
+    def _decoded(self, paths: np.ndarray, workers: int) -> np.ndarray | list[np.ndarray] | None:
+        """A dataset's cache: its held images as one array when they share a size (what training on the device
+        needs), else as a list (read by its loader's transform), or None."""
+        from pipeline.vision.decoded import uniform
+
         images = self._held(paths, workers)
-        return np.stack(images) if images is not None else None
+        same = uniform(images)
+        return same if same is not None else images
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(self.classes_, y)
@@ -238,7 +243,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
         size = self.eval_batch_size
         held = self._held(paths, self.workers_)
-        if held is not None and is_identity(self.eval_transform):
+        if held is not None and is_identity(self.eval_transform) and len({image.shape for image in held}) == 1:
             import torch
 
             for i in range(0, len(held), size):

@@ -116,7 +116,7 @@ class Trainer(TrainerCore):
         """Validation batches of this rank's share: from the images held on the device when training augments there
         and the dataset is decoded with nothing to transform, else from the dataset's loader."""
         lo, hi = distributed.shard_range(len(dataset))  # every row outside DDP
-        if self.batch_augment is not None and dataset.cache is not None and is_identity(dataset.transform):
+        if self.batch_augment is not None and isinstance(dataset.cache, np.ndarray) and is_identity(dataset.transform):
             images, labels = self._on_device(dataset)
             return device_batches(images, labels, torch.arange(lo, hi, device=images.device), self.cfg.batch_size * 2)
         return self.loader(make_loader, dataset, np.arange(lo, hi), self.cfg.batch_size * 2, 0)
@@ -227,7 +227,7 @@ class Trainer(TrainerCore):
         if not hasattr(model, "init_from_data") or getattr(model, "pretrained_weights", False):
             return
         n = min(len(train), 5000)
-        images = torch.from_numpy(train.cache[:n]) if train.cache is not None else None
+        images = torch.from_numpy(train.cache[:n]) if isinstance(train.cache, np.ndarray) else None
         model.init_from_data(self.norm(images if images is not None else torch.stack([train[i][0] for i in range(n)])))
 
     def _train_epoch(self, s: ClassifierFit, train: ImageDataset) -> dict[str, Any] | None:
