@@ -8,13 +8,13 @@ byte budget; a file that changed on disk (inode, size or modification time) is d
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from pipeline.vision.data import read_image
@@ -26,6 +26,7 @@ MEMORY_SHARE = 0.25  # of the machine's (or the container's) memory, shared by t
 Stamp = tuple[int, int, int]  # a file's inode, size and modification time: a changed file is decoded again
 PARALLEL_FROM = 512  # fewer images than this are decoded in the calling process, more in loader workers
 ESTIMATE_FROM = 16  # images of several sizes: the first this many estimate whether the set fits the budget
+BATCH_BYTES = 16 << 20  # the most a worker's batch of decoded images takes in shared memory
 
 
 class DecodedImages:
@@ -50,17 +51,20 @@ class DecodedImages:
             out.append(held[1] if held is not None and held[0] == stamp else None)
         missing = [i for i, image in enumerate(out) if image is None]
         held_bytes = sum(image.nbytes for image in out if image is not None)
-        new_bytes = 0
-        first = self._decode(paths[i] for i in missing[:1])  # alone: no workers start for a set that cannot fit
-        rest = self._decode([paths[i] for i in missing[1:]], workers)
-        for k, (i, image) in enumerate(zip(missing, itertools.chain(first, rest), strict=True)):
-            out[i] = image
-            new_bytes += image.nbytes
-            # the first image (a set of one size), then the first ESTIMATE_FROM, tell early what will not fit
-            if k in (0, ESTIMATE_FROM - 1) and held_bytes + new_bytes / (k + 1) * len(missing) > self.max_bytes:
+        if missing:  # the first alone, in this process: no workers start for a set that cannot fit
+            first = out[missing[0]] = next(self._decode([paths[missing[0]]]))
+            if held_bytes + first.nbytes * len(missing) > self.max_bytes:
                 return None
-            if held_bytes + new_bytes > self.max_bytes:
-                return None
+            new_bytes = first.nbytes
+            rest = self._decode([paths[i] for i in missing[1:]], workers, first.nbytes)
+            for k, (i, image) in enumerate(zip(missing[1:], rest, strict=True), start=2):
+                out[i] = image
+                new_bytes += image.nbytes
+                # images of several sizes: the first ESTIMATE_FROM tell early what will not fit
+                if k == ESTIMATE_FROM and held_bytes + new_bytes / k * len(missing) > self.max_bytes:
+                    return None
+                if held_bytes + new_bytes > self.max_bytes:
+                    return None
         for path in paths:
             if path in self._held:
                 self._held.move_to_end(path)
@@ -81,17 +85,19 @@ class DecodedImages:
         self._held.clear()
         self.nbytes = 0
 
-    def _decode(self, paths: Iterable[str], workers: int = 0) -> Iterator[np.ndarray]:
+    def _decode(self, paths: Iterable[str], workers: int = 0, image_bytes: int = 0) -> Iterator[np.ndarray]:
         """The images of `paths` in order, decoded in this process or, when there are many, in `workers` loader
-        processes (a damaged file is named either way)."""
+        processes (a damaged file is named either way); `image_bytes`: the size of one, to size their batches."""
         paths = list(paths)
         if workers <= 0 or len(paths) < PARALLEL_FROM:
             batches: Iterable[list[np.ndarray]] = ([read_image(p)] for p in paths)
         else:
             from torch.utils.data import DataLoader
 
-            size = min(256, -(-len(paths) // workers))  # every worker gets a share of a small set
-            batches = DataLoader(_Files(paths), batch_size=size, num_workers=workers, collate_fn=list)
+            # every worker gets a share of a small set; a batch of large photos stays within BATCH_BYTES
+            size = max(1, min(256, -(-len(paths) // workers), BATCH_BYTES // max(image_bytes, 1)))
+            loader = DataLoader(_Files(paths), batch_size=size, num_workers=workers, collate_fn=_pack)
+            batches = (_unpack(flat, shapes) for flat, shapes in loader)
         for batch in batches:
             for image in batch:
                 self.decodes += 1
@@ -125,6 +131,22 @@ class _Files(Dataset):
 
     def __getitem__(self, i: int) -> np.ndarray:
         return read_image(self.paths[i])
+
+
+def _pack(batch: list[np.ndarray]) -> tuple[torch.Tensor, list[tuple[int, ...]]]:
+    """A worker's images as one flat tensor and their shapes: a tensor crosses to the main process in shared memory,
+    where numpy arrays would be pickled through a pipe (slower than decoding them there)."""
+    return torch.from_numpy(np.concatenate([image.reshape(-1) for image in batch])), [image.shape for image in batch]
+
+
+def _unpack(flat: torch.Tensor, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """The images of a packed batch, each copied out of the shared memory (which is freed with the batch)."""
+    data, out, start = flat.numpy(), [], 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        out.append(data[start : start + n].reshape(shape).copy())
+        start += n
+    return out
 
 
 def uniform(images: list[np.ndarray] | None) -> np.ndarray | None:
