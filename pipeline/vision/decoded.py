@@ -15,14 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from pipeline.vision.data import read_image
 
 FALLBACK_MB = 2048  # where the machine's memory cannot be read
 MEMORY_SHARE = 0.25  # of the machine's (or the container's) memory, shared by the processes of a torchrun run
-
-
 Stamp = tuple[int, int, int]  # a file's inode, size and modification time: a changed file is decoded again
 PARALLEL_FROM = 512  # fewer images than this are decoded in the calling process, more in loader workers
 ESTIMATE_FROM = 16  # images of several sizes: the first this many estimate whether the set fits the budget
@@ -92,8 +90,6 @@ class DecodedImages:
         if workers <= 0 or len(paths) < PARALLEL_FROM:
             batches: Iterable[list[np.ndarray]] = ([read_image(p)] for p in paths)
         else:
-            from torch.utils.data import DataLoader
-
             # every worker gets a share of a small set; a batch of large photos stays within BATCH_BYTES
             size = max(1, min(256, -(-len(paths) // workers), BATCH_BYTES // max(image_bytes, 1)))
             loader = DataLoader(_Files(paths), batch_size=size, num_workers=workers, collate_fn=_pack)
