@@ -236,3 +236,10 @@ def test_each_validation_epoch_is_reported_for_pruning_and_a_prune_stops_fit(ima
         )
     assert [(v["model"], v["fold"], v["epoch"]) for v in seen] == [("net", 2, 0), ("net", 2, 1)]
     assert all(0.0 <= v["score"] <= 1.0 for v in seen)
+
+
+def test_weights_made_non_finite_fail_the_fit_naming_them(images):
+    X, y = images
+    with pytest.raises(FloatingPointError, match=r"weights of \S+ non-finite in epoch 1; lower lr"):
+        tiny(epochs=2, lr=1e12).fit(X[:64], y[:64])  # diverges: without the check it would go on to predict NaN
+    assert np.isfinite(tiny(epochs=2).fit(X[:64], y[:64]).predict_proba(X[64:80])).all()

@@ -262,6 +262,7 @@ class Trainer(TrainerCore):
                     bar.update(i + 1, (total_loss / max(seen, 1)).item(), seen / (time.perf_counter() - s.epoch_t0))
         if seen == 0:
             return None
+        self._check_finite(s)
         train_s = time.perf_counter() - s.epoch_t0
         train_loss, seen_all = distributed.mean_over_ranks(total_loss, seen)  # over the global batch
         return {
@@ -273,6 +274,18 @@ class Trainer(TrainerCore):
             "seconds": None,
             "images_per_s": seen_all / train_s,
         }
+
+    def _check_finite(self, s: ClassifierFit) -> None:
+        """Fail naming the first weight an epoch made NaN or infinite (a diverging learning rate; or, on the CPU, a
+        padded stride-2 convolution over 1x1 maps, whose weight gradient torch's oneDNN kernel can leave unset),
+        rather than go on to predict NaN."""
+        bad = next((n for n, p in s.model.named_parameters() if not torch.isfinite(p).all()), None)
+        if bad is not None:
+            raise FloatingPointError(
+                f"training made the weights of {bad} non-finite in epoch {s.epoch + 1}; lower lr (now "
+                f"{self.cfg.lr}) or raise warmup. On the CPU, images so small that a stride-2 convolution sees 1x1 "
+                "maps can do it too: use larger images or a shallower arch."
+            )
 
     def _loss(self, s: ClassifierFit, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of one batch (label-smoothed, or against mixed soft targets when mixing), under autocast."""
