@@ -141,7 +141,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         if eval_set is not None and len(eval_set[0]):
             v_paths, v_y = [str(p) for p in eval_set[0]], np.asarray(eval_set[1], float)
             valid = DetectionDataset(v_paths, v_y, make_transform(size, False), image_size=size)
-            unboxed = DetectionDataset(v_paths, None, make_transform(size, False, boxes=False), image_size=size)
+            unboxed = self._unboxed(v_paths)
             score = getattr(context, "score", None)
 
             def evaluate(m: Any) -> tuple[float | None, dict[str, Any]]:
@@ -220,13 +220,21 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         """Packed boxes per image in original pixels: (images, max_detections * 6); flip TTA fused with WBF."""
         if not hasattr(self, "model_"):
             raise RuntimeError("Detector.predict called before fit.")
-        from pipeline.detection.data import DetectionDataset, make_loader, make_transform
+        from pipeline.detection.data import make_loader
 
         rt = self.runtime_
-        transform = make_transform(self.image_size, False, boxes=False)
-        ds = DetectionDataset([str(p) for p in X], None, transform, image_size=self.image_size)
-        batches = make_loader(ds, self._predict_batch(), False, num_workers=rt.num_workers)
+        batches = make_loader(
+            self._unboxed([str(p) for p in X]), self._predict_batch(), False, num_workers=rt.num_workers
+        )
         return self._predict_with(self.model_, batches, rt, tta=self.tta)
+
+    def _unboxed(self, paths: list[str]) -> Any:
+        """The images to predict boxes on, resized as for training (a DetectionDataset without targets)."""
+        from pipeline.detection.data import DetectionDataset, make_transform
+
+        return DetectionDataset(
+            paths, None, make_transform(self.image_size, False, boxes=False), image_size=self.image_size
+        )
 
     def _predict_batch(self) -> int:
         return max(self.batch_size * 2, 1)

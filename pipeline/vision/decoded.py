@@ -145,11 +145,14 @@ def _unpack(flat: torch.Tensor, shapes: list[tuple[int, ...]]) -> list[np.ndarra
     return out
 
 
+def one_size(images: list[np.ndarray] | None) -> bool:
+    """True for images (not None) that all have the same shape."""
+    return images is not None and len({image.shape for image in images}) == 1
+
+
 def uniform(images: list[np.ndarray] | None) -> np.ndarray | None:
     """Images of one size as one (N, H, W, 3) array; None for images of several sizes (or None)."""
-    if images is None or len({image.shape for image in images}) != 1:
-        return None
-    return np.stack(images)
+    return np.stack(images) if one_size(images) else None
 
 
 def _stamp(path: str) -> Stamp:

@@ -240,10 +240,11 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         transform is the identity, else through it in a loader (its workers read the held images, or decode)."""
         from pipeline.vision.batch_augment import is_identity
         from pipeline.vision.data import ImageDataset, make_loader
+        from pipeline.vision.decoded import one_size
 
         size = self.eval_batch_size
         held = self._held(paths, self.workers_)
-        if held is not None and is_identity(self.eval_transform) and len({image.shape for image in held}) == 1:
+        if one_size(held) and is_identity(self.eval_transform):
             import torch
 
             for i in range(0, len(held), size):
