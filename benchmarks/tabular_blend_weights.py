@@ -93,9 +93,7 @@ def main() -> None:
                         print(f"{name}, {m}: {w} - auto, held out: {mean:+.5f} ± {se:.5f}")
                     summary[f"{m}: {w}"] = entry
             results[name] = summary
-    command = f"python benchmarks/tabular_blend_weights.py --splits {args.splits}" + (
-        f" --only '{args.only}'" if args.only else ""
-    )
+    command = tabular_holdout.split_command("tabular_blend_weights.py", args)
     print(save("tabular_blend_weights", command, {"downloads": results, **peak_memory()}).relative_to(ROOT))
 
 

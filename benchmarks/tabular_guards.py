@@ -104,9 +104,7 @@ def main() -> None:
                 summary[f"{label}_cv_mean"] = float(np.mean([r[label]["cv"] for r in runs]))
                 summary[f"{label}_holdout_mean"] = float(np.mean([r[label]["holdout"] for r in runs]))
             results[name] = summary
-    command = f"python benchmarks/tabular_guards.py --splits {args.splits}" + (
-        f" --only '{args.only}'" if args.only else ""
-    )
+    command = tabular_holdout.split_command("tabular_guards.py", args)
     print(save("tabular_guards", command, {"downloads": results, **peak_memory()}).relative_to(ROOT))
 
 

@@ -393,6 +393,13 @@ def split_arguments(ap: argparse.ArgumentParser, what: str = "downloads") -> Non
     ap.add_argument("--only", help=f"run only the {what} whose name contains this text (e.g. Titanic)")
 
 
+def split_command(script: str, args: argparse.Namespace, extra: str = "") -> str:
+    """The command line that reproduces a held-out benchmark run: the script with split_arguments' flags as given
+    (and `extra`, its own flags)."""
+    command = f"python benchmarks/{script} --splits {args.splits}{extra}"
+    return command + (f" --only '{args.only}'" if args.only else "")
+
+
 def runs_per_download(
     args: argparse.Namespace,
     downloads: list[tuple[str, Download, list[str]]],
@@ -435,8 +442,7 @@ def main() -> None:
         res["summary"] = summarise(res["runs"])
     print_table(results)
     data = {d.slug: os.path.relpath(data_dir / f"{d.slug}.zip", ROOT) for d in (TITANIC, HOUSE)}
-    command = f"python benchmarks/tabular_holdout.py --splits {args.splits}"
-    command += f" --only '{args.only}'" if args.only else ""
+    command = split_command("tabular_holdout.py", args)
     out = save(
         figure_name(args.only), command, {"data": data, "holdout_share": HOLDOUT, "variants": results, **peak_memory()}
     )

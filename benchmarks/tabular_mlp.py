@@ -93,9 +93,7 @@ def main() -> None:
             )
             results[name] = {"runs": runs, "holdout_diff_mean": mean, "holdout_diff_mean_se": se}
             print(f"{name}: mean held-out difference {mean:+.5f} ± {se:.4f}")
-    command = f"python benchmarks/tabular_mlp.py --splits {args.splits}" + (
-        f" --only '{args.only}'" if args.only else ""
-    )
+    command = tabular_holdout.split_command("tabular_mlp.py", args)
     figure = "tabular_mlp" + ("_" + args.only.lower().split()[0] if args.only else "")
     if extra:
         command += f" --mlp-valid-fraction {args.mlp_valid_fraction:g}"

@@ -163,8 +163,7 @@ def main() -> None:
             f"{m} - off {res[f'{m}_vs_off_mean']:+.5f} ± {res[f'{m}_vs_off_mean_se']:.4f}" for m in MODES[1:]
         )
         print(f"mean held-out: {gains}")
-    command = f"python benchmarks/tabular_original.py --splits {args.splits}"
-    command += f" --only '{args.only}'" if args.only else ""
+    command = tabular_holdout.split_command("tabular_original.py", args)
     figure = "tabular_original" + ("_" + args.only.lower().split()[0] if args.only else "")
     out = save(figure, command, {"swap": SWAP, "variants": results, **peak_memory()})
     print(f"\n{out.relative_to(ROOT)}")

@@ -133,8 +133,7 @@ def main() -> None:
             results[name] = {"runs": runs, "holdout_diff_mean": mean, "holdout_diff_mean_se": se}
     for name, res in results.items():
         print_rows(name, res["runs"])
-    command = f"python benchmarks/tabular_tune.py --splits {args.splits} --trials {args.trials}"
-    command += f" --only '{args.only}'" if args.only else ""
+    command = tabular_holdout.split_command("tabular_tune.py", args, f" --trials {args.trials}")
     figure = "tabular_tune" + ("_" + args.only.lower().split()[0].strip(":") if args.only else "")
     out = save(figure, command, {"variants": results, **peak_memory()})
     print(f"\n{out.relative_to(ROOT)}")
