@@ -26,12 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_photos(folder: Path, n: int) -> list[str]:
-    """n JPEGs of 500x375: smooth colour fields with noise, so that they compress and decode like photos."""
+def write_photos(folder: Path, n: int, size: tuple[int, int] = (500, 375)) -> list[str]:
+    """n JPEGs of `size` (width, height): smooth colour fields with noise, so that they compress and decode like
+    photos."""
     import cv2
 
     rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:375, 0:500] / 500.0
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]] / 500.0
     paths = []
     for i in range(n):
         a = rng.uniform(0, 6, size=(3, 3))

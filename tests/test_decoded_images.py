@@ -54,9 +54,36 @@ def test_many_images_decoded_by_loader_workers_equal_those_decoded_here(tmp_path
     # held ones come from memory, the others from the workers, in the order asked
     np.testing.assert_array_equal(held.stack(paths[::-1], workers=2), np.stack([read_image(p) for p in paths[::-1]]))
     assert held.decodes == 40
+    # cut (a detector's inputs) in the workers too: the same pixels as cut here, the decoded sizes beside them, and
+    # held apart from the images as decoded
+    cut = held.cut(paths, 4, workers=2)
+    assert held.decodes == 80 and [(w, h) for _, w, h in cut] == [(8, 8)] * 40
+    for (image, _, _), path in zip(cut, paths, strict=True):
+        np.testing.assert_array_equal(image, decoded.downsized(read_image(path), 4))
+        assert image.shape == (4, 4, 3)
     Path(paths[20]).write_bytes(b"not a png")
     with pytest.raises(ImageReadError, match="20.png"):  # named from inside a worker too
         DecodedImages().stack(paths, workers=2)
+
+
+def test_few_images_go_to_workers_only_when_decoding_them_here_would_be_slow(tmp_path, monkeypatch):
+    import pipeline.vision.decoded as decoded
+
+    pids = tmp_path / "pids.txt"
+
+    def read_and_say_where(path: str) -> np.ndarray:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return read_image(path)
+
+    monkeypatch.setattr(decoded, "read_image", read_and_say_where)
+    paths = pngs(tmp_path / "images", 12)
+    for seconds, processes in ((float("inf"), 1), (0.0, 3)):  # tiny PNGs here; large photos in the workers
+        monkeypatch.setattr(decoded, "PARALLEL_SECONDS", seconds)
+        pids.unlink(missing_ok=True)
+        held = DecodedImages().stack(paths, workers=2)
+        assert len(set(pids.read_text().split())) == processes
+        np.testing.assert_array_equal(held, np.stack([read_image(p) for p in paths]))
 
 
 def test_a_changed_file_is_decoded_again(tmp_path):
@@ -147,6 +174,7 @@ def test_a_missing_or_broken_file_is_named(tmp_path):
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Every image read in this process, by the store or by a loader without workers, counted in the dict's "n"."""
+    import pipeline.detection.data as ddata
     import pipeline.vision.data as vdata
     import pipeline.vision.decoded as decoded
 
@@ -156,7 +184,7 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         reads["n"] += 1
         return read_image(path)
 
-    for module in (vdata, decoded):
+    for module in (vdata, decoded, ddata):
         monkeypatch.setattr(module, "read_image", counting_read)
     return reads
 
@@ -216,3 +244,37 @@ def test_a_kfold_image_run_decodes_each_image_once_and_predicts_as_without_the_s
     for kind in ("oof", "test"):
         for saved in (held / kind).glob("*.npy"):
             np.testing.assert_array_equal(np.load(saved), np.load(streamed / kind / saved.name))
+
+
+def test_a_kfold_detection_run_decodes_each_image_once_and_predicts_as_without_the_store(tmp_path, monkeypatch):
+    import pipeline.vision.data as vdata
+    from competitions.cowboy_outfits.sample import N_TEST, N_TRAIN
+    from pipeline.cli import main
+
+    reads = _count_reads(monkeypatch)  # the store's decodes and the detection loader's, no workers below
+    monkeypatch.setattr(vdata, "read_image", read_image)  # the per-fold plots' few example images are not counted
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "competitions/cowboy_outfits", "--sample", "--set", "holdout=0", "--folds", "2"]
+    args += ["--set", "epochs=2", "--set", "valid_loss=true", "--num-workers", "0", "--quiet"]
+    runs, counted = {}, {}
+    for tag, extra in (("held", []), ("streamed", ["--cache-mb", "0"])):
+        store().clear()
+        reads["n"] = 0
+        assert main([*args, *extra, "--tag", tag]) == 0
+        runs[tag], counted[tag] = next((tmp_path / "runs" / "cowboy_outfits").glob(f"*-{tag}*")), reads["n"]
+    # each training and test image once (2 folds, 2 epochs), where before the store each fit decoded its training
+    # rows and, every epoch, its validation rows for the loss and again for the mAP, then those rows for the
+    # out-of-fold boxes and the whole test set
+    assert counted["held"] == N_TRAIN + N_TEST
+    # the option took effect: nothing held; each fold read its half of the training rows in 2 epochs, the other
+    # half for 2 epochs' loss and mAP and once more for their boxes, and the test set
+    assert store().nbytes == 0 and counted["streamed"] == 2 * (2 * N_TRAIN // 2 + 5 * N_TRAIN // 2 + N_TEST)
+    cv = [json.loads((run / "summary.json").read_text())["cv"] for run in runs.values()]
+    assert cv[0] == cv[1]
+    for kind in ("oof", "test"):
+        saved = sorted((runs["held"] / kind).glob("*.npy"))
+        assert saved
+        for path in saved:
+            boxes = np.load(path)
+            assert np.isfinite(boxes).any()  # some boxes found, so equal means equal boxes
+            np.testing.assert_array_equal(boxes, np.load(runs["streamed"] / kind / path.name))

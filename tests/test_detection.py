@@ -278,15 +278,16 @@ def test_resumed_fit_equals_an_uninterrupted_one(sample_dir: Path, tmp_path: Pat
 
 def test_the_image_cache_trains_and_scores_as_decoding_on_the_fly(sample_dir: Path) -> None:
     from competitions.cowboy_outfits import Config, load
-    from pipeline.detection.data import cache_images, make_transform
+    from pipeline.detection.data import make_transform
     from pipeline.detection.estimator import Detector
     from pipeline.vision.data import read_image
+    from pipeline.vision.decoded import DecodedImages
 
     data = load(Config(), sample_dir)
     X, y = data.X[:8], data.y[:8]
-    # the cache downsizes each image as the resize of the transforms does (INTER_AREA), so what a model trains on
-    # is what it is scored and predicts on
-    for path, (cached, w, h) in zip(X, cache_images(X, 64, 1 << 30), strict=True):
+    # the store cuts each image as the resize of the transforms does (INTER_AREA), so what a model trains on is what
+    # it is scored and predicts on
+    for path, (cached, w, h) in zip(X, DecodedImages().cut(X, 64), strict=True):
         image = read_image(path)
         assert (w, h) == (image.shape[1], image.shape[0]) and max(image.shape[:2]) > 64
         np.testing.assert_array_equal(cached, make_transform(64, False, boxes=False)(image=image)["image"])

@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cache-mb",
         type=int,
         metavar="MIB",
-        help="decoded images kept in memory up to this size (classification: a k-fold run decodes each once)",
+        help="decoded images kept in memory up to this size (a k-fold image run decodes each once)",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its folder")
     p.add_argument(

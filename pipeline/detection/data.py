@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from pipeline.detection.boxes import unpack, xywh_to_xyxy
 from pipeline.detection.recipe import Augment
 from pipeline.training.data import SeededDataset, seeded_loader
-from pipeline.vision.data import read_image
+from pipeline.vision.data import downsized, read_image, to_tensor
 
 # Boxes are clipped to the image after every transform; a box keeping less than this fraction of its area (or
 # under MIN_SIDE pixels wide/high) is dropped with its label. The same rule for flip, scale, crop and resize.
@@ -41,7 +41,7 @@ def make_transform(image_size: int, train: bool, boxes: bool = True, **augment: 
     import albumentations as A
 
     a = Augment(**augment)
-    # INTER_AREA when downsizing, as cache_images does: a model is scored and predicts on images resized as it trained
+    # INTER_AREA when downsizing, as `downsized` does: a model is scored and predicts on images resized as it trained
     steps: list[Any] = [A.LongestMaxSize(max_size=image_size, area_for_downscale="image")]
     if train:
         if a.hflip > 0:
@@ -78,8 +78,9 @@ class DetectionDataset(SeededDataset):
         self.image_size = image_size
 
     def image(self, i: int) -> tuple[np.ndarray, int, int]:
-        """Image i, its longest side cut to image_size as cache_images cuts it (from the cache, or decoded and cut
-        here: either way the same pixels and box arithmetic), and its original width and height."""
+        """Image i, its longest side cut to image_size (from the cache, the process's store of decoded images, or
+        decoded and cut here: either way `downsized`'s pixels and the same box arithmetic), and its original width
+        and height."""
         if self.cache is not None:
             return self.cache[i]
         image = read_image(self.paths[i])
@@ -103,7 +104,7 @@ class DetectionDataset(SeededDataset):
             "boxes": torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
             "labels": torch.as_tensor(labels, dtype=torch.int64),
         }
-        return torch.from_numpy(np.ascontiguousarray(img)), target, (img.shape[1] / w, img.shape[0] / h)
+        return to_tensor(img), target, (img.shape[1] / w, img.shape[0] / h)
 
 
 def _collate(batch: list[Any]) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]], list[tuple[float, float]]]:
@@ -133,29 +134,3 @@ def to_device(images: list[torch.Tensor], device: str) -> list[torch.Tensor]:
     of one CHW image it raised, on every GPU, where the estimator turns it on.)
     """
     return [im.to(device, non_blocking=True).permute(2, 0, 1).float().div_(255.0) for im in images]
-
-
-def downsized(image: np.ndarray, image_size: int) -> np.ndarray:
-    """The image with its longest side cut to image_size (INTER_AREA, as the transforms' resize), or as it is when
-    no larger."""
-    import cv2
-
-    h, w = image.shape[:2]
-    s = image_size / max(h, w)
-    if s >= 1:
-        return image
-    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
-def cache_images(paths: Sequence[str], image_size: int, max_bytes: int) -> list[tuple[np.ndarray, int, int]] | None:
-    """Decode every image once (longest side cut to image_size) with its original size, if all fit in max_bytes."""
-    out, total = [], 0
-    for i, p in enumerate(paths):
-        image = read_image(p)
-        h, w = image.shape[:2]
-        im = downsized(image, image_size)
-        total += im.nbytes
-        if total > max_bytes or (i == 15 and total / 16 * len(paths) > 1.2 * max_bytes):
-            return None  # will not fit (estimated from the first images): decode on the fly instead
-        out.append((im, w, h))
-    return out

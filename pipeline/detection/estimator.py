@@ -44,7 +44,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
     score_thresh: float = 0.01
     nms_thresh: float = 0.5
     max_detections: int = 100
-    cache_mb: int | None = None  # decoded training images kept for the fit; None: pipeline.vision.decoded.default_mb
+    cache_mb: int | None = None  # decoded images the process keeps (pipeline.vision.decoded); None: default_mb()
     num_workers: int | None = None
     plot_images: int = 4
     device: str | None = None
@@ -108,10 +108,9 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         """Train on image paths X and packed boxes y; with context.eval_set, score mAP on it every epoch."""
         import torch
 
-        from pipeline.detection.data import DetectionDataset, cache_images, make_loader, make_transform
+        from pipeline.detection.data import DetectionDataset, make_loader, make_transform
         from pipeline.detection.models import build_detector
         from pipeline.detection.trainer import DetTrainer
-        from pipeline.vision.decoded import default_mb
 
         paths = [str(p) for p in X]
         y = np.asarray(y, float)
@@ -132,16 +131,15 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
             log=rt.log,
         )
         aug = {f.name: getattr(self, f.name) for f in dataclasses.fields(Augment)}
-        budget = default_mb() if self.cache_mb is None else self.cache_mb
-        cache = cache_images(paths, self.image_size, budget << 20) if budget > 0 else None
         size = self.image_size
-        train = DetectionDataset(paths, y, make_transform(size, True, **aug), cache, size)
+        train = DetectionDataset(paths, y, make_transform(size, True, **aug), self._held(paths, rt), size)
         valid, evaluate = None, None
         eval_set = getattr(context, "eval_set", None) if context is not None else None
         if eval_set is not None and len(eval_set[0]):
             v_paths, v_y = [str(p) for p in eval_set[0]], np.asarray(eval_set[1], float)
-            valid = DetectionDataset(v_paths, v_y, make_transform(size, False), image_size=size)
-            unboxed = self._unboxed(v_paths)
+            v_held = self._held(v_paths, rt)
+            valid = DetectionDataset(v_paths, v_y, make_transform(size, False), v_held, size)
+            unboxed = self._unboxed(v_paths, v_held)
             score = getattr(context, "score", None)
 
             def evaluate(m: Any) -> tuple[float | None, dict[str, Any]]:
@@ -222,19 +220,26 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
             raise RuntimeError("Detector.predict called before fit.")
         from pipeline.detection.data import make_loader
 
-        rt = self.runtime_
-        batches = make_loader(
-            self._unboxed([str(p) for p in X]), self._predict_batch(), False, num_workers=rt.num_workers
-        )
+        rt, paths = self.runtime_, [str(p) for p in X]
+        unboxed = self._unboxed(paths, self._held(paths, rt))
+        batches = make_loader(unboxed, self._predict_batch(), False, num_workers=rt.num_workers)
         return self._predict_with(self.model_, batches, rt, tta=self.tta)
 
-    def _unboxed(self, paths: list[str]) -> Any:
+    def _held(self, paths: list[str], rt: Any) -> list[tuple[np.ndarray, int, int]] | None:
+        """The images of `paths` cut to image_size, with their decoded sizes, from the process's store: a run decodes
+        each image once, not once per fold, epoch and prediction (pipeline/vision/decoded.py). None when cache_mb is
+        0 or they exceed it: then the loader decodes them as it reads."""
+        from pipeline.vision.decoded import default_mb, store
+
+        store().resize((default_mb() if self.cache_mb is None else int(self.cache_mb)) << 20)
+        return store().cut(paths, self.image_size, rt.num_workers)
+
+    def _unboxed(self, paths: list[str], held: list[tuple[np.ndarray, int, int]] | None) -> Any:
         """The images to predict boxes on, resized as for training (a DetectionDataset without targets)."""
         from pipeline.detection.data import DetectionDataset, make_transform
 
-        return DetectionDataset(
-            paths, None, make_transform(self.image_size, False, boxes=False), image_size=self.image_size
-        )
+        transform = make_transform(self.image_size, False, boxes=False)
+        return DetectionDataset(paths, None, transform, held, self.image_size)
 
     def _predict_batch(self) -> int:
         return max(self.batch_size * 2, 1)

@@ -33,10 +33,25 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _to_tensor(image: Any) -> torch.Tensor:
-    """An augmented sample as a tensor: HWC uint8/float arrays stay HWC; CHW tensors (ToTensorV2) become HWC."""
+def downsized(image: np.ndarray, max_side: int) -> np.ndarray:
+    """The image with its longest side cut to max_side (INTER_AREA, as the detection transforms' resize), or as it
+    is when no larger."""
+    import cv2
+
+    h, w = image.shape[:2]
+    s = max_side / max(h, w)
+    if s >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def to_tensor(image: Any) -> torch.Tensor:
+    """An augmented sample as a tensor: HWC uint8/float arrays stay HWC; CHW tensors (ToTensorV2) become HWC. A
+    held image a transform passed through unchanged (read-only, shared by the process's store) is copied."""
     if isinstance(image, torch.Tensor):
         return image.permute(1, 2, 0) if image.ndim == 3 and image.shape[0] in (1, 3) else image
+    if not image.flags.writeable:
+        return torch.from_numpy(np.array(image, order="C"))
     return torch.from_numpy(np.ascontiguousarray(image))
 
 
@@ -59,7 +74,7 @@ class ImageDataset(SeededDataset):
         if self.transform is not None:
             image = self.transform(image=image)["image"]
         label = int(self.labels[i]) if self.labels is not None else -1
-        return _to_tensor(image), label
+        return to_tensor(image), label
 
 
 def _collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,6 +9,7 @@ byte budget; a file that changed on disk (inode, size or modification time) is d
 from __future__ import annotations
 
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -17,12 +18,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pipeline.vision.data import read_image
+from pipeline.vision.data import downsized, read_image
 
 FALLBACK_MB = 2048  # where the machine's memory cannot be read
 MEMORY_SHARE = 0.25  # of the machine's (or the container's) memory, shared by the processes of a torchrun run
 Stamp = tuple[int, int, int]  # a file's inode, size and modification time: a changed file is decoded again
-PARALLEL_FROM = 512  # fewer images than this are decoded in the calling process, more in loader workers
+Key = tuple[str, int]  # a file and the longest side its image was cut to (0: as decoded)
+Cut = tuple[np.ndarray, int, int]  # an image (maybe cut) and the width and height it was decoded at
+# Missing images are decoded in loader workers when there are this many, or when decoding them here would take this
+# long (estimated from the first: large photos); else in the calling process, where no workers start.
+PARALLEL_FROM = 512
+PARALLEL_SECONDS = 1.0
 ESTIMATE_FROM = 16  # images of several sizes: the first this many estimate whether the set fits the budget
 BATCH_BYTES = 16 << 20  # the most a worker's batch of decoded images takes in shared memory
 
@@ -34,39 +40,48 @@ class DecodedImages:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self.decodes = 0  # files decoded so far (the tests and benchmarks count them)
-        self._held: OrderedDict[str, tuple[Stamp, np.ndarray]] = OrderedDict()
+        self._held: OrderedDict[Key, tuple[Stamp, Cut]] = OrderedDict()
 
     def images(self, paths: Sequence[str], workers: int = 0) -> list[np.ndarray] | None:
         """Every path's RGB uint8 image (of any sizes), decoding the ones not held (in `workers` loader processes
         when there are many); None when together they exceed the budget, and then nothing new is held."""
+        held = self.cut(paths, 0, workers)
+        return None if held is None else [image for image, _, _ in held]
+
+    def cut(self, paths: Sequence[str], max_side: int, workers: int = 0) -> list[Cut] | None:
+        """Every path's image with its longest side cut to `max_side` (`downsized`: INTER_AREA, never enlarged; 0:
+        as decoded) and the width and height it was decoded at: a detector's inputs, held like the rest (the same
+        file cut to another size is another entry); None as `images` says."""
         if len(paths) == 0 or self.max_bytes <= 0:
             return None
-        paths = [str(p) for p in paths]
-        stamps = [_stamp(p) for p in paths]
-        out: list[np.ndarray | None] = []
-        for path, stamp in zip(paths, stamps, strict=True):
-            held = self._held.get(path)
+        keys = [(str(p), max_side) for p in paths]
+        stamps = [_stamp(path) for path, _ in keys]
+        out: list[Cut | None] = []
+        for key, stamp in zip(keys, stamps, strict=True):
+            held = self._held.get(key)
             out.append(held[1] if held is not None and held[0] == stamp else None)
         missing = [i for i, image in enumerate(out) if image is None]
-        held_bytes = sum(image.nbytes for image in out if image is not None)
+        held_bytes = sum(image[0].nbytes for image in out if image is not None)
         if missing:  # the first alone, in this process: no workers start for a set that cannot fit
-            first = out[missing[0]] = next(self._decode([paths[missing[0]]]))
-            if held_bytes + first.nbytes * len(missing) > self.max_bytes:
+            started = time.perf_counter()
+            first = out[missing[0]] = next(self._decode([keys[missing[0]][0]], max_side))
+            if held_bytes + first[0].nbytes * len(missing) > self.max_bytes:
                 return None
-            new_bytes = first.nbytes
-            rest = self._decode([paths[i] for i in missing[1:]], workers, first.nbytes)
+            new_bytes, n = first[0].nbytes, len(missing) - 1
+            many = n >= PARALLEL_FROM or (time.perf_counter() - started) * n >= PARALLEL_SECONDS
+            rest = self._decode([keys[i][0] for i in missing[1:]], max_side, workers if many else 0, first[0].nbytes)
             for k, (i, image) in enumerate(zip(missing[1:], rest, strict=True), start=2):
                 out[i] = image
-                new_bytes += image.nbytes
+                new_bytes += image[0].nbytes
                 # images of several sizes: the first ESTIMATE_FROM tell early what will not fit
                 if k == ESTIMATE_FROM and held_bytes + new_bytes / k * len(missing) > self.max_bytes:
                     return None
                 if held_bytes + new_bytes > self.max_bytes:
                     return None
-        for path in paths:
-            if path in self._held:
-                self._held.move_to_end(path)
-        self._hold({paths[i]: (stamps[i], out[i]) for i in missing})
+        for key in keys:
+            if key in self._held:
+                self._held.move_to_end(key)
+        self._hold({keys[i]: (stamps[i], out[i]) for i in missing})
         return out  # type: ignore[return-value]  # every entry is an image by now
 
     def stack(self, paths: Sequence[str], workers: int = 0) -> np.ndarray | None:
@@ -83,64 +98,72 @@ class DecodedImages:
         self._held.clear()
         self.nbytes = 0
 
-    def _decode(self, paths: Iterable[str], workers: int = 0, image_bytes: int = 0) -> Iterator[np.ndarray]:
-        """The images of `paths` in order, decoded in this process or, when there are many, in `workers` loader
+    def _decode(self, paths: Iterable[str], max_side: int, workers: int = 0, image_bytes: int = 0) -> Iterator[Cut]:
+        """The images of `paths` in order, cut to `max_side`, decoded in this process or in `workers` loader
         processes (a damaged file is named either way); `image_bytes`: the size of one, to size their batches."""
         paths = list(paths)
-        if workers <= 0 or len(paths) < PARALLEL_FROM:
-            batches: Iterable[list[np.ndarray]] = ([read_image(p)] for p in paths)
+        if workers <= 0:
+            batches: Iterable[list[Cut]] = ([_read_cut(p, max_side)] for p in paths)
         else:
             # every worker gets a share of a small set; a batch of large photos stays within BATCH_BYTES
             size = max(1, min(256, -(-len(paths) // workers), BATCH_BYTES // max(image_bytes, 1)))
-            loader = DataLoader(_Files(paths), batch_size=size, num_workers=workers, collate_fn=_pack)
-            batches = (_unpack(flat, shapes) for flat, shapes in loader)
+            loader = DataLoader(_Files(paths, max_side), batch_size=size, num_workers=workers, collate_fn=_pack)
+            batches = (_unpack(*packed) for packed in loader)
         for batch in batches:
             for image in batch:
                 self.decodes += 1
-                image.flags.writeable = False  # held arrays are shared by every caller
+                image[0].flags.writeable = False  # held arrays are shared by every caller
                 yield image
 
-    def _hold(self, new: dict[str, tuple[Stamp, np.ndarray]]) -> None:
+    def _hold(self, new: dict[Key, tuple[Stamp, Cut]]) -> None:
         """Keep what a call decoded, evicting the least recently used images to make room. The call's own images
         are the most recently used and fit the budget together, so only other calls' images go."""
-        for path, (stamp, image) in new.items():
-            old = self._held.pop(path, None)
+        for key, entry in new.items():
+            old = self._held.pop(key, None)
             if old is not None:
-                self.nbytes -= old[1].nbytes
-            self._held[path] = (stamp, image)
-            self.nbytes += image.nbytes
+                self.nbytes -= old[1][0].nbytes
+            self._held[key] = entry
+            self.nbytes += entry[1][0].nbytes
         self._evict()
 
     def _evict(self) -> None:
         while self.nbytes > self.max_bytes:
-            self.nbytes -= self._held.popitem(last=False)[1][1].nbytes
+            self.nbytes -= self._held.popitem(last=False)[1][1][0].nbytes
 
 
 class _Files(Dataset):
-    """Image files decoded by index: what a loader's workers decode for the store."""
+    """Image files decoded (and cut) by index: what a loader's workers decode for the store."""
 
-    def __init__(self, paths: list[str]) -> None:
+    def __init__(self, paths: list[str], max_side: int) -> None:
         self.paths = paths
+        self.max_side = max_side
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> np.ndarray:
-        return read_image(self.paths[i])
+    def __getitem__(self, i: int) -> Cut:
+        return _read_cut(self.paths[i], self.max_side)
 
 
-def _pack(batch: list[np.ndarray]) -> tuple[torch.Tensor, list[tuple[int, ...]]]:
-    """A worker's images as one flat tensor and their shapes: a tensor crosses to the main process in shared memory,
-    where numpy arrays would be pickled through a pipe (slower than decoding them there)."""
-    return torch.from_numpy(np.concatenate([image.reshape(-1) for image in batch])), [image.shape for image in batch]
+def _read_cut(path: str, max_side: int) -> Cut:
+    image = read_image(path)
+    h, w = image.shape[:2]
+    return (downsized(image, max_side) if max_side else image), w, h
 
 
-def _unpack(flat: torch.Tensor, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+def _pack(batch: list[Cut]) -> tuple[torch.Tensor, list[tuple[int, ...]], list[tuple[int, int]]]:
+    """A worker's images as one flat tensor, their shapes and decoded sizes: a tensor crosses to the main process in
+    shared memory, where numpy arrays would be pickled through a pipe (slower than decoding them there)."""
+    flat = torch.from_numpy(np.concatenate([image.reshape(-1) for image, _, _ in batch]))
+    return flat, [image.shape for image, _, _ in batch], [(w, h) for _, w, h in batch]
+
+
+def _unpack(flat: torch.Tensor, shapes: list[tuple[int, ...]], sizes: list[tuple[int, int]]) -> list[Cut]:
     """The images of a packed batch, each copied out of the shared memory (which is freed with the batch)."""
     data, out, start = flat.numpy(), [], 0
-    for shape in shapes:
+    for shape, (w, h) in zip(shapes, sizes, strict=True):
         n = int(np.prod(shape))
-        out.append(data[start : start + n].reshape(shape).copy())
+        out.append((data[start : start + n].reshape(shape).copy(), int(w), int(h)))
         start += n
     return out
 
