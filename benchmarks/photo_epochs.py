@@ -31,6 +31,7 @@ def write_photos(folder: Path, n: int, size: tuple[int, int] = (500, 375)) -> li
     photos."""
     import cv2
 
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0 : size[1], 0 : size[0]] / 500.0
     paths = []

@@ -131,6 +131,27 @@ def test_transforms_give_square_uint8_images_from_any_size():
             assert out.shape == (48, 48, 3) and out.dtype == np.uint8
 
 
+@pytest.mark.parametrize("competition", ["dog_breeds", "leaves"])
+def test_transforms_average_the_pixels_they_shrink(competition: str):
+    """Fine detail shrunk 4.1 times (1-px stripes, like fur or leaf veins) comes out as its average, as from the
+    antialiased resize pretrained weights saw; a bilinear resize picks single stripes and aliases them."""
+    import importlib
+
+    import albumentations as A
+
+    module = importlib.import_module(f"competitions.{competition}")
+    stripes = np.zeros((410, 410, 3), np.uint8)
+    stripes[:, ::2] = 255
+    cfg = module.Config(image_size=100, crop_scale=1.0, color_jitter=0.0)
+    out = module.transforms(cfg, False)(image=stripes)["image"].astype(float)
+    assert abs(out.mean() - 127.5) < 3 and out.std() < 4  # 2 or 2.1 of the 4.1 stripes under a pixel white
+    # training crops a random aspect ratio: 3.5 to 4.7 stripes to an output pixel, from 42% to 58% of them white
+    out = module.transforms(cfg, True)(image=stripes)["image"].astype(float)
+    assert abs(out.mean() - 127.5) < 10 and out.min() >= 0.39 * 255 and out.max() <= 0.61 * 255
+    aliased = A.Resize(100, 100)(image=stripes)["image"].astype(float)  # what the transforms did before
+    assert aliased.std() > 50
+
+
 def test_submission_columns_are_id_and_sorted_breeds_and_validate(sample_dir: Path, tmp_path: Path):
     data, proba, sub = written_submission(dogs, sample_dir, tmp_path / "submission.csv")
     assert list(sub.columns) == ["id", *sorted(SAMPLE_BREEDS)]

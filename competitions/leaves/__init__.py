@@ -70,14 +70,14 @@ PRESETS["fast"] = {k: v for k, v in PRESETS["sample"].items() if k != "pretraine
 
 def transforms(cfg: Any, train: bool) -> Any:
     """Training: random resized crop, flips, 90-degree rotations, colour jitter (leaves have no up or left).
-    Evaluation: resized to image_size."""
+    Evaluation: resized to image_size. Downscales average pixels (INTER_AREA), as pipeline.vision.augment's do."""
     import albumentations as A
 
     s, j = cfg.image_size, cfg.color_jitter
     if not train:
-        return A.Compose([A.Resize(s, s)])
+        return A.Compose([A.Resize(s, s, area_for_downscale="image")])
     steps = [
-        A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0)),
+        A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0), area_for_downscale="image"),
         A.HorizontalFlip(),
         A.VerticalFlip(),
         A.RandomRotate90(),

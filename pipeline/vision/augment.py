@@ -7,13 +7,16 @@ from typing import Any
 
 
 def standard_transforms(cfg: Any, train: bool) -> Any:
-    """Training: random resized crop, horizontal flip, colour jitter. Evaluation: shorter side to size, centre crop."""
+    """Training: random resized crop, horizontal flip, colour jitter. Evaluation: shorter side to size, centre crop.
+    Every downscale averages pixels (INTER_AREA), as the antialiased resize the pretrained weights saw did; a
+    bilinear one skips pixels and aliases fine detail (fur, veins)."""
     import albumentations as A
 
     s = cfg.image_size
     if not train:
-        return A.Compose([A.SmallestMaxSize(max_size=s), A.CenterCrop(s, s)])
-    steps: list[Any] = [A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0)), A.HorizontalFlip()]
+        return A.Compose([A.SmallestMaxSize(max_size=s, area_for_downscale="image"), A.CenterCrop(s, s)])
+    crop = A.RandomResizedCrop(size=(s, s), scale=(cfg.crop_scale, 1.0), area_for_downscale="image")
+    steps: list[Any] = [crop, A.HorizontalFlip()]
     if cfg.color_jitter > 0:
         j = cfg.color_jitter
         steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
