@@ -32,11 +32,9 @@ def test_held_images_are_decoded_once_and_equal_a_fresh_decode(tmp_path):
     assert images.nbytes == 6 * 8 * 8 * 3
 
 
-def test_many_images_decoded_by_loader_workers_equal_those_decoded_here(tmp_path, monkeypatch):
+def _record_pids(monkeypatch: pytest.MonkeyPatch, pids: Path) -> None:
+    """The store's decodes write their process id to `pids`, one line per image (from workers too)."""
     import pipeline.vision.decoded as decoded
-
-    monkeypatch.setattr(decoded, "PARALLEL_FROM", 4)
-    pids = tmp_path / "pids.txt"
 
     def read_and_say_where(path: str) -> np.ndarray:
         with open(pids, "a") as f:
@@ -44,6 +42,14 @@ def test_many_images_decoded_by_loader_workers_equal_those_decoded_here(tmp_path
         return read_image(path)
 
     monkeypatch.setattr(decoded, "read_image", read_and_say_where)
+
+
+def test_many_images_decoded_by_loader_workers_equal_those_decoded_here(tmp_path, monkeypatch):
+    import pipeline.vision.decoded as decoded
+
+    monkeypatch.setattr(decoded, "PARALLEL_FROM", 4)
+    pids = tmp_path / "pids.txt"
+    _record_pids(monkeypatch, pids)
     paths = pngs(tmp_path / "images", 40)
     held = DecodedImages()
     parallel = held.stack(paths[:30], workers=2)
@@ -70,13 +76,7 @@ def test_few_images_go_to_workers_only_when_decoding_them_here_would_be_slow(tmp
     import pipeline.vision.decoded as decoded
 
     pids = tmp_path / "pids.txt"
-
-    def read_and_say_where(path: str) -> np.ndarray:
-        with open(pids, "a") as f:
-            f.write(f"{os.getpid()}\n")
-        return read_image(path)
-
-    monkeypatch.setattr(decoded, "read_image", read_and_say_where)
+    _record_pids(monkeypatch, pids)
     paths = pngs(tmp_path / "images", 12)
     for seconds, processes in ((float("inf"), 1), (0.0, 3)):  # tiny PNGs here; large photos in the workers
         monkeypatch.setattr(decoded, "PARALLEL_SECONDS", seconds)
