@@ -279,8 +279,10 @@ class Trainer(TrainerCore):
         """Fail naming the first weight an epoch made NaN or infinite (a diverging learning rate; or, on the CPU, a
         padded stride-2 convolution over 1x1 maps, whose weight gradient torch's oneDNN kernel can leave unset),
         rather than go on to predict NaN."""
-        bad = next((n for n, p in s.model.named_parameters() if not torch.isfinite(p).all()), None)
-        if bad is not None:
+        named = list(s.model.named_parameters())
+        finite = torch.stack([torch.isfinite(p).all() for _, p in named])
+        if not bool(finite.all()):  # one device-to-host sync an epoch, not one per weight
+            bad = named[int((~finite).nonzero()[0, 0])][0]
             raise FloatingPointError(
                 f"training made the weights of {bad} non-finite in epoch {s.epoch + 1}; lower lr (now "
                 f"{self.cfg.lr}) or raise warmup. On the CPU, images so small that a stride-2 convolution sees 1x1 "
