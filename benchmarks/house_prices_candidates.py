@@ -151,6 +151,28 @@ def _catboost(cfg: Any) -> Any:
     return Pipeline([*steps, ("model", CatBoostNative())])
 
 
+def _linear_trees(cfg: Any) -> Any:
+    """LightGBM whose leaves each fit a linear model (linear_tree) on the linear models' features."""
+    from sklearn.pipeline import Pipeline
+
+    trees = recipe._lightgbm(1500, 0.02, 5, linear_tree=True, linear_lambda=1.0, colsample_bytree=0.3, subsample_freq=1)
+    return _on_log(Pipeline([*recipe.preprocess(cfg, linear=True), ("model", trees)]))
+
+
+def _svr_gbr(cfg: Any) -> Any:
+    """The recipe's svr_boosted with scikit-learn's gradient boosting (huber loss) on the residuals, not LightGBM."""
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+
+    from competitions.house_prices.boosted import ResidualBoosted
+
+    gbr = GradientBoostingRegressor(
+        n_estimators=300, learning_rate=0.02, max_depth=3, max_features="sqrt", min_samples_leaf=15, subsample=0.8
+    )
+    trees = Pipeline([*recipe.preprocess(cfg, linear=False), ("model", gbr.set_params(loss="huber"))])
+    return _on_log(ResidualBoosted(recipe._model(cfg, "svr"), trees))
+
+
 def candidates(slow: bool) -> dict[str, Callable[[Any], Any]]:
     """name -> factory(cfg) of an unfitted model predicting prices."""
     from sklearn.linear_model import BayesianRidge, HuberRegressor, Lasso
@@ -172,6 +194,8 @@ def candidates(slow: bool) -> dict[str, Callable[[Any], Any]]:
         "lightgbm on log price per sq ft": _per_area("lightgbm"),
         "xgboost on log price per sq ft": _per_area("xgboost"),
         "gbr on log price per sq ft": _per_area("gbr"),
+        "lightgbm, linear trees": _linear_trees,
+        "svr + gbr on its residuals": _svr_gbr,
     }
     if slow:
         from sklearn.gaussian_process import GaussianProcessRegressor

@@ -44,7 +44,8 @@ class DecodedImages:
 
     def images(self, paths: Sequence[str], workers: int = 0) -> list[np.ndarray] | None:
         """Every path's RGB uint8 image (of any sizes), decoding the ones not held (in `workers` loader processes
-        when there are many); None when together they exceed the budget, and then nothing new is held."""
+        when there are many or they are slow to decode); None when together they exceed the budget, and then nothing
+        new is held."""
         held = self.cut(paths, 0, workers)
         return None if held is None else [image for image, _, _ in held]
 
