@@ -145,9 +145,9 @@ def test_transforms_average_the_pixels_they_shrink(competition: str):
     cfg = module.Config(image_size=100, crop_scale=1.0, color_jitter=0.0)
     out = module.transforms(cfg, False)(image=stripes)["image"].astype(float)
     assert abs(out.mean() - 127.5) < 3 and out.std() < 4  # 2 or 2.1 of the 4.1 stripes under a pixel white
-    # training crops a random aspect ratio: 3.5 to 4.7 stripes to an output pixel, from 42% to 58% of them white
+    # training: with crop_scale 1 the random resized crop takes the whole image, and shrinks it the same way
     out = module.transforms(cfg, True)(image=stripes)["image"].astype(float)
-    assert abs(out.mean() - 127.5) < 10 and out.min() >= 0.39 * 255 and out.max() <= 0.61 * 255
+    assert abs(out.mean() - 127.5) < 3 and out.std() < 4
     aliased = A.Resize(100, 100)(image=stripes)["image"].astype(float)  # what the transforms did before
     assert aliased.std() > 50
 
