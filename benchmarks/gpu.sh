@@ -59,5 +59,9 @@ step accuracy 170 "$py" benchmarks/cifar10_accuracy.py --data "$data" --time-lim
 # 6. A 5-fold run with its decoded images held against decoding them as read (--cache-mb 0), the tiny network.
 step decoded 150 "$py" benchmarks/decoded_images.py --data "$data" --rounds 2
 
+# 7. Not in the default steps (STEPS=detinputs): detection's input pipeline (benchmarks/detection_inputs.py) with 8
+#    workers on the GPU machine's cores, the held images against decoded as read.
+step detinputs 240 "$py" benchmarks/detection_inputs.py --workers 8 --rounds 2 --figure detection_inputs_cuda
+
 cp benchmarks/figures/*_cuda.json "$out/" 2>/dev/null
 ls "$out"
