@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 import random
 import sys
 import time
@@ -14,6 +13,7 @@ import numpy as np
 from sklearn.base import clone
 
 from pipeline.contract import FitContext
+from pipeline.machine import cap_torch_threads, usable_cores
 
 # Device settings of deep estimators: the runner's options (RunOptions fields of these names), set on every estimator
 # that has such a parameter; never Config fields. name -> type of its value. None (the default): the estimator's own.
@@ -149,6 +149,7 @@ def fit_fold(
 ) -> tuple[Any, float]:
     """Fit a prepared clone of `estimator` (see prepare); return it and the seconds taken."""
     seed_everything(seed)
+    cap_torch_threads()
     est = prepare(estimator, seed, n_jobs, engineering)
     t0 = time.perf_counter()
     if context is not None and accepts_context(est):
@@ -167,10 +168,8 @@ SMALL_DATA_CELLS = 2_000_000
 
 
 def default_jobs(n_cells: int | None = None) -> int:
-    """Threads for tabular models when --jobs is not given: 1 for small data, else the cores this process may use."""
+    """Threads for tabular models when --jobs is not given: 1 for small data, else the cores this process may use
+    (its CPU affinity and a container's CPU quota: pipeline/machine.py)."""
     if n_cells is not None and n_cells < SMALL_DATA_CELLS:
         return 1
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    return usable_cores()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.contract import ContractError
+from pipeline.machine import usable_cores
 
 
 class ImageFileError(ContractError):
@@ -124,7 +125,7 @@ def verify_images(
     if cache is not None and cache.is_file() and key in cache.read_text().split():
         return 0
     chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
-    workers = workers or min(len(chunks), os.cpu_count() or 1)
+    workers = workers or min(len(chunks), usable_cores())
     bad: list[tuple[int, str]] = []
     from pipeline.runlog import progress
 

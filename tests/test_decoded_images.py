@@ -130,34 +130,6 @@ def test_the_default_budget_is_a_quarter_of_the_memory_shared_by_the_local_ranks
     assert ImageClassifier().cache_mb is None  # the runner leaves it alone unless --cache-mb is given
 
 
-def test_the_default_budget_follows_a_containers_memory_limit(tmp_path, monkeypatch):
-    import pipeline.vision.decoded as decoded
-
-    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
-    root, proc = tmp_path / "cgroup", tmp_path / "proc_self_cgroup"
-    monkeypatch.setattr(decoded, "CGROUP_ROOT", root)
-    monkeypatch.setattr(decoded, "PROC_CGROUP", proc)
-    machine = decoded.default_mb()  # no control group files: a quarter of what sysconf says
-    assert machine > 512  # over 2 GiB here; a container may see all of it and be allowed much less
-    # cgroup v1 (Docker on older hosts): the limit of the process's own memory group
-    proc.write_text("4:memory:/docker/abc\n1:cpu,cpuacct:/docker/abc\n0::/\n")
-    (root / "memory" / "docker" / "abc").mkdir(parents=True)
-    (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # the root: unlimited
-    (root / "memory" / "docker" / "abc" / "memory.limit_in_bytes").write_text(f"{1 << 30}\n")
-    assert decoded.default_mb() == 256
-    # cgroup v2: "max" at the root, 512 MiB on the process's group
-    proc.write_text("0::/job.slice\n")
-    (root / "job.slice").mkdir()
-    (root / "memory.max").write_text("max\n")
-    (root / "job.slice" / "memory.max").write_text(f"{512 << 20}\n")
-    assert decoded.default_mb() == 128
-    (root / "job.slice" / "memory.max").write_text("max\n")
-    assert decoded.default_mb() == machine  # no limit anywhere: the machine's memory
-    (root / "memory.max").write_text(f"{2 << 30}\n")
-    proc.write_text("garbled")
-    assert decoded.default_mb() == 512  # the root a container sees is read whatever /proc says
-
-
 def test_images_of_several_sizes_are_held_as_a_list_within_the_budget(tmp_path):
     paths = pngs(tmp_path / "a", 2, size=8) + pngs(tmp_path / "b", 1, size=16)
     images = DecodedImages()

@@ -287,7 +287,7 @@ def test_jobs_reaches_the_estimators(toy: str) -> None:
     default = run(opts(toy, models=["threads"], sets=["threads=true"]))
     assert (np.load(one / "oof" / "threads.npy") == 1).all()
     assert (np.load(three / "oof" / "threads.npy") == 3).all()
-    # without --jobs: one thread on small data (the toy's few hundred cells), all cores on large data
+    # without --jobs: one thread on small data (the toy's few hundred cells), the usable cores on large data
     assert (np.load(default / "oof" / "threads.npy") == 1).all()
     assert default_jobs(10_000_000) == default_jobs() >= 1 and default_jobs(1000) == 1
 

@@ -52,7 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag", help="suffix for the run folder name")
     p.add_argument("--models", help="comma-separated subset of the competition's models")
     p.add_argument(
-        "--jobs", type=int, help="threads for tabular models (default: 1 below 2M training cells, else all cores)"
+        "--jobs",
+        type=int,
+        help="threads for tabular models (default: 1 below 2M training cells, else the cores the process may use)",
     )
     p.add_argument(
         "--precision",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from pipeline.machine import usable_cores
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -93,8 +94,7 @@ def resolve_workers(num_workers: int | None, device: str) -> int:
         return int(num_workers)
     if not device.startswith("cuda"):
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(0, min(8, cores - 1))
+    return max(0, min(8, usable_cores() - 1))
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:

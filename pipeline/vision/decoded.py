@@ -12,12 +12,12 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pipeline.machine import memory_bytes
 from pipeline.vision.data import downsized, read_image
 
 FALLBACK_MB = 2048  # where the machine's memory cannot be read
@@ -191,46 +191,11 @@ def default_mb() -> int:
     """The budget when none is given (ImageClassifier(cache_mb=None), no --cache-mb): a quarter of the memory this
     process may use (the machine's, or its container's limit when lower), divided among the processes of a torchrun
     run on this machine, each of which holds its own images."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
+    total = memory_bytes()
+    if total is None:
         return FALLBACK_MB
-    total = min([total, *container_limits()])
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     return int(total * MEMORY_SHARE / local) >> 20
-
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-PROC_CGROUP = Path("/proc/self/cgroup")
-
-
-def container_limits() -> list[int]:
-    """The memory limits in bytes of this process's control groups: cgroup v2's memory.max and v1's
-    memory.limit_in_bytes, at the root a container sees and at the process's own group (/proc/self/cgroup). A
-    container often shows the host's memory to sysconf and /proc/meminfo, so only its limit tells what it may use.
-    Unlimited groups ("max", or v1's near-2**63) are left out by the caller's min."""
-    own_v1, own_v2 = "", ""
-    try:
-        for line in PROC_CGROUP.read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            if controllers == "":
-                own_v2 = path.lstrip("/")
-            elif "memory" in controllers.split(","):
-                own_v1 = path.lstrip("/")
-    except (OSError, ValueError):
-        pass
-    v1 = CGROUP_ROOT / "memory"
-    files = [CGROUP_ROOT / "memory.max", CGROUP_ROOT / own_v2 / "memory.max"]
-    files += [v1 / "memory.limit_in_bytes", v1 / own_v1 / "memory.limit_in_bytes"]
-    limits = []
-    for file in files:
-        try:
-            text = file.read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            limits.append(int(text))
-    return limits
 
 
 _STORE = DecodedImages()
