@@ -18,7 +18,6 @@ Results go to benchmarks/figures/house_prices_candidates.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -34,13 +33,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchutil import save  # noqa: E402
+from house_prices_oof import DATA, blend_score, recipe_run  # noqa: E402
 
 import competitions.house_prices as hp  # noqa: E402
 from competitions.house_prices import recipe  # noqa: E402
 from competitions.house_prices.outliers import SeparateOutliers  # noqa: E402
-from pipeline.finish import blend_results  # noqa: E402
 from pipeline.fitting import prepare  # noqa: E402
-from pipeline.runner import RunOptions, run  # noqa: E402
 
 
 def _on_log(model: Any) -> Any:
@@ -247,24 +245,14 @@ def category_correction(blend_oof: np.ndarray, X: pd.DataFrame, y: np.ndarray, f
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument(
-        "--data", default=str(ROOT.parent / "shared" / "data" / "house-prices-advanced-regression-techniques.zip")
-    )
+    ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--slow", action="store_true", help="also a Gaussian process and CatBoost")
     args = ap.parse_args()
-    run_dir = run(RunOptions("competitions/house_prices", data=args.data, tag="candidates", quiet=True))
-    summary = json.loads((run_dir / "summary.json").read_text())
-    cfg = hp.Config()
-    data = hp.load(cfg, Path(summary["data_dir"]))
-    X, y, folds = data.X, data.y, np.load(run_dir / "folds.npy")
-    scored = folds >= 0
-    results = {m: {"oof": np.load(run_dir / "oof" / f"{m}.npy").reshape(-1)} for m in summary["models"]}
-    for r in results.values():
-        r["test"] = r["oof"][:1]
+    default = recipe_run(args.data, "candidates")
+    cfg, X, y, folds, scored = default.cfg, default.data.X, default.data.y, default.folds, default.scored
 
     def blended(extra: dict[str, np.ndarray]) -> dict[str, Any]:
-        both = results | {k: {"oof": v, "test": v[:1]} for k, v in extra.items()}
-        return blend_results(hp, y, folds, both)
+        return blend_score(y, folds, default.oof | extra)
 
     base = blended({})
     rows = [{"candidate": "(the recipe's blend, reported CV)", "alone": None, "blend": base["score"], "seconds": None}]

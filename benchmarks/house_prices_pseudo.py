@@ -15,7 +15,6 @@ Results go to benchmarks/figures/house_prices_pseudo.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -30,28 +29,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchutil import save  # noqa: E402
+from house_prices_oof import DATA, blend_score, recipe_run  # noqa: E402
 
 import competitions.house_prices as hp  # noqa: E402
-from pipeline.finish import blend_results  # noqa: E402
 from pipeline.fitting import prepare  # noqa: E402
-from pipeline.runner import RunOptions, run  # noqa: E402
 
 
 def main() -> None:
     from sklearn.exceptions import ConvergenceWarning
 
     ap = argparse.ArgumentParser()
-    ap.add_argument(
-        "--data", default=str(ROOT.parent / "shared" / "data" / "house-prices-advanced-regression-techniques.zip")
-    )
+    ap.add_argument("--data", default=str(DATA))
     args = ap.parse_args()
-    run_dir = run(RunOptions("competitions/house_prices", data=args.data, tag="pseudo", quiet=True))
-    summary = json.loads((run_dir / "summary.json").read_text())
-    cfg = hp.Config()
-    data = hp.load(cfg, Path(summary["data_dir"]))
-    X, y, X_test, folds = data.X, data.y, data.X_test, np.load(run_dir / "folds.npy")
-    names, scored = list(summary["models"]), folds >= 0
-    oof = {m: np.load(run_dir / "oof" / f"{m}.npy").reshape(-1) for m in names}
+    default = recipe_run(args.data, "pseudo")
+    X, y, X_test = default.data.X, default.data.y, default.data.X_test
+    folds, scored, oof = default.folds, default.scored, default.oof
+    names, run_dir, cfg = list(oof), default.run_dir, default.cfg
     teacher_oof = np.exp(np.mean([np.log(np.where(scored, oof[m], 1.0)) for m in names], axis=0))
     student = {m: oof[m].copy() for m in names}  # fold -1 (the outlier rule's rows) keeps the run's prices
     started = time.perf_counter()
@@ -69,9 +62,6 @@ def main() -> None:
         print(f"fold {f}: {time.perf_counter() - started:.0f} s", flush=True)
     seconds = time.perf_counter() - started
 
-    def blended(oofs: dict[str, np.ndarray]) -> float:
-        return float(blend_results(hp, y, folds, {m: {"oof": v, "test": v[:1]} for m, v in oofs.items()})["score"])
-
     rows = [
         {"model": m, "before": hp.score(y[scored], oof[m][scored]), "pseudo": hp.score(y[scored], student[m][scored])}
         for m in names
@@ -79,11 +69,11 @@ def main() -> None:
     result = {
         "rows": rows,
         "teacher_equal_mean": hp.score(y[scored], teacher_oof[scored]),
-        "blend_before": blended(oof),
-        "blend_students": blended(student),
-        "blend_both": blended(oof | {f"{m}_pseudo": v for m, v in student.items()}),
+        "blend_before": blend_score(y, folds, oof)["score"],
+        "blend_students": blend_score(y, folds, student)["score"],
+        "blend_both": blend_score(y, folds, oof | {f"{m}_pseudo": v for m, v in student.items()})["score"],
         "student_seconds": seconds,
-        "recipe_fit_seconds": sum(v["seconds"] for v in summary["models"].values()),
+        "recipe_fit_seconds": sum(v["seconds"] for v in default.summary["models"].values()),
         "cv_rows": int(scored.sum()),
     }
     print(f"\nHouse Prices, {scored.sum()} rows, 5-fold CV RMSE(log)\n")

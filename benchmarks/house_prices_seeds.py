@@ -14,7 +14,6 @@ of the run's, comparable with the run's reported CV. Results go to benchmarks/fi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -27,11 +26,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchutil import save  # noqa: E402
+from house_prices_oof import DATA, blend_score, recipe_run  # noqa: E402
 
 import competitions.house_prices as hp  # noqa: E402
-from pipeline.finish import blend_results  # noqa: E402
 from pipeline.fitting import prepare  # noqa: E402
-from pipeline.runner import RunOptions, run  # noqa: E402
 
 RANDOMISED = ("gbr", "lightgbm", "xgboost", "lasso_boosted", "svr_boosted")
 
@@ -40,18 +38,11 @@ def main() -> None:
     from sklearn.exceptions import ConvergenceWarning
 
     ap = argparse.ArgumentParser()
-    ap.add_argument(
-        "--data", default=str(ROOT.parent / "shared" / "data" / "house-prices-advanced-regression-techniques.zip")
-    )
+    ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args()
-    run_dir = run(RunOptions("competitions/house_prices", data=args.data, tag="seeds", quiet=True))
-    summary = json.loads((run_dir / "summary.json").read_text())
-    cfg = hp.Config()
-    data = hp.load(cfg, Path(summary["data_dir"]))
-    X, y, folds = data.X, data.y, np.load(run_dir / "folds.npy")
-    scored = folds >= 0
-    oof = {m: np.load(run_dir / "oof" / f"{m}.npy").reshape(-1) for m in summary["models"]}
+    default = recipe_run(args.data, "seeds")
+    X, y, folds, scored, oof = default.data.X, default.data.y, default.folds, default.scored, default.oof
     averaged, rows = {}, []
     for m in RANDOMISED:
         started = time.perf_counter()
@@ -62,7 +53,7 @@ def main() -> None:
                 tr, va = folds != f, folds == f
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    model = prepare(hp.models(cfg)[m], seed=seed, n_jobs=2).fit(X[tr], y[tr])
+                    model = prepare(hp.models(default.cfg)[m], seed=seed, n_jobs=2).fit(X[tr], y[tr])
                 pred[va] = np.asarray(model.predict(X[va])).reshape(-1)
             logs.append(np.log(pred[scored]))
         averaged[m] = oof[m].copy()
@@ -72,10 +63,8 @@ def main() -> None:
         rows.append(row)
         print(f"{m}: seed 0 {row['seed_0']:.5f}, {args.seeds} seeds {row['averaged']:.5f}, {row['seconds']:.0f} s")
 
-    def blended(oofs: dict[str, np.ndarray]) -> float:
-        return float(blend_results(hp, y, folds, {m: {"oof": v, "test": v[:1]} for m, v in oofs.items()})["score"])
-
-    result = {"seeds": args.seeds, "rows": rows, "blend_run": blended(oof), "blend_averaged": blended(oof | averaged)}
+    result = {"seeds": args.seeds, "rows": rows, "blend_run": blend_score(y, folds, oof)["score"]}
+    result["blend_averaged"] = blend_score(y, folds, oof | averaged)["score"]
     print(f"blend: the run's {result['blend_run']:.5f}, with the averaged models {result['blend_averaged']:.5f}")
     save("house_prices_seeds", f"python benchmarks/house_prices_seeds.py --seeds {args.seeds}", result)
 
