@@ -96,3 +96,26 @@ def test_a_fold_fit_caps_torchs_threads_at_the_cpu_quota(cgroups: tuple[Path, Pa
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_predict_caps_torchs_threads_at_the_cpu_quota(
+    cgroups: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from pipeline.cli import main
+
+    root, proc = cgroups
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "competitions/house_prices", "--sample", "--folds", "2", "--models", "ridge", "--quiet"]) == 0
+    run_dir = next((tmp_path / "runs" / "house_prices").iterdir())
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        write(proc, "0::/")
+        write(root / "cpu.max", "100000 100000")  # a quota of one core
+        data = tmp_path / "data" / "sample" / "house_prices"
+        assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred"), "--quiet"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -87,6 +87,7 @@ def fold_predictions(run_dir: Path, model: str, folds: np.ndarray, data: Data, d
     """Each fold's saved model on the test rows, as the runner predicted them (rows x outputs)."""
     from pipeline.fitting import predict_outputs
     from pipeline.folds import fold_ids
+    from pipeline.machine import cap_torch_threads
     from pipeline.modelstore import fold_model_info, load_fold_model
 
     classification = data.classes is not None
@@ -102,6 +103,7 @@ def fold_predictions(run_dir: Path, model: str, folds: np.ndarray, data: Data, d
                         f"fold ({part.name} has another key); the run folder was changed after training."
                     )
         est = load_fold_model(run_dir, model, f, device=device)
+        cap_torch_threads()  # a deep model's load brings torch, whose CPU threads see the host's cores
         preds.append(predict_outputs(est, data.X_test, classification, n_classes))
     return preds
 
