@@ -173,8 +173,8 @@ def test_a_missing_or_broken_file_is_named(tmp_path):
 
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Every image read in this process, by the store or by a loader without workers, counted in the dict's "n"."""
-    import pipeline.detection.data as ddata
+    """Every image read in this process, by the store or by a loader without workers, counted in the dict's "n"
+    (detection's loader reads through the store's read_cut)."""
     import pipeline.vision.data as vdata
     import pipeline.vision.decoded as decoded
 
@@ -184,7 +184,7 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         reads["n"] += 1
         return read_image(path)
 
-    for module in (vdata, decoded, ddata):
+    for module in (vdata, decoded):
         monkeypatch.setattr(module, "read_image", counting_read)
     return reads
 

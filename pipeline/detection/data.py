@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader
 from pipeline.detection.boxes import unpack, xywh_to_xyxy
 from pipeline.detection.recipe import Augment
 from pipeline.training.data import SeededDataset, seeded_loader
-from pipeline.vision.data import downsized, read_image, to_tensor
+from pipeline.vision.data import to_tensor
+from pipeline.vision.decoded import read_cut
 
 # Boxes are clipped to the image after every transform; a box keeping less than this fraction of its area (or
 # under MIN_SIDE pixels wide/high) is dropped with its label. The same rule for flip, scale, crop and resize.
@@ -41,7 +42,8 @@ def make_transform(image_size: int, train: bool, boxes: bool = True, **augment: 
     import albumentations as A
 
     a = Augment(**augment)
-    # INTER_AREA when downsizing, as `downsized` does: a model is scored and predicts on images resized as it trained
+    # INTER_AREA when downsizing, as the store's read_cut does: a model is scored and predicts on images resized as it
+    # trained
     steps: list[Any] = [A.LongestMaxSize(max_size=image_size, area_for_downscale="image")]
     if train:
         if a.hflip > 0:
@@ -79,13 +81,11 @@ class DetectionDataset(SeededDataset):
 
     def image(self, i: int) -> tuple[np.ndarray, int, int]:
         """Image i, its longest side cut to image_size (from the cache, the process's store of decoded images, or
-        decoded and cut here: either way `downsized`'s pixels and the same box arithmetic), and its original width
-        and height."""
+        decoded and cut here by the store's `read_cut`: either way the same pixels and box arithmetic), and its
+        original width and height."""
         if self.cache is not None:
             return self.cache[i]
-        image = read_image(self.paths[i])
-        h, w = image.shape[:2]
-        return (downsized(image, self.image_size) if self.image_size else image), w, h
+        return read_cut(self.paths[i], self.image_size or 0)
 
     def item(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple[float, float]]:
         image, w, h = self.image(i)

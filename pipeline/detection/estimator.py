@@ -229,10 +229,9 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         """The images of `paths` cut to image_size, with their decoded sizes, from the process's store: a run decodes
         each image once, not once per fold, epoch and prediction (pipeline/vision/decoded.py). None when cache_mb is
         0 or they exceed it: then the loader decodes them as it reads."""
-        from pipeline.vision.decoded import default_mb, store
+        from pipeline.vision.decoded import budgeted
 
-        store().resize((default_mb() if self.cache_mb is None else int(self.cache_mb)) << 20)
-        return store().cut(paths, self.image_size, rt.num_workers)
+        return budgeted(self.cache_mb).cut(paths, self.image_size, rt.num_workers)
 
     def _unboxed(self, paths: list[str], held: list[tuple[np.ndarray, int, int]] | None) -> Any:
         """The images to predict boxes on, resized as for training (a DetectionDataset without targets)."""

@@ -104,7 +104,7 @@ class DecodedImages:
         processes (a damaged file is named either way); `image_bytes`: the size of one, to size their batches."""
         paths = list(paths)
         if workers <= 0:
-            batches: Iterable[list[Cut]] = ([_read_cut(p, max_side)] for p in paths)
+            batches: Iterable[list[Cut]] = ([read_cut(p, max_side)] for p in paths)
         else:
             # every worker gets a share of a small set; a batch of large photos stays within BATCH_BYTES
             size = max(1, min(256, -(-len(paths) // workers), BATCH_BYTES // max(image_bytes, 1)))
@@ -143,10 +143,12 @@ class _Files(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> Cut:
-        return _read_cut(self.paths[i], self.max_side)
+        return read_cut(self.paths[i], self.max_side)
 
 
-def _read_cut(path: str, max_side: int) -> Cut:
+def read_cut(path: str, max_side: int) -> Cut:
+    """The image of `path` with its longest side cut to `max_side` (0: as decoded), and the width and height it was
+    decoded at: what the store holds, and what a loader reads when the store holds nothing."""
     image = read_image(path)
     h, w = image.shape[:2]
     return (downsized(image, max_side) if max_side else image), w, h
@@ -203,6 +205,13 @@ _STORE = DecodedImages()
 
 def store() -> DecodedImages:
     """The process's store."""
+    return _STORE
+
+
+def budgeted(cache_mb: int | None) -> DecodedImages:
+    """The process's store with its budget set to `cache_mb` MiB (an estimator's cache_mb, the runner's --cache-mb;
+    None: default_mb())."""
+    _STORE.resize((default_mb() if cache_mb is None else int(cache_mb)) << 20)
     return _STORE
 
 

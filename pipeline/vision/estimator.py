@@ -182,12 +182,11 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     def _held(self, paths: np.ndarray, workers: int) -> list[np.ndarray] | None:
         """The decoded images of `paths` from the process's store, those it lacks decoded by `workers` loader
         processes (None: cache_images off, or over budget)."""
-        from pipeline.vision.decoded import default_mb, store
+        from pipeline.vision.decoded import budgeted
 
         if not self.cache_images:
             return None
-        store().resize((default_mb() if self.cache_mb is None else int(self.cache_mb)) << 20)
-        return store().images(paths, workers)
+        return budgeted(self.cache_mb).images(paths, workers)
 
     def _decoded(self, paths: np.ndarray, workers: int) -> np.ndarray | list[np.ndarray] | None:
         """A dataset's cache: its held images as one array when they share a size (what training on the device
