@@ -165,9 +165,15 @@ def _svr_gbr(cfg: Any) -> Any:
     from competitions.house_prices.boosted import ResidualBoosted
 
     gbr = GradientBoostingRegressor(
-        n_estimators=300, learning_rate=0.02, max_depth=3, max_features="sqrt", min_samples_leaf=15, subsample=0.8
+        n_estimators=300,
+        learning_rate=0.02,
+        max_depth=3,
+        max_features="sqrt",
+        min_samples_leaf=15,
+        subsample=0.8,
+        loss="huber",
     )
-    trees = Pipeline([*recipe.preprocess(cfg, linear=False), ("model", gbr.set_params(loss="huber"))])
+    trees = Pipeline([*recipe.preprocess(cfg, linear=False), ("model", gbr)])
     return _on_log(ResidualBoosted(recipe._model(cfg, "svr"), trees))
 
 
