@@ -9,7 +9,8 @@
                       a code made of parts ("B/0/P", "0013_02": one separator, the same number of parts in 90% of
                       the values) also gives each part: a number, or a category when it has few levels
     text              word tokens (binary, frequent ones only), length and word count
-    date              year, month, day, weekday and days since 1970; the hour too where the column has times
+    date              year, month, day, weekday and days since 1970; the hour too where the column has times (each
+                      column read in one format, day-first where its values are: features/dates.py)
     constant          dropped
 
 `sources_` maps each output column to the input column it comes from (for importances per input column).
@@ -34,6 +35,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from features.columns import infer_kinds
+from features.dates import MIXED, date_format, parse_dates
 
 FAMILIES = ("linear", "lightgbm", "xgboost", "catboost")
 MISSING = "__missing__"
@@ -73,7 +75,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"TabularEncoder: family must be one of {FAMILIES}, got {self.family!r}.")
         X = _frame(X)
         self.kinds_ = infer_kinds(X, self.max_levels)
-        self.timed_ = [c for c, k in self.kinds_.items() if k == "date" and _has_times(X[c])]
+        self.date_formats_ = {c: date_format(X[c]) for c, k in self.kinds_.items() if k == "date"}
+        self.timed_ = [c for c, f in self.date_formats_.items() if _has_times(parse_dates(X[c], f))]
         self.feature_names_in_ = list(X.columns)
         strings = [c for c, k in self.kinds_.items() if k in ("high_cardinality", "text")]
         min_df = max(3, int(np.ceil(self.min_token_share * len(X))))
@@ -141,7 +144,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             elif kind == "category":
                 out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
             elif kind == "date":
-                d = pd.to_datetime(s, errors="coerce", format="mixed")
+                d = parse_dates(s, getattr(self, "date_formats_", {}).get(c, MIXED))  # one format per column
                 timed = c in getattr(self, "timed_", ())  # encoders fitted before timed_ have no hour
                 for part in ("year", "month", "day", "day_of_week", *(("hour",) if timed else ())):
                     out[f"{c}__{part}"] = getattr(d.dt, part).astype(float)
@@ -315,9 +318,9 @@ def source_column(name: str, columns: list[str]) -> str:
     return max(matches, key=len) if matches else name
 
 
-def _has_times(s: pd.Series) -> bool:
-    """Whether a date column holds times of day (2016-01-05 13:45), not only dates."""
-    d = pd.to_datetime(s, errors="coerce", format="mixed").dropna()
+def _has_times(d: pd.Series) -> bool:
+    """Whether parsed dates hold times of day (2016-01-05 13:45), not only dates."""
+    d = d.dropna()
     return bool((d != d.dt.normalize()).any())
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.columns import column_kind
+from features.dates import parse_dates
 from pipeline.contract import ContractError, Data
 from pipeline.grades import grades_of, nearest
 from pipeline.submission import SubmissionError, validate_submission
@@ -17,7 +18,7 @@ from pipeline.tabular.groups import group_features
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
 from pipeline.tabular.original import MODES, Original, join
-from pipeline.tabular.values import as_names, class_names, numbers, read_csv
+from pipeline.tabular.values import as_names, class_names, empty_columns, numbers, read_csv, text_in_train
 
 SUBMISSIONS = ("values", "labels", "probabilities", "ranked", "grades")
 
@@ -99,8 +100,9 @@ def load_tables(
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
-    Columns only in train (the targets, and extras such as leaked outcomes) never become features, nor does the id
-    unless it holds dates or times (id_is_feature). Training rows
+    Columns only in train (the targets, and extras such as leaked outcomes) never become features, nor do columns
+    empty on every test row, nor does the id unless it holds dates or times (id_is_feature). A column train reads as
+    text is read as written in test too (text_in_train), so its levels match. Training rows
     without a target value (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
@@ -120,6 +122,8 @@ def load_tables(
     data_dir = Path(data_dir)
     train = read_csv(data_dir / train_file, text=[id_col] if id_groups else ())
     test = read_csv(data_dir / test_file, text=[id_col])
+    if as_text := text_in_train(train, test, skip=[id_col]):
+        test = read_csv(data_dir / test_file, text=[id_col, *as_text])
     targets = as_list(target)
     absent = [t for t in targets if t not in train]
     if absent:
@@ -171,13 +175,14 @@ def _feature_columns(
     where: Path,
     test_file: str,
 ) -> list[str]:
-    """Columns of both train and test, minus the targets, `drop` and the id (unless it holds dates or times);
-    refused when none is left."""
+    """Columns of both train and test, minus the targets, `drop`, the id (unless it holds dates or times) and columns
+    empty on every test row (a model leaning on them in CV would find nothing there); refused when none is left."""
     keep_id = id_is_feature(test[id_col])
+    empty = set(empty_columns(test))
     features = [
         c
         for c in train.columns
-        if c in test.columns and (c != id_col or keep_id) and c not in targets and c not in drop
+        if c in test.columns and (c != id_col or keep_id) and c not in targets and c not in drop and c not in empty
     ]
     if not features:
         raise ContractError(f"{where}: no feature column is also in {test_file}.")
@@ -195,7 +200,7 @@ def times_of(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
         bad = np.isnan(values)
         out: np.ndarray = values
     else:
-        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+        parsed = parse_dates(raw)  # one format for the column (features/dates.py)
         bad = parsed.isna().to_numpy()
         out = parsed.to_numpy(dtype="datetime64[ns]")
     if bad.any():
@@ -208,15 +213,34 @@ def times_of(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
     return out
 
 
-def _as_sample_values(labels: list[str], sample_col: pd.Series) -> list:
-    """Class names written the way the sample writes them: numbers as numbers, True/False as such, else text."""
+def as_sample_values(labels: Sequence[str], sample_col: pd.Series) -> list | None:
+    """Class names written the way the sample writes them: True/False for a True/False sample (classes 0/1 as
+    False/True), numbers for a sample of numbers (classes True/False as 1/0), else as they are. None when they cannot
+    be (classes such as Yes/No for a sample of numbers or of True/False). An empty sample column says nothing."""
+    names = pd.Series(list(labels), dtype=object)
+    if sample_col.isna().all():
+        return list(labels)
     if pd.api.types.is_bool_dtype(sample_col):
-        return labels
+        flags = names.map({"True": True, "False": False, "1": True, "0": False})
+        return None if flags.isna().any() else flags.tolist()
     if pd.api.types.is_numeric_dtype(sample_col):
-        nums = pd.to_numeric(pd.Series(labels), errors="coerce")
-        if nums.notna().all():
-            return [int(v) if float(v).is_integer() else float(v) for v in nums]
-    return labels
+        nums = pd.to_numeric(names.map(lambda v: {"False": 0, "True": 1}.get(v, v)), errors="coerce")
+        return None if nums.isna().any() else [int(v) if float(v).is_integer() else float(v) for v in nums]
+    return list(labels)
+
+
+def label_format_error(classes: Sequence[str], sample_col: pd.Series, sample: str) -> str:
+    """Why the classes cannot be written as the sample writes its labels, or "" when they can."""
+    if as_sample_values(classes, sample_col) is not None:
+        return ""
+    kind = "True/False" if pd.api.types.is_bool_dtype(sample_col) else "numbers"
+    first = sample_col.dropna().iloc[0]
+    first = first.item() if hasattr(first, "item") else first  # 0, not np.int64(0)
+    shown = ", ".join(map(str, classes[:5])) + (" ..." if len(classes) > 5 else "")
+    return (
+        f"{sample} writes {kind} in {sample_col.name} (such as {first!r}), but the target's "
+        f"classes are {shown}: a submission of them could not match it"
+    )
 
 
 def _flag_labels(proba: np.ndarray, sample_col: pd.Series) -> np.ndarray:
@@ -278,7 +302,10 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
         out[value_cols[0]] = [" ".join(data.classes[i] for i in row) for row in ranked(pred, k)]
     elif submission == "labels" and not several:
         names = [data.classes[i] for i in metric_labels(pred)]  # one probability column: the positive class above 0.5
-        out[value_cols[0]] = _as_sample_values(names, sample[value_cols[0]])
+        written = as_sample_values(names, sample[value_cols[0]])
+        if written is None:
+            raise ContractError(f"{label_format_error(data.classes, sample[value_cols[0]], data.sample_submission)}.")
+        out[value_cols[0]] = written
     else:
         for c, j in zip(value_cols, _pred_columns(data, value_cols, submission), strict=True):
             out[c] = _flag_labels(pred[:, j], sample[c]) if submission == "labels" else pred[:, j]

@@ -18,7 +18,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -26,13 +26,23 @@ from typing import IO
 import pandas as pd
 
 from features.columns import column_kind
+from features.dates import date_format, parse_dates
 from pipeline.contract import ContractError
 from pipeline.grades import METRICS as GRADE_METRICS
-from pipeline.tabular.data import as_names, class_columns, class_names, id_is_feature, ranked_column, ranked_width
+from pipeline.tabular.data import (
+    as_names,
+    class_columns,
+    class_names,
+    id_is_feature,
+    label_format_error,
+    ranked_column,
+    ranked_width,
+)
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
+from pipeline.tabular.values import comma_separated, empty_columns, text_in_train
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
 
@@ -156,13 +166,14 @@ class Source:
             with target.open("rb") as out:
                 yield out
 
-    def read(self, name: str) -> pd.DataFrame:
-        """One CSV as a DataFrame, or an error naming it."""
+    def read(self, name: str, text: Sequence[str] = ()) -> pd.DataFrame:
+        """One CSV as a DataFrame (`text` columns as written), or an error naming it."""
         try:
             with self._open(name) as f:
-                return pd.read_csv(f)
+                frame = pd.read_csv(f, dtype=dict.fromkeys(text, str) or None)
         except Exception as e:
             raise ContractError(f"{self.path}: {name} cannot be read as CSV ({type(e).__name__}: {e}).") from None
+        return comma_separated(frame, f"{self.path}: {name}")
 
     def copy(self, name: str, dest: Path) -> None:
         """One file of the download, byte for byte, to dest."""
@@ -280,6 +291,8 @@ def _read_tables(source: Source, train: str | None, test: str | None, sample: st
     test_f = _pick(source, "test table", ("test",), test, "--test")
     sample_f = _pick(source, "sample submission", ("sample_submission", "submission", "sample"), sample, "--sample")
     t = Tables(train_f, test_f, sample_f, source.read(train_f), source.read(test_f), source.read(sample_f))
+    if as_text := text_in_train(t.tr, t.te):  # as pipeline.tabular.load_tables reads them
+        t.te = source.read(test_f, text=as_text)
     if t.sub.shape[1] < 2:
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
     return t
@@ -318,13 +331,19 @@ def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> str:
     return id_col
 
 
+def _in_test(t: Tables, column: str) -> bool:
+    """Whether the test table has the column with a value on some row (an empty one is a placeholder, as some
+    downloads leave the target's column in test.csv)."""
+    return column in t.te and bool(t.te[column].notna().any())
+
+
 def _target_columns(t: Tables, target: str | None, id_col: str, notes: list[str]) -> list[str]:
     """The target(s): --target (comma-separated for several), else guessed from the sample and the tables."""
     targets = [c.strip() for c in target.split(",") if c.strip()] if target else _guess_targets(t, id_col, notes)
     for c in targets:
         if c not in t.tr:
             raise ContractError(f"--target {c}: not a column of {t.train}; columns: {', '.join(t.tr.columns)}.")
-        if c in t.te:
+        if _in_test(t, c):
             raise ContractError(f"target {c!r} is also a column of {t.test}; is it really the target? Check --target.")
     value_cols = list(t.sub.columns[1:])
     if len(targets) > 1 and len(targets) != len(value_cols):
@@ -340,8 +359,8 @@ def _target_columns(t: Tables, target: str | None, id_col: str, notes: list[str]
 
 def _guess_targets(t: Tables, id_col: str, notes: list[str]) -> list[str]:
     value_cols = list(t.sub.columns[1:])
-    in_train = [c for c in value_cols if c in t.tr and c not in t.te]
-    only_train = [c for c in t.tr.columns if c not in t.te.columns and c != id_col]
+    in_train = [c for c in value_cols if c in t.tr and not _in_test(t, c)]
+    only_train = [c for c in t.tr.columns if not _in_test(t, c) and c != id_col]
     if len(value_cols) == 1 and in_train:
         return in_train
     if in_train:  # several value columns, some of them train's: one target per value column
@@ -508,6 +527,9 @@ def _metric(
             f"{_named(metric, given, task)} writes {submission}, but {t.sample} holds True/False in {value_cols[0]}: "
             f"it asks for labels. Use {fix}."
         )
+    single_labels = submission == "labels" and len(value_cols) == 1 and classes is not None
+    if single_labels and (error := label_format_error(classes, t.sub[value_cols[0]], t.sample)):
+        raise ContractError(f"{error}. Is {target} the target? Name it with --target COL.")
     if submission == "probabilities" and len(value_cols) > 1 and classes is not None:
         if len(value_cols) != len(classes):
             raise ContractError(
@@ -576,13 +598,34 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
             f"feature: the id {id_col} holds dates or times, so it is also a feature; run --set drop={id_col} "
             f"leaves it out"
         )
-    features = [c for c in t.tr.columns if c in t.te.columns and (c != id_col or keep_id) and c not in targets]
+    shared = [c for c in t.tr.columns if c in t.te.columns and (c != id_col or keep_id) and c not in targets]
+    empty = set(empty_columns(t.te))
+    features = [c for c in shared if c not in empty]
     extra = [c for c in t.tr.columns if c not in t.te.columns and c != id_col and c not in targets]
     if extra:
         notes.append(f"ignored: {', '.join(extra)} (in {t.train} only: not available for the test rows)")
+    if blank := [c for c in shared if c in empty]:
+        notes.append(f"ignored: {', '.join(blank)} (empty on every row of {t.test}: no value to predict from)")
+    if unread := _unread_numbers(t, features):
+        notes.append(unread)
     if not features:
         raise ContractError(f"{t.train} and {t.test} share no feature column.")
     return features
+
+
+def _unread_numbers(t: Tables, features: list[str]) -> str:
+    """A note on test values that are no number in a column train holds numbers in (a `?` for missing): they are
+    read as missing. Empty when there are none."""
+    found = []
+    for c in features:
+        if pd.api.types.is_numeric_dtype(t.tr[c]) and not pd.api.types.is_numeric_dtype(t.te[c]):
+            values = t.te[c].dropna()
+            bad = values[pd.to_numeric(values, errors="coerce").isna()]
+            if len(bad):
+                found.append(f"{c} ({len(bad)}, such as {bad.iloc[0]!r})")
+    if not found:
+        return ""
+    return f"missing: {t.test} has values that are no number in number columns, read as missing: {', '.join(found)}"
 
 
 def _later_test(t: Tables, features: list[str], notes: list[str]) -> str | None:
@@ -591,8 +634,8 @@ def _later_test(t: Tables, features: list[str], notes: list[str]) -> str | None:
     for c in features:
         if column_kind(t.tr[c]) != "date":
             continue
-        train = pd.to_datetime(t.tr[c], errors="coerce", format="mixed").dropna()
-        test = pd.to_datetime(t.te[c], errors="coerce", format="mixed").dropna()
+        fmt = date_format(pd.concat([t.tr[c], t.te[c]], ignore_index=True))  # one format for both tables
+        train, test = parse_dates(t.tr[c], fmt).dropna(), parse_dates(t.te[c], fmt).dropna()
         if len(train) and len(test) and train.max() < test.min():
             notes.append(
                 f"time: every test row's {c} ({test.min():%Y-%m-%d} to {test.max():%Y-%m-%d}) follows every training "
@@ -683,6 +726,14 @@ def _fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tu
     benchmarks/README.md). mape the same: an absolute error of logarithms is a relative error.
     """
     if metric == "rmsle":
+        for c in targets:
+            values = pd.to_numeric(t.tr[c], errors="coerce")
+            if (values < 0).any():
+                first = int(values.lt(0).to_numpy().argmax())
+                raise ContractError(
+                    f"--metric rmsle scores log(1 + {c}), but {t.train} has negative {c} values (first "
+                    f"{values.iloc[first]:g}, on line {first + 2}); use --metric rmse (or mae)."
+                )
         return "log1p", ""
     if metric not in ("mae", "mape"):
         return "", ""

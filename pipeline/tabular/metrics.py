@@ -100,6 +100,9 @@ def rmse(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 def rmsle(y: np.ndarray, pred: np.ndarray) -> float:
+    """RMSE of log(1 + x). A negative target has no such logarithm on Kaggle either: refused, naming the fix."""
+    if (low := float(np.nanmin(np.asarray(y, dtype=float)))) < 0:
+        raise ValueError(f"rmsle scores log(1 + target), but a target is negative ({low:g}); use the rmse metric.")
     p = np.log1p(np.clip(_values(pred), 0, None))  # Kaggle's rmsle refuses negatives; a clipped prediction is 0
     return float(np.sqrt(np.mean((p - np.log1p(np.asarray(y, dtype=float))) ** 2)))
 

@@ -15,9 +15,43 @@ def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
     """A CSV, or a one-line error naming the file; `text` columns (names or positions) are read as written, so an id
     such as 000123 keeps its zeros (Kaggle compares ids as text)."""
     try:
-        return pd.read_csv(path, dtype=dict.fromkeys(text, str) or None)
+        frame = pd.read_csv(path, dtype=dict.fromkeys(text, str) or None)
     except Exception as e:
         raise ContractError(f"{path}: cannot be read as CSV ({type(e).__name__}: {e}).") from None
+    return comma_separated(frame, path)
+
+
+def comma_separated(frame: pd.DataFrame, where: Path | str) -> pd.DataFrame:
+    """The frame, unless it came out as one column whose name holds another separator (`id;target`): then an error
+    naming it. Kaggle's tables are comma-separated, as the submission must be."""
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if sep in header:
+                raise ContractError(
+                    f"{where}: read as one column {header!r}: its values are separated by {name}, not commas. Save it "
+                    f"comma-separated (pandas: pd.read_csv(path, sep={sep!r}).to_csv(path, index=False))."
+                )
+    return frame
+
+
+def text_in_train(train: pd.DataFrame, test: pd.DataFrame, skip: Sequence[str] = ()) -> list[str]:
+    """Columns train reads as text and test as numbers: a code such as a floor `1`, `2`, `basement` whose test rows
+    happen to hold numbers only. Read as numbers, test's values would become `1.0`, `2.0`, levels training never saw;
+    the caller reads them again as written."""
+    return [
+        c
+        for c in train.columns
+        if c in test.columns
+        and c not in skip
+        and not pd.api.types.is_numeric_dtype(train[c])
+        and pd.api.types.is_numeric_dtype(test[c])
+    ]
+
+
+def empty_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns with no value on any row (a test table's placeholder for the target, a feature the test rows lack)."""
+    return [c for c in frame.columns if len(frame) and frame[c].isna().all()]
 
 
 def as_names(values: pd.Series) -> pd.Series:
