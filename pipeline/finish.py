@@ -327,6 +327,7 @@ BLEND_FIELDS = (
     "equal_weights",
     "fitted_weights",
     "fitted_score",
+    "oof_scores",
 )
 
 

@@ -19,7 +19,8 @@ def _console() -> Any:
 
 
 def print_summary(s: dict[str, Any]) -> None:
-    """Per model CV mean ± std, weight and time; the equal-weight mean, the blend and the submission path."""
+    """Per model CV (its out-of-fold predictions scored on all the scored rows at once, as the blend's is) beside its
+    folds' mean ± std, weight and time; the equal-weight mean, the blend and the submission path."""
     from rich.table import Table
 
     metric = s["metric"]
@@ -28,24 +29,27 @@ def print_summary(s: dict[str, Any]) -> None:
     if s.get("sample"):
         title += " · SAMPLE DATA"
     t = Table(title=title)
-    for col, just in (("model", "left"), (f"CV {metric}", "right"), ("weight", "right"), ("time", "right")):
+    columns = (("model", "left"), (f"CV {metric}", "right"), ("folds: mean ± std", "right"))
+    for col, just in (*columns, ("weight", "right"), ("time", "right")):
         t.add_column(col, justify=just)
-    weights = s["blend"]["weights"]
+    weights, pooled = s["blend"]["weights"], s["blend"].get("oof_scores") or {}
     for m, r in s["models"].items():
-        t.add_row(m, f"{r['mean']:.5f} ± {r['std']:.5f}", f"{weights.get(m, 0):.3f}", f"{r['seconds']:.1f}s")
+        cv = f"{pooled[m]:.5f}" if m in pooled else ""  # runs before oof_scores was kept show the folds' only
+        folds = f"{r['mean']:.5f} ± {r['std']:.5f}"
+        t.add_row(m, cv, folds, f"{weights.get(m, 0):.3f}", f"{r['seconds']:.1f}s")
     if s["blend"].get("equal_score") is not None:
-        t.add_row("equal-weight mean", f"{s['blend']['equal_score']:.5f}", "", "", style="dim")
+        t.add_row("equal-weight mean", f"{s['blend']['equal_score']:.5f}", "", "", "", style="dim")
     cal = s.get("calibration") or {}
     b = s["blend"]
     oof = "" if b.get("out_of_fold") is False else " (out of fold)"
     if cal.get("applied"):
-        t.add_row(f"blend{oof}", f"{cal['score_before']:.5f}", "1.000", "")
+        t.add_row(f"blend{oof}", f"{cal['score_before']:.5f}", "", "1.000", "")
         label = f"blend + {cal['method']} (T={cal['temperature']:.3f}){oof}"
-        t.add_row(f"[bold]{label}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", f"{s['seconds']:.1f}s")
+        t.add_row(f"[bold]{label}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", "", f"{s['seconds']:.1f}s")
     else:
         blended = "blend, equal weights" if b.get("equal_weights") else "blend"
         if b.get("equal_weights"):  # the equal-weight mean beat the fitted weights out of fold
-            t.add_row(f"blend, fitted weights{oof}", f"{b['fitted_score']:.5f}", "", "", style="dim")
+            t.add_row(f"blend, fitted weights{oof}", f"{b['fitted_score']:.5f}", "", "", "", style="dim")
         final = "stack" if (s.get("stack") or {}).get("used") else blended
         cut = s.get("threshold") or {}
         if cut.get("applied"):
@@ -58,14 +62,14 @@ def print_summary(s: dict[str, Any]) -> None:
         if final != blended and b.get("score") is not None:  # b["score"] is the last stage's: the blend's own is
             stack = s.get("stack") or {}  # the stack's blend_score, or the threshold's score before its cut
             own = stack.get("blend_score", cut.get("score_before") if cut.get("applied") else b["score"])
-            t.add_row(f"{blended}{oof}", f"{own:.5f}", "", "", style="dim")
-        t.add_row(f"[bold]{final}{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "1.000", f"{s['seconds']:.1f}s")
+            t.add_row(f"{blended}{oof}", f"{own:.5f}", "", "", "", style="dim")
+        t.add_row(f"[bold]{final}{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", "1.000", f"{s['seconds']:.1f}s")
         if "temperature" in cal:
             note = f"{cal['method']} (T={cal['temperature']:.3f}, not applied)"
-            t.add_row(note, f"{cal['score_after']:.5f}", "", "", style="dim")
+            t.add_row(note, f"{cal['score_after']:.5f}", "", "", "", style="dim")
     if b.get("in_sample_score") is not None and b.get("out_of_fold") and not b.get("equal_weights"):
         label = "blend, in-sample (weights fitted on the rows scored)"
-        t.add_row(label, f"{b['in_sample_score']:.5f}", "", "", style="dim")
+        t.add_row(label, f"{b['in_sample_score']:.5f}", "", "", "", style="dim")
     c = _console()
     c.print(t)
     c.print(f"submission: {display_path(Path(s['published']))}\nrun folder: {display_path(Path(s['run_dir']))}")

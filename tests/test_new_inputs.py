@@ -145,7 +145,11 @@ def test_an_empty_target_column_in_test_and_an_empty_feature(
     assert "ignored: hint (empty on every row of test.csv: no value to predict from)" in printed
     assert summary["cv"] < 0.5 and len(sub) == 60
     module = load_competition(str(tmp_path / "comps" / "empty_cols"))
-    assert list(module.load(module.Config(), data).X.columns) == ["x"]
+    loaded = module.load(module.Config(), data)
+    assert list(loaded.X.columns) == ["x"]
+    # the report's per-model CV is its OOF predictions scored on all rows at once, comparable with the blend's
+    oof = np.load(Path(summary["run_dir"]) / "oof" / "lightgbm.npy")
+    assert summary["blend"]["oof_scores"]["lightgbm"] == pytest.approx(module.score(loaded.y, oof))
 
 
 def test_numbers_test_writes_as_text_are_noted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -156,6 +156,7 @@ def test_the_report_shows_the_blends_own_score_beside_the_stack(capsys: pytest.C
             "equal_weights": True,
             "fitted_score": 1.2183,
             "in_sample_score": 0.9832,
+            "oof_scores": {"a": 1.05, "b": 1.2},
         },
         "stack": {"method": "linear", "score": 0.8449, "blend_score": 0.9832, "used": True},
         "cv": 0.8449,
@@ -170,4 +171,5 @@ def test_the_report_shows_the_blends_own_score_beside_the_stack(capsys: pytest.C
         if line.startswith("│")
     }
     assert rows["blend, equal weights (out of fold)"] == "0.98320"
+    assert rows["a"] == "1.05000"  # each model's CV is scored on all its OOF rows, as the blend's is
     assert rows["stack (out of fold)"] == "0.84490"
