@@ -271,6 +271,20 @@ def _same_zip(stamp: dict[str, Any] | None, archive: Path) -> bool:
     return stamp["sha256"] == sha256(archive)
 
 
+def zip_folder(archive: Path, default: Path) -> Path:
+    """Where a competition zip given as --data extracts to: `default` (data/<slug>/) when it is free, unstamped, or
+    holds this zip (by name and size, or by content); another zip of the competition (a new test set for `predict`,
+    an updated download) goes beside it to data/<slug>@<its sha256's first 12 hex digits>/, so the runs made from the
+    first keep their data, which `submit`, `validate` and `ensemble` read again."""
+    stamp = read_stamp(default)
+    if stamp is None or _same_zip(stamp, archive):
+        return default
+    digest = sha256(archive)
+    if stamp.get("sha256") == digest:
+        return default
+    return default.with_name(f"{default.name}@{digest[:12]}")
+
+
 def _swap(new: Path, dest: Path) -> None:
     """Put `new` in place of `dest`: the old folder is moved aside first and removed only once `new` is in place."""
     if not dest.exists():

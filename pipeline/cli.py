@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             raise  # a real bug: keep its traceback
         print(f"error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: resume with --resume RUN_DIR", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"interrupted: resume with --resume {getattr(e, 'run_dir', 'RUN_DIR')}", file=sys.stderr)
         return 130
 
 

@@ -65,6 +65,8 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
             return False
         raise ContractError(f"Wrong type for '{key}': expected bool (true/false), got {raw!r}.")
     if typ in (int, float, str):
+        if typ in (int, float) and isinstance(raw, bool):  # JSON's true is no number (int(True) would give 1)
+            raise ContractError(f"Wrong type for '{key}': expected {typ.__name__}, got {raw!r}.")
         if typ is int and isinstance(raw, float) and not raw.is_integer():
             raise ContractError(f"Wrong type for '{key}': expected int, got {raw!r}.")
         try:
@@ -74,32 +76,62 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
     return raw
 
 
-def apply_overrides(config_cls: type, overrides: dict[str, Any], source: str = "--set") -> Any:
-    """Build a Config with overrides applied; unknown keys and wrong types fail with the valid keys listed."""
+def _check_keys(config_cls: type, overrides: dict[str, Any], source: str) -> None:
+    """Unknown keys fail naming where they came from, with the valid keys listed."""
     types_ = field_types(config_cls)
     unknown = [k for k in overrides if k not in types_]
     if unknown:
         raise ContractError(f"Unknown {source} key(s): {', '.join(unknown)}. Valid keys: {', '.join(sorted(types_))}.")
+
+
+def apply_overrides(config_cls: type, overrides: dict[str, Any], source: str = "--set") -> Any:
+    """Build a Config with overrides applied; unknown keys and wrong types fail with the valid keys listed."""
+    _check_keys(config_cls, overrides, source)
+    types_ = field_types(config_cls)
     values = {k: _coerce(k, v, types_[k]) for k, v in overrides.items()}
     return config_cls(**values)
 
 
+def read_params_file(path: Path | str) -> dict[str, Any]:
+    """The JSON object of a --params file, or a one-line error naming the file and what it holds."""
+    p = Path(path).expanduser()
+    try:
+        value = json.loads(p.read_text())
+    except OSError as e:
+        raise ContractError(f"--params {path}: cannot read it ({e.strerror or e}).") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ContractError(f"--params {path}: not valid JSON ({e}).") from None
+    if not isinstance(value, dict):
+        raise ContractError(
+            f'--params {path}: must hold a JSON object of Config overrides like {{"lr": 0.1}}, '
+            f"got a {type(value).__name__} ({json.dumps(value)[:60]})."
+        )
+    return value
+
+
 def resolve_config(
-    module: Any, preset: str | None = None, params_file: Path | None = None, sets: list[str] | None = None
+    module: Any,
+    preset: str | None = None,
+    params: Path | str | dict[str, Any] | None = None,
+    sets: list[str] | None = None,
+    params_file: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Config from, in order of precedence: --set, a params JSON file, a preset, the defaults."""
+    """Config from, in order of precedence: --set, --params (a JSON file, or the overrides read from `params_file`
+    when the run started), a preset, the defaults."""
     overrides: dict[str, Any] = {}
     if preset:
         presets = getattr(module, "PRESETS", {})
         if preset not in presets:
             raise ContractError(f"Unknown preset '{preset}'. Valid presets: {', '.join(sorted(presets)) or '(none)'}.")
         overrides.update(presets[preset])
-    if params_file:
-        try:
-            overrides.update(json.loads(Path(params_file).read_text()))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ContractError(f"Cannot read parameters from {params_file}: {e}") from None
-    overrides.update(parse_set(sets or []))
+    if params is not None:
+        read = params if isinstance(params, dict) else read_params_file(params)
+        named = params_file or ("" if isinstance(params, dict) else str(params))
+        _check_keys(module.Config, read, f"--params {named}".strip())
+        overrides.update(read)
+    given = parse_set(sets or [])
+    _check_keys(module.Config, given, "--set")
+    overrides.update(given)
     return apply_overrides(module.Config, overrides), overrides
 
 

@@ -29,6 +29,7 @@ from pipeline.archives import (
     extract_zip,
     read_stamp,
     what_is,
+    zip_folder,
 )
 from pipeline.kaggle.auth import find_credentials
 from pipeline.kaggle.io import dataset_parts, download_dataset, download_if_possible
@@ -120,6 +121,15 @@ def check_intact(folder: Path, module: ModuleType) -> None:
     raise DataError(f"Data folder {display_path(folder)} is damaged: {problems[0]}{more}. Repair it with: {fix}")
 
 
+def is_sample_folder(folder: Path) -> bool:
+    """Whether the folder is a built-in sample resolve_data wrote (its marker says so): runs on it are sample runs,
+    which `submit` refuses, whichever way it was named."""
+    try:
+        return (folder / MARKER).read_text().strip() == "sample"
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _folder_data(path: Path, slug: str, module: ModuleType) -> Path:
     """A data folder given as it is. The pipeline's own (data/<slug>/, or a folder with its stamp) may be completed in
     place; any other folder is never written to: its archives go to the cache (archives.extract_readonly).
@@ -186,11 +196,12 @@ def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) 
                     f"--data {path}: not a zip archive{f' ({kind})' if kind else ''}; "
                     "give Kaggle's zip as downloaded or an extracted folder."
                 )
-            folder = extract_competition_zip(path, default_data_dir(slug), expected=expected, slug=slug)
+            dest = zip_folder(path, default_data_dir(slug))
+            folder = extract_competition_zip(path, dest, expected=expected, slug=slug)
         else:
             folder = _folder_data(path, slug, module)
         check_expected(folder, expected, slug, shown=path)
-        return folder, False
+        return folder, is_sample_folder(folder)  # the built-in sample given as --data is still the sample
     if in_kaggle_notebook():
         mounted = kaggle_input_dir(slug)
         if not mounted.is_dir():

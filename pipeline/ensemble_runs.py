@@ -63,6 +63,11 @@ def ensemble_runs(
         scores = runfolder.read_record(d, "scores")
         for model in s["models"]:
             oof, test = runfolder.read_predictions(d, model)
+            if len(test) != len(inputs.data.X_test):
+                raise ContractError(
+                    f"ensemble: {d} predicted {len(test)} test rows ({model}), but {inputs.data_dir} now holds "
+                    f"{len(inputs.data.X_test)}: its data changed since the run. Run again on this data."
+                )
             key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
             oof = oof[: len(folds)]  # rows past the base run's: train-only rows (an original dataset), never predicted
             results[key] = {"oof": oof, "test": test} | {k: scores[model][k] for k in SCORE_FIELDS}

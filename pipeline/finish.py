@@ -110,6 +110,17 @@ def blend_results(
     return b
 
 
+def check_settings(cfg: Any) -> None:
+    """Refuse a Config value the stages after the fold models read (Config.stack, Config.blend_weights) before any
+    model is fitted: found only at the blend, it cost the whole run."""
+    stack = getattr(cfg, "stack", "off") or "off"
+    if stack not in stacking.METHODS:
+        raise ContractError(f"Config.stack must be one of {', '.join(stacking.METHODS)}, got {stack!r}.")
+    choice = getattr(cfg, "blend_weights", "auto")
+    if choice not in BLEND_WEIGHTS:
+        raise ContractError(f"Config.blend_weights must be one of {', '.join(BLEND_WEIGHTS)}, got {choice!r}.")
+
+
 def _weights_choice(
     module: Any, cfg: Any, b: dict[str, Any], equal_oof: np.ndarray, tests: dict[str, np.ndarray]
 ) -> dict[str, Any]:

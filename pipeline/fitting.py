@@ -64,6 +64,15 @@ def take(X: Any, idx: np.ndarray) -> Any:
     return np.asarray(X)[idx]
 
 
+SEEDS = 2**32  # scikit-learn and numpy take seeds in 0..2**32-1
+
+
+def derived_seed(seed: int, offset: int) -> int:
+    """seed + offset (a fold's, a bag member's) within the seeds every library takes: --seed 4294967295 is valid,
+    and its fold 1 would otherwise be refused by scikit-learn mid-run."""
+    return (int(seed) + int(offset)) % SEEDS
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and (if loaded) torch."""
     random.seed(seed)

@@ -44,6 +44,8 @@ def resolve_folds(module: Any, cfg: Any, folds: int | None) -> tuple[Any, FoldPl
     if folds is not None and "folds" in {f.name for f in dataclasses.fields(cfg)}:
         cfg = dataclasses.replace(cfg, folds=folds)
     k = folds or getattr(cfg, "folds", 5)
+    if not isinstance(k, int) or k < 2:  # --folds is checked as given; a --set, --params or preset value here
+        raise ContractError(f"folds must be at least 2 (and at most the number of training rows), got {k!r}.")
     holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
     return cfg, FoldPlan(fold_kind(module), k, holdout)
 

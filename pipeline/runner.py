@@ -26,11 +26,12 @@ from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datadir import resolve_data
-from pipeline.finish import FittedRun, RunInputs, finish_run, merge_fold_tests
+from pipeline.finish import FittedRun, RunInputs, check_settings, finish_run, merge_fold_tests
 from pipeline.fitting import (
     ENGINEERING,
     accepts_context,
     default_jobs,
+    derived_seed,
     engineering_from_config_keys,
     fit_fold,
     pick_device,
@@ -64,6 +65,9 @@ class RunOptions:
     models: list[str] | None = None
     jobs: int | None = None
     resume: str | None = None
+    # the --params file's overrides as read when the run started (command.json keeps them): a resume uses these, not
+    # the file as it is by then (`tune` rewrites best_params.json); None: read `params` (runs saved before)
+    params_values: dict[str, Any] | None = None
     runs_root: str | None = None
     submissions_root: str | None = None
     quiet: bool = False
@@ -181,6 +185,8 @@ def run(opts: RunOptions) -> Path:
     except BaseException as e:
         if created and distributed.is_main() and not any(e is s for s in stops):
             mark_failed(created[0], e)
+        if created and isinstance(e, KeyboardInterrupt):
+            e.run_dir = created[0]  # type: ignore[attr-defined]  # the CLI names it: --resume RUN_DIR
         raise
 
 
@@ -300,6 +306,7 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
     opts, legacy, notes = _engineering(module, opts)
     cfg, overrides, sample_overrides = _resolve_config(module, opts)
     cfg, folding = resolve_folds(module, cfg, opts.folds)
+    check_settings(cfg)
     selected = _select_models(module, cfg, opts.models)
     if opts.time_limit:
         selected = fitting_order(selected)
@@ -311,23 +318,53 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
 
 def _resolve_config(module: ModuleType, opts: RunOptions) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """The run's Config, the user's overrides, and the sample preset applied (--sample; else {})."""
-    cfg, overrides = resolve_config(module, opts.preset, Path(opts.params) if opts.params else None, opts.sets)
+    cfg, overrides = resolve_config(module, opts.preset, params_of(opts), opts.sets, params_file=opts.params)
     if opts.sample:
         cfg, sample_overrides = sample_config(module, overrides)
         return cfg, overrides, sample_overrides
     return cfg, overrides, {}
 
 
+def params_of(opts: RunOptions) -> dict[str, Any] | Path | None:
+    """The run's --params overrides: as read when it started, else (runs saved before them) the file."""
+    if opts.params_values is not None:
+        return opts.params_values
+    return Path(opts.params) if opts.params else None
+
+
 def _select_models(module: ModuleType, cfg: Any, names: list[str] | None) -> dict[str, Any]:
-    """The competition's models(cfg), or the ones --models names, in that order."""
-    selected = module.models(cfg)
-    if not names:
-        return selected
-    unknown = [m for m in names if m not in selected]
-    if unknown:
-        name = competition_name(module)
-        raise ContractError(f"Unknown model(s) {', '.join(unknown)}. Models of {name}: {', '.join(selected)}.")
-    return {m: selected[m] for m in names}
+    """The competition's models(cfg), or the ones --models names, in that order; a setting models(cfg) refuses, or
+    one a scikit-learn estimator's own checks refuse (a negative alpha), is refused here, before any fit."""
+    try:
+        selected = module.models(cfg)
+    except (ValueError, TypeError) as e:  # the competition's own refusal of a setting (an unknown model name)
+        raise ContractError(f"{competition_name(module)}: the settings give no models: {e}") from None
+    if names:
+        unknown = [m for m in names if m not in selected]
+        if unknown:
+            name = competition_name(module)
+            raise ContractError(f"Unknown model(s) {', '.join(unknown)}. Models of {name}: {', '.join(selected)}.")
+        selected = {m: selected[m] for m in names}
+    for name, estimator in selected.items():
+        check_estimator_params(name, estimator)
+    return selected
+
+
+def check_estimator_params(name: str, estimator: Any) -> None:
+    """scikit-learn's own parameter checks of the model and every estimator inside it (pipelines, wrappers), run at
+    fit otherwise: a bad --set value would cost the folds before it."""
+    from sklearn.base import BaseEstimator
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    if not isinstance(estimator, BaseEstimator):
+        return
+    parts = [estimator, *(v for v in estimator.get_params(deep=True).values() if isinstance(v, BaseEstimator))]
+    for part in parts:
+        if hasattr(part, "_parameter_constraints"):  # scikit-learn's estimators (LightGBM's and others' have none)
+            try:
+                part._validate_params()
+            except InvalidParameterError as e:
+                raise ContractError(f"model {name}: {e}") from None
 
 
 def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPlan, opts: RunOptions) -> Data:
@@ -513,7 +550,8 @@ def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
     y = np.asarray(data.y)
     X_tr, y_tr, X_va, y_va = take(data.X, tr), take(y, tr), take(data.X, va), take(y, va)
     context = _context(state, job, X_va, y_va)
-    est, fit_s = fit_fold(job.estimator, X_tr, y_tr, state.opts.seed + f, state.jobs, context, state.engineering)
+    seed = derived_seed(state.opts.seed, f)
+    est, fit_s = fit_fold(job.estimator, X_tr, y_tr, seed, state.jobs, context, state.engineering)
     t0 = time.perf_counter()
     classification, n_classes = data.classes is not None, state.n_classes
     oof = predict_outputs(est, X_va, classification, n_classes)
@@ -534,7 +572,7 @@ def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
     main, opts = distributed.is_main(), state.opts
     return FitContext(
         workdir=state.run_dir / "checkpoints" / job.model / f"fold{job.fold}" if main else None,
-        seed=opts.seed + job.fold,
+        seed=derived_seed(opts.seed, job.fold),
         device=state.plan.device,
         deadline=state.budget.fit_deadline(job.model),
         eval_set=(X_va, y_va),

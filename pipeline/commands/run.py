@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pipeline.config import read_params_file
 from pipeline.contract import ContractError
 
 HELP = "Run the pipeline: data -> folds -> models -> blend -> validated submission."
@@ -77,40 +79,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no console output except errors")
 
 
-def check_values(args: argparse.Namespace) -> None:
-    """Refuse option values that cannot be right, before any data is read or any run folder exists."""
-    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
-        raise ContractError(f"--time-limit must be a number of seconds > 0, got {args.time_limit:g}.")
+def check_shared(args: argparse.Namespace, command: str) -> None:
+    """Refuse values of the options run and tune share that cannot be right, before any data is read or any run
+    folder exists."""
+    if args.sample and args.data:
+        raise ContractError(f"{command}: give --data or --sample, not both.")
     if args.seed is not None and not 0 <= args.seed < SEED_LIMIT:
         raise ContractError(f"--seed must be an integer in 0..{SEED_LIMIT - 1}, got {args.seed}.")
     if args.folds is not None and args.folds < 2:
         raise ContractError(f"--folds must be at least 2 (and at most the number of training rows), got {args.folds}.")
     if args.jobs is not None and args.jobs < 1:
         raise ContractError(f"--jobs must be at least 1, got {args.jobs}.")
-    for flag, value in (("--num-workers", args.num_workers), ("--cache-mb", args.cache_mb)):
-        if value is not None and value < 0:
-            raise ContractError(f"{flag} must be 0 or more, got {value}.")
     if args.models is not None and not [m for m in args.models.split(",") if m.strip()]:
         raise ContractError(f"--models {args.models!r} names no model; give a comma-separated list such as ridge,lgbm.")
     if args.params is not None:
-        read_params(args.params)
+        read_params_file(args.params)
 
 
-def read_params(path: str) -> dict[str, Any]:
-    """The JSON object of a --params file, or a one-line error naming the file and what it holds."""
-    p = Path(path).expanduser()
-    try:
-        value = json.loads(p.read_text())
-    except OSError as e:
-        raise ContractError(f"--params {path}: cannot read it ({e.strerror or e}).") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ContractError(f"--params {path}: not valid JSON ({e}).") from None
-    if not isinstance(value, dict):
+def check_values(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot be right, before any data is read or any run folder exists."""
+    check_shared(args, "run")
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise ContractError(f"--time-limit must be a number of seconds > 0, got {args.time_limit:g}.")
+    for flag, value in (("--num-workers", args.num_workers), ("--cache-mb", args.cache_mb)):
+        if value is not None and value < 0:
+            raise ContractError(f"{flag} must be 0 or more, got {value}.")
+    if args.tag is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.tag):
         raise ContractError(
-            f'--params {path}: must hold a JSON object of Config overrides like {{"lr": 0.1}}, '
-            f"got a {type(value).__name__} ({json.dumps(value)[:60]})."
+            f"--tag {args.tag!r}: use letters, digits, '.', '_' and '-' (it names the run folder and the submission)."
         )
-    return value
 
 
 def model_list(args: argparse.Namespace) -> list[str] | None:
@@ -184,7 +181,9 @@ def _check_config_changes(args: argparse.Namespace, opts: Any, saved: dict[str, 
     from pipeline.fitting import engineering_from_config_keys
 
     module = load_competition(opts.competition)
-    params = Path(opts.params) if opts.params else None
+    from pipeline.runner import params_of
+
+    params = params_of(opts)
     # device settings a run from before saved as --set keys are runner options now, not Config keys
     sets = engineering_from_config_keys(opts.sets, field_types(module.Config), {})[0]
     cfg, overrides = resolve_config(module, opts.preset, params, sets)
@@ -209,11 +208,12 @@ def _resume_options(args: argparse.Namespace):  # noqa: ANN202 - RunOptions (hea
     _check_same_run(args, opts, command, config)
     opts.models = model_list(args) or opts.models
     opts.preset = args.preset or opts.preset
-    opts.params = args.params or opts.params
+    if args.params:  # new values, checked against the saved config below
+        opts.params, opts.params_values = args.params, read_params_file(args.params)
     opts.sets = list(opts.sets) + list(args.sets)
     if "config" in config and (args.preset or args.params or args.sets):
         _check_config_changes(args, opts, config["config"])
-    opts.resume = str(Path(args.resume))
+    opts.resume = str(Path(args.resume).resolve())  # summary.json names the folder as a new run's does
     if args.time_limit is not None:
         opts.time_limit = args.time_limit  # else the saved limit holds
     opts.quiet = args.quiet
@@ -236,8 +236,6 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
         return _resume_options(args)
     if not args.competition:
         raise ContractError("run: give a competition folder (e.g. competitions/house_prices) or --resume RUN_DIR.")
-    if args.sample and args.data:
-        raise ContractError("run: give --data or --sample, not both.")
     return RunOptions(
         competition=args.competition,
         data=args.data,
@@ -245,6 +243,7 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
         preset=args.preset,
         sets=list(args.sets),
         params=args.params,
+        params_values=read_params_file(args.params) if args.params else None,
         seed=args.seed if args.seed is not None else 0,
         folds=args.folds,
         time_limit=args.time_limit,

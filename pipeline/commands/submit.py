@@ -120,7 +120,8 @@ def revalidate(module: ModuleType, run_dir: Path, summary: dict[str, Any], path:
 
         validate_for(module, module.load(_saved_config(module, run_dir), data_dir), path)
     except SubmissionError as e:
-        raise SubmissionError(f"Not submitted: the submission of run {run_dir.name} does not validate: {e}") from None
+        run_id = summary.get("run_id") or run_dir.name  # a package's run/ folder is named by its summary
+        raise SubmissionError(f"Not submitted: the submission of run {run_id} does not validate: {e}") from None
 
 
 def _saved_config(module: ModuleType, run_dir: Path) -> Any:

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from pipeline.commands.run import add_config_arguments, model_list
+from pipeline.commands.run import add_config_arguments, check_shared, model_list
 from pipeline.contract import ContractError
 
 HELP = "Tune a competition's Config with Optuna: each trial is a CV run folder; best params replay with run --params."
@@ -79,6 +79,7 @@ def build_spec(args: argparse.Namespace):  # noqa: ANN201 - returns TuneSpec (he
 
     from pipeline.config import parse_set, resolve_config
     from pipeline.contract import competition_name, load_competition
+    from pipeline.folds import resolve_folds
     from pipeline.runfolder import runs_root
     from pipeline.tuning.storage import default_storage, normalize
     from pipeline.tuning.study import TuneSpec, study_dir_for
@@ -92,9 +93,11 @@ def build_spec(args: argparse.Namespace):  # noqa: ANN201 - returns TuneSpec (he
         raise ContractError(f"--trials must be at least 1, got {args.trials}.")
     if args.workers < 0:
         raise ContractError(f"--workers must be 0 (one per GPU) or more, got {args.workers}.")
+    check_shared(args, "tune")
     params = Path(args.params) if args.params else None
     _, base = resolve_config(module, args.preset, params, [])
-    resolve_config(module, args.preset, params, args.sets)  # fails now on unknown keys or wrong types in --set
+    cfg, _ = resolve_config(module, args.preset, params, args.sets)  # fails now on unknown keys or wrong types
+    resolve_folds(module, cfg, args.folds)  # and on folds < 2 from --set or --params
     workers = args.workers or max(1, cuda_device_count())
     study = args.study or (f"{name}-sample" if args.sample else name)
     root = runs_root()

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from features.tabular import TabularEncoder
+from pipeline.fitting import derived_seed
 from pipeline.tabular.models import inverse_target, transform_target
 
 
@@ -72,7 +73,7 @@ class TabularMLP(BaseEstimator):
             for r in range(max(1, int(self.bag))):
                 if deadline is not None and r > 0 and time.monotonic() > deadline:
                     break
-                net, best = self._train(E, y_fit, E_va, y_va, self.random_state + r, deadline)
+                net, best = self._train(E, y_fit, E_va, y_va, derived_seed(self.random_state, r), deadline)
                 self.nets_.append(net)
                 self.best_epochs_.append(best)
         finally:

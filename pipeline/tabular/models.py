@@ -36,6 +36,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from features.tabular import TabularEncoder
+from pipeline.fitting import derived_seed
 
 LIBRARIES = ("lightgbm", "xgboost", "catboost")
 # each library's own parameter for a regression objective: absolute error, for competitions scored by MAE (the
@@ -126,9 +127,9 @@ class Boosted(BaseEstimator):
         if self.bag_folds > 1:
             for r in range(n_bag):
                 kind = StratifiedKFold if classify and np.bincount(y).min() >= self.bag_folds else KFold
-                splitter = kind(self.bag_folds, shuffle=True, random_state=self.random_state + r)
+                splitter = kind(self.bag_folds, shuffle=True, random_state=derived_seed(self.random_state, r))
                 for tr, va in splitter.split(E, y):
-                    yield E.iloc[tr], y[tr], E.iloc[va], y[va], self.random_state + r
+                    yield E.iloc[tr], y[tr], E.iloc[va], y[va], derived_seed(self.random_state, r)
             return
         if self.valid_fraction > 0 or eval_set is None:
             stratify = y if classify and np.bincount(y).min() > 1 else None
@@ -136,10 +137,10 @@ class Boosted(BaseEstimator):
                 tr, va = train_test_split(
                     np.arange(len(y)),
                     test_size=self.valid_fraction or 0.1,
-                    random_state=self.random_state + r,
+                    random_state=derived_seed(self.random_state, r),
                     stratify=stratify,
                 )
-                yield E.iloc[tr], y[tr], E.iloc[va], y[va], self.random_state + r
+                yield E.iloc[tr], y[tr], E.iloc[va], y[va], derived_seed(self.random_state, r)
             return
         X_va, y_va = eval_set
         y_va = np.asarray(y_va)
@@ -150,7 +151,7 @@ class Boosted(BaseEstimator):
             y_va = transform_target(y_va, self.target_transform)
         E_va = self.encoder_.transform(X_va)
         for r in range(n_bag):
-            yield E, y, E_va, y_va, self.random_state + r
+            yield E, y, E_va, y_va, derived_seed(self.random_state, r)
 
     def _objective(self) -> dict[str, Any]:
         """This library's parameters for `objective` (none for the default)."""

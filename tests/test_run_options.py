@@ -1,0 +1,142 @@
+"""`run` and `tune` options a user gets wrong, and what a run reads again later: every mistake is refused before any
+run folder exists, naming the option; a resume replays the run's own settings; another zip of the competition leaves
+the first one's data to the runs made from it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from toy import make_toy
+
+from pipeline.cli import main
+
+HP = ["competitions/house_prices", "--sample", "--models", "lasso", "--folds", "2", "--quiet"]
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path as the working folder, the project's competitions linked into it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "competitions").symlink_to(Path(__file__).resolve().parent.parent / "competitions")
+    return tmp_path
+
+
+def run_dirs(root: Path, name: str = "house_prices") -> list[Path]:
+    return sorted(p for p in (root / "runs" / name).glob("*") if p.is_dir()) if (root / "runs" / name).exists() else []
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--set", "stack=maybe"], "Config.stack must be one of off, linear, log_linear, got 'maybe'"),
+        (["--set", "models=lasso,foo"], "Unknown house_prices model(s) ['foo']"),
+        (["--set", "lasso_alpha=-1"], "model lasso: The 'alpha' parameter of Lasso must be a float in the range"),
+        (["--tag", "a/b"], "--tag 'a/b': use letters, digits"),
+    ],
+)
+def test_a_wrong_setting_is_refused_before_any_run_folder(
+    here: Path, capsys: pytest.CaptureFixture, option: list[str], message: str
+) -> None:
+    # before: stack=maybe and lasso_alpha=-1 cost every fold, then a traceback; a tag with / nested the folder
+    assert main(["run", *HP, *option]) == 2
+    assert message in capsys.readouterr().err
+    assert run_dirs(here) == []
+
+
+def test_folds_below_two_from_a_setting_or_a_params_file(here: Path, capsys: pytest.CaptureFixture) -> None:
+    base = [a for a in HP if a not in ("--folds", "2")]
+    assert main(["run", *base, "--set", "folds=1"]) == 2
+    assert "folds must be at least 2" in capsys.readouterr().err
+    (here / "p.json").write_text(json.dumps({"folds": True}))  # JSON's true was taken for 1
+    assert main(["run", *base, "--params", "p.json"]) == 2
+    assert "Wrong type for 'folds': expected int, got True" in capsys.readouterr().err
+    (here / "q.json").write_text(json.dumps({"bogus": 1}))  # was blamed on --set
+    assert main(["run", *base, "--params", "q.json"]) == 2
+    assert "Unknown --params q.json key(s): bogus" in capsys.readouterr().err
+    assert run_dirs(here) == []
+
+
+def test_tune_checks_what_run_checks(here: Path, capsys: pytest.CaptureFixture) -> None:
+    tune = ["tune", "competitions/house_prices", "--sample", "--trials", "1", "--quiet"]
+    (here / "list.json").write_text("[1, 2]")
+    for extra, message in (
+        (["--folds", "1"], "--folds must be at least 2"),
+        (["--set", "folds=1"], "folds must be at least 2"),
+        (["--seed", "-1"], "--seed must be an integer in 0..4294967295"),
+        (["--params", "list.json"], "must hold a JSON object of Config overrides"),
+        (["--data", "somewhere.zip"], "tune: give --data or --sample, not both"),
+    ):
+        assert main([*tune, *extra]) == 2, extra
+        assert message in capsys.readouterr().err
+    assert not (here / "runs" / "house_prices" / "optuna.db").exists()
+
+
+def test_a_resume_replays_the_params_the_run_started_with(here: Path, capsys: pytest.CaptureFixture) -> None:
+    # before: the file was read again, so a finished run was refitted with the new values and its submission
+    # overwritten; with the file gone, the run could not be resumed at all
+    params = here / "best_params.json"
+    params.write_text(json.dumps({"lasso_alpha": 0.001}))
+    assert main(["run", *HP, "--params", str(params)]) == 0
+    (run_dir,) = run_dirs(here)
+    before = (run_dir / "submission.csv").read_bytes()
+    params.write_text(json.dumps({"lasso_alpha": 0.01}))  # `tune` rewrites best_params.json
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert "is already complete" in capsys.readouterr().err
+    params.unlink()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert (run_dir / "submission.csv").read_bytes() == before
+    assert json.loads((run_dir / "config.json").read_text())["config"]["lasso_alpha"] == 0.001
+
+
+def test_the_largest_seed_runs_every_fold(here: Path) -> None:
+    # before: fold 1's seed 2**32 was refused by scikit-learn mid-run
+    assert main(["run", *HP, "--models", "gbr", "--seed", str(2**32 - 1), "--set", "gbr_trees=20"]) == 0
+
+
+def test_the_sample_folder_given_as_data_is_still_a_sample(here: Path) -> None:
+    assert main(["run", *HP]) == 0
+    assert main(["run", *[a for a in HP if a != "--sample"], "--data", "data/sample/house_prices", "--tag", "d"]) == 0
+    summary = json.loads(next(p for p in run_dirs(here) if "-d-" in p.name).joinpath("summary.json").read_text())
+    assert summary["sample"] is True  # `submit` refuses it
+
+
+def toy_zip(path: Path, n_test: int) -> Path:
+    rng = np.random.default_rng(0)  # the same training rows in every zip; only the test set differs
+    X = rng.normal(size=(120, 4))
+    train = pd.DataFrame(X, columns=["x0", "x1", "x2", "x3"]).assign(target=X @ [1.0, -2.0, 0.5, 0.0])
+    train.insert(0, "id", np.arange(120))
+    test = pd.DataFrame(np.random.default_rng(n_test).normal(size=(n_test, 4)), columns=["x0", "x1", "x2", "x3"])
+    test.insert(0, "id", np.arange(1000, 1000 + n_test))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("train.csv", train.to_csv(index=False))
+        z.writestr("test.csv", test.to_csv(index=False))
+        z.writestr("sample_submission.csv", pd.DataFrame({"id": test["id"], "target": 0.0}).to_csv(index=False))
+    return path
+
+
+def test_another_zip_leaves_the_first_one_s_data_to_its_runs(here: Path, capsys: pytest.CaptureFixture) -> None:
+    # before: `predict RUN --data new.zip` replaced data/<slug>/, and the run's own submission no longer validated
+    toy = str(make_toy(here / "comps", f"toy_{uuid.uuid4().hex[:8]}"))
+    name = Path(toy).name
+    first, second = toy_zip(here / "first.zip", 30), toy_zip(here / "second.zip", 20)
+    assert main(["run", toy, "--data", str(first), "--quiet"]) == 0
+    (run_dir,) = run_dirs(here, name)
+    assert main(["predict", str(run_dir), "--data", str(second), "--out", str(here / "new")]) == 0
+    assert len(pd.read_csv(here / "new" / "submission.csv")) == 20
+    assert "differ from blend.json" not in capsys.readouterr().err
+    assert len(pd.read_csv(here / "data" / "toy-competition" / "test.csv")) == 30
+    (beside,) = (here / "data").glob("toy-competition@*")
+    assert len(pd.read_csv(beside / "test.csv")) == 20
+    assert main(["validate", toy, str(run_dir / "submission.csv"), "--data", str(first)]) == 0
+    assert main(["ensemble", str(run_dir), "--quiet"]) == 0
+    # a run whose data folder changed under it is named by ensemble, not a reshape traceback
+    (here / "data" / "toy-competition" / "test.csv").write_text((beside / "test.csv").read_text())
+    capsys.readouterr()
+    assert main(["ensemble", str(run_dir), "--quiet"]) == 2
+    assert "predicted 30 test rows (ridge), but" in capsys.readouterr().err
