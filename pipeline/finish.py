@@ -371,6 +371,7 @@ def _summary(
         "cv": cv,
         "cv_rows": int(scored_rows(run.folds).sum()),
         "n_rows": len(run.y),
+        "classes": None if run.data.classes is None else [str(c) for c in run.data.classes],  # predict checks them
         "models": {
             m: {"mean": r["mean"], "std": r["std"], "seconds": float(np.sum(r["fold_seconds"]))}
             for m, r in run.results.items()

@@ -54,7 +54,7 @@ def check_image_files(
             except Exception as e:
                 raise ImageFileError(
                     f"{source} line {i + first_line}: image {names[i]} is not a readable image "
-                    f"({type(e).__name__}: {e}); replace the file or remove its row."
+                    f"({type(e).__name__}: {e}); replace the file (download the data again)."
                 ) from None
     return paths, sizes
 
@@ -148,11 +148,12 @@ def verify_images(
         i, why = bad[0]
         more = f" ({len(bad)} damaged image(s) in all)" if len(bad) > 1 else ""
         raise ImageFileError(
-            f"image {paths[i]} cannot be decoded ({why}){more}; replace the file (e.g. download the data again) "
-            "or remove its row from the CSV."
+            f"image {paths[i]} cannot be decoded ({why}){more}; replace the file (download the data again). A test "
+            "image's row must stay: Kaggle scores every row of the sample submission."
         )
     if cache is not None:
         try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
             old = cache.read_text().split() if cache.is_file() else []
             from pipeline.atomic import write_text
 

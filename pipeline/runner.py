@@ -25,7 +25,7 @@ from pipeline import atomic, distributed, importance, runfolder
 from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
-from pipeline.datadir import resolve_data
+from pipeline.datadir import MARKER, cache_root, resolve_data
 from pipeline.finish import FittedRun, RunInputs, check_settings, finish_run, merge_fold_tests
 from pipeline.fitting import (
     ENGINEERING,
@@ -39,7 +39,15 @@ from pipeline.fitting import (
     split_saved_config,
     take,
 )
-from pipeline.folds import FoldPlan, fold_ids, make_folds, resolve_folds, training_rows
+from pipeline.folds import (
+    FoldPlan,
+    can_stratify_holdout,
+    fold_ids,
+    make_folds,
+    rarer_than_folds,
+    resolve_folds,
+    training_rows,
+)
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
 from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
@@ -276,6 +284,8 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
         log(line)
     y = np.asarray(data.y)
     folds = distributed.from_main(lambda: _folds(run_dir, y, plan.folding, opts, data))
+    if note := _fold_note(y, plan.folding, data):
+        log(note)
     deadline = t_start + opts.time_limit if opts.time_limit else None
     state = RunState(
         inputs=RunInputs(module, cfg, data, data_dir, is_sample),
@@ -380,7 +390,9 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     paths = image_paths(data.X, data.X_test)
     if paths:
         show = interactive() and not opts.quiet and distributed.is_main()
-        distributed.in_turn(lambda: verify_images(paths, cache_dir=data_dir, show_progress=show))
+        # the pipeline's own folders remember the check; a user's --data folder is never written to
+        cache = data_dir if (data_dir / MARKER).exists() else cache_root()
+        distributed.in_turn(lambda: verify_images(paths, cache_dir=cache, show_progress=show))
     return data
 
 
@@ -504,9 +516,28 @@ def _model_result(state: RunState, model: str, parts: list[dict[str, Any]]) -> d
     return r
 
 
+def _fold_note(y: np.ndarray, folding: FoldPlan, data: Data) -> str:
+    """A log line when stratified folds cannot give every class to every fold: classes rarer than the folds, or a
+    holdout too small (or a class too rare) to stratify. Empty otherwise."""
+    if folding.kind != "stratified" or data.classes is None or y.ndim != 1:
+        return ""
+    if folding.holdout:
+        if can_stratify_holdout(y, folding.holdout):
+            return ""
+        return f"folds: the holdout of {folding.holdout:g} is drawn at random: too few rows to stratify it by class"
+    rare, fewest = rarer_than_folds(y, folding.k)
+    if not rare:
+        return ""
+    return (
+        f"folds: {rare} class(es) have fewer rows than the {folding.k} folds (the rarest {fewest}); each is validated "
+        "in as many folds as it has rows, and predicted there by models that trained on its other rows only"
+    )
+
+
 def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any, classes: Any = None) -> None:
-    """--folds against the data: at most one fold per row (per group; per row of the rarest class when stratified).
-    `classes`: the class names y's indices stand for (Data.classes), to name the rarest class as the data does."""
+    """--folds against the data: at most one fold per row (per group); stratified, at most the rows of the commonest
+    class. A class rarer than the folds is no obstacle (make_folds: it is validated in as many folds as it has rows;
+    _fold_note says so). `classes`: the names y's indices stand for, to name the class as the data does."""
     if folding.holdout:
         return
     k, kind, n = folding.k, folding.kind, len(y)
@@ -514,13 +545,13 @@ def _check_fold_count(y: np.ndarray, folding: FoldPlan, groups: Any, classes: An
         raise ContractError(f"--folds {k} is more than the {n} training rows; use --folds 2..{n}.")
     if kind == "stratified" and n:
         labels, counts = np.unique(y, return_counts=True)
-        if counts.min() < k:
-            rarest = labels[counts.argmin()]
+        if counts.max() < k:
+            common = labels[counts.argmax()]
             if classes is not None and y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-                rarest = list(classes)[int(rarest)]
+                common = list(classes)[int(common)]
             raise ContractError(
-                f"--folds {k}: stratified folds need {k} rows of every class; the rarest class "
-                f"({rarest}) has {counts.min()}. Use --folds {max(2, int(counts.min()))} or fewer."
+                f"--folds {k}: stratified folds need a class with {k} rows; the commonest class ({common}) has "
+                f"{counts.max()}. Use --folds {max(2, int(counts.max()))} or fewer."
             )
     if kind in ("group", "stratified_group") and groups is not None:
         n_groups = len(np.unique(np.asarray(groups)))

@@ -88,6 +88,10 @@ def test_valid_split_and_clipping(sample_dir: Path, tmp_path: Path) -> None:
             lambda d: d["images"][4].__setitem__("file_name", "0000000000000000.jpg"),
             r"images\[4\] \(id \d+\): image file images/0000000000000000.jpg not found",
         ),
+        (
+            lambda d: d["images"][3].__setitem__("width", d["images"][3]["width"] + 7),
+            r"images\[3\] \(id \d+\): width x height \d+ x \d+ differ from images/.*: its boxes would not fall",
+        ),
     ],
 )
 def test_malformed_train_json_names_the_record(sample_dir: Path, tmp_path: Path, edit, message: str) -> None:
@@ -97,6 +101,22 @@ def test_malformed_train_json_names_the_record(sample_dir: Path, tmp_path: Path,
     (d / "train.json").write_text(json.dumps(doc))
     with pytest.raises(cb.data.CowboyDataError, match=message):
         cb.load(cb.Config(), d)
+
+
+def test_an_exif_rotated_photo_is_read_in_the_frame_its_boxes_are_given_in(tmp_path: Path) -> None:
+    # before: OpenCV applied the EXIF rotation, so a stored 600 x 400 photo reached the detector as 400 x 600 while
+    # train.json's boxes and the test sizes were in the stored frame: boxes fell off the image and were dropped
+    from PIL import Image
+
+    from pipeline.vision.data import read_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise
+    pixels = np.zeros((400, 600, 3), np.uint8)
+    pixels[:, :300] = 200  # the left half bright, as stored
+    Image.fromarray(pixels).save(tmp_path / "a.jpg", exif=exif)
+    image = read_image(tmp_path / "a.jpg")
+    assert image.shape == (400, 600, 3) and image[:, :280].mean() > 190 > 10 > image[:, 320:].mean()
 
 
 def test_missing_test_image_is_named(sample_dir: Path, tmp_path: Path) -> None:
@@ -219,3 +239,16 @@ def test_end_to_end_on_the_sample_with_a_wbf_blend_of_two_detectors(
     for png in ("fasterrcnn_tiny_fold0_ap_per_class.png", "ap_per_class.png", "examples.png"):
         assert_png(run_dir / "plots" / png, min_side=200)
     assert (tmp_path / "submissions" / "cowboy_outfits" / f"{run_dir.name}.zip").is_file()
+
+
+def test_a_small_training_set_still_makes_its_folds() -> None:
+    # before: 18 images gave one group ("--folds 5 is more than the 1 groups") or, at 3 folds, sklearn's traceback
+    from pipeline.folds import make_folds
+
+    strata = np.array([0] * 3 + [2] * 5 + [4] * 10)
+    for folds in (3, 5):
+        groups = cb.data.stratified_groups(strata, folds * 4)
+        assert len(set(groups)) == min(folds * 4, 18)  # at 5 folds, one image a group
+        assert len(set(make_folds(strata, folds, 0, "group", groups))) == folds
+    big = np.repeat(np.arange(4), 50)
+    assert np.bincount(cb.data.stratified_groups(big, 20)).tolist() == [10] * 20  # stratified as before

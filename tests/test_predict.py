@@ -144,3 +144,21 @@ def test_detector_predict_reproduces_the_submission(tmp_path: Path, monkeypatch:
         assert ours.namelist() == theirs.namelist() == ["answer.json"]
         detections = json.loads(theirs.read("answer.json"))
         assert detections and ours.read("answer.json") == theirs.read("answer.json")  # same boxes, scores, order
+
+
+def test_predict_refuses_data_whose_classes_differ_before_any_model_predicts(tmp_path: Path) -> None:
+    # before: every fold model predicted, then "expected 20 x 5 test probabilities, got 20 x 6"
+    from pipeline.commands.predict import _check_classes
+    from pipeline.contract import ContractError, Data
+
+    (tmp_path / "oof").mkdir()
+    np.save(tmp_path / "oof" / "m.npy", np.zeros((4, 3)))
+    data = Data(
+        X=None, y=None, X_test=None, test_ids=None, sample_submission=tmp_path / "s.csv", classes=["a", "b", "d"]
+    )
+    with pytest.raises(ContractError, match=r"s.csv: its classes differ .*\(the data lacks c; the run never saw d\)"):
+        _check_classes(tmp_path, {"classes": ["a", "b", "c"]}, ["m"], data)
+    _check_classes(tmp_path, {"classes": ["a", "b", "d"]}, ["m"], data)  # the same classes pass
+    data.classes = ["a", "b"]  # a run from before summary.json kept its classes: their count in its OOF rows
+    with pytest.raises(ContractError, match="2 classes, but run .* predicts 3"):
+        _check_classes(tmp_path, {}, ["m"], data)

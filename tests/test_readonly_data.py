@@ -171,3 +171,27 @@ def test_house_prices_runs_from_a_read_only_folder(
     assert (run_dir / "submission.csv").is_file()
     assert snapshot(source) == before
     assert not (tmp_path / "data").exists()  # a folder without archives is used as it is: nothing copied
+
+
+def test_the_image_check_remembers_a_user_s_folder_in_the_cache_not_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: the check wrote .images-verified into any writable --data folder, which the docs say is never written to
+    from competitions.leaves.sample import write_sample as leaves_sample
+    from pipeline.folds import FoldPlan
+    from pipeline.runner import RunOptions, _load_checked
+
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "mine"
+    source.mkdir()
+    leaves_sample(source)
+    for marker in source.glob(".*"):
+        marker.unlink()
+    before = snapshot(source)
+    module = load_competition("competitions/leaves")
+    opts = RunOptions(competition="competitions/leaves", data=str(source), quiet=True)
+    folder, _ = resolve_data(module, source, use_sample=False)
+    assert folder == source  # extracted images: used where they are
+    _load_checked(module, module.Config(), folder, FoldPlan("stratified", 2, 0.0), opts)
+    assert snapshot(source) == before
+    assert (tmp_path / "data" / ".images-verified").is_file()  # remembered in the cache

@@ -323,3 +323,34 @@ def test_a_models_warnings_go_to_the_run_log_and_quiet_keeps_the_console_clear(t
     assert len(logged) == 1 and "warning: ConvergenceWarning: Objective did not converge (toy)" in logged[0]
     assert "warnings.warn(" not in done.stderr  # Python's own format quotes the source line
     assert ("ConvergenceWarning" in done.stderr) is not quiet
+
+
+def test_a_class_rarer_than_the_folds_is_validated_where_its_rows_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: a class with one image stopped every stratified run ("Use --folds 2 or fewer", which failed again), and
+    # a holdout raised scikit-learn's traceback
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    comp = make_toy(tmp_path / "comps", f"toy_classes_{uuid.uuid4().hex[:8]}", TOY_CLASSES)
+    assert main(["run", str(comp), "--sample", "--quiet"]) == 0
+    data = tmp_path / "rare"
+    sample = next((tmp_path / "data" / "sample").glob("toy_classes_*"))
+    data.mkdir()
+    for name in ("test.csv", "sample_submission.csv"):
+        (data / name).write_bytes((sample / name).read_bytes())
+    train = pd.read_csv(sample / "train.csv")
+    train.loc[train["label"].eq("c") & (train.index > 2), "label"] = "a"  # one row of c is left
+    train.to_csv(data / "train.csv", index=False)
+    assert main(["run", str(comp), "--data", str(data), "--folds", "5", "--tag", "k"]) == 0
+    out = capsys.readouterr()
+    assert "folds: 1 class(es) have fewer rows than the 5 folds (the rarest 1)" in out.err + out.out
+    folds = np.load(next((tmp_path / "runs").glob("*/*-k/folds.npy")))
+    assert sorted(np.bincount(folds).tolist()) == [30, 30, 30, 30, 30]
+    from pipeline.folds import make_folds
+
+    y = np.array([0] * 40 + [1] * 39 + [2])
+    assert (make_folds(y, 5, 0, "stratified", holdout=0.2) == 0).sum() == 16  # drawn at random, not stratified
+    y = np.repeat(np.arange(5), 20)  # 5 classes do not fit a 3-row holdout
+    assert (make_folds(y, 5, 0, "stratified", holdout=0.03) == 0).sum() == 3

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from pipeline.contract import ContractError
 from pipeline.training.ema import ModelEma
 from pipeline.training.schedules import lr_factor
 from pipeline.vision.mix import Mixer, soft_targets
@@ -64,3 +67,14 @@ def test_registered_cifar_networks_build_with_timm():
     model.init_from_data(x)
     assert model(x).shape == (4, 10)
     assert not model.whiten.weight.requires_grad
+
+
+def test_an_image_without_a_label_is_refused_at_load(tmp_path: Path) -> None:
+    # before: an empty cell became a class named "", both folds trained, and the submission was refused at the end
+    from pipeline.vision.csv_images import CsvImages
+
+    rows = ["image,label", "images/0.jpg,cat", "images/1.jpg,", "images/2.jpg,dog", "images/3.jpg, "]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    files = CsvImages("train.csv", id_column="image", label_column="label")
+    with pytest.raises(ContractError, match=r"train.csv line 3 \(images/1.jpg\): empty label \(2 row\(s\) without"):
+        files.load(None, tmp_path)

@@ -73,11 +73,29 @@ def _images(doc: dict[str, Any], image_dir: Path) -> tuple[list[int], list[str],
         path = image_dir / str(im["file_name"])
         if not path.is_file():
             raise _fail(where, f"image file images/{im['file_name']} not found.")
+        if (found := _header_size(path)) is not None and found != (w, h):  # boxes are given in the file's frame
+            raise _fail(
+                where,
+                f"width x height {w} x {h} differ from images/{im['file_name']}'s {found[0]} x {found[1]}: its boxes "
+                "would not fall on the image.",
+            )
         seen.add(iid)
         ids.append(iid)
         paths.append(str(path))
         sizes.append((w, h))
     return ids, paths, np.array(sizes, dtype=np.int64).reshape(-1, 2)
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """The image's width and height as stored (its header; no EXIF rotation), or None when unreadable (the image
+    check before training names such a file)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except Exception:
+        return None
 
 
 def _annotations(doc: dict[str, Any], row_of: dict[int, int], sizes: np.ndarray) -> tuple[list[list[Any]], int]:
@@ -203,14 +221,17 @@ def stratified_groups(strata: np.ndarray, k: int) -> np.ndarray:
     load() makes CHUNKS_PER_FOLD groups per fold and hands them to the runner as Data.groups: its seeded GroupKFold
     then draws which groups make up each fold, so the folds change with --seed while every fold stays stratified.
     """
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import KFold, StratifiedKFold
 
     groups = np.zeros(len(strata), dtype=np.int64)
-    if k < 2 or len(strata) < k:
+    k = min(k, len(strata))  # fewer images than groups: one image a group, so a small set still makes its folds
+    if k < 2:
         return groups
+    stratify = np.unique(strata, return_counts=True)[1].max() >= k  # else no class fills the groups: at random
+    splitter = StratifiedKFold(k, shuffle=True, random_state=0) if stratify else KFold(k, shuffle=True, random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a class with fewer images than folds is spread as far as it goes
-        for f, (_, valid) in enumerate(StratifiedKFold(k, shuffle=True, random_state=0).split(strata, strata)):
+        warnings.simplefilter("ignore")  # a class with fewer images than groups is spread as far as it goes
+        for f, (_, valid) in enumerate(splitter.split(strata, strata)):
             groups[valid] = f
     return groups
 

@@ -142,6 +142,7 @@ def predict_run(
             f"{data_dir}: {len(y)} training rows, the run was trained on {len(folds)}; the blend is refitted on the "
             "run's OOF predictions, so predict needs the same training data (only the test set may differ)."
         )
+    _check_classes(run_dir, summary, models, data)
     log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
     results: dict[str, dict[str, Any]] = {}
     for model in models:
@@ -171,6 +172,35 @@ def predict_run(
     if compared:
         log(compared)
     return target
+
+
+def _check_classes(run_dir: Path, summary: dict[str, Any], models: list[str], data: Data) -> None:
+    """The data's classes are the run's (a sample submission with other class columns cannot take its probabilities),
+    checked before any model predicts: the classes the run recorded, or (runs before) their count in its OOF rows."""
+    if data.classes is None:
+        return
+    now = [str(c) for c in data.classes]
+    saved = summary.get("classes")
+    if isinstance(saved, list) and saved != now:
+        missing, extra = [c for c in saved if c not in now], [c for c in now if c not in saved]
+        said = "; ".join(
+            part
+            for part in (
+                f"the data lacks {', '.join(missing[:5])}" if missing else "",
+                f"the run never saw {', '.join(extra[:5])}" if extra else "",
+            )
+            if part
+        )
+        raise ContractError(
+            f"{data.sample_submission}: its classes differ from those run {run_dir.name} was trained on "
+            f"({said or 'another order'}); predict needs the run's classes."
+        )
+    width = np.load(run_dir / "oof" / f"{models[0]}.npy", mmap_mode="r").shape[-1]
+    if saved is None and width > 1 and width != len(now):  # one column: a binary model's positive class
+        raise ContractError(
+            f"{data.sample_submission}: {len(now)} classes, but run {run_dir.name} predicts {width}; predict needs "
+            "the run's classes."
+        )
 
 
 def _compare_with_run(summary: dict[str, Any], path: Path) -> str | None:

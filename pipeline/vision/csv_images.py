@@ -79,6 +79,7 @@ class CsvImages:
         sample = data_dir / self.sample_csv
         label = self.label_column
         train = read_csv(data_dir / self.train_csv, [self.id_column, label], unique=self.id_column)
+        self._check_labelled(train)
         if self.probabilities:
             classes = classes_of_header(sample, self.id_column, label)
             self._check_labels(train, classes, f"the columns of {sample.name}")
@@ -106,6 +107,18 @@ class CsvImages:
     @staticmethod
     def _images(data_dir: Path, pattern: str, ids: pd.Series, source: str, headers: bool) -> Any:
         return check_image_files(data_dir, [pattern.format(i) for i in ids], source, 2, headers)
+
+    def _check_labelled(self, train: pd.DataFrame) -> None:
+        """Every training image has a label: an empty cell would become a class named "" (and a submission of it
+        refused only after training)."""
+        empty = train[self.label_column].str.strip() == ""
+        if empty.any():
+            rows = np.flatnonzero(empty.to_numpy())
+            first = int(rows[0])
+            raise ContractError(
+                f"{self.train_csv} line {first + 2} ({train[self.id_column].iloc[first]}): empty {self.label_column}"
+                f" ({len(rows)} row(s) without one); label the image or remove its row from {self.train_csv}."
+            )
 
     def _check_labels(self, train: pd.DataFrame, valid: list[str], source: str) -> None:
         """Every training label one of `valid`; an unknown one is named with its line and the closest valid ones."""

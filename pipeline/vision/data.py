@@ -19,7 +19,9 @@ class ImageReadError(ContractError):
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to an RGB uint8 HxWx3 array, or fail naming the file."""
+    """Decode an image file to an RGB uint8 HxWx3 array, or fail naming the file. The pixels are as stored: an EXIF
+    orientation tag is not applied, as PIL and torchvision do not apply it, and as a COCO file's boxes, widths and
+    heights are given (applied, a rotated photo's boxes would land beside their objects)."""
     import cv2
 
     path = str(path)
@@ -27,7 +29,7 @@ def read_image(path: str | Path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise ImageReadError(f"Cannot read image {path}: {e.strerror or e}.") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise ImageReadError(f"Cannot decode image {path}: the file is empty, truncated or not an image.")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -68,10 +68,10 @@ def test_params_must_be_a_json_object(work, tmp_path, capsys, content, message) 
     no_runs(tmp_path)
 
 
-def test_more_folds_than_the_rarest_class_is_refused(work, tmp_path, capsys) -> None:
+def test_more_folds_than_the_commonest_class_is_refused(work, tmp_path, capsys) -> None:
     work("cifar10")
     refused(
-        capsys, "run", "competitions/cifar10", "--sample", "--folds", "61", says="the rarest class (airplane) has 60"
+        capsys, "run", "competitions/cifar10", "--sample", "--folds", "61", says="the commonest class (airplane) has 60"
     )
     no_runs(tmp_path)
 
