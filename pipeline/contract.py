@@ -27,6 +27,7 @@ OPTIONAL = (
     "SUBMIT_CLOSED",
     "CALIBRATE",
     "CODE_COMPETITION",  # True: Kaggle scores a notebook, not a file; `push` reports the version to submit
+    "ORIGINAL",  # a Playground competition's original dataset (pipeline.tabular.Original): download, push, drift
 )
 # Values of a competition's CALIBRATE: post-blend calibration fitted on OOF predictions (pipeline/calibration.py).
 CALIBRATIONS = ("temperature",)

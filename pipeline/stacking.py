@@ -8,7 +8,7 @@ AutoGluon's own validation claim 0.879 accuracy on Titanic for a stack that scor
 The test predictions come from the meta-model fitted on all OOF rows, applied to the level-1 test predictions.
 
 A competition turns it on with a Config field `stack`: "linear" (logistic regression on standardised logits for
-classification, non-negative least squares with an intercept for regression) or "log_linear" (regression on
+classification, each model's weight kept non-negative for a binary target; non-negative least squares with an intercept for regression) or "log_linear" (regression on
 log values, for positive targets scored on a log scale); "off" or no field: no stack.
 """
 
@@ -64,9 +64,39 @@ def meta_classifier(seed: int) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
 
 
+class NonNegativeLogistic:
+    """Binary meta-model: meta_classifier on the models' logits, each model's weight >= 0 (a model with a negative
+    weight is dropped and the rest refitted, as non-negative least squares drops a column). A negative weight turns
+    a model's systematic out-of-fold error into score: on noise targets a linear model's OOF AUC sat below 0.5 in every
+    fold, and a logistic stack that flipped it read 0.60 AUC where held-out rows gave 0.52."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> NonNegativeLogistic:
+        self.keep_ = np.arange(X.shape[1])
+        self.prior_ = float(np.clip(np.mean(y), EPS, 1 - EPS))
+        self.meta_ = None
+        while len(self.keep_) and len(np.unique(y)) == 2:
+            meta = meta_classifier(self.seed).fit(X[:, self.keep_], y)
+            coef = meta[-1].coef_[0]
+            if (coef >= 0).all():
+                self.meta_ = meta
+                break
+            self.keep_ = np.delete(self.keep_, int(np.argmin(coef)))
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.meta_ is None:  # no model earns a positive weight: the training rows' base rate
+            return np.tile([1 - self.prior_, self.prior_], (len(X), 1))
+        return self.meta_.predict_proba(X[:, self.keep_])
+
+
 def _fit_predict(
     F_tr: np.ndarray, y_tr: np.ndarray, F_pred: np.ndarray, classification: bool, n_out: int, method: str, seed: int
 ) -> np.ndarray:
+    if classification and n_out == 2 and len(np.unique(y_tr)) == 2:  # one logit per model: weights kept >= 0
+        return NonNegativeLogistic(seed).fit(F_tr, y_tr.astype(int)).predict_proba(F_pred)
     if classification:
         meta = meta_classifier(seed).fit(F_tr, y_tr.astype(int))
         out = np.zeros((len(F_pred), n_out))

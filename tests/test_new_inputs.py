@@ -88,6 +88,12 @@ def test_true_false_labels_are_written_as_the_sample_writes_them(
     assert set(sub["y"]) == written and summary["cv"] > 0.9
     on = sub["y"].isin(["1", "True"]).to_numpy()
     assert (on == (x[300:] > 0)).mean() > 0.9
+    # a hand-made file with a label that is no class is refused, also where the sample writes numbers (0.5 passed)
+    sub.loc[4, "y"] = "0.5"
+    sub.to_csv(tmp_path / "mine.csv", index=False)
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "comps" / "flags"), str(tmp_path / "mine.csv"), "--data", str(data)]) == 2
+    assert "'0.5'" in (err := capsys.readouterr().err) and "line 6" in err
 
 
 def test_labels_the_sample_cannot_hold_are_refused_by_new(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -168,3 +174,17 @@ def test_another_separator_is_named(tmp_path: Path, capsys: pytest.CaptureFixtur
     pd.DataFrame({"id": [5], "y": [0.0]}).to_csv(dl / "sample_submission.csv", sep=";", index=False)
     assert main(["new", "semi", "--data", str(dl), "--into", str(tmp_path / "comps")]) == 2
     assert "read as one column 'id;x;y': its values are separated by semicolons, not commas" in capsys.readouterr().err
+
+
+def test_a_test_set_that_starts_on_the_last_training_day_is_still_later(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # before: one shared boundary day sent the run to random folds, whose CV flattered it (1.07 for 1.20 held out)
+    days = pd.date_range("2021-06-01", periods=150, freq="D").strftime("%Y-%m-%d")
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"id": range(160), "date": [*days[:120], *days[119:]][:160], "x": rng.normal(size=160)})
+    train, test = df.iloc[:121].assign(y=rng.normal(size=121)), df.iloc[121:]
+    train.loc[120, "date"] = days[119]
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
+    assert main(["new", "shared_day", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    assert 'FOLDS = "time"' in (tmp_path / "comps" / "shared_day" / "__init__.py").read_text()

@@ -173,3 +173,23 @@ def test_the_report_shows_the_blends_own_score_beside_the_stack(capsys: pytest.C
     assert rows["blend, equal weights (out of fold)"] == "0.98320"
     assert rows["a"] == "1.05000"  # each model's CV is scored on all its OOF rows, as the blend's is
     assert rows["stack (out of fold)"] == "0.84490"
+
+
+def test_a_binary_stack_never_turns_a_model_upside_down() -> None:
+    # a model whose out-of-fold probabilities are systematically wrong (below chance in every fold) was given a
+    # negative weight by the logistic meta-model: noise targets read 0.60 AUC out of fold and 0.52 held out
+    from sklearn.metrics import roc_auc_score
+
+    from pipeline.stacking import stack
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 600)
+    folds = np.arange(600) % 5
+    flipped = 1 / (1 + np.exp(2 * (y - 0.5) + rng.normal(0, 1, 600)))  # high where y is 0
+    noise = rng.uniform(0.2, 0.8, 600)
+    oofs = {"flipped": np.c_[1 - flipped, flipped], "noise": np.c_[1 - noise, noise]}
+    tests = {k: v[:10] for k, v in oofs.items()}
+    auc = lambda t, p: float(roc_auc_score(t, p[:, 1]))  # noqa: E731
+    out = stack(oofs, tests, y, folds, auc, classification=True)
+    assert auc(y, oofs["flipped"]) < 0.3  # what a sign flip would have turned into AUC 0.7+
+    assert out["score"] < 0.6

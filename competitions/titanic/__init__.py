@@ -31,6 +31,7 @@ METRIC = Metric("accuracy", greater_is_better=True)
 SUBMISSION = "labels"  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = "stratified"
 ID_GROUPS = False  # the id reads as <group>_<member>: its group's size and the member's number are features
+TIME = None  # a date or number column ordering the training rows: FOLDS = "time" runs the folds forward by it
 ORIGINAL = None  # the dataset a Playground competition was generated from: `new --original PATH`
 
 
@@ -78,6 +79,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         TASK,
         drop=cfg.drop,
         id_groups=ID_GROUPS,
+        time=TIME,
         original=ORIGINAL,
         original_mode=cfg.original,
     )

@@ -354,8 +354,26 @@ def validate(data: Data, path: Path, submission: str | None = None) -> None:
         sub = validate_submission(path, data.sample_submission, allowed=allowed)  # the file once, as text
     for c in ranked_cols:
         _check_ranked(sub, Path(path).name, c, data.classes or [], ranked_width(sample[c]))
+    numeric = [c for c in sample.columns[1:] if c not in flags and c not in text]
+    if submission == "labels" and numeric:  # classes written as numbers: each value one of them (0/1 per target)
+        classes = data.classes if data.classes is not None else ["0", "1"]
+        for c in numeric:
+            _check_number_labels(sub, Path(path).name, c, as_sample_values(classes, sample[c]) or [])
     if submission == "grades":
         _check_grades(sub, Path(path).name, list(sample.columns[1:]), grades_of(data.y))
+
+
+def _check_number_labels(sub: pd.DataFrame, name: str, column: str, classes: list) -> None:
+    """Each value of a label column the sample writes as numbers (the submission `name` as text): one of the classes;
+    else the line is named (a 0.5 or a 7 in a 0/1 column passed the number check)."""
+    values = pd.to_numeric(sub[column], errors="coerce")
+    bad = np.flatnonzero(~values.isin([float(v) for v in classes]).to_numpy())
+    if len(bad):
+        shown = ", ".join(str(v) for v in classes[:10]) + (" ..." if len(classes) > 10 else "")
+        raise SubmissionError(
+            f"{name}: column {column} at line {bad[0] + 2} holds {sub[column].iloc[bad[0]]!r}, not one of the "
+            f"classes ({shown})."
+        )
 
 
 def _check_grades(sub: pd.DataFrame, name: str, columns: list[str], grades: np.ndarray) -> None:

@@ -311,6 +311,7 @@ def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> str:
                 "--id COL",
             )
         id_col = first
+        notes.append(f"id: {id_col} (the first column of {t.sample}, in {t.test}); change with --id COL")
     elif id_col not in t.te:
         raise ContractError(f"--id {id_col}: not a column of {t.test}; columns: {', '.join(t.te.columns)}.")
     if t.te[id_col].duplicated().any():
@@ -362,6 +363,7 @@ def _guess_targets(t: Tables, id_col: str, notes: list[str]) -> list[str]:
     in_train = [c for c in value_cols if c in t.tr and not _in_test(t, c)]
     only_train = [c for c in t.tr.columns if not _in_test(t, c) and c != id_col]
     if len(value_cols) == 1 and in_train:
+        notes.append(f"target: {in_train[0]} (the value column of {t.sample}, in {t.train}); change with --target COL")
         return in_train
     if in_train:  # several value columns, some of them train's: one target per value column
         missing = [c for c in value_cols if c not in in_train]
@@ -636,7 +638,8 @@ def _later_test(t: Tables, features: list[str], notes: list[str]) -> str | None:
             continue
         fmt = date_format(pd.concat([t.tr[c], t.te[c]], ignore_index=True))  # one format for both tables
         train, test = parse_dates(t.tr[c], fmt).dropna(), parse_dates(t.te[c], fmt).dropna()
-        if len(train) and len(test) and train.max() < test.min():
+        # the boundary day may hold rows of both (a split inside the last day): still a later test
+        if len(train) and len(test) and train.max() <= test.min() and test.max() > train.max():
             notes.append(
                 f"time: every test row's {c} ({test.min():%Y-%m-%d} to {test.max():%Y-%m-%d}) follows every training "
                 f"row's (to {train.max():%Y-%m-%d}): the test is later in time; "
