@@ -8,8 +8,9 @@ AutoGluon's own validation claim 0.879 accuracy on Titanic for a stack that scor
 The test predictions come from the meta-model fitted on all OOF rows, applied to the level-1 test predictions.
 
 A competition turns it on with a Config field `stack`: "linear" (logistic regression on standardised logits for
-classification, each model's weight kept non-negative for a binary target; non-negative least squares with an intercept for regression) or "log_linear" (regression on
-log values, for positive targets scored on a log scale); "off" or no field: no stack.
+classification, each model's weight kept non-negative for a binary target; non-negative least squares with an
+intercept for regression) or "log_linear" (regression on log values, for positive targets scored on a log scale);
+"off" or no field: no stack.
 """
 
 from __future__ import annotations
