@@ -106,17 +106,26 @@ def sample_dir(name: str) -> Path:
     return Path.cwd() / "data" / "sample" / name
 
 
+def competition_arg(module: ModuleType) -> str:
+    """How a command names the competition: competitions/<name> for the project's own, else its folder (a package
+    kept elsewhere, as `new --into` writes)."""
+    name = module.__name__.rsplit(".", 1)[-1]
+    if module.__name__.startswith("competitions.") or not getattr(module, "__file__", None):
+        return f"competitions/{name}"
+    return display_path(Path(module.__file__).parent)
+
+
 def check_intact(folder: Path, module: ModuleType) -> None:
     """Fail naming the file when an extracted data folder was damaged since extraction, with the repair command."""
     problems = damage(folder)
     if not problems:
         return
-    name = module.__name__.rsplit(".", 1)[-1]
+    name = competition_arg(module)
     stamp = read_stamp(folder) or {}
     zip_path = folder.parent / str(stamp.get("source") or f"{module.KAGGLE_SLUG}.zip")
-    fix = f"python -m pipeline download competitions/{name} --force"
+    fix = f"python -m pipeline download {name} --force"
     if zip_path.is_file():
-        fix += f"   (or re-extract the zip: python -m pipeline run competitions/{name} --data {display_path(zip_path)})"
+        fix += f"   (or re-extract the zip: python -m pipeline run {name} --data {display_path(zip_path)})"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     raise DataError(f"Data folder {display_path(folder)} is damaged: {problems[0]}{more}. Repair it with: {fix}")
 
@@ -152,13 +161,13 @@ def _starts_like_zip(path: Path) -> bool:
 def missing_data_message(module: ModuleType, where: Path) -> str:
     """What to do when there is no data: the exact kaggle command and the --sample alternative."""
     slug = module.KAGGLE_SLUG
-    name = module.__name__.rsplit(".", 1)[-1]
+    name = competition_arg(module)
     return (
         f"No data for '{slug}' at {where}.\n"
         f"Get it with:   kaggle competitions download -c {slug} -p data/   "
-        f"(or: python -m pipeline download competitions/{name})\n"
+        f"(or: python -m pipeline download {name})\n"
         f"then run with --data data/{slug}.zip, or try the built-in sample:   "
-        f"python -m pipeline run competitions/{name} --sample"
+        f"python -m pipeline run {name} --sample"
     )
 
 

@@ -92,6 +92,12 @@ def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray,
         raise ContractError(f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}.")
     if len({bool(s.get("sample")) for s in summaries}) > 1:
         raise ContractError("ensemble: cannot mix runs on the built-in sample with runs on real data.")
+    data_dirs = {str(Path(s["data_dir"]).resolve()) for s in summaries if s.get("data_dir")}
+    if len(data_dirs) > 1:  # another zip of the competition (data/<slug>@<sha>/): another test set, maybe
+        raise ContractError(
+            f"ensemble: the runs were made on different data ({', '.join(sorted(data_dirs))}); their test "
+            "predictions may be of different test rows. Blend runs of one download."
+        )
     all_folds = [runfolder.read_folds(d) for d in run_dirs]
     base = min(range(len(run_dirs)), key=lambda i: len(all_folds[i]))
     folds = all_folds[base]

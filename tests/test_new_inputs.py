@@ -132,7 +132,7 @@ def test_a_test_set_later_in_day_first_dates_gets_folds_forward_in_time(
     data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
     assert main(["new", "later", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
     assert "time: every test row's date (2021-09-29 to 2021-10-28) follows" in capsys.readouterr().out
-    assert 'FOLDS = "time"' in (tmp_path / "comps" / "later" / "__init__.py").read_text()
+    assert '\nFOLDS = "time"' in (tmp_path / "comps" / "later" / "__init__.py").read_text()
 
 
 def test_an_empty_target_column_in_test_and_an_empty_feature(
@@ -182,9 +182,9 @@ def test_a_test_set_that_starts_on_the_last_training_day_is_still_later(
     # before: one shared boundary day sent the run to random folds, whose CV flattered it (1.07 for 1.20 held out)
     days = pd.date_range("2021-06-01", periods=150, freq="D").strftime("%Y-%m-%d")
     rng = np.random.default_rng(5)
-    df = pd.DataFrame({"id": range(160), "date": [*days[:120], *days[119:]][:160], "x": rng.normal(size=160)})
-    train, test = df.iloc[:121].assign(y=rng.normal(size=121)), df.iloc[121:]
-    train.loc[120, "date"] = days[119]
+    dates = [*days[:120], *[days[119]] * 5, *days[120:155]]  # the test's first 5 rows share the last training day
+    df = pd.DataFrame({"id": range(len(dates)), "date": dates, "x": rng.normal(size=len(dates))})
+    train, test = df.iloc[:120].assign(y=rng.normal(size=120)), df.iloc[120:]
     data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
     assert main(["new", "shared_day", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
-    assert 'FOLDS = "time"' in (tmp_path / "comps" / "shared_day" / "__init__.py").read_text()
+    assert '\nFOLDS = "time"' in (tmp_path / "comps" / "shared_day" / "__init__.py").read_text()

@@ -104,7 +104,7 @@ def test_new_runs_folds_forward_when_the_test_is_later_and_at_random_with_time_n
     out = capsys.readouterr().out
     assert "folds: forward in time by date" in out and "--time none draws them at random" in out
     source = (tmp_path / "comps" / "ts" / "__init__.py").read_text()
-    assert 'FOLDS = "time"' in source and 'TIME = "date"' in source
+    assert '\nFOLDS = "time"' in source and 'TIME = "date"' in source
     seen = fits_per_fold(monkeypatch)
     assert main(["run", "comps/ts", "--data", str(data), "--models", "lightgbm,linear", "--quiet"]) == 0
     assert len(seen) == 10  # 2 models x 5 folds

@@ -71,6 +71,9 @@ def test_tune_checks_what_run_checks(here: Path, capsys: pytest.CaptureFixture) 
         (["--seed", "-1"], "--seed must be an integer in 0..4294967295"),
         (["--params", "list.json"], "must hold a JSON object of Config overrides"),
         (["--data", "somewhere.zip"], "tune: give --data or --sample, not both"),
+        (["--startup-trials", "-1"], "--startup-trials must be 0 or more"),  # was Optuna's traceback
+        (["--timeout", "-5"], "--timeout must be a number of seconds > 0"),  # ran nothing and exited 0
+        (["--study", "a/b"], "--study 'a/b': use letters"),
     ):
         assert main([*tune, *extra]) == 2, extra
         assert message in capsys.readouterr().err
@@ -135,8 +138,23 @@ def test_another_zip_leaves_the_first_one_s_data_to_its_runs(here: Path, capsys:
     assert len(pd.read_csv(beside / "test.csv")) == 20
     assert main(["validate", toy, str(run_dir / "submission.csv"), "--data", str(first)]) == 0
     assert main(["ensemble", str(run_dir), "--quiet"]) == 0
+    assert main(["ensemble", str(run_dir), "--tag", "../out", "--quiet"]) == 2  # was a folder outside runs/
+    assert "--tag '../out': use letters" in capsys.readouterr().err
+    # a run on the other zip predicted other test rows: blending the two is refused (it averaged two houses' prices)
+    assert main(["run", toy, "--data", str(second), "--quiet", "--tag", "second"]) == 0
+    other = next(p for p in run_dirs(here, name) if p.name.endswith("-second"))
+    assert main(["ensemble", str(run_dir), str(other), "--quiet"]) == 2
+    assert "the runs were made on different data" in capsys.readouterr().err
     # a run whose data folder changed under it is named by ensemble, not a reshape traceback
     (here / "data" / "toy-competition" / "test.csv").write_text((beside / "test.csv").read_text())
     capsys.readouterr()
     assert main(["ensemble", str(run_dir), "--quiet"]) == 2
     assert "predicted 30 test rows (ridge), but" in capsys.readouterr().err
+
+
+def test_push_refuses_a_notebook_slug_kaggle_would_refuse(here: Path, capsys: pytest.CaptureFixture) -> None:
+    # before: a traceback from the kaggle client, after kernels/<slug>/ was written
+    for slug in ("x", "a/b", "bad slug"):
+        assert main(["push", "competitions/house_prices", "--package", "pkg", "--kernel", slug]) == 2
+        assert f"--kernel {slug!r}: a Kaggle notebook's slug is 5 to 50" in capsys.readouterr().err
+    assert not (here / "kernels").exists()

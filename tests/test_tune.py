@@ -269,3 +269,26 @@ def test_storage_specs() -> None:
     assert normalize("sqlite:///rel.db").startswith("sqlite:////")
     assert normalize("postgresql://u:p@h/db") == "postgresql://u:p@h/db"
     assert redact("postgresql://user:secret@host:5432/db") == "postgresql://user:***@host:5432/db"
+
+
+def test_a_starting_trial_that_failed_is_queued_again(cwd: Path) -> None:
+    # a tune killed during trial 0 left it failed, and the resumed study never tried the starting settings again:
+    # its best read worse than not tuning
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from pipeline.tuning.study import enqueue_start
+
+    module = load_competition(toy_with_space(cwd))
+    study = optuna.create_study()
+    spec = SimpleNamespace(seed=0, base={}, fixed={})
+    assert enqueue_start(study, module, spec) == {"alpha": 1.0}
+    first = study.ask()
+    study.tell(first, state=TrialState.FAIL)  # killed mid-trial (fail_dead_trials marks it so)
+    assert enqueue_start(study, module, spec) == {"alpha": 1.0}
+    again = study.ask()
+    module.search_space(again)
+    assert again.params == {"alpha": 1.0} and again.user_attrs["start"]
+    study.tell(again, 0.5)
+    assert enqueue_start(study, module, spec) == {}  # finished: not a third time

@@ -54,6 +54,10 @@ def main(args: argparse.Namespace) -> int:
         raise ContractError("drift: give --data or --sample, not both.")
     if args.folds < 2:
         raise ContractError(f"drift: --folds must be at least 2, got {args.folds}.")
+    if args.rows < 2 * args.folds:
+        raise ContractError(f"drift: --rows must be at least 2 x --folds ({2 * args.folds}), got {args.rows}.")
+    if args.out and Path(args.out).is_dir():
+        raise ContractError(f"drift: --out {args.out} is a folder; name the JSON file to write.")
     cfg = module.Config()
     if args.against == "original":
         if getattr(module, "ORIGINAL", None) is None:

@@ -17,7 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Blend and write a new run folder with its submission."""
+    from pipeline.commands.run import check_name
     from pipeline.ensemble_runs import ensemble_runs
 
+    check_name("--tag", args.tag, "the run folder and the submission")
     ensemble_runs([Path(r) for r in args.runs], tag=args.tag, quiet=args.quiet)
     return 0

@@ -71,6 +71,11 @@ def load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     summary = read_json(run_dir / "summary.json")
     if summary.get("status", "complete") != "complete":
         raise ContractError(f"{run_dir}: the run is not complete (status {summary.get('status')}); finish it first.")
+    if not (run_dir / "config.json").is_file() and "-ensemble" in run_dir.name:
+        raise ContractError(
+            f"{run_dir}: an ensemble of saved runs keeps their predictions, not their models; predict each run it "
+            "blends, or run them on the new data and ensemble those."
+        )
     module = load_competition(competition_spec(run_dir, summary))
     cfg = saved_config(module, run_dir, source="config.json")  # device settings of older runs left out
     return module, cfg, summary

@@ -15,6 +15,7 @@ refused, the notebook failed: its log tail is shown, or its output is invalid); 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -194,6 +195,11 @@ def _check_options(args: argparse.Namespace, module: ModuleType, name: str, code
     """Refuse a timeout out of range, the internet for a code competition, submitting to a closed competition."""
     if not 0 < args.timeout <= MAX_TIMEOUT_S:
         raise PushError(f"--timeout {args.timeout:g}: seconds to wait, above 0 and at most {MAX_TIMEOUT_S:g}.")
+    if args.kernel is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{4,49}", args.kernel.lower().replace("_", "-")):
+        raise PushError(
+            f"--kernel {args.kernel!r}: a Kaggle notebook's slug is 5 to 50 letters, digits and '-' (it is also its "
+            "title)."
+        )
     if code and args.internet == "on":
         raise PushError(f"{name} is a code competition: Kaggle scores only notebooks with the internet off.")
     closed = getattr(module, "SUBMIT_CLOSED", None)

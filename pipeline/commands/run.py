@@ -104,10 +104,14 @@ def check_values(args: argparse.Namespace) -> None:
     for flag, value in (("--num-workers", args.num_workers), ("--cache-mb", args.cache_mb)):
         if value is not None and value < 0:
             raise ContractError(f"{flag} must be 0 or more, got {value}.")
-    if args.tag is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.tag):
-        raise ContractError(
-            f"--tag {args.tag!r}: use letters, digits, '.', '_' and '-' (it names the run folder and the submission)."
-        )
+    check_name("--tag", args.tag, "the run folder and the submission")
+
+
+def check_name(flag: str, value: str | None, names: str) -> None:
+    """A value that names folders and files (--tag, --study): letters, digits, '.', '_' and '-' (a / nested the run
+    folder, a ../ put it outside runs/)."""
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+        raise ContractError(f"{flag} {value!r}: use letters, digits, '.', '_' and '-' (it names {names}).")
 
 
 def model_list(args: argparse.Namespace) -> list[str] | None:

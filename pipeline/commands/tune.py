@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 
-from pipeline.commands.run import add_config_arguments, check_shared, model_list
+from pipeline.commands.run import add_config_arguments, check_name, check_shared, model_list
 from pipeline.contract import ContractError
 
 HELP = "Tune a competition's Config with Optuna: each trial is a CV run folder; best params replay with run --params."
@@ -93,6 +94,12 @@ def build_spec(args: argparse.Namespace):  # noqa: ANN201 - returns TuneSpec (he
         raise ContractError(f"--trials must be at least 1, got {args.trials}.")
     if args.workers < 0:
         raise ContractError(f"--workers must be 0 (one per GPU) or more, got {args.workers}.")
+    for flag, value in (("--startup-trials", args.startup_trials), ("--warmup-folds", args.warmup_folds)):
+        if value < 0:
+            raise ContractError(f"{flag} must be 0 or more, got {value}.")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise ContractError(f"--timeout must be a number of seconds > 0, got {args.timeout:g}.")
+    check_name("--study", args.study, "the study and its folder")
     check_shared(args, "tune")
     params = Path(args.params) if args.params else None
     _, base = resolve_config(module, args.preset, params, [])
@@ -163,4 +170,11 @@ def main(args: argparse.Namespace) -> int:
     info = write_results(study, spec)
     if not spec.quiet:
         print_table(study, info, module.METRIC.name)
+    if code == 0 and info.get("best") is None:  # --timeout passed before any trial finished, or every trial failed
+        print(
+            "error: no trial finished (a longer --timeout, or the failed trials' run folders, say why); the study is "
+            "saved.",
+            file=sys.stderr,
+        )
+        code = 2
     return code

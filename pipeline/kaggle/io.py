@@ -181,7 +181,9 @@ def _download(source: _Source, dest: Path, expected: list[str], force: bool, pro
         extract_inner(dest)
         log(f"{display_path(dest)} is complete; nothing to download (use --force to fetch and extract it again).")
         return dest
-    if dest.is_dir() and problem != "not extracted":
+    if force:
+        log(f"--force: getting {display_path(dest)} again.")
+    elif dest.is_dir() and problem != "not extracted":
         log(f"{display_path(dest)} is damaged ({problem}); getting the data again.")
     archive = dest.parent / f"{source.stem}.zip"
     if not force and archive.is_file():

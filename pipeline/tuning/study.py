@@ -102,14 +102,17 @@ def create_or_check(spec: TuneSpec) -> Any:
 
 def enqueue_start(study: Any, module: Any, spec: TuneSpec) -> dict[str, Any]:
     """Queue the settings the study starts from (Config defaults, --preset, --params, --set) as its first trial, so
-    its best is never worse on CV than not tuning. Only on a study with no trials; each search-space parameter named
-    after a Config field whose starting value lies in the space is queued, the others are sampled. Returns them."""
+    its best is never worse on CV than not tuning. Unless a start trial is already queued, running or finished: one
+    that failed (a tune killed during it) is queued again. Each search-space parameter named after a Config field
+    whose starting value lies in the space is queued, the others are sampled. Returns them."""
     import optuna
     from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
 
     from pipeline.config import apply_overrides
 
-    if study.get_trials(deepcopy=False):
+    starts = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("start")]
+    if any(t.state != TrialState.FAIL for t in starts):
         return {}
     probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.seed)).ask()
     module.search_space(probe)  # which parameters the space asks for, and their ranges
