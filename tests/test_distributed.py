@@ -277,3 +277,28 @@ def test_torchrun_two_processes_match_one_process(
     log = (ddp / "log.txt").read_text()
     assert log.count("run cifar10 ->") == 1 and log.count("epoch 1/3") == 1 and "2 processes (gloo)" in log
     assert json.loads((ddp / "env.json").read_text())["distributed"]["world_size"] == 2
+
+
+def test_a_batch_that_does_not_split_over_the_ranks_is_refused_before_the_run_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # before: the trainer refused it after the data was read and a failed run folder was made, once per retry
+    from sklearn.base import BaseEstimator
+
+    from pipeline import distributed
+    from pipeline.contract import ContractError
+    from pipeline.runner import _select_models
+
+    class Net(BaseEstimator):
+        supports_ddp = True
+
+        def __init__(self, batch_size: int = 33) -> None:
+            self.batch_size = batch_size
+
+    module = type("m", (), {"models": staticmethod(lambda cfg: {"net": Net()}), "__name__": "competitions.toy"})
+    monkeypatch.setattr(distributed, "active", lambda: True)
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    with pytest.raises(ContractError, match="batch_size 33 does not split evenly over 2 processes"):
+        _select_models(module, None, None)
+    monkeypatch.setattr(distributed, "world_size", lambda: 3)
+    assert list(_select_models(module, None, None)) == ["net"]

@@ -269,3 +269,13 @@ def test_download_url_uses_the_mirror_and_refuses_a_file_whose_hash_does_not_mat
     with pytest.raises(ContractError, match="refused"):
         download(Need(DETECTOR, "url", f"https://download.pytorch.org/models/{DETECTOR_FILE}"), progress=False)
     assert not (torch_checkpoints() / DETECTOR_FILE).exists()
+
+
+def test_the_listing_says_a_missing_local_weight_file_stops_run(capsys: pytest.CaptureFixture) -> None:
+    # before: "cached: NO SUCH FILE", then "no pretrained weights needed: this config runs offline as it is"
+    from pipeline.cli import main
+
+    files = '["/nonexistent/a.pt","/nonexistent/b.pt"]'
+    assert main(["weights", "competitions/leaves", "--set", f"pretrained_files={files}"]) == 0
+    out = capsys.readouterr().out
+    assert "missing 2 local weight file(s) (pretrained_file): run stops" in out and "runs offline" not in out

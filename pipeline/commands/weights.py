@@ -90,8 +90,12 @@ def describe(needs: list, command: str, sizes: bool = True) -> str:
             cache = hf_cache_dir() if n.kind == "hf" else torch_checkpoints()
             lines.append(f"  cached: no (goes into {cache})")
     gone = missing(needs)
+    absent = [n for n in needs if n.kind == "file" and not n.cached()]
+    if absent:  # a pretrained_file that is not there: `run` stops on it
+        lines.append(f"missing {len(absent)} local weight file(s) (pretrained_file): run stops until the path is right")
     if not fetch:
-        lines.append("no pretrained weights needed: this config runs offline as it is")
+        if not absent:
+            lines.append("no pretrained weights needed: this config runs offline as it is")
     elif gone:
         lines.append(
             f"missing {len(gone)} of {len(fetch)}: `{command} --download` here, or `{command} --export DIR` on a "
