@@ -158,3 +158,19 @@ def test_push_refuses_a_notebook_slug_kaggle_would_refuse(here: Path, capsys: py
         assert main(["push", "competitions/house_prices", "--package", "pkg", "--kernel", slug]) == 2
         assert f"--kernel {slug!r}: a Kaggle notebook's slug is 5 to 50" in capsys.readouterr().err
     assert not (here / "kernels").exists()
+
+
+def test_ctrl_c_names_the_run_folder_to_resume(here: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    # before: "resume with --resume RUN_DIR", the folder left for the user to find
+    import pipeline.runner as runner
+
+    folder = here / "runs" / "house_prices" / "20261205-000000"
+    folder.mkdir(parents=True)
+
+    def interrupted(opts: object, created: list[Path]) -> Path:
+        created.append(folder)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_run", interrupted)
+    assert main(["run", *HP]) == 130
+    assert f"interrupted: resume with --resume {folder}" in capsys.readouterr().err
