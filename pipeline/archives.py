@@ -279,6 +279,9 @@ def zip_folder(archive: Path, default: Path) -> Path:
     stamp = read_stamp(default)
     if stamp is None or _same_zip(stamp, archive):
         return default
+    for beside in sorted(default.parent.glob(f"{default.name}@*")):  # extracted before: no hash of the zip again
+        if _same_zip(read_stamp(beside), archive):
+            return beside
     digest = sha256(archive)
     if stamp.get("sha256") == digest:
         return default

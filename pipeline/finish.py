@@ -129,9 +129,9 @@ def _weights_choice(
     with weights fitted on the other folds). Fitted weights chase the rows they are fitted on: on House Prices a
     linear model that fails on one fold's huge houses got 0.35 of the weight fitted on the other folds, and that
     fold's blend lost 0.05 RMSLE. Equal weights fit nothing, so their out-of-fold score is honest as it is."""
+    if cfg is not None:
+        check_settings(cfg)  # the runner checked it before the folds; ensemble and predict read a saved Config
     choice = getattr(cfg, "blend_weights", "auto") if cfg is not None else "auto"
-    if choice not in BLEND_WEIGHTS:
-        raise ContractError(f"Config.blend_weights must be one of {', '.join(BLEND_WEIGHTS)}, got {choice!r}.")
     if choice in ("fitted", "greedy") or (choice == "auto" and not module.METRIC.better(b["equal_score"], b["score"])):
         return b
     weights = dict.fromkeys(tests, 1.0 / len(tests))

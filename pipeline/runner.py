@@ -525,6 +525,8 @@ def _fold_note(y: np.ndarray, folding: FoldPlan, data: Data) -> str:
     holdout too small (or a class too rare) to stratify. Empty otherwise."""
     if folding.kind != "stratified" or data.classes is None or y.ndim != 1:
         return ""
+    if data.train_only is not None:  # the rows the folds are made of, as _check_fold_count counts them
+        y = y[~np.asarray(data.train_only)]
     if folding.holdout:
         if can_stratify_holdout(y, folding.holdout):
             return ""

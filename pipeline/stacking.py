@@ -78,7 +78,9 @@ class NonNegativeLogistic:
         self.keep_ = np.arange(X.shape[1])
         self.prior_ = float(np.clip(np.mean(y), EPS, 1 - EPS))
         self.meta_ = None
-        while len(self.keep_) and len(np.unique(y)) == 2:
+        if len(np.unique(y)) < 2:  # one class only: nothing to weigh, the base rate
+            return self
+        while len(self.keep_):
             meta = meta_classifier(self.seed).fit(X[:, self.keep_], y)
             coef = meta[-1].coef_[0]
             if (coef >= 0).all():

@@ -126,10 +126,10 @@ class Boosted(BaseEstimator):
         classify = self.task != "regression"
         if self.bag_folds > 1:
             for r in range(n_bag):
+                seed = derived_seed(self.random_state, r)
                 kind = StratifiedKFold if classify and np.bincount(y).min() >= self.bag_folds else KFold
-                splitter = kind(self.bag_folds, shuffle=True, random_state=derived_seed(self.random_state, r))
-                for tr, va in splitter.split(E, y):
-                    yield E.iloc[tr], y[tr], E.iloc[va], y[va], derived_seed(self.random_state, r)
+                for tr, va in kind(self.bag_folds, shuffle=True, random_state=seed).split(E, y):
+                    yield E.iloc[tr], y[tr], E.iloc[va], y[va], seed
             return
         if self.valid_fraction > 0 or eval_set is None:
             stratify = y if classify and np.bincount(y).min() > 1 else None
