@@ -17,7 +17,7 @@ HP = "competitions/house_prices"
 
 
 def no_runs(tmp_path: Path) -> None:
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.json"))
+    assert not (tmp_path / "runs").exists() or not any(p.is_dir() for p in (tmp_path / "runs").glob("*/*"))
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,13 @@ def no_runs(tmp_path: Path) -> None:
         (["--preset", "nope"], "Unknown preset 'nope'"),
         (["--data", "missing.zip"], "--data missing.zip: no such file or folder"),
         (["--data", "x.zip"], "not a zip archive"),
+        # settings the stages after the fold models, the competition or scikit-learn refuse: before, found only once
+        # the folds were fitted (stack=maybe at the blend, ridge_alpha=-1 at the first fit)
+        (["--set", "stack=maybe"], "Config.stack must be one of off, linear, log_linear, got 'maybe'"),
+        (["--set", "models=ridge,foo"], "Unknown house_prices model(s) ['foo']"),
+        (["--set", "ridge_alpha=-1"], "model ridge: The 'alpha' parameter of Ridge must be a float in the range"),
+        (["--set", "folds=1"], "folds must be at least 2"),
+        (["--tag", "a/b"], "--tag 'a/b': use letters, digits"),  # a / nested the run folder
     ],
 )
 def test_bad_run_values_are_refused_before_any_run_folder(work, tmp_path, capsys, args, message) -> None:
@@ -56,8 +63,9 @@ def test_bad_run_values_are_refused_before_any_run_folder(work, tmp_path, capsys
         ('"alpha"', "got a str"),
         ("{not json", "not valid JSON"),
         (None, "cannot read it"),
+        ('{"bogus": 1}', "params.json key(s): bogus"),  # "Unknown --params <file> key(s)": was blamed on --set
     ],
-    ids=["list", "string", "invalid", "missing"],
+    ids=["list", "string", "invalid", "missing", "unknown-key"],
 )
 def test_params_must_be_a_json_object(work, tmp_path, capsys, content, message) -> None:
     work("house_prices")
