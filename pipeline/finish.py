@@ -17,7 +17,7 @@ import numpy as np
 from pipeline import atomic, stacking, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
 from pipeline.contract import ContractError, Data, competition_name
-from pipeline.folds import fold_ids, runs_forward, scored_rows
+from pipeline.folds import REFIT, fold_ids, runs_forward, scored_rows
 from pipeline.report import print_summary
 from pipeline.runfolder import write_predictions, write_record
 from pipeline.runlog import RunLog
@@ -46,7 +46,8 @@ def competition_hook(module: Any, name: str, cfg: Any) -> Callable[..., Any] | N
 def merge_fold_tests(module: Any, cfg: Any, tests: list[np.ndarray]) -> np.ndarray:
     """The fold models' test predictions merged: the competition's merge_folds hook, else their mean; for folds
     forward in time (FOLDS = "time") the last fold's, whose model learned from the most and the latest rows (the
-    first fold's saw one period only)."""
+    first fold's saw one period only). A model refitted on every training row (Config.refit) predicts the test rows
+    itself instead; this is what a refit the time limit refused leaves."""
     merge = competition_hook(module, "merge_folds", cfg)
     if merge is not None:
         return merge(tests)
@@ -111,14 +112,17 @@ def blend_results(
 
 
 def check_settings(cfg: Any) -> None:
-    """Refuse a Config value the stages after the fold models read (Config.stack, Config.blend_weights) before any
-    model is fitted: found only at the blend, it cost the whole run."""
+    """Refuse a Config value the stages after the fold models read (Config.stack, Config.blend_weights, Config.refit)
+    before any model is fitted: found only at the blend, it cost the whole run."""
     stack = getattr(cfg, "stack", "off") or "off"
     if stack not in stacking.METHODS:
         raise ContractError(f"Config.stack must be one of {', '.join(stacking.METHODS)}, got {stack!r}.")
     choice = getattr(cfg, "blend_weights", "auto")
     if choice not in BLEND_WEIGHTS:
         raise ContractError(f"Config.blend_weights must be one of {', '.join(BLEND_WEIGHTS)}, got {choice!r}.")
+    refit = getattr(cfg, "refit", "auto") or "auto"
+    if refit not in REFIT:
+        raise ContractError(f"Config.refit must be one of {', '.join(REFIT)}, got {refit!r}.")
 
 
 def _weights_choice(
@@ -373,7 +377,12 @@ def _summary(
         "n_rows": len(run.y),
         "classes": None if run.data.classes is None else [str(c) for c in run.data.classes],  # predict checks them
         "models": {
-            m: {"mean": r["mean"], "std": r["std"], "seconds": float(np.sum(r["fold_seconds"]))}
+            m: {
+                "mean": r["mean"],
+                "std": r["std"],
+                "seconds": float(np.sum(r["fold_seconds"])),
+                "refit": bool(r.get("refit")),  # its test predictions are its refit's on every row (predict reads it)
+            }
             for m, r in run.results.items()
         },
         "blend": {

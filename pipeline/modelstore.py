@@ -3,7 +3,8 @@
 Layout: models/<model>/fold<k>.joblib (scikit-learn-style estimators, LightGBM/XGBoost/CatBoost included) or
 fold<k>.pt (estimators with save_fitted/load_fitted: the image classifier and the detector, saved on the CPU and
 loaded onto any device), each beside fold<k>.json: the format, the estimator's class, the sha256 of the file and the
-key of the fold's predictions (parts/<model>/fold<k>.npz), so a model and the predictions it made stay paired.
+key of the fold's predictions (parts/<model>/fold<k>.npz), so a model and the predictions it made stay paired. A
+model refitted on every training row (Config.refit) is kept the same way as full.* (fold `runfolder.FULL`).
 The blend weights, the stack and the calibration are in the run folder already (blend.json, stack.json,
 calibration.json) and are refitted from the saved OOF predictions by `predict`.
 """
@@ -17,24 +18,25 @@ from typing import Any
 from pipeline import atomic
 from pipeline.archives import sha256
 from pipeline.contract import ContractError
+from pipeline.runfolder import fit_stem
 
 FOLDER = "models"
 
 
-def _meta_path(run_dir: Path, model: str, fold: int) -> Path:
-    return Path(run_dir) / FOLDER / model / f"fold{fold}.json"
+def _meta_path(run_dir: Path, model: str, fold: int | str) -> Path:
+    return Path(run_dir) / FOLDER / model / f"{fit_stem(fold)}.json"
 
 
-def save_fold_model(run_dir: Path, model: str, fold: int, estimator: Any, key: str) -> Path:
+def save_fold_model(run_dir: Path, model: str, fold: int | str, estimator: Any, key: str) -> Path:
     """Keep one fold's fitted estimator in the run folder (atomically); return the model file."""
     folder = Path(run_dir) / FOLDER / model
     if hasattr(estimator, "save_fitted") and hasattr(type(estimator), "load_fitted"):
-        kind, path = "torch", folder / f"fold{fold}.pt"
+        kind, path = "torch", folder / f"{fit_stem(fold)}.pt"
         atomic.write_with(path, estimator.save_fitted)
     else:
         import joblib
 
-        kind, path = "joblib", folder / f"fold{fold}.joblib"
+        kind, path = "joblib", folder / f"{fit_stem(fold)}.joblib"
 
         def dump(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
@@ -47,19 +49,23 @@ def save_fold_model(run_dir: Path, model: str, fold: int, estimator: Any, key: s
     return path
 
 
-def fold_model_info(run_dir: Path, model: str, fold: int) -> dict[str, Any]:
+def fold_model_info(run_dir: Path, model: str, fold: int | str) -> dict[str, Any]:
     """The saved model's record (fold<k>.json); an error naming the run when the run kept none."""
     meta_path = _meta_path(run_dir, model, fold)
     try:
         return atomic.read_json(meta_path)
     except (OSError, ValueError):
         raise ContractError(
-            f"{run_dir}: no saved model for {model} fold {fold} ({meta_path.relative_to(run_dir)} is missing); "
+            f"{run_dir}: no saved model for {model} {_fit_name(fold)} ({meta_path.relative_to(run_dir)} is missing); "
             "runs made before fitted models were kept cannot predict: run the competition again."
         ) from None
 
 
-def load_fold_model(run_dir: Path, model: str, fold: int, device: str | None = None, verify: bool = True) -> Any:
+def _fit_name(fold: int | str) -> str:
+    return f"fold {fold}" if isinstance(fold, int) else "refit on every training row"
+
+
+def load_fold_model(run_dir: Path, model: str, fold: int | str, device: str | None = None, verify: bool = True) -> Any:
     """One fold's fitted estimator, checked against its recorded sha256; deep ones onto `device`."""
     meta = fold_model_info(run_dir, model, fold)
     path = Path(run_dir) / FOLDER / model / meta["file"]

@@ -12,10 +12,12 @@ Layout (every file written atomically):
     importance.csv     each input column's share of each model's importance, mean over folds (pipeline/importance.py)
     stack.json, threshold.json, calibration.json   the level-2 stack, the F1/MCC decision threshold and the
                        calibration, when the Config / competition asks
-    oof/<model>.npy    out-of-fold predictions (rows x outputs); test/<model>.npy fold-averaged test predictions
-                       (also _blend, _stack, _threshold, _calibrated: the run-level stages)
-    parts/<model>/fold<k>.npz   per-fold OOF rows and test predictions: what --resume keeps
-    models/            the fitted fold models (pipeline/modelstore.py), for `predict`
+    oof/<model>.npy    out-of-fold predictions (rows x outputs); test/<model>.npy the test predictions of the
+                       submission: the fold models' merged, or the refit's (also _blend, _stack, _threshold,
+                       _calibrated: the run-level stages)
+    parts/<model>/fold<k>.npz   per-fold OOF rows and test predictions: what --resume keeps; full.npz the refit
+                       on every training row (Config.refit), its test predictions
+    models/            the fitted fold models and the refit (pipeline/modelstore.py), for `predict`
     checkpoints/       estimator checkpoints (per model and fold) for epoch-level resume
     plots/*.png        residuals, learning curves, confusion matrix ...
     log.txt            the run's log
@@ -128,9 +130,19 @@ def read_predictions(run_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.load(Path(run_dir) / "oof" / f"{name}.npy"), np.load(Path(run_dir) / "test" / f"{name}.npy")
 
 
-def part_path(run_dir: Path, model: str, fold: int) -> Path:
-    """parts/<model>/fold<k>.npz: one fold's predictions, kept for --resume."""
-    return Path(run_dir) / "parts" / model / f"fold{fold}.npz"
+# The refit of a model on every training row (Config.refit) is kept as this "fold": parts/<model>/full.npz and
+# models/<model>/full.*
+FULL = "full"
+
+
+def fit_stem(fold: int | str) -> str:
+    """A fit's file name stem: fold<k> for a fold, `full` for the refit on every training row."""
+    return fold if isinstance(fold, str) else f"fold{fold}"
+
+
+def part_path(run_dir: Path, model: str, fold: int | str) -> Path:
+    """parts/<model>/fold<k>.npz: one fold's predictions, kept for --resume (full.npz: the refit's)."""
+    return Path(run_dir) / "parts" / model / f"{fit_stem(fold)}.npz"
 
 
 def write_part(path: Path, part: dict[str, Any]) -> None:

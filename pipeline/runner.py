@@ -2,7 +2,8 @@
 
 Three steps: `_prepare` (config, models, weights and data, every check that can refuse them, then the run folder and
 its folds: a RunState), `_fit_model` (one model over the folds, one FoldJob per fold, each kept as a part file so a
-run resumes fold by fold) and `finish_run` (pipeline/finish.py: blend, stack, calibrate, submission, summary).
+run resumes fold by fold; then, when Config.refit asks, one more fit on every training row whose test predictions
+are the submission's) and `finish_run` (pipeline/finish.py: blend, stack, calibrate, submission, summary).
 """
 
 from __future__ import annotations
@@ -45,12 +46,14 @@ from pipeline.folds import (
     fold_ids,
     make_folds,
     rarer_than_folds,
+    refits,
     resolve_folds,
+    runs_forward,
     training_rows,
 )
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
-from pipeline.runfolder import environment, mark_failed, new_run_dir, run_is_complete
+from pipeline.runfolder import FULL, environment, fit_stem, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress, route_warnings
 from pipeline.sample_preset import sample_config
 from pipeline.weights import prepare_for_run
@@ -85,6 +88,8 @@ class RunOptions:
     precision: str | None = None  # auto | fp32 | fp16 | bf16 (mixed precision on CUDA)
     num_workers: int | None = None  # DataLoader worker processes
     cache_mb: int | None = None  # decoded images kept in memory up to this many MiB
+    # False: no refit on every training row even where Config.refit asks for one (tune's trials, scored by their CV)
+    refit: bool = True
     # Called after every finished fold with {"model", "fold", "score", "folds_done", "running_mean"}; an exception
     # it raises (e.g. optuna.TrialPruned) stops the run. Estimators taking a context also get it as
     # context.report, for epoch-level reports (FitContext.report_epoch). Not saved in command.json.
@@ -107,6 +112,7 @@ class Plan:
     overrides: dict[str, Any]  # the user's (--preset, --params, --set)
     sample_overrides: dict[str, Any]  # the --sample preset applied, else {}
     notes: list[str]  # log lines on device settings given the old way
+    refit: bool = False  # each model refitted on every training row after its folds (Config.refit, RunOptions.refit)
 
 
 @dataclass(kw_only=True)
@@ -135,7 +141,7 @@ class FoldJob:
 
     model: str
     estimator: Any
-    fold: int
+    fold: int | str  # the validation fold, or runfolder.FULL: the refit on every training row
     key: str  # _config_hash of config, seed, folds and model: a saved part with another key is fitted again
     part_path: Path
     solo: bool  # under torchrun, a model without DDP support: rank 0 fits, the other ranks receive its predictions
@@ -217,7 +223,8 @@ def _fit_and_finish(state: RunState) -> Path:
     """Every model over every fold, then (rank 0) the blend, stack and submission; the run folder."""
     main = distributed.is_main()
     with progress(interactive() and not state.opts.quiet and main) as bar:
-        task = bar.add_task("fitting", total=len(state.plan.selected) * len(fold_ids(state.folds)))
+        fits = len(fold_ids(state.folds)) + state.plan.refit
+        task = bar.add_task("fitting", total=len(state.plan.selected) * fits)
         for model, estimator in state.plan.selected.items():
             result = _fit_model(state, model, estimator, bool(state.results), bar, task)
             if result is not None:
@@ -295,7 +302,7 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
         log=log,
         t_start=t_start,
         plan=plan,
-        budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds))),
+        budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds)) + plan.refit),
         jobs=opts.jobs or default_jobs(int(np.prod(np.shape(data.X)))),
     )
     log(_describe(state))
@@ -323,7 +330,8 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
     needs_torch = any(accepts_context(e) for e in selected.values())
     device = distributed.local_device(pick_device() if needs_torch else "cpu")
     config_json = atomic.as_json(config_dict(cfg) | legacy)
-    return Plan(opts, cfg, folding, selected, device, config_json, overrides, sample_overrides, notes)
+    refit = opts.refit and refits(module, cfg)
+    return Plan(opts, cfg, folding, selected, device, config_json, overrides, sample_overrides, notes, refit)
 
 
 def _resolve_config(module: ModuleType, opts: RunOptions) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -441,8 +449,9 @@ def _describe(state: RunState) -> str:
     return (
         f"{len(state.data.y)} training rows{rows}, {len(state.data.X_test)} test rows, {n_folds} fold(s) "
         f"({folding.kind}"
-        f"{f', holdout {folding.holdout:g}' if folding.holdout else ''}), models: {', '.join(plan.selected)}, "
-        f"device {plan.device}{world}"
+        f"{f', holdout {folding.holdout:g}' if folding.holdout else ''})"
+        f"{', then each model refitted on every training row' if plan.refit else ''}, models: "
+        f"{', '.join(plan.selected)}, device {plan.device}{world}"
     )
 
 
@@ -484,9 +493,63 @@ def _fit_model(
             )
     if dropped:
         log.warn(f"{model} skipped: {dropped}")
-        bar.advance(task, len(fids) - len(parts))
+        bar.advance(task, len(fids) - len(parts) + state.plan.refit)
         return None
-    return _model_result(state, model, parts)
+    full = None
+    if state.plan.refit:
+        bar.update(task, description=f"{model} refit on every row")
+        job = FoldJob(model, estimator, FULL, key, runfolder.part_path(state.run_dir, model, FULL), solo)
+        full = _refit(state, job, parts, have_complete)
+        bar.advance(task)
+    return _model_result(state, model, parts, full)
+
+
+def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]], have_complete: bool) -> np.ndarray | None:
+    """The model refitted on every training row (its saved part reused); its test predictions, or None (a warning)
+    when the time limit refuses or cuts it: the submission then keeps the fold models' merged predictions."""
+    params = refit_params([p for p in parts if "refit" in p], runs_forward(state.module))
+    job = dataclasses.replace(job, estimator=clone_with(job.estimator, params))
+    part, why = _part(state, job, have_complete)
+    if part is None:
+        state.log.warn(f"{job.model}: no refit on every training row ({why}); its submission is its fold models'")
+        return None
+    state.budget.record(job.model, part["seconds"])
+    trees = f", {params['n_estimators']} trees" if "n_estimators" in params else ""
+    state.log(f"{job.model} refit on all {len(state.data.y)} training rows{trees} ({part['seconds']:.1f}s)")
+    return np.asarray(part["test"])
+
+
+def refit_params(parts: list[dict[str, Any]], forward: bool) -> dict[str, Any]:
+    """The refit's parameters from the folds' (each fold model's refit_params, kept in its part as JSON): the last
+    fold's when the folds run forward in time (its model learned from the most and the latest rows), else every
+    number averaged over the folds (rounded where they are whole numbers: the trees the folds stopped at)."""
+    found = [json.loads(str(p["refit"])) for p in parts]
+    if not found:
+        return {}
+    return found[-1] if forward else _mean_params(found)
+
+
+def _mean_params(found: list[Any]) -> Any:
+    """Numbers averaged over the folds, lists and dicts element by element, anything else the last fold's."""
+    last = found[-1]
+    if isinstance(last, dict):
+        keys = [k for k in last if all(isinstance(f, dict) and k in f for f in found)]
+        return last | {k: _mean_params([f[k] for f in found]) for k in keys}
+    if isinstance(last, list) and all(isinstance(f, list) and len(f) == len(last) for f in found):
+        return [_mean_params([f[i] for f in found]) for i in range(len(last))]
+    if all(isinstance(f, int | float) and not isinstance(f, bool) for f in found):
+        mean = float(np.mean(found))
+        return round(mean) if all(isinstance(f, int) for f in found) else mean
+    return last
+
+
+def clone_with(estimator: Any, params: dict[str, Any]) -> Any:
+    """An unfitted clone of `estimator` with `params` set (the refit's); the estimator itself when there are none."""
+    if not params:
+        return estimator
+    from sklearn.base import clone
+
+    return clone(estimator).set_params(**params)
 
 
 def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str, Any] | None, str | None]:
@@ -508,12 +571,18 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
     return part, None
 
 
-def _model_result(state: RunState, model: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """A model's results from its folds; its OOF and test predictions saved (rank 0)."""
-    r = _collect(parts, len(state.data.y), merge_fold_tests(state.module, state.cfg, [p["test"] for p in parts]))
+def _model_result(
+    state: RunState, model: str, parts: list[dict[str, Any]], full: np.ndarray | None = None
+) -> dict[str, Any]:
+    """A model's results from its folds (its test predictions the refit's, `full`, when there is one); its OOF and
+    test predictions saved (rank 0)."""
+    merged = full if full is not None else merge_fold_tests(state.module, state.cfg, [p["test"] for p in parts])
+    r = _collect(parts, len(state.data.y), merged)
+    r["refit"] = full is not None
     r["importance"] = importance.fold_mean(parts)  # None unless every fold's model has feature_importances_
     if getattr(state.module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
-        r["fold_tests"] = [p["test"] for p in parts]
+        # a refitting run: one test prediction per model (the refit's, or the folds' merged where it was refused)
+        r["fold_tests"] = [merged] if state.plan.refit else [p["test"] for p in parts]
     if distributed.is_main():
         runfolder.write_predictions(state.run_dir, model, r["oof"], r["test"])
     state.log(f"[bold]{model}[/bold]: CV {r['mean']:.5f} ± {r['std']:.5f}")
@@ -581,13 +650,16 @@ def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, da
 
 
 def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
-    """Fit one model on one fold; its OOF and test predictions, score and seconds (saved as a part by rank 0)."""
-    data, f = state.data, job.fold
+    """Fit one model on one fold; its OOF and test predictions, score and seconds (saved as a part by rank 0). With
+    a refit to come, the part keeps the fold model's refit_params for it (JSON, under "refit")."""
+    if job.fold == FULL:
+        return _fit_full(state, job)
+    data, f = state.data, int(job.fold)
     tr, va = training_rows(state.folds, f, state.plan.folding.kind), np.flatnonzero(state.folds == f)
     y = np.asarray(data.y)
     X_tr, y_tr, X_va, y_va = take(data.X, tr), take(y, tr), take(data.X, va), take(y, va)
     context = _context(state, job, X_va, y_va)
-    seed = derived_seed(state.opts.seed, f)
+    seed = _fit_seed(state, job)
     est, fit_s = fit_fold(job.estimator, X_tr, y_tr, seed, state.jobs, context, state.engineering)
     t0 = time.perf_counter()
     classification, n_classes = data.classes is not None, state.n_classes
@@ -596,6 +668,9 @@ def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
     seconds = fit_s + time.perf_counter() - t0
     score = float(state.module.score(y_va, oof))
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
+    if state.plan.refit:
+        found_params = est.refit_params(len(y)) if hasattr(est, "refit_params") else {}
+        part["refit"] = json.dumps(atomic.as_json(found_params))
     if (found := importance.of_estimator(est)) is not None:
         part["features"], part["importance"] = found
     if distributed.is_main():
@@ -604,24 +679,51 @@ def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
     return part
 
 
+def _fit_full(state: RunState, job: FoldJob) -> dict[str, Any]:
+    """Refit one model on every training row (train-only rows included) with no validation rows; its test
+    predictions and seconds (saved as the part `full` by rank 0, the model as models/<model>/full.*)."""
+    data, y = state.data, np.asarray(state.data.y)
+    context = _context(state, job, None, None)
+    est, fit_s = fit_fold(job.estimator, data.X, y, _fit_seed(state, job), state.jobs, context, state.engineering)
+    t0 = time.perf_counter()
+    test = predict_outputs(est, data.X_test, data.classes is not None, state.n_classes)
+    seconds = fit_s + time.perf_counter() - t0
+    part = {"test": test, "score": float("nan"), "seconds": seconds, "hash": job.key}
+    if distributed.is_main():
+        save_fold_model(state.run_dir, job.model, FULL, est, job.key)
+        runfolder.write_part(job.part_path, part)
+    return part
+
+
+def _fit_seed(state: RunState, job: FoldJob) -> int:
+    """A fit's seed: the run's seed offset by the fold (the refit: by the number of folds, a seed of its own)."""
+    return derived_seed(state.opts.seed, _fit_index(state, job))
+
+
+def _fit_index(state: RunState, job: FoldJob) -> int:
+    """The fold of a fit as a number: the refit on every row counts as the fold after the last."""
+    return len(fold_ids(state.folds)) if job.fold == FULL else int(job.fold)
+
+
 def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
-    """The runner's engineering for an estimator whose fit takes `context=` (only rank 0 writes)."""
+    """The runner's engineering for an estimator whose fit takes `context=` (only rank 0 writes); no validation rows
+    (None) for the refit on every training row."""
     main, opts = distributed.is_main(), state.opts
     return FitContext(
-        workdir=state.run_dir / "checkpoints" / job.model / f"fold{job.fold}" if main else None,
-        seed=derived_seed(opts.seed, job.fold),
+        workdir=state.run_dir / "checkpoints" / job.model / fit_stem(job.fold) if main else None,
+        seed=_fit_seed(state, job),
         device=state.plan.device,
         deadline=state.budget.fit_deadline(job.model),
-        eval_set=(X_va, y_va),
+        eval_set=None if X_va is None else (X_va, y_va),
         score=state.module.score,
         metric=state.module.METRIC,
         resume=bool(opts.resume),
         progress=interactive() and not opts.quiet and main,
         log=state.log,
-        fold=job.fold,
+        fold=_fit_index(state, job),
         model=job.model,
         n_classes=state.n_classes,
-        predict_rows=len(y_va) + len(state.data.X_test),
+        predict_rows=(0 if y_va is None else len(y_va)) + len(state.data.X_test),
         sync_bn=opts.sync_bn,
         plots_dir=state.run_dir / "plots" if main else None,
         report=opts.report,

@@ -6,6 +6,7 @@ validated. A random fold would train on later rows than it validates (the check 
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -80,15 +81,22 @@ def download(tmp_path: Path, df: pd.DataFrame, n: int = 600, name: str = "ts.zip
     return path
 
 
-def fits_per_fold(monkeypatch: pytest.MonkeyPatch) -> list[tuple[pd.Series, pd.Series]]:
-    """Record the dates each fold's model trains on and validates on (the runner's fit_fold, spied)."""
+def fits_per_fold(
+    monkeypatch: pytest.MonkeyPatch, refits: list[pd.Series] | None = None
+) -> list[tuple[pd.Series, pd.Series]]:
+    """Record the dates each fold's model trains on and validates on (the runner's fit_fold, spied); the dates each
+    refit on every training row trains on (it has no validation rows) go to `refits`."""
     import pipeline.runner as runner
 
     seen: list[tuple[pd.Series, pd.Series]] = []
     real = runner.fit_fold
 
     def spy(est, X_tr, y_tr, seed, jobs, context, engineering):  # noqa: ANN001, ANN202
-        seen.append((pd.to_datetime(X_tr["date"]), pd.to_datetime(context.eval_set[0]["date"])))
+        if context.eval_set is None:
+            assert refits is not None, "a fit with no validation rows"
+            refits.append(pd.to_datetime(X_tr["date"]))
+        else:
+            seen.append((pd.to_datetime(X_tr["date"]), pd.to_datetime(context.eval_set[0]["date"])))
         return real(est, X_tr, y_tr, seed, jobs, context, engineering)
 
     monkeypatch.setattr(runner, "fit_fold", spy)
@@ -105,19 +113,24 @@ def test_new_runs_folds_forward_when_the_test_is_later_and_at_random_with_time_n
     assert "folds: forward in time by date" in out and "--time none draws them at random" in out
     source = (tmp_path / "comps" / "ts" / "__init__.py").read_text()
     assert '\nFOLDS = "time"' in source and 'TIME = "date"' in source
-    seen = fits_per_fold(monkeypatch)
+    refits: list[pd.Series] = []
+    seen = fits_per_fold(monkeypatch, refits)
     assert main(["run", "comps/ts", "--data", str(data), "--models", "lightgbm,linear", "--quiet"]) == 0
     assert len(seen) == 10  # 2 models x 5 folds
     assert all(train.max() < valid.min() for train, valid in seen)  # only the past
+    # then each model once more on every training row, the last period included
+    assert len(refits) == 2 and all(len(r) == 600 and r.max() == pd.Timestamp("2024-08-22") for r in refits)
     run = max((tmp_path / "runs" / "ts").iterdir())
     folds = np.load(run / "folds.npy")
     assert (folds == -1).sum() == 100 and sorted(set(folds)) == [-1, 0, 1, 2, 3, 4]  # the first period: trained on
     submission = pd.read_csv(run / "submission.csv")
     assert list(submission.columns) == ["id", "sales"] and len(submission) == 150 and submission["sales"].notna().all()
-    # the submission is the last fold's models' (fitted on the most and the latest rows), not the folds' mean
+    # the submission is each model's refit on every row (the last fold's models never saw the last period)
+    refit = {m: np.load(run / "parts" / m / "full.npz")["test"] for m in ("lightgbm", "linear")}
     last = {m: np.load(run / "parts" / m / "fold4.npz")["test"] for m in ("lightgbm", "linear")}
-    mean = {m: np.load(run / "test" / f"{m}.npy") for m in ("lightgbm", "linear")}
-    assert all(np.allclose(last[m], mean[m]) for m in last)
+    used = {m: np.load(run / "test" / f"{m}.npy") for m in ("lightgbm", "linear")}
+    assert all(np.allclose(refit[m], used[m]) and not np.allclose(last[m], used[m]) for m in used)
+    assert json.loads((run / "summary.json").read_text())["models"]["lightgbm"]["refit"] is True
     assert main(["predict", str(run), "--data", str(data), "--out", "again", "--quiet"]) == 0
     assert (tmp_path / "again" / "submission.csv").read_bytes() == (run / "submission.csv").read_bytes()
 

@@ -73,7 +73,7 @@ def test_image_competition_predict_reproduces_the_submission(tmp_path: Path, mon
     assert main([*args, "--quiet"]) == 0
     # same device: identical labels; the per-fold probabilities equal the run's saved ones to float tolerance
     assert (tmp_path / "pred" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
-    from pipeline.commands.predict import fold_predictions
+    from pipeline.commands.predict import fold_predictions, model_fits
     from pipeline.contract import load_competition
 
     module = load_competition("competitions/cifar10")
@@ -81,7 +81,8 @@ def test_image_competition_predict_reproduces_the_submission(tmp_path: Path, mon
 
     _, cfg, summary = load_run(run_dir)
     model = next(iter(summary["models"]))
-    preds = fold_predictions(run_dir, model, np.load(run_dir / "folds.npy"), module.load(cfg, data), "cpu")
+    fits = model_fits(np.load(run_dir / "folds.npy"), refit=False)
+    preds = fold_predictions(run_dir, model, fits, module.load(cfg, data), "cpu")
     with np.load(run_dir / "parts" / model / "fold0.npz") as part:
         np.testing.assert_allclose(preds[0], part["test"], atol=1e-5)
 

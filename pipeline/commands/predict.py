@@ -88,24 +88,36 @@ def default_out(run_dir: Path, competition: str) -> Path:
     return Path.cwd() if in_kaggle_notebook() else Path.cwd() / "predictions" / competition / run_dir.name
 
 
-def fold_predictions(run_dir: Path, model: str, folds: np.ndarray, data: Data, device: str | None) -> list[np.ndarray]:
-    """Each fold's saved model on the test rows, as the runner predicted them (rows x outputs)."""
-    from pipeline.fitting import predict_outputs
+def model_fits(folds: np.ndarray, refit: bool) -> list[int | str]:
+    """The saved fits of a model that predict the test rows: its refit on every training row (summary.json's
+    "refit"), else every fold's."""
     from pipeline.folds import fold_ids
+    from pipeline.runfolder import FULL
+
+    return [FULL] if refit else list(fold_ids(folds))
+
+
+def fold_predictions(
+    run_dir: Path, model: str, fits: list[int | str], data: Data, device: str | None
+) -> list[np.ndarray]:
+    """Each of the model's saved fits (model_fits) on the test rows, as the runner predicted them (rows x outputs)."""
+    from pipeline.fitting import predict_outputs
     from pipeline.machine import cap_torch_threads
     from pipeline.modelstore import fold_model_info, load_fold_model
+    from pipeline.runfolder import part_path
 
     classification = data.classes is not None
     n_classes = len(data.classes) if classification else None
     preds = []
-    for f in fold_ids(folds):
-        part = run_dir / "parts" / model / f"fold{f}.npz"
+    for f in fits:
+        part = part_path(run_dir, model, f)
         if part.is_file():
             with np.load(part, allow_pickle=False) as z:
                 if str(z["hash"]) != fold_model_info(run_dir, model, f)["key"]:
+                    name = f"fold {f}" if isinstance(f, int) else "refit"
                     raise ContractError(
-                        f"{run_dir}: the saved model of {model} fold {f} did not make the run's predictions of that "
-                        f"fold ({part.name} has another key); the run folder was changed after training."
+                        f"{run_dir}: the saved model of {model} {name} did not make the run's predictions of that "
+                        f"fit ({part.name} has another key); the run folder was changed after training."
                     )
         est = load_fold_model(run_dir, model, f, device=device)
         cap_torch_threads()  # a deep model's load brings torch, whose CPU threads see the host's cores
@@ -129,11 +141,11 @@ def predict_run(
     log = RunLog(None, quiet=quiet)
     folds = np.load(run_dir / "folds.npy")
     models = list(summary["models"])
-    from pipeline.folds import fold_ids
     from pipeline.modelstore import fold_model_info
 
+    fits = {m: model_fits(folds, bool(summary["models"][m].get("refit"))) for m in models}
     for model in models:  # every saved model is there before any data is read
-        for f in fold_ids(folds):
+        for f in fits[model]:
             fold_model_info(run_dir, model, f)
     trained = read_json(run_dir / "env.json").get("versions", {}) if (run_dir / "env.json").is_file() else {}
     for line in version_differences(trained):
@@ -150,13 +162,15 @@ def predict_run(
     _check_classes(run_dir, summary, models, data)
     log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
     results: dict[str, dict[str, Any]] = {}
+    refitting = any(summary["models"][m].get("refit") for m in models)
     for model in models:
-        parts = fold_predictions(run_dir, model, folds, data, device)
-        test = merge_fold_tests(module, cfg, parts)
+        parts = fold_predictions(run_dir, model, fits[model], data, device)
+        refit = bool(summary["models"][model].get("refit"))
+        test = parts[0] if refit else merge_fold_tests(module, cfg, parts)
         results[model] = {"oof": np.load(run_dir / "oof" / f"{model}.npy"), "test": test}
-        if getattr(module, "CALIBRATE", None):
-            results[model]["fold_tests"] = parts
-        log(f"{model}: {len(parts)} fold model(s) predicted")
+        if getattr(module, "CALIBRATE", None):  # as the runner: one per model when the run refitted
+            results[model]["fold_tests"] = [test] if refitting else parts
+        log(f"{model}: {'its refit on every training row' if refit else f'{len(parts)} fold model(s)'} predicted")
     b = blend_results(module, y, folds, results, cfg)
     saved = read_json(run_dir / "blend.json").get("weights") if (run_dir / "blend.json").is_file() else None
     if isinstance(saved, dict) and set(saved) == set(b["weights"]):

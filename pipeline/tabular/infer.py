@@ -672,7 +672,8 @@ def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str
     times_of(t.tr, column, Path(t.train))
     notes.append(
         f"folds: forward in time by {column}: each fold validates a later period with models fitted on the earlier "
-        "periods only (the first period is never validated); the submission is the last fold's models'"
+        "periods only (the first period is never validated); each model is then refitted on every training row for "
+        "the submission (Config.refit)"
         + ("; --time none draws them at random" if time is None else "")
     )
     return column

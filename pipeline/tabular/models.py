@@ -4,6 +4,8 @@ Each boosted model encodes the raw frame for its family (features.tabular.Tabula
 rows only), stops early on the validation rows the runner hands over in FitContext.eval_set (the fold's validation
 rows; `valid_fraction > 0` holds out a share of the training rows instead, and so does a fit without a context),
 predicts with its best iteration, and returns when the fit's deadline passes (models already fitted are kept).
+`early_stopping = 0` grows every tree of `n_estimators` on all the training rows, with no validation rows: how the
+runner's refit on every training row fits it (`refit_params`: the trees a fold stopped at, scaled to the rows).
 
 Bagging: `bag > 1` averages that many seeds (seed bagging). `bag_folds = k > 1` fits k models on k inner folds of
 the training rows, each stopped early on its own inner validation rows, and averages them (k-fold bagging); with
@@ -91,6 +93,7 @@ class Boosted(BaseEstimator):
             )
         X = pd.DataFrame(X).reset_index(drop=True)
         y = np.asarray(y)
+        self.n_train_ = len(y)
         deadline = getattr(context, "deadline", None)
         eval_set = getattr(context, "eval_set", None)
         self.device_ = self._device(str(getattr(context, "device", None) or "cpu"), deadline)
@@ -113,6 +116,15 @@ class Boosted(BaseEstimator):
             self.best_iterations_.append(best)
         return self
 
+    def refit_params(self, n_rows: int) -> dict[str, Any]:
+        """The parameters that refit this model on `n_rows` rows with no validation rows (the runner's refit on every
+        training row): the trees this fit stopped at on average, scaled by n_rows over the rows it trained on, and no
+        early stopping. None needed when it stops on rows of its own (inner bagging folds, `valid_fraction`)."""
+        if self.bag_folds > 1 or self.valid_fraction > 0 or self.early_stopping <= 0:
+            return {}
+        trees = float(np.mean(self.best_iterations_)) * n_rows / max(1, self.n_train_)
+        return {"n_estimators": max(1, round(trees)), "early_stopping": 0}
+
     def _device(self, device: str, deadline: float | None) -> str:
         """Where this library trains: the runner's CUDA device for XGBoost, and for CatBoost without a deadline
         (its GPU mode refuses the deadline callback); else the CPU."""
@@ -121,9 +133,14 @@ class Boosted(BaseEstimator):
         return device if self.library == "xgboost" or deadline is None else "cpu"
 
     def _plans(self, E: pd.DataFrame, y: np.ndarray, eval_set: Any) -> Any:
-        """(train, y, valid, y, seed) per model: bag x inner folds, bag x holdout, or bag x the runner's rows."""
+        """(train, y, valid, y, seed) per model: bag x inner folds, bag x holdout, bag x the runner's rows, or (early
+        stopping off) bag x every row with no validation rows."""
         n_bag = max(1, int(self.bag))
         classify = self.task != "regression"
+        if self.early_stopping <= 0 and self.bag_folds <= 1 and self.valid_fraction <= 0:
+            for r in range(n_bag):
+                yield E, y, None, None, derived_seed(self.random_state, r)
+            return
         if self.bag_folds > 1:
             for r in range(n_bag):
                 seed = derived_seed(self.random_state, r)
@@ -180,6 +197,9 @@ class Boosted(BaseEstimator):
             if deadline is not None and time.monotonic() > deadline:
                 raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
+        if E_va is None:  # no validation rows: every tree, unless the deadline stops it
+            model.fit(E, y, callbacks=[stop_at_deadline])
+            return model, int(model.booster_.current_iteration())
         callbacks = [lgb.early_stopping(self.early_stopping, verbose=False), stop_at_deadline]
         model.fit(E, y, eval_X=(E_va,), eval_y=(y_va,), callbacks=callbacks)
         return model, int(model.best_iteration_ or self.n_estimators)
@@ -198,17 +218,19 @@ class Boosted(BaseEstimator):
         model = cls(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
-            early_stopping_rounds=self.early_stopping,
+            early_stopping_rounds=self.early_stopping if E_va is not None else None,
             enable_categorical=True,
             random_state=seed,
             n_jobs=self.threads_,
             callbacks=[StopAtDeadline()],
             **params,
         )
-        model.fit(E, y, eval_set=[(E_va, y_va)], verbose=False)
+        model.fit(E, y, eval_set=None if E_va is None else [(E_va, y_va)], verbose=False)
         # the deadline closure is fit-time only (the fitted model must pickle); predict on the CPU, where the frames
         # are (a GPU model given CPU data falls back with a warning each call), and anywhere the model is loaded
         model.set_params(callbacks=None, device="cpu")
+        if E_va is None:  # no validation rows: every tree grown (fewer when the deadline stopped it)
+            return model, int(model.get_booster().num_boosted_rounds())
         best = getattr(model, "best_iteration", None)
         return model, int(best + 1 if best is not None else self.n_estimators)
 
@@ -234,23 +256,20 @@ class Boosted(BaseEstimator):
             verbose=False,
             **params,
         )
-        fit = dict(
-            cat_features=self.encoder_.cat_features_,
-            eval_set=(E_va, y_va),
-            early_stopping_rounds=self.early_stopping,
-            use_best_model=True,
-        )
+        fit: dict[str, Any] = dict(cat_features=self.encoder_.cat_features_)
+        if E_va is not None:
+            fit |= dict(eval_set=(E_va, y_va), early_stopping_rounds=self.early_stopping, use_best_model=True)
         if self.device_.startswith("cuda"):  # no deadline here (_device): the GPU mode takes no callbacks
             index = self.device_.partition(":")[2] or "0"
             try:
                 gpu = cls(**(model.get_params() | {"task_type": "GPU", "devices": index}))
                 gpu.fit(E, y, **fit)
-                return gpu, int(gpu.get_best_iteration() or 0) + 1
+                return gpu, _catboost_trees(gpu, E_va is not None)
             except cb.CatBoostError as e:
                 warnings.warn(f"catboost could not train on the GPU ({e}); it trains on the CPU", stacklevel=2)
                 self.device_ = "cpu"
         model.fit(E, y, **fit, callbacks=[StopAtDeadline()])
-        return model, int(model.get_best_iteration() or 0) + 1
+        return model, _catboost_trees(model, E_va is not None)
 
     # ---- predict
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
@@ -297,6 +316,12 @@ class Boosted(BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, columns in the order of classes_."""
         return self._raw(X)
+
+
+def _catboost_trees(model: Any, stopped: bool) -> int:
+    """The trees a fitted CatBoost model predicts with: its best iteration's when it stopped on validation rows, else
+    all it grew."""
+    return int(model.get_best_iteration() or 0) + 1 if stopped else int(model.tree_count_)
 
 
 def _importance(library: str, model: Any, best: int) -> pd.Series:

@@ -21,9 +21,12 @@ from sklearn.base import BaseEstimator, clone
 class MultiTarget(BaseEstimator):
     """`estimator` fitted once per column of y (rows x targets); `task` "regression" or "binary" (multi-label)."""
 
-    def __init__(self, estimator: Any = None, task: str = "regression") -> None:
+    def __init__(
+        self, estimator: Any = None, task: str = "regression", per_target_params: list[dict[str, Any]] | None = None
+    ) -> None:
         self.estimator = estimator
         self.task = task
+        self.per_target_params = per_target_params  # set_params of each target's clone (the runner's refit)
 
     def fit(self, X: Any, y: Any, context: Any = None) -> MultiTarget:
         """One fitted clone per target column (a column with a single value in these rows: that value)."""
@@ -38,12 +41,23 @@ class MultiTarget(BaseEstimator):
                 self.estimators_.append(float(y[0, j]))  # nothing to learn in this fold: the only value seen
                 continue
             est = clone(self.estimator)
+            if self.per_target_params:
+                est.set_params(**self.per_target_params[j])
             if takes_context and context is not None:
                 est.fit(X, y[:, j], context=self._context(context, j, k))
             else:
                 est.fit(X, y[:, j])
             self.estimators_.append(est)
         return self
+
+    def refit_params(self, n_rows: int) -> dict[str, Any]:
+        """The parameters that refit every target's model on `n_rows` rows with no validation rows: each target's own
+        (Boosted.refit_params: the trees its fit stopped at), {} for a model that needs none."""
+        params = [
+            est.refit_params(n_rows) if hasattr(est, "refit_params") else {}
+            for est in self.estimators_  # a float: a target with one value in the fold, nothing fitted
+        ]
+        return {"per_target_params": params} if any(params) else {}
 
     @staticmethod
     def _context(context: Any, j: int, k: int) -> Any:

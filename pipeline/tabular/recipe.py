@@ -52,6 +52,10 @@ class TabularRecipe:
     # (pipeline/finish.py _weights_choice)
     blend_weights: str = "auto"
     stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
+    # the submission's models: "auto" refits each model once on every training row when the folds run forward in
+    # time (the last fold's models never saw the latest period; the boosters grow the trees that fold stopped at,
+    # scaled to the rows), else averages the fold models; "on" refits for any folds; "off" never
+    refit: str = "auto"
     # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5;
     # qwk: cut the values into grades at points fitted out of fold, not at the midpoints (pipeline/threshold.py and
     # grades.py: applied only when the out-of-fold score improves)

@@ -69,7 +69,7 @@ class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
     linear_alpha, linear_clip, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights,
-    stack, threshold, original):
+    stack, refit, threshold, original):
     override any here; models may add "mlp", an MLP on the linear model's features."""
 
     target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y

@@ -97,6 +97,7 @@ class Objective:
             runs_root=str(self.study_dir),
             submissions_root=str(self.study_dir / "submissions"),
             quiet=True,
+            refit=False,  # a trial is scored by its CV: a refit on every row would only add a fit per model
             report=Reporter(trial, plan),
         )
         t0 = time.monotonic()
