@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from pipeline.contract import ContractError
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._main(args) or 0)
     except ContractError as e:
-        print(f"error: {e}", file=sys.stderr)
+        if not _other_rank():  # a refusal of the settings or data: every torchrun rank meets the same one
+            print(f"error: {e}", file=sys.stderr)
         return 2
     except (OSError, UnicodeDecodeError, ValueError) as e:
         message = bad_input_message(e)
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"interrupted: resume with --resume {getattr(e, 'run_dir', 'RUN_DIR')}", file=sys.stderr)
         return 130
+
+
+def _other_rank() -> bool:
+    """A torchrun process other than rank 0 (RANK is set before the process group exists, and refusals come first)."""
+    return os.environ.get("RANK", "0") not in ("", "0")
 
 
 def bad_input_message(e: BaseException) -> str | None:

@@ -81,3 +81,14 @@ def test_no_data_message_names_kaggle_command(
     assert "kaggle competitions download -c house-prices-advanced-regression-techniques" in err
     assert "--sample" in err
     assert not (tmp_path / "runs").exists(), "no run folder for a run that never started"
+
+
+def test_a_refusal_is_printed_by_torchrun_rank_0_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Every rank meets the same refusal of its settings; one copy of the message, every rank exits 2."""
+    for rank, printed in (("1", False), ("0", True)):
+        monkeypatch.setenv("RANK", rank)
+        assert main(["run", "competitions/house_prices", "--sample", "--set", "stack=maybe"]) == 2
+        err = capsys.readouterr().err
+        assert ("Config.stack must be one of" in err) is printed, (rank, err)
