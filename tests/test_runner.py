@@ -279,6 +279,22 @@ def test_list_names_every_competition_with_its_slug_and_metric(capsys: pytest.Ca
             assert preset in out
 
 
+def test_list_names_the_packages_of_a_folder_new_wrote_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    make_toy(tmp_path / "comps", "mine")
+    (tmp_path / "comps" / "notes").mkdir()  # a folder that is no package is not listed
+    assert main(["list", "comps"]) == 0
+    out = capsys.readouterr().out
+    assert "comps/mine" in out and "toy-competition" in out and "rmse" in out and "notes" not in out
+    assert "competitions/house_prices" in out  # the checkout's own as before
+    assert main(["list", "nowhere"]) == 2
+    assert "nowhere: no such folder" in capsys.readouterr().err
+
+
 def test_jobs_reaches_the_estimators(toy: str) -> None:
     from pipeline.fitting import default_jobs
 

@@ -1,4 +1,5 @@
-"""`list`: the competitions this checkout knows.
+"""`list [FOLDER ...]`: the competitions this checkout knows, and those in the folders named (where `new --into`
+writes them).
 
 Names and slugs are what a user copies into the next command, so they are printed whole: a table on a terminal
 wide enough for them, else (a narrow terminal, a pipe, a file) one block per competition.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pipeline.contract import ContractError, available_competitions, load_competition
 
@@ -17,21 +19,34 @@ MIN_OTHER = 24  # a table needs room for the metric and presets columns beside t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """No options."""
+    p.add_argument(
+        "folders",
+        nargs="*",
+        metavar="FOLDER",
+        help="also list the competition packages in these folders (where `new --into FOLDER` wrote them)",
+    )
 
 
-def rows() -> list[tuple[str, str, str, str]]:
-    """(folder, slug, metric, presets) of every competition; a broken one says why in the metric column."""
+def rows(folders: list[str] | None = None) -> list[tuple[str, str, str, str]]:
+    """(folder, slug, metric, presets) of every competition of the checkout, then of every package in `folders`; a
+    broken one says why in the metric column. A folder that does not exist is refused."""
+    specs = [(f"competitions/{name}", name) for name in available_competitions()]
+    for folder in folders or []:
+        root = Path(folder)
+        if not root.is_dir():
+            raise ContractError(f"{folder}: no such folder (list FOLDER names a folder of competition packages).")
+        packages = sorted(d for d in root.iterdir() if (d / "__init__.py").is_file())
+        specs += [(str(root / d.name), str(d)) for d in packages]
     out = []
-    for name in available_competitions():
+    for shown, spec in specs:
         try:
-            m = load_competition(name)
+            m = load_competition(spec)
         except (ContractError, ImportError) as e:
-            out.append((f"competitions/{name}", "", f"broken: {e}", ""))
+            out.append((shown, "", f"broken: {e}", ""))
             continue
         direction = "higher" if m.METRIC.greater_is_better else "lower"
         presets = ", ".join(getattr(m, "PRESETS", {}))
-        out.append((f"competitions/{name}", m.KAGGLE_SLUG, f"{m.METRIC.name} ({direction} is better)", presets))
+        out.append((shown, m.KAGGLE_SLUG, f"{m.METRIC.name} ({direction} is better)", presets))
     return out
 
 
@@ -49,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    table = rows()
+    table = rows(args.folders)
     console = Console()
     widest = [max((len(r[i]) for r in table), default=0) for i in range(2)]
     need = sum(widest) + MIN_OTHER + 3 * 4 + 1  # two whole columns, the others' minimum, borders and padding
