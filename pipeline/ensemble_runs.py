@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import runfolder
+from pipeline.archives import sha256
 from pipeline.atomic import read_json
 from pipeline.contract import ContractError, competition_name, load_competition
 from pipeline.finish import SCORE_FIELDS, FittedRun, RunInputs, finish_run
@@ -92,10 +93,12 @@ def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray,
         raise ContractError(f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}.")
     if len({bool(s.get("sample")) for s in summaries}) > 1:
         raise ContractError("ensemble: cannot mix runs on the built-in sample with runs on real data.")
-    data_dirs = {str(Path(s["data_dir"]).resolve()) for s in summaries if s.get("data_dir")}
-    if len(data_dirs) > 1:  # another zip of the competition (data/<slug>@<sha>/): another test set, maybe
+    data_dirs = sorted({str(Path(s["data_dir"]).resolve()) for s in summaries if s.get("data_dir")})
+    if len(data_dirs) > 1 and len({_tables_digest(Path(d)) for d in data_dirs}) > 1:
+        # another zip of the competition (data/<slug>@<sha>/): another test set, maybe; the same files in two
+        # folders (the zip's extraction and a folder of it the user made) are one download
         raise ContractError(
-            f"ensemble: the runs were made on different data ({', '.join(sorted(data_dirs))}); their test "
+            f"ensemble: the runs were made on different data ({', '.join(data_dirs)}); their test "
             "predictions may be of different test rows. Blend runs of one download."
         )
     all_folds = [runfolder.read_folds(d) for d in run_dirs]
@@ -109,6 +112,15 @@ def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray,
                 "OOF predictions of different folds cannot be blended fairly. Re-run with the same --seed/--folds."
             )
     return summaries, folds, base
+
+
+def _tables_digest(folder: Path) -> tuple[tuple[str, str], ...]:
+    """(name, sha256) of the folder's top-level tables (.csv, .json; hidden files aside): what says which rows a
+    competition's train and test sets are. Empty when the folder is gone."""
+    if not folder.is_dir():
+        return ()
+    tables = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".csv", ".json") and p.name[0] != ".")
+    return tuple((p.name, sha256(p)) for p in tables)
 
 
 def _inputs(spec: str, run_dir: Path, data_dir: Path, is_sample: bool) -> RunInputs:

@@ -121,6 +121,14 @@ def test_another_zip_leaves_the_first_one_s_data_to_its_runs(here: Path, capsys:
     other = next(p for p in run_dirs(here, name) if p.name.endswith("-second"))
     assert main(["ensemble", str(run_dir), str(other), "--quiet"]) == 2
     assert "the runs were made on different data" in capsys.readouterr().err
+    # the same download as a folder of the user's: the same rows, so the two runs blend
+    mine = here / "mine"
+    mine.mkdir()
+    for f in (here / "data" / "toy-competition").glob("*.csv"):
+        (mine / f.name).write_bytes(f.read_bytes())
+    assert main(["run", toy, "--data", str(mine), "--quiet", "--tag", "mine"]) == 0
+    same = next(p for p in run_dirs(here, name) if p.name.endswith("-mine"))
+    assert main(["ensemble", str(run_dir), str(same), "--quiet"]) == 0
     # a run whose data folder changed under it is named by ensemble, not a reshape traceback
     (here / "data" / "toy-competition" / "test.csv").write_text((beside / "test.csv").read_text())
     capsys.readouterr()
