@@ -673,8 +673,7 @@ def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str
     notes.append(
         f"folds: forward in time by {column}: each fold validates a later period with models fitted on the earlier "
         "periods only (the first period is never validated); each model is then refitted on every training row for "
-        "the submission (Config.refit)"
-        + ("; --time none draws them at random" if time is None else "")
+        "the submission (Config.refit)" + ("; --time none draws them at random" if time is None else "")
     )
     return column
 
