@@ -156,7 +156,7 @@ def download(need: Need, progress: bool = True) -> Path:
         raise ContractError("HF_HUB_OFFLINE is set: unset it to download weights (or use --import DIR).")
     if need.kind == "hf":
         from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import EntryNotFoundError
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
         last: Exception | None = None
         for name in need.files:
@@ -169,6 +169,11 @@ def download(need: Need, progress: bool = True) -> Path:
                     endpoint=hf_endpoint(),
                 )
                 return Path(path)
+            except LocalEntryNotFoundError:  # the hub could not be reached (a kind of EntryNotFoundError): no file
+                raise ContractError(  # is to blame, and the next file would only wait as long again
+                    f"cannot reach {hf_endpoint()} to download {need.source}/{name} (no network?). On a machine "
+                    "without internet, run `weights ... --export DIR` where there is, then `--import DIR` here."
+                ) from None
             except EntryNotFoundError as e:
                 last = e
             except Exception as e:

@@ -279,3 +279,26 @@ def test_the_listing_says_a_missing_local_weight_file_stops_run(capsys: pytest.C
     assert main(["weights", "competitions/leaves", "--set", f"pretrained_files={files}"]) == 0
     out = capsys.readouterr().out
     assert "missing 2 local weight file(s) (pretrained_file): run stops" in out and "runs offline" not in out
+
+
+def test_a_hub_that_cannot_be_reached_is_named_not_the_repository(tmp_path, monkeypatch) -> None:
+    # before: "<repo> has none of model.safetensors, pytorch_model.bin", after waiting out the retries of each file
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from pipeline.contract import ContractError
+    from pipeline.weights import Need, download
+
+    use_caches(monkeypatch, tmp_path, offline=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    tried: list[str] = []
+
+    def unreachable(repo_id: str, filename: str, **kwargs: object) -> str:
+        tried.append(filename)  # what the hub raises when its HEAD request finds no connection (Errno 111)
+        raise LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub ...")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    need = Need(ARCH, "hf", REPO, files=("model.safetensors", "pytorch_model.bin"))
+    with pytest.raises(ContractError, match=r"cannot reach http://127.0.0.1:9 to download .*no network") as e:
+        download(need, progress=False)
+    assert "has none of" not in str(e.value) and tried == ["model.safetensors"]
