@@ -4,7 +4,8 @@ Deep-learning estimators get a deadline per fit and fit their epochs and schedul
 cut short (tabular) are measured on their first fold; a model whose remaining folds would overrun the budget is
 dropped whole (a model with missing folds has no complete OOF predictions to blend). The first model always
 completes, so every run ends with a valid submission. The runner fits the models that cannot be cut short first
-(runner.fitting_order), so those that fit to a deadline share all that is left.
+(runner.fitting_order), so those that fit to a deadline share all that is left. A model's refit on every training
+row (Config.refit) has its own check, its folds' time scaled by the rows: refused, it leaves the model its folds.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 class Budget:
     """Wall-clock accounting for one run."""
 
-    def __init__(self, deadline: float | None, n_models: int, n_folds: int, reserve_frac: float = 0.03) -> None:
+    def __init__(
+        self, deadline: float | None, n_models: int, n_folds: int, reserve_frac: float = 0.03, refits: bool = False
+    ) -> None:
         self.deadline = deadline
         self.n_folds = n_folds
-        self.total_fits = n_models * n_folds
+        # every fit still to come shares what is left: the folds, and each model's refit on every row (Config.refit)
+        self.total_fits = n_models * (n_folds + refits)
         self.done = 0
         self.times: dict[str, list[float]] = defaultdict(list)
         # elastic fits: the share each was given, and the seconds each fold took beyond it (predicting its
@@ -57,6 +61,26 @@ class Budget:
             share = max(0.0, share - (sum(after) / len(after) if after else 0.0))
             self.given[model] = share
         return time.monotonic() + share
+
+    def skip(self) -> None:
+        """A planned fit that will not run (a refit refused): the fits still to come share what is left."""
+        self.done += 1
+
+    def refuse_refit(self, model: str, rows_ratio: float, elastic: bool = False) -> str | None:
+        """Why the model's refit on every training row should not start, or None: its folds' mean time scaled by the
+        rows (`rows_ratio`: every row over a fold's training rows) would pass the time limit. An `elastic` model fits
+        to the deadline it is given, so it goes ahead while time is left."""
+        if self.deadline is None:
+            return None
+        left = self.remaining()
+        if left <= 0:
+            return "time limit reached"
+        seen = self.times.get(model)
+        if seen and not elastic:
+            need = sum(seen) / len(seen) * rows_ratio
+            if need > left:
+                return f"it needs ~{need:.0f}s, {left:.0f}s left"
+        return None
 
     def refuse(self, model: str, have_complete: bool, elastic: bool = False) -> str | None:
         """Why the next fold of `model` should not start, or None to go ahead. An `elastic` model fits to the deadline

@@ -277,7 +277,8 @@ class FittedRun:
     # and `submit`), tag, submissions_root (default: submissions/ in the working directory), quiet (no summary table)
     opts: Any
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model: oof, test, fold_scores,
-    # fold_seconds, mean, std (fold_tests)
+    # fold_seconds, mean, std (fold_tests, refit, refit_seconds)
+    refit: bool = False  # the run refits each model on every training row (Config.refit): summary.json says so
 
     @property
     def module(self) -> Any:
@@ -380,7 +381,7 @@ def _summary(
             m: {
                 "mean": r["mean"],
                 "std": r["std"],
-                "seconds": float(np.sum(r["fold_seconds"])),
+                "seconds": float(np.sum(r["fold_seconds"])) + float(r.get("refit_seconds", 0.0)),
                 "refit": bool(r.get("refit")),  # its test predictions are its refit's on every row (predict reads it)
             }
             for m, r in run.results.items()
@@ -389,6 +390,7 @@ def _summary(
             **{k: b.get(k) for k in BLEND_FIELDS},
             "best_single_score": b.get("best_single_score"),
         },
+        "refit": run.refit,  # each model was to be refitted on every row: one test prediction per model (predict)
         "calibration": calibration,
         "stack": b.get("stack"),
         "threshold": b.get("threshold"),

@@ -68,9 +68,10 @@ REFIT = ("auto", "on", "off")
 
 
 def refits(module: Any, cfg: Any) -> bool:
-    """Whether the submission comes from each model refitted once on every training row (Config.refit, default
-    "auto": when the folds run forward in time, whose last fold's models never saw the latest period)."""
-    choice = getattr(cfg, "refit", "auto") or "auto"
+    """Whether the submission comes from each model refitted once on every training row: Config.refit ("auto": when
+    the folds run forward in time, whose last fold's models never saw the latest period). A Config without the
+    field never refits (a competition of its own opts in by adding `refit: str = "auto"`)."""
+    choice = getattr(cfg, "refit", "off") or "off"
     return choice == "on" or (choice == "auto" and runs_forward(module))
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -296,13 +297,14 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     deadline = t_start + opts.time_limit if opts.time_limit else None
     state = RunState(
         inputs=RunInputs(module, cfg, data, data_dir, is_sample),
+        refit=plan.refit,
         opts=plan.opts,  # the caller's, with device settings given as Config keys moved to their fields
         folds=folds,
         run_dir=run_dir,
         log=log,
         t_start=t_start,
         plan=plan,
-        budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds)) + plan.refit),
+        budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds)), refits=plan.refit),
         jobs=opts.jobs or default_jobs(int(np.prod(np.shape(data.X)))),
     )
     log(_describe(state))
@@ -329,9 +331,25 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
         selected = fitting_order(selected)
     needs_torch = any(accepts_context(e) for e in selected.values())
     device = distributed.local_device(pick_device() if needs_torch else "cpu")
-    config_json = atomic.as_json(config_dict(cfg) | legacy)
+    cfg, added = _added_fields(cfg, _saved_config(opts), overrides)
+    config_json = {k: v for k, v in atomic.as_json(config_dict(cfg) | legacy).items() if k not in added}
     refit = opts.refit and refits(module, cfg)
     return Plan(opts, cfg, folding, selected, device, config_json, overrides, sample_overrides, notes, refit)
+
+
+# Config fields added after runs were saved, with the value that reproduces how a run saved without them behaved
+ADDED_FIELDS: dict[str, Any] = {"refit": "off"}
+
+
+def _added_fields(cfg: Any, saved: dict[str, Any] | None, overrides: dict[str, Any]) -> tuple[Any, set[str]]:
+    """A resumed run saved before a field of ADDED_FIELDS existed: the Config with that field's old behaviour (unless
+    the user sets it now), and the fields to leave out of config.json and the parts' hash, so that the run's saved
+    folds are kept and a complete run stays complete."""
+    if saved is None:
+        return cfg, set()
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    added = {k for k in ADDED_FIELDS if k in fields and k not in saved and k not in overrides}
+    return dataclasses.replace(cfg, **{k: ADDED_FIELDS[k] for k in added}), added
 
 
 def _resolve_config(module: ModuleType, opts: RunOptions) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -499,24 +517,31 @@ def _fit_model(
     if state.plan.refit:
         bar.update(task, description=f"{model} refit on every row")
         job = FoldJob(model, estimator, FULL, key, runfolder.part_path(state.run_dir, model, FULL), solo)
-        full = _refit(state, job, parts, have_complete)
+        full = _refit(state, job, parts)
         bar.advance(task)
     return _model_result(state, model, parts, full)
 
 
-def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]], have_complete: bool) -> np.ndarray | None:
-    """The model refitted on every training row (its saved part reused); its test predictions, or None (a warning)
-    when the time limit refuses or cuts it: the submission then keeps the fold models' merged predictions."""
+def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The model refitted on every training row (its saved part reused): its part (test predictions, seconds), or
+    None, with a warning, when the time limit refuses or cuts it or it fails: the fold models are a complete result,
+    and the submission keeps their merged predictions."""
     params = refit_params([p for p in parts if "refit" in p], runs_forward(state.module))
     job = dataclasses.replace(job, estimator=clone_with(job.estimator, params))
-    part, why = _part(state, job, have_complete)
+    try:
+        part, why = _part(state, job, True)  # True: the folds are complete, so the time limit may refuse it
+    except Exception as e:  # noqa: BLE001  (a refit's failure costs the refit only, not the fitted folds)
+        part, why = None, f"it failed: {type(e).__name__}: {e}"
+    if part is not None and bool(part.get("cut", False)):
+        part, why = None, "the time limit stopped it before its last tree"
     if part is None:
+        state.budget.skip()
         state.log.warn(f"{job.model}: no refit on every training row ({why}); its submission is its fold models'")
         return None
     state.budget.record(job.model, part["seconds"])
     trees = f", {params['n_estimators']} trees" if "n_estimators" in params else ""
     state.log(f"{job.model} refit on all {len(state.data.y)} training rows{trees} ({part['seconds']:.1f}s)")
-    return np.asarray(part["test"])
+    return part
 
 
 def refit_params(parts: list[dict[str, Any]], forward: bool) -> dict[str, Any]:
@@ -558,27 +583,44 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
     if part is not None:
         return part, None
     elastic = accepts_context(job.estimator)  # it fits to the deadline it is given
-    reason = distributed.agree(state.budget.refuse(job.model, have_complete, elastic))  # rank 0's clock decides
+    if job.fold == FULL:
+        refusal = state.budget.refuse_refit(job.model, _rows_ratio(state), elastic)
+    else:
+        refusal = state.budget.refuse(job.model, have_complete, elastic)
+    reason = distributed.agree(refusal)  # rank 0's clock decides
     if reason:
         return None, reason
-    fit: Callable[[], Any] = functools.partial(_fit_part, state, job)
-    if state.budget.deadline is not None and have_complete and not accepts_context(job.estimator):
+    abandoned = threading.Event()  # set when the runner stops waiting: the fit then writes nothing into the run
+    fit: Callable[[], Any] = functools.partial(_fit_part, state, job, abandoned)
+    if state.budget.deadline is not None and have_complete and not elastic:
         # Tabular fits cannot be cut short: run them where the runner can stop waiting.
         fit = functools.partial(call_with_deadline, fit, state.budget.remaining())
     part = distributed.from_main(fit) if job.solo else fit()
     if part is None:
-        return None, "a fold did not finish before the time limit"
+        abandoned.set()
+        return None, f"{'it' if job.fold == FULL else 'a fold'} did not finish before the time limit"
     return part, None
 
 
+def _rows_ratio(state: RunState) -> float:
+    """Every training row over a fold's training rows (their mean): how much longer a refit takes than a fold."""
+    kind = state.plan.folding.kind
+    fold_rows = [len(training_rows(state.folds, f, kind)) for f in fold_ids(state.folds)]
+    return len(state.data.y) / max(1.0, float(np.mean(fold_rows)))
+
+
 def _model_result(
-    state: RunState, model: str, parts: list[dict[str, Any]], full: np.ndarray | None = None
+    state: RunState, model: str, parts: list[dict[str, Any]], full: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """A model's results from its folds (its test predictions the refit's, `full`, when there is one); its OOF and
     test predictions saved (rank 0)."""
-    merged = full if full is not None else merge_fold_tests(state.module, state.cfg, [p["test"] for p in parts])
+    if full is not None:
+        merged = np.asarray(full["test"])
+    else:
+        merged = merge_fold_tests(state.module, state.cfg, [p["test"] for p in parts])
     r = _collect(parts, len(state.data.y), merged)
     r["refit"] = full is not None
+    r["refit_seconds"] = float(full["seconds"]) if full is not None else 0.0
     r["importance"] = importance.fold_mean(parts)  # None unless every fold's model has feature_importances_
     if getattr(state.module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
         # a refitting run: one test prediction per model (the refit's, or the folds' merged where it was refused)
@@ -649,11 +691,12 @@ def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, da
     return folds
 
 
-def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
-    """Fit one model on one fold; its OOF and test predictions, score and seconds (saved as a part by rank 0). With
-    a refit to come, the part keeps the fold model's refit_params for it (JSON, under "refit")."""
+def _fit_part(state: RunState, job: FoldJob, abandoned: threading.Event | None = None) -> dict[str, Any]:
+    """Fit one model on one fold; its OOF and test predictions, score and seconds (saved as a part by rank 0, unless
+    the runner stopped waiting for it: `abandoned`). With a refit to come, the part keeps the fold model's
+    refit_params for it (JSON, under "refit")."""
     if job.fold == FULL:
-        return _fit_full(state, job)
+        return _fit_full(state, job, abandoned)
     data, f = state.data, int(job.fold)
     tr, va = training_rows(state.folds, f, state.plan.folding.kind), np.flatnonzero(state.folds == f)
     y = np.asarray(data.y)
@@ -673,23 +716,25 @@ def _fit_part(state: RunState, job: FoldJob) -> dict[str, Any]:
         part["refit"] = json.dumps(atomic.as_json(found_params))
     if (found := importance.of_estimator(est)) is not None:
         part["features"], part["importance"] = found
-    if distributed.is_main():
+    if distributed.is_main() and not (abandoned is not None and abandoned.is_set()):
         save_fold_model(state.run_dir, job.model, f, est, job.key)  # what `predict` needs (pipeline/modelstore.py)
         runfolder.write_part(job.part_path, part)
     return part
 
 
-def _fit_full(state: RunState, job: FoldJob) -> dict[str, Any]:
+def _fit_full(state: RunState, job: FoldJob, abandoned: threading.Event | None = None) -> dict[str, Any]:
     """Refit one model on every training row (train-only rows included) with no validation rows; its test
-    predictions and seconds (saved as the part `full` by rank 0, the model as models/<model>/full.*)."""
+    predictions, seconds and whether the deadline stopped it ("cut": an estimator's deadline_reached_), saved as
+    the part `full` by rank 0 and the model as models/<model>/full.* (unless the runner stopped waiting)."""
     data, y = state.data, np.asarray(state.data.y)
     context = _context(state, job, None, None)
     est, fit_s = fit_fold(job.estimator, data.X, y, _fit_seed(state, job), state.jobs, context, state.engineering)
     t0 = time.perf_counter()
     test = predict_outputs(est, data.X_test, data.classes is not None, state.n_classes)
     seconds = fit_s + time.perf_counter() - t0
-    part = {"test": test, "score": float("nan"), "seconds": seconds, "hash": job.key}
-    if distributed.is_main():
+    cut = bool(getattr(est, "deadline_reached_", False))
+    part = {"test": test, "score": float("nan"), "seconds": seconds, "hash": job.key, "cut": cut}
+    if distributed.is_main() and not (abandoned is not None and abandoned.is_set()):
         save_fold_model(state.run_dir, job.model, FULL, est, job.key)
         runfolder.write_part(job.part_path, part)
     return part

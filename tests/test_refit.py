@@ -138,11 +138,11 @@ def test_refit_on_for_random_folds_and_its_resume_equals_an_uninterrupted_run(
 
     real, calls = runner._fit_full, []
 
-    def dies_on_the_second(state, job):  # noqa: ANN001, ANN202
+    def dies_on_the_second(state, job, *rest):  # noqa: ANN001, ANN002, ANN202
         calls.append(job.model)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(state, job)
+        return real(state, job, *rest)
 
     monkeypatch.setattr(runner, "_fit_full", dies_on_the_second)
     with pytest.raises(KeyboardInterrupt):
@@ -202,3 +202,120 @@ def test_a_refit_setting_that_is_not_one_of_the_choices_is_refused_before_any_ru
     assert main(["run", "comps/drift", "--data", str(data), "--set", "refit=yes", "--quiet"]) == 2
     assert "Config.refit must be one of auto, on, off, got 'yes'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_budget_projects_the_folds_alone_and_checks_the_refit_by_its_rows() -> None:
+    import time
+
+    from pipeline.budget import Budget
+
+    budget = Budget(time.monotonic() + 40, n_models=2, n_folds=3, refits=True)
+    assert budget.total_fits == 8  # the refits share what is left too
+    budget.times["m"] = [10.0, 10.0]
+    assert budget.refuse("m", have_complete=True) is None  # one fold of 10 s left, not two (the refit is no fold)
+    budget.times["m"] = [10.0, 10.0, 10.0]
+    assert budget.refuse_refit("m", rows_ratio=1.5) is None  # 15 s
+    assert budget.refuse_refit("m", rows_ratio=5.0) == f"it needs ~50s, {budget.remaining():.0f}s left"
+    assert budget.refuse_refit("m", rows_ratio=5.0, elastic=True) is None  # it fits to its deadline
+
+
+def test_a_booster_stopped_by_the_deadline_says_so() -> None:
+    import time
+
+    X, y = frame(2000)
+    context = FitContext(workdir=None, deadline=time.monotonic() + 0.3)
+    model = Boosted("lightgbm", n_estimators=100_000, learning_rate=0.001, early_stopping=0).fit(X, y, context=context)
+    assert model.deadline_reached_ and model.best_iterations_[0] < 100_000
+    assert not Boosted("lightgbm", n_estimators=20, early_stopping=0).fit(X, y).deadline_reached_
+
+
+CUT = ON.replace(
+    "class Slow(BaseEstimator, RegressorMixin):",
+    '''class Refits(Ridge):
+    """A ridge whose fit on all 120 sample rows (the refit; a fold has 80) is stopped by the deadline, or fails."""
+
+    def __init__(self, alpha=1.0, fails=False):
+        super().__init__(alpha=alpha)
+        self.fails = fails
+
+    def fit(self, X, y):
+        if len(X) == 120 and self.fails:
+            raise RuntimeError("no memory left for every row")
+        super().fit(X, y)
+        self.deadline_reached_ = len(X) == 120
+        return self
+
+
+class Slow(BaseEstimator, RegressorMixin):''',
+).replace(
+    '"knn": KNeighborsRegressor(5),', '"knn": KNeighborsRegressor(5), "cut": Refits(), "fails": Refits(fails=True),'
+)
+
+
+def test_a_refit_cut_by_the_deadline_or_failing_leaves_the_model_its_folds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    comp = str(make_toy(tmp_path / "comps", "refitfails", CUT))
+    run_dir = run(RunOptions(competition=comp, sample=True, quiet=True, models=["ridge", "cut", "fails"]))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "complete" and set(summary["models"]) == {"ridge", "cut", "fails"}
+    assert [summary["models"][m]["refit"] for m in ("ridge", "cut", "fails")] == [True, False, False]
+    for model in ("cut", "fails"):
+        folds = [np.load(run_dir / "parts" / model / f"fold{f}.npz")["test"] for f in range(3)]
+        assert np.allclose(np.load(run_dir / "test" / f"{model}.npy"), np.mean(folds, axis=0))
+    log = (run_dir / "log.txt").read_text()
+    assert "cut: no refit on every training row (the time limit stopped it before its last tree)" in log
+    assert "fails: no refit on every training row (it failed: RuntimeError: no memory left for every row)" in log
+
+
+def test_predict_calibrates_as_the_run_did_when_its_refits_were_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.toy import TOY_CLASSES
+
+    monkeypatch.chdir(tmp_path)
+    source = TOY_CLASSES.replace("KNeighborsClassifier(15)", "KNeighborsClassifier(4)")
+    source = source.replace("    folds: int = 3\n", '    folds: int = 3\n    refit: str = "on"\n')
+    source = source.replace('FOLDS = "stratified"', 'FOLDS = "stratified"\nCALIBRATE = "temperature"')
+    assert 'CALIBRATE = "temperature"' in source and 'refit: str = "on"' in source
+    comp = str(make_toy(tmp_path / "comps", "refitcalib", source))
+    import pipeline.runner as runner
+
+    real = runner._part
+
+    def refuse_every_refit(state, job, have_complete):  # noqa: ANN001, ANN202
+        return (None, "time limit reached") if job.fold == "full" else real(state, job, have_complete)
+
+    monkeypatch.setattr(runner, "_part", refuse_every_refit)
+    run_dir = run(RunOptions(competition=comp, sample=True, quiet=True, models=["knn"]))
+    monkeypatch.setattr(runner, "_part", real)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["refit"] is True and summary["models"]["knn"]["refit"] is False
+    out = tmp_path / "again"
+    assert main(["predict", str(run_dir), "--data", sample_data(run_dir), "--out", str(out), "--quiet"]) == 0
+    assert (out / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+
+
+def test_a_run_saved_before_the_refit_setting_resumes_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tabular run made before Config.refit existed: its resume keeps its folds and fold models (refit "off")."""
+    monkeypatch.chdir(tmp_path)
+    folder = make_toy(tmp_path / "comps", "refitlegacy", TOY)  # no refit field: as every Config was before
+    old = run(RunOptions(competition=str(folder), sample=True, quiet=True))
+    before, finished = (old / "submission.csv").read_bytes(), (old / "summary.json").stat().st_mtime_ns
+    (folder / "__init__.py").write_text(ON)  # the package as it is now: the recipe gained the field
+    import sys
+
+    sys.modules.pop("refitlegacy", None)
+    run(RunOptions(competition=str(folder), sample=True, quiet=True, resume=str(old)))
+    assert (old / "summary.json").stat().st_mtime_ns == finished  # already complete: nothing done
+    assert not list((old / "parts").glob("*/full.npz"))
+    # a run killed before the field existed refits none of its saved folds either
+    (old / "summary.json").unlink()
+    (old / "parts" / "slow" / "fold2.npz").unlink()
+    stamps = {p: p.stat().st_mtime_ns for p in (old / "parts").glob("*/fold*.npz")}
+    run(RunOptions(competition=str(folder), sample=True, quiet=True, resume=str(old)))
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # kept, not fitted again
+    assert (old / "submission.csv").read_bytes() == before and not list((old / "parts").glob("*/full.npz"))

@@ -152,6 +152,15 @@ def test_time_limit_drops_slow_models_and_still_submits(toy: str, slow_sleep: fl
         assert s["seconds"] < slow_sleep
 
 
+def test_a_fold_the_time_limit_abandons_writes_nothing_into_the_run_later(toy: str) -> None:
+    import time
+
+    run_dir = run(opts(toy, sets=["slow_sleep=3.0"], time_limit=3.0))
+    assert "slow skipped: a fold did not finish before the time limit" in (run_dir / "log.txt").read_text()
+    time.sleep(3.0)  # the abandoned fit ends in its thread meanwhile; before, it then wrote its part and its model
+    assert not (run_dir / "parts" / "slow").exists() and not (run_dir / "models" / "slow").exists()
+
+
 def test_ensemble_of_saved_runs_and_refusal_of_different_folds(toy: str) -> None:
     from pipeline.submission import validate_submission
 

@@ -162,7 +162,7 @@ def predict_run(
     _check_classes(run_dir, summary, models, data)
     log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
     results: dict[str, dict[str, Any]] = {}
-    refitting = any(summary["models"][m].get("refit") for m in models)
+    refitting = bool(summary.get("refit"))  # the run planned refits: one test prediction per model, as it did
     for model in models:
         parts = fold_predictions(run_dir, model, fits[model], data, device)
         refit = bool(summary["models"][model].get("refit"))

@@ -106,9 +106,11 @@ class Boosted(BaseEstimator):
         E = self.encoder_.fit_transform(X, y_fit)  # target encoding cross-fitted: inner validation rows stay clean
         self.threads_ = self.n_jobs if self.n_jobs and self.n_jobs > 0 else -1
         self.models_, self.best_iterations_ = [], []
+        self.deadline_reached_ = False  # set when the deadline stopped a model or left a planned one out
         plans = list(self._plans(E, y_fit, eval_set))
         for i, (E_tr, y_tr, E_va, y_va, seed) in enumerate(plans):
             if deadline is not None and i > 0 and time.monotonic() > deadline:
+                self.deadline_reached_ = True
                 break
             share = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / (len(plans) - i)
             model, best = getattr(self, f"_fit_{self.library}")(E_tr, y_tr, E_va, y_va, seed, share)
@@ -195,6 +197,7 @@ class Boosted(BaseEstimator):
 
         def stop_at_deadline(env: Any) -> None:
             if deadline is not None and time.monotonic() > deadline:
+                self.deadline_reached_ = True
                 raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
         if E_va is None:  # no validation rows: every tree, unless the deadline stops it
@@ -207,9 +210,14 @@ class Boosted(BaseEstimator):
     def _fit_xgboost(self, E: Any, y: Any, E_va: Any, y_va: Any, seed: int, deadline: float | None) -> tuple:
         import xgboost as xgb
 
+        owner = self
+
         class StopAtDeadline(xgb.callback.TrainingCallback):
             def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-                return deadline is not None and time.monotonic() > deadline
+                if deadline is not None and time.monotonic() > deadline:
+                    owner.deadline_reached_ = True
+                    return True
+                return False
 
         params = {"max_depth": 6, "subsample": 0.8, "colsample_bytree": 0.8, "min_child_weight": 1.0}
         params |= {"tree_method": "hist", "max_cat_to_onehot": 8, "device": getattr(self, "device_", "cpu")}
@@ -237,9 +245,14 @@ class Boosted(BaseEstimator):
     def _fit_catboost(self, E: Any, y: Any, E_va: Any, y_va: Any, seed: int, deadline: float | None) -> tuple:
         import catboost as cb
 
+        owner = self
+
         class StopAtDeadline:
             def after_iteration(self, info: Any) -> bool:
-                return deadline is None or time.monotonic() < deadline
+                if deadline is None or time.monotonic() < deadline:
+                    return True
+                owner.deadline_reached_ = True
+                return False
 
         # CTR combinations of categorical pairs cost CatBoost 20x the time on House Prices' 43 categoricals
         params = {"depth": 6, "l2_leaf_reg": 3.0, "max_ctr_complexity": 1, "boosting_type": "Plain"}

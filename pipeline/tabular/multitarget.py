@@ -50,6 +50,11 @@ class MultiTarget(BaseEstimator):
             self.estimators_.append(est)
         return self
 
+    @property
+    def deadline_reached_(self) -> bool:
+        """Whether the fit's deadline stopped any target's model short."""
+        return any(bool(getattr(est, "deadline_reached_", False)) for est in self.estimators_)
+
     def refit_params(self, n_rows: int) -> dict[str, Any]:
         """The parameters that refit every target's model on `n_rows` rows with no validation rows: each target's own
         (Boosted.refit_params: the trees its fit stopped at), {} for a model that needs none."""
