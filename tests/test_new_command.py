@@ -262,7 +262,21 @@ def test_the_fit_follows_the_metric(
     assert new(tmp_path, name, z, "--metric", metric) == 0
     module = load_competition(str(tmp_path / "comps" / name))
     assert (module.Config.target_transform, module.Config.objective) == (transform, objective)
-    assert ("fit: the boosters train on absolute error" in capsys.readouterr().out) == (metric in ("mae", "mape"))
+    out = capsys.readouterr().out
+    assert ("fit: the boosters train on absolute error" in out) == (metric in ("mae", "mape"))
+    assert "mape: " not in out  # no target of 0
+
+
+def test_mape_on_zero_targets_says_they_outweigh_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # before: nothing said, and the CV read 4e16 (scikit-learn divides a 0 target's error by 2.2e-16)
+    z = tmp_path / "zeros.zip"
+    train, latent = table(N_TRAIN, 0)
+    test, _ = table(N_TEST, 1, start=10_000)
+    train["target"] = np.where(latent > 1.5, 0.0, 100 + 10 * latent)
+    zip_of(z, train, test, pd.DataFrame({"key": test["key"], "target": 1.0}).to_csv(index=False))
+    assert new(tmp_path, "comp_mape_zeros", z, "--metric", "mape") == 0
+    zeros = int((train["target"] == 0).sum())
+    assert zeros and f"mape: {zeros} target value(s) of train.csv are 0" in capsys.readouterr().out
 
 
 def rare_class_zip(path: Path) -> Path:

@@ -741,6 +741,13 @@ def _fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tu
     if metric not in ("mae", "mape"):
         return "", ""
     values = t.tr[targets].apply(pd.to_numeric, errors="coerce")
+    zeros = int((values == 0).to_numpy().sum())
+    if metric == "mape" and zeros:
+        notes.append(
+            f"mape: {zeros} target value(s) of {t.train} are 0; mape divides each error by its target (scikit-learn "
+            "by 2.2e-16 for a 0), so those rows outweigh every other in the CV and the blend weights: if Kaggle scores "
+            "this competition otherwise, pass --metric mae"
+        )
     transform = "log1p" if bool((values.min() >= 0).all()) else ""
     fitted = "absolute error of log(1 + target)" if transform else "absolute error"
     why = "mae scores medians" if metric == "mae" else "mape scores errors relative to the target"
