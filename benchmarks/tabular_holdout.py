@@ -211,8 +211,10 @@ def run_variant(
     t0: float,
     preset: str | None = None,
     sets: list[str] | None = None,
+    rows: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """`run` on the split (default settings, or a --preset); its CV, held-out score, optimism and their noise."""
+    """`run` on the split (default settings, or a --preset); its CV, held-out score, optimism and their noise. The
+    submission's per-row metric shares on the held-out rows go to `rows` when given (for paired comparisons)."""
     run_dir = run(
         RunOptions(
             spec,
@@ -229,6 +231,8 @@ def run_variant(
     summary = read_record(run_dir, "summary")
     metric, better = summary["metric"], summary["greater_is_better"]
     held_rows, n_sub = score_submission(run_dir, split, d, metric)
+    if rows is not None:
+        rows.append(held_rows)
     oof_rows = cv_rows(spec, run_dir, summary)
     cv, held = float(summary["cv"]), aggregate(metric, held_rows)
     se_held, se_cv = std_error(metric, held_rows), std_error(metric, oof_rows)
