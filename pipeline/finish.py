@@ -17,7 +17,8 @@ import numpy as np
 from pipeline import atomic, stacking, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
 from pipeline.contract import ContractError, Data, competition_name
-from pipeline.folds import REFIT, fold_ids, runs_forward, scored_rows
+from pipeline.folds import fold_ids, runs_forward, scored_rows
+from pipeline.refit import CHOICES as refit_choices
 from pipeline.report import print_summary
 from pipeline.runfolder import write_predictions, write_record
 from pipeline.runlog import RunLog
@@ -121,8 +122,8 @@ def check_settings(cfg: Any) -> None:
     if choice not in BLEND_WEIGHTS:
         raise ContractError(f"Config.blend_weights must be one of {', '.join(BLEND_WEIGHTS)}, got {choice!r}.")
     refit = getattr(cfg, "refit", "auto") or "auto"
-    if refit not in REFIT:
-        raise ContractError(f"Config.refit must be one of {', '.join(REFIT)}, got {refit!r}.")
+    if refit not in refit_choices:
+        raise ContractError(f"Config.refit must be one of {', '.join(refit_choices)}, got {refit!r}.")
 
 
 def _weights_choice(

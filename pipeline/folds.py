@@ -62,19 +62,6 @@ def runs_forward(module: Any) -> bool:
     return fold_kind(module) == "time"
 
 
-# Config.refit: "auto" refits each model once on every training row when the folds run forward in time, "on" for
-# any folds, "off" never (the submission is then the fold models' merged predictions: finish.merge_fold_tests)
-REFIT = ("auto", "on", "off")
-
-
-def refits(module: Any, cfg: Any) -> bool:
-    """Whether the submission comes from each model refitted once on every training row: Config.refit ("auto": when
-    the folds run forward in time, whose last fold's models never saw the latest period). A Config without the
-    field never refits (a competition of its own opts in by adding `refit: str = "auto"`)."""
-    choice = getattr(cfg, "refit", "off") or "off"
-    return choice == "on" or (choice == "auto" and runs_forward(module))
-
-
 def make_folds(
     y: np.ndarray,
     k: int,

@@ -47,13 +47,13 @@ from pipeline.folds import (
     fold_ids,
     make_folds,
     rarer_than_folds,
-    refits,
     resolve_folds,
     runs_forward,
     training_rows,
 )
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
+from pipeline.refit import clone_with, fold_params, refit_params, refits
 from pipeline.runfolder import FULL, environment, fit_stem, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress, route_warnings
 from pipeline.sample_preset import sample_config
@@ -526,7 +526,7 @@ def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[s
     """The model refitted on every training row (its saved part reused): its part (test predictions, seconds), or
     None, with a warning, when the time limit refuses or cuts it or it fails: the fold models are a complete result,
     and the submission keeps their merged predictions."""
-    params = refit_params([p for p in parts if "refit" in p], runs_forward(state.module))
+    params = refit_params(parts, runs_forward(state.module))
     job = dataclasses.replace(job, estimator=clone_with(job.estimator, params))
     try:
         part, why = _part(state, job, True)  # True: the folds are complete, so the time limit may refuse it
@@ -542,39 +542,6 @@ def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[s
     trees = f", {params['n_estimators']} trees" if "n_estimators" in params else ""
     state.log(f"{job.model} refit on all {len(state.data.y)} training rows{trees} ({part['seconds']:.1f}s)")
     return part
-
-
-def refit_params(parts: list[dict[str, Any]], forward: bool) -> dict[str, Any]:
-    """The refit's parameters from the folds' (each fold model's refit_params, kept in its part as JSON): the last
-    fold's when the folds run forward in time (its model learned from the most and the latest rows), else every
-    number averaged over the folds (rounded where they are whole numbers: the trees the folds stopped at)."""
-    found = [json.loads(str(p["refit"])) for p in parts]
-    if not found:
-        return {}
-    return found[-1] if forward else _mean_params(found)
-
-
-def _mean_params(found: list[Any]) -> Any:
-    """Numbers averaged over the folds, lists and dicts element by element, anything else the last fold's."""
-    last = found[-1]
-    if isinstance(last, dict):
-        keys = [k for k in last if all(isinstance(f, dict) and k in f for f in found)]
-        return last | {k: _mean_params([f[k] for f in found]) for k in keys}
-    if isinstance(last, list) and all(isinstance(f, list) and len(f) == len(last) for f in found):
-        return [_mean_params([f[i] for f in found]) for i in range(len(last))]
-    if all(isinstance(f, int | float) and not isinstance(f, bool) for f in found):
-        mean = float(np.mean(found))
-        return round(mean) if all(isinstance(f, int) for f in found) else mean
-    return last
-
-
-def clone_with(estimator: Any, params: dict[str, Any]) -> Any:
-    """An unfitted clone of `estimator` with `params` set (the refit's); the estimator itself when there are none."""
-    if not params:
-        return estimator
-    from sklearn.base import clone
-
-    return clone(estimator).set_params(**params)
 
 
 def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str, Any] | None, str | None]:
@@ -712,14 +679,19 @@ def _fit_part(state: RunState, job: FoldJob, abandoned: threading.Event | None =
     score = float(state.module.score(y_va, oof))
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
     if state.plan.refit:
-        found_params = est.refit_params(len(y)) if hasattr(est, "refit_params") else {}
-        part["refit"] = json.dumps(atomic.as_json(found_params))
+        part["refit"] = fold_params(est, len(y))
     if (found := importance.of_estimator(est)) is not None:
         part["features"], part["importance"] = found
-    if distributed.is_main() and not (abandoned is not None and abandoned.is_set()):
-        save_fold_model(state.run_dir, job.model, f, est, job.key)  # what `predict` needs (pipeline/modelstore.py)
-        runfolder.write_part(job.part_path, part)
+    _keep(state, job, est, part, abandoned)
     return part
+
+
+def _keep(state: RunState, job: FoldJob, est: Any, part: dict[str, Any], abandoned: threading.Event | None) -> None:
+    """Rank 0 saves a fit's model (what `predict` needs, pipeline/modelstore.py) and its part, unless the runner
+    stopped waiting for the fit (`abandoned`: the run has gone on without it)."""
+    if distributed.is_main() and not (abandoned is not None and abandoned.is_set()):
+        save_fold_model(state.run_dir, job.model, job.fold, est, job.key)
+        runfolder.write_part(job.part_path, part)
 
 
 def _fit_full(state: RunState, job: FoldJob, abandoned: threading.Event | None = None) -> dict[str, Any]:
@@ -734,9 +706,7 @@ def _fit_full(state: RunState, job: FoldJob, abandoned: threading.Event | None =
     seconds = fit_s + time.perf_counter() - t0
     cut = bool(getattr(est, "deadline_reached_", False))
     part = {"test": test, "score": float("nan"), "seconds": seconds, "hash": job.key, "cut": cut}
-    if distributed.is_main() and not (abandoned is not None and abandoned.is_set()):
-        save_fold_model(state.run_dir, job.model, FULL, est, job.key)
-        runfolder.write_part(job.part_path, part)
+    _keep(state, job, est, part, abandoned)
     return part
 
 

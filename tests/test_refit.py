@@ -14,7 +14,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.contract import FitContext
-from pipeline.runner import RunOptions, refit_params, run
+from pipeline.refit import refit_params
+from pipeline.runner import RunOptions, run
 from pipeline.tabular.models import Boosted
 from pipeline.tabular.multitarget import MultiTarget
 from tests.toy import TOY, make_toy
