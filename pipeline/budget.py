@@ -70,6 +70,19 @@ class Budget:
         """Why the model's refit on every training row should not start, or None: its folds' mean time scaled by the
         rows (`rows_ratio`: every row over a fold's training rows) would pass the time limit. An `elastic` model fits
         to the deadline it is given, so it goes ahead while time is left."""
+        return self._refusal(model, rows_ratio, "it needs", elastic)
+
+    def refuse(self, model: str, have_complete: bool, elastic: bool = False) -> str | None:
+        """Why the next fold of `model` should not start, or None to go ahead. An `elastic` model fits to the deadline
+        it is given (fit_deadline), so its folds are not projected from the first: each takes its share of what is
+        left (projected, a first fold that used its share looked like an overrun and dropped the model whole)."""
+        if not have_complete:
+            return None
+        return self._refusal(model, self.n_folds - len(self.times.get(model, [])), "its remaining folds need", elastic)
+
+    def _refusal(self, model: str, fits: float, what: str, elastic: bool) -> str | None:
+        """Why `fits` more of the model's fold times would pass the time limit (no time left at all, or, for a model
+        that cannot be cut short, its mean fold time x `fits` beyond what is left); None to go ahead."""
         if self.deadline is None:
             return None
         left = self.remaining()
@@ -77,25 +90,9 @@ class Budget:
             return "time limit reached"
         seen = self.times.get(model)
         if seen and not elastic:
-            need = sum(seen) / len(seen) * rows_ratio
+            need = (sum(seen) / len(seen)) * fits
             if need > left:
-                return f"it needs ~{need:.0f}s, {left:.0f}s left"
-        return None
-
-    def refuse(self, model: str, have_complete: bool, elastic: bool = False) -> str | None:
-        """Why the next fold of `model` should not start, or None to go ahead. An `elastic` model fits to the deadline
-        it is given (fit_deadline), so its folds are not projected from the first: each takes its share of what is
-        left (projected, a first fold that used its share looked like an overrun and dropped the model whole)."""
-        if self.deadline is None or not have_complete:
-            return None
-        left = self.remaining()
-        if left <= 0:
-            return "time limit reached"
-        seen = self.times.get(model)
-        if seen and not elastic:
-            need = (sum(seen) / len(seen)) * (self.n_folds - len(seen))
-            if need > left:
-                return f"its remaining folds need ~{need:.0f}s, {left:.0f}s left"
+                return f"{what} ~{need:.0f}s, {left:.0f}s left"
         return None
 
 
