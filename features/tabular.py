@@ -139,8 +139,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         out: dict[str, Any] = {}
         for c, kind in self.kinds_.items():
             s = X[c] if c in X else pd.Series(np.nan, index=X.index)
-            if kind == "numeric":
-                out[c] = pd.to_numeric(s, errors="coerce").astype(float)
+            if kind == "numeric":  # inf and -inf are missing values too: no mean or scale survives them
+                out[c] = pd.to_numeric(s, errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)
             elif kind == "category":
                 out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
             elif kind == "date":

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline import atomic, stacking, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
@@ -358,6 +359,11 @@ def _write_blend(b: dict[str, Any], results: dict[str, dict[str, Any]], run_dir:
     write_record(run_dir, "scores", scores)
 
 
+def _columns(X: Any) -> list[str] | None:
+    """A frame's column names (None for other inputs, such as a list of image files)."""
+    return [str(c) for c in X.columns] if isinstance(getattr(X, "columns", None), pd.Index) else None
+
+
 def _summary(
     run: FittedRun, b: dict[str, Any], cv: float, calibration: dict[str, Any] | None, final: Path, published: Path
 ) -> dict[str, Any]:
@@ -378,6 +384,7 @@ def _summary(
         "cv_rows": int(scored_rows(run.folds).sum()),
         "n_rows": len(run.y),
         "classes": None if run.data.classes is None else [str(c) for c in run.data.classes],  # predict checks them
+        "features": _columns(run.data.X_test),  # the columns the models predict from (predict checks them too)
         "models": {
             m: {
                 "mean": r["mean"],

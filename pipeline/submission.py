@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,6 +110,16 @@ def _long_row(path: Path, width: int) -> tuple[int, list[str]] | None:
     return None
 
 
+def without_trailing_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame less its last columns that pandas names `Unnamed: N` (no header) and that are empty on every row: a
+    comma at the end of every line, the header's included, leaves one. A sample submission read with it would ask for
+    a value column that is no target (written beside the target, or taken for a class)."""
+    cols = list(frame.columns)
+    while len(cols) > 1 and re.fullmatch(r"Unnamed: \d+", str(cols[-1])) and frame[cols[-1]].isna().all():
+        cols.pop()
+    return frame[cols] if len(cols) < frame.shape[1] else frame
+
+
 def read_submission_csv(path: Path | str, what: str = "") -> pd.DataFrame:
     """Every cell as text (empty cells NaN), columns never shifted by trailing commas; SubmissionError if unreadable."""
     path = Path(path)
@@ -196,7 +207,7 @@ def validate_submission(
     """
     path, sample_path = Path(path), Path(sample_path)
     try:
-        sample = read_submission_csv(sample_path)
+        sample = without_trailing_empty(read_submission_csv(sample_path))
     except SubmissionError as e:
         raise SubmissionError(f"the sample submission {sample_path}: {e}") from None
     sub = read_submission_csv(path)

@@ -160,6 +160,7 @@ def predict_run(
             "run's OOF predictions, so predict needs the same training data (only the test set may differ)."
         )
     _check_classes(run_dir, summary, models, data)
+    _check_features(run_dir, summary, data, data_dir)
     log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
     results: dict[str, dict[str, Any]] = {}
     refitting = bool(summary.get("refit"))  # the run planned refits: one test prediction per model, as it did
@@ -191,6 +192,20 @@ def predict_run(
     if compared:
         log(compared)
     return target
+
+
+def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir: Path) -> None:
+    """The new test rows hold every column the run's models predict from (summary.json's "features"; runs before it:
+    no check). A missing column would reach the models as missing on every row, and the submission be quietly
+    worse; an extra column, or another column order, is fine."""
+    saved, now = summary.get("features"), getattr(data.X_test, "columns", None)
+    if not isinstance(saved, list) or now is None:
+        return
+    if missing := [c for c in saved if c not in {str(c) for c in now}]:
+        raise ContractError(
+            f"{data_dir}: the test rows lack {len(missing)} column(s) run {run_dir.name} was trained on: "
+            f"{', '.join(missing[:10])}; predict needs every one (put them back in the test file)."
+        )
 
 
 def _check_classes(run_dir: Path, summary: dict[str, Any], models: list[str], data: Data) -> None:

@@ -18,7 +18,16 @@ from pipeline.tabular.groups import group_features
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
 from pipeline.tabular.original import MODES, Original, join
-from pipeline.tabular.values import as_names, class_names, empty_columns, numbers, read_csv, text_in_train
+from pipeline.tabular.values import (
+    as_names,
+    class_names,
+    empty_columns,
+    id_order,
+    numbers,
+    read_csv,
+    row_number_columns,
+    text_in_train,
+)
 
 SUBMISSIONS = ("values", "labels", "probabilities", "ranked", "grades")
 
@@ -175,10 +184,11 @@ def _feature_columns(
     where: Path,
     test_file: str,
 ) -> list[str]:
-    """Columns of both train and test, minus the targets, `drop`, the id (unless it holds dates or times) and columns
-    empty on every test row (a model leaning on them in CV would find nothing there); refused when none is left."""
+    """Columns of both train and test, minus the targets, `drop`, the id (unless it holds dates or times), columns
+    empty on every test row (a model leaning on them in CV would find nothing there) and a saved row number
+    (values.row_number_columns: the file's order, no feature); refused when none is left."""
     keep_id = id_is_feature(test[id_col])
-    empty = set(empty_columns(test))
+    empty = set(empty_columns(test)) | set(row_number_columns(train)) | set(row_number_columns(test))
     features = [
         c
         for c in train.columns
@@ -309,10 +319,9 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     else:
         for c, j in zip(value_cols, _pred_columns(data, value_cols, submission), strict=True):
             out[c] = _flag_labels(pred[:, j], sample[c]) if submission == "labels" else pred[:, j]
-    order = pd.Series(range(len(out)), index=out[id_col].astype(str))
-    sample_ids = sample[id_col].astype(str)
-    if order.index.is_unique and set(sample_ids) <= set(order.index):
-        out = out.iloc[order.loc[sample_ids].to_numpy()]  # the sample's rows and order, whatever test.csv's were
+    rows = id_order(out[id_col], sample[id_col])
+    if rows is not None:  # the sample's rows and order, whatever test.csv's were, and its ids as it writes them
+        out = out.iloc[rows].assign(**{id_col: sample[id_col].astype(str).to_numpy()})
     out.to_csv(path, index=False)
 
 

@@ -42,7 +42,7 @@ from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
-from pipeline.tabular.values import comma_separated, empty_columns, text_in_train
+from pipeline.tabular.values import comma_separated, empty_columns, id_order, row_number_columns, text_in_train
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
 
@@ -316,13 +316,25 @@ def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> str:
         raise ContractError(f"--id {id_col}: not a column of {t.test}; columns: {', '.join(t.te.columns)}.")
     if t.te[id_col].duplicated().any():
         raise ContractError(f"{t.test}: id column {id_col!r} has duplicate values; name the real id with --id COL.")
-    test_ids, sample_ids = set(t.te[id_col].astype(str)), t.sub.iloc[:, 0].astype(str)
+    sample_ids = t.sub.iloc[:, 0].astype(str)
+    if (twice := sample_ids.duplicated()).any():
+        line = int(twice.to_numpy().argmax()) + 2
+        raise ContractError(
+            f"{t.sample}: id {sample_ids[twice].iloc[0]!r} appears twice (again on line {line}); a submission has one "
+            "row per id: fix the sample submission."
+        )
+    test_ids = set(t.te[id_col].astype(str))
     absent = sample_ids[~sample_ids.isin(test_ids)]
-    if len(absent):
+    if len(absent) and id_order(t.te[id_col], sample_ids) is None:
         raise _unclear(
             f"{len(absent)} id(s) of {t.sample} are not in the column {id_col!r} of {t.test} (first: "
             f"{absent.iloc[0]!r}), so no prediction can be written for them; is {id_col} the id?",
             "--id COL",
+        )
+    if len(absent):
+        notes.append(
+            f"id: {t.test} and {t.sample} write the same ids differently (first {absent.iloc[0]!r} in the sample); "
+            "the submission writes them as the sample does"
         )
     if len(test_ids) > len(set(sample_ids)):
         notes.append(
@@ -602,12 +614,18 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
         )
     shared = [c for c in t.tr.columns if c in t.te.columns and (c != id_col or keep_id) and c not in targets]
     empty = set(empty_columns(t.te))
-    features = [c for c in shared if c not in empty]
+    numbered = set(row_number_columns(t.tr)) | set(row_number_columns(t.te))
+    features = [c for c in shared if c not in empty and c not in numbered]
     extra = [c for c in t.tr.columns if c not in t.te.columns and c != id_col and c not in targets]
     if extra:
         notes.append(f"ignored: {', '.join(extra)} (in {t.train} only: not available for the test rows)")
     if blank := [c for c in shared if c in empty]:
         notes.append(f"ignored: {', '.join(blank)} (empty on every row of {t.test}: no value to predict from)")
+    if rows := [c for c in shared if c in numbered and c not in empty]:
+        notes.append(
+            f"ignored: {', '.join(rows)} (the row number 0, 1, 2, ... of a table saved with its index: the file's "
+            "order, no feature)"
+        )
     if unread := _unread_numbers(t, features):
         notes.append(unread)
     if not features:

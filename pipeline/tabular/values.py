@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.submission import without_trailing_empty
 
 
 def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
@@ -22,8 +25,10 @@ def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
 
 
 def comma_separated(frame: pd.DataFrame, where: Path | str) -> pd.DataFrame:
-    """The frame, unless it came out as one column whose name holds another separator (`id;target`): then an error
-    naming it. Kaggle's tables are comma-separated, as the submission must be."""
+    """The frame (less the empty column a comma at the end of every line leaves: without_trailing_empty), unless it
+    came out as one column whose name holds another separator (`id;target`): then an error naming it. Kaggle's
+    tables are comma-separated, as the submission must be."""
+    frame = without_trailing_empty(frame)
     if frame.shape[1] == 1:
         header = str(frame.columns[0])
         for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
@@ -47,6 +52,34 @@ def text_in_train(train: pd.DataFrame, test: pd.DataFrame, skip: Sequence[str] =
         and not pd.api.types.is_numeric_dtype(train[c])
         and pd.api.types.is_numeric_dtype(test[c])
     ]
+
+
+def id_order(test_ids: Sequence[Any], sample_ids: Sequence[Any]) -> np.ndarray | None:
+    """The position in test_ids of each sample id: matched as text, as Kaggle compares ids, else as numbers where the
+    two files write the same numbers differently (00400 and 400, 400.0 and 400; exact below 2^53). None when a
+    sample id has no match, or test_ids repeat one."""
+    test, sample = pd.Series(test_ids).astype(str).str.strip(), pd.Series(sample_ids).astype(str).str.strip()
+    if test.is_unique and sample.isin(test).all():
+        return pd.Series(range(len(test)), index=test).loc[sample].to_numpy()
+    a, b = pd.to_numeric(test, errors="coerce"), pd.to_numeric(sample, errors="coerce")
+    exact = 2.0**53
+    if a.isna().any() or b.isna().any() or (a.abs() >= exact).any() or (b.abs() >= exact).any() or not a.is_unique:
+        return None
+    if not b.isin(a).all():
+        return None
+    return pd.Series(range(len(a)), index=a.to_numpy()).loc[b.to_numpy()].to_numpy()
+
+
+def row_number_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns pandas names `Unnamed: N` (no header) holding the row number 0..n-1 or 1..n: a frame saved with its
+    index. Such a column orders the rows as the file does (sorted by target, a model reads the target off it)."""
+    found = []
+    for c in frame.columns:
+        if re.fullmatch(r"Unnamed: \d+", str(c)) and len(frame) and pd.api.types.is_integer_dtype(frame[c]):
+            values = frame[c].to_numpy()
+            if (values == np.arange(len(frame))).all() or (values == np.arange(1, len(frame) + 1)).all():
+                found.append(c)
+    return found
 
 
 def empty_columns(frame: pd.DataFrame) -> list[str]:
@@ -74,13 +107,18 @@ def class_names(values: pd.Series) -> list[str]:
     return sorted(names)
 
 
+def _shown(value: Any) -> str:
+    """A cell as the file wrote it: text quoted, a number (inf, 1e400) as its plain repr."""
+    return repr(value) if isinstance(value, str) else repr(float(value))
+
+
 def numbers(frame: pd.DataFrame, target: str, where: Path) -> np.ndarray:
-    """A regression target column as floats; the first value that is no number is refused, naming its line."""
+    """A regression target column as floats; the first value that is no finite number is refused, naming its line."""
     y_num = pd.to_numeric(frame[target], errors="coerce")
-    bad = np.flatnonzero(y_num.isna().to_numpy())
+    bad = np.flatnonzero(~np.isfinite(y_num.to_numpy(dtype=float)))
     if len(bad):
         raise ContractError(
             f"{where}: {target} must be a number for regression; line {frame.index[bad[0]] + 2} has "
-            f"{frame[target].iloc[bad[0]]!r}."
+            f"{_shown(frame[target].iloc[bad[0]])}."
         )
     return y_num.to_numpy(dtype=float)
