@@ -117,3 +117,25 @@ def test_predict_refuses_a_test_set_without_a_column_the_models_learned_from(
     err = capsys.readouterr().err
     assert f"the test rows lack 1 column(s) run {run_dir.name} was trained on: x" in err
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "complete"
+
+
+def test_twelve_whole_number_classes_the_sample_names_one_by_one_are_classes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: above 10 whole numbers the target was a regression, and the refusal named --metric log_loss, which
+    # was refused in turn (only --task multiclass, which no message named, worked)
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(720, 2))
+    y = 1 + (np.digitize(x[:, 0], np.quantile(x[:, 0], np.linspace(0, 1, 13)[1:-1])))  # 1..12 from x0
+    df = pd.DataFrame({"id": range(720), "a": x[:, 0].round(4), "b": x[:, 1].round(4)})
+    train, test = df.iloc[:600].assign(target=y[:600]), df.iloc[600:]
+    columns = [f"Class_{k}" for k in range(1, 13)]
+    sample = pd.DataFrame({"id": test["id"], **dict.fromkeys(columns, 1 / 12)})
+    data = download(tmp_path / "dl", train, test, sample)
+    printed, sub, summary = new_and_run(tmp_path, "twelve", data, capsys)
+    assert "task: multiclass (the sample's columns Class_1 .. Class_12 name the 12 values of target)" in printed
+    assert summary["metric"] == "log_loss" and list(sub.columns) == ["id", *columns]
+    probs = sub[columns].astype(float).to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert (probs.argmax(axis=1) + 1 == y[600:]).mean() > 0.5  # Class_k holds class k's probability

@@ -220,7 +220,9 @@ def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, 
     )
 
 
-def _task(y: pd.Series, target: str, notes: list[str]) -> str:
+def _task(y: pd.Series, target: str, notes: list[str], value_cols: Sequence[str] = ()) -> str:
+    """The task from the target's values: classes (text, booleans, two values, or up to MAX_CLASS_LEVELS whole
+    numbers, or whole numbers the sample's value columns name one by one, Class_1 .. Class_12), else regression."""
     values = y.dropna()
     n = values.nunique()
     if n < 2:
@@ -229,6 +231,12 @@ def _task(y: pd.Series, target: str, notes: list[str]) -> str:
         task = "binary" if n == 2 else "multiclass"
     elif n == 2:
         task = "binary"
+    elif (values % 1 == 0).all() and len(value_cols) == n and class_columns(value_cols, class_names(y)) is not None:
+        notes.append(
+            f"task: multiclass (the sample's columns {value_cols[0]} .. {value_cols[-1]} name the {n} values of "
+            f"{target}); change with --task"
+        )
+        return "multiclass"
     elif (values % 1 == 0).all() and n <= MAX_CLASS_LEVELS:
         task = "multiclass"
         notes.append(
@@ -784,7 +792,7 @@ def _decide(t: Tables, targets: list[str], metric: str | None, task: str | None,
     y = t.tr[targets[0]]
     if metric in GRADE_METRICS and task in (None, "regression"):
         task = _grades_task(y, targets[0], notes)
-    task = task or _task(y, targets[0], notes)
+    task = task or _task(y, targets[0], notes, list(t.sub.columns[1:]))
     classes = _check_task(y, targets[0], task)
     return (task, classes, *_metric(t, metric, task, targets[0], classes, notes))
 
