@@ -139,3 +139,18 @@ def test_twelve_whole_number_classes_the_sample_names_one_by_one_are_classes(
     probs = sub[columns].astype(float).to_numpy()
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     assert (probs.argmax(axis=1) + 1 == y[600:]).mean() > 0.5  # Class_k holds class k's probability
+
+
+def test_a_download_of_gzipped_csvs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: `new` found "no CSV files", and --train train.csv.gz failed on the compressed bytes
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    data = tmp_path / "gz"
+    data.mkdir()
+    train.to_csv(data / "train.csv.gz", index=False)
+    test.to_csv(data / "test.csv.gz", index=False)
+    pd.DataFrame({"id": test["id"], "y": 0.0}).to_csv(data / "sample_submission.csv.gz", index=False)
+    _, sub, summary = new_and_run(tmp_path, "gzipped", data, capsys)
+    assert summary["status"] == "complete" and len(sub) == 60 and summary["cv"] < 1.0

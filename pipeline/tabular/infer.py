@@ -169,8 +169,9 @@ class Source:
     def read(self, name: str, text: Sequence[str] = ()) -> pd.DataFrame:
         """One CSV as a DataFrame (`text` columns as written), or an error naming it."""
         try:
-            with self._open(name) as f:
-                frame = pd.read_csv(f, dtype=dict.fromkeys(text, str) or None)
+            with self._open(name) as f:  # a stream: pandas cannot tell its compression from a name it never sees
+                compression = next((c for end, c in COMPRESSED.items() if name.lower().endswith(end)), None)
+                frame = pd.read_csv(f, dtype=dict.fromkeys(text, str) or None, compression=compression)
         except Exception as e:
             raise ContractError(f"{self.path}: {name} cannot be read as CSV ({type(e).__name__}: {e}).") from None
         return comma_separated(frame, f"{self.path}: {name}")
@@ -181,7 +182,12 @@ class Source:
             shutil.copyfileobj(f, out)
 
     def csvs(self) -> list[str]:
-        return [n for n in self.names if n.lower().endswith(".csv")]
+        """The download's CSVs, compressed ones (train.csv.gz) included: pandas reads those as they are."""
+        return [n for n in self.names if n.lower().endswith((".csv", *(f".csv{end}" for end in COMPRESSED)))]
+
+
+# compressed CSVs a download may hold, by the end of their names, as pandas names the compression
+COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
 
 
 @dataclass
