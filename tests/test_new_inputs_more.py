@@ -154,3 +154,19 @@ def test_a_download_of_gzipped_csvs(
     pd.DataFrame({"id": test["id"], "y": 0.0}).to_csv(data / "sample_submission.csv.gz", index=False)
     _, sub, summary = new_and_run(tmp_path, "gzipped", data, capsys)
     assert summary["status"] == "complete" and len(sub) == 60 and summary["cv"] < 1.0
+
+
+def test_a_latin_1_download_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # before: "UnicodeDecodeError: ... byte 0xe9 in position 3", the position within pandas' buffer
+    train, test = regression_tables(50, 10)
+    train["town"] = test_town = "Orléans"
+    test["town"] = test_town
+    data = tmp_path / "latin"
+    data.mkdir()
+    train.to_csv(data / "train.csv", index=False, encoding="latin-1")
+    test.to_csv(data / "test.csv", index=False, encoding="latin-1")
+    pd.DataFrame({"id": test["id"], "y": 0.0}).to_csv(data / "sample_submission.csv", index=False)
+    assert main(["new", "latin", "--data", str(data), "--into", str(tmp_path / "comps")]) == 2
+    err = capsys.readouterr().err
+    assert "train.csv is not UTF-8 text (a byte 0xe9: Latin-1 or Windows-1252?); save it as UTF-8" in err
+    assert "position" not in err

@@ -42,7 +42,14 @@ from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
-from pipeline.tabular.values import comma_separated, empty_columns, id_order, row_number_columns, text_in_train
+from pipeline.tabular.values import (
+    comma_separated,
+    empty_columns,
+    id_order,
+    row_number_columns,
+    text_in_train,
+    unreadable,
+)
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
 
@@ -173,7 +180,7 @@ class Source:
                 compression = next((c for end, c in COMPRESSED.items() if name.lower().endswith(end)), None)
                 frame = pd.read_csv(f, dtype=dict.fromkeys(text, str) or None, compression=compression)
         except Exception as e:
-            raise ContractError(f"{self.path}: {name} cannot be read as CSV ({type(e).__name__}: {e}).") from None
+            raise ContractError(f"{self.path}: {name} {unreadable(e)}") from None
         return comma_separated(frame, f"{self.path}: {name}")
 
     def copy(self, name: str, dest: Path) -> None:

@@ -20,8 +20,20 @@ def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=dict.fromkeys(text, str) or None)
     except Exception as e:
-        raise ContractError(f"{path}: cannot be read as CSV ({type(e).__name__}: {e}).") from None
+        raise ContractError(f"{path}: {unreadable(e)}") from None
     return comma_separated(frame, path)
+
+
+def unreadable(e: Exception) -> str:
+    """Why a CSV could not be read, in one line: text in another encoding than UTF-8 named as such (the decoder's
+    offset is within pandas' buffer, of no use), else pandas' own error."""
+    if isinstance(e, UnicodeDecodeError):
+        byte = e.object[e.start : e.start + 1].hex() if isinstance(e.object, bytes | bytearray) else "?"
+        return (
+            f"is not UTF-8 text (a byte 0x{byte}: Latin-1 or Windows-1252?); save it as UTF-8 "
+            "(iconv -f latin1 -t utf-8, or pandas: pd.read_csv(path, encoding='latin-1').to_csv(path, index=False))."
+        )
+    return f"cannot be read as CSV ({type(e).__name__}: {e})."
 
 
 def comma_separated(frame: pd.DataFrame, where: Path | str) -> pd.DataFrame:
