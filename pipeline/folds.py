@@ -29,6 +29,7 @@ class FoldPlan:
     kind: str
     k: int
     holdout: float
+    replaced_holdout: float = 0.0  # the Config's holdout that an explicit --folds replaced (0: none)
 
     @property
     def n_folds(self) -> int:
@@ -39,16 +40,23 @@ class FoldPlan:
 def resolve_folds(module: Any, cfg: Any, folds: int | None) -> tuple[Any, FoldPlan]:
     """The config with --folds applied (when its Config has a `folds` field) and the run's FoldPlan.
 
-    k is --folds, else Config.folds, else 5; the holdout fraction is Config.holdout (absent or 0: k-fold); the kind is
-    the competition's FOLDS (default "kfold"). The runner and tune's step plan both use this.
+    k is --folds, else Config.folds, else 5; the holdout fraction is Config.holdout (absent or 0: k-fold), unless
+    --folds is given: asking for k folds, it replaces a holdout a preset or the Config sets (FoldPlan.replaced_holdout
+    says so; before, the holdout won without a word). The kind is the competition's FOLDS (default "kfold"). The
+    runner and tune's step plan both use this.
     """
-    if folds is not None and "folds" in {f.name for f in dataclasses.fields(cfg)}:
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    replaced = 0.0
+    if folds is not None and "folds" in fields:
         cfg = dataclasses.replace(cfg, folds=folds)
+    if folds is not None and "holdout" in fields and float(cfg.holdout or 0.0):
+        replaced = float(cfg.holdout)
+        cfg = dataclasses.replace(cfg, holdout=0.0)
     k = folds or getattr(cfg, "folds", 5)
     if not isinstance(k, int) or k < 2:  # --folds is checked as given; a --set, --params or preset value here
         raise ContractError(f"folds must be at least 2 (and at most the number of training rows), got {k!r}.")
     holdout = float(getattr(cfg, "holdout", 0.0) or 0.0)
-    return cfg, FoldPlan(fold_kind(module), k, holdout)
+    return cfg, FoldPlan(fold_kind(module), k, holdout, replaced)
 
 
 def fold_kind(module: Any) -> str:

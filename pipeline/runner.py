@@ -288,6 +288,8 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     if distributed.is_main():
         _write_run_files(run_dir, plan, [n.record() for n in needs], data_dir)
     log = _open_log(opts, run_dir, competition_name(module), "built-in sample" if is_sample else str(data_dir))
+    if plan.folding.replaced_holdout:
+        plan.notes.append(f"folds: --folds {plan.folding.k} replaces the holdout of {plan.folding.replaced_holdout:g}")
     for line in [*plan.notes, *(f"weights: {need.describe()}" for need in needs)]:
         log(line)
     y = np.asarray(data.y)

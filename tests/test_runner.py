@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from helpers import subprocess_env
 from test_plots import assert_png
-from toy import TOY_CLASSES, make_toy
+from toy import TOY, TOY_CLASSES, make_toy
 
 from pipeline.commands.package import RUN_FILES
 from pipeline.contract import ContractError
@@ -150,6 +150,18 @@ def test_time_limit_drops_slow_models_and_still_submits(toy: str, slow_sleep: fl
     assert len(sub) == 30 and sub["target"].notna().all()
     if slow_sleep == 30.0:  # the 30 s fold was abandoned at the deadline, not waited for
         assert s["seconds"] < slow_sleep
+
+
+def test_folds_asked_for_replace_a_holdout_the_config_sets(tmp_path: Path) -> None:
+    # before: --folds 2 under a holdout (the image competitions' cpu and fast presets) ran the holdout, without a word
+    source = TOY.replace("    warns: bool = False\n", "    warns: bool = False\n    holdout: float = 0.3\n")
+    comp = str(make_toy(tmp_path / "comps", f"toy_{uuid.uuid4().hex[:8]}", source))
+    held = run(opts(comp, models=["ridge"]))
+    assert sorted(set(np.load(held / "folds.npy"))) == [-1, 0]
+    two = run(opts(comp, models=["ridge"], folds=2))
+    assert sorted(set(np.load(two / "folds.npy"))) == [0, 1]
+    assert "folds: --folds 2 replaces the holdout of 0.3" in (two / "log.txt").read_text()
+    assert json.loads((two / "config.json").read_text())["config"]["holdout"] == 0.0
 
 
 def test_a_fold_the_time_limit_abandons_writes_nothing_into_the_run_later(toy: str) -> None:
