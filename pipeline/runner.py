@@ -376,7 +376,7 @@ def _select_models(module: ModuleType, cfg: Any, names: list[str] | None) -> dic
     try:
         selected = module.models(cfg)
     except (ValueError, TypeError) as e:  # the competition's own refusal of a setting (an unknown model name)
-        raise ContractError(f"{competition_name(module)}: the settings give no models: {e}") from None
+        raise ContractError(f"{competition_name(module)}: the settings give no models: {one_line(e)}") from None
     if names:
         unknown = [m for m in names if m not in selected]
         if unknown:
@@ -392,9 +392,16 @@ def _select_models(module: ModuleType, cfg: Any, names: list[str] | None) -> dic
     return selected
 
 
+def one_line(e: BaseException) -> str:
+    """An error's message on one line: a library's many-line one (albumentations' pydantic errors) joined, without
+    its "For further information" links."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return "; ".join(line for line in lines if not line.startswith("For further information")) or type(e).__name__
+
+
 def check_estimator_params(name: str, estimator: Any) -> None:
-    """scikit-learn's own parameter checks of the model and every estimator inside it (pipelines, wrappers), run at
-    fit otherwise: a bad --set value would cost the folds before it."""
+    """scikit-learn's own parameter checks of the model and every estimator inside it (pipelines, wrappers), and an
+    estimator's own `check_params()`, run at fit otherwise: a bad --set value would cost the folds before it."""
     from sklearn.base import BaseEstimator
     from sklearn.utils._param_validation import InvalidParameterError
 
@@ -402,11 +409,13 @@ def check_estimator_params(name: str, estimator: Any) -> None:
         return
     parts = [estimator, *(v for v in estimator.get_params(deep=True).values() if isinstance(v, BaseEstimator))]
     for part in parts:
-        if hasattr(part, "_parameter_constraints"):  # scikit-learn's estimators (LightGBM's and others' have none)
-            try:
+        try:
+            if hasattr(part, "_parameter_constraints"):  # scikit-learn's estimators (LightGBM's and others' have none)
                 part._validate_params()
-            except InvalidParameterError as e:
-                raise ContractError(f"model {name}: {e}") from None
+            if callable(getattr(part, "check_params", None)):  # an estimator's own checks (ImageClassifier's TTA)
+                part.check_params()
+        except (InvalidParameterError, ValueError) as e:
+            raise ContractError(f"model {name}: {one_line(e)}") from None
 
 
 def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPlan, opts: RunOptions) -> Data:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator, Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline import distributed
@@ -36,6 +38,48 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     """
 
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
+
+    @property
+    def _parameter_constraints(self) -> dict[str, list[Any]]:
+        """scikit-learn's parameter checks, which the runner runs before any fold (runner.check_estimator_params): a
+        bad --set value was a traceback from the trainer (batch_size=0, lr=-1) or, for epochs=0, an untrained
+        submission. A property: the optimizer and schedule names come with torch, imported only when checked."""
+        from pipeline.training.optim import OPTIMIZERS
+        from pipeline.training.schedules import SCHEDULES
+
+        return {
+            "epochs": [Interval(Integral, 1, None, closed="left")],
+            "batch_size": [Interval(Integral, 1, None, closed="left")],
+            "eval_batch_size": [Interval(Integral, 1, None, closed="left")],
+            "freeze_epochs": [Interval(Integral, 0, None, closed="left")],
+            "lr": [Interval(Real, 0, None, closed="neither")],
+            "backbone_lr": [Interval(Real, 0, None, closed="left")],
+            "layer_decay": [Interval(Real, 0, 1, closed="right"), None],
+            "momentum": [Interval(Real, 0, 1, closed="both")],
+            "weight_decay": [Interval(Real, 0, None, closed="left")],
+            "warmup": [Interval(Real, 0, 1, closed="both")],
+            "final_lr": [Interval(Real, 0, None, closed="left")],
+            "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+            "mixup_alpha": [Interval(Real, 0, None, closed="left")],
+            "cutmix_alpha": [Interval(Real, 0, None, closed="left")],
+            "mix_prob": [Interval(Real, 0, 1, closed="both")],
+            "ema_decay": [Interval(Real, 0, 1, closed="left")],
+            "ema_every": [Interval(Integral, 1, None, closed="left")],
+            "accum_steps": [Interval(Integral, 1, None, closed="left")],
+            "eval_every": [Interval(Integral, 1, None, closed="left")],
+            "patience": [Interval(Integral, 1, None, closed="left"), None],
+            "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+            "optimizer": [StrOptions(set(OPTIMIZERS))],
+            "schedule": [StrOptions(set(SCHEDULES))],
+            "augment_on": [StrOptions({"auto", "device", "loader"})],
+            "precision": [StrOptions({"auto", "fp32", "fp16", "bf16"})],
+        }
+
+    def check_params(self) -> None:
+        """The checks scikit-learn's constraints cannot state: the TTA views by name (the runner calls this too)."""
+        from pipeline.vision.tta import check_tta
+
+        check_tta(self.tta)
 
     def __init__(
         self,

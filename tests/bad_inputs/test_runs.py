@@ -272,3 +272,26 @@ def test_a_complete_run_resumed_with_more_epochs_trains_on(tmp_path) -> None:
     history = json.loads(next(run_dir.glob("checkpoints/*/fold0/history.json")).read_text())
     assert [r["epoch"] for r in history] == [1, 2]
     assert "continuing from epoch 1 of 2" in (run_dir / "log.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("tta=foo", "Unknown TTA view(s) ['foo']"),
+        ("batch_size=0", "The 'batch_size' parameter of ImageClassifier must be an int in the range [1, inf)"),
+        ("lr=-1", "The 'lr' parameter of ImageClassifier must be a float in the range (0.0, inf)"),
+        ("epochs=0", "The 'epochs' parameter of ImageClassifier must be an int in the range [1, inf)"),
+        ("crop_scale=1.5", "scale; Value error, All values in (1.5, 1.0) must be >= 0 and <= 1"),
+    ],
+)
+def test_bad_image_training_settings_are_refused_before_any_run_folder(
+    work, tmp_path, capsys, setting, message
+) -> None:
+    # before: tracebacks from the trainer after the images were checked (tta, batch_size, lr), a many-line pydantic
+    # error (crop_scale), and for epochs=0 a "complete" run whose submission came from untrained weights
+    work("dog_breeds")
+    r = refused(
+        capsys, "run", "competitions/dog_breeds", "--sample", "--preset", "fast", "--set", setting, says=message
+    )
+    assert len([line for line in r.err.splitlines() if line.strip()]) == 1, r.err
+    no_runs(tmp_path)
