@@ -51,13 +51,13 @@ def test_zip_with_inner_7z_extracts_to_kaggle_layout_and_loads(kaggle_zip, tmp_p
     y_train, _ = sample_labels(60, 20)
     assert data.classes == CLASSES and np.array_equal(data.y, y_train)
     assert Path(data.X[0]).name == "1.png" and Path(data.X_test[-1]).name == "20.png"
-    assert list(data.test_ids[:3]) == [1, 2, 3]
+    assert list(data.test_ids[:3]) == ["1", "2", "3"]  # as the sample writes them
 
 
 def test_missing_image_and_unknown_label_are_named(kaggle_zip, tmp_path):
     folder = extract_competition_zip(kaggle_zip, tmp_path / "cifar-10")
     (folder / "test" / "7.png").unlink()
-    with pytest.raises(ContractError, match="7.png"):
+    with pytest.raises(ContractError, match=r"sampleSubmission.csv line 8: 1 image\(s\) it lists are missing .*7.png"):
         cifar.load(cifar.Config(), folder)
     labels = pd.read_csv(folder / "trainLabels.csv")
     labels.loc[4, "label"] = "unicorn"
@@ -167,3 +167,29 @@ def test_tuned_image_competition_reports_epochs_to_the_pruner(tmp_path, monkeypa
     for t in complete:  # a complete trial is a whole run: every epoch reported, a submission written
         assert len([s for s in t.intermediate_values if s < EPOCH_STRIDE - 1]) == 3
         assert (Path(t.user_attrs["run_dir"]) / "submission.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("csv", "edit", "message"),
+    [
+        # before: an image listed twice was trained with two labels; a sample id twice failed the run at its end
+        (
+            "trainLabels.csv",
+            lambda f: pd.concat([f, f.iloc[[0]].assign(label="ship")]),
+            "line 62: id 1 is listed twice",
+        ),
+        ("sampleSubmission.csv", lambda f: pd.concat([f, f.iloc[[3]]]), "line 22: id 4 is listed twice"),
+        # before: one blank id made every id a float, and the error said every image was missing (1.0.png, ...)
+        (
+            "trainLabels.csv",
+            lambda f: pd.concat([f, pd.DataFrame({"id": [""], "label": ["cat"]})]),
+            "line 62: the id is empty",
+        ),
+    ],
+)
+def test_the_csvs_are_checked_line_by_line(kaggle_zip, tmp_path, csv, edit, message):
+    folder = extract_competition_zip(kaggle_zip, tmp_path / "cifar-10")
+    frame = pd.read_csv(folder / csv, dtype=str, keep_default_na=False)
+    edit(frame).to_csv(folder / csv, index=False)
+    with pytest.raises(ContractError, match=f"{csv} {message}"):
+        cifar.load(cifar.Config(), folder)

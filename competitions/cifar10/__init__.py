@@ -14,6 +14,7 @@ from competitions.cifar10.sample import CLASSES, write_sample
 from pipeline.contract import ContractError, Data, Metric
 from pipeline.vision.batch_augment import BatchAugment
 from pipeline.vision.class_submissions import accuracy, write_labels
+from pipeline.vision.csv_images import read_csv
 from pipeline.vision.recipe import ImageRecipe
 
 KAGGLE_SLUG = "cifar-10"
@@ -78,8 +79,8 @@ def load(cfg: Config, data_dir: Path) -> Data:
             f"valid labels: {', '.join(CLASSES)}."
         )
     sub = _read_csv(data_dir / "sampleSubmission.csv")
-    X = _image_paths(data_dir / "train", labels["id"])
-    X_test = _image_paths(data_dir / "test", sub["id"])
+    X = _image_paths(data_dir / "train", labels["id"], "trainLabels.csv")
+    X_test = _image_paths(data_dir / "test", sub["id"], "sampleSubmission.csv")
     y = labels["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy(dtype=np.int64)
     return Data(
         X=X,
@@ -93,21 +94,24 @@ def load(cfg: Config, data_dir: Path) -> Data:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path)
-    if list(frame.columns) != ["id", "label"]:
-        raise ContractError(f"{path.name}: expected columns ['id', 'label'], got {list(frame.columns)}.")
+    """One of the two CSVs as text: the columns id and label, every id given once (an image listed twice would be
+    trained with two labels, and could sit on both sides of a fold)."""
+    frame = read_csv(path, ["id", "label"], unique="id")
+    if (blank := frame["id"].str.strip() == "").any():
+        raise ContractError(f"{path.name} line {int(blank.to_numpy().argmax()) + 2}: the id is empty.")
     return frame
 
 
-def _image_paths(folder: Path, ids: pd.Series) -> np.ndarray:
-    """folder/<id>.png for each id, failing with the first missing files named (one listdir, not 300k stats)."""
+def _image_paths(folder: Path, ids: pd.Series, listed_in: str) -> np.ndarray:
+    """folder/<id>.png for each id, failing with the first missing files named, and the CSV line listing the first
+    (one listdir, not 300k stats)."""
     present = set(os.listdir(folder))
     names = [f"{i}.png" for i in ids]
-    missing = [n for n in names if n not in present]
+    missing = [k for k, n in enumerate(names) if n not in present]
     if missing:
         raise ContractError(
-            f"{len(missing)} image(s) listed in the CSV are missing from {folder.name}/, "
-            f"first: {', '.join(missing[:5])}."
+            f"{listed_in} line {missing[0] + 2}: {len(missing)} image(s) it lists are missing from {folder.name}/, "
+            f"first: {', '.join(names[k] for k in missing[:5])}."
         )
     return np.array([str(folder / n) for n in names])
 
