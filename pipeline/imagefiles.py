@@ -37,10 +37,10 @@ def check_image_files(
             missing.append(i)
     if missing:
         i = missing[0]
-        shown = ", ".join(str(names[j]) for j in missing[:5])
+        shown = ", ".join(repr(str(names[j])) for j in missing[:5])
         raise ImageFileError(
-            f"{source} line {i + first_line}: image {names[i]} not found in {root}"
-            f" ({len(missing)} missing image(s) in all, first: {shown})."
+            f"{source} line {i + first_line}: image {str(names[i])!r} not found in {root}"
+            f" ({len(missing)} missing image(s) in all, first: {shown}){_likely_cause(root, Path(names[i]), listing)}."
         )
     paths = np.array([str(root / n) for n in names], dtype=object)
     sizes = np.zeros((len(names), 2), dtype=np.int64)
@@ -57,6 +57,20 @@ def check_image_files(
                     f"({type(e).__name__}: {e}); replace the file (download the data again)."
                 ) from None
     return paths, sizes
+
+
+def _likely_cause(root: Path, rel: Path, listing: dict[Path, set[str]]) -> str:
+    """A hint for a listed image that is not there: the same name in another case (`.JPG` for `.jpg`), or one folder
+    deeper (an archive extracted into a folder of its own name, `train/train/`); empty when neither."""
+    folder = root / rel.parent
+    names = listing.get(folder, set())
+    same = [n for n in names if n.lower() == rel.name.lower()]
+    if same:
+        return f"; {folder / same[0]} is there: the names differ in case"
+    for inner in sorted(n for n in names if (folder / n).is_dir()):
+        if (folder / inner / rel.name).is_file():
+            return f"; {folder / inner / rel.name} is there: one folder deeper than the CSV says"
+    return ""
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")

@@ -92,7 +92,7 @@ def test_missing_image_unknown_breed_and_corrupt_jpeg_are_named(data_dir: Path):
     labels = pd.read_csv(data_dir / "labels.csv")
     victim = labels["id"].iloc[3]
     (data_dir / "train" / f"{victim}.jpg").unlink()
-    with pytest.raises(ContractError, match=f"labels.csv line 5: image train/{victim}.jpg not found"):
+    with pytest.raises(ContractError, match=f"labels.csv line 5: image 'train/{victim}.jpg' not found"):
         dogs.load(dogs.Config(), data_dir)
     (data_dir / "train" / f"{victim}.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     with pytest.raises(ContractError, match=f"labels.csv line 5: image train/{victim}.jpg is not a readable image"):

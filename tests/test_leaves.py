@@ -66,8 +66,16 @@ def test_sample_is_the_competitions_layout_and_loads(sample_dir: Path):
 
 
 def test_missing_image_unknown_label_corrupt_jpeg_and_test_mismatch_are_named(data_dir: Path):
-    (data_dir / "images" / "4.jpg").unlink()
-    with pytest.raises(ContractError, match="train.csv line 6: image images/4.jpg not found"):
+    # the likely causes named: the name in another case, an archive extracted one folder deeper
+    (data_dir / "images" / "4.jpg").rename(data_dir / "images" / "4.JPG")
+    with pytest.raises(ContractError, match=r"line 6: image 'images/4.jpg' not found .*4.JPG is there: .* in case"):
+        leaves.load(leaves.Config(), data_dir)
+    (data_dir / "images" / "deeper").mkdir()
+    (data_dir / "images" / "4.JPG").rename(data_dir / "images" / "deeper" / "4.jpg")
+    with pytest.raises(ContractError, match=r"deeper/4.jpg is there: one folder deeper than the CSV says"):
+        leaves.load(leaves.Config(), data_dir)
+    (data_dir / "images" / "deeper" / "4.jpg").unlink()
+    with pytest.raises(ContractError, match=r"train.csv line 6: image 'images/4.jpg' not found in \S+ \(1 missing"):
         leaves.load(leaves.Config(), data_dir)
     (data_dir / "images" / "4.jpg").write_bytes(b"GIF89a? no")
     with pytest.raises(ContractError, match="train.csv line 6: image images/4.jpg is not a readable image"):
