@@ -79,8 +79,12 @@ def test_a_saved_row_number_is_no_feature(
     test.to_csv(data / "test.csv")
     pd.DataFrame({"id": test["id"], "y": 0.5}).to_csv(data / "sample_submission.csv", index=False)
     printed, _, summary = new_and_run(tmp_path, "rownum", data, capsys)
-    assert "ignored: Unnamed: 0 (the row number 0, 1, 2, ..." in printed
+    assert "ignored: Unnamed: 0 (each row number 0, 1, 2, ... once" in printed
     assert summary["cv"] < 0.99 and "Unnamed: 0" not in summary["features"]
+    # the index saved without renumbering (sorted, then saved): the row numbers out of order, still no feature
+    train.sort_values("y").to_csv(data / "train.csv")
+    assert main(["new", "rownum2", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    assert "ignored: Unnamed: 0 (each row number" in capsys.readouterr().out
 
 
 def test_infinite_values_are_missing_features_and_an_infinite_target_is_refused(

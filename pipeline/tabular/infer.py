@@ -644,8 +644,8 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
         notes.append(f"ignored: {', '.join(blank)} (empty on every row of {t.test}: no value to predict from)")
     if rows := [c for c in shared if c in numbered and c not in empty]:
         notes.append(
-            f"ignored: {', '.join(rows)} (the row number 0, 1, 2, ... of a table saved with its index: the file's "
-            "order, no feature)"
+            f"ignored: {', '.join(rows)} (each row number 0, 1, 2, ... once: the index a table was saved with, an "
+            "order of the rows, no feature)"
         )
     if unread := _unread_numbers(t, features):
         notes.append(unread)

@@ -83,12 +83,13 @@ def id_order(test_ids: Sequence[Any], sample_ids: Sequence[Any]) -> np.ndarray |
 
 
 def row_number_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns pandas names `Unnamed: N` (no header) holding the row number 0..n-1 or 1..n: a frame saved with its
-    index. Such a column orders the rows as the file does (sorted by target, a model reads the target off it)."""
+    """Columns pandas names `Unnamed: N` (no header) holding each row number 0..n-1 (or 1..n) once, in any order: a
+    frame saved with its index. Such a column records an order of the rows, not a property of them (saved after
+    sorting by target, a model reads the target off it)."""
     found = []
     for c in frame.columns:
         if re.fullmatch(r"Unnamed: \d+", str(c)) and len(frame) and pd.api.types.is_integer_dtype(frame[c]):
-            values = frame[c].to_numpy()
+            values = np.sort(frame[c].to_numpy())
             if (values == np.arange(len(frame))).all() or (values == np.arange(1, len(frame) + 1)).all():
                 found.append(c)
     return found
