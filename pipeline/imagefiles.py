@@ -40,7 +40,7 @@ def check_image_files(
         shown = ", ".join(repr(str(names[j])) for j in missing[:5])
         raise ImageFileError(
             f"{source} line {i + first_line}: image {str(names[i])!r} not found in {root}"
-            f" ({len(missing)} missing image(s) in all, first: {shown}){_likely_cause(root, Path(names[i]), listing)}."
+            f" ({len(missing)} missing image(s) in all, first: {shown}){likely_cause(root, Path(names[i]), listing)}."
         )
     paths = np.array([str(root / n) for n in names], dtype=object)
     sizes = np.zeros((len(names), 2), dtype=np.int64)
@@ -59,11 +59,15 @@ def check_image_files(
     return paths, sizes
 
 
-def _likely_cause(root: Path, rel: Path, listing: dict[Path, set[str]]) -> str:
+def likely_cause(root: Path, rel: Path, listing: dict[Path, set[str]] | None = None) -> str:
     """A hint for a listed image that is not there: the same name in another case (`.JPG` for `.jpg`), or one folder
-    deeper (an archive extracted into a folder of its own name, `train/train/`); empty when neither."""
+    deeper (an archive extracted into a folder of its own name, `train/train/`); empty when neither. `listing`: the
+    folders' names already read (else the folder is listed here)."""
     folder = root / rel.parent
-    names = listing.get(folder, set())
+    if listing is not None and folder in listing:
+        names = listing[folder]
+    else:
+        names = set(os.listdir(folder)) if folder.is_dir() else set()
     same = [n for n in names if n.lower() == rel.name.lower()]
     if same:
         return f"; {folder / same[0]} is there: the names differ in case"

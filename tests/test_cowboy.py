@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import competitions.cowboy_outfits as cb
@@ -86,7 +87,18 @@ def test_valid_split_and_clipping(sample_dir: Path, tmp_path: Path) -> None:
         (lambda d: d["annotations"][3].__setitem__("image_id", 12345), r"annotations\[3\].*image_id 12345 is not"),
         (
             lambda d: d["images"][4].__setitem__("file_name", "0000000000000000.jpg"),
-            r"images\[4\] \(id \d+\): image file images/0000000000000000.jpg not found",
+            r"images\[4\] \(id \d+\): image file 'images/0000000000000000.jpg' not found",
+        ),
+        # before: the four below loaded, then trained a whole run (or gave a traceback)
+        (lambda d: d.__setitem__("annotations", []), r"annotations: no box over the \d+ images"),
+        (lambda d: d.update(images=[], annotations=[]), r"train.json images: the list is empty"),
+        (  # one picture listed twice could sit on both sides of a fold
+            lambda d: d["images"].append(d["images"][4] | {"id": 10**9}),
+            r"images\[\d+\] \(id 1000000000\): file_name 'images/.*' is already images\[4\]'s",
+        ),
+        (  # an extension in another case on disk: the likely cause named
+            lambda d: d["images"][4].__setitem__("file_name", d["images"][4]["file_name"].upper()),
+            r"not found; .* is there: the names differ in case",
         ),
         (
             lambda d: d["images"][3].__setitem__("width", d["images"][3]["width"] + 7),
@@ -123,7 +135,29 @@ def test_missing_test_image_is_named(sample_dir: Path, tmp_path: Path) -> None:
     d = copy_sample(sample_dir, tmp_path / "data")
     name = (d / "test.csv").read_text().split()[3].split(",")[1]
     (d / "images" / name).unlink()
-    with pytest.raises(cb.data.CowboyDataError, match=rf"test.csv line 4 \(id \d+\): image file images/{name}"):
+    with pytest.raises(cb.data.CowboyDataError, match=rf"test.csv line 4 \(id \d+\): image file 'images/{name}'"):
+        cb.load(cb.Config(), d)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # before: a test.csv with its header only trained a whole run, then blamed "the prediction step"
+        (lambda t: t.iloc[:0], r"test.csv: no rows \(only a header\)"),
+        # before: one image listed twice was predicted under two ids
+        (
+            lambda t: pd.concat([t, t.iloc[[1]].assign(id="777")]),
+            r"test.csv line \d+ \(id 777\): file_name .* line 3's",
+        ),
+    ],
+)
+def test_a_test_list_without_rows_or_with_a_file_twice_is_refused(
+    sample_dir: Path, tmp_path: Path, edit, message
+) -> None:
+    d = copy_sample(sample_dir, tmp_path / "data")
+    test = pd.read_csv(d / "test.csv", dtype=str, keep_default_na=False)
+    edit(test).to_csv(d / "test.csv", index=False)
+    with pytest.raises(cb.data.CowboyDataError, match=message):
         cb.load(cb.Config(), d)
 
 

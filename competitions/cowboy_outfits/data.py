@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError, Data
 from pipeline.detection.boxes import pack
+from pipeline.imagefiles import likely_cause
 
 # The five original category ids; a class index is the position in this sorted list.
 CATEGORIES: dict[int, str] = {87: "belt", 131: "boot", 318: "cowboy_hat", 588: "jacket", 1034: "sunglasses"}
@@ -46,12 +47,19 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _shown(file_name: Any) -> str:
+    """An image's name as the messages quote it: images/<name>, quoted so that a stray space shows."""
+    return repr(f"images/{file_name}")
+
+
 def _fail(where: str, problem: str) -> CowboyDataError:
     return CowboyDataError(f"train.json {where}: {problem}")
 
 
 def _images(doc: dict[str, Any], image_dir: Path) -> tuple[list[int], list[str], np.ndarray]:
-    ids, paths, sizes, seen = [], [], [], set()
+    ids, paths, sizes, seen, files = [], [], [], set(), {}
+    if not doc["images"]:
+        raise _fail("images", "the list is empty: no image to train on.")
     for i, im in enumerate(doc["images"]):
         where = f"images[{i}]"
         if not isinstance(im, dict):
@@ -72,7 +80,12 @@ def _images(doc: dict[str, Any], image_dir: Path) -> tuple[list[int], list[str],
             raise _fail(where, f"width/height must be positive integers, got {im['width']!r} x {im['height']!r}.")
         path = image_dir / str(im["file_name"])
         if not path.is_file():
-            raise _fail(where, f"image file images/{im['file_name']} not found.")
+            raise _fail(
+                where,
+                f"image file {_shown(im['file_name'])} not found{likely_cause(image_dir, Path(str(im['file_name'])))}.",
+            )
+        if (first := files.setdefault(str(im["file_name"]), i)) != i:  # one picture twice could sit on both sides
+            raise _fail(where, f"file_name {_shown(im['file_name'])} is already images[{first}]'s.")  # of a fold
         if (found := _header_size(path)) is not None and found != (w, h):  # boxes are given in the file's frame
             raise _fail(
                 where,
@@ -152,6 +165,8 @@ def read_train(path: Path, image_dir: Path) -> dict[str, Any]:
     ids, paths, sizes = _images(doc, image_dir)
     row_of, originals = remap_ids(ids)
     per_image, clipped = _annotations(doc, row_of, sizes)
+    if not any(per_image):
+        raise _fail("annotations", f"no box over the {len(ids)} images: nothing to learn to detect.")
     y = pack(
         [np.array([b for b, _ in a]).reshape(-1, 4) for a in per_image],
         [np.ones(len(a)) for a in per_image],
@@ -177,7 +192,9 @@ def read_split(path: Path, image_dir: Path) -> tuple[list[int], list[str], np.nd
         raise CowboyDataError(f"Cannot read {path.name}: {e}") from None
     if list(df.columns[:2]) != ["id", "file_name"]:
         raise CowboyDataError(f"{path.name}: expected columns id,file_name; got {','.join(df.columns)}.")
-    ids, paths, sizes, seen = [], [], [], set()
+    if df.empty:
+        raise CowboyDataError(f"{path.name}: no rows (only a header): no image to predict.")
+    ids, paths, sizes, seen, files = [], [], [], set(), {}
     for i, (raw, name) in enumerate(zip(df["id"], df["file_name"], strict=True)):
         where = f"{path.name} line {i + 2}"
         iid = _int(raw)
@@ -185,12 +202,15 @@ def read_split(path: Path, image_dir: Path) -> tuple[list[int], list[str], np.nd
             raise CowboyDataError(f"{where}: id {raw!r} is not an integer.")
         if iid in seen:
             raise CowboyDataError(f"{where}: duplicate id {iid}.")
+        if (first := files.setdefault(name, i + 2)) != i + 2:
+            raise CowboyDataError(f"{where} (id {iid}): file_name {_shown(name)} is already line {first}'s.")
         p = image_dir / name
         try:
             with Image.open(p) as im:
                 sizes.append(im.size)
         except FileNotFoundError:
-            raise CowboyDataError(f"{where} (id {iid}): image file images/{name} not found.") from None
+            hint = likely_cause(image_dir, Path(name))
+            raise CowboyDataError(f"{where} (id {iid}): image file {_shown(name)} not found{hint}.") from None
         except Exception as e:
             raise CowboyDataError(f"{where} (id {iid}): images/{name} is not a readable image ({e}).") from None
         seen.add(iid)
