@@ -56,6 +56,7 @@ def test_daily_limit_wording_counts_only_on_a_refused_submission() -> None:
     body = {"code": 400, "message": LIMIT_400.format(n=5)}
     assert "Submission limit reached" in said(http_error(400, body), submitting=True)
     assert "Submission limit reached" not in said(http_error(400, body), submitting=False)  # e.g. `download`
+    assert ".." not in said(http_error(400, body), submitting=True)  # Kaggle's sentence ends in its own period
 
 
 def test_rules_not_accepted_on_400_as_on_403() -> None:

@@ -143,7 +143,7 @@ def test_invalid_output_is_refused_before_any_submission_slot(
     kaggle.kernel_plan.outputs["submission.csv"] = ("\n".join(good[:-1]) + "\n").encode()  # a test row is missing
     assert push(house) == 2
     err = capsys.readouterr().err
-    assert "does not validate" in err and "Traceback" not in err
+    assert "the output of notebook version" in err and "does not validate" in err and "Traceback" not in err
     assert kaggle.calls("GetSubmissionLimits") == [] and kaggle.calls("StartSubmissionUpload") == []
     assert kaggle.calls("CreateSubmission") == []
 

@@ -321,7 +321,7 @@ def _submit(
     with tempfile.TemporaryDirectory(prefix="pipeline-push-") as tmp:
         staged = Path(tmp) / f"{tag}{''.join(got.suffixes) or '.csv'}"
         shutil.copyfile(got, staged)
-        revalidate(module, run_dir, summary, staged)
+        revalidate(module, run_dir, summary, staged, what=f"the output of notebook version {version or '(latest)'}")
         print(f"valid: {got.name} of notebook version {version or '(latest)'}")
         if args.no_submit:
             print(f"not submitted (--no-submit): {got}")

@@ -106,8 +106,11 @@ def _has_text_columns(sample: Path) -> bool:
     return any(not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns[1:])
 
 
-def revalidate(module: ModuleType, run_dir: Path, summary: dict[str, Any], path: Path) -> None:
-    """Check the file again as the runner did: against the sample submission (and the classes or custom validate)."""
+def revalidate(
+    module: ModuleType, run_dir: Path, summary: dict[str, Any], path: Path, what: str = "the submission"
+) -> None:
+    """Check the file again as the runner did: against the sample submission (and the classes or custom validate).
+    `what` names the file in a refusal (push: the notebook's output)."""
     from pipeline.submission import SubmissionError, validate_submission
 
     data_dir = data_folder(module, run_dir, summary)
@@ -121,7 +124,7 @@ def revalidate(module: ModuleType, run_dir: Path, summary: dict[str, Any], path:
         validate_for(module, module.load(_saved_config(module, run_dir), data_dir), path)
     except SubmissionError as e:
         run_id = summary.get("run_id") or run_dir.name  # a package's run/ folder is named by its summary
-        raise SubmissionError(f"Not submitted: the submission of run {run_id} does not validate: {e}") from None
+        raise SubmissionError(f"Not submitted: {what} of run {run_id} does not validate: {e}") from None
 
 
 def _saved_config(module: ModuleType, run_dir: Path) -> Any:

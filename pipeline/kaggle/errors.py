@@ -55,7 +55,7 @@ def until_utc_midnight(now: dt.datetime | None = None) -> str:
 def limit_message(slug: str, detail: str = "") -> str:
     """The submission limit is reached: when it resets; nothing was submitted."""
     return (
-        f"Submission limit reached for '{slug}'{': ' + detail if detail else ''}. Nothing was submitted. "
+        f"Submission limit reached for '{slug}'{': ' + detail.rstrip('.') if detail else ''}. Nothing was submitted. "
         f"Kaggle's daily allowance resets at 00:00 UTC (in {until_utc_midnight()}); "
         f"see the limits on https://www.kaggle.com/competitions/{slug}/submissions"
     )
