@@ -18,7 +18,7 @@ from typing import Any
 from pipeline import atomic
 from pipeline.archives import sha256
 from pipeline.contract import ContractError
-from pipeline.runfolder import fit_stem
+from pipeline.runfolder import fit_name, fit_stem
 
 FOLDER = "models"
 
@@ -56,13 +56,9 @@ def fold_model_info(run_dir: Path, model: str, fold: int | str) -> dict[str, Any
         return atomic.read_json(meta_path)
     except (OSError, ValueError):
         raise ContractError(
-            f"{run_dir}: no saved model for {model} {_fit_name(fold)} ({meta_path.relative_to(run_dir)} is missing); "
+            f"{run_dir}: no saved model for {model} {fit_name(fold)} ({meta_path.relative_to(run_dir)} is missing); "
             "runs made before fitted models were kept cannot predict: run the competition again."
         ) from None
-
-
-def _fit_name(fold: int | str) -> str:
-    return f"fold {fold}" if isinstance(fold, int) else "refit on every training row"
 
 
 def load_fold_model(run_dir: Path, model: str, fold: int | str, device: str | None = None, verify: bool = True) -> Any:

@@ -140,6 +140,11 @@ def fit_stem(fold: int | str) -> str:
     return fold if isinstance(fold, str) else f"fold{fold}"
 
 
+def fit_name(fold: int | str) -> str:
+    """A fit as messages name it: fold <k>, or the refit on every training row."""
+    return f"fold {fold}" if isinstance(fold, int) else "refit on every training row"
+
+
 def part_path(run_dir: Path, model: str, fold: int | str) -> Path:
     """parts/<model>/fold<k>.npz: one fold's predictions, kept for --resume (full.npz: the refit's)."""
     return Path(run_dir) / "parts" / model / f"{fit_stem(fold)}.npz"

@@ -15,6 +15,11 @@ from pipeline.cli import main
 from tests.test_new_edge_cases import FAST, download, new_and_run, regression_tables
 
 
+def regression_download(path: Path, train: pd.DataFrame, test: pd.DataFrame) -> Path:
+    """A download of regression_tables' rows: its sample asks for y, a number, for each test id."""
+    return download(path, train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
+
+
 def binary_tables(n: int, n_test: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n + n_test)
@@ -94,11 +99,11 @@ def test_infinite_values_are_missing_features_and_an_infinite_target_is_refused(
     monkeypatch.chdir(tmp_path)
     train, test = regression_tables(300, 60)
     train.loc[[3, 9], "z"], test.loc[[1], "z"] = [np.inf, -np.inf], np.inf
-    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
+    data = regression_download(tmp_path / "dl", train, test)
     _, sub, summary = new_and_run(tmp_path, "inf", data, capsys)
     assert summary["status"] == "complete" and np.isfinite(sub["y"].astype(float)).all()
     train.loc[7, "y"] = np.inf
-    bad = download(tmp_path / "bad", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
+    bad = regression_download(tmp_path / "bad", train, test)
     assert main(["run", str(tmp_path / "comps" / "inf"), "--data", str(bad), *FAST]) == 2
     assert "y must be a number for regression; line 9 has inf" in capsys.readouterr().err
 
@@ -110,13 +115,13 @@ def test_predict_refuses_a_test_set_without_a_column_the_models_learned_from(
     # from the run's on every row
     monkeypatch.chdir(tmp_path)
     train, test = regression_tables(300, 60)
-    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
+    data = regression_download(tmp_path / "dl", train, test)
     _, _, summary = new_and_run(tmp_path, "pred", data, capsys)
     assert summary["features"] == ["x", "z"]
     run_dir = Path(summary["run_dir"])
-    shuffled = download(tmp_path / "other", train, test[["z", "id", "x"]], pd.DataFrame({"id": test["id"], "y": 0.0}))
+    shuffled = regression_download(tmp_path / "other", train, test[["z", "id", "x"]])
     assert main(["predict", str(run_dir), "--data", str(shuffled), "--out", str(tmp_path / "p1"), "--quiet"]) == 0
-    lacking = download(tmp_path / "lacking", train, test.drop(columns="x"), pd.DataFrame({"id": test["id"], "y": 0}))
+    lacking = regression_download(tmp_path / "lacking", train, test.drop(columns="x"))
     assert main(["predict", str(run_dir), "--data", str(lacking), "--out", str(tmp_path / "p2"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"the test rows lack 1 column(s) run {run_dir.name} was trained on: x" in err

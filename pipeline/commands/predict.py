@@ -104,7 +104,7 @@ def fold_predictions(
     from pipeline.fitting import predict_outputs
     from pipeline.machine import cap_torch_threads
     from pipeline.modelstore import fold_model_info, load_fold_model
-    from pipeline.runfolder import part_path
+    from pipeline.runfolder import fit_name, part_path
 
     classification = data.classes is not None
     n_classes = len(data.classes) if classification else None
@@ -114,10 +114,9 @@ def fold_predictions(
         if part.is_file():
             with np.load(part, allow_pickle=False) as z:
                 if str(z["hash"]) != fold_model_info(run_dir, model, f)["key"]:
-                    name = f"fold {f}" if isinstance(f, int) else "refit"
                     raise ContractError(
-                        f"{run_dir}: the saved model of {model} {name} did not make the run's predictions of that "
-                        f"fit ({part.name} has another key); the run folder was changed after training."
+                        f"{run_dir}: the saved model of {model} {fit_name(f)} did not make the run's predictions of "
+                        f"that fit ({part.name} has another key); the run folder was changed after training."
                     )
         est = load_fold_model(run_dir, model, f, device=device)
         cap_torch_threads()  # a deep model's load brings torch, whose CPU threads see the host's cores
@@ -143,7 +142,8 @@ def predict_run(
     models = list(summary["models"])
     from pipeline.modelstore import fold_model_info
 
-    fits = {m: model_fits(folds, bool(summary["models"][m].get("refit"))) for m in models}
+    refitted = {m: bool(summary["models"][m].get("refit")) for m in models}  # its refit predicts, not its folds
+    fits = {m: model_fits(folds, refitted[m]) for m in models}
     for model in models:  # every saved model is there before any data is read
         for f in fits[model]:
             fold_model_info(run_dir, model, f)
@@ -166,7 +166,7 @@ def predict_run(
     refitting = bool(summary.get("refit"))  # the run planned refits: one test prediction per model, as it did
     for model in models:
         parts = fold_predictions(run_dir, model, fits[model], data, device)
-        refit = bool(summary["models"][model].get("refit"))
+        refit = refitted[model]
         test = parts[0] if refit else merge_fold_tests(module, cfg, parts)
         results[model] = {"oof": np.load(run_dir / "oof" / f"{model}.npy"), "test": test}
         if getattr(module, "CALIBRATE", None):  # as the runner: one per model when the run refitted
@@ -201,7 +201,8 @@ def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir
     saved, now = summary.get("features"), getattr(data.X_test, "columns", None)
     if not isinstance(saved, list) or now is None:
         return
-    if missing := [c for c in saved if c not in {str(c) for c in now}]:
+    present = {str(c) for c in now}
+    if missing := [c for c in saved if c not in present]:
         raise ContractError(
             f"{data_dir}: the test rows lack {len(missing)} column(s) run {run_dir.name} was trained on: "
             f"{', '.join(missing[:10])}; predict needs every one (put them back in the test file)."
