@@ -6,7 +6,8 @@ As strict as the real service where it matters (read against kagglesdk and kaggl
   "status": "RESOURCE_EXHAUSTED"}} body.
 - an unknown competition is 403 "Permission 'competitions.get' was denied" (not 404); downloading before
   accepting the rules is 403, submitting before joining is 400; the limits of a user not on a team are all zero
-  (and, as protobuf JSON does, zero fields are left out).
+  (and, as protobuf JSON does, zero fields are left out); GetCompetition answers the competition with
+  userHasEntered (left out, as false, before the rules are accepted).
 - ListSubmissions answers 50 a page whatever pageSize asks, and pages by nextPageToken.
 - datasets (datasets.DatasetApiService): DownloadDataset ({"ownerSlug", "datasetSlug"}) answers 302 to the
   dataset's zip on the storage host, as competition downloads do; a dataset the stub does not hold is 403
@@ -323,6 +324,10 @@ class _Handler(BaseHTTPRequestHandler):
         if comp is None:
             return self._error(403, DENIED_403)
         return handler(slug, comp, req)
+
+    def _api_GetCompetition(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
+        answer = {"ref": slug, "title": comp.title, "userHasEntered": comp.rules_accepted}
+        self._json(200, _drop_zero(answer))  # not joined: userHasEntered false, so left out
 
     def _api_ListDataFiles(self, slug: str, comp: Competition, req: dict) -> None:  # noqa: N802
         self._json(200, {"files": [{"ref": f"{slug}.zip", "name": f"{slug}.zip", "totalBytes": len(comp.zip_bytes)}]})

@@ -89,6 +89,21 @@ def test_push_polls_to_complete_fetches_the_output_and_submits_it(
     assert len(load_records(house["run"])) == before + 1  # `runs` shows it beside the run
 
 
+def test_an_account_that_has_not_joined_is_refused_before_the_notebook_is_pushed(
+    kaggle: KaggleStub, house: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    kaggle.competitions[HOUSE_SLUG].rules_accepted = False
+    assert push(house) == 2
+    err = capsys.readouterr().err
+    assert f"you have not joined the competition '{HOUSE_SLUG}'" in err and "Traceback" not in err
+    assert f"https://www.kaggle.com/competitions/{HOUSE_SLUG}/rules" in err
+    assert kaggle.calls("SaveKernel") == [] and kaggle.calls("GetKernelSessionStatus") == []  # no kernel time spent
+    assert not Path("kernels/house-prices-pipeline").exists()
+    kaggle.competitions[HOUSE_SLUG].rules_accepted = True  # joined on the rules page: the same command goes on
+    assert push(house, "--no-submit") == 0
+    assert len(kaggle.calls("SaveKernel")) == 1
+
+
 def test_gpu_and_internet_options_reach_the_pushed_metadata(
     kaggle: KaggleStub, house: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

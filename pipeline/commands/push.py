@@ -1,6 +1,7 @@
 """`python -m pipeline push competitions/<name> --package DIR`: run an inference package as a Kaggle notebook.
 
-Generates kernels/<slug>/ (notebook.ipynb that finds the package dataset under /kaggle/input and runs its
+Checks that your account has joined the competition (accepted its rules: the notebook mounts its data), generates
+kernels/<slug>/ (notebook.ipynb that finds the package dataset under /kaggle/input and runs its
 predict.py, plus kernel-metadata.json: the package dataset and the competition as sources, GPU and internet as
 asked), pushes it as a new notebook version through the kaggle client, polls its status until it finishes, and
 fetches its output into kernels/<slug>/output/v<N>/. A file-submission competition's submission is then validated
@@ -222,12 +223,17 @@ def _connect(args: argparse.Namespace, name: str, slug: str) -> Notebook:
 
 
 def _push(args: argparse.Namespace, nb: Notebook, dataset: str, slug: str, run_id: str, more: list[str]) -> None:
-    """Write the notebook folder and push it as a new version (with --attach: push nothing)."""
+    """Check that you joined the competition, write the notebook folder and push it as a new version (with --attach:
+    push nothing)."""
     from pipeline.kaggle import kernels as kaggle_kernels
+    from pipeline.kaggle.io import require_joined
 
     if args.attach:
         print(f"waiting for the latest version of notebook {nb.ref} (nothing pushed)")
         return
+    # the notebook mounts the competition's data and its output is submitted: both need the rules accepted, which
+    # Kaggle would otherwise say only after the notebook has run
+    require_joined(nb.api, slug, nb.creds, f"push a notebook for '{slug}'")
     meta = kernel_metadata(nb.ref, dataset, slug, args.gpu, args.internet == "on", more)
     write_kernel(nb.folder, meta, notebook(dataset, run_id))
     pushed = kaggle_kernels.push(nb.api, nb.folder, nb.ref, nb.creds)

@@ -18,7 +18,15 @@ from pipeline.kaggle.auth import redact
 from pipeline.kaggle.client import timeouts
 from pipeline.kaggle.types import SETTINGS_URL, Credentials, KaggleError
 
-__all__ = ["KaggleError", "kaggle_call", "limit_message", "rules_url", "server_error", "translate"]
+__all__ = [
+    "KaggleError",
+    "kaggle_call",
+    "limit_message",
+    "not_joined_message",
+    "rules_url",
+    "server_error",
+    "translate",
+]
 
 # Wording of the daily/total submission cap in a refused CreateSubmission (only read on an HTTP error while
 # submitting, never on a 429 and never on a success).
@@ -32,6 +40,16 @@ PERMISSION = re.compile(r"permission '[^']*' was denied", re.I)
 def rules_url(slug: str) -> str:
     """The competition's rules page: rules can only be accepted there, not through the API."""
     return f"https://www.kaggle.com/competitions/{slug}/rules"
+
+
+def not_joined_message(slug: str, action: str, said: str = "") -> str:
+    """The account has not joined `slug` (accepted its rules): where to do it, since the API cannot."""
+    kaggle_said = f" (Kaggle said: {said})" if said else ""
+    return (
+        f"Cannot {action}: you have not joined the competition '{slug}' or accepted its rules{kaggle_said}. Rules "
+        f"cannot be accepted through the API: open {rules_url(slug)}, accept them (the 'Join Competition' or 'Late "
+        "Submission' button), then run this command again."
+    )
 
 
 def endpoint() -> str:
@@ -145,11 +163,7 @@ def translate(
                 f"submission limit and nothing was changed. {_retry_hint(err).capitalize()}."
             )
         if err.http in (400, 403) and RULES.search(said):
-            return KaggleError(
-                f"{what}: you have not joined this competition or accepted its rules (Kaggle said: {said}). Rules "
-                f"cannot be accepted through the API: open {rules_url(slug)}, accept them (the 'Join Competition' "
-                "or 'Late Submission' button), then run this command again."
-            )
+            return KaggleError(not_joined_message(slug, action, said))
         if err.http == 403 and (PERMISSION.search(said) or err.status == "PERMISSION_DENIED"):
             return KaggleError(
                 f"{what}: Kaggle denied access to '{slug}' ({tag}). The slug may be wrong (check KAGGLE_SLUG against "

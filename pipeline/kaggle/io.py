@@ -42,7 +42,7 @@ from pipeline.kaggle.auth import (
     require_credentials,
 )
 from pipeline.kaggle.client import import_kaggle, put_file, timeouts
-from pipeline.kaggle.errors import kaggle_call, limit_message, server_error, translate
+from pipeline.kaggle.errors import kaggle_call, limit_message, not_joined_message, server_error, translate
 from pipeline.kaggle.types import SETTINGS_URL, KaggleError
 
 PAGE_SIZE = 100  # asked for; the server answers 50 a page whatever is asked, so paging follows nextPageToken
@@ -102,6 +102,22 @@ def connect(creds: Credentials) -> Any:
 
 def _service(client: Any) -> Any:
     return client.competitions.competition_api_client
+
+
+def require_joined(api: Any, slug: str, creds: Credentials, action: str) -> None:
+    """Refuse (KaggleError naming the rules page) when this account has not joined `slug`: accepted its rules.
+
+    One small call, GetCompetition, whose userHasEntered says it: a notebook that mounts the competition's data, or a
+    submission, is refused by Kaggle without it, and only after the notebook has run.
+    """
+    from kagglesdk.competitions.types.competition_api_service import ApiGetCompetitionRequest
+
+    request = ApiGetCompetitionRequest()
+    request.competition_name = slug
+    with kaggle_call(slug, action, creds), api.build_kaggle_client() as client:
+        competition = _service(client).get_competition(request)
+    if not competition.user_has_entered:
+        raise KaggleError(not_joined_message(slug, action))
 
 
 # ---------- download ----------
