@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,37 @@ def test_package_round_trip_offline_in_a_fresh_environment(
         f.write(b"x")
     result = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 2 and "run/models/ridge/fold0.joblib is missing or damaged" in result.stderr
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts)
+
+
+def test_package_leaves_the_checkout_and_the_working_folder_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.commands import package
+
+    # a checkout of the project to build the wheel from (the real one may hold an earlier build's folders)
+    root, checkout = package.project_root(), tmp_path / "checkout"
+    checkout.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        (checkout / name).write_bytes((root / name).read_bytes())
+    for name in ("pipeline", "competitions", "features"):
+        shutil.copytree(root / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(package, "project_root", lambda: checkout)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = ["competitions/house_prices", "--sample", "--folds", "2", "--models", "ridge", "--quiet"]
+    assert main(["run", *args]) == 0
+    run_dir = next((work / "runs" / "house_prices").iterdir())
+    checkout_before, work_before = tree(checkout), sorted(p.name for p in work.iterdir())
+    assert main(["package", str(run_dir), "--out", "pkg", "--deps", ""]) == 0
+    assert tree(checkout) == checkout_before  # no build/, no kaggle_pipeline.egg-info
+    assert sorted(p.name for p in work.iterdir()) == sorted([*work_before, "pkg"])
+    [wheel] = json.loads((work / "pkg" / "manifest.json").read_text())["wheels"]
+    with zipfile.ZipFile(work / "pkg" / "wheels" / wheel) as whl:
+        names = whl.namelist()
+    for module in ("pipeline/cli.py", "competitions/house_prices/__init__.py", "features/tabular.py"):
+        assert module in names  # the wheel built from the copy holds the project's packages

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fnmatch
 import importlib.metadata
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
+import tomllib
 from pathlib import Path
 
 from pipeline import atomic
@@ -98,10 +101,40 @@ def _pip(*args: str, what: str) -> None:
         raise ContractError(f"{what} failed: {tail}")
 
 
-def build_wheels(dest: Path, deps: list[str]) -> list[str]:
-    """The project's wheel and the deps' wheels (at the installed versions) into dest; their file names."""
+# files setuptools puts in a wheel's metadata by default (its license-files)
+LICENSE_FILES = ("LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*")
+
+
+def wheel_source(root: Path, dest: Path) -> Path:
+    """A copy in `dest` of what the project's wheel is built from: pyproject.toml, its readme and licence files, and
+    the top-level folders its package patterns (tool.setuptools.packages.find.include) name. The build writes its
+    own folders (build/, *.egg-info) beside its source, so building the copy leaves the checkout as it was."""
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    readme = config.get("project", {}).get("readme")
+    readme = readme.get("file") if isinstance(readme, dict) else readme
+    include = config.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {}).get("include", ["*"])
+    tops = {pattern.split(".")[0] for pattern in include}
     dest.mkdir(parents=True, exist_ok=True)
-    _pip("wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dest), str(project_root()), what="wheel")
+    for entry in sorted(root.iterdir()):
+        name = entry.name
+        if name.startswith("."):
+            continue
+        if entry.is_dir() and any(fnmatch.fnmatchcase(name, top) for top in tops):
+            shutil.copytree(entry, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif entry.is_file() and (
+            name in ("pyproject.toml", readme) or any(fnmatch.fnmatchcase(name, g) for g in LICENSE_FILES)
+        ):
+            shutil.copy2(entry, dest / name)
+    return dest
+
+
+def build_wheels(dest: Path, deps: list[str]) -> list[str]:
+    """The project's wheel (built from a temporary copy of its source: wheel_source) and the deps' wheels (at the
+    installed versions) into dest; their file names."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pipeline-wheel-") as tmp:
+        source = wheel_source(project_root(), Path(tmp) / "source")
+        _pip("wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dest), str(source), what="wheel")
     pinned = []
     for dep in deps:
         if dep in CHECK_ONLY:
