@@ -3,6 +3,8 @@
 After a model's folds, the runner (runner._refit) fits it once more on every training row, with no validation rows,
 for the submission's test predictions. A fitted fold estimator with `refit_params(n_rows) -> dict` says how (the
 tabular boosters: the trees it stopped at, scaled to the rows); the folds' are combined here and set on a clone.
+An estimator that stops early on rows of its own says with `refit_holdout() -> dict` what it still keeps out of the
+refit's rows (the MLP's valid_fraction, the boosters' inner bagging folds), and the refit's log line says so.
 """
 
 from __future__ import annotations
@@ -57,6 +59,27 @@ def _mean_params(found: list[Any]) -> Any:
         mean = float(np.mean(found))
         return round(mean) if all(isinstance(f, int) for f in found) else mean
     return last
+
+
+def refit_rows(estimator: Any, n_rows: int) -> str:
+    """What the refit of `estimator` (the refit's clone, its refit_params set) fits on, for its log line: every one
+    of the `n_rows` training rows, or what the estimator still keeps out of them for its own early stopping (its
+    `refit_holdout()`: {"fraction": f}, or {"inner_folds": k, "bag": n})."""
+    held = estimator.refit_holdout() if hasattr(estimator, "refit_holdout") else {}
+    if held.get("inner_folds"):
+        k, bag = int(held["inner_folds"]), int(held.get("bag", 1))
+        models = f"{bag} x {k}" if bag > 1 else f"{k}"
+        return (
+            f"as {models} inner-fold models on all {n_rows} training rows, each stopped early on the 1/{k} of them "
+            "it leaves out"
+        )
+    if held.get("fraction"):
+        share = float(held["fraction"])
+        return (
+            f"on all {n_rows} training rows, {share:.0%} of them ({round(share * n_rows)} rows) held out for its "
+            "early stopping"
+        )
+    return f"on all {n_rows} training rows"
 
 
 def clone_with(estimator: Any, params: dict[str, Any]) -> Any:

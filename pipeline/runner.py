@@ -53,7 +53,7 @@ from pipeline.folds import (
 )
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
-from pipeline.refit import clone_with, fold_params, refit_params, refits
+from pipeline.refit import clone_with, fold_params, refit_params, refit_rows, refits
 from pipeline.runfolder import FULL, environment, fit_stem, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress, route_warnings
 from pipeline.sample_preset import sample_config
@@ -551,7 +551,8 @@ def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[s
         return None
     state.budget.record(job.model, part["seconds"])
     trees = f", {params['n_estimators']} trees" if "n_estimators" in params else ""
-    state.log(f"{job.model} refit on all {len(state.data.y)} training rows{trees} ({part['seconds']:.1f}s)")
+    rows = refit_rows(job.estimator, len(state.data.y))
+    state.log(f"{job.model} refit {rows}{trees} ({part['seconds']:.1f}s)")
     return part
 
 

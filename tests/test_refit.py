@@ -14,9 +14,10 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.contract import FitContext
-from pipeline.refit import refit_params
+from pipeline.refit import clone_with, refit_params, refit_rows
 from pipeline.runner import RunOptions, run
-from pipeline.tabular.models import Boosted
+from pipeline.tabular.mlp import TabularMLP
+from pipeline.tabular.models import Boosted, linear
 from pipeline.tabular.multitarget import MultiTarget
 from tests.toy import TOY, make_toy
 
@@ -73,6 +74,36 @@ def test_refit_params_are_the_last_folds_forward_in_time_else_the_folds_mean() -
     nested = [{"refit": json.dumps({"per_target_params": [{"n_estimators": n}, {}]})} for n in (10, 13)]
     assert refit_params(nested, forward=False) == {"per_target_params": [{"n_estimators": 12}, {}]}
     assert refit_params([{"refit": "{}"}], forward=False) == {}
+
+
+def test_the_refit_line_says_what_a_model_still_holds_out_of_every_row() -> None:
+    grown = clone_with(Boosted("lightgbm", early_stopping=20), {"n_estimators": 120, "early_stopping": 0})
+    assert refit_rows(grown, 600) == "on all 600 training rows"  # the trees its folds stopped at, on every row
+    assert refit_rows(linear("regression"), 600) == "on all 600 training rows"
+    held = "on all 600 training rows, {} of them ({} rows) held out for its early stopping"
+    assert refit_rows(TabularMLP(valid_fraction=0.2), 600) == held.format("20%", 120)
+    assert refit_rows(TabularMLP(valid_fraction=0.0), 600) == held.format("10%", 60)  # no runner's rows in a refit
+    assert refit_rows(Boosted("xgboost", valid_fraction=0.15), 600) == held.format("15%", 90)
+    bagged = "as {} inner-fold models on all 600 training rows, each stopped early on the 1/5 of them it leaves out"
+    assert refit_rows(Boosted("catboost", bag_folds=5), 600) == bagged.format("5")
+    assert refit_rows(Boosted("lightgbm", bag_folds=5, bag=2), 600) == bagged.format("2 x 5")
+    trees = {"per_target_params": [{"n_estimators": 50, "early_stopping": 0}] * 2}
+    assert refit_rows(MultiTarget(Boosted("lightgbm"), **trees), 600) == "on all 600 training rows"
+    assert refit_rows(MultiTarget(TabularMLP()), 600) == held.format("10%", 60)
+
+
+def test_the_run_log_says_the_mlp_refit_holds_out_its_share_and_the_booster_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data, _ = drifting(tmp_path, n=300, n_test=50)
+    assert main(["new", "drift", "--data", str(data), "--into", "comps"]) == 0
+    args = ["run", "comps/drift", "--data", str(data), "--folds", "2", "--set", "models=lightgbm,mlp", "--quiet"]
+    assert main([*args, "--set", "mlp_valid_fraction=0.2", "--set", "learning_rate=0.1"]) == 0
+    log = (next((tmp_path / "runs" / "drift").iterdir()) / "log.txt").read_text()
+    assert "mlp refit on all 300 training rows, 20% of them (60 rows) held out for its early stopping (" in log
+    assert "lightgbm refit on all 300 training rows, " in log and " trees (" in log
+    assert "lightgbm refit on all 300 training rows, 10%" not in log
 
 
 def sample_data(run_dir: Path) -> str:

@@ -80,6 +80,15 @@ class TabularMLP(BaseEstimator):
             torch.set_num_threads(threads)
         return self
 
+    def refit_holdout(self) -> dict[str, Any]:
+        """What a fit with no validation rows handed over (the runner's refit on every training row) still keeps out
+        of training to stop early: {"fraction": f}, the seeded share `_validation` holds out."""
+        return {"fraction": self._holdout_share()}
+
+    def _holdout_share(self) -> float:
+        """The share of the training rows held out to stop on: valid_fraction, else (no runner's rows) 10%."""
+        return float(self.valid_fraction or 0.1)
+
     def _matrix(self, E: Any) -> np.ndarray:
         return np.nan_to_num(np.asarray(E, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -98,7 +107,7 @@ class TabularMLP(BaseEstimator):
             E_va = self._matrix(self.encoder_.transform(pd.DataFrame(X_va).iloc[np.flatnonzero(keep)]))
             return E_va, np.searchsorted(self.classes_, y_va[keep]).astype(np.int64)
         stratify = y if self.task != "regression" and np.bincount(y).min() > 1 else None
-        share = self.valid_fraction or 0.1
+        share = self._holdout_share()
         tr, va = train_test_split(self.train_rows_, test_size=share, random_state=self.random_state, stratify=stratify)
         self.train_rows_ = tr
         return E[va], y[va]

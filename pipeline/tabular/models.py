@@ -127,6 +127,28 @@ class Boosted(BaseEstimator):
         trees = float(np.mean(self.best_iterations_)) * n_rows / max(1, self.n_train_)
         return {"n_estimators": max(1, round(trees)), "early_stopping": 0}
 
+    def refit_holdout(self) -> dict[str, Any]:
+        """What a fit with no validation rows handed over (the runner's refit on every training row) still keeps out
+        of training to stop early, as `_plans` does it: {"inner_folds": k, "bag": n} (n x k models, each stopped on
+        the inner fold it leaves out), {"fraction": f} (a seeded share held out), or {} (every row, every tree)."""
+        stopping = self._stopping(None)
+        if stopping == "inner_folds":
+            return {"inner_folds": int(self.bag_folds), "bag": max(1, int(self.bag))}
+        return {"fraction": self._holdout_share()} if stopping == "holdout" else {}
+
+    def _stopping(self, eval_set: Any) -> str:
+        """Where the fit stops early: "none" (early stopping off: every row), "inner_folds" (bag_folds), "holdout"
+        (valid_fraction, or no validation rows handed over) or "runner" (the runner's validation rows)."""
+        if self.early_stopping <= 0 and self.bag_folds <= 1 and self.valid_fraction <= 0:
+            return "none"
+        if self.bag_folds > 1:
+            return "inner_folds"
+        return "holdout" if self.valid_fraction > 0 or eval_set is None else "runner"
+
+    def _holdout_share(self) -> float:
+        """The share of the training rows a "holdout" fit stops on: valid_fraction, else 10%."""
+        return float(self.valid_fraction or 0.1)
+
     def _device(self, device: str, deadline: float | None) -> str:
         """Where this library trains: the runner's CUDA device for XGBoost, and for CatBoost without a deadline
         (its GPU mode refuses the deadline callback); else the CPU."""
@@ -139,23 +161,24 @@ class Boosted(BaseEstimator):
         stopping off) bag x every row with no validation rows."""
         n_bag = max(1, int(self.bag))
         classify = self.task != "regression"
-        if self.early_stopping <= 0 and self.bag_folds <= 1 and self.valid_fraction <= 0:
+        stopping = self._stopping(eval_set)
+        if stopping == "none":
             for r in range(n_bag):
                 yield E, y, None, None, derived_seed(self.random_state, r)
             return
-        if self.bag_folds > 1:
+        if stopping == "inner_folds":
             for r in range(n_bag):
                 seed = derived_seed(self.random_state, r)
                 kind = StratifiedKFold if classify and np.bincount(y).min() >= self.bag_folds else KFold
                 for tr, va in kind(self.bag_folds, shuffle=True, random_state=seed).split(E, y):
                     yield E.iloc[tr], y[tr], E.iloc[va], y[va], seed
             return
-        if self.valid_fraction > 0 or eval_set is None:
+        if stopping == "holdout":
             stratify = y if classify and np.bincount(y).min() > 1 else None
             for r in range(n_bag):
                 tr, va = train_test_split(
                     np.arange(len(y)),
-                    test_size=self.valid_fraction or 0.1,
+                    test_size=self._holdout_share(),
                     random_state=derived_seed(self.random_state, r),
                     stratify=stratify,
                 )

@@ -64,6 +64,17 @@ class MultiTarget(BaseEstimator):
         ]
         return {"per_target_params": params} if any(params) else {}
 
+    def refit_holdout(self) -> dict[str, Any]:
+        """What the targets' models, refitted with no validation rows, keep out of training to stop early (their
+        refit_holdout, with each target's per_target_params set): the first target's that keeps any, else {}."""
+        if not hasattr(self.estimator, "refit_holdout"):
+            return {}
+        for params in self.per_target_params or [{}]:
+            held = clone(self.estimator).set_params(**params).refit_holdout()
+            if held:
+                return held
+        return {}
+
     @staticmethod
     def _context(context: Any, j: int, k: int) -> Any:
         """The runner's context for target j of k: its validation column, an equal share of the time left."""
