@@ -27,6 +27,7 @@ OPTIONAL = (
     "SUBMIT_CLOSED",
     "CALIBRATE",
     "CODE_COMPETITION",  # True: Kaggle scores a notebook, not a file; `push` reports the version to submit
+    "IMAGE_SIZE",  # (width, height) every image of X and X_test has: checked with the images, before any fold
     "ORIGINAL",  # a Playground competition's original dataset (pipeline.tabular.Original): download, push, drift
 )
 # Values of a competition's CALIBRATE: post-blend calibration fitted on OOF predictions (pipeline/calibration.py).
@@ -162,6 +163,11 @@ def load_competition(spec: str) -> ModuleType:
         raise ContractError(
             f"{module_name}.CALIBRATE must be None or one of {', '.join(CALIBRATIONS)}, got {calibrate!r}."
         )
+    size = getattr(module, "IMAGE_SIZE", None)
+    if size is not None and not (
+        isinstance(size, tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)
+    ):
+        raise ContractError(f"{module_name}.IMAGE_SIZE must be None or (width, height) in pixels, got {size!r}.")
     return module
 
 

@@ -89,29 +89,47 @@ def decode_problem(path: str) -> str | None:
     truncated or damaged file fails); JPEGs decode at 1/8 scale (draft: the whole entropy-coded stream is still
     read); other formats decode fully.
     """
+    return _inspect(path)[0]
+
+
+def _inspect(path: str) -> tuple[str | None, tuple[int, int]]:
+    """decode_problem's answer and the image's (width, height) from its header ((0, 0) when it has none)."""
     from PIL import Image
 
+    size = (0, 0)
     try:
         with Image.open(path) as im:
+            size = im.size
             if im.format == "PNG":
                 im.verify()
-                return None
+                return None, size
             if im.format == "JPEG":
                 im.draft("RGB", (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
             im.load()
     except Exception as e:
-        return f"{type(e).__name__}: {e}"
-    return None
+        return f"{type(e).__name__}: {e}", size
+    return None, size
 
 
-def _check_chunk(paths: list[str]) -> list[tuple[int, str]]:
-    return [(i, why) for i, p in enumerate(paths) if (why := decode_problem(p)) is not None]
+Found = tuple[list[tuple[int, str]], list[tuple[int, tuple[int, int]]]]  # damaged (row, why), off-size (row, size)
 
 
-def _listing_key(paths: Sequence[str]) -> str:
+def _check_chunk(paths: list[str], size: tuple[int, int] | None = None) -> Found:
+    """The damaged images of `paths` and, when `size` is given, the readable ones of another (width, height)."""
+    damaged, off_size = [], []
+    for i, p in enumerate(paths):
+        why, found = _inspect(p)
+        if why is not None:
+            damaged.append((i, why))
+        elif size is not None and found != tuple(size):
+            off_size.append((i, found))
+    return damaged, off_size
+
+
+def _listing_key(paths: Sequence[str], size: tuple[int, int] | None) -> str:
     import hashlib
 
-    h = hashlib.sha256()
+    h = hashlib.sha256(f"size {tuple(size)}\n".encode() if size is not None else b"")
     for p in paths:
         st = os.stat(p)
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -129,45 +147,65 @@ def image_paths(*arrays: object) -> list[str]:
 
 
 def verify_images(
-    paths: Sequence[str], cache_dir: Path | None = None, workers: int | None = None, show_progress: bool = False
+    paths: Sequence[str],
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    show_progress: bool = False,
+    size: tuple[int, int] | None = None,
+    owner: str = "the competition",
 ) -> int:
-    """Decode every image (see decode_problem) before training; fail naming the first damaged file.
+    """Decode every image (see decode_problem) before training; fail naming the first damaged file. With `size`
+    (width, height: a competition's IMAGE_SIZE), every image must have it too; the failure names the first few
+    that do not, their sizes, and how many there are (`owner` names whose size it is).
 
     The verified listing is remembered in cache_dir/.images-verified (when writable), so the check runs once per
     data folder until a file is added, removed or changed. Returns the number of images decoded (0 when cached).
     """
     if not paths:
         return 0
-    key = _listing_key(paths)
+    key = _listing_key(paths, size)
     cache = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
     if cache is not None and cache.is_file() and key in cache.read_text().split():
         return 0
     chunks = [list(paths[i : i + _CHUNK]) for i in range(0, len(paths), _CHUNK)]
     workers = workers or min(len(chunks), usable_cores())
     bad: list[tuple[int, str]] = []
+    off: list[tuple[int, tuple[int, int]]] = []
     from pipeline.runlog import progress
 
     with progress(show_progress) as bar:
         task = bar.add_task("checking images", total=len(paths))
+
+        def take(c: int, found: Found) -> None:
+            bad.extend((c * _CHUNK + i, why) for i, why in found[0])
+            off.extend((c * _CHUNK + i, wh) for i, wh in found[1])
+            bar.advance(task, len(chunks[c]))
+
         if workers <= 1 or len(chunks) == 1:
             for c, chunk in enumerate(chunks):
-                bad += [(c * _CHUNK + i, why) for i, why in _check_chunk(chunk)]
-                bar.advance(task, len(chunk))
+                take(c, _check_chunk(chunk, size))
         else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold CUDA or thread pools
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                for c, found in enumerate(pool.map(_check_chunk, chunks)):
-                    bad += [(c * _CHUNK + i, why) for i, why in found]
-                    bar.advance(task, len(chunks[c]))
+                for c, found in enumerate(pool.map(_check_chunk, chunks, [size] * len(chunks))):
+                    take(c, found)
     if bad:
         i, why = bad[0]
         more = f" ({len(bad)} damaged image(s) in all)" if len(bad) > 1 else ""
         raise ImageFileError(
             f"image {paths[i]} cannot be decoded ({why}){more}; replace the file (download the data again). A test "
             "image's row must stay: Kaggle scores every row of the sample submission."
+        )
+    if off:
+        w, h = size  # type: ignore[misc]  # off holds images only when a size was given
+        shown = ", ".join(f"{paths[i]} is {fw}x{fh}" for i, (fw, fh) in off[:5])
+        raise ImageFileError(
+            f"{len(off)} image(s) are not {w}x{h} pixels (width x height), the size every image of {owner} has: "
+            f"{shown}{', ...' if len(off) > 5 else ''}. Replace them with the competition's own files (download the "
+            "data again)."
         )
     if cache is not None:
         try:

@@ -419,7 +419,8 @@ def check_estimator_params(name: str, estimator: Any) -> None:
 
 
 def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPlan, opts: RunOptions) -> Data:
-    """load() with every check the data can fail: shapes, --folds against the rows, unreadable images."""
+    """load() with every check the data can fail: shapes, --folds against the rows, unreadable images and images
+    not of the competition's IMAGE_SIZE."""
     data = module.load(cfg, data_dir)
     check_data(data, competition_name(module))
     scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
@@ -433,7 +434,8 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
         show = interactive() and not opts.quiet and distributed.is_main()
         # the pipeline's own folders remember the check; a user's --data folder is never written to
         cache = data_dir if (data_dir / MARKER).exists() else cache_root()
-        distributed.in_turn(lambda: verify_images(paths, cache_dir=cache, show_progress=show))
+        size, name = getattr(module, "IMAGE_SIZE", None), competition_name(module)
+        distributed.in_turn(lambda: verify_images(paths, cache, show_progress=show, size=size, owner=name))
     return data
 
 

@@ -217,6 +217,55 @@ def test_corrupt_test_image_is_found_before_any_fold(work, tmp_path, capsys) -> 
     no_runs(tmp_path)
 
 
+def _resize_png(path: Path, width: int, height: int) -> None:
+    import cv2
+
+    image = cv2.imread(str(path))
+    cv2.imwrite(str(path), cv2.resize(image, (width, height), interpolation=cv2.INTER_NEAREST))
+
+
+@pytest.mark.parametrize("split", [["--set", "holdout=0"], []], ids=["kfold", "holdout"])
+def test_cifar_image_of_another_size_is_refused_before_any_fold(work, tmp_path, capsys, split) -> None:
+    # before: a k-fold run failed its second fold ("Images in a batch have different sizes", no file named) and a
+    # holdout run cropped the image silently; both now refuse at load, naming the files, their sizes and the count
+    folder = work("cifar10")
+    _resize_png(folder / "train" / "5.png", 32, 33)
+    for name in ("3.png", "9.png"):
+        _resize_png(folder / "test" / name, 24, 24)
+    says = ("3 image(s) are not 32x32 pixels", "train/5.png is 32x33", "test/3.png is 24x24", "test/9.png is 24x24")
+    refused(capsys, "run", "competitions/cifar10", "--sample", "--preset", "fast", *split, says=says)
+    no_runs(tmp_path)
+
+
+def test_image_size_check_names_the_first_few_and_is_cached_with_the_size(tmp_path) -> None:
+    import numpy as np
+
+    from pipeline.imagefiles import ImageFileError, verify_images
+    from pipeline.vision.synthetic import write_images
+
+    names = [f"{i}.png" for i in range(20)]
+    write_images(tmp_path / "img", names, np.arange(20) % 3, 3, 16, 0)
+    paths = [str(tmp_path / "img" / n) for n in names]
+    assert verify_images(paths, tmp_path) == 20  # remembered without a size: that says nothing about sizes
+    with pytest.raises(ImageFileError, match=r"20 image\(s\) are not 32x32 pixels .* of toy has: ") as caught:
+        verify_images(paths, tmp_path, size=(32, 32), owner="toy")
+    shown = [f"{tmp_path / 'img' / n} is 16x16" for n in names[:5]]
+    assert ", ".join(shown) + ", ..." in str(caught.value) and "img/5.png" not in str(caught.value)
+    assert verify_images(paths, tmp_path, size=(16, 16)) == 20
+    assert verify_images(paths, tmp_path, size=(16, 16)) == 0  # cached with its size
+
+
+def test_image_size_of_a_competition_must_be_width_and_height(tmp_path, monkeypatch) -> None:
+    from toy import TOY, make_toy
+
+    from pipeline.contract import ContractError, load_competition
+
+    monkeypatch.chdir(tmp_path)
+    toy = make_toy(tmp_path / "comps", f"toy_{uuid.uuid4().hex[:8]}", TOY + "\nIMAGE_SIZE = 32\n")
+    with pytest.raises(ContractError, match="IMAGE_SIZE must be None or \\(width, height\\) in pixels, got 32"):
+        load_competition(str(toy))
+
+
 def test_image_check_is_cached_and_redone_after_a_change(tmp_path) -> None:
     import numpy as np
 
