@@ -1,6 +1,7 @@
 """Planning under --time-limit: share the remaining wall-clock budget among the fits still to do.
 
-Deep-learning estimators get a deadline per fit and fit their epochs and schedule to it. Estimators that cannot be
+Deep-learning estimators get a deadline per fit and fit their epochs and schedule to it; an image fit asks for it
+again when its training starts (training_deadline), so its start-up is shared by every fit. Estimators that cannot be
 cut short (tabular) are measured on their first fold; a model whose remaining folds would overrun the budget is
 dropped whole (a model with missing folds has no complete OOF predictions to blend). The first model always
 completes, so every run ends with a valid submission. The runner fits the models that cannot be cut short first
@@ -32,6 +33,7 @@ class Budget:
         # elastic fits: the share each was given, and the seconds each fold took beyond it (predicting its
         # validation and test rows after the deadline), taken off the model's next shares
         self.given: dict[str, float] = {}
+        self.started: dict[str, float] = {}  # when each elastic fit in progress was given its deadline
         self.beyond: dict[str, list[float]] = defaultdict(list)
         start = time.monotonic()
         total = 0.0 if deadline is None else max(0.0, deadline - start)
@@ -48,19 +50,44 @@ class Budget:
         self.done += 1
         if model in self.given:
             self.beyond[model].append(max(0.0, seconds - self.given.pop(model)))
+        self.started.pop(model, None)
 
     def fit_deadline(self, model: str | None = None) -> float | None:
         """Deadline for the next fit: an equal share of what is left over the fits still to do, less the time the
         model's earlier folds ran beyond their deadlines (they predict after it), so the last fold ends in time."""
         if self.deadline is None:
             return None
-        left = max(1, self.total_fits - self.done)
-        share = max(0.0, self.remaining()) / left
+        now = time.monotonic()
+        if model is not None:
+            self.started[model] = now
+        return self._deadline(model, now, 0.0)
+
+    def training_deadline(self, model: str | None, keep: float) -> float | None:
+        """The deadline of a fit whose training starts now, asked by the fit itself (FitContext.training_deadline)
+        and replacing the one fit_deadline gave it: `keep` is what it keeps after its training (the time for its
+        predictions and a margin, given back to the fits after it when unused). An equal share, over the fits still
+        to do, of what is left once one `keep` is set aside, plus that `keep`; never past what is left.
+
+        So what the fit did before its training (the run's first fit: building the network, decoding the images,
+        the first passes through the library) is shared by every fit still to do, not taken from this fit's
+        training; and the fits train about as long as each other (each pays a share of the predictions before it),
+        where each used to get its share less its own `keep`, plus the `keep`s its predecessors gave back: under a
+        short limit the first fit trained for nothing and the last for most of the run.
+        """
+        if self.deadline is None:
+            return None
+        return self._deadline(model, time.monotonic(), max(0.0, keep))
+
+    def _deadline(self, model: str | None, now: float, keep: float) -> float:
+        """now + (what is left less `keep`) / (the fits still to do) + `keep`, less the model's mean time beyond its
+        earlier deadlines; no later than what is left; the share noted for record()."""
+        left = max(0.0, self.remaining())
+        share = min(left, max(0.0, left - keep) / max(1, self.total_fits - self.done) + keep)
         if model is not None:
             after = self.beyond.get(model)
             share = max(0.0, share - (sum(after) / len(after) if after else 0.0))
-            self.given[model] = share
-        return time.monotonic() + share
+            self.given[model] = now + share - self.started.get(model, now)  # from the fit's start, as record's seconds
+        return now + share
 
     def skip(self) -> None:
         """A planned fit that will not run (a refit refused): the fits still to come share what is left."""

@@ -89,6 +89,9 @@ class FitContext:
     seed: int = 0
     device: str = "cpu"
     deadline: float | None = None  # time.monotonic() by which this fit must return
+    # keep -> a new deadline, asked when the training starts: the runner's share from then (Budget.training_deadline),
+    # so the fit's start-up is not taken from its training; it answers None without a time limit
+    training_deadline: Callable[[float], float | None] | None = None
     eval_set: tuple[Any, Any] | None = None
     score: Any = None  # callable(y_true, pred) -> float, the competition's metric
     metric: Metric | None = None

@@ -743,6 +743,7 @@ def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
         seed=_fit_seed(state, job),
         device=state.plan.device,
         deadline=state.budget.fit_deadline(job.model),
+        training_deadline=functools.partial(state.budget.training_deadline, job.model),
         eval_set=None if X_va is None else (X_va, y_va),
         score=state.module.score,
         metric=state.module.METRIC,

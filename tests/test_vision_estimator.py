@@ -154,6 +154,23 @@ def test_deadline_stops_the_schedule_and_leaves_time_to_predict(images, tmp_path
     assert est.predict_proba(X[120:]).shape == (40, N_CLASSES)
 
 
+def test_the_deadline_is_re_shared_when_training_starts(images, tmp_path):
+    # before: a fit trained to the deadline it was handed, so its start-up (the run's first fit: building the network,
+    # decoding the images) came off its training: leaves' first fold under --time-limit 25 trained for nothing
+    X, y = images
+    asked: list[float] = []
+
+    def share_from_now(keep: float) -> float:  # the runner's Budget.training_deadline, here: plenty of time
+        asked.append(keep)
+        return time.monotonic() + 600.0
+
+    handed = time.monotonic() + 1.0  # less than the 2 s kept for predicting and the 2 s margin: no training time
+    ctx = context(tmp_path, X[120:], y[120:], deadline=handed, training_deadline=share_from_now, predict_rows=40)
+    est = tiny(epochs=2).fit(X[:120], y[:120], context=ctx)
+    assert len(asked) == 1 and asked[0] >= 4.0  # asked once, keeping time to predict (>= 2 s) and the margin (2 s)
+    assert len(est.history_) == 2  # trained to the deadline asked for as its training started
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "missing"])
 def test_corrupt_image_is_named(images, tmp_path, damage):
     X, y = images

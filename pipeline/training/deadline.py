@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+MARGIN_SHARE, MARGIN_S = 0.03, 2.0  # ScheduleClock's slack before a deadline: this share of its budget, at least 2 s
+
 
 def reserve_seconds(rows: int, views: int, images_per_s: float, overhead: float) -> float:
     """Seconds to keep for predicting rows x views images after fit: 2 s plus `overhead` times the measured time."""
@@ -56,8 +58,8 @@ class ScheduleClock:
         self.p0, self.t_start = progress, time.monotonic()
 
     def margin(self) -> float:
-        """Slack before the deadline: 3% of the budget, at least 2 s."""
-        return max(2.0, 0.03 * ((self.deadline or self.t_start) - self.t_start))
+        """Slack before the deadline: 3% of the budget, at least 2 s (MARGIN_SHARE, MARGIN_S)."""
+        return max(MARGIN_S, MARGIN_SHARE * ((self.deadline or self.t_start) - self.t_start))
 
     def progress(self, step: int, floor: float) -> float:
         """Progress after `step` optimizer steps; never below `floor` (the progress reported before)."""

@@ -27,6 +27,8 @@ class Runtime:
     num_workers: int = 0
     workdir: Path | None = None  # checkpoints and history.json; None: nothing written
     deadline: float | None = None  # time.monotonic() by which fit and the predictions after it must be done
+    # keep -> the deadline re-shared when the training starts (FitContext.training_deadline); None: keep `deadline`
+    training_deadline: Callable[[float], float | None] | None = None
     resume: bool = False
     progress: bool = False
     log: Callable[[str], Any] = lambda s: None

@@ -168,6 +168,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         if context is not None:
             rt.workdir = Path(context.workdir) if context.workdir is not None else rt.workdir
             rt.deadline, rt.resume, rt.progress = context.deadline, bool(context.resume), bool(context.progress)
+            rt.training_deadline = context.training_deadline
             rt.log = context.log or rt.log
             rt.score = context.score
             if context.metric is not None:

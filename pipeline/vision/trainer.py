@@ -20,7 +20,7 @@ from torch import nn
 from pipeline import distributed
 from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
-from pipeline.training.deadline import ScheduleClock, expected_epochs, reserve_seconds
+from pipeline.training.deadline import MARGIN_S, ScheduleClock, expected_epochs, reserve_seconds
 from pipeline.training.optim import optimizer_step, set_lrs
 from pipeline.training.progress import EpochBar, epoch_line
 from pipeline.training.runtime import Runtime, epoch_seed
@@ -169,6 +169,10 @@ class Trainer(TrainerCore):
             return self._final(s)
         if self.rt.deadline is not None:
             self._measure_eval(model, valid if valid is not None else train)
+            # the run's share from now: what the fit did so far (the first fit's start-up) is not its training time
+            later = self.rt.training_deadline(self._reserve() + MARGIN_S) if self.rt.training_deadline else None
+            if later is not None:
+                self.rt.deadline = s.clock.deadline = later
         s.clock.start(s.progress)
         try:
             while s.epoch < self.cfg.epochs and not s.stop:
