@@ -161,6 +161,32 @@ def test_a_test_list_without_rows_or_with_a_file_twice_is_refused(
         cb.load(cb.Config(), d)
 
 
+def test_a_listed_image_that_is_also_a_training_image_is_refused(sample_dir: Path, tmp_path: Path) -> None:
+    # before: loaded silently; the run predicted (and answered for) pictures its models had trained on
+    d = copy_sample(sample_dir, tmp_path / "data")
+    images = json.loads((d / "train.json").read_text())["images"]
+    test = pd.read_csv(d / "test.csv", dtype=str, keep_default_na=False)
+    names = [im["file_name"] for im in images[:7]]
+    again = pd.DataFrame({"id": [str(10**6 + i) for i in range(7)], "file_name": names})
+    pd.concat([test, again]).to_csv(d / "test.csv", index=False)  # test.csv's 24 rows are lines 2..25
+    first = images[0]["file_name"]
+    with pytest.raises(
+        cb.data.CowboyDataError,
+        match=rf"test.csv: 7 listed image\(s\) are also training images of train.json: line 26 \(id 1000000\): "
+        rf"'images/{first}' is train.json images\[0\]; line 27 .* \(and 2 more\)\. .*remove those rows",
+    ):
+        cb.load(cb.Config(), d)
+    # valid.csv naming a training image's id (another file): the same refusal, for the split predicted
+    valid = pd.read_csv(d / "valid.csv", dtype=str, keep_default_na=False)
+    valid.loc[2, "id"] = str(images[5]["id"])
+    valid.to_csv(d / "valid.csv", index=False)
+    with pytest.raises(
+        cb.data.CowboyDataError,
+        match=rf"valid.csv: 1 listed image\(s\) .*: line 4 \(id {images[5]['id']}\): the id of train.json images\[5\]",
+    ):
+        cb.load(cb.Config(predict_split="valid"), d)
+
+
 def _zip(path: Path, records: object, member: str = "answer.json") -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(member, json.dumps(records))

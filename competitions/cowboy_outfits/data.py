@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,33 @@ def read_split(path: Path, image_dir: Path) -> tuple[list[int], list[str], np.nd
     return ids, paths, np.array(sizes, dtype=np.int64).reshape(-1, 2)
 
 
+SHOWN_OVERLAPS = 5  # overlapping rows a message quotes (then their count)
+
+
+def check_overlap(train: dict[str, Any], split_csv: Path, image_dir: Path, ids: list[int], paths: list[str]) -> None:
+    """Refuse listed images that are also training images: the same file, or the same image id.
+
+    A picture on both sides is predicted by models that trained on its boxes, and an id on both sides names two
+    images in answer.json; either way the listing and train.json disagree about which images are which.
+    """
+    file_row = {os.path.normpath(p): i for i, p in enumerate(train["paths"])}
+    id_row = {iid: i for i, iid in enumerate(train["ids"])}
+    hits = []
+    for line, (iid, path) in enumerate(zip(ids, paths, strict=True), start=2):
+        name = _shown(os.path.relpath(path, image_dir))
+        if (row := file_row.get(os.path.normpath(path))) is not None:
+            hits.append(f"line {line} (id {iid}): {name} is train.json images[{row}]")
+        elif (row := id_row.get(iid)) is not None:
+            hits.append(f"line {line} (id {iid}): the id of train.json images[{row}]")
+    if hits:
+        more = f" (and {len(hits) - SHOWN_OVERLAPS} more)" if len(hits) > SHOWN_OVERLAPS else ""
+        raise CowboyDataError(
+            f"{split_csv.name}: {len(hits)} listed image(s) are also training images of train.json: "
+            f"{'; '.join(hits[:SHOWN_OVERLAPS])}{more}. A picture on both sides is predicted by models that learned "
+            f"its boxes; remove those rows from {split_csv.name} or those images from train.json."
+        )
+
+
 def rarest_class(y: np.ndarray, num_classes: int) -> np.ndarray:
     """Per image the rarest class (by box count) among its boxes; num_classes for images without boxes."""
     cls = y.reshape(len(y), -1, 6)[..., 5]
@@ -265,6 +293,7 @@ def load(cfg: Any, data_dir: Path) -> Data:
     train = read_train(data_dir / "train.json", image_dir)
     split_csv = data_dir / f"{cfg.predict_split}.csv"
     test_ids, test_paths, test_sizes = read_split(split_csv, image_dir)
+    check_overlap(train, split_csv, image_dir, test_ids, test_paths)
     strata = rarest_class(train["y"], len(CATEGORY_IDS))
     return Data(
         X=np.array(train["paths"], dtype=object),
