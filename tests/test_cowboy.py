@@ -104,6 +104,18 @@ def test_valid_split_and_clipping(sample_dir: Path, tmp_path: Path) -> None:
             lambda d: d["images"][3].__setitem__("width", d["images"][3]["width"] + 7),
             r"images\[3\] \(id \d+\): width x height \d+ x \d+ differ from images/.*: its boxes would not fall",
         ),
+        # before: the four below loaded; the recipe's class order and answer.json's ids took the download on trust
+        (
+            lambda d: d["categories"].append({"id": 87, "name": "belt"}),
+            r"categories\[5\] \(id 87\): duplicate category id: categories\[0\] has it too",
+        ),
+        (
+            lambda d: d["categories"][1].__setitem__("name", "belt"),  # two names for belt; none for boot
+            r"categories\[1\] \(id 131\): named 'belt' \('belt' is 87's\), but category 131 is 'boot' to the "
+            r"recipe and in answer.json",
+        ),
+        (lambda d: d["categories"].pop(4), r"train.json categories: lacks 1034 \(sunglasses\); the recipe predicts"),
+        (lambda d: d.pop("categories"), r"train.json: no 'categories' list; expected the five categories 87 \(belt\)"),
     ],
 )
 def test_malformed_train_json_names_the_record(sample_dir: Path, tmp_path: Path, edit, message: str) -> None:
@@ -113,6 +125,22 @@ def test_malformed_train_json_names_the_record(sample_dir: Path, tmp_path: Path,
     (d / "train.json").write_text(json.dumps(doc))
     with pytest.raises(cb.data.CowboyDataError, match=message):
         cb.load(cb.Config(), d)
+
+
+def test_category_names_are_checked_against_their_ids_whatever_their_spelling(sample_dir: Path, tmp_path: Path) -> None:
+    # before: a download calling 318 "jacket" and 588 "cowboy_hat" trained each as the other's name
+    d = copy_sample(sample_dir, tmp_path / "data")
+    doc = json.loads((d / "train.json").read_text())
+    names = {c["id"]: c for c in doc["categories"]}
+    names[318]["name"], names[588]["name"] = "jacket", "cowboy_hat"
+    (d / "train.json").write_text(json.dumps(doc))
+    with pytest.raises(
+        cb.data.CowboyDataError, match=r"categories\[2\] \(id 318\): named 'jacket' \('jacket' is 588's\)"
+    ):
+        cb.load(cb.Config(), d)
+    names[318]["name"], names[588]["name"] = "Cowboy Hat", "JACKET"  # the same names in another case or spacing
+    (d / "train.json").write_text(json.dumps(doc))
+    assert cb.load(cb.Config(), d).info["class_names"] == ["belt", "boot", "cowboy_hat", "jacket", "sunglasses"]
 
 
 def test_an_exif_rotated_photo_is_read_in_the_frame_its_boxes_are_given_in(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pipeline.imagefiles import likely_cause
 CATEGORIES: dict[int, str] = {87: "belt", 131: "boot", 318: "cowboy_hat", 588: "jacket", 1034: "sunglasses"}
 CATEGORY_IDS: list[int] = sorted(CATEGORIES)
 CLASS_NAMES: tuple[str, ...] = tuple(CATEGORIES[c] for c in CATEGORY_IDS)
+KNOWN = ", ".join(f"{c} ({n})" for c, n in CATEGORIES.items())  # as messages list them
 EXPECTED_FILES = ["train.json", "valid.csv", "test.csv", "images"]
 SPLITS = ("test", "valid")
 
@@ -112,11 +113,49 @@ def _header_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
+def _name_key(name: Any) -> str:
+    """A category name as compared: case, spaces and hyphens aside ('Cowboy hat' is cowboy_hat)."""
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def check_categories(doc: dict[str, Any]) -> None:
+    """train.json's categories are the five the recipe predicts and answer.json names by id: each id once, under
+    its name (CATEGORIES). A download that calls 87 anything but a belt, or lacks a category, is not the data the
+    recipe's class order and the submission's ids were written for."""
+    cats = doc.get("categories")
+    if not isinstance(cats, list):
+        raise CowboyDataError(f"train.json: no 'categories' list; expected the five categories {KNOWN}.")
+    first: dict[int, int] = {}
+    for i, c in enumerate(cats):
+        where = f"categories[{i}]"
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            raise _fail(where, f"expected an object with id and name, got {c!r}.")
+        cid = _int(c["id"])
+        if cid not in CATEGORIES:
+            raise _fail(where, f"unknown category id {c['id']!r}; valid: {KNOWN}.")
+        where = f"{where} (id {cid})"
+        if (seen := first.setdefault(cid, i)) != i:
+            raise _fail(where, f"duplicate category id: categories[{seen}] has it too.")
+        if _name_key(c["name"]) != _name_key(CATEGORIES[cid]):
+            owner = [k for k, n in CATEGORIES.items() if _name_key(n) == _name_key(c["name"])]
+            whose = f" ({CATEGORIES[owner[0]]!r} is {owner[0]}'s)" if owner else ""
+            raise _fail(
+                where,
+                f"named {c['name']!r}{whose}, but category {cid} is {CATEGORIES[cid]!r} to the recipe and in "
+                f"answer.json; this download's categories disagree with the competition's: {KNOWN}.",
+            )
+    if missing := [c for c in CATEGORY_IDS if c not in first]:
+        raise _fail(
+            "categories",
+            f"lacks {', '.join(f'{c} ({CATEGORIES[c]})' for c in missing)}; the recipe predicts, and answer.json "
+            f"names, the five categories {KNOWN}.",
+        )
+
+
 def _annotations(doc: dict[str, Any], row_of: dict[int, int], sizes: np.ndarray) -> tuple[list[list[Any]], int]:
     """Per image a list of (xywh, class index); boxes reaching past the border are clipped (counted)."""
     per_image: list[list[Any]] = [[] for _ in row_of]
     clipped = 0
-    known = ", ".join(f"{c} ({n})" for c, n in CATEGORIES.items())
     for j, a in enumerate(doc["annotations"]):
         where = f"annotations[{j}]"
         if not isinstance(a, dict):
@@ -131,7 +170,7 @@ def _annotations(doc: dict[str, Any], row_of: dict[int, int], sizes: np.ndarray)
         if iid is None or iid not in row_of:
             raise _fail(where, f"image_id {a['image_id']!r} is not an image of train.json.")
         if cat not in CATEGORIES:
-            raise _fail(where, f"unknown category_id {a['category_id']!r}; valid: {known}.")
+            raise _fail(where, f"unknown category_id {a['category_id']!r}; valid: {KNOWN}.")
         box = a["bbox"]
         if not (
             isinstance(box, list)
@@ -160,9 +199,7 @@ def read_train(path: Path, image_dir: Path) -> dict[str, Any]:
         raise CowboyDataError(f"Cannot read {path.name}: {e}") from None
     if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) for k in ("images", "annotations")):
         raise CowboyDataError(f"{path.name}: expected a COCO object with lists 'images' and 'annotations'.")
-    for i, c in enumerate(doc.get("categories", [])):
-        if isinstance(c, dict) and _int(c.get("id")) not in CATEGORIES:
-            raise _fail(f"categories[{i}]", f"unknown category id {c.get('id')!r}; valid: {CATEGORY_IDS}.")
+    check_categories(doc)
     ids, paths, sizes = _images(doc, image_dir)
     row_of, originals = remap_ids(ids)
     per_image, clipped = _annotations(doc, row_of, sizes)
