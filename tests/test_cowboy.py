@@ -84,6 +84,10 @@ def test_valid_split_and_clipping(sample_dir: Path, tmp_path: Path) -> None:
             r"annotations\[7\] \(id 8\): unknown category_id 999; valid: 87 \(belt\)",
         ),
         (lambda d: d["annotations"][1].pop("bbox"), r"annotations\[1\] \(id 2\): missing field\(s\) bbox"),
+        (
+            lambda d: d["annotations"][2].__setitem__("iscrowd", "yes"),
+            r"annotations\[2\] \(id 3\): iscrowd 'yes' must be 0 \(an object\) or 1 \(a crowd region\)",
+        ),
         (lambda d: d["annotations"][3].__setitem__("image_id", 12345), r"annotations\[3\].*image_id 12345 is not"),
         (
             lambda d: d["images"][4].__setitem__("file_name", "0000000000000000.jpg"),
@@ -141,6 +145,44 @@ def test_category_names_are_checked_against_their_ids_whatever_their_spelling(sa
     names[318]["name"], names[588]["name"] = "Cowboy Hat", "JACKET"  # the same names in another case or spacing
     (d / "train.json").write_text(json.dumps(doc))
     assert cb.load(cb.Config(), d).info["class_names"] == ["belt", "boot", "cowboy_hat", "jacket", "sunglasses"]
+
+
+def test_a_crowd_box_is_no_training_target_and_no_detection_on_it_is_penalised(
+    sample_dir: Path, tmp_path: Path
+) -> None:
+    # before: an iscrowd=1 box was trained as one more object, and scored as one: a detection on it a true positive,
+    # none on it a miss. COCO (and pycocotools) trains on no crowd region and ignores detections matched to one.
+    from pipeline.detection.data import DetectionDataset, make_transform
+
+    crowded, without = copy_sample(sample_dir, tmp_path / "crowded"), copy_sample(sample_dir, tmp_path / "without")
+    doc = json.loads((crowded / "train.json").read_text())
+    jackets = [a for a in doc["annotations"] if a["category_id"] == 588]
+    per_image = pd.Series([a["image_id"] for a in jackets]).value_counts()
+    ann = next(a for a in jackets if per_image[a["image_id"]] == 1)  # the only jacket of its image
+    ann["iscrowd"] = 1
+    (crowded / "train.json").write_text(json.dumps(doc))
+    doc["annotations"].remove(ann)
+    (without / "train.json").write_text(json.dumps(doc))
+    a, b = cb.load(cb.Config(), crowded), cb.load(cb.Config(), without)
+    row = a.info["train_ids"].index(ann["image_id"])
+
+    def target(data: object, i: int) -> dict:
+        return DetectionDataset(data.X, data.y, make_transform(128, False), image_size=128).item(i)[1]
+
+    for i in (row, row + 1):  # the crowd region's image: the same targets as without it; another image unchanged
+        ta, tb = target(a, i), target(b, i)
+        assert ta["labels"].tolist() == tb["labels"].tolist() and ta["boxes"].equal(tb["boxes"])
+
+    # every object found (at score 0.5): not finding the crowd region costs nothing, and a detection on it, the
+    # most confident of all (0.9, class 3: jacket), is neither a true nor a false positive
+    rows = [(boxes, np.full(len(boxes), 0.5), classes) for boxes, _, classes in map(unpack, b.y)]
+    assert cb.score(a.y, pack(*zip(*rows, strict=True))) == pytest.approx(1.0)
+    boxes, scores, classes = rows[row]
+    rows[row] = (np.vstack([boxes, ann["bbox"]]), np.append(scores, 0.9), np.append(classes, 3))
+    on_crowd = pack(*zip(*rows, strict=True))
+    assert cb.score(a.y, on_crowd) == pytest.approx(1.0)
+    assert cb.score(b.y, on_crowd) < 0.999  # where no crowd region is, the same detection is a false positive
+    assert (a.info["boxes"], a.info["crowd_boxes"]) == (b.info["boxes"], 1)  # counted apart
 
 
 def test_an_exif_rotated_photo_is_read_in_the_frame_its_boxes_are_given_in(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import count_worker_starts
 
-from pipeline.detection.boxes import count, pack, unpack
+from pipeline.detection.boxes import CROWD, count, pack, unpack
 from pipeline.detection.metric import coco_eval, coco_map
 from pipeline.detection.wbf import fuse_rows, merge_folds
 
@@ -60,19 +60,16 @@ def test_ground_truth_submitted_as_predictions_scores_map_one() -> None:
     assert coco_map(y, y) == pytest.approx(1.0)
 
 
-def test_framework_map_equals_pycocotools_on_files(tmp_path: Path) -> None:
-    """The in-memory evaluation equals pycocotools run the usual way on COCO json files (original category ids)."""
+def pycocotools_on_files(tmp_path: Path, y: np.ndarray, pred: np.ndarray) -> list[float]:
+    """COCOeval's stats run the usual way, on COCO json files (original category ids); crowd regions as iscrowd=1."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    rng = np.random.default_rng(1)
-    y = random_truth(rng, 40)
-    pred = noisy_predictions(rng, y)
     cat_ids = [87, 131, 318, 588, 1034]
     images = [{"id": 1000 + i, "file_name": f"{i}.jpg", "width": 300, "height": 300} for i in range(len(y))]
     anns, dets = [], []
     for i, (ry, rp) in enumerate(zip(y, pred, strict=True)):
-        for box, _, c in zip(*unpack(ry), strict=True):
+        for box, s, c in zip(*unpack(ry), strict=True):
             anns.append(
                 {
                     "id": len(anns) + 1,
@@ -80,7 +77,7 @@ def test_framework_map_equals_pycocotools_on_files(tmp_path: Path) -> None:
                     "category_id": cat_ids[c],
                     "bbox": box.tolist(),
                     "area": float(box[2] * box[3]),
-                    "iscrowd": 0,
+                    "iscrowd": int(s == CROWD),
                 }
             )
         for box, s, c in zip(*unpack(rp), strict=True):
@@ -96,11 +93,38 @@ def test_framework_map_equals_pycocotools_on_files(tmp_path: Path) -> None:
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
+    return [float(v) for v in ev.stats]
+
+
+def test_framework_map_equals_pycocotools_on_files(tmp_path: Path) -> None:
+    """The in-memory evaluation equals pycocotools run the usual way on COCO json files (original category ids)."""
+    rng = np.random.default_rng(1)
+    y = random_truth(rng, 40)
+    pred = noisy_predictions(rng, y)
+    stats = pycocotools_on_files(tmp_path, y, pred)
     ours = coco_eval(y, pred, 5)
     assert 0.05 < ours["mAP"] < 0.95
-    assert ours["mAP"] == pytest.approx(ev.stats[0], abs=1e-12)
-    assert ours["AP50"] == pytest.approx(ev.stats[1], abs=1e-12)
-    assert ours["AP75"] == pytest.approx(ev.stats[2], abs=1e-12)
+    assert ours["mAP"] == pytest.approx(stats[0], abs=1e-12)
+    assert ours["AP50"] == pytest.approx(stats[1], abs=1e-12)
+    assert ours["AP75"] == pytest.approx(stats[2], abs=1e-12)
+
+
+def test_crowd_regions_are_scored_as_pycocotools_scores_them(tmp_path: Path) -> None:
+    # before: every ground-truth box went to COCOeval as iscrowd=0, so a crowd region was one more object to find
+    rng = np.random.default_rng(2)
+    y = random_truth(rng, 40)
+    slots = y.reshape(len(y), -1, 6)
+    real = np.isfinite(slots).all(2)
+    crowd = real & (rng.random(real.shape) < 0.25)  # a quarter of the boxes are crowd regions
+    slots[..., 4][crowd] = CROWD
+    pred = noisy_predictions(rng, y)
+    stats = pycocotools_on_files(tmp_path, y, pred)
+    ours = coco_eval(y, pred, 5)
+    assert crowd.sum() > 10 and ours["mAP"] == pytest.approx(stats[0], abs=1e-12)
+    assert ours["AP50"] == pytest.approx(stats[1], abs=1e-12) and ours["AP75"] == pytest.approx(stats[2], abs=1e-12)
+    as_objects = y.copy()
+    as_objects.reshape(slots.shape)[..., 4][crowd] = 1.0
+    assert ours["mAP"] != pytest.approx(coco_eval(as_objects, pred, 5)["mAP"], abs=1e-6)  # the crowd regions count
 
 
 def test_wbf_merges_duplicate_boxes_and_keeps_distinct_ones() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError, Data
-from pipeline.detection.boxes import pack
+from pipeline.detection.boxes import CROWD, pack
 from pipeline.imagefiles import likely_cause
 
 # The five original category ids; a class index is the position in this sorted list.
@@ -153,7 +153,10 @@ def check_categories(doc: dict[str, Any]) -> None:
 
 
 def _annotations(doc: dict[str, Any], row_of: dict[int, int], sizes: np.ndarray) -> tuple[list[list[Any]], int]:
-    """Per image a list of (xywh, class index); boxes reaching past the border are clipped (counted)."""
+    """Per image a list of (xywh, class index, crowd); boxes reaching past the border are clipped (counted).
+
+    A crowd region (iscrowd 1, COCO's one box around many objects) is kept as such: no training target, ignored by
+    the metric (see pipeline/detection/boxes.py CROWD)."""
     per_image: list[list[Any]] = [[] for _ in row_of]
     clipped = 0
     for j, a in enumerate(doc["annotations"]):
@@ -171,6 +174,9 @@ def _annotations(doc: dict[str, Any], row_of: dict[int, int], sizes: np.ndarray)
             raise _fail(where, f"image_id {a['image_id']!r} is not an image of train.json.")
         if cat not in CATEGORIES:
             raise _fail(where, f"unknown category_id {a['category_id']!r}; valid: {KNOWN}.")
+        crowd = a.get("iscrowd", 0)
+        if isinstance(crowd, bool) or crowd not in (0, 1):
+            raise _fail(where, f"iscrowd {crowd!r} must be 0 (an object) or 1 (a crowd region).")
         box = a["bbox"]
         if not (
             isinstance(box, list)
@@ -187,7 +193,7 @@ def _annotations(doc: dict[str, Any], row_of: dict[int, int], sizes: np.ndarray)
         if x2 <= x1 or y2 <= y1:
             raise _fail(where, f"bbox {box} lies outside its {W}x{H} image.")
         clipped += (x1, y1, x2, y2) != (x, y, x + w, y + h)
-        per_image[row].append(([x1, y1, x2 - x1, y2 - y1], CATEGORY_IDS.index(cat)))
+        per_image[row].append(([x1, y1, x2 - x1, y2 - y1], CATEGORY_IDS.index(cat), crowd == 1))
     return per_image, clipped
 
 
@@ -203,12 +209,14 @@ def read_train(path: Path, image_dir: Path) -> dict[str, Any]:
     ids, paths, sizes = _images(doc, image_dir)
     row_of, originals = remap_ids(ids)
     per_image, clipped = _annotations(doc, row_of, sizes)
-    if not any(per_image):
-        raise _fail("annotations", f"no box over the {len(ids)} images: nothing to learn to detect.")
+    crowds = sum(crowd for a in per_image for _, _, crowd in a)
+    if not any(not crowd for a in per_image for _, _, crowd in a):
+        only = f" (only {crowds} crowd region(s), which are no objects)" if crowds else ""
+        raise _fail("annotations", f"no box over the {len(ids)} images{only}: nothing to learn to detect.")
     y = pack(
-        [np.array([b for b, _ in a]).reshape(-1, 4) for a in per_image],
-        [np.ones(len(a)) for a in per_image],
-        [np.array([c for _, c in a], dtype=np.int64) for a in per_image],
+        [np.array([b for b, _, _ in a]).reshape(-1, 4) for a in per_image],
+        [np.array([CROWD if crowd else 1.0 for _, _, crowd in a]) for a in per_image],
+        [np.array([c for _, c, _ in a], dtype=np.int64) for a in per_image],
     )
     return {
         "ids": originals,
@@ -216,7 +224,8 @@ def read_train(path: Path, image_dir: Path) -> dict[str, Any]:
         "sizes": sizes,
         "y": y,
         "clipped": clipped,
-        "n_boxes": sum(len(a) for a in per_image),
+        "n_boxes": sum(len(a) for a in per_image) - crowds,
+        "n_crowd": crowds,
     }
 
 
@@ -285,8 +294,10 @@ def check_overlap(train: dict[str, Any], split_csv: Path, image_dir: Path, ids: 
 
 
 def rarest_class(y: np.ndarray, num_classes: int) -> np.ndarray:
-    """Per image the rarest class (by box count) among its boxes; num_classes for images without boxes."""
-    cls = y.reshape(len(y), -1, 6)[..., 5]
+    """Per image the rarest class (by box count) among its boxes, crowd regions aside; num_classes for images
+    without boxes."""
+    slots = y.reshape(len(y), -1, 6)
+    cls = np.where(slots[..., 4] == CROWD, np.nan, slots[..., 5])
     counts = np.array([(cls == k).sum() for k in range(num_classes)])
     rank = np.argsort(np.argsort(counts, kind="stable"), kind="stable")  # 0 = rarest
     out = np.full(len(y), num_classes)
@@ -349,6 +360,7 @@ def load(cfg: Any, data_dir: Path) -> Data:
             "class_names": list(CLASS_NAMES),
             "category_ids": CATEGORY_IDS,
             "boxes": train["n_boxes"],
+            "crowd_boxes": train["n_crowd"],
             "clipped_boxes": train["clipped"],
             "predict_split": cfg.predict_split,
         },

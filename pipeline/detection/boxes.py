@@ -2,7 +2,9 @@
 
 Detection predictions and ground truth travel through the runner (folds, OOF/test .npy files, resume, blending) as
 plain float arrays of shape (images, K * 6), so nothing in the runner needs to know about boxes. Coordinates are
-pixels of the original image (COCO's [x, y, w, h]); `class` is a 0-based class index; ground truth has score 1.
+pixels of the original image (COCO's [x, y, w, h]); `class` is a 0-based class index; ground truth has score 1, or
+CROWD for a crowd region (COCO's iscrowd=1: one box around many objects), which is no training target and which the
+metric ignores, as COCO does: a detection inside it is neither a true nor a false positive.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 SLOT = 6  # x, y, w, h, score, class
+CROWD = -1.0  # the score of a ground-truth crowd region (no prediction scores below 0)
 
 
 def pack(

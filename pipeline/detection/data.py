@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from pipeline.detection.boxes import unpack, xywh_to_xyxy
+from pipeline.detection.boxes import CROWD, unpack, xywh_to_xyxy
 from pipeline.detection.recipe import Augment
 from pipeline.training.data import SeededDataset, seeded_loader
 from pipeline.vision.data import to_tensor
@@ -90,8 +90,8 @@ class DetectionDataset(SeededDataset):
     def item(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple[float, float]]:
         image, w, h = self.image(i)
         if self.y is not None:
-            b, _, c = unpack(self.y[i])
-            keep = (b[:, 2] > 0) & (b[:, 3] > 0)
+            b, s, c = unpack(self.y[i])
+            keep = (b[:, 2] > 0) & (b[:, 3] > 0) & (s != CROWD)  # a crowd region is no object to learn (COCO's rule)
             b = b * np.array([image.shape[1] / w, image.shape[0] / h] * 2)  # original -> cached pixels
             out = self.transform(image=image, bboxes=b[keep].reshape(-1, 4), labels=c[keep].tolist())
             boxes = xywh_to_xyxy(np.asarray(out["bboxes"], float).reshape(-1, 4))

@@ -8,18 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.detection.boxes import SLOT, unpack
+from pipeline.detection.boxes import CROWD, SLOT, unpack
 
 
 def _coco_from_rows(y_true: np.ndarray, num_classes: int) -> Any:
-    """A pycocotools COCO ground truth: image ids 1..n (row order), category ids 1..num_classes."""
+    """A pycocotools COCO ground truth: image ids 1..n (row order), category ids 1..num_classes; crowd regions
+    (score CROWD) as iscrowd=1, which COCOeval ignores: a detection matched to one is neither TP nor FP."""
     from pycocotools.coco import COCO
 
     images, anns = [], []
     for i, row in enumerate(np.atleast_2d(y_true)):
         images.append({"id": i + 1})
-        b, _, c = unpack(row)
-        for box, cls in zip(b, c, strict=True):
+        b, s, c = unpack(row)
+        for box, score, cls in zip(b, s, c, strict=True):
             anns.append(
                 {
                     "id": len(anns) + 1,
@@ -27,7 +28,7 @@ def _coco_from_rows(y_true: np.ndarray, num_classes: int) -> Any:
                     "category_id": int(cls) + 1,
                     "bbox": box.tolist(),
                     "area": float(box[2] * box[3]),
-                    "iscrowd": 0,
+                    "iscrowd": int(score == CROWD),
                 }
             )
     gt = COCO()
@@ -76,7 +77,7 @@ def coco_eval(y_true: np.ndarray, pred: np.ndarray, num_classes: int | None = No
         "per_class": [0.0] * k,
         "per_class_ap50": [0.0] * k,
     }
-    if not gt.getAnnIds():
+    if not any(a["iscrowd"] == 0 for a in gt.dataset["annotations"]):  # nothing to find: no score
         nan = float("nan")
         return empty | {"mAP": nan, "AP50": nan, "AP75": nan, "per_class": [nan] * k, "per_class_ap50": [nan] * k}
     if len(det) == 0:
