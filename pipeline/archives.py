@@ -42,6 +42,14 @@ class DataError(ContractError):
     """Competition data is missing, incomplete, damaged or unsafe."""
 
 
+class MissingFiles(DataError):
+    """A data folder or zip lacks expected files (`missing`, by name): a caller may say why it needs them."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
 def display_path(path: Path) -> str:
     """A path as messages show it: relative to the working directory when it lies below it, else as given."""
     try:
@@ -181,9 +189,10 @@ def check_expected(folder: Path, expected: list[str], slug: str, shown: Path | N
     """Fail naming the missing files when a data folder is incomplete."""
     missing = [f for f in expected if not (folder / f).exists()]
     if missing:
-        raise DataError(
+        raise MissingFiles(
             f"Data folder {shown or folder} is incomplete for '{slug}': missing {', '.join(missing)}. "
-            f"Expected: {', '.join(expected)}."
+            f"Expected: {', '.join(expected)}.",
+            missing,
         )
 
 
@@ -331,9 +340,10 @@ def extract_competition_zip(
         kept = f"; {dest} was left as it was" if dest.exists() else ""
         missing = [f for f in expected or [] if not (tmp / f).exists()]
         if missing:
-            raise DataError(
+            raise MissingFiles(
                 f"{archive}: the zip has no {', '.join(missing)} (expected for '{slug or dest.name}': "
-                f"{', '.join(expected or [])}); it is not the complete competition download{kept}."
+                f"{', '.join(expected or [])}); it is not the complete competition download{kept}.",
+                missing,
             )
         try:
             check_csvs(tmp, str(archive))

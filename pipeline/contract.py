@@ -16,10 +16,12 @@ OPTIONAL = (
     "PRESETS",
     "FOLDS",
     "EXPECTED_FILES",
+    "load_test",  # the test side alone (X and y None): predict reads a new test set without the training data
     "transforms",
     "search_space",
     "sample",
     "blend",
+    "apply_blend",  # the blend hook's saved weights applied to new test predictions (predict without training data)
     "merge_folds",
     "plots",
     "validate",

@@ -171,10 +171,13 @@ def missing_data_message(module: ModuleType, where: Path) -> str:
     )
 
 
-def resolve_data(module: ModuleType, data: str | Path | None, use_sample: bool) -> tuple[Path, bool]:
-    """The folder holding the competition's raw files, and whether it is the built-in sample."""
+def resolve_data(
+    module: ModuleType, data: str | Path | None, use_sample: bool, expected: list[str] | None = None
+) -> tuple[Path, bool]:
+    """The folder holding the competition's raw files, and whether it is the built-in sample. `expected`: the files it
+    must hold (default: the competition's EXPECTED_FILES; `predict` of a new test set checks its own)."""
     slug = module.KAGGLE_SLUG
-    expected = list(getattr(module, "EXPECTED_FILES", []))
+    expected = list(getattr(module, "EXPECTED_FILES", []) if expected is None else expected)
     name = module.__name__.rsplit(".", 1)[-1]
     if use_sample:
         if not hasattr(module, "sample"):

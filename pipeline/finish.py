@@ -74,6 +74,17 @@ def _fit_blend(
     return {"weights": weights, "oof": blend(list(oofs.values()), w), "test": blend(list(tests.values()), w)}
 
 
+def apply_weights(module: Any, cfg: Any, weights: dict[str, float], tests: dict[str, np.ndarray]) -> np.ndarray:
+    """The blend's test predictions from weights fitted before (blend.json's): the competition's apply_blend hook (a
+    blend hook's own use of the weights it chose), else their weighted average."""
+    hook = competition_hook(module, "apply_blend", cfg)
+    if hook is not None:
+        return hook(weights, tests)
+    if hasattr(module, "blend"):
+        raise ContractError("the competition's blend hook has no apply_blend: its saved weights cannot be applied.")
+    return blend([tests[m] for m in weights], np.array([float(w) for w in weights.values()]))
+
+
 def blend_results(
     module: Any, y: np.ndarray, folds: np.ndarray, results: dict[str, dict[str, Any]], cfg: Any = None
 ) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import competitions.cowboy_outfits as cb
+from pipeline.contract import ContractError
 from pipeline.detection.boxes import pack, unpack
 from pipeline.submission import SubmissionError
 
@@ -257,6 +258,27 @@ def test_a_listed_image_that_is_also_a_training_image_is_refused(sample_dir: Pat
         cb.load(cb.Config(predict_split="valid"), d)
 
 
+def test_the_split_to_predict_loads_alone_as_load_reads_it(sample_dir: Path, tmp_path: Path) -> None:
+    # before: only load (train.json, valid.csv and test.csv together); predict of a new test set needed all three
+    import shutil
+
+    full = cb.load(cb.Config(), sample_dir)
+    alone = tmp_path / "alone"
+    (alone / "images").mkdir(parents=True)
+    shutil.copy(sample_dir / "test.csv", alone / "test.csv")
+    for path in full.X_test:
+        shutil.copy(path, alone / "images" / Path(path).name)
+    test = cb.load_test(cb.Config(), alone)
+    assert test.X is None and test.y is None and test.sample_submission == alone / "test.csv"
+    assert list(test.test_ids) == list(full.test_ids) and all(type(i) is int for i in test.test_ids)
+    assert [Path(p).name for p in test.X_test] == [Path(p).name for p in full.X_test]
+    np.testing.assert_array_equal(test.info["test_sizes"], full.info["test_sizes"])
+    with pytest.raises(
+        cb.data.CowboyDataError, match=r"alone: no valid.csv; the images to predict are listed in valid"
+    ):
+        cb.load_test(cb.Config(predict_split="valid"), alone)
+
+
 def _zip(path: Path, records: object, member: str = "answer.json") -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(member, json.dumps(records))
@@ -308,9 +330,14 @@ def test_blend_fuses_models_only_when_it_helps() -> None:
     good, noisy = jitter(1.0), jitter(1.0)
     b = cb.blend({"a": good, "b": noisy}, {"a": good, "b": noisy}, y, folds)
     assert b["weights"] == {"a": 0.5, "b": 0.5} and b["score"] >= b["best_single_score"]
+    # predict applies the saved weights alone to new test boxes: the same fusion as the blend's own test
+    np.testing.assert_array_equal(cb.apply_blend(b["weights"], {"a": good, "b": noisy}), b["test"])
     junk = pack([rng.uniform(0, 100, (3, 4)) + [0, 0, 5, 5]] * 12, [np.ones(3)] * 12, [np.array([0, 1, 2])] * 12)
     b = cb.blend({"a": good, "junk": junk}, {"a": good, "junk": junk}, y, folds)
     assert b["weights"] == {"a": 1.0, "junk": 0.0} and b["score"] == b["best_single_score"]
+    np.testing.assert_array_equal(cb.apply_blend(b["weights"], {"a": good, "junk": junk}), good)
+    with pytest.raises(ContractError, match="keeps one model or weights its models alike"):
+        cb.apply_blend({"a": 0.7, "junk": 0.3}, {"a": good, "junk": junk})
     merged = cb.merge_folds([good, good])
     assert cb.score(y, merged) == pytest.approx(cb.score(y, good), abs=1e-3)
 

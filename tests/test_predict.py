@@ -55,6 +55,16 @@ def test_house_prices_predict_reproduces_the_submission_exactly(
     old = pd.read_csv(run_dir / "submission.csv").set_index("Id")["SalePrice"]
     np.testing.assert_allclose(new.to_numpy(), old.loc[new.index].to_numpy(), rtol=1e-9)
 
+    # a folder holding only the new test set: the refitted blend needs the training rows, and the error says so
+    only_test = tmp_path / "only_test"
+    only_test.mkdir()
+    for name in ("test.csv", "sample_submission.csv"):
+        shutil.copy(other / name, only_test / name)
+    assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "pred4")]) == 2
+    err = capsys.readouterr().err
+    assert "missing train.csv" in err and "predict refits the blend (and any stack, threshold or calibration)" in err
+    assert f"from run {run_dir.name}'s out-of-fold predictions against the training targets" in err
+
     # a run whose models are gone says so, in one line, exit 2
     shutil.rmtree(run_dir / "models" / "ridge")
     assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred3")]) == 2
@@ -129,7 +139,9 @@ def test_predict_cuts_f1_labels_at_the_runs_threshold(tmp_path: Path, monkeypatc
     assert (tmp_path / "out" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
 
 
-def test_detector_predict_reproduces_the_submission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detector_predict_reproduces_the_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """cowboy_outfits (Faster R-CNN, flip TTA, weighted boxes fusion) on its sample preset, one epoch."""
     import json
     import zipfile
@@ -145,6 +157,27 @@ def test_detector_predict_reproduces_the_submission(tmp_path: Path, monkeypatch:
         assert ours.namelist() == theirs.namelist() == ["answer.json"]
         detections = json.loads(theirs.read("answer.json"))
         assert detections and ours.read("answer.json") == theirs.read("answer.json")  # same boxes, scores, order
+
+    # before: a new test set needed train.json and valid.csv too ("incomplete: missing train.json, valid.csv"), as
+    # predict refitted the blend on the run's OOF boxes; now blend.json's weights apply as saved, and a folder holding
+    # only the new test.csv and its images is enough
+    new = tmp_path / "new"
+    (new / "images").mkdir(parents=True)
+    test = pd.read_csv(data / "test.csv", dtype=str, keep_default_na=False)
+    valid = pd.read_csv(data / "valid.csv", dtype=str, keep_default_na=False)
+    listing = pd.concat([test.iloc[:8], valid.iloc[:5]])  # the run's first batch of test images (8), and 5 new ones
+    for name in listing["file_name"]:
+        shutil.copy(data / "images" / name, new / "images" / name)
+    args = ["predict", str(run_dir), "--data", str(new), "--out", str(tmp_path / "new_pred"), "--device", "cpu"]
+    assert main([*args, "--quiet"]) == 2  # without its listing, the folder is refused naming it
+    assert "new: no test.csv; the images to predict are listed in test.csv (id,file_name)" in capsys.readouterr().err
+    listing.to_csv(new / "test.csv", index=False)
+    assert main([*args, "--quiet"]) == 0
+    with zipfile.ZipFile(tmp_path / "new_pred" / "answer.zip") as answer:
+        records = json.loads(answer.read("answer.json"))
+    kept, added = {int(i) for i in test["id"][:8]}, {int(i) for i in valid["id"][:5]}
+    assert {r["image_id"] for r in records} <= kept | added and any(r["image_id"] in added for r in records)
+    assert [r for r in records if r["image_id"] in kept] == [r for r in detections if r["image_id"] in kept]
 
 
 def test_predict_refuses_data_whose_classes_differ_before_any_model_predicts(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 mAP@[.5:.95]; answer.json inside a zip."""
 
 from competitions.cowboy_outfits.config import PRESETS, Config
-from competitions.cowboy_outfits.data import CATEGORIES, CLASS_NAMES, EXPECTED_FILES, load
-from competitions.cowboy_outfits.recipe import blend, merge_folds, models, plots, score, search_space
+from competitions.cowboy_outfits.data import CATEGORIES, CLASS_NAMES, EXPECTED_FILES, load, load_test
+from competitions.cowboy_outfits.recipe import apply_blend, blend, merge_folds, models, plots, score, search_space
 from competitions.cowboy_outfits.sample import sample
 from competitions.cowboy_outfits.submission import SUBMISSION_FILE, validate, write_submission
 from pipeline.contract import Metric
@@ -31,8 +31,10 @@ __all__ = [
     "SUBMISSION_FILE",
     "SUBMIT_CLOSED",
     "Config",
+    "apply_blend",
     "blend",
     "load",
+    "load_test",
     "merge_folds",
     "models",
     "plots",

@@ -6,6 +6,7 @@ floats. Internally an image is its row number; the original ids travel in `Data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -332,36 +333,61 @@ def stratified_groups(strata: np.ndarray, k: int) -> np.ndarray:
     return groups
 
 
-def load(cfg: Any, data_dir: Path) -> Data:
-    """Train images + packed boxes, and the images of the split to predict (cfg.predict_split)."""
+def split_csv(cfg: Any, data_dir: Path) -> Path:
+    """The listing of the split to predict (cfg.predict_split): test.csv or valid.csv."""
     if cfg.predict_split not in SPLITS:
         raise ContractError(f"predict_split must be one of {', '.join(SPLITS)}, got {cfg.predict_split!r}.")
+    return Path(data_dir) / f"{cfg.predict_split}.csv"
+
+
+def load_test(cfg: Any, data_dir: Path) -> Data:
+    """The images of the split to predict alone, without train.json (X and y are None): what `predict` reads of a new
+    test set, for which a folder holding the listing (test.csv, or valid.csv) and images/ is enough."""
+    listing, image_dir = split_csv(cfg, data_dir), Path(data_dir) / "images"
+    if missing := [f"{p.name}{'/' if p == image_dir else ''}" for p in (listing, image_dir) if not p.exists()]:
+        raise CowboyDataError(
+            f"{data_dir}: no {' and no '.join(missing)}; the images to predict are listed in {listing.name} "
+            "(id,file_name) and kept in images/."
+        )
+    ids, paths, sizes = read_split(listing, image_dir)
+    return Data(
+        X=None,
+        y=None,
+        X_test=np.array(paths, dtype=object),
+        test_ids=np.array(ids, dtype=object),
+        sample_submission=listing,
+        classes=None,
+        data_dir=Path(data_dir),
+        info={
+            "test_sizes": sizes,
+            "class_names": list(CLASS_NAMES),
+            "category_ids": CATEGORY_IDS,
+            "predict_split": cfg.predict_split,
+        },
+    )
+
+
+def load(cfg: Any, data_dir: Path) -> Data:
+    """Train images + packed boxes, and the images of the split to predict (cfg.predict_split, as load_test)."""
+    split_csv(cfg, data_dir)  # a wrong predict_split is named before train.json is read
     data_dir = Path(data_dir)
     image_dir = data_dir / "images"
     train = read_train(data_dir / "train.json", image_dir)
-    split_csv = data_dir / f"{cfg.predict_split}.csv"
-    test_ids, test_paths, test_sizes = read_split(split_csv, image_dir)
-    check_overlap(train, split_csv, image_dir, test_ids, test_paths)
+    test = load_test(cfg, data_dir)
+    check_overlap(train, test.sample_submission, image_dir, list(test.test_ids), list(test.X_test))
     strata = rarest_class(train["y"], len(CATEGORY_IDS))
-    return Data(
+    return dataclasses.replace(
+        test,
         X=np.array(train["paths"], dtype=object),
         y=train["y"],
-        X_test=np.array(test_paths, dtype=object),
-        test_ids=np.array(test_ids, dtype=object),
-        sample_submission=split_csv,
-        classes=None,
         groups=stratified_groups(strata, cfg.folds * CHUNKS_PER_FOLD),
-        data_dir=data_dir,
-        info={
+        info=test.info
+        | {
             "train_ids": train["ids"],
             "train_sizes": train["sizes"],
-            "test_sizes": test_sizes,
             "strata": strata,
-            "class_names": list(CLASS_NAMES),
-            "category_ids": CATEGORY_IDS,
             "boxes": train["n_boxes"],
             "crowd_boxes": train["n_crowd"],
             "clipped_boxes": train["clipped"],
-            "predict_split": cfg.predict_split,
         },
     )

@@ -1,4 +1,5 @@
-"""Models, the metric, and the detection blend: WBF over fold models (merge_folds) and over models (blend)."""
+"""Models, the metric, and the detection blend: WBF over fold models (merge_folds) and over models (blend, whose
+chosen weights apply_blend applies again to a new test set)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def merge_folds(tests: list[np.ndarray], cfg: Config | None = None) -> np.ndarra
     return _merge_folds(tests, iou_thr=_wbf_iou(cfg))
 
 
+def apply_blend(weights: dict[str, float], tests: dict[str, np.ndarray], cfg: Config | None = None) -> np.ndarray:
+    """The blend's test boxes from the weights `blend` chose (blend.json's, which `predict` applies to a new test set
+    without the training boxes): the one model weighted 1, or the WBF of the models weighted alike."""
+    used = [n for n, w in weights.items() if w > 0]
+    if not used or len({weights[n] for n in used}) > 1:
+        raise ContractError(f"blend weights {weights}: the WBF blend keeps one model or weights its models alike.")
+    if len(used) == 1:
+        return tests[used[0]]
+    return fuse_rows([tests[n] for n in used], iou_thr=_wbf_iou(cfg))
+
+
 def blend(
     oofs: dict[str, np.ndarray],
     tests: dict[str, np.ndarray],
@@ -75,7 +87,7 @@ def blend(
         return out | {
             "weights": {best: 1.0},
             "oof": oofs[best],
-            "test": tests[best],
+            "test": apply_blend({best: 1.0}, tests, cfg),
             "score": single[best],
             "equal_score": single[best],
         }
@@ -84,17 +96,19 @@ def blend(
     fused_oof[mask] = fused
     equal = score(y[mask], fused)
     if equal >= single[best]:
+        weights = {n: 1 / len(names) for n in names}
         return out | {
-            "weights": {n: 1 / len(names) for n in names},
+            "weights": weights,
             "oof": fused_oof,
             "equal_score": equal,
-            "test": fuse_rows([tests[n] for n in names], iou_thr=iou),
+            "test": apply_blend(weights, tests, cfg),
             "score": equal,
         }
+    weights = {n: float(n == best) for n in names}
     return out | {
-        "weights": {n: float(n == best) for n in names},
+        "weights": weights,
         "oof": oofs[best],
-        "test": tests[best],
+        "test": apply_blend(weights, tests, cfg),
         "score": single[best],
         "equal_score": equal,
     }

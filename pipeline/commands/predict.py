@@ -6,6 +6,11 @@ predictions exactly as the run fitted them (deterministic, milliseconds; the wei
 blend.json); the submission is written and validated with the run's own rules. On the run's own test data the
 result is the run's submission: identical for tabular models, equal within float tolerance for deep models
 predicted on another device.
+
+Where blend.json's weights alone make the submission (saved_weights: the competition reads its test set alone,
+`load_test`, and nothing after the blend was fitted; cowboy_outfits), they are applied as saved and predict reads
+the new test set only: no training data. Elsewhere the refit needs the run's training data beside the test set, and
+predict says so, naming the missing files.
 """
 
 from __future__ import annotations
@@ -124,13 +129,43 @@ def fold_predictions(
     return preds
 
 
+# The stages after the blend whose record in summary.json says they changed the predictions (stack: "used"; the
+# others: "applied"); predict refits them from the OOF predictions, which needs the training targets.
+LATER_STAGES = {"stack": "used", "threshold": "applied", "calibration": "applied"}
+
+
+def saved_weights(module: Any, run_dir: Path, summary: dict[str, Any]) -> tuple[dict[str, float] | None, str]:
+    """blend.json's weights when they alone turn the models' test predictions into the submission, so that predict
+    reads the new test set only: the competition loads its test side alone (`load_test`), can apply saved weights
+    (`apply_blend` beside a `blend` hook), and no stage after the blend changed them. Otherwise None and what
+    predict refits from the run's OOF predictions (so it needs the training data)."""
+    if not hasattr(module, "load_test"):
+        return None, "the blend (and any stack, threshold or calibration)"
+    if hasattr(module, "blend") and not hasattr(module, "apply_blend"):
+        return None, "the blend (the competition's blend hook has no apply_blend)"
+    changed = [n for n, key in LATER_STAGES.items() if isinstance(summary.get(n), dict) and summary[n].get(key)]
+    if changed:
+        return None, f"its {' and '.join(changed)}"
+    saved = read_json(run_dir / "blend.json").get("weights") if (run_dir / "blend.json").is_file() else None
+    if not isinstance(saved, dict) or set(saved) != set(summary["models"]):
+        return None, "the blend (blend.json holds no weights for the run's models)"
+    return {m: float(w) for m, w in saved.items()}, ""
+
+
 def predict_run(
     run_dir: Path, data_path: str | None, out: Path | None = None, device: str | None = None, quiet: bool = False
 ) -> Path:
     """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
     from pipeline import stacking, threshold
+    from pipeline.archives import MissingFiles
     from pipeline.datadir import resolve_data
-    from pipeline.finish import blend_results, calibrate_blend, merge_fold_tests, write_validated_submission
+    from pipeline.finish import (
+        apply_weights,
+        blend_results,
+        calibrate_blend,
+        merge_fold_tests,
+        write_validated_submission,
+    )
     from pipeline.runlog import RunLog
     from pipeline.runner import check_data
 
@@ -150,15 +185,28 @@ def predict_run(
     trained = read_json(run_dir / "env.json").get("versions", {}) if (run_dir / "env.json").is_file() else {}
     for line in version_differences(trained):
         log.warn(f"version differs from training: {line}")
-    data_dir, _ = resolve_data(module, data_path, False)
-    data = module.load(cfg, data_dir)
-    check_data(data, name)
-    y = np.asarray(data.y)
-    if len(folds) != len(y):
-        raise ContractError(
-            f"{data_dir}: {len(y)} training rows, the run was trained on {len(folds)}; the blend is refitted on the "
-            "run's OOF predictions, so predict needs the same training data (only the test set may differ)."
-        )
+    weights, refits = saved_weights(module, run_dir, summary)
+    try:  # the saved weights need the test set's files only (load_test names them); a refit needs every file
+        data_dir, _ = resolve_data(module, data_path, False, expected=None if weights is None else [])
+    except MissingFiles as e:
+        raise MissingFiles(
+            f"{e} predict refits {refits} from run {run_dir.name}'s out-of-fold predictions against the training "
+            "targets, so it needs the run's training data beside the new test set (only the test set may differ).",
+            e.missing,
+        ) from None
+    if weights is not None:
+        data = module.load_test(cfg, data_dir)
+        if not isinstance(data, Data) or len(data.X_test) != len(data.test_ids):
+            raise ContractError(f"{name}.load_test must return Data with one test id per test row.")
+    else:
+        data = module.load(cfg, data_dir)
+        check_data(data, name)
+        if len(folds) != len(data.y):
+            raise ContractError(
+                f"{data_dir}: {len(data.y)} training rows, the run was trained on {len(folds)}; predict refits "
+                f"{refits} on the run's OOF predictions, so it needs the same training data (only the test set may "
+                "differ)."
+            )
     _check_classes(run_dir, summary, models, data)
     _check_features(run_dir, summary, data, data_dir)
     log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
@@ -172,13 +220,23 @@ def predict_run(
         if getattr(module, "CALIBRATE", None):  # as the runner: one per model when the run refitted
             results[model]["fold_tests"] = [test] if refitting else parts
         log(f"{model}: {'its refit on every training row' if refit else f'{len(parts)} fold model(s)'} predicted")
+    out = out or default_out(run_dir, name)
+    if weights is not None:
+        log("blend: blend.json's weights, as the run fitted them (no training data read)")
+        test = apply_weights(module, cfg, weights, {m: r["test"] for m, r in results.items()})
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
+            final = write_validated_submission(module, data, test, Path(scratch))
+            target = out / final.name
+            final.replace(target)
+        return _compared(log, summary, target)
+    y = np.asarray(data.y)
     b = blend_results(module, y, folds, results, cfg)
     saved = read_json(run_dir / "blend.json").get("weights") if (run_dir / "blend.json").is_file() else None
     if isinstance(saved, dict) and set(saved) == set(b["weights"]):
         drift = max(abs(float(saved[m]) - float(b["weights"][m])) for m in saved)
         if drift > 1e-9:
             log.warn(f"blend weights refitted from the saved OOF predictions differ from blend.json by {drift:.2e}")
-    out = out or default_out(run_dir, name)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
         work = Path(scratch)
@@ -188,6 +246,11 @@ def predict_run(
         final = write_validated_submission(module, data, test, work)
         target = out / final.name
         final.replace(target)
+    return _compared(log, summary, target)
+
+
+def _compared(log: Any, summary: dict[str, Any], target: Path) -> Path:
+    """Log how the new submission compares with the run's (when it can say); return the new one."""
     compared = _compare_with_run(summary, target)
     if compared:
         log(compared)
