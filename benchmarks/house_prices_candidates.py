@@ -110,6 +110,94 @@ def _splines(est: Any) -> Callable[[Any], Any]:
     return make
 
 
+UNUSUAL_SALES = ("Abnorml", "Family", "AdjLand", "Alloca")  # as the data spells them
+
+
+class WithoutUnusualSales(RegressorMixin, BaseEstimator):
+    """A model trained without the sales that are not arm's length (SaleCondition in UNUSUAL_SALES, where the largest
+    errors sit), or with those rows weighted by `weight` (passed to the final step as its sample_weight); every row
+    is still priced and scored."""
+
+    def __init__(self, model: Any = None, weight: float = 0.0) -> None:
+        self.model = model
+        self.weight = weight
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> WithoutUnusualSales:
+        from sklearn.base import clone
+
+        unusual = X["SaleCondition"].astype(str).isin(UNUSUAL_SALES).to_numpy()
+        self.model_ = clone(self.model)
+        if self.weight == 0.0:
+            self.model_.fit(X[~unusual], np.asarray(y)[~unusual])
+        else:
+            self.model_.fit(X, y, model__sample_weight=np.where(unusual, self.weight, 1.0))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(X)
+
+
+class NeighbourhoodPrice(TransformerMixin, BaseEstimator):
+    """The neighbourhood's mean log price per sq ft of living area, shrunk towards the overall mean by `k` rows, as
+    a column: fitted on the training rows, each training row's value cross-fitted (5 inner folds) so the model
+    never sees a value its own price made."""
+
+    def __init__(self, k: float = 10.0) -> None:
+        self.k = k
+
+    def _table(self, hood: np.ndarray, r: np.ndarray) -> tuple[pd.Series, float]:
+        mean = float(r.mean())
+        g = pd.DataFrame({"n": hood, "r": r}).groupby("n")["r"].agg(["sum", "count"])
+        return (g["sum"] + self.k * mean) / (g["count"] + self.k), mean
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> NeighbourhoodPrice:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: np.ndarray = None, **fit_params: Any) -> pd.DataFrame:
+        from sklearn.model_selection import KFold
+
+        r = np.asarray(y, dtype=float) - np.log(X["GrLivArea"].to_numpy(float))  # y: log price (TransformedTarget)
+        hood = X["Neighborhood"].astype(str).to_numpy()
+        self.table_, self.mean_ = self._table(hood, r)
+        out = np.zeros(len(X))
+        for tr, va in KFold(5, shuffle=True, random_state=0).split(X):
+            table, mean = self._table(hood[tr], r[tr])
+            out[va] = pd.Series(hood[va]).map(table).fillna(mean).to_numpy()
+        return X.assign(NeighbourhoodPrice=out)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        hood = X["Neighborhood"].astype(str)
+        return X.assign(NeighbourhoodPrice=hood.map(self.table_).fillna(self.mean_).to_numpy())
+
+
+class OnLog(RegressorMixin, BaseEstimator):
+    """`model` fitted on log(price), its fit parameters passed on (TransformedTargetRegressor routes none)."""
+
+    def __init__(self, model: Any = None) -> None:
+        self.model = model
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, **fit_params: Any) -> OnLog:
+        from sklearn.base import clone
+
+        self.model_ = clone(self.model).fit(X, np.log(y), **fit_params)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.exp(self.model_.predict(X))
+
+
+def _recipe_linear(name: str, first: tuple[str, Any] | None = None) -> Any:
+    """The recipe's own linear pipeline for `name` (its settings), with a step put first if given."""
+    from sklearn.pipeline import Pipeline
+
+    def make(cfg: Any) -> Any:
+        pipe = recipe._model(cfg, name)
+        return Pipeline([first, *pipe.steps]) if first is not None else pipe
+
+    return make
+
+
 def _per_area(name: str) -> Callable[[Any], Any]:
     from sklearn.pipeline import Pipeline
 
@@ -200,6 +288,12 @@ def candidates(slow: bool) -> dict[str, Callable[[Any], Any]]:
         "gbr on log price per sq ft": _per_area("gbr"),
         "lightgbm, linear trees": _linear_trees,
         "svr + gbr on its residuals": _svr_gbr,
+        "lasso trained without unusual sales": lambda cfg: WithoutUnusualSales(_on_log(_recipe_linear("lasso")(cfg))),
+        "svr trained without unusual sales": lambda cfg: WithoutUnusualSales(_on_log(_recipe_linear("svr")(cfg))),
+        "svr, unusual sales weighted 0.3": lambda cfg: WithoutUnusualSales(OnLog(_recipe_linear("svr")(cfg)), 0.3),
+        "svr + neighbourhood price per sq ft": lambda cfg: _on_log(
+            _recipe_linear("svr", ("hood", NeighbourhoodPrice()))(cfg)
+        ),
     }
     if slow:
         from sklearn.gaussian_process import GaussianProcessRegressor
