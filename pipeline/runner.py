@@ -429,14 +429,20 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     if folding.kind == "time":  # refused here, before the run folder, when the times cannot make the folds
         times = None if data.time is None else np.asarray(data.time)[scored]
         make_folds(np.asarray(data.y)[scored], folding.k, opts.seed, "time", holdout=folding.holdout, times=times)
-    paths = image_paths(data.X, data.X_test)
+    check_images(module, data_dir, (data.X, data.X_test), opts.quiet)
+    return data
+
+
+def check_images(module: ModuleType, data_dir: Path, arrays: tuple[Any, ...], quiet: bool = False) -> None:
+    """Decode every image file among `arrays` (a Data's X / X_test; other inputs have none) and check it has the
+    competition's IMAGE_SIZE, failing with the files named: the run's check at load, and predict's on a new test set."""
+    paths = image_paths(*arrays)
     if paths:
-        show = interactive() and not opts.quiet and distributed.is_main()
+        show = interactive() and not quiet and distributed.is_main()
         # the pipeline's own folders remember the check; a user's --data folder is never written to
         cache = data_dir if (data_dir / MARKER).exists() else cache_root()
         size, name = getattr(module, "IMAGE_SIZE", None), competition_name(module)
         distributed.in_turn(lambda: verify_images(paths, cache, show_progress=show, size=size, owner=name))
-    return data
 
 
 def _run_folder(opts: RunOptions, name: str, is_sample: bool) -> Path:

@@ -72,7 +72,9 @@ def test_house_prices_predict_reproduces_the_submission_exactly(
     assert err.startswith("error: ") and "no saved model for ridge fold 0" in err
 
 
-def test_image_competition_predict_reproduces_the_submission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_image_competition_predict_reproduces_the_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     fast = ["--preset", "fast", "--set", "epochs=2", "--set", "batch_size=16"]
     run_dir = _run(tmp_path, "competitions/cifar10", "--sample", *fast)
@@ -95,6 +97,28 @@ def test_image_competition_predict_reproduces_the_submission(tmp_path: Path, mon
     preds = fold_predictions(run_dir, model, fits, module.load(cfg, data), "cpu")
     with np.load(run_dir / "parts" / model / "fold0.npz") as part:
         np.testing.assert_allclose(preds[0], part["test"], atol=1e-5)
+
+    # a new test set holding an image of another size, then one cut short: refused before any model predicts, the
+    # file named, as a run refuses it (before: "Images in a batch have different sizes", or a decode traceback)
+    from PIL import Image
+
+    new = tmp_path / "new"
+    shutil.copytree(data, new)
+    first = sorted((new / "test").iterdir(), key=lambda p: int(p.stem))[0]  # in the first batch predicted
+    kept = first.read_bytes()
+    Image.open(first).resize((33, 32)).save(first)
+    args = ["predict", str(run_dir), "--data", str(new), "--out", str(tmp_path / "pred_new"), "--device", "cpu"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "1 image(s) are not 32x32 pixels" in err and f"every image of cifar10 has: {first} is 33x32." in err
+    first.write_bytes(kept)
+    cut = new / "test" / "7.png"
+    cut.write_bytes(cut.read_bytes()[:60])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"image {cut} cannot be decoded" in err and "replace the file" in err
+    assert "predict cifar10 with" not in err  # logged as the models start predicting
+    assert not (tmp_path / "pred_new").exists()
 
 
 def test_generated_competition_predict_reproduces_the_submission_from_another_directory(

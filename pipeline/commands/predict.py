@@ -167,7 +167,7 @@ def predict_run(
         write_validated_submission,
     )
     from pipeline.runlog import RunLog
-    from pipeline.runner import check_data
+    from pipeline.runner import check_data, check_images
 
     run_dir = Path(run_dir)
     module, cfg, summary = load_run(run_dir)
@@ -209,6 +209,7 @@ def predict_run(
             )
     _check_classes(run_dir, summary, models, data)
     _check_features(run_dir, summary, data, data_dir)
+    check_images(module, data_dir, (data.X_test,), quiet)  # the run's check, on the images predict reads
     log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
     results: dict[str, dict[str, Any]] = {}
     refitting = bool(summary.get("refit"))  # the run planned refits: one test prediction per model, as it did
