@@ -1,9 +1,9 @@
 """Planning under --time-limit: share the remaining wall-clock budget among the fits still to do.
 
-Deep-learning estimators get a deadline per fit and fit their epochs and schedule to it; an image fit asks for it
-again when its training starts (training_deadline), so its start-up is shared by every fit. Estimators that cannot be
-cut short (tabular) are measured on their first fold; a model whose remaining folds would overrun the budget is
-dropped whole (a model with missing folds has no complete OOF predictions to blend). The first model always
+Deep-learning estimators get a deadline per fit and fit their epochs and schedule to it; an image or detection fit
+asks for it again when its training starts (training_deadline), so its start-up is shared by every fit. Estimators
+that cannot be cut short (tabular) are measured on their first fold; a model whose remaining folds would overrun the
+budget is dropped whole (a model with missing folds has no complete OOF predictions to blend). The first model always
 completes, so every run ends with a valid submission. The runner fits the models that cannot be cut short first
 (runner.fitting_order), so those that fit to a deadline share all that is left. A model's refit on every training
 row (Config.refit) has its own check, its folds' time scaled by the rows: refused, it leaves the model its folds.

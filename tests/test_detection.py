@@ -300,6 +300,35 @@ def test_resumed_fit_equals_an_uninterrupted_one(sample_dir: Path, tmp_path: Pat
     assert np.array_equal(np.nan_to_num(resumed.predict(Xv)), np.nan_to_num(whole.predict(Xv)))
 
 
+def test_the_deadline_is_re_shared_when_training_starts(sample_dir: Path, tmp_path: Path) -> None:
+    # before: the detector trained to the deadline it was handed, so its start-up (the run's first fit: building the
+    # network, decoding the images) came off its training: under a short --time-limit fold 0 trained for nothing
+    import time
+
+    from competitions.cowboy_outfits import Config, load
+    from pipeline.contract import FitContext
+    from pipeline.detection.estimator import Detector
+    from pipeline.training.deadline import MARGIN_S
+
+    data = load(Config(), sample_dir)
+    asked: list[float] = []
+
+    def share_from_now(keep: float) -> float:  # the runner's Budget.training_deadline, here: 30 s from now
+        asked.append(keep)
+        return time.monotonic() + 30.0
+
+    handed = time.monotonic() + 1.0  # less than the 2 s kept for predicting and the margin: no training time
+    ctx = FitContext(
+        workdir=tmp_path, deadline=handed, training_deadline=share_from_now, predict_rows=200, log=lambda s: None
+    )
+    params = {"arch": "fasterrcnn_tiny", "num_classes": 5, "image_size": 64, "epochs": 2, "batch_size": 4}
+    est = Detector(**params, valid_loss=False, tta=False, plot_images=0).fit(data.X[:8], data.y[:8], context=ctx)
+    # asked once, keeping time to predict the 200 rows at the speed measured before training (a guess of 5 images/s
+    # would keep 2 + 1.2 x 200 / 5 = 50 s, more than the 30 s given: no training) and the margin
+    assert len(asked) == 1 and 2.0 + MARGIN_S <= asked[0] < 25.0
+    assert len(est.history_) == 2  # trained to the deadline asked for as its training started
+
+
 def test_the_image_cache_trains_and_scores_as_decoding_on_the_fly(sample_dir: Path) -> None:
     from competitions.cowboy_outfits import Config, load
     from pipeline.detection.data import make_transform

@@ -80,6 +80,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
             rt,
             workdir=Path(context.workdir),
             deadline=context.deadline,
+            training_deadline=context.training_deadline,
             resume=context.resume,
             progress=context.progress,
             log=context.log,

@@ -21,7 +21,7 @@ from pipeline.detection.recipe import DetTrainConfig
 from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
 from pipeline.training.data import epoch_rows
-from pipeline.training.deadline import plan_epochs, reserve_seconds
+from pipeline.training.deadline import MARGIN_S, plan_epochs, reserve_seconds
 from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
 from pipeline.training.progress import EpochBar, epoch_line
 from pipeline.training.runtime import Runtime, epoch_seed
@@ -66,6 +66,22 @@ class DetTrainer(TrainerCore):
         ips = max(self.predict_ips or 5.0, 1e-3)
         return reserve_seconds(self.rt.predict_rows, self.rt.predict_views, ips, 1.2)
 
+    @torch.no_grad()
+    def _measure_predict(self, model: nn.Module, dataset: DetectionDataset) -> None:
+        """Images/s of inference before training (one warm-up and one timed batch), so the time kept for the
+        predictions after fit is measured, not guessed, when the training asks for its deadline; each validation
+        measures it again."""
+        was = model.training
+        model.eval()
+        n = min(len(dataset), self.cfg.batch_size)
+        x = to_device([dataset[i][0] for i in range(n)], self.rt.device)
+        for _ in range(2):
+            t = time.perf_counter()
+            with self.autocast():
+                model(x)
+        self.predict_ips = n / max(time.perf_counter() - t, 1e-9)
+        model.train(was)
+
     def _losses(
         self, model: nn.Module, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]
     ) -> torch.Tensor:
@@ -91,6 +107,10 @@ class DetTrainer(TrainerCore):
         """Train; checkpoint each epoch; resume from the workdir when asked; stop at the deadline."""
         s = self._start(model, train)
         if not self._resume(s):
+            if self.rt.deadline is not None and not self.predict_ips:
+                self._measure_predict(s.eval_model, valid if valid is not None else train)
+            # the run's share from now: what the fit did so far (the first fit's start-up) is not its training time
+            self.training_starts(self._reserve() + MARGIN_S)
             try:
                 while s.epoch < s.planned and not s.stop:
                     row = self._train_epoch(s, train)
@@ -190,7 +210,7 @@ class DetTrainer(TrainerCore):
         row["seconds"] = time.perf_counter() - s.epoch_t0
         self.history.append(row)
         if rt.deadline is not None and not s.stop:
-            left = self.time_left() - self._reserve() - 2.0
+            left = self.time_left() - self._reserve() - MARGIN_S
             new = plan_epochs(s.epoch + 1, cfg.epochs if s.epoch == s.start else s.planned, left, row["seconds"])
             if new != s.planned:
                 rt.log(f"time limit: re-planned to {new} epochs")

@@ -141,6 +141,18 @@ class TrainerCore:
         if self.rt.report is not None and score is not None:
             self.rt.report(epoch, score)
 
+    def training_starts(self, keep: float) -> float | None:
+        """Ask for the fit's deadline again as its training starts (Runtime.training_deadline: the run's share from
+        now, `keep` seconds kept for what follows the training), so what the fit did before it (the run's first fit:
+        building the network, decoding the images) is shared by every fit still to do, not taken from this one's
+        training. The new deadline, now rt.deadline; None without a time limit or anyone to ask."""
+        if self.rt.deadline is None or self.rt.training_deadline is None:
+            return None
+        later = self.rt.training_deadline(keep)
+        if later is not None:
+            self.rt.deadline = later
+        return later
+
     def time_left(self) -> float:
         """Seconds to the deadline (inf without one)."""
         return math.inf if self.rt.deadline is None else self.rt.deadline - time.monotonic()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-MARGIN_SHARE, MARGIN_S = 0.03, 2.0  # ScheduleClock's slack before a deadline: this share of its budget, at least 2 s
+# the slack kept before a deadline: ScheduleClock's is this share of its budget, at least MARGIN_S; detection's epoch
+# re-plan keeps MARGIN_S; both trainers keep MARGIN_S beside their predictions when they ask for their training deadline
+MARGIN_SHARE, MARGIN_S = 0.03, 2.0
 
 
 def reserve_seconds(rows: int, views: int, images_per_s: float, overhead: float) -> float:

@@ -170,9 +170,8 @@ class Trainer(TrainerCore):
         if self.rt.deadline is not None:
             self._measure_eval(model, valid if valid is not None else train)
             # the run's share from now: what the fit did so far (the first fit's start-up) is not its training time
-            later = self.rt.training_deadline(self._reserve() + MARGIN_S) if self.rt.training_deadline else None
-            if later is not None:
-                self.rt.deadline = s.clock.deadline = later
+            if (later := self.training_starts(self._reserve() + MARGIN_S)) is not None:
+                s.clock.deadline = later
         s.clock.start(s.progress)
         try:
             while s.epoch < self.cfg.epochs and not s.stop:
