@@ -329,6 +329,32 @@ def test_the_deadline_is_re_shared_when_training_starts(sample_dir: Path, tmp_pa
     assert len(est.history_) == 2  # trained to the deadline asked for as its training started
 
 
+def test_example_plots_draw_crowd_regions_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # before: a crowd region was drawn as one more green true box, though the metric neither asks for it nor counts a
+    # detection on it
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+    from PIL import Image
+
+    from pipeline.detection import plots
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
+    y = pack([np.array([[4.0, 4, 20, 20], [30, 30, 30, 30]])], [np.array([1.0, CROWD])], [np.array([0, 2])], k=3)
+    pred = pack([np.array([[5.0, 5, 18, 18]])], [np.array([0.9])], [np.array([0])], k=3)
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig))
+    plots.examples([str(tmp_path / "a.png")], y, pred, ["hat", "belt", "boots"], tmp_path / "ex.png")
+    ax = drawn[0].axes[0]
+    dashed = {(tuple(p.get_xy()), p.get_width()): p.get_linestyle() in ("--", "dashed") for p in ax.patches}
+    style = {(tuple(p.get_xy()), p.get_width()): p.get_edgecolor()[:3] for p in ax.patches}
+    assert style[((4.0, 4.0), 20.0)] == to_rgb("lime") and not dashed[((4.0, 4.0), 20.0)]  # the true box
+    assert style[((30.0, 30.0), 30.0)] == to_rgb("0.6") and dashed[((30.0, 30.0), 30.0)]  # the crowd region
+    assert style[((5.0, 5.0), 18.0)] == to_rgb("red")  # the prediction
+    assert [t.get_text() for t in ax.texts] == ["crowd", "hat 0.90"]
+    assert "crowd regions (dashed grey)" in drawn[0].get_suptitle()
+    plt.close(drawn[0])
+
+
 def test_the_image_cache_trains_and_scores_as_decoding_on_the_fly(sample_dir: Path) -> None:
     from competitions.cowboy_outfits import Config, load
     from pipeline.detection.data import make_transform

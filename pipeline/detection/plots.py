@@ -1,4 +1,5 @@
-"""Detection plots as PNG: AP per class, and validation images with true (green) and predicted (red) boxes."""
+"""Detection plots as PNG: AP per class, and validation images with true (green) and predicted (red) boxes, crowd
+regions (boxes.CROWD: no object the metric scores) dashed grey and labelled 'crowd'."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.detection.boxes import unpack
+from pipeline.detection.boxes import CROWD, unpack
 from pipeline.plots import _plt, _save
+
+TRUE_BOX = {"color": "lime", "lw": 1.5}
+CROWD_BOX = {"color": "0.6", "lw": 1.5, "ls": "--"}  # a crowd region: neither a true box to find nor a miss
 
 
 def per_class_ap(
@@ -45,7 +49,8 @@ def examples(
     n: int = 4,
     min_score: float = 0.3,
 ) -> None:
-    """A grid of images with true boxes (green) and predictions scoring >= min_score (red, with class and score)."""
+    """A grid of images with true boxes (green), crowd regions (dashed grey, labelled 'crowd') and predictions scoring
+    >= min_score (red, with class and score)."""
     from pipeline.vision.data import read_image
 
     plt = _plt()
@@ -57,11 +62,17 @@ def examples(
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    crowds = False
     for i in range(n):
         ax = axes.ravel()[i]
         ax.imshow(read_image(paths[i]))
-        for bx, by, bw, bh in unpack(y_true[i])[0]:
-            ax.add_patch(plt.Rectangle((bx, by), bw, bh, fill=False, color="lime", lw=1.5))
+        boxes, scores, _ = unpack(y_true[i])
+        for (bx, by, bw, bh), crowd in zip(boxes, scores == CROWD, strict=True):
+            ax.add_patch(plt.Rectangle((bx, by), bw, bh, fill=False, **(CROWD_BOX if crowd else TRUE_BOX)))
+            if crowd:
+                box = {"facecolor": "0.3", "alpha": 0.6, "pad": 1, "lw": 0}
+                ax.text(bx, by + bh, "crowd", color="white", fontsize=6, va="top", bbox=box)
+        crowds = crowds or bool((scores == CROWD).any())
         b, s, c = unpack(pred[i])
         for (bx, by, bw, bh), sc, cl in zip(b[s >= min_score], s[s >= min_score], c[s >= min_score], strict=True):
             ax.add_patch(plt.Rectangle((bx, by), bw, bh, fill=False, color="red", lw=1.0))
@@ -76,5 +87,6 @@ def examples(
                 bbox={"facecolor": "red", "alpha": 0.6, "pad": 1, "lw": 0},
             )
         ax.set_title(Path(paths[i]).name, fontsize=7)
-    fig.suptitle(f"validation: true (green) vs predicted >= {min_score} (red)", fontsize=9)
+    crowd = ", crowd regions (dashed grey)" if crowds else ""
+    fig.suptitle(f"validation: true (green){crowd} vs predicted >= {min_score} (red)", fontsize=9)
     _save(fig, path)
