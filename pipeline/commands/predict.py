@@ -8,9 +8,9 @@ result is the run's submission: identical for tabular models, equal within float
 predicted on another device.
 
 Where blend.json's weights alone make the submission (saved_weights: the competition reads its test set alone,
-`load_test`, and nothing after the blend was fitted; cowboy_outfits), they are applied as saved and predict reads
-the new test set only: no training data. Elsewhere the refit needs the run's training data beside the test set, and
-predict says so, naming the missing files.
+`load_test`, applies saved weights, `apply_blend` beside a `blend` hook, and nothing after the blend was fitted;
+cowboy_outfits), they are applied as saved and predict reads the new test set only: no training data. Elsewhere
+the refit needs the run's training data beside the test set, and predict says so, naming the missing files.
 """
 
 from __future__ import annotations
