@@ -174,9 +174,9 @@ def read_package(package: Path, module: ModuleType, name: str) -> tuple[dict[str
     summary = read_json(package / "run" / "summary.json")
     if summary.get("sample"):
         raise PushError(
-            f"--package {package}: run {manifest.get('run_id')} was made on the built-in sample data; predict "
-            "refits the blend on the run's training rows, so it cannot predict Kaggle's data. Package a run on "
-            "the real data."
+            f"--package {package}: run {manifest.get('run_id')} was made on the built-in sample data: its models "
+            "learned from generated rows, not the competition's (and predict refits the blend on the run's training "
+            "rows where it cannot apply saved weights). Package a run on the real data."
         )
     return manifest, dataset, package / "run", summary
 
