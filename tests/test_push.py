@@ -193,6 +193,20 @@ def test_package_not_uploaded_or_missing_dataset_is_refused(
     assert kaggle.calls("GetKernelSessionStatus") == []
 
 
+def test_a_package_of_a_sample_run_is_refused_before_anything_is_sent(
+    kaggle: KaggleStub, house: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sampled = tmp_path / "sample-pkg"
+    shutil.copytree(house["package"], sampled)
+    summary = sampled / "run" / "summary.json"
+    summary.write_text(json.dumps(json.loads(summary.read_text()) | {"sample": True}))
+    assert cli.main(["push", "competitions/house_prices", "--package", str(sampled)]) == 2
+    err = capsys.readouterr().err
+    assert "was made on the built-in sample data: its models learned from generated rows" in err
+    assert "Package a run on the real data." in err and "Traceback" not in err
+    assert kaggle.requests == []
+
+
 def test_the_generated_notebook_finds_the_package_and_fails_loudly(
     kaggle: KaggleStub, house: dict[str, Path], tmp_path: Path
 ) -> None:
