@@ -146,6 +146,13 @@ def image_paths(*arrays: object) -> list[str]:
     return out
 
 
+def _as_found(path: str) -> str:
+    """The file a path names: the user's own where the data cache links to their --data folder (the message's
+    "replace the file" must point at the file they have), else the path as given."""
+    real = os.path.realpath(path)
+    return real if real != os.path.abspath(path) else path
+
+
 def verify_images(
     paths: Sequence[str],
     cache_dir: Path | None = None,
@@ -196,12 +203,12 @@ def verify_images(
         i, why = bad[0]
         more = f" ({len(bad)} damaged image(s) in all)" if len(bad) > 1 else ""
         raise ImageFileError(
-            f"image {paths[i]} cannot be decoded ({why}){more}; replace the file (download the data again). A test "
-            "image's row must stay: Kaggle scores every row of the sample submission."
+            f"image {_as_found(paths[i])} cannot be decoded ({why}){more}; replace the file (download the data "
+            "again). A test image's row must stay: Kaggle scores every row of the sample submission."
         )
     if off:
         w, h = size  # type: ignore[misc]  # off holds images only when a size was given
-        shown = ", ".join(f"{paths[i]} is {fw}x{fh}" for i, (fw, fh) in off[:5])
+        shown = ", ".join(f"{_as_found(paths[i])} is {fw}x{fh}" for i, (fw, fh) in off[:5])
         raise ImageFileError(
             f"{len(off)} image(s) are not {w}x{h} pixels (width x height), the size every image of {owner} has: "
             f"{shown}{', ...' if len(off) > 5 else ''}. Replace them with the competition's own files (download the "

@@ -344,3 +344,25 @@ def test_bad_image_training_settings_are_refused_before_any_run_folder(
     )
     assert len([line for line in r.err.splitlines() if line.strip()]) == 1, r.err
     no_runs(tmp_path)
+
+
+def test_image_check_names_the_users_file_behind_a_linked_data_folder(tmp_path) -> None:
+    # a --data folder is linked into the data cache (data/<slug>/test -> the user's folder): the check named the
+    # cache's path, so "replace the file" sent the user to data/<slug>/; it names the file they have
+    import numpy as np
+
+    from pipeline.imagefiles import ImageFileError, verify_images
+    from pipeline.vision.synthetic import write_images
+
+    names = [f"{i}.png" for i in range(4)]
+    write_images(tmp_path / "mine" / "test", names, np.arange(4) % 2, 2, 16, 0)
+    _resize_png(tmp_path / "mine" / "test" / "2.png", 16, 17)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "test").symlink_to(tmp_path / "mine" / "test")
+    paths = [str(tmp_path / "cache" / "test" / n) for n in names]
+    with pytest.raises(ImageFileError, match=r"1 image\(s\) are not 16x16") as caught:
+        verify_images(paths, size=(16, 16), owner="toy")
+    assert f"{tmp_path / 'mine' / 'test' / '2.png'} is 16x17" in str(caught.value)
+    (tmp_path / "mine" / "test" / "2.png").write_bytes(b"not a png")
+    with pytest.raises(ImageFileError, match=f"image {tmp_path / 'mine' / 'test' / '2.png'} cannot be decoded"):
+        verify_images(paths)
