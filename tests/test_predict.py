@@ -42,6 +42,12 @@ def test_house_prices_predict_reproduces_the_submission_exactly(
     ours = (tmp_path / "pred" / "submission.csv").read_bytes()
     assert ours == (run_dir / "submission.csv").read_bytes()
 
+    # a sample run with no --data predicts the built-in sample, the only data whose training rows are the run's
+    # (before: 'No data for ...' at data/<slug>/, pointing at `run --sample`)
+    assert main(["predict", str(run_dir), "--out", str(tmp_path / "pred0")]) == 0
+    assert "data: built-in sample" in capsys.readouterr().err
+    assert (tmp_path / "pred0" / "submission.csv").read_bytes() == ours
+
     # another test set (rows reordered, half of them): the same models give the same per-row predictions
     test = pd.read_csv(data / "test.csv")
     sub = pd.read_csv(data / "sample_submission.csv")

@@ -34,8 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         default=None,
-        help="the competition's data (zip or folder) holding the test set to predict; default: the Kaggle "
-        "notebook's mounted competition in a notebook, else data/<slug>/",
+        help="the competition's data (zip or folder) holding the test set to predict; default: the built-in sample "
+        "for a run made on it, else the Kaggle notebook's mounted competition in a notebook, else data/<slug>/",
     )
     p.add_argument(
         "--out",
@@ -186,8 +186,9 @@ def predict_run(
     for line in version_differences(trained):
         log.warn(f"version differs from training: {line}")
     weights, refits = saved_weights(module, run_dir, summary)
+    sample = data_path is None and bool(summary.get("sample"))  # no data but the sample holds a sample run's rows
     try:  # the saved weights need the test set's files only (load_test names them); a refit needs every file
-        data_dir, _ = resolve_data(module, data_path, False, expected=None if weights is None else [])
+        data_dir, _ = resolve_data(module, data_path, sample, expected=None if weights is None else [])
     except MissingFiles as e:
         raise MissingFiles(
             f"{e} predict refits {refits} from run {run_dir.name}'s out-of-fold predictions against the training "
@@ -210,7 +211,9 @@ def predict_run(
     _check_classes(run_dir, summary, models, data)
     _check_features(run_dir, summary, data, data_dir)
     check_images(module, data_dir, (data.X_test,), quiet)  # the run's check, on the images predict reads
-    log(f"predict {name} with {run_dir.name}: {len(data.X_test)} test rows, models {', '.join(models)}")
+    source = "built-in sample" if sample else str(data_dir)
+    rows = f"{len(data.X_test)} test rows, models {', '.join(models)}"
+    log(f"predict {name} with {run_dir.name}: {rows}  (data: {source})")
     results: dict[str, dict[str, Any]] = {}
     refitting = bool(summary.get("refit"))  # the run planned refits: one test prediction per model, as it did
     for model in models:
