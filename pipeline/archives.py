@@ -280,19 +280,37 @@ def _same_zip(stamp: dict[str, Any] | None, archive: Path) -> bool:
     return stamp["sha256"] == sha256(archive)
 
 
-def zip_folder(archive: Path, default: Path) -> Path:
+def zip_lacks(archive: Path, names: list[str]) -> list[str]:
+    """Which of `names` the zip will not hold at its top once extracted: neither a member (file or folder) nor made by
+    an archive inside it (train.7z gives train/, as pending_archives reads it). Empty for a zip that cannot be read:
+    its extraction names the fault."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.namelist()
+    except (zipfile.BadZipFile, EOFError, OSError):
+        return []
+    parts = (PurePosixPath(m.replace("\\", "/")).parts for m in members)
+    top = {p[0] for p in parts if p}
+    top |= {Path(t).stem for t in top if t.endswith((".7z", ".zip"))}
+    return [n for n in names if n not in top]
+
+
+def zip_folder(archive: Path, default: Path, full: list[str] | None = None) -> Path:
     """Where a competition zip given as --data extracts to: `default` (data/<slug>/) when it is free, unstamped, or
     holds this zip (by name and size, or by content); another zip of the competition (a new test set for `predict`,
     an updated download) goes beside it to data/<slug>@<its sha256's first 12 hex digits>/, so the runs made from the
-    first keep their data, which `submit`, `validate` and `ensemble` read again."""
+    first keep their data, which `submit`, `validate` and `ensemble` read again. A zip lacking any of `full` (the
+    competition's EXPECTED_FILES: a test set alone, as `predict` reads for saved weights) always goes beside it, so
+    `default` only ever holds a full download, the one a run without --data takes."""
+    partial = bool(zip_lacks(archive, full or []))
     stamp = read_stamp(default)
-    if stamp is None or _same_zip(stamp, archive):
+    if not partial and (stamp is None or _same_zip(stamp, archive)):
         return default
     for beside in sorted(default.parent.glob(f"{default.name}@*")):  # extracted before: no hash of the zip again
         if _same_zip(read_stamp(beside), archive):
             return beside
     digest = sha256(archive)
-    if stamp.get("sha256") == digest:
+    if not partial and stamp is not None and stamp.get("sha256") == digest:
         return default
     return default.with_name(f"{default.name}@{digest[:12]}")
 

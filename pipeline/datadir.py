@@ -158,26 +158,47 @@ def _starts_like_zip(path: Path) -> bool:
         return f.read(4) == b"PK\x03\x04"
 
 
-def missing_data_message(module: ModuleType, where: Path) -> str:
-    """What to do when there is no data: the exact kaggle command and the --sample alternative."""
+def _union(first: list[str], second: list[str]) -> list[str]:
+    """The names of both lists, each once, in order."""
+    return list(dict.fromkeys([*first, *second]))
+
+
+def missing_data_message(module: ModuleType, where: Path, command: str | None = None, sample: bool = True) -> str:
+    """What to do when there is no data: the exact kaggle command, then the command that was run again with --data
+    and (`sample`: where that command takes it) with --sample. `command`: that command as typed, without its data
+    options (default `run <competition>`)."""
     slug = module.KAGGLE_SLUG
     name = competition_arg(module)
+    again = f"python -m pipeline {command or f'run {name}'}"
     return (
         f"No data for '{slug}' at {where}.\n"
         f"Get it with:   kaggle competitions download -c {slug} -p data/   "
         f"(or: python -m pipeline download {name})\n"
-        f"then run with --data data/{slug}.zip, or try the built-in sample:   "
-        f"python -m pipeline run {name} --sample"
+        f"then:   {again} --data data/{slug}.zip"
+        + (f"\nor try the built-in sample:   {again} --sample" if sample else "")
     )
 
 
 def resolve_data(
-    module: ModuleType, data: str | Path | None, use_sample: bool, expected: list[str] | None = None
+    module: ModuleType,
+    data: str | Path | None,
+    use_sample: bool,
+    expected: list[str] | None = None,
+    *,
+    command: str | None = None,
+    sample_option: bool = True,
 ) -> tuple[Path, bool]:
     """The folder holding the competition's raw files, and whether it is the built-in sample. `expected`: the files it
-    must hold (default: the competition's EXPECTED_FILES; `predict` of a new test set checks its own)."""
+    must hold (default: the competition's EXPECTED_FILES; `predict` of a new test set checks its own). `command` and
+    `sample_option`: the command that asks and whether it takes --sample, for the hint when there is no data
+    (missing_data_message).
+
+    data/<slug>/ only ever holds a full download (every EXPECTED_FILES): a zip without them (a new test set alone,
+    as `predict` reads for saved weights) goes beside it (archives.zip_folder), so a later run without --data never
+    takes it for the competition's data."""
     slug = module.KAGGLE_SLUG
-    expected = list(getattr(module, "EXPECTED_FILES", []) if expected is None else expected)
+    full = list(getattr(module, "EXPECTED_FILES", []))
+    expected = list(full if expected is None else expected)
     name = module.__name__.rsplit(".", 1)[-1]
     if use_sample:
         if not hasattr(module, "sample"):
@@ -200,7 +221,9 @@ def resolve_data(
     if data is not None:
         path = Path(data).expanduser()
         if not path.exists():
-            raise DataError(f"--data {path}: no such file or folder.\n" + missing_data_message(module, path))
+            raise DataError(
+                f"--data {path}: no such file or folder.\n" + missing_data_message(module, path, command, sample_option)
+            )
         if path.is_file():
             if not zipfile.is_zipfile(path) and not _starts_like_zip(path):
                 kind = what_is(path)
@@ -208,8 +231,9 @@ def resolve_data(
                     f"--data {path}: not a zip archive{f' ({kind})' if kind else ''}; "
                     "give Kaggle's zip as downloaded or an extracted folder."
                 )
-            dest = zip_folder(path, default_data_dir(slug))
-            folder = extract_competition_zip(path, dest, expected=expected, slug=slug)
+            dest = zip_folder(path, default_data_dir(slug), full)
+            needs = full if dest == default_data_dir(slug) else expected  # data/<slug>/: the full download only
+            folder = extract_competition_zip(path, dest, expected=_union(needs, expected), slug=slug)
         else:
             folder = _folder_data(path, slug, module)
         check_expected(folder, expected, slug, shown=path)
@@ -227,12 +251,12 @@ def resolve_data(
     folder = default_data_dir(slug)
     archive = folder.parent / f"{slug}.zip"
     if not (folder / MARKER).exists() and archive.is_file():
-        extract_competition_zip(archive, folder, expected=expected, slug=slug)
+        extract_competition_zip(archive, folder, expected=_union(full, expected), slug=slug)
     if folder.is_dir():
         check_intact(folder, module)
     empty = not folder.is_dir() or not any(p for p in folder.iterdir() if not p.name.startswith("."))
     if empty and not download_if_possible(module, folder):
-        raise DataError(missing_data_message(module, folder))
+        raise DataError(missing_data_message(module, folder, command, sample_option))
     extract_inner(folder)
     check_expected(folder, expected, slug)
     return folder, False

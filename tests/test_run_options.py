@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from toy import make_toy
 
+from pipeline.archives import DataError
 from pipeline.cli import main
 
 HP = ["competitions/house_prices", "--sample", "--models", "lasso", "--folds", "2", "--quiet"]
@@ -97,6 +98,53 @@ def toy_zip(path: Path, n_test: int) -> Path:
         z.writestr("test.csv", test.to_csv(index=False))
         z.writestr("sample_submission.csv", pd.DataFrame({"id": test["id"], "target": 0.0}).to_csv(index=False))
     return path
+
+
+def no_kaggle(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Kaggle credentials: missing data is reported, never downloaded."""
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(here / "no-kaggle"))
+    monkeypatch.setenv("HOME", str(here))
+    for key in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_a_test_set_alone_never_becomes_the_competition_s_data_folder(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: `predict RUN --data new-test.zip` (a zip of the test set alone) with no data/<slug>/ yet was extracted
+    # there, and a later `run` without --data took that test set alone for the competition's data
+    from pipeline.contract import load_competition
+    from pipeline.datadir import resolve_data
+
+    no_kaggle(here, monkeypatch)
+    module = load_competition(str(make_toy(here / "comps", f"toy_{uuid.uuid4().hex[:8]}")))
+    full = toy_zip(here / "full.zip", 30)
+    alone = here / "new-test.zip"
+    with zipfile.ZipFile(full) as z, zipfile.ZipFile(alone, "w") as out:
+        for name in ("test.csv", "sample_submission.csv"):
+            out.writestr(name, z.read(name))
+    folder, _ = resolve_data(module, alone, False, expected=["test.csv"])  # as predict reads for saved weights
+    assert folder.name.startswith("toy-competition@") and (folder / "test.csv").is_file()
+    assert not (here / "data" / "toy-competition").exists()
+    with pytest.raises(DataError, match="No data for 'toy-competition'"):
+        resolve_data(module, None, False)
+    assert resolve_data(module, alone, False, expected=["test.csv"])[0] == folder  # extracted once
+    assert resolve_data(module, full, False)[0] == here / "data" / "toy-competition"  # the full download: data/<slug>/
+    assert resolve_data(module, None, False)[0] == here / "data" / "toy-competition"
+
+
+def test_validate_without_data_hints_validate_sample(
+    here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: the hint named `python -m pipeline run ... --sample`, another command than the one the user ran
+    no_kaggle(here, monkeypatch)
+    toy = str(make_toy(here / "comps", f"toy_{uuid.uuid4().hex[:8]}"))
+    (here / "sub.csv").write_text("id,target\n1000,0.0\n")
+    assert main(["validate", toy, "sub.csv"]) == 2
+    err = capsys.readouterr().err
+    assert f"python -m pipeline validate comps/{Path(toy).name} sub.csv --sample" in err
+    assert f"python -m pipeline validate comps/{Path(toy).name} sub.csv --data data/toy-competition.zip" in err
+    assert "pipeline run" not in err
 
 
 def test_another_zip_leaves_the_first_one_s_data_to_its_runs(here: Path, capsys: pytest.CaptureFixture) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
 
     from pipeline import atomic
     from pipeline.contract import competition_name, load_competition
-    from pipeline.datadir import resolve_data
+    from pipeline.datadir import competition_arg, resolve_data
     from pipeline.fitting import default_jobs
     from pipeline.tabular.drift import adversarial
 
@@ -66,7 +67,10 @@ def main(args: argparse.Namespace) -> int:
                 "`python -m pipeline new NAME --data ZIP --original PATH`."
             )
         cfg = dataclasses.replace(cfg, original="add")  # its rows, without the from_original column of "flag"
-    data_dir, _ = resolve_data(module, args.data, args.sample)
+    again = shlex.join(
+        ["drift", competition_arg(module), *(["--against", "original"] if args.against == "original" else [])]
+    )
+    data_dir, _ = resolve_data(module, args.data, args.sample, command=again)
     data = module.load(cfg, data_dir)
     if not isinstance(data.X, pd.DataFrame) or not isinstance(data.X_test, pd.DataFrame):
         raise ContractError(

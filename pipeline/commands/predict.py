@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,9 @@ def predict_run(
     weights, refits = saved_weights(module, run_dir, summary)
     sample = data_path is None and bool(summary.get("sample"))  # no data but the sample holds a sample run's rows
     try:  # the saved weights need the test set's files only (load_test names them); a refit needs every file
-        data_dir, _ = resolve_data(module, data_path, sample, expected=None if weights is None else [])
+        needs = None if weights is None else []
+        again = f"predict {shlex.quote(str(run_dir))}"  # no --sample: only a sample run predicts the sample
+        data_dir, _ = resolve_data(module, data_path, sample, needs, command=again, sample_option=False)
     except MissingFiles as e:
         raise MissingFiles(
             f"{e} predict refits {refits} from run {run_dir.name}'s out-of-fold predictions against the training "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from pipeline.contract import ContractError
@@ -21,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Exit 0 with 'valid: N rows, ...' or raise the submission error (exit 2 through the CLI)."""
     from pipeline.contract import competition_name, load_competition
-    from pipeline.datadir import resolve_data
+    from pipeline.datadir import competition_arg, resolve_data
     from pipeline.finish import validate_for
     from pipeline.submission import describe_valid
 
@@ -31,7 +32,8 @@ def main(args: argparse.Namespace) -> int:
         raise ContractError(f"{path}: no such file." if not path.exists() else f"{path}: not a file.")
     if args.sample and args.data:
         raise ContractError("validate: give --data or --sample, not both.")
-    data_dir, is_sample = resolve_data(module, args.data, args.sample)
+    again = f"validate {competition_arg(module)} {shlex.quote(args.file)}"  # the hint when there is no data
+    data_dir, is_sample = resolve_data(module, args.data, args.sample, command=again)
     data = module.load(module.Config(), data_dir)
     validate_for(module, data, path)
     what = f"{path.stat().st_size:,} bytes" if path.suffix.lower() in (".zip", ".json") else describe_valid(path)
