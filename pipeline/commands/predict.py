@@ -157,18 +157,9 @@ def predict_run(
     run_dir: Path, data_path: str | None, out: Path | None = None, device: str | None = None, quiet: bool = False
 ) -> Path:
     """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
-    from pipeline import stacking, threshold
-    from pipeline.archives import MissingFiles
-    from pipeline.datadir import resolve_data
-    from pipeline.finish import (
-        apply_weights,
-        blend_results,
-        calibrate_blend,
-        merge_fold_tests,
-        write_validated_submission,
-    )
+    from pipeline.finish import apply_weights, merge_fold_tests, write_validated_submission
     from pipeline.runlog import RunLog
-    from pipeline.runner import check_data, check_images
+    from pipeline.runner import check_images
 
     run_dir = Path(run_dir)
     module, cfg, summary = load_run(run_dir)
@@ -188,29 +179,7 @@ def predict_run(
         log.warn(f"version differs from training: {line}")
     weights, refits = saved_weights(module, run_dir, summary)
     sample = data_path is None and bool(summary.get("sample"))  # no data but the sample holds a sample run's rows
-    try:  # the saved weights need the test set's files only (load_test names them); a refit needs every file
-        needs = None if weights is None else []
-        again = f"predict {shlex.quote(str(run_dir))}"  # no --sample: only a sample run predicts the sample
-        data_dir, _ = resolve_data(module, data_path, sample, needs, command=again, sample_option=False)
-    except MissingFiles as e:
-        raise MissingFiles(
-            f"{e} predict refits {refits} from run {run_dir.name}'s out-of-fold predictions against the training "
-            "targets, so it needs the run's training data beside the new test set (only the test set may differ).",
-            e.missing,
-        ) from None
-    if weights is not None:
-        data = module.load_test(cfg, data_dir)
-        if not isinstance(data, Data) or len(data.X_test) != len(data.test_ids):
-            raise ContractError(f"{name}.load_test must return Data with one test id per test row.")
-    else:
-        data = module.load(cfg, data_dir)
-        check_data(data, name)
-        if len(folds) != len(data.y):
-            raise ContractError(
-                f"{data_dir}: {len(data.y)} training rows, the run was trained on {len(folds)}; predict refits "
-                f"{refits} on the run's OOF predictions, so it needs the same training data (only the test set may "
-                "differ)."
-            )
+    data, data_dir = _load_data(module, cfg, run_dir, data_path, sample, len(folds), weights is not None, refits)
     _check_classes(run_dir, summary, models, data)
     _check_features(run_dir, summary, data, data_dir)
     check_images(module, data_dir, (data.X_test,), quiet)  # the run's check, on the images predict reads
@@ -228,15 +197,82 @@ def predict_run(
             results[model]["fold_tests"] = [test] if refitting else parts
         log(f"{model}: {'its refit on every training row' if refit else f'{len(parts)} fold model(s)'} predicted")
     out = out or default_out(run_dir, name)
-    if weights is not None:
-        log("blend: blend.json's weights, as the run fitted them (no training data read)")
-        test = apply_weights(module, cfg, weights, {m: r["test"] for m, r in results.items()})
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
-            final = write_validated_submission(module, data, test, Path(scratch))
-            target = out / final.name
-            final.replace(target)
-        return _compared(log, summary, target)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
+        work = Path(scratch)
+        if weights is not None:
+            log("blend: blend.json's weights, as the run fitted them (no training data read)")
+            test = apply_weights(module, cfg, weights, {m: r["test"] for m, r in results.items()})
+        else:
+            test = _refitted_test(module, cfg, run_dir, data, folds, results, work, log)
+        final = write_validated_submission(module, data, test, work)
+        target = out / final.name
+        final.replace(target)
+    compared = _compare_with_run(summary, target)
+    if compared:
+        log(compared)
+    return target
+
+
+def _load_data(
+    module: Any,
+    cfg: Any,
+    run_dir: Path,
+    data_path: str | None,
+    sample: bool,
+    n_rows: int,
+    test_only: bool,
+    refits: str,
+) -> tuple[Data, Path]:
+    """The data predict reads and its folder: the test side alone (`test_only`: load_test, for saved weights), else
+    the whole download, whose training rows must be the run's `n_rows` (`refits`: what predict refits from them)."""
+    from pipeline.archives import MissingFiles
+    from pipeline.datadir import resolve_data
+    from pipeline.runner import check_data
+
+    name = competition_name(module)
+    try:  # the saved weights need the test set's files only (load_test names them); a refit needs every file
+        again = f"predict {shlex.quote(str(run_dir))}"  # no --sample: only a sample run predicts the sample
+        data_dir, _ = resolve_data(
+            module, data_path, sample, [] if test_only else None, command=again, sample_option=False
+        )
+    except MissingFiles as e:
+        raise MissingFiles(
+            f"{e} predict refits {refits} from run {run_dir.name}'s out-of-fold predictions against the training "
+            "targets, so it needs the run's training data beside the new test set (only the test set may differ).",
+            e.missing,
+        ) from None
+    if test_only:
+        data = module.load_test(cfg, data_dir)
+        if not isinstance(data, Data) or len(data.X_test) != len(data.test_ids):
+            raise ContractError(f"{name}.load_test must return Data with one test id per test row.")
+        return data, data_dir
+    data = module.load(cfg, data_dir)
+    check_data(data, name)
+    if n_rows != len(data.y):
+        raise ContractError(
+            f"{data_dir}: {len(data.y)} training rows, the run was trained on {n_rows}; predict refits {refits} on "
+            "the run's OOF predictions, so it needs the same training data (only the test set may differ)."
+        )
+    return data, data_dir
+
+
+def _refitted_test(
+    module: Any,
+    cfg: Any,
+    run_dir: Path,
+    data: Data,
+    folds: np.ndarray,
+    results: dict[str, dict[str, Any]],
+    work: Path,
+    log: Any,
+) -> np.ndarray:
+    """The submission's test predictions with the blend, and any stack, threshold and calibration, refitted from the
+    run's OOF predictions against the training targets, as the run fitted them (their records go to `work`)."""
+    from pipeline import stacking, threshold
+    from pipeline.finish import blend_results, calibrate_blend
+    from pipeline.runlog import RunLog
+
     y = np.asarray(data.y)
     b = blend_results(module, y, folds, results, cfg)
     saved = read_json(run_dir / "blend.json").get("weights") if (run_dir / "blend.json").is_file() else None
@@ -244,24 +280,10 @@ def predict_run(
         drift = max(abs(float(saved[m]) - float(b["weights"][m])) for m in saved)
         if drift > 1e-9:
             log.warn(f"blend weights refitted from the saved OOF predictions differ from blend.json by {drift:.2e}")
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
-        work = Path(scratch)
-        b = stacking.apply(module, cfg, data, y, folds, results, b, work, RunLog(None, quiet=True))
-        b = threshold.apply(module, cfg, data, y, folds, b, work, RunLog(None, quiet=True))
-        _, test, _, _ = calibrate_blend(module, y, folds, b, work, RunLog(None, quiet=True), results)
-        final = write_validated_submission(module, data, test, work)
-        target = out / final.name
-        final.replace(target)
-    return _compared(log, summary, target)
-
-
-def _compared(log: Any, summary: dict[str, Any], target: Path) -> Path:
-    """Log how the new submission compares with the run's (when it can say); return the new one."""
-    compared = _compare_with_run(summary, target)
-    if compared:
-        log(compared)
-    return target
+    b = stacking.apply(module, cfg, data, y, folds, results, b, work, RunLog(None, quiet=True))
+    b = threshold.apply(module, cfg, data, y, folds, b, work, RunLog(None, quiet=True))
+    _, test, _, _ = calibrate_blend(module, y, folds, b, work, RunLog(None, quiet=True), results)
+    return test
 
 
 def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir: Path) -> None:
