@@ -179,6 +179,27 @@ def missing_data_message(module: ModuleType, where: Path, command: str | None = 
     )
 
 
+def built_in_sample(module: ModuleType, name: str) -> Path:
+    """The competition's built-in sample folder, written once by its sample(dest) into a temporary sibling and
+    swapped in, so a failed or interrupted write never leaves half a sample."""
+    if not hasattr(module, "sample"):
+        raise DataError(f"Competition '{name}' has no built-in sample (it defines no sample(dest)).")
+    folder = sample_dir(name)
+    if not (folder / MARKER).exists():
+        tmp = folder.parent / f".{name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            module.sample(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (tmp / MARKER).write_text("sample\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    return folder
+
+
 def resolve_data(
     module: ModuleType,
     data: str | Path | None,
@@ -201,21 +222,7 @@ def resolve_data(
     expected = list(full if expected is None else expected)
     name = module.__name__.rsplit(".", 1)[-1]
     if use_sample:
-        if not hasattr(module, "sample"):
-            raise DataError(f"Competition '{name}' has no built-in sample (it defines no sample(dest)).")
-        folder = sample_dir(name)
-        if not (folder / MARKER).exists():
-            tmp = folder.parent / f".{name}.partial"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            try:
-                module.sample(tmp)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            (tmp / MARKER).write_text("sample\n")
-            shutil.rmtree(folder, ignore_errors=True)
-            tmp.rename(folder)
+        folder = built_in_sample(module, name)
         check_expected(folder, expected, slug)
         return folder, True
     if data is not None:
