@@ -67,12 +67,13 @@ def examples(
         ax = axes.ravel()[i]
         ax.imshow(read_image(paths[i]))
         boxes, scores, _ = unpack(y_true[i])
-        for (bx, by, bw, bh), crowd in zip(boxes, scores == CROWD, strict=True):
+        is_crowd = scores == CROWD
+        for (bx, by, bw, bh), crowd in zip(boxes, is_crowd, strict=True):
             ax.add_patch(plt.Rectangle((bx, by), bw, bh, fill=False, **(CROWD_BOX if crowd else TRUE_BOX)))
             if crowd:
                 box = {"facecolor": "0.3", "alpha": 0.6, "pad": 1, "lw": 0}
                 ax.text(bx, by + bh, "crowd", color="white", fontsize=6, va="top", bbox=box)
-        crowds = crowds or bool((scores == CROWD).any())
+        crowds = crowds or bool(is_crowd.any())
         b, s, c = unpack(pred[i])
         for (bx, by, bw, bh), sc, cl in zip(b[s >= min_score], s[s >= min_score], c[s >= min_score], strict=True):
             ax.add_patch(plt.Rectangle((bx, by), bw, bh, fill=False, color="red", lw=1.0))
