@@ -85,7 +85,8 @@ def main(args: argparse.Namespace) -> int:
         shutil.rmtree(dest)
         raise
     shown = display_path(dest)
-    print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target_text}, id {spec.id_col}, metric {spec.metric}")
+    id_text = spec.id_col if spec.id_start is None else f"{spec.id_col} (the test rows' numbers from {spec.id_start})"
+    print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target_text}, id {id_text}, metric {spec.metric}")
     for note in spec.notes:
         print(f"  {note}")
     print(f"next: python -m pipeline run {shown} --data {args.data}")

@@ -23,6 +23,7 @@ from pipeline.tabular.values import (
     class_names,
     empty_columns,
     id_order,
+    listed,
     numbers,
     read_csv,
     row_number_columns,
@@ -106,6 +107,7 @@ def load_tables(
     original_mode: str = "add",
     id_groups: bool = False,
     time: str | None = None,
+    row_id_start: int | None = None,
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -127,6 +129,9 @@ def load_tables(
     `time`: a column of train.csv (dates, or numbers such as a period index) that orders the training rows for
     FOLDS = "time" (Data.time; an original's rows, never validated, have none). The column stays a feature when test
     has it too.
+
+    `row_id_start`: the test table has no id column (Digit Recognizer's test.csv holds pixels only): its rows, in
+    order, get the ids row_id_start, row_id_start + 1, ..., which the sample's `id_col` holds.
     """
     data_dir = Path(data_dir)
     train = read_csv(data_dir / train_file, text=[id_col] if id_groups else ())
@@ -136,9 +141,9 @@ def load_tables(
     targets = as_list(target)
     absent = [t for t in targets if t not in train]
     if absent:
-        raise ContractError(f"{data_dir / train_file}: no target column {absent[0]!r}; columns: {', '.join(train)}.")
-    if id_col not in test:
-        raise ContractError(f"{data_dir / test_file}: no id column {id_col!r}; columns: {', '.join(test)}.")
+        where = data_dir / train_file
+        raise ContractError(f"{where}: no target column {absent[0]!r}; columns: {listed(train.columns)}.")
+    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
     derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
     labelled = train[targets].notna().all(axis=1).to_numpy()
@@ -167,12 +172,30 @@ def load_tables(
         train_only=train_only,
         groups=groups,
         time=times,
-        test_ids=test[id_col].to_numpy(),
+        test_ids=test_ids,
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
         info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features},
     )
+
+
+def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: Path) -> np.ndarray:
+    """Each test row's id: its id column's value, or with row_id_start its row number counted from there (the table
+    then has no id column: one of that name would be ambiguous, and is refused)."""
+    if row_id_start is None:
+        if id_col not in test:
+            raise ContractError(
+                f"{where}: no id column {id_col!r}; columns: {listed(test.columns)}. If the test rows' order gives "
+                "their ids (1, 2, ...), set ROW_ID_START to the first row's."
+            )
+        return test[id_col].to_numpy()
+    if id_col in test:
+        raise ContractError(
+            f"{where}: has an id column {id_col!r}, but ROW_ID_START = {row_id_start} numbers the rows instead; set "
+            "ROW_ID_START = None to read the ids from the column."
+        )
+    return np.arange(row_id_start, row_id_start + len(test))
 
 
 def _feature_columns(
@@ -187,7 +210,7 @@ def _feature_columns(
     """Columns of both train and test, minus the targets, `drop`, the id (unless it holds dates or times), columns
     empty on every test row (a model leaning on them in CV would find nothing there) and a saved row number
     (values.row_number_columns: the file's order, no feature); refused when none is left."""
-    keep_id = id_is_feature(test[id_col])
+    keep_id = id_col in test and id_is_feature(test[id_col])
     empty = set(empty_columns(test)) | set(row_number_columns(train)) | set(row_number_columns(test))
     features = [
         c
@@ -203,7 +226,7 @@ def times_of(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
     """The time of each training row: column's dates as datetime64, or its numbers as float; a row without one is
     named."""
     if column not in train:
-        raise ContractError(f"{where}: no time column {column!r} (TIME); columns: {', '.join(train)}.")
+        raise ContractError(f"{where}: no time column {column!r} (TIME); columns: {listed(train.columns)}.")
     raw = train[column]
     if pd.api.types.is_numeric_dtype(raw):
         values = raw.to_numpy(dtype=float)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+import numpy as np
 import pandas as pd
 
 from features.columns import column_kind
@@ -46,6 +47,7 @@ from pipeline.tabular.values import (
     comma_separated,
     empty_columns,
     id_order,
+    listed,
     row_number_columns,
     text_in_train,
     unreadable,
@@ -80,6 +82,7 @@ class Spec:
     id_groups: bool = False  # ID_GROUPS: the id reads as <group>_<member>, whose group size is a feature
     time: str | None = None  # TIME: the column ordering the rows for FOLDS = "time"
     original: Original | None = None  # ORIGINAL: the dataset the competition was generated from (new --original)
+    id_start: int | None = None  # ROW_ID_START: test.csv has no id column; its rows' ids count from this, in order
 
     @property
     def target(self) -> str | list[str]:
@@ -319,22 +322,71 @@ def _read_tables(source: Source, train: str | None, test: str | None, sample: st
     return t
 
 
-def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> str:
-    """The id: the sample's first column, present in test (or --id), with unique values, the sample's ids among
-    them."""
-    if id_col is None:
-        first = t.sub.columns[0]
-        if first not in t.te:
-            unique = [c for c in t.te.columns if t.te[c].is_unique and t.te[c].notna().all()]
-            hint = f" (test columns with unique values: {', '.join(unique)})" if unique else ""
-            raise _unclear(
-                f"{t.sample}: its first column {first!r} is not a column of {t.test}, so the id is unclear{hint}.",
-                "--id COL",
-            )
-        id_col = first
-        notes.append(f"id: {id_col} (the first column of {t.sample}, in {t.test}); change with --id COL")
+def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> tuple[str, int | None]:
+    """The id, and the number of test.csv's first row when the ids are its rows' numbers (Spec.id_start): --id, else
+    the sample's first column as test.csv holds it (_sample_id). A column's values are unique and hold the sample's
+    ids (_check_ids)."""
+    first = str(t.sub.columns[0])
+    if id_col is None or (id_col == first and id_col not in t.te):  # --id naming the sample's id: as if not given
+        id_col, start = _sample_id(t, first, notes)
+        if start is not None:
+            return id_col, start
     elif id_col not in t.te:
-        raise ContractError(f"--id {id_col}: not a column of {t.test}; columns: {', '.join(t.te.columns)}.")
+        raise ContractError(f"--id {id_col}: not a column of {t.test}; columns: {listed(t.te.columns)}.")
+    _check_ids(t, id_col, notes)
+    return id_col, None
+
+
+def _sample_id(t: Tables, first: str, notes: list[str]) -> tuple[str, int | None]:
+    """The sample's first column as test.csv holds it: a column of that name, the one column of that name but for
+    case (sample `id`, test `Id`), or none, when the sample's ids count test.csv's rows in order (Digit Recognizer's
+    ImageId 1, 2, ...: test.csv holds pixels only): then the first row's number. Refused otherwise."""
+    if first in t.te:
+        notes.append(f"id: {first} (the first column of {t.sample}, in {t.test}); change with --id COL")
+        return first, None
+    same = [c for c in t.te.columns if str(c).lower() == first.lower()]
+    if len(same) == 1:
+        notes.append(
+            f"id: {same[0]} of {t.test} ({t.sample}'s first column {first}, but for case); the submission's header "
+            f"writes {first}, as the sample does; change with --id COL"
+        )
+        return same[0], None
+    start, why = _row_numbers(t, first)
+    if start is None:
+        unique = [c for c in t.te.columns if t.te[c].is_unique and t.te[c].notna().all()]
+        hint = f" (test columns with unique values: {listed(unique)})" if unique else ""
+        raise _unclear(
+            f"{t.sample}: its first column {first!r} is not a column of {t.test}, and its ids are not the test "
+            f"rows' numbers in order ({why}), so the id is unclear{hint}.",
+            "--id COL",
+        )
+    notes.append(
+        f"id: {t.test} has no {first} column, but the {first} of {t.sample}, {start} to {start + len(t.te) - 1}, "
+        f"number its {len(t.te)} rows in order: each test row's id is its row number, counting from {start} "
+        f"(ROW_ID_START = {start} in the generated file; --id COL reads the ids from a column of {t.test} instead)"
+    )
+    return first, start
+
+
+def _row_numbers(t: Tables, first: str) -> tuple[int | None, str]:
+    """(s, "") when the sample's ids are consecutive whole numbers s, s + 1, ..., one a test row, in order; else
+    (None, why not)."""
+    raw = t.sub[first]
+    if len(raw) != len(t.te) or not len(raw):
+        return None, f"it has {len(raw)} rows, {t.test} {len(t.te)}"
+    ids = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(ids[0]) or ids[0] % 1:
+        return None, f"its first id {raw.iloc[0]} is no whole number"
+    wrong = np.flatnonzero(ids != ids[0] + np.arange(len(ids)))  # a missing or non-number id is wrong too
+    if not len(wrong):
+        return int(ids[0]), ""
+    k = int(wrong[0])
+    return None, f"line {k + 2} holds {raw.iloc[k]} where {ids[0] + k:.0f} would follow {raw.iloc[k - 1]}"
+
+
+def _check_ids(t: Tables, id_col: str, notes: list[str]) -> None:
+    """An id column of test.csv: unique values, among them every id of the sample (once each, as written or as the
+    same numbers)."""
     if t.te[id_col].duplicated().any():
         raise ContractError(f"{t.test}: id column {id_col!r} has duplicate values; name the real id with --id COL.")
     sample_ids = t.sub.iloc[:, 0].astype(str)
@@ -362,7 +414,6 @@ def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> str:
             f"submission: {len(test_ids) - len(set(sample_ids))} of the {len(t.te)} rows of {t.test} have an id "
             f"that {t.sample} lacks; they are not written"
         )
-    return id_col
 
 
 def _in_test(t: Tables, column: str) -> bool:
@@ -376,14 +427,14 @@ def _target_columns(t: Tables, target: str | None, id_col: str, notes: list[str]
     targets = [c.strip() for c in target.split(",") if c.strip()] if target else _guess_targets(t, id_col, notes)
     for c in targets:
         if c not in t.tr:
-            raise ContractError(f"--target {c}: not a column of {t.train}; columns: {', '.join(t.tr.columns)}.")
+            raise ContractError(f"--target {c}: not a column of {t.train}; columns: {listed(t.tr.columns)}.")
         if _in_test(t, c):
             raise ContractError(f"target {c!r} is also a column of {t.test}; is it really the target? Check --target.")
     value_cols = list(t.sub.columns[1:])
     if len(targets) > 1 and len(targets) != len(value_cols):
         raise ContractError(
             f"--target {','.join(targets)} names {len(targets)} targets but {t.sample} has {len(value_cols)} value "
-            f"column(s) ({', '.join(value_cols)}); name one target per value column, in the sample's order."
+            f"column(s) ({listed(value_cols)}); name one target per value column, in the sample's order."
         )
     if len(targets) > 1 and set(targets) != set(value_cols):
         pairs = ", ".join(f"{v} <- {c}" for v, c in zip(value_cols, targets, strict=True))
@@ -402,18 +453,18 @@ def _guess_targets(t: Tables, id_col: str, notes: list[str]) -> list[str]:
         missing = [c for c in value_cols if c not in in_train]
         if missing:
             raise ContractError(
-                f"{t.sample} asks for several targets ({', '.join(value_cols)}) but {t.train} has no target column "
-                f"{', '.join(missing)} (a column of {t.train} that {t.test} lacks); name the columns of {t.train} to "
+                f"{t.sample} asks for several targets ({listed(value_cols)}) but {t.train} has no target column "
+                f"{listed(missing)} (a column of {t.train} that {t.test} lacks); name the columns of {t.train} to "
                 f"predict, one per value column in the sample's order, with --target A,B."
             )
-        notes.append(f"targets: {', '.join(in_train)} (the sample's value columns); change with --target A,B")
+        notes.append(f"targets: {listed(in_train)} (the sample's value columns); change with --target A,B")
         return in_train
     if len(only_train) == 1:
         notes.append(f"target: {only_train[0]} (the only column of {t.train} not in {t.test}); change with --target")
         return only_train
-    cands = f"; columns only in {t.train}: {', '.join(only_train)}" if only_train else ""
+    cands = f"; columns only in {t.train}: {listed(only_train)}" if only_train else ""
     raise _unclear(
-        f"cannot tell the target: no column of {t.sample} ({', '.join(value_cols)}) is in {t.train}{cands}.",
+        f"cannot tell the target: no column of {t.sample} ({listed(value_cols)}) is in {t.train}{cands}.",
         "--target COL",
     )
 
@@ -441,7 +492,7 @@ def _several_task(t: Tables, targets: list[str], task: str | None, notes: list[s
     text = [c for c in targets if not pd.api.types.is_numeric_dtype(t.tr[c]) and not _is_flag(t.tr[c])]
     if text:
         raise ContractError(
-            f"target(s) {', '.join(text)} hold text; several targets must hold numbers or 0/1 flags. "
+            f"target(s) {listed(text)} hold text; several targets must hold numbers or 0/1 flags. "
             f"Choose the targets with --target A,B."
         )
     flags = [c for c in targets if _is_flag(t.tr[c])]
@@ -449,7 +500,7 @@ def _several_task(t: Tables, targets: list[str], task: str | None, notes: list[s
         if flags and len(flags) < len(targets):
             values = [c for c in targets if c not in flags]
             raise ContractError(
-                f"targets mix binary ({', '.join(flags)}) and continuous ({', '.join(values)}) columns; predict all "
+                f"targets mix binary ({listed(flags)}) and continuous ({listed(values)}) columns; predict all "
                 f"as values with --task regression, or choose the targets with --target A,B."
             )
         task = "binary" if flags else "regression"
@@ -582,7 +633,7 @@ def _metric(
             f"use a label metric (--metric accuracy)."
         )
     elif len(value_cols) > 1:
-        raise ContractError(f"{t.sample} has several value columns ({', '.join(value_cols)}): use --metric log_loss.")
+        raise ContractError(f"{t.sample} has several value columns ({listed(value_cols)}): use --metric log_loss.")
     return metric, submission
 
 
@@ -602,7 +653,7 @@ def _check_ranked_sample(t: Tables, value_cols: list[str], classes: list[str] | 
     if k is not None and not is_ranked:
         raise ContractError(
             f"--metric {metric} writes the {k} likeliest classes a row, space-separated, but {t.sample} holds one "
-            f"value a row in {', '.join(value_cols)}; use --metric accuracy."
+            f"value a row in {listed(value_cols)}; use --metric accuracy."
         )
     if is_ranked and k != width:
         raise ContractError(
@@ -627,7 +678,7 @@ def _note_class_columns(t: Tables, value_cols: list[str], classes: list[str], no
 def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> list[str]:
     """The columns of both tables other than the id (unless it holds dates) and the targets; train-only ones are
     noted as ignored."""
-    keep_id = id_col in t.tr and id_is_feature(t.te[id_col])
+    keep_id = id_col in t.tr and id_col in t.te and id_is_feature(t.te[id_col])
     if keep_id:
         notes.append(
             f"feature: the id {id_col} holds dates or times, so it is also a feature; run --set drop={id_col} "
@@ -639,12 +690,12 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
     features = [c for c in shared if c not in empty and c not in numbered]
     extra = [c for c in t.tr.columns if c not in t.te.columns and c != id_col and c not in targets]
     if extra:
-        notes.append(f"ignored: {', '.join(extra)} (in {t.train} only: not available for the test rows)")
+        notes.append(f"ignored: {listed(extra)} (in {t.train} only: not available for the test rows)")
     if blank := [c for c in shared if c in empty]:
-        notes.append(f"ignored: {', '.join(blank)} (empty on every row of {t.test}: no value to predict from)")
+        notes.append(f"ignored: {listed(blank)} (empty on every row of {t.test}: no value to predict from)")
     if rows := [c for c in shared if c in numbered and c not in empty]:
         notes.append(
-            f"ignored: {', '.join(rows)} (each row number 0, 1, 2, ... once: the index a table was saved with, an "
+            f"ignored: {listed(rows)} (each row number 0, 1, 2, ... once: the index a table was saved with, an "
             "order of the rows, no feature)"
         )
     if unread := _unread_numbers(t, features):
@@ -707,7 +758,7 @@ def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str
     if column is None:
         return None
     if column not in t.tr:
-        raise ContractError(f"--time {column}: no such column in {t.train}; columns: {', '.join(t.tr.columns)}.")
+        raise ContractError(f"--time {column}: no such column in {t.train}; columns: {listed(t.tr.columns)}.")
     times_of(t.tr, column, Path(t.train))
     notes.append(
         f"folds: forward in time by {column}: each fold validates a later period with models fitted on the earlier "
@@ -720,7 +771,7 @@ def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str
 def _id_groups(t: Tables, id_col: str, features: list[str], notes: list[str]) -> bool:
     """Whether the id names groups (Spaceship Titanic's 0013_02): then their size and the member's number are
     features (pipeline/tabular/groups.py)."""
-    if id_col in features or id_col not in t.tr or not holds_groups(t.tr[id_col], t.te[id_col]):
+    if id_col in features or id_col not in t.tr or id_col not in t.te or not holds_groups(t.tr[id_col], t.te[id_col]):
         return False
     parts = split_ids(pd.concat([t.tr[id_col], t.te[id_col]], ignore_index=True))
     sizes = parts["group"].value_counts()
@@ -828,7 +879,7 @@ def infer(
     source = Source(Path(data).expanduser())
     notes: list[str] = []
     t = _read_tables(source, train, test, sample)
-    id_col = _id_column(t, id_col, notes)
+    id_col, id_start = _id_column(t, id_col, notes)
     targets = _target_columns(t, target, id_col, notes)
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
@@ -859,6 +910,7 @@ def infer(
         objective=objective,
         id_groups=id_groups,
         time=time_col,
+        id_start=id_start,
     )
 
 

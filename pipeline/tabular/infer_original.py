@@ -13,7 +13,7 @@ import pandas as pd
 from pipeline.contract import ContractError
 from pipeline.tabular.infer import Source
 from pipeline.tabular.original import Original, as_features, match_columns, original_targets
-from pipeline.tabular.values import as_names, class_names, read_csv
+from pipeline.tabular.values import as_names, class_names, listed, read_csv
 
 
 @dataclass
@@ -123,7 +123,7 @@ def find(
     unknown = [o for o in given if o not in frame.columns]
     if unknown:
         raise ContractError(
-            f"--original-columns: {where} has no column {unknown[0]!r}; columns: {', '.join(map(str, frame.columns))}."
+            f"--original-columns: {where} has no column {unknown[0]!r}; columns: {listed(frame.columns)}."
         )
     renames = match_columns(list(frame.columns), [*features, *targets], given)
     frame = frame.rename(columns=renames)
@@ -131,7 +131,7 @@ def find(
     if absent:
         raise ContractError(
             f"--original {where}: no column for the target {absent[0]!r} (columns: "
-            f"{', '.join(map(str, frame.columns))}). Name it with --original-columns NAME={absent[0]}."
+            f"{listed(frame.columns)}). Name it with --original-columns NAME={absent[0]}."
         )
     frame = frame[frame[list(targets)].notna().all(axis=1)]
     label_map = (
@@ -148,7 +148,7 @@ def find(
     if len(lacking) == len(features):
         raise ContractError(
             f"--original {where}: none of the competition's feature columns is there (columns: "
-            f"{', '.join(map(str, frame.columns))}); is it the right table? Name columns with --original-columns."
+            f"{listed(frame.columns)}); is it the right table? Name columns with --original-columns."
         )
     notes = [
         f"original: {len(rows)} labelled rows of {name} ({original.slug}) join every fold's training rows, never scored"

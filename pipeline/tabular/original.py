@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.values import as_names, numbers, read_csv
+from pipeline.tabular.values import as_names, listed, numbers, read_csv
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"
@@ -149,7 +149,7 @@ def join(
     absent = [t for t in targets if t not in frame]
     if absent:
         raise ContractError(
-            f"{where}: no target column {absent[0]!r} (columns: {', '.join(map(str, frame.columns))}); name it in "
+            f"{where}: no target column {absent[0]!r} (columns: {listed(frame.columns)}); name it in "
             "ORIGINAL's columns."
         )
     frame = frame[frame[targets].notna().all(axis=1)]

@@ -53,6 +53,7 @@ KAGGLE_SLUG = {slug_py}
 EXPECTED_FILES = {files_py}
 TRAIN, TEST, SAMPLE_SUBMISSION = {train_py}, {test_py}, {sample_py}
 ID = {id_col_py}
+ROW_ID_START = {row_id_start}  # None: ID is a column of TEST; a number: TEST has none, its rows are numbered from it
 TARGET = {target_py}{target_comment}
 TASK = {task_py}  # regression | binary | multiclass
 # metrics of pipeline.tabular: {metric_names}, map@K
@@ -109,6 +110,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         drop=cfg.drop,
         id_groups=ID_GROUPS,
         time=TIME,
+        row_id_start=ROW_ID_START,
         original=ORIGINAL,
         original_mode=cfg.original,
     )
@@ -188,4 +190,5 @@ def render(spec: Spec) -> str:
         original_block=_original_block(spec),
         id_groups_py=repr(spec.id_groups),
         time_py=_py(spec.time) if spec.time else "None",
+        row_id_start=repr(spec.id_start),
     )

@@ -24,6 +24,13 @@ def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
     return comma_separated(frame, path)
 
 
+def listed(names: Sequence[Any], most: int = 10) -> str:
+    """Names for a message: all of them, or the first `most` and how many more (a table of 784 pixel columns would
+    otherwise fill the screen)."""
+    shown = ", ".join(map(str, list(names)[:most]))
+    return shown if len(names) <= most else f"{shown} ... and {len(names) - most} more"
+
+
 def unreadable(e: Exception) -> str:
     """Why a CSV could not be read, in one line: text in another encoding than UTF-8 named as such (the decoder's
     offset is within pandas' buffer, of no use), else pandas' own error."""
