@@ -201,8 +201,10 @@ def test_refusals_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture, c
     train, test = table(N_TRAIN, 0)[0].assign(target=1), table(N_TEST, 1, start=10_000)[0]
     if case == "target_absent":  # the sample's value column is not in train, and train has two train-only columns
         z = zip_of(tmp_path / "c2.zip", train.assign(other=1), test, "key,answer\n10000,0\n")
-    if case == "several_ids":  # the sample's first column is not in test, where two columns have unique values
-        z = zip_of(tmp_path / "c2.zip", train, test, "row_id,target\n" + "".join(f"{i},0\n" for i in range(N_TEST)))
+    if case == "several_ids":  # the sample's first column is not in test, where two columns have unique values, and
+        # its ids (0, 2, 4, ...) are not the test rows' numbers either
+        ids = "".join(f"{2 * i},0\n" for i in range(N_TEST))
+        z = zip_of(tmp_path / "c2.zip", train, test, "row_id,target\n" + ids)
     if case == "exists":
         (tmp_path / "comps" / "comp").mkdir(parents=True)
     capsys.readouterr()

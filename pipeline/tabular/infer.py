@@ -340,7 +340,8 @@ def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> tuple[str, in
 def _sample_id(t: Tables, first: str, notes: list[str]) -> tuple[str, int | None]:
     """The sample's first column as test.csv holds it: a column of that name, the one column of that name but for
     case (sample `id`, test `Id`), or none, when the sample's ids count test.csv's rows in order (Digit Recognizer's
-    ImageId 1, 2, ...: test.csv holds pixels only): then the first row's number. Refused otherwise."""
+    ImageId 1, 2, ...: test.csv holds pixels only, no column the sample's ids): then the first row's number. Refused
+    otherwise."""
     if first in t.te:
         notes.append(f"id: {first} (the first column of {t.sample}, in {t.test}); change with --id COL")
         return first, None
@@ -351,15 +352,18 @@ def _sample_id(t: Tables, first: str, notes: list[str]) -> tuple[str, int | None
             f"writes {first}, as the sample does; change with --id COL"
         )
         return same[0], None
-    start, why = _row_numbers(t, first)
+    unique = [c for c in t.te.columns if t.te[c].is_unique and t.te[c].notna().all()]
+    holders = [c for c in unique if id_order(t.te[c], t.sub[first]) is not None]  # the ids under another name
+    start, why = (None, "") if same or holders else _row_numbers(t, first)
     if start is None:
-        unique = [c for c in t.te.columns if t.te[c].is_unique and t.te[c].notna().all()]
-        hint = f" (test columns with unique values: {listed(unique)})" if unique else ""
-        raise _unclear(
-            f"{t.sample}: its first column {first!r} is not a column of {t.test}, and its ids are not the test "
-            f"rows' numbers in order ({why}), so the id is unclear{hint}.",
-            "--id COL",
-        )
+        if same:
+            what = f"matches several columns of {t.test} but for case ({listed(same)})"
+        elif holders:
+            what = f"is not a column of {t.test}, whose {listed(holders)} hold(s) its ids"
+        else:
+            hint = f" (test columns with unique values: {listed(unique)})" if unique else ""
+            what = f"is not a column of {t.test}, and its ids are not the test rows' numbers in order ({why}){hint}"
+        raise _unclear(f"{t.sample}: its first column {first!r} {what}, so the id is unclear.", "--id COL")
     notes.append(
         f"id: {t.test} has no {first} column, but the {first} of {t.sample}, {start} to {start + len(t.te) - 1}, "
         f"number its {len(t.te)} rows in order: each test row's id is its row number, counting from {start} "
