@@ -125,6 +125,23 @@ def test_sample_ids_that_do_not_number_the_test_rows_are_refused(
     assert not (tmp_path / "comps" / "no_range").exists()
 
 
+def test_a_test_column_holding_the_sample_ids_under_another_name_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # the sample's ids 0 .. 19 would number the test rows, but column key holds them in another order: which is it?
+    data, _ = digit_recognizer(tmp_path / "digits", n_train=60, n_test=20, side=3, start=0)
+    test = pd.read_csv(data / "test.csv")
+    test.insert(0, "key", np.random.default_rng(2).permutation(20))
+    test.to_csv(data / "test.csv", index=False)
+    capsys.readouterr()
+    assert new(tmp_path, "held", data) == 2
+    err = capsys.readouterr().err
+    assert (
+        "its first column 'ImageId' is not a column of test.csv, whose column key holds its ids, so the id is " in err
+    )
+    assert "Name it with --id COL." in err and not (tmp_path / "comps" / "held").exists()
+
+
 def test_column_lists_in_errors_are_capped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # before: `--id` on Digit Recognizer listed all 784 pixel columns
     data, _ = digit_recognizer(tmp_path / "digits", n_train=30, n_test=10, side=28)

@@ -359,7 +359,8 @@ def _sample_id(t: Tables, first: str, notes: list[str]) -> tuple[str, int | None
         if same:
             what = f"matches several columns of {t.test} but for case ({listed(same)})"
         elif holders:
-            what = f"is not a column of {t.test}, whose {listed(holders)} hold(s) its ids"
+            which = f"column {holders[0]} holds" if len(holders) == 1 else f"columns {listed(holders)} hold"
+            what = f"is not a column of {t.test}, whose {which} its ids"
         else:
             hint = f" (test columns with unique values: {listed(unique)})" if unique else ""
             what = f"is not a column of {t.test}, and its ids are not the test rows' numbers in order ({why}){hint}"
