@@ -192,7 +192,7 @@ def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: 
         return test[id_col].to_numpy()
     if id_col in test:
         raise ContractError(
-            f"{where}: has an id column {id_col!r}, but ROW_ID_START = {row_id_start} numbers the rows instead; set "
+            f"{where} has an id column {id_col!r}, but ROW_ID_START = {row_id_start} numbers the rows instead; set "
             "ROW_ID_START = None to read the ids from the column."
         )
     return np.arange(row_id_start, row_id_start + len(test))
