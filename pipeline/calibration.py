@@ -120,6 +120,18 @@ def calibrate(
         return oof, test, info
     info["applied"] = True
     info["test_per_fold"] = bool(test_parts)
-    if test_parts:
-        return out, np.mean([apply_temperature(part, t) for part in test_parts], axis=0), info
-    return out, apply_temperature(test, t), info
+    return out, apply_saved(info, test, test_parts), info
+
+
+def apply_saved(saved: dict[str, Any], test: np.ndarray, test_parts: list[np.ndarray] | None) -> np.ndarray:
+    """The fitted temperature (calibrate's info, or stages.json's "calibration") applied to the test predictions:
+    to each fold model's part before they are averaged when the run applied it so (`test_per_fold`), else to
+    `test`."""
+    t = float(saved["temperature"])
+    if saved.get("test_per_fold"):
+        if not test_parts:
+            raise ValueError(
+                "the calibration was applied per fold model, and no fold model's test predictions are here"
+            )
+        return np.mean([apply_temperature(part, t) for part in test_parts], axis=0)
+    return apply_temperature(np.asarray(test, dtype=np.float64), t)

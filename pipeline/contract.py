@@ -16,7 +16,10 @@ OPTIONAL = (
     "PRESETS",
     "FOLDS",
     "EXPECTED_FILES",
-    "load_test",  # the test side alone (X and y None): predict reads a new test set without the training data
+    # load_test(cfg, data_dir[, trained]): the test side alone (X and y None), for predict to read a new test set
+    # without the training data; `trained` is what the run's load put in Data.info["trained"] (its classes, columns
+    # read as text, ...; None for runs before it). TrainingDataNeeded when the test rows cannot be read without them.
+    "load_test",
     "transforms",
     "search_space",
     "sample",
@@ -38,6 +41,11 @@ CALIBRATIONS = ("temperature",)
 
 class ContractError(ValueError):
     """A competition, its config or its input is not what the framework expects."""
+
+
+class TrainingDataNeeded(ContractError):
+    """A competition's load_test cannot read the test rows without the training rows (features computed over both,
+    or a run that recorded too little of them): the message says why, and `predict` reads the training data too."""
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,15 @@ def apply_out_of_fold(
     describe: Callable[[Any], tuple[dict[str, Any], str]],
     fold_key: str,
     baseline: str,
+    kind: str,
 ) -> dict[str, Any]:
     """`b` with its OOF and test predictions transformed by `fit`'s cut when it improves the out-of-fold score.
 
     `describe(cut)` gives threshold.json's fields for the cut and its name in the log ("threshold 0.310");
     `fold_key` names the per-group cuts in threshold.json (JSON-ready through `.tolist()` where they have it);
-    `baseline` says what the uncut predictions are scored as ("at 0.5", "rounded")."""
+    `baseline` says what the uncut predictions are scored as ("at 0.5", "rounded"); `kind` ("threshold", "cuts")
+    names the cut in stages.json, whose "threshold" entry holds it with describe's fields when it is applied (what
+    `predict` applies: pipeline.threshold.apply_saved)."""
     from pipeline.runfolder import write_predictions, write_record
 
     oof, test = np.asarray(b["oof"], dtype=float), np.asarray(b["test"], dtype=float)
@@ -60,4 +63,5 @@ def apply_out_of_fold(
     log(f"{label} (fitted out of fold): {name} {info['score_before']:.5f} -> {info['score_after']:.5f}")
     test = transform(test, cut)
     write_predictions(run_dir, "_threshold", out, test)
-    return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": info}
+    stages = b.get("stages", {}) | {"threshold": {"kind": kind} | fields}  # stages.json, for predict
+    return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": info, "stages": stages}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import atomic, stacking, threshold
+from pipeline import atomic, stacking, stages, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
 from pipeline.contract import ContractError, Data, competition_name
 from pipeline.folds import fold_ids, runs_forward, scored_rows
@@ -166,7 +166,7 @@ def _weights_choice(
     }
 
 
-def _fold_blends(module: Any, b: dict[str, Any], results: dict[str, Any] | None) -> list[np.ndarray] | None:
+def fold_blends(module: Any, b: dict[str, Any], results: dict[str, Any] | None) -> list[np.ndarray] | None:
     """The blend's test predictions per fold (sum over models of weight x that fold's model), when they exist."""
     if not results or hasattr(module, "blend") or hasattr(module, "merge_folds"):
         return None
@@ -201,7 +201,7 @@ def calibrate_blend(
 
     mask = scored_rows(folds)
     oof, test, info = calibrate(
-        method, oof, test, y, mask, module.score, module.METRIC, _fold_blends(module, b, results), b.get("nested")
+        method, oof, test, y, mask, module.score, module.METRIC, fold_blends(module, b, results), b.get("nested")
     )
     write_record(run_dir, "calibration", info)
     if info["applied"]:
@@ -318,6 +318,7 @@ def finish_run(run: FittedRun) -> Path:
     b = stacking.apply(module, run.cfg, run.data, y, run.folds, run.results, b, run_dir, run.log)  # Config.stack
     b = threshold.apply(module, run.cfg, run.data, y, run.folds, b, run_dir, run.log)  # Config.threshold
     oof, test, cv, calibration = calibrate_blend(module, y, run.folds, b, run_dir, run.log, run.results)
+    stages.save(run_dir, b, calibration)  # what predict applies to a new test set, without the training data
     final = write_validated_submission(module, run.data, test, run_dir)
     published = publish(final, competition_name(module), run_dir.name, run.opts)
     try:
@@ -396,6 +397,8 @@ def _summary(
         "n_rows": len(run.y),
         "classes": None if run.data.classes is None else [str(c) for c in run.data.classes],  # predict checks them
         "features": _columns(run.data.X_test),  # the columns the models predict from (predict checks them too)
+        # what the competition's load_test needs of the training rows to read a test set alone (Data.info["trained"])
+        "trained": (run.data.info or {}).get("trained"),
         "models": {
             m: {
                 "mean": r["mean"],

@@ -134,4 +134,5 @@ def apply(
         describe=describe,
         fold_key="fold_cuts",
         baseline="rounded",
+        kind="cuts",
     )

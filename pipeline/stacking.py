@@ -16,6 +16,7 @@ intercept for regression) or "log_linear" (regression on log values, for positiv
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,24 +96,123 @@ class NonNegativeLogistic:
         return self.meta_.predict_proba(X[:, self.keep_])
 
 
+@dataclass
+class MetaModel:
+    """A fitted meta-model and how its outputs are laid out: `kind` "binary" (NonNegativeLogistic), "classes"
+    (meta_classifier; `n_out` class columns, those its training rows lacked left 0) or "values" (NonNegativeLinear,
+    one per target, on `log` values for log_linear). `to_json` and `from_json` carry it through the run folder
+    (stages.json) for `predict`, as plain numbers: its predictions from them are the fitted one's, bit for bit."""
+
+    kind: str
+    n_out: int
+    parts: list[Any]
+    log: bool = False
+
+    def predict(self, F: np.ndarray) -> np.ndarray:
+        """Rows x n_out predictions from meta-features F (pipeline.stacking.features)."""
+        if self.kind == "binary":
+            return self.parts[0].predict_proba(F)
+        if self.kind == "classes":
+            meta = self.parts[0]
+            out = np.zeros((len(F), self.n_out))
+            out[:, meta.classes_.astype(int)] = meta.predict_proba(F)
+            return out
+        cols = [slice(j, None, self.n_out) for j in range(self.n_out)] if len(self.parts) > 1 else [slice(None)]
+        preds = [part.predict(F[:, c]) for part, c in zip(self.parts, cols, strict=True)]
+        return np.hstack([(np.exp(p) if self.log else p).reshape(-1, 1) for p in preds])
+
+    def to_json(self) -> dict[str, Any]:
+        """The meta-model as JSON-ready numbers."""
+        return {"kind": self.kind, "n_out": self.n_out, "log": self.log, "parts": [_part_json(p) for p in self.parts]}
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> MetaModel:
+        """The meta-model `to_json` wrote."""
+        parts = [_part_from_json(p) for p in saved["parts"]]
+        return cls(str(saved["kind"]), int(saved["n_out"]), parts, bool(saved.get("log", False)))
+
+
+def _logistic_json(meta: Any) -> dict[str, Any]:
+    """meta_classifier's fitted numbers: the scaler's and the logistic regression's."""
+    scaler, lr = meta[0], meta[-1]
+    return {
+        "mean": scaler.mean_.tolist(),
+        "scale": scaler.scale_.tolist(),
+        "var": scaler.var_.tolist(),
+        "n_samples_seen": int(np.max(scaler.n_samples_seen_)),
+        "coef": lr.coef_.tolist(),
+        "intercept": lr.intercept_.tolist(),
+        "classes": lr.classes_.tolist(),
+        "seed": lr.random_state,
+    }
+
+
+def _logistic_from_json(saved: dict[str, Any]) -> Any:
+    """meta_classifier with the fitted numbers _logistic_json wrote set on it, as fit leaves them."""
+    meta = meta_classifier(int(saved["seed"] or 0))
+    scaler, lr = meta[0], meta[-1]
+    scaler.mean_, scaler.scale_, scaler.var_ = (
+        np.asarray(saved[k], dtype=np.float64) for k in ("mean", "scale", "var")
+    )
+    scaler.n_samples_seen_ = int(saved["n_samples_seen"])
+    scaler.n_features_in_ = lr.n_features_in_ = len(scaler.mean_)
+    lr.coef_ = np.asarray(saved["coef"], dtype=np.float64)
+    lr.intercept_ = np.asarray(saved["intercept"], dtype=np.float64)
+    lr.classes_ = np.asarray(saved["classes"], dtype=np.int64)
+    return meta
+
+
+def _part_json(part: Any) -> dict[str, Any]:
+    """One fitted estimator of a MetaModel as JSON-ready numbers."""
+    if isinstance(part, NonNegativeLinear):
+        return {"type": "non_negative_linear", "coef": part.coef_.tolist(), "intercept": part.intercept_}
+    if isinstance(part, NonNegativeLogistic):
+        meta = None if part.meta_ is None else _logistic_json(part.meta_)
+        kept = {"keep": part.keep_.tolist(), "prior": part.prior_, "meta": meta}
+        return {"type": "non_negative_logistic", "seed": part.seed} | kept
+    return {"type": "logistic"} | _logistic_json(part)
+
+
+def _part_from_json(saved: dict[str, Any]) -> Any:
+    """The estimator _part_json wrote."""
+    if saved["type"] == "non_negative_linear":
+        part = NonNegativeLinear()
+        part.coef_, part.intercept_ = np.asarray(saved["coef"], dtype=np.float64), float(saved["intercept"])
+        return part
+    if saved["type"] == "non_negative_logistic":
+        logistic = NonNegativeLogistic(int(saved["seed"]))
+        logistic.keep_ = np.asarray(saved["keep"], dtype=np.int64)
+        logistic.prior_ = float(saved["prior"])
+        logistic.meta_ = None if saved["meta"] is None else _logistic_from_json(saved["meta"])
+        return logistic
+    if saved["type"] == "logistic":
+        return _logistic_from_json(saved)
+    raise ValueError(f"unknown meta-model part {saved['type']!r}")
+
+
+def fit_meta(F_tr: np.ndarray, y_tr: np.ndarray, classification: bool, n_out: int, method: str, seed: int) -> MetaModel:
+    """The meta-model fitted on meta-features F_tr and targets y_tr."""
+    if classification and n_out == 2 and len(np.unique(y_tr)) == 2:  # one logit per model: weights kept >= 0
+        return MetaModel("binary", n_out, [NonNegativeLogistic(seed).fit(F_tr, y_tr.astype(int))])
+    if classification:
+        return MetaModel("classes", n_out, [meta_classifier(seed).fit(F_tr, y_tr.astype(int))])
+    log = method == "log_linear"
+    if y_tr.ndim == 2:  # several targets: one meta-model per target, on every model's column of that target
+        cols = [slice(j, None, n_out) for j in range(n_out)]
+        targets = [y_tr[:, j] for j in range(n_out)]
+    else:
+        cols, targets = [slice(None)], [y_tr]
+    parts = [
+        NonNegativeLinear().fit(F_tr[:, c], np.log(np.clip(t, EPS, None)) if log else t)
+        for c, t in zip(cols, targets, strict=True)
+    ]
+    return MetaModel("values", n_out, parts, log)
+
+
 def _fit_predict(
     F_tr: np.ndarray, y_tr: np.ndarray, F_pred: np.ndarray, classification: bool, n_out: int, method: str, seed: int
 ) -> np.ndarray:
-    if classification and n_out == 2 and len(np.unique(y_tr)) == 2:  # one logit per model: weights kept >= 0
-        return NonNegativeLogistic(seed).fit(F_tr, y_tr.astype(int)).predict_proba(F_pred)
-    if classification:
-        meta = meta_classifier(seed).fit(F_tr, y_tr.astype(int))
-        out = np.zeros((len(F_pred), n_out))
-        out[:, meta.classes_.astype(int)] = meta.predict_proba(F_pred)
-        return out
-    if y_tr.ndim == 2:  # several targets: one meta-model per target, on every model's column of that target
-        cols = [slice(j, None, n_out) for j in range(n_out)]
-        return np.hstack(
-            [_fit_predict(F_tr[:, c], y_tr[:, j], F_pred[:, c], False, 1, method, seed) for j, c in enumerate(cols)]
-        )
-    target = np.log(np.clip(y_tr, EPS, None)) if method == "log_linear" else y_tr
-    pred = NonNegativeLinear().fit(F_tr, target).predict(F_pred)
-    return (np.exp(pred) if method == "log_linear" else pred).reshape(-1, 1)
+    return fit_meta(F_tr, y_tr, classification, n_out, method, seed).predict(F_pred)
 
 
 def stack(
@@ -159,12 +259,13 @@ def stack(
         fold_scores.append(float(score(y[valid], oof[valid])))
         # what a stage after the stack fits per fold: the rows the meta-model was fitted on, with its predictions
         nested.append({"held": np.flatnonzero(valid), "fit": np.flatnonzero(train), "fit_pred": both[valid.sum() :]})
-    test = _fit_predict(F[mask], y[mask], F_test, classification, n_out, method, seed)
+    model = fit_meta(F[mask], y[mask], classification, n_out, method, seed)
     return {
         "method": method,
         "models": names,
         "oof": oof,
-        "test": test,
+        "test": model.predict(F_test),
+        "model": model,  # what predict applies to new test predictions (saved_stage, apply_saved)
         "score": float(score(y[mask], oof[mask])),
         "fold_scores": fold_scores,
         "nested": nested,
@@ -216,4 +317,27 @@ def apply(
     )
     if not used:
         return b | {"stack": info}
-    return b | {"oof": st["oof"], "test": st["test"], "score": st["score"], "stack": info, "nested": st["nested"]}
+    stages = b.get("stages", {}) | {"stack": saved_stage(st, classification)}  # stages.json, for predict
+    return (
+        b
+        | {"oof": st["oof"], "test": st["test"], "score": st["score"], "stack": info, "nested": st["nested"]}
+        | {"stages": stages}
+    )
+
+
+def saved_stage(st: dict[str, Any], classification: bool) -> dict[str, Any]:
+    """What `predict` needs of a stack the run used (stages.json): its method, the models whose test predictions it
+    reads, in order, whether they are class probabilities, and the meta-model fitted on every OOF row."""
+    return {
+        "method": st["method"],
+        "models": list(st["models"]),
+        "classification": classification,
+        "model": st["model"].to_json(),
+    }
+
+
+def apply_saved(saved: dict[str, Any], tests: dict[str, np.ndarray]) -> np.ndarray:
+    """The saved stack (saved_stage) applied to the models' test predictions: the run's stack test predictions,
+    bit for bit, on the run's own test rows."""
+    F = features([tests[m] for m in saved["models"]], bool(saved["classification"]), str(saved["method"]))
+    return MetaModel.from_json(saved["model"]).predict(F)

@@ -75,4 +75,16 @@ def apply(
         describe=lambda t: ({"threshold": t}, f"threshold {t:.3f}"),
         fold_key="fold_thresholds",
         baseline="at 0.5",
+        kind="threshold",
     )
+
+
+def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
+    """A cut the run applied (stages.json's "threshold": an F1/MCC threshold, or QWK's grade cut points) applied to
+    new test predictions, as the run applied it to its own."""
+    test = np.asarray(test, dtype=float)
+    if saved["kind"] == "cuts":
+        return grades.cut(test, np.asarray(saved["cuts"], dtype=float), np.asarray(saved["grades"], dtype=float))
+    if saved["kind"] == "threshold":
+        return shift(test, float(saved["threshold"]))
+    raise ValueError(f"unknown cut {saved['kind']!r} in stages.json")

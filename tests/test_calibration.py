@@ -13,7 +13,7 @@ from toy import TOY, make_toy
 
 from pipeline.calibration import apply_temperature, calibrate, fit_temperature, normalise
 from pipeline.contract import ContractError, Metric, load_competition
-from pipeline.finish import _fold_blends, calibrate_blend
+from pipeline.finish import fold_blends, calibrate_blend
 from pipeline.runlog import RunLog
 
 LOG_LOSS = Metric("log_loss", greater_is_better=False)
@@ -80,10 +80,10 @@ def test_test_parts_are_calibrated_one_by_one_then_averaged():
     np.testing.assert_allclose(test_cal, np.mean([apply_temperature(q, info["temperature"]) for q in parts], 0))
     # the stage builds each fold's blend from the models' fold predictions and the blend weights
     results = {"a": {"fold_tests": parts[:2]}, "b": {"fold_tests": parts[1:]}}
-    fold_blends = _fold_blends(SimpleNamespace(), {"weights": {"a": 0.25, "b": 0.75}}, results)
-    np.testing.assert_allclose(fold_blends[1], 0.25 * parts[1] + 0.75 * parts[2])
-    assert _fold_blends(SimpleNamespace(blend=None), {"weights": {}}, results) is None  # a custom blend: no parts
-    assert _fold_blends(SimpleNamespace(), {"weights": {}}, {"a": {"test": test}}) is None  # e.g. `ensemble`
+    blended = fold_blends(SimpleNamespace(), {"weights": {"a": 0.25, "b": 0.75}}, results)
+    np.testing.assert_allclose(blended[1], 0.25 * parts[1] + 0.75 * parts[2])
+    assert fold_blends(SimpleNamespace(blend=None), {"weights": {}}, results) is None  # a custom blend: no parts
+    assert fold_blends(SimpleNamespace(), {"weights": {}}, {"a": {"test": test}}) is None  # e.g. `ensemble`
 
 
 def test_calibration_never_makes_the_oof_score_worse():

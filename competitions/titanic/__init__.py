@@ -85,6 +85,24 @@ def load(cfg: Config, data_dir: Path) -> Data:
     )
 
 
+def load_test(cfg: Config, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:
+    """The test rows alone (X and y None), for `predict` of a new test set without the training data: read as
+    `load` reads them, with what the run recorded of its training rows (`trained`: columns, classes, grades). A
+    feature added in `load` is added here too."""
+    return tabular.load_test_table(
+        data_dir,
+        TEST,
+        SAMPLE_SUBMISSION,
+        ID,
+        TARGET,
+        TASK,
+        trained,
+        original=ORIGINAL,
+        original_mode=cfg.original,
+        id_groups=ID_GROUPS,
+    )
+
+
 def models(cfg: Config) -> dict[str, Any]:
     """The binary models cfg.models names, unfitted (pipeline.tabular.model_set); add your own to the dict."""
     return tabular.model_set(TASK, cfg, TARGET)

@@ -1,16 +1,18 @@
 """`python -m pipeline predict RUN_DIR --data PATH`: a new test set through a finished run's saved models, no training.
 
 Each fold's fitted model (models/, pipeline/modelstore.py) predicts the test rows; the folds are merged as the run
-merged them; the blend weights, the level-2 stack and the calibration are refitted from the run's saved OOF
-predictions exactly as the run fitted them (deterministic, milliseconds; the weights are checked against
-blend.json); the submission is written and validated with the run's own rules. On the run's own test data the
-result is the run's submission: identical for tabular models, equal within float tolerance for deep models
-predicted on another device.
+merged them; the stages the run fitted after them on its OOF predictions (blend weights, level-2 stack, F1/MCC
+threshold or QWK grade cuts, calibration) are applied as the run saved them in stages.json (pipeline/stages.py);
+the submission is written and validated with the run's own rules. On the run's own test data the result is the
+run's submission: identical for tabular models, equal within float tolerance for deep models predicted on another
+device.
 
-Where blend.json's weights alone make the submission (saved_weights: the competition reads its test set alone,
-`load_test`, applies saved weights, `apply_blend` beside a `blend` hook, and nothing after the blend was fitted;
-cowboy_outfits), they are applied as saved and predict reads the new test set only: no training data. Elsewhere
-the refit needs the run's training data beside the test set, and predict says so, naming the missing files.
+Predict reads the new test set only (a folder or zip holding the test file(s) and the sample submission) where the
+competition defines `load_test`: every competition of this project and those `new` generates. The training data is
+still read, and named when missing, where the test rows depend on the training rows beyond the saved models (a
+generated competition's id groups, whose sizes count the training rows; load_test raises TrainingDataNeeded saying
+why), and for a run folder from before stages.json: its stages are refitted from the saved OOF predictions against
+the training targets, exactly as the run fitted them (the refitted weights are checked against blend.json).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.atomic import read_json
-from pipeline.contract import ContractError, Data, competition_name, load_competition
+from pipeline.contract import ContractError, Data, TrainingDataNeeded, competition_name, load_competition
 
 HELP = "predict a test set with a finished run's saved models (no training); writes a validated submission"
 
@@ -130,34 +132,13 @@ def fold_predictions(
     return preds
 
 
-# The stages after the blend whose record in summary.json says they changed the predictions (stack: "used"; the
-# others: "applied"); predict refits them from the OOF predictions, which needs the training targets.
-LATER_STAGES = {"stack": "used", "threshold": "applied", "calibration": "applied"}
-
-
-def saved_weights(module: Any, run_dir: Path, summary: dict[str, Any]) -> tuple[dict[str, float] | None, str]:
-    """blend.json's weights when they alone turn the models' test predictions into the submission, so that predict
-    reads the new test set only: the competition loads its test side alone (`load_test`), can apply saved weights
-    (`apply_blend` beside a `blend` hook), and no stage after the blend changed them. Otherwise None and what
-    predict refits from the run's OOF predictions (so it needs the training data)."""
-    if not hasattr(module, "load_test"):
-        return None, "the blend (and any stack, threshold or calibration)"
-    if hasattr(module, "blend") and not hasattr(module, "apply_blend"):
-        return None, "the blend (the competition's blend hook has no apply_blend)"
-    changed = [n for n, key in LATER_STAGES.items() if isinstance(summary.get(n), dict) and summary[n].get(key)]
-    if changed:
-        return None, f"its {' and '.join(changed)}"
-    saved = read_json(run_dir / "blend.json").get("weights") if (run_dir / "blend.json").is_file() else None
-    if not isinstance(saved, dict) or set(saved) != set(summary["models"]):
-        return None, "the blend (blend.json holds no weights for the run's models)"
-    return {m: float(w) for m, w in saved.items()}, ""
-
-
 def predict_run(
     run_dir: Path, data_path: str | None, out: Path | None = None, device: str | None = None, quiet: bool = False
 ) -> Path:
     """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
-    from pipeline.finish import apply_weights, merge_fold_tests, write_validated_submission
+    from pipeline import stages
+    from pipeline.finish import merge_fold_tests, write_validated_submission
+    from pipeline.modelstore import fold_model_info
     from pipeline.runlog import RunLog
     from pipeline.runner import check_images
 
@@ -167,8 +148,6 @@ def predict_run(
     log = RunLog(None, quiet=quiet)
     folds = np.load(run_dir / "folds.npy")
     models = list(summary["models"])
-    from pipeline.modelstore import fold_model_info
-
     refitted = {m: bool(summary["models"][m].get("refit")) for m in models}  # its refit predicts, not its folds
     fits = {m: model_fits(folds, refitted[m]) for m in models}
     for model in models:  # every saved model is there before any data is read
@@ -177,9 +156,12 @@ def predict_run(
     trained = read_json(run_dir / "env.json").get("versions", {}) if (run_dir / "env.json").is_file() else {}
     for line in version_differences(trained):
         log.warn(f"version differs from training: {line}")
-    weights, refits = saved_weights(module, run_dir, summary)
+    record = stages.read(run_dir, summary)
+    refits = stages.unusable(module, record)  # "": the saved stages make the submission, no refit
+    if refits:
+        record = None
     sample = data_path is None and bool(summary.get("sample"))  # no data but the sample holds a sample run's rows
-    data, data_dir = _load_data(module, cfg, run_dir, data_path, sample, len(folds), weights is not None, refits)
+    data, data_dir = _load_data(module, cfg, run_dir, data_path, sample, (len(folds), summary), refits)
     _check_classes(run_dir, summary, models, data)
     _check_features(run_dir, summary, data, data_dir)
     check_images(module, data_dir, (data.X_test,), quiet)  # the run's check, on the images predict reads
@@ -200,9 +182,9 @@ def predict_run(
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
         work = Path(scratch)
-        if weights is not None:
-            log("blend: blend.json's weights, as the run fitted them (no training data read)")
-            test = apply_weights(module, cfg, weights, {m: r["test"] for m, r in results.items()})
+        if record is not None:
+            log(f"{stages.describe(record)}: as the run fitted them (stages.json; no refit)")
+            test = stages.apply(module, cfg, record, results)
         else:
             test = _refitted_test(module, cfg, run_dir, data, folds, results, work, log)
         final = write_validated_submission(module, data, test, work)
@@ -214,45 +196,65 @@ def predict_run(
     return target
 
 
+def read_test(module: Any, cfg: Any, data_dir: Path, trained: dict[str, Any] | None) -> Data:
+    """The competition's test side alone (its load_test hook), given what the run recorded of its training rows
+    (summary.json's "trained") when the hook takes `trained`; TrainingDataNeeded when it cannot do without them."""
+    import inspect
+
+    hook = module.load_test
+    try:
+        takes = "trained" in inspect.signature(hook).parameters
+    except (TypeError, ValueError):
+        takes = False
+    data = hook(cfg, data_dir, trained=trained) if takes else hook(cfg, data_dir)
+    if not isinstance(data, Data) or len(data.X_test) != len(data.test_ids):
+        raise ContractError(f"{competition_name(module)}.load_test must return Data with one test id per test row.")
+    return data
+
+
 def _load_data(
     module: Any,
     cfg: Any,
     run_dir: Path,
     data_path: str | None,
     sample: bool,
-    n_rows: int,
-    test_only: bool,
+    run: tuple[int, dict[str, Any]],
     refits: str,
 ) -> tuple[Data, Path]:
-    """The data predict reads and its folder: the test side alone (`test_only`: load_test, for saved weights), else
-    the whole download, whose training rows must be the run's `n_rows` (`refits`: what predict refits from them)."""
+    """The data predict reads and its folder: the test side alone where the run's saved stages make the submission
+    (`refits` "") and the competition reads a test set alone (load_test), else the whole download, whose training
+    rows must be the run's (`run`: their count and summary.json). `refits`: why the stages are refitted from the OOF
+    predictions against the training targets."""
     from pipeline.archives import MissingFiles
     from pipeline.datadir import resolve_data
     from pipeline.runner import check_data
 
     name = competition_name(module)
-    try:  # the saved weights need the test set's files only (load_test names them); a refit needs every file
-        again = f"predict {shlex.quote(str(run_dir))}"  # no --sample: only a sample run predicts the sample
-        data_dir, _ = resolve_data(
-            module, data_path, sample, [] if test_only else None, command=again, sample_option=False
-        )
+    n_rows, summary = run
+    again = f"predict {shlex.quote(str(run_dir))}"  # no --sample: only a sample run predicts the sample
+    why = f"predict refits the blend and the stages after it: {refits}" if refits else ""
+    if not refits and not hasattr(module, "load_test"):
+        why = f"{name} defines no load_test, which reads a test set alone"
+    if not why:  # the test set's files only (load_test names what it lacks)
+        data_dir, _ = resolve_data(module, data_path, sample, [], command=again, sample_option=False)
+        try:
+            return read_test(module, cfg, data_dir, summary.get("trained")), data_dir
+        except TrainingDataNeeded as e:
+            why = f"{name}'s test rows need them: {e}"
+    try:
+        data_dir, _ = resolve_data(module, data_path, sample, None, command=again, sample_option=False)
     except MissingFiles as e:
         raise MissingFiles(
-            f"{e} predict refits {refits} from run {run_dir.name}'s out-of-fold predictions against the training "
-            "targets, so it needs the run's training data beside the new test set (only the test set may differ).",
+            f"{e} predict needs run {run_dir.name}'s training data beside the new test set (only the test set may "
+            f"differ): {why}.",
             e.missing,
         ) from None
-    if test_only:
-        data = module.load_test(cfg, data_dir)
-        if not isinstance(data, Data) or len(data.X_test) != len(data.test_ids):
-            raise ContractError(f"{name}.load_test must return Data with one test id per test row.")
-        return data, data_dir
     data = module.load(cfg, data_dir)
     check_data(data, name)
     if n_rows != len(data.y):
         raise ContractError(
-            f"{data_dir}: {len(data.y)} training rows, the run was trained on {n_rows}; predict refits {refits} on "
-            "the run's OOF predictions, so it needs the same training data (only the test set may differ)."
+            f"{data_dir}: {len(data.y)} training rows, the run was trained on {n_rows}; predict needs the run's own "
+            f"training data (only the test set may differ): {why}."
         )
     return data, data_dir
 

@@ -1,6 +1,6 @@
 """The generic tabular recipe that `python -m pipeline new` competitions import: data, models, metrics, output."""
 
-from pipeline.tabular.data import load_tables, validate, write_submission
+from pipeline.tabular.data import load_tables, load_test_table, validate, write_submission
 from pipeline.tabular.metrics import METRICS, score
 from pipeline.tabular.models import Boosted, linear
 from pipeline.tabular.multitarget import MultiTarget
@@ -16,6 +16,7 @@ __all__ = [
     "TabularRecipe",
     "linear",
     "load_tables",
+    "load_test_table",
     "model_set",
     "score",
     "validate",

@@ -11,13 +11,13 @@ import pandas as pd
 
 from features.columns import column_kind
 from features.dates import parse_dates
-from pipeline.contract import ContractError, Data
+from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.grades import grades_of, nearest
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.groups import group_features
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
-from pipeline.tabular.original import MODES, Original, join
+from pipeline.tabular.original import FLAG_COLUMN, MODES, Original, join
 from pipeline.tabular.values import (
     as_names,
     class_names,
@@ -176,7 +176,14 @@ def load_tables(
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
-        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features},
+        info={
+            "target": target,
+            "targets": targets,
+            "id": id_col,
+            "task": task,
+            "features": features,
+            "trained": trained_facts(train, features, y, classes, task),
+        },
     )
 
 
@@ -196,6 +203,86 @@ def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: 
             "ROW_ID_START = None to read the ids from the column."
         )
     return np.arange(row_id_start, row_id_start + len(test))
+
+
+MAX_GRADES = 1000  # a regression target with more whole-number values is taken for no grades (prices, counts)
+
+
+def trained_facts(
+    train: pd.DataFrame, features: list[str], y: np.ndarray, classes: list[str] | None, task: str
+) -> dict[str, object]:
+    """What load_test_table needs of the training rows to read a test set alone as load_tables reads it (the run
+    keeps it in summary.json's "trained"): the feature columns, those train reads as text (a test file whose rows
+    hold numbers only must still read them as text), the classes, and a regression's whole-number grades (a grades
+    submission rounds to them; at most MAX_GRADES, else None)."""
+    grades = None
+    if task == "regression" and np.ndim(y) == 1:
+        values = np.unique(np.asarray(y, dtype=float))
+        if len(values) <= MAX_GRADES and not (values % 1).any():
+            grades = values.tolist()
+    return {
+        "features": list(features),
+        "text": [c for c in features if not pd.api.types.is_numeric_dtype(train[c])],
+        "classes": classes,
+        "grades": grades,
+    }
+
+
+def load_test_table(
+    data_dir: Path,
+    test_file: str,
+    sample_file: str,
+    id_col: str,
+    target: str | Sequence[str],
+    task: str,
+    trained: dict | None,
+    original: Original | None = None,
+    original_mode: str = "add",
+    id_groups: bool = False,
+    row_id_start: int | None = None,
+) -> Data:
+    """The test rows alone (X and y None) as load_tables reads them, for `predict` of a new test set: the run's
+    feature columns, those it read as text read as text, its classes and grades, from `trained` (trained_facts, as
+    the run recorded them), and the original's flag column (0) where load_tables adds it. TrainingDataNeeded with
+    id groups (their sizes count the training rows) or without `trained` (a run from before it was recorded).
+    `row_id_start` numbers the rows as load_tables does."""
+    if id_groups:
+        raise TrainingDataNeeded(
+            "the id groups' sizes (ID_GROUPS) count the training rows of each group as well as the test rows"
+        )
+    if not trained:
+        raise TrainingDataNeeded(
+            'the run recorded no columns of its training rows (summary.json has no "trained": a run from before '
+            "predict read test sets alone)"
+        )
+    data_dir = Path(data_dir)
+    test = read_csv(data_dir / test_file, text=[id_col, *trained["text"]])
+    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
+    X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
+    if original is not None and original_mode == "flag":
+        X_test = X_test.assign(**{FLAG_COLUMN: 0})
+    features, targets = list(trained["features"]), as_list(target)
+    return Data(
+        X=None,
+        y=None,
+        X_test=X_test,
+        test_ids=test_ids,
+        sample_submission=data_dir / sample_file,
+        classes=trained.get("classes"),
+        data_dir=data_dir,
+        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features}
+        | {"grades": trained.get("grades")},
+    )
+
+
+def target_grades(data: Data) -> np.ndarray:
+    """The target's whole-number grades: those of its training values, or (a test set read alone) the run's."""
+    if data.y is not None:
+        return grades_of(data.y)
+    saved = (data.info or {}).get("grades")
+    if saved is None:
+        raise ContractError("the target's grades are unknown: no training values, and the run recorded none.")
+    return np.asarray(saved, dtype=float)
 
 
 def _feature_columns(
@@ -329,7 +416,7 @@ def write_submission(data: Data, pred: np.ndarray, path: Path, submission: str) 
     out = pd.DataFrame({id_col: data.test_ids})
     several = len((data.info or {}).get("targets") or []) > 1
     if submission == "grades":
-        out[value_cols[0]] = nearest(pred[:, :1], grades_of(data.y)).ravel().astype(np.int64)
+        out[value_cols[0]] = nearest(pred[:, :1], target_grades(data)).ravel().astype(np.int64)
     elif submission == "ranked":
         k = ranked_width(sample[value_cols[0]])
         out[value_cols[0]] = [" ".join(data.classes[i] for i in row) for row in ranked(pred, k)]
@@ -392,7 +479,7 @@ def validate(data: Data, path: Path, submission: str | None = None) -> None:
         for c in numeric:
             _check_number_labels(sub, Path(path).name, c, as_sample_values(classes, sample[c]) or [])
     if submission == "grades":
-        _check_grades(sub, Path(path).name, list(sample.columns[1:]), grades_of(data.y))
+        _check_grades(sub, Path(path).name, list(sample.columns[1:]), target_grades(data))
 
 
 def _check_number_labels(sub: pd.DataFrame, name: str, column: str, classes: list) -> None:
