@@ -96,6 +96,22 @@ def load(cfg: Config, data_dir: Path) -> Data:
     )
 
 
+def load_test(cfg: Config, data_dir: Path) -> Data:
+    """The test images alone (X and y None), for `predict` of a new test set without trainLabels.csv and train/:
+    test/<id>.png in sampleSubmission.csv's order; the classes are the competition's ten."""
+    data_dir = Path(data_dir)
+    sub = _read_csv(data_dir / "sampleSubmission.csv")
+    return Data(
+        X=None,
+        y=None,
+        X_test=_image_paths(data_dir / "test", sub["id"], "sampleSubmission.csv"),
+        test_ids=sub["id"].to_numpy(),
+        sample_submission=data_dir / "sampleSubmission.csv",
+        classes=list(CLASSES),
+        data_dir=data_dir,
+    )
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     """One of the two CSVs as text: the columns id and label, every id given once (an image listed twice would be
     trained with two labels, and could sit on both sides of a fold)."""

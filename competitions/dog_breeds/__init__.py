@@ -24,7 +24,8 @@ EXPECTED_FILES = ["labels.csv", "sample_submission.csv", "train", "test"]
 CALIBRATE = "temperature"
 # labels.csv (id,breed), train/<id>.jpg, test/<id>.jpg; the submission: id + one probability column per breed
 FILES = CsvImages("labels.csv", "id", "breed", "train/{}.jpg", "test/{}.jpg", probabilities=True)
-load, score, write_submission, validate = FILES.load, FILES.score, FILES.write_submission, FILES.validate
+load, load_test, score = FILES.load, FILES.load_test, FILES.score
+write_submission, validate = FILES.write_submission, FILES.validate
 
 
 @dataclass(frozen=True)

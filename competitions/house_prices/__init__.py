@@ -1,7 +1,7 @@
 """House Prices - Advanced Regression Techniques: tabular regression scored by RMSE of log prices."""
 
 from competitions.house_prices.config import PRESETS, Config
-from competitions.house_prices.data import EXPECTED_FILES, load, score, validate, write_submission
+from competitions.house_prices.data import EXPECTED_FILES, load, load_test, score, validate, write_submission
 from competitions.house_prices.recipe import models, search_space
 from competitions.house_prices.sample import sample
 from pipeline.contract import Metric
@@ -18,6 +18,7 @@ __all__ = [
     "PRESETS",
     "Config",
     "load",
+    "load_test",
     "models",
     "sample",
     "score",

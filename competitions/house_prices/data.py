@@ -57,6 +57,23 @@ def load(cfg: Any, data_dir: Path) -> Data:
     )
 
 
+def load_test(cfg: Any, data_dir: Path) -> Data:
+    """The test houses alone (X and y None), for `predict` of a new test set without train.csv: test.csv's feature
+    columns (predict takes the run's, in its order). Nothing of the training rows is needed: the outlier rule's
+    price per sq ft, which prices test houses like them, is fitted into each saved model (outliers.py)."""
+    test = _read(data_dir / "test.csv")
+    if ID not in test:
+        raise ContractError(f"{data_dir / 'test.csv'}: missing column(s) {ID}.")
+    return Data(
+        X=None,
+        y=None,
+        X_test=test[[c for c in test.columns if c not in (ID, TARGET)]],
+        test_ids=test[ID].to_numpy(),
+        sample_submission=data_dir / "sample_submission.csv",
+        data_dir=data_dir,
+    )
+
+
 def _check_columns(data_dir: Path, train_features: list[str], test_features: list[str]) -> None:
     """train.csv and test.csv must share their feature columns; blame the file whose column is not Kaggle's."""
     only_train = [c for c in train_features if c not in test_features]

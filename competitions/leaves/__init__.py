@@ -28,7 +28,8 @@ FILES = CsvImages(
     known_classes=SPECIES,
     known_source=f"the {len(SPECIES)} species of competitions/leaves/species.py",
 )
-load, score, write_submission, validate = FILES.load, FILES.score, FILES.write_submission, FILES.validate
+load, load_test, score = FILES.load, FILES.load_test, FILES.score
+write_submission, validate = FILES.write_submission, FILES.validate
 
 
 @dataclass(frozen=True)

@@ -290,8 +290,8 @@ def _refitted_test(
 
 def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir: Path) -> None:
     """The new test rows hold every column the run's models predict from (summary.json's "features"; runs before it:
-    no check). A missing column would reach the models as missing on every row, and the submission be quietly
-    worse; an extra column, or another column order, is fine."""
+    no check), and X_test becomes those columns in the run's order. A missing column would reach the models as
+    missing on every row, and the submission be quietly worse; an extra column, or another column order, is fine."""
     saved, now = summary.get("features"), getattr(data.X_test, "columns", None)
     if not isinstance(saved, list) or now is None:
         return
@@ -301,6 +301,8 @@ def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir
             f"{data_dir}: the test rows lack {len(missing)} column(s) run {run_dir.name} was trained on: "
             f"{', '.join(missing[:10])}; predict needs every one (put them back in the test file)."
         )
+    by_name = {str(c): c for c in now}
+    data.X_test = data.X_test[[by_name[c] for c in saved]]
 
 
 def _check_classes(run_dir: Path, summary: dict[str, Any], models: list[str], data: Data) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import ContractError, Data
+from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.imagefiles import check_image_files
 from pipeline.submission import validate_submission
 from pipeline.vision import class_submissions as subs
@@ -101,7 +101,41 @@ class CsvImages:
             sample_submission=sample,
             classes=classes,
             data_dir=data_dir,
-            info={"train_sizes": sizes, "test_sizes": test_sizes},
+            # what load_test needs of the training rows (the run keeps it in summary.json's "trained")
+            info={"train_sizes": sizes, "test_sizes": test_sizes, "trained": {"classes": classes}},
+        )
+
+    def load_test(self, cfg: Any, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:
+        """The test images alone (X and y None), for `predict` of a new test set without the training CSV and images:
+        the sample submission's images (and the test CSV's, which must list them). A probability submission's classes
+        are the sample's header; a label submission's are the training labels, which the run recorded (`trained`:
+        load's Data.info["trained"]); TrainingDataNeeded for a run from before it recorded them."""
+        data_dir = Path(data_dir)
+        sample = data_dir / self.sample_csv
+        if self.probabilities:
+            classes = classes_of_header(sample, self.id_column, self.label_column)
+            test_ids = read_csv(sample, unique=self.id_column)[self.id_column]
+        else:
+            if not (trained or {}).get("classes"):
+                raise TrainingDataNeeded(
+                    f"the classes are the labels of {self.train_csv}, which the run did not record (a run from before "
+                    "predict read test sets alone)"
+                )
+            classes = list(trained["classes"])
+            test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
+            self._check_test_csv(data_dir, test_ids)
+        X_test, test_sizes = self._images(
+            data_dir, self.test_image_path, test_ids, sample.name, bool(getattr(cfg, "check_images", True))
+        )
+        return Data(
+            X=None,
+            y=None,
+            X_test=X_test,
+            test_ids=test_ids.to_numpy(),
+            sample_submission=sample,
+            classes=classes,
+            data_dir=data_dir,
+            info={"test_sizes": test_sizes},
         )
 
     @staticmethod

@@ -1,0 +1,134 @@
+"""`predict` of a test set alone: the stages a run fitted after its models (stages.json: blend weights, stack
+meta-model, threshold or grade cuts, calibration) are applied as saved, so a folder holding only the test file and
+the sample submission is enough, and on the run's own test rows the submission is the run's, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_predict import _forbid_fitting, _run  # noqa: E402
+
+FAST = ["--preset", "fast", "--set", "max_trees=300", "--folds", "3"]
+
+
+def _test_only(archive: Path, dest: Path, names: tuple[str, ...] = ("test.csv", "sample_submission.csv")) -> Path:
+    """A folder holding only `names` of a Kaggle-style zip: a new test set without the training data."""
+    dest.mkdir(parents=True)
+    with zipfile.ZipFile(archive) as zf:
+        for name in names:
+            (dest / name).write_bytes(zf.read(name))
+    return dest
+
+
+def _predicts_the_run(run_dir: Path, data: Path, out: Path, *more: str) -> None:
+    """predict on `data` exits 0 and writes the run's own submission, byte for byte."""
+    assert main(["predict", str(run_dir), "--data", str(data), "--out", str(out), "--quiet", *more]) == 0
+    name = next(p.name for p in run_dir.iterdir() if p.name.startswith("submission.") or p.name == "answer.zip")
+    assert (out / name).read_bytes() == (run_dir / name).read_bytes()
+
+
+def test_generated_competition_with_a_used_stack_predicts_a_test_set_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_new_command import write_zip
+
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "binary-comp.zip", "binary")
+    assert main(["new", "comp_stack", "--data", str(z), "--metric", "log_loss", "--into", "comps"]) == 0
+    run_dir = _run(tmp_path, "comps/comp_stack", "--data", str(z), *FAST, "--models", "lightgbm,linear")
+    assert json.loads((run_dir / "stack.json").read_text())["used"]
+    saved = json.loads((run_dir / "stages.json").read_text())
+    assert list(saved) == ["version", "blend", "stack"] and saved["stack"]["models"] == ["lightgbm", "linear"]
+    assert json.loads((run_dir / "summary.json").read_text())["trained"]["classes"] == ["0", "1"]
+    _forbid_fitting(monkeypatch)
+    capsys.readouterr()
+    # before: "missing train.csv ... predict refits the blend (and any stack, threshold or calibration)", exit 2
+    only_test = _test_only(z, tmp_path / "only_test")
+    _predicts_the_run(run_dir, only_test, tmp_path / "out")
+
+    # a run folder from before stages.json refits its stages from the OOF predictions, as before: it needs the
+    # training data, says why, and with it gives the same submission
+    (run_dir / "stages.json").unlink()
+    assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "old")]) == 2
+    err = capsys.readouterr().err
+    assert "missing train.csv" in err and "predict needs run" in err and "holds no saved stages" in err
+    _predicts_the_run(run_dir, z, tmp_path / "old")
+
+
+def test_id_groups_keep_asking_for_the_training_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A generated competition whose id groups count training rows: load_test says so, predict needs train.csv."""
+    from test_new_command import write_zip
+
+    from pipeline.contract import TrainingDataNeeded, load_competition
+    from pipeline.tabular import load_test_table
+
+    with pytest.raises(TrainingDataNeeded, match=r"id groups' sizes \(ID_GROUPS\) count the training rows"):
+        load_test_table(tmp_path, "test.csv", "sample_submission.csv", "key", "target", "binary", {}, id_groups=True)
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "binary-comp.zip", "binary")
+    assert main(["new", "comp_groups", "--data", str(z), "--into", "comps"]) == 0
+    run_dir = _run(tmp_path, "comps/comp_groups", "--data", str(z), *FAST, "--models", "linear")
+    monkeypatch.setattr(load_competition("comps/comp_groups"), "ID_GROUPS", True)  # as `new` writes for such ids
+    capsys.readouterr()
+    only_test = _test_only(z, tmp_path / "only_test")
+    assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "missing train.csv" in err and "comp_groups's test rows need them: the id groups' sizes" in err
+
+
+def test_f1_threshold_is_applied_to_a_test_set_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_new_command import rare_class_zip
+
+    monkeypatch.chdir(tmp_path)
+    z = rare_class_zip(tmp_path / "rare-comp.zip")
+    assert main(["new", "comp_f1", "--data", str(z), "--metric", "f1", "--into", "comps"]) == 0
+    run_dir = _run(tmp_path, "comps/comp_f1", "--data", str(z), *FAST)
+    threshold = json.loads((run_dir / "threshold.json").read_text())
+    assert threshold["applied"] and threshold["threshold"] < 0.5
+    saved = json.loads((run_dir / "stages.json").read_text())["threshold"]
+    assert saved == {"kind": "threshold", "threshold": threshold["threshold"]}
+    _forbid_fitting(monkeypatch)
+    _predicts_the_run(run_dir, _test_only(z, tmp_path / "only_test"), tmp_path / "out")
+
+
+def test_qwk_grade_cuts_are_applied_to_a_test_set_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_grades import FAST as GRADES_FAST
+    from test_grades import download
+
+    monkeypatch.chdir(tmp_path)
+    z = download(tmp_path)
+    assert main(["new", "wine", "--data", str(z), "--metric", "qwk", "--into", "comps"]) == 0
+    run_dir = _run(tmp_path, "comps/wine", "--data", str(z), "--folds", "3", *GRADES_FAST)
+    assert json.loads((run_dir / "threshold.json").read_text())["applied"]
+    saved = json.loads((run_dir / "stages.json").read_text())["threshold"]
+    assert saved["kind"] == "cuts" and saved["grades"] == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0] and len(saved["cuts"]) == 5
+    _forbid_fitting(monkeypatch)
+    # the grades a submission rounds to come from the run's record, not from train.csv
+    _predicts_the_run(run_dir, _test_only(z, tmp_path / "only_test"), tmp_path / "out")
+
+
+def test_calibrated_image_run_predicts_a_test_set_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dog_breeds (CALIBRATE = "temperature") on its sample: the saved temperature applied per fold model."""
+    monkeypatch.chdir(tmp_path)
+    run_dir = _run(tmp_path, "competitions/dog_breeds", "--sample", "--preset", "fast", "--set", "label_smoothing=0.6")
+    calibration = json.loads((run_dir / "calibration.json").read_text())
+    assert calibration["applied"] and calibration["test_per_fold"]
+    saved = json.loads((run_dir / "stages.json").read_text())["calibration"]
+    assert saved == {"method": "temperature", "temperature": calibration["temperature"], "test_per_fold": True}
+    _forbid_fitting(monkeypatch)
+    data = tmp_path / "data" / "sample" / "dog_breeds"
+    only_test = tmp_path / "only_test"
+    shutil.copytree(data / "test", only_test / "test")
+    shutil.copy(data / "sample_submission.csv", only_test)
+    _predicts_the_run(run_dir, only_test, tmp_path / "out", "--device", "cpu")
