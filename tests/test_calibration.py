@@ -13,7 +13,7 @@ from toy import TOY, make_toy
 
 from pipeline.calibration import apply_temperature, calibrate, fit_temperature, normalise
 from pipeline.contract import ContractError, Metric, load_competition
-from pipeline.finish import fold_blends, calibrate_blend
+from pipeline.finish import calibrate_blend, fold_blends
 from pipeline.runlog import RunLog
 
 LOG_LOSS = Metric("log_loss", greater_is_better=False)
