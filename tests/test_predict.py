@@ -61,15 +61,18 @@ def test_house_prices_predict_reproduces_the_submission_exactly(
     old = pd.read_csv(run_dir / "submission.csv").set_index("Id")["SalePrice"]
     np.testing.assert_allclose(new.to_numpy(), old.loc[new.index].to_numpy(), rtol=1e-9)
 
-    # a folder holding only the new test set: the refitted blend needs the training rows, and the error says so
+    # a folder holding only the new test set (before: 'missing train.csv', as predict refitted the blend on the OOF
+    # predictions against the training targets): the saved blend weights (stages.json) make the same submission
     only_test = tmp_path / "only_test"
     only_test.mkdir()
     for name in ("test.csv", "sample_submission.csv"):
         shutil.copy(other / name, only_test / name)
-    assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "pred4")]) == 2
-    err = capsys.readouterr().err
-    assert "missing train.csv" in err and "predict refits the blend (and any stack, threshold or calibration)" in err
-    assert f"from run {run_dir.name}'s out-of-fold predictions against the training targets" in err
+    assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "pred4"), "--quiet"]) == 0
+    assert (tmp_path / "pred4" / "submission.csv").read_bytes() == (tmp_path / "pred2" / "submission.csv").read_bytes()
+    for name in ("test.csv", "sample_submission.csv"):  # the run's own test set alone: the run's submission
+        shutil.copy(data / name, only_test / name)
+    assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "pred5"), "--quiet"]) == 0
+    assert (tmp_path / "pred5" / "submission.csv").read_bytes() == ours
 
     # a run whose models are gone says so, in one line, exit 2
     shutil.rmtree(run_dir / "models" / "ridge")
@@ -103,6 +106,13 @@ def test_image_competition_predict_reproduces_the_submission(
     preds = fold_predictions(run_dir, model, fits, module.load(cfg, data), "cpu")
     with np.load(run_dir / "parts" / model / "fold0.npz") as part:
         np.testing.assert_allclose(preds[0], part["test"], atol=1e-5)
+    # the test images and sampleSubmission.csv alone (before: 'missing trainLabels.csv, train'): the same submission
+    only_test = tmp_path / "only_test"
+    shutil.copytree(data / "test", only_test / "test")
+    shutil.copy(data / "sampleSubmission.csv", only_test)
+    args = ["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "pred_alone"), "--device", "cpu"]
+    assert main([*args, "--quiet"]) == 0
+    assert (tmp_path / "pred_alone" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
 
     # a new test set holding an image of another size, then one cut short: refused before any model predicts, the
     # file named, as a run refuses it (before: "Images in a batch have different sizes", or a decode traceback)
