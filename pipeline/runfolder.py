@@ -12,6 +12,9 @@ Layout (every file written atomically):
     importance.csv     each input column's share of each model's importance, mean over folds (pipeline/importance.py)
     stack.json, threshold.json, calibration.json   the level-2 stack, the F1/MCC decision threshold and the
                        calibration, when the Config / competition asks
+    stages.json        what the stages after the models fitted, as predict applies them without the training data:
+                       the blend weights, the stack's meta-model, the threshold or grade cuts, the temperature
+                       (pipeline/stages.py)
     oof/<model>.npy    out-of-fold predictions (rows x outputs); test/<model>.npy the test predictions of the
                        submission: the fold models' merged, or the refit's (also _blend, _stack, _threshold,
                        _calibrated: the run-level stages)

@@ -4,7 +4,8 @@ DIR/
   dataset-metadata.json   the Kaggle dataset's id, title and licence (`kaggle datasets create -p DIR` reads it)
   wheels/                 the project as a wheel, and wheels of the --deps a notebook image may lack
   run/                    what `predict` needs from the run: config.json (resolved config), summary, folds, OOF
-                          predictions, blend/stack/calibration records and the fitted fold models (models/)
+                          predictions, blend/stack/threshold/calibration records, the fitted stages after the
+                          blend (stages.json) and the fitted fold models (models/)
   manifest.json           sha256 of every file, the library versions the run was trained with, the wheels
   predict.py              the entry script: checks the files, installs the wheels with `pip install --no-index
                           --find-links`, prints version differences, runs `python -m pipeline predict`
@@ -45,7 +46,9 @@ RUN_FILES = (
     "scores.json",
     "blend.json",
     "stack.json",
+    "threshold.json",
     "calibration.json",
+    "stages.json",  # the fitted stages after the blend, which predict applies without the training data
 )
 RUN_FOLDERS = ("oof", "models")
 FORMAT = "pipeline-package/1"

@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         default=None,
-        help="the competition's data (zip or folder) holding the test set to predict; default: the built-in sample "
+        help="a zip or folder holding the test set to predict (the test file(s) and sample submission suffice; the "
+        "training data too where the run says it needs it); default: the built-in sample "
         "for a run made on it, else the Kaggle notebook's mounted competition in a notebook, else data/<slug>/",
     )
     p.add_argument(
