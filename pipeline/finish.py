@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import atomic, stacking, stages, threshold
+from pipeline import atomic, stacking, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
 from pipeline.contract import ContractError, Data, competition_name
 from pipeline.folds import fold_ids, runs_forward, scored_rows
 from pipeline.refit import CHOICES as refit_choices
 from pipeline.report import print_summary
-from pipeline.runfolder import write_predictions, write_record
+from pipeline.runfolder import write_predictions, write_record, write_stages
 from pipeline.runlog import RunLog
 from pipeline.submission import SubmissionError, validate_submission
 
@@ -221,6 +221,15 @@ def calibrate_blend(
     return oof, test, cv, info
 
 
+def stages_record(b: dict[str, Any], calibration: dict[str, Any] | None) -> dict[str, Any]:
+    """stages.json's stages: the blend's weights, then what each later stage that changed the predictions fitted (the
+    stack's and the cut's parts in b["stages"], the calibration's temperature from its info), for pipeline.stages."""
+    record: dict[str, Any] = {"blend": {"weights": dict(b["weights"])}} | b.get("stages", {})
+    if calibration and calibration.get("applied"):
+        record["calibration"] = {k: calibration[k] for k in ("method", "temperature", "test_per_fold")}
+    return record
+
+
 def validate_for(module: Any, data: Data, path: Path) -> None:
     """The competition's own validate(data, path), or the CSV check against its sample submission."""
     if hasattr(module, "validate"):
@@ -318,7 +327,7 @@ def finish_run(run: FittedRun) -> Path:
     b = stacking.apply(module, run.cfg, run.data, y, run.folds, run.results, b, run_dir, run.log)  # Config.stack
     b = threshold.apply(module, run.cfg, run.data, y, run.folds, b, run_dir, run.log)  # Config.threshold
     oof, test, cv, calibration = calibrate_blend(module, y, run.folds, b, run_dir, run.log, run.results)
-    stages.save(run_dir, b, calibration)  # what predict applies to a new test set, without the training data
+    write_stages(run_dir, stages_record(b, calibration))  # what predict applies to a new test set (pipeline/stages.py)
     final = write_validated_submission(module, run.data, test, run_dir)
     published = publish(final, competition_name(module), run_dir.name, run.opts)
     try:

@@ -91,6 +91,22 @@ def write_record(run_dir: Path, name: str, record: dict[str, Any]) -> None:
     write_json(Path(run_dir) / f"{name}.json", record)
 
 
+STAGES_VERSION = 1  # stages.json's layout: a run folder with another is predicted as one without it (refit)
+
+
+def write_stages(run_dir: Path, record: dict[str, Any]) -> None:
+    """stages.json: what the stages after the models fitted (pipeline/stages.py reads and applies it)."""
+    write_record(run_dir, "stages", {"version": STAGES_VERSION} | record)
+
+
+def read_stages(run_dir: Path) -> dict[str, Any] | None:
+    """The run's stages.json, or None when it has none (a run from before it) or another layout."""
+    if not (Path(run_dir) / "stages.json").is_file():
+        return None
+    record = read_record(run_dir, "stages")
+    return record if record.get("version") == STAGES_VERSION else None
+
+
 def read_record(run_dir: Path, name: str) -> Any:
     """A JSON record written by write_record."""
     return read_json(Path(run_dir) / f"{name}.json")

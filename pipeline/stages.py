@@ -3,11 +3,11 @@
 A run turns its models' test predictions into the submission with stages fitted on the OOF predictions against the
 training targets: the blend's weights, the level-2 stack's meta-model (when the stack was used), the F1/MCC threshold
 or QWK's grade cut points (when applied) and the calibration's temperature (when applied). finish_run saves what
-each of them fitted, as plain JSON numbers (`save`; each stage hands its part over in the blend's "stages"); `apply`
-runs them, in the run's order, on new test predictions. On the run's own test rows that is the run's submission, bit
-for bit, and no training row is read. A run folder from before stages.json has none: `read` then gives blend.json's
-weights where no later stage changed the predictions, else None, and predict refits the stages from the OOF
-predictions against the training targets (pipeline/commands/predict.py).
+each of them fitted as plain JSON numbers (pipeline.finish.stages_record: each stage hands its part over in the
+blend's "stages"); `apply` runs them, in the run's order, on new test predictions. On the run's own test rows that is
+the run's submission, bit for bit, and no training row is read. A run folder from before stages.json has none:
+`read` then gives blend.json's weights where no later stage changed the predictions, else None, and predict refits
+the stages from the OOF predictions against the training targets (pipeline/commands/predict.py).
 """
 
 from __future__ import annotations
@@ -17,39 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.runfolder import read_record, write_record
+from pipeline.finish import apply_weights, fold_blends
+from pipeline.runfolder import read_record, read_stages
 
-FILE = "stages"  # stages.json
-VERSION = 1
 # The stages after the blend whose record in summary.json says they changed the predictions (stack: "used"; the
 # others: "applied"): a run from before stages.json that has one cannot be predicted without refitting it.
 LATER_STAGES = {"stack": "used", "threshold": "applied", "calibration": "applied"}
 
 
-def save(run_dir: Path, b: dict[str, Any], calibration: dict[str, Any] | None) -> None:
-    """stages.json: the blend's weights, then what each later stage that changed the predictions fitted (the stack's
-    and the cut's parts in b["stages"]; the calibration's temperature from its info)."""
-    record: dict[str, Any] = {"version": VERSION, "blend": {"weights": dict(b["weights"])}}
-    record |= b.get("stages", {})
-    if calibration and calibration.get("applied"):
-        record["calibration"] = {k: calibration[k] for k in ("method", "temperature", "test_per_fold")}
-    write_record(run_dir, FILE, record)
-
-
 def read(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any] | None:
     """The run's saved stages: stages.json; for a run from before it, blend.json's weights alone when no stage after
     the blend changed the predictions (summary.json says which did). None when predict must refit them."""
-    if (Path(run_dir) / f"{FILE}.json").is_file():
-        record = read_record(run_dir, FILE)
-        if record.get("version") != VERSION:
-            return None  # another layout: refit, as for a run without it
+    record = read_stages(run_dir)
+    if record is not None or (Path(run_dir) / "stages.json").is_file():
         return record
     if any(isinstance(summary.get(n), dict) and summary[n].get(key) for n, key in LATER_STAGES.items()):
         return None
     saved = read_record(run_dir, "blend").get("weights") if (Path(run_dir) / "blend.json").is_file() else None
     if not isinstance(saved, dict) or set(saved) != set(summary["models"]):
         return None
-    return {"version": VERSION, "blend": {"weights": {m: float(w) for m, w in saved.items()}}}
+    return {"blend": {"weights": {m: float(w) for m, w in saved.items()}}}
 
 
 def unusable(module: Any, record: dict[str, Any] | None) -> str:
@@ -66,7 +53,6 @@ def apply(module: Any, cfg: Any, record: dict[str, Any], results: dict[str, dict
     """The submission's test predictions from the models' (results[model]["test"], and "fold_tests" for a calibration
     applied per fold model) through the saved stages, in the run's order: blend, stack, cut, calibration."""
     from pipeline import calibration, stacking, threshold
-    from pipeline.finish import apply_weights, fold_blends
 
     tests = {m: r["test"] for m, r in results.items()}
     weights = record["blend"]["weights"]
