@@ -56,6 +56,20 @@ def test_submit_before_joining_points_to_the_rules(toy, stub: KaggleStub, capsys
     assert load_records(run) == [] and stub.calls("CreateSubmission") == []
 
 
+def test_submit_asks_whether_you_joined_before_uploading_anything(toy, stub: KaggleStub, capsys) -> None:
+    run = make_run("20250101-100000")
+    stub.competitions[SLUG].rules_accepted = False
+    assert submit() == 2
+    err = capsys.readouterr().err
+    assert f"Cannot submit to '{SLUG}': you have not joined the competition '{SLUG}'" in err  # push's words
+    assert "Traceback" not in err and len(stub.calls("GetCompetition")) == 1
+    assert stub.calls("StartSubmissionUpload") == [] and stub.calls("upload") == [] and stub.uploads == {}
+    assert load_records(run) == []
+    stub.competitions[SLUG].rules_accepted = True  # joined on the rules page: the same command goes on
+    assert submit() == 0
+    assert len(load_records(run)) == 1 and len(stub.calls("StartSubmissionUpload")) == 1
+
+
 # ---------- defect 6: uploads and answers that do not come ----------
 
 

@@ -426,6 +426,7 @@ def _start_upload(api: Any, slug: str, path: Path, creds: Credentials) -> Any:
 def submit_file(slug: str, path: Path, message: str, *, check: str = "") -> dict[str, Any]:
     """Upload a submission file; the record to keep, Kaggle's message, and the limits left.
 
+    An account that has not joined the competition is refused first (require_joined), before anything is uploaded.
     check: the command that lists the submissions, named when Kaggle's answer is lost.
     """
     import requests
@@ -433,6 +434,7 @@ def submit_file(slug: str, path: Path, message: str, *, check: str = "") -> dict
 
     creds = require_credentials(f"submit to '{slug}'")
     api = connect(creds)
+    require_joined(api, slug, creds, f"submit to '{slug}'")
     limits = submission_limits(api, slug, creds)
     if limits and limits["known"] and limits["left"] <= 0:
         detail = f"{limits['today']} submitted today, {limits['total']} in all"
