@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@# setuptools' build hooks write kaggle_pipeline.egg-info/ into the checkout (pypa/setuptools#3573, #4198), and no
+	@# setting moves it (egg_base must name an existing folder); the editable install never reads it: remove it
+	rm -rf kaggle_pipeline.egg-info
 	touch $(STAMP)
 
 demo: $(STAMP)  ## House prices on the built-in sample: folds, 10 models, blend, validated submission
@@ -30,4 +33,4 @@ bench: $(STAMP)  ## Benchmarks against baselines on the real data in ../shared/d
 	$(PY) benchmarks/house_prices.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache kaggle_pipeline.egg-info
