@@ -51,6 +51,7 @@ from pipeline.folds import (
     runs_forward,
     training_rows,
 )
+from pipeline.imagedigests import save_training_images
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
 from pipeline.refit import clone_with, fold_params, refit_params, refit_rows, refits
@@ -287,6 +288,7 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     created.append(run_dir)
     if distributed.is_main():
         _write_run_files(run_dir, plan, [n.record() for n in needs], data_dir)
+        _save_training_images(module, run_dir, data, data_dir)
     log = _open_log(opts, run_dir, competition_name(module), "built-in sample" if is_sample else str(data_dir))
     if plan.folding.replaced_holdout:
         plan.notes.append(f"folds: --folds {plan.folding.k} replaces the holdout of {plan.folding.replaced_holdout:g}")
@@ -473,6 +475,15 @@ def _write_run_files(run_dir: Path, plan: Plan, weights: list[dict[str, Any]], d
     runfolder.write_record(run_dir, "command", {"options": saved, "resolved_data": str(data_dir)})
     env = environment(plan.device) | ({"distributed": distributed.describe()} if distributed.active() else {})
     runfolder.write_record(run_dir, "env", env)
+
+
+def _save_training_images(module: ModuleType, run_dir: Path, data: Data, data_dir: Path) -> None:
+    """train_images.json (pipeline/imagedigests.py) for a competition whose test side `predict` can read alone
+    (`load_test`): without the training files, the saved digests are what tells it a test image is a training
+    image under another name. Other competitions' predict loads the training data, and with it their own checks."""
+    paths = image_paths(data.X)
+    if paths and hasattr(module, "load_test"):
+        save_training_images(run_dir, paths, data_dir)
 
 
 def _describe(state: RunState) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 import competitions.cowboy_outfits as cb
 from pipeline.contract import ContractError
@@ -256,6 +257,28 @@ def test_a_listed_image_that_is_also_a_training_image_is_refused(sample_dir: Pat
         match=rf"valid.csv: 1 listed image\(s\) .*: line 4 \(id {images[5]['id']}\): the id of train.json images\[5\]",
     ):
         cb.load(cb.Config(predict_split="valid"), d)
+
+
+def test_a_training_image_saved_again_under_another_name_is_refused(sample_dir: Path, tmp_path: Path) -> None:
+    # before: only the same file name or id was caught; the same picture renamed loaded as a new test image
+    import shutil
+
+    d = copy_sample(sample_dir, tmp_path / "data")
+    images = json.loads((d / "train.json").read_text())["images"]
+    test = pd.read_csv(d / "test.csv", dtype=str, keep_default_na=False)
+    shutil.copy(d / "images" / images[3]["file_name"], d / "images" / "renamed.jpg")
+    renamed = pd.DataFrame({"id": ["123456789"], "file_name": ["renamed.jpg"]})
+    pd.concat([test, renamed]).to_csv(d / "test.csv", index=False)  # line 26
+    with pytest.raises(
+        cb.data.CowboyDataError,
+        match=rf"test.csv: 1 listed image\(s\) are also training images of train.json: line 26 \(id 123456789\): "
+        rf"'images/renamed.jpg' has the bytes of train.json images\[3\], 'images/{images[3]['file_name']}'\. ",
+    ):
+        cb.load(cb.Config(), d)
+    other = np.asarray(Image.open(d / "images" / "renamed.jpg")).copy()
+    other[0, 0] = 255 - other[0, 0]  # one pixel changed and saved again: other bytes, so another image (loaded)
+    Image.fromarray(other).save(d / "images" / "renamed.jpg", quality=95)
+    assert cb.load(cb.Config(), d).test_ids[-1] == 123456789
 
 
 def test_the_split_to_predict_loads_alone_as_load_reads_it(sample_dir: Path, tmp_path: Path) -> None:

@@ -219,6 +219,23 @@ def test_detector_predict_reproduces_the_submission(
     assert {r["image_id"] for r in records} <= kept | added and any(r["image_id"] in added for r in records)
     assert [r for r in records if r["image_id"] in kept] == [r for r in detections if r["image_id"] in kept]
 
+    # before: a training image saved again under another name was predicted as a new picture (load_test reads no
+    # train.json); now the run's saved digests of its training images refuse it, naming the line and the image
+    saved = json.loads((run_dir / "train_images.json").read_text())["images"]
+    assert len(saved) == len(json.loads((data / "train.json").read_text())["images"])
+    shutil.copy(data / saved[2]["file"], new / "images" / "renamed.jpg")
+    copy = pd.DataFrame({"id": ["4242"], "file_name": ["renamed.jpg"]})
+    pd.concat([listing, copy]).to_csv(new / "test.csv", index=False)  # 13 rows on lines 2..14, the copy on 15
+    assert main([*args, "--quiet"]) == 2
+    assert (
+        f"test.csv: 1 test image(s) are training images of run {run_dir.name}, byte for byte: line 15 (id 4242): "
+        f"'images/renamed.jpg' has the bytes of training image '{saved[2]['file']}' (training row 2)"
+    ) in capsys.readouterr().err
+    # a run folder from before the digests were saved: predicted as before, with a one-line warning
+    (run_dir / "train_images.json").unlink()
+    assert main(args) == 0
+    assert "saved no digests of its training images" in capsys.readouterr().err
+
 
 def test_predict_refuses_data_whose_classes_differ_before_any_model_predicts(tmp_path: Path) -> None:
     # before: every fold model predicted, then "expected 20 x 5 test probabilities, got 20 x 6"

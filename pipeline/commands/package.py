@@ -5,7 +5,7 @@ DIR/
   wheels/                 the project as a wheel, and wheels of the --deps a notebook image may lack
   run/                    what `predict` needs from the run: config.json (resolved config), summary, folds, OOF
                           predictions, blend/stack/threshold/calibration records, the fitted stages after the
-                          blend (stages.json) and the fitted fold models (models/)
+                          blend (stages.json), the training images' digests and the fitted fold models (models/)
   manifest.json           sha256 of every file, the library versions the run was trained with, the wheels
   predict.py              the entry script: checks the files, installs the wheels with `pip install --no-index
                           --find-links`, prints version differences, runs `python -m pipeline predict`
@@ -49,6 +49,7 @@ RUN_FILES = (
     "threshold.json",
     "calibration.json",
     "stages.json",  # the fitted stages after the blend, which predict applies without the training data
+    "train_images.json",  # the training images' digests: predict refuses a test image that is one of them
 )
 RUN_FOLDERS = ("oof", "models")
 FORMAT = "pipeline-package/1"

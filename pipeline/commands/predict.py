@@ -166,6 +166,7 @@ def predict_run(
     _check_classes(run_dir, summary, models, data)
     _check_features(run_dir, summary, data, data_dir)
     check_images(module, data_dir, (data.X_test,), quiet)  # the run's check, on the images predict reads
+    _check_training_images(module, run_dir, data, data_dir, log)
     source = "built-in sample" if sample else str(data_dir)
     rows = f"{len(data.X_test)} test rows, models {', '.join(models)}"
     log(f"predict {name} with {run_dir.name}: {rows}  (data: {source})")
@@ -287,6 +288,22 @@ def _refitted_test(
     b = threshold.apply(module, cfg, data, y, folds, b, work, RunLog(None, quiet=True))
     _, test, _, _ = calibrate_blend(module, y, folds, b, work, RunLog(None, quiet=True), results)
     return test
+
+
+def _check_training_images(module: Any, run_dir: Path, data: Data, data_dir: Path, log: Any) -> None:
+    """For a competition whose test side predict can read alone (`load_test`), refuse test images that are, byte for
+    byte, one of the run's training images (its train_images.json), whatever their names: the run refused such
+    images at load, and without the training files this is how predict tells. A run folder from before the digests
+    were saved gets a one-line warning and no check."""
+    from pipeline.imagedigests import check_test_images
+    from pipeline.imagefiles import image_paths
+
+    paths = image_paths(data.X_test)
+    if not paths or not hasattr(module, "load_test"):
+        return
+    warning = check_test_images(run_dir, paths, list(data.test_ids), Path(data.sample_submission), data_dir)
+    if warning:
+        log.warn(warning)
 
 
 def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir: Path) -> None:

@@ -1,0 +1,113 @@
+"""Image files known by their bytes: which files of one list are byte for byte files of another (a picture saved
+again under another name), and the digests of a run's training images, saved in its folder (train_images.json) so
+that `predict`, reading a new test set alone, can refuse a test image that is one of them.
+
+Only files of equal size are read and hashed (sha256 of the bytes) when two lists are compared: a stat a file
+otherwise. A run saves every training image's size and digest: one read of each file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import read_json, write_json
+from pipeline.contract import ContractError
+
+RECORD_FILE = "train_images.json"
+ALGORITHM = "sha256"
+SHOWN = 5  # test rows a refusal quotes (then their count)
+
+
+class TrainingImageError(ContractError):
+    """A test image predict was given is, byte for byte, one of the run's training images."""
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes: what identifies an image whatever its name."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, ALGORITHM).hexdigest()
+
+
+def _matches(sizes: Sequence[int], digest_of: Callable[[int], str], paths: Sequence[str]) -> dict[int, int]:
+    """For each of `paths` whose bytes are those of a known file (its size `sizes[k]`, its digest `digest_of(k)`):
+    its index -> the first such k. Only paths of a known size are hashed."""
+    by_size: dict[int, list[int]] = {}
+    for k, size in enumerate(sizes):
+        by_size.setdefault(int(size), []).append(k)
+    found: dict[int, int] = {}
+    for i, path in enumerate(paths):
+        candidates = by_size.get(os.path.getsize(path))
+        if candidates:
+            digest = file_digest(path)
+            if (k := next((k for k in candidates if digest_of(k) == digest), None)) is not None:
+                found[i] = k
+    return found
+
+
+def same_files(known: Sequence[str], paths: Sequence[str]) -> dict[int, int]:
+    """For each of `paths` whose bytes are those of a file of `known` (under any name): its index -> that file's
+    index in `known` (the first one)."""
+    digests: dict[int, str] = {}
+
+    def digest_of(k: int) -> str:
+        if k not in digests:
+            digests[k] = file_digest(known[k])
+        return digests[k]
+
+    return _matches([os.path.getsize(p) for p in known], digest_of, paths)
+
+
+def save_training_images(run_dir: Path, paths: Sequence[str], root: Path) -> None:
+    """The run's train_images.json: each training image's file (relative to the data folder `root`), size and
+    digest, in training-row order."""
+    images = [{"file": _relative(p, root), "bytes": os.path.getsize(p), ALGORITHM: file_digest(p)} for p in paths]
+    write_json(Path(run_dir) / RECORD_FILE, {"algorithm": ALGORITHM, "images": images})
+
+
+def saved_training_images(run_dir: Path) -> list[dict[str, Any]] | None:
+    """The training images train_images.json lists; None for a run folder without it (a run from before it was
+    saved, or one whose training inputs are no image files)."""
+    path = Path(run_dir) / RECORD_FILE
+    if not path.is_file():
+        return None
+    record = read_json(path)
+    if record.get("algorithm") != ALGORITHM or not isinstance(record.get("images"), list):
+        raise ContractError(f"{path}: not a list of {ALGORITHM} digests of the run's training images.")
+    return record["images"]
+
+
+def check_test_images(run_dir: Path, paths: Sequence[str], ids: Sequence[Any], listing: Path, root: Path) -> str:
+    """Refuse test images (`paths`, their `ids`, listed in `listing`) whose bytes are one of the run's training
+    images', whatever their names: the models would predict pictures whose boxes they learned. Returns a warning
+    line when the run saved no digests (nothing checked), else ''."""
+    images = saved_training_images(run_dir)
+    if images is None:
+        return (
+            f"run {Path(run_dir).name} saved no digests of its training images (a run from before they were saved): "
+            "the test images are not checked against them"
+        )
+    found = _matches([int(im["bytes"]) for im in images], lambda k: str(images[k][ALGORITHM]), paths)
+    if not found:
+        return ""
+    csv = listing.suffix == ".csv"  # a listing with a header: test row i is its line i + 2
+    hits = [
+        f"{f'line {i + 2}' if csv else f'test row {i + 1}'} (id {ids[i]}): {_relative(paths[i], root)!r} has the "
+        f"bytes of training image {images[k]['file']!r} (training row {k})"
+        for i, k in sorted(found.items())
+    ]
+    more = f" (and {len(hits) - SHOWN} more)" if len(hits) > SHOWN else ""
+    raise TrainingImageError(
+        f"{listing.name}: {len(hits)} test image(s) are training images of run {Path(run_dir).name}, byte for byte: "
+        f"{'; '.join(hits[:SHOWN])}{more}. The models learned those pictures' boxes, so their predictions say "
+        f"nothing of new data; remove those rows from {listing.name} (or predict with a run not trained on them)."
+    )
+
+
+def _relative(path: str | os.PathLike[str], root: Path) -> str:
+    """A file's path as the data folder names it (images/x.jpg), or as given when it lies elsewhere."""
+    rel = os.path.relpath(path, root)
+    return str(path) if rel.startswith("..") else Path(rel).as_posix()
