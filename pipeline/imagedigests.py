@@ -1,6 +1,11 @@
 """Image files known by their bytes: which files of one list are byte for byte files of another (a picture saved
 again under another name), and the digests of a run's training images, saved in its folder (train_images.json) so
-that `predict`, reading a new test set alone, can refuse a test image that is one of them.
+that `predict`, reading a new test set alone, can tell a test image that is one of them.
+
+Such a copy is warned of, by the run and by predict, naming the rows: its prediction comes from models that learned
+that very picture, so it says nothing of new data; but a real download may hold such copies (a picture published
+twice), and the user cannot change Kaggle's test set, so neither refuses it. A test row naming a training file or id
+is another matter: the competition's own load refuses that (cowboy_outfits' check_overlap).
 
 Only files of equal size are read and hashed (sha256 of the bytes) when two lists are compared: a stat a file
 otherwise. A run saves every training image's size and digest: one read of each file.
@@ -20,10 +25,6 @@ from pipeline.contract import ContractError
 RECORD_FILE = "train_images.json"
 ALGORITHM = "sha256"
 SHOWN = 5  # test rows a refusal quotes (then their count)
-
-
-class TrainingImageError(ContractError):
-    """A test image predict was given is, byte for byte, one of the run's training images."""
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -48,24 +49,17 @@ def _matches(sizes: Sequence[int], digest_of: Callable[[int], str], paths: Seque
     return found
 
 
-def same_files(known: Sequence[str], paths: Sequence[str]) -> dict[int, int]:
-    """For each of `paths` whose bytes are those of a file of `known` (under any name): its index -> that file's
-    index in `known` (the first one)."""
-    digests: dict[int, str] = {}
-
-    def digest_of(k: int) -> str:
-        if k not in digests:
-            digests[k] = file_digest(known[k])
-        return digests[k]
-
-    return _matches([os.path.getsize(p) for p in known], digest_of, paths)
-
-
-def save_training_images(run_dir: Path, paths: Sequence[str], root: Path) -> None:
+def save_training_images(run_dir: Path, paths: Sequence[str], root: Path) -> list[dict[str, Any]]:
     """The run's train_images.json: each training image's file (relative to the data folder `root`), size and
-    digest, in training-row order."""
+    digest, in training-row order; returned as saved."""
     images = [{"file": _relative(p, root), "bytes": os.path.getsize(p), ALGORITHM: file_digest(p)} for p in paths]
     write_json(Path(run_dir) / RECORD_FILE, {"algorithm": ALGORITHM, "images": images})
+    return images
+
+
+def _found(images: list[dict[str, Any]], paths: Sequence[str]) -> dict[int, int]:
+    """For each of `paths` whose bytes are those of one of the saved training `images`: its index -> that image's."""
+    return _matches([int(im["bytes"]) for im in images], lambda k: str(images[k][ALGORITHM]), paths)
 
 
 def saved_training_images(run_dir: Path) -> list[dict[str, Any]] | None:
@@ -80,31 +74,44 @@ def saved_training_images(run_dir: Path) -> list[dict[str, Any]] | None:
     return record["images"]
 
 
+def copies_message(hits: list[str], what: str) -> str:
+    """The warning line for test images that are training images byte for byte (`hits`: one phrase each)."""
+    more = f" (and {len(hits) - SHOWN} more)" if len(hits) > SHOWN else ""
+    return (
+        f"{len(hits)} test image(s) are {what}, byte for byte: {'; '.join(hits[:SHOWN])}{more}; their predictions come "
+        "from models that learned those very pictures"
+    )
+
+
+def run_copies(images: list[dict[str, Any]], test_paths: Sequence[str], root: Path) -> str:
+    """The run's warning line when some test images are, byte for byte, its training `images` (as
+    save_training_images saved them) under other names ('' when none)."""
+    found = _found(images, test_paths)
+    hits = [
+        f"test row {i + 1} {_relative(test_paths[i], root)!r} is training row {k} {images[k]['file']!r}"
+        for i, k in sorted(found.items())
+    ]
+    return copies_message(hits, "training images") if hits else ""
+
+
 def check_test_images(run_dir: Path, paths: Sequence[str], ids: Sequence[Any], listing: Path, root: Path) -> str:
-    """Refuse test images (`paths`, their `ids`, listed in `listing`) whose bytes are one of the run's training
-    images', whatever their names: the models would predict pictures whose boxes they learned. Returns a warning
-    line when the run saved no digests (nothing checked), else ''."""
+    """predict's warning line for test images (`paths`, their `ids`, listed in `listing`) whose bytes are one of the
+    run's training images', whatever their names ('' when none); when the run saved no digests, a line saying
+    nothing was checked."""
     images = saved_training_images(run_dir)
     if images is None:
         return (
             f"run {Path(run_dir).name} saved no digests of its training images (a run from before they were saved): "
             "the test images are not checked against them"
         )
-    found = _matches([int(im["bytes"]) for im in images], lambda k: str(images[k][ALGORITHM]), paths)
-    if not found:
-        return ""
+    found = _found(images, paths)
     csv = listing.suffix == ".csv"  # a listing with a header: test row i is its line i + 2
     hits = [
-        f"{f'line {i + 2}' if csv else f'test row {i + 1}'} (id {ids[i]}): {_relative(paths[i], root)!r} has the "
-        f"bytes of training image {images[k]['file']!r} (training row {k})"
+        f"{listing.name} {f'line {i + 2}' if csv else f'test row {i + 1}'} (id {ids[i]}): "
+        f"{_relative(paths[i], root)!r} is training image {images[k]['file']!r} (training row {k})"
         for i, k in sorted(found.items())
     ]
-    more = f" (and {len(hits) - SHOWN} more)" if len(hits) > SHOWN else ""
-    raise TrainingImageError(
-        f"{listing.name}: {len(hits)} test image(s) are training images of run {Path(run_dir).name}, byte for byte: "
-        f"{'; '.join(hits[:SHOWN])}{more}. The models learned those pictures' boxes, so their predictions say "
-        f"nothing of new data; remove those rows from {listing.name} (or predict with a run not trained on them)."
-    )
+    return copies_message(hits, f"training images of run {Path(run_dir).name}") if hits else ""
 
 
 def _relative(path: str | os.PathLike[str], root: Path) -> str:

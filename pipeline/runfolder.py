@@ -9,7 +9,7 @@ Layout (every file written atomically):
     folds.npy          fold index of every training row
     scores.json        per model: per-fold score and seconds, mean, std; blend and equal-weight mean
     blend.json         blend weights fitted on OOF predictions
-    train_images.json  each training image's file, size and sha256 (a competition with load_test: predict refuses
+    train_images.json  each training image's file, size and sha256 (a competition with load_test: predict warns of
                        a test image that is one of them; pipeline/imagedigests.py)
     importance.csv     each input column's share of each model's importance, mean over folds (pipeline/importance.py)
     stack.json, threshold.json, calibration.json   the level-2 stack, the F1/MCC decision threshold and the

@@ -51,7 +51,7 @@ from pipeline.folds import (
     runs_forward,
     training_rows,
 )
-from pipeline.imagedigests import save_training_images
+from pipeline.imagedigests import run_copies, save_training_images
 from pipeline.imagefiles import image_paths, verify_images
 from pipeline.modelstore import save_fold_model
 from pipeline.refit import clone_with, fold_params, refit_params, refit_rows, refits
@@ -286,14 +286,17 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     data = _load_checked(module, cfg, data_dir, plan.folding, opts)  # refused here, before the run folder exists
     run_dir = _run_folder(opts, competition_name(module), is_sample)
     created.append(run_dir)
+    copies = ""  # test images that are training images under other names: the warning line
     if distributed.is_main():
         _write_run_files(run_dir, plan, [n.record() for n in needs], data_dir)
-        _save_training_images(module, run_dir, data, data_dir)
+        copies = _save_training_images(module, run_dir, data, data_dir)
     log = _open_log(opts, run_dir, competition_name(module), "built-in sample" if is_sample else str(data_dir))
     if plan.folding.replaced_holdout:
         plan.notes.append(f"folds: --folds {plan.folding.k} replaces the holdout of {plan.folding.replaced_holdout:g}")
     for line in [*plan.notes, *(f"weights: {need.describe()}" for need in needs)]:
         log(line)
+    if copies:
+        log.warn(copies)
     y = np.asarray(data.y)
     folds = distributed.from_main(lambda: _folds(run_dir, y, plan.folding, opts, data))
     if note := _fold_note(y, plan.folding, data):
@@ -477,13 +480,14 @@ def _write_run_files(run_dir: Path, plan: Plan, weights: list[dict[str, Any]], d
     runfolder.write_record(run_dir, "env", env)
 
 
-def _save_training_images(module: ModuleType, run_dir: Path, data: Data, data_dir: Path) -> None:
+def _save_training_images(module: ModuleType, run_dir: Path, data: Data, data_dir: Path) -> str:
     """train_images.json (pipeline/imagedigests.py) for a competition whose test side `predict` can read alone
     (`load_test`): without the training files, the saved digests are what tells it a test image is a training
-    image under another name. Other competitions' predict loads the training data, and with it their own checks."""
+    image under another name. Returns the run's own warning of such copies in its test set ('' when none)."""
     paths = image_paths(data.X)
-    if paths and hasattr(module, "load_test"):
-        save_training_images(run_dir, paths, data_dir)
+    if not paths or not hasattr(module, "load_test"):
+        return ""
+    return run_copies(save_training_images(run_dir, paths, data_dir), image_paths(data.X_test), data_dir)
 
 
 def _describe(state: RunState) -> str:

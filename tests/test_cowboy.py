@@ -259,26 +259,31 @@ def test_a_listed_image_that_is_also_a_training_image_is_refused(sample_dir: Pat
         cb.load(cb.Config(predict_split="valid"), d)
 
 
-def test_a_training_image_saved_again_under_another_name_is_refused(sample_dir: Path, tmp_path: Path) -> None:
-    # before: only the same file name or id was caught; the same picture renamed loaded as a new test image
+def test_a_training_image_saved_again_under_another_name_loads_and_is_named(sample_dir: Path, tmp_path: Path) -> None:
+    # the same picture under another name is not refused (a real download may hold one), but the run's check
+    # (pipeline/imagedigests.run_copies, which the runner logs as a warning) names both rows; before, nothing did
     import shutil
+
+    from pipeline.imagedigests import run_copies, save_training_images
+    from pipeline.imagefiles import image_paths
 
     d = copy_sample(sample_dir, tmp_path / "data")
     images = json.loads((d / "train.json").read_text())["images"]
     test = pd.read_csv(d / "test.csv", dtype=str, keep_default_na=False)
     shutil.copy(d / "images" / images[3]["file_name"], d / "images" / "renamed.jpg")
     renamed = pd.DataFrame({"id": ["123456789"], "file_name": ["renamed.jpg"]})
-    pd.concat([test, renamed]).to_csv(d / "test.csv", index=False)  # line 26
-    with pytest.raises(
-        cb.data.CowboyDataError,
-        match=rf"test.csv: 1 listed image\(s\) are also training images of train.json: line 26 \(id 123456789\): "
-        rf"'images/renamed.jpg' has the bytes of train.json images\[3\], 'images/{images[3]['file_name']}'\. ",
-    ):
-        cb.load(cb.Config(), d)
+    pd.concat([test, renamed]).to_csv(d / "test.csv", index=False)
+    data = cb.load(cb.Config(), d)
+    assert data.test_ids[-1] == 123456789
+    saved = save_training_images(tmp_path / "run", image_paths(data.X), d)
+    said = run_copies(saved, image_paths(data.X_test), d)
+    assert said.startswith("1 test image(s) are training images, byte for byte: test row ")
+    assert f"'images/renamed.jpg' is training row 3 'images/{images[3]['file_name']}'" in said
     other = np.asarray(Image.open(d / "images" / "renamed.jpg")).copy()
-    other[0, 0] = 255 - other[0, 0]  # one pixel changed and saved again: other bytes, so another image (loaded)
+    other[0, 0] = 255 - other[0, 0]  # one pixel changed and saved again: other bytes, so another image
     Image.fromarray(other).save(d / "images" / "renamed.jpg", quality=95)
-    assert cb.load(cb.Config(), d).test_ids[-1] == 123456789
+    data = cb.load(cb.Config(), d)
+    assert run_copies(saved, image_paths(data.X_test), d) == ""
 
 
 def test_the_split_to_predict_loads_alone_as_load_reads_it(sample_dir: Path, tmp_path: Path) -> None:

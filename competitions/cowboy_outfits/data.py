@@ -19,7 +19,6 @@ import pandas as pd
 
 from pipeline.contract import ContractError, Data
 from pipeline.detection.boxes import CROWD, pack
-from pipeline.imagedigests import same_files
 from pipeline.imagefiles import likely_cause
 
 # The five original category ids; a class index is the position in this sorted list.
@@ -272,23 +271,20 @@ SHOWN_OVERLAPS = 5  # overlapping rows a message quotes (then their count)
 
 
 def check_overlap(train: dict[str, Any], split_csv: Path, image_dir: Path, ids: list[int], paths: list[str]) -> None:
-    """Refuse listed images that are also training images: the same file, the same bytes under another name (only
-    files of a training image's size are read: pipeline/imagedigests.py), or the same image id.
+    """Refuse listed images that are also training images: the same file, or the same image id. (The same bytes under
+    another name is a picture published twice, which a real download may hold: the run warns of it, naming the rows,
+    pipeline/imagedigests.py.)
 
     A picture on both sides is predicted by models that trained on its boxes, and an id on both sides names two
     images in answer.json; either way the listing and train.json disagree about which images are which.
     """
     file_row = {os.path.normpath(p): i for i, p in enumerate(train["paths"])}
     id_row = {iid: i for i, iid in enumerate(train["ids"])}
-    copies = same_files(train["paths"], paths)
     hits = []
     for line, (iid, path) in enumerate(zip(ids, paths, strict=True), start=2):
         name = _shown(os.path.relpath(path, image_dir))
         if (row := file_row.get(os.path.normpath(path))) is not None:
             hits.append(f"line {line} (id {iid}): {name} is train.json images[{row}]")
-        elif (row := copies.get(line - 2)) is not None:
-            train_name = _shown(os.path.relpath(train["paths"][row], image_dir))
-            hits.append(f"line {line} (id {iid}): {name} has the bytes of train.json images[{row}], {train_name}")
         elif (row := id_row.get(iid)) is not None:
             hits.append(f"line {line} (id {iid}): the id of train.json images[{row}]")
     if hits:

@@ -49,7 +49,7 @@ RUN_FILES = (
     "threshold.json",
     "calibration.json",
     "stages.json",  # the fitted stages after the blend, which predict applies without the training data
-    "train_images.json",  # the training images' digests: predict refuses a test image that is one of them
+    "train_images.json",  # the training images' digests: predict warns of a test image that is one of them
 )
 RUN_FOLDERS = ("oof", "models")
 FORMAT = "pipeline-package/1"

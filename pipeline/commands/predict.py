@@ -291,10 +291,10 @@ def _refitted_test(
 
 
 def _check_training_images(module: Any, run_dir: Path, data: Data, data_dir: Path, log: Any) -> None:
-    """For a competition whose test side predict can read alone (`load_test`), refuse test images that are, byte for
-    byte, one of the run's training images (its train_images.json), whatever their names: the run refused such
-    images at load, and without the training files this is how predict tells. A run folder from before the digests
-    were saved gets a one-line warning and no check."""
+    """For a competition whose test side predict can read alone (`load_test`), warn of test images that are, byte for
+    byte, one of the run's training images (its train_images.json), whatever their names, naming them: without the
+    training files this is how predict tells (pipeline/imagedigests.py). A run folder from before the digests were
+    saved gets a one-line warning and no check."""
     from pipeline.imagedigests import check_test_images
     from pipeline.imagefiles import image_paths
 

@@ -366,3 +366,16 @@ def test_image_check_names_the_users_file_behind_a_linked_data_folder(tmp_path) 
     (tmp_path / "mine" / "test" / "2.png").write_bytes(b"not a png")
     with pytest.raises(ImageFileError, match=f"image {tmp_path / 'mine' / 'test' / '2.png'} cannot be decoded"):
         verify_images(paths)
+
+
+def test_a_test_image_that_is_a_training_image_renamed_is_named_by_the_run(work, tmp_path, capsys) -> None:
+    # before: the same picture saved under another name in the test set went unremarked; the run now warns of it,
+    # naming both rows (a real download may hold such copies, so it is not refused)
+    folder = work("cifar10")
+    (folder / "test" / "3.png").write_bytes((folder / "train" / "5.png").read_bytes())
+    r = cli(capsys, "run", "competitions/cifar10", "--sample", "--preset", "fast", "--set", "epochs=1")
+    assert r.code == 0, r.err
+    assert "1 test image(s) are training images, byte for byte: test row" in r.err
+    assert "'test/3.png' is training row" in r.err and "'train/5.png'" in r.err
+    run_dir = next((tmp_path / "runs" / "cifar10").iterdir())
+    assert len(json.loads((run_dir / "train_images.json").read_text())["images"]) == len(list(folder.glob("train/*")))
