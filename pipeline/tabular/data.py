@@ -464,7 +464,7 @@ def validate(data: Data, path: Path, submission: str | None = None) -> None:
     ranked column (several class names a row) name by name, and grades (submission "grades") as the target's."""
     sample = read_csv(Path(data.sample_submission))
     flags = [c for c in sample.columns[1:] if pd.api.types.is_bool_dtype(sample[c])]
-    text = [c for c in sample.columns[1:] if c not in flags and not pd.api.types.is_numeric_dtype(sample[c])]
+    text = [c for c in sample.columns[1:] if c not in flags and _holds_text(sample[c], submission)]
     ranked_cols = [c for c in text if ranked_column(sample[c], data.classes)]
     allowed = {c: data.classes for c in text if c not in ranked_cols} if data.classes is not None else None
     if flags:
@@ -480,6 +480,15 @@ def validate(data: Data, path: Path, submission: str | None = None) -> None:
             _check_number_labels(sub, Path(path).name, c, as_sample_values(classes, sample[c]) or [])
     if submission == "grades":
         _check_grades(sub, Path(path).name, list(sample.columns[1:]), target_grades(data))
+
+
+def _holds_text(sample_col: pd.Series, submission: str | None) -> bool:
+    """Whether a sample's value column is checked as text: it holds text, or it is empty (or holds only words pandas
+    reads as missing, such as None) while the submission holds labels, which are then checked as the class names
+    write_submission writes (an empty column says nothing of how they are written)."""
+    if not pd.api.types.is_numeric_dtype(sample_col):
+        return True
+    return submission == "labels" and bool(sample_col.isna().all())
 
 
 def _check_number_labels(sub: pd.DataFrame, name: str, column: str, classes: list) -> None:
