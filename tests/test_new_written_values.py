@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.cli import main
 from tests.test_new_edge_cases import download, new_and_run
 
 
@@ -34,3 +35,43 @@ def test_a_sample_with_an_empty_label_column_gets_the_class_names(
     _, sub, _ = new_and_run(tmp_path, "empty_sample", data, capsys)
     assert sub["id"].tolist() == test["id"].astype(str).tolist()
     assert set(sub["label"]) <= {"low", "mid", "high"} and (sub["label"].to_numpy() == truth).mean() > 0.85
+
+
+@pytest.mark.parametrize("sample_kind", ["labels", "probabilities"])
+def test_a_class_named_none_is_a_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, sample_kind: str
+) -> None:
+    # before: pandas read None as missing, so its rows were dropped as unlabelled and no test row was ever predicted
+    # None (a third of them); a sample with a None column was refused ("3 value columns but label has 2 classes")
+    monkeypatch.chdir(tmp_path)
+    names = ("Insomnia", "None", "Sleep Apnea")
+    train, test, truth = three_classes(300, 90, names)
+    train.loc[7, "label"] = np.nan  # an empty cell stays unlabelled
+    sample = pd.DataFrame({"id": test["id"], "label": "None"})
+    if sample_kind == "probabilities":
+        sample = pd.DataFrame({"id": test["id"], **dict.fromkeys(names, 1 / 3)})
+    data = download(tmp_path / "dl", train, test, sample)
+    printed, sub, summary = new_and_run(tmp_path, f"sleep_{sample_kind}", data, capsys)
+    n_none = int((train["label"] == "None").sum())
+    assert f"target: 'None' ({n_none} rows) in label of train.csv read as a value (a class)" in printed
+    assert "unlabelled: 1 of the 300 rows" in printed and summary["n_rows"] == 299
+    assert sub["id"].tolist() == test["id"].astype(str).tolist()
+    predicted = sub["label"] if sample_kind == "labels" else sub[list(names)].astype(float).idxmax(axis=1)
+    assert (predicted.to_numpy() == truth).mean() > 0.85 and (predicted == "None").sum() > 10
+
+
+@pytest.mark.parametrize("flag", [(), ("--train", "train.parquet")])
+def test_parquet_tables_are_refused_naming_them_and_the_conversion(
+    tmp_path: Path, capsys: pytest.CaptureFixture, flag: tuple[str, ...]
+) -> None:
+    # before: "cannot tell which CSV is the training table: none among sample_submission.csv" (with --train
+    # train.parquet: the test table); --train and --test Parquet files were read as CSV, their bytes as columns
+    data = tmp_path / "dl"
+    data.mkdir()
+    for name in ("train.parquet", "test.parquet"):
+        (data / name).write_bytes(b"PAR1\x15\x04\xc3\x00PAR1")  # a Parquet file's magic bytes: never read
+    pd.DataFrame({"id": [1, 2], "y": 0.5}).to_csv(data / "sample_submission.csv", index=False)
+    assert main(["new", "pq", "--data", str(data), "--into", str(tmp_path / "comps"), *flag]) == 2
+    err = capsys.readouterr().err
+    assert "its tables are Parquet (test.parquet, train.parquet); `new` and `run` read CSV files" in err
+    assert "pd.read_parquet('test.parquet').to_csv('test.csv', index=False)" in err

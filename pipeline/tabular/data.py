@@ -113,8 +113,9 @@ def load_tables(
 
     Columns only in train (the targets, and extras such as leaked outcomes) never become features, nor do columns
     empty on every test row, nor does the id unless it holds dates or times (id_is_feature). A column train reads as
-    text is read as written in test too (text_in_train), so its levels match. Training rows
-    without a target value (any of them, for several) are left out: nothing to fit or score them on. One
+    text is read as written in test too (text_in_train), so its levels match. A target column of text keeps the
+    words pandas reads as missing (a class named None: values.with_words). Training rows without a target value
+    (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
     `Data.classes` is None and the runner handles them as rows x targets values.
@@ -134,11 +135,11 @@ def load_tables(
     order, get the ids row_id_start, row_id_start + 1, ..., which the sample's `id_col` holds.
     """
     data_dir = Path(data_dir)
-    train = read_csv(data_dir / train_file, text=[id_col] if id_groups else ())
+    targets = as_list(target)
+    train = read_csv(data_dir / train_file, text=[id_col] if id_groups else (), words=targets)
     test = read_csv(data_dir / test_file, text=[id_col])
     if as_text := text_in_train(train, test, skip=[id_col]):
         test = read_csv(data_dir / test_file, text=[id_col, *as_text])
-    targets = as_list(target)
     absent = [t for t in targets if t not in train]
     if absent:
         where = data_dir / train_file

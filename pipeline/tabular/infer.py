@@ -44,6 +44,7 @@ from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
 from pipeline.tabular.values import (
+    AS_WRITTEN,
     comma_separated,
     empty_columns,
     id_order,
@@ -51,6 +52,7 @@ from pipeline.tabular.values import (
     row_number_columns,
     text_in_train,
     unreadable,
+    with_words,
 )
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
@@ -186,6 +188,12 @@ class Source:
             raise ContractError(f"{self.path}: {name} {unreadable(e)}") from None
         return comma_separated(frame, f"{self.path}: {name}")
 
+    def as_written(self, name: str, columns: list[str]) -> pd.DataFrame:
+        """Columns of one CSV with every cell as written, only an empty one missing (values.with_words)."""
+        with self._open(name) as f:
+            compression = next((c for end, c in COMPRESSED.items() if name.lower().endswith(end)), None)
+            return pd.read_csv(f, usecols=columns, compression=compression, **AS_WRITTEN)
+
     def copy(self, name: str, dest: Path) -> None:
         """One file of the download, byte for byte, to dest."""
         with self._open(name) as f, dest.open("wb") as out:
@@ -217,11 +225,28 @@ def _unclear(what: str, flag: str) -> ContractError:
     return ContractError(f"{what} Name it with {flag}.")
 
 
+def _parquet(source: Source) -> ContractError:
+    """The refusal of a download whose tables are Parquet (train.parquet, as some recent competitions ship): pandas
+    reads them only with pyarrow, which the project does not install; the message names them and says how to write
+    each as the CSV `new` reads."""
+    names = [n for n in source.names if n.lower().endswith(".parquet")]
+    first = PurePosixPath(names[0])
+    convert = f"pd.read_parquet('{first}').to_csv('{first.with_suffix('.csv')}', index=False)"
+    where = "the extracted folder" if source.path.is_file() else "that folder"
+    return ContractError(
+        f"{source.path}: its tables are Parquet ({_shown(names, 4)}); `new` and `run` read CSV files. Write each as "
+        f'a CSV beside it in {where} (pip install pyarrow, then python -c "import pandas as pd; {convert}") and '
+        "pass the folder."
+    )
+
+
 def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, flag: str) -> str:
     csvs = source.csvs()
     if given:
         if given not in source.names:
             raise ContractError(f"{flag} {given}: no such file in {source.path}; files: {', '.join(csvs)}.")
+        if given.lower().endswith(".parquet"):
+            raise _parquet(source)
         return given
     exact = [n for n in csvs if PurePosixPath(n).name.lower() == f"{words[0]}.csv"]
     if len(exact) == 1:
@@ -229,6 +254,9 @@ def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, 
     found = [n for n in csvs if any(w in PurePosixPath(n).name.lower() for w in words)]
     if len(found) == 1:
         return found[0]
+    parquet = [n for n in source.names if n.lower().endswith(".parquet") and words[0] in PurePosixPath(n).name.lower()]
+    if not found and parquet:
+        raise _parquet(source)
     what = "none" if not found else f"several ({', '.join(found)})"
     raise _unclear(
         f"{source.path}: cannot tell which CSV is the {role}: {what} among {', '.join(csvs) or 'no CSV files'}.",
@@ -472,6 +500,18 @@ def _guess_targets(t: Tables, id_col: str, notes: list[str]) -> list[str]:
         f"cannot tell the target: no column of {t.sample} ({listed(value_cols)}) is in {t.train}{cands}.",
         "--target COL",
     )
+
+
+def _keep_words(source: Source, t: Tables, targets: list[str], notes: list[str]) -> None:
+    """A text target's words that pandas reads as missing (None, NA ...) are its values, as
+    pipeline.tabular.load_tables reads them (values.with_words): put back in train's frame, with a note."""
+    t.tr, found = with_words(t.tr, targets, lambda cols: source.as_written(t.train, cols))
+    for c, words in found.items():
+        shown = ", ".join(f"{w!r} ({n} rows)" for w, n in words.items())
+        notes.append(
+            f"target: {shown} in {c} of {t.train} read as a value (a class), not as missing, as {c} holds text; "
+            "only empty cells are unlabelled"
+        )
 
 
 def _note_unlabelled(t: Tables, targets: list[str], notes: list[str]) -> None:
@@ -886,6 +926,7 @@ def infer(
     t = _read_tables(source, train, test, sample)
     id_col, id_start = _id_column(t, id_col, notes)
     targets = _target_columns(t, target, id_col, notes)
+    _keep_words(source, t, targets, notes)
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,13 @@ from pipeline.contract import ContractError
 from pipeline.submission import without_trailing_empty
 
 
-def read_csv(path: Path, text: Sequence[str | int] = ()) -> pd.DataFrame:
+def read_csv(path: Path, text: Sequence[str | int] = (), words: Sequence[str] = ()) -> pd.DataFrame:
     """A CSV, or a one-line error naming the file; `text` columns (names or positions) are read as written, so an id
-    such as 000123 keeps its zeros (Kaggle compares ids as text)."""
+    such as 000123 keeps its zeros (Kaggle compares ids as text); `words` columns (the targets) keep the words pandas
+    reads as missing where they hold text (with_words: a class named None)."""
     try:
         frame = pd.read_csv(path, dtype=dict.fromkeys(text, str) or None)
+        frame, _ = with_words(frame, words, lambda cols: pd.read_csv(path, usecols=cols, **AS_WRITTEN))
     except Exception as e:
         raise ContractError(f"{path}: {unreadable(e)}") from None
     return comma_separated(frame, path)
@@ -29,6 +31,32 @@ def listed(names: Sequence[Any], most: int = 10) -> str:
     otherwise fill the screen)."""
     shown = ", ".join(map(str, list(names)[:most]))
     return shown if len(names) <= most else f"{shown} ... and {len(names) - most} more"
+
+
+# how with_words reads columns again: every cell as written, only an empty one missing
+AS_WRITTEN: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]}
+
+
+def with_words(
+    frame: pd.DataFrame, columns: Sequence[str], read_again: Callable[[list[str]], pd.DataFrame]
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """The frame with the words pandas reads as missing (None, NA, null, nan ...) put back in those of `columns` that
+    hold text, only their empty cells left missing; and, per column, the words put back with their row counts.
+
+    A class named None (the Sleep Health data's `Sleep Disorder`: None, Insomnia, Sleep Apnea) is a class: read as
+    missing, its rows would be dropped as unlabelled and the model would never predict it. Columns of numbers keep
+    pandas' reading (NA there is a missing number). `read_again(cols)` reads those columns again as written
+    (AS_WRITTEN), only when one of them holds text and a missing cell."""
+    cols = [c for c in columns if c in frame and not pd.api.types.is_numeric_dtype(frame[c]) and frame[c].isna().any()]
+    if not cols:
+        return frame, {}
+    again, frame, found = read_again(cols), frame.copy(), {}
+    for c in cols:
+        back = (frame[c].isna() & again[c].notna()).to_numpy()
+        if back.any():
+            frame[c] = frame[c].where(~back, again[c])
+            found[c] = {str(k): int(v) for k, v in again[c][back].value_counts().items()}
+    return frame, found
 
 
 def unreadable(e: Exception) -> str:
