@@ -22,10 +22,12 @@ from pipeline.tabular.values import (
     as_names,
     class_names,
     empty_columns,
+    grouped_numbers,
     id_order,
     listed,
     numbers,
     read_csv,
+    read_grouped,
     row_number_columns,
     text_in_train,
 )
@@ -114,7 +116,8 @@ def load_tables(
     Columns only in train (the targets, and extras such as leaked outcomes) never become features, nor do columns
     empty on every test row, nor does the id unless it holds dates or times (id_is_feature). A column train reads as
     text is read as written in test too (text_in_train), so its levels match. A target column of text keeps the
-    words pandas reads as missing (a class named None: values.with_words). Training rows without a target value
+    words pandas reads as missing (a class named None: values.with_words). A feature of numbers written with
+    thousands separators (1,234) is read as numbers (values.grouped_numbers). Training rows without a target value
     (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
@@ -154,6 +157,8 @@ def load_tables(
     values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
     X, X_test, train_only = train[features].reset_index(drop=True), test[features].reset_index(drop=True), None
+    grouped = grouped_numbers(X, X_test, features)  # 1,234 written with thousands separators: numbers
+    X, X_test = read_grouped(X, grouped), read_grouped(X_test, grouped)
     if derived:
         X = pd.concat([X, derived["train"][labelled].reset_index(drop=True)], axis=1)
         X_test = pd.concat([X_test, derived["test"].reset_index(drop=True)], axis=1)

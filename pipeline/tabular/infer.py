@@ -47,6 +47,7 @@ from pipeline.tabular.values import (
     AS_WRITTEN,
     comma_separated,
     empty_columns,
+    grouped_numbers,
     id_order,
     listed,
     row_number_columns,
@@ -745,6 +746,12 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
         )
     if unread := _unread_numbers(t, features):
         notes.append(unread)
+    if grouped := grouped_numbers(t.tr, t.te, features):
+        values = pd.concat([t.tr[grouped[0]], t.te[grouped[0]]]).dropna().astype(str)
+        first = values[values.str.contains(",", regex=False)].iloc[0]
+        notes.append(
+            f"numbers: {_shown(grouped)} written with thousands separators (such as {first!r}) are read as numbers"
+        )
     if not features:
         raise ContractError(f"{t.train} and {t.test} share no feature column.")
     return features

@@ -170,3 +170,33 @@ def numbers(frame: pd.DataFrame, target: str, where: Path) -> np.ndarray:
             f"{_shown(frame[target].iloc[bad[0]])}."
         )
     return y_num.to_numpy(dtype=float)
+
+
+# a number written with thousands separators (1,234 or -12,345.6), and one written without (its column's others)
+GROUPED = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
+PLAIN = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
+
+
+def grouped_numbers(train: pd.DataFrame, test: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Columns of `columns` that both tables hold as text of numbers, some written with thousands separators
+    (`1,234`, `12,345,678`) and the rest plain (`950`): numbers to a model, which reads them as such
+    (read_grouped). As text they would be codes: each value its own level, its size lost."""
+    found = []
+    for c in columns:
+        values = pd.concat([train[c], test[c]], ignore_index=True).dropna()
+        if len(values) and not pd.api.types.is_numeric_dtype(values):
+            text = values.astype(str).str.strip()
+            grouped = text.str.fullmatch(GROUPED.pattern)
+            if grouped.any() and (grouped | text.str.fullmatch(PLAIN.pattern)).all():
+                found.append(c)
+    return found
+
+
+def read_grouped(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The frame with `columns` (grouped_numbers) as numbers: 1,234 -> 1234.0, missing cells missing."""
+    if not columns:
+        return frame
+    frame = frame.copy()
+    for c in columns:
+        frame[c] = pd.to_numeric(frame[c].astype("string").str.replace(",", "", regex=False).str.strip())
+    return frame
