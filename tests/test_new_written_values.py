@@ -1,5 +1,6 @@
 """`new` + `run` on values as Kaggle's files write them: a sample submission whose label column is empty, a class
-named None (a word pandas reads as missing), Parquet tables, numbers written with thousands separators."""
+named None (a word pandas reads as missing), Parquet tables, numbers written with thousands separators, a sample of
+numbers for yes/no classes."""
 
 from __future__ import annotations
 
@@ -97,3 +98,18 @@ def test_numbers_written_with_thousands_separators_are_numbers(
     loaded = module.load(module.Config(), data)
     assert loaded.X["area"].tolist() == area[:350].astype(float).tolist()
     assert loaded.X_test["area"].tolist() == area[350:].astype(float).tolist()
+
+
+def test_a_sample_of_numbers_for_yes_no_classes_is_refused_naming_a_probability_metric(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # before: the refusal asked only whether y is the target, though the sample's 0 most likely asks for the
+    # probability of yes (Kaggle writes 0 or 0.5 there): the flag that works was not named
+    train, test, _ = three_classes(100, 20, ("no", "yes", "yes"))
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "label": 0}))
+    comps = str(tmp_path / "comps")
+    assert main(["new", "yes_no", "--data", str(data), "--into", comps]) == 2
+    err = capsys.readouterr().err
+    assert "If it asks for the probability of label = yes, use --metric roc_auc (or log_loss)." in err
+    assert main(["new", "yes_no", "--data", str(data), "--into", comps, "--metric", "roc_auc"]) == 0
+    assert "submission: label gets the probability of label = yes" in capsys.readouterr().out

@@ -661,7 +661,9 @@ def _metric(
         )
     single_labels = submission == "labels" and len(value_cols) == 1 and classes is not None
     if single_labels and (error := label_format_error(classes, t.sub[value_cols[0]], t.sample)):
-        raise ContractError(f"{error}. Is {target} the target? Name it with --target COL.")
+        chance = task == "binary" and not pd.api.types.is_bool_dtype(t.sub[value_cols[0]])
+        hint = f"If it asks for the probability of {target} = {classes[-1]}, use --metric roc_auc (or log_loss). "
+        raise ContractError(f"{error}. {hint if chance else ''}Is {target} the target? Name it with --target COL.")
     if submission == "probabilities" and len(value_cols) > 1 and classes is not None:
         if len(value_cols) != len(classes):
             raise ContractError(
