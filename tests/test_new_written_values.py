@@ -98,6 +98,14 @@ def test_numbers_written_with_thousands_separators_are_numbers(
     loaded = module.load(module.Config(), data)
     assert loaded.X["area"].tolist() == area[:350].astype(float).tolist()
     assert loaded.X_test["area"].tolist() == area[350:].astype(float).tolist()
+    # predict of the test set alone (no train.csv) reads area as the run read it: the run's own submission
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("test.csv", "sample_submission.csv"):
+        (alone / name).write_bytes((data / name).read_bytes())
+    run_dir = next((tmp_path / "runs" / "areas").iterdir())
+    assert main(["predict", str(run_dir), "--data", str(alone), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "submission.csv").read_bytes() == Path(summary["published"]).read_bytes()
 
 
 def test_a_sample_of_numbers_for_yes_no_classes_is_refused_naming_a_probability_metric(

@@ -188,7 +188,7 @@ def load_tables(
             "id": id_col,
             "task": task,
             "features": features,
-            "trained": trained_facts(train, features, y, classes, task),
+            "trained": trained_facts(train, features, y, classes, task, grouped),
         },
     )
 
@@ -215,12 +215,18 @@ MAX_GRADES = 1000  # a regression target with more whole-number values is taken 
 
 
 def trained_facts(
-    train: pd.DataFrame, features: list[str], y: np.ndarray, classes: list[str] | None, task: str
+    train: pd.DataFrame,
+    features: list[str],
+    y: np.ndarray,
+    classes: list[str] | None,
+    task: str,
+    grouped: list[str],
 ) -> dict[str, object]:
     """What load_test_table needs of the training rows to read a test set alone as load_tables reads it (the run
     keeps it in summary.json's "trained"): the feature columns, those train reads as text (a test file whose rows
-    hold numbers only must still read them as text), the classes, and a regression's whole-number grades (a grades
-    submission rounds to them; at most MAX_GRADES, else None)."""
+    hold numbers only must still read them as text), those read as numbers written with thousands separators
+    (`grouped`, values.grouped_numbers), the classes, and a regression's whole-number grades (a grades submission
+    rounds to them; at most MAX_GRADES, else None)."""
     grades = None
     if task == "regression" and np.ndim(y) == 1:
         values = np.unique(np.asarray(y, dtype=float))
@@ -229,6 +235,7 @@ def trained_facts(
     return {
         "features": list(features),
         "text": [c for c in features if not pd.api.types.is_numeric_dtype(train[c])],
+        "grouped": list(grouped),
         "classes": classes,
         "grades": grades,
     }
@@ -265,6 +272,7 @@ def load_test_table(
     test = read_csv(data_dir / test_file, text=[id_col, *trained["text"]])
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
     X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
+    X_test = read_grouped(X_test, [c for c in trained.get("grouped", []) if c in X_test])  # as load_tables read them
     if original is not None and original_mode == "flag":
         X_test = X_test.assign(**{FLAG_COLUMN: 0})
     features, targets = list(trained["features"]), as_list(target)
