@@ -121,3 +121,30 @@ def test_a_sample_of_numbers_for_yes_no_classes_is_refused_naming_a_probability_
     assert "If it asks for the probability of label = yes, use --metric roc_auc (or log_loss)." in err
     assert main(["new", "yes_no", "--data", str(data), "--into", comps, "--metric", "roc_auc"]) == 0
     assert "submission: label gets the probability of label = yes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("written", "extra", "task"),
+    [("0.0", [], "regression"), ("0", [], "multiclass"), ("0.0", ["--metric", "accuracy"], "multiclass")],
+    ids=["decimals", "whole", "class-metric"],
+)
+def test_a_few_whole_numbers_the_sample_writes_as_decimals_are_a_regression(
+    tmp_path: Path, capsys: pytest.CaptureFixture, written: str, extra: list[str], task: str
+) -> None:
+    # before: counts of 0..7 were 8 classes scored by accuracy whatever the sample wrote; a sample of 0.0 asks for
+    # numbers (Kaggle's sample holds a value of the submission's kind), so they are a regression
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=400)
+    df = pd.DataFrame({"id": range(400), "x": x.round(3)})
+    train = df.iloc[:300].assign(count=rng.poisson(np.exp(0.3 + 0.8 * x[:300])).clip(0, 7))
+    data = download(tmp_path / "dl", train, df.iloc[300:], pd.DataFrame({"id": df["id"].iloc[300:], "count": 0}))
+    sample = (data / "sample_submission.csv").read_text().replace(",0\n", f",{written}\n")
+    (data / "sample_submission.csv").write_text(sample)
+    name = f"counts_{task}_{len(extra)}"  # one module name per case: a loaded competition stays loaded
+    assert main(["new", name, "--data", str(data), "--into", str(tmp_path / "comps"), *extra]) == 0
+    printed = capsys.readouterr().out
+    inferred = load_competition(str(tmp_path / "comps" / name)).TASK
+    assert inferred == task
+    if task == "regression":
+        said = "task: regression (8 integer values of count, but the sample writes 0.0, a number, not a class)"
+        assert said in printed

@@ -265,9 +265,13 @@ def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, 
     )
 
 
-def _task(y: pd.Series, target: str, notes: list[str], value_cols: Sequence[str] = ()) -> str:
+def _task(y: pd.Series, target: str, notes: list[str], sample: pd.DataFrame | None = None, numbers: bool = True) -> str:
     """The task from the target's values: classes (text, booleans, two values, or up to MAX_CLASS_LEVELS whole
-    numbers, or whole numbers the sample's value columns name one by one, Class_1 .. Class_12), else regression."""
+    numbers, or whole numbers the sample's value columns name one by one, Class_1 .. Class_12), else regression.
+    Up to MAX_CLASS_LEVELS whole numbers that the sample's one value column writes as decimals (0.0: Kaggle's sample
+    holds a value of the submission's kind) are counts or amounts: a regression, unless the metric asks for classes
+    (`numbers` False)."""
+    value_cols = [] if sample is None else [str(c) for c in sample.columns[1:]]
     values = y.dropna()
     n = values.nunique()
     if n < 2:
@@ -282,6 +286,12 @@ def _task(y: pd.Series, target: str, notes: list[str], value_cols: Sequence[str]
             f"{target}); change with --task"
         )
         return "multiclass"
+    elif (values % 1 == 0).all() and n <= MAX_CLASS_LEVELS and numbers and (written := _decimals(sample)):
+        notes.append(
+            f"task: regression ({n} integer values of {target}, but the sample writes {written}, a number, not a "
+            "class); use --task multiclass to predict classes instead"
+        )
+        return "regression"
     elif (values % 1 == 0).all() and n <= MAX_CLASS_LEVELS:
         task = "multiclass"
         notes.append(
@@ -292,6 +302,14 @@ def _task(y: pd.Series, target: str, notes: list[str], value_cols: Sequence[str]
         task = "regression"
     notes.append(f"task: {task} (from the values of {target}); change with --task")
     return task
+
+
+def _decimals(sample: pd.DataFrame | None) -> str:
+    """The first value of a sample's one value column when it is written as a decimal number (0.0, 2.5), else ""."""
+    if sample is None or sample.shape[1] != 2 or not pd.api.types.is_float_dtype(sample.iloc[:, 1]):
+        return ""
+    values = sample.iloc[:, 1].dropna()
+    return f"{float(values.iloc[0])!r}" if len(values) else ""
 
 
 def _grades_task(y: pd.Series, target: str, notes: list[str]) -> str:
@@ -910,7 +928,8 @@ def _decide(t: Tables, targets: list[str], metric: str | None, task: str | None,
     y = t.tr[targets[0]]
     if metric in GRADE_METRICS and task in (None, "regression"):
         task = _grades_task(y, targets[0], notes)
-    task = task or _task(y, targets[0], notes, list(t.sub.columns[1:]))
+    numbers = metric is None or "regression" in lookup(metric).tasks  # a class metric asks for classes
+    task = task or _task(y, targets[0], notes, t.sub, numbers)
     classes = _check_task(y, targets[0], task)
     return (task, classes, *_metric(t, metric, task, targets[0], classes, notes))
 
