@@ -34,9 +34,10 @@ def opts(toy: str, **kw: object) -> RunOptions:
 
 def test_run_folder_holds_every_artifact(toy: str) -> None:
     run_dir = run(opts(toy, tag="t"))
-    # what `package` ships of a run (all but the stacking and calibration records this run has no use for), then
-    # the log, the submission, predictions, plots and fold parts
-    shipped = [name for name in RUN_FILES if name not in ("stack.json", "calibration.json")]
+    # what `package` ships of a run (all but the stacking, threshold and calibration records and the training
+    # images' digests, which this run has no use for), then the log, the submission, predictions, plots, fold parts
+    unused = ("stack.json", "threshold.json", "calibration.json", "train_images.json")
+    shipped = [name for name in RUN_FILES if name not in unused]
     for name in (
         *shipped,
         "log.txt",
