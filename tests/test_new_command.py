@@ -134,17 +134,49 @@ def test_new_then_run_writes_a_valid_submission(
         assert s["cv"] > y.value_counts(normalize=True).max() + 0.05
 
 
-def test_all_four_models_and_the_stack_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_all_five_models_and_the_stack_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     z = write_zip(tmp_path / "bin.zip", "binary")
     assert new(tmp_path, "comp_all", z, "--metric", "log_loss") == 0
     s = run(tmp_path, "comp_all", z, "--set", "max_trees=200", "--set", "learning_rate=0.1")
-    assert set(s["models"]) == {"lightgbm", "xgboost", "catboost", "linear"}
+    assert set(s["models"]) == {"lightgbm", "xgboost", "catboost", "linear", "svm"}  # svm: a few hundred rows
     stack = json.loads((Path(s["run_dir"]) / "stack.json").read_text())
     assert len(stack["fold_scores"]) == 3 and stack["models"] == list(s["models"])
     assert s["cv"] == pytest.approx(min(stack["score"], stack["blend_score"]))  # the better of the two, both OOF
     probs = pd.read_csv(s["published"])["target"]
     assert probs.between(0, 1).all() and probs.nunique() > 10
+
+
+def test_svm_joins_the_models_of_small_data_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # svm (an RBF SVM on the linear model's features) is written into a generated Config's models for at most
+    # SVM_MAX_ROWS training rows, said in a note, with its C in the search space; above that the recipe's four
+    from pipeline.tabular import recipe
+
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "few.zip", "regression")
+    assert new(tmp_path, "comp_few", z) == 0
+    said = "models: lightgbm, xgboost, catboost, linear, svm; svm (an RBF support vector machine"
+    assert said in capsys.readouterr().out
+    few = load_competition(str(tmp_path / "comps" / "comp_few"))
+    assert few.Config().models == ("lightgbm", "xgboost", "catboost", "linear", "svm")
+    assert "svm_c" in few.search_space(_Trial())
+    monkeypatch.setattr(recipe, "SVM_MAX_ROWS", 50)
+    assert new(tmp_path, "comp_many", z) == 0
+    assert "  models: " not in capsys.readouterr().out
+    many = load_competition(str(tmp_path / "comps" / "comp_many"))
+    assert many.Config().models == recipe.TabularRecipe.models and "svm_c" not in many.search_space(_Trial())
+
+
+class _Trial:
+    """An Optuna trial stand-in that answers each suggestion with its low end (search_space's keys are the point)."""
+
+    def suggest_int(self, name: str, low: int, high: int, **_: object) -> int:
+        return low
+
+    def suggest_float(self, name: str, low: float, high: float, **_: object) -> float:
+        return low
 
 
 def test_the_mlp_joins_a_generated_competition_s_blend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

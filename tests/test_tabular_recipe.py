@@ -19,6 +19,7 @@ from pipeline.contract import Data
 from pipeline.submission import SubmissionError
 from pipeline.tabular import Boosted, linear, validate, write_submission
 from pipeline.tabular.metrics import METRICS
+from pipeline.tabular.models import svm
 
 
 def frame(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -216,6 +217,27 @@ def test_early_stopping_on_the_runners_validation_rows(library: str) -> None:
     assert est.best_iterations_[0] < 500  # stopped long before the cap
     p = est.predict_proba(df.iloc[va])
     assert p.shape == (100, 2) and skm.roc_auc_score(y[va], p[:, 1]) > 0.75
+
+
+def test_the_svm_fits_what_a_line_cannot_and_its_knobs_reach_scikit_learn() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, (600, 2))
+    df = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "color": rng.choice(["red", "blue"], 600)})
+    train, test = slice(0, 400), slice(400, 600)
+    y = np.cos(x[:, 0]) + 0.1 * rng.normal(size=600)  # a hump: no line follows it
+    err = {
+        name: np.sqrt(np.mean((est.fit(df[train], y[train]).predict(df[test]) - y[test]) ** 2))
+        for name, est in (("linear", linear("regression")), ("svm", svm("regression")))
+    }
+    assert err["svm"] < 0.5 * err["linear"]
+    ring = (x[:, 0] ** 2 + x[:, 1] ** 2 < 3).astype(int)  # one class inside a circle, the other around it
+    fitted = svm("binary", C=2.0, gamma=0.05).fit(df[train], ring[train])
+    proba = fitted.predict_proba(df[test])
+    assert np.allclose(proba.sum(axis=1), 1.0) and ((proba[:, 1] > 0.5) == ring[test]).mean() > 0.85
+    model = fitted.named_steps["model"].estimator
+    assert (model.C, model.gamma) == (2.0, 0.05)
+    reg = svm("regression", C=3.0, epsilon=0.2).named_steps["model"].regressor
+    assert (reg.C, reg.gamma, reg.epsilon) == (3.0, "auto", 0.2)
 
 
 def test_the_linear_model_holds_a_feature_within_the_training_range() -> None:

@@ -42,7 +42,7 @@ from pipeline.tabular.data import (
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.original import Original
-from pipeline.tabular.recipe import TabularRecipe
+from pipeline.tabular.recipe import SVM_MAX_ROWS, TabularRecipe, default_models
 from pipeline.tabular.values import (
     AS_WRITTEN,
     comma_separated,
@@ -962,6 +962,12 @@ def infer(
     id_groups = _id_groups(t, id_col, features, notes)
     folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
     transform, objective = _fitting(t, targets, metric, notes) if task == "regression" else ("", "")
+    if "svm" in default_models(len(t.tr)):
+        notes.append(
+            f"models: {', '.join(default_models(len(t.tr)))}; svm (an RBF support vector machine on the linear "
+            f"model's features) as {t.train} has {len(t.tr)} rows, at most {SVM_MAX_ROWS}; change with "
+            "--set models=A,B or Config.models"
+        )
     return Spec(
         name=name,
         slug=slug or re.sub(r"\.zip$", "", Path(data).name) or name,

@@ -406,3 +406,30 @@ def linear(
         pipe = Pipeline([("encode", encoder), ("model", model)])
         return LogTarget(pipe) if target_transform == "log1p" else pipe
     return Pipeline([("encode", encoder), ("model", LogisticRegression(C=1.0 / alpha, max_iter=2000))])
+
+
+def svm(
+    task: str,
+    C: float = 1.0,
+    gamma: float | str = "auto",
+    epsilon: float = 0.1,
+    target_transform: str | None = None,
+    random_state: int = 0,
+    clip: bool = True,
+) -> Any:
+    """A support vector machine with an RBF kernel on the linear model's features (one-hot, scaled, target-encoded):
+    SVR on the standardised target, or SVC with Platt-scaled probabilities (a sigmoid fitted on 5 inner folds'
+    decision values, scikit-learn's CalibratedClassifierCV). `gamma` "auto" is 1 / the number of features."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, SVR
+
+    encoder = TabularEncoder("linear", task, clip=clip, random_state=random_state)
+    if task == "regression":
+        model = TransformedTargetRegressor(SVR(C=C, gamma=gamma, epsilon=epsilon), transformer=StandardScaler())
+        pipe = Pipeline([("encode", encoder), ("model", model)])
+        return LogTarget(pipe) if target_transform == "log1p" else pipe
+    svc = SVC(C=C, gamma=gamma, random_state=random_state)
+    platt = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False)
+    return Pipeline([("encode", encoder), ("model", platt)])

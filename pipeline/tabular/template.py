@@ -6,6 +6,7 @@ import json
 
 from pipeline.tabular.infer import Spec, describe
 from pipeline.tabular.metrics import METRICS, lookup, top_k
+from pipeline.tabular.recipe import default_models
 
 # Spec fields the template states as they are, and those it states as Python literals (placeholder NAME_py)
 TEXT_FIELDS = ("name", "task", "target_text", "n_train", "n_test", "metric", "sample")
@@ -69,11 +70,11 @@ TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = 
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, linear_clip, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights,
-    stack, refit, threshold, original):
-    override any here; models may add "mlp", an MLP on the linear model's features."""
+    linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective,
+    bag, bag_folds, blend_weights, stack, refit, threshold, original): override any here; models may add "svm", an
+    RBF support vector machine on the linear model's features, and "mlp", an MLP on them."""
 
-    target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y
+{models_line}    target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = {objective_py}  # regression: "l1" trains the boosters on absolute error, "" on squared error
 
 
@@ -92,7 +93,7 @@ def search_space(trial: Any) -> dict[str, Any]:
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
         "depth": trial.suggest_int("depth", 3, 8),
         "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
-        "linear_alpha": trial.suggest_float("linear_alpha", 1e-2, 100.0, log=True),
+        "linear_alpha": trial.suggest_float("linear_alpha", 1e-2, 100.0, log=True),{svm_space}
     }}
 
 
@@ -210,4 +211,18 @@ def render(spec: Spec) -> str:
         id_groups_py=repr(spec.id_groups),
         time_py=_py(spec.time) if spec.time else "None",
         row_id_start=repr(spec.id_start),
+        **_svm(spec),
     )
+
+
+def _svm(spec: Spec) -> dict[str, str]:
+    """The Config's models line and the search space's svm_c when the training rows are few enough for "svm"
+    (pipeline.tabular.recipe.default_models); nothing otherwise."""
+    models = default_models(spec.n_train)
+    if "svm" not in models:
+        return {"models_line": "", "svm_space": ""}
+    listed = ", ".join(map(json.dumps, models))
+    return {
+        "models_line": f"    models: tuple[str, ...] = ({listed})  # svm: few training rows\n",
+        "svm_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
+    }
