@@ -139,14 +139,7 @@ def load_tables(
     """
     data_dir = Path(data_dir)
     targets = as_list(target)
-    train = read_csv(data_dir / train_file, text=[id_col] if id_groups else (), words=targets)
-    test = read_csv(data_dir / test_file, text=[id_col])
-    if as_text := text_in_train(train, test, skip=[id_col]):
-        test = read_csv(data_dir / test_file, text=[id_col, *as_text])
-    absent = [t for t in targets if t not in train]
-    if absent:
-        where = data_dir / train_file
-        raise ContractError(f"{where}: no target column {absent[0]!r}; columns: {listed(train.columns)}.")
+    train, test = _read_pair(data_dir, train_file, test_file, id_col, targets, id_groups)
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
     derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
@@ -182,15 +175,25 @@ def load_tables(
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
-        info={
-            "target": target,
-            "targets": targets,
-            "id": id_col,
-            "task": task,
-            "features": features,
-            "trained": trained_facts(train, features, y, classes, task, grouped),
-        },
+        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features}
+        | {"trained": trained_facts(train, features, y, classes, task, grouped)},
     )
+
+
+def _read_pair(
+    data_dir: Path, train_file: str, test_file: str, id_col: str, targets: list[str], id_groups: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """train.csv and test.csv as load_tables reads them: the targets' words kept (values.with_words), the id as
+    written, and a column train holds as text read as text in test too; a missing target column is refused."""
+    train = read_csv(data_dir / train_file, text=[id_col] if id_groups else (), words=targets)
+    test = read_csv(data_dir / test_file, text=[id_col])
+    if as_text := text_in_train(train, test, skip=[id_col]):
+        test = read_csv(data_dir / test_file, text=[id_col, *as_text])
+    absent = [t for t in targets if t not in train]
+    if absent:
+        where = data_dir / train_file
+        raise ContractError(f"{where}: no target column {absent[0]!r}; columns: {listed(train.columns)}.")
+    return train, test
 
 
 def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: Path) -> np.ndarray:
