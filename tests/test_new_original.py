@@ -202,6 +202,9 @@ def test_columns_match_loosely_and_values_read_as_the_competition_writes_them() 
     out, absent, unreadable = as_features(frame, like)
     assert out["n"].tolist()[0] == 3.0 and np.isnan(out["n"].tolist()[1]) and unreadable == 1
     assert out["code"].tolist() == ["7", "9"] and absent == ["gone"] and out["gone"].isna().all()
+    # a number written with thousands separators, as the competition's own column was read (before: missing)
+    out, _, unreadable = as_features(pd.DataFrame({"n": ["1,234", "56", None]}), like[["n"]])
+    assert out["n"].tolist()[:2] == [1234.0, 56.0] and np.isnan(out["n"].tolist()[2]) and unreadable == 0
     assert Original("owner/name", "f.csv").folder == "datasets/owner/name"
     flags, absent, unreadable = as_features(
         pd.DataFrame({"vip": [1, 0, "no", "?", None]}), pd.DataFrame({"vip": [True]})
@@ -214,3 +217,15 @@ def test_columns_match_loosely_and_values_read_as_the_competition_writes_them() 
     joined = pd.concat([like["vip"], flags["vip"]])
     assert joined.tolist()[3:5] == [True, False] and joined.isna().tolist() == [False, True, False, False, False, True]
     assert {type(v) for v in joined.dropna()} == {bool}
+
+
+def test_an_original_class_named_none_is_a_class(tmp_path: Path) -> None:
+    # before: the original's None (a class, as in the competition's own target) was read as missing and its rows
+    # dropped as unlabelled, so the original added no row of that class
+    from pipeline.tabular.original import read_original
+
+    (tmp_path / "source.csv").write_text("x,Disorder\n1,None\n2,Insomnia\n3,\n4,None\n")
+    frame = read_original(Original("owner/name", "source.csv", columns={"Disorder": "sleep"}), tmp_path, ["sleep"])
+    assert frame["sleep"].tolist()[:2] == ["None", "Insomnia"] and frame["sleep"].isna().tolist() == [
+        False, False, True, False
+    ]  # fmt: skip

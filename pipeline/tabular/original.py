@@ -12,12 +12,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.values import as_names, listed, numbers, read_csv
+from pipeline.tabular.values import GROUPED, as_names, listed, numbers, read_csv
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"
@@ -63,9 +64,13 @@ def match_columns(have: Sequence[str], wanted: Sequence[str], given: dict[str, s
     return found
 
 
-def read_original(original: Original, folder: Path) -> pd.DataFrame:
-    """The original dataset's table with the competition's column names (Original.columns applied)."""
-    frame = read_csv(Path(folder) / original.file)
+def read_original(original: Original, folder: Path, targets: Sequence[str] = ()) -> pd.DataFrame:
+    """The original dataset's table with the competition's column names (Original.columns applied); the `targets`
+    (the competition's names) keep the words pandas reads as missing where they hold text, as the competition's
+    own targets do (values.with_words: a class named None)."""
+    renamed = {theirs: ours for theirs, ours in original.columns.items() if ours in targets}
+    words = [*renamed, *(t for t in targets if t not in renamed.values())]
+    frame = read_csv(Path(folder) / original.file, words=words)
     return frame.rename(columns=original.columns)
 
 
@@ -102,10 +107,17 @@ def is_flags(column: pd.Series) -> bool:
     return column.dtype == object and len(present) > 0 and present.map(lambda v: isinstance(v, bool)).all()
 
 
+def _ungrouped(value: Any) -> Any:
+    """A number written with thousands separators without them ("1,234" -> "1234"); any other value as it is."""
+    if isinstance(value, str) and GROUPED.fullmatch(value.strip()):
+        return value.strip().replace(",", "")
+    return value
+
+
 def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
     """The original's rows with the competition's feature columns, in its order: a column the original lacks is
-    missing in its rows, a number column read as numbers. Also the columns it lacked and the values that could not
-    be read as numbers (a "?" some datasets write for missing)."""
+    missing in its rows, a number column read as numbers (1,234 too, as the competition's are). Also the columns it
+    lacked and the values that could not be read as numbers (a "?" some datasets write for missing)."""
     out = pd.DataFrame(index=frame.index)
     absent, unreadable = [], 0
     for c in like.columns:
@@ -120,7 +132,8 @@ def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, 
             else:  # the competition's own column misses values: True, False and NaN, as pandas reads it
                 out[c] = values.astype(object).where(values.notna(), np.nan)
         elif pd.api.types.is_numeric_dtype(like[c]) and not pd.api.types.is_numeric_dtype(frame[c]):
-            values = pd.to_numeric(frame[c], errors="coerce")
+            plain = frame[c].map(_ungrouped)  # 1,234 written with thousands separators: a number
+            values = pd.to_numeric(plain, errors="coerce")
             unreadable += int((values.isna() & frame[c].notna()).sum())
             out[c] = values
         elif pd.api.types.is_string_dtype(like[c]) and not pd.api.types.is_string_dtype(frame[c]):
@@ -145,7 +158,7 @@ def join(
     the train_only mask (True on the original's rows). mode "flag" adds a from_original column (1 on its rows, 0
     on the competition's and the test's)."""
     where = Path(folder) / original.file
-    frame = read_original(original, folder)
+    frame = read_original(original, folder, targets)
     absent = [t for t in targets if t not in frame]
     if absent:
         raise ContractError(
