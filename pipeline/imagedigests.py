@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +33,6 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(f, ALGORITHM).hexdigest()
 
 
-def _matches(sizes: Sequence[int], digest_of: Callable[[int], str], paths: Sequence[str]) -> dict[int, int]:
-    """For each of `paths` whose bytes are those of a known file (its size `sizes[k]`, its digest `digest_of(k)`):
-    its index -> the first such k. Only paths of a known size are hashed."""
-    by_size: dict[int, list[int]] = {}
-    for k, size in enumerate(sizes):
-        by_size.setdefault(int(size), []).append(k)
-    found: dict[int, int] = {}
-    for i, path in enumerate(paths):
-        candidates = by_size.get(os.path.getsize(path))
-        if candidates:
-            digest = file_digest(path)
-            if (k := next((k for k in candidates if digest_of(k) == digest), None)) is not None:
-                found[i] = k
-    return found
-
-
 def save_training_images(run_dir: Path, paths: Sequence[str], root: Path) -> list[dict[str, Any]]:
     """The run's train_images.json: each training image's file (relative to the data folder `root`), size and
     digest, in training-row order; returned as saved."""
@@ -58,8 +42,18 @@ def save_training_images(run_dir: Path, paths: Sequence[str], root: Path) -> lis
 
 
 def _found(images: list[dict[str, Any]], paths: Sequence[str]) -> dict[int, int]:
-    """For each of `paths` whose bytes are those of one of the saved training `images`: its index -> that image's."""
-    return _matches([int(im["bytes"]) for im in images], lambda k: str(images[k][ALGORITHM]), paths)
+    """For each of `paths` whose bytes are those of one of the saved training `images`: its index -> the first such
+    image's. Only paths of a saved image's size are read and hashed."""
+    by_size: dict[int, list[int]] = {}
+    for k, image in enumerate(images):
+        by_size.setdefault(int(image["bytes"]), []).append(k)
+    found: dict[int, int] = {}
+    for i, path in enumerate(paths):
+        if candidates := by_size.get(os.path.getsize(path)):
+            digest = file_digest(path)
+            if (k := next((k for k in candidates if images[k][ALGORITHM] == digest), None)) is not None:
+                found[i] = k
+    return found
 
 
 def saved_training_images(run_dir: Path) -> list[dict[str, Any]] | None:
