@@ -116,10 +116,10 @@ def test_a_sample_of_numbers_for_yes_no_classes_is_refused_naming_a_probability_
     train, test, _ = three_classes(100, 20, ("no", "yes", "yes"))
     data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "label": 0}))
     comps = str(tmp_path / "comps")
-    assert main(["new", "yes_no", "--data", str(data), "--into", comps]) == 2
+    assert main(["new", "yes_no_sample", "--data", str(data), "--into", comps]) == 2
     err = capsys.readouterr().err
     assert "If it asks for the probability of label = yes, use --metric roc_auc (or log_loss)." in err
-    assert main(["new", "yes_no", "--data", str(data), "--into", comps, "--metric", "roc_auc"]) == 0
+    assert main(["new", "yes_no_sample", "--data", str(data), "--into", comps, "--metric", "roc_auc"]) == 0
     assert "submission: label gets the probability of label = yes" in capsys.readouterr().out
 
 
