@@ -235,7 +235,7 @@ def _parquet(source: Source) -> ContractError:
     convert = f"pd.read_parquet('{first}').to_csv('{first.with_suffix('.csv')}', index=False)"
     where = "the extracted folder" if source.path.is_file() else "that folder"
     return ContractError(
-        f"{source.path}: its tables are Parquet ({_shown(names, 4)}); `new` and `run` read CSV files. Write each as "
+        f"{source.path}: its tables are Parquet ({listed(names, 4)}); `new` and `run` read CSV files. Write each as "
         f'a CSV beside it in {where} (pip install pyarrow, then python -c "import pandas as pd; {convert}") and '
         "pass the folder."
     )
@@ -589,11 +589,6 @@ def _check_task(y: pd.Series, target: str, task: str) -> list[str] | None:
     return classes
 
 
-def _shown(cols: list[str], most: int = 8) -> str:
-    """Column names in words: all of them, or the first `most` and how many there are."""
-    return ", ".join(cols) if len(cols) <= most else f"{', '.join(cols[:most])} ... ({len(cols)} columns)"
-
-
 def _is_label_column(col: pd.Series) -> bool:
     """A sample column that can hold labels: True/False, or numbers that are all 0 or 1."""
     if pd.api.types.is_bool_dtype(col):
@@ -606,7 +601,7 @@ def _several_default(t: Tables, task: str, flags: list[str], k: int, notes: list
     if task == "binary" and flags:
         notes.append(
             f"metric: accuracy, the mean over the {k} target columns ({t.sample} holds True/False in "
-            f"{_shown(flags)}: each target's label, 1 where its probability is above 0.5); change with --metric "
+            f"{listed(flags, 8)}: each target's label, 1 where its probability is above 0.5); change with --metric "
             f"NAME (f1 also writes labels)"
         )
         return "accuracy"
@@ -630,8 +625,8 @@ def _check_several_sample(t: Tables, metric: str, task: str, flags: list[str], g
     if flags and submission != "labels":
         flag = "--metric accuracy (or --metric f1)" if task == "binary" else "--task binary --metric accuracy (or f1)"
         raise ContractError(
-            f"{_named(metric, given, task)} writes {submission}, but {t.sample} holds True/False in {_shown(flags)}: "
-            f"it asks for each target's label. Use {flag}."
+            f"{_named(metric, given, task)} writes {submission}, but {t.sample} holds True/False in "
+            f"{listed(flags, 8)}: it asks for each target's label. Use {flag}."
         )
     others = [c for c in value_cols if not _is_label_column(t.sub[c])]
     if submission == "labels" and others:
@@ -639,7 +634,7 @@ def _check_several_sample(t: Tables, metric: str, task: str, flags: list[str], g
         held = repr(values[0]) if values else "no values"
         raise ContractError(
             f"--metric {metric} writes each target's label (0/1), but {t.sample} holds {held} in "
-            f"{_shown(others)}, not labels: it asks for probabilities. Use --metric roc_auc or log_loss."
+            f"{listed(others, 8)}, not labels: it asks for probabilities. Use --metric roc_auc or log_loss."
         )
 
 
@@ -691,7 +686,7 @@ def _metric(
     elif task == "binary" and submission == "probabilities" and classes is not None:
         notes.append(
             f"submission: {value_cols[0]} gets the probability of {target} = {classes[-1]} (the second of "
-            f"{_shown(classes)} in sorted order)"
+            f"{listed(classes, 8)} in sorted order)"
         )
     elif task == "multiclass" and submission == "probabilities":
         raise ContractError(
@@ -733,12 +728,12 @@ def _note_class_columns(t: Tables, value_cols: list[str], classes: list[str], no
     cols = class_columns(value_cols, classes)
     if cols is None:
         notes.append(
-            f"submission: the columns of {t.sample} ({_shown(value_cols)}) do not name the classes; they get the "
-            f"classes in sorted order ({_shown(classes)}): check that this is the sample's order"
+            f"submission: the columns of {t.sample} ({listed(value_cols, 8)}) do not name the classes; they get the "
+            f"classes in sorted order ({listed(classes, 8)}): check that this is the sample's order"
         )
     elif [classes[i] for i in cols] != value_cols:
         pairs = [f"{c} <- {classes[i]}" for c, i in zip(value_cols, cols, strict=True)]
-        notes.append(f"submission: {_shown(pairs)} (the class each column of {t.sample} is named after)")
+        notes.append(f"submission: {listed(pairs, 8)} (the class each column of {t.sample} is named after)")
 
 
 def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> list[str]:
@@ -770,7 +765,7 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
         values = pd.concat([t.tr[grouped[0]], t.te[grouped[0]]]).dropna().astype(str)
         first = values[values.str.contains(",", regex=False)].iloc[0]
         notes.append(
-            f"numbers: {_shown(grouped)} written with thousands separators (such as {first!r}) are read as numbers"
+            f"numbers: {listed(grouped, 8)} written with thousands separators (such as {first!r}) are read as numbers"
         )
     if not features:
         raise ContractError(f"{t.train} and {t.test} share no feature column.")
