@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.groups import group_features
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
-from pipeline.tabular.original import FLAG_COLUMN, MODES, Original, join
+from pipeline.tabular.original import MODES, Original, flag_test_rows, join
 from pipeline.tabular.values import (
     as_names,
     class_names,
@@ -175,9 +176,14 @@ def load_tables(
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
-        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features}
+        info=_info(target, id_col, task, features)
         | {"trained": trained_facts(train, features, y, classes, task, grouped)},
     )
+
+
+def _info(target: str | Sequence[str], id_col: str, task: str, features: list[str]) -> dict[str, Any]:
+    """Data.info of both readers (load_tables, load_test_table): what write_submission and validate read."""
+    return {"target": target, "targets": as_list(target), "id": id_col, "task": task, "features": features}
 
 
 def _read_pair(
@@ -277,8 +283,7 @@ def load_test_table(
     X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
     X_test = read_grouped(X_test, [c for c in trained.get("grouped", []) if c in X_test])  # as load_tables read them
     if original is not None and original_mode == "flag":
-        X_test = X_test.assign(**{FLAG_COLUMN: 0})
-    features, targets = list(trained["features"]), as_list(target)
+        X_test = flag_test_rows(X_test)
     return Data(
         X=None,
         y=None,
@@ -287,8 +292,7 @@ def load_test_table(
         sample_submission=data_dir / sample_file,
         classes=trained.get("classes"),
         data_dir=data_dir,
-        info={"target": target, "targets": targets, "id": id_col, "task": task, "features": features}
-        | {"grades": trained.get("grades")},
+        info=_info(target, id_col, task, list(trained["features"])) | {"grades": trained.get("grades")},
     )
 
 

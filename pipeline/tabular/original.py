@@ -143,6 +143,11 @@ def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, 
     return out, absent, unreadable
 
 
+def flag_test_rows(X_test: pd.DataFrame) -> pd.DataFrame:
+    """The test rows with mode "flag"'s from_original column: 0, none of them is the original's."""
+    return X_test.assign(**{FLAG_COLUMN: 0})
+
+
 def join(
     X: pd.DataFrame,
     y: np.ndarray,
@@ -174,6 +179,6 @@ def join(
     X_all = pd.concat([X, rows.reset_index(drop=True)], ignore_index=True)
     if mode == "flag":
         X_all[FLAG_COLUMN] = np.r_[np.zeros(len(X), dtype=np.int64), np.ones(len(rows), dtype=np.int64)]
-        X_test = X_test.assign(**{FLAG_COLUMN: 0})
+        X_test = flag_test_rows(X_test)
     train_only = np.r_[np.zeros(len(X), dtype=bool), np.ones(len(rows), dtype=bool)]
     return X_all, y_all, X_test, train_only
