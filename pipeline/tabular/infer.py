@@ -47,9 +47,13 @@ from pipeline.tabular.values import (
     AS_WRITTEN,
     comma_separated,
     empty_columns,
+    grouped_cells,
     grouped_numbers,
+    holds_grouped,
     id_order,
     listed,
+    numbers,
+    read_grouped,
     row_number_columns,
     text_in_train,
     unreadable,
@@ -918,15 +922,46 @@ def _fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tu
 def _decide(t: Tables, targets: list[str], metric: str | None, task: str | None, notes: list[str]) -> tuple:
     """(task, classes, metric, submission) for one target or several."""
     if len(targets) > 1:
+        _grouped_targets(t, targets, notes)  # several targets hold numbers (or 0/1 flags, never written 1,000)
         task = _several_task(t, targets, task, notes)
         return (task, None, *_several_metric(t, metric, task, len(targets), notes))
+    as_numbers = metric is None or "regression" in lookup(metric).tasks  # a class metric asks for classes
+    grouped = task in (None, "regression") and as_numbers and _grouped_targets(t, targets, notes)
+    if grouped and task is None and metric not in GRADE_METRICS:
+        task = "regression"
+        notes.append(f"task: regression (from the values of {targets[0]}); change with --task")
     y = t.tr[targets[0]]
     if metric in GRADE_METRICS and task in (None, "regression"):
         task = _grades_task(y, targets[0], notes)
-    numbers = metric is None or "regression" in lookup(metric).tasks  # a class metric asks for classes
-    task = task or _task(y, targets[0], notes, t.sub, numbers)
+    task = task or _task(y, targets[0], notes, t.sub, as_numbers)
     classes = _check_task(y, targets[0], task)
     return (task, classes, *_metric(t, metric, task, targets[0], classes, notes))
+
+
+def _grouped_targets(t: Tables, targets: list[str], notes: list[str]) -> bool:
+    """Targets of numbers written with thousands separators (`1,234,567`, as scraped prices are) read as numbers in
+    train's frame, as load_tables reads a regression target (values.numbers), with a note; True when one was. One
+    that holds such numbers beside values that are no number is refused, naming the first such value's line."""
+    found = []
+    for c in targets:
+        values = t.tr[c].dropna()
+        grouped = grouped_cells(values)
+        if not grouped.any():
+            continue
+        first = values[grouped].iloc[0]
+        if not holds_grouped(values):
+            try:
+                numbers(t.tr.loc[values.index], c, Path(t.train))
+            except ContractError as e:
+                classes = ", or pass --task multiclass to read its values as classes" if len(targets) == 1 else ""
+                raise ContractError(
+                    f"{e} ({c} holds numbers written with thousands separators, such as {first!r}: fix that "
+                    f"value{classes}.)"
+                ) from None
+        found.append(c)
+        notes.append(f"target: {c} written with thousands separators (such as {first!r}) is read as numbers")
+    t.tr = read_grouped(t.tr, found)
+    return bool(found)
 
 
 def infer(

@@ -12,13 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.values import GROUPED, as_names, listed, numbers, read_csv
+from pipeline.tabular.values import as_names, listed, numbers, read_csv, ungrouped
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"
@@ -107,13 +106,6 @@ def is_flags(column: pd.Series) -> bool:
     return column.dtype == object and len(present) > 0 and present.map(lambda v: isinstance(v, bool)).all()
 
 
-def _ungrouped(value: Any) -> Any:
-    """A number written with thousands separators without them ("1,234" -> "1234"); any other value as it is."""
-    if isinstance(value, str) and GROUPED.fullmatch(value.strip()):
-        return value.strip().replace(",", "")
-    return value
-
-
 def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
     """The original's rows with the competition's feature columns, in its order: a column the original lacks is
     missing in its rows, a number column read as numbers (1,234 too, as the competition's are). Also the columns it
@@ -132,8 +124,7 @@ def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, 
             else:  # the competition's own column misses values: True, False and NaN, as pandas reads it
                 out[c] = values.astype(object).where(values.notna(), np.nan)
         elif pd.api.types.is_numeric_dtype(like[c]) and not pd.api.types.is_numeric_dtype(frame[c]):
-            plain = frame[c].map(_ungrouped)  # 1,234 written with thousands separators: a number
-            values = pd.to_numeric(plain, errors="coerce")
+            values = pd.to_numeric(ungrouped(frame[c]), errors="coerce")  # 1,234 (thousands separators) too
             unreadable += int((values.isna() & frame[c].notna()).sum())
             out[c] = values
         elif pd.api.types.is_string_dtype(like[c]) and not pd.api.types.is_string_dtype(frame[c]):

@@ -45,9 +45,17 @@ def with_words(
 
     A class named None (the Sleep Health data's `Sleep Disorder`: None, Insomnia, Sleep Apnea) is a class: read as
     missing, its rows would be dropped as unlabelled and the model would never predict it. Columns of numbers keep
-    pandas' reading (NA there is a missing number). `read_again(cols)` reads those columns again as written
+    pandas' reading (NA there is a missing number), as do columns holding numbers written with thousands separators
+    (grouped_cells: `1,234,567`, as scraped prices are). `read_again(cols)` reads those columns again as written
     (AS_WRITTEN), only when one of them holds text and a missing cell."""
-    cols = [c for c in columns if c in frame and not pd.api.types.is_numeric_dtype(frame[c]) and frame[c].isna().any()]
+    cols = [
+        c
+        for c in columns
+        if c in frame
+        and not pd.api.types.is_numeric_dtype(frame[c])
+        and frame[c].isna().any()
+        and not grouped_cells(frame[c]).any()
+    ]
     if not cols:
         return frame, {}
     again, frame, found = read_again(cols), frame.copy(), {}
@@ -161,8 +169,9 @@ def _shown(value: Any) -> str:
 
 
 def numbers(frame: pd.DataFrame, target: str, where: Path) -> np.ndarray:
-    """A regression target column as floats; the first value that is no finite number is refused, naming its line."""
-    y_num = pd.to_numeric(frame[target], errors="coerce")
+    """A regression target column as floats, numbers written with thousands separators too (`1,234,567`: ungrouped,
+    as the features' are); the first value that is no finite number is refused, naming its line."""
+    y_num = pd.to_numeric(ungrouped(frame[target]), errors="coerce")
     bad = np.flatnonzero(~np.isfinite(y_num.to_numpy(dtype=float)))
     if len(bad):
         raise ContractError(
@@ -177,19 +186,40 @@ GROUPED = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
 PLAIN = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
 
 
+def grouped_cells(values: pd.Series) -> pd.Series:
+    """Which cells of a column are numbers written with thousands separators (`1,234`, `-12,345.6`); none of a
+    column of numbers, nor a missing cell."""
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.Series(False, index=values.index)
+    return values.astype("string").str.strip().str.fullmatch(GROUPED.pattern).fillna(False).astype(bool)
+
+
+def holds_grouped(values: pd.Series) -> bool:
+    """Whether a column holds text of numbers, some written with thousands separators (`1,234`, `12,345,678`) and
+    the rest plain (`950`); missing cells aside."""
+    values = values.dropna()
+    grouped = grouped_cells(values)
+    if not grouped.any():
+        return False
+    plain = values.astype("string").str.strip().str.fullmatch(PLAIN.pattern).fillna(False).astype(bool)
+    return bool((grouped | plain).all())
+
+
 def grouped_numbers(train: pd.DataFrame, test: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """Columns of `columns` that both tables hold as text of numbers, some written with thousands separators
-    (`1,234`, `12,345,678`) and the rest plain (`950`): numbers to a model, which reads them as such
-    (read_grouped). As text they would be codes: each value its own level, its size lost."""
-    found = []
-    for c in columns:
-        values = pd.concat([train[c], test[c]], ignore_index=True).dropna()
-        if len(values) and not pd.api.types.is_numeric_dtype(values):
-            text = values.astype(str).str.strip()
-            grouped = text.str.fullmatch(GROUPED.pattern)
-            if grouped.any() and (grouped | text.str.fullmatch(PLAIN.pattern)).all():
-                found.append(c)
-    return found
+    (holds_grouped): numbers to a model, which reads them as such (read_grouped). As text they would be codes: each
+    value its own level, its size lost."""
+    return [c for c in columns if holds_grouped(pd.concat([train[c], test[c]], ignore_index=True))]
+
+
+def ungrouped(column: pd.Series) -> pd.Series:
+    """The column with each cell that is a number written with thousands separators written without them
+    ("1,234" -> "1234"); any other cell, and a column of numbers, as it is. The one place such numbers are read:
+    features (read_grouped, an original's as_features) and a regression target (numbers)."""
+    grouped = grouped_cells(column)
+    if not grouped.any():
+        return column
+    return column.where(~grouped, column.astype("string").str.strip().str.replace(",", "", regex=False))
 
 
 def read_grouped(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -198,5 +228,5 @@ def read_grouped(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         return frame
     frame = frame.copy()
     for c in columns:
-        frame[c] = pd.to_numeric(frame[c].astype("string").str.replace(",", "", regex=False).str.strip())
+        frame[c] = pd.to_numeric(ungrouped(frame[c]).astype("string").str.strip())
     return frame
