@@ -297,6 +297,8 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
         log(line)
     if copies:
         log.warn(copies)
+    for warning in (data.info or {}).get("warnings", []):  # what load found amiss in the tables (Data.info)
+        log.warn(warning)
     y = np.asarray(data.y)
     folds = distributed.from_main(lambda: _folds(run_dir, y, plan.folding, opts, data))
     if note := _fold_note(y, plan.folding, data):

@@ -163,6 +163,8 @@ def predict_run(
         record = None
     sample = data_path is None and bool(summary.get("sample"))  # no data but the sample holds a sample run's rows
     data, data_dir = _load_data(module, cfg, run_dir, data_path, sample, (len(folds), summary), refits)
+    for warning in (data.info or {}).get("warnings", []):  # what load found amiss in the tables (Data.info)
+        log.warn(warning)
     _check_classes(run_dir, summary, models, data)
     _check_features(run_dir, summary, data, data_dir)
     check_images(module, data_dir, (data.X_test,), quiet)  # the run's check, on the images predict reads

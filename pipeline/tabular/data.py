@@ -16,6 +16,7 @@ from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.grades import grades_of, nearest
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular.groups import group_features
+from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
 from pipeline.tabular.original import MODES, Original, flag_test_rows, join
@@ -140,7 +141,7 @@ def load_tables(
     """
     data_dir = Path(data_dir)
     targets = as_list(target)
-    train, test = _read_pair(data_dir, train_file, test_file, id_col, targets, id_groups)
+    train, test, warnings = _read_pair(data_dir, train_file, test_file, id_col, targets, id_groups)
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
     derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
@@ -176,30 +177,51 @@ def load_tables(
         sample_submission=data_dir / sample_file,
         classes=classes,
         data_dir=data_dir,
-        info=_info(target, id_col, task, features)
+        info=_info(target, id_col, task, features, warnings)
         | {"trained": trained_facts(train, features, y, classes, task, grouped)},
     )
 
 
-def _info(target: str | Sequence[str], id_col: str, task: str, features: list[str]) -> dict[str, Any]:
-    """Data.info of both readers (load_tables, load_test_table): what write_submission and validate read."""
-    return {"target": target, "targets": as_list(target), "id": id_col, "task": task, "features": features}
+def _info(
+    target: str | Sequence[str], id_col: str, task: str, features: list[str], warnings: list[str]
+) -> dict[str, Any]:
+    """Data.info of both readers (load_tables, load_test_table): what write_submission and validate read, and the
+    warnings on the tables read (columns their header names twice) that `run` and `predict` show."""
+    return {
+        "target": target,
+        "targets": as_list(target),
+        "id": id_col,
+        "task": task,
+        "features": features,
+        "warnings": warnings,
+    }
+
+
+def _read_checked(path: Path, keys: list[tuple[str, str]], warnings: list[str], **how: Any) -> pd.DataFrame:
+    """One table (values.read_csv, `how` its options), refused when its header names a key column ((role, name):
+    a target, the id) more than once; the warning on other columns named twice joins `warnings`."""
+    frame = read_csv(path, **how)
+    if warning := checked(named_twice(frame.columns, lambda: raw_header(path)), path, keys):
+        warnings.append(warning)
+    return frame
 
 
 def _read_pair(
     data_dir: Path, train_file: str, test_file: str, id_col: str, targets: list[str], id_groups: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """train.csv and test.csv as load_tables reads them: the targets' words kept (values.with_words), the id as
-    written, and a column train holds as text read as text in test too; a missing target column is refused."""
-    train = read_csv(data_dir / train_file, text=[id_col] if id_groups else (), words=targets)
-    test = read_csv(data_dir / test_file, text=[id_col])
+    written, and a column train holds as text read as text in test too; a missing target column, or a target or id
+    their header names twice, is refused. Also the warnings on other columns named twice (headers.checked)."""
+    keys, warnings = [*(("target", t) for t in targets), ("id", id_col)], []
+    train = _read_checked(data_dir / train_file, keys, warnings, text=[id_col] if id_groups else (), words=targets)
+    test = _read_checked(data_dir / test_file, keys, warnings, text=[id_col])
     if as_text := text_in_train(train, test, skip=[id_col]):
         test = read_csv(data_dir / test_file, text=[id_col, *as_text])
     absent = [t for t in targets if t not in train]
     if absent:
         where = data_dir / train_file
         raise ContractError(f"{where}: no target column {absent[0]!r}; columns: {listed(train.columns)}.")
-    return train, test
+    return train, test, warnings
 
 
 def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: Path) -> np.ndarray:
@@ -277,8 +299,8 @@ def load_test_table(
             'the run recorded no columns of its training rows (summary.json has no "trained": a run from before '
             "predict read test sets alone)"
         )
-    data_dir = Path(data_dir)
-    test = read_csv(data_dir / test_file, text=[id_col, *trained["text"]])
+    data_dir, warnings = Path(data_dir), []
+    test = _read_checked(data_dir / test_file, [("id", id_col)], warnings, text=[id_col, *trained["text"]])
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
     X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
     X_test = read_grouped(X_test, [c for c in trained.get("grouped", []) if c in X_test])  # as load_tables read them
@@ -292,7 +314,7 @@ def load_test_table(
         sample_submission=data_dir / sample_file,
         classes=trained.get("classes"),
         data_dir=data_dir,
-        info=_info(target, id_col, task, list(trained["features"])) | {"grades": trained.get("grades")},
+        info=_info(target, id_col, task, list(trained["features"]), warnings) | {"grades": trained.get("grades")},
     )
 
 

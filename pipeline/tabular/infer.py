@@ -40,6 +40,7 @@ from pipeline.tabular.data import (
     ranked_width,
 )
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
+from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import SVM_MAX_ROWS, TabularRecipe, default_models
@@ -186,9 +187,8 @@ class Source:
     def read(self, name: str, text: Sequence[str] = ()) -> pd.DataFrame:
         """One CSV as a DataFrame (`text` columns as written), or an error naming it."""
         try:
-            with self._open(name) as f:  # a stream: pandas cannot tell its compression from a name it never sees
-                compression = next((c for end, c in COMPRESSED.items() if name.lower().endswith(end)), None)
-                frame = pd.read_csv(f, dtype=dict.fromkeys(text, str) or None, compression=compression)
+            with self._open(name) as f:
+                frame = pd.read_csv(f, dtype=dict.fromkeys(text, str) or None, compression=_compression(name))
         except Exception as e:
             raise ContractError(f"{self.path}: {name} {unreadable(e)}") from None
         return comma_separated(frame, f"{self.path}: {name}")
@@ -196,8 +196,12 @@ class Source:
     def as_written(self, name: str, columns: list[str]) -> pd.DataFrame:
         """Columns of one CSV with every cell as written, only an empty one missing (values.with_words)."""
         with self._open(name) as f:
-            compression = next((c for end, c in COMPRESSED.items() if name.lower().endswith(end)), None)
-            return pd.read_csv(f, usecols=columns, compression=compression, **AS_WRITTEN)
+            return pd.read_csv(f, usecols=columns, compression=_compression(name), **AS_WRITTEN)
+
+    def header(self, name: str) -> list[str]:
+        """One CSV's header row as written, no name renamed (headers.raw_header)."""
+        with self._open(name) as f:
+            return raw_header(f, _compression(name))
 
     def copy(self, name: str, dest: Path) -> None:
         """One file of the download, byte for byte, to dest."""
@@ -213,6 +217,11 @@ class Source:
 COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
 
 
+def _compression(name: str) -> str | None:
+    """How a CSV of the download is compressed, from its name: Source reads streams, whose names pandas never sees."""
+    return next((c for end, c in COMPRESSED.items() if name.lower().endswith(end)), None)
+
+
 @dataclass
 class Tables:
     """The three CSVs `new` reads: their names inside the download and their frames."""
@@ -223,6 +232,7 @@ class Tables:
     tr: pd.DataFrame
     te: pd.DataFrame
     sub: pd.DataFrame
+    twice: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per file: headers.named_twice
 
 
 def _unclear(what: str, flag: str) -> ContractError:
@@ -370,7 +380,20 @@ def _read_tables(source: Source, train: str | None, test: str | None, sample: st
         t.te = source.read(test_f, text=as_text)
     if t.sub.shape[1] < 2:
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
+    for name, frame in ((train_f, t.tr), (test_f, t.te), (sample_f, t.sub)):
+        t.twice[name] = named_twice(frame.columns, lambda name=name: source.header(name))
+    sample_cols = [str(c) for c in t.sub.columns]  # each the id or a value the submission writes under that name
+    checked(t.twice[sample_f], sample_f, [("id", sample_cols[0]), *(("value column", c) for c in sample_cols[1:])])
     return t
+
+
+def _named_twice(t: Tables, targets: list[str], id_col: str, notes: list[str]) -> None:
+    """Columns train.csv or test.csv name more than once: refused when one is a target or the id, else a warning
+    (headers.checked), as pipeline.tabular.load_tables does."""
+    keys = [*(("target", c) for c in targets), ("id", id_col)]
+    for name in (t.train, t.test):
+        if warning := checked(t.twice.get(name, {}), name, keys):
+            notes.append(f"warning: {warning}")
 
 
 def _id_column(t: Tables, id_col: str | None, notes: list[str]) -> tuple[str, int | None]:
@@ -984,6 +1007,7 @@ def infer(
     t = _read_tables(source, train, test, sample)
     id_col, id_start = _id_column(t, id_col, notes)
     targets = _target_columns(t, target, id_col, notes)
+    _named_twice(t, targets, id_col, notes)
     _keep_words(source, t, targets, notes)
     _note_unlabelled(t, targets, notes)
     task, classes, metric, submission = _decide(t, targets, metric, task, notes)
