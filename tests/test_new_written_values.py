@@ -148,3 +148,15 @@ def test_a_few_whole_numbers_the_sample_writes_as_decimals_are_a_regression(
     if task == "regression":
         said = "task: regression (8 integer values of count, but the sample writes 0.0, a number, not a class)"
         assert said in printed
+
+
+def test_decimal_commas_are_not_read_as_thousands_separators() -> None:
+    # before: "0,125" (a decimal comma, as European files write 0.125) matched the thousands pattern and became 125,
+    # so a column of such values turned into numbers 1,000 times too large beside "1,250" (1.25 read as 1250)
+    from pipeline.tabular.values import grouped_cells, holds_grouped, ungrouped
+
+    decimals = pd.Series(["0,125", "1,250", "0,500", "2,000"], dtype="str")
+    assert grouped_cells(decimals).tolist() == [False, True, False, True]
+    assert not holds_grouped(decimals)  # a feature column of them stays text, as written
+    assert ungrouped(pd.Series(["0,125"], dtype="str")).tolist() == ["0,125"]  # a target cell: refused as a word
+    assert holds_grouped(pd.Series(["1,250", "12,000", "950", "-3,400.5"], dtype="str"))

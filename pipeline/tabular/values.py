@@ -182,7 +182,9 @@ def numbers(frame: pd.DataFrame, target: str, where: Path) -> np.ndarray:
 
 
 # a number written with thousands separators (1,234 or -12,345.6), and one written without (its column's others)
-GROUPED = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
+# a number written with thousands separators: its first group never starts with 0, so "0,123" (a decimal comma) is
+# not one, and a column holding it stays as written
+GROUPED = re.compile(r"[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")
 PLAIN = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
 
 
