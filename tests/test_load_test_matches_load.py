@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.commands.predict import read_test
 from pipeline.contract import Data, load_competition
 from pipeline.datadir import resolve_data
+from pipeline.prediction import read_test
 
 
 def same_test_side(module: Any, cfg: Any, data_dir: Path) -> None:

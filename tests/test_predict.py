@@ -94,11 +94,11 @@ def test_image_competition_predict_reproduces_the_submission(
     assert main([*args, "--quiet"]) == 0
     # same device: identical labels; the per-fold probabilities equal the run's saved ones to float tolerance
     assert (tmp_path / "pred" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
-    from pipeline.commands.predict import fold_predictions, model_fits
     from pipeline.contract import load_competition
+    from pipeline.prediction import fold_predictions, model_fits
 
     module = load_competition("competitions/cifar10")
-    from pipeline.commands.predict import load_run
+    from pipeline.prediction import load_run
 
     _, cfg, summary = load_run(run_dir)
     model = next(iter(summary["models"]))
@@ -239,8 +239,8 @@ def test_detector_predict_reproduces_the_submission(
 
 def test_predict_refuses_data_whose_classes_differ_before_any_model_predicts(tmp_path: Path) -> None:
     # before: every fold model predicted, then "expected 20 x 5 test probabilities, got 20 x 6"
-    from pipeline.commands.predict import _check_classes
     from pipeline.contract import ContractError, Data
+    from pipeline.prediction import _check_classes
 
     (tmp_path / "oof").mkdir()
     np.save(tmp_path / "oof" / "m.npy", np.zeros((4, 3)))

@@ -173,8 +173,8 @@ def _copy_run(run_dir: Path, dest: Path) -> None:
 
 def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | None = None) -> Path:
     """Write the package folder (into a temporary sibling first, moved in place when complete); return it."""
-    from pipeline.commands.predict import load_run
     from pipeline.modelstore import saved_files
+    from pipeline.prediction import load_run
 
     run_dir = Path(run_dir)
     module, _, summary = load_run(run_dir)
