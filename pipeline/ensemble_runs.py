@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def ensemble_runs(
                     f"ensemble: {d} predicted {len(test)} test rows ({model}), but {inputs.data_dir} now holds "
                     f"{len(inputs.data.X_test)}: its data changed since the run. Run again on this data."
                 )
-            key = f"{s['run_id']}/{model}" if len(run_dirs) > 1 else model
+            key = blend_key(s["run_id"], model, len(run_dirs))
             oof = oof[: len(folds)]  # rows past the base run's: train-only rows (an original dataset), never predicted
             results[key] = {"oof": oof, "test": test} | {k: scores[model][k] for k in SCORE_FIELDS}
     suffix = "-".join(t for t in ("ensemble", tag, "sample" if inputs.is_sample else None) if t)
@@ -77,9 +78,60 @@ def ensemble_runs(
     log = runfolder.open_log(run_dir, quiet=quiet)
     log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
     runfolder.write_folds(run_dir, folds)
+    more = {"members": members_record(run_dir, run_dirs, summaries, base)}  # what predict and package find them by
     return finish_run(
-        FittedRun(inputs=inputs, folds=folds, run_dir=run_dir, log=log, t_start=t_start, opts=opts, results=results)
+        FittedRun(
+            inputs=inputs, folds=folds, run_dir=run_dir, log=log, t_start=t_start, opts=opts, results=results, more=more
+        )
     )
+
+
+def blend_key(run_id: str, model: str, n_runs: int) -> str:
+    """The name a run's model has in the ensemble's blend (and its stages.json): "<run_id>/<model>", or the model's
+    own name when the ensemble blends one run."""
+    return f"{run_id}/{model}" if n_runs > 1 else model
+
+
+def members_record(
+    run_dir: Path, run_dirs: list[Path], summaries: list[dict[str, Any]], base: int
+) -> list[dict[str, Any]]:
+    """summary.json's "members": each blended run's id, its folder ("path": relative to the ensemble's folder when
+    both are in one runs root, so a moved runs/ tree still finds it; else absolute), the blend keys of its models
+    (key -> model) and whether it is the run whose Config and test rows the ensemble's stages and submission use."""
+    here = run_dir.resolve()
+    root = here.parents[1]  # runs/<competition>/<ensemble>: the runs root
+    record = []
+    for i, (d, s) in enumerate(zip(run_dirs, summaries, strict=True)):
+        where = Path(d).resolve()
+        path = os.path.relpath(where, here) if where.is_relative_to(root) else str(where)
+        keys = {blend_key(s["run_id"], m, len(run_dirs)): m for m in s["models"]}
+        record.append({"run_id": s["run_id"], "path": path, "keys": keys, "base": i == base})
+    return record
+
+
+def member_dirs(run_dir: Path, summary: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+    """The folder of each run an ensemble blends (summary.json's "members": its recorded path, else a folder of its
+    name beside the ensemble's) with its record. Refused, naming the folder and what to do, for an ensemble made
+    before the runs were recorded, and for a run that is no longer where it was."""
+    members = summary.get("members")
+    if not isinstance(members, list) or not members:
+        runs = sorted({str(k).split("/")[0] for k in summary.get("models", {}) if "/" in str(k)})
+        named = f" ({', '.join(runs)})" if runs else ""
+        raise ContractError(
+            f"{run_dir}: an ensemble made before ensembles recorded the runs they blend (its summary.json has no "
+            f'"members"); run `python -m pipeline ensemble` again on its runs{named} and use the new ensemble.'
+        )
+    found = []
+    for member in members:
+        recorded = Path(os.path.normpath(run_dir / member["path"]))
+        where = next((d for d in (recorded, run_dir.parent / recorded.name) if (d / "summary.json").is_file()), None)
+        if where is None:
+            raise ContractError(
+                f"{run_dir}: the run it blends, {member['run_id']}, is not at {recorded} (moved or removed); put "
+                "the run folder back there (or beside the ensemble's folder) and run the command again."
+            )
+        found.append((where, member))
+    return found
 
 
 def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray, int]:

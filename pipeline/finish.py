@@ -301,6 +301,7 @@ class FittedRun:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model: oof, test, fold_scores,
     # fold_seconds, mean, std (fold_tests, refit, refit_seconds)
     refit: bool = False  # the run refits each model on every training row (Config.refit): summary.json says so
+    more: dict[str, Any] = field(default_factory=dict)  # more for summary.json (an ensemble's: the runs it blends)
 
     @property
     def module(self) -> Any:
@@ -337,6 +338,7 @@ def finish_run(run: FittedRun) -> Path:
     except Exception as e:  # a plot must never cost a finished run
         run.log.warn(f"plots failed: {type(e).__name__}: {e}")
     summary = _summary(run, b, cv, calibration, final, published) | {"cv_folds": fold_scores(module, y, run.folds, oof)}
+    summary |= run.more
     write_record(run_dir, "summary", summary)
     run.log(f"submission {published} (validated against {Path(run.data.sample_submission).name})")
     if not run.opts.quiet:

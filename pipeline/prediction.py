@@ -1,8 +1,8 @@
-"""Predicting a finished run's test set with its saved models, no training: what `predict` does for a run
-(pipeline/commands/predict.py), in pieces. A run's summary and Config are loaded (load_run), its saved fits checked
-(saved_fits), the new test set read and checked against what the run was trained on (read_checked: classes,
-features, images), every model predicted with its fits and merged as the run merged them (predict_models), and the
-submission written and validated (write_prediction).
+"""Predicting a finished run's test set with its saved models, no training: the pieces `predict` uses for a run
+(pipeline/commands/predict.py) and for each run an ensemble blends (pipeline/ensemble_predict.py). A run's summary
+and Config are loaded (load_run), its saved fits checked (saved_fits), the new test set read and checked against what
+the run was trained on (read_checked: classes, features, images), every model predicted with its fits and merged as
+the run merged them (predict_models), and the submission written and validated (write_prediction).
 """
 
 from __future__ import annotations
@@ -45,14 +45,13 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 
 def load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     """The competition module, the run's resolved Config and its summary; errors name what is missing."""
+    from pipeline.ensemble_runs import member_dirs
     from pipeline.runfolder import competition_spec, saved_config
 
     summary = read_summary(run_dir)
-    if not (run_dir / "config.json").is_file() and "-ensemble" in run_dir.name:
-        raise ContractError(
-            f"{run_dir}: an ensemble of saved runs keeps their predictions, not their models; predict each run it "
-            "blends, or run them on the new data and ensemble those."
-        )
+    if not (run_dir / "config.json").is_file() and ("members" in summary or "-ensemble" in run_dir.name):
+        member_dirs(run_dir, summary)  # an ensemble from before its runs were recorded is refused there
+        raise ContractError(f"{run_dir}: an ensemble of saved runs has no Config of its own; read each run it blends.")
     module = load_competition(competition_spec(run_dir, summary))
     cfg = saved_config(module, run_dir, source="config.json")  # device settings of older runs left out
     return module, cfg, summary

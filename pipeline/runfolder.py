@@ -2,7 +2,8 @@
 
 Layout (every file written atomically):
     summary.json       "status" (complete | failed | interrupted), competition, slug, run id, sample flag, metric,
-                       CV per model and blend, submission path; a failed run's error
+                       CV per model and blend, submission path; a failed run's error; an ensemble's "members" (the
+                       runs it blends: pipeline/ensemble_runs.py, read by predict and package)
     config.json        resolved Config and the overrides that produced it
     command.json       argv and the parsed CLI options (replayed by --resume)
     env.json           git sha and dirty flag, library versions, device, python, platform

@@ -5,7 +5,8 @@ DIR/
   wheels/                 the project as a wheel, and wheels of the --deps a notebook image may lack
   run/                    what `predict` needs from the run: config.json (resolved config), summary, folds, OOF
                           predictions, blend/stack/threshold/calibration records, the fitted stages after the
-                          blend (stages.json), the training images' digests and the fitted fold models (models/)
+                          blend (stages.json), the training images' digests and the fitted fold models (models/);
+                          for an ensemble its own records and each run it blends in run/members/<run-id>/
   manifest.json           sha256 of every file, the library versions the run was trained with, the wheels
   predict.py              the entry script: checks the files, installs the wheels with `pip install --no-index
                           --find-links`, prints version differences, runs `python -m pipeline predict`
@@ -28,6 +29,8 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from pipeline import atomic
 from pipeline.archives import sha256
@@ -163,6 +166,7 @@ def build_wheels(dest: Path, deps: list[str]) -> list[str]:
 
 
 def _copy_run(run_dir: Path, dest: Path) -> None:
+    dest.mkdir(parents=True)
     for name in RUN_FILES:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, dest / name)
@@ -171,15 +175,55 @@ def _copy_run(run_dir: Path, dest: Path) -> None:
             shutil.copytree(run_dir / folder, dest / folder)
 
 
+def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, Path]]:
+    """The competition, the summary and the folders to package (package path under run/ -> run folder): the run
+    alone, or an ensemble with each run it blends under members/<run_id>/ (predict finds them there), every one
+    checked to hold its fitted models."""
+    from pipeline.modelstore import saved_files
+    from pipeline.prediction import load_run, read_summary
+
+    summary = read_summary(run_dir)
+    if "members" in summary:
+        from pipeline.ensemble_predict import load_members
+
+        members = load_members(run_dir, summary)
+        module = next(m.module for m in members if m.base)
+        blended = {f"members/{m.summary['run_id']}": m.run_dir for m in members}
+    else:
+        module, _, summary = load_run(run_dir)
+        blended = {"": run_dir}
+    for where in blended.values():
+        if not saved_files(where):
+            raise ContractError(f"{where}: the run kept no fitted models (made before they were kept); run it again.")
+    return module, summary, {"": run_dir} | blended
+
+
+def _packaged_summary(path: Path, module: ModuleType) -> None:
+    """The copied summary.json as the package's predict reads it: a competition of this project found inside the
+    installed wheel, wherever the run was made; an ensemble's runs in its members/ folder (_runs)."""
+    summary = json.loads(path.read_text())
+    packaged = dict(summary)
+    if module.__name__.startswith("competitions."):
+        packaged["competition_spec"] = module.__name__
+    if "members" in summary:
+        packaged["members"] = [m | {"path": f"members/{m['run_id']}"} for m in summary["members"]]
+    if packaged != summary:
+        path.write_text(json.dumps(packaged, indent=2) + "\n")
+
+
+def _trained_versions(runs: list[Path]) -> dict[str, str | None]:
+    """The library versions the runs were trained with (their env.json; an ensemble has none of its own)."""
+    versions: dict[str, str | None] = {}
+    for run in runs:
+        if (run / "env.json").is_file():
+            versions = json.loads((run / "env.json").read_text()).get("versions", {}) | versions
+    return versions
+
+
 def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | None = None) -> Path:
     """Write the package folder (into a temporary sibling first, moved in place when complete); return it."""
-    from pipeline.modelstore import saved_files
-    from pipeline.prediction import load_run
-
     run_dir = Path(run_dir)
-    module, _, summary = load_run(run_dir)
-    if not saved_files(run_dir):
-        raise ContractError(f"{run_dir}: the run kept no fitted models (made before they were kept); run it again.")
+    module, summary, runs = _runs(run_dir)
     if out.exists() and any(out.iterdir()):
         raise ContractError(f"--out {out}: exists and is not empty; give a new folder.")
     tmp = out.parent / f".{out.name}.partial"
@@ -187,15 +231,13 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
     tmp.mkdir(parents=True)
     try:
         wheels = build_wheels(tmp / "wheels", deps)
-        (tmp / "run").mkdir()
-        _copy_run(run_dir, tmp / "run")
-        if module.__name__.startswith("competitions."):  # found inside the installed wheel, wherever the run was made
-            packaged = json.loads((tmp / "run" / "summary.json").read_text()) | {"competition_spec": module.__name__}
-            (tmp / "run" / "summary.json").write_text(json.dumps(packaged, indent=2) + "\n")
-        trained = json.loads((run_dir / "env.json").read_text()).get("versions", {})
+        for path, where in runs.items():
+            _copy_run(where, tmp / "run" / path)
+            _packaged_summary(tmp / "run" / path / "summary.json", module)
         project = _version("kaggle-pipeline")
         requirements = importlib.metadata.requires("kaggle-pipeline") or []
         names = [r.split(";")[0].split("==")[0].split(">=")[0].split("[")[0].strip() for r in requirements]
+        trained = _trained_versions(list(runs.values()))
         versions = {n: _version(n) for n in names if not n.startswith(("pytest", "ruff"))} | trained
         (tmp / ENTRY).write_text(ENTRY_SCRIPT)
         slug = f"{summary['competition']}-{run_dir.name}".lower().replace("_", "-").replace(".", "-")[:50]

@@ -13,6 +13,9 @@ still read, and named when missing, where the test rows depend on the training r
 generated competition's id groups, whose sizes count the training rows; load_test raises TrainingDataNeeded saying
 why), and for a run folder from before stages.json: its stages are refitted from the saved OOF predictions against
 the training targets, exactly as the run fitted them (the refitted weights are checked against blend.json).
+
+An ensemble of saved runs (`ensemble RUN RUN ...`) is predicted through the runs it blends, each with its own Config
+and saved models, and its own saved stages (pipeline/ensemble_predict.py).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pipeline.prediction import (
     load_run,
     predict_models,
     read_checked,
+    read_summary,
     saved_fits,
     warn_versions,
     write_prediction,
@@ -67,12 +71,17 @@ def main(args: argparse.Namespace) -> int:
 def predict_run(
     run_dir: Path, data_path: str | None, out: Path | None = None, device: str | None = None, quiet: bool = False
 ) -> Path:
-    """Predict `data_path`'s test set with the run's saved models; return the validated submission file."""
+    """Predict `data_path`'s test set with the run's saved models (an ensemble's: with its runs' saved models,
+    pipeline/ensemble_predict.py); return the validated submission file."""
     from pipeline import stages
     from pipeline.runlog import RunLog
 
     run_dir = Path(run_dir)
     log = RunLog(None, quiet=quiet)
+    if "members" in read_summary(run_dir):
+        from pipeline.ensemble_predict import predict_ensemble
+
+        return predict_ensemble(run_dir, data_path, out, device, log)
     module, cfg, summary = load_run(run_dir)
     name = competition_name(module)
     fits = saved_fits(run_dir, summary)  # every saved model is there before any data is read
