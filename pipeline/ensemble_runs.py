@@ -140,6 +140,19 @@ def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray,
     more rows than another when they are all train-only and follow the other's (a run with an original dataset's
     rows against one without): the scored rows and their folds are the same."""
     summaries = [_summary(d) for d in run_dirs]
+    seen: dict[str, Path] = {}
+    for d, s in zip(run_dirs, summaries, strict=True):
+        if (first := seen.setdefault(str(s["run_id"]), d)) is not d:
+            same = first.resolve() == d.resolve()
+            raise ContractError(
+                f"ensemble: {first} and {d} "
+                + (
+                    "are one run; each run may be blended once (its models would count twice): name it once."
+                    if same
+                    else f"share the run id {s['run_id']}, which names each run's models in the blend; "
+                    "rename one of the folders."
+                )
+            )
     comps = {s["competition"] for s in summaries}
     if len(comps) > 1:
         raise ContractError(f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}.")

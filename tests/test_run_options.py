@@ -177,6 +177,8 @@ def test_another_zip_leaves_the_first_one_s_data_to_its_runs(here: Path, capsys:
     assert main(["run", toy, "--data", str(mine), "--quiet", "--tag", "mine"]) == 0
     same = next(p for p in run_dirs(here, name) if p.name.endswith("-mine"))
     assert main(["ensemble", str(run_dir), str(same), "--quiet"]) == 0
+    assert main(["ensemble", str(run_dir), str(run_dir), "--quiet"]) == 2  # before: blended, its models keyed once
+    assert f"{run_dir} and {run_dir} are one run" in capsys.readouterr().err
     # a run whose data folder changed under it is named by ensemble, not a reshape traceback
     (here / "data" / "toy-competition" / "test.csv").write_text((beside / "test.csv").read_text())
     capsys.readouterr()
