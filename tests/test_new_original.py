@@ -178,6 +178,36 @@ def test_original_without_the_target_or_ambiguous_is_refused(
     assert "need --original" in capsys.readouterr().err
 
 
+def test_the_original_s_rows_count_toward_the_svm_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # new writes svm for at most SVM_MAX_ROWS rows as its fit grows with the square of the rows; the original's rows
+    # join every fold's fit, so they count (before: only train.csv's, and a small train with a large original got svm)
+    from pipeline.tabular import recipe
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(recipe, "SVM_MAX_ROWS", 500)  # between N_TRAIN and N_TRAIN + N_ORIGINAL
+    data, orig = competition(tmp_path, "regression"), original_zip(tmp_path, "regression")
+    assert new(tmp_path, "orig_svm_alone", data) == 0
+    said = f"svm (an RBF support vector machine on the linear model's features) as train.csv has {N_TRAIN} rows, at"
+    said += " most 500"
+    assert said in capsys.readouterr().out
+    alone = load_competition(str(tmp_path / "comps" / "orig_svm_alone"))
+    assert alone.Config().models == (*recipe.TabularRecipe.models, "svm")
+    assert '"svm_c": trial' in (tmp_path / "comps" / "orig_svm_alone" / "__init__.py").read_text()
+
+    assert new(tmp_path, "orig_svm_joined", data, "--original", str(orig)) == 0
+    said = (
+        "  models: lightgbm, xgboost, catboost, linear; no svm (an RBF support vector machine, whose fit grows with "
+        f"the square of the rows) as the models fit on {N_TRAIN} rows of train.csv and {N_ORIGINAL} of the original, "
+        f"{N_TRAIN + N_ORIGINAL} in all, over 500; add it with --set models=lightgbm,xgboost,catboost,linear,svm\n"
+    )
+    assert said in capsys.readouterr().out
+    joined = load_competition(str(tmp_path / "comps" / "orig_svm_joined"))
+    assert joined.Config().models == recipe.TabularRecipe.models
+    assert '"svm_c": trial' not in (tmp_path / "comps" / "orig_svm_joined" / "__init__.py").read_text()
+
+
 def test_run_without_the_original_in_place_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.archives import display_path
     from pipeline.contract import load_competition
     from pipeline.tabular.infer import infer
-    from pipeline.tabular.template import render
+    from pipeline.tabular.template import render, svm_note
 
     parent = Path(args.into).expanduser() if args.into else PROJECT / "competitions"
     dest = parent / args.name
@@ -74,6 +74,8 @@ def main(args: argparse.Namespace) -> int:
         raise ContractError(
             "--original-slug, --original-file, --original-columns and --original-labels need --original."
         )
+    if note := svm_note(spec):  # after the original: its rows count toward svm's limit
+        spec.notes.append(note)
     tmp = parent / f".{args.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -125,4 +127,5 @@ def _add_original(spec: Any, args: argparse.Namespace) -> None:
         Source(found.path).copy(found.member, tmp)
     os.replace(tmp, dest)
     spec.original = found.original
+    spec.n_original = found.rows
     spec.notes += [*found.notes, f"original: copied to {display_path(dest)}; run --set original=off to leave it out"]

@@ -43,7 +43,7 @@ from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.original import Original
-from pipeline.tabular.recipe import SVM_MAX_ROWS, TabularRecipe, default_models
+from pipeline.tabular.recipe import TabularRecipe
 from pipeline.tabular.values import (
     AS_WRITTEN,
     comma_separated,
@@ -90,6 +90,7 @@ class Spec:
     id_groups: bool = False  # ID_GROUPS: the id reads as <group>_<member>, whose group size is a feature
     time: str | None = None  # TIME: the column ordering the rows for FOLDS = "time"
     original: Original | None = None  # ORIGINAL: the dataset the competition was generated from (new --original)
+    n_original: int = 0  # the original's labelled rows, which join every fold's training rows (new --original)
     id_start: int | None = None  # ROW_ID_START: test.csv has no id column; its rows' ids count from this, in order
 
     @property
@@ -1016,12 +1017,6 @@ def infer(
     id_groups = _id_groups(t, id_col, features, notes)
     folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
     transform, objective = _fitting(t, targets, metric, notes) if task == "regression" else ("", "")
-    if "svm" in default_models(len(t.tr)):
-        notes.append(
-            f"models: {', '.join(default_models(len(t.tr)))}; svm (an RBF support vector machine on the linear "
-            f"model's features) as {t.train} has {len(t.tr)} rows, at most {SVM_MAX_ROWS}; change with "
-            "--set models=A,B or Config.models"
-        )
     return Spec(
         name=name,
         slug=slug or re.sub(r"\.zip$", "", Path(data).name) or name,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from pipeline.tabular import recipe
 from pipeline.tabular.infer import Spec, describe
 from pipeline.tabular.metrics import METRICS, lookup, top_k
-from pipeline.tabular.recipe import default_models
 
 # Spec fields the template states as they are, and those it states as Python literals (placeholder NAME_py)
 TEXT_FIELDS = ("name", "task", "target_text", "n_train", "n_test", "metric", "sample")
@@ -215,10 +215,38 @@ def render(spec: Spec) -> str:
     )
 
 
+def fit_rows(spec: Spec) -> int:
+    """The rows each model of the generated competition fits on: the training rows and the original dataset's."""
+    return spec.n_train + spec.n_original
+
+
+def svm_note(spec: Spec) -> str | None:
+    """What `new` says of "svm": the models it writes and why, with the rows the models fit on; when the original's
+    rows alone put those over SVM_MAX_ROWS, why svm is left out; nothing when train.csv alone has more rows."""
+    models = recipe.default_models(fit_rows(spec))
+    rows = f"{spec.train} has {spec.n_train} rows"
+    if spec.n_original:
+        rows = (
+            f"the models fit on {spec.n_train} rows of {spec.train} and {spec.n_original} of the original, "
+            f"{fit_rows(spec)} in all"
+        )
+    if "svm" in models:
+        return (
+            f"models: {', '.join(models)}; svm (an RBF support vector machine on the linear model's features) as "
+            f"{rows}, at most {recipe.SVM_MAX_ROWS}; change with --set models=A,B or Config.models"
+        )
+    if "svm" in recipe.default_models(spec.n_train):
+        return (
+            f"models: {', '.join(models)}; no svm (an RBF support vector machine, whose fit grows with the square of "
+            f"the rows) as {rows}, over {recipe.SVM_MAX_ROWS}; add it with --set models={','.join(models)},svm"
+        )
+    return None
+
+
 def _svm(spec: Spec) -> dict[str, str]:
-    """The Config's models line and the search space's svm_c when the training rows are few enough for "svm"
-    (pipeline.tabular.recipe.default_models); nothing otherwise."""
-    models = default_models(spec.n_train)
+    """The Config's models line and the search space's svm_c when the rows the models fit on (fit_rows) are few
+    enough for "svm" (pipeline.tabular.recipe.default_models); nothing otherwise."""
+    models = recipe.default_models(fit_rows(spec))
     if "svm" not in models:
         return {"models_line": "", "svm_space": ""}
     listed = ", ".join(map(json.dumps, models))
