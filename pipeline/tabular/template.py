@@ -251,6 +251,6 @@ def _svm(spec: Spec) -> dict[str, str]:
         return {"models_line": "", "svm_space": ""}
     listed = ", ".join(map(json.dumps, models))
     return {
-        "models_line": f"    models: tuple[str, ...] = ({listed})  # svm: few training rows\n",
+        "models_line": f"    models: tuple[str, ...] = ({listed})  # svm: few rows to fit on\n",
         "svm_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
     }
