@@ -52,6 +52,7 @@ __all__ = [
     "DataError",
     "check_expected",
     "check_intact",
+    "checks_cache",
     "default_data_dir",
     "extract_7z",
     "extract_competition_zip",
@@ -94,6 +95,13 @@ def cache_root() -> Path:
     """Where zips and read-only folders are extracted: $PIPELINE_DATA_CACHE, else data/ in the working directory."""
     given = os.environ.get(CACHE_ENV)
     return Path(given).expanduser() if given else Path.cwd() / "data"
+
+
+def checks_cache(data_dir: Path) -> Path:
+    """Where the checks of a data folder's images remember its files (the verified listings, pipeline/imagefiles.py;
+    the digests, pipeline/digestcache.py): the folder itself when the pipeline made it (extracted, or a sample), else
+    the data cache: a user's --data folder is never written to."""
+    return data_dir if (Path(data_dir) / MARKER).exists() else cache_root()
 
 
 def default_data_dir(slug: str) -> Path:

@@ -8,12 +8,13 @@ twice), and the user cannot change Kaggle's test set, so neither refuses it. A t
 is another matter: the competition's own load refuses that (cowboy_outfits' check_overlap).
 
 Only files of equal size are read and hashed (sha256 of the bytes) when two lists are compared: a stat a file
-otherwise. A run saves every training image's size and digest: one read of each file.
+otherwise. A run saves every training image's size and digest: one read of each file, on the first run; the digests
+are remembered beside the image check's cache (pipeline/digestcache.py), so a later run or predict on the same
+unchanged files reads none of them again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,38 +22,36 @@ from typing import Any
 
 from pipeline.atomic import read_json, write_json
 from pipeline.contract import ContractError
+from pipeline.digestcache import ALGORITHM, digests
 
 RECORD_FILE = "train_images.json"
-ALGORITHM = "sha256"
 SHOWN = 5  # test rows a refusal quotes (then their count)
 
 
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """The sha256 of a file's bytes: what identifies an image whatever its name."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, ALGORITHM).hexdigest()
-
-
-def save_training_images(run_dir: Path, paths: Sequence[str], root: Path) -> list[dict[str, Any]]:
+def save_training_images(
+    run_dir: Path, paths: Sequence[str], root: Path, cache_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """The run's train_images.json: each training image's file (relative to the data folder `root`), size and
-    digest, in training-row order; returned as saved."""
-    images = [{"file": _relative(p, root), "bytes": os.path.getsize(p), ALGORITHM: file_digest(p)} for p in paths]
+    digest, in training-row order; returned as saved. `cache_dir`: where digests are remembered (digestcache)."""
+    found = digests(paths, cache_dir)
+    images = [
+        {"file": _relative(p, root), "bytes": size, ALGORITHM: d} for p, (size, d) in zip(paths, found, strict=True)
+    ]
     write_json(Path(run_dir) / RECORD_FILE, {"algorithm": ALGORITHM, "images": images})
     return images
 
 
-def _found(images: list[dict[str, Any]], paths: Sequence[str]) -> dict[int, int]:
+def _found(images: list[dict[str, Any]], paths: Sequence[str], cache_dir: Path | None) -> dict[int, int]:
     """For each of `paths` whose bytes are those of one of the saved training `images`: its index -> the first such
-    image's. Only paths of a saved image's size are read and hashed."""
+    image's. Only paths of a saved image's size are hashed (or their digests read from `cache_dir`)."""
     by_size: dict[int, list[int]] = {}
     for k, image in enumerate(images):
         by_size.setdefault(int(image["bytes"]), []).append(k)
+    sized = [i for i, path in enumerate(paths) if os.path.getsize(path) in by_size]
     found: dict[int, int] = {}
-    for i, path in enumerate(paths):
-        if candidates := by_size.get(os.path.getsize(path)):
-            digest = file_digest(path)
-            if (k := next((k for k in candidates if images[k][ALGORITHM] == digest), None)) is not None:
-                found[i] = k
+    for i, (size, digest) in zip(sized, digests([paths[i] for i in sized], cache_dir), strict=True):
+        if (k := next((k for k in by_size.get(size, []) if images[k][ALGORITHM] == digest), None)) is not None:
+            found[i] = k
     return found
 
 
@@ -77,10 +76,12 @@ def copies_message(hits: list[str], what: str) -> str:
     )
 
 
-def run_copies(images: list[dict[str, Any]], test_paths: Sequence[str], root: Path) -> str:
+def run_copies(
+    images: list[dict[str, Any]], test_paths: Sequence[str], root: Path, cache_dir: Path | None = None
+) -> str:
     """The run's warning line when some test images are, byte for byte, its training `images` (as
-    save_training_images saved them) under other names ('' when none)."""
-    found = _found(images, test_paths)
+    save_training_images saved them) under other names ('' when none). `cache_dir`: as save_training_images'."""
+    found = _found(images, test_paths, cache_dir)
     hits = [
         f"test row {i + 1} {_relative(test_paths[i], root)!r} is training row {k} {images[k]['file']!r}"
         for i, k in sorted(found.items())
@@ -88,17 +89,19 @@ def run_copies(images: list[dict[str, Any]], test_paths: Sequence[str], root: Pa
     return copies_message(hits, "training images") if hits else ""
 
 
-def check_test_images(run_dir: Path, paths: Sequence[str], ids: Sequence[Any], listing: Path, root: Path) -> str:
+def check_test_images(
+    run_dir: Path, paths: Sequence[str], ids: Sequence[Any], listing: Path, root: Path, cache_dir: Path | None = None
+) -> str:
     """predict's warning line for test images (`paths`, their `ids`, listed in `listing`) whose bytes are one of the
     run's training images', whatever their names ('' when none); when the run saved no digests, a line saying
-    nothing was checked."""
+    nothing was checked. `cache_dir`: where digests are remembered (pipeline/digestcache.py)."""
     images = saved_training_images(run_dir)
     if images is None:
         return (
             f"run {Path(run_dir).name} saved no digests of its training images (a run from before they were saved): "
             "the test images are not checked against them"
         )
-    found = _found(images, paths)
+    found = _found(images, paths, cache_dir)
     csv = listing.suffix == ".csv"  # a listing with a header: test row i is its line i + 2
     hits = [
         f"{listing.name} {f'line {i + 2}' if csv else f'test row {i + 1}'} (id {ids[i]}): "

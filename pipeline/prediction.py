@@ -255,14 +255,16 @@ def _check_training_images(module: Any, run_dir: Path, data: Data, data_dir: Pat
     """For a competition whose test side predict can read alone (`load_test`), warn of test images that are, byte for
     byte, one of the run's training images (its train_images.json), whatever their names, naming them: without the
     training files this is how predict tells (pipeline/imagedigests.py). A run folder from before the digests were
-    saved gets a one-line warning and no check."""
+    saved gets a one-line warning and no check. The test images' digests are remembered as the run's are."""
+    from pipeline.datadir import checks_cache
     from pipeline.imagedigests import check_test_images
     from pipeline.imagefiles import image_paths
 
     paths = image_paths(data.X_test)
     if not paths or not hasattr(module, "load_test"):
         return
-    warning = check_test_images(run_dir, paths, list(data.test_ids), Path(data.sample_submission), data_dir)
+    listing = Path(data.sample_submission)
+    warning = check_test_images(run_dir, paths, list(data.test_ids), listing, data_dir, checks_cache(data_dir))
     if warning:
         log.warn(warning)
 

@@ -27,7 +27,7 @@ from pipeline import atomic, distributed, importance, runfolder
 from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
-from pipeline.datadir import MARKER, cache_root, resolve_data
+from pipeline.datadir import checks_cache, resolve_data
 from pipeline.finish import FittedRun, RunInputs, check_settings, finish_run, merge_fold_tests
 from pipeline.fitting import (
     ENGINEERING,
@@ -446,8 +446,7 @@ def check_images(module: ModuleType, data_dir: Path, arrays: tuple[Any, ...], qu
     paths = image_paths(*arrays)
     if paths:
         show = interactive() and not quiet and distributed.is_main()
-        # the pipeline's own folders remember the check; a user's --data folder is never written to
-        cache = data_dir if (data_dir / MARKER).exists() else cache_root()
+        cache = checks_cache(data_dir)  # the pipeline's own folder, or the data cache for a user's --data folder
         size, name = getattr(module, "IMAGE_SIZE", None), competition_name(module)
         distributed.in_turn(lambda: verify_images(paths, cache, show_progress=show, size=size, owner=name))
 
@@ -485,11 +484,14 @@ def _write_run_files(run_dir: Path, plan: Plan, weights: list[dict[str, Any]], d
 def _save_training_images(module: ModuleType, run_dir: Path, data: Data, data_dir: Path) -> str:
     """train_images.json (pipeline/imagedigests.py) for a competition whose test side `predict` can read alone
     (`load_test`): without the training files, the saved digests are what tells it a test image is a training
-    image under another name. Returns the run's own warning of such copies in its test set ('' when none)."""
+    image under another name. Returns the run's own warning of such copies in its test set ('' when none). The
+    digests are remembered beside the image check's cache: a later run on the same files reads none of them again."""
     paths = image_paths(data.X)
     if not paths or not hasattr(module, "load_test"):
         return ""
-    return run_copies(save_training_images(run_dir, paths, data_dir), image_paths(data.X_test), data_dir)
+    cache = checks_cache(data_dir)
+    images = save_training_images(run_dir, paths, data_dir, cache)
+    return run_copies(images, image_paths(data.X_test), data_dir, cache)
 
 
 def _describe(state: RunState) -> str:

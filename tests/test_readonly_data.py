@@ -195,3 +195,37 @@ def test_the_image_check_remembers_a_user_s_folder_in_the_cache_not_in_it(
     _load_checked(module, module.Config(), folder, FoldPlan("stratified", 2, 0.0), opts)
     assert snapshot(source) == before
     assert (tmp_path / "data" / ".images-verified").is_file()  # remembered in the cache
+
+
+def test_the_training_images_digests_of_a_read_only_folder(
+    tmp_path: Path, read_only: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: every run read and hashed every training image again; now a user's read-only --data folder has its
+    # digests remembered in the data cache (never in it), and a folder the pipeline made that has since become
+    # read-only (its marker there) simply has none remembered: hashed on every run, no error
+    import hashlib
+
+    from pipeline.datadir import MARKER
+    from pipeline.runner import _save_training_images
+
+    monkeypatch.chdir(tmp_path)
+    hashed: list[str] = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, algorithm: hashed.append(f.name) or real(f, algorithm))
+    module = load_competition("competitions/cifar10")
+    for marked in (False, True):
+        source = tmp_path / f"input{int(marked)}" / "cifar-10"
+        write_sample(source, n_train=12, n_test=4)
+        if marked:
+            (source / MARKER).write_text("made by the pipeline\n")
+        before = snapshot(read_only(source))
+        data = module.load(module.Config(), source)
+        runs = []
+        for run in ("first", "second"):
+            hashed.clear()
+            _save_training_images(module, tmp_path / f"{run}{int(marked)}", data, source)
+            runs.append((len(hashed), (tmp_path / f"{run}{int(marked)}" / "train_images.json").read_text()))
+        assert runs[0][0] >= 12 and runs[0][1] == runs[1][1]  # the same digests saved by both runs
+        assert runs[1][0] == (runs[0][0] if marked else 0)  # remembered in the cache: no image read again
+        assert snapshot(source) == before
+    assert (tmp_path / "data" / ".image-digests").is_file()  # the data cache (pipeline/digestcache.py's CACHE_FILE)
