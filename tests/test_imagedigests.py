@@ -39,8 +39,8 @@ def test_a_second_run_and_predict_read_no_unchanged_image_again(
     import time
 
     from competitions.cifar10.sample import write_sample
-    from pipeline.prediction import _check_training_images
     from pipeline.contract import load_competition
+    from pipeline.prediction import _check_training_images
     from pipeline.runner import _save_training_images
 
     monkeypatch.chdir(tmp_path)
