@@ -44,6 +44,9 @@ def test_a_feature_named_twice_is_kept_with_a_warning(
     module = load_competition(str(tmp_path / "comps" / "twice"))
     loaded = module.load(module.Config(), data)
     assert list(loaded.X.columns) == ["x", "x.1"] and loaded.X["x.1"].tolist() == train["z"].tolist()
+    # drift reads the tables as run does, and says so too (before: the column x.1 in its report, unexplained)
+    assert main(["drift", str(tmp_path / "comps" / "twice"), "--data", str(data), "--rows", "200"]) == 0
+    assert f"warning: {data / 'train.csv'}: its header names x twice (read as x, x.1)" in capsys.readouterr().err
 
 
 def gzipped_with_bom(path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,8 @@ def main(args: argparse.Namespace) -> int:
     )
     data_dir, _ = resolve_data(module, args.data, args.sample, command=again)
     data = module.load(cfg, data_dir)
+    for warning in (data.info or {}).get("warnings", []):  # what load found amiss in the tables (Data.info)
+        print(f"warning: {warning}", file=sys.stderr)
     if not isinstance(data.X, pd.DataFrame) or not isinstance(data.X_test, pd.DataFrame):
         raise ContractError(
             f"drift: {name}'s inputs are not tables ({type(data.X).__name__}); drift checks tabular competitions."
