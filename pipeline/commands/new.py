@@ -102,7 +102,7 @@ def _add_original(spec: Any, args: argparse.Namespace) -> None:
     runs look for it (the data cache, datasets/<owner>/<name>/), written whole or not at all."""
     from pipeline.archives import display_path
     from pipeline.datadir import cache_root
-    from pipeline.tabular.infer import Source
+    from pipeline.tabular.infer_files import Source
     from pipeline.tabular.infer_original import find
 
     train = Source(Path(args.data).expanduser()).read(spec.train)

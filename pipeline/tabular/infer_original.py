@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.tabular.infer import Source
+from pipeline.tabular.infer_files import Source
 from pipeline.tabular.original import Original, as_features, match_columns, original_targets
 from pipeline.tabular.values import as_names, class_names, listed, read_csv
 
