@@ -86,6 +86,19 @@ def test_a_target_of_such_numbers_and_words_is_refused_naming_the_line(
         module.load(module.Config(), data)
 
 
+def test_task_regression_names_the_line_of_a_word_among_plain_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # before: "--task regression: price holds text (e.g. '208500'), not numbers": the example was a number
+    train, test = prices(120, 30)
+    train["price"] = train["price"].astype(str)
+    train.loc[40, "price"] = "n/a (auction)"
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "price": 0.0}))
+    assert main(["new", "word", "--data", str(data), "--into", str(tmp_path / "comps"), "--task", "regression"]) == 2
+    err = capsys.readouterr().err
+    assert "--task regression: train.csv: price must be a number for regression; line 42 has 'n/a (auction)'." in err
+
+
 def test_an_original_dataset_whose_target_is_written_with_thousands_separators(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

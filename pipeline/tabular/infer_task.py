@@ -34,7 +34,7 @@ def decide(t: Tables, targets: list[str], metric: str | None, task: str | None, 
     if metric in GRADE_METRICS and task in (None, "regression"):
         task = _grades_task(y, targets[0], notes)
     task = task or _task(y, targets[0], notes, t.sub, as_numbers)
-    classes = _check_task(y, targets[0], task)
+    classes = _check_task(y, targets[0], task, t.train)
     return (task, classes, *single_metric(t, metric, task, targets[0], classes, notes))
 
 
@@ -166,11 +166,16 @@ def _several_task(t: Tables, targets: list[str], task: str | None, notes: list[s
     return task
 
 
-def _check_task(y: pd.Series, target: str, task: str) -> list[str] | None:
-    """The class names (None for regression), checked against the task."""
+def _check_task(y: pd.Series, target: str, task: str, where: str) -> list[str] | None:
+    """The class names (None for regression), checked against the task; a regression target holding text is refused
+    naming the first line of `where` (train's file) whose value is no number."""
     classes = class_names(y) if task != "regression" else None
     if task == "binary" and classes is not None and len(classes) != 2:
         raise ContractError(f"--task binary: {target} has {len(classes)} classes; use --task multiclass.")
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        try:
+            numbers(y.dropna().to_frame(), target, Path(where))  # unlabelled rows aside; names the line
+        except ContractError as e:
+            raise ContractError(f"--task regression: {e}") from None
         raise ContractError(f"--task regression: {target} holds text (e.g. {y.iloc[0]!r}), not numbers.")
     return classes

@@ -181,9 +181,8 @@ def numbers(frame: pd.DataFrame, target: str, where: Path) -> np.ndarray:
     return y_num.to_numpy(dtype=float)
 
 
-# a number written with thousands separators (1,234 or -12,345.6), and one written without (its column's others)
-# a number written with thousands separators: its first group never starts with 0, so "0,123" (a decimal comma) is
-# not one, and a column holding it stays as written
+# a number written with thousands separators (1,234 or -12,345.6), and one written without (its column's others); a
+# first group never starts with 0, so "0,123" (a decimal comma) is no such number and a column holding it stays text
 GROUPED = re.compile(r"[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")
 PLAIN = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
 
