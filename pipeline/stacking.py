@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import nnls
+from scipy.optimize import minimize, nnls
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -30,6 +30,10 @@ from pipeline.folds import fold_ids, learns_from, runs_forward, scored_rows
 
 METHODS = ("off", "linear", "log_linear")
 EPS = 1e-6
+# the multi-class meta-model: "pool" (NonNegativePool) or "multinomial" (meta_classifier on every model's
+# log-probability of every class); benchmarks/tabular_multiclass_stack.py compares them
+CLASSES_META = "multinomial"
+POOL_C = 1.0  # the pool's inverse ridge strength, as LogisticRegression's C: the penalty is |params|^2 / (2 C rows)
 
 
 class NonNegativeLinear:
@@ -96,6 +100,59 @@ class NonNegativeLogistic:
         return self.meta_.predict_proba(X[:, self.keep_])
 
 
+class NonNegativePool:
+    """Multi-class meta-model: a log-linear pool, p_c proportional to exp(b_c + sum_m w_m log p_mc), each model's
+    weight w_m >= 0 and one bias per class (M + C numbers, fitted by minimising log loss with L-BFGS-B from equal
+    weights; deterministic). A weight of 1 on one model and biases of 0 give that model back; weights summing to
+    more or less than 1 sharpen or soften the pooled probabilities; a model whose log-probabilities point away from
+    the labels gets weight 0, never a negative one. Classes the training rows lack are left at probability 0."""
+
+    def fit(self, L: np.ndarray, y: np.ndarray, n_classes: int) -> NonNegativePool:
+        """Fit on log-probabilities L (rows x models * n_classes, each model's classes side by side) and labels y."""
+        self.classes_ = np.unique(y).astype(np.int64)
+        logp = self._by_model(L, n_classes)
+        target = np.searchsorted(self.classes_, y)
+        m, c = logp.shape[1], len(self.classes_)
+        x0 = np.r_[np.full(m, 1.0 / m), np.zeros(c)]
+        bounds = [(0.0, None)] * m + [(None, None)] * c
+        fit = minimize(_pool_loss, x0, args=(logp, target, POOL_C), jac=True, method="L-BFGS-B", bounds=bounds)
+        self.coef_, self.intercept_ = fit.x[:m].copy(), fit.x[m:].copy()
+        return self
+
+    def _by_model(self, L: np.ndarray, n_classes: int) -> np.ndarray:
+        """Rows x models x the training rows' classes, from the side-by-side columns."""
+        return L.reshape(len(L), -1, n_classes)[:, :, self.classes_]
+
+    def predict_proba(self, L: np.ndarray, n_classes: int) -> np.ndarray:
+        """Rows x n_classes probabilities (0 for a class the training rows lacked)."""
+        z = np.einsum("rmc,m->rc", self._by_model(L, n_classes), self.coef_) + self.intercept_
+        out = np.zeros((len(L), n_classes))
+        out[:, self.classes_] = _softmax(z)
+        return out
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _pool_loss(x: np.ndarray, logp: np.ndarray, target: np.ndarray, c: float) -> tuple[float, np.ndarray]:
+    """The pool's mean log loss at parameters x (weights, then biases) plus the ridge penalty |x|^2 / (2 c rows),
+    and its gradient."""
+    m = logp.shape[1]
+    z = np.einsum("rmc,m->rc", logp, x[:m]) + x[m:]
+    z -= z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(z).sum(axis=1))
+    rows = np.arange(len(target))
+    loss = float(np.mean(log_norm - z[rows, target]))
+    dz = np.exp(z - log_norm[:, None])
+    dz[rows, target] -= 1.0
+    dz /= len(target)
+    grad = np.r_[np.einsum("rc,rmc->m", dz, logp), dz.sum(axis=0)]
+    ridge = 1.0 / (c * len(target))
+    return loss + 0.5 * ridge * float(x @ x), grad + ridge * x
+
+
 @dataclass
 class MetaModel:
     """A fitted meta-model and how its outputs are laid out: `kind` "binary" (NonNegativeLogistic), "classes"
@@ -112,6 +169,8 @@ class MetaModel:
         """Rows x n_out predictions from meta-features F (pipeline.stacking.features)."""
         if self.kind == "binary":
             return self.parts[0].predict_proba(F)
+        if self.kind == "pool":
+            return self.parts[0].predict_proba(F, self.n_out)
         if self.kind == "classes":
             meta = self.parts[0]
             out = np.zeros((len(F), self.n_out))
@@ -170,6 +229,9 @@ def _part_json(part: Any) -> dict[str, Any]:
         meta = None if part.meta_ is None else _logistic_json(part.meta_)
         kept = {"keep": part.keep_.tolist(), "prior": part.prior_, "meta": meta}
         return {"type": "non_negative_logistic", "seed": part.seed} | kept
+    if isinstance(part, NonNegativePool):
+        numbers = {"coef": part.coef_.tolist(), "intercept": part.intercept_.tolist()}
+        return {"type": "non_negative_pool", "classes": part.classes_.tolist()} | numbers
     return {"type": "logistic"} | _logistic_json(part)
 
 
@@ -185,6 +247,11 @@ def _part_from_json(saved: dict[str, Any]) -> Any:
         logistic.prior_ = float(saved["prior"])
         logistic.meta_ = None if saved["meta"] is None else _logistic_from_json(saved["meta"])
         return logistic
+    if saved["type"] == "non_negative_pool":
+        pool = NonNegativePool()
+        pool.classes_ = np.asarray(saved["classes"], dtype=np.int64)
+        pool.coef_, pool.intercept_ = (np.asarray(saved[k], dtype=np.float64) for k in ("coef", "intercept"))
+        return pool
     if saved["type"] == "logistic":
         return _logistic_from_json(saved)
     raise ValueError(f"unknown meta-model part {saved['type']!r}")
@@ -194,6 +261,8 @@ def fit_meta(F_tr: np.ndarray, y_tr: np.ndarray, classification: bool, n_out: in
     """The meta-model fitted on meta-features F_tr and targets y_tr."""
     if classification and n_out == 2 and len(np.unique(y_tr)) == 2:  # one logit per model: weights kept >= 0
         return MetaModel("binary", n_out, [NonNegativeLogistic(seed).fit(F_tr, y_tr.astype(int))])
+    if classification and CLASSES_META == "pool":
+        return MetaModel("pool", n_out, [NonNegativePool().fit(F_tr, y_tr.astype(int), n_out)])
     if classification:
         return MetaModel("classes", n_out, [meta_classifier(seed).fit(F_tr, y_tr.astype(int))])
     log = method == "log_linear"
