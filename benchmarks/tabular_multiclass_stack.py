@@ -133,7 +133,7 @@ def submitted(run_dir: Path, split: Split) -> np.ndarray:
 
 def one_run(spec: str, split: Split, variant: str, work: Path, sets: list[str]) -> dict[str, Any]:
     """`run` with the variant's stack; its CV, the stack's OOF score and use, and held-out per-row scores."""
-    stacking.CLASSES_META = "multinomial" if variant == "multinomial" else "pool"
+    default, stacking.CLASSES_META = stacking.CLASSES_META, "pool" if variant == "pool" else "multinomial"
     stack = "off" if variant == "off" else "linear"
     t0 = time.perf_counter()
     run_dir = run(
@@ -142,7 +142,7 @@ def one_run(spec: str, split: Split, variant: str, work: Path, sets: list[str]) 
         )
     )
     wall = time.perf_counter() - t0
-    stacking.CLASSES_META = "pool"
+    stacking.CLASSES_META = default
     summary = read_record(run_dir, "summary")
     proba = submitted(run_dir, split)
     out: dict[str, Any] = {

@@ -10,6 +10,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.cli import main
@@ -62,6 +64,42 @@ def test_generated_competition_with_a_used_stack_predicts_a_test_set_alone(
     err = capsys.readouterr().err
     assert "missing train.csv" in err and "predict needs run" in err and "holds no saved stages" in err
     _predicts_the_run(run_dir, z, tmp_path / "old")
+
+
+def _classes_zip(path: Path) -> Path:
+    """A three-class download whose sample submission asks for a probability per class (log_loss)."""
+    from test_new_command import N_TEST, N_TRAIN, table
+
+    train, latent = table(N_TRAIN * 2, 0)
+    test, _ = table(N_TEST, 1, start=10_000)
+    train["target"] = np.array(["low", "mid", "high"])[np.digitize(latent, [-0.5, 1.0])]
+    sample = pd.DataFrame({"key": test["key"], "high": 1 / 3, "low": 1 / 3, "mid": 1 / 3})
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, frame in (("train.csv", train), ("test.csv", test), ("sample_submission.csv", sample)):
+            zf.writestr(name, frame.to_csv(index=False))
+    return path
+
+
+@pytest.mark.parametrize("meta", ["multinomial", "pool"])
+def test_a_multi_class_stack_predicts_a_test_set_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meta: str
+) -> None:
+    """The multi-class meta-model in stages.json (the multinomial's "classes", the pool's "pool") gives the run's
+    submission, byte for byte, from the test file alone."""
+    from pipeline import stacking
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(stacking, "CLASSES_META", meta)
+    z = _classes_zip(tmp_path / "classes-comp.zip")
+    assert main(["new", "comp_classes", "--data", str(z), "--into", "comps"]) == 0
+    # ten trees a model: probabilities too soft, which the stack sharpens and the blend cannot, so the stack is used
+    fast = ["--preset", "fast", "--set", "max_trees=10", "--folds", "3", "--models", "lightgbm,linear"]
+    run_dir = _run(tmp_path, "comps/comp_classes", "--data", str(z), *fast)
+    assert json.loads((run_dir / "stack.json").read_text())["used"]
+    saved = json.loads((run_dir / "stages.json").read_text())["stack"]
+    assert saved["model"]["kind"] == {"multinomial": "classes", "pool": "pool"}[meta]
+    _forbid_fitting(monkeypatch)
+    _predicts_the_run(run_dir, _test_only(z, tmp_path / "only_test"), tmp_path / "out")
 
 
 def test_id_groups_keep_asking_for_the_training_data(
