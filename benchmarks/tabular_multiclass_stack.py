@@ -11,7 +11,7 @@ the rows, stratified on the class, are held out, and a Kaggle-style download is 
 train.csv (id, features, target as class_<k>), test.csv (the held-out rows without the target) and
 sample_submission.csv (id and one probability column per class, so `new` infers log_loss). `new` is run once per
 split, then `run` three times on the same folds with `--set stack=off`, the multinomial and the pool
-(pipeline.stacking.CLASSES_META), interleaved.
+(Config.stack: linear, pool), interleaved.
 
 Per variant: the CV the run reports (the stack's when its out-of-fold log loss beats the blend's, else the blend's),
 the stack's own out-of-fold log loss, whether the run used it, and the submission's log loss and accuracy (argmax)
@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
 from tabular_holdout import HOLDOUT, split_mean  # noqa: E402
 
-from pipeline import stacking  # noqa: E402
 from pipeline.cli import main as cli  # noqa: E402
 from pipeline.runfolder import read_predictions, read_record  # noqa: E402
 from pipeline.runner import RunOptions, run  # noqa: E402
@@ -133,8 +132,7 @@ def submitted(run_dir: Path, split: Split) -> np.ndarray:
 
 def one_run(spec: str, split: Split, variant: str, work: Path, sets: list[str]) -> dict[str, Any]:
     """`run` with the variant's stack; its CV, the stack's OOF score and use, and held-out per-row scores."""
-    default, stacking.CLASSES_META = stacking.CLASSES_META, "pool" if variant == "pool" else "multinomial"
-    stack = "off" if variant == "off" else "linear"
+    stack = {"off": "off", "multinomial": "linear", "pool": "pool"}[variant]
     t0 = time.perf_counter()
     run_dir = run(
         RunOptions(
@@ -142,7 +140,6 @@ def one_run(spec: str, split: Split, variant: str, work: Path, sets: list[str]) 
         )
     )
     wall = time.perf_counter() - t0
-    stacking.CLASSES_META = default
     summary = read_record(run_dir, "summary")
     proba = submitted(run_dir, split)
     out: dict[str, Any] = {

@@ -430,6 +430,11 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     not of the competition's IMAGE_SIZE."""
     data = module.load(cfg, data_dir)
     check_data(data, competition_name(module))
+    if (getattr(cfg, "stack", "off") or "off") == "pool" and data.classes is None:
+        raise ContractError(
+            "Config.stack 'pool' pools class probabilities; this regression stacks with linear or log_linear "
+            "(--set stack=linear)."
+        )
     scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
     groups = None if data.groups is None else np.asarray(data.groups)[scored]
     _check_fold_count(np.asarray(data.y)[scored], folding, groups, data.classes)

@@ -9,12 +9,13 @@ The test predictions come from the meta-model fitted on all OOF rows, applied to
 
 A competition turns it on with a Config field `stack`: "linear" (logistic regression on standardised logits for
 classification, each model's weight kept non-negative for a binary target; non-negative least squares with an
-intercept for regression) or "log_linear" (regression on log values, for positive targets scored on a log scale);
-"off" or no field: no stack.
+intercept for regression), "log_linear" (regression on log values, for positive targets scored on a log scale) or
+"pool" (classification only: for a multi-class target the non-negative log-linear pool below, for a binary one the
+same meta-model as "linear"); "off" or no field: no stack.
 
-For a multi-class target the meta-model is the full multinomial logistic regression on every model's log-probability
-of every class (coefficients of any sign, models x classes inputs per class), not the non-negative log-linear pool
-(pipeline/stacking_pool.py: one weight >= 0 per model, one bias per class). The pool was measured as its
+For a multi-class target "linear" fits the full multinomial logistic regression on every model's log-probability
+of every class (coefficients of any sign, models x classes inputs per class); "pool" the non-negative log-linear pool
+(pipeline/stacking_pool.py: one weight >= 0 per model, one bias per class). The pool was measured as the default's
 replacement, on held-out labels (benchmarks/tabular_multiclass_stack.py, 5 seeded 20% splits, the five models `new`
 writes): it loses log loss to the multinomial on digits (+0.0061 +- 0.0040) and a generated 6-class set (+0.0084
 +- 0.0051), gains only on wine's 178 rows (-0.0168 +- 0.0049), and its accuracy is lower on both larger sets. The
@@ -41,11 +42,8 @@ from pipeline.contract import Metric
 from pipeline.folds import fold_ids, learns_from, runs_forward, scored_rows
 from pipeline.stacking_pool import NonNegativePool
 
-METHODS = ("off", "linear", "log_linear")
+METHODS = ("off", "linear", "log_linear", "pool")
 EPS = 1e-6
-# the multi-class meta-model: "multinomial" (meta_classifier on every model's log-probability of every class) or
-# "pool" (pipeline.stacking_pool.NonNegativePool); benchmarks/tabular_multiclass_stack.py sets it to compare them
-CLASSES_META = "multinomial"
 
 
 class NonNegativeLinear:
@@ -116,7 +114,7 @@ class NonNegativeLogistic:
 class MetaModel:
     """A fitted meta-model and how its outputs are laid out: `kind` "binary" (NonNegativeLogistic), "classes"
     (meta_classifier; `n_out` class columns, those its training rows lacked left 0), "pool" (NonNegativePool, laid out
-    as "classes"; only where CLASSES_META asks for it) or "values" (NonNegativeLinear,
+    as "classes"; where Config.stack is "pool") or "values" (NonNegativeLinear,
     one per target, on `log` values for log_linear). `to_json` and `from_json` carry it through the run folder
     (stages.json) for `predict`, as plain numbers: its predictions from them are the fitted one's, bit for bit."""
 
@@ -217,7 +215,7 @@ def fit_meta(F_tr: np.ndarray, y_tr: np.ndarray, classification: bool, n_out: in
     """The meta-model fitted on meta-features F_tr and targets y_tr."""
     if classification and n_out == 2 and len(np.unique(y_tr)) == 2:  # one logit per model: weights kept >= 0
         return MetaModel("binary", n_out, [NonNegativeLogistic(seed).fit(F_tr, y_tr.astype(int))])
-    if classification and CLASSES_META == "pool":
+    if classification and method == "pool":
         return MetaModel("pool", n_out, [NonNegativePool().fit(F_tr, y_tr.astype(int), n_out)])
     if classification:
         return MetaModel("classes", n_out, [meta_classifier(seed).fit(F_tr, y_tr.astype(int))])
@@ -261,6 +259,8 @@ def stack(
     ids = fold_ids(folds)
     if method == "off" or len(ids) < 2 or not oofs:
         return None
+    if method == "pool" and not classification:
+        raise ValueError("stack 'pool' pools class probabilities; a regression stacks with linear or log_linear.")
     names = list(oofs)
     y = np.asarray(y)
     mask = scored_rows(folds)

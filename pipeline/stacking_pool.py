@@ -1,6 +1,7 @@
 """The non-negative log-linear pool: a multi-class meta-model with one weight >= 0 per level-1 model and one bias per
 class, the constrained alternative to the full multinomial logistic regression that pipeline.stacking fits for a
-multi-class target (stacking.CLASSES_META picks it; benchmarks/tabular_multiclass_stack.py compares the two)."""
+multi-class target: a Config picks it with stack="pool" (benchmarks/tabular_multiclass_stack.py compares the two: it
+won held out only on a few hundred rows, so "linear", the multinomial, stays the default)."""
 
 from __future__ import annotations
 

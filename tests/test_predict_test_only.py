@@ -86,14 +86,12 @@ def test_a_multi_class_stack_predicts_a_test_set_alone(
 ) -> None:
     """The multi-class meta-model in stages.json (the multinomial's "classes", the pool's "pool") gives the run's
     submission, byte for byte, from the test file alone."""
-    from pipeline import stacking
-
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(stacking, "CLASSES_META", meta)
     z = _classes_zip(tmp_path / "classes-comp.zip")
     assert main(["new", "comp_classes", "--data", str(z), "--into", "comps"]) == 0
     # ten trees a model: probabilities too soft, which the stack sharpens and the blend cannot, so the stack is used
     fast = ["--preset", "fast", "--set", "max_trees=10", "--folds", "3", "--models", "lightgbm,linear"]
+    fast += ["--set", f"stack={ {'multinomial': 'linear', 'pool': 'pool'}[meta] }"]
     run_dir = _run(tmp_path, "comps/comp_classes", "--data", str(z), *fast)
     assert json.loads((run_dir / "stack.json").read_text())["used"]
     saved = json.loads((run_dir / "stages.json").read_text())["stack"]

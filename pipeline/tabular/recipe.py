@@ -54,7 +54,7 @@ class TabularRecipe:
     # "greedy" (ensemble selection alone: held out worse on House Prices, benchmarks/README.md); "equal"
     # (pipeline/finish.py _weights_choice)
     blend_weights: str = "auto"
-    stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | off
+    stack: str = "linear"  # level-2 meta-model on the OOF predictions: linear | log_linear | pool | off
     # the submission's models: "auto" refits each model once on every training row when the folds run forward in
     # time (the last fold's models never saw the latest period; the boosters grow the trees that fold stopped at,
     # scaled to the rows), else averages the fold models; "on" refits for any folds; "off" never
