@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.contract import load_competition
+from pipeline.contract import ContractError, load_competition
 from pipeline.tabular.original import Original, as_features, match_columns
 
 N_TRAIN, N_TEST, N_ORIGINAL = 90, 40, 900
@@ -259,3 +259,32 @@ def test_an_original_class_named_none_is_a_class(tmp_path: Path) -> None:
     assert frame["sleep"].tolist()[:2] == ["None", "Insomnia"] and frame["sleep"].isna().tolist() == [
         False, False, True, False
     ]  # fmt: skip
+
+
+def test_an_original_naming_a_column_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: pandas read the second Target as Target.1 without a word, and the first one's values were the labels
+    monkeypatch.chdir(tmp_path)
+    data = competition(tmp_path, "regression")
+    df, y = rows(200, 3)
+    df = df.assign(Target=y)
+    twice = tmp_path / "twice.csv"
+    twice.write_text(df.assign(T2=-y).to_csv(index=False).replace(",T2\n", ",Target\n", 1))
+    assert new(tmp_path, "orig_twice", data, "--original", str(twice)) == 2
+    err = capsys.readouterr().err
+    assert f"{twice}: its header names 'Target' twice (pandas would read the columns as Target, Target.1)" in err
+    # another column named twice: kept as pandas names it, with a warning in new's notes
+    other = tmp_path / "other.csv"
+    other.write_text(df.assign(o2=1.0).to_csv(index=False).replace(",o2\n", ",other\n", 1))
+    assert new(tmp_path, "orig_other", data, "--original", str(other)) == 0
+    assert (
+        f"warning: original: {other}: its header names other twice (read as other, other.1)" in capsys.readouterr().out
+    )
+    # the load reads the original again: a target named twice since is refused there too
+    module = load_competition(str(tmp_path / "comps" / "orig_other"))
+    cached = next((tmp_path / "data" / "datasets").rglob("other.csv"))
+    cached.write_text(twice.read_text())
+    zipfile.ZipFile(data).extractall(tmp_path / "download")
+    with pytest.raises(ContractError, match="its header names 'Target' twice"):
+        module.load(module.Config(), tmp_path / "download")

@@ -11,8 +11,9 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.tabular.headers import raw_header
 from pipeline.tabular.infer_files import Source
-from pipeline.tabular.original import Original, as_features, match_columns, original_targets
+from pipeline.tabular.original import Original, as_features, match_columns, original_targets, target_columns
 from pipeline.tabular.values import as_names, class_names, listed, read_csv
 
 
@@ -62,6 +63,11 @@ def _table(path: Path, file: str | None, targets: Sequence[str]) -> tuple[str | 
         f"--original {path}: cannot tell which CSV is the original table among {', '.join(csvs) or 'no CSV files'}. "
         "Name it with --original-file FILE."
     )
+
+
+def _header(path: Path, member: str | None) -> list[str]:
+    """The original table's header row as written (headers.raw_header): the CSV itself, or `member` of a download."""
+    return raw_header(path) if member is None else Source(path).header(member)
 
 
 def _has(have: list[str], targets: Sequence[str]) -> bool:
@@ -126,6 +132,8 @@ def find(
             f"--original-columns: {where} has no column {unknown[0]!r}; columns: {listed(frame.columns)}."
         )
     renames = match_columns(list(frame.columns), [*features, *targets], given)
+    theirs = [next((o for o, c in renames.items() if c == t), t) for t in targets]
+    twice = target_columns(frame.columns, lambda: _header(path, member), where, theirs)
     frame = frame.rename(columns=renames)
     absent = [t for t in targets if t not in frame]
     if absent:
@@ -167,4 +175,6 @@ def find(
         )
     if unreadable:
         notes.append(f"original: {unreadable} values of number columns are not numbers (read as missing)")
+    if twice:
+        notes.append(f"warning: original: {twice}")
     return Found(original, path, member, len(rows), notes)

@@ -12,11 +12,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.values import as_names, listed, numbers, read_csv, ungrouped
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
@@ -69,8 +71,17 @@ def read_original(original: Original, folder: Path, targets: Sequence[str] = ())
     own targets do (values.with_words: a class named None)."""
     renamed = {theirs: ours for theirs, ours in original.columns.items() if ours in targets}
     words = [*renamed, *(t for t in targets if t not in renamed.values())]
-    frame = read_csv(Path(folder) / original.file, words=words)
+    path = Path(folder) / original.file
+    frame = read_csv(path, words=words)
+    target_columns(frame.columns, lambda: raw_header(path), path, words)
     return frame.rename(columns=original.columns)
+
+
+def target_columns(columns: Sequence[str], header: Any, where: Path | str, targets: Sequence[str]) -> str:
+    """Refuse an original whose header names one of its `targets` (its own names) twice, naming the file (a target
+    read from whichever column pandas took first would teach the models another column's values); the warning on
+    other columns named twice, "" when none (headers.checked). `header` reads the header row as written."""
+    return checked(named_twice(columns, header), where, [("target", t) for t in targets])
 
 
 def original_targets(
