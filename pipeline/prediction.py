@@ -39,7 +39,10 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
         raise ContractError(f"{run_dir}: not a run folder (no summary.json).")
     summary = read_json(run_dir / "summary.json")
     if summary.get("status", "complete") != "complete":
-        raise ContractError(f"{run_dir}: the run is not complete (status {summary.get('status')}); finish it first.")
+        raise ContractError(
+            f"{run_dir}: the run is not complete (status {summary.get('status')}); finish it first "
+            f"(python -m pipeline run --resume {shlex.quote(str(run_dir))})."
+        )
     return summary
 
 

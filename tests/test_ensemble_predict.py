@@ -87,6 +87,14 @@ def test_ensemble_of_two_configs_predicts_a_test_set_alone(
     assert f"blends run {b.name}, which cannot predict: {b}: no models/ folder" in err
     shutil.move(tmp_path / "models", b / "models")
 
+    # a run it blends that is not complete (failed, or killed and not resumed): named, with the command that ends it
+    summary_b = (b / "summary.json").read_text()
+    (b / "summary.json").write_text(json.dumps(json.loads(summary_b) | {"status": "failed"}))
+    assert _predict(ens, only_test, tmp_path / "out6") == 2
+    err = capsys.readouterr().err
+    assert f"{b}: the run is not complete (status failed); finish it first (python -m pipeline run --resume {b})" in err
+    (b / "summary.json").write_text(summary_b)
+
     # an ensemble made before its runs were recorded: refused, naming them
     summary = json.loads((ens / "summary.json").read_text())
     (ens / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "members"}))
