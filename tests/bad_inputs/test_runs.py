@@ -41,7 +41,7 @@ def no_runs(tmp_path: Path) -> None:
         (["--data", "x.zip"], "not a zip archive"),
         # settings the stages after the fold models, the competition or scikit-learn refuse: before, found only once
         # the folds were fitted (stack=maybe at the blend, ridge_alpha=-1 at the first fit)
-        (["--set", "stack=maybe"], "Config.stack must be one of off, linear, log_linear, got 'maybe'"),
+        (["--set", "stack=maybe"], "Config.stack must be one of off, linear, log_linear, pool, got 'maybe'"),
         (["--set", "models=ridge,foo"], "Unknown house_prices model(s) ['foo']"),
         (["--set", "ridge_alpha=-1"], "model ridge: The 'alpha' parameter of Ridge must be a float in the range"),
         (["--set", "folds=1"], "folds must be at least 2"),
