@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic, distributed, importance, runfolder
+from pipeline import atomic, distributed, importance, runfolder, stacking
 from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
@@ -430,11 +430,8 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     not of the competition's IMAGE_SIZE."""
     data = module.load(cfg, data_dir)
     check_data(data, competition_name(module))
-    if (getattr(cfg, "stack", "off") or "off") == "pool" and data.classes is None:
-        raise ContractError(
-            "Config.stack 'pool' pools class probabilities; this regression stacks with linear or log_linear "
-            "(--set stack=linear)."
-        )
+    if why := stacking.unsuited(getattr(cfg, "stack", "off") or "off", data.classes is not None):
+        raise ContractError(why)
     scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
     groups = None if data.groups is None else np.asarray(data.groups)[scored]
     _check_fold_count(np.asarray(data.y)[scored], folding, groups, data.classes)

@@ -211,6 +211,17 @@ def _part_from_json(saved: dict[str, Any]) -> Any:
     raise ValueError(f"unknown meta-model part {saved['type']!r}")
 
 
+def unsuited(method: str, classification: bool) -> str:
+    """Why the stack `method` cannot stack this target ("" when it can): the pool pools class probabilities. The
+    runner asks at load, before any model is fitted; stack() refuses it too."""
+    if method == "pool" and not classification:
+        return (
+            "Config.stack 'pool' pools class probabilities; a regression stacks with linear or log_linear "
+            "(--set stack=linear)."
+        )
+    return ""
+
+
 def fit_meta(F_tr: np.ndarray, y_tr: np.ndarray, classification: bool, n_out: int, method: str, seed: int) -> MetaModel:
     """The meta-model fitted on meta-features F_tr and targets y_tr."""
     if classification and n_out == 2 and len(np.unique(y_tr)) == 2:  # one logit per model: weights kept >= 0
@@ -259,8 +270,8 @@ def stack(
     ids = fold_ids(folds)
     if method == "off" or len(ids) < 2 or not oofs:
         return None
-    if method == "pool" and not classification:
-        raise ValueError("stack 'pool' pools class probabilities; a regression stacks with linear or log_linear.")
+    if why := unsuited(method, classification):
+        raise ValueError(why)
     names = list(oofs)
     y = np.asarray(y)
     mask = scored_rows(folds)
