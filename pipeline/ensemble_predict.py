@@ -57,13 +57,14 @@ def load_members(run_dir: Path, summary: dict[str, Any]) -> list[Member]:
     return members
 
 
-def predict_ensemble(run_dir: Path, data_path: str | None, out: Path | None, device: str | None, log: Any) -> Path:
-    """Predict `data_path`'s test set with every blended run's saved models and the ensemble's saved stages; return
-    the validated submission file."""
+def predict_ensemble(
+    run_dir: Path, summary: dict[str, Any], data_path: str | None, out: Path | None, device: str | None, log: Any
+) -> Path:
+    """Predict `data_path`'s test set with every blended run's saved models and the ensemble's saved stages
+    (`summary`: the ensemble's summary.json, prediction.read_summary); return the validated submission file."""
     from pipeline import stages
-    from pipeline.prediction import default_out, read_summary, write_prediction
+    from pipeline.prediction import default_out, write_prediction
 
-    summary = read_summary(run_dir)
     members = load_members(run_dir, summary)
     base = next(m for m in members if m.base)
     name = competition_name(base.module)

@@ -78,10 +78,10 @@ def predict_run(
 
     run_dir = Path(run_dir)
     log = RunLog(None, quiet=quiet)
-    if "members" in read_summary(run_dir):
+    if "members" in (summary := read_summary(run_dir)):
         from pipeline.ensemble_predict import predict_ensemble
 
-        return predict_ensemble(run_dir, data_path, out, device, log)
+        return predict_ensemble(run_dir, summary, data_path, out, device, log)
     module, cfg, summary = load_run(run_dir)
     name = competition_name(module)
     fits = saved_fits(run_dir, summary)  # every saved model is there before any data is read
