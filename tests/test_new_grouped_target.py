@@ -14,6 +14,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.contract import ContractError, load_competition
 from tests.test_new_edge_cases import download, new_and_run
+from tests.test_predict_test_only import _test_only
 
 
 def prices(n: int, n_test: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -56,10 +57,7 @@ def test_a_target_written_with_thousands_separators_is_read_as_numbers(
     loaded = module.load(module.Config(), grouped)
     assert loaded.y.tolist() == train["price"].drop(index=7).astype(float).tolist()
     # predict of the test set alone (load_test: no train.csv) writes the run's own submission
-    alone = tmp_path / "alone"
-    alone.mkdir()
-    for name in ("test.csv", "sample_submission.csv"):
-        (alone / name).write_bytes((grouped / name).read_bytes())
+    alone = _test_only(grouped, tmp_path / "alone")
     run_dir = next((tmp_path / "runs" / "prices_grouped").iterdir())
     assert main(["predict", str(run_dir), "--data", str(alone), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert (tmp_path / "out" / "submission.csv").read_bytes() == Path(summary["published"]).read_bytes()

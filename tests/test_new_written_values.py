@@ -13,6 +13,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.contract import load_competition
 from tests.test_new_edge_cases import download, new_and_run
+from tests.test_predict_test_only import _test_only
 
 
 def three_classes(n: int, n_test: int, names: tuple[str, str, str], seed: int = 0) -> tuple[pd.DataFrame, ...]:
@@ -99,10 +100,7 @@ def test_numbers_written_with_thousands_separators_are_numbers(
     assert loaded.X["area"].tolist() == area[:350].astype(float).tolist()
     assert loaded.X_test["area"].tolist() == area[350:].astype(float).tolist()
     # predict of the test set alone (no train.csv) reads area as the run read it: the run's own submission
-    alone = tmp_path / "alone"
-    alone.mkdir()
-    for name in ("test.csv", "sample_submission.csv"):
-        (alone / name).write_bytes((data / name).read_bytes())
+    alone = _test_only(data, tmp_path / "alone")
     run_dir = next((tmp_path / "runs" / "areas").iterdir())
     assert main(["predict", str(run_dir), "--data", str(alone), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert (tmp_path / "out" / "submission.csv").read_bytes() == Path(summary["published"]).read_bytes()

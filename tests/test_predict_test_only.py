@@ -22,10 +22,15 @@ from test_predict import _forbid_fitting, _run  # noqa: E402
 FAST = ["--preset", "fast", "--set", "max_trees=300", "--folds", "3"]
 
 
-def _test_only(archive: Path, dest: Path, names: tuple[str, ...] = ("test.csv", "sample_submission.csv")) -> Path:
-    """A folder holding only `names` of a Kaggle-style zip: a new test set without the training data."""
+def _test_only(download: Path, dest: Path, names: tuple[str, ...] = ("test.csv", "sample_submission.csv")) -> Path:
+    """A folder holding only `names` of a Kaggle-style download (its zip or its folder): a new test set without the
+    training data."""
     dest.mkdir(parents=True)
-    with zipfile.ZipFile(archive) as zf:
+    if download.is_dir():
+        for name in names:
+            (dest / name).write_bytes((download / name).read_bytes())
+        return dest
+    with zipfile.ZipFile(download) as zf:
         for name in names:
             (dest / name).write_bytes(zf.read(name))
     return dest
