@@ -99,14 +99,18 @@ if result.returncode != 0:
     }
 
 
-def original_sources(module: ModuleType, run_dir: Path) -> list[str]:
+def original_sources(module: ModuleType, run_dir: Path, summary: dict[str, Any]) -> list[str]:
     """The competition's original dataset (ORIGINAL) when the run read it: the notebook must mount it too, since
-    predict loads the run's training rows, the original's among them. A local one (no owner) cannot be mounted."""
+    predict loads the run's training rows, the original's among them. An ensemble's runs each load the data with
+    their own Config: it is mounted when any of them read it. A local one (no owner) cannot be mounted."""
+    from pipeline.ensemble_runs import member_dirs
     from pipeline.runfolder import read_record
 
     original = getattr(module, "ORIGINAL", None)
-    mode = read_record(run_dir, "config").get("config", {}).get("original", "add")
-    if original is None or mode == "off":
+    if original is None:
+        return []
+    runs = [where for where, _ in member_dirs(run_dir, summary)] if "members" in summary else [run_dir]
+    if all(read_record(r, "config").get("config", {}).get("original", "add") == "off" for r in runs):
         return []
     if "/" not in original.slug.strip("/"):
         name = module.__name__.rsplit(".", 1)[-1]
@@ -287,7 +291,7 @@ def main(args: argparse.Namespace) -> int:
     manifest, dataset, run_dir, summary = read_package(Path(args.package), module, name)
     if not code and not args.no_submit:
         data_folder(module, run_dir, summary)  # the data to validate against is here before an hour on Kaggle
-    more = original_sources(module, run_dir)
+    more = original_sources(module, run_dir, summary)
     nb = _connect(args, name, slug)
     _push(args, nb, dataset, slug, str(manifest.get("run_id")), more)
     done = kaggle_kernels.wait(nb.api, nb.ref, nb.creds, args.timeout)
