@@ -30,9 +30,10 @@ class Member:
 def load_members(run_dir: Path, summary: dict[str, Any]) -> list[Member]:
     """Every run the ensemble blends, with its competition, Config and saved models, checked before any data is read:
     refusals name the ensemble, the run and what to do."""
-    from pipeline.ensemble_runs import member_dirs
+    from pipeline.ensemble_runs import base_dir, member_dirs
     from pipeline.prediction import load_run, saved_fits
 
+    base_dir(run_dir, summary)  # refused unless exactly one run is the base
     members = []
     for where, record in member_dirs(run_dir, summary):
         try:
@@ -52,8 +53,6 @@ def load_members(run_dir: Path, summary: dict[str, Any]) -> list[Member]:
                 "the ensemble was made of back, or run ensemble again."
             )
         members.append(Member(where, module, cfg, its, keys, bool(record.get("base")), fits))
-    if [m.base for m in members].count(True) != 1:
-        raise ContractError(f'{run_dir}/summary.json: its "members" name no run (or several) as the base.')
     return members
 
 

@@ -109,10 +109,30 @@ def members_record(
     return record
 
 
+def is_ensemble(run_dir: Path, summary: dict[str, Any]) -> bool:
+    """Whether the folder is an `ensemble` of saved runs, which has no Config of its own (no config.json): its
+    summary names the runs it blends ("members"), or, made before it did, its folder is named <stamp>-ensemble..."""
+    return not (run_dir / "config.json").is_file() and ("members" in summary or "-ensemble" in run_dir.name)
+
+
 def member_dirs(run_dir: Path, summary: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
     """The folder of each run an ensemble blends (summary.json's "members": its recorded path, else a folder of its
     name beside the ensemble's) with its record. Refused, naming the folder and what to do, for an ensemble made
     before the runs were recorded, and for a run that is no longer where it was."""
+    return [(_member_dir(run_dir, member), member) for member in _members(run_dir, summary)]
+
+
+def base_dir(run_dir: Path, summary: dict[str, Any]) -> Path:
+    """The folder of the run whose Config and test rows an ensemble's stages and submission use (its "base"
+    member), refused as member_dirs refuses a run that moved; the other runs it blends need not be there."""
+    base = [m for m in _members(run_dir, summary) if m.get("base")]
+    if len(base) != 1:
+        raise ContractError(f'{run_dir}/summary.json: its "members" name no run (or several) as the base.')
+    return _member_dir(run_dir, base[0])
+
+
+def _members(run_dir: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """summary.json's "members", refused for an ensemble made before ensembles recorded them."""
     members = summary.get("members")
     if not isinstance(members, list) or not members:
         runs = sorted({str(k).split("/")[0] for k in summary.get("models", {}) if "/" in str(k)})
@@ -121,17 +141,19 @@ def member_dirs(run_dir: Path, summary: dict[str, Any]) -> list[tuple[Path, dict
             f"{run_dir}: an ensemble made before ensembles recorded the runs they blend (its summary.json has no "
             f'"members"); run `python -m pipeline ensemble` again on its runs{named} and use the new ensemble.'
         )
-    found = []
-    for member in members:
-        recorded = Path(os.path.normpath(run_dir / member["path"]))
-        where = next((d for d in (recorded, run_dir.parent / recorded.name) if (d / "summary.json").is_file()), None)
-        if where is None:
-            raise ContractError(
-                f"{run_dir}: the run it blends, {member['run_id']}, is not at {recorded} (moved or removed); put "
-                "the run folder back there (or beside the ensemble's folder) and run the command again."
-            )
-        found.append((where, member))
-    return found
+    return members
+
+
+def _member_dir(run_dir: Path, member: dict[str, Any]) -> Path:
+    """Where one blended run is now: its recorded path, else a folder of its name beside the ensemble's."""
+    recorded = Path(os.path.normpath(run_dir / member["path"]))
+    where = next((d for d in (recorded, run_dir.parent / recorded.name) if (d / "summary.json").is_file()), None)
+    if where is None:
+        raise ContractError(
+            f"{run_dir}: the run it blends, {member['run_id']}, is not at {recorded} (moved or removed); put "
+            "the run folder back there (or beside the ensemble's folder) and run the command again."
+        )
+    return where
 
 
 def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray, int]:

@@ -48,11 +48,11 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 
 def load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     """The competition module, the run's resolved Config and its summary; errors name what is missing."""
-    from pipeline.ensemble_runs import member_dirs
+    from pipeline.ensemble_runs import is_ensemble, member_dirs
     from pipeline.runfolder import competition_spec, saved_config
 
     summary = read_summary(run_dir)
-    if not (run_dir / "config.json").is_file() and ("members" in summary or "-ensemble" in run_dir.name):
+    if is_ensemble(run_dir, summary):
         member_dirs(run_dir, summary)  # an ensemble from before its runs were recorded is refused there
         raise ContractError(f"{run_dir}: an ensemble of saved runs has no Config of its own; read each run it blends.")
     module = load_competition(competition_spec(run_dir, summary))

@@ -281,7 +281,7 @@ def _fetch(nb: Notebook, state: str, failure: str, wanted: str) -> Path:
 def main(args: argparse.Namespace) -> int:
     """Check everything local, push, wait, fetch, then submit or report."""
     from pipeline import contract
-    from pipeline.commands.submit import data_folder
+    from pipeline.commands.submit import data_folder, run_config
     from pipeline.kaggle import kernels as kaggle_kernels
 
     module = contract.load_competition(args.competition)
@@ -291,6 +291,7 @@ def main(args: argparse.Namespace) -> int:
     manifest, dataset, run_dir, summary = read_package(Path(args.package), module, name)
     if not code and not args.no_submit:
         data_folder(module, run_dir, summary)  # the data to validate against is here before an hour on Kaggle
+        run_config(module, run_dir, summary)  # and the Config to read it with (an ensemble's: its base run's)
     more = original_sources(module, run_dir, summary)
     nb = _connect(args, name, slug)
     _push(args, nb, dataset, slug, str(manifest.get("run_id")), more)

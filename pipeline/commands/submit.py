@@ -121,19 +121,23 @@ def revalidate(
             return
         from pipeline.finish import validate_for
 
-        validate_for(module, module.load(_saved_config(module, run_dir), data_dir), path)
+        validate_for(module, module.load(run_config(module, run_dir, summary), data_dir), path)
     except SubmissionError as e:
         run_id = summary.get("run_id") or run_dir.name  # a package's run/ folder is named by its summary
         raise SubmissionError(f"Not submitted: {what} of run {run_id} does not validate: {e}") from None
 
 
-def _saved_config(module: ModuleType, run_dir: Path) -> Any:
-    """The run's Config (runfolder.saved_config: also for runs whose config.json holds old device settings), or the
-    defaults when config.json is missing or unreadable."""
+def run_config(module: ModuleType, run_dir: Path, summary: dict[str, Any]) -> Any:
+    """The Config the run loaded its data with (runfolder.saved_config: also for runs whose config.json holds old
+    device settings), or the defaults when config.json is missing or unreadable. An ensemble has none of its own:
+    it is its base run's (the run whose Config and test rows its submission was written with), read from that run's
+    folder; refused, naming the ensemble and the run, when that run has moved (ensemble_runs.base_dir)."""
+    from pipeline.ensemble_runs import base_dir, is_ensemble
     from pipeline.runfolder import saved_config
 
+    where = base_dir(run_dir, summary) if is_ensemble(run_dir, summary) else run_dir
     try:
-        return saved_config(module, run_dir)
+        return saved_config(module, where)
     except (OSError, KeyError, ValueError, TypeError):
         return module.Config()
 
