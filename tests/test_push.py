@@ -73,7 +73,8 @@ def test_push_polls_to_complete_fetches_the_output_and_submits_it(
     [request] = kaggle.pushed(REF)
     assert request["datasetDataSources"] == [DATASET] and request["competitionDataSources"] == [HOUSE_SLUG]
     assert request["enableGpu"] is False and request["enableInternet"] is False and request["isPrivate"] is True
-    code = json.loads(request["text"])["cells"][1]["source"]
+    intro, code = (cell["source"] for cell in json.loads(request["text"])["cells"])
+    assert intro.startswith(f"# Inference: run {house['run'].name}\n\n")
     assert repr(DATASET) in code and "predict.py" in code and "/kaggle/working" in code
 
     fetched = Path("kernels/house-prices-pipeline/output/v1/submission.csv")

@@ -82,6 +82,16 @@ def test_push_of_an_ensemble_package_submits_its_output_as_the_ensembles(
     assert len(load_records(ens)) == before + 1  # recorded beside the ensemble, where `runs` shows it
 
 
+def test_the_notebook_names_the_ensemble_and_the_runs_it_blends(kaggle: KaggleStub, blend: dict[str, Any]) -> None:
+    assert push(blend["package"], "--no-submit") == 0
+    [request] = kaggle.pushed(REF)
+    intro, code = (cell["source"] for cell in json.loads(request["text"])["cells"])
+    first, second = (run.name for run in blend["runs"])
+    named = f"ensemble {blend['ensemble'].name} of runs {first}, {second}"
+    assert intro.startswith(f"# Inference: {named}\n\n")  # before: "# Inference: run <the ensemble's id>"
+    assert f"(python -m pipeline package), {named}\n" in code
+
+
 def _original_mode(package: Path, run: Path, mode: str) -> None:
     """Set --set original=MODE in the config.json of the package's copy of `run` (one of the runs it blends)."""
     path = package / "run" / "members" / run.name / "config.json"
