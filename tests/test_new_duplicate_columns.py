@@ -111,3 +111,31 @@ def test_the_header_is_read_as_written(tmp_path: Path) -> None:
     for name in ("t.csv", "t.csv.zip"):
         assert raw_header(tmp_path / name) == ["id", "x", "x", "a,b"]
     assert np.array_equal(pd.read_csv(tmp_path / "t.csv.zip").columns, ["id", "x", "x.1", "a,b"])
+
+
+def test_a_time_column_named_twice_is_refused_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # before: `new --time date` (and `new` inferring it) and the load took the first of the two date columns
+    from tests.test_new_time import sales
+
+    df = sales()
+    train, test = df.iloc[:600], df.iloc[600:].drop(columns="sales")
+    sample = pd.DataFrame({"id": test["id"], "sales": 0.0})
+    clean, data = (download(tmp_path / d, train.assign(when=train["date"]), test, sample) for d in ("clean", "dl"))
+    renamed(data / "train.csv", "when", "date")
+    said = (
+        "train.csv: its header names 'date' twice (pandas would read the columns as date, date.1), and 'date' is the "
+        "time column ({}): which of them is meant cannot be told. Rename them in train.csv"
+    )
+    comps = str(tmp_path / "comps")
+    assert main(["new", "twice_time", "--data", str(data), "--into", comps, "--time", "date"]) == 2
+    assert said.format("--time") in capsys.readouterr().err
+    assert main(["new", "twice_time", "--data", str(data), "--into", comps]) == 2  # the test is later: inferred
+    assert said.format("the test follows it; --time none: random folds") in capsys.readouterr().err
+    assert main(["new", "twice_time", "--data", str(data), "--into", comps, "--time", "none"]) == 0
+    # the generated competition's load (run, predict) refuses the same
+    assert main(["new", "clean_time", "--data", str(clean), "--into", comps]) == 0
+    assert 'TIME = "date"' in (tmp_path / "comps" / "clean_time" / "__init__.py").read_text()
+    module = load_competition(str(tmp_path / "comps" / "clean_time"))
+    with pytest.raises(ContractError, match=re.escape(f"{data / 'train.csv'}: its header names 'date' twice")) as e:
+        module.load(module.Config(), data)
+    assert "'date' is the time column (TIME)" in str(e.value)

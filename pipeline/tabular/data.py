@@ -141,7 +141,7 @@ def load_tables(
     """
     data_dir = Path(data_dir)
     targets = as_list(target)
-    train, test, warnings = _read_pair(data_dir, train_file, test_file, id_col, targets, id_groups)
+    train, test, warnings = _read_pair(data_dir, train_file, test_file, id_col, targets, id_groups, time)
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
     derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
@@ -207,13 +207,21 @@ def _read_checked(path: Path, keys: list[tuple[str, str]], warnings: list[str], 
 
 
 def _read_pair(
-    data_dir: Path, train_file: str, test_file: str, id_col: str, targets: list[str], id_groups: bool
+    data_dir: Path,
+    train_file: str,
+    test_file: str,
+    id_col: str,
+    targets: list[str],
+    id_groups: bool,
+    time: str | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """train.csv and test.csv as load_tables reads them: the targets' words kept (values.with_words), the id as
     written, and a column train holds as text read as text in test too; a missing target column, or a target or id
-    their header names twice, is refused. Also the warnings on other columns named twice (headers.checked)."""
+    their header names twice (or train's, the time column), is refused. Also the warnings on other columns named
+    twice (headers.checked)."""
     keys, warnings = [*(("target", t) for t in targets), ("id", id_col)], []
-    train = _read_checked(data_dir / train_file, keys, warnings, text=[id_col] if id_groups else (), words=targets)
+    timed = [*keys, *([("time column (TIME)", time)] if time else [])]  # train's only: test's is but a feature
+    train = _read_checked(data_dir / train_file, timed, warnings, text=[id_col] if id_groups else (), words=targets)
     test = _read_checked(data_dir / test_file, keys, warnings, text=[id_col])
     if as_text := text_in_train(train, test, skip=[id_col]):
         test = read_csv(data_dir / test_file, text=[id_col, *as_text])

@@ -2,9 +2,10 @@
 
 pandas renames the later ones (`x`, `x.1`, `x.2`) without a word, so a target or an id named twice would be read
 from whichever column came first, and the features would hold names the file does not. `new` and a generated
-competition's load (pipeline.tabular.load_tables, load_test_table) say so, naming the file and the names: a target
-or the id among them is refused (which column is meant cannot be told), other columns are kept under pandas' names
-with a warning (a Kaggle download is not the user's to edit, and both columns may hold something a model can use).
+competition's load (pipeline.tabular.load_tables, load_test_table) say so, naming the file and the names: a target,
+the id or train's time column (TIME) among them is refused (which column is meant cannot be told), other columns are
+kept under pandas' names with a warning (a Kaggle download is not the user's to edit, and both columns may hold
+something a model can use).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from pipeline.contract import ContractError
 from pipeline.grades import METRICS as GRADE_METRICS
 from pipeline.tabular.data import as_names, id_is_feature
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
+from pipeline.tabular.headers import checked
 from pipeline.tabular.infer_columns import id_and_targets
 from pipeline.tabular.infer_files import Source, Tables, read_tables
 from pipeline.tabular.infer_metric import check_choices, fitting
@@ -150,8 +151,8 @@ def _later_test(t: Tables, features: list[str], notes: list[str]) -> str | None:
 
 
 def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str]) -> str | None:
-    """TIME: --time's column (checked: in train, a date or number on every row), else the date column every test row
-    follows; None with --time none, or when the test is not later.
+    """TIME: --time's column (checked: in train, named once by its header, a date or number on every row), else the
+    date column every test row follows; None with --time none, or when the test is not later.
 
     Forward folds are the default for a test set later in time because random ones can be fooled badly there and
     forward ones only a little: on generated sales whose level drifts, random folds' CV claimed 0.056 RMSLE for
@@ -169,6 +170,8 @@ def _time_column(t: Tables, time: str | None, later: str | None, notes: list[str
         return None
     if column not in t.tr:
         raise ContractError(f"--time {column}: no such column in {t.train}; columns: {listed(t.tr.columns)}.")
+    role = "time column (--time)" if time else "time column (the test follows it; --time none: random folds)"
+    checked(t.twice.get(t.train, {}), t.train, [(role, column)])  # named twice: refused, as load_tables does
     times_of(t.tr, column, Path(t.train))
     notes.append(
         f"folds: forward in time by {column}: each fold validates a later period with models fitted on the earlier "
