@@ -278,13 +278,22 @@ def test_an_original_naming_a_column_twice(
     other = tmp_path / "other.csv"
     other.write_text(df.assign(o2=1.0).to_csv(index=False).replace(",o2\n", ",other\n", 1))
     assert new(tmp_path, "orig_other", data, "--original", str(other)) == 0
-    assert (
-        f"warning: original: {other}: its header names other twice (read as other, other.1)" in capsys.readouterr().out
-    )
-    # the load reads the original again: a target named twice since is refused there too
+    said = "its header names other twice (read as other, other.1); the competition's columns are read from the first"
+    assert f"warning: original: {other}: {said}" in capsys.readouterr().out
+    # each run's load says so too (before: `new` only), as it does of the competition's own tables: run, predict and
+    # drift show Data.info's warnings
     module = load_competition(str(tmp_path / "comps" / "orig_other"))
     cached = next((tmp_path / "data" / "datasets").rglob("other.csv"))
-    cached.write_text(twice.read_text())
     zipfile.ZipFile(data).extractall(tmp_path / "download")
+    loaded = module.load(module.Config(), tmp_path / "download")
+    assert loaded.info["warnings"] == [f"{cached}: {said} of each; rename them in the CSV if another is meant"]
+    assert loaded.X["other"].tolist()[N_TRAIN:] == df["other"].tolist()  # the first of the two
+    assert (
+        main(["drift", str(tmp_path / "comps" / "orig_other"), "--data", str(tmp_path / "download"), "--rows", "200"])
+        == 0
+    )
+    assert f"warning: {cached}: {said}" in capsys.readouterr().err
+    # the load reads the original again: a target named twice since is refused there too
+    cached.write_text(twice.read_text())
     with pytest.raises(ContractError, match="its header names 'Target' twice"):
         module.load(module.Config(), tmp_path / "download")

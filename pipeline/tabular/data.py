@@ -82,13 +82,15 @@ def _with_original(
     task: str,
     original: Original,
     mode: str,
+    warnings: list[str],
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """The original's rows after the competition's (original.join, from where datadir.original_dir finds them), the
     train_only mask, the groups with each original row its own, and the times with none for its rows (they are
-    never validated)."""
+    never validated); a column its header names twice joins `warnings` (Data.info's)."""
     from pipeline.datadir import original_dir
 
-    X, y, X_test, train_only = join(X, y, X_test, classes, targets, task, original, mode, original_dir(original))
+    folder = original_dir(original)
+    X, y, X_test, train_only = join(X, y, X_test, classes, targets, task, original, mode, folder, warnings)
     added = int(train_only.sum())
     if groups is not None:
         groups = np.r_[groups.astype(object), [f"original {i}" for i in range(added)]]
@@ -164,7 +166,7 @@ def load_tables(
     if original is not None and original_mode != "off":
         per_target = [c for _, c in values]
         X, y, X_test, train_only, groups, times = _with_original(
-            X, y, X_test, groups, times, per_target, targets, task, original, original_mode
+            X, y, X_test, groups, times, per_target, targets, task, original, original_mode, warnings
         )
     return Data(
         X=X,

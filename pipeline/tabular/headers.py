@@ -47,9 +47,17 @@ def named_twice(columns: Sequence[Any], read_header: Callable[[], list[str]]) ->
     }
 
 
-def checked(found: dict[str, list[str]], where: Path | str, keys: Sequence[tuple[str, str]]) -> str:
+# what becomes of the other columns named twice: the warning's end (an original's are read otherwise: original.py)
+KEPT = (
+    "each column is kept under the name pandas gives it (check that they hold what you expect; --set drop=NAME leaves "
+    "one out)"
+)
+
+
+def checked(found: dict[str, list[str]], where: Path | str, keys: Sequence[tuple[str, str]], kept: str = KEPT) -> str:
     """Refuse when a key column ((role, column): the target, the id) is one of the columns named twice (`found`,
-    named_twice), naming the file, the name and how to fix it; else the warning on the others ("" when none)."""
+    named_twice), naming the file, the name and how to fix it; else the warning on the others ("" when none), which
+    ends saying what becomes of them (`kept`)."""
     for role, column in keys:
         for name, read_as in found.items():
             if column in read_as:
@@ -64,10 +72,7 @@ def checked(found: dict[str, list[str]], where: Path | str, keys: Sequence[tuple
     shown = "; ".join(
         f"{name} {_times(len(read_as))} (read as {', '.join(read_as)})" for name, read_as in found.items()
     )
-    return (
-        f"{where}: its header names {shown}; each column is kept under the name pandas gives it (check that they hold "
-        "what you expect; --set drop=NAME leaves one out)"
-    )
+    return f"{where}: its header names {shown}; {kept}"
 
 
 def _times(k: int) -> str:

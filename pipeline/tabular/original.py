@@ -65,23 +65,31 @@ def match_columns(have: Sequence[str], wanted: Sequence[str], given: dict[str, s
     return found
 
 
-def read_original(original: Original, folder: Path, targets: Sequence[str] = ()) -> pd.DataFrame:
+def read_original(
+    original: Original, folder: Path, targets: Sequence[str] = (), warnings: list[str] | None = None
+) -> pd.DataFrame:
     """The original dataset's table with the competition's column names (Original.columns applied); the `targets`
     (the competition's names) keep the words pandas reads as missing where they hold text, as the competition's
-    own targets do (values.with_words: a class named None)."""
+    own targets do (values.with_words: a class named None). A target its header names twice is refused; the
+    warning on other columns named twice joins `warnings` (target_columns), as the competition's own tables' do."""
     renamed = {theirs: ours for theirs, ours in original.columns.items() if ours in targets}
     words = [*renamed, *(t for t in targets if t not in renamed.values())]
     path = Path(folder) / original.file
     frame = read_csv(path, words=words)
-    target_columns(frame.columns, lambda: raw_header(path), path, words)
+    if (warning := target_columns(frame.columns, lambda: raw_header(path), path, words)) and warnings is not None:
+        warnings.append(warning)
     return frame.rename(columns=original.columns)
+
+
+# what becomes of an original's other columns named twice (as_features takes the competition's columns by name)
+FIRST_KEPT = "the competition's columns are read from the first of each; rename them in the CSV if another is meant"
 
 
 def target_columns(columns: Sequence[str], header: Any, where: Path | str, targets: Sequence[str]) -> str:
     """Refuse an original whose header names one of its `targets` (its own names) twice, naming the file (a target
     read from whichever column pandas took first would teach the models another column's values); the warning on
     other columns named twice, "" when none (headers.checked). `header` reads the header row as written."""
-    return checked(named_twice(columns, header), where, [("target", t) for t in targets])
+    return checked(named_twice(columns, header), where, [("target", t) for t in targets], FIRST_KEPT)
 
 
 def original_targets(
@@ -160,12 +168,13 @@ def join(
     original: Original,
     mode: str,
     folder: Path,
+    warnings: list[str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
     """The competition's training rows followed by the original's (those with every target), the test rows, and
     the train_only mask (True on the original's rows). mode "flag" adds a from_original column (1 on its rows, 0
-    on the competition's and the test's)."""
+    on the competition's and the test's). What read_original finds amiss in its header joins `warnings`."""
     where = Path(folder) / original.file
-    frame = read_original(original, folder, targets)
+    frame = read_original(original, folder, targets, warnings)
     absent = [t for t in targets if t not in frame]
     if absent:
         raise ContractError(
