@@ -112,3 +112,33 @@ def test_an_original_dataset_whose_target_is_written_with_thousands_separators(
     loaded = module.load(module.Config(), data)
     assert loaded.y.tolist() == [*train["price"].astype(float), *original["price"].astype(float)]
     assert int(loaded.train_only.sum()) == 200
+
+
+def test_a_regression_target_s_na_is_missing_and_the_line_of_a_word_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: NA (row 7, line 9) was kept as a value, as a class's word is, and named as the first value that is no
+    # number, by new --task regression, by the load and in an original dataset
+    monkeypatch.chdir(tmp_path)
+    train, test = prices(120, 30)
+    sample = pd.DataFrame({"id": test["id"], "price": 0.0})
+    clean = download(tmp_path / "clean", written(train, False), test, sample)  # NA on row 7 only: no label
+    words = written(train, False)
+    words.loc[40, "price"] = "abc"
+    data = download(tmp_path / "words", words, test, sample)
+    said = "train.csv: price must be a number for regression; line 42 has 'abc'."
+    assert main(["new", "na_words_price", "--data", str(data), "--into", "comps", "--task", "regression"]) == 2
+    assert said in capsys.readouterr().err
+    original = written(prices(200, 0, seed=1)[0], False).drop(columns="id")
+    original.to_csv("orig.csv", index=False)
+    assert main(["new", "na_price", "--data", str(clean), "--into", "comps", "--original", "orig.csv"]) == 0
+    assert "unlabelled: 1 of the 120 rows of train.csv have no price" in capsys.readouterr().out  # as pandas reads NA
+    module = load_competition(str(tmp_path / "comps" / "na_price"))
+    assert len(module.load(module.Config(), clean).y) == 119 + 199  # NA: no label, in train and the original
+    with pytest.raises(ContractError, match=re.escape(f"words/{said}")):
+        module.load(module.Config(), data)
+    cached = next((tmp_path / "data" / "datasets").rglob("orig.csv"))
+    original.loc[50, "price"] = "abc"
+    original.to_csv(cached, index=False)
+    with pytest.raises(ContractError, match=re.escape(f"{cached}: price must be a number for regression; line 52")):
+        module.load(module.Config(), clean)

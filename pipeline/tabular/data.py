@@ -119,10 +119,10 @@ def load_tables(
 
     Columns only in train (the targets, and extras such as leaked outcomes) never become features, nor do columns
     empty on every test row, nor does the id unless it holds dates or times (id_is_feature). A column train reads as
-    text is read as written in test too (text_in_train), so its levels match. A target column of text keeps the
-    words pandas reads as missing (a class named None: values.with_words). A feature of numbers written with
-    thousands separators (1,234) is read as numbers (values.grouped_numbers). Training rows without a target value
-    (any of them, for several) are left out: nothing to fit or score them on. One
+    text is read as written in test too (text_in_train), so its levels match. A class target of text keeps the
+    words pandas reads as missing (a class named None: values.with_words; a regression's NA is missing). A feature
+    of numbers written with thousands separators (1,234) is read as numbers (values.grouped_numbers). Training rows
+    without a target value (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
     `Data.classes` is None and the runner handles them as rows x targets values.
@@ -143,7 +143,7 @@ def load_tables(
     """
     data_dir = Path(data_dir)
     targets = as_list(target)
-    train, test, warnings = _read_pair(data_dir, train_file, test_file, id_col, targets, id_groups, time)
+    train, test, warnings = _read_pair(data_dir, (train_file, test_file), id_col, targets, task, id_groups, time)
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
     derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
@@ -210,20 +210,21 @@ def _read_checked(path: Path, keys: list[tuple[str, str]], warnings: list[str], 
 
 def _read_pair(
     data_dir: Path,
-    train_file: str,
-    test_file: str,
+    files: tuple[str, str],
     id_col: str,
     targets: list[str],
+    task: str,
     id_groups: bool,
     time: str | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """train.csv and test.csv as load_tables reads them: the targets' words kept (values.with_words), the id as
-    written, and a column train holds as text read as text in test too; a missing target column, or a target or id
-    their header names twice (or train's, the time column), is refused. Also the warnings on other columns named
-    twice (headers.checked)."""
+    """train.csv and test.csv (`files`) as load_tables reads them: the words of the targets' classes kept
+    (values.with_words; a regression's NA is missing, as pandas reads it), the id as written, and a column train
+    holds as text read as text in test too; a missing target column, or a target or id their header names twice (or
+    train's, the time column), is refused. Also the warnings on other columns named twice (headers.checked)."""
+    (train_file, test_file), words = files, targets if task != "regression" else []
     keys, warnings = [*(("target", t) for t in targets), ("id", id_col)], []
     timed = [*keys, *([("time column (TIME)", time)] if time else [])]  # train's only: test's is but a feature
-    train = _read_checked(data_dir / train_file, timed, warnings, text=[id_col] if id_groups else (), words=targets)
+    train = _read_checked(data_dir / train_file, timed, warnings, text=[id_col] if id_groups else (), words=words)
     test = _read_checked(data_dir / test_file, keys, warnings, text=[id_col])
     if as_text := text_in_train(train, test, skip=[id_col]):
         test = read_csv(data_dir / test_file, text=[id_col, *as_text])

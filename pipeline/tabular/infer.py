@@ -241,7 +241,7 @@ def infer(
     source = Source(Path(data).expanduser())
     notes: list[str] = []
     t = read_tables(source, train, test, sample)
-    id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes)
+    id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=task != "regression")
     task, classes, metric, submission = decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
     time_col = _time_column(t, time, _later_test(t, features, notes), notes)

@@ -15,15 +15,17 @@ from pipeline.tabular.values import id_order, listed, with_words
 
 
 def id_and_targets(
-    source: Source, t: Tables, id_col: str | None, target: str | None, notes: list[str]
+    source: Source, t: Tables, id_col: str | None, target: str | None, notes: list[str], classes: bool = True
 ) -> tuple[str, int | None, list[str]]:
     """(id, Spec.id_start, targets): the id column (--id, else inferred; with the number of test.csv's first row when
     the ids are its rows' numbers) and the target(s) (--target, else guessed), checked against the headers, a text
-    target's words read as its values in train's frame, and its unlabelled rows noted."""
+    target's words read as its values in train's frame unless it holds no classes (`classes` False: --task
+    regression, whose NA is missing, as pandas reads it), and its unlabelled rows noted."""
     id_col, id_start = _id_column(t, id_col, notes)
     targets = _target_columns(t, target, id_col, notes)
     _named_twice(t, targets, id_col, notes)
-    _keep_words(source, t, targets, notes)
+    if classes:
+        _keep_words(source, t, targets, notes)
     _note_unlabelled(t, targets, notes)
     return id_col, id_start, targets
 

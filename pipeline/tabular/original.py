@@ -66,17 +66,22 @@ def match_columns(have: Sequence[str], wanted: Sequence[str], given: dict[str, s
 
 
 def read_original(
-    original: Original, folder: Path, targets: Sequence[str] = (), warnings: list[str] | None = None
+    original: Original,
+    folder: Path,
+    targets: Sequence[str] = (),
+    warnings: list[str] | None = None,
+    classes: bool = True,
 ) -> pd.DataFrame:
     """The original dataset's table with the competition's column names (Original.columns applied); the `targets`
     (the competition's names) keep the words pandas reads as missing where they hold text, as the competition's
-    own targets do (values.with_words: a class named None). A target its header names twice is refused; the
-    warning on other columns named twice joins `warnings` (target_columns), as the competition's own tables' do."""
+    own targets do (values.with_words: a class named None), unless they hold no classes (`classes` False: a
+    regression's NA is missing). A target its header names twice is refused; the warning on other columns named
+    twice joins `warnings` (target_columns), as the competition's own tables' do."""
     renamed = {theirs: ours for theirs, ours in original.columns.items() if ours in targets}
-    words = [*renamed, *(t for t in targets if t not in renamed.values())]
+    theirs = [*renamed, *(t for t in targets if t not in renamed.values())]
     path = Path(folder) / original.file
-    frame = read_csv(path, words=words)
-    if (warning := target_columns(frame.columns, lambda: raw_header(path), path, words)) and warnings is not None:
+    frame = read_csv(path, words=theirs if classes else ())
+    if (warning := target_columns(frame.columns, lambda: raw_header(path), path, theirs)) and warnings is not None:
         warnings.append(warning)
     return frame.rename(columns=original.columns)
 
@@ -174,7 +179,7 @@ def join(
     the train_only mask (True on the original's rows). mode "flag" adds a from_original column (1 on its rows, 0
     on the competition's and the test's). What read_original finds amiss in its header joins `warnings`."""
     where = Path(folder) / original.file
-    frame = read_original(original, folder, targets, warnings)
+    frame = read_original(original, folder, targets, warnings, classes=task != "regression")
     absent = [t for t in targets if t not in frame]
     if absent:
         raise ContractError(
