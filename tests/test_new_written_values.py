@@ -158,3 +158,33 @@ def test_decimal_commas_are_not_read_as_thousands_separators() -> None:
     assert not holds_grouped(decimals)  # a feature column of them stays text, as written
     assert ungrouped(pd.Series(["0,125"], dtype="str")).tolist() == ["0,125"]  # a target cell: refused as a word
     assert holds_grouped(pd.Series(["1,250", "12,000", "950", "-3,400.5"], dtype="str"))
+
+
+def test_classes_written_with_thousands_separators_sort_by_their_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: sorted as text (1,000, 200, 5,000), so probability columns that do not name their class got them in
+    # that order: the sample's first column held the probability of 1,000 where classes written 200, 1000, 5000
+    # (numbers) put 200's
+    from tests.test_new_edge_cases import FAST
+
+    monkeypatch.chdir(tmp_path)
+    names = ("200", "1,000", "5,000")
+    train, test, truth = three_classes(300, 90, names)
+    for kind, sample in (
+        ("probabilities", pd.DataFrame({"id": test["id"], "p_a": 0.3, "p_b": 0.3, "p_c": 0.4})),
+        ("labels", pd.DataFrame({"id": test["id"], "label": "1,000"})),
+    ):
+        data = download(tmp_path / kind, train, test, sample)
+        assert main(["new", f"sep_{kind}", "--data", str(data), "--into", "comps", "--task", "multiclass"]) == 0
+        assert "3 classes (200, 1,000, 5,000)" in (tmp_path / "comps" / f"sep_{kind}" / "__init__.py").read_text()
+        printed = capsys.readouterr().out
+        assert main(["run", f"comps/sep_{kind}", "--data", str(data), *FAST]) == 0
+        summary = next((tmp_path / "runs" / f"sep_{kind}").glob("*/summary.json"))
+        sub = pd.read_csv(summary.parent / "submission.csv", dtype=str, keep_default_na=False)
+        if kind == "probabilities":
+            assert "they get the classes in sorted order (200, 1,000, 5,000)" in printed
+            likeliest = sub[["p_a", "p_b", "p_c"]].astype(float).to_numpy().argmax(axis=1)
+            assert (np.array(names)[likeliest] == truth).mean() > 0.8
+        else:  # the labels as written, as the sample writes them
+            assert set(sub["label"]) <= set(names) and (sub["label"].to_numpy() == truth).mean() > 0.8

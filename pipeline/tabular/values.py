@@ -156,10 +156,14 @@ def as_names(values: pd.Series) -> pd.Series:
 
 
 def class_names(values: pd.Series) -> list[str]:
-    """Sorted class names as strings: numbers in numeric order (2 before 10), booleans as False, True."""
+    """Sorted class names as strings: numbers in numeric order (2 before 10), those written with thousands
+    separators too (200 before 1,000: holds_grouped; the names stay as written, as the submission writes them),
+    booleans as False, True. The order is the one probability columns that do not name their class get."""
     names = as_names(values).dropna().unique()
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return sorted(names, key=float)
+    if holds_grouped(pd.Series(names, dtype="str")):
+        return sorted(names, key=lambda n: (float(n.strip().replace(",", "")), n))
     return sorted(names)
 
 
