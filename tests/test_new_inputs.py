@@ -130,9 +130,9 @@ def test_a_test_set_later_in_day_first_dates_gets_folds_forward_in_time(
     df = pd.DataFrame({"id": range(150), "date": days.strftime("%d/%m/%Y"), "x": rng.normal(size=150)})
     train, test = df.iloc[:120].assign(y=rng.normal(size=120)), df.iloc[120:]
     data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
-    assert main(["new", "later", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    assert main(["new", "later_day_first", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
     assert "time: every test row's date (2021-09-29 to 2021-10-28) follows" in capsys.readouterr().out
-    assert '\nFOLDS = "time"' in (tmp_path / "comps" / "later" / "__init__.py").read_text()
+    assert '\nFOLDS = "time"' in (tmp_path / "comps" / "later_day_first" / "__init__.py").read_text()
 
 
 def test_an_empty_target_column_in_test_and_an_empty_feature(
