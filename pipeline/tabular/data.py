@@ -153,12 +153,8 @@ def load_tables(
         raise ContractError(f"{data_dir / train_file}: no row has a value for {', '.join(targets)}.")
     values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
-    X, X_test, train_only = train[features].reset_index(drop=True), test[features].reset_index(drop=True), None
-    grouped = grouped_numbers(X, X_test, features)  # 1,234 written with thousands separators: numbers
-    X, X_test = read_grouped(X, grouped), read_grouped(X_test, grouped)
-    if derived:
-        X = pd.concat([X, derived["train"][labelled].reset_index(drop=True)], axis=1)
-        X_test = pd.concat([X_test, derived["test"].reset_index(drop=True)], axis=1)
+    X, X_test, grouped = _feature_frames(train, test, features, derived, labelled)
+    train_only = None
     groups = None if groups is None else groups[labelled]
     times = None if time is None else times_of(train, time, data_dir / train_file)
     if original_mode not in MODES:
@@ -182,6 +178,20 @@ def load_tables(
         info=_info(target, id_col, task, features, warnings)
         | {"trained": trained_facts(train, features, y, classes, task, grouped)},
     )
+
+
+def _feature_frames(
+    train: pd.DataFrame, test: pd.DataFrame, features: list[str], derived: dict[str, Any], labelled: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The feature frames of the labelled training rows and of the test rows, numbers written with thousands
+    separators (1,234) read as numbers, and the id's derived columns (`derived`) added; also those grouped columns."""
+    X, X_test = train[features].reset_index(drop=True), test[features].reset_index(drop=True)
+    grouped = grouped_numbers(X, X_test, features)
+    X, X_test = read_grouped(X, grouped), read_grouped(X_test, grouped)
+    if derived:
+        X = pd.concat([X, derived["train"][labelled].reset_index(drop=True)], axis=1)
+        X_test = pd.concat([X_test, derived["test"].reset_index(drop=True)], axis=1)
+    return X, X_test, grouped
 
 
 def _info(
