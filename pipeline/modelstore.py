@@ -1,6 +1,7 @@
 """Fitted fold models kept in the run folder, so `predict` can predict new test data without training.
 
-Layout: models/<model>/fold<k>.joblib (scikit-learn-style estimators, LightGBM/XGBoost/CatBoost included) or
+Layout: models/<model>/fold<k>.joblib (scikit-learn-style estimators, LightGBM/XGBoost/CatBoost included; zlib
+compressed) or
 fold<k>.pt (estimators with save_fitted/load_fitted: the image classifier and the detector, saved on the CPU and
 loaded onto any device), each beside fold<k>.json: the format, the estimator's class, the sha256 of the file and the
 key of the fold's predictions (parts/<model>/fold<k>.npz), so a model and the predictions it made stay paired. A
@@ -21,6 +22,9 @@ from pipeline.contract import ContractError
 from pipeline.runfolder import fit_name, fit_stem
 
 FOLDER = "models"
+# zlib level 1 on joblib files: a forest of deep trees (extratrees: 35 MB a fold on 2,400 rows) shrinks 4.4 times for
+# 0.4 s; joblib.load reads compressed and uncompressed files alike, so earlier runs' models still load
+COMPRESS = 1
 
 
 def _meta_path(run_dir: Path, model: str, fold: int | str) -> Path:
@@ -40,7 +44,7 @@ def save_fold_model(run_dir: Path, model: str, fold: int | str, estimator: Any, 
 
         def dump(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
-                joblib.dump(estimator, fh)
+                joblib.dump(estimator, fh, compress=COMPRESS)
 
         atomic.write_with(path, dump)
     cls = type(estimator)

@@ -24,6 +24,7 @@ KAGGLE_SLUG = "titanic"
 EXPECTED_FILES = ["gender_submission.csv", "test.csv", "train.csv"]
 TRAIN, TEST, SAMPLE_SUBMISSION = "train.csv", "test.csv", "gender_submission.csv"
 ID = "PassengerId"
+ROW_ID_START = None  # None: ID is a column of TEST; a number: TEST has none, its rows are numbered from it
 TARGET = "Survived"
 TASK = "binary"  # regression | binary | multiclass
 # metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, r2, f1, mcc, map@3, qwk, map@K
@@ -39,10 +40,14 @@ ORIGINAL = None  # the dataset a Playground competition was generated from: `new
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, linear_clip, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights,
-    stack, refit, threshold, original):
-    override any here; models may add "mlp", an MLP on the linear model's features."""
+    linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, forest_trees, forest_min_samples_leaf,
+    forest_max_leaves, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack,
+    refit, threshold, original): override any here; models may add "svm", an RBF support vector machine on the linear
+    model's features, "extratrees" and "randomforest", scikit-learn's forests on the boosters' features, and "mlp",
+    an MLP on the linear model's features."""
 
+    # svm: few rows to fit on; extratrees: classes
+    models: tuple[str, ...] = ("lightgbm", "xgboost", "catboost", "linear", "svm", "extratrees")
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error, "" on squared error
 
@@ -63,6 +68,7 @@ def search_space(trial: Any) -> dict[str, Any]:
         "depth": trial.suggest_int("depth", 3, 8),
         "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
         "linear_alpha": trial.suggest_float("linear_alpha", 1e-2, 100.0, log=True),
+        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),
     }
 
 
@@ -80,6 +86,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         drop=cfg.drop,
         id_groups=ID_GROUPS,
         time=TIME,
+        row_id_start=ROW_ID_START,
         original=ORIGINAL,
         original_mode=cfg.original,
     )
@@ -100,6 +107,7 @@ def load_test(cfg: Config, data_dir: Path, trained: dict[str, Any] | None = None
         original=ORIGINAL,
         original_mode=cfg.original,
         id_groups=ID_GROUPS,
+        row_id_start=ROW_ID_START,
     )
 
 

@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.archives import display_path
     from pipeline.contract import load_competition
     from pipeline.tabular.infer import infer
-    from pipeline.tabular.template import render, svm_note
+    from pipeline.tabular.template import models_note, render
 
     parent = Path(args.into).expanduser() if args.into else PROJECT / "competitions"
     dest = parent / args.name
@@ -74,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
         raise ContractError(
             "--original-slug, --original-file, --original-columns and --original-labels need --original."
         )
-    if note := svm_note(spec):  # after the original: its rows count toward svm's limit
+    if note := models_note(spec):  # after the original: its rows count toward svm's limit
         spec.notes.append(note)
     tmp = parent / f".{args.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -70,9 +70,11 @@ TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = 
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective,
-    bag, bag_folds, blend_weights, stack, refit, threshold, original): override any here; models may add "svm", an
-    RBF support vector machine on the linear model's features, and "mlp", an MLP on them."""
+    linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, forest_trees, forest_min_samples_leaf,
+    forest_max_leaves, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack,
+    refit, threshold, original): override any here; models may add "svm", an RBF support vector machine on the linear
+    model's features, "extratrees" and "randomforest", scikit-learn's forests on the boosters' features, and "mlp",
+    an MLP on the linear model's features."""
 
 {models_line}    target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = {objective_py}  # regression: "l1" trains the boosters on absolute error, "" on squared error
@@ -211,7 +213,7 @@ def render(spec: Spec) -> str:
         id_groups_py=repr(spec.id_groups),
         time_py=_py(spec.time) if spec.time else "None",
         row_id_start=repr(spec.id_start),
-        **_svm(spec),
+        **_models(spec),
     )
 
 
@@ -220,37 +222,56 @@ def fit_rows(spec: Spec) -> int:
     return spec.n_train + spec.n_original
 
 
-def svm_note(spec: Spec) -> str | None:
-    """What `new` says of "svm": the models it writes and why, with the rows the models fit on; when the original's
-    rows alone put those over SVM_MAX_ROWS, why svm is left out; nothing when train.csv alone has more rows."""
-    models = recipe.default_models(fit_rows(spec))
+def _defaults(spec: Spec, n_rows: int) -> tuple[str, ...]:
+    return recipe.default_models(n_rows, spec.task, len(spec.targets))
+
+
+def models_note(spec: Spec) -> str | None:
+    """What `new` says of the models it writes beyond TabularRecipe's four, and why: "extratrees" for one target of
+    classes; "svm" with the rows the models fit on, or, when the original's rows alone put those over SVM_MAX_ROWS,
+    why svm is left out. Nothing when it writes the four."""
+    models = _defaults(spec, fit_rows(spec))
     rows = f"{spec.train} has {spec.n_train} rows"
     if spec.n_original:
         rows = (
             f"the models fit on {spec.n_train} rows of {spec.train} and {spec.n_original} of the original, "
             f"{fit_rows(spec)} in all"
         )
+    said = []
     if "svm" in models:
-        return (
-            f"models: {', '.join(models)}; svm (an RBF support vector machine on the linear model's features) as "
-            f"{rows}, at most {recipe.SVM_MAX_ROWS}; change with --set models=A,B or Config.models"
+        svm = "svm (an RBF support vector machine on the linear model's features)"
+        said.append(f"{svm} as {rows}, at most {recipe.SVM_MAX_ROWS}")
+    elif "svm" in _defaults(spec, spec.n_train):
+        said.append(
+            f"no svm (an RBF support vector machine, whose fit grows with the square of the rows) as {rows}, over "
+            f"{recipe.SVM_MAX_ROWS}; add it with --set models={','.join(models)},svm"
         )
-    if "svm" in recipe.default_models(spec.n_train):
-        return (
-            f"models: {', '.join(models)}; no svm (an RBF support vector machine, whose fit grows with the square of "
-            f"the rows) as {rows}, over {recipe.SVM_MAX_ROWS}; add it with --set models={','.join(models)},svm"
+    forest = "extratrees (extremely randomised trees, whose errors differ from the boosters': a stack of classes gains)"
+    if "extratrees" in models:
+        said.append(f"{forest} as it has classes, {rows}, at most {recipe.FOREST_MAX_ROWS}")
+    elif "extratrees" in _defaults(spec, 0):
+        said.append(
+            f"no extratrees (a forest of deep trees, which grow with the rows) as {rows}, over "
+            f"{recipe.FOREST_MAX_ROWS}; add it with --set models={','.join(models)},extratrees"
         )
-    return None
+    if not said:
+        return None
+    change = "; change with --set models=A,B or Config.models" if models != recipe.TabularRecipe.models else ""
+    return f"models: {', '.join(models)}; {'; '.join(said)}{change}"
 
 
-def _svm(spec: Spec) -> dict[str, str]:
-    """The Config's models line and the search space's svm_c when the rows the models fit on (fit_rows) are few
-    enough for "svm" (pipeline.tabular.recipe.default_models); nothing otherwise."""
-    models = recipe.default_models(fit_rows(spec))
-    if "svm" not in models:
+def _models(spec: Spec) -> dict[str, str]:
+    """The Config's models line when `new` writes more than TabularRecipe's four (pipeline.tabular.recipe.
+    default_models, for the rows the models fit on: fit_rows), and the search space's svm_c when svm is among them."""
+    models = _defaults(spec, fit_rows(spec))
+    if models == recipe.TabularRecipe.models:
         return {"models_line": "", "svm_space": ""}
     listed = ", ".join(map(json.dumps, models))
+    why = [
+        *(["svm: few rows to fit on"] if "svm" in models else []),
+        *(["extratrees: classes"] if "extratrees" in models else []),
+    ]
     return {
-        "models_line": f"    models: tuple[str, ...] = ({listed})  # svm: few rows to fit on\n",
-        "svm_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
+        "models_line": f"    # {'; '.join(why)}\n    models: tuple[str, ...] = ({listed})\n",
+        "svm_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),' if "svm" in models else "",
     }
