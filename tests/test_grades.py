@@ -195,6 +195,12 @@ def test_validate_names_a_value_that_is_no_grade(tmp_path: Path, monkeypatch: py
     [
         (pd.Series(["good", "bad"] * 600), [], "--metric qwk scores whole-number grades, but quality holds 'good'"),
         (pd.Series([5.5, 6.0] * 600), [], "--metric qwk scores whole-number grades, but quality holds 5.5"),
+        # before: NA (line 5) was kept as a word, as a class's is, and named where the word on line 42 is meant
+        (
+            pd.Series(["5", "6"] * 600).where(lambda q: q.index != 3, "NA").where(lambda q: q.index != 40, "good"),
+            [],
+            "train.csv: --metric qwk scores whole-number grades, but quality holds 'good' on line 42; fix that value",
+        ),
         (
             pd.Series([5.5, 6.0] * 600),
             ["--task", "regression"],

@@ -142,3 +142,24 @@ def test_a_regression_target_s_na_is_missing_and_the_line_of_a_word_is_named(
     original.to_csv(cached, index=False)
     with pytest.raises(ContractError, match=re.escape(f"{cached}: price must be a number for regression; line 52")):
         module.load(module.Config(), clean)
+
+
+@pytest.mark.parametrize("metric", ["rmse", "r2"])
+def test_a_regression_metric_on_a_target_of_words_names_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, metric: str
+) -> None:
+    # before: `new --metric rmse` took the target for classes and refused them as "multiclass", naming no line
+    monkeypatch.chdir(tmp_path)
+    train, test = prices(120, 30)
+    sample = pd.DataFrame({"id": test["id"], "price": 0.0})
+    clean = download(tmp_path / "clean", written(train, False), test, sample)  # NA on row 7 only: no label
+    words = written(train, False)
+    words.loc[40, "price"] = "abc"
+    data = download(tmp_path / "words", words, test, sample)
+    assert main(["new", "words_price", "--data", str(data), "--into", "comps", "--metric", metric]) == 2
+    assert (
+        f"error: --metric {metric} scores numbers: train.csv: price must be a number for regression; line 42 has "
+        "'abc'. Fix that value, or, to predict price's values as classes, use a label metric (--metric accuracy).\n"
+    ) in capsys.readouterr().err
+    assert main(["new", "na_price", "--data", str(clean), "--into", "comps", "--metric", metric]) == 0
+    assert "unlabelled: 1 of the 120 rows of train.csv have no price" in capsys.readouterr().out  # NA: no label

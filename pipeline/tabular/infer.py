@@ -33,7 +33,7 @@ from pipeline.tabular.headers import checked
 from pipeline.tabular.infer_columns import id_and_targets
 from pipeline.tabular.infer_files import Source, Tables, read_tables
 from pipeline.tabular.infer_metric import check_choices, fitting
-from pipeline.tabular.infer_task import decide
+from pipeline.tabular.infer_task import asks_numbers, decide
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
 from pipeline.tabular.values import empty_columns, grouped_numbers, listed, row_number_columns
@@ -241,7 +241,7 @@ def infer(
     source = Source(Path(data).expanduser())
     notes: list[str] = []
     t = read_tables(source, train, test, sample)
-    id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=task != "regression")
+    id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=not asks_numbers(metric, task))
     task, classes, metric, submission = decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
     time_col = _time_column(t, time, _later_test(t, features, notes), notes)

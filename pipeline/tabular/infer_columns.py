@@ -20,7 +20,8 @@ def id_and_targets(
     """(id, Spec.id_start, targets): the id column (--id, else inferred; with the number of test.csv's first row when
     the ids are its rows' numbers) and the target(s) (--target, else guessed), checked against the headers, a text
     target's words read as its values in train's frame unless it holds no classes (`classes` False: --task
-    regression, whose NA is missing, as pandas reads it), and its unlabelled rows noted."""
+    regression, or a metric scoring values such as rmse or qwk, whose NA is missing, as pandas reads it), and its
+    unlabelled rows noted."""
     id_col, id_start = _id_column(t, id_col, notes)
     targets = _target_columns(t, target, id_col, notes)
     _named_twice(t, targets, id_col, notes)

@@ -32,10 +32,23 @@ def decide(t: Tables, targets: list[str], metric: str | None, task: str | None, 
         notes.append(f"task: regression (from the values of {targets[0]}); change with --task")
     y = t.tr[targets[0]]
     if metric in GRADE_METRICS and task in (None, "regression"):
-        task = _grades_task(y, targets[0], notes)
+        task = _grades_task(y, targets[0], t.train, notes)
+    if task is None and asks_numbers(metric, task) and not pd.api.types.is_numeric_dtype(y):  # rmse on words
+        _refuse_text(
+            y, targets[0], t.train, f"--metric {metric} scores numbers", "use a label metric (--metric accuracy)"
+        )
     task = task or _task(y, targets[0], notes, t.sub, as_numbers)
     classes = _check_task(y, targets[0], task, t.train)
     return (task, classes, *single_metric(t, metric, task, targets[0], classes, notes))
+
+
+def asks_numbers(metric: str | None, task: str | None) -> bool:
+    """Whether --task or --metric asks for a target of numbers: --task regression, or with no --task a metric that
+    scores only values (rmse, mae, r2 ..., qwk's grades). Such a target's NA is a missing value, as pandas reads it,
+    not a class's word (values.with_words), as the generated load reads a regression's."""
+    if task is not None:
+        return task == "regression"
+    return metric is not None and lookup(metric).tasks == ("regression",)
 
 
 def _grouped_targets(t: Tables, targets: list[str], notes: list[str]) -> bool:
@@ -111,17 +124,18 @@ def _decimals(sample: pd.DataFrame | None) -> str:
     return f"{float(values.iloc[0])!r}" if len(values) else ""
 
 
-def _grades_task(y: pd.Series, target: str, notes: list[str]) -> str:
+def _grades_task(y: pd.Series, target: str, where: str, notes: list[str]) -> str:
     """A QWK target: whole-number grades, fitted as a regression (the models learn their order) and cut into grades
-    at points fitted out of fold; refused when the target holds anything else."""
+    at points fitted out of fold; refused when the target holds anything else, naming the first such line of
+    `where` (train's file; an empty cell or NA is no label, as pandas reads it)."""
     values = pd.to_numeric(y.dropna(), errors="coerce")
     odd = y.dropna()[values.isna().to_numpy() | (values % 1 != 0).to_numpy()]
     if len(odd):
         first = odd.iloc[0]
         shown = repr(first) if isinstance(first, str) else f"{float(first):g}"
         raise ContractError(
-            f"--metric qwk scores whole-number grades, but {target} holds {shown}; use a label metric "
-            "(--metric accuracy)."
+            f"{where}: --metric qwk scores whole-number grades, but {target} holds {shown} on line {odd.index[0] + 2}; "
+            "fix that value, or use a label metric (--metric accuracy)."
         )
     notes.append(
         f"task: regression on the {values.nunique()} grades of {target} (qwk scores ordered grades: the models fit "
@@ -173,9 +187,18 @@ def _check_task(y: pd.Series, target: str, task: str, where: str) -> list[str] |
     if task == "binary" and classes is not None and len(classes) != 2:
         raise ContractError(f"--task binary: {target} has {len(classes)} classes; use --task multiclass.")
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        try:
-            numbers(y.dropna().to_frame(), target, Path(where))  # unlabelled rows aside; names the line
-        except ContractError as e:
-            raise ContractError(f"--task regression: {e}") from None
-        raise ContractError(f"--task regression: {target} holds text (e.g. {y.iloc[0]!r}), not numbers.")
+        _refuse_text(y, target, where, "--task regression", "pass --task multiclass")
     return classes
+
+
+def _refuse_text(y: pd.Series, target: str, where: str, asked: str, fix: str) -> None:
+    """Refuse a target holding text where `asked` (--task regression, --metric rmse ...) wants numbers: one line
+    naming the first line of `where` (train's file) whose value is no number, and `fix`, the flag that predicts its
+    values as classes instead."""
+    try:
+        numbers(y.dropna().to_frame(), target, Path(where))  # unlabelled rows aside; names the line
+    except ContractError as e:
+        raise ContractError(
+            f"{asked}: {e} Fix that value, or, to predict {target}'s values as classes, {fix}."
+        ) from None
+    raise ContractError(f"{asked}: {target} holds text (e.g. {y.iloc[0]!r}), not numbers.")
