@@ -297,3 +297,33 @@ def test_an_original_naming_a_column_twice(
     cached.write_text(twice.read_text())
     with pytest.raises(ContractError, match="its header names 'Target' twice"):
         module.load(module.Config(), tmp_path / "download")
+
+
+def test_new_counts_an_original_s_class_named_none_as_the_load_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: new read the original without its words, so its None rows were dropped from the count of labelled rows
+    # (and from the label check) that the generated load, keeping them, trains on
+    from tests.test_new_edge_cases import download
+    from tests.test_new_written_values import three_classes
+
+    monkeypatch.chdir(tmp_path)
+    names = ("Insomnia", "None", "Sleep Apnea")
+    train, test, _ = three_classes(150, 40, names)
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "label": "None"}))
+    source, _, _ = three_classes(300, 0, names, seed=3)
+    source.loc[5, "label"] = np.nan  # an empty cell: no label, in the original as in train.csv
+    source.drop(columns="id").rename(columns={"label": "Disorder"}).to_csv("sleep.csv", index=False)
+    n_none, n_labelled = int((source["label"] == "None").sum()), int(source["label"].notna().sum())
+    assert (
+        n_none > 50
+        and new(tmp_path, "sleep_orig", data, "--original", "sleep.csv", "--original-columns", "Disorder=label") == 0
+    )
+    printed = capsys.readouterr().out
+    assert f"original: {n_labelled} labelled rows of sleep.csv (sleep) join every fold's training rows" in printed
+    assert f"original: 'None' ({n_none} rows) in Disorder of sleep.csv read as a value (a class)" in printed
+    module = load_competition(str(tmp_path / "comps" / "sleep_orig"))
+    assert int(module.load(module.Config(), data).train_only.sum()) == n_labelled
+    summary = run(tmp_path, "sleep_orig", data, "--set", "models=linear")
+    log = (Path(summary["run_dir"]) / "log.txt").read_text()
+    assert f"{150 + n_labelled} training rows ({n_labelled} of them train-only" in log

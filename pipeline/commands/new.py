@@ -99,13 +99,18 @@ def main(args: argparse.Namespace) -> int:
 
 def _add_original(spec: Any, args: argparse.Namespace) -> None:
     """Find the original dataset (pipeline/tabular/infer_original.py), state it in the spec, and put its CSV where
-    runs look for it (the data cache, datasets/<owner>/<name>/), written whole or not at all."""
+    runs look for it (the data cache, datasets/<owner>/<name>/), written whole or not at all. Both tables' class
+    targets keep the words pandas reads as missing (values.with_words), as the generated load reads them."""
     from pipeline.archives import display_path
     from pipeline.datadir import cache_root
     from pipeline.tabular.infer_files import Source
     from pipeline.tabular.infer_original import find
+    from pipeline.tabular.values import with_words
 
-    train = Source(Path(args.data).expanduser()).read(spec.train)
+    source = Source(Path(args.data).expanduser())
+    train = source.read(spec.train)  # its classes' words kept, as the spec's classes are (a class named None)
+    words = spec.targets if spec.task != "regression" else []
+    train, _ = with_words(train, words, lambda cols: source.as_written(spec.train, cols))
     found = find(
         Path(args.original),
         train,

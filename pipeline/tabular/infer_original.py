@@ -4,7 +4,7 @@ the labels written otherwise; refused, naming the flag that settles it, when a t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -14,7 +14,7 @@ from pipeline.contract import ContractError
 from pipeline.tabular.headers import raw_header
 from pipeline.tabular.infer_files import Source
 from pipeline.tabular.original import Original, as_features, match_columns, original_targets, target_columns
-from pipeline.tabular.values import as_names, class_names, listed, read_csv
+from pipeline.tabular.values import AS_WRITTEN, as_names, class_names, listed, read_csv, with_words
 
 
 @dataclass
@@ -63,6 +63,28 @@ def _table(path: Path, file: str | None, targets: Sequence[str]) -> tuple[str | 
         f"--original {path}: cannot tell which CSV is the original table among {', '.join(csvs) or 'no CSV files'}. "
         "Name it with --original-file FILE."
     )
+
+
+def _as_written(path: Path, member: str | None) -> Callable[[list[str]], pd.DataFrame]:
+    """Reads columns of the original table again with every cell as written (values.with_words): the CSV itself,
+    or `member` of a download."""
+    if member is None:
+        return lambda cols: pd.read_csv(path, usecols=cols, **AS_WRITTEN)
+    source = Source(path)
+    return lambda cols: source.as_written(member, cols)
+
+
+def _keep_words(frame: pd.DataFrame, theirs: list[str], path: Path, member: str | None, where: str) -> tuple:
+    """The original's frame with the words pandas reads as missing put back in its class targets (`theirs`, its own
+    names), as the generated load reads them (original.read_original: a class named None is a class), and the notes
+    on them."""
+    frame, found = with_words(frame, theirs, _as_written(path, member))
+    notes = [
+        f"original: {', '.join(f'{w!r} ({n} rows)' for w, n in words.items())} in {c} of {where} read as a value "
+        "(a class), not as missing, as the competition's target is"
+        for c, words in found.items()
+    ]
+    return frame, notes
 
 
 def _header(path: Path, member: str | None) -> list[str]:
@@ -134,6 +156,7 @@ def find(
     renames = match_columns(list(frame.columns), [*features, *targets], given)
     theirs = [next((o for o, c in renames.items() if c == t), t) for t in targets]
     twice = target_columns(frame.columns, lambda: _header(path, member), where, theirs)
+    frame, kept = _keep_words(frame, theirs, path, member, where) if task != "regression" else (frame, [])
     frame = frame.rename(columns=renames)
     absent = [t for t in targets if t not in frame]
     if absent:
@@ -159,7 +182,9 @@ def find(
             f"{listed(frame.columns)}); is it the right table? Name columns with --original-columns."
         )
     notes = [
-        f"original: {len(rows)} labelled rows of {name} ({original.slug}) join every fold's training rows, never scored"
+        f"original: {len(rows)} labelled rows of {name} ({original.slug}) join every fold's training rows, "
+        "never scored",
+        *kept,
     ]
     if renames:
         notes.append(
