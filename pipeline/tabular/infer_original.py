@@ -74,7 +74,9 @@ def _as_written(path: Path, member: str | None) -> Callable[[list[str]], pd.Data
     return lambda cols: source.as_written(member, cols)
 
 
-def _keep_words(frame: pd.DataFrame, theirs: list[str], path: Path, member: str | None, where: str) -> tuple:
+def _keep_words(
+    frame: pd.DataFrame, theirs: list[str], path: Path, member: str | None, where: str
+) -> tuple[pd.DataFrame, list[str]]:
     """The original's frame with the words pandas reads as missing put back in its class targets (`theirs`, its own
     names), as the generated load reads them (original.read_original: a class named None is a class), and the notes
     on them."""
