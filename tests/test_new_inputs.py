@@ -188,3 +188,21 @@ def test_a_test_set_that_starts_on_the_last_training_day_is_still_later(
     data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
     assert main(["new", "shared_day", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
     assert '\nFOLDS = "time"' in (tmp_path / "comps" / "shared_day" / "__init__.py").read_text()
+
+
+@pytest.mark.parametrize(("metric", "values"), [("rmse", np.arange(6)), ("mae", np.arange(2))])
+def test_a_metric_scoring_values_makes_whole_numbers_a_regression(
+    tmp_path: Path, capsys: pytest.CaptureFixture, metric: str, values: np.ndarray
+) -> None:
+    # counts 0..5 (or a 0/1 column) the sample writes as whole numbers read as classes, but --metric rmse or mae
+    # scores values: the user asked for a regression, where such a target was refused as classes
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    df = pd.DataFrame({"id": range(200), "x": x, "y": np.clip(np.round(x + 2.5), values.min(), values.max())})
+    train, test = df.iloc[:150], df.iloc[150:].drop(columns="y")
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0}))
+    name = f"counts_{metric}"
+    assert main(["new", name, "--data", str(data), "--metric", metric, "--into", str(tmp_path / "comps")]) == 0
+    assert f"task: regression (--metric {metric} scores values of y); change with --task" in capsys.readouterr().out
+    module = load_competition(str(tmp_path / "comps" / name))
+    assert (module.TASK, module.METRIC.name) == ("regression", metric)

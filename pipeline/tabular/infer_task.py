@@ -37,6 +37,9 @@ def decide(t: Tables, targets: list[str], metric: str | None, task: str | None, 
         _refuse_text(
             y, targets[0], t.train, f"--metric {metric} scores numbers", "use a label metric (--metric accuracy)"
         )
+    if task is None and asks_numbers(metric, task):  # rmse on counts 0..5 or a 0/1 column: values, as asked
+        task = "regression"
+        notes.append(f"task: regression (--metric {metric} scores values of {targets[0]}); change with --task")
     task = task or _task(y, targets[0], notes, t.sub, as_numbers)
     classes = _check_task(y, targets[0], task, t.train)
     return (task, classes, *single_metric(t, metric, task, targets[0], classes, notes))
