@@ -114,18 +114,23 @@ def test_an_original_dataset_whose_target_is_written_with_thousands_separators(
     assert int(loaded.train_only.sum()) == 200
 
 
+def na_and_word(tmp_path: Path) -> tuple[Path, Path]:
+    """Two downloads of prices: one whose price is NA on row 7 (line 9) only, one with 'abc' on row 40 (line 42) too."""
+    train, test = prices(120, 30)
+    sample = pd.DataFrame({"id": test["id"], "price": 0.0})
+    clean = download(tmp_path / "clean", written(train, False), test, sample)  # NA on row 7 only: no label
+    words = written(train, False)
+    words.loc[40, "price"] = "abc"
+    return clean, download(tmp_path / "words", words, test, sample)
+
+
 def test_a_regression_target_s_na_is_missing_and_the_line_of_a_word_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     # before: NA (row 7, line 9) was kept as a value, as a class's word is, and named as the first value that is no
     # number, by new --task regression, by the load and in an original dataset
     monkeypatch.chdir(tmp_path)
-    train, test = prices(120, 30)
-    sample = pd.DataFrame({"id": test["id"], "price": 0.0})
-    clean = download(tmp_path / "clean", written(train, False), test, sample)  # NA on row 7 only: no label
-    words = written(train, False)
-    words.loc[40, "price"] = "abc"
-    data = download(tmp_path / "words", words, test, sample)
+    clean, data = na_and_word(tmp_path)
     said = "train.csv: price must be a number for regression; line 42 has 'abc'."
     assert main(["new", "na_words_price", "--data", str(data), "--into", "comps", "--task", "regression"]) == 2
     assert said in capsys.readouterr().err
@@ -150,12 +155,7 @@ def test_a_regression_metric_on_a_target_of_words_names_the_line(
 ) -> None:
     # before: `new --metric rmse` took the target for classes and refused them as "multiclass", naming no line
     monkeypatch.chdir(tmp_path)
-    train, test = prices(120, 30)
-    sample = pd.DataFrame({"id": test["id"], "price": 0.0})
-    clean = download(tmp_path / "clean", written(train, False), test, sample)  # NA on row 7 only: no label
-    words = written(train, False)
-    words.loc[40, "price"] = "abc"
-    data = download(tmp_path / "words", words, test, sample)
+    clean, data = na_and_word(tmp_path)
     assert main(["new", "words_price", "--data", str(data), "--into", "comps", "--metric", metric]) == 2
     assert (
         f"error: --metric {metric} scores numbers: train.csv: price must be a number for regression; line 42 has "
