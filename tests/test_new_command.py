@@ -196,7 +196,8 @@ def test_extratrees_joins_the_models_of_one_target_of_classes(
     monkeypatch.setattr(recipe, "FOREST_MAX_ROWS", 100)  # more rows than the forest takes: the four, and why
     assert new(tmp_path, "comp_binary_more", write_zip(tmp_path / "more.zip", "binary")) == 0
     said = capsys.readouterr().out
-    assert "no extratrees (a forest of deep trees, which grow with the rows) as train.csv has 160 rows, over 100" in said
+    left_out = "no extratrees (a forest of deep trees, which grow with the rows) as train.csv has 160 rows, over 100"
+    assert left_out in said
     assert f"add it with --set models={','.join(four)},extratrees" in said
     assert load_competition(str(tmp_path / "comps" / "comp_binary_more")).Config().models == four
     assert recipe.default_models(40, "binary", n_targets=2) == (*four, "svm")  # several targets: not measured
