@@ -193,13 +193,15 @@ def test_extratrees_joins_the_models_of_one_target_of_classes(
     assert f"models: {', '.join(four)}, extratrees; extratrees (" in capsys.readouterr().out
     many = load_competition(str(tmp_path / "comps" / "comp_binary_many"))
     assert many.Config().models == (*four, "extratrees") and "svm_c" not in many.search_space(_Trial())
-    monkeypatch.setattr(recipe, "FOREST_MAX_ROWS", 100)  # more rows than the forest takes: the four, and why
-    assert new(tmp_path, "comp_binary_more", write_zip(tmp_path / "more.zip", "binary")) == 0
+    # a fold's forest grows with rows x classes: 160 rows of 2 classes (320) fit 400, of 3 (480) do not
+    monkeypatch.setattr(recipe, "FOREST_MAX_CELLS", 400)
+    assert new(tmp_path, "comp_binary_cells", write_zip(tmp_path / "cells2.zip", "binary")) == 0
+    assert "extratrees (extremely randomised trees" in capsys.readouterr().out
+    assert new(tmp_path, "comp_strings_cells", write_zip(tmp_path / "cells3.zip", "strings")) == 0
     said = capsys.readouterr().out
-    left_out = "no extratrees (a forest of deep trees, which grow with the rows) as train.csv has 160 rows, over 100"
-    assert left_out in said
+    assert "as train.csv has 160 rows x 3 classes = 480, over 400" in said
     assert f"add it with --set models={','.join(four)},extratrees" in said
-    assert load_competition(str(tmp_path / "comps" / "comp_binary_more")).Config().models == four
+    assert load_competition(str(tmp_path / "comps" / "comp_strings_cells")).Config().models == four
     assert recipe.default_models(40, "binary", n_targets=2) == (*four, "svm")  # several targets: not measured
 
 

@@ -223,7 +223,11 @@ def fit_rows(spec: Spec) -> int:
 
 
 def _defaults(spec: Spec, n_rows: int) -> tuple[str, ...]:
-    return recipe.default_models(n_rows, spec.task, len(spec.targets))
+    return recipe.default_models(n_rows, spec.task, len(spec.targets), _classes(spec))
+
+
+def _classes(spec: Spec) -> int:
+    return len(spec.classes or ()) or 2
 
 
 def models_note(spec: Spec) -> str | None:
@@ -248,16 +252,22 @@ def models_note(spec: Spec) -> str | None:
         )
     forest = "extratrees (extremely randomised trees, whose errors differ from the boosters': a stack of classes gains)"
     if "extratrees" in models:
-        said.append(f"{forest} as it has classes, {rows}, at most {recipe.FOREST_MAX_ROWS}")
+        said.append(f"{forest} as it has classes: {_cells(spec, rows)}, at most {recipe.FOREST_MAX_CELLS}")
     elif "extratrees" in _defaults(spec, 0):
         said.append(
-            f"no extratrees (a forest of deep trees, which grow with the rows) as {rows}, over "
-            f"{recipe.FOREST_MAX_ROWS}; add it with --set models={','.join(models)},extratrees"
+            f"no extratrees (a forest of deep trees, each node a share per class: its size grows with both) as "
+            f"{_cells(spec, rows)}, over {recipe.FOREST_MAX_CELLS}; add it with "
+            f"--set models={','.join(models)},extratrees"
         )
     if not said:
         return None
     change = "; change with --set models=A,B or Config.models" if models != recipe.TabularRecipe.models else ""
     return f"models: {', '.join(models)}; {'; '.join(said)}{change}"
+
+
+def _cells(spec: Spec, rows: str) -> str:
+    """The rows the models fit on times the classes, in words, for extratrees' limit."""
+    return f"{rows} x {_classes(spec)} classes = {fit_rows(spec) * _classes(spec)}"
 
 
 def _models(spec: Spec) -> dict[str, str]:
