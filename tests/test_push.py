@@ -247,3 +247,24 @@ def test_the_original_dataset_is_mounted_too_and_a_local_one_refused(
     assert push(house, "--no-submit") == 2
     assert "'ames-original' is a local dataset, which a Kaggle notebook cannot mount" in capsys.readouterr().err
     assert len(kaggle.pushed(REF)) == 2  # nothing pushed
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-submit",)])
+def test_without_the_data_to_validate_against_nothing_is_pushed(
+    kaggle: KaggleStub,
+    house: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: tuple[str, ...],
+) -> None:
+    # the notebook's output is validated against the run's data with or without --no-submit: without that data, an
+    # hour of notebook would end in a refusal, so push refuses first (before: with --no-submit it pushed)
+    monkeypatch.setenv("PIPELINE_DATA_CACHE", str(tmp_path / "cache"))  # no data/<slug>/ to fall back on
+    away = house["data"].rename(tmp_path / "moved")
+    try:
+        assert push(house, *extra) == 2
+    finally:
+        away.rename(house["data"])
+    assert "Get the data again: python -m pipeline download competitions/house_prices" in capsys.readouterr().err
+    assert kaggle.calls("SaveKernel") == []

@@ -299,7 +299,7 @@ def main(args: argparse.Namespace) -> int:
     code = bool(getattr(module, "CODE_COMPETITION", False))
     _check_options(args, module, name, code)
     manifest, dataset, run_dir, summary = read_package(Path(args.package), module, name)
-    if not code and not args.no_submit:
+    if not code:  # the output is validated with or without --no-submit
         data_folder(module, run_dir, summary)  # the data to validate against is here before an hour on Kaggle
         run_config(module, run_dir, summary)  # and the Config to read it with (an ensemble's: its base run's)
     more = original_sources(module, run_dir, summary)
