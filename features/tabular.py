@@ -128,6 +128,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         names = getattr(self, "names_", {})
         return [names.get(c, c) for c in self.levels_]
 
+    def by_input_column(self, encoded: pd.Series) -> np.ndarray:
+        """Values per output column (a model's importance shares, indexed by the encoded names) summed per input
+        column, in feature_names_in_'s order (sources_); 0 for an input column that gave no output."""
+        by_column = encoded.groupby(encoded.index.map(lambda n: self.sources_.get(n, n))).sum()
+        return by_column.reindex(self.feature_names_in_, fill_value=0.0).to_numpy(dtype=float)
+
     def _te_input(self, X: pd.DataFrame) -> pd.DataFrame:
         return X[self.te_cols_].astype(str).fillna(MISSING)
 

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from features.tabular import TabularEncoder
-from pipeline.tabular.models import inverse_target, transform_target
+from pipeline.tabular.models import fit_target, inverse_target
 
 KINDS = ("extratrees", "randomforest")
 
@@ -57,11 +57,9 @@ class Forest(BaseEstimator):
         if self.kind not in KINDS:
             raise ValueError(f"Forest: kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
         X, y = pd.DataFrame(X).reset_index(drop=True), np.asarray(y)
-        if self.task == "regression":
-            y_fit = transform_target(y, self.target_transform)
-        else:
-            self.classes_ = np.unique(y)
-            y_fit = np.searchsorted(self.classes_, y)
+        y_fit, classes = fit_target(y, self.task, self.target_transform)
+        if classes is not None:
+            self.classes_ = classes
         self.encoder_ = TabularEncoder("lightgbm", self.task, random_state=self.random_state)
         E = self.encoder_.fit_transform(X, y_fit)
         self.encoded_names_ = list(E.columns)
@@ -101,9 +99,7 @@ class Forest(BaseEstimator):
     def feature_importances_(self) -> np.ndarray:
         """Impurity importance per input column (feature_names_in_): the shares of the features encoded from it,
         summed."""
-        enc = pd.Series(self.model_.feature_importances_, index=self.encoded_names_)
-        by_column = enc.groupby(enc.index.map(lambda n: self.encoder_.sources_.get(n, n))).sum()
-        return by_column.reindex(self.encoder_.feature_names_in_, fill_value=0.0).to_numpy(dtype=float)
+        return self.encoder_.by_input_column(pd.Series(self.model_.feature_importances_, index=self.encoded_names_))
 
     def _encoded(self, X: pd.DataFrame) -> np.ndarray:
         return category_codes(self.encoder_.transform(pd.DataFrame(X).reset_index(drop=True)))

@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from features.tabular import TabularEncoder
 from pipeline.fitting import derived_seed
-from pipeline.tabular.models import inverse_target, transform_target
+from pipeline.tabular.models import fit_target, inverse_target, transform_target
 
 
 @dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
@@ -54,11 +54,11 @@ class TabularMLP(BaseEstimator):
 
         X = pd.DataFrame(X).reset_index(drop=True)
         y = np.asarray(y)
-        if self.task != "regression":
-            self.classes_ = np.unique(y)
-            y_fit = np.searchsorted(self.classes_, y).astype(np.int64)
+        y_fit, classes = fit_target(y, self.task, self.target_transform)
+        if classes is not None:
+            self.classes_ = classes
+            y_fit = y_fit.astype(np.int64)
         else:
-            y_fit = transform_target(y, self.target_transform)
             self.y_mean_, self.y_std_ = float(y_fit.mean()), float(y_fit.std() or 1.0)
             y_fit = (y_fit - self.y_mean_) / self.y_std_
         self.encoder_ = TabularEncoder("linear", self.task, random_state=self.random_state)

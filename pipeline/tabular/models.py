@@ -58,6 +58,15 @@ def transform_target(y: np.ndarray, transform: str | None) -> np.ndarray:
     return np.log1p(np.clip(y, 0, None)) if transform == "log1p" else y
 
 
+def fit_target(y: np.ndarray, task: str, transform: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The target as a tabular model fits it, and the classes: a regression's on its fitting scale
+    (transform_target) with None; a classification's as indices into its sorted classes (those of the rows given)."""
+    if task == "regression":
+        return transform_target(y, transform), None
+    classes = np.unique(y)
+    return np.searchsorted(classes, y), classes
+
+
 def inverse_target(p: np.ndarray, transform: str | None) -> np.ndarray:
     """Predictions on that scale back on the target's."""
     return np.expm1(p) if transform == "log1p" else p
@@ -97,11 +106,9 @@ class Boosted(BaseEstimator):
         deadline = getattr(context, "deadline", None)
         eval_set = getattr(context, "eval_set", None)
         self.device_ = self._device(str(getattr(context, "device", None) or "cpu"), deadline)
-        if self.task == "regression":
-            y_fit = transform_target(y, self.target_transform)
-        else:
-            self.classes_ = np.unique(y)
-            y_fit = np.searchsorted(self.classes_, y)
+        y_fit, classes = fit_target(y, self.task, self.target_transform)
+        if classes is not None:
+            self.classes_ = classes
         self.encoder_ = TabularEncoder(self.library, self.task, random_state=self.random_state)
         E = self.encoder_.fit_transform(X, y_fit)  # target encoding cross-fitted: inner validation rows stay clean
         self.threads_ = self.n_jobs if self.n_jobs and self.n_jobs > 0 else -1
@@ -339,9 +346,7 @@ class Boosted(BaseEstimator):
     @property
     def feature_importances_(self) -> np.ndarray:
         """Importance per input column (feature_names_in_): the shares of the features encoded from it, summed."""
-        enc = self.encoded_importances_
-        by_column = enc.groupby(enc.index.map(lambda n: self.encoder_.sources_.get(n, n))).sum()
-        return by_column.reindex(self.encoder_.feature_names_in_, fill_value=0.0).to_numpy(dtype=float)
+        return self.encoder_.by_input_column(self.encoded_importances_)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Values (regression) or class labels."""
