@@ -162,8 +162,10 @@ def class_names(values: pd.Series) -> list[str]:
     names = as_names(values).dropna().unique()
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return sorted(names, key=float)
-    if holds_grouped(pd.Series(names, dtype="str")):
-        return sorted(names, key=lambda n: (float(n.strip().replace(",", "")), n))
+    written = pd.Series(names, dtype="str")
+    if holds_grouped(written):
+        value = pd.to_numeric(ungrouped(written).astype("string").str.strip()).to_numpy(dtype=float)
+        return [n for _, n in sorted(zip(value, names, strict=True))]
     return sorted(names)
 
 
