@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,49 @@ def test_a_generated_competition_runs_extratrees_and_reproduces_it(
     again = run_once(tmp_path, "comp_forest", z, *sets, "--jobs", "2")
     oof = [np.load(Path(s["folder"]) / "oof" / "extratrees.npy") for s in (first, again)]
     assert np.array_equal(*oof)  # the same seed gives the same trees, on one thread or two
+
+
+class Deadline:
+    """The runner's FitContext as a forest reads it: only its deadline."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+
+@pytest.mark.parametrize("task", ["regression", "binary"])
+def test_a_deadline_it_meets_grows_the_same_forest(task: str) -> None:
+    df, hump, ring = hump_and_ring(300)
+    y = hump if task == "regression" else ring
+    whole = Forest("extratrees", task, 40).fit(df, y)
+    stepped = Forest("extratrees", task, 40).fit(df, y, context=Deadline(600))
+    assert len(stepped.model_.estimators_) == 40 and not stepped.deadline_reached_
+    out = "predict" if task == "regression" else "predict_proba"
+    assert np.array_equal(getattr(whole, out)(df), getattr(stepped, out)(df))  # the same trees, grown in steps
+
+
+def test_a_passed_deadline_keeps_the_trees_grown_and_says_so() -> None:
+    df, hump, _ = hump_and_ring(300)
+    cut = Forest("extratrees", "regression", 50).fit(df, hump, context=Deadline(-1))
+    assert len(cut.model_.estimators_) == 5 and cut.deadline_reached_  # one step of a tenth, then it stopped
+    assert not cut.model_.warm_start  # a later fit (a clone's) starts afresh
+    full = Forest("extratrees", "regression", 50).fit(df, hump)
+    first = [t.tree_.threshold.tolist() for t in cut.model_.estimators_]
+    assert first == [t.tree_.threshold.tolist() for t in full.model_.estimators_[:5]]  # the forest's first trees
+    err = np.sqrt(np.mean((cut.predict(df) - hump) ** 2))
+    assert err < 0.5 * np.std(hump)  # five trees still learn the hump
+
+
+def test_under_a_time_limit_a_forest_fits_to_its_share_after_the_fixed_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a forest fits to the deadline it is given, so the runner fits it after the models that cannot be cut short
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "forest_limit.zip", "strings")
+    assert new(tmp_path, "comp_forest_limit", z) == 0
+    sets = ("--set", "models=extratrees,linear", "--set", "forest_trees=60")
+    limited = run_once(tmp_path, "comp_forest_limit", z, *sets, "--time-limit", "300")
+    assert list(limited["models"]) == ["linear", "extratrees"]
+    oof = np.load(Path(limited["folder"]) / "oof" / "extratrees.npy")
+    free = run_once(tmp_path, "comp_forest_limit", z, *sets)
+    assert list(free["models"]) == ["extratrees", "linear"]  # without a limit: the competition's order
+    assert np.array_equal(oof, np.load(Path(free["folder"]) / "oof" / "extratrees.npy"))  # time enough: every tree

@@ -4,13 +4,20 @@ and random forest ("randomforest"), as AutoGluon's stacks use them beside the bo
 Each tree grows deep on random cuts (extra trees) or a bootstrap (random forest) and the forest averages them: no
 learning rate, no early stopping, nothing fitted on the fold's validation rows. Their errors differ from the
 boosters' (every tree fits the whole target, not the residual of the trees before it), which is what a stack gains
-from. Features: the boosters' encoding (`TabularEncoder` family "lightgbm": numbers with their missing values, dates
-split, codes and text as token and frequency features, high-cardinality columns target-encoded out of fold), each
+from.
+
+Under --time-limit a forest grows in steps of a tenth of its trees (scikit-learn's warm_start: the same trees a
+single fit grows, in the same order) and stops before a step that would end past the fit's deadline, as the boosters
+stop adding trees; every tree it did grow is kept.
+
+Features: the boosters' encoding (`TabularEncoder` family "lightgbm": numbers with their missing values, dates split,
+codes and text as token and frequency features, high-cardinality columns target-encoded out of fold), each
 categorical column as its level's code; scikit-learn's trees split on missing values natively.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +29,7 @@ from features.tabular import TabularEncoder
 from pipeline.tabular.models import fit_target, inverse_target
 
 KINDS = ("extratrees", "randomforest")
+GROWTH_STEPS = 10  # under a deadline a forest grows in this many steps, checking the time before each
 
 
 def category_codes(E: pd.DataFrame) -> np.ndarray:
@@ -52,8 +60,9 @@ class Forest(BaseEstimator):
     random_state: int = 0
     n_jobs: int = 1
 
-    def fit(self, X: pd.DataFrame, y: Any) -> Forest:
-        """Encode the training rows (target encoding cross-fitted), then grow the forest on them."""
+    def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> Forest:
+        """Encode the training rows (target encoding cross-fitted), then grow the forest on them: every tree, or
+        under the runner's deadline (`context.deadline`, --time-limit) as many as fit in it, at least a tenth."""
         if self.kind not in KINDS:
             raise ValueError(f"Forest: kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
         X, y = pd.DataFrame(X).reset_index(drop=True), np.asarray(y)
@@ -63,8 +72,28 @@ class Forest(BaseEstimator):
         self.encoder_ = TabularEncoder("lightgbm", self.task, random_state=self.random_state)
         E = self.encoder_.fit_transform(X, y_fit)
         self.encoded_names_ = list(E.columns)
-        self.model_ = self._model().fit(category_codes(E), y_fit)
+        self.model_ = self._grow(category_codes(E), y_fit, getattr(context, "deadline", None))
         return self
+
+    def _grow(self, A: np.ndarray, y: np.ndarray, deadline: float | None) -> Any:
+        """The fitted forest: all its trees at once with no deadline; else grown a step at a time (warm_start adds
+        trees to those grown, drawing each tree's seed as one fit would), stopping before a step that the last
+        step's time says would end past the deadline (deadline_reached_ then says so)."""
+        model = self._model()
+        self.deadline_reached_ = False
+        if deadline is None:
+            return model.fit(A, y)
+        step = max(1, -(-self.n_estimators // GROWTH_STEPS))
+        model.set_params(warm_start=True)
+        grown = 0
+        while grown < self.n_estimators:
+            started = time.monotonic()
+            grown = min(self.n_estimators, grown + step)
+            model.set_params(n_estimators=grown).fit(A, y)
+            if grown < self.n_estimators and time.monotonic() + (time.monotonic() - started) > deadline:
+                self.deadline_reached_ = True
+                break
+        return model.set_params(warm_start=False)
 
     def _model(self) -> Any:
         from sklearn.ensemble import (
