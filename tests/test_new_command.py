@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -186,8 +187,12 @@ def test_extratrees_joins_the_models_of_one_target_of_classes(
     ):
         assert new(tmp_path, f"comp_{task}_et", write_zip(tmp_path / f"{task}.zip", task)) == 0
         said = capsys.readouterr().out
-        assert load_competition(str(tmp_path / "comps" / f"comp_{task}_et")).Config().models == expected
+        made = load_competition(str(tmp_path / "comps" / f"comp_{task}_et"))
+        assert made.Config().models == expected
         assert ("extratrees (extremely randomised trees" in said) == (task != "regression")
+        space = made.search_space(_Trial())  # tune searches the forest's leaf size where it runs
+        assert ("forest_min_samples_leaf" in space) == (task != "regression") and "svm_c" in space
+        assert set(space) <= {f.name for f in dataclasses.fields(made.Config)}
     monkeypatch.setattr(recipe, "SVM_MAX_ROWS", 50)  # more rows than svm takes: extratrees still, alone
     assert new(tmp_path, "comp_binary_many", write_zip(tmp_path / "many.zip", "binary")) == 0
     assert f"models: {', '.join(four)}, extratrees; extratrees (" in capsys.readouterr().out

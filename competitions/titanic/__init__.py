@@ -69,6 +69,7 @@ def search_space(trial: Any) -> dict[str, Any]:
         "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
         "linear_alpha": trial.suggest_float("linear_alpha", 1e-2, 100.0, log=True),
         "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),
+        "forest_min_samples_leaf": trial.suggest_int("forest_min_samples_leaf", 1, 20, log=True),
     }
 
 

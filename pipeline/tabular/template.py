@@ -95,7 +95,7 @@ def search_space(trial: Any) -> dict[str, Any]:
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
         "depth": trial.suggest_int("depth", 3, 8),
         "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
-        "linear_alpha": trial.suggest_float("linear_alpha", 1e-2, 100.0, log=True),{svm_space}
+        "linear_alpha": trial.suggest_float("linear_alpha", 1e-2, 100.0, log=True),{model_space}
     }}
 
 
@@ -272,10 +272,11 @@ def _cells(spec: Spec, rows: str) -> str:
 
 def _models(spec: Spec) -> dict[str, str]:
     """The Config's models line when `new` writes more than TabularRecipe's four (pipeline.tabular.recipe.
-    default_models, for the rows the models fit on: fit_rows), and the search space's svm_c when svm is among them."""
+    default_models, for the rows the models fit on: fit_rows), and the search space's knobs of the models it adds:
+    svm_c for svm, forest_min_samples_leaf for extratrees."""
     models = _defaults(spec, fit_rows(spec))
     if models == recipe.TabularRecipe.models:
-        return {"models_line": "", "svm_space": ""}
+        return {"models_line": "", "model_space": ""}
     listed = ", ".join(map(json.dumps, models))
     why = [
         *(["svm: few rows to fit on"] if "svm" in models else []),
@@ -283,5 +284,12 @@ def _models(spec: Spec) -> dict[str, str]:
     ]
     return {
         "models_line": f"    # {'; '.join(why)}\n    models: tuple[str, ...] = ({listed})\n",
-        "svm_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),' if "svm" in models else "",
+        "model_space": "".join(f"\n        {line}" for model, line in MODEL_SPACE.items() if model in models),
     }
+
+
+# The search space's line for each model `new` may add to TabularRecipe's four (as they appear in the generated file)
+MODEL_SPACE = {
+    "svm": '"svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
+    "extratrees": '"forest_min_samples_leaf": trial.suggest_int("forest_min_samples_leaf", 1, 20, log=True),',
+}
