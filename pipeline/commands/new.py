@@ -105,11 +105,11 @@ def _add_original(spec: Any, args: argparse.Namespace) -> None:
     from pipeline.datadir import cache_root
     from pipeline.tabular.infer_files import Source
     from pipeline.tabular.infer_original import find
-    from pipeline.tabular.values import with_words
+    from pipeline.tabular.values import with_words, word_targets
 
     source = Source(Path(args.data).expanduser())
     train = source.read(spec.train)  # its classes' words kept, as the spec's classes are (a class named None)
-    words = spec.targets if spec.task != "regression" else []
+    words = word_targets(spec.task, spec.targets)
     train, _ = with_words(train, words, lambda cols: source.as_written(spec.train, cols))
     found = find(
         Path(args.original),

@@ -32,6 +32,7 @@ from pipeline.tabular.values import (
     read_grouped,
     row_number_columns,
     text_in_train,
+    word_targets,
 )
 
 SUBMISSIONS = ("values", "labels", "probabilities", "ranked", "grades")
@@ -231,7 +232,7 @@ def _read_pair(
     (values.with_words; a regression's NA is missing, as pandas reads it), the id as written, and a column train
     holds as text read as text in test too; a missing target column, or a target or id their header names twice (or
     train's, the time column), is refused. Also the warnings on other columns named twice (headers.checked)."""
-    (train_file, test_file), words = files, targets if task != "regression" else []
+    (train_file, test_file), words = files, word_targets(task, targets)
     keys, warnings = [*(("target", t) for t in targets), ("id", id_col)], []
     timed = [*keys, *([("time column (TIME)", time)] if time else [])]  # train's only: test's is but a feature
     train = _read_checked(data_dir / train_file, timed, warnings, text=[id_col] if id_groups else (), words=words)

@@ -14,7 +14,7 @@ from pipeline.contract import ContractError
 from pipeline.tabular.headers import raw_header
 from pipeline.tabular.infer_files import Source
 from pipeline.tabular.original import Original, as_features, match_columns, original_targets, target_columns
-from pipeline.tabular.values import AS_WRITTEN, as_names, class_names, listed, read_csv, with_words
+from pipeline.tabular.values import AS_WRITTEN, as_names, class_names, listed, read_csv, with_words, word_targets
 
 
 @dataclass
@@ -158,7 +158,7 @@ def find(
     renames = match_columns(list(frame.columns), [*features, *targets], given)
     theirs = [next((o for o, c in renames.items() if c == t), t) for t in targets]
     twice = target_columns(frame.columns, lambda: _header(path, member), where, theirs)
-    frame, kept = _keep_words(frame, theirs, path, member, where) if task != "regression" else (frame, [])
+    frame, kept = _keep_words(frame, word_targets(task, theirs), path, member, where)
     frame = frame.rename(columns=renames)
     absent = [t for t in targets if t not in frame]
     if absent:

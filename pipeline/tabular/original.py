@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.tabular.headers import checked, named_twice, raw_header
-from pipeline.tabular.values import as_names, listed, numbers, read_csv, ungrouped
+from pipeline.tabular.values import as_names, listed, numbers, read_csv, ungrouped, word_targets
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"
@@ -70,17 +70,17 @@ def read_original(
     folder: Path,
     targets: Sequence[str] = (),
     warnings: list[str] | None = None,
-    classes: bool = True,
+    task: str = "multiclass",
 ) -> pd.DataFrame:
     """The original dataset's table with the competition's column names (Original.columns applied); the `targets`
     (the competition's names) keep the words pandas reads as missing where they hold text, as the competition's
-    own targets do (values.with_words: a class named None), unless they hold no classes (`classes` False: a
-    regression's NA is missing). A target its header names twice is refused; the warning on other columns named
+    own targets do (values.with_words: a class named None), unless the `task` is a regression, whose NA is missing
+    (values.word_targets). A target its header names twice is refused; the warning on other columns named
     twice joins `warnings` (target_columns), as the competition's own tables' do."""
     renamed = {theirs: ours for theirs, ours in original.columns.items() if ours in targets}
     theirs = [*renamed, *(t for t in targets if t not in renamed.values())]
     path = Path(folder) / original.file
-    frame = read_csv(path, words=theirs if classes else ())
+    frame = read_csv(path, words=word_targets(task, theirs))
     if (warning := target_columns(frame.columns, lambda: raw_header(path), path, theirs)) and warnings is not None:
         warnings.append(warning)
     return frame.rename(columns=original.columns)
@@ -179,7 +179,7 @@ def join(
     the train_only mask (True on the original's rows). mode "flag" adds a from_original column (1 on its rows, 0
     on the competition's and the test's). What read_original finds amiss in its header joins `warnings`."""
     where = Path(folder) / original.file
-    frame = read_original(original, folder, targets, warnings, classes=task != "regression")
+    frame = read_original(original, folder, targets, warnings, task)
     absent = [t for t in targets if t not in frame]
     if absent:
         raise ContractError(

@@ -67,6 +67,12 @@ def with_words(
     return frame, found
 
 
+def word_targets(task: str, targets: Sequence[str]) -> list[str]:
+    """The targets whose words with_words keeps: those of classes, where a class named None or NA is a class; none
+    of a regression, whose NA is a missing value, as pandas reads it (a word there is refused, naming its line)."""
+    return list(targets) if task != "regression" else []
+
+
 def unreadable(e: Exception) -> str:
     """Why a CSV could not be read, in one line: text in another encoding than UTF-8 named as such (the decoder's
     offset is within pandas' buffer, of no use), else pandas' own error."""
