@@ -1,10 +1,12 @@
-"""A decision threshold for a binary target scored on labels by F1 or MCC, fitted on out-of-fold probabilities.
+"""A decision threshold for a binary target scored on labels by F1, MCC or balanced accuracy, fitted on out-of-fold
+probabilities.
 
-Kaggle scores the labels a submission holds, and a label is class 1 where its probability is above 0.5. For F1 or
-MCC that cut is rarely the best one (F1 on a rare class wants it lower). The threshold t that maximises the metric
-on the OOF rows is applied as a shift of the logits, p -> sigmoid(logit(p) - logit(t)): the label is 1 exactly where
-p > t, ranks are kept and the outputs stay probabilities. Accuracy keeps 0.5, the best cut for probabilities that
-are calibrated, which the blend's and stack's are close to.
+Kaggle scores the labels a submission holds, and a label is class 1 where its probability is above 0.5. For these
+metrics that cut is rarely the best one (F1 on a rare class wants it lower, balanced accuracy near the class's share).
+The threshold t that maximises the metric on the OOF rows is applied as a shift of the logits,
+p -> sigmoid(logit(p) - logit(t)): the label is 1 exactly where p > t, ranks are kept and the outputs stay
+probabilities. Accuracy keeps 0.5, the best cut for probabilities that are calibrated, which the blend's and stack's
+are close to.
 
 Honest CV: the threshold is applied only when it improves the out-of-fold score, computed with each fold's rows cut
 at a threshold fitted on the other folds' rows (the blend's or the stack's nested predictions, which never saw the
@@ -23,7 +25,7 @@ from pipeline import grades
 from pipeline.blend import fit_rows
 from pipeline.cutpoints import apply_out_of_fold
 
-METRICS = ("f1", "mcc")  # label metrics whose best cut moves with the class balance
+METRICS = ("f1", "mcc", "balanced_accuracy")  # label metrics whose best cut moves with the class balance
 GRID = 99  # candidate thresholds: this many quantiles of the OOF probabilities, and 0.5
 EPS = 1e-6
 
@@ -53,7 +55,8 @@ def apply(
     module: Any, cfg: Any, data: Any, y: np.ndarray, folds: np.ndarray, b: dict[str, Any], run_dir: Any, log: Any
 ) -> dict[str, Any]:
     """The runner's hook after the stack: `b` with its predictions cut at the fitted threshold when Config.threshold
-    is on, the target binary, the metric F1 or MCC and the out-of-fold score improves; threshold.json records it."""
+    is on, the target binary, the metric one of METRICS and the out-of-fold score improves; threshold.json records
+    it."""
     if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
         return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
     classes = getattr(data, "classes", None)

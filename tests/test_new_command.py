@@ -320,6 +320,8 @@ def test_a_generated_competition_tunes_and_its_best_params_replay(
         ("mae", 0, "log1p", "l1"),
         ("mae", -200, "", "l1"),
         ("mape", 0, "log1p", "l1"),
+        ("medae", 0, "log1p", "l1"),
+        ("smape", 0, "log1p", "l1"),
         ("rmsle", 0, "log1p", ""),
         ("rmse", 0, "", ""),
     ],
@@ -338,7 +340,7 @@ def test_the_fit_follows_the_metric(
     module = load_competition(str(tmp_path / "comps" / name))
     assert (module.Config.target_transform, module.Config.objective) == (transform, objective)
     out = capsys.readouterr().out
-    assert ("fit: the boosters train on absolute error" in out) == (metric in ("mae", "mape"))
+    assert ("fit: the boosters train on absolute error" in out) == (metric in ("mae", "mape", "medae", "smape"))
     assert "mape: " not in out  # no target of 0
 
 
@@ -415,3 +417,25 @@ def test_under_a_time_limit_the_models_that_cannot_be_cut_short_fit_first(
     assert main(["run", comp, "--data", str(z), "--folds", "3", "--quiet", *FAST, "--tag", "free"]) == 0
     free = json.loads(next((tmp_path / "runs" / "comp_order").glob("*-free/summary.json")).read_text())
     assert list(free["models"]) == ["lightgbm", "linear"]  # without a limit: the competition's order
+
+
+@pytest.mark.parametrize(("metric", "task"), [("gini", "binary"), ("smape", "regression"), ("medae", "regression")])
+def test_kaggle_s_other_metrics_score_the_run_and_its_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, metric: str, task: str
+) -> None:
+    # the CV a run reports is the metric of its out-of-fold predictions; gini submits probabilities, the others values
+    from pipeline.tabular.metrics import METRICS
+
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / f"{metric}.zip", task)
+    assert new(tmp_path, f"comp_{metric}", z, "--metric", metric) == 0
+    s = run(tmp_path, f"comp_{metric}", z, *FAST)
+    y = pd.read_csv(tmp_path / "data" / metric / "train.csv")["target"].to_numpy()
+    final = "_stack" if (s.get("stack") or {}).get("used") else "_blend"  # the better of the two, out of fold
+    assert s["cv"] == pytest.approx(METRICS[metric].fn(y, np.load(Path(s["run_dir"]) / "oof" / f"{final}.npy")))
+    published = pd.read_csv(s["published"])["target"]
+    if metric == "gini":  # ranks well above chance, and probabilities in the submission
+        assert s["cv"] > 0.5 and published.between(0, 1).all() and published.nunique() > 10
+    else:  # within 10% of the targets, where predicting their mean misses by more
+        mean_guess = METRICS[metric].fn(y, np.full(len(y), y.mean()))
+        assert s["cv"] < 0.5 * mean_guess and published.min() > 0

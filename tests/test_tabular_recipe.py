@@ -353,6 +353,17 @@ def test_metrics_match_scikit_learn() -> None:
     assert METRICS["rmsle"].fn(v, w.reshape(-1, 1)) == pytest.approx(np.sqrt(skm.mean_squared_log_error(v, w)))
     assert METRICS["r2"].fn(v, w) == pytest.approx(skm.r2_score(v, w))
     assert METRICS["mape"].fn(v, w) == pytest.approx(np.mean(np.abs(v - w) / v))  # Kaggle's MAPE, a fraction
+    assert METRICS["medae"].fn(v, w) == pytest.approx(skm.median_absolute_error(v, w))
+    assert METRICS["gini"].fn(yb, pb) == pytest.approx(2 * skm.roc_auc_score(yb, pb[:, 1]) - 1)
+    assert METRICS["balanced_accuracy"].fn(y, p) == pytest.approx(skm.balanced_accuracy_score(y, p.argmax(1)))
+
+
+def test_smape_is_kaggle_s_in_percent() -> None:
+    # 100 x mean(2|F - A| / (|A| + |F|)), a row whose actual and forecast are both 0 scoring 0 (Kaggle's definition)
+    actual, forecast = np.array([100.0, 0.0, 50.0, 0.0]), np.array([[110.0], [0.0], [0.0], [5.0]])
+    expected = 100 * np.mean([20 / 210, 0.0, 2.0, 2.0])
+    assert METRICS["smape"].fn(actual, forecast) == pytest.approx(expected)
+    assert METRICS["smape"].fn(actual, actual.reshape(-1, 1)) == 0.0 and not METRICS["smape"].greater_is_better
 
 
 def _data(tmp_path: Path, sample: pd.DataFrame, classes: list[str] | None) -> Data:

@@ -74,3 +74,12 @@ def test_with_signal_the_cut_is_applied_and_reported_out_of_fold(tmp_path: Path)
     assert (tmp_path / "threshold.json").exists()
     # accuracy keeps 0.5: the hook leaves it alone
     assert run_apply(pred, y, "accuracy", tmp_path).get("threshold") is None
+
+
+def test_balanced_accuracy_cuts_a_rare_class_near_its_share(tmp_path: Path) -> None:
+    # each class's recall counts alike: at 0.5 the 15% class is mostly missed, a cut near its share finds it
+    pred, y = probabilities(3000, 4, 1.0)
+    out = run_apply(pred, y, "balanced_accuracy", tmp_path)
+    info = out["threshold"]
+    assert info["applied"] and info["threshold"] < 0.3
+    assert out["score"] == info["score_after"] > info["score_before"] + 0.1  # out of fold

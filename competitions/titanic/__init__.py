@@ -27,7 +27,8 @@ ID = "PassengerId"
 ROW_ID_START = None  # None: ID is a column of TEST; a number: TEST has none, its rows are numbered from it
 TARGET = "Survived"
 TASK = "binary"  # regression | binary | multiclass
-# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, r2, f1, mcc, map@3, qwk, map@K
+# metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, medae, smape, r2, f1, mcc,
+# balanced_accuracy, gini, map@3, qwk, map@K
 METRIC = Metric("accuracy", greater_is_better=True)
 SUBMISSION = "labels"  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = "stratified"

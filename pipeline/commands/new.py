@@ -15,7 +15,10 @@ PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
 INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time")
 # pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
-METRIC_NAMES = ("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "r2", "f1", "mcc", "map@3", "qwk")
+METRIC_NAMES = (
+    *("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "medae", "smape", "r2", "f1", "mcc"),
+    *("balanced_accuracy", "gini", "map@3", "qwk"),
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -189,13 +189,23 @@ def _is_label_column(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col) and set(col.dropna().unique()) <= {0, 1}
 
 
+# the metrics whose regression the boosters fit on absolute error, and why (fitting's note)
+ABSOLUTE = {
+    "mae": "mae scores medians",
+    "medae": "medae scores the median of absolute errors",
+    "mape": "mape scores errors relative to the target",
+    "smape": "smape scores errors relative to the target",
+}
+
+
 def fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tuple[str, str]:
     """(target_transform, objective) the generated Config fits a regression with, from the metric.
 
     rmsle scores log(1 + y): fit log(1 + y). mae scores the median: train the boosters on absolute error, and on
     log(1 + y) when every target is >= 0 (a monotone transform leaves the median where it was, and the trees fit a
     skewed target's logarithm more evenly: House Prices' CV MAE 13,691 against 13,999 with squared error on prices,
-    benchmarks/README.md). mape the same: an absolute error of logarithms is a relative error.
+    benchmarks/README.md); medae too, a median of absolute errors. mape and smape the same: an absolute error of
+    logarithms is a relative error.
     """
     if metric == "rmsle":
         for c in targets:
@@ -207,7 +217,7 @@ def fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tup
                     f"{values.iloc[first]:g}, on line {first + 2}); use --metric rmse (or mae)."
                 )
         return "log1p", ""
-    if metric not in ("mae", "mape"):
+    if metric not in ABSOLUTE:
         return "", ""
     values = t.tr[targets].apply(pd.to_numeric, errors="coerce")
     zeros = int((values == 0).to_numpy().sum())
@@ -219,7 +229,7 @@ def fitting(t: Tables, targets: list[str], metric: str, notes: list[str]) -> tup
         )
     transform = "log1p" if bool((values.min() >= 0).all()) else ""
     fitted = "absolute error of log(1 + target)" if transform else "absolute error"
-    why = "mae scores medians" if metric == "mae" else "mape scores errors relative to the target"
+    why = ABSOLUTE[metric]
     notes.append(
         f"fit: the boosters train on {fitted}, as {why}; change Config.objective and Config.target_transform in the "
         "generated file"

@@ -1,8 +1,9 @@
 """The metrics `new --metric` accepts, each computed as Kaggle computes it from the runner's prediction arrays.
 
 Predictions are rows x outputs: one column of values for regression, one probability column per class for
-classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc) score the arg-max class; map@K the
-K likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28" for map@3). qwk scores ordered
+classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc, balanced_accuracy) score the arg-max
+class; map@K the K likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28" for map@3).
+qwk scores ordered
 integer grades fitted as a regression: each value rounded to the nearest grade, or cut where pipeline/grades.py
 fitted the cuts out of fold.
 
@@ -85,6 +86,18 @@ def roc_auc(y: np.ndarray, pred: np.ndarray) -> float:
     return float(skm.roc_auc_score(y, p / p.sum(axis=1, keepdims=True), multi_class="ovr", labels=range(p.shape[1])))
 
 
+def gini(y: np.ndarray, pred: np.ndarray) -> float:
+    """Normalized Gini coefficient, 2 x ROC AUC - 1 (Porto Seguro's metric): the same ranking of the rows scored from
+    -1 to 1 (one-vs-rest macro for several classes, as roc_auc)."""
+    return 2.0 * roc_auc(y, pred) - 1.0
+
+
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean recall over the classes present in y, as scikit-learn computes it: each class counts alike, however
+    rare."""
+    return float(skm.balanced_accuracy_score(np.asarray(y).astype(int), labels(pred)))
+
+
 def log_loss(y: np.ndarray, pred: np.ndarray) -> float:
     p = _proba(pred)
     if p.shape[1] == 1:
@@ -114,6 +127,20 @@ def mae(y: np.ndarray, pred: np.ndarray) -> float:
 def mape(y: np.ndarray, pred: np.ndarray) -> float:
     """Mean absolute percentage error, as scikit-learn computes it (a true 0 is divided by machine epsilon)."""
     return float(skm.mean_absolute_percentage_error(np.asarray(y, dtype=float), _values(pred)))
+
+
+def medae(y: np.ndarray, pred: np.ndarray) -> float:
+    """Median absolute error (Playground S3E25's metric)."""
+    return float(np.median(np.abs(_values(pred) - np.asarray(y, dtype=float))))
+
+
+def smape(y: np.ndarray, pred: np.ndarray) -> float:
+    """Symmetric mean absolute percentage error in percent, as Kaggle computes it: 100 x the mean of
+    2 |F - A| / (|A| + |F|), a row whose actual and forecast are both 0 counting 0."""
+    a, f = np.asarray(y, dtype=float), _values(pred)
+    denominator = np.abs(a) + np.abs(f)
+    ratio = np.divide(2 * np.abs(f - a), denominator, out=np.zeros_like(a), where=denominator != 0)
+    return float(100 * np.mean(ratio))
 
 
 def r2(y: np.ndarray, pred: np.ndarray) -> float:
@@ -179,9 +206,17 @@ METRICS: dict[str, TabularMetric] = {
         TabularMetric("rmsle", False, ("regression",), "values", rmsle, "RMSE of log(1 + x)"),
         TabularMetric("mae", False, ("regression",), "values", mae, "mean absolute error"),
         TabularMetric("mape", False, ("regression",), "values", mape, "mean absolute percentage error"),
+        TabularMetric("medae", False, ("regression",), "values", medae, "median absolute error"),
+        TabularMetric(
+            "smape", False, ("regression",), "values", smape, "symmetric mean absolute percentage error, in percent"
+        ),
         TabularMetric("r2", True, ("regression",), "values", r2, "coefficient of determination"),
         TabularMetric("f1", True, CLASSIFICATION, "labels", f1, "F1 of the positive class (macro for multi-class)"),
         TabularMetric("mcc", True, CLASSIFICATION, "labels", mcc, "Matthews correlation coefficient"),
+        TabularMetric(
+            "balanced_accuracy", True, CLASSIFICATION, "labels", balanced_accuracy, "mean recall over the classes"
+        ),
+        TabularMetric("gini", True, CLASSIFICATION, "probabilities", gini, "normalized Gini, 2 x ROC AUC - 1"),
         TabularMetric(
             "map@3", True, ("multiclass",), "ranked", map_at_3, "mean average precision of the 3 likeliest classes"
         ),
@@ -191,7 +226,7 @@ METRICS: dict[str, TabularMetric] = {
     )
 }
 # the metrics that also score several targets, as their mean over the target columns
-SEVERAL = ("roc_auc", "log_loss", "accuracy", "f1", "rmse", "rmsle", "mae", "r2")
+SEVERAL = ("roc_auc", "log_loss", "accuracy", "f1", "rmse", "rmsle", "mae", "r2", "gini")
 
 
 def lookup(name: str) -> TabularMetric:

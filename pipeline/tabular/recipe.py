@@ -63,9 +63,9 @@ class TabularRecipe:
     # time (the last fold's models never saw the latest period; the boosters grow the trees that fold stopped at,
     # scaled to the rows), else averages the fold models; "on" refits for any folds; "off" never
     refit: str = "auto"
-    # F1 or MCC on a binary target: cut the probabilities at the threshold that scores best out of fold, not at 0.5;
-    # qwk: cut the values into grades at points fitted out of fold, not at the midpoints (pipeline/threshold.py and
-    # grades.py: applied only when the out-of-fold score improves)
+    # F1, MCC or balanced accuracy on a binary target: cut the probabilities at the threshold that scores best out of
+    # fold, not at 0.5; qwk: cut the values into grades at points fitted out of fold, not at the midpoints
+    # (pipeline/threshold.py and grades.py: applied only when the out-of-fold score improves)
     threshold: bool = True
     # the original dataset a Playground competition was generated from (ORIGINAL of the generated file): "add" its
     # rows to every fold's training rows, "flag" add them with a from_original column, "off" leave it out

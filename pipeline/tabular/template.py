@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 from pipeline.tabular import recipe
 from pipeline.tabular.infer import Spec, describe
@@ -57,7 +58,7 @@ ID = {id_col_py}
 ROW_ID_START = {row_id_start}  # None: ID is a column of TEST; a number: TEST has none, its rows are numbered from it
 TARGET = {target_py}{target_comment}
 TASK = {task_py}  # regression | binary | multiclass
-# metrics of pipeline.tabular: {metric_names}, map@K
+{metric_names}
 METRIC = Metric({metric_py}, greater_is_better={greater})
 SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = {folds_py}
@@ -205,7 +206,7 @@ def render(spec: Spec) -> str:
         submission_note=SEVERAL_NOTE.get(spec.submission, "") if k > 1 else "",
         target_comment="  # several targets: one model of each family per column" if k > 1 else "",
         greater=m.greater_is_better,
-        metric_names=", ".join(METRICS),
+        metric_names=textwrap.fill(f"metrics of pipeline.tabular: {', '.join(METRICS)}, map@K", 120, **COMMENT),
         folds_py=_py(spec.folds),
         target_transform_py=_py(spec.target_transform),
         objective_py=_py(spec.objective),
@@ -268,6 +269,9 @@ def models_note(spec: Spec) -> str | None:
 def _cells(spec: Spec, rows: str) -> str:
     """The rows the models fit on times the classes, in words, for extratrees' limit."""
     return f"{rows} x {_classes(spec)} classes = {fit_rows(spec) * _classes(spec)}"
+
+
+COMMENT = {"initial_indent": "# ", "subsequent_indent": "# "}  # textwrap.fill's settings for a comment
 
 
 def _models(spec: Spec) -> dict[str, str]:
