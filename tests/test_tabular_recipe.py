@@ -18,7 +18,7 @@ from features.tabular import TOKENS, TabularEncoder, code_parts, fit_vocabulary,
 from pipeline.contract import Data
 from pipeline.submission import SubmissionError
 from pipeline.tabular import Boosted, linear, validate, write_submission
-from pipeline.tabular.metrics import METRICS
+from pipeline.tabular.metrics import METRICS, score
 from pipeline.tabular.models import svm
 
 
@@ -356,6 +356,9 @@ def test_metrics_match_scikit_learn() -> None:
     assert METRICS["medae"].fn(v, w) == pytest.approx(skm.median_absolute_error(v, w))
     assert METRICS["gini"].fn(yb, pb) == pytest.approx(2 * skm.roc_auc_score(yb, pb[:, 1]) - 1)
     assert METRICS["balanced_accuracy"].fn(y, p) == pytest.approx(skm.balanced_accuracy_score(y, p.argmax(1)))
+    labels2, scores2 = np.column_stack([yb, 1 - yb]), np.column_stack([pb[:, 1], p[:, 0]])  # two targets
+    each = [2 * skm.roc_auc_score(labels2[:, j], scores2[:, j]) - 1 for j in range(2)]
+    assert score("gini", labels2, scores2) == pytest.approx(np.mean(each))  # mean column-wise, as Kaggle's
 
 
 def test_smape_is_kaggle_s_in_percent() -> None:
