@@ -1,17 +1,20 @@
 """The fit follows the metric: MAE on House Prices, F1 and MCC on Titanic, each with and without what `new` adds.
 
-    python benchmarks/tabular_metric_fit.py [--data-dir ../shared/data]
+    python benchmarks/tabular_metric_fit.py [--data-dir ../shared/data] [--only TEXT]
 
 1. `new --metric mae` on Kaggle's House Prices download (all 1460 rows, no hand-written code), then `run` four times
    on the same seeded folds with `--set objective=... --set target_transform=...`: squared or absolute error, on the
-   price or on log(1 + price). `new` writes the last (absolute error of log(1 + price)) as the default for mae.
-2. `new --metric f1` and `new --metric mcc` on Kaggle's Titanic download, each `run` with the decision threshold
-   fitted out of fold (the default) and with `--set threshold=false` (labels cut at 0.5).
-3. The same with F1 on a rare class with real features: House Prices' train.csv with its price replaced by
-   `Expensive` (1 for the dearest 10% of sales), its test.csv and a sample submission of 0s, written as a download.
+   price or on log(1 + price). `new` writes the last (absolute error of log(1 + price)) as the default for mae;
+   medae, mape and smape are compared the same way (mape and smape without the absolute error of prices).
+2. `new --metric f1`, `--metric mcc` and `--metric balanced_accuracy` on Kaggle's Titanic download, each `run` with
+   the decision threshold fitted out of fold (the default) and with `--set threshold=false` (labels cut at 0.5).
+3. The same with F1 and balanced accuracy on a rare class with real features: House Prices' train.csv with its price
+   replaced by `Expensive` (1 for the dearest 10% of sales), its test.csv and a sample submission of 0s, written as a
+   download.
 
 Reported: each run's CV (out of fold: the final stage, blend or stack, then the threshold) and each model's.
-Results: benchmarks/figures/tabular_metric_fit.json.
+Results: benchmarks/figures/tabular_metric_fit.json (`--only TEXT`: the cases whose "<download> (<metric>)" holds
+TEXT, to figures/tabular_metric_fit_<text>.json).
 """
 
 from __future__ import annotations
@@ -34,30 +37,26 @@ from pipeline.runner import RunOptions, run  # noqa: E402
 
 FIT_FIELDS = ("threshold", "score_before", "score_after", "applied")  # of threshold.json
 HOUSE, TITANIC = "house-prices-advanced-regression-techniques", "titanic"
+# the fits a metric of absolute or relative errors is compared over: squared or absolute error, of the price or its log
+ABSOLUTE_FITS = [
+    ["objective=", "target_transform="],
+    ["objective=l1", "target_transform="],
+    ["objective=", "target_transform=log1p"],
+    ["objective=l1", "target_transform=log1p"],
+]
+RELATIVE_FITS = [ABSOLUTE_FITS[0], ABSOLUTE_FITS[2], ABSOLUTE_FITS[3]]  # the absolute error of prices: not for these
+CUTS = [["threshold=false"], ["threshold=true"]]
 # (download, metric, the --set lists to compare)
 CASES: list[tuple[str, str, list[list[str]]]] = [
-    (
-        HOUSE,
-        "mae",
-        [
-            ["objective=", "target_transform="],
-            ["objective=l1", "target_transform="],
-            ["objective=", "target_transform=log1p"],
-            ["objective=l1", "target_transform=log1p"],
-        ],
-    ),
-    (
-        HOUSE,
-        "mape",
-        [
-            ["objective=", "target_transform="],
-            ["objective=", "target_transform=log1p"],
-            ["objective=l1", "target_transform=log1p"],
-        ],
-    ),
-    (TITANIC, "f1", [["threshold=false"], ["threshold=true"]]),
-    (TITANIC, "mcc", [["threshold=false"], ["threshold=true"]]),
-    ("expensive-houses", "f1", [["threshold=false"], ["threshold=true"]]),
+    (HOUSE, "mae", ABSOLUTE_FITS),
+    (HOUSE, "mape", RELATIVE_FITS),
+    (HOUSE, "medae", ABSOLUTE_FITS),
+    (HOUSE, "smape", RELATIVE_FITS),
+    (TITANIC, "f1", CUTS),
+    (TITANIC, "mcc", CUTS),
+    (TITANIC, "balanced_accuracy", CUTS),
+    ("expensive-houses", "f1", CUTS),
+    ("expensive-houses", "balanced_accuracy", CUTS),
 ]
 
 
@@ -98,10 +97,13 @@ def one_run(spec: str, data: str, sets: list[str]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--only", default="", help='the cases whose "<download> (<metric>)" holds this text')
     args = ap.parse_args()
     results: dict[str, list[dict[str, Any]]] = {}
     with scratch_cwd() as work:
         for slug, metric, variants in CASES:
+            if args.only not in f"{slug} ({metric})":
+                continue
             if slug == "expensive-houses":
                 data = str(expensive_houses(Path(args.data_dir).resolve(), work))
             else:
@@ -119,7 +121,10 @@ def main() -> None:
                     cut = f", cut at {fit['threshold']:.3f} not applied: out of fold {fit['score_after']:.6g}"
                 shown = ", ".join(f"{m} {v:.5g}" for m, v in r["models"].items())
                 print(f"{name} {' '.join(sets):40s} CV {r['cv']:.6g} ({r['final']}{cut}); {shown}")
-    print(save("tabular_metric_fit", "python benchmarks/tabular_metric_fit.py", {"cases": results, **peak_memory()}))
+    only = f" --only {args.only}" if args.only else ""
+    figure = "tabular_metric_fit" + ("_" + "_".join(args.only.strip("() ").split()) if args.only else "")
+    command = f"python benchmarks/tabular_metric_fit.py{only}"
+    print(save(figure, command, {"cases": results, **peak_memory()}))
 
 
 if __name__ == "__main__":
