@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,18 @@ VARIANTS: list[tuple[str, Download, list[str]]] = [
 ]
 
 
-def paired_se(metric: str, a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
-    """Bootstrap standard error of aggregate(b) - aggregate(a) over the same held-out rows."""
+def paired_se(
+    metric: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    seed: int = 0,
+    score: Callable[[str, np.ndarray], float] = aggregate,
+) -> float:
+    """Bootstrap standard error of score(b) - score(a) over the same held-out rows (the first axis of a and b: a
+    row's share of the metric, or its truth and prediction side by side when the metric is no mean over rows)."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(a), size=(BOOTSTRAP, len(a)))
-    diffs = [aggregate(metric, b[i]) - aggregate(metric, a[i]) for i in idx]
+    diffs = [score(metric, b[i]) - score(metric, a[i]) for i in idx]
     return float(np.std(diffs, ddof=1))
 
 
