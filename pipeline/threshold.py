@@ -1,5 +1,5 @@
 """A decision threshold for a binary target scored on labels by F1, MCC or balanced accuracy, fitted on out-of-fold
-probabilities.
+probabilities; and the same shift of the probabilities for balanced log loss.
 
 Kaggle scores the labels a submission holds, and a label is class 1 where its probability is above 0.5. For these
 metrics that cut is rarely the best one (F1 on a rare class wants it lower, balanced accuracy near the class's share).
@@ -7,6 +7,11 @@ The threshold t that maximises the metric on the OOF rows is applied as a shift 
 p -> sigmoid(logit(p) - logit(t)): the label is 1 exactly where p > t, ranks are kept and the outputs stay
 probabilities. Accuracy keeps 0.5, the best cut for probabilities that are calibrated, which the blend's and stack's
 are close to.
+
+Balanced log loss scores the probabilities themselves, each class's rows weighted alike. For probabilities calibrated
+to the training rows' class shares the best answer reweighs each class by the inverse of its share, and that is the
+same shift with t at the positive class's share: sigmoid(logit(p) - logit(share)). It is fitted, like a cut, as the t
+that scores best out of fold.
 
 Honest CV: the threshold is applied only when it improves the out-of-fold score, computed with each fold's rows cut
 at a threshold fitted on the other folds' rows (the blend's or the stack's nested predictions, which never saw the
@@ -25,7 +30,8 @@ from pipeline import grades
 from pipeline.blend import fit_rows
 from pipeline.cutpoints import apply_out_of_fold
 
-METRICS = ("f1", "mcc", "balanced_accuracy")  # label metrics whose best cut moves with the class balance
+# label metrics whose best cut moves with the class balance, and balanced log loss, whose best shift is the balance
+METRICS = ("f1", "mcc", "balanced_accuracy", "balanced_log_loss")
 GRID = 99  # candidate thresholds: this many quantiles of the OOF probabilities, and 0.5
 EPS = 1e-6
 

@@ -439,3 +439,19 @@ def test_kaggle_s_other_metrics_score_the_run_and_its_submission(
     else:  # within 10% of the targets, where predicting their mean misses by more
         mean_guess = METRICS[metric].fn(y, np.full(len(y), y.mean()))
         assert s["cv"] < 0.5 * mean_guess and published.min() > 0
+
+
+def test_balanced_log_loss_shifts_a_rare_class_s_probabilities_out_of_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    z = rare_class_zip(tmp_path / "rare_bll.zip")
+    assert new(tmp_path, "comp_bll", z, "--metric", "balanced_log_loss") == 0
+    shifted = run(tmp_path, "comp_bll", z, *FAST, "--tag", "shifted")
+    plain = run(tmp_path, "comp_bll", z, *FAST, "--set", "threshold=false", "--tag", "plain")
+    info = json.loads((Path(shifted["run_dir"]) / "threshold.json").read_text())
+    share = (pd.read_csv(tmp_path / "data" / "rare_bll" / "train.csv")["target"] == 1).mean()
+    assert info["applied"] and abs(info["threshold"] - share) < 0.15  # the shift sits near the class's share
+    assert shifted["cv"] == info["score_after"] < info["score_before"] == plain["cv"]  # lower is better
+    means = [pd.read_csv(r["published"])["target"].mean() for r in (shifted, plain)]
+    assert means[0] > means[1] + 0.1  # the rare class's probabilities raised towards the balance

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.utils.class_weight import compute_sample_weight
 
 from features.columns import column_kind, infer_kinds
 from features.tabular import TOKENS, TabularEncoder, code_parts, fit_vocabulary, source_column
@@ -356,6 +357,11 @@ def test_metrics_match_scikit_learn() -> None:
     assert METRICS["medae"].fn(v, w) == pytest.approx(skm.median_absolute_error(v, w))
     assert METRICS["gini"].fn(yb, pb) == pytest.approx(2 * skm.roc_auc_score(yb, pb[:, 1]) - 1)
     assert METRICS["balanced_accuracy"].fn(y, p) == pytest.approx(skm.balanced_accuracy_score(y, p.argmax(1)))
+    balanced = compute_sample_weight("balanced", y)  # each class's rows weigh alike: ICR's balanced log loss
+    assert METRICS["balanced_log_loss"].fn(y, p) == pytest.approx(skm.log_loss(y, p, sample_weight=balanced))
+    assert METRICS["balanced_log_loss"].fn(yb, pb[:, 1:]) == pytest.approx(
+        (-np.mean(np.log(pb[yb == 0, 0])) - np.mean(np.log(pb[yb == 1, 1]))) / 2
+    )
     labels2, scores2 = np.column_stack([yb, 1 - yb]), np.column_stack([pb[:, 1], p[:, 0]])  # two targets
     each = [2 * skm.roc_auc_score(labels2[:, j], scores2[:, j]) - 1 for j in range(2)]
     assert score("gini", labels2, scores2) == pytest.approx(np.mean(each))  # mean column-wise, as Kaggle's

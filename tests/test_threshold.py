@@ -9,7 +9,7 @@ import numpy as np
 
 from pipeline import threshold
 from pipeline.contract import Metric
-from pipeline.tabular.metrics import labels, score
+from pipeline.tabular.metrics import METRICS, labels, score
 
 
 def probabilities(n: int, seed: int, signal: float) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +43,8 @@ def run_apply(pred: np.ndarray, y: np.ndarray, metric: str, tmp_path: Path) -> d
         {"held": np.flatnonzero(folds == f), "fit": np.flatnonzero(folds != f), "fit_pred": pred[folds != f]}
         for f in range(5)
     ]
-    module = SimpleNamespace(METRIC=Metric(metric, True), score=lambda a, b: score(metric, a, b))
+    better = METRICS[metric].greater_is_better
+    module = SimpleNamespace(METRIC=Metric(metric, better), score=lambda a, b: score(metric, a, b))
     b = {"oof": pred, "test": pred[:50], "score": score(metric, y, pred), "nested": nested}
     data = SimpleNamespace(classes=["0", "1"])
     return threshold.apply(module, SimpleNamespace(threshold=True), data, y, folds, b, tmp_path, lambda *_: None)
@@ -83,3 +84,14 @@ def test_balanced_accuracy_cuts_a_rare_class_near_its_share(tmp_path: Path) -> N
     info = out["threshold"]
     assert info["applied"] and info["threshold"] < 0.3
     assert out["score"] == info["score_after"] > info["score_before"] + 0.1  # out of fold
+
+
+def test_balanced_log_loss_shifts_the_probabilities_to_the_class_balance(tmp_path: Path) -> None:
+    # each class's rows weigh alike: probabilities calibrated to a 15% class are reweighed by the inverse shares,
+    # the shift at t = the positive share; fitted and scored out of fold like a cut
+    pred, y = probabilities(3000, 5, 1.0)
+    out = run_apply(pred, y, "balanced_log_loss", tmp_path)
+    info = out["threshold"]
+    assert info["applied"] and abs(info["threshold"] - y.mean()) < 0.1
+    assert out["score"] == info["score_after"] < info["score_before"] - 0.05  # lower is better, out of fold
+    assert np.allclose(out["oof"].sum(axis=1), 1.0)  # still probabilities

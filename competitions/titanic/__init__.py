@@ -28,7 +28,7 @@ ROW_ID_START = None  # None: ID is a column of TEST; a number: TEST has none, it
 TARGET = "Survived"
 TASK = "binary"  # regression | binary | multiclass
 # metrics of pipeline.tabular: accuracy, roc_auc, log_loss, rmse, rmsle, mae, mape, medae, smape, r2, f1, mcc,
-# balanced_accuracy, gini, map@3, qwk, map@K
+# balanced_accuracy, gini, balanced_log_loss, map@3, qwk, map@K
 METRIC = Metric("accuracy", greater_is_better=True)
 SUBMISSION = "labels"  # values | labels | probabilities | ranked | grades, in the sample's format
 FOLDS = "stratified"

@@ -17,7 +17,7 @@ INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", 
 # pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
 METRIC_NAMES = (
     *("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "medae", "smape", "r2", "f1", "mcc"),
-    *("balanced_accuracy", "gini", "map@3", "qwk"),
+    *("balanced_accuracy", "gini", "balanced_log_loss", "map@3", "qwk"),
 )
 
 

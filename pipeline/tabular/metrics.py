@@ -98,14 +98,26 @@ def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(skm.balanced_accuracy_score(np.asarray(y).astype(int), labels(pred)))
 
 
-def log_loss(y: np.ndarray, pred: np.ndarray) -> float:
+def _row_probabilities(pred: np.ndarray) -> np.ndarray:
+    """Class probabilities as Kaggle's log losses read them: a single column is class 1's, each value clipped to
+    [EPS, 1 - EPS], then each row rescaled to sum to 1."""
     p = _proba(pred)
     if p.shape[1] == 1:
         p = np.hstack([1 - p, p])
     p = np.clip(p, EPS, 1 - EPS)
-    p = p / p.sum(axis=1, keepdims=True)  # Kaggle rescales each row to sum to 1
-    y = np.asarray(y).astype(int)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def log_loss(y: np.ndarray, pred: np.ndarray) -> float:
+    p, y = _row_probabilities(pred), np.asarray(y).astype(int)
     return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def balanced_log_loss(y: np.ndarray, pred: np.ndarray) -> float:
+    """Log loss with every class weighted alike, however rare (ICR's metric): the mean over the classes present in
+    y of their own rows' mean log loss."""
+    p, y = _row_probabilities(pred), np.asarray(y).astype(int)
+    return float(np.mean([-np.mean(np.log(p[y == c, c])) for c in np.unique(y)]))
 
 
 def rmse(y: np.ndarray, pred: np.ndarray) -> float:
@@ -217,6 +229,14 @@ METRICS: dict[str, TabularMetric] = {
             "balanced_accuracy", True, CLASSIFICATION, "labels", balanced_accuracy, "mean recall over the classes"
         ),
         TabularMetric("gini", True, CLASSIFICATION, "probabilities", gini, "normalized Gini, 2 x ROC AUC - 1"),
+        TabularMetric(
+            "balanced_log_loss",
+            False,
+            CLASSIFICATION,
+            "probabilities",
+            balanced_log_loss,
+            "log loss with every class weighted alike",
+        ),
         TabularMetric(
             "map@3", True, ("multiclass",), "ranked", map_at_3, "mean average precision of the 3 likeliest classes"
         ),
