@@ -22,9 +22,9 @@ seeded bootstrap resamples (accuracy, RMSLE, RMSE, ROC AUC) or std / sqrt(rows) 
 combined over splits as independent (tabular_holdout.split_mean). Also reported: each run's CV, the added model's own
 CV, whether the stack or the blend made the submission, how many splits the added model made better and worse, and
 the median over splits of the run-time ratio (with / without). The generated classification sets and digits and wine
-run with `--set max_trees=N` (default 200: ten classes of 5,000 early-stopped trees take minutes a run), both
-variants alike; the rest at the defaults. Results: figures/tabular_forest.json (figures/tabular_forest_<only>.json
-with --only).
+run with `--set max_trees=N` (default 200: ten classes of 5,000 early-stopped trees take minutes a run; 0: the
+generated Config's own cap, every set at the defaults), both variants alike; the rest at the defaults. Results:
+figures/tabular_forest.json (figures/tabular_forest_<only>.json with --only; _uncapped added with --max-trees 0).
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def one_split(name: str, seed: int, work: Path, args: argparse.Namespace) -> dic
         raise SystemExit(f"{name} split {seed}: `new` failed")
     spec = str(work / "competitions" / comp)
     written = tuple(m for m in read_models(spec) if m != args.add)  # `new` writes extratrees for classes now
-    sets = [f"max_trees={args.max_trees}"] if name not in AT_DEFAULTS else []
+    sets = [f"max_trees={args.max_trees}"] if name not in AT_DEFAULTS and args.max_trees > 0 else []
     out: dict[str, Any] = {"seed": seed, "metric": metric, "models": list(written)}
     rows = {}
     for label, models in (("without", written), ("with", (*written, args.add))):
@@ -291,7 +291,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     holdout.split_arguments(ap)
-    ap.add_argument("--max-trees", type=int, default=200, help="Config.max_trees of the sets not in AT_DEFAULTS")
+    ap.add_argument(
+        "--max-trees", type=int, default=200, help="Config.max_trees of the sets not in AT_DEFAULTS (0: no cap)"
+    )
     ap.add_argument("--add", default="extratrees", help="the model added to those `new` wrote")
     args = ap.parse_args()
     results: dict[str, Any] = {}
@@ -320,6 +322,7 @@ def main() -> None:
             )
     command = holdout.split_command("tabular_forest.py", args, f" --max-trees {args.max_trees} --add {args.add}")
     figure = "tabular_forest" + ("_" + args.only.lower().split()[0] if args.only else "")
+    figure += "_uncapped" if args.max_trees <= 0 else ""
     print(save(figure, command, {"downloads": results, **peak_memory()}).relative_to(ROOT))
 
 

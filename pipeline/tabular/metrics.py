@@ -3,9 +3,8 @@
 Predictions are rows x outputs: one column of values for regression, one probability column per class for
 classification (class indices 0..K-1 in y). Label metrics (accuracy, f1, mcc, balanced_accuracy) score the arg-max
 class; map@K the K likeliest classes, which a ranked submission names space-separated ("Urea DAP 28-28" for map@3).
-qwk scores ordered
-integer grades fitted as a regression: each value rounded to the nearest grade, or cut where pipeline/grades.py
-fitted the cuts out of fold.
+qwk scores ordered integer grades fitted as a regression: each value rounded to the nearest grade, or cut where
+pipeline/grades.py fitted the cuts out of fold.
 
 Several targets (y rows x k): predictions are rows x k (values, or each target's positive-class probability), and
 the SEVERAL metrics are averaged over the target columns, as Kaggle's "mean column-wise" metrics are
