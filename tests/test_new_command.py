@@ -293,6 +293,26 @@ def test_metric_list_matches_the_registry() -> None:
     assert tuple(METRICS) == METRIC_NAMES
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("auc", "ROC AUC is --metric roc_auc."),
+        ("logloss", "log loss is --metric log_loss."),
+        ("f1_micro", "is accuracy: --metric accuracy."),
+        ("RMSE", "Names are lower case: --metric rmse."),
+        ("MAP@3", "Names are lower case: --metric map@3."),
+        ("no_such", "unknown. Valid metrics: accuracy, roc_auc"),
+    ],
+)
+def test_a_metric_named_another_way_is_refused_with_ours(
+    tmp_path: Path, capsys: pytest.CaptureFixture, given: str, said: str
+) -> None:
+    # the names competition pages and other libraries use are refused before any file is read, naming ours
+    assert new(tmp_path, "comp_named", tmp_path / "not_read.zip", "--metric", given) == 2
+    err = capsys.readouterr().err
+    assert f"--metric {given}: unknown." in err and said in err and "Traceback" not in err
+
+
 def test_a_generated_competition_tunes_and_its_best_params_replay(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

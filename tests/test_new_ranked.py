@@ -117,7 +117,7 @@ def test_validate_names_a_ranked_row_that_is_wrong(
             "--metric map@3 writes 3 classes a row, but sample_submission.csv names 5 a row in Fertilizer Name; use "
             "--metric map@5",
         ),
-        ("Urea DAP", ("--metric", "map@0"), "--metric map@0: unknown; valid metrics:"),
+        ("Urea DAP", ("--metric", "map@0"), "--metric map@0: unknown. Valid metrics:"),
     ],
 )
 def test_ranked_samples_and_metrics_that_disagree_are_refused(

@@ -15,14 +15,36 @@ from pipeline.tabular.infer_files import Tables
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
 from pipeline.tabular.values import listed
 
+# what a competition page's (or another library's) name for a metric is here, said when --metric gives that name
+MEANT = {
+    **{n: "ROC AUC is --metric roc_auc" for n in ("auc", "rocauc", "roc-auc", "roc")},
+    **{n: "log loss is --metric log_loss" for n in ("logloss", "mlogloss", "cross_entropy", "binary_logloss")},
+    **{n: "--metric mae" for n in ("mean_absolute_error", "l1")},
+    **{n: "--metric rmse" for n in ("root_mean_squared_error", "l2_root")},
+    "rmsle_log": "--metric rmsle",
+    "mcrmse": "mean column-wise RMSE is --metric rmse with several targets",
+    "f1_micro": "micro-averaged F1 of one label a row is accuracy: --metric accuracy",
+    "micro_f1": "micro-averaged F1 of one label a row is accuracy: --metric accuracy",
+    "f1_macro": "--metric f1 is macro-averaged for several classes (for two, the positive class's F1)",
+    "macro_f1": "--metric f1 is macro-averaged for several classes (for two, the positive class's F1)",
+    "kappa": "quadratic weighted kappa is --metric qwk",
+    "quadratic_weighted_kappa": "--metric qwk",
+    "normalized_gini": "--metric gini",
+    "median_absolute_error": "--metric medae",
+    "mean_absolute_percentage_error": "--metric mape",
+    "map@k": "name K: --metric map@3 for three classes a row",
+}
+
 
 def check_choices(name: str, metric: str | None, task: str | None) -> None:
     """The package name, --metric and --task, before any file is read."""
     if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
         raise ContractError(f"competition name {name!r}: use a lower-case Python identifier, e.g. spaceship_titanic.")
     if metric is not None and not known(metric):
+        meant = f" {MEANT[metric.lower()]}." if metric.lower() in MEANT else ""
+        meant = f" Names are lower case: --metric {metric.lower()}." if known(metric.lower()) else meant
         raise ContractError(
-            f"--metric {metric}: unknown; valid metrics: {', '.join(METRICS)}, or map@K for K classes a row."
+            f"--metric {metric}: unknown.{meant} Valid metrics: {', '.join(METRICS)}, or map@K for K classes a row."
         )
     if task is not None and task not in TASKS:
         raise ContractError(f"--task {task}: unknown; valid tasks: {', '.join(TASKS)}.")
