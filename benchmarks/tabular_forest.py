@@ -3,28 +3,28 @@
     python benchmarks/tabular_forest.py [--data-dir ../shared/data] [--splits 5] [--only TEXT] [--max-trees 200]
                                         [--add extratrees]
 
-Downloads: Titanic (`new`: accuracy) and House Prices (`new --metric rmsle`), split as
-benchmarks/tabular_holdout.py splits them (20% of Kaggle's train.csv held out as test.csv); and scikit-learn's
-digits, wine and a generated 6-class set written as benchmarks/tabular_multiclass_stack.py writes them (a probability
-per class in the sample: log loss); and a generated binary set (`--only binary`: one probability column, `new --metric
-log_loss`). Two regressions scored by RMSE (`new --metric rmse`): scikit-learn's make_friedman1 (3,000 rows, 5 of 10
-columns informative, noise 1; `--only friedman`) and its diabetes set (442 patients, raw values; `--only diabetes`).
-And a generated multi-label set (`--only multilabel`: 3,000 rows, three 0/1 target columns from a signal they share
-and one of their own each, 10 of 20 columns noise), laid out as Kaggle's multi-label Playground competitions are
-(train.csv holds every target column, the sample the id and one probability column per target), scored as `new`
-scores it by default and as those competitions do: ROC AUC averaged over the target columns. Each of these is split
-as tabular_multiclass_stack.write_split splits (stratified: on the target's deciles for a regression, on the
-combination of labels for several targets). For each seeded split `new` is run once, then `run` twice on the same
-folds: the models `new` wrote without `--add`, and the same with it (Config.models + extratrees; `new` now writes
-extratrees for a single target of classes, after these figures). Each submission is scored on the held-out labels
-with the run's metric; the difference (with - without) is paired on the same rows: its standard error from 2000
-seeded bootstrap resamples (accuracy, RMSLE, RMSE, ROC AUC) or std / sqrt(rows) (log loss, a mean over rows),
-combined over splits as independent (tabular_holdout.split_mean). Also reported: each run's CV, the added model's own
-CV, whether the stack or the blend made the submission, how many splits the added model made better and worse, and
-the median over splits of the run-time ratio (with / without). The generated classification sets and digits and wine
-run with `--set max_trees=N` (default 200: ten classes of 5,000 early-stopped trees take minutes a run; 0: the
-generated Config's own cap, every set at the defaults), both variants alike; the rest at the defaults. Results:
-figures/tabular_forest.json (figures/tabular_forest_<only>.json with --only; _uncapped added with --max-trees 0).
+Downloads: Titanic (`new`: accuracy) and House Prices (`new --metric rmsle`), split as benchmarks/tabular_holdout.py
+splits them (20% of Kaggle's train.csv held out as test.csv); and scikit-learn's digits, wine and a generated 6-class
+set written as benchmarks/tabular_multiclass_stack.py writes them (a probability per class in the sample: log loss); and
+a generated binary set (`--only binary`: one probability column, `new --metric log_loss`). Two regressions scored by
+RMSE (`new --metric rmse`): scikit-learn's make_friedman1 (3,000 rows, 5 of 10 columns informative, noise 1; `--only
+friedman`) and its diabetes set (442 patients, raw values; `--only diabetes`). And a generated multi-label set (`--only
+multilabel`: 3,000 rows, three 0/1 target columns from a signal they share and one of their own each, 10 of 20 columns
+noise), laid out as Kaggle's multi-label Playground competitions are (train.csv holds every target column, the sample
+the id and one probability column per target), scored as `new` scores it by default and as those competitions do: ROC
+AUC averaged over the target columns. Each of these is split as tabular_multiclass_stack.write_split splits (stratified:
+on the target's deciles for a regression, on the combination of labels for several targets). For each seeded split `new`
+is run once, then `run` twice on the same folds: the models `new` wrote without `--add`, and the same with it
+(Config.models + extratrees; `new` wrote extratrees for a single target of classes for a while, and no longer does:
+`--max-trees 0`). Each submission is scored on the held-out labels with the run's metric; the difference (with -
+without) is paired on the same rows: its standard error from 2000 seeded bootstrap resamples (accuracy, RMSLE, RMSE, ROC
+AUC) or std / sqrt(rows) (log loss, a mean over rows), combined over splits as independent (tabular_holdout.split_mean).
+Also reported: each run's CV, the added model's own CV, whether the stack or the blend made the submission, how many
+splits the added model made better and worse, and the median over splits of the run-time ratio (with / without). The
+generated classification sets and digits and wine run with `--set max_trees=N` (default 200: ten classes of 5,000
+early-stopped trees take minutes a run; 0: the generated Config's own cap, every set at the defaults), both variants
+alike; the rest at the defaults. Results: figures/tabular_forest.json (figures/tabular_forest_<only>.json with --only;
+_uncapped added with --max-trees 0).
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def one_split(name: str, seed: int, work: Path, args: argparse.Namespace) -> dic
     if cli(["new", comp, "--data", str(folder), *flags, "--into", str(work / "competitions")]) != 0:
         raise SystemExit(f"{name} split {seed}: `new` failed")
     spec = str(work / "competitions" / comp)
-    written = tuple(m for m in read_models(spec) if m != args.add)  # `new` writes extratrees for classes now
+    written = tuple(m for m in read_models(spec) if m != args.add)  # as when `new` wrote extratrees for classes
     sets = [f"max_trees={args.max_trees}"] if name not in AT_DEFAULTS and args.max_trees > 0 else []
     out: dict[str, Any] = {"seed": seed, "metric": metric, "models": list(written)}
     rows = {}

@@ -223,19 +223,11 @@ def fit_rows(spec: Spec) -> int:
     return spec.n_train + spec.n_original
 
 
-def _defaults(spec: Spec, n_rows: int) -> tuple[str, ...]:
-    return recipe.default_models(n_rows, spec.task, len(spec.targets), _classes(spec))
-
-
-def _classes(spec: Spec) -> int:
-    return len(spec.classes or ()) or 2
-
-
 def models_note(spec: Spec) -> str | None:
-    """What `new` says of the models it writes beyond TabularRecipe's four, and why: "extratrees" for one target of
-    classes; "svm" with the rows the models fit on, or, when the original's rows alone put those over SVM_MAX_ROWS,
-    why svm is left out. Nothing when it writes the four."""
-    models = _defaults(spec, fit_rows(spec))
+    """What `new` says of the models it writes beyond TabularRecipe's four, and why: "svm" with the rows the models
+    fit on, or, when the original's rows alone put those over SVM_MAX_ROWS, why svm is left out. Nothing when it
+    writes the four."""
+    models = recipe.default_models(fit_rows(spec))
     rows = f"{spec.train} has {spec.n_train} rows"
     if spec.n_original:
         rows = (
@@ -246,29 +238,15 @@ def models_note(spec: Spec) -> str | None:
     if "svm" in models:
         svm = "svm (an RBF support vector machine on the linear model's features)"
         said.append(f"{svm} as {rows}, at most {recipe.SVM_MAX_ROWS}")
-    elif "svm" in _defaults(spec, spec.n_train):
+    elif "svm" in recipe.default_models(spec.n_train):
         said.append(
             f"no svm (an RBF support vector machine, whose fit grows with the square of the rows) as {rows}, over "
             f"{recipe.SVM_MAX_ROWS}; add it with --set models={','.join(models)},svm"
-        )
-    forest = "extratrees (extremely randomised trees, whose errors differ from the boosters': a stack of classes gains)"
-    if "extratrees" in models:
-        said.append(f"{forest} as it has classes: {_cells(spec, rows)}, at most {recipe.FOREST_MAX_CELLS}")
-    elif "extratrees" in _defaults(spec, 0):
-        said.append(
-            f"no extratrees (a forest of deep trees, each node a share per class: its size grows with both) as "
-            f"{_cells(spec, rows)}, over {recipe.FOREST_MAX_CELLS}; add it with "
-            f"--set models={','.join(models)},extratrees"
         )
     if not said:
         return None
     change = "; change with --set models=A,B or Config.models" if models != recipe.TabularRecipe.models else ""
     return f"models: {', '.join(models)}; {'; '.join(said)}{change}"
-
-
-def _cells(spec: Spec, rows: str) -> str:
-    """The rows the models fit on times the classes, in words, for extratrees' limit."""
-    return f"{rows} x {_classes(spec)} classes = {fit_rows(spec) * _classes(spec)}"
 
 
 COMMENT = {"initial_indent": "# ", "subsequent_indent": "# "}  # textwrap.fill's settings for a comment
@@ -277,23 +255,16 @@ COMMENT = {"initial_indent": "# ", "subsequent_indent": "# "}  # textwrap.fill's
 def _models(spec: Spec) -> dict[str, str]:
     """The Config's models line when `new` writes more than TabularRecipe's four (pipeline.tabular.recipe.
     default_models, for the rows the models fit on: fit_rows), and the search space's knobs of the models it adds:
-    svm_c for svm, forest_min_samples_leaf for extratrees."""
-    models = _defaults(spec, fit_rows(spec))
+    svm_c for svm."""
+    models = recipe.default_models(fit_rows(spec))
     if models == recipe.TabularRecipe.models:
         return {"models_line": "", "model_space": ""}
     listed = ", ".join(map(json.dumps, models))
-    why = [
-        *(["svm: few rows to fit on"] if "svm" in models else []),
-        *(["extratrees: classes"] if "extratrees" in models else []),
-    ]
     return {
-        "models_line": f"    # {'; '.join(why)}\n    models: tuple[str, ...] = ({listed})\n",
+        "models_line": f"    # svm: few rows to fit on\n    models: tuple[str, ...] = ({listed})\n",
         "model_space": "".join(f"\n        {line}" for model, line in MODEL_SPACE.items() if model in models),
     }
 
 
 # The search space's line for each model `new` may add to TabularRecipe's four (as they appear in the generated file)
-MODEL_SPACE = {
-    "svm": '"svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
-    "extratrees": '"forest_min_samples_leaf": trial.suggest_int("forest_min_samples_leaf", 1, 20, log=True),',
-}
+MODEL_SPACE = {"svm": '"svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),'}
