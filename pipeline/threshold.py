@@ -17,6 +17,11 @@ Honest CV: the threshold is applied only when it improves the out-of-fold score,
 at a threshold fitted on the other folds' rows (the blend's or the stack's nested predictions, which never saw the
 fold's labels). The test predictions are cut at the threshold fitted on all OOF rows.
 
+Several classes scored by balanced accuracy or balanced log loss get the same correction with one weight per class:
+each class's probability divided by its share of the training rows, the rows rescaled to 1 (the argmax of p_c /
+share_c is what balanced accuracy rewards, and those probabilities are what balanced log loss does for calibrated
+p). The shares are fitted on the other folds' rows and applied by the same rules.
+
 A target of ordered grades scored by QWK gets cut points instead, by the same rules (pipeline/grades.py).
 """
 
@@ -32,6 +37,7 @@ from pipeline.cutpoints import apply_out_of_fold
 
 # label metrics whose best cut moves with the class balance, and balanced log loss, whose best shift is the balance
 METRICS = ("f1", "mcc", "balanced_accuracy", "balanced_log_loss")
+PRIOR_METRICS = ("balanced_accuracy", "balanced_log_loss")  # several classes: each reweighed by 1 / its share
 GRID = 99  # candidate thresholds: this many quantiles of the OOF probabilities, and 0.5
 EPS = 1e-6
 
@@ -61,14 +67,16 @@ def apply(
     module: Any, cfg: Any, data: Any, y: np.ndarray, folds: np.ndarray, b: dict[str, Any], run_dir: Any, log: Any
 ) -> dict[str, Any]:
     """The runner's hook after the stack: `b` with its predictions cut at the fitted threshold when Config.threshold
-    is on, the target binary, the metric one of METRICS and the out-of-fold score improves; threshold.json records
-    it."""
+    is on, the target binary, the metric one of METRICS and the out-of-fold score improves (several classes and a
+    metric of PRIOR_METRICS: reweighed by the inverse class shares, by the same rules); threshold.json records it."""
     if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
         return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
     classes = getattr(data, "classes", None)
     if not getattr(cfg, "threshold", False) or module.METRIC.name not in METRICS or classes is None:
         return b
     oof = np.asarray(b["oof"], dtype=float)
+    if len(classes) > 2 and module.METRIC.name in PRIOR_METRICS and oof.ndim == 2 and oof.shape[1] == len(classes):
+        return _prior_correction(module, b, np.asarray(y), folds, run_dir, log)
     if len(classes) != 2 or oof.ndim != 2 or oof.shape[1] != 2:
         return b
     better = module.METRIC.greater_is_better
@@ -88,6 +96,40 @@ def apply(
     )
 
 
+def class_shares(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each class's share of the rows y labels (pred's columns are the classes), at least half a row's: a class a
+    fold never saw is not divided by 0."""
+    counts = np.bincount(np.asarray(y).astype(int), minlength=np.asarray(pred).shape[1]).astype(float)
+    return np.maximum(counts, 0.5) / max(1, len(y))
+
+
+def reweigh(pred: np.ndarray, shares: Any) -> np.ndarray:
+    """Class probabilities each divided by the class's share, the rows rescaled to sum to 1."""
+    p = np.asarray(pred, dtype=float) / np.asarray(shares, dtype=float)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _prior_correction(
+    module: Any, b: dict[str, Any], y: np.ndarray, folds: np.ndarray, run_dir: Any, log: Any
+) -> dict[str, Any]:
+    """`b` with its probabilities reweighed by the inverse class shares, when that improves the out-of-fold score
+    (the shares of each fold's rows fitted on the other folds')."""
+    return apply_out_of_fold(
+        module,
+        b,
+        y,
+        folds,
+        run_dir,
+        log,
+        fit=class_shares,
+        transform=reweigh,
+        describe=lambda shares: ({"shares": [float(s) for s in shares]}, "prior correction"),
+        fold_key="fold_shares",
+        baseline="as blended",
+        kind="prior",
+    )
+
+
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
     """A cut the run applied (stages.json's "threshold": an F1/MCC threshold, or QWK's grade cut points) applied to
     new test predictions, as the run applied it to its own."""
@@ -96,4 +138,6 @@ def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
         return grades.cut(test, np.asarray(saved["cuts"], dtype=float), np.asarray(saved["grades"], dtype=float))
     if saved["kind"] == "threshold":
         return shift(test, float(saved["threshold"]))
+    if saved["kind"] == "prior":
+        return reweigh(test, saved["shares"])
     raise ValueError(f"unknown cut {saved['kind']!r} in stages.json")

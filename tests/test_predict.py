@@ -179,6 +179,28 @@ def test_predict_cuts_f1_labels_at_the_runs_threshold(tmp_path: Path, monkeypatc
     assert (tmp_path / "out" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
 
 
+def test_predict_reweighs_several_classes_by_the_runs_shares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # balanced accuracy over three classes: the run divides each class's probability by its share (fitted out of
+    # fold, applied as it improves the CV), and predict applies the same shares to the test rows
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_new_command import write_zip
+
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "three-comp.zip", "strings")
+    assert main(["new", "comp_prior", "--data", str(z), "--metric", "balanced_accuracy", "--into", "comps"]) == 0
+    fast = ["--preset", "fast", "--set", "max_trees=300", "--folds", "3"]
+    run_dir = _run(tmp_path, "comps/comp_prior", "--data", str(z), *fast)
+    info = json.loads((run_dir / "threshold.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert info["applied"] and summary["cv"] == info["score_after"] > info["score_before"]
+    assert json.loads((run_dir / "stages.json").read_text())["threshold"]["kind"] == "prior"
+    _forbid_fitting(monkeypatch)
+    assert main(["predict", str(run_dir), "--data", str(z), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+
+
 def test_detector_predict_reproduces_the_submission(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from pipeline import threshold
 from pipeline.contract import Metric
@@ -95,3 +96,40 @@ def test_balanced_log_loss_shifts_the_probabilities_to_the_class_balance(tmp_pat
     assert info["applied"] and abs(info["threshold"] - y.mean()) < 0.1
     assert out["score"] == info["score_after"] < info["score_before"] - 0.05  # lower is better, out of fold
     assert np.allclose(out["oof"].sum(axis=1), 1.0)  # still probabilities
+
+
+def three_classes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of three classes with shares about 70%, 20% and 10%, and calibrated probabilities with some signal."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, n, p=[0.7, 0.2, 0.1])
+    logits = np.log([0.7, 0.2, 0.1]) + 1.2 * np.eye(3)[y] + rng.normal(0, 1, (n, 3))
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True), y
+
+
+def run_apply_classes(pred: np.ndarray, y: np.ndarray, metric: str, tmp_path: Path) -> dict:
+    folds = np.arange(len(y)) % 5
+    nested = [
+        {"held": np.flatnonzero(folds == f), "fit": np.flatnonzero(folds != f), "fit_pred": pred[folds != f]}
+        for f in range(5)
+    ]
+    better = METRICS[metric].greater_is_better
+    module = SimpleNamespace(METRIC=Metric(metric, better), score=lambda a, b: score(metric, a, b))
+    b = {"oof": pred, "test": pred[:50], "score": score(metric, y, pred), "nested": nested}
+    data = SimpleNamespace(classes=["a", "b", "c"])
+    return threshold.apply(module, SimpleNamespace(threshold=True), data, y, folds, b, tmp_path, lambda *_: None)
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "balanced_log_loss"])
+def test_several_classes_are_reweighed_by_their_shares_out_of_fold(tmp_path: Path, metric: str) -> None:
+    # every class counts alike: the rare classes' probabilities divided by their shares, fitted on the other folds
+    pred, y = three_classes(3000, 6)
+    out = run_apply_classes(pred, y, metric, tmp_path)
+    info = out["threshold"]
+    assert info["applied"] and np.allclose(info["shares"], np.bincount(y) / len(y))
+    assert METRICS[metric].greater_is_better == (info["score_after"] > info["score_before"])  # better, out of fold
+    assert out["score"] == info["score_after"] and np.allclose(out["oof"].sum(axis=1), 1.0)
+    assert (out["oof"].argmax(axis=1) == 2).sum() > (pred.argmax(axis=1) == 2).sum()  # the rarest class named more
+    saved = out["stages"]["threshold"]
+    assert np.allclose(threshold.apply_saved(saved, pred[:50]), out["test"])  # what predict applies to new rows
+    assert run_apply_classes(pred, y, "log_loss", tmp_path).get("threshold") is None  # plain log loss: left alone
