@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -60,6 +62,8 @@ CASES: list[tuple[str, str, list[list[str]]]] = [
     ("expensive-houses", "f1", CUTS),
     ("expensive-houses", "balanced_accuracy", CUTS),
     ("expensive-houses", "balanced_log_loss", CUTS),
+    ("price-bands", "balanced_accuracy", CUTS),
+    ("price-bands", "balanced_log_loss", CUTS),
 ]
 
 
@@ -70,7 +74,7 @@ def expensive_houses(data_dir: Path, into: Path) -> Path:
     import pandas as pd
 
     folder = into / "expensive-houses"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     with zipfile.ZipFile(data_dir / f"{HOUSE}.zip") as z:
         train, test = (pd.read_csv(z.open(f"{n}.csv"), dtype=str, keep_default_na=False) for n in ("train", "test"))
     price = pd.to_numeric(train.pop("SalePrice"))
@@ -78,6 +82,27 @@ def expensive_houses(data_dir: Path, into: Path) -> Path:
     train.to_csv(folder / "train.csv", index=False)
     test.to_csv(folder / "test.csv", index=False)
     pd.DataFrame({"Id": test["Id"], "Expensive": 0}).to_csv(folder / "sample_submission.csv", index=False)
+    return folder
+
+
+def price_bands(data_dir: Path, into: Path, probabilities: bool) -> Path:
+    """House Prices as three unequal classes: Band = cheap (the cheapest 70% of training sales), mid (the next 20%)
+    or dear (the dearest 10%); the sample one probability column per band, or the band's name."""
+    import zipfile
+
+    import pandas as pd
+
+    folder = into / "price-bands"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(data_dir / f"{HOUSE}.zip") as z:
+        train, test = (pd.read_csv(z.open(f"{n}.csv"), dtype=str, keep_default_na=False) for n in ("train", "test"))
+    price = pd.to_numeric(train.pop("SalePrice"))
+    cuts = price.quantile([0.7, 0.9]).to_numpy()
+    train["Band"] = pd.cut(price, [-np.inf, *cuts, np.inf], labels=["cheap", "mid", "dear"]).astype(str)
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    sample = {"cheap": 0.7, "mid": 0.2, "dear": 0.1} if probabilities else {"Band": "cheap"}
+    pd.DataFrame({"Id": test["Id"], **sample}).to_csv(folder / "sample_submission.csv", index=False)
     return folder
 
 
@@ -108,7 +133,9 @@ def main() -> None:
             if args.only not in f"{slug} ({metric})":
                 continue
             if slug == "expensive-houses":
-                data = str(expensive_houses(Path(args.data_dir).resolve(), work))
+                data = str(expensive_houses(Path(args.data_dir).resolve(), work / metric))
+            elif slug == "price-bands":
+                data = str(price_bands(Path(args.data_dir).resolve(), work / metric, metric == "balanced_log_loss"))
             else:
                 data = str((Path(args.data_dir) / f"{slug}.zip").resolve())
             name = f"{slug.split('-')[0]}_{metric}"
