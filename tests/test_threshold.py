@@ -38,7 +38,8 @@ def test_a_rare_class_scored_by_f1_gets_a_lower_cut() -> None:
     assert score("f1", y, threshold.shift(pred, t)) > score("f1", y, pred) + 0.05
 
 
-def run_apply(pred: np.ndarray, y: np.ndarray, metric: str, tmp_path: Path) -> dict:
+def run_apply(pred: np.ndarray, y: np.ndarray, metric: str, tmp_path: Path, classes: tuple = ("0", "1")) -> dict:
+    """threshold.apply as the runner calls it, on 5 folds of the rows with each fold's nested predictions."""
     folds = np.arange(len(y)) % 5
     nested = [
         {"held": np.flatnonzero(folds == f), "fit": np.flatnonzero(folds != f), "fit_pred": pred[folds != f]}
@@ -47,7 +48,7 @@ def run_apply(pred: np.ndarray, y: np.ndarray, metric: str, tmp_path: Path) -> d
     better = METRICS[metric].greater_is_better
     module = SimpleNamespace(METRIC=Metric(metric, better), score=lambda a, b: score(metric, a, b))
     b = {"oof": pred, "test": pred[:50], "score": score(metric, y, pred), "nested": nested}
-    data = SimpleNamespace(classes=["0", "1"])
+    data = SimpleNamespace(classes=list(classes))
     return threshold.apply(module, SimpleNamespace(threshold=True), data, y, folds, b, tmp_path, lambda *_: None)
 
 
@@ -107,24 +108,11 @@ def three_classes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return p / p.sum(axis=1, keepdims=True), y
 
 
-def run_apply_classes(pred: np.ndarray, y: np.ndarray, metric: str, tmp_path: Path) -> dict:
-    folds = np.arange(len(y)) % 5
-    nested = [
-        {"held": np.flatnonzero(folds == f), "fit": np.flatnonzero(folds != f), "fit_pred": pred[folds != f]}
-        for f in range(5)
-    ]
-    better = METRICS[metric].greater_is_better
-    module = SimpleNamespace(METRIC=Metric(metric, better), score=lambda a, b: score(metric, a, b))
-    b = {"oof": pred, "test": pred[:50], "score": score(metric, y, pred), "nested": nested}
-    data = SimpleNamespace(classes=["a", "b", "c"])
-    return threshold.apply(module, SimpleNamespace(threshold=True), data, y, folds, b, tmp_path, lambda *_: None)
-
-
 @pytest.mark.parametrize("metric", ["balanced_accuracy", "balanced_log_loss"])
 def test_several_classes_are_reweighed_by_their_shares_out_of_fold(tmp_path: Path, metric: str) -> None:
     # every class counts alike: the rare classes' probabilities divided by their shares, fitted on the other folds
     pred, y = three_classes(3000, 6)
-    out = run_apply_classes(pred, y, metric, tmp_path)
+    out = run_apply(pred, y, metric, tmp_path, ("a", "b", "c"))
     info = out["threshold"]
     assert info["applied"] and np.allclose(info["shares"], np.bincount(y) / len(y))
     assert METRICS[metric].greater_is_better == (info["score_after"] > info["score_before"])  # better, out of fold
@@ -132,4 +120,5 @@ def test_several_classes_are_reweighed_by_their_shares_out_of_fold(tmp_path: Pat
     assert (out["oof"].argmax(axis=1) == 2).sum() > (pred.argmax(axis=1) == 2).sum()  # the rarest class named more
     saved = out["stages"]["threshold"]
     assert np.allclose(threshold.apply_saved(saved, pred[:50]), out["test"])  # what predict applies to new rows
-    assert run_apply_classes(pred, y, "log_loss", tmp_path).get("threshold") is None  # plain log loss: left alone
+    plain = run_apply(pred, y, "log_loss", tmp_path, ("a", "b", "c"))
+    assert plain.get("threshold") is None  # plain log loss: left alone
