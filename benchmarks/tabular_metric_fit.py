@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,43 +68,48 @@ CASES: list[tuple[str, str, list[list[str]]]] = [
 ]
 
 
-def expensive_houses(data_dir: Path, into: Path) -> Path:
-    """House Prices as a rare-class download: Expensive = 1 for the dearest 10% of training sales."""
+def priced_classes(
+    data_dir: Path, folder: Path, target: str, classes: Callable[[Any], Any], sample: dict[str, Any]
+) -> Path:
+    """House Prices written as a download whose target is classes of the price: train.csv with SalePrice replaced by
+    `target` = classes(price), test.csv as downloaded, and a sample submission of the test ids with `sample`'s
+    columns."""
     import zipfile
 
     import pandas as pd
 
-    folder = into / "expensive-houses"
     folder.mkdir(parents=True)
     with zipfile.ZipFile(data_dir / f"{HOUSE}.zip") as z:
         train, test = (pd.read_csv(z.open(f"{n}.csv"), dtype=str, keep_default_na=False) for n in ("train", "test"))
-    price = pd.to_numeric(train.pop("SalePrice"))
-    train["Expensive"] = (price > price.quantile(0.9)).astype(int)
+    train[target] = classes(pd.to_numeric(train.pop("SalePrice")))
     train.to_csv(folder / "train.csv", index=False)
     test.to_csv(folder / "test.csv", index=False)
-    pd.DataFrame({"Id": test["Id"], "Expensive": 0}).to_csv(folder / "sample_submission.csv", index=False)
+    pd.DataFrame({"Id": test["Id"], **sample}).to_csv(folder / "sample_submission.csv", index=False)
     return folder
+
+
+def expensive_houses(data_dir: Path, into: Path) -> Path:
+    """House Prices as a rare-class download: Expensive = 1 for the dearest 10% of training sales."""
+    return priced_classes(
+        data_dir,
+        into / "expensive-houses",
+        "Expensive",
+        lambda price: (price > price.quantile(0.9)).astype(int),
+        {"Expensive": 0},
+    )
 
 
 def price_bands(data_dir: Path, into: Path, probabilities: bool) -> Path:
     """House Prices as three unequal classes: Band = cheap (the cheapest 70% of training sales), mid (the next 20%)
     or dear (the dearest 10%); the sample one probability column per band, or the band's name."""
-    import zipfile
-
     import pandas as pd
 
-    folder = into / "price-bands"
-    folder.mkdir(parents=True)
-    with zipfile.ZipFile(data_dir / f"{HOUSE}.zip") as z:
-        train, test = (pd.read_csv(z.open(f"{n}.csv"), dtype=str, keep_default_na=False) for n in ("train", "test"))
-    price = pd.to_numeric(train.pop("SalePrice"))
-    cuts = price.quantile([0.7, 0.9]).to_numpy()
-    train["Band"] = pd.cut(price, [-np.inf, *cuts, np.inf], labels=["cheap", "mid", "dear"]).astype(str)
-    train.to_csv(folder / "train.csv", index=False)
-    test.to_csv(folder / "test.csv", index=False)
+    def bands(price: Any) -> Any:
+        cuts = price.quantile([0.7, 0.9]).to_numpy()
+        return pd.cut(price, [-np.inf, *cuts, np.inf], labels=["cheap", "mid", "dear"]).astype(str)
+
     sample = {"cheap": 0.7, "mid": 0.2, "dear": 0.1} if probabilities else {"Band": "cheap"}
-    pd.DataFrame({"Id": test["Id"], **sample}).to_csv(folder / "sample_submission.csv", index=False)
-    return folder
+    return priced_classes(data_dir, into / "price-bands", "Band", bands, sample)
 
 
 def one_run(spec: str, data: str, sets: list[str]) -> dict[str, Any]:
