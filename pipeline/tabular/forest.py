@@ -90,7 +90,8 @@ class Forest(BaseEstimator):
             started = time.monotonic()
             grown = min(self.n_estimators, grown + step)
             model.set_params(n_estimators=grown).fit(A, y)
-            if grown < self.n_estimators and time.monotonic() + (time.monotonic() - started) > deadline:
+            now = time.monotonic()
+            if grown < self.n_estimators and now + (now - started) > deadline:
                 self.deadline_reached_ = True
                 break
         return model.set_params(warm_start=False)

@@ -254,17 +254,12 @@ COMMENT = {"initial_indent": "# ", "subsequent_indent": "# "}  # textwrap.fill's
 
 def _models(spec: Spec) -> dict[str, str]:
     """The Config's models line when `new` writes more than TabularRecipe's four (pipeline.tabular.recipe.
-    default_models, for the rows the models fit on: fit_rows), and the search space's knobs of the models it adds:
-    svm_c for svm."""
+    default_models, for the rows the models fit on: fit_rows: the four and svm), and the search space's svm_c."""
     models = recipe.default_models(fit_rows(spec))
     if models == recipe.TabularRecipe.models:
         return {"models_line": "", "model_space": ""}
     listed = ", ".join(map(json.dumps, models))
     return {
         "models_line": f"    # svm: few rows to fit on\n    models: tuple[str, ...] = ({listed})\n",
-        "model_space": "".join(f"\n        {line}" for model, line in MODEL_SPACE.items() if model in models),
+        "model_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
     }
-
-
-# The search space's line for each model `new` may add to TabularRecipe's four (as they appear in the generated file)
-MODEL_SPACE = {"svm": '"svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),'}
