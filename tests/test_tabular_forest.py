@@ -3,7 +3,6 @@ importances, their knobs, and a generated competition running them."""
 
 from __future__ import annotations
 
-import json
 import pickle
 import sys
 import time
@@ -102,14 +101,6 @@ def test_a_log_target_is_fitted_on_logs() -> None:
     assert (geometric > 0).all() and np.mean(geometric < leaf_means) > 0.9  # exp(mean log) < mean for every leaf
 
 
-def run_once(tmp_path: Path, name: str, zip_path: Path, *extra: str) -> dict:
-    """`run` as test_new_command runs it; the summary of the run folder it made."""
-    before = set((tmp_path / "runs" / name).glob("*"))
-    run(tmp_path, name, zip_path, *extra)
-    (made,) = set((tmp_path / "runs" / name).glob("*")) - before
-    return json.loads((made / "summary.json").read_text()) | {"folder": str(made)}
-
-
 def test_a_generated_competition_runs_extratrees_and_reproduces_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,18 +108,18 @@ def test_a_generated_competition_runs_extratrees_and_reproduces_it(
     z = write_zip(tmp_path / "forest.zip", "strings")
     assert new(tmp_path, "comp_forest", z) == 0
     sets = ("--set", "models=linear,extratrees", "--set", "forest_trees=60")
-    first = run_once(tmp_path, "comp_forest", z, *sets)
+    first = run(tmp_path, "comp_forest", z, *sets)
     y = pd.read_csv(tmp_path / "data" / "forest" / "train.csv")["target"]
     assert first["models"]["extratrees"]["mean"] > y.value_counts(normalize=True).max() + 0.05  # it learns
     assert set(pd.read_csv(first["published"])["target"]) <= {"low", "mid", "high"}
-    importance = pd.read_csv(Path(first["folder"]) / "importance.csv", index_col=0)
+    importance = pd.read_csv(Path(first["run_dir"]) / "importance.csv", index_col=0)
     shares = importance["extratrees"]  # impurity shares favour many-valued columns (day, code): num above noise
     assert shares.sum() == pytest.approx(1.0, abs=1e-4) and shares["num"] > 2 * shares["noise"]
-    saved = Path(first["folder"]) / "models" / "extratrees" / "fold0.joblib"
-    model = load_fold_model(Path(first["folder"]), "extratrees", 0)
+    saved = Path(first["run_dir"]) / "models" / "extratrees" / "fold0.joblib"
+    model = load_fold_model(Path(first["run_dir"]), "extratrees", 0)
     assert saved.stat().st_size < len(pickle.dumps(model)) / 2  # kept compressed: deep trees take room
-    again = run_once(tmp_path, "comp_forest", z, *sets, "--jobs", "2")
-    oof = [np.load(Path(s["folder"]) / "oof" / "extratrees.npy") for s in (first, again)]
+    again = run(tmp_path, "comp_forest", z, *sets, "--jobs", "2")
+    oof = [np.load(Path(s["run_dir"]) / "oof" / "extratrees.npy") for s in (first, again)]
     assert np.array_equal(*oof)  # the same seed gives the same trees, on one thread or two
 
 
@@ -170,9 +161,9 @@ def test_under_a_time_limit_a_forest_fits_to_its_share_after_the_fixed_models(
     z = write_zip(tmp_path / "forest_limit.zip", "strings")
     assert new(tmp_path, "comp_forest_limit", z) == 0
     sets = ("--set", "models=extratrees,linear", "--set", "forest_trees=60")
-    limited = run_once(tmp_path, "comp_forest_limit", z, *sets, "--time-limit", "300")
+    limited = run(tmp_path, "comp_forest_limit", z, *sets, "--time-limit", "300")
     assert list(limited["models"]) == ["linear", "extratrees"]
-    oof = np.load(Path(limited["folder"]) / "oof" / "extratrees.npy")
-    free = run_once(tmp_path, "comp_forest_limit", z, *sets)
+    oof = np.load(Path(limited["run_dir"]) / "oof" / "extratrees.npy")
+    free = run(tmp_path, "comp_forest_limit", z, *sets)
     assert list(free["models"]) == ["extratrees", "linear"]  # without a limit: the competition's order
-    assert np.array_equal(oof, np.load(Path(free["folder"]) / "oof" / "extratrees.npy"))  # time enough: every tree
+    assert np.array_equal(oof, np.load(Path(free["run_dir"]) / "oof" / "extratrees.npy"))  # time enough: every tree
