@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import tabular_holdout  # noqa: E402
 from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
 from tabular_holdout import HOUSE, read_member, split_rows  # noqa: E402
+from tabular_tune import paired_se  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
 from pipeline.grades import quadratic_kappa  # noqa: E402
@@ -42,7 +43,6 @@ from pipeline.runfolder import read_record  # noqa: E402
 from pipeline.runner import RunOptions, run  # noqa: E402
 
 TARGETS = ("OverallQual", "OverallCond")
-BOOTSTRAP = 2000
 # variant: (flags of `new`, --set of `run`)
 VARIANTS: dict[str, tuple[list[str], list[str]]] = {
     "qwk, cut out of fold": (["--metric", "qwk"], []),
@@ -64,11 +64,9 @@ def make_split(zip_path: Path, target: str, seed: int, folder: Path) -> tuple[np
     return held["Id"].to_numpy(), pd.to_numeric(held[target]).to_numpy(float)
 
 
-def paired_se(truth: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int) -> float:
-    """Bootstrap standard error of QWK(b) - QWK(a) over the same held-out rows."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(truth), size=(BOOTSTRAP, len(truth)))
-    return float(np.std([quadratic_kappa(truth[i], b[i]) - quadratic_kappa(truth[i], a[i]) for i in idx], ddof=1))
+def kappa_rows(_metric: str, rows: np.ndarray) -> float:
+    """QWK of rows holding truth and grade side by side (tabular_tune.paired_se's score for a metric of no mean)."""
+    return quadratic_kappa(rows[:, 0], rows[:, 1])
 
 
 def one_split(target: str, seed: int, folder: Path, ids: np.ndarray, truth: np.ndarray, work: Path) -> dict[str, Any]:
@@ -96,7 +94,13 @@ def one_split(target: str, seed: int, folder: Path, ids: np.ndarray, truth: np.n
         if label != base:
             out[f"{base} - {label}"] = {
                 "diff": out[base]["holdout_qwk"] - out[label]["holdout_qwk"],
-                "se": paired_se(truth, grades[label], grades[base], seed),
+                "se": paired_se(
+                    "qwk",
+                    np.column_stack([truth, grades[label]]),
+                    np.column_stack([truth, grades[base]]),
+                    seed,
+                    kappa_rows,
+                ),
             }
     return out
 
