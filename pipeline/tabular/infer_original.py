@@ -131,6 +131,35 @@ def slug_of(path: Path) -> str:
     return re.sub(r"[^0-9a-z]+", "-", path.stem.lower()).strip("-") or "original"
 
 
+def _notes(
+    original: Original, name: str, rows: int, kept: list[str], lacking: list[str], unreadable: int, twice: str
+) -> list[str]:
+    """What `new` prints of the original it read: its rows, and what it renamed, relabelled, lacked or misread."""
+    notes = [
+        f"original: {rows} labelled rows of {name} ({original.slug}) join every fold's training rows, never scored",
+        *kept,
+    ]
+    if original.columns:
+        notes.append(
+            "original: columns read as the competition's: "
+            + ", ".join(f"{o} -> {c}" for o, c in original.columns.items())
+        )
+    if original.labels:
+        notes.append(
+            "original: labels read as the competition's: "
+            + ", ".join(f"{o} -> {c}" for o, c in original.labels.items())
+        )
+    if lacking:
+        notes.append(
+            f"original: lacks {', '.join(lacking[:8])}{' ...' if len(lacking) > 8 else ''} (missing in its rows)"
+        )
+    if unreadable:
+        notes.append(f"original: {unreadable} values of number columns are not numbers (read as missing)")
+    if twice:
+        notes.append(f"warning: original: {twice}")
+    return notes
+
+
 def find(
     path: Path,
     train: pd.DataFrame,
@@ -183,25 +212,5 @@ def find(
             f"--original {where}: none of the competition's feature columns is there (columns: "
             f"{listed(frame.columns)}); is it the right table? Name columns with --original-columns."
         )
-    notes = [
-        f"original: {len(rows)} labelled rows of {name} ({original.slug}) join every fold's training rows, "
-        "never scored",
-        *kept,
-    ]
-    if renames:
-        notes.append(
-            "original: columns read as the competition's: " + ", ".join(f"{o} -> {c}" for o, c in renames.items())
-        )
-    if label_map:
-        notes.append(
-            "original: labels read as the competition's: " + ", ".join(f"{o} -> {c}" for o, c in label_map.items())
-        )
-    if lacking:
-        notes.append(
-            f"original: lacks {', '.join(lacking[:8])}{' ...' if len(lacking) > 8 else ''} (missing in its rows)"
-        )
-    if unreadable:
-        notes.append(f"original: {unreadable} values of number columns are not numbers (read as missing)")
-    if twice:
-        notes.append(f"warning: original: {twice}")
+    notes = _notes(original, name, len(rows), kept, lacking, unreadable, twice)
     return Found(original, path, member, len(rows), notes)
