@@ -1,12 +1,14 @@
 """Planning under --time-limit: share the remaining wall-clock budget among the fits still to do.
 
-Deep-learning estimators get a deadline per fit and fit their epochs and schedule to it; an image or detection fit
-asks for it again when its training starts (training_deadline), so its start-up is shared by every fit. Estimators
-that cannot be cut short (tabular) are measured on their first fold; a model whose remaining folds would overrun the
-budget is dropped whole (a model with missing folds has no complete OOF predictions to blend). The first model always
-completes, so every run ends with a valid submission. The runner fits the models that cannot be cut short first
-(runner.fitting_order), so those that fit to a deadline share all that is left. A model's refit on every training
-row (Config.refit) has its own check, its folds' time scaled by the rows: refused, it leaves the model its folds.
+Estimators whose fit takes a FitContext (deep-learning ones, and the generic tabular recipe's boosters, forests and MLP)
+get a deadline per fit and fit their epochs, schedule or trees to it; an image or detection fit asks for it again when
+its training starts (training_deadline), so its start-up is shared by every fit. Estimators that cannot be cut short
+(scikit-learn pipelines such as the tabular linear model and svm) are measured on their first fold; a model whose
+remaining folds would overrun the budget is dropped whole (a model with missing folds has no complete OOF predictions to
+blend). The first model always completes, so every run ends with a valid submission. The runner fits the models that
+cannot be cut short first (runner.fitting_order), so those that fit to a deadline share all that is left. A model's
+refit on every training row (Config.refit) has its own check, its folds' time scaled by the rows: refused, it leaves the
+model its folds.
 """
 
 from __future__ import annotations

@@ -123,7 +123,8 @@ def _n_jobs_deprecated(est: Any, params: dict[str, Any], key: str) -> bool:
 
 
 def accepts_context(estimator: Any) -> bool:
-    """True when the estimator's fit takes the runner's context (deep-learning estimators)."""
+    """True when the estimator's fit takes the runner's context (deep-learning estimators, the tabular boosters, forests
+    and MLP): it fits to the deadline the context gives."""
     try:
         return "context" in inspect.signature(estimator.fit).parameters
     except (TypeError, ValueError):

@@ -601,7 +601,7 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
     abandoned = threading.Event()  # set when the runner stops waiting: the fit then writes nothing into the run
     fit: Callable[[], Any] = functools.partial(_fit_part, state, job, abandoned)
     if state.budget.deadline is not None and have_complete and not elastic:
-        # Tabular fits cannot be cut short: run them where the runner can stop waiting.
+        # Fits without a context cannot be cut short: run them where the runner can stop waiting.
         fit = functools.partial(call_with_deadline, fit, state.budget.remaining())
     part = distributed.from_main(fit) if job.solo else fit()
     if part is None:

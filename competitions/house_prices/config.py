@@ -63,7 +63,7 @@ class Config:
 
 
 PRESETS: dict[str, dict[str, object]] = {
-    # Applied by --sample (under any --preset/--set): all eight models on the 400-row built-in sample in seconds.
+    # Applied by --sample (under any --preset/--set): all ten models on the 400-row built-in sample in seconds.
     # The boosted trees get a tenth of the trees at twice the learning rate (gbr's 3000 trees took 45 of 60 s).
     "sample": {
         "gbr_trees": 300,
