@@ -124,7 +124,11 @@ def _n_jobs_deprecated(est: Any, params: dict[str, Any], key: str) -> bool:
 
 def accepts_context(estimator: Any) -> bool:
     """True when the estimator's fit takes the runner's context (deep-learning estimators, the tabular boosters, forests
-    and MLP): it fits to the deadline the context gives."""
+    and MLP): it fits to the deadline the context gives. A wrapper whose fit passes the context on to the model it
+    wraps (MultiTarget) says through its `takes_context` whether that model takes it."""
+    takes = getattr(estimator, "takes_context", None)
+    if isinstance(takes, bool):
+        return takes
     try:
         return "context" in inspect.signature(estimator.fit).parameters
     except (TypeError, ValueError):

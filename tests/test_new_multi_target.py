@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LinearRegression
 
 from pipeline import tabular
 from pipeline.cli import main
@@ -255,3 +256,20 @@ def test_each_target_model_stops_early_on_its_own_validation_column() -> None:
     assert first.deadline - time.monotonic() == pytest.approx(left / 2, abs=1)
     assert last.deadline == pytest.approx(context.deadline, abs=1e-3)
     assert first.eval_set[1].tolist() == Y[300:, 0].tolist()
+
+
+def test_under_a_time_limit_a_wrapped_linear_model_is_fitted_first_as_one_that_cannot_be_cut_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each target's linear model takes no deadline, so neither does their wrapper: the runner fits it before the
+    # boosters (which fit to their share of what it leaves) and cuts it off or projects it from its first fold
+    assert not MultiTarget(LinearRegression()).takes_context and MultiTarget(Boosted("lightgbm")).takes_context
+    monkeypatch.chdir(tmp_path)
+    train, test, latent = tables()
+    train["y1"], train["y2"] = 100 + 10 * latent, 5 * train["noise"]
+    z = zip_of(tmp_path / "reg2_limit.zip", train, test, sample(test, "y1", "y2"))
+    assert new(tmp_path, "comp_reg2_limit", z) == 0
+    limited = run(tmp_path, "comp_reg2_limit", z, *FAST, "--set", "models=lightgbm,linear", "--time-limit", "300")
+    assert list(limited["models"]) == ["linear", "lightgbm"]
+    free = run(tmp_path, "comp_reg2_limit", z, *FAST, "--set", "models=lightgbm,linear")
+    assert list(free["models"]) == ["lightgbm", "linear"]  # without a limit: the competition's order

@@ -10,12 +10,13 @@ them at 0.5 when it scores, and the submission writer does the same when the sam
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import time
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+
+from pipeline.fitting import accepts_context
 
 
 class MultiTarget(BaseEstimator):
@@ -33,7 +34,7 @@ class MultiTarget(BaseEstimator):
         y = np.asarray(y)
         if y.ndim != 2:
             raise ValueError(f"MultiTarget: y must be rows x targets, got shape {y.shape}.")
-        takes_context = "context" in inspect.signature(self.estimator.fit).parameters
+        takes_context = self.takes_context
         self.estimators_: list[Any] = []
         k = y.shape[1]
         for j in range(k):
@@ -49,6 +50,12 @@ class MultiTarget(BaseEstimator):
                 est.fit(X, y[:, j])
             self.estimators_.append(est)
         return self
+
+    @property
+    def takes_context(self) -> bool:
+        """Whether the wrapped model's fit takes the runner's context: only then does this one fit to a deadline (the
+        runner cuts off, or projects from its first fold, a linear model or svm wrapped here as it does one alone)."""
+        return accepts_context(self.estimator)
 
     @property
     def deadline_reached_(self) -> bool:
