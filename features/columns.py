@@ -7,15 +7,19 @@ import re
 import pandas as pd
 
 KINDS = ("numeric", "category", "high_cardinality", "text", "date", "constant")
-DATE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
+# a date, maybe a time after it, maybe the time's zone (Z, UTC, +05:30, -0800: as pandas writes a time zone)
+DATE = re.compile(
+    r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s?(Z|UTC|GMT|[+-]\d{2}:?\d{2}))?)?\s*$"
+)
 
 
 def column_kind(s: pd.Series, max_levels: int = 30, text_words: float = 2.0) -> str:
     """The kind of one column, judged from its non-missing values.
 
-    Numbers (and booleans) are numeric; strings are dates when 90% look like `2024-01-31` (time optional),
-    categories up to `max_levels` distinct values, free text when values average `text_words` words or more
-    (names, descriptions), and high-cardinality codes otherwise (tickets, cabins, zip codes).
+    Numbers (and booleans) are numeric; strings are dates when 90% look like `2024-01-31` (time optional, its zone
+    too: `2024-01-31T10:00:00Z`), categories up to `max_levels` distinct values, free text when values average
+    `text_words` words or more (names, descriptions), and high-cardinality codes otherwise (tickets, cabins, zip
+    codes).
     """
     values = s.dropna()
     if values.nunique() <= 1:

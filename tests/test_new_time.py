@@ -144,6 +144,18 @@ def test_new_runs_folds_forward_when_the_test_is_later_and_at_random_with_time_n
     assert all(train.max() > valid.min() for train, valid in seen)
 
 
+def test_a_later_test_set_of_times_written_with_their_zone_gets_folds_forward(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # before: times ending in Z or +00:00 were read as codes, not dates: folds at random on a later test set
+    df = sales()
+    df["date"] = pd.to_datetime(df["date"]).dt.tz_localize("UTC").astype(str)  # 2023-01-01 00:00:00+00:00
+    data = download(tmp_path, df, name="zoned.zip")
+    assert main(["new", "zoned", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    assert "time: every test row's date (2024-08-23 to 2025-01-19) follows" in capsys.readouterr().out
+    assert '\nFOLDS = "time"' in (tmp_path / "comps" / "zoned" / "__init__.py").read_text()
+
+
 def test_new_time_flag_names_a_column_and_bad_ones_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -166,6 +166,17 @@ def test_shares_count_rows_not_distinct_values() -> None:
     assert column_kind(pd.Series(names * 5 + ["code"] * 2)) == "text"
 
 
+@pytest.mark.parametrize("zone", ["Z", ".250Z", "+00:00", "-0530", " UTC"])
+def test_times_written_with_their_zone_are_dates(zone: str) -> None:
+    # before: 2024-01-31T10:00:00Z (as pandas writes a time with its zone: +00:00) was a code, its year, month and
+    # hour never features, and `new` missed a test set later in time
+    times = pd.date_range("2024-01-01", periods=200, freq="7h").strftime("%Y-%m-%dT%H:%M:%S")
+    df = pd.DataFrame({"when": times + zone, "x": np.arange(200.0)})
+    assert infer_kinds(df) == {"when": "date", "x": "numeric"}
+    out = TabularEncoder("lightgbm", "regression").fit_transform(df, df["x"])
+    assert out["when__year"].eq(2024).all() and out["when__hour"].nunique() > 1 and out["when__days"].notna().all()
+
+
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_importances_per_input_column(library: str) -> None:
     df, y = frame(400)
