@@ -249,6 +249,13 @@ def test_generated_file_passes_ruff_and_the_contract(tmp_path: Path) -> None:
     assert module.EXPECTED_FILES == ["sample_submission.csv", "test.csv", "train.csv"]
 
 
+@pytest.mark.parametrize(("zip_name", "name"), [("my-comp (1).zip", "copy_one"), ("my-comp(12).zip", "copy_twelve")])
+def test_the_slug_of_a_second_download_has_no_copy_number(tmp_path: Path, zip_name: str, name: str) -> None:
+    # before: KAGGLE_SLUG = "my-comp (1)", a slug Kaggle has not (download and submit would ask for it)
+    assert new(tmp_path, name, write_zip(tmp_path / zip_name, "binary")) == 0
+    assert load_competition(str(tmp_path / "comps" / name)).KAGGLE_SLUG == "my-comp"
+
+
 @pytest.mark.parametrize(
     ("case", "flag"),
     [("no_sample", "--sample"), ("target_absent", "--target"), ("several_ids", "--id"), ("exists", "never overwrites")],

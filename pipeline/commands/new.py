@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"one of {', '.join(METRIC_NAMES)}, or map@K for K classes a row (default: per task, printed)",
     )
     p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
-    p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name)")
+    p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name, less a browser's ' (1)')")
     p.add_argument(
         "--time",
         help="a date (or number) column of train.csv: folds run forward in time by it, each validating a later period "

@@ -223,6 +223,12 @@ def _fold_kind(
     return "kfold"
 
 
+def download_slug(data: Path) -> str:
+    """The competition's Kaggle slug as the download's name says it: the zip's name less `.zip`, and less the copy
+    number a browser adds to a second download of it (`titanic (1).zip`, `titanic(2).zip`), which no slug holds."""
+    return re.sub(r"\s*\(\d+\)$", "", re.sub(r"\.zip$", "", data.name, flags=re.IGNORECASE))
+
+
 def infer(
     data: Path,
     name: str,
@@ -250,7 +256,7 @@ def infer(
     transform, objective = fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,
-        slug=slug or re.sub(r"\.zip$", "", Path(data).name) or name,
+        slug=slug or download_slug(Path(data)) or name,
         files=[n for n in source.names if not PurePosixPath(n).name.startswith(".") and n not in source.archives],
         train=t.train,
         test=t.test,
