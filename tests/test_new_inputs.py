@@ -15,7 +15,7 @@ from features.tabular import TabularEncoder
 from pipeline.cli import main
 from pipeline.contract import load_competition
 from pipeline.tabular import score
-from tests.test_new_edge_cases import download, new_and_run
+from tests.test_new_edge_cases import FAST, download, new_and_run, regression_tables
 
 
 def floors(n: int, n_test: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -156,6 +156,32 @@ def test_an_empty_target_column_in_test_and_an_empty_feature(
     # the report's per-model CV is its OOF predictions scored on all rows at once, comparable with the blend's
     oof = np.load(Path(summary["run_dir"]) / "oof" / "lightgbm.npy")
     assert summary["blend"]["oof_scores"]["lightgbm"] == pytest.approx(module.score(loaded.y, oof))
+
+
+def test_a_target_test_csv_fills_in_is_refused_clearly_and_taken_when_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: "no column of sample_submission.csv (y) is in train.csv", y being train's column, and --target y was
+    # refused too ("also a column of test.csv"): no flag led to a run but editing test.csv
+    monkeypatch.chdir(tmp_path)
+    train, test = regression_tables(300, 60)
+    test["y"] = -1.0  # a placeholder the download fills in
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
+    args = ["new", "filled", "--data", str(data), "--into", str(tmp_path / "comps")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "sample_submission.csv's y is a column of train.csv, but of test.csv too, with values on 60 of 60" in err
+    assert "name it with --target y" in err and not (tmp_path / "comps" / "filled").exists()
+    assert main([*args, "--target", "y"]) == 0
+    assert "target: y is also a column of test.csv, with values on 60 of 60 rows: they are never read" in (
+        capsys.readouterr().out
+    )
+    assert main(["run", str(tmp_path / "comps" / "filled"), "--data", str(data), *FAST]) == 0
+    module = load_competition(str(tmp_path / "comps" / "filled"))
+    assert list(module.load(module.Config(), data).X_test.columns) == ["x", "z"]
+    # a column the sample does not name is still refused as the target
+    assert main([*args[:1], "other", *args[2:], "--target", "z"]) == 2
+    assert "target 'z' is also a column of test.csv; is it really the target?" in capsys.readouterr().err
 
 
 def test_numbers_test_writes_as_text_are_noted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -139,12 +139,17 @@ def _in_test(t: Tables, column: str) -> bool:
 def _target_columns(t: Tables, target: str | None, id_col: str, notes: list[str]) -> list[str]:
     """The target(s): --target (comma-separated for several), else guessed from the sample and the tables."""
     targets = [c.strip() for c in target.split(",") if c.strip()] if target else _guess_targets(t, id_col, notes)
+    value_cols = list(t.sub.columns[1:])
     for c in targets:
         if c not in t.tr:
             raise ContractError(f"--target {c}: not a column of {t.train}; columns: {listed(t.tr.columns)}.")
-        if _in_test(t, c):
+        if _in_test(t, c) and c not in value_cols:
             raise ContractError(f"target {c!r} is also a column of {t.test}; is it really the target? Check --target.")
-    value_cols = list(t.sub.columns[1:])
+        if _in_test(t, c):  # named by --target and by the sample: the target, whatever test.csv holds in it
+            notes.append(
+                f"target: {c} is also a column of {t.test}, with values on {_filled(t, c)} rows: they are never read "
+                "(a target is no feature)"
+            )
     if len(targets) > 1 and len(targets) != len(value_cols):
         raise ContractError(
             f"--target {','.join(targets)} names {len(targets)} targets but {t.sample} has {len(value_cols)} value "
@@ -177,10 +182,21 @@ def _guess_targets(t: Tables, id_col: str, notes: list[str]) -> list[str]:
         notes.append(f"target: {only_train[0]} (the only column of {t.train} not in {t.test}); change with --target")
         return only_train
     cands = f"; columns only in {t.train}: {listed(only_train)}" if only_train else ""
+    if both := [c for c in value_cols if c in t.tr]:  # in test.csv too, with values: a feature, or the target?
+        raise ContractError(
+            f"cannot tell the target: {t.sample}'s {listed(both)} is a column of {t.train}, but of {t.test} too, "
+            f"with values on {_filled(t, both[0])} rows, so it may be a feature{cands}. If it is the target, name "
+            f"it with --target {','.join(both)} ({t.test}'s values are then never read)."
+        )
     raise unclear(
         f"cannot tell the target: no column of {t.sample} ({listed(value_cols)}) is in {t.train}{cands}.",
         "--target COL",
     )
+
+
+def _filled(t: Tables, column: str) -> str:
+    """How many test rows hold a value in the column, of how many: `12 of 100`."""
+    return f"{int(t.te[column].notna().sum())} of {len(t.te)}"
 
 
 def _named_twice(t: Tables, targets: list[str], id_col: str, notes: list[str]) -> None:
