@@ -36,7 +36,7 @@ from pipeline.tabular.infer_metric import check_choices, fitting
 from pipeline.tabular.infer_task import asks_numbers, decide
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
-from pipeline.tabular.values import empty_columns, grouped_numbers, listed, row_number_columns
+from pipeline.tabular.values import empty_columns, grouped_numbers, listed, row_number_columns, unit_of
 
 
 @dataclass
@@ -106,14 +106,24 @@ def _features(t: Tables, id_col: str, targets: list[str], notes: list[str]) -> l
     if unread := _unread_numbers(t, features):
         notes.append(unread)
     if grouped := grouped_numbers(t.tr, t.te, features):
-        values = pd.concat([t.tr[grouped[0]], t.te[grouped[0]]]).dropna().astype(str)
-        first = values[values.str.contains(",", regex=False)].iloc[0]
-        notes.append(
-            f"numbers: {listed(grouped, 8)} written with thousands separators (such as {first!r}) are read as numbers"
-        )
+        notes.append(_numbers_note(t, grouped))
     if not features:
         raise ContractError(f"{t.train} and {t.test} share no feature column.")
     return features
+
+
+def _numbers_note(t: Tables, grouped: list[str]) -> str:
+    """The note on feature columns of text read as numbers (values.grouped_numbers): those written with thousands
+    separators, and those written with a unit, each with an example."""
+    parts = []
+    for c in grouped:
+        values = pd.concat([t.tr[c], t.te[c]]).dropna()
+        if (unit := unit_of(values)) is not None:
+            parts.append(f"{c} written with a unit ({unit!r}, such as {str(values.iloc[0])!r})")
+        else:
+            first = values.astype(str)[values.astype(str).str.contains(",", regex=False)].iloc[0]
+            parts.append(f"{c} written with thousands separators (such as {first!r})")
+    return f"numbers: {listed(parts, 8)} are read as numbers"
 
 
 def _unread_numbers(t: Tables, features: list[str]) -> str:

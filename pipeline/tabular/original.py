@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.tabular.headers import checked, named_twice, raw_header
-from pipeline.tabular.values import as_names, listed, numbers, read_csv, ungrouped, word_targets
+from pipeline.tabular.values import as_names, listed, numbers, read_csv, unit_numbers, word_targets
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"
@@ -148,7 +148,7 @@ def as_features(frame: pd.DataFrame, like: pd.DataFrame) -> tuple[pd.DataFrame, 
             else:  # the competition's own column misses values: True, False and NaN, as pandas reads it
                 out[c] = values.astype(object).where(values.notna(), np.nan)
         elif pd.api.types.is_numeric_dtype(like[c]) and not pd.api.types.is_numeric_dtype(frame[c]):
-            values = pd.to_numeric(ungrouped(frame[c]), errors="coerce")  # 1,234 (thousands separators) too
+            values = unit_numbers(frame[c])  # 1,234 (thousands separators) and 12 kg (a unit) too
             unreadable += int((values.isna() & frame[c].notna()).sum())
             out[c] = values
         elif pd.api.types.is_string_dtype(like[c]) and not pd.api.types.is_string_dtype(frame[c]):

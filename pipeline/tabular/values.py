@@ -218,17 +218,46 @@ def holds_grouped(values: pd.Series) -> bool:
     return bool((grouped | plain).all())
 
 
+# a number with its unit: a currency sign before it, a percent sign or a word of letters after it (`$1,234.50`, `45%`,
+# `12 kg`, `128GB`); one unit for a whole column (unit_of) makes it a column of numbers
+WITH_UNIT = re.compile(
+    rf"(?P<before>[$€£¥]?)\s?(?P<number>{GROUPED.pattern}|{PLAIN.pattern})\s?(?P<after>%|[^\W\d_]{{1,8}})?"
+)
+
+
+def unit_of(values: pd.Series) -> str | None:
+    """The one unit every value of a text column is written with around a number (WITH_UNIT: `$` of `$1,234.50`,
+    `kg` of `12 kg`, `%`); None when a value is no such number, when the values have several units (`12 kg`,
+    `500 g`: a conversion no reader knows; `12A`, `12B`: codes), or none. Missing cells aside."""
+    text = values.dropna().astype("string").str.strip()
+    if not len(text) or pd.api.types.is_numeric_dtype(values):
+        return None
+    parts = text.str.extract(f"^{WITH_UNIT.pattern}$")
+    if parts["number"].isna().any():
+        return None
+    units = set(zip(parts["before"].fillna(""), parts["after"].fillna(""), strict=True))
+    if len(units) != 1 or units == {("", "")}:
+        return None
+    before, after = units.pop()
+    return before + after
+
+
 def grouped_numbers(train: pd.DataFrame, test: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """Columns of `columns` that both tables hold as text of numbers, some written with thousands separators
-    (holds_grouped): numbers to a model, which reads them as such (read_grouped). As text they would be codes: each
-    value its own level, its size lost."""
-    return [c for c in columns if holds_grouped(pd.concat([train[c], test[c]], ignore_index=True))]
+    (holds_grouped), or all with one unit (unit_of: `$1,234.50`, `12 kg`, `45%`): numbers to a model, which reads
+    them as such (read_grouped). As text they would be codes or words: each value its own level, its size lost."""
+    found = []
+    for c in columns:
+        both = pd.concat([train[c], test[c]], ignore_index=True)
+        if holds_grouped(both) or unit_of(both) is not None:
+            found.append(c)
+    return found
 
 
 def ungrouped(column: pd.Series) -> pd.Series:
     """The column with each cell that is a number written with thousands separators written without them
-    ("1,234" -> "1234"); any other cell, and a column of numbers, as it is. The one place such numbers are read:
-    features (read_grouped, an original's as_features) and a regression target (numbers)."""
+    ("1,234" -> "1234"); any other cell, and a column of numbers, as it is: how a regression target (numbers) and
+    class names (class_names) read such numbers; features read them with their unit too (unit_numbers)."""
     grouped = grouped_cells(column)
     if not grouped.any():
         return column
@@ -236,10 +265,18 @@ def ungrouped(column: pd.Series) -> pd.Series:
 
 
 def read_grouped(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """The frame with `columns` (grouped_numbers) as numbers: 1,234 -> 1234.0, missing cells missing."""
+    """The frame with `columns` (grouped_numbers) as numbers: 1,234 -> 1234.0, $1,234.50 -> 1234.5, 12 kg -> 12.0,
+    missing cells missing."""
     if not columns:
         return frame
     frame = frame.copy()
     for c in columns:
-        frame[c] = pd.to_numeric(ungrouped(frame[c]).astype("string").str.strip())
+        frame[c] = unit_numbers(frame[c])
     return frame
+
+
+def unit_numbers(column: pd.Series) -> pd.Series:
+    """The number each cell of a text column writes, with thousands separators or a unit or neither (WITH_UNIT:
+    `1,234`, `$1,234.50`, `12 kg`, `950`) as floats; missing where a cell holds none (`?`, `0,125`) or nothing."""
+    number = column.astype("string").str.strip().str.extract(f"^{WITH_UNIT.pattern}$")["number"]
+    return pd.to_numeric(number.str.replace(",", "", regex=False)).astype(float)
