@@ -229,12 +229,15 @@ def unit_of(values: pd.Series) -> str | None:
     """The one unit every value of a text column is written with around a number (WITH_UNIT: `$` of `$1,234.50`,
     `kg` of `12 kg`, `%`); None when a value is no such number, when the values have several units (`12 kg`,
     `500 g`: a conversion no reader knows; `12A`, `12B`: codes), or none. Missing cells aside."""
-    text = values.dropna().astype("string").str.strip()
-    if not len(text) or pd.api.types.is_numeric_dtype(values):
+    if pd.api.types.is_numeric_dtype(values):
         return None
-    parts = text.str.extract(f"^{WITH_UNIT.pattern}$")
-    if parts["number"].isna().any():
+    text = pd.Series(values.dropna().astype("string").str.strip().unique(), dtype="string")  # each value once
+    if not len(text):
         return None
+    for some in (text.iloc[:200], text):  # a column of codes or words fails on its first values: a run reads it fast
+        parts = some.str.extract(f"^{WITH_UNIT.pattern}$")
+        if parts["number"].isna().any():
+            return None
     units = set(zip(parts["before"].fillna(""), parts["after"].fillna(""), strict=True))
     if len(units) != 1 or units == {("", "")}:
         return None
