@@ -140,6 +140,31 @@ def test_numbers_written_with_a_unit_are_numbers(
     assert np.allclose(loaded.X["share"], share[:300].round(1)) and loaded.X["seat"].tolist() == train["seat"].tolist()
 
 
+def test_numbers_with_a_mark_for_missing_ones_are_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: a column of numbers whose missing ones train.csv writes `?` (as UCI tables do) was a column of codes,
+    # each number its own level and its size lost; a column of codes that holds a `-` stays codes
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(2)
+    size = rng.uniform(0, 100, 400).round(2)
+    written = [("?" if i % 9 == 0 else f"{v}") for i, v in enumerate(size)]
+    codes = [("-" if i % 7 == 0 else f"K{v}") for i, v in enumerate(rng.integers(0, 50, 400))]
+    df = pd.DataFrame({"id": range(400), "size": written, "code": codes})
+    train = df.iloc[:300].assign(y=(size[:300] > 50).astype(int))
+    data = download(tmp_path / "dl", train, df.iloc[300:], pd.DataFrame({"id": df["id"].iloc[300:], "y": 0}))
+    printed, _, summary = new_and_run(tmp_path, "marked", data, capsys)
+    assert "numbers: size with '?' for a missing number (45 rows) are read as numbers" in printed
+    assert summary["cv"] > 0.9
+    module = load_competition(str(tmp_path / "comps" / "marked"))
+    loaded = module.load(module.Config(), data)
+    held = np.array([w != "?" for w in written])
+    assert np.isnan(loaded.X["size"].to_numpy()[~held[:300]]).all()
+    assert loaded.X["size"].to_numpy()[held[:300]].tolist() == size[:300][held[:300]].tolist()
+    assert loaded.X_test["size"].to_numpy()[held[300:]].tolist() == size[300:][held[300:]].tolist()
+    assert loaded.X["code"].tolist() == train["code"].tolist()
+
+
 def test_a_sample_of_numbers_for_yes_no_classes_is_refused_naming_a_probability_metric(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -36,7 +36,7 @@ from pipeline.tabular.infer_metric import check_choices, fitting
 from pipeline.tabular.infer_task import asks_numbers, decide
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
-from pipeline.tabular.values import empty_columns, grouped_numbers, listed, row_number_columns, unit_of
+from pipeline.tabular.values import empty_columns, grouped_numbers, listed, marker_of, row_number_columns, unit_of
 
 
 @dataclass
@@ -120,6 +120,8 @@ def _numbers_note(t: Tables, grouped: list[str]) -> str:
         values = pd.concat([t.tr[c], t.te[c]]).dropna()
         if (unit := unit_of(values)) is not None:
             parts.append(f"{c} written with a unit ({unit!r}, such as {str(values.iloc[0])!r})")
+        elif (mark := marker_of(values)) is not None:
+            parts.append(f"{c} with {mark!r} for a missing number ({int((values.astype(str) == mark).sum())} rows)")
         else:
             first = values.astype(str)[values.astype(str).str.contains(",", regex=False)].iloc[0]
             parts.append(f"{c} written with thousands separators (such as {first!r})")

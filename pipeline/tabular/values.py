@@ -245,14 +245,32 @@ def unit_of(values: pd.Series) -> str | None:
     return before + after
 
 
+# what a table writes for a missing number where pandas reads no NA: a mark of one to three signs (`?`, `-`, `.`)
+MARKER = re.compile(r"[^\w\s]{1,3}")
+
+
+def marker_of(values: pd.Series) -> str | None:
+    """The mark a text column of numbers writes for a missing one (`?` of `47.16`, `?`, `12`; MARKER), the first
+    if several; None unless every other value is a number (at least two distinct ones). Missing cells aside."""
+    if pd.api.types.is_numeric_dtype(values):
+        return None
+    text = pd.Series(values.dropna().astype("string").str.strip().unique(), dtype="string")  # each value once
+    marks = text[pd.to_numeric(text, errors="coerce").isna()]
+    if not len(marks) or len(text) - len(marks) < 2 or not marks.str.fullmatch(MARKER.pattern).all():
+        return None
+    return str(marks.iloc[0])
+
+
 def grouped_numbers(train: pd.DataFrame, test: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """Columns of `columns` that both tables hold as text of numbers, some written with thousands separators
-    (holds_grouped), or all with one unit (unit_of: `$1,234.50`, `12 kg`, `45%`): numbers to a model, which reads
-    them as such (read_grouped). As text they would be codes or words: each value its own level, its size lost."""
+    (holds_grouped), or all with one unit (unit_of: `$1,234.50`, `12 kg`, `45%`), or with a mark for missing ones
+    (marker_of: `?`): numbers to a model, which reads them as such (read_grouped). As text they would be codes or
+    words: each value its own level, its size lost."""
     found = []
     for c in columns:
         both = pd.concat([train[c], test[c]], ignore_index=True)
-        if holds_grouped(both) or unit_of(both) is not None:
+        marked = not pd.api.types.is_numeric_dtype(train[c]) and marker_of(both) is not None  # test's alone: missing
+        if holds_grouped(both) or unit_of(both) is not None or marked:
             found.append(c)
     return found
 
@@ -269,7 +287,7 @@ def ungrouped(column: pd.Series) -> pd.Series:
 
 def read_grouped(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The frame with `columns` (grouped_numbers) as numbers: 1,234 -> 1234.0, $1,234.50 -> 1234.5, 12 kg -> 12.0,
-    missing cells missing."""
+    missing cells and marks (`?`) missing."""
     if not columns:
         return frame
     frame = frame.copy()
@@ -279,7 +297,12 @@ def read_grouped(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def unit_numbers(column: pd.Series) -> pd.Series:
-    """The number each cell of a text column writes, with thousands separators or a unit or neither (WITH_UNIT:
-    `1,234`, `$1,234.50`, `12 kg`, `950`) as floats; missing where a cell holds none (`?`, `0,125`) or nothing."""
-    number = column.astype("string").str.strip().str.extract(f"^{WITH_UNIT.pattern}$")["number"]
-    return pd.to_numeric(number.str.replace(",", "", regex=False)).astype(float)
+    """The number each cell of a text column writes, plainly (`950`, `1e-05`), with thousands separators or with a
+    unit (WITH_UNIT: `1,234`, `$1,234.50`, `12 kg`) as floats; missing where a cell holds none (`?`, `0,125`) or
+    nothing. A column of numbers as it is."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(float)
+    text = column.astype("string").str.strip()
+    plain = pd.to_numeric(text, errors="coerce").astype(float)
+    number = text.str.extract(f"^{WITH_UNIT.pattern}$")["number"]
+    return plain.fillna(pd.to_numeric(number.str.replace(",", "", regex=False)).astype(float))
