@@ -10,7 +10,8 @@
                       the values) also gives each part: a number, or a category when it has few levels
     text              word tokens (binary, frequent ones only), length and word count
     date              year, month, day, weekday and days since 1970; the hour too where the column has times (each
-                      column read in one format, day-first where its values are: features/dates.py)
+                      column read in one format, day-first where its values are, two where it is written in two
+                      styles: features/dates.py)
     constant          dropped
 
 `sources_` maps each output column to the input column it comes from (for importances per input column).

@@ -122,6 +122,21 @@ def test_a_date_column_is_read_in_one_format() -> None:
     assert out["d__month"].tolist() == [1.0, 12.0] and out["d__day"].tolist() == [5.0, 30.0]
 
 
+def test_a_date_column_written_in_two_styles_reads_both() -> None:
+    # before: one format for the column, so the day-first third of it was missing, its year and month lost
+    iso = [f"2021-0{m}-{d:02d}" for m in range(1, 10) for d in (3, 17)]
+    day_first = ["31/01/2022", "15/02/2022", "05/03/2022", "28/04/2022", "13/05/2022", "01/06/2022"]
+    both = pd.Series(iso + day_first + [None, "unknown"])
+    assert date_format(both) == "ISO8601|%d/%m/%Y"
+    read = parse_dates(both)
+    assert read.iloc[:-2].notna().all() and read.iloc[-2:].isna().all()  # no date in a missing cell or a word
+    assert read.iloc[18:24].dt.month.tolist() == [1, 2, 3, 4, 5, 6] and read.iloc[18].day == 31
+    assert read.iloc[:18].tolist() == pd.to_datetime(iso).tolist()
+    enc = TabularEncoder("lightgbm").fit(pd.DataFrame({"d": both, "x": range(len(both))}))
+    out = enc.transform(pd.DataFrame({"d": ["2023-07-04", "04/07/2023"], "x": [0, 1]}))
+    assert out["d__month"].tolist() == [7.0, 7.0] and out["d__day"].tolist() == [4.0, 4.0]
+
+
 def test_a_test_set_later_in_day_first_dates_gets_folds_forward_in_time(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
