@@ -247,3 +247,20 @@ def test_a_metric_scoring_values_makes_whole_numbers_a_regression(
     assert f"task: regression (--metric {metric} scores values of y); change with --task" in capsys.readouterr().out
     module = load_competition(str(tmp_path / "comps" / name))
     assert (module.TASK, module.METRIC.name) == ("regression", metric)
+
+
+def test_classes_that_differ_only_by_spaces_are_warned_of(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # before: `yes` and `yes ` made three classes of a yes/no target without a word
+    rng = np.random.default_rng(4)
+    train = pd.DataFrame({"id": range(60), "x": rng.normal(size=60), "y": rng.choice(["yes", "no"], 60)})
+    train.loc[:4, "y"] = "yes "
+    test = pd.DataFrame({"id": range(60, 70), "x": rng.normal(size=10)})
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": "no"}))
+    assert main(["new", "spaced", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: target: classes 'yes' and 'yes ' differ only by spaces around them" in out
+    assert "fix train.csv" in out
+    train["y"] = train["y"].str.strip()
+    clean = download(tmp_path / "clean", train, test, pd.DataFrame({"id": test["id"], "y": "no"}))
+    assert main(["new", "clean", "--data", str(clean), "--into", str(tmp_path / "comps")]) == 0
+    assert "differ only by spaces" not in capsys.readouterr().out

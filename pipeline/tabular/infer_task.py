@@ -42,6 +42,11 @@ def decide(t: Tables, targets: list[str], metric: str | None, task: str | None, 
         notes.append(f"task: regression (--metric {metric} scores values of {targets[0]}); change with --task")
     task = task or _task(y, targets[0], notes, t.sub, as_numbers)
     classes = _check_task(y, targets[0], task, t.train)
+    if twins := _spaced_twins(classes or []):
+        notes.append(
+            f"warning: target: classes {twins} differ only by spaces around them, so each is a class of its own; if "
+            f"they are one, fix {t.train}"
+        )
     return (task, classes, *single_metric(t, metric, task, targets[0], classes, notes))
 
 
@@ -192,6 +197,14 @@ def _check_task(y: pd.Series, target: str, task: str, where: str) -> list[str] |
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         _refuse_text(y, target, where, "--task regression", "pass --task multiclass")
     return classes
+
+
+def _spaced_twins(classes: list[str]) -> str:
+    """Classes that are one name with spaces around it or not (`'yes'`, `'yes '`), shown; "" when none."""
+    by_name: dict[str, list[str]] = {}
+    for c in classes:
+        by_name.setdefault(str(c).strip(), []).append(str(c))
+    return "; ".join(" and ".join(repr(c) for c in group) for group in by_name.values() if len(group) > 1)
 
 
 def _refuse_text(y: pd.Series, target: str, where: str, asked: str, fix: str) -> None:
