@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        print(f"interrupted: resume with --resume {getattr(e, 'run_dir', 'RUN_DIR')}", file=sys.stderr)
+        run_dir = getattr(e, "run_dir", None)  # the run folder `run` had made (pipeline/runner.py)
+        then = f"resume with --resume {run_dir}" if run_dir else "no run folder to resume; run the command again"
+        print(f"interrupted: {then}", file=sys.stderr)
         return 130
 
 

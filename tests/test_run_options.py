@@ -208,3 +208,19 @@ def test_ctrl_c_names_the_run_folder_to_resume(here: Path, monkeypatch: pytest.M
     monkeypatch.setattr(runner, "_run", interrupted)
     assert main(["run", *HP]) == 130
     assert f"interrupted: resume with --resume {folder}" in capsys.readouterr().err
+
+
+def test_ctrl_c_before_a_run_folder_is_made_says_to_run_again(
+    here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: "resume with --resume RUN_DIR", for a run that had made no folder (Ctrl-C while the data loaded), and
+    # for predict, which has no --resume
+    import pipeline.runner as runner
+
+    def interrupted(opts: object, created: list[Path]) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_run", interrupted)
+    assert main(["run", *HP]) == 130
+    assert "interrupted: no run folder to resume; run the command again" in capsys.readouterr().err
+    assert run_dirs(here) == []
