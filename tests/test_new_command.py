@@ -249,6 +249,26 @@ def test_generated_file_passes_ruff_and_the_contract(tmp_path: Path) -> None:
     assert module.EXPECTED_FILES == ["sample_submission.csv", "test.csv", "train.csv"]
 
 
+@pytest.mark.parametrize(("metric", "refused"), [("log_loss", True), ("balanced_log_loss", True), ("roc_auc", False)])
+def test_validate_refuses_a_probability_outside_0_1_where_a_log_loss_scores_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture, metric: str, refused: bool
+) -> None:
+    # before: 1.5 and -0.2 passed `validate` for a log loss, which Kaggle clips to a probability of 1 and 0; ROC AUC
+    # ranks the values, and any number is one
+    z = write_zip(tmp_path / "binary-comp.zip", "binary")
+    assert new(tmp_path, f"comp_range_{metric}", z, "--metric", metric) == 0
+    with zipfile.ZipFile(z) as zf:
+        sub = pd.read_csv(zf.open("sample_submission.csv"))
+    for value in (1.5, -0.2):
+        sub.assign(target=[value] + [0.5] * (len(sub) - 1)).to_csv(tmp_path / "sub.csv", index=False)
+        comp = str(tmp_path / "comps" / f"comp_range_{metric}")
+        assert main(["validate", comp, str(tmp_path / "sub.csv"), "--data", str(z)]) == (2 if refused else 0)
+        err = capsys.readouterr().err
+        if refused:
+            why = f"({metric} reads each value as a probability)"
+            assert f"sub.csv: column target must lie in [0, 1] {why}; got {value} at line 2." in err
+
+
 @pytest.mark.parametrize(("zip_name", "name"), [("my-comp (1).zip", "copy_one"), ("my-comp(12).zip", "copy_twelve")])
 def test_the_slug_of_a_second_download_has_no_copy_number(tmp_path: Path, zip_name: str, name: str) -> None:
     # before: KAGGLE_SLUG = "my-comp (1)", a slug Kaggle has not (download and submit would ask for it)

@@ -14,7 +14,7 @@ from features.columns import column_kind
 from features.dates import parse_dates
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.grades import grades_of, nearest
-from pipeline.submission import SubmissionError, validate_submission
+from pipeline.submission import SubmissionError, ValueRule, validate_submission
 from pipeline.tabular.groups import group_features
 from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.metrics import labels as metric_labels
@@ -524,21 +524,29 @@ def _check_ranked(sub: pd.DataFrame, name: str, column: str, classes: Sequence[s
             raise SubmissionError(f"{name}: column {column} at line {line} holds {value!r}: {why}.")
 
 
-def validate(data: Data, path: Path, submission: str | None = None) -> None:
+# metrics that read each submitted value as a probability (Kaggle clips them): one outside [0, 1] is a mistake
+PROBABILITY_METRICS = ("log_loss", "balanced_log_loss")
+
+
+def validate(data: Data, path: Path, submission: str | None = None, metric: str | None = None) -> None:
     """The shared CSV check; boolean columns (pandas counts them as numeric) are checked here as True/False, a
-    ranked column (several class names a row) name by name, and grades (submission "grades") as the target's."""
+    ranked column (several class names a row) name by name, and grades (submission "grades") as the target's.
+    Probabilities scored by a log loss (`metric` in PROBABILITY_METRICS) must lie in [0, 1]."""
     sample = read_csv(Path(data.sample_submission))
     flags = [c for c in sample.columns[1:] if pd.api.types.is_bool_dtype(sample[c])]
     text = [c for c in sample.columns[1:] if c not in flags and _holds_text(sample[c], submission)]
     ranked_cols = [c for c in text if ranked_column(sample[c], data.classes)]
     allowed = {c: data.classes for c in text if c not in ranked_cols} if data.classes is not None else None
+    numeric = [c for c in sample.columns[1:] if c not in flags and c not in text]
+    rules = None
+    if submission == "probabilities" and metric in PROBABILITY_METRICS:
+        rules = {c: ValueRule(0.0, 1.0, why=f"{metric} reads each value as a probability") for c in numeric}
     if flags:
         sub = _validate_flags(sample, flags, path, allowed)
     else:
-        sub = validate_submission(path, data.sample_submission, allowed=allowed)  # the file once, as text
+        sub = validate_submission(path, data.sample_submission, allowed=allowed, rules=rules)  # the file once, as text
     for c in ranked_cols:
         _check_ranked(sub, Path(path).name, c, data.classes or [], ranked_width(sample[c]))
-    numeric = [c for c in sample.columns[1:] if c not in flags and c not in text]
     if submission == "labels" and numeric:  # classes written as numbers: each value one of them (0/1 per target)
         classes = data.classes if data.classes is not None else ["0", "1"]
         for c in numeric:
