@@ -52,8 +52,17 @@ def write_with(path: Path | str, writer: Callable[[Path], None]) -> None:
 
 
 def read_json(path: Path | str) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text())
+    """Read a JSON file; one that is not JSON (cut short, edited by hand) raises a ContractError naming it, which
+    callers that skip unreadable records still catch as the ValueError it is."""
+    from pipeline.contract import ContractError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise ContractError(
+            f"{path}: not valid JSON ({e.msg}: line {e.lineno}, column {e.colno}); the file is damaged: restore it, "
+            "or make it again with the command that wrote it."
+        ) from None
 
 
 def _jsonable(o: Any) -> Any:

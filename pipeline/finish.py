@@ -244,8 +244,11 @@ def validate_for(module: Any, data: Data, path: Path) -> None:
     validate_submission(path, data.sample_submission, allowed=allowed)
 
 
-def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_dir: Path) -> Path:
-    """Write the competition's submission into the run folder, atomically, only if it validates."""
+def write_validated_submission(
+    module: Any, data: Data, pred: np.ndarray, run_dir: Path, rejected_to: Path | None = None
+) -> Path:
+    """Write the competition's submission into the run folder, atomically, only if it validates; a rejected one is
+    kept as rejected-<name> in `rejected_to` (predict's --out, whose scratch folder goes), else in the run folder."""
     name = getattr(module, "SUBMISSION_FILE", "submission.csv")
     final = run_dir / name
     tmp = run_dir / f".{name}.pending"
@@ -254,13 +257,12 @@ def write_validated_submission(module: Any, data: Data, pred: np.ndarray, run_di
         module.write_submission(data, pred, tmp)
         validate_for(module, data, tmp)
     except SubmissionError as e:
-        rejected = run_dir / f"rejected-{name}"
+        rejected = (rejected_to or run_dir) / f"rejected-{name}"
         if tmp.exists():
             tmp.replace(rejected)
         message = str(e).replace(tmp.name, name)  # name the file as the user will know it
-        raise SubmissionError(
-            f"{message} (the rejected file is kept at {rejected}; nothing was written to submissions/)"
-        ) from None
+        written = "nothing was written to submissions/" if rejected_to is None else f"no {name} was written"
+        raise SubmissionError(f"{message} (the rejected file is kept at {rejected}; {written})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)  # no .pending left behind by any other failure
         raise

@@ -136,6 +136,7 @@ def read_checked(
     data, data_dir = _load_data(module, cfg, run_dir, data_path, sample, (n_rows, summary), refits)
     for warning in (data.info or {}).get("warnings", []):  # what load found amiss in the tables (Data.info)
         log.warn(warning)
+    _check_header(run_dir, summary, data)
     _check_classes(run_dir, summary, list(summary["models"]), data)
     _check_features(run_dir, summary, data, data_dir)
     check_images(module, data_dir, (data.X_test,), log.quiet)  # the run's check, on the images predict reads
@@ -182,7 +183,7 @@ def write_prediction(
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".predict-", dir=out) as scratch:
         work = Path(scratch)
-        final = write_validated_submission(module, data, test_of(work), work)
+        final = write_validated_submission(module, data, test_of(work), work, rejected_to=out)
         target = out / final.name
         final.replace(target)
     compared = _compare_with_run(summary, target)
@@ -287,6 +288,24 @@ def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir
         )
     by_name = {str(c): c for c in now}
     data.X_test = data.X_test[[by_name[c] for c in saved]]
+
+
+def _check_header(run_dir: Path, summary: dict[str, Any], data: Data) -> None:
+    """The data's sample submission has the columns of the run's own submission (both CSVs), checked before any model
+    predicts: a sample of another competition (other class columns, another target) cannot take the run's
+    predictions. A run folder without its submission is not checked."""
+    from pipeline.submission import read_header, short_columns
+
+    own = run_dir / Path(str(summary.get("submission") or "submission.csv")).name
+    sample = Path(data.sample_submission)
+    if own.suffix != ".csv" or sample.suffix != ".csv" or not own.is_file() or not sample.is_file():
+        return
+    want, got = read_header(own), read_header(sample)
+    if got != want:
+        raise ContractError(
+            f"{sample}: columns {short_columns(got)}, but run {run_dir.name} writes {short_columns(want)}; predict "
+            f"needs the sample submission of the run's competition ({summary.get('competition')})."
+        )
 
 
 def _check_classes(run_dir: Path, summary: dict[str, Any], models: list[str], data: Data) -> None:

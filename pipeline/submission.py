@@ -215,7 +215,7 @@ def validate_submission(
     if list(sub.columns) != list(sample.columns):
         raise SubmissionError(
             f"{name}: wrong header: {_header_problem(list(sub.columns), list(sample.columns))}. "
-            f"Expected columns {_short(list(sample.columns))}, got {_short(list(sub.columns))}."
+            f"Expected columns {short_columns(list(sample.columns))}, got {short_columns(list(sub.columns))}."
         )
     if len(sub) == 0:
         raise SubmissionError(f"{name}: no rows (only a header); the sample submission has {len(sample)}.")
@@ -313,7 +313,8 @@ def _numbers(name: str, col: str, values: pd.Series) -> np.ndarray:
     return arr
 
 
-def _short(cols: list[str], limit: int = 8) -> str:
+def short_columns(cols: list[str], limit: int = 8) -> str:
+    """A header for a message: the first `limit` column names, and how many there are in all."""
     shown = ", ".join(repr(c) for c in cols[:limit])
     return f"[{shown}{f', ... ({len(cols)} in all)' if len(cols) > limit else ''}]"
 
@@ -321,4 +322,4 @@ def _short(cols: list[str], limit: int = 8) -> str:
 def describe_valid(path: Path | str, frame: pd.DataFrame | None = None) -> str:
     """'N rows, columns a, b' for a submission that passed."""
     frame = frame if frame is not None else read_submission_csv(Path(path))
-    return f"{len(frame)} rows, columns {_short(list(frame.columns))}"
+    return f"{len(frame)} rows, columns {short_columns(list(frame.columns))}"

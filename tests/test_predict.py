@@ -275,3 +275,41 @@ def test_predict_refuses_data_whose_classes_differ_before_any_model_predicts(tmp
     data.classes = ["a", "b"]  # a run from before summary.json kept its classes: their count in its OOF rows
     with pytest.raises(ContractError, match="2 classes, but run .* predicts 3"):
         _check_classes(tmp_path, {}, ["m"], data)
+
+
+def test_a_damaged_summary_is_named_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: json.decoder.JSONDecodeError and its traceback
+    run_dir = tmp_path / "runs" / "comp" / "20260101-000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "summary.json").write_text('{\n  "competition": "comp",\n  "cv": 0.9')  # cut short
+    assert main(["predict", str(run_dir), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir / 'summary.json'}: not valid JSON (" in err and "the file is damaged" in err
+    assert main(["runs"]) == 0  # the table of runs still skips it
+
+
+def test_a_rejected_prediction_is_kept_in_the_out_folder(tmp_path: Path) -> None:
+    # before: "the rejected file is kept at OUT/.predict-XXXX/rejected-submission.csv", a scratch folder predict had
+    # already deleted, and "nothing was written to submissions/", a folder predict never writes to
+    from types import SimpleNamespace
+
+    from pipeline.contract import Data
+    from pipeline.prediction import write_prediction
+    from pipeline.submission import SubmissionError
+
+    def write(data: Data, pred: np.ndarray, path: Path) -> None:
+        path.write_text("id,target\n1,0.5\n")
+
+    def refuse(data: Data, path: Path) -> None:
+        raise SubmissionError(f"{path.name}: 1 id(s) of the sample submission are missing, first: ['2'].")
+
+    module = SimpleNamespace(write_submission=write, validate=refuse)
+    data = Data(X=None, y=None, X_test=None, test_ids=None, sample_submission=tmp_path / "s.csv")
+    out = tmp_path / "out"
+    with pytest.raises(SubmissionError) as caught:
+        write_prediction(module, data, out, {}, lambda work: np.zeros(1), print)
+    assert f"(the rejected file is kept at {out / 'rejected-submission.csv'}; no submission.csv was written)" in str(
+        caught.value
+    )
+    assert (out / "rejected-submission.csv").read_text() == "id,target\n1,0.5\n"
+    assert [p.name for p in out.iterdir()] == ["rejected-submission.csv"]  # no scratch folder left

@@ -173,3 +173,57 @@ def test_calibrated_image_run_predicts_a_test_set_alone(tmp_path: Path, monkeypa
     shutil.copytree(data / "test", only_test / "test")
     shutil.copy(data / "sample_submission.csv", only_test)
     _predicts_the_run(run_dir, only_test, tmp_path / "out", "--device", "cpu")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A log_loss run of a generated binary competition (lightgbm alone); its working folder and its download."""
+    from test_new_command import write_zip
+
+    here = tmp_path_factory.mktemp("finished")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(here)
+        z = write_zip(here / "binary-comp.zip", "binary")
+        assert main(["new", "comp_refusals", "--data", str(z), "--metric", "log_loss", "--into", "comps"]) == 0
+        run_dir = _run(here, "comps/comp_refusals", "--data", str(z), *FAST, "--models", "lightgbm")
+    return here, run_dir, z
+
+
+def test_a_test_set_whose_ids_the_sample_lacks_is_refused_on_reading(
+    finished: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: predict (and run, after fitting every model) refused submission.csv, "40 id(s) of the sample submission
+    # are missing", pointing at a rejected file in a scratch folder it had deleted, naming neither test.csv nor the
+    # sample
+    here, run_dir, z = finished
+    fewer = _test_only(z, tmp_path / "fewer")
+    pd.read_csv(fewer / "test.csv").iloc[:30].to_csv(fewer / "test.csv", index=False)  # the sample keeps its 40 ids
+    args = ["predict", str(run_dir), "--data", str(fewer), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{fewer / 'sample_submission.csv'}: 10 of its 40 ids are not in {fewer / 'test.csv'} (first '10030'" in err
+    assert "give the sample submission that goes with this test set" in err
+    assert not (tmp_path / "out" / "submission.csv").exists()
+
+    other = _test_only(z, tmp_path / "other", ("train.csv", "test.csv", "sample_submission.csv"))
+    test = pd.read_csv(other / "test.csv")
+    test.assign(key=test["key"] + 5000).to_csv(other / "test.csv", index=False)
+    start = len(list((here / "runs" / "comp_refusals").iterdir()))
+    assert main(["run", str(here / "comps" / "comp_refusals"), "--data", str(other), *FAST, "--quiet"]) == 2
+    assert "40 of its 40 ids are not in" in capsys.readouterr().err
+    assert len(list((here / "runs" / "comp_refusals").iterdir())) == start  # refused before a run folder was made
+
+
+def test_a_sample_of_another_competition_is_refused_before_any_model_predicts(
+    finished: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: IndexError (index 2 is out of bounds for axis 1 with size 2), a traceback, after every model predicted
+    _, run_dir, z = finished
+    three = _test_only(z, tmp_path / "three")
+    ids = pd.read_csv(three / "sample_submission.csv")["key"]
+    pd.DataFrame({"key": ids, "a": 0.2, "b": 0.3, "c": 0.5}).to_csv(three / "sample_submission.csv", index=False)
+    args = ["predict", str(run_dir), "--data", str(three), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{three / 'sample_submission.csv'}: columns ['key', 'a', 'b', 'c'], but run {run_dir.name} writes " in err
+    assert "['key', 'target']; predict needs the sample submission of the run's competition (comp_refusals)" in err

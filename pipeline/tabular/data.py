@@ -145,7 +145,7 @@ def load_tables(
     data_dir = Path(data_dir)
     targets = as_list(target)
     train, test, warnings = _read_pair(data_dir, (train_file, test_file), id_col, targets, task, id_groups, time)
-    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
+    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
     derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
     labelled = train[targets].notna().all(axis=1).to_numpy()
@@ -246,9 +246,38 @@ def _read_pair(
     return train, test, warnings
 
 
-def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: Path) -> np.ndarray:
+def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: Path, sample: Path) -> np.ndarray:
     """Each test row's id: its id column's value, or with row_id_start its row number counted from there (the table
-    then has no id column: one of that name would be ambiguous, and is refused)."""
+    then has no id column: one of that name would be ambiguous, and is refused); every id of the `sample` submission
+    among them (_check_sample_ids)."""
+    ids = _id_values(test, id_col, row_id_start, where)
+    _check_sample_ids(ids, sample, where)
+    return ids
+
+
+def _check_sample_ids(test_ids: np.ndarray, sample: Path, where: Path) -> None:
+    """Every id of the sample submission is one test row's (as written, or the same number: values.id_order), checked
+    as the tables are read: a sample of another download, or a test set cut short, failed the submission check only
+    after every model was fitted, naming neither file. No sample file: nothing to check (the data check names it)."""
+    if not sample.is_file():
+        return
+    sample_ids = read_csv(sample, text=[0]).iloc[:, 0]
+    if id_order(test_ids, sample_ids) is not None:
+        return
+    ids = pd.Series(test_ids).astype(str).str.strip()
+    if (twice := ids.duplicated()).any():
+        raise ContractError(f"{where}: id {ids[twice].iloc[0]!r} is on more than one row; each test row needs its own.")
+    written = sample_ids.astype(str).str.strip()
+    absent = written[~written.isin(ids)]
+    first = f"; the test rows' first id is {ids.iloc[0]!r}" if len(ids) else "; the test set has no rows"
+    raise ContractError(
+        f"{sample}: {len(absent)} of its {len(written)} ids are not in {where} (first {absent.iloc[0]!r}{first}), so "
+        "no prediction can be written for them: give the sample submission that goes with this test set."
+    )
+
+
+def _id_values(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: Path) -> np.ndarray:
+    """The test rows' ids as _test_ids reads them, before the sample's are checked."""
     if row_id_start is None:
         if id_col not in test:
             raise ContractError(
@@ -323,7 +352,7 @@ def load_test_table(
         )
     data_dir, warnings = Path(data_dir), []
     test = _read_checked(data_dir / test_file, [("id", id_col)], warnings, text=[id_col, *trained["text"]])
-    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file)
+    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
     X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
     X_test = read_grouped(X_test, [c for c in trained.get("grouped", []) if c in X_test])  # as load_tables read them
     if original is not None and original_mode == "flag":
