@@ -128,5 +128,6 @@ def write_submission(data: Data, pred: np.ndarray, path: Path) -> None:
 
 
 def validate(data: Data, path: Path) -> None:
-    """The CSV check against gender_submission.csv (True/False columns and grades included)."""
-    tabular.validate(data, path, SUBMISSION)
+    """The CSV check against gender_submission.csv: True/False columns and grades included; a log loss's
+    probabilities in [0, 1]."""
+    tabular.validate(data, path, SUBMISSION, METRIC.name)
