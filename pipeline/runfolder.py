@@ -300,9 +300,12 @@ def mark_failed(run_dir: Path, error: BaseException) -> None:
 
 
 def competition_spec(run_dir: Path, summary: dict[str, Any]) -> str:
-    """The competition as the run named it; a relative folder (`new`'s comps/x) is also looked for in the project
-    the run was made in (runs/<competition>/<run-id> sits in it), so predict works from any directory."""
+    """The competition as the run named it; a relative folder (`new`'s comps/x) is looked for in the run folder first
+    (a package's run/ carries its competition, as `package` records it), then as given, then in the project the run
+    was made in (runs/<competition>/<run-id> sits in it), so predict works from any directory."""
     spec = str(summary.get("competition_spec") or summary["competition"])
+    if "/" in spec and not Path(spec).is_absolute() and (run_dir / spec / "__init__.py").is_file():
+        return str(run_dir / spec)
     if "/" not in spec or Path(spec).is_absolute() or Path(spec).is_dir():
         return spec
     for run in (Path(str(summary.get("run_dir") or run_dir)), run_dir.resolve()):

@@ -124,6 +124,9 @@ def test_package_of_an_ensemble_predicts_from_its_own_copy_of_the_runs(
     ]
     submission = (ens / "submission.csv").read_bytes()
     shutil.rmtree(tmp_path / "runs")  # the package alone: no run folder to fall back on
+    shutil.rmtree(tmp_path / "comps")  # nor the competition's folder: the package's copy (run/competition/comp_ens)
+    monkeypatch.delitem(sys.modules, "comp_ens")  # imported from there, not the module imported from comps/
     _forbid_fitting(monkeypatch)
     assert _predict(run, _test_only(z, tmp_path / "only_test"), tmp_path / "out") == 0
     assert (tmp_path / "out" / "submission.csv").read_bytes() == submission
+    assert Path(sys.modules["comp_ens"].__file__).is_relative_to(run / "competition")

@@ -125,3 +125,36 @@ def test_package_leaves_the_checkout_and_the_working_folder_as_they_were(
         names = whl.namelist()
     for module in ("pipeline/cli.py", "competitions/house_prices/__init__.py", "features/tabular.py"):
         assert module in names  # the wheel built from the copy holds the project's packages
+
+
+def test_package_carries_a_competition_made_outside_competitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`new NAME --into comps` keeps comps/NAME as the run's competition: the package carries that folder, so its run/
+    predicts the run's submission in a new process with comps/ gone (as on Kaggle, where only the package is)."""
+    from helpers import subprocess_env
+    from test_new_command import write_zip
+    from test_predict_test_only import FAST, _test_only
+
+    from pipeline.commands import package
+
+    monkeypatch.chdir(tmp_path)
+    download = write_zip(tmp_path / "binary-comp.zip", "binary")
+    assert main(["new", "outside", "--data", str(download), "--into", "comps"]) == 0
+    assert main(["run", "comps/outside", "--data", str(download), *FAST, "--models", "lightgbm,linear", "--quiet"]) == 0
+    run_dir = next((tmp_path / "runs" / "outside").iterdir())
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])  # the wheel: the test above
+    assert main(["package", str(run_dir), "--out", "pkg", "--deps", ""]) == 0
+    run = tmp_path / "pkg" / "run"
+    assert json.loads((run / "summary.json").read_text())["competition_spec"] == "competition/outside"
+    files = json.loads((tmp_path / "pkg" / "manifest.json").read_text())["files"]
+    assert "run/competition/outside/__init__.py" in files  # checked by the entry script like the models
+
+    shutil.rmtree(tmp_path / "comps")  # the folder the run was made from is gone
+    work = tmp_path / "notebook"
+    work.mkdir()
+    only_test = _test_only(download, tmp_path / "only_test")
+    cmd = [sys.executable, "-m", "pipeline", "predict", str(run), "--data", str(only_test), "--out", str(work)]
+    result = subprocess.run(cmd, cwd=work, env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (work / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()

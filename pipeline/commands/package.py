@@ -6,7 +6,8 @@ DIR/
   run/                    what `predict` needs from the run: config.json (resolved config), summary, folds, OOF
                           predictions, blend/stack/threshold/calibration records, the fitted stages after the
                           blend (stages.json), the training images' digests and the fitted fold models (models/);
-                          for an ensemble its own records and each run it blends in run/members/<run-id>/
+                          for an ensemble its own records and each run it blends in run/members/<run-id>/; a
+                          competition outside competitions/ (`new --into DIR`) in run/competition/<name>/
   manifest.json           sha256 of every file, the library versions the run was trained with, the wheels
   predict.py              the entry script: checks the files, installs the wheels with `pip install --no-index
                           --find-links`, prints version differences, runs `python -m pipeline predict`
@@ -23,6 +24,7 @@ import datetime as dt
 import fnmatch
 import importlib.metadata
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -198,12 +200,27 @@ def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, Path]]:
     return module, summary, {"": run_dir} | blended
 
 
-def _packaged_summary(path: Path, module: ModuleType) -> None:
+def _copy_competition(module: ModuleType, run: Path) -> Path | None:
+    """A competition outside the project's competitions/ (`new NAME --into DIR`'s DIR/NAME) copied into the package's
+    run/competition/NAME, where its summaries point (_packaged_summary), so the package predicts without the folder
+    the run was made from; its location, or None for a competition of this project (the wheel holds it)."""
+    if module.__name__.startswith("competitions."):
+        return None
+    folder = Path(str(module.__file__)).resolve().parent
+    dest = run / "competition" / folder.name
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def _packaged_summary(path: Path, module: ModuleType, competition: Path | None) -> None:
     """The copied summary.json as the package's predict reads it: a competition of this project found inside the
-    installed wheel, wherever the run was made; an ensemble's runs in its members/ folder (_runs)."""
+    installed wheel, wherever the run was made, another one in the package (`competition`, recorded relative to the
+    summary's folder: runfolder.competition_spec looks there first); an ensemble's runs in its members/ folder."""
     summary = json.loads(path.read_text())
     packaged = dict(summary)
-    if module.__name__.startswith("competitions."):
+    if competition is not None:
+        packaged["competition_spec"] = Path(os.path.relpath(competition, path.parent)).as_posix()
+    elif module.__name__.startswith("competitions."):
         packaged["competition_spec"] = module.__name__
     if "members" in summary:
         packaged["members"] = [m | {"path": f"members/{m['run_id']}"} for m in summary["members"]]
@@ -233,7 +250,9 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
         wheels = build_wheels(tmp / "wheels", deps)
         for path, where in runs.items():
             _copy_run(where, tmp / "run" / path)
-            _packaged_summary(tmp / "run" / path / "summary.json", module)
+        competition = _copy_competition(module, tmp / "run")
+        for path in runs:
+            _packaged_summary(tmp / "run" / path / "summary.json", module, competition)
         project = _version("kaggle-pipeline")
         requirements = importlib.metadata.requires("kaggle-pipeline") or []
         names = [r.split(";")[0].split("==")[0].split(">=")[0].split("[")[0].strip() for r in requirements]
