@@ -4,6 +4,8 @@ pool (one weight >= 0 per model, one bias per class).
 
     python benchmarks/tabular_multiclass_stack.py [--splits 5] [--max-trees 200] [--models A,B] [--only TEXT]
 
+`--max-trees 0` runs the boosters at the generated Config's own cap, as a user's run does (figure *_uncapped).
+
 Three multi-class data sets available offline: scikit-learn's digits (1,797 rows, 64 pixel counts, 10 classes) and
 wine (178 rows, 13 measurements, 3 classes), and a generated make_classification (3,000 rows, 6 classes, 8
 informative, 4 redundant and 8 noise features, 5% of the labels flipped). For each seeded split (seeds 0..n-1) 20% of
@@ -219,9 +221,11 @@ def main() -> None:
     ap.add_argument("--splits", type=int, default=5)
     ap.add_argument("--only", help="run only the data sets whose name contains this text (e.g. digits)")
     ap.add_argument("--models", default="", help="--set models=...; default: the models `new` wrote")
-    ap.add_argument("--max-trees", type=int, default=200)
+    ap.add_argument("--max-trees", type=int, default=200, help="Config.max_trees (0: the generated Config's own cap)")
     args = ap.parse_args()
-    sets = [f"max_trees={args.max_trees}"] + ([f"models={args.models}"] if args.models else [])
+    sets = ([f"max_trees={args.max_trees}"] if args.max_trees > 0 else []) + (
+        [f"models={args.models}"] if args.models else []
+    )
     results: dict[str, Any] = {}
     with scratch_cwd() as work:
         for name, load in DATASETS.items():
@@ -244,6 +248,7 @@ def main() -> None:
     command = f"python benchmarks/tabular_multiclass_stack.py --splits {args.splits} --max-trees {args.max_trees}"
     command += (f" --models {args.models}" if args.models else "") + (f" --only '{args.only}'" if args.only else "")
     figure = "tabular_multiclass_stack" + (f"_{args.only.split()[0]}" if args.only else "")
+    figure += "_uncapped" if args.max_trees <= 0 else ""
     out = save(figure, command, {"holdout_share": HOLDOUT, "sets": sets, "datasets": results, **peak_memory()})
     print(out.relative_to(ROOT))
 
