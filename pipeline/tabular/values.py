@@ -218,6 +218,8 @@ def holds_grouped(values: pd.Series) -> bool:
     return bool((grouped | plain).all())
 
 
+FIRST = 200  # distinct values unit_of and marker_of judge before the rest: most text columns fail on them
+
 # a number with its unit: a currency sign before it, a percent sign or a word of letters after it (`$1,234.50`, `45%`,
 # `12 kg`, `128GB`); one unit for a whole column (unit_of) makes it a column of numbers
 WITH_UNIT = re.compile(
@@ -229,12 +231,10 @@ def unit_of(values: pd.Series) -> str | None:
     """The one unit every value of a text column is written with around a number (WITH_UNIT: `$` of `$1,234.50`,
     `kg` of `12 kg`, `%`); None when a value is no such number, when the values have several units (`12 kg`,
     `500 g`: a conversion no reader knows; `12A`, `12B`: codes), or none. Missing cells aside."""
-    if pd.api.types.is_numeric_dtype(values):
-        return None
-    text = pd.Series(values.dropna().astype("string").str.strip().unique(), dtype="string")  # each value once
+    text = _distinct_text(values)
     if not len(text):
         return None
-    for some in (text.iloc[:200], text):  # a column of codes or words fails on its first values: a run reads it fast
+    for some in (text.iloc[:FIRST], text):  # a column of codes or words fails on its first values: a run reads it fast
         parts = some.str.extract(f"^{WITH_UNIT.pattern}$")
         if parts["number"].isna().any():
             return None
@@ -252,13 +252,22 @@ MARKER = re.compile(r"[^\w\s]{1,3}")
 def marker_of(values: pd.Series) -> str | None:
     """The mark a text column of numbers writes for a missing one (`?` of `47.16`, `?`, `12`; MARKER), the first
     if several; None unless every other value is a number (at least two distinct ones). Missing cells aside."""
-    if pd.api.types.is_numeric_dtype(values):
-        return None
-    text = pd.Series(values.dropna().astype("string").str.strip().unique(), dtype="string")  # each value once
-    marks = text[pd.to_numeric(text, errors="coerce").isna()]
-    if not len(marks) or len(text) - len(marks) < 2 or not marks.str.fullmatch(MARKER.pattern).all():
+    text = _distinct_text(values)
+    for some in (text.iloc[:FIRST], text):  # as unit_of: a column of codes or words fails on its first values
+        marks = some[pd.to_numeric(some, errors="coerce").isna()]
+        if not marks.str.fullmatch(MARKER.pattern).all():
+            return None
+    if not len(marks) or len(text) - len(marks) < 2:
         return None
     return str(marks.iloc[0])
+
+
+def _distinct_text(values: pd.Series) -> pd.Series:
+    """Each distinct value of a text column once, stripped, missing cells aside (none for a column of numbers): what
+    unit_of and marker_of judge a column by."""
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.Series([], dtype="string")
+    return pd.Series(values.dropna().astype("string").str.strip().unique(), dtype="string")
 
 
 def grouped_numbers(train: pd.DataFrame, test: pd.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -269,8 +278,11 @@ def grouped_numbers(train: pd.DataFrame, test: pd.DataFrame, columns: Sequence[s
     found = []
     for c in columns:
         both = pd.concat([train[c], test[c]], ignore_index=True)
-        marked = not pd.api.types.is_numeric_dtype(train[c]) and marker_of(both) is not None  # test's alone: missing
-        if holds_grouped(both) or unit_of(both) is not None or marked:
+        if (
+            holds_grouped(both)
+            or unit_of(both) is not None
+            or (not pd.api.types.is_numeric_dtype(train[c]) and marker_of(both) is not None)  # test's marks: missing
+        ):
             found.append(c)
     return found
 
