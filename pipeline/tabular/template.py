@@ -197,6 +197,7 @@ def render(spec: Spec) -> str:
     m, k = lookup(spec.metric), len(spec.targets)
     about = m.about if k == 1 else f"mean column-wise {spec.metric} over the {k} targets"
     holds = SUBMISSION_TEXT[spec.submission].format(k=top_k(spec.metric)) if k == 1 else SEVERAL_TEXT[spec.submission]
+    models = _models(spec)  # its line, then the stack's
     return TEMPLATE.format(
         **{k: getattr(spec, k) for k in TEXT_FIELDS},
         **{f"{k}_py": _py(getattr(spec, k)) for k in LITERAL_FIELDS},
@@ -219,7 +220,7 @@ def render(spec: Spec) -> str:
         id_groups_py=repr(spec.id_groups),
         time_py=_py(spec.time) if spec.time else "None",
         row_id_start=repr(spec.id_start),
-        **_models(spec, _stack_line(spec)),
+        **(models | {"models_line": models["models_line"] + _stack_line(spec)}),
     )
 
 
@@ -265,15 +266,14 @@ def _stack_line(spec: Spec) -> str:
     return f"    stack: str = {json.dumps(stack)}  # multi-class: the non-negative log-linear pool of the models\n"
 
 
-def _models(spec: Spec, stack_line: str = "") -> dict[str, str]:
+def _models(spec: Spec) -> dict[str, str]:
     """The Config's models line when `new` writes more than TabularRecipe's four (pipeline.tabular.recipe.
-    default_models, for the rows the models fit on: fit_rows: the four and svm), then `stack_line` (_stack_line),
-    and the search space's svm_c."""
+    default_models, for the rows the models fit on: fit_rows: the four and svm), and the search space's svm_c."""
     models = recipe.default_models(fit_rows(spec))
     if models == recipe.TabularRecipe.models:
-        return {"models_line": stack_line, "model_space": ""}
+        return {"models_line": "", "model_space": ""}
     listed = ", ".join(map(json.dumps, models))
     return {
-        "models_line": f"    # svm: few rows to fit on\n    models: tuple[str, ...] = ({listed})\n{stack_line}",
+        "models_line": f"    # svm: few rows to fit on\n    models: tuple[str, ...] = ({listed})\n",
         "model_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
     }
