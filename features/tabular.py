@@ -43,7 +43,7 @@ MISSING = "__missing__"
 TASK_TARGET = {"regression": "continuous", "binary": "binary", "multiclass": "multiclass"}
 
 
-def _frame(X: Any) -> pd.DataFrame:
+def named_frame(X: Any) -> pd.DataFrame:
     """The rows as a DataFrame with text column names (an array's columns 0, 1, ... become "0", "1", ...)."""
     X = pd.DataFrame(X).reset_index(drop=True)
     if not all(isinstance(c, str) for c in X.columns):
@@ -74,7 +74,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         """Fit, and return the training rows encoded (target encoding cross-fitted: no row sees its own target)."""
         if self.family not in FAMILIES:
             raise ValueError(f"TabularEncoder: family must be one of {FAMILIES}, got {self.family!r}.")
-        X = _frame(X)
+        X = named_frame(X)
         self.kinds_ = infer_kinds(X, self.max_levels)
         self.date_formats_ = {c: date_format(X[c]) for c, k in self.kinds_.items() if k == "date"}
         self.timed_ = [c for c, f in self.date_formats_.items() if _has_times(parse_dates(X[c], f))]
@@ -83,7 +83,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         min_df = max(3, int(np.ceil(self.min_token_share * len(X))))
         self.vocab_ = {}
         for c in strings:
-            if (vec := fit_vocabulary(X[c].fillna("").astype(str), min_df, self.max_tokens)) is not None:
+            if (vec := fit_vocabulary(as_text(X[c]), min_df, self.max_tokens)) is not None:
                 self.vocab_[c] = vec
         high = [c for c, k in self.kinds_.items() if k == "high_cardinality"]
         self.freq_ = {c: X[c].astype(str).value_counts(normalize=True).to_dict() for c in high}
@@ -118,7 +118,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     # ---- transforming
     def transform(self, X: pd.DataFrame) -> Any:
         """Encode new rows with what was learned on the training rows."""
-        X = _frame(X)
+        X = named_frame(X)
         base = self._base(X)
         te = self.te_.transform(self._te_input(X)) if self.te_cols_ else None
         return self._finish(base, te)
@@ -166,7 +166,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         """The features of a code or text column's values s. `_base` computes them once per distinct value and
         spreads them to the rows: a code repeats (3000 values over a million rows), and string work is slow."""
         out: dict[str, Any] = {}
-        text = s.fillna("").astype(str)
+        text = as_text(s)
         out[f"{c}__len"] = text.str.len().astype(float)
         out[f"{c}__words"] = text.str.split().str.len().astype(float)
         if kind == "high_cardinality":
@@ -284,6 +284,12 @@ def fit_vocabulary(text: pd.Series, min_df: int, max_tokens: int) -> CountVector
         return None
     names = full.get_feature_names_out()
     return CountVectorizer(binary=True, token_pattern=TOKENS, vocabulary=list(names[mask])).fit(names[mask])
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """A column's values as strings, a missing one as the empty string (a column read as all missing is float: pandas
+    refuses to fill it with a string)."""
+    return s.astype(object).where(s.notna(), "").astype(str)
 
 
 def _distinct(s: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -170,29 +170,32 @@ def test_svm_joins_the_models_of_small_data_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     # svm (an RBF SVM on the linear model's features) is written into a generated Config's models for at most
-    # SVM_MAX_ROWS training rows, said in a note, with its C in the search space; above that the recipe's four
+    # SVM_MAX_ROWS training rows, said in a note, with its C in the search space; above that the recipe's four (and
+    # the free-text model: the table's name column is text)
     from pipeline.tabular import recipe
 
     monkeypatch.chdir(tmp_path)
     z = write_zip(tmp_path / "few.zip", "regression")
     assert new(tmp_path, "comp_few", z) == 0
-    said = "models: lightgbm, xgboost, catboost, linear, svm; svm (an RBF support vector machine"
+    said = "models: lightgbm, xgboost, catboost, linear, svm, text; svm (an RBF support vector machine"
     assert said in capsys.readouterr().out
     few = load_competition(str(tmp_path / "comps" / "comp_few"))
-    assert few.Config().models == ("lightgbm", "xgboost", "catboost", "linear", "svm")
+    assert few.Config().models == ("lightgbm", "xgboost", "catboost", "linear", "svm", "text")
     assert "svm_c" in few.search_space(_Trial())
     monkeypatch.setattr(recipe, "SVM_MAX_ROWS", 50)
     assert new(tmp_path, "comp_many", z) == 0
-    assert "  models: " not in capsys.readouterr().out
+    assert "svm" not in capsys.readouterr().out.partition("  models: ")[2].partition("\n")[0]
     many = load_competition(str(tmp_path / "comps" / "comp_many"))
-    assert many.Config().models == recipe.TabularRecipe.models and "svm_c" not in many.search_space(_Trial())
+    assert many.Config().models == (*recipe.TabularRecipe.models, "text")
+    assert "svm_c" not in many.search_space(_Trial())
 
 
 def test_new_writes_no_forest_but_it_runs_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     # extremely randomised trees gained nothing held out beside boosters at their own cap (benchmarks/
-    # tabular_forest.py --max-trees 0): `new` writes the four and svm for every task, and the forest stays an option
+    # tabular_forest.py --max-trees 0): `new` writes the four and svm for every task (and text: the table's name
+    # column is free text), and the forest stays an option
     from pipeline.tabular import recipe
 
     monkeypatch.chdir(tmp_path)
@@ -200,7 +203,7 @@ def test_new_writes_no_forest_but_it_runs_when_asked(
     for task in ("binary", "strings", "regression"):
         assert new(tmp_path, f"comp_{task}_et", write_zip(tmp_path / f"{task}.zip", task)) == 0
         made = load_competition(str(tmp_path / "comps" / f"comp_{task}_et"))
-        assert made.Config().models == (*four, "svm") and "extratrees" not in capsys.readouterr().out
+        assert made.Config().models == (*four, "svm", "text") and "extratrees" not in capsys.readouterr().out
         space = made.search_space(_Trial())
         assert "svm_c" in space and set(space) <= {f.name for f in dataclasses.fields(made.Config)}
     z = tmp_path / "strings.zip"

@@ -67,6 +67,7 @@ class Spec:
     original: Original | None = None  # ORIGINAL: the dataset the competition was generated from (new --original)
     n_original: int = 0  # the original's labelled rows, which join every fold's training rows (new --original)
     id_start: int | None = None  # ROW_ID_START: test.csv has no id column; its rows' ids count from this, in order
+    text: list[str] = field(default_factory=list)  # feature columns of free text (the "text" model reads them)
 
     @property
     def target(self) -> str | list[str]:
@@ -289,6 +290,7 @@ def infer(
         id_groups=id_groups,
         time=time_col,
         id_start=id_start,
+        text=[c for c in features if column_kind(t.tr[c]) == "text"],
     )
 
 

@@ -8,6 +8,7 @@ import textwrap
 from pipeline.tabular import recipe
 from pipeline.tabular.infer import Spec, describe
 from pipeline.tabular.metrics import METRICS, lookup, top_k
+from pipeline.tabular.values import listed
 
 # Spec fields the template states as they are, and those it states as Python literals (placeholder NAME_py)
 TEXT_FIELDS = ("name", "task", "target_text", "n_train", "n_test", "metric", "sample")
@@ -71,11 +72,12 @@ TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = 
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, forest_trees, forest_min_samples_leaf,
+    linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, text_alpha, forest_trees, forest_min_samples_leaf,
     forest_max_leaves, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack,
     refit, threshold, original): override any here; models may add "svm", an RBF support vector machine on the linear
-    model's features, "extratrees" and "randomforest", scikit-learn's forests on the boosters' features, and "mlp",
-    an MLP on the linear model's features."""
+    model's features, "text", a linear model on TF-IDF n-grams of the free-text columns, "extratrees" and
+    "randomforest", scikit-learn's forests on the boosters' features, and "mlp", an MLP on the linear model's
+    features."""
 
 {models_line}    target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = {objective_py}  # regression: "l1" trains the boosters on absolute error, "" on squared error
@@ -229,11 +231,17 @@ def fit_rows(spec: Spec) -> int:
     return spec.n_train + spec.n_original
 
 
+def written_models(spec: Spec) -> tuple[str, ...]:
+    """The models the generated Config names (recipe.default_models: for the rows the models fit on, and the text
+    columns)."""
+    return recipe.default_models(fit_rows(spec), text=bool(spec.text))
+
+
 def models_note(spec: Spec) -> str | None:
     """What `new` says of the models it writes beyond TabularRecipe's four, and why: "svm" with the rows the models
-    fit on, or, when the original's rows alone put those over SVM_MAX_ROWS, why svm is left out. Nothing when it
-    writes the four."""
-    models = recipe.default_models(fit_rows(spec))
+    fit on, or, when the original's rows alone put those over SVM_MAX_ROWS, why svm is left out; "text" with the
+    columns of free text. Nothing when it writes the four."""
+    models = written_models(spec)
     rows = f"{spec.train} has {spec.n_train} rows"
     if spec.n_original:
         rows = (
@@ -248,6 +256,12 @@ def models_note(spec: Spec) -> str | None:
         said.append(
             f"no svm (an RBF support vector machine, whose fit grows with the square of the rows) as {rows}, over "
             f"{recipe.SVM_MAX_ROWS}; add it with --set models={','.join(models)},svm"
+        )
+    if spec.text:
+        said.append(
+            f"text (TF-IDF word and character n-grams under a linear model) as "
+            f"{'column' if len(spec.text) == 1 else 'columns'} {listed(spec.text)} "
+            f"{'holds' if len(spec.text) == 1 else 'hold'} free text"
         )
     if not said:
         return None
@@ -267,13 +281,15 @@ def _stack_line(spec: Spec) -> str:
 
 
 def _models(spec: Spec) -> dict[str, str]:
-    """The Config's models line when `new` writes more than TabularRecipe's four (pipeline.tabular.recipe.
-    default_models, for the rows the models fit on: fit_rows: the four and svm), and the search space's svm_c."""
-    models = recipe.default_models(fit_rows(spec))
+    """The Config's models line when `new` writes more than TabularRecipe's four (written_models: the four, svm on
+    few rows, text beside free text), and the search space's svm_c."""
+    models = written_models(spec)
     if models == recipe.TabularRecipe.models:
         return {"models_line": "", "model_space": ""}
-    listed = ", ".join(map(json.dumps, models))
+    names = ", ".join(map(json.dumps, models))
+    why = "; ".join(w for m, w in (("svm", "svm: few rows to fit on"), ("text", "text: free text")) if m in models)
+    svm_c = '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),'
     return {
-        "models_line": f"    # svm: few rows to fit on\n    models: tuple[str, ...] = ({listed})\n",
-        "model_space": '\n        "svm_c": trial.suggest_float("svm_c", 0.1, 30.0, log=True),',
+        "models_line": f"    # {why}\n    models: tuple[str, ...] = ({names})\n",
+        "model_space": svm_c if "svm" in models else "",
     }

@@ -1,0 +1,164 @@
+"""The free-text model (pipeline/tabular/text.py): TF-IDF n-grams of text columns under a linear model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_predict
+
+from pipeline.cli import main
+from pipeline.contract import load_competition
+from pipeline.tabular.models import linear
+from pipeline.tabular.recipe import TabularRecipe, model_set
+from pipeline.tabular.text import ALPHAS, TextLinear
+
+LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+
+def vocabulary(rng: np.random.Generator, size: int) -> np.ndarray:
+    """`size` distinct made-up words of 3 to 8 letters."""
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(LETTERS, rng.integers(3, 9))))
+    return np.array(sorted(words))
+
+
+def reviews(n: int, seed: int = 0, signal: float = 2.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """n short documents of 10 to 30 words from a Zipf-like vocabulary of 3,000, and a 0/1 label: a positive
+    document draws 400 of the rarer words `exp(signal)` times more often. The signal lies in many rare words, none
+    frequent enough to be among the 30 tokens the boosters and the linear model see."""
+    rng = np.random.default_rng(seed)
+    words = vocabulary(rng, 3000)
+    base = 1.0 / np.arange(1, len(words) + 1)
+    marked = rng.choice(np.arange(200, len(words)), 400, replace=False)
+    lift = np.ones(len(words))
+    lift[marked] = np.exp(signal)
+    y = rng.integers(0, 2, n)
+    docs = []
+    for label in y:
+        p = base * (lift if label else 1.0)
+        docs.append(" ".join(rng.choice(words, rng.integers(10, 31), p=p / p.sum())))
+    X = pd.DataFrame({"review": docs, "stars_seen": rng.integers(1, 6, n)})
+    return X, y
+
+
+def cv_auc(model: object, X: pd.DataFrame, y: np.ndarray) -> float:
+    """Out-of-fold ROC AUC of 3 folds."""
+    proba = cross_val_predict(model, X, y, cv=3, method="predict_proba")[:, 1]
+    return float(roc_auc_score(y, proba))
+
+
+def test_text_model_reads_the_words_the_token_features_miss() -> None:
+    X, y = reviews(1200)
+    text, plain = cv_auc(TextLinear("binary"), X, y), cv_auc(linear("binary"), X, y)
+    assert text > 0.85, text
+    assert text > plain + 0.15, (text, plain)
+
+
+def test_alpha_is_chosen_on_inner_folds() -> None:
+    X, y = reviews(900)
+    noise = np.random.default_rng(1).integers(0, 2, len(y))
+    assert TextLinear("binary").fit(X, noise).alpha_ == max(ALPHAS)  # no signal: the strongest penalty
+    assert TextLinear("binary").fit(X, y).alpha_ < max(ALPHAS)
+    assert TextLinear("binary", alpha=3.0).fit(X, noise).alpha_ == 3.0  # given: used as it is
+
+
+def test_multiclass_labels_and_probabilities() -> None:
+    X, y = reviews(900, seed=2, signal=3.0)
+    rng = np.random.default_rng(0)
+    labels = np.where(y == 1, "good", np.where(rng.random(len(y)) < 0.5, "bad", "meh"))
+    model = TextLinear("multiclass").fit(X.iloc[:600], labels[:600])
+    proba = model.predict_proba(X.iloc[600:])
+    assert list(model.classes_) == ["bad", "good", "meh"]
+    assert proba.shape == (300, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    good = model.predict(X.iloc[600:]) == "good"
+    assert (good == (labels[600:] == "good")).mean() > 0.8
+
+
+def test_regression_on_a_log_scale() -> None:
+    X, y = reviews(900, seed=3, signal=3.0)
+    price = np.exp(3 + 1.5 * y + np.random.default_rng(0).normal(0, 0.3, len(y)))
+    model = TextLinear("regression", target_transform="log1p").fit(X.iloc[:600], price[:600])
+    pred = model.predict(X.iloc[600:])
+    assert (pred > 0).all()
+    held = np.log1p(price[600:])
+    assert np.sqrt(np.mean((np.log1p(pred) - held) ** 2)) < 0.7 * held.std()
+
+
+def test_missing_text_is_read_as_empty() -> None:
+    X, y = reviews(600, seed=4)
+    X.loc[::7, "review"] = np.nan
+    model = TextLinear("binary", alpha=1.0).fit(X, y)
+    proba = model.predict_proba(X.assign(review=np.nan))
+    assert np.isfinite(proba).all()
+
+
+def test_a_table_without_text_gets_the_linear_model_alone() -> None:
+    X, y = reviews(300, seed=5)
+    model = TextLinear("binary", alpha=1.0).fit(X[["stars_seen"]], y)
+    assert model.text_columns_ == [] and model.predict_proba(X[["stars_seen"]]).shape == (300, 2)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 2.0])
+def test_the_recipe_names_the_text_model(alpha: float) -> None:
+    model = model_set("binary", TabularRecipe(models=("text",), text_alpha=alpha))["text"]
+    assert isinstance(model, TextLinear) and model.alpha == alpha
+
+
+def test_a_long_text_gets_word_ngrams_alone() -> None:
+    X, y = reviews(300, seed=6)
+    with pytest.warns(UserWarning, match="'review' holds .* characters, over max_chars"):
+        model = TextLinear("binary", alpha=1.0, max_chars=1000).fit(X, y)
+    assert len(model.vectorizers_["review"]) == 1
+    assert len(TextLinear("binary", alpha=1.0).fit(X, y).vectorizers_["review"]) == 2
+
+
+def test_new_writes_the_text_model_beside_free_text_and_the_run_blends_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # a download whose signal lies in a review column: `new` says it writes "text" and why; the run's text model
+    # beats the linear model that sees 30 frequent words, and takes weight in the blend
+    monkeypatch.chdir(tmp_path)
+    X, y = reviews(900, seed=7)
+    X.insert(0, "id", np.arange(len(y)))
+    train, test = X.iloc[:700].assign(label=y[:700]), X.iloc[700:]
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    test[["id"]].assign(label=0.5).to_csv(folder / "sample_submission.csv", index=False)
+    comps = tmp_path / "comps"
+    assert main(["new", "reviews", "--data", str(folder), "--into", str(comps), "--metric", "roc_auc"]) == 0
+    out = capsys.readouterr().out
+    assert "text (TF-IDF word and character n-grams under a linear model) as column review holds free text" in out
+    config = load_competition(str(comps / "reviews")).Config()
+    assert config.models[-1] == "text"
+    models = "models=lightgbm,linear,text"
+    args = ["run", str(comps / "reviews"), "--data", str(folder), "--folds", "3", "--quiet", "--set", models]
+    assert main(args) == 0
+    (run_dir,) = (tmp_path / "runs" / "reviews").glob("*")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    scores = {m: r["mean"] for m, r in summary["models"].items()}
+    assert scores["text"] > scores["linear"] + 0.1 and scores["text"] > scores["lightgbm"] + 0.1, scores
+    assert summary["blend"]["weights"]["text"] > 0.5
+    submission = pd.read_csv(run_dir / "submission.csv")
+    assert list(submission["id"]) == list(test["id"]) and submission["label"].between(0, 1).all()
+
+
+def test_new_writes_no_text_model_without_free_text(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    X, y = reviews(200, seed=8)
+    X = X.assign(code=[f"C{i % 40}" for i in range(len(y))]).drop(columns="review")
+    X.insert(0, "id", np.arange(len(y)))
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    X.iloc[:150].assign(label=y[:150]).to_csv(folder / "train.csv", index=False)
+    X.iloc[150:].to_csv(folder / "test.csv", index=False)
+    X.iloc[150:][["id"]].assign(label=0).to_csv(folder / "sample_submission.csv", index=False)
+    assert main(["new", "plain", "--data", str(folder), "--into", str(tmp_path / "comps")]) == 0
+    assert "text (TF-IDF" not in capsys.readouterr().out
+    assert "text" not in load_competition(str(tmp_path / "comps" / "plain")).Config().models
