@@ -148,6 +148,11 @@ def test_new_writes_the_text_model_beside_free_text_and_the_run_blends_it(
     assert summary["blend"]["weights"]["text"] > 0.5
     submission = pd.read_csv(run_dir / "submission.csv")
     assert list(submission["id"]) == list(test["id"]) and submission["label"].between(0, 1).all()
+    # the saved text models predict the test set again without training: the run's submission, byte for byte
+    out = tmp_path / "again"
+    assert main(["predict", str(run_dir), "--data", str(folder), "--out", str(out), "--quiet"]) == 0
+    (again,) = out.glob("*.csv")
+    assert again.read_bytes() == (run_dir / "submission.csv").read_bytes()
 
 
 def test_new_writes_no_text_model_without_free_text(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
