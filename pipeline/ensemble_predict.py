@@ -7,6 +7,7 @@ rows of the run whose Config the ensemble used. On the ensemble's own test set t
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,12 @@ def predict_ensemble(
     (`summary`: the ensemble's summary.json, prediction.read_summary); return the validated submission file."""
     from pipeline import stages
     from pipeline.prediction import default_out, write_prediction
+    from pipeline.runfolder import incomplete_run
 
     members = load_members(run_dir, summary)
+    if not (run_dir / "stages.json").is_file():  # every ensemble that records its runs wrote its stages
+        again = shlex.join(["python", "-m", "pipeline", "ensemble", *(str(m.run_dir) for m in members)])
+        raise incomplete_run(run_dir, ["stages.json"], again)
     base = next(m for m in members if m.base)
     name = competition_name(base.module)
     record = stages.read(run_dir, summary)

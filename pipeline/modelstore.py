@@ -65,6 +65,19 @@ def fold_model_info(run_dir: Path, model: str, fold: int | str) -> dict[str, Any
         ) from None
 
 
+def missing_model_files(run_dir: Path, fits: dict[str, list[int | str]]) -> list[str]:
+    """The saved models' files (paths in the run folder) that `fits` (each model's fits, prediction.saved_fits) need
+    and the folder lacks: a fit's record fold<k>.json, or the model file it names."""
+    missing = []
+    for model, its in fits.items():
+        for fold in its:
+            meta_path = _meta_path(run_dir, model, fold)
+            name = str(atomic.read_json(meta_path)["file"]) if meta_path.is_file() else meta_path.name
+            if not (meta_path.parent / name).is_file():
+                missing.append(f"{FOLDER}/{model}/{name}")
+    return missing
+
+
 def load_fold_model(run_dir: Path, model: str, fold: int | str, device: str | None = None, verify: bool = True) -> Any:
     """One fold's fitted estimator, checked against its recorded sha256; deep ones onto `device`."""
     meta = fold_model_info(run_dir, model, fold)

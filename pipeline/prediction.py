@@ -49,12 +49,14 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 def load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     """The competition module, the run's resolved Config and its summary; errors name what is missing."""
     from pipeline.ensemble_runs import is_ensemble, member_dirs
-    from pipeline.runfolder import competition_spec, saved_config
+    from pipeline.runfolder import competition_spec, incomplete_run, missing_records, saved_config
 
     summary = read_summary(run_dir)
     if is_ensemble(run_dir, summary):
         member_dirs(run_dir, summary)  # an ensemble from before its runs were recorded is refused there
         raise ContractError(f"{run_dir}: an ensemble of saved runs has no Config of its own; read each run it blends.")
+    if missing := missing_records(run_dir, list(summary.get("models") or {})):
+        raise incomplete_run(run_dir, missing, rerun_command(summary))
     module = load_competition(competition_spec(run_dir, summary))
     cfg = saved_config(module, run_dir, source="config.json")  # device settings of older runs left out
     return module, cfg, summary
@@ -113,14 +115,23 @@ def fold_predictions(
 def saved_fits(run_dir: Path, summary: dict[str, Any]) -> dict[str, list[int | str]]:
     """Each of the run's models' saved fits that predict the test rows (model_fits), every one checked to be there
     before any data is read."""
-    from pipeline.modelstore import fold_model_info
+    from pipeline.modelstore import fold_model_info, missing_model_files
+    from pipeline.runfolder import incomplete_run
 
     folds = np.load(run_dir / "folds.npy")
     fits = {m: model_fits(folds, bool(summary["models"][m].get("refit"))) for m in summary["models"]}
-    for model, its in fits.items():
+    if (run_dir / "models").is_dir() and (missing := missing_model_files(run_dir, fits)):
+        raise incomplete_run(run_dir, missing, rerun_command(summary))
+    for model, its in fits.items():  # no models/ at all: a run from before they were kept, named as such
         for f in its:
             fold_model_info(run_dir, model, f)
     return fits
+
+
+def rerun_command(summary: dict[str, Any]) -> str:
+    """The command that runs the competition of a run's summary again."""
+    spec = str(summary.get("competition_spec") or summary.get("competition") or "COMPETITION")
+    return f"python -m pipeline run {shlex.quote(spec)}"
 
 
 def read_checked(

@@ -48,6 +48,7 @@ import numpy as np
 
 from pipeline.atomic import read_json, write_json, write_npy, write_text, write_with
 from pipeline.config import apply_overrides, field_types
+from pipeline.contract import ContractError
 from pipeline.runlog import RunLog
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +123,23 @@ def saved_config(module: Any, run_dir: Path, source: str = "saved config") -> An
 
     science = split_saved_config(read_record(run_dir, "config")["config"], field_types(module.Config))[0]
     return apply_overrides(module.Config, science, source=source)
+
+
+def missing_records(run_dir: Path, models: list[str]) -> list[str]:
+    """The records every finished run wrote and `predict` reads that this run folder lacks (paths in it): config.json,
+    folds.npy and each model's oof/<model>.npy."""
+    names = ["config.json", "folds.npy", *(f"oof/{m}.npy" for m in models)]
+    return [name for name in names if not (Path(run_dir) / name).is_file()]
+
+
+def incomplete_run(run_dir: Path, missing: list[str], again: str) -> ContractError:
+    """The refusal of a run folder that lacks files its run wrote (a folder copied in part): names the folder and the
+    files, and says what to do; `again` is the command that makes the run anew."""
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return ContractError(
+        f"{run_dir}: the run folder is incomplete: it lacks {shown}, which the run wrote (was the folder copied in "
+        f"part?); copy the whole run folder, or make the run anew ({again})."
+    )
 
 
 def write_importance(run_dir: Path, csv: str) -> Path:

@@ -87,6 +87,19 @@ def test_ensemble_of_two_configs_predicts_a_test_set_alone(
     assert f"blends run {b.name}, which cannot predict: {b}: no models/ folder" in err
     shutil.move(tmp_path / "models", b / "models")
 
+    # a run it blends copied in part, or the ensemble's own folder (before: "No such file or directory"): named
+    shutil.move(b / "config.json", tmp_path / "config.json")
+    assert _predict(ens, only_test, tmp_path / "out7") == 2
+    err = capsys.readouterr().err
+    assert f"blends run {b.name}, which cannot predict: {b}: the run folder is incomplete: it lacks config.json" in err
+    shutil.move(tmp_path / "config.json", b / "config.json")
+    shutil.move(ens / "stages.json", tmp_path / "stages.json")
+    assert _predict(ens, only_test, tmp_path / "out8") == 2
+    err = capsys.readouterr().err
+    assert f"{ens}: the run folder is incomplete: it lacks stages.json, which the run wrote" in err
+    assert f"make the run anew (python -m pipeline ensemble {ens.parent / a.name} {b})" in err
+    shutil.move(tmp_path / "stages.json", ens / "stages.json")
+
     # a run it blends that is not complete (failed, or killed and not resumed): named, with the command that ends it
     summary_b = (b / "summary.json").read_text()
     (b / "summary.json").write_text(json.dumps(json.loads(summary_b) | {"status": "failed"}))

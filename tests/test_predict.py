@@ -78,7 +78,7 @@ def test_house_prices_predict_reproduces_the_submission_exactly(
     shutil.rmtree(run_dir / "models" / "ridge")
     assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred3")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "no saved model for ridge fold 0" in err
+    assert err.startswith("error: ") and "the run folder is incomplete: it lacks models/ridge/fold0.json" in err
 
 
 def test_image_competition_predict_reproduces_the_submission(
@@ -257,6 +257,39 @@ def test_detector_predict_reproduces_the_submission(
     (run_dir / "train_images.json").unlink()
     assert main(args) == 0
     assert "saved no digests of its training images" in capsys.readouterr().err
+
+
+def test_a_run_folder_copied_in_part_is_refused_before_any_model_predicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: "error: copy/oof/linear.npy: No such file or directory", after the fold models had predicted
+    import sys
+
+    import pipeline.modelstore
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_new_command import write_zip
+
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "part-comp.zip", "binary")
+    assert main(["new", "comp_part", "--data", str(z), "--into", "comps"]) == 0
+    run_dir = _run(tmp_path, "comps/comp_part", "--data", str(z), "--models", "linear", "--folds", "2")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a saved model predicted")
+
+    monkeypatch.setattr(pipeline.modelstore, "load_fold_model", refuse)
+    copy = tmp_path / "copy"
+    models = ("models/linear/fold1.joblib", "models/linear/fold0.json")
+    for lost in ("config.json", "folds.npy", "oof/linear.npy", *models):
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(run_dir, copy)
+        (copy / lost).unlink()
+        capsys.readouterr()
+        assert main(["predict", str(copy), "--data", str(z), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {copy}: the run folder is incomplete: it lacks {lost}, which the run wrote"), err
+        assert "copy the whole run folder, or make the run anew (python -m pipeline run comps/comp_part)" in err
 
 
 def test_predict_refuses_data_whose_classes_differ_before_any_model_predicts(tmp_path: Path) -> None:
