@@ -14,7 +14,9 @@
                       styles: features/dates.py)
     constant          dropped
 
-`sources_` maps each output column to the input column it comes from (for importances per input column).
+`sources_` maps each output column to the input column it comes from (for importances per input column). An
+engineered feature named as an input column (`d__year` of a date column `d` beside a column `d__year` of the table)
+takes a numbered suffix (`d__year_2`): both are kept, each counted to its own input column.
 
 Target encoding is cross-fitted on the training rows (scikit-learn's TargetEncoder in fit_transform), so a row's
 encoding never saw its own target; rows predicted later use the encoding fitted on all training rows. Output
@@ -25,6 +27,7 @@ LightGBM and XGBoost require.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +91,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         high = [c for c, k in self.kinds_.items() if k == "high_cardinality"]
         self.freq_ = {c: X[c].astype(str).value_counts(normalize=True).to_dict() for c in high}
         self.parts_ = {c: found for c in high if (found := code_parts(X[c], self.max_levels))}
+        self.unique_parts_ = True  # an engineered part never takes an input column's name (_base)
         base = self._base(X)
         self.levels_ = {c: sorted(base[c].unique()) for c in self._categorical(base)}
         self.te_cols_ = high if self.target_encoding and self.family != "catboost" and y is not None else []
@@ -97,6 +101,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             cv = splitter(5, shuffle=True, random_state=self.random_state)
             self.te_ = TargetEncoder(target_type=TASK_TARGET[self.task], cv=cv)
             te_train = self.te_.fit_transform(self._te_input(X), np.asarray(y))
+            self.te_names_ = _unique_names(
+                [f"te__{n}" for n in self.te_.get_feature_names_out()], base.columns, self.kinds_
+            )
         numeric = [c for c in base.columns if c not in self.levels_]
         num = base[numeric].astype(float)
         self.medians_ = num.median().fillna(0.0).to_dict()
@@ -142,25 +149,36 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return [c for c in base.columns if base[c].dtype == object or pd.api.types.is_string_dtype(base[c])]
 
     def _base(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Every column as numbers or strings (categories as strings with a missing level), engineered parts added."""
+        """Every column as numbers or strings (categories as strings with a missing level), engineered parts added.
+        An engineered part named as an input column is (`d__year` of a date column `d` beside a column `d__year`), or
+        as a part made before it, gets a numbered suffix (`d__year_2`): both stay, each with its own name."""
         out: dict[str, Any] = {}
+        inputs = set(self.kinds_)
+        apart = getattr(self, "unique_parts_", False)  # encoders fitted before it keep the names they fitted
         for c, kind in self.kinds_.items():
-            s = X[c] if c in X else pd.Series(np.nan, index=X.index)
-            if kind == "numeric":  # inf and -inf are missing values too: no mean or scale survives them
-                out[c] = pd.to_numeric(s, errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)
-            elif kind == "category":
-                out[c] = s.astype(str).where(s.notna(), MISSING).astype(object)
-            elif kind == "date":
-                d = parse_dates(s, getattr(self, "date_formats_", {}).get(c, MIXED))  # one format per column
-                timed = c in getattr(self, "timed_", ())  # encoders fitted before timed_ have no hour
-                for part in ("year", "month", "day", "day_of_week", *(("hour",) if timed else ())):
-                    out[f"{c}__{part}"] = getattr(d.dt, part).astype(float)
-                out[f"{c}__days"] = (d - pd.Timestamp("1970-01-01")).dt.days.astype(float)
-            elif kind in ("high_cardinality", "text"):
-                distinct, rows = _distinct(s)
-                for name, values in self._string_features(c, kind, distinct).items():
-                    out[name] = pd.Series(np.asarray(values)[rows], index=X.index)
+            for name, values in self._column_features(X, c, kind).items():
+                out[_unique_name(name, inputs, out) if apart and name != c else name] = values
         return pd.DataFrame(out, index=X.index)
+
+    def _column_features(self, X: pd.DataFrame, c: str, kind: str) -> dict[str, Any]:
+        """The features of input column c of `kind` (_base): itself, or its engineered parts named `<c>__<part>`."""
+        s = X[c] if c in X else pd.Series(np.nan, index=X.index)
+        if kind == "numeric":  # inf and -inf are missing values too: no mean or scale survives them
+            return {c: pd.to_numeric(s, errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)}
+        if kind == "category":
+            return {c: s.astype(str).where(s.notna(), MISSING).astype(object)}
+        out: dict[str, Any] = {}
+        if kind == "date":
+            d = parse_dates(s, getattr(self, "date_formats_", {}).get(c, MIXED))  # one format per column
+            timed = c in getattr(self, "timed_", ())  # encoders fitted before timed_ have no hour
+            for part in ("year", "month", "day", "day_of_week", *(("hour",) if timed else ())):
+                out[f"{c}__{part}"] = getattr(d.dt, part).astype(float)
+            out[f"{c}__days"] = (d - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+        elif kind in ("high_cardinality", "text"):
+            distinct, rows = _distinct(s)
+            for name, values in self._string_features(c, kind, distinct).items():
+                out[name] = pd.Series(np.asarray(values)[rows], index=X.index)
+        return out
 
     def _string_features(self, c: str, kind: str, s: pd.Series) -> dict[str, Any]:
         """The features of a code or text column's values s. `_base` computes them once per distinct value and
@@ -187,7 +205,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _te_names(self) -> list[str]:
         if not self.te_cols_:
             return []
-        return [f"te__{n}" for n in self.te_.get_feature_names_out()]
+        if hasattr(self, "te_names_"):
+            return self.te_names_
+        return [f"te__{n}" for n in self.te_.get_feature_names_out()]  # encoders fitted before te_names_
 
     def _linear_numeric(self, base: pd.DataFrame, te: np.ndarray | None) -> np.ndarray:
         numeric = [c for c in base.columns if c not in self.levels_]
@@ -321,9 +341,28 @@ def _split_parts(column: str, s: pd.Series, parts: tuple[str, list[str]] | None)
     return out
 
 
+def _unique_name(name: str, inputs: Collection[str], taken: Collection[str]) -> str:
+    """`name`, or `name_2`, `name_3`, ... when an input column or a feature made before it has that name."""
+    candidate, k = name, 2
+    while candidate in inputs or candidate in taken:
+        candidate, k = f"{name}_{k}", k + 1
+    return candidate
+
+
+def _unique_names(names: list[str], taken: Collection[str], inputs: Collection[str]) -> list[str]:
+    """`names` (the target encodings'), each made unique (_unique_name) among the input columns, the features
+    `taken` and the names before it."""
+    out: list[str] = []
+    for name in names:
+        out.append(_unique_name(name, inputs, {*taken, *out}))
+    return out
+
+
 def source_column(name: str, columns: list[str]) -> str:
     """The input column an encoded feature comes from: itself, `te__<col>...` (target encoding) or `<col>__...`
     (the longest input name that prefixes it), else the name itself."""
+    if name in columns:  # an input column named te__<col> is itself
+        return name
     raw = name.removeprefix("te__")
     if raw in columns:
         return raw

@@ -211,12 +211,35 @@ def test_an_absolute_error_objective_fits_the_median(library: str) -> None:
         Boosted(library, "binary", objective="l1").fit(X.iloc[tr], (y[tr] > 0).astype(int))
 
 
+@pytest.mark.parametrize("inputs_first", [True, False])
+def test_an_input_column_named_as_an_engineered_feature_keeps_both(inputs_first: bool) -> None:
+    # before: a table holding a date column `when` and a column `when__year` (or a text column `name` and `name__len`,
+    # a code column `ticket` and `te__ticket`) kept one of each pair, the one written last: the other was lost
+    df, _ = frame(400)
+    rng = np.random.default_rng(1)
+    named = {"when__year": rng.normal(size=400), "name__len": rng.normal(size=400), "te__ticket": rng.normal(size=400)}
+    df = pd.concat([pd.DataFrame(named), df] if inputs_first else [df, pd.DataFrame(named)], axis=1)
+    y = (df["when__year"] + rng.normal(0, 0.3, 400) > 0).astype(int)
+    enc = TabularEncoder("lightgbm", "binary")
+    out = enc.fit_transform(df, y)
+    for column in named:  # the input columns as they are, their namesakes beside them with a suffix
+        assert out[column].to_numpy() == pytest.approx(df[column].to_numpy()) and enc.sources_[column] == column
+    assert (out["when__year_2"] == 2023).all() and enc.sources_["when__year_2"] == "when"
+    assert out["name__len_2"].to_numpy() == pytest.approx(df["name"].str.len().to_numpy())
+    assert enc.sources_["name__len_2"] == "name" and enc.sources_["te__ticket_2"] == "ticket"
+    assert list(enc.transform(df.iloc[:5]).columns) == list(out.columns)
+    est = Boosted("lightgbm", "binary", n_estimators=100, learning_rate=0.1).fit(df, y)
+    imp = pd.Series(est.feature_importances_, index=est.feature_names_in_)
+    assert imp.idxmax() == "when__year" and imp.sum() == pytest.approx(1.0)
+
+
 def test_source_column_of_encoded_names() -> None:
     columns = ["Cabin", "Cabin_no", "Blood_Pressure_mmHg_", "age"]
     assert source_column("Cabin__part2", columns) == "Cabin"
     assert source_column("Cabin_no__len", columns) == "Cabin_no"  # the longest input name that prefixes it
     assert source_column("te__Cabin", columns) == "Cabin" and source_column("te__Cabin_2", columns) == "Cabin"
     assert source_column("age", columns) == "age" and source_column("other", columns) == "other"
+    assert source_column("te__age", [*columns, "te__age"]) == "te__age"  # an input column of that name: itself
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
