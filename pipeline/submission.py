@@ -253,8 +253,10 @@ def _check_ids(name: str, sample: pd.DataFrame, sub: pd.DataFrame) -> None:
     moved = np.flatnonzero(got_ids != want_ids)
     if len(moved):
         raise SubmissionError(
-            f"{name}: ids are not in the sample submission's order; first difference at {_rows(moved)}: "
-            f"expected {want_ids[moved[0]]!r}, got {got_ids[moved[0]]!r}."
+            f"{name}: every {id_col} is there, but ids are not in the sample submission's order (first difference at "
+            f"{_rows(moved, 1)}: expected {want_ids[moved[0]]!r}, got {got_ids[moved[0]]!r}). Kaggle takes most "
+            "competitions' rows in any order, but this project requires the sample's: sort the rows by the sample's "
+            f"{id_col} order (pandas: sub.set_index({id_col!r}).loc[sample[{id_col!r}]].reset_index())."
         )
 
 

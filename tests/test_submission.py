@@ -34,7 +34,7 @@ def test_valid_submission_passes(tmp_path: Path, sample: Path) -> None:
         ("Id,SalePrice\n1461,1\n1462,1\n", "1 Id(s) of the sample submission are missing, first: ['1463']"),
         ("Id,SalePrice\n1461,1\n1462,1\n1463,1\n9999,1\n", "not in the sample submission, first '9999' at line 5"),
         ("Id,SalePrice\n1461,1\n1461,1\n1463,1\n", "duplicate Id '1461' at line 3"),
-        ("Id,SalePrice\n1462,1\n1461,1\n1463,1\n", "not in the sample submission's order; first difference at line 2"),
+        ("Id,SalePrice\n1462,1\n1461,1\n1463,1\n", "not in the sample submission's order (first difference at line 2"),
         ("id,price\n1461,1\n1462,1\n1463,1\n", "wrong header: column 'id' should be 'Id'"),
         ("SalePrice,Id\n1,1461\n1,1462\n1,1463\n", "wrong header"),
         ("Id,SalePrice\n1461,1\n1462,NaN\n1463,1\n", "column SalePrice has NaN at line 3"),

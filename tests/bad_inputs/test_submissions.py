@@ -51,6 +51,25 @@ def test_house_prices_bad_values_are_refused(work, tmp_path, capsys, case: str) 
     refused(capsys, "validate", "competitions/house_prices", path, "--sample", says=message)
 
 
+def test_ids_in_another_order_say_how_to_sort_them(work, tmp_path, capsys) -> None:
+    # before: "ids are not in the sample submission's order; first difference at line 2: ...", and nothing on why a
+    # file Kaggle would take is refused, nor how to put it right
+    frame, path = house_sub(work, tmp_path)
+    frame.sample(frac=1.0, random_state=0).to_csv(path, index=False)
+    r = refused(
+        capsys,
+        "validate",
+        "competitions/house_prices",
+        path,
+        "--sample",
+        says=("every Id is there, but ids are not in the sample submission's order", "this project requires the "),
+    )
+    assert "(pandas: sub.set_index('Id').loc[sample['Id']].reset_index())." in r.err
+    sub, sample = pd.read_csv(path), pd.read_csv(work("house_prices") / "sample_submission.csv")
+    sub.set_index("Id").loc[sample["Id"]].reset_index().to_csv(path, index=False)  # the fix the message writes
+    assert cli(capsys, "validate", "competitions/house_prices", path, "--sample").code == 0
+
+
 def _zip(path: Path, text: str) -> None:
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("submission.csv", text)
