@@ -270,6 +270,31 @@ def test_generated_file_passes_ruff_and_the_contract(tmp_path: Path) -> None:
     assert module.EXPECTED_FILES == ["sample_submission.csv", "test.csv", "train.csv"]
 
 
+def test_the_tune_command_it_states_names_the_folder_given_to_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: search_space said `python -m pipeline tune competitions/comp_where`, a folder `new --into comps` never
+    # made (the competition is comps/comp_where)
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    z = write_zip(tmp_path / "where-comp.zip", "binary")
+    assert main(["new", "comp_where", "--data", str(z), "--into", "comps"]) == 0
+    doc = load_competition("comps/comp_where").search_space.__doc__
+    assert "Config overrides for `python -m pipeline tune comps/comp_where` (Optuna" in doc
+    # a long folder (with a space: quoted as a shell needs it): the docstring wrapped within ruff's 120 columns, the
+    # command whole on one line
+    deep = Path("my competitions") / ("x" * 50)
+    assert main(["new", "comp_deep", "--data", str(z), "--into", str(deep)]) == 0
+    path = deep / "comp_deep" / "__init__.py"
+    command = f"`python -m pipeline tune {shlex.quote(str(deep / 'comp_deep'))}` (Optuna"
+    assert any(line.strip().startswith(command) for line in path.read_text().splitlines())
+    project = Path(__file__).resolve().parent.parent  # ruff's settings: the project's
+    cmd = [sys.executable, "-m", "ruff", "check", "--no-cache", str(path.resolve())]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=project)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 @pytest.mark.parametrize(("metric", "refused"), [("log_loss", True), ("balanced_log_loss", True), ("roc_auc", False)])
 def test_validate_refuses_a_probability_outside_0_1_where_a_log_loss_scores_it(
     tmp_path: Path, capsys: pytest.CaptureFixture, metric: str, refused: bool

@@ -82,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
     tmp = parent / f".{args.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    (tmp / "__init__.py").write_text(render(spec))
+    (tmp / "__init__.py").write_text(render(spec, str(dest) if args.into else None))  # the folder as given
     tmp.rename(dest)
     try:
         load_competition(str(dest))

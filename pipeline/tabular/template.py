@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import textwrap
 
 from pipeline.tabular import recipe
@@ -87,8 +88,7 @@ PRESETS: dict[str, dict[str, Any]] = {{**tabular.PRESETS}}  # fast, best; add yo
 
 
 def search_space(trial: Any) -> dict[str, Any]:
-    """Config overrides for `python -m pipeline tune competitions/{name}` (Optuna, one CV run per trial); the best
-    replay with `run --params`. The learning rate stays fixed: each GBM stops early at its own number of trees."""
+{search_doc}
     return {{
         "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
@@ -194,8 +194,9 @@ def _dict_py(d: dict[str, str]) -> str:
     return "{\n" + "".join(f"        {json.dumps(k)}: {json.dumps(v)},\n" for k, v in d.items()) + "    }"
 
 
-def render(spec: Spec) -> str:
-    """The generated competition package's __init__.py."""
+def render(spec: Spec, where: str | None = None) -> str:
+    """The generated competition package's __init__.py; `where`: its folder as the user named it (`new --into DIR`:
+    DIR/<name>), for the commands it states (default competitions/<name>)."""
     m, k = lookup(spec.metric), len(spec.targets)
     about = m.about if k == 1 else f"mean column-wise {spec.metric} over the {k} targets"
     holds = SUBMISSION_TEXT[spec.submission].format(k=top_k(spec.metric)) if k == 1 else SEVERAL_TEXT[spec.submission]
@@ -222,8 +223,29 @@ def render(spec: Spec) -> str:
         id_groups_py=repr(spec.id_groups),
         time_py=_py(spec.time) if spec.time else "None",
         row_id_start=repr(spec.id_start),
+        search_doc=_search_doc(where or f"competitions/{spec.name}"),
         **(models | {"models_line": models["models_line"] + _stack_line(spec)}),
     )
+
+
+def _search_doc(where: str) -> str:
+    """search_space's docstring, naming the competition's folder in its tune command: two lines, wrapped again at
+    ruff's 120 columns where the folder's name makes the first longer (the command kept on one line if it fits)."""
+    command = f"`python -m pipeline tune {shlex.quote(where)}`"
+    first = f"Config overrides for {command} (Optuna, one CV run per trial); the best"
+    second = (
+        "replay with `run --params`. The learning rate stays fixed: each GBM stops early at its own number of trees."
+    )
+    if len(first) + 7 <= 120:
+        return f'    """{first}\n    {second}"""'
+    text = f"{first} {second}"
+    whole = text.replace(command, command.replace(" ", "\0"))  # no break inside the command
+
+    def wrap(text: str) -> list[str]:  # 117 columns: the last line ends with the closing quotes; paths kept whole
+        return textwrap.wrap(text, 117, break_long_words=False, break_on_hyphens=False, **DOC_INDENTS)
+
+    lines = kept if max(map(len, kept := wrap(whole))) <= 117 else wrap(text)
+    return "\n".join(lines).replace("\0", " ") + '"""'
 
 
 def fit_rows(spec: Spec) -> int:
@@ -270,6 +292,7 @@ def models_note(spec: Spec) -> str | None:
 
 
 COMMENT = {"initial_indent": "# ", "subsequent_indent": "# "}  # textwrap.fill's settings for a comment
+DOC_INDENTS = {"initial_indent": '    """', "subsequent_indent": "    "}  # ... for a function's docstring
 
 
 def _stack_line(spec: Spec) -> str:
