@@ -33,7 +33,6 @@ from features.tabular import TabularEncoder, as_text, named_frame
 from pipeline.tabular.models import fit_target, inverse_target
 
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0)  # the L2 strengths an alpha of 0 chooses among
-INNER_FOLDS = 3
 # each `chars` setting's analyzer and n-gram lengths
 CHARS: dict[str, tuple[str, tuple[int, int]] | None] = {
     "within_words": ("char_wb", (2, 5)),
@@ -51,6 +50,9 @@ class TextLinear(BaseEstimator):
     alpha: float = 0.0  # L2 strength (logistic regression's C is 1 / alpha); 0: chosen among ALPHAS per fit
     max_features: int = 200_000  # n-grams kept per text column and analyzer, the most frequent
     min_df: int = 2  # rows an n-gram must appear in
+    inner_folds: int = 3  # alpha 0: the training rows split in this many inner folds ...
+    inner_rounds: int = 1  # ... of which this many are held out in turn to score each alpha
+    inner_tol: float = 1e-3  # logistic regression's tolerance along the inner path (the final fit keeps 1e-4)
     chars: str = "within_words"  # character n-grams: "within_words" (2-5, char_wb), "across_words" (1-5), "off"
     max_chars: int = 50_000_000  # a text column holding more characters gets no character n-grams
     target_transform: str | None = None
@@ -87,20 +89,24 @@ class TextLinear(BaseEstimator):
         return LogisticRegression(C=1.0 / alpha, max_iter=2000, warm_start=True)
 
     def _inner_alpha(self, features: sp.csr_matrix, y: np.ndarray) -> float:
-        """The alpha among ALPHAS with the lowest loss (log loss, or squared error on the fitting scale) on INNER_FOLDS
-        inner folds of the training rows: each inner fold's model is fitted from the strongest alpha to the weakest,
-        each fit starting from the last. The vectorizers were fitted on every training row (no labels involved)."""
+        """The alpha among ALPHAS with the lowest loss (log loss, or squared error on the fitting scale) on the first
+        inner_rounds of inner_folds inner folds of the training rows: each is fitted on the rest from the strongest
+        alpha to the weakest, each fit starting from the last. The vectorizers were fitted on every training row (no
+        labels involved)."""
         classify = self.task != "regression"
-        if len(y) < 10 * INNER_FOLDS:  # too few rows to tell the strengths apart: the middle one
+        if len(y) < 10 * self.inner_folds:  # too few rows to tell the strengths apart: the middle one
             return float(np.median(ALPHAS))
-        stratify = classify and np.bincount(y).min() >= INNER_FOLDS
+        stratify = classify and np.bincount(y).min() >= self.inner_folds
         splitter = StratifiedKFold if stratify else KFold
         alphas = sorted(ALPHAS, reverse=True)
         losses = np.zeros(len(alphas))
-        for tr, va in splitter(INNER_FOLDS, shuffle=True, random_state=self.random_state).split(features, y):
+        folds = splitter(self.inner_folds, shuffle=True, random_state=self.random_state).split(features, y)
+        for _, (tr, va) in zip(range(self.inner_rounds), folds, strict=False):
             model = self._model(alphas[0])
+            if classify:
+                model.set_params(tol=self.inner_tol)
             for i, alpha in enumerate(alphas):
-                model.set_params(**({"alpha": alpha} if not classify else {"C": 1.0 / alpha}))
+                model.set_params(**({"C": 1.0 / alpha} if classify else {"alpha": alpha}))
                 model.fit(features[tr], y[tr])
                 if classify:
                     proba = _all_classes(model, features[va], len(self.classes_))
