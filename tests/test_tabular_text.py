@@ -167,3 +167,15 @@ def test_new_writes_no_text_model_without_free_text(tmp_path: Path, capsys: pyte
     assert main(["new", "plain", "--data", str(folder), "--into", str(tmp_path / "comps")]) == 0
     assert "text (TF-IDF" not in capsys.readouterr().out
     assert "text" not in load_competition(str(tmp_path / "comps" / "plain")).Config().models
+
+
+def test_a_class_of_one_row_leaves_the_inner_folds_it_empties() -> None:
+    # a multi-label target's rare label: one positive among a fold's training rows. The inner fold validating it
+    # trains on negatives alone, which no classifier fits; the alpha is chosen on the other inner folds
+    X, _ = reviews(200, seed=9)
+    y = np.zeros(200, dtype=int)
+    y[17] = 1
+    model = TextLinear("binary").fit(X, y)
+    assert model.alpha_ in ALPHAS
+    proba = model.predict_proba(X)
+    assert np.isfinite(proba).all() and proba[17, 1] == proba[:, 1].max()

@@ -92,7 +92,8 @@ class TextLinear(BaseEstimator):
         """The alpha among ALPHAS with the lowest loss (log loss, or squared error on the fitting scale) on the first
         inner_rounds of inner_folds inner folds of the training rows: each is fitted on the rest from the strongest
         alpha to the weakest, each fit starting from the last. The vectorizers were fitted on every training row (no
-        labels involved)."""
+        labels involved). An inner fold whose training rows hold one class is skipped (a multi-label target's rare
+        label); with none left, or too few rows, the middle alpha."""
         classify = self.task != "regression"
         if len(y) < 10 * self.inner_folds:  # too few rows to tell the strengths apart: the middle one
             return float(np.median(ALPHAS))
@@ -100,8 +101,13 @@ class TextLinear(BaseEstimator):
         splitter = StratifiedKFold if stratify else KFold
         alphas = sorted(ALPHAS, reverse=True)
         losses = np.zeros(len(alphas))
-        folds = splitter(self.inner_folds, shuffle=True, random_state=self.random_state).split(features, y)
-        for _, (tr, va) in zip(range(self.inner_rounds), folds, strict=False):
+        scored = 0
+        for tr, va in splitter(self.inner_folds, shuffle=True, random_state=self.random_state).split(features, y):
+            if scored == self.inner_rounds:
+                break
+            if classify and len(np.unique(y[tr])) < 2:
+                continue  # a rare class's rows all fell among this fold's validation rows: no classifier to fit
+            scored += 1
             model = self._model(alphas[0])
             if classify:
                 model.set_params(tol=self.inner_tol)
@@ -113,7 +119,7 @@ class TextLinear(BaseEstimator):
                     losses[i] += log_loss(y[va], proba, labels=np.arange(len(self.classes_))) * len(va)
                 else:
                     losses[i] += float(np.sum((model.predict(features[va]) - y[va]) ** 2))
-        return float(alphas[int(np.argmin(losses))])
+        return float(alphas[int(np.argmin(losses))]) if scored else float(np.median(ALPHAS))
 
     def _vectorizers(self, text: pd.Series) -> tuple[TfidfVectorizer, ...]:
         """The vectorizers of one text column: word 1-2-grams, and character n-grams (case kept) as `chars` says unless
