@@ -179,3 +179,19 @@ def test_a_class_of_one_row_leaves_the_inner_folds_it_empties() -> None:
     assert model.alpha_ in ALPHAS
     proba = model.predict_proba(X)
     assert np.isfinite(proba).all() and proba[17, 1] == proba[:, 1].max()
+
+
+def test_a_text_of_words_that_never_repeat_gets_no_word_ngrams() -> None:
+    # commit hashes, three to a row: no word is in two rows (min_df), which scikit-learn refuses to fit ("no terms
+    # remain"); the column keeps its character n-grams, and with chars="off" only its length and counts
+    X, y = reviews(120, seed=10)
+    rng = np.random.default_rng(0)
+    X["commits"] = [" ".join(f"{rng.integers(16**10):010x}" for _ in range(3)) for _ in range(len(y))]
+    with pytest.warns(UserWarning, match="no word n-gram of column 'commits' appears in 2 training rows or more"):
+        model = TextLinear("binary", alpha=1.0).fit(X, y)
+    assert [v.analyzer for v in model.vectorizers_["commits"]] == ["char_wb"]
+    assert len(model.vectorizers_["review"]) == 2
+    with pytest.warns(UserWarning, match="no word n-gram"):
+        words_only = TextLinear("binary", alpha=1.0, chars="off").fit(X, y)
+    assert words_only.vectorizers_["commits"] == ()
+    assert np.isfinite(words_only.predict_proba(X.iloc[:5])).all() and model.predict_proba(X).shape == (120, 2)

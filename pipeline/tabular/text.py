@@ -71,11 +71,9 @@ class TextLinear(BaseEstimator):
         blocks = [sp.csr_matrix(np.asarray(dense, dtype=np.float32))]
         self.vectorizers_ = {}
         for c in self.text_columns_:
-            text = as_text(X[c])
-            self.vectorizers_[c] = self._vectorizers(text)
-            for vec in self.vectorizers_[c]:
-                blocks.append(vec.fit_transform(text))
-                vec.stop_words_ = None  # the n-grams left out: kept only for introspection, and large to pickle
+            fitted = self._fit_vectorizers(as_text(X[c]))
+            self.vectorizers_[c] = tuple(vec for vec, _ in fitted)
+            blocks.extend(matrix for _, matrix in fitted)
         features = sp.hstack(blocks, format="csr")
         self.alpha_ = self.alpha if self.alpha > 0 else self._inner_alpha(features, y_fit)
         self.model_ = self._model(self.alpha_).fit(features, y_fit)
@@ -134,11 +132,31 @@ class TextLinear(BaseEstimator):
             warnings.warn(
                 f"text model: column {text.name!r} holds {chars:,} characters, over max_chars ({self.max_chars:,}): "
                 "word n-grams only, no character n-grams",
-                stacklevel=3,
+                stacklevel=4,
             )
             return (words,)
         analyzer, ngrams = CHARS[self.chars]
         return words, TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, lowercase=False, **shared)
+
+    def _fit_vectorizers(self, text: pd.Series) -> list[tuple[TfidfVectorizer, sp.csr_matrix]]:
+        """One text column's fitted vectorizers, each with its matrix of the training rows. A vectorizer that finds no
+        n-gram in min_df rows or more (every word unique: hashes, serial numbers; no text in these rows) is left out,
+        with a warning, where scikit-learn refuses to fit it."""
+        fitted = []
+        for vec in self._vectorizers(text):
+            try:
+                matrix = vec.fit_transform(text)
+            except ValueError:  # "empty vocabulary", or "After pruning, no terms remain"
+                kind = "word" if vec.analyzer == "word" else "character"
+                warnings.warn(
+                    f"text model: no {kind} n-gram of column {text.name!r} appears in {self.min_df} training rows or "
+                    f"more (min_df): the column gets no {kind} n-grams",
+                    stacklevel=3,
+                )
+                continue
+            vec.stop_words_ = None  # the n-grams left out: kept only for introspection, and large to pickle
+            fitted.append((vec, matrix))
+        return fitted
 
     def _features(self, X: pd.DataFrame) -> sp.csr_matrix:
         """New rows as the model reads them: the linear features, then each text column's n-grams (a text column the
