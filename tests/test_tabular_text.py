@@ -195,3 +195,27 @@ def test_a_text_of_words_that_never_repeat_gets_no_word_ngrams() -> None:
         words_only = TextLinear("binary", alpha=1.0, chars="off").fit(X, y)
     assert words_only.vectorizers_["commits"] == ()
     assert np.isfinite(words_only.predict_proba(X.iloc[:5])).all() and model.predict_proba(X).shape == (120, 2)
+
+
+def test_the_fit_takes_the_blas_threads_the_runner_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # L-BFGS on n-gram-long vectors: BLAS's threads, one a core, spin where another process holds a core (x13 the
+    # time on 2 busy cores, benchmarks/text_threads.py); the runner's n_jobs (1 on small data) caps them
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from pipeline.fitting import prepare
+
+    seen = []
+    fit = LogisticRegression.fit
+
+    def counting_fit(self: LogisticRegression, *args: object, **kwargs: object) -> LogisticRegression:
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", counting_fit)
+    X, y = reviews(200, seed=11)
+    with threadpool_limits(2, user_api="blas"):  # BLAS's own threads on a machine of two cores or more
+        prepare(TextLinear("binary", alpha=1.0), seed=0, n_jobs=1).fit(X, y)
+        assert seen == [{1}]
+        prepare(TextLinear("binary", alpha=1.0), seed=0, n_jobs=0).fit(X, y)  # 0: BLAS's own
+        assert seen[-1] == {2}

@@ -28,6 +28,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
 from sklearn.model_selection import KFold, StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from features.tabular import TabularEncoder, as_text, named_frame
 from pipeline.tabular.models import fit_target, inverse_target
@@ -58,9 +59,18 @@ class TextLinear(BaseEstimator):
     target_transform: str | None = None
     clip: bool = True
     random_state: int = 0
+    n_jobs: int = 1  # BLAS threads of its fits (the runner sets it: pipeline.fitting.default_jobs); 0: BLAS's own
 
     def fit(self, X: pd.DataFrame, y: Any) -> TextLinear:
-        """Fit the encoders and vectorizers on the training rows, then the linear model on their features."""
+        """Fit the encoders and vectorizers on the training rows, then the linear model on their features, on n_jobs
+        BLAS threads: L-BFGS and LSQR work on vectors of the n-grams' length, too little for threads to share, and
+        BLAS's threads, one a core, spin where another process holds a core (13 times the time of one thread on 2
+        busy cores: benchmarks/text_threads.py)."""
+        with threadpool_limits(self.n_jobs if self.n_jobs > 0 else None, user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X: pd.DataFrame, y: Any) -> TextLinear:
+        """fit's work, on the threads it allows."""
         X = named_frame(X)
         y_fit, classes = fit_target(np.asarray(y), self.task, self.target_transform)
         if classes is not None:
