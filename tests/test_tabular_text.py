@@ -219,3 +219,34 @@ def test_the_fit_takes_the_blas_threads_the_runner_gives(monkeypatch: pytest.Mon
         assert seen == [{1}]
         prepare(TextLinear("binary", alpha=1.0), seed=0, n_jobs=0).fit(X, y)  # 0: BLAS's own
         assert seen[-1] == {2}
+
+
+def test_predict_gives_the_runs_submission_from_quoted_unicode_text_some_test_rows_lack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a scraped download holds: commas, quotes and line breaks inside quoted fields, accents, emoji, HTML and
+    # URLs, two text columns, and test rows with no text at all; `predict` on the test set alone must give the run's
+    # own submission, every row a probability
+    monkeypatch.chdir(tmp_path)
+    X, y = reviews(240, seed=12)
+    extras = ['"great", he said\nthen left', "café 😀 <b>bold</b>", "see https://example.com/a?b=1&c=2", "naïve, ok"]
+    X["review"] = [f"{doc} {extras[i % 4]}" for i, doc in enumerate(X["review"])]
+    X.insert(0, "title", [" ".join(doc.split()[:3]) for doc in X["review"]])
+    X.loc[200::3, ["title", "review"]] = np.nan
+    X.insert(0, "id", np.arange(len(y)))
+    folder, alone = tmp_path / "scraped", tmp_path / "test_alone"
+    folder.mkdir()
+    alone.mkdir()
+    X.iloc[:200].assign(label=y[:200]).to_csv(folder / "train.csv", index=False)
+    for into in (folder, alone):
+        X.iloc[200:].to_csv(into / "test.csv", index=False)
+        X.iloc[200:][["id"]].assign(label=0.5).to_csv(into / "sample_submission.csv", index=False)
+    assert main(["new", "scraped", "--data", str(folder), "--into", str(tmp_path / "comps")]) == 0
+    assert "text" in load_competition(str(tmp_path / "comps" / "scraped")).Config().models
+    run = ["run", str(tmp_path / "comps" / "scraped"), "--data", str(folder), "--folds", "3", "--quiet"]
+    assert main([*run, "--set", "models=linear,text"]) == 0
+    (run_dir,) = (tmp_path / "runs" / "scraped").glob("*")
+    assert main(["predict", str(run_dir), "--data", str(alone), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    submission = pd.read_csv(run_dir / "submission.csv")
+    assert submission.equals(pd.read_csv(tmp_path / "out" / "submission.csv"))
+    assert list(submission["id"]) == list(range(200, 240)) and submission["label"].between(0, 1).all()
