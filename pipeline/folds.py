@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,3 +214,23 @@ def fold_ids(fold: np.ndarray) -> list[int]:
 def scored_rows(fold: np.ndarray) -> np.ndarray:
     """Rows that have an out-of-fold prediction (all rows for k-fold, the validation rows for a holdout)."""
     return fold >= 0
+
+
+def fold_score(score: Callable[[Any, Any], float], y: np.ndarray, pred: np.ndarray) -> float:
+    """`score` of one fold's rows, or NaN where the metric is not defined on them alone: ROC AUC of a fold whose rows
+    hold one class (a class with fewer rows than the folds leaves some folds without it). The out-of-fold score of
+    every row together, which the run reports as its CV, stays defined. Any other error is raised."""
+    try:
+        return float(score(y, pred))
+    except ValueError:
+        y = np.asarray(y)
+        if any(len(np.unique(column)) < 2 for column in y.reshape(len(y), -1).T):
+            return float("nan")
+        raise
+
+
+def finite_mean(scores: Sequence[float]) -> tuple[float, float]:
+    """The mean and standard deviation of the fold scores that are defined (fold_score), NaN when none is."""
+    kept = np.asarray(scores, dtype=float)
+    kept = kept[np.isfinite(kept)]
+    return (float(kept.mean()), float(kept.std())) if len(kept) else (float("nan"), float("nan"))

@@ -44,7 +44,9 @@ from pipeline.fitting import (
 from pipeline.folds import (
     FoldPlan,
     can_stratify_holdout,
+    finite_mean,
     fold_ids,
+    fold_score,
     make_folds,
     rarer_than_folds,
     resolve_folds,
@@ -537,7 +539,8 @@ def _fit_model(
         state.budget.record(model, part["seconds"])
         parts.append(part)
         bar.advance(task)
-        log(f"{model} fold {f}: {state.module.METRIC.name} {part['score']:.5f} ({part['seconds']:.1f}s)")
+        shown = f"{part['score']:.5f}" if np.isfinite(part["score"]) else "not defined on its rows alone (one class)"
+        log(f"{model} fold {f}: {state.module.METRIC.name} {shown} ({part['seconds']:.1f}s)")
         if opts.report is not None:
             done = [p["score"] for p in parts]
             opts.report(
@@ -546,7 +549,7 @@ def _fit_model(
                     "fold": f,
                     "score": part["score"],
                     "folds_done": len(done),
-                    "running_mean": float(np.mean(done)),
+                    "running_mean": finite_mean(done)[0],
                 }
             )
     if dropped:
@@ -717,7 +720,7 @@ def _fit_part(state: RunState, job: FoldJob, abandoned: threading.Event | None =
     oof = predict_outputs(est, X_va, classification, n_classes)
     test = predict_outputs(est, data.X_test, classification, n_classes)
     seconds = fit_s + time.perf_counter() - t0
-    score = float(state.module.score(y_va, oof))
+    score = fold_score(state.module.score, y_va, oof)
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
     if state.plan.refit:
         part["refit"] = fold_params(est, len(y))
@@ -794,11 +797,12 @@ def _collect(parts: list[dict[str, Any]], n: int, test: np.ndarray) -> dict[str,
     for p in parts:
         oof[p["valid_idx"]] = p["oof"]
     scores = [p["score"] for p in parts]
+    mean, std = finite_mean(scores)  # a fold whose rows hold one class has no ROC AUC of its own
     return {
         "oof": oof,
         "test": test,
         "fold_scores": scores,
         "fold_seconds": [p["seconds"] for p in parts],
-        "mean": float(np.mean(scores)),
-        "std": float(np.std(scores)),
+        "mean": mean,
+        "std": std,
     }

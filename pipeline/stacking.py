@@ -38,7 +38,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipeline.contract import Metric
-from pipeline.folds import fold_ids, learns_from, runs_forward, scored_rows
+from pipeline.folds import fold_ids, fold_score, learns_from, runs_forward, scored_rows
 from pipeline.stacking_pool import NonNegativePool
 
 METHODS = ("off", "linear", "log_linear", "pool")
@@ -286,12 +286,12 @@ def stack(
         valid = folds == f
         if not train.any() and fallback is not None:
             oof[valid] = np.asarray(fallback, dtype=float).reshape(len(y), -1)[valid]
-            fold_scores.append(float(score(y[valid], oof[valid])))
+            fold_scores.append(fold_score(score, y[valid], oof[valid]))
             nested.append({"held": np.flatnonzero(valid), "fit": np.flatnonzero(train), "fit_pred": oof[train]})
             continue
         both = _fit_predict(F[train], y[train], np.vstack([F[valid], F[train]]), classification, n_out, method, seed)
         oof[valid] = both[: valid.sum()]
-        fold_scores.append(float(score(y[valid], oof[valid])))
+        fold_scores.append(fold_score(score, y[valid], oof[valid]))
         # what a stage after the stack fits per fold: the rows the meta-model was fitted on, with its predictions
         nested.append({"held": np.flatnonzero(valid), "fit": np.flatnonzero(train), "fit_pred": both[valid.sum() :]})
     model = fit_meta(F[mask], y[mask], classification, n_out, method, seed)
