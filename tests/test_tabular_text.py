@@ -250,3 +250,10 @@ def test_predict_gives_the_runs_submission_from_quoted_unicode_text_some_test_ro
     submission = pd.read_csv(run_dir / "submission.csv")
     assert submission.equals(pd.read_csv(tmp_path / "out" / "submission.csv"))
     assert list(submission["id"]) == list(range(200, 240)) and submission["label"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("params", [{"alpha": -1.0}, {"inner_rounds": 0}, {"inner_rounds": 4}])
+def test_a_setting_out_of_range_is_refused(params: dict) -> None:
+    X, y = reviews(60, seed=9)
+    with pytest.raises(ValueError, match="TextLinear: alpha must be 0 .* or more"):
+        TextLinear("binary", **params).fit(X, y)

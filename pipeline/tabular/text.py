@@ -73,6 +73,11 @@ class TextLinear(BaseEstimator):
 
     def _fit(self, X: pd.DataFrame, y: Any) -> TextLinear:
         """fit's work, on the threads it allows."""
+        if self.alpha < 0 or not 1 <= self.inner_rounds <= self.inner_folds:
+            raise ValueError(
+                f"TextLinear: alpha must be 0 (chosen on inner folds) or more, got {self.alpha}; inner_rounds 1 to "
+                f"inner_folds ({self.inner_folds}), got {self.inner_rounds}."
+            )
         X = named_frame(X)
         y_fit, classes = fit_target(np.asarray(y), self.task, self.target_transform)
         if classes is not None:
