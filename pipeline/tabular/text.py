@@ -33,6 +33,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from features.tabular import TabularEncoder, as_text, named_frame
+from pipeline.fitting import predict_outputs
 from pipeline.tabular.models import fit_target, inverse_target
 
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0)  # the L2 strengths an alpha of 0 chooses among
@@ -203,7 +204,7 @@ class TextLinear(BaseEstimator):
 
 def _all_classes(model: Any, features: sp.csr_matrix, n_classes: int) -> np.ndarray:
     """A classifier's probabilities with a column for each of n_classes class indices (0 for a class its training
-    rows lacked)."""
-    proba = np.zeros((features.shape[0], n_classes))
-    proba[:, model.classes_] = model.predict_proba(features)  # float32 features give float32 probabilities
+    rows lacked: pipeline.fitting.predict_outputs, as the runner aligns every fold's), rows summing to 1 in float64
+    (float32 features give float32 probabilities)."""
+    proba = predict_outputs(model, features, True, n_classes)
     return proba / proba.sum(axis=1, keepdims=True)
