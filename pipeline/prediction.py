@@ -120,11 +120,12 @@ def saved_fits(run_dir: Path, summary: dict[str, Any]) -> dict[str, list[int | s
 
     folds = np.load(run_dir / "folds.npy")
     fits = {m: model_fits(folds, bool(summary["models"][m].get("refit"))) for m in summary["models"]}
-    if (run_dir / "models").is_dir() and (missing := missing_model_files(run_dir, fits)):
+    if not (run_dir / "models").is_dir():  # a run from before fitted models were kept, named as such
+        for model, its in fits.items():
+            for f in its:
+                fold_model_info(run_dir, model, f)
+    elif missing := missing_model_files(run_dir, fits):
         raise incomplete_run(run_dir, missing, rerun_command(summary))
-    for model, its in fits.items():  # no models/ at all: a run from before they were kept, named as such
-        for f in its:
-            fold_model_info(run_dir, model, f)
     return fits
 
 
