@@ -62,7 +62,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Infer, render, write atomically, check the contract, print what was decided and the next command."""
     from pipeline.archives import display_path
-    from pipeline.contract import load_competition
     from pipeline.tabular.infer import infer
     from pipeline.tabular.template import models_note, render
 
@@ -70,6 +69,8 @@ def main(args: argparse.Namespace) -> int:
     dest = parent / args.name
     if dest.exists():
         raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
+    if _images(args, dest):
+        return 0
     spec = infer(Path(args.data), args.name, **{k: getattr(args, k) for k in INFER_OPTIONS})
     if args.original:
         _add_original(spec, args)
@@ -79,16 +80,7 @@ def main(args: argparse.Namespace) -> int:
         )
     if note := models_note(spec):  # after the original: its rows count toward svm's limit
         spec.notes.append(note)
-    tmp = parent / f".{args.name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / "__init__.py").write_text(render(spec, str(dest) if args.into else None))  # the folder as given
-    tmp.rename(dest)
-    try:
-        load_competition(str(dest))
-    except ContractError:
-        shutil.rmtree(dest)
-        raise
+    _write(dest, render(spec, str(dest) if args.into else None))  # the folder as given
     shown = display_path(dest)
     id_text = spec.id_col if spec.id_start is None else f"{spec.id_col} (the test rows' numbers from {spec.id_start})"
     print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target_text}, id {id_text}, metric {spec.metric}")
@@ -98,6 +90,55 @@ def main(args: argparse.Namespace) -> int:
     against = " [--against original]" if spec.original is not None else ""
     print(f"      python -m pipeline drift {shown} --data {args.data}{against}  (do the test rows differ?)")
     return 0
+
+
+def _write(dest: Path, text: str) -> None:
+    """The package folder with its __init__.py, whole or not at all, kept only when it passes the contract check."""
+    from pipeline.contract import load_competition
+
+    tmp = dest.parent / f".{dest.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "__init__.py").write_text(text)
+    tmp.rename(dest)
+    try:
+        load_competition(str(dest))
+    except ContractError:
+        shutil.rmtree(dest)
+        raise
+
+
+def _images(args: argparse.Namespace, dest: Path) -> bool:
+    """An image-classification download (pipeline/vision/infer.py): write its competition, print what was decided and
+    the next command, and say True; False for any other download (a table)."""
+    from pipeline.archives import display_path
+    from pipeline.tabular.infer import download_slug
+    from pipeline.tabular.infer_files import Source
+    from pipeline.tabular.infer_metric import check_choices
+    from pipeline.vision.infer import TABLE_ONLY, holds_images, infer_images
+    from pipeline.vision.template import render
+
+    check_choices(args.name, args.metric, args.task)
+    source = Source(Path(args.data).expanduser())
+    if not holds_images(source):
+        return False
+    given = [f"--{k}" for k in TABLE_ONLY if getattr(args, k)]
+    given += [f"--{k}" for k in ("target", "id_col") if getattr(args, k)]
+    given += ["--original"] * bool(args.original)
+    if given:
+        raise ContractError(f"{args.data} holds images: {', '.join(given)} are for tables; leave them out.")
+    slug = args.slug or download_slug(Path(args.data)) or args.name
+    spec = infer_images(source, args.name, slug, args.metric, args.train, args.sample)
+    _write(dest, render(spec, str(dest) if args.into else None))
+    shown = display_path(dest)
+    print(
+        f"wrote {shown}/__init__.py: image classification of {spec.n_train} images into {len(spec.classes)} classes "
+        f"({spec.label_column}), id {spec.id_column}, metric {spec.metric}"
+    )
+    for note in spec.notes:
+        print(f"  {note}")
+    print(f"next: python -m pipeline run {shown} --data {args.data} [--preset cpu | --preset fast]")
+    return True
 
 
 def _add_original(spec: Any, args: argparse.Namespace) -> None:

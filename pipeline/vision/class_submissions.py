@@ -1,5 +1,6 @@
 """Class predictions to Kaggle submissions: accuracy and Kaggle's multi-class log loss, the most probable class's
-name per row (a label submission) or one probability column per class (a probability submission), and the checks
+name per row (a label submission), one probability column per class (a probability submission) or the second of two
+classes' probability (a positive submission, scored by ROC AUC), and the checks
 of a probability submission's header and rows beyond the sample submission's."""
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ def log_loss(y_true: Any, pred: Any) -> float:
     return float(-np.mean(np.log(p[np.arange(len(y)), y])))
 
 
+def positive_auc(y_true: Any, pred: Any) -> float:
+    """ROC AUC of the second class's probability (rows x 2), as Kaggle scores one probability column."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.asarray(y_true) == 1, rescale_rows(pred)[:, 1]))
+
+
 def write_labels(data: Data, pred: Any, path: Path, columns: tuple[str, str] = ("id", "label")) -> None:
     """The columns (id, label) in the sample submission's order; the label is the most probable class's name."""
     labels = np.asarray(data.classes)[np.asarray(pred).argmax(axis=1)]
@@ -44,6 +52,16 @@ def write_probabilities(data: Data, pred: Any, path: Path, id_column: str = "id"
         )
     frame = pd.DataFrame(p, columns=list(data.classes))
     frame.insert(0, id_column, data.test_ids)
+    frame.to_csv(path, index=False, float_format="%.7g")
+
+
+def write_positive(data: Data, pred: Any, path: Path, columns: tuple[str, str] = ("id", "label")) -> None:
+    """The columns (id, label) in the sample submission's order; the label column holds the second class's
+    probability (rows rescaled to sum to 1 first)."""
+    p = rescale_rows(pred)
+    if p.shape != (len(data.test_ids), 2):
+        raise SubmissionError(f"expected {len(data.test_ids)} x 2 test probabilities, got {p.shape[0]} x {p.shape[1]}.")
+    frame = pd.DataFrame({columns[0]: data.test_ids, columns[1]: p[:, 1]})
     frame.to_csv(path, index=False, float_format="%.7g")
 
 

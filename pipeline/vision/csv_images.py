@@ -21,13 +21,20 @@ from pipeline.imagefiles import check_image_files
 from pipeline.submission import validate_submission
 from pipeline.vision import class_submissions as subs
 
+POSITIVE_METRICS = ("roc_auc", "log_loss")
 
-def read_csv(path: Path, columns: list[str] | None = None, unique: str | None = None) -> pd.DataFrame:
-    """A CSV as text (no NA guessing), with exactly `columns` when given and no value of column `unique` twice."""
+
+def read_csv(
+    path: Path, columns: list[str] | None = None, unique: str | None = None, ordered: bool = True
+) -> pd.DataFrame:
+    """A CSV as text (no NA guessing), with exactly `columns` when given (in their order, or any order when not
+    `ordered`: then returned in theirs) and no value of column `unique` twice."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as e:
         raise ContractError(f"Cannot read {path.name}: {e}") from None
+    if columns is not None and not ordered and sorted(frame.columns) == sorted(columns):
+        frame = frame[columns]
     if columns is not None and list(frame.columns) != columns:
         raise ContractError(f"{path.name}: expected columns {columns}, got {list(frame.columns)}.")
     if unique is not None:
@@ -59,7 +66,10 @@ class CsvImages:
 
     Label submission (probabilities=False): the sample lists id_column,label_column; the classes are the labels
     seen in training, each one of `known_classes` when those are given. Probability submission: the sample's header
-    is the id then the classes in alphabetical order, which are the valid labels.
+    is the id then the classes in alphabetical order, which are the valid labels. Positive submission (positive=True,
+    two classes, as Aerial Cactus and Histopathologic Cancer ship): the sample lists id_column,label_column and the
+    label column holds the probability of the second class in sorted order (1 of 0/1, True of False), scored by ROC
+    AUC or, with metric="log_loss", by binary log loss.
     """
 
     train_csv: str  # one row per training image: id_column, label_column
@@ -72,13 +82,21 @@ class CsvImages:
     known_classes: tuple[str, ...] = ()  # every valid label of a label submission (empty: any training label)
     known_source: str = ""  # where known_classes come from, for messages
     probabilities: bool = False
+    positive: bool = False
+    metric: str = "roc_auc"  # what scores a positive submission: roc_auc or log_loss (the other kinds have one each)
+
+    def __post_init__(self) -> None:
+        if self.positive and self.probabilities:
+            raise ValueError("CsvImages: positive and probabilities are two kinds of submission; set one.")
+        if self.positive and self.metric not in POSITIVE_METRICS:
+            raise ValueError(f"CsvImages: metric {self.metric!r}; a positive submission takes {POSITIVE_METRICS}.")
 
     def load(self, cfg: Any, data_dir: Path) -> Data:
         """Train image paths and class indices; test paths in the sample submission's order."""
         data_dir = Path(data_dir)
         sample = data_dir / self.sample_csv
         label = self.label_column
-        train = read_csv(data_dir / self.train_csv, [self.id_column, label], unique=self.id_column)
+        train = read_csv(data_dir / self.train_csv, [self.id_column, label], unique=self.id_column, ordered=False)
         self._check_labelled(train)
         if self.probabilities:
             classes = classes_of_header(sample, self.id_column, label)
@@ -88,6 +106,7 @@ class CsvImages:
             if self.known_classes:  # else the classes are whatever the training labels are
                 self._check_labels(train, list(self.known_classes), self.known_source)
             classes = sorted(set(train[label]))
+            self._check_two(classes)
             test_ids = read_csv(sample, [self.id_column, label], unique=self.id_column)[self.id_column]
             self._check_test_csv(data_dir, test_ids)
         headers = bool(getattr(cfg, "check_images", True))
@@ -142,6 +161,14 @@ class CsvImages:
     def _images(data_dir: Path, pattern: str, ids: pd.Series, source: str, headers: bool) -> Any:
         return check_image_files(data_dir, [pattern.format(i) for i in ids], source, 2, headers)
 
+    def _check_two(self, classes: list[str]) -> None:
+        """A positive submission's training labels are two classes."""
+        if self.positive and len(classes) != 2:
+            raise ContractError(
+                f"{self.train_csv}: {len(classes)} {self.label_column}s ({_shown(classes)}); a submission of one "
+                f"probability column ({self.sample_csv}'s {self.label_column}) needs exactly two."
+            )
+
     def _check_labelled(self, train: pd.DataFrame) -> None:
         """Every training image has a label: an empty cell would become a class named "" (and a submission of it
         refused only after training)."""
@@ -183,13 +210,18 @@ class CsvImages:
             )
 
     def score(self, y_true: Any, pred: Any) -> float:
-        """Kaggle's multi-class log loss for probability submissions, accuracy for label submissions."""
+        """Kaggle's multi-class log loss for probability submissions, accuracy for label submissions; ROC AUC of the
+        second class's probability (or binary log loss) for positive submissions."""
+        if self.positive:
+            return (subs.log_loss if self.metric == "log_loss" else subs.positive_auc)(y_true, pred)
         return (subs.log_loss if self.probabilities else subs.accuracy)(y_true, pred)
 
     def write_submission(self, data: Data, pred: Any, path: Path) -> None:
         """The sample's rows in its order: one probability per class, or the most probable class's name."""
         if self.probabilities:
             subs.write_probabilities(data, pred, path, self.id_column)
+        elif self.positive:
+            subs.write_positive(data, pred, path, (self.id_column, self.label_column))
         else:
             subs.write_labels(data, pred, path, (self.id_column, self.label_column))
 
@@ -197,5 +229,7 @@ class CsvImages:
         """The sample's ids in its order; probabilities per class, or labels among the classes trained on."""
         if self.probabilities:
             subs.validate_probabilities(data, path, self.id_column, self.label_column)
+        elif self.positive:
+            validate_submission(path, data.sample_submission, bounds={self.label_column: (0.0, 1.0)})
         else:
             validate_submission(path, data.sample_submission, allowed={self.label_column: list(data.classes or [])})

@@ -1,0 +1,233 @@
+"""What `python -m pipeline new` infers from an image-classification download: the CSV of training images and
+their labels, where the images lie, the test images (the sample submission's ids), the submission kind and the
+metric.
+
+A download is read as images when at least half of its files are images and a CSV of two columns, the sample
+submission's id column and a label, names one image of the download per row (as dog breeds' labels.csv, CIFAR-10's
+trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv). The submission is
+- labels (the sample lists id,label with class names): scored by accuracy;
+- probabilities (the sample's header is the id then every class): multi-class log loss;
+- one probability column (the sample lists id,label holding numbers that are no class, two classes): the second
+  class's probability (1 of 0/1), scored by ROC AUC, or binary log loss with --metric log_loss.
+Anything that cannot be inferred is refused naming the flag that settles it, as for tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import pandas as pd
+
+from pipeline.contract import ContractError
+from pipeline.tabular.infer_files import Source, _pick, unclear
+from pipeline.tabular.values import listed
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# the metrics of each submission kind, the default first
+KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
+# the tabular flags an image download has no use for
+TABLE_ONLY = ("task", "test", "time")
+
+
+@dataclass
+class ImageSpec:
+    """Everything the generated image competition states."""
+
+    name: str
+    slug: str
+    expected: list[str]  # the download's top-level files and folders (EXPECTED_FILES)
+    train_csv: str
+    sample_csv: str
+    test_csv: str | None  # a CSV listing the test images, when the download has one
+    id_column: str
+    label_column: str
+    image_path: str  # an id to its file: "train/{}.jpg"; "{}": the id is the path
+    test_image_path: str
+    kind: str  # labels, probabilities or positive
+    metric: str
+    classes: list[str]
+    n_train: int
+    n_test: int
+    folds: str  # stratified, or kfold when a class has fewer images than the folds
+    notes: list[str] = field(default_factory=list)
+
+
+def is_image(name: str) -> bool:
+    """An image file by its name's suffix."""
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def holds_images(source: Source) -> bool:
+    """True when at least half of the download's files are images (a table with a picture or two is a table)."""
+    images = sum(map(is_image, source.names))
+    return images > 0 and 2 * images >= len(source.names)
+
+
+def read_text(source: Source, name: str) -> pd.DataFrame:
+    """One CSV of the download with every cell as written (ids such as 007 stay text)."""
+    return source.read(name, text=source.header(name))
+
+
+def candidates(ids: pd.Series, images: list[str]) -> Counter[str]:
+    """Patterns ("train/{}.png", "{}") that find an image for some of the first 200 ids, with how many they find."""
+    if ids.iloc[:200].isin(set(images)).any():
+        return Counter({"{}": int(ids.iloc[:200].isin(set(images)).sum())})
+    by_name: dict[str, list[str]] = {}
+    for n in images:
+        p = PurePosixPath(n)
+        by_name.setdefault(p.stem, []).append(n)
+        if p.name != p.stem:
+            by_name.setdefault(p.name, []).append(n)
+    seen: Counter[str] = Counter()
+    for i in ids.iloc[:200]:
+        for n in by_name.get(i, []):
+            p = PurePosixPath(n)
+            folder = "" if str(p.parent) == "." else f"{p.parent}/"
+            seen[folder + "{}" + ("" if p.name == i else p.suffix)] += 1
+    return seen
+
+
+def image_pattern(ids: pd.Series, images: list[str], role: str, where: str) -> str:
+    """The pattern that finds an image for every id. Where several do (CIFAR-10's test folder also holds images 1 to
+    50000), the one whose folder names `role` wins; where none does, the refusal names the first id without one."""
+    seen, exact = candidates(ids, images), set(images)
+    found = {pattern: ids.map(pattern.format).isin(exact) for pattern in seen}
+    whole = [pattern for pattern, hit in found.items() if hit.all()]
+    if whole:
+        return sorted(whole, key=lambda pattern: (role not in pattern.lower(), -seen[pattern], pattern))[0]
+    if not found:
+        raise ContractError(f"{where}: no {ids.name} names an image of the download (the first: {ids.iloc[0]!r}).")
+    nearest = max(found, key=lambda pattern: (found[pattern].sum(), -len(pattern)))
+    row = int((~found[nearest]).to_numpy().argmax())
+    raise ContractError(
+        f"{where} line {row + 2}: {ids.name} {ids.iloc[row]!r} names no image: {nearest.format(ids.iloc[row])} is not "
+        f"in the download ({int((~found[nearest]).sum())} of {len(ids)} {ids.name}s name none)."
+    )
+
+
+def _label_csv(source: Source, sample: str, id_col: str, given: str | None) -> tuple[str, pd.DataFrame]:
+    """The CSV of training images and labels: --train, else the one CSV of two columns, the sample's id and
+    another, whose ids name images (a name with "train" or "label" first)."""
+    if given:
+        name = _pick(source, "training images", ("train",), given, "--train")
+        header = source.header(name)
+        if len(header) != 2 or id_col not in header:
+            raise ContractError(
+                f"--train {name}: its columns are {listed(header, 5)}; the CSV of training images has two, {id_col} "
+                "(the image, as the sample submission names it) and the label."
+            )
+        return name, read_text(source, name)
+    images = [n for n in source.names if is_image(n)]
+    found = []
+    for name in sorted(source.csvs(), key=lambda n: not any(w in n.lower() for w in ("train", "label"))):
+        if name == sample or len(header := source.header(name)) != 2 or id_col not in header:
+            continue
+        frame = read_text(source, name)
+        if 2 * sum(candidates(frame[id_col], images).values()) >= min(len(frame), 200):
+            found.append((name, frame))
+    if len(found) == 1:
+        return found[0]
+    what = "none" if not found else f"several ({', '.join(n for n, _ in found)})"
+    raise unclear(
+        f"{source.path}: cannot tell which CSV lists the training images (two columns: {id_col}, the image, and its "
+        f"label, as the sample submission names the image {id_col}): {what} among {', '.join(source.csvs())}. "
+        "Folders of images per class (train/<class>/...) are not read: write such a CSV.",
+        "--train FILE",
+    )
+
+
+def _kind(sub: pd.DataFrame, label: str, classes: list[str], metric: str | None, sample: str) -> tuple[str, str]:
+    """The submission kind from the sample's columns and values, and the metric (--metric among the kind's)."""
+    header = [str(c) for c in sub.columns]
+    if len(header) > 2:
+        if set(header[1:]) != set(classes):
+            odd = sorted(set(header[1:]) ^ set(classes))
+            raise ContractError(
+                f"{sample}: its columns after {header[0]} should be the classes of the training labels ({label}); "
+                f"{listed(odd, 5)} is in only one of them."
+            )
+        kind = "probabilities"
+    elif header[1] != label:
+        raise ContractError(
+            f"{sample} writes {header[1]!r}, the training CSV labels {label!r}: the two should be the same column. "
+            "Rename one (both hold the image's class)."
+        )
+    elif len(classes) == 2 and (metric in ("roc_auc", "log_loss") or not sub[label].isin(classes).all()):
+        kind = "positive"
+    else:
+        kind = "labels"
+    allowed = KIND_METRICS[kind]
+    if metric is not None and metric not in allowed:
+        raise ContractError(
+            f"--metric {metric}: a submission of {kind} ({sample}) is scored by {' or '.join(allowed)} here."
+        )
+    return kind, metric or allowed[0]
+
+
+def _where(pattern: str) -> str:
+    """Where an id's image is, in words."""
+    return "is the image's path" if pattern == "{}" else f"names {pattern.format('<id>')}"
+
+
+def _expected(source: Source) -> list[str]:
+    """The download's top-level files and folders, as `run` extracts it (an inner train.7z as its train/)."""
+    tops = {PurePosixPath(n).parts[0] for n in source.names if n not in source.archives}
+    return sorted(t for t in tops if not t.startswith("."))
+
+
+def _test_csv(source: Source, used: set[str], id_col: str, test_ids: pd.Series) -> str | None:
+    """A CSV of one column, the id, listing the sample's test images (Classify Leaves' test.csv), if any."""
+    listing = [n for n in source.csvs() if n not in used and source.header(n) == [id_col]]
+    return next((n for n in listing if set(read_text(source, n)[id_col]) == set(test_ids)), None)
+
+
+def infer_images(
+    source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None, folds: int = 5
+) -> ImageSpec:
+    """Read an image download and decide everything the generated file states (the module docstring)."""
+    sample_f = _pick(source, "sample submission", ("sample_submission", "submission", "sample"), sample, "--sample")
+    sub = read_text(source, sample_f)
+    if sub.shape[1] < 2:
+        raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
+    id_col = str(sub.columns[0])
+    train_f, tr = _label_csv(source, sample_f, id_col, train)
+    label = next(str(c) for c in tr.columns if c != id_col)
+    classes = sorted(set(tr[label]))
+    kind, metric = _kind(sub, label, classes, metric, sample_f)
+    images = [n for n in source.names if is_image(n)]
+    paths = {
+        role: image_pattern(ids, images, role, where)
+        for role, ids, where in (("train", tr[id_col], train_f), ("test", sub[id_col], sample_f))
+    }
+    notes = [f"images: {train_f}'s {id_col} {_where(paths['train'])}, {sample_f}'s {_where(paths['test'])}"]
+    counts = tr[label].value_counts()
+    kfold = counts.min() < folds
+    if kfold:
+        notes.append(
+            f"folds: kfold, not stratified: class {counts.idxmin()} has {counts.min()} image(s), fewer than {folds}"
+        )
+    if kind == "positive":
+        notes.append(f"submission: the probability of {label} {classes[1]} (the second of {classes[0]}, {classes[1]})")
+    elif kind == "labels" and len(classes) == 2:
+        notes.append(f"metric: accuracy of labels; --metric roc_auc writes the probability of {label} {classes[1]}")
+    return ImageSpec(
+        name=name,
+        slug=slug,
+        expected=_expected(source),
+        train_csv=train_f,
+        sample_csv=sample_f,
+        test_csv=_test_csv(source, {train_f, sample_f}, id_col, sub[id_col]),
+        id_column=id_col,
+        label_column=label,
+        image_path=paths["train"],
+        test_image_path=paths["test"],
+        kind=kind,
+        metric=metric,
+        classes=classes,
+        n_train=len(tr),
+        n_test=len(sub),
+        folds="kfold" if kfold else "stratified",
+        notes=notes,
+    )
