@@ -20,6 +20,7 @@ from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
 from pipeline.tabular.original import MODES, Original, flag_test_rows, join
+from pipeline.tabular.unseen import training_levels, unseen_warning
 from pipeline.tabular.values import (
     as_names,
     class_names,
@@ -126,7 +127,9 @@ def load_tables(
     without a target value (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
-    `Data.classes` is None and the runner handles them as rows x targets values.
+    `Data.classes` is None and the runner handles them as rows x targets values. Test rows holding a value of a code
+    column that no training row has (the models read it as missing) are warned of in Data.info's warnings
+    (unseen.unseen_warning).
 
     `original` (with `original_mode` "add" or "flag"; "off" leaves it out): the dataset the competition was generated
     from, found by pipeline.datadir.original_dir; its rows follow the competition's, in every fold's training rows
@@ -165,6 +168,9 @@ def load_tables(
         X, y, X_test, train_only, groups, times = _with_original(
             X, y, X_test, groups, times, per_target, targets, task, original, original_mode, warnings
         )
+    levels = training_levels(X)  # the original's rows are training rows too
+    if warning := unseen_warning(levels, X_test, data_dir / test_file):
+        warnings.append(warning)
     return Data(
         X=X,
         y=y,
@@ -177,7 +183,7 @@ def load_tables(
         classes=classes,
         data_dir=data_dir,
         info=_info(target, id_col, task, features, warnings)
-        | {"trained": trained_facts(train, features, y, classes, task, grouped)},
+        | {"trained": trained_facts(train, features, y, classes, task, grouped, levels)},
     )
 
 
@@ -303,12 +309,14 @@ def trained_facts(
     classes: list[str] | None,
     task: str,
     grouped: list[str],
+    levels: dict[str, list[str]],
 ) -> dict[str, object]:
     """What load_test_table needs of the training rows to read a test set alone as load_tables reads it (the run
     keeps it in summary.json's "trained"): the feature columns, those train reads as text (a test file whose rows
     hold numbers only must still read them as text), those read as numbers written with thousands separators
-    (`grouped`, values.grouped_numbers), the classes, and a regression's whole-number grades (a grades submission
-    rounds to them; at most MAX_GRADES, else None)."""
+    (`grouped`, values.grouped_numbers), the classes, a regression's whole-number grades (a grades submission
+    rounds to them; at most MAX_GRADES, else None) and each code column's values (`levels`,
+    unseen.training_levels: a new test set's values no training row has are warned of)."""
     grades = None
     if task == "regression" and np.ndim(y) == 1:
         values = np.unique(np.asarray(y, dtype=float))
@@ -320,6 +328,7 @@ def trained_facts(
         "grouped": list(grouped),
         "classes": classes,
         "grades": grades,
+        "levels": levels,
     }
 
 
@@ -340,7 +349,9 @@ def load_test_table(
     feature columns, those it read as text read as text, its classes and grades, from `trained` (trained_facts, as
     the run recorded them), and the original's flag column (0) where load_tables adds it. TrainingDataNeeded with
     id groups (their sizes count the training rows) or without `trained` (a run from before it was recorded).
-    `row_id_start` numbers the rows as load_tables does."""
+    `row_id_start` numbers the rows as load_tables does. Values of a code column the run's training rows never had
+    are warned of, as load_tables warns of them (`trained`'s "levels"; none for a run from before they were
+    recorded)."""
     if id_groups:
         raise TrainingDataNeeded(
             "the id groups' sizes (ID_GROUPS) count the training rows of each group as well as the test rows"
@@ -355,6 +366,8 @@ def load_test_table(
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
     X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
     X_test = read_grouped(X_test, [c for c in trained.get("grouped", []) if c in X_test])  # as load_tables read them
+    if warning := unseen_warning(trained.get("levels") or {}, X_test, data_dir / test_file):  # none recorded: none
+        warnings.append(warning)
     if original is not None and original_mode == "flag":
         X_test = flag_test_rows(X_test)
     return Data(
