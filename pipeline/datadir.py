@@ -33,6 +33,7 @@ from pipeline.archives import (
 )
 from pipeline.kaggle.auth import find_credentials
 from pipeline.kaggle.io import dataset_parts, download_dataset, download_if_possible
+from pipeline.listing import listed
 
 
 class Original(Protocol):
@@ -134,8 +135,9 @@ def check_intact(folder: Path, module: ModuleType) -> None:
     fix = f"python -m pipeline download {name} --force"
     if zip_path.is_file():
         fix += f"   (or re-extract the zip: python -m pipeline run {name} --data {display_path(zip_path)})"
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    raise DataError(f"Data folder {display_path(folder)} is damaged: {problems[0]}{more}. Repair it with: {fix}")
+    raise DataError(
+        f"Data folder {display_path(folder)} is damaged: {listed(problems, 1, '; ')}. Repair it with: {fix}"
+    )
 
 
 def is_sample_folder(folder: Path) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 from pipeline.atomic import read_json, write_json
 from pipeline.contract import ContractError
 from pipeline.digestcache import ALGORITHM, digests
+from pipeline.listing import listed
 
 RECORD_FILE = "train_images.json"
 SHOWN = 5  # test rows a refusal quotes (then their count)
@@ -69,9 +70,8 @@ def saved_training_images(run_dir: Path) -> list[dict[str, Any]] | None:
 
 def copies_message(hits: list[str], what: str) -> str:
     """The warning line for test images that are training images byte for byte (`hits`: one phrase each)."""
-    more = f" (and {len(hits) - SHOWN} more)" if len(hits) > SHOWN else ""
     return (
-        f"{len(hits)} test image(s) are {what}, byte for byte: {'; '.join(hits[:SHOWN])}{more}; their predictions come "
+        f"{len(hits)} test image(s) are {what}, byte for byte: {listed(hits, SHOWN, '; ')}; their predictions come "
         "from models that learned those very pictures"
     )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.machine import usable_cores
 
 
@@ -208,10 +209,10 @@ def verify_images(
         )
     if off:
         w, h = size  # type: ignore[misc]  # off holds images only when a size was given
-        shown = ", ".join(f"{_as_found(paths[i])} is {fw}x{fh}" for i, (fw, fh) in off[:5])
+        shown = listed([f"{_as_found(paths[i])} is {fw}x{fh}" for i, (fw, fh) in off], 5)
         raise ImageFileError(
             f"{len(off)} image(s) are not {w}x{h} pixels (width x height), the size every image of {owner} has: "
-            f"{shown}{', ...' if len(off) > 5 else ''}. Replace them with the competition's own files (download the "
+            f"{shown}. Replace them with the competition's own files (download the "
             "data again)."
         )
     if cache is not None:

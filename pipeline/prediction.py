@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.atomic import read_json
 from pipeline.contract import ContractError, Data, TrainingDataNeeded, competition_name, load_competition
+from pipeline.listing import listed
 
 
 def version_differences(recorded: dict[str, str | None]) -> list[str]:
@@ -296,7 +297,7 @@ def _check_features(run_dir: Path, summary: dict[str, Any], data: Data, data_dir
     if missing := [c for c in saved if c not in present]:
         raise ContractError(
             f"{data_dir}: the test rows lack {len(missing)} column(s) run {run_dir.name} was trained on: "
-            f"{', '.join(missing[:10])}; predict needs every one (put them back in the test file)."
+            f"{listed(missing)}; predict needs every one (put them back in the test file)."
         )
     by_name = {str(c): c for c in now}
     data.X_test = data.X_test[[by_name[c] for c in saved]]
@@ -332,8 +333,8 @@ def _check_classes(run_dir: Path, summary: dict[str, Any], models: list[str], da
         said = "; ".join(
             part
             for part in (
-                f"the data lacks {', '.join(missing[:5])}" if missing else "",
-                f"the run never saw {', '.join(extra[:5])}" if extra else "",
+                f"the data lacks {listed(missing, 5)}" if missing else "",
+                f"the run never saw {listed(extra, 5)}" if extra else "",
             )
             if part
         )

@@ -49,6 +49,7 @@ import numpy as np
 from pipeline.atomic import read_json, write_json, write_npy, write_text, write_with
 from pipeline.config import apply_overrides, field_types
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.runlog import RunLog
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -135,10 +136,9 @@ def missing_records(run_dir: Path, models: list[str]) -> list[str]:
 def incomplete_run(run_dir: Path, missing: list[str], again: str) -> ContractError:
     """The refusal of a run folder that lacks files its run wrote (a folder copied in part): names the folder and the
     files, and says what to do; `again` is the command that makes the run anew."""
-    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     return ContractError(
-        f"{run_dir}: the run folder is incomplete: it lacks {shown}, which the run wrote (was the folder copied in "
-        f"part?); copy the whole run folder, or make the run anew ({again})."
+        f"{run_dir}: the run folder is incomplete: it lacks {listed(missing, 5)}, which the run wrote (was the folder "
+        f"copied in part?); copy the whole run folder, or make the run anew ({again})."
     )
 
 

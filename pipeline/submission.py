@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 
 
 class SubmissionError(ContractError):
@@ -287,7 +288,7 @@ def _check_column(
         if len(bad):
             raise SubmissionError(
                 f"{name}: column {col} has unknown value {values.iloc[bad[0]]!r} at {_rows(bad)}; "
-                f"valid values: {', '.join(sorted(ok)[:20])}{' ...' if len(ok) > 20 else ''}."
+                f"valid values: {listed(sorted(ok), 20)}."
             )
 
 

@@ -245,7 +245,7 @@ def test_a_listed_image_that_is_also_a_training_image_is_refused(sample_dir: Pat
     with pytest.raises(
         cb.data.CowboyDataError,
         match=rf"test.csv: 7 listed image\(s\) are also training images of train.json: line 26 \(id 1000000\): "
-        rf"'images/{first}' is train.json images\[0\]; line 27 .* \(and 2 more\)\. .*remove those rows",
+        rf"'images/{first}' is train.json images\[0\]; line 27 .* \.\.\. and 2 more\. .*remove those rows",
     ):
         cb.load(cb.Config(), d)
     # valid.csv naming a training image's id (another file): the same refusal, for the split predicted

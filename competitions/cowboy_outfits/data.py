@@ -20,6 +20,7 @@ import pandas as pd
 from pipeline.contract import ContractError, Data
 from pipeline.detection.boxes import CROWD, pack
 from pipeline.imagefiles import likely_cause
+from pipeline.listing import listed
 
 # The five original category ids; a class index is the position in this sorted list.
 CATEGORIES: dict[int, str] = {87: "belt", 131: "boot", 318: "cowboy_hat", 588: "jacket", 1034: "sunglasses"}
@@ -288,10 +289,9 @@ def check_overlap(train: dict[str, Any], split_csv: Path, image_dir: Path, ids: 
         elif (row := id_row.get(iid)) is not None:
             hits.append(f"line {line} (id {iid}): the id of train.json images[{row}]")
     if hits:
-        more = f" (and {len(hits) - SHOWN_OVERLAPS} more)" if len(hits) > SHOWN_OVERLAPS else ""
         raise CowboyDataError(
             f"{split_csv.name}: {len(hits)} listed image(s) are also training images of train.json: "
-            f"{'; '.join(hits[:SHOWN_OVERLAPS])}{more}. A picture on both sides is predicted by models that learned "
+            f"{listed(hits, SHOWN_OVERLAPS, '; ')}. A picture on both sides is predicted by models that learned "
             f"its boxes; remove those rows from {split_csv.name} or those images from train.json."
         )
 

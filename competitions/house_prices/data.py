@@ -10,6 +10,7 @@ import pandas as pd
 
 from competitions.house_prices.outliers import documented_outliers
 from pipeline.contract import ContractError, Data
+from pipeline.listing import listed
 from pipeline.submission import ValueRule, validate_submission
 
 EXPECTED_FILES = ["train.csv", "test.csv", "sample_submission.csv"]
@@ -88,7 +89,7 @@ def _check_columns(data_dir: Path, train_features: list[str], test_features: lis
             f"{data_dir / 'train.csv'}: column {only_train[0]!r} is not a column of the competition's data and not in "
             f"test.csv{renamed}; restore the file as downloaded."
         )
-    raise ContractError(f"{data_dir / 'test.csv'}: missing feature column(s) {', '.join(only_train[:10])}.")
+    raise ContractError(f"{data_dir / 'test.csv'}: missing feature column(s) {listed(only_train)}.")
 
 
 def _schema_columns() -> set[str]:

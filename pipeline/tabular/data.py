@@ -14,6 +14,7 @@ from features.columns import column_kind
 from features.dates import parse_dates
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.grades import grades_of, nearest
+from pipeline.listing import listed
 from pipeline.submission import SubmissionError, ValueRule, validate_submission
 from pipeline.tabular.groups import group_features
 from pipeline.tabular.headers import checked, named_twice, raw_header
@@ -27,7 +28,6 @@ from pipeline.tabular.values import (
     empty_columns,
     grouped_numbers,
     id_order,
-    listed,
     numbers,
     read_csv,
     read_grouped,
@@ -463,10 +463,9 @@ def label_format_error(classes: Sequence[str], sample_col: pd.Series, sample: st
     kind = "True/False" if pd.api.types.is_bool_dtype(sample_col) else "numbers"
     first = sample_col.dropna().iloc[0]
     first = first.item() if hasattr(first, "item") else first  # 0, not np.int64(0)
-    shown = ", ".join(map(str, classes[:5])) + (" ..." if len(classes) > 5 else "")
     return (
         f"{sample} writes {kind} in {sample_col.name} (such as {first!r}), but the target's "
-        f"classes are {shown}: a submission of them could not match it"
+        f"classes are {listed(classes, 5)}: a submission of them could not match it"
     )
 
 
@@ -612,10 +611,9 @@ def _check_number_labels(sub: pd.DataFrame, name: str, column: str, classes: lis
     values = pd.to_numeric(sub[column], errors="coerce")
     bad = np.flatnonzero(~values.isin([float(v) for v in classes]).to_numpy())
     if len(bad):
-        shown = ", ".join(str(v) for v in classes[:10]) + (" ..." if len(classes) > 10 else "")
         raise SubmissionError(
             f"{name}: column {column} at line {bad[0] + 2} holds {sub[column].iloc[bad[0]]!r}, not one of the "
-            f"classes ({shown})."
+            f"classes ({listed(classes)})."
         )
 
 

@@ -27,6 +27,7 @@ from features.columns import column_kind
 from features.dates import date_format, parse_dates
 from pipeline.contract import ContractError
 from pipeline.grades import METRICS as GRADE_METRICS
+from pipeline.listing import listed
 from pipeline.tabular.data import as_names, id_is_feature
 from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.headers import checked
@@ -36,7 +37,7 @@ from pipeline.tabular.infer_metric import check_choices, fitting
 from pipeline.tabular.infer_task import asks_numbers, decide
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
-from pipeline.tabular.values import empty_columns, grouped_numbers, listed, marker_of, row_number_columns, unit_of
+from pipeline.tabular.values import empty_columns, grouped_numbers, marker_of, row_number_columns, unit_of
 
 
 @dataclass
@@ -299,6 +300,5 @@ def describe(spec: Spec) -> str:
     if len(spec.targets) > 1:
         return f"{len(spec.targets)} targets, " + ("two-valued each" if spec.task == "binary" else "numeric values")
     if spec.classes is not None:
-        shown = ", ".join(spec.classes[:8]) + (" ..." if len(spec.classes) > 8 else "")
-        return f"{len(spec.classes)} classes ({shown})"
+        return f"{len(spec.classes)} classes ({listed(spec.classes, 8)})"
     return "numeric values"

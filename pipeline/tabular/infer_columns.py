@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.tabular.headers import checked
 from pipeline.tabular.infer_files import Source, Tables, unclear
-from pipeline.tabular.values import id_order, listed, with_words
+from pipeline.tabular.values import id_order, with_words
 
 
 def id_and_targets(

@@ -16,8 +16,9 @@ from typing import IO
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.tabular.headers import checked, named_twice, raw_header
-from pipeline.tabular.values import AS_WRITTEN, comma_separated, listed, text_in_train, unreadable
+from pipeline.tabular.values import AS_WRITTEN, comma_separated, text_in_train, unreadable
 
 INNER = (".zip", ".7z")  # archives inside a download whose files `new` reads, as `run` extracts them
 

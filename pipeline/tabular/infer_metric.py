@@ -10,10 +10,10 @@ import keyword
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.tabular.data import class_columns, label_format_error, ranked_column, ranked_width
 from pipeline.tabular.infer_files import Tables
 from pipeline.tabular.metrics import METRICS, SEVERAL, TASKS, known, lookup, top_k
-from pipeline.tabular.values import listed
 
 # what a competition page's (or another library's) name for a metric is here, said when --metric gives that name
 MEANT = {

@@ -11,10 +11,11 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.tabular.headers import raw_header
 from pipeline.tabular.infer_files import Source
 from pipeline.tabular.original import Original, as_features, match_columns, original_targets, target_columns
-from pipeline.tabular.values import AS_WRITTEN, as_names, class_names, listed, read_csv, with_words, word_targets
+from pipeline.tabular.values import AS_WRITTEN, as_names, class_names, read_csv, with_words, word_targets
 
 
 @dataclass
@@ -150,9 +151,7 @@ def _notes(
             + ", ".join(f"{o} -> {c}" for o, c in original.labels.items())
         )
     if lacking:
-        notes.append(
-            f"original: lacks {', '.join(lacking[:8])}{' ...' if len(lacking) > 8 else ''} (missing in its rows)"
-        )
+        notes.append(f"original: lacks {listed(lacking, 8)} (missing in its rows)")
     if unreadable:
         notes.append(f"original: {unreadable} values of number columns are not numbers (read as missing)")
     if twice:

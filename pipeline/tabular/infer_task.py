@@ -10,11 +10,12 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.grades import METRICS as GRADE_METRICS
+from pipeline.listing import listed
 from pipeline.tabular.data import class_columns, class_names
 from pipeline.tabular.infer_files import Tables
 from pipeline.tabular.infer_metric import several_metric, single_metric
 from pipeline.tabular.metrics import lookup
-from pipeline.tabular.values import grouped_cells, holds_grouped, listed, numbers, read_grouped
+from pipeline.tabular.values import grouped_cells, holds_grouped, numbers, read_grouped
 
 MAX_CLASS_LEVELS = 10  # integer targets with at most this many values are classes, above it values
 

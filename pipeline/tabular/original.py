@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.tabular.headers import checked, named_twice, raw_header
-from pipeline.tabular.values import as_names, listed, numbers, read_csv, unit_numbers, word_targets
+from pipeline.tabular.values import as_names, numbers, read_csv, unit_numbers, word_targets
 
 MODES = ("add", "flag", "off")  # TabularRecipe.original: add its rows; add them and a from_original column; not
 FLAG_COLUMN = "from_original"

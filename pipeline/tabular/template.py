@@ -6,10 +6,10 @@ import json
 import shlex
 import textwrap
 
+from pipeline.listing import listed
 from pipeline.tabular import recipe
 from pipeline.tabular.infer import Spec, describe
 from pipeline.tabular.metrics import METRICS, lookup, top_k
-from pipeline.tabular.values import listed
 
 # Spec fields the template states as they are, and those it states as Python literals (placeholder NAME_py)
 TEXT_FIELDS = ("name", "task", "target_text", "n_train", "n_test", "metric", "sample")

@@ -26,13 +26,6 @@ def read_csv(path: Path, text: Sequence[str | int] = (), words: Sequence[str] = 
     return comma_separated(frame, path)
 
 
-def listed(names: Sequence[Any], most: int = 10) -> str:
-    """Names for a message: all of them, or the first `most` and how many more (a table of 784 pixel columns would
-    otherwise fill the screen)."""
-    shown = ", ".join(map(str, list(names)[:most]))
-    return shown if len(names) <= most else f"{shown} ... and {len(names) - most} more"
-
-
 # how with_words reads columns again: every cell as written, only an empty one missing
 AS_WRITTEN: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]}
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.weight_sources import Need, hf_cache_dir, offline, reachable
 
 # where a checkpoint keeps its weights, EMA first (what the framework and timm predict with when EMA is on)
@@ -73,7 +74,7 @@ def _check_arch(arch: str) -> None:
         get_pretrained_cfg(arch)
     except RuntimeError:
         tags = timm.list_pretrained(f"{arch.split('.')[0]}.*")
-        raise ContractError(f"Unknown pretrained tag in '{arch}'. Valid: {', '.join(tags[:20]) or 'none'}.") from None
+        raise ContractError(f"Unknown pretrained tag in '{arch}'. Valid: {listed(tags, 20) or 'none'}.") from None
 
 
 def missing_message(arch: str, repo: str | None, url: str | None, cache: Path, why: str) -> str:
