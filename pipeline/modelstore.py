@@ -6,8 +6,11 @@ fold<k>.pt (estimators with save_fitted/load_fitted: the image classifier and th
 loaded onto any device), each beside fold<k>.json: the format, the estimator's class, the sha256 of the file and the
 key of the fold's predictions (parts/<model>/fold<k>.npz), so a model and the predictions it made stay paired. A
 model refitted on every training row (Config.refit) is kept the same way as full.* (fold `runfolder.FULL`).
-The blend weights, the stack and the calibration are in the run folder already (blend.json, stack.json,
-calibration.json) and are refitted from the saved OOF predictions by `predict`.
+What the stages after the models fitted (the blend's weights, the level-2 stack's meta-model, the F1/MCC threshold
+or QWK grade cuts, the calibration's temperature) is saved beside them in stages.json, and `predict` applies it as
+saved, reading no training row (pipeline/stages.py). It refits those stages from the saved OOF predictions only for
+a run folder without a stages.json it can read (none, or one of another layout), or where the competition's blend
+hook has no apply_blend (pipeline/commands/predict.py).
 """
 
 from __future__ import annotations
