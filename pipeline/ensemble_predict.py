@@ -73,9 +73,9 @@ def predict_ensemble(
     base = next(m for m in members if m.base)
     name = competition_name(base.module)
     record = stages.read(run_dir, summary)
-    if why := stages.unusable(base.module, record):
+    if why := stages.unusable(base.module, run_dir, record):
         raise ContractError(
-            f"{run_dir}: {why}, so the ensemble's blend cannot be applied to new predictions; predict refits the "
+            f"{why}, so the ensemble's blend cannot be applied to new predictions; predict refits the "
             "stages of a single run from its OOF predictions, not an ensemble's: predict one of the runs it blends, "
             "or give the competition an apply_blend hook and run ensemble again."
         )

@@ -5,9 +5,11 @@ training targets: the blend's weights, the level-2 stack's meta-model (when the 
 or QWK's grade cut points (when applied) and the calibration's temperature (when applied). finish_run saves what
 each of them fitted as plain JSON numbers (pipeline.finish.stages_record: each stage hands its part over in the
 blend's "stages"); `apply` runs them, in the run's order, on new test predictions. On the run's own test rows that is
-the run's submission, bit for bit, and no training row is read. A run folder from before stages.json has none:
-`read` then gives blend.json's weights where no later stage changed the predictions, else None, and predict refits
-the stages from the OOF predictions against the training targets (pipeline/commands/predict.py).
+the run's submission, bit for bit, and no training row is read. A run folder without stages.json (a run from before
+it, or a folder copied without it: every run writes it before summary.json) has none: `read` then gives blend.json's
+weights where no later stage changed the predictions, else None, and predict refits the stages from the OOF
+predictions against the training targets (pipeline/commands/predict.py); so it does for a stages.json of another
+layout (STAGES_VERSION).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.finish import apply_weights, fold_blends
-from pipeline.runfolder import read_record, read_stages
+from pipeline.runfolder import STAGES_VERSION, read_record, read_stages
 
 # The stages after the blend whose record in summary.json says they changed the predictions (stack: "used"; the
 # others: "applied"): a run from before stages.json that has one cannot be predicted without refitting it.
@@ -39,14 +41,31 @@ def read(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any] | None:
     return {"blend": {"weights": {m: float(w) for m, w in saved.items()}}}
 
 
-def unusable(module: Any, record: dict[str, Any] | None) -> str:
-    """Why the saved stages cannot make the submission ("" when they can): none saved, or a blend hook without
-    apply_blend (its saved weights cannot be applied)."""
+def unusable(module: Any, run_dir: Path, record: dict[str, Any] | None) -> str:
+    """Why the saved stages of `run_dir` (`record`: read's) cannot make the submission ("" when they can), naming the
+    folder: no stages.json there, one of another layout, or a blend hook without apply_blend (its saved weights cannot
+    be applied)."""
     if record is None:
-        return "the run folder holds no saved stages (stages.json, written by runs since predict applies them)"
+        return _no_stages(Path(run_dir))
     if hasattr(module, "blend") and not hasattr(module, "apply_blend"):
-        return "the competition's blend hook has no apply_blend"
+        return f"{run_dir}: the competition's blend hook has no apply_blend, which applies the saved blend weights"
     return ""
+
+
+def _no_stages(run_dir: Path) -> str:
+    """What a run folder whose stages read cannot use holds, and what to do. Every run writes stages.json before its
+    summary.json, so a complete run folder without it is one made before runs saved it, or one copied without it."""
+    path = run_dir / "stages.json"
+    if path.is_file():
+        version = read_record(run_dir, "stages").get("version")
+        return (
+            f"{path} is of layout version {version}, not {STAGES_VERSION}: written by another version of the project, "
+            "which predicts from it without refitting"
+        )
+    return (
+        f"{run_dir} has no stages.json, the stages the run fitted after its models (a run made before runs saved it, "
+        "or a folder copied without it: copy it from the run's own folder to predict without refitting)"
+    )
 
 
 def apply(module: Any, cfg: Any, record: dict[str, Any], results: dict[str, dict[str, Any]]) -> np.ndarray:

@@ -62,13 +62,28 @@ def test_generated_competition_with_a_used_stack_predicts_a_test_set_alone(
     only_test = _test_only(z, tmp_path / "only_test")
     _predicts_the_run(run_dir, only_test, tmp_path / "out")
 
-    # a run folder from before stages.json refits its stages from the OOF predictions, as before: it needs the
-    # training data, says why, and with it gives the same submission
+    # a run folder without stages.json (a run from before it, or a folder copied without it) refits its stages from
+    # the OOF predictions, as before: it needs the training data, says why naming the folder and what else would do,
+    # and with it gives the same submission, saying it refitted.
+    # before: "the run folder holds no saved stages (stages.json, written by runs since ...)": an old run, unnamed
+    record = json.loads((run_dir / "stages.json").read_text())
     (run_dir / "stages.json").unlink()
     assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "old")]) == 2
     err = capsys.readouterr().err
-    assert "missing train.csv" in err and "predict needs run" in err and "holds no saved stages" in err
-    _predicts_the_run(run_dir, z, tmp_path / "old")
+    assert "missing train.csv" in err and "predict needs run" in err
+    assert (
+        f"{run_dir} has no stages.json, the stages the run fitted after its models (a run made before runs saved it, "
+        "or a folder copied without it: copy it from the run's own folder to predict without refitting)" in err
+    )
+    assert main(["predict", str(run_dir), "--data", str(z), "--out", str(tmp_path / "old")]) == 0
+    said = capsys.readouterr().err
+    assert f"stages refitted from the run's OOF predictions against the training targets: {run_dir} has no " in said
+    assert (tmp_path / "old" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+    # a stages.json of another layout (written by another version of the project) is named as such, not as missing
+    (run_dir / "stages.json").write_text(json.dumps(record | {"version": 99}))
+    assert main(["predict", str(run_dir), "--data", str(only_test), "--out", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir / 'stages.json'} is of layout version 99, not 1: written by another version of the project" in err
 
 
 def _classes_zip(path: Path) -> Path:

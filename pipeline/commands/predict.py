@@ -11,8 +11,9 @@ Predict reads the new test set only (a folder or zip holding the test file(s) an
 competition defines `load_test`: every competition of this project and those `new` generates. The training data is
 still read, and named when missing, where the test rows depend on the training rows beyond the saved models (a
 generated competition's id groups, whose sizes count the training rows; load_test raises TrainingDataNeeded saying
-why), and for a run folder from before stages.json: its stages are refitted from the saved OOF predictions against
-the training targets, exactly as the run fitted them (the refitted weights are checked against blend.json).
+why), and for a run folder without a stages.json it can use (a run made before runs saved it, a folder copied
+without it, or one written by another version of the project): its stages are refitted from the saved OOF predictions
+against the training targets, exactly as the run fitted them (the refitted weights are checked against blend.json).
 
 An ensemble of saved runs (`ensemble RUN RUN ...`) is predicted through the runs it blends, each with its own Config
 and saved models, and its own saved stages (pipeline/ensemble_predict.py).
@@ -87,7 +88,7 @@ def predict_run(
     fits = saved_fits(run_dir, summary)  # every saved model is there before any data is read
     warn_versions(run_dir, log)
     record = stages.read(run_dir, summary)
-    refits = stages.unusable(module, record)  # "": the saved stages make the submission, no refit
+    refits = stages.unusable(module, run_dir, record)  # "": the saved stages make the submission, no refit
     data, data_dir, sample = read_checked(module, cfg, run_dir, summary, data_path, refits, log)
     source = "built-in sample" if sample else str(data_dir)
     rows = f"{len(data.X_test)} test rows, models {', '.join(fits)}"
@@ -98,6 +99,7 @@ def predict_run(
         if not refits:
             log(f"{stages.describe(record)}: as the run fitted them (stages.json; no refit)")
             return stages.apply(module, cfg, record, results)
+        log(f"stages refitted from the run's OOF predictions against the training targets: {refits}")
         return _refitted_test(module, cfg, run_dir, data, np.load(run_dir / "folds.npy"), results, work, log)
 
     return write_prediction(module, data, out or default_out(run_dir, name), summary, test_of, log)
