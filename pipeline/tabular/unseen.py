@@ -1,9 +1,10 @@
-"""Values of a code column that no training row has: the warning `run` and `predict` show of them.
+"""Values of a category column that no training row has: the warning `run` and `predict` show of them.
 
-The recipe's encoder (features/tabular.py) reads a category column's value that no training row has as missing,
-and a high-cardinality code's as a code of frequency 0 with the target's mean for its encoding: the row is predicted
-from its other columns. That is often a data problem (a typo, a new code, a column written in another format), so
-the test rows' such values are named: `run` checks test.csv against the training rows' values (training_levels),
+The recipe's encoder (features/tabular.py) reads a category column's value that no training row has as missing: the
+row is predicted from its other columns. That is often a data problem (a typo, a new code, a column written in
+another format), so the test rows' such values are named. High-cardinality codes (tickets, cabins, product codes)
+are not checked: their new values are routine (the encoder gives them frequency 0 and the target's mean). The test
+rows' values are named: `run` checks test.csv against the training rows' values (training_levels),
 and `predict` a new test set against the values the run recorded (summary.json's "trained" "levels").
 """
 
@@ -15,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from features.columns import column_kind
-from pipeline.tabular.values import listed
+from pipeline.listing import listed
 
-CODES = ("category", "high_cardinality")  # the kinds (features.columns.column_kind) whose values are levels
+CODES = ("category",)  # the kinds (features.columns.column_kind) whose values are levels checked here
 # a column with more distinct training values is not checked (nor recorded for predict): codes that many are an
 # identifier (a customer, a product), whose new values are expected, and summary.json would hold them all
 MAX_LEVELS = 10_000
@@ -26,7 +27,7 @@ SHOWN = (5, 3)  # columns named, values named per column; then how many more (va
 
 def training_levels(X: pd.DataFrame) -> dict[str, list[str]]:
     """Each code column's distinct values as the encoder reads them (text; missing aside), sorted: the columns of
-    text column_kind reads as categories or high-cardinality codes, those of at most MAX_LEVELS values. Columns of
+    text column_kind reads as categories, those of at most MAX_LEVELS values. Columns of
     numbers are not judged (none is a code), so a wide table of numbers costs nothing here."""
     levels = {}
     for c in X.columns:

@@ -21,8 +21,8 @@ from pathlib import PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.listing import listed
 from pipeline.tabular.infer_files import Source, _pick, unclear
-from pipeline.tabular.values import listed
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # the metrics of each submission kind, the default first
