@@ -127,6 +127,21 @@ def test_a_cactus_download_with_inner_zips_asks_for_one_probability_scored_by_ro
     sub = pd.read_csv(s["published"])
     assert list(sub.columns) == ["id", "has_cactus"] and sub["has_cactus"].between(0, 1).all()
     assert sub["has_cactus"].nunique() > 1 and s["cv"] > 0.7  # ROC AUC: chance is 0.5
+    # predict: a new test set alone (the sample submission and test.zip) gives the run's submission, byte for byte
+    only_test = tmp_path / "only_test.zip"
+    with zipfile.ZipFile(z) as src, zipfile.ZipFile(only_test, "w") as dst:
+        for name in ("sample_submission.csv", "test.zip"):
+            dst.writestr(name, src.read(name))
+    assert main(["predict", s["run_dir"], "--data", str(only_test), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "submission.csv").read_bytes() == Path(s["published"]).read_bytes()
+    # validate: a probability outside [0, 1] is refused, naming the column
+    bad = sub.assign(has_cactus=sub["has_cactus"] + 1.0)
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    data_dir = tmp_path / "data" / "aerial-cactus-identification"  # the full download, beside the test set alone
+    args = ["validate", str(tmp_path / "comps" / "cactus"), str(tmp_path / "bad.csv"), "--data", str(data_dir)]
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "has_cactus" in capsys.readouterr().err
 
 
 def test_binary_labels_are_labels_unless_the_metric_asks_for_a_probability(
@@ -171,6 +186,25 @@ def test_the_generated_file_passes_ruff(tmp_path: Path) -> None:
             [sys.executable, "-m", "ruff", *cmd, "--config", str(config), str(path)], capture_output=True, text=True
         )
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_table_beside_photos_is_a_tabular_competition(tmp_path: Path) -> None:
+    # PetFinder's layout: train.csv and test.csv of several columns, and a folder of photos per row
+    rng = np.random.default_rng(3)
+    data = tmp_path / "petfinder"
+    (data / "photos").mkdir(parents=True)
+    n = 40
+    for i in range(n + 10):
+        (data / "photos" / f"p{i}.png").write_bytes(png(i % 2, rng, 8))
+    frame = pd.DataFrame({"PetID": [f"p{i}" for i in range(n + 10)], "Age": rng.integers(1, 50, n + 10)})
+    frame["Fee"] = rng.integers(0, 100, n + 10)
+    train = frame.head(n).assign(Speed=rng.integers(0, 2, n))
+    train.to_csv(data / "train.csv", index=False)
+    frame.tail(10).to_csv(data / "test.csv", index=False)
+    frame.tail(10)[["PetID"]].assign(Speed=0).to_csv(data / "sample_submission.csv", index=False)
+    assert new(tmp_path, "pets", data) == 0
+    module = load_competition(str(tmp_path / "comps" / "pets"))
+    assert (module.TARGET, module.TASK) == ("Speed", "binary")
 
 
 def _folders_per_class(data: Path) -> None:

@@ -1,4 +1,5 @@
-"""`new`: a competition package for any tabular Kaggle competition, inferred from its download."""
+"""`new`: a competition package for any tabular or image-classification Kaggle competition, inferred from its
+download (tables: pipeline/tabular/infer.py; images: pipeline/vision/infer.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 
 from pipeline.contract import ContractError
 
-HELP = "Write competitions/<name>/ for a tabular competition, inferred from Kaggle's zip or folder."
+HELP = (
+    "Write competitions/<name>/ for a tabular or image-classification competition, inferred from Kaggle's zip or "
+    "folder."
+)
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
 INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time")

@@ -2,8 +2,9 @@
 their labels, where the images lie, the test images (the sample submission's ids), the submission kind and the
 metric.
 
-A download is read as images when at least half of its files are images and a CSV of two columns, the sample
-submission's id column and a label, names one image of the download per row (as dog breeds' labels.csv, CIFAR-10's
+A download is read as images when at least half of its files are images and no CSV but the sample submission has
+more than two columns (else it is a table, its images left aside); a CSV of two columns, the sample submission's id
+column and a label, names one image of the download per row (as dog breeds' labels.csv, CIFAR-10's
 trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv). The submission is
 - labels (the sample lists id,label with class names): scored by accuracy;
 - probabilities (the sample's header is the id then every class): multi-class log loss;
@@ -27,6 +28,7 @@ from pipeline.tabular.infer_files import Source, _pick, unclear
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
+SAMPLE_WORDS = ("sample_submission", "submission", "sample")  # how a sample submission is named (as for tables)
 # the tabular flags an image download has no use for
 TABLE_ONLY = ("task", "test", "time")
 
@@ -60,9 +62,14 @@ def is_image(name: str) -> bool:
 
 
 def holds_images(source: Source) -> bool:
-    """True when at least half of the download's files are images (a table with a picture or two is a table)."""
+    """True for an image-classification download: at least half of its files are images (a table with a picture or
+    two is a table) and no CSV but the sample submission has more than two columns (PetFinder's train.csv of 24
+    columns beside its photos is a table, its photos left aside)."""
     images = sum(map(is_image, source.names))
-    return images > 0 and 2 * images >= len(source.names)
+    if images == 0 or 2 * images < len(source.names):
+        return False
+    tables = [n for n in source.csvs() if not any(w in PurePosixPath(n).name.lower() for w in SAMPLE_WORDS)]
+    return all(len(source.header(n)) <= 2 for n in tables)
 
 
 def read_text(source: Source, name: str) -> pd.DataFrame:
@@ -187,7 +194,7 @@ def infer_images(
     source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None, folds: int = 5
 ) -> ImageSpec:
     """Read an image download and decide everything the generated file states (the module docstring)."""
-    sample_f = _pick(source, "sample submission", ("sample_submission", "submission", "sample"), sample, "--sample")
+    sample_f = _pick(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
     sub = read_text(source, sample_f)
     if sub.shape[1] < 2:
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
