@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline import atomic, stacking, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
 from pipeline.contract import ContractError, Data, competition_name
-from pipeline.folds import fold_ids, runs_forward, scored_rows
+from pipeline.folds import fold_ids, fold_score, runs_forward, scored_rows
 from pipeline.refit import CHOICES as refit_choices
 from pipeline.report import print_summary
 from pipeline.runfolder import write_predictions, write_record, write_stages
@@ -349,10 +349,11 @@ def finish_run(run: FittedRun) -> Path:
 
 
 def fold_scores(module: Any, y: np.ndarray, folds: np.ndarray, oof: np.ndarray) -> list[float] | None:
-    """The final stage's score on each fold's rows (what `tune` compares trials on, fold by fold), or None where the
+    """The final stage's score on each fold's rows (what `tune` compares trials on, fold by fold): NaN for a fold
+    whose rows alone do not define it (folds.fold_score: ROC AUC of a fold holding one class), None where the
     competition's score cannot take a fold's rows alone."""
     try:
-        return [float(module.score(y[folds == f], np.asarray(oof)[folds == f])) for f in fold_ids(folds)]
+        return [fold_score(module.score, y[folds == f], np.asarray(oof)[folds == f]) for f in fold_ids(folds)]
     except Exception:  # e.g. a score that needs every image of the data
         return None
 

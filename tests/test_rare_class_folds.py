@@ -51,3 +51,36 @@ def test_fold_score_answers_nan_only_for_a_fold_of_one_class() -> None:
         fold_score(lambda y, p: score("roc_auc", y, p), np.array([[0, 1], [1, 0]]), np.ones((2, 3)))
     assert finite_mean([0.5, float("nan"), 0.7]) == pytest.approx((0.6, 0.1))
     assert all(np.isnan(finite_mean([float("nan")])))
+
+
+def test_tune_compares_the_best_trial_with_the_start_over_the_folds_that_define_the_score(tmp_path: Path) -> None:
+    # summary.json's cv_folds (what tune's study.json compares fold by fold): a fold holding one class has no ROC AUC
+    # of its own. Before, one such fold left the run without cv_folds (None) and the study without its comparison.
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from pipeline.finish import fold_scores
+    from pipeline.tuning.results import versus_start
+
+    def auc(y: np.ndarray, p: np.ndarray) -> float:
+        return score("roc_auc", y, p)
+
+    y = np.array([0, 1, 0, 1, 0, 0, 0, 0, 1, 0])
+    folds = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])  # fold 1 holds class 0 alone
+    module = SimpleNamespace(score=auc)
+    oof = {"start": np.array([0.2, 0.6, 0.7, 0.4, 0.1, 0.2, 0.3, 0.3, 0.5, 0.6]), "best": np.linspace(0, 1, 10)}
+    saved = {}
+    for name, pred in oof.items():
+        saved[name] = fold_scores(module, y, folds, np.column_stack([1 - pred, pred]))
+        assert saved[name] is not None and np.isnan(saved[name][1]) and np.isfinite(saved[name][0::2]).all()
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"cv_folds": saved[name]}))
+    trials = [
+        SimpleNamespace(number=n, state=TrialState.COMPLETE, user_attrs={"run_dir": str(tmp_path / k), "start": n == 0})
+        for n, k in enumerate(("start", "best"))
+    ]
+    study = SimpleNamespace(get_trials=lambda deepcopy=False: trials)
+    vs = versus_start(study, trials[1], maximize=True)
+    gains = [saved["best"][f] - saved["start"][f] for f in (0, 2)]
+    assert vs is not None and vs["folds"] == 2 and vs["gain"] == pytest.approx(np.mean(gains))

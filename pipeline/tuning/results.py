@@ -91,7 +91,8 @@ def versus_start(study: Any, best: Any, maximize: bool) -> dict[str, Any] | None
 
     The best of many trials is chosen on these very folds, so a gain within about two standard errors is likely the
     luck of the choice: on held-out labels such a pick did worse as often as better (benchmarks/tabular_tune.py).
-    None when there is no complete starting trial or a trial's folds were not recorded.
+    Over the folds both trials' scores define (a fold holding one class has no ROC AUC of its own); None when there
+    is no complete starting trial, a trial's folds were not recorded or fewer than two are defined.
     """
     from optuna.trial import TrialState
 
@@ -106,9 +107,12 @@ def versus_start(study: Any, best: Any, maximize: bool) -> dict[str, Any] | None
         folds = [read_record(Path(t.user_attrs["run_dir"]), "summary").get("cv_folds") for t in (best, start)]
     except (KeyError, OSError, ValueError):
         return None
-    if not all(folds) or len(folds[0]) != len(folds[1]) or len(folds[0]) < 2:
+    if not all(folds) or len(folds[0]) != len(folds[1]):
         return None
-    gain = (np.asarray(folds[0]) - np.asarray(folds[1])) * (1 if maximize else -1)
+    gain = (np.asarray(folds[0], dtype=float) - np.asarray(folds[1], dtype=float)) * (1 if maximize else -1)
+    gain = gain[np.isfinite(gain)]  # folds whose rows alone do not define the score (one class) are left out
+    if len(gain) < 2:
+        return None
     se = float(gain.std(ddof=1) / np.sqrt(len(gain)))
     mean = float(gain.mean())
     return {"start": start.number, "best_is_start": False, "gain": mean, "se": se, "folds": len(gain),
