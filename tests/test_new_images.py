@@ -176,6 +176,26 @@ def test_cifar_s_numbered_images_are_found_in_their_own_folder(tmp_path: Path) -
     assert files.train_csv == "trainLabels.csv"
 
 
+def test_new_says_how_the_classes_are_spread_and_when_labels_are_tags(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rng = np.random.default_rng(4)
+    data = tmp_path / "planet"
+    (data / "train-jpg").mkdir(parents=True)
+    tags = ["clear primary", "haze primary", "clear primary water"] * 3 + ["cloudy"]
+    for i in range(12):
+        (data / "train-jpg" / f"train_{i}.png").write_bytes(png(i % 2, rng, 8))
+    labels = pd.DataFrame({"image_name": [f"train_{i}" for i in range(10)], "tags": tags})
+    labels.to_csv(data / "train_v2.csv", index=False)
+    pd.DataFrame({"image_name": ["train_10", "train_11"], "tags": "clear primary"}).to_csv(
+        data / "sample_submission_v2.csv", index=False
+    )
+    assert new(tmp_path, "planet", data) == 0
+    out = capsys.readouterr().out
+    assert "classes: 4, from 3 images (clear primary) to 1 (cloudy)" in out
+    assert "tags holds several space-separated tags a row: each combination is read as one class" in out
+
+
 def test_the_generated_file_passes_ruff(tmp_path: Path) -> None:
     write_dogs(tmp_path / "dogs")
     assert new(tmp_path, "dogs_ruff", tmp_path / "dogs") == 0

@@ -173,6 +173,22 @@ def _kind(sub: pd.DataFrame, label: str, classes: list[str], metric: str | None,
     return kind, metric or allowed[0]
 
 
+def _label_notes(counts: pd.Series, label: str) -> list[str]:
+    """What the labels look like: the largest and smallest class (an imbalance a user should know of), and labels
+    that are several tags a row (Planet's "haze primary"), read here as one class per combination."""
+    notes = [
+        f"classes: {len(counts)}, from {counts.iloc[0]} images ({counts.index[0]}) to {counts.iloc[-1]} "
+        f"({counts.index[-1]})"
+    ]
+    tags = pd.Series([t for value in counts.index for t in str(value).split()])
+    if (counts.index.str.contains(" ").mean() > 0.5) and tags.duplicated().any():
+        notes.append(
+            f"{label} holds several space-separated tags a row: each combination is read as one class (`new` does not "
+            "infer multi-label images)"
+        )
+    return notes
+
+
 def _where(pattern: str) -> str:
     """Where an id's image is, in words."""
     return "is the image's path" if pattern == "{}" else f"names {pattern.format('<id>')}"
@@ -210,6 +226,7 @@ def infer_images(
     }
     notes = [f"images: {train_f}'s {id_col} {_where(paths['train'])}, {sample_f}'s {_where(paths['test'])}"]
     counts = tr[label].value_counts()
+    notes += _label_notes(counts, label)
     kfold = counts.min() < folds
     if kfold:
         notes.append(
