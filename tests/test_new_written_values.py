@@ -247,3 +247,20 @@ def test_classes_written_with_thousands_separators_sort_by_their_value(
             assert (np.array(names)[likeliest] == truth).mean() > 0.8
         else:  # the labels as written, as the sample writes them
             assert set(sub["label"]) <= set(names) and (sub["label"].to_numpy() == truth).mean() > 0.8
+
+
+def test_labels_are_written_as_decimals_where_the_sample_writes_them_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # a binary target of 0.0/1.0 whose sample writes 0.0: before, the labels were written 0 and 1
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"id": np.arange(250), "x": rng.normal(size=250).round(4)})
+    train = df.iloc[:200].assign(y=(df["x"].iloc[:200] > 0).astype(float))
+    test = df.iloc[200:].reset_index(drop=True)
+    data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": "0.0"}))
+    _, sub, summary = new_and_run(tmp_path, "decimal_labels", data, capsys)
+    assert set(sub["y"]) == {"0.0", "1.0"} and summary["cv"] > 0.9
+    assert (
+        main(["validate", str(tmp_path / "comps" / "decimal_labels"), summary["published"], "--data", str(data)]) == 0
+    )

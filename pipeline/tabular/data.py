@@ -442,7 +442,8 @@ def times_of(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
 
 def as_sample_values(labels: Sequence[str], sample_col: pd.Series) -> list | None:
     """Class names written the way the sample writes them: True/False for a True/False sample (classes 0/1 as
-    False/True), numbers for a sample of numbers (classes True/False as 1/0), else as they are. None when they cannot
+    False/True), numbers for a sample of numbers (classes True/False as 1/0; 1.0 where the sample writes 0.0), else
+    as they are. None when they cannot
     be (classes such as Yes/No for a sample of numbers or of True/False). An empty sample column says nothing."""
     names = pd.Series(list(labels), dtype=object)
     if sample_col.isna().all():
@@ -452,7 +453,9 @@ def as_sample_values(labels: Sequence[str], sample_col: pd.Series) -> list | Non
         return None if flags.isna().any() else flags.tolist()
     if pd.api.types.is_numeric_dtype(sample_col):
         nums = pd.to_numeric(names.map(lambda v: {"False": 0, "True": 1}.get(v, v)), errors="coerce")
-        return None if nums.isna().any() else [int(v) if float(v).is_integer() else float(v) for v in nums]
+        # a sample of decimals (0.0, no empty cell: pandas reads a column of 0 with a gap as floats too) gets 1.0
+        decimal = pd.api.types.is_float_dtype(sample_col) and not sample_col.isna().any()
+        return None if nums.isna().any() else [float(v) if decimal or v % 1 else int(v) for v in nums]
     return list(labels)
 
 
