@@ -112,10 +112,23 @@ def test_missing_image_unknown_breed_and_corrupt_jpeg_are_named(data_dir: Path):
         dogs.load(dogs.Config(), data_dir)
 
 
-def test_unsorted_sample_header_is_refused(data_dir: Path):
+def test_a_sample_header_out_of_alphabetical_order_is_the_submission_s(data_dir: Path, tmp_path: Path):
     sub = pd.read_csv(data_dir / "sample_submission.csv")
-    sub[["id", "pug", *sorted(SAMPLE_BREEDS)[:-1]]].to_csv(data_dir / "sample_submission.csv", index=False)
-    with pytest.raises(ContractError, match="alphabetical order"):
+    order = ["pug", *sorted(SAMPLE_BREEDS)[:-1]]
+    sub[["id", *order]].to_csv(data_dir / "sample_submission.csv", index=False)
+    data = dogs.load(dogs.Config(), data_dir)
+    assert data.classes == sorted(SAMPLE_BREEDS)  # the classes' indices stay alphabetical
+    proba = np.random.default_rng(0).random((len(data.test_ids), 5))
+    dogs.write_submission(data, proba, tmp_path / "sub.csv")
+    dogs.validate(data, tmp_path / "sub.csv")
+    written = pd.read_csv(tmp_path / "sub.csv")
+    assert list(written.columns) == ["id", *order]  # the sample's order, each breed's own probabilities
+    np.testing.assert_allclose(written["pug"], proba[:, 4] / proba.sum(1), rtol=1e-6)
+    written[["id", *sorted(SAMPLE_BREEDS)]].to_csv(tmp_path / "sorted.csv", index=False)
+    with pytest.raises(SubmissionError, match="in the sample submission's order; .*column 2: expected 'pug'"):
+        dogs.validate(data, tmp_path / "sorted.csv")
+    sub[["id", "pug", "pug", *sorted(SAMPLE_BREEDS)[:-1]]].to_csv(data_dir / "sample_submission.csv", index=False)
+    with pytest.raises(ContractError, match="must be distinct"):
         dogs.load(dogs.Config(), data_dir)
 
 
@@ -164,7 +177,8 @@ def test_submission_columns_are_id_and_sorted_breeds_and_validate(sample_dir: Pa
             dogs.validate(data, tmp_path / "bad.csv")
 
     cols = list(sub.columns)
-    broken(sub[[cols[0], cols[2], cols[1], *cols[3:]]], "breeds in alphabetical order.*column 2: expected 'beagle'")
+    swapped = sub[[cols[0], cols[2], cols[1], *cols[3:]]]
+    broken(swapped, "breeds in the sample submission's order.*column 2: expected 'beagle'")
     broken(sub.drop(columns=["pug"]), "got 5 columns")
     broken(sub.assign(pug=sub["pug"] + 1.5), "column pug must lie in")
     broken(sub.assign(beagle=np.nan), "column beagle is empty")

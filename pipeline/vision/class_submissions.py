@@ -43,14 +43,17 @@ def write_labels(data: Data, pred: Any, path: Path, columns: tuple[str, str] = (
     pd.DataFrame({columns[0]: data.test_ids, columns[1]: labels}).to_csv(path, index=False)
 
 
-def write_probabilities(data: Data, pred: Any, path: Path, id_column: str = "id") -> None:
-    """id + one probability column per class (rows rescaled to sum to 1), in the sample's row and column order."""
+def write_probabilities(
+    data: Data, pred: Any, path: Path, id_column: str = "id", order: list[str] | None = None
+) -> None:
+    """id + one probability column per class (rows rescaled to sum to 1; pred's columns follow data.classes), in the
+    sample's row order and its column `order` (None: data.classes' order)."""
     p = rescale_rows(pred)
     if p.shape != (len(data.test_ids), len(data.classes)):
         raise SubmissionError(
             f"expected {len(data.test_ids)} x {len(data.classes)} test probabilities, got {p.shape[0]} x {p.shape[1]}."
         )
-    frame = pd.DataFrame(p, columns=list(data.classes))
+    frame = pd.DataFrame(p, columns=list(data.classes))[order or list(data.classes)]
     frame.insert(0, id_column, data.test_ids)
     frame.to_csv(path, index=False, float_format="%.7g")
 
@@ -76,16 +79,19 @@ def _header_problem(header: list[str], want: list[str]) -> str:
     return f"unexpected column {header[len(want)]!r}"
 
 
-def validate_probabilities(data: Data, path: Path, id_column: str = "id", noun: str = "class") -> None:
-    """Header exactly id + the sorted classes; the sample's ids in its order; probabilities finite, in [0, 1], and
-    no row all zeros (Kaggle cannot rescale it). `noun` names a class in messages ("breed")."""
+def validate_probabilities(
+    data: Data, path: Path, id_column: str = "id", noun: str = "class", order: list[str] | None = None
+) -> None:
+    """Header exactly id + the classes in the sample's `order` (None: alphabetical); the sample's ids in its order;
+    probabilities finite, in [0, 1], and no row all zeros (Kaggle cannot rescale it). `noun` names a class in
+    messages ("breed")."""
     path = Path(path)
-    want = [id_column, *sorted(data.classes or [])]
+    want = [id_column, *(order or sorted(data.classes or []))]
     header = read_header(path)
     if header != want:
         raise SubmissionError(
-            f"{path.name}: columns must be {id_column} followed by the {len(want) - 1} {noun}s in alphabetical order "
-            f"(the sample submission's header); got {len(header)} columns: {_header_problem(header, want)}."
+            f"{path.name}: columns must be {id_column} followed by the {len(want) - 1} {noun}s in the sample "
+            f"submission's order; got {len(header)} columns: {_header_problem(header, want)}."
         )
     sub = validate_submission(path, data.sample_submission, bounds={c: (0.0, 1.0) for c in want[1:]})
     sums = sub[want[1:]].astype(float).sum(axis=1).to_numpy()

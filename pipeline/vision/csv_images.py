@@ -19,6 +19,7 @@ import pandas as pd
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.imagefiles import check_image_files
 from pipeline.submission import validate_submission
+from pipeline.tabular.headers import raw_header
 from pipeline.vision import class_submissions as subs
 
 POSITIVE_METRICS = ("roc_auc", "log_loss")
@@ -46,13 +47,15 @@ def read_csv(
 
 
 def classes_of_header(sample: Path, id_column: str, noun: str) -> list[str]:
-    """The class columns of a probability sample submission (after the id), which must be in alphabetical order."""
-    header = list(pd.read_csv(sample, nrows=0).columns)
+    """The class columns of a probability sample submission (after the id), distinct, in the sample's order (which
+    submissions keep; the classes' indices follow their alphabetical order)."""
+    header = raw_header(sample)  # as written: pandas would rename a second "pug" to "pug.1"
     if len(header) < 3 or header[0] != id_column:
         raise ContractError(f"{sample.name}: expected columns {id_column}, then the {noun}s; got {header[:5]}.")
     classes = header[1:]
-    if classes != sorted(classes) or len(set(classes)) != len(classes):
-        raise ContractError(f"{sample.name}: the {noun} columns must be distinct and in alphabetical order.")
+    if len(set(classes)) != len(classes):
+        twice = sorted({c for c in classes if classes.count(c) > 1})
+        raise ContractError(f"{sample.name}: the {noun} columns must be distinct; {twice[0]!r} is there twice.")
     return classes
 
 
@@ -66,7 +69,8 @@ class CsvImages:
 
     Label submission (probabilities=False): the sample lists id_column,label_column; the classes are the labels
     seen in training, each one of `known_classes` when those are given. Probability submission: the sample's header
-    is the id then the classes in alphabetical order, which are the valid labels. Positive submission (positive=True,
+    is the id then the classes, which are the valid labels; the submission's columns keep the sample's order (the
+    classes' indices, Data.classes, are alphabetical whatever it is). Positive submission (positive=True,
     two classes, as Aerial Cactus and Histopathologic Cancer ship): the sample lists id_column,label_column and the
     label column holds the probability of the second class in sorted order (1 of 0/1, True of False), scored by ROC
     AUC or, with metric="log_loss", by binary log loss.
@@ -99,7 +103,7 @@ class CsvImages:
         train = read_csv(data_dir / self.train_csv, [self.id_column, label], unique=self.id_column, ordered=False)
         self._check_labelled(train)
         if self.probabilities:
-            classes = classes_of_header(sample, self.id_column, label)
+            classes = sorted(classes_of_header(sample, self.id_column, label))
             self._check_labels(train, classes, f"the columns of {sample.name}")
             test_ids = read_csv(sample, unique=self.id_column)[self.id_column]
         else:
@@ -132,7 +136,7 @@ class CsvImages:
         data_dir = Path(data_dir)
         sample = data_dir / self.sample_csv
         if self.probabilities:
-            classes = classes_of_header(sample, self.id_column, self.label_column)
+            classes = sorted(classes_of_header(sample, self.id_column, self.label_column))
             test_ids = read_csv(sample, unique=self.id_column)[self.id_column]
         else:
             if not (trained or {}).get("classes"):
@@ -219,16 +223,22 @@ class CsvImages:
     def write_submission(self, data: Data, pred: Any, path: Path) -> None:
         """The sample's rows in its order: one probability per class, or the most probable class's name."""
         if self.probabilities:
-            subs.write_probabilities(data, pred, path, self.id_column)
+            subs.write_probabilities(data, pred, path, self.id_column, self._order(data))
         elif self.positive:
             subs.write_positive(data, pred, path, (self.id_column, self.label_column))
         else:
             subs.write_labels(data, pred, path, (self.id_column, self.label_column))
 
+    def _order(self, data: Data) -> list[str] | None:
+        """A probability submission's class columns: the sample's order (None: no sample, the alphabetical one)."""
+        if data.sample_submission is None:
+            return None
+        return classes_of_header(Path(data.sample_submission), self.id_column, self.label_column)
+
     def validate(self, data: Data, path: Path) -> None:
         """The sample's ids in its order; probabilities per class, or labels among the classes trained on."""
         if self.probabilities:
-            subs.validate_probabilities(data, path, self.id_column, self.label_column)
+            subs.validate_probabilities(data, path, self.id_column, self.label_column, self._order(data))
         elif self.positive:
             validate_submission(path, data.sample_submission, bounds={self.label_column: (0.0, 1.0)})
         else:

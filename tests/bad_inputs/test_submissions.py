@@ -172,7 +172,7 @@ def breeds_sub(work, tmp_path: Path) -> tuple[pd.DataFrame, Path]:
         ("binary", "not UTF-8 text"),
         ("above-one", "must lie in [0, 1]; got 1.5 at line 4"),
         ("all-zero", "has all probabilities 0"),
-        ("breeds-unsorted", "in alphabetical order"),
+        ("breeds-unsorted", "in the sample submission's order"),
     ],
 )
 def test_dog_breeds_submission_errors_are_submission_errors(work, tmp_path, capsys, case: str, message: str) -> None:

@@ -1,0 +1,49 @@
+"""`python -m pipeline new` on odd image-classification downloads (tests/test_new_images.py has the usual ones): a
+probability sample whose class columns are in another order, labels that pandas would read as missing, and images
+listed twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_new_images import new, png
+
+from pipeline.contract import load_competition
+
+
+def download(data: Path, labels: list[str], n_test: int = 6) -> list[str]:
+    """train.csv (id,label), train/<id>.png, test/<id>.png and a label sample submission; returns the test ids."""
+    rng = np.random.default_rng(0)
+    classes = sorted(set(labels))
+    for folder, n in (("train", len(labels)), ("test", n_test)):
+        (data / folder).mkdir(parents=True)
+        for i in range(n):
+            (data / folder / f"{folder}{i}.png").write_bytes(png(i % 2, rng, 8))
+    pd.DataFrame({"id": [f"train{i}" for i in range(len(labels))], "label": labels}).to_csv(
+        data / "train.csv", index=False
+    )
+    test_ids = [f"test{i}" for i in range(n_test)]
+    pd.DataFrame({"id": test_ids, "label": classes[0]}).to_csv(data / "sample_submission.csv", index=False)
+    return test_ids
+
+
+def test_a_probability_sample_keeps_its_class_columns_order(tmp_path: Path) -> None:
+    # twelve classes named by numbers, the sample's columns in numeric order: 0, 1, 2, ..., 10, 11 (not 0, 1, 10, ...)
+    data = tmp_path / "download"
+    numbers = [str(k) for k in range(12)]
+    test_ids = download(data, numbers * 2)
+    sample = pd.DataFrame({"id": test_ids, **{k: 1 / 12 for k in numbers}})
+    sample.to_csv(data / "sample_submission.csv", index=False)
+    assert new(tmp_path, "numbered", data) == 0
+    module = load_competition(str(tmp_path / "comps" / "numbered"))
+    loaded = module.load(module.Config(), data)
+    assert loaded.classes == sorted(numbers)  # "10" before "2": the classes' indices stay alphabetical
+    proba = np.random.default_rng(1).random((len(test_ids), 12))
+    module.write_submission(loaded, proba, tmp_path / "submission.csv")
+    module.validate(loaded, tmp_path / "submission.csv")
+    sub = pd.read_csv(tmp_path / "submission.csv", dtype={"id": str})
+    assert list(sub.columns) == ["id", *numbers]  # the sample's order
+    np.testing.assert_allclose(sub["10"], proba[:, 2] / proba.sum(1), rtol=1e-6)  # class "10" is the third sorted
