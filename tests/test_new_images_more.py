@@ -47,3 +47,39 @@ def test_a_probability_sample_keeps_its_class_columns_order(tmp_path: Path) -> N
     sub = pd.read_csv(tmp_path / "submission.csv", dtype={"id": str})
     assert list(sub.columns) == ["id", *numbers]  # the sample's order
     np.testing.assert_allclose(sub["10"], proba[:, 2] / proba.sum(1), rtol=1e-6)  # class "10" is the third sorted
+
+
+def test_a_class_named_na_or_none_is_a_class(tmp_path: Path) -> None:
+    # words pandas reads as missing are class names here, as the generated load reads them
+    data = tmp_path / "download"
+    download(data, ["NA", "None", "cat"] * 4)
+    assert new(tmp_path, "words", data) == 0
+    module = load_competition(str(tmp_path / "comps" / "words"))
+    assert module.load(module.Config(), data).classes == ["NA", "None", "cat"]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("empty label", "train.csv line 4 (train2): empty label (1 row(s) without one); label the image or remove"),
+        ("image listed twice", "train.csv line 8: id train1 is listed twice."),
+        ("test image listed twice", "sample_submission.csv line 4: id test0 is listed twice."),
+    ],
+)
+def test_rows_the_generated_load_would_refuse_are_refused_by_new(
+    tmp_path: Path, capsys: pytest.CaptureFixture, case: str, expected: str
+) -> None:
+    data = tmp_path / "download"
+    download(data, ["cat", "dog"] * 3)
+    name = "sample_submission.csv" if case.startswith("test") else "train.csv"
+    frame = pd.read_csv(data / name)
+    if case == "empty label":
+        frame.loc[2, "label"] = ""
+    elif case == "image listed twice":
+        frame = pd.concat([frame, frame.iloc[[1]]])  # line 8
+    else:
+        frame = pd.concat([frame.head(2), frame.iloc[[0]], frame.iloc[2:]])  # line 4
+    frame.to_csv(data / name, index=False)
+    assert new(tmp_path, "refused", data) == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "comps" / "refused").exists()

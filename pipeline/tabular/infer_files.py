@@ -100,11 +100,13 @@ class Source:
             with target.open("rb") as out:
                 yield out
 
-    def read(self, name: str, text: Sequence[str] = ()) -> pd.DataFrame:
-        """One CSV as a DataFrame (`text` columns as written), or an error naming it."""
+    def read(self, name: str, text: Sequence[str] = (), written: bool = False) -> pd.DataFrame:
+        """One CSV as a DataFrame (`text` columns as written; `written`: every cell, no word such as None or NA read
+        as missing and an empty cell "", as pipeline.vision.csv_images reads its CSVs), or an error naming it."""
+        how = {"dtype": str, "keep_default_na": False} if written else {"dtype": dict.fromkeys(text, str) or None}
         try:
             with self._open(name) as f:
-                frame = pd.read_csv(f, dtype=dict.fromkeys(text, str) or None, compression=_compression(name))
+                frame = pd.read_csv(f, compression=_compression(name), **how)
         except Exception as e:
             raise ContractError(f"{self.path}: {name} {unreadable(e)}") from None
         return comma_separated(frame, f"{self.path}: {name}")

@@ -39,11 +39,29 @@ def read_csv(
     if columns is not None and list(frame.columns) != columns:
         raise ContractError(f"{path.name}: expected columns {columns}, got {list(frame.columns)}.")
     if unique is not None:
-        dup = frame[unique].duplicated()
-        if dup.any():
-            row = int(np.flatnonzero(dup)[0])
-            raise ContractError(f"{path.name} line {row + 2}: {unique} {frame[unique].iloc[row]} is listed twice.")
+        check_unique(frame, unique, path.name)
     return frame
+
+
+def check_unique(frame: pd.DataFrame, column: str, where: str) -> None:
+    """No value of `column` twice (an image listed twice), else an error naming the CSV `where` and the line."""
+    dup = frame[column].duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise ContractError(f"{where} line {row + 2}: {column} {frame[column].iloc[row]} is listed twice.")
+
+
+def check_labelled(train: pd.DataFrame, where: str, id_column: str, label_column: str) -> None:
+    """Every training image of the CSV `where` has a label: an empty cell would become a class named "" (and a
+    submission of it refused only after training)."""
+    empty = train[label_column].str.strip() == ""
+    if empty.any():
+        rows = np.flatnonzero(empty.to_numpy())
+        first = int(rows[0])
+        raise ContractError(
+            f"{where} line {first + 2} ({train[id_column].iloc[first]}): empty {label_column} ({len(rows)} row(s) "
+            f"without one); label the image or remove its row from {where}."
+        )
 
 
 def classes_of_header(sample: Path, id_column: str, noun: str) -> list[str]:
@@ -101,7 +119,7 @@ class CsvImages:
         sample = data_dir / self.sample_csv
         label = self.label_column
         train = read_csv(data_dir / self.train_csv, [self.id_column, label], unique=self.id_column, ordered=False)
-        self._check_labelled(train)
+        check_labelled(train, self.train_csv, self.id_column, label)
         if self.probabilities:
             classes = sorted(classes_of_header(sample, self.id_column, label))
             self._check_labels(train, classes, f"the columns of {sample.name}")
@@ -171,18 +189,6 @@ class CsvImages:
             raise ContractError(
                 f"{self.train_csv}: {len(classes)} {self.label_column}s ({_shown(classes)}); a submission of one "
                 f"probability column ({self.sample_csv}'s {self.label_column}) needs exactly two."
-            )
-
-    def _check_labelled(self, train: pd.DataFrame) -> None:
-        """Every training image has a label: an empty cell would become a class named "" (and a submission of it
-        refused only after training)."""
-        empty = train[self.label_column].str.strip() == ""
-        if empty.any():
-            rows = np.flatnonzero(empty.to_numpy())
-            first = int(rows[0])
-            raise ContractError(
-                f"{self.train_csv} line {first + 2} ({train[self.id_column].iloc[first]}): empty {self.label_column}"
-                f" ({len(rows)} row(s) without one); label the image or remove its row from {self.train_csv}."
             )
 
     def _check_labels(self, train: pd.DataFrame, valid: list[str], source: str) -> None:

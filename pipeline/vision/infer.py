@@ -24,6 +24,7 @@ import pandas as pd
 from pipeline.contract import ContractError
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import Source, _pick, unclear
+from pipeline.vision.csv_images import check_labelled, check_unique
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # the metrics of each submission kind, the default first
@@ -73,8 +74,9 @@ def holds_images(source: Source) -> bool:
 
 
 def read_text(source: Source, name: str) -> pd.DataFrame:
-    """One CSV of the download with every cell as written (ids such as 007 stay text)."""
-    return source.read(name, text=source.header(name))
+    """One CSV of the download with every cell as written, as the generated competition reads it (ids such as 007
+    stay text, a class named None or NA stays a class, an empty cell is "")."""
+    return source.read(name, written=True)
 
 
 def candidates(ids: pd.Series, images: list[str]) -> Counter[str]:
@@ -217,6 +219,9 @@ def infer_images(
     id_col = str(sub.columns[0])
     train_f, tr = _label_csv(source, sample_f, id_col, train)
     label = next(str(c) for c in tr.columns if c != id_col)
+    for frame, where in ((tr, train_f), (sub, sample_f)):  # as the generated load refuses them, before training
+        check_unique(frame, id_col, where)
+    check_labelled(tr, train_f, id_col, label)
     classes = sorted(set(tr[label]))
     kind, metric = _kind(sub, label, classes, metric, sample_f)
     images = [n for n in source.names if is_image(n)]
