@@ -4,6 +4,7 @@ listed twice."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from test_new_images import new, png
 
+from pipeline.cli import main
 from pipeline.contract import load_competition
 
 
@@ -83,3 +85,14 @@ def test_rows_the_generated_load_would_refuse_are_refused_by_new(
     assert new(tmp_path, "refused", data) == 2
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "comps" / "refused").exists()
+
+
+def test_the_next_command_pastes_as_printed_for_a_download_named_with_spaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = tmp_path / "dog-breeds (1)"  # a browser's second download of the same zip, extracted
+    download(data, ["cat", "dog"] * 3)
+    main(["new", "spaced", "--data", str(data), "--into", str(tmp_path / "my comps")])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("next: "))
+    args = shlex.split(line.removeprefix("next: ").split(" [")[0])
+    assert args == ["python", "-m", "pipeline", "run", str(tmp_path / "my comps" / "spaced"), "--data", str(data)]

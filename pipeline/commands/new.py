@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target_text}, id {id_text}, metric {spec.metric}")
     for note in spec.notes:
         print(f"  {note}")
-    print(f"next: python -m pipeline run {shown} --data {args.data}")
+    where = f"{shlex.quote(shown)} --data {shlex.quote(args.data)}"  # a browser's "comp (1).zip" pasted as is
+    print(f"next: python -m pipeline run {where}")
     against = " [--against original]" if spec.original is not None else ""
-    print(f"      python -m pipeline drift {shown} --data {args.data}{against}  (do the test rows differ?)")
+    print(f"      python -m pipeline drift {where}{against}  (do the test rows differ?)")
     return 0
 
 
@@ -141,7 +143,8 @@ def _images(args: argparse.Namespace, dest: Path) -> bool:
     )
     for note in spec.notes:
         print(f"  {note}")
-    print(f"next: python -m pipeline run {shown} --data {args.data} [--preset cpu | --preset fast]")
+    where = f"{shlex.quote(shown)} --data {shlex.quote(args.data)}"
+    print(f"next: python -m pipeline run {where} [--preset cpu | --preset fast]")
     return True
 
 
