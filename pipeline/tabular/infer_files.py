@@ -153,6 +153,9 @@ class Tables:
     twice: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per file: headers.named_twice
 
 
+SAMPLE_WORDS = ("sample_submission", "submission", "sample")  # how a sample submission's file is named
+
+
 def unclear(what: str, flag: str) -> ContractError:
     """A refusal that names the flag settling what could not be inferred."""
     return ContractError(f"{what} Name it with {flag}.")
@@ -173,7 +176,9 @@ def _parquet(source: Source) -> ContractError:
     )
 
 
-def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, flag: str) -> str:
+def pick_csv(source: Source, role: str, words: tuple[str, ...], given: str | None, flag: str) -> str:
+    """The CSV of the download that plays `role`: `given` (its flag's value) if any, else the one named
+    `<words[0]>.csv`, else the one whose name holds one of `words`; refused naming `flag` when that is not one."""
     csvs = source.csvs()
     if given:
         if given not in source.names:
@@ -199,9 +204,9 @@ def _pick(source: Source, role: str, words: tuple[str, ...], given: str | None, 
 
 def read_tables(source: Source, train: str | None, test: str | None, sample: str | None) -> Tables:
     """The training table, the test table and the sample submission, picked by name unless given."""
-    train_f = _pick(source, "training table", ("train",), train, "--train")
-    test_f = _pick(source, "test table", ("test",), test, "--test")
-    sample_f = _pick(source, "sample submission", ("sample_submission", "submission", "sample"), sample, "--sample")
+    train_f = pick_csv(source, "training table", ("train",), train, "--train")
+    test_f = pick_csv(source, "test table", ("test",), test, "--test")
+    sample_f = pick_csv(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
     t = Tables(train_f, test_f, sample_f, source.read(train_f), source.read(test_f), source.read(sample_f))
     if as_text := text_in_train(t.tr, t.te):  # as pipeline.tabular.load_tables reads them
         t.te = source.read(test_f, text=as_text)

@@ -23,13 +23,12 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.listing import listed
-from pipeline.tabular.infer_files import Source, _pick, unclear
+from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.vision.csv_images import check_labelled, check_unique
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
-SAMPLE_WORDS = ("sample_submission", "submission", "sample")  # how a sample submission is named (as for tables)
 # the tabular flags an image download has no use for
 TABLE_ONLY = ("task", "test", "time")
 
@@ -120,7 +119,7 @@ def _label_csv(source: Source, sample: str, id_col: str, given: str | None) -> t
     """The CSV of training images and labels: --train, else the one CSV of two columns, the sample's id and
     another, whose ids name images (a name with "train" or "label" first)."""
     if given:
-        name = _pick(source, "training images", ("train",), given, "--train")
+        name = pick_csv(source, "training images", ("train",), given, "--train")
         header = source.header(name)
         if len(header) != 2 or id_col not in header:
             raise ContractError(
@@ -212,7 +211,7 @@ def infer_images(
     source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None, folds: int = 5
 ) -> ImageSpec:
     """Read an image download and decide everything the generated file states (the module docstring)."""
-    sample_f = _pick(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
+    sample_f = pick_csv(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
     sub = read_text(source, sample_f)
     if sub.shape[1] < 2:
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
