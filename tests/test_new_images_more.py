@@ -96,3 +96,28 @@ def test_the_next_command_pastes_as_printed_for_a_download_named_with_spaces(
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("next: "))
     args = shlex.split(line.removeprefix("next: ").split(" [")[0])
     assert args == ["python", "-m", "pipeline", "run", str(tmp_path / "my comps" / "spaced"), "--data", str(data)]
+
+
+def test_an_inner_zip_whose_folder_is_not_its_name_is_expected_as_the_zip(tmp_path: Path) -> None:
+    # test.zip holding test_images/...: EXPECTED_FILES named test_images, which `run --data ZIP` cannot see in the zip's
+    # listing (an inner archive stands for its stem's folder), so it took the download for a test set alone and
+    # extracted it beside data/<slug>/, where a later run without --data found nothing
+    import zipfile
+
+    from test_new_images import inner_zip
+
+    from pipeline.archives import zip_folder
+
+    rng = np.random.default_rng(5)
+    z = tmp_path / "comp.zip"
+    ids = [f"im{i}" for i in range(10)]
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("train.csv", pd.DataFrame({"id": ids[:8], "label": ["a", "b"] * 4}).to_csv(index=False))
+        zf.writestr("sample_submission.csv", "id,label\nim8,a\nim9,a\n")
+        zf.writestr("train.zip", inner_zip({f"train/{i}.png": png(k % 2, rng, 8) for k, i in enumerate(ids[:8])}))
+        zf.writestr("test.zip", inner_zip({f"test_images/{i}.png": png(0, rng, 8) for i in ids[8:]}))
+    assert new(tmp_path, "inner", z) == 0
+    module = load_competition(str(tmp_path / "comps" / "inner"))
+    assert module.EXPECTED_FILES == ["sample_submission.csv", "test.zip", "train", "train.csv"]
+    default = tmp_path / "data" / "comp"
+    assert zip_folder(z, default, module.EXPECTED_FILES) == default  # the full download goes to data/<slug>/

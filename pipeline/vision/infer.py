@@ -196,8 +196,16 @@ def _where(pattern: str) -> str:
 
 
 def _expected(source: Source) -> list[str]:
-    """The download's top-level files and folders, as `run` extracts it (an inner train.7z as its train/)."""
-    tops = {PurePosixPath(n).parts[0] for n in source.names if n not in source.archives}
+    """The download's top-level files and folders, as `run` extracts it: an inner train.7z as the train/ it holds,
+    or as itself when its files lie elsewhere (test.zip of test_images/...: `run` tells a full download from a test
+    set alone by these names, reading the zip's own listing, in which an archive stands for its stem's folder)."""
+    tops = {PurePosixPath(n).parts[0] for n in source.names if n not in source.inner}
+    held: dict[str, set[str]] = {}
+    for member, archive in source.inner.items():
+        held.setdefault(archive, set()).add(PurePosixPath(member).parts[0])
+    for archive, folders in held.items():
+        if (stem := PurePosixPath(archive).stem) in folders:
+            tops = (tops - {archive}) | {stem}
     return sorted(t for t in tops if not t.startswith("."))
 
 
