@@ -227,22 +227,47 @@ def test_a_table_beside_photos_is_a_tabular_competition(tmp_path: Path) -> None:
     assert (module.TARGET, module.TASK) == ("Speed", "binary")
 
 
-def _folders_per_class(data: Path) -> None:
+def seedlings(data: Path, n_train: int = 40, n_test: int = 10, flat: bool = False) -> None:
+    """Plant Seedlings' layout: train/<species>/<image>.png (flat: train/<image>.png, no label anywhere),
+    test/<image>.png, sample_submission.csv (file, species)."""
     rng = np.random.default_rng(2)
-    for i in range(6):
-        (data / "train" / ("cat" if i % 2 else "dog")).mkdir(parents=True, exist_ok=True)
-        (data / "train" / ("cat" if i % 2 else "dog") / f"{i}.png").write_bytes(png(i % 2, rng))
-        (data / "test").mkdir(exist_ok=True)
+    for i in range(n_train):
+        folder = data / "train" / ("" if flat else ("Black-grass", "Charlock")[i % 2])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.png").write_bytes(png(i % 2, rng))
+    (data / "test").mkdir()
+    for i in range(n_test):
         (data / "test" / f"t{i}.png").write_bytes(png(i % 2, rng))
-    pd.DataFrame({"file": [f"t{i}.png" for i in range(6)], "species": "cat"}).to_csv(
+    pd.DataFrame({"file": [f"t{i}.png" for i in range(n_test)], "species": "Charlock"}).to_csv(
         data / "sample_submission.csv", index=False
     )
+
+
+def test_a_folder_per_class_download_becomes_a_label_competition_that_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: refused ("Folders of images per class (train/<class>/...) are not read: write such a CSV")
+    monkeypatch.chdir(tmp_path)
+    seedlings(tmp_path / "plant-seedlings-classification")
+    assert new(tmp_path, "seedlings", tmp_path / "plant-seedlings-classification") == 0
+    assert "images: train/<class>/, an image's folder its class" in capsys.readouterr().out
+    files = load_competition(str(tmp_path / "comps" / "seedlings")).FILES
+    assert (files.train_csv, files.class_folders, files.image_path, files.test_image_path) == (
+        "train",
+        True,
+        "{}",
+        "test/{}",
+    )
+    s = run(tmp_path, "seedlings", tmp_path / "plant-seedlings-classification")
+    sub = pd.read_csv(s["published"])
+    assert list(sub.columns) == ["file", "species"] and set(sub["species"]) <= {"Black-grass", "Charlock"}
+    assert sub["species"].nunique() == 2 and s["cv"] > 0.7  # two balanced species: chance is 0.5
 
 
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("folders per class", "cannot tell which CSV lists the training images"),
+        ("no labels", "cannot tell which CSV lists the training images (two columns: file, the image, and its label"),
         ("label named otherwise", "sample_submission.csv writes 'label', the training CSV labels 'breed'"),
         ("metric", "--metric rmse: a submission of probabilities (sample_submission.csv) is scored by log_loss"),
         ("table flag", "holds images: --time are for tables"),
@@ -251,8 +276,8 @@ def _folders_per_class(data: Path) -> None:
 )
 def test_refusals_name_what_to_fix(tmp_path: Path, capsys: pytest.CaptureFixture, case: str, expected: str) -> None:
     data, extra = tmp_path / "download", []
-    if case == "folders per class":
-        _folders_per_class(data)
+    if case == "no labels":
+        seedlings(data, 6, 6, flat=True)
     else:
         write_dogs(data)
     if case == "label named otherwise":

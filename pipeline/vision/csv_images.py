@@ -23,6 +23,7 @@ from pipeline.tabular.headers import raw_header
 from pipeline.vision import class_submissions as subs
 
 POSITIVE_METRICS = ("roc_auc", "log_loss")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # an image file, by its name
 
 
 def read_csv(
@@ -106,6 +107,9 @@ class CsvImages:
     probabilities: bool = False
     positive: bool = False
     metric: str = "roc_auc"  # what scores a positive submission: roc_auc or log_loss (the other kinds have one each)
+    # train_csv names a folder of one subfolder per class (train/<class>/<image>, as Plant Seedlings ships), not a CSV:
+    # each image's id is its path (image_path "{}"), its label its subfolder's name
+    class_folders: bool = False
 
     def __post_init__(self) -> None:
         if self.positive and self.probabilities:
@@ -118,8 +122,7 @@ class CsvImages:
         data_dir = Path(data_dir)
         sample = data_dir / self.sample_csv
         label = self.label_column
-        train = read_csv(data_dir / self.train_csv, [self.id_column, label], unique=self.id_column, ordered=False)
-        check_labelled(train, self.train_csv, self.id_column, label)
+        train = self.training_table(data_dir)
         if self.probabilities:
             classes = sorted(classes_of_header(sample, self.id_column, label))
             self._check_labels(train, classes, f"the columns of {sample.name}")
@@ -145,6 +148,27 @@ class CsvImages:
             # what load_test needs of the training rows (the run keeps it in summary.json's "trained")
             info={"train_sizes": sizes, "test_sizes": test_sizes, "trained": {"classes": classes}},
         )
+
+    def training_table(self, data_dir: Path) -> pd.DataFrame:
+        """The training images and their labels (id_column, label_column): train_csv's rows, or with class_folders
+        each image of train_csv/<class>/ with its class."""
+        if not self.class_folders:
+            columns = [self.id_column, self.label_column]
+            train = read_csv(data_dir / self.train_csv, columns, unique=self.id_column, ordered=False)
+            check_labelled(train, self.train_csv, self.id_column, self.label_column)
+            return train
+        root = data_dir / self.train_csv
+        if not root.is_dir():
+            raise ContractError(f"{root}: no such folder; the training images lie in {self.train_csv}/<class>/.")
+        rows = [
+            (f"{self.train_csv}/{folder.name}/{f.name}", folder.name)
+            for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            for f in sorted(folder.iterdir())
+            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+        ]
+        if len({label for _, label in rows}) < 2:
+            raise ContractError(f"{root}: the training images lie in one subfolder per class; found fewer than two.")
+        return pd.DataFrame(rows, columns=[self.id_column, self.label_column])
 
     def load_test(self, cfg: Any, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:
         """The test images alone (X and y None), for `predict` of a new test set without the training CSV and images:

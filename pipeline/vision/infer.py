@@ -5,7 +5,8 @@ metric.
 A download is read as images when at least half of its files are images and no CSV but the sample submission has
 more than two columns (else it is a table, its images left aside); a CSV of two columns, the sample submission's id
 column and a label, names one image of the download per row (as dog breeds' labels.csv, CIFAR-10's
-trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv). The submission is
+trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv), or else a folder
+holds one folder of images per class (Plant Seedlings' train/<species>/). The submission is
 - labels (the sample lists id,label with class names): scored by accuracy;
 - probabilities (the sample's header is the id then every class): multi-class log loss;
 - one probability column (the sample lists id,label holding numbers that are no class, two classes): the second
@@ -24,9 +25,8 @@ import pandas as pd
 from pipeline.contract import ContractError
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
-from pipeline.vision.csv_images import check_labelled, check_unique
+from pipeline.vision.csv_images import IMAGE_SUFFIXES, check_labelled, check_unique
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
 # the tabular flags an image download has no use for
@@ -53,6 +53,7 @@ class ImageSpec:
     n_train: int
     n_test: int
     folds: str  # stratified, or kfold when a class has fewer images than the folds
+    class_folders: bool = False  # train_csv is a folder of one folder of images per class
     notes: list[str] = field(default_factory=list)
 
 
@@ -115,9 +116,32 @@ def image_pattern(ids: pd.Series, images: list[str], role: str, where: str) -> s
     )
 
 
-def _label_csv(source: Source, sample: str, id_col: str, given: str | None) -> tuple[str, pd.DataFrame]:
-    """The CSV of training images and labels: --train, else the one CSV of two columns, the sample's id and
-    another, whose ids name images (a name with "train" or "label" first)."""
+def class_folders(source: Source, id_col: str, label: str) -> dict[str, pd.DataFrame]:
+    """Folders of one subfolder per class (train/<class>/<image>, as Plant Seedlings ships; the folder itself holds no
+    image), each as its training table: the image's path under id_col, its subfolder's name under label."""
+    rows: dict[str, list[tuple[str, str]]] = {}
+    loose = set()
+    for n in filter(is_image, source.names):
+        parts = PurePosixPath(n).parts
+        loose.add("/".join(parts[:-1]))
+        if len(parts) >= 3:
+            rows.setdefault("/".join(parts[:-2]), []).append((n, parts[-2]))
+    return {
+        folder: pd.DataFrame(found, columns=[id_col, label])
+        for folder, found in rows.items()
+        if folder not in loose and len({c for _, c in found}) >= 2
+    }
+
+
+def _label_csv(source: Source, sample: pd.DataFrame, where: str, given: str | None) -> tuple[str, pd.DataFrame, bool]:
+    """The training images and labels: --train (a CSV or a folder of class folders), else the one CSV of two
+    columns, the sample's id and another, whose ids name images (a name with "train" or "label" first), else the one
+    folder of class folders; and whether it is a folder."""
+    id_col = str(sample.columns[0])
+    label = str(sample.columns[1]) if sample.shape[1] == 2 else "class"
+    folders = class_folders(source, id_col, label)
+    if given and given.rstrip("/") in folders:
+        return given.rstrip("/"), folders[given.rstrip("/")], True
     if given:
         name = pick_csv(source, "training images", ("train",), given, "--train")
         header = source.header(name)
@@ -126,23 +150,26 @@ def _label_csv(source: Source, sample: str, id_col: str, given: str | None) -> t
                 f"--train {name}: its columns are {listed(header, 5)}; the CSV of training images has two, {id_col} "
                 "(the image, as the sample submission names it) and the label."
             )
-        return name, read_text(source, name)
+        return name, read_text(source, name), False
     images = [n for n in source.names if is_image(n)]
     found = []
     for name in sorted(source.csvs(), key=lambda n: not any(w in n.lower() for w in ("train", "label"))):
-        if name == sample or len(header := source.header(name)) != 2 or id_col not in header:
+        if name == where or len(header := source.header(name)) != 2 or id_col not in header:
             continue
         frame = read_text(source, name)
         if 2 * sum(candidates(frame[id_col], images).values()) >= min(len(frame), 200):
             found.append((name, frame))
     if len(found) == 1:
-        return found[0]
+        return (*found[0], False)
+    if not found and len(folders) == 1:
+        return (*next(iter(folders.items())), True)
     what = "none" if not found else f"several ({', '.join(n for n, _ in found)})"
+    what += f"; folders of class folders: {', '.join(sorted(folders))}" if folders else ""
     raise unclear(
         f"{source.path}: cannot tell which CSV lists the training images (two columns: {id_col}, the image, and its "
-        f"label, as the sample submission names the image {id_col}): {what} among {', '.join(source.csvs())}. "
-        "Folders of images per class (train/<class>/...) are not read: write such a CSV.",
-        "--train FILE",
+        f"label, as the sample submission names the image {id_col}), or which folder holds one folder of images per "
+        f"class (train/<class>/...): {what} among {', '.join(source.csvs())}.",
+        "--train FILE_OR_FOLDER",
     )
 
 
@@ -224,7 +251,7 @@ def infer_images(
     if sub.shape[1] < 2:
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
     id_col = str(sub.columns[0])
-    train_f, tr = _label_csv(source, sample_f, id_col, train)
+    train_f, tr, folders = _label_csv(source, sub, sample_f, train)
     label = next(str(c) for c in tr.columns if c != id_col)
     for frame, where in ((tr, train_f), (sub, sample_f)):  # as the generated load refuses them, before training
         check_unique(frame, id_col, where)
@@ -236,7 +263,12 @@ def infer_images(
         role: image_pattern(ids, images, role, where)
         for role, ids, where in (("train", tr[id_col], train_f), ("test", sub[id_col], sample_f))
     }
-    notes = [f"images: {train_f}'s {id_col} {_where(paths['train'])}, {sample_f}'s {_where(paths['test'])}"]
+    read = (
+        f"{train_f}/<class>/, an image's folder its class"
+        if folders
+        else f"{train_f}'s {id_col} {_where(paths['train'])}"
+    )
+    notes = [f"images: {read}; {sample_f}'s {id_col} {_where(paths['test'])}"]
     counts = tr[label].value_counts()
     notes += _label_notes(counts, label)
     kfold = counts.min() < folds
@@ -255,6 +287,7 @@ def infer_images(
         train_csv=train_f,
         sample_csv=sample_f,
         test_csv=_test_csv(source, {train_f, sample_f}, id_col, sub[id_col]),
+        class_folders=folders,
         id_column=id_col,
         label_column=label,
         image_path=paths["train"],
