@@ -71,7 +71,7 @@ class Data:
     to score (House Prices' partial sales of huge houses) that its models may still learn from. `time`, a date or
     number per training row (or None), orders the rows for FOLDS = "time": each fold validates a later period with
     models fitted on the earlier ones only (pipeline/folds.py). `info["warnings"]`, lines on what load found amiss
-    in the data but read anyway (a column its header names twice, test values of a code column no training row
+    in the data but read anyway (a column its header names twice, test values of a category column no training row
     has), are shown by `run` and `predict` as warnings.
     """
 

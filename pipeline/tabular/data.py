@@ -127,9 +127,8 @@ def load_tables(
     without a target value (any of them, for several) are left out: nothing to fit or score them on. One
     classification target becomes class indices into `Data.classes` (class names as strings). Several targets
     become y of rows x targets: values, or 0/1 per binary target (the second class of each column is 1); then
-    `Data.classes` is None and the runner handles them as rows x targets values. Test rows holding a value of a code
-    column that no training row has (the models read it as missing) are warned of in Data.info's warnings
-    (unseen.unseen_warning).
+    `Data.classes` is None and the runner handles them as rows x targets values. Test values of a category column
+    that no training row has are warned of (pipeline/tabular/unseen.py).
 
     `original` (with `original_mode` "add" or "flag"; "off" leaves it out): the dataset the competition was generated
     from, found by pipeline.datadir.original_dir; its rows follow the competition's, in every fold's training rows
@@ -158,8 +157,7 @@ def load_tables(
     values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
     X, X_test, grouped = _feature_frames(train, test, features, derived, labelled)
-    train_only = None
-    groups = None if groups is None else groups[labelled]
+    train_only, groups = None, (None if groups is None else groups[labelled])
     times = None if time is None else times_of(train, time, data_dir / train_file)
     if original_mode not in MODES:
         raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
@@ -169,8 +167,7 @@ def load_tables(
             X, y, X_test, groups, times, per_target, targets, task, original, original_mode, warnings
         )
     levels = training_levels(X)  # the original's rows are training rows too
-    if warning := unseen_warning(levels, X_test, data_dir / test_file):
-        warnings.append(warning)
+    warnings += filter(None, [unseen_warning(levels, X_test, data_dir / test_file)])
     return Data(
         X=X,
         y=y,
@@ -315,7 +312,7 @@ def trained_facts(
     keeps it in summary.json's "trained"): the feature columns, those train reads as text (a test file whose rows
     hold numbers only must still read them as text), those read as numbers written with thousands separators
     (`grouped`, values.grouped_numbers), the classes, a regression's whole-number grades (a grades submission
-    rounds to them; at most MAX_GRADES, else None) and each code column's values (`levels`,
+    rounds to them; at most MAX_GRADES, else None) and each category column's values (`levels`,
     unseen.training_levels: a new test set's values no training row has are warned of)."""
     grades = None
     if task == "regression" and np.ndim(y) == 1:
@@ -349,8 +346,8 @@ def load_test_table(
     feature columns, those it read as text read as text, its classes and grades, from `trained` (trained_facts, as
     the run recorded them), and the original's flag column (0) where load_tables adds it. TrainingDataNeeded with
     id groups (their sizes count the training rows) or without `trained` (a run from before it was recorded).
-    `row_id_start` numbers the rows as load_tables does. Values of a code column the run's training rows never had
-    are warned of, as load_tables warns of them (`trained`'s "levels"; none for a run from before they were
+    `row_id_start` numbers the rows as load_tables does. Values of a category column the run's training rows never
+    had are warned of, as load_tables warns of them (`trained`'s "levels"; none for a run from before they were
     recorded)."""
     if id_groups:
         raise TrainingDataNeeded(
@@ -443,8 +440,8 @@ def times_of(train: pd.DataFrame, column: str, where: Path) -> np.ndarray:
 def as_sample_values(labels: Sequence[str], sample_col: pd.Series) -> list | None:
     """Class names written the way the sample writes them: True/False for a True/False sample (classes 0/1 as
     False/True), numbers for a sample of numbers (classes True/False as 1/0; 1.0 where the sample writes 0.0), else
-    as they are. None when they cannot
-    be (classes such as Yes/No for a sample of numbers or of True/False). An empty sample column says nothing."""
+    as they are. None when they cannot be (classes such as Yes/No for a sample of numbers or of True/False). An empty
+    sample column says nothing."""
     names = pd.Series(list(labels), dtype=object)
     if sample_col.isna().all():
         return list(labels)

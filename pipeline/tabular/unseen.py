@@ -26,7 +26,7 @@ SHOWN = (5, 3)  # columns named, values named per column; then how many more (va
 
 
 def training_levels(X: pd.DataFrame) -> dict[str, list[str]]:
-    """Each code column's distinct values as the encoder reads them (text; missing aside), sorted: the columns of
+    """Each category column's distinct values as the encoder reads them (text; missing aside), sorted: the columns of
     text column_kind reads as categories, those of at most MAX_LEVELS values. Columns of
     numbers are not judged (none is a code), so a wide table of numbers costs nothing here."""
     levels = {}
@@ -41,7 +41,7 @@ def training_levels(X: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def unseen_warning(levels: Mapping[str, Sequence[str]], X_test: pd.DataFrame, where: Path | str) -> str:
-    """The warning on the rows of X_test (read from `where`) holding a value of a code column that no training row
+    """The warning on the rows of X_test (read from `where`) holding a value of a category column that no training row
     has (`levels`: training_levels'), "" when none does: each such column (most rows first) with its rows and its
     values (most frequent first), one that differs from a training value only in case or spaces said as such."""
     found = []
