@@ -53,7 +53,7 @@ def test_run_warns_of_test_values_no_training_row_has(
     monkeypatch.chdir(tmp_path)
     train, test = tables()
     data = download(tmp_path / "dl", train, with_new_colours(test), pd.DataFrame({"id": test["id"], "y": 0.0}))
-    run_dir, err = run_of(tmp_path, "unseen", data, capsys)
+    run_dir, err = run_of(tmp_path, "unseen_levels_warned", data, capsys)
     said = f"{data / 'test.csv'}: {SAID} in color (3 of 60 rows: 'purple', 'green ' vs training's 'green')"
     assert said in err
     assert "read such a value as missing" in err
@@ -66,7 +66,7 @@ def test_predict_warns_of_a_new_test_sets_unseen_values_and_a_clean_run_says_not
     monkeypatch.chdir(tmp_path)
     train, test = tables()
     data = download(tmp_path / "dl", train, test, pd.DataFrame({"id": test["id"], "y": 0.0}))
-    run_dir, err = run_of(tmp_path, "clean", data, capsys)
+    run_dir, err = run_of(tmp_path, "unseen_levels_clean", data, capsys)
     assert SAID not in err and SAID not in (run_dir / "log.txt").read_text()  # every colour is a training one
     levels = json.loads((run_dir / "summary.json").read_text())["trained"]["levels"]
     assert levels == {"color": ["blue", "green", "red"]}  # recorded for predict; x and the id are no codes
