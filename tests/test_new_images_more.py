@@ -121,3 +121,12 @@ def test_an_inner_zip_whose_folder_is_not_its_name_is_expected_as_the_zip(tmp_pa
     assert module.EXPECTED_FILES == ["sample_submission.csv", "test.zip", "train", "train.csv"]
     default = tmp_path / "data" / "comp"
     assert zip_folder(z, default, module.EXPECTED_FILES) == default  # the full download goes to data/<slug>/
+
+
+def test_classes_that_differ_only_by_spaces_are_warned_of(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # 'cat' and 'cat ' are two classes (as for tables); before, only the k-fold note hinted at the second
+    download(tmp_path / "spaced", ["cat", "dog"] * 4 + ["cat "] * 2)
+    assert new(tmp_path, "spaced_labels", tmp_path / "spaced") == 0
+    out = capsys.readouterr().out
+    assert "warning: label: classes 'cat' and 'cat ' differ only by spaces around them" in out
+    assert "fix train.csv" in out

@@ -43,7 +43,7 @@ def decide(t: Tables, targets: list[str], metric: str | None, task: str | None, 
         notes.append(f"task: regression (--metric {metric} scores values of {targets[0]}); change with --task")
     task = task or _task(y, targets[0], notes, t.sub, as_numbers)
     classes = _check_task(y, targets[0], task, t.train)
-    if twins := _spaced_twins(classes or []):
+    if twins := spaced_twins(classes or []):
         notes.append(
             f"warning: target: classes {twins} differ only by spaces around them, so each is a class of its own; if "
             f"they are one, fix {t.train}"
@@ -200,7 +200,7 @@ def _check_task(y: pd.Series, target: str, task: str, where: str) -> list[str] |
     return classes
 
 
-def _spaced_twins(classes: list[str]) -> str:
+def spaced_twins(classes: list[str]) -> str:
     """Classes that are one name with spaces around it or not (`'yes'`, `'yes '`), shown; "" when none."""
     by_name: dict[str, list[str]] = {}
     for c in classes:

@@ -25,6 +25,7 @@ import pandas as pd
 from pipeline.contract import ContractError
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
+from pipeline.tabular.infer_task import spaced_twins
 from pipeline.vision.csv_images import IMAGE_SUFFIXES, check_labelled, check_unique
 
 # the metrics of each submission kind, the default first
@@ -201,13 +202,19 @@ def _kind(sub: pd.DataFrame, label: str, classes: list[str], metric: str | None,
     return kind, metric or allowed[0]
 
 
-def _label_notes(counts: pd.Series, label: str) -> list[str]:
-    """What the labels look like: the largest and smallest class (an imbalance a user should know of), and labels
-    that are several tags a row (Planet's "haze primary"), read here as one class per combination."""
+def _label_notes(counts: pd.Series, label: str, where: str) -> list[str]:
+    """What the labels of `where` look like: the largest and smallest class (an imbalance a user should know of),
+    classes that differ only by spaces around them (`'cat'`, `'cat '`), and labels that are several tags a row
+    (Planet's "haze primary"), read here as one class per combination."""
     notes = [
         f"classes: {len(counts)}, from {counts.iloc[0]} images ({counts.index[0]}) to {counts.iloc[-1]} "
         f"({counts.index[-1]})"
     ]
+    if twins := spaced_twins([str(c) for c in counts.index]):
+        notes.append(
+            f"warning: {label}: classes {twins} differ only by spaces around them, so each is a class of its own; if "
+            f"they are one, fix {where}"
+        )
     tags = pd.Series([t for value in counts.index for t in str(value).split()])
     if (counts.index.str.contains(" ").mean() > 0.5) and tags.duplicated().any():
         notes.append(
@@ -270,7 +277,7 @@ def infer_images(
     )
     notes = [f"images: {read}; {sample_f}'s {id_col} {_where(paths['test'])}"]
     counts = tr[label].value_counts()
-    notes += _label_notes(counts, label)
+    notes += _label_notes(counts, label, train_f)
     kfold = counts.min() < folds
     if kfold:
         notes.append(
