@@ -79,6 +79,13 @@ def likely_cause(root: Path, rel: Path, listing: dict[Path, set[str]] | None = N
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def is_image(name: str) -> bool:
+    """An image file, by its name's suffix (in any case)."""
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
 CACHE_FILE = ".images-verified"  # in the data folder: one line per verified listing (a hash of paths, sizes, mtimes)
 _CHUNK = 2000
 
@@ -142,7 +149,7 @@ def image_paths(*arrays: object) -> list[str]:
     out: list[str] = []
     for a in arrays:
         listed = isinstance(a, np.ndarray) and a.ndim == 1 and len(a) and isinstance(a[0], str | os.PathLike)
-        if listed and str(a[0]).lower().endswith(IMAGE_SUFFIXES):
+        if listed and is_image(str(a[0])):
             out.extend(str(p) for p in a)
     return out
 

@@ -17,13 +17,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
-from pipeline.imagefiles import check_image_files
+from pipeline.imagefiles import check_image_files, is_image
 from pipeline.submission import validate_submission
 from pipeline.tabular.headers import raw_header
 from pipeline.vision import class_submissions as subs
 
 POSITIVE_METRICS = ("roc_auc", "log_loss")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # an image file, by its name
 
 
 def read_csv(
@@ -164,7 +163,7 @@ class CsvImages:
             (f"{self.train_csv}/{folder.name}/{f.name}", folder.name)
             for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
             for f in sorted(folder.iterdir())
-            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            if f.is_file() and is_image(f.name)
         ]
         if len({label for _, label in rows}) < 2:
             raise ContractError(f"{root}: the training images lie in one subfolder per class; found fewer than two.")

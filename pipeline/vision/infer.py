@@ -23,10 +23,11 @@ from pathlib import PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.imagefiles import is_image
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import spaced_twins
-from pipeline.vision.csv_images import IMAGE_SUFFIXES, check_labelled, check_unique
+from pipeline.vision.csv_images import check_labelled, check_unique
 
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
@@ -56,11 +57,6 @@ class ImageSpec:
     folds: str  # stratified, or kfold when a class has fewer images than the folds
     class_folders: bool = False  # train_csv is a folder of one folder of images per class
     notes: list[str] = field(default_factory=list)
-
-
-def is_image(name: str) -> bool:
-    """An image file by its name's suffix."""
-    return name.lower().endswith(IMAGE_SUFFIXES)
 
 
 def holds_images(source: Source) -> bool:
