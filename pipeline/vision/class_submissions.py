@@ -31,10 +31,11 @@ def log_loss(y_true: Any, pred: Any) -> float:
 
 
 def positive_auc(y_true: Any, pred: Any) -> float:
-    """ROC AUC of the second class's probability (rows x 2), as Kaggle scores one probability column."""
-    from sklearn.metrics import roc_auc_score
+    """ROC AUC of the second class's probability (rows x 2, rescaled as the submission writes them), as Kaggle scores
+    one probability column (pipeline.tabular.metrics.binary_auc)."""
+    from pipeline.tabular.metrics import binary_auc
 
-    return float(roc_auc_score(np.asarray(y_true) == 1, rescale_rows(pred)[:, 1]))
+    return binary_auc(np.asarray(y_true) == 1, rescale_rows(pred)[:, 1])
 
 
 def write_labels(data: Data, pred: Any, path: Path, columns: tuple[str, str] = ("id", "label")) -> None:
