@@ -68,17 +68,21 @@ def main(args: argparse.Namespace) -> int:
     """Infer, render, write atomically, check the contract, print what was decided and the next command."""
     from pipeline.archives import display_path
     from pipeline.tabular.infer import infer
+    from pipeline.tabular.infer_files import Source
+    from pipeline.tabular.infer_metric import check_choices
     from pipeline.tabular.template import models_note, render
 
     parent = Path(args.into).expanduser() if args.into else PROJECT / "competitions"
     dest = parent / args.name
     if dest.exists():
         raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
-    if _images(args, dest):
+    check_choices(args.name, args.metric, args.task)  # before any file is read
+    source = Source(Path(args.data).expanduser())  # the download listed once, for whichever kind it is
+    if _images(args, dest, source):
         return 0
-    spec = infer(Path(args.data), args.name, **{k: getattr(args, k) for k in INFER_OPTIONS})
+    spec = infer(Path(args.data), args.name, **{k: getattr(args, k) for k in INFER_OPTIONS}, source=source)
     if args.original:
-        _add_original(spec, args)
+        _add_original(spec, args, source)
     elif any(getattr(args, f"original_{k}") for k in ("slug", "file", "columns", "labels")):
         raise ContractError(
             "--original-slug, --original-file, --original-columns and --original-labels need --original."
@@ -114,18 +118,14 @@ def _write(dest: Path, text: str) -> None:
         raise
 
 
-def _images(args: argparse.Namespace, dest: Path) -> bool:
-    """An image-classification download (pipeline/vision/infer.py): write its competition, print what was decided and
-    the next command, and say True; False for any other download (a table)."""
+def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
+    """An image-classification download (pipeline/vision/infer.py; `source`: its files): write its competition, print
+    what was decided and the next command, and say True; False for any other download (a table)."""
     from pipeline.archives import display_path
     from pipeline.tabular.infer import download_slug
-    from pipeline.tabular.infer_files import Source
-    from pipeline.tabular.infer_metric import check_choices
     from pipeline.vision.infer import TABLE_ONLY, holds_images, infer_images
     from pipeline.vision.template import render
 
-    check_choices(args.name, args.metric, args.task)
-    source = Source(Path(args.data).expanduser())
     if not holds_images(source):
         return False
     given = [f"--{k}" for k in TABLE_ONLY if getattr(args, k)]
@@ -148,17 +148,17 @@ def _images(args: argparse.Namespace, dest: Path) -> bool:
     return True
 
 
-def _add_original(spec: Any, args: argparse.Namespace) -> None:
+def _add_original(spec: Any, args: argparse.Namespace, source: Any) -> None:
     """Find the original dataset (pipeline/tabular/infer_original.py), state it in the spec, and put its CSV where
     runs look for it (the data cache, datasets/<owner>/<name>/), written whole or not at all. Both tables' class
-    targets keep the words pandas reads as missing (values.with_words), as the generated load reads them."""
+    targets keep the words pandas reads as missing (values.with_words), as the generated load reads them. `source`:
+    the competition's download (pipeline.tabular.infer_files.Source)."""
     from pipeline.archives import display_path
     from pipeline.datadir import cache_root
     from pipeline.tabular.infer_files import Source
     from pipeline.tabular.infer_original import find
     from pipeline.tabular.values import with_words, word_targets
 
-    source = Source(Path(args.data).expanduser())
     train = source.read(spec.train)  # its classes' words kept, as the spec's classes are (a class named None)
     words = word_targets(spec.task, spec.targets)
     train, _ = with_words(train, words, lambda cols: source.as_written(spec.train, cols))

@@ -255,10 +255,12 @@ def infer(
     test: str | None = None,
     sample: str | None = None,
     time: str | None = None,
+    source: Source | None = None,
 ) -> Spec:
-    """Read the download and decide everything the generated file states (see the module docstring)."""
+    """Read the download and decide everything the generated file states (see the module docstring); `source`: its
+    files when the caller has listed them already (else listed here)."""
     check_choices(name, metric, task)
-    source = Source(Path(data).expanduser())
+    source = source or Source(Path(data).expanduser())
     notes: list[str] = []
     t = read_tables(source, train, test, sample)
     id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=not asks_numbers(metric, task))

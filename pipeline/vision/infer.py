@@ -76,30 +76,46 @@ def read_text(source: Source, name: str) -> pd.DataFrame:
     return source.read(name, written=True)
 
 
-def candidates(ids: pd.Series, images: list[str]) -> Counter[str]:
+@dataclass(frozen=True)
+class ImageNames:
+    """The download's image files, read once: in order, as a set, and by the names an id may give (the file's name
+    without its suffix, or with it)."""
+
+    names: tuple[str, ...]
+    paths: frozenset[str]
+    by_name: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, source: Source) -> ImageNames:
+        names = tuple(filter(is_image, source.names))
+        by_name: dict[str, list[str]] = {}
+        for n in names:
+            p = PurePosixPath(n)
+            by_name.setdefault(p.stem, []).append(n)
+            if p.name != p.stem:
+                by_name.setdefault(p.name, []).append(n)
+        return cls(names, frozenset(names), by_name)
+
+
+def candidates(ids: pd.Series, images: ImageNames) -> Counter[str]:
     """Patterns ("train/{}.png", "{}") that find an image for some of the first 200 ids, with how many they find."""
-    if ids.iloc[:200].isin(set(images)).any():
-        return Counter({"{}": int(ids.iloc[:200].isin(set(images)).sum())})
-    by_name: dict[str, list[str]] = {}
-    for n in images:
-        p = PurePosixPath(n)
-        by_name.setdefault(p.stem, []).append(n)
-        if p.name != p.stem:
-            by_name.setdefault(p.name, []).append(n)
+    as_paths = int(ids.iloc[:200].isin(images.paths).sum())
+    if as_paths:
+        return Counter({"{}": as_paths})
     seen: Counter[str] = Counter()
     for i in ids.iloc[:200]:
-        for n in by_name.get(i, []):
+        for n in images.by_name.get(i, []):
             p = PurePosixPath(n)
             folder = "" if str(p.parent) == "." else f"{p.parent}/"
             seen[folder + "{}" + ("" if p.name == i else p.suffix)] += 1
     return seen
 
 
-def image_pattern(ids: pd.Series, images: list[str], role: str, where: str) -> str:
+def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str) -> str:
     """The pattern that finds an image for every id. Where several do (CIFAR-10's test folder also holds images 1 to
     50000), the one whose folder names `role` wins; where none does, the refusal names the first id without one."""
-    seen, exact = candidates(ids, images), set(images)
-    found = {pattern: ids.map(pattern.format).isin(exact) for pattern in seen}
+    seen = candidates(ids, images)
+    found = {pattern: ids.map(pattern.format).isin(images.paths) for pattern in seen}
     whole = [pattern for pattern, hit in found.items() if hit.all()]
     if whole:
         return sorted(whole, key=lambda pattern: (role not in pattern.lower(), -seen[pattern], pattern))[0]
@@ -113,12 +129,12 @@ def image_pattern(ids: pd.Series, images: list[str], role: str, where: str) -> s
     )
 
 
-def class_folders(source: Source, id_col: str, label: str) -> dict[str, pd.DataFrame]:
+def class_folders(images: ImageNames, id_col: str, label: str) -> dict[str, pd.DataFrame]:
     """Folders of one subfolder per class (train/<class>/<image>, as Plant Seedlings ships; the folder itself holds no
     image), each as its training table: the image's path under id_col, its subfolder's name under label."""
     rows: dict[str, list[tuple[str, str]]] = {}
     loose = set()
-    for n in filter(is_image, source.names):
+    for n in images.names:
         parts = PurePosixPath(n).parts
         loose.add("/".join(parts[:-1]))
         if len(parts) >= 3:
@@ -130,13 +146,15 @@ def class_folders(source: Source, id_col: str, label: str) -> dict[str, pd.DataF
     }
 
 
-def _label_csv(source: Source, sample: pd.DataFrame, where: str, given: str | None) -> tuple[str, pd.DataFrame, bool]:
+def _label_csv(
+    source: Source, images: ImageNames, sample: pd.DataFrame, where: str, given: str | None
+) -> tuple[str, pd.DataFrame, bool]:
     """The training images and labels: --train (a CSV or a folder of class folders), else the one CSV of two
     columns, the sample's id and another, whose ids name images (a name with "train" or "label" first), else the one
     folder of class folders; and whether it is a folder."""
     id_col = str(sample.columns[0])
     label = str(sample.columns[1]) if sample.shape[1] == 2 else "class"
-    folders = class_folders(source, id_col, label)
+    folders = class_folders(images, id_col, label)
     if given and given.rstrip("/") in folders:
         return given.rstrip("/"), folders[given.rstrip("/")], True
     if given:
@@ -148,7 +166,6 @@ def _label_csv(source: Source, sample: pd.DataFrame, where: str, given: str | No
                 "(the image, as the sample submission names it) and the label."
             )
         return name, read_text(source, name), False
-    images = [n for n in source.names if is_image(n)]
     found = []
     for name in sorted(source.csvs(), key=lambda n: not any(w in n.lower() for w in ("train", "label"))):
         if name == where or len(header := source.header(name)) != 2 or id_col not in header:
@@ -254,14 +271,14 @@ def infer_images(
     if sub.shape[1] < 2:
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
     id_col = str(sub.columns[0])
-    train_f, tr, folders = _label_csv(source, sub, sample_f, train)
+    images = ImageNames.of(source)
+    train_f, tr, folders = _label_csv(source, images, sub, sample_f, train)
     label = next(str(c) for c in tr.columns if c != id_col)
     for frame, where in ((tr, train_f), (sub, sample_f)):  # as the generated load refuses them, before training
         check_unique(frame, id_col, where)
     check_labelled(tr, train_f, id_col, label)
     classes = sorted(set(tr[label]))
     kind, metric = _kind(sub, label, classes, metric, sample_f)
-    images = [n for n in source.names if is_image(n)]
     paths = {
         role: image_pattern(ids, images, role, where)
         for role, ids, where in (("train", tr[id_col], train_f), ("test", sub[id_col], sample_f))
