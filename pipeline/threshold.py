@@ -22,7 +22,8 @@ each class's probability divided by its share of the training rows, the rows res
 share_c is what balanced accuracy rewards, and those probabilities are what balanced log loss does for calibrated
 p). The shares are fitted on the other folds' rows and applied by the same rules.
 
-A target of ordered grades scored by QWK gets cut points instead, by the same rules (pipeline/grades.py).
+A target of ordered grades scored by QWK gets cut points instead, by the same rules (pipeline/grades.py); several
+labels a row scored by an F-score on the labels named (pipeline/multilabel.py) one cut for every label.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import grades
+from pipeline import grades, multilabel
 from pipeline.blend import fit_rows
 from pipeline.cutpoints import apply_out_of_fold
 
@@ -71,6 +72,8 @@ def apply(
     metric of PRIOR_METRICS: reweighed by the inverse class shares, by the same rules); threshold.json records it."""
     if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
         return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
+    if getattr(cfg, "threshold", False) and module.METRIC.name in multilabel.TAG_METRICS:
+        return _label_cut(module, b, np.asarray(y), folds, run_dir, log)
     classes = getattr(data, "classes", None)
     if not getattr(cfg, "threshold", False) or module.METRIC.name not in METRICS or classes is None:
         return b
@@ -130,6 +133,28 @@ def _prior_correction(
     )
 
 
+def _label_cut(
+    module: Any, b: dict[str, Any], y: np.ndarray, folds: np.ndarray, run_dir: Any, log: Any
+) -> dict[str, Any]:
+    """`b` with every label's probability moved by one cut (pipeline/multilabel.py), when that improves the
+    out-of-fold F-score (each fold's rows cut at a cut fitted on the other folds')."""
+    better = module.METRIC.greater_is_better
+    return apply_out_of_fold(
+        module,
+        b,
+        y,
+        folds,
+        run_dir,
+        log,
+        fit=lambda pred, y_fit: multilabel.fit_cut(pred, y_fit, module.score, better),
+        transform=multilabel.shift,
+        describe=lambda t: ({"threshold": t}, f"label threshold {t:.3f}"),
+        fold_key="fold_thresholds",
+        baseline="at 0.5",
+        kind="label_threshold",
+    )
+
+
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
     """A cut the run applied (stages.json's "threshold": an F1/MCC threshold, or QWK's grade cut points) applied to
     new test predictions, as the run applied it to its own."""
@@ -138,6 +163,8 @@ def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
         return grades.cut(test, np.asarray(saved["cuts"], dtype=float), np.asarray(saved["grades"], dtype=float))
     if saved["kind"] == "threshold":
         return shift(test, float(saved["threshold"]))
+    if saved["kind"] == "label_threshold":
+        return multilabel.shift(test, float(saved["threshold"]))
     if saved["kind"] == "prior":
         return reweigh(test, saved["shares"])
     raise ValueError(f"unknown cut {saved['kind']!r} in stages.json")

@@ -121,6 +121,7 @@ def test_validation_over_the_images_on_the_device_scores_what_the_loader_does(im
     from pipeline.training.runtime import Runtime
     from pipeline.vision.data import ImageDataset
     from pipeline.vision.decoded import decode_all
+    from pipeline.vision.objectives import Softmax
     from pipeline.vision.trainer import TrainConfig, Trainer
 
     X, y = images
@@ -128,10 +129,10 @@ def test_validation_over_the_images_on_the_device_scores_what_the_loader_does(im
     valid = ImageDataset(X[72:], y[72:], None, decode_all(X[72:]))
     cfg = TrainConfig(batch_size=8)
     rt = Runtime(device=est.device_)
-    held = Trainer(cfg, rt, est.normalizer_, 3, BatchAugment(flip=True))
+    held = Trainer(cfg, rt, est.normalizer_, Softmax(3), BatchAugment(flip=True))
     proba, loss = held.evaluate(est.model_, valid)
     assert held._resident  # the validation images went to the device once, and were read from there
-    proba_loader, loss_loader = Trainer(cfg, rt, est.normalizer_, 3).evaluate(est.model_, valid)
+    proba_loader, loss_loader = Trainer(cfg, rt, est.normalizer_, Softmax(3)).evaluate(est.model_, valid)
     np.testing.assert_allclose(proba, proba_loader, rtol=1e-5, atol=1e-6)
     assert loss == pytest.approx(loss_loader, rel=1e-6)
 

@@ -152,6 +152,7 @@ def test_no_checkpoint_without_resume_or_workdir(tmp_path: Path):
 def test_vision_last_checkpoint_keeps_its_keys(tmp_path: Path):
     """last.pt/best.pt/history.json keep the names and keys of earlier versions, so saved runs still resume."""
     from pipeline.vision.data import BatchNormalizer, ImageDataset
+    from pipeline.vision.objectives import Softmax
     from pipeline.vision.trainer import TrainConfig, Trainer
 
     g = torch.Generator().manual_seed(0)
@@ -160,7 +161,7 @@ def test_vision_last_checkpoint_keeps_its_keys(tmp_path: Path):
     data = ImageDataset([f"{i}.png" for i in range(24)], labels, None, images)
     rt = Runtime(workdir=tmp_path, score=lambda t, p: float((t == p.argmax(1)).mean()))
     cfg = TrainConfig(epochs=1, batch_size=8, patience=3, ema_decay=0.9)
-    Trainer(cfg, rt, BatchNormalizer((0.5,) * 3, (0.25,) * 3, "cpu", False), 3).fit(
+    Trainer(cfg, rt, BatchNormalizer((0.5,) * 3, (0.25,) * 3, "cpu", False), Softmax(3)).fit(
         nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 3)), data, data, labels
     )
     last = checkpoint.load(tmp_path / checkpoint.LAST)

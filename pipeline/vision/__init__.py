@@ -1,5 +1,7 @@
-"""Image classification: a timm + albumentations estimator with the scikit-learn contract and its trainer."""
+"""Image networks: timm + albumentations estimators with the scikit-learn contract and their trainer; one class per
+image (ImageClassifier), labels per image (ImageMultiLabel), values per image (ImageRegressor)."""
 
-from pipeline.vision.estimator import ImageClassifier
+from pipeline.vision.estimator import ImageClassifier, ImageNetwork
+from pipeline.vision.multioutput import ImageMultiLabel, ImageRegressor
 
-__all__ = ["ImageClassifier"]
+__all__ = ["ImageClassifier", "ImageMultiLabel", "ImageNetwork", "ImageRegressor"]

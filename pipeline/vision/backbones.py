@@ -1,5 +1,6 @@
-"""A fine-tuning competition's models(cfg): one ImageClassifier per architecture of its Config, each named by its
-timm name before the first dot; the runner blends them on their out-of-fold predictions."""
+"""A fine-tuning competition's models(cfg): one image network (ImageClassifier, or ImageMultiLabel / ImageRegressor)
+per architecture of its Config, each named by its timm name before the first dot; the runner blends them on their
+out-of-fold predictions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from pipeline.contract import ContractError
 from pipeline.vision.augment import standard_transforms
-from pipeline.vision.estimator import ImageClassifier
+from pipeline.vision.estimator import ImageClassifier, ImageNetwork
 
 
 def _pretrained_files(cfg: Any, archs: tuple[str, ...]) -> dict[str, Any]:
@@ -24,15 +25,23 @@ def _pretrained_files(cfg: Any, archs: tuple[str, ...]) -> dict[str, Any]:
     return {arch: f if f not in ("", "none") else None for arch, f in zip(archs, files, strict=True)}
 
 
-def classifiers(cfg: Any, transforms: Callable[[Any, bool], Any] = standard_transforms) -> dict[str, ImageClassifier]:
+def classifiers(cfg: Any, transforms: Callable[[Any, bool], Any] = standard_transforms) -> dict[str, ImageNetwork]:
     """ImageClassifier.from_config per arch of cfg.archs (with cfg.pretrained_files) or of the single cfg.arch, with
     the competition's training and evaluation transforms (default: pipeline.vision.augment.standard_transforms)."""
+    return networks(cfg, transforms, ImageClassifier)
+
+
+def networks(
+    cfg: Any, transforms: Callable[[Any, bool], Any] = standard_transforms, kind: type[ImageNetwork] = ImageClassifier
+) -> dict[str, ImageNetwork]:
+    """`kind`.from_config (ImageClassifier, ImageMultiLabel, ImageRegressor) per arch of cfg.archs (with
+    cfg.pretrained_files) or of the single cfg.arch, with the competition's transforms."""
     archs = tuple(getattr(cfg, "archs", ())) or (cfg.arch,)
     files = _pretrained_files(cfg, archs)
-    out: dict[str, ImageClassifier] = {}
+    out: dict[str, ImageNetwork] = {}
     for arch in archs:
         extra = {"pretrained_file": files[arch]} if arch in files else {}
-        out[arch.split(".")[0]] = ImageClassifier.from_config(
+        out[arch.split(".")[0]] = kind.from_config(
             cfg,
             arch=arch,
             train_transform=transforms(cfg, True),

@@ -64,6 +64,25 @@ def check_labelled(train: pd.DataFrame, where: str, id_column: str, label_column
         )
 
 
+def check_test_csv(data_dir: Path, test_csv: str | None, sample_csv: str, id_column: str, test_ids: pd.Series) -> None:
+    """The test CSV, when there is one (`test_csv`), lists the images of the sample submission (`test_ids`)."""
+    if test_csv is None:
+        return
+    table = read_csv(data_dir / test_csv)  # other columns (PetFinder's metadata) are not the images' business
+    if id_column not in table.columns:
+        raise ContractError(
+            f"{test_csv}: no column {id_column!r} (the sample's ids); its columns: {list(table.columns)}."
+        )
+    check_unique(table, id_column, test_csv)
+    listed = set(table[id_column])
+    if listed != set(test_ids):
+        odd = sorted(listed ^ set(test_ids))[0]
+        where = test_csv if odd in listed else sample_csv
+        raise ContractError(
+            f"{test_csv} and {sample_csv} list different images: {odd} is only in {where}; they must match."
+        )
+
+
 def classes_of_header(sample: Path, id_column: str, noun: str) -> list[str]:
     """The class columns of a probability sample submission (after the id), distinct, in the sample's order (which
     submissions keep; the classes' indices follow their alphabetical order)."""
@@ -231,16 +250,7 @@ class CsvImages:
 
     def _check_test_csv(self, data_dir: Path, test_ids: pd.Series) -> None:
         """The test CSV, when there is one, lists the sample submission's images."""
-        if self.test_csv is None:
-            return
-        listed = set(read_csv(data_dir / self.test_csv, [self.id_column], unique=self.id_column)[self.id_column])
-        if listed != set(test_ids):
-            odd = sorted(listed ^ set(test_ids))[0]
-            where = self.test_csv if odd in listed else self.sample_csv
-            raise ContractError(
-                f"{self.test_csv} and {self.sample_csv} list different images: {odd} is only in {where}; "
-                "they must match."
-            )
+        check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids)
 
     def score(self, y_true: Any, pred: Any) -> float:
         """Kaggle's multi-class log loss for probability submissions, accuracy for label submissions; ROC AUC of the

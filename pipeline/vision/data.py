@@ -59,7 +59,7 @@ def to_tensor(image: Any) -> torch.Tensor:
 
 class ImageDataset(SeededDataset):
     """Images from paths (or a decoded cache: one array, or a list of the store's images), an albumentations
-    transform, and optional integer labels."""
+    transform, and optional labels: class indices (int64), or float rows of targets (labels, values)."""
 
     def __init__(
         self,
@@ -71,22 +71,23 @@ class ImageDataset(SeededDataset):
         super().__init__(paths, transform, cache)
         self.labels = labels
 
-    def item(self, i: int) -> tuple[torch.Tensor, int]:
+    def item(self, i: int) -> tuple[torch.Tensor, Any]:
         image = self.cache[i] if self.cache is not None else read_image(self.paths[i])
         if self.transform is not None:
             image = self.transform(image=image)["image"]
-        label = int(self.labels[i]) if self.labels is not None else -1
+        label = self.labels[i] if self.labels is not None else np.int64(-1)
         return to_tensor(image), label
 
 
-def _collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def _collate(batch: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
     images = [b[0] for b in batch]
     shapes = {tuple(t.shape) for t in images}
     if len(shapes) > 1:
         raise ContractError(
             f"Images in a batch have different sizes {sorted(shapes)[:3]}; add a Resize/crop to the transforms."
         )
-    return torch.stack(images), torch.tensor([b[1] for b in batch], dtype=torch.long)
+    labels = np.asarray([b[1] for b in batch])  # int64 class indices, or float32 rows of targets
+    return torch.stack(images), torch.from_numpy(labels.astype(np.int64) if labels.dtype.kind in "iu" else labels)
 
 
 def make_loader(

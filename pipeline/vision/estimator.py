@@ -1,4 +1,6 @@
-"""ImageClassifier: a timm network behind the scikit-learn contract; image paths in, class probabilities out."""
+"""ImageNetwork: a timm network behind the scikit-learn contract, image paths in, outputs out; ImageClassifier, its
+one-class-per-image kind (class probabilities out). Labels and values per image: pipeline/vision/multioutput.py.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +21,15 @@ from pipeline.contract import ContractError
 if TYPE_CHECKING:
     import torch
 
+    from pipeline.vision.objectives import Objective
 
-class ImageClassifier(ClassifierMixin, BaseEstimator):
-    """Train any timm architecture on image files with the framework's trainer (see TrainConfig for the knobs).
+LOSSES = ("auto", "cross_entropy", "bce", "mse")
+
+
+class ImageNetwork(BaseEstimator):
+    """Train any timm architecture on image files with the framework's trainer (see TrainConfig for the knobs); what
+    it learns (the objective: pipeline/vision/objectives.py) is its subclass's: ImageClassifier, ImageMultiLabel,
+    ImageRegressor.
 
     Fine-tuning (docs/finetuning.md): `pretrained` takes the weights of `arch`'s tag from the local Hugging Face
     cache, `pretrained_file` from a file of your own; `freeze_epochs` trains only the head first (`freeze_bn` keeps
@@ -35,9 +43,14 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     `cache_images` keeps decoded images in the process's memory, up to `cache_mb` MiB for the process (the runner's
     `--cache-mb`; None: a quarter of the machine's memory, shared by the ranks of a torchrun run), so that a k-fold
     run decodes each training, validation and test image once (pipeline/vision/decoded.py).
+
+    `loss`: "auto" is the kind's own (cross-entropy for classes, binary cross-entropy for labels, squared error for
+    values); ImageRegressor also takes "bce" (objectives.Regression).
     """
 
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
+    losses: tuple[str, ...] = ("cross_entropy",)  # what `loss` may name besides "auto"
+    fitted_attrs: tuple[str, ...] = ()  # a kind's own fitted attributes, saved with the network
 
     @property
     def _parameter_constraints(self) -> dict[str, list[Any]]:
@@ -73,13 +86,27 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             "schedule": [StrOptions(set(SCHEDULES))],
             "augment_on": [StrOptions({"auto", "device", "loader"})],
             "precision": [StrOptions({"auto", "fp32", "fp16", "bf16"})],
+            "loss": [StrOptions(set(LOSSES))],
         }
 
     def check_params(self) -> None:
-        """The checks scikit-learn's constraints cannot state: the TTA views by name (the runner calls this too)."""
+        """The checks scikit-learn's constraints cannot state: the TTA views by name, the loss this kind learns by
+        (the runner calls this too)."""
         from pipeline.vision.tta import check_tta
 
         check_tta(self.tta)
+        if self.loss not in ("auto", *self.losses):
+            raise ValueError(
+                f"{type(self).__name__}: loss {self.loss!r}; it learns by {', '.join(('auto', *self.losses))}."
+            )
+
+    def _objective(self, y: np.ndarray, context: Any) -> Objective:
+        """The fitted objective for training targets y (and the fitted attributes that go with it: classes_)."""
+        raise NotImplementedError
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        """The dataset's labels for targets y: what the objective's loss takes."""
+        return self.objective_.targets(y)
 
     def __init__(
         self,
@@ -130,14 +157,15 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         checkpoint_dir: str | None = None,
         random_state: int | None = 0,
         verbose: bool = False,
+        loss: str = "auto",
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
 
     @classmethod
-    def from_config(cls, cfg: Any, **overrides: Any) -> ImageClassifier:
-        """An ImageClassifier from a competition's Config (an ImageRecipe): every parameter the Config declares by
+    def from_config(cls, cfg: Any, **overrides: Any) -> ImageNetwork:
+        """An image network from a competition's Config (an ImageRecipe): every parameter the Config declares by
         name, then `overrides` (what is not a Config field: arch per model, transforms, mean/std, num_classes)."""
         from pipeline.vision.recipe import recipe_params
 
@@ -178,8 +206,8 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             rt.workdir.mkdir(parents=True, exist_ok=True)
         return rt
 
-    def fit(self, X: Any, y: Any, context: Any = None) -> ImageClassifier:
-        """Train on image paths X and labels y; `context` (a FitContext) supplies eval set, deadline, workdir."""
+    def fit(self, X: Any, y: Any, context: Any = None) -> ImageNetwork:
+        """Train on image paths X and targets y; `context` (a FitContext) supplies eval set, deadline, workdir."""
         from timm.data import resolve_model_data_config
 
         from pipeline.training.runtime import seed_everything
@@ -190,18 +218,17 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         from pipeline.vision.trainer import Trainer
 
         check_policy(self.freeze_epochs, self.layer_decay, self.backbone_lr)
+        self.check_params()
         paths, y = _paths(X), np.asarray(y)
         if len(paths) != len(y) or len(paths) == 0:
-            raise ContractError(f"fit expects as many labels as images (got {len(paths)} images, {len(y)} labels).")
-        # every class of the competition, even one missing from this fold's training rows (the runner says how many)
-        n_classes = self.num_classes or (context.n_classes if context is not None else None)
-        self.classes_ = np.arange(n_classes) if n_classes else np.unique(y)
-        y_idx = self._encode(y)
+            raise ContractError(f"fit expects as many targets as images (got {len(paths)} images, {len(y)} targets).")
+        self.objective_ = self._objective(y, context)
+        y_idx = self._labels(y)
         seed = self.random_state if self.random_state is not None else (context.seed if context is not None else 0)
         rt = self._runtime(context)
         seed_everything(int(seed), self.deterministic)
         model, self.weights_ = create_model(
-            self.arch, len(self.classes_), self.pretrained, self.pretrained_file, self.model_kwargs
+            self.arch, self.objective_.n_outputs, self.pretrained, self.pretrained_file, self.model_kwargs
         )
         if self.pretrained or self.pretrained_file:
             rt.log(self.weights_)
@@ -214,10 +241,10 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         if context is not None and context.eval_set is not None:
             v_paths, y_valid = _paths(context.eval_set[0]), np.asarray(context.eval_set[1])
             cache = self._decoded(v_paths, rt.num_workers)
-            valid = ImageDataset(v_paths, self._encode(y_valid), self.eval_transform, cache)
+            valid = ImageDataset(v_paths, self._labels(y_valid), self.eval_transform, cache)
         augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
         rt.log(where)
-        trainer = Trainer(self._train_config(int(seed)), rt, norm, len(self.classes_), augment)
+        trainer = Trainer(self._train_config(int(seed)), rt, norm, self.objective_, augment)
         self.model_ = trainer.fit(model, train, valid, y_valid)
         self.history_ = trainer.history
         self.world_size_ = distributed.world_size()  # > 1: trained by every rank of a torchrun run
@@ -242,15 +269,9 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         same = uniform(images)
         return same if same is not None else images
 
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        idx = np.searchsorted(self.classes_, y)
-        bad = (idx >= len(self.classes_)) | (self.classes_[np.minimum(idx, len(self.classes_) - 1)] != y)
-        if bad.any():
-            raise ContractError(f"Label {y[bad][0]!r} is not one of the classes {list(self.classes_)[:20]}.")
-        return idx
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities (rows x classes_), streamed in batches, averaged over the TTA views.
+    def _outputs(self, X: Any) -> np.ndarray:
+        """The objective's outputs (rows x outputs: class or label probabilities, values), streamed in batches,
+        averaged over the TTA views.
 
         Images the process holds decoded (cache_images) go to the model straight from memory when the eval transform
         is the identity; others through a loader's workers. A model trained under torchrun is predicted by every rank
@@ -266,7 +287,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         if shard:
             lo, hi = distributed.shard_range(len(paths))
             paths = paths[lo:hi]
-        out = np.empty((len(paths), len(self.classes_)), dtype=np.float32)
+        out = np.empty((len(paths), self.objective_.n_outputs), dtype=np.float32)
         autocast = torch.autocast(
             self.device_.split(":")[0], dtype=self.dtype_ or torch.float32, enabled=self.dtype_ is not None
         )
@@ -274,7 +295,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         row = 0
         with torch.no_grad(), autocast:
             for xb in self._batches(paths):
-                probs = predict_tta(self.model_, self.normalizer_(xb), self.tta)
+                probs = predict_tta(self.model_, self.normalizer_(xb), self.tta, self.objective_.outputs)
                 out[row : row + len(xb)] = probs.float().cpu().numpy()
                 row += len(xb)
         return distributed.gather_rows(out) if shard else out
@@ -299,24 +320,23 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         for xb, _ in make_loader(dataset, size, False, num_workers=self.workers_, pin_memory=cuda):
             yield xb
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each image."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
     def save_fitted(self, path: str | Path) -> None:
-        """Write what predicting needs to one file: the parameters, the classes, normalisation and the weights (CPU)."""
+        """Write what predicting needs to one file: the parameters, the objective (and classes), normalisation and the
+        weights (CPU)."""
         import torch
 
         check_is_fitted(self, "model_")
         model = getattr(self.model_, "module", self.model_)  # DDP wrapper
         model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        blob = {"params": self.get_params(deep=False), "classes": self.classes_, "mean": self.mean_, "std": self.std_}
+        blob = {"params": self.get_params(deep=False), "objective": self.objective_, "mean": self.mean_}
+        blob |= {"std": self.std_, "classes": getattr(self, "classes_", None)}
+        blob["fitted"] = {name: getattr(self, name) for name in self.fitted_attrs}
         torch.save(blob | {"weights": getattr(self, "weights_", ""), "state_dict": state}, path)
 
     @classmethod
-    def load_fitted(cls, path: str | Path, device: str | None = None) -> ImageClassifier:
-        """The fitted classifier saved by save_fitted, on `device` (default: its own, else CUDA when available).
+    def load_fitted(cls, path: str | Path, device: str | None = None) -> ImageNetwork:
+        """The fitted network saved by save_fitted, on `device` (default: its own, else CUDA when available).
 
         The network is rebuilt from `arch` without fetching pretrained weights; the saved weights replace them.
         """
@@ -324,12 +344,19 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
         from pipeline.training.runtime import resolve_device, resolve_precision, resolve_workers
         from pipeline.vision.data import BatchNormalizer
+        from pipeline.vision.objectives import Softmax
         from pipeline.vision.pretrained import create_model
 
         blob = torch.load(path, map_location="cpu", weights_only=False)
         est = cls(**blob["params"])
-        est.classes_, est.mean_, est.std_, est.weights_ = blob["classes"], blob["mean"], blob["std"], blob["weights"]
-        model, _ = create_model(est.arch, len(est.classes_), False, None, est.model_kwargs)
+        est.mean_, est.std_, est.weights_ = blob["mean"], blob["std"], blob["weights"]
+        if blob.get("classes") is not None:
+            est.classes_ = blob["classes"]
+        for name, value in blob.get("fitted", {}).items():
+            setattr(est, name, value)
+        # a classifier saved before objectives were saved: its classes are its outputs
+        est.objective_ = blob.get("objective") or Softmax(len(blob["classes"]))
+        model, _ = create_model(est.arch, est.objective_.n_outputs, False, None, est.model_kwargs)
         model.load_state_dict(blob["state_dict"])
         est.device_ = resolve_device(device or est.device)
         layout = torch.channels_last if est.channels_last else torch.contiguous_format
@@ -347,5 +374,35 @@ def _paths(X: Any) -> np.ndarray:
         X = X.to_numpy()
     arr = np.asarray(X, dtype=object).reshape(len(X), -1)
     if arr.shape[1] != 1:
-        raise ContractError(f"ImageClassifier expects one image path per row, got rows of {arr.shape[1]} values.")
+        raise ContractError(f"An image network expects one image path per row, got rows of {arr.shape[1]} values.")
     return arr[:, 0].astype(str)
+
+
+class ImageClassifier(ClassifierMixin, ImageNetwork):
+    """One class per image: an ImageNetwork trained by cross-entropy (label smoothing, mixup and cutmix on one-hot
+    targets); predict_proba gives class probabilities (rows x classes_), predict the most probable class."""
+
+    def _objective(self, y: np.ndarray, context: Any) -> Objective:
+        """Softmax over every class of the competition, even one missing from this fold's training rows (the runner
+        says how many)."""
+        from pipeline.vision.objectives import Softmax
+
+        n_classes = self.num_classes or (context.n_classes if context is not None else None)
+        self.classes_ = np.arange(n_classes) if n_classes else np.unique(y)
+        return Softmax(len(self.classes_))
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        """Class indices of labels y (a label not among classes_ is named)."""
+        idx = np.searchsorted(self.classes_, y)
+        bad = (idx >= len(self.classes_)) | (self.classes_[np.minimum(idx, len(self.classes_) - 1)] != y)
+        if bad.any():
+            raise ContractError(f"Label {y[bad][0]!r} is not one of the classes {list(self.classes_)[:20]}.")
+        return idx
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (rows x classes_), averaged over the TTA views (ImageNetwork._outputs)."""
+        return self._outputs(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each image."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,5 +1,6 @@
-"""The image-classification loop: cross-entropy with label smoothing or mixup/cutmix targets, gradient accumulation,
-a frozen-backbone warm-up, early stopping on the validation metric, DDP under torchrun.
+"""The image-network loop: the objective's loss (cross-entropy, per-label or regression losses: objectives.py) with
+label smoothing or mixup/cutmix targets, gradient accumulation, a frozen-backbone warm-up, early stopping on the
+validation metric, DDP under torchrun.
 
 Device, precision, optimizer steps, schedules, EMA, checkpoints, deadlines and progress come from pipeline/training.
 """
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline import distributed
@@ -28,7 +28,8 @@ from pipeline.training.schedules import lr_factor
 from pipeline.vision.batch_augment import BatchAugment, device_batches, is_identity
 from pipeline.vision.data import BatchNormalizer, ImageDataset, make_loader
 from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
-from pipeline.vision.mix import Mixer, soft_targets
+from pipeline.vision.mix import Mixer
+from pipeline.vision.objectives import Objective
 from pipeline.vision.recipe import TrainKnobs
 
 
@@ -74,13 +75,14 @@ class Trainer(TrainerCore):
         cfg: TrainConfig,
         rt: Runtime,
         normalizer: BatchNormalizer,
-        num_classes: int,
+        objective: Objective,
         batch_augment: BatchAugment | None = None,
     ) -> None:
-        """`batch_augment`: train on the decoded images held on the device, augmented batch by batch (the dataset's
-        own transform is then not used for training), and validate on them there too; None: through loaders."""
+        """`objective`: the loss and what the outputs mean (pipeline/vision/objectives.py). `batch_augment`: train on
+        the decoded images held on the device, augmented batch by batch (the dataset's own transform is then not
+        used for training), and validate on them there too; None: through loaders."""
         super().__init__(rt)
-        self.cfg, self.norm, self.num_classes = cfg, normalizer, num_classes
+        self.cfg, self.norm, self.objective = cfg, normalizer, objective
         self.batch_augment = batch_augment
         self.eval_ips = 0.0
         self.best_state: dict[str, Any] | None = None
@@ -95,7 +97,8 @@ class Trainer(TrainerCore):
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, dataset: ImageDataset) -> tuple[np.ndarray, float]:
-        """Class probabilities over a dataset and the mean cross-entropy against its labels."""
+        """The outputs over a dataset (class or label probabilities, values) and the objective's mean loss against its
+        labels (unsmoothed)."""
         model.eval()
         loader = self._eval_batches(dataset)  # each rank its share under DDP, gathered below
         probs, loss, n, t0 = [], 0.0, 0, time.perf_counter()
@@ -103,12 +106,13 @@ class Trainer(TrainerCore):
             with self.autocast():
                 logits = model(self.norm(xb)).float()
             yb = yb.to(logits.device)
-            loss += F.cross_entropy(logits, yb, reduction="sum").item()
-            probs.append(logits.softmax(1).cpu().numpy())
+            loss += self.objective.loss(logits, yb).item() * len(xb)
+            probs.append(self.objective.outputs(logits).cpu().numpy())
             n += len(xb)
         self.eval_ips = n / max(time.perf_counter() - t0, 1e-9)
         if distributed.active():
-            probs = [distributed.gather_rows(np.concatenate(probs or [np.empty((0, self.num_classes), np.float32)]))]
+            empty = np.empty((0, self.objective.n_outputs), np.float32)
+            probs = [distributed.gather_rows(np.concatenate(probs or [empty]))]
             loss, n = distributed.all_sum([loss, n])
         return np.concatenate(probs), loss / max(n, 1)
 
@@ -140,7 +144,7 @@ class Trainer(TrainerCore):
             labels = dataset.labels if dataset.labels is not None else np.full(len(dataset), -1)
             self._resident[key] = (
                 torch.from_numpy(dataset.cache).to(self.rt.device),
-                torch.as_tensor(np.asarray(labels), dtype=torch.long).to(self.rt.device),
+                torch.from_numpy(np.asarray(labels)).to(self.rt.device),  # class indices, or float targets
             )
         return self._resident[key]
 
@@ -293,13 +297,15 @@ class Trainer(TrainerCore):
             )
 
     def _loss(self, s: ClassifierFit, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of one batch (label-smoothed, or against mixed soft targets when mixing), under autocast."""
+        """The objective's loss on one batch (label-smoothed, or against mixed soft targets when mixing), under
+        autocast."""
         x, y = self.norm(xb), yb.to(self.rt.device, non_blocking=True)
+        objective, smoothing = self.objective, self.cfg.label_smoothing
         with self.autocast():
             if s.mixer.active:
-                x, targets = s.mixer(x, soft_targets(y, self.num_classes, self.cfg.label_smoothing))
-                return torch.sum(-targets * F.log_softmax(s.net(x).float(), 1), 1).mean()
-            return F.cross_entropy(s.net(x).float(), y, label_smoothing=self.cfg.label_smoothing)
+                x, targets = s.mixer(x, objective.soft(y, smoothing))
+                return objective.soft_loss(s.net(x).float(), targets)
+            return objective.loss(s.net(x).float(), y, smoothing)
 
     def _validate(self, s: ClassifierFit, row: dict[str, Any], valid: ImageDataset | None, y_valid: Any) -> None:
         """Validation loss and score into the row (every eval_every epochs and the last); keep the best weights."""

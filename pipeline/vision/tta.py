@@ -1,4 +1,4 @@
-"""Test-time augmentation: views of a batch whose class probabilities are averaged."""
+"""Test-time augmentation: views of a batch whose outputs (class or label probabilities, values) are averaged."""
 
 from __future__ import annotations
 
@@ -38,12 +38,19 @@ def tta_views(x: torch.Tensor, views: Sequence[str]) -> list[torch.Tensor]:
     return out
 
 
-def predict_tta(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, views: Sequence[str]) -> torch.Tensor:
-    """Class probabilities averaged over the TTA views (in probability space, not logits)."""
+def predict_tta(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    views: Sequence[str],
+    outputs: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """The outputs averaged over the TTA views, after `outputs` turns logits into them (default: softmax; so in
+    probability space, not logits)."""
     probs = None
     batch = tta_views(x, views)
     for v in batch:
-        p = forward(v).float().softmax(dim=1)
+        logits = forward(v).float()
+        p = outputs(logits) if outputs is not None else logits.softmax(dim=1)
         probs = p if probs is None else probs + p
     return probs / len(batch)
 

@@ -1,0 +1,66 @@
+"""Several labels a row, submitted as the labels themselves (Planet's space-separated tags, Human Protein Atlas'
+targets): which labels a row's probabilities name, the F-scores Kaggle ranks them by, and the one cut for all labels
+fitted out of fold (pipeline/threshold.py applies it by the rules of every cut: only when the out-of-fold score
+improves).
+
+A row names each label whose probability is above 0.5, and its likeliest label when none is: every competition of
+this kind has at least one label an image, and a row of none scores 0 however near its labels were. The scores and
+the submission apply the same rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# name -> (beta, average): "samples" averages each row's F-score (Planet's mean F2), "macro" each label's (HPA's
+# macro F1), "micro" counts every row's labels together
+TAG_METRICS: dict[str, tuple[float, str]] = {
+    "f1_samples": (1.0, "samples"),
+    "f2_samples": (2.0, "samples"),
+    "f1_macro": (1.0, "macro"),
+    "f1_micro": (1.0, "micro"),
+}
+GRID = 99  # candidate cuts: this many quantiles of the OOF probabilities, and 0.5
+EPS = 1e-6
+
+
+def named(pred: np.ndarray) -> np.ndarray:
+    """Rows x labels of bools: the labels above 0.5, or a row's likeliest label when none is."""
+    p = np.asarray(pred, dtype=float)
+    out = p > 0.5
+    empty = ~out.any(axis=1)
+    out[np.flatnonzero(empty), p[empty].argmax(axis=1)] = True
+    return out
+
+
+def f_score(name: str, y: np.ndarray, pred: np.ndarray) -> float:
+    """The F-score `name` (TAG_METRICS) of the labels `pred`'s probabilities name against y (rows x labels of 0/1)."""
+    beta, average = TAG_METRICS[name]
+    truth, guess = np.asarray(y) > 0.5, named(pred)
+    b2 = beta * beta
+    axis = {"samples": 1, "macro": 0, "micro": None}[average]
+    tp = np.sum(truth & guess, axis=axis)
+    wanted, given = np.sum(truth, axis=axis), np.sum(guess, axis=axis)
+    denom = b2 * wanted + given
+    f = np.where(denom > 0, (1 + b2) * tp / np.maximum(denom, 1e-12), 1.0)  # nothing wanted, nothing given: right
+    return float(np.mean(f))
+
+
+def shift(pred: np.ndarray, t: float) -> np.ndarray:
+    """The probabilities moved so that each is above 0.5 exactly where it was above t (logits shifted by logit(t)):
+    ranks kept, still probabilities."""
+    p = np.clip(np.asarray(pred, dtype=float), EPS, 1 - EPS)
+    logit = np.log(p / (1 - p)) - np.log(t / (1 - t))
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def fit_cut(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better: bool = True) -> float:
+    """The one cut of every label's probability that scores best on these rows (the one nearest 0.5 among ties)."""
+    p = np.asarray(pred, dtype=float)
+    grid = np.unique(np.clip(np.append(np.quantile(p, np.linspace(0.01, 0.99, GRID)), 0.5), 0.01, 0.99))
+    grid = grid[np.argsort(np.abs(grid - 0.5), kind="stable")]
+    sign = 1.0 if greater_is_better else -1.0
+    scores = [sign * float(score(y, shift(p, t))) for t in grid]
+    return float(grid[int(np.argmax(scores))])

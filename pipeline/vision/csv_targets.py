@@ -1,0 +1,178 @@
+"""Image competitions whose answer per image is not one class: values (PetFinder's Pawpularity, scored by RMSE),
+labels in 0/1 columns (plant pathology's, scored by mean column-wise ROC AUC) or labels as one column of
+space-separated tags (Planet's, scored by mean F2), read and written as Kaggle ships them.
+
+A competition in this style describes its files with one CsvImageTargets and takes `load`, `score`,
+`write_submission` and `validate` from it; its models are ImageRegressor (values) or ImageMultiLabel (labels and
+tags). Columns of the training CSV that are neither the id nor a target (PetFinder's photo metadata) are left alone.
+Every error names the file, the line and the column or value at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline import multilabel
+from pipeline.contract import ContractError, Data, TrainingDataNeeded
+from pipeline.imagefiles import check_image_files
+from pipeline.submission import SubmissionError, validate_submission
+from pipeline.tabular import metrics as tabular_metrics
+from pipeline.vision.csv_images import check_labelled, check_test_csv, check_unique, read_csv
+
+LABEL_METRICS = ("roc_auc", "log_loss")  # each label column's, averaged: Kaggle's mean column-wise score
+
+
+def _column(table: pd.DataFrame, name: str, where: str) -> pd.Series:
+    if name not in table.columns:
+        raise ContractError(f"{where}: no column {name!r}; its columns: {list(table.columns)[:12]}.")
+    return table[name]
+
+
+def _numbers(table: pd.DataFrame, name: str, where: str, zero_one: bool) -> np.ndarray:
+    """A column as floats (0/1 labels when `zero_one`), or an error naming the first line that is not."""
+    text = _column(table, name, where).str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (~np.isin(values, (0.0, 1.0)) if zero_one else False)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        want = "0 or 1" if zero_one else "a number"
+        raise ContractError(f"{where} line {row + 2}: {name} is {text.iloc[row]!r}, not {want} ({bad.sum()} such).")
+    return values
+
+
+@dataclass(frozen=True)
+class CsvImageTargets:
+    """The files of an image competition with values or several labels per image, and its submission.
+
+    Values (`columns`, labels=False): each target column of train_csv holds numbers; the submission writes one value
+    per column. Labels (`columns`, labels=True): each column holds 0 or 1; the submission writes each label's
+    probability. Tags (`tags_column`): one column of space-separated labels; the tags are those seen in training, and
+    the submission writes the tags each image's probabilities name (pipeline/multilabel.py). `metric`: for values any
+    regression metric of pipeline.tabular.metrics (rmse, mae, ...; with several columns their mean), for labels
+    roc_auc or log_loss (their mean over the columns), for tags one of pipeline.multilabel.TAG_METRICS.
+    """
+
+    train_csv: str  # one row per training image: id_column and the targets (other columns are ignored)
+    id_column: str = "id"
+    columns: tuple[str, ...] = ()  # the sample's columns after the id, each a column of train_csv
+    labels: bool = False  # the columns hold 0/1 labels (probabilities submitted), not values
+    tags_column: str = ""  # or: the one column of space-separated tags, in train_csv and the sample
+    metric: str = "rmse"
+    image_path: str = "{}"  # an id to its file in the data folder: "train/{}.jpg"; "{}": the id is the path
+    test_image_path: str = "{}"
+    sample_csv: str = "sample_submission.csv"
+    test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
+
+    def __post_init__(self) -> None:
+        if bool(self.columns) == bool(self.tags_column):
+            raise ValueError("CsvImageTargets: give the target columns or the tags column, one of them.")
+        if self.tags_column and self.metric not in multilabel.TAG_METRICS:
+            raise ValueError(f"CsvImageTargets: metric {self.metric!r}; tags take {list(multilabel.TAG_METRICS)}.")
+        if self.columns and self.labels and self.metric not in LABEL_METRICS:
+            raise ValueError(f"CsvImageTargets: metric {self.metric!r}; label columns take {list(LABEL_METRICS)}.")
+        if self.columns and not self.labels:
+            known = tabular_metrics.known(self.metric) and "regression" in tabular_metrics.lookup(self.metric).tasks
+            if not known:
+                raise ValueError(f"CsvImageTargets: metric {self.metric!r} does not score values.")
+
+    @property
+    def header(self) -> list[str]:
+        """The sample submission's header: the id, then the target columns or the tags column."""
+        return [self.id_column, *(self.columns or (self.tags_column,))]
+
+    def load(self, cfg: Any, data_dir: Path) -> Data:
+        """Train image paths and targets (values, or rows x labels of 0/1); test paths in the sample's order."""
+        data_dir = Path(data_dir)
+        train = read_csv(data_dir / self.train_csv, unique=None)
+        check_unique(train, _column(train, self.id_column, self.train_csv).name, self.train_csv)
+        if self.tags_column:
+            check_labelled(train, self.train_csv, self.id_column, self.tags_column)
+            tags = sorted({t for cell in train[self.tags_column] for t in cell.split()})
+            y = np.array([[t in set(cell.split()) for t in tags] for cell in train[self.tags_column]], dtype=np.int64)
+        else:
+            tags = []
+            y = np.column_stack([_numbers(train, c, self.train_csv, self.labels) for c in self.columns])
+            y = y[:, 0] if len(self.columns) == 1 and not self.labels else y
+        test = self.load_test(cfg, data_dir, {"tags": tags})
+        headers = bool(getattr(cfg, "check_images", True))
+        X, sizes = self._images(data_dir, self.image_path, train[self.id_column], self.train_csv, headers)
+        trained = {"tags": tags} if tags else {}
+        info = test.info | {"train_sizes": sizes, "trained": trained}
+        return Data(
+            X=X,
+            y=y,
+            X_test=test.X_test,
+            test_ids=test.test_ids,
+            sample_submission=test.sample_submission,
+            data_dir=data_dir,
+            info=info,
+        )
+
+    def load_test(self, cfg: Any, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:
+        """The test images alone (X and y None), for `predict` of a new test set: the sample submission's images (and
+        the test CSV's, which must list them). Tags need the run's (`trained`: load's Data.info["trained"])."""
+        data_dir = Path(data_dir)
+        if self.tags_column and not (trained or {}).get("tags"):
+            raise TrainingDataNeeded(f"the tags are those of {self.train_csv}, which the run did not record")
+        sample = data_dir / self.sample_csv
+        test_ids = read_csv(sample, self.header, unique=self.id_column)[self.id_column]
+        check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids)
+        headers = bool(getattr(cfg, "check_images", True))
+        X_test, test_sizes = self._images(data_dir, self.test_image_path, test_ids, sample.name, headers)
+        info = {"test_sizes": test_sizes} | ({"tags": list(trained["tags"])} if self.tags_column else {})
+        return Data(
+            X=None,
+            y=None,
+            X_test=X_test,
+            test_ids=test_ids.to_numpy(),
+            sample_submission=sample,
+            data_dir=data_dir,
+            info=info,
+        )
+
+    @staticmethod
+    def _images(data_dir: Path, pattern: str, ids: pd.Series, source: str, headers: bool) -> Any:
+        return check_image_files(data_dir, [pattern.format(i) for i in ids], source, 2, headers)
+
+    def score(self, y_true: Any, pred: Any) -> float:
+        """The metric as Kaggle computes it: of the named tags, of each label column's probabilities (averaged) or of
+        the values (averaged over the columns)."""
+        if self.tags_column:
+            return multilabel.f_score(self.metric, np.asarray(y_true), np.asarray(pred))
+        return tabular_metrics.score(self.metric, np.asarray(y_true), np.asarray(pred))
+
+    def write_submission(self, data: Data, pred: Any, path: Path) -> None:
+        """The sample's rows in its order: each image's values, label probabilities or named tags."""
+        pred = np.asarray(pred, dtype=float).reshape(len(data.test_ids), -1)
+        if self.tags_column:
+            tags = np.asarray(data.info["tags"])
+            if pred.shape[1] != len(tags):
+                raise SubmissionError(f"expected {len(tags)} tag probabilities a row, got {pred.shape[1]}.")
+            cells = [" ".join(tags[row]) for row in multilabel.named(pred)]
+            frame = pd.DataFrame({self.id_column: data.test_ids, self.tags_column: cells})
+        else:
+            if pred.shape[1] != len(self.columns):
+                raise SubmissionError(f"expected {len(self.columns)} values a row, got {pred.shape[1]}.")
+            frame = pd.DataFrame(np.clip(pred, 0.0, 1.0) if self.labels else pred, columns=list(self.columns))
+            frame.insert(0, self.id_column, data.test_ids)
+        frame.to_csv(path, index=False, float_format="%.7g")
+
+    def validate(self, data: Data, path: Path) -> None:
+        """The sample's header and ids in its order; values finite, probabilities in [0, 1], tags among those trained
+        on."""
+        bounds = {c: (0.0, 1.0) for c in self.columns} if self.labels else None
+        sub = validate_submission(path, data.sample_submission, bounds=bounds)
+        if not self.tags_column:
+            return
+        known = set(data.info["tags"])
+        for row, cell in enumerate(sub[self.tags_column].astype(str)):
+            odd = [t for t in cell.split() if t not in known]
+            if odd:
+                raise SubmissionError(
+                    f"{Path(path).name} line {row + 2}: tag {odd[0]!r} is none of the {len(known)} trained on."
+                )
