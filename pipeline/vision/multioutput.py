@@ -41,7 +41,8 @@ class ImageMultiLabel(ImageNetwork):
         odd = ~np.isin(y, (0.0, 1.0))
         if odd.any():
             row, col = (int(v[0]) for v in np.nonzero(odd))
-            raise ContractError(f"ImageMultiLabel: row {row}, label {col} is {float(y[row, col]):g}; labels are 0 or 1.")
+            value = float(y[row, col])
+            raise ContractError(f"ImageMultiLabel: row {row}, label {col} is {value:g}; labels are 0 or 1.")
         self.n_outputs_ = y.shape[1]
         return Sigmoid(y.shape[1])
 
