@@ -111,9 +111,13 @@ class CsvImages:
     two classes, as Aerial Cactus and Histopathologic Cancer ship): the sample lists id_column,label_column and the
     label column holds the probability of the second class in sorted order (1 of 0/1, True of False), scored by ROC
     AUC or, with metric="log_loss", by binary log loss.
+
+    The training CSV may name its columns otherwise than the sample (train.csv image_id,category beside a sample of
+    id,label): train_id_column and train_label_column are its own (by default id_column and label_column), and
+    submissions keep the sample's header.
     """
 
-    train_csv: str  # one row per training image: id_column, label_column
+    train_csv: str  # one row per training image: train_id_column, train_label_column
     id_column: str = "id"
     label_column: str = "label"  # also the word for a class in messages ("breed")
     image_path: str = "{}"  # an id to its file in the data folder: "train/{}.jpg"; "{}": the id is the path
@@ -128,6 +132,13 @@ class CsvImages:
     # train_csv names a folder of one subfolder per class (train/<class>/<image>, as Plant Seedlings ships), not a CSV:
     # each image's id is its path (image_path "{}"), its label its subfolder's name
     class_folders: bool = False
+    train_id_column: str | None = None  # the training CSV's id column where it is not id_column (None: id_column)
+    train_label_column: str | None = None  # its label column where it is not label_column (None: label_column)
+
+    @property
+    def train_columns(self) -> tuple[str, str]:
+        """The training CSV's id and label columns."""
+        return self.train_id_column or self.id_column, self.train_label_column or self.label_column
 
     def __post_init__(self) -> None:
         if self.positive and self.probabilities:
@@ -139,7 +150,7 @@ class CsvImages:
         """Train image paths and class indices; test paths in the sample submission's order."""
         data_dir = Path(data_dir)
         sample = data_dir / self.sample_csv
-        label = self.label_column
+        train_id, label = self.train_columns
         train = self.training_table(data_dir)
         if self.probabilities:
             classes = sorted(classes_of_header(sample, self.id_column, label))
@@ -150,10 +161,10 @@ class CsvImages:
                 self._check_labels(train, list(self.known_classes), self.known_source)
             classes = sorted(set(train[label]))
             self._check_two(classes)
-            test_ids = read_csv(sample, [self.id_column, label], unique=self.id_column)[self.id_column]
+            test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
             self._check_test_csv(data_dir, test_ids)
         headers = bool(getattr(cfg, "check_images", True))
-        X, sizes = self._images(data_dir, self.image_path, train[self.id_column], self.train_csv, headers)
+        X, sizes = self._images(data_dir, self.image_path, train[train_id], self.train_csv, headers)
         X_test, test_sizes = self._images(data_dir, self.test_image_path, test_ids, sample.name, headers)
         return Data(
             X=X,
@@ -168,12 +179,12 @@ class CsvImages:
         )
 
     def training_table(self, data_dir: Path) -> pd.DataFrame:
-        """The training images and their labels (id_column, label_column): train_csv's rows, or with class_folders
-        each image of train_csv/<class>/ with its class."""
+        """The training images and their labels (train_columns): train_csv's rows, or with class_folders each image of
+        train_csv/<class>/ with its class."""
+        train_id, label = self.train_columns
         if not self.class_folders:
-            columns = [self.id_column, self.label_column]
-            train = read_csv(data_dir / self.train_csv, columns, unique=self.id_column, ordered=False)
-            check_labelled(train, self.train_csv, self.id_column, self.label_column)
+            train = read_csv(data_dir / self.train_csv, [train_id, label], unique=train_id, ordered=False)
+            check_labelled(train, self.train_csv, train_id, label)
             return train
         root = data_dir / self.train_csv
         if not root.is_dir():
@@ -186,7 +197,7 @@ class CsvImages:
         ]
         if len({label for _, label in rows}) < 2:
             raise ContractError(f"{root}: the training images lie in one subfolder per class; found fewer than two.")
-        return pd.DataFrame(rows, columns=[self.id_column, self.label_column])
+        return pd.DataFrame(rows, columns=[train_id, label])
 
     def load_test(self, cfg: Any, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:
         """The test images alone (X and y None), for `predict` of a new test set without the training CSV and images:
@@ -229,13 +240,14 @@ class CsvImages:
         """A positive submission's training labels are two classes."""
         if self.positive and len(classes) != 2:
             raise ContractError(
-                f"{self.train_csv}: {len(classes)} {self.label_column}s ({_shown(classes)}); a submission of one "
+                f"{self.train_csv}: {len(classes)} {self.train_columns[1]}s ({_shown(classes)}); a submission of one "
                 f"probability column ({self.sample_csv}'s {self.label_column}) needs exactly two."
             )
 
     def _check_labels(self, train: pd.DataFrame, valid: list[str], source: str) -> None:
         """Every training label one of `valid`; an unknown one is named with its line and the closest valid ones."""
-        labels, noun = train[self.label_column], self.label_column
+        train_id, noun = self.train_columns
+        labels = train[noun]
         unknown = ~labels.isin(valid)
         if not unknown.any():
             return
@@ -244,7 +256,7 @@ class CsvImages:
         close = difflib.get_close_matches(str(value).lower().replace(" ", "_"), valid, n=3)
         hint = f". Closest valid {noun}s: {', '.join(close)}" if close else ""
         raise ContractError(
-            f"{self.train_csv} line {row + 2} ({train[self.id_column].iloc[row]}): unknown {noun} {value!r}{hint}; "
+            f"{self.train_csv} line {row + 2} ({train[train_id].iloc[row]}): unknown {noun} {value!r}{hint}; "
             f"valid {noun}s ({source}): {_shown(valid)}."
         )
 

@@ -3,10 +3,11 @@ their labels, where the images lie, the test images (the sample submission's ids
 metric.
 
 A download is read as images when at least half of its files are images and no CSV but the sample submission has
-more than two columns (else it is a table, its images left aside); a CSV of two columns, the sample submission's id
-column and a label, names one image of the download per row (as dog breeds' labels.csv, CIFAR-10's
-trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv), or else a folder
-holds one folder of images per class (Plant Seedlings' train/<species>/). The submission is
+more than two columns (else it is a table, its images left aside); a CSV of two columns, one whose values name the
+download's images and a label, names one image per row (as dog breeds' labels.csv, CIFAR-10's trainLabels.csv with
+train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv; its columns may be named otherwise than
+the sample's: image_id,category beside a sample of id,label), or else a folder holds one folder of images per class
+(Plant Seedlings' train/<species>/). The submission is
 - labels (the sample lists id,label with class names): scored by accuracy;
 - probabilities (the sample's header is the id then every class): multi-class log loss;
 - one probability column (the sample lists id,label holding numbers that are no class, two classes): the second
@@ -45,8 +46,8 @@ class ImageSpec:
     train_csv: str
     sample_csv: str
     test_csv: str | None  # a CSV listing the test images, when the download has one
-    id_column: str
-    label_column: str
+    id_column: str  # the sample's
+    label_column: str  # the sample's label column (a probability sample's: the training CSV's)
     image_path: str  # an id to its file: "train/{}.jpg"; "{}": the id is the path
     test_image_path: str
     kind: str  # labels, probabilities or positive
@@ -56,6 +57,8 @@ class ImageSpec:
     n_test: int
     folds: str  # stratified, or kfold when a class has fewer images than the folds
     class_folders: bool = False  # train_csv is a folder of one folder of images per class
+    train_id_column: str | None = None  # the training CSV's id column, where it is not id_column
+    train_label_column: str | None = None  # its label column, where it is not label_column
     notes: list[str] = field(default_factory=list)
 
 
@@ -146,49 +149,61 @@ def class_folders(images: ImageNames, id_col: str, label: str) -> dict[str, pd.D
     }
 
 
+def _image_column(frame: pd.DataFrame, images: ImageNames, id_col: str) -> str | None:
+    """The column of a two-column CSV whose values name images (for half its first 200 rows at least), the sample's
+    id column first; None when neither does."""
+    for column in sorted(frame.columns, key=lambda c: c != id_col):
+        if 2 * sum(candidates(frame[column], images).values()) >= min(len(frame), 200):
+            return str(column)
+    return None
+
+
 def _label_csv(
     source: Source, images: ImageNames, sample: pd.DataFrame, where: str, given: str | None
-) -> tuple[str, pd.DataFrame, bool]:
+) -> tuple[str, pd.DataFrame, bool, str]:
     """The training images and labels: --train (a CSV or a folder of class folders), else the one CSV of two
-    columns, the sample's id and another, whose ids name images (a name with "train" or "label" first), else the one
-    folder of class folders; and whether it is a folder."""
+    columns, one whose values name images and a label (a name with "train" or "label" first), else the one folder
+    of class folders; whether it is a folder, and its id column (the one naming images, whatever its name)."""
     id_col = str(sample.columns[0])
     label = str(sample.columns[1]) if sample.shape[1] == 2 else "class"
     folders = class_folders(images, id_col, label)
     if given and given.rstrip("/") in folders:
-        return given.rstrip("/"), folders[given.rstrip("/")], True
+        return given.rstrip("/"), folders[given.rstrip("/")], True, id_col
     if given:
         name = pick_csv(source, "training images", ("train",), given, "--train")
         header = source.header(name)
-        if len(header) != 2 or id_col not in header:
+        if len(header) != 2:
             raise ContractError(
-                f"--train {name}: its columns are {listed(header, 5)}; the CSV of training images has two, {id_col} "
-                "(the image, as the sample submission names it) and the label."
+                f"--train {name}: its columns are {listed(header, 5)}; the CSV of training images has two, the image "
+                f"(as the sample submission's {id_col} names it) and the label."
             )
-        return name, read_text(source, name), False
+        frame = read_text(source, name)
+        fallback = id_col if id_col in header else header[0]  # naming no image: image_pattern says so
+        return name, frame, False, _image_column(frame, images, id_col) or fallback
     found = []
     for name in sorted(source.csvs(), key=lambda n: not any(w in n.lower() for w in ("train", "label"))):
-        if name == where or len(header := source.header(name)) != 2 or id_col not in header:
+        if name == where or len(source.header(name)) != 2:
             continue
         frame = read_text(source, name)
-        if 2 * sum(candidates(frame[id_col], images).values()) >= min(len(frame), 200):
-            found.append((name, frame))
+        if column := _image_column(frame, images, id_col):
+            found.append((name, frame, False, column))
     if len(found) == 1:
-        return (*found[0], False)
+        return found[0]
     if not found and len(folders) == 1:
-        return (*next(iter(folders.items())), True)
-    what = "none" if not found else f"several ({', '.join(n for n, _ in found)})"
+        return (*next(iter(folders.items())), True, id_col)
+    what = "none" if not found else f"several ({', '.join(n for n, *_ in found)})"
     what += f"; folders of class folders: {', '.join(sorted(folders))}" if folders else ""
     raise unclear(
-        f"{source.path}: cannot tell which CSV lists the training images (two columns: {id_col}, the image, and its "
-        f"label, as the sample submission names the image {id_col}), or which folder holds one folder of images per "
-        f"class (train/<class>/...): {what} among {', '.join(source.csvs())}.",
+        f"{source.path}: cannot tell which CSV lists the training images (two columns: the image, as the sample "
+        f"submission's {id_col} names it, and its label), or which folder holds one folder of images per class "
+        f"(train/<class>/...): {what} among {', '.join(source.csvs())}.",
         "--train FILE_OR_FOLDER",
     )
 
 
 def _kind(sub: pd.DataFrame, label: str, classes: list[str], metric: str | None, sample: str) -> tuple[str, str]:
-    """The submission kind from the sample's columns and values, and the metric (--metric among the kind's)."""
+    """The submission kind from the sample's columns and values, and the metric (--metric among the kind's);
+    `label`: the training CSV's label column."""
     header = [str(c) for c in sub.columns]
     if len(header) > 2:
         if set(header[1:]) != set(classes):
@@ -198,12 +213,7 @@ def _kind(sub: pd.DataFrame, label: str, classes: list[str], metric: str | None,
                 f"{listed(odd, 5)} is in only one of them."
             )
         kind = "probabilities"
-    elif header[1] != label:
-        raise ContractError(
-            f"{sample} writes {header[1]!r}, the training CSV labels {label!r}: the two should be the same column. "
-            "Rename one (both hold the image's class)."
-        )
-    elif len(classes) == 2 and (metric in ("roc_auc", "log_loss") or not sub[label].isin(classes).all()):
+    elif len(classes) == 2 and (metric in ("roc_auc", "log_loss") or not sub[header[1]].isin(classes).all()):
         kind = "positive"
     else:
         kind = "labels"
@@ -262,6 +272,15 @@ def _test_csv(source: Source, used: set[str], id_col: str, test_ids: pd.Series) 
     return next((n for n in listing if set(read_text(source, n)[id_col]) == set(test_ids)), None)
 
 
+def _kind_notes(kind: str, label: str, classes: list[str]) -> list[str]:
+    """What a binary download's submission holds (`label`: the training CSV's label column)."""
+    if kind == "positive":
+        return [f"submission: the probability of {label} {classes[1]} (the second of {classes[0]}, {classes[1]})"]
+    if kind == "labels" and len(classes) == 2:
+        return [f"metric: accuracy of labels; --metric roc_auc writes the probability of {label} {classes[1]}"]
+    return []
+
+
 def infer_images(
     source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None, folds: int = 5
 ) -> ImageSpec:
@@ -272,23 +291,26 @@ def infer_images(
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
     id_col = str(sub.columns[0])
     images = ImageNames.of(source)
-    train_f, tr, folders = _label_csv(source, images, sub, sample_f, train)
-    label = next(str(c) for c in tr.columns if c != id_col)
-    for frame, where in ((tr, train_f), (sub, sample_f)):  # as the generated load refuses them, before training
-        check_unique(frame, id_col, where)
-    check_labelled(tr, train_f, id_col, label)
+    train_f, tr, folders, train_id = _label_csv(source, images, sub, sample_f, train)
+    label = next(str(c) for c in tr.columns if c != train_id)  # the training CSV's
+    for frame, column, where in ((tr, train_id, train_f), (sub, id_col, sample_f)):  # as the generated load does
+        check_unique(frame, column, where)
+    check_labelled(tr, train_f, train_id, label)
     classes = sorted(set(tr[label]))
     kind, metric = _kind(sub, label, classes, metric, sample_f)
+    sub_label = label if kind == "probabilities" else str(sub.columns[1])
     paths = {
         role: image_pattern(ids, images, role, where)
-        for role, ids, where in (("train", tr[id_col], train_f), ("test", sub[id_col], sample_f))
+        for role, ids, where in (("train", tr[train_id], train_f), ("test", sub[id_col], sample_f))
     }
     read = (
         f"{train_f}/<class>/, an image's folder its class"
         if folders
-        else f"{train_f}'s {id_col} {_where(paths['train'])}"
+        else f"{train_f}'s {train_id} {_where(paths['train'])}"
     )
     notes = [f"images: {read}; {sample_f}'s {id_col} {_where(paths['test'])}"]
+    if (train_id, label) != (id_col, sub_label):
+        notes.append(f"columns: {train_f}'s {train_id}, {label}; {sample_f}'s {', '.join(map(str, sub.columns[:2]))}")
     counts = tr[label].value_counts()
     notes += _label_notes(counts, label, train_f)
     kfold = counts.min() < folds
@@ -296,10 +318,6 @@ def infer_images(
         notes.append(
             f"folds: kfold, not stratified: class {counts.idxmin()} has {counts.min()} image(s), fewer than {folds}"
         )
-    if kind == "positive":
-        notes.append(f"submission: the probability of {label} {classes[1]} (the second of {classes[0]}, {classes[1]})")
-    elif kind == "labels" and len(classes) == 2:
-        notes.append(f"metric: accuracy of labels; --metric roc_auc writes the probability of {label} {classes[1]}")
     return ImageSpec(
         name=name,
         slug=slug,
@@ -309,7 +327,9 @@ def infer_images(
         test_csv=_test_csv(source, {train_f, sample_f}, id_col, sub[id_col]),
         class_folders=folders,
         id_column=id_col,
-        label_column=label,
+        label_column=sub_label,
+        train_id_column=None if train_id == id_col else train_id,
+        train_label_column=None if label == sub_label else label,
         image_path=paths["train"],
         test_image_path=paths["test"],
         kind=kind,
@@ -318,5 +338,5 @@ def infer_images(
         n_train=len(tr),
         n_test=len(sub),
         folds="kfold" if kfold else "stratified",
-        notes=notes,
+        notes=notes + _kind_notes(kind, label, classes),
     )

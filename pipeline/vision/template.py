@@ -55,7 +55,7 @@ EXPECTED_FILES = {expected}
     sample_csv={sample_csv},
     test_csv={test_csv},
     probabilities={probabilities},
-    positive={positive_kind},{metric_field}{folders_field}
+    positive={positive_kind},{metric_field}{folders_field}{train_columns}
 )
 load, load_test, score = FILES.load, FILES.load_test, FILES.score
 write_submission, validate = FILES.write_submission, FILES.validate
@@ -148,9 +148,16 @@ def render(spec: ImageSpec, where: str | None = None, folds: int = 5) -> str:
         folders_field="\n    class_folders=True,  # train_csv is a folder: <class>/<image>"
         if spec.class_folders
         else "",
+        train_columns=_train_columns(spec),
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
         **literals,
     )
+
+
+def _train_columns(spec: ImageSpec) -> str:
+    """The training CSV's own column names, where they are not the sample's."""
+    fields = (("train_id_column", spec.train_id_column), ("train_label_column", spec.train_label_column))
+    return "".join(f"\n    {key}={_py(value)},  # the training CSV's" for key, value in fields if value is not None)
 
 
 def _search_doc(where: str) -> str:
