@@ -17,33 +17,81 @@ class ImageFileError(ContractError):
     """An image listed in a CSV is missing or is not a readable image."""
 
 
-def check_image_files(
-    root: Path, names: Sequence[str], source: str, first_line: int = 2, read_headers: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Paths root/name and their (width, height); fail naming the CSV line and the file that is missing or unreadable.
+class FolderNames:
+    """The file names of the folders under `root`, each folder listed once, and the file an id's pattern finds there:
+    its exact name, else the one name of its folder that differs from it only in case (x.PNG for a listed x.png, which
+    a case-insensitive filesystem opens and Linux would not)."""
 
-    `source` names the CSV for messages and `first_line` is the line of names[0] in it (2: after the header). Only
-    headers are read (PIL opens lazily: about 0.1 ms per image), so a JPEG damaged past its header is caught later,
-    when the trainer decodes it, still naming the file. read_headers=False checks existence only (sizes are 0).
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.names: dict[str, set[str]] = {}  # a folder relative to root ("" for root) -> its names
+        self._folded: dict[str, dict[str, str | None]] = {}  # a folder -> lower-case name -> its name (None: several)
+
+    def of(self, folder: str) -> set[str]:
+        """The names in root/folder (empty when it is no folder)."""
+        if folder not in self.names:
+            path = self.root / folder
+            self.names[folder] = set(os.listdir(path)) if path.is_dir() else set()
+        return self.names[folder]
+
+    def find(self, patterns: Sequence[str], key: str) -> str | None:
+        """The file (relative to root) of the first pattern whose file is there by its exact name, else of the first
+        whose file is there in another case; None when none is."""
+        for exact in (True, False):
+            for pattern in patterns:
+                folder, slash, name = pattern.format(key).rpartition("/")
+                if exact and name in self.of(folder):
+                    return folder + slash + name
+                if not exact and (other := self._fold(folder).get(name.lower())):
+                    return folder + slash + other
+        return None
+
+    def _fold(self, folder: str) -> dict[str, str | None]:
+        if folder not in self._folded:
+            folded: dict[str, str | None] = {}
+            for n in self.of(folder):
+                folded[n.lower()] = None if n.lower() in folded else n
+            self._folded[folder] = folded
+        return self._folded[folder]
+
+    def by_path(self) -> dict[Path, set[str]]:
+        """The folders listed so far, by path (likely_cause's `listing`)."""
+        return {self.root / folder: names for folder, names in self.names.items()}
+
+
+def check_image_files(
+    root: Path,
+    names: Sequence[str],
+    source: str,
+    first_line: int = 2,
+    read_headers: bool = True,
+    patterns: Sequence[str] = ("{}",),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paths of the images and their (width, height); fail naming the CSV line and the file that is missing or
+    unreadable.
+
+    `names` are the CSV's ids, each naming its file through `patterns` (the default, "{}": the id is the file's path
+    under root; "train/{}.jpg"): the first pattern whose file is there wins (train/{}.jpg, then train/{}.jpeg, for a
+    folder that holds both), by its exact name or else by the one name that differs from it only in case
+    (FolderNames.find: each folder is listed once, no file is probed per id). `source` names the CSV for messages and
+    `first_line` is the line of names[0] in it (2: after the header). Only headers are read (PIL opens lazily: about
+    0.1 ms per image), so a JPEG damaged past its header is caught later, when the trainer decodes it, still naming
+    the file. read_headers=False checks existence only (sizes are 0).
     """
     root = Path(root)
-    listing: dict[Path, set[str]] = {}
-    missing = []
-    for i, name in enumerate(names):
-        rel = Path(name)
-        folder = root / rel.parent
-        if folder not in listing:
-            listing[folder] = set(os.listdir(folder)) if folder.is_dir() else set()
-        if rel.name not in listing[folder]:
-            missing.append(i)
+    listing = FolderNames(root)
+    found = [listing.find(patterns, str(name)) for name in names]
+    missing = [i for i, f in enumerate(found) if f is None]
     if missing:
         i = missing[0]
-        shown = ", ".join(repr(str(names[j])) for j in missing[:5])
+        first = patterns[0].format(names[i])
+        others = f" (or {', '.join(repr(p.format(names[i])) for p in patterns[1:])})" if len(patterns) > 1 else ""
+        shown = ", ".join(repr(patterns[0].format(names[j])) for j in missing[:5])
         raise ImageFileError(
-            f"{source} line {i + first_line}: image {str(names[i])!r} not found in {root}"
-            f" ({len(missing)} missing image(s) in all, first: {shown}){likely_cause(root, Path(names[i]), listing)}."
+            f"{source} line {i + first_line}: image {first!r}{others} not found in {root} ({len(missing)} missing "
+            f"image(s) in all, first: {shown}){likely_cause(root, Path(first), listing.by_path())}."
         )
-    paths = np.array([str(root / n) for n in names], dtype=object)
+    paths = np.array([str(root / n) for n in found], dtype=object)
     sizes = np.zeros((len(names), 2), dtype=np.int64)
     if read_headers:
         from PIL import Image
@@ -54,22 +102,26 @@ def check_image_files(
                     sizes[i] = im.size
             except Exception as e:
                 raise ImageFileError(
-                    f"{source} line {i + first_line}: image {names[i]} is not a readable image "
+                    f"{source} line {i + first_line}: image {found[i]} is not a readable image "
                     f"({type(e).__name__}: {e}); replace the file (download the data again)."
                 ) from None
     return paths, sizes
 
 
 def likely_cause(root: Path, rel: Path, listing: dict[Path, set[str]] | None = None) -> str:
-    """A hint for a listed image that is not there: the same name in another case (`.JPG` for `.jpg`), or one folder
-    deeper (an archive extracted into a folder of its own name, `train/train/`); empty when neither. `listing`: the
-    folders' names already read (else the folder is listed here)."""
+    """A hint for a listed image that is not there: the same name in another case (`.JPG` for `.jpg`; where several
+    are, as check_image_files takes none of them), or one folder deeper (an archive extracted into a folder of its
+    own name, `train/train/`); empty when neither. `listing`: the folders' names already read (else the folder is
+    listed here)."""
     folder = root / rel.parent
     if listing is not None and folder in listing:
         names = listing[folder]
     else:
         names = set(os.listdir(folder)) if folder.is_dir() else set()
-    same = [n for n in names if n.lower() == rel.name.lower()]
+    same = sorted(n for n in names if n.lower() == rel.name.lower())
+    if len(same) > 1:
+        shown = " and ".join(str(folder / n) for n in same)
+        return f"; {shown} are there, names that differ from it only in case: rename the one meant to {rel.name}"
     if same:
         return f"; {folder / same[0]} is there: the names differ in case"
     for inner in sorted(n for n in names if (folder / n).is_dir()):

@@ -66,10 +66,15 @@ def test_sample_is_the_competitions_layout_and_loads(sample_dir: Path):
 
 
 def test_missing_image_unknown_label_corrupt_jpeg_and_test_mismatch_are_named(data_dir: Path):
-    # the likely causes named: the name in another case, an archive extracted one folder deeper
+    # a file named in another case is read as it is named (Linux opens no images/4.jpg for a 4.JPG); where two are,
+    # both are named
     (data_dir / "images" / "4.jpg").rename(data_dir / "images" / "4.JPG")
-    with pytest.raises(ContractError, match=r"line 6: image 'images/4.jpg' not found .*4.JPG is there: .* in case"):
+    assert leaves.load(leaves.Config(), data_dir).X[4] == str(data_dir / "images" / "4.JPG")
+    shutil.copyfile(data_dir / "images" / "4.JPG", data_dir / "images" / "4.Jpg")
+    with pytest.raises(ContractError, match=r"line 6: image 'images/4.jpg' not found .*4.JPG and .*4.Jpg are there"):
         leaves.load(leaves.Config(), data_dir)
+    (data_dir / "images" / "4.Jpg").unlink()
+    # the likely causes named: an archive extracted one folder deeper
     (data_dir / "images" / "deeper").mkdir()
     (data_dir / "images" / "4.JPG").rename(data_dir / "images" / "deeper" / "4.jpg")
     with pytest.raises(ContractError, match=r"deeper/4.jpg is there: one folder deeper than the CSV says"):

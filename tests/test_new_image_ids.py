@@ -1,5 +1,6 @@
 """`python -m pipeline new` and `run` on image downloads whose ids name their images unlike the usual ones
-(tests/test_new_images.py): a training CSV that names its columns otherwise than the sample submission."""
+(tests/test_new_images.py): a training CSV that names its columns otherwise than the sample submission, ids without
+a suffix whose images mix .jpg and .jpeg in one folder, and ids whose suffix is in another case than the files'."""
 
 from __future__ import annotations
 
@@ -110,4 +111,134 @@ def test_errors_of_a_renamed_training_csv_name_its_line_and_column(
     else:
         comp = str(tmp_path / "comps" / f"img_renamed_{case.replace(' ', '_')}")
         assert main(["run", comp, "--data", str(data), "--preset", "fast", "--quiet", *QUICK]) == 2
+    assert expected in capsys.readouterr().err
+
+
+# the suffixes of 16 training images (tr0, tr3, ... .jpeg, the others .jpg) and of 6 test images (4 .jpg, 2 .jpeg)
+MIXED = ([".jpeg" if i % 3 == 0 else ".jpg" for i in range(16)], [".jpg"] * 4 + [".jpeg"] * 2)
+
+
+def mixed_download(data: Path, train_suffixes: list[str], test_suffixes: list[str]) -> list[str]:
+    """train.csv (id,label: cat or dog) and a sample submission whose ids have no suffix, train/<id><suffix> and
+    test/<id><suffix> with the suffixes given; returns the test ids."""
+    train_ids = [f"tr{i}" for i in range(len(train_suffixes))]
+    test_ids = [f"te{i}" for i in range(len(test_suffixes))]
+    write_images(data / "train", [i + x for i, x in zip(train_ids, train_suffixes, strict=True)])
+    write_images(data / "test", [i + x for i, x in zip(test_ids, test_suffixes, strict=True)], seed=1)
+    labels = [("cat", "dog")[i % 2] for i in range(len(train_ids))]
+    pd.DataFrame({"id": train_ids, "label": labels}).to_csv(data / "train.csv", index=False)
+    pd.DataFrame({"id": test_ids, "label": "cat"}).to_csv(data / "sample_submission.csv", index=False)
+    return test_ids
+
+
+def test_ids_whose_images_mix_jpg_and_jpeg_in_one_folder_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: refused ("train.csv line 2: id 'tr0' names no image: train/tr0.jpg is not in the download"): an id named
+    # its file by one pattern, train/{}.jpg
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "mixed-suffixes"
+    test_ids = mixed_download(data, *MIXED)
+    assert new(tmp_path, "img_mixed_suffixes", data) == 0
+    assert "train.csv's id names train/<id>.jpg or train/<id>.jpeg (the first there)" in capsys.readouterr().out
+    files = load_competition(str(tmp_path / "comps" / "img_mixed_suffixes")).FILES
+    assert files.image_path == ("train/{}.jpg", "train/{}.jpeg")  # the commoner first
+    assert files.test_image_path == ("test/{}.jpg", "test/{}.jpeg")
+    written = (tmp_path / "comps" / "img_mixed_suffixes" / "__init__.py").read_text()
+    assert 'image_path=("train/{}.jpg", "train/{}.jpeg"),' in written
+    s = run(tmp_path, "img_mixed_suffixes", data, *QUICK)
+    sub = pd.read_csv(s["published"], dtype=str)
+    assert sub["id"].tolist() == test_ids and set(sub["label"]) <= {"cat", "dog"}
+
+
+def test_a_suffix_first_seen_after_200_ids_is_found_too(tmp_path: Path) -> None:
+    # new reads the first 200 ids for the patterns; the one .png among 250 .jpg files is past them
+    data = tmp_path / "rare-suffix"
+    mixed_download(data, [".jpg"] * 249 + [".png"], [".jpg"] * 2)
+    assert new(tmp_path, "img_rare_suffix", data) == 0
+    module = load_competition(str(tmp_path / "comps" / "img_rare_suffix"))
+    assert module.FILES.image_path == ("train/{}.jpg", "train/{}.png")
+    assert Path(module.load(module.Config(), data).X[-1]).name == "tr249.png"
+
+
+@pytest.mark.parametrize("command", ["new", "run"])
+def test_an_id_with_no_image_of_either_suffix_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture, command: str
+) -> None:
+    data = tmp_path / "download"
+    mixed_download(data, *MIXED)
+    if command == "run":  # the download was fine when new read it
+        assert new(tmp_path, "img_mixed_missing", data) == 0
+    (data / "train" / "tr3.jpeg").unlink()
+    capsys.readouterr()
+    if command == "new":
+        assert new(tmp_path, "refused", data) == 2
+        expected = "train.csv line 5: id 'tr3' names no image: train/tr3.jpg or train/tr3.jpeg is not in the download"
+    else:
+        comp = str(tmp_path / "comps" / "img_mixed_missing")
+        assert main(["run", comp, "--data", str(data), "--preset", "fast", "--quiet", *QUICK]) == 2
+        expected = "train.csv line 5: image 'train/tr3.jpg' (or 'train/tr3.jpeg') not found in"
+    assert expected in capsys.readouterr().err
+
+
+def case_download(data: Path) -> list[str]:
+    """train.csv and a sample submission whose ids end in .png, the files of half the training images and of every
+    other test image in .PNG; returns the test ids."""
+    train_ids = [f"tr{i}.png" for i in range(16)]
+    test_ids = [f"te{i}.png" for i in range(6)]
+    write_images(data / "train", [i.replace(".png", ".PNG") if k % 2 == 0 else i for k, i in enumerate(train_ids)])
+    write_images(data / "test", [i.replace(".png", ".PNG") if k % 2 == 1 else i for k, i in enumerate(test_ids)], 1)
+    labels = [("cat", "dog")[i % 2] for i in range(len(train_ids))]
+    pd.DataFrame({"id": train_ids, "label": labels}).to_csv(data / "train.csv", index=False)
+    pd.DataFrame({"id": test_ids, "label": "cat"}).to_csv(data / "sample_submission.csv", index=False)
+    return test_ids
+
+
+def test_ids_whose_suffix_differs_in_case_from_the_files_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # before: refused ("train.csv line 2: id 'tr0.png' names no image: train/tr0.png is not in the download"); a
+    # case-insensitive filesystem (macOS, Windows) opens tr0.png as tr0.PNG, Linux (and so Kaggle) does not: run reads
+    # each file as it is named
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "upper-suffixes"
+    test_ids = case_download(data)
+    assert new(tmp_path, "img_case_suffixes", data) == 0
+    out = capsys.readouterr().out
+    assert "images: 8 of 16 train.csv ids name their file in another case (tr0.png: train/tr0.PNG)" in out
+    assert "images: 3 of 6 sample_submission.csv ids name their file in another case (te1.png: test/te1.PNG)" in out
+    module = load_competition(str(tmp_path / "comps" / "img_case_suffixes"))
+    assert (module.FILES.image_path, module.FILES.test_image_path) == ("train/{}", "test/{}")
+    loaded = module.load(module.Config(), data)
+    assert [Path(p).name for p in loaded.X[:2]] == ["tr0.PNG", "tr1.png"]  # the files' own names
+    s = run(tmp_path, "img_case_suffixes", data, *QUICK)
+    sub = pd.read_csv(s["published"], dtype=str)
+    assert sub["id"].tolist() == test_ids and set(sub["label"]) <= {"cat", "dog"}  # the sample's ids, as listed
+
+
+@pytest.mark.parametrize("command", ["new", "run"])
+def test_two_files_that_differ_from_an_id_only_in_case_are_refused_naming_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture, command: str
+) -> None:
+    data = tmp_path / "download"
+    case_download(data)
+    if command == "run":  # the download was fine when new read it
+        assert new(tmp_path, "img_case_twins", data) == 0
+    (data / "train" / "tr0.Png").write_bytes((data / "train" / "tr0.PNG").read_bytes())
+    capsys.readouterr()
+    if command == "new":
+        assert new(tmp_path, "refused", data) == 2
+        expected = (
+            "train.csv line 2: id 'tr0.png' names no image: train/tr0.png is not in the download (1 of 16 ids name "
+            "none); train/tr0.PNG and train/tr0.Png differ from it only in case: rename the one meant."
+        )
+    else:
+        comp = str(tmp_path / "comps" / "img_case_twins")
+        assert main(["run", comp, "--data", str(data), "--preset", "fast", "--quiet", *QUICK]) == 2
+        folder = data.resolve() / "train"
+        expected = (
+            f"train.csv line 2: image 'train/tr0.png' not found in {data.resolve()} (1 missing image(s) in all, first: "
+            f"'train/tr0.png'); {folder / 'tr0.PNG'} and {folder / 'tr0.Png'} are there, names that differ from it "
+            "only in case: rename the one meant to tr0.png."
+        )
     assert expected in capsys.readouterr().err

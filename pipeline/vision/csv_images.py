@@ -114,14 +114,17 @@ class CsvImages:
 
     The training CSV may name its columns otherwise than the sample (train.csv image_id,category beside a sample of
     id,label): train_id_column and train_label_column are its own (by default id_column and label_column), and
-    submissions keep the sample's header.
+    submissions keep the sample's header. An image_path of several patterns (("train/{}.jpg", "train/{}.jpeg"), for
+    a folder of both) finds each id's image by the first whose file is there; a file named in another case than the
+    id's (x.PNG for x.png) is found too (pipeline.imagefiles.check_image_files).
     """
 
     train_csv: str  # one row per training image: train_id_column, train_label_column
     id_column: str = "id"
     label_column: str = "label"  # also the word for a class in messages ("breed")
-    image_path: str = "{}"  # an id to its file in the data folder: "train/{}.jpg"; "{}": the id is the path
-    test_image_path: str = "{}"
+    # an id to its file in the data folder: "train/{}.jpg"; "{}": the id is the path; several: the first found
+    image_path: str | tuple[str, ...] = "{}"
+    test_image_path: str | tuple[str, ...] = "{}"
     sample_csv: str = "sample_submission.csv"
     test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
     known_classes: tuple[str, ...] = ()  # every valid label of a label submission (empty: any training label)
@@ -233,8 +236,9 @@ class CsvImages:
         )
 
     @staticmethod
-    def _images(data_dir: Path, pattern: str, ids: pd.Series, source: str, headers: bool) -> Any:
-        return check_image_files(data_dir, [pattern.format(i) for i in ids], source, 2, headers)
+    def _images(data_dir: Path, pattern: str | tuple[str, ...], ids: pd.Series, source: str, headers: bool) -> Any:
+        patterns = (pattern,) if isinstance(pattern, str) else tuple(pattern)
+        return check_image_files(data_dir, list(ids), source, 2, headers, patterns)
 
     def _check_two(self, classes: list[str]) -> None:
         """A positive submission's training labels are two classes."""

@@ -17,7 +17,6 @@ Anything that cannot be inferred is refused naming the flag that settles it, as 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -29,6 +28,7 @@ from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import spaced_twins
 from pipeline.vision.csv_images import check_labelled, check_unique
+from pipeline.vision.image_ids import ImageNames, candidates, case_notes, image_pattern, where_images
 
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
@@ -48,8 +48,8 @@ class ImageSpec:
     test_csv: str | None  # a CSV listing the test images, when the download has one
     id_column: str  # the sample's
     label_column: str  # the sample's label column (a probability sample's: the training CSV's)
-    image_path: str  # an id to its file: "train/{}.jpg"; "{}": the id is the path
-    test_image_path: str
+    image_path: str | tuple[str, ...]  # an id to its file: "train/{}.jpg"; "{}": the id is the path; several: the first
+    test_image_path: str | tuple[str, ...]
     kind: str  # labels, probabilities or positive
     metric: str
     classes: list[str]
@@ -77,59 +77,6 @@ def read_text(source: Source, name: str) -> pd.DataFrame:
     """One CSV of the download with every cell as written, as the generated competition reads it (ids such as 007
     stay text, a class named None or NA stays a class, an empty cell is "")."""
     return source.read(name, written=True)
-
-
-@dataclass(frozen=True)
-class ImageNames:
-    """The download's image files, read once: in order, as a set, and by the names an id may give (the file's name
-    without its suffix, or with it)."""
-
-    names: tuple[str, ...]
-    paths: frozenset[str]
-    by_name: dict[str, list[str]]
-
-    @classmethod
-    def of(cls, source: Source) -> ImageNames:
-        names = tuple(filter(is_image, source.names))
-        by_name: dict[str, list[str]] = {}
-        for n in names:
-            p = PurePosixPath(n)
-            by_name.setdefault(p.stem, []).append(n)
-            if p.name != p.stem:
-                by_name.setdefault(p.name, []).append(n)
-        return cls(names, frozenset(names), by_name)
-
-
-def candidates(ids: pd.Series, images: ImageNames) -> Counter[str]:
-    """Patterns ("train/{}.png", "{}") that find an image for some of the first 200 ids, with how many they find."""
-    as_paths = int(ids.iloc[:200].isin(images.paths).sum())
-    if as_paths:
-        return Counter({"{}": as_paths})
-    seen: Counter[str] = Counter()
-    for i in ids.iloc[:200]:
-        for n in images.by_name.get(i, []):
-            p = PurePosixPath(n)
-            folder = "" if str(p.parent) == "." else f"{p.parent}/"
-            seen[folder + "{}" + ("" if p.name == i else p.suffix)] += 1
-    return seen
-
-
-def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str) -> str:
-    """The pattern that finds an image for every id. Where several do (CIFAR-10's test folder also holds images 1 to
-    50000), the one whose folder names `role` wins; where none does, the refusal names the first id without one."""
-    seen = candidates(ids, images)
-    found = {pattern: ids.map(pattern.format).isin(images.paths) for pattern in seen}
-    whole = [pattern for pattern, hit in found.items() if hit.all()]
-    if whole:
-        return sorted(whole, key=lambda pattern: (role not in pattern.lower(), -seen[pattern], pattern))[0]
-    if not found:
-        raise ContractError(f"{where}: no {ids.name} names an image of the download (the first: {ids.iloc[0]!r}).")
-    nearest = max(found, key=lambda pattern: (found[pattern].sum(), -len(pattern)))
-    row = int((~found[nearest]).to_numpy().argmax())
-    raise ContractError(
-        f"{where} line {row + 2}: {ids.name} {ids.iloc[row]!r} names no image: {nearest.format(ids.iloc[row])} is not "
-        f"in the download ({int((~found[nearest]).sum())} of {len(ids)} {ids.name}s name none)."
-    )
 
 
 def class_folders(images: ImageNames, id_col: str, label: str) -> dict[str, pd.DataFrame]:
@@ -247,11 +194,6 @@ def _label_notes(counts: pd.Series, label: str, where: str) -> list[str]:
     return notes
 
 
-def _where(pattern: str) -> str:
-    """Where an id's image is, in words."""
-    return "is the image's path" if pattern == "{}" else f"names {pattern.format('<id>')}"
-
-
 def _expected(source: Source) -> list[str]:
     """The download's top-level files and folders, as `run` extracts it: an inner train.7z as the train/ it holds,
     or as itself when its files lie elsewhere (test.zip of test_images/...: `run` tells a full download from a test
@@ -306,9 +248,11 @@ def infer_images(
     read = (
         f"{train_f}/<class>/, an image's folder its class"
         if folders
-        else f"{train_f}'s {train_id} {_where(paths['train'])}"
+        else f"{train_f}'s {train_id} {where_images(paths['train'])}"
     )
-    notes = [f"images: {read}; {sample_f}'s {id_col} {_where(paths['test'])}"]
+    notes = [f"images: {read}; {sample_f}'s {id_col} {where_images(paths['test'])}"]
+    for ids, where, role in ((tr[train_id], train_f, "train"), (sub[id_col], sample_f, "test")):
+        notes += case_notes(ids, images, paths[role], where)
     if (train_id, label) != (id_col, sub_label):
         notes.append(f"columns: {train_f}'s {train_id}, {label}; {sample_f}'s {', '.join(map(str, sub.columns[:2]))}")
     counts = tr[label].value_counts()
@@ -330,8 +274,8 @@ def infer_images(
         label_column=sub_label,
         train_id_column=None if train_id == id_col else train_id,
         train_label_column=None if label == sub_label else label,
-        image_path=paths["train"],
-        test_image_path=paths["test"],
+        image_path=paths["train"][0] if len(paths["train"]) == 1 else paths["train"],
+        test_image_path=paths["test"][0] if len(paths["test"]) == 1 else paths["test"],
         kind=kind,
         metric=metric,
         classes=classes,

@@ -171,5 +171,7 @@ def _search_doc(where: str) -> str:
 
 
 def _py(value: Any) -> str:
-    """A Python literal of a string, a list of strings or None, as ruff formats it (double quotes)."""
+    """A Python literal of a string, a list or tuple of strings or None, as ruff formats it (double quotes)."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(_py, value)) + ("," if len(value) == 1 else "") + ")"
     return "None" if value is None else json.dumps(value, ensure_ascii=False)
