@@ -64,6 +64,15 @@ def check_labelled(train: pd.DataFrame, where: str, id_column: str, label_column
         )
 
 
+def find_images(
+    data_dir: Path, pattern: str | tuple[str, ...], ids: pd.Series, source: str, headers: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The image paths of the CSV `source`'s ids (through `pattern`, or several tried in order) and their sizes
+    (pipeline.imagefiles.check_image_files: a missing or unreadable image is named with its line)."""
+    patterns = (pattern,) if isinstance(pattern, str) else tuple(pattern)
+    return check_image_files(data_dir, list(ids), source, 2, headers, patterns)
+
+
 def check_test_csv(data_dir: Path, test_csv: str | None, sample_csv: str, id_column: str, test_ids: pd.Series) -> None:
     """The test CSV, when there is one (`test_csv`), lists the images of the sample submission (`test_ids`)."""
     if test_csv is None:
@@ -167,8 +176,8 @@ class CsvImages:
             test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
             self._check_test_csv(data_dir, test_ids)
         headers = bool(getattr(cfg, "check_images", True))
-        X, sizes = self._images(data_dir, self.image_path, train[train_id], self.train_csv, headers)
-        X_test, test_sizes = self._images(data_dir, self.test_image_path, test_ids, sample.name, headers)
+        X, sizes = find_images(data_dir, self.image_path, train[train_id], self.train_csv, headers)
+        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers)
         return Data(
             X=X,
             y=train[label].map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64),
@@ -221,7 +230,7 @@ class CsvImages:
             classes = list(trained["classes"])
             test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
             self._check_test_csv(data_dir, test_ids)
-        X_test, test_sizes = self._images(
+        X_test, test_sizes = find_images(
             data_dir, self.test_image_path, test_ids, sample.name, bool(getattr(cfg, "check_images", True))
         )
         return Data(
@@ -234,11 +243,6 @@ class CsvImages:
             data_dir=data_dir,
             info={"test_sizes": test_sizes},
         )
-
-    @staticmethod
-    def _images(data_dir: Path, pattern: str | tuple[str, ...], ids: pd.Series, source: str, headers: bool) -> Any:
-        patterns = (pattern,) if isinstance(pattern, str) else tuple(pattern)
-        return check_image_files(data_dir, list(ids), source, 2, headers, patterns)
 
     def _check_two(self, classes: list[str]) -> None:
         """A positive submission's training labels are two classes."""

@@ -19,10 +19,9 @@ import pandas as pd
 
 from pipeline import multilabel
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
-from pipeline.imagefiles import check_image_files
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular import metrics as tabular_metrics
-from pipeline.vision.csv_images import check_labelled, check_test_csv, check_unique, read_csv
+from pipeline.vision.csv_images import check_labelled, check_test_csv, check_unique, find_images, read_csv
 
 LABEL_METRICS = ("roc_auc", "log_loss")  # each label column's, averaged: Kaggle's mean column-wise score
 
@@ -63,8 +62,9 @@ class CsvImageTargets:
     labels: bool = False  # the columns hold 0/1 labels (probabilities submitted), not values
     tags_column: str = ""  # or: the one column of space-separated tags, in train_csv and the sample
     metric: str = "rmse"
-    image_path: str = "{}"  # an id to its file in the data folder: "train/{}.jpg"; "{}": the id is the path
-    test_image_path: str = "{}"
+    # an id to its file in the data folder: "train/{}.jpg"; "{}": the id is the path; several: tried in order
+    image_path: str | tuple[str, ...] = "{}"
+    test_image_path: str | tuple[str, ...] = "{}"
     sample_csv: str = "sample_submission.csv"
     test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
 
@@ -100,7 +100,7 @@ class CsvImageTargets:
             y = y[:, 0] if len(self.columns) == 1 and not self.labels else y
         test = self.load_test(cfg, data_dir, {"tags": tags})
         headers = bool(getattr(cfg, "check_images", True))
-        X, sizes = self._images(data_dir, self.image_path, train[self.id_column], self.train_csv, headers)
+        X, sizes = find_images(data_dir, self.image_path, train[self.id_column], self.train_csv, headers)
         trained = {"tags": tags} if tags else {}
         info = test.info | {"train_sizes": sizes, "trained": trained}
         return Data(
@@ -123,7 +123,7 @@ class CsvImageTargets:
         test_ids = read_csv(sample, self.header, unique=self.id_column)[self.id_column]
         check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids)
         headers = bool(getattr(cfg, "check_images", True))
-        X_test, test_sizes = self._images(data_dir, self.test_image_path, test_ids, sample.name, headers)
+        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers)
         info = {"test_sizes": test_sizes} | ({"tags": list(trained["tags"])} if self.tags_column else {})
         return Data(
             X=None,
@@ -134,10 +134,6 @@ class CsvImageTargets:
             data_dir=data_dir,
             info=info,
         )
-
-    @staticmethod
-    def _images(data_dir: Path, pattern: str, ids: pd.Series, source: str, headers: bool) -> Any:
-        return check_image_files(data_dir, [pattern.format(i) for i in ids], source, 2, headers)
 
     def score(self, y_true: Any, pred: Any) -> float:
         """The metric as Kaggle computes it: of the named tags, of each label column's probabilities (averaged) or of
