@@ -40,7 +40,7 @@ FORMAT = "pipeline-weights/1"
 def needs_of(models: dict[str, Any], sample: bool = False) -> list[Need]:
     """The weights of a competition's models (name -> unfitted estimator), merged by source.
 
-    Estimators the framework knows (pipeline.vision.ImageClassifier, pipeline.detection.Detector) declare their
+    Estimators the framework knows (pipeline.vision's image networks, pipeline.detection.Detector) declare their
     weights through their arch and pretrained settings; any other estimator needs none.
     """
     merged: dict[tuple[str, str, str], Need] = {}
