@@ -134,3 +134,21 @@ def test_bad_targets_and_losses_are_refused(discs, tagged, tmp_path):
         ImageRegressor(**_params(epochs=1)).fit(Xd, values)
     with pytest.raises(ContractError, match=r"the targets must be numbers"):
         ImageRegressor(**_params(epochs=1)).fit(Xd, np.array(["a"] * len(Xd)))
+
+
+def test_a_classifier_saved_before_objectives_were_saved_still_predicts(tagged, tmp_path):
+    """Runs saved by an earlier version hold the classes but no objective: predict still loads them."""
+    import torch
+
+    from pipeline.vision import ImageClassifier
+
+    X, y = tagged
+    est = ImageClassifier(**_params(epochs=1)).fit(X[:40], y[:40, 0], context=_context(tmp_path))
+    est.save_fitted(tmp_path / "fold0.pt")
+    blob = torch.load(tmp_path / "fold0.pt", weights_only=False)
+    old = {k: v for k, v in blob.items() if k not in ("objective", "fitted")}
+    old["params"] = {k: v for k, v in old["params"].items() if k != "loss"}  # a parameter added since
+    torch.save(old, tmp_path / "old.pt")
+    loaded = ImageClassifier.load_fitted(tmp_path / "old.pt")
+    np.testing.assert_allclose(loaded.predict_proba(X[40:50]), est.predict_proba(X[40:50]), atol=1e-6)
+    assert list(loaded.classes_) == [0, 1]
