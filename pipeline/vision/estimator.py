@@ -100,14 +100,6 @@ class ImageNetwork(BaseEstimator):
                 f"{type(self).__name__}: loss {self.loss!r}; it learns by {', '.join(('auto', *self.losses))}."
             )
 
-    def _objective(self, y: np.ndarray, context: Any) -> Objective:
-        """The fitted objective for training targets y (and the fitted attributes that go with it: classes_)."""
-        raise NotImplementedError
-
-    def _labels(self, y: np.ndarray) -> np.ndarray:
-        """The dataset's labels for targets y: what the objective's loss takes."""
-        return self.objective_.targets(y)
-
     def __init__(
         self,
         arch: str = "resnet18",
@@ -205,6 +197,14 @@ class ImageNetwork(BaseEstimator):
         if rt.workdir is not None:
             rt.workdir.mkdir(parents=True, exist_ok=True)
         return rt
+
+    def _objective(self, y: np.ndarray, context: Any) -> Objective:
+        """The fitted objective for training targets y (and the fitted attributes that go with it: classes_)."""
+        raise NotImplementedError
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        """The dataset's labels for targets y: what the objective's loss takes."""
+        return self.objective_.targets(y)
 
     def fit(self, X: Any, y: Any, context: Any = None) -> ImageNetwork:
         """Train on image paths X and targets y; `context` (a FitContext) supplies eval set, deadline, workdir."""
