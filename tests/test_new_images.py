@@ -179,6 +179,8 @@ def test_cifar_s_numbered_images_are_found_in_their_own_folder(tmp_path: Path) -
 def test_new_says_how_the_classes_are_spread_and_when_labels_are_tags(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    # Planet's tags are read as tags by default (tests/test_new_image_targets.py); --metric accuracy asks for one
+    # class per combination, as `new` read them before
     rng = np.random.default_rng(4)
     data = tmp_path / "planet"
     (data / "train-jpg").mkdir(parents=True)
@@ -190,7 +192,7 @@ def test_new_says_how_the_classes_are_spread_and_when_labels_are_tags(
     pd.DataFrame({"image_name": ["train_10", "train_11"], "tags": "clear primary"}).to_csv(
         data / "sample_submission_v2.csv", index=False
     )
-    assert new(tmp_path, "planet", data) == 0
+    assert new(tmp_path, "planet", data, "--metric", "accuracy") == 0
     out = capsys.readouterr().out
     assert "classes: 4, from 3 images (clear primary) to 1 (cloudy)" in out
     assert "tags holds several space-separated tags a row: each combination is read as one class" in out

@@ -1,5 +1,6 @@
-"""`new`: a competition package for any tabular or image-classification Kaggle competition, inferred from its
-download (tables: pipeline/tabular/infer.py; images: pipeline/vision/infer.py)."""
+"""`new`: a competition package for any tabular or image Kaggle competition, inferred from its download (tables:
+pipeline/tabular/infer.py; images: pipeline/vision/infer.py, with pipeline/vision/infer_targets.py for values, label
+columns and tags)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,7 @@ from typing import Any
 
 from pipeline.contract import ContractError
 
-HELP = (
-    "Write competitions/<name>/ for a tabular or image-classification competition, inferred from Kaggle's zip or "
-    "folder."
-)
+HELP = "Write competitions/<name>/ for a tabular or image competition, inferred from Kaggle's zip or folder."
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
 INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time")
@@ -24,6 +22,8 @@ METRIC_NAMES = (
     *("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "medae", "smape", "r2", "f1", "mcc"),
     *("balanced_accuracy", "gini", "balanced_log_loss", "map@3", "qwk"),
 )
+# pipeline.multilabel.TAG_METRICS: an image download's space-separated tags (a test keeps them equal)
+TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id", dest="id_col", help="the id column of the test table (default: the sample's first column)")
     p.add_argument(
         "--metric",
-        help=f"one of {', '.join(METRIC_NAMES)}, or map@K for K classes a row (default: per task, printed)",
+        help=f"one of {', '.join(METRIC_NAMES)}, or map@K for K classes a row; for an image download's tags one of "
+        f"{', '.join(TAG_METRIC_NAMES)} (default: per task, printed)",
     )
     p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
     p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name, less a browser's ' (1)')")
@@ -76,10 +77,15 @@ def main(args: argparse.Namespace) -> int:
     dest = parent / args.name
     if dest.exists():
         raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
-    check_choices(args.name, args.metric, args.task)  # before any file is read
+    check_choices(args.name, None if args.metric in TAG_METRIC_NAMES else args.metric, args.task)  # before any read
     source = Source(Path(args.data).expanduser())  # the download listed once, for whichever kind it is
     if _images(args, dest, source):
         return 0
+    if args.metric in TAG_METRIC_NAMES:  # a table's: refused as any metric tables do not know, and what it scores
+        try:
+            check_choices(args.name, args.metric, args.task)
+        except ContractError as e:
+            raise ContractError(f"{e} ({args.metric} scores the space-separated tags of images.)") from None
     spec = infer(Path(args.data), args.name, **{k: getattr(args, k) for k in INFER_OPTIONS}, source=source)
     if args.original:
         _add_original(spec, args, source)
@@ -119,8 +125,8 @@ def _write(dest: Path, text: str) -> None:
 
 
 def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
-    """An image-classification download (pipeline/vision/infer.py; `source`: its files): write its competition, print
-    what was decided and the next command, and say True; False for any other download (a table)."""
+    """An image download (pipeline/vision/infer.py; `source`: its files): write its competition, print what was
+    decided and the next command, and say True; False for any other download (a table)."""
     from pipeline.archives import display_path
     from pipeline.tabular.infer import download_slug
     from pipeline.vision.infer import TABLE_ONLY, holds_images, infer_images
@@ -137,10 +143,7 @@ def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
     spec = infer_images(source, args.name, slug, args.metric, args.train, args.sample)
     _write(dest, render(spec, str(dest) if args.into else None))
     shown = display_path(dest)
-    print(
-        f"wrote {shown}/__init__.py: image classification of {spec.n_train} images into {len(spec.classes)} classes "
-        f"({spec.label_column}), id {spec.id_column}, metric {spec.metric}"
-    )
+    print(f"wrote {shown}/__init__.py: {spec.what()}, id {spec.id_column}, metric {spec.metric}")
     for note in spec.notes:
         print(f"  {note}")
     where = f"{shlex.quote(shown)} --data {shlex.quote(args.data)}"

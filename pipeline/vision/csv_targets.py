@@ -32,8 +32,9 @@ def _column(table: pd.DataFrame, name: str, where: str) -> pd.Series:
     return table[name]
 
 
-def _numbers(table: pd.DataFrame, name: str, where: str, zero_one: bool) -> np.ndarray:
-    """A column as floats (0/1 labels when `zero_one`), or an error naming the first line that is not."""
+def column_numbers(table: pd.DataFrame, name: str, where: str, zero_one: bool) -> np.ndarray:
+    """A column as floats (0/1 labels when `zero_one`), or an error naming the first line that is not (`new` checks
+    a download with it too)."""
     text = _column(table, name, where).str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values) | (~np.isin(values, (0.0, 1.0)) if zero_one else False)
@@ -96,7 +97,7 @@ class CsvImageTargets:
             y = np.array([[t in set(cell.split()) for t in tags] for cell in train[self.tags_column]], dtype=np.int64)
         else:
             tags = []
-            y = np.column_stack([_numbers(train, c, self.train_csv, self.labels) for c in self.columns])
+            y = np.column_stack([column_numbers(train, c, self.train_csv, self.labels) for c in self.columns])
             y = y[:, 0] if len(self.columns) == 1 and not self.labels else y
         test = self.load_test(cfg, data_dir, {"tags": tags})
         headers = bool(getattr(cfg, "check_images", True))

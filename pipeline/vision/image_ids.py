@@ -71,6 +71,11 @@ def candidates(ids: pd.Series, images: ImageNames) -> Counter[str]:
     return seen
 
 
+def names_images(ids: pd.Series, images: ImageNames) -> bool:
+    """Whether a column's values name the download's images: half of its first 200 at least."""
+    return 2 * sum(candidates(ids, images).values()) >= min(len(ids), 200)
+
+
 def _other_suffixes(
     ids: pd.Series, images: ImageNames, pattern: str, hit: pd.Series
 ) -> tuple[tuple[str, ...], pd.Series]:

@@ -1,17 +1,19 @@
-"""What `python -m pipeline new` infers from an image-classification download: the CSV of training images and
-their labels, where the images lie, the test images (the sample submission's ids), the submission kind and the
-metric.
+"""What `python -m pipeline new` infers from an image download: the CSV of training images and their answers, where
+the images lie, the test images (the sample submission's ids), the submission kind and the metric.
 
 A download is read as images when at least half of its files are images and no CSV but the sample submission has
-more than two columns (else it is a table, its images left aside); a CSV of two columns, one whose values name the
-download's images and a label, names one image per row (as dog breeds' labels.csv, CIFAR-10's trainLabels.csv with
-train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv; its columns may be named otherwise than
-the sample's: image_id,category beside a sample of id,label), or else a folder holds one folder of images per class
-(Plant Seedlings' train/<species>/). The submission is
+more than two columns, or every such CSV's ids name images and one holds the sample's columns as values, labels or
+tags (PetFinder Pawpularity's train.csv of photo metadata; pipeline/vision/infer_targets.py). Answers other than one
+class per image are found first (infer_targets.py: values, 0/1 label columns, space-separated tags). Else a CSV of
+two columns, one whose values name the download's images and a label, names one image per row (as dog breeds'
+labels.csv, CIFAR-10's trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv;
+its columns may be named otherwise than the sample's: image_id,category beside a sample of id,label), or else a
+folder holds one folder of images per class (Plant Seedlings' train/<species>/). The submission is
 - labels (the sample lists id,label with class names): scored by accuracy;
 - probabilities (the sample's header is the id then every class): multi-class log loss;
 - one probability column (the sample lists id,label holding numbers that are no class, two classes): the second
-  class's probability (1 of 0/1), scored by ROC AUC, or binary log loss with --metric log_loss.
+  class's probability (1 of 0/1), scored by ROC AUC, or binary log loss with --metric log_loss;
+- values, label probabilities or tags (infer_targets.py): rmse, mean column-wise ROC AUC, mean F1 per image.
 Anything that cannot be inferred is refused naming the flag that settles it, as for tables.
 """
 
@@ -28,7 +30,8 @@ from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import spaced_twins
 from pipeline.vision.csv_images import check_labelled, check_unique
-from pipeline.vision.image_ids import ImageNames, candidates, case_notes, image_pattern, where_images
+from pipeline.vision.image_ids import ImageNames, case_notes, image_pattern, names_images, where_images
+from pipeline.vision.infer_targets import Targets, find_targets, holds_tags, image_tables
 
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
@@ -50,27 +53,42 @@ class ImageSpec:
     label_column: str  # the sample's label column (a probability sample's: the training CSV's)
     image_path: str | tuple[str, ...]  # an id to its file: "train/{}.jpg"; "{}": the id is the path; several: the first
     test_image_path: str | tuple[str, ...]
-    kind: str  # labels, probabilities or positive
+    kind: str  # labels, probabilities or positive; or values, label_columns or tags (infer_targets.py)
     metric: str
-    classes: list[str]
+    classes: list[str]  # tags: the tags
     n_train: int
     n_test: int
     folds: str  # stratified, or kfold when a class has fewer images than the folds
     class_folders: bool = False  # train_csv is a folder of one folder of images per class
     train_id_column: str | None = None  # the training CSV's id column, where it is not id_column
     train_label_column: str | None = None  # its label column, where it is not label_column
+    columns: tuple[str, ...] = ()  # values, label columns, tags: the sample's columns after the id
     notes: list[str] = field(default_factory=list)
+
+    def what(self) -> str:
+        """What the competition learns, in words: `new`'s first line."""
+        many = f"{self.n_train} images"
+        if self.kind == "values":
+            return f"image values ({listed(self.columns, 3)}) of {many}"
+        if self.kind == "label_columns":
+            return f"image labels ({len(self.columns)} columns of 0/1: {listed(self.columns, 4)}) of {many}"
+        if self.kind == "tags":
+            return f"image tags ({len(self.classes)} in {self.label_column}) of {many}"
+        return f"image classification of {many} into {len(self.classes)} classes ({self.label_column})"
 
 
 def holds_images(source: Source) -> bool:
-    """True for an image-classification download: at least half of its files are images (a table with a picture or
-    two is a table) and no CSV but the sample submission has more than two columns (PetFinder's train.csv of 24
-    columns beside its photos is a table, its photos left aside)."""
+    """True for an image download: at least half of its files are images (a table with a picture or two is a table)
+    and no CSV but the sample submission has more than two columns, or those that do list images with the answers
+    the image networks learn (infer_targets.image_tables: PetFinder Pawpularity's train.csv of photo metadata is
+    images; PetFinder Adoption's train.csv of 24 columns, its photos <PetID>-1.jpg, is a table, its photos left
+    aside)."""
     images = sum(map(is_image, source.names))
     if images == 0 or 2 * images < len(source.names):
         return False
     tables = [n for n in source.csvs() if not any(w in PurePosixPath(n).name.lower() for w in SAMPLE_WORDS)]
-    return all(len(source.header(n)) <= 2 for n in tables)
+    wide = [n for n in tables if len(source.header(n)) > 2]
+    return not wide or image_tables(source, wide)
 
 
 def read_text(source: Source, name: str) -> pd.DataFrame:
@@ -100,7 +118,7 @@ def _image_column(frame: pd.DataFrame, images: ImageNames, id_col: str) -> str |
     """The column of a two-column CSV whose values name images (for half its first 200 rows at least), the sample's
     id column first; None when neither does."""
     for column in sorted(frame.columns, key=lambda c: c != id_col):
-        if 2 * sum(candidates(frame[column], images).values()) >= min(len(frame), 200):
+        if names_images(frame[column], images):
             return str(column)
     return None
 
@@ -185,11 +203,11 @@ def _label_notes(counts: pd.Series, label: str, where: str) -> list[str]:
             f"warning: {label}: classes {twins} differ only by spaces around them, so each is a class of its own; if "
             f"they are one, fix {where}"
         )
-    tags = pd.Series([t for value in counts.index for t in str(value).split()])
-    if (counts.index.str.contains(" ").mean() > 0.5) and tags.duplicated().any():
+    if holds_tags(pd.Series(counts.index)):
         notes.append(
-            f"{label} holds several space-separated tags a row: each combination is read as one class (`new` does not "
-            "infer multi-label images)"
+            f"{label} holds several space-separated tags a row: each combination is read as one class (`new` reads "
+            "the tags themselves when the training CSV names its columns as the sample does, with no --metric or a "
+            "tag metric such as f1_samples)"
         )
     return notes
 
@@ -208,9 +226,14 @@ def _expected(source: Source) -> list[str]:
     return sorted(t for t in tops if not t.startswith("."))
 
 
-def _test_csv(source: Source, used: set[str], id_col: str, test_ids: pd.Series) -> str | None:
-    """A CSV of one column, the id, listing the sample's test images (Classify Leaves' test.csv), if any."""
-    listing = [n for n in source.csvs() if n not in used and source.header(n) == [id_col]]
+def _test_csv(source: Source, used: set[str], id_col: str, test_ids: pd.Series, wide: bool = False) -> str | None:
+    """A CSV of one column, the id, listing the sample's test images (Classify Leaves' test.csv), if any; `wide`:
+    or of more columns, the id among them (PetFinder's test.csv of photo metadata)."""
+    listing = [
+        n
+        for n in source.csvs()
+        if n not in used and (id_col in source.header(n) if wide else source.header(n) == [id_col])
+    ]
     return next((n for n in listing if set(read_text(source, n)[id_col]) == set(test_ids)), None)
 
 
@@ -223,6 +246,52 @@ def _kind_notes(kind: str, label: str, classes: list[str]) -> list[str]:
     return []
 
 
+def _where(
+    images: ImageNames, train: tuple[pd.Series, str], test: tuple[pd.Series, str], folders: bool = False
+) -> tuple[dict[str, str | tuple[str, ...]], list[str]]:
+    """Where the training and test images lie (`train`, `test`: a CSV's ids and its name; `folders`: the training
+    CSV is a folder of class folders): each role's pattern, or patterns tried in order, and the notes that say so."""
+    found = {role: image_pattern(ids, images, role, where) for role, (ids, where) in (("train", train), ("test", test))}
+    (train_ids, train_f), (test_ids, sample_f) = train, test
+    read = (
+        f"{train_f}/<class>/, an image's folder its class"
+        if folders
+        else f"{train_f}'s {train_ids.name} {where_images(found['train'])}"
+    )
+    notes = [f"images: {read}; {sample_f}'s {test_ids.name} {where_images(found['test'])}"]
+    for ids, where, role in ((train_ids, train_f, "train"), (test_ids, sample_f, "test")):
+        notes += case_notes(ids, images, found[role], where)
+    return {role: p[0] if len(p) == 1 else p for role, p in found.items()}, notes
+
+
+def _targets_spec(
+    source: Source, images: ImageNames, name: str, slug: str, sample_f: str, sub: pd.DataFrame, found: Targets
+) -> ImageSpec:
+    """The spec of a download answered by values, label columns or tags (infer_targets.py)."""
+    id_col = str(sub.columns[0])
+    paths, notes = _where(images, (found.frame[id_col], found.train_csv), (sub[id_col], sample_f))
+    return ImageSpec(
+        name=name,
+        slug=slug,
+        expected=_expected(source),
+        train_csv=found.train_csv,
+        sample_csv=sample_f,
+        test_csv=_test_csv(source, {found.train_csv, sample_f}, id_col, sub[id_col], wide=True),
+        id_column=id_col,
+        label_column=found.columns[0],
+        image_path=paths["train"],
+        test_image_path=paths["test"],
+        kind=found.kind,
+        metric=found.metric,
+        classes=found.tags,
+        n_train=len(found.frame),
+        n_test=len(sub),
+        folds="kfold",
+        columns=found.columns,
+        notes=notes + found.notes,
+    )
+
+
 def infer_images(
     source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None, folds: int = 5
 ) -> ImageSpec:
@@ -233,6 +302,8 @@ def infer_images(
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
     id_col = str(sub.columns[0])
     images = ImageNames.of(source)
+    if (found := find_targets(source, sample_f, sub, metric, train)) is not None:
+        return _targets_spec(source, images, name, slug, sample_f, sub, found)
     train_f, tr, folders, train_id = _label_csv(source, images, sub, sample_f, train)
     label = next(str(c) for c in tr.columns if c != train_id)  # the training CSV's
     for frame, column, where in ((tr, train_id, train_f), (sub, id_col, sample_f)):  # as the generated load does
@@ -241,18 +312,7 @@ def infer_images(
     classes = sorted(set(tr[label]))
     kind, metric = _kind(sub, label, classes, metric, sample_f)
     sub_label = label if kind == "probabilities" else str(sub.columns[1])
-    paths = {
-        role: image_pattern(ids, images, role, where)
-        for role, ids, where in (("train", tr[train_id], train_f), ("test", sub[id_col], sample_f))
-    }
-    read = (
-        f"{train_f}/<class>/, an image's folder its class"
-        if folders
-        else f"{train_f}'s {train_id} {where_images(paths['train'])}"
-    )
-    notes = [f"images: {read}; {sample_f}'s {id_col} {where_images(paths['test'])}"]
-    for ids, where, role in ((tr[train_id], train_f, "train"), (sub[id_col], sample_f, "test")):
-        notes += case_notes(ids, images, paths[role], where)
+    paths, notes = _where(images, (tr[train_id], train_f), (sub[id_col], sample_f), folders)
     if (train_id, label) != (id_col, sub_label):
         notes.append(f"columns: {train_f}'s {train_id}, {label}; {sample_f}'s {', '.join(map(str, sub.columns[:2]))}")
     counts = tr[label].value_counts()
@@ -274,8 +334,8 @@ def infer_images(
         label_column=sub_label,
         train_id_column=None if train_id == id_col else train_id,
         train_label_column=None if label == sub_label else label,
-        image_path=paths["train"][0] if len(paths["train"]) == 1 else paths["train"],
-        test_image_path=paths["test"][0] if len(paths["test"]) == 1 else paths["test"],
+        image_path=paths["train"],
+        test_image_path=paths["test"],
         kind=kind,
         metric=metric,
         classes=classes,
