@@ -124,8 +124,9 @@ class CsvImages:
     The training CSV may name its columns otherwise than the sample (train.csv image_id,category beside a sample of
     id,label): train_id_column and train_label_column are its own (by default id_column and label_column), and
     submissions keep the sample's header. An image_path of several patterns (("train/{}.jpg", "train/{}.jpeg"), for
-    a folder of both) finds each id's image by the first whose file is there; a file named in another case than the
-    id's (x.PNG for x.png) is found too (pipeline.imagefiles.check_image_files).
+    a folder of both; ("test-jpg/{}.jpg", "test-jpg-additional/{}.jpg"), for ids split across two folders) finds each
+    id's image by the first whose file is there; a file named in another case than the id's (x.PNG for x.png) is found
+    too (pipeline.imagefiles.check_image_files).
     """
 
     train_csv: str  # one row per training image: train_id_column, train_label_column

@@ -55,9 +55,15 @@ class CsvImageTargets:
     the submission writes the tags each image's probabilities name (pipeline/multilabel.py). `metric`: for values any
     regression metric of pipeline.tabular.metrics (rmse, mae, ...; with several columns their mean), for labels
     roc_auc or log_loss (their mean over the columns), for tags one of pipeline.multilabel.TAG_METRICS.
+
+    The training CSV's id column may be named otherwise than the sample's (Id beside a sample's id):
+    train_id_column is its own (by default id_column); its target columns are the sample's, by name. An image_path of
+    several patterns finds each id's image by the first whose file is there: one folder's suffixes
+    (("train/{}.jpg", "train/{}.jpeg")) or several folders that each hold some of the images (Planet's
+    ("test-jpg/{}.jpg", "test-jpg-additional/{}.jpg")).
     """
 
-    train_csv: str  # one row per training image: id_column and the targets (other columns are ignored)
+    train_csv: str  # one row per training image: train_id_column and the targets (other columns are ignored)
     id_column: str = "id"
     columns: tuple[str, ...] = ()  # the sample's columns after the id, each a column of train_csv
     labels: bool = False  # the columns hold 0/1 labels (probabilities submitted), not values
@@ -68,6 +74,7 @@ class CsvImageTargets:
     test_image_path: str | tuple[str, ...] = "{}"
     sample_csv: str = "sample_submission.csv"
     test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
+    train_id_column: str | None = None  # the training CSV's id column where it is not id_column (None: id_column)
 
     def __post_init__(self) -> None:
         if bool(self.columns) == bool(self.tags_column):
@@ -82,6 +89,11 @@ class CsvImageTargets:
                 raise ValueError(f"CsvImageTargets: metric {self.metric!r} does not score values.")
 
     @property
+    def train_id(self) -> str:
+        """The training CSV's id column."""
+        return self.train_id_column or self.id_column
+
+    @property
     def header(self) -> list[str]:
         """The sample submission's header: the id, then the target columns or the tags column."""
         return [self.id_column, *(self.columns or (self.tags_column,))]
@@ -90,9 +102,10 @@ class CsvImageTargets:
         """Train image paths and targets (values, or rows x labels of 0/1); test paths in the sample's order."""
         data_dir = Path(data_dir)
         train = read_csv(data_dir / self.train_csv, unique=None)
-        check_unique(train, _column(train, self.id_column, self.train_csv).name, self.train_csv)
+        check_unique(train, _column(train, self.train_id, self.train_csv).name, self.train_csv)
+        self._check_targets(train)
         if self.tags_column:
-            check_labelled(train, self.train_csv, self.id_column, self.tags_column)
+            check_labelled(train, self.train_csv, self.train_id, self.tags_column)
             tags = sorted({t for cell in train[self.tags_column] for t in cell.split()})
             y = np.array([[t in set(cell.split()) for t in tags] for cell in train[self.tags_column]], dtype=np.int64)
         else:
@@ -101,7 +114,7 @@ class CsvImageTargets:
             y = y[:, 0] if len(self.columns) == 1 and not self.labels else y
         test = self.load_test(cfg, data_dir, {"tags": tags})
         headers = bool(getattr(cfg, "check_images", True))
-        X, sizes = find_images(data_dir, self.image_path, train[self.id_column], self.train_csv, headers)
+        X, sizes = find_images(data_dir, self.image_path, train[self.train_id], self.train_csv, headers)
         trained = {"tags": tags} if tags else {}
         info = test.info | {"train_sizes": sizes, "trained": trained}
         return Data(
@@ -113,6 +126,15 @@ class CsvImageTargets:
             data_dir=data_dir,
             info=info,
         )
+
+    def _check_targets(self, train: pd.DataFrame) -> None:
+        """The training CSV holds the sample's columns after its id, by name."""
+        missing = [c for c in self.header[1:] if c not in train.columns]
+        if missing:
+            raise ContractError(
+                f"{self.train_csv}: no column {missing[0]!r}; the training CSV holds the sample submission's columns "
+                f"after its id by name ({', '.join(self.header[1:])}), and its columns are {list(train.columns)[:12]}."
+            )
 
     def load_test(self, cfg: Any, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:
         """The test images alone (X and y None), for `predict` of a new test set: the sample submission's images (and

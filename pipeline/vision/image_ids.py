@@ -1,8 +1,9 @@
 """How the ids of an image download's CSVs name its images, for `python -m pipeline new`
-(pipeline/vision/infer.py): the pattern that finds each id's file ("train/{}.jpg"; "{}": the id is the path), or the
-patterns of one folder that holds several suffixes ("train/{}.jpg", then "train/{}.jpeg"), and the ids whose files
-are named in another case (x.png listed, x.PNG in the download), which `run` reads as they are named
-(pipeline.imagefiles.FolderNames)."""
+(pipeline/vision/infer.py): the column of a CSV whose values name images, the pattern that finds each id's file
+("train/{}.jpg"; "{}": the id is the path), or the patterns tried in order of one folder that holds several suffixes
+("train/{}.jpg", then "train/{}.jpeg") and of several folders that each hold some of the ids' images (Planet's
+"test-jpg/{}.jpg", then "test-jpg-additional/{}.jpg"), and the ids whose files are named in another case (x.png
+listed, x.PNG in the download), which `run` reads as they are named (pipeline.imagefiles.FolderNames)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,15 @@ def names_images(ids: pd.Series, images: ImageNames) -> bool:
     return 2 * sum(candidates(ids, images).values()) >= min(len(ids), 200)
 
 
+def image_column(frame: pd.DataFrame, images: ImageNames, id_col: str, exclude: tuple[str, ...] = ()) -> str | None:
+    """The column of a CSV whose values name images (half of its first 200 at least: names_images), the sample's id
+    column `id_col` first, the columns `exclude` (the targets) aside; None when none does."""
+    for column in sorted(frame.columns, key=lambda c: c != id_col):
+        if column not in exclude and names_images(frame[column], images):
+            return str(column)
+    return None
+
+
 def _other_suffixes(
     ids: pd.Series, images: ImageNames, pattern: str, hit: pd.Series
 ) -> tuple[tuple[str, ...], pd.Series]:
@@ -93,10 +103,30 @@ def _other_suffixes(
     return tuple(patterns), hit
 
 
+def _other_folders(
+    ids: pd.Series, images: ImageNames, patterns: tuple[str, ...], hit: pd.Series
+) -> tuple[tuple[str, ...], pd.Series, dict[str, pd.Series]]:
+    """For the ids no pattern finds yet, the patterns of other folders that hold them and none of the ids found already
+    (Planet's test images in test-jpg/ and test-jpg-additional/, each id in one of them), the one finding most first;
+    which ids they all find; and the patterns left aside for holding images found already, with the ids they find."""
+    chosen, shared = list(patterns), {}
+    while not hit.all():
+        more = {p: images.finds(ids, p) for p in candidates(ids[~hit], images) if p not in chosen}
+        apart = [p for p, found in more.items() if not (found & hit).any()]
+        shared = {p: found for p, found in more.items() if p not in apart}
+        if not apart:
+            break
+        chosen.append(max(apart, key=lambda p: (more[p].sum(), p)))
+        hit = hit | more[chosen[-1]]
+    return tuple(chosen), hit, shared
+
+
 def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str) -> tuple[str, ...]:
-    """The pattern that finds an image for every id, or else the patterns of one folder that do with several suffixes
-    (train/{}.jpg, then train/{}.jpeg), tried in order. Where several do (CIFAR-10's test folder also holds images 1
-    to 50000), the one whose folder names `role` wins; where none does, the refusal names the first id without one."""
+    """The pattern that finds an image for every id, or else the patterns that do together, tried in order: of one
+    folder with several suffixes (train/{}.jpg, then train/{}.jpeg), then of other folders each holding the images of
+    ids no folder before holds (test-jpg/{}.jpg, then test-jpg-additional/{}.jpg). Where several patterns find every
+    image (CIFAR-10's test folder also holds images 1 to 50000), the one whose folder names `role` wins; where none
+    do, the refusal names the first id without one and the patterns tried."""
     seen = candidates(ids, images)
     found = {pattern: images.finds(ids, pattern) for pattern in seen}
     whole = [pattern for pattern, hit in found.items() if hit.all()]
@@ -106,14 +136,40 @@ def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str) -> 
         raise ContractError(f"{where}: no {ids.name} names an image of the download (the first: {ids.iloc[0]!r}).")
     nearest = max(found, key=lambda pattern: (found[pattern].sum(), -len(pattern)))
     patterns, hit = _other_suffixes(ids, images, nearest, found[nearest])
+    patterns, hit, shared = _other_folders(ids, images, patterns, hit)
     if hit.all():
         return patterns
+    raise _no_image(ids, images, patterns, hit, where, shared)
+
+
+def _no_image(
+    ids: pd.Series,
+    images: ImageNames,
+    patterns: tuple[str, ...],
+    hit: pd.Series,
+    where: str,
+    shared: dict[str, pd.Series],
+) -> ContractError:
+    """The refusal of the first id no pattern finds an image for: the line, the files tried, and why a file that is
+    there was not read (two in one folder that differ only in case; a folder that also holds images found already)."""
     row = int((~hit).to_numpy().argmax())
-    tried = [p.format(ids.iloc[row]) for p in patterns]
+    key = ids.iloc[row]
+    tried = [p.format(key) for p in patterns]
     twins = images.by_folded.get(folded(tried[0]), [])
     hint = f"; {' and '.join(twins)} differ from it only in case: rename the one meant" if len(twins) > 1 else ""
-    raise ContractError(
-        f"{where} line {row + 2}: {ids.name} {ids.iloc[row]!r} names no image: {' or '.join(tried)} is not in the "
+    for pattern, finds in shared.items():
+        if finds.iloc[row]:
+            both = finds & hit
+            other = ids[both].iloc[0]
+            first = next(p.format(other) for p in patterns if images.finds(ids[both].iloc[:1], p).all())
+            hint += (
+                f"; {pattern.format(key)} is there, but its folder also holds {int(both.sum())} image(s) found already "
+                f"({other}: {first} and {pattern.format(other)}): an id's image must be in one folder only, remove "
+                "the one not meant"
+            )
+            break
+    return ContractError(
+        f"{where} line {row + 2}: {ids.name} {key!r} names no image: {' or '.join(tried)} is not in the "
         f"download ({int((~hit).sum())} of {len(ids)} {ids.name}s name none){hint}."
     )
 

@@ -2,13 +2,16 @@
 the images lie, the test images (the sample submission's ids), the submission kind and the metric.
 
 A download is read as images when at least half of its files are images and no CSV but the sample submission has
-more than two columns, or every such CSV's ids name images and one holds the sample's columns as values, labels or
-tags (PetFinder Pawpularity's train.csv of photo metadata; pipeline/vision/infer_targets.py). Answers other than one
-class per image are found first (infer_targets.py: values, 0/1 label columns, space-separated tags). Else a CSV of
+more than two columns, or every such CSV has a column naming images and one holds the sample's columns as values,
+labels or tags (PetFinder Pawpularity's train.csv of photo metadata; pipeline/vision/infer_targets.py). Answers other
+than one class per image are found first (infer_targets.py: values, 0/1 label columns, space-separated tags, from
+the training CSV's columns named as the sample's; its id column may be named otherwise). Else a CSV of
 two columns, one whose values name the download's images and a label, names one image per row (as dog breeds'
 labels.csv, CIFAR-10's trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv;
 its columns may be named otherwise than the sample's: image_id,category beside a sample of id,label), or else a
-folder holds one folder of images per class (Plant Seedlings' train/<species>/). The submission is
+folder holds one folder of images per class (Plant Seedlings' train/<species>/). Each id names its image through
+one pattern or several tried in order (image_ids.py: suffixes of one folder, or folders that each hold some of the
+ids' images, as Planet's test-jpg/ and test-jpg-additional/). The submission is
 - labels (the sample lists id,label with class names): scored by accuracy;
 - probabilities (the sample's header is the id then every class): multi-class log loss;
 - one probability column (the sample lists id,label holding numbers that are no class, two classes): the second
@@ -30,8 +33,8 @@ from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import spaced_twins
 from pipeline.vision.csv_images import check_labelled, check_unique
-from pipeline.vision.image_ids import ImageNames, case_notes, image_pattern, names_images, where_images
-from pipeline.vision.infer_targets import Targets, find_targets, holds_tags, image_tables
+from pipeline.vision.image_ids import ImageNames, case_notes, image_column, image_pattern, where_images
+from pipeline.vision.infer_targets import Targets, find_targets, holds_tags, image_tables, renamed_answers
 
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
@@ -114,15 +117,6 @@ def class_folders(images: ImageNames, id_col: str, label: str) -> dict[str, pd.D
     }
 
 
-def _image_column(frame: pd.DataFrame, images: ImageNames, id_col: str) -> str | None:
-    """The column of a two-column CSV whose values name images (for half its first 200 rows at least), the sample's
-    id column first; None when neither does."""
-    for column in sorted(frame.columns, key=lambda c: c != id_col):
-        if names_images(frame[column], images):
-            return str(column)
-    return None
-
-
 def _label_csv(
     source: Source, images: ImageNames, sample: pd.DataFrame, where: str, given: str | None
 ) -> tuple[str, pd.DataFrame, bool, str]:
@@ -140,17 +134,18 @@ def _label_csv(
         if len(header) != 2:
             raise ContractError(
                 f"--train {name}: its columns are {listed(header, 5)}; the CSV of training images has two, the image "
-                f"(as the sample submission's {id_col} names it) and the label."
+                f"(as the sample submission's {id_col} names it) and the label, or else holds the sample "
+                f"submission's {listed(sample.columns[1:], 5)} by name (values, labels or tags)."
             )
         frame = read_text(source, name)
         fallback = id_col if id_col in header else header[0]  # naming no image: image_pattern says so
-        return name, frame, False, _image_column(frame, images, id_col) or fallback
+        return name, frame, False, image_column(frame, images, id_col) or fallback
     found = []
     for name in sorted(source.csvs(), key=lambda n: not any(w in n.lower() for w in ("train", "label"))):
         if name == where or len(source.header(name)) != 2:
             continue
         frame = read_text(source, name)
-        if column := _image_column(frame, images, id_col):
+        if column := image_column(frame, images, id_col):
             found.append((name, frame, False, column))
     if len(found) == 1:
         return found[0]
@@ -160,8 +155,9 @@ def _label_csv(
     what += f"; folders of class folders: {', '.join(sorted(folders))}" if folders else ""
     raise unclear(
         f"{source.path}: cannot tell which CSV lists the training images (two columns: the image, as the sample "
-        f"submission's {id_col} names it, and its label), or which folder holds one folder of images per class "
-        f"(train/<class>/...): {what} among {', '.join(source.csvs())}.",
+        f"submission's {id_col} names it, and its label; or the image and the sample submission's "
+        f"{listed(sample.columns[1:], 5)} by name), or which folder holds one folder of images per "
+        f"class (train/<class>/...): {what} among {', '.join(source.csvs())}.",
         "--train FILE_OR_FOLDER",
     )
 
@@ -206,7 +202,7 @@ def _label_notes(counts: pd.Series, label: str, where: str) -> list[str]:
     if holds_tags(pd.Series(counts.index)):
         notes.append(
             f"{label} holds several space-separated tags a row: each combination is read as one class (`new` reads "
-            "the tags themselves when the training CSV names its columns as the sample does, with no --metric or a "
+            "the tags themselves when the training CSV names their column as the sample does, with no --metric or a "
             "tag metric such as f1_samples)"
         )
     return notes
@@ -268,8 +264,10 @@ def _targets_spec(
     source: Source, images: ImageNames, name: str, slug: str, sample_f: str, sub: pd.DataFrame, found: Targets
 ) -> ImageSpec:
     """The spec of a download answered by values, label columns or tags (infer_targets.py)."""
-    id_col = str(sub.columns[0])
-    paths, notes = _where(images, (found.frame[id_col], found.train_csv), (sub[id_col], sample_f))
+    id_col, train_id = str(sub.columns[0]), found.id_column
+    paths, notes = _where(images, (found.frame[train_id], found.train_csv), (sub[id_col], sample_f))
+    if train_id != id_col:
+        notes.append(f"columns: {found.train_csv}'s {train_id}; {sample_f}'s {id_col}")
     return ImageSpec(
         name=name,
         slug=slug,
@@ -278,6 +276,7 @@ def _targets_spec(
         sample_csv=sample_f,
         test_csv=_test_csv(source, {found.train_csv, sample_f}, id_col, sub[id_col], wide=True),
         id_column=id_col,
+        train_id_column=None if train_id == id_col else train_id,
         label_column=found.columns[0],
         image_path=paths["train"],
         test_image_path=paths["test"],
@@ -302,13 +301,14 @@ def infer_images(
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
     id_col = str(sub.columns[0])
     images = ImageNames.of(source)
-    if (found := find_targets(source, sample_f, sub, metric, train)) is not None:
+    if (found := find_targets(source, images, sample_f, sub, metric, train)) is not None:
         return _targets_spec(source, images, name, slug, sample_f, sub, found)
     train_f, tr, folders, train_id = _label_csv(source, images, sub, sample_f, train)
     label = next(str(c) for c in tr.columns if c != train_id)  # the training CSV's
     for frame, column, where in ((tr, train_id, train_f), (sub, id_col, sample_f)):  # as the generated load does
         check_unique(frame, column, where)
     check_labelled(tr, train_f, train_id, label)
+    renamed = renamed_answers(tr, train_f, label, sub, metric)
     classes = sorted(set(tr[label]))
     kind, metric = _kind(sub, label, classes, metric, sample_f)
     sub_label = label if kind == "probabilities" else str(sub.columns[1])
@@ -342,5 +342,5 @@ def infer_images(
         n_train=len(tr),
         n_test=len(sub),
         folds="kfold" if kfold else "stratified",
-        notes=notes + _kind_notes(kind, label, classes),
+        notes=notes + renamed + _kind_notes(kind, label, classes),
     )

@@ -3,8 +3,10 @@
 column of space-separated tags (Planet's). pipeline/vision/infer.py asks here first, and reads the download as
 classes when none of these is found.
 
-The training CSV is the one that holds the sample submission's id column and every column after it (a name with
-"train" first; --train names it). With no --metric, what it holds under those columns is
+The training CSV is the one that holds every column of the sample submission after its id, by name, and a column
+whose values name images (the sample's id column first; a name with "train" first; --train names it): its id column
+may be named otherwise than the sample's (Id beside a sample's id), and the generated file then states it
+(CsvImageTargets.train_id_column). With no --metric, what it holds under those columns is
 - tags: one column whose cells are space-separated tags, some cell holding another's tags and more (Planet's
   "clear primary water" beside "clear primary");
 - values: the sample's cells are numbers, and so are the training CSV's (9 in 10 at least: the others are refused,
@@ -18,7 +20,8 @@ labels, a tag metric (pipeline.multilabel.TAG_METRICS) a column of text as tags,
 column as classes, Planet's tag combinations one class each.
 
 A CSV of more than two columns beside the images (PetFinder's photo metadata) makes an image download only when every
-such CSV's ids name images and one of them holds the sample's columns as values, labels or tags (image_tables):
+such CSV has a column naming images and one of them holds the sample's columns as values, labels or tags
+(image_tables):
 PetFinder Adoption, whose photos are <PetID>-1.jpg, several an id, and whose AdoptionSpeed is five classes, stays a
 table.
 """
@@ -39,7 +42,7 @@ from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import MAX_CLASS_LEVELS
 from pipeline.vision.csv_images import check_labelled, check_unique
 from pipeline.vision.csv_targets import LABEL_METRICS, column_numbers
-from pipeline.vision.image_ids import ImageNames, names_images
+from pipeline.vision.image_ids import ImageNames, image_column
 
 MOSTLY = 0.9  # a column of numbers but for at most 1 cell in 10 is numbers with typos, refused by line; else text
 DEFAULT_METRICS = {"values": "rmse", "label_columns": "roc_auc", "tags": "f1_samples"}
@@ -52,6 +55,7 @@ class Targets:
 
     kind: str  # values, label_columns or tags
     train_csv: str
+    id_column: str  # the training CSV's: the sample's, or its column whose values name images
     frame: pd.DataFrame  # its cells as written
     columns: tuple[str, ...]  # the sample's columns after the id (tags: the one column)
     metric: str
@@ -89,7 +93,7 @@ def answer(tr: pd.DataFrame, sub: pd.DataFrame) -> str | None:
     """What the training CSV `tr` holds under the sample's columns after its id, with no --metric: "tags",
     "values", "label_columns", or None (classes, or a CSV without those columns)."""
     columns = [str(c) for c in sub.columns[1:]]
-    if str(sub.columns[0]) not in tr.columns or not columns or not set(columns) <= set(tr.columns):
+    if not columns or not set(columns) <= set(tr.columns):
         return None
     if len(columns) == 1 and holds_tags(tr[columns[0]]):
         return "tags"
@@ -105,8 +109,9 @@ def answer(tr: pd.DataFrame, sub: pd.DataFrame) -> str | None:
 
 
 def image_tables(source: Source, wide: list[str]) -> bool:
-    """Whether the download's CSVs of more than two columns (`wide`) belong to images: every one's ids (the sample's
-    id column) name images, and one holds the sample's columns as values, labels or tags."""
+    """Whether the download's CSVs of more than two columns (`wide`) belong to images: every one has a column whose
+    values name images (image_column: the sample's id column first), and one holds the sample's columns as values,
+    labels or tags."""
     try:
         sample = pick_csv(source, "sample submission", SAMPLE_WORDS, None, "--sample")
     except ContractError:
@@ -118,26 +123,63 @@ def image_tables(source: Source, wide: list[str]) -> bool:
     answered = False
     for name in wide:
         frame = source.read(name, written=True)
-        if id_col not in frame.columns or frame.empty or not names_images(frame[id_col], images):
+        if frame.empty or image_column(frame, images, id_col) is None:
             return False
         answered = answered or answer(frame, sub) is not None
     return answered
 
 
-def _holder(source: Source, sample: str, header: list[str], given: str | None) -> str | None:
-    """The training CSV: --train when it holds the sample's header, else the one CSV that does (a name with "train"
-    first); None when none does (a classification download)."""
-    if given:
-        return given if given in source.names and set(header) <= set(source.header(given)) else None
-    found = [n for n in source.csvs() if n != sample and set(header) <= set(source.header(n))]
+def _train_id(source: Source, images: ImageNames, name: str, sub: pd.DataFrame) -> tuple[pd.DataFrame, str] | None:
+    """A CSV holding the sample's columns after its id, read, and its id column: its column whose values name images
+    (the sample's id column first), else the sample's id column (whose images the refusal of image_pattern names);
+    None when it has neither."""
+    id_col, columns = str(sub.columns[0]), tuple(str(c) for c in sub.columns[1:])
+    frame = source.read(name, written=True)
+    column = image_column(frame, images, id_col, columns) or (id_col if id_col in frame.columns else None)
+    return None if column is None else (frame, column)
+
+
+def _holder(
+    source: Source, images: ImageNames, sample: str, sub: pd.DataFrame, given: str | None
+) -> tuple[str, pd.DataFrame, str] | None:
+    """The training CSV, read, and its id column: --train when it holds the sample's columns after the id by name,
+    else the one CSV that does (a name with "train" first) and has an id column (_train_id); None when none does (a
+    classification download)."""
+    columns = [str(c) for c in sub.columns[1:]]
+    names = [given] if given else [n for n in source.csvs() if n != sample]
+    holding = [n for n in names if n in source.names and set(columns) <= set(source.header(n))]
+    found = {n: read for n in holding if (read := _train_id(source, images, n, sub)) is not None}
     named = [n for n in found if "train" in PurePosixPath(n).name.lower()]
     if len(found) > 1 and len(named) != 1:
         raise unclear(
-            f"{source.path}: several CSVs hold the sample submission's columns ({listed(header, 5)}): "
+            f"{source.path}: several CSVs hold the sample submission's columns ({listed(columns, 5)}) beside an id: "
             f"{', '.join(found)}; which lists the training images?",
             "--train FILE",
         )
-    return (named or found or [None])[0]
+    name = (named or list(found) or [None])[0]
+    return None if name is None else (name, *found[name])
+
+
+def renamed_answers(tr: pd.DataFrame, train_f: str, label: str, sub: pd.DataFrame, metric: str | None) -> list[str]:
+    """For a training CSV read as classes (`label`: its label column) beside a sample of one column after its id that
+    it does not hold by name: a metric of values or tags refused, saying so (`new` reads values and tags from the
+    sample's column only); else a note where its label column holds values, which are read as classes here. (A
+    sample of several columns read as classes lists them, one probability each.)"""
+    column = str(sub.columns[1])
+    if sub.shape[1] != 2 or column in tr.columns:
+        return []
+    fix = f"name {label} {column} in {train_f}"
+    if metric in REGRESSION_METRICS or metric in multilabel.TAG_METRICS:
+        raise ContractError(
+            f"--metric {metric} scores values or tags, which `new` reads from the training CSV's column named as the "
+            f"sample submission's after its id ({column}); {train_f}'s are {listed(tr.columns, 5)}: {fix}."
+        )
+    if answer(tr.rename(columns={label: column}), sub) != "values":
+        return []
+    return [
+        f"warning: {train_f}'s {label} holds values, read here as classes: `new` reads values from a column named as "
+        f"the sample submission's ({column}); to learn values, {fix}"
+    ]
 
 
 def _held(kind: str | None, columns: list[str], where: str) -> str:
@@ -176,32 +218,32 @@ def _kind(natural: str | None, metric: str | None, tr: pd.DataFrame, columns: li
 
 
 def find_targets(
-    source: Source, sample: str, sub: pd.DataFrame, metric: str | None, given: str | None
+    source: Source, images: ImageNames, sample: str, sub: pd.DataFrame, metric: str | None, given: str | None
 ) -> Targets | None:
     """The training CSV and its values, labels or tags, checked as the generated load checks them; None for a
-    download of classes (the module docstring)."""
+    download of classes (the module docstring). `images`: the download's image files."""
     id_col, columns = str(sub.columns[0]), [str(c) for c in sub.columns[1:]]
-    name = _holder(source, sample, [id_col, *columns], given)
-    if name is None:
+    held = _holder(source, images, sample, sub, given)
+    if held is None:
         return None
-    tr = source.read(name, written=True)
+    name, tr, train_id = held
     kind = _kind(answer(tr, sub), metric, tr, columns, name)
     if kind is None:
         return None
-    check_unique(tr, id_col, name)
+    check_unique(tr, train_id, name)
     check_unique(sub, id_col, sample)
-    found = Targets(kind, name, tr, tuple(columns), metric or DEFAULT_METRICS[kind])
-    _check(found, id_col)
-    found.notes = _notes(found, id_col, given_metric=metric is not None)
+    found = Targets(kind, name, train_id, tr, tuple(columns), metric or DEFAULT_METRICS[kind])
+    _check(found)
+    found.notes = _notes(found, given_metric=metric is not None)
     return found
 
 
-def _check(found: Targets, id_col: str) -> None:
+def _check(found: Targets) -> None:
     """The training CSV's targets as the generated load reads them (csv_targets.column_numbers, check_labelled),
     refused naming the line, and what settles it otherwise; a label column of one value cannot be scored by AUC."""
     tr, where = found.frame, found.train_csv
     if found.kind == "tags":
-        check_labelled(tr, where, id_col, found.columns[0])
+        check_labelled(tr, where, found.id_column, found.columns[0])
         found.tags = sorted({t for cell in tr[found.columns[0]] for t in cell.split()})
         return
     labels = found.kind == "label_columns"
@@ -219,13 +261,13 @@ def _check(found: Targets, id_col: str) -> None:
             )
 
 
-def _notes(found: Targets, id_col: str, given_metric: bool) -> list[str]:
+def _notes(found: Targets, given_metric: bool) -> list[str]:
     """What `new` prints of the targets: their spread, the metric and how to change it, the columns left aside."""
     tr, where, columns = found.frame, found.train_csv, list(found.columns)
     notes, change = {"values": _value_notes, "label_columns": _label_notes, "tags": _tag_notes}[found.kind](found)
     default = "" if given_metric else f" (default for {found.kind.replace('_', ' ')})"
     notes.append(f"metric: {found.metric}{default}; change with --metric: {change}")
-    others = [c for c in tr.columns if c not in (id_col, *columns)]
+    others = [c for c in tr.columns if c not in (found.id_column, *columns)]
     if others:
         notes.append(f"columns: {where}'s other {len(others)} ({listed(others, 5)}) are not used by the image networks")
     return notes

@@ -201,6 +201,7 @@ def _target_parts(spec: ImageSpec) -> dict[str, str]:
         f"    test_csv={_py(spec.test_csv)},",
     ]
     head = f"FILES = CsvImageTargets(\n    {_py(spec.train_csv)},\n    {_py(spec.id_column)},\n"
+    fields += [line for line in _train_columns(spec).split("\n") if line]
     return {
         "task": task,
         "imports": (
