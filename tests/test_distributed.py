@@ -85,6 +85,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _check_gathered_outputs(images: np.ndarray, labels: np.ndarray) -> None:
+    """On a rank: validation of values and of labels per image evaluates this rank's share, and every rank gets all
+    rows' outputs in order, as one process computes them."""
+    import torch
+    from torch import nn
+
+    from pipeline.training.runtime import Runtime
+    from pipeline.vision.data import BatchNormalizer, ImageDataset
+    from pipeline.vision.objectives import Regression, Sigmoid
+    from pipeline.vision.trainer import TrainConfig, Trainer
+
+    n = len(images)
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Flatten(), nn.Linear(48, 2)).eval()
+    norm = BatchNormalizer((0.5,) * 3, (0.25,) * 3, "cpu", False)
+    x_all = norm(torch.from_numpy(images))
+    values = np.random.default_rng(1).normal(50, 10, (n, 2))
+    for objective, targets in ((Regression(2).fit(values), values), (Sigmoid(2), np.eye(2)[labels % 2])):
+        valid = ImageDataset([str(i) for i in range(n)], objective.targets(targets), None, images)
+        outputs, _ = Trainer(TrainConfig(batch_size=4), Runtime(), norm, objective).evaluate(head, valid)
+        with torch.no_grad():
+            expected = objective.outputs(head(x_all)).numpy()
+        np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-4)
+
+
 def _worker(local_rank: int, world: int, port: int, toy: str, workdir: str) -> None:
     """One rank: exact sharded SGD in float64, rank-0 decisions, gathers, and a tabular run fitted by rank 0."""
     os.environ.update(
@@ -158,22 +183,7 @@ def _worker(local_rank: int, world: int, port: int, toy: str, workdir: str) -> N
     for a, b in zip(ddp.parameters(), single.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
-    # validation of values and of labels per image: each rank evaluates its share, every rank gets all rows in order
-    from pipeline.training.runtime import Runtime
-    from pipeline.vision.data import BatchNormalizer
-    from pipeline.vision.objectives import Regression, Sigmoid
-    from pipeline.vision.trainer import TrainConfig, Trainer
-
-    head = nn.Sequential(nn.Flatten(), nn.Linear(48, 2)).eval()
-    norm = BatchNormalizer((0.5,) * 3, (0.25,) * 3, "cpu", False)
-    x_all = norm(torch.from_numpy(images))
-    values = np.random.default_rng(1).normal(50, 10, (n, 2))
-    for objective, targets in ((Regression(2).fit(values), values), (Sigmoid(2), np.eye(2)[labels % 2])):
-        valid = ImageDataset([str(i) for i in range(n)], objective.targets(targets), None, images)
-        outputs, _ = Trainer(TrainConfig(batch_size=4), Runtime(), norm, objective).evaluate(head, valid)
-        with torch.no_grad():
-            expected = objective.outputs(head(x_all)).numpy()
-        np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-4)
+    _check_gathered_outputs(images, labels)
 
     # a tabular competition under torchrun: rank 0 fits the models, every rank ends, only rank 0 writes
     os.chdir(workdir)
