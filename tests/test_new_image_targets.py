@@ -252,3 +252,55 @@ def test_refusals_name_the_file_line_and_flag(
     assert new(tmp_path, "tgt_refused", data, *extra) == 2
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "comps" / "tgt_refused").exists()
+
+
+def aptos(root: Path, n_train: int = 80, n_test: int = 20) -> tuple[Path, np.ndarray]:
+    """APTOS 2019's layout: train.csv (id_code,diagnosis of grades 0-4), train_images/<id_code>.png,
+    test_images/<id_code>.png, a sample of id_code,diagnosis 0; the grade follows a disc's brightness."""
+    from test_image_targets import disc, save
+
+    rng = np.random.default_rng(3)
+    grades = np.arange(n_train + n_test) % 5
+    ids = [f"a{i:03d}" for i in range(n_train + n_test)]
+    for i, (name, g) in enumerate(zip(ids, grades, strict=True)):
+        folder = "train_images" if i < n_train else "test_images"
+        save(root / folder / f"{name}.png", disc(rng, 120 + 30 * g + rng.uniform(-8, 8)))
+    pd.DataFrame({"id_code": ids[:n_train], "diagnosis": grades[:n_train]}).to_csv(root / "train.csv", index=False)
+    pd.DataFrame({"id_code": ids[n_train:], "diagnosis": 0}).to_csv(root / "sample_submission.csv", index=False)
+    return root, grades[:n_train]
+
+
+def test_grades_scored_by_qwk_are_values_cut_out_of_fold_into_the_training_grades(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: the submission wrote each image's value as a decimal (2.3174), which no QWK competition takes
+    import json
+
+    from pipeline.cli import main
+    from pipeline.submission import SubmissionError
+
+    monkeypatch.chdir(tmp_path)
+    data, _ = aptos(tmp_path / "aptos2019-blindness-detection")
+    assert new(tmp_path, "tgt_aptos_qwk", data, "--metric", "qwk") == 0
+    module = load_competition(str(tmp_path / "comps" / "tgt_aptos_qwk"))
+    assert isinstance(module.FILES, CsvImageTargets) and module.FILES.grades and module.Config().threshold
+    s = run(tmp_path, "tgt_aptos_qwk", data, *QUICK, "--set", "folds=2")
+    sub = published(s, data / "sample_submission.csv")
+    assert set(sub["diagnosis"]) <= {0, 1, 2, 3, 4} and sub["diagnosis"].nunique() > 1
+    assert s["cv"] > 0.5  # quadratic weighted kappa: a constant grade scores 0
+    run_dir = Path(s["run_dir"])
+    cut = json.loads((run_dir / "threshold.json").read_text())
+    assert cut["grades"] == [0, 1, 2, 3, 4] and len(cut["cuts"]) == 4 and "score_after" in cut
+    # predict of the test set alone: the run's grades and cuts, the same submission
+    only = tmp_path / "only_test"
+    only.mkdir()
+    (only / "sample_submission.csv").write_bytes((data / "sample_submission.csv").read_bytes())
+    (only / "test_images").symlink_to(data / "test_images")
+    assert main(["predict", str(run_dir), "--data", str(only), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "submission.csv").read_bytes() == Path(s["published"]).read_bytes()
+    # a grade the training values never held is refused, naming the line
+    bad = tmp_path / "bad.csv"
+    sub.assign(diagnosis=sub["diagnosis"].where(sub.index != 3, 7)).to_csv(bad, index=False)
+    test = module.load_test(module.Config(), only, {"grades": [0, 1, 2, 3, 4]})
+    with pytest.raises(SubmissionError, match=r"bad.csv line 5: diagnosis '7' is none of the grades 0, 1, 2, 3, 4"):
+        module.validate(test, bad)

@@ -19,6 +19,8 @@ import pandas as pd
 
 from pipeline import multilabel
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
+from pipeline.grades import grades_of, nearest
+from pipeline.listing import listed
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular import metrics as tabular_metrics
 from pipeline.vision.csv_images import check_labelled, check_test_csv, check_unique, find_images, read_csv
@@ -87,11 +89,26 @@ class CsvImageTargets:
             known = tabular_metrics.known(self.metric) and "regression" in tabular_metrics.lookup(self.metric).tasks
             if not known:
                 raise ValueError(f"CsvImageTargets: metric {self.metric!r} does not score values.")
+            if self.grades and len(self.columns) > 1:
+                raise ValueError(f"CsvImageTargets: {self.metric} scores the grades of one column, not {self.columns}.")
 
     @property
     def train_id(self) -> str:
         """The training CSV's id column."""
         return self.train_id_column or self.id_column
+
+    @property
+    def grades(self) -> bool:
+        """Whether the submission holds whole-number grades (a value scored by qwk: each value rounded to the nearest
+        grade of the training values, or cut at the points fitted out of fold when Config.threshold is on)."""
+        return bool(self.columns) and not self.labels and tabular_metrics.lookup(self.metric).submission == "grades"
+
+    def _grades_of(self, y: np.ndarray) -> list[float]:
+        """The training values' whole-number grades, or an error naming the column."""
+        try:
+            return grades_of(y).tolist()
+        except ValueError as e:
+            raise ContractError(f"{self.train_csv}: {self.columns[0]} under {self.metric}: {e}") from None
 
     @property
     def header(self) -> list[str]:
@@ -112,10 +129,12 @@ class CsvImageTargets:
             tags = []
             y = np.column_stack([column_numbers(train, c, self.train_csv, self.labels) for c in self.columns])
             y = y[:, 0] if len(self.columns) == 1 and not self.labels else y
-        test = self.load_test(cfg, data_dir, {"tags": tags})
+        trained: dict[str, Any] = {"tags": tags} if tags else {}
+        if self.grades:
+            trained["grades"] = self._grades_of(y)
+        test = self.load_test(cfg, data_dir, trained)
         headers = bool(getattr(cfg, "check_images", True))
         X, sizes = find_images(data_dir, self.image_path, train[self.train_id], self.train_csv, headers)
-        trained = {"tags": tags} if tags else {}
         info = test.info | {"train_sizes": sizes, "trained": trained}
         return Data(
             X=X,
@@ -140,14 +159,17 @@ class CsvImageTargets:
         """The test images alone (X and y None), for `predict` of a new test set: the sample submission's images (and
         the test CSV's, which must list them). Tags need the run's (`trained`: load's Data.info["trained"])."""
         data_dir = Path(data_dir)
-        if self.tags_column and not (trained or {}).get("tags"):
+        trained = trained or {}
+        if self.tags_column and not trained.get("tags"):
             raise TrainingDataNeeded(f"the tags are those of {self.train_csv}, which the run did not record")
+        if self.grades and not trained.get("grades"):
+            raise TrainingDataNeeded(f"the grades are those of {self.train_csv}, which the run did not record")
         sample = data_dir / self.sample_csv
         test_ids = read_csv(sample, self.header, unique=self.id_column)[self.id_column]
         check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids)
         headers = bool(getattr(cfg, "check_images", True))
         X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers)
-        info = {"test_sizes": test_sizes} | ({"tags": list(trained["tags"])} if self.tags_column else {})
+        info = {"test_sizes": test_sizes} | {k: list(trained[k]) for k in ("tags", "grades") if k in trained}
         return Data(
             X=None,
             y=None,
@@ -177,6 +199,8 @@ class CsvImageTargets:
         else:
             if pred.shape[1] != len(self.columns):
                 raise SubmissionError(f"expected {len(self.columns)} values a row, got {pred.shape[1]}.")
+            if self.grades:  # values already cut into grades stay as they are
+                pred = nearest(pred[:, :1], np.asarray(data.info["grades"], dtype=float)).astype(np.int64)
             frame = pd.DataFrame(np.clip(pred, 0.0, 1.0) if self.labels else pred, columns=list(self.columns))
             frame.insert(0, self.id_column, data.test_ids)
         frame.to_csv(path, index=False, float_format="%.7g")
@@ -186,6 +210,8 @@ class CsvImageTargets:
         on."""
         bounds = {c: (0.0, 1.0) for c in self.columns} if self.labels else None
         sub = validate_submission(path, data.sample_submission, bounds=bounds)
+        if self.grades:
+            self._check_grades(sub, Path(path).name, data.info["grades"])
         if not self.tags_column:
             return
         known = set(data.info["tags"])
@@ -195,3 +221,14 @@ class CsvImageTargets:
                 raise SubmissionError(
                     f"{Path(path).name} line {row + 2}: tag {odd[0]!r} is none of the {len(known)} trained on."
                 )
+
+    def _check_grades(self, sub: pd.DataFrame, name: str, grades: list[float]) -> None:
+        """Every value of a grades submission one of the training grades."""
+        values = pd.to_numeric(sub[self.columns[0]], errors="coerce").to_numpy(dtype=float)
+        odd = ~np.isin(values, np.asarray(grades, dtype=float))
+        if odd.any():
+            row = int(np.flatnonzero(odd)[0])
+            raise SubmissionError(
+                f"{name} line {row + 2}: {self.columns[0]} {sub[self.columns[0]].iloc[row]!r} is none of the grades "
+                f"{listed([f'{g:g}' for g in grades])} trained on."
+            )

@@ -27,6 +27,9 @@ VALUES_LOSS = (
     "\n    # training range, suits bounded scores (Pawpularity's 1 to 100): its predictions never leave the range"
     '\n    loss: str = "mse"'
 )
+GRADES_CUT = (
+    "\n    threshold: bool = True  # grades cut at points fitted out of fold, not rounded; kept when it scores better"
+)
 TAGS_CUT = (
     "\n    threshold: bool = True  # one cut of every tag's probability, fitted out of fold; kept when it scores better"
 )
@@ -209,7 +212,8 @@ def _target_parts(spec: ImageSpec) -> dict[str, str]:
             f"from pipeline.vision.multioutput import {network}"
         ),
         "files": head + "\n".join(fields) + "\n)",
-        "config_extra": {"values": VALUES_LOSS, "tags": TAGS_CUT}.get(spec.kind, ""),
+        "config_extra": {"values": VALUES_LOSS, "tags": TAGS_CUT}.get(spec.kind, "")
+        + (GRADES_CUT if spec.kind == "values" and lookup(spec.metric).submission == "grades" else ""),
         "network": network,
         "models_call": f"networks(cfg, transforms, {network})",
         "third_knob": '"loss": trial.suggest_categorical("loss", ["mse", "bce"])'
