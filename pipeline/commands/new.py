@@ -48,6 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "with models fitted on the earlier ones (default: the date column every test row follows, if any; 'none': "
         "folds at random)",
     )
+    p.add_argument(
+        "--groups",
+        help="images: a column of the training CSV whose value groups images (a patient's photos), each group kept in "
+        "one fold (default: a column of text ids shared by several images, if any; 'none': no groups)",
+    )
     p.add_argument("--train", help="the training CSV inside --data (default: train.csv)")
     p.add_argument("--test", help="the test CSV inside --data (default: test.csv)")
     p.add_argument("--sample", help="the sample submission CSV inside --data (default: *submission*.csv)")
@@ -81,6 +86,8 @@ def main(args: argparse.Namespace) -> int:
     source = Source(Path(args.data).expanduser())  # the download listed once, for whichever kind it is
     if _images(args, dest, source):
         return 0
+    if args.groups:
+        raise ContractError(f"--groups is for image downloads; {args.data} is read as a table.")
     if args.metric in TAG_METRIC_NAMES:  # a table's: refused as any metric tables do not know, and what it scores
         try:
             check_choices(args.name, args.metric, args.task)
@@ -140,7 +147,7 @@ def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
     if given:
         raise ContractError(f"{args.data} holds images: {', '.join(given)} are for tables; leave them out.")
     slug = args.slug or download_slug(Path(args.data)) or args.name
-    spec = infer_images(source, args.name, slug, args.metric, args.train, args.sample)
+    spec = infer_images(source, args.name, slug, args.metric, args.train, args.sample, groups=args.groups)
     _write(dest, render(spec, str(dest) if args.into else None))
     shown = display_path(dest)
     print(f"wrote {shown}/__init__.py: {spec.what()}, id {spec.id_column}, metric {spec.metric}")

@@ -25,22 +25,41 @@ from pipeline.vision import class_submissions as subs
 POSITIVE_METRICS = ("roc_auc", "log_loss")
 
 
-def read_csv(
-    path: Path, columns: list[str] | None = None, unique: str | None = None, ordered: bool = True
-) -> pd.DataFrame:
-    """A CSV as text (no NA guessing), with exactly `columns` when given (in their order, or any order when not
-    `ordered`: then returned in theirs) and no value of column `unique` twice."""
+def read_csv(path: Path, columns: list[str] | None = None, unique: str | None = None) -> pd.DataFrame:
+    """A CSV as text (no NA guessing), with exactly `columns` when given (in their order) and no value of column
+    `unique` twice."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as e:
         raise ContractError(f"Cannot read {path.name}: {e}") from None
-    if columns is not None and not ordered and sorted(frame.columns) == sorted(columns):
-        frame = frame[columns]
     if columns is not None and list(frame.columns) != columns:
         raise ContractError(f"{path.name}: expected columns {columns}, got {list(frame.columns)}.")
     if unique is not None:
         check_unique(frame, unique, path.name)
     return frame
+
+
+def read_columns(path: Path, columns: list[str], unique: str) -> pd.DataFrame:
+    """The CSV's `columns`, picked by name (its other columns, SIIM-ISIC's photo metadata, left aside), with no value
+    of column `unique` twice; a column it lacks is refused, naming its columns."""
+    frame = read_csv(path)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ContractError(
+            f"{path.name}: no column {missing[0]!r}; its columns: {list(frame.columns)}. Name the column in "
+            f"{path.name} or set the field naming it in the competition's FILES."
+        )
+    frame = frame[list(dict.fromkeys(columns))]
+    check_unique(frame, unique, path.name)
+    return frame
+
+
+def row_groups(cells: pd.Series) -> np.ndarray:
+    """Each training row's group (a patient whose photos must stay in one fold): the cell as written, an empty cell
+    a group of its row alone."""
+    empty = cells.str.strip() == ""
+    alone = pd.Series([f"(no {cells.name}) line {i + 2}" for i in range(len(cells))], index=cells.index)
+    return cells.where(~empty, alone).to_numpy(dtype=object)
 
 
 def check_unique(frame: pd.DataFrame, column: str, where: str) -> None:
@@ -127,6 +146,11 @@ class CsvImages:
     a folder of both; ("test-jpg/{}.jpg", "test-jpg-additional/{}.jpg"), for ids split across two folders) finds each
     id's image by the first whose file is there; a file named in another case than the id's (x.PNG for x.png) is found
     too (pipeline.imagefiles.check_image_files).
+
+    The training CSV may hold other columns (SIIM-ISIC's patient_id, sex, age_approx ...): its id and label columns
+    are picked by name, the others left aside. group_column names one of them whose value groups images (the photos
+    of one patient): load gives each training row's value as Data.groups, for FOLDS "group" or "stratified_group",
+    which keep a group's images in one fold (an empty cell is a group of its image alone).
     """
 
     train_csv: str  # one row per training image: train_id_column, train_label_column
@@ -147,6 +171,7 @@ class CsvImages:
     class_folders: bool = False
     train_id_column: str | None = None  # the training CSV's id column where it is not id_column (None: id_column)
     train_label_column: str | None = None  # its label column where it is not label_column (None: label_column)
+    group_column: str | None = None  # the training CSV's column grouping images (Data.groups); None: no groups
 
     @property
     def train_columns(self) -> tuple[str, str]:
@@ -186,17 +211,21 @@ class CsvImages:
             test_ids=test_ids.to_numpy(),
             sample_submission=sample,
             classes=classes,
+            groups=None if self.group_column is None else row_groups(train[self.group_column]),
             data_dir=data_dir,
             # what load_test needs of the training rows (the run keeps it in summary.json's "trained")
             info={"train_sizes": sizes, "test_sizes": test_sizes, "trained": {"classes": classes}},
         )
 
     def training_table(self, data_dir: Path) -> pd.DataFrame:
-        """The training images and their labels (train_columns): train_csv's rows, or with class_folders each image of
-        train_csv/<class>/ with its class."""
+        """The training images and their labels (train_columns) and group_column: train_csv's rows, or with
+        class_folders each image of train_csv/<class>/ with its class."""
         train_id, label = self.train_columns
+        if self.class_folders and self.group_column is not None:
+            raise ContractError("CsvImages: group_column reads the training CSV; class_folders has none.")
         if not self.class_folders:
-            train = read_csv(data_dir / self.train_csv, [train_id, label], unique=train_id, ordered=False)
+            grouped = [] if self.group_column is None else [self.group_column]
+            train = read_columns(data_dir / self.train_csv, [train_id, label, *grouped], unique=train_id)
             check_labelled(train, self.train_csv, train_id, label)
             return train
         root = data_dir / self.train_csv

@@ -8,7 +8,9 @@ than one class per image are found first (infer_targets.py: values, 0/1 label co
 the training CSV's columns named as the sample's; its id column may be named otherwise). Else a CSV of
 two columns, one whose values name the download's images and a label, names one image per row (as dog breeds'
 labels.csv, CIFAR-10's trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv;
-its columns may be named otherwise than the sample's: image_id,category beside a sample of id,label), or else a
+its columns may be named otherwise than the sample's: image_id,category beside a sample of id,label), or one of more
+columns naming images and holding the sample's label column by name (SIIM-ISIC's, its photo metadata left aside, a
+column grouping images, its patient_id, kept whole in one fold: infer_groups.py), or else a
 folder holds one folder of images per class (Plant Seedlings' train/<species>/). Each id names its image through
 one pattern or several tried in order (image_ids.py: suffixes of one folder, or folders that each hold some of the
 ids' images, as Planet's test-jpg/ and test-jpg-additional/). The submission is
@@ -34,6 +36,7 @@ from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import spaced_twins
 from pipeline.vision.csv_images import check_labelled, check_unique
 from pipeline.vision.image_ids import ImageNames, case_notes, image_column, image_pattern, where_images
+from pipeline.vision.infer_groups import group_column, group_notes, grouped_kind
 from pipeline.vision.infer_targets import Targets, find_targets, holds_tags, image_tables, renamed_answers
 
 # the metrics of each submission kind, the default first
@@ -61,10 +64,11 @@ class ImageSpec:
     classes: list[str]  # tags: the tags
     n_train: int
     n_test: int
-    folds: str  # stratified, or kfold when a class has fewer images than the folds
+    folds: str  # stratified, or kfold when a class has fewer images than the folds; group kinds: group_column
     class_folders: bool = False  # train_csv is a folder of one folder of images per class
     train_id_column: str | None = None  # the training CSV's id column, where it is not id_column
     train_label_column: str | None = None  # its label column, where it is not label_column
+    group_column: str | None = None  # its column grouping images, kept in one fold (infer_groups.py)
     columns: tuple[str, ...] = ()  # values, label columns, tags: the sample's columns after the id
     notes: list[str] = field(default_factory=list)
 
@@ -121,8 +125,9 @@ def _label_csv(
     source: Source, images: ImageNames, sample: pd.DataFrame, where: str, given: str | None
 ) -> tuple[str, pd.DataFrame, bool, str]:
     """The training images and labels: --train (a CSV or a folder of class folders), else the one CSV of two
-    columns, one whose values name images and a label (a name with "train" or "label" first), else the one folder
-    of class folders; whether it is a folder, and its id column (the one naming images, whatever its name)."""
+    columns, one whose values name images and a label, or of more columns, one naming images and the sample's label
+    column by name (SIIM-ISIC's train.csv of photo metadata) (a name with "train" or "label" first), else the one
+    folder of class folders; whether it is a folder, and its id column (the one naming images, whatever its name)."""
     id_col = str(sample.columns[0])
     label = str(sample.columns[1]) if sample.shape[1] == 2 else "class"
     folders = class_folders(images, id_col, label)
@@ -131,21 +136,22 @@ def _label_csv(
     if given:
         name = pick_csv(source, "training images", ("train",), given, "--train")
         header = source.header(name)
-        if len(header) != 2:
+        if len(header) != 2 and label not in header:
             raise ContractError(
                 f"--train {name}: its columns are {listed(header, 5)}; the CSV of training images has two, the image "
                 f"(as the sample submission's {id_col} names it) and the label, or else holds the sample "
-                f"submission's {listed(sample.columns[1:], 5)} by name (values, labels or tags)."
+                f"submission's {listed(sample.columns[1:], 5)} by name (classes, values, labels or tags)."
             )
         frame = read_text(source, name)
         fallback = id_col if id_col in header else header[0]  # naming no image: image_pattern says so
-        return name, frame, False, image_column(frame, images, id_col) or fallback
+        return name, frame, False, image_column(frame, images, id_col, _answer(header, label)) or fallback
     found = []
     for name in sorted(source.csvs(), key=lambda n: not any(w in n.lower() for w in ("train", "label"))):
-        if name == where or len(source.header(name)) != 2:
+        header = source.header(name)
+        if name == where or (len(header) != 2 and label not in header):
             continue
         frame = read_text(source, name)
-        if column := image_column(frame, images, id_col):
+        if column := image_column(frame, images, id_col, _answer(header, label)):
             found.append((name, frame, False, column))
     if len(found) == 1:
         return found[0]
@@ -160,6 +166,18 @@ def _label_csv(
         f"class (train/<class>/...): {what} among {', '.join(source.csvs())}.",
         "--train FILE_OR_FOLDER",
     )
+
+
+def _answer(header: list[str], label: str) -> tuple[str, ...]:
+    """The label column of a training CSV of more than two columns (the sample's, by name), which names no image."""
+    return (label,) if len(header) > 2 else ()
+
+
+def _label_column(tr: pd.DataFrame, train_id: str, sub: pd.DataFrame) -> str:
+    """The training CSV's label column: the one beside the id, or in a CSV of more columns the sample's by name."""
+    if tr.shape[1] > 2:
+        return str(sub.columns[1])
+    return next(str(c) for c in tr.columns if c != train_id)
 
 
 def _kind(sub: pd.DataFrame, label: str, classes: list[str], metric: str | None, sample: str) -> tuple[str, str]:
@@ -291,10 +309,42 @@ def _targets_spec(
     )
 
 
+def _folds(
+    tr: pd.DataFrame, where: str, used: tuple[str, str], folds: int, groups: str | None
+) -> tuple[str, str | None, list[str]]:
+    """The fold kind of a classification download's training CSV `tr` (`used`: its id and label columns), its group
+    column (infer_groups.py; `groups`: --groups) and the notes that say so: stratified, or kfold when a class has
+    fewer images than the folds; each group's images in one fold when a column groups them."""
+    label, notes = used[1], []
+    counts = tr[label].value_counts()
+    kind = "kfold" if counts.min() < folds else "stratified"
+    column = group_column(tr, where, used, groups)
+    if kind == "kfold":
+        notes.append(
+            f"folds: {'group' if column else 'kfold'}, not stratified: class {counts.idxmin()} has {counts.min()} "
+            f"image(s), fewer than {folds}"
+        )
+    others = [str(c) for c in tr.columns if c not in used]
+    if others:
+        notes.append(f"columns: {where}'s other {len(others)} ({listed(others, 5)}) are not used by the image networks")
+    if column is None:
+        return kind, None, notes
+    kind = grouped_kind(kind)
+    return kind, column, notes + group_notes(tr, column, kind)
+
+
 def infer_images(
-    source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None, folds: int = 5
+    source: Source,
+    name: str,
+    slug: str,
+    metric: str | None,
+    train: str | None,
+    sample: str | None,
+    folds: int = 5,
+    groups: str | None = None,
 ) -> ImageSpec:
-    """Read an image download and decide everything the generated file states (the module docstring)."""
+    """Read an image download and decide everything the generated file states (the module docstring); `groups`:
+    --groups, a column of the training CSV grouping its images or "none" (pipeline/vision/infer_groups.py)."""
     sample_f = pick_csv(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
     sub = read_text(source, sample_f)
     if sub.shape[1] < 2:
@@ -302,9 +352,14 @@ def infer_images(
     id_col = str(sub.columns[0])
     images = ImageNames.of(source)
     if (found := find_targets(source, images, sample_f, sub, metric, train)) is not None:
+        if groups is not None:
+            raise ContractError(
+                f"--groups: {found.train_csv} holds {found.kind.replace('_', ' ')}, whose folds `new` draws image by "
+                "image; --groups is for a download of one class per image."
+            )
         return _targets_spec(source, images, name, slug, sample_f, sub, found)
     train_f, tr, folders, train_id = _label_csv(source, images, sub, sample_f, train)
-    label = next(str(c) for c in tr.columns if c != train_id)  # the training CSV's
+    label = _label_column(tr, train_id, sub)  # the training CSV's
     for frame, column, where in ((tr, train_id, train_f), (sub, id_col, sample_f)):  # as the generated load does
         check_unique(frame, column, where)
     check_labelled(tr, train_f, train_id, label)
@@ -315,20 +370,15 @@ def infer_images(
     paths, notes = _where(images, (tr[train_id], train_f), (sub[id_col], sample_f), folders)
     if (train_id, label) != (id_col, sub_label):
         notes.append(f"columns: {train_f}'s {train_id}, {label}; {sample_f}'s {', '.join(map(str, sub.columns[:2]))}")
-    counts = tr[label].value_counts()
-    notes += _label_notes(counts, label, train_f)
-    kfold = counts.min() < folds
-    if kfold:
-        notes.append(
-            f"folds: kfold, not stratified: class {counts.idxmin()} has {counts.min()} image(s), fewer than {folds}"
-        )
+    notes += _label_notes(tr[label].value_counts(), label, train_f)
+    fold_kind, grouped, fold_notes = _folds(tr, train_f, (train_id, label), folds, groups)
     return ImageSpec(
         name=name,
         slug=slug,
         expected=_expected(source),
         train_csv=train_f,
         sample_csv=sample_f,
-        test_csv=_test_csv(source, {train_f, sample_f}, id_col, sub[id_col]),
+        test_csv=_test_csv(source, {train_f, sample_f}, id_col, sub[id_col], wide=tr.shape[1] > 2),
         class_folders=folders,
         id_column=id_col,
         label_column=sub_label,
@@ -341,6 +391,7 @@ def infer_images(
         classes=classes,
         n_train=len(tr),
         n_test=len(sub),
-        folds="kfold" if kfold else "stratified",
-        notes=notes + renamed + _kind_notes(kind, label, classes),
+        folds=fold_kind,
+        group_column=grouped,
+        notes=notes + fold_notes + renamed + _kind_notes(kind, label, classes),
     )

@@ -20,8 +20,9 @@ labels, a tag metric (pipeline.multilabel.TAG_METRICS) a column of text as tags,
 column as classes, Planet's tag combinations one class each.
 
 A CSV of more than two columns beside the images (PetFinder's photo metadata) makes an image download only when every
-such CSV has a column naming images and one of them holds the sample's columns as values, labels or tags
-(image_tables):
+such CSV has a column naming images and one of them holds the sample's columns as values, labels or tags, or holds
+the sample's one column as two classes whose probability the sample asks for (SIIM-ISIC Melanoma's target, its
+sample's 0.0 no class) (image_tables):
 PetFinder Adoption, whose photos are <PetID>-1.jpg, several an id, and whose AdoptionSpeed is five classes, stays a
 table.
 """
@@ -125,8 +126,18 @@ def image_tables(source: Source, wide: list[str]) -> bool:
         frame = source.read(name, written=True)
         if frame.empty or image_column(frame, images, id_col) is None:
             return False
-        answered = answered or answer(frame, sub) is not None
+        answered = answered or answer(frame, sub) is not None or asks_probability(frame, sub)
     return answered
+
+
+def asks_probability(tr: pd.DataFrame, sub: pd.DataFrame) -> bool:
+    """Whether the CSV `tr` holds the sample's one column after its id, by name, as two classes whose probability the
+    sample asks for: its cells are no training class (SIIM-ISIC's 0.0 beside a target of 0 and 1). A sample of
+    classes (Speed 0 beside 0 and 1) leaves a CSV of photo metadata a table."""
+    if sub.shape[1] != 2 or (column := str(sub.columns[1])) not in tr.columns:
+        return False
+    classes = set(tr[column])
+    return len(classes) == 2 and not sub[column].isin(classes).all()
 
 
 def _train_id(source: Source, images: ImageNames, name: str, sub: pd.DataFrame) -> tuple[pd.DataFrame, str] | None:

@@ -163,6 +163,8 @@ def _class_parts(spec: ImageSpec) -> dict[str, str]:
     files += f"    metric={_py(spec.metric)},\n" if spec.kind == "positive" else ""
     files += FOLDERS_FIELD.lstrip("\n") + "\n" if spec.class_folders else ""
     files += _train_columns(spec).lstrip("\n") + ("\n" if _train_columns(spec) else "")
+    if spec.group_column is not None:
+        files += f"    group_column={_py(spec.group_column)},  # its images kept in one fold (FOLDS); None: no groups\n"
     return {
         "task": (
             f"Task: image classification of {spec.n_train} training images into {len(spec.classes)} classes "
