@@ -110,3 +110,24 @@ def test_groups_refusals_name_the_column(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert "--groups patient: not a column of train.csv beside its images and labels; its others: patient_id" in err
     assert not (tmp_path / "comps" / "grp_bad").exists()
+
+
+def test_groups_are_refused_where_folds_are_not_drawn_by_groups_of_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """--groups names a column grouping images of one class each; a table, and images answered by values, refuse it
+    (and write nothing)."""
+    from test_image_targets import pawpularity
+
+    table = tmp_path / "table"
+    table.mkdir()
+    train = pd.DataFrame({"id": range(40), "x": np.arange(40) % 7, "y": np.arange(40) % 2})
+    train.to_csv(table / "train.csv", index=False)
+    pd.DataFrame({"id": range(40, 50), "x": 1}).to_csv(table / "test.csv", index=False)
+    pd.DataFrame({"id": range(40, 50), "y": 0}).to_csv(table / "sample_submission.csv", index=False)
+    assert new(tmp_path, "grp_table", table, "--groups", "x") == 2
+    assert "--groups is for image downloads" in capsys.readouterr().err
+    values, _ = pawpularity(tmp_path / "paw", n_train=24, n_test=6)
+    assert new(tmp_path, "grp_values", values, "--groups", "Eyes") == 2
+    assert "--groups: train.csv holds values, whose folds `new` draws image by image" in capsys.readouterr().err
+    assert not (tmp_path / "comps").exists() or not any((tmp_path / "comps").iterdir())
