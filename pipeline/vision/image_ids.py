@@ -7,6 +7,7 @@ listed, x.PNG in the download), which `run` reads as they are named (pipeline.im
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -37,6 +38,14 @@ class ImageNames:
 
     @classmethod
     def of(cls, source: Source) -> ImageNames:
+        """The download's index, built once per Source: holds_images (through infer_targets.image_tables) and
+        infer_images read the same one."""
+        if source not in _INDEXED:
+            _INDEXED[source] = cls._built(source)
+        return _INDEXED[source]
+
+    @classmethod
+    def _built(cls, source: Source) -> ImageNames:
         names = tuple(filter(is_image, source.names))
         by_name: dict[str, list[str]] = {}
         by_folded: dict[str, list[str]] = {}
@@ -56,6 +65,9 @@ class ImageNames:
         if exact or hit.all():
             return hit
         return hit | paths.map(lambda path: len(self.by_folded.get(folded(path), ())) == 1)
+
+
+_INDEXED: weakref.WeakKeyDictionary[Source, ImageNames] = weakref.WeakKeyDictionary()  # ImageNames.of's, per download
 
 
 def candidates(ids: pd.Series, images: ImageNames) -> Counter[str]:
