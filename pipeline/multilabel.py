@@ -10,6 +10,7 @@ the submission apply the same rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,22 @@ TAG_METRICS: dict[str, tuple[float, str]] = {
 }
 GRID = 99  # candidate cuts: this many quantiles of the OOF probabilities, and 0.5
 EPS = 1e-6
+
+
+def tags_in(cells: Iterable[str]) -> list[str]:
+    """The distinct tags of cells of space-separated tags, sorted: a competition's tags, as its training CSV holds
+    them."""
+    return sorted({t for cell in cells for t in cell.split()})
+
+
+def tag_rows(cells: Iterable[str], tags: list[str]) -> np.ndarray:
+    """Rows x tags of 0/1: which of `tags` each cell holds."""
+    column = {t: j for j, t in enumerate(tags)}
+    cells = list(cells)
+    out = np.zeros((len(cells), len(tags)), dtype=np.int64)
+    for i, cell in enumerate(cells):
+        out[i, [column[t] for t in set(cell.split()) if t in column]] = 1
+    return out
 
 
 def named(pred: np.ndarray) -> np.ndarray:

@@ -118,13 +118,14 @@ class CsvImageTargets:
     def load(self, cfg: Any, data_dir: Path) -> Data:
         """Train image paths and targets (values, or rows x labels of 0/1); test paths in the sample's order."""
         data_dir = Path(data_dir)
-        train = read_csv(data_dir / self.train_csv, unique=None)
-        check_unique(train, _column(train, self.train_id, self.train_csv).name, self.train_csv)
+        train = read_csv(data_dir / self.train_csv)
+        _column(train, self.train_id, self.train_csv)  # there, else refused naming the CSV's columns
+        check_unique(train, self.train_id, self.train_csv)
         self._check_targets(train)
         if self.tags_column:
             check_labelled(train, self.train_csv, self.train_id, self.tags_column)
-            tags = sorted({t for cell in train[self.tags_column] for t in cell.split()})
-            y = np.array([[t in set(cell.split()) for t in tags] for cell in train[self.tags_column]], dtype=np.int64)
+            tags = multilabel.tags_in(train[self.tags_column])
+            y = multilabel.tag_rows(train[self.tags_column], tags)
         else:
             tags = []
             y = np.column_stack([column_numbers(train, c, self.train_csv, self.labels) for c in self.columns])

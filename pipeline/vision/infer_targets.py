@@ -255,7 +255,7 @@ def _check(found: Targets) -> None:
     tr, where = found.frame, found.train_csv
     if found.kind == "tags":
         check_labelled(tr, where, found.id_column, found.columns[0])
-        found.tags = sorted({t for cell in tr[found.columns[0]] for t in cell.split()})
+        found.tags = multilabel.tags_in(tr[found.columns[0]])
         return
     labels = found.kind == "label_columns"
     hint = ", or --metric rmse reads these columns as values" if labels else ""
