@@ -17,6 +17,14 @@ from pipeline.blend import refit_per_group
 from pipeline.folds import scored_rows
 
 
+def best_cut(p: np.ndarray, score_at: Callable[[float], float], bounds: tuple[float, float], grid: int = 99) -> float:
+    """The cut of probabilities `p` whose `score_at` (higher is better) is highest among `grid` quantiles of p and
+    0.5, clipped to `bounds`; ties go to the cut nearest 0.5 (the F1/MCC threshold's search and the tags' one cut)."""
+    cuts = np.unique(np.clip(np.append(np.quantile(p, np.linspace(0.01, 0.99, grid)), 0.5), *bounds))
+    cuts = cuts[np.argsort(np.abs(cuts - 0.5), kind="stable")]
+    return float(cuts[int(np.argmax([score_at(float(t)) for t in cuts]))])
+
+
 def apply_out_of_fold(
     module: Any,
     b: dict[str, Any],

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.cutpoints import best_cut
+
 # name -> (beta, average): "samples" averages each row's F-score (Planet's mean F2), "macro" each label's (HPA's
 # macro F1), "micro" counts every row's labels together
 TAG_METRICS: dict[str, tuple[float, str]] = {
@@ -76,8 +78,5 @@ def shift(pred: np.ndarray, t: float) -> np.ndarray:
 def fit_cut(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better: bool = True) -> float:
     """The one cut of every label's probability that scores best on these rows (the one nearest 0.5 among ties)."""
     p = np.asarray(pred, dtype=float)
-    grid = np.unique(np.clip(np.append(np.quantile(p, np.linspace(0.01, 0.99, GRID)), 0.5), 0.01, 0.99))
-    grid = grid[np.argsort(np.abs(grid - 0.5), kind="stable")]
     sign = 1.0 if greater_is_better else -1.0
-    scores = [sign * float(score(y, shift(p, t))) for t in grid]
-    return float(grid[int(np.argmax(scores))])
+    return best_cut(p, lambda t: sign * float(score(y, shift(p, t))), (0.01, 0.99), GRID)

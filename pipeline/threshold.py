@@ -34,7 +34,7 @@ import numpy as np
 
 from pipeline import grades, multilabel
 from pipeline.blend import fit_rows
-from pipeline.cutpoints import apply_out_of_fold
+from pipeline.cutpoints import apply_out_of_fold, best_cut
 
 # label metrics whose best cut moves with the class balance, and balanced log loss, whose best shift is the balance
 METRICS = ("f1", "mcc", "balanced_accuracy", "balanced_log_loss")
@@ -56,12 +56,8 @@ def fit_threshold(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better
     on at most FIT_ROWS of them, a seeded sample, as the blend's weights are."""
     rows = fit_rows(np.ones(len(y), dtype=bool))
     pred, y = np.asarray(pred, dtype=float)[rows], np.asarray(y)[rows]
-    p = pred[:, 1]
-    grid = np.unique(np.clip(np.append(np.quantile(p, np.linspace(0.01, 0.99, GRID)), 0.5), EPS, 1 - EPS))
-    grid = grid[np.argsort(np.abs(grid - 0.5), kind="stable")]  # ties go to the cut nearest 0.5
     sign = 1.0 if greater_is_better else -1.0
-    scores = [sign * float(score(y, shift(pred, t))) for t in grid]
-    return float(grid[int(np.argmax(scores))])
+    return best_cut(pred[:, 1], lambda t: sign * float(score(y, shift(pred, t))), (EPS, 1 - EPS), GRID)
 
 
 def apply(
