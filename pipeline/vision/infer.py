@@ -37,7 +37,14 @@ from pipeline.tabular.infer_task import spaced_twins
 from pipeline.vision.csv_images import check_labelled, check_unique
 from pipeline.vision.image_ids import ImageNames, case_notes, image_column, image_pattern, where_images
 from pipeline.vision.infer_groups import group_column, group_notes, grouped_kind
-from pipeline.vision.infer_targets import Targets, find_targets, holds_tags, image_tables, renamed_answers
+from pipeline.vision.infer_targets import (
+    Targets,
+    find_targets,
+    holds_tags,
+    image_tables,
+    renamed_answers,
+    unused_columns,
+)
 
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
@@ -324,9 +331,7 @@ def _folds(
             f"folds: {'group' if column else 'kfold'}, not stratified: class {counts.idxmin()} has {counts.min()} "
             f"image(s), fewer than {folds}"
         )
-    others = [str(c) for c in tr.columns if c not in used]
-    if others:
-        notes.append(f"columns: {where}'s other {len(others)} ({listed(others, 5)}) are not used by the image networks")
+    notes += unused_columns(tr, where, used)
     if column is None:
         return kind, None, notes
     kind = grouped_kind(kind)

@@ -278,10 +278,16 @@ def _notes(found: Targets, given_metric: bool) -> list[str]:
     notes, change = {"values": _value_notes, "label_columns": _label_notes, "tags": _tag_notes}[found.kind](found)
     default = "" if given_metric else f" (default for {found.kind.replace('_', ' ')})"
     notes.append(f"metric: {found.metric}{default}; change with --metric: {change}")
-    others = [c for c in tr.columns if c not in (found.id_column, *columns)]
-    if others:
-        notes.append(f"columns: {where}'s other {len(others)} ({listed(others, 5)}) are not used by the image networks")
-    return notes
+    return notes + unused_columns(tr, where, (found.id_column, *columns))
+
+
+def unused_columns(tr: pd.DataFrame, where: str, used: tuple[str, ...]) -> list[str]:
+    """The note naming the training CSV's columns besides the images and their answers (`used`), which the image
+    networks do not read (photo metadata); none when there are none."""
+    others = [str(c) for c in tr.columns if c not in used]
+    if not others:
+        return []
+    return [f"columns: {where}'s other {len(others)} ({listed(others, 5)}) are not used by the image networks"]
 
 
 def _value_notes(found: Targets) -> tuple[list[str], str]:
