@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.contract import ContractError
+from pipeline.dicom import DicomError, dicom_size, is_dicom, read_dicom
 from pipeline.listing import listed
 from pipeline.machine import usable_cores
 
@@ -98,8 +99,13 @@ def check_image_files(
 
         for i, p in enumerate(paths):
             try:
+                if is_dicom(p):
+                    sizes[i] = dicom_size(p)
+                    continue
                 with Image.open(p) as im:
                     sizes[i] = im.size
+            except DicomError as e:
+                raise ImageFileError(f"{source} line {i + first_line}: {e}") from None
             except Exception as e:
                 raise ImageFileError(
                     f"{source} line {i + first_line}: image {found[i]} is not a readable image "
@@ -130,7 +136,7 @@ def likely_cause(root: Path, rel: Path, listing: dict[Path, set[str]] | None = N
     return ""
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".dcm")  # .dcm: pipeline/dicom.py
 
 
 def is_image(name: str) -> bool:
@@ -147,7 +153,7 @@ def decode_problem(path: str) -> str | None:
 
     PNGs are verified (every chunk read to IEND and its CRC checked, no inflating: 3x faster than a decode, and a
     truncated or damaged file fails); JPEGs decode at 1/8 scale (draft: the whole entropy-coded stream is still
-    read); other formats decode fully.
+    read); other formats, DICOM's included (pipeline.dicom.read_dicom), decode fully.
     """
     return _inspect(path)[0]
 
@@ -156,6 +162,12 @@ def _inspect(path: str) -> tuple[str | None, tuple[int, int]]:
     """decode_problem's answer and the image's (width, height) from its header ((0, 0) when it has none)."""
     from PIL import Image
 
+    if is_dicom(path):
+        try:
+            image = read_dicom(path)
+        except DicomError as e:
+            return e.why, (0, 0)
+        return None, (image.shape[1], image.shape[0])
     size = (0, 0)
     try:
         with Image.open(path) as im:

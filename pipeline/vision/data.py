@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pipeline.contract import ContractError
+from pipeline.dicom import DicomError, is_dicom, read_dicom
 from pipeline.training.data import SeededDataset, seeded_loader
 
 
@@ -21,10 +22,16 @@ class ImageReadError(ContractError):
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file to an RGB uint8 HxWx3 array, or fail naming the file. The pixels are as stored: an EXIF
     orientation tag is not applied, as PIL and torchvision do not apply it, and as a COCO file's boxes, widths and
-    heights are given (applied, a rotated photo's boxes would land beside their objects)."""
+    heights are given (applied, a rotated photo's boxes would land beside their objects). A DICOM file (.dcm) is
+    read by pipeline.dicom.read_dicom (windowed, grey repeated over three channels)."""
     import cv2
 
     path = str(path)
+    if is_dicom(path):
+        try:
+            return read_dicom(path)
+        except DicomError as e:
+            raise ImageReadError(str(e)) from None
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
