@@ -1,10 +1,16 @@
 """The download `python -m pipeline new` reads: its files (Kaggle's zip streamed, or a folder, with the files of the
 zip and 7z archives at its top named as `run` extracts them), and the training table, the test table and the sample
-submission picked from them by name unless given (--train, --test, --sample), read as Tables."""
+submission picked from them by name unless given (--train, --test, --sample), read as Tables.
+
+One Source serves the whole of `new` (holds_images' check, then the tabular or image inference): each CSV is parsed
+once per way of reading it and each header read once (Source.read and Source.header keep what they read; every
+caller gets its own copy, so none can change what another reads), and a file inside a 7z archive is extracted once.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import zipfile
@@ -51,6 +57,9 @@ class Source:
                 continue
             self.inner |= {m: archive for m in members if m not in self.names and m not in self.inner}
         self.names = sorted({*self.names, *self.inner})
+        self._frames: dict[tuple[str, tuple[str, ...], bool], pd.DataFrame] = {}  # read's, by its arguments
+        self._headers: dict[str, list[str]] = {}  # header's, by file
+        self._unpacked: tempfile.TemporaryDirectory[str] | None = None  # the 7z members extracted so far (_from_7z)
 
     def _members(self, archive: str) -> list[str]:
         """The files of a zip or 7z archive at the download's top (its directory only is read)."""
@@ -87,22 +96,41 @@ class Source:
 
     @contextlib.contextmanager
     def _from_7z(self, archive: str, name: str) -> Iterator[IO[bytes]]:
-        """One file of a 7z archive, extracted into a temporary folder (7z streams are solid: no member is read
-        without decompressing what precedes it) and removed afterwards."""
-        import py7zr
-
+        """One file of a 7z archive, extracted the first time it is asked for (7z streams are solid: no member is read
+        without decompressing what precedes it) into a temporary folder the Source keeps while it lives."""
         from pipeline.archives import safe_member
 
-        with tempfile.TemporaryDirectory(prefix="new-7z-") as tmp:
-            target = safe_member(Path(tmp), name, Path(archive))
+        if self._unpacked is None:
+            self._unpacked = tempfile.TemporaryDirectory(prefix="new-7z-")  # removed with the Source, or at exit
+        root = Path(self._unpacked.name)
+        target = safe_member(root / "members", name, Path(archive))
+        if not target.is_file():
+            self._extract(archive, name, root, target)
+        with target.open("rb") as out:
+            yield out
+
+    def _extract(self, archive: str, name: str, root: Path, target: Path) -> None:
+        """Extract one member of a 7z archive of the download to `target`, through a folder of its own under `root`:
+        whole or not at all (a failed extraction leaves nothing a later open would take for the file)."""
+        import py7zr
+
+        with tempfile.TemporaryDirectory(dir=root) as tmp:
             with self._open(archive) as f, py7zr.SevenZipFile(f, mode="r") as z:
                 z.extract(path=tmp, targets=[name])
-            with target.open("rb") as out:
-                yield out
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(Path(tmp) / name, target)
 
     def read(self, name: str, text: Sequence[str] = (), written: bool = False) -> pd.DataFrame:
         """One CSV as a DataFrame (`text` columns as written; `written`: every cell, no word such as None or NA read
-        as missing and an empty cell "", as pipeline.vision.csv_images reads its CSVs), or an error naming it."""
+        as missing and an empty cell "", as pipeline.vision.csv_images reads its CSVs), or an error naming it. Parsed
+        once per (name, text, written): a copy of what was read, which the caller may change freely."""
+        key = (name, tuple(sorted(set(text))), written)
+        if key not in self._frames:
+            self._frames[key] = self._parsed(name, text, written)
+        return self._frames[key].copy()
+
+    def _parsed(self, name: str, text: Sequence[str], written: bool) -> pd.DataFrame:
+        """read's frame, parsed from the file."""
         how = {"dtype": str, "keep_default_na": False} if written else {"dtype": dict.fromkeys(text, str) or None}
         try:
             with self._open(name) as f:
@@ -117,9 +145,11 @@ class Source:
             return pd.read_csv(f, usecols=columns, compression=_compression(name), **AS_WRITTEN)
 
     def header(self, name: str) -> list[str]:
-        """One CSV's header row as written, no name renamed (headers.raw_header)."""
-        with self._open(name) as f:
-            return raw_header(f, _compression(name))
+        """One CSV's header row as written, no name renamed (headers.raw_header); read once per file."""
+        if name not in self._headers:
+            with self._open(name) as f:
+                self._headers[name] = raw_header(f, _compression(name))
+        return list(self._headers[name])
 
     def copy(self, name: str, dest: Path) -> None:
         """One file of the download, byte for byte, to dest."""
