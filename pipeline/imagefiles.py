@@ -136,6 +136,26 @@ def likely_cause(root: Path, rel: Path, listing: dict[Path, set[str]] | None = N
     return ""
 
 
+def other_case(root: Path, names: Sequence[str], paths: Sequence[str], patterns: Sequence[str], source: str) -> str:
+    """The one line saying how many of a CSV's ids check_image_files found a file for under a name that differs from
+    theirs only in case (x.PNG for a listed x.png: read as it is named, which Linux and Kaggle need), with the first
+    as an example; "" when every id names its file exactly. `paths`: check_image_files' paths of `names`."""
+    root = Path(root)
+    odd = [
+        i
+        for i, (name, path) in enumerate(zip(names, paths, strict=True))
+        if all(str(root / p.format(name)) != path for p in patterns)  # as check_image_files joins an exact name
+    ]
+    if not odd:
+        return ""
+    first = odd[0]
+    shown = Path(paths[first]).relative_to(root).as_posix()
+    return (
+        f"images: {len(odd)} of {len(names)} {source} ids name their file in another case ({names[first]}: {shown}); "
+        "each is read as its file is named"
+    )
+
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".dcm")  # .dcm: pipeline/dicom.py
 
 

@@ -98,7 +98,10 @@ def test_missing_image_unknown_label_corrupt_jpeg_and_test_mismatch_are_named(da
     train.loc[2, "label"] = "ulmus_rubra"
     train.to_csv(data_dir / "train.csv", index=False)
     pd.DataFrame({"image": [f"images/{i}.jpg" for i in range(20, 27)]}).to_csv(data_dir / "test.csv", index=False)
-    with pytest.raises(ContractError, match="images/26.jpg is only in test.csv"):
+    with pytest.raises(ContractError, match=r"test.csv line 8: image 'images/26.jpg' is not in sample_submission.csv"):
+        leaves.load(leaves.Config(), data_dir)
+    pd.DataFrame({"image": [f"images/{i}.jpg" for i in range(21, 26)]}).to_csv(data_dir / "test.csv", index=False)
+    with pytest.raises(ContractError, match=r"test.csv: its image lacks 'images/20.jpg', the image of sample_submi"):
         leaves.load(leaves.Config(), data_dir)
 
 

@@ -1,10 +1,11 @@
 """`python -m pipeline new` on an image download whose training CSV holds photo metadata (SIIM-ISIC Melanoma 2020):
 the image and the target picked by name, the other columns left aside, and its patient_id read as groups of images
 that every fold keeps whole (a patient's moles photographed several times would otherwise be validated on what the
-models trained on)."""
+models trained on); the same groups for images answered by values or tags (CsvImageTargets.group_column)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import pytest
 from test_new_image_targets import QUICK, published
 from test_new_images import new, png, run
 
-from pipeline.contract import load_competition
+from pipeline.contract import ContractError, load_competition
 from pipeline.vision.csv_images import CsvImages
+from pipeline.vision.csv_targets import CsvImageTargets
 
 SITES = ("torso", "head/neck", "lower extremity", "upper extremity", "")
 
@@ -112,11 +114,11 @@ def test_groups_refusals_name_the_column(tmp_path: Path, capsys: pytest.CaptureF
     assert not (tmp_path / "comps" / "grp_bad").exists()
 
 
-def test_groups_are_refused_where_folds_are_not_drawn_by_groups_of_images(
+def test_groups_are_refused_for_a_table_and_a_column_the_training_csv_lacks(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """--groups names a column grouping images of one class each; a table, and images answered by values, refuse it
-    (and write nothing)."""
+    """--groups names a column grouping images; a table refuses it, and images answered by values refuse a column
+    their training CSV lacks (and write nothing)."""
     from test_image_targets import pawpularity
 
     table = tmp_path / "table"
@@ -128,6 +130,62 @@ def test_groups_are_refused_where_folds_are_not_drawn_by_groups_of_images(
     assert new(tmp_path, "grp_table", table, "--groups", "x") == 2
     assert "--groups is for image downloads" in capsys.readouterr().err
     values, _ = pawpularity(tmp_path / "paw", n_train=24, n_test=6)
-    assert new(tmp_path, "grp_values", values, "--groups", "Eyes") == 2
-    assert "--groups: train.csv holds values, whose folds `new` draws image by image" in capsys.readouterr().err
+    assert new(tmp_path, "grp_values", values, "--groups", "Eyez") == 2
+    err = capsys.readouterr().err
+    assert "--groups Eyez: not a column of train.csv beside its images and values; its others: Eyes, Blur" in err
     assert not (tmp_path / "comps").exists() or not any((tmp_path / "comps").iterdir())
+
+
+def patients_download(root: Path, kind: str, patients: int = 12, per_patient: int = 2) -> Path:
+    """A download answered by values (PetFinder's layout) or tags (Planet's) whose train.csv also holds patient_id,
+    each patient's images on consecutive rows of a shuffled order."""
+    from test_image_targets import pawpularity, tagged
+
+    n = patients * per_patient
+    data = pawpularity(root, n_train=n, n_test=6)[0] if kind == "values" else tagged(root, True, n, 6)[0]
+    train = pd.read_csv(data / "train.csv", dtype=str, keep_default_na=False)
+    order = np.random.default_rng(3).permutation(n)
+    train.insert(1, "patient_id", [f"PT_{100 + i // per_patient}" for i in order])
+    train.to_csv(data / "train.csv", index=False)
+    return data
+
+
+@pytest.mark.parametrize("kind", ["values", "tags"])
+def test_images_answered_by_values_or_tags_keep_each_patient_in_one_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, kind: str
+) -> None:
+    # before: a training CSV of values or tags and patient_id got folds drawn image by image (FOLDS "kfold"), a
+    # patient's photos validated by models trained on the patient's other photos; --groups was refused
+    monkeypatch.chdir(tmp_path)
+    data = patients_download(tmp_path / "download", kind)
+    name = f"grp_targets_{kind}"
+    assert new(tmp_path, name, data) == 0
+    out = capsys.readouterr().out
+    assert "folds: group, each patient_id's images in one fold (12 patient_ids of 2 images each" in out
+    assert 'FOLDS = "kfold") draws the images one by one' in out
+    module = load_competition(str(tmp_path / "comps" / name))
+    assert isinstance(module.FILES, CsvImageTargets) and module.FOLDS == "group"
+    assert module.FILES.group_column == "patient_id"
+    train = pd.read_csv(data / "train.csv")
+    assert list(module.load(module.Config(), data).groups) == list(train["patient_id"])
+    s = run(tmp_path, name, data, "--folds", "2", "--set", "epochs=1", "--set", "batch_size=8")
+    published(s, data / "sample_submission.csv")
+    folds = np.load(Path(s["run_dir"]) / "folds.npy")
+    per_patient = pd.Series(folds).groupby(train["patient_id"].to_numpy()).nunique()
+    assert (per_patient == 1).all() and set(folds) == {0, 1}
+
+
+def test_group_column_of_images_answered_by_values_is_checked_as_csv_images_checks_it(tmp_path: Path) -> None:
+    data = patients_download(tmp_path / "download", "values")
+    assert new(tmp_path, "grp_checked", data, "--groups", "patient_id") == 0
+    module = load_competition(str(tmp_path / "comps" / "grp_checked"))
+    train = pd.read_csv(data / "train.csv", dtype=str)
+    train.loc[4, "patient_id"] = ""  # a photo of no known patient: a group of its own, as CsvImages reads it
+    train.to_csv(data / "train.csv", index=False)
+    groups = module.load(module.Config(), data).groups
+    assert groups[4] not in set(np.delete(groups, 4)) and list(np.delete(groups, 4)) == list(
+        train["patient_id"][train.index != 4]
+    )
+    renamed = dataclasses.replace(module.FILES, group_column="patient")
+    with pytest.raises(ContractError, match=r"train.csv: no column 'patient' \(FILES' group_column, grouping its"):
+        renamed.load(module.Config(), data)

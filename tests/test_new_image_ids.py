@@ -12,7 +12,7 @@ import pytest
 from test_new_images import new, run
 
 from pipeline.cli import main
-from pipeline.contract import load_competition
+from pipeline.contract import ContractError, load_competition
 
 # a run in seconds: timm's tiny test network from random init (--preset fast), two folds of two epochs
 QUICK = ("--folds", "2", "--set", "epochs=2")
@@ -242,3 +242,75 @@ def test_two_files_that_differ_from_an_id_only_in_case_are_refused_naming_both(
             "only in case: rename the one meant to tr0.png."
         )
     assert expected in capsys.readouterr().err
+
+
+def test_run_says_once_how_many_files_are_named_in_another_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: run read x.PNG for a listed x.png without a word (only new's notes said so)
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "upper-suffixes"
+    case_download(data)
+    assert new(tmp_path, "img_case_logged", data) == 0
+    s = run(tmp_path, "img_case_logged", data, *QUICK)
+    log = (Path(s["run_dir"]) / "log.txt").read_text()
+    lines = [line for line in log.splitlines() if "in another case" in line]
+    assert len(lines) == 2, lines  # one per CSV, not one per image
+    assert "warning: images: 8 of 16 train.csv ids name their file in another case (tr0.png: train/tr0.PNG)" in lines[0]
+    assert (
+        "images: 3 of 6 sample_submission.csv ids name their file in another case (te1.png: test/te1.PNG)" in lines[1]
+    )
+
+
+def test_images_answered_by_values_say_so_too_and_exact_names_say_nothing(tmp_path: Path) -> None:
+    from test_image_targets import pawpularity
+
+    data, _ = pawpularity(tmp_path / "paw", n_train=24, n_test=6)
+    assert new(tmp_path, "img_case_values", data) == 0
+    module = load_competition(str(tmp_path / "comps" / "img_case_values"))
+    assert "warnings" not in module.load(module.Config(), data).info
+    (data / "test" / "p025.png").rename(data / "test" / "p025.PNG")
+    (warning,) = module.load(module.Config(), data).info["warnings"]
+    assert warning.startswith("images: 1 of 6 sample_submission.csv ids name their file in another case (p025: ")
+    assert warning.endswith("test/p025.PNG); each is read as its file is named")
+
+
+@pytest.mark.parametrize("kind", ["classes", "probabilities", "values"])
+def test_a_test_csv_naming_its_ids_otherwise_than_the_sample_is_checked_against_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture, kind: str
+) -> None:
+    # before: test.csv of image_id beside a sample of id was not taken for the test CSV (test_csv None), so a test.csv
+    # listing other images than the sample went unchecked
+    data = tmp_path / "download"
+    if kind != "values":
+        test_ids = renamed_download(data, ("id", "label"))
+        pd.DataFrame({"image_id": test_ids[::-1]}).to_csv(data / "test.csv", index=False)
+        if kind == "probabilities":  # its test CSV was not checked even when named as the sample's id column
+            pd.DataFrame({"id": test_ids, "cat": 0.5, "dog": 0.5}).to_csv(data / "sample_submission.csv", index=False)
+    else:
+        from test_image_targets import pawpularity
+
+        pawpularity(data, n_train=24, n_test=6)
+        test = pd.read_csv(data / "test.csv", dtype=str).rename(columns={"Id": "image_id"})
+        test.to_csv(data / "test.csv", index=False)
+        test_ids = test["image_id"].tolist()
+    name = f"img_test_ids_{kind}"
+    assert new(tmp_path, name, data) == 0
+    sample_id = "Id" if kind == "values" else "id"
+    assert (
+        f"columns: test.csv's image_id lists the images of sample_submission.csv's {sample_id}"
+        in capsys.readouterr().out
+    )
+    module = load_competition(str(tmp_path / "comps" / name))
+    assert (module.FILES.test_csv, module.FILES.test_id_column) == ("test.csv", "image_id")
+    assert 'test_id_column="image_id",  # the test CSV\'s' in (tmp_path / "comps" / name / "__init__.py").read_text()
+    cfg = module.Config()
+    assert len(module.load(cfg, data).X_test) == len(test_ids)
+    test = pd.read_csv(data / "test.csv", dtype=str)
+    lacking = test[test["image_id"] != test_ids[2]]
+    lacking.to_csv(data / "test.csv", index=False)
+    with pytest.raises(ContractError, match=rf"test.csv: its image_id lacks '{test_ids[2]}', the {sample_id} of "):
+        module.load(cfg, data)
+    pd.concat([test, pd.DataFrame({"image_id": ["stray"]})]).to_csv(data / "test.csv", index=False)
+    with pytest.raises(ContractError, match=rf"test.csv line {len(test) + 2}: image_id 'stray' is not in sample_"):
+        module.load(cfg, data)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
-from pipeline.imagefiles import check_image_files, is_image
+from pipeline.imagefiles import check_image_files, is_image, other_case
 from pipeline.submission import validate_submission
 from pipeline.tabular.headers import raw_header
 from pipeline.vision import class_submissions as subs
@@ -84,26 +84,55 @@ def check_labelled(train: pd.DataFrame, where: str, id_column: str, label_column
 
 
 def find_images(
-    data_dir: Path, pattern: str | tuple[str, ...], ids: pd.Series, source: str, headers: bool
+    data_dir: Path,
+    pattern: str | tuple[str, ...],
+    ids: pd.Series,
+    source: str,
+    headers: bool,
+    warnings: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The image paths of the CSV `source`'s ids (through `pattern`, or several tried in order) and their sizes
-    (pipeline.imagefiles.check_image_files: a missing or unreadable image is named with its line)."""
+    (pipeline.imagefiles.check_image_files: a missing or unreadable image is named with its line); the line on ids
+    whose file is named in another case (x.PNG for x.png, imagefiles.other_case) joins `warnings`, once per CSV."""
     patterns = (pattern,) if isinstance(pattern, str) else tuple(pattern)
-    return check_image_files(data_dir, list(ids), source, 2, headers, patterns)
+    paths, sizes = check_image_files(data_dir, list(ids), source, 2, headers, patterns)
+    if warnings is not None and (line := other_case(data_dir, [str(i) for i in ids], list(paths), patterns, source)):
+        warnings.append(line)
+    return paths, sizes
 
 
-def check_test_csv(data_dir: Path, test_csv: str | None, sample_csv: str, id_column: str, test_ids: pd.Series) -> None:
-    """The test CSV, when there is one (`test_csv`), lists the images of the sample submission (`test_ids`)."""
+def check_test_csv(
+    data_dir: Path,
+    test_csv: str | None,
+    sample_csv: str,
+    id_column: str,
+    test_ids: pd.Series,
+    test_id_column: str | None = None,
+) -> None:
+    """The test CSV, when there is one (`test_csv`), lists the images of the sample submission (`test_ids`, its
+    `id_column`) in its column `test_id_column` (by default the sample's id column's name), no more and no fewer;
+    else refused naming the file lacking an id, that id and its line in the other."""
     if test_csv is None:
         return
+    column = test_id_column or id_column
     # other columns (PetFinder's metadata) are not the images' business
-    listed = set(read_columns(data_dir / test_csv, [id_column], unique=id_column)[id_column])
-    if listed != set(test_ids):
-        odd = sorted(listed ^ set(test_ids))[0]
-        where = test_csv if odd in listed else sample_csv
+    listed = read_columns(data_dir / test_csv, [column], unique=column)[column]
+    if set(listed) == set(test_ids):
+        return
+    absent = ~test_ids.isin(set(listed))
+    if absent.any():
+        row = int(np.flatnonzero(absent.to_numpy())[0])
         raise ContractError(
-            f"{test_csv} and {sample_csv} list different images: {odd} is only in {where}; they must match."
+            f"{test_csv}: its {column} lacks {test_ids.iloc[row]!r}, the {id_column} of {sample_csv} line {row + 2} "
+            f"({int(absent.sum())} of the sample's {len(test_ids)} images are not in it); the test CSV lists the "
+            "sample submission's images, so they must match."
         )
+    extra = ~listed.isin(set(test_ids))
+    row = int(np.flatnonzero(extra.to_numpy())[0])
+    raise ContractError(
+        f"{test_csv} line {row + 2}: {column} {listed.iloc[row]!r} is not in {sample_csv} ({int(extra.sum())} such); "
+        "the test CSV lists the sample submission's images, so they must match."
+    )
 
 
 def classes_of_header(sample: Path, id_column: str, noun: str) -> list[str]:
@@ -137,10 +166,12 @@ class CsvImages:
 
     The training CSV may name its columns otherwise than the sample (train.csv image_id,category beside a sample of
     id,label): train_id_column and train_label_column are its own (by default id_column and label_column), and
-    submissions keep the sample's header. An image_path of several patterns (("train/{}.jpg", "train/{}.jpeg"), for
-    a folder of both; ("test-jpg/{}.jpg", "test-jpg-additional/{}.jpg"), for ids split across two folders) finds each
-    id's image by the first whose file is there; a file named in another case than the id's (x.PNG for x.png) is found
-    too (pipeline.imagefiles.check_image_files).
+    submissions keep the sample's header; test_id_column names a test CSV's column of the images where it is not
+    id_column (test.csv image_id beside a sample of id). An image_path of several patterns (("train/{}.jpg",
+    "train/{}.jpeg"), for a folder of both; ("test-jpg/{}.jpg", "test-jpg-additional/{}.jpg"), for ids split across
+    two folders) finds each id's image by the first whose file is there; a file named in another case than the id's
+    (x.PNG for x.png) is found too (pipeline.imagefiles.check_image_files), and load says so in one warning line per
+    CSV (Data.info["warnings"]).
 
     The training CSV may hold other columns (SIIM-ISIC's patient_id, sex, age_approx ...): its id and label columns
     are picked by name, the others left aside. group_column names one of them whose value groups images (the photos
@@ -167,6 +198,7 @@ class CsvImages:
     train_id_column: str | None = None  # the training CSV's id column where it is not id_column (None: id_column)
     train_label_column: str | None = None  # its label column where it is not label_column (None: label_column)
     group_column: str | None = None  # the training CSV's column grouping images (Data.groups); None: no groups
+    test_id_column: str | None = None  # test_csv's column of the images where it is not id_column (None: id_column)
 
     @property
     def train_columns(self) -> tuple[str, str]:
@@ -195,10 +227,10 @@ class CsvImages:
             classes = sorted(set(train[label]))
             self._check_two(classes)
             test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
-            self._check_test_csv(data_dir, test_ids)
-        headers = bool(getattr(cfg, "check_images", True))
-        X, sizes = find_images(data_dir, self.image_path, train[train_id], self.train_csv, headers)
-        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers)
+        self._check_test_csv(data_dir, test_ids)
+        headers, warnings = bool(getattr(cfg, "check_images", True)), []
+        X, sizes = find_images(data_dir, self.image_path, train[train_id], self.train_csv, headers, warnings)
+        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers, warnings)
         return Data(
             X=X,
             y=train[label].map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64),
@@ -209,7 +241,8 @@ class CsvImages:
             groups=None if self.group_column is None else row_groups(train[self.group_column]),
             data_dir=data_dir,
             # what load_test needs of the training rows (the run keeps it in summary.json's "trained")
-            info={"train_sizes": sizes, "test_sizes": test_sizes, "trained": {"classes": classes}},
+            info={"train_sizes": sizes, "test_sizes": test_sizes, "trained": {"classes": classes}}
+            | ({"warnings": warnings} if warnings else {}),
         )
 
     def training_table(self, data_dir: Path) -> pd.DataFrame:
@@ -254,10 +287,9 @@ class CsvImages:
                 )
             classes = list(trained["classes"])
             test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
-            self._check_test_csv(data_dir, test_ids)
-        X_test, test_sizes = find_images(
-            data_dir, self.test_image_path, test_ids, sample.name, bool(getattr(cfg, "check_images", True))
-        )
+        self._check_test_csv(data_dir, test_ids)
+        headers, warnings = bool(getattr(cfg, "check_images", True)), []
+        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers, warnings)
         return Data(
             X=None,
             y=None,
@@ -266,7 +298,7 @@ class CsvImages:
             sample_submission=sample,
             classes=classes,
             data_dir=data_dir,
-            info={"test_sizes": test_sizes},
+            info={"test_sizes": test_sizes} | ({"warnings": warnings} if warnings else {}),
         )
 
     def _check_two(self, classes: list[str]) -> None:
@@ -295,7 +327,7 @@ class CsvImages:
 
     def _check_test_csv(self, data_dir: Path, test_ids: pd.Series) -> None:
         """The test CSV, when there is one, lists the sample submission's images."""
-        check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids)
+        check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids, self.test_id_column)
 
     def score(self, y_true: Any, pred: Any) -> float:
         """Kaggle's multi-class log loss for probability submissions, accuracy for label submissions; ROC AUC of the

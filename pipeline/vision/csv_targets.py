@@ -23,7 +23,14 @@ from pipeline.grades import grades_of, nearest
 from pipeline.listing import listed
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular import metrics as tabular_metrics
-from pipeline.vision.csv_images import check_labelled, check_test_csv, check_unique, find_images, read_csv
+from pipeline.vision.csv_images import (
+    check_labelled,
+    check_test_csv,
+    check_unique,
+    find_images,
+    read_csv,
+    row_groups,
+)
 
 LABEL_METRICS = ("roc_auc", "log_loss")  # each label column's, averaged: Kaggle's mean column-wise score
 
@@ -59,10 +66,15 @@ class CsvImageTargets:
     roc_auc or log_loss (their mean over the columns), for tags one of pipeline.multilabel.TAG_METRICS.
 
     The training CSV's id column may be named otherwise than the sample's (Id beside a sample's id):
-    train_id_column is its own (by default id_column); its target columns are the sample's, by name. An image_path of
+    train_id_column is its own (by default id_column); its target columns are the sample's, by name. test_id_column is
+    the test CSV's column of the images where it is not id_column (checked to list the sample's). An image_path of
     several patterns finds each id's image by the first whose file is there: one folder's suffixes
     (("train/{}.jpg", "train/{}.jpeg")) or several folders that each hold some of the images (Planet's
     ("test-jpg/{}.jpg", "test-jpg-additional/{}.jpg")).
+
+    group_column names a column of the training CSV whose value groups images (a patient's photos), as CsvImages'
+    does: load gives each training row's value as Data.groups (an empty cell a group of its image alone), for FOLDS
+    "group", which keeps a group's images in one fold (values, label columns and tags are not classes to stratify).
     """
 
     train_csv: str  # one row per training image: train_id_column and the targets (other columns are ignored)
@@ -77,6 +89,8 @@ class CsvImageTargets:
     sample_csv: str = "sample_submission.csv"
     test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
     train_id_column: str | None = None  # the training CSV's id column where it is not id_column (None: id_column)
+    test_id_column: str | None = None  # test_csv's column of the images where it is not id_column (None: id_column)
+    group_column: str | None = None  # the training CSV's column grouping images (Data.groups); None: no groups
 
     def __post_init__(self) -> None:
         if bool(self.columns) == bool(self.tags_column):
@@ -120,6 +134,12 @@ class CsvImageTargets:
         data_dir = Path(data_dir)
         train = read_csv(data_dir / self.train_csv)
         _column(train, self.train_id, self.train_csv)  # there, else refused naming the CSV's columns
+        if self.group_column is not None and self.group_column not in train.columns:
+            raise ContractError(
+                f"{self.train_csv}: no column {self.group_column!r} (FILES' group_column, grouping its images); its "
+                f"columns: {list(train.columns)[:12]}. Name the column in {self.train_csv}, or set group_column=None "
+                'and FOLDS = "kfold" to draw the images one by one.'
+            )
         check_unique(train, self.train_id, self.train_csv)
         self._check_targets(train)
         if self.tags_column:
@@ -134,15 +154,17 @@ class CsvImageTargets:
         if self.grades:
             trained["grades"] = self._grades_of(y)
         test = self.load_test(cfg, data_dir, trained)
-        headers = bool(getattr(cfg, "check_images", True))
-        X, sizes = find_images(data_dir, self.image_path, train[self.train_id], self.train_csv, headers)
-        info = test.info | {"train_sizes": sizes, "trained": trained}
+        headers, warnings = bool(getattr(cfg, "check_images", True)), []
+        X, sizes = find_images(data_dir, self.image_path, train[self.train_id], self.train_csv, headers, warnings)
+        warnings += test.info.get("warnings", [])  # the training CSV's lines first
+        info = test.info | {"train_sizes": sizes, "trained": trained} | ({"warnings": warnings} if warnings else {})
         return Data(
             X=X,
             y=y,
             X_test=test.X_test,
             test_ids=test.test_ids,
             sample_submission=test.sample_submission,
+            groups=None if self.group_column is None else row_groups(train[self.group_column]),
             data_dir=data_dir,
             info=info,
         )
@@ -167,10 +189,11 @@ class CsvImageTargets:
             raise TrainingDataNeeded(f"the grades are those of {self.train_csv}, which the run did not record")
         sample = data_dir / self.sample_csv
         test_ids = read_csv(sample, self.header, unique=self.id_column)[self.id_column]
-        check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids)
-        headers = bool(getattr(cfg, "check_images", True))
-        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers)
+        check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids, self.test_id_column)
+        headers, warnings = bool(getattr(cfg, "check_images", True)), []
+        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers, warnings)
         info = {"test_sizes": test_sizes} | {k: list(trained[k]) for k in ("tags", "grades") if k in trained}
+        info |= {"warnings": warnings} if warnings else {}
         return Data(
             X=None,
             y=None,

@@ -18,7 +18,8 @@ ids' images, as Planet's test-jpg/ and test-jpg-additional/). The submission is
 - probabilities (the sample's header is the id then every class): multi-class log loss;
 - one probability column (the sample lists id,label holding numbers that are no class, two classes): the second
   class's probability (1 of 0/1), scored by ROC AUC, or binary log loss with --metric log_loss;
-- values, label probabilities or tags (infer_targets.py): rmse, mean column-wise ROC AUC, mean F1 per image.
+- values, label probabilities or tags (infer_targets.py): rmse, mean column-wise ROC AUC, mean F1 per image; a
+  column grouping their images keeps each group in one fold as for classes (FOLDS "group": no classes to stratify).
 Anything that cannot be inferred is refused naming the flag that settles it, as for tables.
 """
 
@@ -76,6 +77,7 @@ class ImageSpec:
     train_id_column: str | None = None  # the training CSV's id column, where it is not id_column
     train_label_column: str | None = None  # its label column, where it is not label_column
     group_column: str | None = None  # its column grouping images, kept in one fold (infer_groups.py)
+    test_id_column: str | None = None  # test_csv's column of the images, where it is not id_column
     columns: tuple[str, ...] = ()  # values, label columns, tags: the sample's columns after the id
     notes: list[str] = field(default_factory=list)
 
@@ -247,15 +249,26 @@ def _expected(source: Source) -> list[str]:
     return sorted(t for t in tops if not t.startswith("."))
 
 
-def _test_csv(source: Source, used: set[str], id_col: str, test_ids: pd.Series, wide: bool = False) -> str | None:
-    """A CSV of one column, the id, listing the sample's test images (Classify Leaves' test.csv), if any; `wide`:
-    or of more columns, the id among them (PetFinder's test.csv of photo metadata)."""
-    listing = [
-        n
-        for n in source.csvs()
-        if n not in used and (id_col in source.header(n) if wide else source.header(n) == [id_col])
-    ]
-    return next((n for n in listing if set(read_text(source, n)[id_col]) == set(test_ids)), None)
+def _test_csv(
+    source: Source, used: set[str], sub: pd.DataFrame, sample_f: str, wide: bool = False
+) -> tuple[str | None, str | None, list[str]]:
+    """A CSV listing the sample's test images (`sub`'s ids) in one column, whatever its name (Classify Leaves'
+    test.csv of one column; a test.csv of image_id beside a sample of id), if any: of that one column, or, `wide`, of
+    more (PetFinder's test.csv of photo metadata); its name, its id column when named otherwise than the sample's,
+    and the note that says so."""
+    id_col = str(sub.columns[0])
+    ids = set(sub[id_col])
+    for name in source.csvs():
+        header = source.header(name)
+        if name in used or not header or (len(header) != 1 and not wide):
+            continue
+        frame = read_text(source, name)
+        for column in sorted(map(str, frame.columns), key=lambda c: c != id_col):
+            if set(frame[column]) == ids:
+                if column == id_col:
+                    return name, None, []
+                return name, column, [f"columns: {name}'s {column} lists the images of {sample_f}'s {id_col}"]
+    return None, None, []
 
 
 def _kind_notes(kind: str, label: str, classes: list[str]) -> list[str]:
@@ -286,20 +299,35 @@ def _where(
 
 
 def _targets_spec(
-    source: Source, images: ImageNames, name: str, slug: str, sample_f: str, sub: pd.DataFrame, found: Targets
+    source: Source,
+    images: ImageNames,
+    names: tuple[str, str],
+    sample: tuple[str, pd.DataFrame],
+    found: Targets,
+    groups: str | None,
 ) -> ImageSpec:
-    """The spec of a download answered by values, label columns or tags (infer_targets.py)."""
+    """The spec of a download answered by values, label columns or tags (infer_targets.py; `names`: the package's
+    and the slug, `sample`: the sample submission's name and frame), its folds drawn image by image, or by groups of
+    images where a column of the training CSV groups them (infer_groups.py; `groups`: --groups): values, label
+    columns and tags are no classes to stratify by."""
+    (name, slug), (sample_f, sub) = names, sample
     id_col, train_id = str(sub.columns[0]), found.id_column
     paths, notes = _where(images, (found.frame[train_id], found.train_csv), (sub[id_col], sample_f))
     if train_id != id_col:
         notes.append(f"columns: {found.train_csv}'s {train_id}; {sample_f}'s {id_col}")
+    test_csv, test_id, test_notes = _test_csv(source, {found.train_csv, sample_f}, sub, sample_f, wide=True)
+    answers = {"label_columns": "labels"}.get(found.kind, found.kind)
+    grouped = group_column(found.frame, found.train_csv, (train_id, *found.columns), groups, answers)
+    fold_kind = "kfold" if grouped is None else grouped_kind("kfold")
+    fold_notes = [] if grouped is None else group_notes(found.frame, grouped, fold_kind)
     return ImageSpec(
         name=name,
         slug=slug,
         expected=_expected(source),
         train_csv=found.train_csv,
         sample_csv=sample_f,
-        test_csv=_test_csv(source, {found.train_csv, sample_f}, id_col, sub[id_col], wide=True),
+        test_csv=test_csv,
+        test_id_column=test_id,
         id_column=id_col,
         train_id_column=None if train_id == id_col else train_id,
         label_column=found.columns[0],
@@ -310,9 +338,10 @@ def _targets_spec(
         classes=found.tags,
         n_train=len(found.frame),
         n_test=len(sub),
-        folds="kfold",
+        folds=fold_kind,
+        group_column=grouped,
         columns=found.columns,
-        notes=notes + found.notes,
+        notes=notes + test_notes + found.notes + fold_notes,
     )
 
 
@@ -357,12 +386,7 @@ def infer_images(
     id_col = str(sub.columns[0])
     images = ImageNames.of(source)
     if (found := find_targets(source, images, sample_f, sub, metric, train)) is not None:
-        if groups is not None:
-            raise ContractError(
-                f"--groups: {found.train_csv} holds {found.kind.replace('_', ' ')}, whose folds `new` draws image by "
-                "image; --groups is for a download of one class per image."
-            )
-        return _targets_spec(source, images, name, slug, sample_f, sub, found)
+        return _targets_spec(source, images, (name, slug), (sample_f, sub), found, groups)
     train_f, tr, folders, train_id = _label_csv(source, images, sub, sample_f, train)
     label = _label_column(tr, train_id, sub)  # the training CSV's
     for frame, column, where in ((tr, train_id, train_f), (sub, id_col, sample_f)):  # as the generated load does
@@ -377,13 +401,15 @@ def infer_images(
         notes.append(f"columns: {train_f}'s {train_id}, {label}; {sample_f}'s {', '.join(map(str, sub.columns[:2]))}")
     notes += _label_notes(tr[label].value_counts(), label, train_f)
     fold_kind, grouped, fold_notes = _folds(tr, train_f, (train_id, label), folds, groups)
+    test_csv, test_id, test_notes = _test_csv(source, {train_f, sample_f}, sub, sample_f, wide=tr.shape[1] > 2)
     return ImageSpec(
         name=name,
         slug=slug,
         expected=_expected(source),
         train_csv=train_f,
         sample_csv=sample_f,
-        test_csv=_test_csv(source, {train_f, sample_f}, id_col, sub[id_col], wide=tr.shape[1] > 2),
+        test_csv=test_csv,
+        test_id_column=test_id,
         class_folders=folders,
         id_column=id_col,
         label_column=sub_label,
@@ -398,5 +424,5 @@ def infer_images(
         n_test=len(sub),
         folds=fold_kind,
         group_column=grouped,
-        notes=notes + fold_notes + renamed + _kind_notes(kind, label, classes),
+        notes=notes + test_notes + fold_notes + renamed + _kind_notes(kind, label, classes),
     )

@@ -1,7 +1,8 @@
 """Groups of training images for `python -m pipeline new` (pipeline/vision/infer.py): a column of the training CSV
 whose value several images share, such as SIIM-ISIC Melanoma's patient_id (a patient's moles photographed several
 times). Folds drawn image by image would validate on photos of a mole the fold's models trained on, so the generated
-competition keeps each group's images in one fold (CsvImages.group_column, FOLDS "stratified_group" or "group").
+competition keeps each group's images in one fold (CsvImages.group_column, FOLDS "stratified_group" or "group"; for
+values, label columns or tags, CsvImageTargets.group_column, FOLDS "group").
 
 A column groups images when its cells are text ids, not numbers (age_approx) and not a few levels (sex, anatom_site:
 more than MAX_CLASS_LEVELS distinct values), fewer distinct values than rows (pipeline.tabular.groups.MAX_GROUPS of
@@ -34,16 +35,19 @@ def groups_images(cells: pd.Series) -> bool:
     return len(counts) > MAX_CLASS_LEVELS and len(counts) <= MAX_GROUPS * len(cells) and shared >= SHARED * len(cells)
 
 
-def group_column(tr: pd.DataFrame, where: str, used: tuple[str, ...], given: str | None) -> str | None:
+def group_column(
+    tr: pd.DataFrame, where: str, used: tuple[str, ...], given: str | None, answers: str = "labels"
+) -> str | None:
     """The column of the training CSV `tr` (named `where`) that groups its images: --groups `given` (a column, or
-    "none": no groups), else the first column other than the id and label (`used`) that groups_images."""
+    "none": no groups), else the first column other than the id and the answers (`used`; `answers` says what they
+    are: labels, values or tags) that groups_images."""
     if given is not None and given.lower() == NO_GROUPS:
         return None
     others = [str(c) for c in tr.columns if c not in used]
     if given is not None:
         if given not in others:
             raise ContractError(
-                f"--groups {given}: not a column of {where} beside its images and labels; its others: "
+                f"--groups {given}: not a column of {where} beside its images and {answers}; its others: "
                 f"{listed(others, 8) or 'none'} (or --groups none)."
             )
         return given

@@ -163,8 +163,8 @@ def _class_parts(spec: ImageSpec) -> dict[str, str]:
     files += f"    metric={_py(spec.metric)},\n" if spec.kind == "positive" else ""
     files += FOLDERS_FIELD.lstrip("\n") + "\n" if spec.class_folders else ""
     files += _train_columns(spec).lstrip("\n") + ("\n" if _train_columns(spec) else "")
-    if spec.group_column is not None:
-        files += f"    group_column={_py(spec.group_column)},  # its images kept in one fold (FOLDS); None: no groups\n"
+    files += _test_id(spec).lstrip("\n") + ("\n" if _test_id(spec) else "")
+    files += _group(spec).lstrip("\n") + ("\n" if _group(spec) else "")
     return {
         "task": (
             f"Task: image classification of {spec.n_train} training images into {len(spec.classes)} classes "
@@ -206,7 +206,7 @@ def _target_parts(spec: ImageSpec) -> dict[str, str]:
         f"    test_csv={_py(spec.test_csv)},",
     ]
     head = f"FILES = CsvImageTargets(\n    {_py(spec.train_csv)},\n    {_py(spec.id_column)},\n"
-    fields += [line for line in _train_columns(spec).split("\n") if line]
+    fields += [line for line in (_train_columns(spec) + _test_id(spec) + _group(spec)).split("\n") if line]
     return {
         "task": task,
         "imports": (
@@ -236,6 +236,20 @@ def _train_columns(spec: ImageSpec) -> str:
     """The training CSV's own column names, where they are not the sample's."""
     fields = (("train_id_column", spec.train_id_column), ("train_label_column", spec.train_label_column))
     return "".join(f"\n    {key}={_py(value)},  # the training CSV's" for key, value in fields if value is not None)
+
+
+def _test_id(spec: ImageSpec) -> str:
+    """The test CSV's column of the images, where it is not named as the sample's id column."""
+    if spec.test_id_column is None:
+        return ""
+    return f"\n    test_id_column={_py(spec.test_id_column)},  # the test CSV's"
+
+
+def _group(spec: ImageSpec) -> str:
+    """The training CSV's column grouping images (infer_groups.py), where there is one."""
+    if spec.group_column is None:
+        return ""
+    return f"\n    group_column={_py(spec.group_column)},  # its images kept in one fold (FOLDS); None: no groups"
 
 
 def _search_doc(where: str) -> str:
