@@ -220,7 +220,7 @@ def validate_submission(
         )
     if len(sub) == 0:
         raise SubmissionError(f"{name}: no rows (only a header); the sample submission has {len(sample)}.")
-    _check_ids(name, sample, sub)
+    check_ids(name, sample, sub)
     limits = dict(rules or {})
     for col, (lo, hi) in (bounds or {}).items():
         limits.setdefault(col, ValueRule(lo, hi))
@@ -229,7 +229,7 @@ def validate_submission(
     return sub
 
 
-def _check_ids(name: str, sample: pd.DataFrame, sub: pd.DataFrame) -> None:
+def check_ids(name: str, sample: pd.DataFrame, sub: pd.DataFrame) -> None:
     """The ids of the first column: no duplicates, none missing or extra, in the sample's order (compared as text)."""
     id_col = sample.columns[0]
     want_ids = sample[id_col].fillna("").astype(str).str.strip().to_numpy()
