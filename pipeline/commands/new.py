@@ -24,6 +24,8 @@ METRIC_NAMES = (
 )
 # pipeline.multilabel.TAG_METRICS: an image download's space-separated tags (a test keeps them equal)
 TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
+# pipeline.detection.csv_boxes.METRICS: a download of boxes (a test keeps them equal)
+BOX_METRIC_NAMES = ("iou_map", "iou_map40", "coco_map")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,6 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Infer, render, write atomically, check the contract, print what was decided and the next command."""
     from pipeline.archives import display_path
+    from pipeline.detection.new_boxes import write_boxes
     from pipeline.tabular.infer import infer
     from pipeline.tabular.infer_files import Source
     from pipeline.tabular.infer_metric import check_choices
@@ -82,8 +85,10 @@ def main(args: argparse.Namespace) -> int:
     dest = parent / args.name
     if dest.exists():
         raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
-    check_choices(args.name, None if args.metric in TAG_METRIC_NAMES else args.metric, args.task)  # before any read
+    check_choices(args.name, None if args.metric in (*TAG_METRIC_NAMES, *BOX_METRIC_NAMES) else args.metric, args.task)
     source = Source(Path(args.data).expanduser())  # the download listed once, for whichever kind it is
+    if write_boxes(args, dest, source, _write):  # boxes in a CSV, a sample of PredictionString: detection
+        return 0
     if _images(args, dest, source):
         return 0
     if args.groups:

@@ -44,6 +44,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
     score_thresh: float = 0.01
     nms_thresh: float = 0.5
     max_detections: int = 100
+    min_score: float = 0.0  # boxes below this confidence (after the TTA fusion) are not predicted
     cache_mb: int | None = None  # decoded images the process keeps (pipeline.vision.decoded); None: default_mb()
     num_workers: int | None = None
     plot_images: int = 4
@@ -285,6 +286,8 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
                         b, s, c = fuse_image(views, (w, h), iou_thr=self.wbf_iou)
                     else:
                         b, s, c = views[0]
+                    keep = s >= self.min_score
+                    b, s, c = b[keep], s[keep], c[keep]
                     boxes.append(b / np.array([sx, sy, sx, sy]))
                     scores.append(s)
                     labels.append(c)

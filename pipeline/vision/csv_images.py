@@ -39,9 +39,10 @@ def read_csv(path: Path, columns: list[str] | None = None, unique: str | None = 
     return frame
 
 
-def read_columns(path: Path, columns: list[str], unique: str) -> pd.DataFrame:
+def read_columns(path: Path, columns: list[str], unique: str | None) -> pd.DataFrame:
     """The CSV's `columns`, picked by name (its other columns, SIIM-ISIC's photo metadata, left aside), with no value
-    of column `unique` twice; a column it lacks is refused, naming its columns."""
+    of column `unique` twice (None: values may repeat, as a CSV of one row per box repeats its image); a column it
+    lacks is refused, naming its columns."""
     frame = read_csv(path)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -50,7 +51,8 @@ def read_columns(path: Path, columns: list[str], unique: str) -> pd.DataFrame:
             f"{path.name} or set the field naming it in the competition's FILES."
         )
     frame = frame[list(dict.fromkeys(columns))]
-    check_unique(frame, unique, path.name)
+    if unique is not None:
+        check_unique(frame, unique, path.name)
     return frame
 
 

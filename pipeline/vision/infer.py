@@ -235,7 +235,7 @@ def _label_notes(counts: pd.Series, label: str, where: str) -> list[str]:
     return notes
 
 
-def _expected(source: Source) -> list[str]:
+def expected_files(source: Source) -> list[str]:
     """The download's top-level files and folders, as `run` extracts it: an inner train.7z as the train/ it holds,
     or as itself when its files lie elsewhere (test.zip of test_images/...: `run` tells a full download from a test
     set alone by these names, reading the zip's own listing, in which an archive stands for its stem's folder)."""
@@ -323,7 +323,7 @@ def _targets_spec(
     return ImageSpec(
         name=name,
         slug=slug,
-        expected=_expected(source),
+        expected=expected_files(source),
         train_csv=found.train_csv,
         sample_csv=sample_f,
         test_csv=test_csv,
@@ -405,7 +405,7 @@ def infer_images(
     return ImageSpec(
         name=name,
         slug=slug,
-        expected=_expected(source),
+        expected=expected_files(source),
         train_csv=train_f,
         sample_csv=sample_f,
         test_csv=test_csv,

@@ -1,0 +1,84 @@
+"""The detection runs' hooks after the fold models, for any competition of boxes: the fold models' test boxes fused
+by WBF (merge_folds), and the blend of several detectors (blend: WBF of them all when it beats the best one out of
+fold, else the best one; apply_blend: the chosen weights applied to new test boxes, for `predict`). A box fused below
+the Config's min_score (a box that some of the fused models did not find) is not predicted, as no model predicts one
+(Detector.min_score)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pipeline.contract import ContractError
+from pipeline.detection.boxes import SLOT, pack, unpack_all
+from pipeline.detection.wbf import fuse_rows
+from pipeline.detection.wbf import merge_folds as wbf_merge
+
+Score = Callable[[np.ndarray, np.ndarray], float]
+
+
+def _iou(cfg: Any) -> float:
+    return float(getattr(cfg, "wbf_iou", 0.55))
+
+
+def cut(arr: np.ndarray, cfg: Any) -> np.ndarray:
+    """Packed boxes less those below cfg.min_score (none cut without one); the width kept."""
+    low = float(getattr(cfg, "min_score", 0.0) or 0.0)
+    arr = np.atleast_2d(np.asarray(arr, float))
+    if low <= 0:
+        return arr
+    boxes, scores, classes = [], [], []
+    for b, s, c in unpack_all(arr):
+        keep = s >= low
+        boxes.append(b[keep])
+        scores.append(s[keep])
+        classes.append(c[keep])
+    return pack(boxes, scores, classes, k=max(arr.shape[1] // SLOT, 1))
+
+
+def merge_folds(tests: list[np.ndarray], cfg: Any = None) -> np.ndarray:
+    """The fold models' test boxes fused by WBF (at cfg.wbf_iou), then cut at cfg.min_score."""
+    return cut(wbf_merge(tests, iou_thr=_iou(cfg)), cfg)
+
+
+def apply_blend(weights: dict[str, float], tests: dict[str, np.ndarray], cfg: Any = None) -> np.ndarray:
+    """The blend's test boxes from the weights `blend` chose: the one model weighted 1, or the WBF of the models
+    weighted alike."""
+    used = [n for n, w in weights.items() if w > 0]
+    if not used or len({weights[n] for n in used}) > 1:
+        raise ContractError(f"blend weights {weights}: the WBF blend keeps one model or weights its models alike.")
+    if len(used) == 1:
+        return tests[used[0]]
+    return cut(fuse_rows([tests[n] for n in used], iou_thr=_iou(cfg)), cfg)
+
+
+def blend(
+    oofs: dict[str, np.ndarray],
+    tests: dict[str, np.ndarray],
+    y: np.ndarray,
+    folds: np.ndarray,
+    score: Score,
+    cfg: Any = None,
+) -> dict[str, Any]:
+    """WBF of all models when it scores at least the best single model on the OOF rows (`score`: the competition's,
+    greater is better), else the best single model."""
+    mask = folds >= 0
+    names = list(oofs)
+    single = {n: float(score(y[mask], oofs[n][mask])) for n in names}
+    best = max(single, key=lambda n: single[n])
+    out = {"best_single": best, "best_single_score": single[best], "oof_scores": single}
+    chosen, oof, value = {best: 1.0}, oofs[best], single[best]
+    equal = value
+    if len(names) > 1:
+        fused = cut(fuse_rows([oofs[n][mask] for n in names], iou_thr=_iou(cfg)), cfg)
+        equal = float(score(y[mask], fused))
+        if equal >= single[best]:
+            chosen, value = dict.fromkeys(names, 1 / len(names)), equal
+            oof = np.full((len(y), fused.shape[1]), np.nan)
+            oof[mask] = fused
+        else:
+            chosen = {n: float(n == best) for n in names}
+    test = apply_blend(chosen, tests, cfg)
+    return out | {"weights": chosen, "oof": oof, "test": test, "score": value, "equal_score": equal}

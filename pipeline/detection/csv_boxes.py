@@ -1,0 +1,172 @@
+"""Object detection from a CSV of boxes, one class, as Kaggle's detection classics ship it: a training CSV of one row
+per box (box_table.py), the images in folders, a sample submission of `id,PredictionString` (prediction_string.py)
+scored by Kaggle's IoU metric (iou_map.py) or COCO mAP.
+
+A competition in this style (what `python -m pipeline new` writes for such a download: pipeline/detection/template.py)
+describes its files with one CsvBoxes and takes `load`, `load_test`, `score`, `write_submission`, `validate` and the
+hooks after the fold models (box_blend.py) from it. An image is one row of Data (its boxes packed, boxes.py), so
+its boxes are always in one fold; the training images are the CSV's, and with `unlisted` also the images of the
+training folder the CSV does not list (Global Wheat lists only images with a box): images with no box are kept,
+negatives the detector learns from and the metric scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.contract import ContractError, Data
+from pipeline.detection import box_blend, prediction_string
+from pipeline.detection.box_table import BoxRows, read_box_rows, unlisted_images
+from pipeline.detection.boxes import pack
+from pipeline.detection.iou_map import THRESHOLDS, iou_map
+from pipeline.vision.csv_images import find_images, read_columns, read_csv
+
+METRICS = (*THRESHOLDS, "coco_map")  # iou_map (Global Wheat), iou_map40 (RSNA Pneumonia), COCO mAP@[.5:.95]
+
+
+@dataclass(frozen=True)
+class CsvBoxes:
+    """The files of a one-class detection competition of boxes in a CSV, and its metric.
+
+    The training CSV names each image in train_id_column (default: id_column, the sample's) and holds one box a row,
+    in bbox_column ("[x, y, w, h]") or else in the four xywh_columns; a row whose box cells are empty lists an image
+    with no box, and target_column (RSNA's Target) says 1 for a row with a box, 0 for one without. image_path finds an
+    id's image ("train/{}.jpg"; several patterns: the first whose file is there), test_image_path a sample id's.
+    """
+
+    train_csv: str
+    id_column: str
+    image_path: str | tuple[str, ...]
+    test_image_path: str | tuple[str, ...]
+    sample_csv: str = "sample_submission.csv"
+    bbox_column: str | None = "bbox"
+    xywh_columns: tuple[str, ...] = ()
+    target_column: str | None = None
+    train_id_column: str | None = None
+    unlisted: bool = False  # images of image_path's folder that train_csv does not list are images with no box
+    prediction_column: str = "PredictionString"
+    metric: str = "iou_map"
+    class_name: str = "object"
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"CsvBoxes: metric {self.metric!r}; one of {', '.join(METRICS)}.")
+        if (self.bbox_column is None) == (len(self.xywh_columns) != 4):
+            raise ValueError("CsvBoxes: name the box either in bbox_column or in four xywh_columns, not both.")
+
+    def training_boxes(self, data_dir: Path, test_ids: frozenset[str] | set[str] = frozenset()) -> BoxRows:
+        """Each training image's boxes (with their CSV lines): the CSV's images, then the unlisted ones with none (the
+        test images aside, where they share the training folder)."""
+        train_id = self.train_id_column or self.id_column
+        columns = [train_id, *([self.bbox_column] if self.bbox_column else self.xywh_columns)]
+        columns += [self.target_column] if self.target_column else []
+        frame = read_columns(Path(data_dir) / self.train_csv, columns, unique=None)
+        rows = read_box_rows(frame, self.train_csv, train_id, self.bbox_column, self.xywh_columns, self.target_column)
+        if self.unlisted:
+            for key in unlisted_images(data_dir, self.image_path, set(rows.ids) | set(test_ids)):
+                rows.add(key, 0, None)
+        if not any(rows.boxes.values()):
+            raise ContractError(f"{self.train_csv}: no box on any of its {len(rows.ids)} images: nothing to learn.")
+        return rows
+
+    def load(self, cfg: Any, data_dir: Path) -> Data:
+        """Training image paths and their packed boxes (clipped to the image), and the sample's test images."""
+        data_dir = Path(data_dir)
+        test = self.load_test(cfg, data_dir)
+        rows = self.training_boxes(data_dir, {str(k) for k in test.test_ids})
+        headers = bool(getattr(cfg, "check_images", True))
+        X, sizes = find_images(data_dir, self.image_path, pd.Series(rows.ids), self.train_csv, headers)
+        boxes, clipped = [], 0
+        for key, (w, h) in zip(rows.ids, sizes, strict=True):
+            found, n = self._clipped(rows.boxes[key], float(w), float(h))
+            boxes.append(found)
+            clipped += n
+        y = pack(boxes, [np.ones(len(b)) for b in boxes], [np.zeros(len(b), np.int64) for b in boxes])
+        counts = [len(b) for b in boxes]
+        info = test.info | {
+            "train_sizes": sizes,
+            "boxes": int(sum(counts)),
+            "images_without_boxes": int(sum(c == 0 for c in counts)),
+            "clipped_boxes": clipped,
+        }
+        return dataclasses.replace(test, X=X, y=y, info=info)
+
+    def _clipped(self, boxes: list[tuple[int, tuple[float, ...]]], w: float, h: float) -> tuple[np.ndarray, int]:
+        """An image's xywh boxes clipped to its w x h (unknown sizes, 0, clip nothing), and how many were clipped; a
+        box wholly outside its image is refused naming its line."""
+        out, clipped = [], 0
+        for line, (x, y, bw, bh) in boxes:
+            if not w or not h:
+                out.append((x, y, bw, bh))
+                continue
+            x1, y1, x2, y2 = max(x, 0.0), max(y, 0.0), min(x + bw, w), min(y + bh, h)
+            if x2 <= x1 or y2 <= y1:
+                raise ContractError(
+                    f"{self.train_csv} line {line}: box {[x, y, bw, bh]} lies outside its {w:g}x{h:g} image."
+                )
+            clipped += (x1, y1, x2, y2) != (x, y, x + bw, y + bh)
+            out.append((x1, y1, x2 - x1, y2 - y1))
+        return np.array(out, float).reshape(-1, 4), clipped
+
+    def load_test(self, cfg: Any, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:
+        """The sample submission's images alone (X and y None): what `predict` reads of a new test set."""
+        data_dir = Path(data_dir)
+        sample = data_dir / self.sample_csv
+        ids = read_csv(sample, [self.id_column, self.prediction_column], unique=self.id_column)[self.id_column]
+        headers = bool(getattr(cfg, "check_images", True))
+        X_test, sizes = find_images(data_dir, self.test_image_path, ids, sample.name, headers)
+        return Data(
+            X=None,
+            y=None,
+            X_test=X_test,
+            test_ids=ids.to_numpy(),
+            sample_submission=sample,
+            data_dir=data_dir,
+            info={"test_sizes": sizes, "trained": {}},
+        )
+
+    def score(self, y_true: np.ndarray, pred: np.ndarray) -> float:
+        """The competition's metric: Kaggle's IoU metric at its thresholds (iou_map.py) or COCO mAP@[.5:.95]."""
+        if self.metric == "coco_map":
+            from pipeline.detection.metric import coco_map
+
+            return coco_map(y_true, pred)
+        return iou_map(y_true, pred, THRESHOLDS[self.metric])
+
+    def write_submission(self, data: Data, pred: np.ndarray, path: Path) -> None:
+        """The sample's ids in its order, each with its boxes as "conf x y w h ..." clipped to its image."""
+        columns = (self.id_column, self.prediction_column)
+        prediction_string.write(path, list(data.test_ids), pred, data.info["test_sizes"], columns)
+
+    def validate(self, data: Data, path: Path) -> int:
+        """The sample's header and ids in its order; every PredictionString well formed. Returns the boxes written."""
+        sizes = {
+            str(k).strip(): (float(w), float(h)) if w and h else (np.inf, np.inf)
+            for k, (w, h) in zip(data.test_ids, data.info["test_sizes"], strict=True)
+        }
+        return prediction_string.validate(Path(path), Path(data.sample_submission), sizes)
+
+    def merge_folds(self, tests: list[np.ndarray], cfg: Any = None) -> np.ndarray:
+        """The fold models' test boxes fused by WBF, then cut at cfg.min_score (box_blend.py)."""
+        return box_blend.merge_folds(tests, cfg)
+
+    def blend(
+        self,
+        oofs: dict[str, np.ndarray],
+        tests: dict[str, np.ndarray],
+        y: np.ndarray,
+        folds: np.ndarray,
+        cfg: Any = None,
+    ) -> dict[str, Any]:
+        """The WBF of the detectors when it scores at least the best one out of fold, else the best (box_blend.py)."""
+        return box_blend.blend(oofs, tests, y, folds, self.score, cfg)
+
+    def apply_blend(self, weights: dict[str, float], tests: dict[str, np.ndarray], cfg: Any = None) -> np.ndarray:
+        """The chosen blend applied to new test boxes (box_blend.py)."""
+        return box_blend.apply_blend(weights, tests, cfg)

@@ -1,0 +1,80 @@
+"""Generated downloads of boxes in a CSV, in Global Wheat Detection's layout and in RSNA Pneumonia's columns: 64x64
+PNGs of bright squares on a dark background, 0 to 3 squares an image, some images with none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SIZE = 64
+
+
+def squares(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """One image and its boxes (x, y, w, h): 0 to 3 bright squares apart from each other on dark noise."""
+    img = rng.integers(0, 40, (SIZE, SIZE, 3)).astype(np.uint8)
+    boxes: list[tuple[int, int, int, int]] = []
+    for _ in range(int(rng.choice(4, p=[0.25, 0.3, 0.25, 0.2]))):
+        side = int(rng.integers(12, 20))
+        for _try in range(20):
+            x, y = (int(v) for v in rng.integers(0, SIZE - side, 2))
+            if all(
+                x + side + 2 <= bx or bx + bw + 2 <= x or y + side + 2 <= by or by + bh + 2 <= y
+                for bx, by, bw, bh in boxes
+            ):
+                img[y : y + side, x : x + side] = rng.integers(200, 256)
+                boxes.append((x, y, side, side))
+                break
+    return img, boxes
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+
+
+def images(folder: Path, prefix: str, n: int, seed: int) -> dict[str, list[tuple[int, int, int, int]]]:
+    """n images written as folder/<id>.png; each id's boxes."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in range(n):
+        img, boxes = squares(rng)
+        key = f"{prefix}{i:03d}{rng.integers(0, 1 << 16):04x}"
+        _write_png(folder / f"{key}.png", img)
+        out[key] = boxes
+    return out
+
+
+def wheat_download(root: Path, n_train: int = 48, n_test: int = 12) -> Path:
+    """Global Wheat's layout: train/ and test/ of images, train.csv `image_id,width,height,bbox,source` of one row per
+    box (images with no box in train/ only), sample_submission.csv `image_id,PredictionString`."""
+    train = images(root / "train", "w", n_train, 0)
+    test = images(root / "test", "t", n_test, 1)
+    lines = ["image_id,width,height,bbox,source"]
+    for key, boxes in train.items():
+        lines += [f'{key},{SIZE},{SIZE},"[{x}.0, {y}.0, {w}.0, {h}.0]",usask_1' for x, y, w, h in boxes]
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    (root / "sample_submission.csv").write_text(
+        "image_id,PredictionString\n" + "".join(f"{k},1.0 0 0 50 50\n" for k in test)
+    )
+    return root
+
+
+def rsna_download(root: Path, n_train: int = 48, n_test: int = 12) -> Path:
+    """RSNA Pneumonia's columns: stage_2_train_labels.csv `patientId,x,y,width,height,Target` (a Target 0 row, its box
+    cells empty, for an image with no box), stage_2_detailed_class_info.csv, stage_2_sample_submission.csv; PNGs in
+    stage_2_train_images/ and stage_2_test_images/."""
+    train = images(root / "stage_2_train_images", "p", n_train, 2)
+    test = images(root / "stage_2_test_images", "q", n_test, 3)
+    lines, info = ["patientId,x,y,width,height,Target"], ["patientId,class"]
+    for key, boxes in train.items():
+        lines += [f"{key},{x}.0,{y}.0,{w}.0,{h}.0,1" for x, y, w, h in boxes] or [f"{key},,,,,0"]
+        info += [f"{key},{'Lung Opacity' if boxes else 'Normal'}"] * max(len(boxes), 1)
+    (root / "stage_2_train_labels.csv").write_text("\n".join(lines) + "\n")
+    (root / "stage_2_detailed_class_info.csv").write_text("\n".join(info) + "\n")
+    (root / "stage_2_sample_submission.csv").write_text(
+        "patientId,PredictionString\n" + "".join(f"{k},0.5 0 0 100 100\n" for k in test)
+    )
+    return root
