@@ -207,7 +207,8 @@ def infer_boxes(
         *notes,
     ]
     if unlisted:
-        notes.append(f"{unlisted} images of {train_paths[0].partition('{}')[0]} are not in {train_f}: images with no box")
+        folder = train_paths[0].partition("{}")[0]
+        notes.append(f"{unlisted} images of {folder} are not in {train_f}: images with no box")
     if aside:
         notes.append(f"columns left aside: {train_f}'s {listed(aside, 6)}")
     notes.append(f"metric: {chosen}, {METRIC_TEXT[chosen]}; --metric {' or '.join(m for m in METRICS if m != chosen)}")
