@@ -90,6 +90,7 @@ class CsvBoxes:
         y = pack(boxes, [np.ones(len(b)) for b in boxes], [np.zeros(len(b), np.int64) for b in boxes])
         counts = [len(b) for b in boxes]
         info = test.info | {
+            "train_ids": rows.ids,
             "train_sizes": sizes,
             "boxes": int(sum(counts)),
             "images_without_boxes": int(sum(c == 0 for c in counts)),

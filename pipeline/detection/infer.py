@@ -67,9 +67,9 @@ def xywh_columns(header: list[str]) -> tuple[str, ...]:
 
 
 def bbox_column(source: Source, name: str, header: list[str]) -> str | None:
-    """The column of "[x, y, w, h]" boxes of a CSV (`bbox` first), judged by its first non-empty values."""
+    """The column of "[x, y, w, h]" boxes of a CSV not named bbox, judged by its first non-empty values."""
     head = source.read(name, written=True).head(50)
-    for column in sorted(header, key=lambda c: c.lower() != "bbox"):
+    for column in header:
         cells = [c for c in head[column] if c.strip()]
         if cells and all(parse_bbox(c) is not None for c in cells):
             return column
@@ -94,9 +94,11 @@ def holds_boxes(source: Source) -> bool:
 def _box_columns(source: Source, name: str) -> tuple[str | None, tuple[str, ...]]:
     """A CSV's bbox column, else its four xywh columns: (None, ()) when it holds no box."""
     header = source.header(name)
-    if "bbox" in _lower(header) or not (found := xywh_columns(header)):
-        return bbox_column(source, name, header), ()
-    return None, found
+    if "bbox" in (low := _lower(header)):  # by its name: a cell of it that is no box is refused naming its line
+        return low["bbox"], ()
+    if found := xywh_columns(header):
+        return None, found
+    return bbox_column(source, name, header), ()
 
 
 def _box_table(source: Source, sample_f: str, given: str | None) -> tuple[str, str | None, tuple[str, ...]]:

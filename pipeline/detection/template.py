@@ -126,7 +126,7 @@ def render(spec: BoxSpec, where: str | None = None, folds: int = 5) -> str:
         folds=folds,
         slug=_py(spec.slug),
         metric=_py(spec.metric),
-        expected=_py(spec.expected),
+        expected=_expected(spec.expected),
         fields=_fields(spec),
         max_detections=max(100, -(-spec.most_boxes * 3 // 200) * 100),  # 1.5 x the most boxes, in hundreds
         min_score_why=why,
@@ -156,6 +156,14 @@ def _fields(spec: BoxSpec) -> str:
         lines.append(f"prediction_column={_py(spec.prediction_column)}")
     lines += [f"metric={_py(spec.metric)}", f"class_name={_py(spec.class_name)}"]
     return "".join(f"    {line}\n" if "  # " in line else f"    {line},\n" for line in lines)
+
+
+def _expected(names: list[str]) -> str:
+    """EXPECTED_FILES' list as ruff formats it: on one line, or one name a line when that is too long."""
+    line = _py(names)
+    if len(f"EXPECTED_FILES = {line}") <= 120:
+        return line
+    return "[\n" + "".join(f"    {_py(n)},\n" for n in names) + "]"
 
 
 def _search_doc(where: str) -> str:
