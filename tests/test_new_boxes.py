@@ -111,6 +111,10 @@ def test_an_rsna_download_reads_target_zero_rows_as_images_without_boxes(
         and sub["patientId"].tolist() == sample["patientId"].tolist()
     )
     assert module.validate(data_, submission) >= 0
+    # predict of the test set alone (the fold models, their fusion and the cut) writes the run's submission again
+    assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred"), "--quiet"]) == 0
+    again = pd.read_csv(tmp_path / "pred" / "submission.csv", dtype=str, keep_default_na=False)
+    assert again.equals(sub)
 
 
 def _refused(tmp_path: Path, name: str, data: Path, match: str, *extra: str) -> None:
