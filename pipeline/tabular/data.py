@@ -16,7 +16,7 @@ from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.grades import grades_of, nearest
 from pipeline.listing import listed
 from pipeline.submission import SubmissionError, ValueRule, validate_submission
-from pipeline.tabular.groups import group_features
+from pipeline.tabular.groups import group_features, row_groups
 from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
@@ -73,6 +73,37 @@ def _id_groups(
     return {"train": tr[keep], "test": te[keep]}, groups
 
 
+def _groups(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    id_col: str,
+    drop: Sequence[str],
+    where: Path,
+    id_groups: bool,
+    column: str | None,
+) -> tuple[dict[str, pd.DataFrame], np.ndarray | None]:
+    """The id's group features and each train row's group (`id_groups`: _id_groups), or each row's group from the
+    training CSV's `column` (GROUPS: _column_groups); ({}, None) for neither."""
+    if id_groups and column is not None:
+        raise ContractError(f"GROUPS = {column!r} and ID_GROUPS both group the rows of {where}; set one of them.")
+    if column is not None:
+        return {}, _column_groups(where, column)
+    return _id_groups(train, test, id_col, drop, where) if id_groups else ({}, None)
+
+
+def _column_groups(path: Path, column: str) -> np.ndarray:
+    """Each row of the CSV `path`'s group: its `column` (GROUPS) read as written, an empty cell a group of its row
+    alone (groups.row_groups, as CsvImages reads an image competition's), so that both draw the same group folds."""
+    header = raw_header(path)
+    if column not in header:
+        raise ContractError(f"{path}: no column {column!r} (GROUPS) to group its rows by; columns: {listed(header)}.")
+    try:
+        cells = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False)[column]
+    except Exception as e:
+        raise ContractError(f"{path}: cannot read its column {column!r} (GROUPS): {e}") from None
+    return row_groups(cells)
+
+
 def _with_original(
     X: pd.DataFrame,
     y: np.ndarray,
@@ -82,15 +113,20 @@ def _with_original(
     classes: list[list[str] | None],
     targets: list[str],
     task: str,
-    original: Original,
+    original: Original | None,
     mode: str,
     warnings: list[str],
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, np.ndarray | None, np.ndarray | None]:
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """The original's rows after the competition's (original.join, from where datadir.original_dir finds them), the
     train_only mask, the groups with each original row its own, and the times with none for its rows (they are
-    never validated); a column its header names twice joins `warnings` (Data.info's)."""
+    never validated); a column its header names twice joins `warnings` (Data.info's). With no original, or `mode`
+    "off", the rows as they are and no train_only mask; a `mode` not in MODES is refused."""
     from pipeline.datadir import original_dir
 
+    if mode not in MODES:
+        raise ContractError(f"original must be one of {', '.join(MODES)}, got {mode!r}.")
+    if original is None or mode == "off":
+        return X, y, X_test, None, groups, times
     folder = original_dir(original)
     X, y, X_test, train_only = join(X, y, X_test, classes, targets, task, original, mode, folder, warnings)
     added = int(train_only.sum())
@@ -116,6 +152,7 @@ def load_tables(
     id_groups: bool = False,
     time: str | None = None,
     row_id_start: int | None = None,
+    group_column: str | None = None,
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -135,7 +172,8 @@ def load_tables(
     and never scored (Data.train_only; pipeline/tabular/original.py).
 
     `id_groups`: the id reads as <group>_<member> (Spaceship Titanic's 0013_02); <id>_group_size and <id>_member
-    become features (unless in `drop`) and Data.groups holds each training row's group (pipeline/tabular/groups.py).
+    become features (unless in `drop`) and Data.groups holds each training row's group (pipeline/tabular/groups.py);
+    with `group_column` (GROUPS, never a feature), that column's value is the row's group instead (_groups).
 
     `time`: a column of train.csv (dates, or numbers such as a period index) that orders the training rows for
     FOLDS = "time" (Data.time; an original's rows, never validated, have none). The column stays a feature when test
@@ -148,8 +186,8 @@ def load_tables(
     targets = as_list(target)
     train, test, warnings = _read_pair(data_dir, (train_file, test_file), id_col, targets, task, id_groups, time)
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
-    features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file)
-    derived, groups = _id_groups(train, test, id_col, drop, data_dir / train_file) if id_groups else ({}, None)
+    features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file, group_column)
+    derived, groups = _groups(train, test, id_col, drop, data_dir / train_file, id_groups, group_column)
     labelled = train[targets].notna().all(axis=1).to_numpy()
     train = train[labelled]  # the index stays the CSV's row number, for messages
     if train.empty:
@@ -157,15 +195,12 @@ def load_tables(
     values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
     X, X_test, grouped = _feature_frames(train, test, features, derived, labelled)
-    train_only, groups = None, (None if groups is None else groups[labelled])
+    groups = None if groups is None else groups[labelled]
     times = None if time is None else times_of(train, time, data_dir / train_file)
-    if original_mode not in MODES:
-        raise ContractError(f"original must be one of {', '.join(MODES)}, got {original_mode!r}.")
-    if original is not None and original_mode != "off":
-        per_target = [c for _, c in values]
-        X, y, X_test, train_only, groups, times = _with_original(
-            X, y, X_test, groups, times, per_target, targets, task, original, original_mode, warnings
-        )
+    per_target = [c for _, c in values]
+    X, y, X_test, train_only, groups, times = _with_original(
+        X, y, X_test, groups, times, per_target, targets, task, original, original_mode, warnings
+    )
     levels = training_levels(X)  # the original's rows are training rows too
     warnings += filter(None, [unseen_warning(levels, X_test, data_dir / test_file)])
     return Data(
@@ -397,16 +432,20 @@ def _feature_columns(
     drop: Sequence[str],
     where: Path,
     test_file: str,
+    group_column: str | None = None,
 ) -> list[str]:
-    """Columns of both train and test, minus the targets, `drop`, the id (unless it holds dates or times), columns
-    empty on every test row (a model leaning on them in CV would find nothing there) and a saved row number
-    (values.row_number_columns: the file's order, no feature); refused when none is left."""
+    """Columns of both train and test, minus the targets, `drop`, the id (unless it holds dates or times), the
+    `group_column` (GROUPS), columns empty on every test row (a model leaning on them in CV would find nothing there)
+    and a saved row number (values.row_number_columns: the file's order, no feature); refused when none is left."""
     keep_id = id_col in test and id_is_feature(test[id_col])
     empty = set(empty_columns(test)) | set(row_number_columns(train)) | set(row_number_columns(test))
     features = [
         c
         for c in train.columns
-        if c in test.columns and (c != id_col or keep_id) and c not in targets and c not in drop and c not in empty
+        if c in test.columns
+        and (c != id_col or keep_id)
+        and c not in (*targets, *drop, group_column)
+        and c not in empty
     ]
     if not features:
         raise ContractError(f"{where}: no feature column is also in {test_file}.")

@@ -2,6 +2,9 @@
 
 The group's size (its rows in train and test together: no label is read) and the member's number become features,
 and the group keeps its rows in one fold when the competition split train and test by group, as the test split does.
+A column of the training CSV may group its rows too (SIIM-ISIC's patient_id): row_groups reads it, for an image
+competition (pipeline.vision.csv_images.CsvImages.group_column) and the table of its photo metadata (GROUPS of a
+generated tabular competition) alike, so the two draw the same folds.
 """
 
 from __future__ import annotations
@@ -57,3 +60,11 @@ def group_features(
         )
 
     return features(a), features(b), a["group"].to_numpy()
+
+
+def row_groups(cells: pd.Series) -> np.ndarray:
+    """Each training row's group (a patient whose photos must stay in one fold) from its column read as written (every
+    cell text, an empty one ""): the cell, an empty cell a group of its row alone."""
+    empty = cells.str.strip() == ""
+    alone = pd.Series([f"(no {cells.name}) line {i + 2}" for i in range(len(cells))], index=cells.index)
+    return cells.where(~empty, alone).to_numpy(dtype=object)

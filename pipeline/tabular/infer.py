@@ -69,6 +69,7 @@ class Spec:
     n_original: int = 0  # the original's labelled rows, which join every fold's training rows (new --original)
     id_start: int | None = None  # ROW_ID_START: test.csv has no id column; its rows' ids count from this, in order
     text: list[str] = field(default_factory=list)  # feature columns of free text (the "text" model reads them)
+    group: str | None = None  # GROUPS: a training column grouping rows, each group in one fold (the images' groups)
 
     @property
     def target(self) -> str | list[str]:

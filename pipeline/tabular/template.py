@@ -66,7 +66,7 @@ SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grade
 FOLDS = {folds_py}
 ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
 TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = "time" runs the folds forward by it
-{original_block}
+{groups_line}{original_block}
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         time=TIME,
         row_id_start=ROW_ID_START,
         original=ORIGINAL,
-        original_mode=cfg.original,
+        original_mode=cfg.original,{groups_arg}
     )
 
 
@@ -223,9 +223,20 @@ def render(spec: Spec, where: str | None = None) -> str:
         id_groups_py=repr(spec.id_groups),
         time_py=_py(spec.time) if spec.time else "None",
         row_id_start=repr(spec.id_start),
+        **_groups(spec),
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
         **(models | {"models_line": models["models_line"] + _stack_line(spec)}),
     )
+
+
+def _groups(spec: Spec) -> dict[str, str]:
+    """GROUPS of the generated file and load's argument naming it, where a training column groups the rows (the table
+    of an image download's photo metadata, whose image competition keeps a patient's photos in one fold); else
+    nothing, and the file is as before."""
+    if spec.group is None:
+        return {"groups_line": "", "groups_arg": ""}
+    line = f"GROUPS = {_py(spec.group)}  # a column of TRAIN grouping its rows, each group in one fold; no feature\n"
+    return {"groups_line": line, "groups_arg": "\n        group_column=GROUPS,"}
 
 
 def _search_doc(where: str) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 from pipeline.contract import ContractError, Data, TrainingDataNeeded
 from pipeline.imagefiles import check_image_files, is_image, other_case
 from pipeline.submission import validate_submission
+from pipeline.tabular.groups import row_groups
 from pipeline.tabular.headers import raw_header
 from pipeline.vision import class_submissions as subs
 
@@ -54,14 +55,6 @@ def read_columns(path: Path, columns: list[str], unique: str | None) -> pd.DataF
     if unique is not None:
         check_unique(frame, unique, path.name)
     return frame
-
-
-def row_groups(cells: pd.Series) -> np.ndarray:
-    """Each training row's group (a patient whose photos must stay in one fold): the cell as written, an empty cell
-    a group of its row alone."""
-    empty = cells.str.strip() == ""
-    alone = pd.Series([f"(no {cells.name}) line {i + 2}" for i in range(len(cells))], index=cells.index)
-    return cells.where(~empty, alone).to_numpy(dtype=object)
 
 
 def check_unique(frame: pd.DataFrame, column: str, where: str) -> None:
