@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.contract import ContractError
 
-HELP = "Write competitions/<name>/ for a tabular or image competition, inferred from Kaggle's zip or folder."
+HELP = "Write competitions/<name>/ for a tabular, image or box-detection competition, inferred from Kaggle's zip or folder."
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
 INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time")
@@ -22,6 +22,9 @@ METRIC_NAMES = (
     *("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "medae", "smape", "r2", "f1", "mcc"),
     *("balanced_accuracy", "gini", "balanced_log_loss", "map@3", "qwk"),
 )
+KINDS = ("images", "table")  # --kind
+# the table flags that the table of an image download takes from the images' reading, so that the two blend
+IMAGES_DECIDE = ("target", "id_col", "task", "time", "original")
 # pipeline.multilabel.TAG_METRICS: an image download's space-separated tags (a test keeps them equal)
 TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
 # pipeline.detection.csv_boxes.METRICS: a download of boxes (a test keeps them equal)
@@ -40,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--metric",
         help=f"one of {', '.join(METRIC_NAMES)}, or map@K for K classes a row; for an image download's tags one of "
-        f"{', '.join(TAG_METRIC_NAMES)} (default: per task, printed)",
+        f"{', '.join(TAG_METRIC_NAMES)}; for boxes one of {', '.join(BOX_METRIC_NAMES)} (default: per task, printed)",
     )
     p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
     p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name, less a browser's ' (1)')")
@@ -54,6 +57,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--groups",
         help="images: a column of the training CSV whose value groups images (a patient's photos), each group kept in "
         "one fold (default: a column of text ids shared by several images, if any; 'none': no groups)",
+    )
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="read the download as images, or as a table; 'table' of an image download: the table of its photo "
+        "metadata, with the image competition's target, metric and folds, to blend with it (default: images when "
+        "the download is images)",
     )
     p.add_argument("--train", help="the training CSV inside --data (default: train.csv)")
     p.add_argument("--test", help="the test CSV inside --data (default: test.csv)")
@@ -76,7 +86,6 @@ def main(args: argparse.Namespace) -> int:
     """Infer, render, write atomically, check the contract, print what was decided and the next command."""
     from pipeline.archives import display_path
     from pipeline.detection.new_boxes import write_boxes
-    from pipeline.tabular.infer import infer
     from pipeline.tabular.infer_files import Source
     from pipeline.tabular.infer_metric import check_choices
     from pipeline.tabular.template import models_note, render
@@ -91,6 +100,30 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if _images(args, dest, source):
         return 0
+    spec = _metadata(args, source) if args.kind == "table" else None
+    if spec is None:
+        spec = _table(args, source)
+    if note := models_note(spec):  # after the original: its rows count toward svm's limit
+        spec.notes.append(note)
+    _write(dest, render(spec, str(dest) if args.into else None))  # the folder as given
+    shown = display_path(dest)
+    id_text = spec.id_col if spec.id_start is None else f"{spec.id_col} (the test rows' numbers from {spec.id_start})"
+    print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target_text}, id {id_text}, metric {spec.metric}")
+    for note in spec.notes:
+        print(f"  {note}")
+    where = f"{shlex.quote(shown)} --data {shlex.quote(args.data)}"  # a browser's "comp (1).zip" pasted as is
+    print(f"next: python -m pipeline run {where}")
+    against = " [--against original]" if spec.original is not None else ""
+    print(f"      python -m pipeline drift {where}{against}  (do the test rows differ?)")
+    return 0
+
+
+def _table(args: argparse.Namespace, source: Any) -> Any:
+    """The spec of a table download (pipeline/tabular/infer.py), with its original dataset when --original names
+    one."""
+    from pipeline.tabular.infer import infer
+    from pipeline.tabular.infer_metric import check_choices
+
     if args.groups:
         raise ContractError(f"--groups is for image downloads; {args.data} is read as a table.")
     if args.metric in TAG_METRIC_NAMES:  # a table's: refused as any metric tables do not know, and what it scores
@@ -105,19 +138,24 @@ def main(args: argparse.Namespace) -> int:
         raise ContractError(
             "--original-slug, --original-file, --original-columns and --original-labels need --original."
         )
-    if note := models_note(spec):  # after the original: its rows count toward svm's limit
-        spec.notes.append(note)
-    _write(dest, render(spec, str(dest) if args.into else None))  # the folder as given
-    shown = display_path(dest)
-    id_text = spec.id_col if spec.id_start is None else f"{spec.id_col} (the test rows' numbers from {spec.id_start})"
-    print(f"wrote {shown}/__init__.py: {spec.task} on {spec.target_text}, id {id_text}, metric {spec.metric}")
-    for note in spec.notes:
-        print(f"  {note}")
-    where = f"{shlex.quote(shown)} --data {shlex.quote(args.data)}"  # a browser's "comp (1).zip" pasted as is
-    print(f"next: python -m pipeline run {where}")
-    against = " [--against original]" if spec.original is not None else ""
-    print(f"      python -m pipeline drift {where}{against}  (do the test rows differ?)")
-    return 0
+    return spec
+
+
+def _metadata(args: argparse.Namespace, source: Any) -> Any:
+    """`--kind table` of an image download: the spec of the table of its photo metadata, answering as its image
+    competition does (pipeline/vision/metadata.py); None for a table download, read as any table."""
+    from pipeline.vision.infer import holds_images
+    from pipeline.vision.metadata import infer_metadata
+
+    if not holds_images(source):
+        return None
+    if given := [f"--{k.removesuffix('_col')}" for k in IMAGES_DECIDE if getattr(args, k)]:
+        raise ContractError(
+            f"--kind table: {args.data} holds images, and the table of their metadata takes its target, id, task "
+            f"and folds from them, so that a run of each blends; leave out {', '.join(given)}."
+        )
+    files = (args.train, args.test, args.sample)
+    return infer_metadata(Path(args.data), source, args.name, args.slug, args.metric, files, args.groups)
 
 
 def _write(dest: Path, text: str) -> None:
@@ -137,14 +175,19 @@ def _write(dest: Path, text: str) -> None:
 
 
 def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
-    """An image download (pipeline/vision/infer.py; `source`: its files): write its competition, print what was
-    decided and the next command, and say True; False for any other download (a table)."""
+    """An image download (pipeline/vision/infer.py; `source`: its files) read as images (no --kind, or --kind images,
+    refused for a download of no images): write its competition, print what was decided and the next command, and
+    say True; False for any other download (a table) and under --kind table."""
     from pipeline.archives import display_path
     from pipeline.tabular.infer import download_slug
-    from pipeline.vision.infer import TABLE_ONLY, holds_images, infer_images
+    from pipeline.vision.infer import TABLE_ONLY, infer_images, not_images
     from pipeline.vision.template import render
 
-    if not holds_images(source):
+    if args.kind == "table":
+        return False
+    if (why := not_images(source)) is not None:
+        if args.kind == "images":
+            raise ContractError(f"--kind images: {args.data} {why}; `new` reads it as a table without --kind.")
         return False
     given = [f"--{k}" for k in TABLE_ONLY if getattr(args, k)]
     given += [f"--{k}" for k in ("target", "id_col") if getattr(args, k)]

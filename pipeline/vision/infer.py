@@ -99,12 +99,25 @@ def holds_images(source: Source) -> bool:
     the image networks learn (infer_targets.image_tables: PetFinder Pawpularity's train.csv of photo metadata is
     images; PetFinder Adoption's train.csv of 24 columns, its photos <PetID>-1.jpg, is a table, its photos left
     aside)."""
+    return not_images(source) is None
+
+
+def not_images(source: Source) -> str | None:
+    """Why the download is no image download (holds_images), in words that follow its name; None when it is one."""
     images = sum(map(is_image, source.names))
     if images == 0 or 2 * images < len(source.names):
-        return False
+        return (
+            f"holds {images} image{'s' * (images != 1)} among its {len(source.names)} files (an image download's "
+            "files are images, half of them at least)"
+        )
     tables = [n for n in source.csvs() if not any(w in PurePosixPath(n).name.lower() for w in SAMPLE_WORDS)]
     wide = [n for n in tables if len(source.header(n)) > 2]
-    return not wide or image_tables(source, wide)
+    if wide and not image_tables(source, wide):
+        return (
+            f"is a table beside photos: {listed(wide, 3)} of more than two columns "
+            "list no images with the sample submission's answers"
+        )
+    return None
 
 
 def read_text(source: Source, name: str) -> pd.DataFrame:
