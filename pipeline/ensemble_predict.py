@@ -92,12 +92,16 @@ def _members_predictions(
 ) -> tuple[dict[str, dict[str, Any]], Data]:
     """Each blended model's test predictions under its key in the ensemble's blend ({"test": ...}, as `ensemble`
     blended the runs' saved test predictions), and the base run's test data, which the submission is written with.
-    Each run reads the test set with its own Config and is checked against its own training (predict.read_checked)."""
+    Each run reads the test set with its own Config and is checked against its own training (predict.read_checked);
+    runs of different competitions (an image network's and its photo metadata's) must read the same test ids in the
+    same order (ensemble_checks.check_test_ids)."""
+    from pipeline.ensemble_checks import check_test_ids
     from pipeline.prediction import predict_models, read_checked, warn_versions
 
     results: dict[str, dict[str, Any]] = {}
     rows: dict[str, int] = {}
     data: Data | None = None
+    first: tuple[str, Any] | None = None  # the first run's name and test ids, which every other run's must be
     for m in members:
         warn_versions(m.run_dir, log)
         its, data_dir, sample = read_checked(m.module, m.cfg, m.run_dir, m.summary, data_path, "", log)
@@ -110,6 +114,9 @@ def _members_predictions(
                 + ", ".join(f"{r}: {n}" for r, n in rows.items())
                 + "); their predictions cannot be blended row by row."
             )
+        named = f"{competition_name(m.module)} (run {m.run_dir.name})"
+        first = first or (named, its.test_ids)
+        check_test_ids((first[0], named), (first[1], its.test_ids))  # competitions of one download: the same rows
         predicted = predict_models(m.module, m.cfg, m.run_dir, m.summary, m.fits, its, device, log)
         results |= {key: {"test": predicted[model]["test"]} for key, model in m.keys.items()}
         if m.base:

@@ -1,4 +1,6 @@
-"""`pipeline ensemble RUN RUN ...`: blend saved runs of one competition; refuses runs whose folds differ."""
+"""`pipeline ensemble RUN RUN ...`: blend saved runs of one competition, or of competitions of one download that
+answer one question (an image network and a model of the photos' metadata: pipeline/ensemble_checks.py); refuses
+runs whose folds differ."""
 
 from __future__ import annotations
 
@@ -59,22 +61,24 @@ def ensemble_runs(
     summaries, folds, base = _check_runs(run_dirs)
     spec = runfolder.competition_spec(run_dirs[base], summaries[base])  # also from another directory
     opts = RunOptions(competition=spec, tag=tag, submissions_root=submissions_root, quiet=quiet)
-    inputs = _inputs(spec, run_dirs[base], Path(summaries[base]["data_dir"]), bool(summaries[base].get("sample")))
+    loaded = _loaded(run_dirs, summaries, base, len(folds))
+    inputs = loaded[summaries[base]["competition"]]
     results: dict[str, dict[str, Any]] = {}
     for d, s in zip(run_dirs, summaries, strict=True):
-        scores = runfolder.read_record(d, "scores")
+        scores, its = runfolder.read_record(d, "scores"), loaded[s["competition"]]
         for model in s["models"]:
             oof, test = runfolder.read_predictions(d, model)
-            if len(test) != len(inputs.data.X_test):
+            if len(test) != len(its.data.X_test):
                 raise ContractError(
-                    f"ensemble: {d} predicted {len(test)} test rows ({model}), but {inputs.data_dir} now holds "
-                    f"{len(inputs.data.X_test)}: its data changed since the run. Run again on this data."
+                    f"ensemble: {d} predicted {len(test)} test rows ({model}), but {its.data_dir} now holds "
+                    f"{len(its.data.X_test)}: its data changed since the run. Run again on this data."
                 )
             key = blend_key(s["run_id"], model, len(run_dirs))
             oof = oof[: len(folds)]  # rows past the base run's: train-only rows (an original dataset), never predicted
             results[key] = {"oof": oof, "test": test} | {k: scores[model][k] for k in SCORE_FIELDS}
+    _check_shapes(results)
     suffix = "-".join(t for t in ("ensemble", tag, "sample" if inputs.is_sample else None) if t)
-    run_dir = runfolder.new_run_dir(summaries[0]["competition"], suffix, runs_root)
+    run_dir = runfolder.new_run_dir(summaries[base]["competition"], suffix, runs_root)
     log = runfolder.open_log(run_dir, quiet=quiet)
     log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
     runfolder.write_folds(run_dir, folds)
@@ -84,6 +88,49 @@ def ensemble_runs(
             inputs=inputs, folds=folds, run_dir=run_dir, log=log, t_start=t_start, opts=opts, results=results, more=more
         )
     )
+
+
+def _loaded(run_dirs: list[Path], summaries: list[dict[str, Any]], base: int, rows: int) -> dict[str, RunInputs]:
+    """Each competition of the runs (by name) with the saved Config of its first run (the base run's for the base's
+    competition) and the data it was trained on, loaded again; runs of a competition other than the base's are
+    checked to answer its question (ensemble_checks: metric, target on the `rows` scored rows, test ids)."""
+    from pipeline.ensemble_checks import check_metric, check_target, check_test_ids
+
+    loaded: dict[str, RunInputs] = {}
+    ours = summaries[base]["competition"]
+    for i in [base, *range(len(run_dirs))]:
+        name = summaries[i]["competition"]
+        if name in loaded:
+            continue
+        if name != ours:  # before its data is read
+            check_metric((ours, name), (summaries[base], summaries[i]))
+        spec = runfolder.competition_spec(run_dirs[i], summaries[i])
+        data_dir, sample = Path(summaries[i]["data_dir"]), bool(summaries[i].get("sample"))
+        its = loaded[name] = _inputs(spec, run_dirs[i], data_dir, sample)
+        if name != ours:
+            b = loaded[ours]
+            check_target((ours, name), (b.module, its.module), (b.data, its.data), rows)
+            check_test_ids((ours, name), (b.data.test_ids, its.data.test_ids))
+    return loaded
+
+
+def _check_shapes(results: dict[str, dict[str, Any]]) -> None:
+    """Every blended model's predictions of one shape a row (values, or a probability per class): refused naming two
+    that differ, as runs of different competitions may predict otherwise."""
+    shapes = {key: np.shape(r["oof"])[1:] for key, r in results.items()}
+    first = next(iter(shapes))
+    for key, shape in shapes.items():
+        if shape != shapes[first]:
+            raise ContractError(
+                f"ensemble: {first} predicts {shape_text(shapes[first])} a row and {key} {shape_text(shape)}; "
+                "predictions of different shapes cannot be blended."
+            )
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A prediction row's shape in words: "1 value", "2 values"."""
+    n = int(np.prod(shape)) if shape else 1
+    return f"{n} value{'s' * (n != 1)}"
 
 
 def blend_key(run_id: str, model: str, n_runs: int) -> str:
@@ -176,12 +223,17 @@ def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray,
                 )
             )
     comps = {s["competition"] for s in summaries}
-    if len(comps) > 1:
-        raise ContractError(f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}.")
+    data_dirs = sorted({str(Path(s["data_dir"]).resolve()) for s in summaries if s.get("data_dir")})
+    one_download = len(data_dirs) <= 1 or len({_tables_digest(Path(d)) for d in data_dirs}) == 1
+    if len(comps) > 1 and not (one_download and all(s.get("data_dir") for s in summaries)):
+        # competitions of one download that answer one question blend (ensemble_checks, once their data is loaded)
+        raise ContractError(
+            f"ensemble: runs belong to different competitions: {', '.join(sorted(comps))}; runs of different "
+            f"competitions blend only when they were made on one download (their data: {', '.join(data_dirs)})."
+        )
     if len({bool(s.get("sample")) for s in summaries}) > 1:
         raise ContractError("ensemble: cannot mix runs on the built-in sample with runs on real data.")
-    data_dirs = sorted({str(Path(s["data_dir"]).resolve()) for s in summaries if s.get("data_dir")})
-    if len(data_dirs) > 1 and len({_tables_digest(Path(d)) for d in data_dirs}) > 1:
+    if not one_download:
         # another zip of the competition (data/<slug>@<sha>/): another test set, maybe; the same files in two
         # folders (the zip's extraction and a folder of it the user made) are one download
         raise ContractError(

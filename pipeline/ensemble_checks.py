@@ -1,0 +1,93 @@
+"""Whether runs of different competitions answer one question, so that `ensemble` may blend them: an image network
+and a model of the photos' metadata written by `new` and `new --kind table` for one download (SIIM-ISIC Melanoma,
+PetFinder Pawpularity), whose winners blended both.
+
+`ensemble` (pipeline/ensemble_runs.py) checks first that the runs are of one download (the same data folder, or
+folders of the same tables) and used the same folds. Here, with each competition's data loaded as its runs read it:
+- the metric: the same name and direction (summary.json's "metric" and "greater_is_better");
+- the target: the same training answers, row by row (classes by name, values as numbers);
+- the test rows: the same ids, in the same order (Data.test_ids: an image competition's are the sample submission's,
+  a table's its test CSV's), as each competition's predictions are rows in that order.
+Each refusal names both competitions and what differs (the first differing row or id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pipeline.contract import ContractError, Data
+
+QUESTION = "runs of different competitions blend only when they answer one question: its metric, target and test rows"
+
+
+def target_name(module: Any) -> str:
+    """The competition's target column(s) in words: a table's TARGET, an image competition's answer columns (its
+    FILES': values or labels, tags, or a class label), else "its target"."""
+    files = getattr(module, "FILES", None)
+    found = [getattr(module, "TARGET", None)]
+    found += [getattr(files, k, None) for k in ("columns", "tags_column", "train_label_column", "label_column")]
+    target = next((t for t in found if t), None)
+    if target is None:
+        return "its target"
+    return target if isinstance(target, str) else ", ".join(map(str, target))
+
+
+def check_metric(names: tuple[str, str], summaries: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Both competitions (`names`) scored by one metric, in one direction (their runs' summaries); else refused."""
+    metrics = [(s.get("metric"), bool(s.get("greater_is_better"))) for s in summaries]
+    if metrics[0] != metrics[1]:
+        (a, b), (ma, mb) = names, [m for m, _ in metrics]
+        raise ContractError(f"ensemble: {a} is scored by {ma} and {b} by {mb}; {QUESTION}.")
+
+
+def answers(data: Data, rows: int) -> np.ndarray:
+    """The first `rows` training answers: class names where the competition has classes, else numbers."""
+    y = np.asarray(data.y)[:rows]
+    if data.classes is not None and y.ndim == 1:
+        return np.asarray([str(c) for c in data.classes], dtype=object)[y.astype(np.int64)]
+    return y.astype(float)
+
+
+def check_target(names: tuple[str, str], modules: tuple[Any, Any], data: tuple[Data, Data], rows: int) -> None:
+    """Both competitions' training answers the same on the `rows` scored rows (a class by name, a value as a number:
+    equal but for rounding); else refused, naming both targets and the first row that differs."""
+    a, b = (answers(d, rows) for d in data)
+    (na, nb), (ta, tb) = names, (target_name(m) for m in modules)
+    if a.shape != b.shape:
+        raise ContractError(
+            f"ensemble: {na}'s target ({ta}) and {nb}'s ({tb}) differ: {a.shape[1:] or 'one column'} against "
+            f"{b.shape[1:] or 'one column'} a row; {QUESTION}."
+        )
+    same = a == b if a.dtype == object else np.isclose(a, b, rtol=1e-9, atol=0.0, equal_nan=True)
+    if not np.all(same):
+        row = int(np.flatnonzero(~same.reshape(len(a), -1).all(axis=1))[0])
+        raise ContractError(
+            f"ensemble: {na}'s target ({ta}) and {nb}'s ({tb}) differ: training row {row + 1} is {_shown(a[row])} in "
+            f"{na} and {_shown(b[row])} in {nb}; {QUESTION}."
+        )
+
+
+def _shown(value: Any) -> str:
+    """One answer as a message shows it: a class's name, a number in its shortest form, a row of them."""
+    if isinstance(value, np.ndarray):
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+def check_test_ids(names: tuple[str, str], ids: tuple[Any, Any]) -> None:
+    """Both competitions' test rows the same ids in the same order (as written, spaces around them aside); else
+    refused, naming both and the first id that differs (and saying so when only the order differs)."""
+    a, b = ([str(i).strip() for i in np.asarray(v, dtype=object)] for v in ids)
+    na, nb = names
+    if len(a) != len(b):
+        raise ContractError(f"ensemble: {na} predicts {len(a)} test rows and {nb} {len(b)}; {QUESTION}.")
+    row = next((i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), None)
+    if row is None:
+        return
+    order = " (the same ids in another order)" if sorted(a) == sorted(b) else ""
+    raise ContractError(
+        f"ensemble: {na} and {nb} predict different test rows{order}: test row {row + 1} is id {a[row]!r} in {na} "
+        f"and {b[row]!r} in {nb}; {QUESTION}."
+    )
