@@ -177,10 +177,11 @@ def _copy_run(run_dir: Path, dest: Path) -> None:
             shutil.copytree(run_dir / folder, dest / folder)
 
 
-def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, Path]]:
-    """The competition, the summary and the folders to package (package path under run/ -> run folder): the run
-    alone, or an ensemble with each run it blends under members/<run_id>/ (predict finds them there), every one
-    checked to hold its fitted models."""
+def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, tuple[Path, ModuleType]]]:
+    """The competition, the summary and the folders to package (package path under run/ -> run folder and its
+    competition): the run alone, or an ensemble with each run it blends under members/<run_id>/ (predict finds them
+    there), each with its own competition (an image network's and its photo metadata's table's may be two), every
+    one checked to hold its fitted models."""
     from pipeline.modelstore import saved_files
     from pipeline.prediction import load_run, read_summary
 
@@ -190,14 +191,14 @@ def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, Path]]:
 
         members = load_members(run_dir, summary)
         module = next(m.module for m in members if m.base)
-        blended = {f"members/{m.summary['run_id']}": m.run_dir for m in members}
+        blended = {f"members/{m.summary['run_id']}": (m.run_dir, m.module) for m in members}
     else:
         module, _, summary = load_run(run_dir)
-        blended = {"": run_dir}
-    for where in blended.values():
+        blended = {"": (run_dir, module)}
+    for where, _ in blended.values():
         if not saved_files(where):
             raise ContractError(f"{where}: the run kept no fitted models (made before they were kept); run it again.")
-    return module, summary, {"": run_dir} | blended
+    return module, summary, {"": (run_dir, module)} | blended
 
 
 def _copy_competition(module: ModuleType, run: Path) -> Path | None:
@@ -248,15 +249,16 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
     tmp.mkdir(parents=True)
     try:
         wheels = build_wheels(tmp / "wheels", deps)
-        for path, where in runs.items():
+        for path, (where, _) in runs.items():
             _copy_run(where, tmp / "run" / path)
-        competition = _copy_competition(module, tmp / "run")
-        for path in runs:
-            _packaged_summary(tmp / "run" / path / "summary.json", module, competition)
+        modules = {m.__name__: m for _, m in runs.values()}  # each competition once
+        copied = {name: _copy_competition(m, tmp / "run") for name, m in modules.items()}
+        for path, (_, its) in runs.items():
+            _packaged_summary(tmp / "run" / path / "summary.json", its, copied[its.__name__])
         project = _version("kaggle-pipeline")
         requirements = importlib.metadata.requires("kaggle-pipeline") or []
         names = [r.split(";")[0].split("==")[0].split(">=")[0].split("[")[0].strip() for r in requirements]
-        trained = _trained_versions(list(runs.values()))
+        trained = _trained_versions([where for where, _ in runs.values()])
         versions = {n: _version(n) for n in names if not n.startswith(("pytest", "ruff"))} | trained
         (tmp / ENTRY).write_text(ENTRY_SCRIPT)
         slug = f"{summary['competition']}-{run_dir.name}".lower().replace("_", "-").replace(".", "-")[:50]
