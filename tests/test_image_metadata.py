@@ -1,0 +1,254 @@
+"""An image download's photo metadata as a table, blended with the image network (`new NAME --kind table`, then
+`ensemble IMAGE_RUN TABLE_RUN`), as SIIM-ISIC Melanoma's and PetFinder Pawpularity's winners blended CNNs with models
+of the metadata: the table competition `new --kind table` writes answers as the image one does (target, metric, test
+rows, folds: a patient's photos in one fold on both sides), `ensemble` blends runs of the two competitions into a
+submission scored out of fold at least as well as the better of them, `predict` and `package` of that ensemble give
+its submission again, and runs that answer another question (metric, target, test rows) are refused naming both."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_image_targets import disc, save
+from test_new_image_groups import siim
+from test_new_image_targets import QUICK, published
+
+from pipeline.cli import main
+from pipeline.contract import load_competition
+
+WEIGHTS = (14.0, 10.0, 8.0)  # what each 0/1 flag adds to the value: the metadata's part
+FLAGS = ("Eyes", "Face", "Near")
+
+
+def pawpularity(root: Path, n_train: int = 64, n_test: int = 16, test_order: np.ndarray | None = None) -> Path:
+    """PetFinder Pawpularity's layout (train.csv: Id, 0/1 flags, Pawpularity; test.csv: Id and the flags; train/ and
+    test/<Id>.png; a sample of Id,Pawpularity), its value the sum of a part only the pixels show (a disc's brightness,
+    +-20) and a part only the flags show (WEIGHTS), plus a little noise: each reading of the download learns one part,
+    their blend both. `test_order`: test.csv's rows in this order (the sample's stay in theirs)."""
+    rng = np.random.default_rng(3)
+    n = n_train + n_test
+    level = rng.uniform(110, 250, n)
+    flags = rng.integers(0, 2, (n, len(FLAGS)))
+    value = 50 + (level - 180) / 3.5 + flags @ np.array(WEIGHTS) - sum(WEIGHTS) / 2 + rng.normal(0, 2, n)
+    ids = [f"pet{i:03d}" for i in range(n)]
+    for i, (name, v) in enumerate(zip(ids, level, strict=True)):
+        save(root / ("train" if i < n_train else "test") / f"{name}.png", disc(rng, v))
+    frame = pd.DataFrame({"Id": ids, **dict(zip(FLAGS, flags.T, strict=True)), "Pawpularity": np.round(value)})
+    frame["Pawpularity"] = frame["Pawpularity"].astype(int)
+    frame.iloc[:n_train].to_csv(root / "train.csv", index=False)
+    test = frame.iloc[n_train:, :-1]
+    (test if test_order is None else test.iloc[test_order]).to_csv(root / "test.csv", index=False)
+    pd.DataFrame({"Id": ids[n_train:], "Pawpularity": 50}).to_csv(root / "sample_submission.csv", index=False)
+    return root
+
+
+def new(name: str, data: Path, *extra: str) -> int:
+    return main(["new", name, "--data", str(data), "--into", "comps", *extra])
+
+
+def run(name: str, data: Path, *extra: str) -> Path:
+    """A run of comps/<name> (`--preset fast`, 2 folds: both readings draw the same); its folder."""
+    before = set(Path("runs", name).glob("*"))
+    assert (
+        main(["run", f"comps/{name}", "--data", str(data), "--preset", "fast", "--folds", "2", "--quiet", *extra]) == 0
+    )
+    [run_dir] = set(Path("runs", name).glob("*")) - before
+    return run_dir.resolve()
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def paw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """A Pawpularity download written as its image competition (meta_images) and as the table of its flags
+    (meta_table), each run once: the download, the two runs."""
+    root = tmp_path_factory.mktemp("metadata")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        data = pawpularity(root / "petfinder-pawpularity-score")
+        assert new("meta_images", data) == 0
+        assert new("meta_table", data, "--kind", "table") == 0
+        images = run("meta_images", data, *QUICK)
+        table = run("meta_table", data)
+        yield {"root": root, "data": data, "images": images, "table": table}
+
+
+def test_new_kind_table_writes_the_metadata_s_table_with_the_images_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = pawpularity(tmp_path / "petfinder-pawpularity-score", n_train=24, n_test=6)
+    assert new("kind_images", data, "--kind", "images") == 0
+    assert new("kind_table", data, "--kind", "table") == 0
+    out = capsys.readouterr().out
+    assert "wrote comps/kind_table/__init__.py: regression on Pawpularity, id Id, metric rmse" in out
+    assert "folds: kfold, as the image competition's" in out and "python -m pipeline ensemble" in out
+    images, table = (load_competition(f"comps/{n}") for n in ("kind_images", "kind_table"))
+    assert (table.TARGET, table.ID, table.TASK, table.FOLDS) == ("Pawpularity", "Id", "regression", images.FOLDS)
+    assert table.METRIC == images.METRIC and table.KAGGLE_SLUG == images.KAGGLE_SLUG
+    assert table.EXPECTED_FILES == ["train.csv", "test.csv", "sample_submission.csv"]  # no image: it reads none
+    loaded = table.load(table.Config(), data)
+    assert list(loaded.X.columns) == list(FLAGS)  # the metadata; not the id, which names the images
+    assert list(loaded.test_ids) == list(images.load_test(images.Config(), data).test_ids)
+
+
+def test_a_grouped_download_s_table_draws_the_images_group_folds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """SIIM-ISIC's patient_id keeps a patient's photos in one fold: its table keeps the patient's rows in one fold too
+    (not a feature), with the images' metric (roc_auc, where a table of 0/1 beside a 0.0 sample had accuracy), so the
+    two runs' folds.npy are one and their probabilities blend; predict gives the ensemble's submission again."""
+    monkeypatch.chdir(tmp_path)
+    data = siim(tmp_path)
+    assert new("meta_siim_images", data) == 0
+    assert new("meta_siim_table", data, "--kind", "table") == 0
+    assert "folds: stratified_group, each patient_id's rows in one fold, not a feature" in capsys.readouterr().out
+    table = load_competition("comps/meta_siim_table")
+    assert (table.FOLDS, table.GROUPS, table.METRIC.name, table.SUBMISSION) == (
+        "stratified_group",
+        "patient_id",
+        "roc_auc",
+        "probabilities",
+    )
+    assert list(table.load(table.Config(), data).X.columns) == ["sex", "age_approx", "anatom_site_general_challenge"]
+    images = run("meta_siim_images", data, "--set", "epochs=1")
+    tab = run("meta_siim_table", data)
+    folds = np.load(images / "folds.npy")
+    assert np.array_equal(folds, np.load(tab / "folds.npy"))
+    patients = pd.read_csv(data / "train.csv")["patient_id"]
+    assert (pd.Series(folds).groupby(patients.to_numpy()).nunique() == 1).all()
+    assert main(["ensemble", str(images), str(tab), "--quiet"]) == 0
+    [ens] = Path("runs/meta_siim_images").glob("*-ensemble")
+    sub = published(summary(ens), data / "sample_submission.csv")
+    assert sub["target"].between(0, 1).all()
+    assert main(["predict", str(ens), "--data", str(data), "--out", "again", "--quiet"]) == 0
+    assert Path("again/submission.csv").read_bytes() == (ens / "submission.csv").read_bytes()
+
+
+def test_the_ensemble_of_the_image_run_and_the_table_run_beats_both(
+    paw: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The image network learns the pixels' part, the table the flags' part: their blend, scored out of fold, is at
+    least as good as the better; its submission holds the sample's ids and columns, and predict and package give it
+    again (the package carries both competitions, each run pointing at its own); predict refuses a test set whose
+    two readings list the pets in other orders."""
+    from pipeline.commands import package
+
+    monkeypatch.chdir(paw["root"])
+    a, b = summary(paw["images"]), summary(paw["table"])
+    assert main(["ensemble", str(paw["images"]), str(paw["table"]), "--tag", "both", "--quiet"]) == 0
+    [ens] = Path("runs/meta_images").glob("*-ensemble-both")
+    s = summary(ens)
+    assert s["cv"] <= min(a["cv"], b["cv"]) - 0.5  # RMSE: the blend learns both parts
+    weights = s["blend"]["weights"]
+    for run_id in (a["run_id"], b["run_id"]):  # each reading has its share
+        assert sum(w for key, w in weights.items() if key.startswith(f"{run_id}/")) > 0.1
+    sub = published(s, paw["data"] / "sample_submission.csv")
+    assert sub["Pawpularity"].std() > 5
+    assert main(["predict", str(ens), "--data", str(paw["data"]), "--out", "again", "--quiet"]) == 0
+    assert Path("again/submission.csv").read_bytes() == (ens / "submission.csv").read_bytes()
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])  # the wheels: test_package.py's subject
+    assert main(["package", str(ens), "--out", "pkg", "--deps", ""]) == 0
+    specs = {m: summary(Path("pkg/run/members") / m)["competition_spec"] for m in (a["run_id"], b["run_id"])}
+    assert specs == {a["run_id"]: "../../competition/meta_images", b["run_id"]: "../../competition/meta_table"}
+    shutil.move("comps", "comps-away")  # the package alone carries the competitions
+    try:
+        for name in ("meta_images", "meta_table"):
+            monkeypatch.delitem(sys.modules, name, raising=False)
+        assert main(["predict", "pkg/run", "--data", str(paw["data"]), "--out", "packaged", "--quiet"]) == 0
+    finally:
+        shutil.move("comps-away", "comps")
+        for name in ("meta_images", "meta_table"):
+            monkeypatch.delitem(sys.modules, name, raising=False)
+    assert Path("packaged/submission.csv").read_bytes() == (ens / "submission.csv").read_bytes()
+    shuffled = Path("shuffled")  # a test set whose test.csv lists the pets in another order than its sample
+    shutil.copytree(paw["data"], shuffled)
+    test = pd.read_csv(shuffled / "test.csv", dtype=str)
+    test.iloc[::-1].to_csv(shuffled / "test.csv", index=False)
+    assert main(["predict", str(ens), "--data", str(shuffled), "--out", "refused", "--quiet"]) == 2
+    assert (
+        f"predict different test rows (the same ids in another order): test row 1 is id {test['Id'].iloc[0]!r} in "
+        f"meta_images (run {a['run_id']}) and {test['Id'].iloc[-1]!r} in meta_table (run {b['run_id']})"
+    ) in capsys.readouterr().err
+
+
+def test_runs_that_answer_another_question_are_refused_naming_both(
+    paw: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(paw["root"])
+    data, images = paw["data"], str(paw["images"])
+    made = set(Path("runs/meta_images").glob("*-ensemble*"))
+    assert new("meta_mae", data, "--kind", "table", "--metric", "mae") == 0
+    assert main(["ensemble", images, str(run("meta_mae", data)), "--quiet"]) == 2
+    assert "ensemble: meta_images is scored by rmse and meta_mae by mae" in capsys.readouterr().err
+    assert new("meta_eyes", data, "--kind", "table") == 0
+    init = Path("comps/meta_eyes/__init__.py")
+    init.write_text(init.read_text().replace('TARGET = "Pawpularity"', 'TARGET = "Eyes"'))  # another question
+    monkeypatch.delitem(sys.modules, "meta_eyes")  # as `new` imported it to check it
+    assert main(["ensemble", images, str(run("meta_eyes", data)), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "ensemble: meta_images's target (Pawpularity) and meta_eyes's (Eyes) differ: training row 1 is" in err
+    assert set(Path("runs/meta_images").glob("*-ensemble*")) == made  # no ensemble folder
+
+
+def test_test_rows_in_another_order_are_refused_naming_the_first_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The table's test rows are test.csv's, the images' the sample's: in another order, row i of one is another pet
+    than row i of the other, and the blend would average two pets' values."""
+    monkeypatch.chdir(tmp_path)
+    data = pawpularity(tmp_path / "petfinder-pawpularity-score", n_train=24, n_test=6, test_order=np.r_[1, 0, 2:6])
+    assert new("meta_order_images", data) == 0
+    assert new("meta_order_table", data, "--kind", "table") == 0
+    images, table = run("meta_order_images", data, "--set", "epochs=1"), run("meta_order_table", data)
+    assert main(["ensemble", str(images), str(table), "--quiet"]) == 2
+    assert (
+        "ensemble: meta_order_images and meta_order_table predict different test rows (the same ids in another "
+        "order): test row 1 is id 'pet024' in meta_order_images and 'pet025' in meta_order_table"
+    ) in capsys.readouterr().err
+    other = pawpularity(tmp_path / "other", n_train=20, n_test=6)  # another download: its own rows
+    assert new("meta_order_other", other, "--kind", "table") == 0
+    assert main(["ensemble", str(table), str(run("meta_order_other", other)), "--quiet"]) == 2
+    assert (
+        "ensemble: runs belong to different competitions: meta_order_other, meta_order_table; runs of different "
+        "competitions blend only when they were made on one download"
+    ) in capsys.readouterr().err
+
+
+def test_kind_refusals_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--kind images on a table download names why it is none; --kind table on a table is the table as before; the
+    table of images takes its target, id, task and folds from the images; tags are no table's."""
+    from test_new_image_targets import planet
+
+    table = tmp_path / "table"
+    table.mkdir()
+    pd.DataFrame({"id": range(40), "x": np.arange(40) % 7, "y": np.arange(40) % 2}).to_csv(
+        table / "train.csv", index=False
+    )
+    pd.DataFrame({"id": range(40, 50), "x": 1}).to_csv(table / "test.csv", index=False)
+    pd.DataFrame({"id": range(40, 50), "y": 0}).to_csv(table / "sample_submission.csv", index=False)
+    into = ["--into", str(tmp_path / "comps")]
+    assert main(["new", "kind_bad", "--data", str(table), "--kind", "images", *into]) == 2
+    assert "--kind images: " + f"{table} holds 0 images among its 3 files" in capsys.readouterr().err
+    assert main(["new", "kind_plain", "--data", str(table), *into]) == 0
+    assert main(["new", "kind_asked", "--data", str(table), "--kind", "table", *into]) == 0
+    plain, asked = ((tmp_path / "comps" / n / "__init__.py").read_text() for n in ("kind_plain", "kind_asked"))
+    assert asked == plain.replace("kind_plain", "kind_asked")
+    data = pawpularity(tmp_path / "paw", n_train=24, n_test=6)
+    assert main(["new", "kind_target", "--data", str(data), "--kind", "table", "--target", "Eyes", *into]) == 2
+    assert "takes its target, id, task and folds from them, so that a run of each blends; leave out --target" in (
+        capsys.readouterr().err
+    )
+    tags, _ = planet(tmp_path / "planet", n_train=24, n_test=6)
+    assert main(["new", "kind_tags", "--data", str(tags), "--kind", "table", *into]) == 2
+    assert "--kind table: train_v2.csv's tags holds space-separated tags" in capsys.readouterr().err
+    assert not any((tmp_path / "comps" / n).exists() for n in ("kind_bad", "kind_target", "kind_tags"))
