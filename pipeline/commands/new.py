@@ -1,6 +1,7 @@
 """`new`: a competition package for any tabular or image Kaggle competition, inferred from its download (tables:
 pipeline/tabular/infer.py; images: pipeline/vision/infer.py, with pipeline/vision/infer_targets.py for values, label
-columns and tags)."""
+columns and tags; `--kind table` of an image download, the table of its photo metadata that answers as the images
+do, to blend with them: pipeline/vision/metadata.py)."""
 
 from __future__ import annotations
 
