@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.contract import ContractError
 
-HELP = "Write competitions/<name>/ for a tabular, image or box-detection competition, inferred from Kaggle's zip or folder."
+HELP = "Write competitions/<name>/ for a tabular, image or box-detection competition, from Kaggle's zip or folder."
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
 INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time")
