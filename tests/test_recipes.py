@@ -1,5 +1,5 @@
 """Recipes in one place: ImageClassifier/Detector.from_config read a competition's Config by field name; cowboy
-folds follow --seed; the fusion IoU comes from the Config."""
+folds follow --seed; the fusion IoU and min_score come from the Config."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ def test_fold_fusion_uses_the_configs_wbf_iou() -> None:
     assert top_score(dataclasses.replace(cb.Config(), wbf_iou=0.4)) == pytest.approx(0.9)
     assert top_score(dataclasses.replace(cb.Config(), wbf_iou=0.6)) == pytest.approx(0.45)
     assert top_score(None) == pytest.approx(0.45)  # no Config: its default 0.55
+
+
+def test_fold_fusion_keeps_no_box_below_the_configs_min_score() -> None:
+    # min_score: a box below it is not predicted (Detector drops its own); a box only one fold model of two found fuses
+    # at half its score and is dropped too, as any detection competition's (box_blend.py), while the one both found
+    # stays. Before, cowboy's own merge_folds kept the half-score box under any min_score.
+    both = pack([np.array([[50.0, 50.0, 20.0, 20.0]])], [np.array([0.9])], [np.array([2])])
+    a = pack([np.array([[0.0, 0.0, 30.0, 30.0], [50.0, 50.0, 20.0, 20.0]])], [np.array([0.9, 0.9])], [np.array([1, 2])])
+    cfg = dataclasses.replace(cb.Config(), min_score=0.5)
+    boxes, scores, classes = unpack(cb.merge_folds([a, both], cfg)[0])
+    assert classes.tolist() == [2] and scores.tolist() == pytest.approx([0.9])
+    assert len(unpack(cb.merge_folds([a, both], cb.Config())[0])[1]) == 2  # min_score 0 (COCO mAP): both kept
 
 
 @pytest.mark.parametrize("name", ["cifar10", "dog_breeds", "leaves"])
