@@ -6,8 +6,9 @@ PetFinder Pawpularity), whose winners blended both.
 folders of the same tables) and used the same folds. Here, with each competition's data loaded as its runs read it:
 - the metric: the same name and direction (summary.json's "metric" and "greater_is_better");
 - the target: the same training answers, row by row (classes by name, values as numbers);
-- the test rows: the same ids, in the same order (Data.test_ids: an image competition's are the sample submission's,
-  a table's its test CSV's), as each competition's predictions are rows in that order.
+- the test rows: the same ids (Data.test_ids: an image competition's are the sample submission's, a table's its test
+  CSV's); listed in another order, each once, the other competition's test predictions are realigned to the base
+  run's rows (test_order), as each competition's predictions are rows in its own order.
 Each refusal names both competitions and what differs (the first differing row or id).
 """
 
@@ -76,18 +77,46 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
-def check_test_ids(names: tuple[str, str], ids: tuple[Any, Any]) -> None:
-    """Both competitions' test rows the same ids in the same order (as written, spaces around them aside); else
-    refused, naming both and the first id that differs (and saying so when only the order differs)."""
+def test_order(names: tuple[str, str], ids: tuple[Any, Any]) -> np.ndarray | None:
+    """Where each of the first competition's test ids (its rows' order, which the blend's rows take) stands among the
+    second's: None when both list the same ids in the same order (as written, spaces around them aside), else the
+    positions that realign the second's test predictions (`pred[order]`) when it lists the same ids, each once, in
+    another order. Refused, naming both competitions, when the ids differ (the first id one lists and the other does
+    not) or an id is listed twice, as then no row of one is one row of the other."""
     a, b = ([str(i).strip() for i in np.asarray(v, dtype=object)] for v in ids)
-    na, nb = names
-    if len(a) != len(b):
-        raise ContractError(f"ensemble: {na} predicts {len(a)} test rows and {nb} {len(b)}; {QUESTION}.")
-    row = next((i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), None)
-    if row is None:
-        return
-    order = " (the same ids in another order)" if sorted(a) == sorted(b) else ""
-    raise ContractError(
-        f"ensemble: {na} and {nb} predict different test rows{order}: test row {row + 1} is id {a[row]!r} in {na} "
-        f"and {b[row]!r} in {nb}; {QUESTION}."
-    )
+    if a == b:
+        return None
+    (na, nb), only = names, []
+    for (x, nx), (other, ny) in (((a, na), (b, nb)), ((b, nb), (a, na))):
+        seen = set(other)
+        row = next((i for i, v in enumerate(x) if v not in seen), None)
+        if row is not None:
+            only.append(f"test row {row + 1} of {nx}, id {x[row]!r}, is none of {ny}'s")
+    if only:
+        raise ContractError(
+            f"ensemble: {na} and {nb} predict different test rows ({len(a)} and {len(b)}): {'; '.join(only)}; "
+            f"{QUESTION}."
+        )
+    for x, nx in ((a, na), (b, nb)):
+        if (twice := _first_twice(x)) is not None:
+            raise ContractError(
+                f"ensemble: {nx} lists test id {twice!r} twice, and {na} and {nb} list their test ids in different "
+                f"orders: their test rows cannot be matched one to one; {QUESTION}."
+            )
+    position = {v: i for i, v in enumerate(b)}
+    return np.array([position[v] for v in a], dtype=np.int64)
+
+
+def _first_twice(ids: list[str]) -> str | None:
+    """The first id listed a second time, else None."""
+    seen: set[str] = set()
+    for v in ids:
+        if v in seen:
+            return v
+        seen.add(v)
+    return None
+
+
+def realigned_note(base: str, other: str) -> str:
+    """The log's line for a competition whose test predictions were realigned to the base competition's rows."""
+    return f"{other} lists the test ids of {base} in another order: its test predictions realigned to {base}'s rows"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline.contract import ContractError, Data, competition_name
 
 
@@ -93,15 +95,31 @@ def _members_predictions(
     """Each blended model's test predictions under its key in the ensemble's blend ({"test": ...}, as `ensemble`
     blended the runs' saved test predictions), and the base run's test data, which the submission is written with.
     Each run reads the test set with its own Config and is checked against its own training (predict.read_checked);
-    runs of different competitions (an image network's and its photo metadata's) must read the same test ids in the
-    same order (ensemble_checks.check_test_ids)."""
-    from pipeline.ensemble_checks import check_test_ids
-    from pipeline.prediction import predict_models, read_checked, warn_versions
+    runs of different competitions (an image network's and its photo metadata's) must read the same test ids, and a
+    run that reads them in another order than the base run has its predictions realigned to the base's rows
+    (ensemble_checks.test_order), as `ensemble` realigned them."""
+    from pipeline.prediction import predict_models
 
+    read = _members_data(members, data_path, log)
+    base = next(m for m in members if m.base)
+    data = read[base.run_dir]
+    orders = {m.run_dir: _order(base, m, data, read[m.run_dir], log) for m in members}  # checked before predicting
     results: dict[str, dict[str, Any]] = {}
+    for m in members:
+        predicted = predict_models(m.module, m.cfg, m.run_dir, m.summary, m.fits, read[m.run_dir], device, log)
+        for key, model in m.keys.items():
+            test, order = predicted[model]["test"], orders[m.run_dir]
+            results[key] = {"test": test if order is None else test[order]}
+    return results, data
+
+
+def _members_data(members: list[Member], data_path: str | None, log: Any) -> dict[Path, Data]:
+    """Each blended run's reading of the new test set (its own Config, checked against its own training), refused
+    when the runs read different numbers of test rows."""
+    from pipeline.prediction import read_checked, warn_versions
+
+    read: dict[Path, Data] = {}
     rows: dict[str, int] = {}
-    data: Data | None = None
-    first: tuple[str, Any] | None = None  # the first run's name and test ids, which every other run's must be
     for m in members:
         warn_versions(m.run_dir, log)
         its, data_dir, sample = read_checked(m.module, m.cfg, m.run_dir, m.summary, data_path, "", log)
@@ -114,12 +132,17 @@ def _members_predictions(
                 + ", ".join(f"{r}: {n}" for r, n in rows.items())
                 + "); their predictions cannot be blended row by row."
             )
-        named = f"{competition_name(m.module)} (run {m.run_dir.name})"
-        first = first or (named, its.test_ids)
-        check_test_ids((first[0], named), (first[1], its.test_ids))  # competitions of one download: the same rows
-        predicted = predict_models(m.module, m.cfg, m.run_dir, m.summary, m.fits, its, device, log)
-        results |= {key: {"test": predicted[model]["test"]} for key, model in m.keys.items()}
-        if m.base:
-            data = its
-    assert data is not None  # load_members checked that one run is the base
-    return results, data
+        read[m.run_dir] = its
+    return read
+
+
+def _order(base: Member, m: Member, base_data: Data, its: Data, log: Any) -> np.ndarray | None:
+    """The order that realigns run m's test predictions to the base run's rows (None: already in them); refused when
+    the two read different test ids (ensemble_checks.test_order)."""
+    from pipeline.ensemble_checks import realigned_note, test_order
+
+    names = tuple(f"{competition_name(r.module)} (run {r.run_dir.name})" for r in (base, m))
+    order = test_order((names[0], names[1]), (base_data.test_ids, its.test_ids))
+    if order is not None:
+        log(realigned_note(*names))
+    return order

@@ -15,6 +15,7 @@ from pipeline import runfolder
 from pipeline.archives import sha256
 from pipeline.atomic import read_json
 from pipeline.contract import ContractError, competition_name, load_competition
+from pipeline.ensemble_checks import check_metric, check_target, realigned_note, test_order
 from pipeline.finish import SCORE_FIELDS, FittedRun, RunInputs, finish_run
 from pipeline.runner import RunOptions, check_data
 
@@ -61,7 +62,7 @@ def ensemble_runs(
     summaries, folds, base = _check_runs(run_dirs)
     spec = runfolder.competition_spec(run_dirs[base], summaries[base])  # also from another directory
     opts = RunOptions(competition=spec, tag=tag, submissions_root=submissions_root, quiet=quiet)
-    loaded = _loaded(run_dirs, summaries, base, len(folds))
+    loaded, orders = _loaded(run_dirs, summaries, base, len(folds))
     inputs = loaded[summaries[base]["competition"]]
     results: dict[str, dict[str, Any]] = {}
     for d, s in zip(run_dirs, summaries, strict=True):
@@ -75,12 +76,16 @@ def ensemble_runs(
                 )
             key = blend_key(s["run_id"], model, len(run_dirs))
             oof = oof[: len(folds)]  # rows past the base run's: train-only rows (an original dataset), never predicted
+            if (order := orders.get(s["competition"])) is not None:
+                test = test[order]  # its test rows in the base run's order (ensemble_checks.test_order)
             results[key] = {"oof": oof, "test": test} | {k: scores[model][k] for k in SCORE_FIELDS}
     _check_shapes(results)
     suffix = "-".join(t for t in ("ensemble", tag, "sample" if inputs.is_sample else None) if t)
     run_dir = runfolder.new_run_dir(summaries[base]["competition"], suffix, runs_root)
     log = runfolder.open_log(run_dir, quiet=quiet)
     log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
+    for name in orders:
+        log(realigned_note(summaries[base]["competition"], name))
     runfolder.write_folds(run_dir, folds)
     more = {"members": members_record(run_dir, run_dirs, summaries, base)}  # what predict and package find them by
     return finish_run(
@@ -90,13 +95,16 @@ def ensemble_runs(
     )
 
 
-def _loaded(run_dirs: list[Path], summaries: list[dict[str, Any]], base: int, rows: int) -> dict[str, RunInputs]:
+def _loaded(
+    run_dirs: list[Path], summaries: list[dict[str, Any]], base: int, rows: int
+) -> tuple[dict[str, RunInputs], dict[str, np.ndarray]]:
     """Each competition of the runs (by name) with the saved Config of its first run (the base run's for the base's
     competition) and the data it was trained on, loaded again; runs of a competition other than the base's are
-    checked to answer its question (ensemble_checks: metric, target on the `rows` scored rows, test ids)."""
-    from pipeline.ensemble_checks import check_metric, check_target, check_test_ids
-
+    checked to answer its question (ensemble_checks: metric, target on the `rows` scored rows, test ids). With them,
+    for each competition that lists the base's test ids in another order, the order that realigns its test
+    predictions to the base's rows."""
     loaded: dict[str, RunInputs] = {}
+    orders: dict[str, np.ndarray] = {}
     ours = summaries[base]["competition"]
     for i in [base, *range(len(run_dirs))]:
         name = summaries[i]["competition"]
@@ -110,8 +118,9 @@ def _loaded(run_dirs: list[Path], summaries: list[dict[str, Any]], base: int, ro
         if name != ours:
             b = loaded[ours]
             check_target((ours, name), (b.module, its.module), (b.data, its.data), rows)
-            check_test_ids((ours, name), (b.data.test_ids, its.data.test_ids))
-    return loaded
+            if (order := test_order((ours, name), (b.data.test_ids, its.data.test_ids))) is not None:
+                orders[name] = order
+    return loaded, orders
 
 
 def _check_shapes(results: dict[str, dict[str, Any]]) -> None:

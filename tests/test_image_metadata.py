@@ -3,7 +3,8 @@
 of the metadata: the table competition `new --kind table` writes answers as the image one does (target, metric, test
 rows, folds: a patient's photos in one fold on both sides), `ensemble` blends runs of the two competitions into a
 submission scored out of fold at least as well as the better of them, `predict` and `package` of that ensemble give
-its submission again, and runs that answer another question (metric, target, test rows) are refused naming both."""
+its submission again, test rows in another order are realigned, and runs that answer another question (metric,
+target, test rows) are refused naming both."""
 
 from __future__ import annotations
 
@@ -139,8 +140,8 @@ def test_the_ensemble_of_the_image_run_and_the_table_run_beats_both(
 ) -> None:
     """The image network learns the pixels' part, the table the flags' part: their blend, scored out of fold, is at
     least as good as the better; its submission holds the sample's ids and columns, and predict and package give it
-    again (the package carries both competitions, each run pointing at its own); predict refuses a test set whose
-    two readings list the pets in other orders."""
+    again (the package carries both competitions, each run pointing at its own), also of a test set whose test.csv
+    lists the pets in another order than its sample (the table's predictions realigned to the images' rows)."""
     from pipeline.commands import package
 
     monkeypatch.chdir(paw["root"])
@@ -174,11 +175,13 @@ def test_the_ensemble_of_the_image_run_and_the_table_run_beats_both(
     shutil.copytree(paw["data"], shuffled)
     test = pd.read_csv(shuffled / "test.csv", dtype=str)
     test.iloc[::-1].to_csv(shuffled / "test.csv", index=False)
-    assert main(["predict", str(ens), "--data", str(shuffled), "--out", "refused", "--quiet"]) == 2
+    capsys.readouterr()
+    assert main(["predict", str(ens), "--data", str(shuffled), "--out", "shuffled-out"]) == 0
     assert (
-        f"predict different test rows (the same ids in another order): test row 1 is id {test['Id'].iloc[0]!r} in "
-        f"meta_images (run {a['run_id']}) and {test['Id'].iloc[-1]!r} in meta_table (run {b['run_id']})"
+        f"meta_table (run {b['run_id']}) lists the test ids of meta_images (run {a['run_id']}) in another order: its "
+        f"test predictions realigned to meta_images (run {a['run_id']})'s rows"
     ) in capsys.readouterr().err
+    assert Path("shuffled-out/submission.csv").read_bytes() == (ens / "submission.csv").read_bytes()
 
 
 def test_runs_that_answer_another_question_are_refused_naming_both(
@@ -200,28 +203,70 @@ def test_runs_that_answer_another_question_are_refused_naming_both(
     assert set(Path("runs/meta_images").glob("*-ensemble*")) == made  # no ensemble folder
 
 
-def test_test_rows_in_another_order_are_refused_naming_the_first_id(
+def test_test_rows_in_another_order_are_realigned_and_other_ids_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """The table's test rows are test.csv's, the images' the sample's: in another order, row i of one is another pet
-    than row i of the other, and the blend would average two pets' values."""
+    """The table's test rows are test.csv's, the images' the sample's: when test.csv lists the sample's pets in another
+    order, row i of one is another pet than row i of the other, so the table's test predictions are realigned to the
+    images' rows (the base run's) and the ensemble's submission is the one of a download whose test.csv is in the
+    sample's order. A test.csv of other pets is refused (here by the image competition, which reads it too)."""
     monkeypatch.chdir(tmp_path)
     data = pawpularity(tmp_path / "petfinder-pawpularity-score", n_train=24, n_test=6, test_order=np.r_[1, 0, 2:6])
+    inorder = pawpularity(tmp_path / "in-order", n_train=24, n_test=6)  # the same download, test.csv as the sample
+    assert (data / "test.csv").read_bytes() != (inorder / "test.csv").read_bytes()
     assert new("meta_order_images", data) == 0
     assert new("meta_order_table", data, "--kind", "table") == 0
-    images, table = run("meta_order_images", data, "--set", "epochs=1"), run("meta_order_table", data)
-    assert main(["ensemble", str(images), str(table), "--quiet"]) == 2
-    assert (
-        "ensemble: meta_order_images and meta_order_table predict different test rows (the same ids in another "
-        "order): test row 1 is id 'pet024' in meta_order_images and 'pet025' in meta_order_table"
-    ) in capsys.readouterr().err
+    made, tables = {}, {}
+    for where in (data, inorder):
+        images, tables[where] = run("meta_order_images", where, "--set", "epochs=1"), run("meta_order_table", where)
+        assert main(["ensemble", str(images), str(tables[where]), "--tag", where.name, "--quiet"]) == 0
+        [made[where]] = Path("runs/meta_order_images").glob(f"*-ensemble-{where.name}")
+    realigned = "meta_order_table lists the test ids of meta_order_images in another order: its test predictions "
+    assert realigned + "realigned to meta_order_images's rows" in (made[data] / "log.txt").read_text()
+    assert "realigned" not in (made[inorder] / "log.txt").read_text()
+    sub = published(summary(made[data]), data / "sample_submission.csv")
+    assert sub["Pawpularity"].std() > 1
+    assert (made[data] / "submission.csv").read_bytes() == (made[inorder] / "submission.csv").read_bytes()
+    assert main(["predict", str(made[data]), "--data", str(data), "--out", "again", "--quiet"]) == 0
+    assert Path("again/submission.csv").read_bytes() == (made[data] / "submission.csv").read_bytes()
+    capsys.readouterr()
+    other = Path("other-pet")  # test.csv lists a pet the sample does not, in place of one it does
+    shutil.copytree(data, other)
+    test = pd.read_csv(other / "test.csv", dtype=str)
+    test.loc[2, "Id"] = "pet099"
+    test.to_csv(other / "test.csv", index=False)
+    assert main(["predict", str(made[data]), "--data", str(other), "--out", "refused", "--quiet"]) == 2
+    assert "test.csv: its Id lacks 'pet026', the Id of sample_submission.csv line 4" in capsys.readouterr().err
     other = pawpularity(tmp_path / "other", n_train=20, n_test=6)  # another download: its own rows
     assert new("meta_order_other", other, "--kind", "table") == 0
-    assert main(["ensemble", str(table), str(run("meta_order_other", other)), "--quiet"]) == 2
+    assert main(["ensemble", str(tables[data]), str(run("meta_order_other", other)), "--quiet"]) == 2
     assert (
         "ensemble: runs belong to different competitions: meta_order_other, meta_order_table; runs of different "
         "competitions blend only when they were made on one download"
     ) in capsys.readouterr().err
+
+
+def test_test_ids_realign_when_only_their_order_differs() -> None:
+    """ensemble_checks.test_order: the positions that put the second competition's rows in the first's order; other
+    ids, or an id listed twice, refused naming both competitions and the id."""
+    from pipeline.contract import ContractError
+    from pipeline.ensemble_checks import test_order
+
+    names = ("paw", "paw_meta")
+    assert test_order(names, (["a", "b", "c"], [" a", "b ", "c"])) is None  # spaces around an id aside
+    order = test_order(names, (np.array(["a", "b", "c"]), np.array(["c", "a", "b"])))
+    assert np.array(["c", "a", "b"])[order].tolist() == ["a", "b", "c"]
+    assert test_order(names, ([1, 2, 3], ["3", "2", "1"])).tolist() == [2, 1, 0]  # ids as written: 1 is "1"
+    with pytest.raises(ContractError) as refused:
+        test_order(names, (["a", "b", "c"], ["c", "x", "a"]))
+    assert str(refused.value).startswith(
+        "ensemble: paw and paw_meta predict different test rows (3 and 3): test row 2 of paw, id 'b', is none of "
+        "paw_meta's; test row 2 of paw_meta, id 'x', is none of paw's; runs of different competitions"
+    )
+    with pytest.raises(ContractError, match=r"\(3 and 2\): test row 3 of paw, id 'c', is none of paw_meta's; runs"):
+        test_order(names, (["a", "b", "c"], ["b", "a"]))
+    with pytest.raises(ContractError, match="paw_meta lists test id 'b' twice"):
+        test_order(names, (["a", "b", "c"], ["b", "c", "b", "a"]))
 
 
 def test_kind_refusals_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
