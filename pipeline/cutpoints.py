@@ -17,11 +17,18 @@ from pipeline.blend import refit_per_group
 from pipeline.folds import scored_rows
 
 
+def candidates(p: np.ndarray, bounds: tuple[float, float], grid: int = 99, also: tuple[float, ...] = ()) -> np.ndarray:
+    """The cuts best_cut tries for probabilities `p`: `grid` quantiles of p, 0.5 and `also`, clipped to `bounds`,
+    distinct, nearest 0.5 first (the order ties are broken in)."""
+    quantiles = np.quantile(p, np.linspace(0.01, 0.99, grid))
+    cuts = np.unique(np.clip(np.concatenate([quantiles, [0.5], np.asarray(also, dtype=float)]), *bounds))
+    return cuts[np.argsort(np.abs(cuts - 0.5), kind="stable")]
+
+
 def best_cut(p: np.ndarray, score_at: Callable[[float], float], bounds: tuple[float, float], grid: int = 99) -> float:
-    """The cut of probabilities `p` whose `score_at` (higher is better) is highest among `grid` quantiles of p and
-    0.5, clipped to `bounds`; ties go to the cut nearest 0.5 (the F1/MCC threshold's search and the tags' one cut)."""
-    cuts = np.unique(np.clip(np.append(np.quantile(p, np.linspace(0.01, 0.99, grid)), 0.5), *bounds))
-    cuts = cuts[np.argsort(np.abs(cuts - 0.5), kind="stable")]
+    """The cut of probabilities `p` whose `score_at` (higher is better) is highest among `candidates`; ties go to the
+    cut nearest 0.5 (the F1/MCC threshold's search and the tags' one cut)."""
+    cuts = candidates(p, bounds, grid)
     return float(cuts[int(np.argmax([score_at(float(t)) for t in cuts]))])
 
 
@@ -38,6 +45,7 @@ def apply_out_of_fold(
     fold_key: str,
     baseline: str,
     kind: str,
+    record: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """`b` with its OOF and test predictions transformed by `fit`'s cut when it improves the out-of-fold score.
 
@@ -45,7 +53,8 @@ def apply_out_of_fold(
     `fold_key` names the per-group cuts in threshold.json (JSON-ready through `.tolist()` where they have it);
     `baseline` says what the uncut predictions are scored as ("at 0.5", "rounded"); `kind` ("threshold", "cuts")
     names the cut in stages.json, whose "threshold" entry holds it with describe's fields when it is applied (what
-    `predict` applies: pipeline.threshold.apply_saved)."""
+    `predict` applies: pipeline.threshold.apply_saved). `record(info)`: threshold.json's record and the returned
+    "threshold" made of this cut's (the tags' per-tag cuts nest theirs in the one cut's, pipeline/tag_cuts.py)."""
     from pipeline.runfolder import write_predictions, write_record
 
     oof, test = np.asarray(b["oof"], dtype=float), np.asarray(b["test"], dtype=float)
@@ -60,16 +69,17 @@ def apply_out_of_fold(
         after = float(module.score(y[mask], out[mask]))
         info |= {"score_after": after, fold_key: [c.tolist() if hasattr(c, "tolist") else c for c in fold_cuts]}
         info["applied"] = module.METRIC.better(after, float(b["score"]))
-    write_record(run_dir, "threshold", info)
+    kept = record(info) if record is not None else info
+    write_record(run_dir, "threshold", kept)
     name = module.METRIC.name
     if not info["applied"]:
         why = info.get("reason") or (
             f"out-of-fold {name} {info['score_after']:.5f} vs {info['score_before']:.5f} {baseline}"
         )
         log(f"{label} not applied: {why}")
-        return b | {"threshold": info}
+        return b | {"threshold": kept}
     log(f"{label} (fitted out of fold): {name} {info['score_before']:.5f} -> {info['score_after']:.5f}")
     test = transform(test, cut)
     write_predictions(run_dir, "_threshold", out, test)
     stages = b.get("stages", {}) | {"threshold": {"kind": kind} | fields}  # stages.json, for predict
-    return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": info, "stages": stages}
+    return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": kept, "stages": stages}

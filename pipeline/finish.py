@@ -124,9 +124,10 @@ def blend_results(
     return b
 
 
-def check_settings(cfg: Any) -> None:
-    """Refuse a Config value the stages after the fold models read (Config.stack, Config.blend_weights, Config.refit)
-    before any model is fitted: found only at the blend, it cost the whole run."""
+def check_settings(cfg: Any, metric: str | None = None) -> None:
+    """Refuse a Config value the stages after the fold models read (Config.stack, Config.blend_weights, Config.refit,
+    and with the competition's `metric` Config.threshold) before any model is fitted: found only at the blend, it
+    cost the whole run."""
     stack = getattr(cfg, "stack", "off") or "off"
     if stack not in stacking.METHODS:
         raise ContractError(f"Config.stack must be one of {', '.join(stacking.METHODS)}, got {stack!r}.")
@@ -136,6 +137,8 @@ def check_settings(cfg: Any) -> None:
     refit = getattr(cfg, "refit", "auto") or "auto"
     if refit not in refit_choices:
         raise ContractError(f"Config.refit must be one of {', '.join(refit_choices)}, got {refit!r}.")
+    if metric is not None:
+        threshold.check_setting(cfg, metric)
 
 
 def _weights_choice(
@@ -147,7 +150,8 @@ def _weights_choice(
     linear model that fails on one fold's huge houses got 0.35 of the weight fitted on the other folds, and that
     fold's blend lost 0.05 RMSLE. Equal weights fit nothing, so their out-of-fold score is honest as it is."""
     if cfg is not None:
-        check_settings(cfg)  # the runner checked it before the folds; ensemble and predict read a saved Config
+        check_settings(cfg, module.METRIC.name)  # the runner checked it before the folds; ensemble and predict read
+        # a saved Config
     choice = getattr(cfg, "blend_weights", "auto") if cfg is not None else "auto"
     if choice in ("fitted", "greedy") or (choice == "auto" and not module.METRIC.better(b["equal_score"], b["score"])):
         return b

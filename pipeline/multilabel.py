@@ -1,7 +1,7 @@
 """Several labels a row, submitted as the labels themselves (Planet's space-separated tags, Human Protein Atlas'
 targets): which labels a row's probabilities name, the F-scores Kaggle ranks them by, and the one cut for all labels
 fitted out of fold (pipeline/threshold.py applies it by the rules of every cut: only when the out-of-fold score
-improves).
+improves; a cut per label, Config.threshold "per_tag": pipeline/tag_cuts.py).
 
 A row names each label whose probability is above 0.5, and its likeliest label when none is: every competition of
 this kind has at least one label an image, and a row of none scores 0 however near its labels were. The scores and
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.blend import fit_rows
 from pipeline.cutpoints import best_cut
 
 # name -> (beta, average): "samples" averages each row's F-score (Planet's mean F2), "macro" each label's (HPA's
@@ -26,6 +27,7 @@ TAG_METRICS: dict[str, tuple[float, str]] = {
     "f1_micro": (1.0, "micro"),
 }
 GRID = 99  # candidate cuts: this many quantiles of the OOF probabilities, and 0.5
+BOUNDS = (0.01, 0.99)  # the cuts searched
 EPS = 1e-6
 
 
@@ -75,8 +77,15 @@ def shift(pred: np.ndarray, t: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logit))
 
 
+def sampled(pred: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most blend.FIT_ROWS of the rows (a seeded sample), as the F1 threshold and the blend's weights are fitted."""
+    rows = fit_rows(np.ones(len(y), dtype=bool))
+    return np.asarray(pred, dtype=float)[rows], np.asarray(y)[rows]
+
+
 def fit_cut(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better: bool = True) -> float:
-    """The one cut of every label's probability that scores best on these rows (the one nearest 0.5 among ties)."""
-    p = np.asarray(pred, dtype=float)
+    """The one cut of every label's probability that scores best on these rows (the one nearest 0.5 among ties);
+    searched on at most FIT_ROWS of them, a seeded sample."""
+    p, y = sampled(pred, y)
     sign = 1.0 if greater_is_better else -1.0
-    return best_cut(p, lambda t: sign * float(score(y, shift(p, t))), (0.01, 0.99), GRID)
+    return best_cut(p, lambda t: sign * float(score(y, shift(p, t))), BOUNDS, GRID)

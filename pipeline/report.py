@@ -52,16 +52,20 @@ def print_summary(s: dict[str, Any]) -> None:
             t.add_row(f"blend, fitted weights{oof}", f"{b['fitted_score']:.5f}", "", "", "", style="dim")
         final = "stack" if (s.get("stack") or {}).get("used") else blended
         cut = s.get("threshold") or {}
-        if cut.get("applied"):
+        per_tag = (cut.get("per_tag") or {}).get("applied")
+        if cut.get("applied") or per_tag:
             at = (
                 f"grades cut at {len(cut['cuts'])} fitted points"
                 if "cuts" in cut
+                else f"labels cut at {len(cut['per_tag']['thresholds'])} per-tag points"
+                if per_tag
                 else f"labels cut at {cut['threshold']:.3f}"
             )
             final += f", {at}"
         if final != blended and b.get("score") is not None:  # b["score"] is the last stage's: the blend's own is
             stack = s.get("stack") or {}  # the stack's blend_score, or the threshold's score before its cut
-            own = stack.get("blend_score", cut.get("score_before") if cut.get("applied") else b["score"])
+            was_cut = cut.get("applied") or per_tag
+            own = stack.get("blend_score", cut.get("score_before") if was_cut else b["score"])
             t.add_row(f"{blended}{oof}", f"{own:.5f}", "", "", "", style="dim")
         t.add_row(f"[bold]{final}{oof}[/bold]", f"[bold]{s['cv']:.5f}[/bold]", "", "1.000", f"{s['seconds']:.1f}s")
         if "temperature" in cal:

@@ -336,7 +336,7 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
     opts, legacy, notes = _engineering(module, opts)
     cfg, overrides, sample_overrides = _resolve_config(module, opts)
     cfg, folding = resolve_folds(module, cfg, opts.folds)
-    check_settings(cfg)
+    check_settings(cfg, module.METRIC.name)
     selected = _select_models(module, cfg, opts.models)
     if opts.time_limit:
         selected = fitting_order(selected)

@@ -23,7 +23,8 @@ share_c is what balanced accuracy rewards, and those probabilities are what bala
 p). The shares are fitted on the other folds' rows and applied by the same rules.
 
 A target of ordered grades scored by QWK gets cut points instead, by the same rules (pipeline/grades.py); several
-labels a row scored by an F-score on the labels named (pipeline/multilabel.py) one cut for every label.
+labels a row scored by an F-score on the labels named (pipeline/multilabel.py) one cut for every label, and with
+Config.threshold "per_tag" a cut per label, kept when it beats the one cut out of fold (pipeline/tag_cuts.py).
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import grades, multilabel
+from pipeline import grades, multilabel, tag_cuts
 from pipeline.blend import fit_rows
+from pipeline.contract import ContractError
 from pipeline.cutpoints import apply_out_of_fold, best_cut
 
 # label metrics whose best cut moves with the class balance, and balanced log loss, whose best shift is the balance
 METRICS = ("f1", "mcc", "balanced_accuracy", "balanced_log_loss")
 PRIOR_METRICS = ("balanced_accuracy", "balanced_log_loss")  # several classes: each reweighed by 1 / its share
+PER_TAG = "per_tag"  # Config.threshold's one value besides True and False: tags get a cut each (pipeline/tag_cuts.py)
 GRID = 99  # candidate thresholds: this many quantiles of the OOF probabilities, and 0.5
 EPS = 1e-6
 
@@ -60,6 +63,21 @@ def fit_threshold(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better
     return best_cut(pred[:, 1], lambda t: sign * float(score(y, shift(pred, t))), (EPS, 1 - EPS), GRID)
 
 
+def check_setting(cfg: Any, metric: str) -> None:
+    """Refuse a Config.threshold other than True, False or "per_tag", and "per_tag" for a metric that scores no
+    tags (multilabel.TAG_METRICS): found only after the models, it cost the whole run."""
+    value = getattr(cfg, "threshold", False)
+    if isinstance(value, bool):
+        return
+    if value != PER_TAG:
+        raise ContractError(f'Config.threshold must be true, false or "{PER_TAG}", got {value!r}.')
+    if metric not in multilabel.TAG_METRICS:
+        raise ContractError(
+            f'Config.threshold "{PER_TAG}" fits a cut per tag, for tags scored by '
+            f"{', '.join(multilabel.TAG_METRICS)}; this competition's metric is {metric}: set it true or false."
+        )
+
+
 def apply(
     module: Any, cfg: Any, data: Any, y: np.ndarray, folds: np.ndarray, b: dict[str, Any], run_dir: Any, log: Any
 ) -> dict[str, Any]:
@@ -69,7 +87,10 @@ def apply(
     if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
         return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
     if getattr(cfg, "threshold", False) and module.METRIC.name in multilabel.TAG_METRICS:
-        return _label_cut(module, b, np.asarray(y), folds, run_dir, log)
+        one = _label_cut(module, b, np.asarray(y), folds, run_dir, log)
+        if cfg.threshold == PER_TAG:  # a cut per tag, kept when it beats the one cut out of fold
+            return tag_cuts.apply(module, b, one, np.asarray(y), folds, run_dir, log)
+        return one
     classes = getattr(data, "classes", None)
     if not getattr(cfg, "threshold", False) or module.METRIC.name not in METRICS or classes is None:
         return b
@@ -152,8 +173,8 @@ def _label_cut(
 
 
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
-    """A cut the run applied (stages.json's "threshold": an F1/MCC threshold, or QWK's grade cut points) applied to
-    new test predictions, as the run applied it to its own."""
+    """A cut the run applied (stages.json's "threshold": an F1/MCC threshold, QWK's grade cut points, the tags' one
+    cut or cut per tag) applied to new test predictions, as the run applied it to its own."""
     test = np.asarray(test, dtype=float)
     if saved["kind"] == "cuts":
         return grades.cut(test, np.asarray(saved["cuts"], dtype=float), np.asarray(saved["grades"], dtype=float))
@@ -161,6 +182,8 @@ def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
         return shift(test, float(saved["threshold"]))
     if saved["kind"] == "label_threshold":
         return multilabel.shift(test, float(saved["threshold"]))
+    if saved["kind"] == "tag_thresholds":
+        return tag_cuts.shift_tags(test, saved["thresholds"])
     if saved["kind"] == "prior":
         return reweigh(test, saved["shares"])
     raise ValueError(f"unknown cut {saved['kind']!r} in stages.json")

@@ -47,7 +47,7 @@ write_submission, validate = FILES.write_submission, FILES.validate
 @dataclass(frozen=True)
 class Config(FineTuneRecipe):
     archs: tuple[str, ...] = ("test_resnet",)
-    threshold: bool = True
+    threshold: bool | str = True
 
 
 PRESETS: dict[str, dict[str, Any]] = {{
@@ -111,11 +111,13 @@ def pawpularity(root: Path, n_train: int = 96, n_test: int = 24) -> tuple[Path, 
     return root, frame["Pawpularity"].to_numpy()[:n_train]
 
 
-def tagged(root: Path, tags_column: bool, n_train: int = 96, n_test: int = 24) -> tuple[Path, np.ndarray]:
-    """Images with any of three coloured squares: as 0/1 columns red,green,blue (plant pathology's layout) or one
-    column of space-separated tags (Planet's), each image with at least one."""
+def tagged(
+    root: Path, tags_column: bool, n_train: int = 96, n_test: int = 24, shares: tuple[float, ...] = (0.5, 0.5, 0.5)
+) -> tuple[Path, np.ndarray]:
+    """Images with any of three coloured squares (each in about `shares` of them): as 0/1 columns red,green,blue
+    (plant pathology's layout) or one column of space-separated tags (Planet's), each image with at least one."""
     rng = np.random.default_rng(1)
-    y = rng.random((n_train + n_test, 3)) < 0.5
+    y = rng.random((n_train + n_test, 3)) < np.asarray(shares)
     y[~y.any(axis=1), 0] = True
     ids = [f"img_{i}" for i in range(n_train + n_test)]
     for i, (name, row) in enumerate(zip(ids, y, strict=True)):
@@ -188,12 +190,47 @@ def test_tags_are_cut_out_of_fold_and_predict_applies_the_same_cut(tmp_path, mon
     assert list(sub.columns) == ["image_name", "tags"]
     assert all(cell.split() and set(cell.split()) <= set(TAGS) for cell in sub["tags"])
     # predict of the test set alone (no train.csv): the run's submission again, its cut included
+    assert predict_test_alone(tmp_path, data, run_dir) == Path(s["published"]).read_bytes()
+
+
+def predict_test_alone(tmp_path: Path, data: Path, run_dir: Path) -> bytes:
+    """`predict` of the run's test set alone (its sample and images, no train.csv): the submission's bytes."""
     only = tmp_path / "only_test"
     only.mkdir()
     (only / "sample_submission.csv").write_bytes((data / "sample_submission.csv").read_bytes())
     (only / "test").symlink_to(data / "test")
     assert main(["predict", str(run_dir), "--data", str(only), "--out", str(tmp_path / "out"), "--quiet"]) == 0
-    assert (tmp_path / "out" / "submission.csv").read_bytes() == Path(s["published"]).read_bytes()
+    return (tmp_path / "out" / "submission.csv").read_bytes()
+
+
+def test_a_cut_per_tag_is_fitted_out_of_fold_and_predict_applies_the_same_cuts(tmp_path, monkeypatch):
+    # tags of very different shares, learnt for a few epochs: probabilities each tag wants cut at its own point
+    monkeypatch.chdir(tmp_path)
+    data, _ = tagged(tmp_path / "planet", tags_column=True, shares=(0.85, 0.4, 0.12))
+    fields = 'tags_column="tags", metric="f2_samples"'
+    comp = write_competition(tmp_path, "planet_per_tag_t", "ImageMultiLabel", "f2_samples", True, "image_name", fields)
+    s, run_dir = run(tmp_path, comp, data, "--set", "threshold=per_tag", "--set", "epochs=6")
+    cut = json.loads((run_dir / "threshold.json").read_text())
+    per_tag, stages = cut["per_tag"], json.loads((run_dir / "stages.json").read_text())
+    assert len(per_tag["thresholds"]) == 3 and len(per_tag["fold_thresholds"]) == 2  # a cut per tag, per fold
+    assert per_tag["score_before"] == (cut["score_after"] if cut["applied"] else cut["score_before"])
+    if per_tag["applied"]:  # it beat the one cut out of fold (here it does, by 0.005)
+        assert s["cv"] == pytest.approx(per_tag["score_after"]) and per_tag["score_after"] > per_tag["score_before"]
+        assert stages["threshold"] == {"kind": "tag_thresholds", "thresholds": per_tag["thresholds"]}
+    else:
+        assert s["cv"] == pytest.approx(per_tag["score_before"])
+    assert predict_test_alone(tmp_path, data, run_dir) == Path(s["published"]).read_bytes()
+
+
+def test_a_cut_per_tag_is_refused_where_there_are_no_tags(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data, _ = pawpularity(tmp_path / "paw", n_train=12, n_test=4)
+    comp = write_competition(
+        tmp_path, "paw_per_tag_t", "ImageRegressor", "rmse", False, "Id", 'columns=("Pawpularity",)'
+    )
+    assert main(["run", str(comp), "--data", str(data), "--preset", "fast", "--set", "threshold=per_tag"]) == 2
+    assert 'Config.threshold "per_tag" fits a cut per tag' in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # refused before the run folder, let alone a fit
 
 
 def test_bad_target_files_are_refused_naming_the_line(tmp_path):
