@@ -1,5 +1,6 @@
 """ImageRegressor and ImageMultiLabel on tiny generated images: each learns what the images show (beats the best
-constant), keeps its outputs in their units and range, saves and loads, and refuses targets it cannot learn."""
+constant), keeps its outputs in their units and range (ImageRegressor's clipped to the training range), saves and
+loads, and refuses targets it cannot learn."""
 
 from __future__ import annotations
 
@@ -82,6 +83,21 @@ def test_regressor_learns_a_size_from_the_pixels(discs, tmp_path, loss):
     assert _rmse(y[120:, 0], pred) < 0.6 * constant
     if loss == "bce":  # scaled to the training range: a prediction never leaves it
         assert y[:120, 0].min() <= pred.min() and pred.max() <= y[:120, 0].max()
+
+
+def test_regressor_predictions_are_clipped_to_the_training_range(discs, tmp_path):
+    # a bounded score, a fifth of the images at each end (0 or 100, as Pawpularity's 1 and 100): squared error's
+    # predictions overshoot both ends; clipped to the range, the same network's predictions are nearer the truth
+    X, y = discs
+    score = np.clip((y[:, 0] - 4.5) / 6 * 100, 0, 100)
+    est = ImageRegressor(**_params()).fit(X[:120], score[:120], context=_context(tmp_path))
+    clipped = est.predict(X[120:])
+    raw = est.set_params(clip_values=False).predict(X[120:])  # the same run without it
+    assert ((raw < 0) | (raw > 100)).sum() >= 3
+    np.testing.assert_array_equal(clipped, np.clip(raw, 0, 100))
+    assert _rmse(score[120:], clipped) < _rmse(score[120:], raw) - 0.3
+    est.set_params(clip_values=True).save_fitted(tmp_path / "fold0.pt")  # the range is saved with the network
+    np.testing.assert_array_equal(ImageRegressor.load_fitted(tmp_path / "fold0.pt").predict(X[120:]), clipped)
 
 
 def test_regressor_learns_two_values_and_loads_as_saved(discs, tmp_path):

@@ -45,7 +45,8 @@ class ImageNetwork(BaseEstimator):
     run decodes each training, validation and test image once (pipeline/vision/decoded.py).
 
     `loss`: "auto" is the kind's own (cross-entropy for classes, binary cross-entropy for labels, squared error for
-    values); ImageRegressor also takes "bce" (objectives.Regression).
+    values); ImageRegressor also takes "bce" (objectives.Regression). `clip_values` (ImageRegressor): its predictions
+    clipped to the training targets' range (the other kinds' outputs are probabilities).
     """
 
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
@@ -87,6 +88,7 @@ class ImageNetwork(BaseEstimator):
             "augment_on": [StrOptions({"auto", "device", "loader"})],
             "precision": [StrOptions({"auto", "fp32", "fp16", "bf16"})],
             "loss": [StrOptions(set(LOSSES))],
+            "clip_values": ["boolean"],
         }
 
     def check_params(self) -> None:
@@ -150,6 +152,7 @@ class ImageNetwork(BaseEstimator):
         random_state: int | None = 0,
         verbose: bool = False,
         loss: str = "auto",
+        clip_values: bool = True,
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):

@@ -59,21 +59,30 @@ class ImageRegressor(RegressorMixin, ImageNetwork):
     """One or more numbers per image: y is a value per row, or rows x values. `loss` "mse" (auto) learns standardised
     targets by squared error; "bce" learns targets scaled to [0, 1] by the training range by binary cross-entropy
     (bounded scores such as Pawpularity's 1 to 100; the predictions stay in the range). Mixup and cutmix blend the
-    values; label_smoothing does nothing here. predict gives values in the targets' units (1-D when y was)."""
+    values; label_smoothing does nothing here. predict gives values in the targets' units (1-D when y was), each
+    output clipped to its training range with `clip_values` (the default: squared error's predictions overshoot a
+    bounded score, -10 to 117 of a 0 to 100 one, benchmarks/README.md "Values per image")."""
 
     losses = ("mse", "bce")
-    fitted_attrs = ("n_outputs_", "one_target_")
+    fitted_attrs = ("n_outputs_", "one_target_", "target_range_")
 
     def _objective(self, y: np.ndarray, context: Any) -> Objective:
         self.one_target_ = np.ndim(y) == 1
         y = _matrix(y, "ImageRegressor")
         self.n_outputs_ = y.shape[1]
         try:
-            return Regression(y.shape[1], "mse" if self.loss == "auto" else self.loss).fit(y)
+            objective = Regression(y.shape[1], "mse" if self.loss == "auto" else self.loss).fit(y)
         except ValueError as e:
             raise ContractError(f"ImageRegressor: {e}") from None
+        self.target_range_ = (y.min(axis=0).tolist(), y.max(axis=0).tolist())
+        return objective
 
     def predict(self, X: Any) -> np.ndarray:
-        """Values in the targets' units, averaged over the TTA views: 1-D when trained on one value per row."""
+        """Values in the targets' units, averaged over the TTA views, clipped to the training range with
+        `clip_values` (a network saved before the range was has none to clip to): 1-D when trained on one value per
+        row."""
         out = self._outputs(X)
+        span = getattr(self, "target_range_", None)
+        if self.clip_values and span is not None:
+            out = np.clip(out, np.asarray(span[0], dtype=out.dtype), np.asarray(span[1], dtype=out.dtype))
         return out[:, 0] if getattr(self, "one_target_", False) else out
