@@ -2,18 +2,26 @@
 of tags (ImageClassifier over the combinations: what `new` wrote for Planet-style tags before), on real photos.
 
     python benchmarks/image_tags.py [--data ../shared/data/cifar-10.zip] [--mosaics 2000] [--epochs 8] [--repeats 2]
+        [--skew 1.0] [--kinds tags,combinations]
 
 The download: Kaggle's CIFAR-10 training images, four to a 64 px mosaic (2 x 2), tagged with the classes in it (one
-to four tags of ten; the layout of Planet's train_v2.csv: image_name,tags). Both competitions train the same network
+to four tags of ten; the layout of Planet's train_v2.csv: image_name,tags); `--skew 0.6` draws the photos of the k-th
+class with weight 0.6 ** k, tags as uneven as Planet's (from most mosaics to a few), where a cut per tag has more to
+find (results: benchmarks/figures/image_tags_skew_0.6.json). Both competitions train the same network
 from random init (timm's test_resnet) for the same fixed work (`--epochs` epochs, 2 folds, batch 64, AdamW 3e-3,
 cosine, flips and light crops, no TTA) on the same folds and are scored the same way, by mean F2 over the images
 (Planet's metric) of their out-of-fold tags:
 - tags: each tag's probability, cut at one threshold fitted out of fold (pipeline/multilabel.py: each fold's rows at a
   cut fitted on the other fold's; applied only when the out-of-fold score improves) -- and at 0.5, before the cut;
+  the run has Config.threshold "per_tag", so the same run also fits a cut per tag (pipeline/tag_cuts.py), by the same
+  rules, kept only when it beats the one cut out of fold;
 - combinations: the likeliest combination seen in training, its tags.
 Beside them: each run's mean ROC AUC over the tags (how well it ranks the images by each tag, whatever the cut; a
 combination run's tag probability is the sum of its combinations'), and the F2 of naming every tag.
-The runs alternate (`--repeats`). Results: benchmarks/figures/image_tags.json.
+The cut rules side by side (`cut_rules`): on the tags run's own out-of-fold probabilities, each fold's rows at 0.5, at
+one cut and at a cut per tag, the cuts fitted on the other fold's rows for that metric, by mean F2 and by mean F1
+(f1_samples): the same network outputs for every rule, so the comparison is exact. The F2 ones are the run's own
+threshold.json's. The runs alternate (`--repeats`). Results: benchmarks/figures/image_tags.json.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchutil import ROOT, peak_memory, save, scratch_cwd  # noqa: E402
 
-from pipeline import multilabel  # noqa: E402
+from pipeline import multilabel, tag_cuts  # noqa: E402
+from pipeline.blend import refit_per_group  # noqa: E402
 from pipeline.cli import main  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar-10.zip"
@@ -74,7 +83,6 @@ class Config(FineTuneRecipe):
     freeze_epochs: int = 0
     layer_decay: float | None = None
     tta: tuple[str, ...] = ()
-    threshold: bool = True
 {config_extra}
 
 def transforms(cfg: Any, train: bool) -> Any:
@@ -95,7 +103,7 @@ TAGS = dict(
     'image_path="train-jpg/{}.png", test_image_path="test-jpg/{}.png")',
     kind="ImageMultiLabel",
     csv="train_v2.csv",
-    config_extra="",
+    config_extra='    threshold: bool | str = "per_tag"\n',
 )
 COMBINATIONS = dict(
     doc="CIFAR mosaics, one class per combination of tags.",
@@ -122,9 +130,12 @@ def cifar(data: Path, scratch: Path) -> tuple[list[Path], np.ndarray, list[str]]
     return paths, labels["label"].map({c: k for k, c in enumerate(classes)}).to_numpy(), classes
 
 
-def mosaics(paths: list[Path], y: np.ndarray, classes: list[str], n: int, dest: Path) -> tuple[np.ndarray, np.ndarray]:
+def mosaics(
+    paths: list[Path], y: np.ndarray, classes: list[str], n: int, dest: Path, skew: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """n training and n // 5 test mosaics of four different images each (no image used twice): the download, the
-    training mosaics' tags (rows x classes of 0/1) and every mosaic's four classes (rows x 4, training rows first)."""
+    training mosaics' tags (rows x classes of 0/1) and every mosaic's four classes (rows x 4, training rows first).
+    `skew` below 1 draws the photos of class k with weight skew ** k, so the tags are as uneven as Planet's."""
     import cv2
 
     rng = np.random.default_rng(0)
@@ -133,7 +144,11 @@ def mosaics(paths: list[Path], y: np.ndarray, classes: list[str], n: int, dest: 
         raise SystemExit(
             f"--mosaics {n}: {n} + {n_test} mosaics need {4 * (n + n_test)} images; there are {len(paths)}."
         )
-    order = rng.permutation(len(paths))[: 4 * (n + n_test)]
+    if skew == 1.0:
+        order = rng.permutation(len(paths))[: 4 * (n + n_test)]
+    else:
+        weight = float(skew) ** np.asarray(y, dtype=float)
+        order = rng.choice(len(paths), 4 * (n + n_test), replace=False, p=weight / weight.sum())
     tags = np.zeros((n + n_test, len(classes)), dtype=int)
     tiles_of = y[order].reshape(n + n_test, 4)
     for m in range(n + n_test):
@@ -180,37 +195,74 @@ def combination_scores(run_dir: Path, tags: np.ndarray, classes: list[str]) -> d
     return {"f2": multilabel.f_score("f2_samples", tags, guess), "mean_tag_auc": mean_auc(tags, oof @ member)}
 
 
-def arguments(doc: str, argv: list[str] | None) -> argparse.Namespace:
-    """The mosaic benchmarks' command line (this one's and image_values.py's)."""
+def cut_rules(run_dir: Path, tags: np.ndarray) -> dict[str, dict[str, float]]:
+    """The tags run's out-of-fold probabilities scored by mean F2 and mean F1, each fold's rows at 0.5, at one cut and
+    at a cut per tag fitted for that metric on the other folds' rows (as the runner fits them: blend.refit_per_group
+    over the folds, which are the one model's nested groups)."""
+    oof, folds = np.load(run_dir / "oof" / "test_resnet.npy"), np.load(run_dir / "folds.npy")
+    nested = [
+        {"held": np.flatnonzero(folds == f), "fit": np.flatnonzero(folds != f), "fit_pred": oof[folds != f]}
+        for f in np.unique(folds[folds >= 0])
+    ]
+    return {metric: rule_scores(metric, nested, oof, tags) for metric in ("f2_samples", "f1_samples")}
+
+
+def rule_scores(metric: str, nested: list[dict[str, Any]], oof: np.ndarray, tags: np.ndarray) -> dict[str, float]:
+    """`metric` of the out-of-fold probabilities at 0.5, at one cut and at a cut per tag fitted for it out of fold."""
+
+    def score(a: np.ndarray, b: np.ndarray) -> float:
+        return multilabel.f_score(metric, a, b)
+
+    one, _ = refit_per_group(nested, oof, tags, lambda p, y: multilabel.fit_cut(p, y, score), multilabel.shift)
+    each, _ = refit_per_group(nested, oof, tags, lambda p, y: tag_cuts.fit_tag_cuts(p, y, metric), tag_cuts.shift_tags)
+    return {"at_0.5": score(tags, oof), "one_cut": score(tags, one), "per_tag": score(tags, each)}
+
+
+def tags_row(run_dir: Path, tags: np.ndarray) -> dict[str, Any]:
+    """A tags run's figures: its cv (the cuts it kept), the one cut's and the per-tag cuts' records, each cut rule's
+    out-of-fold mean F2 and F1 (`cut_rules`) and its mean tag AUC."""
+    cut = json.loads((run_dir / "threshold.json").read_text())
+    per_tag = cut["per_tag"]
+    row: dict[str, Any] = {"f2": json.loads((run_dir / "summary.json").read_text())["cv"]}
+    row |= {"f2_at_0.5": cut["score_before"], "threshold": cut["threshold"], "cut_applied": cut["applied"]}
+    row |= {"f2_one_cut": cut["score_after"], "f2_per_tag": per_tag["score_after"]}
+    row |= {"tag_thresholds": per_tag["thresholds"], "per_tag_applied": per_tag["applied"]}
+    row["cut_rules"] = cut_rules(run_dir, tags)
+    row["mean_tag_auc"] = mean_auc(tags, np.load(run_dir / "oof" / "test_resnet.npy"))
+    return row
+
+
+def arguments(doc: str, argv: list[str] | None, tags: bool = False) -> argparse.Namespace:
+    """The mosaic benchmarks' command line (this one's, with `tags`, and image_values.py's)."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--mosaics", type=int, default=2000)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--repeats", type=int, default=2)
+    if tags:
+        p.add_argument("--skew", type=float, default=1.0, help="class k's photos drawn with weight SKEW ** k")
+        p.add_argument("--kinds", default="tags,combinations", help="the competitions run, of tags,combinations")
     return p.parse_args(argv)
 
 
 def main_(argv: list[str] | None = None) -> None:
-    a = arguments(__doc__, argv)
+    a = arguments(__doc__, argv, tags=True)
+    kinds = [k for k in ("tags", "combinations") if k in a.kinds.split(",")]
     with scratch_cwd() as tmp:
         paths, y, classes = cifar(a.data.resolve(), tmp)
         download = tmp / "mosaics"
-        tags, _ = mosaics(paths, y, classes, a.mosaics, download)
+        tags, _ = mosaics(paths, y, classes, a.mosaics, download, a.skew)
         comps = {"tags": tmp / "comps" / "mosaic_tags", "combinations": tmp / "comps" / "mosaic_combinations"}
         for kind, fields in (("tags", TAGS), ("combinations", COMBINATIONS)):
             comps[kind].mkdir(parents=True)
             (comps[kind] / "__init__.py").write_text(COMMON.format(**fields))
-        runs: dict[str, list[dict[str, Any]]] = {"tags": [], "combinations": []}
+        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
         for r in range(a.repeats):
-            for kind in ("tags", "combinations") if r % 2 == 0 else ("combinations", "tags"):
+            for kind in kinds if r % 2 == 0 else kinds[::-1]:
                 run_dir, seconds = run(comps[kind], download, a.epochs)
                 row: dict[str, Any] = {"seconds": round(seconds, 1)}
                 if kind == "tags":
-                    cut = json.loads((run_dir / "threshold.json").read_text())
-                    cv = json.loads((run_dir / "summary.json").read_text())["cv"]
-                    row |= {"f2": cv, "f2_at_0.5": cut["score_before"], "threshold": cut["threshold"]}
-                    row["cut_applied"] = cut["applied"]
-                    row["mean_tag_auc"] = mean_auc(tags, np.load(run_dir / "oof" / "test_resnet.npy"))
+                    row |= tags_row(run_dir, tags)
                 else:
                     row |= combination_scores(run_dir, tags, classes)
                 runs[kind].append(row)
@@ -219,16 +271,20 @@ def main_(argv: list[str] | None = None) -> None:
             "data": a.data.name,
             "mosaics": a.mosaics,
             "epochs": a.epochs,
+            "skew": a.skew,
             "tags_per_mosaic": float(tags.sum(axis=1).mean()),
+            "tag_shares": dict(zip(classes, tags.mean(axis=0).round(4).tolist(), strict=True)),
             "combinations_in_training": len({tuple(row) for row in tags}),
             "every_tag_f2": multilabel.f_score("f2_samples", tags, np.ones(tags.shape)),
             "runs": runs,
             "memory": peak_memory(),
         }
         mean = {k: float(np.mean([x["seconds"] for x in v])) for k, v in runs.items()}
-        results["seconds_ratio_tags_to_combinations"] = round(mean["tags"] / mean["combinations"], 2)
+        if len(mean) == 2:
+            results["seconds_ratio_tags_to_combinations"] = round(mean["tags"] / mean["combinations"], 2)
     print(json.dumps(results, indent=1))
-    save("image_tags", "python benchmarks/image_tags.py " + " ".join(argv or sys.argv[1:]), results)
+    name = "image_tags" if a.skew == 1.0 else f"image_tags_skew_{a.skew:g}"
+    save(name, "python benchmarks/image_tags.py " + " ".join(argv or sys.argv[1:]), results)
 
 
 if __name__ == "__main__":
