@@ -148,7 +148,8 @@ def mosaics(
         order = rng.permutation(len(paths))[: 4 * (n + n_test)]
     else:
         weight = float(skew) ** np.asarray(y, dtype=float)
-        order = rng.choice(len(paths), 4 * (n + n_test), replace=False, p=weight / weight.sum())
+        drawn = rng.choice(len(paths), 4 * (n + n_test), replace=False, p=weight / weight.sum())
+        order = rng.permutation(drawn)  # drawn likeliest first: shuffled, so every mosaic is drawn alike
     tags = np.zeros((n + n_test, len(classes)), dtype=int)
     tiles_of = y[order].reshape(n + n_test, 4)
     for m in range(n + n_test):
