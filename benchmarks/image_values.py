@@ -29,9 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
-from image_tags import COMMON, arguments, cifar, mosaics, run  # noqa: E402
+from image_tags import ANIMALS, COMMON, arguments, cifar, mosaics, run  # noqa: E402
 
-ANIMALS = ("bird", "cat", "deer", "dog", "frog", "horse")
 VALUES = dict(
     doc="CIFAR mosaics, 25 x the animals in each.",
     imports="from pipeline.vision.csv_targets import CsvImageTargets\n"
