@@ -268,6 +268,8 @@ def main_(argv: list[str] | None = None) -> None:
         download = tmp / "mosaics"
         tags, _ = mosaics(paths, y, classes, a.mosaics, download, a.grouped)
         names = tag_names(classes, a.grouped)
+        columns = np.argsort(names)  # the competition's tags are sorted by name (multilabel.tags_in)
+        tags, names = tags[:, columns], [names[j] for j in columns]
         comps = {"tags": tmp / "comps" / "mosaic_tags", "combinations": tmp / "comps" / "mosaic_combinations"}
         for kind, fields in (("tags", TAGS), ("combinations", COMBINATIONS)):
             comps[kind].mkdir(parents=True)
