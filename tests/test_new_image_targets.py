@@ -17,6 +17,7 @@ from test_image_targets import pawpularity, tagged
 from test_new_images import new, png, run
 
 from pipeline import multilabel
+from pipeline.config import apply_overrides
 from pipeline.contract import load_competition
 from pipeline.vision.csv_images import CsvImages
 from pipeline.vision.csv_targets import CsvImageTargets
@@ -129,6 +130,7 @@ def test_a_planet_download_becomes_tags_cut_out_of_fold(
         "train_v2.csv",
         True,
     )
+    assert apply_overrides(module.Config, {"threshold": "per_tag"}).threshold == "per_tag"  # the option it names
     s = run(tmp_path, "tgt_planet", data, *QUICK)
     assert s["cv"] > multilabel.f_score("f1_samples", y, np.ones(y.shape)) + 0.1  # every tag: the best constant
     sub = published(s, data / "sample_submission_v2.csv")

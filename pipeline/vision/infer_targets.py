@@ -323,7 +323,8 @@ def _tag_notes(found: Targets) -> tuple[list[str], str]:
     notes = [
         f"tags: {len(counts)} in {found.train_csv}'s {found.columns[0]}, {counts.sum() / len(cells):.1f} an image, "
         f"from {counts.iloc[0]} images ({counts.index[0]}) to {counts.iloc[-1]} ({counts.index[-1]})",
-        "threshold: one cut of every tag's probability, fitted out of fold (Config.threshold)",
+        "threshold: one cut of every tag's probability, fitted out of fold (Config.threshold; --set "
+        "threshold=per_tag: a cut per tag, kept when it beats the one cut out of fold)",
     ]
     change = (
         f"f2_samples is Planet's, f1_macro Human Protein Atlas' (any of {', '.join(multilabel.TAG_METRICS)}); "
