@@ -61,7 +61,7 @@ class ImageRegressor(RegressorMixin, ImageNetwork):
     (bounded scores such as Pawpularity's 1 to 100; the predictions stay in the range). Mixup and cutmix blend the
     values; label_smoothing does nothing here. predict gives values in the targets' units (1-D when y was), each
     output clipped to its training range with `clip_values` (the default: squared error's predictions overshoot a
-    bounded score, -10 to 117 of a 0 to 100 one, benchmarks/README.md "Values per image")."""
+    bounded score, -10 to 117 of a 0 to 100 one, benchmarks/README.md "A value per image")."""
 
     losses = ("mse", "bce")
     fitted_attrs = ("n_outputs_", "one_target_", "target_range_")
