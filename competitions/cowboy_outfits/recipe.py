@@ -12,8 +12,8 @@ import numpy as np
 from competitions.cowboy_outfits.config import Config
 from competitions.cowboy_outfits.data import CLASS_NAMES
 from pipeline.detection import box_blend
+from pipeline.detection.estimator import detectors
 from pipeline.detection.metric import coco_eval, coco_map
-from pipeline.detection.recipe import detectors
 
 # the hooks after the fold models, any detection competition's (box_blend.py): WBF of the fold models' test boxes, and
 # the blend's saved weights applied to new test boxes (predict)

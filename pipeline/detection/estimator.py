@@ -293,3 +293,20 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
                     labels.append(c)
         model.train(was)
         return pack(boxes, scores, labels, self.max_detections)
+
+
+def detectors(cfg: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
+    """One Detector per arch named in cfg.models (pipeline/detection/models.py ARCHS), sharing the Config's recipe;
+    an unknown arch or a pretrained_file that is not there is refused before any fit."""
+    from pipeline.contract import ContractError
+    from pipeline.detection.models import ARCHS
+
+    unknown = [m for m in cfg.models if m not in ARCHS]
+    if unknown:
+        raise ContractError(f"Unknown model(s) {', '.join(unknown)} in models. Valid: {', '.join(ARCHS)}.")
+    if cfg.pretrained_file and not Path(cfg.pretrained_file).expanduser().is_file():
+        raise ContractError(f"pretrained_file {cfg.pretrained_file}: no such file.")
+    return {
+        arch: Detector.from_config(cfg, arch=arch, num_classes=len(class_names), class_names=class_names)
+        for arch in cfg.models
+    }

@@ -32,7 +32,8 @@ from typing import Any
 
 from pipeline.contract import Metric
 from pipeline.detection.csv_boxes import CsvBoxes
-from pipeline.detection.recipe import DetectionRecipe, detectors
+from pipeline.detection.estimator import detectors
+from pipeline.detection.recipe import DetectionRecipe
 
 KAGGLE_SLUG = {slug}
 METRIC = Metric({metric}, greater_is_better=True)
