@@ -55,11 +55,12 @@ def new(name: str, data: Path, *extra: str) -> int:
 
 
 def run(name: str, data: Path, *extra: str) -> Path:
-    """A run of comps/<name> (`--preset fast`, 2 folds: both readings draw the same); its folder."""
+    """A run of comps/<name> (`--preset fast`, 2 folds: both readings draw the same); its folder. Tagged with the
+    competition's name: an image run and a table run started in one second would otherwise share their run id (the
+    folder's time stamp), which `ensemble` refuses."""
     before = set(Path("runs", name).glob("*"))
-    assert (
-        main(["run", f"comps/{name}", "--data", str(data), "--preset", "fast", "--folds", "2", "--quiet", *extra]) == 0
-    )
+    args = ["run", f"comps/{name}", "--data", str(data), "--preset", "fast", "--folds", "2", "--quiet"]
+    assert main([*args, "--tag", name, *extra]) == 0
     [run_dir] = set(Path("runs", name).glob("*")) - before
     return run_dir.resolve()
 
