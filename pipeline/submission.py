@@ -193,19 +193,10 @@ def _id_hint(got: np.ndarray, want: np.ndarray) -> str:
     return ""
 
 
-def validate_submission(
-    path: Path | str,
-    sample_path: Path | str,
-    allowed: dict[str, Iterable[str]] | None = None,
-    bounds: dict[str, tuple[float, float]] | None = None,
-    rules: dict[str, ValueRule] | None = None,
-) -> pd.DataFrame:
-    """Check header, ids (set and order) and values of `path` against `sample_path`; return the frame (as text).
-
-    Numeric columns of the sample must be finite numbers in the submission; text columns must be non-empty and,
-    when `allowed` names the column, one of the allowed values. `bounds` (closed intervals) and `rules`
-    optionally limit numeric columns.
-    """
+def read_against_sample(path: Path | str, sample_path: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sample submission and the submission at `path`, both read as text, once the submission has the sample's
+    header (in its order), at least one row and the sample's ids, each once, in the sample's order: the checks every
+    submission passes whatever its values (a table's, a PredictionString of boxes)."""
     path, sample_path = Path(path), Path(sample_path)
     try:
         sample = without_trailing_empty(read_submission_csv(sample_path))
@@ -221,6 +212,24 @@ def validate_submission(
     if len(sub) == 0:
         raise SubmissionError(f"{name}: no rows (only a header); the sample submission has {len(sample)}.")
     check_ids(name, sample, sub)
+    return sample, sub
+
+
+def validate_submission(
+    path: Path | str,
+    sample_path: Path | str,
+    allowed: dict[str, Iterable[str]] | None = None,
+    bounds: dict[str, tuple[float, float]] | None = None,
+    rules: dict[str, ValueRule] | None = None,
+) -> pd.DataFrame:
+    """Check header, ids (set and order) and values of `path` against `sample_path`; return the frame (as text).
+
+    Numeric columns of the sample must be finite numbers in the submission; text columns must be non-empty and,
+    when `allowed` names the column, one of the allowed values. `bounds` (closed intervals) and `rules`
+    optionally limit numeric columns.
+    """
+    sample, sub = read_against_sample(path, sample_path)
+    name = Path(path).name
     limits = dict(rules or {})
     for col, (lo, hi) in (bounds or {}).items():
         limits.setdefault(col, ValueRule(lo, hi))

@@ -95,3 +95,12 @@ def test_written_submission_validates_and_bad_cells_are_named(tmp_path: Path) ->
         out.write_text("image_id,PredictionString\n" + body)
         with pytest.raises(SubmissionError, match=message):
             validate(out, sample, sizes)
+    # the header is checked as every submission's is: the column that is wrong named, with its right spelling
+    wrong = {
+        "image_id,predictionstring\n": "column 'predictionstring' should be 'PredictionString'",
+        "PredictionString,image_id\n": "columns are in a different order: column 1 is 'PredictionString'",
+    }
+    for head, message in wrong.items():
+        out.write_text(head + "b,\na,\n")
+        with pytest.raises(SubmissionError, match=message):
+            validate(out, sample, sizes)

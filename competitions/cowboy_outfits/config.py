@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.detection.recipe import DetectionRecipe
+from pipeline.detection.recipe import SMOKE_PRESET, DetectionRecipe
 
 
 @dataclass(frozen=True)
@@ -26,17 +26,7 @@ class Config(DetectionRecipe):
 PRESETS: dict[str, dict[str, object]] = {
     # Applied by --sample (under any --preset/--set): a tiny Faster R-CNN from random init (no download) on 128 px
     # images, one holdout split; the same Detector, trainer, WBF and answer.zip as the real recipe.
-    "sample": {
-        "models": ("fasterrcnn_tiny",),
-        "pretrained": "none",
-        "image_size": 128,
-        "epochs": 12,
-        "batch_size": 4,
-        "lr": 0.02,
-        "warmup": 0.05,
-        "holdout": 0.25,
-        "valid_loss": False,
-    },
+    "sample": dict(SMOKE_PRESET),
     # Real data on a CPU: the low-resolution MobileNetV3 Faster R-CNN, one holdout split.
     "cpu": {"models": ("fasterrcnn_mobilenet_v3_large_320_fpn",), "image_size": 512, "epochs": 8, "holdout": 0.2},
     # One GPU: ResNet-50 FPN v2 at 1024 px, 5 folds, AMP, EMA.

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.atomic import write_text
 from pipeline.detection.boxes import unpack, xywh_to_xyxy
-from pipeline.submission import SubmissionError, check_ids, read_submission_csv, short_columns, without_trailing_empty
+from pipeline.submission import SubmissionError, read_against_sample
 
 TOLERANCE = 0.01  # pixels a written box may reach past the border (its corners are rounded to 0.1 px)
 
@@ -90,17 +90,8 @@ def validate(path: Path, sample: Path, sizes: dict[str, tuple[float, float]]) ->
     """Check a submission against the sample: its header, its ids (each once, in the sample's order) and every
     PredictionString (groups of five numbers, confidences in [0, 1], boxes with area inside their image; empty for no
     box); `sizes`: each id's (width, height). Returns the number of boxes."""
-    path, sample = Path(path), Path(sample)
-    want = without_trailing_empty(read_submission_csv(sample, f"the sample submission {sample}"))
-    sub = read_submission_csv(path)
-    if list(sub.columns) != list(want.columns):
-        raise SubmissionError(
-            f"{path.name}: wrong header: expected columns {short_columns(list(want.columns))}, got "
-            f"{short_columns(list(sub.columns))}."
-        )
-    if len(sub) == 0:
-        raise SubmissionError(f"{path.name}: no rows (only a header); the sample submission has {len(want)}.")
-    check_ids(path.name, want, sub)
+    path = Path(path)
+    _, sub = read_against_sample(path, sample)
     id_col, col = str(sub.columns[0]), str(sub.columns[1])
     boxes = 0
     for i, (key, cell) in enumerate(zip(sub[id_col], sub[col].fillna(""), strict=True)):

@@ -10,6 +10,7 @@ import textwrap
 from typing import Any
 
 from pipeline.detection.infer import METRIC_TEXT, BoxSpec
+from pipeline.detection.recipe import SMOKE_PRESET
 
 # the confidence below which a box is not submitted: every box counts in Kaggle's IoU metric, none hurts COCO mAP
 MIN_SCORE = {"iou_map": 0.5, "iou_map40": 0.5, "coco_map": 0.0}
@@ -75,15 +76,7 @@ PRESETS: dict[str, dict[str, Any]] = {{
     }},
     # seconds, a smoke test of the whole loop: a tiny Faster R-CNN from random init (no download) at 128 px
     "fast": {{
-        "models": ("fasterrcnn_tiny",),
-        "pretrained": "none",
-        "image_size": 128,
-        "epochs": 12,
-        "batch_size": 4,
-        "lr": 0.02,
-        "warmup": 0.05,
-        "holdout": 0.25,
-        "valid_loss": False,
+{fast_preset}
     }},
 }}
 
@@ -135,6 +128,7 @@ def render(spec: BoxSpec, where: str | None = None, folds: int = 5) -> str:
         min_score_knob=knob,
         class_name=spec.class_name,
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
+        fast_preset="\n".join(f"        {k!r}: {v!r},".replace("'", '"') for k, v in SMOKE_PRESET.items()),
     )
 
 
