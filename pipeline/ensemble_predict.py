@@ -1,7 +1,8 @@
 """`predict` of an ensemble of saved runs (`python -m pipeline ensemble RUN RUN ...`): each run it blends reads the new
 test set with its own Config (its own features), is checked as predict checks a run, and predicts it with its saved
 fold models (pipeline/prediction.py, the same functions as for a run); the ensemble's saved stages (stages.json:
-blend weights, stack, cut, calibration over the keys "<run_id>/<model>") then make the submission, written with the
+blend weights, stack, cut, calibration over the keys "<run_id>/<model>", or "<competition>:<run_id>/<model>" for an
+ensemble of several competitions: its summary.json's "members" record them) then make the submission, written with the
 rows of the run whose Config the ensemble used. On the ensemble's own test set that is the ensemble's submission.
 """
 
@@ -81,8 +82,7 @@ def predict_ensemble(
             "stages of a single run from its OOF predictions, not an ensemble's: predict one of the runs it blends, "
             "or give the competition an apply_blend hook and run ensemble again."
         )
-    runs = ", ".join(m.run_dir.name for m in members)
-    log(f"predict {name} with ensemble {run_dir.name} of {runs}")
+    log(f"predict {name} with ensemble {run_dir.name} of {', '.join(_names(members).values())}")
     results, data = _members_predictions(members, data_path, device, log)
     log(f"{stages.describe(record)}: as the ensemble fitted them (stages.json; no refit)")
     test = stages.apply(base.module, base.cfg, record, results)  # the ensemble's own blend had no fold_tests
@@ -120,12 +120,13 @@ def _members_data(members: list[Member], data_path: str | None, log: Any) -> dic
 
     read: dict[Path, Data] = {}
     rows: dict[str, int] = {}
+    names = _names(members)
     for m in members:
         warn_versions(m.run_dir, log)
         its, data_dir, sample = read_checked(m.module, m.cfg, m.run_dir, m.summary, data_path, "", log)
         source = "built-in sample" if sample else str(data_dir)
-        log(f"{m.run_dir.name}: {len(its.X_test)} test rows, models {', '.join(m.fits)}  (data: {source})")
-        rows[m.run_dir.name] = len(its.X_test)
+        log(f"{names[m.run_dir]}: {len(its.X_test)} test rows, models {', '.join(m.fits)}  (data: {source})")
+        rows[names[m.run_dir]] = len(its.X_test)
         if len(set(rows.values())) > 1:
             raise ContractError(
                 f"{data_dir}: the runs read different numbers of test rows ("
@@ -134,6 +135,14 @@ def _members_data(members: list[Member], data_path: str | None, log: Any) -> dic
             )
         read[m.run_dir] = its
     return read
+
+
+def _names(members: list[Member]) -> dict[Path, str]:
+    """Each run's name in the log (ensemble_runs.member_names: its id, "<competition>:<run_id>" when the runs are of
+    several competitions, whose runs may share an id)."""
+    from pipeline.ensemble_runs import member_names
+
+    return dict(zip((m.run_dir for m in members), member_names([m.summary for m in members]), strict=True))
 
 
 def _order(base: Member, m: Member, base_data: Data, its: Data, log: Any) -> np.ndarray | None:

@@ -65,7 +65,7 @@ def ensemble_runs(
     loaded, orders = _loaded(run_dirs, summaries, base, len(folds))
     inputs = loaded[summaries[base]["competition"]]
     results: dict[str, dict[str, Any]] = {}
-    for d, s in zip(run_dirs, summaries, strict=True):
+    for d, s, name in zip(run_dirs, summaries, member_names(summaries), strict=True):
         scores, its = runfolder.read_record(d, "scores"), loaded[s["competition"]]
         for model in s["models"]:
             oof, test = runfolder.read_predictions(d, model)
@@ -74,7 +74,7 @@ def ensemble_runs(
                     f"ensemble: {d} predicted {len(test)} test rows ({model}), but {its.data_dir} now holds "
                     f"{len(its.data.X_test)}: its data changed since the run. Run again on this data."
                 )
-            key = blend_key(s["run_id"], model, len(run_dirs))
+            key = blend_key(name, model, len(run_dirs))
             oof = oof[: len(folds)]  # rows past the base run's: train-only rows (an original dataset), never predicted
             if (order := orders.get(s["competition"])) is not None:
                 test = test[order]  # its test rows in the base run's order (ensemble_checks.test_order)
@@ -142,26 +142,44 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return f"{n} value{'s' * (n != 1)}"
 
 
-def blend_key(run_id: str, model: str, n_runs: int) -> str:
-    """The name a run's model has in the ensemble's blend (and its stages.json): "<run_id>/<model>", or the model's
-    own name when the ensemble blends one run."""
-    return f"{run_id}/{model}" if n_runs > 1 else model
+def member_names(summaries: list[dict[str, Any]]) -> list[str]:
+    """Each blended run's name in the blend, which its models' keys begin with (blend_key): its run id (the time stamp
+    its folder was named by) when the runs are of one competition, "<competition>:<run_id>" for every run once they
+    span several. Runs of one competition never share an id in one runs/ folder (runfolder.new_run_dir numbers a
+    second run begun in the same second), but runs of two competitions, in runs/<a>/ and runs/<b>/, begun in one
+    second do: the competition tells them apart. Every run is so named, not only those that share an id: the keys of
+    an ensemble of several competitions name each model's competition whenever its runs began, and a key is never
+    one run's plain id in one ensemble and prefixed in another. An ensemble of one competition keeps the plain ids,
+    the keys of every ensemble made before; predict and package read an ensemble's keys from its summary.json
+    ("members"), never from this rule, so ensembles made before it predict as they did."""
+    several = len({s["competition"] for s in summaries}) > 1
+    return [f"{s['competition']}:{s['run_id']}" if several else str(s["run_id"]) for s in summaries]
+
+
+def blend_key(member: str, model: str, n_runs: int) -> str:
+    """The name a run's model has in the ensemble's blend (and its stages.json): "<member>/<model>", `member` the
+    run's name in the blend (member_names: "<run_id>", or "<competition>:<run_id>" when the ensemble spans several
+    competitions), or the model's own name when the ensemble blends one run."""
+    return f"{member}/{model}" if n_runs > 1 else model
 
 
 def members_record(
     run_dir: Path, run_dirs: list[Path], summaries: list[dict[str, Any]], base: int
 ) -> list[dict[str, Any]]:
-    """summary.json's "members": each blended run's id, its folder ("path": relative to the ensemble's folder when
-    both are in one runs root, so a moved runs/ tree still finds it; else absolute), the blend keys of its models
-    (key -> model) and whether it is the run whose Config and test rows the ensemble's stages and submission use."""
+    """summary.json's "members": each blended run's id and competition, its folder ("path": relative to the
+    ensemble's folder when both are in one runs root, so a moved runs/ tree still finds it; else absolute), the blend
+    keys of its models (key -> model) and whether it is the run whose Config and test rows the ensemble's stages and
+    submission use."""
     here = run_dir.resolve()
     root = here.parents[1]  # runs/<competition>/<ensemble>: the runs root
     record = []
+    names = member_names(summaries)
     for i, (d, s) in enumerate(zip(run_dirs, summaries, strict=True)):
         where = Path(d).resolve()
         path = os.path.relpath(where, here) if where.is_relative_to(root) else str(where)
-        keys = {blend_key(s["run_id"], m, len(run_dirs)): m for m in s["models"]}
-        record.append({"run_id": s["run_id"], "path": path, "keys": keys, "base": i == base})
+        keys = {blend_key(names[i], m, len(run_dirs)): m for m in s["models"]}
+        its = {"run_id": s["run_id"], "competition": s["competition"], "path": path, "keys": keys}
+        record.append(its | {"base": i == base})
     return record
 
 
@@ -201,15 +219,31 @@ def _members(run_dir: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _member_dir(run_dir: Path, member: dict[str, Any]) -> Path:
-    """Where one blended run is now: its recorded path, else a folder of its name beside the ensemble's."""
+    """Where one blended run is now: its recorded path, else a folder of its name beside the ensemble's; either only
+    when it is a run of the member's competition (where recorded: a run of another competition, begun in the same
+    second, may be a folder of that name beside the ensemble's)."""
     recorded = Path(os.path.normpath(run_dir / member["path"]))
-    where = next((d for d in (recorded, run_dir.parent / recorded.name) if (d / "summary.json").is_file()), None)
-    if where is None:
+    found = (d for d in (recorded, run_dir.parent / recorded.name) if _holds(d, member.get("competition")))
+    if (where := next(found, None)) is None:
         raise ContractError(
             f"{run_dir}: the run it blends, {member['run_id']}, is not at {recorded} (moved or removed); put "
             "the run folder back there (or beside the ensemble's folder) and run the command again."
         )
     return where
+
+
+def _holds(folder: Path, competition: str | None) -> bool:
+    """Whether the folder holds a run (a summary.json) of the competition (None: of any). An unreadable summary counts:
+    loading the run names what is wrong with it."""
+    if not (folder / "summary.json").is_file():
+        return False
+    if competition is None:
+        return True
+    try:
+        summary = read_json(folder / "summary.json")
+    except ValueError:
+        return True
+    return not isinstance(summary, dict) or summary.get("competition", competition) == competition
 
 
 def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray, int]:
@@ -218,19 +252,7 @@ def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray,
     more rows than another when they are all train-only and follow the other's (a run with an original dataset's
     rows against one without): the scored rows and their folds are the same."""
     summaries = [_summary(d) for d in run_dirs]
-    seen: dict[str, Path] = {}
-    for d, s in zip(run_dirs, summaries, strict=True):
-        if (first := seen.setdefault(str(s["run_id"]), d)) is not d:
-            same = first.resolve() == d.resolve()
-            raise ContractError(
-                f"ensemble: {first} and {d} "
-                + (
-                    "are one run; each run may be blended once (its models would count twice): name it once."
-                    if same
-                    else f"share the run id {s['run_id']}, which names each run's models in the blend; "
-                    "rename one of the folders."
-                )
-            )
+    _check_names(run_dirs, summaries)
     comps = {s["competition"] for s in summaries}
     data_dirs = sorted({str(Path(s["data_dir"]).resolve()) for s in summaries if s.get("data_dir")})
     one_download = len(data_dirs) <= 1 or len({_tables_digest(Path(d)) for d in data_dirs}) == 1
@@ -260,6 +282,28 @@ def _check_runs(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray,
                 "OOF predictions of different folds cannot be blended fairly. Re-run with the same --seed/--folds."
             )
     return summaries, folds, base
+
+
+def _check_names(run_dirs: list[Path], summaries: list[dict[str, Any]]) -> None:
+    """Refused: a run named twice (its models would count twice), and two folders of one competition whose runs share
+    a run id (member_names: their models' keys would be one). The latter needs two runs/ folders (runfolder.new_run_dir
+    numbers a second run begun in one second in one), e.g. a run and a copy of it, or runs of two working directories;
+    the id is the one summary.json recorded when the run was made, so renaming a folder does not change it. Runs of
+    two competitions sharing an id are named by their competitions and blend."""
+    seen: dict[str, int] = {}
+    for i, (d, name) in enumerate(zip(run_dirs, member_names(summaries), strict=True)):
+        if (first := seen.setdefault(name, i)) == i:
+            continue
+        s, other = summaries[i], run_dirs[first]
+        if other.resolve() == d.resolve():
+            why = "are one run; each run may be blended once (its models would count twice): name it once."
+        else:
+            why = (
+                f"share the run id {s['run_id']} of {s['competition']} (their summary.json's run_id, which names each "
+                "run's models in the blend): one is a copy of the other, or they were made in one second under two "
+                "runs/ folders; blend one of them, or run the competition again for a run of another id."
+            )
+        raise ContractError(f"ensemble: {other} and {d} {why}")
 
 
 def _tables_digest(folder: Path) -> tuple[tuple[str, str], ...]:

@@ -143,3 +143,72 @@ def test_package_of_an_ensemble_predicts_from_its_own_copy_of_the_runs(
     assert _predict(run, _test_only(z, tmp_path / "only_test"), tmp_path / "out") == 0
     assert (tmp_path / "out" / "submission.csv").read_bytes() == submission
     assert Path(sys.modules["comp_ens"].__file__).is_relative_to(run / "competition")
+
+
+def test_runs_of_two_competitions_begun_in_one_second_blend_predict_and_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two competitions of one download whose runs began in one second (runs/same_second_a/<stamp> and
+    runs/same_second_b/<stamp>) share their run id; the ensemble names each run's models by its competition and id,
+    and predict and package of it give its submission again. A run of it that moved is not taken for the other
+    competition's run of that name beside the ensemble; two folders of ONE competition sharing an id are refused."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from test_run_options import toy_zip
+    from toy import make_toy
+
+    from pipeline import runfolder
+    from pipeline.commands import package
+
+    class OneSecond(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> OneSecond:
+            return cls(2026, 1, 2, 3, 4, 5)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runfolder, "dt", SimpleNamespace(datetime=OneSecond))  # every run folder's stamp: one second
+    z, runs = toy_zip(tmp_path / "toy.zip", 30), {}
+    for name in ("same_second_a", "same_second_b"):  # two competitions of toy.zip (both data/toy-competition/)
+        make_toy(tmp_path / "comps", name)
+        assert main(["run", f"comps/{name}", "--data", str(z), "--models", "ridge,knn", "--quiet"]) == 0
+        [runs[name]] = (tmp_path / "runs" / name).glob("*")
+    a, b = runs.values()
+    assert a.name == b.name == "20260102-030405"
+    capsys.readouterr()
+    assert main(["ensemble", str(a), str(b), "--quiet"]) == 0  # before: refused, "share the run id 20260102-030405"
+    ens = tmp_path / "runs" / "same_second_a" / "20260102-030405-ensemble"
+    members = json.loads((ens / "summary.json").read_text())["members"]
+    assert [m["keys"] for m in members] == [
+        {f"{name}:{a.name}/ridge": "ridge", f"{name}:{a.name}/knn": "knn"} for name in runs
+    ]
+    weights = json.loads((ens / "stages.json").read_text())["blend"]["weights"]
+    assert set(weights) == {f"{name}:{a.name}/{m}" for name in runs for m in ("ridge", "knn")}
+    submission = (ens / "submission.csv").read_bytes()
+    assert _predict(ens, z, tmp_path / "out") == 0
+    assert (tmp_path / "out" / "submission.csv").read_bytes() == submission
+
+    # b moved: refused, not predicted by same_second_a's run of its name (a folder of that name beside the ensemble)
+    shutil.move(b, tmp_path / "away")
+    assert _predict(ens, z, tmp_path / "out2") == 2
+    assert f"the run it blends, {b.name}, is not at {b} (moved or removed)" in capsys.readouterr().err
+    shutil.move(tmp_path / "away", b)
+
+    # the package keeps each run under its competition's folder, and predicts alone
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])
+    assert main(["package", str(ens), "--out", "pkg", "--deps", ""]) == 0
+    run = tmp_path / "pkg" / "run"
+    assert [m["path"] for m in json.loads((run / "summary.json").read_text())["members"]] == [
+        f"members/{name}/{a.name}" for name in runs
+    ]
+    # two folders of one competition sharing a run id (a copy, named otherwise: the id is summary.json's): refused
+    shutil.copytree(a, a.parent / "copy")
+    assert main(["ensemble", str(a), str(a.parent / "copy"), "--quiet"]) == 2
+    assert f"share the run id {a.name} of same_second_a (their summary.json's run_id" in capsys.readouterr().err
+    shutil.move(tmp_path / "runs", tmp_path / "runs-away")  # the package alone: no run folder to fall back on
+    shutil.move(tmp_path / "comps", tmp_path / "comps-away")  # nor the competitions' folders
+    for name in runs:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    _forbid_fitting(monkeypatch)
+    assert _predict(run, z, tmp_path / "packaged") == 0
+    assert (tmp_path / "packaged" / "submission.csv").read_bytes() == submission

@@ -56,8 +56,8 @@ def new(name: str, data: Path, *extra: str) -> int:
 
 def run(name: str, data: Path, *extra: str) -> Path:
     """A run of comps/<name> (`--preset fast`, 2 folds: both readings draw the same); its folder. Tagged with the
-    competition's name: an image run and a table run started in one second would otherwise share their run id (the
-    folder's time stamp), which `ensemble` refuses."""
+    competition's name, so that the tests tell an image run from a table run by its run id (the folder's time stamp:
+    begun in one second, they would share it; `ensemble` blends them anyway, test_ensemble_predict.py)."""
     before = set(Path("runs", name).glob("*"))
     args = ["run", f"comps/{name}", "--data", str(data), "--preset", "fast", "--folds", "2", "--quiet"]
     assert main([*args, "--tag", name, *extra]) == 0
@@ -152,16 +152,16 @@ def test_the_ensemble_of_the_image_run_and_the_table_run_beats_both(
     s = summary(ens)
     assert s["cv"] <= min(a["cv"], b["cv"]) - 0.5  # RMSE: the blend learns both parts
     weights = s["blend"]["weights"]
-    for run_id in (a["run_id"], b["run_id"]):  # each reading has its share
-        assert sum(w for key, w in weights.items() if key.startswith(f"{run_id}/")) > 0.1
+    for name, run_id in (("meta_images", a["run_id"]), ("meta_table", b["run_id"])):  # each reading has its share
+        assert sum(w for key, w in weights.items() if key.startswith(f"{name}:{run_id}/")) > 0.1
     sub = published(s, paw["data"] / "sample_submission.csv")
     assert sub["Pawpularity"].std() > 5
     assert main(["predict", str(ens), "--data", str(paw["data"]), "--out", "again", "--quiet"]) == 0
     assert Path("again/submission.csv").read_bytes() == (ens / "submission.csv").read_bytes()
     monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])  # the wheels: test_package.py's subject
     assert main(["package", str(ens), "--out", "pkg", "--deps", ""]) == 0
-    specs = {m: summary(Path("pkg/run/members") / m)["competition_spec"] for m in (a["run_id"], b["run_id"])}
-    assert specs == {a["run_id"]: "../../competition/meta_images", b["run_id"]: "../../competition/meta_table"}
+    specs = [summary(Path("pkg/run/members", s["competition"], s["run_id"]))["competition_spec"] for s in (a, b)]
+    assert specs == ["../../../competition/meta_images", "../../../competition/meta_table"]
     shutil.move("comps", "comps-away")  # the package alone carries the competitions
     try:
         for name in ("meta_images", "meta_table"):

@@ -6,8 +6,9 @@ DIR/
   run/                    what `predict` needs from the run: config.json (resolved config), summary, folds, OOF
                           predictions, blend/stack/threshold/calibration records, the fitted stages after the
                           blend (stages.json), the training images' digests and the fitted fold models (models/);
-                          for an ensemble its own records and each run it blends in run/members/<run-id>/; a
-                          competition outside competitions/ (`new --into DIR`) in run/competition/<name>/
+                          for an ensemble its own records and each run it blends in run/members/<run-id>/ (of
+                          several competitions: run/members/<competition>/<run-id>/); a competition outside
+                          competitions/ (`new --into DIR`) in run/competition/<name>/
   manifest.json           sha256 of every file, the library versions the run was trained with, the wheels
   predict.py              the entry script: checks the files, installs the wheels with `pip install --no-index
                           --find-links`, prints version differences, runs `python -m pipeline predict`
@@ -179,9 +180,9 @@ def _copy_run(run_dir: Path, dest: Path) -> None:
 
 def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, tuple[Path, ModuleType]]]:
     """The competition, the summary and the folders to package (package path under run/ -> run folder and its
-    competition): the run alone, or an ensemble with each run it blends under members/<run_id>/ (predict finds them
-    there), each with its own competition (an image network's and its photo metadata's table's may be two), every
-    one checked to hold its fitted models."""
+    competition): the run alone, or an ensemble with each run it blends under members/ (predict finds them there,
+    member_folder), each with its own competition (an image network's and its photo metadata's table's may be two),
+    every one checked to hold its fitted models."""
     from pipeline.modelstore import saved_files
     from pipeline.prediction import load_run, read_summary
 
@@ -191,7 +192,8 @@ def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, tuple[Pa
 
         members = load_members(run_dir, summary)
         module = next(m.module for m in members if m.base)
-        blended = {f"members/{m.summary['run_id']}": (m.run_dir, m.module) for m in members}
+        several = len({m.summary["competition"] for m in members}) > 1
+        blended = {member_folder(m.summary, several): (m.run_dir, m.module) for m in members}
     else:
         module, _, summary = load_run(run_dir)
         blended = {"": (run_dir, module)}
@@ -199,6 +201,13 @@ def _runs(run_dir: Path) -> tuple[ModuleType, dict[str, Any], dict[str, tuple[Pa
         if not saved_files(where):
             raise ContractError(f"{where}: the run kept no fitted models (made before they were kept); run it again.")
     return module, summary, {"": (run_dir, module)} | blended
+
+
+def member_folder(summary: dict[str, Any], several: bool) -> str:
+    """Where the package keeps a run an ensemble blends (its summary: its id and competition), under run/:
+    members/<run_id>, or members/<competition>/<run_id> for an ensemble of several competitions, whose runs may share
+    an id (runs begun in one second: ensemble_runs.member_names)."""
+    return f"members/{summary['competition']}/{summary['run_id']}" if several else f"members/{summary['run_id']}"
 
 
 def _copy_competition(module: ModuleType, run: Path) -> Path | None:
@@ -213,10 +222,11 @@ def _copy_competition(module: ModuleType, run: Path) -> Path | None:
     return dest
 
 
-def _packaged_summary(path: Path, module: ModuleType, competition: Path | None) -> None:
+def _packaged_summary(path: Path, module: ModuleType, competition: Path | None, members: list[str]) -> None:
     """The copied summary.json as the package's predict reads it: a competition of this project found inside the
     installed wheel, wherever the run was made, another one in the package (`competition`, recorded relative to the
-    summary's folder: runfolder.competition_spec looks there first); an ensemble's runs in its members/ folder."""
+    summary's folder: runfolder.competition_spec looks there first); an ensemble's runs in its members/ folder (their
+    folders under run/, in the order of its "members")."""
     summary = json.loads(path.read_text())
     packaged = dict(summary)
     if competition is not None:
@@ -224,7 +234,7 @@ def _packaged_summary(path: Path, module: ModuleType, competition: Path | None) 
     elif module.__name__.startswith("competitions."):
         packaged["competition_spec"] = module.__name__
     if "members" in summary:
-        packaged["members"] = [m | {"path": f"members/{m['run_id']}"} for m in summary["members"]]
+        packaged["members"] = [m | {"path": p} for m, p in zip(summary["members"], members, strict=True)]
     if packaged != summary:
         path.write_text(json.dumps(packaged, indent=2) + "\n")
 
@@ -253,8 +263,9 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
             _copy_run(where, tmp / "run" / path)
         modules = {m.__name__: m for _, m in runs.values()}  # each competition once
         copied = {name: _copy_competition(m, tmp / "run") for name, m in modules.items()}
+        members = [path for path in runs if path]  # an ensemble's runs, in its "members" order (_runs)
         for path, (_, its) in runs.items():
-            _packaged_summary(tmp / "run" / path / "summary.json", its, copied[its.__name__])
+            _packaged_summary(tmp / "run" / path / "summary.json", its, copied[its.__name__], [] if path else members)
         project = _version("kaggle-pipeline")
         requirements = importlib.metadata.requires("kaggle-pipeline") or []
         names = [r.split(";")[0].split("==")[0].split(">=")[0].split("[")[0].strip() for r in requirements]
