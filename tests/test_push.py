@@ -268,3 +268,15 @@ def test_without_the_data_to_validate_against_nothing_is_pushed(
         away.rename(house["data"])
     assert "Get the data again: python -m pipeline download competitions/house_prices" in capsys.readouterr().err
     assert kaggle.calls("SaveKernel") == []
+
+
+def test_the_notebook_names_the_runs_of_an_ensemble_of_two_competitions_by_competition() -> None:
+    """Runs of two competitions begun in one second share an id: the notebook's description names each by its
+    competition, as the blend's keys do, so the two are told apart; one competition's runs keep their plain ids."""
+    from pipeline.commands.push import inferred
+
+    two = {"members": [{"run_id": "20260102-030405", "competition": c} for c in ("meta_images", "meta_table")]}
+    assert inferred("E", two) == "ensemble E of runs meta_images:20260102-030405, meta_table:20260102-030405"
+    one = {"members": [{"run_id": r, "competition": "house_prices"} for r in ("a", "b")]}
+    assert inferred("E", one) == "ensemble E of runs a, b"
+    assert inferred("R", {}) == "run R"

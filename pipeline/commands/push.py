@@ -64,11 +64,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def inferred(run_id: str, summary: dict[str, Any]) -> str:
     """What the package predicts with, as the notebook names it: "run <id>", or for an ensemble "ensemble <id> of
-    runs <id>, <id>" (summary.json's "members": the runs it blends)."""
+    runs <id>, <id>" (summary.json's "members": the runs it blends, each as the blend names it, "<competition>:<id>"
+    when they are of several competitions, whose runs may share an id: ensemble_runs.member_names)."""
+    from pipeline.ensemble_runs import member_names
+
     members = summary.get("members")
     if not isinstance(members, list) or not members:
         return f"run {run_id}"
-    return f"ensemble {run_id} of runs {', '.join(str(m.get('run_id')) for m in members)}"
+    names = member_names([{"competition": m.get("competition"), "run_id": m.get("run_id")} for m in members])
+    return f"ensemble {run_id} of runs {', '.join(names)}"
 
 
 def notebook(dataset: str, what: str) -> dict[str, Any]:
