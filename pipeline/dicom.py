@@ -1,12 +1,13 @@
 """DICOM files (.dcm: RSNA Pneumonia, SIIM-ACR Pneumothorax, RSNA Breast Cancer, SIIM-ISIC's DICOM folders) read as
 the pipeline's images: an RGB uint8 HxWx3 array, as pipeline.vision.data.read_image gives for a PNG or a JPEG.
 
-A grey image (MONOCHROME1/2) goes through the modality LUT (RescaleSlope and RescaleIntercept), then its VOI window
-(WindowCenter/WindowWidth, the first where several are given; VOILUTFunction LINEAR, LINEAR_EXACT or SIGMOID, DICOM
-PS3.3 C.11.2.1.2) when the file has one, else its pixels' minimum to maximum; an 8-bit image (or fewer bits) with
-neither a rescale nor a window is taken as stored, as a grey PNG is. MONOCHROME1 (0 is white) is inverted, and the
-grey is repeated over three channels, as OpenCV reads a grey PNG. A colour image (RGB; YBR, which pydicom turns into
-RGB; PALETTE COLOR through its palette) stays RGB, 16-bit samples scaled to 8.
+A grey image (MONOCHROME1/2) goes through the modality LUT (RescaleSlope and RescaleIntercept), then its VOI LUT
+Sequence (0028,3010) when the file has one (its first LUT; it wins over a window, as pydicom's apply_voi_lut does by
+default), else its VOI window (WindowCenter/WindowWidth, the first where several are given; VOILUTFunction LINEAR,
+LINEAR_EXACT or SIGMOID, DICOM PS3.3 C.11.2.1.2) when it has one, else its pixels' minimum to maximum; an 8-bit image
+(or fewer bits) with neither a rescale nor a VOI LUT nor a window is taken as stored, as a grey PNG is. MONOCHROME1
+(0 is white) is inverted, and the grey is repeated over three channels, as OpenCV reads a grey PNG. A colour image
+(RGB; YBR, which pydicom turns into RGB; PALETTE COLOR through its palette) stays RGB, 16-bit samples scaled to 8.
 
 Uncompressed files, RLE and deflated ones decode with pydicom alone, JPEG baseline and JPEG 2000 through Pillow; a
 file compressed in a syntax that needs a decoder that is not installed (JPEG-LS, JPEG lossless) is refused naming the
@@ -121,15 +122,18 @@ def missing_decoder(syntax: Any) -> str:
 
 
 def gray_uint8(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
-    """A grey image's HxW uint8 values: the modality LUT, then the file's VOI window or else the pixels' minimum to
-    maximum (8 bits or fewer with neither: as stored), then MONOCHROME1 inverted."""
+    """A grey image's HxW uint8 values: the modality LUT, then the file's VOI LUT, else its VOI window, else the
+    pixels' minimum to maximum (8 bits or fewer with none of them: as stored), then MONOCHROME1 inverted."""
     slope, intercept = _first(ds.get("RescaleSlope")), _first(ds.get("RescaleIntercept"))
     rescaled = "ModalityLUTSequence" in ds or slope not in (None, 1.0) or intercept not in (None, 0.0)
     values = modality_values(ds, pixels)
     center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
     function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
     bits = int(ds.get("BitsStored", 8 * pixels.itemsize))
-    if center is not None and width is not None and width >= (1 if function == "LINEAR" else 1e-9):
+    lut = voi_lut(ds, values)
+    if lut is not None:
+        unit = lut
+    elif center is not None and width is not None and width >= (1 if function == "LINEAR" else 1e-9):
         unit = window(values, center, width, function)
     elif not rescaled and bits <= 8 and pixels.dtype.kind == "u":
         unit = values / (2**bits - 1)
@@ -154,6 +158,41 @@ def modality_values(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
     if intercept:
         values += np.float32(intercept)
     return values
+
+
+def voi_lut(ds: Dataset, values: np.ndarray) -> np.ndarray | None:
+    """Values (after the modality LUT) through the file's first VOI LUT (DICOM PS3.3 C.11.2.1.1) into [0, 1], or
+    None when the file has no VOI LUT Sequence (or its first item no descriptor or no data). Mapped as pydicom's
+    apply_voi does: a value below the descriptor's first mapped value takes the first entry, one past the last entry
+    the last, the rest their entry. Entries are scaled from the LUT's lowest to its highest, not by the descriptor's
+    bits per entry, which files often overstate (16 for a LUT of 12-bit values). Indexed here: apply_voi indexes in
+    the LUT's own dtype, so an 8-bit LUT of more than 256 entries wraps around."""
+    items = ds.get("VOILUTSequence")
+    if not items or None in (items[0].get("LUTDescriptor"), items[0].get("LUTData")):
+        return None
+    table = voi_lut_table(items[0], little=ds.original_encoding[1] is not False)
+    if not table.size:
+        return None
+    low, high = float(table.min()), float(table.max())
+    table = np.zeros_like(table) if high <= low else (table - low) / (high - low)
+    first = int(items[0].LUTDescriptor[1])
+    return table[np.clip(np.rint(values) - first, 0, table.size - 1).astype(np.int32)]
+
+
+def voi_lut_table(item: Dataset, little: bool) -> np.ndarray:
+    """The entries of a VOI LUT item as float32, as many as its descriptor says (0: 65536) or its data holds: LUT
+    Data of VR US as numbers, of VR OW as 16-bit words in the file's byte order (as pydicom's apply_voi reads them)
+    or, for an 8-bit LUT whose data is one byte an entry, as bytes."""
+    entries, bits = int(item.LUTDescriptor[0]) or 2**16, int(item.LUTDescriptor[2])
+    value = item["LUTData"].value
+    if isinstance(value, bytes):
+        if bits <= 8 and len(value) < 2 * entries:
+            table = np.frombuffer(value, dtype=np.uint8)
+        else:
+            table = np.frombuffer(value[: len(value) // 2 * 2], dtype="<u2" if little else ">u2")
+    else:
+        table = np.atleast_1d(np.asarray(value))
+    return table[:entries].astype(np.float32)
 
 
 def window(values: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:

@@ -1,6 +1,6 @@
-"""DICOM images (.dcm, as RSNA's and SIIM's downloads ship them): the pixels a file decodes to (rescale, VOI window,
-MONOCHROME1 inverted, grey over three channels, RGB as stored), refusals naming the file, and a download of .dcm
-files that `new` reads as an image competition and `run` learns."""
+"""DICOM images (.dcm, as RSNA's and SIIM's downloads ship them): the pixels a file decodes to (rescale, VOI LUT or
+VOI window, MONOCHROME1 inverted, grey over three channels, RGB as stored), refusals naming the file, and a download
+of .dcm files that `new` reads as an image competition and `run` learns."""
 
 from __future__ import annotations
 
@@ -76,6 +76,40 @@ def test_several_windows_take_the_first_and_a_sigmoid_window_is_a_sigmoid(tmp_pa
     path = write_dcm(tmp_path / "mammo.dcm", stored, "MONOCHROME2", 12, **tags)
     # 255 / (1 + exp(-4 (x - 2000) / 1000)): 2000 -> 127.5 (rounded to even: 128), 2250 -> 186.4
     np.testing.assert_array_equal(gray(read_image(path)), [[128, 186]])
+
+
+def voi_lut_item(first: int, data: list[int], bits: int = 16, vr: str = "OW") -> Dataset:
+    """One item of a VOI LUT Sequence: `data`'s entries map the values first, first + 1, ... (`bits` per entry),
+    stored as OW (bytes, little endian) or US (numbers), as files do either."""
+    item = Dataset()
+    item.LUTDescriptor = [len(data), first, bits]  # US, or SS where the image's pixels are signed (pydicom's choice)
+    item.add_new(0x00283006, vr, np.asarray(data, dtype="<u2").tobytes() if vr == "OW" else data)  # LUT Data
+    return item
+
+
+def test_a_voi_lut_sequence_maps_the_values_by_its_table_and_wins_over_a_window(tmp_path: Path) -> None:
+    # a square curve over 1000..2600 (1601 entries of 12-bit values, the descriptor saying 16 bits an entry, as files
+    # often do): 0 (below the first mapped value) -> the first entry, 4095 (past the last) -> the last, else
+    # ((x - 1000) / 1600)^2 of the LUT's range: 1500 -> 0.098 (25), 2000 -> 0.391 (100), 2600 -> 1; the window beside
+    # it (WINDOWED: 64 and 128) and the minimum to maximum (93 and 125) would make 1500 and 2000 far brighter
+    curve = [round(4095 * (i / 1600) ** 2) for i in range(1601)]
+    path = write_dcm(
+        tmp_path / "lut.dcm",
+        STORED_12BIT,
+        "MONOCHROME2",
+        12,
+        VOILUTSequence=[voi_lut_item(1000, curve)],
+        WindowCenter=2000,
+        WindowWidth=2001,
+    )
+    np.testing.assert_array_equal(gray(read_image(path)), [[0, 0, 25], [100, 255, 255]])
+    # after the rescale (2x - 1024: stored 0..300 -> -1024..-424), on signed values from a negative first mapped
+    # value, MONOCHROME1 inverted after it: a LUT that is high in the middle, -824 -> 0, -624 -> 255, -424 -> 0
+    peak = [255 - abs(i - 200) * 255 // 200 for i in range(401)]
+    stored = np.array([[0, 100], [200, 300]], dtype=np.int16)
+    tags = {"RescaleSlope": 2, "RescaleIntercept": -1024, "VOILUTSequence": [voi_lut_item(-824, peak, 8, "US")]}
+    path = write_dcm(tmp_path / "ct.dcm", stored, "MONOCHROME1", 16, **tags)
+    np.testing.assert_array_equal(gray(read_image(path)), [[255, 255], [0, 255]])
 
 
 def test_without_a_window_16_bit_pixels_span_their_minimum_to_maximum_and_8_bit_ones_stay_as_stored(
