@@ -5,6 +5,7 @@ of .dcm files that `new` reads as an image competition and `run` learns."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,67 @@ def test_a_download_of_dicom_files_is_an_image_competition_that_learns_and_refus
     assert main(args) == 2
     err = capsys.readouterr().err
     assert f"image {damaged} cannot be decoded (its pixel data cannot be decoded" in err and "Traceback" not in err
+
+
+def convert_beside(data: Path, folder: str) -> None:
+    """The PNGs a user converts a folder's DICOM files to, beside it (<folder>_png/<id>.png), as read_image decodes
+    them."""
+    import cv2
+
+    (data / f"{folder}_png").mkdir()
+    for dcm in sorted((data / folder).glob("*.dcm")):
+        cv2.imwrite(str(data / f"{folder}_png" / f"{dcm.stem}.png"), read_image(dcm)[..., ::-1])
+
+
+def test_pngs_converted_beside_the_dicom_files_are_read_and_new_says_how_to_read_the_dicom_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = write_disc_download(tmp_path / "rsna-dicom-and-png", n_train=12, n_test=4)
+    for folder in ("train", "test"):
+        convert_beside(data, folder)
+    assert main(["new", "dicom_png_twins", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    out = capsys.readouterr().out
+    package = tmp_path / "comps" / "dicom_png_twins"
+    files = load_competition(str(package)).FILES
+    assert (files.image_path, files.test_image_path) == ("train_png/{}.png", "test_png/{}.png")
+    for role, csv, field in (
+        ("train", "train.csv", "image_path"),
+        ("test", "sample_submission.csv", "test_image_path"),
+    ):
+        assert (
+            f"images: {role}_png/<id>.png and {role}/<id>.dcm both hold an image for every {csv} patientId; "
+            f"{role}_png/<id>.png is read" in out
+        )
+        assert f"""to read {role}/<id>.dcm, set FILES' {field}="{role}/{{}}.dcm" in the package's __init__.py""" in out
+    # what the note says to do reads the DICOM files
+    init = package / "__init__.py"
+    init.write_text(init.read_text().replace('image_path="train_png/{}.png"', 'image_path="train/{}.dcm"'))
+    monkeypatch.delitem(sys.modules, "dicom_png_twins")  # imported above: imported again from the edited file
+    module = load_competition(str(package))
+    assert all(p.endswith(".dcm") and "/train/" in p for p in module.load(module.Config(), data).X)
+
+
+def test_a_box_download_of_dicom_files_and_pngs_beside_them_reads_the_pngs_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from box_downloads import rsna_download
+
+    monkeypatch.chdir(tmp_path)
+    data = rsna_download(tmp_path / "rsna-pneumonia-detection-challenge", n_train=12, n_test=4)
+    for folder in ("stage_2_train_images", "stage_2_test_images"):  # the PNGs made DICOM's, the PNGs beside them
+        for png in sorted((data / folder).glob("*.png")):
+            write_dcm(png.with_suffix(".dcm"), read_image(png)[..., 0].copy(), "MONOCHROME2", 8)
+        convert_beside(data, folder)
+        for png in (data / folder).glob("*.png"):
+            png.unlink()
+    assert main(["new", "dicom_png_boxes", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    out = capsys.readouterr().out
+    files = load_competition(str(tmp_path / "comps" / "dicom_png_boxes")).FILES
+    assert files.image_path == "stage_2_train_images_png/{}.png"
+    assert files.test_image_path == "stage_2_test_images_png/{}.png"
+    assert (
+        "stage_2_train_images_png/<id>.png and stage_2_train_images/<id>.dcm both hold an image for every "
+        "stage_2_train_labels.csv patientId" in out
+    )
+    assert """set FILES' test_image_path="stage_2_test_images/{}.dcm" in the package's __init__.py""" in out

@@ -18,7 +18,7 @@ from pipeline.detection.box_table import parse_bbox, read_box_rows
 from pipeline.detection.csv_boxes import METRICS
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
-from pipeline.vision.image_ids import ImageNames, image_column, image_pattern, where_images
+from pipeline.vision.image_ids import ImageNames, image_column, image_pattern, twin_notes, where_images
 from pipeline.vision.infer import expected_files
 
 PREDICTION = "predictionstring"  # the sample's column of boxes, as Kaggle names it (case aside)
@@ -206,6 +206,8 @@ def infer_boxes(
         f"boxes: {sum(counts)} in {train_f} ({bbox or ', '.join(xywh)}) on {len(counts) - n_empty} images, up to "
         f"{max(counts)} an image; {n_empty} training images with no box, kept",
         f"images: {train_f}'s {train_id} {where_images(train_paths)}; {sample_f}'s {id_col} {where_images(test_paths)}",
+        *twin_notes(pd.Series(rows.ids, name=train_id), images, train_paths, train_f, "image_path"),
+        *twin_notes(sub[id_col], images, test_paths, sample_f, "test_image_path"),
         *notes,
     ]
     if unlisted:

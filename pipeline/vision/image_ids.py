@@ -3,7 +3,9 @@
 ("train/{}.jpg"; "{}": the id is the path), or the patterns tried in order of one folder that holds several suffixes
 ("train/{}.jpg", then "train/{}.jpeg") and of several folders that each hold some of the ids' images (Planet's
 "test-jpg/{}.jpg", then "test-jpg-additional/{}.jpg"), and the ids whose files are named in another case (x.png
-listed, x.PNG in the download), which `run` reads as they are named (pipeline.imagefiles.FolderNames)."""
+listed, x.PNG in the download), which `run` reads as they are named (pipeline.imagefiles.FolderNames). Where a folder
+of DICOM files and a folder of other images (RSNA's .dcm and the PNGs a user converted them to beside them) both hold
+every id's image, the other images are read, and a note names both and the FILES field that reads the DICOM ones."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.dicom import is_dicom
 from pipeline.imagefiles import is_image
 from pipeline.tabular.infer_files import Source
 
@@ -137,13 +140,16 @@ def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str) -> 
     """The pattern that finds an image for every id, or else the patterns that do together, tried in order: of one
     folder with several suffixes (train/{}.jpg, then train/{}.jpeg), then of other folders each holding the images of
     ids no folder before holds (test-jpg/{}.jpg, then test-jpg-additional/{}.jpg). Where several patterns find every
-    image (CIFAR-10's test folder also holds images 1 to 50000), the one whose folder names `role` wins; where none
-    do, the refusal names the first id without one and the patterns tried."""
+    image, one of images other than DICOM wins (the PNGs converted from the DICOM files beside them, decoded faster:
+    twin_notes says so), then the one whose folder names `role` (CIFAR-10's test folder also holds images 1 to
+    50000), then the one finding most of the first 200 ids, then by name; where none do, the refusal names the first
+    id without one and the patterns tried."""
     seen = candidates(ids, images)
     found = {pattern: images.finds(ids, pattern) for pattern in seen}
     whole = [pattern for pattern, hit in found.items() if hit.all()]
     if whole:
-        return (sorted(whole, key=lambda pattern: (role not in pattern.lower(), -seen[pattern], pattern))[0],)
+        first = str(ids.iloc[0])
+        return (min(whole, key=lambda p: (is_dicom(p.format(first)), role not in p.lower(), -seen[p], p)),)
     if not found:
         raise ContractError(f"{where}: no {ids.name} names an image of the download (the first: {ids.iloc[0]!r}).")
     nearest = max(found, key=lambda pattern: (found[pattern].sum(), -len(pattern)))
@@ -197,6 +203,24 @@ def case_notes(ids: pd.Series, images: ImageNames, patterns: tuple[str, ...], wh
     return [
         f"images: {int((~exact).sum())} of {len(ids)} {where} {ids.name}s name their file in another case "
         f"({ids.iloc[row]}: {images.by_folded[folded(path)][0]}); run reads each file as it is named"
+    ]
+
+
+def twin_notes(ids: pd.Series, images: ImageNames, patterns: tuple[str, ...], where: str, field: str) -> list[str]:
+    """A note where image_pattern chose one folder's images over another's of DICOM files that also holds every id's
+    image: both named, which is read, and how to read the other (`field`: FILES' image_path or test_image_path in the
+    generated package's __init__.py)."""
+    first = str(ids.iloc[0])
+    if len(patterns) != 1 or is_dicom(patterns[0].format(first)):
+        return []
+    dicom = sorted(p for p in candidates(ids, images) if is_dicom(p.format(first)) and images.finds(ids, p).all())
+    if not dicom:
+        return []
+    chosen, other = patterns[0].format("<id>"), dicom[0].format("<id>")
+    return [
+        f"images: {chosen} and {other} both hold an image for every {where} {ids.name}; {chosen} is read (converted "
+        f"images beside DICOM files are read first: decoded faster); to read {other}, set FILES' "
+        f'{field}="{dicom[0]}" in the package\'s __init__.py'
     ]
 
 

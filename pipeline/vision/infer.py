@@ -36,7 +36,7 @@ from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import spaced_twins
 from pipeline.vision.csv_images import check_labelled, check_unique
-from pipeline.vision.image_ids import ImageNames, case_notes, image_column, image_pattern, where_images
+from pipeline.vision.image_ids import ImageNames, case_notes, image_column, image_pattern, twin_notes, where_images
 from pipeline.vision.infer_groups import group_column, group_notes, grouped_kind
 from pipeline.vision.infer_targets import (
     Targets,
@@ -308,6 +308,7 @@ def _where(
     notes = [f"images: {read}; {sample_f}'s {test_ids.name} {where_images(found['test'])}"]
     for ids, where, role in ((train_ids, train_f, "train"), (test_ids, sample_f, "test")):
         notes += case_notes(ids, images, found[role], where)
+        notes += twin_notes(ids, images, found[role], where, "image_path" if role == "train" else "test_image_path")
     return {role: p[0] if len(p) == 1 else p for role, p in found.items()}, notes
 
 
