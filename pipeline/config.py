@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
-from pipeline.contract import ContractError
+from pipeline.contract import PER_TAG, ContractError
 
 
 def field_types(config_cls: type) -> dict[str, Any]:
@@ -88,8 +89,32 @@ def apply_overrides(config_cls: type, overrides: dict[str, Any], source: str = "
     """Build a Config with overrides applied; unknown keys and wrong types fail with the valid keys listed."""
     _check_keys(config_cls, overrides, source)
     types_ = field_types(config_cls)
-    values = {k: _coerce(k, v, types_[k]) for k, v in overrides.items()}
+    values = {}
+    for key, value in overrides.items():
+        try:
+            values[key] = _coerce(key, value, types_[key])
+        except ContractError as e:
+            raise ContractError(f"{e}{_declared_bool(config_cls, key, value)}") from None
     return config_cls(**values)
+
+
+def _declared_bool(config_cls: type, key: str, value: Any) -> str:
+    """What to do where `threshold=per_tag` is refused by a Config that declares `threshold: bool` (as `new` wrote
+    it before the cut per tag, pipeline/tag_cuts.py): declare it `bool | str`, in the file named; "" for any other
+    key or value."""
+    if key != "threshold" or str(value).strip().lower() != PER_TAG:
+        return ""
+    from pipeline.archives import display_path
+
+    try:
+        where = display_path(Path(inspect.getfile(config_cls)))
+    except (TypeError, OSError):
+        where = f"the competition's package ({config_cls.__module__})"
+    return (
+        f' "{PER_TAG}" (a cut per tag, for tags scored by an F-score) needs the field declared '
+        f"`threshold: bool | str = True` in {where}: this Config declares it bool, as `new` wrote it before the cut "
+        "per tag."
+    )
 
 
 def read_params_file(path: Path | str) -> dict[str, Any]:

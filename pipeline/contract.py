@@ -37,6 +37,9 @@ OPTIONAL = (
 )
 # Values of a competition's CALIBRATE: post-blend calibration fitted on OOF predictions (pipeline/calibration.py).
 CALIBRATIONS = ("temperature",)
+# Config.threshold's one value besides True and False: tags get a cut each (pipeline/threshold.py, tag_cuts.py); here,
+# where pipeline/config.py reads it too (a Config declaring `threshold: bool` refuses it)
+PER_TAG = "per_tag"
 
 
 class ContractError(ValueError):

@@ -35,13 +35,12 @@ import numpy as np
 
 from pipeline import grades, multilabel, tag_cuts
 from pipeline.blend import fit_rows
-from pipeline.contract import ContractError
+from pipeline.contract import PER_TAG, ContractError
 from pipeline.cutpoints import apply_out_of_fold, best_cut
 
 # label metrics whose best cut moves with the class balance, and balanced log loss, whose best shift is the balance
 METRICS = ("f1", "mcc", "balanced_accuracy", "balanced_log_loss")
 PRIOR_METRICS = ("balanced_accuracy", "balanced_log_loss")  # several classes: each reweighed by 1 / its share
-PER_TAG = "per_tag"  # Config.threshold's one value besides True and False: tags get a cut each (pipeline/tag_cuts.py)
 GRID = 99  # candidate thresholds: this many quantiles of the OOF probabilities, and 0.5
 EPS = 1e-6
 

@@ -233,6 +233,28 @@ def test_a_cut_per_tag_is_refused_where_there_are_no_tags(tmp_path, monkeypatch,
     assert not (tmp_path / "runs").exists()  # refused before the run folder, let alone a fit
 
 
+def test_a_cut_per_tag_on_a_config_of_threshold_bool_says_to_declare_it_bool_or_str(tmp_path, monkeypatch, capsys):
+    # a tags competition generated before the cut per tag: its Config declares `threshold: bool`
+    monkeypatch.chdir(tmp_path)
+    data, _ = tagged(tmp_path / "planet", tags_column=True, n_train=12, n_test=4)
+    fields = 'tags_column="tags", metric="f2_samples"'
+    comp = write_competition(tmp_path, "planet_bool_cut_t", "ImageMultiLabel", "f2_samples", True, "image_name", fields)
+    init = comp / "__init__.py"
+    init.write_text(init.read_text().replace("threshold: bool | str = True", "threshold: bool = True"))
+    args = ["run", str(comp), "--data", str(data), "--preset", "fast"]
+    assert main([*args, "--set", "threshold=per_tag"]) == 2
+    err = capsys.readouterr().err
+    assert "Wrong type for 'threshold': expected bool (true/false), got 'per_tag'." in err
+    assert (
+        '"per_tag" (a cut per tag, for tags scored by an F-score) needs the field declared '
+        "`threshold: bool | str = True` in comps/planet_bool_cut_t/__init__.py" in err
+    )
+    assert not (tmp_path / "runs").exists()  # refused before the run folder
+    assert main([*args, "--set", "threshold=maybe"]) == 2  # another value: the type's refusal alone
+    err = capsys.readouterr().err
+    assert "expected bool (true/false), got 'maybe'." in err and "bool | str" not in err
+
+
 def test_bad_target_files_are_refused_naming_the_line(tmp_path):
     data, _ = pawpularity(tmp_path / "paw", n_train=12, n_test=4)
     train = pd.read_csv(data / "train.csv", dtype=str)
