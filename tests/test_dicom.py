@@ -113,6 +113,21 @@ def test_a_voi_lut_sequence_maps_the_values_by_its_table_and_wins_over_a_window(
     np.testing.assert_array_equal(gray(read_image(path)), [[255, 255], [0, 255]])
 
 
+def test_lut_data_is_read_as_words_in_the_files_byte_order_or_as_bytes_for_a_packed_8_bit_lut() -> None:
+    from pipeline.dicom import voi_lut_table
+
+    words = Dataset()
+    words.LUTDescriptor = [3, 0, 16]
+    words.add_new(0x00283006, "OW", np.array([1, 256, 4095], dtype="<u2").tobytes())
+    np.testing.assert_array_equal(voi_lut_table(words, little=True), [1, 256, 4095])
+    words.LUTData = np.array([1, 256, 4095], dtype=">u2").tobytes()
+    np.testing.assert_array_equal(voi_lut_table(words, little=False), [1, 256, 4095])
+    packed = Dataset()  # 8 bits an entry, one byte each: 4 entries in 4 bytes, not 2 words
+    packed.LUTDescriptor = [4, 0, 8]
+    packed.add_new(0x00283006, "OW", bytes([0, 10, 200, 255]))
+    np.testing.assert_array_equal(voi_lut_table(packed, little=True), [0, 10, 200, 255])
+
+
 def test_without_a_window_16_bit_pixels_span_their_minimum_to_maximum_and_8_bit_ones_stay_as_stored(
     tmp_path: Path,
 ) -> None:
