@@ -125,6 +125,8 @@ def test_package_leaves_the_checkout_and_the_working_folder_as_they_were(
         names = whl.namelist()
     for module in ("pipeline/cli.py", "competitions/house_prices/__init__.py", "features/tabular.py"):
         assert module in names  # the wheel built from the copy holds the project's packages
+    # and the data files they read: House Prices' sample (run --sample, predict of a sample run) reads its schema
+    assert "competitions/house_prices/schema.json" in names
 
 
 def test_package_carries_a_competition_made_outside_competitions(
