@@ -89,6 +89,7 @@ class Boosted(BaseEstimator):
     bag_folds: int = 0
     random_state: int = 0
     n_jobs: int = 1
+    target_encoding: bool = True  # high-cardinality codes as their mean target (cross-fitted); False: not (drift)
 
     # ---- fit
     def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> Boosted:
@@ -109,7 +110,9 @@ class Boosted(BaseEstimator):
         y_fit, classes = fit_target(y, self.task, self.target_transform)
         if classes is not None:
             self.classes_ = classes
-        self.encoder_ = TabularEncoder(self.library, self.task, random_state=self.random_state)
+        self.encoder_ = TabularEncoder(
+            self.library, self.task, target_encoding=self.target_encoding, random_state=self.random_state
+        )
         E = self.encoder_.fit_transform(X, y_fit)  # target encoding cross-fitted: inner validation rows stay clean
         self.threads_ = self.n_jobs if self.n_jobs and self.n_jobs > 0 else -1
         self.models_, self.best_iterations_ = [], []
