@@ -348,12 +348,16 @@ def test_column_names_the_libraries_refuse(library: str) -> None:
         assert "colour_a_b_c_" in est.encoder_.cat_features_
 
 
-def test_a_past_deadline_stops_the_fit_at_once() -> None:
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_a_past_deadline_stops_the_fit_at_once(library: str) -> None:
     df, y = frame(400)
     ctx = SimpleNamespace(deadline=time.monotonic() - 1, eval_set=(df.iloc[300:], y[300:]))
-    est = Boosted("lightgbm", "binary", n_estimators=5000, learning_rate=0.001, early_stopping=5000, bag=3)
+    est = Boosted(library, "binary", n_estimators=5000, learning_rate=0.001, early_stopping=5000, bag=3)
     est.fit(df.iloc[:300], y[:300], context=ctx)
     assert len(est.models_) == 1 and est.best_iterations_[0] <= 2
+    # and the trees it grew predict: XGBoost stopped at its first tree had no best iteration, and predicting the
+    # 5000 trees it was asked for failed the run (--time-limit on Titanic)
+    assert est.predict_proba(df.iloc[300:]).shape == (100, 2)
 
 
 def test_k_fold_bagging_averages_inner_models() -> None:

@@ -270,10 +270,13 @@ class Boosted(BaseEstimator):
         # the deadline closure is fit-time only (the fitted model must pickle); predict on the CPU, where the frames
         # are (a GPU model given CPU data falls back with a warning each call), and anywhere the model is loaded
         model.set_params(callbacks=None, device="cpu")
+        grown = int(model.get_booster().num_boosted_rounds())
         if E_va is None:  # no validation rows: every tree grown (fewer when the deadline stopped it)
-            return model, int(model.get_booster().num_boosted_rounds())
+            return model, grown
+        # no best iteration when the deadline stopped the first round: xgboost asks the callbacks in turn and stops
+        # at the first that says stop, so early stopping never saw that round; then every tree grown (one)
         best = getattr(model, "best_iteration", None)
-        return model, int(best + 1 if best is not None else self.n_estimators)
+        return model, min(int(best) + 1, grown) if best is not None else grown
 
     def _fit_catboost(self, E: Any, y: Any, E_va: Any, y_va: Any, seed: int, deadline: float | None) -> tuple:
         import catboost as cb
