@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._main(args) or 0)
+    except BrokenPipeError:
+        return reader_gone()
     except ContractError as e:
         if not _other_rank():  # a refusal of the settings or data: every torchrun rank meets the same one
             print(f"error: {e}", file=sys.stderr)
@@ -64,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         then = f"resume with --resume {run_dir}" if run_dir else "no run folder to resume; run the command again"
         print(f"interrupted: {then}", file=sys.stderr)
         return 130
+
+
+def reader_gone() -> int:
+    """The reader of stdout closed it (`python -m pipeline list | head -1`): no traceback; stdout pointed at devnull so
+    the interpreter's last flush does not fail again; 141, the status a shell gives a command SIGPIPE ended."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 def _other_rank() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -24,6 +25,21 @@ def test_help_answers_without_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_reader_that_closes_stdout_early_gets_no_traceback() -> None:
+    """`python -m pipeline list | head -1`: the pipe closed before the listing is written ends the command quietly,
+    with the status a shell gives a command SIGPIPE ended, not a BrokenPipeError traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written: every write fails
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", "list"], cwd=ROOT, stdout=write, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 141
 
 
 def test_unknown_competition_lists_available(capsys: pytest.CaptureFixture[str]) -> None:
