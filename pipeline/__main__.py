@@ -1,6 +1,11 @@
 import sys
+import time
 
-from pipeline.cli import main, reader_gone
+import pipeline
+
+pipeline.PROCESS_STARTED = time.monotonic()
+
+from pipeline.cli import main, reader_gone  # noqa: E402 (after the clock --time-limit counts from)
 
 try:
     status = main()

@@ -98,6 +98,9 @@ class RunOptions:
     # it raises (e.g. optuna.TrialPruned) stops the run. Estimators taking a context also get it as
     # context.report, for epoch-level reports (FitContext.report_epoch). Not saved in command.json.
     report: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
+    # time.monotonic() when the process began (the `run` command's: the interpreter's imports count against
+    # --time-limit, which bounds the command's whole wall time); None: when run() is called. Not saved in command.json.
+    started: float | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ def _run(opts: RunOptions, created: list[Path]) -> Path:
     Under torchrun (WORLD_SIZE > 1) every rank runs this: models that support DDP are trained by all ranks together,
     any other model by rank 0 alone; only rank 0 writes files, logs and blends (docs/distributed.md).
     """
-    t_start = time.monotonic()
+    t_start = time.monotonic() if opts.started is None else opts.started
     distributed.init_from_env()
     state = _prepare(opts, created, t_start)
     if state is None:
@@ -479,7 +482,7 @@ def _write_run_files(run_dir: Path, plan: Plan, weights: list[dict[str, Any]], d
     record = {"config": plan.config_json, "overrides": plan.overrides, "preset": opts.preset}
     record |= {"sample_preset": plan.sample_overrides, "weights": weights}
     runfolder.write_record(run_dir, "config", record)
-    saved = {k: v for k, v in dataclasses.asdict(opts).items() if k != "report"}
+    saved = {k: v for k, v in dataclasses.asdict(opts).items() if k not in ("report", "started")}
     runfolder.write_record(run_dir, "command", {"options": saved, "resolved_data": str(data_dir)})
     env = environment(plan.device) | ({"distributed": distributed.describe()} if distributed.active() else {})
     runfolder.write_record(run_dir, "env", env)

@@ -16,6 +16,7 @@ from helpers import subprocess_env
 from test_plots import assert_png
 from toy import TOY, TOY_CLASSES, make_toy
 
+from pipeline.cli import main
 from pipeline.commands.package import RUN_FILES
 from pipeline.contract import ContractError
 from pipeline.ensemble_runs import ensemble_runs
@@ -392,3 +393,27 @@ def test_a_class_rarer_than_the_folds_is_validated_where_its_rows_are(
     assert (make_folds(y, 5, 0, "stratified", holdout=0.2) == 0).sum() == 16  # drawn at random, not stratified
     y = np.repeat(np.arange(5), 20)  # 5 classes do not fit a 3-row holdout
     assert (make_folds(y, 5, 0, "stratified", holdout=0.03) == 0).sum() == 3
+
+
+def test_the_time_limit_counts_from_the_process_start_when_the_run_command_began_it(
+    toy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m pipeline run --time-limit S` bounds the command's wall time, the interpreter's imports included:
+    the budget counts from when the process began (pipeline.PROCESS_STARTED, set by __main__.py), not from when
+    the run itself started. A process that began 1.5 s before a 2 s limit has 0.5 s left: the models that need
+    more are dropped, where the same limit counted from the run fits them."""
+    import time
+
+    import pipeline
+
+    args = ["run", toy, "--sample", "--quiet", "--set", "sleep=0.2", "--time-limit", "2", "--models", "ridge,knn"]
+    monkeypatch.setattr(pipeline, "PROCESS_STARTED", None)  # imported as a library: the run's own start
+    assert main([*args, "--tag", "from_run"]) == 0
+    (fresh,) = Path("runs").glob("*/*-from_run-sample")
+    assert set(json.loads((fresh / "summary.json").read_text())["models"]) == {"ridge", "knn"}
+    monkeypatch.setattr(pipeline, "PROCESS_STARTED", time.monotonic() - 1.5)
+    assert main([*args, "--tag", "from_process"]) == 0
+    (late,) = Path("runs").glob("*/*-from_process-sample")
+    assert "time limit reached" in (late / "log.txt").read_text()
+    assert json.loads((late / "summary.json").read_text())["models"] != ["ridge", "knn"]
+    assert "started" not in json.loads((late / "command.json").read_text())["options"]

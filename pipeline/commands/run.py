@@ -262,9 +262,12 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - returns RunOp
 
 def main(args: argparse.Namespace) -> int:
     """Run and print the summary (under torchrun: join the process group first, see docs/distributed.md)."""
+    import dataclasses
+
+    import pipeline
     from pipeline import distributed
     from pipeline.runner import run
 
     distributed.init_from_env()
-    run(options_from_args(args))
+    run(dataclasses.replace(options_from_args(args), started=pipeline.PROCESS_STARTED))  # --time-limit counts from it
     return 0
