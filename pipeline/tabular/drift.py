@@ -33,6 +33,25 @@ VERDICTS = (
     (1.01, "very different: the test rows are another population; the CV will not track the leaderboard"),
 )
 ALIKE = "alike: no model here tells them apart better than chance, so the CV speaks for the test rows"
+# the same verdicts for a Playground competition's original dataset against its own (generated) training rows: what
+# they say is whether its rows help the models, which the CV with --set original=add, flag or off measures
+VERDICTS_ORIGINAL = (
+    (
+        0.6,
+        "slightly different: the generated rows drift a little from the original's; its rows should still help "
+        "(compare the CV with --set original=add and original=flag)",
+    ),
+    (
+        0.8,
+        "different: the generated rows drift from the original's; --set original=flag lets the models tell them "
+        "apart (compare the CV with original=off)",
+    ),
+    (1.01, "very different: the original's rows are another population; compare the CV with --set original=off"),
+)
+ALIKE_ORIGINAL = (
+    "alike: no model here tells the original's rows from the competition's better than chance; its rows are more "
+    "of the same population (--set original=add)"
+)
 
 
 @dataclass
@@ -57,11 +76,13 @@ def auc_se(auc: float, n_pos: int, n_neg: int) -> float:
     return float(np.sqrt(max(var, 0.0)))
 
 
-def verdict(auc: float, se: float) -> str:
-    """The verdict line for an AUC and its standard error."""
+def verdict(auc: float, se: float, against: str = "test") -> str:
+    """The verdict line for an AUC and its standard error, of the training rows against the test rows or against the
+    original dataset's ("original")."""
+    alike, verdicts = (ALIKE_ORIGINAL, VERDICTS_ORIGINAL) if against == "original" else (ALIKE, VERDICTS)
     if auc - 2 * se <= 0.5:
-        return ALIKE
-    return next(text for limit, text in VERDICTS if auc < limit)
+        return alike
+    return next(text for limit, text in verdicts if auc < limit)
 
 
 def sample_rows(n_first: int, n_second: int, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,5 +145,5 @@ def adversarial(
         se=se,
         fold_aucs=fold_aucs,
         columns={str(c): float(v) for c, v in importance.items()},
-        verdict=verdict(auc, se),
+        verdict=verdict(auc, se, names[1]),
     )
