@@ -18,6 +18,9 @@ level drifts (a trend, a yearly season and a random walk, seeded), with one info
 days are held out. There, random folds learn each day's level from its neighbours on both sides, which the later days
 never offer.
 
+Every variant is written with `new --series none`: the generated sales are series (a store's days), whose lags
+`new` would otherwise add; this benchmark measures the folds alone (benchmarks/tabular_series.py measures the lags).
+
 Each run's CV (out of fold, as reported) is set beside the RMSLE of its submission on the held-out later rows; the
 optimism is held-out minus CV (positive: the CV claimed better than the later rows gave). ± is one standard error
 (delta method, as benchmarks/tabular_holdout.py). House Prices has one split (a split by time has no seed to
@@ -108,6 +111,7 @@ def variant(
     if not (work / "competitions" / name).exists():
         new(
             ["new", name, "--data", str(split.folder), "--metric", "rmsle", "--into", str(work / "competitions")]
+            + ["--series", "none"]  # the folds alone: series lags are measured by benchmarks/tabular_series.py
             + extra
         )
     folds = next(

@@ -73,9 +73,10 @@ class Data:
     None), marks rows every fold trains on but no fold validates or scores: rows a competition documents as unfit
     to score (House Prices' partial sales of huge houses) that its models may still learn from. `time`, a date or
     number per training row (or None), orders the rows for FOLDS = "time": each fold validates a later period with
-    models fitted on the earlier ones only (pipeline/folds.py). `info["warnings"]`, lines on what load found amiss
-    in the data but read anyway (a column its header names twice, test values of a category column no training row
-    has), are shown by `run` and `predict` as warnings.
+    models fitted on the earlier ones only (pipeline/folds.py); `horizon` (or None), how many steps the test lies
+    after the training rows, makes each such fold validate that many distinct times, as the test.
+    `info["warnings"]`, lines on what load found amiss in the data but read anyway (a column its header names twice,
+    test values of a category column no training row has), are shown by `run` and `predict` as warnings.
     """
 
     X: Any
@@ -89,6 +90,7 @@ class Data:
     info: dict[str, Any] = field(default_factory=dict)
     train_only: Any = None
     time: Any = None
+    horizon: int | None = None
 
 
 # What a fit may tell its caller after each validation epoch (FitContext.report_epoch builds it); tune's pruner

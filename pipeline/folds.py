@@ -80,19 +80,20 @@ def make_folds(
     holdout: float = 0.0,
     train_only: np.ndarray | None = None,
     times: np.ndarray | None = None,
+    window: int | None = None,
 ) -> np.ndarray:
     """Fold index per row (0..k-1); with holdout > 0 a single split: -1 marks training-only rows, 0 validation.
 
     Rows of the `train_only` mask get -1 (in every fold's training rows, never validated); the other rows are split
     exactly as they would be on their own. Kind "time" orders the rows by `times` (Data.time) instead of drawing
-    them: see time_folds.
+    them, each fold validating `window` distinct times when given (Data.horizon): see time_folds.
     """
     if train_only is not None and np.asarray(train_only, dtype=bool).any():
         keep = ~np.asarray(train_only, dtype=bool)
         fold = np.full(len(y), -1, dtype=np.int64)
         sub_groups = None if groups is None else np.asarray(groups)[keep]
         sub_times = None if times is None else np.asarray(times)[keep]
-        fold[keep] = make_folds(np.asarray(y)[keep], k, seed, kind, sub_groups, holdout, times=sub_times)
+        fold[keep] = make_folds(np.asarray(y)[keep], k, seed, kind, sub_groups, holdout, times=sub_times, window=window)
         return fold
     n = len(y)
     if kind not in KINDS:
@@ -100,7 +101,7 @@ def make_folds(
     if kind == "time":
         if times is None:
             raise ContractError("Fold kind 'time' needs Data.time (a date or number per training row).")
-        return time_folds(np.asarray(times), k, holdout)
+        return time_folds(np.asarray(times), k, holdout, window)
     fold = np.full(n, -1, dtype=np.int64)
     y = np.asarray(y)
     if holdout:
@@ -153,11 +154,16 @@ def rarer_than_folds(y: np.ndarray, k: int) -> tuple[int, int]:
     return int((counts < k).sum()), int(counts.min())
 
 
-def time_folds(times: np.ndarray, k: int, holdout: float = 0.0) -> np.ndarray:
+def time_folds(times: np.ndarray, k: int, holdout: float = 0.0, window: int | None = None) -> np.ndarray:
     """Forward-chaining folds: the rows sorted by time and cut into k + 1 periods of about equal rows (rows of one
     time never split). The first period is -1 (every fold trains on it, none validates it), period i + 1 is fold i,
     and fold i trains on the periods before it only (training_rows). With holdout > 0: the last `holdout` share of
-    the rows in time is fold 0, the rest -1. Missing times (NaN, NaT) are refused."""
+    the rows in time is fold 0, the rest -1. Missing times (NaN, NaT) are refused.
+
+    `window` (Data.horizon: the test lies that many steps after the training rows): each of the k folds validates
+    `window` distinct times, the last k such spans of the rows in time, and the first period holds every time before
+    them, as the test is validated against all the rows before it; with fewer than (k + 1) x window distinct times,
+    each span is their share of (k + 1) equal spans of distinct times instead. A holdout ignores it."""
     order_key = np.asarray(times)
     if order_key.dtype.kind in "mM":
         missing = np.isnat(order_key)
@@ -176,6 +182,8 @@ def time_folds(times: np.ndarray, k: int, holdout: float = 0.0) -> np.ndarray:
     periods = 2 if holdout else k + 1
     if len(values) < periods:
         raise ContractError(f"Time folds need at least {periods} distinct times; the data has {len(values)}.")
+    if window and not holdout:
+        return _window_folds(len(values), k, int(window))[rank]
     if holdout:
         if not 0 < holdout < 1:
             raise ContractError(f"holdout must be a fraction in (0, 1), got {holdout}.")
@@ -191,6 +199,15 @@ def time_folds(times: np.ndarray, k: int, holdout: float = 0.0) -> np.ndarray:
             f"{counts.max()} of {len(order_key)} rows. Use fewer --folds."
         )
     return (period[rank] - 1).astype(np.int64)
+
+
+def _window_folds(n_times: int, k: int, window: int) -> np.ndarray:
+    """The fold of each of `n_times` distinct times in order (time_folds' `window`): the last k spans of `window`
+    times are folds 0..k-1, every time before them -1; spans of n_times // (k + 1) where k + 1 windows do not fit."""
+    span = max(1, min(window, n_times // (k + 1)))
+    first = n_times - k * span  # the times before the folds' spans
+    position = np.arange(n_times)
+    return np.where(position < first, -1, (position - first) // span).astype(np.int64)
 
 
 def learns_from(fold: np.ndarray, f: int, forward: bool) -> np.ndarray:

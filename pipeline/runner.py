@@ -442,7 +442,8 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     _check_fold_count(np.asarray(data.y)[scored], folding, groups, data.classes)
     if folding.kind == "time":  # refused here, before the run folder, when the times cannot make the folds
         times = None if data.time is None else np.asarray(data.time)[scored]
-        make_folds(np.asarray(data.y)[scored], folding.k, opts.seed, "time", holdout=folding.holdout, times=times)
+        y, window = np.asarray(data.y)[scored], getattr(data, "horizon", None)
+        make_folds(y, folding.k, opts.seed, "time", holdout=folding.holdout, times=times, window=window)
     check_images(module, data_dir, (data.X, data.X_test), opts.quiet)
     return data
 
@@ -585,7 +586,8 @@ def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[s
         state.log.warn(f"{job.model}: no refit on every training row ({why}); its submission is its fold models'")
         return None
     state.budget.record(job.model, part["seconds"])
-    trees = f", {params['n_estimators']} trees" if "n_estimators" in params else ""
+    grown = [v for k, v in params.items() if k.rsplit("__", 1)[-1] == "n_estimators"]  # a wrapper's nested one too
+    trees = f", {grown[0]} trees" if grown else ""
     rows = refit_rows(job.estimator, len(state.data.y))
     state.log(f"{job.model} refit {rows}{trees} ({part['seconds']:.1f}s)")
     return part
@@ -699,7 +701,15 @@ def _folds(run_dir: Path, y: np.ndarray, folding: FoldPlan, opts: RunOptions, da
                 raise ContractError(f"--resume {run_dir}: saved folds cover {len(folds)} rows, the data has {len(y)}.")
             return folds
     folds = make_folds(
-        y, folding.k, opts.seed, folding.kind, data.groups, folding.holdout, data.train_only, times=data.time
+        y,
+        folding.k,
+        opts.seed,
+        folding.kind,
+        data.groups,
+        folding.holdout,
+        data.train_only,
+        times=data.time,
+        window=getattr(data, "horizon", None),
     )
     runfolder.write_folds(run_dir, folds)
     return folds

@@ -17,7 +17,7 @@ from pipeline.contract import ContractError
 HELP = "Write competitions/<name>/ for a tabular, image or box-detection competition, from Kaggle's zip or folder."
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
-INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time")
+INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time", "series")
 # pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
 METRIC_NAMES = (
     *("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "medae", "smape", "r2", "f1", "mcc"),
@@ -25,7 +25,7 @@ METRIC_NAMES = (
 )
 KINDS = ("images", "table")  # --kind
 # the table flags that the table of an image download takes from the images' reading, so that the two blend
-IMAGES_DECIDE = ("target", "id_col", "task", "time", "original")
+IMAGES_DECIDE = ("target", "id_col", "task", "time", "series", "original")
 # pipeline.multilabel.TAG_METRICS: an image download's space-separated tags (a test keeps them equal)
 TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
 # pipeline.detection.csv_boxes.METRICS: a download of boxes (a test keeps them equal)
@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a date (or number) column of train.csv: folds run forward in time by it, each validating a later period "
         "with models fitted on the earlier ones (default: the date column every test row follows, if any; 'none': "
         "folds at random)",
+    )
+    p.add_argument(
+        "--series",
+        help="with folds forward in time: the test's columns naming each series (A,B: Store Sales' store_nbr,family), "
+        "whose target's lags and rolling means become features (default: the fewest columns that with the time name "
+        "each row once; 'none': no series features)",
     )
     p.add_argument(
         "--groups",
@@ -192,7 +198,7 @@ def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
         return False
     given = [f"--{k}" for k in TABLE_ONLY if getattr(args, k)]
     given += [f"--{k}" for k in ("target", "id_col") if getattr(args, k)]
-    given += ["--original"] * bool(args.original)
+    given += ["--original"] * bool(args.original) + ["--series"] * bool(args.series)
     if given:
         raise ContractError(f"{args.data} holds images: {', '.join(given)} are for tables; leave them out.")
     slug = args.slug or download_slug(Path(args.data)) or args.name

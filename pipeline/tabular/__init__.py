@@ -6,6 +6,7 @@ from pipeline.tabular.models import Boosted, linear
 from pipeline.tabular.multitarget import MultiTarget
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import PRESETS, TabularRecipe, model_set
+from pipeline.tabular.series import Series
 
 __all__ = [
     "METRICS",
@@ -13,6 +14,7 @@ __all__ = [
     "Boosted",
     "MultiTarget",
     "Original",
+    "Series",
     "TabularRecipe",
     "linear",
     "load_tables",

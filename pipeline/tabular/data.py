@@ -153,6 +153,7 @@ def load_tables(
     time: str | None = None,
     row_id_start: int | None = None,
     group_column: str | None = None,
+    horizon: int | None = None,
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -177,7 +178,8 @@ def load_tables(
 
     `time`: a column of train.csv (dates, or numbers such as a period index) that orders the training rows for
     FOLDS = "time" (Data.time; an original's rows, never validated, have none). The column stays a feature when test
-    has it too.
+    has it too. `horizon` (HORIZON: the steps the test lies after the training rows, where SERIES gives series lags)
+    becomes Data.horizon: each forward fold then validates that many distinct times (pipeline/folds.py).
 
     `row_id_start`: the test table has no id column (Digit Recognizer's test.csv holds pixels only): its rows, in
     order, get the ids row_id_start, row_id_start + 1, ..., which the sample's `id_col` holds.
@@ -210,6 +212,7 @@ def load_tables(
         train_only=train_only,
         groups=groups,
         time=times,
+        horizon=horizon,
         test_ids=test_ids,
         sample_submission=data_dir / sample_file,
         classes=classes,

@@ -34,6 +34,7 @@ from pipeline.tabular.headers import checked
 from pipeline.tabular.infer_columns import id_and_targets
 from pipeline.tabular.infer_files import Source, Tables, read_tables
 from pipeline.tabular.infer_metric import check_choices, fitting
+from pipeline.tabular.infer_series import infer_series
 from pipeline.tabular.infer_task import asks_numbers, decide
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
@@ -70,6 +71,9 @@ class Spec:
     id_start: int | None = None  # ROW_ID_START: test.csv has no id column; its rows' ids count from this, in order
     text: list[str] = field(default_factory=list)  # feature columns of free text (the "text" model reads them)
     group: str | None = None  # GROUPS: a training column grouping rows, each group in one fold (the images' groups)
+    series: list[str] | None = None  # SERIES: the columns naming each series over TIME (their target's lags)
+    horizon: int | None = None  # HORIZON: steps of TIME from the last training time to the test's last
+    step: str = ""  # the step between TIME's values, in words (day, week, month, ...), where SERIES is set
 
     @property
     def target(self) -> str | list[str]:
@@ -257,6 +261,7 @@ def infer(
     sample: str | None = None,
     time: str | None = None,
     source: Source | None = None,
+    series: str | None = None,
 ) -> Spec:
     """Read the download and decide everything the generated file states (see the module docstring); `source`: its
     files when the caller has listed them already (else listed here)."""
@@ -270,6 +275,7 @@ def infer(
     time_col = _time_column(t, time, _later_test(t, features, notes), notes)
     id_groups = _id_groups(t, id_col, features, notes)
     folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
+    found = infer_series(t, time_col, id_col, targets, task, series, notes)
     transform, objective = fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,
@@ -295,6 +301,9 @@ def infer(
         time=time_col,
         id_start=id_start,
         text=[c for c in features if column_kind(t.tr[c]) == "text"],
+        series=None if found is None else found.columns,
+        horizon=None if found is None else found.horizon,
+        step="" if found is None else found.step,
     )
 
 

@@ -11,6 +11,7 @@ from pipeline.tabular.forest import KINDS, Forest
 from pipeline.tabular.mlp import TabularMLP
 from pipeline.tabular.models import Boosted, linear, svm
 from pipeline.tabular.multitarget import MultiTarget
+from pipeline.tabular.series import Lagged, Series
 from pipeline.tabular.text import TextLinear
 
 
@@ -115,10 +116,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def model_set(task: str, cfg: TabularRecipe, target: str | Sequence[str] = "") -> dict[str, Any]:
+def model_set(
+    task: str, cfg: TabularRecipe, target: str | Sequence[str] = "", series: Series | None = None
+) -> dict[str, Any]:
     """The models `cfg.models` names, unfitted: LightGBM, XGBoost and CatBoost stopped early on each fold's
     validation rows, and the regularised linear model; each encodes the raw columns for its family inside the fold.
-    With several targets (a list of names) each is a MultiTarget: one such model per target column."""
+    With several targets (a list of names) each is a MultiTarget: one such model per target column. With `series`
+    (SERIES, TIME and HORIZON of the generated file, the Config's lags and windows) each is Lagged: its series' past
+    targets are features, fitted inside the fold (pipeline/tabular/series.py); lags () leaves the models as they are."""
     boosted = dict(
         task=task,
         learning_rate=cfg.learning_rate,
@@ -173,5 +178,22 @@ def model_set(task: str, cfg: TabularRecipe, target: str | Sequence[str] = "") -
     if unknown:
         raise ValueError(f"Unknown model(s) {unknown}; valid: {', '.join(factories)}.")
     if len(as_list(target)) > 1:
+        if series is not None:
+            raise ValueError("series lags (SERIES) take one target; set SERIES = None for several.")
         return {m: MultiTarget(factories[m](), task) for m in cfg.models}
+    if series is not None and series.lags != ():
+        return {m: _lagged(factories[m](), series, cfg) for m in cfg.models}
     return {m: factories[m]() for m in cfg.models}
+
+
+def _lagged(model: Any, series: Series, cfg: TabularRecipe) -> Lagged:
+    """`model` with its series' lags and rolling means as features (on the scale its target is fitted)."""
+    return Lagged(
+        model,
+        tuple(series.columns),
+        series.time,
+        series.horizon,
+        None if series.lags is None else tuple(series.lags),
+        None if series.windows is None else tuple(series.windows),
+        target_transform=cfg.target_transform or None,
+    )

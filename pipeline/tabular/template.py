@@ -7,7 +7,7 @@ import shlex
 import textwrap
 
 from pipeline.listing import listed
-from pipeline.tabular import recipe
+from pipeline.tabular import recipe, series
 from pipeline.tabular.infer import Spec, describe
 from pipeline.tabular.metrics import METRICS, lookup, top_k
 
@@ -66,7 +66,7 @@ SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grade
 FOLDS = {folds_py}
 ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
 TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = "time" runs the folds forward by it
-{groups_line}{original_block}
+{series_lines}{groups_line}{original_block}
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class Config(tabular.TabularRecipe):
 
 {models_line}    target_transform: str = {target_transform_py}  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = {objective_py}  # regression: "l1" trains the boosters on absolute error, "" on squared error
-
+{series_fields}
 
 PRESETS: dict[str, dict[str, Any]] = {{**tabular.PRESETS}}  # fast, best; add your own
 
@@ -118,7 +118,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         time=TIME,
         row_id_start=ROW_ID_START,
         original=ORIGINAL,
-        original_mode=cfg.original,{groups_arg}
+        original_mode=cfg.original,{groups_arg}{horizon_arg}
     )
 
 
@@ -143,7 +143,7 @@ def load_test(cfg: Config, data_dir: Path, trained: dict[str, Any] | None = None
 
 def models(cfg: Config) -> dict[str, Any]:
     """The {task} models cfg.models names, unfitted (pipeline.tabular.model_set); add your own to the dict."""
-    return tabular.model_set(TASK, cfg, TARGET)
+    return tabular.model_set(TASK, cfg, TARGET{series_arg})
 
 
 def score(y_true: np.ndarray, pred: np.ndarray) -> float:
@@ -224,6 +224,7 @@ def render(spec: Spec, where: str | None = None) -> str:
         time_py=_py(spec.time) if spec.time else "None",
         row_id_start=repr(spec.id_start),
         **_groups(spec),
+        **_series(spec),
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
         **(models | {"models_line": models["models_line"] + _stack_line(spec)}),
     )
@@ -237,6 +238,32 @@ def _groups(spec: Spec) -> dict[str, str]:
         return {"groups_line": "", "groups_arg": ""}
     line = f"GROUPS = {_py(spec.group)}  # a column of TRAIN grouping its rows, each group in one fold; no feature\n"
     return {"groups_line": line, "groups_arg": "\n        group_column=GROUPS,"}
+
+
+def _series(spec: Spec) -> dict[str, str]:
+    """SERIES and HORIZON of the generated file, the Config's lags and windows, and the arguments naming them, where
+    `new` found series over TIME (pipeline/tabular/infer_series.py); else nothing, and the file is as before."""
+    if not spec.series:
+        return {"series_lines": "", "series_fields": "", "horizon_arg": "", "series_arg": ""}
+    steps = f"{spec.step}s" if not spec.step[0].isdigit() else f"steps of {spec.step}"
+    lags, windows = series.default_lags(spec.horizon or 1, spec.step), series.default_windows(spec.step)
+    lines = (
+        f"SERIES = {_py(spec.series)}  # columns naming each series over TIME: its target's lags are features\n"
+        f"# {steps} from the last training {spec.time} to the test's last: every lag is at least this, and each "
+        f"fold\n# validates this many {spec.time} values, as the test\nHORIZON = {spec.horizon}\n"
+    )
+    fields = (
+        f"    # the target's values per SERIES this many {steps} back, each >= HORIZON (None: {lags[0]} to {lags[-1]}, "
+        "pipeline.tabular.\n    # series.default_lags; (): no series features), and its means over `windows` "
+        f"{steps} ending at the first lag\n    # (None: {' and '.join(map(str, windows))})\n"
+        "    lags: tuple[int, ...] | None = None\n    windows: tuple[int, ...] | None = None\n"
+    )
+    return {
+        "series_lines": lines,
+        "series_fields": fields,
+        "horizon_arg": "\n        horizon=HORIZON,",
+        "series_arg": ", tabular.Series(SERIES, TIME, HORIZON, cfg.lags, cfg.windows)",
+    }
 
 
 def _search_doc(where: str) -> str:
