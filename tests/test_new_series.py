@@ -46,10 +46,11 @@ def shop_sales(stores: int = 6, families: int = 3, days: int = DAYS, seed: int =
     return df
 
 
-def write_download(path: Path, df: pd.DataFrame, days: int = DAYS) -> Path:
-    """train.csv (the first `days` days), test.csv (the rest, no sales) and the sample submission, zipped."""
-    first = pd.to_datetime(df["date"]).min()
-    later = pd.to_datetime(df["date"]) >= first + pd.Timedelta(days=days)
+def write_download(path: Path, df: pd.DataFrame, early: bool = False) -> Path:
+    """train.csv (the first DAYS days), test.csv (the rest, no sales) and the sample submission, zipped; `early`: the
+    first HORIZON days are the test instead, the rest train.csv."""
+    day = (pd.to_datetime(df["date"]) - pd.to_datetime(df["date"]).min()).dt.days
+    later = day < HORIZON if early else day >= DAYS
     train, test = df[~later], df[later].drop(columns="sales")
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("train.csv", train.to_csv(index=False))
@@ -188,6 +189,10 @@ def test_series_flag_is_checked_and_none_turns_it_off(tmp_path: Path, capsys: py
     assert main(["new", "shop_bad", "--data", str(again), "--into", comps, "--series", "store_nbr,family"]) == 2
     err = capsys.readouterr().err
     assert "the series store_nbr=1, family='DAIRY' has more than one row at date '2023-01-03' (line 482)" in err
+    early = write_download(tmp_path / "early.zip", df, early=True)
+    args = ["--time", "date", "--series", "store_nbr,family"]  # the test's days are now the earliest
+    assert main(["new", "shop_bad", "--data", str(early), "--into", comps, *args]) == 2
+    assert "no test row's date is after the last training row's" in capsys.readouterr().err
     assert not (tmp_path / "comps" / "shop_bad").exists()
     assert main(["new", "shop_none", "--data", str(data), "--into", comps, "--series", "none"]) == 0
     source = (tmp_path / "comps" / "shop_none" / "__init__.py").read_text()

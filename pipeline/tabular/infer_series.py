@@ -70,7 +70,8 @@ def infer_series(
     if horizon < 1:
         if flag:
             raise ContractError(
-                f"{flag}: the test's {time_col} are not after the training rows', so no lag of them is known."
+                f"{flag}: no test row's {time_col} is after the last training row's, so the test has no horizon "
+                "for lags to reach over; series lags need a test later in time."
             )
         return None
     if given:
