@@ -140,6 +140,7 @@ class Lagged(BaseEstimator):
         return dataclasses.replace(probe, lags=lags, windows=windows if lags else ())
 
     def _with_lags(self, X: Any) -> pd.DataFrame:
+        """Rows with their lag and mean columns, from the fitted table."""
         return self.lags_.transform(pd.DataFrame(X).reset_index(drop=True))
 
     def predict(self, X: Any) -> np.ndarray:
@@ -152,6 +153,7 @@ class Lagged(BaseEstimator):
 
     @property
     def classes_(self) -> Any:
+        """The wrapped model's classes."""
         return self.estimator_.classes_
 
     @property
@@ -166,6 +168,7 @@ class Lagged(BaseEstimator):
 
     @property
     def feature_names_in_(self) -> np.ndarray:
+        """The wrapped model's input columns: the raw ones and the lag and mean columns."""
         return self.estimator_.feature_names_in_
 
     def refit_params(self, n_rows: int) -> dict[str, Any]:
