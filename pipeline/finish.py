@@ -45,6 +45,14 @@ def competition_hook(module: Any, name: str, cfg: Any) -> Callable[..., Any] | N
     return functools.partial(hook, cfg=cfg) if takes_cfg else hook
 
 
+def model_score(module: Any, cfg: Any) -> Callable[[Any, Any], float]:
+    """How the runner scores one model's predictions (each fold's, and each epoch's validation through the
+    FitContext): the competition's `score`, given the run's Config as `cfg=` when it takes one (a detection
+    competition that fits its confidence cut scores a detector's boxes at min_score: pipeline/detection/csv_boxes.py).
+    The stages after the models score their predictions with `score` alone."""
+    return competition_hook(module, "score", cfg) or module.score
+
+
 def merge_fold_tests(module: Any, cfg: Any, tests: list[np.ndarray]) -> np.ndarray:
     """The fold models' test predictions merged: the competition's merge_folds hook, else their mean; for folds
     forward in time (FOLDS = "time") the last fold's, whose model learned from the most and the latest rows (the
@@ -332,7 +340,7 @@ def finish_run(run: FittedRun) -> Path:
     b = blend_results(module, y, run.folds, run.results, run.cfg)
     _write_blend(b, run.results, run_dir)
     b = stacking.apply(module, run.cfg, run.data, y, run.folds, run.results, b, run_dir, run.log)  # Config.stack
-    b = threshold.apply(module, run.cfg, run.data, y, run.folds, b, run_dir, run.log)  # Config.threshold
+    b = threshold.apply(module, run.cfg, run.data, y, run.folds, b, run_dir, run.log, run.results)  # Config.threshold
     oof, test, cv, calibration = calibrate_blend(module, y, run.folds, b, run_dir, run.log, run.results)
     write_stages(run_dir, stages_record(b, calibration))  # what predict applies to a new test set (pipeline/stages.py)
     final = write_validated_submission(module, run.data, test, run_dir)

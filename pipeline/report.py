@@ -59,6 +59,8 @@ def print_summary(s: dict[str, Any]) -> None:
                 if "cuts" in cut
                 else f"labels cut at {len(cut['per_tag']['thresholds'])} per-tag points"
                 if per_tag
+                else f"boxes cut at confidence {cut['min_score']:g}"
+                if cut.get("kind") == "box_cut"
                 else f"labels cut at {cut['threshold']:.3f}"
             )
             final += f", {at}"

@@ -28,7 +28,7 @@ from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
 from pipeline.datadir import checks_cache, resolve_data
-from pipeline.finish import FittedRun, RunInputs, check_settings, finish_run, merge_fold_tests
+from pipeline.finish import FittedRun, RunInputs, check_settings, finish_run, merge_fold_tests, model_score
 from pipeline.fitting import (
     ENGINEERING,
     accepts_context,
@@ -352,7 +352,7 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
 
 
 # Config fields added after runs were saved, with the value that reproduces how a run saved without them behaved
-ADDED_FIELDS: dict[str, Any] = {"refit": "off"}
+ADDED_FIELDS: dict[str, Any] = {"refit": "off", "fit_min_score": False}
 
 
 def _added_fields(cfg: Any, saved: dict[str, Any] | None, overrides: dict[str, Any]) -> tuple[Any, set[str]]:
@@ -733,7 +733,7 @@ def _fit_part(state: RunState, job: FoldJob, abandoned: threading.Event | None =
     oof = predict_outputs(est, X_va, classification, n_classes)
     test = predict_outputs(est, data.X_test, classification, n_classes)
     seconds = fit_s + time.perf_counter() - t0
-    score = fold_score(state.module.score, y_va, oof)
+    score = fold_score(model_score(state.module, state.cfg), y_va, oof)
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
     if state.plan.refit:
         part["refit"] = fold_params(est, len(y))
@@ -788,7 +788,7 @@ def _context(state: RunState, job: FoldJob, X_va: Any, y_va: Any) -> FitContext:
         deadline=state.budget.fit_deadline(job.model),
         training_deadline=functools.partial(state.budget.training_deadline, job.model),
         eval_set=None if X_va is None else (X_va, y_va),
-        score=state.module.score,
+        score=model_score(state.module, state.cfg),
         metric=state.module.METRIC,
         resume=bool(opts.resume),
         progress=interactive() and not opts.quiet and main,

@@ -24,7 +24,9 @@ p). The shares are fitted on the other folds' rows and applied by the same rules
 
 A target of ordered grades scored by QWK gets cut points instead, by the same rules (pipeline/grades.py); several
 labels a row scored by an F-score on the labels named (pipeline/multilabel.py) one cut for every label, and with
-Config.threshold "per_tag" a cut per label, kept when it beats the one cut out of fold (pipeline/tag_cuts.py).
+Config.threshold "per_tag" a cut per label, kept when it beats the one cut out of fold (pipeline/tag_cuts.py). The
+boxes of a detection run scored by Kaggle's IoU metric get their confidence cut by the same rules with
+Config.fit_min_score (pipeline/detection/box_cut.py).
 """
 
 from __future__ import annotations
@@ -63,8 +65,13 @@ def fit_threshold(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better
 
 
 def check_setting(cfg: Any, metric: str) -> None:
-    """Refuse a Config.threshold other than True, False or "per_tag", and "per_tag" for a metric that scores no
-    tags (multilabel.TAG_METRICS): found only after the models, it cost the whole run."""
+    """Refuse a Config.threshold other than True, False or "per_tag", "per_tag" for a metric that scores no tags
+    (multilabel.TAG_METRICS), and Config.fit_min_score for a metric other than Kaggle's IoU metric: found only after
+    the models, it cost the whole run."""
+    if getattr(cfg, "fit_min_score", False):
+        from pipeline.detection.box_cut import thresholds_of
+
+        thresholds_of(metric)  # refused for a metric other than Kaggle's IoU metric
     value = getattr(cfg, "threshold", False)
     if isinstance(value, bool):
         return
@@ -78,11 +85,27 @@ def check_setting(cfg: Any, metric: str) -> None:
 
 
 def apply(
-    module: Any, cfg: Any, data: Any, y: np.ndarray, folds: np.ndarray, b: dict[str, Any], run_dir: Any, log: Any
+    module: Any,
+    cfg: Any,
+    data: Any,
+    y: np.ndarray,
+    folds: np.ndarray,
+    b: dict[str, Any],
+    run_dir: Any,
+    log: Any,
+    results: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The runner's hook after the stack: `b` with its predictions cut at the fitted threshold when Config.threshold
     is on, the target binary, the metric one of METRICS and the out-of-fold score improves (several classes and a
-    metric of PRIOR_METRICS: reweighed by the inverse class shares, by the same rules); threshold.json records it."""
+    metric of PRIOR_METRICS: reweighed by the inverse class shares, by the same rules); threshold.json records it.
+    With Config.fit_min_score, the boxes of a detection run (`results`: the models' boxes before any cut) cut at
+    the confidence fitted out of fold (pipeline/detection/box_cut.py)."""
+    if getattr(cfg, "fit_min_score", False):
+        from pipeline.detection import box_cut
+
+        if results is None:
+            raise ValueError("threshold.apply: Config.fit_min_score cuts the models' boxes, which `results` holds.")
+        return box_cut.apply(module, cfg, y, folds, b, results, run_dir, log)
     if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
         return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
     if getattr(cfg, "threshold", False) and module.METRIC.name in multilabel.TAG_METRICS:
@@ -173,7 +196,8 @@ def _label_cut(
 
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
     """A cut the run applied (stages.json's "threshold": an F1/MCC threshold, QWK's grade cut points, the tags' one
-    cut or cut per tag) applied to new test predictions, as the run applied it to its own."""
+    cut or cut per tag, a detection run's confidence cut) applied to new test predictions, as the run applied it to
+    its own."""
     test = np.asarray(test, dtype=float)
     if saved["kind"] == "cuts":
         return grades.cut(test, np.asarray(saved["cuts"], dtype=float), np.asarray(saved["grades"], dtype=float))
@@ -185,4 +209,8 @@ def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
         return tag_cuts.shift_tags(test, saved["thresholds"])
     if saved["kind"] == "prior":
         return reweigh(test, saved["shares"])
+    if saved["kind"] == "box_cut":
+        from pipeline.detection.box_cut import apply_saved as cut_boxes
+
+        return cut_boxes(saved, test)
     raise ValueError(f"unknown cut {saved['kind']!r} in stages.json")

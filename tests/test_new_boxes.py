@@ -20,7 +20,7 @@ from pipeline.commands.list import rows
 from pipeline.commands.new import BOX_METRIC_NAMES, add_arguments
 from pipeline.commands.new import main as new_main
 from pipeline.contract import ContractError, load_competition
-from pipeline.detection.boxes import count, pack
+from pipeline.detection.boxes import count, drop_below, pack, unpack
 from pipeline.detection.csv_boxes import METRICS
 
 # small enough to learn the squares in about a minute of two CPU cores: the images' own 64 px, no TTA
@@ -34,9 +34,16 @@ def new(tmp_path: Path, name: str, data: Path, *extra: str) -> int:
 def run(tmp_path: Path, name: str, data: Path, *extra: str) -> Path:
     """`run` of a generated competition with TINY settings; its run folder."""
     args = ["run", str(tmp_path / "comps" / name), "--data", str(data), *TINY, "--quiet", *extra]
+    before = set((tmp_path / "runs" / name).glob("*"))
     assert main(args) == 0
-    (run_dir,) = (tmp_path / "runs" / name).glob("*")
+    (run_dir,) = set((tmp_path / "runs" / name).glob("*")) - before
     return run_dir
+
+
+def lowest_score(arr: np.ndarray) -> float:
+    """The lowest confidence of any box of packed rows (inf: no box)."""
+    scores = [unpack(r)[1] for r in arr]
+    return min((float(s.min()) for s in scores if len(s)), default=np.inf)
 
 
 def test_the_metric_names_new_knows_are_the_loaders() -> None:
@@ -64,12 +71,25 @@ def test_a_wheat_download_becomes_a_detection_competition_that_learns_the_boxes(
     assert listed[str(path.parent)] == ("global-wheat-detection", "iou_map (higher is better)", "cpu, fast")
     data_ = module.load(module.Config(), data)
     assert len(data_.X) == 48 and (count(data_.y) == 0).sum() == unlisted  # the images with no box are kept
-    run_dir = run(tmp_path, "wheat_boxes", data, "--set", "epochs=10")
+    # min_score 0.9 lets few of the tiny detector's boxes through: the cut fitted out of fold beats it
+    run_dir = run(tmp_path, "wheat_boxes", data, "--set", "epochs=10", "--set", "min_score=0.9")
     summary = json.loads((run_dir / "summary.json").read_text())
     folds = np.load(run_dir / "folds.npy")
     scored = folds >= 0
-    oof = np.load(run_dir / "oof" / "_blend.npy")
+    cut = json.loads((run_dir / "threshold.json").read_text())
+    assert cut["kind"] == "box_cut" and cut["applied"] and cut["min_score"] == cut["fitted_min_score"] < 0.9
+    blended = json.loads((run_dir / "blend.json").read_text())["score"]  # the blend's, at min_score
+    assert summary["cv"] == cut["score_after"] > cut["score_before"] == blended
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert stages["threshold"] == {"kind": "box_cut", "min_score": cut["min_score"]}
+    oof = np.load(run_dir / "oof" / "_threshold.npy")
     assert summary["cv"] == pytest.approx(module.score(data_.y[scored], oof[scored]))  # out of fold
+    # the detector predicted its boxes below any cut (down to its score_thresh), the blend cut them at min_score
+    assert lowest_score(np.load(run_dir / "oof" / "fasterrcnn_tiny.npy")[scored]) < cut["min_score"]
+    assert lowest_score(np.load(run_dir / "oof" / "_blend.npy")[scored]) >= 0.9
+    log = (run_dir / "log.txt").read_text()
+    assert f"box cut {cut['min_score']:g} (fitted out of fold): iou_map" in log
+    assert "valid_iou_map " in log and "valid_mAP" not in log  # each epoch's validation: the competition's metric
     n = int(scored.sum())
     nothing = pack([np.zeros((0, 4))] * n, [np.zeros(0)] * n, [np.zeros(0, np.int64)] * n)
     assert module.score(data_.y[scored], nothing) == 0.0 and summary["cv"] > 0.3  # predicting no box scores 0
@@ -78,6 +98,11 @@ def test_a_wheat_download_becomes_a_detection_competition_that_learns_the_boxes(
     assert list(sub.columns) == list(sample.columns) and sub["image_id"].tolist() == sample["image_id"].tolist()
     assert module.validate(data_, submission) > 0
     assert (tmp_path / "submissions" / "wheat_boxes" / f"{run_dir.name}.csv").is_file()
+    confidences = [float(v) for cell in sub["PredictionString"].dropna() for v in cell.split()[::5]]
+    assert cut["min_score"] <= min(confidences) < 0.9  # the test boxes cut at the fitted cut, not at min_score
+    # predict of the test set alone: the fold models' boxes, their fusion, the blend and the fitted cut saved
+    assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred"), "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "pred" / "submission.csv", dtype=str).equals(sub)
 
 
 def test_an_rsna_download_reads_target_zero_rows_as_images_without_boxes(
@@ -115,6 +140,19 @@ def test_an_rsna_download_reads_target_zero_rows_as_images_without_boxes(
     assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred"), "--quiet"]) == 0
     again = pd.read_csv(tmp_path / "pred" / "submission.csv", dtype=str, keep_default_na=False)
     assert again.equals(sub)
+    # fit_min_score off: the run before the option, each box below min_score dropped by the detector, no cut stage
+    off = run(tmp_path, "rsna_boxes", data, "--set", "epochs=2", "--set", "fit_min_score=false", "--tag", "off")
+    assert json.loads((off / "config.json").read_text())["config"]["fit_min_score"] is False
+    assert not (off / "threshold.json").exists() and json.loads((off / "summary.json").read_text())["threshold"] is None
+    assert "threshold" not in json.loads((off / "stages.json").read_text())
+    on_oof, off_oof = (np.load(d / "oof" / "fasterrcnn_tiny.npy") for d in (run_dir, off))
+    assert lowest_score(off_oof) >= 0.3 and lowest_score(on_oof) < 0.3
+    # the same detector either way: the boxes it predicts, the blend, the fold scores at min_score are the same
+    assert np.array_equal(drop_below(on_oof, 0.3), off_oof, equal_nan=True)
+    blends = [np.load(d / "oof" / "_blend.npy") for d in (run_dir, off)]
+    assert np.array_equal(*blends, equal_nan=True)
+    scores = [json.loads((d / "scores.json").read_text())["fasterrcnn_tiny"]["fold_scores"] for d in (run_dir, off)]
+    assert scores[0] == scores[1]
 
 
 def _refused(tmp_path: Path, name: str, data: Path, match: str, *extra: str) -> None:

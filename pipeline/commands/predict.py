@@ -129,6 +129,6 @@ def _refitted_test(
         if drift > 1e-9:
             log.warn(f"blend weights refitted from the saved OOF predictions differ from blend.json by {drift:.2e}")
     b = stacking.apply(module, cfg, data, y, folds, results, b, work, RunLog(None, quiet=True))
-    b = threshold.apply(module, cfg, data, y, folds, b, work, RunLog(None, quiet=True))
+    b = threshold.apply(module, cfg, data, y, folds, b, work, RunLog(None, quiet=True), results)
     _, test, _, _ = calibrate_blend(module, y, folds, b, work, RunLog(None, quiet=True), results)
     return test

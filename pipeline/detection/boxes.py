@@ -44,6 +44,20 @@ def unpack_all(arr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray
     return [unpack(r) for r in np.atleast_2d(arr)]
 
 
+def drop_below(arr: np.ndarray, low: float) -> np.ndarray:
+    """Packed boxes less those scored below `low` (none dropped when `low` <= 0: the same array); the width kept."""
+    arr = np.atleast_2d(np.asarray(arr, float))
+    if low <= 0:
+        return arr
+    boxes, scores, classes = [], [], []
+    for b, s, c in unpack_all(arr):
+        keep = s >= low
+        boxes.append(b[keep])
+        scores.append(s[keep])
+        classes.append(c[keep])
+    return pack(boxes, scores, classes, k=max(arr.shape[1] // SLOT, 1))
+
+
 def count(arr: np.ndarray) -> np.ndarray:
     """Boxes per image."""
     slots = np.asarray(arr, float).reshape(len(arr), -1, SLOT)

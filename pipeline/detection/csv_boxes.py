@@ -132,8 +132,13 @@ class CsvBoxes:
             info={"test_sizes": sizes, "trained": {}},
         )
 
-    def score(self, y_true: np.ndarray, pred: np.ndarray) -> float:
-        """The competition's metric: Kaggle's IoU metric at its thresholds (iou_map.py) or COCO mAP@[.5:.95]."""
+    def score(self, y_true: np.ndarray, pred: np.ndarray, cfg: Any = None) -> float:
+        """The competition's metric: Kaggle's IoU metric at its thresholds (iou_map.py) or COCO mAP@[.5:.95]. Given
+        the run's Config (the runner's scores of one model's boxes, each fold's and each epoch's: finish.model_score)
+        whose cut is fitted after the blend (Config.fit_min_score: the detectors predict every box), the boxes below
+        min_score are dropped first: a model is scored as the blend is chosen, at the Config's cut."""
+        if box_blend.fits_cut(cfg):
+            pred = box_blend.cut(pred, cfg)
         if self.metric == "coco_map":
             from pipeline.detection.metric import coco_map
 
@@ -154,7 +159,8 @@ class CsvBoxes:
         return prediction_string.validate(Path(path), Path(data.sample_submission), sizes)
 
     def merge_folds(self, tests: list[np.ndarray], cfg: Any = None) -> np.ndarray:
-        """The fold models' test boxes fused by WBF, then cut at cfg.min_score (box_blend.py)."""
+        """The fold models' test boxes fused by WBF, then cut at cfg.min_score unless the cut is fitted after the
+        blend (box_blend.py)."""
         return box_blend.merge_folds(tests, cfg)
 
     def blend(

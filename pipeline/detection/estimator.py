@@ -107,7 +107,8 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
             )
 
     def fit(self, X: Any, y: np.ndarray, context: Any = None) -> Detector:
-        """Train on image paths X and packed boxes y; with context.eval_set, score mAP on it every epoch."""
+        """Train on image paths X and packed boxes y; with context.eval_set, score it every epoch: by context.score
+        (the competition's metric), else by COCO mAP."""
         import torch
 
         from pipeline.detection.data import DetectionDataset, make_loader, make_transform
@@ -135,7 +136,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         aug = {f.name: getattr(self, f.name) for f in dataclasses.fields(Augment)}
         size = self.image_size
         train = DetectionDataset(paths, y, make_transform(size, True, **aug), self._held(paths, rt), size)
-        valid, evaluate = None, None
+        valid, evaluate, label = None, None, "mAP"
         eval_set = getattr(context, "eval_set", None) if context is not None else None
         if eval_set is not None and len(eval_set[0]):
             v_paths, v_y = [str(p) for p in eval_set[0]], np.asarray(eval_set[1], float)
@@ -143,6 +144,9 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
             valid = DetectionDataset(v_paths, v_y, make_transform(size, False), v_held, size)
             unboxed = self._unboxed(v_paths, v_held)
             score = getattr(context, "score", None)
+            metric = getattr(context, "metric", None)
+            if score is not None:  # the competition's metric, which evaluate gives instead of COCO mAP
+                label = metric.name if metric is not None else "score"
 
             def evaluate(m: Any) -> tuple[float | None, dict[str, Any]]:
                 from pipeline.detection.metric import coco_eval
@@ -155,7 +159,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
                 return value, res | {"pred": pred}
 
         cfg = DetTrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DetTrainConfig)})
-        trainer = DetTrainer(cfg, rt, evaluate)
+        trainer = DetTrainer(cfg, rt, evaluate, label)
         t0 = time.perf_counter()
         self.model_ = trainer.fit(model, train, valid)
         self.fit_seconds_ = time.perf_counter() - t0
@@ -296,9 +300,11 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
 
 
 def detectors(cfg: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
-    """One Detector per arch named in cfg.models (pipeline/detection/models.py ARCHS), sharing the Config's recipe;
-    an unknown arch or a pretrained_file that is not there is refused before any fit."""
+    """One Detector per arch named in cfg.models (pipeline/detection/models.py ARCHS), sharing the Config's recipe
+    (with Config.fit_min_score, min_score 0: every box predicted); an unknown arch or a pretrained_file that is not
+    there is refused before any fit."""
     from pipeline.contract import ContractError
+    from pipeline.detection.box_blend import fits_cut
     from pipeline.detection.models import ARCHS
 
     unknown = [m for m in cfg.models if m not in ARCHS]
@@ -306,7 +312,9 @@ def detectors(cfg: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
         raise ContractError(f"Unknown model(s) {', '.join(unknown)} in models. Valid: {', '.join(ARCHS)}.")
     if cfg.pretrained_file and not Path(cfg.pretrained_file).expanduser().is_file():
         raise ContractError(f"pretrained_file {cfg.pretrained_file}: no such file.")
+    # a cut fitted after the blend (box_cut.py) needs every box the detector finds, down to its score_thresh
+    floor = {"min_score": 0.0} if fits_cut(cfg) else {}
     return {
-        arch: Detector.from_config(cfg, arch=arch, num_classes=len(class_names), class_names=class_names)
+        arch: Detector.from_config(cfg, arch=arch, num_classes=len(class_names), class_names=class_names, **floor)
         for arch in cfg.models
     }

@@ -42,6 +42,9 @@ class DetectionRecipe:
     # boxes below this confidence are not predicted: 0 for COCO mAP (its AP rewards recall at any confidence); a
     # metric that counts every box submitted (pipeline/detection/iou_map.py) wants the doubtful ones left out
     min_score: float = 0.0
+    # on: the detectors predict every box down to score_thresh and the cut that scores best out of fold replaces
+    # min_score when it beats it there (pipeline/detection/box_cut.py; Kaggle's IoU metric only)
+    fit_min_score: bool = False
     valid_loss: bool = True
 
 

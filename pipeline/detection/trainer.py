@@ -1,5 +1,6 @@
 """The detection loop: the detector computes its own losses from list targets, the schedule is warm-up + cosine over
-planned epochs (re-planned at a deadline), validation is COCO mAP (the estimator's `evaluate`).
+planned epochs (re-planned at a deadline), validation is the estimator's `evaluate`: the competition's metric (Kaggle's
+IoU metric, COCO mAP) where the runner gives one, else COCO mAP, logged under its name, with COCO's AP50 beside it.
 
 Device, precision, optimizer steps, schedules, EMA, checkpoints, deadlines and progress come from pipeline/training.
 """
@@ -46,16 +47,18 @@ def _batchnorm_eval(model: nn.Module) -> None:
 
 
 class DetTrainer(TrainerCore):
-    """Fits a torchvision detector; `evaluate(model) -> (score, details)` scores the validation fold each epoch."""
+    """Fits a torchvision detector; `evaluate(model) -> (score, details)` scores the validation fold each epoch, the
+    score logged as `metric` (the competition's metric name, "mAP" for COCO's)."""
 
     def __init__(
         self,
         cfg: DetTrainConfig,
         rt: Runtime,
         evaluate: Callable[[nn.Module], tuple[float | None, dict[str, Any]]] | None = None,
+        metric: str = "mAP",
     ) -> None:
         super().__init__(rt)
-        self.cfg, self.evaluate = cfg, evaluate
+        self.cfg, self.evaluate, self.metric = cfg, evaluate, metric
         self.predict_ips = 0.0
         self.last_eval: dict[str, Any] = {}
 
@@ -191,7 +194,8 @@ class DetTrainer(TrainerCore):
         }
 
     def _validate(self, s: DetectionFit, row: dict[str, Any], valid: DetectionDataset | None) -> None:
-        """Validation loss and COCO scores into the row, every eval_every epochs and the last."""
+        """Validation loss, `evaluate`'s score and COCO's AP50 and AP75 into the row, every eval_every epochs and
+        the last."""
         cfg = self.cfg
         last = s.stop or s.epoch + 1 >= s.planned
         if valid is None or cfg.eval_every <= 0 or ((s.epoch + 1) % cfg.eval_every != 0 and not last):
@@ -229,5 +233,5 @@ class DetTrainer(TrainerCore):
         )
         self.write_history()
         # logged after the checkpoint: an interrupted run resumes from what it logged
-        rt.log(epoch_line(row, s.planned, "mAP", extras=("AP50",), ips_digits=1))
+        rt.log(epoch_line(row, s.planned, self.metric, extras=("AP50",), ips_digits=1))
         self.report(s.epoch - 1, row["valid_score"])  # epoch-level pruning (tune); may raise
