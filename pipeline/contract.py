@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -194,3 +196,17 @@ def load_competition(spec: str) -> ModuleType:
 def competition_name(module: ModuleType) -> str:
     """The short name of a competition module (its folder)."""
     return module.__name__.rsplit(".", 1)[-1]
+
+
+def competition_hook(module: Any, name: str, cfg: Any) -> Callable[..., Any] | None:
+    """The competition's optional hook `name` (blend, merge_folds, apply_blend; its score where the runner scores one
+    model's predictions), given the run's Config as `cfg=` when it takes one; None when the competition has no such
+    hook. Every caller of a hook goes through here."""
+    hook = getattr(module, name, None)
+    if hook is None:
+        return None
+    try:
+        takes_cfg = "cfg" in inspect.signature(hook).parameters
+    except (TypeError, ValueError):
+        takes_cfg = False
+    return functools.partial(hook, cfg=cfg) if takes_cfg else hook

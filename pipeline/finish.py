@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import inspect
 import shutil
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ import pandas as pd
 
 from pipeline import atomic, stacking, threshold
 from pipeline.blend import BLEND_WEIGHTS, blend, fit_weights, nested_blend
-from pipeline.contract import ContractError, Data, competition_name
+from pipeline.contract import ContractError, Data, competition_hook, competition_name
 from pipeline.folds import fold_ids, fold_score, runs_forward, scored_rows
 from pipeline.refit import CHOICES as refit_choices
 from pipeline.report import print_summary
@@ -30,19 +29,6 @@ def submissions_root(opts: Any = None) -> Path:
     """submissions/ in the working directory (or the option given)."""
     given = getattr(opts, "submissions_root", None)
     return Path(given) if given else Path.cwd() / "submissions"
-
-
-def competition_hook(module: Any, name: str, cfg: Any) -> Callable[..., Any] | None:
-    """The competition's optional hook `name` (blend, merge_folds), given the run's Config as `cfg=` when it takes
-    one; None when the competition has no such hook. Every caller of a hook goes through here."""
-    hook = getattr(module, name, None)
-    if hook is None:
-        return None
-    try:
-        takes_cfg = "cfg" in inspect.signature(hook).parameters
-    except (TypeError, ValueError):
-        takes_cfg = False
-    return functools.partial(hook, cfg=cfg) if takes_cfg else hook
 
 
 def model_score(module: Any, cfg: Any) -> Callable[[Any, Any], float]:

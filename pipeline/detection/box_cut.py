@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.contract import ContractError
+from pipeline.contract import ContractError, competition_hook
 from pipeline.detection.boxes import drop_below
 from pipeline.detection.iou_map import THRESHOLDS, cut_scores
 
@@ -63,7 +63,7 @@ class _Blends:
     with every image's score at every candidate cut; each set computed once."""
 
     def __init__(self, module: Any, cfg: Any, results: dict[str, dict[str, Any]], y: np.ndarray, mask: np.ndarray):
-        self.module, self.cfg, self.y, self.mask = module, cfg, y, mask
+        self.blend, self.y, self.mask = blend_hook(module, cfg), y, mask
         self.oofs = {m: np.asarray(r["oof"], dtype=float) for m, r in results.items()}
         self.thresholds = thresholds_of(module.METRIC.name)
         self.cuts = candidates(float(cfg.min_score))
@@ -71,15 +71,22 @@ class _Blends:
 
     def of(self, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """The uncut blend of these weights on every row, and its (rows x cuts) image scores (NaN: not counted)."""
-        from pipeline.finish import apply_weights
-
         key = tuple(sorted((m, float(w)) for m, w in weights.items()))
         if key not in self.done:
-            boxes = np.atleast_2d(apply_weights(self.module, self.cfg, weights, self.oofs))
+            boxes = np.atleast_2d(self.blend(weights, self.oofs))
             table = np.full((len(self.y), len(self.cuts)), np.nan)
             table[self.mask] = cut_scores(self.y[self.mask], boxes[self.mask], self.cuts, self.thresholds)
             self.done[key] = boxes, table
         return self.done[key]
+
+
+def blend_hook(module: Any, cfg: Any) -> Any:
+    """The competition's apply_blend given the Config: the blend of the weights chosen, its boxes uncut (the option's
+    apply_blend cuts none)."""
+    hook = competition_hook(module, "apply_blend", cfg)
+    if hook is None:
+        raise ContractError("Config.fit_min_score cuts the blend's boxes, which the competition's apply_blend makes.")
+    return hook
 
 
 def _put(out: np.ndarray, rows: np.ndarray, part: np.ndarray) -> np.ndarray:
@@ -119,7 +126,6 @@ def apply(
 ) -> dict[str, Any]:
     """`b` (the blend, its boxes cut at min_score) with its boxes cut at the fitted cut instead when that scores
     better out of fold; threshold.json records the fit, stages.json the cut applied (fitted or min_score)."""
-    from pipeline.finish import apply_weights
     from pipeline.folds import scored_rows
     from pipeline.runfolder import write_predictions, write_record
 
@@ -157,6 +163,6 @@ def apply(
         f"box cut {fitted:g} (fitted out of fold): {name} {info['score_before']:.5f} at min_score {configured:g} "
         f"-> {info['score_after']:.5f}"
     )
-    test = drop_below(apply_weights(module, cfg, b["weights"], {m: r["test"] for m, r in results.items()}), fitted)
+    test = drop_below(blends.blend(b["weights"], {m: r["test"] for m, r in results.items()}), fitted)
     write_predictions(run_dir, "_threshold", out, test)
     return b | {"oof": out, "test": test, "score": info["score_after"], "threshold": info, "stages": stages}
