@@ -62,7 +62,9 @@ class _Blends:
     """The run's blend of the models' boxes before any cut, per set of weights (the blend's, each nested group's),
     with every image's score at every candidate cut; each set computed once."""
 
-    def __init__(self, module: Any, cfg: Any, results: dict[str, dict[str, Any]], y: np.ndarray, mask: np.ndarray):
+    def __init__(
+        self, module: Any, cfg: Any, results: dict[str, dict[str, Any]], y: np.ndarray, mask: np.ndarray
+    ) -> None:
         self.blend, self.y, self.mask = blend_hook(module, cfg), y, mask
         self.oofs = {m: np.asarray(r["oof"], dtype=float) for m, r in results.items()}
         self.thresholds = thresholds_of(module.METRIC.name)
