@@ -17,7 +17,7 @@ from pipeline.contract import ContractError
 HELP = "Write competitions/<name>/ for a tabular, image or box-detection competition, from Kaggle's zip or folder."
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
-INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time", "series")
+INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time", "series", "join")
 # pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
 METRIC_NAMES = (
     *("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "medae", "smape", "r2", "f1", "mcc"),
@@ -59,6 +59,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with folds forward in time: the test's columns naming each series (A,B: Store Sales' store_nbr,family), "
         "whose target's lags and rolling means become features (default: the fewest columns that with the time name "
         "each row once; 'none': no series features)",
+    )
+    p.add_argument(
+        "--join",
+        help="the download's other tables joined to train and test by key, FILE:KEY,... (A+B: a key of two columns; "
+        "Rossmann's store.csv:Store) (default: each CSV with a key column of both tables, one row per key, holding "
+        "most rows' keys; 'none': no joins)",
     )
     p.add_argument(
         "--groups",
@@ -156,6 +162,8 @@ def _metadata(args: argparse.Namespace, source: Any) -> Any:
 
     if not holds_images(source):
         return None
+    if args.join:
+        raise ContractError(f"--kind table: {args.data} holds images; the table of their metadata joins no tables.")
     if given := [f"--{k.removesuffix('_col')}" for k in IMAGES_DECIDE if getattr(args, k)]:
         raise ContractError(
             f"--kind table: {args.data} holds images, and the table of their metadata takes its target, id, task "
@@ -198,7 +206,7 @@ def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
         return False
     given = [f"--{k}" for k in TABLE_ONLY if getattr(args, k)]
     given += [f"--{k}" for k in ("target", "id_col") if getattr(args, k)]
-    given += ["--original"] * bool(args.original) + ["--series"] * bool(args.series)
+    given += ["--original"] * bool(args.original) + ["--series"] * bool(args.series) + ["--join"] * bool(args.join)
     if given:
         raise ContractError(f"{args.data} holds images: {', '.join(given)} are for tables; leave them out.")
     slug = args.slug or download_slug(Path(args.data)) or args.name

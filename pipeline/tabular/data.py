@@ -18,6 +18,7 @@ from pipeline.listing import listed
 from pipeline.submission import SubmissionError, ValueRule, validate_submission
 from pipeline.tabular.groups import group_features, row_groups
 from pipeline.tabular.headers import checked, named_twice, raw_header
+from pipeline.tabular.joins import Join, apply_joins
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
 from pipeline.tabular.original import MODES, Original, flag_test_rows, join
@@ -154,6 +155,7 @@ def load_tables(
     row_id_start: int | None = None,
     group_column: str | None = None,
     horizon: int | None = None,
+    joins: Sequence[Join] = (),
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -183,10 +185,15 @@ def load_tables(
 
     `row_id_start`: the test table has no id column (Digit Recognizer's test.csv holds pixels only): its rows, in
     order, get the ids row_id_start, row_id_start + 1, ..., which the sample's `id_col` holds.
+
+    `joins` (JOINS): auxiliary tables of the download, each (file, key columns), whose other columns join both tables'
+    rows by key before anything else reads them, one table row per key (pipeline/tabular/joins.py); they are then
+    features as the tables' own columns are. A key a table lacks gives missing values, warned of.
     """
     data_dir = Path(data_dir)
     targets = as_list(target)
     train, test, warnings = _read_pair(data_dir, (train_file, test_file), id_col, targets, task, id_groups, time)
+    (train, test), joined = apply_joins(data_dir, [(train, train_file), (test, test_file)], joins, warnings)
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file, group_column)
     derived, groups = _groups(train, test, id_col, drop, data_dir / train_file, id_groups, group_column)
@@ -218,8 +225,15 @@ def load_tables(
         classes=classes,
         data_dir=data_dir,
         info=_info(target, id_col, task, features, warnings)
-        | {"trained": trained_facts(train, features, y, classes, task, grouped, levels)},
+        | {"trained": trained_facts(train, features, y, classes, task, grouped, levels) | _joined(joined)},
     )
+
+
+def _joined(names: dict[str, dict[str, str]]) -> dict[str, object]:
+    """What load_test_table needs of the joins (JOINS) beside trained_facts: per table, the names its columns were
+    joined under (a column named as one of train's only is prefixed, which the test table alone cannot tell); nothing
+    without joins, so a run's summary is as before."""
+    return {"joined": names} if names else {}
 
 
 def _feature_frames(
@@ -379,6 +393,7 @@ def load_test_table(
     original_mode: str = "add",
     id_groups: bool = False,
     row_id_start: int | None = None,
+    joins: Sequence[Join] = (),
 ) -> Data:
     """The test rows alone (X and y None) as load_tables reads them, for `predict` of a new test set: the run's
     feature columns, those it read as text read as text, its classes and grades, from `trained` (trained_facts, as
@@ -386,7 +401,7 @@ def load_test_table(
     id groups (their sizes count the training rows) or without `trained` (a run from before it was recorded).
     `row_id_start` numbers the rows as load_tables does. Values of a category column the run's training rows never
     had are warned of, as load_tables warns of them (`trained`'s "levels"; none for a run from before they were
-    recorded)."""
+    recorded). `joins`: the auxiliary tables load_tables joins, joined here too (their files beside the test table)."""
     if id_groups:
         raise TrainingDataNeeded(
             "the id groups' sizes (ID_GROUPS) count the training rows of each group as well as the test rows"
@@ -398,6 +413,7 @@ def load_test_table(
         )
     data_dir, warnings = Path(data_dir), []
     test = _read_checked(data_dir / test_file, [("id", id_col)], warnings, text=[id_col, *trained["text"]])
+    (test,), _ = apply_joins(data_dir, [(test, test_file)], joins, warnings, trained.get("joined"))
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
     X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
     X_test = read_grouped(X_test, [c for c in trained.get("grouped", []) if c in X_test])  # as load_tables read them

@@ -33,9 +33,11 @@ from pipeline.tabular.groups import holds_groups, split_by_group, split_ids
 from pipeline.tabular.headers import checked
 from pipeline.tabular.infer_columns import id_and_targets
 from pipeline.tabular.infer_files import Source, Tables, read_tables
+from pipeline.tabular.infer_joins import infer_joins
 from pipeline.tabular.infer_metric import check_choices, fitting
 from pipeline.tabular.infer_series import infer_series
 from pipeline.tabular.infer_task import asks_numbers, decide
+from pipeline.tabular.joins import Join
 from pipeline.tabular.original import Original
 from pipeline.tabular.recipe import TabularRecipe
 from pipeline.tabular.values import empty_columns, grouped_numbers, marker_of, row_number_columns, unit_of
@@ -74,6 +76,7 @@ class Spec:
     series: list[str] | None = None  # SERIES: the columns naming each series over TIME (their target's lags)
     horizon: int | None = None  # HORIZON: steps of TIME from the last training time to the test's last
     step: str = ""  # the step between TIME's values, in words (day, week, month, ...), where SERIES is set
+    joins: list[Join] | None = None  # JOINS: auxiliary tables joined by key; None: the download holds none
 
     @property
     def target(self) -> str | list[str]:
@@ -262,6 +265,7 @@ def infer(
     time: str | None = None,
     source: Source | None = None,
     series: str | None = None,
+    join: str | None = None,
 ) -> Spec:
     """Read the download and decide everything the generated file states (see the module docstring); `source`: its
     files when the caller has listed them already (else listed here)."""
@@ -275,7 +279,8 @@ def infer(
     time_col = _time_column(t, time, _later_test(t, features, notes), notes)
     id_groups = _id_groups(t, id_col, features, notes)
     folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
-    found = infer_series(t, time_col, id_col, targets, task, series, notes)
+    found = infer_series(t, time_col, id_col, targets, task, series, notes)  # before the joins: none is a series key
+    joins = infer_joins(source, t, join, notes)
     transform, objective = fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,
@@ -304,6 +309,7 @@ def infer(
         series=None if found is None else found.columns,
         horizon=None if found is None else found.horizon,
         step="" if found is None else found.step,
+        joins=joins,
     )
 
 

@@ -156,6 +156,23 @@ class Source:
         with self._open(name) as f, dest.open("wb") as out:
             shutil.copyfileobj(f, out)
 
+    def size(self, name: str) -> int:
+        """One file's size in bytes, uncompressed where an archive holds it (from the archive's directory; nothing is
+        extracted)."""
+        if name in self.inner:
+            with self._open(self.inner[name]) as f:
+                if self.inner[name].lower().endswith(".7z"):
+                    import py7zr
+
+                    with py7zr.SevenZipFile(f, mode="r") as z:
+                        return next(int(i.uncompressed) for i in z.list() if i.filename == name)
+                with zipfile.ZipFile(f) as zf:
+                    return zf.getinfo(name).file_size
+        if self.path.is_file():
+            with zipfile.ZipFile(self.path) as zf:
+                return zf.getinfo(name).file_size
+        return (self.path / name).stat().st_size
+
     def csvs(self) -> list[str]:
         """The download's CSVs, compressed ones (train.csv.gz) included: pandas reads those as they are."""
         return [n for n in self.names if n.lower().endswith((".csv", *(f".csv{end}" for end in COMPRESSED)))]

@@ -66,7 +66,7 @@ SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grade
 FOLDS = {folds_py}
 ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
 TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = "time" runs the folds forward by it
-{series_lines}{groups_line}{original_block}
+{series_lines}{groups_line}{joins_lines}{original_block}
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         time=TIME,
         row_id_start=ROW_ID_START,
         original=ORIGINAL,
-        original_mode=cfg.original,{groups_arg}{horizon_arg}
+        original_mode=cfg.original,{groups_arg}{horizon_arg}{joins_arg}
     )
 
 
@@ -137,7 +137,7 @@ def load_test(cfg: Config, data_dir: Path, trained: dict[str, Any] | None = None
         original=ORIGINAL,
         original_mode=cfg.original,
         id_groups=ID_GROUPS,
-        row_id_start=ROW_ID_START,
+        row_id_start=ROW_ID_START,{joins_arg}
     )
 
 
@@ -225,6 +225,7 @@ def render(spec: Spec, where: str | None = None) -> str:
         row_id_start=repr(spec.id_start),
         **_groups(spec),
         **_series(spec),
+        **_joins(spec),
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
         **(models | {"models_line": models["models_line"] + _stack_line(spec)}),
     )
@@ -264,6 +265,31 @@ def _series(spec: Spec) -> dict[str, str]:
         "horizon_arg": "\n        horizon=HORIZON,",
         "series_arg": ", tabular.Series(SERIES, TIME, HORIZON, cfg.lags, cfg.windows)",
     }
+
+
+def _joins(spec: Spec) -> dict[str, str]:
+    """JOINS of the generated file and the argument passing it to load and load_test, where the download holds
+    tables beside its three (pipeline/tabular/infer_joins.py); else nothing, and the file is as before."""
+    if spec.joins is None:
+        return {"joins_lines": "", "joins_arg": ""}
+    entries = [f"({_py(file)}, {_tuple_py([_key_py(k) for k in keys])})" for file, keys in spec.joins]
+    literal = _tuple_py(entries) if len(entries) < 2 else "(\n" + "".join(f"    {e},\n" for e in entries) + ")"
+    lines = (
+        "# the download's other tables joined to TRAIN's and TEST's rows by key, one row per key (a key a table\n"
+        "# lacks: missing values): (file, (key column, ...)), a key the table names otherwise: (TRAIN's, the table's)\n"
+        f"JOINS = {literal}\n"
+    )
+    return {"joins_lines": lines, "joins_arg": "\n        joins=JOINS,"}
+
+
+def _tuple_py(items: list[str]) -> str:
+    """A tuple literal on one line, as ruff writes it: (), (a,) or (a, b)."""
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def _key_py(key: str | tuple[str, str]) -> str:
+    """One key column of JOINS as a Python literal: its name, or (TRAIN's name, the table's)."""
+    return _py(key) if isinstance(key, str) else f"({_py(key[0])}, {_py(key[1])})"
 
 
 def _search_doc(where: str) -> str:
