@@ -238,3 +238,28 @@ def test_joined_columns_never_name_series(
     importance = set(pd.read_csv(run / "importance.csv").iloc[:, 0])
     assert {"StoreType", "lag_7"} <= importance, importance
     assert len(pd.read_csv(run / "submission.csv")) == later.sum()
+
+
+def test_a_table_over_the_size_cap_is_left_out_and_load_test_needs_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import pipeline.tabular.infer_joins as infer_joins
+
+    monkeypatch.chdir(tmp_path)
+    data = write_rossmann(tmp_path / "rossmann-big.zip", stores=20)
+    monkeypatch.setattr(infer_joins, "MAX_BYTES", 100)  # store.csv is larger: not read
+    assert main(["new", "ross_big", "--data", str(data), "--into", "comps"]) == 0
+    out = capsys.readouterr().out
+    assert "join: store.csv left out: 0 MB, over the " in out and "; --join store.csv:KEY joins it" in out
+    assert "JOINS = ()\n" in (tmp_path / "comps" / "ross_big" / "__init__.py").read_text()
+    assert main(["new", "ross_named", "--data", str(data), "--into", "comps", "--join", "store.csv:Store"]) == 0
+    assert "join: store.csv by Store adds StoreType" in capsys.readouterr().out  # named: read whatever its size
+
+    module = load_competition("comps/ross_named")
+    with zipfile.ZipFile(data) as zf:
+        zf.extractall(tmp_path / "full")
+        for name in ("test.csv", "sample_submission.csv"):
+            zf.extract(name, tmp_path / "alone")
+    trained = json.loads(json.dumps(module.load(module.Config(), tmp_path / "full").info["trained"]))
+    with pytest.raises(ContractError, match=r"store.csv: no such file; JOINS joins store.csv to the test and"):
+        module.load_test(module.Config(), tmp_path / "alone", trained)

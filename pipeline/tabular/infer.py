@@ -266,9 +266,11 @@ def infer(
     source: Source | None = None,
     series: str | None = None,
     join: str | None = None,
+    tables: bool = True,
 ) -> Spec:
     """Read the download and decide everything the generated file states (see the module docstring); `source`: its
-    files when the caller has listed them already (else listed here)."""
+    files when the caller has listed them already (else listed here). `join`: --join; `tables` False: no auxiliary
+    table is looked for (the table of an image download's metadata, whose EXPECTED_FILES are its three CSVs)."""
     check_choices(name, metric, task)
     source = source or Source(Path(data).expanduser())
     notes: list[str] = []
@@ -280,7 +282,7 @@ def infer(
     id_groups = _id_groups(t, id_col, features, notes)
     folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
     found = infer_series(t, time_col, id_col, targets, task, series, notes)  # before the joins: none is a series key
-    joins = infer_joins(source, t, join, notes)
+    joins = infer_joins(source, t, join, notes) if tables else None
     transform, objective = fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,

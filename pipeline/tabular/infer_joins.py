@@ -57,8 +57,8 @@ def infer_joins(source: Source, t: Tables, given: str | None, notes: list[str]) 
     for name in others:
         if (size := source.size(name)) > MAX_BYTES:
             notes.append(
-                f"join: {name} left out: {size / 1024**2:.0f} MB, over the {MAX_BYTES // 1024**2} MB `new` reads to "
-                f"find a key; --join {name}:KEY joins it"
+                f"join: {name} left out: {size / 1024**2:.0f} MB, over the {MAX_BYTES / 1024**2:g} MB `new` reads "
+                f"to find a key; --join {name}:KEY joins it"
             )
             continue
         match, why = _find(source, t, name)

@@ -58,6 +58,7 @@ def infer_metadata(
         sample=images.sample_csv,
         time="none",
         source=source,
+        tables=False,
     )
     _as_images(spec, images, source)
     return spec
