@@ -197,16 +197,10 @@ def load_tables(
     test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file, group_column)
     derived, groups = _groups(train, test, id_col, drop, data_dir / train_file, id_groups, group_column)
-    labelled = train[targets].notna().all(axis=1).to_numpy()
-    train = train[labelled]  # the index stays the CSV's row number, for messages
-    if train.empty:
-        raise ContractError(f"{data_dir / train_file}: no row has a value for {', '.join(targets)}.")
-    values = [_target_values(train, t, task, data_dir / train_file) for t in targets]
-    y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
+    train, labelled, y, classes, per_target = _labelled(train, targets, task, data_dir / train_file)
     X, X_test, grouped = _feature_frames(train, test, features, derived, labelled)
     groups = None if groups is None else groups[labelled]
     times = None if time is None else times_of(train, time, data_dir / train_file)
-    per_target = [c for _, c in values]
     X, y, X_test, train_only, groups, times = _with_original(
         X, y, X_test, groups, times, per_target, targets, task, original, original_mode, warnings
     )
@@ -227,6 +221,21 @@ def load_tables(
         info=_info(target, id_col, task, features, warnings)
         | {"trained": trained_facts(train, features, y, classes, task, grouped, levels) | _joined(joined)},
     )
+
+
+def _labelled(
+    train: pd.DataFrame, targets: list[str], task: str, path: Path
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str] | None, list[list[str] | None]]:
+    """The training rows with a value for every target (their index still the CSV's row number, for messages), which
+    rows those are, the target values (class indices, or rows x targets for several), the classes of one target and
+    each target's own classes."""
+    labelled = train[targets].notna().all(axis=1).to_numpy()
+    train = train[labelled]
+    if train.empty:
+        raise ContractError(f"{path}: no row has a value for {', '.join(targets)}.")
+    values = [_target_values(train, t, task, path) for t in targets]
+    y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
+    return train, labelled, y, classes, [c for _, c in values]
 
 
 def _joined(names: dict[str, dict[str, str]]) -> dict[str, object]:
