@@ -183,12 +183,10 @@ def load_tables(
     has it too. `horizon` (HORIZON: the steps the test lies after the training rows, where SERIES gives series lags)
     becomes Data.horizon: each forward fold then validates that many distinct times (pipeline/folds.py).
 
-    `row_id_start`: the test table has no id column (Digit Recognizer's test.csv holds pixels only): its rows, in
-    order, get the ids row_id_start, row_id_start + 1, ..., which the sample's `id_col` holds.
+    `row_id_start`: the test table has no id column (Digit Recognizer's): its rows get the ids row_id_start, ...
 
-    `joins` (JOINS): auxiliary tables of the download, each (file, key columns), whose other columns join both tables'
-    rows by key before anything else reads them, one table row per key (pipeline/tabular/joins.py); they are then
-    features as the tables' own columns are. A key a table lacks gives missing values, warned of.
+    `joins` (JOINS): auxiliary tables, each (file, key columns), joined to both tables' rows by key before anything
+    reads them (pipeline/tabular/joins.py); a key a table lacks gives missing values, warned of.
     """
     data_dir = Path(data_dir)
     targets = as_list(target)
