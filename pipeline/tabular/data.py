@@ -178,10 +178,9 @@ def load_tables(
     become features (unless in `drop`) and Data.groups holds each training row's group (pipeline/tabular/groups.py);
     with `group_column` (GROUPS, never a feature), that column's value is the row's group instead (_groups).
 
-    `time`: a column of train.csv (dates, or numbers such as a period index) that orders the training rows for
-    FOLDS = "time" (Data.time; an original's rows, never validated, have none). The column stays a feature when test
-    has it too. `horizon` (HORIZON: the steps the test lies after the training rows, where SERIES gives series lags)
-    becomes Data.horizon: each forward fold then validates that many distinct times (pipeline/folds.py).
+    `time`: a column of train.csv (dates or numbers) ordering the training rows for FOLDS = "time" (Data.time; none
+    for an original's rows), a feature when test has it too. `horizon` (HORIZON, with SERIES): Data.horizon, each
+    forward fold then validating that many distinct times (pipeline/folds.py).
 
     `row_id_start`: the test table has no id column (Digit Recognizer's): its rows get the ids row_id_start, ...
 
