@@ -123,6 +123,12 @@ def read_times(values: pd.Series, fmt: str | None) -> np.ndarray:
     return parse_dates(values, fmt).to_numpy(dtype="datetime64[ns]")
 
 
+def parse_times(values: pd.Series) -> tuple[str | None, np.ndarray]:
+    """A time column's date format (None for numbers) and its values as read_times reads them with it."""
+    fmt = None if pd.api.types.is_numeric_dtype(values) else date_format(values)
+    return fmt, read_times(values, fmt)
+
+
 def series_keys(X: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     """Each row's series: its values of the series columns as one string (a missing value written as "nan")."""
     parts = [X[c].astype(str).to_numpy(dtype=object) for c in columns]
@@ -142,18 +148,18 @@ class SeriesLags(TransformerMixin, BaseEstimator):
     lags: tuple[int, ...] = ()
     windows: tuple[int, ...] = ()
 
-    def fit(self, X: pd.DataFrame, y: Any) -> SeriesLags:
-        """Keep the training rows' target per (series, step): the mean where a series has several rows at a time."""
+    def fit(self, X: pd.DataFrame, y: Any, times: tuple[str | None, np.ndarray] | None = None) -> SeriesLags:
+        """Keep the training rows' target per (series, step): the mean where a series has several rows at a time.
+        `times`: X's time column as parse_times read it, where the caller has read it already."""
         missing = [c for c in (*self.series, self.time) if c not in X]
         if missing:
             raise ValueError(f"SeriesLags: no column {missing[0]!r} among the features; columns: {list(X.columns)}.")
-        raw = X[self.time]
-        self.date_format_ = None if pd.api.types.is_numeric_dtype(raw) else date_format(raw)
-        step = time_step(read_times(raw, self.date_format_))
+        self.date_format_, read = parse_times(X[self.time]) if times is None else times
+        step = time_step(read)
         if step is None:
             raise ValueError(f"SeriesLags: the time column {self.time!r} has no regular step (days, weeks, months...).")
         self.step_ = step
-        index = self.step_.index(read_times(raw, self.date_format_))
+        index = self.step_.index(read)
         self.series_ = pd.Index(pd.unique(series_keys(X, self.series)))
         codes = self.series_.get_indexer(series_keys(X, self.series))
         y = np.asarray(y, dtype=float)

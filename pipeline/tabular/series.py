@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from features.dates import date_format
-from features.lags import SeriesLags, read_times, time_step
+from features.lags import SeriesLags, parse_times, time_step
 from pipeline.fitting import accepts_context
 from pipeline.tabular.models import transform_target
 
@@ -111,7 +110,8 @@ class Lagged(BaseEstimator):
         their lags from the same table."""
         self.check_params()
         X = pd.DataFrame(X).reset_index(drop=True)
-        self.lags_ = self._step_lags(X).fit(X, self._fit_scale(y))
+        unfitted, times = self._step_lags(X)
+        self.lags_ = unfitted.fit(X, self._fit_scale(y), times=times)
         self.estimator_ = clone(self.estimator)
         if self.takes_context and context is not None:
             if context.eval_set is not None:
@@ -126,18 +126,17 @@ class Lagged(BaseEstimator):
         """The target on the scale the wrapped model fits (a regression's target_transform), whose lags it reads."""
         return transform_target(np.asarray(y, dtype=float), self.target_transform)
 
-    def _step_lags(self, X: pd.DataFrame) -> SeriesLags:
-        """The unfitted SeriesLags of these rows' time step: the Config's lags and windows, else the step's defaults."""
+    def _step_lags(self, X: pd.DataFrame) -> tuple[SeriesLags, tuple[str | None, np.ndarray]]:
+        """The unfitted SeriesLags of these rows' time step (the Config's lags and windows, else the step's defaults)
+        and the time column as read (parse_times), which its fit reads again."""
         if self.time not in X:
             raise ValueError(f"series lags: no time column {self.time!r} among the features (is it in Config.drop?).")
-        probe = SeriesLags(self.series, self.time)
-        raw = X[self.time]
-        fmt = None if pd.api.types.is_numeric_dtype(raw) else date_format(raw)
-        step = time_step(read_times(raw, fmt))
+        times = parse_times(X[self.time])
+        step = time_step(times[1])
         name = step.name if step is not None else ""
         lags = default_lags(self.horizon, name) if self.lags is None else tuple(self.lags)
         windows = default_windows(name) if self.windows is None else tuple(self.windows)
-        return dataclasses.replace(probe, lags=lags, windows=windows if lags else ())
+        return SeriesLags(self.series, self.time, lags, windows if lags else ()), times
 
     def _with_lags(self, X: Any) -> pd.DataFrame:
         """Rows with their lag and mean columns, from the fitted table."""
