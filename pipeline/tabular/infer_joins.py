@@ -87,14 +87,20 @@ def _joined_note(source: Source, t: Tables, name: str, match: Match, taken: set[
 def _candidates(columns: Sequence[str], t: Tables) -> list[tuple[str, str]]:
     """The table's columns that name a column of both train and test: (train's name, the table's), by the same name,
     else the same but for case."""
-    shared = [str(c) for c in t.tr.columns if c in t.te.columns]
-    found = []
-    for c in columns:
-        if c in shared:
-            found.append((c, c))
-        elif same := [s for s in shared if s.lower() == c.lower()]:
-            found.append((same[0], c))
-    return found
+    shared = _shared(t)
+    return [(ours, c) for c in columns if (ours := _same_name(c, shared)) is not None]
+
+
+def _shared(t: Tables) -> list[str]:
+    """The columns of both train and test."""
+    return [str(c) for c in t.tr.columns if c in t.te.columns]
+
+
+def _same_name(column: str, names: Sequence[str]) -> str | None:
+    """The name of `names` that is `column`, else the first that is it but for case; None when none is."""
+    if column in names:
+        return column
+    return next((n for n in names if n.lower() == column.lower()), None)
 
 
 def _find(source: Source, t: Tables, name: str) -> tuple[Match | None, str]:
@@ -133,12 +139,19 @@ def _tried(
             return None, ""
         key, line, again = twice
         return None, f"several rows per {label} ({key!r} on lines {line} and {again})"
-    held = set(_joined_text(keys))
-    train, test = (_joined_text(side[[s for s, _ in combo]]).isin(held).mean() for side in sides)
-    if train > MIN_SHARE and test > MIN_SHARE:
-        return Match(tuple(s if s == a else (s, a) for s, a in combo), float(train), float(test)), ""
-    why = f"its {label} holds the keys of {train:.0%} of {t.train}'s rows and {test:.0%} of {t.test}'s"
+    match = _match(combo, keys, sides)
+    if match.train > MIN_SHARE and match.test > MIN_SHARE:
+        return match, ""
+    why = f"its {label} holds the keys of {match.train:.0%} of {t.train}'s rows and {match.test:.0%} of {t.test}'s"
     return None, why + _date_forms(table, sides, combo, name, t)
+
+
+def _match(combo: Sequence[tuple[str, str]], keys: pd.DataFrame, sides: list[pd.DataFrame]) -> Match:
+    """The key `combo` ((train's name, the table's) per column) with the shares of train's and test's rows (`sides`:
+    their key columns as written, _sides) whose key the table's `keys` (key_text) hold."""
+    held = set(_joined_text(keys))
+    train, test = (float(_joined_text(side[[s for s, _ in combo]]).isin(held).mean()) for side in sides)
+    return Match(tuple(s if s == a else (s, a) for s, a in combo), train, test)
 
 
 def _sides(source: Source, t: Tables, columns: list[str]) -> list[pd.DataFrame]:
@@ -193,9 +206,7 @@ def _named(source: Source, t: Tables, given: str, others: list[str], notes: list
                 f"--join {item}: {'+'.join(a for _, a in combo)} is not unique in {file}: {value!r} is on line {line} "
                 f"and again on line {again}; a joined table needs one row per key."
             )
-        held = set(_joined_text(keys))
-        train, test = (float(_joined_text(side).isin(held).mean()) for side in _sides(source, t, [s for s, _ in combo]))
-        match = Match(tuple(s if s == a else (s, a) for s, a in combo), train, test)
+        match = _match(combo, keys, _sides(source, t, [s for s, _ in combo]))
         notes.append(_joined_note(source, t, file, match, taken))
         joins.append((file, match.keys))
     if left := [n for n in others if n not in {f for f, _ in joins}]:
@@ -216,11 +227,10 @@ def _named_file(source: Source, file: str, others: list[str], item: str) -> str:
 
 def _named_column(header: list[str], column: str, file: str, t: Tables, item: str) -> tuple[str, str]:
     """A key column --join names: (train's and test's name, the table's), each by that name, else but for case."""
-    own = column if column in header else next((h for h in header if h.lower() == column.lower()), None)
+    own = _same_name(column, header)
     if own is None:
         raise ContractError(f"--join {item}: {file} has no column {column!r}; its columns: {listed(header)}.")
-    shared = [str(c) for c in t.tr.columns if c in t.te.columns]
-    ours = column if column in shared else next((s for s in shared if s.lower() == column.lower()), None)
+    ours = _same_name(column, _shared(t))
     if ours is None:
         raise ContractError(
             f"--join {item}: {column!r} is not a column of both {t.train} and {t.test}, so no row has a key to join "
