@@ -193,10 +193,13 @@ def _id_hint(got: np.ndarray, want: np.ndarray) -> str:
     return ""
 
 
-def read_against_sample(path: Path | str, sample_path: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_against_sample(
+    path: Path | str, sample_path: Path | str, key: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sample submission and the submission at `path`, both read as text, once the submission has the sample's
     header (in its order), at least one row and the sample's ids, each once, in the sample's order: the checks every
-    submission passes whatever its values (a table's, a PredictionString of boxes)."""
+    submission passes whatever its values (a table's, a PredictionString of boxes). `key`: the columns that name a
+    row together, where the first alone does not (Severstal's ImageId and ClassId, one row per image and class)."""
     path, sample_path = Path(path), Path(sample_path)
     try:
         sample = without_trailing_empty(read_submission_csv(sample_path))
@@ -211,8 +214,18 @@ def read_against_sample(path: Path | str, sample_path: Path | str) -> tuple[pd.D
         )
     if len(sub) == 0:
         raise SubmissionError(f"{name}: no rows (only a header); the sample submission has {len(sample)}.")
-    check_ids(name, sample, sub)
+    if key:
+        check_ids(name, _keyed(sample, key), _keyed(sub, key))
+    else:
+        check_ids(name, sample, sub)
     return sample, sub
+
+
+def _keyed(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.DataFrame:
+    """A frame of one id column joining the `key` columns' cells ("0002cc93b.jpg 3"), named after them."""
+    cells = [frame[c].fillna("").astype(str).str.strip() for c in key]
+    joined = cells[0].str.cat(cells[1:], sep=" ") if len(cells) > 1 else cells[0]
+    return pd.DataFrame({"+".join(key): joined})
 
 
 def validate_submission(

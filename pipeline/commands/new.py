@@ -14,7 +14,10 @@ from typing import Any
 
 from pipeline.contract import ContractError
 
-HELP = "Write competitions/<name>/ for a tabular, image or box-detection competition, from Kaggle's zip or folder."
+HELP = (
+    "Write competitions/<name>/ for a tabular, image, box-detection or segmentation competition, from Kaggle's zip or "
+    "folder."
+)
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
 INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time", "series", "join")
@@ -30,6 +33,8 @@ IMAGES_DECIDE = ("target", "id_col", "task", "time", "series", "original")
 TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
 # pipeline.detection.csv_boxes.METRICS: a download of boxes (a test keeps them equal)
 BOX_METRIC_NAMES = ("iou_map", "iou_map40", "coco_map")
+# pipeline.segmentation.csv_masks.METRICS: a download of run-length masks (a test keeps them equal)
+MASK_METRIC_NAMES = ("dice",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--metric",
         help=f"one of {', '.join(METRIC_NAMES)}, or map@K for K classes a row; for an image download's tags one of "
-        f"{', '.join(TAG_METRIC_NAMES)}; for boxes one of {', '.join(BOX_METRIC_NAMES)} (default: per task, printed)",
+        f"{', '.join(TAG_METRIC_NAMES)}; for boxes one of {', '.join(BOX_METRIC_NAMES)}; for run-length masks "
+        f"{', '.join(MASK_METRIC_NAMES)} (default: per task, printed)",
     )
     p.add_argument("--task", help="regression, binary or multiclass (default: from the target's values)")
     p.add_argument("--slug", help="Kaggle's competition slug (default: the zip's name, less a browser's ' (1)')")
@@ -99,6 +105,7 @@ def main(args: argparse.Namespace) -> int:
     """Infer, render, write atomically, check the contract, print what was decided and the next command."""
     from pipeline.archives import display_path
     from pipeline.detection.new_boxes import write_boxes
+    from pipeline.segmentation.new_masks import write_masks
     from pipeline.tabular.infer_files import Source
     from pipeline.tabular.infer_metric import check_choices
     from pipeline.tabular.template import models_note, render
@@ -107,9 +114,12 @@ def main(args: argparse.Namespace) -> int:
     dest = parent / args.name
     if dest.exists():
         raise ContractError(f"{dest} already exists; `new` never overwrites a competition. Pick another name.")
-    check_choices(args.name, None if args.metric in (*TAG_METRIC_NAMES, *BOX_METRIC_NAMES) else args.metric, args.task)
+    other = (*TAG_METRIC_NAMES, *BOX_METRIC_NAMES, *MASK_METRIC_NAMES)
+    check_choices(args.name, None if args.metric in other else args.metric, args.task)
     source = Source(Path(args.data).expanduser())  # the download listed once, for whichever kind it is
     if write_boxes(args, dest, source, _write):  # boxes in a CSV, a sample of PredictionString: detection
+        return 0
+    if write_masks(args, dest, source, _write):  # run-length masks in a CSV and in the sample: segmentation
         return 0
     if _images(args, dest, source):
         return 0

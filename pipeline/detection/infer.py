@@ -148,7 +148,7 @@ METRIC_TEXT = {
 }
 
 
-def _unlisted(images: ImageNames, pattern: str, listed_ids: set[str]) -> int:
+def count_unlisted(images: ImageNames, pattern: str, listed_ids: set[str]) -> int:
     """How many images of the folder of `pattern` ("train/{}.jpg"), with its suffix, no id in `listed_ids` names (as
     pipeline.detection.box_table.unlisted_images finds them in the extracted download)."""
     folder, _, suffix = pattern.partition("{}")
@@ -197,7 +197,7 @@ def infer_boxes(
     class_name, notes = _class_name(frame, train_f, boxed)
     train_paths = image_pattern(pd.Series(rows.ids, name=train_id), images, "train", train_f)
     test_paths = image_pattern(sub[id_col], images, "test", sample_f)
-    unlisted = _unlisted(images, train_paths[0], set(rows.ids) | set(sub[id_col]))
+    unlisted = count_unlisted(images, train_paths[0], set(rows.ids) | set(sub[id_col]))
     counts = [len(b) for b in rows.boxes.values()] + [0] * unlisted
     n_empty = sum(c == 0 for c in counts)
     chosen = metric or "iou_map"

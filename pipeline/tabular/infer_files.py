@@ -151,6 +151,11 @@ class Source:
                 self._headers[name] = raw_header(f, _compression(name))
         return list(self._headers[name])
 
+    def read_bytes(self, name: str) -> bytes:
+        """One file of the download, whole (an image `new` looks at)."""
+        with self._open(name) as f:
+            return f.read()
+
     def copy(self, name: str, dest: Path) -> None:
         """One file of the download, byte for byte, to dest."""
         with self._open(name) as f, dest.open("wb") as out:

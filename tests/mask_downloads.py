@@ -1,0 +1,119 @@
+"""Generated downloads of run-length masks, in the layouts of Carvana (`img,rle_mask`, one row per image, row order),
+TGS Salt (`id,rle_mask`, empty cells, column order, mask PNGs beside the images) and Severstal Steel Defect
+(`ImageId,ClassId,EncodedPixels`, only the masks there are, four classes; or its older `ImageId_ClassId` ids): small
+PNGs of drawn shapes (ellipses and rectangles, bright on dark noise) whose masks are the shapes, in either pixel
+order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.segmentation.rle import encode
+
+Masks = dict[str, list[np.ndarray]]  # each training image's masks per class, by the image's id in the CSV
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+
+
+def shape_mask(rng: np.random.Generator, height: int, width: int, kind: str) -> np.ndarray:
+    """One drawn shape's mask: an ellipse or a rectangle, a quarter to a half of the image's sides, anywhere in it."""
+    h, w = int(rng.integers(height // 4, height // 2 + 1)), int(rng.integers(width // 4, width // 2 + 1))
+    top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+    mask = np.zeros((height, width), np.uint8)
+    if kind == "rectangle":
+        mask[top : top + h, left : left + w] = 1
+        return mask
+    yy, xx = np.mgrid[:height, :width]
+    inside = ((yy - top - h / 2 + 0.5) / (h / 2)) ** 2 + ((xx - left - w / 2 + 0.5) / (w / 2)) ** 2 <= 1
+    mask[inside] = 1
+    return mask
+
+
+def drawn(
+    rng: np.random.Generator, height: int, width: int, classes: int, p_empty: float
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """An RGB image of dark noise and each class's mask: class k, where present, a bright shape of its own brightness
+    (an ellipse for class 0, rectangles after); a class is absent with probability p_empty."""
+    img = rng.integers(0, 50, (height, width, 3)).astype(np.uint8)
+    masks = []
+    for k in range(classes):
+        if rng.random() < p_empty:
+            masks.append(np.zeros((height, width), np.uint8))
+            continue
+        mask = shape_mask(rng, height, width, "ellipse" if k == 0 else "rectangle")
+        img[mask > 0] = 255 - 40 * k - rng.integers(0, 20, (int(mask.sum()), 3))
+        masks.append(mask)
+    return img, masks
+
+
+def images(
+    folder: Path, prefix: str, n: int, seed: int, size: tuple[int, int], classes: int = 1, p_empty: float = 0.2
+) -> dict[str, list[np.ndarray]]:
+    """n images written as folder/<id>.png (size: height, width); each id's masks per class."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in range(n):
+        img, masks = drawn(rng, *size, classes, p_empty)
+        key = f"{prefix}{i:03d}{rng.integers(0, 1 << 16):04x}"
+        _write_png(folder / f"{key}.png", img)
+        out[key] = masks
+    return out
+
+
+def carvana_download(root: Path, n_train: int = 32, n_test: int = 8, order: str = "row") -> tuple[Path, Masks]:
+    """Carvana's layout: train/ and test/ of images named with their suffix in the CSVs ("<id>.png"), 40x64 (not
+    square), train_masks.csv `img,rle_mask` listing every image with its mask, sample_submission.csv
+    `img,rle_mask` of "1 1". Returns the folder and the training masks."""
+    train = images(root / "train", "c", n_train, 0, (40, 64), p_empty=0.0)
+    test = images(root / "test", "d", n_test, 1, (40, 64))
+    lines = ["img,rle_mask", *(f"{k}.png,{encode(m[0], order)}" for k, m in train.items())]
+    (root / "train_masks.csv").write_text("\n".join(lines) + "\n")
+    (root / "sample_submission.csv").write_text("img,rle_mask\n" + "".join(f"{k}.png,1 1\n" for k in test))
+    return root, {f"{k}.png": m for k, m in train.items()}
+
+
+def tgs_download(
+    root: Path, n_train: int = 40, n_test: int = 8, order: str = "column", size: int = 48
+) -> tuple[Path, Masks]:
+    """TGS Salt's layout: train/images/ and train/masks/ (the masks as PNGs too), test/images/, train.csv
+    `id,rle_mask` with an empty cell for an image with no salt, depths.csv `id,z`, sample_submission.csv
+    `id,rle_mask` of "1 1"; square images."""
+    train = images(root / "train" / "images", "s", n_train, 2, (size, size), p_empty=0.3)
+    test = images(root / "test" / "images", "u", n_test, 3, (size, size))
+    for key, masks in train.items():
+        _write_png(root / "train" / "masks" / f"{key}.png", masks[0] * 255)
+    lines = ["id,rle_mask", *(f"{k},{encode(m[0], order)}" for k, m in train.items())]
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    depths = [f"{k},{100 + i}" for i, k in enumerate([*train, *test])]
+    (root / "depths.csv").write_text("id,z\n" + "\n".join(depths) + "\n")
+    (root / "sample_submission.csv").write_text("id,rle_mask\n" + "".join(f"{k},1 1\n" for k in test))
+    return root, train
+
+
+def severstal_download(
+    root: Path, n_train: int = 32, n_test: int = 6, order: str = "column", old: bool = False
+) -> tuple[Path, Masks]:
+    """Severstal's layout: train_images/ and test_images/ of 32x128 images (ids with their suffix), four classes.
+    train.csv `ImageId,ClassId,EncodedPixels` lists only the masks there are (images with none not at all),
+    sample_submission.csv `ImageId,EncodedPixels,ClassId` one row per image and class; `old`: both CSVs
+    `ImageId_ClassId,EncodedPixels`, every (image, class) a row, "<image>_<class>"."""
+    train = images(root / "train_images", "f", n_train, 4, (32, 128), classes=4, p_empty=0.6)
+    test = images(root / "test_images", "g", n_test, 5, (32, 128), classes=4)
+    if old:
+        lines = ["ImageId_ClassId,EncodedPixels"]
+        lines += [f"{k}.png_{c + 1},{encode(m, order)}" for k, ms in train.items() for c, m in enumerate(ms)]
+        sample = ["ImageId_ClassId,EncodedPixels", *(f"{k}.png_{c},1 1" for k in test for c in range(1, 5))]
+    else:
+        lines = ["ImageId,ClassId,EncodedPixels"]
+        lines += [f"{k}.png,{c + 1},{encode(m, order)}" for k, ms in train.items() for c, m in enumerate(ms) if m.any()]
+        sample = ["ImageId,EncodedPixels,ClassId", *(f"{k}.png,1 1,{c}" for k in test for c in range(1, 5))]
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    (root / "sample_submission.csv").write_text("\n".join(sample) + "\n")
+    return root, {f"{k}.png": m for k, m in train.items()}
