@@ -28,7 +28,7 @@ def create_model(
 
     import pipeline.vision.models  # noqa: F401  (registers the framework's timm models)
 
-    _check_arch(arch)
+    check_arch(arch)
     kwargs = {**(model_kwargs or {}), "num_classes": num_classes}
     if pretrained_file:
         path = Path(pretrained_file).expanduser()
@@ -40,6 +40,17 @@ def create_model(
         return model, note
     if not pretrained:
         return timm.create_model(arch, pretrained=False, **kwargs), f"{arch}: random initialisation"
+    return from_hub(arch, kwargs)
+
+
+def from_hub(arch: str, kwargs: dict[str, Any]) -> tuple[nn.Module, str]:
+    """timm's network `arch` (built with `kwargs`: a class count, features_only) with its pretrained tag's weights,
+    offline first: the local Hugging Face or torch hub cache, else a download when the Hub is reachable; and a line
+    saying what was loaded. Fails naming what is missing and how to get it onto an offline machine."""
+    import timm
+
+    import pipeline.vision.models  # noqa: F401  (registers the framework's timm models)
+
     if arch.startswith(HUB_PREFIXES):  # a Hub repo or folder named directly: timm resolves it (HF_HUB_OFFLINE applies)
         try:
             return timm.create_model(arch, pretrained=True, **kwargs), f"{arch}: pretrained weights"
@@ -61,7 +72,7 @@ def create_model(
     return model, f"{arch}: pretrained weights {repo or url} downloaded into {cache}"
 
 
-def _check_arch(arch: str) -> None:
+def check_arch(arch: str) -> None:
     """Refuse an unknown architecture or pretrained tag, listing what timm has."""
     import timm
     from timm.models import get_pretrained_cfg
@@ -145,7 +156,7 @@ def weight_needs(arch: str, pretrained: bool, pretrained_file: str | None) -> li
         return [Need(arch, "file", arch[len("local-dir:") :])]
     if arch.startswith(HUB_PREFIXES):  # hf-hub:org/name[@rev]: timm reads the repo's config and weights
         return [Need(arch, "hf", arch.split(":", 1)[1], files=("model.safetensors", "pytorch_model.bin"))]
-    _check_arch(arch)
+    check_arch(arch)
     repo, files, url = _weights_source(arch)
     if repo:
         return [Need(arch, "hf", repo, files=tuple(files), url=url)]
