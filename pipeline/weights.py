@@ -40,8 +40,9 @@ FORMAT = "pipeline-weights/1"
 def needs_of(models: dict[str, Any], sample: bool = False) -> list[Need]:
     """The weights of a competition's models (name -> unfitted estimator), merged by source.
 
-    Estimators the framework knows (pipeline.vision's image networks, pipeline.detection.Detector) declare their
-    weights through their arch and pretrained settings; any other estimator needs none.
+    Estimators the framework knows (pipeline.vision's image networks, pipeline.detection.Detector,
+    pipeline.segmentation.Segmenter) declare their weights through their arch (encoder) and pretrained settings; any
+    other estimator needs none.
     """
     merged: dict[tuple[str, str, str], Need] = {}
     for name, est in models.items():
@@ -63,6 +64,10 @@ def _estimator_needs(est: Any) -> list[Need]:
         from pipeline.detection.models import weight_needs as detector_needs
 
         return detector_needs(est.arch, est.pretrained, est.pretrained_file)
+    if owner.startswith("pipeline.segmentation"):
+        from pipeline.segmentation.models import weight_needs as encoder_needs
+
+        return encoder_needs(est.encoder, est.pretrained, est.pretrained_file)
     return []
 
 
