@@ -119,3 +119,17 @@ def test_refusals_are_named(tmp_path: Path) -> None:
     first = lines[1].split(",")
     csv.write_text("\n".join([lines[0], f"{first[0]},{first[1]},5 3 1 2", *lines[2:]]) + "\n")
     _refused(tmp_path, "sev_bad", data, r"train.csv line 2, column EncodedPixels: .*overlaps or precedes")
+
+
+def test_a_download_too_large_for_its_grid_gets_a_smaller_one_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, _ = carvana_download(tmp_path / "carvana-download")  # 40 images of 40x64, one class
+    monkeypatch.setattr("pipeline.segmentation.grid.BUDGET_BYTES", 8 * 40 * 20 * 32)  # room for a quarter of 40x64
+    assert new(tmp_path, "masks_budget", data) == 0
+    out = capsys.readouterr().out
+    assert "grid: masks learnt and scored at 20x32 (most training images are 40x64)" in out
+    assert (
+        "grid: smaller than 40x64 for 40 images x 1 classes, so that one model's predictions at it take 0.0 GB" in out
+    )
+    assert load_competition(str(tmp_path / "comps" / "masks_budget")).FILES.grid == (20, 32)

@@ -13,7 +13,7 @@ from mask_downloads import Masks, carvana_download, severstal_download, tgs_down
 
 from pipeline.contract import ContractError
 from pipeline.segmentation.csv_masks import CsvMasks
-from pipeline.segmentation.grid import grid_for, to_grid, upsample
+from pipeline.segmentation.grid import BUDGET_BYTES, grid_for, to_grid, upsample
 from pipeline.segmentation.rle import decode, encode
 from pipeline.submission import SubmissionError
 
@@ -218,3 +218,11 @@ def test_validate_refuses_a_bad_cell_a_wrong_id_and_the_wrong_order(tmp_path: Pa
         path.write_text("\n".join([good[0], ",".join(past), *good[2:]]) + "\n")
         with pytest.raises(SubmissionError, match=r"line 2 .*past the image's 4096 pixels"):
             files.validate(d, path)
+
+
+def test_the_grid_shrinks_to_hold_a_large_downloads_predictions_in_memory() -> None:
+    # Carvana: 5,088 training and 100,064 test images of 1280x1918, one class: 171x256 would take 35 GB as float64
+    gh, gw = grid_for(1280, 1918, values=105_152)
+    assert 8 * 105_152 * gh * gw <= BUDGET_BYTES < 8 * 105_152 * (gh + 1) * (gw + 1)
+    assert abs(gw / gh - 1918 / 1280) < 0.05  # the aspect kept
+    assert grid_for(256, 1600, values=4 * 300) == grid_for(256, 1600)  # a small download keeps the full grid

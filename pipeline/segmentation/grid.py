@@ -12,14 +12,20 @@ import numpy as np
 from pipeline.segmentation.rle import ORDERS, runs
 
 LONGEST = 256  # the grid's longest side for images larger than that
+# what one model's out-of-fold and test predictions may take at the grid: the runner holds them as float64 rows
+# (Carvana's 100,064 test images at 171x256 would take 35 GB), so a larger download gets a smaller grid
+BUDGET_BYTES = 4 << 30
 
 
-def grid_for(height: int, width: int, longest: int = LONGEST) -> tuple[int, int]:
+def grid_for(height: int, width: int, longest: int = LONGEST, values: int = 0) -> tuple[int, int]:
     """The grid of images of height x width: scaled so that its longest side is `longest` (an image smaller than
-    that keeps its size), each side rounded, at least 8."""
+    that keeps its size), each side rounded, at least 8; smaller still when `values` per grid pixel (images x
+    classes, training and test together) at float64 would take more than BUDGET_BYTES."""
     if height < 1 or width < 1:
         raise ValueError(f"grid_for: an image of {height}x{width} pixels.")
     scale = min(1.0, longest / max(height, width))
+    if values:
+        scale = min(scale, (BUDGET_BYTES / (8 * values * height * width)) ** 0.5)
     return max(8, round(height * scale)), max(8, round(width * scale))
 
 

@@ -281,7 +281,7 @@ def infer_masks(
         test_image_path=test_paths[0] if len(test_paths) == 1 else test_paths,
         unlisted=unlisted > 0,
         order=evidence.order,
-        grid=grid_for(*shape),
+        grid=grid_for(*shape, values=len(classes) * (len(rows.ids) + unlisted + len(test_images))),
         shape=shape,
         empty="-1" if (sub[column].str.strip() == "-1").any() else "",
         metric=metric or "dice",
@@ -323,6 +323,13 @@ def _notes(
         f"grid: masks learnt and scored at {gh}x{gw} (most training images are {h}x{w}); each submitted mask resized "
         "back to its image's size"
     )
+    if spec.grid != grid_for(h, w):
+        gb = 8 * len(spec.classes) * (spec.n_train + spec.n_test) * gh * gw / 2**30
+        notes.append(
+            f"grid: smaller than {'x'.join(map(str, grid_for(h, w)))} for {spec.n_train + spec.n_test} images x "
+            f"{len(spec.classes)} classes, so that one model's predictions at it take {gb:.1f} GB; a larger FILES "
+            "grid in the package's __init__.py takes more memory"
+        )
     notes.append("metric: dice, the mean over every image and class of 2|A&B|/(|A|+|B|), an empty pair scoring 1")
     notes.append("folds: images at random, each image's masks in one fold")
     return notes
