@@ -61,6 +61,8 @@ def print_summary(s: dict[str, Any]) -> None:
                 if per_tag
                 else f"boxes cut at confidence {cut['min_score']:g}"
                 if cut.get("kind") == "box_cut"
+                else _mask_cut_words(cut["cut"])
+                if cut.get("kind") == "mask_cut"
                 else f"labels cut at {cut['threshold']:.3f}"
             )
             final += f", {at}"
@@ -79,6 +81,12 @@ def print_summary(s: dict[str, Any]) -> None:
     c = _console()
     c.print(t)
     c.print(f"submission: {display_path(Path(s['published']))}\nrun folder: {display_path(Path(s['run_dir']))}")
+
+
+def _mask_cut_words(cut: dict[str, Any]) -> str:
+    """A segmentation run's mask cut for the summary: "masks cut at 0.35/0.5, min_area 0/120" (one value a class)."""
+    thresholds = "/".join(f"{t:g}" for t in cut["thresholds"])
+    return f"masks cut at {thresholds}, min_area {'/'.join(str(a) for a in cut['min_areas'])}"
 
 
 def leaderboard_score(run_dir: Path) -> float | None:

@@ -352,7 +352,7 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
 
 
 # Config fields added after runs were saved, with the value that reproduces how a run saved without them behaved
-ADDED_FIELDS: dict[str, Any] = {"refit": "off", "fit_min_score": False}
+ADDED_FIELDS: dict[str, Any] = {"refit": "off", "fit_min_score": False, "fit_mask_cut": False}
 
 
 def _added_fields(cfg: Any, saved: dict[str, Any] | None, overrides: dict[str, Any]) -> tuple[Any, set[str]]:

@@ -26,7 +26,8 @@ A target of ordered grades scored by QWK gets cut points instead, by the same ru
 labels a row scored by an F-score on the labels named (pipeline/multilabel.py) one cut for every label, and with
 Config.threshold "per_tag" a cut per label, kept when it beats the one cut out of fold (pipeline/tag_cuts.py). The
 boxes of a detection run scored by Kaggle's IoU metric get their confidence cut by the same rules with
-Config.fit_min_score (pipeline/detection/box_cut.py).
+Config.fit_min_score (pipeline/detection/box_cut.py), and the masks of a segmentation run scored by mean Dice their
+threshold and minimum area per class with Config.fit_mask_cut (pipeline/segmentation/mask_cut.py).
 """
 
 from __future__ import annotations
@@ -66,12 +67,16 @@ def fit_threshold(pred: np.ndarray, y: np.ndarray, score: Any, greater_is_better
 
 def check_setting(cfg: Any, metric: str) -> None:
     """Refuse a Config.threshold other than True, False or "per_tag", "per_tag" for a metric that scores no tags
-    (multilabel.TAG_METRICS), and Config.fit_min_score for a metric other than Kaggle's IoU metric: found only after
-    the models, it cost the whole run."""
+    (multilabel.TAG_METRICS), Config.fit_min_score for a metric other than Kaggle's IoU metric and Config.fit_mask_cut
+    for one other than a segmentation run's mean Dice: found only after the models, it cost the whole run."""
     if getattr(cfg, "fit_min_score", False):
         from pipeline.detection.box_cut import thresholds_of
 
         thresholds_of(metric)  # refused for a metric other than Kaggle's IoU metric
+    if getattr(cfg, "fit_mask_cut", False):
+        from pipeline.segmentation.mask_cut import check_metric
+
+        check_metric(metric)  # refused for a competition that is not segmentation
     value = getattr(cfg, "threshold", False)
     if isinstance(value, bool):
         return
@@ -99,13 +104,19 @@ def apply(
     is on, the target binary, the metric one of METRICS and the out-of-fold score improves (several classes and a
     metric of PRIOR_METRICS: reweighed by the inverse class shares, by the same rules); threshold.json records it.
     With Config.fit_min_score, the boxes of a detection run (`results`: the models' boxes before any cut) cut at
-    the confidence fitted out of fold (pipeline/detection/box_cut.py)."""
+    the confidence fitted out of fold (pipeline/detection/box_cut.py); with Config.fit_mask_cut, the probabilities of a
+    segmentation run cut at the threshold and minimum area per class fitted out of fold
+    (pipeline/segmentation/mask_cut.py)."""
     if getattr(cfg, "fit_min_score", False):
         from pipeline.detection import box_cut
 
         if results is None:
             raise ValueError("threshold.apply: Config.fit_min_score cuts the models' boxes, which `results` holds.")
         return box_cut.apply(module, cfg, y, folds, b, results, run_dir, log)
+    if getattr(cfg, "fit_mask_cut", False):
+        from pipeline.segmentation import mask_cut
+
+        return mask_cut.apply(module, cfg, y, folds, b, run_dir, log)
     if getattr(cfg, "threshold", False) and module.METRIC.name in grades.METRICS:
         return grades.apply(module, cfg, data, y, folds, b, run_dir, log)  # grades of a QWK target: its cut points
     if getattr(cfg, "threshold", False) and module.METRIC.name in multilabel.TAG_METRICS:
@@ -196,8 +207,8 @@ def _label_cut(
 
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
     """A cut the run applied (stages.json's "threshold": an F1/MCC threshold, QWK's grade cut points, the tags' one
-    cut or cut per tag, a detection run's confidence cut) applied to new test predictions, as the run applied it to
-    its own."""
+    cut or cut per tag, a detection run's confidence cut, a segmentation run's mask cut) applied to new test
+    predictions, as the run applied it to its own."""
     test = np.asarray(test, dtype=float)
     if saved["kind"] == "cuts":
         return grades.cut(test, np.asarray(saved["cuts"], dtype=float), np.asarray(saved["grades"], dtype=float))
@@ -213,4 +224,8 @@ def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
         from pipeline.detection.box_cut import apply_saved as cut_boxes
 
         return cut_boxes(saved, test)
+    if saved["kind"] == "mask_cut":
+        from pipeline.segmentation.mask_cut import apply_saved as cut_masks
+
+        return cut_masks(saved, test)
     raise ValueError(f"unknown cut {saved['kind']!r} in stages.json")

@@ -42,6 +42,9 @@ class SegmentationRecipe:
     tta: bool = True  # horizontal-flip TTA, the two views' probabilities averaged
     mask_threshold: float = 0.5  # the score and submission: a pixel is in above this probability
     min_area: int = 0  # the score and submission: a class's mask under this many pixels of the original is dropped
+    # on: each class's threshold and min_area fitted out of fold after the blend, applied when they beat these two
+    # there (pipeline/segmentation/mask_cut.py)
+    fit_mask_cut: bool = False
 
 
 # A smoke test of the whole segmentation loop in seconds on a CPU: timm's tiny test_resnet encoder from random init
