@@ -7,6 +7,7 @@ the saved cut as the run did."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -213,3 +214,48 @@ def test_with_the_option_off_no_cut_stage_runs(tmp_path: Path) -> None:
     pred, folds = 0.4 * y + 0.1, np.arange(6) % 3
     out, b, _, _, _ = _cut_stage(y, pred, folds, tmp_path, cfg=Cfg(fit_mask_cut=False))
     assert out is b and not (tmp_path / "threshold.json").exists()
+
+
+def test_a_run_of_a_generated_download_fits_the_cut_with_the_option_on_and_not_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TGS Salt's layout, a tiny U-Net from random init on 3 folds; at mask_threshold 0.2 most of the background is in
+    # (its probabilities there reach 0.5 after a few epochs), so the cut fitted out of fold beats it and takes effect
+    from mask_downloads import tgs_download
+
+    from pipeline.cli import main
+    from pipeline.contract import load_competition
+
+    monkeypatch.chdir(tmp_path)
+    data, _ = tgs_download(tmp_path / "tgs-salt", n_train=24, n_test=4)
+    assert main(["new", "mask_cut_tgs", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    spec = str(tmp_path / "comps" / "mask_cut_tgs")
+    module = load_competition(spec)
+    assert module.Config().fit_mask_cut is True  # what new writes
+    quick = ["--preset", "fast", "--set", "holdout=0", "--set", "folds=3", "--set", "epochs=6", "--set", "tta=false"]
+    runs = {}
+    for label, sets in (("on", []), ("off", ["--set", "fit_mask_cut=false"])):
+        args = ["run", spec, "--data", str(data), *quick, "--set", "mask_threshold=0.2", *sets, "--tag", label]
+        assert main([*args, "--quiet"]) == 0
+        runs[label] = next(d for d in (tmp_path / "runs" / "mask_cut_tgs").iterdir() if d.name.endswith(label))
+    on, off = runs["on"], runs["off"]
+    cut = json.loads((on / "threshold.json").read_text())
+    assert cut["kind"] == "mask_cut" and cut["applied"] and cut["configured"]["mask_threshold"] == 0.2
+    assert cut["cut"] == cut["fitted"] and cut["fitted"]["thresholds"][0] > 0.2
+    summary = json.loads((on / "summary.json").read_text())
+    assert summary["cv"] == cut["score_after"] > cut["score_before"]
+    saved = json.loads((on / "stages.json").read_text())["threshold"]
+    assert saved["kind"] == "mask_cut" and saved["mask_threshold"] == 0.2
+    assert saved["thresholds"] == cut["fitted"]["thresholds"] and saved["min_areas"] == cut["fitted"]["min_areas"]
+    cfg = module.Config(mask_threshold=0.2)
+    y = module.load(cfg, data).y
+    assert summary["cv"] == pytest.approx(module.score(y, np.load(on / "oof" / "_threshold.npy"), cfg=cfg))
+    # predict applies the saved cut to the models' test probabilities: the run's submission, byte for byte
+    out = tmp_path / "predicted"
+    assert main(["predict", str(on), "--data", str(data), "--out", str(out), "--quiet"]) == 0
+    assert (out / "submission.csv").read_bytes() == (on / "submission.csv").read_bytes()
+    # off: the same models and blend (the option adds a stage after them), no cut stage
+    assert np.array_equal(np.load(off / "oof" / "_blend.npy"), np.load(on / "oof" / "_blend.npy"))
+    assert cut["score_before"] == pytest.approx(module.score(y, np.load(off / "oof" / "_blend.npy"), cfg=cfg))
+    assert json.loads((off / "config.json").read_text())["config"]["fit_mask_cut"] is False
+    assert not (off / "threshold.json").exists() and "threshold" not in json.loads((off / "stages.json").read_text())
