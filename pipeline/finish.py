@@ -34,9 +34,8 @@ def submissions_root(opts: Any = None) -> Path:
 def model_score(module: Any, cfg: Any) -> Callable[[Any, Any], float]:
     """How the runner scores one model's predictions (each fold's, and each epoch's validation through the
     FitContext): the competition's `score`, given the run's Config as `cfg=` when it takes one (a detection
-    competition that fits its confidence cut scores a detector's boxes at min_score: pipeline/detection/csv_boxes.py;
-    a segmentation competition cuts its probabilities at the Config's mask_threshold and min_area). The blend is
-    fitted and scored the same way, so its CV is the score of what the submission writes."""
+    competition that fits its confidence cut scores a detector's boxes at min_score: pipeline/detection/csv_boxes.py).
+    The stages after the models score their predictions with `score` alone."""
     return competition_hook(module, "score", cfg) or module.score
 
 
@@ -64,7 +63,7 @@ def _fit_blend(
     if hook is not None:
         return hook(oofs, tests, y, folds)
     greedy = getattr(cfg, "blend_weights", "auto") == "greedy"
-    weights = fit_weights(oofs, y, model_score(module, cfg), module.METRIC, scored_rows(folds), greedy=greedy)
+    weights = fit_weights(oofs, y, module.score, module.METRIC, scored_rows(folds), greedy=greedy)
     w = np.array([weights[n] for n in oofs])
     return {"weights": weights, "oof": blend(list(oofs.values()), w), "test": blend(list(tests.values()), w)}
 
@@ -89,7 +88,7 @@ def blend_results(
     (pipeline.blend.nested_blend); "in_sample_score" is the blend with the final weights scored on the very rows
     they were fitted on (optimistic, kept for comparison). "weights" and "test" use weights fitted on all OOF rows.
     """
-    mask, score = scored_rows(folds), model_score(module, cfg)
+    mask = scored_rows(folds)
     oofs = {m: r["oof"] for m, r in results.items()}
     tests = {m: r["test"] for m, r in results.items()}
     b = _fit_blend(module, cfg, oofs, tests, y, folds)
@@ -97,11 +96,11 @@ def blend_results(
     if not hasattr(module, "blend"):
         names = list(oofs)
         equal = blend(list(oofs.values()), np.full(len(names), 1 / len(names)))  # every row: _weights_choice's too
-        single = {n: float(score(y[mask], oofs[n][mask])) for n in names}
+        single = {n: float(module.score(y[mask], oofs[n][mask])) for n in names}
         best = (max if module.METRIC.greater_is_better else min)(single, key=single.get)
         b |= {
-            "score": float(score(y[mask], b["oof"][mask])),
-            "equal_score": float(score(y[mask], equal[mask])),
+            "score": float(module.score(y[mask], b["oof"][mask])),
+            "equal_score": float(module.score(y[mask], equal[mask])),
             "best_single": best,
             "best_single_score": single[best],
             "oof_scores": single,
@@ -113,7 +112,7 @@ def blend_results(
     b["nested"] = parts
     if parts:
         b["oof"] = nested_oof
-        b["score"] = float(score(y[mask], nested_oof[mask]))
+        b["score"] = float(module.score(y[mask], nested_oof[mask]))
     if equal is not None and len(oofs) > 1:
         b = _weights_choice(module, cfg, b, equal, tests)
     return b
