@@ -166,6 +166,27 @@ def test_folds_asked_for_replace_a_holdout_the_config_sets(tmp_path: Path) -> No
     assert json.loads((two / "config.json").read_text())["config"]["holdout"] == 0.0
 
 
+def test_a_killed_run_whose_folds_replaced_a_preset_s_holdout_resumes_with_the_same_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: the resume's check resolved the preset without --folds, saw holdout 0.3 against the run's saved 0.0 and
+    # refused ("the new options change holdout"): the image and segmentation recipes' fast and cpu presets hold one
+    monkeypatch.chdir(tmp_path)
+    source = TOY.replace("    warns: bool = False\n", "    warns: bool = False\n    holdout: float = 0.0\n").replace(
+        'PRESETS = {"strong": {"alpha": 100.0}}', 'PRESETS = {"strong": {"alpha": 100.0}, "held": {"holdout": 0.3}}'
+    )
+    comp = str(make_toy(tmp_path / "comps", f"toy_{uuid.uuid4().hex[:8]}", source))
+    command = ["run", comp, "--sample", "--preset", "held", "--folds", "2", "--models", "ridge", "--quiet"]
+    assert main(command) == 0
+    (run_dir,) = (p for p in Path("runs").glob("*/*") if p.is_dir())
+    done = (run_dir / "submission.csv").read_bytes()
+    (run_dir / "summary.json").unlink()  # killed after its first fold
+    (run_dir / "parts" / "ridge" / "fold1.npz").unlink()
+    assert main([*command, "--resume", str(run_dir)]) == 0, capsys.readouterr().err
+    assert sorted(set(np.load(run_dir / "folds.npy"))) == [0, 1]
+    assert (run_dir / "submission.csv").read_bytes() == done
+
+
 def test_a_fold_the_time_limit_abandons_writes_nothing_into_the_run_later(toy: str) -> None:
     import time
 

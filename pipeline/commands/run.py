@@ -183,6 +183,7 @@ def _check_config_changes(args: argparse.Namespace, opts: Any, saved: dict[str, 
     from pipeline.config import config_dict, field_types, resolve_config
     from pipeline.contract import load_competition
     from pipeline.fitting import engineering_from_config_keys
+    from pipeline.folds import resolve_folds
 
     module = load_competition(opts.competition)
     from pipeline.runner import params_of
@@ -191,7 +192,7 @@ def _check_config_changes(args: argparse.Namespace, opts: Any, saved: dict[str, 
     # device settings a run from before saved as --set keys are runner options now, not Config keys
     sets = engineering_from_config_keys(opts.sets, field_types(module.Config), {})[0]
     cfg, overrides = resolve_config(module, opts.preset, params, sets)
-    new = config_dict(cfg)
+    new = config_dict(resolve_folds(module, cfg, opts.folds)[0])  # --folds replaces a holdout, as the run saved it
     # only keys the options name: settings the runner derived itself (e.g. for --sample) are not the user's
     changed = [k for k in overrides if k in saved and new[k] != saved[k]]
     fixed = [k for k in changed if k not in RESUMABLE_KEYS]
