@@ -35,8 +35,18 @@ def model_score(module: Any, cfg: Any) -> Callable[[Any, Any], float]:
     """How the runner scores one model's predictions (each fold's, and each epoch's validation through the
     FitContext): the competition's `score`, given the run's Config as `cfg=` when it takes one (a detection
     competition that fits its confidence cut scores a detector's boxes at min_score: pipeline/detection/csv_boxes.py).
-    The stages after the models score their predictions with `score` alone."""
+    The stages after the models score their predictions with `stage_score`."""
     return competition_hook(module, "score", cfg) or module.score
+
+
+def stage_score(module: Any, cfg: Any) -> Callable[[Any, Any], float]:
+    """How the stages after the models score the blend's predictions (the blend weights' fit, the CV, each fold's
+    score that `tune` compares): as a model's are, where the competition has no blend hook, so that its blend's
+    predictions are of its models' kind: a segmentation run's probabilities, which its submission cuts at the
+    Config's mask_threshold and min_area, are scored at that cut (pipeline/segmentation/csv_masks.py), not at its
+    defaults. A blend hook's predictions are scored with `score` alone: a detection blend's boxes are already cut,
+    at min_score or at the cut fitted out of fold after it, which the Config's min_score would cut again."""
+    return module.score if hasattr(module, "blend") else model_score(module, cfg)
 
 
 def merge_fold_tests(module: Any, cfg: Any, tests: list[np.ndarray]) -> np.ndarray:
@@ -63,7 +73,7 @@ def _fit_blend(
     if hook is not None:
         return hook(oofs, tests, y, folds)
     greedy = getattr(cfg, "blend_weights", "auto") == "greedy"
-    weights = fit_weights(oofs, y, module.score, module.METRIC, scored_rows(folds), greedy=greedy)
+    weights = fit_weights(oofs, y, stage_score(module, cfg), module.METRIC, scored_rows(folds), greedy=greedy)
     w = np.array([weights[n] for n in oofs])
     return {"weights": weights, "oof": blend(list(oofs.values()), w), "test": blend(list(tests.values()), w)}
 
@@ -88,7 +98,7 @@ def blend_results(
     (pipeline.blend.nested_blend); "in_sample_score" is the blend with the final weights scored on the very rows
     they were fitted on (optimistic, kept for comparison). "weights" and "test" use weights fitted on all OOF rows.
     """
-    mask = scored_rows(folds)
+    mask, score = scored_rows(folds), stage_score(module, cfg)
     oofs = {m: r["oof"] for m, r in results.items()}
     tests = {m: r["test"] for m, r in results.items()}
     b = _fit_blend(module, cfg, oofs, tests, y, folds)
@@ -96,11 +106,11 @@ def blend_results(
     if not hasattr(module, "blend"):
         names = list(oofs)
         equal = blend(list(oofs.values()), np.full(len(names), 1 / len(names)))  # every row: _weights_choice's too
-        single = {n: float(module.score(y[mask], oofs[n][mask])) for n in names}
+        single = {n: float(score(y[mask], oofs[n][mask])) for n in names}
         best = (max if module.METRIC.greater_is_better else min)(single, key=single.get)
         b |= {
-            "score": float(module.score(y[mask], b["oof"][mask])),
-            "equal_score": float(module.score(y[mask], equal[mask])),
+            "score": float(score(y[mask], b["oof"][mask])),
+            "equal_score": float(score(y[mask], equal[mask])),
             "best_single": best,
             "best_single_score": single[best],
             "oof_scores": single,
@@ -112,7 +122,7 @@ def blend_results(
     b["nested"] = parts
     if parts:
         b["oof"] = nested_oof
-        b["score"] = float(module.score(y[mask], nested_oof[mask]))
+        b["score"] = float(score(y[mask], nested_oof[mask]))
     if equal is not None and len(oofs) > 1:
         b = _weights_choice(module, cfg, b, equal, tests)
     return b
@@ -337,7 +347,9 @@ def finish_run(run: FittedRun) -> Path:
         run_plots(module, run.data, y, run.folds, oof, run_dir)
     except Exception as e:  # a plot must never cost a finished run
         run.log.warn(f"plots failed: {type(e).__name__}: {e}")
-    summary = _summary(run, b, cv, calibration, final, published) | {"cv_folds": fold_scores(module, y, run.folds, oof)}
+    summary = _summary(run, b, cv, calibration, final, published) | {
+        "cv_folds": fold_scores(module, y, run.folds, oof, run.cfg)
+    }
     summary |= run.more
     write_record(run_dir, "summary", summary)
     run.log(f"submission {published} (validated against {Path(run.data.sample_submission).name})")
@@ -346,12 +358,13 @@ def finish_run(run: FittedRun) -> Path:
     return run_dir
 
 
-def fold_scores(module: Any, y: np.ndarray, folds: np.ndarray, oof: np.ndarray) -> list[float] | None:
-    """The final stage's score on each fold's rows (what `tune` compares trials on, fold by fold): NaN for a fold
-    whose rows alone do not define it (folds.fold_score: ROC AUC of a fold holding one class), None where the
-    competition's score cannot take a fold's rows alone."""
+def fold_scores(module: Any, y: np.ndarray, folds: np.ndarray, oof: np.ndarray, cfg: Any = None) -> list[float] | None:
+    """The final stage's score on each fold's rows (what `tune` compares trials on, fold by fold; scored as the CV
+    is, `stage_score`): NaN for a fold whose rows alone do not define it (folds.fold_score: ROC AUC of a fold holding
+    one class), None where the competition's score cannot take a fold's rows alone."""
+    score = stage_score(module, cfg)
     try:
-        return [fold_score(module.score, y[folds == f], np.asarray(oof)[folds == f]) for f in fold_ids(folds)]
+        return [fold_score(score, y[folds == f], np.asarray(oof)[folds == f]) for f in fold_ids(folds)]
     except Exception:  # e.g. a score that needs every image of the data
         return None
 
