@@ -60,6 +60,13 @@ def submit(blend: dict[str, Any]) -> int:
     return cli.main(["submit", blend["competition"], str(blend["ensemble"])])
 
 
+def scores_command_names_the_competition(out: str, blend: dict[str, Any]) -> None:
+    """The printed next command names the competition's folder (`new --into`), as the user gave it, not
+    competitions/<name> (before: the project's folder, where there is no such competition)."""
+    [line] = [x for x in out.splitlines() if x.startswith("Scores: python -m pipeline submissions ")]
+    assert Path(line.split()[-1]).resolve() == Path(blend["competition"]).resolve()
+
+
 def test_submit_of_an_ensemble_validates_with_its_base_runs_config(
     kaggle: KaggleStub, blend: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +81,7 @@ def test_submit_of_an_ensemble_validates_with_its_base_runs_config(
     [sub] = kaggle.competitions[SLUG].submissions
     assert sub["fileName"] == f"{ens.name}.csv" and sub["description"].startswith(f"run {ens.name} | CV ")
     assert len(load_records(ens)) == before + 1
+    scores_command_names_the_competition(out, blend)
 
 
 def test_submit_of_an_ensemble_whose_base_run_moved_names_it(
@@ -102,6 +110,7 @@ def test_push_of_the_ensembles_package_validates_its_output_with_its_base_runs_c
     assert cli.main(["push", blend["competition"], "--package", str(blend["pkg"])]) == 0
     out, err = capsys.readouterr()
     assert "valid: submission.csv of notebook version 1" in out and "Traceback" not in err
+    scores_command_names_the_competition(out, blend)
     [request] = kaggle.pushed("stub-user/orig-reg-pipeline")
     assert request["datasetDataSources"] == [DATASET]  # neither run read the original: not mounted
     assert kaggle.calls("DownloadDataset") == []

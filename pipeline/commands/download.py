@@ -25,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
     """Download, extract and check the competition's files, then its original dataset's when it has one on Kaggle."""
     from pipeline import contract
     from pipeline.archives import display_path
-    from pipeline.datadir import cache_root, default_data_dir
+    from pipeline.datadir import cache_root, competition_arg, default_data_dir
     from pipeline.kaggle.io import dataset_parts, download_competition, download_dataset
 
     module = contract.load_competition(args.competition)
@@ -43,9 +43,8 @@ def main(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
         also = f", and the original dataset's {original.file} in {display_path(folder)}/"
-    name = contract.competition_name(module)
     print(
         f"Data ready: {len(expected) or 'all'} expected files in data/{dest.name}/{also}. "
-        f"Next: python -m pipeline run competitions/{name}"
+        f"Next: python -m pipeline run {competition_arg(module)}"
     )
     return 0

@@ -335,12 +335,12 @@ def _submit(
     args: argparse.Namespace, module: ModuleType, run_dir: Path, summary: dict[str, Any], got: Path, version: int | None
 ) -> int:
     """Validate the notebook's submission as `submit` does; submit it unless --no-submit; record it in the run."""
-    from pipeline import contract
     from pipeline.commands.submit import default_message, revalidate, warn_unconfirmed
+    from pipeline.datadir import competition_arg
     from pipeline.kaggle.io import submit_file
     from pipeline.kaggle.records import RECORD_FILE, add_record
 
-    name, slug = contract.competition_name(module), module.KAGGLE_SLUG
+    slug, where = module.KAGGLE_SLUG, competition_arg(module)
     run_id = str(summary.get("run_id") or run_dir.name)
     tag = f"{run_id}-kernel-v{version}" if version else f"{run_id}-kernel"
     with tempfile.TemporaryDirectory(prefix="pipeline-push-") as tmp:
@@ -352,7 +352,7 @@ def _submit(
             print(f"not submitted (--no-submit): {got}")
             return 0
         message = args.message or f"{default_message(summary, run_id)} | notebook v{version or '?'}"
-        result = submit_file(slug, staged, message, check=f"python -m pipeline submissions competitions/{name}")
+        result = submit_file(slug, staged, message, check=f"python -m pipeline submissions {where}")
     print(f"Submitted {staged.name} to {slug}: {result['kaggle_message'] or 'ok'}")
     print(f"Message: {message}")
     own = Path(str(summary.get("run_dir") or ""))
@@ -360,6 +360,6 @@ def _submit(
         add_record(own, result["record"])
         print(f"Recorded in {own.name}/{RECORD_FILE}.")
     if not result["confirmed"]:
-        warn_unconfirmed(name)
-    print(f"Scores: python -m pipeline submissions competitions/{name}")
+        warn_unconfirmed(where)
+    print(f"Scores: python -m pipeline submissions {where}")
     return 0

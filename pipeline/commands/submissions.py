@@ -50,6 +50,7 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pipeline import contract
+    from pipeline.datadir import competition_arg
     from pipeline.kaggle.io import list_submissions
     from pipeline.kaggle.records import match_runs, refresh_records
     from pipeline.runfolder import list_runs
@@ -62,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     subs = list_submissions(slug)
     if not subs:
-        print(f"No submissions to {slug} yet. Submit a run: python -m pipeline submit competitions/{name}")
+        print(f"No submissions to {slug} yet. Submit a run: python -m pipeline submit {competition_arg(module)}")
         return 0
     runs = list_runs(name)
     for run in runs:

@@ -33,15 +33,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_run(name: str, given: str | None) -> Path:
-    """The run folder to submit: the one given (path or run id) or the competition's latest finished run."""
+def resolve_run(name: str, given: str | None, where: str | None = None) -> Path:
+    """The run folder to submit: the one given (path or run id) or the competition's latest finished run; `where`
+    names the competition in the commands a refusal suggests (datadir.competition_arg; default competitions/<name>)."""
     from pipeline.runfolder import latest_run, runs_root
 
+    where = where or f"competitions/{name}"
     if given is None:
         run_dir = latest_run(name)
         if run_dir is None:
             raise SubmitError(
-                f"No finished run of {name} in runs/{name}/. Make one first: python -m pipeline run competitions/{name}"
+                f"No finished run of {name} in runs/{name}/. Make one first: python -m pipeline run {where}"
             )
         return run_dir
     for candidate in (Path(given), runs_root() / name / given):
@@ -53,8 +55,7 @@ def resolve_run(name: str, given: str | None) -> Path:
                 )
             return candidate
     raise SubmitError(
-        f"{given}: no such run folder (nor runs/{name}/{given}). "
-        f"See the runs: python -m pipeline runs competitions/{name}"
+        f"{given}: no such run folder (nor runs/{name}/{given}). See the runs: python -m pipeline runs {where}"
     )
 
 
@@ -78,9 +79,8 @@ def default_message(summary: dict[str, Any], run_id: str) -> str:
 
 def data_folder(module: ModuleType, run_dir: Path, summary: dict[str, Any]) -> Path:
     """The data the run used: its recorded folder, or data/<slug>/ when that folder has moved."""
-    from pipeline.datadir import default_data_dir
+    from pipeline.datadir import competition_arg, default_data_dir
 
-    name = module.__name__.rsplit(".", 1)[-1]
     recorded = Path(str(summary.get("data_dir") or ""))
     fallback = default_data_dir(module.KAGGLE_SLUG)
     for candidate in (recorded, fallback):
@@ -90,7 +90,7 @@ def data_folder(module: ModuleType, run_dir: Path, summary: dict[str, Any]) -> P
             return candidate
     raise SubmitError(
         f"Cannot re-validate run {run_dir.name}: its data folder {recorded} is gone and data/{module.KAGGLE_SLUG}/ "
-        f"does not exist. Get the data again: python -m pipeline download competitions/{name}"
+        f"does not exist. Get the data again: python -m pipeline download {competition_arg(module)}"
     )
 
 
@@ -146,15 +146,16 @@ def main(args: argparse.Namespace) -> int:
     """Re-validate, upload, record."""
     from pipeline import contract
     from pipeline.atomic import read_json
+    from pipeline.datadir import competition_arg
     from pipeline.kaggle.io import submit_file
     from pipeline.kaggle.records import RECORD_FILE, add_record
 
     module = contract.load_competition(args.competition)
-    name, slug = contract.competition_name(module), module.KAGGLE_SLUG
+    name, slug, where = contract.competition_name(module), module.KAGGLE_SLUG, competition_arg(module)
     closed = getattr(module, "SUBMIT_CLOSED", None)
     if closed:
         try:
-            run_dir = resolve_run(name, args.run_dir)
+            run_dir = resolve_run(name, args.run_dir, where)
             answer = submission_file(run_dir, read_json(run_dir / "summary.json"))
             where = f"\nThe answer file of run {run_dir.name}: {answer}"
         except (SubmitError, OSError, ValueError):
@@ -162,7 +163,7 @@ def main(args: argparse.Namespace) -> int:
         raise SubmitError(f"{closed}{where}")
     if args.wait and not 0 < args.timeout <= 86400:
         raise SubmitError(f"--timeout {args.timeout:g}: the seconds to wait for the score, above 0 and at most 86400.")
-    run_dir = resolve_run(name, args.run_dir)
+    run_dir = resolve_run(name, args.run_dir, where)
     summary = read_json(run_dir / "summary.json")
     run_id = str(summary.get("run_id") or run_dir.name)
     if summary.get("competition") not in (None, name):
@@ -171,7 +172,7 @@ def main(args: argparse.Namespace) -> int:
         raise SubmitError(
             f"Run {run_id} was made on the built-in sample data, whose ids are not Kaggle's test set; "
             f"Kaggle would reject or mis-score it. Run on the real data first: "
-            f"python -m pipeline run competitions/{name}"
+            f"python -m pipeline run {where}"
         )
     path = submission_file(run_dir, summary)
     message = args.message or default_message(summary, run_id)
@@ -180,26 +181,27 @@ def main(args: argparse.Namespace) -> int:
         staged = Path(tmp) / f"{run_id}{''.join(path.suffixes) or '.csv'}"
         shutil.copyfile(path, staged)
         revalidate(module, run_dir, summary, staged)
-        result = submit_file(slug, staged, message, check=f"python -m pipeline submissions competitions/{name}")
+        result = submit_file(slug, staged, message, check=f"python -m pipeline submissions {where}")
     record = result["record"]
     add_record(run_dir, record)
     print(f"Submitted {path.name} of run {run_id} to {slug} as {staged.name}: {result['kaggle_message'] or 'ok'}")
     print(f"Message: {message}")
     print(_left_line(result))
     if not result["confirmed"]:
-        warn_unconfirmed(name)
+        warn_unconfirmed(where)
     print(f"Recorded in {run_dir.name}/{RECORD_FILE}.")
     if not args.wait or record["ref"] is None:
-        print(f"Scores: python -m pipeline submissions competitions/{name}")
+        print(f"Scores: python -m pipeline submissions {where}")
         return 0
-    return _wait(args, slug, name, run_dir, summary, record)
+    return _wait(args, slug, where, run_dir, summary, record)
 
 
-def warn_unconfirmed(name: str) -> None:
-    """Kaggle took the upload but gave no submission id: say how to check before a second slot is spent."""
+def warn_unconfirmed(where: str) -> None:
+    """Kaggle took the upload but gave no submission id: say how to check before a second slot is spent (`where`:
+    the competition as a command names it, datadir.competition_arg)."""
     print(
         f"warning: Kaggle accepted the upload but returned no submission id; check it with "
-        f"python -m pipeline submissions competitions/{name} before submitting again.",
+        f"python -m pipeline submissions {where} before submitting again.",
         file=sys.stderr,
     )
 
@@ -220,8 +222,9 @@ def _fmt(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, int | float) and math.isfinite(value) else "-"
 
 
-def _wait(args: argparse.Namespace, slug: str, name: str, run_dir: Path, summary: dict[str, Any], record: dict) -> int:
-    """Poll until scored; print LB beside CV; record the result so `runs` shows it."""
+def _wait(args: argparse.Namespace, slug: str, where: str, run_dir: Path, summary: dict[str, Any], record: dict) -> int:
+    """Poll until scored; print LB beside CV; record the result so `runs` shows it (`where`: the competition as a
+    command names it)."""
     from pipeline.kaggle.io import wait_for_score
     from pipeline.kaggle.records import update_record
 
@@ -229,7 +232,7 @@ def _wait(args: argparse.Namespace, slug: str, name: str, run_dir: Path, summary
     if sub is None:
         print(
             f"Not scored yet after {args.timeout:g} s (still pending); the submission stands. "
-            f"See its score later: python -m pipeline submissions competitions/{name}"
+            f"See its score later: python -m pipeline submissions {where}"
         )
         return 0
     update_record(run_dir, sub)
