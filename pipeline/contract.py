@@ -29,6 +29,8 @@ OPTIONAL = (
     "apply_blend",  # the blend hook's saved weights applied to new test predictions (predict without training data)
     "merge_folds",
     "plots",
+    # class_scores(y_true, pred[, cfg]) -> {class: score}: the metric of each class, reported beside the CV
+    "class_scores",
     "validate",
     "SUBMISSION_FILE",
     "SUBMIT_CLOSED",

@@ -348,7 +348,8 @@ def finish_run(run: FittedRun) -> Path:
     except Exception as e:  # a plot must never cost a finished run
         run.log.warn(f"plots failed: {type(e).__name__}: {e}")
     summary = _summary(run, b, cv, calibration, final, published) | {
-        "cv_folds": fold_scores(module, y, run.folds, oof, run.cfg)
+        "cv_folds": fold_scores(module, y, run.folds, oof, run.cfg),
+        "class_scores": class_scores(module, run.cfg, y, run.folds, oof, run.log),
     }
     summary |= run.more
     write_record(run_dir, "summary", summary)
@@ -367,6 +368,25 @@ def fold_scores(module: Any, y: np.ndarray, folds: np.ndarray, oof: np.ndarray, 
         return [fold_score(score, y[folds == f], np.asarray(oof)[folds == f]) for f in fold_ids(folds)]
     except Exception:  # e.g. a score that needs every image of the data
         return None
+
+
+def class_scores(
+    module: Any, cfg: Any, y: np.ndarray, folds: np.ndarray, oof: np.ndarray, log: RunLog
+) -> dict[str, float] | None:
+    """The final stage's score of each class on the scored rows, out of fold as the CV (the competition's optional
+    `class_scores` hook: a segmentation competition's Dice per class, CsvMasks.class_scores), logged in one line;
+    None without the hook, or where it fails (a report must never cost a finished run)."""
+    hook = competition_hook(module, "class_scores", cfg)
+    if hook is None:
+        return None
+    mask = scored_rows(folds)
+    try:
+        scores = {str(k): float(v) for k, v in hook(y[mask], np.asarray(oof)[mask]).items()}
+    except Exception as e:
+        log.warn(f"class scores failed: {type(e).__name__}: {e}")
+        return None
+    log(f"{module.METRIC.name} per class (out of fold): " + ", ".join(f"{k} {v:.5f}" for k, v in scores.items()))
+    return scores
 
 
 # What scores.json records of each model (and `ensemble` reads back)

@@ -75,6 +75,8 @@ def print_summary(s: dict[str, Any]) -> None:
         if "temperature" in cal:
             note = f"{cal['method']} (T={cal['temperature']:.3f}, not applied)"
             t.add_row(note, f"{cal['score_after']:.5f}", "", "", "", style="dim")
+    for name, value in (s.get("class_scores") or {}).items():  # the competition's class_scores hook
+        t.add_row(f"  class {name} (out of fold)", f"{value:.5f}", "", "", "", style="dim")
     if b.get("in_sample_score") is not None and b.get("out_of_fold") and not b.get("equal_weights"):
         label = "blend, in-sample (weights fitted on the rows scored)"
         t.add_row(label, f"{b['in_sample_score']:.5f}", "", "", "", style="dim")

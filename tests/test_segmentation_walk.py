@@ -5,11 +5,12 @@ score."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from mask_downloads import tgs_download
+from mask_downloads import severstal_download, tgs_download
 
 from pipeline.cli import main
 from pipeline.contract import load_competition
@@ -47,3 +48,34 @@ def test_the_cv_of_a_run_is_its_masks_dice_at_the_config_s_cut(tmp_path: Path, m
     scores = json.loads((run_dir / "scores.json").read_text())
     model = next(m for m in scores if not m.startswith("_"))
     assert summary["blend"]["oof_scores"][model] == pytest.approx(summary["cv"])  # one model: the blend is it
+
+
+def test_a_run_of_several_classes_reports_each_class_s_dice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: one mean over four classes, which hides the rare class a Severstal run misses
+    monkeypatch.chdir(tmp_path)
+    data, _ = severstal_download(tmp_path / "severstal", n_train=16, n_test=2)
+    comp = new_competition(tmp_path, "seg_walk_classes", data)
+    with open(comp / "__init__.py", "a") as f:  # the hook CsvMasks offers a competition
+        f.write("class_scores = FILES.class_scores\n")
+    monkeypatch.delitem(sys.modules, "seg_walk_classes", raising=False)  # `new` imported it as it wrote it
+    cut = ["--set", "mask_threshold=0.4"]
+    assert main(["run", str(comp), "--data", str(data), "--preset", "fast", "--set", "epochs=2", *cut]) == 0
+    (run_dir,) = (tmp_path / "runs" / "seg_walk_classes").glob("*")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    module = load_competition(str(comp))
+    y, oof = module.load(module.Config(), data).y, np.load(run_dir / "oof" / "_blend.npy")
+    scored = np.load(run_dir / "folds.npy") >= 0
+    want = [mean_dice(_class(y[scored], k), _class(oof[scored], k), 1, 0.4) for k in range(4)]
+    assert list(summary["class_scores"]) == ["1", "2", "3", "4"]
+    assert list(summary["class_scores"].values()) == pytest.approx(want)
+    assert np.mean(want) == pytest.approx(summary["cv"])  # every image has every class: the CV is their mean
+    out = capsys.readouterr().out
+    assert all(f"class {k} (out of fold)" in out for k in "1234")
+    assert "dice per class (out of fold): 1 " in (run_dir / "log.txt").read_text()
+
+
+def _class(flat: np.ndarray, k: int, classes: int = 4) -> np.ndarray:
+    """Class k's masks of (images, classes x gh x gw) rows, class-major."""
+    return flat.reshape(len(flat), classes, -1)[:, k]
