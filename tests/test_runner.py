@@ -335,6 +335,8 @@ def test_list_names_the_packages_of_a_folder_new_wrote_into(
     out = capsys.readouterr().out
     assert "comps/mine" in out and "toy-competition" in out and "rmse" in out and "notes" not in out
     assert "competitions/house_prices" in out  # the checkout's own as before
+    assert main(["list", "comps/mine"]) == 0  # the folder `new --into comps` printed: before, listed nothing of it
+    assert "comps/mine" in capsys.readouterr().out
     assert main(["list", "nowhere"]) == 2
     assert "nowhere: no such folder" in capsys.readouterr().err
 

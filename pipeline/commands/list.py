@@ -23,20 +23,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "folders",
         nargs="*",
         metavar="FOLDER",
-        help="also list the competition packages in these folders (where `new --into FOLDER` wrote them)",
+        help="also list the competition packages in these folders (where `new --into FOLDER` wrote them), or the "
+        "package a folder is",
     )
 
 
 def rows(folders: list[str] | None = None) -> list[tuple[str, str, str, str]]:
-    """(folder, slug, metric, presets) of every competition of the checkout, then of every package in `folders`; a
-    broken one says why in the metric column. A folder that does not exist is refused."""
+    """(folder, slug, metric, presets) of every competition of the checkout, then of every package in `folders` (a
+    folder that is a package itself, as `new --into DIR` prints DIR/NAME, is that one); a broken one says why in the
+    metric column. A folder that does not exist is refused."""
     specs = [(f"competitions/{name}", name) for name in available_competitions()]
     for folder in folders or []:
         root = Path(folder)
         if not root.is_dir():
             raise ContractError(f"{folder}: no such folder (list FOLDER names a folder of competition packages).")
-        packages = sorted(d for d in root.iterdir() if (d / "__init__.py").is_file())
-        specs += [(str(root / d.name), str(d)) for d in packages]
+        packages = (
+            [root]
+            if (root / "__init__.py").is_file()
+            else sorted(d for d in root.iterdir() if (d / "__init__.py").is_file())
+        )
+        specs += [(str(d), str(d)) for d in packages]
     out = []
     for shown, spec in specs:
         try:
