@@ -10,6 +10,11 @@ folders of the same tables) and used the same folds. Here, with each competition
   CSV's); listed in another order, each once, the other competition's test predictions are realigned to the base
   run's rows (test_order), as each competition's predictions are rows in its own order.
 Each refusal names both competitions and what differs (the first differing row or id).
+
+Runs of one competition blend whatever their Configs, but the ensemble's stages after the models and its submission
+read one Config, its base run's: where the runs differ in a field those read (STAGE_FIELDS: a segmentation run's mask
+cut, a detection run's box cut, the blend weights, the stack, the label threshold), `stage_settings_note` says which
+run's values hold.
 """
 
 from __future__ import annotations
@@ -21,6 +26,36 @@ import numpy as np
 from pipeline.contract import ContractError, Data
 
 QUESTION = "runs of different competitions blend only when they answer one question: its metric, target and test rows"
+# Config fields the stages after the models and the submission read (pipeline/finish.py, threshold.py, the box and
+# mask cuts, CsvMasks.write_submission): an ensemble takes them from its base run's Config
+STAGE_FIELDS = (
+    "blend_weights",
+    "stack",
+    "threshold",
+    "min_score",
+    "fit_min_score",
+    "mask_threshold",
+    "min_area",
+    "fit_mask_cut",
+)
+
+
+def stage_settings_note(names: list[str], configs: list[dict[str, Any]], base: int) -> str | None:
+    """A warning line where runs of one competition (`names`, their saved Config values `configs`) differ in a
+    STAGE_FIELDS field: the ensemble blends, cuts and writes its submission with the base run's; None where they
+    agree."""
+    differ = [k for k in STAGE_FIELDS if len({repr(c.get(k)) for c in configs if k in c}) > 1]
+    if not differ:
+        return None
+    values = "; ".join(
+        f"{k}: " + ", ".join(f"{n} {c[k]!r}" for n, c in zip(names, configs, strict=True) if k in c) for k in differ
+    )
+    held = ", ".join(f"{k}={configs[base].get(k)!r}" for k in differ)
+    return (
+        f"ensemble: the runs' Configs differ in what the stages after the models and the submission read ({values}); "
+        f"the ensemble uses {names[base]}'s ({held}), its base run's (the first named, of those with the fewest "
+        "training rows)."
+    )
 
 
 def target_name(module: Any) -> str:

@@ -15,7 +15,7 @@ from pipeline import runfolder
 from pipeline.archives import sha256
 from pipeline.atomic import read_json
 from pipeline.contract import ContractError, competition_name, load_competition
-from pipeline.ensemble_checks import check_metric, check_target, realigned_note, test_order
+from pipeline.ensemble_checks import check_metric, check_target, realigned_note, stage_settings_note, test_order
 from pipeline.finish import SCORE_FIELDS, FittedRun, RunInputs, finish_run
 from pipeline.runner import RunOptions, check_data
 
@@ -86,6 +86,8 @@ def ensemble_runs(
     log(f"ensemble of {', '.join(str(d) for d in run_dirs)} -> {run_dir}")
     for name in orders:
         log(realigned_note(summaries[base]["competition"], name))
+    if note := _stage_settings(run_dirs, summaries, base):
+        log.warn(note)
     runfolder.write_folds(run_dir, folds)
     more = {"members": members_record(run_dir, run_dirs, summaries, base)}  # what predict and package find them by
     return finish_run(
@@ -93,6 +95,14 @@ def ensemble_runs(
             inputs=inputs, folds=folds, run_dir=run_dir, log=log, t_start=t_start, opts=opts, results=results, more=more
         )
     )
+
+
+def _stage_settings(run_dirs: list[Path], summaries: list[dict[str, Any]], base: int) -> str | None:
+    """ensemble_checks.stage_settings_note of the runs of the base run's competition (their saved Configs)."""
+    ours = [i for i, s in enumerate(summaries) if s["competition"] == summaries[base]["competition"]]
+    configs = [(runfolder.read_record(run_dirs[i], "config") or {}).get("config") or {} for i in ours]
+    names = [str(summaries[i].get("run_id") or run_dirs[i].name) for i in ours]
+    return stage_settings_note(names, configs, ours.index(base))
 
 
 def _loaded(

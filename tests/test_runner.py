@@ -187,6 +187,26 @@ def test_a_killed_run_whose_folds_replaced_a_preset_s_holdout_resumes_with_the_s
     assert (run_dir / "submission.csv").read_bytes() == done
 
 
+def test_an_ensemble_of_runs_whose_stage_settings_differ_says_whose_it_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: the base run's Config held without a word (a segmentation ensemble cut every mask at its first run's
+    # mask_threshold, the other run's CV in its table at that cut)
+    monkeypatch.chdir(tmp_path)
+    source = TOY.replace("    warns: bool = False\n", '    warns: bool = False\n    blend_weights: str = "auto"\n')
+    comp = str(make_toy(tmp_path / "comps", f"toy_{uuid.uuid4().hex[:8]}", source))
+    runs = [
+        run(opts(comp, models=[m], sets=s)) for m, s in (("ridge", ["blend_weights=fitted"]), ("knn", []), ("slow", []))
+    ]
+    a, b = (json.loads((d / "summary.json").read_text())["run_id"] for d in runs[:2])
+    log = (ensemble_runs(runs[:2], quiet=True) / "log.txt").read_text()
+    assert (
+        f"warning: ensemble: the runs' Configs differ in what the stages after the models and the submission read "
+        f"(blend_weights: {a} 'fitted', {b} 'auto'); the ensemble uses {a}'s (blend_weights='fitted')"
+    ) in log
+    assert "differ" not in (ensemble_runs(runs[1:], quiet=True) / "log.txt").read_text()
+
+
 def test_a_fold_the_time_limit_abandons_writes_nothing_into_the_run_later(toy: str) -> None:
     import time
 
