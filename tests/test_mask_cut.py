@@ -259,3 +259,24 @@ def test_a_run_of_a_generated_download_fits_the_cut_with_the_option_on_and_not_o
     assert cut["score_before"] == pytest.approx(module.score(y, np.load(off / "oof" / "_blend.npy"), cfg=cfg))
     assert json.loads((off / "config.json").read_text())["config"]["fit_mask_cut"] is False
     assert not (off / "threshold.json").exists() and "threshold" not in json.loads((off / "stages.json").read_text())
+
+
+def test_the_blend_is_scored_at_the_configs_cut() -> None:
+    """The blend's weights and its CV read the Config's mask_threshold, as each fold's score and the submission do:
+    with the cut at 0.2, probabilities of 0.3 on the truth's pixels score as masks, and the blend's CV says so."""
+    from types import SimpleNamespace
+
+    from pipeline.contract import Metric
+    from pipeline.finish import blend_results
+    from pipeline.segmentation.csv_masks import CsvMasks
+
+    files = CsvMasks(train_csv="train.csv", id_column="id", image_path="{}", test_image_path="{}", grid=(2, 2))
+    module = SimpleNamespace(score=files.score, METRIC=Metric("dice", greater_is_better=True))
+    y = np.tile(np.array([[1, 1, 0, 0]], np.uint8), (6, 1))
+    low = np.where(y == 1, 0.3, 0.0).astype(np.float32)  # right where it is, below 0.5
+    results = {m: {"oof": low, "test": low[:2]} for m in ("a", "b")}
+    folds = np.array([0, 0, 1, 1, 2, 2])
+    at_half = blend_results(module, y, folds, results, SimpleNamespace(mask_threshold=0.5))
+    at_cut = blend_results(module, y, folds, results, SimpleNamespace(mask_threshold=0.2))
+    assert at_half["score"] == 0.0 and at_cut["score"] == 1.0
+    assert at_cut["oof_scores"] == {"a": 1.0, "b": 1.0} and at_cut["equal_score"] == 1.0

@@ -40,7 +40,7 @@ EXPECTED_FILES = {expected}
 FILES = CsvMasks(
 {fields})
 load, load_test, score = FILES.load, FILES.load_test, FILES.score
-write_submission, validate = FILES.write_submission, FILES.validate
+write_submission, validate, class_scores = FILES.write_submission, FILES.validate, FILES.class_scores
 
 
 @dataclass(frozen=True)
