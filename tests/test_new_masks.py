@@ -133,3 +133,21 @@ def test_a_download_too_large_for_its_grid_gets_a_smaller_one_and_says_so(
         "grid: smaller than 40x64 for 40 images x 1 classes, so that one model's predictions at it take 0.0 GB" in out
     )
     assert load_competition(str(tmp_path / "comps" / "masks_budget")).FILES.grid == (20, 32)
+
+
+def test_the_file_fits_the_images_size_and_names_one_class_plainly(tmp_path: Path) -> None:
+    data, _ = tgs_download(tmp_path / "tgs-download")  # 48x48 images, one class of no name
+    assert new(tmp_path, "masks_small", data) == 0
+    path = tmp_path / "comps" / "masks_small" / "__init__.py"
+    module = load_competition(str(path.parent))
+    assert module.Config().image_size == 64 and module.PRESETS["cpu"]["image_size"] == 64  # no upscaling to 256
+    assert "Task: segment masks in images" in " ".join(path.read_text().split())
+    asked: list[str] = []
+
+    class Trial:
+        def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
+            asked.append(name)
+            return low
+
+    assert set(module.search_space(Trial())) == set(asked)
+    assert "lr" in asked and "mask_threshold" not in asked  # fit_mask_cut fits each class's out of fold

@@ -64,10 +64,10 @@ class Config(SegmentationRecipe):
 
 
 PRESETS: dict[str, dict[str, Any]] = {{
-    # a CPU: a small ImageNet encoder at 256 px, one 20% holdout
+    # a CPU: a small ImageNet encoder at {cpu_size} px, one 20% holdout
     "cpu": {{
         "models": ("resnet18",),
-        "image_size": 256,
+        "image_size": {cpu_size},
         "epochs": 6,
         "batch_size": 4,
         "holdout": 0.2,
@@ -89,17 +89,17 @@ def models(cfg: Config) -> dict[str, Any]:
 def search_space(trial: Any) -> dict[str, Any]:
 {search_doc}
     return {{
-        "lr": trial.suggest_float("lr", 1e-4, 1e-3, log=True),
+        "lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
         "weight_decay": trial.suggest_float("weight_decay", 1e-5, 1e-3, log=True),
         "dice_weight": trial.suggest_float("dice_weight", 0.0, 2.0),
-        "mask_threshold": trial.suggest_float("mask_threshold", 0.3, 0.7),
-    }}
+    }}  # no mask_threshold: fit_mask_cut fits each class's out of fold in every trial
 '''
 
 
 def render(spec: MaskSpec, where: str | None = None, folds: int = 5) -> str:
     """The generated __init__.py; `where`: the folder as `new --into` named it (None: competitions/<name>)."""
-    what = f"{spec.classes[0]} masks" if len(spec.classes) == 1 else f"masks of {len(spec.classes)} classes"
+    one = "masks" if spec.classes[0] == "mask" else f"{spec.classes[0]} masks"
+    what = one if len(spec.classes) == 1 else f"masks of {len(spec.classes)} classes"
     task = (
         f"Task: segment {what} in images, learnt from {spec.n_train} training images ({sum(spec.masks.values())} "
         f"masks); {spec.n_test} test images. Submission: a run-length mask per "
@@ -114,7 +114,8 @@ def render(spec: MaskSpec, where: str | None = None, folds: int = 5) -> str:
         slug=_py(spec.slug),
         expected=_expected(spec.expected),
         fields=_fields(spec),
-        image_size=min(512, -(-max(h, w) // 32) * 32),
+        image_size=(size := min(512, -(-max(h, w) // 32) * 32)),
+        cpu_size=min(256, size),
         n_classes="one class" if len(spec.classes) == 1 else f"{len(spec.classes)} classes",
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
         fast_preset="\n".join(f"        {k!r}: {v!r},".replace("'", '"') for k, v in SMOKE_PRESET.items()),
