@@ -19,10 +19,9 @@ from torch import nn
 
 from pipeline.detection.data import DetectionDataset, make_loader, to_device
 from pipeline.detection.recipe import DetTrainConfig
-from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
 from pipeline.training.data import epoch_rows
-from pipeline.training.deadline import MARGIN_S, plan_epochs, reserve_seconds
+from pipeline.training.deadline import MARGIN_S, reserve_seconds
 from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
 from pipeline.training.progress import EpochBar, epoch_line
 from pipeline.training.runtime import Runtime, epoch_seed
@@ -209,29 +208,10 @@ class DetTrainer(TrainerCore):
             row.update({k: v for k, v in self.last_eval.items() if k in ("AP50", "AP75")})
 
     def _end_epoch(self, s: DetectionFit, row: dict[str, Any]) -> None:
-        """Record the epoch, re-plan at a deadline, checkpoint, log, report to the pruner."""
-        cfg, rt = self.cfg, self.rt
-        row["seconds"] = time.perf_counter() - s.epoch_t0
-        self.history.append(row)
-        if rt.deadline is not None and not s.stop:
-            left = self.time_left() - self._reserve() - MARGIN_S
-            new = plan_epochs(s.epoch + 1, cfg.epochs if s.epoch == s.start else s.planned, left, row["seconds"])
-            if new != s.planned:
-                rt.log(f"time limit: re-planned to {new} epochs")
-            s.planned = new
-        s.epoch += 1
-        self.save(
-            checkpoint.LAST,
-            s.checkpoint()
-            | {
-                "history": self.history,
-                "planned": s.planned,
-                "config_epochs": cfg.epochs,
-                "done": s.stop or s.epoch >= s.planned,
-                "predict_ips": self.predict_ips,
-            },
-        )
-        self.write_history()
-        # logged after the checkpoint: an interrupted run resumes from what it logged
-        rt.log(epoch_line(row, s.planned, self.metric, extras=("AP50",), ips_digits=1))
-        self.report(s.epoch - 1, row["valid_score"])  # epoch-level pruning (tune); may raise
+        """Record the epoch, re-plan at a deadline, checkpoint, log, report to the pruner (TrainerCore.end_epoch)."""
+        saved = {"predict_ips": self.predict_ips}
+
+        def line() -> str:  # read after the re-planning
+            return epoch_line(row, s.planned, self.metric, extras=("AP50",), ips_digits=1)
+
+        self.end_epoch(s, row, self.cfg.epochs, self._reserve(), saved, line)

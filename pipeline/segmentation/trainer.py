@@ -23,7 +23,7 @@ from pipeline.segmentation.recipe import SegTrainConfig
 from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
 from pipeline.training.data import epoch_rows
-from pipeline.training.deadline import MARGIN_S, plan_epochs, reserve_seconds
+from pipeline.training.deadline import MARGIN_S, reserve_seconds
 from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
 from pipeline.training.progress import EpochBar, epoch_line
 from pipeline.training.runtime import Runtime, epoch_seed
@@ -204,33 +204,13 @@ class SegTrainer(TrainerCore):
             self.save(checkpoint.BEST, {"model": self.best_state, "epoch": s.epoch + 1})
 
     def _end_epoch(self, s: SegFit, row: dict[str, Any]) -> None:
-        """Record the epoch, re-plan at a deadline, checkpoint, log, report to the pruner."""
-        cfg, rt = self.cfg, self.rt
-        row["seconds"] = time.perf_counter() - s.epoch_t0
-        self.history.append(row)
-        if rt.deadline is not None and not s.stop:
-            left = self.time_left() - self._reserve() - MARGIN_S
-            new = plan_epochs(s.epoch + 1, cfg.epochs if s.epoch == s.start else s.planned, left, row["seconds"])
-            if new != s.planned:
-                rt.log(f"time limit: re-planned to {new} epochs")
-            s.planned = new
-        s.epoch += 1
-        self.save(
-            checkpoint.LAST,
-            s.checkpoint()
-            | {
-                "history": self.history,
-                "planned": s.planned,
-                "config_epochs": cfg.epochs,
-                "done": s.stop or s.epoch >= s.planned,
-                "predict_ips": self.predict_ips,
-                "best": s.best,
-            },
-        )
-        self.write_history()
-        # logged after the checkpoint: an interrupted run resumes from what it logged
-        rt.log(epoch_line(row, s.planned, self.metric, ips_digits=1))
-        self.report(s.epoch - 1, row["valid_score"])  # epoch-level pruning (tune); may raise
+        """Record the epoch, re-plan at a deadline, checkpoint, log, report to the pruner (TrainerCore.end_epoch)."""
+        saved = {"predict_ips": self.predict_ips, "best": s.best}
+
+        def line() -> str:  # read after the re-planning
+            return epoch_line(row, s.planned, self.metric, ips_digits=1)
+
+        self.end_epoch(s, row, self.cfg.epochs, self._reserve(), saved, line)
 
     def _final(self, s: SegFit) -> nn.Module:
         """The network to predict with: the best validated epoch's weights (from best.pt after a resume), else the

@@ -153,6 +153,31 @@ class TrainerCore:
             self.rt.deadline = later
         return later
 
+    def end_epoch(
+        self, s: Any, row: dict[str, Any], epochs: int, reserve: float, saved: dict[str, Any], line: Callable[[], str]
+    ) -> None:
+        """An epoch's bookkeeping after its batches and validation (the detection and segmentation loops'): the row
+        into the learning curve, the epochs re-planned at a deadline (`reserve` seconds kept for what follows the
+        training), last.pt with `saved` beside the fit's state, history.json, the log's `line()` (after the
+        checkpoint: an interrupted run resumes from what it logged) and the pruner's report."""
+        from pipeline.training.deadline import MARGIN_S, plan_epochs
+
+        rt = self.rt
+        row["seconds"] = time.perf_counter() - s.epoch_t0
+        self.history.append(row)
+        if rt.deadline is not None and not s.stop:
+            left = self.time_left() - reserve - MARGIN_S
+            new = plan_epochs(s.epoch + 1, epochs if s.epoch == s.start else s.planned, left, row["seconds"])
+            if new != s.planned:
+                rt.log(f"time limit: re-planned to {new} epochs")
+            s.planned = new
+        s.epoch += 1
+        state = {"history": self.history, "planned": s.planned, "config_epochs": epochs}
+        self.save(checkpoint.LAST, s.checkpoint() | state | {"done": s.stop or s.epoch >= s.planned} | saved)
+        self.write_history()
+        rt.log(line())
+        self.report(s.epoch - 1, row["valid_score"])  # epoch-level pruning (tune); may raise
+
     def time_left(self) -> float:
         """Seconds to the deadline (inf without one)."""
         return math.inf if self.rt.deadline is None else self.rt.deadline - time.monotonic()
