@@ -1,8 +1,8 @@
 """Generated downloads of run-length masks, in the layouts of Carvana (`img,rle_mask`, one row per image, row order),
 TGS Salt (`id,rle_mask`, empty cells, column order, mask PNGs beside the images) and Severstal Steel Defect
 (`ImageId,ClassId,EncodedPixels`, only the masks there are, four classes; or its older `ImageId_ClassId` ids): small
-PNGs of drawn shapes (ellipses and rectangles, bright on dark noise) whose masks are the shapes, in either pixel
-order."""
+PNGs of drawn shapes (ellipses and rectangles, bright on dark noise, a colour per class) whose masks are what the
+image shows of the shapes, in either pixel order."""
 
 from __future__ import annotations
 
@@ -36,19 +36,29 @@ def shape_mask(rng: np.random.Generator, height: int, width: int, kind: str) -> 
     return mask
 
 
+# each class's colour (RGB, less up to 20 per channel): white, then red, green, blue; told apart by hue, which the
+# recipe's brightness/contrast augmentation keeps (shades of one grey 40 apart it shifts into each other)
+COLOURS = ((255, 255, 255), (255, 70, 70), (70, 255, 70), (70, 70, 255))
+
+
 def drawn(
     rng: np.random.Generator, height: int, width: int, classes: int, p_empty: float
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """An RGB image of dark noise and each class's mask: class k, where present, a bright shape of its own brightness
-    (an ellipse for class 0, rectangles after); a class is absent with probability p_empty."""
+    """An RGB image of dark noise and each class's mask: class k, where present, a bright shape of its own colour
+    (COLOURS; an ellipse for class 0, rectangles after); a class is absent with probability p_empty. A later class is
+    drawn over an earlier one, and the earlier mask loses those pixels: each mask is what the image shows of it."""
+    if classes > len(COLOURS):
+        raise ValueError(f"drawn: at most {len(COLOURS)} classes, got {classes}.")
     img = rng.integers(0, 50, (height, width, 3)).astype(np.uint8)
-    masks = []
+    masks: list[np.ndarray] = []
     for k in range(classes):
         if rng.random() < p_empty:
             masks.append(np.zeros((height, width), np.uint8))
             continue
         mask = shape_mask(rng, height, width, "ellipse" if k == 0 else "rectangle")
-        img[mask > 0] = 255 - 40 * k - rng.integers(0, 20, (int(mask.sum()), 3))
+        img[mask > 0] = np.array(COLOURS[k]) - rng.integers(0, 20, (int(mask.sum()), 3))
+        for earlier in masks:
+            earlier[mask > 0] = 0
         masks.append(mask)
     return img, masks
 
