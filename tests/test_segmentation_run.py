@@ -16,6 +16,13 @@ from pipeline.cli import main
 from pipeline.contract import load_competition
 
 
+def final_oof(run_dir: Path) -> np.ndarray:
+    """The run's out-of-fold predictions as its CV scores them: after the mask cut fitted out of fold where it was
+    applied (fit_mask_cut, on in new's file), else the blend's."""
+    cut = run_dir / "oof" / "_threshold.npy"
+    return np.load(cut if cut.is_file() else run_dir / "oof" / "_blend.npy")
+
+
 def new_and_run(tmp_path: Path, name: str, data: Path, *extra: str) -> tuple[object, Path]:
     """`new` then `run --preset fast` of the download; the competition's module and the run folder."""
     comps = tmp_path / "comps"
@@ -36,7 +43,7 @@ def test_a_carvana_download_learns_its_masks_and_predict_writes_the_same_submiss
     summary = json.loads((run_dir / "summary.json").read_text())
     scored = np.load(run_dir / "folds.npy") >= 0
     assert scored.all()  # three folds: every image predicted out of fold
-    oof = np.load(run_dir / "oof" / "_blend.npy")
+    oof = final_oof(run_dir)
     assert summary["cv"] == pytest.approx(module.score(loaded.y, oof))  # the CV is the OOF predictions' Dice
     empty = module.score(loaded.y, np.zeros(loaded.y.shape, np.float32))
     assert empty == 0.0 and summary["cv"] > 0.8  # every car has a mask: predicting none scores 0
@@ -57,7 +64,7 @@ def test_a_severstal_download_writes_a_row_per_image_and_class(tmp_path: Path, m
     assert loaded.y.shape == (len(masks), 4 * 32 * 128)  # four classes at the grid, the 32x128 images' own size
     summary = json.loads((run_dir / "summary.json").read_text())
     scored = np.load(run_dir / "folds.npy") >= 0
-    oof = np.load(run_dir / "oof" / "_blend.npy")
+    oof = final_oof(run_dir)
     assert summary["cv"] == pytest.approx(module.score(loaded.y[scored], oof[scored]))
     sub = pd.read_csv(run_dir / "submission.csv", dtype=str, keep_default_na=False)
     sample = pd.read_csv(data / "sample_submission.csv", dtype=str)
