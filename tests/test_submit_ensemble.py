@@ -38,15 +38,24 @@ def blend(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         mp.chdir(root)
         mp.delenv("KAGGLE_API_TOKEN", raising=False)
         data, orig = competition(root, "regression"), original_zip(root, "regression")
-        assert new(root, "orig_reg", data, "--original", str(orig), "--original-slug", "someone/source-data") == 0
+        assert (
+            new(root, "orig_reg_submit", data, "--original", str(orig), "--original-slug", "someone/source-data") == 0
+        )
         (root / "data" / "datasets" / "someone" / "source-data" / "source.csv").unlink()
-        runs = [run(root, "orig_reg", data, "--models", m, "--set", "original=off") for m in ("linear", "lightgbm")]
+        runs = [
+            run(root, "orig_reg_submit", data, "--models", m, "--set", "original=off") for m in ("linear", "lightgbm")
+        ]
         assert cli.main(["ensemble", *(r["run_dir"] for r in runs), "--quiet"]) == 0
-        ensemble = next((root / "runs" / "orig_reg").glob("*-ensemble"))
+        ensemble = next((root / "runs" / "orig_reg_submit").glob("*-ensemble"))
         assert cli.main(["package", str(ensemble), "--out", str(root / "pkg"), "--deps", "", "--id", DATASET]) == 0
     summary = json.loads((ensemble / "summary.json").read_text())
     [base] = [m["run_id"] for m in summary["members"] if m["base"]]
-    return {"competition": str(root / "comps" / "orig_reg"), "ensemble": ensemble, "base": base, "pkg": root / "pkg"}
+    return {
+        "competition": str(root / "comps" / "orig_reg_submit"),
+        "ensemble": ensemble,
+        "base": base,
+        "pkg": root / "pkg",
+    }
 
 
 @pytest.fixture
@@ -111,7 +120,7 @@ def test_push_of_the_ensembles_package_validates_its_output_with_its_base_runs_c
     out, err = capsys.readouterr()
     assert "valid: submission.csv of notebook version 1" in out and "Traceback" not in err
     scores_command_names_the_competition(out, blend)
-    [request] = kaggle.pushed("stub-user/orig-reg-pipeline")
+    [request] = kaggle.pushed("stub-user/orig-reg-submit-pipeline")
     assert request["datasetDataSources"] == [DATASET]  # neither run read the original: not mounted
     assert kaggle.calls("DownloadDataset") == []
     [sub] = kaggle.competitions[SLUG].submissions
