@@ -5,6 +5,7 @@ from pipeline.tabular.metrics import METRICS, score
 from pipeline.tabular.models import Boosted, linear
 from pipeline.tabular.multitarget import MultiTarget
 from pipeline.tabular.original import Original
+from pipeline.tabular.pixels import Pixels
 from pipeline.tabular.recipe import PRESETS, TabularRecipe, model_set
 from pipeline.tabular.series import Series
 
@@ -14,6 +15,7 @@ __all__ = [
     "Boosted",
     "MultiTarget",
     "Original",
+    "Pixels",
     "Series",
     "TabularRecipe",
     "linear",

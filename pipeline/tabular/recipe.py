@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.tabular.cnn import PixelCNN
 from pipeline.tabular.data import as_list
 from pipeline.tabular.forest import KINDS, Forest
 from pipeline.tabular.mlp import TabularMLP
 from pipeline.tabular.models import Boosted, linear, svm
 from pipeline.tabular.multitarget import MultiTarget
+from pipeline.tabular.pixels import Pixels
 from pipeline.tabular.series import Lagged, Series
 from pipeline.tabular.text import TextLinear
 
@@ -49,6 +51,14 @@ class TabularRecipe:
     # "mlp": stop early on this share of the training rows; 0 stops on the fold's validation rows, whose epoch pick
     # then flatters its OOF score (benchmarks/README.md, "Does the MLP earn a place?")
     mlp_valid_fraction: float = 0.1
+    # "cnn" (a table whose rows hold images, PIXELS of the generated file: pipeline/tabular/cnn.py): a network on them
+    cnn_arch: str = "airbench_small"  # any timm architecture; airbench_small / airbench94 are built for small images
+    cnn_epochs: int = 15  # fixed: the fold's validation rows never pick the weights
+    cnn_batch_size: int = 128
+    cnn_lr: float = 0.1  # peak of the one-cycle schedule (SGD, Nesterov momentum 0.9)
+    cnn_image_size: int = 0  # the images' longest side for the network; 0: as stored, but at least 28
+    cnn_shift: int = 2  # training images moved by up to this many pixels each way (0: off)
+    cnn_tta: tuple[str, ...] = ("shift",)  # views averaged at prediction ("hflip" would mirror a digit)
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error (for mae), "" on squared error
     bag: int = 1  # seeds averaged per model (seed bagging)
@@ -117,13 +127,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def model_set(
-    task: str, cfg: TabularRecipe, target: str | Sequence[str] = "", series: Series | None = None
+    task: str,
+    cfg: TabularRecipe,
+    target: str | Sequence[str] = "",
+    series: Series | None = None,
+    pixels: Pixels | None = None,
 ) -> dict[str, Any]:
     """The models `cfg.models` names, unfitted: LightGBM, XGBoost and CatBoost stopped early on each fold's
     validation rows, and the regularised linear model; each encodes the raw columns for its family inside the fold.
     With several targets (a list of names) each is a MultiTarget: one such model per target column. With `series`
     (SERIES, TIME and HORIZON of the generated file, the Config's lags and windows) each is Lagged: its series' past
-    targets are features, fitted inside the fold (pipeline/tabular/series.py); lags () leaves the models as they are."""
+    targets are features, fitted inside the fold (pipeline/tabular/series.py); lags () leaves the models as they are.
+    With `pixels` (PIXELS of the generated file: the image each row holds) "cnn" is a network on those images."""
     boosted = dict(
         task=task,
         learning_rate=cfg.learning_rate,
@@ -173,10 +188,16 @@ def model_set(
             target_transform=cfg.target_transform or None,
             bag=cfg.bag,
         ),
+        "cnn": lambda: _cnn(task, cfg, pixels),
     }
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:
         raise ValueError(f"Unknown model(s) {unknown}; valid: {', '.join(factories)}.")
+    if "cnn" in cfg.models and pixels is None:
+        raise ValueError(
+            "Model cnn needs the image each row holds: set PIXELS (pipeline.tabular.Pixels) and pass it to "
+            "model_set(..., pixels=PIXELS)."
+        )
     if len(as_list(target)) > 1:
         if series is not None:
             raise ValueError("series lags (SERIES) take one target; set SERIES = None for several.")
@@ -195,5 +216,21 @@ def _lagged(model: Any, series: Series, cfg: TabularRecipe) -> Lagged:
         series.horizon,
         None if series.lags is None else tuple(series.lags),
         None if series.windows is None else tuple(series.windows),
+        target_transform=cfg.target_transform or None,
+    )
+
+
+def _cnn(task: str, cfg: TabularRecipe, pixels: Pixels | None) -> PixelCNN:
+    """The "cnn" model: a network on the image `pixels` names in each row, at the Config's cnn_* settings."""
+    return PixelCNN(
+        task,
+        pixels,
+        arch=cfg.cnn_arch,
+        image_size=cfg.cnn_image_size,
+        epochs=cfg.cnn_epochs,
+        batch_size=cfg.cnn_batch_size,
+        lr=cfg.cnn_lr,
+        shift=cfg.cnn_shift,
+        tta=tuple(cfg.cnn_tta),
         target_transform=cfg.target_transform or None,
     )

@@ -1,5 +1,6 @@
-"""ImageNetwork: a timm network behind the scikit-learn contract, image paths in, outputs out; ImageClassifier, its
-one-class-per-image kind (class probabilities out). Labels and values per image: pipeline/vision/multioutput.py.
+"""ImageNetwork: a timm network behind the scikit-learn contract, images in (file paths, or decoded images as one
+uint8 array), outputs out; ImageClassifier, its one-class-per-image kind (class probabilities out). Labels and
+values per image: pipeline/vision/multioutput.py.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ LOSSES = ("auto", "cross_entropy", "bce", "mse")
 class ImageNetwork(BaseEstimator):
     """Train any timm architecture on image files with the framework's trainer (see TrainConfig for the knobs); what
     it learns (the objective: pipeline/vision/objectives.py) is its subclass's: ImageClassifier, ImageMultiLabel,
-    ImageRegressor.
+    ImageRegressor. X is image paths, or the images themselves as one uint8 (N, H, W, 3) array (a table's pixels:
+    pipeline/tabular/pixels.py), held in memory as decoded images are.
 
     Fine-tuning (docs/finetuning.md): `pretrained` takes the weights of `arch`'s tag from the local Hugging Face
     cache, `pretrained_file` from a file of your own; `freeze_epochs` trains only the head first (`freeze_bn` keeps
@@ -210,7 +212,8 @@ class ImageNetwork(BaseEstimator):
         return self.objective_.targets(y)
 
     def fit(self, X: Any, y: Any, context: Any = None) -> ImageNetwork:
-        """Train on image paths X and targets y; `context` (a FitContext) supplies eval set, deadline, workdir."""
+        """Train on images X (paths or a uint8 array) and targets y; `context` (a FitContext) supplies eval set,
+        deadline, workdir."""
         from timm.data import resolve_model_data_config
 
         from pipeline.training.runtime import seed_everything
@@ -222,7 +225,7 @@ class ImageNetwork(BaseEstimator):
 
         check_policy(self.freeze_epochs, self.layer_decay, self.backbone_lr)
         self.check_params()
-        paths, y = _paths(X), np.asarray(y)
+        (paths, images), y = _source(X), np.asarray(y)
         if len(paths) != len(y) or len(paths) == 0:
             raise ContractError(f"fit expects as many targets as images (got {len(paths)} images, {len(y)} targets).")
         self.objective_ = self._objective(y, context)
@@ -239,11 +242,11 @@ class ImageNetwork(BaseEstimator):
         self.mean_ = tuple(self.mean or data_cfg["mean"])
         self.std_ = tuple(self.std or data_cfg["std"])
         norm = BatchNormalizer(self.mean_, self.std_, rt.device, rt.channels_last)
-        train = ImageDataset(paths, y_idx, self.train_transform, self._decoded(paths, rt.num_workers))
+        train = ImageDataset(paths, y_idx, self.train_transform, self._decoded(paths, images, rt.num_workers))
         valid, y_valid = None, None
         if context is not None and context.eval_set is not None:
-            v_paths, y_valid = _paths(context.eval_set[0]), np.asarray(context.eval_set[1])
-            cache = self._decoded(v_paths, rt.num_workers)
+            (v_paths, v_images), y_valid = _source(context.eval_set[0]), np.asarray(context.eval_set[1])
+            cache = self._decoded(v_paths, v_images, rt.num_workers)
             valid = ImageDataset(v_paths, self._labels(y_valid), self.eval_transform, cache)
         augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
         rt.log(where)
@@ -263,11 +266,15 @@ class ImageNetwork(BaseEstimator):
             return None
         return budgeted(self.cache_mb).images(paths, workers)
 
-    def _decoded(self, paths: np.ndarray, workers: int) -> np.ndarray | list[np.ndarray] | None:
-        """A dataset's cache: its held images as one array when they share a size (what training on the device
-        needs), else as a list (read by its loader's transform), or None."""
+    def _decoded(
+        self, paths: np.ndarray, images: np.ndarray | None, workers: int
+    ) -> np.ndarray | list[np.ndarray] | None:
+        """A dataset's cache: the images given as an array, else its held images as one array when they share a size
+        (what training on the device needs), else as a list (read by its loader's transform), or None."""
         from pipeline.vision.decoded import uniform
 
+        if images is not None:
+            return images
         images = self._held(paths, workers)
         same = uniform(images)
         return same if same is not None else images
@@ -285,11 +292,11 @@ class ImageNetwork(BaseEstimator):
         from pipeline.vision.tta import predict_tta
 
         check_is_fitted(self, "model_")
-        paths = _paths(X)
+        paths, images = _source(X)
         shard = getattr(self, "world_size_", 1) > 1 and distributed.active()
         if shard:
             lo, hi = distributed.shard_range(len(paths))
-            paths = paths[lo:hi]
+            paths, images = paths[lo:hi], None if images is None else images[lo:hi]
         out = np.empty((len(paths), self.objective_.n_outputs), dtype=np.float32)
         autocast = torch.autocast(
             self.device_.split(":")[0], dtype=self.dtype_ or torch.float32, enabled=self.dtype_ is not None
@@ -297,21 +304,22 @@ class ImageNetwork(BaseEstimator):
         self.model_.eval()
         row = 0
         with torch.no_grad(), autocast:
-            for xb in self._batches(paths):
+            for xb in self._batches(paths, images):
                 probs = predict_tta(self.model_, self.normalizer_(xb), self.tta, self.objective_.outputs)
                 out[row : row + len(xb)] = probs.float().cpu().numpy()
                 row += len(xb)
         return distributed.gather_rows(out) if shard else out
 
-    def _batches(self, paths: np.ndarray) -> Iterator[torch.Tensor]:
-        """uint8 NHWC batches of `paths` in order, for prediction: the held images as they are when the eval
-        transform is the identity, else through it in a loader (its workers read the held images, or decode)."""
+    def _batches(self, paths: np.ndarray, images: np.ndarray | None = None) -> Iterator[torch.Tensor]:
+        """uint8 NHWC batches of `paths` (or of `images`, given as one array) in order, for prediction: the held
+        images as they are when the eval transform is the identity, else through it in a loader (its workers read
+        the held images, or decode)."""
         from pipeline.vision.batch_augment import is_identity
         from pipeline.vision.data import ImageDataset, make_loader
         from pipeline.vision.decoded import one_size
 
         size = self.eval_batch_size
-        held = self._held(paths, self.workers_)
+        held = list(images) if images is not None else self._held(paths, self.workers_)
         if one_size(held) and is_identity(self.eval_transform):
             import torch
 
@@ -324,10 +332,13 @@ class ImageNetwork(BaseEstimator):
             yield xb
 
     def save_fitted(self, path: str | Path) -> None:
-        """Write what predicting needs to one file: the parameters, the objective (and classes), normalisation and the
-        weights (CPU)."""
+        """Write what predicting needs to one file (fitted_blob)."""
         import torch
 
+        torch.save(self.fitted_blob(), path)
+
+    def fitted_blob(self) -> dict[str, Any]:
+        """What predicting needs: the parameters, the objective (and classes), normalisation and the weights (CPU)."""
         check_is_fitted(self, "model_")
         model = getattr(self.model_, "module", self.model_)  # DDP wrapper
         model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
@@ -335,7 +346,7 @@ class ImageNetwork(BaseEstimator):
         blob = {"params": self.get_params(deep=False), "objective": self.objective_, "mean": self.mean_}
         blob |= {"std": self.std_, "classes": getattr(self, "classes_", None)}
         blob["fitted"] = {name: getattr(self, name) for name in self.fitted_attrs}
-        torch.save(blob | {"weights": getattr(self, "weights_", ""), "state_dict": state}, path)
+        return blob | {"weights": getattr(self, "weights_", ""), "state_dict": state}
 
     @classmethod
     def load_fitted(cls, path: str | Path, device: str | None = None) -> ImageNetwork:
@@ -345,12 +356,18 @@ class ImageNetwork(BaseEstimator):
         """
         import torch
 
+        return cls.from_blob(torch.load(path, map_location="cpu", weights_only=False), device)
+
+    @classmethod
+    def from_blob(cls, blob: dict[str, Any], device: str | None = None) -> ImageNetwork:
+        """The fitted network of a fitted_blob, on `device` (load_fitted)."""
+        import torch
+
         from pipeline.training.runtime import resolve_device, resolve_precision, resolve_workers
         from pipeline.vision.data import BatchNormalizer
         from pipeline.vision.objectives import Softmax
         from pipeline.vision.pretrained import create_model
 
-        blob = torch.load(path, map_location="cpu", weights_only=False)
         est = cls(**blob["params"])
         est.mean_, est.std_, est.weights_ = blob["mean"], blob["std"], blob["weights"]
         if blob.get("classes") is not None:
@@ -369,6 +386,18 @@ class ImageNetwork(BaseEstimator):
         est.workers_ = resolve_workers(est.num_workers, est.device_)
         est.world_size_, est.history_ = 1, []
         return est
+
+
+def _source(X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Image paths as a 1-D array of str (from lists, arrays, Series and one-column frames) and None; or, for decoded
+    images (one uint8 (N, H, W, 3) array), a name per row ("row 0", ...: what a dataset names) and the images."""
+    if isinstance(X, np.ndarray) and X.ndim == 4:
+        if X.dtype != np.uint8 or X.shape[3] != 3:
+            raise ContractError(
+                f"An image network takes decoded images as uint8 (N, H, W, 3); got {X.dtype} {tuple(X.shape)}."
+            )
+        return np.array([f"row {i}" for i in range(len(X))]), X
+    return _paths(X), None
 
 
 def _paths(X: Any) -> np.ndarray:

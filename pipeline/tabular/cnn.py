@@ -1,0 +1,127 @@
+"""The tabular recipe's "cnn": a convolutional network on the image each row of a table holds (tabular/pixels.py).
+
+Digit Recognizer's 784 pixel columns are features the boosters split one pixel at a time; a network that sees them as
+an image learns strokes wherever they lie. PixelCNN reads the rows' images (Pixels.images) and trains the image
+pipeline's own network on them (pipeline/vision: ImageClassifier for classes, ImageRegressor for values), by the
+same trainer as a competition of image files: the batches augmented on the device by a random shift of up to `shift`
+pixels (never flipped: a flipped digit is another digit), timm or airbench architectures, checkpoints, the
+deadline, and on a GPU CUDA, mixed precision and channels_last from the runner's context. Fixed epochs, no early
+stopping: the fold's validation rows are scored each epoch but never pick the weights, so its OOF predictions stay
+out of sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from pipeline.tabular.models import inverse_target, transform_target
+from pipeline.tabular.pixels import Pixels
+
+MIN_SIDE = 28  # images smaller than this are enlarged to it: airbench's three poolings need room (8x8 digits)
+
+
+@dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
+class PixelCNN(BaseEstimator):
+    """A network on the images `pixels` names in each row; predict / predict_proba as the tabular models give them."""
+
+    task: str = "multiclass"  # regression | binary | multiclass
+    pixels: Pixels | None = None
+    arch: str = "airbench_small"
+    image_size: int = 0  # the images' longest side for the network; 0: as stored, but at least MIN_SIDE
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    shift: int = 2  # training images moved by up to this many pixels each way (0: off)
+    tta: tuple[str, ...] = ("shift",)  # views averaged at prediction: "shift" (never "hflip" for digits)
+    target_transform: str | None = None  # regression: "log1p" fits log(1 + y)
+    random_state: int = 0
+    precision: str = "auto"  # the runner's --precision: mixed precision on CUDA ("fp32" to turn it off)
+
+    def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> PixelCNN:
+        """Read the images, then train the network on them (the fold's validation rows, as images, scored per
+        epoch)."""
+        images = self._images(X)
+        y = np.asarray(y)
+        regression = self.task == "regression"
+        y_fit = transform_target(y, self.target_transform) if regression else y
+        grey = images[..., 0].astype(np.float64) / 255.0
+        mean, std = float(grey.mean()), float(grey.std() or 1.0)
+        self.network_ = self._network((mean,) * 3, (std,) * 3)
+        if context is not None and context.eval_set is not None:
+            X_va, y_va = context.eval_set
+            y_va = transform_target(np.asarray(y_va), self.target_transform) if regression else np.asarray(y_va)
+            context = dataclasses.replace(context, eval_set=(self._images(X_va), y_va))
+        self.network_.fit(images, y_fit, context=context)
+        if not regression:
+            self.classes_ = self.network_.classes_
+        return self
+
+    def _images(self, X: pd.DataFrame) -> np.ndarray:
+        """The rows' images at the network's size (image_size, else as stored but at least MIN_SIDE)."""
+        if self.pixels is None:
+            raise ValueError("PixelCNN needs `pixels`: where each row's image lies (pipeline.tabular.Pixels).")
+        side = max(self.pixels.height, self.pixels.width)
+        return self.pixels.images(X, self.image_size or (MIN_SIDE if side < MIN_SIDE else 0))
+
+    def _network(self, mean: tuple[float, ...], std: tuple[float, ...]) -> Any:
+        """The unfitted image network: ImageRegressor for values, else ImageClassifier."""
+        from pipeline.vision.batch_augment import BatchAugment
+        from pipeline.vision.estimator import ImageClassifier
+        from pipeline.vision.multioutput import ImageRegressor
+
+        cls = ImageRegressor if self.task == "regression" else ImageClassifier
+        return cls(
+            arch=self.arch,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            label_smoothing=0.0 if self.task == "regression" else self.label_smoothing,
+            batch_augment=BatchAugment(pad=self.shift) if self.shift else None,
+            tta=tuple(self.tta),
+            mean=mean,
+            std=std,
+            precision=self.precision,
+            random_state=self.random_state,
+        )
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Values (regression, on the target's scale) or the most probable class."""
+        out = self.network_.predict(self._images(X))
+        return inverse_target(out, self.target_transform) if self.task == "regression" else out
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, columns in the order of classes_ (averaged over the TTA views)."""
+        return self.network_.predict_proba(self._images(X))
+
+    def save_fitted(self, path: str | Path) -> None:
+        """Write the parameters and the fitted network to one file (loaded by load_fitted, on any device)."""
+        import torch
+
+        blob = {"params": self.get_params(deep=False), "network": self.network_.fitted_blob()}
+        torch.save(blob | {"kind": type(self.network_).__name__}, path)
+
+    @classmethod
+    def load_fitted(cls, path: str | Path, device: str | None = None) -> PixelCNN:
+        """The PixelCNN save_fitted wrote, its network on `device` (default: its own, else CUDA when available)."""
+        import torch
+
+        from pipeline.vision.estimator import ImageClassifier
+        from pipeline.vision.multioutput import ImageRegressor
+
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        est = cls(**blob["params"])
+        kinds = {k.__name__: k for k in (ImageClassifier, ImageRegressor)}
+        est.network_ = kinds[blob["kind"]].from_blob(blob["network"], device)
+        if est.task != "regression":
+            est.classes_ = est.network_.classes_
+        return est
