@@ -18,6 +18,8 @@ import pandas as pd
 from pipeline.contract import ContractError
 
 NUMBERED = re.compile(r"^(?P<prefix>[A-Za-z][A-Za-z_]*?)(?P<index>\d+)$")  # pixel0, pixel_12, px783
+# a run of numbered columns is an image only under a name that says so: a Playground table's f_00 .. f_99 is not
+PIXEL_PREFIX = re.compile(r"pix|px", re.IGNORECASE)
 MIN_PIXELS = 64  # the smallest image `new` takes for one (8x8); fewer numbered columns are features, not an image
 SAMPLED_ROWS = 200  # rows of a text column `new` reads to tell whether it holds images
 
@@ -123,9 +125,9 @@ def _resized(grey: np.ndarray, size: int) -> np.ndarray:
 
 
 def find_pixels(train: pd.DataFrame, features: list[str]) -> Pixels | None:
-    """The image `new` finds among a table's feature columns: a run of numbered columns (`pixel0` ..) whose count is
-    a square of at least MIN_PIXELS, every one numeric; or one text column whose sampled rows each hold the same
-    square count of space-separated numbers. None when the table holds no image."""
+    """The image `new` finds among a table's feature columns: a run of numbered pixel columns (`pixel0` ..) whose
+    count is a square of at least MIN_PIXELS, every one numeric; or one text column whose sampled rows each hold the
+    same square count of space-separated numbers. None when the table holds no image."""
     for pixels in (_numbered(train, features), _text_column(train, features)):
         if pixels is not None:
             return pixels
@@ -133,11 +135,12 @@ def find_pixels(train: pd.DataFrame, features: list[str]) -> Pixels | None:
 
 
 def _numbered(train: pd.DataFrame, features: list[str]) -> Pixels | None:
-    """The largest run prefix + start .. prefix + (start + n - 1), n a square >= MIN_PIXELS, start 0 or 1."""
+    """The largest run prefix + start .. prefix + (start + n - 1), n a square >= MIN_PIXELS, start 0 or 1, the prefix
+    naming pixels (PIXEL_PREFIX)."""
     runs: dict[str, list[int]] = {}
     for name in features:
         m = NUMBERED.match(str(name))
-        if m:
+        if m and PIXEL_PREFIX.search(m["prefix"]):
             runs.setdefault(m["prefix"], []).append(int(m["index"]))
     for prefix, indexes in sorted(runs.items(), key=lambda kv: -len(kv[1])):
         n, start = len(indexes), min(indexes)
