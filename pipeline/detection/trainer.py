@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,24 +18,13 @@ from torch import nn
 
 from pipeline.detection.data import DetectionDataset, make_loader, to_device
 from pipeline.detection.recipe import DetTrainConfig
-from pipeline.training.core import FitState, TrainerCore
-from pipeline.training.data import epoch_rows
+from pipeline.training.core import PlannedFit, TrainerCore
 from pipeline.training.deadline import MARGIN_S, reserve_seconds
-from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
-from pipeline.training.progress import EpochBar, epoch_line
-from pipeline.training.runtime import Runtime, epoch_seed
-from pipeline.training.schedules import lr_factor
+from pipeline.training.optim import make_optimizer
+from pipeline.training.progress import epoch_line
+from pipeline.training.runtime import Runtime
 
 WARMUP_START = 0.001  # warm-up starts from a thousandth of the peak rate (detectors diverge from a higher start)
-
-
-@dataclass
-class DetectionFit(FitState):
-    """FitState plus the epoch plan: the schedule runs over planned x steps_per_epoch steps."""
-
-    planned: int = 0
-    start: int = 0  # the epoch this fit started (or resumed) at
-    steps_per_epoch: int = 1
 
 
 def _batchnorm_eval(model: nn.Module) -> None:
@@ -48,6 +36,9 @@ def _batchnorm_eval(model: nn.Module) -> None:
 class DetTrainer(TrainerCore):
     """Fits a torchvision detector; `evaluate(model) -> (score, details)` scores the validation fold each epoch, the
     score logged as `metric` (the competition's metric name, "mAP" for COCO's)."""
+
+    loss_name = "detection"
+    warmup_start = WARMUP_START
 
     def __init__(
         self,
@@ -108,14 +99,14 @@ class DetTrainer(TrainerCore):
     def fit(self, model: nn.Module, train: DetectionDataset, valid: DetectionDataset | None = None) -> nn.Module:
         """Train; checkpoint each epoch; resume from the workdir when asked; stop at the deadline."""
         s = self._start(model, train)
-        if not self._resume(s):
+        if not self.resume(s, self.cfg.epochs):
             if self.rt.deadline is not None and not self.predict_ips:
                 self._measure_predict(s.eval_model, valid if valid is not None else train)
             # the run's share from now: what the fit did so far (the first fit's start-up) is not its training time
             self.training_starts(self._reserve() + MARGIN_S)
             try:
                 while s.epoch < s.planned and not s.stop:
-                    row = self._train_epoch(s, train)
+                    row = self.train_epoch(s, train, make_loader, self.cfg, self._reserve())
                     if row is None:
                         break
                     self._validate(s, row, valid)
@@ -124,7 +115,7 @@ class DetTrainer(TrainerCore):
                 self.close_loaders()
         return s.eval_model.eval()
 
-    def _start(self, model: nn.Module, train: DetectionDataset) -> DetectionFit:
+    def _start(self, model: nn.Module, train: DetectionDataset) -> PlannedFit:
         """Model on the device; optimizer, scaler and EMA of a new fit, planned for cfg.epochs."""
         cfg = self.cfg
         self.place(model)
@@ -132,67 +123,19 @@ class DetTrainer(TrainerCore):
         peak_lrs = [cfg.lr] * len(opt.param_groups)
         steps = max(math.ceil(len(train) / cfg.batch_size), 1)
         return self.new_state(
-            DetectionFit, model, opt, peak_lrs, cfg.ema_decay, planned=cfg.epochs, steps_per_epoch=steps
+            PlannedFit, model, opt, peak_lrs, cfg.ema_decay, planned=cfg.epochs, steps_per_epoch=steps
         )
 
-    def _resume(self, s: DetectionFit) -> bool:
-        """Continue from last.pt when asked; True when its training had finished (nothing left to do)."""
-        state = self.read_last()  # a detector is fitted by one process: no broadcast
-        if state is None:
-            return False
-        s.restore(state)
-        s.start, self.history = s.epoch, state["history"]
+    def restore_saved(self, s: PlannedFit, state: dict[str, Any]) -> None:
+        """On resume (TrainerCore.resume): the prediction speed measured before, as _end_epoch saved it."""
         self.predict_ips = state.get("predict_ips", 0.0)
-        more = self.cfg.epochs > state["config_epochs"]  # raised on resume: plan for all of them
-        s.planned = self.cfg.epochs if more else state["planned"]
-        finished = state["done"] and not more
-        self.log_resume(finished, s.epoch, s.planned)
-        return finished
 
-    def _train_epoch(self, s: DetectionFit, train: DetectionDataset) -> dict[str, Any] | None:
-        """One pass over this epoch's shuffled batches (until the time kept for predictions is reached): its history
-        row, or None when no batch ran."""
-        cfg, rt = self.cfg, self.rt
-        s.epoch_t0, seed = time.perf_counter(), epoch_seed(cfg.seed, s.epoch)
-        torch.manual_seed(seed)
-        s.model.train()
-        rows = epoch_rows(len(train), True, seed, cfg.batch_size, False)
-        loader = self.loader(make_loader, train, rows, cfg.batch_size, seed)  # workers kept for the fit
-        total, seen = 0.0, 0
-        with EpochBar(s.steps_per_epoch, f"epoch {s.epoch + 1}/{s.planned}", rt.progress) as bar:
-            for i, (images, targets, _) in enumerate(loader):
-                if self.time_left() < self._reserve():
-                    rt.log(f"time limit reached during epoch {s.epoch + 1}: stopping")
-                    s.stop = True
-                    break
-                progress = s.step / max(s.planned * s.steps_per_epoch, 1)
-                set_lrs(s.opt, s.peak_lrs, lr_factor(cfg.schedule, progress, cfg.warmup, start=WARMUP_START))
-                loss = self._losses(s.model, images, targets)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"detection loss is {float(loss)} at epoch {s.epoch + 1}, batch {i}; "
-                        f"lower lr (now {cfg.lr}) or raise warmup."
-                    )
-                s.scaler.scale(loss).backward()
-                optimizer_step(s.opt, s.scaler, s.model, cfg.grad_clip)
-                s.after_step()
-                total += float(loss.detach()) * len(images)
-                seen += len(images)
-                bar.update(i + 1, total / seen, seen / (time.perf_counter() - s.epoch_t0))
-        if seen == 0:
-            return None
-        train_s = time.perf_counter() - s.epoch_t0
-        return {
-            "epoch": s.epoch + 1,
-            "train_loss": total / seen,
-            "valid_loss": None,
-            "valid_score": None,
-            "lr": s.opt.param_groups[0]["lr"],
-            "seconds": None,
-            "images_per_s": seen / train_s,
-        }
+    def batch_loss(self, s: PlannedFit, batch: Any, i: int) -> torch.Tensor:
+        """The detector's summed losses on an (images, targets, rows) batch (TrainerCore.train_epoch's loss)."""
+        images, targets, _ = batch
+        return self._losses(s.model, images, targets)
 
-    def _validate(self, s: DetectionFit, row: dict[str, Any], valid: DetectionDataset | None) -> None:
+    def _validate(self, s: PlannedFit, row: dict[str, Any], valid: DetectionDataset | None) -> None:
         """Validation loss, `evaluate`'s score and COCO's AP50 and AP75 into the row, every eval_every epochs and
         the last."""
         cfg = self.cfg
@@ -207,7 +150,7 @@ class DetTrainer(TrainerCore):
             self.predict_ips = len(valid) / max(time.perf_counter() - t1, 1e-9)
             row.update({k: v for k, v in self.last_eval.items() if k in ("AP50", "AP75")})
 
-    def _end_epoch(self, s: DetectionFit, row: dict[str, Any]) -> None:
+    def _end_epoch(self, s: PlannedFit, row: dict[str, Any]) -> None:
         """Record the epoch, re-plan at a deadline, checkpoint, log, report to the pruner (TrainerCore.end_epoch)."""
         saved = {"predict_ips": self.predict_ips}
 

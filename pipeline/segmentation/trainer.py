@@ -21,13 +21,11 @@ from torch import nn
 from pipeline.segmentation.data import SegDataset, make_loader
 from pipeline.segmentation.recipe import SegTrainConfig
 from pipeline.training import checkpoint
-from pipeline.training.core import FitState, TrainerCore
-from pipeline.training.data import epoch_rows
+from pipeline.training.core import PlannedFit, TrainerCore
 from pipeline.training.deadline import MARGIN_S, reserve_seconds
-from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
-from pipeline.training.progress import EpochBar, epoch_line
-from pipeline.training.runtime import Runtime, epoch_seed
-from pipeline.training.schedules import lr_factor
+from pipeline.training.optim import make_optimizer
+from pipeline.training.progress import epoch_line
+from pipeline.training.runtime import Runtime
 from pipeline.vision.data import BatchNormalizer
 
 DICE_SMOOTH = 1.0  # the soft Dice's smoothing: a class empty in the batch and predicted empty scores 1
@@ -50,18 +48,17 @@ def seg_loss(logits: torch.Tensor, masks: torch.Tensor, dice_weight: float) -> t
 
 
 @dataclass
-class SegFit(FitState):
-    """FitState plus the epoch plan (the schedule runs over planned x steps_per_epoch steps) and the best epoch."""
+class SegFit(PlannedFit):
+    """PlannedFit (the epoch plan) plus the best epoch."""
 
-    planned: int = 0
-    start: int = 0  # the epoch this fit started (or resumed) at
-    steps_per_epoch: int = 1
     best: dict[str, Any] = field(default_factory=lambda: {"score": None, "epoch": -1})
 
 
 class SegTrainer(TrainerCore):
     """Fits a U-Net; `evaluate(model) -> score` scores the validation fold each epoch (logged as `metric`, better
     when greater unless the runtime says otherwise), and the best epoch's weights are the fit's."""
+
+    loss_name = "segmentation"
 
     def __init__(
         self,
@@ -105,14 +102,14 @@ class SegTrainer(TrainerCore):
     def fit(self, model: nn.Module, train: SegDataset, valid: SegDataset | None = None) -> nn.Module:
         """Train; checkpoint each epoch; resume from the workdir when asked; stop at the deadline."""
         s = self._start(model, train)
-        if not self._resume(s):
+        if not self.resume(s, self.cfg.epochs):
             if self.rt.deadline is not None and not self.predict_ips:
                 self._measure_predict(s.eval_model, valid if valid is not None else train)
             # the run's share from now: what the fit did so far (the first fit's start-up) is not its training time
             self.training_starts(self._reserve() + MARGIN_S)
             try:
                 while s.epoch < s.planned and not s.stop:
-                    row = self._train_epoch(s, train)
+                    row = self.train_epoch(s, train, make_loader, self.cfg, self._reserve())
                     if row is None:
                         break
                     self._validate(s, row, valid)
@@ -130,62 +127,17 @@ class SegTrainer(TrainerCore):
         steps = max(math.ceil(len(train) / cfg.batch_size), 1)
         return self.new_state(SegFit, model, opt, peak_lrs, cfg.ema_decay, planned=cfg.epochs, steps_per_epoch=steps)
 
-    def _resume(self, s: SegFit) -> bool:
-        """Continue from last.pt when asked; True when its training had finished (nothing left to do)."""
-        state = self.read_last()
-        if state is None:
-            return False
-        s.restore(state)
-        s.start, self.history, s.best = s.epoch, state["history"], state["best"]
+    def restore_saved(self, s: SegFit, state: dict[str, Any]) -> None:
+        """On resume (TrainerCore.resume): the prediction speed measured before and the best epoch, as _end_epoch
+        saved them."""
+        s.best = state["best"]
         self.predict_ips = state.get("predict_ips", 0.0)
-        more = self.cfg.epochs > state["config_epochs"]  # raised on resume: plan for all of them
-        s.planned = self.cfg.epochs if more else state["planned"]
-        finished = state["done"] and not more
-        self.log_resume(finished, s.epoch, s.planned)
-        return finished
 
-    def _train_epoch(self, s: SegFit, train: SegDataset) -> dict[str, Any] | None:
-        """One pass over this epoch's shuffled batches (until the time kept for predictions is reached): its history
-        row, or None when no batch ran."""
-        cfg, rt = self.cfg, self.rt
-        s.epoch_t0, seed = time.perf_counter(), epoch_seed(cfg.seed, s.epoch)
-        torch.manual_seed(seed)
-        s.model.train()
-        rows = epoch_rows(len(train), True, seed, cfg.batch_size, False)
-        loader = self.loader(make_loader, train, rows, cfg.batch_size, seed)  # workers kept for the fit
-        total, seen = 0.0, 0
-        with EpochBar(s.steps_per_epoch, f"epoch {s.epoch + 1}/{s.planned}", rt.progress) as bar:
-            for i, (images, masks) in enumerate(loader):
-                if self.time_left() < self._reserve():
-                    rt.log(f"time limit reached during epoch {s.epoch + 1}: stopping")
-                    s.stop = True
-                    break
-                progress = s.step / max(s.planned * s.steps_per_epoch, 1)
-                set_lrs(s.opt, s.peak_lrs, lr_factor(cfg.schedule, progress, cfg.warmup))
-                target = masks.to(rt.device, non_blocking=True)
-                loss = seg_loss(self.logits(s.model, images), target, cfg.dice_weight)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"segmentation loss is {float(loss)} at epoch {s.epoch + 1}, batch {i}; "
-                        f"lower lr (now {cfg.lr}) or raise warmup."
-                    )
-                s.scaler.scale(loss).backward()
-                optimizer_step(s.opt, s.scaler, s.model, cfg.grad_clip)
-                s.after_step()
-                total += float(loss.detach()) * len(images)
-                seen += len(images)
-                bar.update(i + 1, total / seen, seen / (time.perf_counter() - s.epoch_t0))
-        if seen == 0:
-            return None
-        return {
-            "epoch": s.epoch + 1,
-            "train_loss": total / seen,
-            "valid_loss": None,
-            "valid_score": None,
-            "lr": s.opt.param_groups[0]["lr"],
-            "seconds": None,
-            "images_per_s": seen / (time.perf_counter() - s.epoch_t0),
-        }
+    def batch_loss(self, s: SegFit, batch: Any, i: int) -> torch.Tensor:
+        """BCE + soft Dice of an (images, masks) batch (TrainerCore.train_epoch's loss)."""
+        images, masks = batch
+        target = masks.to(self.rt.device, non_blocking=True)
+        return seg_loss(self.logits(s.model, images), target, self.cfg.dice_weight)
 
     def _validate(self, s: SegFit, row: dict[str, Any], valid: SegDataset | None) -> None:
         """`evaluate`'s score into the row every eval_every epochs and the last; the best epoch's weights kept (in
