@@ -205,7 +205,7 @@ class TrainerCore:
                 loss = self.batch_loss(s, batch, i)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
-                        f"{self.loss_name} loss is {float(loss)} at epoch {s.epoch + 1}, batch {i}; "
+                        f"{self.loss_name} loss is {float(loss.detach())} at epoch {s.epoch + 1}, batch {i}; "
                         f"lower lr (now {cfg.lr}) or raise warmup."
                     )
                 s.scaler.scale(loss).backward()
