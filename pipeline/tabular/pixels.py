@@ -167,8 +167,12 @@ def _text_column(train: pd.DataFrame, features: list[str]) -> Pixels | None:
             parts = text.split() if isinstance(text, str) else []
             if len(parts) < MIN_PIXELS or not _is_number(parts[0]) or not _is_number(parts[-1]):
                 break
+            try:
+                values = np.asarray(parts, dtype=np.float64)
+            except ValueError:  # a word between two numbers: free text (a review from "5 stars" to "10"), no image
+                break
             counts.add(len(parts))
-            top = max(top, max(float(p) for p in parts))
+            top = max(top, float(values.max()))
         else:
             side = math.isqrt(next(iter(counts))) if len(counts) == 1 else 0
             if side and side * side == next(iter(counts)):
