@@ -21,6 +21,7 @@ HELP = (
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # the options infer takes, each from the flag of the same name (--id: id_col)
 INFER_OPTIONS = ("target", "id_col", "metric", "task", "slug", "train", "test", "sample", "time", "series", "join")
+INFER_OPTIONS += ("pixels",)
 # pipeline.tabular.metrics.METRICS, listed here so that --help needs no scikit-learn import (a test keeps them equal)
 METRIC_NAMES = (
     *("accuracy", "roc_auc", "log_loss", "rmse", "rmsle", "mae", "mape", "medae", "smape", "r2", "f1", "mcc"),
@@ -71,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the download's other tables joined to train and test by key, FILE:KEY,... (A+B: a key of two columns; "
         "Rossmann's store.csv:Store) (default: each CSV with a key column of both tables, one row per key, holding "
         "most rows' keys; 'none': no joins)",
+    )
+    p.add_argument(
+        "--pixels",
+        help="'none': read the columns of an image each row holds (pixel0 .. pixel783, or one column of "
+        "space-separated values) as numbers, for the boosters, not as an image for the cnn (default: an image when "
+        "the columns are one)",
     )
     p.add_argument(
         "--groups",
@@ -217,6 +224,7 @@ def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
     given = [f"--{k}" for k in TABLE_ONLY if getattr(args, k)]
     given += [f"--{k}" for k in ("target", "id_col") if getattr(args, k)]
     given += ["--original"] * bool(args.original) + ["--series"] * bool(args.series) + ["--join"] * bool(args.join)
+    given += ["--pixels"] * bool(args.pixels)
     if given:
         raise ContractError(f"{args.data} holds images: {', '.join(given)} are for tables; leave them out.")
     slug = args.slug or download_slug(Path(args.data)) or args.name

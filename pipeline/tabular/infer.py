@@ -39,6 +39,7 @@ from pipeline.tabular.infer_series import infer_series
 from pipeline.tabular.infer_task import asks_numbers, decide
 from pipeline.tabular.joins import Join
 from pipeline.tabular.original import Original
+from pipeline.tabular.pixels import Pixels, find_pixels
 from pipeline.tabular.recipe import TabularRecipe
 from pipeline.tabular.values import empty_columns, grouped_numbers, marker_of, row_number_columns, unit_of
 
@@ -77,6 +78,7 @@ class Spec:
     horizon: int | None = None  # HORIZON: steps of TIME from the last training time to the test's last
     step: str = ""  # the step between TIME's values, in words (day, week, month, ...), where SERIES is set
     joins: list[Join] | None = None  # JOINS: auxiliary tables joined by key; None: the download holds none
+    pixels: Pixels | None = None  # PIXELS: the image each row holds (its pixel columns, or one column of values)
 
     @property
     def target(self) -> str | list[str]:
@@ -245,6 +247,17 @@ def _fold_kind(
     return "kfold"
 
 
+def _pixels(t: Tables, features: list[str], given: str | None) -> Pixels | None:
+    """PIXELS: the image each training row holds among the features (pixels.find_pixels), None where none does or
+    with --pixels none; anything else --pixels says is refused."""
+    if given is not None and given.lower() != "none":
+        raise ContractError(
+            f"--pixels takes 'none' (read the columns of an image as numbers), got {given!r}; `new` finds the image "
+            "itself, and PIXELS in the generated file says where it lies."
+        )
+    return None if given is not None else find_pixels(t.tr, features)
+
+
 def download_slug(data: Path) -> str:
     """The competition's Kaggle slug as the download's name says it: the zip's name less `.zip`, and less the copy
     number a browser adds to a second download of it (`titanic (1).zip`, `titanic(2).zip`), which no slug holds."""
@@ -267,10 +280,12 @@ def infer(
     series: str | None = None,
     join: str | None = None,
     tables: bool = True,
+    pixels: str | None = None,
 ) -> Spec:
     """Read the download and decide everything the generated file states (see the module docstring); `source`: its
     files when the caller has listed them already (else listed here). `join`: --join; `tables` False: no auxiliary
-    table is looked for (the table of an image download's metadata, whose EXPECTED_FILES are its three CSVs)."""
+    table is looked for (the table of an image download's metadata, whose EXPECTED_FILES are its three CSVs);
+    `pixels`: --pixels, "none" to read the columns of an image each row holds as numbers."""
     check_choices(name, metric, task)
     source = source or Source(Path(data).expanduser())
     notes: list[str] = []
@@ -278,6 +293,8 @@ def infer(
     id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=not asks_numbers(metric, task))
     task, classes, metric, submission = decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
+    image = _pixels(t, features, pixels)
+    pixel_columns = set(image.columns()) if image is not None else set()  # an image's text column is no free text
     time_col = _time_column(t, time, _later_test(t, features, notes), notes)
     id_groups = _id_groups(t, id_col, features, notes)
     folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
@@ -307,11 +324,12 @@ def infer(
         id_groups=id_groups,
         time=time_col,
         id_start=id_start,
-        text=[c for c in features if column_kind(t.tr[c]) == "text"],
+        text=[c for c in features if c not in pixel_columns and column_kind(t.tr[c]) == "text"],
         series=None if found is None else found.columns,
         horizon=None if found is None else found.horizon,
         step="" if found is None else found.step,
         joins=joins,
+        pixels=image,
     )
 
 
