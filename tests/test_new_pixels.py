@@ -33,25 +33,25 @@ LAYOUTS: dict[str, tuple[Callable, list[str], Pixels, str]] = {
         downloads.digit_recognizer,
         ["ImageId", "Label"],
         Pixels(28, 28, prefix="pixel", start=0),
-        "image: columns pixel0 .. pixel783 hold a 28x28 grey image per row (white 255): models cnn",
+        "image: columns pixel0 .. pixel783 hold one 28x28 grey image per row (white 255): models cnn",
     ),
     "kannada": (
         downloads.kannada,
         ["id", "label"],
         Pixels(28, 28, prefix="pixel", start=0),
-        "image: columns pixel0 .. pixel783 hold a 28x28 grey image per row (white 255): models cnn",
+        "image: columns pixel0 .. pixel783 hold one 28x28 grey image per row (white 255): models cnn",
     ),
     "fashion": (
         downloads.fashion,
         ["id", "label"],
         Pixels(28, 28, prefix="pixel", start=1),
-        "image: columns pixel1 .. pixel784 hold a 28x28 grey image per row (white 255): models cnn",
+        "image: columns pixel1 .. pixel784 hold one 28x28 grey image per row (white 255): models cnn",
     ),
     "fer": (
         downloads.fer,
         ["id", "emotion"],
         Pixels(16, 16, column="pixels"),
-        "image: column pixels holds a 16x16 grey image per row, 256 space-separated values (white 255): models cnn",
+        "image: column pixels holds one 16x16 grey image per row, 256 space-separated values (white 255): models cnn",
     ),
 }
 
@@ -90,6 +90,7 @@ def test_new_writes_the_cnn_on_the_images_and_its_run_submits(
     module = load_competition(str(comp))  # the contract check
     assert pixels == module.PIXELS and module.Config().models == ("cnn",)
     assert module.PRESETS["fast"] == {"cnn_epochs": 2, "folds": 2}
+    assert module.PRESETS["cpu"] == {"cnn_epochs": 6, "folds": 3}
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     space = module.search_space(trial)  # the cnn's knobs, each a Config field
     assert set(space) == {"cnn_lr", "cnn_shift", "cnn_epochs"} and apply_overrides(module.Config, space)

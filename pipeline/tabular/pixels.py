@@ -28,7 +28,8 @@ SAMPLED_ROWS = 200  # rows of a text column `new` reads to tell whether it holds
 class Pixels:
     """A grey image of `height` x `width` per row: in the columns `prefix` + `start` .. `prefix` +
     (`start` + height * width - 1), row by row (top row first); or, with `column`, in that one column as
-    space-separated values in the same order. `max_value` is white (255 for bytes, 1.0 for values scaled to 0-1)."""
+    space-separated values in the same order. `max_value` is white (255 for bytes, 1.0 for values scaled to 0-1): a
+    brighter value is read as white (new sets it from the training rows, which a test image may outshine)."""
 
     height: int
     width: int
@@ -45,8 +46,8 @@ class Pixels:
 
     def images(self, X: pd.DataFrame, size: int = 0) -> np.ndarray:
         """Each row's image as uint8 (rows, H, W, 3), grey in every channel; `size` > 0 resizes it to that longest
-        side. A missing column, a missing or non-numeric value, a value outside 0 .. max_value, or a row of the
-        wrong count of values is refused, naming the column and the row (X's index)."""
+        side. A missing column, a missing, non-numeric, infinite or negative value, or a row of the wrong count of
+        values is refused, naming the column and the row (X's index)."""
         values = self._values(pd.DataFrame(X))
         grey = np.clip(np.rint(values * (255.0 / self.max_value)), 0, 255).astype(np.uint8)
         grey = grey.reshape(len(grey), self.height, self.width)
@@ -68,14 +69,14 @@ class Pixels:
             values = _split(X[self.column], self.height * self.width, self.column)
         else:
             values = _numbers(X[names])
-        bad = ~np.isfinite(values) | (values < 0) | (values > self.max_value)
+        bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
             row, col = np.argwhere(bad)[0]
             name = self.column or names[col]
             value = "missing" if np.isnan(values[row, col]) else f"{values[row, col]:g}"
             raise ContractError(
-                f"Pixel column {name!r}, row {X.index[row]}: {value}, where every pixel is a number from 0 to "
-                f"{self.max_value:g} (PIXELS' max_value); {int(bad.sum())} such values."
+                f"Pixel column {name!r}, row {X.index[row]}: {value}, where every pixel is a number from 0 (black) "
+                f"up, {self.max_value:g} being white (PIXELS' max_value); {int(bad.sum())} such values."
             )
         return values
 
