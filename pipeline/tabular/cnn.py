@@ -7,7 +7,8 @@ same trainer as a competition of image files: the batches augmented on the devic
 pixels (never flipped: a flipped digit is another digit), timm or airbench architectures, checkpoints, the
 deadline, and on a GPU CUDA, mixed precision and channels_last from the runner's context. Fixed epochs, no early
 stopping: the fold's validation rows are scored each epoch but never pick the weights, so its OOF predictions stay
-out of sample.
+out of sample. TabularRecipe's `bag` and `bag_folds` (the boosters' and the MLP's) do not apply to it: the test
+prediction is already the average of the fold networks.
 """
 
 from __future__ import annotations
