@@ -503,11 +503,16 @@ def _save_training_images(module: ModuleType, run_dir: Path, data: Data, data_di
 
 
 def _describe(state: RunState) -> str:
-    """The run's one-line plan: rows, folds, models, device (and processes under torchrun)."""
+    """The run's one-line plan: rows, folds, models, device (and under torchrun the processes, and which models they
+    train together, which rank 0 alone)."""
     plan, folding, n_folds = state.plan, state.plan.folding, len(fold_ids(state.folds))
-    world = (
-        f", {distributed.world_size()} processes ({distributed.describe()['backend']})" if distributed.active() else ""
-    )
+    world = ""
+    if distributed.active():
+        together = [m for m, e in plan.selected.items() if distributed.shares_fit(e)]
+        alone = [m for m in plan.selected if m not in together]
+        world = f", {distributed.world_size()} processes ({distributed.describe()['backend']})"
+        world += f"; trained by every process: {', '.join(together)}" if together else ""
+        world += f"; by rank 0 alone: {', '.join(alone)}" if alone else ""
     only = 0 if state.data.train_only is None else int(np.asarray(state.data.train_only).sum())
     rows = f" ({only} of them train-only: in every fold's fit, never scored)" if only else ""
     return (

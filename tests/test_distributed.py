@@ -226,6 +226,7 @@ def test_two_gloo_processes_train_exactly_and_only_rank0_writes(tmp_path: Path, 
             pytest.fail("distributed workers did not finish in 180 s")
     runs = sorted((ddp_dir / "runs").glob("toy_*/*"))
     assert len(runs) == 1, runs  # one run folder, written by rank 0
+    assert "2 processes (gloo); by rank 0 alone: " in (runs[0] / "log.txt").read_text()  # the toy's tabular models
     assert _files(runs[0]) == _files(single)
     cut = list((ddp_dir / "runs" / "cifar10").iterdir())
     assert len(cut) == 1, cut
@@ -329,3 +330,37 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_refused_before_the_run_fo
         _select_models(module, None, None)
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
     assert list(_select_models(module, None, None)) == ["net"]
+
+
+def test_torchrun_trains_a_tables_cnn_as_one_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # before: the cnn of a table's images was fitted by rank 0 alone while the other ranks waited; the plan says which
+    import pixel_downloads
+    import torch
+
+    from pipeline.cli import main
+    from pipeline.runner import RunOptions, run
+
+    data, _ = pixel_downloads.digit_recognizer(tmp_path / "digits.zip", 240, 40)
+    name = f"pix_ddp_{uuid.uuid4().hex[:8]}"
+    assert main(["new", name, "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    comp = str(tmp_path / "comps" / name)
+    sets = ["cnn_epochs=4"]
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each torchrun worker (OMP_NUM_THREADS=1)
+    try:
+        one = run(RunOptions(comp, data=str(data), preset="fast", sets=sets, tag="one", quiet=True))
+    finally:
+        torch.set_num_threads(threads)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
+    cmd = [*torchrun, "-m", "pipeline", "run", comp, "--data", str(data), "--preset", "fast", "--quiet"]
+    _launch([*cmd, *[a for s in sets for a in ("--set", s)], "--tag", "ddp"], tmp_path)
+    ddp = next((tmp_path / "runs" / name).glob("*-ddp"))
+
+    log = (ddp / "log.txt").read_text()
+    assert "2 processes (gloo); trained by every process: cnn" in log
+    assert log.count("epoch 1/4") == 2  # each fold's network, trained once
+    # BatchNorm over each rank's 8 rows, not 16: near the one process's networks, not equal
+    s1, s2 = (json.loads((d / "summary.json").read_text()) for d in (one, ddp))
+    assert s1["cv"] > 0.4 and s2["cv"] > 0.4 and abs(s1["cv"] - s2["cv"]) < 0.15, (s1["cv"], s2["cv"])
+    assert _files(one) == _files(ddp)  # only rank 0 wrote

@@ -7,7 +7,8 @@ same trainer as a competition of image files: the batches augmented on the devic
 pixels (never flipped: a flipped digit is another digit), timm or airbench architectures, checkpoints, the
 deadline, and on a GPU CUDA, mixed precision and channels_last from the runner's context. Fixed epochs, no early
 stopping: the fold's validation rows are scored each epoch but never pick the weights, so its OOF predictions stay
-out of sample. TabularRecipe's `bag` and `bag_folds` (the boosters' and the MLP's) do not apply to it: the test
+out of sample. Under torchrun every rank trains each fold's network together (DDP), as a competition of image files
+does. TabularRecipe's `bag` and `bag_folds` (the boosters' and the MLP's) do not apply to it: the test
 prediction is already the average of the fold networks.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from pipeline import distributed
 from pipeline.tabular.models import inverse_target, transform_target
 from pipeline.tabular.pixels import Pixels
 
@@ -34,6 +36,8 @@ MIN_STEPS = 8
 @dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
 class PixelCNN(BaseEstimator):
     """A network on the images `pixels` names in each row; predict / predict_proba as the tabular models give them."""
+
+    supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
 
     task: str = "multiclass"  # regression | binary | multiclass
     pixels: Pixels | None = None
@@ -78,16 +82,21 @@ class PixelCNN(BaseEstimator):
 
     def _network(self, mean: tuple[float, ...], std: tuple[float, ...], rows: int) -> Any:
         """The unfitted image network for `rows` training images: ImageRegressor for values, else ImageClassifier;
-        its batch at most batch_size, and small enough for MIN_STEPS steps an epoch (16 at least)."""
+        its batch at most batch_size, and small enough for MIN_STEPS steps an epoch (16 at least; shrunk, a multiple of
+        the ranks of a torchrun run, as a batch splits over them)."""
         from pipeline.vision.batch_augment import BatchAugment
         from pipeline.vision.estimator import ImageClassifier
         from pipeline.vision.multioutput import ImageRegressor
 
         cls = ImageRegressor if self.task == "regression" else ImageClassifier
+        batch = min(self.batch_size, max(16, rows // MIN_STEPS))
+        if batch < self.batch_size:
+            world = distributed.world_size()
+            batch = max(world, batch - batch % world)
         return cls(
             arch=self.arch,
             epochs=self.epochs,
-            batch_size=min(self.batch_size, max(16, rows // MIN_STEPS)),
+            batch_size=batch,
             lr=self.lr,
             weight_decay=self.weight_decay,
             label_smoothing=0.0 if self.task == "regression" else self.label_smoothing,
