@@ -168,3 +168,23 @@ def test_a_small_fold_gets_batches_small_enough_to_learn_from() -> None:
     model = PixelCNN(pixels=Pixels(28, 28), epochs=3, random_state=0).fit(frame.iloc[:160], y[:160])
     assert model.network_.batch_size == 20  # 160 rows // 8 steps
     assert float((model.predict(frame.iloc[160:]) == y[160:]).mean()) > 0.35
+
+
+def test_several_targets_of_images_each_resume_from_their_own_checkpoints(tmp_path: Path) -> None:
+    # before: every target's network saved last.pt in the fold's one folder, so a resumed fit of each target read the
+    # last target's finished network
+    from pipeline.contract import FitContext
+    from pipeline.tabular import Boosted, MultiTarget
+
+    images, y = digits(160, seed=4)
+    frame = table(images)
+    values = np.column_stack([y * 10.0, (9 - y) * 5.0])
+    net = PixelCNN("regression", Pixels(28, 28), epochs=2, tta=(), random_state=0)
+    model = MultiTarget(net, "regression")
+    assert model.supports_ddp and not MultiTarget(Boosted("lightgbm"), "regression").supports_ddp
+    first = model.fit(frame, values, context=FitContext(workdir=tmp_path, progress=False, log=lambda s: None))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target0", "target1"]
+    resumed = MultiTarget(net, "regression").fit(
+        frame, values, context=FitContext(workdir=tmp_path, resume=True, progress=False, log=lambda s: None)
+    )
+    np.testing.assert_allclose(resumed.predict(frame[:20]), first.predict(frame[:20]), atol=1e-5)

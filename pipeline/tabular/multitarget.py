@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,10 +83,18 @@ class MultiTarget(BaseEstimator):
                 return held
         return {}
 
+    @property
+    def supports_ddp(self) -> bool:
+        """Whether every rank of a torchrun run trains it together: as the wrapped model does (the cnn's networks)."""
+        return bool(getattr(self.estimator, "supports_ddp", False))
+
     @staticmethod
     def _context(context: Any, j: int, k: int) -> Any:
-        """The runner's context for target j of k: its validation column, an equal share of the time left."""
+        """The runner's context for target j of k: its validation column, an equal share of the time left, and a
+        checkpoint folder of its own (a network's last.pt: a resumed fit of target 1 read target 0's)."""
         changes: dict[str, Any] = {}
+        if context.workdir is not None:
+            changes["workdir"] = Path(context.workdir) / f"target{j}"
         if context.eval_set is not None:
             X_va, y_va = context.eval_set
             changes["eval_set"] = (X_va, np.asarray(y_va)[:, j])
