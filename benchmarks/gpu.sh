@@ -4,7 +4,7 @@
 #   bash benchmarks/gpu.sh OUT_DIR [CIFAR10_ZIP_OR_FOLDER]
 #
 # Each step runs under its own time limit and writes OUT_DIR/<step>.log; a failed step does not stop the next one.
-# STEPS="tests speed" runs only those steps (default: tests nccl speed kfold accuracy decoded).
+# STEPS="tests speed" runs only those steps (default: tests nccl speed kfold accuracy decoded pixels).
 # The figures go to benchmarks/figures/*_cuda.json and are copied to OUT_DIR. Run from the repository root with the
 # project's dependencies importable (PYTHON names the interpreter; python3 by default).
 set -u
@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1 PYTHONPATH="$PWD${PYTHONPAT
 step() {  # step NAME SECONDS COMMAND...: run under a limit, log to OUT_DIR/NAME.log, print the rc and the log's tail
     local name=$1 limit=$2 t0=$SECONDS rc
     shift 2
-    case " ${STEPS:-tests nccl speed kfold accuracy decoded} " in *" $name "*) ;; *) return 0 ;; esac
+    case " ${STEPS:-tests nccl speed kfold accuracy decoded pixels} " in *" $name "*) ;; *) return 0 ;; esac
     echo "== $name (limit ${limit} s): $*"
     timeout -k 10 "$limit" "$@" >"$out/$name.log" 2>&1
     rc=$?
@@ -37,7 +37,8 @@ parallel=$("$py" -c "import xdist" 2>/dev/null && echo "-n 4")
 TAIL=25 step tests 200 "$py" -m pytest -p no:cacheprovider -o addopts= -q -rfE --durations=10 $parallel \
     tests/test_training_core.py tests/test_vision_estimator.py tests/test_vision_resume.py tests/test_batch_augment.py \
     tests/test_vision_units.py tests/test_cifar10.py tests/test_finetune.py tests/test_dog_breeds.py \
-    tests/test_leaves.py tests/test_cowboy.py tests/test_detection.py tests/test_tabular_mlp.py tests/test_recipes.py
+    tests/test_leaves.py tests/test_cowboy.py tests/test_detection.py tests/test_tabular_mlp.py tests/test_recipes.py \
+    tests/test_pixels.py tests/test_new_pixels.py
 
 # 2. torchrun with one process: NCCL, cuda:LOCAL_RANK, DDP and rank-0 writes, on the built-in sample.
 step nccl 60 "$py" -m torch.distributed.run --standalone --nproc_per_node 1 -m pipeline run competitions/cifar10 \
@@ -59,7 +60,11 @@ step accuracy 170 "$py" benchmarks/cifar10_accuracy.py --data "$data" --time-lim
 # 6. A 5-fold run with its decoded images held against decoding them as read (--cache-mb 0), the tiny network.
 step decoded 150 "$py" benchmarks/decoded_images.py --data "$data" --rounds 2
 
-# 7. Not in the default steps (STEPS=detinputs): detection's input pipeline (benchmarks/detection_inputs.py) with 8
+# 7. A table of images at Digit Recognizer's size (generated, 42,000 + 28,000 rows): new, load, and one fold-epoch of
+#    the cnn with its predictions on CUDA (2 CPU cores: 49 s and 39 s), LightGBM's 20 rounds beside it.
+step pixels 200 "$py" benchmarks/tabular_pixels.py --trees 20
+
+# 8. Not in the default steps (STEPS=detinputs): detection's input pipeline (benchmarks/detection_inputs.py) with 8
 #    workers on the GPU machine's cores, the held images against decoded as read.
 step detinputs 240 "$py" benchmarks/detection_inputs.py --workers 8 --rounds 2 --figure detection_inputs_cuda
 

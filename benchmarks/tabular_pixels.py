@@ -37,7 +37,7 @@ from benchutil import peak_memory, save  # noqa: E402
 from pixel_downloads import digit_recognizer  # noqa: E402
 
 from pipeline.contract import FitContext, load_competition  # noqa: E402
-from pipeline.fitting import default_jobs  # noqa: E402
+from pipeline.fitting import default_jobs, pick_device  # noqa: E402
 from pipeline.machine import usable_cores  # noqa: E402
 
 
@@ -49,13 +49,15 @@ def timed_new(data: Path, into: Path) -> float:
     return time.perf_counter() - t0
 
 
-def cnn_fold_epoch(module, data, tr: np.ndarray, va: np.ndarray, work: Path) -> dict[str, float]:
+def cnn_fold_epoch(module, data, tr: np.ndarray, va: np.ndarray, work: Path, device: str) -> dict[str, float]:
     """The generated cnn, one epoch on the fold's training rows (its validation rows scored after it), then its
-    predictions on the validation and test rows: seconds of each, and the validation accuracy."""
+    predictions on the validation and test rows, on `device` (the runner's: CUDA where there is one): seconds of
+    each, and the validation accuracy."""
     cfg = module.Config(cnn_epochs=1)
     est = module.models(cfg)["cnn"]
     context = FitContext(
         workdir=work,
+        device=device,
         eval_set=(data.X.iloc[va], data.y[va]),
         score=module.score,
         metric=module.METRIC,
@@ -119,13 +121,15 @@ def main() -> None:
         data = module.load(module.Config(), folder)
         load_s = time.perf_counter() - t0
         tr, va = next(StratifiedKFold(5, shuffle=True, random_state=0).split(data.X, data.y))
-        cnn = cnn_fold_epoch(module, data, tr, va, tmp / "work")
+        device = pick_device()
+        cnn = cnn_fold_epoch(module, data, tr, va, tmp / "work", device)
         lgbm = lightgbm_fold(data, tr, va, args.trees)
     results = {
         "load_average_at_start": load_at_start,
         "rows": args.rows,
         "test_rows": args.test_rows,
         "threads": usable_cores(),
+        "device": device,
         "new_s": round(new_s, 1),
         "load_s": round(load_s, 1),
         "fold_training_rows": int(len(tr)),
@@ -136,7 +140,7 @@ def main() -> None:
     command = "python benchmarks/tabular_pixels.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v != p.get_default(k)
     )
-    print(save("tabular_pixels", command, results))
+    print(save("tabular_pixels" + ("_cuda" if device.startswith("cuda") else ""), command, results))
     print(results)
 
 
