@@ -18,10 +18,11 @@ Choices (see docs/distributed.md):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -94,6 +95,20 @@ def _shutdown() -> None:
 def active() -> bool:
     """True inside a distributed run (several processes in one group)."""
     return _state is not None and _state["world"] > 1
+
+
+@contextlib.contextmanager
+def alone() -> Iterator[None]:
+    """This process as if it ran by itself (active() False, rank 0 of 1) for the fit rank 0 makes alone while the other
+    ranks wait for its result: an estimator inside it that would meet the other ranks in collectives of its own (an
+    image network wrapped by a model that does not declare supports_ddp) trains as one process does, where its
+    broadcasts met the waiting ranks' and ended the run."""
+    global _state
+    saved, _state = _state, None
+    try:
+        yield
+    finally:
+        _state = saved
 
 
 def rank() -> int:

@@ -364,3 +364,54 @@ def test_torchrun_trains_a_tables_cnn_as_one_process_does(tmp_path: Path, monkey
     s1, s2 = (json.loads((d / "summary.json").read_text()) for d in (one, ddp))
     assert s1["cv"] > 0.4 and s2["cv"] > 0.4 and abs(s1["cv"] - s2["cv"]) < 0.15, (s1["cv"], s2["cv"])
     assert _files(one) == _files(ddp)  # only rank 0 wrote
+
+
+SOLO = '''
+
+from pipeline.tabular.cnn import PixelCNN
+
+
+class SoloCNN(PixelCNN):
+    """The cnn as a model that does not declare DDP: rank 0 fits it alone under torchrun."""
+
+    supports_ddp = False
+
+
+def models(cfg: Config) -> dict[str, Any]:
+    """The generated cnn, as SoloCNN."""
+    cnn = tabular.model_set(TASK, cfg, TARGET, pixels=PIXELS)["cnn"]
+    return {"cnn": SoloCNN(**cnn.get_params())}
+'''
+
+
+def test_an_image_network_that_rank0_fits_alone_trains_as_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: its network's own broadcasts (the checkpoint read on rank 0) met rank 1's wait for the fold's result,
+    # which read None and ended the run ("No model finished within the time limit" on rank 1)
+    import pixel_downloads
+    import torch
+
+    from pipeline.cli import main
+    from pipeline.runner import RunOptions, run
+
+    data, _ = pixel_downloads.digit_recognizer(tmp_path / "digits.zip", 120, 20)
+    name = f"pix_solo_{uuid.uuid4().hex[:8]}"
+    assert main(["new", name, "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    init = tmp_path / "comps" / name / "__init__.py"
+    init.write_text(init.read_text() + SOLO)
+    comp = str(init.parent)
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each torchrun worker (OMP_NUM_THREADS=1)
+    try:
+        one = run(RunOptions(comp, data=str(data), preset="fast", tag="one", quiet=True))
+    finally:
+        torch.set_num_threads(threads)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
+    _launch(
+        [*torchrun, "-m", "pipeline", "run", comp, "--data", str(data), "--preset", "fast", "--tag", "solo"], tmp_path
+    )
+    solo = next((tmp_path / "runs" / name).glob("*-solo"))
+    assert "2 processes (gloo); by rank 0 alone: cnn" in (solo / "log.txt").read_text()
+    np.testing.assert_allclose(np.load(solo / "oof" / "cnn.npy"), np.load(one / "oof" / "cnn.npy"), atol=1e-6)
