@@ -319,12 +319,13 @@ class ImageNetwork(BaseEstimator):
         from pipeline.vision.decoded import one_size
 
         size = self.eval_batch_size
-        held = list(images) if images is not None else self._held(paths, self.workers_)
-        if one_size(held) and is_identity(self.eval_transform):
+        held = images if images is not None else self._held(paths, self.workers_)
+        if is_identity(self.eval_transform) and (images is not None or one_size(held)):
             import torch
 
             for i in range(0, len(held), size):
-                yield torch.from_numpy(np.stack(held[i : i + size]))
+                batch = held[i : i + size]  # a slice of the given array, or a list of held images to stack
+                yield torch.from_numpy(batch if images is not None else np.stack(batch))
             return
         dataset = ImageDataset(paths, None, self.eval_transform, held)
         cuda = self.device_.startswith("cuda")
