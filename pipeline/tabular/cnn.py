@@ -69,9 +69,14 @@ class PixelCNN(BaseEstimator):
             y_va = transform_target(np.asarray(y_va), self.target_transform) if regression else np.asarray(y_va)
             context = dataclasses.replace(context, eval_set=(self._images(X_va), y_va))
         self.network_.fit(images, y_fit, context=context)
-        if not regression:
-            self.classes_ = self.network_.classes_
         return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The fitted network's classes (a classification's; a regression has none)."""
+        if self.task == "regression":
+            raise AttributeError("PixelCNN: a regression has no classes_")
+        return self.network_.classes_
 
     def _images(self, X: pd.DataFrame) -> np.ndarray:
         """The rows' images at the network's size (image_size, else as stored but at least MIN_SIDE)."""
@@ -136,6 +141,4 @@ class PixelCNN(BaseEstimator):
         est = cls(**blob["params"])
         kinds = {k.__name__: k for k in (ImageClassifier, ImageRegressor)}
         est.network_ = kinds[blob["kind"]].from_blob(blob["network"], device)
-        if est.task != "regression":
-            est.classes_ = est.network_.classes_
         return est

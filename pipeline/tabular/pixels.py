@@ -166,11 +166,11 @@ def _text_column(train: pd.DataFrame, features: list[str]) -> Pixels | None:
         counts, top = set(), 0.0
         for text in column.head(SAMPLED_ROWS).to_numpy():
             parts = text.split() if isinstance(text, str) else []
-            if len(parts) < MIN_PIXELS or not _is_number(parts[0]) or not _is_number(parts[-1]):
+            if len(parts) < MIN_PIXELS:
                 break
             try:
                 values = np.asarray(parts, dtype=np.float64)
-            except ValueError:  # a word between two numbers: free text (a review from "5 stars" to "10"), no image
+            except ValueError:  # a word among them: free text (a review from "5 stars" to "10"), no image
                 break
             counts.add(len(parts))
             top = max(top, float(values.max()))
