@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import time
+import traceback
 
+from pipeline import distributed
+from pipeline.atomic import write_json
 from pipeline.contract import ContractError
 
 # Explicit list, in the order --help shows them. Each module defines HELP, add_arguments(parser) and main(args).
@@ -52,20 +57,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return reader_gone()
     except ContractError as e:
-        if not _other_rank():  # a refusal of the settings or data: every torchrun rank meets the same one
-            print(f"error: {e}", file=sys.stderr)
-        return 2
+        return refuse(str(e), consequence=isinstance(e, distributed.PeerStopped))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         message = bad_input_message(e)
         if message is None:
+            torchrun_error(f"{type(e).__name__}: {e}", traceback.format_exc())
             raise  # a real bug: keep its traceback
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return refuse(message)
     except KeyboardInterrupt as e:
         run_dir = getattr(e, "run_dir", None)  # the run folder `run` had made (pipeline/runner.py)
         then = f"resume with --resume {run_dir}" if run_dir else "no run folder to resume; run the command again"
         print(f"interrupted: {then}", file=sys.stderr)
         return 130
+    except Exception as e:
+        torchrun_error(f"{type(e).__name__}: {e}", traceback.format_exc())
+        raise
 
 
 def reader_gone() -> int:
@@ -75,6 +81,32 @@ def reader_gone() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return 141
+
+
+def refuse(message: str, consequence: bool = False) -> int:
+    """Print a refusal of the settings or data and return the exit status 2.
+
+    Under torchrun every rank usually meets the same refusal, so only rank 0 prints it; every rank also leaves it in
+    the error file torchrun reads, so a refusal one rank met alone (a node without the data, a missing GPU) is named
+    in torchrun's failure summary instead of an exit code. `consequence`: this rank stopped because another did."""
+    if not _other_rank():
+        print(f"error: {message}", file=sys.stderr)
+    torchrun_error(f"ContractError: {message}", f"error: {message}", consequence)
+    return 2
+
+
+def torchrun_error(message: str, details: str, consequence: bool = False) -> None:
+    """Write this process's error where torchrun's failure summary reads it (TORCHELASTIC_ERROR_FILE, set by torchrun
+    for each worker; the format of torch.distributed.elastic's @record): the summary then shows `details` rather than
+    "To enable traceback see ...". Its "Root Cause" is the failure of the earliest timestamp (whole seconds, ties to
+    rank 0), so a `consequence` of another rank's failure is dated a second later and never named as its cause.
+    Nothing outside torchrun."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    extra = {"py_callstack": details, "timestamp": str(int(time.time()) + int(consequence))}
+    with contextlib.suppress(OSError):  # the summary falls back to the exit code; the error itself is what matters
+        write_json(path, {"message": {"message": message, "extraInfo": extra}})
 
 
 def _other_rank() -> bool:

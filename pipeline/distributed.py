@@ -156,6 +156,29 @@ def _control() -> Any:
     return _state["control"]
 
 
+# What gloo raises in a collective when a peer process has gone (its own error ended it).
+PEER_GONE = ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
+
+
+class PeerStopped(ContractError):
+    """Another rank of the run stopped while this one waited for it in a collective: its error is the one to read."""
+
+
+@contextlib.contextmanager
+def _peers() -> Iterator[None]:
+    """A collective of the control group. When a peer stopped on an error of its own, gloo raises a RuntimeError of
+    sockets and a traceback that hides the peer's message; this rank then stops with one line that points at it."""
+    try:
+        yield
+    except RuntimeError as e:
+        if not any(words in str(e) for words in PEER_GONE):
+            raise
+        raise PeerStopped(
+            f"rank {rank()}: another process of this torchrun run stopped while this one waited for it; its own error "
+            "says why (torchrun's summary lists each process's error)."
+        ) from e
+
+
 def _portable(error: BaseException) -> BaseException:
     """The exception itself when it pickles, else a RuntimeError with its message."""
     try:
@@ -179,7 +202,8 @@ def from_main(fn: Callable[[], T]) -> T:
         except Exception as e:
             error = e
             box[0] = ("error", _portable(e))
-    dist.broadcast_object_list(box, src=0, group=_control())
+    with _peers():
+        dist.broadcast_object_list(box, src=0, group=_control())
     if error is not None:
         raise error
     kind, value = box[0]
@@ -213,7 +237,8 @@ def in_turn(fn: Callable[[], T]) -> T:
             except Exception as e:
                 error = e
         errors: list[Any] = [None] * world_size()
-        dist.all_gather_object(errors, _portable(error) if error is not None else None, group=_control())
+        with _peers():
+            dist.all_gather_object(errors, _portable(error) if error is not None else None, group=_control())
         if error is not None:
             raise error
         first = next((e for e in errors if e is not None), None)
@@ -227,7 +252,8 @@ def barrier() -> None:
     if active():
         import torch.distributed as dist
 
-        dist.barrier(group=_control())
+        with _peers():
+            dist.barrier(group=_control())
 
 
 def all_sum(values: Sequence[float]) -> list[float]:
@@ -238,7 +264,8 @@ def all_sum(values: Sequence[float]) -> list[float]:
     import torch.distributed as dist
 
     t = torch.tensor([float(v) for v in values], dtype=torch.float64)
-    dist.all_reduce(t, group=_control())
+    with _peers():
+        dist.all_reduce(t, group=_control())
     return t.tolist()
 
 
@@ -262,7 +289,8 @@ def gather_rows(local: np.ndarray) -> np.ndarray:
     import torch.distributed as dist
 
     parts: list[Any] = [None] * world_size()
-    dist.all_gather_object(parts, np.asarray(local), group=_control())
+    with _peers():
+        dist.all_gather_object(parts, np.asarray(local), group=_control())
     return np.concatenate(parts)
 
 

@@ -245,8 +245,9 @@ def _files(run_dir: Path) -> set[str]:
     return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()}
 
 
-def _launch(cmd: list[str], cwd: Path, timeout: float = 240) -> str:
-    """Run a command in its own process group; kill the whole group (torchrun and its workers) on timeout."""
+def _launch(cmd: list[str], cwd: Path, timeout: float = 240, status: int = 0) -> str:
+    """Run a command in its own process group; kill the whole group (torchrun and its workers) on timeout; its exit
+    status must be `status`."""
     env = subprocess_env(OMP_NUM_THREADS="1", PIPELINE_DIST_TIMEOUT_S="240")
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
@@ -257,8 +258,21 @@ def _launch(cmd: list[str], cwd: Path, timeout: float = 240) -> str:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         pytest.fail(f"{' '.join(cmd[:6])} ... did not finish in {timeout} s:\n{out[-3000:]}")
-    assert proc.returncode == 0, out[-3000:]
+    assert proc.returncode == status, out[-3000:]
     return out
+
+
+def test_a_refusal_one_rank_meets_alone_is_torchruns_root_cause(tmp_path: Path) -> None:
+    # rank 1 alone refuses its settings; rank 0 goes on and waits for it in the data's preparation
+    worker = Path(__file__).parent / "rank_alone.py"
+    comp = Path(__file__).parents[1] / "competitions" / "titanic"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
+    out = _launch([*torchrun, str(worker), "run", str(comp), "--data", "absent.zip", "--quiet"], tmp_path, status=1)
+    root = out.split("Root Cause")[-1]
+    assert "rank      : 1" in root and "Unknown --set key(s): no_such_setting" in root  # not "exitcode 2" alone
+    # rank 0 says in one line why it stopped, not with gloo's socket traceback
+    assert "error: rank 0: another process of this torchrun run stopped" in out
+    assert "Connection reset by peer" not in out and "Connection closed by peer" not in out
 
 
 def test_torchrun_two_processes_match_one_process(
