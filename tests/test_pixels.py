@@ -153,6 +153,17 @@ def test_small_images_are_enlarged_for_the_network_and_the_regressor_learns_valu
     assert np.sqrt(np.mean((pred - values[180:]) ** 2)) < 0.8 * spread
 
 
+def test_an_arch_too_deep_for_the_images_is_refused_naming_both_and_the_setting() -> None:
+    images, y = digits(64, seed=4)
+    frame = table(images)
+    # ConvNeXt's four downsamplings leave 28 px digits 1x1 before its last 2x2 one
+    deep = PixelCNN(pixels=Pixels(28, 28), arch="convnext_atto", epochs=1, batch_size=16, tta=(), random_state=0)
+    with pytest.raises(ContractError, match=r"convnext_atto cannot take 28x28 images .*cnn_image_size"):
+        deep.fit(frame, y)
+    deep.set_params(image_size=64)  # what the message says to do
+    assert deep.fit(frame, y).predict_proba(frame).shape == (64, 10)
+
+
 def test_the_cnn_needs_to_be_told_where_the_images_are() -> None:
     cfg = TabularRecipe(models=("cnn",))
     with pytest.raises(ValueError, match="Model cnn needs the image each row holds: set PIXELS"):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from pipeline import distributed
+from pipeline.contract import ContractError
 from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
 from pipeline.training.deadline import MARGIN_S, ScheduleClock, expected_epochs, reserve_seconds
@@ -31,6 +32,15 @@ from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
 from pipeline.vision.mix import Mixer
 from pipeline.vision.objectives import Objective
 from pipeline.vision.recipe import TrainKnobs
+
+# What torch and timm raise when a network's layers cannot take the images' size: poolings and convolutions left with
+# less than their kernel, a patch embedding built for another size.
+TOO_SMALL = (
+    "Kernel size can't be greater than actual input size",
+    "Output size is too small",
+    "doesn't match model",
+    "should be divisible by patch size",
+)
 
 
 @dataclass(frozen=True)
@@ -257,7 +267,7 @@ class Trainer(TrainerCore):
                     rt.log(f"time limit: schedule complete during epoch {s.epoch + 1}, stopping")
                     s.stop = True
                     break
-                loss = self._loss(s, xb, yb)
+                loss = self._loss(s, xb, yb) if s.step or i else self._first_loss(s, xb, yb)
                 s.scaler.scale(loss / cfg.accum_steps).backward()
                 total_loss += loss.detach() * len(xb)
                 seen += len(xb)
@@ -295,6 +305,21 @@ class Trainer(TrainerCore):
                 f"{self.cfg.lr}) or raise warmup. On the CPU, images so small that a stride-2 convolution sees 1x1 "
                 "maps can do it too: use larger images or a shallower arch."
             )
+
+    def _first_loss(self, s: ClassifierFit, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """The fit's first batch's loss; an architecture that cannot take images of this size (a ConvNeXt's poolings
+        on 28 px digits, a ViT built for 224 px) is refused naming both, not with torch's or timm's own words alone."""
+        try:
+            return self._loss(s, xb, yb)
+        except (RuntimeError, AssertionError) as e:
+            if not any(words in str(e) for words in TOO_SMALL):
+                raise
+            arch = getattr(s.model, "pretrained_cfg", {}).get("architecture") or type(s.model).__name__
+            size = "x".join(str(d) for d in self.norm(xb[:1]).shape[-2:])  # as the network saw them (N, C, H, W)
+            raise ContractError(
+                f"the network {arch} cannot take {size} images ({type(e).__name__}: {str(e).splitlines()[0]}). Give "
+                "it larger images (the recipe's image size; a table's images: cnn_image_size) or choose another arch."
+            ) from e
 
     def _loss(self, s: ClassifierFit, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """The objective's loss on one batch (label-smoothed, or against mixed soft targets when mixing), under
