@@ -294,7 +294,9 @@ def test_kind_refusals_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFi
     assert "takes its target, id, task and folds from them, so that a run of each blends; leave out --target" in (
         capsys.readouterr().err
     )
+    assert main(["new", "kind_pixels", "--data", str(data), "--kind", "table", "--pixels", "none", *into]) == 2
+    assert "--kind table: " + f"{data} holds images in files; --pixels is for" in capsys.readouterr().err
     tags, _ = planet(tmp_path / "planet", n_train=24, n_test=6)
     assert main(["new", "kind_tags", "--data", str(tags), "--kind", "table", *into]) == 2
     assert "--kind table: train_v2.csv's tags holds space-separated tags" in capsys.readouterr().err
-    assert not any((tmp_path / "comps" / n).exists() for n in ("kind_bad", "kind_target", "kind_tags"))
+    assert not any((tmp_path / "comps" / n).exists() for n in ("kind_bad", "kind_target", "kind_pixels", "kind_tags"))

@@ -181,6 +181,11 @@ def _metadata(args: argparse.Namespace, source: Any) -> Any:
         return None
     if args.join:
         raise ContractError(f"--kind table: {args.data} holds images; the table of their metadata joins no tables.")
+    if args.pixels:
+        raise ContractError(
+            f"--kind table: {args.data} holds images in files; --pixels is for the images a table's rows hold, and the "
+            "table of their metadata holds none. Leave it out."
+        )
     if given := [f"--{k.removesuffix('_col')}" for k in IMAGES_DECIDE if getattr(args, k)]:
         raise ContractError(
             f"--kind table: {args.data} holds images, and the table of their metadata takes its target, id, task "
