@@ -2,12 +2,12 @@
 planned epochs (re-planned at a deadline), validation is the estimator's `evaluate`: the competition's metric (Kaggle's
 IoU metric, COCO mAP) where the runner gives one, else COCO mAP, logged under its name, with COCO's AP50 beside it.
 
-Device, precision, optimizer steps, schedules, EMA, checkpoints, deadlines and progress come from pipeline/training.
+The planned fit (epochs, batches, the time kept for predictions, checkpoints, resume) is pipeline/training/planned.py's
+PlannedTrainer; device, precision, optimizer steps, schedules, EMA, deadlines and progress come from pipeline/training.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,10 +18,7 @@ from torch import nn
 
 from pipeline.detection.data import DetectionDataset, make_loader, to_device
 from pipeline.detection.recipe import DetTrainConfig
-from pipeline.training.core import PlannedFit, TrainerCore
-from pipeline.training.deadline import MARGIN_S, reserve_seconds
-from pipeline.training.optim import make_optimizer
-from pipeline.training.progress import epoch_line
+from pipeline.training.planned import PlannedFit, PlannedTrainer
 from pipeline.training.runtime import Runtime
 
 WARMUP_START = 0.001  # warm-up starts from a thousandth of the peak rate (detectors diverge from a higher start)
@@ -33,12 +30,15 @@ def _batchnorm_eval(model: nn.Module) -> None:
             m.eval()
 
 
-class DetTrainer(TrainerCore):
+class DetTrainer(PlannedTrainer):
     """Fits a torchvision detector; `evaluate(model) -> (score, details)` scores the validation fold each epoch, the
     score logged as `metric` (the competition's metric name, "mAP" for COCO's)."""
 
+    cfg: DetTrainConfig
+    make_loader = staticmethod(make_loader)
     loss_name = "detection"
     warmup_start = WARMUP_START
+    log_extras = ("AP50",)
 
     def __init__(
         self,
@@ -47,33 +47,17 @@ class DetTrainer(TrainerCore):
         evaluate: Callable[[nn.Module], tuple[float | None, dict[str, Any]]] | None = None,
         metric: str = "mAP",
     ) -> None:
-        super().__init__(rt)
-        self.cfg, self.evaluate, self.metric = cfg, evaluate, metric
-        self.predict_ips = 0.0
+        super().__init__(cfg, rt, evaluate, metric)
         self.last_eval: dict[str, Any] = {}
 
-    def _reserve(self) -> float:
-        """Seconds kept for the predictions the runner makes after fit (OOF + test, all TTA views)."""
-        if self.rt.deadline is None:
-            return 0.0
-        ips = max(self.predict_ips or 5.0, 1e-3)
-        return reserve_seconds(self.rt.predict_rows, self.rt.predict_views, ips, 1.2)
+    def predict_input(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The images on the device, as the detector takes them (PlannedTrainer._measure_predict's batch)."""
+        return to_device(images, self.rt.device)
 
-    @torch.no_grad()
-    def _measure_predict(self, model: nn.Module, dataset: DetectionDataset) -> None:
-        """Images/s of inference before training (one warm-up and one timed batch), so the time kept for the
-        predictions after fit is measured, not guessed, when the training asks for its deadline; each validation
-        measures it again."""
-        was = model.training
-        model.eval()
-        n = min(len(dataset), self.cfg.batch_size)
-        x = to_device([dataset[i][0] for i in range(n)], self.rt.device)
-        for _ in range(2):
-            t = time.perf_counter()
-            with self.autocast():
-                model(x)
-        self.predict_ips = n / max(time.perf_counter() - t, 1e-9)
-        model.train(was)
+    def predict_forward(self, model: nn.Module, x: list[torch.Tensor]) -> Any:
+        """The detector's boxes for a batch, under autocast (PlannedTrainer._measure_predict's forward)."""
+        with self.autocast():
+            return model(x)
 
     def _losses(
         self, model: nn.Module, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]
@@ -96,42 +80,8 @@ class DetTrainer(TrainerCore):
         model.train(was)
         return total / max(n, 1)
 
-    def fit(self, model: nn.Module, train: DetectionDataset, valid: DetectionDataset | None = None) -> nn.Module:
-        """Train; checkpoint each epoch; resume from the workdir when asked; stop at the deadline."""
-        s = self._start(model, train)
-        if not self.resume(s, self.cfg.epochs):
-            if self.rt.deadline is not None and not self.predict_ips:
-                self._measure_predict(s.eval_model, valid if valid is not None else train)
-            # the run's share from now: what the fit did so far (the first fit's start-up) is not its training time
-            self.training_starts(self._reserve() + MARGIN_S)
-            try:
-                while s.epoch < s.planned and not s.stop:
-                    row = self.train_epoch(s, train, make_loader, self.cfg, self._reserve())
-                    if row is None:
-                        break
-                    self._validate(s, row, valid)
-                    self._end_epoch(s, row)
-            finally:
-                self.close_loaders()
-        return s.eval_model.eval()
-
-    def _start(self, model: nn.Module, train: DetectionDataset) -> PlannedFit:
-        """Model on the device; optimizer, scaler and EMA of a new fit, planned for cfg.epochs."""
-        cfg = self.cfg
-        self.place(model)
-        opt = make_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum)
-        peak_lrs = [cfg.lr] * len(opt.param_groups)
-        steps = max(math.ceil(len(train) / cfg.batch_size), 1)
-        return self.new_state(
-            PlannedFit, model, opt, peak_lrs, cfg.ema_decay, planned=cfg.epochs, steps_per_epoch=steps
-        )
-
-    def restore_saved(self, s: PlannedFit, state: dict[str, Any]) -> None:
-        """On resume (TrainerCore.resume): the prediction speed measured before, as _end_epoch saved it."""
-        self.predict_ips = state.get("predict_ips", 0.0)
-
     def batch_loss(self, s: PlannedFit, batch: Any, i: int) -> torch.Tensor:
-        """The detector's summed losses on an (images, targets, rows) batch (TrainerCore.train_epoch's loss)."""
+        """The detector's summed losses on an (images, targets, rows) batch (PlannedTrainer.train_epoch's loss)."""
         images, targets, _ = batch
         return self._losses(s.model, images, targets)
 
@@ -149,12 +99,3 @@ class DetTrainer(TrainerCore):
             row["valid_score"], self.last_eval = self.evaluate(s.eval_model)
             self.predict_ips = len(valid) / max(time.perf_counter() - t1, 1e-9)
             row.update({k: v for k, v in self.last_eval.items() if k in ("AP50", "AP75")})
-
-    def _end_epoch(self, s: PlannedFit, row: dict[str, Any]) -> None:
-        """Record the epoch, re-plan at a deadline, checkpoint, log, report to the pruner (TrainerCore.end_epoch)."""
-        saved = {"predict_ips": self.predict_ips}
-
-        def line() -> str:  # read after the re-planning
-            return epoch_line(row, s.planned, self.metric, extras=("AP50",), ips_digits=1)
-
-        self.end_epoch(s, row, self.cfg.epochs, self._reserve(), saved, line)

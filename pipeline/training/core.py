@@ -1,8 +1,7 @@
-"""What the training loops share around their batches: TrainerCore (device placement, autocast, loaders kept for
-the fit, checkpoints, the learning curve, pruner reports, the deadline; for the detection and segmentation loops,
-which plan their epochs, the whole epoch, its bookkeeping and resume, each loop giving the loss of a batch) and
-FitState (the model, optimizer, GradScaler, EMA and counters one fit carries from epoch to epoch, saved in last.pt and
-restored on resume; PlannedFit adds the epoch plan).
+"""What every training loop shares around its batches: TrainerCore (device placement, autocast, loaders kept for the
+fit, checkpoints, the learning curve, pruner reports, the deadline) and FitState (the model, optimizer, GradScaler,
+EMA and counters one fit carries from epoch to epoch, saved in last.pt and restored on resume). The detection and
+segmentation loops' fit planned over epochs is planned.py's PlannedTrainer, on this core.
 """
 
 from __future__ import annotations
@@ -11,19 +10,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from pipeline.training import checkpoint
-from pipeline.training.data import epoch_rows
 from pipeline.training.ema import ModelEma
-from pipeline.training.optim import optimizer_step, set_lrs
-from pipeline.training.progress import EpochBar
-from pipeline.training.runtime import Runtime, epoch_seed
-from pipeline.training.schedules import lr_factor
+from pipeline.training.runtime import Runtime
 
 S = TypeVar("S", bound="FitState")
 
@@ -74,34 +69,8 @@ class FitState:
         self.epoch, self.step = state["epoch"], state["step"]
 
 
-@dataclass
-class PlannedFit(FitState):
-    """FitState plus the epoch plan of the detection and segmentation loops: the schedule runs over planned x
-    steps_per_epoch steps, the plan re-made at a deadline after each epoch (TrainerCore.end_epoch)."""
-
-    planned: int = 0
-    start: int = 0  # the epoch this fit started (or resumed) at
-    steps_per_epoch: int = 1
-
-
-class EpochKnobs(Protocol):
-    """What TrainerCore.train_epoch reads of a planned-epoch loop's config (DetTrainConfig, SegTrainConfig)."""
-
-    seed: int
-    batch_size: int
-    lr: float
-    schedule: str
-    warmup: float
-    grad_clip: float | None
-
-
 class TrainerCore:
     """The engineering half of a trainer; a loop subclasses it and adds its batches, loss and validation."""
-
-    # a planned-epoch loop's (train_epoch's): the name of its loss when it is not finite, and where its warm-up starts
-    # (lr_factor's `start`: None for the schedule's own)
-    loss_name = "training"
-    warmup_start: float | None = None
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -158,75 +127,6 @@ class TrainerCore:
         else:
             self.rt.log(f"resume: continuing from epoch {epoch} of {planned}")
 
-    def resume(self, s: PlannedFit, epochs: int) -> bool:
-        """Continue a planned-epoch fit from last.pt when asked: its state, learning curve and plan (all `epochs` when
-        they were raised since), and what the loop saved beside them (restore_saved). True when its training had
-        finished (nothing left to do)."""
-        state = self.read_last()  # these loops are fitted by one process: no broadcast
-        if state is None:
-            return False
-        s.restore(state)
-        s.start, self.history = s.epoch, state["history"]
-        self.restore_saved(s, state)
-        more = epochs > state["config_epochs"]  # raised on resume: plan for all of them
-        s.planned = epochs if more else state["planned"]
-        finished = state["done"] and not more
-        self.log_resume(finished, s.epoch, s.planned)
-        return finished
-
-    def restore_saved(self, s: PlannedFit, state: dict[str, Any]) -> None:
-        """resume's hook: read back from last.pt what the loop saved beside its state (end_epoch's `saved`)."""
-
-    def batch_loss(self, s: PlannedFit, batch: Any, i: int) -> torch.Tensor:
-        """train_epoch's hook: the loss of batch `i`, as the loop's loader gives it (its first item the images)."""
-        raise NotImplementedError(f"{type(self).__name__} gives no batch_loss")
-
-    def train_epoch(
-        self, s: PlannedFit, train: Any, make: Callable[..., Any], cfg: EpochKnobs, reserve: float
-    ) -> dict[str, Any] | None:
-        """One pass of a planned-epoch loop over this epoch's shuffled batches (`make`: its make_loader), each batch's
-        loss (batch_loss) stepped at the schedule's rate, until only `reserve` seconds (kept for what follows the
-        training) are left: the epoch's history row, or None when no batch ran."""
-        rt = self.rt
-        s.epoch_t0, seed = time.perf_counter(), epoch_seed(cfg.seed, s.epoch)
-        torch.manual_seed(seed)
-        s.model.train()
-        rows = epoch_rows(len(train), True, seed, cfg.batch_size, False)
-        loader = self.loader(make, train, rows, cfg.batch_size, seed)  # workers kept for the fit
-        total, seen = 0.0, 0
-        with EpochBar(s.steps_per_epoch, f"epoch {s.epoch + 1}/{s.planned}", rt.progress) as bar:
-            for i, batch in enumerate(loader):
-                if self.time_left() < reserve:
-                    rt.log(f"time limit reached during epoch {s.epoch + 1}: stopping")
-                    s.stop = True
-                    break
-                progress = s.step / max(s.planned * s.steps_per_epoch, 1)
-                set_lrs(s.opt, s.peak_lrs, lr_factor(cfg.schedule, progress, cfg.warmup, start=self.warmup_start))
-                loss = self.batch_loss(s, batch, i)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"{self.loss_name} loss is {float(loss.detach())} at epoch {s.epoch + 1}, batch {i}; "
-                        f"lower lr (now {cfg.lr}) or raise warmup."
-                    )
-                s.scaler.scale(loss).backward()
-                optimizer_step(s.opt, s.scaler, s.model, cfg.grad_clip)
-                s.after_step()
-                n = len(batch[0])  # the batch's images
-                total += float(loss.detach()) * n
-                seen += n
-                bar.update(i + 1, total / seen, seen / (time.perf_counter() - s.epoch_t0))
-        if seen == 0:
-            return None
-        return {
-            "epoch": s.epoch + 1,
-            "train_loss": total / seen,
-            "valid_loss": None,
-            "valid_score": None,
-            "lr": s.opt.param_groups[0]["lr"],
-            "seconds": None,
-            "images_per_s": seen / (time.perf_counter() - s.epoch_t0),
-        }
-
     def save(self, name: str, state: dict[str, Any]) -> None:
         """A checkpoint in the workdir (atomic); nothing without a workdir."""
         if self.rt.workdir is not None:
@@ -253,37 +153,6 @@ class TrainerCore:
         if later is not None:
             self.rt.deadline = later
         return later
-
-    def end_epoch(
-        self,
-        s: PlannedFit,
-        row: dict[str, Any],
-        epochs: int,
-        reserve: float,
-        saved: dict[str, Any],
-        line: Callable[[], str],
-    ) -> None:
-        """An epoch's bookkeeping after its batches and validation (the detection and segmentation loops'): the row
-        into the learning curve, the epochs re-planned at a deadline (`reserve` seconds kept for what follows the
-        training), last.pt with `saved` beside the fit's state, history.json, the log's `line()` (after the
-        checkpoint: an interrupted run resumes from what it logged) and the pruner's report."""
-        from pipeline.training.deadline import MARGIN_S, plan_epochs
-
-        rt = self.rt
-        row["seconds"] = time.perf_counter() - s.epoch_t0
-        self.history.append(row)
-        if rt.deadline is not None and not s.stop:
-            left = self.time_left() - reserve - MARGIN_S
-            new = plan_epochs(s.epoch + 1, epochs if s.epoch == s.start else s.planned, left, row["seconds"])
-            if new != s.planned:
-                rt.log(f"time limit: re-planned to {new} epochs")
-            s.planned = new
-        s.epoch += 1
-        state = {"history": self.history, "planned": s.planned, "config_epochs": epochs}
-        self.save(checkpoint.LAST, s.checkpoint() | state | {"done": s.stop or s.epoch >= s.planned} | saved)
-        self.write_history()
-        rt.log(line())
-        self.report(s.epoch - 1, row["valid_score"])  # epoch-level pruning (tune); may raise
 
     def time_left(self) -> float:
         """Seconds to the deadline (inf without one)."""

@@ -3,8 +3,8 @@
 - ScheduleClock (image classification): the learning-rate schedule runs on progress, the share of steps done or of
   the time budget used, whichever is further, so warm-up and decay complete before the deadline however fast the
   machine turns out to be; the number of epochs follows from the measured speed.
-- plan_epochs (detection): the schedule runs on steps over a planned number of epochs, re-planned after each epoch
-  from the measured epoch time.
+- plan_epochs (detection and segmentation, planned.py): the schedule runs on steps over a planned number of epochs,
+  re-planned after each epoch from the measured epoch time.
 """
 
 from __future__ import annotations
