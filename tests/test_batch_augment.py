@@ -60,12 +60,32 @@ def test_the_same_seed_gives_the_same_batch_and_another_seed_another() -> None:
     assert torch.equal(BatchAugment()(x, torch.Generator()), x)  # everything off: the batch as it was
 
 
+def test_a_turn_and_a_zoom_are_opencvs_rotation_about_the_centre() -> None:
+    import cv2
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (300, 12, 18, 3), dtype=np.uint8)  # not square: a true turn, not a sheared one
+    aug = BatchAugment(rotate=30, zoom=0.2)
+    draws = aug.draw(x.shape[:3], torch.Generator().manual_seed(2))
+    angle, scale = draws["angle"].numpy(), draws["scale"].numpy()
+    assert angle.min() < -25 and angle.max() > 25 and np.abs(angle).max() <= 30
+    assert scale.min() < 0.83 and scale.max() > 1.17 and np.abs(scale - 1).max() <= 0.2
+    out = aug.apply(torch.from_numpy(x), draws).numpy()
+    centre = ((18 - 1) / 2, (12 - 1) / 2)
+    for i in range(0, 300, 30):  # OpenCV's counter-clockwise turn and magnification, bilinear, the edges extended
+        m = cv2.getRotationMatrix2D(centre, float(angle[i]), float(scale[i]))
+        want = cv2.warpAffine(x[i], m, (18, 12), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        assert np.abs(out[i].astype(int) - want.astype(int)).max() <= 1
+
+
 def test_sizes_the_image_cannot_hold_are_refused() -> None:
     x = torch.zeros((2, 4, 4, 3), dtype=torch.uint8)
     with pytest.raises(ValueError, match="pad 4"):
         BatchAugment(pad=4)(x, torch.Generator())
     with pytest.raises(ValueError, match="cutout 5"):
         BatchAugment(cutout=5)(x, torch.Generator())
+    with pytest.raises(ValueError, match=r"zoom 1.0 must be in \[0, 1\)"):
+        BatchAugment(zoom=1.0)(x, torch.Generator())
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +129,8 @@ def test_augment_on_takes_effect_and_validation_on_the_device_matches_the_loader
     X, y = images
     Counting.calls.clear()
     device, lines = fit(X, y, tmp_path / "device")  # auto: the images are decoded in memory
-    assert f"augmentation: batched on {device.device_} (Counting(pad=2, flip=True, cutout=0, fill=(0, 0, 0)))" in lines
+    what = "Counting(pad=2, flip=True, cutout=0, fill=(0, 0, 0), rotate=0.0, zoom=0.0)"
+    assert f"augmentation: batched on {device.device_} ({what})" in lines
     assert sum(Counting.calls) == 2 * 64  # 2 epochs of 72 rows in batches of 16, the incomplete last one dropped
     Counting.calls.clear()
     loader, lines = fit(X, y, tmp_path / "loader", augment_on="loader")

@@ -93,7 +93,8 @@ def test_new_writes_the_cnn_on_the_images_and_its_run_submits(
     assert module.PRESETS["cpu"] == {"cnn_epochs": 6, "folds": 3}
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     space = module.search_space(trial)  # the cnn's knobs, each a Config field
-    assert set(space) == {"cnn_lr", "cnn_shift", "cnn_epochs"} and apply_overrides(module.Config, space)
+    assert set(space) == {"cnn_lr", "cnn_shift", "cnn_rotate", "cnn_zoom", "cnn_epochs"}
+    assert apply_overrides(module.Config, space)
 
     assert main(["run", str(comp), "--data", str(data), *RUN]) == 0
     (run_dir,) = (tmp_path / "runs" / name).iterdir()

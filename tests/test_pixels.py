@@ -164,6 +164,22 @@ def test_an_arch_too_deep_for_the_images_is_refused_naming_both_and_the_setting(
     assert deep.fit(frame, y).predict_proba(frame).shape == (64, 10)
 
 
+def test_the_turn_and_zoom_settings_reach_the_training_batches() -> None:
+    from pipeline.vision.batch_augment import BatchAugment
+
+    images, y = digits(160, seed=5)
+    frame = table(images)
+    fitted = {}
+    for sets in ({}, {"cnn_rotate": 10.0, "cnn_zoom": 0.1}):
+        cfg = TabularRecipe(models=("cnn",), cnn_epochs=2, cnn_tta=(), **sets)
+        (model,) = model_set("multiclass", cfg, "label", pixels=Pixels(28, 28)).values()
+        fitted[bool(sets)] = model.fit(frame[:128], y[:128])
+    assert fitted[True].network_.batch_augment == BatchAugment(pad=2, rotate=10.0, zoom=0.1)
+    assert fitted[False].network_.batch_augment == BatchAugment(pad=2)
+    turned, plain = (fitted[k].predict_proba(frame[128:]) for k in (True, False))
+    assert not np.allclose(turned, plain)  # the same seed, other training images
+
+
 def test_the_cnn_needs_to_be_told_where_the_images_are() -> None:
     cfg = TabularRecipe(models=("cnn",))
     with pytest.raises(ValueError, match="Model cnn needs the image each row holds: set PIXELS"):

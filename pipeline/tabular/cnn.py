@@ -49,6 +49,8 @@ class PixelCNN(BaseEstimator):
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     shift: int = 2  # training images moved by up to this many pixels each way (0: off)
+    rotate: float = 0.0  # training images turned by up to this many degrees each way (0: off)
+    zoom: float = 0.0  # training images magnified by 1 +- up to this fraction (0: off)
     tta: tuple[str, ...] = ("shift",)  # views averaged at prediction: "shift" (never "hflip" for digits)
     target_transform: str | None = None  # regression: "log1p" fits log(1 + y)
     random_state: int = 0
@@ -89,7 +91,6 @@ class PixelCNN(BaseEstimator):
         """The unfitted image network for `rows` training images: ImageRegressor for values, else ImageClassifier;
         its batch at most batch_size, and small enough for MIN_STEPS steps an epoch (16 at least; shrunk, a multiple of
         the ranks of a torchrun run, as a batch splits over them)."""
-        from pipeline.vision.batch_augment import BatchAugment
         from pipeline.vision.estimator import ImageClassifier
         from pipeline.vision.multioutput import ImageRegressor
 
@@ -105,13 +106,21 @@ class PixelCNN(BaseEstimator):
             lr=self.lr,
             weight_decay=self.weight_decay,
             label_smoothing=0.0 if self.task == "regression" else self.label_smoothing,
-            batch_augment=BatchAugment(pad=self.shift) if self.shift else None,
+            batch_augment=self._augment(),
             tta=tuple(self.tta),
             mean=mean,
             std=std,
             precision=self.precision,
             random_state=self.random_state,
         )
+
+    def _augment(self) -> Any:
+        """The training batches' augmentation on the device: turn, magnification, shift (never a flip); None: off."""
+        from pipeline.vision.batch_augment import BatchAugment
+
+        if not (self.shift or self.rotate or self.zoom):
+            return None
+        return BatchAugment(pad=self.shift, rotate=float(self.rotate), zoom=float(self.zoom))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Values (regression, on the target's scale) or the most probable class."""

@@ -58,6 +58,8 @@ class TabularRecipe:
     cnn_lr: float = 0.1  # peak of the one-cycle schedule (SGD, Nesterov momentum 0.9)
     cnn_image_size: int = 0  # the images' longest side for the network; 0: as stored, but at least 28
     cnn_shift: int = 2  # training images moved by up to this many pixels each way (0: off)
+    cnn_rotate: float = 0.0  # training images turned by up to this many degrees each way (0: off)
+    cnn_zoom: float = 0.0  # training images magnified by 1 +- up to this fraction (0: off)
     cnn_tta: tuple[str, ...] = ("shift",)  # views averaged at prediction ("hflip" would mirror a digit)
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error (for mae), "" on squared error
@@ -231,6 +233,8 @@ def _cnn(task: str, cfg: TabularRecipe, pixels: Pixels | None) -> PixelCNN:
         batch_size=cfg.cnn_batch_size,
         lr=cfg.cnn_lr,
         shift=cfg.cnn_shift,
+        rotate=cfg.cnn_rotate,
+        zoom=cfg.cnn_zoom,
         tta=tuple(cfg.cnn_tta),
         target_transform=cfg.target_transform or None,
     )

@@ -18,10 +18,10 @@ Grow it here: set Config or tune it (`search_space`, then `python -m pipeline tu
 CONFIG_DOC = '''\
     """pipeline.tabular.TabularRecipe's settings: override any here. The "cnn" model, a network on the image PIXELS
     names, takes cnn_arch (a timm architecture, or airbench_small / airbench94 for small images), cnn_epochs,
-    cnn_batch_size, cnn_lr, cnn_image_size (the side the images are resized to; 0: as stored, at least 28), cnn_shift
-    and cnn_tta; folds and blend_weights apply as to any model. models may add "lightgbm", "xgboost", "catboost",
-    "linear" and the others TabularRecipe names, which read PIXELS' columns as plain features: each pixel column a
-    number, one column of values as text."""'''
+    cnn_batch_size, cnn_lr, cnn_image_size (the side the images are resized to; 0: as stored, at least 28), cnn_shift,
+    cnn_rotate, cnn_zoom and cnn_tta; folds and blend_weights apply as to any model. models may add "lightgbm",
+    "xgboost", "catboost", "linear" and the others TabularRecipe names, which read PIXELS' columns as plain features:
+    each pixel column a number, one column of values as text."""'''
 
 MODELS_LINE = (
     "    # cnn: each row holds an image (PIXELS): a network reads it whole, where a booster splits on one value\n"
@@ -42,6 +42,8 @@ PRESETS = (
 SEARCH_SPACE = """    return {
         "cnn_lr": trial.suggest_float("cnn_lr", 0.02, 0.4, log=True),
         "cnn_shift": trial.suggest_int("cnn_shift", 0, 3),
+        "cnn_rotate": trial.suggest_float("cnn_rotate", 0.0, 15.0),
+        "cnn_zoom": trial.suggest_float("cnn_zoom", 0.0, 0.15),
         "cnn_epochs": trial.suggest_int("cnn_epochs", 5, 30, log=True),"""
 
 # the end of search_space's docstring

@@ -28,16 +28,37 @@ def reflect_101(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index > size - 1, 2 * (size - 1) - index, index)
 
 
+def affine(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, C) images each turned by `angle` degrees about its centre and magnified `scale` times,
+    bilinearly, the edge pixels extended outwards (a digit's black ground stays black, a face's backdrop its own)."""
+    import torch
+    import torch.nn.functional as F
+
+    n, h, w, _ = x.shape
+    rad = torch.deg2rad(angle.float())
+    cos, sin, s = torch.cos(rad), torch.sin(rad), scale.float()
+    zero = torch.zeros_like(cos)
+    # the output-to-input map in the [-1, 1] coordinates of affine_grid, a true rotation on non-square images
+    theta = torch.stack([torch.stack([cos, -sin * h / w, zero], 1), torch.stack([sin * w / h, cos, zero], 1)], 1)
+    theta = theta / s[:, None, None]
+    grid = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
+    out = F.grid_sample(x.permute(0, 3, 1, 2).float(), grid, "bilinear", "border", align_corners=False)
+    return out.round().clamp(0, 255).to(x.dtype).permute(0, 2, 3, 1)
+
+
 @dataclass(frozen=True)
 class BatchAugment:
-    """Random translation by up to `pad` pixels (reflect-padded, as PadIfNeeded(BORDER_REFLECT_101) + RandomCrop), a
-    horizontal flip with probability 1/2, and one `cutout` x `cutout` square inside the image filled with `fill` (as
-    CoarseDropout with one hole of that size); each off when 0 / False."""
+    """A random turn by up to `rotate` degrees each way and magnification by 1 +- up to `zoom` (the MNIST kernels'
+    rotation and zoom), a random translation by up to `pad` pixels (reflect-padded, as PadIfNeeded(BORDER_REFLECT_101)
+    + RandomCrop), a horizontal flip with probability 1/2, and one `cutout` x `cutout` square inside the image filled
+    with `fill` (as CoarseDropout with one hole of that size); each off when 0 / False."""
 
     pad: int = 0
     flip: bool = False
     cutout: int = 0
     fill: tuple[int, ...] = (0, 0, 0)
+    rotate: float = 0.0
+    zoom: float = 0.0
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """x: uint8 (N, H, W, C) on gen's device; a new augmented batch of the same shape."""
@@ -47,10 +68,12 @@ class BatchAugment:
 
     def draw(self, shape: tuple[int, ...], gen: torch.Generator) -> dict[str, torch.Tensor]:
         """The random choices for `shape` = (N, H, W) images, one row each, on gen's device: the translation (dy, dx),
-        the flip, the cutout's corner (y0, x0)."""
+        the flip, the cutout's corner (y0, x0), the turn and the magnification."""
         import torch
 
         n, h, w = shape
+        if not 0.0 <= self.zoom < 1.0 or not 0.0 <= self.rotate <= 180.0:
+            raise ValueError(f"BatchAugment: zoom {self.zoom} must be in [0, 1), rotate {self.rotate} in [0, 180].")
         if self.pad >= min(h, w):
             raise ValueError(f"BatchAugment pad {self.pad} must be smaller than the image ({h}x{w}).")
         if self.cutout > min(h, w):
@@ -63,13 +86,20 @@ class BatchAugment:
         if self.cutout > 0:
             out["y0"] = torch.randint(0, h - self.cutout + 1, (n,), device=dev, generator=gen)
             out["x0"] = torch.randint(0, w - self.cutout + 1, (n,), device=dev, generator=gen)
+        if self.rotate > 0:
+            out["angle"] = (torch.rand(n, device=dev, generator=gen) * 2 - 1) * self.rotate
+        if self.zoom > 0:
+            out["scale"] = 1 + (torch.rand(n, device=dev, generator=gen) * 2 - 1) * self.zoom
         return out
 
     def apply(self, x: torch.Tensor, draws: dict[str, torch.Tensor]) -> torch.Tensor:
-        """x augmented by `draws` (draw's output for x's rows): translation, then flip, then cutout."""
+        """x augmented by `draws` (draw's output for x's rows): turn and magnification, translation, flip, cutout."""
         import torch
 
         n, h, w = x.shape[:3]
+        if "angle" in draws or "scale" in draws:
+            ones = torch.ones(n, device=x.device)
+            x = affine(x, draws.get("angle", ones * 0), draws.get("scale", ones))
         ar = torch.arange(max(h, w), device=x.device)
         if "dy" in draws:
             rows = reflect_101(draws["dy"][:, None] + ar[:h], h)  # (n, h): the source row of each row
