@@ -78,3 +78,44 @@ def rsna_download(root: Path, n_train: int = 48, n_test: int = 12) -> Path:
         "patientId,PredictionString\n" + "".join(f"{k},0.5 0 0 100 100\n" for k in test)
     )
     return root
+
+
+# VinBigData's classes as a generated download draws them: each a colour of square, its class_id, and the image-level
+# "No finding" class (14) of an image with nothing to find
+COLOURS = {"Red square": ("0", 0), "Green square": ("1", 1), "Blue square": ("2", 2)}
+NO_FINDING = ("No finding", "14")
+
+
+def coloured(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]]:
+    """One image of squares() with each square one of COLOURS' colours, and its (class name, box) list."""
+    img, boxes = squares(rng)
+    out = []
+    for x, y, w, h in boxes:
+        name = str(rng.choice(list(COLOURS)))
+        img[y : y + h, x : x + w] = 30
+        img[y : y + h, x : x + w, COLOURS[name][1]] = int(rng.integers(200, 256))
+        out.append((name, (x, y, w, h)))
+    return img, out
+
+
+def vinbig_download(root: Path, n_train: int = 60, n_test: int = 12, seed: int = 4) -> Path:
+    """VinBigData Chest X-ray Abnormalities Detection's layout: train.csv
+    `image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max` of one row per box (squares of three colours, each
+    a class) and, for an image with none, "No finding" rows of class_id 14 and empty box cells from two readers;
+    train/ and test/ of PNGs; sample_submission.csv `image_id,PredictionString` of "14 1 0 0 1 1"."""
+    rng = np.random.default_rng(seed)
+    lines = ["image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max"]
+    for i in range(n_train + n_test):
+        img, boxes = coloured(rng)
+        key = f"{'v' if i < n_train else 'u'}{i:03d}{rng.integers(0, 1 << 16):04x}"
+        _write_png(root / ("train" if i < n_train else "test") / f"{key}.png", img)
+        if i >= n_train:
+            continue
+        lines += [f"{key},{n},{COLOURS[n][0]},R{i % 3},{x},{y},{x + w},{y + h}" for n, (x, y, w, h) in boxes]
+        lines += [f"{key},{NO_FINDING[0]},{NO_FINDING[1]},R{r},,,," for r in (1, 2)] if not boxes else []
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    tests = sorted(p.stem for p in (root / "test").glob("*.png"))
+    (root / "sample_submission.csv").write_text(
+        "image_id,PredictionString\n" + "".join(f"{k},14 1 0 0 1 1\n" for k in tests)
+    )
+    return root

@@ -177,7 +177,13 @@ def test_a_box_that_does_not_parse_and_several_classes_are_refused(tmp_path: Pat
     frame = pd.read_csv(data / "train.csv")
     frame["class"] = np.where(np.arange(len(frame)) % 3, "wheat", "weed")
     frame.to_csv(data / "train.csv", index=False)
-    _refused(tmp_path, "wheat_classes", data, r"its column class holds 2 classes of boxes \(weed \(\d+\), wheat")
+    _refused(
+        tmp_path,
+        "wheat_classes",
+        data,
+        r"sample_submission.csv: its PredictionString writes groups of five \(conf x y w h\), no class, but "
+        r"train.csv's column class holds 2 classes of boxes \(weed \(\d+\), wheat",
+    )
     frame["class"] = "wheat"
     frame.to_csv(data / "train.csv", index=False)
     _refused(

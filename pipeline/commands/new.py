@@ -33,7 +33,7 @@ IMAGES_DECIDE = ("target", "id_col", "task", "time", "series", "original")
 # pipeline.multilabel.TAG_METRICS: an image download's space-separated tags (a test keeps them equal)
 TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
 # pipeline.detection.csv_boxes.METRICS: a download of boxes (a test keeps them equal)
-BOX_METRIC_NAMES = ("iou_map", "iou_map40", "coco_map")
+BOX_METRIC_NAMES = ("iou_map", "iou_map40", "coco_map", "voc_map", "voc_map40")
 # pipeline.segmentation.csv_masks.METRICS: a download of run-length masks (a test keeps them equal)
 MASK_METRIC_NAMES = ("dice",)
 

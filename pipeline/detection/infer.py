@@ -1,9 +1,10 @@
 """What `python -m pipeline new` infers from a download of boxes in a CSV (Global Wheat Detection, RSNA Pneumonia
-Detection): a sample submission of `id,PredictionString`, a CSV of one row per box (a bbox column of "[x, y, w, h]",
-or x, y, width and height columns, RSNA's Target beside them) whose id column names the download's images, where the
-training and test images lie (pipeline/vision/image_ids.py), and the images of the training folder the CSV does not
-list, which are images with no box (kept: negatives are learnt from and scored). One class: a class column holding
-several classes is refused, one holding a single class names it.
+Detection, VinBigData Chest X-ray Abnormalities Detection): a sample submission of `id,PredictionString`, a CSV of one
+row per box (a bbox column of "[x, y, w, h]", x, y, width and height columns, RSNA's Target beside them, or the
+corners x_min, y_min, x_max, y_max) whose id column names the download's images, where the training and test images
+lie (pipeline/vision/image_ids.py), and the images of the training folder the CSV does not list, which are images
+with no box (kept: negatives are learnt from and scored). A class column holding a single class names it; one holding
+several, or a sample that writes a class first, gives a detector of several classes (infer_classes.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pandas as pd
 from pipeline.contract import ContractError
 from pipeline.detection.box_table import parse_bbox, read_box_rows
 from pipeline.detection.csv_boxes import METRICS
+from pipeline.detection.infer_classes import Classes, class_columns, one_class, read_classes, sample_groups
+from pipeline.detection.iou_map import THRESHOLDS
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.vision.image_ids import ImageNames, image_column, image_pattern, twin_notes, where_images
@@ -23,8 +26,8 @@ from pipeline.vision.infer import expected_files
 
 PREDICTION = "predictionstring"  # the sample's column of boxes, as Kaggle names it (case aside)
 XYWH = (("x",), ("y",), ("width", "w"), ("height", "h"))  # the four box columns, by name (case aside)
+XYXY = (("x_min", "xmin"), ("y_min", "ymin"), ("x_max", "xmax"), ("y_max", "ymax"))  # or its four corners
 TARGET = "target"  # RSNA's 1 (a box) or 0 (no box) beside the box columns
-CLASS_WORDS = ("class", "class_name", "class_id", "label", "category", "category_id")
 
 
 @dataclass
@@ -53,17 +56,31 @@ class BoxSpec:
     n_empty: int
     most_boxes: int
     notes: list[str] = field(default_factory=list)
+    xyxy_columns: tuple[str, ...] = ()
+    classes: Classes | None = None  # several classes (or one the sample writes first); None: class_name alone
 
 
 def _lower(header: list[str]) -> dict[str, str]:
     return {c.lower().strip(): c for c in header}
 
 
-def xywh_columns(header: list[str]) -> tuple[str, ...]:
-    """The four box columns x, y, width, height of a header (w and h too), or () when it lacks one."""
+def xywh_columns(header: list[str], names: tuple[tuple[str, ...], ...] = XYWH) -> tuple[str, ...]:
+    """The four box columns x, y, width, height of a header (w and h too; `names`: XYXY, its corners), or () when it
+    lacks one."""
     low = _lower(header)
-    found = [next((low[n] for n in names if n in low), None) for names in XYWH]
+    found = [next((low[n] for n in options if n in low), None) for options in names]
     return () if None in found else tuple(found)  # type: ignore[arg-type]
+
+
+def _partial(header: list[str]) -> str:
+    """The box columns a header has of a set it lacks some of ("x_min, y_min (no x_max, y_max)"), else ""."""
+    low = _lower(header)
+    for names in (XYXY, XYWH):
+        have = [next((low[n] for n in options if n in low), None) for options in names]
+        if any(have) and not all(have):
+            missing = [options[0] for options, c in zip(names, have, strict=True) if c is None]
+            return f"{', '.join(c for c in have if c)} (no {', '.join(missing)})"
+    return ""
 
 
 def bbox_column(source: Source, name: str, header: list[str]) -> str | None:
@@ -84,67 +101,89 @@ def sample_column(source: Source, name: str) -> str | None:
 
 def holds_boxes(source: Source) -> bool:
     """True for a download of boxes: a sample submission of id,PredictionString and another CSV with box columns
-    (x, y, width, height, or a bbox column of "[x, y, w, h]")."""
+    (x, y, width, height, x_min, y_min, x_max, y_max, or a bbox column of "[x, y, w, h]"), or with a class column
+    (whose missing box columns _box_table refuses)."""
     named = [n for n in source.csvs() if any(w in PurePosixPath(n).name.lower() for w in SAMPLE_WORDS)]
     if not any(sample_column(source, n) for n in named):
         return False
-    return any(any(_box_columns(source, n)) for n in source.csvs() if n not in named)
+    return any(
+        _box_columns(source, n)[:2] != (None, ()) or any(class_columns(source.header(n)))
+        for n in source.csvs()
+        if n not in named
+    )
 
 
-def _box_columns(source: Source, name: str) -> tuple[str | None, tuple[str, ...]]:
-    """A CSV's bbox column, else its four xywh columns: (None, ()) when it holds no box."""
+def _box_columns(source: Source, name: str) -> tuple[str | None, tuple[str, ...], bool]:
+    """A CSV's bbox column, else its four xywh columns, else its four corner columns (True): (None, (), False) when it
+    holds no box."""
     header = source.header(name)
     if "bbox" in (low := _lower(header)):  # by its name: a cell of it that is no box is refused naming its line
-        return low["bbox"], ()
+        return low["bbox"], (), False
     if found := xywh_columns(header):
-        return None, found
-    return bbox_column(source, name, header), ()
+        return None, found, False
+    if found := xywh_columns(header, XYXY):
+        return None, found, True
+    return bbox_column(source, name, header), (), False
 
 
-def _box_table(source: Source, sample_f: str, given: str | None) -> tuple[str, str | None, tuple[str, ...]]:
-    """The CSV of boxes (--train, else the one CSV with box columns) and its bbox or xywh columns."""
+BOX_TEXT = (
+    'a bbox column of "[x, y, width, height]", the four columns x, y, width, height or x_min, y_min, x_max, y_max'
+)
+
+
+def _no_boxes(source: Source, name: str, flag: str) -> ContractError:
+    """The refusal of a CSV that should hold the boxes and holds none: naming its class column or the box columns
+    it has some of."""
+    header = source.header(name)
+    classes, partial = ", ".join(c for c in class_columns(header) if c), _partial(header)
+    if partial:
+        return ContractError(
+            f"{flag}{name}: its box columns {partial} are not all there; a CSV of boxes has {BOX_TEXT}."
+        )
+    if classes:
+        return ContractError(
+            f"{flag}{name}: its column {classes} names classes of boxes, but no column holds the boxes: a CSV of "
+            f"boxes has {BOX_TEXT} (its columns are {listed(header, 8)})."
+        )
+    return ContractError(f"{flag}{name}: its columns are {listed(header, 6)}; a CSV of boxes has {BOX_TEXT}.")
+
+
+def _box_table(source: Source, sample_f: str, given: str | None) -> tuple[str, str | None, tuple[str, ...], bool]:
+    """The CSV of boxes (--train, else the one CSV with box columns) and its bbox, xywh or corner columns."""
     if given:
         name = pick_csv(source, "CSV of boxes", ("train",), given, "--train")
-        bbox, xywh = _box_columns(source, name)
-        if not bbox and not xywh:
-            raise ContractError(
-                f"--train {name}: its columns are {listed(source.header(name), 6)}; a CSV of boxes has a bbox column "
-                'of "[x, y, width, height]" or the four columns x, y, width, height.'
-            )
-        return name, bbox, xywh
+        bbox, four, corners = _box_columns(source, name)
+        if not bbox and not four:
+            raise _no_boxes(source, name, "--train ")
+        return name, bbox, four, corners
     found = [(n, *_box_columns(source, n)) for n in source.csvs() if n != sample_f]
     found = [f for f in found if f[1] or f[2]]
     if len(found) != 1:
+        classed = [n for n in source.csvs() if n != sample_f and any(class_columns(source.header(n)))]
+        if not found and len(classed) == 1:
+            raise _no_boxes(source, classed[0], "")
         what = "none" if not found else f"several ({', '.join(n for n, *_ in found)})"
         raise unclear(f"{source.path}: cannot tell which CSV holds the training boxes: {what}.", "--train FILE")
     return found[0]
 
 
 def _class_name(frame: pd.DataFrame, where: str, boxed: pd.Series) -> tuple[str, list[str]]:
-    """The one class of the boxes (a class column's one value on the rows with a box, else "object"), refusing a
-    class column of several; and the note that says so."""
-    low = _lower([str(c) for c in frame.columns])
-    column = next((low[w] for w in CLASS_WORDS if w in low), None)
-    if column is None:
+    """The one class of the boxes (infer_classes.one_class: a class column's one value on the rows with a box, else
+    "object"), and the note that says so."""
+    name, ids = class_columns([str(c) for c in frame.columns])
+    column = name or ids
+    classes = sorted(set(frame.loc[boxed, column]) - {""}) if column else []
+    if not classes:
         return "object", []
-    classes = sorted(set(frame.loc[boxed, column]) - {""})
-    if len(classes) > 1:
-        counts = frame.loc[boxed, column].value_counts()
-        shown = listed([f"{c} ({counts[c]})" for c in classes], 6)
-        raise ContractError(
-            f"{where}: its column {column} holds {len(classes)} classes of boxes ({shown}); `new` writes a detector of "
-            "one class, as Global Wheat and RSNA Pneumonia score. Keep the rows of one class (or drop the column to "
-            "detect them all as one) in a copy of the download, or write the competition by hand over "
-            "pipeline.detection (competitions/cowboy_outfits detects several)."
-        )
-    name = classes[0] if classes else "object"
-    return name, [f"class: {name}, the one value of {where}'s {column}"] if classes else []
+    return classes[0], [f"class: {classes[0]}, the one value of {where}'s {column}"]
 
 
 METRIC_TEXT = {
     "iou_map": "Kaggle's mean over images of TP / (TP + FP + FN) at IoU 0.5 to 0.75 (Global Wheat's)",
     "iou_map40": "Kaggle's mean over images of TP / (TP + FP + FN) at IoU 0.4 to 0.75 (RSNA Pneumonia's)",
     "coco_map": "COCO mAP@[.5:.95]",
+    "voc_map": "PASCAL VOC mAP over the classes at IoU 0.5",
+    "voc_map40": "PASCAL VOC mAP over the classes at IoU 0.4 (VinBigData's)",
 }
 
 
@@ -177,6 +216,42 @@ def _test_ids(source: Source, sample_f: str, metric: str | None) -> tuple[pd.Dat
     return sub, id_col, column
 
 
+def _class_notes(found: Classes, where: str, ids: str | None) -> list[str]:
+    """What `new` prints of the classes: the column, each class with its token and its boxes, the nothing class."""
+    written = f", each written as its {ids}" if ids and any(t != c for c, t in found.tokens.items()) else ""
+    notes = [f"classes: {len(found.tokens)} in {where}'s {found.column}{written}, boxes of each:"]
+    notes += [
+        f"  {t} {c}: {found.counts[c]}" if t != c else f"  {c}: {found.counts[c]}" for c, t in found.tokens.items()
+    ]
+    if found.nothing is not None:
+        notes.append(
+            f"nothing here: class {found.nothing} ({found.nothing_name}), the sample's default prediction; scored as "
+            "one more class (a 1x1 box at the corner of each image with no box) and written on every image at one "
+            "less its highest box confidence"
+        )
+    return notes
+
+
+def _classes(
+    frame: pd.DataFrame, where: str, boxed: pd.Series, sample: tuple[str, pd.Series], metric: str | None
+) -> tuple[str, Classes | None, str, list[str]]:
+    """The class name (one class) or the classes (several, or a sample that writes a class first), the metric
+    (--metric, else iou_map for one class and voc_map for several; Kaggle's IoU metric refused for several) and the
+    notes that say so."""
+    groups = sample_groups(sample[1])
+    if one_class(frame, boxed, groups[0]):
+        name, notes = _class_name(frame, where, boxed)
+        return name, None, metric or "iou_map", notes
+    found = read_classes(frame, where, boxed, sample[0], groups)
+    if metric in THRESHOLDS:
+        raise ContractError(
+            f"--metric {metric} scores boxes of one class; {where}'s {found.column} holds {len(found.tokens)}: "
+            f"{', '.join(m for m in METRICS if m not in THRESHOLDS)} score classes."
+        )
+    ids = class_columns([str(c) for c in frame.columns])[1]
+    return "object", found, metric or "voc_map", _class_notes(found, where, ids)
+
+
 def infer_boxes(
     source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None
 ) -> BoxSpec:
@@ -184,38 +259,39 @@ def infer_boxes(
     the CSV is read and checked, as `run` reads it."""
     sample_f = pick_csv(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
     sub, id_col, column = _test_ids(source, sample_f, metric)
-    train_f, bbox, xywh = _box_table(source, sample_f, train)
+    train_f, bbox, four, corners = _box_table(source, sample_f, train)
     frame = source.read(train_f, written=True)
-    target = _lower([str(c) for c in frame.columns]).get(TARGET) if xywh else None
-    used = (bbox,) if bbox else (*xywh, *([target] if target else []))
+    target = _lower([str(c) for c in frame.columns]).get(TARGET) if four and not corners else None
+    used = (bbox,) if bbox else (*four, *([target] if target else []))
     images = ImageNames.of(source)
     train_id = image_column(frame, images, id_col, exclude=used)
     if train_id is None:
         raise ContractError(f"{train_f}: none of its columns ({listed(list(frame.columns), 6)}) names the images.")
-    rows = read_box_rows(frame, train_f, train_id, bbox, xywh, target)
-    boxed = (frame[bbox] if bbox else frame[list(xywh)].agg("".join, axis=1)).str.strip() != ""
-    class_name, notes = _class_name(frame, train_f, boxed)
+    boxed = (frame[bbox] if bbox else frame[list(four)].agg("".join, axis=1)).str.strip() != ""
+    class_name, classes, chosen, class_notes = _classes(frame, train_f, boxed, (sample_f, sub[column]), metric)
+    class_col = classes.column if classes else None
+    rows = read_box_rows(frame, train_f, train_id, bbox, four, target, corners, class_col)
     train_paths = image_pattern(pd.Series(rows.ids, name=train_id), images, "train", train_f)
     test_paths = image_pattern(sub[id_col], images, "test", sample_f)
     unlisted = count_unlisted(images, train_paths[0], set(rows.ids) | set(sub[id_col]))
     counts = [len(b) for b in rows.boxes.values()] + [0] * unlisted
     n_empty = sum(c == 0 for c in counts)
-    chosen = metric or "iou_map"
-    aside = [str(c) for c in frame.columns if c not in (train_id, *used)]
+    aside = [str(c) for c in frame.columns if c not in (train_id, *used, *_class_columns(frame, classes))]
     notes = [
-        f"boxes: {sum(counts)} in {train_f} ({bbox or ', '.join(xywh)}) on {len(counts) - n_empty} images, up to "
+        f"boxes: {sum(counts)} in {train_f} ({bbox or ', '.join(four)}) on {len(counts) - n_empty} images, up to "
         f"{max(counts)} an image; {n_empty} training images with no box, kept",
         f"images: {train_f}'s {train_id} {where_images(train_paths)}; {sample_f}'s {id_col} {where_images(test_paths)}",
         *twin_notes(pd.Series(rows.ids, name=train_id), images, train_paths, train_f, "image_path"),
         *twin_notes(sub[id_col], images, test_paths, sample_f, "test_image_path"),
-        *notes,
+        *class_notes,
     ]
     if unlisted:
         folder = train_paths[0].partition("{}")[0]
         notes.append(f"{unlisted} images of {folder} are not in {train_f}: images with no box")
     if aside:
         notes.append(f"columns left aside: {train_f}'s {listed(aside, 6)}")
-    notes.append(f"metric: {chosen}, {METRIC_TEXT[chosen]}; --metric {' or '.join(m for m in METRICS if m != chosen)}")
+    others = [m for m in METRICS if m != chosen and (classes is None or m not in THRESHOLDS)]
+    notes.append(f"metric: {chosen}, {METRIC_TEXT[chosen]}; --metric {' or '.join(others)}")
     notes.append("folds: images at random, each image's boxes in one fold")
     return BoxSpec(
         name=name,
@@ -226,7 +302,7 @@ def infer_boxes(
         id_column=id_col,
         train_id_column=None if train_id == id_col else train_id,
         bbox_column=bbox,
-        xywh_columns=xywh,
+        xywh_columns=() if corners else four,
         target_column=target,
         image_path=train_paths[0] if len(train_paths) == 1 else train_paths,
         test_image_path=test_paths[0] if len(test_paths) == 1 else test_paths,
@@ -240,4 +316,11 @@ def infer_boxes(
         n_empty=n_empty,
         most_boxes=max(counts),
         notes=notes,
+        xyxy_columns=four if corners else (),
+        classes=classes,
     )
+
+
+def _class_columns(frame: pd.DataFrame, classes: Classes | None) -> tuple[str, ...]:
+    """The class columns the generated file reads or that name its classes' tokens (none with one class)."""
+    return tuple(c for c in class_columns([str(c) for c in frame.columns]) if c) if classes else ()

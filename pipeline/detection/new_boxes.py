@@ -32,9 +32,10 @@ def write_boxes(args: argparse.Namespace, dest: Path, source: Source, write: Cal
     spec = infer_boxes(source, args.name, slug, args.metric, args.train, args.sample)
     write(dest, render(spec, str(dest) if args.into else None))
     shown = display_path(dest)
+    what = f"boxes ({spec.n_boxes}) of {len(spec.classes.tokens)} classes" if spec.classes else None
     print(
-        f"wrote {shown}/__init__.py: {spec.class_name} boxes ({spec.n_boxes}) of {spec.n_train} images, id "
-        f"{spec.id_column}, metric {spec.metric}"
+        f"wrote {shown}/__init__.py: {what or f'{spec.class_name} boxes ({spec.n_boxes})'} of {spec.n_train} images, "
+        f"id {spec.id_column}, metric {spec.metric}"
     )
     for note in spec.notes:
         print(f"  {note}")

@@ -13,7 +13,7 @@ from pipeline.detection.infer import METRIC_TEXT, BoxSpec
 from pipeline.detection.recipe import SMOKE_PRESET
 
 # the confidence below which a box is not submitted: every box counts in Kaggle's IoU metric, none hurts COCO mAP
-MIN_SCORE = {"iou_map": 0.5, "iou_map40": 0.5, "coco_map": 0.0}
+MIN_SCORE = {"iou_map": 0.5, "iou_map40": 0.5, "coco_map": 0.0, "voc_map": 0.0, "voc_map40": 0.0}
 # under Kaggle's IoU metric the cut is fitted out of fold; min_score is the cut it must beat there
 FIT_MIN_SCORE = """
     # on: the detectors predict every box, and the cut that scores best out of fold replaces min_score when it beats
@@ -45,7 +45,7 @@ KAGGLE_SLUG = {slug}
 METRIC = Metric({metric}, greater_is_better=True)
 FOLDS = "kfold"  # an image is one row of the data: its boxes are always in one fold
 EXPECTED_FILES = {expected}
-FILES = CsvBoxes(
+{classes_block}FILES = CsvBoxes(
 {fields})
 load, load_test, score = FILES.load, FILES.load_test, FILES.score
 write_submission, validate = FILES.write_submission, FILES.validate
@@ -88,7 +88,7 @@ PRESETS: dict[str, dict[str, Any]] = {{
 
 def models(cfg: Config) -> dict[str, Any]:
     """One detector of {class_name} per arch in cfg.models (Detector: the Config's recipe)."""
-    return detectors(cfg, (FILES.class_name,))
+    return detectors(cfg, {class_arg})
 
 
 def search_space(trial: Any) -> dict[str, Any]:
@@ -107,15 +107,16 @@ def render(spec: BoxSpec, where: str | None = None, folds: int = 5) -> str:
     """The generated __init__.py; `where`: the folder as `new --into` named it (None: competitions/<name>)."""
     boxes = f"{spec.n_boxes} boxes, {spec.n_empty} images with none"
     task = (
-        f"Task: detect {spec.class_name} boxes in images, learnt from {spec.n_train} training images ({boxes}); "
-        f'{spec.n_test} test images. Submission: {spec.prediction_column} per image ("conf x y w h ..."), scored '
+        f"Task: detect {_what(spec)} in images, learnt from {spec.n_train} training images ({boxes}); "
+        f"{spec.n_test} test images. Submission: {spec.prediction_column} per image ({_cell(spec)}), scored "
         f"by {spec.metric}, {METRIC_TEXT[spec.metric]}."
     )
     min_score = MIN_SCORE[spec.metric]
+    ap = "COCO mAP" if spec.metric == "coco_map" else "AP"
     why = (
         "boxes below this confidence are not submitted: every box submitted counts in this metric"
         if min_score
-        else "boxes below this confidence are not submitted (none: COCO mAP rewards recall at any confidence)"
+        else f"boxes below this confidence are not submitted (none: {ap} rewards recall at any confidence)"
     )
     # Kaggle's IoU metric: the cut fitted out of fold (pipeline/detection/box_cut.py), so no search_space knob for it
     fit = FIT_MIN_SCORE if min_score else ""
@@ -139,7 +140,9 @@ def render(spec: BoxSpec, where: str | None = None, folds: int = 5) -> str:
         min_score=min_score,
         fit_min_score=fit,
         cut_text=cut_text,
-        class_name=spec.class_name,
+        class_name=f"the {len(spec.classes.tokens)} classes of CLASSES" if spec.classes else spec.class_name,
+        class_arg="FILES.class_names" if spec.classes else "(FILES.class_name,)",
+        classes_block=_classes_block(spec),
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
         fast_preset="\n".join(f"        {k!r}: {v!r},".replace("'", '"') for k, v in SMOKE_PRESET.items()),
     )
@@ -150,7 +153,9 @@ def _fields(spec: BoxSpec) -> str:
     lines = [_py(spec.train_csv), _py(spec.id_column)]
     lines += [f"image_path={_py(spec.image_path)}", f"test_image_path={_py(spec.test_image_path)}"]
     lines.append(f"sample_csv={_py(spec.sample_csv)}")
-    if spec.bbox_column is None:
+    if spec.bbox_column is None and spec.xyxy_columns:
+        lines += ["bbox_column=None", f"xyxy_columns={_py(spec.xyxy_columns)},  # the corners of each box"]
+    elif spec.bbox_column is None:
         lines += ["bbox_column=None", f"xywh_columns={_py(spec.xywh_columns)}"]
     elif spec.bbox_column != "bbox":
         lines.append(f"bbox_column={_py(spec.bbox_column)}")
@@ -162,8 +167,56 @@ def _fields(spec: BoxSpec) -> str:
         lines.append(f"unlisted=True,  # images of the training folder that {spec.train_csv} does not list: no box")
     if spec.prediction_column != "PredictionString":
         lines.append(f"prediction_column={_py(spec.prediction_column)}")
-    lines += [f"metric={_py(spec.metric)}", f"class_name={_py(spec.class_name)}"]
+    lines.append(f"metric={_py(spec.metric)}")
+    lines += _class_fields(spec) if spec.classes else [f"class_name={_py(spec.class_name)}"]
     return "".join(f"    {line}\n" if "  # " in line else f"    {line},\n" for line in lines)
+
+
+def _what(spec: BoxSpec) -> str:
+    """What the detector finds, for the docstring's task line."""
+    if not spec.classes:
+        return f"{spec.class_name} boxes"
+    return f"boxes of {len(spec.classes.tokens)} classes ({spec.train_csv}'s {spec.classes.column})"
+
+
+def _cell(spec: BoxSpec) -> str:
+    """A PredictionString cell as the submission writes it, for the docstring's task line."""
+    if not spec.classes:
+        return '"conf x y w h ..."'
+    box = "x_min y_min x_max y_max" if spec.xyxy_columns else "x y w h"
+    nothing = spec.classes.nothing
+    return f'"class conf {box} ..."' + (
+        f", class {nothing} ({spec.classes.nothing_name}) on every image" if nothing else ""
+    )
+
+
+def _class_fields(spec: BoxSpec) -> list[str]:
+    """CsvBoxes' arguments of the classes."""
+    assert spec.classes is not None
+    lines = [f"class_column={_py(spec.classes.column)}", "classes=CLASSES"]
+    if spec.classes.nothing is not None:
+        why = f"{spec.classes.nothing_name}: the sample's default, scored and written on every image"
+        lines.append(f"nothing_class={_py(spec.classes.nothing)},  # {why}")
+    if spec.xyxy_columns:
+        lines.append('prediction_boxes="xyxy",  # "class conf x_min y_min x_max y_max", as the corners are given')
+    return lines
+
+
+def _classes_block(spec: BoxSpec) -> str:
+    """The CLASSES dict of a detector of several classes, one class a line with its boxes ("" for one class)."""
+    if not spec.classes:
+        return ""
+    found = spec.classes
+    ids = any(t != c for c, t in found.tokens.items())
+    word = "id" if ids else "token"
+    head = (
+        f"the classes the detector learns, in its order: each value of {spec.train_csv}'s {found.column} -> the "
+        f"{word} the submission writes for it, with its boxes in {spec.train_csv}. A box of a class left out is "
+        "refused."
+    )
+    lines = "".join(f"    {_py(c)}: {_py(t)},  # {found.counts[c]} boxes\n" for c, t in found.tokens.items())
+    comment = textwrap.fill(head, 118, initial_indent="# ", subsequent_indent="# ", break_long_words=False)
+    return f"{comment}\nCLASSES = {{\n{lines}}}\n"
 
 
 def _expected(names: list[str]) -> str:
