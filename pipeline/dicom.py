@@ -27,7 +27,7 @@ from pipeline.contract import ContractError
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-SUFFIX = ".dcm"
+SUFFIXES = (".dcm", ".dicom")  # RSNA Pneumonia's .dcm, VinBigData's .dicom
 PIP_NAMES = {"gdcm": "python-gdcm"}  # pydicom names a plugin's modules by import; pip installs them by these names
 
 
@@ -40,8 +40,8 @@ class DicomError(ContractError):
 
 
 def is_dicom(path: str | os.PathLike[str]) -> bool:
-    """A DICOM file, by its name's suffix (.dcm in any case)."""
-    return str(path).lower().endswith(SUFFIX)
+    """A DICOM file, by its name's suffix (.dcm or .dicom, in any case)."""
+    return str(path).lower().endswith(SUFFIXES)
 
 
 def dicom_size(path: str | os.PathLike[str]) -> tuple[int, int]:

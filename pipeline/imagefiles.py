@@ -156,7 +156,8 @@ def other_case(root: Path, names: Sequence[str], paths: Sequence[str], patterns:
     )
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".dcm")  # .dcm: pipeline/dicom.py
+# .dcm and .dicom: pipeline/dicom.py
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".dcm", ".dicom")
 
 
 def is_image(name: str) -> bool:

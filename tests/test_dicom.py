@@ -282,3 +282,22 @@ def test_a_box_download_of_dicom_files_and_pngs_beside_them_reads_the_pngs_and_s
         "stage_2_train_labels.csv patientId" in out
     )
     assert """set FILES' test_image_path="stage_2_test_images/{}.dcm" in the package's __init__.py""" in out
+
+
+def test_a_vinbigdata_download_of_dicom_files_named_dicom_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from box_downloads import vinbig_download
+
+    monkeypatch.chdir(tmp_path)
+    data = vinbig_download(tmp_path / "vinbigdata-chest-xray-abnormalities-detection", n_train=12, n_test=4)
+    for png in sorted(data.glob("t*/*.png")):  # VinBigData's train/<id>.dicom and test/<id>.dicom, grey 8 bits
+        write_dcm(png.with_suffix(".dicom"), read_image(png)[..., 0].copy(), "MONOCHROME2", 8)
+        png.unlink()
+    assert main(["new", "dicom_vin", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    module = load_competition(str(tmp_path / "comps" / "dicom_vin"))
+    assert (module.FILES.image_path, module.FILES.test_image_path) == ("train/{}.dicom", "test/{}.dicom")
+    loaded = module.load(module.Config(), data)
+    assert all(p.endswith(".dicom") for p in loaded.X) and len(loaded.X) == 12
+    assert [tuple(s) for s in loaded.info["train_sizes"]] == [(64, 64)] * 12
+    assert read_image(loaded.X[0]).shape == (64, 64, 3)
