@@ -1,0 +1,107 @@
+"""A detector of several classes from a box CSV in VinBigData's layout: the fast preset's out-of-fold VOC mAP@0.4
+against trivial answers, on one run's boxes.
+
+    python benchmarks/box_classes.py [--train 90] [--test 10] [--epochs 6] [--folds 3] [--seeds 0,1] [--threads 1]
+
+No real multi-class detection data is at hand: the download is the tests' generated VinBigData layout
+(tests/box_downloads.py vinbig_download: 64 px PNGs of 0 to 3 squares on dark noise, each square red, green or blue,
+its class; "No finding" rows for the images with none; a sample of "14 1 0 0 1 1"). `new` writes its competition
+(--metric voc_map40: three classes and the "nothing here" class 14); each seed runs it once with the tiny Faster
+R-CNN from random init (`--preset fast` at the images' own 64 px, flip TTA fused by WBF), k folds, a fixed number of
+epochs. Every figure is voc_map40 over the same out-of-fold images:
+- the run: its blend's out-of-fold boxes (its CV);
+- class-blind: the run's own boxes, each relabelled as the commonest class (what the boxes are worth without the
+  classes the detector learnt);
+- nothing: no box at all, "14 1 0 0 1 1" on every image (the sample's default: scores the nothing class alone).
+torch trains on one thread (`--threads`), as benchmarks/box_cut.py does on shared cores.
+Results: benchmarks/figures/box_classes.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
+from box_downloads import vinbig_download  # noqa: E402
+
+from pipeline.cli import main  # noqa: E402
+from pipeline.contract import load_competition  # noqa: E402
+from pipeline.detection.boxes import SLOT, pack  # noqa: E402
+from pipeline.detection.voc_map import IOU, class_aps, with_nothing  # noqa: E402
+
+NAME = "vinbig_box_classes"
+
+
+def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One run of the generated competition, and its out-of-fold boxes scored beside the trivial answers."""
+    runs = comp.parent.parent / "runs" / NAME
+    before = set(runs.glob("*"))
+    t0 = time.perf_counter()
+    sets = ["image_size=64", "holdout=0", f"epochs={args.epochs}", "tta=true"]
+    command = ["run", str(comp), "--data", str(data), "--preset", "fast", "--folds", str(args.folds)]
+    assert main([*command, *(a for s in sets for a in ("--set", s)), "--seed", str(seed), "--quiet"]) == 0
+    seconds = time.perf_counter() - t0
+    (run_dir,) = set(runs.glob("*")) - before
+    summary = json.loads((run_dir / "summary.json").read_text())
+    module = load_competition(str(comp))
+    y = module.load(module.Config(), data).y
+    scored = np.load(run_dir / "folds.npy") >= 0
+    oof = np.load(run_dir / "oof" / "_blend.npy")[scored]
+    commonest = np.bincount(y[:, 5::SLOT][np.isfinite(y[:, 5::SLOT])].astype(int)).argmax()
+    blind = oof.copy()
+    blind[:, 5::SLOT] = np.where(np.isfinite(blind[:, 5::SLOT]), float(commonest), np.nan)
+    n = int(scored.sum())
+    nothing = pack([np.zeros((0, 4))] * n, [np.zeros(0)] * n, [np.zeros(0, np.int64)] * n)
+    names = [*module.FILES.class_names, f"nothing ({module.FILES.nothing_class})"]
+    truth, boxes = with_nothing(y[scored], oof, len(module.FILES.class_names))
+    per_class = class_aps(truth, boxes, IOU["voc_map40"])
+    return {
+        "seed": seed,
+        "seconds": round(seconds, 1),
+        "cv": summary["cv"],
+        "run": float(module.score(y[scored], oof)),
+        "class_blind": float(module.score(y[scored], blind)),
+        "nothing": float(module.score(y[scored], nothing)),
+        "per_class": {names[k]: round(v, 4) for k, v in per_class.items()},
+    }
+
+
+def main_(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--train", type=int, default=90, help="training images of the generated download")
+    p.add_argument("--test", type=int, default=10, help="test images")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--seeds", default="0,1", help="one run per seed, comma-separated")
+    p.add_argument("--threads", type=int, default=1, help="torch's CPU threads")
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    results = []
+    with scratch_cwd() as tmp:
+        data = vinbig_download(tmp / "vinbigdata-chest-xray-abnormalities-detection", args.train, args.test)
+        assert main(["new", NAME, "--data", str(data), "--into", str(tmp / "comps"), "--metric", "voc_map40"]) == 0
+        for seed in (int(s) for s in args.seeds.split(",")):
+            results.append(one_run(tmp / "comps" / NAME, data, args, seed))
+            print(json.dumps(results[-1]), flush=True)
+    mean = {k: float(np.mean([r[k] for r in results])) for k in ("run", "class_blind", "nothing")}
+    command = "python benchmarks/box_classes.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    settings = {k: getattr(args, k) for k in ("train", "test", "epochs", "folds", "threads")}
+    path = save("box_classes", command.strip(), {"settings": settings, "runs": results, "mean": mean, **peak_memory()})
+    print(f"mean {json.dumps(mean)}\n-> {path}")
+
+
+if __name__ == "__main__":
+    main_()
