@@ -89,3 +89,27 @@ def test_class_first_cells_are_written_and_validated(tmp_path: Path) -> None:
     out.write_text("image_id,PredictionString\na,0.5 0 0 10 10\nb,\n")
     with pytest.raises(SubmissionError, match=r"5 numbers, not groups of six \(class conf x_min y_min x_max y_max\)"):
         validate(out, sample, sizes, layout)
+
+
+def test_csv_boxes_refuses_classes_it_cannot_score_or_write() -> None:
+    from pipeline.detection.csv_boxes import CsvBoxes
+
+    corners = {"bbox_column": None, "xyxy_columns": ("x_min", "y_min", "x_max", "y_max"), "class_column": "class_name"}
+    two = {"A": "0", "B": "1"}
+    files = CsvBoxes("train.csv", "image_id", "train/{}.png", "test/{}.png", metric="voc_map40", classes=two, **corners)
+    assert files.class_names == ("A", "B") and files.layout == Layout(("0", "1"), xyxy=False, nothing=None)
+    assert hash(files) == hash(
+        CsvBoxes(
+            "train.csv", "image_id", "train/{}.png", "test/{}.png", metric="voc_map40", classes=dict(two), **corners
+        )
+    )
+    for bad, match in (
+        ({"metric": "iou_map", "classes": two}, "iou_map scores boxes of one class"),
+        ({"metric": "voc_map", "classes": {"A": "0", "B": "0"}}, "none twice"),
+        ({"metric": "voc_map", "classes": two, "nothing_class": "1"}, "none twice"),
+        ({"metric": "voc_map", "classes": {"A": "a b"}}, "each one word"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            CsvBoxes("train.csv", "image_id", "train/{}.png", "test/{}.png", **bad, **corners)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="nothing_class .* needs classes"):
+        CsvBoxes("train.csv", "image_id", "train/{}.png", "test/{}.png", nothing_class="14")

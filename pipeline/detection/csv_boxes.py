@@ -79,11 +79,17 @@ class CsvBoxes:
             raise ValueError(f"CsvBoxes: prediction_boxes {self.prediction_boxes!r}; xywh or xyxy.")
         if (self.classes is None) != (self.class_column is None) or self.classes == {}:
             raise ValueError("CsvBoxes: classes (each value of class_column -> its token) go with class_column.")
+        if self.nothing_class is not None and not self.classes:
+            raise ValueError("CsvBoxes: nothing_class is written beside the classes' tokens: it needs classes.")
         tokens = [*(self.classes or {}).values(), *([self.nothing_class] if self.nothing_class is not None else [])]
         if len(set(tokens)) < len(tokens) or any(not t or " " in t for t in tokens):
             raise ValueError(f"CsvBoxes: class tokens {tokens}: each one word, none twice (nothing_class's too).")
         if self.metric in THRESHOLDS and (len(self.class_names) > 1 or self.nothing_class is not None):
             raise ValueError(f"CsvBoxes: {self.metric} scores boxes of one class; voc_map or coco_map score classes.")
+
+    def __hash__(self) -> int:  # a frozen value, its classes a dict
+        values = (getattr(self, f.name) for f in dataclasses.fields(self))
+        return hash(tuple(tuple(v.items()) if isinstance(v, dict) else v for v in values))
 
     @property
     def class_names(self) -> tuple[str, ...]:
