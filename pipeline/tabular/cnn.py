@@ -49,8 +49,8 @@ class PixelCNN(BaseEstimator):
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     shift: int = 2  # training images moved by up to this many pixels each way (0: off)
-    rotate: float = 0.0  # training images turned by up to this many degrees each way (0: off)
-    zoom: float = 0.0  # training images magnified by 1 +- up to this fraction (0: off)
+    rotate: float = 10.0  # training images turned by up to this many degrees each way (0: off)
+    zoom: float = 0.1  # training images magnified by 1 +- up to this fraction (0: off)
     tta: tuple[str, ...] = ("shift",)  # views averaged at prediction: "shift" (never "hflip" for digits)
     target_transform: str | None = None  # regression: "log1p" fits log(1 + y)
     random_state: int = 0

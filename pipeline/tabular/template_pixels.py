@@ -12,7 +12,8 @@ from pipeline.tabular.pixels import Pixels
 
 RECIPE = """Recipe: each row holds an image (PIXELS), and the "cnn" model reads it as one: the image pipeline's network
 (Config.cnn_arch, airbench_small unless set) trained a fixed number of epochs on each fold's training rows, its batches
-shifted at random by a few pixels, its predictions averaged over shifted views; its out-of-fold predictions are the CV.
+shifted, turned and zoomed at random, its predictions averaged over shifted views; its out-of-fold predictions are the
+CV.
 Grow it here: set Config or tune it (`search_space`, then `python -m pipeline tune`), add models in `models`."""
 
 CONFIG_DOC = '''\
