@@ -1,7 +1,7 @@
 """Images held in a table: the "cnn" `new` writes for a table of pixel columns, against the tabular recipe's models on
 the same columns, on real handwritten digits.
 
-    python benchmarks/tabular_pixels_digits.py [--splits 3] [--only TEXT]
+    python benchmarks/tabular_pixels_digits.py [--splits 3] [--only TEXT,...]
 
 No Digit Recognizer download is here, so scikit-learn's own handwritten digits (1,797 8x8 images, values 0 to 16,
 shipped with scikit-learn) stand in, written in Digit Recognizer's layout: train.csv `label,pixel0..pixel63`, test.csv
@@ -9,7 +9,7 @@ the pixel columns alone, sample_submission.csv `ImageId,Label` with ImageId 1, 2
 the images held out as test.csv, stratified) `new` writes the competition once (PIXELS and models ("cnn",)), then
 `run` on the same folds with each variant's --set; each submission is scored on the held-out labels. Variants run
 one after another on each split, so a change of machine load hits every variant of a split alike.
-Results: benchmarks/figures/tabular_pixels_digits.json.
+Results: benchmarks/figures/tabular_pixels_digits.json (with --only: tabular_pixels_digits_<only>.json).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ VARIANTS: dict[str, list[str]] = {
     "cnn + lightgbm": ["models=cnn,lightgbm"],
     "cnn, no shift TTA": ["cnn_tta=[]"],
     "cnn, no shift augmentation": ["cnn_shift=0"],
+    "cnn, shifted only (no turn, no zoom)": ["cnn_rotate=0", "cnn_zoom=0"],
 }
 
 
@@ -92,9 +93,10 @@ def run_variant(spec: Path, folder: Path, truth: np.ndarray, sets: list[str], wo
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--splits", type=int, default=3)
-    ap.add_argument("--only", default="", help="run only the variants whose name contains this")
+    ap.add_argument("--only", default="", help="run only the variants whose name contains one of these (A,B,...)")
     args = ap.parse_args()
-    variants = {k: v for k, v in VARIANTS.items() if args.only in k}
+    words = [w for w in args.only.split(",") if w]
+    variants = {k: v for k, v in VARIANTS.items() if not words or any(w in k for w in words)}
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp, scratch_cwd():
         work = Path(tmp)
@@ -120,7 +122,13 @@ def main() -> None:
     for label, s in summary.items():
         print(f"{label:58s} CV {s['cv_mean']:.4f}  held out {s['holdout_mean']:.4f}  {s['wall_s_mean']:.0f} s")
     command = " ".join(["python benchmarks/tabular_pixels_digits.py", *sys.argv[1:]])
-    save("tabular_pixels_digits", command, {"holdout": HOLDOUT, "splits": args.splits, "variants": summary})
+    name = "tabular_pixels_digits" + (f"_{slug(args.only)}" if words else "")
+    save(name, command, {"holdout": HOLDOUT, "splits": args.splits, "variants": summary})
+
+
+def slug(text: str) -> str:
+    """A figure name's suffix for an --only run: its words in lower case, joined by underscores."""
+    return "_".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
 if __name__ == "__main__":
