@@ -101,21 +101,55 @@ def coloured(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, tupl
 def vinbig_download(root: Path, n_train: int = 60, n_test: int = 12, seed: int = 4) -> Path:
     """VinBigData Chest X-ray Abnormalities Detection's layout: train.csv
     `image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max` of one row per box (squares of three colours, each
-    a class) and, for an image with none, "No finding" rows of class_id 14 and empty box cells from two readers;
-    train/ and test/ of PNGs; sample_submission.csv `image_id,PredictionString` of "14 1 0 0 1 1"."""
-    rng = np.random.default_rng(seed)
+    a class, each image's drawn by one reader) and, for an image with none, "No finding" rows of class_id 14 and empty
+    box cells from two readers; train/ and test/ of PNGs; sample_submission.csv `image_id,PredictionString` of
+    "14 1 0 0 1 1"."""
+    return _vinbig(root, n_train, n_test, seed, 0)[0]
+
+
+Finding = tuple[str, tuple[int, int, int, int]]  # a class name and its box (x, y, w, h)
+
+
+def vinbig_readers_download(
+    root: Path, n_train: int = 48, n_test: int = 8, seed: int = 5, readers: int = 3
+) -> tuple[Path, dict[str, list[Finding]]]:
+    """vinbig_download's layout as VinBigData reads its images: every finding drawn by each of `readers` readers
+    (rad_id R0, R1, ...), each corner moved by -1, 0 or 1 px (within the image), and "No finding" from each reader for
+    an image with none. Returns the download and the generating truth: each training image's findings, unmoved."""
+    return _vinbig(root, n_train, n_test, seed, readers)
+
+
+def _moved(rng: np.random.Generator, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
+    """The corners x_min, y_min, x_max, y_max of box x, y, w, h, each moved by -1, 0 or 1 px within the image."""
+    d = rng.integers(-1, 2, 4)
+    x0, y0 = max(x + int(d[0]), 0), max(y + int(d[1]), 0)
+    return x0, y0, min(x + w + int(d[2]), SIZE), min(y + h + int(d[3]), SIZE)
+
+
+def _vinbig(root: Path, n_train: int, n_test: int, seed: int, readers: int) -> tuple[Path, dict[str, list[Finding]]]:
+    """The VinBigData download and its training images' findings; `readers` 0: each image's boxes drawn once, by one
+    reader (vinbig_download), else by each of that many readers (vinbig_readers_download)."""
+    rng, jitter = np.random.default_rng(seed), np.random.default_rng(seed + 1000)
     lines = ["image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max"]
+    truth: dict[str, list[Finding]] = {}
     for i in range(n_train + n_test):
         img, boxes = coloured(rng)
         key = f"{'v' if i < n_train else 'u'}{i:03d}{rng.integers(0, 1 << 16):04x}"
         _write_png(root / ("train" if i < n_train else "test") / f"{key}.png", img)
         if i >= n_train:
             continue
-        lines += [f"{key},{n},{COLOURS[n][0]},R{i % 3},{x},{y},{x + w},{y + h}" for n, (x, y, w, h) in boxes]
-        lines += [f"{key},{NO_FINDING[0]},{NO_FINDING[1]},R{r},,,," for r in (1, 2)] if not boxes else []
+        truth[key] = boxes
+        if not readers:
+            lines += [f"{key},{n},{COLOURS[n][0]},R{i % 3},{x},{y},{x + w},{y + h}" for n, (x, y, w, h) in boxes]
+        for r in range(readers):
+            lines += [f"{key},{n},{COLOURS[n][0]},R{r},{','.join(map(str, _moved(jitter, *b)))}" for n, b in boxes]
+        if not boxes:  # "No finding" from each reader (vinbig_download: from R1 and R2)
+            lines += [
+                f"{key},{NO_FINDING[0]},{NO_FINDING[1]},R{r},,,," for r in (range(readers) if readers else (1, 2))
+            ]
     (root / "train.csv").write_text("\n".join(lines) + "\n")
     tests = sorted(p.stem for p in (root / "test").glob("*.png"))
     (root / "sample_submission.csv").write_text(
         "image_id,PredictionString\n" + "".join(f"{k},14 1 0 0 1 1\n" for k in tests)
     )
-    return root
+    return root, truth

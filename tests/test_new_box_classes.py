@@ -45,6 +45,8 @@ def test_a_vinbigdata_download_becomes_a_detector_of_its_classes(
         assert f"    {token} {name}: {counts[name]}\n" in out
     assert "nothing here: class 14 (No finding), the sample's default prediction" in out
     assert "columns left aside: train.csv's rad_id" in out and "metric: voc_map40" in out
+    # each image's boxes are one reader's here: nothing to fuse, the file as without a reader column
+    assert "readers: 3 in train.csv's rad_id (R0, R1, R2), each image's boxes drawn by one of them: nothing to" in out
     path = tmp_path / "comps" / "vin_classes" / "__init__.py"
     for cmd in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
         r = subprocess.run([sys.executable, "-m", "ruff", *cmd, str(path)], capture_output=True, text=True)
@@ -54,6 +56,7 @@ def test_a_vinbigdata_download_becomes_a_detector_of_its_classes(
     assert files.classes == {"Red square": "0", "Green square": "1", "Blue square": "2"} == module.CLASSES
     assert (files.class_column, files.nothing_class, files.prediction_boxes) == ("class_name", "14", "xyxy")
     assert files.xyxy_columns == ("x_min", "y_min", "x_max", "y_max") and module.METRIC.name == "voc_map40"
+    assert files.reader_column is None and not hasattr(module.Config(), "fuse_readers")
     data_ = module.load(module.Config(), data)
     # each image's boxes as the CSV gives them: corners to x, y, w, h, each with its class's index; No finding: none
     for key, row in zip(data_.info["train_ids"], data_.y, strict=True):

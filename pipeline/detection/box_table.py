@@ -25,21 +25,27 @@ BBOX_TEXT = "[x, y, width, height]"
 @dataclass
 class BoxRows:
     """The images of a box CSV in the order they first appear, each image's boxes with the CSV line of each, and
-    their classes as written (the class column's, "" without one), in the same order."""
+    their classes and readers as written (the class column's and the reader column's, "" without one), in the same
+    order."""
 
     ids: list[str] = field(default_factory=list)
     boxes: dict[str, list[tuple[int, tuple[float, float, float, float]]]] = field(default_factory=dict)
     labels: dict[str, list[str]] = field(default_factory=dict)
+    readers: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, key: str, line: int, box: tuple[float, float, float, float] | None, label: str = "") -> None:
-        """Image `key` (listed on `line`), with `box` (of class `label`) or with none."""
+    def add(
+        self, key: str, line: int, box: tuple[float, float, float, float] | None, label: str = "", reader: str = ""
+    ) -> None:
+        """Image `key` (listed on `line`), with `box` (of class `label`, drawn by `reader`) or with none."""
         if key not in self.boxes:
             self.ids.append(key)
             self.boxes[key] = []
             self.labels[key] = []
+            self.readers[key] = []
         if box is not None:
             self.boxes[key].append((line, box))
             self.labels[key].append(label)
+            self.readers[key].append(reader)
 
 
 def parse_bbox(cell: str) -> tuple[float, float, float, float] | None:
@@ -95,11 +101,13 @@ def read_box_rows(
     target: str | None,
     xyxy: bool = False,
     class_column: str | None = None,
+    reader_column: str | None = None,
 ) -> BoxRows:
     """Each image's boxes from the CSV `where` (read as text, every cell as written): its box in column `bbox`
     ("[x, y, w, h]") or in the four columns `xywh` (`xyxy`: the corners x_min, y_min, x_max, y_max); a row of empty
     box cells lists its image with no box. `target` (RSNA's Target): 1 on a row with a box, 0 on a row without.
-    `class_column`: each box's class, a row with a box and an empty class refused (a row without one: any class)."""
+    `class_column`: each box's class, a row with a box and an empty class refused (a row without one: any class).
+    `reader_column`: who drew each box (readers.py), as written (an empty cell: a reader of its own)."""
     out = BoxRows()
     for i, cells in enumerate(frame.to_dict("records")):
         line = i + 2
@@ -117,7 +125,8 @@ def read_box_rows(
             if (flag == "1") != (box is not None):
                 has = "no box" if box is None else "a box"
                 raise _refuse(where, line, target, flag, f"disagrees with the row, which holds {has}")
-        out.add(key, line, box, label)
+        reader = str(cells[reader_column]).strip() if reader_column is not None else ""
+        out.add(key, line, box, label, reader)
     return out
 
 

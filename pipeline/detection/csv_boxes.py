@@ -27,6 +27,7 @@ from pipeline.detection.box_table import BoxRows, read_box_rows, unlisted_images
 from pipeline.detection.boxes import pack
 from pipeline.detection.iou_map import THRESHOLDS, iou_map
 from pipeline.detection.prediction_string import Layout
+from pipeline.detection.readers import check_iou, fuse_readers
 from pipeline.detection.voc_map import IOU, voc_map, with_nothing
 from pipeline.vision.csv_images import find_images, read_columns, read_csv
 
@@ -49,6 +50,11 @@ class CsvBoxes:
     then starts each box with its class ("class conf box"), the box written as prediction_boxes says ("xyxy": x_min
     y_min x_max y_max, "xywh": x y w h). nothing_class: the token of an image-level "nothing here" class (VinBigData's
     "14"), which the metric scores as one more class and the submission writes on every image (voc_map.with_nothing).
+
+    reader_column: who drew each box (VinBigData's rad_id: three radiologists an image, one finding two or three
+    near-duplicate boxes). Given a Config whose fuse_readers is an IoU above 0, `load` fuses each image's boxes of one
+    class by WBF at that IoU (readers.py) before anything else sees them: the training targets and the CV's truth
+    alike, as the test labels are a consensus of readers. fuse_readers 0 (or absent): every reader's box as given.
     """
 
     train_csv: str
@@ -69,6 +75,7 @@ class CsvBoxes:
     classes: dict[str, str] | None = None
     nothing_class: str | None = None
     prediction_boxes: str = "xywh"
+    reader_column: str | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -112,9 +119,11 @@ class CsvBoxes:
         train_id = self.train_id_column or self.id_column
         bbox, four, xyxy = self._box_columns()
         columns = [train_id, *([bbox] if bbox else four)]
-        columns += [c for c in (self.target_column, self.class_column) if c]
+        columns += [c for c in (self.target_column, self.class_column, self.reader_column) if c]
         frame = read_columns(Path(data_dir) / self.train_csv, columns, unique=None)
-        rows = read_box_rows(frame, self.train_csv, train_id, bbox, four, self.target_column, xyxy, self.class_column)
+        rows = read_box_rows(
+            frame, self.train_csv, train_id, bbox, four, self.target_column, xyxy, self.class_column, self.reader_column
+        )
         if self.unlisted:
             for key in unlisted_images(data_dir, self.image_path, set(rows.ids) | set(test_ids)):
                 rows.add(key, 0, None)
@@ -136,17 +145,23 @@ class CsvBoxes:
         return np.array([index[label] for label in rows.labels[key]], np.int64)
 
     def load(self, cfg: Any, data_dir: Path) -> Data:
-        """Training image paths and their packed boxes (clipped to the image), and the sample's test images."""
+        """Training image paths and their packed boxes (clipped to the image; each image's readers' boxes of one class
+        fused where the Config says fuse_readers), and the sample's test images."""
         data_dir = Path(data_dir)
+        iou = self.fuse_iou(cfg)
         test = self.load_test(cfg, data_dir)
         rows = self.training_boxes(data_dir, {str(k) for k in test.test_ids})
         headers = bool(getattr(cfg, "check_images", True))
         X, sizes = find_images(data_dir, self.image_path, pd.Series(rows.ids), self.train_csv, headers)
-        boxes, labels, clipped = [], [], 0
+        boxes, labels, clipped, drawn = [], [], 0, 0
         for key, (w, h) in zip(rows.ids, sizes, strict=True):
             found, n = self._clipped(rows.boxes[key], float(w), float(h))
+            classes = self.class_indices(rows, key)
+            drawn += len(found)
+            if iou:
+                found, classes = fuse_readers(found, classes, rows.readers[key], iou, (w, h) if w and h else None)
             boxes.append(found)
-            labels.append(self.class_indices(rows, key))
+            labels.append(classes)
             clipped += n
         y = pack(boxes, [np.ones(len(b)) for b in boxes], labels)
         counts = [len(b) for b in boxes]
@@ -157,7 +172,15 @@ class CsvBoxes:
             "images_without_boxes": int(sum(c == 0 for c in counts)),
             "clipped_boxes": clipped,
         }
+        if iou:
+            info["readers_boxes"] = drawn  # the boxes as the readers drew them, before the fusion gave "boxes"
         return dataclasses.replace(test, X=X, y=y, info=info)
+
+    def fuse_iou(self, cfg: Any) -> float:
+        """The IoU at which `load` fuses each image's readers' boxes of one class: the Config's fuse_readers where
+        there is a reader_column, else 0 (none fused); a fuse_readers that is no IoU refused."""
+        iou = check_iou(getattr(cfg, "fuse_readers", 0.0))
+        return iou if self.reader_column else 0.0
 
     def _clipped(self, boxes: list[tuple[int, tuple[float, ...]]], w: float, h: float) -> tuple[np.ndarray, int]:
         """An image's xywh boxes clipped to its w x h (unknown sizes, 0, clip nothing), and how many were clipped; a

@@ -4,7 +4,9 @@ row per box (a bbox column of "[x, y, w, h]", x, y, width and height columns, RS
 corners x_min, y_min, x_max, y_max) whose id column names the download's images, where the training and test images
 lie (pipeline/vision/image_ids.py), and the images of the training folder the CSV does not list, which are images
 with no box (kept: negatives are learnt from and scored). A class column holding a single class names it; one holding
-several, or a sample that writes a class first, gives a detector of several classes (infer_classes.py).
+several, or a sample that writes a class first, gives a detector of several classes (infer_classes.py). A reader
+column (VinBigData's rad_id: readers.py) whose images hold several readers' boxes is written with the IoU at which
+the generated Config fuses them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pipeline.detection.box_table import parse_bbox, read_box_rows
 from pipeline.detection.csv_boxes import METRICS
 from pipeline.detection.infer_classes import Classes, class_columns, one_class, read_classes, sample_groups
 from pipeline.detection.iou_map import THRESHOLDS
+from pipeline.detection.readers import reader_column, reader_notes
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.vision.image_ids import ImageNames, image_column, image_pattern, twin_notes, where_images
@@ -58,6 +61,7 @@ class BoxSpec:
     notes: list[str] = field(default_factory=list)
     xyxy_columns: tuple[str, ...] = ()
     classes: Classes | None = None  # several classes (or one the sample writes first); None: class_name alone
+    reader_column: str | None = None  # who drew each box, where images have several readers' boxes to fuse
 
 
 def _lower(header: list[str]) -> dict[str, str]:
@@ -270,13 +274,15 @@ def infer_boxes(
     boxed = (frame[bbox] if bbox else frame[list(four)].agg("".join, axis=1)).str.strip() != ""
     class_name, classes, chosen, class_notes = _classes(frame, train_f, boxed, (sample_f, sub[column]), metric)
     class_col = classes.column if classes else None
-    rows = read_box_rows(frame, train_f, train_id, bbox, four, target, corners, class_col)
+    reader = reader_column([c for c in map(str, frame.columns) if c not in (train_id, *used, class_col)])
+    rows = read_box_rows(frame, train_f, train_id, bbox, four, target, corners, class_col, reader)
+    reader, reader_found = reader_notes(rows, train_f, reader)
     train_paths = image_pattern(pd.Series(rows.ids, name=train_id), images, "train", train_f)
     test_paths = image_pattern(sub[id_col], images, "test", sample_f)
     unlisted = count_unlisted(images, train_paths[0], set(rows.ids) | set(sub[id_col]))
     counts = [len(b) for b in rows.boxes.values()] + [0] * unlisted
     n_empty = sum(c == 0 for c in counts)
-    aside = [str(c) for c in frame.columns if c not in (train_id, *used, *_class_columns(frame, classes))]
+    aside = [str(c) for c in frame.columns if c not in (train_id, *used, *_class_columns(frame, classes), reader)]
     notes = [
         f"boxes: {sum(counts)} in {train_f} ({bbox or ', '.join(four)}) on {len(counts) - n_empty} images, up to "
         f"{max(counts)} an image; {n_empty} training images with no box, kept",
@@ -284,6 +290,7 @@ def infer_boxes(
         *twin_notes(pd.Series(rows.ids, name=train_id), images, train_paths, train_f, "image_path"),
         *twin_notes(sub[id_col], images, test_paths, sample_f, "test_image_path"),
         *class_notes,
+        *reader_found,
     ]
     if unlisted:
         folder = train_paths[0].partition("{}")[0]
@@ -318,6 +325,7 @@ def infer_boxes(
         notes=notes,
         xyxy_columns=four if corners else (),
         classes=classes,
+        reader_column=reader,
     )
 
 
