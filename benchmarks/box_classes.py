@@ -2,6 +2,7 @@
 against trivial answers, on one run's boxes.
 
     python benchmarks/box_classes.py [--train 90] [--test 10] [--epochs 6] [--folds 3] [--seeds 0,1] [--threads 1]
+    python benchmarks/box_classes.py --readers 3 [...]
 
 No real multi-class detection data is at hand: the download is the tests' generated VinBigData layout
 (tests/box_downloads.py vinbig_download: 64 px PNGs of 0 to 3 squares on dark noise, each square red, green or blue,
@@ -13,8 +14,15 @@ epochs. Every figure is voc_map40 over the same out-of-fold images:
 - class-blind: the run's own boxes, each relabelled as the commonest class (what the boxes are worth without the
   classes the detector learnt);
 - nothing: no box at all, "14 1 0 0 1 1" on every image (the sample's default: scores the nothing class alone).
+
+With `--readers 3` every finding is drawn by three readers, each corner moved by up to 1 px (tests/box_downloads.py
+vinbig_readers_download, as VinBigData's three radiologists read each image), and each seed runs twice, interleaved:
+with the readers' boxes fused (the generated Config's fuse_readers 0.5) and as given (fuse_readers 0). Each run's CV
+is against its own truth (the fused boxes, or every reader's); both runs' out-of-fold boxes are also scored against
+the generating truth, one box a finding, which is what compares them fairly.
 torch trains on one thread (`--threads`), as benchmarks/box_cut.py does on shared cores.
-Results: benchmarks/figures/box_classes.json.
+Results: benchmarks/figures/box_classes.json (with --readers: box_readers.json, box_readers_<n>epochs.json for
+--epochs n other than 6).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
-from box_downloads import vinbig_download  # noqa: E402
+from box_downloads import COLOURS, vinbig_download, vinbig_readers_download  # noqa: E402
 
 from pipeline.cli import main  # noqa: E402
 from pipeline.contract import load_competition  # noqa: E402
@@ -43,16 +51,22 @@ from pipeline.detection.voc_map import IOU, class_aps, with_nothing  # noqa: E40
 NAME = "vinbig_box_classes"
 
 
-def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    """One run of the generated competition, and its out-of-fold boxes scored beside the trivial answers."""
+def run_once(comp: Path, data: Path, args: argparse.Namespace, seed: int, *more: str) -> tuple[Path, float]:
+    """One run of the generated competition (`more`: further --set values): its folder and its seconds."""
     runs = comp.parent.parent / "runs" / NAME
     before = set(runs.glob("*"))
     t0 = time.perf_counter()
-    sets = ["image_size=64", "holdout=0", f"epochs={args.epochs}", "tta=true"]
+    sets = ["image_size=64", "holdout=0", f"epochs={args.epochs}", "tta=true", *more]
     command = ["run", str(comp), "--data", str(data), "--preset", "fast", "--folds", str(args.folds)]
     assert main([*command, *(a for s in sets for a in ("--set", s)), "--seed", str(seed), "--quiet"]) == 0
     seconds = time.perf_counter() - t0
     (run_dir,) = set(runs.glob("*")) - before
+    return run_dir, seconds
+
+
+def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One run of the generated competition, and its out-of-fold boxes scored beside the trivial answers."""
+    run_dir, seconds = run_once(comp, data, args, seed)
     summary = json.loads((run_dir / "summary.json").read_text())
     module = load_competition(str(comp))
     y = module.load(module.Config(), data).y
@@ -77,6 +91,41 @@ def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict
     }
 
 
+def truth_rows(module: Any, data: Path, truth: dict[str, list[Any]]) -> np.ndarray:
+    """The generating truth packed in the order of the competition's training images, one box a finding."""
+    keys = module.load(module.Config(), data).info["train_ids"]
+    boxes = [np.array([b for _, b in truth[k]], float).reshape(-1, 4) for k in keys]
+    classes = [np.array([COLOURS[n][1] for n, _ in truth[k]], np.int64) for k in keys]
+    return pack(boxes, [np.ones(len(b)) for b in boxes], classes)
+
+
+def readers_runs(comp: Path, data: Path, truth: dict[str, list[Any]], args: argparse.Namespace, seed: int) -> dict:
+    """One seed's runs with the readers' boxes fused and as given, interleaved: each one's CV (against its own
+    truth) and its out-of-fold boxes scored against the generating truth."""
+    module = load_competition(str(comp))
+    y_true = truth_rows(module, data, truth)
+    out: dict[str, Any] = {"seed": seed}
+    for name, iou in (("fused", module.Config().fuse_readers), ("as_given", 0.0)):
+        run_dir, seconds = run_once(comp, data, args, seed, f"fuse_readers={iou}")
+        scored = np.load(run_dir / "folds.npy") >= 0
+        oof = np.load(run_dir / "oof" / "_blend.npy")[scored]
+        cv = json.loads((run_dir / "summary.json").read_text())["cv"]
+        out[name] = {"seconds": round(seconds, 1), "cv": cv, "vs_truth": float(module.score(y_true[scored], oof))}
+    return out
+
+
+def readers_main(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    """--readers: each seed's pair of runs on a download whose every finding `args.readers` readers drew."""
+    root = tmp / "vinbigdata-chest-xray-abnormalities-detection"
+    data, truth = vinbig_readers_download(root, args.train, args.test, seed=4, readers=args.readers)
+    assert main(["new", NAME, "--data", str(data), "--into", str(tmp / "comps"), "--metric", "voc_map40"]) == 0
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        results.append(readers_runs(tmp / "comps" / NAME, data, truth, args, seed))
+        print(json.dumps(results[-1]), flush=True)
+    return results
+
+
 def main_(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=90, help="training images of the generated download")
@@ -85,11 +134,26 @@ def main_(argv: list[str] | None = None) -> None:
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--seeds", default="0,1", help="one run per seed, comma-separated")
     p.add_argument("--threads", type=int, default=1, help="torch's CPU threads")
+    p.add_argument("--readers", type=int, default=0, help="readers a finding, fused and not (0: one reader an image)")
     args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
     results = []
+    command = "python benchmarks/box_classes.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    settings = {k: getattr(args, k) for k in ("train", "test", "epochs", "folds", "threads", "readers")}
+    if args.readers:
+        with scratch_cwd() as tmp:
+            results = readers_main(args, tmp)
+        mean = {
+            f"{v}_{k}": float(np.mean([r[v][k] for r in results]))
+            for v in ("fused", "as_given")
+            for k in ("cv", "vs_truth")
+        }
+        name = "box_readers" if args.epochs == 6 else f"box_readers_{args.epochs}epochs"
+        path = save(name, command.strip(), {"settings": settings, "runs": results, "mean": mean, **peak_memory()})
+        print(f"mean {json.dumps(mean)}\n-> {path}")
+        return
     with scratch_cwd() as tmp:
         data = vinbig_download(tmp / "vinbigdata-chest-xray-abnormalities-detection", args.train, args.test)
         assert main(["new", NAME, "--data", str(data), "--into", str(tmp / "comps"), "--metric", "voc_map40"]) == 0
@@ -97,8 +161,7 @@ def main_(argv: list[str] | None = None) -> None:
             results.append(one_run(tmp / "comps" / NAME, data, args, seed))
             print(json.dumps(results[-1]), flush=True)
     mean = {k: float(np.mean([r[k] for r in results])) for k in ("run", "class_blind", "nothing")}
-    command = "python benchmarks/box_classes.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    settings = {k: getattr(args, k) for k in ("train", "test", "epochs", "folds", "threads")}
+    settings.pop("readers")
     path = save("box_classes", command.strip(), {"settings": settings, "runs": results, "mean": mean, **peak_memory()})
     print(f"mean {json.dumps(mean)}\n-> {path}")
 
