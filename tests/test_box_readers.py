@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-from box_downloads import COLOURS, vinbig_readers_download
+from box_downloads import COLOURS, vinbig_readers_download, wheat_download
 
 from pipeline.cli import main
 from pipeline.contract import ContractError, load_competition
@@ -110,3 +111,25 @@ def test_a_run_learns_and_scores_the_fused_boxes_and_fuse_readers_0_the_readers_
     assert (scored_off == scored).all()
     assert cv_off == pytest.approx(module.score(y_raw[scored], oof_off))
     assert not np.array_equal(np.nan_to_num(oof_off), np.nan_to_num(oof))
+
+
+def test_one_class_with_two_annotators_is_fused_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = wheat_download(tmp_path / "wheat", n_train=24, n_test=4)
+    labels = pd.read_csv(data / "train.csv", dtype=str, keep_default_na=False)
+    moved = labels.copy()  # a second annotator's box of each, 1 px right and 1 px shorter
+    moved["bbox"] = [f"[{x + 1}, {y}, {w}, {h - 1}]" for x, y, w, h in (json.loads(b) for b in labels["bbox"])]
+    both = pd.concat([labels.assign(radiologist_id="A"), moved.assign(radiologist_id="B")]).sort_index(kind="stable")
+    both.to_csv(data / "train.csv", index=False)
+    assert main(["new", "wheat_readers", "--data", str(data), "--into", str(tmp_path / "comps")]) == 0
+    path = tmp_path / "comps" / "wheat_readers" / "__init__.py"
+    # the project's 120 columns, with the longest reader column's name
+    assert max(len(line) for line in path.read_text().splitlines()) <= 120
+    module = load_competition(str(path.parent))
+    assert module.FILES.reader_column == "radiologist_id"
+    fused = module.load(module.Config(), data)
+    assert (fused.info["boxes"], fused.info["readers_boxes"]) == (len(labels), 2 * len(labels))
+    for key, row in zip(fused.info["train_ids"], fused.y, strict=True):
+        want = sorted(tuple(json.loads(b)) for b in labels.loc[labels["image_id"] == key, "bbox"])
+        got = sorted(tuple(b) for b in unpack(row)[0].tolist())
+        assert got == [(x + 0.5, y, w, h - 0.5) for x, y, w, h in want]  # the two annotators' mean
