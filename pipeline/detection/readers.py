@@ -20,7 +20,7 @@ from pipeline.listing import listed
 
 # the names (case aside) of a box CSV's column of who drew each box
 READER_WORDS = ("rad_id", "reader", "reader_id", "annotator", "annotator_id", "radiologist", "radiologist_id")
-FUSE_IOU = 0.5  # the fuse_readers `new` writes in the Config: VinBigData's top solutions fused at 0.4 to 0.6
+FUSE_IOU = 0.5  # the fuse_readers `new` writes in the Config
 
 
 def reader_column(header: Sequence[str]) -> str | None:
@@ -35,7 +35,7 @@ def check_iou(iou: object) -> float:
         value = float(iou)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         value = -1.0
-    if isinstance(iou, bool) or not (value == 0.0 or 0.0 < value < 1.0):
+    if not (value == 0.0 or 0.0 < value < 1.0):
         raise ContractError(
             f"Config.fuse_readers {iou!r}: the IoU above 0 and below 1 at which each image's readers' boxes of one "
             "class are fused, or 0 (every reader's box as given)."
@@ -54,7 +54,8 @@ def fuse_readers(
 
     Boxes of one class that overlap at `iou` or more (through the cluster's running average, as WBF clusters) become
     their average; boxes of different classes never fuse. `size` (width, height) scales the boxes for WBF (None: by
-    the largest coordinate, the same result). A box alone in its cluster comes out as it went in.
+    the largest coordinate, the same result). A box alone in its cluster comes out as it went in (to the last digit
+    of a float).
     """
     boxes = np.asarray(boxes, float).reshape(-1, 4)
     classes = np.asarray(classes, np.int64).reshape(-1)
