@@ -4,6 +4,7 @@ child process."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 from collections.abc import Callable
@@ -15,7 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.commands.new import add_arguments
+from pipeline.commands.new import main as new_main
 from pipeline.config import resolve_config
+from pipeline.contract import ContractError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,3 +97,13 @@ def written_submission(module: ModuleType, sample_dir: Path, path: Path) -> tupl
     module.write_submission(data, proba, path)
     module.validate(data, path)
     return data, proba, pd.read_csv(path)
+
+
+def new_refuses(tmp_path: Path, name: str, data: Path, match: str, *extra: str) -> None:
+    """`new NAME --data DATA` refuses the download with an error matching `match`, and writes nothing."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args([name, "--data", str(data), "--into", str(tmp_path / "comps"), *extra])
+    with pytest.raises(ContractError, match=match):
+        new_main(args)
+    assert not (tmp_path / "comps" / name).exists()

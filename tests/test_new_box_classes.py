@@ -4,7 +4,6 @@ it with a tiny Faster R-CNN from random init that tells the classes apart and wr
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import subprocess
@@ -15,10 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from box_downloads import COLOURS, NO_FINDING, vinbig_download
+from helpers import new_refuses
 
 from pipeline.cli import main
-from pipeline.commands.new import add_arguments
-from pipeline.commands.new import main as new_main
 from pipeline.contract import ContractError, load_competition
 from pipeline.detection.boxes import pack, unpack
 
@@ -92,16 +90,6 @@ def test_a_vinbigdata_download_becomes_a_detector_of_its_classes(
     assert pd.read_csv(tmp_path / "pred" / "submission.csv", dtype=str, keep_default_na=False).equals(sub)
 
 
-def _refused(tmp_path: Path, name: str, data: Path, match: str, *extra: str) -> None:
-    """`new` refuses the download with an error matching `match`, and writes nothing."""
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args([name, "--data", str(data), "--into", str(tmp_path / "comps"), *extra])
-    with pytest.raises(ContractError, match=match):
-        new_main(args)
-    assert not (tmp_path / "comps" / name).exists()
-
-
 def test_class_csvs_that_cannot_be_read_as_boxes_are_refused_naming_file_and_column(tmp_path: Path) -> None:
     data = vinbig_download(tmp_path / "vin", n_train=12, n_test=4)
     csv, sample = data / "train.csv", data / "sample_submission.csv"
@@ -109,29 +97,35 @@ def test_class_csvs_that_cannot_be_read_as_boxes_are_refused_naming_file_and_col
     boxed = np.flatnonzero(labels["x_min"] != "")
     corners = ["x_min", "y_min", "x_max", "y_max"]
     labels.drop(columns=corners).to_csv(csv, index=False)
-    _refused(tmp_path, "vin_no_box", data, "train.csv: its column class_name, class_id names classes of boxes, but no")
+    new_refuses(
+        tmp_path, "vin_no_box", data, "train.csv: its column class_name, class_id names classes of boxes, but no"
+    )
     labels.drop(columns=["y_max"]).to_csv(csv, index=False)
-    _refused(tmp_path, "vin_partial", data, r"train.csv: its box columns x_min, y_min, x_max \(no y_max\) are not all")
+    new_refuses(
+        tmp_path, "vin_partial", data, r"train.csv: its box columns x_min, y_min, x_max \(no y_max\) are not all"
+    )
     broken = labels.copy()
     broken.loc[boxed[1], "class_name"] = ""
     broken.to_csv(csv, index=False)
-    _refused(tmp_path, "vin_no_class", data, rf"train.csv line {boxed[1] + 2}, column class_name: '' is no class")
+    new_refuses(tmp_path, "vin_no_class", data, rf"train.csv line {boxed[1] + 2}, column class_name: '' is no class")
     broken = labels.copy()
     red = np.flatnonzero(labels["class_name"] == "Red square")
     broken.loc[red[-1], "class_id"] = "1"
     broken.to_csv(csv, index=False)
-    _refused(
+    new_refuses(
         tmp_path, "vin_ids", data, rf"line {red[-1] + 2}: 'Red square' has class_id '1', but '0' on line {red[0] + 2}"
     )
     broken = labels.copy()
     broken.loc[boxed[0], ["x_min", "x_max"]] = broken.loc[boxed[0], ["x_max", "x_min"]].to_numpy()
     broken.to_csv(csv, index=False)
-    _refused(tmp_path, "vin_flipped", data, rf"line {boxed[0] + 2}, column x_min/y_min/x_max/y_max: .* x_max and y_max")
+    new_refuses(
+        tmp_path, "vin_flipped", data, rf"line {boxed[0] + 2}, column x_min/y_min/x_max/y_max: .* x_max and y_max"
+    )
     labels.to_csv(csv, index=False)
-    _refused(tmp_path, "vin_iou", data, "--metric iou_map scores boxes of one class", "--metric", "iou_map")
+    new_refuses(tmp_path, "vin_iou", data, "--metric iou_map scores boxes of one class", "--metric", "iou_map")
     text = sample.read_text()
     sample.write_text(text.replace("14 1 0 0 1 1", "1 0 0 50 50"))
-    _refused(tmp_path, "vin_five", data, "sample_submission.csv: its PredictionString writes groups of five")
+    new_refuses(tmp_path, "vin_five", data, "sample_submission.csv: its PredictionString writes groups of five")
     sample.write_text(text)
     # the generated file's classes are the ones it reads: a box of a class taken out of CLASSES is refused
     assert new(tmp_path, "vin_edited", data) == 0

@@ -4,7 +4,6 @@ Faster R-CNN from random init that learn the squares and write a PredictionStrin
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -14,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from box_downloads import rsna_download, wheat_download
+from helpers import new_refuses
 
 from pipeline.cli import main
 from pipeline.commands.list import rows
-from pipeline.commands.new import BOX_METRIC_NAMES, add_arguments
-from pipeline.commands.new import main as new_main
-from pipeline.contract import ContractError, load_competition
+from pipeline.commands.new import BOX_METRIC_NAMES
+from pipeline.contract import load_competition
 from pipeline.detection.boxes import count, drop_below, pack, unpack
 from pipeline.detection.csv_boxes import METRICS
 
@@ -155,29 +154,19 @@ def test_an_rsna_download_reads_target_zero_rows_as_images_without_boxes(
     assert scores[0] == scores[1]
 
 
-def _refused(tmp_path: Path, name: str, data: Path, match: str, *extra: str) -> None:
-    """`new` refuses the download with an error matching `match`, and writes nothing."""
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args([name, "--data", str(data), "--into", str(tmp_path / "comps"), *extra])
-    with pytest.raises(ContractError, match=match):
-        new_main(args)
-    assert not (tmp_path / "comps" / name).exists()
-
-
-def test_a_box_that_does_not_parse_and_several_classes_are_refused(tmp_path: Path) -> None:
+def test_a_box_that_does_not_parse_and_several_classes_arenew_refuses(tmp_path: Path) -> None:
     data = wheat_download(tmp_path / "wheat", n_train=12, n_test=4)
     train = (data / "train.csv").read_text().splitlines()
     broken = [*train[:3], train[3].replace("[", "(", 1), *train[4:]]
     (data / "train.csv").write_text("\n".join(broken) + "\n")
-    _refused(
+    new_refuses(
         tmp_path, "wheat_broken", data, r"train.csv line 4, column bbox: '\(.*' is not a box \[x, y, width, height\]"
     )
     (data / "train.csv").write_text("\n".join(train) + "\n")
     frame = pd.read_csv(data / "train.csv")
     frame["class"] = np.where(np.arange(len(frame)) % 3, "wheat", "weed")
     frame.to_csv(data / "train.csv", index=False)
-    _refused(
+    new_refuses(
         tmp_path,
         "wheat_classes",
         data,
@@ -186,7 +175,7 @@ def test_a_box_that_does_not_parse_and_several_classes_are_refused(tmp_path: Pat
     )
     frame["class"] = "wheat"
     frame.to_csv(data / "train.csv", index=False)
-    _refused(
+    new_refuses(
         tmp_path,
         "wheat_metric",
         data,
@@ -194,18 +183,20 @@ def test_a_box_that_does_not_parse_and_several_classes_are_refused(tmp_path: Pat
         "--metric",
         "f1_samples",
     )
-    _refused(tmp_path, "wheat_task", data, "holds boxes to detect: --task", "--task", "binary")
+    new_refuses(tmp_path, "wheat_task", data, "holds boxes to detect: --task", "--task", "binary")
     assert new(tmp_path, "wheat_one_class", data) == 0
     assert load_competition(str(tmp_path / "comps" / "wheat_one_class")).FILES.class_name == "wheat"
 
 
-def test_rsna_rows_whose_target_disagrees_with_the_box_are_refused(tmp_path: Path) -> None:
+def test_rsna_rows_whose_target_disagrees_with_the_box_arenew_refuses(tmp_path: Path) -> None:
     data = rsna_download(tmp_path / "rsna", n_train=12, n_test=4)
     labels = pd.read_csv(data / "stage_2_train_labels.csv", dtype=str, keep_default_na=False)
     row = int((labels["Target"] == "0").to_numpy().argmax())
     labels.loc[row, "Target"] = "1"
     labels.to_csv(data / "stage_2_train_labels.csv", index=False)
-    _refused(tmp_path, "rsna_target", data, rf"stage_2_train_labels.csv line {row + 2}, column Target: '1' disagrees")
+    new_refuses(
+        tmp_path, "rsna_target", data, rf"stage_2_train_labels.csv line {row + 2}, column Target: '1' disagrees"
+    )
     labels.loc[row, ["x", "Target"]] = ["12.0", "0"]
     labels.to_csv(data / "stage_2_train_labels.csv", index=False)
-    _refused(tmp_path, "rsna_partial", data, rf"line {row + 2}, column y: '' is no number")
+    new_refuses(tmp_path, "rsna_partial", data, rf"line {row + 2}, column y: '' is no number")

@@ -4,20 +4,19 @@ in either order, the grid, and what it refuses."""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import new_refuses
 from mask_downloads import carvana_download, severstal_download, shape_mask, tgs_download
 
 from pipeline.cli import main
 from pipeline.commands.list import rows
-from pipeline.commands.new import MASK_METRIC_NAMES, add_arguments
-from pipeline.commands.new import main as new_main
-from pipeline.contract import ContractError, load_competition
+from pipeline.commands.new import MASK_METRIC_NAMES
+from pipeline.contract import load_competition
 from pipeline.segmentation.csv_masks import METRICS
 from pipeline.segmentation.infer_order import decide
 from pipeline.segmentation.rle import encode
@@ -89,20 +88,10 @@ def test_the_order_from_the_images_alone(tmp_path: Path) -> None:
     assert (evidence.order, evidence.decided) == ("column", False) and "undecided" in evidence.note()
 
 
-def _refused(tmp_path: Path, name: str, data: Path, match: str, *extra: str) -> None:
-    """`new` refuses the download with an error matching `match`, and writes nothing."""
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args([name, "--data", str(data), "--into", str(tmp_path / "comps"), *extra])
-    with pytest.raises(ContractError, match=match):
-        new_main(args)
-    assert not (tmp_path / "comps" / name).exists()
-
-
 def test_refusals_are_named(tmp_path: Path) -> None:
     data, _ = severstal_download(tmp_path / "sev", n_train=12, n_test=3)
     for metric in ("iou_map", "rmse", "f1_samples"):
-        _refused(
+        new_refuses(
             tmp_path,
             "sev_metric",
             data,
@@ -110,15 +99,15 @@ def test_refusals_are_named(tmp_path: Path) -> None:
             "--metric",
             metric,
         )
-    _refused(tmp_path, "sev_task", data, "holds masks to segment: --task", "--task", "binary")
+    new_refuses(tmp_path, "sev_task", data, "holds masks to segment: --task", "--task", "binary")
     csv = data / "train.csv"
     lines = csv.read_text().splitlines()
     csv.write_text("\n".join([*lines, lines[1]]) + "\n")  # an instance of the same class again: Airbus's ships
     image, klass = lines[1].split(",")[:2]
-    _refused(tmp_path, "sev_twice", data, rf"train.csv line {len(lines) + 1}: {image} class {klass} is listed twice")
+    new_refuses(tmp_path, "sev_twice", data, rf"train.csv line {len(lines) + 1}: {image} class {klass} is listed twice")
     first = lines[1].split(",")
     csv.write_text("\n".join([lines[0], f"{first[0]},{first[1]},5 3 1 2", *lines[2:]]) + "\n")
-    _refused(tmp_path, "sev_bad", data, r"train.csv line 2, column EncodedPixels: .*overlaps or precedes")
+    new_refuses(tmp_path, "sev_bad", data, r"train.csv line 2, column EncodedPixels: .*overlaps or precedes")
 
 
 def test_a_download_too_large_for_its_grid_gets_a_smaller_one_and_says_so(
