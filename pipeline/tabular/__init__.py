@@ -1,6 +1,7 @@
 """The generic tabular recipe that `python -m pipeline new` competitions import: data, models, metrics, output."""
 
 from pipeline.tabular.data import load_tables, load_test_table, validate, write_submission
+from pipeline.tabular.lookup import Lookup, present_rmse, validate_lookup, write_lookup
 from pipeline.tabular.metrics import METRICS, score
 from pipeline.tabular.models import Boosted, linear
 from pipeline.tabular.multitarget import MultiTarget
@@ -13,6 +14,7 @@ __all__ = [
     "METRICS",
     "PRESETS",
     "Boosted",
+    "Lookup",
     "MultiTarget",
     "Original",
     "Pixels",
@@ -22,7 +24,10 @@ __all__ = [
     "load_tables",
     "load_test_table",
     "model_set",
+    "present_rmse",
     "score",
     "validate",
+    "validate_lookup",
+    "write_lookup",
     "write_submission",
 ]

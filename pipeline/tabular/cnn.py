@@ -8,8 +8,10 @@ pixels (never flipped: a flipped digit is another digit), timm or airbench archi
 deadline, and on a GPU CUDA, mixed precision and channels_last from the runner's context. Fixed epochs, no early
 stopping: the fold's validation rows are scored each epoch but never pick the weights, so its OOF predictions stay
 out of sample. Under torchrun every rank trains each fold's network together (DDP), as a competition of image files
-does. TabularRecipe's `bag` and `bag_folds` (the boosters' and the MLP's) do not apply to it: the test
-prediction is already the average of the fold networks.
+does. Several values a row (y rows x values, Facial Keypoints' 30 coordinates) are one network with an output per
+value, a missing value (NaN) counting in neither the outputs' scale nor the loss (objectives.Regression), so each
+output learns from the rows that have it. TabularRecipe's `bag` and `bag_folds` (the boosters' and the MLP's) do not
+apply to it: the test prediction is already the average of the fold networks.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pipeline.submission import SubmissionError, ValueRule, validate_submission
 from pipeline.tabular.groups import group_features, row_groups
 from pipeline.tabular.headers import checked, named_twice, raw_header
 from pipeline.tabular.joins import Join, apply_joins
+from pipeline.tabular.lookup import Lookup
 from pipeline.tabular.metrics import labels as metric_labels
 from pipeline.tabular.metrics import ranked
 from pipeline.tabular.original import MODES, Original, flag_test_rows, join
@@ -156,6 +157,7 @@ def load_tables(
     group_column: str | None = None,
     horizon: int | None = None,
     joins: Sequence[Join] = (),
+    lookup: Lookup | None = None,
 ) -> Data:
     """Raw feature frames (columns of both train and test, minus id, target(s) and `drop`), target(s), test ids.
 
@@ -186,15 +188,21 @@ def load_tables(
 
     `joins` (JOINS): auxiliary tables, each (file, key columns), joined to both tables' rows by key before anything
     reads them (pipeline/tabular/joins.py); a key a table lacks gives missing values, warned of.
+
+    `lookup` (LOOKUP, Facial Keypoints' IdLookupTable.csv): the sample's ids are the lookup's, each naming a test row
+    and a target (pipeline/tabular/lookup.py), checked here; and a training row with any of the several values is kept,
+    a value it lacks NaN in y (the cnn learns each output from the rows that have it).
     """
     data_dir = Path(data_dir)
     targets = as_list(target)
     train, test, warnings = _read_pair(data_dir, (train_file, test_file), id_col, targets, task, id_groups, time)
     (train, test), joined = apply_joins(data_dir, [(train, train_file), (test, test_file)], joins, warnings)
-    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
+    test_ids = _test_ids(
+        test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file, lookup, targets, data_dir
+    )
     features = _feature_columns(train, test, id_col, targets, drop, data_dir / train_file, test_file, group_column)
     derived, groups = _groups(train, test, id_col, drop, data_dir / train_file, id_groups, group_column)
-    train, labelled, y, classes, per_target = _labelled(train, targets, task, data_dir / train_file)
+    train, labelled, y, classes, per_target = _labelled(train, targets, task, data_dir / train_file, lookup is not None)
     X, X_test, grouped = _feature_frames(train, test, features, derived, labelled)
     groups = None if groups is None else groups[labelled]
     times = None if time is None else times_of(train, time, data_dir / train_file)
@@ -221,18 +229,32 @@ def load_tables(
 
 
 def _labelled(
-    train: pd.DataFrame, targets: list[str], task: str, path: Path
+    train: pd.DataFrame, targets: list[str], task: str, path: Path, partial: bool = False
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str] | None, list[list[str] | None]]:
-    """The training rows with a value for every target (their index still the CSV's row number, for messages), which
-    rows those are, the target values (class indices, or rows x targets for several), the classes of one target and
-    each target's own classes."""
-    labelled = train[targets].notna().all(axis=1).to_numpy()
+    """The training rows with a value for every target (`partial`, several values: for any of them, a missing one NaN;
+    their index still the CSV's row number, for messages), which rows those are, the target values (class indices, or
+    rows x targets for several), the classes of one target and each target's own classes."""
+    have = train[targets].notna()
+    partial = partial and task == "regression" and len(targets) > 1
+    labelled = (have.any(axis=1) if partial else have.all(axis=1)).to_numpy()
     train = train[labelled]
     if train.empty:
         raise ContractError(f"{path}: no row has a value for {', '.join(targets)}.")
+    if partial:
+        return train, labelled, _partial_values(train, targets, path), None, [None] * len(targets)
     values = [_target_values(train, t, task, path) for t in targets]
     y, classes = values[0] if len(values) == 1 else (np.column_stack([v for v, _ in values]), None)
     return train, labelled, y, classes, [c for _, c in values]
+
+
+def _partial_values(train: pd.DataFrame, targets: list[str], path: Path) -> np.ndarray:
+    """Rows x targets of numbers, NaN where a row has no value for a target; a value that is no number is refused
+    naming its line (values.numbers)."""
+    y = np.full((len(train), len(targets)), np.nan)
+    for j, t in enumerate(targets):
+        present = train[t].notna().to_numpy()
+        y[present, j] = numbers(train[present], t, path)
+    return y
 
 
 def _joined(names: dict[str, dict[str, str]]) -> dict[str, object]:
@@ -307,12 +329,25 @@ def _read_pair(
     return train, test, warnings
 
 
-def _test_ids(test: pd.DataFrame, id_col: str, row_id_start: int | None, where: Path, sample: Path) -> np.ndarray:
+def _test_ids(
+    test: pd.DataFrame,
+    id_col: str,
+    row_id_start: int | None,
+    where: Path,
+    sample: Path,
+    lookup: Lookup | None = None,
+    targets: Sequence[str] = (),
+    data_dir: Path | None = None,
+) -> np.ndarray:
     """Each test row's id: its id column's value, or with row_id_start its row number counted from there (the table
     then has no id column: one of that name would be ambiguous, and is refused); every id of the `sample` submission
-    among them (_check_sample_ids)."""
+    among them (_check_sample_ids), or with a `lookup` every sample id one of its rows, naming a test row and a
+    target."""
     ids = _id_values(test, id_col, row_id_start, where)
-    _check_sample_ids(ids, sample, where)
+    if lookup is not None:
+        lookup.check_sample(data_dir or where.parent, sample, ids, list(targets))
+    else:
+        _check_sample_ids(ids, sample, where)
     return ids
 
 
@@ -400,6 +435,7 @@ def load_test_table(
     id_groups: bool = False,
     row_id_start: int | None = None,
     joins: Sequence[Join] = (),
+    lookup: Lookup | None = None,
 ) -> Data:
     """The test rows alone (X and y None) as load_tables reads them, for `predict` of a new test set: the run's
     feature columns, those it read as text read as text, its classes and grades, from `trained` (trained_facts, as
@@ -407,7 +443,8 @@ def load_test_table(
     id groups (their sizes count the training rows) or without `trained` (a run from before it was recorded).
     `row_id_start` numbers the rows as load_tables does. Values of a category column the run's training rows never
     had are warned of, as load_tables warns of them (`trained`'s "levels"; none for a run from before they were
-    recorded). `joins`: the auxiliary tables load_tables joins, joined here too (their files beside the test table)."""
+    recorded). `joins`: the auxiliary tables load_tables joins, joined here too (their files beside the test table).
+    `lookup`: the sample's ids are the lookup's, checked as load_tables checks them."""
     if id_groups:
         raise TrainingDataNeeded(
             "the id groups' sizes (ID_GROUPS) count the training rows of each group as well as the test rows"
@@ -420,7 +457,10 @@ def load_test_table(
     data_dir, warnings = Path(data_dir), []
     test = _read_checked(data_dir / test_file, [("id", id_col)], warnings, text=[id_col, *trained["text"]])
     (test,), _ = apply_joins(data_dir, [(test, test_file)], joins, warnings, trained.get("joined"))
-    test_ids = _test_ids(test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file)
+    targets = as_list(target)
+    test_ids = _test_ids(
+        test, id_col, row_id_start, data_dir / test_file, data_dir / sample_file, lookup, targets, data_dir
+    )
     X_test = test[[c for c in trained["features"] if c in test]].reset_index(drop=True)  # predict names any missing
     X_test = read_grouped(X_test, [c for c in trained.get("grouped", []) if c in X_test])  # as load_tables read them
     if warning := unseen_warning(trained.get("levels") or {}, X_test, data_dir / test_file):  # none recorded: none

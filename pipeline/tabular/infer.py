@@ -34,10 +34,12 @@ from pipeline.tabular.headers import checked
 from pipeline.tabular.infer_columns import id_and_targets
 from pipeline.tabular.infer_files import Source, Tables, read_tables
 from pipeline.tabular.infer_joins import infer_joins
+from pipeline.tabular.infer_lookup import find_lookup
 from pipeline.tabular.infer_metric import check_choices, fitting
 from pipeline.tabular.infer_series import infer_series
 from pipeline.tabular.infer_task import asks_numbers, decide
 from pipeline.tabular.joins import Join
+from pipeline.tabular.lookup import Lookup
 from pipeline.tabular.original import Original
 from pipeline.tabular.pixels import Pixels, find_pixels
 from pipeline.tabular.recipe import TabularRecipe
@@ -79,6 +81,7 @@ class Spec:
     step: str = ""  # the step between TIME's values, in words (day, week, month, ...), where SERIES is set
     joins: list[Join] | None = None  # JOINS: auxiliary tables joined by key; None: the download holds none
     pixels: Pixels | None = None  # PIXELS: the image each row holds (its pixel columns, or one column of values)
+    lookup: Lookup | None = None  # LOOKUP: the CSV saying which target of which test row each sample row asks
 
     @property
     def target(self) -> str | list[str]:
@@ -290,8 +293,13 @@ def infer(
     source = source or Source(Path(data).expanduser())
     notes: list[str] = []
     t = read_tables(source, train, test, sample)
-    id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=not asks_numbers(metric, task))
-    task, classes, metric, submission = decide(t, targets, metric, task, notes)
+    if (lookup := find_lookup(source, t, notes)) is not None:  # Facial Keypoints: the sample asks through a lookup
+        id_col, id_start, targets = lookup.id_col, None, lookup.targets
+        task, classes, metric, submission = _lookup_task(metric, task)
+    else:
+        numbers = asks_numbers(metric, task)
+        id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=not numbers)
+        task, classes, metric, submission = decide(t, targets, metric, task, notes)
     features = _features(t, id_col, targets, notes)
     image = _pixels(t, features, pixels)
     pixel_columns = set(image.columns()) if image is not None else set()  # an image's text column is no free text
@@ -299,7 +307,7 @@ def infer(
     id_groups = _id_groups(t, id_col, features, notes)
     folds = "time" if time_col else _fold_kind(t, targets, task, metric, notes, id_col, id_groups)
     found = infer_series(t, time_col, id_col, targets, task, series, notes)  # before the joins: none is a series key
-    joins = infer_joins(source, t, join, notes) if tables else None
+    joins = infer_joins(source, t, join, notes) if tables and lookup is None else None  # a lookup is no join
     transform, objective = fitting(t, targets, metric, notes) if task == "regression" else ("", "")
     return Spec(
         name=name,
@@ -330,7 +338,20 @@ def infer(
         step="" if found is None else found.step,
         joins=joins,
         pixels=image,
+        lookup=None if lookup is None else lookup.lookup,
     )
+
+
+def _lookup_task(metric: str | None, task: str | None) -> tuple[str, None, str, str]:
+    """(task, classes, metric, submission) of a sample asking through a lookup: a regression of every target, scored
+    by the RMSE over the values asked; another --metric or --task is refused."""
+    if metric not in (None, "rmse") or task not in (None, "regression"):
+        flag = f"--metric {metric}" if metric not in (None, "rmse") else f"--task {task}"
+        raise ContractError(
+            f"{flag}: a sample asking values through a lookup table is a regression scored by the RMSE over the "
+            "values asked (rmse); leave the flag out."
+        )
+    return "regression", None, "rmse", "values"
 
 
 def describe(spec: Spec) -> str:

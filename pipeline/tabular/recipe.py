@@ -139,7 +139,8 @@ def model_set(
 ) -> dict[str, Any]:
     """The models `cfg.models` names, unfitted: LightGBM, XGBoost and CatBoost stopped early on each fold's
     validation rows, and the regularised linear model; each encodes the raw columns for its family inside the fold.
-    With several targets (a list of names) each is a MultiTarget: one such model per target column. With `series`
+    With several targets (a list of names) each is a MultiTarget: one such model per target column; but the cnn on
+    several values is one network with an output per target (a missing value counts in no loss). With `series`
     (SERIES, TIME and HORIZON of the generated file, the Config's lags and windows) each is Lagged: its series' past
     targets are features, fitted inside the fold (pipeline/tabular/series.py); lags () leaves the models as they are.
     With `pixels` (PIXELS of the generated file: the image each row holds) "cnn" is a network on those images."""
@@ -205,10 +206,17 @@ def model_set(
     if len(as_list(target)) > 1:
         if series is not None:
             raise ValueError("series lags (SERIES) take one target; set SERIES = None for several.")
-        return {m: MultiTarget(factories[m](), task) for m in cfg.models}
+        return {m: _one_or_each(m, factories[m](), task) for m in cfg.models}
     if series is not None and series.lags != ():
         return {m: _lagged(factories[m](), series, cfg) for m in cfg.models}
     return {m: factories[m]() for m in cfg.models}
+
+
+def _one_or_each(name: str, model: Any, task: str) -> Any:
+    """The model of several targets: the cnn on values alone as it is, one network with an output per target whose
+    missing values (Facial Keypoints' unmarked keypoints) count in no loss; any other a MultiTarget, one clone per
+    target column."""
+    return model if name == "cnn" and task == "regression" else MultiTarget(model, task)
 
 
 def _lagged(model: Any, series: Series, cfg: TabularRecipe) -> Lagged:

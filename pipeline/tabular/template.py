@@ -7,7 +7,7 @@ import shlex
 import textwrap
 
 from pipeline.listing import listed
-from pipeline.tabular import recipe, series, template_pixels
+from pipeline.tabular import recipe, series, template_lookup, template_pixels
 from pipeline.tabular.infer import Spec, describe
 from pipeline.tabular.metrics import METRICS, lookup, top_k
 
@@ -207,7 +207,9 @@ def render(spec: Spec, where: str | None = None) -> str:
     m, k = lookup(spec.metric), len(spec.targets)
     about = m.about if k == 1 else f"mean column-wise {spec.metric} over the {k} targets"
     holds = SUBMISSION_TEXT[spec.submission].format(k=top_k(spec.metric)) if k == 1 else SEVERAL_TEXT[spec.submission]
-    return TEMPLATE.format(
+    if spec.lookup is not None:  # template_lookup.py: the values a lookup table asks, scored as one pool
+        about, holds = "root mean squared error over the values asked", "the value each row of the lookup asks"
+    text = TEMPLATE.format(
         **{k: getattr(spec, k) for k in TEXT_FIELDS},
         **{f"{k}_py": _py(getattr(spec, k)) for k in LITERAL_FIELDS},
         title=spec.slug.replace("-", " ").replace("_", " ").strip().title() or spec.name,
@@ -234,6 +236,7 @@ def render(spec: Spec, where: str | None = None) -> str:
         **_joins(spec),
         **_recipe(spec, where or f"competitions/{spec.name}"),
     )
+    return template_lookup.with_lookup(text, spec)
 
 
 def _recipe(spec: Spec, where: str) -> dict[str, str]:

@@ -59,9 +59,11 @@ class ImageRegressor(RegressorMixin, ImageNetwork):
     """One or more numbers per image: y is a value per row, or rows x values. `loss` "mse" (auto) learns standardised
     targets by squared error; "bce" learns targets scaled to [0, 1] by the training range by binary cross-entropy
     (bounded scores such as Pawpularity's 1 to 100; the predictions stay in the range). Mixup and cutmix blend the
-    values; label_smoothing does nothing here. predict gives values in the targets' units (1-D when y was), each
-    output clipped to its training range with `clip_values` (the default: squared error's predictions overshoot a
-    bounded score, -10 to 117 of a 0 to 100 one, benchmarks/README.md "A value per image")."""
+    values; label_smoothing does nothing here. A missing target (NaN) counts in neither the scale nor the loss, so one
+    network learns every output from the rows that have it (Facial Keypoints' 30 coordinates, most rows marking 8).
+    predict gives values in the targets' units (1-D when y was), each output clipped to its training range with
+    `clip_values` (the default: squared error's predictions overshoot a bounded score, -10 to 117 of a 0 to 100 one,
+    benchmarks/README.md "A value per image")."""
 
     losses = ("mse", "bce")
     fitted_attrs = ("n_outputs_", "one_target_", "target_range_")
@@ -74,7 +76,7 @@ class ImageRegressor(RegressorMixin, ImageNetwork):
             objective = Regression(y.shape[1], "mse" if self.loss == "auto" else self.loss).fit(y)
         except ValueError as e:
             raise ContractError(f"ImageRegressor: {e}") from None
-        self.target_range_ = (y.min(axis=0).tolist(), y.max(axis=0).tolist())
+        self.target_range_ = (np.nanmin(y, axis=0).tolist(), np.nanmax(y, axis=0).tolist())
         return objective
 
     def predict(self, X: Any) -> np.ndarray:

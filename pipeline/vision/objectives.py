@@ -6,7 +6,8 @@
 - Regression: one or more numbers per image (PetFinder's Pawpularity). "mse": squared error on targets standardised
   by the training rows' mean and deviation; "bce": binary cross-entropy on targets scaled to [0, 1] by the training
   rows' range (the loss Pawpularity's winners trained on: bounded scores, outputs that never leave the range). The
-  outputs are in the targets' own units.
+  outputs are in the targets' own units. A missing target (NaN: Facial Keypoints' keypoints not marked on a face)
+  counts in neither the scale nor the loss: each batch's loss is the mean over the values present.
 
 An objective is fitted on the training targets (Regression keeps their scale) and saved with the network.
 """
@@ -92,21 +93,24 @@ class Regression:
             raise ValueError(f"regression loss {self.loss_name!r}: choose one of {', '.join(REGRESSION_LOSSES)}.")
 
     def fit(self, y: np.ndarray) -> Regression:
-        """Set the scale from the training targets: mean and deviation (mse) or minimum and range (bce)."""
+        """Set the scale from the training targets present (NaN: missing): mean and deviation (mse) or minimum and
+        range (bce). An infinite value, or an output with no value on any row, is refused."""
         y = np.asarray(y, dtype=np.float64).reshape(len(y), self.n_outputs)
-        if not np.isfinite(y).all():
-            row = int(np.flatnonzero(~np.isfinite(y).all(axis=1))[0])
+        if np.isinf(y).any():
+            row = int(np.flatnonzero(np.isinf(y).any(axis=1))[0])
             raise ValueError(f"regression targets must be finite numbers; row {row} holds {y[row].tolist()}.")
+        if (empty := np.isnan(y).all(axis=0)).any():
+            raise ValueError(f"regression output {int(np.flatnonzero(empty)[0])} has no value on any training row.")
         if self.loss_name == "bce":
-            lo, spread = y.min(axis=0), y.max(axis=0) - y.min(axis=0)
+            lo, spread = np.nanmin(y, axis=0), np.nanmax(y, axis=0) - np.nanmin(y, axis=0)
         else:
-            lo, spread = y.mean(axis=0), y.std(axis=0)
+            lo, spread = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
         self.center = tuple(float(v) for v in lo)
         self.scale = tuple(float(v) if v > 0 else 1.0 for v in spread)
         return self
 
     def targets(self, y: np.ndarray) -> np.ndarray:
-        """The dataset's labels: rows x outputs on the fitted scale, float32."""
+        """The dataset's labels: rows x outputs on the fitted scale, float32 (a missing value stays NaN)."""
         y = np.asarray(y, dtype=np.float64).reshape(len(y), self.n_outputs)
         return ((y - np.asarray(self.center)) / np.asarray(self.scale)).astype(np.float32)
 
@@ -119,10 +123,16 @@ class Regression:
         return self.soft_loss(logits, y.float())
 
     def soft_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Squared error on standardised targets, or binary cross-entropy on targets scaled to [0, 1]."""
+        """Squared error on standardised targets, or binary cross-entropy on targets scaled to [0, 1]: the mean over
+        the values present (a NaN target, missing, adds nothing; a batch with none present: 0, with a gradient)."""
+        present = ~torch.isnan(targets)  # no branch on it: a GPU would wait for the answer every batch
+        filled = torch.where(present, targets, torch.zeros_like(targets))
         if self.loss_name == "bce":
-            return F.binary_cross_entropy_with_logits(logits, targets.clamp(0.0, 1.0))
-        return F.mse_loss(logits, targets)
+            each = F.binary_cross_entropy_with_logits(logits, filled.clamp(0.0, 1.0), reduction="none")
+        else:
+            each = (logits - filled) ** 2
+        weight = present.to(each.dtype)
+        return (each * weight).sum() / weight.sum().clamp(min=1.0)
 
     def outputs(self, logits: torch.Tensor) -> torch.Tensor:
         """Values in the targets' units."""

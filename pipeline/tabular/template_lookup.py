@@ -1,0 +1,71 @@
+"""The parts of a generated competition file that differ where the sample asks its values through a lookup table
+(Spec.lookup: Facial Keypoints' IdLookupTable.csv): LOOKUP, load and load_test reading it, score as the RMSE over the
+values present, write_submission and validate through it. Each is an edit of the file template.py renders, which
+finds its anchor or fails; without a lookup the file is template.py's own text."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline.tabular.infer import Spec
+
+# (what template.py writes, what the file of a lookup writes instead); each anchor occurs once
+EDITS = (
+    (
+        "]  # several targets: one model of each family per column",
+        "]  # several targets: the cnn one network with an output each; another model one per column",
+    ),
+    (
+        "\n\n@dataclass(frozen=True)\nclass Config(",
+        "{lookup_lines}\n\n\n@dataclass(frozen=True)\nclass Config(",
+    ),
+    (
+        "        original_mode=cfg.original,\n    )",
+        "        original_mode=cfg.original,\n        lookup=LOOKUP,\n    )",
+    ),
+    (
+        "        row_id_start=ROW_ID_START,\n    )",
+        "        row_id_start=ROW_ID_START,\n        lookup=LOOKUP,\n    )",
+    ),
+    (
+        '    """rmse, as Kaggle computes it, on rows x outputs predictions."""\n'
+        '    return tabular.score("rmse", y_true, pred)',
+        '    """The RMSE over the values present in y_true (a row marks some targets only), as Kaggle scores the\n'
+        '    values the lookup asks."""\n    return tabular.present_rmse(y_true, pred)',
+    ),
+    (
+        "    tabular.write_submission(data, pred, path, SUBMISSION)",
+        "    tabular.write_lookup(data, pred, path, LOOKUP)",
+    ),
+    (
+        '    """The CSV check against {sample}: True/False columns and grades included; a log loss\'s\n'
+        '    probabilities in [0, 1]."""\n    tabular.validate(data, path, SUBMISSION, METRIC.name)',
+        '    """The CSV check against {sample}: its header, ids and order; every value a number within\n'
+        '    LOOKUP\'s clip."""\n    tabular.validate_lookup(data, path, LOOKUP)',
+    ),
+)
+
+
+def lookup_py(spec: Spec) -> str:
+    """LOOKUP of the generated file with its comment."""
+    lk = spec.lookup
+    assert lk is not None
+    clip = "None" if lk.clip is None else f"({lk.clip[0]!r}, {lk.clip[1]!r})"
+    args = f"{json.dumps(lk.file)}, {json.dumps(lk.row_id)}, {json.dumps(lk.id)}, {json.dumps(lk.target)}, clip={clip}"
+    return (
+        f"# the sample's {lk.row_id} asks, through this CSV, for one value ({lk.target}) of one test row ({lk.id}); "
+        "every value\n# is cut to clip (the image: a keypoint lies on it; None: not cut)\n"
+        f"LOOKUP = tabular.Lookup({args})\n"
+    )
+
+
+def with_lookup(text: str, spec: Spec) -> str:
+    """The rendered file `text` with its lookup's parts (EDITS), or `text` itself where the spec has none."""
+    if spec.lookup is None:
+        return text
+    for old, new in EDITS:
+        old, new = old.replace("{sample}", spec.sample), new.replace("{sample}", spec.sample)
+        if text.count(old) != 1:
+            raise AssertionError(f"template_lookup: the rendered file holds {old!r} {text.count(old)} times, not once")
+        text = text.replace(old, new.replace("{lookup_lines}", "\n" + lookup_py(spec).rstrip("\n")))
+    return text
