@@ -235,9 +235,10 @@ def fit_meta(F_tr: np.ndarray, y_tr: np.ndarray, classification: bool, n_out: in
         targets = [y_tr[:, j] for j in range(n_out)]
     else:
         cols, targets = [slice(None)], [y_tr]
+    present = [~np.isnan(np.asarray(t, dtype=float)) for t in targets]  # a target missing on a row: not fitted there
     parts = [
-        NonNegativeLinear().fit(F_tr[:, c], np.log(np.clip(t, EPS, None)) if log else t)
-        for c, t in zip(cols, targets, strict=True)
+        NonNegativeLinear().fit(F_tr[:, c][ok], np.log(np.clip(t[ok], EPS, None)) if log else t[ok])
+        for c, t, ok in zip(cols, targets, present, strict=True)
     ]
     return MetaModel("values", n_out, parts, log)
 

@@ -53,3 +53,30 @@ def test_one_network_learns_keypoints_from_the_faces_that_mark_them() -> None:
     truth = points[225:]  # every keypoint, the ones training.csv leaves out included
     assert _rmse_present(truth, pred) < 0.4 * _rmse_present(truth, means)
     assert _rmse_present(truth[:, 4:], pred[:, 4:]) < 0.4 * _rmse_present(truth[:, 4:], means[:, 4:])
+
+
+def test_a_model_per_target_fits_each_on_the_rows_that_have_it() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from pipeline.tabular import MultiTarget
+
+    X = np.arange(12, dtype=float).reshape(6, 2)
+    y = np.column_stack([X[:, 0] * 2.0, X[:, 1] + 1.0])
+    y[[1, 4], 1] = np.nan  # the second target marked on 4 rows only
+    model = MultiTarget(LinearRegression(), "regression").fit(X, y)
+    np.testing.assert_allclose(model.predict(X), np.column_stack([X[:, 0] * 2.0, X[:, 1] + 1.0]), atol=1e-9)
+
+
+def test_the_stack_of_several_values_fits_each_on_the_rows_that_have_it() -> None:
+    from pipeline.stacking import stack
+    from pipeline.tabular import present_rmse
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(60, 2))
+    y[rng.random(60) < 0.5, 1] = np.nan
+    truth = np.nan_to_num(y)
+    oofs = {"a": truth + rng.normal(0, 0.3, y.shape), "b": truth + rng.normal(0, 0.6, y.shape)}
+    folds = np.arange(60) % 3
+    st = stack(oofs, oofs, y, folds, present_rmse, classification=False)
+    assert np.isfinite(st["oof"]).all() and np.isfinite(st["test"]).all()
+    assert st["score"] < present_rmse(y, oofs["b"])

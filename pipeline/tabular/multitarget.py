@@ -4,7 +4,9 @@ Each per-target model gets the runner's FitContext with its own target's validat
 and an equal share of the time left to the fit's deadline; bagging and the rest are the wrapped model's own. For
 binary targets (multi-label) the predictions are each target's positive-class probability, so the runner, the blend
 and the stack see rows x targets numbers either way (Data.classes is None); a label metric (accuracy, f1) thresholds
-them at 0.5 when it scores, and the submission writer does the same when the sample asks for labels.
+them at 0.5 when it scores, and the submission writer does the same when the sample asks for labels. A regression
+target missing on some rows (NaN: Facial Keypoints' unmarked keypoints) is fitted on the rows that have it, and
+validated on those too; every row gets a prediction of every target.
 """
 
 from __future__ import annotations
@@ -45,12 +47,25 @@ class MultiTarget(BaseEstimator):
             est = clone(self.estimator)
             if self.per_target_params:
                 est.set_params(**self.per_target_params[j])
+            X_j, y_j = self._present(X, y[:, j])
             if takes_context and context is not None:
-                est.fit(X, y[:, j], context=self._context(context, j, k))
+                est.fit(X_j, y_j, context=self._context(context, j, k))
             else:
-                est.fit(X, y[:, j])
+                est.fit(X_j, y_j)
             self.estimators_.append(est)
         return self
+
+    def _present(self, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        """The rows of X and y where a regression's target y is present (not NaN); all of them otherwise."""
+        if self.task != "regression":
+            return X, y
+        rows = ~np.isnan(np.asarray(y, dtype=float))
+        if rows.all():
+            return X, y
+        if not rows.any():
+            raise ValueError("MultiTarget: a target has no value on any of the fold's training rows.")
+        taken = X.iloc[rows].reset_index(drop=True) if hasattr(X, "iloc") else np.asarray(X)[rows]
+        return taken, y[rows]
 
     @property
     def takes_context(self) -> bool:
@@ -88,16 +103,15 @@ class MultiTarget(BaseEstimator):
         """Whether every rank of a torchrun run trains it together: as the wrapped model does (the cnn's networks)."""
         return bool(getattr(self.estimator, "supports_ddp", False))
 
-    @staticmethod
-    def _context(context: Any, j: int, k: int) -> Any:
+    def _context(self, context: Any, j: int, k: int) -> Any:
         """The runner's context for target j of k: its validation column, an equal share of the time left, and a
         checkpoint folder of its own (a network's last.pt: a resumed fit of target 1 read target 0's)."""
         changes: dict[str, Any] = {}
         if context.workdir is not None:
             changes["workdir"] = Path(context.workdir) / f"target{j}"
         if context.eval_set is not None:
-            X_va, y_va = context.eval_set
-            changes["eval_set"] = (X_va, np.asarray(y_va)[:, j])
+            X_va, y_va = self._present(context.eval_set[0], np.asarray(context.eval_set[1])[:, j])
+            changes["eval_set"] = (X_va, y_va) if len(y_va) else None
         if context.deadline is not None:
             now = time.monotonic()
             changes["deadline"] = now + max(0.0, context.deadline - now) / (k - j)
