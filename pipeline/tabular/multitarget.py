@@ -47,25 +47,15 @@ class MultiTarget(BaseEstimator):
             est = clone(self.estimator)
             if self.per_target_params:
                 est.set_params(**self.per_target_params[j])
-            X_j, y_j = self._present(X, y[:, j])
+            X_j, y_j = _present(X, y[:, j])
+            if len(y_j) == 0:
+                raise ValueError(f"MultiTarget: target {j} has no value on any of the fold's training rows.")
             if takes_context and context is not None:
                 est.fit(X_j, y_j, context=self._context(context, j, k))
             else:
                 est.fit(X_j, y_j)
             self.estimators_.append(est)
         return self
-
-    def _present(self, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
-        """The rows of X and y where a regression's target y is present (not NaN); all of them otherwise."""
-        if self.task != "regression":
-            return X, y
-        rows = ~np.isnan(np.asarray(y, dtype=float))
-        if rows.all():
-            return X, y
-        if not rows.any():
-            raise ValueError("MultiTarget: a target has no value on any of the fold's training rows.")
-        taken = X.iloc[rows].reset_index(drop=True) if hasattr(X, "iloc") else np.asarray(X)[rows]
-        return taken, y[rows]
 
     @property
     def takes_context(self) -> bool:
@@ -103,14 +93,15 @@ class MultiTarget(BaseEstimator):
         """Whether every rank of a torchrun run trains it together: as the wrapped model does (the cnn's networks)."""
         return bool(getattr(self.estimator, "supports_ddp", False))
 
-    def _context(self, context: Any, j: int, k: int) -> Any:
+    @staticmethod
+    def _context(context: Any, j: int, k: int) -> Any:
         """The runner's context for target j of k: its validation column, an equal share of the time left, and a
         checkpoint folder of its own (a network's last.pt: a resumed fit of target 1 read target 0's)."""
         changes: dict[str, Any] = {}
         if context.workdir is not None:
             changes["workdir"] = Path(context.workdir) / f"target{j}"
         if context.eval_set is not None:
-            X_va, y_va = self._present(context.eval_set[0], np.asarray(context.eval_set[1])[:, j])
+            X_va, y_va = _present(context.eval_set[0], np.asarray(context.eval_set[1])[:, j])
             changes["eval_set"] = (X_va, y_va) if len(y_va) else None
         if context.deadline is not None:
             now = time.monotonic()
@@ -127,3 +118,15 @@ class MultiTarget(BaseEstimator):
         if self.task == "regression":
             return np.asarray(est.predict(X), dtype=float).reshape(len(X))
         return np.asarray(est.predict_proba(X), dtype=float)[:, -1]
+
+
+def _present(X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The rows of X and of one target column y where the target is present (not NaN: a regression's value missing
+    on that row); all of them where none is missing (classes never are)."""
+    if not np.issubdtype(np.asarray(y).dtype, np.floating):
+        return X, y
+    rows = ~np.isnan(y)
+    if rows.all():
+        return X, y
+    taken = X.iloc[rows].reset_index(drop=True) if hasattr(X, "iloc") else np.asarray(X)[rows]
+    return taken, y[rows]
