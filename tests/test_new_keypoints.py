@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 from face_downloads import NAMES, facial_keypoints
@@ -47,6 +48,10 @@ def test_new_writes_one_network_of_every_keypoint_and_the_lookup_submission(
     ruff_clean(comp / "__init__.py")
     module = load_competition(str(comp))
     assert module.TARGET == NAMES and module.ID == "ImageId" and module.Config().models == ("cnn",)
+    # the keypoints are places on the face: nothing moves the image, whose labels would not follow
+    assert module.Config().cnn_shift == 0 and module.Config().cnn_tta == () and "shifted at random" not in text
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    assert set(module.search_space(trial)) == {"cnn_lr", "cnn_epochs"}
 
     assert main(["run", str(comp), "--data", str(data), *RUN]) == 0
     (run_dir,) = (tmp_path / "runs" / "facial_kp_run").iterdir()

@@ -46,6 +46,33 @@ EDITS = (
 )
 
 
+# where the targets are places on the image (LOOKUP's clip: keypoints), no augmentation or TTA view moves the image:
+# a keypoint's label would not move with it (benchmarks/README.md "Facial Keypoints")
+KEYPOINT_EDITS = (
+    (
+        "its batches\nshifted at random by a few pixels, its predictions averaged over shifted views; its out-of-fold "
+        "predictions are the CV.",
+        "one output\nper target, never shifted, turned or flipped (a keypoint's label would not move with the face); "
+        "its out-of-fold\npredictions are the CV.",
+    ),
+    (
+        '    models: tuple[str, ...] = ("cnn",)\n',
+        '    models: tuple[str, ...] = ("cnn",)\n'
+        "    # the targets are places on the image: a shifted, turned or zoomed face moves them and its labels\n"
+        "    # would not follow, so no augmentation moves the image and no shifted view is averaged (no flip either:\n"
+        "    # a mirrored face's left eye is its right)\n"
+        "    cnn_shift: int = 0\n"
+        "    cnn_tta: tuple[str, ...] = ()\n",
+    ),
+    (
+        '        "cnn_shift": trial.suggest_int("cnn_shift", 0, 3),\n'
+        '        "cnn_rotate": trial.suggest_float("cnn_rotate", 0.0, 15.0),\n'
+        '        "cnn_zoom": trial.suggest_float("cnn_zoom", 0.0, 0.15),\n',
+        "",
+    ),
+)
+
+
 def lookup_py(spec: Spec) -> str:
     """LOOKUP of the generated file with its comment."""
     lk = spec.lookup
@@ -63,7 +90,8 @@ def with_lookup(text: str, spec: Spec) -> str:
     """The rendered file `text` with its lookup's parts (EDITS), or `text` itself where the spec has none."""
     if spec.lookup is None:
         return text
-    for old, new in EDITS:
+    edits = EDITS + (KEYPOINT_EDITS if spec.lookup.clip is not None else ())
+    for old, new in edits:
         old, new = old.replace("{sample}", spec.sample), new.replace("{sample}", spec.sample)
         if text.count(old) != 1:
             raise AssertionError(f"template_lookup: the rendered file holds {old!r} {text.count(old)} times, not once")
