@@ -162,3 +162,23 @@ def test_the_score_pools_the_values_present() -> None:
     y = np.array([[1.0, np.nan], [3.0, 10.0], [5.0, np.nan]])
     pred = np.array([[2.0, 50.0], [3.0, 14.0], [5.0, -7.0]])
     assert present_rmse(y, pred) == pytest.approx(np.sqrt((1 + 0 + 0 + 16) / 4))  # not the columns' mean RMSE
+
+
+def test_kaggles_zips_inside_the_download_are_read_as_the_flat_files(tmp_path: Path) -> None:
+    # Kaggle ships training.csv and test.csv as training.zip and test.zip inside the download
+    flat, _ = facial_keypoints(tmp_path / "facial-keypoints-detection.zip", 20, 4, side=32)
+    nested = tmp_path / "nested" / "facial-keypoints-detection.zip"
+    nested.parent.mkdir()
+    with zipfile.ZipFile(flat) as src, zipfile.ZipFile(nested, "w") as dst:
+        for member in src.namelist():
+            if member in ("training.csv", "test.csv"):
+                inner = io.BytesIO()
+                with zipfile.ZipFile(inner, "w") as z:
+                    z.writestr(member, src.read(member))
+                dst.writestr(member.replace(".csv", ".zip"), inner.getvalue())
+            else:
+                dst.writestr(member, src.read(member))
+    assert new(tmp_path, "facial_kp_flat", flat) == 0 and new(tmp_path, "facial_kp_nested", nested) == 0
+    texts = [(tmp_path / "comps" / n / "__init__.py").read_text() for n in ("facial_kp_flat", "facial_kp_nested")]
+    assert texts[0].replace("facial_kp_flat", "X") == texts[1].replace("facial_kp_nested", "X")
+    assert "LOOKUP = tabular.Lookup(" in texts[1]
