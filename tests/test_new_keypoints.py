@@ -122,10 +122,12 @@ def test_a_lookup_new_cannot_read_is_refused_naming_file_and_column(
     assert not (tmp_path / "comps" / "facial_kp_bad").exists()
 
 
-def test_another_metric_for_a_lookup_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_another_metric_or_target_for_a_lookup_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data, _ = facial_keypoints(tmp_path / "facial-keypoints-detection.zip", 20, 4, side=32)
     assert new(tmp_path, "facial_kp_mae", data, "--metric", "mae") == 2
     assert "--metric mae: a sample asking values through a lookup table is a regression" in capsys.readouterr().err
+    assert new(tmp_path, "facial_kp_target", data, "--target", "nose_tip_x") == 2
+    assert "--target: the sample asks its values through a lookup table" in capsys.readouterr().err
 
 
 def _data(folder: Path, lookup: pd.DataFrame, sample_ids: list[int], test_ids: list[int]) -> Data:

@@ -294,8 +294,8 @@ def infer(
     notes: list[str] = []
     t = read_tables(source, train, test, sample)
     if (lookup := find_lookup(source, t, notes)) is not None:  # Facial Keypoints: the sample asks through a lookup
+        task, classes, metric, submission = _lookup_task(metric, task, target, id_col)
         id_col, id_start, targets = lookup.id_col, None, lookup.targets
-        task, classes, metric, submission = _lookup_task(metric, task)
     else:
         numbers = asks_numbers(metric, task)
         id_col, id_start, targets = id_and_targets(source, t, id_col, target, notes, classes=not numbers)
@@ -342,9 +342,18 @@ def infer(
     )
 
 
-def _lookup_task(metric: str | None, task: str | None) -> tuple[str, None, str, str]:
+def _lookup_task(
+    metric: str | None, task: str | None, target: str | None, id_col: str | None
+) -> tuple[str, None, str, str]:
     """(task, classes, metric, submission) of a sample asking through a lookup: a regression of every target, scored
-    by the RMSE over the values asked; another --metric or --task is refused."""
+    by the RMSE over the values asked; another --metric or --task is refused, as is --target or --id, which the lookup
+    settles (its column of names, its column of test ids)."""
+    if target is not None or id_col is not None:
+        flag = "--target" if target is not None else "--id"
+        raise ContractError(
+            f"{flag}: the sample asks its values through a lookup table, which names the targets and the test rows' "
+            "id; leave the flag out."
+        )
     if metric not in (None, "rmse") or task not in (None, "regression"):
         flag = f"--metric {metric}" if metric not in (None, "rmse") else f"--task {task}"
         raise ContractError(
