@@ -49,7 +49,8 @@ def test_new_writes_one_network_of_every_keypoint_and_the_lookup_submission(
     module = load_competition(str(comp))
     assert module.TARGET == NAMES and module.ID == "ImageId" and module.Config().models == ("cnn",)
     # the keypoints are places on the face: nothing moves the image, whose labels would not follow
-    assert module.Config().cnn_shift == 0 and module.Config().cnn_tta == () and "shifted at random" not in text
+    cfg = module.Config()  # no augmentation moves the face under its keypoints, no shifted view is averaged
+    assert (cfg.cnn_shift, cfg.cnn_rotate, cfg.cnn_zoom, cfg.cnn_tta) == (0, 0.0, 0.0, ()) and "at random" not in text
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     assert set(module.search_space(trial)) == {"cnn_lr", "cnn_epochs"}
 

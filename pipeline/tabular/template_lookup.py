@@ -50,8 +50,8 @@ EDITS = (
 # a keypoint's label would not move with it (benchmarks/README.md "Facial Keypoints")
 KEYPOINT_EDITS = (
     (
-        "its batches\nshifted at random by a few pixels, its predictions averaged over shifted views; its out-of-fold "
-        "predictions are the CV.",
+        "its batches\nshifted, turned and zoomed at random, its predictions averaged over shifted views; its "
+        "out-of-fold predictions are the\nCV.",
         "one output\nper target, never shifted, turned or flipped (a keypoint's label would not move with the face); "
         "its out-of-fold\npredictions are the CV.",
     ),
@@ -62,6 +62,8 @@ KEYPOINT_EDITS = (
         "    # would not follow, so no augmentation moves the image and no shifted view is averaged (no flip either:\n"
         "    # a mirrored face's left eye is its right)\n"
         "    cnn_shift: int = 0\n"
+        "    cnn_rotate: float = 0.0\n"
+        "    cnn_zoom: float = 0.0\n"
         "    cnn_tta: tuple[str, ...] = ()\n",
     ),
     (
