@@ -175,23 +175,16 @@ def load_tables(
     `original` (with `original_mode` "add" or "flag"; "off" leaves it out): the dataset the competition was generated
     from, found by pipeline.datadir.original_dir; its rows follow the competition's, in every fold's training rows
     and never scored (Data.train_only; pipeline/tabular/original.py).
-
     `id_groups`: the id reads as <group>_<member> (Spaceship Titanic's 0013_02); <id>_group_size and <id>_member
     become features (unless in `drop`) and Data.groups holds each training row's group (pipeline/tabular/groups.py);
     with `group_column` (GROUPS, never a feature), that column's value is the row's group instead (_groups).
-
     `time`: a column of train.csv (dates or numbers) ordering the training rows for FOLDS = "time" (Data.time; none
     for an original's rows), a feature when test has it too. `horizon` (HORIZON, with SERIES): Data.horizon, each
     forward fold then validating that many distinct times (pipeline/folds.py).
-
-    `row_id_start`: the test table has no id column (Digit Recognizer's): its rows get the ids row_id_start, ...
-
-    `joins` (JOINS): auxiliary tables, each (file, key columns), joined to both tables' rows by key before anything
-    reads them (pipeline/tabular/joins.py); a key a table lacks gives missing values, warned of.
-
-    `lookup` (LOOKUP, Facial Keypoints' IdLookupTable.csv): the sample's ids are the lookup's, each naming a test row
-    and a target (pipeline/tabular/lookup.py), checked here; and a training row with any of the several values is kept,
-    a value it lacks NaN in y (the cnn learns each output from the rows that have it).
+    `row_id_start`: no id column in test (Digit Recognizer's): its rows get the ids row_id_start, ... `joins` (JOINS):
+    auxiliary tables, each (file, key columns), joined to both tables' rows by key before anything reads them
+    (joins.py); a key a table lacks gives missing values, warned of. `lookup` (LOOKUP, Facial Keypoints'): the
+    sample's ids are the lookup's, each a test row and a target (lookup.py); a row with any target is kept (NaN: none).
     """
     data_dir = Path(data_dir)
     targets = as_list(target)

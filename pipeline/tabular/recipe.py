@@ -139,11 +139,10 @@ def model_set(
 ) -> dict[str, Any]:
     """The models `cfg.models` names, unfitted: LightGBM, XGBoost and CatBoost stopped early on each fold's
     validation rows, and the regularised linear model; each encodes the raw columns for its family inside the fold.
-    With several targets (a list of names) each is a MultiTarget: one such model per target column; but the cnn on
-    several values is one network with an output per target (a missing value counts in no loss). With `series`
-    (SERIES, TIME and HORIZON of the generated file, the Config's lags and windows) each is Lagged: its series' past
-    targets are features, fitted inside the fold (pipeline/tabular/series.py); lags () leaves the models as they are.
-    With `pixels` (PIXELS of the generated file: the image each row holds) "cnn" is a network on those images."""
+    Several targets (a list of names): each a MultiTarget, one such model per target (the cnn on values: one network,
+    _one_or_each). With `series` (SERIES, TIME and HORIZON of the generated file, the Config's lags and windows) each
+    is Lagged: its series' past targets are features, fitted inside the fold (pipeline/tabular/series.py); lags ()
+    leaves the models as they are. With `pixels` (PIXELS: the image each row holds) "cnn" is a network on them."""
     boosted = dict(
         task=task,
         learning_rate=cfg.learning_rate,
