@@ -53,13 +53,18 @@ def _number(value: float) -> str:
     return f"{round(float(value), 1):g}"
 
 
-def prediction_string(boxes: np.ndarray, scores: np.ndarray, width: float, height: float) -> str:
-    """One image's cell: its xywh boxes clipped to the width x height image (boxes left with no area dropped),
-    highest confidence first, each "conf x y w h" with the confidence in [0, 1] to 4 decimals."""
+def _clipped(boxes: np.ndarray, width: float, height: float) -> tuple[np.ndarray, np.ndarray]:
+    """xywh boxes as corners clipped to the width x height image and rounded to 0.1 px, and which keep an area."""
     xyxy = xywh_to_xyxy(boxes)
     xyxy[:, [0, 2]] = np.round(xyxy[:, [0, 2]].clip(0, width), 1)
     xyxy[:, [1, 3]] = np.round(xyxy[:, [1, 3]].clip(0, height), 1)
-    keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    return xyxy, (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+
+
+def prediction_string(boxes: np.ndarray, scores: np.ndarray, width: float, height: float) -> str:
+    """One image's cell: its xywh boxes clipped to the width x height image (boxes left with no area dropped),
+    highest confidence first, each "conf x y w h" with the confidence in [0, 1] to 4 decimals."""
+    xyxy, keep = _clipped(boxes, width, height)
     xyxy, scores = xyxy[keep], np.clip(np.asarray(scores, float)[keep], 0.0, 1.0)
     parts = []
     for i in np.argsort(-scores, kind="stable"):
@@ -76,10 +81,7 @@ def class_string(
     from pipeline.detection.voc_map import NOTHING_BOX, nothing_score
 
     assert layout.classes is not None
-    xyxy = xywh_to_xyxy(boxes)
-    xyxy[:, [0, 2]] = np.round(xyxy[:, [0, 2]].clip(0, width), 1)
-    xyxy[:, [1, 3]] = np.round(xyxy[:, [1, 3]].clip(0, height), 1)
-    keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    xyxy, keep = _clipped(boxes, width, height)
     scores = np.asarray(scores, float)
     tokens = [layout.classes[int(c)] for c in np.asarray(labels)[keep]]
     xyxy, kept = xyxy[keep], np.clip(scores[keep], 0.0, 1.0)
