@@ -71,16 +71,20 @@ def _lower(header: list[str]) -> dict[str, str]:
 def xywh_columns(header: list[str], names: tuple[tuple[str, ...], ...] = XYWH) -> tuple[str, ...]:
     """The four box columns x, y, width, height of a header (w and h too; `names`: XYXY, its corners), or () when it
     lacks one."""
-    low = _lower(header)
-    found = [next((low[n] for n in options if n in low), None) for options in names]
+    found = _named(header, names)
     return () if None in found else tuple(found)  # type: ignore[arg-type]
+
+
+def _named(header: list[str], names: tuple[tuple[str, ...], ...]) -> list[str | None]:
+    """Each of `names`' columns as the header spells it (its first name found, case aside), None where it has none."""
+    low = _lower(header)
+    return [next((low[n] for n in options if n in low), None) for options in names]
 
 
 def _partial(header: list[str]) -> str:
     """The box columns a header has of a set it lacks some of ("x_min, y_min (no x_max, y_max)"), else ""."""
-    low = _lower(header)
     for names in (XYXY, XYWH):
-        have = [next((low[n] for n in options if n in low), None) for options in names]
+        have = _named(header, names)
         if any(have) and not all(have):
             missing = [options[0] for options, c in zip(names, have, strict=True) if c is None]
             return f"{', '.join(c for c in have if c)} (no {', '.join(missing)})"
