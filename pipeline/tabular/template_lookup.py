@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from pipeline.tabular import template_pixels
 from pipeline.tabular.infer import Spec
 
 # (what template.py writes, what the file of a lookup writes instead); each anchor occurs once
@@ -46,19 +47,26 @@ EDITS = (
 )
 
 
+# what template_pixels.py writes of the cnn's augmentation, each anchor taken from its own text so the two cannot drift
+# apart: the Recipe's words on it, the models line, the search space's lines of the knobs that move the image
+_RECIPE = template_pixels.RECIPE
+_AUGMENTED = _RECIPE[_RECIPE.index("its batches") : _RECIPE.index("\nGrow it here")]
+_MODELS = template_pixels.MODELS_LINE.splitlines(keepends=True)[-1]
+_MOVES = ('"cnn_shift"', '"cnn_rotate"', '"cnn_zoom"')
+_MOVING = "".join(s for s in template_pixels.SEARCH_SPACE.splitlines(keepends=True) if s.lstrip().startswith(_MOVES))
+
 # where the targets are places on the image (LOOKUP's clip: keypoints), no augmentation or TTA view moves the image:
 # a keypoint's label would not move with it (benchmarks/README.md "Facial Keypoints")
 KEYPOINT_EDITS = (
     (
-        "its batches\nshifted, turned and zoomed at random, its predictions averaged over shifted views; its "
-        "out-of-fold predictions are the\nCV.",
+        _AUGMENTED,
         "one output\nper target, never shifted, turned or flipped (a keypoint's label would not move with the face); "
         "its out-of-fold\npredictions are the CV.",
     ),
     (
-        '    models: tuple[str, ...] = ("cnn",)\n',
-        '    models: tuple[str, ...] = ("cnn",)\n'
-        "    # the targets are places on the image: a shifted, turned or zoomed face moves them and its labels\n"
+        _MODELS,
+        _MODELS
+        + "    # the targets are places on the image: a shifted, turned or zoomed face moves them and its labels\n"
         "    # would not follow, so no augmentation moves the image and no shifted view is averaged (no flip either:\n"
         "    # a mirrored face's left eye is its right)\n"
         "    cnn_shift: int = 0\n"
@@ -66,12 +74,7 @@ KEYPOINT_EDITS = (
         "    cnn_zoom: float = 0.0\n"
         "    cnn_tta: tuple[str, ...] = ()\n",
     ),
-    (
-        '        "cnn_shift": trial.suggest_int("cnn_shift", 0, 3),\n'
-        '        "cnn_rotate": trial.suggest_float("cnn_rotate", 0.0, 15.0),\n'
-        '        "cnn_zoom": trial.suggest_float("cnn_zoom", 0.0, 0.15),\n',
-        "",
-    ),
+    (_MOVING, ""),
 )
 
 
