@@ -15,7 +15,7 @@ from pipeline.contract import ContractError
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import Source, Tables
 from pipeline.tabular.lookup import Lookup
-from pipeline.tabular.pixels import find_pixels
+from pipeline.tabular.pixels import Pixels, find_pixels
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,9 @@ def find_lookup(source: Source, t: Tables, notes: list[str]) -> Found | None:
     name = others[0]
     table = source.read(name, text=[row_id])
     id_col = _test_id_column(table, t, name, row_id)
-    target_col, targets = _target_column(table, t, name, [row_id, id_col])
-    lookup = Lookup(PurePosixPath(name).as_posix(), row_id, id_col, target_col, _clip(t, targets))
+    image = find_pixels(t.tr, [c for c in t.tr.columns if c in t.te])  # the image each row holds, if any
+    target_col, targets = _target_column(table, t, name, [row_id, id_col], image)
+    lookup = Lookup(PurePosixPath(name).as_posix(), row_id, id_col, target_col, _clip(image, targets))
     notes.append(
         f"submission: each {row_id} of {t.sample} asks, through {name} ({id_col}, {target_col}), one of {len(targets)} "
         f"values of one test row; the models predict every value of every test row, write_submission picks those "
@@ -70,10 +71,11 @@ def _test_id_column(table: pd.DataFrame, t: Tables, name: str, row_id: str) -> s
     )
 
 
-def _target_column(table: pd.DataFrame, t: Tables, name: str, taken: list[str]) -> tuple[str, list[str]]:
+def _target_column(
+    table: pd.DataFrame, t: Tables, name: str, taken: list[str], image: Pixels | None
+) -> tuple[str, list[str]]:
     """The lookup's column naming a target on each row, and the targets: train's columns of numbers that test.csv
-    lacks (not the image's). A name that is none of them is refused naming the file, the column and the line."""
-    image = find_pixels(t.tr, [c for c in t.tr.columns if c in t.te])
+    lacks (not those of `image`). A name that is none of them is refused naming the file, the column and the line."""
     skip = set(image.columns()) if image is not None else set()
     targets = [
         str(c)
@@ -98,10 +100,9 @@ def _target_column(table: pd.DataFrame, t: Tables, name: str, taken: list[str]) 
     )
 
 
-def _clip(t: Tables, targets: list[str]) -> tuple[float, float] | None:
-    """The range of every value where each row holds an image whose keypoints the targets are (names ending in _x or
+def _clip(image: Pixels | None, targets: list[str]) -> tuple[float, float] | None:
+    """The range of every value where each row holds `image` whose keypoints the targets are (names ending in _x or
     _y): 0 to the image's side; else None."""
-    image = find_pixels(t.tr, [c for c in t.tr.columns if c in t.te])
     if image is None or not all(c.lower().endswith(("_x", "_y")) for c in targets):
         return None
     return 0.0, float(max(image.height, image.width))
