@@ -616,17 +616,12 @@ def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str,
     if state.budget.deadline is not None and have_complete and not elastic:
         # Fits without a context cannot be cut short: run them where the runner can stop waiting.
         fit = functools.partial(call_with_deadline, fit, state.budget.remaining())
-    part = distributed.from_main(lambda: _alone(fit)) if job.solo else fit()
+    # a model the other ranks do not train: rank 0 fits it as one process would (distributed.alone)
+    part = distributed.from_main(distributed.alone()(fit)) if job.solo else fit()
     if part is None:
         abandoned.set()
         return None, f"{'it' if job.fold == FULL else 'a fold'} did not finish before the time limit"
     return part, None
-
-
-def _alone(fit: Callable[[], Any]) -> Any:
-    """Rank 0's fit of a model the other ranks do not train, made as one process makes it (distributed.alone)."""
-    with distributed.alone():
-        return fit()
 
 
 def _rows_ratio(state: RunState) -> float:
