@@ -149,6 +149,15 @@ def read_submission_csv(path: Path | str, what: str = "") -> pd.DataFrame:
     return frame
 
 
+def is_number(text: str) -> bool:
+    """Whether a field's text reads as a number (Python's float: "1e-3", " 2 ", "nan" and "inf" do)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_numeric(values: pd.Series) -> bool:
     return len(values) > 0 and bool(pd.to_numeric(values, errors="coerce").notna().all())
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.atomic import write_text
 from pipeline.detection.boxes import unpack, xywh_to_xyxy
-from pipeline.submission import SubmissionError, read_against_sample
+from pipeline.submission import SubmissionError, is_number, read_against_sample
 
 TOLERANCE = 0.01  # pixels a written box may reach past the border (its corners are rounded to 0.1 px)
 
@@ -146,7 +146,7 @@ def _known(layout: Layout) -> str:
 
 def _group_problem(tokens: list[str], width: float, height: float, xyxy: bool) -> str | None:
     """What is wrong with one group's "conf x y w h" (or corners): the text after the box's number, None if nothing."""
-    bad = next((t for t in tokens if not _is_float(t)), None)
+    bad = next((t for t in tokens if not is_number(t)), None)
     if bad is not None:
         return f": {bad!r} is no number"
     conf, x, y, w, h = (float(t) for t in tokens)
@@ -161,14 +161,6 @@ def _group_problem(tokens: list[str], width: float, height: float, xyxy: bool) -
     if x < -TOLERANCE or y < -TOLERANCE or x + w > width + TOLERANCE or y + h > height + TOLERANCE:
         return f" reaches past the {width:g}x{height:g} image"
     return None
-
-
-def _is_float(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def validate(path: Path, sample: Path, sizes: dict[str, tuple[float, float]], layout: Layout | None = None) -> int:

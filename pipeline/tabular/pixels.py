@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.submission import is_number
 
 NUMBERED = re.compile(r"^(?P<prefix>[A-Za-z][A-Za-z_]*?)(?P<index>\d+)$")  # pixel0, pixel_12, px783
 # a run of numbered columns is an image only under a name that says so: a Playground table's f_00 .. f_99 is not
@@ -101,17 +102,9 @@ def _split(column: pd.Series, count: int, name: str) -> np.ndarray:
         try:
             out[i] = np.asarray(parts, dtype=np.float32)
         except ValueError:
-            bad = next(p for p in parts if not _is_number(p))
+            bad = next(p for p in parts if not is_number(p))
             raise ContractError(f"Pixel column {name!r}, row {column.index[i]}: {bad!r} is no number.") from None
     return out
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _resized(grey: np.ndarray, size: int) -> np.ndarray:
