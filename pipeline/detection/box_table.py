@@ -54,7 +54,8 @@ def parse_bbox(cell: str) -> tuple[float, float, float, float] | None:
     return None if found is None else tuple(float(v) for v in found.groups())  # type: ignore[return-value]
 
 
-def _refuse(where: str, line: int, column: str, cell: str, why: str) -> ContractError:
+def cell_error(where: str, line: int, column: str, cell: str, why: str) -> ContractError:
+    """The refusal of one cell of a box CSV, naming the file, its line and column, and the cell as written."""
     return ContractError(f"{where} line {line}, column {column}: {cell!r} {why}.")
 
 
@@ -69,7 +70,7 @@ def _row_box(
             return None
         box = parse_bbox(cell)
         if box is None:
-            raise _refuse(where, line, bbox, cell, f"is not a box {BBOX_TEXT} of four numbers")
+            raise cell_error(where, line, bbox, cell, f"is not a box {BBOX_TEXT} of four numbers")
         column = bbox
     else:
         cells = [str(row[c]).strip() for c in xywh]
@@ -80,15 +81,16 @@ def _row_box(
             try:
                 values.append(float(cell))
             except ValueError:
-                raise _refuse(where, line, c, cell, "is no number (the box's other cells are filled)") from None
+                raise cell_error(where, line, c, cell, "is no number (the box's other cells are filled)") from None
         box, column = (values[0], values[1], values[2], values[3]), "/".join(xywh)
         if xyxy:
             if not all(math.isfinite(v) for v in box) or box[2] <= box[0] or box[3] <= box[1]:
                 why = f"is no box: {xywh[2]} and {xywh[3]} must be above {xywh[0]} and {xywh[1]}"
-                raise _refuse(where, line, column, str(list(box)), why)
+                raise cell_error(where, line, column, str(list(box)), why)
             box = (box[0], box[1], box[2] - box[0], box[3] - box[1])
     if not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
-        raise _refuse(where, line, column, str(list(box)), "is no box: its width and height must be positive numbers")
+        why = "is no box: its width and height must be positive numbers"
+        raise cell_error(where, line, column, str(list(box)), why)
     return box
 
 
@@ -117,14 +119,14 @@ def read_box_rows(
         box = _row_box(cells, where, line, bbox, xywh, xyxy)
         label = str(cells[class_column]).strip() if class_column is not None else ""
         if class_column is not None and box is not None and not label:
-            raise _refuse(where, line, class_column, label, "is no class, on a row with a box")
+            raise cell_error(where, line, class_column, label, "is no class, on a row with a box")
         if target is not None:
             flag = str(cells[target]).strip()
             if flag not in ("0", "1"):
-                raise _refuse(where, line, target, flag, "is neither 1 (a box) nor 0 (no box)")
+                raise cell_error(where, line, target, flag, "is neither 1 (a box) nor 0 (no box)")
             if (flag == "1") != (box is not None):
                 has = "no box" if box is None else "a box"
-                raise _refuse(where, line, target, flag, f"disagrees with the row, which holds {has}")
+                raise cell_error(where, line, target, flag, f"disagrees with the row, which holds {has}")
         reader = str(cells[reader_column]).strip() if reader_column is not None else ""
         out.add(key, line, box, label, reader)
     return out

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.detection.box_table import cell_error
 from pipeline.listing import listed
 
 NAME_WORDS = ("class_name", "class", "label", "category", "category_name", "label_name")
@@ -100,7 +101,7 @@ def read_classes(
     on_boxes = frame.loc[boxed, column].str.strip()
     if (on_boxes == "").any():
         line = int(np.flatnonzero(boxed.to_numpy() & (frame[column].str.strip() == "").to_numpy())[0]) + 2
-        raise ContractError(f"{where} line {line}, column {column}: '' is no class, on a row with a box.")
+        raise cell_error(where, line, column, "", "is no class, on a row with a box")  # read_box_rows' words
     counts = on_boxes.value_counts()
     if size == 5:
         shown = listed([f"{c} ({counts[c]})" for c in sorted(counts.index)], 6)
