@@ -66,7 +66,7 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------------------------------------
     def _runtime(self, context: Any) -> Any:
-        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers
+        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers, with_context
 
         device = resolve_device((getattr(context, "device", None) if context is not None else None) or self.device)
         rt = Runtime(
@@ -74,23 +74,9 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
             dtype=resolve_precision(self.precision, device, cpu_autocast=False),  # CPU autocast slows detectors
             channels_last=device.startswith("cuda") and self.channels_last,
             num_workers=resolve_workers(self.num_workers, device),  # None: none on CPU, up to 8 on CUDA
-        )
-        if context is None:
-            return rt
-        return dataclasses.replace(
-            rt,
-            workdir=Path(context.workdir),
-            deadline=context.deadline,
-            training_deadline=context.training_deadline,
-            resume=context.resume,
-            progress=context.progress,
-            log=context.log,
-            predict_rows=context.predict_rows,
             predict_views=2 if self.tta else 1,
-            report=context.report_epoch,
-            plots_dir=context.plots_dir,
-            plot_tag=f"{context.model}_fold{context.fold}" if context.model else "fit",
         )
+        return with_context(rt, context)
 
     def _check(self, X: Any, y: np.ndarray) -> None:
         if len(X) != len(y):

@@ -84,7 +84,7 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------------------------------------
     def _runtime(self, context: Any) -> Any:
-        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers
+        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers, with_context
 
         device = resolve_device((getattr(context, "device", None) if context is not None else None) or self.device)
         rt = Runtime(
@@ -94,21 +94,7 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
             num_workers=resolve_workers(self.num_workers, device),  # None: none on CPU, up to 8 on CUDA
             predict_views=2 if self.tta else 1,
         )
-        if context is None:
-            return rt
-        metric = getattr(context, "metric", None)
-        return dataclasses.replace(
-            rt,
-            workdir=Path(context.workdir) if context.workdir is not None else None,
-            deadline=context.deadline,
-            training_deadline=context.training_deadline,
-            resume=context.resume,
-            progress=context.progress,
-            log=context.log,
-            predict_rows=context.predict_rows,
-            report=context.report_epoch,
-            greater_is_better=metric.greater_is_better if metric is not None else True,
-        )
+        return with_context(rt, context)
 
     def _size(self) -> tuple[int, int]:
         """The network's input (height, width) (models.input_size)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,32 @@ class Runtime:
     @property
     def cuda(self) -> bool:
         return self.device.startswith("cuda")
+
+
+def with_context(rt: Runtime, context: Any) -> Runtime:
+    """`rt` with what the runner's FitContext asks of every network's fit: its checkpoint folder (kept when the context
+    has none: the ranks > 0 of a torchrun run), deadlines, resume, progress, log, metric, the rows predicted after fit,
+    tune's pruner, SyncBatchNorm and where its plots go. No context (plain use, predicting from a saved model): `rt`."""
+    if context is None:
+        return rt
+    metric = getattr(context, "metric", None)
+    return dataclasses.replace(
+        rt,
+        workdir=Path(context.workdir) if context.workdir is not None else rt.workdir,
+        deadline=context.deadline,
+        training_deadline=context.training_deadline,
+        resume=bool(context.resume),
+        progress=bool(context.progress),
+        log=context.log or rt.log,
+        score=context.score,
+        greater_is_better=metric.greater_is_better if metric is not None else rt.greater_is_better,
+        metric_name=metric.name if metric is not None else rt.metric_name,
+        predict_rows=context.predict_rows,
+        report=context.report_epoch,
+        sync_bn=context.sync_bn,
+        plots_dir=context.plots_dir,
+        plot_tag=f"{context.model}_fold{context.fold}" if context.model else rt.plot_tag,
+    )
 
 
 def resolve_device(device: str | None) -> str:

@@ -176,7 +176,7 @@ class ImageNetwork(BaseEstimator):
         return TrainConfig(**{k: getattr(self, k) for k in names if k not in ("seed", "num_workers")}, seed=seed)
 
     def _runtime(self, context: Any) -> Any:
-        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers
+        from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers, with_context
         from pipeline.vision.tta import check_tta, n_views
 
         device = resolve_device(self.device or (context.device if context is not None else None))
@@ -190,15 +190,7 @@ class ImageNetwork(BaseEstimator):
         rt.log = print if self.verbose else (lambda s: None)
         if self.checkpoint_dir is not None:
             rt.workdir = Path(self.checkpoint_dir)
-        if context is not None:
-            rt.workdir = Path(context.workdir) if context.workdir is not None else rt.workdir
-            rt.deadline, rt.resume, rt.progress = context.deadline, bool(context.resume), bool(context.progress)
-            rt.training_deadline = context.training_deadline
-            rt.log = context.log or rt.log
-            rt.score = context.score
-            if context.metric is not None:
-                rt.greater_is_better, rt.metric_name = context.metric.greater_is_better, context.metric.name
-            rt.predict_rows, rt.sync_bn, rt.report = context.predict_rows, context.sync_bn, context.report_epoch
+        rt = with_context(rt, context)
         if rt.workdir is not None:
             rt.workdir.mkdir(parents=True, exist_ok=True)
         return rt
