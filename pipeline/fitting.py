@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import clone
 
 from pipeline.contract import FitContext
-from pipeline.machine import cap_torch_threads, usable_cores
+from pipeline.machine import cap_threads, usable_cores
 
 # Device settings of deep estimators: the runner's options (RunOptions fields of these names), set on every estimator
 # that has such a parameter; never Config fields. name -> type of its value. None (the default): the estimator's own.
@@ -163,7 +163,7 @@ def fit_fold(
 ) -> tuple[Any, float]:
     """Fit a prepared clone of `estimator` (see prepare); return it and the seconds taken."""
     seed_everything(seed)
-    cap_torch_threads()
+    cap_threads()
     est = prepare(estimator, seed, n_jobs, engineering)
     t0 = time.perf_counter()
     if context is not None and accepts_context(est):

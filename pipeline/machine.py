@@ -31,12 +31,19 @@ def usable_cores() -> int:
     return max(1, cores)
 
 
-def cap_torch_threads() -> None:
-    """torch sizes its CPU thread pool by the cores it sees, not by a container's quota: cap it at usable_cores()
-    (nothing to do when torch is not loaded, or already uses no more)."""
+def cap_threads() -> None:
+    """torch's thread pool and the native ones (OpenBLAS's or MKL's, OpenMP's) size themselves by the cores they see,
+    not by a container's quota: each capped at usable_cores(), so that a fit's threads do not crowd a 2-core quota
+    on a 64-core host; a pool already smaller (OMP_NUM_THREADS=1, torch.set_num_threads) is left as it is."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    cores = usable_cores()
     torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() > (cores := usable_cores()):
+    if torch is not None and torch.get_num_threads() > cores:
         torch.set_num_threads(cores)
+    over = {pool["prefix"]: cores for pool in threadpool_info() if pool["num_threads"] > cores}
+    if over:
+        threadpool_limits(limits=over)  # kept after the call returns, for the rest of the process
 
 
 def memory_bytes() -> int | None:

@@ -91,7 +91,7 @@ def fold_predictions(
 ) -> list[np.ndarray]:
     """Each of the model's saved fits (model_fits) on the test rows, as the runner predicted them (rows x outputs)."""
     from pipeline.fitting import predict_outputs
-    from pipeline.machine import cap_torch_threads
+    from pipeline.machine import cap_threads
     from pipeline.modelstore import fold_model_info, load_fold_model
     from pipeline.runfolder import fit_name, part_path
 
@@ -108,7 +108,7 @@ def fold_predictions(
                         f"that fit ({part.name} has another key); the run folder was changed after training."
                     )
         est = load_fold_model(run_dir, model, f, device=device)
-        cap_torch_threads()  # a deep model's load brings torch, whose CPU threads see the host's cores
+        cap_threads()  # a deep model's load brings torch, whose CPU threads see the host's cores
         preds.append(predict_outputs(est, data.X_test, classification, n_classes))
     return preds
 

@@ -98,6 +98,45 @@ def test_a_fold_fit_caps_torchs_threads_at_the_cpu_quota(cgroups: tuple[Path, Pa
         torch.set_num_threads(before)
 
 
+class _PoolsSeen:
+    """A regressor that records the native thread pools (BLAS, OpenMP) as its fit finds them."""
+
+    def fit(self, X: object, y: object) -> _PoolsSeen:
+        from threadpoolctl import threadpool_info
+
+        self.pools_ = {pool["prefix"]: pool["num_threads"] for pool in threadpool_info()}
+        return self
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {}
+
+    def set_params(self, **params: object) -> _PoolsSeen:
+        return self
+
+
+def test_a_fold_fit_caps_the_blas_threads_at_the_cpu_quota(cgroups: tuple[Path, Path]) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from pipeline.fitting import fit_fold
+
+    root, proc = cgroups
+    original = {pool["prefix"]: pool["num_threads"] for pool in threadpool_info()}
+    try:
+        threadpool_limits(limits=2, user_api="blas")  # OpenBLAS's pool as a 2-core host starts it
+        blas = [p["prefix"] for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas, "numpy's BLAS is loaded"
+        write(proc, "0::/")
+        write(root / "cpu.max", "100000 100000")  # a quota of one core, where BLAS saw the host's two
+        est, _ = fit_fold(_PoolsSeen(), [[0.0], [1.0]], [0.0, 1.0], seed=0, n_jobs=1, context=None)
+        assert all(est.pools_[prefix] == 1 for prefix in blas)
+        threadpool_limits(limits=1, user_api="blas")  # a pool already within the quota (OMP_NUM_THREADS=1) ...
+        write(root / "cpu.max", "400000 100000")
+        est, _ = fit_fold(_PoolsSeen(), [[0.0], [1.0]], [0.0, 1.0], seed=0, n_jobs=1, context=None)
+        assert all(est.pools_[prefix] == 1 for prefix in blas)  # ... is not raised to it
+    finally:
+        threadpool_limits(limits=original)
+
+
 def test_predict_caps_torchs_threads_at_the_cpu_quota(
     cgroups: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
