@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import random
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
+from threadpoolctl import threadpool_limits
 
 from pipeline.contract import FitContext
 from pipeline.machine import cap_threads, usable_cores
@@ -18,6 +20,10 @@ from pipeline.machine import cap_threads, usable_cores
 # Device settings of deep estimators: the runner's options (RunOptions fields of these names), set on every estimator
 # that has such a parameter; never Config fields. name -> type of its value. None (the default): the estimator's own.
 ENGINEERING: dict[str, type] = {"precision": str, "num_workers": int, "cache_mb": int}
+# A fold fit's BLAS threads (numpy's, scikit-learn's linear models and SVMs) are its n_jobs, as its boosters' are: on
+# the small tables for which the runner gives one thread, BLAS's own pool of one thread a core spins on operations
+# too small to share (benchmarks/blas_threads.py). False: BLAS's own pool (what that benchmark compares against).
+BLAS_FOLLOWS_JOBS = True
 
 
 def split_saved_config(saved: dict[str, Any], config_fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -166,12 +172,13 @@ def fit_fold(
     cap_threads()
     est = prepare(estimator, seed, n_jobs, engineering)
     t0 = time.perf_counter()
-    if context is not None and accepts_context(est):
-        if context.workdir is not None:  # None on the ranks > 0 of a torchrun run: they write nothing
-            Path(context.workdir).mkdir(parents=True, exist_ok=True)
-        est.fit(X_tr, y_tr, context=context)
-    else:
-        est.fit(X_tr, y_tr)
+    with threadpool_limits(max(1, n_jobs), user_api="blas") if BLAS_FOLLOWS_JOBS else contextlib.nullcontext():
+        if context is not None and accepts_context(est):
+            if context.workdir is not None:  # None on the ranks > 0 of a torchrun run: they write nothing
+                Path(context.workdir).mkdir(parents=True, exist_ok=True)
+            est.fit(X_tr, y_tr, context=context)
+        else:
+            est.fit(X_tr, y_tr)
     return est, time.perf_counter() - t0
 
 

@@ -137,6 +137,26 @@ def test_a_fold_fit_caps_the_blas_threads_at_the_cpu_quota(cgroups: tuple[Path, 
         threadpool_limits(limits=original)
 
 
+def test_a_fold_fits_blas_threads_are_its_n_jobs_during_the_fit(cgroups: tuple[Path, Path]) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from pipeline.fitting import fit_fold
+
+    original = {pool["prefix"]: pool["num_threads"] for pool in threadpool_info()}
+    if machine.usable_cores() < 2:
+        pytest.skip("one core: BLAS's pool is one thread already")
+    try:
+        threadpool_limits(limits=2, user_api="blas")
+        blas = [p["prefix"] for p in threadpool_info() if p["user_api"] == "blas"]
+        est, _ = fit_fold(_PoolsSeen(), [[0.0], [1.0]], [0.0, 1.0], seed=0, n_jobs=1, context=None)
+        assert all(est.pools_[prefix] == 1 for prefix in blas)  # the runner's one thread for a small table
+        est, _ = fit_fold(_PoolsSeen(), [[0.0], [1.0]], [0.0, 1.0], seed=0, n_jobs=2, context=None)
+        assert all(est.pools_[prefix] == 2 for prefix in blas)
+        assert all(p["num_threads"] == 2 for p in threadpool_info() if p["user_api"] == "blas")  # as before the fit
+    finally:
+        threadpool_limits(limits=original)
+
+
 def test_predict_caps_torchs_threads_at_the_cpu_quota(
     cgroups: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
