@@ -55,6 +55,9 @@ def needs_of(models: dict[str, Any], sample: bool = False) -> list[Need]:
 
 
 def _estimator_needs(est: Any) -> list[Need]:
+    parts = getattr(est, "weighted_parts", None)
+    if callable(parts):  # estimators of several (a detector and its "nothing here" classifier): each one's
+        return [need for part in parts() for need in _estimator_needs(part)]
     owner = type(est).__module__
     if owner.startswith("pipeline.vision"):
         from pipeline.vision.pretrained import weight_needs

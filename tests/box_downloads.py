@@ -10,11 +10,16 @@ import numpy as np
 SIZE = 64
 
 
-def squares(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """One image and its boxes (x, y, w, h): 0 to 3 bright squares apart from each other on dark noise."""
+COUNTS = (0.25, 0.3, 0.25, 0.2)  # the chances of 0, 1, 2 and 3 squares an image
+
+
+def squares(rng: np.random.Generator, empty: float | None = None) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """One image and its boxes (x, y, w, h): 0 to 3 bright squares apart from each other on dark noise; `empty`: the
+    chance of none (default COUNTS'), the others' chances in COUNTS' proportions."""
     img = rng.integers(0, 40, (SIZE, SIZE, 3)).astype(np.uint8)
     boxes: list[tuple[int, int, int, int]] = []
-    for _ in range(int(rng.choice(4, p=[0.25, 0.3, 0.25, 0.2]))):
+    p = list(COUNTS) if empty is None else [empty, *(c * (1 - empty) / (1 - COUNTS[0]) for c in COUNTS[1:])]
+    for _ in range(int(rng.choice(4, p=p))):
         side = int(rng.integers(12, 20))
         for _try in range(20):
             x, y = (int(v) for v in rng.integers(0, SIZE - side, 2))
@@ -86,9 +91,11 @@ COLOURS = {"Red square": ("0", 0), "Green square": ("1", 1), "Blue square": ("2"
 NO_FINDING = ("No finding", "14")
 
 
-def coloured(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]]:
+def coloured(
+    rng: np.random.Generator, empty: float | None = None
+) -> tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]]:
     """One image of squares() with each square one of COLOURS' colours, and its (class name, box) list."""
-    img, boxes = squares(rng)
+    img, boxes = squares(rng, empty)
     out = []
     for x, y, w, h in boxes:
         name = str(rng.choice(list(COLOURS)))
@@ -98,13 +105,13 @@ def coloured(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, tupl
     return img, out
 
 
-def vinbig_download(root: Path, n_train: int = 60, n_test: int = 12, seed: int = 4) -> Path:
+def vinbig_download(root: Path, n_train: int = 60, n_test: int = 12, seed: int = 4, empty: float | None = None) -> Path:
     """VinBigData Chest X-ray Abnormalities Detection's layout: train.csv
     `image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max` of one row per box (squares of three colours, each
     a class, each image's drawn by one reader) and, for an image with none, "No finding" rows of class_id 14 and empty
     box cells from two readers; train/ and test/ of PNGs; sample_submission.csv `image_id,PredictionString` of
-    "14 1 0 0 1 1"."""
-    return _vinbig(root, n_train, n_test, seed, 0)[0]
+    "14 1 0 0 1 1". `empty`: the chance of an image with no square (None: a quarter, squares()')."""
+    return _vinbig(root, n_train, n_test, seed, 0, empty)[0]
 
 
 Finding = tuple[str, tuple[int, int, int, int]]  # a class name and its box (x, y, w, h)
@@ -126,14 +133,16 @@ def _moved(rng: np.random.Generator, x: int, y: int, w: int, h: int) -> tuple[in
     return x0, y0, min(x + w + int(d[2]), SIZE), min(y + h + int(d[3]), SIZE)
 
 
-def _vinbig(root: Path, n_train: int, n_test: int, seed: int, readers: int) -> tuple[Path, dict[str, list[Finding]]]:
+def _vinbig(
+    root: Path, n_train: int, n_test: int, seed: int, readers: int, empty: float | None = None
+) -> tuple[Path, dict[str, list[Finding]]]:
     """The VinBigData download and its training images' findings; `readers` 0: each image's boxes drawn once, by one
     reader (vinbig_download), else by each of that many readers (vinbig_readers_download)."""
     rng, jitter = np.random.default_rng(seed), np.random.default_rng(seed + 1000)
     lines = ["image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max"]
     truth: dict[str, list[Finding]] = {}
     for i in range(n_train + n_test):
-        img, boxes = coloured(rng)
+        img, boxes = coloured(rng, empty)
         key = f"{'v' if i < n_train else 'u'}{i:03d}{rng.integers(0, 1 << 16):04x}"
         _write_png(root / ("train" if i < n_train else "test") / f"{key}.png", img)
         if i >= n_train:

@@ -176,26 +176,34 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
 
     # --- saving -------------------------------------------------------------------------------------------------
     def save_fitted(self, path: str | Path) -> None:
-        """Write what predicting needs to one file: the parameters and the whole network on the CPU.
+        """Write what predicting needs to one file (fitted_blob)."""
+        import torch
+
+        torch.save(self.fitted_blob(), path)
+
+    def fitted_blob(self) -> dict[str, Any]:
+        """What predicting needs: the parameters and the whole network on the CPU.
 
         The network is kept whole rather than as a state dict: torchvision builds a different one (frozen
         BatchNorm) when backbone weights are fetched, and predicting must not fetch anything.
         """
         import copy
 
-        import torch
-
         if not hasattr(self, "model_"):
             raise RuntimeError("Detector.save_fitted called before fit.")
         model = copy.deepcopy(getattr(self.model_, "module", self.model_)).cpu()
-        torch.save({"params": self.get_params(deep=False), "model": model}, path)
+        return {"params": self.get_params(deep=False), "model": model}
 
     @classmethod
     def load_fitted(cls, path: str | Path, device: str | None = None) -> Detector:
         """The fitted detector saved by save_fitted, on `device` (default: its own, else CUDA when available)."""
         import torch
 
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        return cls.from_blob(torch.load(path, map_location="cpu", weights_only=False), device)
+
+    @classmethod
+    def from_blob(cls, blob: dict[str, Any], device: str | None = None) -> Detector:
+        """The fitted detector of a fitted_blob, on `device` (load_fitted)."""
         est = cls(**blob["params"])
         if device is not None:
             est.device = device
@@ -285,10 +293,11 @@ class Detector(DetTrainConfig, Augment, BaseEstimator):
         return pack(boxes, scores, labels, self.max_detections)
 
 
-def detectors(cfg: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
+def detectors(cfg: Any, class_names: tuple[str, ...], nothing_class: str | None = None) -> dict[str, Any]:
     """One Detector per arch named in cfg.models (pipeline/detection/models.py ARCHS), sharing the Config's recipe
     (with Config.fit_min_score, min_score 0: every box predicted); an unknown arch or a pretrained_file that is not
-    there is refused before any fit."""
+    there is refused before any fit. With Config.nothing_classifier (a competition of a `nothing_class` only), each
+    is fitted with the "finding / no finding" image classifier that scores the nothing class (nothing.py)."""
     from pipeline.contract import ContractError
     from pipeline.detection.box_blend import fits_cut
     from pipeline.detection.models import ARCHS
@@ -300,7 +309,19 @@ def detectors(cfg: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
         raise ContractError(f"pretrained_file {cfg.pretrained_file}: no such file.")
     # a cut fitted after the blend (box_cut.py) needs every box the detector finds, down to its score_thresh
     floor = {"min_score": 0.0} if fits_cut(cfg) else {}
-    return {
+    found = {
         arch: Detector.from_config(cfg, arch=arch, num_classes=len(class_names), class_names=class_names, **floor)
         for arch in cfg.models
     }
+    if not getattr(cfg, "nothing_classifier", False):
+        return found
+    if nothing_class is None:
+        raise ContractError(
+            "nothing_classifier: this competition has no nothing_class (FILES) for the classifier to score; "
+            "set nothing_classifier=false, or pass FILES.nothing_class to detectors() in models()."
+        )
+    from pipeline.detection.nothing import NothingDetector, nothing_classifier
+
+    classifier = nothing_classifier(cfg)
+    drop, weight = float(cfg.nothing_drop), bool(cfg.nothing_weight)
+    return {arch: NothingDetector(det, classifier, len(class_names), drop, weight) for arch, det in found.items()}

@@ -77,18 +77,23 @@ def class_string(
     boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, width: float, height: float, layout: Layout
 ) -> str:
     """One image's cell in a Layout with classes: each box (clipped as prediction_string clips it) as "class conf
-    x_min y_min x_max y_max" (or "class conf x y w h"), and the "nothing here" box, highest confidence first."""
+    x_min y_min x_max y_max" (or "class conf x y w h"), and the "nothing here" box, highest confidence first: at the
+    confidence of the box of its class index (len(classes)) where one was predicted (pipeline/detection/nothing.py),
+    else at nothing_score."""
     from pipeline.detection.voc_map import NOTHING_BOX, nothing_score
 
     assert layout.classes is not None
+    labels, scores = np.asarray(labels), np.asarray(scores, float)
+    given = labels == len(layout.classes)
+    nothing = float(scores[given][0]) if given.any() else nothing_score(scores)
+    boxes, scores, labels = np.asarray(boxes, float).reshape(-1, 4)[~given], scores[~given], labels[~given]
     xyxy, keep = _clipped(boxes, width, height)
-    scores = np.asarray(scores, float)
-    tokens = [layout.classes[int(c)] for c in np.asarray(labels)[keep]]
+    tokens = [layout.classes[int(c)] for c in labels[keep]]
     xyxy, kept = xyxy[keep], np.clip(scores[keep], 0.0, 1.0)
     if layout.nothing is not None:
         x, y, w, h = NOTHING_BOX
         xyxy = np.vstack([xyxy, [x, y, x + w, y + h]])
-        kept, tokens = np.append(kept, nothing_score(scores)), [*tokens, layout.nothing]
+        kept, tokens = np.append(kept, np.clip(nothing, 0.0, 1.0)), [*tokens, layout.nothing]
     parts = []
     for i in np.argsort(-kept, kind="stable"):
         x1, y1, x2, y2 = xyxy[i]

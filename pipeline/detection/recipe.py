@@ -46,6 +46,17 @@ class DetectionRecipe:
     # min_score when it beats it there (pipeline/detection/box_cut.py; Kaggle's IoU metric only)
     fit_min_score: bool = False
     valid_loss: bool = True
+    # a competition with an image-level "nothing here" class (CsvBoxes.nothing_class): on, each detector is fitted
+    # with a "finding / no finding" image classifier whose p(no finding) is the nothing box's confidence, instead of
+    # one less the image's highest box confidence (pipeline/detection/nothing.py); the classifier's arch, size, epochs
+    nothing_classifier: bool = False
+    nothing_arch: str = "convnext_tiny.fb_in22k_ft_in1k"
+    nothing_image_size: int = 384
+    nothing_epochs: int = 8
+    # the 2-class filter: an image whose p(finding) is below nothing_drop keeps only its nothing box; with
+    # nothing_weight, the other images' box confidences are multiplied by p(finding)
+    nothing_drop: float = 0.05
+    nothing_weight: bool = False
 
 
 # A smoke test of the whole detection loop in seconds on a CPU: a tiny Faster R-CNN from random init (no download) at

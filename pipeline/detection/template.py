@@ -16,10 +16,26 @@ from pipeline.detection.recipe import SMOKE_PRESET
 # the confidence below which a box is not submitted: every box counts in Kaggle's IoU metric, none hurts COCO mAP
 MIN_SCORE = {"iou_map": 0.5, "iou_map40": 0.5, "coco_map": 0.0, "voc_map": 0.0, "voc_map40": 0.0}
 # under Kaggle's IoU metric the cut is fitted out of fold; min_score is the cut it must beat there
+NOTHING_ON = True  # what `new` writes: benchmarks/box_classes.py --nothing
 FIT_MIN_SCORE = """
     # on: the detectors predict every box, and the cut that scores best out of fold replaces min_score when it beats
     # it there (pipeline/detection/box_cut.py); off: every box below min_score is dropped
     fit_min_score: bool = True"""
+# a download with a "nothing here" class (infer_classes.py): its confidence from a "finding / no finding" classifier
+NOTHING_CLASSIFIER = """
+    # the nothing class ({token}) scored by a "finding / no finding" image classifier fitted beside each detector on
+    # the same folds, its p(no finding) the nothing box's confidence, and an image whose p(finding) is below
+    # nothing_drop keeping only that box (pipeline/detection/nothing.py): on the generated benchmark of 70% empty
+    # images it raised the out-of-fold voc_map40 (benchmarks/box_classes.py --nothing); off: one less the image's
+    # highest box confidence
+    nothing_classifier: bool = {on}"""
+CPU_NOTHING = """
+        "nothing_arch": "efficientnet_b0.ra_in1k",
+        "nothing_image_size": 256,
+        "nothing_epochs": 4,"""
+FAST_NOTHING = """
+        "nothing_arch": "test_resnet",
+        "nothing_image_size": 64,"""
 # where the box CSV names each box's reader (readers.py): the IoU at which each image's readers' boxes are fused
 FUSE_READERS = """
     # each image's boxes of one class from its readers (FILES.reader_column) fused by weighted boxes fusion at this
@@ -74,7 +90,7 @@ class Config(DetectionRecipe):
     lr: float = 0.01
     max_detections: int = {max_detections}
     # {min_score_why}
-    min_score: float = {min_score}{fit_min_score}{fuse_readers}
+    min_score: float = {min_score}{fit_min_score}{fuse_readers}{nothing_classifier}
 
 
 PRESETS: dict[str, dict[str, Any]] = {{
@@ -84,11 +100,11 @@ PRESETS: dict[str, dict[str, Any]] = {{
         "image_size": 512,
         "epochs": 6,
         "batch_size": 4,
-        "holdout": 0.2,
+        "holdout": 0.2,{cpu_nothing}
     }},
     # seconds, a smoke test of the whole loop: a tiny Faster R-CNN from random init (no download) at 128 px
     "fast": {{
-{fast_preset}
+{fast_preset}{fast_nothing}
     }},
 }}
 
@@ -119,6 +135,7 @@ def render(spec: BoxSpec, where: str | None = None, folds: int = 5) -> str:
         f"by {spec.metric}, {METRIC_TEXT[spec.metric]}."
     )
     min_score = MIN_SCORE[spec.metric]
+    nothing = spec.classes.nothing if spec.classes else None
     ap = "COCO mAP" if spec.metric == "coco_map" else "AP"
     why = (
         "boxes below this confidence are not submitted: every box submitted counts in this metric"
@@ -147,13 +164,23 @@ def render(spec: BoxSpec, where: str | None = None, folds: int = 5) -> str:
         min_score=min_score,
         fit_min_score=fit,
         fuse_readers=FUSE_READERS.format(iou=FUSE_IOU) if spec.reader_column else "",
+        nothing_classifier=NOTHING_CLASSIFIER.format(token=nothing, on=NOTHING_ON) if nothing else "",
+        cpu_nothing=CPU_NOTHING if nothing else "",
+        fast_nothing=FAST_NOTHING if nothing else "",
         cut_text=cut_text,
         class_name=f"the {len(spec.classes.tokens)} classes of CLASSES" if spec.classes else spec.class_name,
-        class_arg="FILES.class_names" if spec.classes else "(FILES.class_name,)",
+        class_arg=_class_arg(spec),
         classes_block=_classes_block(spec),
         search_doc=_search_doc(where or f"competitions/{spec.name}"),
         fast_preset="\n".join(f"        {k!r}: {v!r},".replace("'", '"') for k, v in SMOKE_PRESET.items()),
     )
+
+
+def _class_arg(spec: BoxSpec) -> str:
+    """detectors()'s arguments after cfg: the classes, and the nothing class its classifier scores, if any."""
+    if not spec.classes:
+        return "(FILES.class_name,)"
+    return "FILES.class_names, FILES.nothing_class" if spec.classes.nothing else "FILES.class_names"
 
 
 def _fields(spec: BoxSpec) -> str:

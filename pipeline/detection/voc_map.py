@@ -87,14 +87,17 @@ def nothing_score(scores: np.ndarray) -> float:
 
 def with_nothing(y_true: np.ndarray, pred: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
     """Packed ground truth and predictions with the image-level "nothing here" class `index` added: a NOTHING_BOX of
-    it on every ground-truth image with no box, and one predicted on every image at nothing_score."""
+    it on every ground-truth image with no box, and one predicted on every image at nothing_score (where the
+    predictions hold none of that class already: the classifier's, pipeline/detection/nothing.py)."""
     truth_rows, pred_rows = [], []
     for b, s, c in unpack_all(y_true):
         if not len(b[s != CROWD]):
             b, s, c = np.array([NOTHING_BOX]), np.ones(1), np.array([index])
         truth_rows.append((b, s, c))
     for b, s, c in unpack_all(pred):
-        pred_rows.append((np.vstack([b, [NOTHING_BOX]]), np.append(s, nothing_score(s)), np.append(c, index)))
+        if not (c == index).any():  # a nothing box predicted already (nothing.py's classifier) is kept as it is
+            b, s, c = np.vstack([b, [NOTHING_BOX]]), np.append(s, nothing_score(s)), np.append(c, index)
+        pred_rows.append((b, s, c))
     return _packed(truth_rows), _packed(pred_rows)
 
 
