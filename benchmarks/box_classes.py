@@ -10,7 +10,8 @@ No real multi-class detection data is at hand: the download is the tests' genera
 its class; "No finding" rows for the images with none; a sample of "14 1 0 0 1 1"). `new` writes its competition
 (--metric voc_map40: three classes and the "nothing here" class 14); each seed runs it once with the tiny Faster
 R-CNN from random init (`--preset fast` at the images' own 64 px, flip TTA fused by WBF), k folds, a fixed number of
-epochs. Every figure is voc_map40 over the same out-of-fold images:
+epochs, the nothing class at one less the highest box confidence (nothing_classifier off). Every figure is voc_map40
+over the same out-of-fold images:
 - the run: its blend's out-of-fold boxes (its CV);
 - class-blind: the run's own boxes, each relabelled as the commonest class (what the boxes are worth without the
   classes the detector learnt);
@@ -76,7 +77,7 @@ def run_once(comp: Path, data: Path, args: argparse.Namespace, seed: int, *more:
 
 def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """One run of the generated competition, and its out-of-fold boxes scored beside the trivial answers."""
-    run_dir, seconds = run_once(comp, data, args, seed)
+    run_dir, seconds = run_once(comp, data, args, seed, "nothing_classifier=false")  # as before the classifier
     summary = json.loads((run_dir / "summary.json").read_text())
     module = load_competition(str(comp))
     y = module.load(module.Config(), data).y
@@ -116,7 +117,7 @@ def readers_runs(comp: Path, data: Path, truth: dict[str, list[Any]], args: argp
     y_true = truth_rows(module, data, truth)
     out: dict[str, Any] = {"seed": seed}
     for name, iou in (("fused", module.Config().fuse_readers), ("as_given", 0.0)):
-        run_dir, seconds = run_once(comp, data, args, seed, f"fuse_readers={iou}")
+        run_dir, seconds = run_once(comp, data, args, seed, f"fuse_readers={iou}", "nothing_classifier=false")
         scored = np.load(run_dir / "folds.npy") >= 0
         oof = np.load(run_dir / "oof" / "_blend.npy")[scored]
         cv = json.loads((run_dir / "summary.json").read_text())["cv"]

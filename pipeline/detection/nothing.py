@@ -7,6 +7,8 @@ one less the image's highest box confidence (voc_map.nothing_score). With Config
 (estimator.py) wraps each Detector in a NothingDetector: one estimator to the runner, so the classifier is fitted on
 each fold's training rows as the detector is, its out-of-fold probabilities are what the CV scores, and the fold
 models' test nothing boxes are fused by WBF with the rest (a box every fold predicts: the mean of their confidences).
+(A second model in the competition's list instead would give the runner probabilities beside boxes: each hook after
+the models, merge_folds, the blend, the scores of one model, and `predict`, would have to tell the two apart.)
 
 The classifier is the project's image classifier (pipeline/vision ImageClassifier, its fine-tuning recipe and
 transforms), its arch, size and epochs the Config's nothing_* fields; the device and the rest of the engineering come
