@@ -32,7 +32,7 @@ the function its predict applies), since the detector's boxes are the same (`sam
 p(finding) 0.05 keeps only its nothing box) and drop + weight (the other boxes times p(finding)).
 torch trains on one thread (`--threads`), as benchmarks/box_cut.py does on shared cores.
 Results: benchmarks/figures/box_classes.json (with --readers: box_readers.json, box_readers_<n>epochs.json for
---epochs n other than 6; with --nothing: box_nothing.json).
+--epochs n other than 6; with --nothing: box_nothing.json, box_nothing_<n>epochs.json).
 """
 
 from __future__ import annotations
@@ -199,7 +199,8 @@ def nothing_main(args: argparse.Namespace, command: str, settings: dict[str, Any
     }
     mean["classifier_auc"] = float(np.mean([r["classifier"]["auc"] for r in results]))
     settings = settings | {"empty": args.empty}
-    path = save("box_nothing", command, {"settings": settings, "runs": results, "mean": mean, **peak_memory()})
+    name = "box_nothing" if args.epochs == 6 else f"box_nothing_{args.epochs}epochs"
+    path = save(name, command, {"settings": settings, "runs": results, "mean": mean, **peak_memory()})
     print(f"mean {json.dumps(mean)}\n-> {path}")
 
 
