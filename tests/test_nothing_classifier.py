@@ -19,6 +19,7 @@ import pipeline.detection.nothing as nothing
 from pipeline.cli import main
 from pipeline.contract import load_competition
 from pipeline.detection.boxes import pack, unpack
+from pipeline.detection.voc_map import with_nothing
 
 # the images' own 64 px, no TTA, 2 epochs of the detector and of the classifier: seconds a fold on two CPU cores
 TINY = ("--preset", "fast", "--set", "image_size=64", "--set", "tta=false", "--set", "epochs=2")
@@ -104,6 +105,9 @@ def test_the_filter_keeps_only_the_nothing_box_of_an_image_the_classifier_calls_
     est = nothing.NothingDetector(Boxes(two), says, nothing_index=3).fit([0, 1], two)
     (_, s0, c0), _ = [unpack(r) for r in est.predict(["a.png", "b.png"])]
     assert sorted(c0.tolist()) == [0, 2, 3] and s0[c0 == 3] == pytest.approx([0.99])
+    # the metric scores the classifier's nothing box as it is, adding none of its own
+    _, scored = with_nothing(two, est.predict(["a.png", "b.png"]), 3)
+    assert [(c == 3).sum() for _, _, c in map(unpack, scored)] == [1, 1]
 
 
 def test_the_cv_scores_the_classifiers_out_of_fold_probability_as_the_nothing_confidence(
