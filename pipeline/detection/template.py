@@ -16,7 +16,7 @@ from pipeline.detection.recipe import SMOKE_PRESET
 # the confidence below which a box is not submitted: every box counts in Kaggle's IoU metric, none hurts COCO mAP
 MIN_SCORE = {"iou_map": 0.5, "iou_map40": 0.5, "coco_map": 0.0, "voc_map": 0.0, "voc_map40": 0.0}
 # under Kaggle's IoU metric the cut is fitted out of fold; min_score is the cut it must beat there
-NOTHING_ON = True  # what `new` writes: benchmarks/box_classes.py --nothing
+NOTHING_ON = True  # what `new` writes for a nothing class, as measured by benchmarks/box_classes.py --nothing
 FIT_MIN_SCORE = """
     # on: the detectors predict every box, and the cut that scores best out of fold replaces min_score when it beats
     # it there (pipeline/detection/box_cut.py); off: every box below min_score is dropped
@@ -24,10 +24,10 @@ FIT_MIN_SCORE = """
 # a download with a "nothing here" class (infer_classes.py): its confidence from a "finding / no finding" classifier
 NOTHING_CLASSIFIER = """
     # the nothing class ({token}) scored by a "finding / no finding" image classifier fitted beside each detector on
-    # the same folds, its p(no finding) the nothing box's confidence, and an image whose p(finding) is below
-    # nothing_drop keeping only that box (pipeline/detection/nothing.py): on the generated benchmark of 70% empty
-    # images it raised the out-of-fold voc_map40 (benchmarks/box_classes.py --nothing); off: one less the image's
-    # highest box confidence
+    # the same folds: its p(no finding) the nothing box's confidence, an image whose p(finding) is below nothing_drop
+    # keeping only that box (pipeline/detection/nothing.py). On: on generated images 70% empty its out-of-fold
+    # voc_map40 was never below one less the highest box confidence (off), and above it where the detector ranked
+    # empty images unsurely (benchmarks/box_classes.py --nothing); it costs a classifier's fit in each fold
     nothing_classifier: bool = {on}"""
 CPU_NOTHING = """
         "nothing_arch": "efficientnet_b0.ra_in1k",
