@@ -5,6 +5,7 @@ run writes a submission that validates."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,20 @@ def test_new_turns_the_classifier_on_and_a_fast_run_writes_a_submission_that_val
     assert np.allclose([w[0] for w in written], p, atol=1e-4) and all(len(w) == 1 for w in written)
     assert main(["predict", str(run_dir), "--data", str(data), "--out", str(tmp_path / "pred"), "--quiet"]) == 0
     assert (tmp_path / "pred" / "submission.csv").read_text() == (run_dir / "submission.csv").read_text()
+
+
+def test_the_classifier_is_refused_for_a_competition_without_a_nothing_class() -> None:
+    from pipeline.contract import ContractError
+    from pipeline.detection.estimator import detectors
+    from pipeline.detection.recipe import DetectionRecipe
+
+    @dataclasses.dataclass(frozen=True)
+    class Config(DetectionRecipe):
+        models: tuple[str, ...] = ("fasterrcnn_tiny",)
+        nothing_classifier: bool = True
+
+    with pytest.raises(ContractError, match="nothing_classifier: this competition has no nothing_class"):
+        detectors(Config(), ("wheat",))
+    (est,) = detectors(Config(), ("a", "b"), "14").values()
+    assert isinstance(est, nothing.NothingDetector) and est.nothing_index == 2 and est.drop == 0.05
+    assert type(est.classifier).__name__ == "ImageClassifier" and est.classifier.num_classes == 2
