@@ -183,3 +183,7 @@ def test_the_classifier_is_refused_for_a_competition_without_a_nothing_class() -
     (est,) = detectors(Config(), ("a", "b"), "14").values()
     assert isinstance(est, nothing.NothingDetector) and est.nothing_index == 2 and est.drop == 0.05
     assert type(est.classifier).__name__ == "ImageClassifier" and est.classifier.num_classes == 2
+    # `weights` lists what both need
+    from pipeline.weights import needs_of
+
+    assert [n.arch for n in needs_of({"m": est})] == ["fasterrcnn_tiny", "convnext_tiny.fb_in22k_ft_in1k"]
