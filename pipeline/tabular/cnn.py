@@ -1,17 +1,20 @@
 """The tabular recipe's "cnn": a convolutional network on the image each row of a table holds (tabular/pixels.py).
 
-Digit Recognizer's 784 pixel columns are features the boosters split one pixel at a time; a network that sees them as
-an image learns strokes wherever they lie. PixelCNN reads the rows' images (Pixels.images) and trains the image
-pipeline's own network on them (pipeline/vision: ImageClassifier for classes, ImageRegressor for values), by the
-same trainer as a competition of image files: the batches augmented on the device by a random shift of up to `shift`
-pixels (never flipped: a flipped digit is another digit), timm or airbench architectures, checkpoints, the
-deadline, and on a GPU CUDA, mixed precision and channels_last from the runner's context. Fixed epochs, no early
-stopping: the fold's validation rows are scored each epoch but never pick the weights, so its OOF predictions stay
-out of sample. Under torchrun every rank trains each fold's network together (DDP), as a competition of image files
-does. Several values a row (y rows x values, Facial Keypoints' 30 coordinates) are one network with an output per
-value, a missing value (NaN) counting in neither the outputs' scale nor the loss (objectives.Regression), so each
-output learns from the rows that have it. TabularRecipe's `bag` and `bag_folds` (the boosters' and the MLP's) do not
-apply to it: the test prediction is already the average of the fold networks.
+Digit Recognizer's 784 pixel columns are features the boosters split one pixel at a time; a network that sees them as an
+image learns strokes wherever they lie. PixelCNN reads the rows' images (Pixels.images) and trains the image pipeline's
+own network on them (pipeline/vision: ImageClassifier for classes, ImageRegressor for values), by the same trainer as a
+competition of image files: the batches augmented on the device by a random shift of up to `shift` pixels, turn and zoom
+(flipped only with `flip`: a flipped digit is another digit), timm or airbench architectures, checkpoints, the deadline,
+and on a GPU CUDA, mixed precision and channels_last from the runner's context. Fixed epochs, no early stopping: the
+fold's validation rows are scored each epoch but never pick the weights, so its OOF predictions stay out of sample.
+Under torchrun every rank trains each fold's network together (DDP), as a competition of image files does. Several
+values a row (y rows x values, Facial Keypoints' 30 coordinates) are one network with an output per value, a missing
+value (NaN) counting in neither the outputs' scale nor the loss (objectives.Regression), so each output learns from the
+rows that have it. Where those values are places on the image (`keypoints`: Facial Keypoints' x / y pairs,
+pipeline/vision/keypoints.py) each augmentation moves them with the image, a flip swapping each left keypoint with its
+right twin, and a flipped TTA view's predictions are mirrored back before they are averaged. TabularRecipe's `bag` and
+`bag_folds` (the boosters' and the MLP's) do not apply to it: the test prediction is already the average of the fold
+networks.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sklearn.base import BaseEstimator
 from pipeline import distributed
 from pipeline.tabular.models import inverse_target, transform_target
 from pipeline.tabular.pixels import Pixels
+from pipeline.vision.keypoints import Keypoints
 
 MIN_SIDE = 28  # images smaller than this are enlarged to it: airbench's three poolings need room (8x8 digits)
 # the batch shrinks (to 16 at least) so that an epoch takes this many steps: 2 epochs of 128 images learnt nothing
@@ -53,7 +57,10 @@ class PixelCNN(BaseEstimator):
     shift: int = 2  # training images moved by up to this many pixels each way (0: off)
     rotate: float = 10.0  # training images turned by up to this many degrees each way (0: off)
     zoom: float = 0.1  # training images magnified by 1 +- up to this fraction (0: off)
+    flip: bool = False  # training images mirrored left to right half the time (never for digits)
     tta: tuple[str, ...] = ("shift",)  # views averaged at prediction: "shift" (never "hflip" for digits)
+    # the outputs that are places on the stored image (pipeline/vision/keypoints.py): moved with it; None: none are
+    keypoints: Keypoints | None = None
     target_transform: str | None = None  # regression: "log1p" fits log(1 + y)
     random_state: int = 0
     precision: str = "auto"  # the runner's --precision: mixed precision on CUDA ("fp32" to turn it off)
@@ -110,6 +117,7 @@ class PixelCNN(BaseEstimator):
             label_smoothing=0.0 if self.task == "regression" else self.label_smoothing,
             batch_augment=self._augment(),
             tta=tuple(self.tta),
+            keypoints=self._keypoints(),
             mean=mean,
             std=std,
             precision=self.precision,
@@ -117,12 +125,20 @@ class PixelCNN(BaseEstimator):
         )
 
     def _augment(self) -> Any:
-        """The training batches' augmentation on the device: turn, magnification, shift (never a flip); None: off."""
+        """The training batches' augmentation on the device: turn, magnification, shift, flip; None: off."""
         from pipeline.vision.batch_augment import BatchAugment
 
-        if not (self.shift or self.rotate or self.zoom):
+        if not (self.shift or self.rotate or self.zoom or self.flip):
             return None
-        return BatchAugment(pad=self.shift, rotate=float(self.rotate), zoom=float(self.zoom))
+        return BatchAugment(pad=self.shift, flip=bool(self.flip), rotate=float(self.rotate), zoom=float(self.zoom))
+
+    def _keypoints(self) -> Keypoints | None:
+        """`keypoints` measured on the stored image (the network's may be resized); None: the values are no places."""
+        if self.keypoints is None:
+            return None
+        if self.task != "regression" or self.pixels is None:
+            raise ValueError("PixelCNN: keypoints are values on the image: task regression, with pixels.")
+        return dataclasses.replace(self.keypoints, size=(self.pixels.height, self.pixels.width))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Values (regression, on the target's scale) or the most probable class."""

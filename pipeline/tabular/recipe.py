@@ -15,6 +15,7 @@ from pipeline.tabular.multitarget import MultiTarget
 from pipeline.tabular.pixels import Pixels
 from pipeline.tabular.series import Lagged, Series
 from pipeline.tabular.text import TextLinear
+from pipeline.vision.keypoints import find_keypoints
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class TabularRecipe:
     cnn_rotate: float = 10.0
     cnn_zoom: float = 0.1
     cnn_tta: tuple[str, ...] = ("shift",)  # views averaged at prediction ("hflip" would mirror a digit)
+    cnn_flip: bool = False  # training images mirrored left to right half the time (a mirrored digit is no digit)
+    # the targets are places on the image (Facial Keypoints' <stem>_x / <stem>_y pairs, found from their names:
+    # pipeline/vision/keypoints.py): each shift, turn, zoom and flip moves them with the image (a flip swapping each
+    # left_* with its right_*), and a flipped or shifted view's predictions are moved back before they are averaged
+    cnn_keypoints: bool = False
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error (for mae), "" on squared error
     bag: int = 1  # seeds averaged per model (seed bagging)
@@ -192,7 +198,7 @@ def model_set(
             target_transform=cfg.target_transform or None,
             bag=cfg.bag,
         ),
-        "cnn": lambda: _cnn(task, cfg, pixels),
+        "cnn": lambda: _cnn(task, cfg, pixels, as_list(target)),
     }
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:
@@ -231,8 +237,17 @@ def _lagged(model: Any, series: Series, cfg: TabularRecipe) -> Lagged:
     )
 
 
-def _cnn(task: str, cfg: TabularRecipe, pixels: Pixels | None) -> PixelCNN:
-    """The "cnn" model: a network on the image `pixels` names in each row, at the Config's cnn_* settings."""
+def _cnn(task: str, cfg: TabularRecipe, pixels: Pixels | None, targets: list[str]) -> PixelCNN:
+    """The "cnn" model: a network on the image `pixels` names in each row, at the Config's cnn_* settings; with
+    cnn_keypoints, the `targets` read as keypoints (an x / y pair each), or refused naming them."""
+    keypoints = None
+    if cfg.cnn_keypoints:
+        keypoints = find_keypoints(targets) if task == "regression" else None
+        if keypoints is None:
+            raise ValueError(
+                f"cnn_keypoints: the targets {', '.join(targets[:6]) or '(none)'} are not keypoints: values of a "
+                "regression, each half of a <name>_x / <name>_y pair. Set cnn_keypoints=False."
+            )
     return PixelCNN(
         task,
         pixels,
@@ -244,6 +259,8 @@ def _cnn(task: str, cfg: TabularRecipe, pixels: Pixels | None) -> PixelCNN:
         shift=cfg.cnn_shift,
         rotate=cfg.cnn_rotate,
         zoom=cfg.cnn_zoom,
+        flip=cfg.cnn_flip,
         tta=tuple(cfg.cnn_tta),
+        keypoints=keypoints,
         target_transform=cfg.target_transform or None,
     )

@@ -4,7 +4,7 @@ GPU waiting (benchmarks/README.md, "On a GPU"); each image is drawn as the album
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,25 @@ class BatchAugment:
             x = torch.where(inside[..., None], fill, x)
         return x
 
+    def move_points(self, xy: torch.Tensor, draws: dict[str, torch.Tensor], h: int, w: int) -> torch.Tensor:
+        """Points (N, K, 2) of x, y in the pixels of `draws`' (h, w) images (pixel i's centre at i, OpenCV's) where
+        apply puts them: turned and magnified about the centre ((w - 1) / 2, (h - 1) / 2) as cv2.getRotationMatrix2D
+        maps them, moved back by the translation, mirrored to w - 1 - x on a flipped row (cutout moves nothing)."""
+        import torch
+
+        x, y = xy[..., 0].float(), xy[..., 1].float()
+        if "angle" in draws or "scale" in draws:
+            n = xy.shape[0]
+            rad = torch.deg2rad(draws.get("angle", torch.zeros(n, device=xy.device)).float())[:, None]
+            s = draws.get("scale", torch.ones(n, device=xy.device)).float()[:, None]
+            a, b, cx, cy = s * torch.cos(rad), s * torch.sin(rad), (w - 1) / 2, (h - 1) / 2
+            x, y = a * (x - cx) + b * (y - cy) + cx, -b * (x - cx) + a * (y - cy) + cy
+        if "dy" in draws:
+            x, y = x - draws["dx"][:, None], y - draws["dy"][:, None]
+        if "flip" in draws:
+            x = torch.where(draws["flip"][:, None], (w - 1) - x, x)
+        return torch.stack([x, y], -1)
+
 
 def device_batches(
     images: torch.Tensor,
@@ -122,15 +141,19 @@ def device_batches(
     batch_size: int,
     augment: BatchAugment | None = None,
     draws: dict[str, torch.Tensor] | None = None,
+    move: Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The epoch's batches of `order`'s rows of images/labels (all on one device); with `augment`, each row augmented
-    by its own draw (`draws`: augment.draw over all the images, indexed by row)."""
+    by its own draw (`draws`: augment.draw over all the images, indexed by row), and its labels moved with it by
+    `move(labels, draws)` where they are places on the image (pipeline/vision/keypoints.py)."""
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        xb = images[idx]
+        xb, yb = images[idx], labels[idx]
         if augment is not None and draws is not None:
-            xb = augment.apply(xb, {k: v[idx] for k, v in draws.items()})
-        yield xb, labels[idx]
+            row_draws = {k: v[idx] for k, v in draws.items()}
+            xb = augment.apply(xb, row_draws)
+            yb = move(yb, row_draws) if move is not None else yb
+        yield xb, yb
 
 
 def is_identity(transform: Any) -> bool:

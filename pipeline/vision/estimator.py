@@ -48,7 +48,10 @@ class ImageNetwork(BaseEstimator):
 
     `loss`: "auto" is the kind's own (cross-entropy for classes, binary cross-entropy for labels, squared error for
     values); ImageRegressor also takes "bce" (objectives.Regression). `clip_values` (ImageRegressor): its predictions
-    clipped to the training targets' range (the other kinds' outputs are probabilities).
+    clipped to the training targets' range (the other kinds' outputs are probabilities). `keypoints`
+    (ImageRegressor; a pipeline.vision.keypoints.Keypoints): the outputs that are places on the image, moved with each
+    image `batch_augment` moves (a flip swapping left and right twins), each TTA view's predictions taken back to the
+    image's own places before they are averaged.
     """
 
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
@@ -155,6 +158,7 @@ class ImageNetwork(BaseEstimator):
         verbose: bool = False,
         loss: str = "auto",
         clip_values: bool = True,
+        keypoints: Any = None,
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):
@@ -242,12 +246,35 @@ class ImageNetwork(BaseEstimator):
             valid = ImageDataset(v_paths, self._labels(y_valid), self.eval_transform, cache)
         augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
         rt.log(where)
-        trainer = Trainer(self._train_config(int(seed)), rt, norm, self.objective_, augment)
+        self._check_keypoints(augment)
+        trainer = Trainer(self._train_config(int(seed)), rt, norm, self.objective_, augment, self.keypoints)
         self.model_ = trainer.fit(model, train, valid, y_valid)
         self.history_ = trainer.history
         self.world_size_ = distributed.world_size()  # > 1: trained by every rank of a torchrun run
         self.device_, self.dtype_, self.normalizer_, self.workers_ = rt.device, rt.dtype, norm, rt.num_workers
         return self
+
+    def _check_keypoints(self, augment: Any) -> None:
+        """Keypoints are refused where their outputs are no values, or where the images would move in the loader's
+        transform, which cannot move them."""
+        from pipeline.vision.batch_augment import is_identity
+        from pipeline.vision.objectives import Regression
+
+        if self.keypoints is None:
+            return
+        if not isinstance(self.objective_, Regression):
+            raise ContractError(f"{type(self).__name__}: keypoints are values: train them with an ImageRegressor.")
+        if augment is None and not is_identity(self.train_transform):
+            raise ContractError(
+                f"{type(self).__name__}: keypoints move only with the device's batch_augment, but the training images "
+                "are augmented by train_transform in the loader: set augment_on=device or train_transform=None."
+            )
+
+    def _undo(self, shape: tuple[int, int]) -> Any:
+        """How predict_tta takes each view's predictions back to the image's places (None: as they are)."""
+        if self.keypoints is None:
+            return None
+        return lambda view, values: self.keypoints.undo(view, values, shape)
 
     def _held(self, paths: np.ndarray, workers: int) -> list[np.ndarray] | None:
         """The decoded images of `paths` from the process's store, those it lacks decoded by `workers` loader
@@ -297,7 +324,8 @@ class ImageNetwork(BaseEstimator):
         row = 0
         with torch.no_grad(), autocast:
             for xb in self._batches(paths, images):
-                probs = predict_tta(self.model_, self.normalizer_(xb), self.tta, self.objective_.outputs)
+                undo = self._undo(tuple(xb.shape[1:3]))
+                probs = predict_tta(self.model_, self.normalizer_(xb), self.tta, self.objective_.outputs, undo)
                 out[row : row + len(xb)] = probs.float().cpu().numpy()
                 row += len(xb)
         return distributed.gather_rows(out) if shard else out

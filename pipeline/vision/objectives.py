@@ -14,6 +14,7 @@ An objective is fitted on the training targets (Regression keeps their scale) an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,13 @@ class Regression:
         """The dataset's labels: rows x outputs on the fitted scale, float32 (a missing value stays NaN)."""
         y = np.asarray(y, dtype=np.float64).reshape(len(y), self.n_outputs)
         return ((y - np.asarray(self.center)) / np.asarray(self.scale)).astype(np.float32)
+
+    def in_units(self, y: torch.Tensor, change: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """Targets `y` on the fitted scale changed by `change` in the targets' own units (keypoints moved with their
+        image, pipeline/vision/keypoints.py), then back on the fitted scale; a missing value (NaN) stays missing."""
+        center = torch.as_tensor(self.center, dtype=torch.float32, device=y.device)
+        scale = torch.as_tensor(self.scale, dtype=torch.float32, device=y.device)
+        return ((change(y.float() * scale + center) - center) / scale).to(y.dtype)
 
     def soft(self, y: torch.Tensor, smoothing: float) -> torch.Tensor:
         """The targets themselves (smoothing is for classes); mixing blends them."""

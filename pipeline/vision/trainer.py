@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,9 @@ from pipeline.training.schedules import lr_factor
 from pipeline.vision.batch_augment import BatchAugment, device_batches, is_identity
 from pipeline.vision.data import BatchNormalizer, ImageDataset, make_loader
 from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
+from pipeline.vision.keypoints import Keypoints
 from pipeline.vision.mix import Mixer
-from pipeline.vision.objectives import Objective
+from pipeline.vision.objectives import Objective, Regression
 from pipeline.vision.recipe import TrainKnobs
 
 # What torch and timm raise when a network's layers cannot take the images' size: poolings and convolutions left with
@@ -87,13 +89,15 @@ class Trainer(TrainerCore):
         normalizer: BatchNormalizer,
         objective: Objective,
         batch_augment: BatchAugment | None = None,
+        keypoints: Keypoints | None = None,
     ) -> None:
         """`objective`: the loss and what the outputs mean (pipeline/vision/objectives.py). `batch_augment`: train on
         the decoded images held on the device, augmented batch by batch (the dataset's own transform is then not
-        used for training), and validate on them there too; None: through loaders."""
+        used for training), and validate on them there too; None: through loaders. `keypoints`: the outputs that are
+        places on the image, moved with each augmented image (a Regression's; pipeline/vision/keypoints.py)."""
         super().__init__(rt)
         self.cfg, self.norm, self.objective = cfg, normalizer, objective
-        self.batch_augment = batch_augment
+        self.batch_augment, self.keypoints = batch_augment, keypoints
         self.eval_ips = 0.0
         self.best_state: dict[str, Any] | None = None
         self._resident: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -145,7 +149,17 @@ class Trainer(TrainerCore):
         gen = torch.Generator(device=images.device).manual_seed(seed)
         draws = self.batch_augment.draw(images.shape[:3], gen)  # one per row: a row's draw is the same on any rank
         order = torch.as_tensor(rows, device=images.device)
-        return device_batches(images, labels, order, local, self.batch_augment, draws)
+        return device_batches(images, labels, order, local, self.batch_augment, draws, self._mover(images.shape[1:3]))
+
+    def _mover(self, shape: tuple[int, int]) -> Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor] | None:
+        """How a batch's labels move with its (h, w) = `shape` images' draws: the keypoints moved in their own units,
+        then back on the objective's scale; None where the labels are no places on the image."""
+        keypoints, augment, objective = self.keypoints, self.batch_augment, self.objective
+        if keypoints is None or augment is None:
+            return None
+        if not isinstance(objective, Regression):
+            raise ContractError(f"keypoints are values on the image: the network must learn values, not {objective}.")
+        return lambda yb, draws: objective.in_units(yb, lambda v: keypoints.moved(v, augment, draws, shape))
 
     def _on_device(self, dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
         """A decoded dataset's images (uint8 NHWC) and labels on the training device, copied once per fit."""

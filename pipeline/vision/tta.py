@@ -38,19 +38,28 @@ def tta_views(x: torch.Tensor, views: Sequence[str]) -> list[torch.Tensor]:
     return out
 
 
+def view_names(views: Sequence[str]) -> list[str]:
+    """What each of tta_views' batches is, in its order: "image", then "hflip", "vflip", or the shift's "shift+1" (the
+    image moved one pixel right and down) and "shift-1" (left and up)."""
+    return ["image", *(n for v in views for n in (("shift+1", "shift-1") if v == "shift" else (v,)))]
+
+
 def predict_tta(
     forward: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     views: Sequence[str],
     outputs: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    undo: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The outputs averaged over the TTA views, after `outputs` turns logits into them (default: softmax; so in
-    probability space, not logits)."""
+    probability space, not logits) and `undo(view name, outputs)` takes a view's outputs back to the image's own
+    (keypoints: a flipped view's mirrored back; pipeline/vision/keypoints.py)."""
     probs = None
     batch = tta_views(x, views)
-    for v in batch:
+    for name, v in zip(view_names(views), batch, strict=True):
         logits = forward(v).float()
         p = outputs(logits) if outputs is not None else logits.softmax(dim=1)
+        p = undo(name, p) if undo is not None else p
         probs = p if probs is None else probs + p
     return probs / len(batch)
 
