@@ -13,6 +13,16 @@ dropna of a Kaggle notebook); and on every face with `--set cnn_shift=2` ("maske
 scored on the held-out truth of the asked values; "training means" submits each keypoint's mean over the training
 faces marking it. Variants of a seed run one after another on the same faces, so a change of machine load hits each
 alike. Results: benchmarks/figures/facial_keypoints.json.
+
+    python benchmarks/facial_keypoints.py --moves [--seeds 2] [--epochs 6]
+
+asks instead whether moving the keypoints with the face pays (pipeline/vision/keypoints.py): per seed, on the same
+competition, faces and folds, `run` with no augmentation ("none", the Config `new` wrote before), the shift, turn and
+zoom with the keypoints moved ("moved": cnn_keypoints, 2 pixels, 10 degrees, 10%), that and the flip with left and right
+swapped ("moved + flip"), and that with the flipped view averaged at prediction ("moved + flip + flipped view"); every
+knob set on the command line, so the figures do not depend on what `new` writes. The faces are symmetric in kind (two
+eyes either side of a nose and a mouth), so a flipped face is another face. Results:
+benchmarks/figures/facial_keypoints_moves.json.
 """
 
 from __future__ import annotations
@@ -90,6 +100,31 @@ def run_variant(
     }
 
 
+# --moves: every augmentation knob of each variant, set on the command line
+STILL = ["cnn_keypoints=False", "cnn_flip=False", "cnn_shift=0", "cnn_rotate=0", "cnn_zoom=0", "cnn_tta="]
+MOVED = ["cnn_keypoints=True", "cnn_flip=False", "cnn_shift=2", "cnn_rotate=10", "cnn_zoom=0.1", "cnn_tta="]
+MOVES = (
+    ("none (new's Config before)", STILL),
+    ("moved: shift, turn, zoom", MOVED),
+    ("moved + flip", [*MOVED[:1], "cnn_flip=True", *MOVED[2:]]),
+    ("moved + flip + flipped view", [*MOVED[:1], "cnn_flip=True", *MOVED[2:-1], "cnn_tta=hflip"]),
+)
+
+
+def variants(moves: bool, data: Path, work: Path, seed: int) -> list[tuple[str, Path, list[str]]]:
+    """(label, download, --sets) of each variant a seed runs, in order: --moves' augmentations, else the masked,
+    complete-rows and shifted runs."""
+    if moves:
+        return [(label, data, sets) for label, sets in MOVES]
+    complete = complete_rows(data, work / f"facial-{seed}-complete.zip")
+    shifted = [*STILL[:2], "cnn_shift=2", *STILL[3:]]  # the image moved, its keypoints not
+    return [
+        ("masked, no augmentation", data, STILL),
+        ("complete rows", complete, STILL),
+        ("masked, shifted", data, shifted),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=2)
@@ -97,9 +132,9 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=100)
     ap.add_argument("--side", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--moves", action="store_true", help="the augmentations that move the keypoints with the face")
     args = ap.parse_args()
-    labels = ("masked (new's default)", "complete rows", "masked, shifted", "training means")
-    results: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
+    results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp, scratch_cwd():
         work = Path(tmp)
         for seed in range(args.seeds):
@@ -108,21 +143,19 @@ def main() -> None:
             if cli(["new", name, "--data", str(data), "--into", str(work / "competitions"), "--slug", "facial"]) != 0:
                 raise SystemExit("`new` failed")
             spec = work / "competitions" / name
-            complete = complete_rows(data, work / f"facial-{seed}-complete.zip")
-            variants = ((labels[0], data, []), (labels[1], complete, []), (labels[2], data, ["cnn_shift=2"]))
-            for label, source, extra in variants:
+            for label, source, extra in variants(args.moves, data, work, seed):
                 res = run_variant(spec, source, truth, args.epochs, work, extra) | {"seed": seed}
-                results[label].append(res)
+                results.setdefault(label, []).append(res)
                 print(f"seed {seed} {label}: CV {res['cv']:.4f} held out {res['holdout_rmse']:.4f} ({res['wall_s']} s)")
-            results["training means"].append({"seed": seed, "holdout_rmse": means_baseline(data, truth)})
+            results.setdefault("training means", []).append({"seed": seed, "holdout_rmse": means_baseline(data, truth)})
     summary = {
         label: {"holdout_rmse_mean": float(np.mean([r["holdout_rmse"] for r in runs])), "runs": runs}
         for label, runs in results.items()
     }
     for label, s in summary.items():
-        print(f"{label:24s} held out RMSE {s['holdout_rmse_mean']:.4f}")
+        print(f"{label:32s} held out RMSE {s['holdout_rmse_mean']:.4f}")
     command = " ".join(["python benchmarks/facial_keypoints.py", *sys.argv[1:]])
-    save("facial_keypoints", command, vars(args) | {"variants": summary})
+    save("facial_keypoints_moves" if args.moves else "facial_keypoints", command, vars(args) | {"variants": summary})
 
 
 if __name__ == "__main__":
