@@ -16,7 +16,7 @@ alike. Results: benchmarks/figures/facial_keypoints.json.
 
     python benchmarks/facial_keypoints.py --moves [--seeds 2] [--epochs 6]
 
-asks instead whether moving the keypoints with the face pays (pipeline/vision/keypoints.py): per seed, on the same
+asks instead whether moving the keypoints with the face pays (pipeline/keypoints.py): per seed, on the same
 competition, faces and folds, `run` with no augmentation ("none", the Config `new` wrote before), the shift, turn and
 zoom with the keypoints moved ("moved": cnn_keypoints, 2 pixels, 10 degrees, 10%), that and the flip with left and right
 swapped ("moved + flip"), and that with the flipped view averaged at prediction ("moved + flip + flipped view"); every

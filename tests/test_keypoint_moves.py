@@ -1,4 +1,4 @@
-"""Keypoints move with the face (pipeline/vision/keypoints.py): the training augmentation's shift, turn, zoom and flip
+"""Keypoints move with the face (pipeline/keypoints.py): the training augmentation's shift, turn, zoom and flip
 move each row's keypoints where they move its image (a flipped row's left and right twins swapped), and a flipped or
 shifted TTA view's predictions are moved back before they are averaged."""
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 from face_downloads import NAMES
 
+from pipeline.keypoints import find_keypoints, twin
 from pipeline.vision.batch_augment import BatchAugment
-from pipeline.vision.keypoints import find_keypoints, twin
 
 KAGGLE = [
     f"{part}_{axis}"
@@ -26,9 +26,11 @@ KAGGLE = [
 
 def test_the_targets_names_say_which_are_coordinates_and_which_are_twins() -> None:
     kp = find_keypoints(KAGGLE)
-    assert kp is not None and len(kp.x) == 15 and [KAGGLE[j] for j in kp.x[:2]] == ["left_eye_center_x"] + [
-        "right_eye_center_x"
-    ]
+    assert (
+        kp is not None
+        and len(kp.x) == 15
+        and [KAGGLE[j] for j in kp.x[:2]] == ["left_eye_center_x"] + ["right_eye_center_x"]
+    )
     named = {KAGGLE[j]: KAGGLE[m] for j, m in enumerate(kp.mirror)}
     assert named["left_eye_center_x"] == "right_eye_center_x" and named["right_eye_center_y"] == "left_eye_center_y"
     assert named["mouth_left_corner_x"] == "mouth_right_corner_x" and named["nose_tip_x"] == "nose_tip_x"

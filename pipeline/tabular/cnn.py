@@ -11,7 +11,7 @@ Under torchrun every rank trains each fold's network together (DDP), as a compet
 values a row (y rows x values, Facial Keypoints' 30 coordinates) are one network with an output per value, a missing
 value (NaN) counting in neither the outputs' scale nor the loss (objectives.Regression), so each output learns from the
 rows that have it. Where those values are places on the image (`keypoints`: Facial Keypoints' x / y pairs,
-pipeline/vision/keypoints.py) each augmentation moves them with the image, a flip swapping each left keypoint with its
+pipeline/keypoints.py) each augmentation moves them with the image, a flip swapping each left keypoint with its
 right twin, and a flipped TTA view's predictions are mirrored back before they are averaged. TabularRecipe's `bag` and
 `bag_folds` (the boosters' and the MLP's) do not apply to it: the test prediction is already the average of the fold
 networks.
@@ -29,9 +29,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from pipeline import distributed
+from pipeline.keypoints import Keypoints
 from pipeline.tabular.models import inverse_target, transform_target
 from pipeline.tabular.pixels import Pixels
-from pipeline.vision.keypoints import Keypoints
 
 MIN_SIDE = 28  # images smaller than this are enlarged to it: airbench's three poolings need room (8x8 digits)
 # the batch shrinks (to 16 at least) so that an epoch takes this many steps: 2 epochs of 128 images learnt nothing
@@ -59,7 +59,7 @@ class PixelCNN(BaseEstimator):
     zoom: float = 0.1  # training images magnified by 1 +- up to this fraction (0: off)
     flip: bool = False  # training images mirrored left to right half the time (never for digits)
     tta: tuple[str, ...] = ("shift",)  # views averaged at prediction: "shift" (never "hflip" for digits)
-    # the outputs that are places on the stored image (pipeline/vision/keypoints.py): moved with it; None: none are
+    # the outputs that are places on the stored image (pipeline/keypoints.py): moved with it; None: none are
     keypoints: Keypoints | None = None
     target_transform: str | None = None  # regression: "log1p" fits log(1 + y)
     random_state: int = 0

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 
 from pipeline.contract import ContractError
+from pipeline.keypoints import find_keypoints
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import Source, Tables
 from pipeline.tabular.lookup import Lookup
@@ -101,15 +102,18 @@ def _target_column(
 
 
 def _clip(image: Pixels | None, targets: list[str]) -> tuple[float, float] | None:
-    """The range of every value where each row holds `image` whose keypoints the targets are (names ending in _x or
-    _y): 0 to the image's side; else None."""
-    if image is None or not all(c.lower().endswith(("_x", "_y")) for c in targets):
+    """The range of every value where each row holds `image` whose keypoints the targets are (each half of a
+    `<stem>_x` / `<stem>_y` pair, pipeline/keypoints.py): 0 to the image's side; else None."""
+    if image is None or find_keypoints(targets) is None:
         return None
     return 0.0, float(max(image.height, image.width))
 
 
 def _clip_note(lookup: Lookup) -> str:
-    """The note's words on the clip: each value cut to the image."""
+    """The note's words on the clip: each value cut to the image, a keypoint the cnn's augmentation moves."""
     if lookup.clip is None:
         return ""
-    return f", each cut to the image, {lookup.clip[0]:g} to {lookup.clip[1]:g} (LOOKUP's clip)"
+    return (
+        f", each cut to the image, {lookup.clip[0]:g} to {lookup.clip[1]:g} (LOOKUP's clip); the values are keypoints "
+        "(x / y pairs), which the cnn's augmentation moves with the face (cnn_keypoints)"
+    )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.keypoints import find_keypoints
 from pipeline.tabular.cnn import PixelCNN
 from pipeline.tabular.data import as_list
 from pipeline.tabular.forest import KINDS, Forest
@@ -15,7 +16,6 @@ from pipeline.tabular.multitarget import MultiTarget
 from pipeline.tabular.pixels import Pixels
 from pipeline.tabular.series import Lagged, Series
 from pipeline.tabular.text import TextLinear
-from pipeline.vision.keypoints import find_keypoints
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class TabularRecipe:
     cnn_tta: tuple[str, ...] = ("shift",)  # views averaged at prediction ("hflip" would mirror a digit)
     cnn_flip: bool = False  # training images mirrored left to right half the time (a mirrored digit is no digit)
     # the targets are places on the image (Facial Keypoints' <stem>_x / <stem>_y pairs, found from their names:
-    # pipeline/vision/keypoints.py): each shift, turn, zoom and flip moves them with the image (a flip swapping each
+    # pipeline/keypoints.py): each shift, turn, zoom and flip moves them with the image (a flip swapping each
     # left_* with its right_*), and a flipped or shifted view's predictions are moved back before they are averaged
     cnn_keypoints: bool = False
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y

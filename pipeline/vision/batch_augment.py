@@ -145,7 +145,7 @@ def device_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The epoch's batches of `order`'s rows of images/labels (all on one device); with `augment`, each row augmented
     by its own draw (`draws`: augment.draw over all the images, indexed by row), and its labels moved with it by
-    `move(labels, draws)` where they are places on the image (pipeline/vision/keypoints.py)."""
+    `move(labels, draws)` where they are places on the image (pipeline/keypoints.py)."""
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         xb, yb = images[idx], labels[idx]

@@ -49,7 +49,7 @@ class ImageNetwork(BaseEstimator):
     `loss`: "auto" is the kind's own (cross-entropy for classes, binary cross-entropy for labels, squared error for
     values); ImageRegressor also takes "bce" (objectives.Regression). `clip_values` (ImageRegressor): its predictions
     clipped to the training targets' range (the other kinds' outputs are probabilities). `keypoints`
-    (ImageRegressor; a pipeline.vision.keypoints.Keypoints): the outputs that are places on the image, moved with each
+    (ImageRegressor; a pipeline.keypoints.Keypoints): the outputs that are places on the image, moved with each
     image `batch_augment` moves (a flip swapping left and right twins), each TTA view's predictions taken back to the
     image's own places before they are averaged.
     """

@@ -117,7 +117,7 @@ class Regression:
 
     def in_units(self, y: torch.Tensor, change: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """Targets `y` on the fitted scale changed by `change` in the targets' own units (keypoints moved with their
-        image, pipeline/vision/keypoints.py), then back on the fitted scale; a missing value (NaN) stays missing."""
+        image, pipeline/keypoints.py), then back on the fitted scale; a missing value (NaN) stays missing."""
         center = torch.as_tensor(self.center, dtype=torch.float32, device=y.device)
         scale = torch.as_tensor(self.scale, dtype=torch.float32, device=y.device)
         return ((change(y.float() * scale + center) - center) / scale).to(y.dtype)

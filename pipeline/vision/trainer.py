@@ -20,6 +20,7 @@ from torch import nn
 
 from pipeline import distributed
 from pipeline.contract import ContractError
+from pipeline.keypoints import Keypoints
 from pipeline.training import checkpoint
 from pipeline.training.core import FitState, TrainerCore
 from pipeline.training.deadline import MARGIN_S, ScheduleClock, expected_epochs, reserve_seconds
@@ -30,7 +31,6 @@ from pipeline.training.schedules import lr_factor
 from pipeline.vision.batch_augment import BatchAugment, device_batches, is_identity
 from pipeline.vision.data import BatchNormalizer, ImageDataset, make_loader
 from pipeline.vision.finetune import Freezer, base_lrs, make_optimizer
-from pipeline.vision.keypoints import Keypoints
 from pipeline.vision.mix import Mixer
 from pipeline.vision.objectives import Objective, Regression
 from pipeline.vision.recipe import TrainKnobs
@@ -94,7 +94,7 @@ class Trainer(TrainerCore):
         """`objective`: the loss and what the outputs mean (pipeline/vision/objectives.py). `batch_augment`: train on
         the decoded images held on the device, augmented batch by batch (the dataset's own transform is then not
         used for training), and validate on them there too; None: through loaders. `keypoints`: the outputs that are
-        places on the image, moved with each augmented image (a Regression's; pipeline/vision/keypoints.py)."""
+        places on the image, moved with each augmented image (a Regression's; pipeline/keypoints.py)."""
         super().__init__(rt)
         self.cfg, self.norm, self.objective = cfg, normalizer, objective
         self.batch_augment, self.keypoints = batch_augment, keypoints

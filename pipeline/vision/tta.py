@@ -53,7 +53,7 @@ def predict_tta(
 ) -> torch.Tensor:
     """The outputs averaged over the TTA views, after `outputs` turns logits into them (default: softmax; so in
     probability space, not logits) and `undo(view name, outputs)` takes a view's outputs back to the image's own
-    (keypoints: a flipped view's mirrored back; pipeline/vision/keypoints.py)."""
+    (keypoints: a flipped view's mirrored back; pipeline/keypoints.py)."""
     probs = None
     batch = tta_views(x, views)
     for name, v in zip(view_names(views), batch, strict=True):
