@@ -130,3 +130,38 @@ def test_the_flipped_and_shifted_views_of_an_identity_network_average_to_its_own
     np.testing.assert_allclose(predicted(("hflip",)), own, atol=1e-4)
     # shifted a pixel, a dot's faint edge crosses the middle the network splits the halves at: a few thousandths
     np.testing.assert_allclose(predicted(("hflip", "shift")), own, atol=0.01)
+
+
+def test_the_trainers_batches_carry_each_faces_keypoints_where_its_augmented_image_shows_them() -> None:
+    from pipeline.training.runtime import Runtime
+    from pipeline.vision.data import BatchNormalizer, ImageDataset
+    from pipeline.vision.objectives import Regression
+    from pipeline.vision.trainer import TrainConfig, Trainer
+
+    kp = find_keypoints(NAMES)
+    rng = np.random.default_rng(2)
+    n, side = 64, 40
+    points = np.stack([rng.uniform(11, 29, (n, 4)), rng.uniform(11, 29, (n, 4))], -1)
+    y = points.reshape(n, 8)
+    objective = Regression(8).fit(y)  # the trainer's labels are on this scale, not in pixels
+    data = ImageDataset([f"row {i}" for i in range(n)], objective.targets(y), None, _dots(points, side)[..., :4])
+    augment = BatchAugment(pad=2, flip=True, rotate=15.0, zoom=0.1)
+    norm = BatchNormalizer((0.5,) * 4, (0.25,) * 4, "cpu", False)
+    trainer = Trainer(TrainConfig(batch_size=16, seed=0), Runtime(), norm, objective, augment, kp)
+    for xb, yb in trainer._train_batches(data, seed=3, drop_last=False):
+        moved = (yb.numpy() * np.asarray(objective.scale) + np.asarray(objective.center)).reshape(len(yb), 4, 2)
+        seen = _centroids(xb.numpy())
+        left = np.abs(moved[:, 0] - seen[:, 0]).max(1) < 0.5  # rows not flipped: the left eye is its own dot
+        right = np.abs(moved[:, 0] - seen[:, 1]).max(1) < 0.5  # flipped rows: the dot that was its right eye
+        assert (left | right).all() and left.any() and right.any()
+        assert np.abs(moved[:, 2:] - seen[:, 2:]).max() < 0.5  # nose and mouth, twins of none
+
+
+def test_cnn_keypoints_on_targets_that_are_no_pairs_is_refused_naming_them() -> None:
+    from pipeline.tabular import Pixels, TabularRecipe, model_set
+
+    cfg = TabularRecipe(models=("cnn",), cnn_keypoints=True)
+    with pytest.raises(ValueError, match=r"cnn_keypoints: the targets nose_x, smile are not keypoints"):
+        model_set("regression", cfg, ["nose_x", "smile"], pixels=Pixels(8, 8, column="Image"))
+    model = model_set("regression", cfg, NAMES, pixels=Pixels(8, 8, column="Image"))["cnn"]
+    assert model.keypoints == find_keypoints(NAMES)
