@@ -23,6 +23,12 @@ swapped ("moved + flip"), and that with the flipped view averaged at prediction 
 knob set on the command line, so the figures do not depend on what `new` writes. The faces are symmetric in kind (two
 eyes either side of a nose and a mouth), so a flipped face is another face. Results:
 benchmarks/figures/facial_keypoints_moves.json.
+
+    python benchmarks/facial_keypoints.py --flips [--seeds 2] [--epochs 6]
+
+runs "none" beside the flip alone, with its flipped view averaged ("flip + flipped view": no shift, turn or zoom, which
+move a face where no test face lies, where a mirrored face is one more of the same kind). Results:
+benchmarks/figures/facial_keypoints_flips.json.
 """
 
 from __future__ import annotations
@@ -109,13 +115,15 @@ MOVES = (
     ("moved + flip", [*MOVED[:1], "cnn_flip=True", *MOVED[2:]]),
     ("moved + flip + flipped view", [*MOVED[:1], "cnn_flip=True", *MOVED[2:-1], "cnn_tta=hflip"]),
 )
+# --flips: the flip alone, in distribution where a mirrored face is another face (no shift, turn or zoom)
+FLIPS = (MOVES[0], ("flip + flipped view", ["cnn_keypoints=True", "cnn_flip=True", *STILL[2:-1], "cnn_tta=hflip"]))
 
 
-def variants(moves: bool, data: Path, work: Path, seed: int) -> list[tuple[str, Path, list[str]]]:
-    """(label, download, --sets) of each variant a seed runs, in order: --moves' augmentations, else the masked,
-    complete-rows and shifted runs."""
-    if moves:
-        return [(label, data, sets) for label, sets in MOVES]
+def variants(args: argparse.Namespace, data: Path, work: Path, seed: int) -> list[tuple[str, Path, list[str]]]:
+    """(label, download, --sets) of each variant a seed runs, in order: --moves' or --flips' augmentations, else the
+    masked, complete-rows and shifted runs."""
+    if args.moves or args.flips:
+        return [(label, data, sets) for label, sets in (MOVES if args.moves else FLIPS)]
     complete = complete_rows(data, work / f"facial-{seed}-complete.zip")
     shifted = [*STILL[:2], "cnn_shift=2", *STILL[3:]]  # the image moved, its keypoints not
     return [
@@ -133,6 +141,7 @@ def main() -> None:
     ap.add_argument("--side", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--moves", action="store_true", help="the augmentations that move the keypoints with the face")
+    ap.add_argument("--flips", action="store_true", help="the flip with left and right swapped, and its view, alone")
     args = ap.parse_args()
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp, scratch_cwd():
@@ -143,7 +152,7 @@ def main() -> None:
             if cli(["new", name, "--data", str(data), "--into", str(work / "competitions"), "--slug", "facial"]) != 0:
                 raise SystemExit("`new` failed")
             spec = work / "competitions" / name
-            for label, source, extra in variants(args.moves, data, work, seed):
+            for label, source, extra in variants(args, data, work, seed):
                 res = run_variant(spec, source, truth, args.epochs, work, extra) | {"seed": seed}
                 results.setdefault(label, []).append(res)
                 print(f"seed {seed} {label}: CV {res['cv']:.4f} held out {res['holdout_rmse']:.4f} ({res['wall_s']} s)")
@@ -155,7 +164,8 @@ def main() -> None:
     for label, s in summary.items():
         print(f"{label:32s} held out RMSE {s['holdout_rmse_mean']:.4f}")
     command = " ".join(["python benchmarks/facial_keypoints.py", *sys.argv[1:]])
-    save("facial_keypoints_moves" if args.moves else "facial_keypoints", command, vars(args) | {"variants": summary})
+    name = "facial_keypoints" + ("_moves" if args.moves else "_flips" if args.flips else "")
+    save(name, command, vars(args) | {"variants": summary})
 
 
 if __name__ == "__main__":
