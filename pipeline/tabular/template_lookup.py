@@ -55,23 +55,27 @@ _MODELS = template_pixels.MODELS_LINE.splitlines(keepends=True)[-1]
 _MOVES = ('"cnn_shift"', '"cnn_rotate"', '"cnn_zoom"')
 _MOVING = "".join(s for s in template_pixels.SEARCH_SPACE.splitlines(keepends=True) if s.lstrip().startswith(_MOVES))
 
-# where the targets are places on the image (LOOKUP's clip: keypoints, x / y pairs), the cnn's augmentation moves them
-# with the face (cnn_keypoints) and flips it, a flipped face's left keypoints swapping with its right, and the flipped
-# view is averaged, its predictions taken back to the face's own places (benchmarks/README.md "Facial Keypoints")
+# where the targets are places on the image (LOOKUP's clip: keypoints, x / y pairs), the cnn's augmentation would move
+# them with the face (cnn_keypoints), a flip swapping its left keypoints with its right; none is on by default, as on
+# generated faces each raised the error at a fixed number of epochs (benchmarks/README.md "Facial Keypoints"), and the
+# search space tunes them
 KEYPOINT_EDITS = (
     (
         _AUGMENTED,
-        "one output\nper target, its batches shifted, turned, zoomed and flipped at random with their keypoints, its "
-        "predictions\naveraged over the flipped view; its out-of-fold predictions are the CV.",
+        "one output\nper target, not augmented unless set or tuned (a shift, turn, zoom or flip moves the keypoints "
+        "with the\nface); its out-of-fold predictions are the CV.",
     ),
     (
         _MODELS,
-        _MODELS + "    # the targets are places on the face (x / y pairs, pipeline/keypoints.py): each shift, turn\n"
-        "    # and zoom moves them with it, a flip mirrors x and swaps each left_* with its right_*, and the\n"
-        "    # flipped view's predictions are taken back the same way before they are averaged\n"
+        _MODELS + "    # the targets are places on the face (x / y pairs, pipeline/keypoints.py): a shift, turn,\n"
+        "    # zoom or flip (cnn_flip) moves them with it, a flip swapping each left_* with its right_*, and\n"
+        "    # an hflip view's predictions are taken back before they are averaged; all off, as on generated\n"
+        '    # faces each raised the error (benchmarks/README.md "Facial Keypoints"); search_space tunes them\n'
         "    cnn_keypoints: bool = True\n"
-        "    cnn_flip: bool = True\n"
-        '    cnn_tta: tuple[str, ...] = ("hflip",)\n',
+        "    cnn_shift: int = 0\n"
+        "    cnn_rotate: float = 0.0\n"
+        "    cnn_zoom: float = 0.0\n"
+        "    cnn_tta: tuple[str, ...] = ()\n",
     ),
     (_MOVING, _MOVING + '        "cnn_flip": trial.suggest_categorical("cnn_flip", [False, True]),\n'),
 )
