@@ -55,27 +55,28 @@ _MODELS = template_pixels.MODELS_LINE.splitlines(keepends=True)[-1]
 _MOVES = ('"cnn_shift"', '"cnn_rotate"', '"cnn_zoom"')
 _MOVING = "".join(s for s in template_pixels.SEARCH_SPACE.splitlines(keepends=True) if s.lstrip().startswith(_MOVES))
 
-# where the targets are places on the image (LOOKUP's clip: keypoints, x / y pairs), the cnn's augmentation would move
-# them with the face (cnn_keypoints), a flip swapping its left keypoints with its right; none is on by default, as on
-# generated faces each raised the error at a fixed number of epochs (benchmarks/README.md "Facial Keypoints"), and the
-# search space tunes them
+# where the targets are places on the image (LOOKUP's clip: keypoints, x / y pairs), the cnn's augmentation moves them
+# with the face (cnn_keypoints): on by default the flip, a flipped face's left keypoints swapping with its right, and
+# the flipped view averaged; off the shift, turn and zoom, which on generated faces raised the error where the flip
+# alone lowered it (benchmarks/README.md "Facial Keypoints"); the search space tunes them all
 KEYPOINT_EDITS = (
     (
         _AUGMENTED,
-        "one output\nper target, not augmented unless set or tuned (a shift, turn, zoom or flip moves the keypoints "
-        "with the\nface); its out-of-fold predictions are the CV.",
+        "one output\nper target, its batches flipped at random with their keypoints (left and right swapped), its "
+        "predictions\naveraged over the flipped view; its out-of-fold predictions are the CV.",
     ),
     (
         _MODELS,
         _MODELS + "    # the targets are places on the face (x / y pairs, pipeline/keypoints.py): a shift, turn,\n"
-        "    # zoom or flip (cnn_flip) moves them with it, a flip swapping each left_* with its right_*, and\n"
-        "    # an hflip view's predictions are taken back before they are averaged; all off, as on generated\n"
-        '    # faces each raised the error (benchmarks/README.md "Facial Keypoints"); search_space tunes them\n'
+        "    # zoom or flip moves them with it, a flip swapping each left_* with its right_*, and the hflip\n"
+        "    # view's predictions are taken back before they are averaged; on generated faces the flip and\n"
+        "    # its view lowered the error, the shift, turn and zoom raised it (benchmarks/README.md)\n"
         "    cnn_keypoints: bool = True\n"
+        "    cnn_flip: bool = True\n"
+        '    cnn_tta: tuple[str, ...] = ("hflip",)\n'
         "    cnn_shift: int = 0\n"
         "    cnn_rotate: float = 0.0\n"
-        "    cnn_zoom: float = 0.0\n"
-        "    cnn_tta: tuple[str, ...] = ()\n",
+        "    cnn_zoom: float = 0.0\n",
     ),
     (_MOVING, _MOVING + '        "cnn_flip": trial.suggest_categorical("cnn_flip", [False, True]),\n'),
 )
