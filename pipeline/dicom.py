@@ -44,17 +44,19 @@ def is_dicom(path: str | os.PathLike[str]) -> bool:
     return str(path).lower().endswith(SUFFIXES)
 
 
-def dicom_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """The image's (width, height) from the file's header, its pixels not read."""
-    ds = _dataset(path, pixels=False)
+def dicom_size(path: str | os.PathLike[str], data: bytes | None = None) -> tuple[int, int]:
+    """The image's (width, height) from the file's header, its pixels not read (`data`: the file's bytes, read
+    already: `new` reads a download's files from its zip)."""
+    ds = _dataset(path, pixels=False, data=data)
     if "Rows" not in ds or "Columns" not in ds:
         raise DicomError(path, "it holds no image (no Rows and Columns)")
     return int(ds.Columns), int(ds.Rows)
 
 
-def read_dicom(path: str | os.PathLike[str]) -> np.ndarray:
-    """The file's image as an RGB uint8 HxWx3 array (the module's docstring says how), or a DicomError naming it."""
-    ds = _dataset(path, pixels=True)
+def read_dicom(path: str | os.PathLike[str], data: bytes | None = None) -> np.ndarray:
+    """The file's image as an RGB uint8 HxWx3 array (the module's docstring says how), or a DicomError naming it
+    (`data`: its bytes, read already)."""
+    ds = _dataset(path, pixels=True, data=data)
     pixels = _pixels(ds, path)
     kind = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if kind.startswith("MONOCHROME"):
@@ -65,13 +67,16 @@ def read_dicom(path: str | os.PathLike[str]) -> np.ndarray:
     return color_uint8(ds, pixels, path)
 
 
-def _dataset(path: str | os.PathLike[str], pixels: bool) -> Dataset:
-    """The file's data set (its pixel data left unread unless `pixels`), or a DicomError naming the file."""
+def _dataset(path: str | os.PathLike[str], pixels: bool, data: bytes | None = None) -> Dataset:
+    """The file's data set (its pixel data left unread unless `pixels`; from `data`, its bytes, where given), or a
+    DicomError naming the file."""
+    import io
+
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(os.fspath(path), stop_before_pixels=not pixels)
+        return pydicom.dcmread(os.fspath(path) if data is None else io.BytesIO(data), stop_before_pixels=not pixels)
     except OSError as e:
         raise DicomError(path, e.strerror or str(e)) from None
     except InvalidDicomError:

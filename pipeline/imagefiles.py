@@ -18,15 +18,30 @@ class ImageFileError(ContractError):
     """An image listed in a CSV is missing or is not a readable image."""
 
 
+DEEP = "**/"  # in a pattern, "train/**/{}.dcm": the one file of that name anywhere under train/ (SIIM's DICOM tree)
+
+
+def deep_parts(pattern: str) -> tuple[str, str] | None:
+    """A pattern that finds a file anywhere under a folder ("train/**/{}.dcm") as its folder ("train/"; "" for the
+    root) and the file's name ("{}.dcm"); None for a plain pattern."""
+    folder, sep, name = pattern.partition(DEEP)
+    if not sep or (folder and not folder.endswith("/")) or "/" in name:
+        return None
+    return folder, name
+
+
 class FolderNames:
     """The file names of the folders under `root`, each folder listed once, and the file an id's pattern finds there:
     its exact name, else the one name of its folder that differs from it only in case (x.PNG for a listed x.png, which
-    a case-insensitive filesystem opens and Linux would not)."""
+    a case-insensitive filesystem opens and Linux would not). A deep pattern ("train/**/{}.dcm") finds the one file
+    of that name anywhere under its folder, walked once; two files of one name there are refused, naming both."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.names: dict[str, set[str]] = {}  # a folder relative to root ("" for root) -> its names
         self._folded: dict[str, dict[str, str | None]] = {}  # a folder -> lower-case name -> its name (None: several)
+        # a deep pattern's folder -> a file's name (as named, and in lower case) -> the files of that name under it
+        self._trees: dict[str, tuple[dict[str, list[str]], dict[str, list[str]]]] = {}
 
     def of(self, folder: str) -> set[str]:
         """The names in root/folder (empty when it is no folder)."""
@@ -40,12 +55,39 @@ class FolderNames:
         whose file is there in another case; None when none is."""
         for exact in (True, False):
             for pattern in patterns:
+                if (parts := deep_parts(pattern)) is not None:
+                    if found := self._deep(parts[0], parts[1].format(key), exact):
+                        return found
+                    continue
                 folder, slash, name = pattern.format(key).rpartition("/")
                 if exact and name in self.of(folder):
                     return folder + slash + name
                 if not exact and (other := self._fold(folder).get(name.lower())):
                     return folder + slash + other
         return None
+
+    def _deep(self, folder: str, name: str, exact: bool) -> str | None:
+        """The file (relative to root) named `name` (not `exact`: in any case) anywhere under `folder`; None when
+        there is none, an ImageFileError when there are several."""
+        if folder not in self._trees:
+            named: dict[str, list[str]] = {}
+            folded: dict[str, list[str]] = {}
+            for top, dirs, files in os.walk(self.root / folder):
+                dirs.sort()
+                rel = Path(top).relative_to(self.root).as_posix()
+                for n in sorted(files):
+                    path = n if rel == "." else f"{rel}/{n}"
+                    named.setdefault(n, []).append(path)
+                    folded.setdefault(n.lower(), []).append(path)
+            self._trees[folder] = named, folded
+        named, folded = self._trees[folder]
+        found = named.get(name, []) if exact else folded.get(name.lower(), [])
+        if len(found) > 1:
+            raise ImageFileError(
+                f"{self.root / folder}: {len(found)} files named {name} under it ({', '.join(found[:3])}); an id "
+                "names one image: remove or rename the others."
+            )
+        return found[0] if found else None
 
     def _fold(self, folder: str) -> dict[str, str | None]:
         if folder not in self._folded:
@@ -144,7 +186,7 @@ def other_case(root: Path, names: Sequence[str], paths: Sequence[str], patterns:
     odd = [
         i
         for i, (name, path) in enumerate(zip(names, paths, strict=True))
-        if all(str(root / p.format(name)) != path for p in patterns)  # as check_image_files joins an exact name
+        if all(not _exactly(root, p, name, path) for p in patterns)
     ]
     if not odd:
         return ""
@@ -154,6 +196,14 @@ def other_case(root: Path, names: Sequence[str], paths: Sequence[str], patterns:
         f"images: {len(odd)} of {len(names)} {source} ids name their file in another case ({names[first]}: {shown}); "
         "each is read as its file is named"
     )
+
+
+def _exactly(root: Path, pattern: str, name: str, path: str) -> bool:
+    """Whether `pattern` names `path` for `name` exactly (as check_image_files joins an exact name): the same path,
+    or for a deep pattern the same file name under its folder."""
+    if (parts := deep_parts(pattern)) is None:
+        return str(root / pattern.format(name)) == path
+    return path.startswith(str(root / parts[0])) and Path(path).name == parts[1].format(name)
 
 
 # .dcm and .dicom: pipeline/dicom.py

@@ -127,3 +127,57 @@ def severstal_download(
     (root / "train.csv").write_text("\n".join(lines) + "\n")
     (root / "sample_submission.csv").write_text("\n".join(sample) + "\n")
     return root, {f"{k}.png": m for k, m in train.items()}
+
+
+def write_gray_dcm(path: Path, gray: np.ndarray) -> None:
+    """An 8-bit MONOCHROME2 DICOM file of a grey image, no window: read as stored (pipeline/dicom.py)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.set_pixel_data(np.ascontiguousarray(gray, dtype=np.uint8), "MONOCHROME2", 8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def siim_images(
+    folder: Path, n: int, seed: int, size: int, p_empty: float
+) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
+    """n grey DICOM images, each at folder/<study>/<series>/<id>.dcm as SIIM nests them (ids of dotted numbers), dark
+    noise with up to three bright regions (none with probability p_empty); each id's regions and their union."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in range(n):
+        key = f"1.2.276.0.7230010.3.1.4.{seed}.{i}.{rng.integers(1 << 20)}"
+        img = rng.integers(0, 60, (size, size)).astype(np.uint8)
+        regions = [] if rng.random() < p_empty else [shape_mask(rng, size, size, "ellipse")]
+        regions += [shape_mask(rng, size, size, "rectangle") for _ in range(int(rng.integers(0, 3)) if regions else 0)]
+        union = np.zeros((size, size), np.uint8)
+        for region in regions:
+            union |= region
+        img[union > 0] = 200 + rng.integers(0, 40, int(union.sum()))
+        write_gray_dcm(folder / f"{key}.1" / f"{key}.2" / f"{key}.dcm", img)
+        out[key] = (regions, union)
+    return out
+
+
+def siim_download(
+    root: Path, n_train: int = 40, n_test: int = 8, size: int = 64, p_empty: float = 0.5, seed: int = 6
+) -> tuple[Path, dict[str, np.ndarray]]:
+    """SIIM-ACR Pneumothorax's layout: dicom-images-train/ and dicom-images-test/ of nested DICOM files, train-rle.csv
+    `ImageId, EncodedPixels` (the leading space as Kaggle shipped it) of relative column-wise runs, one row per region
+    (an image of several regions on several rows, an image of none on one row of " -1"), and
+    stage_2_sample_submission.csv `ImageId,EncodedPixels` of "-1". Returns the folder and each training image's mask
+    (the union of its regions)."""
+    train = siim_images(root / "dicom-images-train", n_train, seed, size, p_empty)
+    test = siim_images(root / "dicom-images-test", n_test, seed + 1, size, p_empty)
+    lines = ["ImageId, EncodedPixels"]
+    for key, (regions, _) in train.items():
+        lines += [f"{key}, {encode(r, 'column', 'relative')}" for r in regions] or [f"{key}, -1"]
+    (root / "train-rle.csv").write_text("\n".join(lines) + "\n")
+    sample = ["ImageId,EncodedPixels", *(f"{k},-1" for k in test)]
+    (root / "stage_2_sample_submission.csv").write_text("\n".join(sample) + "\n")
+    return root, {k: union for k, (_, union) in train.items()}

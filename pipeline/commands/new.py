@@ -36,6 +36,8 @@ TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
 BOX_METRIC_NAMES = ("iou_map", "iou_map40", "coco_map", "voc_map", "voc_map40")
 # pipeline.segmentation.csv_masks.METRICS: a download of run-length masks (a test keeps them equal)
 MASK_METRIC_NAMES = ("dice",)
+# pipeline.segmentation.rle.ENCODINGS: --rle (a test keeps them equal)
+RLE_ENCODINGS = ("absolute", "relative")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -91,6 +93,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "metadata, with the image competition's target, metric and folds, to blend with it (default: images when "
         "the download is images)",
     )
+    p.add_argument(
+        "--rle",
+        choices=RLE_ENCODINGS,
+        help="run-length masks: their starts absolute (1-based pixels) or relative (each the gap after the run "
+        "before, SIIM's) (default: told from the masks)",
+    )
     p.add_argument("--train", help="the training CSV inside --data (default: train.csv)")
     p.add_argument("--test", help="the test CSV inside --data (default: test.csv)")
     p.add_argument("--sample", help="the sample submission CSV inside --data (default: *submission*.csv)")
@@ -128,6 +136,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if write_masks(args, dest, source, _write):  # run-length masks in a CSV and in the sample: segmentation
         return 0
+    if getattr(args, "rle", None):
+        raise ContractError(f"--rle {args.rle}: {args.data} holds no run-length masks; leave it out.")
     if _images(args, dest, source):
         return 0
     spec = _metadata(args, source) if args.kind == "table" else None

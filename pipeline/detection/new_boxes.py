@@ -12,7 +12,7 @@ from pipeline.contract import ContractError
 from pipeline.tabular.infer_files import Source
 
 # the flags of `new` a download of boxes has no use for
-UNUSED = ("target", "id_col", "task", "test", "time", "series", "groups", "kind", "original")
+UNUSED = ("target", "id_col", "task", "test", "time", "series", "groups", "kind", "original", "rle")
 
 
 def write_boxes(args: argparse.Namespace, dest: Path, source: Source, write: Callable[[Path, str], None]) -> bool:

@@ -1,13 +1,14 @@
 """Semantic segmentation from a CSV of run-length masks, as Kaggle's segmentation family ships it (Carvana, TGS Salt,
-Severstal Steel Defect): a training CSV of masks (mask_table.py), the images in folders, a sample submission of one
-mask per image, or per image and class (rle_submission.py), scored by mean Dice (metric.py).
+Severstal Steel Defect, SIIM-ACR Pneumothorax): a training CSV of masks (mask_table.py), the images in folders (or
+anywhere under one: SIIM's DICOM files), a sample submission of one mask per image, or per image and class
+(rle_submission.py), scored by mean Dice (metric.py).
 
 A competition in this style (what `python -m pipeline new` writes for such a download:
 pipeline/segmentation/template.py) describes its files with one CsvMasks and takes `load`, `load_test`, `score`,
-`write_submission` and `validate` from it. An image is one row of Data: X holds its path and each class's cell as
-written (the estimator decodes full-size targets itself), y its masks at the grid (grid.py), class-major; the
-predictions are each class's probabilities at the grid, cut at Config.mask_threshold and min_area to be scored and
-written.
+`write_submission` and `validate` from it. An image is one row of Data: X holds its path and each class's cell,
+absolute (mask_table.py; the estimator decodes full-size targets itself), y its masks at the grid (grid.py),
+class-major; the predictions are each class's probabilities at the grid, cut at Config.mask_threshold and min_area to
+be scored and written.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pipeline.segmentation import rle_submission
 from pipeline.segmentation.grid import to_grid, upsample
 from pipeline.segmentation.mask_table import MaskRows, read_mask_rows
 from pipeline.segmentation.metric import as_masks, mean_dice
-from pipeline.segmentation.rle import ORDERS, RleError, encode
+from pipeline.segmentation.rle import ENCODINGS, ORDERS, RleError, encode
 from pipeline.segmentation.rle_submission import SampleLayout
 from pipeline.vision.csv_images import find_images, read_columns
 
@@ -41,10 +42,12 @@ class CsvMasks:
     rle_column, one row per image, or one row per image and class: the class in class_column, or joined to the id
     after `joined` ("0002cc93b.jpg_1"). `classes`: the class names as written (one class: its name only). The sample
     names its rows alike: by id_column alone, with sample_class_column beside it, or by joined ids; its mask column is
-    prediction_column (default: rle_column). image_path finds an id's image ("train/{}.jpg"; several patterns: the
-    first whose file is there), test_image_path a sample image's. `order`: the pixel order of the runs (rle.ORDERS);
-    `grid`: the (height, width) the masks travel at; `shape`: most training images' (height, width), which scales
-    min_area to the grid when scoring.
+    prediction_column (default: rle_column). image_path finds an id's image ("train/{}.jpg"; "train/**/{}.dcm": the
+    one file of that name anywhere under train/; several patterns: the first whose file is there), test_image_path a
+    sample image's. `order`: the pixel order of the runs (rle.ORDERS); `encoding`: their starts' (rle.ENCODINGS), in
+    both CSVs; `union_rows`: several rows of one image and class are regions of its mask, their union; `grid`: the
+    (height, width) the masks travel at; `shape`: most training images' (height, width), which scales min_area to the
+    grid when scoring.
     """
 
     train_csv: str
@@ -53,12 +56,14 @@ class CsvMasks:
     test_image_path: str | tuple[str, ...]
     grid: tuple[int, int]
     order: str = "column"
+    encoding: str = "absolute"
     rle_column: str = "EncodedPixels"
     classes: tuple[str, ...] = ("mask",)
     class_column: str | None = None
     joined: str | None = None
     train_id_column: str | None = None
     unlisted: bool = False  # images of image_path's folder that train_csv does not list have every mask empty
+    union_rows: bool = False  # several rows of one image and class: regions of one mask (else refused)
     sample_csv: str = "sample_submission.csv"
     prediction_column: str | None = None
     sample_class_column: str | None = None
@@ -71,6 +76,8 @@ class CsvMasks:
             raise ValueError(f"CsvMasks: metric {self.metric!r}; one of {', '.join(METRICS)}.")
         if self.order not in ORDERS:
             raise ValueError(f"CsvMasks: order {self.order!r}; one of {', '.join(ORDERS)}.")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"CsvMasks: encoding {self.encoding!r}; one of {', '.join(ENCODINGS)}.")
         if len(self.grid) != 2 or min(self.grid) < 1 or not self.classes:
             raise ValueError(f"CsvMasks: grid {self.grid} is no (height, width), or no classes {self.classes}.")
 
@@ -87,7 +94,15 @@ class CsvMasks:
         columns = [train_id, self.rle_column, *([self.class_column] if self.class_column else [])]
         frame = read_columns(Path(data_dir) / self.train_csv, columns, unique=None)
         rows = read_mask_rows(
-            frame, self.train_csv, train_id, self.rle_column, self.classes, self.class_column, self.joined
+            frame,
+            self.train_csv,
+            train_id,
+            self.rle_column,
+            self.classes,
+            self.class_column,
+            self.joined,
+            self.encoding,
+            self.union_rows,
         )
         if self.unlisted:
             for key in unlisted_images(data_dir, self.image_path, set(rows.ids) | set(test_ids)):
@@ -165,7 +180,7 @@ class CsvMasks:
     def write_submission(self, data: Data, pred: np.ndarray, path: Path) -> None:
         """The sample's rows, columns and order, each (image, class) cell its mask: the grid's probabilities resized
         bilinearly to the image's own size, cut at the load's Config's mask_threshold, dropped under its min_area,
-        encoded in `order`."""
+        encoded in `order` and `encoding`."""
         probs = as_masks(np.asarray(pred), len(self.classes))
         if len(probs) != len(data.test_ids) or probs.shape[2] != self.grid[0] * self.grid[1]:
             raise ContractError(
@@ -181,7 +196,7 @@ class CsvMasks:
             out = []
             for grid_probs in probs[i].reshape(len(self.classes), *self.grid):
                 mask = upsample(grid_probs, h, w) > threshold
-                out.append("" if mask.sum() < max(min_area, 1) else encode(mask, self.order))
+                out.append("" if mask.sum() < max(min_area, 1) else encode(mask, self.order, self.encoding))
             return out
 
         rle_submission.write(Path(path), Path(data.sample_submission), self.layout, cells_of, self.empty)
@@ -190,7 +205,8 @@ class CsvMasks:
         """The sample's header and rows in its order; every mask cell a run-length string inside its image. Returns
         the number of masks written."""
         sizes = {str(k): (int(w), int(h)) for k, (w, h) in zip(data.test_ids, data.info["test_sizes"], strict=True)}
-        return rle_submission.validate(Path(path), Path(data.sample_submission), self.layout, sizes, self.empty)
+        sample = Path(data.sample_submission)
+        return rle_submission.validate(Path(path), sample, self.layout, sizes, self.empty, self.encoding)
 
 
 def _threshold(cfg: Any) -> float:

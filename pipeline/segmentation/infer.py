@@ -1,10 +1,14 @@
 """What `python -m pipeline new` infers from a download of run-length masks (Carvana, TGS Salt, Severstal Steel
-Defect): a sample submission and a training CSV, each with a column of run-length strings named as Kaggle names one
-(EncodedPixels, rle_mask, ...); how each names its rows (an image a row, or an image and a class: a class column, or
-the class joined to the id, "0002cc93b.jpg_1"); the classes; where the training and test images lie
-(pipeline/vision/image_ids.py) and the training images the CSV does not list (every mask empty); the grid (grid.py,
-from the most common training image size) and the pixel order of the runs, told from the images (infer_order.py).
-Every cell of the training CSV is read and checked, as `run` reads it.
+Defect, SIIM-ACR Pneumothorax): a sample submission and a training CSV, each with a column of run-length strings named
+as Kaggle names one (EncodedPixels, rle_mask, ...; SIIM's " EncodedPixels", its leading space kept); how each names its
+rows (an image a row, or an image and a class: a class column, or the class joined to the id, "0002cc93b.jpg_1"); the
+classes; where the training and test images lie (pipeline/vision/image_ids.py: SIIM's DICOM files nested in folders of
+their own found by a deep pattern) and the training images the CSV does not list (every mask empty); the grid
+(grid.py, from the most common training image size), the runs' encoding, absolute or relative (infer_encoding.py,
+from the cells) and pixel order, told from the images (infer_order.py). Where rows name an image alone (one class),
+an image on several rows (SIIM's regions of one image) has their union for its mask (union_rows); where they name an
+image and a class, a pair on two rows is refused, as `run` refuses it (mask_table.py). Every cell of the training CSV
+is read and checked, as `run` reads it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.detection.infer import count_unlisted
+from pipeline.dicom import dicom_size, is_dicom, read_dicom
+from pipeline.imagefiles import deep_parts
 from pipeline.listing import listed
 from pipeline.segmentation.csv_masks import METRICS
 from pipeline.segmentation.grid import grid_for
+from pipeline.segmentation.infer_encoding import EncodingEvidence, decide_encoding
 from pipeline.segmentation.infer_order import OrderEvidence, decide
 from pipeline.segmentation.mask_table import MaskRows, read_mask_rows, split_joined
 from pipeline.segmentation.rle import RleError, is_empty, runs
@@ -61,6 +68,8 @@ class MaskSpec:
     test_image_path: str | tuple[str, ...]
     unlisted: bool
     order: str
+    encoding: EncodingEvidence
+    union_rows: bool  # several rows of one image: its mask is their union
     grid: tuple[int, int]
     shape: tuple[int, int]  # most training images' (height, width)
     empty: str
@@ -73,13 +82,13 @@ class MaskSpec:
 
 
 def is_rle(cells: pd.Series) -> bool:
-    """Whether a column's non-empty cells are run-length strings: most of its first 50 (a bad one among them is
-    refused later, naming its line)."""
+    """Whether a column's non-empty cells are run-length strings, absolute or relative: most of its first 50 (a bad
+    one among them is refused later, naming its line)."""
     filled = [c for c in cells.head(1000) if not is_empty(c)][:50]
     good = 0
     for c in filled:
         with contextlib.suppress(RleError):
-            good += len(runs(c)[0]) > 0
+            good += len(runs(c, None, "relative")[0]) > 0
     return 2 * good >= len(filled)
 
 
@@ -156,14 +165,32 @@ def _image_shape(source: Source, images: ImageNames, ids: list[str], patterns: t
     step = max(1, len(ids) // SIZES_READ)
     for key in ids[::step][:SIZES_READ]:
         path = _path_of(images, key, patterns)
+        if is_dicom(path):
+            width, height = dicom_size(path, source.read_bytes(path))
+            seen[(height, width)] += 1
+            continue
         with Image.open(io.BytesIO(source.read_bytes(path))) as im:
             seen[(im.height, im.width)] += 1
     return seen.most_common(1)[0][0]
 
 
+def _gray(source: Source, path: str) -> np.ndarray:
+    """A download's image as float32 grey (height, width): DICOM through pipeline.dicom, others through PIL."""
+    from PIL import Image
+
+    if is_dicom(path):
+        return read_dicom(path, source.read_bytes(path))[..., 0].astype(np.float32)
+    with Image.open(io.BytesIO(source.read_bytes(path))) as im:
+        return np.asarray(im.convert("L"), dtype=np.float32)
+
+
 def _path_of(images: ImageNames, key: str, patterns: tuple[str, ...]) -> str:
     """The download's file of an id: the first pattern that finds it (by its exact path, else in another case)."""
     for pattern in patterns:
+        if deep_parts(pattern) is not None:
+            if found := images.deep_path(pattern, key):
+                return found
+            continue
         path = pattern.format(key)
         if path in images.paths:
             return path
@@ -175,15 +202,12 @@ def _path_of(images: ImageNames, key: str, patterns: tuple[str, ...]) -> str:
 
 def _order(source: Source, images: ImageNames, rows: MaskRows, patterns: tuple[str, ...]) -> OrderEvidence:
     """The pixel order told from up to ORDER_SAMPLES training images with a mask (infer_order.py)."""
-    from PIL import Image
-
     with_mask = [k for k in rows.ids if any(cell for _, cell in rows.cells[k])]
     step = max(1, len(with_mask) // ORDER_SAMPLES)
     samples = []
     for key in with_mask[::step][:ORDER_SAMPLES]:
         cell = max((cell for _, cell in rows.cells[key]), key=len)
-        with Image.open(io.BytesIO(source.read_bytes(_path_of(images, key, patterns)))) as im:
-            gray = np.asarray(im.convert("L"), dtype=np.float32)
+        gray = _gray(source, _path_of(images, key, patterns))
         try:
             runs(cell, gray.size)
         except RleError:
@@ -229,10 +253,45 @@ def _class_values(frame: pd.DataFrame, column: str | None, joined: bool, id_col:
     return []
 
 
+def _read_rows(
+    source: Source,
+    images: ImageNames,
+    frame: pd.DataFrame,
+    where: tuple[str, str, str],
+    classes: tuple[str, ...],
+    named: tuple[str | None, str | None],
+    given: str | None,
+) -> tuple[MaskRows, tuple[str, ...], tuple[int, int], EncodingEvidence]:
+    """The training CSV's masks (`where`: its name, id column and run-length column; `named`: its class column and
+    the separator joining a class to its ids, if any), the pattern of its images, their most common (height, width)
+    and the runs' encoding (`given`: --rle's). Where rows name an image alone, its rows are unioned."""
+    train_f, train_id, rle_col = where
+    class_column, joined = named
+    keys = frame[train_id].astype(str).str.strip()
+    if class_column is None and joined is not None and len(classes) > 1:
+        keys = keys.map(lambda k: split_joined(k, joined)[0])
+    ids = [k for k in dict.fromkeys(keys) if k]
+    train_paths = image_pattern(pd.Series(ids, name=train_id), images, "train", train_f)
+    shape = _image_shape(source, images, ids, train_paths)
+    encoding = decide_encoding(frame[rle_col], shape[0] * shape[1], train_f, rle_col, given)
+    per_image = class_column is None and joined is None
+    rows = read_mask_rows(
+        frame, train_f, train_id, rle_col, classes, class_column, joined, encoding.encoding, union_rows=per_image
+    )
+    return rows, train_paths, shape, encoding
+
+
 def infer_masks(
-    source: Source, name: str, slug: str, metric: str | None, train: str | None, sample: str | None
+    source: Source,
+    name: str,
+    slug: str,
+    metric: str | None,
+    train: str | None,
+    sample: str | None,
+    encoding: str | None = None,
 ) -> MaskSpec:
-    """Read a download of masks (the module docstring) and decide everything the generated file states."""
+    """Read a download of masks (the module docstring) and decide everything the generated file states (`encoding`:
+    the runs', --rle's; None: told from the cells)."""
     if metric is not None and metric not in METRICS:
         raise ContractError(f"--metric {metric}: a submission of run-length masks is scored by {', '.join(METRICS)}.")
     images = ImageNames.of(source)
@@ -254,13 +313,14 @@ def infer_masks(
             f"{side}: {len(classes)} classes ({listed(list(classes), 6)}), but no class names its rows."
         )
     joined = JOINED if train_joined or sample_joined else None
-    rows = read_mask_rows(frame, train_f, train_id, rle_col, classes, train_class, joined if train_joined else None)
+    named = (train_class, joined if train_joined else None)
+    rows, train_paths, shape, runs_read = _read_rows(
+        source, images, frame, (train_f, train_id, rle_col), classes, named, encoding
+    )
     layout = SampleLayout(id_col, column, classes, sample_class, joined if sample_joined else None)
     test_images, _ = layout.pairs(sub, sample_f)
-    train_paths = image_pattern(pd.Series(rows.ids, name=train_id), images, "train", train_f)
     test_paths = image_pattern(pd.Series(test_images, name=id_col), images, "test", sample_f)
     unlisted = count_unlisted(images, train_paths[0], set(rows.ids) | set(test_images))
-    shape = _image_shape(source, images, rows.ids, train_paths)
     evidence = _order(source, images, rows, train_paths)
     masks = {c: sum(bool(rows.cells[k][j][1]) for k in rows.ids) for j, c in enumerate(classes)}
     spec = MaskSpec(
@@ -281,6 +341,8 @@ def infer_masks(
         test_image_path=test_paths[0] if len(test_paths) == 1 else test_paths,
         unlisted=unlisted > 0,
         order=evidence.order,
+        encoding=runs_read,
+        union_rows=rows.merged > 0,
         grid=grid_for(*shape, values=len(classes) * (len(rows.ids) + unlisted + len(test_images))),
         shape=shape,
         empty="-1" if (sub[column].str.strip() == "-1").any() else "",
@@ -311,6 +373,11 @@ def _notes(
     ]
     if spec.joined:
         notes.append(f'rows named by image and class joined: "<image>{spec.joined}<class>"')
+    if rows.merged:
+        notes.append(
+            f"masks: {rows.merged} rows of {spec.train_csv} name an image listed before: each image's mask is the "
+            "union of its rows (FILES' union_rows)"
+        )
     if unlisted:
         folder = paths[0][0].partition("{}")[0]
         notes.append(f"{unlisted} images of {folder} are not in {spec.train_csv}: images with no mask")
@@ -318,6 +385,7 @@ def _notes(
     if aside := [str(c) for c in frame.columns if c not in used]:
         notes.append(f"columns left aside: {spec.train_csv}'s {listed(aside, 6)}")
     notes.append(spec.evidence.note())
+    notes.append(spec.encoding.note())
     (h, w), (gh, gw) = spec.shape, spec.grid
     notes.append(
         f"grid: masks learnt and scored at {gh}x{gw} (most training images are {h}x{w}); each submitted mask resized "

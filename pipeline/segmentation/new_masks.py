@@ -29,7 +29,7 @@ def write_masks(args: argparse.Namespace, dest: Path, source: Source, write: Cal
     if given:
         raise ContractError(f"{args.data} holds masks to segment: {', '.join(given)} are not for it; leave them out.")
     slug = args.slug or download_slug(Path(args.data)) or args.name
-    spec = infer_masks(source, args.name, slug, args.metric, args.train, args.sample)
+    spec = infer_masks(source, args.name, slug, args.metric, args.train, args.sample, getattr(args, "rle", None))
     write(dest, render(spec, str(dest) if args.into else None))
     shown = display_path(dest)
     what = spec.classes[0] if len(spec.classes) == 1 else f"{len(spec.classes)} classes"

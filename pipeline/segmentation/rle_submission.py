@@ -105,10 +105,17 @@ def write(
     write_with(path, writer)
 
 
-def validate(path: Path, sample: Path, layout: SampleLayout, sizes: dict[str, tuple[int, int]], empty: str = "") -> int:
+def validate(
+    path: Path,
+    sample: Path,
+    layout: SampleLayout,
+    sizes: dict[str, tuple[int, int]],
+    empty: str = "",
+    encoding: str = "absolute",
+) -> int:
     """Check a submission against the sample: its header, its rows named as the sample's, each once, in its order,
-    and every mask cell a run-length string inside its image (`sizes`: each test image's (width, height)), empty or
-    `empty` for none. Returns the number of masks."""
+    and every mask cell a run-length string in `encoding` inside its image (`sizes`: each test image's (width,
+    height)), empty or `empty` for none. Returns the number of masks."""
     path = Path(path)
     _, sub = read_against_sample(path, sample, layout.key if layout.class_column else ())
     images, rows = layout.pairs(sub.fillna(""), path.name)
@@ -118,7 +125,7 @@ def validate(path: Path, sample: Path, layout: SampleLayout, sizes: dict[str, tu
             continue
         w, h = sizes[images[image]]
         try:
-            runs(cell, int(w) * int(h) if w and h else None)
+            runs(cell, int(w) * int(h) if w and h else None, encoding)
         except RleError as e:
             named = " ".join(f"{c} {sub[c].iloc[i]}" for c in layout.key)
             raise SubmissionError(f"{path.name} line {i + 2} ({named}), column {column}: {e}.") from None

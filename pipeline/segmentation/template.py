@@ -103,7 +103,8 @@ def render(spec: MaskSpec, where: str | None = None, folds: int = 5) -> str:
     task = (
         f"Task: segment {what} in images, learnt from {spec.n_train} training images ({sum(spec.masks.values())} "
         f"masks); {spec.n_test} test images. Submission: a run-length mask per "
-        f"{'image' if len(spec.classes) == 1 else 'image and class'} ({spec.order}-wise pixels), scored by mean Dice."
+        f"{'image' if len(spec.classes) == 1 else 'image and class'} ({spec.order}-wise pixels"
+        f"{', relative runs' if spec.encoding.encoding == 'relative' else ''}), scored by mean Dice."
     )
     (h, w) = spec.shape
     return TEMPLATE.format(
@@ -128,6 +129,8 @@ def _fields(spec: MaskSpec) -> str:
     lines += [f"image_path={_py(spec.image_path)}", f"test_image_path={_py(spec.test_image_path)}"]
     lines.append(f"grid=({spec.grid[0]}, {spec.grid[1]}),  # (height, width) the masks are learnt and scored at")
     lines.append(f"order={_py(spec.order)},  # the runs' pixel order: {_order_words(spec)}")
+    if spec.encoding.encoding != "absolute":
+        lines.append(f"encoding={_py(spec.encoding.encoding)},  # each start the gap after the run before")
     lines.append(f"rle_column={_py(spec.rle_column)}")
     lines.append(f"classes={_py(spec.classes)}")
     if spec.class_column:
@@ -136,6 +139,8 @@ def _fields(spec: MaskSpec) -> str:
         lines.append(f'joined={_py(spec.joined)},  # ids name an image and a class: "<image>{spec.joined}<class>"')
     if spec.train_id_column:
         lines.append(f"train_id_column={_py(spec.train_id_column)},  # {spec.train_csv}'s")
+    if spec.union_rows:
+        lines.append(f"union_rows=True,  # an image on several rows of {spec.train_csv}: its mask is their union")
     if spec.unlisted:
         lines.append(f"unlisted=True,  # images of the training folder that {spec.train_csv} does not list: no mask")
     lines.append(f"sample_csv={_py(spec.sample_csv)}")

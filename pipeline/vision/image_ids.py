@@ -3,7 +3,9 @@
 ("train/{}.jpg"; "{}": the id is the path), or the patterns tried in order of one folder that holds several suffixes
 ("train/{}.jpg", then "train/{}.jpeg") and of several folders that each hold some of the ids' images (Planet's
 "test-jpg/{}.jpg", then "test-jpg-additional/{}.jpg"), and the ids whose files are named in another case (x.png
-listed, x.PNG in the download), which `run` reads as they are named (pipeline.imagefiles.FolderNames). Where a folder
+listed, x.PNG in the download), which `run` reads as they are named (pipeline.imagefiles.FolderNames). Where no
+folder holds every id's image but each lies somewhere under one folder (SIIM's dicom-images-train/<study>/<series>/
+<id>.dcm), the deep pattern "dicom-images-train/**/{}.dcm" finds them, the deepest such folder's. Where a folder
 of DICOM files and a folder of other images (RSNA's .dcm and the PNGs a user converted them to beside them) both hold
 every id's image, the other images are read, and a note names both and the FILES field that reads the DICOM ones."""
 
@@ -18,7 +20,7 @@ import pandas as pd
 
 from pipeline.contract import ContractError
 from pipeline.dicom import is_dicom
-from pipeline.imagefiles import is_image
+from pipeline.imagefiles import deep_parts, is_image
 from pipeline.tabular.infer_files import Source
 
 
@@ -63,11 +65,25 @@ class ImageNames:
     def finds(self, ids: pd.Series, pattern: str, exact: bool = False) -> pd.Series:
         """Whether `pattern` finds each id's image: by its exact path, or (not `exact`) by the one path of its folder
         that differs from it only in case (x.PNG for x.png)."""
+        if deep_parts(pattern) is not None:
+            return ids.map(lambda key: self.deep_path(pattern, key, exact) is not None).astype(bool)
         paths = ids.map(pattern.format)
         hit = paths.isin(self.paths)
         if exact or hit.all():
             return hit
         return hit | paths.map(lambda path: len(self.by_folded.get(folded(path), ())) == 1)
+
+    def deep_path(self, pattern: str, key: str, exact: bool = False) -> str | None:
+        """The one file a deep pattern ("train/**/{}.dcm") finds for `key`: named so (not `exact`: in any case)
+        anywhere under its folder; None where none or several are."""
+        folder, name = deep_parts(pattern) or ("", pattern)
+        name = name.format(key)
+        found = [
+            n
+            for n in self.by_name.get(name.lower(), [])
+            if n.startswith(folder) and (PurePosixPath(n).name == name if exact else folded(n).endswith(name.lower()))
+        ]
+        return found[0] if len(found) == 1 else None
 
 
 _INDEXED: weakref.WeakKeyDictionary[Source, ImageNames] = weakref.WeakKeyDictionary()  # ImageNames.of's, per download
@@ -152,12 +168,29 @@ def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str) -> 
         return (min(whole, key=lambda p: (is_dicom(p.format(first)), role not in p.lower(), -seen[p], p)),)
     if not found:
         raise ContractError(f"{where}: no {ids.name} names an image of the download (the first: {ids.iloc[0]!r}).")
+    if deep := _deep_pattern(ids, images):
+        return (deep,)
     nearest = max(found, key=lambda pattern: (found[pattern].sum(), -len(pattern)))
     patterns, hit = _other_suffixes(ids, images, nearest, found[nearest])
     patterns, hit, shared = _other_folders(ids, images, patterns, hit)
     if hit.all():
         return patterns
     raise _no_image(ids, images, patterns, hit, where, shared)
+
+
+def _deep_pattern(ids: pd.Series, images: ImageNames) -> str | None:
+    """The deep pattern ("dicom-images-train/**/{}.dcm") of the deepest folder, other than the download's top, under
+    which each id names one image, the first 200 ids' images' folders tried; None where there is none."""
+    tried: set[str] = set()
+    for key in ids.iloc[:200]:
+        for n in images.by_name.get(str(key).lower(), []):
+            p = PurePosixPath(n)
+            suffix = "" if p.name.lower() == str(key).lower() else p.suffix
+            tried |= {"/".join(p.parts[:depth]) + "/**/{}" + suffix for depth in range(1, len(p.parts) - 1)}
+    for pattern in sorted(tried, key=lambda q: (-q.count("/"), q)):
+        if images.finds(ids, pattern).all():
+            return pattern
+    return None
 
 
 def _no_image(
