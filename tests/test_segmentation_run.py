@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mask_downloads import carvana_download, severstal_download
+from mask_downloads import carvana_download, severstal_download, siim_download
 
 from pipeline.cli import main
 from pipeline.contract import load_competition
@@ -71,3 +71,24 @@ def test_a_severstal_download_writes_a_row_per_image_and_class(tmp_path: Path, m
     key = ["ImageId", "ClassId"]
     assert list(sub.columns) == list(sample.columns) and sub[key].equals(sample[key])
     assert module.validate(loaded, run_dir / "submission.csv") == int((sub["EncodedPixels"] != "").sum())
+
+
+def test_a_siim_download_writes_one_relative_mask_or_minus_one_per_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.segmentation.rle import decode
+
+    monkeypatch.chdir(tmp_path)
+    data, _ = siim_download(tmp_path / "siim-acr-pneumothorax-segmentation", n_train=40, n_test=8)
+    module, run_dir = new_and_run(tmp_path, "seg_run_siim", data)
+    loaded = module.load(module.Config(), data)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    empty = module.score(loaded.y, np.zeros(loaded.y.shape, np.float32))  # the images with no mask, right
+    assert 0.3 < empty < 0.8 and summary["cv"] > empty + 0.1  # out of fold
+    sub = pd.read_csv(run_dir / "submission.csv", dtype=str, keep_default_na=False)
+    sample = pd.read_csv(data / "stage_2_sample_submission.csv", dtype=str, keep_default_na=False)
+    assert list(sub.columns) == ["ImageId", "EncodedPixels"] and sub["ImageId"].tolist() == sample["ImageId"].tolist()
+    cells = sub["EncodedPixels"]
+    assert "" not in set(cells) and 0 < int((cells != "-1").sum()) < len(cells)  # "-1" for an empty mask
+    assert module.validate(loaded, run_dir / "submission.csv") == int((cells != "-1").sum())
+    assert all(decode(c, 64, 64, "column", "relative").any() for c in cells if c != "-1")
