@@ -56,20 +56,20 @@ class CsvMasks:
     test_image_path: str | tuple[str, ...]
     grid: tuple[int, int]
     order: str = "column"
-    encoding: str = "absolute"
     rle_column: str = "EncodedPixels"
     classes: tuple[str, ...] = ("mask",)
     class_column: str | None = None
     joined: str | None = None
     train_id_column: str | None = None
     unlisted: bool = False  # images of image_path's folder that train_csv does not list have every mask empty
-    union_rows: bool = False  # several rows of one image and class: regions of one mask (else refused)
     sample_csv: str = "sample_submission.csv"
     prediction_column: str | None = None
     sample_class_column: str | None = None
     empty: str = ""  # what the submission writes for no mask
     shape: tuple[int, int] | None = None
     metric: str = "dice"
+    encoding: str = "absolute"
+    union_rows: bool = False  # several rows of one image and class: regions of one mask (else refused)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
