@@ -1,9 +1,10 @@
 """Kaggle's submission of run-length masks: the sample submission's rows, ids, columns and order, its mask column
-holding each (image, class) pair's mask ("start length ...", in the competition's pixel order; empty, or the sample's
-token for none, where there is no mask). The sample names a row by its image alone (Carvana's `img,rle_mask`, TGS
-Salt's `id,rle_mask`), by its image and a class column (Severstal's `ImageId,EncodedPixels,ClassId`), or by an id
-joining both (Severstal's older `ImageId_ClassId,EncodedPixels`: "0002cc93b.jpg_1"). Written from each test image's
-cells, then validated before anything reaches submissions/.
+holding each (image, class) pair's mask ("start length ...", in the competition's pixel order and encoding; empty, or
+the sample's token for none, where there is no mask: SIIM's "-1"). The sample names a row by its image alone
+(Carvana's `img,rle_mask`, TGS Salt's `id,rle_mask`, SIIM's `ImageId,EncodedPixels`), by its image and a class
+column (Severstal's `ImageId,EncodedPixels,ClassId`), or by an id joining both (Severstal's older
+`ImageId_ClassId,EncodedPixels`: "0002cc93b.jpg_1"). Written from each test image's cells, then validated before
+anything reaches submissions/.
 """
 
 from __future__ import annotations
