@@ -35,7 +35,7 @@ class EncodingEvidence:
     def note(self) -> str:
         """A line for `new`: the encoding and the evidence behind it."""
         counts = ", ".join(f"{n} only as {e}" for e, n in self.only.items())
-        why = f"{FLAG} {self.encoding}" if self.given else f"of {self.cells} masks read both ways, {counts}"
+        why = f"{FLAG} {self.encoding}" if self.given else f"of {self.cells} cells read both ways, {counts}"
         words = "1-based starts" if self.encoding == "absolute" else "each start the gap after the run before"
         return f"run-length encoding: {self.encoding} ({words}), {why}"
 
@@ -73,7 +73,7 @@ def decide_encoding(cells: pd.Series, size: int, where: str, column: str, given:
         shown = "; ".join(f"{n} only as {e} (the first on line {first[e]})" for e, n in only.items() if n)
         raise ContractError(
             f"{where}, column {column}: cannot tell whether its runs' starts are absolute (1-based) or relative (the "
-            f"gap after the run before): of {read} masks inside a {size}-pixel image, "
+            f"gap after the run before): of {read} cells inside a {size}-pixel image, "
             f"{shown or 'each reads both ways'}; name it with " + " or ".join(f"{FLAG} {e}" for e in ENCODINGS) + "."
         )
     return EncodingEvidence(max(only, key=lambda e: only[e]), only, read)
