@@ -90,7 +90,7 @@ SUBMISSION = {submission_py}  # values | labels | probabilities | ranked | grade
 FOLDS = {folds_py}
 ID_GROUPS = {id_groups_py}  # the id reads as <group>_<member>: its group's size and the member's number are features
 TIME = {time_py}  # a date or number column ordering the training rows: FOLDS = "time" runs the folds forward by it
-{series_lines}{groups_line}{joins_lines}{pixels_lines}{original_block}
+{series_lines}{groups_line}{joins_lines}{pixels_lines}{original_block}{lookup_lines}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def load(cfg: Config, data_dir: Path) -> Data:
         time=TIME,
         row_id_start=ROW_ID_START,
         original=ORIGINAL,
-        original_mode=cfg.original,{groups_arg}{horizon_arg}{joins_arg}
+        original_mode=cfg.original,{groups_arg}{horizon_arg}{joins_arg}{lookup_arg}
     )
 
 
@@ -144,7 +144,7 @@ def load_test(cfg: Config, data_dir: Path, trained: dict[str, Any] | None = None
         original=ORIGINAL,
         original_mode=cfg.original,
         id_groups=ID_GROUPS,
-        row_id_start=ROW_ID_START,{joins_arg}
+        row_id_start=ROW_ID_START,{joins_arg}{lookup_arg}
     )
 
 
@@ -154,20 +154,26 @@ def models(cfg: Config) -> dict[str, Any]:
 
 
 def score(y_true: np.ndarray, pred: np.ndarray) -> float:
-    """{metric}, as Kaggle computes it, on rows x outputs predictions."""
-    return tabular.score({metric_py}, y_true, pred)
+{score_body}
 
 
 def write_submission(data: Data, pred: np.ndarray, path: Path) -> None:
     """{sample}'s header and id order, with {submission}."""
-    tabular.write_submission(data, pred, path, SUBMISSION)
+{write_call}
 
 
 def validate(data: Data, path: Path) -> None:
+{validate_body}
+'''
+# score's, write_submission's and validate's bodies (template_lookup.py has a lookup's)
+SCORE_BODY = '''\
+    """{metric}, as Kaggle computes it, on rows x outputs predictions."""
+    return tabular.score({metric_py}, y_true, pred)'''
+WRITE_CALL = "    tabular.write_submission(data, pred, path, SUBMISSION)"
+VALIDATE_BODY = '''\
     """The CSV check against {sample}: True/False columns and grades included; a log loss's
     probabilities in [0, 1]."""
-    tabular.validate(data, path, SUBMISSION, METRIC.name)
-'''
+    tabular.validate(data, path, SUBMISSION, METRIC.name)'''
 
 
 def _py(value: str | list[str], indent: str = "") -> str:
@@ -221,7 +227,6 @@ def render(spec: Spec, where: str | None = None) -> str:
         metric_line=textwrap.fill(f"Metric: {spec.metric} ({about}); the submission holds {holds}.", 120),
         submission=holds,
         submission_note=SEVERAL_NOTE.get(spec.submission, "") if k > 1 else "",
-        target_comment="  # several targets: one model of each family per column" if k > 1 else "",
         greater=m.greater_is_better,
         metric_names=textwrap.fill(f"metrics of pipeline.tabular: {', '.join(METRICS)}, map@K", 120, **COMMENT),
         folds_py=_py(spec.folds),
@@ -235,8 +240,21 @@ def render(spec: Spec, where: str | None = None) -> str:
         **_series(spec),
         **_joins(spec),
         **_recipe(spec, where or f"competitions/{spec.name}"),
+        **template_lookup.parts(spec, _own_parts(spec)),
     )
-    return template_lookup.with_lookup(text, spec)
+    return text
+
+
+def _own_parts(spec: Spec) -> dict[str, str]:
+    """The placeholders a lookup changes (template_lookup.parts), as the file is without one."""
+    return {
+        "target_comment": "  # several targets: one model of each family per column" if len(spec.targets) > 1 else "",
+        "lookup_lines": "",
+        "lookup_arg": "",
+        "score_body": SCORE_BODY.format(metric=spec.metric, metric_py=_py(spec.metric)),
+        "write_call": WRITE_CALL,
+        "validate_body": VALIDATE_BODY.replace("{sample}", spec.sample),
+    }
 
 
 def _recipe(spec: Spec, where: str) -> dict[str, str]:
@@ -244,19 +262,29 @@ def _recipe(spec: Spec, where: str) -> dict[str, str]:
     line (then the stack's), the presets, the search space with its docstring (`where`: the competition's folder, in
     its tune command) and models()'s call. Where each row holds an image (spec.pixels) the cnn's
     (template_pixels.py), else the boosters', as before."""
-    image, models = spec.pixels is not None, _models(spec)
+    image, models, points = spec.pixels is not None, _models(spec), template_lookup.keypoints(spec)
+    if points:  # the places on the face the lookup asks: the cnn's words on moving them
+        models["models_line"] = template_lookup.KEYPOINT_MODELS
     args = f"TASK, cfg, TARGET{_series(spec)['series_arg']}" + (", pixels=PIXELS" if image else "")
     call = f"    return tabular.model_set({args})"
     return {
-        "recipe": template_pixels.RECIPE if image else RECIPE,
+        "recipe": template_lookup.KEYPOINT_RECIPE if points else template_pixels.RECIPE if image else RECIPE,
         "pixels_lines": template_pixels.pixels_lines(spec.pixels),
         "config_doc": template_pixels.CONFIG_DOC if image else CONFIG_DOC,
         "models_line": models["models_line"] + _stack_line(spec),
         "presets": template_pixels.PRESETS if image else PRESETS,
-        "search_space": (template_pixels.SEARCH_SPACE if image else SEARCH_SPACE) + models["model_space"] + "\n    }",
+        "search_space": _space(spec) + models["model_space"] + "\n    }",
         "search_doc": _search_doc(where, template_pixels.SEARCH_NOTE if image else SEARCH_NOTE),
         "model_set": call if len(call) <= 120 else f"    return tabular.model_set(\n        {args}\n    )",
     }
+
+
+def _space(spec: Spec) -> str:
+    """The search space's knobs before the models': the cnn's where each row holds an image (and the flip where the
+    image's keypoints move with it), else the boosters'."""
+    if template_lookup.keypoints(spec):
+        return template_lookup.KEYPOINT_SPACE
+    return template_pixels.SEARCH_SPACE if spec.pixels is not None else SEARCH_SPACE
 
 
 def _groups(spec: Spec) -> dict[str, str]:

@@ -10,11 +10,18 @@ import textwrap
 
 from pipeline.tabular.pixels import Pixels
 
-RECIPE = """Recipe: each row holds an image (PIXELS), and the "cnn" model reads it as one: the image pipeline's network
-(Config.cnn_arch, airbench_small unless set) trained a fixed number of epochs on each fold's training rows, its batches
+# the Recipe paragraph in three parts: what trains, how its batches move and its views (AUGMENTED, which a keypoint
+# lookup's file words otherwise: template_lookup.py), and how to grow it
+RECIPE_START = (
+    'Recipe: each row holds an image (PIXELS), and the "cnn" model reads it as one: the image pipeline\'s network\n'
+    "(Config.cnn_arch, airbench_small unless set) trained a fixed number of epochs on each fold's training rows, "
+)
+AUGMENTED = """its batches
 shifted, turned and zoomed at random, its predictions averaged over shifted views; its out-of-fold predictions are the
-CV.
+CV."""
+RECIPE_END = """
 Grow it here: set Config or tune it (`search_space`, then `python -m pipeline tune`), add models in `models`."""
+RECIPE = RECIPE_START + AUGMENTED + RECIPE_END
 
 CONFIG_DOC = '''\
     """pipeline.tabular.TabularRecipe's settings: override any here. The "cnn" model, a network on the image PIXELS
@@ -40,12 +47,16 @@ PRESETS = (
     "}"
 )
 
-SEARCH_SPACE = """    return {
+# the search space's opening lines in three parts, the knobs that move the image (MOVES) between the others
+SPACE_START = """    return {
         "cnn_lr": trial.suggest_float("cnn_lr", 0.02, 0.4, log=True),
-        "cnn_shift": trial.suggest_int("cnn_shift", 0, 3),
+"""
+MOVES = """        "cnn_shift": trial.suggest_int("cnn_shift", 0, 3),
         "cnn_rotate": trial.suggest_float("cnn_rotate", 0.0, 15.0),
         "cnn_zoom": trial.suggest_float("cnn_zoom", 0.0, 0.15),
-        "cnn_epochs": trial.suggest_int("cnn_epochs", 5, 30, log=True),"""
+"""
+SPACE_END = """        "cnn_epochs": trial.suggest_int("cnn_epochs", 5, 30, log=True),"""
+SEARCH_SPACE = SPACE_START + MOVES + SPACE_END
 
 # the end of search_space's docstring
 SEARCH_NOTE = "The cnn's epochs are fixed, never stopped early: a trial of more epochs takes longer."
