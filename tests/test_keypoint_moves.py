@@ -165,3 +165,26 @@ def test_cnn_keypoints_on_targets_that_are_no_pairs_is_refused_naming_them() -> 
         model_set("regression", cfg, ["nose_x", "smile"], pixels=Pixels(8, 8, column="Image"))
     model = model_set("regression", cfg, NAMES, pixels=Pixels(8, 8, column="Image"))["cnn"]
     assert model.keypoints == find_keypoints(NAMES)
+
+
+@pytest.mark.parametrize("mix", ["mixup_alpha", "cutmix_alpha"])
+def test_keypoints_mixed_by_mixup_or_cutmix_are_refused_naming_both(mix: str) -> None:
+    from pipeline.contract import ContractError
+    from pipeline.vision.batch_augment import BatchAugment
+    from pipeline.vision.multioutput import ImageRegressor
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (16, 28, 28, 3), dtype=np.uint8)
+    y = rng.uniform(5, 23, (16, len(NAMES)))
+    est = ImageRegressor(
+        arch="airbench_small",
+        epochs=1,
+        batch_size=8,
+        batch_augment=BatchAugment(pad=2),
+        keypoints=find_keypoints(NAMES),
+    )
+    est.set_params(**{mix: 0.4})  # two faces' eyes blended: a place neither face shows
+    with pytest.raises(
+        ContractError, match="mixup or cutmix would blend two faces' places.*mixup_alpha=0 and cutmix_alpha=0"
+    ):
+        est.fit(images, y)

@@ -255,8 +255,8 @@ class ImageNetwork(BaseEstimator):
         return self
 
     def _check_keypoints(self, augment: Any) -> None:
-        """Keypoints are refused where their outputs are no values, or where the images would move in the loader's
-        transform, which cannot move them."""
+        """Keypoints are refused where their outputs are no values, where two images are mixed, or where the images
+        would move in the loader's transform, which cannot move them."""
         from pipeline.vision.batch_augment import is_identity
         from pipeline.vision.objectives import Regression
 
@@ -264,6 +264,11 @@ class ImageNetwork(BaseEstimator):
             return
         if not isinstance(self.objective_, Regression):
             raise ContractError(f"{type(self).__name__}: keypoints are values: train them with an ImageRegressor.")
+        if (self.mixup_alpha > 0 or self.cutmix_alpha > 0) and self.mix_prob > 0:
+            raise ContractError(
+                f"{type(self).__name__}: keypoints are places on one face; mixup or cutmix would blend two faces' "
+                "places into a point neither shows: set mixup_alpha=0 and cutmix_alpha=0."
+            )
         if augment is None and not is_identity(self.train_transform):
             raise ContractError(
                 f"{type(self).__name__}: keypoints move only with the device's batch_augment, but the training images "
