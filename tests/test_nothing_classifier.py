@@ -168,6 +168,34 @@ def test_new_turns_the_classifier_on_and_a_fast_run_writes_a_submission_that_val
     assert (tmp_path / "pred" / "submission.csv").read_text() == (run_dir / "submission.csv").read_text()
 
 
+class Timed(BaseEstimator):
+    """A model that notes the deadlines its fit is given: the context's, and the one it asks for as training starts."""
+
+    def fit(self, X: Any, y: np.ndarray, context: Any = None) -> Timed:
+        asked = context.training_deadline
+        self.deadlines_ = (context.deadline, asked(0.0) if asked is not None else None)
+        return self
+
+
+def test_under_a_time_limit_the_detector_leaves_the_classifier_its_share_of_the_fit() -> None:
+    import time
+
+    from pipeline.contract import FitContext
+
+    start = time.monotonic()
+    context = FitContext(None, deadline=start + 100.0, training_deadline=lambda keep: time.monotonic() + 80.0)
+    y = pack(
+        [np.array([[1.0, 1.0, 4.0, 4.0]]), np.zeros((0, 4))], [np.ones(1), np.zeros(0)], [np.zeros(1), np.zeros(0)], 4
+    )
+    est = nothing.NothingDetector(Timed(), Timed(), 1).fit(["a", "b"], y, context=context)
+    share = nothing.DETECTOR_SHARE
+    detector, classifier = est.detector_.deadlines_, est.classifier_.deadlines_
+    assert abs(detector[0] - (start + share * 100.0)) < 1.0  # not the fit's whole time: the classifier comes after
+    assert abs(detector[1] - (start + share * 80.0)) < 1.0  # re-shared as its training starts, the same share
+    assert classifier[0] == start + 100.0  # the rest, to the fit's own deadline
+    assert abs(classifier[1] - (start + 80.0)) < 1.0
+
+
 def test_the_classifier_is_refused_for_a_competition_without_a_nothing_class() -> None:
     from pipeline.contract import ContractError
     from pipeline.detection.estimator import detectors
