@@ -91,6 +91,33 @@ def test_class_test_images_split_across_two_folders_run(tmp_path: Path, monkeypa
     assert sub["id"].tolist() == test_ids and set(sub["label"]) <= {"cat", "dog"}
 
 
+def test_class_training_images_nested_at_several_depths_are_found_under_their_folder_and_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no one folder holds every training image, each lies somewhere under train/ (as SIIM's DICOM tree): the deep
+    # pattern train/**/{}.png finds each image by its name, and run trains and predicts on them
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "nested-classes"
+    write_images(data / "train" / "a" / "x1", [f"tr{i}.png" for i in range(8)])
+    write_images(data / "train" / "b", [f"tr{i}.png" for i in range(8, 12)], seed=3)
+    write_images(data / "train" / "c" / "y" / "z", [f"tr{i}.png" for i in range(12, 16)], seed=4)
+    write_images(data / "test", [f"te{i}.png" for i in range(4)], seed=1)
+    labels = [("cat", "dog")[i % 2] for i in range(16)]
+    pd.DataFrame({"id": [f"tr{i}" for i in range(16)], "label": labels}).to_csv(data / "train.csv", index=False)
+    pd.DataFrame({"id": [f"te{i}" for i in range(4)], "label": "cat"}).to_csv(
+        data / "sample_submission.csv", index=False
+    )
+    assert new(tmp_path, "lay_nested_classes", data) == 0
+    files = load_competition(str(tmp_path / "comps" / "lay_nested_classes")).FILES
+    assert isinstance(files, CsvImages) and (files.image_path, files.test_image_path) == (
+        "train/**/{}.png",
+        "test/{}.png",
+    )
+    s = run(tmp_path, "lay_nested_classes", data, *CLASS_QUICK)
+    sub = pd.read_csv(s["published"], dtype=str)
+    assert sub["id"].tolist() == [f"te{i}" for i in range(4)] and set(sub["label"]) <= {"cat", "dog"}
+
+
 def renamed_pawpularity(data: Path) -> None:
     """PetFinder's layout (train.csv of Id, metadata and Pawpularity), its sample's id column named id."""
     pawpularity(data, n_train=24, n_test=6)
