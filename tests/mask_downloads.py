@@ -1,8 +1,9 @@
 """Generated downloads of run-length masks, in the layouts of Carvana (`img,rle_mask`, one row per image, row order),
-TGS Salt (`id,rle_mask`, empty cells, column order, mask PNGs beside the images) and Severstal Steel Defect
-(`ImageId,ClassId,EncodedPixels`, only the masks there are, four classes; or its older `ImageId_ClassId` ids): small
-PNGs of drawn shapes (ellipses and rectangles, bright on dark noise, a colour per class) whose masks are what the
-image shows of the shapes, in either pixel order."""
+TGS Salt (`id,rle_mask`, empty cells, column order, mask PNGs beside the images), Severstal Steel Defect
+(`ImageId,ClassId,EncodedPixels`, only the masks there are, four classes; or its older `ImageId_ClassId` ids),
+SIIM-ACR Pneumothorax (nested DICOM files, relative runs, a row per region) and Airbus Ship Detection (JPEGs, a row
+per ship): small images of drawn shapes (ellipses and rectangles, bright on dark noise, a colour per class) whose
+masks are what the image shows of the shapes, in either pixel order."""
 
 from __future__ import annotations
 
@@ -181,3 +182,47 @@ def siim_download(
     sample = ["ImageId,EncodedPixels", *(f"{k},-1" for k in test)]
     (root / "stage_2_sample_submission.csv").write_text("\n".join(sample) + "\n")
     return root, {k: union for k, (_, union) in train.items()}
+
+
+def ships(rng: np.random.Generator, size: int, most: int = 3) -> tuple[np.ndarray, list[np.ndarray]]:
+    """An RGB image of dark noise and 0 to `most` bright rectangles ("ships"), one in each of up to 4 quadrants of
+    its own, two pixels clear of the quadrant's edges, so that no two ships touch; each ship's mask."""
+    img = rng.integers(0, 50, (size, size, 3)).astype(np.uint8)
+    half = size // 2
+    quadrants = rng.permutation(4)[: int(rng.integers(0, most + 1))]
+    out = []
+    for q in quadrants:
+        h, w = int(rng.integers(4, half - 6)), int(rng.integers(4, half - 6))
+        top = (q // 2) * half + 2 + int(rng.integers(0, half - 4 - h + 1))
+        left = (q % 2) * half + 2 + int(rng.integers(0, half - 4 - w + 1))
+        mask = np.zeros((size, size), np.uint8)
+        mask[top : top + h, left : left + w] = 1
+        img[mask > 0] = 235 - rng.integers(0, 20, (int(mask.sum()), 3))
+        out.append(mask)
+    return img, out
+
+
+def airbus_download(
+    root: Path, n_train: int = 40, n_test: int = 8, size: int = 64, seed: int = 8
+) -> tuple[Path, dict[str, list[np.ndarray]]]:
+    """Airbus Ship Detection's layout: train_v2/ and test_v2/ of JPEGs ("<id>.jpg", the suffix in the CSVs),
+    train_ship_segmentations_v2.csv `ImageId,EncodedPixels` of absolute column-wise runs, one row per ship (an image
+    of none on one row of an empty cell), and sample_submission_v2.csv `ImageId,EncodedPixels` listing each test image
+    once with an empty cell. Returns the folder and each training image's ships."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    lines, train = ["ImageId,EncodedPixels"], {}
+    for folder, n in (("train_v2", n_train), ("test_v2", n_test)):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            img, masks = ships(rng, size)
+            key = f"{folder[:2]}{i:03d}{int(rng.integers(0, 1 << 16)):04x}.jpg"
+            Image.fromarray(img).save(root / folder / key, quality=95)
+            if folder == "train_v2":
+                train[key] = masks
+                lines += [f"{key},{encode(m, 'column')}" for m in masks] or [f"{key},"]
+    (root / "train_ship_segmentations_v2.csv").write_text("\n".join(lines) + "\n")
+    tests = sorted((root / "test_v2").iterdir())
+    (root / "sample_submission_v2.csv").write_text("ImageId,EncodedPixels\n" + "".join(f"{p.name},\n" for p in tests))
+    return root, train

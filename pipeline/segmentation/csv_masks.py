@@ -1,7 +1,9 @@
 """Semantic segmentation from a CSV of run-length masks, as Kaggle's segmentation family ships it (Carvana, TGS Salt,
-Severstal Steel Defect, SIIM-ACR Pneumothorax): a training CSV of masks (mask_table.py), the images in folders (or
-anywhere under one: SIIM's DICOM files), a sample submission of one mask per image, or per image and class
-(rle_submission.py), scored by mean Dice (metric.py).
+Severstal Steel Defect, SIIM-ACR Pneumothorax, Airbus Ship Detection): a training CSV of masks (mask_table.py), the
+images in folders (or anywhere under one: SIIM's DICOM files), a sample submission of one mask per image, or per image
+and class (rle_submission.py), scored by mean Dice (metric.py); or, with metric "f2_iou" (Airbus), one row per object
+(instance_submission.py: the mask cut into its connected components), scored by F2 over IoU thresholds
+(instances.py).
 
 A competition in this style (what `python -m pipeline new` writes for such a download:
 pipeline/segmentation/template.py) describes its files with one CsvMasks and takes `load`, `load_test`, `score`,
@@ -23,15 +25,16 @@ import pandas as pd
 
 from pipeline.contract import ContractError, Data
 from pipeline.detection.box_table import unlisted_images
-from pipeline.segmentation import rle_submission
+from pipeline.segmentation import instance_submission, rle_submission
 from pipeline.segmentation.grid import to_grid, upsample
+from pipeline.segmentation.instances import components, mean_f2_iou
 from pipeline.segmentation.mask_table import MaskRows, read_mask_rows
 from pipeline.segmentation.metric import as_masks, mean_dice
 from pipeline.segmentation.rle import ENCODINGS, ORDERS, RleError, encode
 from pipeline.segmentation.rle_submission import SampleLayout
 from pipeline.vision.csv_images import find_images, read_columns
 
-METRICS = ("dice",)
+METRICS = ("dice", "f2_iou")  # f2_iou: a submission of instances, one row per object (Airbus)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class CsvMasks:
     sample image's. `order`: the pixel order of the runs (rle.ORDERS); `encoding`: their starts' (rle.ENCODINGS), in
     both CSVs; `union_rows`: several rows of one image and class are regions of its mask, their union; `grid`: the
     (height, width) the masks travel at; `shape`: most training images' (height, width), which scales min_area to the
-    grid when scoring.
+    grid when scoring. `metric`: "dice" (a mask per sample row) or "f2_iou" (one class: each predicted mask cut into
+    its connected components, one row each, min_area a component's floor; `instances`).
     """
 
     train_csv: str
@@ -80,6 +84,13 @@ class CsvMasks:
             raise ValueError(f"CsvMasks: encoding {self.encoding!r}; one of {', '.join(ENCODINGS)}.")
         if len(self.grid) != 2 or min(self.grid) < 1 or not self.classes:
             raise ValueError(f"CsvMasks: grid {self.grid} is no (height, width), or no classes {self.classes}.")
+        if self.instances and (len(self.classes) > 1 or self.sample_class_column or self.joined):
+            raise ValueError(f"CsvMasks: metric {self.metric!r} scores the objects of one class; got {self.classes}.")
+
+    @property
+    def instances(self) -> bool:
+        """Whether the submission is one row per object (Airbus's), not one mask per sample row."""
+        return self.metric == "f2_iou"
 
     @property
     def layout(self) -> SampleLayout:
@@ -167,20 +178,26 @@ class CsvMasks:
 
     def score(self, y_true: np.ndarray, pred: np.ndarray, cfg: Any = None) -> float:
         """Mean Dice at the grid over every image and class, empty truth and empty prediction scoring 1, after the
-        cut at cfg.mask_threshold and min_area (defaults 0.5 and 0 without a Config)."""
+        cut at cfg.mask_threshold and min_area (defaults 0.5 and 0 without a Config); for f2_iou, the mean F2 over
+        IoU thresholds of each image's objects (instances.py), components under min_area dropped."""
+        if self.instances:
+            return mean_f2_iou(y_true, pred, self.grid, _threshold(cfg), self.min_pixels(cfg))
         return mean_dice(y_true, pred, len(self.classes), _threshold(cfg), self.min_pixels(cfg))
 
     def class_scores(self, y_true: np.ndarray, pred: np.ndarray, cfg: Any = None) -> dict[str, float]:
         """Each class's mean Dice (over the images), as `score` cuts: their mean is the score."""
         from pipeline.segmentation.metric import class_dice
 
+        if self.instances:
+            return {self.classes[0]: self.score(y_true, pred, cfg)}
         values = class_dice(y_true, pred, len(self.classes), _threshold(cfg), self.min_pixels(cfg))
         return dict(zip(self.classes, values, strict=True))
 
     def write_submission(self, data: Data, pred: np.ndarray, path: Path) -> None:
         """The sample's rows, columns and order, each (image, class) cell its mask: the grid's probabilities resized
         bilinearly to the image's own size, cut at the load's Config's mask_threshold, dropped under its min_area,
-        encoded in `order` and `encoding`."""
+        encoded in `order` and `encoding`. For f2_iou: each image's mask cut into its connected components, those under
+        min_area dropped, one row each (instance_submission.py)."""
         probs = as_masks(np.asarray(pred), len(self.classes))
         if len(probs) != len(data.test_ids) or probs.shape[2] != self.grid[0] * self.grid[1]:
             raise ContractError(
@@ -199,13 +216,24 @@ class CsvMasks:
                 out.append("" if mask.sum() < max(min_area, 1) else encode(mask, self.order, self.encoding))
             return out
 
+        def objects_of(i: int) -> list[str]:
+            w, h = (int(v) for v in sizes[i])
+            mask = upsample(probs[i, 0].reshape(self.grid), h, w) > threshold
+            return [encode(m, self.order, self.encoding) for m in components(mask, min_area)]
+
+        if self.instances:
+            instance_submission.write(Path(path), Path(data.sample_submission), self.layout, objects_of, self.empty)
+            return
         rle_submission.write(Path(path), Path(data.sample_submission), self.layout, cells_of, self.empty)
 
     def validate(self, data: Data, path: Path) -> int:
         """The sample's header and rows in its order; every mask cell a run-length string inside its image. Returns
-        the number of masks written."""
+        the number of masks written. For f2_iou: one row or more per sample image, its objects apart
+        (instance_submission.py)."""
         sizes = {str(k): (int(w), int(h)) for k, (w, h) in zip(data.test_ids, data.info["test_sizes"], strict=True)}
         sample = Path(data.sample_submission)
+        if self.instances:
+            return instance_submission.validate(Path(path), sample, self.layout, sizes, self.empty, self.encoding)
         return rle_submission.validate(Path(path), sample, self.layout, sizes, self.empty, self.encoding)
 
 

@@ -8,7 +8,8 @@ their own found by a deep pattern) and the training images the CSV does not list
 from the cells) and pixel order, told from the images (infer_order.py). Where rows name an image alone (one class),
 an image on several rows (SIIM's regions of one image) has their union for its mask (union_rows); where they name an
 image and a class, a pair on two rows is refused, as `run` refuses it (mask_table.py). Every cell of the training CSV
-is read and checked, as `run` reads it.
+is read and checked, as `run` reads it. The metric: `--metric`, else the one Kaggle scores the download's competition
+by where INSTANCE_SLUGS names it (Airbus Ship Detection: f2_iou, a submission of one row per object), else dice.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ CLASS_WORDS = ("classid", "class_id", "class", "label", "category", "category_id
 JOINED = "_"  # Severstal's older ids: "<image>_<class>"
 SIZES_READ = 200  # training images whose size `new` reads for the grid
 ORDER_SAMPLES = 12  # training masks decoded both ways for the pixel order
+# competitions whose sample lists each image once but whose submission is one row per object, and their metric
+INSTANCE_SLUGS = {"airbus-ship-detection": "f2_iou"}
 
 
 @dataclass
@@ -294,6 +297,7 @@ def infer_masks(
     the runs', --rle's; None: told from the cells)."""
     if metric is not None and metric not in METRICS:
         raise ContractError(f"--metric {metric}: a submission of run-length masks is scored by {', '.join(METRICS)}.")
+    metric = metric or INSTANCE_SLUGS.get(slug, "dice")
     images = ImageNames.of(source)
     sample_f = pick_csv(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
     sub, id_col, column, sample_class, sample_joined = _sample(source, sample_f, images)
@@ -307,6 +311,8 @@ def infer_masks(
     values += _class_values(sub, sample_class, sample_joined, id_col)
     classes = _classes(values) or ("mask",)
     several = len(classes) > 1
+    if several and metric != "dice":
+        raise ContractError(f"--metric {metric} scores the objects of one class; {train_f} has {len(classes)}.")
     if several and not (train_class or train_joined) or several and not (sample_class or sample_joined):
         side = sample_f if train_class or train_joined else train_f
         raise ContractError(
@@ -346,7 +352,7 @@ def infer_masks(
         grid=grid_for(*shape, values=len(classes) * (len(rows.ids) + unlisted + len(test_images))),
         shape=shape,
         empty="-1" if (sub[column].str.strip() == "-1").any() else "",
-        metric=metric or "dice",
+        metric=metric,
         n_train=len(rows.ids) + unlisted,
         n_test=len(test_images),
         masks=masks,
@@ -398,6 +404,13 @@ def _notes(
             f"{len(spec.classes)} classes, so that one model's predictions at it take {gb:.1f} GB; a larger FILES "
             "grid in the package's __init__.py takes more memory"
         )
-    notes.append("metric: dice, the mean over every image and class of 2|A&B|/(|A|+|B|), an empty pair scoring 1")
+    if spec.metric == "f2_iou":
+        notes.append(
+            "metric: f2_iou, each image's F2 over IoU thresholds 0.5 to 0.95 of its objects, averaged (an image "
+            "with none true and none predicted scoring 1); submission: one row per object, each predicted mask cut "
+            "into its connected components"
+        )
+    else:
+        notes.append("metric: dice, the mean over every image and class of 2|A&B|/(|A|+|B|), an empty pair scoring 1")
     notes.append("folds: images at random, each image's masks in one fold")
     return notes
