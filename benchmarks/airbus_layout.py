@@ -1,0 +1,109 @@
+"""A run of a generated Airbus Ship Detection-style download against its all-empty submission, out of fold.
+
+    python benchmarks/airbus_layout.py [--train 64] [--test 8] [--epochs 10] [--folds 3] [--seeds 0]
+
+No Airbus download is at hand: this one is generated in its layout (tests/mask_downloads.py `airbus_download`):
+64 x 64 JPEGs in train_v2/ and test_v2/, train_ship_segmentations_v2.csv `ImageId,EncodedPixels` of absolute
+column-wise runs, one row per ship (0 to 3 bright rectangles on dark noise, each in a quadrant of its own, so no two
+touch) and one empty row for an image with none, and sample_submission_v2.csv listing each test image once. `new`
+writes its competition with no hand-written code (the folder's name, airbus-ship-detection, gives metric f2_iou);
+each seed runs it once with the smoke U-Net (`--preset fast`: timm's test_resnet from random init, 64 px, flip TTA)
+on k folds for a fixed number of epochs. Every figure is Kaggle's F2 over IoU thresholds 0.5 to 0.95 per image,
+averaged over the training images' out-of-fold predictions, on instances: the connected components of the
+out-of-fold masks against those of the unioned truth:
+- all empty: the submission of one empty row per image, on the same images (an image without ships scores 1, one
+  with ships 0);
+- the run: its CV; split into the images with ships and those without; predicted and true objects counted.
+Results: benchmarks/figures/airbus_layout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
+from mask_downloads import airbus_download  # noqa: E402
+
+from pipeline.cli import main  # noqa: E402
+from pipeline.contract import load_competition  # noqa: E402
+from pipeline.segmentation.instances import components, image_f2  # noqa: E402
+
+NAME = "airbus_layout_bench"
+
+
+def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One run of the generated competition: its out-of-fold F2-IoU beside the all-empty submission's."""
+    runs = comp.parent.parent / "runs" / NAME
+    before = set(runs.glob("*"))
+    t0 = time.perf_counter()
+    sets = ["holdout=0", f"folds={args.folds}", f"epochs={args.epochs}"]
+    command = ["run", str(comp), "--data", str(data), "--preset", "fast", "--seed", str(seed), "--quiet"]
+    assert main([*command, *(a for s in sets for a in ("--set", s))]) == 0
+    seconds = time.perf_counter() - t0
+    (run_dir,) = set(runs.glob("*")) - before
+    summary = json.loads((run_dir / "summary.json").read_text())
+    module = load_competition(str(comp))
+    cfg, grid = module.Config(), module.FILES.grid
+    y = module.load(cfg, data).y
+    assert (np.load(run_dir / "folds.npy") >= 0).all()  # every image predicted out of fold
+    oof = np.load(run_dir / "oof" / "_blend.npy")
+    truth = [components(t.reshape(grid) > 0.5) for t in y]
+    pred = [components(p.reshape(grid) > cfg.mask_threshold, module.FILES.min_pixels(cfg)) for p in oof]
+    images = np.array([image_f2(t, p) for t, p in zip(truth, pred, strict=True)])
+    assert abs(images.mean() - summary["cv"]) < 1e-9  # the CV is these instances' F2-IoU
+    has = np.array([bool(t) for t in truth])
+    return {
+        "seed": seed,
+        "seconds": round(seconds, 1),
+        "all_empty": module.score(y, np.zeros(y.shape), cfg=cfg),
+        "run_cv": summary["cv"],
+        "run_on_images_with_ships": float(images[has].mean()),
+        "run_on_images_without": float(images[~has].mean()),
+        "true_ships": int(sum(len(t) for t in truth)),
+        "predicted_ships": int(sum(len(p) for p in pred)),
+        "images": int(len(y)),
+        "images_with_ships": int(has.sum()),
+    }
+
+
+def main_(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--train", type=int, default=64, help="training images of the generated download")
+    p.add_argument("--test", type=int, default=8, help="test images")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--seeds", default="0", help="one run per seed, comma-separated")
+    p.add_argument("--threads", type=int, default=2, help="torch's CPU threads")
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    results = []
+    with scratch_cwd() as tmp:
+        data, _ = airbus_download(tmp / "airbus-ship-detection", args.train, args.test)
+        assert main(["new", NAME, "--data", str(data), "--into", str(tmp / "comps")]) == 0
+        for seed in (int(s) for s in args.seeds.split(",")):
+            results.append(one_run(tmp / "comps" / NAME, data, args, seed))
+            print(json.dumps(results[-1]), flush=True)
+    keys = ("all_empty", "run_cv")
+    mean = {k: float(np.mean([r[k] for r in results])) for k in keys}
+    command = "python benchmarks/airbus_layout.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    settings = {k: getattr(args, k) for k in ("train", "test", "epochs", "folds", "threads")}
+    figures = {"settings": settings, "runs": results, "mean": mean, **peak_memory()}
+    path = save("airbus_layout", command.strip(), figures)
+    print(f"mean {json.dumps(mean)}\n-> {path}")
+
+
+if __name__ == "__main__":
+    main_()
