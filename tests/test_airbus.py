@@ -81,7 +81,9 @@ def test_dice_stays_the_metric_of_a_download_of_one_mask_per_image(tmp_path: Pat
     assert load_competition(str(comps / "airbus_ship_named")).FILES.instances
 
 
-def test_run_writes_one_row_per_predicted_ship_that_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_writes_one_row_per_predicted_ship_that_validates_and_predict_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     data, _ = airbus_download(tmp_path / "airbus-ship-detection", n_train=32, n_test=6)
     comps = tmp_path / "comps"
@@ -104,6 +106,9 @@ def test_run_writes_one_row_per_predicted_ship_that_validates(tmp_path: Path, mo
     for _, rows in sub[cells != ""].groupby("ImageId"):
         masks = [decode(c, 64, 64, "column") for c in rows["EncodedPixels"]]
         assert (sum(masks) <= 1).all()  # apart: each row one ship
+    out = tmp_path / "pred"
+    assert main(["predict", str(run_dir), "--data", str(data), "--out", str(out), "--quiet"]) == 0
+    assert pd.read_csv(out / "submission.csv", dtype=str, keep_default_na=False).equals(sub)
 
 
 def test_validate_refuses_a_missing_image_and_overlapping_ships(tmp_path: Path) -> None:
