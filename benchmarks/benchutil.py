@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -10,6 +11,7 @@ import platform
 import resource
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,3 +84,36 @@ def save(name: str, command: str, results: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
     tmp.replace(path)
     return path
+
+
+@dataclasses.dataclass
+class FastRun:
+    """A finished `run --preset fast` of a generated competition: its folder, summary, module, Config, training
+    targets and seconds."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    module: Any
+    cfg: Any
+    y: Any
+    seconds: float
+
+
+def fast_run(comp: Path, data: Path, seed: int, folds: int, epochs: int) -> FastRun:
+    """`python -m pipeline run COMP --preset fast` on `data` with `folds` folds of `epochs` epochs, no holdout, the
+    seed given; the run's folder is the one new under runs/<COMP's name>, and the training targets are `load`'s."""
+    from pipeline.cli import main
+    from pipeline.contract import load_competition
+
+    runs = comp.parent.parent / "runs" / comp.name
+    before = set(runs.glob("*"))
+    t0 = time.perf_counter()
+    sets = ["holdout=0", f"folds={folds}", f"epochs={epochs}"]
+    command = ["run", str(comp), "--data", str(data), "--preset", "fast", "--seed", str(seed), "--quiet"]
+    assert main([*command, *(a for s in sets for a in ("--set", s))]) == 0
+    seconds = time.perf_counter() - t0
+    (run_dir,) = set(runs.glob("*")) - before
+    module = load_competition(str(comp))
+    cfg = module.Config()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return FastRun(run_dir, summary, module, cfg, module.load(cfg, data).y, seconds)

@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
+from benchutil import fast_run, peak_memory, save, scratch_cwd  # noqa: E402
 
 from pipeline.cli import main  # noqa: E402
-from pipeline.contract import load_competition  # noqa: E402
 from pipeline.segmentation.mask_cut import remap  # noqa: E402
 from pipeline.segmentation.rle import encode  # noqa: E402
 
@@ -100,19 +98,10 @@ def _per_class_out_of_fold(module: Any, cfg: Any, cut: dict[str, Any], oof: np.n
 
 def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """One run of the generated competition; the cut's record, the all-empty score and the per-class Dice."""
-    runs = comp.parent.parent / "runs" / NAME
-    before = set(runs.glob("*"))
-    t0 = time.perf_counter()
-    sets = ["holdout=0", f"folds={args.folds}", f"epochs={args.epochs}"]
-    command = ["run", str(comp), "--data", str(data), "--preset", "fast", "--seed", str(seed), "--quiet"]
-    assert main([*command, *(a for s in sets for a in ("--set", s))]) == 0
-    seconds = time.perf_counter() - t0
-    (run_dir,) = set(runs.glob("*")) - before
+    r = fast_run(comp, data, seed, args.folds, args.epochs)
+    run_dir, summary, module, cfg, y, seconds = r.run_dir, r.summary, r.module, r.cfg, r.y, r.seconds
     cut = json.loads((run_dir / "threshold.json").read_text())
-    summary = json.loads((run_dir / "summary.json").read_text())
-    module = load_competition(str(comp))
-    cfg = module.Config()
-    y, folds = module.load(cfg, data).y, np.load(run_dir / "folds.npy")
+    folds = np.load(run_dir / "folds.npy")
     oof = np.load(run_dir / "oof" / "_blend.npy")
     cut_oof = _per_class_out_of_fold(module, cfg, cut, oof, folds)
     assert abs(module.score(y, cut_oof, cfg=cfg) - cut["score_after"]) < 1e-9  # the stage's own out-of-fold score

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from benchutil import peak_memory, save, scratch_cwd  # noqa: E402
+from benchutil import fast_run, peak_memory, save, scratch_cwd  # noqa: E402
 from mask_downloads import siim_download  # noqa: E402
 
 from pipeline.cli import main  # noqa: E402
-from pipeline.contract import load_competition  # noqa: E402
 from pipeline.segmentation.metric import pair_dice  # noqa: E402
 
 NAME = "siim_layout_bench"
@@ -43,19 +41,9 @@ NAME = "siim_layout_bench"
 
 def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """One run of the generated competition: its out-of-fold Dice beside the empty submission's on the same images."""
-    runs = comp.parent.parent / "runs" / NAME
-    before = set(runs.glob("*"))
-    t0 = time.perf_counter()
-    sets = ["holdout=0", f"folds={args.folds}", f"epochs={args.epochs}"]
-    command = ["run", str(comp), "--data", str(data), "--preset", "fast", "--seed", str(seed), "--quiet"]
-    assert main([*command, *(a for s in sets for a in ("--set", s))]) == 0
-    seconds = time.perf_counter() - t0
-    (run_dir,) = set(runs.glob("*")) - before
+    r = fast_run(comp, data, seed, args.folds, args.epochs)
+    run_dir, summary, module, cfg, y, seconds = r.run_dir, r.summary, r.module, r.cfg, r.y, r.seconds
     cut = json.loads((run_dir / "threshold.json").read_text())
-    summary = json.loads((run_dir / "summary.json").read_text())
-    module = load_competition(str(comp))
-    cfg = module.Config()
-    y = module.load(cfg, data).y
     assert (np.load(run_dir / "folds.npy") >= 0).all()  # every image predicted out of fold
     final = run_dir / "oof" / "_threshold.npy"
     oof = np.load(final if final.is_file() else run_dir / "oof" / "_blend.npy")
