@@ -152,32 +152,38 @@ class NothingDetector(BaseEstimator):
         return with_classifier(boxes, p, self.nothing_index, float(self.drop), bool(self.weight))
 
     def save_fitted(self, path: str | Path) -> None:
-        """Both fitted models in one file: the detector's blob and the classifier's (an estimator without a blob of
-        its own kept whole)."""
+        """Both fitted models in one file, each as its class and blob (an estimator without a blob of its own kept
+        whole)."""
         import torch
 
         own = {k: getattr(self, k) for k in ("nothing_index", "drop", "weight")}
-        make = getattr(self.classifier_, "fitted_blob", None)
-        kind = type(self.classifier_)
-        classifier = (f"{kind.__module__}:{kind.__qualname__}", make()) if callable(make) else self.classifier_
-        torch.save({"params": own, "detector": self.detector_.fitted_blob(), "classifier": classifier}, path)
+        torch.save({"params": own, "detector": _saved(self.detector_), "classifier": _saved(self.classifier_)}, path)
 
     @classmethod
     def load_fitted(cls, path: str | Path, device: str | None = None) -> NothingDetector:
         """The fitted pair saved by save_fitted, on `device` (default: each model's own, else CUDA when available)."""
         import torch
 
-        from pipeline.detection.estimator import Detector
-
         blob = torch.load(path, map_location="cpu", weights_only=False)
         est = cls(**blob["params"])
-        est.detector_ = Detector.from_blob(blob["detector"], device)
-        classifier = blob["classifier"]
-        if isinstance(classifier, tuple):
-            module, _, name = classifier[0].partition(":")
-            classifier = getattr(importlib.import_module(module), name).from_blob(classifier[1], device)
-        est.classifier_ = classifier
+        est.detector_, est.classifier_ = _loaded(blob["detector"], device), _loaded(blob["classifier"], device)
         return est
+
+
+def _saved(est: Any) -> Any:
+    """A fitted model as save_fitted keeps it: ("module:Class", its fitted_blob()), or the estimator itself where it
+    has no blob. (The class is named, not imported: the Detector's module imports this one.)"""
+    make = getattr(est, "fitted_blob", None)
+    kind = type(est)
+    return (f"{kind.__module__}:{kind.__qualname__}", make()) if callable(make) else est
+
+
+def _loaded(saved: Any, device: str | None) -> Any:
+    """The fitted model `_saved` kept, on `device`."""
+    if not isinstance(saved, tuple):
+        return saved
+    module, _, name = saved[0].partition(":")
+    return getattr(importlib.import_module(module), name).from_blob(saved[1], device)
 
 
 def _takes_context(est: Any) -> bool:
