@@ -101,6 +101,7 @@ min_area pixels is dropped; each class's threshold and min_area are fitted out o
 INSTANCE_LINE = """A pixel is in above mask_threshold; each image's mask is cut into
 its connected components, one submission row each, those smaller than min_area pixels dropped."""
 SEARCH_NOTE = "no mask_threshold: fit_mask_cut fits each class's out of fold in every trial"
+INSTANCE_NOTE = "mask_threshold and min_area: set by hand"
 INSTANCE_CUT = """\
     min_area: int = 0  # an object (a connected component) smaller than this (pixels of the original image): dropped
     fit_mask_cut: bool = False  # the fitted cut scores mean Dice; f2_iou scores objects (set the cut by hand)
@@ -111,21 +112,20 @@ def render(spec: MaskSpec, where: str | None = None, folds: int = 5) -> str:
     """The generated __init__.py; `where`: the folder as `new --into` named it (None: competitions/<name>)."""
     one = "masks" if spec.classes[0] == "mask" else f"{spec.classes[0]} masks"
     what = one if len(spec.classes) == 1 else f"masks of {len(spec.classes)} classes"
+    instances = spec.metric == "f2_iou"  # one row per object (Airbus)
+    per = "object (one row each)" if instances else "image" if len(spec.classes) == 1 else "image and class"
     task = (
         f"Task: segment {what} in images, learnt from {spec.n_train} training images ({sum(spec.masks.values())} "
-        f"masks); {spec.n_test} test images. Submission: a run-length mask per "
-        f"{'image' if len(spec.classes) == 1 else 'image and class'} ({spec.order}-wise pixels"
-        f"{', relative runs' if spec.encoding.encoding == 'relative' else ''}), scored by mean Dice."
+        f"masks); {spec.n_test} test images. Submission: a run-length mask per {per} ({spec.order}-wise pixels"
+        f"{', relative runs' if spec.encoding.encoding == 'relative' else ''}), scored by "
+        f"{'F2 over IoU thresholds 0.5 to 0.95' if instances else 'mean Dice'}."
     )
-    if spec.metric == "f2_iou":
-        task = task.replace("a run-length mask per image", "a run-length mask per object (one row each)")
-        task = task.replace("scored by mean Dice", "scored by F2 over IoU thresholds 0.5 to 0.95")
     (h, w) = spec.shape
     return TEMPLATE.format(
         metric=spec.metric,
-        cut_fields=INSTANCE_CUT if spec.metric == "f2_iou" else MASK_CUT,
-        cut_line=INSTANCE_LINE if spec.metric == "f2_iou" else MASK_LINE,
-        search_note="mask_threshold and min_area: set by hand" if spec.metric == "f2_iou" else SEARCH_NOTE,
+        cut_fields=INSTANCE_CUT if instances else MASK_CUT,
+        cut_line=INSTANCE_LINE if instances else MASK_LINE,
+        search_note=INSTANCE_NOTE if instances else SEARCH_NOTE,
         title=spec.slug.replace("-", " ").replace("_", " ").strip().title() or spec.name,
         name=spec.name,
         task_line=textwrap.fill(task, 117, break_long_words=False, break_on_hyphens=False),
