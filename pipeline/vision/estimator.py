@@ -183,7 +183,9 @@ class ImageNetwork(BaseEstimator):
         from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers, with_context
         from pipeline.vision.tta import check_tta, n_views
 
-        device = resolve_device(self.device or (context.device if context is not None else None))
+        # the run's device first (under torchrun each rank's own GPU), as the detector's and segmenter's; `device` is
+        # for use outside a run
+        device = resolve_device((getattr(context, "device", None) if context is not None else None) or self.device)
         rt = Runtime(
             device=device,
             dtype=resolve_precision(self.precision, device),
