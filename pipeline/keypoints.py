@@ -31,7 +31,9 @@ _SIDES = re.compile("left|right", re.IGNORECASE)
 _VIEWS = {
     "image": ((False, 0.0), (False, 0.0), False),
     "hflip": ((True, 0.0), (False, 0.0), True),
-    "vflip": ((False, 0.0), (True, 0.0), True),  # a mirror image too: its left eye is the face's right
+    # upside down, each eye keeps its side of the image: a network trained on upright faces (flipped left-right with
+    # their twins swapped) calls the eye on the image's right `left` there too, so nothing trades places
+    "vflip": ((False, 0.0), (True, 0.0), False),
     "shift+1": ((False, -1.0), (False, -1.0), False),
     "shift-1": ((False, 1.0), (False, 1.0), False),
 }

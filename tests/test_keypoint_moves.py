@@ -128,6 +128,8 @@ def test_the_flipped_and_shifted_views_of_an_identity_network_average_to_its_own
     own = predicted(())
     assert np.abs(own - points.reshape(2, 4)).max() < 0.05
     np.testing.assert_allclose(predicted(("hflip",)), own, atol=1e-4)
+    # upside down each eye keeps its side of the image, so its name: mirrored back in y, nothing swapped
+    np.testing.assert_allclose(predicted(("vflip",)), own, atol=1e-4)
     # shifted a pixel, a dot's faint edge crosses the middle the network splits the halves at: a few thousandths
     np.testing.assert_allclose(predicted(("hflip", "shift")), own, atol=0.01)
 
