@@ -27,7 +27,6 @@ import pandas as pd
 from pipeline.contract import ContractError
 from pipeline.detection.infer import count_unlisted
 from pipeline.dicom import dicom_size, is_dicom, read_dicom
-from pipeline.imagefiles import deep_parts
 from pipeline.listing import listed
 from pipeline.segmentation.csv_masks import METRICS
 from pipeline.segmentation.grid import grid_for
@@ -37,7 +36,7 @@ from pipeline.segmentation.mask_table import MaskRows, read_mask_rows, split_joi
 from pipeline.segmentation.rle import RleError, is_empty, runs
 from pipeline.segmentation.rle_submission import SampleLayout
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
-from pipeline.vision.image_ids import ImageNames, folded, image_column, image_pattern, names_images, where_images
+from pipeline.vision.image_ids import ImageNames, image_column, image_pattern, names_images, where_images
 from pipeline.vision.infer import expected_files
 
 # a run-length column's names (case aside), or any name with a word "rle" ("mask_rle", "rle_encoded")
@@ -188,18 +187,12 @@ def _gray(source: Source, path: str) -> np.ndarray:
 
 
 def _path_of(images: ImageNames, key: str, patterns: tuple[str, ...]) -> str:
-    """The download's file of an id: the first pattern that finds it (by its exact path, else in another case)."""
-    for pattern in patterns:
-        if deep_parts(pattern) is not None:
-            if found := images.deep_path(pattern, key):
+    """The download's file of an id as `run` finds it (pipeline.imagefiles.FolderNames): the first pattern that finds
+    it by its exact path, else the first that finds it in another case."""
+    for exact in (True, False):
+        for pattern in patterns:
+            if found := images.path(pattern, key, exact):
                 return found
-            continue
-        path = pattern.format(key)
-        if path in images.paths:
-            return path
-        twins = images.by_folded.get(folded(path), [])
-        if len(twins) == 1:
-            return twins[0]
     raise ContractError(f"no image of {key!r} in the download ({' or '.join(p.format(key) for p in patterns)}).")
 
 

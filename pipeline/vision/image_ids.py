@@ -73,6 +73,17 @@ class ImageNames:
             return hit
         return hit | paths.map(lambda path: len(self.by_folded.get(folded(path), ())) == 1)
 
+    def path(self, pattern: str, key: str, exact: bool = False) -> str | None:
+        """The file `pattern` finds for `key`, as `finds` judges it: its exact path, or (not `exact`) the one path of
+        its folder that differs from it only in case; for a deep pattern, deep_path's. None where it finds none."""
+        if deep_parts(pattern) is not None:
+            return self.deep_path(pattern, key, exact)
+        path = pattern.format(key)
+        if path in self.paths:
+            return path
+        twins = () if exact else self.by_folded.get(folded(path), ())
+        return twins[0] if len(twins) == 1 else None
+
     def deep_path(self, pattern: str, key: str, exact: bool = False) -> str | None:
         """The one file a deep pattern ("train/**/{}.dcm") finds for `key`: named so (not `exact`: in any case)
         anywhere under its folder; None where none or several are."""
