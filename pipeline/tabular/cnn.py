@@ -13,13 +13,17 @@ value (NaN) counting in neither the outputs' scale nor the loss (objectives.Regr
 rows that have it. Where those values are places on the image (`keypoints`: Facial Keypoints' x / y pairs,
 pipeline/keypoints.py) each augmentation moves them with the image, a flip swapping each left keypoint with its
 right twin, and a flipped TTA view's predictions are mirrored back before they are averaged. TabularRecipe's `bag` and
-`bag_folds` (the boosters' and the MLP's) do not apply to it: the test prediction is already the average of the fold
-networks.
+`bag_folds` (the boosters' and the MLP's) do not apply to it; its own `bag` (Config.cnn_bag) trains that many networks
+a fold, each from its own seed, and averages their probabilities (values): the ensemble of a few networks that Digit
+Recognizer's best scores come from, for `bag` times the training. Under a time limit each takes an equal share of what
+is left; each keeps its own checkpoints (bag1/, bag2/ beside the first's), so a resumed run picks each up where it was.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ MIN_SIDE = 28  # images smaller than this are enlarged to it: airbench's three p
 # the batch shrinks (to 16 at least) so that an epoch takes this many steps: 2 epochs of 128 images learnt nothing
 # from a 150-row fold
 MIN_STEPS = 8
+BAG_SEED = 1000  # network r of a bag is seeded random_state + BAG_SEED x r: no fold's first network shares its seed
 
 
 @dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
@@ -64,6 +69,7 @@ class PixelCNN(BaseEstimator):
     target_transform: str | None = None  # regression: "log1p" fits log(1 + y)
     random_state: int = 0
     precision: str = "auto"  # the runner's --precision: mixed precision on CUDA ("fp32" to turn it off)
+    bag: int = 1  # networks a fold, each from its own seed, their probabilities (values) averaged
 
     def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> PixelCNN:
         """Read the images, then train the network on them (the fold's validation rows, as images, scored per
@@ -74,13 +80,21 @@ class PixelCNN(BaseEstimator):
         y_fit = transform_target(y, self.target_transform) if regression else y
         grey = images[..., 0].astype(np.float64) / 255.0
         mean, std = float(grey.mean()), float(grey.std() or 1.0)
-        self.network_ = self._network((mean,) * 3, (std,) * 3, len(images))
         if context is not None and context.eval_set is not None:
             X_va, y_va = context.eval_set
             y_va = transform_target(np.asarray(y_va), self.target_transform) if regression else np.asarray(y_va)
             context = dataclasses.replace(context, eval_set=(self._images(X_va), y_va))
-        self.network_.fit(images, y_fit, context=context)
+        n = max(1, int(self.bag))
+        self.networks_ = []
+        for r in range(n):
+            network = self._network((mean,) * 3, (std,) * 3, len(images), r)
+            self.networks_.append(network.fit(images, y_fit, context=_bagged(context, r, n)))
         return self
+
+    @property
+    def network_(self) -> Any:
+        """The first network (of `bag`)."""
+        return self.networks_[0]
 
     @property
     def classes_(self) -> np.ndarray:
@@ -96,10 +110,11 @@ class PixelCNN(BaseEstimator):
         side = max(self.pixels.height, self.pixels.width)
         return self.pixels.images(X, self.image_size or (MIN_SIDE if side < MIN_SIDE else 0))
 
-    def _network(self, mean: tuple[float, ...], std: tuple[float, ...], rows: int) -> Any:
-        """The unfitted image network for `rows` training images: ImageRegressor for values, else ImageClassifier;
-        its batch at most batch_size, and small enough for MIN_STEPS steps an epoch (16 at least; shrunk, a multiple of
-        the ranks of a torchrun run, as a batch splits over them)."""
+    def _network(self, mean: tuple[float, ...], std: tuple[float, ...], rows: int, r: int = 0) -> Any:
+        """The unfitted image network `r` of the bag for `rows` training images: ImageRegressor for values, else
+        ImageClassifier, seeded random_state + BAG_SEED x r; its batch at most batch_size, and small enough for
+        MIN_STEPS steps an epoch (16 at least; shrunk, a multiple of the ranks of a torchrun run, as a batch splits over
+        them)."""
         from pipeline.vision.estimator import ImageClassifier
         from pipeline.vision.multioutput import ImageRegressor
 
@@ -121,7 +136,7 @@ class PixelCNN(BaseEstimator):
             mean=mean,
             std=std,
             precision=self.precision,
-            random_state=self.random_state,
+            random_state=self.random_state + BAG_SEED * r,
         )
 
     def _augment(self) -> Any:
@@ -141,19 +156,26 @@ class PixelCNN(BaseEstimator):
         return dataclasses.replace(self.keypoints, size=(self.pixels.height, self.pixels.width))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Values (regression, on the target's scale) or the most probable class."""
-        out = self.network_.predict(self._images(X))
-        return inverse_target(out, self.target_transform) if self.task == "regression" else out
+        """Values (regression, on the target's scale; the bag's mean) or the most probable class (of the bag's mean
+        probabilities)."""
+        images = self._images(X)
+        if self.task != "regression":
+            return self.classes_[self._proba(images).argmax(1)]
+        out = np.mean([network.predict(images) for network in self.networks_], axis=0)
+        return inverse_target(out, self.target_transform)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Class probabilities, columns in the order of classes_ (averaged over the TTA views)."""
-        return self.network_.predict_proba(self._images(X))
+        """Class probabilities, columns in the order of classes_ (averaged over the TTA views and the bag)."""
+        return self._proba(self._images(X))
+
+    def _proba(self, images: np.ndarray) -> np.ndarray:
+        return np.mean([network.predict_proba(images) for network in self.networks_], axis=0)
 
     def save_fitted(self, path: str | Path) -> None:
-        """Write the parameters and the fitted network to one file (loaded by load_fitted, on any device)."""
+        """Write the parameters and the fitted networks to one file (loaded by load_fitted, on any device)."""
         import torch
 
-        blob = {"params": self.get_params(deep=False), "network": self.network_.fitted_blob()}
+        blob = {"params": self.get_params(deep=False), "networks": [n.fitted_blob() for n in self.networks_]}
         torch.save(blob | {"kind": type(self.network_).__name__}, path)
 
     @classmethod
@@ -167,5 +189,29 @@ class PixelCNN(BaseEstimator):
         blob = torch.load(path, map_location="cpu", weights_only=False)
         est = cls(**blob["params"])
         kinds = {k.__name__: k for k in (ImageClassifier, ImageRegressor)}
-        est.network_ = kinds[blob["kind"]].from_blob(blob["network"], device)
+        blobs = blob["networks"] if "networks" in blob else [blob["network"]]  # one network: saved before the bag
+        est.networks_ = [kinds[blob["kind"]].from_blob(b, device) for b in blobs]
         return est
+
+
+def _bagged(context: Any, r: int, n: int) -> Any:
+    """The runner's context for network `r` of a bag of `n`: the first's as it is; each later one with checkpoints and
+    plots of its own (bag<r>/, <model>_bag<r>) and no report to tune's pruner (its epochs would repeat the first's).
+    Each takes an equal share of the time left when it starts: its deadline, and the one the runner re-shares as its
+    training starts."""
+    if context is None or n == 1:
+        return context
+    now = time.monotonic()
+    deadline = None if context.deadline is None else now + (context.deadline - now) / (n - r)
+    asked = context.training_deadline
+    later: Callable[[float], float | None] | None = None
+    if asked is not None:
+
+        def later(keep: float) -> float | None:
+            end, start = asked(keep), time.monotonic()
+            return None if end is None else start + (end - start) / (n - r)
+
+    own = {} if r == 0 else {"report": None, "model": f"{context.model}_bag{r}" if context.model else None}
+    if r and context.workdir is not None:
+        own["workdir"] = Path(context.workdir) / f"bag{r}"
+    return dataclasses.replace(context, deadline=deadline, training_deadline=later, **own)

@@ -65,6 +65,7 @@ class TabularRecipe:
     cnn_zoom: float = 0.1
     cnn_tta: tuple[str, ...] = ("shift",)  # views averaged at prediction ("hflip" would mirror a digit)
     cnn_flip: bool = False  # training images mirrored left to right half the time (a mirrored digit is no digit)
+    cnn_bag: int = 1  # networks a fold, each from its own seed, averaged: that many times the training
     # the targets are places on the image (Facial Keypoints' <stem>_x / <stem>_y pairs, found from their names:
     # pipeline/keypoints.py): each shift, turn, zoom and flip moves them with the image (a flip swapping each
     # left_* with its right_*), and a flipped or shifted view's predictions are moved back before they are averaged
@@ -240,6 +241,8 @@ def _lagged(model: Any, series: Series, cfg: TabularRecipe) -> Lagged:
 def _cnn(task: str, cfg: TabularRecipe, pixels: Pixels | None, targets: list[str]) -> PixelCNN:
     """The "cnn" model: a network on the image `pixels` names in each row, at the Config's cnn_* settings; with
     cnn_keypoints, the `targets` read as keypoints (an x / y pair each), or refused naming them."""
+    if isinstance(cfg.cnn_bag, bool) or not isinstance(cfg.cnn_bag, int) or cfg.cnn_bag < 1:
+        raise ValueError(f"cnn_bag: the networks a fold, a whole number of at least 1; got {cfg.cnn_bag!r}.")
     keypoints = None
     if cfg.cnn_keypoints:
         keypoints = find_keypoints(targets) if task == "regression" else None
@@ -261,6 +264,7 @@ def _cnn(task: str, cfg: TabularRecipe, pixels: Pixels | None, targets: list[str
         zoom=cfg.cnn_zoom,
         flip=cfg.cnn_flip,
         tta=tuple(cfg.cnn_tta),
+        bag=cfg.cnn_bag,
         keypoints=keypoints,
         target_transform=cfg.target_transform or None,
     )
