@@ -63,7 +63,7 @@ def test_new_reads_an_airbus_download_into_a_competition_of_ship_instances(
     files = module.FILES
     assert (module.METRIC.name, files.metric, files.instances, files.union_rows) == ("f2_iou", "f2_iou", True, True)
     assert (files.image_path, files.test_image_path, files.empty) == ("train_v2/{}", "test_v2/{}", "")
-    assert module.Config().fit_mask_cut is False
+    assert module.Config().fit_mask_cut is True  # the cut fitted out of fold to F2 (mask_cut.py, object_cut.py)
     d = module.load(module.Config(), data)
     y = d.y.reshape(len(d.info["train_ids"]), 64, 64)
     for i, key in enumerate(d.info["train_ids"]):  # each image's mask the union of its ships
@@ -96,6 +96,11 @@ def test_run_writes_one_row_per_predicted_ship_that_validates_and_predict_the_sa
     summary = json.loads((run_dir / "summary.json").read_text())
     empty = module.score(loaded.y, np.zeros(loaded.y.shape, np.float32))  # the images without ships, right
     assert summary["cv"] > empty  # out of fold, on objects
+    cut = json.loads((run_dir / "threshold.json").read_text())  # new writes fit_mask_cut on: the cut fitted to F2
+    saved = json.loads((run_dir / "stages.json").read_text())["threshold"]
+    assert cut["kind"] == saved["kind"] == "mask_cut" and saved["grid"] == list(module.FILES.grid)
+    assert summary["cv"] == (cut["score_after"] if cut["applied"] else cut["score_before"])
+    assert saved["thresholds"] == cut["cut"]["thresholds"] and saved["min_areas"] == cut["cut"]["min_areas"]
     sub = pd.read_csv(run_dir / "submission.csv", dtype=str, keep_default_na=False)
     sample = pd.read_csv(data / "sample_submission_v2.csv", dtype=str, keep_default_na=False)
     assert list(sub.columns) == ["ImageId", "EncodedPixels"]

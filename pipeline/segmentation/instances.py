@@ -46,14 +46,18 @@ def iou_matrix(truth: list[np.ndarray], pred: list[np.ndarray]) -> np.ndarray:
 
 def image_f2(truth: list[np.ndarray], pred: list[np.ndarray]) -> float:
     """One image's F2 averaged over THRESHOLDS (the module docstring): 1 with no object on either side."""
-    if not truth and not pred:
-        return 1.0
-    iou = iou_matrix(truth, pred)
+    return f2_of_iou(iou_matrix(truth, pred))
+
+
+def f2_of_iou(iou: np.ndarray) -> float:
+    """One image's F2 averaged over THRESHOLDS from the IoU of its (true, predicted) objects, (true, predicted)."""
+    if not iou.size:
+        return 1.0 if not any(iou.shape) else 0.0  # none on either side: 1; some on one side only: 0
     scores = []
     for t in THRESHOLDS:
         hits = iou > t
         tp = int(hits.any(axis=1).sum())  # above 0.5 a true object matches one predicted object at most
-        fn, fp = len(truth) - tp, len(pred) - int(hits.any(axis=0).sum())
+        fn, fp = iou.shape[0] - tp, iou.shape[1] - int(hits.any(axis=0).sum())
         scores.append(5 * tp / (5 * tp + 4 * fn + fp))
     return float(np.mean(scores))
 

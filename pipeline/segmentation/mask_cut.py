@@ -36,16 +36,17 @@ import numpy as np
 
 from pipeline.contract import ContractError, competition_hook
 from pipeline.segmentation.metric import as_masks
+from pipeline.segmentation.object_cut import f2_table, object_areas, small_objects
 
 KIND = "mask_cut"  # stages.json's and threshold.json's name of this cut
-METRICS = ("dice",)  # the segmentation metrics whose cut this fits
+METRICS = ("dice", "f2_iou")  # the segmentation metrics whose cut this fits (f2_iou: per object, object_cut.py)
 THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(13))  # 0.2, 0.25, ... 0.8, and the Config's
 AREA_PERCENTILES = (1, 5, 10, 25)  # of each class's non-empty training mask areas: the min_area candidates
 CHUNK = 64  # images counted at a time
 
 
 def check_metric(metric: str) -> None:
-    """Refuse Config.fit_mask_cut for a competition that is not a segmentation one scored by mean Dice."""
+    """Refuse Config.fit_mask_cut for a competition that is not a segmentation one scored by mean Dice or F2-IoU."""
     if metric not in METRICS:
         raise ContractError(
             f"Config.fit_mask_cut fits the mask cut (threshold and min_area) of a segmentation run scored by "
@@ -117,11 +118,18 @@ def best(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def remap(
-    pred: np.ndarray, classes: int, thresholds: Any, min_pixels: Any, target: float, dtype: Any = None
+    pred: np.ndarray,
+    classes: int,
+    thresholds: Any,
+    min_pixels: Any,
+    target: float,
+    dtype: Any = None,
+    grid: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Probabilities (n, classes * P) cut by the fitted cut at `target` (Config.mask_threshold): each class's mapped
     monotonically so that a pixel is above `target` exactly where it was above the class's threshold, the class's
-    map zeroed on an image whose mask at that threshold has fewer than its `min_pixels` (at the grid)."""
+    map zeroed on an image whose mask at that threshold has fewer than its `min_pixels` (at the grid); with `grid`
+    (objects, f2_iou: one class), the pixels of each object (connected component) under `min_pixels` zeroed."""
     src = as_masks(pred, classes)
     dtype = np.dtype(dtype or (src.dtype if src.dtype.kind == "f" else np.float64))
     t = np.asarray(thresholds, dtype=float).reshape(1, classes, 1)
@@ -133,19 +141,24 @@ def remap(
         above = p > t
         mapped = np.where(above, target + (p - t) * (1 - target) / (1 - t), p * target / t).astype(dtype)
         mapped = np.where(above, np.maximum(mapped, high), np.minimum(mapped, low))  # exact in any precision
-        mapped[above.sum(axis=2) < small] = 0
+        if grid is None:
+            mapped[above.sum(axis=2) < small] = 0
+        else:
+            mapped[:, 0][small_objects(above[:, 0], grid, float(small[0, 0]))] = 0
         out[start : start + CHUNK] = mapped
     return out.reshape(len(src), -1)
 
 
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
     """stages.json's mask cut applied to new test probabilities, blended without a cut (`predict`)."""
-    thresholds = saved["thresholds"]
-    return remap(test, len(thresholds), thresholds, saved["min_pixels"], float(saved["mask_threshold"]))
+    thresholds, grid = saved["thresholds"], saved.get("grid")  # grid: a cut of objects (f2_iou)
+    target = float(saved["mask_threshold"])
+    return remap(test, len(thresholds), thresholds, saved["min_pixels"], target, grid=tuple(grid) if grid else None)
 
 
 class _Search:
-    """A run's candidate cuts (each class's thresholds x areas) and the Dice of every pair at each of them."""
+    """A run's candidate cuts (each class's thresholds x areas) and the score of every pair at each of them: its Dice,
+    or for a competition of instances (f2_iou) each image's F2 over its objects (`grid` set)."""
 
     def __init__(self, module: Any, cfg: Any, y: np.ndarray) -> None:
         files = getattr(module, "FILES", None)
@@ -159,16 +172,20 @@ class _Search:
                 f"Config.mask_threshold must be between 0 and 1 to fit the mask cut; got {self.target}."
             )
         self.thresholds = threshold_candidates(self.target)
+        self.grid = tuple(files.grid) if getattr(files, "instances", False) else None
 
         def grid_pixels(area: float) -> float:  # min_area at the grid, as the competition's score scales it
             return float(files.min_pixels(dataclasses.replace(cfg, min_area=int(area))))
 
         scale = grid_pixels(1) or 1.0
-        self.areas = area_candidates(as_masks(y, self.classes).sum(axis=2) / scale, int(cfg.min_area or 0))
+        areas = as_masks(y, self.classes).sum(axis=2) if self.grid is None else object_areas(y, self.grid)
+        self.areas = area_candidates(areas / scale, int(cfg.min_area or 0))
         self.pixels = np.vectorize(grid_pixels, otypes=[float])(self.areas)
 
     def table(self, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-        """Every pair's Dice at every candidate cut (dice_table)."""
+        """Every pair's Dice at every candidate cut (dice_table), or every image's F2 (object_cut.f2_table)."""
+        if self.grid is not None:
+            return f2_table(y, pred, self.grid, self.thresholds, self.pixels[0])
         return dice_table(counts(y, pred, self.classes, self.thresholds), self.pixels)
 
     def cut(self, index: np.ndarray) -> dict[str, list[float]]:
@@ -183,7 +200,7 @@ class _Search:
 
     def remap(self, pred: np.ndarray, cut: dict[str, list[float]]) -> np.ndarray:
         """`pred` cut by `cut` at the Config's threshold (remap)."""
-        return remap(pred, self.classes, cut["thresholds"], cut["min_pixels"], self.target)
+        return remap(pred, self.classes, cut["thresholds"], cut["min_pixels"], self.target, grid=self.grid)
 
 
 def out_of_fold(
@@ -247,7 +264,8 @@ def apply(
     cut = fitted if info["applied"] else configured
     info["cut"] = {k: cut[k] for k in ("thresholds", "min_areas")}  # the cut the submission's masks are cut at
     write_record(run_dir, "threshold", info)
-    stages = b.get("stages", {}) | {"threshold": {"kind": KIND, "mask_threshold": search.target} | cut}  # predict
+    saved = {"kind": KIND, "mask_threshold": search.target} | cut | ({"grid": list(search.grid)} if search.grid else {})
+    stages = b.get("stages", {}) | {"threshold": saved}  # what predict applies
     name, at = module.METRIC.name, f"mask_threshold {search.target:g}, min_area {info['configured']['min_area']}"
     if not info["applied"]:
         why = info.get("reason") or f"out-of-fold {name} {info['score_after']:.5f} vs {info['score_before']:.5f}"

@@ -99,12 +99,15 @@ MASK_CUT = """\
 MASK_LINE = """A pixel is in above mask_threshold; a class's mask smaller than
 min_area pixels is dropped; each class's threshold and min_area are fitted out of fold (fit_mask_cut)."""
 INSTANCE_LINE = """A pixel is in above mask_threshold; each image's mask is cut into
-its connected components, one submission row each, those smaller than min_area pixels dropped."""
+its connected components, one submission row each, those smaller than min_area pixels dropped; the threshold and
+min_area are fitted out of fold to F2 (fit_mask_cut)."""
 SEARCH_NOTE = "no mask_threshold: fit_mask_cut fits each class's out of fold in every trial"
-INSTANCE_NOTE = "mask_threshold and min_area: set by hand"
+INSTANCE_NOTE = "no mask_threshold: fit_mask_cut fits it and min_area out of fold in every trial"
 INSTANCE_CUT = """\
     min_area: int = 0  # an object (a connected component) smaller than this (pixels of the original image): dropped
-    fit_mask_cut: bool = False  # the fitted cut scores mean Dice; f2_iou scores objects (set the cut by hand)
+    # on: the threshold and min_area that score best out of fold (F2 over each image's objects) replace these two
+    # when they beat them there (pipeline/segmentation/mask_cut.py); off: objects are cut at these two
+    fit_mask_cut: bool = True
 """
 
 
