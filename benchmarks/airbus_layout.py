@@ -1,6 +1,6 @@
 """A run of a generated Airbus Ship Detection-style download against its all-empty submission, out of fold.
 
-    python benchmarks/airbus_layout.py [--train 64] [--test 8] [--epochs 10] [--folds 3] [--seeds 0]
+    python benchmarks/airbus_layout.py [--train 64] [--test 8] [--epochs 10] [--folds 3] [--seeds 0] [--cut]
 
 No Airbus download is at hand: this one is generated in its layout (tests/mask_downloads.py `airbus_download`):
 64 x 64 JPEGs in train_v2/ and test_v2/, train_ship_segmentations_v2.csv `ImageId,EncodedPixels` of absolute
@@ -14,7 +14,14 @@ out-of-fold masks against those of the unioned truth:
 - all empty: the submission of one empty row per image, on the same images (an image without ships scores 1, one
   with ships 0);
 - the run: its CV; split into the images with ships and those without; predicted and true objects counted.
-Results: benchmarks/figures/airbus_layout.json.
+The run is at the Config's cut (mask_threshold 0.5, min_area 0: fit_mask_cut off). Results:
+benchmarks/figures/airbus_layout.json.
+
+With --cut, each seed runs once with fit_mask_cut on (what `new` writes) and the one blend is scored at both cuts, on
+the same folds and models: the Config's (mask_threshold 0.5, min_area 0) and the threshold and min_area fitted to F2
+(pipeline/segmentation/mask_cut.py), scored out of fold (each nested group cut at the cut fitted on the others), with
+its in-sample score beside it; each split into the images with ships and those without, predicted objects counted.
+Results: benchmarks/figures/airbus_cut.json.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ NAME = "airbus_layout_bench"
 
 def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """One run of the generated competition: its out-of-fold F2-IoU beside the all-empty submission's."""
-    r = fast_run(comp, data, seed, args.folds, args.epochs)
+    r = fast_run(comp, data, seed, args.folds, args.epochs, ("fit_mask_cut=false",))
     run_dir, summary, module, cfg, y, seconds = r.run_dir, r.summary, r.module, r.cfg, r.y, r.seconds
     grid = module.FILES.grid
     assert (np.load(run_dir / "folds.npy") >= 0).all()  # every image predicted out of fold
@@ -66,6 +73,40 @@ def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict
     }
 
 
+def instance_scores(module: Any, cfg: Any, y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """F2-IoU of `pred` at the Config's cut, over every image, those with ships and those without; objects counted."""
+    grid = module.FILES.grid
+    truth = [components(t.reshape(grid) > 0.5) for t in y]
+    found = [components(p.reshape(grid) > cfg.mask_threshold, module.FILES.min_pixels(cfg)) for p in pred]
+    images = np.array([image_f2(t, p) for t, p in zip(truth, found, strict=True)])
+    has = np.array([bool(t) for t in truth])
+    return {
+        "f2": float(images.mean()),
+        "with_ships": float(images[has].mean()),
+        "without": float(images[~has].mean()),
+        "predicted_ships": int(sum(len(p) for p in found)),
+    }
+
+
+def cut_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One run with fit_mask_cut on: its blend at the Config's cut and at the cut fitted to F2 out of fold."""
+    r = fast_run(comp, data, seed, args.folds, args.epochs, ("fit_mask_cut=true",))
+    cut = json.loads((r.run_dir / "threshold.json").read_text())
+    blend = np.load(r.run_dir / "oof" / "_blend.npy")
+    at_config = instance_scores(r.module, r.cfg, r.y, blend)
+    assert abs(at_config["f2"] - cut["score_before"]) < 1e-9
+    out = {"seed": seed, "seconds": round(r.seconds, 1), "configured": at_config, "run_cv": r.summary["cv"]}
+    fitted = r.run_dir / "oof" / "_threshold.npy"  # the out-of-fold cut's probabilities, written when applied
+    if fitted.exists():
+        out["fitted_out_of_fold"] = instance_scores(r.module, r.cfg, r.y, np.load(fitted))
+        assert abs(out["fitted_out_of_fold"]["f2"] - cut["score_after"]) < 1e-9
+    else:
+        out["fitted_out_of_fold"] = {"f2": cut.get("score_after")}
+    out |= {k: cut.get(k) for k in ("fitted", "fold_cuts", "in_sample_score", "applied")}
+    assert out["run_cv"] == (cut["score_after"] if cut["applied"] else cut["score_before"])
+    return out
+
+
 def main_(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=64, help="training images of the generated download")
@@ -74,6 +115,7 @@ def main_(argv: list[str] | None = None) -> None:
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--seeds", default="0", help="one run per seed, comma-separated")
     p.add_argument("--threads", type=int, default=2, help="torch's CPU threads")
+    p.add_argument("--cut", action="store_true", help="the Config's cut against the one fitted to F2 out of fold")
     args = p.parse_args(argv)
     import torch
 
@@ -83,14 +125,21 @@ def main_(argv: list[str] | None = None) -> None:
         data, _ = airbus_download(tmp / "airbus-ship-detection", args.train, args.test)
         assert main(["new", NAME, "--data", str(data), "--into", str(tmp / "comps")]) == 0
         for seed in (int(s) for s in args.seeds.split(",")):
-            results.append(one_run(tmp / "comps" / NAME, data, args, seed))
+            results.append((cut_run if args.cut else one_run)(tmp / "comps" / NAME, data, args, seed))
             print(json.dumps(results[-1]), flush=True)
-    keys = ("all_empty", "run_cv")
-    mean = {k: float(np.mean([r[k] for r in results])) for k in keys}
+    if args.cut:
+        mean = {
+            "configured": float(np.mean([r["configured"]["f2"] for r in results])),
+            "fitted_out_of_fold": float(np.mean([r["fitted_out_of_fold"]["f2"] for r in results])),
+            "in_sample_score": float(np.mean([r["in_sample_score"] for r in results])),
+            "run_cv": float(np.mean([r["run_cv"] for r in results])),
+        }
+    else:
+        mean = {k: float(np.mean([r[k] for r in results])) for k in ("all_empty", "run_cv")}
     command = "python benchmarks/airbus_layout.py " + " ".join(sys.argv[1:] if argv is None else argv)
     settings = {k: getattr(args, k) for k in ("train", "test", "epochs", "folds", "threads")}
     figures = {"settings": settings, "runs": results, "mean": mean, **peak_memory()}
-    path = save("airbus_layout", command.strip(), figures)
+    path = save("airbus_cut" if args.cut else "airbus_layout", command.strip(), figures)
     print(f"mean {json.dumps(mean)}\n-> {path}")
 
 

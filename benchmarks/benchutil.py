@@ -99,16 +99,17 @@ class FastRun:
     seconds: float
 
 
-def fast_run(comp: Path, data: Path, seed: int, folds: int, epochs: int) -> FastRun:
+def fast_run(comp: Path, data: Path, seed: int, folds: int, epochs: int, sets: tuple[str, ...] = ()) -> FastRun:
     """`python -m pipeline run COMP --preset fast` on `data` with `folds` folds of `epochs` epochs, no holdout, the
-    seed given; the run's folder is the one new under runs/<COMP's name>, and the training targets are `load`'s."""
+    seed given (and the Config `sets`, "field=value"); the run's folder is the one new under runs/<COMP's name>, and
+    the training targets are `load`'s."""
     from pipeline.cli import main
     from pipeline.contract import load_competition
 
     runs = comp.parent.parent / "runs" / comp.name
     before = set(runs.glob("*"))
     t0 = time.perf_counter()
-    sets = ["holdout=0", f"folds={folds}", f"epochs={epochs}"]
+    sets = ("holdout=0", f"folds={folds}", f"epochs={epochs}", *sets)
     command = ["run", str(comp), "--data", str(data), "--preset", "fast", "--seed", str(seed), "--quiet"]
     assert main([*command, *(a for s in sets for a in ("--set", s))]) == 0
     seconds = time.perf_counter() - t0
