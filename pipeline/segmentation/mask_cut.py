@@ -11,6 +11,13 @@ pass over the probabilities (`counts`: per pair and threshold, the pixels above 
 so the search is fast on thousands of images. Each class's cut is the one whose mean Dice is highest (mean Dice is
 the mean of the classes', so the classes are fitted apart).
 
+A competition of instances (metric f2_iou, Airbus: one class) is fitted alike to mean F2 over IoU thresholds
+(object_cut.py): min_area is then each object's (connected component's) floor, as the score and the submission
+apply it, its candidates the percentiles of the training objects' areas (the components of the truth), and each
+image's F2 at every candidate comes from labelling its components once per threshold (every min_area a filter over
+their areas and IoUs with the true objects). A stray small object costs a whole false positive, and any predicted
+pixel on an empty image scores it 0, so the cut matters more than for Dice.
+
 The score reported is out of fold, as every cut's (pipeline/cutpoints.py): each nested group's rows of the blend are
 cut at the cut fitted on the other groups' rows. The fitted cut is applied only when that score beats the blend's at
 the Config's cut; threshold.json records both cuts, the out-of-fold scores and the fitted cut's score on the rows it
@@ -22,8 +29,9 @@ write_submission, which cut at Config.mask_threshold and drop masks under Config
 predict, ensemble and the report read the same arrays as without the option. Each class's probabilities are mapped
 monotonically, piecewise linearly, so that Config.mask_threshold falls where the fitted threshold was (a pixel is
 above the Config's threshold after the map exactly where it was above the fitted one before), and a class's map on
-an image whose mask at the fitted threshold is smaller than the fitted min_area is zeroed. At the grid the cut
-masks are then exactly the fitted cut's; write_submission's bilinear resize to each image's size interpolates the
+an image whose mask at the fitted threshold is smaller than the fitted min_area is zeroed (f2_iou: the pixels of
+each object smaller than it; stages.json keeps the grid they were labelled at). At the grid the cut masks (the
+objects) are then exactly the fitted cut's; write_submission's bilinear resize to each image's size interpolates the
 mapped probabilities, which moves a mask's outline by less than a grid pixel where the map bends at the threshold.
 """
 
