@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -23,6 +24,9 @@ class Need:
 
     kind: "hf" (a Hugging Face Hub repo, `source` = repo id, optionally `@revision`), "url" (a download URL into
     the torch hub cache), "file" (a local file the config names), "none" (random initialisation).
+    An "hf" need with `snapshot` patterns is a whole model folder (a transformer's config, tokenizer and weights):
+    those of the repo's files are fetched together, and it is cached when the weights (`files`) lie in a snapshot
+    folder holding one file of each `together` group too.
     """
 
     arch: str
@@ -33,6 +37,8 @@ class Need:
     size: int | None = None  # bytes, when known without a download (torchvision publishes it)
     why: str = ""  # kind "none": why no weights (e.g. "sample run", "pretrained=False")
     models: list[str] = field(default_factory=list)  # the competition's model names using it
+    snapshot: tuple[str, ...] = ()  # hf: glob patterns of the repo's files fetched together; (): the one file
+    together: tuple[tuple[str, ...], ...] = ()  # hf snapshot: files beside the weights, one of each tuple
 
     @property
     def fetchable(self) -> bool:
@@ -58,7 +64,7 @@ class Need:
             rev = self.source.partition("@")[2] or None
             for name in self.files:
                 found = try_to_load_from_cache(self.repo_id, name, cache_dir=hf_cache_dir(), revision=rev)
-                if isinstance(found, str) and Path(found).is_file():
+                if isinstance(found, str) and Path(found).is_file() and self._complete(Path(found).parent):
                     return Path(found)
         url = self.url if self.kind == "hf" else self.source if self.kind == "url" else None
         if url:
@@ -66,6 +72,19 @@ class Need:
             if path.is_file():
                 return path
         return None
+
+    def _complete(self, folder: Path) -> bool:
+        """Whether a snapshot folder holds one file of each `together` group (always, for a single file)."""
+        return all(any((folder / name).is_file() for name in group) for group in self.together)
+
+    def cached_files(self) -> list[Path]:
+        """Every local file it needs: a snapshot's files matching its patterns, else the one file (none: [])."""
+        found = self.cached()
+        if found is None or not self.snapshot:
+            return [] if found is None else [found]
+        return sorted(
+            p for p in found.parent.iterdir() if p.is_file() and any(fnmatch(p.name, pat) for pat in self.snapshot)
+        )
 
     def describe(self) -> str:
         """One line: what is used, for the console and the run log."""

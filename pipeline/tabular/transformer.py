@@ -1,0 +1,342 @@
+"""The tabular recipe's "transformer": a pretrained transformer fine-tuned on the free text of each row.
+
+Kaggle's text competitions (Disaster Tweets, CommonLit, Jigsaw, Feedback Prize) are won by fine-tuning a pretrained
+encoder (RoBERTa, DeBERTa-v3) fold by fold, then blending its out-of-fold predictions with the rest: what TextLinear's
+TF-IDF n-grams (pipeline/tabular/text.py) cannot read, word order and meaning, such a network has learnt already.
+Each row becomes one text: its short columns (categories, codes) then its free-text columns (features.columns'
+judgement), each as "name: value", joined by " | " ("keyword: ablaze | text: ..."), tokenized to max_length tokens.
+A sequence-classification head on the encoder (transformers' AutoModelForSequenceClassification) gives the classes'
+probabilities (binary, multi-class: cross-entropy) or one value (regression: the target, after target_transform,
+standardised inside fit, mean squared error, un-scaled out).
+
+Training: AdamW (no weight decay on biases and norms), a linear warm-up over `warmup` of the steps then linear or
+cosine decay, fixed epochs: the fold's validation rows are scored and never pick the weights, so its out-of-fold
+predictions stay out of sample. Seeded (random_state: the head's initialisation, dropout, the batches' order).
+Batches are padded to their longest row; prediction sorts the rows by length so each batch pads little. The
+runner's context gives the device (CUDA, with bf16 or fp16 autocast per `precision`; CPU otherwise, in fp32) and the
+deadline: training stops at it, keeping time for the predictions after fit, as the cnn does.
+
+The weights: `arch` is a Hugging Face Hub id, fetched as a snapshot of the repo (config, tokenizer files, weights:
+weight_needs, so the runner refuses before touching data when they are not cached and `python -m pipeline weights`
+fetches, exports and imports them), or a local folder holding what save_pretrained writes. transformers is imported
+only when the model is fitted or loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from features.columns import column_kind
+from features.tabular import as_text, named_frame
+from pipeline.tabular.models import fit_target, inverse_target
+from pipeline.weight_sources import Need
+
+# a strong small encoder whose tokenizer loads with the pinned packages alone: DeBERTa-v3's needs sentencepiece to
+# convert its spm.model (not a dependency); a DeBERTa-v3 works with `pip install sentencepiece` and --set
+# transformer_arch=microsoft/deberta-v3-small
+DEFAULT_ARCH = "FacebookAI/roberta-base"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # the repo's weights, best first
+TOKENIZER_FILES = ("tokenizer.json", "spm.model", "vocab.txt", "vocab.json", "sentencepiece.bpe.model")
+# what a snapshot of a Hub repo fetches: config, tokenizer files, weights (no TF, Flax, ONNX or training files)
+SNAPSHOT = (
+    "config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "spm.model",
+    "sentencepiece.bpe.model",
+    "vocab.*",
+    "merges.txt",
+    *WEIGHT_FILES,
+)
+SHORT_KINDS = ("category", "high_cardinality")  # columns written before the free text, each as "name: value"
+PREDICT_SHARE = 0.35  # a row's prediction takes about this share of its training step's time: the time kept for it
+
+
+def is_local(arch: str) -> bool:
+    """Whether `arch` names a local folder (an existing path, or one written as a path) rather than a Hub id."""
+    return arch.startswith((".", "/", "~")) or Path(arch).expanduser().exists()
+
+
+def weight_needs(arch: str) -> list[Need]:
+    """What `arch` needs on this machine: a local folder ("file": it must exist), or a snapshot of a Hub repo."""
+    if is_local(arch):
+        return [Need(arch, "file", source=arch)]
+    return [
+        Need(
+            arch, "hf", source=arch, files=WEIGHT_FILES, snapshot=SNAPSHOT, together=(("config.json",), TOKENIZER_FILES)
+        )
+    ]
+
+
+def model_folder(arch: str) -> str:
+    """The folder from_pretrained reads: the local one, else the cached snapshot of the Hub repo, else `arch` itself
+    (transformers downloads it, unless HF_HUB_OFFLINE is set)."""
+    if is_local(arch):
+        return str(Path(arch).expanduser())
+    (need,) = weight_needs(arch)
+    found = need.cached()
+    return str(found.parent) if found is not None else arch
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """transformers without its progress bars and warnings (a run's console shows the runner's own)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def row_texts(X: pd.DataFrame, short: list[str], text: list[str]) -> list[str]:
+    """Each row as one text: "name: value" of its short columns then its free-text columns, joined by " | " (a
+    missing value left out; a column the rows lack reads as missing)."""
+    parts = []
+    for c in [*short, *text]:
+        values = as_text(X[c]) if c in X else pd.Series("", index=X.index)
+        parts.append(np.where(values.str.strip() != "", f"{c}: " + values, ""))
+    if not parts:
+        return [""] * len(X)
+    return [" | ".join(p for p in row if p) for row in zip(*parts, strict=True)]
+
+
+@dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
+class TextTransformer(BaseEstimator):
+    """A pretrained transformer fine-tuned on each row's text; predict / predict_proba as the tabular models give."""
+
+    task: str = "binary"  # regression | binary | multiclass
+    arch: str = DEFAULT_ARCH  # a Hugging Face Hub id or a local folder (save_pretrained's)
+    epochs: int = 3
+    lr: float = 2e-5  # AdamW's peak learning rate
+    batch_size: int = 16
+    max_length: int = 256  # tokens a row's text is cut to
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # share of the steps the learning rate climbs to lr over
+    schedule: str = "linear"  # its decay after: "linear" or "cosine"
+    target_transform: str | None = None  # regression: "log1p" fits log(1 + y)
+    random_state: int = 0
+    precision: str = "auto"  # the runner's --precision: bf16 / fp16 autocast on CUDA ("fp32" to turn it off)
+    n_jobs: int = 1  # torch's CPU threads during fit (the runner sets it); 0: torch's own
+
+    def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> TextTransformer:
+        """Tokenize the rows' texts, then fine-tune the encoder and its head for `epochs` (or to the deadline)."""
+        import torch
+
+        if self.schedule not in ("linear", "cosine") or self.epochs < 1 or not 0 <= self.warmup < 1:
+            raise ValueError(
+                f"TextTransformer: schedule must be 'linear' or 'cosine' (got {self.schedule!r}), epochs 1 or more "
+                f"(got {self.epochs}), warmup in [0, 1) (got {self.warmup})."
+            )
+        X = named_frame(X)
+        self._choose_columns(X)
+        y_fit, classes = fit_target(np.asarray(y), self.task, self.target_transform)
+        if classes is not None:
+            self.classes_ = classes
+            target = torch.as_tensor(np.asarray(y_fit), dtype=torch.int64)
+        else:
+            self.y_mean_, self.y_std_ = float(np.mean(y_fit)), float(np.std(y_fit) or 1.0)
+            target = torch.as_tensor((np.asarray(y_fit, dtype=np.float64) - self.y_mean_) / self.y_std_)
+        self.device_ = str(getattr(context, "device", None) or "cpu")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.n_jobs if self.n_jobs > 0 else threads)
+        try:
+            self._load_pretrained(len(classes) if classes is not None else 1)
+            ids = self._tokens(X)
+            self.steps_done_ = self._train(ids, target.float() if classes is None else target, context)
+        finally:
+            torch.set_num_threads(threads)
+        return self
+
+    def _choose_columns(self, X: pd.DataFrame) -> None:
+        """The columns its text is made of: free text (features.columns' judgement) and the short columns before it;
+        a table without free text is refused (this model has nothing to read)."""
+        kinds = {c: column_kind(X[c]) for c in X.columns}
+        self.text_columns_ = [c for c, k in kinds.items() if k == "text"]
+        self.short_columns_ = [c for c, k in kinds.items() if k in SHORT_KINDS]
+        if not self.text_columns_:
+            raise ValueError(
+                "TextTransformer: no column holds free text (values averaging two words or more); columns: "
+                f"{', '.join(map(str, X.columns[:10]))}. Leave the model 'transformer' out of models."
+            )
+
+    def _load_pretrained(self, n_out: int) -> None:
+        """The tokenizer and the encoder with a fresh head of n_out outputs, seeded, on the fit's device."""
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from pipeline.training.runtime import seed_everything
+
+        seed_everything(self.random_state)
+        folder = model_folder(self.arch)
+        with quiet():  # "Some weights ... newly initialized": the head, as intended
+            self.tokenizer_ = AutoTokenizer.from_pretrained(folder)
+            self.model_ = AutoModelForSequenceClassification.from_pretrained(
+                folder, num_labels=n_out, ignore_mismatched_sizes=True, dtype=torch.float32
+            )
+        self.model_.to(self.device_)
+
+    def _tokens(self, X: pd.DataFrame) -> list[list[int]]:
+        """Each row's token ids, cut to max_length."""
+        texts = row_texts(X, self.short_columns_, self.text_columns_)
+        return self.tokenizer_(texts, truncation=True, max_length=self.max_length)["input_ids"]
+
+    def _batch(self, ids: list[list[int]], rows: np.ndarray) -> dict[str, Any]:
+        """The rows' ids padded to the longest of them, with the attention mask, on the device."""
+        import torch
+
+        pad = self.tokenizer_.pad_token_id or 0
+        width = max(len(ids[i]) for i in rows)
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.int64)
+        mask = torch.zeros((len(rows), width), dtype=torch.int64)
+        for j, i in enumerate(rows):
+            input_ids[j, : len(ids[i])] = torch.as_tensor(ids[i])
+            mask[j, : len(ids[i])] = 1
+        return {"input_ids": input_ids.to(self.device_), "attention_mask": mask.to(self.device_)}
+
+    def _optimizer(self, steps: int) -> tuple[Any, Any]:
+        """AdamW (no weight decay on biases and norms) and the warm-up then linear or cosine decay over `steps`."""
+        import torch
+
+        decay, plain = [], []
+        for name, p in self.model_.named_parameters():
+            (plain if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+        opt = torch.optim.AdamW(groups, lr=self.lr)
+        warm = int(round(self.warmup * steps))
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / (warm + 1)
+            done = (step - warm) / max(1, steps - warm)
+            return max(0.0, 1.0 - done) if self.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * done))
+
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+    def _train(self, ids: list[list[int]], target: Any, context: Any) -> int:
+        """The fine-tuning: `epochs` over seeded shuffled batches; stops at the context's deadline, keeping time for
+        the rows predicted after fit (PREDICT_SHARE of a row's measured training time each). Returns the steps done."""
+        import torch
+
+        from pipeline.training.runtime import resolve_precision
+
+        dtype = resolve_precision(self.precision, self.device_, cpu_autocast=False)
+        deadline = getattr(context, "deadline", None)
+        predict_rows = int(getattr(context, "predict_rows", 0) or 0)
+        log = getattr(context, "log", None) or (lambda s: None)
+        n = len(ids)
+        per_epoch = math.ceil(n / self.batch_size)
+        opt, sched = self._optimizer(per_epoch * self.epochs)
+        gen = torch.Generator().manual_seed(self.random_state)
+        regression = self.task == "regression"
+        self.model_.train()
+        steps, rows_done, started = 0, 0, time.monotonic()
+        for epoch in range(self.epochs):
+            for rows in np.array_split(torch.randperm(n, generator=gen).numpy(), per_epoch):
+                if deadline is not None and steps:
+                    per_row = (time.monotonic() - started) / rows_done
+                    if time.monotonic() + per_row * PREDICT_SHARE * predict_rows > deadline:
+                        log(f"transformer: stopped at the deadline, epoch {epoch + 1}, step {steps}")
+                        self.model_.eval()
+                        return steps
+                with self._autocast(dtype):
+                    logits = self.model_(**self._batch(ids, rows)).logits.float()
+                y = target[rows].to(self.device_)
+                if regression:
+                    loss = torch.nn.functional.mse_loss(logits[:, 0], y)
+                else:
+                    loss = torch.nn.functional.cross_entropy(logits, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                steps, rows_done = steps + 1, rows_done + len(rows)
+        self.model_.eval()
+        return steps
+
+    def _autocast(self, dtype: Any) -> Any:
+        """Mixed precision in `dtype` on the device; a no-op in fp32 (dtype None)."""
+        import torch
+
+        return torch.autocast(self.device_.split(":")[0], dtype=dtype or torch.float32, enabled=dtype is not None)
+
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:
+        """The head's outputs for the rows: class probabilities, or the standardised value; the rows sorted by
+        length into batches of twice batch_size, so each pads little, then put back in order."""
+        import torch
+
+        from pipeline.training.runtime import resolve_precision
+
+        ids = self._tokens(named_frame(X))
+        order = np.argsort([len(t) for t in ids], kind="stable")
+        dtype = resolve_precision(self.precision, self.device_, cpu_autocast=False)
+        out = np.zeros((len(ids), self.model_.config.num_labels), dtype=np.float64)
+        self.model_.eval()
+        with torch.inference_mode(), self._autocast(dtype):
+            for rows in np.array_split(order, max(1, math.ceil(len(ids) / (2 * self.batch_size)))):
+                if len(rows):
+                    logits = self.model_(**self._batch(ids, rows)).logits.float()
+                    scores = logits if self.task == "regression" else torch.softmax(logits, dim=1)
+                    out[rows] = scores.cpu().numpy()
+        return out
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Values (regression, on the target's scale) or the most probable class."""
+        if self.task == "regression":
+            return inverse_target(self._raw(X)[:, 0] * self.y_std_ + self.y_mean_, self.target_transform)
+        return self.classes_[self._raw(X).argmax(axis=1)]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, columns in the order of classes_."""
+        return self._raw(X)
+
+    def save_fitted(self, path: str | Path) -> None:
+        """Write the parameters, the columns, the target's scale and the fine-tuned model and tokenizer (the files
+        save_pretrained writes) to one file, loaded by load_fitted on any device without the Hub."""
+        import torch
+
+        fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and k not in ("model_", "tokenizer_")}
+        with tempfile.TemporaryDirectory() as tmp, quiet():
+            self.model_.to("cpu").save_pretrained(tmp)
+            self.tokenizer_.save_pretrained(tmp)
+            self.model_.to(self.device_)
+            files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        torch.save({"params": self.get_params(deep=False), "fitted": fitted, "files": files}, path)
+
+    @classmethod
+    def load_fitted(cls, path: str | Path, device: str | None = None) -> TextTransformer:
+        """The TextTransformer save_fitted wrote, on `device` (default: CUDA when available, else the CPU)."""
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from pipeline.training.runtime import resolve_device
+
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        est = cls(**blob["params"])
+        vars(est).update(blob["fitted"])
+        est.device_ = resolve_device(device)
+        with tempfile.TemporaryDirectory() as tmp, quiet():
+            for name, data in blob["files"].items():
+                (Path(tmp) / name).write_bytes(data)
+            est.tokenizer_ = AutoTokenizer.from_pretrained(tmp)
+            est.model_ = AutoModelForSequenceClassification.from_pretrained(tmp, dtype=torch.float32)
+        est.model_.to(est.device_).eval()
+        return est

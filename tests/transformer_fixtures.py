@@ -1,0 +1,49 @@
+"""A tiny random BERT saved as a local model folder, and texts whose label a word carries: the transformer's tests
+(tests/test_tabular_transformer.py) fine-tune it on the CPU, offline, in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ":", "|"]
+FILLER = [f"w{i}" for i in range(40)]  # words of no meaning
+MARKS = ["good", "bad", "odd"]  # the words that carry the label: class k holds MARKS[k]
+
+
+def tiny_bert(folder: Path, words: list[str]) -> Path:
+    """A random 2-layer BERT (hidden 32, 2 heads) and its WordPiece tokenizer over `words`, saved in `folder`."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {word: i for i, word in enumerate(dict.fromkeys([*SPECIALS, *words]))}
+    BertTokenizerFast(vocab=vocab).save_pretrained(folder)  # writes vocab.txt and tokenizer.json
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def marked_texts(n: int, classes: int = 2, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """n texts of 4 to 10 filler words, one of them replaced by MARKS[label]; a category column of no signal."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    texts = []
+    for label in y:
+        words = list(rng.choice(FILLER, rng.integers(4, 11)))
+        words[rng.integers(0, len(words))] = MARKS[label]
+        texts.append(" ".join(words))
+    return pd.DataFrame({"kind": rng.choice(["w1", "w2"], n), "text": texts}), y
+
+
+def vocabulary() -> list[str]:
+    """The words of marked_texts and its column names."""
+    return [*FILLER, *MARKS, "kind", "text"]
