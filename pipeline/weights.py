@@ -59,6 +59,8 @@ def _estimator_needs(est: Any) -> list[Need]:
     if callable(parts):  # estimators of several (a detector and its "nothing here" classifier): each one's
         return [need for part in parts() for need in _estimator_needs(part)]
     owner = type(est).__module__
+    if owner in ("pipeline.tabular.multitarget", "pipeline.tabular.series"):  # a wrapper: its estimator's weights
+        return _estimator_needs(est.estimator)
     if owner.startswith("pipeline.vision"):
         from pipeline.vision.pretrained import weight_needs
 
@@ -67,6 +69,10 @@ def _estimator_needs(est: Any) -> list[Need]:
         from pipeline.detection.models import weight_needs as detector_needs
 
         return detector_needs(est.arch, est.pretrained, est.pretrained_file)
+    if owner == "pipeline.tabular.transformer":
+        from pipeline.tabular.transformer import weight_needs as transformer_needs
+
+        return transformer_needs(est.arch)
     if owner.startswith("pipeline.segmentation"):
         from pipeline.segmentation.models import weight_needs as encoder_needs
 
@@ -114,9 +120,17 @@ def ensure(needs: list[Need], command: str, say: Callable[[str], Any] = print) -
     raise ContractError(
         f"pretrained weights missing and {why}: {names}. Nothing was extracted and no run folder was made. "
         f"Fetch them with `{command} --download`, or on a machine with internet run `{command} --export DIR`, "
-        "copy DIR here and run `python -m pipeline weights --import DIR`; or pass a file with "
-        "--set pretrained_file=PATH."
+        f"copy DIR here and run `python -m pipeline weights --import DIR`; or {_local_copy(gone)}."
     )
+
+
+def _local_copy(needs: list[Need]) -> str:
+    """How a config names a local copy instead: a file, or a transformer's folder (a Hub snapshot's files)."""
+    folders = "name a local folder of the model's files with --set transformer_arch=DIR"
+    if all(n.snapshot for n in needs):
+        return folders
+    file = "pass a file with --set pretrained_file=PATH"
+    return f"{file} ({folders.replace('name ', '', 1)})" if any(n.snapshot for n in needs) else file
 
 
 def _source_words(n: Need) -> str:
@@ -162,6 +176,8 @@ def download(need: Need, progress: bool = True) -> Path:
     """Fetch one file into its library's cache (with a progress bar); returns the cached path."""
     if offline():
         raise ContractError("HF_HUB_OFFLINE is set: unset it to download weights (or use --import DIR).")
+    if need.kind == "hf" and need.snapshot:
+        return _download_snapshot(need)
     if need.kind == "hf":
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
@@ -190,6 +206,35 @@ def download(need: Need, progress: bool = True) -> Path:
     if need.kind == "url":
         return _download_url(need.source, progress)
     raise ContractError(f"{need.arch}: nothing to download ({need.kind}).")
+
+
+def _download_snapshot(need: Need) -> Path:
+    """Fetch the repo's files matching the need's snapshot patterns into the Hub cache; returns its weights file."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot_download(
+            need.repo_id,
+            revision=need.revision,
+            allow_patterns=list(need.snapshot),
+            cache_dir=hf_cache_dir(),
+            endpoint=hf_endpoint(),
+        )
+    except LocalEntryNotFoundError:
+        raise ContractError(
+            f"cannot reach {hf_endpoint()} to download {need.source} (no network?). On a machine without internet, "
+            "run `weights ... --export DIR` where there is, then `--import DIR` here."
+        ) from None
+    except Exception as e:
+        raise ContractError(f"download of {need.source} from {hf_endpoint()} failed: {e}") from None
+    found = need.cached()
+    if found is None:
+        wanted = [need.files, *need.together]
+        raise ContractError(
+            f"{need.source} lacks files a model needs: one of each of {'; '.join(', '.join(g) for g in wanted)}."
+        )
+    return found
 
 
 def _download_url(url: str, progress: bool) -> Path:
@@ -223,13 +268,12 @@ def export(needs: list[Need], dest: Path) -> list[dict[str, Any]]:
     dest.mkdir(parents=True, exist_ok=True)
     entries = {_key(e): e for e in _read_manifest(dest, required=False)}
     for need in fetchable:
-        path = need.cached()
-        assert path is not None
-        entry = _entry(need, path)
-        target = dest / entry["path"]
-        if not (target.is_file() and target.stat().st_size == entry["size"] and sha256(target) == entry["sha256"]):
-            atomic.write_with(target, lambda tmp, p=path: shutil.copyfile(p, tmp))
-        entries[_key(entry)] = entry
+        for path in need.cached_files():  # a snapshot's files each get an entry, imported one by one as any file
+            entry = _entry(need, path)
+            target = dest / entry["path"]
+            if not (target.is_file() and target.stat().st_size == entry["size"] and sha256(target) == entry["sha256"]):
+                atomic.write_with(target, lambda tmp, p=path: shutil.copyfile(p, tmp))
+            entries[_key(entry)] = entry
     atomic.write_json(dest / MANIFEST, {"format": FORMAT, "weights": list(entries.values())})
     return list(entries.values())
 

@@ -77,3 +77,126 @@ def test_the_deadline_stops_the_training(bert: str) -> None:
     est = TextTransformer("binary", arch=bert, **(FAST | {"epochs": 200})).fit(X, y, context=context)
     assert est.steps_done_ < 200 * 13 and said and "deadline" in said[0]
     assert est.predict_proba(X.iloc[:5]).shape == (5, 2)
+
+
+def write_download(folder: Path, n: int = 240, n_train: int = 180) -> None:
+    """A download of marked texts: train.csv (id, kind, text, label), test.csv, sample_submission.csv."""
+    X, y = marked_texts(n, seed=11)
+    X.insert(0, "id", np.arange(n))
+    folder.mkdir(parents=True)
+    X.iloc[:n_train].assign(label=y[:n_train]).to_csv(folder / "train.csv", index=False)
+    X.iloc[n_train:].to_csv(folder / "test.csv", index=False)
+    X.iloc[n_train:][["id"]].assign(label=0.5).to_csv(folder / "sample_submission.csv", index=False)
+
+
+def test_new_offers_the_transformer_and_its_run_submits_and_predicts_again(
+    bert: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # `new` on a download with free text: the transformer is not among the models a CPU run pays for, but one
+    # preset away; `run --preset transformer` fine-tunes it beside them (here a tiny local BERT), its out-of-fold
+    # AUC far above chance, the submission valid, and the saved fold models predict the test set again
+    import json
+
+    import pandas as pd
+
+    from pipeline.cli import main
+    from pipeline.contract import load_competition
+
+    monkeypatch.chdir(tmp_path)
+    folder, comps = tmp_path / "transformer_tweets", tmp_path / "comps"
+    write_download(folder)
+    assert main(["new", "transformer_tweets", "--data", str(folder), "--into", str(comps), "--metric", "roc_auc"]) == 0
+    out = capsys.readouterr().out
+    assert "a pretrained transformer fine-tuned on the free text with --preset transformer" in out
+    module = load_competition(str(comps / "transformer_tweets"))
+    assert "transformer" not in module.Config().models
+    assert module.PRESETS["transformer"]["models"] == (*module.Config().models, "transformer")
+    source = (comps / "transformer_tweets" / "__init__.py").read_text()
+    assert "python -m pipeline weights" in source and "--preset transformer --download" in source
+    sets = [f"transformer_arch={bert}", "transformer_lr=0.003", "transformer_epochs=6", "transformer_max_length=32"]
+    run = ["run", str(comps / "transformer_tweets"), "--data", str(folder), "--folds", "3", "--quiet"]
+    sets += ["models=linear,transformer"]  # the preset's models, less the boosters' time
+    assert main([*run, "--preset", "transformer", *[a for s in sets for a in ("--set", s)]]) == 0
+    (run_dir,) = (tmp_path / "runs" / "transformer_tweets").glob("*")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["models"]["transformer"]["mean"] > 0.9, summary["models"]
+    submission = pd.read_csv(run_dir / "submission.csv")
+    assert list(submission["id"]) == list(range(180, 240)) and submission["label"].between(0, 1).all()
+    again = tmp_path / "again"
+    assert main(["predict", str(run_dir), "--data", str(folder), "--out", str(again), "--quiet"]) == 0
+    assert (again / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+
+
+def test_a_hub_model_not_cached_offline_is_refused_before_any_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder, comps = tmp_path / "transformer_refused", tmp_path / "comps"
+    write_download(folder, n=60, n_train=40)
+    assert main(["new", "transformer_refused", "--data", str(folder), "--into", str(comps)]) == 0
+    capsys.readouterr()
+    run = ["run", str(comps / "transformer_refused"), "--data", str(folder), "--preset", "transformer"]
+    assert main(run) == 2
+    err = capsys.readouterr().err
+    assert "pretrained weights missing and HF_HUB_OFFLINE is set: FacebookAI/roberta-base" in err
+    assert f"python -m pipeline weights {comps / 'transformer_refused'} --preset transformer --download" in err
+    assert "--set transformer_arch=DIR" in err and "pretrained_file" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def put_snapshot(hf_home: Path, repo: str, folder: Path, commit: str) -> None:
+    """`folder`'s files as the Hub cache holds a snapshot of `repo`: blobs/<sha256>, snapshots/<commit>/<file> ->
+    blob, refs/main; plus a file a snapshot leaves out (TF weights)."""
+    import hashlib
+    import os
+
+    root = hf_home / "hub" / f"models--{repo.replace('/', '--')}"
+    (root / "blobs").mkdir(parents=True)
+    for path in [*folder.iterdir(), folder / "tf_model.h5"]:
+        data = path.read_bytes() if path.exists() else b"not fetched"
+        blob = root / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        snap = root / "snapshots" / commit / path.name
+        snap.parent.mkdir(parents=True, exist_ok=True)
+        snap.symlink_to(os.path.relpath(blob, snap.parent))
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(commit)
+
+
+def test_weights_exports_a_hub_snapshot_and_imports_it_where_the_model_fits_offline(
+    bert: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # the model's folder (config, tokenizer, weights) in one machine's Hub cache: `weights --export` writes each of
+    # its files, `weights --import` on an empty machine puts them in its cache, where the Hub id fits offline
+    import json
+
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder, comps, export = tmp_path / "transformer_export", tmp_path / "comps", tmp_path / "export"
+    write_download(folder, n=60, n_train=40)
+    assert main(["new", "transformer_export", "--data", str(folder), "--into", str(comps)]) == 0
+    repo = "tiny-org/tiny-bert"
+    weights = ["weights", str(comps / "transformer_export"), "--preset", "transformer", "--set"]
+    weights += [f"transformer_arch={repo}"]
+    put_snapshot(tmp_path / "here", repo, Path(bert), "0123456789abcdef0123456789abcdef01234567")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "here"))
+    assert main([*weights, "--export", str(export)]) == 0
+    files = sorted(e["filename"] for e in json.loads((export / "manifest.json").read_text())["weights"])
+    assert files == sorted(p.name for p in Path(bert).iterdir())  # every file of the folder, no TF weights
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "there"))
+    capsys.readouterr()
+    assert main(weights) == 0 and "cached: no" in capsys.readouterr().out
+    assert main(["weights", "--import", str(export)]) == 0
+    assert main(weights) == 0 and "cached: yes" in capsys.readouterr().out
+    X, y = marked_texts(40)
+    est = TextTransformer("binary", arch=repo, epochs=1, max_length=32).fit(X, y)
+    assert str(tmp_path / "there") in est.tokenizer_.name_or_path

@@ -16,6 +16,7 @@ from pipeline.tabular.multitarget import MultiTarget
 from pipeline.tabular.pixels import Pixels
 from pipeline.tabular.series import Lagged, Series
 from pipeline.tabular.text import TextLinear
+from pipeline.tabular.transformer import DEFAULT_ARCH, TextTransformer
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,14 @@ class TabularRecipe:
     # pipeline/keypoints.py): each shift, turn, zoom and flip moves them with the image (a flip swapping each
     # left_* with its right_*), and a flipped or shifted view's predictions are moved back before they are averaged
     cnn_keypoints: bool = False
+    # "transformer" (pipeline/tabular/transformer.py): a pretrained transformer fine-tuned on each row's free text,
+    # for a GPU (`run --preset transformer` in a generated file with free text); its weights: `python -m pipeline
+    # weights`. transformer_arch: a Hugging Face Hub id or a local folder of save_pretrained's files
+    transformer_arch: str = DEFAULT_ARCH
+    transformer_epochs: int = 3  # fixed: the fold's validation rows never pick the weights
+    transformer_lr: float = 2e-5  # AdamW's peak, after a linear warm-up over 10% of the steps, then linear decay
+    transformer_batch_size: int = 16
+    transformer_max_length: int = 256  # tokens of each row's text ("name: value | ..."), the rest cut
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error (for mae), "" on squared error
     bag: int = 1  # seeds averaged per model (seed bagging)
@@ -149,7 +158,8 @@ def model_set(
     Several targets (a list of names): each a MultiTarget, one such model per target (the cnn on values: one network,
     _one_or_each). With `series` (SERIES, TIME and HORIZON of the generated file, the Config's lags and windows) each
     is Lagged: its series' past targets are features, fitted inside the fold (pipeline/tabular/series.py); lags ()
-    leaves the models as they are. With `pixels` (PIXELS: the image each row holds) "cnn" is a network on them."""
+    leaves the models as they are. With `pixels` (PIXELS: the image each row holds) "cnn" is a network on them;
+    "transformer" is a pretrained transformer fine-tuned on the rows' free text."""
     boosted = dict(
         task=task,
         learning_rate=cfg.learning_rate,
@@ -200,6 +210,15 @@ def model_set(
             bag=cfg.bag,
         ),
         "cnn": lambda: _cnn(task, cfg, pixels, as_list(target)),
+        "transformer": lambda: TextTransformer(
+            task,
+            cfg.transformer_arch,
+            epochs=cfg.transformer_epochs,
+            lr=cfg.transformer_lr,
+            batch_size=cfg.transformer_batch_size,
+            max_length=cfg.transformer_max_length,
+            target_transform=cfg.target_transform or None,
+        ),
     }
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:

@@ -45,9 +45,17 @@ CONFIG_DOC = '''\
     forest_max_leaves, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack,
     refit, threshold, original): override any here; models may add "svm", an RBF support vector machine on the linear
     model's features, "text", a linear model on TF-IDF n-grams of the free-text columns, "extratrees" and
-    "randomforest", scikit-learn's forests on the boosters' features, and "mlp", an MLP on the linear model's
-    features."""'''
+    "randomforest", scikit-learn's forests on the boosters' features, "mlp", an MLP on the linear model's
+    features, and "transformer", a pretrained transformer fine-tuned on the free text (transformer_arch,
+    transformer_epochs, transformer_lr, transformer_batch_size, transformer_max_length)."""'''
 PRESETS = "PRESETS: dict[str, dict[str, Any]] = {**tabular.PRESETS}  # fast, best; add your own"
+# beside free text: the transformer as one switch, for a GPU (on a CPU its fine-tuning takes hours)
+TEXT_PRESETS = """\
+{comment}
+PRESETS: dict[str, dict[str, Any]] = {{
+    **tabular.PRESETS,  # fast, best; add your own
+    "transformer": {{"models": (*Config.models, "transformer")}},
+}}"""
 SEARCH_SPACE = """    return {
         "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
@@ -272,11 +280,26 @@ def _recipe(spec: Spec, where: str) -> dict[str, str]:
         "pixels_lines": template_pixels.pixels_lines(spec.pixels),
         "config_doc": template_pixels.CONFIG_DOC if image else CONFIG_DOC,
         "models_line": models["models_line"] + _stack_line(spec),
-        "presets": template_pixels.PRESETS if image else PRESETS,
+        "presets": template_pixels.PRESETS if image else _presets(spec, where),
         "search_space": _space(spec) + models["model_space"] + "\n    }",
         "search_doc": _search_doc(where, template_pixels.SEARCH_NOTE if image else SEARCH_NOTE),
         "model_set": call if len(call) <= 120 else f"    return tabular.model_set(\n        {args}\n    )",
     }
+
+
+def _presets(spec: Spec, where: str) -> str:
+    """The PRESETS line: TabularRecipe's; beside free text, with "transformer", the Config's models and a pretrained
+    transformer fine-tuned on the text, and the `weights` command that fetches it (`where`: the competition's
+    folder)."""
+    if not spec.text:
+        return PRESETS
+    command = f"`python -m pipeline weights {shlex.quote(where)} --preset transformer --download`"
+    comment = (
+        "transformer: the models below and a pretrained transformer (Config.transformer_arch) fine-tuned on the free "
+        f"text, for a GPU (`run --preset transformer`); fetch its weights first with {command.replace(' ', chr(0))}"
+    )
+    wrapped = textwrap.fill(comment, 120, break_long_words=False, **COMMENT)
+    return TEXT_PRESETS.format(comment=wrapped.replace("\0", " "))  # the command kept on one line
 
 
 def _space(spec: Spec) -> str:
@@ -411,6 +434,8 @@ def models_note(spec: Spec) -> str | None:
         )
     if not said:
         return None
+    if spec.text:
+        said.append("a pretrained transformer fine-tuned on the free text with --preset transformer (for a GPU)")
     change = "; change with --set models=A,B or Config.models" if models != recipe.TabularRecipe.models else ""
     return f"models: {', '.join(models)}; {'; '.join(said)}{change}"
 
