@@ -73,8 +73,17 @@ def test_the_deadline_stops_the_training(bert: str) -> None:
 
     X, y = marked_texts(200, seed=3)
     said: list[str] = []
-    context = SimpleNamespace(device="cpu", deadline=time.monotonic() + 0.5, predict_rows=0, log=said.append)
+    asked: list[float] = []
+
+    def training_deadline(keep: float) -> float:  # the runner's share from the training's start: 1 s
+        asked.append(keep)
+        return time.monotonic() + 1.0
+
+    far = time.monotonic() + 3600
+    context = SimpleNamespace(device="cpu", deadline=far, training_deadline=training_deadline, log=said.append)
+    started = time.monotonic()
     est = TextTransformer("binary", arch=bert, **(FAST | {"epochs": 200})).fit(X, y, context=context)
+    assert asked and time.monotonic() - started < 60
     assert est.steps_done_ < 200 * 13 and said and "deadline" in said[0]
     assert est.predict_proba(X.iloc[:5]).shape == (5, 2)
 

@@ -231,19 +231,23 @@ class TextTransformer(BaseEstimator):
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
     def _train(self, ids: list[list[int]], target: Any, context: Any) -> int:
-        """The fine-tuning: `epochs` over seeded shuffled batches; stops at the context's deadline, keeping time for
-        the rows predicted after fit (PREDICT_SHARE of a row's measured training time each). Returns the steps done."""
+        """The fine-tuning: `epochs` over seeded shuffled batches, gradients clipped to norm 1 (scaled under fp16);
+        stops at the context's deadline (asked again as the training starts), keeping time for the rows predicted
+        after fit (PREDICT_SHARE of a row's measured training time each). Returns the steps done."""
         import torch
 
         from pipeline.training.runtime import resolve_precision
 
         dtype = resolve_precision(self.precision, self.device_, cpu_autocast=False)
-        deadline = getattr(context, "deadline", None)
+        deadline, ask = getattr(context, "deadline", None), getattr(context, "training_deadline", None)
+        if deadline is not None and ask is not None:  # the run's share from now: loading the model is not training
+            deadline = ask(0.0) or deadline
         predict_rows = int(getattr(context, "predict_rows", 0) or 0)
         log = getattr(context, "log", None) or (lambda s: None)
         n = len(ids)
         per_epoch = math.ceil(n / self.batch_size)
         opt, sched = self._optimizer(per_epoch * self.epochs)
+        scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)  # fp16 gradients scaled against underflow
         gen = torch.Generator().manual_seed(self.random_state)
         regression = self.task == "regression"
         self.model_.train()
@@ -264,9 +268,11 @@ class TextTransformer(BaseEstimator):
                 else:
                     loss = torch.nn.functional.cross_entropy(logits, y)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
-                opt.step()
+                scaler.step(opt)
+                scaler.update()
                 sched.step()
                 steps, rows_done = steps + 1, rows_done + len(rows)
         self.model_.eval()
