@@ -120,8 +120,9 @@ def test_new_offers_the_transformer_and_its_run_submits_and_predicts_again(
     module = load_competition(str(comps / "transformer_tweets"))
     assert "transformer" not in module.Config().models
     assert module.PRESETS["transformer"]["models"] == (*module.Config().models, "transformer")
-    source = (comps / "transformer_tweets" / "__init__.py").read_text()
-    assert "python -m pipeline weights" in source and "--preset transformer --download" in source
+    lines = (comps / "transformer_tweets" / "__init__.py").read_text().splitlines()
+    comment = " ".join(line.removeprefix("# ") for line in lines)  # the command, wrapped where it is long
+    assert f"`python -m pipeline weights {comps / 'transformer_tweets'} --preset transformer --download`" in comment
     sets = [f"transformer_arch={bert}", "transformer_lr=0.003", "transformer_epochs=6", "transformer_max_length=32"]
     run = ["run", str(comps / "transformer_tweets"), "--data", str(folder), "--folds", "3", "--quiet"]
     sets += ["models=linear,transformer"]  # the preset's models, less the boosters' time

@@ -49,7 +49,7 @@ CONFIG_DOC = '''\
     features, and "transformer", a pretrained transformer fine-tuned on the free text (transformer_arch,
     transformer_epochs, transformer_lr, transformer_batch_size, transformer_max_length)."""'''
 PRESETS = "PRESETS: dict[str, dict[str, Any]] = {**tabular.PRESETS}  # fast, best; add your own"
-# beside free text: the transformer as one switch, for a GPU (on a CPU its fine-tuning takes hours)
+# beside free text: the transformer as one switch, not a default: its fine-tuning wants a GPU
 TEXT_PRESETS = """\
 {comment}
 PRESETS: dict[str, dict[str, Any]] = {{
@@ -293,13 +293,16 @@ def _presets(spec: Spec, where: str) -> str:
     folder)."""
     if not spec.text:
         return PRESETS
-    command = f"`python -m pipeline weights {shlex.quote(where)} --preset transformer --download`"
+    command = f"`python -m pipeline weights {shlex.quote(where)} --preset transformer --download`".replace(" ", "\0")
     comment = (
-        "transformer: the models below and a pretrained transformer (Config.transformer_arch) fine-tuned on the free "
-        f"text, for a GPU (`run --preset transformer`); fetch its weights first with {command.replace(' ', chr(0))}"
+        "transformer: the Config's models and a pretrained transformer (Config.transformer_arch) fine-tuned on the "
+        f"free text, for a GPU (`run --preset transformer`); fetch its weights first with {command}"
     )
-    wrapped = textwrap.fill(comment, 120, break_long_words=False, **COMMENT)
-    return TEXT_PRESETS.format(comment=wrapped.replace("\0", " "))  # the command kept on one line
+    wrap = dict(width=120, break_long_words=False, break_on_hyphens=False, **COMMENT)
+    lines = textwrap.wrap(comment, **wrap)  # the command kept on one line, where it fits in one
+    if max(map(len, lines)) > 120:
+        lines = textwrap.wrap(comment.replace("\0", " "), **wrap)
+    return TEXT_PRESETS.format(comment="\n".join(lines).replace("\0", " "))
 
 
 def _space(spec: Spec) -> str:
