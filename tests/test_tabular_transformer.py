@@ -3,6 +3,11 @@ here a tiny random BERT saved locally (tests/transformer_fixtures.py), on the CP
 
 from __future__ import annotations
 
+import hashlib
+import http.server
+import json
+import os
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +16,7 @@ import pytest
 from pipeline.tabular.transformer import TextTransformer, row_texts
 from tests.transformer_fixtures import marked_texts, tiny_bert, vocabulary
 
+HUB_REPO, HUB_COMMIT = "tiny-org/tiny-bert", "0123456789abcdef0123456789abcdef01234567"
 FAST = {"epochs": 6, "lr": 3e-3, "batch_size": 16, "max_length": 32}  # a tiny random network learns fast
 
 
@@ -204,9 +210,94 @@ def test_weights_exports_a_hub_snapshot_and_imports_it_where_the_model_fits_offl
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "there"))
     capsys.readouterr()
-    assert main(weights) == 0 and "cached: no" in capsys.readouterr().out
+    assert main(weights) == 0
+    listing = capsys.readouterr().out
+    assert "cached: no" in listing
+    assert f"{repo} (a snapshot: model.safetensors or pytorch_model.bin, config.json, tokenizer.json or" in listing
     assert main(["weights", "--import", str(export)]) == 0
     assert main(weights) == 0 and "cached: yes" in capsys.readouterr().out
     X, y = marked_texts(40)
     est = TextTransformer("binary", arch=repo, epochs=1, max_length=32).fit(X, y)
     assert str(tmp_path / "there") in est.tokenizer_.name_or_path
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    """A stand-in Hub of one repo snapshot (`files`: name -> bytes): its info and tree (what snapshot_download lists)
+    and each file's resolve URL."""
+
+    files: dict[str, bytes] = {}
+
+    def _send(self, body: bytes, headers: dict[str, str], get: bool) -> None:
+        self.send_response(200)
+        for k, v in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if get:
+            self.wfile.write(body)
+
+    def _answer(self, get: bool) -> None:
+        path = urllib.parse.urlparse(self.path).path
+        if path.startswith("/api/models/") and "/revision/" in path:
+            info = {"id": HUB_REPO, "sha": HUB_COMMIT, "siblings": [{"rfilename": n} for n in self.files]}
+            return self._send(json.dumps(info).encode(), {"Content-Type": "application/json"}, get)
+        if path.startswith("/api/models/") and "/tree/" in path:
+            tree = [
+                {"type": "file", "path": n, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+                for n, b in self.files.items()
+            ]
+            return self._send(json.dumps(tree).encode(), {"Content-Type": "application/json"}, get)
+        name = path.rpartition("/")[2]
+        if f"/{HUB_REPO}/resolve/" in path and name in self.files:
+            body = self.files[name]
+            etag = f'"{hashlib.sha256(body).hexdigest()}"'
+            return self._send(body, {"ETag": etag, "X-Repo-Commit": HUB_COMMIT}, get)
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(False)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer(True)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_weights_downloads_the_snapshot_a_hub_id_needs_and_the_model_fits_from_it_offline(
+    bert: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    from pipeline.cli import main
+    from tests.helpers import subprocess_env
+
+    files = {p.name: p.read_bytes() for p in Path(bert).iterdir()} | {"tf_model.h5": b"not wanted"}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Hub", (_Hub,), {"files": files}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.chdir(tmp_path)
+    folder, comps = tmp_path / "transformer_download", tmp_path / "comps"
+    write_download(folder, n=60, n_train=40)
+    assert main(["new", "transformer_download", "--data", str(folder), "--into", str(comps)]) == 0
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")}
+    env |= {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}"}
+    cmd = [sys.executable, "-m", "pipeline", "weights", str(comps / "transformer_download"), "--preset"]
+    cmd += ["transformer", "--set", f"transformer_arch={HUB_REPO}", "--download"]
+    env = subprocess_env(env, HF_HUB_DISABLE_TELEMETRY="1")
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cached: yes" in done.stdout
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    snapshot = tmp_path / "hf" / "hub" / f"models--{HUB_REPO.replace('/', '--')}" / "snapshots" / HUB_COMMIT
+    assert sorted(p.name for p in snapshot.iterdir()) == sorted(p.name for p in Path(bert).iterdir())  # no TF file
+    X, y = marked_texts(40)
+    est = TextTransformer("binary", arch=HUB_REPO, epochs=1, max_length=32).fit(X, y)
+    assert str(snapshot) in est.tokenizer_.name_or_path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from pipeline.contract import ContractError
 
@@ -61,6 +62,11 @@ def _size(n: int | None) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.1f} KB"
 
 
+def _beside(need: Any) -> str:
+    """The files a snapshot holds beside its weights, one of each group: "config.json, tokenizer.json or ..."."""
+    return ", ".join(" or ".join(group) for group in need.together)
+
+
 def describe(needs: list, command: str, sizes: bool = True) -> str:
     """The listing: each weight's source, size and whether (and where) it is cached."""
     from pipeline.weights import _no_network, hf_cache_dir, missing, remote_size, torch_checkpoints
@@ -74,7 +80,9 @@ def describe(needs: list, command: str, sizes: bool = True) -> str:
             lines.append(f"  random init: {n.why}; nothing to fetch")
             continue
         where = n.cached()
-        if n.kind == "hf":
+        if n.kind == "hf" and n.snapshot:  # a model's folder: the weights, the config and tokenizer beside them
+            lines.append(f"  source: Hugging Face {n.source} (a snapshot: {' or '.join(n.files)}, {_beside(n)})")
+        elif n.kind == "hf":
             lines.append(f"  source: Hugging Face {n.source} ({' or '.join(n.files)})")
         else:
             lines.append(f"  source: {n.source}")
