@@ -67,6 +67,14 @@ def test_two_seeded_fits_predict_the_same_and_a_saved_one_predicts_as_fitted(ber
     assert np.array_equal(loaded.predict_proba(X.iloc[80:]), proba)
 
 
+def test_a_text_longer_than_the_model_reads_is_cut_to_what_it_reads(bert: str) -> None:
+    # the tiny BERT reads 64 positions; max_length 512 would index past its position embeddings
+    X, y = marked_texts(40)
+    X["text"] = [" ".join([text] * 20) for text in X["text"]]
+    est = TextTransformer("binary", arch=bert, **(FAST | {"epochs": 1, "max_length": 512})).fit(X, y)
+    assert max(map(len, est._tokens(X))) == 64 and est.predict_proba(X).shape == (40, 2)
+
+
 def test_a_table_without_free_text_is_refused_naming_its_columns(bert: str) -> None:
     X, y = marked_texts(40)
     with pytest.raises(ValueError, match="no column holds free text.*kind"):

@@ -19,7 +19,8 @@ def tiny_bert(folder: Path, words: list[str]) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = {word: i for i, word in enumerate(dict.fromkeys([*SPECIALS, *words]))}
-    BertTokenizerFast(vocab=vocab).save_pretrained(folder)  # writes vocab.txt and tokenizer.json
+    # the longest text the model reads, as a pretrained tokenizer declares it (RoBERTa's 512)
+    BertTokenizerFast(vocab=vocab, model_max_length=64).save_pretrained(folder)
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,

@@ -194,9 +194,11 @@ class TextTransformer(BaseEstimator):
         self.model_.to(self.device_)
 
     def _tokens(self, X: pd.DataFrame) -> list[list[int]]:
-        """Each row's token ids, cut to max_length."""
+        """Each row's token ids, cut to max_length, or to the longest the model reads when that is shorter (the
+        tokenizer's model_max_length: 512 for RoBERTa)."""
         texts = row_texts(X, self.short_columns_, self.text_columns_)
-        return self.tokenizer_(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        limit = min(self.max_length, int(self.tokenizer_.model_max_length or self.max_length))
+        return self.tokenizer_(texts, truncation=True, max_length=limit)["input_ids"]
 
     def _batch(self, ids: list[list[int]], rows: np.ndarray) -> dict[str, Any]:
         """The rows' ids padded to the longest of them, with the attention mask, on the device."""
