@@ -17,7 +17,7 @@ from pipeline.tabular.transformer import TextTransformer, row_texts
 from tests.transformer_fixtures import marked_texts, tiny_bert, vocabulary
 
 HUB_REPO, HUB_COMMIT = "tiny-org/tiny-bert", "0123456789abcdef0123456789abcdef01234567"
-FAST = {"epochs": 6, "lr": 3e-3, "batch_size": 16, "max_length": 32}  # a tiny random network learns fast
+FAST = {"epochs": 6, "lr": 3e-3, "batch_size": 8, "max_length": 32}  # a tiny random network learns fast
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +138,7 @@ def test_new_offers_the_transformer_and_its_run_submits_and_predicts_again(
     comment = " ".join(line.removeprefix("# ") for line in lines)  # the command, wrapped where it is long
     assert f"`python -m pipeline weights {comps / 'transformer_tweets'} --preset transformer --download`" in comment
     sets = [f"transformer_arch={bert}", "transformer_lr=0.003", "transformer_epochs=6", "transformer_max_length=32"]
+    sets += ["transformer_batch_size=8"]
     run = ["run", str(comps / "transformer_tweets"), "--data", str(folder), "--folds", "3", "--quiet"]
     sets += ["models=linear,transformer"]  # the preset's models, less the boosters' time
     assert main([*run, "--preset", "transformer", *[a for s in sets for a in ("--set", s)]]) == 0

@@ -13,8 +13,10 @@ FILLER = [f"w{i}" for i in range(40)]  # words of no meaning
 MARKS = ["good", "bad", "odd"]  # the words that carry the label: class k holds MARKS[k]
 
 
-def tiny_bert(folder: Path, words: list[str]) -> Path:
-    """A random 2-layer BERT (hidden 32, 2 heads) and its WordPiece tokenizer over `words`, saved in `folder`."""
+def tiny_bert(folder: Path, words: list[str], seed: int = 0) -> Path:
+    """A random 2-layer BERT (hidden 32, 2 heads), initialised from `seed`, and its WordPiece tokenizer over `words`,
+    saved in `folder`."""
+    import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -29,6 +31,7 @@ def tiny_bert(folder: Path, words: list[str]) -> Path:
         intermediate_size=64,
         max_position_embeddings=64,
     )
+    torch.manual_seed(seed)
     BertModel(config).save_pretrained(folder)
     return folder
 
