@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pipeline.tabular.transformer import TextTransformer, row_texts
-from tests.transformer_fixtures import marked_texts, tiny_bert, vocabulary
+from tests.transformer_fixtures import marked_texts, tiny_bert, tiny_deberta, vocabulary
 
 HUB_REPO, HUB_COMMIT = "tiny-org/tiny-bert", "0123456789abcdef0123456789abcdef01234567"
 FAST = {"epochs": 6, "lr": 3e-3, "batch_size": 8, "max_length": 32}  # a tiny random network learns fast
@@ -42,6 +42,17 @@ def test_it_learns_the_word_that_carries_the_label(bert: str, classes: int) -> N
     assert list(est.classes_) == list(range(classes))
     accuracy = float(np.mean(est.predict(X.iloc[200:]) == y[200:]))
     assert accuracy > 0.9, accuracy  # chance: 1 / classes
+
+
+def test_a_deberta_v3_folder_reads_its_sentencepiece_tokenizer_and_learns(tmp_path: Path) -> None:
+    # DeBERTa-v3, Kaggle's usual text encoder, ships spm.model and no tokenizer.json: transformers converts it with
+    # sentencepiece (pinned), where without it the tokenizer cannot load
+    folder = tiny_deberta(tmp_path / "deberta", [*vocabulary(), ":", "|"])
+    X, y = marked_texts(300, seed=4)
+    est = TextTransformer("binary", arch=str(folder), **FAST).fit(X.iloc[:200], y[:200])
+    assert type(est.model_).__name__ == "DebertaV2ForSequenceClassification"
+    accuracy = float(np.mean(est.predict(X.iloc[200:]) == y[200:]))
+    assert accuracy > 0.9, accuracy  # chance: 0.5
 
 
 def test_a_regression_is_fitted_standardised_and_predicted_on_the_targets_scale(bert: str) -> None:
@@ -168,7 +179,7 @@ def test_a_hub_model_not_cached_offline_is_refused_before_any_run_folder(
     run = ["run", str(comps / "transformer_refused"), "--data", str(folder), "--preset", "transformer"]
     assert main(run) == 2
     err = capsys.readouterr().err
-    assert "pretrained weights missing and HF_HUB_OFFLINE is set: FacebookAI/roberta-base" in err
+    assert "pretrained weights missing and HF_HUB_OFFLINE is set: microsoft/deberta-v3-base" in err
     assert f"python -m pipeline weights {comps / 'transformer_refused'} --preset transformer --download" in err
     assert "--set transformer_arch=DIR" in err and "pretrained_file" not in err
     assert not (tmp_path / "runs").exists()

@@ -51,3 +51,54 @@ def marked_texts(n: int, classes: int = 2, seed: int = 0) -> tuple[pd.DataFrame,
 def vocabulary() -> list[str]:
     """The words of marked_texts and its column names."""
     return [*FILLER, *MARKS, "kind", "text"]
+
+
+def tiny_deberta(folder: Path, words: list[str], seed: int = 0) -> Path:
+    """A random 2-layer DeBERTa-v2 laid out as microsoft/deberta-v3-base is on the Hub: a SentencePiece `spm.model`
+    (trained here on `words`), a tokenizer_config.json naming no tokenizer class, config.json and the weights; no
+    tokenizer.json, so the tokenizer is converted from spm.model (sentencepiece's work)."""
+    import json
+
+    import sentencepiece as spm
+    import torch
+    from transformers import DebertaV2Config, DebertaV2Model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(words, 8)) for _ in range(500)) + "\n")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(folder / "spm"),
+        model_type="word",  # a piece a word: the tiny model learns which word carries the label at once
+        vocab_size=len(set(words)) + 5,
+        pad_id=0,
+        bos_id=1,
+        eos_id=2,
+        unk_id=3,
+        pad_piece="[PAD]",
+        bos_piece="[CLS]",
+        eos_piece="[SEP]",
+        unk_piece="[UNK]",
+        user_defined_symbols=["[MASK]"],
+        minloglevel=2,
+    )
+    corpus.unlink()
+    (folder / "spm.vocab").unlink()
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False, "vocab_type": "spm"}))
+    config = DebertaV2Config(
+        vocab_size=len(set(words)) + 5,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        relative_attention=True,
+        position_buckets=16,
+        pos_att_type=["p2c", "c2p"],
+        norm_rel_ebd="layer_norm",
+        position_biased_input=False,
+    )
+    torch.manual_seed(seed)
+    DebertaV2Model(config).save_pretrained(folder)
+    return folder

@@ -42,10 +42,9 @@ from features.tabular import as_text, named_frame
 from pipeline.tabular.models import fit_target, inverse_target
 from pipeline.weight_sources import Need
 
-# a strong small encoder whose tokenizer loads with the pinned packages alone: DeBERTa-v3's needs sentencepiece to
-# convert its spm.model (not a dependency); a DeBERTa-v3 works with `pip install sentencepiece` and --set
-# transformer_arch=microsoft/deberta-v3-small
-DEFAULT_ARCH = "FacebookAI/roberta-base"
+# the encoder Kaggle's text competitions are usually won with (184M parameters; -large for more, -small/-xsmall for
+# less); its tokenizer is converted from the repo's spm.model by sentencepiece (pinned)
+DEFAULT_ARCH = "microsoft/deberta-v3-base"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # the repo's weights, best first
 TOKENIZER_FILES = ("tokenizer.json", "spm.model", "vocab.txt", "vocab.json", "sentencepiece.bpe.model")
 # what a snapshot of a Hub repo fetches: config, tokenizer files, weights (no TF, Flax, ONNX or training files)
