@@ -13,6 +13,11 @@ A last row is not a model but a level-2 correction: the blend's out-of-fold resi
 (MSZoning and SaleCondition, where the largest errors sit), shrunk towards 0, fitted on the other folds' rows and
 subtracted. `--slow` adds a Gaussian process and CatBoost (about 2 and 3 minutes on 2 cores).
 Results go to benchmarks/figures/house_prices_candidates.json.
+
+`--more monotone|boosters|linear` runs a part of the second round instead (house_prices_more.py: monotone boosters;
+histogram boosting and LightGBM's extra-trees and dart modes; extra trees, a laplacian kernel ridge, SVR variants and
+two level-2 models scored out of fold); its results go to benchmarks/figures/house_prices_candidates_<part>.json.
+`--reuse RUN_DIR` reads a finished default run back instead of running one (the parts share one run's folds).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import house_prices_more  # noqa: E402
 from benchutil import save  # noqa: E402
 from house_prices_oof import DATA, blend_score, recipe_run  # noqa: E402
 
@@ -343,12 +349,39 @@ def category_correction(blend_oof: np.ndarray, X: pd.DataFrame, y: np.ndarray, f
     return np.exp(out)
 
 
+def level2_rows(default: Any, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The second round's two level-2 models, scored out of fold on the run's folds."""
+    X, y, folds, scored = default.data.X, default.data.y, default.folds, default.scored
+    rows = []
+    for kind, name in (("ridge", "level 2: ridge on the ten + raw columns"), ("gbm", "level 2: lightgbm on residual")):
+        t = time.perf_counter()
+        pred = house_prices_more.level2(kind, default.oof, base["oof"], X, y, folds)
+        rows.append({"candidate": name, "alone": None, "blend": hp.score(y[scored], pred[scored])})
+        rows[-1]["seconds"] = time.perf_counter() - t
+        print(f"{name}: {rows[-1]['blend']:.5f}", flush=True)
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], base: float, n: int) -> None:
+    print(f"\nHouse Prices, {n} rows, 5-fold CV RMSE(log); blend = the recipe's models + the candidate\n")
+    print(f"| {'candidate':40s} | {'alone':>8s} | {'blend':>8s} | {'vs recipe':>9s} | {'weight':>6s} | {'s':>6s} |")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 11}|{'-' * 8}|{'-' * 8}|")
+    for r in rows:
+        alone = "" if r["alone"] is None else f"{r['alone']:.5f}"
+        delta = f"{r['blend'] - base:+.5f}"
+        weight = f"{r['weight']:.3f}" if "weight" in r else ""
+        sec = f"{r['seconds']:.1f}" if r.get("seconds") is not None else ""
+        print(f"| {r['candidate']:40s} | {alone:>8s} | {r['blend']:8.5f} | {delta:>9s} | {weight:>6s} | {sec:>6s} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--slow", action="store_true", help="also a Gaussian process and CatBoost")
+    ap.add_argument("--more", choices=house_prices_more.PARTS, help="a part of the second round instead")
+    ap.add_argument("--reuse", help="a finished default run's directory (runs/house_prices/...): no fresh run")
     args = ap.parse_args()
-    default = recipe_run(args.data, "candidates")
+    default = recipe_run(args.data, "candidates", args.reuse)
     cfg, X, y, folds, scored = default.cfg, default.data.X, default.data.y, default.folds, default.scored
 
     def blended(extra: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -356,7 +389,7 @@ def main() -> None:
 
     base = blended({})
     rows = [{"candidate": "(the recipe's blend, reported CV)", "alone": None, "blend": base["score"], "seconds": None}]
-    for name, make in candidates(args.slow).items():
+    for name, make in (house_prices_more.candidates(args.more) if args.more else candidates(args.slow)).items():
         t = time.perf_counter()
         oof = fit_oof(make, cfg, X, y, folds)
         seconds = time.perf_counter() - t
@@ -365,21 +398,17 @@ def main() -> None:
         rows.append({"candidate": name, "alone": alone, "blend": b["score"], "seconds": seconds})
         rows[-1]["weight"] = b["weights"][name]
         print(f"{name}: alone {alone:.5f}, blend {b['score']:.5f}, {seconds:.1f} s", flush=True)
-    corrected = category_correction(base["oof"], X, y, folds)
-    shifted = hp.score(y[scored], corrected[scored])
-    rows.append({"candidate": "level 2: per-category residual shift", "alone": None, "blend": shifted})
-
-    print(f"\nHouse Prices, {scored.sum()} rows, 5-fold CV RMSE(log); blend = the recipe's models + the candidate\n")
-    print(f"| {'candidate':40s} | {'alone':>8s} | {'blend':>8s} | {'vs recipe':>9s} | {'weight':>6s} | {'s':>6s} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 11}|{'-' * 8}|{'-' * 8}|")
-    for r in rows:
-        alone = "" if r["alone"] is None else f"{r['alone']:.5f}"
-        delta = f"{r['blend'] - base['score']:+.5f}"
-        weight = f"{r['weight']:.3f}" if "weight" in r else ""
-        sec = f"{r['seconds']:.1f}" if r.get("seconds") is not None else ""
-        print(f"| {r['candidate']:40s} | {alone:>8s} | {r['blend']:8.5f} | {delta:>9s} | {weight:>6s} | {sec:>6s} |")
+    if args.more == "linear":
+        rows += level2_rows(default, base)
+    elif not args.more:
+        corrected = category_correction(base["oof"], X, y, folds)
+        shifted = hp.score(y[scored], corrected[scored])
+        rows.append({"candidate": "level 2: per-category residual shift", "alone": None, "blend": shifted})
+    print_table(rows, base["score"], int(scored.sum()))
     cmd = "python benchmarks/house_prices_candidates.py" + (" --slow" if args.slow else "")
-    save("house_prices_candidates", cmd, {"rows": rows, "recipe_cv": base["score"], "cv_rows": int(scored.sum())})
+    cmd += f" --more {args.more}" if args.more else ""
+    name = f"house_prices_candidates_{args.more}" if args.more else "house_prices_candidates"
+    save(name, cmd, {"rows": rows, "recipe_cv": base["score"], "cv_rows": int(scored.sum())})
 
 
 if __name__ == "__main__":

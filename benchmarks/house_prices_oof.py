@@ -41,8 +41,11 @@ class RecipeRun:
         return self.folds >= 0
 
 
-def recipe_run(data: str | Path, tag: str) -> RecipeRun:
-    run_dir = run(RunOptions("competitions/house_prices", data=str(data), tag=tag, quiet=True))
+def recipe_run(data: str | Path, tag: str, reuse: str | Path | None = None) -> RecipeRun:
+    """A fresh default run, or the finished default run in `reuse` (a run directory) read back without refitting."""
+    run_dir = (
+        Path(reuse) if reuse else run(RunOptions("competitions/house_prices", data=str(data), tag=tag, quiet=True))
+    )
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = hp.Config()
     loaded = hp.load(cfg, Path(summary["data_dir"]))
