@@ -16,7 +16,7 @@ Results go to benchmarks/figures/house_prices_candidates.json.
 
 `--more monotone|boosters|linear` runs a part of the second round instead (house_prices_more.py: monotone boosters;
 histogram boosting and LightGBM's extra-trees and dart modes; extra trees, a laplacian kernel ridge, SVR variants and
-two level-2 models scored out of fold); its results go to benchmarks/figures/house_prices_candidates_<part>.json.
+four level-2 models scored out of fold); its results go to benchmarks/figures/house_prices_candidates_<part>.json.
 `--reuse RUN_DIR` reads a finished default run back instead of running one (the parts share one run's folds).
 """
 
@@ -349,11 +349,19 @@ def category_correction(blend_oof: np.ndarray, X: pd.DataFrame, y: np.ndarray, f
     return np.exp(out)
 
 
+LEVEL2 = (
+    ("ridge", "level 2: ridge on the ten + raw columns"),
+    ("ridge_ten", "level 2: ridge on the ten alone"),
+    ("positive_ten", "level 2: non-negative, the ten (= stack)"),
+    ("gbm", "level 2: lightgbm on residual"),
+)
+
+
 def level2_rows(default: Any, base: dict[str, Any]) -> list[dict[str, Any]]:
-    """The second round's two level-2 models, scored out of fold on the run's folds."""
+    """The second round's four level-2 models, scored out of fold on the run's folds."""
     X, y, folds, scored = default.data.X, default.data.y, default.folds, default.scored
     rows = []
-    for kind, name in (("ridge", "level 2: ridge on the ten + raw columns"), ("gbm", "level 2: lightgbm on residual")):
+    for kind, name in LEVEL2:
         t = time.perf_counter()
         pred = house_prices_more.level2(kind, default.oof, base["oof"], X, y, folds)
         rows.append({"candidate": name, "alone": None, "blend": hp.score(y[scored], pred[scored])})

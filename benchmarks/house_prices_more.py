@@ -1,4 +1,4 @@
-"""House Prices: the second round of candidates (`house_prices_candidates.py --more`), and two level-2 models.
+"""House Prices: the second round of candidates (`house_prices_candidates.py --more`), and four level-2 models.
 
 Each factory takes the recipe's Config and returns an unfitted model predicting prices, fitted by the candidates
 script on the default run's folds like the first round's. The round: monotone constraints (prices that only rise with
@@ -6,8 +6,8 @@ the overall grade, the living and total areas, the garage's cars and the year bu
 scikit-learn's histogram boosting; LightGBM's extremely randomised and dart modes; extra trees on the linear models'
 features; kernel ridge with a laplacian kernel; SVR on the features the lasso keeps; SVR with a wider epsilon. Their
 gammas, alpha and epsilon were picked on one fold of another split (3-fold KFold, seed 1), not on the run's folds.
-The level-2 models take the recipe's out-of-fold predictions and a few raw columns and are themselves scored out of
-fold on the same folds: each fold's rows are priced by a level-2 model fitted on the other folds' rows only.
+The level-2 models take the recipe's out-of-fold predictions (two of them also a few raw columns) and are themselves
+scored out of fold on the same folds: each fold's rows are priced by a level-2 model fitted on the other folds' rows.
 """
 
 from __future__ import annotations
@@ -156,27 +156,34 @@ def _level2_frame(oof: dict[str, np.ndarray], X: pd.DataFrame, y: np.ndarray) ->
     return pd.DataFrame(cols, index=X.index)
 
 
+def _level2_model(kind: str) -> Any:
+    from sklearn.linear_model import LinearRegression, Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "gbm":
+        return recipe._lightgbm(200, 0.02, 4, min_child_samples=30, subsample_freq=1, random_state=0, n_jobs=2)
+    if kind == "positive_ten":
+        return LinearRegression(positive=True)
+    return Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=10.0))])
+
+
 def level2(
     kind: str, oof: dict[str, np.ndarray], blend_oof: np.ndarray, X: pd.DataFrame, y: np.ndarray, folds: np.ndarray
 ) -> np.ndarray:
     """Out-of-fold prices of a level-2 model: "ridge" (a ridge on the recipe's ten log predictions and the raw
-    columns) or "gbm" (a shallow LightGBM on the raw columns and the blend's log price, fitted to the blend's log
-    residual and added to it). Fold f's rows are priced by a model fitted on the other scored folds only."""
-    from sklearn.linear_model import Ridge
-    from sklearn.preprocessing import StandardScaler
-
+    columns), "ridge_ten" (the ten alone), "positive_ten" (non-negative weights on the ten alone: the framework's
+    stack, a check) or "gbm" (a shallow LightGBM on the raw columns and the blend's log price, fitted to the blend's
+    log residual and added to it). Fold f's rows are priced by a model fitted on the other scored folds only."""
     Z = _level2_frame(oof, X, y)
     base = np.log(np.where(folds >= 0, blend_oof.reshape(-1), y))
     if kind == "gbm":
         Z = Z[[c for c in Z.columns if not c.startswith("log_")]].assign(blend=base)
+    elif kind.endswith("_ten"):
+        Z = Z[[c for c in Z.columns if c.startswith("log_")]]
     target = np.log(y) - (base if kind == "gbm" else 0.0)
     out = np.full(len(y), np.nan)
     for f in np.unique(folds[folds >= 0]):
         tr, va = (folds != f) & (folds >= 0), folds == f
-        if kind == "ridge":
-            model: Any = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=10.0))])
-        else:
-            model = recipe._lightgbm(200, 0.02, 4, min_child_samples=30, subsample_freq=1, random_state=0, n_jobs=2)
-        model.fit(Z[tr], target[tr])
+        model = _level2_model(kind).fit(Z[tr], target[tr])
         out[va] = model.predict(Z[va]) + (base[va] if kind == "gbm" else 0.0)
     return np.exp(out)
