@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from pipeline.contract import ContractError
 from pipeline.segmentation import rle
 from pipeline.segmentation.recipe import SegAugment
+from pipeline.segmentation.tiles import random_crop
 from pipeline.training.data import SeededDataset, seeded_loader
 from pipeline.vision.data import to_tensor
 from pipeline.vision.decoded import read_cut
@@ -81,7 +82,9 @@ class SegDataset(SeededDataset):
 
     `cells`: per image, one run-length cell per class (None: no targets, for prediction), decoded at the image's
     decoded size in `order`. `cache`: the images cut to the longest side of `size` with their decoded width and
-    height (the process's store, pipeline/vision/decoded.py), else each is decoded and cut as it is read.
+    height (the process's store, pipeline/vision/decoded.py), else each is decoded and cut as it is read. `tile` (with
+    cells): each item a random tile x tile crop of the image and its masks at `size` (tiles.random_crop, drawn from
+    the (row, seed) stream), before the transform.
     """
 
     def __init__(
@@ -93,9 +96,10 @@ class SegDataset(SeededDataset):
         transform: Any = None,
         cache: list[tuple[np.ndarray, int, int]] | None = None,
         class_names: Sequence[str] | None = None,
+        tile: int | None = None,
     ) -> None:
         super().__init__(list(paths), transform, cache)
-        self.cells, self.size, self.order = cells, size, order
+        self.cells, self.size, self.order, self.tile = cells, size, order, tile
         self.class_names = list(class_names) if class_names is not None else None
 
     def image(self, i: int) -> tuple[np.ndarray, int, int]:
@@ -122,6 +126,8 @@ class SegDataset(SeededDataset):
         if self.cells is None:
             return to_tensor(image), torch.zeros(0, dtype=torch.uint8)
         masks = self.masks(i, h, w)
+        if self.tile is not None:
+            image, masks = random_crop(image, masks, self.tile, self._np)
         if self.transform is not None:
             out = self.transform(image=image, mask=masks)
             image, masks = out["image"], out["mask"]

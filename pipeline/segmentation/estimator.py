@@ -40,6 +40,8 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
     pretrained: bool = True
     pretrained_file: str | None = None
     image_size: int | tuple[int, ...] = 512
+    tile: int | None = None  # train on random tile x tile crops, predict by blended sliding windows (tiles.py)
+    tile_overlap: float = 0.25  # the share of a window its neighbour overlaps
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     precision: str = "auto"
     channels_last: bool = True
@@ -64,8 +66,9 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
 
     def check_params(self) -> None:
         """Refuse settings the loop cannot run (the runner calls this before any fold)."""
-        from pipeline.segmentation.models import input_size
+        from pipeline.segmentation.models import STRIDE, input_size
         from pipeline.segmentation.rle import ORDERS
+        from pipeline.segmentation.tiles import check_tile
         from pipeline.training.optim import OPTIMIZERS
         from pipeline.training.schedules import SCHEDULES
 
@@ -80,7 +83,7 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
             raise ValueError("Segmenter: epochs, batch_size and num_classes at least 1, lr above 0.")
         if self.grid is not None and (len(self.grid) != 2 or min(self.grid) < 1):
             raise ValueError(f"Segmenter: grid is (height, width), got {self.grid!r}.")
-        input_size(self.image_size, self.grid)
+        check_tile(self.tile, self.tile_overlap, input_size(self.image_size, self.grid), STRIDE)
 
     # --- fitting -------------------------------------------------------------------------------------------------
     def _runtime(self, context: Any) -> Any:
@@ -165,7 +168,7 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
         norm = BatchNormalizer(self.mean_, self.std_, rt.device, rt.channels_last)
         aug = {f.name: getattr(self, f.name) for f in dataclasses.fields(SegAugment)}
         names = self.class_names
-        train = SegDataset(paths, cells, size, self.order, make_transform(True, **aug), held, names)
+        train = SegDataset(paths, cells, size, self.order, make_transform(True, **aug), held, names, self.tile)
         valid, evaluate, label = None, None, "dice"
         eval_set = getattr(context, "eval_set", None) if context is not None else None
         if eval_set is not None and len(eval_set[0]):
@@ -264,17 +267,35 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
         out = []
         with torch.no_grad():
             for images, _ in batches:
-                x = norm(images)
-                with rt.autocast():
-                    p = torch.sigmoid(model(x).float())
-                    if tta:
-                        p = (p + torch.sigmoid(model(x.flip(-1)).float()).flip(-1)) / 2
+                p = self._probs(model, norm(images), rt, tta)
                 p = F.interpolate(p, size=grid, mode="bilinear", align_corners=False, antialias=True)
                 out.append(p.float().cpu().numpy().reshape(len(p), -1))
         model.train(was)
         if not out:
             return np.zeros((0, self.num_classes * grid[0] * grid[1]), np.float32)
         return np.concatenate(out).astype(np.float32, copy=False)
+
+    def _probs(self, model: Any, x: Any, rt: Any, tta: bool) -> Any:
+        """The per-class probabilities of a normalised batch at its own size: the whole images through the network,
+        or with `tile` its overlapping windows, blended (tiles.sliding_probs); each view averaged with its horizontal
+        flip's when `tta`."""
+        import torch
+
+        from pipeline.segmentation.tiles import sliding_probs
+
+        def forward(v: Any) -> Any:
+            with rt.autocast():
+                p = torch.sigmoid(model(v).float())
+                if tta:
+                    p = (p + torch.sigmoid(model(v.flip(-1)).float()).flip(-1)) / 2
+            return p
+
+        if self.tile is None:
+            return forward(x)
+        batch = self._predict_batch()
+        return sliding_probs(
+            lambda v: forward(v.contiguous(memory_format=rt.memory_format)), x, self.tile, self.tile_overlap, batch
+        )
 
 
 def grid_dice(y: np.ndarray, pred: np.ndarray, num_classes: int, threshold: float = 0.5) -> float:

@@ -22,6 +22,13 @@ class SegmentationRecipe:
     pretrained: bool = True  # the encoder's ImageNet weights (its timm tag's), from the local cache
     pretrained_file: str | None = None  # a local weights file instead
     image_size: int | tuple[int, ...] = 512  # the longest side (the other follows the grid's aspect), or (h, w)
+    # tiles (pipeline/segmentation/tiles.py): None trains and predicts whole images at image_size; an int trains on a
+    # random tile x tile crop of each image at image_size per epoch (half of them around a mask pixel) and predicts
+    # by tile windows overlapping by tile_overlap, blended towards each window's centre, so image_size can be the
+    # images' own size and small objects keep their pixels; a multiple of 32 (the encoder's stride), at most the
+    # working size's shorter side
+    tile: int | None = None
+    tile_overlap: float = 0.25
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)  # the U-Net's blocks, deepest first
     epochs: int = 20
     batch_size: int = 8
