@@ -27,7 +27,8 @@ CONFIG_DOC = '''\
     """pipeline.tabular.TabularRecipe's settings: override any here. The "cnn" model, a network on the image PIXELS
     names, takes cnn_arch (a timm architecture, or airbench_small / airbench94 for small images), cnn_epochs,
     cnn_batch_size, cnn_lr, cnn_image_size (the side the images are resized to; 0: as stored, at least 28), cnn_shift,
-    cnn_rotate, cnn_zoom and cnn_tta; folds and blend_weights apply as to any model. models may add "lightgbm",
+    cnn_rotate, cnn_zoom, cnn_tta and cnn_bag (networks a fold, each from its own seed, averaged); folds and
+    blend_weights apply as to any model. models may add "lightgbm",
     "xgboost", "catboost", "linear" and the others TabularRecipe names, which read PIXELS' columns as plain features:
     each pixel column a number, one column of values as text."""'''
 
