@@ -103,6 +103,20 @@ def test_training_crops_are_tile_sized_aligned_and_often_hold_the_mask(tmp_path:
     assert all(torch.equal(ds[1, s][0], again[1, s][0]) for s in range(5))  # a (row, seed) gives one crop
 
 
+def test_crops_drawn_around_the_mask_find_a_small_object_as_often_as_a_large_one() -> None:
+    from pipeline.segmentation.tiles import random_crop
+
+    image, masks = np.zeros((128, 128, 3), np.uint8), np.zeros((128, 128, 1), np.uint8)
+    masks[8:56, 8:56] = 1  # a large object: 2,304 pixels
+    masks[110:112, 110:112] = 1  # a small one far from it: 4 pixels, which a pixel drawn at random almost never is
+    rng = np.random.default_rng(0)
+    small = 0
+    for _ in range(400):
+        _, crop = random_crop(image, masks, 32, rng, mask_p=1.0)
+        small += int(crop.sum() == 4)  # the small object alone in the crop
+    assert 0.35 < small / 400 < 0.65, small  # each object alike: about half the crops
+
+
 @pytest.mark.parametrize(
     ("params", "words"),
     [
@@ -147,3 +161,17 @@ def test_a_run_with_tiles_writes_a_valid_submission_from_other_predictions(
     assert module.validate(loaded, run_dir / "submission.csv") == int((sub.iloc[:, 1] != "").sum())
     assert oofs["tiles"].shape == oofs["whole"].shape
     assert not np.allclose(oofs["tiles"], oofs["whole"])
+
+
+def test_the_time_kept_for_predictions_counts_every_window() -> None:
+    from pipeline.segmentation.recipe import SegTrainConfig
+    from pipeline.segmentation.trainer import SegTrainer
+
+    # 96 px at tile 32, overlap 0.25: windows start at 0, 24, 48 and 64 on each side, 16 windows, each flipped for TTA
+    est = Segmenter(encoder="test_resnet", pretrained=False, image_size=96, grid=(96, 96), tile=32, tta=True)
+    assert est._runtime(None).predict_views == 2 * 16
+    assert est.set_params(tile=None)._runtime(None).predict_views == 2
+    # the forward the trainer times is one window of each image: a whole validation image is cut to it
+    trainer = SegTrainer(SegTrainConfig(), est._runtime(None), None, tile=32)
+    images = [torch.zeros((96, 96, 3), dtype=torch.uint8) for _ in range(3)]
+    assert trainer.predict_input(images).shape == (3, 32, 32, 3)

@@ -87,15 +87,19 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
 
     # --- fitting -------------------------------------------------------------------------------------------------
     def _runtime(self, context: Any) -> Any:
+        from pipeline.segmentation.models import input_size
+        from pipeline.segmentation.tiles import windows
         from pipeline.training.runtime import Runtime, resolve_device, resolve_precision, resolve_workers, with_context
 
         device = resolve_device((getattr(context, "device", None) if context is not None else None) or self.device)
+        # the forwards an image's prediction runs: each TTA view of each window (the trainer times one window's)
+        tiles = windows(input_size(self.image_size, self.grid), self.tile, self.tile_overlap)
         rt = Runtime(
             device=device,
             dtype=resolve_precision(self.precision, device, cpu_autocast=False),  # CPU: fp32, deterministic
             channels_last=device.startswith("cuda") and self.channels_last,
             num_workers=resolve_workers(self.num_workers, device),  # None: none on CPU, up to 8 on CUDA
-            predict_views=2 if self.tta else 1,
+            predict_views=(2 if self.tta else 1) * tiles,
         )
         return with_context(rt, context)
 
@@ -185,7 +189,7 @@ class Segmenter(SegTrainConfig, SegAugment, BaseEstimator):
                 return float(score(v_y, pred)) if score is not None else grid_dice(v_y, pred, self.num_classes)
 
         cfg = SegTrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SegTrainConfig)})
-        trainer = SegTrainer(cfg, rt, norm, evaluate, label)
+        trainer = SegTrainer(cfg, rt, norm, evaluate, label, tile=self.tile)
         t0 = time.perf_counter()
         self.model_ = trainer.fit(model, train, valid)
         self.fit_seconds_ = time.perf_counter() - t0

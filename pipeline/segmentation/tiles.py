@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import torch
 
@@ -31,12 +32,14 @@ def random_crop(
     image: np.ndarray, masks: np.ndarray, tile: int, rng: np.random.Generator, mask_p: float = MASK_CROP_P
 ) -> tuple[np.ndarray, np.ndarray]:
     """One tile x tile crop of an image (H x W x C) and its masks (H x W x classes), the same window of both: with
-    probability mask_p one holding a mask pixel drawn at random (when there is one), else anywhere."""
+    probability mask_p one holding an object (a connected region of the masks, 8-way) drawn at random, each object
+    alike whatever its size (a small ship as often as a large one), at a random pixel of it; else anywhere."""
     h, w = image.shape[:2]
     top, left = int(rng.integers(0, h - tile + 1)), int(rng.integers(0, w - tile + 1))
     if rng.random() < mask_p:
-        ys, xs = np.nonzero(masks.any(-1))
-        if len(ys):
+        n, labels = cv2.connectedComponents(masks.any(-1).astype(np.uint8), connectivity=8)
+        if n > 1:
+            ys, xs = np.nonzero(labels == int(rng.integers(1, n)))
             k = int(rng.integers(0, len(ys)))
             # a window holding pixel (ys[k], xs[k]), at a random place within the tile, kept inside the image
             top = int(np.clip(ys[k] - rng.integers(0, tile), 0, h - tile))
@@ -52,6 +55,13 @@ def window_starts(length: int, tile: int, overlap: float) -> list[int]:
     if starts[-1] != length - tile:
         starts.append(length - tile)
     return starts
+
+
+def windows(size: tuple[int, int], tile: int | None, overlap: float) -> int:
+    """The windows a prediction of an image of `size` (height, width) runs: 1 without tiles."""
+    if tile is None:
+        return 1
+    return len(window_starts(size[0], tile, overlap)) * len(window_starts(size[1], tile, overlap))
 
 
 def window_weight(tile: int) -> torch.Tensor:

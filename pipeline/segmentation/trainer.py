@@ -67,9 +67,10 @@ class SegTrainer(PlannedTrainer):
         norm: BatchNormalizer,
         evaluate: Callable[[nn.Module], float] | None = None,
         metric: str = "dice",
+        tile: int | None = None,
     ) -> None:
         super().__init__(cfg, rt, evaluate, metric)
-        self.norm = norm
+        self.norm, self.tile = norm, tile
         self.best_state: dict[str, Any] | None = None
 
     def logits(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -78,7 +79,11 @@ class SegTrainer(PlannedTrainer):
             return model(self.norm(images))
 
     def predict_input(self, images: list[torch.Tensor]) -> torch.Tensor:
-        """The images stacked into one uint8 NHWC batch (PlannedTrainer._measure_predict's batch)."""
+        """The images stacked into one uint8 NHWC batch (PlannedTrainer._measure_predict's batch); with `tile`, one
+        window of each (a validation image whole, a training one its crop), as Runtime.predict_views counts the
+        windows."""
+        if self.tile is not None:
+            images = [image[: self.tile, : self.tile] for image in images]
         return torch.stack(images)
 
     def predict_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
