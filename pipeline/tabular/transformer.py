@@ -232,52 +232,72 @@ class TextTransformer(BaseEstimator):
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
     def _train(self, ids: list[list[int]], target: Any, context: Any) -> int:
-        """The fine-tuning: `epochs` over seeded shuffled batches, gradients clipped to norm 1 (scaled under fp16);
-        stops at the context's deadline (asked again as the training starts), keeping time for the rows predicted
-        after fit (PREDICT_SHARE of a row's measured training time each). Returns the steps done."""
+        """The fine-tuning: `epochs` over shuffled batches (each epoch's order and dropout seeded from random_state and
+        the epoch, so a resumed fit replays the epochs it missed), gradients clipped to norm 1 (scaled under fp16);
+        each epoch's end checkpointed, validated and logged (transformer_epochs.Epochs; with context.resume, continued
+        from the workdir's last.pt); stops at the context's deadline (asked again as the training starts), keeping
+        time for the rows predicted after fit (PREDICT_SHARE of a row's measured training time each). Returns the
+        steps done."""
         import torch
 
-        from pipeline.training.runtime import resolve_precision
+        from pipeline.tabular.transformer_epochs import Epochs
+        from pipeline.training.runtime import epoch_seed, resolve_precision
 
         dtype = resolve_precision(self.precision, self.device_, cpu_autocast=False)
         deadline, ask = getattr(context, "deadline", None), getattr(context, "training_deadline", None)
         if deadline is not None and ask is not None:  # the run's share from now: loading the model is not training
             deadline = ask(0.0) or deadline
         predict_rows = int(getattr(context, "predict_rows", 0) or 0)
-        log = getattr(context, "log", None) or (lambda s: None)
         n = len(ids)
         per_epoch = math.ceil(n / self.batch_size)
         opt, sched = self._optimizer(per_epoch * self.epochs)
         scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)  # fp16 gradients scaled against underflow
-        gen = torch.Generator().manual_seed(self.random_state)
-        regression = self.task == "regression"
+        key = {"params": {k: v for k, v in self.get_params(deep=False).items() if k != "n_jobs"}, "rows": n}
+        book = Epochs(self, context, {"optimizer": opt, "scheduler": sched, "scaler": scaler}, key)
+        if book.resume():
+            self.model_.eval()
+            return book.steps
         self.model_.train()
-        steps, rows_done, started = 0, 0, time.monotonic()
-        for epoch in range(self.epochs):
-            for rows in np.array_split(torch.randperm(n, generator=gen).numpy(), per_epoch):
-                if deadline is not None and steps:
+        rows_done, started = 0, time.monotonic()
+        for epoch in range(book.epoch, self.epochs):
+            seed, epoch_started, total = epoch_seed(self.random_state, epoch), time.monotonic(), 0.0
+            torch.manual_seed(seed)  # dropout
+            for rows in np.array_split(
+                torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy(), per_epoch
+            ):
+                if deadline is not None and rows_done:
                     per_row = (time.monotonic() - started) / rows_done
                     if time.monotonic() + per_row * PREDICT_SHARE * predict_rows > deadline:
-                        log(f"transformer: stopped at the deadline, epoch {epoch + 1}, step {steps}")
+                        book.log(f"transformer: stopped at the deadline, epoch {epoch + 1}, step {book.steps}")
+                        book.save(done=True)
                         self.model_.eval()
-                        return steps
-                with self._autocast(dtype):
-                    logits = self.model_(**self._batch(ids, rows)).logits.float()
-                y = target[rows].to(self.device_)
-                if regression:
-                    loss = torch.nn.functional.mse_loss(logits[:, 0], y)
-                else:
-                    loss = torch.nn.functional.cross_entropy(logits, y)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
-                scaler.step(opt)
-                scaler.update()
+                        return book.steps
+                loss = self._step(ids, rows, target, dtype, opt, scaler)
                 sched.step()
-                steps, rows_done = steps + 1, rows_done + len(rows)
+                book.steps, rows_done, total = book.steps + 1, rows_done + len(rows), total + loss * len(rows)
+            book.end_epoch(total / n, sched.get_last_lr()[0], time.monotonic() - epoch_started)
         self.model_.eval()
-        return steps
+        return book.steps
+
+    def _step(self, ids: list[list[int]], rows: np.ndarray, target: Any, dtype: Any, opt: Any, scaler: Any) -> float:
+        """One optimizer step on the batch of `rows` (cross-entropy, or mean squared error for a regression); its
+        loss."""
+        import torch
+
+        with self._autocast(dtype):
+            logits = self.model_(**self._batch(ids, rows)).logits.float()
+        y = target[rows].to(self.device_)
+        if self.task == "regression":
+            loss = torch.nn.functional.mse_loss(logits[:, 0], y)
+        else:
+            loss = torch.nn.functional.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
+        scaler.step(opt)
+        scaler.update()
+        return float(loss.detach())
 
     def _autocast(self, dtype: Any) -> Any:
         """Mixed precision in `dtype` on the device; a no-op in fp32 (dtype None)."""
