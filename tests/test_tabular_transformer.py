@@ -240,6 +240,48 @@ def test_new_offers_the_transformer_and_its_run_submits_and_predicts_again(
     assert (again / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
 
 
+def test_a_run_killed_in_its_second_fold_resumes_that_fold_from_its_checkpoint_and_submits_the_same_bytes(
+    bert: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: `run --resume` fine-tuned the killed fold again from the pretrained weights, and the log showed nothing
+    # per epoch
+    from pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    folder, comps = tmp_path / "transformer_resume_tweets", tmp_path / "comps"
+    write_download(folder)
+    assert main(["new", "transformer_resume_tweets", "--data", str(folder), "--into", str(comps)]) == 0
+    sets = [f"transformer_arch={bert}", "transformer_lr=0.003", "transformer_epochs=2", "transformer_max_length=32"]
+    sets += ["transformer_batch_size=8", "models=transformer"]
+    run = ["run", str(comps / "transformer_resume_tweets"), "--data", str(folder), "--folds", "2", "--quiet"]
+    run += [a for s in sets for a in ("--set", s)]
+    assert main([*run, "--tag", "whole"]) == 0
+    fit, batch, seen = TextTransformer.fit, TextTransformer._batch, {"fold": -1, "batches": 0}
+
+    def fit_noting_the_fold(self: TextTransformer, X: object, y: object, context: object = None) -> TextTransformer:
+        seen["fold"] = getattr(context, "fold", -1)
+        return fit(self, X, y, context=context)
+
+    def dies_in_the_second_fold(self: TextTransformer, *args: object) -> dict:
+        seen["batches"] += seen["fold"] == 1
+        if seen["batches"] == 20:  # its second epoch: 12 training batches an epoch (6 more predict its 90 rows)
+            raise Killed
+        return batch(self, *args)
+
+    monkeypatch.setattr(TextTransformer, "fit", fit_noting_the_fold)
+    monkeypatch.setattr(TextTransformer, "_batch", dies_in_the_second_fold)
+    with pytest.raises(Killed):
+        main([*run, "--tag", "killed"])
+    monkeypatch.setattr(TextTransformer, "_batch", batch)
+    (whole,) = (tmp_path / "runs" / "transformer_resume_tweets").glob("*-whole")
+    (killed,) = (tmp_path / "runs" / "transformer_resume_tweets").glob("*-killed")
+    assert main([*run, "--resume", str(killed)]) == 0
+    log = (killed / "log.txt").read_text()
+    assert "resume: continuing from epoch 1 of 2" in log and "transformer epoch 2/2: loss" in log
+    assert (killed / "submission.csv").read_bytes() == (whole / "submission.csv").read_bytes()
+    assert (killed / "checkpoints" / "transformer" / "fold1" / "history.json").is_file()
+
+
 def test_a_hub_model_not_cached_offline_is_refused_before_any_run_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
