@@ -14,7 +14,12 @@ cosine decay, fixed epochs: the fold's validation rows are scored and never pick
 predictions stay out of sample. Seeded (random_state: the head's initialisation, dropout, the batches' order).
 Batches are padded to their longest row; prediction sorts the rows by length so each batch pads little. The
 runner's context gives the device (CUDA, with bf16 or fp16 autocast per `precision`; CPU otherwise, in fp32) and the
-deadline: training stops at it, keeping time for the predictions after fit, as the cnn does.
+deadline: training stops at it, keeping time for the predictions after fit, as the cnn does. Each epoch's batches and
+dropout are seeded from random_state and the epoch, and each epoch's end (transformer_epochs.py) writes last.pt in the
+context's workdir (weights, optimizer, scheduler, scaler, counters; the weights only once the fit is done), so a fit
+resumed with context.resume continues from its last epoch and predicts as one never interrupted; the context's
+eval_set (the fold's validation rows) is scored with its metric each epoch, logged, written to history.json and
+reported to tune's pruner.
 
 The weights: `arch` is a Hugging Face Hub id, fetched as a snapshot of the repo (config, tokenizer files, weights:
 weight_needs, so the runner refuses before touching data when they are not cached and `python -m pipeline weights`
