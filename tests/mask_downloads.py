@@ -184,9 +184,13 @@ def siim_download(
     return root, {k: union for k, (_, union) in train.items()}
 
 
-def ships(rng: np.random.Generator, size: int, most: int = 3) -> tuple[np.ndarray, list[np.ndarray]]:
+def ships(
+    rng: np.random.Generator, size: int, most: int = 3, touching: bool = False
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """An RGB image of dark noise and 0 to `most` bright rectangles ("ships"), one in each of up to 4 quadrants of
-    its own, two pixels clear of the quadrant's edges, so that no two ships touch; each ship's mask."""
+    its own, two pixels clear of the quadrant's edges, so that no two ships touch; each ship's mask. `touching`: the
+    first rectangle, where 6 rows or more, is two ships moored side by side, its top half and its bottom half (the
+    bottom one dimmer, so that the seam shows), the random draws as without."""
     img = rng.integers(0, 50, (size, size, 3)).astype(np.uint8)
     half = size // 2
     quadrants = rng.permutation(4)[: int(rng.integers(0, most + 1))]
@@ -198,17 +202,30 @@ def ships(rng: np.random.Generator, size: int, most: int = 3) -> tuple[np.ndarra
         mask = np.zeros((size, size), np.uint8)
         mask[top : top + h, left : left + w] = 1
         img[mask > 0] = 235 - rng.integers(0, 20, (int(mask.sum()), 3))
+        if touching and not out and h >= 6:
+            twin = np.zeros_like(mask)
+            twin[top + h // 2 : top + h, left : left + w] = 1
+            mask[twin > 0] = 0
+            img[twin > 0] -= 90
+            out.append(twin)
         out.append(mask)
     return img, out
 
 
 def airbus_download(
-    root: Path, n_train: int = 40, n_test: int = 8, size: int = 64, seed: int = 8
+    root: Path,
+    n_train: int = 40,
+    n_test: int = 8,
+    size: int = 64,
+    seed: int = 8,
+    touching: bool = False,
+    test_ships: dict[str, list[np.ndarray]] | None = None,
 ) -> tuple[Path, dict[str, list[np.ndarray]]]:
     """Airbus Ship Detection's layout: train_v2/ and test_v2/ of JPEGs ("<id>.jpg", the suffix in the CSVs),
     train_ship_segmentations_v2.csv `ImageId,EncodedPixels` of absolute column-wise runs, one row per ship (an image
     of none on one row of an empty cell), and sample_submission_v2.csv `ImageId,EncodedPixels` listing each test image
-    once with an empty cell. Returns the folder and each training image's ships."""
+    once with an empty cell. `touching`: most images with ships have two that touch (`ships`). Returns the folder and
+    each training image's ships; `test_ships`, given, is filled with each test image's."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -216,9 +233,11 @@ def airbus_download(
     for folder, n in (("train_v2", n_train), ("test_v2", n_test)):
         (root / folder).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            img, masks = ships(rng, size)
+            img, masks = ships(rng, size, touching=touching)
             key = f"{folder[:2]}{i:03d}{int(rng.integers(0, 1 << 16)):04x}.jpg"
             Image.fromarray(img).save(root / folder / key, quality=95)
+            if folder == "test_v2" and test_ships is not None:
+                test_ships[key] = masks
             if folder == "train_v2":
                 train[key] = masks
                 lines += [f"{key},{encode(m, 'column')}" for m in masks] or [f"{key},"]

@@ -26,6 +26,7 @@ import pandas as pd
 from pipeline.contract import ContractError, Data
 from pipeline.detection.box_table import unlisted_images
 from pipeline.segmentation import instance_submission, rle_submission
+from pipeline.segmentation.contact import contact_cell, contact_radius
 from pipeline.segmentation.grid import to_grid, upsample
 from pipeline.segmentation.instances import components, mean_f2_iou
 from pipeline.segmentation.mask_table import MaskRows, read_mask_rows
@@ -122,18 +123,36 @@ class CsvMasks:
             raise ContractError(f"{self.train_csv}: no mask on any of its {len(rows.ids)} images: nothing to learn.")
         return rows
 
+    def channels(self, cfg: Any = None) -> int:
+        """The masks' channels a model learns and predicts: each class's, and with cfg.touching the contact map of
+        the ships (contact.py: instances only, from the rows of union_rows)."""
+        if not _touching(cfg):
+            return len(self.classes)
+        if not (self.instances and self.union_rows):
+            raise ContractError(
+                f"Config.touching splits the objects of a competition of instances whose rows are one object each "
+                f"(metric f2_iou and union_rows); this one's metric is {self.metric}, union_rows {self.union_rows}: "
+                "set touching false."
+            )
+        return 2
+
     def load(self, cfg: Any, data_dir: Path) -> Data:
-        """Training images (path and cells) and their masks at the grid, and the sample's test images."""
+        """Training images (path and cells) and their masks at the grid, and the sample's test images; with
+        cfg.touching, each image's contact map (its cell and its mask at the grid) after its mask."""
         data_dir = Path(data_dir)
         test = self.load_test(cfg, data_dir)
         rows = self.training_masks(data_dir, {str(k) for k in test.test_ids})
         paths, sizes = find_images(data_dir, self.image_path, pd.Series(rows.ids), self.train_csv, True)
-        n, k = len(rows.ids), len(self.classes)
+        n, k = len(rows.ids), self.channels(cfg)
         X = np.empty((n, 1 + k), dtype=object)
         X[:, 0] = paths
         y = np.zeros((n, k, *self.grid), np.uint8)
         for i, (key, (w, h)) in enumerate(zip(rows.ids, sizes, strict=True)):
-            for j, (line, cell) in enumerate(rows.cells[key]):
+            cells = list(rows.cells[key])
+            if k > len(self.classes):  # touching: the contact map of the image's ships
+                radius = contact_radius(int(h), int(w), self.grid)
+                cells.append((cells[0][0], contact_cell(rows.parts.get((key, 0), []), h, w, self.order, radius)))
+            for j, (line, cell) in enumerate(cells):
                 X[i, 1 + j] = cell
                 try:
                     y[i, j] = to_grid(cell, int(h), int(w), self.order, self.grid)
@@ -141,12 +160,12 @@ class CsvMasks:
                     raise ContractError(
                         f"{self.train_csv} line {line}, column {self.rle_column}: {e} ({key} is {w}x{h})."
                     ) from None
-        filled = (X[:, 1:] != "").sum(axis=0)
+        filled = (X[:, 1 : 1 + len(self.classes)] != "").sum(axis=0)
         info = test.info | {
             "train_ids": rows.ids,
             "train_sizes": sizes,
             "masks": {c: int(m) for c, m in zip(self.classes, filled, strict=True)},
-            "images_without_masks": int((X[:, 1:] == "").all(axis=1).sum()),
+            "images_without_masks": int((X[:, 1 : 1 + len(self.classes)] == "").all(axis=1).sum()),
         }
         return dataclasses.replace(test, X=X, y=y.reshape(n, -1), info=info)
 
@@ -159,6 +178,8 @@ class CsvMasks:
         ids = pd.Series(images, name=self.id_column)
         paths, sizes = find_images(data_dir, self.test_image_path, ids, sample.name, True)
         cut = {"mask_threshold": _threshold(cfg), "min_area": _min_area(cfg)}
+        if _touching(cfg):
+            cut["touching"] = self.channels(cfg) > len(self.classes)
         return Data(
             X=None,
             y=None,
@@ -181,7 +202,8 @@ class CsvMasks:
         cut at cfg.mask_threshold and min_area (defaults 0.5 and 0 without a Config); for f2_iou, the mean F2 over
         IoU thresholds of each image's objects (instances.py), components under min_area dropped."""
         if self.instances:
-            return mean_f2_iou(y_true, pred, self.grid, _threshold(cfg), self.min_pixels(cfg))
+            contact = self.channels(cfg) > 1
+            return mean_f2_iou(y_true, pred, self.grid, _threshold(cfg), self.min_pixels(cfg), contact)
         return mean_dice(y_true, pred, len(self.classes), _threshold(cfg), self.min_pixels(cfg))
 
     def class_scores(self, y_true: np.ndarray, pred: np.ndarray, cfg: Any = None) -> dict[str, float]:
@@ -197,14 +219,16 @@ class CsvMasks:
         """The sample's rows, columns and order, each (image, class) cell its mask: the grid's probabilities resized
         bilinearly to the image's own size, cut at the load's Config's mask_threshold, dropped under its min_area,
         encoded in `order` and `encoding`. For f2_iou: each image's mask cut into its connected components, those under
-        min_area dropped, one row each (instance_submission.py)."""
-        probs = as_masks(np.asarray(pred), len(self.classes))
+        min_area dropped, one row each (instance_submission.py); with the load's cfg.touching, split at the contact map
+        that follows the mask (instances.label_objects)."""
+        cut = data.info.get("cut", {})
+        channels = len(self.classes) + int(bool(cut.get("touching")))
+        probs = as_masks(np.asarray(pred), channels)
         if len(probs) != len(data.test_ids) or probs.shape[2] != self.grid[0] * self.grid[1]:
             raise ContractError(
                 f"write_submission: predictions of shape {np.shape(pred)} for {len(data.test_ids)} test images of "
-                f"{len(self.classes)} classes at the grid {self.grid}."
+                f"{channels} channels at the grid {self.grid}."
             )
-        cut = data.info.get("cut", {})
         threshold, min_area = float(cut.get("mask_threshold", 0.5)), int(cut.get("min_area", 0))
         sizes = data.info["test_sizes"]
 
@@ -219,7 +243,8 @@ class CsvMasks:
         def objects_of(i: int) -> list[str]:
             w, h = (int(v) for v in sizes[i])
             mask = upsample(probs[i, 0].reshape(self.grid), h, w) > threshold
-            return [encode(m, self.order, self.encoding) for m in components(mask, min_area)]
+            contact = upsample(probs[i, 1].reshape(self.grid), h, w) if channels > 1 else None
+            return [encode(m, self.order, self.encoding) for m in components(mask, min_area, contact)]
 
         if self.instances:
             instance_submission.write(Path(path), Path(data.sample_submission), self.layout, objects_of, self.empty)
@@ -243,3 +268,7 @@ def _threshold(cfg: Any) -> float:
 
 def _min_area(cfg: Any) -> int:
     return int(getattr(cfg, "min_area", 0) or 0)
+
+
+def _touching(cfg: Any) -> bool:
+    return bool(getattr(cfg, "touching", False))

@@ -315,7 +315,8 @@ def grid_dice(y: np.ndarray, pred: np.ndarray, num_classes: int, threshold: floa
 
 def segmenters(cfg: Any, classes: int, grid: tuple[int, int], order: str) -> dict[str, Segmenter]:
     """One Segmenter per timm encoder named in cfg.models (keyed by its name before the first dot), sharing the
-    Config's recipe; an unknown encoder or a pretrained_file that is not there is refused before any fit."""
+    Config's recipe, predicting `classes` channels and with cfg.touching the contact map after them (contact.py);
+    an unknown encoder or a pretrained_file that is not there is refused before any fit."""
     from pipeline.vision.pretrained import check_arch
 
     for name in cfg.models:
@@ -323,9 +324,10 @@ def segmenters(cfg: Any, classes: int, grid: tuple[int, int], order: str) -> dic
     pretrained_file = getattr(cfg, "pretrained_file", None)
     if pretrained_file and not Path(pretrained_file).expanduser().is_file():
         raise ContractError(f"pretrained_file {pretrained_file}: no such file.")
+    channels = int(classes) + int(bool(getattr(cfg, "touching", False)))
     out = {
         name.split(".")[0]: Segmenter.from_config(
-            cfg, encoder=name, num_classes=int(classes), grid=tuple(int(v) for v in grid), order=order
+            cfg, encoder=name, num_classes=channels, grid=tuple(int(v) for v in grid), order=order
         )
         for name in cfg.models
     }

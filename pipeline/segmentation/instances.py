@@ -11,7 +11,10 @@ with none true and some predicted 0. The competition's score is the mean over th
 
 Out of fold, both sides are instances of the masks at the grid: the predicted mask cut at the threshold and cut into
 components, the true objects the components of the union of an image's ships (ships that touch are one object
-there, as the training target, the union, cannot tell them apart).
+there, as the training target, the union, cannot tell them apart), unless the recipe's `touching` is on: then the
+masks carry a second channel, the contact map (pixels where two ships touch or come within two grid pixels, contact.py),
+and both sides' objects are split by it (`label_objects`): the seeds are the components of the mask less its contact
+pixels, and every mask pixel joins its nearest seed, so ships side by side are apart while the union is unchanged.
 """
 
 from __future__ import annotations
@@ -21,12 +24,36 @@ from scipy import ndimage
 
 THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.5, 0.55, ... 0.95
 EIGHT_WAY = np.ones((3, 3), bool)  # a pixel's 8 neighbours join its component
+CONTACT_THRESHOLD = 0.5  # a pixel of the contact map (touching) above this is no seed of an object
 
 
-def components(mask: np.ndarray, min_pixels: float = 0) -> list[np.ndarray]:
-    """A 2-D mask's connected components (8-way), each a bool mask of its shape, in scan order; a component with
-    fewer than `min_pixels` pixels dropped."""
-    labels, n = ndimage.label(np.asarray(mask) > 0, structure=EIGHT_WAY)
+def label_objects(mask: np.ndarray, contact: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """A 2-D mask's objects as labels 1..n (0: background): its connected components (8-way), or with a `contact` map
+    of probabilities (touching) the components of the mask where contact <= CONTACT_THRESHOLD as seeds, every mask
+    pixel given its nearest seed's label within its own component (a component with no seed kept whole)."""
+    mask = np.asarray(mask) > 0
+    parts, n = ndimage.label(mask, structure=EIGHT_WAY)
+    if contact is None or not n:
+        return parts, n
+    seeds, k = ndimage.label(mask & (np.asarray(contact) <= CONTACT_THRESHOLD), structure=EIGHT_WAY)
+    if not k:
+        return parts, n
+    near = ndimage.distance_transform_edt(seeds == 0, return_distances=False, return_indices=True)
+    labels = np.where(mask, seeds[near[0], near[1]], 0)
+    # a component's own seed where the nearest lies across the background in another, a new label where it has none
+    own = np.zeros(n + 1, np.int64)
+    own[parts[seeds > 0]] = seeds[seeds > 0]  # some seed of each component with one
+    stray = mask & (parts[near[0], near[1]] != parts)
+    seedless = np.flatnonzero(own[1:] == 0) + 1
+    own[seedless] = k + 1 + np.arange(len(seedless))
+    labels[stray] = own[parts[stray]]
+    return labels, k + len(seedless)
+
+
+def components(mask: np.ndarray, min_pixels: float = 0, contact: np.ndarray | None = None) -> list[np.ndarray]:
+    """A 2-D mask's objects (`label_objects`: its connected components, 8-way, or split by a `contact` map), each a
+    bool mask of its shape, in label order; an object with fewer than `min_pixels` pixels dropped."""
+    labels, n = label_objects(mask, contact)
     if not n:
         return []
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
@@ -63,16 +90,27 @@ def f2_of_iou(iou: np.ndarray) -> float:
 
 
 def mean_f2_iou(
-    y_true: np.ndarray, pred: np.ndarray, grid: tuple[int, int], threshold: float = 0.5, min_pixels: float = 0
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    grid: tuple[int, int],
+    threshold: float = 0.5,
+    min_pixels: float = 0,
+    contact: bool = False,
 ) -> float:
     """Airbus's score of masks at the grid (rows of gh * gw: truths 0/1, predictions probabilities): each image's
     true objects the components of its truth, its predicted ones the components of its prediction above `threshold`
-    with at least `min_pixels` pixels; the mean of `image_f2` over the images (NaN for none)."""
+    with at least `min_pixels` pixels; the mean of `image_f2` over the images (NaN for none). `contact` (touching):
+    rows of 2 x gh x gw, the mask then the contact map, each side's objects split by its own (label_objects)."""
     y_true, pred = np.asarray(y_true), np.asarray(pred)
-    if y_true.shape != pred.shape or y_true.ndim != 2 or y_true.shape[1] != grid[0] * grid[1]:
-        raise ValueError(f"f2_iou: predictions {pred.shape} and truths {y_true.shape} are not rows of a {grid} grid.")
-    scores = [
-        image_f2(components(t.reshape(grid) > 0.5), components(p.reshape(grid) > threshold, min_pixels))
-        for t, p in zip(y_true, pred, strict=True)
-    ]
+    channels = 2 if contact else 1
+    if y_true.shape != pred.shape or y_true.ndim != 2 or y_true.shape[1] != channels * grid[0] * grid[1]:
+        raise ValueError(
+            f"f2_iou: predictions {pred.shape} and truths {y_true.shape} are not rows of {channels} x {grid} grids."
+        )
+    scores = []
+    for t, p in zip(y_true, pred, strict=True):
+        t, p = t.reshape(channels, *grid), p.reshape(channels, *grid)
+        t_contact, p_contact = (t[1], p[1]) if contact else (None, None)
+        truth = components(t[0] > 0.5, 0, t_contact)
+        scores.append(image_f2(truth, components(p[0] > threshold, min_pixels, p_contact)))
     return float(np.mean(scores)) if scores else float("nan")

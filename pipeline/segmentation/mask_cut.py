@@ -30,7 +30,9 @@ predict, ensemble and the report read the same arrays as without the option. Eac
 monotonically, piecewise linearly, so that Config.mask_threshold falls where the fitted threshold was (a pixel is
 above the Config's threshold after the map exactly where it was above the fitted one before), and a class's map on
 an image whose mask at the fitted threshold is smaller than the fitted min_area is zeroed (f2_iou: the pixels of
-each object smaller than it; stages.json keeps the grid they were labelled at). At the grid the cut masks (the
+each object smaller than it; stages.json keeps the grid they were labelled at). With the recipe's `touching` the rows
+carry the contact map after the mask: the objects are split at it (instances.label_objects), the map is not cut and
+travels unchanged (stages.json records "contact"). At the grid the cut masks (the
 objects) are then exactly the fitted cut's; write_submission's bilinear resize to each image's size interpolates the
 mapped probabilities, which moves a mask's outline by less than a grid pixel where the map bends at the threshold.
 """
@@ -133,11 +135,17 @@ def remap(
     target: float,
     dtype: Any = None,
     grid: tuple[int, int] | None = None,
+    contact: bool = False,
 ) -> np.ndarray:
     """Probabilities (n, classes * P) cut by the fitted cut at `target` (Config.mask_threshold): each class's mapped
     monotonically so that a pixel is above `target` exactly where it was above the class's threshold, the class's
     map zeroed on an image whose mask at that threshold has fewer than its `min_pixels` (at the grid); with `grid`
-    (objects, f2_iou: one class), the pixels of each object (connected component) under `min_pixels` zeroed."""
+    (objects, f2_iou: one class), the pixels of each object (connected component) under `min_pixels` zeroed; with
+    `contact` (touching) the rows are the mask then the contact map, the objects split at it, the map kept as is."""
+    maps = None
+    if contact:
+        two = as_masks(pred, 2)
+        pred, maps = two[:, 0], two[:, 1]
     src = as_masks(pred, classes)
     dtype = np.dtype(dtype or (src.dtype if src.dtype.kind == "f" else np.float64))
     t = np.asarray(thresholds, dtype=float).reshape(1, classes, 1)
@@ -152,16 +160,20 @@ def remap(
         if grid is None:
             mapped[above.sum(axis=2) < small] = 0
         else:
-            mapped[:, 0][small_objects(above[:, 0], grid, float(small[0, 0]))] = 0
+            near = None if maps is None else maps[start : start + CHUNK]
+            mapped[:, 0][small_objects(above[:, 0], grid, float(small[0, 0]), near)] = 0
         out[start : start + CHUNK] = mapped
+    if maps is not None:
+        return np.concatenate([out.reshape(len(src), -1), np.asarray(maps, dtype)], axis=1)
     return out.reshape(len(src), -1)
 
 
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
     """stages.json's mask cut applied to new test probabilities, blended without a cut (`predict`)."""
     thresholds, grid = saved["thresholds"], saved.get("grid")  # grid: a cut of objects (f2_iou)
-    target = float(saved["mask_threshold"])
-    return remap(test, len(thresholds), thresholds, saved["min_pixels"], target, grid=tuple(grid) if grid else None)
+    target, contact = float(saved["mask_threshold"]), bool(saved.get("contact"))  # contact: touching
+    grid = tuple(grid) if grid else None
+    return remap(test, len(thresholds), thresholds, saved["min_pixels"], target, grid=grid, contact=contact)
 
 
 class _Search:
@@ -181,19 +193,21 @@ class _Search:
             )
         self.thresholds = threshold_candidates(self.target)
         self.grid = tuple(files.grid) if getattr(files, "instances", False) else None
+        channels = getattr(files, "channels", lambda _: self.classes)(cfg)
+        self.contact = self.grid is not None and channels > self.classes  # touching: the contact map after the mask
 
         def grid_pixels(area: float) -> float:  # min_area at the grid, as the competition's score scales it
             return float(files.min_pixels(dataclasses.replace(cfg, min_area=int(area))))
 
         scale = grid_pixels(1) or 1.0
-        areas = as_masks(y, self.classes).sum(axis=2) if self.grid is None else object_areas(y, self.grid)
+        areas = as_masks(y, self.classes).sum(axis=2) if self.grid is None else object_areas(y, self.grid, self.contact)
         self.areas = area_candidates(areas / scale, int(cfg.min_area or 0))
         self.pixels = np.vectorize(grid_pixels, otypes=[float])(self.areas)
 
     def table(self, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """Every pair's Dice at every candidate cut (dice_table), or every image's F2 (object_cut.f2_table)."""
         if self.grid is not None:
-            return f2_table(y, pred, self.grid, self.thresholds, self.pixels[0])
+            return f2_table(y, pred, self.grid, self.thresholds, self.pixels[0], self.contact)
         return dice_table(counts(y, pred, self.classes, self.thresholds), self.pixels)
 
     def cut(self, index: np.ndarray) -> dict[str, list[float]]:
@@ -208,7 +222,9 @@ class _Search:
 
     def remap(self, pred: np.ndarray, cut: dict[str, list[float]]) -> np.ndarray:
         """`pred` cut by `cut` at the Config's threshold (remap)."""
-        return remap(pred, self.classes, cut["thresholds"], cut["min_pixels"], self.target, grid=self.grid)
+        return remap(
+            pred, self.classes, cut["thresholds"], cut["min_pixels"], self.target, grid=self.grid, contact=self.contact
+        )
 
 
 def out_of_fold(
@@ -273,6 +289,7 @@ def apply(
     info["cut"] = {k: cut[k] for k in ("thresholds", "min_areas")}  # the cut the submission's masks are cut at
     write_record(run_dir, "threshold", info)
     saved = {"kind": KIND, "mask_threshold": search.target} | cut | ({"grid": list(search.grid)} if search.grid else {})
+    saved |= {"contact": True} if search.contact else {}
     stages = b.get("stages", {}) | {"threshold": saved}  # what predict applies
     name, at = module.METRIC.name, f"mask_threshold {search.target:g}, min_area {info['configured']['min_area']}"
     if not info["applied"]:

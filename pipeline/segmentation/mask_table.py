@@ -31,6 +31,8 @@ class MaskRows:
     ids: list[str] = field(default_factory=list)
     cells: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     merged: int = 0  # rows joined to an earlier row of their image and class (union_rows)
+    # union_rows: each (image, class)'s non-empty cells as its rows hold them, apart (touching ships' contact map)
+    parts: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
     def add(self, key: str, klass: int | None = None, line: int = 0, cell: str = "") -> None:
         """Image `key`, with class `klass`'s cell from `line` (None: the image alone, every class empty)."""
@@ -106,6 +108,8 @@ def read_mask_rows(
         else:
             klass = 0
         cell = checked_cell(row[rle_column], where, line, rle_column, None, encoding)
+        if union_rows and cell:
+            out.parts.setdefault((key, klass), []).append(cell)
         if (key, klass) in first:
             if not union_rows:
                 what = f"{key} class {classes[klass]}" if len(classes) > 1 else key

@@ -52,6 +52,10 @@ class SegmentationRecipe:
     # on: each class's threshold and min_area fitted out of fold after the blend, applied when they beat these two
     # there (pipeline/segmentation/mask_cut.py)
     fit_mask_cut: bool = False
+    # instances (f2_iou, Airbus): the network learns a second channel, the contact map of each image's ships (where two
+    # touch or come within two grid pixels, from the CSV's rows: contact.py), and each predicted mask is split into
+    # objects at it (instances.label_objects), so touching ships are apart in the score and the submission
+    touching: bool = False
 
 
 # A smoke test of the whole segmentation loop in seconds on a CPU: timm's tiny test_resnet encoder from random init
