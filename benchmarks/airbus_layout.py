@@ -1,6 +1,7 @@
 """A run of a generated Airbus Ship Detection-style download against its all-empty submission, out of fold.
 
     python benchmarks/airbus_layout.py [--train 64] [--test 8] [--epochs 10] [--folds 3] [--seeds 0] [--cut]
+        [--touching]
 
 No Airbus download is at hand: this one is generated in its layout (tests/mask_downloads.py `airbus_download`):
 64 x 64 JPEGs in train_v2/ and test_v2/, train_ship_segmentations_v2.csv `ImageId,EncodedPixels` of absolute
@@ -22,6 +23,13 @@ the same folds and models: the Config's (mask_threshold 0.5, min_area 0) and the
 (pipeline/segmentation/mask_cut.py), scored out of fold (each nested group cut at the cut fitted on the others), with
 its in-sample score beside it; each split into the images with ships and those without, predicted objects counted.
 Results: benchmarks/figures/airbus_cut.json.
+
+With --touching, the download's images with ships mostly have two that touch (`airbus_download(touching=True)`: the
+first rectangle two ships side by side, the second dimmer), and each seed runs twice, interleaved, with the same
+folds, seed and epochs at the Config's cut (fit_mask_cut off): `touching` off (the union learnt, objects its
+components) and on (the contact map learnt too, objects split at it: instances.label_objects). Both are scored
+against the true ships, each CSV row one object (the truth split at its contact map), over every image and over
+those with touching ships; objects counted. Results: benchmarks/figures/airbus_touching.json.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from mask_downloads import airbus_download  # noqa: E402
 
 from pipeline.cli import main  # noqa: E402
 from pipeline.segmentation.instances import components, image_f2  # noqa: E402
+from pipeline.segmentation.object_cut import channels_of  # noqa: E402
 
 NAME = "airbus_layout_bench"
 
@@ -107,6 +116,37 @@ def cut_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict
     return out
 
 
+def touching_runs(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One seed's runs with `touching` off and on, each scored against the true ships (each row one object)."""
+    from pipeline.contract import load_competition
+
+    module = load_competition(str(comp))
+    files, cfg = module.FILES, module.Config(touching=True)
+    masks, contacts = channels_of(module.load(cfg, data).y, files.grid, True)
+    truth = [components(m > 0.5, 0, c) for m, c in zip(masks, contacts, strict=True)]
+    pairs = np.array([len(t) > len(components(m > 0.5)) for t, m in zip(truth, masks, strict=True)])
+    out: dict[str, Any] = {"seed": seed, "true_ships": int(sum(len(t) for t in truth)), "images": len(truth)}
+    out["images_with_touching_ships"] = int(pairs.sum())
+    for name, on in (("off", False), ("on", True)):
+        r = fast_run(comp, data, seed, args.folds, args.epochs, ("fit_mask_cut=false", f"touching={str(on).lower()}"))
+        probs, maps = channels_of(np.load(r.run_dir / "oof" / "_blend.npy"), files.grid, on)
+        found = [
+            components(p > r.cfg.mask_threshold, files.min_pixels(r.cfg), None if maps is None else maps[i])
+            for i, p in enumerate(probs)
+        ]
+        images = np.array([image_f2(t, p) for t, p in zip(truth, found, strict=True)])
+        if on:
+            assert abs(images.mean() - r.summary["cv"]) < 1e-9  # the run's CV is this score
+        out[name] = {
+            "f2": float(images.mean()),
+            "on_images_with_touching_ships": float(images[pairs].mean()),
+            "on_the_others": float(images[~pairs].mean()),
+            "predicted_ships": int(sum(len(p) for p in found)),
+            "seconds": round(r.seconds, 1),
+        }
+    return out
+
+
 def main_(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=64, help="training images of the generated download")
@@ -116,18 +156,22 @@ def main_(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", default="0", help="one run per seed, comma-separated")
     p.add_argument("--threads", type=int, default=2, help="torch's CPU threads")
     p.add_argument("--cut", action="store_true", help="the Config's cut against the one fitted to F2 out of fold")
+    p.add_argument("--touching", action="store_true", help="touching ships: the setting touching off against on")
     args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
     results = []
     with scratch_cwd() as tmp:
-        data, _ = airbus_download(tmp / "airbus-ship-detection", args.train, args.test)
+        data, _ = airbus_download(tmp / "airbus-ship-detection", args.train, args.test, touching=args.touching)
         assert main(["new", NAME, "--data", str(data), "--into", str(tmp / "comps")]) == 0
+        run = touching_runs if args.touching else cut_run if args.cut else one_run
         for seed in (int(s) for s in args.seeds.split(",")):
-            results.append((cut_run if args.cut else one_run)(tmp / "comps" / NAME, data, args, seed))
+            results.append(run(tmp / "comps" / NAME, data, args, seed))
             print(json.dumps(results[-1]), flush=True)
-    if args.cut:
+    if args.touching:
+        mean = {k: float(np.mean([r[k]["f2"] for r in results])) for k in ("off", "on")}
+    elif args.cut:
         mean = {
             "configured": float(np.mean([r["configured"]["f2"] for r in results])),
             "fitted_out_of_fold": float(np.mean([r["fitted_out_of_fold"]["f2"] for r in results])),
@@ -139,7 +183,8 @@ def main_(argv: list[str] | None = None) -> None:
     command = "python benchmarks/airbus_layout.py " + " ".join(sys.argv[1:] if argv is None else argv)
     settings = {k: getattr(args, k) for k in ("train", "test", "epochs", "folds", "threads")}
     figures = {"settings": settings, "runs": results, "mean": mean, **peak_memory()}
-    path = save("airbus_cut" if args.cut else "airbus_layout", command.strip(), figures)
+    name = "airbus_touching" if args.touching else "airbus_cut" if args.cut else "airbus_layout"
+    path = save(name, command.strip(), figures)
     print(f"mean {json.dumps(mean)}\n-> {path}")
 
 
