@@ -210,15 +210,7 @@ def model_set(
             bag=cfg.bag,
         ),
         "cnn": lambda: _cnn(task, cfg, pixels, as_list(target)),
-        "transformer": lambda: TextTransformer(
-            task,
-            cfg.transformer_arch,
-            epochs=cfg.transformer_epochs,
-            lr=cfg.transformer_lr,
-            batch_size=cfg.transformer_batch_size,
-            max_length=cfg.transformer_max_length,
-            target_transform=cfg.target_transform or None,
-        ),
+        "transformer": lambda: _transformer(task, cfg),
     }
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:
@@ -253,6 +245,20 @@ def _lagged(model: Any, series: Series, cfg: TabularRecipe) -> Lagged:
         series.horizon,
         None if series.lags is None else tuple(series.lags),
         None if series.windows is None else tuple(series.windows),
+        target_transform=cfg.target_transform or None,
+    )
+
+
+def _transformer(task: str, cfg: TabularRecipe) -> TextTransformer:
+    """The "transformer" model: a pretrained transformer fine-tuned on the rows' free text, at the Config's
+    transformer_* settings."""
+    return TextTransformer(
+        task,
+        cfg.transformer_arch,
+        epochs=cfg.transformer_epochs,
+        lr=cfg.transformer_lr,
+        batch_size=cfg.transformer_batch_size,
+        max_length=cfg.transformer_max_length,
         target_transform=cfg.target_transform or None,
     )
 
