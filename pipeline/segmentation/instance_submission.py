@@ -8,16 +8,14 @@ two objects of one image sharing a pixel (Kaggle refuses overlapping masks).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.atomic import write_with
 from pipeline.segmentation.rle import RleError, is_empty, runs
-from pipeline.segmentation.rle_submission import SampleLayout, read_sample
+from pipeline.segmentation.rle_submission import SampleLayout, read_sample, write_rows
 from pipeline.submission import SubmissionError, read_submission_csv
 
 
@@ -27,19 +25,8 @@ def write(
     """The submission: each sample row (its other cells as written) repeated once per object cell of
     `objects_of(image index)`, or once with `empty` where the image has none; streamed, atomically."""
     frame, _, rows = read_sample(sample, layout)
-    column = list(frame.columns).index(layout.prediction_column)
-
-    def writer(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            out = csv.writer(f, lineterminator="\n")
-            out.writerow(frame.columns)
-            for values, (image, _) in zip(frame.itertuples(index=False), rows, strict=True):
-                for cell in objects_of(int(image)) or [empty]:
-                    cells = list(values)
-                    cells[column] = cell
-                    out.writerow(cells)
-
-    write_with(path, writer)
+    cells = (objects_of(int(image)) or [empty] for image, _ in rows)
+    write_rows(path, frame, layout.prediction_column, cells)
 
 
 def validate(

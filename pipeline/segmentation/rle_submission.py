@@ -10,7 +10,7 @@ anything reaches submissions/.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,20 +88,31 @@ def write(
     """The submission: the sample's rows and cells as written, its mask column replaced by each row's (image, class)
     cell from `cells_of(image index)` (one per class; "" for no mask, written as `empty`), streamed, atomically."""
     frame, _, rows = read_sample(sample, layout)
-    column = list(frame.columns).index(layout.prediction_column)
-    cached: tuple[int, list[str]] = (-1, [])
+
+    def cells() -> Iterator[list[str]]:
+        cached: tuple[int, list[str]] = (-1, [])
+        for image, klass in rows:
+            if cached[0] != image:
+                cached = (int(image), cells_of(int(image)))
+            yield [cached[1][klass] or empty]
+
+    write_rows(path, frame, layout.prediction_column, cells())
+
+
+def write_rows(path: Path, frame: pd.DataFrame, column: str, cells: Iterable[list[str]]) -> None:
+    """The sample's rows (`frame`, its other cells as written), each written once per cell of its entry in `cells`
+    with that cell in `column`, streamed as `cells` yields them, atomically."""
+    index = list(frame.columns).index(column)
 
     def writer(tmp: Path) -> None:
-        nonlocal cached
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f, lineterminator="\n")
             out.writerow(frame.columns)
-            for values, (image, klass) in zip(frame.itertuples(index=False), rows, strict=True):
-                if cached[0] != image:
-                    cached = (int(image), cells_of(int(image)))
-                cells = list(values)
-                cells[column] = cached[1][klass] or empty
-                out.writerow(cells)
+            for values, row_cells in zip(frame.itertuples(index=False), cells, strict=True):
+                for cell in row_cells:
+                    row = list(values)
+                    row[index] = cell
+                    out.writerow(row)
 
     write_with(path, writer)
 
