@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,24 +160,8 @@ def model_set(
     is Lagged: its series' past targets are features, fitted inside the fold (pipeline/tabular/series.py); lags ()
     leaves the models as they are. With `pixels` (PIXELS: the image each row holds) "cnn" is a network on them;
     "transformer" is a pretrained transformer fine-tuned on the rows' free text."""
-    boosted = dict(
-        task=task,
-        learning_rate=cfg.learning_rate,
-        n_estimators=cfg.max_trees,
-        early_stopping=cfg.early_stopping,
-        target_transform=cfg.target_transform or None,
-        objective=cfg.objective or None,
-        bag=cfg.bag,
-        bag_folds=cfg.bag_folds,
-    )
-    shared = {"colsample_bytree": cfg.colsample, "reg_lambda": cfg.reg_lambda}
-    lgbm = {"num_leaves": cfg.num_leaves, "min_child_samples": cfg.min_child_samples, **shared}
-    xgb = {"max_depth": cfg.max_depth, "min_child_weight": cfg.min_child_weight, **shared}
-    cat = {"depth": cfg.depth, "l2_leaf_reg": cfg.l2_leaf_reg}
     factories = {
-        "lightgbm": lambda: Boosted("lightgbm", params=lgbm, **boosted),
-        "xgboost": lambda: Boosted("xgboost", params=xgb, **boosted),
-        "catboost": lambda: Boosted("catboost", params=cat, **boosted),
+        **_boosters(task, cfg),
         "linear": lambda: linear(task, cfg.linear_alpha, cfg.target_transform or None, clip=cfg.linear_clip),
         "svm": lambda: svm(
             task,
@@ -247,6 +231,27 @@ def _lagged(model: Any, series: Series, cfg: TabularRecipe) -> Lagged:
         None if series.windows is None else tuple(series.windows),
         target_transform=cfg.target_transform or None,
     )
+
+
+def _boosters(task: str, cfg: TabularRecipe) -> dict[str, Callable[[], Boosted]]:
+    """The three boosters' factories, at the Config's shared and per-library settings."""
+    boosted = dict(
+        task=task,
+        learning_rate=cfg.learning_rate,
+        n_estimators=cfg.max_trees,
+        early_stopping=cfg.early_stopping,
+        target_transform=cfg.target_transform or None,
+        objective=cfg.objective or None,
+        bag=cfg.bag,
+        bag_folds=cfg.bag_folds,
+    )
+    shared = {"colsample_bytree": cfg.colsample, "reg_lambda": cfg.reg_lambda}
+    params = {
+        "lightgbm": {"num_leaves": cfg.num_leaves, "min_child_samples": cfg.min_child_samples, **shared},
+        "xgboost": {"max_depth": cfg.max_depth, "min_child_weight": cfg.min_child_weight, **shared},
+        "catboost": {"depth": cfg.depth, "l2_leaf_reg": cfg.l2_leaf_reg},
+    }
+    return {lib: lambda lib=lib: Boosted(lib, params=params[lib], **boosted) for lib in params}
 
 
 def _transformer(task: str, cfg: TabularRecipe) -> TextTransformer:
