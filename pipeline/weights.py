@@ -194,10 +194,7 @@ def download(need: Need, progress: bool = True) -> Path:
                 )
                 return Path(path)
             except LocalEntryNotFoundError:  # the hub could not be reached (a kind of EntryNotFoundError): no file
-                raise ContractError(  # is to blame, and the next file would only wait as long again
-                    f"cannot reach {hf_endpoint()} to download {need.source}/{name} (no network?). On a machine "
-                    "without internet, run `weights ... --export DIR` where there is, then `--import DIR` here."
-                ) from None
+                raise _unreachable(f"{need.source}/{name}") from None  # to blame; the next would wait as long again
             except EntryNotFoundError as e:
                 last = e
             except Exception as e:
@@ -206,6 +203,14 @@ def download(need: Need, progress: bool = True) -> Path:
     if need.kind == "url":
         return _download_url(need.source, progress)
     raise ContractError(f"{need.arch}: nothing to download ({need.kind}).")
+
+
+def _unreachable(what: str) -> ContractError:
+    """The error of a download the Hub could not be reached for, saying how to bring the weights over instead."""
+    return ContractError(
+        f"cannot reach {hf_endpoint()} to download {what} (no network?). On a machine without internet, run "
+        "`weights ... --export DIR` where there is, then `--import DIR` here."
+    )
 
 
 def _download_snapshot(need: Need) -> Path:
@@ -222,10 +227,7 @@ def _download_snapshot(need: Need) -> Path:
             endpoint=hf_endpoint(),
         )
     except LocalEntryNotFoundError:
-        raise ContractError(
-            f"cannot reach {hf_endpoint()} to download {need.source} (no network?). On a machine without internet, "
-            "run `weights ... --export DIR` where there is, then `--import DIR` here."
-        ) from None
+        raise _unreachable(need.source) from None
     except Exception as e:
         raise ContractError(f"download of {need.source} from {hf_endpoint()} failed: {e}") from None
     found = need.cached()
