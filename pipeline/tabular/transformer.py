@@ -246,9 +246,9 @@ class TextTransformer(BaseEstimator):
         import torch
 
         from pipeline.tabular.transformer_epochs import Epochs
-        from pipeline.training.runtime import epoch_seed, resolve_precision
+        from pipeline.training.runtime import epoch_seed
 
-        dtype = resolve_precision(self.precision, self.device_, cpu_autocast=False)
+        rt = self._runtime()
         deadline, ask = getattr(context, "deadline", None), getattr(context, "training_deadline", None)
         if deadline is not None and ask is not None:  # the run's share from now: loading the model is not training
             deadline = ask(0.0) or deadline
@@ -256,7 +256,7 @@ class TextTransformer(BaseEstimator):
         n = len(ids)
         per_epoch = math.ceil(n / self.batch_size)
         opt, sched = self._optimizer(per_epoch * self.epochs)
-        scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)  # fp16 gradients scaled against underflow
+        scaler = torch.amp.GradScaler(enabled=rt.dtype == torch.float16)  # fp16 gradients scaled against underflow
         key = {"params": {k: v for k, v in self.get_params(deep=False).items() if k != "n_jobs"}, "rows": n}
         book = Epochs(self, context, {"optimizer": opt, "scheduler": sched, "scaler": scaler}, key)
         if book.resume():
@@ -277,19 +277,19 @@ class TextTransformer(BaseEstimator):
                         book.save(done=True)
                         self.model_.eval()
                         return book.steps
-                loss = self._step(ids, rows, target, dtype, opt, scaler)
+                loss = self._step(ids, rows, target, rt, opt, scaler)
                 sched.step()
                 book.steps, rows_done, total = book.steps + 1, rows_done + len(rows), total + loss * len(rows)
             book.end_epoch(float(total) / n, sched.get_last_lr()[0], time.monotonic() - epoch_started)
         self.model_.eval()
         return book.steps
 
-    def _step(self, ids: list[list[int]], rows: np.ndarray, target: Any, dtype: Any, opt: Any, scaler: Any) -> Any:
+    def _step(self, ids: list[list[int]], rows: np.ndarray, target: Any, rt: Any, opt: Any, scaler: Any) -> Any:
         """One optimizer step on the batch of `rows` (cross-entropy, or mean squared error for a regression); its
         loss, a tensor on the device (read once an epoch: no wait for the device each step)."""
         import torch
 
-        with self._autocast(dtype):
+        with rt.autocast():
             logits = self.model_(**self._batch(ids, rows)).logits.float()
         y = target[rows].to(self.device_)
         if self.task == "regression":
@@ -304,25 +304,23 @@ class TextTransformer(BaseEstimator):
         scaler.update()
         return loss.detach()
 
-    def _autocast(self, dtype: Any) -> Any:
-        """Mixed precision in `dtype` on the device; a no-op in fp32 (dtype None)."""
-        import torch
+    def _runtime(self) -> Any:
+        """Where the fit and its predictions run: the fit's device, in mixed precision per `precision` (CUDA only:
+        its autocast a no-op in fp32)."""
+        from pipeline.training.runtime import Runtime, resolve_precision
 
-        return torch.autocast(self.device_.split(":")[0], dtype=dtype or torch.float32, enabled=dtype is not None)
+        return Runtime(device=self.device_, dtype=resolve_precision(self.precision, self.device_, cpu_autocast=False))
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
         """The head's outputs for the rows: class probabilities, or the standardised value; the rows sorted by
         length into batches of twice batch_size, so each pads little, then put back in order."""
         import torch
 
-        from pipeline.training.runtime import resolve_precision
-
         ids = self._tokens(named_frame(X))
         order = np.argsort([len(t) for t in ids], kind="stable")
-        dtype = resolve_precision(self.precision, self.device_, cpu_autocast=False)
         out = np.zeros((len(ids), self.model_.config.num_labels), dtype=np.float64)
         self.model_.eval()
-        with torch.inference_mode(), self._autocast(dtype):
+        with torch.inference_mode(), self._runtime().autocast():
             for rows in np.array_split(order, max(1, math.ceil(len(ids) / (2 * self.batch_size)))):
                 if len(rows):
                     logits = self.model_(**self._batch(ids, rows)).logits.float()
