@@ -221,11 +221,9 @@ class TextTransformer(BaseEstimator):
         """AdamW (no weight decay on biases and norms) and the warm-up then linear or cosine decay over `steps`."""
         import torch
 
-        decay, plain = [], []
-        for name, p in self.model_.named_parameters():
-            (plain if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": plain, "weight_decay": 0.0}]
-        opt = torch.optim.AdamW(groups, lr=self.lr)
+        from pipeline.training.optim import make_optimizer
+
+        opt = make_optimizer(self.model_, "adamw", self.lr, self.weight_decay, momentum=0.0)  # norms, biases: 1-d
         warm = int(round(self.warmup * steps))
 
         def factor(step: int) -> float:
