@@ -124,7 +124,7 @@ def test_package_of_an_ensemble_predicts_from_its_own_copy_of_the_runs(
     monkeypatch.chdir(tmp_path)
     z, a, b, ens = _ensemble(tmp_path)
     # the wheels are test_package.py's subject; here the run/ folder the entry script predicts
-    monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps, python: [])
     assert main(["package", str(ens), "--out", "pkg", "--deps", ""]) == 0
     run = tmp_path / "pkg" / "run"
     files = json.loads((tmp_path / "pkg" / "manifest.json").read_text())["files"]
@@ -195,7 +195,7 @@ def test_runs_of_two_competitions_begun_in_one_second_blend_predict_and_package(
     shutil.move(tmp_path / "away", b)
 
     # the package keeps each run under its competition's folder, and predicts alone
-    monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps, python: [])
     assert main(["package", str(ens), "--out", "pkg", "--deps", ""]) == 0
     run = tmp_path / "pkg" / "run"
     assert [m["path"] for m in json.loads((run / "summary.json").read_text())["members"]] == [

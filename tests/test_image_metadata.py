@@ -158,7 +158,7 @@ def test_the_ensemble_of_the_image_run_and_the_table_run_beats_both(
     assert sub["Pawpularity"].std() > 5
     assert main(["predict", str(ens), "--data", str(paw["data"]), "--out", "again", "--quiet"]) == 0
     assert Path("again/submission.csv").read_bytes() == (ens / "submission.csv").read_bytes()
-    monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])  # the wheels: test_package.py's subject
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps, python: [])  # the wheels: test_package.py's subject
     assert main(["package", str(ens), "--out", "pkg", "--deps", ""]) == 0
     specs = [summary(Path("pkg/run/members", s["competition"], s["run_id"]))["competition_spec"] for s in (a, b)]
     assert specs == ["../../../competition/meta_images", "../../../competition/meta_table"]

@@ -145,7 +145,7 @@ def test_package_carries_a_competition_made_outside_competitions(
     assert main(["new", "outside", "--data", str(download), "--into", "comps"]) == 0
     assert main(["run", "comps/outside", "--data", str(download), *FAST, "--models", "lightgbm,linear", "--quiet"]) == 0
     run_dir = next((tmp_path / "runs" / "outside").iterdir())
-    monkeypatch.setattr(package, "build_wheels", lambda dest, deps: [])  # the wheel: the test above
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps, python: [])  # the wheel: the test above
     assert main(["package", str(run_dir), "--out", "pkg", "--deps", ""]) == 0
     run = tmp_path / "pkg" / "run"
     assert json.loads((run / "summary.json").read_text())["competition_spec"] == "competition/outside"

@@ -2,7 +2,8 @@
 
 DIR/
   dataset-metadata.json   the Kaggle dataset's id, title and licence (`kaggle datasets create -p DIR` reads it)
-  wheels/                 the project as a wheel, and wheels of the --deps a notebook image may lack
+  wheels/                 the project as a wheel, and wheels of the --deps a notebook image may lack, fetched
+                          for the notebook's machine: Linux x86_64 and the Python --python names (default this one's)
   run/                    what `predict` needs from the run: config.json (resolved config), summary, folds, OOF
                           predictions, blend/stack/threshold/calibration records, the fitted stages after the
                           blend (stages.json), the training images' digests and the fitted fold models (models/);
@@ -10,8 +11,9 @@ DIR/
                           several competitions: run/members/<competition>/<run-id>/); a competition outside
                           competitions/ (`new --into DIR`) in run/competition/<name>/
   manifest.json           sha256 of every file, the library versions the run was trained with, the wheels
-  predict.py              the entry script: checks the files, installs the wheels with `pip install --no-index
-                          --find-links`, prints version differences, runs `python -m pipeline predict`
+  predict.py              the entry script (package_entry.py): checks the files, installs the wheels with `pip
+                          install --no-index --find-links` (a failure on another Python names --python), prints
+                          version differences, runs `python -m pipeline predict`
 
 torch and torchvision are never packaged: a notebook image has them; their versions are compared only. The fitted
 networks need no pretrained weights (predict rebuilds each network and loads its fitted weights), so none are
@@ -26,6 +28,7 @@ import fnmatch
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +46,15 @@ HELP = "write an offline inference package (Kaggle dataset folder) for a finishe
 # Dependencies a Kaggle image may lack (the others it ships); --deps replaces the list.
 DEFAULT_DEPS = ("py7zr", "ensemble-boxes")
 CHECK_ONLY = ("torch", "torchvision")
+# The machine a Kaggle notebook runs on: Linux x86_64 with glibc 2.35 (Ubuntu 22.04); pip download takes only the
+# platform tags it is given, so every manylinux tag such a machine installs is listed.
+NOTEBOOK_PLATFORMS = (
+    *(f"manylinux_2_{minor}_x86_64" for minor in range(35, 16, -1)),
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+)
+ENTRY_SOURCE = Path(__file__).with_name("package_entry.py")  # copied into the package as predict.py
 RUN_FILES = (
     "summary.json",
     "config.json",
@@ -71,6 +83,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated distributions to ship as wheels (default {','.join(DEFAULT_DEPS)}; '' for none); "
         "fetched with pip download at the installed version, with their own dependencies",
     )
+    p.add_argument(
+        "--python",
+        default=this_python(),
+        metavar="X.Y",
+        help="the notebook's Python, which the --deps wheels are fetched for (default this one's, %(default)s; a "
+        "notebook runs `python --version` to tell)",
+    )
     p.add_argument("--id", dest="dataset_id", default=None, help="the dataset's OWNER/SLUG (default: yours/<run>)")
     p.add_argument("--upload", action="store_true", help="create the Kaggle dataset, or a new version of it")
     p.add_argument("-m", "--message", default=None, help="version notes for --upload")
@@ -78,7 +97,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     deps = [d.strip() for d in args.deps.split(",") if d.strip()]
-    out = build_package(Path(args.run_dir), Path(args.out), deps, args.dataset_id)
+    out = build_package(Path(args.run_dir), Path(args.out), deps, args.dataset_id, args.python)
     print(f"package {out} ({_size(out) / 2**20:.1f} MiB)")
     if args.upload:
         print(upload(out, args.message))
@@ -87,6 +106,11 @@ def main(args: argparse.Namespace) -> int:
 
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def this_python() -> str:
+    """This interpreter's Python version as X.Y."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def _version(dist: str) -> str | None:
@@ -138,9 +162,12 @@ def wheel_source(root: Path, dest: Path) -> Path:
     return dest
 
 
-def build_wheels(dest: Path, deps: list[str]) -> list[str]:
+def build_wheels(dest: Path, deps: list[str], python: str) -> list[str]:
     """The project's wheel (built from a temporary copy of its source: wheel_source) and the deps' wheels (at the
-    installed versions) into dest; their file names."""
+    installed versions, with their own dependencies, for a notebook's machine running `python`: NOTEBOOK_PLATFORMS)
+    into dest; their file names."""
+    if not re.fullmatch(r"3\.\d{1,2}", python):
+        raise ContractError(f"--python {python!r}: a Python version as X.Y, such as 3.11 (`python --version` says).")
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pipeline-wheel-") as tmp:
         source = wheel_source(project_root(), Path(tmp) / "source")
@@ -160,6 +187,11 @@ def build_wheels(dest: Path, deps: list[str]) -> list[str]:
             "download",
             "--quiet",
             "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            python,
+            *(flag for tag in NOTEBOOK_PLATFORMS for flag in ("--platform", tag)),
             "-d",
             str(dest),
             *pinned,
@@ -248,7 +280,9 @@ def _trained_versions(runs: list[Path]) -> dict[str, str | None]:
     return versions
 
 
-def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | None = None) -> Path:
+def build_package(
+    run_dir: Path, out: Path, deps: list[str], dataset_id: str | None = None, python: str | None = None
+) -> Path:
     """Write the package folder (into a temporary sibling first, moved in place when complete); return it."""
     run_dir = Path(run_dir)
     module, summary, runs = _runs(run_dir)
@@ -258,7 +292,8 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        wheels = build_wheels(tmp / "wheels", deps)
+        python = python or this_python()
+        wheels = build_wheels(tmp / "wheels", deps, python)
         for path, (where, _) in runs.items():
             _copy_run(where, tmp / "run" / path)
         modules = {m.__name__: m for _, m in runs.values()}  # each competition once
@@ -271,7 +306,7 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
         names = [r.split(";")[0].split("==")[0].split(">=")[0].split("[")[0].strip() for r in requirements]
         trained = _trained_versions([where for where, _ in runs.values()])
         versions = {n: _version(n) for n in names if not n.startswith(("pytest", "ruff"))} | trained
-        (tmp / ENTRY).write_text(ENTRY_SCRIPT)
+        (tmp / ENTRY).write_text(ENTRY_SOURCE.read_text())
         slug = f"{summary['competition']}-{run_dir.name}".lower().replace("_", "-").replace(".", "-")[:50]
         meta = {
             "title": f"{summary['competition']} {run_dir.name} inference"[:50],
@@ -293,6 +328,7 @@ def build_package(run_dir: Path, out: Path, deps: list[str], dataset_id: str | N
             "versions": versions,
             "check_only": list(CHECK_ONLY),
             "wheels": wheels,
+            "wheels_python": python,  # the Python the --deps wheels were fetched for
             "deps": deps,
             "files": files,
         }
@@ -334,64 +370,3 @@ def upload(folder: Path, message: str | None = None) -> str:
         return f"uploaded a new version of dataset {meta['id']}"
     api.dataset_create_new(str(folder), public=False, quiet=True, dir_mode="zip")
     return f"created dataset {meta['id']} (private)"
-
-
-ENTRY_SCRIPT = '''"""Offline inference: check the package, install its wheels offline, run `python -m pipeline predict`.
-
-Usage (in a notebook cell): !python /kaggle/input/<this-dataset>/predict.py [--data PATH] [--out DIR]
-Arguments after the script name are passed to `python -m pipeline predict`.
-"""
-
-import hashlib
-import importlib.metadata
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def main(argv):
-    manifest = json.loads((HERE / "manifest.json").read_text())
-    files = manifest["files"]
-    bad = [rel for rel, digest in files.items() if not (HERE / rel).is_file() or sha256(HERE / rel) != digest]
-    if bad:
-        print(f"error: package file {bad[0]} is missing or damaged ({len(bad)} in all)", file=sys.stderr)
-        return 2
-    wheels = HERE / "wheels"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels)]
-    project = sorted(wheels.glob("kaggle_pipeline-*.whl"))
-    if subprocess.call([*pip, "--no-deps", "--force-reinstall", *map(str, project)]) != 0:
-        print("error: installing the project wheel failed", file=sys.stderr)
-        return 2
-    pinned = [f"{d}=={manifest['versions'][d]}" for d in manifest["deps"] if manifest["versions"].get(d)]
-    if pinned and subprocess.call([*pip, *pinned]) != 0:
-        print("error: installing " + " ".join(pinned) + " from the package failed", file=sys.stderr)
-        return 2
-    for lib, trained in sorted(manifest["versions"].items()):
-        here = version(lib)
-        if trained and here != trained:
-            note = " (from the notebook image)" if lib in manifest["check_only"] else ""
-            print(f"version differs: {lib} trained with {trained}, here {here or 'not installed'}{note}")
-    return subprocess.call([sys.executable, "-m", "pipeline", "predict", str(HERE / "run"), *argv])
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-'''
