@@ -81,6 +81,15 @@ def missing_model_files(run_dir: Path, fits: dict[str, list[int | str]]) -> list
     return missing
 
 
+def model_class(meta: dict[str, Any]) -> Any:
+    """The class a saved model's record (fold<k>.json) names, imported."""
+    module_name, _, qualname = meta["class"].partition(":")
+    cls: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    return cls
+
+
 def load_fold_model(run_dir: Path, model: str, fold: int | str, device: str | None = None, verify: bool = True) -> Any:
     """One fold's fitted estimator, checked against its recorded sha256; deep ones onto `device`."""
     meta = fold_model_info(run_dir, model, fold)
@@ -90,11 +99,7 @@ def load_fold_model(run_dir: Path, model: str, fold: int | str, device: str | No
     if verify and sha256(path) != meta.get("sha256"):
         raise ContractError(f"{path}: the saved model file is damaged (its sha256 differs from the one recorded).")
     if meta["format"] == "torch":
-        module_name, _, qualname = meta["class"].partition(":")
-        cls: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            cls = getattr(cls, part)
-        return cls.load_fitted(path, device=device)
+        return model_class(meta).load_fitted(path, device=device)
     import joblib
 
     return joblib.load(path)

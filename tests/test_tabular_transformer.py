@@ -238,6 +238,14 @@ def test_new_offers_the_transformer_and_its_run_submits_and_predicts_again(
     again = tmp_path / "again"
     assert main(["predict", str(run_dir), "--data", str(folder), "--out", str(again), "--quiet"]) == 0
     assert (again / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
+    # its package ships transformers and sentencepiece at the versions it trained with, whatever --deps says
+    from pipeline.commands import package
+
+    monkeypatch.setattr(package, "build_wheels", lambda dest, deps, python: [])
+    assert main(["package", str(run_dir), "--out", "pkg", "--deps", "py7zr"]) == 0
+    manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
+    assert manifest["deps"] == ["py7zr", "transformers", "sentencepiece"]
+    assert manifest["versions"]["transformers"] and manifest["versions"]["sentencepiece"]
 
 
 def test_a_run_killed_in_its_second_fold_resumes_that_fold_from_its_checkpoint_and_submits_the_same_bytes(

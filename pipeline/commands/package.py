@@ -271,6 +271,23 @@ def _packaged_summary(path: Path, module: ModuleType, competition: Path | None, 
         path.write_text(json.dumps(packaged, indent=2) + "\n")
 
 
+def model_deps(runs: list[Path]) -> list[str]:
+    """The libraries the runs' kept models need at the versions they were trained with, whatever --deps says: each
+    saved model class's NOTEBOOK_DEPS (the transformer's transformers and sentencepiece, whose saved files an image's
+    other version may not load), in the order first named."""
+    from pipeline.modelstore import FOLDER, model_class
+
+    deps: list[str] = []
+    for run in runs:
+        for record in sorted((run / FOLDER).glob("*/*.json")):
+            try:
+                cls = model_class(json.loads(record.read_text()))
+            except (ImportError, AttributeError):  # a class predict finds in the package's own competition folder
+                continue
+            deps += [d for d in getattr(cls, "NOTEBOOK_DEPS", ()) if d not in deps]
+    return deps
+
+
 def _trained_versions(runs: list[Path]) -> dict[str, str | None]:
     """The library versions the runs were trained with (their env.json; an ensemble has none of its own)."""
     versions: dict[str, str | None] = {}
@@ -291,6 +308,7 @@ def build_package(
     tmp = out.parent / f".{out.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    deps = [*deps, *(d for d in model_deps([where for where, _ in runs.values()]) if d not in deps)]
     try:
         python = python or this_python()
         wheels = build_wheels(tmp / "wheels", deps, python)

@@ -126,6 +126,10 @@ def row_texts(X: pd.DataFrame, short: list[str], text: list[str]) -> list[str]:
 class TextTransformer(BaseEstimator):
     """A pretrained transformer fine-tuned on each row's text; predict / predict_proba as the tabular models give."""
 
+    # what its saved file needs at the versions it was trained with (`package` ships their wheels): save_pretrained's
+    # files and load arguments change between transformers versions, and the tokenizer is converted by sentencepiece
+    NOTEBOOK_DEPS = ("transformers", "sentencepiece")
+
     task: str = "binary"  # regression | binary | multiclass
     arch: str = DEFAULT_ARCH  # a Hugging Face Hub id or a local folder (save_pretrained's)
     epochs: int = 3
