@@ -73,6 +73,20 @@ def test_optimizer_groups_decay_only_weights_and_skip_frozen_parameters():
         make_optimizer(net, "lion", 0.1, 0.0, 0.9)
 
 
+def test_optimizer_lr_scales_give_a_group_per_rate_and_decay_the_largest_rate_first():
+    net = small_net()  # 0: conv, 1: batch norm, 3: linear
+    scales = {"0.weight": 0.25, "0.bias": 0.25, "1.weight": 0.5, "1.bias": 0.5}
+    opt = make_optimizer(net, "adamw", 0.1, 0.01, 0.0, lr_scales=scales)  # the linear layer's: 1, by default
+    got = [(g["lr"], g["weight_decay"], {id(p) for p in g["params"]}) for g in opt.param_groups]
+    assert got == [
+        (0.1, 0.01, {id(net[3].weight)}),
+        (0.1, 0.0, {id(net[3].bias)}),
+        (0.05, 0.0, {id(net[1].weight), id(net[1].bias)}),
+        (0.025, 0.01, {id(net[0].weight)}),
+        (0.025, 0.0, {id(net[0].bias)}),
+    ]
+
+
 def test_set_lrs_scales_each_groups_peak():
     opt = make_optimizer(small_net(), "sgd", 0.1, 5e-4, 0.9)
     set_lrs(opt, [0.1, 0.02], 0.5)
