@@ -120,15 +120,20 @@ class Killed(Exception):
     pass
 
 
+# the Kaggle recipe's settings (transformer_parts.py) resume too: two batches accumulated a step (5 steps an epoch, each
+# epoch's batches the same 10), the mean-pooled head, layer-wise learning rates
+@pytest.mark.parametrize(
+    ("recipe", "steps"), [({}, 30), ({"accumulate": 2}, 15), ({"pooling": "mean"}, 30), ({"llrd": 0.8}, 30)]
+)
 def test_a_fit_killed_in_its_second_epoch_resumes_from_the_first_and_predicts_as_one_never_killed(
-    bert: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bert: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recipe: dict, steps: int
 ) -> None:
     # before: nothing was saved between epochs, so a run killed in a fold's last epoch fine-tuned that fold again from
     # the pretrained weights on --resume
     from pipeline.contract import FitContext
 
     X, y = marked_texts(120, seed=7)
-    params = FAST | {"epochs": 3}  # 80 rows in batches of 8: 10 steps an epoch
+    params = FAST | {"epochs": 3} | recipe  # 80 rows in batches of 8: 10 batches an epoch
     said: list[str] = []
 
     def context(folder: str, resume: bool) -> FitContext:
@@ -151,7 +156,7 @@ def test_a_fit_killed_in_its_second_epoch_resumes_from_the_first_and_predicts_as
     monkeypatch.setattr(TextTransformer, "_batch", lambda self, *args: calls.append(1) or batch(self, *args))
     resumed = TextTransformer("binary", arch=bert, **params).fit(X.iloc[:80], y[:80], context=context("killed", True))
     assert "resume: continuing from epoch 1 of 3" in said and len(calls) == 20  # epochs 2 and 3 only
-    assert resumed.steps_done_ == whole.steps_done_ == 30
+    assert resumed.steps_done_ == whole.steps_done_ == steps
     assert np.array_equal(resumed.predict_proba(X.iloc[80:]), whole.predict_proba(X.iloc[80:]))
     # resumed again once done: the finished fit's weights, no step taken
     calls.clear()

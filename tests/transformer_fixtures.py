@@ -13,9 +13,9 @@ FILLER = [f"w{i}" for i in range(40)]  # words of no meaning
 MARKS = ["good", "bad", "odd"]  # the words that carry the label: class k holds MARKS[k]
 
 
-def tiny_bert(folder: Path, words: list[str], seed: int = 0) -> Path:
+def tiny_bert(folder: Path, words: list[str], seed: int = 0, **config: float) -> Path:
     """A random 2-layer BERT (hidden 32, 2 heads), initialised from `seed`, and its WordPiece tokenizer over `words`,
-    saved in `folder`."""
+    saved in `folder`; `config`: BertConfig's settings over these (hidden_dropout_prob=0: no dropout)."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -23,16 +23,17 @@ def tiny_bert(folder: Path, words: list[str], seed: int = 0) -> Path:
     vocab = {word: i for i, word in enumerate(dict.fromkeys([*SPECIALS, *words]))}
     # the longest text the model reads, as a pretrained tokenizer declares it (RoBERTa's 512)
     BertTokenizerFast(vocab=vocab, model_max_length=64).save_pretrained(folder)
-    config = BertConfig(
+    settings = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,
+        **config,
     )
     torch.manual_seed(seed)
-    BertModel(config).save_pretrained(folder)
+    BertModel(settings).save_pretrained(folder)
     return folder
 
 
@@ -101,4 +102,21 @@ def tiny_deberta(folder: Path, words: list[str], seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     DebertaV2Model(config).save_pretrained(folder)
+    return folder
+
+
+def tiny_distilbert(folder: Path, words: list[str], seed: int = 0) -> Path:
+    """A random 2-layer DistilBERT (its layers named transformer.layer.<i>, not encoder.layer.<i>) and a WordPiece
+    tokenizer over `words`, saved in `folder`."""
+    import torch
+    from transformers import BertTokenizerFast, DistilBertConfig, DistilBertModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {word: i for i, word in enumerate(dict.fromkeys([*SPECIALS, *words]))}
+    BertTokenizerFast(vocab=vocab, model_max_length=64).save_pretrained(folder)
+    config = DistilBertConfig(
+        vocab_size=len(vocab), dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=64
+    )
+    torch.manual_seed(seed)
+    DistilBertModel(config).save_pretrained(folder)
     return folder

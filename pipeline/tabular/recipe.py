@@ -79,6 +79,16 @@ class TabularRecipe:
     transformer_lr: float = 2e-5  # AdamW's peak, after a linear warm-up over 10% of the steps, then linear decay
     transformer_batch_size: int = 16
     transformer_max_length: int = 256  # tokens of each row's text ("name: value | ..."), the rest cut
+    # Kaggle's text winners' fine-tuning (pipeline/tabular/transformer_parts.py): "mean" pools the last hidden states
+    # (masked mean, dropout, a linear head) where "cls" keeps the model's own sequence-classification head
+    transformer_pooling: str = "cls"
+    # layer-wise learning-rate decay d in (0, 1]: the head at transformer_lr, the top encoder layer lr * d, the next
+    # lr * d^2, ..., the embeddings lr * d^(layers + 1); 1 is off (0.8-0.9 usual for a -base, BERT / RoBERTa /
+    # DeBERTa-v2 encoders only: their encoder.layer.<i>)
+    transformer_llrd: float = 1.0
+    # batches whose gradients are summed into each optimizer step: batch_size * accumulate rows a step, the memory of
+    # batch_size (1: off); the warm-up and decay count optimizer steps
+    transformer_accumulate: int = 1
     target_transform: str = ""  # regression: "log1p" fits log(1 + y), "" fits y
     objective: str = ""  # regression: "l1" trains the boosters on absolute error (for mae), "" on squared error
     bag: int = 1  # seeds averaged per model (seed bagging)
@@ -265,6 +275,9 @@ def _transformer(task: str, cfg: TabularRecipe) -> TextTransformer:
         batch_size=cfg.transformer_batch_size,
         max_length=cfg.transformer_max_length,
         target_transform=cfg.target_transform or None,
+        pooling=cfg.transformer_pooling,
+        llrd=cfg.transformer_llrd,
+        accumulate=cfg.transformer_accumulate,
     )
 
 

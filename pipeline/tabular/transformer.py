@@ -5,21 +5,23 @@ encoder (RoBERTa, DeBERTa-v3) fold by fold, then blending its out-of-fold predic
 TF-IDF n-grams (pipeline/tabular/text.py) cannot read, word order and meaning, such a network has learnt already.
 Each row becomes one text: its short columns (categories, codes) then its free-text columns (features.columns'
 judgement), each as "name: value", joined by " | " ("keyword: ablaze | text: ..."), tokenized to max_length tokens.
-A sequence-classification head on the encoder (transformers' AutoModelForSequenceClassification) gives the classes'
-probabilities (binary, multi-class: cross-entropy) or one value (regression: the target, after target_transform,
-standardised inside fit, mean squared error, un-scaled out).
+A sequence-classification head on the encoder (transformers' AutoModelForSequenceClassification; with pooling
+"mean", the masked mean of its last hidden states under dropout and a linear head: transformer_parts.py) gives the
+classes' probabilities (binary, multi-class: cross-entropy) or one value (regression: the target, after
+target_transform, standardised inside fit, mean squared error, un-scaled out).
 
-Training: AdamW (no weight decay on biases and norms), a linear warm-up over `warmup` of the steps then linear or
-cosine decay, fixed epochs: the fold's validation rows are scored and never pick the weights, so its out-of-fold
-predictions stay out of sample. Seeded (random_state: the head's initialisation, dropout, the batches' order).
-Batches are padded to their longest row; prediction sorts the rows by length so each batch pads little. The
-runner's context gives the device (CUDA, with bf16 or fp16 autocast per `precision`; CPU otherwise, in fp32) and the
-deadline: training stops at it, keeping time for the predictions after fit, as the cnn does. Each epoch's batches and
-dropout are seeded from random_state and the epoch, and each epoch's end (transformer_epochs.py) writes last.pt in the
-context's workdir (weights, optimizer, scheduler, scaler, counters; the weights only once the fit is done), so a fit
-resumed with context.resume continues from its last epoch and predicts as one never interrupted; the context's
-eval_set (the fold's validation rows) is scored with its metric each epoch, logged, written to history.json and
-reported to tune's pruner.
+Training: AdamW (no weight decay on biases and norms; with llrd < 1, layer-wise rates: the head's lr, each encoder layer
+below it llrd times the one above), a linear warm-up over `warmup` of the optimizer steps then linear or cosine decay,
+each step on batch_size * accumulate rows (the gradients of `accumulate` batches summed), fixed epochs: the fold's
+validation rows are scored and never pick the weights, so its out-of-fold predictions stay out of sample. Seeded
+(random_state: the head's initialisation, dropout, the batches' order). Batches are padded to their longest row;
+prediction sorts the rows by length so each batch pads little. The runner's context gives the device (CUDA, with bf16 or
+fp16 autocast per `precision`; CPU otherwise, in fp32) and the deadline: training stops at it, keeping time for the
+predictions after fit, as the cnn does. Each epoch's batches and dropout are seeded from random_state and the epoch, and
+each epoch's end (transformer_epochs.py) writes last.pt in the context's workdir (weights, optimizer, scheduler, scaler,
+counters; the weights only once the fit is done), so a fit resumed with context.resume continues from its last epoch and
+predicts as one never interrupted; the context's eval_set (the fold's validation rows) is scored with its metric each
+epoch, logged, written to history.json and reported to tune's pruner.
 
 The weights: `arch` is a Hugging Face Hub id, fetched as a snapshot of the repo (config, tokenizer files, weights:
 weight_needs, so the runner refuses before touching data when they are not cached and `python -m pipeline weights`
@@ -143,11 +145,19 @@ class TextTransformer(BaseEstimator):
     random_state: int = 0
     precision: str = "auto"  # the runner's --precision: bf16 / fp16 autocast on CUDA ("fp32" to turn it off)
     n_jobs: int = 1  # torch's CPU threads during fit (the runner sets it); 0: torch's own
+    # the Kaggle recipe (transformer_parts.py): "cls", the model's own sequence-classification head, or "mean", the
+    # masked mean of the last hidden states under dropout and a linear head
+    pooling: str = "cls"
+    llrd: float = 1.0  # layer-wise learning-rate decay: the top layer's lr * llrd, each below llrd times that (1: off)
+    accumulate: int = 1  # batches whose gradients are summed into each optimizer step (effective batch: their rows)
 
     def fit(self, X: pd.DataFrame, y: Any, context: Any = None) -> TextTransformer:
         """Tokenize the rows' texts, then fine-tune the encoder and its head for `epochs` (or to the deadline)."""
         import torch
 
+        from pipeline.tabular.transformer_parts import check_recipe
+
+        check_recipe(self.pooling, self.llrd, self.accumulate)
         if self.schedule not in ("linear", "cosine") or self.epochs < 1 or not 0 <= self.warmup < 1:
             raise ValueError(
                 f"TextTransformer: schedule must be 'linear' or 'cosine' (got {self.schedule!r}), epochs 1 or more "
@@ -186,19 +196,18 @@ class TextTransformer(BaseEstimator):
             )
 
     def _load_pretrained(self, n_out: int) -> None:
-        """The tokenizer and the encoder with a fresh head of n_out outputs, seeded, on the fit's device."""
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        """The tokenizer and the encoder with a fresh head of n_out outputs (per `pooling`), seeded, on the fit's
+        device."""
+        from transformers import AutoTokenizer
 
+        from pipeline.tabular.transformer_parts import load_model
         from pipeline.training.runtime import seed_everything
 
         seed_everything(self.random_state)
         folder = model_folder(self.arch)
         with quiet():  # "Some weights ... newly initialized": the head, as intended
             self.tokenizer_ = AutoTokenizer.from_pretrained(folder)
-            self.model_ = AutoModelForSequenceClassification.from_pretrained(
-                folder, num_labels=n_out, ignore_mismatched_sizes=True, dtype=torch.float32
-            )
+            self.model_ = load_model(folder, self.pooling, n_out)
         self.model_.to(self.device_)
 
     def _tokens(self, X: pd.DataFrame) -> list[list[int]]:
@@ -222,12 +231,15 @@ class TextTransformer(BaseEstimator):
         return {"input_ids": input_ids.to(self.device_), "attention_mask": mask.to(self.device_)}
 
     def _optimizer(self, steps: int) -> tuple[Any, Any]:
-        """AdamW (no weight decay on biases and norms) and the warm-up then linear or cosine decay over `steps`."""
+        """AdamW (no weight decay on biases and norms; with llrd < 1 each layer's rate decayed from the head's) and
+        the warm-up then linear or cosine decay over `steps` (optimizer steps)."""
         import torch
 
+        from pipeline.tabular.transformer_parts import llrd_scales
         from pipeline.training.optim import make_optimizer
 
-        opt = make_optimizer(self.model_, "adamw", self.lr, self.weight_decay, momentum=0.0)  # norms, biases: 1-d
+        scales = llrd_scales(self.model_, self.llrd) if self.llrd < 1 else None
+        opt = make_optimizer(self.model_, "adamw", self.lr, self.weight_decay, momentum=0.0, lr_scales=scales)
         warm = int(round(self.warmup * steps))
 
         def factor(step: int) -> float:
@@ -239,15 +251,17 @@ class TextTransformer(BaseEstimator):
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
     def _train(self, ids: list[list[int]], target: Any, context: Any) -> int:
-        """The fine-tuning: `epochs` over shuffled batches (each epoch's order and dropout seeded from random_state and
-        the epoch, so a resumed fit replays the epochs it missed), gradients clipped to norm 1 (scaled under fp16);
-        each epoch's end checkpointed, validated and logged (transformer_epochs.Epochs; with context.resume, continued
-        from the workdir's last.pt); stops at the context's deadline (asked again as the training starts), keeping
-        time for the rows predicted after fit (PREDICT_SHARE of a row's measured training time each). Returns the
-        steps done."""
+        """The fine-tuning: `epochs` over shuffled rows (each epoch's order and dropout seeded from random_state and
+        the epoch, so a resumed fit replays the epochs it missed), each optimizer step on batch_size * accumulate
+        rows (transformer_parts.step_batches), gradients clipped to norm 1 (scaled under fp16); each epoch's end
+        checkpointed, validated and logged (transformer_epochs.Epochs; with context.resume, continued from the
+        workdir's last.pt); stops at the context's deadline (asked again as the training starts), between optimizer
+        steps, keeping time for the rows predicted after fit (PREDICT_SHARE of a row's measured training time each).
+        Returns the optimizer steps done."""
         import torch
 
         from pipeline.tabular.transformer_epochs import Epochs
+        from pipeline.tabular.transformer_parts import step_batches
         from pipeline.training.runtime import epoch_seed
 
         rt = self._runtime()
@@ -256,7 +270,7 @@ class TextTransformer(BaseEstimator):
             deadline = ask(0.0) or deadline
         predict_rows = int(getattr(context, "predict_rows", 0) or 0)
         n = len(ids)
-        per_epoch = math.ceil(n / self.batch_size)
+        per_epoch = math.ceil(n / (self.batch_size * self.accumulate))  # optimizer steps
         opt, sched = self._optimizer(per_epoch * self.epochs)
         scaler = torch.amp.GradScaler(enabled=rt.dtype == torch.float16)  # fp16 gradients scaled against underflow
         key = {"params": {k: v for k, v in self.get_params(deep=False).items() if k != "n_jobs"}, "rows": n}
@@ -269,9 +283,8 @@ class TextTransformer(BaseEstimator):
         for epoch in range(book.epoch, self.epochs):
             seed, epoch_started, total = epoch_seed(self.random_state, epoch), time.monotonic(), 0.0
             torch.manual_seed(seed)  # dropout
-            for rows in np.array_split(
-                torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy(), per_epoch
-            ):
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+            for batches in step_batches(order, self.batch_size, self.accumulate):
                 if deadline is not None and rows_done:
                     per_row = (time.monotonic() - started) / rows_done
                     if time.monotonic() + per_row * PREDICT_SHARE * predict_rows > deadline:
@@ -279,27 +292,34 @@ class TextTransformer(BaseEstimator):
                         book.save(done=True)
                         self.model_.eval()
                         return book.steps
-                loss = self._step(ids, rows, target, rt, opt, scaler)
+                loss = self._step(ids, batches, target, rt, opt, scaler)
                 sched.step()
-                book.steps, rows_done, total = book.steps + 1, rows_done + len(rows), total + loss * len(rows)
+                book.steps, rows_done, total = book.steps + 1, rows_done + sum(map(len, batches)), total + loss
             book.end_epoch(float(total) / n, sched.get_last_lr()[0], time.monotonic() - epoch_started)
         self.model_.eval()
         return book.steps
 
-    def _step(self, ids: list[list[int]], rows: np.ndarray, target: Any, rt: Any, opt: Any, scaler: Any) -> Any:
-        """One optimizer step on the batch of `rows` (cross-entropy, or mean squared error for a regression); its
-        loss, a tensor on the device (read once an epoch: no wait for the device each step)."""
+    def _step(
+        self, ids: list[list[int]], batches: list[np.ndarray], target: Any, rt: Any, opt: Any, scaler: Any
+    ) -> Any:
+        """One optimizer step on the rows of `batches` (cross-entropy, or mean squared error for a regression): each
+        batch's gradients, its loss weighted by its share of the step's rows, summed (accumulated), then unscaled,
+        clipped and stepped once; the rows' summed loss, a tensor on the device (read once an epoch: no wait for the
+        device each step)."""
         import torch
 
-        with rt.autocast():
-            logits = self.model_(**self._batch(ids, rows)).logits.float()
-        y = target[rows].to(self.device_)
-        if self.task == "regression":
-            loss = torch.nn.functional.mse_loss(logits[:, 0], y)
-        else:
-            loss = torch.nn.functional.cross_entropy(logits, y)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        rows_in_step, total = sum(map(len, batches)), 0.0
+        for rows in batches:
+            with rt.autocast():
+                logits = self.model_(**self._batch(ids, rows)).logits.float()
+            y = target[rows].to(self.device_)
+            if self.task == "regression":
+                loss = torch.nn.functional.mse_loss(logits[:, 0], y)
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, y)
+            scaler.scale(loss * (len(rows) / rows_in_step)).backward()
+            total = total + loss.detach() * len(rows)
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
         scaler.step(opt)
@@ -342,23 +362,29 @@ class TextTransformer(BaseEstimator):
 
     def save_fitted(self, path: str | Path) -> None:
         """Write the parameters, the columns, the target's scale and the fine-tuned model and tokenizer (the files
-        save_pretrained writes) to one file, loaded by load_fitted on any device without the Hub."""
+        save_pretrained writes; pooling "mean": the encoder's, and its head's weights beside them) to one file, loaded
+        by load_fitted on any device without the Hub."""
         import torch
 
         fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and k not in ("model_", "tokenizer_")}
+        mean = self.pooling == "mean"
         with tempfile.TemporaryDirectory() as tmp, quiet():
-            self.model_.to("cpu").save_pretrained(tmp)
+            self.model_.to("cpu")
+            (self.model_.backbone if mean else self.model_).save_pretrained(tmp)
+            head = {k: v.clone() for k, v in self.model_.head.state_dict().items()} if mean else None
             self.tokenizer_.save_pretrained(tmp)
             self.model_.to(self.device_)
             files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
-        torch.save({"params": self.get_params(deep=False), "fitted": fitted, "files": files}, path)
+        blob = {"params": self.get_params(deep=False), "fitted": fitted, "files": files}
+        torch.save(blob | ({"head": head} if mean else {}), path)
 
     @classmethod
     def load_fitted(cls, path: str | Path, device: str | None = None) -> TextTransformer:
         """The TextTransformer save_fitted wrote, on `device` (default: CUDA when available, else the CPU)."""
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+        from pipeline.tabular.transformer_parts import MeanPooled
         from pipeline.training.runtime import resolve_device
 
         blob = torch.load(path, map_location="cpu", weights_only=False)
@@ -369,6 +395,11 @@ class TextTransformer(BaseEstimator):
             for name, data in blob["files"].items():
                 (Path(tmp) / name).write_bytes(data)
             est.tokenizer_ = AutoTokenizer.from_pretrained(tmp)
-            est.model_ = AutoModelForSequenceClassification.from_pretrained(tmp, dtype=torch.float32)
+            if "head" in blob:  # pooling "mean": the encoder, then its head's weights
+                backbone = AutoModel.from_pretrained(tmp, dtype=torch.float32)
+                est.model_ = MeanPooled(backbone, backbone.config.num_labels)
+                est.model_.head.load_state_dict(blob["head"])
+            else:
+                est.model_ = AutoModelForSequenceClassification.from_pretrained(tmp, dtype=torch.float32)
         est.model_.to(est.device_).eval()
         return est
