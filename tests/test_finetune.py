@@ -143,6 +143,19 @@ def test_backbone_and_its_batchnorm_stay_frozen_during_warmup_then_train(data):
     assert not torch.equal(full["layer1.0.bn1.running_var"], start["layer1.0.bn1.running_var"])
 
 
+def test_what_a_timm_model_names_in_no_weight_decay_is_not_decayed_nor_its_biases_and_norms() -> None:
+    import timm
+
+    from pipeline.vision.finetune import param_groups
+
+    model = timm.create_model("test_vit", num_classes=4)  # no_weight_decay(): pos_embed, cls_token (2-d and more)
+    decay_of = {id(p): g["weight_decay"] for g in param_groups(model, 0.05, layer_decay=0.8) for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert named["pos_embed"].ndim == 3 and decay_of[id(named["pos_embed"])] == 0.0
+    assert decay_of[id(named["head.weight"])] == 0.05 and decay_of[id(named["head.bias"])] == 0.0
+    assert {decay_of[id(p)] for n, p in named.items() if p.ndim <= 1} == {0.0}
+
+
 def test_layer_decay_and_backbone_lr_give_each_group_its_learning_rate(data, tmp_path):
     import timm
 

@@ -13,7 +13,7 @@ from torch import nn
 from pipeline.contract import FitContext
 from pipeline.training import checkpoint, deadline
 from pipeline.training.core import FitState, TrainerCore
-from pipeline.training.optim import make_optimizer, optimizer_step, set_lrs
+from pipeline.training.optim import make_optimizer, optimizer_step, param_groups, set_lrs
 from pipeline.training.runtime import Runtime, resolve_precision
 from pipeline.training.schedules import SCHEDULES, lr_factor
 
@@ -76,7 +76,8 @@ def test_optimizer_groups_decay_only_weights_and_skip_frozen_parameters():
 def test_optimizer_lr_scales_give_a_group_per_rate_and_decay_the_largest_rate_first():
     net = small_net()  # 0: conv, 1: batch norm, 3: linear
     scales = {"0.weight": 0.25, "0.bias": 0.25, "1.weight": 0.5, "1.bias": 0.5}
-    opt = make_optimizer(net, "adamw", 0.1, 0.01, 0.0, lr_scales=scales)  # the linear layer's: 1, by default
+    groups = param_groups(net, 0.01, scales)  # the linear layer's: 1, by default
+    opt = make_optimizer(net, "adamw", 0.1, 0.01, 0.0, groups=groups)
     got = [(g["lr"], g["weight_decay"], {id(p) for p in g["params"]}) for g in opt.param_groups]
     assert got == [
         (0.1, 0.01, {id(net[3].weight)}),

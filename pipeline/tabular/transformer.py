@@ -236,10 +236,12 @@ class TextTransformer(BaseEstimator):
         import torch
 
         from pipeline.tabular.transformer_parts import llrd_scales
-        from pipeline.training.optim import make_optimizer
+        from pipeline.training.optim import make_optimizer, param_groups
 
-        scales = llrd_scales(self.model_, self.llrd) if self.llrd < 1 else None
-        opt = make_optimizer(self.model_, "adamw", self.lr, self.weight_decay, momentum=0.0, lr_scales=scales)
+        groups = (
+            param_groups(self.model_, self.weight_decay, llrd_scales(self.model_, self.llrd)) if self.llrd < 1 else None
+        )
+        opt = make_optimizer(self.model_, "adamw", self.lr, self.weight_decay, momentum=0.0, groups=groups)
         warm = int(round(self.warmup * steps))
 
         def factor(step: int) -> float:

@@ -8,7 +8,6 @@ resumed mid-warm-up replays the uninterrupted one exactly.
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
 
 import torch
@@ -76,44 +75,34 @@ def layer_ids(model: nn.Module, head: set[str]) -> dict[str, int]:
 def param_groups(
     model: nn.Module, weight_decay: float, layer_decay: float | None = None, backbone_lr: float = 1.0
 ) -> list[dict[str, Any]]:
-    """Groups over all parameters, frozen or not: no decay on 1-d/no_weight_decay() ones; `lr_scale` per group.
+    """Groups over all parameters, frozen or not (training.optim.param_groups: no decay on 1-d and no_weight_decay()
+    ones), with `lr_scale` per group.
 
     With layer_decay the head keeps lr, each layer below it layer_decay times its upper neighbour's (BEiT / timm);
     otherwise every non-head parameter gets backbone_lr times lr.
     """
+    from pipeline.training.optim import param_groups as grouped
+
     head = set(classifier_names(model))
-    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    skip = tuple(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else ()
     if layer_decay is not None:
         ids = layer_ids(model, head)
         top = max(ids.values())
         scales = {n: float(layer_decay) ** (top - i) for n, i in ids.items()}
     else:
         scales = {n: 1.0 if n in head else float(backbone_lr) for n, _ in model.named_parameters()}
-    groups: dict[tuple[float, bool], dict[str, Any]] = {}
-    for name, p in model.named_parameters():
-        decay = p.ndim > 1 and not any(fnmatch.fnmatch(name, pattern) for pattern in skip)
-        key = (scales[name], decay)
-        groups.setdefault(key, {"params": [], "weight_decay": weight_decay if decay else 0.0, "lr_scale": key[0]})
-        groups[key]["params"].append(p)
-    return list(groups.values())
+    return grouped(model, weight_decay, scales, no_decay=skip, frozen=True)
 
 
 def make_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
     """The trainer's optimizer: training.optim.make_optimizer's two groups, or per-layer groups when fine-tuning."""
-    from pipeline.training.optim import OPTIMIZERS
     from pipeline.training.optim import make_optimizer as plain
 
     check_policy(cfg.freeze_epochs, cfg.layer_decay, cfg.backbone_lr)
-    if not cfg.freeze_epochs and cfg.layer_decay is None and cfg.backbone_lr == 1.0:
-        return plain(model, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum, cfg.nesterov)
-    if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer '{cfg.optimizer}'. Valid optimizers: {', '.join(OPTIMIZERS)}.")
-    groups = param_groups(model, cfg.weight_decay, cfg.layer_decay, cfg.backbone_lr)
-    for g in groups:
-        g["lr"] = cfg.lr * g["lr_scale"]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+    groups = None
+    if cfg.freeze_epochs or cfg.layer_decay is not None or cfg.backbone_lr != 1.0:
+        groups = param_groups(model, cfg.weight_decay, cfg.layer_decay, cfg.backbone_lr)
+    return plain(model, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum, cfg.nesterov, groups)
 
 
 def base_lrs(opt: torch.optim.Optimizer, lr: float) -> list[float]:
