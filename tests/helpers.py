@@ -1,12 +1,15 @@
 """Helpers shared by the tests: a preset's values reach the Config and the estimators; the built-in sample written once
 per module, and a private copy of it per test (the image competitions); the environment of a `python -m pipeline`
-child process."""
+child process, and a torchrun command run as one."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import signal
+import socket
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -56,6 +59,30 @@ def subprocess_env(base: dict[str, str] | None = None, **extra: str) -> dict[str
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env | extra
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback now (a process group's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(cmd: list[str], cwd: Path, timeout: float = 240, status: int = 0) -> str:
+    """Run a command (torchrun and its workers) in its own process group, one thread each; kill the whole group on
+    timeout; its exit status must be `status`. Its output, stdout and stderr together."""
+    env = subprocess_env(OMP_NUM_THREADS="1", PIPELINE_DIST_TIMEOUT_S="240")
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"{' '.join(cmd[:6])} ... did not finish in {timeout} s:\n{out[-3000:]}")
+    assert proc.returncode == status, out[-3000:]
+    return out
 
 
 def preset_takes_effect(module: ModuleType, preset: str) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -14,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import subprocess_env
+from helpers import free_port, launch
 from toy import make_toy
 
 from pipeline.distributed import shard_indices
@@ -77,12 +74,6 @@ def cifar_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _link_sample(cwd: Path, folder: Path) -> None:
     (cwd / "data" / "sample").mkdir(parents=True, exist_ok=True)
     (cwd / "data" / "sample" / "cifar10").symlink_to(folder, target_is_directory=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _check_gathered_outputs(images: np.ndarray, labels: np.ndarray) -> None:
@@ -216,7 +207,7 @@ def test_two_gloo_processes_train_exactly_and_only_rank0_writes(tmp_path: Path, 
     finally:
         os.chdir(cwd)
     ctx = mp.start_processes(
-        _worker, args=(2, _free_port(), toy, str(ddp_dir)), nprocs=2, join=False, start_method="spawn"
+        _worker, args=(2, free_port(), toy, str(ddp_dir)), nprocs=2, join=False, start_method="spawn"
     )
     deadline = time.monotonic() + 180
     while not ctx.join(timeout=1):
@@ -245,29 +236,12 @@ def _files(run_dir: Path) -> set[str]:
     return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()}
 
 
-def _launch(cmd: list[str], cwd: Path, timeout: float = 240, status: int = 0) -> str:
-    """Run a command in its own process group; kill the whole group (torchrun and its workers) on timeout; its exit
-    status must be `status`."""
-    env = subprocess_env(OMP_NUM_THREADS="1", PIPELINE_DIST_TIMEOUT_S="240")
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"{' '.join(cmd[:6])} ... did not finish in {timeout} s:\n{out[-3000:]}")
-    assert proc.returncode == status, out[-3000:]
-    return out
-
-
 def test_a_refusal_one_rank_meets_alone_is_torchruns_root_cause(tmp_path: Path) -> None:
     # rank 1 alone refuses its settings; rank 0 goes on and waits for it in the data's preparation
     worker = Path(__file__).parent / "rank_alone.py"
     comp = Path(__file__).parents[1] / "competitions" / "titanic"
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
-    out = _launch([*torchrun, str(worker), "run", str(comp), "--data", "absent.zip", "--quiet"], tmp_path, status=1)
+    out = launch([*torchrun, str(worker), "run", str(comp), "--data", "absent.zip", "--quiet"], tmp_path, status=1)
     root = out.split("Root Cause")[-1]
     assert "rank      : 1" in root and "Unknown --set key(s): no_such_setting" in root  # not "exitcode 2" alone
     # rank 0 says in one line why it stopped, not with gloo's socket traceback
@@ -296,7 +270,7 @@ def test_torchrun_two_processes_match_one_process(
     fast = ["competitions/cifar10", "--sample", "--preset", "fast", "--quiet"]
     fast += [a for s in sets for a in ("--set", s)]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
-    _launch([*torchrun, "-m", "pipeline", "run", *fast, "--tag", "ddp"], tmp_path)
+    launch([*torchrun, "-m", "pipeline", "run", *fast, "--tag", "ddp"], tmp_path)
     ddp = next((tmp_path / "runs" / "cifar10").glob("*-ddp-*"))
 
     s1, s2 = (json.loads((d / "summary.json").read_text()) for d in (one, ddp))
@@ -368,7 +342,7 @@ def test_torchrun_trains_a_tables_cnn_as_one_process_does(tmp_path: Path, monkey
         torch.set_num_threads(threads)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
     cmd = [*torchrun, "-m", "pipeline", "run", comp, "--data", str(data), "--preset", "fast", "--quiet"]
-    _launch([*cmd, *[a for s in sets for a in ("--set", s)], "--tag", "ddp"], tmp_path)
+    launch([*cmd, *[a for s in sets for a in ("--set", s)], "--tag", "ddp"], tmp_path)
     ddp = next((tmp_path / "runs" / name).glob("*-ddp"))
 
     log = (ddp / "log.txt").read_text()
@@ -423,7 +397,7 @@ def test_an_image_network_that_rank0_fits_alone_trains_as_one_process(
     finally:
         torch.set_num_threads(threads)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
-    _launch(
+    launch(
         [*torchrun, "-m", "pipeline", "run", comp, "--data", str(data), "--preset", "fast", "--tag", "solo"], tmp_path
     )
     solo = next((tmp_path / "runs" / name).glob("*-solo"))

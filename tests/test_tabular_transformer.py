@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pipeline.tabular.transformer import TextTransformer, row_texts
-from tests.transformer_fixtures import marked_texts, tiny_bert, tiny_deberta, vocabulary
+from tests.transformer_fixtures import marked_texts, tiny_bert, tiny_deberta, vocabulary, write_download
 
 HUB_REPO, HUB_COMMIT = "tiny-org/tiny-bert", "0123456789abcdef0123456789abcdef01234567"
 FAST = {"epochs": 6, "lr": 3e-3, "batch_size": 8, "max_length": 32}  # a tiny random network learns fast
@@ -193,16 +193,6 @@ def test_each_epoch_is_scored_on_the_validation_rows_logged_written_and_reported
     assert [row["epoch"] for row in history] == [1, 2, 3] and all(row["train_loss"] > 0 for row in history)
     # the last epoch's weights are kept, whatever the scores: its score is that of the fitted model's predictions
     assert reports[-1]["score"] == roc_auc_score(y[80:], est.predict_proba(X.iloc[80:])[:, 1])
-
-
-def write_download(folder: Path, n: int = 240, n_train: int = 180) -> None:
-    """A download of marked texts: train.csv (id, kind, text, label), test.csv, sample_submission.csv."""
-    X, y = marked_texts(n, seed=11)
-    X.insert(0, "id", np.arange(n))
-    folder.mkdir(parents=True)
-    X.iloc[:n_train].assign(label=y[:n_train]).to_csv(folder / "train.csv", index=False)
-    X.iloc[n_train:].to_csv(folder / "test.csv", index=False)
-    X.iloc[n_train:][["id"]].assign(label=0.5).to_csv(folder / "sample_submission.csv", index=False)
 
 
 def test_new_offers_the_transformer_and_its_run_submits_and_predicts_again(

@@ -1,5 +1,6 @@
-"""A tiny random BERT saved as a local model folder, and texts whose label a word carries: the transformer's tests
-(tests/test_tabular_transformer.py) fine-tune it on the CPU, offline, in seconds."""
+"""A tiny random BERT saved as a local model folder, texts whose label a word carries and a download of them: the
+transformer's tests (tests/test_tabular_transformer*.py, tests/test_transformer_distributed.py) fine-tune it on the
+CPU, offline, in seconds."""
 
 from __future__ import annotations
 
@@ -120,3 +121,13 @@ def tiny_distilbert(folder: Path, words: list[str], seed: int = 0) -> Path:
     torch.manual_seed(seed)
     DistilBertModel(config).save_pretrained(folder)
     return folder
+
+
+def write_download(folder: Path, n: int = 240, n_train: int = 180) -> None:
+    """A download of marked texts: train.csv (id, kind, text, label), test.csv, sample_submission.csv."""
+    X, y = marked_texts(n, seed=11)
+    X.insert(0, "id", np.arange(n))
+    folder.mkdir(parents=True)
+    X.iloc[:n_train].assign(label=y[:n_train]).to_csv(folder / "train.csv", index=False)
+    X.iloc[n_train:].to_csv(folder / "test.csv", index=False)
+    X.iloc[n_train:][["id"]].assign(label=0.5).to_csv(folder / "sample_submission.csv", index=False)
