@@ -191,6 +191,9 @@ def test_each_epoch_is_scored_on_the_validation_rows_logged_written_and_reported
     history = json.loads((tmp_path / "fold0" / "history.json").read_text())
     assert [row["valid_score"] for row in history] == [r["score"] for r in reports]
     assert [row["epoch"] for row in history] == [1, 2, 3] and all(row["train_loss"] > 0 for row in history)
+    # the epoch's loss is the mean over its rows: a fresh head's cross-entropy on two classes starts near ln 2 (before:
+    # each step's last batch's mean loss summed, over the rows: batch_size times too small)
+    assert 0.5 < history[0]["train_loss"] < 1.0, history[0]
     # the last epoch's weights are kept, whatever the scores: its score is that of the fitted model's predictions
     assert reports[-1]["score"] == roc_auc_score(y[80:], est.predict_proba(X.iloc[80:])[:, 1])
 

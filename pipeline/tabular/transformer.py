@@ -23,6 +23,14 @@ counters; the weights only once the fit is done), so a fit resumed with context.
 predicts as one never interrupted; the context's eval_set (the fold's validation rows) is scored with its metric each
 epoch, logged, written to history.json and reported to tune's pruner.
 
+Under torchrun (supports_ddp: pipeline/distributed.py) every rank fine-tunes each fold together, the model wrapped in
+DDP: each optimizer step's rows are one process's, each rank taking its stride of them (transformer_parts.rank_batches),
+each batch's loss weighted by its rows so that DDP's average is the gradient one process takes (with accumulation,
+no_sync until the step's last batch); the pooler "mean" leaves unused is kept out of DDP (MeanPooled.unused); dropout
+draws from a per-rank seed (rank 0's is one process's); rank 0's clock decides the deadline for every rank, rank 0
+alone writes, logs and reads last.pt (broadcast on resume); predictions (and each epoch's validation) are sharded by
+their batches and gathered, so every rank holds one process's outputs. Outside torchrun all of that is a no-op.
+
 The weights: `arch` is a Hugging Face Hub id, fetched as a snapshot of the repo (config, tokenizer files, weights:
 weight_needs, so the runner refuses before touching data when they are not cached and `python -m pipeline weights`
 fetches, exports and imports them), or a local folder holding what save_pretrained writes. transformers is imported
@@ -46,6 +54,7 @@ from sklearn.base import BaseEstimator
 
 from features.columns import column_kind
 from features.tabular import as_text, named_frame
+from pipeline import distributed
 from pipeline.tabular.models import fit_target, inverse_target
 from pipeline.weight_sources import Need
 
@@ -131,6 +140,7 @@ class TextTransformer(BaseEstimator):
     # what its saved file needs at the versions it was trained with (`package` ships their wheels): save_pretrained's
     # files and load arguments change between transformers versions, and the tokenizer is converted by sentencepiece
     NOTEBOOK_DEPS = ("transformers", "sentencepiece")
+    supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
 
     task: str = "binary"  # regression | binary | multiclass
     arch: str = DEFAULT_ARCH  # a Hugging Face Hub id or a local folder (save_pretrained's)
@@ -173,6 +183,7 @@ class TextTransformer(BaseEstimator):
             self.y_mean_, self.y_std_ = float(np.mean(y_fit)), float(np.std(y_fit) or 1.0)
             target = torch.as_tensor((np.asarray(y_fit, dtype=np.float64) - self.y_mean_) / self.y_std_)
         self.device_ = str(getattr(context, "device", None) or "cpu")
+        self.world_size_ = distributed.world_size()  # > 1: trained by every rank of a torchrun run
         threads = torch.get_num_threads()
         torch.set_num_threads(self.n_jobs if self.n_jobs > 0 else threads)
         try:
@@ -255,11 +266,11 @@ class TextTransformer(BaseEstimator):
     def _train(self, ids: list[list[int]], target: Any, context: Any) -> int:
         """The fine-tuning: `epochs` over shuffled rows (each epoch's order and dropout seeded from random_state and
         the epoch, so a resumed fit replays the epochs it missed), each optimizer step on batch_size * accumulate
-        rows (transformer_parts.step_batches), gradients clipped to norm 1 (scaled under fp16); each epoch's end
-        checkpointed, validated and logged (transformer_epochs.Epochs; with context.resume, continued from the
-        workdir's last.pt); stops at the context's deadline (asked again as the training starts), between optimizer
-        steps, keeping time for the rows predicted after fit (PREDICT_SHARE of a row's measured training time each).
-        Returns the optimizer steps done."""
+        rows (transformer_parts.step_batches; under torchrun each rank's share of them, rank_batches), gradients
+        clipped to norm 1 (scaled under fp16); each epoch's end checkpointed, validated and logged
+        (transformer_epochs.Epochs; with context.resume, continued from the workdir's last.pt); stops at the context's
+        deadline (asked again as the training starts), between optimizer steps, keeping time for the rows predicted
+        after fit (PREDICT_SHARE of a row's measured training time each). Returns the optimizer steps done."""
         import torch
 
         from pipeline.tabular.transformer_epochs import Epochs
@@ -281,52 +292,91 @@ class TextTransformer(BaseEstimator):
             self.model_.eval()
             return book.steps
         self.model_.train()
-        rows_done, started = 0, time.monotonic()
-        for epoch in range(book.epoch, self.epochs):
-            seed, epoch_started, total = epoch_seed(self.random_state, epoch), time.monotonic(), 0.0
-            torch.manual_seed(seed)  # dropout
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
-            for batches in step_batches(order, self.batch_size, self.accumulate):
-                if deadline is not None and rows_done:
-                    per_row = (time.monotonic() - started) / rows_done
-                    if time.monotonic() + per_row * PREDICT_SHARE * predict_rows > deadline:
+        rows_done, started = 0, time.monotonic()  # rows of every rank
+        with self._network() as net:
+            for epoch in range(book.epoch, self.epochs):
+                seed, epoch_started, total, counted = epoch_seed(self.random_state, epoch), time.monotonic(), 0.0, 0
+                torch.manual_seed(distributed.rank_seed(seed))  # dropout: rank 0's is one process's
+                order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+                for batches in step_batches(order, self.batch_size, self.accumulate):
+                    if deadline is not None and rows_done and self._late(deadline, started, rows_done, predict_rows):
                         book.log(f"transformer: stopped at the deadline, epoch {epoch + 1}, step {book.steps}")
                         book.save(done=True)
                         self.model_.eval()
                         return book.steps
-                loss = self._step(ids, batches, target, rt, opt, scaler)
-                sched.step()
-                book.steps, rows_done, total = book.steps + 1, rows_done + sum(map(len, batches)), total + loss
-            book.end_epoch(float(total) / n, sched.get_last_lr()[0], time.monotonic() - epoch_started)
+                    loss, rows = self._step(net, ids, batches, target, rt, opt, scaler)
+                    sched.step()
+                    book.steps, rows_done = book.steps + 1, rows_done + sum(map(len, batches))
+                    total, counted = total + loss, counted + rows
+                train_loss, _ = distributed.mean_over_ranks(total, counted)  # the mean over every rank's rows
+                book.end_epoch(float(train_loss), sched.get_last_lr()[0], time.monotonic() - epoch_started)
         self.model_.eval()
         return book.steps
 
+    @staticmethod
+    def _late(deadline: float, started: float, rows_done: int, predict_rows: int) -> bool:
+        """Whether the deadline leaves no time for another step and the predictions after fit (a row's measured
+        training time so far x PREDICT_SHARE each); under torchrun rank 0's clock decides for every rank, so all stop
+        at the same step."""
+        per_row = (time.monotonic() - started) / rows_done
+        return bool(distributed.agree(time.monotonic() + per_row * PREDICT_SHARE * predict_rows > deadline))
+
+    @contextlib.contextmanager
+    def _network(self) -> Iterator[Any]:
+        """What the training's forward runs through: the model itself, or under torchrun (every rank training it
+        together) the model wrapped in DDP, which averages the ranks' gradients; built without the parameters no loss
+        reaches (MeanPooled.unused: the pooler "mean" leaves unused, requires_grad off while DDP trains, back on
+        after). The optimizer was built with them, as in one process, so its groups and checkpoints are one
+        process's."""
+        if not distributed.active():
+            yield self.model_
+            return
+        unused = self.model_.unused() if hasattr(self.model_, "unused") else []
+        for p in unused:
+            p.requires_grad_(False)
+        net = distributed.wrap(self.model_, self.device_)
+        try:
+            yield net
+        finally:
+            if hasattr(net, "_remove_autograd_hooks"):
+                net._remove_autograd_hooks()  # the model predicts (and is saved) on its own from here
+            for p in unused:
+                p.requires_grad_(True)
+
     def _step(
-        self, ids: list[list[int]], batches: list[np.ndarray], target: Any, rt: Any, opt: Any, scaler: Any
-    ) -> Any:
-        """One optimizer step on the rows of `batches` (cross-entropy, or mean squared error for a regression): each
-        batch's gradients, its loss weighted by its share of the step's rows, summed (accumulated), then unscaled,
-        clipped and stepped once; the rows' summed loss, a tensor on the device (read once an epoch: no wait for the
-        device each step)."""
+        self, net: Any, ids: list[list[int]], batches: list[np.ndarray], target: Any, rt: Any, opt: Any, scaler: Any
+    ) -> tuple[Any, int]:
+        """One optimizer step on the rows of `batches`, under torchrun this rank's share of them
+        (transformer_parts.rank_batches): each batch's mean loss (cross-entropy, or mean squared error for a
+        regression) weighted so that its gradients, summed over the batches (accumulated) and averaged over the ranks
+        by DDP (once, after the step's last batch: no_sync before it), are the mean over the step's rows; then
+        unscaled, clipped and stepped once. Returns the summed loss of this rank's rows, a tensor on the device (read
+        once an epoch: no wait for the device each step), and their number."""
         import torch
 
+        from pipeline.tabular.transformer_parts import rank_batches
+
         opt.zero_grad(set_to_none=True)
-        rows_in_step, total = sum(map(len, batches)), 0.0
-        for rows in batches:
-            with rt.autocast():
-                logits = self.model_(**self._batch(ids, rows)).logits.float()
-            y = target[rows].to(self.device_)
-            if self.task == "regression":
-                loss = torch.nn.functional.mse_loss(logits[:, 0], y)
-            else:
-                loss = torch.nn.functional.cross_entropy(logits, y)
-            scaler.scale(loss * (len(rows) / rows_in_step)).backward()
-            total = total + loss.detach() * len(rows)
+        mine = rank_batches(batches, distributed.rank(), distributed.world_size())
+        total, counted = 0.0, 0
+        for i, (rows, weight) in enumerate(mine):
+            synced = net is self.model_ or i == len(mine) - 1  # DDP reduces the gradients at the last batch only
+            with contextlib.nullcontext() if synced else net.no_sync():
+                with rt.autocast():
+                    logits = net(**self._batch(ids, rows)).logits.float()
+                y = target[rows].to(self.device_)
+                if self.task == "regression":
+                    loss = torch.nn.functional.mse_loss(logits[:, 0], y)
+                else:
+                    loss = torch.nn.functional.cross_entropy(logits, y)
+                scaler.scale(loss * weight).backward()
+            if weight:  # a rank's stand-in row (weight 0) is not one of its rows
+                total, counted = total + loss.detach() * len(rows), counted + len(rows)
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
         scaler.step(opt)
         scaler.update()
-        return loss.detach()
+        return total, counted
 
     def _runtime(self) -> Any:
         """Where the fit and its predictions run: the fit's device, in mixed precision per `precision` (CUDA only:
@@ -337,19 +387,28 @@ class TextTransformer(BaseEstimator):
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
         """The head's outputs for the rows: class probabilities, or the standardised value; the rows sorted by
-        length into batches of twice batch_size, so each pads little, then put back in order."""
+        length into batches of twice batch_size, so each pads little, then put back in order. Under torchrun, for a
+        model every rank trained, each rank predicts a contiguous share of those batches (the batches one process
+        forms: the same outputs) and the shares are gathered, so every rank holds every row's."""
         import torch
 
         ids = self._tokens(named_frame(X))
         order = np.argsort([len(t) for t in ids], kind="stable")
-        out = np.zeros((len(ids), self.model_.config.num_labels), dtype=np.float64)
+        batches = np.array_split(order, max(1, math.ceil(len(ids) / (2 * self.batch_size))))
+        shard = getattr(self, "world_size_", 1) > 1 and distributed.active()
+        lo, hi = distributed.shard_range(len(batches)) if shard else (0, len(batches))
+        width = self.model_.config.num_labels
+        mine = [np.zeros((0, width), dtype=np.float64)]
         self.model_.eval()
         with torch.inference_mode(), self._runtime().autocast():
-            for rows in np.array_split(order, max(1, math.ceil(len(ids) / (2 * self.batch_size)))):
+            for rows in batches[lo:hi]:
                 if len(rows):
                     logits = self.model_(**self._batch(ids, rows)).logits.float()
                     scores = logits if self.task == "regression" else torch.softmax(logits, dim=1)
-                    out[rows] = scores.cpu().numpy()
+                    mine.append(scores.cpu().numpy().astype(np.float64))
+        done = np.concatenate(mine)
+        out = np.zeros((len(ids), width), dtype=np.float64)
+        out[order] = distributed.gather_rows(done) if shard else done  # the batches, in order, are `order`
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -368,7 +427,8 @@ class TextTransformer(BaseEstimator):
         by load_fitted on any device without the Hub."""
         import torch
 
-        fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and k not in ("model_", "tokenizer_")}
+        left = ("model_", "tokenizer_", "world_size_")  # the model itself, and how many ranks trained it (not saved)
+        fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and k not in left}
         mean = self.pooling == "mean"
         with tempfile.TemporaryDirectory() as tmp, quiet():
             self.model_.to("cpu")
@@ -393,6 +453,7 @@ class TextTransformer(BaseEstimator):
         est = cls(**blob["params"])
         vars(est).update(blob["fitted"])
         est.device_ = resolve_device(device)
+        est.world_size_ = 1  # a loaded model predicts on its own, whoever trained it
         with tempfile.TemporaryDirectory() as tmp, quiet():
             for name, data in blob["files"].items():
                 (Path(tmp) / name).write_bytes(data)

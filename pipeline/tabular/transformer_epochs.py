@@ -7,6 +7,10 @@ fold's out-of-fold predictions stay out of sample.
 
 A finished fit's last.pt keeps the weights, counters and learning curve but not the optimizer, scheduler and scaler
 (AdamW's two moments are twice the model: nothing resumes from them once the epochs are done).
+
+Under torchrun (every rank training the fit together) only rank 0 has a workdir: it alone writes last.pt and
+history.json and logs; it reads last.pt on resume and broadcasts it. The validation score is computed once, each rank
+predicting its share of the rows (TextTransformer._raw), so every rank holds the same score.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import distributed
 from pipeline.training import checkpoint
 
 
@@ -46,14 +51,12 @@ class Epochs:
     def resume(self) -> bool:
         """Continue from last.pt when the runner asks to resume and one of this fit is there: the weights, counters and
         learning curve, and (unless it was done) the optimizer, scheduler and scaler. True when its training had
-        finished (nothing left to do); a last.pt of other settings or rows is ignored, said in the log."""
-        if not getattr(self.context, "resume", False) or self.workdir is None:
+        finished (nothing left to do); a last.pt of other settings or rows is ignored, said in the log. Under torchrun
+        rank 0 (the only one with a workdir) reads it and broadcasts it, so every rank continues from the same state."""
+        if not getattr(self.context, "resume", False):
             return False
-        state = checkpoint.load(self.workdir / checkpoint.LAST)
+        state = distributed.from_main(self._read_last)
         if state is None:
-            return False
-        if state.get("key") != self.key:
-            self.log(f"resume: {self.workdir / checkpoint.LAST} is of another fit (settings or rows); starting over")
             return False
         self.est.model_.load_state_dict(state["model"])
         self.epoch, self.steps, self.history = state["epoch"], state["step"], state["history"]
@@ -64,6 +67,16 @@ class Epochs:
             part.load_state_dict(state[name])
         self.log(f"resume: continuing from epoch {self.epoch} of {self.est.epochs}")
         return False
+
+    def _read_last(self) -> dict[str, Any] | None:
+        """The workdir's last.pt when it is this fit's (its key); None without one, or with another fit's (said)."""
+        if self.workdir is None:
+            return None
+        state = checkpoint.load(self.workdir / checkpoint.LAST)
+        if state is not None and state.get("key") != self.key:
+            self.log(f"resume: {self.workdir / checkpoint.LAST} is of another fit (settings or rows); starting over")
+            return None
+        return state
 
     def save(self, done: bool) -> None:
         """last.pt (atomic) in the workdir: the weights, counters and learning curve, with the optimizer, scheduler

@@ -8,7 +8,9 @@ What CommonLit's, Feedback Prize's and LLM-detect's winners fine-tuned with besi
 - layer-wise learning-rate decay: the head at lr, the encoder's top layer lr * d, the next lr * d^2, ..., the
   embeddings lr * d^(L + 1) (L layers): the layers nearest the input, the most general, move least;
 - gradient accumulation: each optimizer step's rows cut into up to `accumulate` batches, their gradients summed
-  (each batch's loss weighted by its share of the step's rows), so a large effective batch fits a small GPU.
+  (each batch's loss weighted by its share of the step's rows), so a large effective batch fits a small GPU;
+- under torchrun (pipeline/distributed.py), each rank's share of a step (rank_batches) and the pooler that "mean"
+  leaves unused taken out of DDP's reduction (MeanPooled.unused).
 
 Imported when a model is fitted or loaded (it imports torch and transformers).
 """
@@ -71,6 +73,13 @@ class MeanPooled(nn.Module):
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return SequenceClassifierOutput(logits=self.head(self.dropout(pooled)))
 
+    def unused(self) -> list[nn.Parameter]:
+        """The parameters no loss reaches: the encoder's own pooler (BERT's, RoBERTa's), computed by AutoModel's
+        forward and never read here. They never get a gradient, so AdamW never moves them; DDP, which waits for every
+        trainable parameter's gradient, must be built without them (requires_grad off while it trains)."""
+        pooler = getattr(self.backbone, "pooler", None)
+        return list(pooler.parameters()) if isinstance(pooler, nn.Module) else []
+
 
 def load_model(folder: str, pooling: str, n_out: int) -> nn.Module:
     """The pretrained encoder in `folder` with a fresh head of n_out outputs: its own sequence-classification head
@@ -107,3 +116,20 @@ def step_batches(order: np.ndarray, batch_size: int, accumulate: int) -> list[li
     step holds the same rows whatever the split (accumulate 1: one batch a step, as without accumulation)."""
     steps = math.ceil(len(order) / (batch_size * accumulate))
     return [[b for b in np.array_split(rows, accumulate) if len(b)] for rows in np.array_split(order, steps)]
+
+
+def rank_batches(batches: list[np.ndarray], rank: int, world: int) -> list[tuple[np.ndarray, float]]:
+    """One optimizer step's `batches` (step_batches') as rank `rank` of `world` trains them, each with the weight its
+    mean loss is multiplied by before backward: its rows x world / the step's rows. The rank takes rows r, r + world,
+    ... of the step, cut into as many batches as the step has (up to `accumulate`, empty ones left out), so each rank's
+    batches hold about batch_size / world rows. DDP averages the ranks' gradients (divides their sum by world), so the
+    step's gradient is the mean over all of its rows, as one process's, however unevenly they split over the ranks. A
+    rank left without a row (a step of fewer rows than ranks) forwards the step's first row at weight 0, so it still
+    joins the step's all-reduce. In one process (world 1): the batches themselves, each weighted by its share of the
+    step's rows."""
+    rows = sum(map(len, batches))
+    if world == 1:
+        return [(b, len(b) / rows) for b in batches]
+    share = np.concatenate(batches)[rank::world]
+    mine = [(b, len(b) * world / rows) for b in np.array_split(share, len(batches)) if len(b)]
+    return mine or [(batches[0][:1], 0.0)]
