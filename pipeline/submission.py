@@ -243,12 +243,14 @@ def validate_submission(
     allowed: dict[str, Iterable[str]] | None = None,
     bounds: dict[str, tuple[float, float]] | None = None,
     rules: dict[str, ValueRule] | None = None,
+    text: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Check header, ids (set and order) and values of `path` against `sample_path`; return the frame (as text).
 
     Numeric columns of the sample must be finite numbers in the submission; text columns must be non-empty and,
     when `allowed` names the column, one of the allowed values. `bounds` (closed intervals) and `rules`
-    optionally limit numeric columns.
+    optionally limit numeric columns. Columns named in `text` are text whatever the sample holds (tags named by
+    numbers: Human Protein Atlas' sample of "0" beside cells of "0 5 25").
     """
     sample, sub = read_against_sample(path, sample_path)
     name = Path(path).name
@@ -256,7 +258,7 @@ def validate_submission(
     for col, (lo, hi) in (bounds or {}).items():
         limits.setdefault(col, ValueRule(lo, hi))
     for col in sample.columns[1:]:
-        _check_column(name, col, sample[col], sub[col], limits.get(col), allowed)
+        _check_column(name, col, sample[col], sub[col], limits.get(col), allowed, col in set(text))
     return sub
 
 
@@ -299,13 +301,15 @@ def _check_column(
     values: pd.Series,
     rule: ValueRule | None,
     allowed: dict[str, Iterable[str]] | None,
+    text: bool = False,
 ) -> None:
-    """One value column: no empty cell; finite numbers (within `rule`, if any) where the sample is numeric or a rule
-    limits it; else one of the allowed values where `allowed` names it (True/False for a boolean sample column)."""
+    """One value column: no empty cell; finite numbers (within `rule`, if any) where the sample is numeric (and the
+    column not `text`) or a rule limits it; else one of the allowed values where `allowed` names it (True/False for a
+    boolean sample column)."""
     empty = np.flatnonzero(values.isna().to_numpy())
     if len(empty):
         raise SubmissionError(f"{name}: column {col} is empty (missing value) at {_rows(empty)}.")
-    if _is_numeric(sample) or rule is not None:
+    if (_is_numeric(sample) and not text) or rule is not None:
         arr = _numbers(name, col, values)
         if rule is not None and len(out := rule.violations(arr)):
             why = f" ({rule.why})" if rule.why else ""

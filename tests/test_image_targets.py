@@ -277,3 +277,21 @@ def test_bad_target_files_are_refused_naming_the_line(tmp_path):
     module = load_competition(str(comp))
     with pytest.raises(ContractError, match=r"train.csv line 4: green is '2', not 0 or 1"):
         module.load(module.Config(), labels)
+
+
+def test_tags_named_by_numbers_are_checked_as_tags_not_numbers(tmp_path):
+    # Human Protein Atlas' tags are 0 to 27 and its sample's cells are "0": a submission of "0 5 25" holds no number,
+    # but is valid tags; a tag never trained on is refused naming the line
+    from pipeline.contract import Data
+    from pipeline.submission import SubmissionError
+    from pipeline.vision.csv_targets import CsvImageTargets
+
+    files = CsvImageTargets("train.csv", "Id", tags_column="Predicted", metric="f1_macro")
+    pd.DataFrame({"Id": ["a", "b"], "Predicted": "0"}).to_csv(tmp_path / "sample_submission.csv", index=False)
+    data = Data(None, None, None, np.array(["a", "b"]), tmp_path / "sample_submission.csv", info={"tags": ["0", "5"]})
+    files.write_submission(data, np.array([[0.9, 0.8], [0.1, 0.7]]), tmp_path / "submission.csv")
+    assert (tmp_path / "submission.csv").read_text() == "Id,Predicted\na,0 5\nb,5\n"
+    files.validate(data, tmp_path / "submission.csv")
+    (tmp_path / "submission.csv").write_text("Id,Predicted\na,0 5\nb,25\n")
+    with pytest.raises(SubmissionError, match="submission.csv line 3: tag '25' is none of the 2 trained on"):
+        files.validate(data, tmp_path / "submission.csv")

@@ -233,7 +233,9 @@ class CsvImageTargets:
         """The sample's header and ids in its order; values finite, probabilities in [0, 1], tags among those trained
         on."""
         bounds = {c: (0.0, 1.0) for c in self.columns} if self.labels else None
-        sub = validate_submission(path, data.sample_submission, bounds=bounds)
+        # tags named by numbers (Human Protein Atlas' 0 to 27, its sample's cells "0") are tags, not numbers
+        text = (self.tags_column,) if self.tags_column else ()
+        sub = validate_submission(path, data.sample_submission, bounds=bounds, text=text)
         if self.grades:
             self._check_grades(sub, Path(path).name, data.info["grades"])
         if not self.tags_column:
