@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from pipeline.atomic import write_text
+from pipeline.stacked import channel_files
 
 CACHE_FILE = ".image-digests"
 ALGORITHM = "sha256"
@@ -37,8 +38,10 @@ def file_digest(path: str | os.PathLike[str]) -> str:
 
 
 def digests(paths: Sequence[str], cache_dir: Path | None = None) -> list[tuple[int, str]]:
-    """Each file's (size in bytes, sha256 of its bytes), in order. With `cache_dir`, digests saved there for a file
-    whose size, mtime, ctime and inode are unchanged are used without reading it, and the new ones are saved."""
+    """Each file's (size in bytes, sha256 of its bytes), in order; an image of several channel files
+    (pipeline/stacked.py) has its files' sizes together and the sha256 of their digests in channel order. With
+    `cache_dir`, digests saved there for a file whose size, mtime, ctime and inode are unchanged are used without
+    reading it, and the new ones are saved."""
     cache = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
     known = _read(cache) if cache is not None else {}
     used: dict[str, list[Any]] = {}
@@ -46,19 +49,30 @@ def digests(paths: Sequence[str], cache_dir: Path | None = None) -> list[tuple[i
     hashed = False
     here = os.getcwd()
     for path in paths:
-        st = os.stat(path)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-        key = os.path.join(here, path)  # the path itself when absolute
-        entry = known.get(key)
-        if _valid(entry) and entry[:4] == stamp:
-            digest = entry[4]
+        found = []
+        for file in channel_files(path):
+            key = os.path.join(here, file)  # the path itself when absolute
+            used[key], fresh = _entry(file, known.get(key))
+            found.append((used[key][0], used[key][4]))
+            hashed = hashed or fresh
+        if len(found) == 1:
+            out.append(found[0])
         else:
-            digest, hashed = file_digest(path), True
-        used[key] = [*stamp, digest]
-        out.append((st.st_size, digest))
+            joined = "\n".join(digest for _, digest in found).encode()
+            out.append((sum(size for size, _ in found), hashlib.new(ALGORITHM, joined).hexdigest()))
     if cache is not None and hashed:
         _write(cache, known, used)
     return out
+
+
+def _entry(path: str, entry: Any) -> tuple[list[Any], bool]:
+    """A file's cache entry [size, mtime_ns, ctime_ns, inode, digest]: the saved `entry` while its stamp is
+    unchanged, else a new one of its bytes hashed now; and whether it was hashed."""
+    st = os.stat(path)
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    if _valid(entry) and entry[:4] == stamp:
+        return [*stamp, entry[4]], False
+    return [*stamp, file_digest(path)], True
 
 
 def _valid(entry: Any) -> TypeGuard[list[Any]]:

@@ -7,6 +7,9 @@ that very picture, so it says nothing of new data; but a real download may hold 
 twice), and the user cannot change Kaggle's test set, so neither refuses it. A test row naming a training file or id
 is another matter: the competition's own load refuses that (cowboy_outfits' check_overlap).
 
+An image of several channel files (pipeline/stacked.py) is one image here: its digest is of its files together, so a
+test image is a training image's copy only when every channel is (a blank channel shared by many images is none).
+
 Only files of equal size are read and hashed (sha256 of the bytes) when two lists are compared: a stat a file
 otherwise. A run saves every training image's size and digest: one read of each file, on the first run; the digests
 are remembered beside the image check's cache (pipeline/digestcache.py), so a later run or predict on the same
@@ -24,6 +27,7 @@ from pipeline.atomic import read_json, write_json
 from pipeline.contract import ContractError
 from pipeline.digestcache import ALGORITHM, digests
 from pipeline.listing import listed
+from pipeline.stacked import channel_files, is_stacked, size_of, stacked
 
 RECORD_FILE = "train_images.json"
 SHOWN = 5  # test rows a refusal quotes (then their count)
@@ -48,7 +52,7 @@ def _found(images: list[dict[str, Any]], paths: Sequence[str], cache_dir: Path |
     by_size: dict[int, list[int]] = {}
     for k, image in enumerate(images):
         by_size.setdefault(int(image["bytes"]), []).append(k)
-    sized = [i for i, path in enumerate(paths) if os.path.getsize(path) in by_size]
+    sized = [i for i, path in enumerate(paths) if size_of(path) in by_size]
     found: dict[int, int] = {}
     for i, (size, digest) in zip(sized, digests([paths[i] for i in sized], cache_dir), strict=True):
         if (k := next((k for k in by_size.get(size, []) if images[k][ALGORITHM] == digest), None)) is not None:
@@ -112,6 +116,9 @@ def check_test_images(
 
 
 def _relative(path: str | os.PathLike[str], root: Path) -> str:
-    """A file's path as the data folder names it (images/x.jpg), or as given when it lies elsewhere."""
+    """A file's path as the data folder names it (images/x.jpg), or as given when it lies elsewhere; an image of
+    several channel files (pipeline/stacked.py) as its files' so named, joined as it is."""
+    if is_stacked(path):
+        return stacked([_relative(file, root) for file in channel_files(path)])
     rel = os.path.relpath(path, root)
     return str(path) if rel.startswith("..") else Path(rel).as_posix()

@@ -12,6 +12,7 @@ from pipeline.contract import ContractError
 from pipeline.dicom import DicomError, dicom_size, is_dicom, read_dicom
 from pipeline.listing import listed
 from pipeline.machine import usable_cores
+from pipeline.stacked import channel_files
 
 
 class ImageFileError(ContractError):
@@ -280,11 +281,13 @@ def _listing_key(paths: Sequence[str], size: tuple[int, int] | None) -> str:
 
 
 def image_paths(*arrays: object) -> list[str]:
-    """The image file paths among a Data's X / X_test (arrays of path strings), in order; [] for other inputs."""
+    """The images among a Data's X / X_test (arrays of path strings), in order, one per row: a file's path, or an
+    image of several channel files as pipeline/stacked.py names it (`stacked.every_file` lists the files); [] for
+    other inputs."""
     out: list[str] = []
     for a in arrays:
         listed = isinstance(a, np.ndarray) and a.ndim == 1 and len(a) and isinstance(a[0], str | os.PathLike)
-        if listed and is_image(str(a[0])):
+        if listed and is_image(channel_files(a[0])[0]):
             out.extend(str(p) for p in a)
     return out
 

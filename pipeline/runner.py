@@ -60,6 +60,7 @@ from pipeline.refit import clone_with, fold_params, refit_params, refit_rows, re
 from pipeline.runfolder import FULL, environment, fit_stem, mark_failed, new_run_dir, run_is_complete
 from pipeline.runlog import RunLog, interactive, progress, route_warnings
 from pipeline.sample_preset import sample_config
+from pipeline.stacked import every_file
 from pipeline.weights import prepare_for_run
 
 
@@ -450,8 +451,9 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
 
 def check_images(module: ModuleType, data_dir: Path, arrays: tuple[Any, ...], quiet: bool = False) -> None:
     """Decode every image file among `arrays` (a Data's X / X_test; other inputs have none) and check it has the
-    competition's IMAGE_SIZE, failing with the files named: the run's check at load, and predict's on a new test set."""
-    paths = image_paths(*arrays)
+    competition's IMAGE_SIZE, failing with the files named: the run's check at load, and predict's on a new test set.
+    An image of several channel files (pipeline/stacked.py) is checked file by file."""
+    paths = every_file(image_paths(*arrays))
     if paths:
         show = interactive() and not quiet and distributed.is_main()
         cache = checks_cache(data_dir)  # the pipeline's own folder, or the data cache for a user's --data folder

@@ -9,7 +9,10 @@ from typing import Any
 def standard_transforms(cfg: Any, train: bool) -> Any:
     """Training: random resized crop, horizontal flip, colour jitter. Evaluation: shorter side to size, centre crop.
     Every downscale averages pixels (INTER_AREA), as the antialiased resize the pretrained weights saw did; a
-    bilinear one skips pixels and aliases fine detail (fur, veins)."""
+    bilinear one skips pixels and aliases fine detail (fur, veins). Images of other than three channels (the
+    Config's `channels`: pipeline/vision/channels.py) are cropped, resized and flipped alike, every channel together;
+    their colour jitter, whose saturation and hue albumentations computes on three channels only, is random
+    brightness and contrast of the same strength (every channel alike)."""
     import albumentations as A
 
     s = cfg.image_size
@@ -19,5 +22,8 @@ def standard_transforms(cfg: Any, train: bool) -> Any:
     steps: list[Any] = [crop, A.HorizontalFlip()]
     if cfg.color_jitter > 0:
         j = cfg.color_jitter
-        steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
+        if len(getattr(cfg, "channels", ()) or "rgb") != 3:
+            steps.append(A.RandomBrightnessContrast(brightness_limit=j, contrast_limit=j, p=0.8))
+        else:
+            steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
     return A.Compose(steps)

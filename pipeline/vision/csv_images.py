@@ -22,6 +22,7 @@ from pipeline.submission import validate_submission
 from pipeline.tabular.groups import row_groups
 from pipeline.tabular.headers import raw_header
 from pipeline.vision import class_submissions as subs
+from pipeline.vision.channels import find_channel_images, image_channels
 
 POSITIVE_METRICS = ("roc_auc", "log_loss")
 
@@ -85,11 +86,19 @@ def find_images(
     source: str,
     headers: bool,
     warnings: list[str] | None = None,
+    channels: tuple[str, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The image paths of the CSV `source`'s ids (through `pattern`, or several tried in order) and their sizes
     (pipeline.imagefiles.check_image_files: a missing or unreadable image is named with its line); the line on ids
-    whose file is named in another case (x.PNG for x.png, imagefiles.other_case) joins `warnings`, once per CSV."""
+    whose file is named in another case (x.PNG for x.png, imagefiles.other_case) joins `warnings`, once per CSV.
+    With `channels` (the Config's, pipeline/vision/channels.py), each id's image is its file of every channel, the
+    pattern's {channel} naming it ("train/{}_{channel}.png"), as one stacked name (pipeline/stacked.py)."""
     patterns = (pattern,) if isinstance(pattern, str) else tuple(pattern)
+    if channels:
+        paths, sizes, lines = find_channel_images(data_dir, patterns, ids, source, channels, headers)
+        if warnings is not None:
+            warnings.extend(lines)
+        return paths, sizes
     paths, sizes = check_image_files(data_dir, list(ids), source, 2, headers, patterns)
     if warnings is not None and (line := other_case(data_dir, [str(i) for i in ids], list(paths), patterns, source)):
         warnings.append(line)
@@ -224,8 +233,11 @@ class CsvImages:
             test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
         self._check_test_csv(data_dir, test_ids)
         headers, warnings = bool(getattr(cfg, "check_images", True)), []
-        X, sizes = find_images(data_dir, self.image_path, train[train_id], self.train_csv, headers, warnings)
-        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers, warnings)
+        channels = image_channels(cfg, image_path=self.image_path, test_image_path=self.test_image_path)
+        X, sizes = find_images(data_dir, self.image_path, train[train_id], self.train_csv, headers, warnings, channels)
+        X_test, test_sizes = find_images(
+            data_dir, self.test_image_path, test_ids, sample.name, headers, warnings, channels
+        )
         return Data(
             X=X,
             y=train[label].map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64),
@@ -284,7 +296,10 @@ class CsvImages:
             test_ids = read_csv(sample, [self.id_column, self.label_column], unique=self.id_column)[self.id_column]
         self._check_test_csv(data_dir, test_ids)
         headers, warnings = bool(getattr(cfg, "check_images", True)), []
-        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers, warnings)
+        channels = image_channels(cfg, image_path=self.image_path, test_image_path=self.test_image_path)
+        X_test, test_sizes = find_images(
+            data_dir, self.test_image_path, test_ids, sample.name, headers, warnings, channels
+        )
         return Data(
             X=None,
             y=None,

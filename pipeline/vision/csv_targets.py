@@ -23,6 +23,7 @@ from pipeline.grades import grades_of, nearest
 from pipeline.listing import listed
 from pipeline.submission import SubmissionError, validate_submission
 from pipeline.tabular import metrics as tabular_metrics
+from pipeline.vision.channels import image_channels
 from pipeline.vision.csv_images import (
     check_labelled,
     check_test_csv,
@@ -155,7 +156,10 @@ class CsvImageTargets:
             trained["grades"] = self._grades_of(y)
         test = self.load_test(cfg, data_dir, trained)
         headers, warnings = bool(getattr(cfg, "check_images", True)), []
-        X, sizes = find_images(data_dir, self.image_path, train[self.train_id], self.train_csv, headers, warnings)
+        channels = image_channels(cfg, image_path=self.image_path, test_image_path=self.test_image_path)
+        X, sizes = find_images(
+            data_dir, self.image_path, train[self.train_id], self.train_csv, headers, warnings, channels
+        )
         warnings += test.info.get("warnings", [])  # the training CSV's lines first
         info = test.info | {"train_sizes": sizes, "trained": trained} | ({"warnings": warnings} if warnings else {})
         return Data(
@@ -191,7 +195,10 @@ class CsvImageTargets:
         test_ids = read_csv(sample, self.header, unique=self.id_column)[self.id_column]
         check_test_csv(data_dir, self.test_csv, self.sample_csv, self.id_column, test_ids, self.test_id_column)
         headers, warnings = bool(getattr(cfg, "check_images", True)), []
-        X_test, test_sizes = find_images(data_dir, self.test_image_path, test_ids, sample.name, headers, warnings)
+        channels = image_channels(cfg, image_path=self.image_path, test_image_path=self.test_image_path)
+        X_test, test_sizes = find_images(
+            data_dir, self.test_image_path, test_ids, sample.name, headers, warnings, channels
+        )
         info = {"test_sizes": test_sizes} | {k: list(trained[k]) for k in ("tags", "grades") if k in trained}
         info |= {"warnings": warnings} if warnings else {}
         return Data(

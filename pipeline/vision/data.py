@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from pipeline.contract import ContractError
 from pipeline.dicom import DicomError, is_dicom, read_dicom
+from pipeline.stacked import channel_files, is_stacked
 from pipeline.training.data import SeededDataset, seeded_loader
 
 
@@ -23,10 +24,13 @@ def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file to an RGB uint8 HxWx3 array, or fail naming the file. The pixels are as stored: an EXIF
     orientation tag is not applied, as PIL and torchvision do not apply it, and as a COCO file's boxes, widths and
     heights are given (applied, a rotated photo's boxes would land beside their objects). A DICOM file (.dcm) is
-    read by pipeline.dicom.read_dicom (windowed, grey repeated over three channels)."""
+    read by pipeline.dicom.read_dicom (windowed, grey repeated over three channels). An image of several channel
+    files (pipeline/stacked.py) is an HxWxC array, one channel a file (read_channels)."""
     import cv2
 
     path = str(path)
+    if is_stacked(path):
+        return read_channels(channel_files(path))
     if is_dicom(path):
         try:
             return read_dicom(path)
@@ -40,6 +44,41 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None:
         raise ImageReadError(f"Cannot decode image {path}: the file is empty, truncated or not an image.")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_channels(files: Sequence[str]) -> np.ndarray:
+    """The channel files of one image stacked in order into an HxWxC uint8 array, or a failure naming the file. Each
+    file is one channel: a grey file as it is; a colour file (a grey image saved in colour, or a channel tinted its
+    own colour, as Human Protein Atlas' external JPEGs are) as its brightest colour at each pixel, which is the grey
+    of the first and the tint's strength in the second (a mean would divide a red tint by three); 16-bit values as
+    their high byte, as OpenCV reads a 16-bit file in colour. Every file of one image has one size."""
+    planes = [read_channel(f) for f in files]
+    sizes = {plane.shape for plane in planes}
+    if len(sizes) > 1:
+        shown = ", ".join(f"{f} {p.shape[1]}x{p.shape[0]}" for f, p in zip(files, planes, strict=True))
+        raise ImageReadError(f"The channel files of one image differ in size: {shown}; each channel covers the image.")
+    return np.stack(planes, axis=-1)
+
+
+def read_channel(path: str) -> np.ndarray:
+    """One channel file as an HxW uint8 array (read_channels says how), or a failure naming the file."""
+    import cv2
+
+    if is_dicom(path):
+        return read_image(path).max(axis=2)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise ImageReadError(f"Cannot read image {path}: {e.strerror or e}.") from None
+    flags = cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION
+    image = cv2.imdecode(data, flags) if data.size else None
+    if image is None:
+        raise ImageReadError(f"Cannot decode image {path}: the file is empty, truncated or not an image.")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ImageReadError(f"Cannot read image {path} as a channel: its values are {image.dtype}, not 8 or 16 bits.")
+    return image if image.ndim == 2 else image[:, :, :3].max(axis=2)
 
 
 def downsized(image: np.ndarray, max_side: int) -> np.ndarray:

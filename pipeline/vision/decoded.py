@@ -18,11 +18,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pipeline.machine import memory_bytes
+from pipeline.stacked import channel_files
 from pipeline.vision.data import downsized, read_image
 
 FALLBACK_MB = 2048  # where the machine's memory cannot be read
 MEMORY_SHARE = 0.25  # of the machine's (or the container's) memory, shared by the processes of a torchrun run
-Stamp = tuple[int, int, int]  # a file's inode, size and modification time: a changed file is decoded again
+Stamp = tuple[int, ...]  # a file's inode, size and mtime (each channel file's): a changed file is decoded again
 Key = tuple[str, int]  # a file and the longest side its image was cut to (0: as decoded)
 Cut = tuple[np.ndarray, int, int]  # an image (maybe cut) and the width and height it was decoded at
 # Missing images are decoded in loader workers when there are this many, or when decoding them here would take this
@@ -43,9 +44,9 @@ class DecodedImages:
         self._held: OrderedDict[Key, tuple[Stamp, Cut]] = OrderedDict()
 
     def images(self, paths: Sequence[str], workers: int = 0) -> list[np.ndarray] | None:
-        """Every path's RGB uint8 image (of any sizes), decoding the ones not held (in `workers` loader processes
-        when there are many or they are slow to decode); None when together they exceed the budget, and then nothing
-        new is held."""
+        """Every path's uint8 image (RGB, or one channel a file: pipeline/stacked.py; of any sizes), decoding the
+        ones not held (in `workers` loader processes when there are many or they are slow to decode); None when
+        together they exceed the budget, and then nothing new is held."""
         held = self.cut(paths, 0, workers)
         return None if held is None else [image for image, _, _ in held]
 
@@ -86,7 +87,7 @@ class DecodedImages:
         return out  # type: ignore[return-value]  # every entry is an image by now
 
     def stack(self, paths: Sequence[str], workers: int = 0) -> np.ndarray | None:
-        """The images of `paths` as one (N, H, W, 3) uint8 array; None when they differ in size or exceed the
+        """The images of `paths` as one (N, H, W, C) uint8 array; None when they differ in size or exceed the
         budget."""
         return uniform(self.images(paths, workers))
 
@@ -177,16 +178,21 @@ def one_size(images: list[np.ndarray] | None) -> bool:
 
 
 def uniform(images: list[np.ndarray] | None) -> np.ndarray | None:
-    """Images of one size as one (N, H, W, 3) array; None for images of several sizes (or None)."""
+    """Images of one size as one (N, H, W, C) array; None for images of several sizes (or None)."""
     return np.stack(images) if one_size(images) else None
 
 
 def _stamp(path: str) -> Stamp:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return (-1, -1, -1)  # read_image names the missing file
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    """A file's inode, size and modification time; an image of several channel files' (pipeline/stacked.py): its
+    files' one after another."""
+    out: tuple[int, ...] = ()
+    for file in channel_files(path):
+        try:
+            st = os.stat(file)
+        except OSError:
+            return (-1, -1, -1)  # read_image names the missing file
+        out += (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
 
 
 def default_mb() -> int:
@@ -216,6 +222,6 @@ def budgeted(cache_mb: int | None) -> DecodedImages:
 
 
 def decode_all(paths: Sequence[str], workers: int = 0) -> np.ndarray | None:
-    """Every image of `paths` as one (N, H, W, 3) uint8 array through the process's store, or None when they differ
+    """Every image of `paths` as one (N, H, W, C) uint8 array through the process's store, or None when they differ
     in size or exceed its budget."""
     return _STORE.stack(paths, workers)

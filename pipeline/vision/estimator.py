@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipeline import distributed
 from pipeline.contract import ContractError
+from pipeline.stacked import channel_files
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +39,10 @@ class ImageNetwork(BaseEstimator):
     the frozen BatchNorm statistics), `backbone_lr` or `layer_decay` lower the backbone's learning rates.
 
     `train_transform` / `eval_transform` are albumentations pipelines producing HWC uint8 images (geometry and
-    colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device. `batch_augment`
+    colour); normalisation (`mean`/`std`, default: the timm model's) is done batched on the device. `channels`
+    names the channels of images other than RGB (Human Protein Atlas' red, green, blue, yellow: one file each,
+    pipeline/vision/channels.py): the network takes len(channels) input channels (timm's in_chans, its pretrained
+    first convolution adapted), each normalised by its name (channels.channel_stats). `batch_augment`
     (a BatchAugment) is the training augmentation as whole-batch tensor ops, used instead of `train_transform` where
     `augment_on` says ("auto": when the training images are decoded in memory; "device"; "loader").
 
@@ -124,6 +128,7 @@ class ImageNetwork(BaseEstimator):
         augment_on: str = "auto",
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        channels: Sequence[str] | None = None,
         epochs: int = 10,
         batch_size: int = 128,
         optimizer: str = "sgd",
@@ -223,27 +228,31 @@ class ImageNetwork(BaseEstimator):
 
         check_policy(self.freeze_epochs, self.layer_decay, self.backbone_lr)
         self.check_params()
-        (paths, images), y = _source(X), np.asarray(y)
+        (paths, images), y = _source(X, self._in_chans), np.asarray(y)
         if len(paths) != len(y) or len(paths) == 0:
             raise ContractError(f"fit expects as many targets as images (got {len(paths)} images, {len(y)} targets).")
+        self._check_channels(paths, images)
         self.objective_ = self._objective(y, context)
         y_idx = self._labels(y)
         seed = self.random_state if self.random_state is not None else (context.seed if context is not None else 0)
         rt = self._runtime(context)
         seed_everything(int(seed), self.deterministic)
         model, self.weights_ = create_model(
-            self.arch, self.objective_.n_outputs, self.pretrained, self.pretrained_file, self.model_kwargs
+            self.arch,
+            self.objective_.n_outputs,
+            self.pretrained,
+            self.pretrained_file,
+            self.model_kwargs,
+            self._in_chans,
         )
         if self.pretrained or self.pretrained_file:
             rt.log(self.weights_)
-        data_cfg = resolve_model_data_config(model)
-        self.mean_ = tuple(self.mean or data_cfg["mean"])
-        self.std_ = tuple(self.std or data_cfg["std"])
+        self.mean_, self.std_ = self._normalisation(resolve_model_data_config(model))
         norm = BatchNormalizer(self.mean_, self.std_, rt.device, rt.channels_last)
         train = ImageDataset(paths, y_idx, self.train_transform, self._decoded(paths, images, rt.num_workers))
         valid, y_valid = None, None
         if context is not None and context.eval_set is not None:
-            (v_paths, v_images), y_valid = _source(context.eval_set[0]), np.asarray(context.eval_set[1])
+            (v_paths, v_images), y_valid = _source(context.eval_set[0], self._in_chans), np.asarray(context.eval_set[1])
             cache = self._decoded(v_paths, v_images, rt.num_workers)
             valid = ImageDataset(v_paths, self._labels(y_valid), self.eval_transform, cache)
         augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
@@ -255,6 +264,38 @@ class ImageNetwork(BaseEstimator):
         self.world_size_ = distributed.world_size()  # > 1: trained by every rank of a torchrun run
         self.device_, self.dtype_, self.normalizer_, self.workers_ = rt.device, rt.dtype, norm, rt.num_workers
         return self
+
+    @property
+    def _in_chans(self) -> int:
+        """The network's input channels: one per named channel, else RGB's three."""
+        return len(self.channels) if self.channels else 3
+
+    def _check_channels(self, paths: np.ndarray, images: np.ndarray | None) -> None:
+        """Images of as many channel files as `channels` names (pipeline/stacked.py), or RGB files read as three."""
+        if not self.channels or images is not None:
+            return  # decoded images: _source checked their channels
+        files = len(channel_files(paths[0]))
+        if files != len(self.channels) and not (files == 1 and len(self.channels) == 3):
+            raise ContractError(
+                f"{type(self).__name__}: channels names {len(self.channels)} ({', '.join(self.channels)}), but each "
+                f"image is {files} file(s) ({paths[0]}); the Config's channels are what load reads: name them there."
+            )
+
+    def _normalisation(self, data_cfg: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Each input channel's mean and std: `mean` and `std` when given (one per channel), else the network's
+        (timm's data config), per named channel by channels.channel_stats."""
+        from pipeline.vision.channels import channel_stats
+
+        mean, std = data_cfg["mean"], data_cfg["std"]
+        if self.channels:
+            mean, std = channel_stats(self.channels, mean, std)
+        mean, std = tuple(self.mean or mean), tuple(self.std or std)
+        if self.channels and (len(mean) != self._in_chans or len(std) != self._in_chans):
+            raise ContractError(
+                f"{type(self).__name__}: mean and std give one value per channel; channels names {self._in_chans} "
+                f"({', '.join(self.channels)}), mean has {len(mean)} and std {len(std)}."
+            )
+        return mean, std
 
     def _check_keypoints(self, augment: Any) -> None:
         """Keypoints are refused where their outputs are no values, where two images are mixed, or where the images
@@ -318,7 +359,7 @@ class ImageNetwork(BaseEstimator):
         from pipeline.vision.tta import predict_tta
 
         check_is_fitted(self, "model_")
-        paths, images = _source(X)
+        paths, images = _source(X, self._in_chans)
         shard = getattr(self, "world_size_", 1) > 1 and distributed.active()
         if shard:
             lo, hi = distributed.shard_range(len(paths))
@@ -404,7 +445,7 @@ class ImageNetwork(BaseEstimator):
             setattr(est, name, value)
         # a classifier saved before objectives were saved: its classes are its outputs
         est.objective_ = blob.get("objective") or Softmax(len(blob["classes"]))
-        model, _ = create_model(est.arch, est.objective_.n_outputs, False, None, est.model_kwargs)
+        model, _ = create_model(est.arch, est.objective_.n_outputs, False, None, est.model_kwargs, est._in_chans)
         model.load_state_dict(blob["state_dict"])
         est.device_ = resolve_device(device or est.device)
         layout = torch.channels_last if est.channels_last else torch.contiguous_format
@@ -416,13 +457,14 @@ class ImageNetwork(BaseEstimator):
         return est
 
 
-def _source(X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def _source(X: Any, channels: int = 3) -> tuple[np.ndarray, np.ndarray | None]:
     """Image paths as a 1-D array of str (from lists, arrays, Series and one-column frames) and None; or, for decoded
-    images (one uint8 (N, H, W, 3) array), a name per row ("row 0", ...: what a dataset names) and the images."""
+    images (one uint8 (N, H, W, channels) array), a name per row ("row 0", ...: what a dataset names) and the
+    images."""
     if isinstance(X, np.ndarray) and X.ndim == 4:
-        if X.dtype != np.uint8 or X.shape[3] != 3:
+        if X.dtype != np.uint8 or X.shape[3] != channels:
             raise ContractError(
-                f"An image network takes decoded images as uint8 (N, H, W, 3); got {X.dtype} {tuple(X.shape)}."
+                f"An image network takes decoded images as uint8 (N, H, W, {channels}); got {X.dtype} {tuple(X.shape)}."
             )
         return np.array([f"row {i}" for i in range(len(X))]), X
     return _paths(X), None

@@ -21,15 +21,25 @@ MIN_MATCHED = 0.5  # share of the backbone's tensors a file must provide, else i
 
 
 def create_model(
-    arch: str, num_classes: int, pretrained: bool, pretrained_file: str | None, model_kwargs: dict[str, Any] | None
+    arch: str,
+    num_classes: int,
+    pretrained: bool,
+    pretrained_file: str | None,
+    model_kwargs: dict[str, Any] | None,
+    in_chans: int = 3,
 ) -> tuple[nn.Module, str]:
-    """The timm network with a `num_classes` head and the requested weights, and a line saying what was loaded."""
+    """The timm network with a `num_classes` head, `in_chans` input channels and the requested weights, and a line
+    saying what was loaded. Pretrained RGB weights for another channel count have their first convolution adapted
+    as timm adapts them (`adapt_input_conv`: one channel sums the three filters; more repeat them in turn, red,
+    green, blue, red ..., scaled by 3 / in_chans), the Hub's by timm itself, a pretrained_file's by load_weights."""
     import timm
 
     import pipeline.vision.models  # noqa: F401  (registers the framework's timm models)
 
     check_arch(arch)
     kwargs = {**(model_kwargs or {}), "num_classes": num_classes}
+    if in_chans != 3:  # timm's default; left out for RGB, so a network that takes no in_chans is built as before
+        kwargs["in_chans"] = in_chans
     if pretrained_file:
         path = Path(pretrained_file).expanduser()
         if not path.is_file():
@@ -218,6 +228,7 @@ def load_weights(model: nn.Module, path: Path) -> str:
     from pipeline.vision.finetune import classifier_names
 
     state, own = read_state_dict(path), model.state_dict()
+    state |= _adapted_stem(model, state, own)
     head = set(classifier_names(model))
     matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k not in head}
     backbone = [k for k in own if k not in head]
@@ -239,3 +250,21 @@ def load_weights(model: nn.Module, path: Path) -> str:
     if missing:
         note += f"; {len(missing)} backbone tensors not in the file keep their random init (first: {missing[0]})"
     return note
+
+
+def _adapted_stem(model: nn.Module, state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The file's first-convolution weights (timm's pretrained_cfg "first_conv") of another input channel count than
+    the network's (RGB weights for a network of four channels) adapted to it as timm adapts the Hub's
+    (adapt_input_conv); {} where they already fit, or the network names no first convolution."""
+    from timm.models import adapt_input_conv
+
+    convs = (getattr(model, "pretrained_cfg", None) or {}).get("first_conv") or ()
+    out = {}
+    for name in (convs,) if isinstance(convs, str) else convs:
+        key = f"{name}.weight"
+        if key not in state or key not in own or state[key].ndim != 4:
+            continue
+        (out_f, in_f, *kernel_f), (out_m, in_m, *kernel_m) = state[key].shape, own[key].shape
+        if in_f != in_m and (out_f, kernel_f) == (out_m, kernel_m):
+            out[key] = adapt_input_conv(in_m, state[key], base_chans=in_f)
+    return out
