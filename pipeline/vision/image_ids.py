@@ -7,13 +7,16 @@ listed, x.PNG in the download), which `run` reads as they are named (pipeline.im
 folder holds every id's image but each lies somewhere under one folder (SIIM's dicom-images-train/<study>/<series>/
 <id>.dcm), the deep pattern "dicom-images-train/**/{}.dcm" finds them, the deepest such folder's. Where a folder
 of DICOM files and a folder of other images (RSNA's .dcm and the PNGs a user converted them to beside them) both hold
-every id's image, the other images are read, and a note names both and the FILES field that reads the DICOM ones."""
+every id's image, the other images are read, and a note names both and the FILES field that reads the DICOM ones.
+Where no file is named by an id, but each id has one file per channel (Human Protein Atlas' train/<Id>_red.png ...),
+the pattern is "train/{}_{channel}.png" (infer_channels.py)."""
 
 from __future__ import annotations
 
 import weakref
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -22,6 +25,7 @@ from pipeline.contract import ContractError
 from pipeline.dicom import is_dicom
 from pipeline.imagefiles import deep_parts, is_image
 from pipeline.tabular.infer_files import Source
+from pipeline.vision.infer_channels import ChannelFiles, channel_layout
 
 
 def folded(path: str) -> str:
@@ -61,6 +65,11 @@ class ImageNames:
                 by_name.setdefault(p.name.lower(), []).append(n)
             by_folded.setdefault(folded(n), []).append(n)
         return cls(names, frozenset(names), by_name, by_folded)
+
+    @cached_property
+    def channel_files(self) -> ChannelFiles:
+        """The files by the id their name starts with, for images of one file per channel (infer_channels.py)."""
+        return ChannelFiles.of(self.names)
 
     def finds(self, ids: pd.Series, pattern: str, exact: bool = False) -> pd.Series:
         """Whether `pattern` finds each id's image: by its exact path, or (not `exact`) by the one path of its folder
@@ -114,16 +123,24 @@ def candidates(ids: pd.Series, images: ImageNames) -> Counter[str]:
     return seen
 
 
-def names_images(ids: pd.Series, images: ImageNames) -> bool:
-    """Whether a column's values name the download's images: half of its first 200 at least."""
-    return 2 * sum(candidates(ids, images).values()) >= min(len(ids), 200)
+def names_images(ids: pd.Series, images: ImageNames, channels: bool = False) -> bool:
+    """Whether a column's values name the download's images: half of its first 200 at least, each by a file of its
+    name or, with `channels` (image competitions: pipeline/vision/infer.py) where none is, by its files of one channel
+    each (infer_channels.channel_layout)."""
+    found = sum(candidates(ids, images).values())
+    if not found and channels and (layout := channel_layout(ids, images.channel_files)) is not None:
+        found = layout.whole
+    return 2 * found >= min(len(ids), 200)
 
 
-def image_column(frame: pd.DataFrame, images: ImageNames, id_col: str, exclude: tuple[str, ...] = ()) -> str | None:
-    """The column of a CSV whose values name images (half of its first 200 at least: names_images), the sample's id
-    column `id_col` first, the columns `exclude` (the targets) aside; None when none does."""
+def image_column(
+    frame: pd.DataFrame, images: ImageNames, id_col: str, exclude: tuple[str, ...] = (), channels: bool = False
+) -> str | None:
+    """The column of a CSV whose values name images (half of its first 200 at least: names_images, by files of one
+    channel each too with `channels`), the sample's id column `id_col` first, the columns `exclude` (the targets)
+    aside; None when none does."""
     for column in sorted(frame.columns, key=lambda c: c != id_col):
-        if column not in exclude and names_images(frame[column], images):
+        if column not in exclude and names_images(frame[column], images, channels):
             return str(column)
     return None
 
@@ -163,15 +180,18 @@ def _other_folders(
     return tuple(chosen), hit, shared
 
 
-def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str) -> tuple[str, ...]:
+def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str, channels: bool = False) -> tuple[str, ...]:
     """The pattern that finds an image for every id, or else the patterns that do together, tried in order: of one
     folder with several suffixes (train/{}.jpg, then train/{}.jpeg), then of other folders each holding the images of
     ids no folder before holds (test-jpg/{}.jpg, then test-jpg-additional/{}.jpg). Where several patterns find every
     image, one of images other than DICOM wins (the PNGs converted from the DICOM files beside them, decoded faster:
     twin_notes says so), then the one whose folder names `role` (CIFAR-10's test folder also holds images 1 to
     50000), then the one finding most of the first 200 ids, then by name; where none do, the refusal names the first
-    id without one and the patterns tried."""
+    id without one and the patterns tried. With `channels` (image competitions), where no file is named by an id but
+    each has one file per channel, the channel pattern (infer_channels.channel_layout: "train/{}_{channel}.png")."""
     seen = candidates(ids, images)
+    if not seen and channels and (layout := channel_layout(ids, images.channel_files)) is not None:
+        return (layout.pattern,)  # one file per channel: infer_channels.py finds the channels and checks every id
     found = {pattern: images.finds(ids, pattern) for pattern in seen}
     whole = [pattern for pattern, hit in found.items() if hit.all()]
     if whole:

@@ -13,7 +13,9 @@ columns naming images and holding the sample's label column by name (SIIM-ISIC's
 column grouping images, its patient_id, kept whole in one fold: infer_groups.py), or else a
 folder holds one folder of images per class (Plant Seedlings' train/<species>/). Each id names its image through
 one pattern or several tried in order (image_ids.py: suffixes of one folder, or folders that each hold some of the
-ids' images, as Planet's test-jpg/ and test-jpg-additional/). The submission is
+ids' images, as Planet's test-jpg/ and test-jpg-additional/), or, where no file is named by an id, through one file
+per channel (Human Protein Atlas' train/<Id>_red.png ... _yellow.png: infer_channels.py), the channels written into
+the Config. The submission is
 - labels (the sample lists id,label with class names): scored by accuracy;
 - probabilities (the sample's header is the id then every class): multi-class log loss;
 - one probability column (the sample lists id,label holding numbers that are no class, two classes): the second
@@ -35,8 +37,10 @@ from pipeline.imagefiles import is_image
 from pipeline.listing import listed
 from pipeline.tabular.infer_files import SAMPLE_WORDS, Source, pick_csv, unclear
 from pipeline.tabular.infer_task import spaced_twins
+from pipeline.vision.channels import CHANNEL
 from pipeline.vision.csv_images import check_labelled, check_unique
 from pipeline.vision.image_ids import ImageNames, case_notes, image_column, image_pattern, twin_notes, where_images
+from pipeline.vision.infer_channels import check_channels, layout_channels, place_of
 from pipeline.vision.infer_groups import group_column, group_notes, grouped_kind
 from pipeline.vision.infer_targets import (
     Targets,
@@ -79,6 +83,7 @@ class ImageSpec:
     group_column: str | None = None  # its column grouping images, kept in one fold (infer_groups.py)
     test_id_column: str | None = None  # test_csv's column of the images, where it is not id_column
     columns: tuple[str, ...] = ()  # values, label columns, tags: the sample's columns after the id
+    channels: tuple[str, ...] = ()  # images of one file per channel (infer_channels.py): the channels, in order
     notes: list[str] = field(default_factory=list)
 
     def what(self) -> str:
@@ -166,14 +171,14 @@ def _label_csv(
             )
         frame = read_text(source, name)
         fallback = id_col if id_col in header else header[0]  # naming no image: image_pattern says so
-        return name, frame, False, image_column(frame, images, id_col, _answer(header, label)) or fallback
+        return name, frame, False, image_column(frame, images, id_col, _answer(header, label), True) or fallback
     found = []
     for name in sorted(source.csvs(), key=lambda n: not any(w in n.lower() for w in ("train", "label"))):
         header = source.header(name)
         if name == where or (len(header) != 2 and label not in header):
             continue
         frame = read_text(source, name)
-        if column := image_column(frame, images, id_col, _answer(header, label)):
+        if column := image_column(frame, images, id_col, _answer(header, label), True):
             found.append((name, frame, False, column))
     if len(found) == 1:
         return found[0]
@@ -295,11 +300,18 @@ def _kind_notes(kind: str, label: str, classes: list[str]) -> list[str]:
 
 def _where(
     images: ImageNames, train: tuple[pd.Series, str], test: tuple[pd.Series, str], folders: bool = False
-) -> tuple[dict[str, str | tuple[str, ...]], list[str]]:
+) -> tuple[dict[str, str | tuple[str, ...]], list[str], tuple[str, ...]]:
     """Where the training and test images lie (`train`, `test`: a CSV's ids and its name; `folders`: the training
-    CSV is a folder of class folders): each role's pattern, or patterns tried in order, and the notes that say so."""
-    found = {role: image_pattern(ids, images, role, where) for role, (ids, where) in (("train", train), ("test", test))}
+    CSV is a folder of class folders): each role's pattern, or patterns tried in order, the notes that say so, and
+    the channels of images of one file per channel (infer_channels.py; () for one file an image)."""
+    found = {
+        role: image_pattern(ids, images, role, where, channels=True)
+        for role, (ids, where) in (("train", train), ("test", test))
+    }
     (train_ids, train_f), (test_ids, sample_f) = train, test
+    paths = {role: p[0] if len(p) == 1 else p for role, p in found.items()}
+    if place_of(found["train"][0]) is not None or place_of(found["test"][0]) is not None:
+        return paths, *_channels(images, (train_ids, train_f, found["train"]), (test_ids, sample_f, found["test"]))
     read = (
         f"{train_f}/<class>/, an image's folder its class"
         if folders
@@ -309,7 +321,31 @@ def _where(
     for ids, where, role in ((train_ids, train_f, "train"), (test_ids, sample_f, "test")):
         notes += case_notes(ids, images, found[role], where)
         notes += twin_notes(ids, images, found[role], where, "image_path" if role == "train" else "test_image_path")
-    return {role: p[0] if len(p) == 1 else p for role, p in found.items()}, notes
+    return paths, notes, ()
+
+
+def _channels(
+    images: ImageNames, train: tuple[pd.Series, str, tuple[str, ...]], test: tuple[pd.Series, str, tuple[str, ...]]
+) -> tuple[list[str], tuple[str, ...]]:
+    """The channels of images of one file per channel (infer_channels.py), every training and test id checked to
+    have a file of each (`train`, `test`: a CSV's ids, its name and image_pattern's patterns), and the note that says
+    so; images of one file an id on one side only are refused."""
+    (train_ids, train_f, train_p), (test_ids, sample_f, test_p) = train, test
+    odd = next(((f, p[0]) for _, f, p in (train, test) if len(p) != 1 or place_of(p[0]) is None), None)
+    if odd is not None:
+        other = test_p[0] if odd[0] == train_f else train_p[0]
+        raise ContractError(
+            f"{odd[0]}'s images are one file an id ({odd[1].format('<id>')}), the others one file per channel "
+            f"({other.replace(CHANNEL, '<channel>').format('<id>')}); both are one or the other."
+        )
+    channels = layout_channels(train_ids, images.channel_files, train_p[0], train_f)
+    check_channels(test_ids, images.channel_files, test_p[0], channels, sample_f)
+    shown = [p[0].replace(CHANNEL, "<channel>").format("<id>") for p in (train_p, test_p)]
+    note = (
+        f"images: one file per channel ({', '.join(channels)}: Config.channels, stacked in that order; drop or "
+        f"reorder them there): {train_f}'s {train_ids.name} names {shown[0]}; {sample_f}'s {test_ids.name} {shown[1]}"
+    )
+    return [note], channels
 
 
 def _targets_spec(
@@ -326,7 +362,7 @@ def _targets_spec(
     columns and tags are no classes to stratify by."""
     (name, slug), (sample_f, sub) = names, sample
     id_col, train_id = str(sub.columns[0]), found.id_column
-    paths, notes = _where(images, (found.frame[train_id], found.train_csv), (sub[id_col], sample_f))
+    paths, notes, channels = _where(images, (found.frame[train_id], found.train_csv), (sub[id_col], sample_f))
     if train_id != id_col:
         notes.append(f"columns: {found.train_csv}'s {train_id}; {sample_f}'s {id_col}")
     test_csv, test_id, test_notes = _test_csv(source, {found.train_csv, sample_f}, sub, sample_f, wide=True)
@@ -355,6 +391,7 @@ def _targets_spec(
         folds=fold_kind,
         group_column=grouped,
         columns=found.columns,
+        channels=channels,
         notes=notes + test_notes + found.notes + fold_notes,
     )
 
@@ -410,7 +447,7 @@ def infer_images(
     classes = sorted(set(tr[label]))
     kind, metric = _kind(sub, label, classes, metric, sample_f)
     sub_label = label if kind == "probabilities" else str(sub.columns[1])
-    paths, notes = _where(images, (tr[train_id], train_f), (sub[id_col], sample_f), folders)
+    paths, notes, channels = _where(images, (tr[train_id], train_f), (sub[id_col], sample_f), folders)
     if (train_id, label) != (id_col, sub_label):
         notes.append(f"columns: {train_f}'s {train_id}, {label}; {sample_f}'s {', '.join(map(str, sub.columns[:2]))}")
     notes += _label_notes(tr[label].value_counts(), label, train_f)
@@ -438,5 +475,6 @@ def infer_images(
         n_test=len(sub),
         folds=fold_kind,
         group_column=grouped,
+        channels=channels,
         notes=notes + test_notes + fold_notes + renamed + _kind_notes(kind, label, classes),
     )

@@ -124,7 +124,7 @@ def image_tables(source: Source, wide: list[str]) -> bool:
     answered = False
     for name in wide:
         frame = source.read(name, written=True)
-        if frame.empty or image_column(frame, images, id_col) is None:
+        if frame.empty or image_column(frame, images, id_col, channels=True) is None:
             return False
         answered = answered or answer(frame, sub) is not None or asks_probability(frame, sub)
     return answered
@@ -146,7 +146,7 @@ def _train_id(source: Source, images: ImageNames, name: str, sub: pd.DataFrame) 
     None when it has neither."""
     id_col, columns = str(sub.columns[0]), tuple(str(c) for c in sub.columns[1:])
     frame = source.read(name, written=True)
-    column = image_column(frame, images, id_col, columns) or (id_col if id_col in frame.columns else None)
+    column = image_column(frame, images, id_col, columns, True) or (id_col if id_col in frame.columns else None)
     return None if column is None else (frame, column)
 
 

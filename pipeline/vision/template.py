@@ -122,6 +122,7 @@ def search_space(trial: Any) -> dict[str, Any]:
 def render(spec: ImageSpec, where: str | None = None, folds: int = 5) -> str:
     """The generated __init__.py; `where`: the folder as `new --into` named it (None: competitions/<name>)."""
     parts = _target_parts(spec) if spec.kind in NETWORKS else _class_parts(spec)
+    parts["config_extra"] += _channels(spec)
     calibrate = ""
     if spec.metric == "log_loss" and spec.kind not in NETWORKS:
         calibrate = "# Log loss punishes overconfidence: one temperature fitted on the blended OOF probabilities.\n"
@@ -224,6 +225,24 @@ def _target_parts(spec: ImageSpec) -> dict[str, str]:
         if spec.kind == "values"
         else SMOOTHING,
     }
+
+
+def _channels(spec: ImageSpec) -> str:
+    """The Config's channels of images of one file per channel (pipeline/vision/channels.py); "" for one file an
+    image."""
+    if not spec.channels:
+        return ""
+    pattern = spec.image_path if isinstance(spec.image_path, str) else spec.image_path[0]
+    where = pattern.replace("{}", "<id>").replace("{channel}", "<channel>")
+    field = f"    channels: tuple[str, ...] = {_py(spec.channels)}"
+    if len(field) > 120:  # as ruff formats it: one value a line
+        field = "    channels: tuple[str, ...] = (\n" + "".join(f"        {_py(c)},\n" for c in spec.channels) + "    )"
+    comment = (
+        f"each image is one greyscale file per channel ({where}), stacked in this order into the network's input "
+        "channels; drop one or reorder them here (red, green, blue first: a pretrained network's colours)"
+    )
+    lines = textwrap.wrap(comment, 120, initial_indent="    # ", subsequent_indent="    # ", break_long_words=False)
+    return "".join(f"\n{line}" for line in lines) + f"\n{field}"
 
 
 def _tuple_field(name: str, values: tuple[str, ...]) -> str:
