@@ -179,3 +179,20 @@ def test_the_config_channels_are_what_load_and_the_network_read(tmp_path: Path) 
     plain = dataclasses.replace(module.FILES, image_path="train/{}.png", test_image_path="test/{}.png")
     with pytest.raises(ContractError, match=r"FILES' image_path 'train/\{\}.png' has no \{channel\}"):
         plain.load(cfg, data)
+
+
+def test_tags_under_another_name_than_the_samples_are_said_to_be_read_as_classes(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # Human Protein Atlas' own files: train.csv's Target beside the sample's Predicted; `new` reads tags from the
+    # sample's column only, so it reads each combination of tags as a class, and says so and how to learn the tags
+    data, _ = hpa(tmp_path / "download")
+    sample = pd.read_csv(data / "sample_submission.csv").rename(columns={"Target": "Predicted"})
+    sample.to_csv(data / "sample_submission.csv", index=False)
+    assert new(tmp_path, "chan_renamed", data) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "warning: train.csv's Target holds space-separated tags, each combination read here as one class: `new` reads "
+        "tags from a column named as the sample submission's (Predicted); to learn tags, name Target Predicted in "
+        "train.csv"
+    ) in out

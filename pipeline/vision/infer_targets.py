@@ -185,11 +185,17 @@ def renamed_answers(tr: pd.DataFrame, train_f: str, label: str, sub: pd.DataFram
             f"--metric {metric} scores values or tags, which `new` reads from the training CSV's column named as the "
             f"sample submission's after its id ({column}); {train_f}'s are {listed(tr.columns, 5)}: {fix}."
         )
-    if answer(tr.rename(columns={label: column}), sub) != "values":
+    found = answer(tr.rename(columns={label: column}), sub)
+    if found not in ("values", "tags"):
         return []
+    held = (
+        "space-separated tags, each combination read here as one class"
+        if found == "tags"
+        else "values, read here as classes"
+    )
     return [
-        f"warning: {train_f}'s {label} holds values, read here as classes: `new` reads values from a column named as "
-        f"the sample submission's ({column}); to learn values, {fix}"
+        f"warning: {train_f}'s {label} holds {held}: `new` reads {found} from a column named as the sample "
+        f"submission's ({column}); to learn {found}, {fix}"
     ]
 
 
