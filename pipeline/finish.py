@@ -450,6 +450,8 @@ def _summary(
                 "std": r["std"],
                 "seconds": float(np.sum(r["fold_seconds"])) + float(r.get("refit_seconds", 0.0)),
                 "refit": bool(r.get("refit")),  # its test predictions are its refit's on every row (predict reads it)
+                # a student of Config.pseudo_label: the test rows each fold's fit learned from
+                **({"pseudo_rows": r["pseudo_rows"]} if "pseudo_rows" in r else {}),
             }
             for m, r in run.results.items()
         },

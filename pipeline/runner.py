@@ -3,7 +3,9 @@
 Three steps: `_prepare` (config, models, weights and data, every check that can refuse them, then the run folder and
 its folds: a RunState), `_fit_model` (one model over the folds, one FoldJob per fold, each kept as a part file so a
 run resumes fold by fold; then, when Config.refit asks, one more fit on every training row whose test predictions
-are the submission's) and `finish_run` (pipeline/finish.py: blend, stack, calibrate, submission, summary).
+are the submission's); with Config.pseudo_label, `_fit_students`: each model again, as "<model>+pseudo", on its
+folds' training rows plus the test rows its folds' first-round models label (pipeline/pseudo.py); and `finish_run`
+(pipeline/finish.py: blend, stack, calibrate, submission, summary).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import atomic, distributed, importance, runfolder, stacking
+from pipeline import atomic, distributed, importance, pseudo, runfolder, stacking
 from pipeline.budget import Budget, call_with_deadline
 from pipeline.config import config_dict, field_types, resolve_config
 from pipeline.contract import ContractError, Data, FitContext, competition_name, load_competition
@@ -132,6 +134,8 @@ class RunState(FittedRun):
     plan: Plan
     budget: Budget
     jobs: int  # threads for tabular models
+    # Config.pseudo_label: each first-round model's test predictions per fold, its students' teachers
+    fold_tests: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
 
     @property
     def engineering(self) -> dict[str, Any]:
@@ -153,6 +157,7 @@ class FoldJob:
     key: str  # _config_hash of config, seed, folds and model: a saved part with another key is fitted again
     part_path: Path
     solo: bool  # under torchrun, a model without DDP support: rank 0 fits, the other ranks receive its predictions
+    pseudo: pseudo.PseudoRows | None = None  # a student's fit: the test rows its training rows gain, and their labels
 
 
 def _config_hash(cfg_json: dict[str, Any], seed: int, k: int, holdout: float, model: str) -> str:
@@ -232,11 +237,14 @@ def _fit_and_finish(state: RunState) -> Path:
     main = distributed.is_main()
     with progress(interactive() and not state.opts.quiet and main) as bar:
         fits = len(fold_ids(state.folds)) + state.plan.refit
-        task = bar.add_task("fitting", total=len(state.plan.selected) * fits)
+        rounds = 1 + (pseudo.setting(state.cfg) is not None)
+        task = bar.add_task("fitting", total=len(state.plan.selected) * fits * rounds)
         for model, estimator in state.plan.selected.items():
             result = _fit_model(state, model, estimator, bool(state.results), bar, task)
             if result is not None:
                 state.results[model] = result
+        if rounds > 1 and state.results:
+            _fit_students(state, bar, task)
     if not state.results:
         raise ContractError("No model finished within the time limit; raise --time-limit or use a faster preset.")
     if not main:
@@ -310,6 +318,7 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
     if note := _fold_note(y, plan.folding, data):
         log(note)
     deadline = t_start + opts.time_limit if opts.time_limit else None
+    rounds = 1 + (pseudo.setting(cfg) is not None)
     state = RunState(
         inputs=RunInputs(module, cfg, data, data_dir, is_sample),
         refit=plan.refit,
@@ -319,7 +328,8 @@ def _prepare(opts: RunOptions, created: list[Path], t_start: float) -> RunState 
         log=log,
         t_start=t_start,
         plan=plan,
-        budget=Budget(deadline, n_models=len(selected), n_folds=len(fold_ids(folds)), refits=plan.refit),
+        # the second round's students (Config.pseudo_label) share the time limit as models of their own
+        budget=Budget(deadline, n_models=len(selected) * rounds, n_folds=len(fold_ids(folds)), refits=plan.refit),
         jobs=opts.jobs or default_jobs(int(np.prod(np.shape(data.X)))),
     )
     log(_describe(state))
@@ -341,6 +351,7 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
     cfg, overrides, sample_overrides = _resolve_config(module, opts)
     cfg, folding = resolve_folds(module, cfg, opts.folds)
     check_settings(cfg, module.METRIC.name)
+    pseudo.check_setting(cfg)
     selected = _select_models(module, cfg, opts.models)
     if opts.time_limit:
         selected = fitting_order(selected)
@@ -353,7 +364,7 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
 
 
 # Config fields added after runs were saved, with the value that reproduces how a run saved without them behaved
-ADDED_FIELDS: dict[str, Any] = {"refit": "off", "fit_min_score": False, "fit_mask_cut": False}
+ADDED_FIELDS: dict[str, Any] = {"refit": "off", "fit_min_score": False, "fit_mask_cut": False, "pseudo_label": None}
 
 
 def _added_fields(cfg: Any, saved: dict[str, Any] | None, overrides: dict[str, Any]) -> tuple[Any, set[str]]:
@@ -438,6 +449,8 @@ def _load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPla
     check_data(data, competition_name(module))
     if why := stacking.unsuited(getattr(cfg, "stack", "off") or "off", data.classes is not None):
         raise ContractError(why)
+    if why := pseudo.unsuited(cfg, module, data.y):
+        raise ContractError(why)
     scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
     groups = None if data.groups is None else np.asarray(data.groups)[scored]
     _check_fold_count(np.asarray(data.y)[scored], folding, groups, data.classes)
@@ -508,6 +521,7 @@ def _describe(state: RunState) -> str:
     """The run's one-line plan: rows, folds, models, device (and under torchrun the processes, and which models they
     train together, which rank 0 alone)."""
     plan, folding, n_folds = state.plan, state.plan.folding, len(fold_ids(state.folds))
+    share = pseudo.setting(plan.cfg)
     world = ""
     if distributed.active():
         together = [m for m, e in plan.selected.items() if distributed.shares_fit(e)]
@@ -521,7 +535,8 @@ def _describe(state: RunState) -> str:
         f"{len(state.data.y)} training rows{rows}, {len(state.data.X_test)} test rows, {n_folds} fold(s) "
         f"({folding.kind}"
         f"{f', holdout {folding.holdout:g}' if folding.holdout else ''})"
-        f"{', then each model refitted on every training row' if plan.refit else ''}, models: "
+        f"{', then each model refitted on every training row' if plan.refit else ''}"
+        f"{'' if share is None else ', ' + pseudo.describe(share, state.data.classes is not None)}, models: "
         f"{', '.join(plan.selected)}, device {plan.device}{world}"
     )
 
@@ -530,12 +545,17 @@ def _describe(state: RunState) -> str:
 
 
 def _fit_model(
-    state: RunState, model: str, estimator: Any, have_complete: bool, bar: Any, task: Any
+    state: RunState,
+    model: str,
+    estimator: Any,
+    have_complete: bool,
+    bar: Any,
+    task: Any,
+    teaching: dict[int | str, pseudo.PseudoRows] | None = None,
 ) -> dict[str, Any] | None:
-    """One model over every fold (saved parts reused); its results, or None when the time limit drops it."""
+    """One model over every fold (saved parts reused); its results, or None when the time limit drops it. With
+    `teaching`, the model is a student (Config.pseudo_label): each fit's training rows gain that fit's test rows."""
     opts, log, fids = state.opts, state.log, fold_ids(state.folds)
-    folding = state.plan.folding
-    key = _config_hash(state.plan.config_json, opts.seed, folding.k, folding.holdout, model)
     solo = distributed.active() and not distributed.shares_fit(estimator)
     if solo:
         log.warn(f"{model} does not train with DDP: rank 0 fits it alone while the other ranks wait")
@@ -543,15 +563,15 @@ def _fit_model(
     dropped: str | None = None
     for f in fids:
         bar.update(task, description=f"{model} fold {f + 1}/{len(fids)}")
-        job = FoldJob(model, estimator, f, key, runfolder.part_path(state.run_dir, model, f), solo)
-        part, dropped = _part(state, job, have_complete)
+        part, dropped = _part(state, _job(state, model, estimator, f, solo, teaching), have_complete)
         if part is None:
             break
         state.budget.record(model, part["seconds"])
         parts.append(part)
         bar.advance(task)
         shown = f"{part['score']:.5f}" if np.isfinite(part["score"]) else "not defined on its rows alone (one class)"
-        log(f"{model} fold {f}: {state.module.METRIC.name} {shown} ({part['seconds']:.1f}s)")
+        added = f", {int(part['pseudo_rows'])} pseudo-labelled test rows" if "pseudo_rows" in part else ""
+        log(f"{model} fold {f}: {state.module.METRIC.name} {shown} ({part['seconds']:.1f}s{added})")
         if opts.report is not None:
             done = [p["score"] for p in parts]
             opts.report(
@@ -567,13 +587,58 @@ def _fit_model(
         log.warn(f"{model} skipped: {dropped}")
         bar.advance(task, len(fids) - len(parts) + state.plan.refit)
         return None
+    if teaching is None and pseudo.setting(state.cfg) is not None:  # a first-round model: its students' teacher
+        state.fold_tests[model] = {f: np.asarray(p["test"]) for f, p in zip(fids, parts, strict=True)}
     full = None
     if state.plan.refit:
         bar.update(task, description=f"{model} refit on every row")
-        job = FoldJob(model, estimator, FULL, key, runfolder.part_path(state.run_dir, model, FULL), solo)
-        full = _refit(state, job, parts)
+        full = _refit(state, _job(state, model, estimator, FULL, solo, teaching), parts)
         bar.advance(task)
     return _model_result(state, model, parts, full)
+
+
+def _job(
+    state: RunState,
+    model: str,
+    estimator: Any,
+    fold: int | str,
+    solo: bool,
+    teaching: dict[int | str, pseudo.PseudoRows] | None,
+) -> FoldJob:
+    """One fit of a model: its part file and key (a student's key also covers the test rows it learns from)."""
+    folding = state.plan.folding
+    key = _config_hash(state.plan.config_json, state.opts.seed, folding.k, folding.holdout, model)
+    rows = None if teaching is None else teaching[fold]
+    key = key if rows is None else rows.key(key)
+    return FoldJob(model, estimator, fold, key, runfolder.part_path(state.run_dir, model, fold), solo, rows)
+
+
+def _fit_students(state: RunState, bar: Any, task: Any) -> None:
+    """The second round (Config.pseudo_label): each first-round model fitted again as its student "<model>+pseudo",
+    every fit on its training rows plus the test rows its teachers label (pipeline/pseudo.py); a model the time
+    limit dropped has no student. The students join the results, so the blend and stack choose among them all."""
+    share = pseudo.setting(state.cfg)
+    if share is None:
+        return
+    fits = len(fold_ids(state.folds)) + state.plan.refit
+    teachers = [m for m in state.plan.selected if m in state.results]
+    refits = {m: np.asarray(state.results[m]["test"]) for m in teachers} if state.plan.refit else None
+    teaching = pseudo.teaching(
+        {m: state.fold_tests[m] for m in teachers}, refits, share, state.n_classes, state.opts.seed
+    )
+    state.log(pseudo.counts(teaching, teachers, len(state.data.X_test)))
+    if none := pseudo.none_taught(teaching, share):
+        state.log.warn(none)
+    for model, estimator in state.plan.selected.items():
+        if none or model not in state.results:
+            for _ in range(fits):
+                state.budget.skip()
+            bar.advance(task, fits)
+            continue
+        name = pseudo.student(model)
+        result = _fit_model(state, name, estimator, True, bar, task, teaching)
+        if result is not None:
+            state.results[name] = result
 
 
 def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -596,7 +661,8 @@ def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[s
     grown = [v for k, v in params.items() if k.rsplit("__", 1)[-1] == "n_estimators"]  # a wrapper's nested one too
     trees = f", {grown[0]} trees" if grown else ""
     rows = refit_rows(job.estimator, len(state.data.y))
-    state.log(f"{job.model} refit {rows}{trees} ({part['seconds']:.1f}s)")
+    added = "" if job.pseudo is None else f", plus {len(job.pseudo.rows)} pseudo-labelled test rows"
+    state.log(f"{job.model} refit {rows}{trees}{added} ({part['seconds']:.1f}s)")
     return part
 
 
@@ -646,6 +712,8 @@ def _model_result(
     r["refit"] = full is not None
     r["refit_seconds"] = float(full["seconds"]) if full is not None else 0.0
     r["importance"] = importance.fold_mean(parts)  # None unless every fold's model has feature_importances_
+    if "pseudo_rows" in parts[0]:  # a student (Config.pseudo_label): the test rows each fold's fit learned from
+        r["pseudo_rows"] = [int(p["pseudo_rows"]) for p in parts]
     if getattr(state.module, "CALIBRATE", None):  # calibration applies to each fold model's test predictions
         # a refitting run: one test prediction per model (the refit's, or the folds' merged where it was refused)
         r["fold_tests"] = [merged] if state.plan.refit else [p["test"] for p in parts]
@@ -733,6 +801,8 @@ def _fit_part(state: RunState, job: FoldJob, abandoned: threading.Event | None =
     tr, va = training_rows(state.folds, f, state.plan.folding.kind), np.flatnonzero(state.folds == f)
     y = np.asarray(data.y)
     X_tr, y_tr, X_va, y_va = take(data.X, tr), take(y, tr), take(data.X, va), take(y, va)
+    if job.pseudo is not None:  # a student: the fold's training rows, then the test rows its teachers labelled
+        X_tr, y_tr = job.pseudo.added_to(X_tr, y_tr, data.X_test)
     context = _context(state, job, X_va, y_va)
     seed = _fit_seed(state, job)
     est, fit_s = fit_fold(job.estimator, X_tr, y_tr, seed, state.jobs, context, state.engineering)
@@ -743,8 +813,11 @@ def _fit_part(state: RunState, job: FoldJob, abandoned: threading.Event | None =
     seconds = fit_s + time.perf_counter() - t0
     score = fold_score(model_score(state.module, state.cfg), y_va, oof)
     part = {"valid_idx": va, "oof": oof, "test": test, "score": score, "seconds": seconds, "hash": job.key}
-    if state.plan.refit:
-        part["refit"] = fold_params(est, len(y))
+    added = 0 if job.pseudo is None else len(job.pseudo.rows)
+    if job.pseudo is not None:
+        part["pseudo_rows"] = added
+    if state.plan.refit:  # a student's refit learns from about as many test rows as its fold did
+        part["refit"] = fold_params(est, len(y) + added)
     if (found := importance.of_estimator(est)) is not None:
         part["features"], part["importance"] = found
     _keep(state, job, est, part, abandoned)
@@ -763,14 +836,18 @@ def _fit_full(state: RunState, job: FoldJob, abandoned: threading.Event | None =
     """Refit one model on every training row (train-only rows included) with no validation rows; its test
     predictions, seconds and whether the deadline stopped it ("cut": an estimator's deadline_reached_), saved as
     the part `full` by rank 0 and the model as models/<model>/full.* (unless the runner stopped waiting)."""
-    data, y = state.data, np.asarray(state.data.y)
+    data, X, y = state.data, state.data.X, np.asarray(state.data.y)
+    if job.pseudo is not None:  # a student: every training row, then the test rows its teachers labelled
+        X, y = job.pseudo.added_to(X, y, data.X_test)
     context = _context(state, job, None, None)
-    est, fit_s = fit_fold(job.estimator, data.X, y, _fit_seed(state, job), state.jobs, context, state.engineering)
+    est, fit_s = fit_fold(job.estimator, X, y, _fit_seed(state, job), state.jobs, context, state.engineering)
     t0 = time.perf_counter()
     test = predict_outputs(est, data.X_test, data.classes is not None, state.n_classes)
     seconds = fit_s + time.perf_counter() - t0
     cut = bool(getattr(est, "deadline_reached_", False))
     part = {"test": test, "score": float("nan"), "seconds": seconds, "hash": job.key, "cut": cut}
+    if job.pseudo is not None:
+        part["pseudo_rows"] = len(job.pseudo.rows)
     _keep(state, job, est, part, abandoned)
     return part
 

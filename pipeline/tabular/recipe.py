@@ -115,6 +115,10 @@ class TabularRecipe:
     # the original dataset a Playground competition was generated from (ORIGINAL of the generated file): "add" its
     # rows to every fold's training rows, "flag" add them with a from_original column, "off" leave it out
     original: str = "add"
+    # pseudo-labelling (pipeline/pseudo.py): None off; else each model again, as "<model>+pseudo", on each fold's
+    # training rows plus the test rows that fold's models label: for classes those whose likeliest class has at
+    # least this probability (e.g. 0.95), for a regression this share of the test rows (1: all)
+    pseudo_label: float | None = None
 
 
 # "svm" joins the models `new` writes for at most this many rows the models fit on (train.csv's and the original

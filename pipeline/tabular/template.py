@@ -43,10 +43,10 @@ CONFIG_DOC = '''\
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
     linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, text_alpha, forest_trees, forest_min_samples_leaf,
     forest_max_leaves, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack,
-    refit, threshold, original): override any here; models may add "svm", an RBF support vector machine on the linear
-    model's features, "text", a linear model on TF-IDF n-grams of the free-text columns, "extratrees" and
-    "randomforest", scikit-learn's forests on the boosters' features, "mlp", an MLP on the linear model's
-    features, and "transformer", a pretrained transformer fine-tuned on the free text (transformer_arch,
+    refit, threshold, original, pseudo_label): override any here; models may add "svm", an RBF support vector
+    machine on the linear model's features, "text", a linear model on TF-IDF n-grams of the free-text columns,
+    "extratrees" and "randomforest", scikit-learn's forests on the boosters' features, "mlp", an MLP on the linear
+    model's features, and "transformer", a pretrained transformer fine-tuned on the free text (transformer_arch,
     transformer_epochs, transformer_lr, transformer_batch_size, transformer_max_length)."""'''
 PRESETS = "PRESETS: dict[str, dict[str, Any]] = {**tabular.PRESETS}  # fast, best; add your own"
 # beside free text: the transformer as one switch, not a default: its fine-tuning wants a GPU

@@ -54,6 +54,9 @@ class ImageRecipe(TrainKnobs):
     augment_on: str = "auto"  # training augmentation: "device" (batch_augment), "loader" (transforms), or "auto"
     folds: int = 5
     holdout: float = 0.0  # > 0: one validation split of this fraction instead of k folds
+    # pseudo-labelling (pipeline/pseudo.py): None off; else each network again, as "<model>+pseudo", on each fold's
+    # training images plus the test images that fold's networks give a class of at least this probability (e.g. 0.95)
+    pseudo_label: float | None = None
 
 
 @dataclass(frozen=True)
