@@ -19,7 +19,7 @@ from pipeline.finish import blend_results, stages_record
 from pipeline.segmentation import mask_cut
 from pipeline.segmentation.csv_masks import CsvMasks
 from pipeline.segmentation.instances import mean_f2_iou
-from pipeline.segmentation.object_cut import f2_table
+from pipeline.segmentation.object_cut import score_table
 
 GRID = (16, 16)
 
@@ -66,7 +66,7 @@ def test_every_candidate_cut_is_scored_at_once_as_the_metric_scores_it() -> None
         pred[i] = np.where(y[i] > 0, np.round(rng.uniform(0.4, 0.95, 256), 2), pred[i])
         pred[i, rng.integers(0, 256, 4)] = 0.7  # stray specks, touching an object or not
     thresholds, min_pixels = mask_cut.threshold_candidates(0.5), np.array([0.0, 2.0, 5.0, 13.0])
-    table = f2_table(y, pred, GRID, thresholds, min_pixels)
+    table = score_table(y, pred, GRID, thresholds, min_pixels)
     assert table.shape == (n, 1, len(thresholds), 4)
     for i, t in enumerate(thresholds):
         for a, m in enumerate(min_pixels):

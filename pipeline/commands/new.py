@@ -35,7 +35,7 @@ TAG_METRIC_NAMES = ("f1_samples", "f2_samples", "f1_macro", "f1_micro")
 # pipeline.detection.csv_boxes.METRICS: a download of boxes (a test keeps them equal)
 BOX_METRIC_NAMES = ("iou_map", "iou_map40", "coco_map", "voc_map", "voc_map40")
 # pipeline.segmentation.csv_masks.METRICS: a download of run-length masks (a test keeps them equal)
-MASK_METRIC_NAMES = ("dice", "f2_iou")
+MASK_METRIC_NAMES = ("dice", "f2_iou", "ap_iou")
 # pipeline.segmentation.rle.ENCODINGS: --rle (a test keeps them equal)
 RLE_ENCODINGS = ("absolute", "relative")
 

@@ -1,9 +1,9 @@
 """Semantic segmentation from a CSV of run-length masks, as Kaggle's segmentation family ships it (Carvana, TGS Salt,
-Severstal Steel Defect, SIIM-ACR Pneumothorax, Airbus Ship Detection): a training CSV of masks (mask_table.py), the
-images in folders (or anywhere under one: SIIM's DICOM files), a sample submission of one mask per image, or per image
-and class (rle_submission.py), scored by mean Dice (metric.py); or, with metric "f2_iou" (Airbus), one row per object
-(instance_submission.py: the mask cut into its connected components), scored by F2 over IoU thresholds
-(instances.py).
+Severstal Steel Defect, SIIM-ACR Pneumothorax, Airbus Ship Detection, Sartorius Cell Instance Segmentation): a
+training CSV of masks (mask_table.py), the images in folders (or anywhere under one: SIIM's DICOM files), a sample
+submission of one mask per image, or per image and class (rle_submission.py), scored by mean Dice (metric.py); or,
+with metric "f2_iou" (Airbus) or "ap_iou" (Sartorius), one row per object (instance_submission.py: the mask cut into
+its connected components), scored by F2 or mean average precision over IoU thresholds (instances.py).
 
 A competition in this style (what `python -m pipeline new` writes for such a download:
 pipeline/segmentation/template.py) describes its files with one CsvMasks and takes `load`, `load_test`, `score`,
@@ -28,14 +28,16 @@ from pipeline.detection.box_table import unlisted_images
 from pipeline.segmentation import instance_submission, rle_submission
 from pipeline.segmentation.contact import contact_cell, contact_radius
 from pipeline.segmentation.grid import to_grid, upsample
-from pipeline.segmentation.instances import components, mean_f2_iou
+from pipeline.segmentation.instances import METRICS as INSTANCE_METRICS
+from pipeline.segmentation.instances import components, mean_iou_score
 from pipeline.segmentation.mask_table import MaskRows, read_mask_rows
 from pipeline.segmentation.metric import as_masks, mean_dice
 from pipeline.segmentation.rle import ENCODINGS, ORDERS, RleError, encode
 from pipeline.segmentation.rle_submission import SampleLayout
 from pipeline.vision.csv_images import find_images, read_columns
 
-METRICS = ("dice", "f2_iou")  # f2_iou: a submission of instances, one row per object (Airbus)
+# f2_iou (Airbus), ap_iou (Sartorius): a submission of instances, one row per object
+METRICS = ("dice", *INSTANCE_METRICS)
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class CsvMasks:
     sample image's. `order`: the pixel order of the runs (rle.ORDERS); `encoding`: their starts' (rle.ENCODINGS), in
     both CSVs; `union_rows`: several rows of one image and class are regions of its mask, their union; `grid`: the
     (height, width) the masks travel at; `shape`: most training images' (height, width), which scales min_area to the
-    grid when scoring. `metric`: "dice" (a mask per sample row) or "f2_iou" (one class: each predicted mask cut into
-    its connected components, one row each, min_area a component's floor; `instances`).
+    grid when scoring. `metric`: "dice" (a mask per sample row), or "f2_iou" or "ap_iou" (one class: each predicted
+    mask cut into its connected components, one row each, min_area a component's floor; `instances`).
     """
 
     train_csv: str
@@ -91,7 +93,7 @@ class CsvMasks:
     @property
     def instances(self) -> bool:
         """Whether the submission is one row per object (Airbus's), not one mask per sample row."""
-        return self.metric == "f2_iou"
+        return self.metric in INSTANCE_METRICS
 
     @property
     def layout(self) -> SampleLayout:
@@ -131,7 +133,8 @@ class CsvMasks:
         if not (self.instances and self.union_rows):
             raise ContractError(
                 f"Config.touching splits the objects of a competition of instances whose rows are one object each "
-                f"(metric f2_iou and union_rows); this one's metric is {self.metric}, union_rows {self.union_rows}: "
+                f"(metric {' or '.join(INSTANCE_METRICS)}, and union_rows); this one's metric is {self.metric}, "
+                f"union_rows {self.union_rows}: "
                 "set touching false."
             )
         return 2
@@ -200,10 +203,12 @@ class CsvMasks:
     def score(self, y_true: np.ndarray, pred: np.ndarray, cfg: Any = None) -> float:
         """Mean Dice at the grid over every image and class, empty truth and empty prediction scoring 1, after the
         cut at cfg.mask_threshold and min_area (defaults 0.5 and 0 without a Config); for f2_iou, the mean F2 over
-        IoU thresholds of each image's objects (instances.py), components under min_area dropped."""
+        IoU thresholds of each image's objects (instances.py), components under min_area dropped; for ap_iou their
+        mean average precision."""
         if self.instances:
             contact = self.channels(cfg) > 1
-            return mean_f2_iou(y_true, pred, self.grid, _threshold(cfg), self.min_pixels(cfg), contact)
+            cut = (_threshold(cfg), self.min_pixels(cfg))
+            return mean_iou_score(y_true, pred, self.grid, *cut, contact, self.metric)
         return mean_dice(y_true, pred, len(self.classes), _threshold(cfg), self.min_pixels(cfg))
 
     def class_scores(self, y_true: np.ndarray, pred: np.ndarray, cfg: Any = None) -> dict[str, float]:
@@ -218,9 +223,9 @@ class CsvMasks:
     def write_submission(self, data: Data, pred: np.ndarray, path: Path) -> None:
         """The sample's rows, columns and order, each (image, class) cell its mask: the grid's probabilities resized
         bilinearly to the image's own size, cut at the load's Config's mask_threshold, dropped under its min_area,
-        encoded in `order` and `encoding`. For f2_iou: each image's mask cut into its connected components, those under
-        min_area dropped, one row each (instance_submission.py); with the load's cfg.touching, split at the contact map
-        that follows the mask (instances.label_objects)."""
+        encoded in `order` and `encoding`. For instances: each image's mask cut into its connected components, those
+        under min_area dropped, one row each (instance_submission.py); with the load's cfg.touching, split at the
+        contact map that follows the mask (instances.label_objects)."""
         cut = data.info.get("cut", {})
         channels = len(self.classes) + int(bool(cut.get("touching")))
         probs = as_masks(np.asarray(pred), channels)
@@ -253,7 +258,7 @@ class CsvMasks:
 
     def validate(self, data: Data, path: Path) -> int:
         """The sample's header and rows in its order; every mask cell a run-length string inside its image. Returns
-        the number of masks written. For f2_iou: one row or more per sample image, its objects apart
+        the number of masks written. For instances: one row or more per sample image, its objects apart
         (instance_submission.py)."""
         sizes = {str(k): (int(w), int(h)) for k, (w, h) in zip(data.test_ids, data.info["test_sizes"], strict=True)}
         sample = Path(data.sample_submission)

@@ -9,7 +9,9 @@ from the cells) and pixel order, told from the images (infer_order.py). Where ro
 an image on several rows (SIIM's regions of one image) has their union for its mask (union_rows); where they name an
 image and a class, a pair on two rows is refused, as `run` refuses it (mask_table.py). Every cell of the training CSV
 is read and checked, as `run` reads it. The metric: `--metric`, else the one Kaggle scores the download's competition
-by where INSTANCE_SLUGS names it (Airbus Ship Detection: f2_iou, a submission of one row per object), else dice.
+by where INSTANCE_SLUGS names it (Airbus Ship Detection: f2_iou; Sartorius Cell Instance Segmentation: ap_iou; each a
+submission of one row per object), else dice. A training CSV's width and height columns (Sartorius's) are checked
+against the images read for the grid; its other columns (Sartorius's cell_type, plate_time, ...) are left aside.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ JOINED = "_"  # Severstal's older ids: "<image>_<class>"
 SIZES_READ = 200  # training images whose size `new` reads for the grid
 ORDER_SAMPLES = 12  # training masks decoded both ways for the pixel order
 # competitions whose sample lists each image once but whose submission is one row per object, and their metric
-INSTANCE_SLUGS = {"airbus-ship-detection": "f2_iou"}
+INSTANCE_SLUGS = {"airbus-ship-detection": "f2_iou", "sartorius-cell-instance-segmentation": "ap_iou"}
+# a training CSV's columns of each row's image size (Sartorius's), checked against the images `new` reads
+SIZE_WORDS = ("width", "height")
 
 
 @dataclass
@@ -80,6 +84,7 @@ class MaskSpec:
     n_test: int
     masks: dict[str, int]  # per class, the training images with a mask of it
     evidence: OrderEvidence
+    sized_rows: int = 0  # rows whose width and height columns were checked against their images (Sartorius's)
     notes: list[str] = field(default_factory=list)
 
 
@@ -159,21 +164,58 @@ def _classes(values: list[str]) -> tuple[str, ...]:
     return tuple(distinct)
 
 
-def _image_shape(source: Source, images: ImageNames, ids: list[str], patterns: tuple[str, ...]) -> tuple[int, int]:
-    """The most common (height, width) of up to SIZES_READ training images, read from their headers."""
+def _image_sizes(
+    source: Source, images: ImageNames, ids: list[str], patterns: tuple[str, ...]
+) -> dict[str, tuple[int, int]]:
+    """The (height, width) of up to SIZES_READ training images, by id, read from their headers."""
     from PIL import Image
 
-    seen: Counter[tuple[int, int]] = Counter()
+    sizes = {}
     step = max(1, len(ids) // SIZES_READ)
     for key in ids[::step][:SIZES_READ]:
         path = _path_of(images, key, patterns)
         if is_dicom(path):
             width, height = dicom_size(path, source.read_bytes(path))
-            seen[(height, width)] += 1
+            sizes[key] = (height, width)
             continue
         with Image.open(io.BytesIO(source.read_bytes(path))) as im:
-            seen[(im.height, im.width)] += 1
-    return seen.most_common(1)[0][0]
+            sizes[key] = (im.height, im.width)
+    return sizes
+
+
+def _size_columns(frame: pd.DataFrame) -> tuple[str, str] | None:
+    """A training CSV's width and height columns (SIZE_WORDS, case aside), where it has both."""
+    low = {str(c).lower().strip(): str(c) for c in frame.columns}
+    return (low[SIZE_WORDS[0]], low[SIZE_WORDS[1]]) if all(w in low for w in SIZE_WORDS) else None
+
+
+def _whole(text: str) -> int | None:
+    """A cell's whole number ("704", "704.0"), else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
+
+
+def _check_sizes(frame: pd.DataFrame, where: str, train_id: str, sizes: dict[str, tuple[int, int]]) -> int:
+    """The rows of the images in `sizes` (height, width) whose width and height columns (Sartorius's) agree with the
+    image; one that does not, or is no number, refused naming its line. 0 where the CSV has no such columns."""
+    columns = _size_columns(frame)
+    if columns is None:
+        return 0
+    keys = frame[train_id].astype(str).str.strip()
+    checked = 0
+    for i in np.flatnonzero(keys.isin(list(sizes)).to_numpy()):
+        (height, width), values = sizes[keys.iloc[i]], [str(frame[c].iloc[i]).strip() for c in columns]
+        said = tuple(_whole(v) for v in values)
+        if said != (width, height):
+            raise ContractError(
+                f"{where} line {i + 2}: {columns[0]} {values[0]!r} and {columns[1]} {values[1]!r}, but image "
+                f"{keys.iloc[i]} is {width} wide and {height} high."
+            )
+        checked += 1
+    return checked
 
 
 def _gray(source: Source, path: str) -> np.ndarray:
@@ -257,10 +299,11 @@ def _read_rows(
     classes: tuple[str, ...],
     named: tuple[str | None, str | None],
     given: str | None,
-) -> tuple[MaskRows, tuple[str, ...], tuple[int, int], EncodingEvidence]:
+) -> tuple[MaskRows, tuple[str, ...], tuple[int, int], EncodingEvidence, int]:
     """The training CSV's masks (`where`: its name, id column and run-length column; `named`: its class column and
     the separator joining a class to its ids, if any), the pattern of its images, their most common (height, width)
-    and the runs' encoding (`given`: --rle's). Where rows name an image alone, its rows are unioned."""
+    and the runs' encoding (`given`: --rle's), and how many rows' width and height columns agree with their images
+    (_check_sizes). Where rows name an image alone, its rows are unioned."""
     train_f, train_id, rle_col = where
     class_column, joined = named
     keys = frame[train_id].astype(str).str.strip()
@@ -268,13 +311,14 @@ def _read_rows(
         keys = keys.map(lambda k: split_joined(k, joined)[0])
     ids = [k for k in dict.fromkeys(keys) if k]
     train_paths = image_pattern(pd.Series(ids, name=train_id), images, "train", train_f)
-    shape = _image_shape(source, images, ids, train_paths)
+    sizes = _image_sizes(source, images, ids, train_paths)
+    shape, sized = Counter(sizes.values()).most_common(1)[0][0], _check_sizes(frame, train_f, train_id, sizes)
     encoding = decide_encoding(frame[rle_col], shape[0] * shape[1], train_f, rle_col, given)
     per_image = class_column is None and joined is None
     rows = read_mask_rows(
         frame, train_f, train_id, rle_col, classes, class_column, joined, encoding.encoding, union_rows=per_image
     )
-    return rows, train_paths, shape, encoding
+    return rows, train_paths, shape, encoding, sized
 
 
 def infer_masks(
@@ -313,7 +357,7 @@ def infer_masks(
         )
     joined = JOINED if train_joined or sample_joined else None
     named = (train_class, joined if train_joined else None)
-    rows, train_paths, shape, runs_read = _read_rows(
+    rows, train_paths, shape, runs_read, sized = _read_rows(
         source, images, frame, (train_f, train_id, rle_col), classes, named, encoding
     )
     layout = SampleLayout(id_col, column, classes, sample_class, joined if sample_joined else None)
@@ -350,6 +394,7 @@ def infer_masks(
         n_test=len(test_images),
         masks=masks,
         evidence=evidence,
+        sized_rows=sized,
     )
     spec.notes = _notes(spec, rows, unlisted, frame, (train_paths, test_paths))
     return spec
@@ -380,7 +425,10 @@ def _notes(
     if unlisted:
         folder = paths[0][0].partition("{}")[0]
         notes.append(f"{unlisted} images of {folder} are not in {spec.train_csv}: images with no mask")
-    used = {train_id, spec.rle_column, spec.class_column}
+    used = {train_id, spec.rle_column, spec.class_column, *((_size_columns(frame) or ()) if spec.sized_rows else ())}
+    if spec.sized_rows:
+        width, height = _size_columns(frame) or SIZE_WORDS
+        notes.append(f"sizes: {spec.train_csv}'s {width} and {height} agree with the images on {spec.sized_rows} rows")
     if aside := [str(c) for c in frame.columns if c not in used]:
         notes.append(f"columns left aside: {spec.train_csv}'s {listed(aside, 6)}")
     notes.append(spec.evidence.note())
@@ -402,6 +450,16 @@ def _notes(
             "metric: f2_iou, each image's F2 over IoU thresholds 0.5 to 0.95 of its objects, averaged (an image "
             "with none true and none predicted scoring 1); submission: one row per object, each predicted mask cut "
             "into its connected components"
+        )
+    elif spec.metric == "ap_iou":
+        notes.append(
+            "metric: ap_iou, each image's TP / (TP + FP + FN) over IoU thresholds 0.5 to 0.95 of its objects, "
+            "averaged (an image with none true and none predicted scoring 1); submission: one row per object, no two "
+            "overlapping"
+        )
+        notes.append(
+            "touching: on in Config (cells touch): the network learns each image's contact map from its rows, one "
+            "per cell, beside the mask, and every mask is split into cells at it; off: each connected component is one"
         )
     else:
         notes.append("metric: dice, the mean over every image and class of 2|A&B|/(|A|+|B|), an empty pair scoring 1")

@@ -11,12 +11,12 @@ pass over the probabilities (`counts`: per pair and threshold, the pixels above 
 so the search is fast on thousands of images. Each class's cut is the one whose mean Dice is highest (mean Dice is
 the mean of the classes', so the classes are fitted apart).
 
-A competition of instances (metric f2_iou, Airbus: one class) is fitted alike to mean F2 over IoU thresholds
-(object_cut.py): min_area is then each object's (connected component's) floor, as the score and the submission
-apply it, its candidates the percentiles of the training objects' areas (the components of the truth), and each
-image's F2 at every candidate comes from labelling its components once per threshold (every min_area a filter over
-their areas and IoUs with the true objects). A stray small object costs a whole false positive, and any predicted
-pixel on an empty image scores it 0, so the cut matters more than for Dice.
+A competition of instances (one class: metric f2_iou, Airbus; ap_iou, Sartorius) is fitted alike to its mean F2 or
+AP over IoU thresholds (object_cut.py): min_area is then each object's (connected component's) floor, as the score
+and the submission apply it, its candidates the percentiles of the training objects' areas (the components of the
+truth), and each image's score at every candidate comes from labelling its components once per threshold (every
+min_area a filter over their areas and IoUs with the true objects). A stray small object costs a whole false
+positive, and any predicted pixel on an empty image scores it 0, so the cut matters more than for Dice.
 
 The score reported is out of fold, as every cut's (pipeline/cutpoints.py): each nested group's rows of the blend are
 cut at the cut fitted on the other groups' rows. The fitted cut is applied only when that score beats the blend's at
@@ -29,7 +29,7 @@ write_submission, which cut at Config.mask_threshold and drop masks under Config
 predict, ensemble and the report read the same arrays as without the option. Each class's probabilities are mapped
 monotonically, piecewise linearly, so that Config.mask_threshold falls where the fitted threshold was (a pixel is
 above the Config's threshold after the map exactly where it was above the fitted one before), and a class's map on
-an image whose mask at the fitted threshold is smaller than the fitted min_area is zeroed (f2_iou: the pixels of
+an image whose mask at the fitted threshold is smaller than the fitted min_area is zeroed (instances: the pixels of
 each object smaller than it; stages.json keeps the grid they were labelled at). With the recipe's `touching` the rows
 carry the contact map after the mask: the objects are split at it (instances.label_objects), the map is not cut and
 travels unchanged (stages.json records "contact"). At the grid the cut masks (the
@@ -45,18 +45,21 @@ from typing import Any
 import numpy as np
 
 from pipeline.contract import ContractError, competition_hook
+from pipeline.segmentation.instances import METRICS as INSTANCE_METRICS
 from pipeline.segmentation.metric import as_masks
-from pipeline.segmentation.object_cut import f2_table, object_areas, small_objects
+from pipeline.segmentation.object_cut import object_areas, score_table, small_objects
 
 KIND = "mask_cut"  # stages.json's and threshold.json's name of this cut
-METRICS = ("dice", "f2_iou")  # the segmentation metrics whose cut this fits (f2_iou: per object, object_cut.py)
+# the segmentation metrics whose cut this fits (f2_iou and ap_iou: per object, object_cut.py)
+METRICS = ("dice", *INSTANCE_METRICS)
 THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(13))  # 0.2, 0.25, ... 0.8, and the Config's
 AREA_PERCENTILES = (1, 5, 10, 25)  # of each class's non-empty training mask areas: the min_area candidates
 CHUNK = 64  # images counted at a time
 
 
 def check_metric(metric: str) -> None:
-    """Refuse Config.fit_mask_cut for a competition that is not a segmentation one scored by mean Dice or F2-IoU."""
+    """Refuse Config.fit_mask_cut for a competition that is not a segmentation one scored by mean Dice, F2-IoU or
+    AP-IoU."""
     if metric not in METRICS:
         raise ContractError(
             f"Config.fit_mask_cut fits the mask cut (threshold and min_area) of a segmentation run scored by "
@@ -140,8 +143,9 @@ def remap(
     """Probabilities (n, classes * P) cut by the fitted cut at `target` (Config.mask_threshold): each class's mapped
     monotonically so that a pixel is above `target` exactly where it was above the class's threshold, the class's
     map zeroed on an image whose mask at that threshold has fewer than its `min_pixels` (at the grid); with `grid`
-    (objects, f2_iou: one class), the pixels of each object (connected component) under `min_pixels` zeroed; with
-    `contact` (touching) the rows are the mask then the contact map, the objects split at it, the map kept as is."""
+    (objects, f2_iou or ap_iou: one class), the pixels of each object (connected component) under `min_pixels`
+    zeroed; with `contact` (touching) the rows are the mask then the contact map, the objects split at it, the map
+    kept as is."""
     maps = None
     if contact:
         two = as_masks(pred, 2)
@@ -170,7 +174,7 @@ def remap(
 
 def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
     """stages.json's mask cut applied to new test probabilities, blended without a cut (`predict`)."""
-    thresholds, grid = saved["thresholds"], saved.get("grid")  # grid: a cut of objects (f2_iou)
+    thresholds, grid = saved["thresholds"], saved.get("grid")  # grid: a cut of objects (instances)
     target, contact = float(saved["mask_threshold"]), bool(saved.get("contact"))  # contact: touching
     grid = tuple(grid) if grid else None
     return remap(test, len(thresholds), thresholds, saved["min_pixels"], target, grid=grid, contact=contact)
@@ -178,7 +182,7 @@ def apply_saved(saved: dict[str, Any], test: np.ndarray) -> np.ndarray:
 
 class _Search:
     """A run's candidate cuts (each class's thresholds x areas) and the score of every pair at each of them: its Dice,
-    or for a competition of instances (f2_iou) each image's F2 over its objects (`grid` set)."""
+    or for a competition of instances (f2_iou, ap_iou) each image's F2 or AP over its objects (`grid` set)."""
 
     def __init__(self, module: Any, cfg: Any, y: np.ndarray) -> None:
         files = getattr(module, "FILES", None)
@@ -193,6 +197,7 @@ class _Search:
             )
         self.thresholds = threshold_candidates(self.target)
         self.grid = tuple(files.grid) if getattr(files, "instances", False) else None
+        self.metric = str(getattr(files, "metric", "dice"))  # an instance table's score: f2_iou or ap_iou
         channels = getattr(files, "channels", lambda _: self.classes)(cfg)
         self.contact = self.grid is not None and channels > self.classes  # touching: the contact map after the mask
 
@@ -205,9 +210,9 @@ class _Search:
         self.pixels = np.vectorize(grid_pixels, otypes=[float])(self.areas)
 
     def table(self, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-        """Every pair's Dice at every candidate cut (dice_table), or every image's F2 (object_cut.f2_table)."""
+        """Every pair's Dice at every candidate cut (dice_table), or every image's F2 or AP (object_cut.score_table)."""
         if self.grid is not None:
-            return f2_table(y, pred, self.grid, self.thresholds, self.pixels[0], self.contact)
+            return score_table(y, pred, self.grid, self.thresholds, self.pixels[0], self.contact, self.metric)
         return dice_table(counts(y, pred, self.classes, self.thresholds), self.pixels)
 
     def cut(self, index: np.ndarray) -> dict[str, list[float]]:

@@ -1,11 +1,12 @@
-"""The mask cut's tables for a competition of instances (metric f2_iou, Airbus): every candidate cut's F2 over IoU
-thresholds on every image, and the per-object drop of the cut's remap (pipeline/segmentation/mask_cut.py).
+"""The mask cut's tables for a competition of instances (metric f2_iou, Airbus; ap_iou, Sartorius): every candidate
+cut's score over IoU thresholds (F2 or AP) on every image, and the per-object drop of the cut's remap
+(pipeline/segmentation/mask_cut.py).
 
 There a cut is a probability threshold and a minimum area of each object: each image's mask above the threshold is
 cut into its connected components (8-way, instances.py) and those under the area dropped, as the competition's score
 and submission do. The search labels each image's components once per threshold and takes each one's area and its
 intersection with every true object (the components of the truth, labelled once per image) in one pass; every
-minimum area is then a filter over those tables, the F2 of the IoU of the objects it keeps (instances.f2_of_iou),
+minimum area is then a filter over those tables, the score of the IoU of the objects it keeps (instances.score_of_iou),
 with no labelling per area. With the recipe's `touching` the rows carry the contact map after the mask (2 x gh x gw)
 and both sides' objects are split at it (instances.label_objects), as the score and the submission split them.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.segmentation.instances import f2_of_iou, label_objects
+from pipeline.segmentation.instances import label_objects, score_of_iou
 
 
 def channels_of(rows: np.ndarray, grid: tuple[int, int], contact: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -45,10 +46,11 @@ def image_table(
     thresholds: np.ndarray,
     min_pixels: np.ndarray,
     contacts: tuple[np.ndarray, np.ndarray] | None = None,
+    metric: str = "f2_iou",
 ) -> np.ndarray:
-    """One image's F2 (thresholds x areas) at every candidate cut: its 2-D truth (0/1) and probabilities, objects
-    with fewer than `min_pixels[a]` pixels above the threshold (and none of 0 pixels) dropped; `contacts`: the true
-    and predicted contact maps that split each side's objects (touching)."""
+    """One image's score (`metric`, thresholds x areas) at every candidate cut: its 2-D truth (0/1) and
+    probabilities, objects with fewer than `min_pixels[a]` pixels above the threshold (and none of 0 pixels) dropped;
+    `contacts`: the true and predicted contact maps that split each side's objects (touching)."""
     true_contact, contact = contacts if contacts is not None else (None, None)
     true_labels, nt = label_objects(truth > 0.5, true_contact)
     true_sizes = np.bincount(true_labels.ravel(), minlength=nt + 1)[1:]
@@ -65,25 +67,27 @@ def image_table(
         inter = pairs.reshape(n + 1, nt + 1)[1:, 1:].T  # (true, predicted)
         iou = inter / (true_sizes[:, None] + sizes[None, :] - inter)
         for a, floor in enumerate(floors):
-            out[i, a] = f2_of_iou(iou[:, sizes >= floor])
+            out[i, a] = score_of_iou(iou[:, sizes >= floor], metric)
     return out
 
 
-def f2_table(
+def score_table(
     y: np.ndarray,
     pred: np.ndarray,
     grid: tuple[int, int],
     thresholds: np.ndarray,
     min_pixels: np.ndarray,
     contact: bool = False,
+    metric: str = "f2_iou",
 ) -> np.ndarray:
-    """Every image's F2 at every candidate cut, (n, 1, thresholds, areas): mask_cut's table of one class
-    (`min_pixels`: the class's areas at the grid; `contact`: rows of the mask then the contact map, touching)."""
+    """Every image's score (`metric`: f2_iou or ap_iou) at every candidate cut, (n, 1, thresholds, areas): mask_cut's
+    table of one class (`min_pixels`: the class's areas at the grid; `contact`: rows of the mask then the contact map,
+    touching)."""
     y, pred = np.asarray(y), np.asarray(pred)
     channels = 2 if contact else 1
     if y.shape != pred.shape or y.ndim != 2 or y.shape[1] != channels * grid[0] * grid[1]:
         raise ValueError(
-            f"f2_iou: predictions {pred.shape} and truths {y.shape} are not rows of {channels} x {grid} grids."
+            f"{metric}: predictions {pred.shape} and truths {y.shape} are not rows of {channels} x {grid} grids."
         )
     (truths, true_contacts), (probs, contacts) = channels_of(y, grid, contact), channels_of(pred, grid, contact)
     rows = [
@@ -93,6 +97,7 @@ def f2_table(
             thresholds,
             min_pixels,
             None if contacts is None or true_contacts is None else (true_contacts[i], contacts[i]),
+            metric,
         )
         for i in range(len(y))
     ]

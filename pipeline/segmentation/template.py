@@ -109,25 +109,42 @@ INSTANCE_CUT = """\
     # when they beat them there (pipeline/segmentation/mask_cut.py); off: objects are cut at these two
     fit_mask_cut: bool = True
 """
+# ap_iou (Sartorius's cells, which touch constantly): the objects split at a learnt contact map, the cut fitted to AP
+CELL_LINE = """A pixel is in above mask_threshold; each image's mask is split into
+its cells at the contact map the network learns beside it (touching), one submission row each, those smaller than
+min_area pixels dropped; the threshold and min_area are fitted out of fold to mean AP (fit_mask_cut)."""
+CELL_CUT = """\
+    min_area: int = 0  # a cell (an object of the mask) smaller than this (pixels of the original image): dropped
+    # on: the threshold and min_area that score best out of fold (mean AP over each image's cells) replace these two
+    # when they beat them there (pipeline/segmentation/mask_cut.py); off: cells are cut at these two
+    fit_mask_cut: bool = True
+    # on: cells touch, so the network learns a second channel, the contact map of each image's cells (a cell's pixels
+    # within two grid pixels of another's, from the CSV's rows: pipeline/segmentation/contact.py), and every mask is
+    # split into cells at it; off: each connected component of the mask is one cell (touching cells one object)
+    touching: bool = True
+"""
+# each metric of instances: what the generated file says it scores
+SCORED_BY = {"f2_iou": "F2 over IoU thresholds", "ap_iou": "mean AP, TP / (TP + FP + FN), over IoU thresholds"}
 
 
 def render(spec: MaskSpec, where: str | None = None, folds: int = 5) -> str:
     """The generated __init__.py; `where`: the folder as `new --into` named it (None: competitions/<name>)."""
     one = "masks" if spec.classes[0] == "mask" else f"{spec.classes[0]} masks"
     what = one if len(spec.classes) == 1 else f"masks of {len(spec.classes)} classes"
-    instances = spec.metric == "f2_iou"  # one row per object (Airbus)
+    instances = spec.metric in SCORED_BY  # one row per object (Airbus, Sartorius)
+    cells = spec.metric == "ap_iou"  # touching cells: split at a learnt contact map
     per = "object (one row each)" if instances else "image" if len(spec.classes) == 1 else "image and class"
     task = (
         f"Task: segment {what} in images, learnt from {spec.n_train} training images ({sum(spec.masks.values())} "
         f"masks); {spec.n_test} test images. Submission: a run-length mask per {per} ({spec.order}-wise pixels"
         f"{', relative runs' if spec.encoding.encoding == 'relative' else ''}), scored by "
-        f"{'F2 over IoU thresholds 0.5 to 0.95' if instances else 'mean Dice'}."
+        f"{SCORED_BY[spec.metric] + ' 0.5 to 0.95' if instances else 'mean Dice'}."
     )
     (h, w) = spec.shape
     return TEMPLATE.format(
         metric=spec.metric,
-        cut_fields=INSTANCE_CUT if instances else MASK_CUT,
-        cut_line=INSTANCE_LINE if instances else MASK_LINE,
+        cut_fields=CELL_CUT if cells else INSTANCE_CUT if instances else MASK_CUT,
+        cut_line=CELL_LINE if cells else INSTANCE_LINE if instances else MASK_LINE,
         search_note=INSTANCE_NOTE if instances else SEARCH_NOTE,
         title=spec.slug.replace("-", " ").replace("_", " ").strip().title() or spec.name,
         name=spec.name,
@@ -173,7 +190,7 @@ def _fields(spec: MaskSpec) -> str:
         lines.append(f"empty={_py(spec.empty)},  # what the sample writes for no mask")
     lines.append(f"shape=({spec.shape[0]}, {spec.shape[1]}),  # most training images' (height, width)")
     if spec.metric != "dice":
-        lines.append(f"metric={_py(spec.metric)},  # one row per object, scored by F2 over IoU thresholds")
+        lines.append(f"metric={_py(spec.metric)},  # one row per object, scored by {SCORED_BY[spec.metric]}")
     return "".join(f"    {line}\n" if "  # " in line else f"    {line},\n" for line in lines)
 
 
