@@ -103,6 +103,16 @@ def test_ap_iou_is_named_by_the_folder_s_slug_or_by_metric(tmp_path: Path) -> No
     assert (named.METRIC.name, named.FILES.instances, named.Config().touching) == ("ap_iou", True, True)
 
 
+def test_new_says_where_the_grid_shrinks_cells_below_the_contact_map_s_reach(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data, _ = sartorius_download(tmp_path / "sartorius-cell-instance-segmentation", 3, 1, size=(300, 400))
+    assert _new(data, tmp_path / "comps", "sartorius_big").FILES.grid == (192, 256)
+    out = capsys.readouterr().out
+    assert "so at 192x256 a cell a few grid pixels across can lose its seed to it" in out
+    assert "a larger FILES grid (the images' own 300x400, with --set tile=...)" in out
+
+
 def test_a_width_that_is_not_the_image_s_is_refused_naming_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

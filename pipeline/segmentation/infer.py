@@ -461,6 +461,12 @@ def _notes(
             "touching: on in Config (cells touch): the network learns each image's contact map from its rows, one "
             "per cell, beside the mask, and every mask is split into cells at it; off: each connected component is one"
         )
+        if spec.grid != spec.shape:
+            notes.append(
+                f"touching: the contact map reaches two grid pixels into each cell from a seam, so at {gh}x{gw} a cell "
+                f"a few grid pixels across can lose its seed to it; a larger FILES grid (the images' own {h}x{w}, "
+                "with --set tile=...) keeps small cells apart"
+            )
     else:
         notes.append("metric: dice, the mean over every image and class of 2|A&B|/(|A|+|B|), an empty pair scoring 1")
     notes.append("folds: images at random, each image's masks in one fold")
