@@ -36,14 +36,22 @@ def read_image(path: str | Path) -> np.ndarray:
             return read_dicom(path)
         except DicomError as e:
             raise ImageReadError(str(e)) from None
+    return cv2.cvtColor(_decode(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _decode(path: str, flags: int) -> np.ndarray:
+    """A file's pixels as OpenCV decodes them with `flags` (an EXIF orientation never applied), or a failure naming
+    the file."""
+    import cv2
+
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise ImageReadError(f"Cannot read image {path}: {e.strerror or e}.") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    image = cv2.imdecode(data, flags | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise ImageReadError(f"Cannot decode image {path}: the file is empty, truncated or not an image.")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
 
 
 def read_channels(files: Sequence[str]) -> np.ndarray:
@@ -66,14 +74,7 @@ def read_channel(path: str) -> np.ndarray:
 
     if is_dicom(path):
         return read_image(path).max(axis=2)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as e:
-        raise ImageReadError(f"Cannot read image {path}: {e.strerror or e}.") from None
-    flags = cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION
-    image = cv2.imdecode(data, flags) if data.size else None
-    if image is None:
-        raise ImageReadError(f"Cannot decode image {path}: the file is empty, truncated or not an image.")
+    image = _decode(path, cv2.IMREAD_UNCHANGED)
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
