@@ -50,7 +50,7 @@ from benchutil import fast_run, peak_memory, save, scratch_cwd  # noqa: E402
 from mask_downloads import airbus_download  # noqa: E402
 
 from pipeline.cli import main  # noqa: E402
-from pipeline.segmentation.instances import components, image_f2  # noqa: E402
+from pipeline.segmentation.instances import components, image_score  # noqa: E402
 from pipeline.segmentation.object_cut import channels_of  # noqa: E402
 
 NAME = "airbus_layout_bench"
@@ -65,7 +65,7 @@ def one_run(comp: Path, data: Path, args: argparse.Namespace, seed: int) -> dict
     oof = np.load(run_dir / "oof" / "_blend.npy")
     truth = [components(t.reshape(grid) > 0.5) for t in y]
     pred = [components(p.reshape(grid) > cfg.mask_threshold, module.FILES.min_pixels(cfg)) for p in oof]
-    images = np.array([image_f2(t, p) for t, p in zip(truth, pred, strict=True)])
+    images = np.array([image_score(t, p) for t, p in zip(truth, pred, strict=True)])
     assert abs(images.mean() - summary["cv"]) < 1e-9  # the CV is these instances' F2-IoU
     has = np.array([bool(t) for t in truth])
     return {
@@ -87,7 +87,7 @@ def instance_scores(module: Any, cfg: Any, y: np.ndarray, pred: np.ndarray) -> d
     grid = module.FILES.grid
     truth = [components(t.reshape(grid) > 0.5) for t in y]
     found = [components(p.reshape(grid) > cfg.mask_threshold, module.FILES.min_pixels(cfg)) for p in pred]
-    images = np.array([image_f2(t, p) for t, p in zip(truth, found, strict=True)])
+    images = np.array([image_score(t, p) for t, p in zip(truth, found, strict=True)])
     has = np.array([bool(t) for t in truth])
     return {
         "f2": float(images.mean()),
@@ -134,7 +134,7 @@ def touching_runs(comp: Path, data: Path, args: argparse.Namespace, seed: int) -
             components(p > r.cfg.mask_threshold, files.min_pixels(r.cfg), None if maps is None else maps[i])
             for i, p in enumerate(probs)
         ]
-        images = np.array([image_f2(t, p) for t, p in zip(truth, found, strict=True)])
+        images = np.array([image_score(t, p) for t, p in zip(truth, found, strict=True)])
         if on:
             assert abs(images.mean() - r.summary["cv"]) < 1e-9  # the run's CV is this score
         out[name] = {

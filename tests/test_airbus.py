@@ -16,7 +16,7 @@ from mask_downloads import airbus_download
 
 from pipeline.cli import main
 from pipeline.contract import load_competition
-from pipeline.segmentation.instances import image_f2, mean_f2_iou
+from pipeline.segmentation.instances import image_score, mean_iou_score
 from pipeline.segmentation.rle import decode, encode
 from pipeline.submission import SubmissionError
 
@@ -34,15 +34,15 @@ def test_f2_over_iou_thresholds_matches_a_hand_worked_example() -> None:
     found[1, 1] = found[2, 1] = False
     assert found.sum() == 18
     # thresholds 0.5 .. 0.7 (5 of 10): TP 1, FN 1, FP 0 -> 5 / (5 + 4) = 5/9; 0.75 .. 0.95: TP 0, FN 2, FP 1 -> 0
-    a = image_f2([ship1, ship2], [found])
+    a = image_score([ship1, ship2], [found])
     assert a == pytest.approx(5 * (5 / 9) / 10)  # 5/18
-    assert image_f2([], []) == 1.0  # image B: no ship, none predicted
-    assert image_f2([], [found]) == 0.0 and image_f2([ship1], []) == 0.0
+    assert image_score([], []) == 1.0  # image B: no ship, none predicted
+    assert image_score([], [found]) == 0.0 and image_score([ship1], []) == 0.0
     # the same two images as masks at a 20x20 grid: the competition's mean over images
     truth = np.stack([(ship1 | ship2).ravel(), np.zeros(400)]).astype(np.uint8)
     pred = np.stack([found.ravel() * 0.9, np.full(400, 0.2)])
-    assert mean_f2_iou(truth, pred, (20, 20)) == pytest.approx((5 / 18 + 1) / 2)  # 23/36
-    assert mean_f2_iou(truth, pred, (20, 20), min_pixels=19) == pytest.approx((0 + 1) / 2)  # the find dropped
+    assert mean_iou_score(truth, pred, (20, 20)) == pytest.approx((5 / 18 + 1) / 2)  # 23/36
+    assert mean_iou_score(truth, pred, (20, 20), min_pixels=19) == pytest.approx((0 + 1) / 2)  # the find dropped
 
 
 def test_new_reads_an_airbus_download_into_a_competition_of_ship_instances(

@@ -16,7 +16,7 @@ from mask_downloads import airbus_download
 from pipeline.cli import main
 from pipeline.contract import ContractError, load_competition
 from pipeline.segmentation.contact import contact_cell
-from pipeline.segmentation.instances import components, label_objects, mean_f2_iou
+from pipeline.segmentation.instances import components, label_objects, mean_iou_score
 from pipeline.segmentation.rle import decode, encode
 
 
@@ -67,7 +67,7 @@ def test_targets_of_two_touching_ships_carry_their_contact_pixels(tmp_path: Path
         assert not y[i, 1][(a | b) & ~np.isin(np.arange(64), near)[:, None]].any()  # only there
     assert pairs >= 3
     assert module.score(d.y, d.y.astype(np.float32), cfg=cfg) == 1.0  # every ship its own object
-    assert mean_f2_iou(d.y[:, : 64 * 64], d.y[:, : 64 * 64], (64, 64)) == 1.0
+    assert mean_iou_score(d.y[:, : 64 * 64], d.y[:, : 64 * 64], (64, 64)) == 1.0
     union_only = np.concatenate([d.y[:, : 64 * 64], np.zeros_like(d.y[:, 64 * 64 :])], axis=1)
     assert module.score(d.y, union_only.astype(np.float32), cfg=cfg) < 1.0  # a pair predicted as one object
 

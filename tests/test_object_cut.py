@@ -18,7 +18,7 @@ from pipeline.contract import Metric
 from pipeline.finish import blend_results, stages_record
 from pipeline.segmentation import mask_cut
 from pipeline.segmentation.csv_masks import CsvMasks
-from pipeline.segmentation.instances import mean_f2_iou
+from pipeline.segmentation.instances import mean_iou_score
 from pipeline.segmentation.object_cut import score_table
 
 GRID = (16, 16)
@@ -70,7 +70,7 @@ def test_every_candidate_cut_is_scored_at_once_as_the_metric_scores_it() -> None
     assert table.shape == (n, 1, len(thresholds), 4)
     for i, t in enumerate(thresholds):
         for a, m in enumerate(min_pixels):
-            expected = [mean_f2_iou(y[k : k + 1], pred[k : k + 1], GRID, t, m) for k in range(n)]
+            expected = [mean_iou_score(y[k : k + 1], pred[k : k + 1], GRID, t, m) for k in range(n)]
             assert np.allclose(table[:, 0, i, a], expected, atol=1e-12), (t, m)
 
 

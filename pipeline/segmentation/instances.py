@@ -113,11 +113,6 @@ def image_score(truth: list[np.ndarray], pred: list[np.ndarray], metric: str = "
     return score_of_iou(iou_matrix(truth, pred), metric)
 
 
-def image_f2(truth: list[np.ndarray], pred: list[np.ndarray]) -> float:
-    """One image's F2 averaged over THRESHOLDS (the module docstring): 1 with no object on either side."""
-    return image_score(truth, pred, "f2_iou")
-
-
 def mean_iou_score(
     y_true: np.ndarray,
     pred: np.ndarray,
@@ -145,15 +140,3 @@ def mean_iou_score(
         truth = components(t[0] > 0.5, 0, t_contact)
         scores.append(image_score(truth, components(p[0] > threshold, min_pixels, p_contact), metric))
     return float(np.mean(scores)) if scores else float("nan")
-
-
-def mean_f2_iou(
-    y_true: np.ndarray,
-    pred: np.ndarray,
-    grid: tuple[int, int],
-    threshold: float = 0.5,
-    min_pixels: float = 0,
-    contact: bool = False,
-) -> float:
-    """Airbus's score of masks at the grid: `mean_iou_score` with F2."""
-    return mean_iou_score(y_true, pred, grid, threshold, min_pixels, contact, "f2_iou")
