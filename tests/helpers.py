@@ -68,6 +68,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def rank_environment(local_rank: int, world: int, port: int) -> None:
+    """Make this process rank `local_rank` of `world` on the loopback rendezvous at `port`, as torchrun would (a
+    test's spawned worker, before pipeline.distributed.init_from_env)."""
+    os.environ.update(
+        RANK=str(local_rank),
+        LOCAL_RANK=str(local_rank),
+        WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        PIPELINE_DIST_TIMEOUT_S="120",
+    )
+
+
 def launch(cmd: list[str], cwd: Path, timeout: float = 240, status: int = 0) -> str:
     """Run a command (torchrun and its workers) in its own process group, one thread each; kill the whole group on
     timeout; its exit status must be `status`. Its output, stdout and stderr together."""

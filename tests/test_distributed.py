@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import free_port, launch
+from helpers import free_port, launch, rank_environment
 from toy import make_toy
 
 from pipeline.distributed import shard_indices
@@ -103,14 +103,7 @@ def _check_gathered_outputs(images: np.ndarray, labels: np.ndarray) -> None:
 
 def _worker(local_rank: int, world: int, port: int, toy: str, workdir: str) -> None:
     """One rank: exact sharded SGD in float64, rank-0 decisions, gathers, and a tabular run fitted by rank 0."""
-    os.environ.update(
-        RANK=str(local_rank),
-        LOCAL_RANK=str(local_rank),
-        WORLD_SIZE=str(world),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        PIPELINE_DIST_TIMEOUT_S="120",
-    )
+    rank_environment(local_rank, world, port)
     import torch
     from torch import nn
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.tabular.transformer import TextTransformer
-from tests.helpers import free_port, launch
+from tests.helpers import free_port, launch, rank_environment
 from tests.transformer_fixtures import marked_texts, tiny_bert, vocabulary, write_download
 
 # 83 training rows: 11 steps of 7 or 8 rows an epoch at batch 8, so most steps split unevenly over 2 ranks
@@ -94,14 +93,7 @@ def _counting(seen: dict[str, int], kill_at: int = 0) -> Any:
 def _worker(local_rank: int, world: int, port: int, bert: str, out: str) -> None:
     """One rank: each of FITS fitted and predicted by every rank together (its predictions and the rows it trained
     on and predicted written to `out`), then a fit killed in its second epoch and resumed."""
-    os.environ.update(
-        RANK=str(local_rank),
-        LOCAL_RANK=str(local_rank),
-        WORLD_SIZE=str(world),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        PIPELINE_DIST_TIMEOUT_S="120",
-    )
+    rank_environment(local_rank, world, port)
     import torch
 
     from pipeline import distributed
