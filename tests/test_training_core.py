@@ -154,6 +154,38 @@ def test_checkpoint_round_trip_continues_exactly(tmp_path: Path):
         assert torch.equal(a, b)
 
 
+def scaled_state(core: TrainerCore, order_met: bool) -> FitState:
+    """A fine-tuning's state with three rates; `order_met`: its groups in the order the parameters come (as
+    checkpoints before the largest rate came first have them)."""
+    net = core.place(small_net())
+    groups = param_groups(net, 0.01, {"0.weight": 0.25, "0.bias": 0.25, "1.weight": 0.5, "1.bias": 0.5})
+    if order_met:
+        first = {id(p): i for i, p in enumerate(net.parameters())}
+        groups.sort(key=lambda g: first[id(g["params"][0])])
+    opt = make_optimizer(net, "adamw", 0.1, 0.01, 0.0, groups=groups)
+    return core.new_state(FitState, net, opt, [g["lr"] for g in opt.param_groups], 0.0)
+
+
+def test_a_checkpoint_with_its_groups_in_another_order_resumes_exactly(tmp_path: Path):
+    """last.pt from a version that ordered fine-tuning's groups otherwise: each group's state and rates reach the
+    same parameters, so the resumed fit equals the uninterrupted one; groups that cannot match are refused."""
+    core = TrainerCore(Runtime(workdir=tmp_path, resume=True))
+    whole = scaled_state(core, order_met=False)
+    train_steps(whole, 4)
+    old = scaled_state(core, order_met=True)
+    train_steps(old, 2)
+    resumed = scaled_state(core, order_met=False)
+    assert [g["lr"] for g in resumed.opt.param_groups] != [g["lr"] for g in old.opt.param_groups]
+    resumed.restore(old.checkpoint())
+    assert [g["lr"] for g in resumed.opt.param_groups] == [g["lr"] for g in whole.opt.param_groups]
+    train_steps(resumed, 2)
+    for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    other = new_state(core)  # two groups where the checkpoint has five
+    with pytest.raises(ValueError, match="do not match one to one"):
+        other.restore(old.checkpoint())
+
+
 def test_no_checkpoint_without_resume_or_workdir(tmp_path: Path):
     s = new_state(TrainerCore(Runtime(workdir=tmp_path)))
     TrainerCore(Runtime(workdir=tmp_path)).save(checkpoint.LAST, s.checkpoint())

@@ -18,6 +18,7 @@ from torch import nn
 
 from pipeline.training import checkpoint
 from pipeline.training.ema import ModelEma
+from pipeline.training.optim import load_optimizer
 from pipeline.training.runtime import Runtime
 
 S = TypeVar("S", bound="FitState")
@@ -62,7 +63,7 @@ class FitState:
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint() (a last.pt read back)."""
         self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+        load_optimizer(self.opt, state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None and state.get("ema"):
             self.ema.load_state_dict(state["ema"])

@@ -66,6 +66,35 @@ def set_lrs(opt: torch.optim.Optimizer, peaks: Sequence[float], factor: float) -
         group["lr"] = base * factor
 
 
+def _signature(group: Mapping[str, Any]) -> tuple[float, float, int]:
+    return float(group.get("lr_scale", 1.0)), float(group.get("weight_decay", 0.0)), len(group["params"])
+
+
+def load_optimizer(opt: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """opt.load_state_dict(saved), its parameter groups matched to opt's by learning-rate multiple, weight decay and
+    size when they come in another order (a checkpoint from before fine-tuning's groups came largest multiple first):
+    torch matches groups by position, and would refuse them, or give a group another's rates. Groups that match no
+    one way are refused with both layouts named."""
+    mine, theirs = [_signature(g) for g in opt.param_groups], [_signature(g) for g in saved["param_groups"]]
+    if mine != theirs:
+        if sorted(mine) != sorted(theirs) or len(set(mine)) < len(mine):
+            raise ValueError(
+                f"the checkpoint's optimizer has parameter groups (lr multiple, weight decay, size) {theirs}, this "
+                f"model's optimizer {mine}: they do not match one to one. Delete the fold's last.pt (or run without "
+                "--resume) to train the fold again."
+            )
+        groups, state, renumbered = [], {}, 0
+        for signature in mine:
+            group = dict(saved["param_groups"][theirs.index(signature)])
+            ids = list(range(renumbered, renumbered + len(group["params"])))
+            pairs = zip(ids, group["params"], strict=True)
+            state.update({new: saved["state"][old] for new, old in pairs if old in saved["state"]})
+            groups.append(group | {"params": ids})
+            renumbered += len(ids)
+        saved = {"state": state, "param_groups": groups}
+    opt.load_state_dict(saved)
+
+
 def optimizer_step(
     opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, model: nn.Module, grad_clip: float | None
 ) -> None:
