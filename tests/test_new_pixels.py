@@ -91,6 +91,7 @@ def test_new_writes_the_cnn_on_the_images_and_its_run_submits(
     assert pixels == module.PIXELS and module.Config().models == ("cnn",)
     assert module.PRESETS["fast"] == {"cnn_epochs": 2, "folds": 2}
     assert module.PRESETS["cpu"] == {"cnn_epochs": 6, "folds": 3}
+    assert module.PRESETS["best"] == {"learning_rate": 0.02, "bag_folds": 5, "bag": 2, "cnn_bag": 2}
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     space = module.search_space(trial)  # the cnn's knobs, each a Config field
     assert set(space) == {"cnn_lr", "cnn_shift", "cnn_rotate", "cnn_zoom", "cnn_epochs"}
