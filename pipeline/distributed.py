@@ -12,7 +12,9 @@ Choices (see docs/distributed.md):
 - augmentation and dropout draw from a per-rank seed (rank 0 keeps the single-process seed), so ranks never apply
   the same random crop to the same position of their batch; mixup/cutmix use one lambda per step on every rank;
 - evaluation and prediction are sharded (contiguous row ranges) and gathered, so every rank holds the same arrays;
-- a clock (deadline progress), a checkpoint or a saved part is read on rank 0 and broadcast, so ranks never desync.
+- a clock (deadline progress) or a saved part is read on rank 0 and broadcast, so ranks never desync; a checkpoint
+  is located by rank 0 and read by every rank that sees the same file (load_from_main), sent only to those that don't;
+- gradient accumulation reduces over the ranks once an optimizer step (accumulating: DDP's no_sync before the last).
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import pickle
+import stat
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -247,6 +252,85 @@ def in_turn(fn: Callable[[], T]) -> T:
     return result
 
 
+# Bytes of a file's start and of its end hashed into its key (file_key). torch.save writes a zip whose end is the
+# central directory, which holds the CRC-32 of every record: the key covers a checkpoint's content, read in a few ms.
+KEY_BYTES = 1 << 20
+
+
+def file_key(path: Path) -> tuple[int, int, str] | None:
+    """(size, mtime in ns, a digest of the first and last KEY_BYTES bytes): what tells a rank that the file it sees at
+    a path is the one rank 0 sees; None where this process sees no regular file there."""
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            head = f.read(KEY_BYTES)
+            f.seek(max(st.st_size - KEY_BYTES, 0))
+            tail = f.read(KEY_BYTES)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, hashlib.blake2b(head + tail, digest_size=16).hexdigest()
+
+
+def load_from_main(locate: Callable[[], Path | None], load: Callable[[Path], T]) -> T | None:
+    """load(path) of the file rank 0 locates (locate() runs on rank 0 only; None there: None on every rank), on every
+    rank: rank 0 broadcasts the path and its file_key; each rank that sees the same file there (its key equal, before
+    and after reading it: a single node, a shared filesystem) loads it itself, and rank 0 sends its own copy to the
+    others only (a node without the file, a rank whose read failed). An error of rank 0's (its locate or load) is
+    raised on every rank. Outside a distributed run: load(locate()) when it locates a file."""
+    if not active():
+        path = locate()
+        return None if path is None else load(path)
+    found = from_main(lambda: _located(locate()))
+    if found is None:
+        return None
+    path, key = Path(found[0]), found[1]
+    value: Any = None
+    status: Any = "copy"  # what this rank tells the others: "ok" (it has the value), "copy" (it needs rank 0's)
+    if is_main():
+        try:
+            value, status = load(path), "ok"
+        except Exception as e:
+            status = e
+    elif key is not None and file_key(path) == key:
+        with contextlib.suppress(Exception):  # a read that fails here gets rank 0's copy
+            value = load(path)
+            status = "ok" if file_key(path) == key else "copy"  # not replaced while it was read
+    return _send_to_the_rest(value, status)
+
+
+def _located(path: Path | None) -> tuple[str, tuple[int, int, str] | None] | None:
+    """The path rank 0 located, with its key, for the other ranks to find it by."""
+    return None if path is None else (str(path), file_key(path))
+
+
+def _send_to_the_rest(value: T, status: Any) -> T:
+    """`value` on every rank: each rank's own where its `status` is "ok", rank 0's sent to those whose is "copy";
+    rank 0's error (its status an exception) raised on every rank."""
+    import torch.distributed as dist
+
+    statuses: list[Any] = [None] * world_size()
+    with _peers():
+        dist.all_gather_object(
+            statuses, _portable(status) if isinstance(status, BaseException) else status, group=_control()
+        )
+    if isinstance(status, BaseException):
+        raise status
+    if isinstance(statuses[0], BaseException):
+        raise statuses[0]
+    wanting = [r for r, s in enumerate(statuses) if s == "copy"]
+    with _peers():
+        if is_main():
+            for r in wanting:
+                dist.send_object_list([value], dst=r, group=_control())
+        elif rank() in wanting:
+            box: list[Any] = [None]
+            dist.recv_object_list(box, src=0, group=_control())
+            value = box[0]
+    return value
+
+
 def barrier() -> None:
     """Wait for every rank (e.g. for rank 0 to finish writing the run folder)."""
     if active():
@@ -321,6 +405,18 @@ def rank_seed(seed: int) -> int:
     return int(np.random.SeedSequence([seed % 2**32, 7919, rank()]).generate_state(1)[0])
 
 
+def check_batch_split(estimator: Any) -> None:
+    """Refuse, before any fit, a batch_size that does not split evenly over the ranks, for an estimator every rank
+    trains together whose ranks each take batch_size / world_size rows of every global batch (the image networks:
+    train_rows). One that declares `ddp_any_batch = True` takes any batch size (the transformer: each rank takes a
+    stride of each step's rows, transformer_parts.rank_batches)."""
+    if not shares_fit(estimator) or getattr(estimator, "ddp_any_batch", False) or not hasattr(estimator, "get_params"):
+        return
+    batch = estimator.get_params(deep=False).get("batch_size")
+    if isinstance(batch, int):
+        local_batch_size(batch)
+
+
 def local_batch_size(batch_size: int) -> int:
     """batch_size / world_size, refusing a global batch that does not split evenly over the ranks."""
     world = world_size()
@@ -343,6 +439,15 @@ def train_rows(n: int, batch_size: int, seed: int, drop_last: bool) -> tuple[np.
         return epoch_rows(n, True, seed, batch_size, drop_last), batch_size
     local = local_batch_size(batch_size)
     return shard_indices(epoch_order(n, seed), batch_size, rank(), world_size(), drop_last), local
+
+
+def syncing(net: Any, last: bool) -> contextlib.AbstractContextManager:
+    """What a gradient-accumulation micro-batch's forward and backward run under: DDP's no_sync() (the gradients summed
+    on this rank only) unless it is the optimizer step's `last`, whose backward reduces the summed gradients over the
+    ranks once; nothing to do for a network that is not DDP-wrapped (one process)."""
+    if last or not hasattr(net, "no_sync"):
+        return contextlib.nullcontext()
+    return net.no_sync()
 
 
 def wrap(model: Any, device: str, sync_bn: bool = False, current: Any = None) -> Any:

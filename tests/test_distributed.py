@@ -313,6 +313,28 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_refused_before_the_run_fo
     assert list(_select_models(module, None, None)) == ["net"]
 
 
+def test_only_networks_whose_ranks_split_each_batch_refuse_a_batch_that_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # before: every model every rank trains was refused such a batch, the transformer too, whose ranks each take a
+    # stride of each step's rows (transformer_parts.rank_batches) and which trains with any batch size
+    from pipeline import distributed
+    from pipeline.contract import ContractError
+    from pipeline.tabular.cnn import PixelCNN
+    from pipeline.tabular.transformer import TextTransformer
+    from pipeline.vision import ImageClassifier
+
+    monkeypatch.setattr(distributed, "active", lambda: True)
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    for network in (ImageClassifier(batch_size=33), PixelCNN(batch_size=33)):
+        with pytest.raises(ContractError, match="batch_size 33 does not split evenly over 2 processes"):
+            distributed.check_batch_split(network)
+        distributed.check_batch_split(network.set_params(batch_size=32))
+    distributed.check_batch_split(TextTransformer(batch_size=7))  # accepted
+    monkeypatch.setattr(distributed, "active", lambda: False)
+    distributed.check_batch_split(ImageClassifier(batch_size=33))  # one process: any batch
+
+
 def test_torchrun_trains_a_tables_cnn_as_one_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # before: the cnn of a table's images was fitted by rank 0 alone while the other ranks waited; the plan says which
     import pixel_downloads

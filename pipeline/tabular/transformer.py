@@ -28,8 +28,10 @@ DDP: each optimizer step's rows are one process's, each rank taking its stride o
 each batch's loss weighted by its rows so that DDP's average is the gradient one process takes (with accumulation,
 no_sync until the step's last batch); the pooler "mean" leaves unused is kept out of DDP (MeanPooled.unused); dropout
 draws from a per-rank seed (rank 0's is one process's); rank 0's clock decides the deadline for every rank, rank 0
-alone writes, logs and reads last.pt (broadcast on resume); predictions (and each epoch's validation) are sharded by
-their batches and gathered, so every rank holds one process's outputs. Outside torchrun all of that is a no-op.
+alone writes and logs; on resume it finds last.pt and every rank that sees that file reads it itself (the others get
+rank 0's copy); predictions (and each epoch's validation) are sharded by rows, each rank's share batched by length,
+and gathered, so every rank holds one process's outputs. Its batch size need not split over the ranks. Outside
+torchrun all of that is a no-op.
 
 The weights: `arch` is a Hugging Face Hub id, fetched as a snapshot of the repo (config, tokenizer files, weights:
 weight_needs, so the runner refuses before touching data when they are not cached and `python -m pipeline weights`
@@ -141,6 +143,9 @@ class TextTransformer(BaseEstimator):
     # files and load arguments change between transformers versions, and the tokenizer is converted by sentencepiece
     NOTEBOOK_DEPS = ("transformers", "sentencepiece")
     supports_ddp = True  # under torchrun every rank trains it together (pipeline/distributed.py)
+    ddp_any_batch = (
+        True  # any batch_size: each rank takes a stride of each step's rows (transformer_parts.rank_batches)
+    )
 
     task: str = "binary"  # regression | binary | multiclass
     arch: str = DEFAULT_ARCH  # a Hugging Face Hub id or a local folder (save_pretrained's)
@@ -360,8 +365,7 @@ class TextTransformer(BaseEstimator):
         mine = rank_batches(batches, distributed.rank(), distributed.world_size())
         total, counted = 0.0, 0
         for i, (rows, weight) in enumerate(mine):
-            synced = net is self.model_ or i == len(mine) - 1  # DDP reduces the gradients at the last batch only
-            with contextlib.nullcontext() if synced else net.no_sync():
+            with distributed.syncing(net, i == len(mine) - 1):  # DDP reduces the gradients at the last batch only
                 with rt.autocast():
                     logits = net(**self._batch(ids, rows)).logits.float()
                 y = target[rows].to(self.device_)
@@ -387,28 +391,29 @@ class TextTransformer(BaseEstimator):
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
         """The head's outputs for the rows: class probabilities, or the standardised value; the rows sorted by
-        length into batches of twice batch_size, so each pads little, then put back in order. Under torchrun, for a
-        model every rank trained, each rank predicts a contiguous share of those batches (the batches one process
-        forms: the same outputs) and the shares are gathered, so every rank holds every row's."""
+        length into batches of at most twice batch_size, so each pads little, then put back in order. Under torchrun,
+        for a model every rank trained, each rank predicts a contiguous share of the sorted rows (shard_range: shares
+        differ by at most one row), batched so within it, and the shares are gathered in order, so every rank holds
+        every row's (one process's outputs, within float rounding: the batches pad to other widths)."""
         import torch
 
         ids = self._tokens(named_frame(X))
         order = np.argsort([len(t) for t in ids], kind="stable")
-        batches = np.array_split(order, max(1, math.ceil(len(ids) / (2 * self.batch_size))))
         shard = getattr(self, "world_size_", 1) > 1 and distributed.active()
-        lo, hi = distributed.shard_range(len(batches)) if shard else (0, len(batches))
+        lo, hi = distributed.shard_range(len(order)) if shard else (0, len(order))
+        batches = np.array_split(order[lo:hi], max(1, math.ceil((hi - lo) / (2 * self.batch_size))))
         width = self.model_.config.num_labels
         mine = [np.zeros((0, width), dtype=np.float64)]
         self.model_.eval()
         with torch.inference_mode(), self._runtime().autocast():
-            for rows in batches[lo:hi]:
+            for rows in batches:
                 if len(rows):
                     logits = self.model_(**self._batch(ids, rows)).logits.float()
                     scores = logits if self.task == "regression" else torch.softmax(logits, dim=1)
                     mine.append(scores.cpu().numpy().astype(np.float64))
         done = np.concatenate(mine)
         out = np.zeros((len(ids), width), dtype=np.float64)
-        out[order] = distributed.gather_rows(done) if shard else done  # the batches, in order, are `order`
+        out[order] = distributed.gather_rows(done) if shard else done  # the shares, in rank order, are `order`
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

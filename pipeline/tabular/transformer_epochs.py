@@ -9,7 +9,8 @@ A finished fit's last.pt keeps the weights, counters and learning curve but not 
 (AdamW's two moments are twice the model: nothing resumes from them once the epochs are done).
 
 Under torchrun (every rank training the fit together) only rank 0 has a workdir: it alone writes last.pt and
-history.json and logs; it reads last.pt on resume and broadcasts it. The validation score is computed once, each rank
+history.json and logs; on resume it finds last.pt, and every rank that sees that file reads it itself
+(distributed.load_from_main: the others get rank 0's copy). The validation score is computed once, each rank
 predicting its share of the rows (TextTransformer._raw), so every rank holds the same score.
 """
 
@@ -52,10 +53,11 @@ class Epochs:
         """Continue from last.pt when the runner asks to resume and one of this fit is there: the weights, counters and
         learning curve, and (unless it was done) the optimizer, scheduler and scaler. True when its training had
         finished (nothing left to do); a last.pt of other settings or rows is ignored, said in the log. Under torchrun
-        rank 0 (the only one with a workdir) reads it and broadcasts it, so every rank continues from the same state."""
+        rank 0 (the only one with a workdir) finds it and every rank reads that file (or gets rank 0's copy), so every
+        rank continues from the same state."""
         if not getattr(self.context, "resume", False):
             return False
-        state = distributed.from_main(self._read_last)
+        state = distributed.load_from_main(self._last_path, self._read_last)
         if state is None:
             return False
         self.est.model_.load_state_dict(state["model"])
@@ -68,13 +70,16 @@ class Epochs:
         self.log(f"resume: continuing from epoch {self.epoch} of {self.est.epochs}")
         return False
 
-    def _read_last(self) -> dict[str, Any] | None:
-        """The workdir's last.pt when it is this fit's (its key); None without one, or with another fit's (said)."""
-        if self.workdir is None:
-            return None
-        state = checkpoint.load(self.workdir / checkpoint.LAST)
+    def _last_path(self) -> Path | None:
+        """The workdir's last.pt, when there is one."""
+        path = None if self.workdir is None else self.workdir / checkpoint.LAST
+        return path if path is not None and path.is_file() else None
+
+    def _read_last(self, path: Path) -> dict[str, Any] | None:
+        """last.pt at `path` when it is this fit's (its key); None with another fit's (said)."""
+        state = checkpoint.load(path)
         if state is not None and state.get("key") != self.key:
-            self.log(f"resume: {self.workdir / checkpoint.LAST} is of another fit (settings or rows); starting over")
+            self.log(f"resume: {path} is of another fit (settings or rows); starting over")
             return None
         return state
 

@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -118,9 +119,17 @@ class TrainerCore:
         ema = ModelEma(model, ema_decay) if ema_decay > 0 else None
         return state_type(model, opt, scaler, ema, peak_lrs, **fields)
 
+    def last_path(self) -> Path | None:
+        """The last.pt to resume from, when the runner asked to resume and one exists; None otherwise."""
+        if not (self.rt.resume and self.rt.workdir):
+            return None
+        path = self.rt.workdir / checkpoint.LAST
+        return path if path.is_file() else None
+
     def read_last(self) -> dict[str, Any] | None:
-        """The last.pt to resume from, when the runner asked to resume and one exists."""
-        return checkpoint.load(self.rt.workdir / checkpoint.LAST) if self.rt.resume and self.rt.workdir else None
+        """The last.pt to resume from, read, when the runner asked to resume and one exists."""
+        path = self.last_path()
+        return None if path is None else checkpoint.load(path)
 
     def log_resume(self, finished: bool, epoch: int, planned: int) -> None:
         if finished:

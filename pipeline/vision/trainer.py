@@ -240,8 +240,8 @@ class Trainer(TrainerCore):
 
     def _resume(self, s: ClassifierFit, train: ImageDataset) -> bool:
         """Continue from last.pt when asked (True: its training had finished); a new fit initialises from data."""
-        # rank 0 reads the checkpoint and broadcasts it under DDP (other ranks have no workdir)
-        state = distributed.from_main(self.read_last)
+        # under DDP rank 0 (the only one with a workdir) finds it; every rank that sees that file reads it itself
+        state = distributed.load_from_main(self.last_path, checkpoint.load)
         if state is None:
             self._init_from_data(s.model, train)
             return False
@@ -281,8 +281,10 @@ class Trainer(TrainerCore):
                     rt.log(f"time limit: schedule complete during epoch {s.epoch + 1}, stopping")
                     s.stop = True
                     break
-                loss = self._loss(s, xb, yb) if s.step or i else self._first_loss(s, xb, yb)
-                s.scaler.scale(loss / cfg.accum_steps).backward()
+                last = (i + 1) % cfg.accum_steps == 0 or i + 1 == s.batches  # reduced over the ranks once a step
+                with distributed.syncing(s.net, last):
+                    loss = self._loss(s, xb, yb) if s.step or i else self._first_loss(s, xb, yb)
+                    s.scaler.scale(loss / cfg.accum_steps).backward()
                 total_loss += loss.detach() * len(xb)
                 seen += len(xb)
                 if (i + 1) % cfg.accum_steps == 0:
@@ -399,9 +401,10 @@ class Trainer(TrainerCore):
         out = s.eval_model
         if self.cfg.patience is not None and s.best.get("epoch", -1) > 0:
             saved = self.best_state
-            if saved is None:  # resumed after the best epoch: rank 0 reads best.pt, broadcast under DDP
+            if saved is None:  # resumed after the best epoch: best.pt, found by rank 0, read as last.pt is
                 workdir = self.rt.workdir
-                loaded = distributed.from_main(lambda: checkpoint.load(workdir / checkpoint.BEST) if workdir else None)
+                best = workdir / checkpoint.BEST if workdir is not None else None
+                loaded = distributed.load_from_main(lambda: best if best and best.is_file() else None, checkpoint.load)
                 saved = loaded["model"] if loaded is not None else None
             if saved is not None:
                 out.load_state_dict(saved)
