@@ -17,7 +17,8 @@ from pipeline.atomic import read_json
 from pipeline.contract import ContractError, competition_name, load_competition
 from pipeline.ensemble_checks import check_metric, check_target, realigned_note, stage_settings_note, test_order
 from pipeline.finish import SCORE_FIELDS, FittedRun, RunInputs, finish_run
-from pipeline.runner import RunOptions, check_data
+from pipeline.run_checks import check_data
+from pipeline.runstate import RunOptions
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def read_checked(
     """The test set predict reads for the run (_load_data), checked against what the run was trained on: its
     classes, its features (X_test becomes the run's columns, in its order) and its images; with the data's folder
     and whether it is the built-in sample."""
-    from pipeline.runner import check_images
+    from pipeline.run_checks import check_images
 
     sample = data_path is None and bool(summary.get("sample"))  # no data but the sample holds a sample run's rows
     n_rows = len(np.load(run_dir / "folds.npy", mmap_mode="r"))
@@ -236,7 +236,7 @@ def _load_data(
     predictions against the training targets."""
     from pipeline.archives import MissingFiles
     from pipeline.datadir import resolve_data
-    from pipeline.runner import check_data
+    from pipeline.run_checks import check_data
 
     name = competition_name(module)
     n_rows, summary = run

@@ -1,6 +1,6 @@
 """The refit on every training row (Config.refit): whether a run refits, and the parameters its folds hand the refit.
 
-After a model's folds, the runner (runner._refit) fits it once more on every training row, with no validation rows,
+After a model's folds, the runner (fold_fits._refit) fits it once more on every training row, with no validation rows,
 for the submission's test predictions. A fitted fold estimator with `refit_params(n_rows) -> dict` says how (the
 tabular boosters: the trees it stopped at, scaled to the rows); the folds' are combined here and set on a clone.
 An estimator that stops early on rows of its own says with `refit_holdout() -> dict` what it still keeps out of the

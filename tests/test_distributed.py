@@ -296,7 +296,7 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_refused_before_the_run_fo
 
     from pipeline import distributed
     from pipeline.contract import ContractError
-    from pipeline.runner import _select_models
+    from pipeline.run_checks import select_models
 
     class Net(BaseEstimator):
         supports_ddp = True
@@ -308,9 +308,9 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_refused_before_the_run_fo
     monkeypatch.setattr(distributed, "active", lambda: True)
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     with pytest.raises(ContractError, match="batch_size 33 does not split evenly over 2 processes"):
-        _select_models(module, None, None)
+        select_models(module, None, None)
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
-    assert list(_select_models(module, None, None)) == ["net"]
+    assert list(select_models(module, None, None)) == ["net"]
 
 
 def test_only_networks_whose_ranks_split_each_batch_refuse_a_batch_that_does_not(

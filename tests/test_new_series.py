@@ -127,10 +127,10 @@ def lag_features(monkeypatch: pytest.MonkeyPatch, name: str, data: Path, run_as:
     """Run LightGBM (its fit takes the runner's context: the validation rows it stops early on) and return the lag
     features its last fold validated on (from that fold's training rows) with those rows' dates, and the features of
     the test rows (from the refit on every training row)."""
-    import pipeline.runner as runner
+    import pipeline.fold_fits as fold_fits
 
     found: dict[str, pd.DataFrame] = {}
-    real = runner.fit_fold
+    real = fold_fits.fit_fold
 
     def spy(est, X_tr, y_tr, seed, jobs, context, engineering):  # noqa: ANN001, ANN202
         fitted, seconds = real(est, X_tr, y_tr, seed, jobs, context, engineering)
@@ -141,7 +141,7 @@ def lag_features(monkeypatch: pytest.MonkeyPatch, name: str, data: Path, run_as:
         return fitted, seconds
 
     with monkeypatch.context() as patch:  # undone after the run: a later run's spy alone records
-        patch.setattr(runner, "fit_fold", spy)
+        patch.setattr(fold_fits, "fit_fold", spy)
         args = ["--models", "lightgbm", "--quiet", "--tag", run_as]
         assert main(["run", f"comps/{name}", "--data", str(data), *args]) == 0
     with zipfile.ZipFile(data) as zf, zf.open("test.csv") as f:

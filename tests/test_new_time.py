@@ -86,10 +86,10 @@ def fits_per_fold(
 ) -> list[tuple[pd.Series, pd.Series]]:
     """Record the dates each fold's model trains on and validates on (the runner's fit_fold, spied); the dates each
     refit on every training row trains on (it has no validation rows) go to `refits`."""
-    import pipeline.runner as runner
+    import pipeline.fold_fits as fold_fits
 
     seen: list[tuple[pd.Series, pd.Series]] = []
-    real = runner.fit_fold
+    real = fold_fits.fit_fold
 
     def spy(est, X_tr, y_tr, seed, jobs, context, engineering):  # noqa: ANN001, ANN202
         if context.eval_set is None:
@@ -99,7 +99,7 @@ def fits_per_fold(
             seen.append((pd.to_datetime(X_tr["date"]), pd.to_datetime(context.eval_set[0]["date"])))
         return real(est, X_tr, y_tr, seed, jobs, context, engineering)
 
-    monkeypatch.setattr(runner, "fit_fold", spy)
+    monkeypatch.setattr(fold_fits, "fit_fold", spy)
     return seen
 
 

@@ -26,7 +26,7 @@ def _forbid_fitting(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("predict trained a model")
 
     monkeypatch.setattr(pipeline.fitting, "fit_fold", refuse)
-    monkeypatch.setattr("pipeline.runner.fit_fold", refuse)
+    monkeypatch.setattr("pipeline.fold_fits.fit_fold", refuse)
 
 
 def test_house_prices_predict_reproduces_the_submission_exactly(

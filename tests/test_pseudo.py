@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from toy import TOY, TOY_CLASSES, make_toy
 
+import pipeline.fold_fits as fold_fits
 import pipeline.pseudo as pseudo
-import pipeline.runner as runner
 from pipeline.cli import main
 from pipeline.contract import ContractError
 from pipeline.runner import RunOptions, run
@@ -160,7 +160,7 @@ def test_a_run_killed_in_the_second_round_resumes_to_the_same_submission(
 ) -> None:
     spec = comp(here, CLASSES, "pseudo_resume")
     whole = run(opts(spec, "pseudo_label=0.6", tag="whole"))
-    real, fits, dying = runner._fit_part, [], [True]
+    real, fits, dying = fold_fits._fit_part, [], [True]
 
     def dies_in_a_students_second_fold(state, job, *rest):  # noqa: ANN001, ANN002, ANN202
         fits.append(job.model)
@@ -168,7 +168,7 @@ def test_a_run_killed_in_the_second_round_resumes_to_the_same_submission(
             raise KeyboardInterrupt
         return real(state, job, *rest)
 
-    monkeypatch.setattr(runner, "_fit_part", dies_in_a_students_second_fold)
+    monkeypatch.setattr(fold_fits, "_fit_part", dies_in_a_students_second_fold)
     with pytest.raises(KeyboardInterrupt):
         run(opts(spec, "pseudo_label=0.6", tag="killed"))
     killed = next((here / "runs").glob("*/*-killed-sample"))
@@ -255,13 +255,13 @@ def test_data_it_cannot_label_is_refused_before_any_run_folder(here: Path) -> No
 
 def test_the_time_limit_shares_its_fits_with_the_second_round(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = comp(here, CLASSES, "pseudo_budget")
-    real, shares = runner.fit_fold, []
+    real, shares = fold_fits.fit_fold, []
 
     def records_the_share(estimator, X, y, seed, jobs, context, *rest):  # noqa: ANN001, ANN002, ANN202
         shares.append(context.deadline - time.monotonic())
         return real(estimator, X, y, seed, jobs, context, *rest)
 
-    monkeypatch.setattr(runner, "fit_fold", records_the_share)
+    monkeypatch.setattr(fold_fits, "fit_fold", records_the_share)
     run(opts(spec, time_limit=300.0, tag="one"))
     first_alone = shares[0]
     shares.clear()

@@ -179,7 +179,8 @@ def test_the_image_check_remembers_a_user_s_folder_in_the_cache_not_in_it(
     # before: the check wrote .images-verified into any writable --data folder, which the docs say is never written to
     from competitions.leaves.sample import write_sample as leaves_sample
     from pipeline.folds import FoldPlan
-    from pipeline.runner import RunOptions, _load_checked
+    from pipeline.run_checks import load_checked
+    from pipeline.runner import RunOptions
 
     monkeypatch.chdir(tmp_path)
     source = tmp_path / "mine"
@@ -192,7 +193,7 @@ def test_the_image_check_remembers_a_user_s_folder_in_the_cache_not_in_it(
     opts = RunOptions(competition="competitions/leaves", data=str(source), quiet=True)
     folder, _ = resolve_data(module, source, use_sample=False)
     assert folder == source  # extracted images: used where they are
-    _load_checked(module, module.Config(), folder, FoldPlan("stratified", 2, 0.0), opts)
+    load_checked(module, module.Config(), folder, FoldPlan("stratified", 2, 0.0), opts)
     assert snapshot(source) == before
     assert (tmp_path / "data" / ".images-verified").is_file()  # remembered in the cache
 

@@ -166,9 +166,9 @@ def test_refit_on_for_random_folds_and_its_resume_equals_an_uninterrupted_run(
     assert not np.allclose(refit, np.mean(folds, axis=0))  # not the fold models' mean
     assert (whole / "models" / "ridge" / "full.joblib").is_file()
 
-    import pipeline.runner as runner
+    import pipeline.fold_fits as fold_fits
 
-    real, calls = runner._fit_full, []
+    real, calls = fold_fits._fit_full, []
 
     def dies_on_the_second(state, job, *rest):  # noqa: ANN001, ANN002, ANN202
         calls.append(job.model)
@@ -176,12 +176,12 @@ def test_refit_on_for_random_folds_and_its_resume_equals_an_uninterrupted_run(
             raise KeyboardInterrupt
         return real(state, job, *rest)
 
-    monkeypatch.setattr(runner, "_fit_full", dies_on_the_second)
+    monkeypatch.setattr(fold_fits, "_fit_full", dies_on_the_second)
     with pytest.raises(KeyboardInterrupt):
         run(RunOptions(competition=comp, sample=True, quiet=True, tag="killed"))
     killed = next((tmp_path / "runs").glob("*/*-killed-sample"))
     assert len(list((killed / "parts").glob("*/full.npz"))) == 1
-    monkeypatch.setattr(runner, "_fit_full", real)
+    monkeypatch.setattr(fold_fits, "_fit_full", real)
     run(RunOptions(competition=comp, sample=True, quiet=True, tag="killed", resume=str(killed)))
     assert (killed / "submission.csv").read_bytes() == (whole / "submission.csv").read_bytes()
     # predict with the saved refits reproduces the submission
@@ -194,23 +194,23 @@ def test_refit_on_for_random_folds_and_its_resume_equals_an_uninterrupted_run(
 def test_a_refit_the_time_limit_refuses_keeps_the_fold_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     comp = str(make_toy(tmp_path / "comps", "refitcut", ON))
-    import pipeline.runner as runner
+    import pipeline.fold_fits as fold_fits
 
-    real = runner._part
+    real = fold_fits._part
 
     def refuse_the_refit(state, job, have_complete):  # noqa: ANN001, ANN202
         if job.fold == "full" and job.model == "knn":
             return None, "time limit reached"
         return real(state, job, have_complete)
 
-    monkeypatch.setattr(runner, "_part", refuse_the_refit)
+    monkeypatch.setattr(fold_fits, "_part", refuse_the_refit)
     run_dir = run(RunOptions(competition=comp, sample=True, quiet=True))
     models = json.loads((run_dir / "summary.json").read_text())["models"]
     assert models["knn"]["refit"] is False and models["ridge"]["refit"] is True
     folds = [np.load(run_dir / "parts" / "knn" / f"fold{f}.npz")["test"] for f in range(3)]
     assert np.allclose(np.load(run_dir / "test" / "knn.npy"), np.mean(folds, axis=0))
     assert "knn: no refit on every training row (time limit reached)" in (run_dir / "log.txt").read_text()
-    monkeypatch.setattr(runner, "_part", real)
+    monkeypatch.setattr(fold_fits, "_part", real)
     assert main(["predict", str(run_dir), "--data", sample_data(run_dir), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "submission.csv").read_bytes() == (run_dir / "submission.csv").read_bytes()
 
@@ -312,16 +312,16 @@ def test_predict_calibrates_as_the_run_did_when_its_refits_were_refused(
     source = source.replace('FOLDS = "stratified"', 'FOLDS = "stratified"\nCALIBRATE = "temperature"')
     assert 'CALIBRATE = "temperature"' in source and 'refit: str = "on"' in source
     comp = str(make_toy(tmp_path / "comps", "refitcalib", source))
-    import pipeline.runner as runner
+    import pipeline.fold_fits as fold_fits
 
-    real = runner._part
+    real = fold_fits._part
 
     def refuse_every_refit(state, job, have_complete):  # noqa: ANN001, ANN202
         return (None, "time limit reached") if job.fold == "full" else real(state, job, have_complete)
 
-    monkeypatch.setattr(runner, "_part", refuse_every_refit)
+    monkeypatch.setattr(fold_fits, "_part", refuse_every_refit)
     run_dir = run(RunOptions(competition=comp, sample=True, quiet=True, models=["knn"]))
-    monkeypatch.setattr(runner, "_part", real)
+    monkeypatch.setattr(fold_fits, "_part", real)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["refit"] is True and summary["models"]["knn"]["refit"] is False
     out = tmp_path / "again"

@@ -20,7 +20,7 @@ class Config(DetectionRecipe):
     models: tuple[str, ...] = ("fasterrcnn_mobilenet_v3_large_fpn",)
     pretrained: str = "coco"
     # Device settings (precision, DataLoader workers, the image cache) are the runner's options, not Config fields:
-    # see RunOptions.precision / num_workers / cache_mb (pipeline/runner.py).
+    # see RunOptions.precision / num_workers / cache_mb (pipeline/runstate.py).
 
 
 PRESETS: dict[str, dict[str, object]] = {

@@ -64,7 +64,7 @@ class ImageNetwork(BaseEstimator):
 
     @property
     def _parameter_constraints(self) -> dict[str, list[Any]]:
-        """scikit-learn's parameter checks, which the runner runs before any fold (runner.check_estimator_params): a
+        """scikit-learn's parameter checks, which the runner runs before any fold (run_checks.check_estimator_params): a
         bad --set value was a traceback from the trainer (batch_size=0, lr=-1) or, for epochs=0, an untrained
         submission. A property: the optimizer and schedule names come with torch, imported only when checked."""
         from pipeline.training.optim import OPTIMIZERS
