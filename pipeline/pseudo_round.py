@@ -24,11 +24,14 @@ def fit_students(state: RunState, bar: Any, task: Any) -> None:
     fits = len(fold_ids(state.folds)) + state.plan.refit
     teachers = [m for m in state.plan.selected if m in state.results]
     refits = {m: np.asarray(state.results[m]["test"]) for m in teachers} if state.plan.refit else None
-    teaching = pseudo.teaching(
-        {m: state.fold_tests[m] for m in teachers}, refits, share, state.n_classes, state.opts.seed
-    )
-    state.log(pseudo.counts(teaching, teachers, len(state.data.X_test)))
-    if none := pseudo.none_taught(teaching, share):
+    classes = None if state.data.classes is None else list(state.data.classes)
+    priors = None  # Config.pseudo_label_balance: the training labels' class shares each fit's pseudo rows keep
+    if pseudo.balanced(state.cfg) and state.n_classes is not None:
+        priors = pseudo.class_priors(np.asarray(state.data.y), state.n_classes)
+    tests = {m: state.fold_tests[m] for m in teachers}
+    teaching = pseudo.teaching(tests, refits, share, state.n_classes, state.opts.seed, priors)
+    state.log(pseudo.counts(teaching, teachers, len(state.data.X_test), classes))
+    if none := pseudo.none_taught(teaching, share, classes):
         state.log.warn(none)
     for model, estimator in state.plan.selected.items():
         if none or model not in state.results:

@@ -95,7 +95,7 @@ def load_checked(module: ModuleType, cfg: Any, data_dir: Path, folding: FoldPlan
     check_data(data, competition_name(module))
     if why := stacking.unsuited(getattr(cfg, "stack", "off") or "off", data.classes is not None):
         raise ContractError(why)
-    if why := pseudo.unsuited(cfg, module, data.y):
+    if why := pseudo.unsuited(cfg, module, data.y, data.classes is not None):
         raise ContractError(why)
     scored = np.ones(len(data.y), dtype=bool) if data.train_only is None else ~np.asarray(data.train_only)
     groups = None if data.groups is None else np.asarray(data.groups)[scored]

@@ -223,7 +223,13 @@ def _plan(module: ModuleType, opts: RunOptions) -> Plan:
 
 
 # Config fields added after runs were saved, with the value that reproduces how a run saved without them behaved
-ADDED_FIELDS: dict[str, Any] = {"refit": "off", "fit_min_score": False, "fit_mask_cut": False, "pseudo_label": None}
+ADDED_FIELDS: dict[str, Any] = {
+    "refit": "off",
+    "fit_min_score": False,
+    "fit_mask_cut": False,
+    "pseudo_label": None,
+    "pseudo_label_balance": False,
+}
 
 
 def _added_fields(cfg: Any, saved: dict[str, Any] | None, overrides: dict[str, Any]) -> tuple[Any, set[str]]:
@@ -301,6 +307,11 @@ def _describe(state: RunState) -> str:
     train together, which rank 0 alone)."""
     plan, folding, n_folds = state.plan, state.plan.folding, len(fold_ids(state.folds))
     share = pseudo.setting(plan.cfg)
+    second = (
+        ""
+        if share is None
+        else ", " + pseudo.describe(share, state.data.classes is not None, pseudo.balanced(plan.cfg))
+    )
     world = ""
     if distributed.active():
         together = [m for m, e in plan.selected.items() if distributed.shares_fit(e)]
@@ -315,6 +326,6 @@ def _describe(state: RunState) -> str:
         f"({folding.kind}"
         f"{f', holdout {folding.holdout:g}' if folding.holdout else ''})"
         f"{', then each model refitted on every training row' if plan.refit else ''}"
-        f"{'' if share is None else ', ' + pseudo.describe(share, state.data.classes is not None)}, models: "
+        f"{second}, models: "
         f"{', '.join(plan.selected)}, device {plan.device}{world}"
     )

@@ -18,11 +18,12 @@ from toy import TOY, TOY_CLASSES, make_toy
 
 import pipeline.fold_fits as fold_fits
 import pipeline.pseudo as pseudo
+from pipeline import runfolder
 from pipeline.cli import main
 from pipeline.contract import ContractError
 from pipeline.runner import RunOptions, run
 
-FIELDS = '    pseudo_label: float | None = None\n    refit: str = "off"\n'
+FIELDS = '    pseudo_label: float | None = None\n    pseudo_label_balance: bool = False\n    refit: str = "off"\n'
 CLASSES = TOY_CLASSES.replace("    folds: int = 3\n", "    folds: int = 3\n" + FIELDS)
 VALUES = TOY.replace("    warns: bool = False\n", "    warns: bool = False\n" + FIELDS)
 
@@ -116,12 +117,13 @@ def test_each_model_has_a_student_taught_by_its_own_folds_models(here: Path) -> 
     assert set(s["blend"]["oof_scores"]) == set(s["models"])
     data = pd.read_csv(Path(s["data_dir"]) / "test.csv")[["x0", "x1"]].to_numpy()
     folds = np.load(run_dir / "folds.npy")
-    counts = []
+    counts, by_class = [], []
     for f in range(3):
         # fold f's teacher: the mean of fold f's first-round models' test predictions, which never saw fold f's rows
         teacher = np.mean([np.load(run_dir / "parts" / m / f"fold{f}.npz")["test"] for m in ("logreg", "knn")], 0)
         rows = np.flatnonzero(teacher.max(axis=1) >= 0.6)
         counts.append(len(rows))
+        by_class.append(np.bincount(teacher[rows].argmax(axis=1), minlength=3))
         student = joblib.load(run_dir / "models" / "knn+pseudo" / f"fold{f}.joblib")  # what it was fitted on
         n_train = int((folds != f).sum())
         np.testing.assert_array_equal(student._fit_X[n_train:], data[rows])
@@ -132,7 +134,8 @@ def test_each_model_has_a_student_taught_by_its_own_folds_models(here: Path) -> 
     for m in ("logreg", "knn"):  # the students learned something else than their teachers
         assert not np.allclose(np.load(run_dir / "oof" / f"{m}.npy"), np.load(run_dir / "oof" / f"{m}+pseudo.npy"))
     log = (run_dir / "log.txt").read_text()
-    assert f"pseudo labels of the 30 test rows from the mean of logreg, knn: fold 0 {counts[0]}, " in log
+    each = [f"fold {f} {counts[f]} (a={by_class[f][0]}, b={by_class[f][1]}, c={by_class[f][2]})" for f in range(3)]
+    assert f"pseudo labels of the 30 test rows from the mean of logreg, knn: {', '.join(each)}" in log  # per class
     assert "knn+pseudo fold 1: log_loss " in log and f", {counts[1]} pseudo-labelled test rows)" in log
 
 
@@ -184,6 +187,40 @@ def test_a_run_killed_in_the_second_round_resumes_to_the_same_submission(
     out = here / "again"
     assert main(["predict", str(killed), "--data", summary(killed)["data_dir"], "--out", str(out), "--quiet"]) == 0
     assert (out / "submission.csv").read_bytes() == (whole / "submission.csv").read_bytes()
+
+
+def test_a_teachers_changed_test_predictions_refit_the_students_it_taught_and_no_other(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = comp(here, CLASSES, "pseudo_tamper")
+    run_dir = run(opts(spec, "pseudo_label=0.6", tag="t"))
+    student = run_dir / "models" / "knn+pseudo" / "fold1.joblib"
+    taught_before = joblib.load(student)._y[int((np.load(run_dir / "folds.npy") != 1).sum()) :]
+    real, fits = fold_fits._fit_part, []
+
+    def records(state, job, *rest):  # noqa: ANN001, ANN002, ANN202
+        fits.append((job.model, job.fold))
+        return real(state, job, *rest)
+
+    monkeypatch.setattr(fold_fits, "_fit_part", records)
+    (run_dir / "summary.json").unlink()  # no longer complete: --resume goes through its parts again
+    run(opts(spec, "pseudo_label=0.6", tag="t", resume=str(run_dir)))
+    assert fits == []  # untouched, every part is kept
+    # logreg's fold-1 test predictions, its classes' columns reversed, in its saved part under the same key
+    teacher = run_dir / "parts" / "logreg" / "fold1.npz"
+    with np.load(teacher) as z:
+        part = {k: z[k] for k in z.files}
+    part["test"] = part["test"][:, ::-1].copy()
+    runfolder.write_part(teacher, part)
+    (run_dir / "summary.json").unlink()
+    run(opts(spec, "pseudo_label=0.6", tag="t", resume=str(run_dir)))
+    # fold 1's teacher changed: both students' fold 1 learn its new rows and labels; the other folds' are kept
+    assert fits == [("logreg+pseudo", 1), ("knn+pseudo", 1)]
+    mean = np.mean([part["test"], np.load(run_dir / "parts" / "knn" / "fold1.npz")["test"]], axis=0)
+    rows = np.flatnonzero(mean.max(axis=1) >= 0.6)
+    taught_after = joblib.load(student)._y[int((np.load(run_dir / "folds.npy") != 1).sum()) :]
+    np.testing.assert_array_equal(taught_after, mean[rows].argmax(axis=1))
+    assert taught_after.tolist() != taught_before.tolist()
 
 
 def test_a_regression_learns_the_share_of_test_rows_its_models_agree_on_and_refits_with_them(here: Path) -> None:

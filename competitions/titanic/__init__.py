@@ -40,13 +40,13 @@ ORIGINAL = None  # the dataset a Playground competition was generated from: `new
 @dataclass(frozen=True)
 class Config(tabular.TabularRecipe):
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
-    num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg,
-    linear_alpha, linear_clip, svm_c, svm_gamma, svm_epsilon, text_alpha, forest_trees, forest_min_samples_leaf,
-    forest_max_leaves, mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack,
-    refit, threshold, original, pseudo_label): override any here; models may add "svm", an RBF support vector
+    num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg, linear_alpha,
+    linear_clip, svm_c, svm_gamma, svm_epsilon, text_alpha, forest_trees, forest_min_samples_leaf, forest_max_leaves,
+    mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack, refit, threshold,
+    original, pseudo_label, pseudo_label_balance): override any here; models may add "svm", an RBF support vector
     machine on the linear model's features, "text", a linear model on TF-IDF n-grams of the free-text columns,
-    "extratrees" and "randomforest", scikit-learn's forests on the boosters' features, and "mlp", an MLP on the
-    linear model's features."""
+    "extratrees" and "randomforest", scikit-learn's forests on the boosters' features, and "mlp", an MLP on the linear
+    model's features."""
 
     # svm: few rows to fit on; text: free text
     models: tuple[str, ...] = ("lightgbm", "xgboost", "catboost", "linear", "svm", "text")

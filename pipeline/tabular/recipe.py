@@ -119,6 +119,9 @@ class TabularRecipe:
     # training rows plus the test rows that fold's models label: for classes those whose likeliest class has at
     # least this probability (e.g. 0.95), for a regression this share of the test rows (1: all)
     pseudo_label: float | None = None
+    # classes: keep the training labels' class shares among those test rows (each class capped at its share of the
+    # rows kept), where a high pseudo_label would take the easy classes only
+    pseudo_label_balance: bool = False
 
 
 # "svm" joins the models `new` writes for at most this many rows the models fit on (train.csv's and the original

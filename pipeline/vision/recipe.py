@@ -57,6 +57,8 @@ class ImageRecipe(TrainKnobs):
     # pseudo-labelling (pipeline/pseudo.py): None off; else each network again, as "<model>+pseudo", on each fold's
     # training images plus the test images that fold's networks give a class of at least this probability (e.g. 0.95)
     pseudo_label: float | None = None
+    # keep the training labels' class shares among those test images (each class capped at its share of them)
+    pseudo_label_balance: bool = False
 
 
 @dataclass(frozen=True)
