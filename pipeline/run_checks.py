@@ -55,10 +55,7 @@ def select_models(module: ModuleType, cfg: Any, names: list[str] | None) -> dict
         selected = {m: selected[m] for m in names}
     for name, estimator in selected.items():
         check_estimator_params(name, estimator)
-        if distributed.shares_fit(estimator) and hasattr(estimator, "get_params"):  # under torchrun
-            batch = estimator.get_params(deep=False).get("batch_size")
-            if isinstance(batch, int):
-                distributed.local_batch_size(batch)  # a batch that does not split over the ranks, refused now
+        distributed.check_batch_split(estimator)  # under torchrun: a batch that cannot split over the ranks
     return selected
 
 

@@ -311,6 +311,11 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_refused_before_the_run_fo
         select_models(module, None, None)
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
     assert list(select_models(module, None, None)) == ["net"]
+    from pipeline.tabular.transformer import TextTransformer  # its ranks take any batch size
+
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    text = type("m", (), {"models": staticmethod(lambda cfg: {"t": TextTransformer(batch_size=7)}), "__name__": "x"})
+    assert list(select_models(text, None, None)) == ["t"]
 
 
 def test_only_networks_whose_ranks_split_each_batch_refuse_a_batch_that_does_not(
