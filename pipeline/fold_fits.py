@@ -133,7 +133,9 @@ def _refit(state: RunState, job: FoldJob, parts: list[dict[str, Any]]) -> dict[s
 
 def _part(state: RunState, job: FoldJob, have_complete: bool) -> tuple[dict[str, Any] | None, str | None]:
     """The fold's saved part, or a fresh fit; (None, why) when the time limit refuses or cuts it."""
-    part = distributed.from_main(lambda: runfolder.read_part(job.part_path, job.key))
+    # found by rank 0, read by every rank that sees the file (sent to the others): a part can hold large predictions
+    saved = lambda: job.part_path if job.part_path.exists() else None  # noqa: E731
+    part = distributed.load_from_main(saved, lambda path: runfolder.read_part(path, job.key))
     if part is not None:
         return part, None
     elastic = accepts_context(job.estimator)  # it fits to the deadline it is given
