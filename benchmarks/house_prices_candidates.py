@@ -17,12 +17,18 @@ Results go to benchmarks/figures/house_prices_candidates.json.
 `--more monotone|boosters|linear` runs a part of the second round instead (house_prices_more.py: monotone boosters;
 histogram boosting and LightGBM's extra-trees and dart modes; extra trees, a laplacian kernel ridge, SVR variants and
 four level-2 models scored out of fold); its results go to benchmarks/figures/house_prices_candidates_<part>.json.
-`--reuse RUN_DIR` reads a finished default run back instead of running one (the parts share one run's folds).
+`--more third` runs the third round (house_prices_third.py: an Explainable Boosting Machine, nested-tuned svr and
+lasso, a comparable-sales column, Gaussian-rank inputs, a monthly price index, svr + EBM on its residuals); its results
+go to benchmarks/figures/house_prices_candidates_third.json.
+`--reuse RUN_DIR` reads a finished default run back instead of running one (the parts share one run's folds); a run
+made with `--seed 1` (other folds) gives figures named ..._seed1.json. `--only TEXT` fits only the candidates whose
+name contains TEXT.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import house_prices_more  # noqa: E402
+import house_prices_third  # noqa: E402
 from benchutil import save  # noqa: E402
 from house_prices_oof import DATA, blend_score, recipe_run  # noqa: E402
 
@@ -314,10 +321,13 @@ def candidates(slow: bool) -> dict[str, Callable[[Any], Any]]:
     return found
 
 
-def fit_oof(make: Callable[[Any], Any], cfg: Any, X: pd.DataFrame, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+def fit_oof(
+    make: Callable[[Any], Any], cfg: Any, X: pd.DataFrame, y: np.ndarray, folds: np.ndarray, seed: int = 0
+) -> np.ndarray:
     """Out-of-fold price predictions on the run's folds, each model wrapped as the recipe wraps its own (the outlier
     rule's rows, fold -1, are left out of every fit and priced separately; they are not scored), its random_state
-    and thread parameters set as the runner sets them (seed 0, 2 threads), so every figure reproduces."""
+    and thread parameters set as the runner sets them (the run's seed, 0 by default, and 2 threads), so every figure
+    reproduces."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -328,7 +338,7 @@ def fit_oof(make: Callable[[Any], Any], cfg: Any, X: pd.DataFrame, y: np.ndarray
         tr, va = folds != f, folds == f
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model = prepare(SeparateOutliers(make(cfg), cfg.outlier_area, cfg.outlier_price), seed=0, n_jobs=2)
+            model = prepare(SeparateOutliers(make(cfg), cfg.outlier_area, cfg.outlier_price), seed=seed, n_jobs=2)
             model.fit(X[tr], y[tr])
         out[va] = np.asarray(model.predict(X[va])).reshape(-1)
     return out
@@ -382,14 +392,25 @@ def print_table(rows: list[dict[str, Any]], base: float, n: int) -> None:
         print(f"| {r['candidate']:40s} | {alone:>8s} | {r['blend']:8.5f} | {delta:>9s} | {weight:>6s} | {sec:>6s} |")
 
 
+def _round(more: str | None, slow: bool) -> dict[str, Callable[[Any], Any]]:
+    """The candidates of the first round, a part of the second, or the third (house_prices_third.py)."""
+    if more == "third":
+        return house_prices_third.candidates()
+    return house_prices_more.candidates(more) if more else candidates(slow)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--slow", action="store_true", help="also a Gaussian process and CatBoost")
-    ap.add_argument("--more", choices=house_prices_more.PARTS, help="a part of the second round instead")
+    ap.add_argument(
+        "--more", choices=(*house_prices_more.PARTS, "third"), help="a part of the second round, or the third"
+    )
     ap.add_argument("--reuse", help="a finished default run's directory (runs/house_prices/...): no fresh run")
+    ap.add_argument("--only", help="only the candidates whose name contains this text")
     args = ap.parse_args()
     default = recipe_run(args.data, "candidates", args.reuse)
+    seed = int(json.loads((default.run_dir / "command.json").read_text())["options"]["seed"])  # the run's --seed
     cfg, X, y, folds, scored = default.cfg, default.data.X, default.data.y, default.folds, default.scored
 
     def blended(extra: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -397,15 +418,22 @@ def main() -> None:
 
     base = blended({})
     rows = [{"candidate": "(the recipe's blend, reported CV)", "alone": None, "blend": base["score"], "seconds": None}]
-    for name, make in (house_prices_more.candidates(args.more) if args.more else candidates(args.slow)).items():
+    oofs: dict[str, np.ndarray] = {}
+    for name, make in _round(args.more, args.slow).items():
+        if args.only and args.only not in name:
+            continue
         t = time.perf_counter()
-        oof = fit_oof(make, cfg, X, y, folds)
+        oof = oofs[name] = fit_oof(make, cfg, X, y, folds, seed)
         seconds = time.perf_counter() - t
         b = blended({name: oof})
         alone = hp.score(y[scored], oof[scored])
         rows.append({"candidate": name, "alone": alone, "blend": b["score"], "seconds": seconds})
         rows[-1]["weight"] = b["weights"][name]
         print(f"{name}: alone {alone:.5f}, blend {b['score']:.5f}, {seconds:.1f} s", flush=True)
+    if args.more == "third" and set(house_prices_third.TOGETHER) <= set(oofs):
+        b = blended({n: oofs[n] for n in house_prices_third.TOGETHER})
+        rows.append({"candidate": "the three that gained first, together", "alone": None, "blend": b["score"]})
+        print(f"together: blend {b['score']:.5f}", flush=True)
     if args.more == "linear":
         rows += level2_rows(default, base)
     elif not args.more:
@@ -415,8 +443,13 @@ def main() -> None:
     print_table(rows, base["score"], int(scored.sum()))
     cmd = "python benchmarks/house_prices_candidates.py" + (" --slow" if args.slow else "")
     cmd += f" --more {args.more}" if args.more else ""
+    cmd += f" --only '{args.only}'" if args.only else ""
+    cmd += f" --reuse <a default run with --seed {seed}>" if seed else ""
     name = f"house_prices_candidates_{args.more}" if args.more else "house_prices_candidates"
-    save(name, cmd, {"rows": rows, "recipe_cv": base["score"], "cv_rows": int(scored.sum())})
+    found = {"rows": rows, "recipe_cv": base["score"], "cv_rows": int(scored.sum()), "run_seed": seed}
+    if args.more == "third":
+        found["nested_choices"] = house_prices_third.CHOSEN
+    save(name + (f"_seed{seed}" if seed else ""), cmd, found)
 
 
 if __name__ == "__main__":
