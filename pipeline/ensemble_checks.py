@@ -63,7 +63,10 @@ def target_name(module: Any) -> str:
     FILES': values or labels, tags, or a class label), else "its target"."""
     files = getattr(module, "FILES", None)
     found = [getattr(module, "TARGET", None)]
-    found += [getattr(files, k, None) for k in ("columns", "tags_column", "train_label_column", "label_column")]
+    found += [
+        getattr(files, k, None)
+        for k in ("columns", "train_tags_column", "tags_column", "train_label_column", "label_column")
+    ]
     target = next((t for t in found if t), None)
     if target is None:
         return "its target"

@@ -1,9 +1,10 @@
 """Made-up downloads of one greyscale file per channel, in Human Protein Atlas' layout: train/<Id>_red.png,
-<Id>_green.png, <Id>_blue.png, <Id>_yellow.png (and test/ alike), train.csv of Id and space-separated tags, a sample
-submission of the test ids. What tells the tags lies in two channels: a bright square in yellow, the fourth channel,
-is tag "0" and its absence tag "1" (one of them per image); a bright square in green is tag "2" (in half of the
-images). Red and blue hold squares too, which tell nothing. A network reading red, green and blue alone can learn
-tag 2 only; tags 0 and 1 need yellow (benchmarks/image_channels.py measures it)."""
+<Id>_green.png, <Id>_blue.png, <Id>_yellow.png (and test/ alike), train.csv of Id and Target (space-separated tags),
+a sample submission of the test ids whose column is Predicted, as Human Protein Atlas' own. What tells the tags lies
+in two channels: a bright square in yellow, the fourth channel, is tag "0" and its absence tag "1" (one of them per
+image); a bright square in green is tag "2" (in half of the images). Red and blue hold squares too, which tell
+nothing. A network reading red, green and blue alone can learn tag 2 only; tags 0 and 1 need yellow
+(benchmarks/image_channels.py measures it)."""
 
 from __future__ import annotations
 
@@ -40,8 +41,11 @@ def write_image(folder: Path, key: str, tags: np.ndarray, rng: np.random.Generat
         assert cv2.imwrite(str(folder / f"{key}{sep}{channel}.png"), plane(rng, shown[channel]))
 
 
-def hpa(root: Path, n_train: int = 64, n_test: int = 16, seed: int = 0, sep: str = "_") -> tuple[Path, np.ndarray]:
-    """The download (see the module's docstring) and the training tags, rows x TAGS of 0/1."""
+def hpa(
+    root: Path, n_train: int = 64, n_test: int = 16, seed: int = 0, sep: str = "_", sample_column: str = "Predicted"
+) -> tuple[Path, np.ndarray]:
+    """The download (see the module's docstring) and the training tags, rows x TAGS of 0/1; `sample_column`: the
+    sample submission's column of tags (train.csv's is Target)."""
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     yellow = rng.permutation(np.arange(n) % 2).astype(bool)
@@ -51,5 +55,5 @@ def hpa(root: Path, n_train: int = 64, n_test: int = 16, seed: int = 0, sep: str
         write_image(root / ("train" if i < n_train else "test"), key, row, rng, sep)
     cells = [" ".join(t for t, on in zip(TAGS, row, strict=True) if on) for row in y[:n_train]]
     pd.DataFrame({"Id": ids[:n_train], "Target": cells}).to_csv(root / "train.csv", index=False)
-    pd.DataFrame({"Id": ids[n_train:], "Target": "0"}).to_csv(root / "sample_submission.csv", index=False)
+    pd.DataFrame({"Id": ids[n_train:], sample_column: "0"}).to_csv(root / "sample_submission.csv", index=False)
     return root, y[:n_train]

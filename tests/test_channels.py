@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -137,3 +138,32 @@ def test_a_network_of_four_channels_fits_saves_and_loads(tmp_path: Path) -> None
     np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
     with pytest.raises(ContractError, match=r"decoded images as uint8 \(N, H, W, 3\); got uint8 \(16, 16, 16, 4\)"):
         ImageMultiLabel(**params).fit(X, y)
+
+
+def three_channels(image: np.ndarray, **_: Any) -> np.ndarray:
+    """A user's transform that drops the fourth channel."""
+    return image[:, :, :3]
+
+
+def test_a_transform_ending_channel_first_gives_the_network_its_four_channels_in_place() -> None:
+    # an albumentations pipeline ending in ToTensorV2 gives 4 x H x W: the network reads the same pixels as from the
+    # H x W x 4 array the pipeline gives without it (before: the fourth axis was taken for the channels, and the
+    # batch of N x 4 x 32 x 32 read as N x 32 x 4 x 32 broke the normalisation of four channels)
+    import albumentations as A
+    from albumentations.pytorch import ToTensorV2
+
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 256, (16, 40, 40, 4), dtype=np.uint8)
+    y = (X[:, :, :, 3].mean(axis=(1, 2)) > 127).astype(int)[:, None]
+    channels = ("red", "green", "blue", "yellow")
+    params = dict(arch="test_resnet", epochs=1, batch_size=8, lr=0.01, tta=(), random_state=0, channels=channels)
+    shown = {}
+    for name, end in (("hwc", []), ("chw", [ToTensorV2()])):
+        make = A.Compose([A.Resize(32, 32), *end])
+        est = ImageMultiLabel(**params, train_transform=make, eval_transform=make).fit(X, y)
+        shown[name] = est.predict_proba(X)
+    np.testing.assert_array_equal(shown["chw"], shown["hwc"])
+    # a transform whose output has no axis of the network's four channels is refused, naming its shape
+    odd = A.Compose([A.Resize(32, 32), A.Lambda(image=three_channels)])
+    with pytest.raises(ContractError, match=r"image of shape \(32, 32, 3\), and the network takes 4 channels"):
+        ImageMultiLabel(**params, train_transform=odd, eval_transform=odd).fit(X, y)

@@ -20,9 +20,11 @@ from test_new_images import new, run
 from pipeline.cli import main
 from pipeline.contract import ContractError, load_competition
 from pipeline.stacked import channel_files
+from pipeline.vision.csv_images import CsvImages
 from pipeline.vision.csv_targets import CsvImageTargets
 from pipeline.vision.multioutput import ImageMultiLabel
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # what is learnt is a bright square, so crops keep most of the image and nothing is jittered
 QUICK = ("--set", "epochs=12", "--set", "batch_size=8", "--set", "crop_scale=0.9", "--set", "color_jitter=0")
 
@@ -43,10 +45,18 @@ def test_an_hpa_download_becomes_stacked_channels_that_read_the_fourth(
     assert new(tmp_path, "chan_hpa", data, "--metric", "f1_macro") == 0
     out = capsys.readouterr().out
     assert "image tags (3 in Target) of 64 images, id Id, metric f1_macro" in out
+    # Human Protein Atlas' train.csv names its tags Target, its sample Predicted: learnt from one, written under the
+    # other (before: each combination of tags was read as one class)
+    assert (
+        "columns: train.csv's Target holds the tags, learnt from it and written under sample_submission.csv's "
+        "Predicted (FILES' train_tags_column); --tags COLUMN names another column of train.csv, --tags none reads "
+        "each combination of tags as one class"
+    ) in " ".join(out.split())
     assert "images: one file per channel (red, green, blue, yellow: Config.channels" in out
     assert "train.csv's Id names train/<id>_<channel>.png; sample_submission.csv's Id test/<id>_<channel>.png" in out
     module = load_competition(str(tmp_path / "comps" / "chan_hpa"))
     assert isinstance(module.FILES, CsvImageTargets)
+    assert (module.FILES.tags_column, module.FILES.train_tags_column) == ("Predicted", "Target")
     assert (module.FILES.image_path, module.FILES.test_image_path) == (
         "train/{}_{channel}.png",
         "test/{}_{channel}.png",
@@ -60,8 +70,9 @@ def test_an_hpa_download_becomes_stacked_channels_that_read_the_fourth(
     s = run(tmp_path, "chan_hpa", data, *QUICK)
     assert s["cv"] > without_yellow(y) + 0.1  # yellow, the fourth channel, is read
     sub, sample = pd.read_csv(s["published"]), pd.read_csv(data / "sample_submission.csv")
-    assert list(sub.columns) == ["Id", "Target"] and sub["Id"].tolist() == sample["Id"].tolist()
-    assert all(set(str(cell).split()) <= {"0", "1", "2"} for cell in sub["Target"])
+    assert list(sub.columns) == ["Id", "Predicted"] and sub["Id"].tolist() == sample["Id"].tolist()
+    assert all(set(str(cell).split()) <= {"0", "1", "2"} for cell in sub["Predicted"])
+    assert any(len(str(cell).split()) > 1 for cell in sub["Predicted"])  # tags, several an image
 
     # predict of the saved run on the test files alone gives the run's own submission, byte for byte
     (run_dir,) = (tmp_path / "runs" / "chan_hpa").glob("*")
@@ -109,10 +120,15 @@ def bands(root: Path, names: tuple[str, ...], sep: str) -> Path:
     ],
 )
 def test_the_channels_come_in_a_fixed_order_whatever_the_separator(
-    tmp_path: Path, names: tuple[str, ...], sep: str, order: tuple[str, ...]
+    tmp_path: Path, capsys: pytest.CaptureFixture, names: tuple[str, ...], sep: str, order: tuple[str, ...]
 ) -> None:
     data = bands(tmp_path / "download", names, sep)
     assert new(tmp_path, f"chan_order_{len(names)}", data) == 0
+    others = [n for n in order if n not in ("red", "green", "blue")]
+    assert (
+        f"normalisation: {', '.join(others)} by the mean of ImageNet's red, green and blue mean and std (no pretrained "
+        "weights saw them), red, green and blue by their own; declare mean and std in the Config, one each per channel"
+    ) in " ".join(capsys.readouterr().out.split())
     module = load_competition(str(tmp_path / "comps" / f"chan_order_{len(names)}"))
     assert module.Config().channels == order
     assert module.FILES.image_path == f"train/{{}}{sep}{{channel}}.png"
@@ -120,6 +136,18 @@ def test_the_channels_come_in_a_fixed_order_whatever_the_separator(
     loaded = module.load(module.Config(), data)
     assert [Path(f).name for f in channel_files(loaded.X[0])] == [f"train0{sep}{band}.png" for band in order]
     assert network.channels == order
+    # the Config's own mean and std, one per channel (a band's over the training images), are the network's
+    own = dataclasses.make_dataclass(
+        "Bands",
+        [("mean", tuple, (0.2,) * len(order)), ("std", tuple, (0.1,) * len(order))],
+        bases=(module.Config,),
+        frozen=True,
+    )
+    (mine,) = module.models(own()).values()
+    assert mine._normalisation({"mean": IMAGENET_MEAN, "std": IMAGENET_STD}) == (
+        (0.2,) * len(order),
+        (0.1,) * len(order),
+    )
 
 
 @pytest.mark.parametrize("varying", [False, True])
@@ -181,18 +209,48 @@ def test_the_config_channels_are_what_load_and_the_network_read(tmp_path: Path) 
         plain.load(cfg, data)
 
 
-def test_tags_under_another_name_than_the_samples_are_said_to_be_read_as_classes(
+def with_extra_tags(data: Path) -> None:
+    """train.csv with a second column of tags beside Target (another annotator's, say)."""
+    train = pd.read_csv(data / "train.csv", dtype=str)
+    train["Extra"] = train["Target"].sample(frac=1.0, random_state=0).to_numpy()
+    train.to_csv(data / "train.csv", index=False)
+
+
+def test_two_columns_of_tags_named_otherwise_than_the_samples_are_refused_until_tags_names_one(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    # Human Protein Atlas' own files: train.csv's Target beside the sample's Predicted; `new` reads tags from the
-    # sample's column only, so it reads each combination of tags as a class, and says so and how to learn the tags
-    data, _ = hpa(tmp_path / "download")
-    sample = pd.read_csv(data / "sample_submission.csv").rename(columns={"Target": "Predicted"})
-    sample.to_csv(data / "sample_submission.csv", index=False)
-    assert new(tmp_path, "chan_renamed", data) == 0
-    out = " ".join(capsys.readouterr().out.split())
+    # before: --tags was no flag, and the tags of a column named otherwise than the sample's were read as classes
+    data, y = hpa(tmp_path / "download", n_train=24, n_test=6)
+    with_extra_tags(data)
+    assert new(tmp_path, "chan_two", data) == 2
+    err = " ".join(capsys.readouterr().err.split())
     assert (
-        "warning: train.csv's Target holds space-separated tags, each combination read here as one class: `new` reads "
-        "tags from a column named as the sample submission's (Predicted); to learn tags, name Target Predicted in "
-        "train.csv"
-    ) in out
+        "error: train.csv: several columns hold space-separated tags (Target, Extra), none named as the sample "
+        "submission's Predicted; which are the tags to learn? Name it with --tags COLUMN (--tags none: each "
+        "combination read as one class)."
+    ) in err
+    assert not (tmp_path / "comps" / "chan_two").exists()
+    assert new(tmp_path, "chan_two", data, "--tags", "Target") == 0
+    module = load_competition(str(tmp_path / "comps" / "chan_two"))
+    assert (module.FILES.tags_column, module.FILES.train_tags_column) == ("Predicted", "Target")
+    loaded = module.load(module.Config(), data)
+    np.testing.assert_array_equal(loaded.y, y)  # Target's tags, not Extra's
+    assert loaded.info["trained"]["tags"] == ["0", "1", "2"]
+    gone = dataclasses.replace(module.FILES, train_tags_column="Labels")
+    with pytest.raises(ContractError, match=r"train.csv: no column 'Labels' \(FILES' train_tags_column, its tags\)"):
+        gone.load(module.Config(), data)
+
+
+def test_tags_none_or_a_class_metric_reads_each_combination_of_tags_as_a_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data, y = hpa(tmp_path / "download", n_train=24, n_test=6)
+    for name, flags in (("chan_none", ("--tags", "none")), ("chan_accuracy", ("--metric", "accuracy"))):
+        assert new(tmp_path, name, data, *flags) == 0
+        module = load_competition(str(tmp_path / "comps" / name))
+        assert isinstance(module.FILES, CsvImages) and module.FILES.train_label_column == "Target"
+        assert len(set(module.load(module.Config(), data).y)) == len({tuple(row) for row in y})
+    assert new(tmp_path, "chan_nope", data, "--tags", "Labels") == 2
+    assert "error: --tags Labels: no CSV of the download holds a column Labels of space-separated tags" in (
+        " ".join(capsys.readouterr().err.split())
+    )

@@ -87,6 +87,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "one fold (default: a column of text ids shared by several images, if any; 'none': no groups)",
     )
     p.add_argument(
+        "--tags",
+        help="images: the training CSV's column of space-separated tags where the sample submission names it "
+        "otherwise (Human Protein Atlas' Target beside Predicted) (default: the one such column, if any; 'none': "
+        "read each combination of tags as one class)",
+    )
+    p.add_argument(
         "--kind",
         choices=KINDS,
         help="read the download as images, or as a table; 'table' of an image download: the table of its photo "
@@ -164,8 +170,9 @@ def _table(args: argparse.Namespace, source: Any) -> Any:
     from pipeline.tabular.infer import infer
     from pipeline.tabular.infer_metric import check_choices
 
-    if args.groups:
-        raise ContractError(f"--groups is for image downloads; {args.data} is read as a table.")
+    for flag in ("groups", "tags"):
+        if getattr(args, flag):
+            raise ContractError(f"--{flag} is for image downloads; {args.data} is read as a table.")
     if args.metric in TAG_METRIC_NAMES:  # a table's: refused as any metric tables do not know, and what it scores
         try:
             check_choices(args.name, args.metric, args.task)
@@ -191,6 +198,8 @@ def _metadata(args: argparse.Namespace, source: Any) -> Any:
         return None
     if args.join:
         raise ContractError(f"--kind table: {args.data} holds images; the table of their metadata joins no tables.")
+    if args.tags:
+        raise ContractError(f"--kind table: {args.data} holds images; --tags names their tags, no table's target.")
     if args.pixels:
         raise ContractError(
             f"--kind table: {args.data} holds images in files; --pixels is for the images a table's rows hold, and the "
@@ -243,7 +252,9 @@ def _images(args: argparse.Namespace, dest: Path, source: Any) -> bool:
     if given:
         raise ContractError(f"{args.data} holds images: {', '.join(given)} are for tables; leave them out.")
     slug = args.slug or download_slug(Path(args.data)) or args.name
-    spec = infer_images(source, args.name, slug, args.metric, args.train, args.sample, groups=args.groups)
+    spec = infer_images(
+        source, args.name, slug, args.metric, args.train, args.sample, groups=args.groups, tags=args.tags
+    )
     _write(dest, render(spec, str(dest) if args.into else None))
     shown = display_path(dest)
     print(f"wrote {shown}/__init__.py: {spec.what()}, id {spec.id_column}, metric {spec.metric}")

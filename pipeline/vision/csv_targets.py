@@ -67,7 +67,9 @@ class CsvImageTargets:
     roc_auc or log_loss (their mean over the columns), for tags one of pipeline.multilabel.TAG_METRICS.
 
     The training CSV's id column may be named otherwise than the sample's (Id beside a sample's id):
-    train_id_column is its own (by default id_column); its target columns are the sample's, by name. test_id_column is
+    train_id_column is its own (by default id_column); its target columns are the sample's, by name, and its tags
+    column is train_tags_column where that is named otherwise (Human Protein Atlas' train.csv Target beside its
+    sample's Predicted: the tags are learnt from Target and written under Predicted). test_id_column is
     the test CSV's column of the images where it is not id_column (checked to list the sample's). An image_path of
     several patterns finds each id's image by the first whose file is there: one folder's suffixes
     (("train/{}.jpg", "train/{}.jpeg")) or several folders that each hold some of the images (Planet's
@@ -91,11 +93,14 @@ class CsvImageTargets:
     test_csv: str | None = None  # a CSV of the test images (id_column) that must list the sample's
     train_id_column: str | None = None  # the training CSV's id column where it is not id_column (None: id_column)
     test_id_column: str | None = None  # test_csv's column of the images where it is not id_column (None: id_column)
+    train_tags_column: str | None = None  # the training CSV's tags column where it is not tags_column (None: that)
     group_column: str | None = None  # the training CSV's column grouping images (Data.groups); None: no groups
 
     def __post_init__(self) -> None:
         if bool(self.columns) == bool(self.tags_column):
             raise ValueError("CsvImageTargets: give the target columns or the tags column, one of them.")
+        if self.train_tags_column and not self.tags_column:
+            raise ValueError("CsvImageTargets: train_tags_column names the training CSV's tags; give tags_column too.")
         if self.tags_column and self.metric not in multilabel.TAG_METRICS:
             raise ValueError(f"CsvImageTargets: metric {self.metric!r}; tags take {list(multilabel.TAG_METRICS)}.")
         if self.columns and self.labels and self.metric not in LABEL_METRICS:
@@ -111,6 +116,11 @@ class CsvImageTargets:
     def train_id(self) -> str:
         """The training CSV's id column."""
         return self.train_id_column or self.id_column
+
+    @property
+    def train_tags(self) -> str:
+        """The training CSV's tags column (tags_column where train_tags_column is None)."""
+        return self.train_tags_column or self.tags_column
 
     @property
     def grades(self) -> bool:
@@ -144,9 +154,9 @@ class CsvImageTargets:
         check_unique(train, self.train_id, self.train_csv)
         self._check_targets(train)
         if self.tags_column:
-            check_labelled(train, self.train_csv, self.train_id, self.tags_column)
-            tags = multilabel.tags_in(train[self.tags_column])
-            y = multilabel.tag_rows(train[self.tags_column], tags)
+            check_labelled(train, self.train_csv, self.train_id, self.train_tags)
+            tags = multilabel.tags_in(train[self.train_tags])
+            y = multilabel.tag_rows(train[self.train_tags], tags)
         else:
             tags = []
             y = np.column_stack([column_numbers(train, c, self.train_csv, self.labels) for c in self.columns])
@@ -174,12 +184,19 @@ class CsvImageTargets:
         )
 
     def _check_targets(self, train: pd.DataFrame) -> None:
-        """The training CSV holds the sample's columns after its id, by name."""
-        missing = [c for c in self.header[1:] if c not in train.columns]
+        """The training CSV holds the sample's columns after its id, by name (the tags: train_tags_column, if named)."""
+        if self.train_tags_column and self.train_tags_column not in train.columns:
+            raise ContractError(
+                f"{self.train_csv}: no column {self.train_tags_column!r} (FILES' train_tags_column, its tags); its "
+                f"columns are {list(train.columns)[:12]}."
+            )
+        missing = [c for c in self.header[1:] if c not in train.columns and not self.train_tags_column]
         if missing:
+            tags = " (a column of tags named otherwise: FILES' train_tags_column)" if self.tags_column else ""
             raise ContractError(
                 f"{self.train_csv}: no column {missing[0]!r}; the training CSV holds the sample submission's columns "
-                f"after its id by name ({', '.join(self.header[1:])}), and its columns are {list(train.columns)[:12]}."
+                f"after its id by name ({', '.join(self.header[1:])}){tags}, and its columns are "
+                f"{list(train.columns)[:12]}."
             )
 
     def load_test(self, cfg: Any, data_dir: Path, trained: dict[str, Any] | None = None) -> Data:

@@ -94,19 +94,37 @@ def downsized(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
-def to_tensor(image: Any) -> torch.Tensor:
-    """An augmented sample as a tensor: HWC uint8/float arrays stay HWC; CHW tensors (ToTensorV2) become HWC. A
-    held image a transform passed through unchanged (read-only, shared by the process's store) is copied."""
+def to_tensor(image: Any, channels: int | None = None) -> torch.Tensor:
+    """An augmented sample as an HWC tensor: HWC uint8/float arrays stay HWC; CHW tensors (a transform ending in
+    ToTensorV2) become HWC. `channels`, the network's input channel count, tells which axis holds them (four of Human
+    Protein Atlas' channel files: a 4 x H x W tensor is CHW); None (the box and mask datasets): a tensor whose first
+    axis is 1 or 3 is CHW. A held image a transform passed through unchanged (read-only, shared by the process's
+    store) is copied."""
     if isinstance(image, torch.Tensor):
-        return image.permute(1, 2, 0) if image.ndim == 3 and image.shape[0] in (1, 3) else image
-    if not image.flags.writeable:
-        return torch.from_numpy(np.array(image, order="C"))
-    return torch.from_numpy(np.ascontiguousarray(image))
+        return image.permute(1, 2, 0) if image.ndim == 3 and _channels_first(image.shape, channels, True) else image
+    tensor = torch.from_numpy(np.array(image, order="C") if not image.flags.writeable else np.ascontiguousarray(image))
+    return tensor.permute(1, 2, 0) if tensor.ndim == 3 and _channels_first(tensor.shape, channels, False) else tensor
+
+
+def _channels_first(shape: Sequence[int], channels: int | None, tensor: bool) -> bool:
+    """Whether an augmented image of `shape` (three axes) holds its channels first: with a known channel count, the
+    axis of that size (a tensor's first where both are: ToTensorV2's CHW; an array's last), else refused naming the
+    shape; without one, a tensor whose first axis is 1 or 3."""
+    if channels is None:
+        return tensor and shape[0] in (1, 3)
+    first, last = shape[0] == channels, shape[-1] == channels
+    if not (first or last):
+        raise ContractError(
+            f"The transforms give an image of shape {tuple(shape)}, and the network takes {channels} channels: one "
+            f"axis is {channels}, the last (H x W x C, albumentations' arrays) or the first (C x H x W, ToTensorV2's)."
+        )
+    return first and (tensor or not last)
 
 
 class ImageDataset(SeededDataset):
     """Images from paths (or a decoded cache: one array, or a list of the store's images), an albumentations
-    transform, and optional labels: class indices (int64), or float rows of targets (labels, values)."""
+    transform, and optional labels: class indices (int64), or float rows of targets (labels, values); `channels`: the
+    network's input channel count (to_tensor)."""
 
     def __init__(
         self,
@@ -114,16 +132,18 @@ class ImageDataset(SeededDataset):
         labels: np.ndarray | None = None,
         transform: Callable[..., dict[str, Any]] | None = None,
         cache: np.ndarray | Sequence[np.ndarray] | None = None,
+        channels: int | None = None,
     ) -> None:
         super().__init__(paths, transform, cache)
         self.labels = labels
+        self.channels = channels  # the network's input channels, which tell a transform's CHW output (to_tensor)
 
     def item(self, i: int) -> tuple[torch.Tensor, Any]:
         image = self.cache[i] if self.cache is not None else read_image(self.paths[i])
         if self.transform is not None:
             image = self.transform(image=image)["image"]
         label = self.labels[i] if self.labels is not None else np.int64(-1)
-        return to_tensor(image), label
+        return to_tensor(image, self.channels), label
 
 
 def _collate(batch: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, torch.Tensor]:

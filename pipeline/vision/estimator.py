@@ -249,12 +249,13 @@ class ImageNetwork(BaseEstimator):
             rt.log(self.weights_)
         self.mean_, self.std_ = self._normalisation(resolve_model_data_config(model))
         norm = BatchNormalizer(self.mean_, self.std_, rt.device, rt.channels_last)
-        train = ImageDataset(paths, y_idx, self.train_transform, self._decoded(paths, images, rt.num_workers))
+        cache = self._decoded(paths, images, rt.num_workers)
+        train = ImageDataset(paths, y_idx, self.train_transform, cache, self._in_chans)
         valid, y_valid = None, None
         if context is not None and context.eval_set is not None:
             (v_paths, v_images), y_valid = _source(context.eval_set[0], self._in_chans), np.asarray(context.eval_set[1])
             cache = self._decoded(v_paths, v_images, rt.num_workers)
-            valid = ImageDataset(v_paths, self._labels(y_valid), self.eval_transform, cache)
+            valid = ImageDataset(v_paths, self._labels(y_valid), self.eval_transform, cache, self._in_chans)
         augment, where = resolve_batch_augment(self.augment_on, self.batch_augment, train.cache, rt.device)
         rt.log(where)
         self._check_keypoints(augment)
@@ -395,7 +396,7 @@ class ImageNetwork(BaseEstimator):
                 batch = held[i : i + size]  # a slice of the given array, or a list of held images to stack
                 yield torch.from_numpy(batch if images is not None else np.stack(batch))
             return
-        dataset = ImageDataset(paths, None, self.eval_transform, held)
+        dataset = ImageDataset(paths, None, self.eval_transform, held, self._in_chans)
         cuda = self.device_.startswith("cuda")
         for xb, _ in make_loader(dataset, size, False, num_workers=self.workers_, pin_memory=cuda):
             yield xb

@@ -5,7 +5,8 @@ A download is read as images when at least half of its files are images and no C
 more than two columns, or every such CSV has a column naming images and one holds the sample's columns as values,
 labels or tags (PetFinder Pawpularity's train.csv of photo metadata; pipeline/vision/infer_targets.py). Answers other
 than one class per image are found first (infer_targets.py: values, 0/1 label columns, space-separated tags, from
-the training CSV's columns named as the sample's; its id column may be named otherwise). Else a CSV of
+the training CSV's columns named as the sample's; its id column may be named otherwise; tags may be too, Human
+Protein Atlas' Target beside its sample's Predicted: tag_columns.py). Else a CSV of
 two columns, one whose values name the download's images and a label, names one image per row (as dog breeds'
 labels.csv, CIFAR-10's trainLabels.csv with train.7z, Classify Leaves' train.csv of paths, Aerial Cactus's train.csv;
 its columns may be named otherwise than the sample's: image_id,category beside a sample of id,label), or one of more
@@ -45,11 +46,11 @@ from pipeline.vision.infer_groups import group_column, group_notes, grouped_kind
 from pipeline.vision.infer_targets import (
     Targets,
     find_targets,
-    holds_tags,
     image_tables,
     renamed_answers,
     unused_columns,
 )
+from pipeline.vision.tag_columns import holds_tags
 
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
@@ -79,7 +80,7 @@ class ImageSpec:
     folds: str  # stratified, or kfold when a class has fewer images than the folds; group kinds: group_column
     class_folders: bool = False  # train_csv is a folder of one folder of images per class
     train_id_column: str | None = None  # the training CSV's id column, where it is not id_column
-    train_label_column: str | None = None  # its label column, where it is not label_column
+    train_label_column: str | None = None  # its label column (tags: their column), where it is not label_column
     group_column: str | None = None  # its column grouping images, kept in one fold (infer_groups.py)
     test_id_column: str | None = None  # test_csv's column of the images, where it is not id_column
     columns: tuple[str, ...] = ()  # values, label columns, tags: the sample's columns after the id
@@ -94,7 +95,7 @@ class ImageSpec:
         if self.kind == "label_columns":
             return f"image labels ({len(self.columns)} columns of 0/1: {listed(self.columns, 4)}) of {many}"
         if self.kind == "tags":
-            return f"image tags ({len(self.classes)} in {self.label_column}) of {many}"
+            return f"image tags ({len(self.classes)} in {self.train_label_column or self.label_column}) of {many}"
         return f"image classification of {many} into {len(self.classes)} classes ({self.label_column})"
 
 
@@ -247,8 +248,8 @@ def _label_notes(counts: pd.Series, label: str, where: str) -> list[str]:
     if holds_tags(pd.Series(counts.index)):
         notes.append(
             f"{label} holds several space-separated tags a row: each combination is read as one class (`new` reads "
-            "the tags themselves when the training CSV names their column as the sample does, with no --metric or a "
-            "tag metric such as f1_samples)"
+            "the tags themselves with no --metric or a tag metric such as f1_samples, where the training CSV names "
+            "their column as the sample does or --tags COLUMN names it)"
         )
     return notes
 
@@ -345,7 +346,20 @@ def _channels(
         f"images: one file per channel ({', '.join(channels)}: Config.channels, stacked in that order; drop or "
         f"reorder them there): {train_f}'s {train_ids.name} names {shown[0]}; {sample_f}'s {test_ids.name} {shown[1]}"
     )
-    return [note], channels
+    return [note, *_stats_notes(channels)], channels
+
+
+def _stats_notes(channels: tuple[str, ...]) -> list[str]:
+    """The note on how channels that are no colour (yellow, a satellite band such as b04) are normalised
+    (channels.channel_stats), and how to give them their own statistics; none for red, green and blue alone."""
+    others = [c for c in channels if c.lower() not in ("red", "green", "blue")]
+    if not others:
+        return []
+    return [
+        f"normalisation: {listed(others, 4)} by the mean of ImageNet's red, green and blue mean and std (no pretrained "
+        "weights saw them), red, green and blue by their own; declare mean and std in the Config, one each per "
+        "channel in its order (0 to 1: a band's over the training images), for statistics of your own"
+    ]
 
 
 def _targets_spec(
@@ -381,6 +395,7 @@ def _targets_spec(
         id_column=id_col,
         train_id_column=None if train_id == id_col else train_id,
         label_column=found.columns[0],
+        train_label_column=found.train_column,
         image_path=paths["train"],
         test_image_path=paths["test"],
         kind=found.kind,
@@ -427,16 +442,18 @@ def infer_images(
     sample: str | None,
     folds: int = 5,
     groups: str | None = None,
+    tags: str | None = None,
 ) -> ImageSpec:
     """Read an image download and decide everything the generated file states (the module docstring); `groups`:
-    --groups, a column of the training CSV grouping its images or "none" (pipeline/vision/infer_groups.py)."""
+    --groups, a column of the training CSV grouping its images or "none" (pipeline/vision/infer_groups.py); `tags`:
+    --tags, the training CSV's column of tags where the sample names it otherwise, or "none" (tag_columns.py)."""
     sample_f = pick_csv(source, "sample submission", SAMPLE_WORDS, sample, "--sample")
     sub = read_text(source, sample_f)
     if sub.shape[1] < 2:
         raise ContractError(f"{sample_f}: a sample submission needs an id column and at least one value column.")
     id_col = str(sub.columns[0])
     images = ImageNames.of(source)
-    if (found := find_targets(source, images, sample_f, sub, metric, train)) is not None:
+    if (found := find_targets(source, images, sample_f, sub, metric, train, tags)) is not None:
         return _targets_spec(source, images, (name, slug), (sample_f, sub), found, groups)
     train_f, tr, folders, train_id = _label_csv(source, images, sub, sample_f, train)
     label = _label_column(tr, train_id, sub)  # the training CSV's

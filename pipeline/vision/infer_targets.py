@@ -18,6 +18,10 @@ may be named otherwise than the sample's (Id beside a sample's id), and the gene
 --metric settles it otherwise: a regression metric reads numbers as values, roc_auc or log_loss several columns as
 labels, a tag metric (pipeline.multilabel.TAG_METRICS) a column of text as tags, and a class metric (accuracy ...) one
 column as classes, Planet's tag combinations one class each.
+Where no CSV holds the sample's one column after its id, the one CSV with an image column and one column of
+space-separated tags named otherwise (Human Protein Atlas' train.csv Target beside its sample's Predicted) is read as
+tags, learnt from that column and written under the sample's (CsvImageTargets.train_tags_column;
+pipeline/vision/tag_columns.py: --tags names the column, --tags none reads each combination as a class).
 
 A CSV of more than two columns beside the images (PetFinder's photo metadata) makes an image download only when every
 such CSV has a column naming images and one of them holds the sample's columns as values, labels or tags, or holds
@@ -44,6 +48,7 @@ from pipeline.tabular.infer_task import MAX_CLASS_LEVELS
 from pipeline.vision.csv_images import check_labelled, check_unique
 from pipeline.vision.csv_targets import LABEL_METRICS, column_numbers
 from pipeline.vision.image_ids import ImageNames, image_column
+from pipeline.vision.tag_columns import NO_TAGS, holds_tags, renamed_tags, tag_columns
 
 MOSTLY = 0.9  # a column of numbers but for at most 1 cell in 10 is numbers with typos, refused by line; else text
 DEFAULT_METRICS = {"values": "rmse", "label_columns": "roc_auc", "tags": "f1_samples"}
@@ -62,6 +67,12 @@ class Targets:
     metric: str
     tags: list[str] = field(default_factory=list)  # tags: those of the training CSV, sorted
     notes: list[str] = field(default_factory=list)
+    train_column: str | None = None  # tags: the training CSV's column, where named otherwise than the sample's
+
+    @property
+    def tag_column(self) -> str:
+        """The training CSV's column of tags (tags only)."""
+        return self.train_column or self.columns[0]
 
 
 def _as_numbers(cells: pd.Series) -> pd.Series:
@@ -78,16 +89,6 @@ def few_classes(cells: pd.Series) -> bool:
     """Whole numbers of at most MAX_CLASS_LEVELS distinct values (grades, 0/1 labels), cells of no number aside."""
     values = _as_numbers(cells).dropna()
     return bool((values % 1 == 0).all()) and values.nunique() <= MAX_CLASS_LEVELS
-
-
-def holds_tags(cells: pd.Series) -> bool:
-    """Cells of space-separated tags: some cell holds another cell's tags and more (its tags less one, or one of them
-    alone, are another cell: "clear primary water" and "clear primary"), which class names rarely do."""
-    cells_seen = {frozenset(cell.split()) for cell in cells.unique()}
-    return any(
-        len(tags) > 1 and any(tags - {t} in cells_seen or frozenset((t,)) in cells_seen for t in tags)
-        for tags in cells_seen
-    )
 
 
 def answer(tr: pd.DataFrame, sub: pd.DataFrame) -> str | None:
@@ -127,7 +128,14 @@ def image_tables(source: Source, wide: list[str]) -> bool:
         if frame.empty or image_column(frame, images, id_col, channels=True) is None:
             return False
         answered = answered or answer(frame, sub) is not None or asks_probability(frame, sub)
+        answered = answered or (sub.shape[1] == 2 and str(sub.columns[1]) not in frame and _tagged(frame, images, sub))
     return answered
+
+
+def _tagged(frame: pd.DataFrame, images: ImageNames, sub: pd.DataFrame) -> bool:
+    """Whether a CSV holds a column of tags beside its column naming images (tag_columns.py)."""
+    train_id = image_column(frame, images, str(sub.columns[0]), channels=True)
+    return train_id is not None and bool(tag_columns(frame, train_id))
 
 
 def asks_probability(tr: pd.DataFrame, sub: pd.DataFrame) -> bool:
@@ -173,29 +181,25 @@ def _holder(
 
 def renamed_answers(tr: pd.DataFrame, train_f: str, label: str, sub: pd.DataFrame, metric: str | None) -> list[str]:
     """For a training CSV read as classes (`label`: its label column) beside a sample of one column after its id that
-    it does not hold by name: a metric of values or tags refused, saying so (`new` reads values and tags from the
-    sample's column only); else a note where its label column holds values, which are read as classes here. (A
-    sample of several columns read as classes lists them, one probability each.)"""
+    it does not hold by name: a metric of values or tags refused, saying so (`new` reads values from the sample's
+    column only, and tags from a column named otherwise only where it finds one: tag_columns.py, --tags); else a note
+    where its label column holds values, which are read as classes here. (Tags read as classes here were asked for:
+    --tags none or a class metric. A sample of several columns read as classes lists them, one probability each.)"""
     column = str(sub.columns[1])
     if sub.shape[1] != 2 or column in tr.columns:
         return []
     fix = f"name {label} {column} in {train_f}"
     if metric in REGRESSION_METRICS or metric in multilabel.TAG_METRICS:
+        tags = ", or name its column of tags with --tags COLUMN" if metric in multilabel.TAG_METRICS else ""
         raise ContractError(
             f"--metric {metric} scores values or tags, which `new` reads from the training CSV's column named as the "
-            f"sample submission's after its id ({column}); {train_f}'s are {listed(tr.columns, 5)}: {fix}."
+            f"sample submission's after its id ({column}); {train_f}'s are {listed(tr.columns, 5)}: {fix}{tags}."
         )
-    found = answer(tr.rename(columns={label: column}), sub)
-    if found not in ("values", "tags"):
+    if answer(tr.rename(columns={label: column}), sub) != "values":
         return []
-    held = (
-        "space-separated tags, each combination read here as one class"
-        if found == "tags"
-        else "values, read here as classes"
-    )
     return [
-        f"warning: {train_f}'s {label} holds {held}: `new` reads {found} from a column named as the sample "
-        f"submission's ({column}); to learn {found}, {fix}"
+        f"warning: {train_f}'s {label} holds values, read here as classes: `new` reads values from a column named as "
+        f"the sample submission's ({column}); to learn values, {fix}"
     ]
 
 
@@ -235,15 +239,27 @@ def _kind(natural: str | None, metric: str | None, tr: pd.DataFrame, columns: li
 
 
 def find_targets(
-    source: Source, images: ImageNames, sample: str, sub: pd.DataFrame, metric: str | None, given: str | None
+    source: Source,
+    images: ImageNames,
+    sample: str,
+    sub: pd.DataFrame,
+    metric: str | None,
+    given: str | None,
+    tags: str | None = None,
 ) -> Targets | None:
     """The training CSV and its values, labels or tags, checked as the generated load checks them; None for a
-    download of classes (the module docstring). `images`: the download's image files."""
+    download of classes (the module docstring). `images`: the download's image files; `given`: --train; `tags`:
+    --tags, the training CSV's column of tags where the sample names it otherwise (pipeline/vision/tag_columns.py)."""
     id_col, columns = str(sub.columns[0]), [str(c) for c in sub.columns[1:]]
     held = _holder(source, images, sample, sub, given)
     if held is None:
-        return None
+        return _renamed_tags(source, images, (sample, sub), metric, given, tags)
     name, tr, train_id = held
+    if tags not in (None, NO_TAGS, *columns):
+        raise ContractError(
+            f"--tags {tags}: {name} holds the sample submission's {listed(columns, 5)} by name, which `new` reads; "
+            "--tags names a column of tags only where the training CSV lacks the sample's column. Leave it out."
+        )
     kind = _kind(answer(tr, sub), metric, tr, columns, name)
     if kind is None:
         return None
@@ -255,13 +271,46 @@ def find_targets(
     return found
 
 
+def _renamed_tags(
+    source: Source,
+    images: ImageNames,
+    sample: tuple[str, pd.DataFrame],
+    metric: str | None,
+    given: str | None,
+    tags: str | None,
+) -> Targets | None:
+    """The tags of a training CSV that names their column otherwise than the sample's one column after its id (Human
+    Protein Atlas' Target beside Predicted: tag_columns.renamed_tags), learnt from it and written under the sample's;
+    None where there is none, or a class metric reads each combination as one class."""
+    sample_f, sub = sample
+    names = [given] if given else [n for n in source.csvs() if n != sample_f]
+    found = renamed_tags(source, images, sub, [n for n in names if n in source.names], tags)
+    if found is None:
+        return None
+    name, tr, train_id, column = found
+    if _kind("tags", metric, tr, [column], name) is None:
+        return None
+    check_unique(tr, train_id, name)
+    check_unique(sub, str(sub.columns[0]), sample_f)
+    targets = Targets("tags", name, train_id, tr, (str(sub.columns[1]),), metric or DEFAULT_METRICS["tags"])
+    targets.train_column = column
+    _check(targets)
+    rename = (
+        f"columns: {name}'s {column} holds the tags, learnt from it and written under {sample_f}'s {sub.columns[1]} "
+        f"(FILES' train_tags_column); --tags COLUMN names another column of {name}, --tags {NO_TAGS} reads each "
+        "combination of tags as one class"
+    )
+    targets.notes = [rename, *_notes(targets, given_metric=metric is not None)]
+    return targets
+
+
 def _check(found: Targets) -> None:
     """The training CSV's targets as the generated load reads them (csv_targets.column_numbers, check_labelled),
     refused naming the line, and what settles it otherwise; a label column of one value cannot be scored by AUC."""
     tr, where = found.frame, found.train_csv
     if found.kind == "tags":
-        check_labelled(tr, where, found.id_column, found.columns[0])
-        found.tags = multilabel.tags_in(tr[found.columns[0]])
+        check_labelled(tr, where, found.id_column, found.tag_column)
+        found.tags = multilabel.tags_in(tr[found.tag_column])
         return
     labels = found.kind == "label_columns"
     hint = ", or --metric rmse reads these columns as values" if labels else ""
@@ -284,7 +333,8 @@ def _notes(found: Targets, given_metric: bool) -> list[str]:
     notes, change = {"values": _value_notes, "label_columns": _label_notes, "tags": _tag_notes}[found.kind](found)
     default = "" if given_metric else f" (default for {found.kind.replace('_', ' ')})"
     notes.append(f"metric: {found.metric}{default}; change with --metric: {change}")
-    return notes + unused_columns(tr, where, (found.id_column, *columns))
+    tagged = (found.tag_column,) if found.kind == "tags" else ()
+    return notes + unused_columns(tr, where, (found.id_column, *columns, *tagged))
 
 
 def unused_columns(tr: pd.DataFrame, where: str, used: tuple[str, ...]) -> list[str]:
@@ -324,10 +374,10 @@ def _label_notes(found: Targets) -> tuple[list[str], str]:
 
 def _tag_notes(found: Targets) -> tuple[list[str], str]:
     """The tags' rarest and commonest, and their cut; the other tag metrics."""
-    cells = found.frame[found.columns[0]]
+    cells = found.frame[found.tag_column]
     counts = pd.Series([t for cell in cells for t in cell.split()]).value_counts()
     notes = [
-        f"tags: {len(counts)} in {found.train_csv}'s {found.columns[0]}, {counts.sum() / len(cells):.1f} an image, "
+        f"tags: {len(counts)} in {found.train_csv}'s {found.tag_column}, {counts.sum() / len(cells):.1f} an image, "
         f"from {counts.iloc[0]} images ({counts.index[0]}) to {counts.iloc[-1]} ({counts.index[-1]})",
         "threshold: one cut of every tag's probability, fitted out of fold (Config.threshold; --set "
         "threshold=per_tag: a cut per tag, kept when it beats the one cut out of fold)",

@@ -68,8 +68,8 @@ def _test_csv(images: ImageSpec, data: Path) -> str:
     """The image reading's test CSV, refused where there is none or it is not a table the models can read."""
     if images.kind == "tags":
         raise ContractError(
-            f"{KIND}: {images.train_csv}'s {images.label_column} holds space-separated tags, which the tabular recipe "
-            "does not learn; `new` reads this download as images only."
+            f"{KIND}: {images.train_csv}'s {images.train_label_column or images.label_column} holds space-separated "
+            "tags, which the tabular recipe does not learn; `new` reads this download as images only."
         )
     if images.class_folders:
         raise ContractError(

@@ -198,7 +198,9 @@ def _target_parts(spec: ImageSpec) -> dict[str, str]:
         target = [_tuple_field("columns", spec.columns), "    labels=True,"]
     else:
         task = f"Task: space-separated tags per image ({len(spec.classes)}: {listed(spec.classes, 8)}) {learnt}. "
-        task += f"Submission: the tags each image's probabilities name ({spec.label_column}), scored by {spec.metric}."
+        learnt_from = f", learnt from {spec.train_label_column}" if spec.train_label_column else ""
+        task += f"Submission: the tags each image's probabilities name ({spec.label_column}{learnt_from}), scored by "
+        task += f"{spec.metric}."
         target = [f"    tags_column={_py(spec.label_column)},"]
     fields = [
         *target,
@@ -209,7 +211,8 @@ def _target_parts(spec: ImageSpec) -> dict[str, str]:
         f"    test_csv={_py(spec.test_csv)},",
     ]
     head = f"FILES = CsvImageTargets(\n    {_py(spec.train_csv)},\n    {_py(spec.id_column)},\n"
-    fields += [line for line in (_train_columns(spec) + _test_id(spec) + _group(spec)).split("\n") if line]
+    own = _train_columns(spec, "train_tags_column")
+    fields += [line for line in (own + _test_id(spec) + _group(spec)).split("\n") if line]
     return {
         "task": task,
         "imports": (
@@ -253,9 +256,10 @@ def _tuple_field(name: str, values: tuple[str, ...]) -> str:
     return f"    {name}=(\n" + "".join(f"        {_py(v)},\n" for v in values) + "    ),"
 
 
-def _train_columns(spec: ImageSpec) -> str:
-    """The training CSV's own column names, where they are not the sample's."""
-    fields = (("train_id_column", spec.train_id_column), ("train_label_column", spec.train_label_column))
+def _train_columns(spec: ImageSpec, label_field: str = "train_label_column") -> str:
+    """The training CSV's own column names, where they are not the sample's (`label_field`: the field of its label
+    column, CsvImages' train_label_column or CsvImageTargets' train_tags_column)."""
+    fields = (("train_id_column", spec.train_id_column), (label_field, spec.train_label_column))
     return "".join(f"\n    {key}={_py(value)},  # the training CSV's" for key, value in fields if value is not None)
 
 
