@@ -446,3 +446,24 @@ def test_weights_downloads_the_snapshot_a_hub_id_needs_and_the_model_fits_from_i
     X, y = marked_texts(40)
     est = TextTransformer("binary", arch=HUB_REPO, epochs=1, max_length=32).fit(X, y)
     assert str(snapshot) in est.tokenizer_.name_or_path
+
+
+def test_the_last_epochs_validation_rows_are_not_predicted_again(bert: str, tmp_path: Path) -> None:
+    # before: the runner's out-of-fold prediction ran the network again over the rows the last epoch had just scored
+    from sklearn.metrics import roc_auc_score
+
+    from pipeline.contract import FitContext
+
+    X, y = marked_texts(60, seed=9)
+    valid = X.iloc[40:]
+    context = FitContext(None, eval_set=(valid, y[40:]), score=lambda t, p: roc_auc_score(t, p[:, 1]), progress=False)
+    est = TextTransformer("binary", arch=bert, **(FAST | {"epochs": 2})).fit(X.iloc[:40], y[:40], context=context)
+    passes: list[int] = []
+    est.model_.register_forward_hook(lambda *_: passes.append(1))
+    again = est.predict_proba(valid.copy())  # the same rows in another frame, as the runner's take() gives them
+    assert passes == []
+    est._raw_memo = None
+    fresh = est.predict_proba(valid)
+    assert passes and np.array_equal(again, fresh)
+    est.predict_proba(X.iloc[:40])
+    assert len(passes) > 1  # other rows are predicted

@@ -135,6 +135,15 @@ def row_texts(X: pd.DataFrame, short: list[str], text: list[str]) -> list[str]:
     return [" | ".join(p for p in row if p) for row in zip(*parts, strict=True)]
 
 
+def _rows_key(frame: pd.DataFrame) -> str:
+    """A digest of a frame's columns and cells: the rows _raw predicted last are known again by it, whatever object
+    holds them."""
+    import hashlib
+
+    cells = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.blake2b(repr(list(frame.columns)).encode() + cells.tobytes(), digest_size=16).hexdigest()
+
+
 @dataclass(eq=False, repr=False)  # scikit-learn parameters: __init__ stores each as given
 class TextTransformer(BaseEstimator):
     """A pretrained transformer fine-tuned on each row's text; predict / predict_proba as the tabular models give."""
@@ -173,6 +182,7 @@ class TextTransformer(BaseEstimator):
         from pipeline.tabular.transformer_parts import check_recipe
 
         check_recipe(self.pooling, self.llrd, self.accumulate)
+        self._raw_memo: tuple[str, np.ndarray] | None = None
         if self.schedule not in ("linear", "cosine") or self.epochs < 1 or not 0 <= self.warmup < 1:
             raise ValueError(
                 f"TextTransformer: schedule must be 'linear' or 'cosine' (got {self.schedule!r}), epochs 1 or more "
@@ -361,6 +371,7 @@ class TextTransformer(BaseEstimator):
 
         from pipeline.tabular.transformer_parts import rank_batches
 
+        self._raw_memo = None  # the weights move: an earlier prediction no longer holds
         opt.zero_grad(set_to_none=True)
         mine = rank_batches(batches, distributed.rank(), distributed.world_size())
         total, counted = 0.0, 0
@@ -394,10 +405,17 @@ class TextTransformer(BaseEstimator):
         length into batches of at most twice batch_size, so each pads little, then put back in order. Under torchrun,
         for a model every rank trained, each rank predicts a contiguous share of the sorted rows (shard_range: shares
         differ by at most one row), batched so within it, and the shares are gathered in order, so every rank holds
-        every row's (one process's outputs, within float rounding: the batches pad to other widths)."""
+        every row's (one process's outputs, within float rounding: the batches pad to other widths). The last call's
+        outputs are kept, known by the rows' digest, until the next training step: the runner's out-of-fold
+        prediction of the rows the last epoch has just scored is that epoch's, not a second pass of the network."""
         import torch
 
-        ids = self._tokens(named_frame(X))
+        frame = named_frame(X)
+        key = _rows_key(frame)
+        memo = getattr(self, "_raw_memo", None)
+        if memo is not None and memo[0] == key:  # the last epoch's validation rows, which the runner predicts again
+            return memo[1].copy()
+        ids = self._tokens(frame)
         order = np.argsort([len(t) for t in ids], kind="stable")
         shard = getattr(self, "world_size_", 1) > 1 and distributed.active()
         lo, hi = distributed.shard_range(len(order)) if shard else (0, len(order))
@@ -414,6 +432,7 @@ class TextTransformer(BaseEstimator):
         done = np.concatenate(mine)
         out = np.zeros((len(ids), width), dtype=np.float64)
         out[order] = distributed.gather_rows(done) if shard else done  # the shares, in rank order, are `order`
+        self._raw_memo = (key, out.copy())  # not saved (no trailing underscore); cleared by the next training step
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
