@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from pipeline.atomic import write_text
-from pipeline.stacked import channel_files
+from pipeline.stacked import files_of
 
 CACHE_FILE = ".image-digests"
 ALGORITHM = "sha256"
@@ -39,9 +39,9 @@ def file_digest(path: str | os.PathLike[str]) -> str:
 
 def digests(paths: Sequence[str], cache_dir: Path | None = None) -> list[tuple[int, str]]:
     """Each file's (size in bytes, sha256 of its bytes), in order; an image of several channel files
-    (pipeline/stacked.py) has its files' sizes together and the sha256 of their digests in channel order. With
-    `cache_dir`, digests saved there for a file whose size, mtime, ctime and inode are unchanged are used without
-    reading it, and the new ones are saved."""
+    (pipeline/stacked.py), or a row of several views (pipeline/views.py), has its files' sizes together and the
+    sha256 of their digests in order. With `cache_dir`, digests saved there for a file whose size, mtime, ctime and
+    inode are unchanged are used without reading it, and the new ones are saved."""
     cache = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
     known = _read(cache) if cache is not None else {}
     used: dict[str, list[Any]] = {}
@@ -50,7 +50,7 @@ def digests(paths: Sequence[str], cache_dir: Path | None = None) -> list[tuple[i
     here = os.getcwd()
     for path in paths:
         found = []
-        for file in channel_files(path):
+        for file in files_of(path):
             key = os.path.join(here, file)  # the path itself when absolute
             used[key], fresh = _entry(file, known.get(key))
             found.append((used[key][0], used[key][4]))

@@ -28,6 +28,7 @@ from pipeline.contract import ContractError
 from pipeline.digestcache import ALGORITHM, digests
 from pipeline.listing import listed
 from pipeline.stacked import channel_files, is_stacked, size_of, stacked
+from pipeline.views import has_views, joined, views_of
 
 RECORD_FILE = "train_images.json"
 SHOWN = 5  # test rows a refusal quotes (then their count)
@@ -118,6 +119,8 @@ def check_test_images(
 def _relative(path: str | os.PathLike[str], root: Path) -> str:
     """A file's path as the data folder names it (images/x.jpg), or as given when it lies elsewhere; an image of
     several channel files (pipeline/stacked.py) as its files' so named, joined as it is."""
+    if has_views(path):
+        return joined([_relative(view, root) for view in views_of(path)])
     if is_stacked(path):
         return stacked([_relative(file, root) for file in channel_files(path)])
     rel = os.path.relpath(path, root)

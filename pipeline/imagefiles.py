@@ -12,7 +12,7 @@ from pipeline.contract import ContractError
 from pipeline.dicom import DicomError, dicom_size, is_dicom, read_dicom
 from pipeline.listing import listed
 from pipeline.machine import usable_cores
-from pipeline.stacked import channel_files
+from pipeline.stacked import files_of
 
 
 class ImageFileError(ContractError):
@@ -287,7 +287,7 @@ def image_paths(*arrays: object) -> list[str]:
     out: list[str] = []
     for a in arrays:
         listed = isinstance(a, np.ndarray) and a.ndim == 1 and len(a) and isinstance(a[0], str | os.PathLike)
-        if listed and is_image(channel_files(a[0])[0]):
+        if listed and is_image(files_of(a[0])[0]):
             out.extend(str(p) for p in a)
     return out
 

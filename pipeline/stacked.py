@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from pipeline.views import views_of
+
 SEP = "|"  # never in a real download's file names (and not allowed in Windows ones): stacked() refuses one that is
 
 
@@ -33,11 +35,16 @@ def is_stacked(name: str | os.PathLike[str]) -> bool:
     return SEP in str(name)
 
 
+def files_of(name: str | os.PathLike[str]) -> list[str]:
+    """Every file of a row's name, in order: its views' (pipeline/views.py), each view's channel files."""
+    return [f for view in views_of(name) for f in channel_files(view)]
+
+
 def size_of(name: str | os.PathLike[str]) -> int:
-    """An image's bytes on disk: its files' sizes together."""
-    return sum(os.path.getsize(f) for f in channel_files(name))
+    """An image's bytes on disk: its files' sizes together (a row of several views: all of theirs)."""
+    return sum(os.path.getsize(f) for f in files_of(name))
 
 
 def every_file(names: Sequence[str]) -> list[str]:
-    """The files of `names`, in order: each plain path as it is, each stacked image's channel files."""
-    return [f for name in names for f in channel_files(name)]
+    """The files of `names`, in order: each plain path as it is, each stacked image's channel files, each view's."""
+    return [f for name in names for f in files_of(name)]

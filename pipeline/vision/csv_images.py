@@ -23,6 +23,7 @@ from pipeline.tabular.groups import row_groups
 from pipeline.tabular.headers import raw_header
 from pipeline.vision import class_submissions as subs
 from pipeline.vision.channels import find_channel_images, image_channels
+from pipeline.vision.view_files import find_view_images, is_view_pattern
 
 POSITIVE_METRICS = ("roc_auc", "log_loss")
 
@@ -92,8 +93,12 @@ def find_images(
     (pipeline.imagefiles.check_image_files: a missing or unreadable image is named with its line); the line on ids
     whose file is named in another case (x.PNG for x.png, imagefiles.other_case) joins `warnings`, once per CSV.
     With `channels` (the Config's, pipeline/vision/channels.py), each id's image is its file of every channel, the
-    pattern's {channel} naming it ("train/{}_{channel}.png"), as one stacked name (pipeline/stacked.py)."""
+    pattern's {channel} naming it ("train/{}_{channel}.png"), as one stacked name (pipeline/stacked.py). A pattern
+    marking a photo's number ("train_images/{}-{view}.jpg") gives each id all its photos as one name of several
+    views (pipeline/vision/view_files.py)."""
     patterns = (pattern,) if isinstance(pattern, str) else tuple(pattern)
+    if is_view_pattern(patterns):
+        return find_view_images(data_dir, patterns, ids, source, headers)
     if channels:
         paths, sizes, lines = find_channel_images(data_dir, patterns, ids, source, channels, headers)
         if warnings is not None:

@@ -14,6 +14,7 @@ from pipeline.contract import ContractError
 from pipeline.dicom import DicomError, is_dicom, read_dicom
 from pipeline.stacked import channel_files, is_stacked
 from pipeline.training.data import SeededDataset, seeded_loader
+from pipeline.views import drawn, drawn_view, has_views
 
 
 class ImageReadError(ContractError):
@@ -29,6 +30,8 @@ def read_image(path: str | Path) -> np.ndarray:
     import cv2
 
     path = str(path)
+    if has_views(path):
+        raise ImageReadError(f"{path}: a row of several views (pipeline/views.py) is no one image; read each view.")
     if is_stacked(path):
         return read_channels(channel_files(path))
     if is_dicom(path):
@@ -124,22 +127,34 @@ def _channels_first(shape: Sequence[int], channels: int | None, tensor: bool) ->
 class ImageDataset(SeededDataset):
     """Images from paths (or a decoded cache: one array, or a list of the store's images), an albumentations
     transform, and optional labels: class indices (int64), or float rows of targets (labels, values); `channels`: the
-    network's input channel count (to_tensor)."""
+    network's input channel count (to_tensor). A row of several views (pipeline/views.py; its cache entry a list of
+    their images) shows one, drawn from its (seed, row) key."""
 
     def __init__(
         self,
         paths: Sequence[str],
         labels: np.ndarray | None = None,
         transform: Callable[..., dict[str, Any]] | None = None,
-        cache: np.ndarray | Sequence[np.ndarray] | None = None,
+        cache: np.ndarray | Sequence[np.ndarray | list[np.ndarray]] | None = None,
         channels: int | None = None,
     ) -> None:
         super().__init__(paths, transform, cache)
         self.labels = labels
         self.channels = channels  # the network's input channels, which tell a transform's CHW output (to_tensor)
+        self._key = (0, -1)  # the (seed, row) last reseeded for: a row of views shows the view it draws
+
+    def reseed(self, seed: int, row: int = 0) -> None:
+        super().reseed(seed, row)
+        self._key = (seed, row)
 
     def item(self, i: int) -> tuple[torch.Tensor, Any]:
-        image = self.cache[i] if self.cache is not None else read_image(self.paths[i])
+        seed = self._key[0] if self._key[1] == i else 0
+        if self.cache is None:
+            image = read_image(drawn_view(str(self.paths[i]), seed, i))
+        elif isinstance(held := self.cache[i], list):  # a row's views
+            image = held[drawn(len(held), seed, i)]
+        else:
+            image = held
         if self.transform is not None:
             image = self.transform(image=image)["image"]
         label = self.labels[i] if self.labels is not None else np.int64(-1)

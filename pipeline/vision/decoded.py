@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pipeline.machine import memory_bytes
-from pipeline.stacked import channel_files
+from pipeline.stacked import files_of
 from pipeline.vision.data import downsized, read_image
 
 FALLBACK_MB = 2048  # where the machine's memory cannot be read
@@ -186,7 +186,7 @@ def _stamp(path: str) -> Stamp:
     """A file's inode, size and modification time; an image of several channel files' (pipeline/stacked.py): its
     files' one after another."""
     out: tuple[int, ...] = ()
-    for file in channel_files(path):
+    for file in files_of(path):
         try:
             st = os.stat(file)
         except OSError:

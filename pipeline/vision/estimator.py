@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from pipeline import distributed
 from pipeline.contract import ContractError
 from pipeline.stacked import channel_files
+from pipeline.views import by_row, flat_views, has_views, row_means, views_of
 
 if TYPE_CHECKING:
     import torch
@@ -275,7 +276,7 @@ class ImageNetwork(BaseEstimator):
         """Images of as many channel files as `channels` names (pipeline/stacked.py), or RGB files read as three."""
         if not self.channels or images is not None:
             return  # decoded images: _source checked their channels
-        files = len(channel_files(paths[0]))
+        files = len(channel_files(views_of(paths[0])[0]))
         if files != len(self.channels) and not (files == 1 and len(self.channels) == 3):
             raise ContractError(
                 f"{type(self).__name__}: channels names {len(self.channels)} ({', '.join(self.channels)}), but each "
@@ -334,22 +335,25 @@ class ImageNetwork(BaseEstimator):
             return None
         return budgeted(self.cache_mb).images(paths, workers)
 
-    def _decoded(
-        self, paths: np.ndarray, images: np.ndarray | None, workers: int
-    ) -> np.ndarray | list[np.ndarray] | None:
+    def _decoded(self, paths: np.ndarray, images: np.ndarray | None, workers: int) -> np.ndarray | list[Any] | None:
         """A dataset's cache: the images given as an array, else its held images as one array when they share a size
-        (what training on the device needs), else as a list (read by its loader's transform), or None."""
+        (what training on the device needs), else as a list (read by its loader's transform), or None; rows of
+        several views (pipeline/views.py) as a list of each row's held views."""
         from pipeline.vision.decoded import uniform
 
         if images is not None:
             return images
+        if any(has_views(p) for p in paths):  # a row's views held as a list, one drawn each epoch (ImageDataset)
+            flat, rows = flat_views(paths)
+            held = self._held(flat, workers)
+            return None if held is None else by_row(held, rows, len(paths))
         images = self._held(paths, workers)
         same = uniform(images)
         return same if same is not None else images
 
     def _outputs(self, X: Any) -> np.ndarray:
         """The objective's outputs (rows x outputs: class or label probabilities, values), streamed in batches,
-        averaged over the TTA views.
+        averaged over the TTA views; a row of several images (pipeline/views.py) the mean of its images' outputs.
 
         Images the process holds decoded (cache_images) go to the model straight from memory when the eval transform
         is the identity; others through a loader's workers. A model trained under torchrun is predicted by every rank
@@ -361,6 +365,7 @@ class ImageNetwork(BaseEstimator):
 
         check_is_fitted(self, "model_")
         paths, images = _source(X, self._in_chans)
+        n_rows, (paths, rows) = len(paths), flat_views(paths)
         shard = getattr(self, "world_size_", 1) > 1 and distributed.active()
         if shard:
             lo, hi = distributed.shard_range(len(paths))
@@ -377,7 +382,7 @@ class ImageNetwork(BaseEstimator):
                 probs = predict_tta(self.model_, self.normalizer_(xb), self.tta, self.objective_.outputs, undo)
                 out[row : row + len(xb)] = probs.float().cpu().numpy()
                 row += len(xb)
-        return distributed.gather_rows(out) if shard else out
+        return row_means(distributed.gather_rows(out) if shard else out, rows, n_rows)
 
     def _batches(self, paths: np.ndarray, images: np.ndarray | None = None) -> Iterator[torch.Tensor]:
         """uint8 NHWC batches of `paths` (or of `images`, given as one array) in order, for prediction: the held

@@ -9,7 +9,8 @@ folder holds every id's image but each lies somewhere under one folder (SIIM's d
 of DICOM files and a folder of other images (RSNA's .dcm and the PNGs a user converted them to beside them) both hold
 every id's image, the other images are read, and a note names both and the FILES field that reads the DICOM ones.
 Where no file is named by an id, but each id has one file per channel (Human Protein Atlas' train/<Id>_red.png ...),
-the pattern is "train/{}_{channel}.png" (infer_channels.py)."""
+the pattern is "train/{}_{channel}.png" (infer_channels.py); where each has numbered photos (PetFinder Adoption's
+train_images/<PetID>-1.jpg ...), "train_images/{}-{view}.jpg" (infer_views.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pipeline.dicom import is_dicom
 from pipeline.imagefiles import deep_parts, is_image
 from pipeline.tabular.infer_files import Source
 from pipeline.vision.infer_channels import ChannelFiles, channel_layout
+from pipeline.vision.infer_views import view_pattern
 
 
 def folded(path: str) -> str:
@@ -123,24 +125,32 @@ def candidates(ids: pd.Series, images: ImageNames) -> Counter[str]:
     return seen
 
 
-def names_images(ids: pd.Series, images: ImageNames, channels: bool = False) -> bool:
+def names_images(ids: pd.Series, images: ImageNames, channels: bool = False, views: bool | None = None) -> bool:
     """Whether a column's values name the download's images: half of its first 200 at least, each by a file of its
     name or, with `channels` (image competitions: pipeline/vision/infer.py) where none is, by its files of one channel
-    each (infer_channels.channel_layout)."""
+    each (infer_channels.channel_layout), or by its numbered photos (infer_views.view_pattern) with `views` (by
+    default `channels`)."""
     found = sum(candidates(ids, images).values())
     if not found and channels and (layout := channel_layout(ids, images.channel_files)) is not None:
         found = layout.whole
+    if not found and (channels if views is None else views) and (seen := view_pattern(ids, images.channel_files)):
+        found = seen[1]
     return 2 * found >= min(len(ids), 200)
 
 
 def image_column(
-    frame: pd.DataFrame, images: ImageNames, id_col: str, exclude: tuple[str, ...] = (), channels: bool = False
+    frame: pd.DataFrame,
+    images: ImageNames,
+    id_col: str,
+    exclude: tuple[str, ...] = (),
+    channels: bool = False,
+    views: bool | None = None,
 ) -> str | None:
     """The column of a CSV whose values name images (half of its first 200 at least: names_images, by files of one
-    channel each too with `channels`), the sample's id column `id_col` first, the columns `exclude` (the targets)
-    aside; None when none does."""
+    channel each too with `channels`, by numbered photos with `views`, by default `channels`), the sample's id column
+    `id_col` first, the columns `exclude` (the targets) aside; None when none does."""
     for column in sorted(frame.columns, key=lambda c: c != id_col):
-        if column not in exclude and names_images(frame[column], images, channels):
+        if column not in exclude and names_images(frame[column], images, channels, views):
             return str(column)
     return None
 
@@ -192,6 +202,8 @@ def image_pattern(ids: pd.Series, images: ImageNames, role: str, where: str, cha
     seen = candidates(ids, images)
     if not seen and channels and (layout := channel_layout(ids, images.channel_files)) is not None:
         return (layout.pattern,)  # one file per channel: infer_channels.py finds the channels and checks every id
+    if not seen and channels and (views := view_pattern(ids, images.channel_files)) is not None:
+        return (views[0],)  # numbered photos of an id: infer_views.py checks every id has one
     found = {pattern: images.finds(ids, pattern) for pattern in seen}
     whole = [pattern for pattern, hit in found.items() if hit.all()]
     if whole:

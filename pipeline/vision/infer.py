@@ -50,7 +50,9 @@ from pipeline.vision.infer_targets import (
     renamed_answers,
     unused_columns,
 )
+from pipeline.vision.infer_views import view_notes
 from pipeline.vision.tag_columns import holds_tags
+from pipeline.vision.view_files import is_view_pattern
 
 # the metrics of each submission kind, the default first
 KIND_METRICS = {"labels": ("accuracy",), "probabilities": ("log_loss",), "positive": ("roc_auc", "log_loss")}
@@ -311,6 +313,8 @@ def _where(
     }
     (train_ids, train_f), (test_ids, sample_f) = train, test
     paths = {role: p[0] if len(p) == 1 else p for role, p in found.items()}
+    if is_view_pattern(found["train"]) or is_view_pattern(found["test"]):
+        return paths, view_notes((train_ids, train_f, found["train"]), (test_ids, sample_f, found["test"]), images), ()
     if place_of(found["train"][0]) is not None or place_of(found["test"][0]) is not None:
         return paths, *_channels(images, (train_ids, train_f, found["train"]), (test_ids, sample_f, found["test"]))
     read = (

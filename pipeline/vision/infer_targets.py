@@ -112,8 +112,8 @@ def answer(tr: pd.DataFrame, sub: pd.DataFrame) -> str | None:
 
 def image_tables(source: Source, wide: list[str]) -> bool:
     """Whether the download's CSVs of more than two columns (`wide`) belong to images: every one has a column whose
-    values name images (image_column: the sample's id column first), and one holds the sample's columns as values,
-    labels or tags."""
+    values name images (image_column: the sample's id column first; not by numbered photos, PetFinder Adoption's,
+    whose wide CSV is the table), and one holds the sample's columns as values, labels or tags."""
     try:
         sample = pick_csv(source, "sample submission", SAMPLE_WORDS, None, "--sample")
     except ContractError:
@@ -125,7 +125,7 @@ def image_tables(source: Source, wide: list[str]) -> bool:
     answered = False
     for name in wide:
         frame = source.read(name, written=True)
-        if frame.empty or image_column(frame, images, id_col, channels=True) is None:
+        if frame.empty or image_column(frame, images, id_col, channels=True, views=False) is None:  # photos: a table
             return False
         answered = answered or answer(frame, sub) is not None or asks_probability(frame, sub)
         answered = answered or (sub.shape[1] == 2 and str(sub.columns[1]) not in frame and _tagged(frame, images, sub))
