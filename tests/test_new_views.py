@@ -1,8 +1,8 @@
 """`python -m pipeline new` on a download of numbered photos per id (PetFinder Adoption's train_images/<PetID>-1.jpg,
 <PetID>-2.jpg ..., one to three here), each id's class shown in one of its photos alone: the layout it infers, a run
 whose out-of-fold score beats chance and whose submission has one row per id, predict of the saved run, an id
-predicted as the mean over its photos, the view a training row shows drawn per (row, epoch), and the refusal of an id
-without a photo."""
+predicted as the mean over its photos, the view a training row shows drawn per (row, epoch) and a resumed fit equal
+to an uninterrupted one, and the refusal of an id without a photo."""
 
 from __future__ import annotations
 
@@ -96,6 +96,49 @@ def test_a_training_row_shows_one_view_drawn_per_row_and_epoch(tmp_path: Path) -
     assert any(shown[(0, s)] != shown[(1, s)] for s in range(30))  # drawn per row, not one view for the epoch
     with pytest.raises(ContractError, match="several views"):
         read_image(name)  # a row of views is no one image
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_a_resumed_fit_on_rows_of_views_equals_the_uninterrupted_one(tmp_path: Path) -> None:
+    # each epoch's views are drawn from (seed, row) alone: a fit killed after an epoch and resumed replays the others
+    from sklearn.metrics import accuracy_score
+
+    from pipeline.contract import FitContext, Metric
+    from pipeline.vision import ImageClassifier
+
+    data, _ = petfinder(tmp_path / "download", n_train=12, n_test=4)
+    module = CsvImages("train.csv", "PetID", "Adopted", "train_images/{}-{view}.png", "test_images/{}-{view}.png")
+    loaded = module.load(None, data)
+    X, y, X_valid, y_valid = loaded.X[:8], loaded.y[:8], loaded.X[8:], loaded.y[8:]
+    params = {"arch": "test_resnet", "num_classes": 2, "epochs": 3, "batch_size": 4, "lr": 0.02, "num_workers": 0}
+
+    def ctx(workdir: Path, resume: bool = False, log=lambda s: None) -> FitContext:
+        return FitContext(
+            workdir=workdir,
+            eval_set=(X_valid, y_valid),
+            score=lambda truth, proba: accuracy_score(truth, proba.argmax(axis=1)),
+            metric=Metric("accuracy", True),
+            resume=resume,
+            progress=False,
+            log=log,
+        )
+
+    def kill(line: str) -> None:
+        if line.startswith("epoch 2/"):
+            raise Interrupt  # the process dies after the second epoch's work, before its checkpoint
+
+    full = ImageClassifier(**params, precision="fp32").fit(X, y, context=ctx(tmp_path / "full"))
+    with pytest.raises(Interrupt):
+        ImageClassifier(**params, precision="fp32").fit(X, y, context=ctx(tmp_path / "cut", log=kill))
+    lines: list[str] = []
+    resumed = ImageClassifier(**params, precision="fp32").fit(
+        X, y, context=ctx(tmp_path / "cut", resume=True, log=lines.append)
+    )
+    assert any("continuing from epoch 1" in line for line in lines)
+    np.testing.assert_array_equal(resumed.predict_proba(loaded.X_test), full.predict_proba(loaded.X_test))
 
 
 def test_an_id_without_a_photo_is_refused_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
