@@ -14,6 +14,7 @@ from pipeline.tabular.mlp import TabularMLP
 from pipeline.tabular.models import Boosted, linear, svm
 from pipeline.tabular.multitarget import MultiTarget
 from pipeline.tabular.pixels import Pixels
+from pipeline.tabular.residual import BASES, ResidualBoosted
 from pipeline.tabular.series import Lagged, Series
 from pipeline.tabular.text import TextLinear
 from pipeline.tabular.transformer import DEFAULT_ARCH, TextTransformer
@@ -33,8 +34,8 @@ class TabularRecipe:
     min_child_samples: int = 20  # LightGBM: training rows a leaf needs
     max_depth: int = 4  # XGBoost
     min_child_weight: float = 1.0  # XGBoost: hessian a leaf needs (rows, for a squared loss)
-    colsample: float = 0.8  # LightGBM and XGBoost: share of the columns each tree sees
-    reg_lambda: float = 1.0  # LightGBM and XGBoost: L2 penalty on leaf values
+    colsample: float = 0.8  # LightGBM, XGBoost and the *_boosted trees: share of the columns each tree sees
+    reg_lambda: float = 1.0  # LightGBM, XGBoost and the *_boosted trees: L2 penalty on leaf values
     depth: int = 6  # CatBoost
     l2_leaf_reg: float = 3.0  # CatBoost: L2 penalty on leaf values
     linear_alpha: float = 1.0  # L2 strength of the linear model
@@ -45,6 +46,12 @@ class TabularRecipe:
     # pipeline.tabular.text.ALPHAS on inner folds of the fold's training rows
     text_alpha: float = 0.0
     linear_clip: bool = True  # the linear model holds each feature within the training rows' range (no extrapolation)
+    # "linear_boosted" and "svm_boosted" (regression): that model, then a small LightGBM of a fixed number of trees on
+    # its training residuals, added to it (pipeline/tabular/residual.py)
+    residual_trees: int = 1000
+    residual_learning_rate: float = 0.03
+    residual_leaves: int = 5
+    residual_cross_fit: int = 0  # k > 1: the trees fit residuals of k inner folds' models (k more fits); 0: in-sample
     forest_trees: int = 300  # "extratrees" and "randomforest": trees per forest
     forest_min_samples_leaf: int = 1  # "extratrees" and "randomforest": training rows a leaf needs
     forest_max_leaves: int = 15000  # "extratrees" and "randomforest": leaves per tree (0: no limit)
@@ -179,15 +186,7 @@ def model_set(
     "transformer" is a pretrained transformer fine-tuned on the rows' free text."""
     factories = {
         **_boosters(task, cfg),
-        "linear": lambda: linear(task, cfg.linear_alpha, cfg.target_transform or None, clip=cfg.linear_clip),
-        "svm": lambda: svm(
-            task,
-            cfg.svm_c,
-            cfg.svm_gamma or "auto",
-            cfg.svm_epsilon,
-            cfg.target_transform or None,
-            clip=cfg.linear_clip,
-        ),
+        **_linear_family(task, cfg),
         "text": lambda: TextLinear(
             task, cfg.text_alpha, target_transform=cfg.target_transform or None, clip=cfg.linear_clip
         ),
@@ -216,6 +215,12 @@ def model_set(
     unknown = [m for m in cfg.models if m not in factories]
     if unknown:
         raise ValueError(f"Unknown model(s) {unknown}; valid: {', '.join(factories)}.")
+    residual = [m for m in cfg.models if m.removesuffix("_boosted") in BASES and m.endswith("_boosted")]
+    if residual and task != "regression":
+        raise ValueError(
+            f"Model(s) {', '.join(residual)} fit a LightGBM on a linear model's residuals: regression only, and this "
+            f"target is {task}; leave them out of Config.models."
+        )
     if "cnn" in cfg.models and pixels is None:
         raise ValueError(
             "Model cnn needs the image each row holds: set PIXELS (pipeline.tabular.Pixels) and pass it to "
@@ -269,6 +274,32 @@ def _boosters(task: str, cfg: TabularRecipe) -> dict[str, Callable[[], Boosted]]
         "catboost": {"depth": cfg.depth, "l2_leaf_reg": cfg.l2_leaf_reg},
     }
     return {lib: lambda lib=lib: Boosted(lib, params=params[lib], **boosted) for lib in params}
+
+
+def _linear_family(task: str, cfg: TabularRecipe) -> dict[str, Callable[[], Any]]:
+    """ "linear", "svm" and each with a small LightGBM on its residuals ("<base>_boosted", a regression's: both parts
+    fit the target's fitting scale, so the base is built without the log1p wrapper)."""
+
+    def base(name: str, transform: str | None) -> Any:
+        if name == "linear":
+            return linear(task, cfg.linear_alpha, transform, clip=cfg.linear_clip)
+        return svm(task, cfg.svm_c, cfg.svm_gamma or "auto", cfg.svm_epsilon, transform, clip=cfg.linear_clip)
+
+    def boosted(name: str) -> ResidualBoosted:
+        return ResidualBoosted(
+            base(name, None),
+            task,
+            n_estimators=cfg.residual_trees,
+            learning_rate=cfg.residual_learning_rate,
+            num_leaves=cfg.residual_leaves,
+            colsample=cfg.colsample,
+            reg_lambda=cfg.reg_lambda,
+            cross_fit=cfg.residual_cross_fit,
+            target_transform=cfg.target_transform or None,
+        )
+
+    plain = {name: lambda name=name: base(name, cfg.target_transform or None) for name in BASES}
+    return plain | {f"{name}_boosted": lambda name=name: boosted(name) for name in BASES}
 
 
 def _transformer(task: str, cfg: TabularRecipe) -> TextTransformer:

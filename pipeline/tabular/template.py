@@ -41,13 +41,15 @@ Grow it here: add features in `load` or a transformer in features/, set Config o
 CONFIG_DOC = '''\
     """pipeline.tabular.TabularRecipe's settings (folds, models, drop, learning_rate, max_trees, early_stopping,
     num_leaves, min_child_samples, max_depth, min_child_weight, colsample, reg_lambda, depth, l2_leaf_reg, linear_alpha,
-    linear_clip, svm_c, svm_gamma, svm_epsilon, text_alpha, forest_trees, forest_min_samples_leaf, forest_max_leaves,
-    mlp_hidden, mlp_dropout, mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack, refit, threshold,
-    original, pseudo_label, pseudo_label_balance): override any here; models may add "svm", an RBF support vector
-    machine on the linear model's features, "text", a linear model on TF-IDF n-grams of the free-text columns,
-    "extratrees" and "randomforest", scikit-learn's forests on the boosters' features, "mlp", an MLP on the linear
-    model's features, and "transformer", a pretrained transformer fine-tuned on the free text (transformer_arch,
-    transformer_epochs, transformer_lr, transformer_batch_size, transformer_max_length)."""'''
+    linear_clip, svm_c, svm_gamma, svm_epsilon, residual_trees, residual_learning_rate, residual_leaves,
+    residual_cross_fit, text_alpha, forest_trees, forest_min_samples_leaf, forest_max_leaves, mlp_hidden, mlp_dropout,
+    mlp_valid_fraction, objective, bag, bag_folds, blend_weights, stack, refit, threshold, original, pseudo_label,
+    pseudo_label_balance): override any here; models may add "svm", an RBF support vector machine on the linear
+    model's features, "linear_boosted" and "svm_boosted" (a regression's), that model with a small LightGBM on its
+    residuals, "text", a linear model on TF-IDF n-grams of the free-text columns, "extratrees" and "randomforest",
+    scikit-learn's forests on the boosters' features, "mlp", an MLP on the linear model's features, and
+    "transformer", a pretrained transformer fine-tuned on the free text (transformer_arch, transformer_epochs,
+    transformer_lr, transformer_batch_size, transformer_max_length)."""'''
 PRESETS = "PRESETS: dict[str, dict[str, Any]] = {**tabular.PRESETS}  # fast, best; add your own"
 # beside free text: the transformer as one switch, not a default: its fine-tuning wants a GPU
 TEXT_PRESETS = """\
