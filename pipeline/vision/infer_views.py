@@ -16,9 +16,8 @@ from typing import Protocol
 import pandas as pd
 
 from pipeline.contract import ContractError
-from pipeline.listing import listed
 from pipeline.vision.infer_channels import SAMPLED, ChannelFiles, Place
-from pipeline.vision.view_files import VIEW, is_view_pattern
+from pipeline.vision.view_files import VIEW, is_view_pattern, no_photo
 
 
 class Indexed(Protocol):
@@ -58,14 +57,8 @@ def check_views(ids: pd.Series, files: ChannelFiles, pattern: str, where: str) -
     place = place_of_views(pattern)
     counts = [len(numbers(files, str(key), place)) for key in ids]
     if missing := [i for i, n in enumerate(counts) if n == 0]:
-        row = missing[0]
-        shown = listed([repr(str(ids.iloc[i])) for i in missing], 5)
-        raise ContractError(
-            f"{where} line {row + 2}: {ids.name} {ids.iloc[row]!r} has no photo: "
-            f"{pattern.replace(VIEW, '1').format(ids.iloc[row])} is not in the download ({len(missing)} of "
-            f"{len(ids)} {ids.name}s have none: {shown}); each row is predicted from its photos: add one, or remove "
-            "the row."
-        )
+        tried = f"{pattern.replace(VIEW, '1').format(ids.iloc[missing[0]])} is not in the download"
+        raise no_photo(where, ids, missing, tried)
     return min(counts), max(counts)
 
 

@@ -69,15 +69,21 @@ def find_view_images(
     photos = photos_by_id(root, pattern)
     lists = [photos.get(str(key), []) for key in ids]
     if missing := [i for i, files in enumerate(lists) if not files]:
-        row = missing[0]
-        shown = listed([repr(str(ids.iloc[i])) for i in missing], 5)
-        raise ContractError(
-            f"{source} line {row + 2}: {ids.name} {ids.iloc[row]!r} has no photo: no "
-            f"{pattern.replace(VIEW, '<n>').format(ids.iloc[row])} in {root} ({len(missing)} of {len(ids)} "
-            f"{ids.name}s have none: {shown}); each row is predicted from its photos: add one, or remove the row."
-        )
+        tried = f"no {pattern.replace(VIEW, '<n>').format(ids.iloc[missing[0]])} in {root}"
+        raise no_photo(source, ids, missing, tried)
     flat = [f for files in lists for f in files]
     paths, sizes = check_image_files(root, flat, source, 2, headers, ("{}",))
     starts = np.cumsum([0] + [len(files) for files in lists[:-1]])
     names = [joined(list(paths[s : s + len(files)])) for s, files in zip(starts, lists, strict=True)]
     return np.array(names, dtype=object), sizes[starts]
+
+
+def no_photo(where: str, ids: pd.Series, missing: list[int], tried: str) -> ContractError:
+    """The refusal of ids without a photo (`missing`: their positions in the CSV `where`), naming the first one's
+    line, the id and what was `tried` for it, and how many others have none."""
+    row = missing[0]
+    shown = listed([repr(str(ids.iloc[i])) for i in missing], 5)
+    return ContractError(
+        f"{where} line {row + 2}: {ids.name} {ids.iloc[row]!r} has no photo: {tried} ({len(missing)} of {len(ids)} "
+        f"{ids.name}s have none: {shown}); each row is predicted from its photos: add one, or remove the row."
+    )
