@@ -30,10 +30,11 @@ def test_numbered_photos_become_views_of_one_row_that_run(
     # before: numbered files were no id's image, so `new` refused: "cannot tell which CSV lists the training images"
     monkeypatch.chdir(tmp_path)
     data, counts = petfinder(tmp_path / "petfinder-adoption")
-    assert new(tmp_path, "pets", data) == 0
+    # a name no other test gives its competition: load_competition imports it by that name, once a process
+    assert new(tmp_path, "pet_views", data) == 0
     out = capsys.readouterr().out
     assert "images: numbered photos of an id: train.csv's PetID names train_images/<id>-<n>.png (1 to 3 an id)" in out
-    module = load_competition(str(tmp_path / "comps" / "pets"))
+    module = load_competition(str(tmp_path / "comps" / "pet_views"))
     assert isinstance(module.FILES, CsvImages)
     assert module.FILES.image_path == "train_images/{}-{view}.png"
     loaded = module.load(module.Config(), data)
@@ -43,14 +44,14 @@ def test_numbered_photos_become_views_of_one_row_that_run(
         f"{train_ids[0]}-{k + 1}.png" for k in range(counts[train_ids[0]])
     ]
 
-    s = run(tmp_path, "pets", data, *QUICK)
+    s = run(tmp_path, "pet_views", data, *QUICK)
     assert s["cv"] > 0.7  # two balanced classes: chance is 0.5, and most photos show nothing
     sub, sample = pd.read_csv(s["published"], dtype=str), pd.read_csv(data / "sample_submission.csv", dtype=str)
     assert list(sub.columns) == ["PetID", "Adopted"] and sub["PetID"].tolist() == sample["PetID"].tolist()
     assert set(sub["Adopted"]) <= {"0", "1"}
 
     # predict of the saved run on the test photos alone gives the run's own submission, byte for byte
-    (run_dir,) = (tmp_path / "runs" / "pets").glob("*")
+    (run_dir,) = (tmp_path / "runs" / "pet_views").glob("*")
     test_only = tmp_path / "test-only"
     shutil.copytree(data / "test_images", test_only / "test_images")
     shutil.copy(data / "sample_submission.csv", test_only)
@@ -144,14 +145,14 @@ def test_a_resumed_fit_on_rows_of_views_equals_the_uninterrupted_one(tmp_path: P
 def test_an_id_without_a_photo_is_refused_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data, counts = petfinder(tmp_path / "download", n_train=12, n_test=3)
     train_ids = pd.read_csv(data / "train.csv", dtype=str)["PetID"]
-    assert new(tmp_path, "pets_ok", data) == 0
-    module = load_competition(str(tmp_path / "comps" / "pets_ok"))
+    assert new(tmp_path, "pet_views_ok", data) == 0
+    module = load_competition(str(tmp_path / "comps" / "pet_views_ok"))
     for k in range(counts[train_ids[3]]):
         (data / "train_images" / f"{train_ids[3]}-{k + 1}.png").unlink()
-    assert new(tmp_path, "pets_refused", data) == 2
+    assert new(tmp_path, "pet_views_refused", data) == 2
     err = capsys.readouterr().err
     assert f"train.csv line 5: PetID {train_ids[3]!r} has no photo: train_images/{train_ids[3]}-1.png" in err
     assert "1 of 12 PetIDs have none" in err
-    assert not (tmp_path / "comps" / "pets_refused").exists()
+    assert not (tmp_path / "comps" / "pet_views_refused").exists()
     with pytest.raises(ContractError, match=f"train.csv line 5: PetID '{train_ids[3]}' has no photo"):
         module.load(module.Config(), data)  # the competition written before the photos went
