@@ -26,9 +26,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import KFold
 
-from features.tabular import TabularEncoder
 from pipeline.fitting import derived_seed
-from pipeline.tabular.models import inverse_target, transform_target
+from pipeline.tabular.models import Boosted, inverse_target, transform_target
 
 BASES = ("linear", "svm")  # the recipe's models a residual booster is written for: "<base>_boosted"
 
@@ -64,9 +63,7 @@ class ResidualBoosted(RegressorMixin, BaseEstimator):
         y_fit = transform_target(np.asarray(y), self.target_transform)
         self.base_ = clone(self.base).fit(X, y_fit)
         residuals = y_fit - self._base_values(X, y_fit)
-        self.encoder_ = TabularEncoder("lightgbm", "regression", random_state=self.random_state)
-        E = self.encoder_.fit_transform(X, residuals)
-        self.trees_ = self._trees().fit(E, residuals)
+        self.trees_ = self._trees().fit(X, residuals)
         return self
 
     def _base_values(self, X: pd.DataFrame, y_fit: np.ndarray) -> np.ndarray:
@@ -81,27 +78,26 @@ class ResidualBoosted(RegressorMixin, BaseEstimator):
             values[va] = inner.predict(X.iloc[va])
         return values
 
-    def _trees(self) -> Any:
-        import lightgbm as lgb
-
-        return lgb.LGBMRegressor(
+    def _trees(self) -> Boosted:
+        """The recipe's LightGBM (its encoding, its fit on every row when nothing stops it early) at this model's
+        size, with LightGBM's own defaults for categories (min_data_per_group 100, cat_smooth 10) where the boosters
+        set theirs."""
+        params = {"num_leaves": self.num_leaves, "min_child_samples": self.min_child_samples}
+        params |= {"colsample_bytree": self.colsample, "reg_lambda": self.reg_lambda}
+        params |= {"min_data_per_group": 100, "cat_smooth": 10}
+        return Boosted(
+            "lightgbm",
+            "regression",
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            colsample_bytree=self.colsample,
-            reg_lambda=self.reg_lambda,
-            subsample=0.8,
-            subsample_freq=1,
+            early_stopping=0,
+            params=params,
             random_state=self.random_state,
-            n_jobs=self.n_jobs if self.n_jobs and self.n_jobs > 0 else -1,
-            verbose=-1,
-            deterministic=True,
-            force_row_wise=True,
+            n_jobs=self.n_jobs,
         )
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """base + trees, on the target's scale."""
         X = pd.DataFrame(X).reset_index(drop=True)
-        fitted = np.asarray(self.base_.predict(X), dtype=float) + self.trees_.predict(self.encoder_.transform(X))
+        fitted = np.asarray(self.base_.predict(X), dtype=float) + self.trees_.predict(X)
         return inverse_target(fitted, self.target_transform)
