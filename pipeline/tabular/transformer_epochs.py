@@ -72,8 +72,7 @@ class Epochs:
 
     def _last_path(self) -> Path | None:
         """The workdir's last.pt, when there is one."""
-        path = None if self.workdir is None else self.workdir / checkpoint.LAST
-        return path if path is not None and path.is_file() else None
+        return checkpoint.found(self.workdir, checkpoint.LAST)
 
     def _read_last(self, path: Path) -> dict[str, Any] | None:
         """last.pt at `path` when it is this fit's (its key); None with another fit's (said)."""

@@ -22,6 +22,13 @@ def save(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
+def found(workdir: Path | None, name: str) -> Path | None:
+    """The checkpoint `name` (LAST, BEST) in a fit's workdir when there is one; None without a workdir or the file
+    (what a rank that has the workdir locates for distributed.load_from_main)."""
+    path = None if workdir is None else Path(workdir) / name
+    return path if path is not None and path.is_file() else None
+
+
 def load(path: Path) -> dict[str, Any] | None:
     """A checkpoint, or None when there is none."""
     if not path.is_file():

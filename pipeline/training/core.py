@@ -121,10 +121,7 @@ class TrainerCore:
 
     def last_path(self) -> Path | None:
         """The last.pt to resume from, when the runner asked to resume and one exists; None otherwise."""
-        if not (self.rt.resume and self.rt.workdir):
-            return None
-        path = self.rt.workdir / checkpoint.LAST
-        return path if path.is_file() else None
+        return checkpoint.found(self.rt.workdir, checkpoint.LAST) if self.rt.resume else None
 
     def read_last(self) -> dict[str, Any] | None:
         """The last.pt to resume from, read, when the runner asked to resume and one exists."""

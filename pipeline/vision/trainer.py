@@ -402,9 +402,8 @@ class Trainer(TrainerCore):
         if self.cfg.patience is not None and s.best.get("epoch", -1) > 0:
             saved = self.best_state
             if saved is None:  # resumed after the best epoch: best.pt, found by rank 0, read as last.pt is
-                workdir = self.rt.workdir
-                best = workdir / checkpoint.BEST if workdir is not None else None
-                loaded = distributed.load_from_main(lambda: best if best and best.is_file() else None, checkpoint.load)
+                best = lambda: checkpoint.found(self.rt.workdir, checkpoint.BEST)  # noqa: E731
+                loaded = distributed.load_from_main(best, checkpoint.load)
                 saved = loaded["model"] if loaded is not None else None
             if saved is not None:
                 out.load_state_dict(saved)
