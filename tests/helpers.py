@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -79,6 +80,20 @@ def rank_environment(local_rank: int, world: int, port: int) -> None:
         MASTER_PORT=str(port),
         PIPELINE_DIST_TIMEOUT_S="120",
     )
+
+
+def spawn_ranks(worker: Callable[..., None], args: tuple[Any, ...], seconds: float = 180) -> None:
+    """Run `worker(local_rank, *args)` in 2 spawned processes (a test's ranks) and wait for both; kill them and fail
+    the test if they have not finished in `seconds`."""
+    import torch.multiprocessing as mp
+
+    ctx = mp.start_processes(worker, args=args, nprocs=2, join=False, start_method="spawn")
+    deadline = time.monotonic() + seconds
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail(f"distributed workers did not finish in {seconds:g} s")
 
 
 def launch(cmd: list[str], cwd: Path, timeout: float = 240, status: int = 0) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import free_port, launch, rank_environment
+from helpers import free_port, launch, rank_environment, spawn_ranks
 from toy import make_toy
 
 from pipeline.distributed import shard_indices
@@ -184,7 +183,6 @@ def _worker(local_rank: int, world: int, port: int, toy: str, workdir: str) -> N
 
 
 def test_two_gloo_processes_train_exactly_and_only_rank0_writes(tmp_path: Path, cifar_sample: Path) -> None:
-    import torch.multiprocessing as mp
 
     from pipeline.runner import RunOptions, run
 
@@ -199,15 +197,7 @@ def test_two_gloo_processes_train_exactly_and_only_rank0_writes(tmp_path: Path, 
         single = run(RunOptions(competition=toy, sample=True, quiet=True, tag="one"))
     finally:
         os.chdir(cwd)
-    ctx = mp.start_processes(
-        _worker, args=(2, free_port(), toy, str(ddp_dir)), nprocs=2, join=False, start_method="spawn"
-    )
-    deadline = time.monotonic() + 180
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail("distributed workers did not finish in 180 s")
+    spawn_ranks(_worker, (2, free_port(), toy, str(ddp_dir)))
     runs = sorted((ddp_dir / "runs").glob("toy_*/*"))
     assert len(runs) == 1, runs  # one run folder, written by rank 0
     assert "2 processes (gloo); by rank 0 alone: " in (runs[0] / "log.txt").read_text()  # the toy's tabular models

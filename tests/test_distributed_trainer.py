@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import pickle
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.helpers import free_port, rank_environment
+from tests.helpers import free_port, rank_environment, spawn_ranks
 
 N, BATCH, ACCUM, EPOCHS = 48, 8, 2, 2  # 6 micro-batches of 8 rows (4 a rank) an epoch: 3 optimizer steps
 
@@ -127,16 +126,9 @@ def _worker(local_rank: int, world: int, port: int, out: str) -> None:
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder the 2 ranks of _worker wrote their weights and counts to."""
-    import torch.multiprocessing as mp
 
     out = tmp_path_factory.mktemp("ddp_trainer")
-    ctx = mp.start_processes(_worker, args=(2, free_port(), str(out)), nprocs=2, join=False, start_method="spawn")
-    deadline = time.monotonic() + 180
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail("distributed workers did not finish in 180 s")
+    spawn_ranks(_worker, (2, free_port(), str(out)))
     return out
 
 

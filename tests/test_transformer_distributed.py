@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pickle
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.tabular.transformer import TextTransformer
-from tests.helpers import free_port, launch, rank_environment
+from tests.helpers import free_port, launch, rank_environment, spawn_ranks
 from tests.transformer_fixtures import marked_texts, tiny_bert, vocabulary, write_download
 
 # 83 training rows: 11 steps of 7 or 8 rows an epoch at batch 8, so most steps split unevenly over 2 ranks
@@ -151,19 +150,10 @@ def test_two_ranks_fine_tune_together_as_one_process_and_resume_from_rank0s_chec
 ) -> None:
     # before: each rank fine-tuned on every row by itself (the runner had rank 0 fit it alone, the others waiting)
     import torch
-    import torch.multiprocessing as mp
 
     from pipeline.tabular.transformer_parts import step_batches
 
-    ctx = mp.start_processes(
-        _worker, args=(2, free_port(), still_bert, str(tmp_path)), nprocs=2, join=False, start_method="spawn"
-    )
-    deadline = time.monotonic() + 240
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail("distributed workers did not finish in 240 s")
+    spawn_ranks(_worker, (2, free_port(), still_bert, str(tmp_path)), seconds=240)
     counts = [json.loads((tmp_path / f"counts_rank{r}.json").read_text()) for r in (0, 1)]
     X, y = marked_texts(N_TRAIN + N_TEST, seed=12)
     threads = torch.get_num_threads()
